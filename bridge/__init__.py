@@ -1,0 +1,1 @@
+"""Everything that is not a screen: engine, transports, store, config."""

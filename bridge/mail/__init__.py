@@ -1,0 +1,1 @@
+"""Email: IMAP sync and push, SMTP send, MIME and threading."""

@@ -1,0 +1,1 @@
+"""XMPP: the slixmpp client and its plugins."""

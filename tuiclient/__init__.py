@@ -1,0 +1,1 @@
+"""The Textual app: email and chat side by side."""

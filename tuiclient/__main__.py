@@ -1,0 +1,50 @@
+"""`tuiclient`: open the app, or run a command without a screen.
+
+Commands never import Textual, so they run where no terminal UI can.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tuiclient", description="Email and XMPP side by side, in the terminal.")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="config file (default: $XDG_CONFIG_HOME/tuiclient/config.toml)")
+    sub = parser.add_subparsers(dest="command")
+    config = sub.add_parser("config", help="inspect the config file")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_sub.add_parser("check", help="load the config and print what it holds")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from bridge.config import ConfigError, describe, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"tuiclient: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    if args.command == "config":
+        print(describe(config))
+        return EXIT_OK
+
+    from tuiclient.app import TuiClientApp
+
+    TuiClientApp(config).run()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
