@@ -10,6 +10,11 @@ from bridge.events import HealthChanged
 STATE = {None: ("…", "checking"), True: ("●", "ok"), False: ("✖", "failed")}
 
 
+def state_of(table: DataTable, account: str, service: str) -> str:
+    """The text of a row's state cell (what a user reads there)."""
+    return str(table.get_cell(f"{account}/{service}", "detail"))
+
+
 class ServerStatus(DataTable):
     """One row per account and server; rows change as probe results arrive."""
 
@@ -31,5 +36,5 @@ class ServerStatus(DataTable):
         dot, _ = STATE[event.ok]
         # Remote text is shown as plain Text: markup in it stays inert.
         self.update_cell(key, "dot", Text(dot, style="green" if event.ok else "red"))
-        self.update_cell(key, "detail", Text(event.detail,
-                                             style="" if event.ok else "red"))
+        self.update_cell(key, "detail", Text(event.detail, style="" if event.ok else "red"),
+                         update_width=True)
