@@ -77,3 +77,13 @@ class XmppSession(slixmpp.ClientXMPP):
 
     async def stop(self) -> None:
         await self.disconnect(wait=2.0)
+        # slixmpp leaves its outgoing-filter task waiting for the next stanza; end it
+        # here, on its own loop, rather than in a destructor after the loop is gone.
+        task = self._run_out_filters
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._run_out_filters = None

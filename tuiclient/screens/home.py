@@ -28,6 +28,14 @@ class HomeScreen(Screen):
                     ListItem(Label(a.display_name or a.name, markup=False),
                              Label(a.email or a.jid or "", classes="address", markup=False))
                     for a in self.config.accounts], id="accounts")
+                yield Label("Contacts", classes="title")
+                yield ListView(*[
+                    ListItem(Label(c.name, markup=False),
+                             *[Label(f"mail {e}", classes="address", markup=False)
+                               for e in c.emails],
+                             *[Label(f"xmpp {j}", classes="address", markup=False)
+                               for j in c.jids])
+                    for c in self.config.contacts], id="contacts")
             with Vertical(id="main"):
                 yield Static(
                     f"Config: {self.config.path}\n"
