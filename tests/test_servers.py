@@ -157,7 +157,7 @@ def test_certificates_are_really_verified(world, people, tmp_path):
     """Without the run's CA the very same servers are refused."""
     alice = config_for(world, people["alice"], tmp_path).account("alice")
     untrusted = replace(alice.imap, ca_file=None)  # system store: does not know our CA
-    with pytest.raises(ConnectError, match="TLS failed.*certificate verify failed"):
+    with pytest.raises(ConnectError, match=r"TLS failed.*certificate verify failed"):
         open_imap(untrusted, alice.email, get_password(alice, "imap"))
     with pytest.raises(ConnectError, match="TLS failed"):
         open_smtp(replace(alice.smtp, ca_file=None), alice.email, get_password(alice, "smtp"))

@@ -7,6 +7,7 @@ Both calls block: the engine runs them in worker threads.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 
@@ -64,10 +65,8 @@ def open_imap(
 
 
 def _shutdown(client: imapclient.IMAPClient) -> None:
-    try:
+    with contextlib.suppress(OSError):
         client.shutdown()
-    except OSError:
-        pass
 
 
 def open_smtp(

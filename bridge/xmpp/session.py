@@ -7,6 +7,7 @@ slixmpp's connection events into one awaitable outcome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import slixmpp
 
@@ -53,11 +54,10 @@ class XmppSession(slixmpp.ClientXMPP):
     def _on_failed(self, event: object) -> None:
         # failed_auth carries the SASL failure stanza, connection_failed an error.
         what = str(event) if isinstance(event, (BaseException, str)) else "login refused"
-        self._settle(
-            XmppLoginError(
-                f"XMPP {self.boundjid.bare} via {self.server_config.host}:{self.server_config.port}: {what}"
-            )
-        )
+        self._settle(XmppLoginError(f"{self._where()}: {what}"))
+
+    def _where(self) -> str:
+        return f"XMPP {self.boundjid.bare} via {self.server_config.host}:{self.server_config.port}"
 
     async def start(self, timeout: float = 30.0) -> None:
         """Connect and log in; raise XmppLoginError when that fails."""
@@ -68,8 +68,7 @@ class XmppSession(slixmpp.ClientXMPP):
         except TimeoutError:
             self.disconnect()
             raise XmppLoginError(
-                f"XMPP {self.boundjid.bare} via {self.server_config.host}:{self.server_config.port}: "
-                f"no session within {timeout:.0f}s (server down, or TLS refused)"
+                f"{self._where()}: no session within {timeout:.0f}s (server down, or TLS refused)"
             ) from None
         except XmppLoginError:
             self.abort()
@@ -82,8 +81,6 @@ class XmppSession(slixmpp.ClientXMPP):
         task = self._run_out_filters
         if task is not None and not task.done():
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
         self._run_out_filters = None

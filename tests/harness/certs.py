@@ -36,7 +36,7 @@ def make_certs(directory: Path, hostnames: list[str], *, days: int = 7,
                not_before: dt.datetime | None = None) -> CertFiles:
     """Write a CA and a server certificate valid for `hostnames` (and 127.0.0.1)."""
     directory.mkdir(parents=True, exist_ok=True)
-    start = not_before or (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    start = not_before or (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
     end = start + dt.timedelta(days=days)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bridge.config import ServerConfig
@@ -38,7 +39,7 @@ class Mailer:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.now = datetime.now(UTC).replace(microsecond=0)
 
     def smtp(self) -> ServerConfig:
         return ServerConfig("127.0.0.1", self.world.ports.submission, "starttls",
@@ -59,7 +60,7 @@ class Mailer:
         msg["Date"] = format_datetime(self.now - ago)
         msg["Message-ID"] = make_msgid(domain="example.test")
         if parent is not None:
-            refs = parent.get("References", "").split() + [parent["Message-ID"]]
+            refs = [*parent.get("References", "").split(), parent["Message-ID"]]
             msg["In-Reply-To"] = parent["Message-ID"]
             msg["References"] = " ".join(refs)
         msg.set_content(body)
@@ -196,10 +197,8 @@ class Presences:
     def stop(self) -> None:
         async def down() -> None:
             await asyncio.gather(*(s.stop() for s in self.sessions))
-        try:
+        with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(down(), self.loop).result(10)
-        except Exception:
-            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
@@ -256,10 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.serve:
                 stop = threading.Event()
                 signal.signal(signal.SIGTERM, lambda *_: stop.set())
-                try:
+                with contextlib.suppress(KeyboardInterrupt):
                     stop.wait()
-                except KeyboardInterrupt:
-                    pass
             else:
                 from bridge.config import load_config
                 from tuiclient.app import TuiClientApp

@@ -206,10 +206,10 @@ class World:
         return self
 
     def stop(self) -> None:
-        for name, proc in reversed(list(self.procs.items())):
+        for _name, proc in reversed(list(self.procs.items())):
             if proc.poll() is None:
                 proc.terminate()
-        for name, proc in self.procs.items():
+        for _name, proc in self.procs.items():
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -344,8 +344,8 @@ class World:
         items = self._rosters.setdefault(owner.jid, {})
         for c in contacts:
             items[c.jid] = c.display_name
-        lines = ["return {", '\t[false] = { ["version"] = %d; ["pending"] = {}; };'
-                 % int(time.time() * 1000)]
+        version = int(time.time() * 1000)
+        lines = ["return {", f'\t[false] = {{ ["version"] = {version}; ["pending"] = {{}}; }};']
         for jid, name in sorted(items.items()):
             lines.append(f'\t[{_lua_str(jid)}] = {{ ["subscription"] = "both"; '
                          f'["groups"] = {{}}; ["name"] = {_lua_str(name)}; }};')

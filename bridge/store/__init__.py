@@ -1,0 +1,33 @@
+"""The SQLite store: messages, threads, attachments, contacts, outbox and events."""
+
+from .records import (
+    Account,
+    Contact,
+    ContactAddress,
+    Cursor,
+    Folder,
+    OutboxItem,
+    OutboxLogEntry,
+    StoredEvent,
+    Thread,
+)
+from .schema import MIGRATIONS, SchemaTooNewError, StoreError, migrate
+from .store import Store, normalize_address
+
+__all__ = [
+    "MIGRATIONS",
+    "Account",
+    "Contact",
+    "ContactAddress",
+    "Cursor",
+    "Folder",
+    "OutboxItem",
+    "OutboxLogEntry",
+    "SchemaTooNewError",
+    "Store",
+    "StoreError",
+    "StoredEvent",
+    "Thread",
+    "migrate",
+    "normalize_address",
+]

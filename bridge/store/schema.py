@@ -1,0 +1,265 @@
+"""The store's schema, as a list of migrations from version 1 on.
+
+`PRAGMA user_version` holds how many migrations a database has had. A migration is
+never edited once released: changes are new entries at the end. Each is applied in
+its own transaction together with the version bump, so a crash leaves the database
+at the old version or the new one, never between.
+
+A migration is SQL text (several statements are fine, triggers included) or a
+callable that gets the connection inside the open transaction; a callable must not
+use `executescript`, which would commit that transaction early.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+
+class StoreError(Exception):
+    """Base class of the store's own errors."""
+
+
+class SchemaTooNewError(StoreError):
+    """The database was written by a newer tuiclient than this one."""
+
+
+_V1 = """
+CREATE TABLE accounts (
+    name    TEXT PRIMARY KEY,
+    email   TEXT,
+    jid     TEXT,
+    created REAL NOT NULL
+);
+
+CREATE TABLE folders (
+    account       TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    name          TEXT NOT NULL,
+    role          TEXT,              -- RFC 6154 special use: inbox, sent, drafts, ...
+    uidvalidity   INTEGER,
+    uidnext       INTEGER,
+    highestmodseq INTEGER,
+    unread        INTEGER,           -- as the server last reported (STATUS UNSEEN)
+    total         INTEGER,
+    PRIMARY KEY (account, name)
+);
+
+CREATE TABLE threads (
+    id            INTEGER PRIMARY KEY,
+    account       TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    thread_id     TEXT NOT NULL,
+    subject       TEXT NOT NULL DEFAULT '',
+    subject_date  REAL,              -- date of the message the subject came from
+    first_date    REAL NOT NULL,
+    last_date     REAL NOT NULL,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    unread_count  INTEGER NOT NULL DEFAULT 0,
+    last_sender   TEXT NOT NULL DEFAULT '',
+    snippet       TEXT NOT NULL DEFAULT '',
+    transports    INTEGER NOT NULL DEFAULT 0,  -- bit 1 email, bit 2 xmpp
+    UNIQUE (account, thread_id)
+);
+CREATE INDEX threads_by_last ON threads (last_date, id);
+CREATE INDEX threads_by_account_last ON threads (account, last_date, id);
+
+CREATE TABLE messages (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    account           TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    msg_id            TEXT NOT NULL,
+    transport         TEXT NOT NULL CHECK (transport IN ('email', 'xmpp')),
+    direction         TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    thread_id         TEXT NOT NULL,
+    date              REAL NOT NULL,
+    sender_address    TEXT NOT NULL,
+    sender_name       TEXT NOT NULL DEFAULT '',
+    subject           TEXT NOT NULL DEFAULT '',
+    body              TEXT NOT NULL DEFAULT '',
+    search_parties    TEXT NOT NULL DEFAULT '',  -- names and addresses, for messages_fts
+    folder            TEXT,
+    uid               INTEGER,
+    message_id_header TEXT,
+    in_reply_to       TEXT,
+    refs              TEXT NOT NULL DEFAULT '[]',
+    stanza_id         TEXT,
+    origin_id         TEXT,
+    flags             TEXT NOT NULL DEFAULT '[]',
+    unread            INTEGER NOT NULL DEFAULT 0,
+    delivery          TEXT,
+    malformed         INTEGER NOT NULL DEFAULT 0,
+    raw               BLOB,
+    UNIQUE (account, msg_id),
+    FOREIGN KEY (account, folder) REFERENCES folders (account, name)
+        ON DELETE CASCADE ON UPDATE CASCADE
+);
+-- NULL folder/uid (chat lines) never collide, so one index serves email only.
+CREATE UNIQUE INDEX messages_by_uid ON messages (account, folder, uid);
+CREATE INDEX messages_by_folder_date ON messages (account, folder, date, id);
+CREATE INDEX messages_by_thread_date ON messages (thread_id, date, id);
+CREATE INDEX messages_by_header ON messages (message_id_header)
+    WHERE message_id_header IS NOT NULL;
+CREATE INDEX messages_by_stanza_id ON messages (stanza_id) WHERE stanza_id IS NOT NULL;
+CREATE INDEX messages_by_origin_id ON messages (origin_id) WHERE origin_id IS NOT NULL;
+
+CREATE TABLE message_parties (
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,     -- 0 is the sender
+    role       TEXT NOT NULL,
+    address    TEXT NOT NULL,
+    name       TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (message_id, position)
+) WITHOUT ROWID;
+CREATE INDEX message_parties_by_address ON message_parties (address COLLATE NOCASE);
+
+CREATE TABLE attachments (
+    id           INTEGER PRIMARY KEY,
+    message_id   INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    position     INTEGER NOT NULL,
+    filename     TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    sha256       TEXT,
+    part_id      TEXT,
+    url          TEXT
+);
+CREATE INDEX attachments_by_message ON attachments (message_id, position);
+CREATE INDEX attachments_by_sha256 ON attachments (sha256) WHERE sha256 IS NOT NULL;
+
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    subject, body, search_parties,
+    content = 'messages', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, subject, body, search_parties)
+    VALUES (new.id, new.subject, new.body, new.search_parties);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, subject, body, search_parties)
+    VALUES ('delete', old.id, old.subject, old.body, old.search_parties);
+END;
+-- Only text changes touch the index: flag and delivery updates stay cheap.
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF subject, body, search_parties
+ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, subject, body, search_parties)
+    VALUES ('delete', old.id, old.subject, old.body, old.search_parties);
+    INSERT INTO messages_fts (rowid, subject, body, search_parties)
+    VALUES (new.id, new.subject, new.body, new.search_parties);
+END;
+
+CREATE TABLE contacts (
+    id      INTEGER PRIMARY KEY,
+    name    TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL
+);
+
+CREATE TABLE contact_addresses (
+    address    TEXT PRIMARY KEY,     -- lowercase; JIDs bare
+    contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('email', 'jid')),
+    source     TEXT NOT NULL CHECK (source IN ('config', 'rule', 'learned')),
+    confirmed  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX contact_addresses_by_contact ON contact_addresses (contact_id);
+
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    msg_id       TEXT NOT NULL,
+    account      TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    transport    TEXT NOT NULL CHECK (transport IN ('email', 'xmpp')),
+    state        TEXT NOT NULL,
+    payload      TEXT NOT NULL DEFAULT '{}',
+    parties      TEXT NOT NULL DEFAULT '[]',
+    created      REAL NOT NULL,
+    updated      REAL NOT NULL,
+    next_attempt REAL,
+    attempts     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_by_state ON outbox (state, next_attempt);
+CREATE INDEX outbox_by_msg_id ON outbox (msg_id);
+CREATE INDEX outbox_by_account ON outbox (account);
+
+CREATE TABLE outbox_log (
+    id        INTEGER PRIMARY KEY,
+    outbox_id INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,
+    at        REAL NOT NULL,
+    event     TEXT NOT NULL,
+    detail    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_log_by_item ON outbox_log (outbox_id, id);
+
+CREATE TABLE events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      REAL NOT NULL,
+    kind    TEXT NOT NULL,
+    payload TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_by_at ON events (at);
+"""
+
+MIGRATIONS: list[Migration] = [_V1]
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def split_statements(script: str) -> list[str]:
+    """Cut a script into statements that `execute()` accepts one at a time.
+
+    `executescript` would commit the migration's transaction before running, so
+    statements are run one by one instead; `complete_statement` knows that the
+    semicolons inside a trigger body or a string do not end the statement.
+    """
+    statements: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \t\r\n;"):
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip(" \t\r\n;"):
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {buffer!r}")
+    return statements
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] | None = None) -> int:
+    """Bring the database up to the latest schema and return its version.
+
+    The connection must be in autocommit mode (isolation_level=None). Refuses a
+    database whose version is newer than this code knows, before touching it.
+    """
+    if migrations is None:
+        # Looked up at call time so tests can append a migration.
+        migrations = MIGRATIONS
+    latest = len(migrations)
+    version = schema_version(conn)
+    if version > latest:
+        raise SchemaTooNewError(
+            f"the store has schema version {version} but this tuiclient only knows "
+            f"up to {latest}: it was written by a newer tuiclient; upgrade, or point "
+            f"this one at another data directory"
+        )
+    while version < latest:
+        # IMMEDIATE takes the write lock first, so two processes opening the same
+        # store at once cannot both apply the same migration.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema_version(conn)
+            if version < latest:
+                step = migrations[version]
+                if callable(step):
+                    step(conn)
+                else:
+                    for statement in split_statements(step):
+                        conn.execute(statement)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version:d}")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return version

@@ -1,0 +1,897 @@
+"""The SQLite store: messages of both transports, threads, contacts, outbox, events.
+
+One database file per data directory, in WAL mode so a reader (the screen) never
+waits for a writer (a sync). The API is synchronous: the engine calls it from its
+worker threads (and from the event loop for quick reads). A Store holds one
+connection guarded by a lock, so it can be shared between threads; other processes
+(a headless run beside the TUI) are serialised by SQLite's own locking.
+
+Counts that list views need (a thread's messages and unread, its last date) are
+kept in the `threads` table as messages come and go, so listing never scans the
+messages table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any, Self
+
+from ..model import (
+    SEEN,
+    Attachment,
+    DeliveryState,
+    Direction,
+    Message,
+    Party,
+    Transport,
+)
+from . import schema
+from .blobs import BlobStore
+from .fts import fts_query
+from .records import (
+    TRANSPORT_BITS,
+    Account,
+    Contact,
+    ContactAddress,
+    Cursor,
+    Folder,
+    OutboxItem,
+    OutboxLogEntry,
+    StoredEvent,
+    Thread,
+)
+
+BUSY_TIMEOUT_MS = 5000
+SNIPPET_CHARS = 160
+FOLDER_STATE = frozenset({"uidvalidity", "uidnext", "highestmodseq", "unread", "total"})
+OUTBOX_FIELDS = frozenset({"transport", "payload", "parties", "next_attempt", "attempts"})
+LOOKUP_FIELDS = frozenset({"message_id_header", "stanza_id", "origin_id"})
+# A lower-ranked source never takes an address from a higher-ranked one: a learned
+# guess must not override what the user wrote in the config.
+SOURCE_RANK = {"learned": 0, "rule": 1, "config": 2}
+
+_MESSAGE_SELECT = """
+SELECT m.id, m.account, m.msg_id, m.transport, m.direction, m.thread_id, m.date,
+       m.sender_address, m.sender_name, m.subject, m.body, m.folder, m.uid,
+       m.message_id_header, m.in_reply_to, m.refs, m.stanza_id, m.origin_id, m.flags,
+       m.delivery, m.malformed, m.raw
+FROM messages AS m
+"""
+
+_MESSAGE_INSERT = """
+INSERT INTO messages (
+    id, account, msg_id, transport, direction, thread_id, date, sender_address,
+    sender_name, subject, body, search_parties, folder, uid, message_id_header,
+    in_reply_to, refs, stanza_id, origin_id, flags, unread, delivery, malformed, raw)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+# Merging a batch's figures into a thread row. In SQLite every right-hand side sees
+# the row as it was before this UPDATE, so the CASEs can compare with old values.
+_THREAD_UPSERT = """
+INSERT INTO threads (
+    account, thread_id, subject, subject_date, first_date, last_date, message_count,
+    unread_count, last_sender, snippet, transports)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (account, thread_id) DO UPDATE SET
+    message_count = message_count + excluded.message_count,
+    unread_count = unread_count + excluded.unread_count,
+    first_date = min(first_date, excluded.first_date),
+    subject = CASE WHEN excluded.subject_date IS NOT NULL
+                    AND (subject_date IS NULL OR excluded.subject_date < subject_date)
+                   THEN excluded.subject ELSE subject END,
+    subject_date = CASE WHEN excluded.subject_date IS NOT NULL
+                         AND (subject_date IS NULL OR excluded.subject_date < subject_date)
+                        THEN excluded.subject_date ELSE subject_date END,
+    last_sender = CASE WHEN excluded.last_date >= last_date
+                       THEN excluded.last_sender ELSE last_sender END,
+    snippet = CASE WHEN excluded.last_date >= last_date
+                   THEN excluded.snippet ELSE snippet END,
+    last_date = max(last_date, excluded.last_date),
+    transports = transports | excluded.transports
+"""
+
+_THREAD_REPLACE = """
+INSERT INTO threads (
+    account, thread_id, subject, subject_date, first_date, last_date, message_count,
+    unread_count, last_sender, snippet, transports)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (account, thread_id) DO UPDATE SET
+    subject = excluded.subject, subject_date = excluded.subject_date,
+    first_date = excluded.first_date, last_date = excluded.last_date,
+    message_count = excluded.message_count, unread_count = excluded.unread_count,
+    last_sender = excluded.last_sender, snippet = excluded.snippet,
+    transports = excluded.transports
+"""
+
+
+@dataclass(slots=True)
+class _ThreadDelta:
+    """What one batch adds to one thread."""
+
+    count: int = 0
+    unread: int = 0
+    first: float = float("inf")
+    last: float = float("-inf")
+    subject: str = ""
+    subject_date: float | None = None
+    last_sender: str = ""
+    snippet: str = ""
+    transports: int = 0
+
+    def add(self, m: Message) -> None:
+        self.count += 1
+        self.unread += m.unread
+        self.first = min(self.first, m.date)
+        if m.date >= self.last:
+            self.last = m.date
+            self.last_sender = m.sender.name or m.sender.address
+            self.snippet = _snippet(m.text)
+        if m.subject and (self.subject_date is None or m.date < self.subject_date):
+            self.subject, self.subject_date = m.subject, m.date
+        self.transports |= TRANSPORT_BITS[m.transport]
+
+
+def _snippet(text: str) -> str:
+    # Slice before splitting: bodies can be megabytes, the snippet is one line.
+    return " ".join(text[: SNIPPET_CHARS * 4].split())[:SNIPPET_CHARS]
+
+
+def _search_parties(m: Message) -> str:
+    return " ".join(f"{p.name} {p.address}".strip() for p in (m.sender, *m.recipients))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _parties_json(parties: Iterable[Party]) -> str:
+    return _json([{"address": p.address, "name": p.name, "role": p.role} for p in parties])
+
+
+def _parties_from_json(text: str) -> list[Party]:
+    return [Party(p["address"], p.get("name", ""), p.get("role", "to")) for p in json.loads(text)]
+
+
+def _before(before: float | Cursor | None, date_col: str, id_col: str) -> tuple[str, list[Any]]:
+    if before is None:
+        return "", []
+    if isinstance(before, tuple):
+        return f" AND ({date_col}, {id_col}) < (?, ?)", [float(before[0]), int(before[1])]
+    return f" AND {date_col} < ?", [float(before)]
+
+
+def normalize_address(address: str) -> str:
+    """The form contact addresses are stored and looked up in: lowercase, JIDs bare."""
+    a = address.strip().lower()
+    for scheme in ("mailto:", "xmpp:"):
+        if a.startswith(scheme):
+            a = a[len(scheme):].split("?", 1)[0]
+    a = a.strip("<>")
+    # A resource starts at the first "/" after the domain's "@"; an email local part
+    # may itself contain "/", so only look past the last "@".
+    slash = a.find("/", a.rfind("@") + 1)
+    return a[:slash] if slash >= 0 else a
+
+
+def _make_private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    # Tighten a directory that is ours, but never a shared sticky one like /tmp.
+    owned = not hasattr(os, "geteuid") or info.st_uid == os.geteuid()
+    if owned and not info.st_mode & stat.S_ISVTX and stat.S_IMODE(info.st_mode) != 0o700:
+        path.chmod(0o700)
+
+
+class Store:
+    """The app's database; make one with `Store.open(path)`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+        self.blobs = BlobStore(path.parent / "attachments")
+
+    # -- opening -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (or create) the store at `path`, migrating it to the current schema.
+
+        The directory is made owner-only (0o700) and the file 0o600 before SQLite
+        writes anything into it; the -wal and -shm files inherit the file's mode.
+        Raises `SchemaTooNewError` for a database written by a newer tuiclient.
+        """
+        path = Path(path)
+        _make_private_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # Check the version before anything (even the journal mode) changes the file.
+            schema.migrate(conn)
+            conn.execute("PRAGMA journal_mode = WAL")
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    def close(self) -> None:
+        with self._lock:
+            # Cheap, and keeps the planner's statistics fresh for the next run.
+            with suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA optimize")
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return schema.schema_version(self._conn)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE: take the write lock up front, so a check-then-insert inside the
+        # transaction cannot race another process.
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        # One snapshot for reads that take several queries (a message and its parties).
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    # -- accounts and folders ------------------------------------------------------
+
+    def upsert_account(self, name: str, email: str | None = None, jid: str | None = None) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO accounts (name, email, jid, created) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET email = excluded.email, jid = excluded.jid",
+                (name, email, jid, time.time()))
+
+    def accounts(self) -> list[Account]:
+        with self._lock:
+            rows = self._conn.execute("SELECT name, email, jid FROM accounts ORDER BY name")
+            return [Account(*row) for row in rows]
+
+    def delete_account(self, name: str) -> None:
+        """Forget an account with its folders, messages, threads and outbox rows."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM accounts WHERE name = ?", (name,))
+
+    def upsert_folder(self, account: str, name: str, role: str | None = None,
+                      **state: int | None) -> Folder:
+        """Create a folder or update what is given; `role=None` keeps the known role.
+
+        `state` takes uidvalidity, uidnext, highestmodseq, unread and total, as the
+        server last reported them (they may count messages not yet synced).
+        """
+        unknown = set(state) - FOLDER_STATE
+        if unknown:
+            raise TypeError(f"unknown folder state {sorted(unknown)}; "
+                            f"known: {sorted(FOLDER_STATE)}")
+        values: dict[str, Any] = dict(state)
+        if role is not None:
+            values["role"] = role
+        cols = list(values)
+        placeholders = ", ".join("?" for _ in range(2 + len(cols)))
+        update = ", ".join(f"{c} = excluded.{c}" for c in cols)
+        conflict = f"DO UPDATE SET {update}" if cols else "DO NOTHING"
+        with self._write() as conn:
+            conn.execute("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
+                         (account, time.time()))
+            conn.execute(
+                f"INSERT INTO folders (account, name{''.join(', ' + c for c in cols)}) "
+                f"VALUES ({placeholders}) ON CONFLICT (account, name) {conflict}",
+                (account, name, *values.values()))
+            row = conn.execute(
+                "SELECT * FROM folders WHERE account = ? AND name = ?", (account, name)).fetchone()
+        return Folder(**dict(row))
+
+    def folders(self, account: str) -> list[Folder]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM folders WHERE account = ? ORDER BY name", (account,))
+            return [Folder(**dict(row)) for row in rows]
+
+    def delete_folder(self, account: str, name: str) -> int:
+        """Drop a folder and its messages (e.g. after UIDVALIDITY changed); returns
+        how many messages went."""
+        with self._write() as conn:
+            threads = conn.execute(
+                "SELECT DISTINCT thread_id FROM messages WHERE account = ? AND folder = ?",
+                (account, name)).fetchall()
+            gone = conn.execute(
+                "DELETE FROM messages WHERE account = ? AND folder = ?", (account, name)).rowcount
+            conn.execute("DELETE FROM folders WHERE account = ? AND name = ?", (account, name))
+            self._recompute_threads(conn, [(account, t[0]) for t in threads])
+        return gone
+
+    def folder_uids(self, account: str, folder: str) -> dict[int, int]:
+        """uid -> row id of what the store holds of a folder, for sync to diff against."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT uid, id FROM messages WHERE account = ? AND folder = ? "
+                "AND uid IS NOT NULL", (account, folder))
+            return dict(rows.fetchall())
+
+    # -- messages: writing ---------------------------------------------------------
+
+    def insert_messages(self, messages: Iterable[Message], batch_size: int = 1000) -> int:
+        """Store new messages; return how many were new.
+
+        A message already stored, by (account, msg_id) or by (account, folder, uid),
+        is skipped; if the stored copy came by the other transport, its missing
+        coordinates (folder/uid, Message-ID header, stanza-id, origin-id) are filled
+        in, so the one message is shown once but found both ways. Each message's
+        `id` is set to its row id, the existing one for a duplicate. Accounts and
+        folders that do not exist yet are created. One transaction per batch.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        inserted = 0
+        it = iter(messages)
+        while batch := list(islice(it, batch_size)):
+            with self._write() as conn:
+                inserted += self._insert_batch(conn, batch)
+        return inserted
+
+    def _insert_batch(self, conn: sqlite3.Connection, batch: Sequence[Message]) -> int:
+        now = time.time()
+        conn.executemany("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
+                         [(a, now) for a in {m.account for m in batch}])
+        conn.executemany("INSERT OR IGNORE INTO folders (account, name) VALUES (?, ?)",
+                         {(m.account, m.folder) for m in batch if m.folder is not None})
+
+        # Find the batch's duplicates with one query per account (and folder) rather
+        # than one per message; the write lock makes the answer hold until COMMIT.
+        ids_by_account: dict[str, list[str]] = defaultdict(list)
+        uids_by_folder: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for m in batch:
+            ids_by_account[m.account].append(m.msg_id)
+            if m.folder is not None and m.uid is not None:
+                uids_by_folder[(m.account, m.folder)].append(m.uid)
+        known: dict[tuple[str, str], int] = {}
+        known_uids: dict[tuple[str, str, int], int] = {}
+        for account, ids in ids_by_account.items():
+            for msg_id, row_id in conn.execute(
+                    "SELECT msg_id, id FROM messages WHERE account = ? "
+                    "AND msg_id IN (SELECT value FROM json_each(?))", (account, _json(ids))):
+                known[(account, msg_id)] = row_id
+        for (account, folder), uids in uids_by_folder.items():
+            for uid, row_id in conn.execute(
+                    "SELECT uid, id FROM messages WHERE account = ? AND folder = ? "
+                    "AND uid IN (SELECT value FROM json_each(?))", (account, folder, _json(uids))):
+                known_uids[(account, folder, uid)] = row_id
+
+        # Row ids are handed out here so parties and attachments can go in with
+        # executemany too; AUTOINCREMENT's counter keeps deleted ids from coming back.
+        next_id = conn.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),"
+            " coalesce((SELECT max(id) FROM messages), 0)) + 1").fetchone()[0]
+
+        rows: list[tuple[Any, ...]] = []
+        parties: list[tuple[Any, ...]] = []
+        attachments: list[tuple[Any, ...]] = []
+        place_fills: list[tuple[Any, ...]] = []
+        id_fills: list[tuple[Any, ...]] = []
+        threads: dict[tuple[str, str], _ThreadDelta] = defaultdict(_ThreadDelta)
+        for m in batch:
+            ukey = (m.account, m.folder, m.uid) if m.folder is not None and m.uid is not None \
+                else None
+            existing = known.get((m.account, m.msg_id))
+            if existing is None and ukey is not None:
+                existing = known_uids.get(ukey)
+            if existing is not None:
+                m.id = existing
+                if ukey is not None and ukey not in known_uids:
+                    place_fills.append((m.folder, m.uid, existing))
+                    known_uids[ukey] = existing
+                if m.message_id_header or m.stanza_id or m.origin_id:
+                    id_fills.append((m.message_id_header, m.stanza_id, m.origin_id, existing,
+                                     m.message_id_header, m.stanza_id, m.origin_id))
+                continue
+            row_id = m.id = next_id
+            next_id += 1
+            known[(m.account, m.msg_id)] = row_id
+            if ukey is not None:
+                known_uids[ukey] = row_id
+            rows.append((
+                row_id, m.account, m.msg_id, m.transport.value, m.direction.value, m.thread_id,
+                float(m.date), m.sender.address, m.sender.name, m.subject, m.text,
+                _search_parties(m), m.folder, m.uid, m.message_id_header, m.in_reply_to,
+                _json(m.references), m.stanza_id, m.origin_id, _json(sorted(m.flags)),
+                int(m.unread), m.delivery.value if m.delivery else None, int(m.malformed),
+                m.raw))
+            for pos, p in enumerate((m.sender, *m.recipients)):
+                parties.append((row_id, pos, p.role, p.address, p.name))
+            for pos, a in enumerate(m.attachments):
+                attachments.append((row_id, pos, a.filename, a.content_type, a.size, a.sha256,
+                                    a.part_id, a.url))
+            threads[(m.account, m.thread_id)].add(m)
+
+        conn.executemany(_MESSAGE_INSERT, rows)
+        conn.executemany(
+            "INSERT INTO message_parties (message_id, position, role, address, name) "
+            "VALUES (?, ?, ?, ?, ?)", parties)
+        conn.executemany(
+            "INSERT INTO attachments (message_id, position, filename, content_type, size, "
+            "sha256, part_id, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", attachments)
+        conn.executemany(_THREAD_UPSERT, [
+            (account, thread_id, d.subject, d.subject_date, d.first, d.last, d.count, d.unread,
+             d.last_sender, d.snippet, d.transports)
+            for (account, thread_id), d in threads.items()])
+        conn.executemany(
+            "UPDATE messages SET folder = ?, uid = ? WHERE id = ? AND folder IS NULL", place_fills)
+        # The WHERE keeps a re-sync of known mail from rewriting every row.
+        conn.executemany(
+            "UPDATE messages SET message_id_header = coalesce(message_id_header, ?),"
+            " stanza_id = coalesce(stanza_id, ?), origin_id = coalesce(origin_id, ?)"
+            " WHERE id = ? AND ((message_id_header IS NULL AND ? IS NOT NULL)"
+            " OR (stanza_id IS NULL AND ? IS NOT NULL) OR (origin_id IS NULL AND ? IS NOT NULL))",
+            id_fills)
+        return len(rows)
+
+    def set_flags(self, row_id: int, flags: Iterable[str]) -> bool:
+        """Replace a message's flags; False if there is no such message."""
+        flags = set(flags)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT account, thread_id, direction, unread FROM messages WHERE id = ?",
+                (row_id,)).fetchone()
+            if row is None:
+                return False
+            unread = int(row["direction"] == Direction.IN.value and SEEN not in flags)
+            conn.execute("UPDATE messages SET flags = ?, unread = ? WHERE id = ?",
+                         (_json(sorted(flags)), unread, row_id))
+            if unread != row["unread"]:
+                conn.execute(
+                    "UPDATE threads SET unread_count = unread_count + ? "
+                    "WHERE account = ? AND thread_id = ?",
+                    (unread - row["unread"], row["account"], row["thread_id"]))
+        return True
+
+    def set_delivery(self, row_id: int, state: DeliveryState | str | None) -> bool:
+        with self._write() as conn:
+            cur = conn.execute("UPDATE messages SET delivery = ? WHERE id = ?",
+                               (DeliveryState(state).value if state else None, row_id))
+        return cur.rowcount > 0
+
+    def delete_message(self, row_id: int) -> bool:
+        """Remove a message (its parties, attachment rows and index entries go too).
+
+        Attachment files stay: another message may share them; see `prune_blobs`.
+        """
+        with self._write() as conn:
+            row = conn.execute("SELECT account, thread_id FROM messages WHERE id = ?",
+                               (row_id,)).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM messages WHERE id = ?", (row_id,))
+            self._recompute_threads(conn, [(row["account"], row["thread_id"])])
+        return True
+
+    def _recompute_threads(self, conn: sqlite3.Connection,
+                           keys: Iterable[tuple[str, str]]) -> None:
+        # After a removal min/max cannot be adjusted incrementally; a thread is small
+        # and its messages sit together in messages_by_thread_date, so redo it.
+        for account, thread_id in keys:
+            where = "FROM messages WHERE thread_id = ? AND account = ?"
+            args = (thread_id, account)
+            count, unread, first, last, email, xmpp = conn.execute(
+                f"SELECT count(*), total(unread), min(date), max(date), "
+                f"max(transport = 'email'), max(transport = 'xmpp') {where}", args).fetchone()
+            if not count:
+                conn.execute("DELETE FROM threads WHERE account = ? AND thread_id = ?",
+                             (account, thread_id))
+                continue
+            subject = conn.execute(
+                f"SELECT subject, date {where} AND subject <> '' ORDER BY date, id LIMIT 1",
+                args).fetchone()
+            latest = conn.execute(
+                f"SELECT sender_name, sender_address, substr(body, 1, ?) {where} "
+                f"ORDER BY date DESC, id DESC LIMIT 1", (SNIPPET_CHARS * 4, *args)).fetchone()
+            transports = (TRANSPORT_BITS[Transport.EMAIL] if email else 0) | \
+                (TRANSPORT_BITS[Transport.XMPP] if xmpp else 0)
+            conn.execute(_THREAD_REPLACE, (
+                account, thread_id, subject[0] if subject else "",
+                subject[1] if subject else None, first, last, count, int(unread),
+                latest[0] or latest[1], _snippet(latest[2]), transports))
+
+    # -- messages: reading ---------------------------------------------------------
+
+    def _load(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Message]:
+        if not rows:
+            return []
+        ids = _json([r["id"] for r in rows])
+        parties: dict[int, list[Party]] = defaultdict(list)
+        files: dict[int, list[Attachment]] = defaultdict(list)
+        for mid, role, address, name in conn.execute(
+                "SELECT message_id, role, address, name FROM message_parties "
+                "WHERE message_id IN (SELECT value FROM json_each(?)) "
+                "ORDER BY message_id, position", (ids,)):
+            parties[mid].append(Party(address, name, role))
+        for mid, *fields in conn.execute(
+                "SELECT message_id, filename, content_type, size, sha256, part_id, url "
+                "FROM attachments WHERE message_id IN (SELECT value FROM json_each(?)) "
+                "ORDER BY message_id, position", (ids,)):
+            files[mid].append(Attachment(*fields))
+        out = []
+        for r in rows:
+            people = parties.get(r["id"]) or [Party(r["sender_address"], r["sender_name"])]
+            out.append(Message(
+                msg_id=r["msg_id"], account=r["account"], transport=Transport(r["transport"]),
+                direction=Direction(r["direction"]), thread_id=r["thread_id"], date=r["date"],
+                sender=people[0], recipients=people[1:], subject=r["subject"], text=r["body"],
+                folder=r["folder"], uid=r["uid"], message_id_header=r["message_id_header"],
+                in_reply_to=r["in_reply_to"], references=json.loads(r["refs"]),
+                stanza_id=r["stanza_id"], origin_id=r["origin_id"],
+                flags=set(json.loads(r["flags"])),
+                delivery=DeliveryState(r["delivery"]) if r["delivery"] else None,
+                attachments=files.get(r["id"], []), malformed=bool(r["malformed"]),
+                raw=r["raw"], id=r["id"]))
+        return out
+
+    def _query_messages(self, sql: str, args: Sequence[Any]) -> list[Message]:
+        with self._read() as conn:
+            return self._load(conn, conn.execute(_MESSAGE_SELECT + sql, args).fetchall())
+
+    def get_message(self, row_id: int) -> Message | None:
+        found = self._query_messages("WHERE m.id = ?", (row_id,))
+        return found[0] if found else None
+
+    def find_by_msg_id(self, account: str, msg_id: str) -> Message | None:
+        found = self._query_messages("WHERE m.account = ? AND m.msg_id = ?", (account, msg_id))
+        return found[0] if found else None
+
+    def lookup(self, field: str, value: str, account: str | None = None) -> list[Message]:
+        """Messages by a protocol id: `message_id_header`, `stanza_id` or `origin_id`."""
+        if field not in LOOKUP_FIELDS:
+            raise ValueError(f"cannot look messages up by {field!r}; use one of "
+                             f"{sorted(LOOKUP_FIELDS)}")
+        sql, args = f"WHERE m.{field} = ?", [value]
+        if account is not None:
+            sql, args = sql + " AND m.account = ?", [value, account]
+        return self._query_messages(sql + " ORDER BY m.date, m.id", args)
+
+    def thread_messages(self, thread_id: str, account: str | None = None) -> list[Message]:
+        """A conversation's messages of both transports, oldest first."""
+        sql, args = "WHERE m.thread_id = ?", [thread_id]
+        if account is not None:
+            sql, args = sql + " AND m.account = ?", [thread_id, account]
+        return self._query_messages(sql + " ORDER BY m.date, m.id", args)
+
+    def folder_messages(self, account: str, folder: str, limit: int = 50,
+                        before: float | Cursor | None = None) -> list[Message]:
+        """A page of a folder, newest first. For the next page pass the last
+        message's `(date, id)` as `before` (a bare date skips ties at the boundary)."""
+        cond, extra = _before(before, "m.date", "m.id")
+        return self._query_messages(
+            f"WHERE m.account = ? AND m.folder = ?{cond} ORDER BY m.date DESC, m.id DESC "
+            f"LIMIT ?", [account, folder, *extra, limit])
+
+    def list_threads(self, account: str | None = None, limit: int = 50,
+                     before: float | Cursor | None = None) -> list[Thread]:
+        """A page of conversations, most recently active first.
+
+        Keyset pagination: pass the last thread's `cursor` as `before` for the next
+        page, which costs the same however deep the page is.
+        """
+        cond, extra = _before(before, "last_date", "id")
+        args: list[Any] = []
+        where = "WHERE 1"
+        if account is not None:
+            where, args = "WHERE account = ?", [account]
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT id, account, thread_id, subject, first_date, last_date, message_count,"
+                f" unread_count, last_sender, snippet, transports FROM threads {where}{cond}"
+                f" ORDER BY last_date DESC, id DESC LIMIT ?", [*args, *extra, limit]).fetchall()
+        return [Thread(*r[:10], frozenset(t for t, bit in TRANSPORT_BITS.items() if r[10] & bit))
+                for r in rows]
+
+    def get_thread(self, account: str, thread_id: str) -> Thread | None:
+        with self._lock:
+            r = self._conn.execute(
+                "SELECT id, account, thread_id, subject, first_date, last_date, message_count,"
+                " unread_count, last_sender, snippet, transports FROM threads"
+                " WHERE account = ? AND thread_id = ?", (account, thread_id)).fetchone()
+        if r is None:
+            return None
+        return Thread(*r[:10], frozenset(t for t, bit in TRANSPORT_BITS.items() if r[10] & bit))
+
+    def search(self, query: str, limit: int = 50, account: str | None = None) -> list[Message]:
+        """Messages whose subject, text or parties contain every word of `query`,
+        newest first. Accents and case do not matter; `word*` matches a prefix.
+        Any text is safe to pass: it is quoted, never parsed as FTS5 syntax."""
+        match = fts_query(query)
+        if match is None:
+            return []
+        sql = ("JOIN messages_fts AS f ON f.rowid = m.id WHERE messages_fts MATCH ?")
+        args: list[Any] = [match]
+        if account is not None:
+            sql += " AND m.account = ?"
+            args.append(account)
+        return self._query_messages(sql + " ORDER BY m.date DESC, m.id DESC LIMIT ?",
+                                    [*args, limit])
+
+    def count_messages(self, account: str | None = None) -> int:
+        with self._lock:
+            if account is None:
+                return self._conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+            return self._conn.execute(
+                "SELECT count(*) FROM messages WHERE account = ?", (account,)).fetchone()[0]
+
+    # -- attachments ---------------------------------------------------------------
+
+    def store_blob(self, data: bytes) -> str:
+        """Keep an attachment's bytes; returns the sha256 to put in `Attachment`."""
+        return self.blobs.put(data)
+
+    def blob_path(self, sha256: str) -> Path:
+        return self.blobs.path(sha256)
+
+    def prune_blobs(self, grace_seconds: float = 3600.0) -> int:
+        """Remove files no attachment row refers to; returns how many went.
+
+        Files younger than `grace_seconds` stay, since a sync may have stored the
+        bytes and not yet committed the message that refers to them.
+        """
+        with self._lock:
+            used = {r[0] for r in self._conn.execute(
+                "SELECT DISTINCT sha256 FROM attachments WHERE sha256 IS NOT NULL")}
+        cutoff = time.time() - grace_seconds
+        removed = 0
+        for digest in self.blobs.all_digests() - used:
+            path = self.blobs.path(digest)
+            try:
+                if path.stat().st_mtime <= cutoff:
+                    self.blobs.remove(digest)
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
+
+    # -- contacts ------------------------------------------------------------------
+
+    def add_contact(self, name: str, emails: Iterable[str] = (), jids: Iterable[str] = (),
+                    source: str = "config", confirmed: bool = True) -> int:
+        """Add a contact, or merge into the one that already owns any of the addresses.
+
+        Addresses are stored lowercase, JIDs bare. An address owned by a contact
+        with a higher-ranked source (config > rule > learned) keeps its owner.
+        Returns the contact's id.
+        """
+        if source not in SOURCE_RANK:
+            raise ValueError(f"contact source {source!r} is not one of {sorted(SOURCE_RANK)}")
+        wanted: dict[str, str] = {}
+        for kind, addresses in (("email", emails), ("jid", jids)):
+            for address in addresses:
+                normal = normalize_address(address)
+                if normal:
+                    wanted.setdefault(normal, kind)
+        rank = SOURCE_RANK[source]
+        with self._write() as conn:
+            owners = {r["address"]: r for r in conn.execute(
+                "SELECT address, contact_id, source FROM contact_addresses "
+                "WHERE address IN (SELECT value FROM json_each(?))", (_json(list(wanted)),))}
+            contact_id = next((owners[a]["contact_id"] for a in wanted if a in owners), None)
+            if contact_id is None:
+                contact_id = conn.execute("INSERT INTO contacts (name, created) VALUES (?, ?)",
+                                          (name, time.time())).lastrowid
+            elif name:
+                conn.execute("UPDATE contacts SET name = ? WHERE id = ? AND (name = '' OR ?)",
+                             (name, contact_id, source == "config"))
+            for address, kind in wanted.items():
+                old = owners.get(address)
+                if old is not None and SOURCE_RANK[old["source"]] > rank:
+                    continue
+                conn.execute(
+                    "INSERT INTO contact_addresses (address, contact_id, kind, source, confirmed) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET "
+                    "contact_id = excluded.contact_id, kind = excluded.kind, "
+                    "source = excluded.source, confirmed = excluded.confirmed",
+                    (address, contact_id, kind, source, int(confirmed)))
+            # A contact whose last address moved away is an empty shell.
+            conn.execute(
+                "DELETE FROM contacts WHERE id IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
+                "(SELECT 1 FROM contact_addresses AS a WHERE a.contact_id = contacts.id)",
+                (_json([r["contact_id"] for r in owners.values()]),))
+        assert contact_id is not None
+        return contact_id
+
+    def _contacts(self, conn: sqlite3.Connection, where: str, args: Sequence[Any]) -> list[Contact]:
+        rows = conn.execute(
+            f"SELECT c.id, c.name, a.address, a.kind, a.source, a.confirmed FROM contacts AS c "
+            f"JOIN contact_addresses AS a ON a.contact_id = c.id {where} "
+            f"ORDER BY c.id, a.kind, a.address", args).fetchall()
+        grouped: dict[int, tuple[str, list[ContactAddress]]] = {}
+        for cid, name, address, kind, source, confirmed in rows:
+            grouped.setdefault(cid, (name, []))[1].append(
+                ContactAddress(address, kind, source, bool(confirmed)))
+        return [Contact(cid, name, tuple(addrs)) for cid, (name, addrs) in grouped.items()]
+
+    def contact_for(self, address: str) -> Contact | None:
+        """The contact with this email address or JID (a full JID finds its bare one)."""
+        with self._read() as conn:
+            found = self._contacts(
+                conn, "WHERE c.id = (SELECT contact_id FROM contact_addresses WHERE address = ?)",
+                (normalize_address(address),))
+        return found[0] if found else None
+
+    def contacts(self) -> list[Contact]:
+        with self._read() as conn:
+            return self._contacts(conn, "", ())
+
+    # -- outbox --------------------------------------------------------------------
+
+    def outbox_add(self, msg_id: str, account: str, transport: Transport | str,
+                   payload: dict[str, Any] | None = None, parties: Iterable[Party] = (),
+                   *, state: DeliveryState | str = DeliveryState.QUEUED,
+                   next_attempt: float | None = None, message: Message | None = None) -> int:
+        """Queue a send, durably, before anything goes on the wire; returns its id.
+
+        The row, its first log entry and (if given) the outgoing `message` itself are
+        written in one transaction, so after a crash either all exist or none.
+        """
+        transport, state = Transport(transport), DeliveryState(state)
+        now = time.time()
+        with self._write() as conn:
+            conn.execute("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
+                         (account, now))
+            if message is not None:
+                if message.delivery is None:
+                    message.delivery = state
+                self._insert_batch(conn, [message])
+            outbox_id = conn.execute(
+                "INSERT INTO outbox (msg_id, account, transport, state, payload, parties, "
+                "created, updated, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (msg_id, account, transport.value, state.value, _json(payload or {}),
+                 _parties_json(parties), now, now, next_attempt)).lastrowid
+            conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
+                         "VALUES (?, ?, 'created', ?)",
+                         (outbox_id, now, f"{transport.value} {state.value}"))
+        assert outbox_id is not None
+        return outbox_id
+
+    def outbox_update(self, outbox_id: int, state: DeliveryState | str | None = None,
+                      **fields: Any) -> None:
+        """Change an outbox row's state and/or fields (transport, payload, parties,
+        next_attempt, attempts).
+
+        A state change is logged ("state", "old -> new") and copied to the stored
+        outgoing message's delivery state, in the same transaction.
+        """
+        unknown = set(fields) - OUTBOX_FIELDS
+        if unknown:
+            raise TypeError(f"unknown outbox fields {sorted(unknown)}; known: "
+                            f"{sorted(OUTBOX_FIELDS)}")
+        values: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key == "payload":
+                value = _json(value or {})
+            elif key == "parties":
+                value = _parties_json(value)
+            elif key == "transport":
+                value = Transport(value).value
+            values[key] = value
+        new_state = DeliveryState(state) if state is not None else None
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute("SELECT state, account, msg_id FROM outbox WHERE id = ?",
+                               (outbox_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no outbox item {outbox_id}")
+            if new_state is not None:
+                values["state"] = new_state.value
+            values["updated"] = now
+            conn.execute(
+                f"UPDATE outbox SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                (*values.values(), outbox_id))
+            if new_state is not None and new_state.value != row["state"]:
+                conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
+                             "VALUES (?, ?, 'state', ?)",
+                             (outbox_id, now, f"{row['state']} -> {new_state.value}"))
+                conn.execute("UPDATE messages SET delivery = ? WHERE account = ? AND msg_id = ? "
+                             "AND direction = 'out'",
+                             (new_state.value, row["account"], row["msg_id"]))
+
+    def outbox_log(self, outbox_id: int, event: str, detail: str = "") -> None:
+        with self._write() as conn:
+            conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
+                         "VALUES (?, ?, ?, ?)", (outbox_id, time.time(), event, detail))
+
+    def outbox_history(self, outbox_id: int) -> list[OutboxLogEntry]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT outbox_id, at, event, detail FROM outbox_log WHERE outbox_id = ? "
+                "ORDER BY id", (outbox_id,))
+            return [OutboxLogEntry(*r) for r in rows]
+
+    @staticmethod
+    def _outbox_item(r: sqlite3.Row) -> OutboxItem:
+        return OutboxItem(
+            id=r["id"], msg_id=r["msg_id"], account=r["account"],
+            transport=Transport(r["transport"]), state=DeliveryState(r["state"]),
+            payload=json.loads(r["payload"]), parties=_parties_from_json(r["parties"]),
+            created=r["created"], updated=r["updated"], next_attempt=r["next_attempt"],
+            attempts=r["attempts"])
+
+    def outbox_get(self, outbox_id: int) -> OutboxItem | None:
+        with self._lock:
+            r = self._conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        return self._outbox_item(r) if r else None
+
+    def outbox_items(self, states: Iterable[DeliveryState | str] | None = None,
+                     due_before: float | None = None) -> list[OutboxItem]:
+        """Outbox rows, oldest first; optionally only these states, and only those
+        whose next attempt is due (`next_attempt` NULL or <= `due_before`)."""
+        sql, args = "SELECT * FROM outbox WHERE 1", []
+        if states is not None:
+            sql += " AND state IN (SELECT value FROM json_each(?))"
+            args.append(_json([DeliveryState(s).value for s in states]))
+        if due_before is not None:
+            sql += " AND (next_attempt IS NULL OR next_attempt <= ?)"
+            args.append(due_before)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY id", args).fetchall()
+        return [self._outbox_item(r) for r in rows]
+
+    # -- events --------------------------------------------------------------------
+
+    def add_event(self, kind: str, payload: dict[str, Any] | None = None) -> int:
+        with self._write() as conn:
+            event_id = conn.execute("INSERT INTO events (at, kind, payload) VALUES (?, ?, ?)",
+                                    (time.time(), kind, _json(payload or {}))).lastrowid
+        assert event_id is not None
+        return event_id
+
+    def events(self, since_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Events after `since_id`, oldest first: pass the last id seen to follow on."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, at, kind, payload FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                (since_id, limit)).fetchall()
+        return [StoredEvent(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def prune_events(self, before: float) -> int:
+        """Forget events older than the timestamp `before`; returns how many."""
+        with self._write() as conn:
+            return conn.execute("DELETE FROM events WHERE at < ?", (before,)).rowcount
