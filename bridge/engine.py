@@ -9,17 +9,31 @@ on the network.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from .config import AccountConfig, Config, SecretError, get_password
 from .events import EventBus, HealthChanged
 from .mail.connect import ConnectError, open_imap, open_smtp
+from .paths import data_dir, ensure_private_dir
+from .store import Store
 from .xmpp.session import XmppLoginError, XmppSession
 
 
 class Engine:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
         self.events = EventBus()
+        self.store = store or Store.open(default_store_path())
+        self._sync_config_into_store()
+
+    def _sync_config_into_store(self) -> None:
+        for account in self.config.accounts:
+            self.store.upsert_account(account.name, account.email, account.jid)
+        for contact in self.config.contacts:
+            self.store.add_contact(contact.name, contact.emails, contact.jids, source="config")
+
+    def close(self) -> None:
+        self.store.close()
 
     @property
     def accounts(self) -> tuple[AccountConfig, ...]:
@@ -83,3 +97,8 @@ class Engine:
         return HealthChanged(
             account.name, "xmpp", True, f"online as {account.jid}, {contacts} contacts in roster"
         )
+
+
+def default_store_path() -> Path:
+    """The store under the XDG data folder, created owner-only."""
+    return ensure_private_dir(data_dir()) / "store.db"

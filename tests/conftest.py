@@ -13,6 +13,15 @@ import pytest
 from tests.harness.servers import Account, World
 
 
+@pytest.fixture(autouse=True)
+def private_xdg(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own config and data folders, never the user's."""
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    return home
+
+
 @pytest.fixture(scope="session")
 def world() -> Iterator[World]:
     """Dovecot, the SMTP server and Prosody on loopback, for the whole session."""

@@ -238,3 +238,21 @@ def test_ssl_defaults_are_strict():
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     assert ctx.minimum_version >= ssl.TLSVersion.TLSv1_2
     assert isinstance(ServerConfig, type)
+
+
+def _uid_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError("no Uid line")
+
+
+def test_dovecot_and_prosody_run_under_their_own_users(world):
+    import os
+    import pwd
+    expected = {"dovecot": world.dovecot_user.uid, "prosody": world.prosody_user.uid}
+    for name, uid in expected.items():
+        assert _uid_of(world.procs[name].pid) == uid
+        if os.geteuid() == 0:
+            assert pwd.getpwuid(uid).pw_name == name
+            assert uid != 0

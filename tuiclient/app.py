@@ -27,6 +27,9 @@ class TuiClientApp(App):
         if self.probe_on_start:
             self.probe()
 
+    def on_unmount(self) -> None:
+        self.engine.close()
+
     def probe(self) -> None:
         self.run_worker(self.engine.probe_all(), name="probe", group="probe",
                         exclusive=True)
