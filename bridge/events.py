@@ -56,3 +56,80 @@ class EventBus:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(event)
+
+
+# -- XMPP ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class XmppConnectionChanged(Event):
+    """The XMPP session of an account came up, was resumed, dropped, or is retrying."""
+
+    account: str
+    state: str  # online | resumed | disconnected | reconnecting | stopped
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    """A chat message was stored (live, from a carbon copy, or from the archive)."""
+
+    account: str
+    row_id: int
+    msg_id: str
+    thread_id: str
+    sender: str
+    direction: str  # in | out (out: sent from another of our own clients)
+    source: str  # live | carbon | archive
+
+
+@dataclass(frozen=True)
+class DeliveryChanged(Event):
+    """An outgoing message moved on: sent, delivered, read, or failed with a reason."""
+
+    account: str
+    msg_id: str
+    state: str  # a DeliveryState value
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PresenceChanged(Event):
+    account: str
+    jid: str
+    availability: str  # available | away | busy | offline | unknown | blocked
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class RosterChanged(Event):
+    account: str
+    jid: str
+    subscription: str  # none | to | from | both | remove
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest(Event):
+    """Someone asks to see our presence: answer with approve or deny."""
+
+    account: str
+    jid: str
+
+
+@dataclass(frozen=True)
+class RoomInvitation(Event):
+    account: str
+    room: str
+    inviter: str
+    reason: str = ""
+    password: str = ""
+    direct: bool = False  # XEP-0249 (True) or mediated by the room (False)
+
+
+@dataclass(frozen=True)
+class ChatStateChanged(Event):
+    """A contact is typing, paused, or left the chat (XEP-0085); never stored."""
+
+    account: str
+    jid: str
+    state: str  # active | composing | paused | inactive | gone

@@ -191,3 +191,29 @@ def thread_id_for_email(
     if own:
         return own
     raise ValueError("email has no Message-ID, In-Reply-To or References to thread it by")
+
+
+@dataclass(slots=True)
+class EmailHeaders:
+    """What header sync learns of one email: enough for the lists, not the body.
+
+    Kept apart from `Message` because a cold sync makes 100,000 of these and
+    stores them in bulk; the body and attachments come later, on demand.
+    """
+
+    uid: int
+    msg_id: str
+    thread_id: str
+    date: float
+    sender: Party
+    recipients: list[Party]
+    subject: str
+    message_id_header: str | None
+    in_reply_to: str | None
+    references: list[str]
+    flags: frozenset[str]
+    size: int = 0
+    has_attachment: bool = False
+    direction: Direction = Direction.IN
+    malformed: bool = False
+

@@ -198,7 +198,55 @@ CREATE TABLE events (
 CREATE INDEX events_by_at ON events (at);
 """
 
-MIGRATIONS: list[Migration] = [_V1]
+# Version 2: full-text indexing may lag behind a bulk import. A cold sync of a
+# large mailbox writes its header rows with `indexed = 0` and the index catches up
+# in the background (`Store.index_backlog`); per-row FTS triggers made the import
+# several times slower. The triggers only touch rows that are in the index.
+_V2 = """
+ALTER TABLE messages ADD COLUMN indexed INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX messages_unindexed ON messages (id) WHERE indexed = 0;
+
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_delete;
+DROP TRIGGER messages_fts_update;
+
+-- Where each email is on the server. One message can sit in several folders (a
+-- copy in Archive and in INBOX); sync diffs against these rows, while `messages`
+-- keeps the one logical message that both transports share.
+CREATE TABLE mail_locations (
+    account TEXT NOT NULL,
+    folder  TEXT NOT NULL,
+    uid     INTEGER NOT NULL,
+    message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    PRIMARY KEY (account, folder, uid),
+    FOREIGN KEY (account, folder) REFERENCES folders (account, name)
+        ON DELETE CASCADE ON UPDATE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX mail_locations_by_message ON mail_locations (message);
+INSERT INTO mail_locations (account, folder, uid, message)
+    SELECT account, folder, uid, id FROM messages WHERE folder IS NOT NULL AND uid IS NOT NULL;
+
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.indexed = 1 BEGIN
+    INSERT INTO messages_fts (rowid, subject, body, search_parties)
+    VALUES (new.id, new.subject, new.body, new.search_parties);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.indexed = 1 BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, subject, body, search_parties)
+    VALUES ('delete', old.id, old.subject, old.body, old.search_parties);
+END;
+CREATE TRIGGER messages_fts_update_old AFTER UPDATE OF subject, body, search_parties
+ON messages WHEN old.indexed = 1 BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, subject, body, search_parties)
+    VALUES ('delete', old.id, old.subject, old.body, old.search_parties);
+END;
+CREATE TRIGGER messages_fts_update_new AFTER UPDATE OF subject, body, search_parties
+ON messages WHEN new.indexed = 1 BEGIN
+    INSERT INTO messages_fts (rowid, subject, body, search_parties)
+    VALUES (new.id, new.subject, new.body, new.search_parties);
+END;
+"""
+
+MIGRATIONS: list[Migration] = [_V1, _V2]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

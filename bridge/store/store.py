@@ -32,6 +32,7 @@ from ..model import (
     Attachment,
     DeliveryState,
     Direction,
+    EmailHeaders,
     Message,
     Party,
     Transport,
@@ -67,6 +68,15 @@ SELECT m.id, m.account, m.msg_id, m.transport, m.direction, m.thread_id, m.date,
        m.message_id_header, m.in_reply_to, m.refs, m.stanza_id, m.origin_id, m.flags,
        m.delivery, m.malformed, m.raw
 FROM messages AS m
+"""
+
+# Header sync's row: no body yet, and `indexed = 0` until `index_backlog` runs.
+_HEADER_INSERT = """
+INSERT INTO messages (
+    id, account, msg_id, transport, direction, thread_id, date, sender_address,
+    sender_name, subject, search_parties, folder, uid, message_id_header, in_reply_to,
+    refs, flags, unread, malformed, indexed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
 """
 
 _MESSAGE_INSERT = """
@@ -131,16 +141,22 @@ class _ThreadDelta:
     transports: int = 0
 
     def add(self, m: Message) -> None:
+        self.add_values(m.date, int(m.unread), m.sender.name or m.sender.address, m.text,
+                        m.subject, TRANSPORT_BITS[m.transport])
+
+    def add_values(self, date: float, unread: int, sender: str, text: str, subject: str,
+                   transport_bit: int) -> None:
         self.count += 1
-        self.unread += m.unread
-        self.first = min(self.first, m.date)
-        if m.date >= self.last:
-            self.last = m.date
-            self.last_sender = m.sender.name or m.sender.address
-            self.snippet = _snippet(m.text)
-        if m.subject and (self.subject_date is None or m.date < self.subject_date):
-            self.subject, self.subject_date = m.subject, m.date
-        self.transports |= TRANSPORT_BITS[m.transport]
+        self.unread += unread
+        if date < self.first:
+            self.first = date
+        if date >= self.last:
+            self.last = date
+            self.last_sender = sender
+            self.snippet = _snippet(text) if text else ""
+        if subject and (self.subject_date is None or date < self.subject_date):
+            self.subject, self.subject_date = subject, date
+        self.transports |= transport_bit
 
 
 def _snippet(text: str) -> str:
@@ -348,8 +364,8 @@ class Store:
         """uid -> row id of what the store holds of a folder, for sync to diff against."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT uid, id FROM messages WHERE account = ? AND folder = ? "
-                "AND uid IS NOT NULL", (account, folder))
+                "SELECT uid, message FROM mail_locations WHERE account = ? AND folder = ?",
+                (account, folder))
             return dict(rows.fetchall())
 
     # -- messages: writing ---------------------------------------------------------
@@ -411,6 +427,7 @@ class Store:
         parties: list[tuple[Any, ...]] = []
         attachments: list[tuple[Any, ...]] = []
         place_fills: list[tuple[Any, ...]] = []
+        locations: list[tuple[Any, ...]] = []
         id_fills: list[tuple[Any, ...]] = []
         threads: dict[tuple[str, str], _ThreadDelta] = defaultdict(_ThreadDelta)
         for m in batch:
@@ -421,6 +438,8 @@ class Store:
                 existing = known_uids.get(ukey)
             if existing is not None:
                 m.id = existing
+                if ukey is not None:
+                    locations.append((*ukey, existing))
                 if ukey is not None and ukey not in known_uids:
                     place_fills.append((m.folder, m.uid, existing))
                     known_uids[ukey] = existing
@@ -433,6 +452,7 @@ class Store:
             known[(m.account, m.msg_id)] = row_id
             if ukey is not None:
                 known_uids[ukey] = row_id
+                locations.append((*ukey, row_id))
             rows.append((
                 row_id, m.account, m.msg_id, m.transport.value, m.direction.value, m.thread_id,
                 float(m.date), m.sender.address, m.sender.name, m.subject, m.text,
@@ -460,6 +480,8 @@ class Store:
             for (account, thread_id), d in threads.items()])
         conn.executemany(
             "UPDATE messages SET folder = ?, uid = ? WHERE id = ? AND folder IS NULL", place_fills)
+        conn.executemany("INSERT OR IGNORE INTO mail_locations (account, folder, uid, message) "
+                         "VALUES (?, ?, ?, ?)", locations)
         # The WHERE keeps a re-sync of known mail from rewriting every row.
         conn.executemany(
             "UPDATE messages SET message_id_header = coalesce(message_id_header, ?),"
@@ -534,6 +556,200 @@ class Store:
                 account, thread_id, subject[0] if subject else "",
                 subject[1] if subject else None, first, last, count, int(unread),
                 latest[0] or latest[1], _snippet(latest[2]), transports))
+
+    # -- email sync: bulk headers and server locations ----------------------------
+
+    def insert_email_headers(self, account: str, folder: str,
+                             items: Sequence[EmailHeaders]) -> int:
+        """Store header-synced emails of one folder in one transaction; return how many
+        were new messages.
+
+        The fast path of a cold sync: no `Message` objects, one executemany per table,
+        and the rows wait for the full-text index (`index_backlog`) instead of
+        paying for it row by row. An email already stored (the same Message-ID seen
+        in another folder, or its chat copy) only gains this folder as a location.
+        """
+        if not items:
+            return 0
+        now = time.time()
+        with self._write() as conn:
+            conn.execute("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
+                         (account, now))
+            conn.execute("INSERT OR IGNORE INTO folders (account, name) VALUES (?, ?)",
+                         (account, folder))
+            known = dict(conn.execute(
+                "SELECT msg_id, id FROM messages WHERE account = ? "
+                "AND msg_id IN (SELECT value FROM json_each(?))",
+                (account, _json([h.msg_id for h in items]))).fetchall())
+            next_id = conn.execute(
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'),"
+                " 0), coalesce((SELECT max(id) FROM messages), 0)) + 1").fetchone()[0]
+            rows: list[tuple[Any, ...]] = []
+            parties: list[tuple[Any, ...]] = []
+            locations: list[tuple[Any, ...]] = []
+            threads: dict[str, _ThreadDelta] = defaultdict(_ThreadDelta)
+            email_bit = TRANSPORT_BITS[Transport.EMAIL]
+            for h in items:
+                row_id = known.get(h.msg_id)
+                if row_id is None:
+                    row_id = known[h.msg_id] = next_id
+                    next_id += 1
+                    unread = int(h.direction is Direction.IN and SEEN not in h.flags)
+                    sender = h.sender
+                    search = " ".join(f"{p.name} {p.address}".strip()
+                                      for p in (sender, *h.recipients))
+                    rows.append((
+                        row_id, account, h.msg_id, "email", h.direction.value, h.thread_id,
+                        h.date, sender.address, sender.name, h.subject, search, folder, h.uid,
+                        h.message_id_header, h.in_reply_to, _json(h.references),
+                        _json(sorted(h.flags)), unread, int(h.malformed)))
+                    parties.append((row_id, 0, "from", sender.address, sender.name))
+                    for pos, p in enumerate(h.recipients, 1):
+                        parties.append((row_id, pos, p.role, p.address, p.name))
+                    threads[h.thread_id].add_values(h.date, unread, sender.name or sender.address,
+                                                    "", h.subject, email_bit)
+                locations.append((account, folder, h.uid, row_id))
+            conn.executemany(_HEADER_INSERT, rows)
+            conn.executemany(
+                "INSERT INTO message_parties (message_id, position, role, address, name) "
+                "VALUES (?, ?, ?, ?, ?)", parties)
+            conn.executemany("INSERT OR IGNORE INTO mail_locations (account, folder, uid, "
+                             "message) VALUES (?, ?, ?, ?)", locations)
+            conn.executemany(_THREAD_UPSERT, [
+                (account, thread_id, d.subject, d.subject_date, d.first, d.last, d.count,
+                 d.unread, d.last_sender, d.snippet, d.transports)
+                for thread_id, d in threads.items()])
+        return len(rows)
+
+    def index_backlog(self, limit: int = 20_000) -> int:
+        """Add up to `limit` messages that wait for the full-text index; return how many.
+
+        Run after a bulk import until it returns 0; search finds a message once it
+        has been indexed.
+        """
+        with self._write() as conn:
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM messages WHERE indexed = 0 ORDER BY id DESC LIMIT ?", (limit,))]
+            if not ids:
+                return 0
+            todo = _json(ids)
+            conn.execute(
+                "INSERT INTO messages_fts (rowid, subject, body, search_parties) "
+                "SELECT id, subject, body, search_parties FROM messages "
+                "WHERE id IN (SELECT value FROM json_each(?))", (todo,))
+            conn.execute("UPDATE messages SET indexed = 1 "
+                         "WHERE id IN (SELECT value FROM json_each(?))", (todo,))
+        return len(ids)
+
+    def index_pending(self) -> int:
+        """How many messages still wait for the full-text index."""
+        with self._lock:
+            return self._conn.execute(
+                "SELECT count(*) FROM messages WHERE indexed = 0").fetchone()[0]
+
+    def remove_mail_locations(self, account: str, folder: str, uids: Iterable[int]) -> int:
+        """Forget that these UIDs are in `folder` (expunged, vanished, moved away).
+
+        An email left in no folder at all is deleted, threads recounted; one that
+        is still elsewhere, or is also a chat message, stays. Returns how many
+        messages were deleted.
+        """
+        uid_list = list(uids)
+        if not uid_list:
+            return 0
+        with self._write() as conn:
+            return self._remove_locations(
+                conn, "account = ? AND folder = ? AND uid IN (SELECT value FROM json_each(?))",
+                (account, folder, _json(uid_list)))
+
+    def clear_folder(self, account: str, folder: str) -> int:
+        """Drop every location of a folder (its UIDVALIDITY changed); keep its state row."""
+        with self._write() as conn:
+            deleted = self._remove_locations(conn, "account = ? AND folder = ?",
+                                             (account, folder))
+            conn.execute("UPDATE folders SET uidvalidity = NULL, uidnext = NULL, "
+                         "highestmodseq = NULL WHERE account = ? AND name = ?",
+                         (account, folder))
+        return deleted
+
+    def _remove_locations(self, conn: sqlite3.Connection, where: str,
+                          args: Sequence[Any]) -> int:
+        gone = [r[0] for r in conn.execute(f"SELECT message FROM mail_locations WHERE {where}",
+                                           args)]
+        conn.execute(f"DELETE FROM mail_locations WHERE {where}", args)
+        if not gone:
+            return 0
+        orphans = conn.execute(
+            "SELECT m.id, m.account, m.thread_id FROM messages AS m "
+            "WHERE m.id IN (SELECT value FROM json_each(?)) AND m.origin_id IS NULL "
+            "AND m.stanza_id IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM mail_locations AS l WHERE l.message = m.id)",
+            (_json(gone),)).fetchall()
+        if orphans:
+            conn.execute("DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+                         (_json([r[0] for r in orphans]),))
+            self._recompute_threads(conn, {(r[1], r[2]) for r in orphans})
+        # Messages that stay (another folder holds them) point at a place that exists.
+        conn.execute(
+            "UPDATE messages SET (folder, uid) = (SELECT l.folder, l.uid FROM mail_locations "
+            "AS l WHERE l.message = messages.id LIMIT 1) WHERE id IN "
+            "(SELECT value FROM json_each(?)) AND folder IS NOT NULL", (_json(gone),))
+        return len(orphans)
+
+    def update_flags_by_uid(self, account: str, folder: str,
+                            changes: dict[int, Iterable[str]]) -> int:
+        """Apply flags the server reported for UIDs of a folder; return rows changed.
+
+        Unread counts of the affected threads follow in the same transaction.
+        """
+        if not changes:
+            return 0
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT l.uid, m.id, m.flags, m.unread, m.direction, m.account, m.thread_id "
+                "FROM mail_locations AS l JOIN messages AS m ON m.id = l.message "
+                "WHERE l.account = ? AND l.folder = ? "
+                "AND l.uid IN (SELECT value FROM json_each(?))",
+                (account, folder, _json(list(changes)))).fetchall()
+            updates: list[tuple[Any, ...]] = []
+            thread_delta: dict[tuple[str, str], int] = defaultdict(int)
+            for uid, row_id, old_flags, old_unread, direction, acct, thread_id in rows:
+                flags = sorted(set(changes[uid]))
+                flags_json = _json(flags)
+                if flags_json == old_flags:
+                    continue
+                unread = int(direction == Direction.IN.value and SEEN not in flags)
+                updates.append((flags_json, unread, row_id))
+                if unread != old_unread:
+                    thread_delta[(acct, thread_id)] += unread - old_unread
+            conn.executemany("UPDATE messages SET flags = ?, unread = ? WHERE id = ?", updates)
+            conn.executemany(
+                "UPDATE threads SET unread_count = max(0, unread_count + ?) "
+                "WHERE account = ? AND thread_id = ?",
+                [(d, a, t) for (a, t), d in thread_delta.items() if d])
+        return len(updates)
+
+    def set_body(self, row_id: int, text: str, attachments: Sequence[Attachment] = (),
+                 raw: bytes | None = None, malformed: bool = False) -> None:
+        """Keep a fetched body (and its attachment list) for a header-synced email."""
+        with self._write() as conn:
+            conn.execute("UPDATE messages SET body = ?, raw = coalesce(?, raw), "
+                         "malformed = max(malformed, ?) WHERE id = ?",
+                         (text, raw, int(malformed), row_id))
+            conn.execute("DELETE FROM attachments WHERE message_id = ?", (row_id,))
+            conn.executemany(
+                "INSERT INTO attachments (message_id, position, filename, content_type, size, "
+                "sha256, part_id, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(row_id, pos, a.filename, a.content_type, a.size, a.sha256, a.part_id, a.url)
+                 for pos, a in enumerate(attachments)])
+
+    def has_body(self, row_id: int) -> bool:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT body <> '' OR raw IS NOT NULL OR EXISTS "
+                "(SELECT 1 FROM attachments WHERE message_id = ?) FROM messages WHERE id = ?",
+                (row_id, row_id)).fetchone()
+        return bool(row and row[0])
 
     # -- messages: reading ---------------------------------------------------------
 

@@ -23,9 +23,16 @@ class XmppLoginError(Exception):
 
 class XmppSession(slixmpp.ClientXMPP):
     def __init__(
-        self, jid: str, password: str, server: ServerConfig, plugins: tuple[str, ...] = BASE_PLUGINS
+        self,
+        jid: str,
+        password: str,
+        server: ServerConfig,
+        plugins: tuple[str, ...] = BASE_PLUGINS,
+        plugin_config: dict[str, dict[str, object]] | None = None,
+        max_backoff: float = 60.0,
     ) -> None:
         super().__init__(jid, password)
+        self.max_backoff = max_backoff
         self.server_config = server
         self.ssl_context = client_context(server.ca_file)
         # Exactly the TLS mode configured: no fallback to a weaker one.
@@ -33,7 +40,7 @@ class XmppSession(slixmpp.ClientXMPP):
         self.enable_starttls = server.tls == "starttls"
         self.enable_plaintext = server.tls == "plain"
         for plugin in plugins:
-            self.register_plugin(plugin)
+            self.register_plugin(plugin, (plugin_config or {}).get(plugin))
         self._ready: asyncio.Future[None] | None = None
         self.add_event_handler("session_start", self._on_session_start)
         self.add_event_handler("failed_auth", self._on_failed)
@@ -58,6 +65,13 @@ class XmppSession(slixmpp.ClientXMPP):
 
     def _where(self) -> str:
         return f"XMPP {self.boundjid.bare} via {self.server_config.host}:{self.server_config.port}"
+
+    def reschedule_connection_attempt(self) -> asyncio.Future | None:
+        # slixmpp doubles its wait up to five minutes; a chat client that was offline
+        # for a minute should not stay away for another four.
+        future = super().reschedule_connection_attempt()
+        self._connect_loop_wait = min(self._connect_loop_wait, self.max_backoff)
+        return future
 
     async def start(self, timeout: float = 30.0) -> None:
         """Connect and log in; raise XmppLoginError when that fails."""

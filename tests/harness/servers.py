@@ -352,6 +352,18 @@ class World:
         lines.append("};\n")
         self._write_lua_file(path, "\n".join(lines))
 
+    def maildir(self, account: Account) -> Path:
+        """The account's INBOX as Dovecot stores it (Maildir), for bulk seeding."""
+        local, domain = account.email.lower().split("@", 1)
+        return self.dovecot_dir / "mail" / domain / local / "Maildir"
+
+    def hand_mail_to_dovecot(self, account: Account) -> None:
+        """Give files written into an account's Maildir to the dovecot user."""
+        home = self.maildir(account).parent
+        if _is_root():
+            os.chown(home.parent, self.dovecot_user.uid, self.dovecot_user.gid)
+        self.dovecot_user.give(home)
+
     # -- client settings ----------------------------------------------------
     def client_config(self, account: Account, password_command: str) -> str:
         """A config.toml for `account` pointing at these servers."""
@@ -359,6 +371,22 @@ class World:
             name=account.name, email=account.email, jid=account.jid,
             display=account.display_name, ca=self.ca_file, pwcmd=password_command,
             imaps=self.ports.imaps, submission=self.ports.submission, c2s=self.ports.c2s)
+
+    def restart_prosody(self) -> None:
+        """Stop Prosody and start it again on the same ports with the same data.
+
+        Clients lose their connections (and their stream-management sessions, which
+        live in Prosody's memory); rosters, archives and offline messages survive.
+        """
+        proc = self.procs.pop("prosody", None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._start_prosody()
 
 
 DOVECOT_CONF = """\
@@ -470,6 +498,8 @@ https_ports = {{ {https} }}
 http_interfaces = {{ "127.0.0.1" }}
 https_interfaces = {{ "127.0.0.1" }}
 http_external_url = "{upload_url}"
+-- Links are https://127.0.0.1:port/...: requests for that Host go to the file share.
+http_default_host = "{upload}"
 c2s_require_encryption = true
 allow_registration = false
 authentication = "internal_plain"

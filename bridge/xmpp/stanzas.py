@@ -1,0 +1,189 @@
+"""Reading chat stanzas into plain data, straight from their XML.
+
+Remote stanzas are hostile: this reads only the few elements we understand, with
+`find`, and never lets a missing attribute or an odd child raise. slixmpp's
+stanza interfaces create elements on access and raise on some malformed values,
+which is why the raw tree is used here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import unquote, urlsplit
+from xml.etree.ElementTree import Element
+
+NS_CLIENT = "jabber:client"
+NS_SID = "urn:xmpp:sid:0"
+NS_RECEIPTS = "urn:xmpp:receipts"
+NS_MARKERS = "urn:xmpp:chat-markers:0"
+NS_OOB = "jabber:x:oob"
+NS_DELAY = "urn:xmpp:delay"
+NS_MAM = "urn:xmpp:mam:2"
+NS_FORWARD = "urn:xmpp:forward:0"
+NS_CARBONS = "urn:xmpp:carbons:2"
+NS_MUC_USER = "http://jabber.org/protocol/muc#user"
+NS_CONFERENCE = "jabber:x:conference"
+NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors"
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+# A body beyond this is kept cut (and the message marked malformed): a chat line
+# of megabytes is an attack or an accident, and the store should not carry it.
+MAX_BODY_CHARS = 512 * 1024
+MAX_ID_CHARS = 256
+
+# Thread ids for chats without <thread> are derived, not random, so the live copy,
+# the MAM copy and a second device all agree without sharing any state.
+_THREAD_NAMESPACE = uuid.UUID("5f0c8f7e-3d8a-4a43-9a55-6a0c1b9c2e11")
+
+
+def q(ns: str, tag: str) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def bare(jid: str) -> str:
+    return jid.split("/", 1)[0].lower() if jid else ""
+
+
+def resource(jid: str) -> str:
+    return jid.split("/", 1)[1] if "/" in jid else ""
+
+
+def default_thread_id(own_bare: str, peer_bare: str) -> str:
+    """The conversation id of a chat with `peer` when no <thread> names one."""
+    name = f"{own_bare.lower()}|{peer_bare.lower()}"
+    domain = own_bare.rpartition("@")[2] or "xmpp.invalid"
+    return f"{uuid.uuid5(_THREAD_NAMESPACE, name).hex}@{domain}"
+
+
+def _clean_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip()
+    if not value or len(value) > MAX_ID_CHARS or any(not c.isprintable() for c in value):
+        return None
+    return value
+
+
+@dataclass
+class ParsedChat:
+    """The parts of one <message> that go into the store."""
+
+    stanza_type: str
+    sender: str  # full JID as the stanza says
+    to: str
+    attr_id: str | None
+    body: str | None
+    thread: str | None
+    origin_id: str | None
+    stanza_id: str | None  # only when stamped by `trusted_by`
+    receipt_request: bool
+    markable: bool
+    oob_urls: list[str]
+    delay: float | None
+    muc_real_jid: str | None
+    truncated: bool
+
+
+def parse_message(xml: Element, trusted_by: set[str]) -> ParsedChat:
+    """Pick out what we use; `trusted_by` are the JIDs whose stanza-id we believe
+    (our own bare JID, or the room): anyone else's could be forged."""
+    body_el = xml.find(q(NS_CLIENT, "body"))
+    body = body_el.text if body_el is not None else None
+    if body_el is not None and body is None:
+        body = ""
+    truncated = False
+    if body is not None and len(body) > MAX_BODY_CHARS:
+        body, truncated = body[:MAX_BODY_CHARS], True
+    thread_el = xml.find(q(NS_CLIENT, "thread"))
+    thread = _clean_id(thread_el.text if thread_el is not None else None)
+    origin_el = xml.find(q(NS_SID, "origin-id"))
+    origin_id = _clean_id(origin_el.get("id") if origin_el is not None else None)
+    stanza_id = None
+    for el in xml.findall(q(NS_SID, "stanza-id")):
+        if bare(el.get("by") or "") in trusted_by:
+            stanza_id = _clean_id(el.get("id"))
+            break
+    oob_urls = []
+    for x in xml.findall(q(NS_OOB, "x")):
+        url_el = x.find(q(NS_OOB, "url"))
+        if url_el is not None and url_el.text and is_web_url(url_el.text.strip()):
+            oob_urls.append(url_el.text.strip())
+    delay_el = xml.find(q(NS_DELAY, "delay"))
+    muc_real = None
+    muc_x = xml.find(q(NS_MUC_USER, "x"))
+    if muc_x is not None:
+        item = muc_x.find(q(NS_MUC_USER, "item"))
+        if item is not None and item.get("jid"):
+            muc_real = bare(item.get("jid") or "")
+    return ParsedChat(
+        stanza_type=xml.get("type") or "normal",
+        sender=xml.get("from") or "",
+        to=xml.get("to") or "",
+        attr_id=_clean_id(xml.get("id")),
+        body=body,
+        thread=thread,
+        origin_id=origin_id,
+        stanza_id=stanza_id,
+        receipt_request=xml.find(q(NS_RECEIPTS, "request")) is not None,
+        markable=xml.find(q(NS_MARKERS, "markable")) is not None,
+        oob_urls=oob_urls,
+        delay=parse_stamp(delay_el.get("stamp") if delay_el is not None else None),
+        muc_real_jid=muc_real,
+        truncated=truncated,
+    )
+
+
+def parse_stamp(stamp: str | None) -> float | None:
+    """An XEP-0082 timestamp as epoch seconds; None when absent or nonsense."""
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.strip().replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError):
+        return None
+
+
+def is_web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.netloc)
+
+
+def filename_from_url(url: str) -> str:
+    """The last path segment of a URL, decoded: only a hint, made safe where it is used."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return "attachment"
+    return unquote(path.rstrip("/").rpartition("/")[2]) or "attachment"
+
+
+def fallback_msg_id(sender: str, attr_id: str | None) -> str:
+    """An id for a message that brings none we can trust to be unique."""
+    if attr_id:
+        digest = hashlib.sha256(f"{bare(sender)}\0{attr_id}".encode()).hexdigest()[:32]
+        return f"xmpp-{digest}@{bare(sender).rpartition('@')[2] or 'invalid'}"
+    return f"{uuid.uuid4().hex}@xmpp.invalid"
+
+
+def error_condition(xml: Element) -> tuple[str, str, bool]:
+    """(condition, text, blocked) of an error stanza."""
+    err = xml.find(q(NS_CLIENT, "error"))
+    if err is None:
+        return "undefined-condition", "", False
+    condition, text = "undefined-condition", ""
+    blocked = False
+    for child in err:
+        tag = child.tag
+        if tag == q(NS_STANZAS, "text"):
+            text = (child.text or "")[:500]
+        elif tag.startswith("{" + NS_STANZAS + "}"):
+            condition = tag.split("}", 1)[1]
+        elif tag == q(NS_BLOCKING_ERRORS, "blocked"):
+            blocked = True
+    return condition, text, blocked

@@ -1,0 +1,88 @@
+"""What the XMPP client must remember between runs that the message store does not hold.
+
+One small JSON file per account beside the store (`<data dir>/xmpp/<account>.json`):
+the last MAM archive id seen per archive (our own, and each room's), the rooms
+we had joined, and the current thread of each 1:1 chat. Written after the messages
+it covers are stored, so a crash in between only makes the next catch-up fetch a
+few messages again, which the store's duplicate check drops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ArchiveMark:
+    last_id: str
+    last_stamp: float  # when that message was archived (a fallback if the id expired)
+
+
+@dataclass
+class RoomMembership:
+    room: str
+    nick: str
+
+
+@dataclass
+class XmppState:
+    path: Path
+    archives: dict[str, ArchiveMark] = field(default_factory=dict)
+    rooms: dict[str, RoomMembership] = field(default_factory=dict)
+    # The conversation a chat with each peer is in now (from the last <thread> seen),
+    # so a reply without an explicit thread continues it instead of forking.
+    threads: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> XmppState:
+        state = cls(path)
+        try:
+            raw: Any = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            # Missing or damaged: start over; the catch-up then seeds from recent history.
+            return state
+        if not isinstance(raw, dict):
+            return state
+        archives, rooms = raw.get("archives"), raw.get("rooms")
+        for key, mark in (archives.items() if isinstance(archives, dict) else ()):
+            try:
+                state.archives[str(key)] = ArchiveMark(str(mark["last_id"]),
+                                                       float(mark["last_stamp"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+        for key, room in (rooms.items() if isinstance(rooms, dict) else ()):
+            try:
+                state.rooms[str(key)] = RoomMembership(str(room["room"]), str(room["nick"]))
+            except (KeyError, TypeError):
+                continue
+        threads = raw.get("threads")
+        for peer, thread in (threads.items() if isinstance(threads, dict) else ()):
+            if isinstance(thread, str):
+                state.threads[str(peer)] = thread
+        return state
+
+    def set_thread(self, peer: str, thread_id: str) -> None:
+        if self.threads.get(peer) != thread_id:
+            self.threads[peer] = thread_id
+            self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data = {
+            "archives": {k: asdict(v) for k, v in self.archives.items()},
+            "rooms": {k: asdict(v) for k, v in self.rooms.items()},
+            "threads": self.threads,
+        }
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

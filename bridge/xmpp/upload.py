@@ -1,0 +1,126 @@
+"""HTTP File Upload (XEP-0363) and the download of files shared by link.
+
+slixmpp's own XEP-0363 plugin needs aiohttp, which this project does not carry;
+the slot request is one IQ and the transfers are one HTTP request each, so they
+are done here with the standard library, in a worker thread, over the same
+verified TLS as the XMPP connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import ssl
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from xml.etree.ElementTree import Element, SubElement
+
+NS_UPLOAD = "urn:xmpp:http:upload:0"
+# Headers a slot may ask us to send; anything else is dropped, as the XEP says.
+ALLOWED_SLOT_HEADERS = frozenset({"authorization", "cookie", "expires"})
+DEFAULT_DOWNLOAD_LIMIT = 32 * 1024 * 1024
+HTTP_TIMEOUT = 60.0
+
+
+class TransferError(Exception):
+    """An upload or download that did not complete; the message says why."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    put_url: str
+    get_url: str
+    headers: dict[str, str]
+
+
+def slot_request(filename: str, size: int, content_type: str) -> Element:
+    el = Element(f"{{{NS_UPLOAD}}}request")
+    el.set("filename", filename)
+    el.set("size", str(size))
+    el.set("content-type", content_type)
+    return el
+
+
+def parse_slot(iq_xml: Element) -> Slot:
+    slot = iq_xml.find(f"{{{NS_UPLOAD}}}slot")
+    if slot is None:
+        raise TransferError("upload service answered without a slot")
+    put = slot.find(f"{{{NS_UPLOAD}}}put")
+    get = slot.find(f"{{{NS_UPLOAD}}}get")
+    if put is None or get is None or not put.get("url") or not get.get("url"):
+        raise TransferError("upload slot lacks its put or get URL")
+    headers = {}
+    for header in put.findall(f"{{{NS_UPLOAD}}}header"):
+        name = (header.get("name") or "").strip()
+        value = (header.text or "").replace("\r", "").replace("\n", "")
+        if name.lower() in ALLOWED_SLOT_HEADERS:
+            headers[name] = value
+    put_url, get_url = put.get("url", ""), get.get("url", "")
+    for url in (put_url, get_url):
+        if urlsplit(url).scheme != "https":
+            raise TransferError(f"upload slot URL is not https: {url[:200]!r}")
+    return Slot(put_url, get_url, headers)
+
+
+def _connection(url: str, context: ssl.SSLContext) -> tuple[http.client.HTTPSConnection, str]:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise TransferError(f"only https links are fetched, not {url[:200]!r}")
+    conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, context=context,
+                                       timeout=HTTP_TIMEOUT)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    return conn, target
+
+
+def _put(slot: Slot, data: bytes, content_type: str, context: ssl.SSLContext) -> None:
+    conn, target = _connection(slot.put_url, context)
+    try:
+        headers = {"Content-Type": content_type, "Content-Length": str(len(data)),
+                   **slot.headers}
+        conn.request("PUT", target, body=data, headers=headers)
+        response = conn.getresponse()
+        response.read(64 * 1024)
+        if response.status not in (200, 201):
+            raise TransferError(f"upload refused: HTTP {response.status} {response.reason}")
+    except (OSError, http.client.HTTPException) as exc:
+        raise TransferError(f"upload failed: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _get(url: str, limit: int, context: ssl.SSLContext) -> tuple[bytes, str]:
+    conn, target = _connection(url, context)
+    try:
+        conn.request("GET", target)
+        response = conn.getresponse()
+        if response.status != 200:
+            raise TransferError(f"download refused: HTTP {response.status} {response.reason}")
+        length = response.getheader("Content-Length")
+        if length and length.isdigit() and int(length) > limit:
+            raise TransferError(f"file of {int(length)} bytes is over the limit of {limit}")
+        # Read one byte past the limit to tell "exactly the limit" from "more".
+        data = response.read(limit + 1)
+        if len(data) > limit:
+            raise TransferError(f"file is over the download limit of {limit} bytes")
+        content_type = (response.getheader("Content-Type") or "application/octet-stream")
+        return data, content_type.split(";", 1)[0].strip()[:100] or "application/octet-stream"
+    except (OSError, http.client.HTTPException) as exc:
+        raise TransferError(f"download failed: {exc}") from None
+    finally:
+        conn.close()
+
+
+async def put_file(slot: Slot, data: bytes, content_type: str, context: ssl.SSLContext) -> None:
+    await asyncio.to_thread(_put, slot, data, content_type, context)
+
+
+async def get_file(url: str, limit: int, context: ssl.SSLContext) -> tuple[bytes, str]:
+    """The bytes behind an https link and their content type, at most `limit` bytes."""
+    return await asyncio.to_thread(_get, url, limit, context)
+
+
+def add_oob(message_xml: Element, url: str) -> None:
+    x = SubElement(message_xml, "{jabber:x:oob}x")
+    SubElement(x, "{jabber:x:oob}url").text = url
