@@ -238,7 +238,7 @@ class World:
     # -- Dovecot -------------------------------------------------------------
     def _start_dovecot(self) -> None:
         d = self.dovecot_dir
-        for sub in ("", "run", "state", "mail", "tls"):
+        for sub in ("", "run", "state", "mail", "tls", "users"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         cert, key = self._copy_tls(d / "tls")
         self.passwd_file.touch()
@@ -306,8 +306,17 @@ class World:
         jid = jid or email
         password = password or f"{name}-pw-{os.urandom(4).hex()}"
         account = Account(name, email, jid, password, display_name or name.capitalize())
+        line = f"{email}:{{PLAIN}}{password}::::::\n"
+        # One file per user for Dovecot: a file that exists before the first login
+        # is read fresh, where a shared file rewritten within the same second can
+        # be served from Dovecot's stale copy. The SMTP server reads the joint one.
+        users = self.dovecot_dir / "users"
+        user_file = users / email.lower()
+        user_file.write_text(line)
+        user_file.chmod(0o640)
+        self.dovecot_user.give(user_file)
         with open(self.passwd_file, "a") as f:
-            f.write(f"{email}:{{PLAIN}}{password}::::::\n")
+            f.write(line)
         self._write_prosody_account(account)
         self.accounts[name] = account
         return account
@@ -417,11 +426,11 @@ mail_plugins =
 
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%Lu {dir}/passwd
+  args = scheme=PLAIN username_format=%Lu {dir}/users/%Lu
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%Lu {dir}/passwd
+  args = username_format=%Lu {dir}/users/%Lu
   default_fields = uid={user} gid={user} home={dir}/mail/%Ld/%Ln
 }}
 

@@ -1,0 +1,230 @@
+"""IMAP sync against the real Dovecot: first sync, resync, flags, vanished, bodies."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bridge.config import get_password, load_config
+from bridge.events import EventBus
+from bridge.mail.compose import build_email
+from bridge.mail.connect import open_imap, open_smtp
+from bridge.mail.sync import FolderChanged, MailSync, SyncProgress
+from bridge.model import Party
+from bridge.store import Store
+from tests.conftest import password_command
+from tests.harness.servers import World
+
+pytestmark = pytest.mark.servers
+CORPUS = Path(__file__).parent / "corpus"
+
+
+class Person:
+    def __init__(self, world: World, tmp: Path, name: str) -> None:
+        self.account = world.add_account(f"{name}-{uuid.uuid4().hex[:6]}")
+        path = tmp / f"{self.account.name}.toml"
+        path.write_text(world.client_config(self.account, password_command(tmp, self.account)))
+        self.config = load_config(path).account(self.account.name)
+        self.store = Store.open(tmp / f"{self.account.name}.db")
+        self.events: list = []
+        bus = EventBus()
+        bus.subscribe(self.events.append)
+        self.sync = MailSync(self.config, lambda: get_password(self.config, "imap"),
+                             self.store, bus)
+
+    def imap(self):
+        return open_imap(self.config.imap, self.account.email, self.account.password)
+
+    def close(self) -> None:
+        self.sync.close()
+        self.store.close()
+
+
+def send(sender: Person, to: list[Person], subject: str, text: str = "hello\n", *,
+         attachments=(), in_reply_to=None, references=()) -> str:
+    """Send an email over the harness's SMTP server, as `sender`'s client would."""
+    msg_id = f"{uuid.uuid4().hex}@example.test"
+    me = sender.account
+    mail = build_email(Party(me.email, me.display_name),
+                       [Party(p.account.email, p.account.display_name, "to") for p in to], [],
+                       subject, text, msg_id=msg_id, in_reply_to=in_reply_to,
+                       references=references, attachments=attachments)
+    smtp = open_smtp(sender.config.smtp, me.email, me.password)
+    try:
+        smtp.send_message(mail)
+    finally:
+        smtp.quit()
+    return msg_id
+
+
+def wait_inbox(person: Person, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    client = person.imap()
+    try:
+        while time.monotonic() < deadline:
+            if client.folder_status("INBOX", [b"MESSAGES"])[b"MESSAGES"] >= count:
+                return
+            time.sleep(0.05)
+    finally:
+        client.logout()
+    raise AssertionError(f"INBOX of {person.account.email} never reached {count}")
+
+
+@pytest.fixture
+def people(world, tmp_path):
+    made: list[Person] = []
+
+    def make(name: str) -> Person:
+        p = Person(world, tmp_path, name)
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        p.close()
+
+
+def test_first_sync_then_resync_sees_new_flags_and_vanished(world, people):
+    alice, bob = people("alice"), people("bob")
+    root = send(bob, [alice], "Plans for Friday")
+    send(bob, [alice], "Re: Plans for Friday",
+         in_reply_to=root, references=[root])
+    send(bob, [alice], "Unrelated")
+    wait_inbox(alice, 3)
+
+    folders = alice.sync.sync_folders()
+    assert {"INBOX", "Sent", "Drafts", "Trash"} <= set(folders)
+    roles = {f.name: f.role for f in alice.store.folders(alice.account.name)}
+    assert roles["INBOX"] == "inbox" and roles["Sent"] == "sent" and roles["Trash"] == "trash"
+
+    result = alice.sync.sync_folder("INBOX")
+    assert result.full and result.new == 3
+    threads = alice.store.list_threads(alice.account.name)
+    assert sorted(t.message_count for t in threads) == [1, 2]
+    friday = next(t for t in threads if t.message_count == 2)
+    assert friday.subject == "Plans for Friday" and friday.unread_count == 2
+    assert any(isinstance(e, SyncProgress) and e.phase == "done" for e in alice.events)
+
+    # Another client reads one message and deletes another.
+    other = alice.imap()
+    try:
+        other.select_folder("INBOX")
+        uids = sorted(other.search(["ALL"]))
+        other.add_flags([uids[0]], [b"\\Seen", b"\\Flagged"])
+        other.delete_messages([uids[2]])
+        other.expunge()
+    finally:
+        other.logout()
+    send(bob, [alice], "One more")
+    wait_inbox(alice, 3)
+
+    again = alice.sync.sync_folder("INBOX")
+    assert not again.full
+    assert (again.new, again.flags_changed, again.vanished) == (1, 1, 1)
+    subjects = sorted(m.subject for m in alice.store.folder_messages(
+        alice.account.name, "INBOX", limit=10))
+    assert subjects == ["One more", "Plans for Friday", "Re: Plans for Friday"]
+    read = alice.store.folder_messages(alice.account.name, "INBOX", limit=10)
+    seen = [m for m in read if "\\Seen" in m.flags]
+    assert len(seen) == 1 and "\\Flagged" in seen[0].flags
+    friday = next(t for t in alice.store.list_threads(alice.account.name)
+                  if t.message_count == 2)
+    assert friday.unread_count == 1
+    assert any(isinstance(e, FolderChanged) and e.new == 1 for e in alice.events)
+
+    # Nothing changed: nothing to do.
+    quiet = alice.sync.sync_folder("INBOX")
+    assert (quiet.new, quiet.flags_changed, quiet.vanished) == (0, 0, 0)
+
+
+def test_uidvalidity_change_refetches_cleanly(world, people):
+    alice = people("alice")
+    client = alice.imap()
+    try:
+        client.create_folder("Projects")
+        for i in range(3):
+            client.append("Projects", f"From: b@example.test\r\nSubject: p{i}\r\n"
+                          f"Message-ID: <p{i}.{alice.account.name}@x>\r\n\r\nx\r\n".encode())
+    finally:
+        client.logout()
+    assert alice.sync.sync_folder("Projects").new == 3
+    before = alice.store.folders(alice.account.name)
+
+    client = alice.imap()
+    try:
+        client.delete_folder("Projects")
+        client.create_folder("Projects")
+        client.append("Projects", f"From: b@example.test\r\nSubject: p9\r\n"
+                      f"Message-ID: <p9.{alice.account.name}@x>\r\n\r\nx\r\n".encode())
+    finally:
+        client.logout()
+    result = alice.sync.sync_folder("Projects")
+    assert result.full
+    after = {f.name: f for f in alice.store.folders(alice.account.name)}["Projects"]
+    old = {f.name: f for f in before}["Projects"]
+    assert after.uidvalidity != old.uidvalidity
+    subjects = [m.subject for m in alice.store.folder_messages(alice.account.name, "Projects")]
+    assert subjects == ["p9"]
+
+
+def test_body_fetched_on_demand_keeps_attachment_bytes_and_unread(world, people):
+    alice, bob = people("alice"), people("bob")
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 20
+    send(bob, [alice], "Report", "See attached.\n",
+         attachments=[("report.pdf", "application/pdf", pdf)])
+    wait_inbox(alice, 1)
+    alice.sync.sync_folder("INBOX")
+    [msg] = alice.store.folder_messages(alice.account.name, "INBOX")
+    assert msg.text == ""
+    alice.sync.fetch_body(msg.id)
+    full = alice.store.get_message(msg.id)
+    assert "See attached." in full.text
+    [att] = full.attachments
+    assert att.filename == "report.pdf"
+    assert alice.store.blob_path(att.sha256).read_bytes() == pdf
+    # BODY.PEEK: reading the body here does not mark it read on the server.
+    client = alice.imap()
+    try:
+        client.select_folder("INBOX", readonly=True)
+        assert all(b"\\Seen" not in f for f in client.get_flags(client.search()).values())
+    finally:
+        client.logout()
+
+
+def test_idle_reports_new_mail(world, people):
+    alice, bob = people("alice"), people("bob")
+    alice.sync.sync_folder("INBOX")
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(alice.sync.idle_once(timeout=10)))
+    waiter.start()
+    time.sleep(0.3)
+    send(bob, [alice], "Ping")
+    waiter.join(15)
+    assert got == [True]
+    assert alice.sync.sync_folder("INBOX").new == 1
+
+
+def test_hostile_corpus_is_stored_without_stopping_the_sync(world, people):
+    alice = people("alice")
+    files = sorted(CORPUS.glob("*.eml"))
+    assert len(files) >= 12
+    client = alice.imap()
+    try:
+        client.create_folder("Hostile")
+        for f in files:
+            data = f.read_bytes() or b"\r\n"
+            client.append("Hostile", data)
+        client.append("Hostile", b"Subject: after the hostile ones\r\n\r\nfine\r\n")
+    finally:
+        client.logout()
+    result = alice.sync.sync_folder("Hostile")
+    stored = alice.store.folder_messages(alice.account.name, "Hostile", limit=100)
+    assert len(alice.store.folder_uids(alice.account.name, "Hostile")) == len(files) + 1
+    assert result.new >= 1
+    assert any(m.subject == "after the hostile ones" for m in stored)
+    for m in stored:
+        assert "\x1b" not in m.subject and "\x1b" not in m.sender.name
+        alice.sync.fetch_body(m.id)  # full parse of each never raises
