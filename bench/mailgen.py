@@ -89,7 +89,9 @@ def generate(maildir: Path, count: int, owner: str = "alice@example.test",
         headers.append(f"Message-ID: <{msgid}>")
         if thread_refs:
             headers.append(f"In-Reply-To: <{thread_refs[-1]}>")
-            headers.append("References: " + " ".join(f"<{r}>" for r in thread_refs[-10:]))
+            # As mail clients do: keep the root, then the most recent ones.
+            refs = thread_refs[:1] + thread_refs[1:][-9:]
+            headers.append("References: " + " ".join(f"<{r}>" for r in refs))
         headers.append("MIME-Version: 1.0")
         text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 120))) + "\n"
         if rng.random() < 0.08:

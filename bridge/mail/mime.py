@@ -1027,6 +1027,11 @@ def _thread_id(msg_id: str, info: HeaderInfo) -> str:
         return msg_id
 
 
+def thread_id_of(info: HeaderInfo) -> str:
+    """The thread id of a message known by its header only."""
+    return _thread_id(info.msg_id, info)
+
+
 def to_message(
     parsed: ParsedMessage | HeaderInfo,
     *,

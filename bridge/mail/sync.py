@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ from ..model import Direction, EmailHeaders, Party
 from ..store import Store
 from .connect import open_imap
 from .imap_fetch import HEADER_FIELDS, FetchedHeader, Unsolicited, stream_fetch, uid_set
-from .mime import parse_headers, parse_message, to_message
+from .mime import parse_headers, parse_message, thread_id_of, to_message
 
 FIRST_SCREEN = 50
 BATCH = 5000
@@ -72,11 +73,12 @@ def headers_from_fetch(item: FetchedHeader, own_addresses: frozenset[str]) -> Em
     info = parse_headers(item.header)
     sender = info.sender or Party("", "")
     recipients = [*info.to, *info.cc]
-    message = to_message(info, account="", folder=None, uid=item.uid)
     direction = Direction.OUT if sender.address.lower() in own_addresses else Direction.IN
     return EmailHeaders(
-        uid=item.uid, msg_id=message.msg_id, thread_id=message.thread_id,
-        date=message.date, sender=sender, recipients=recipients, subject=info.subject,
+        uid=item.uid, msg_id=info.msg_id, thread_id=thread_id_of(info),
+        # Without a readable Date the message is placed when we first saw it.
+        date=info.date if info.date is not None else time.time(),
+        sender=sender, recipients=recipients, subject=info.subject,
         message_id_header=info.message_id or None, in_reply_to=info.in_reply_to or None,
         references=list(info.references), flags=item.flags, size=item.size,
         has_attachment=info.has_attachment, direction=direction,
@@ -177,21 +179,30 @@ class MailSync:
                                           result.vanished))
         return result
 
-    def _store(self, folder: str, items: list[FetchedHeader]) -> int:
-        return self.store.insert_email_headers(
-            self.account.name, folder, [headers_from_fetch(i, self.own) for i in items])
-
     def _fetch_into_store(self, folder: str, uids: list[int], phase: str, done: int,
                           total: int) -> int:
         """Fetch headers of `uids` (newest first, in batches) and store them."""
         client = self.connect()
         new = 0
-        for start in range(0, len(uids), BATCH):
-            chunk = uids[start:start + BATCH]
-            items = list(stream_fetch(client, uid_set(chunk), HEADER_ITEMS))
-            new += self._store(folder, items)
-            done += len(chunk)
-            self.events.publish(SyncProgress(self.account.name, folder, done, total, phase))
+        # SQLite lets go of the GIL while it writes, so batch k is stored while
+        # batch k+1 is fetched and parsed.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as writer:
+            pending: Future[int] | None = None
+            for start in range(0, len(uids), BATCH):
+                chunk = uids[start:start + BATCH]
+                items = [headers_from_fetch(i, self.own)
+                         for i in stream_fetch(client, uid_set(chunk), HEADER_ITEMS)]
+                if pending is not None:
+                    new += pending.result()
+                    self.events.publish(SyncProgress(self.account.name, folder, done,
+                                                     total, phase))
+                pending = writer.submit(self.store.insert_email_headers, self.account.name,
+                                        folder, items)
+                done += len(chunk)
+            if pending is not None:
+                new += pending.result()
+                self.events.publish(SyncProgress(self.account.name, folder, done, total,
+                                                 phase))
         return new
 
     def _full(self, folder: str, result: SyncResult) -> None:
