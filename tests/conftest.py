@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bridge.config import get_password, load_config
+from bridge.events import EventBus
+from bridge.mail.connect import open_imap
+from bridge.mail.sync import MailSync
+from bridge.store import Store
 from tests.harness.servers import Account, World
 
 
@@ -41,3 +47,39 @@ def password_command(tmp: Path, account: Account) -> str:
 @pytest.fixture(scope="session")
 def secrets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("secrets")
+
+
+class Person:
+    """A harness account with its own store and IMAP sync, for mail tests."""
+
+    def __init__(self, world: World, tmp: Path, name: str) -> None:
+        self.account = world.add_account(f"{name}-{uuid.uuid4().hex[:6]}")
+        path = tmp / f"{self.account.name}.toml"
+        path.write_text(world.client_config(self.account, password_command(tmp, self.account)))
+        self.config = load_config(path).account(self.account.name)
+        self.store = Store.open(tmp / f"{self.account.name}.db")
+        self.events: list = []
+        bus = EventBus()
+        bus.subscribe(self.events.append)
+        self.sync = MailSync(self.config, lambda: get_password(self.config, "imap"),
+                             self.store, bus)
+
+    def imap(self):
+        return open_imap(self.config.imap, self.account.email, self.account.password)
+
+    def close(self) -> None:
+        self.sync.close()
+        self.store.close()
+
+
+@pytest.fixture
+def people(world, tmp_path):
+    made: list[Person] = []
+
+    def make(name: str) -> Person:
+        p = Person(world, tmp_path, name)
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        p.close()

@@ -9,39 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import get_password, load_config
-from bridge.events import EventBus
 from bridge.mail.compose import build_email
-from bridge.mail.connect import open_imap, open_smtp
-from bridge.mail.sync import FolderChanged, MailSync, SyncProgress
+from bridge.mail.connect import open_smtp
+from bridge.mail.sync import FolderChanged, SyncProgress
 from bridge.model import Party
-from bridge.store import Store
-from tests.conftest import password_command
-from tests.harness.servers import World
+from tests.conftest import Person
 
 pytestmark = pytest.mark.servers
 CORPUS = Path(__file__).parent / "corpus"
-
-
-class Person:
-    def __init__(self, world: World, tmp: Path, name: str) -> None:
-        self.account = world.add_account(f"{name}-{uuid.uuid4().hex[:6]}")
-        path = tmp / f"{self.account.name}.toml"
-        path.write_text(world.client_config(self.account, password_command(tmp, self.account)))
-        self.config = load_config(path).account(self.account.name)
-        self.store = Store.open(tmp / f"{self.account.name}.db")
-        self.events: list = []
-        bus = EventBus()
-        bus.subscribe(self.events.append)
-        self.sync = MailSync(self.config, lambda: get_password(self.config, "imap"),
-                             self.store, bus)
-
-    def imap(self):
-        return open_imap(self.config.imap, self.account.email, self.account.password)
-
-    def close(self) -> None:
-        self.sync.close()
-        self.store.close()
 
 
 def send(sender: Person, to: list[Person], subject: str, text: str = "hello\n", *,
@@ -72,19 +47,6 @@ def wait_inbox(person: Person, count: int, timeout: float = 10.0) -> None:
     finally:
         client.logout()
     raise AssertionError(f"INBOX of {person.account.email} never reached {count}")
-
-
-@pytest.fixture
-def people(world, tmp_path):
-    made: list[Person] = []
-
-    def make(name: str) -> Person:
-        p = Person(world, tmp_path, name)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.close()
 
 
 def test_first_sync_then_resync_sees_new_flags_and_vanished(world, people):

@@ -587,6 +587,7 @@ class Store:
             rows: list[tuple[Any, ...]] = []
             parties: list[tuple[Any, ...]] = []
             locations: list[tuple[Any, ...]] = []
+            places: list[tuple[Any, ...]] = []
             threads: dict[str, _ThreadDelta] = defaultdict(_ThreadDelta)
             email_bit = TRANSPORT_BITS[Transport.EMAIL]
             for h in items:
@@ -608,8 +609,13 @@ class Store:
                         parties.append((row_id, pos, p.role, p.address, p.name))
                     threads[h.thread_id].add_values(h.date, unread, sender.name or sender.address,
                                                     "", h.subject, email_bit)
+                else:
+                    # Known already (sent from here, or its chat copy): now it has a place.
+                    places.append((folder, h.uid, row_id))
                 locations.append((account, folder, h.uid, row_id))
             conn.executemany(_HEADER_INSERT, rows)
+            conn.executemany("UPDATE messages SET folder = ?, uid = ? "
+                             "WHERE id = ? AND folder IS NULL", places)
             conn.executemany(
                 "INSERT INTO message_parties (message_id, position, role, address, name) "
                 "VALUES (?, ?, ?, ?, ?)", parties)

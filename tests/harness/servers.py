@@ -361,6 +361,15 @@ class World:
         lines.append("};\n")
         self._write_lua_file(path, "\n".join(lines))
 
+    def stop_smtp(self) -> None:
+        """Take the SMTP server down (its ports refuse connections) until start_smtp()."""
+        proc = self.procs.pop("smtp")
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    def start_smtp(self) -> None:
+        self._start_smtp()
+
     def maildir(self, account: Account) -> Path:
         """The account's INBOX as Dovecot stores it (Maildir), for bulk seeding."""
         local, domain = account.email.lower().split("@", 1)

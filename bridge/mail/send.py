@@ -1,0 +1,155 @@
+"""Sending email through the durable outbox: queue first, then SMTP, then Sent.
+
+`queue()` writes the finished message and its outbox row in one transaction before
+anything goes on the wire. `flush()` sends what is due; a server that is down or
+answers with a temporary error leaves the row queued with a later retry time, so
+the email goes when the server is back; a permanent refusal marks it failed with
+the server's words. After SMTP accepts it, the copy goes to the Sent folder over
+IMAP (a failure there is logged, and does not resend the email).
+"""
+
+from __future__ import annotations
+
+import base64
+import smtplib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import getaddresses
+
+from ..config import AccountConfig
+from ..events import Event, EventBus
+from ..model import DeliveryState, Direction, Message, Party, Transport
+from ..store import Store
+from .connect import ConnectError, open_smtp
+from .mime import parse_message, to_message
+
+FIRST_RETRY = 30.0
+MAX_RETRY = 15 * 60.0
+
+
+@dataclass(frozen=True)
+class EmailDelivery(Event):
+    """An outgoing email changed state: sent, queued for retry, or failed."""
+
+    account: str
+    outbox_id: int
+    msg_id: str
+    state: str
+    detail: str
+
+
+def _envelope(mail: EmailMessage) -> list[str]:
+    fields = [v for h in ("To", "Cc", "Bcc") for v in mail.get_all(h, [])]
+    return [addr for _name, addr in getaddresses(fields) if addr]
+
+
+class MailSender:
+    def __init__(self, account: AccountConfig, password: Callable[[], str], store: Store,
+                 events: EventBus | None = None,
+                 append_sent: Callable[[bytes], None] | None = None) -> None:
+        if account.smtp is None:
+            raise ValueError(f"account {account.name} has no SMTP server")
+        self.account = account
+        self.password = password
+        self.store = store
+        self.events = events or EventBus()
+        self.append_sent = append_sent
+
+    def queue(self, mail: EmailMessage, msg_id: str) -> int:
+        """Keep `mail` in the outbox (and the store, as an outgoing message)."""
+        raw = mail.as_bytes()
+        if "Bcc" in mail:
+            # Bcc goes in the envelope only, never in what recipients receive.
+            recipients = _envelope(mail)
+            del mail["Bcc"]
+            raw = mail.as_bytes()
+        else:
+            recipients = _envelope(mail)
+        if not recipients:
+            raise ValueError("an email needs at least one recipient")
+        message: Message = to_message(parse_message(raw), account=self.account.name,
+                                      folder=None, uid=None, direction=Direction.OUT,
+                                      flags=("\\Seen",))
+        message.msg_id = msg_id
+        message.delivery = DeliveryState.QUEUED
+        return self.store.outbox_add(
+            msg_id, self.account.name, Transport.EMAIL,
+            payload={"raw": base64.b64encode(raw).decode(), "recipients": recipients},
+            parties=[Party(r, "", "to") for r in recipients], message=message,
+            next_attempt=time.time())
+
+    def flush(self, now: float | None = None) -> list[EmailDelivery]:
+        """Send every queued email that is due; return what happened to each."""
+        now = time.time() if now is None else now
+        results = []
+        for item in self.store.outbox_items(states=[DeliveryState.QUEUED], due_before=now):
+            if item.transport is not Transport.EMAIL or item.account != self.account.name:
+                continue
+            results.append(self._send(item.id, item.msg_id, item.payload, item.attempts))
+        return results
+
+    def _send(self, outbox_id: int, msg_id: str, payload: dict, attempts: int) -> EmailDelivery:
+        raw = base64.b64decode(payload["raw"])
+        smtp_cfg = self.account.smtp
+        assert smtp_cfg is not None
+        self.store.outbox_update(outbox_id, DeliveryState.SENDING, attempts=attempts + 1)
+        try:
+            smtp = open_smtp(smtp_cfg, smtp_cfg.username or self.account.email or "",
+                             self.password())
+            try:
+                refused = smtp.sendmail(self._sender(), payload["recipients"], raw)
+            finally:
+                try:
+                    smtp.quit()
+                except (OSError, smtplib.SMTPException):
+                    smtp.close()
+        except smtplib.SMTPRecipientsRefused as exc:
+            detail = "; ".join(f"{r}: {code} {msg.decode(errors='replace')}"
+                               for r, (code, msg) in exc.recipients.items())
+            return self._failed(outbox_id, msg_id, f"refused: {detail}")
+        except smtplib.SMTPResponseException as exc:
+            if 400 <= exc.smtp_code < 500:
+                return self._retry(outbox_id, msg_id, attempts,
+                                   f"server busy: {exc.smtp_code} {exc.smtp_error!r}")
+            return self._failed(outbox_id, msg_id,
+                                f"refused: {exc.smtp_code} "
+                                f"{exc.smtp_error.decode(errors='replace')}")
+        except (ConnectError, OSError, smtplib.SMTPException) as exc:
+            if isinstance(exc, ConnectError) and "login refused" in str(exc):
+                return self._failed(outbox_id, msg_id, str(exc))
+            return self._retry(outbox_id, msg_id, attempts, f"server unreachable: {exc}")
+        detail = "accepted by the server"
+        if refused:
+            detail += "; refused for " + ", ".join(refused)
+        self.store.outbox_update(outbox_id, DeliveryState.SENT, next_attempt=None)
+        self.store.outbox_log(outbox_id, "sent", detail)
+        if self.append_sent is not None:
+            try:
+                self.append_sent(raw)
+                self.store.outbox_log(outbox_id, "filed", "copy saved to Sent")
+            except Exception as exc:  # the email is out; only the copy is missing
+                self.store.outbox_log(outbox_id, "filing failed", str(exc))
+        return self._tell(outbox_id, msg_id, DeliveryState.SENT, detail)
+
+    def _sender(self) -> str:
+        return self.account.email or ""
+
+    def _retry(self, outbox_id: int, msg_id: str, attempts: int, detail: str) -> EmailDelivery:
+        wait = min(FIRST_RETRY * (2 ** attempts), MAX_RETRY)
+        self.store.outbox_update(outbox_id, DeliveryState.QUEUED,
+                                 next_attempt=time.time() + wait)
+        self.store.outbox_log(outbox_id, "retry later", f"{detail}; next try in {wait:.0f}s")
+        return self._tell(outbox_id, msg_id, DeliveryState.QUEUED, detail)
+
+    def _failed(self, outbox_id: int, msg_id: str, detail: str) -> EmailDelivery:
+        self.store.outbox_update(outbox_id, DeliveryState.FAILED, next_attempt=None)
+        self.store.outbox_log(outbox_id, "failed", detail)
+        return self._tell(outbox_id, msg_id, DeliveryState.FAILED, detail)
+
+    def _tell(self, outbox_id: int, msg_id: str, state: DeliveryState,
+              detail: str) -> EmailDelivery:
+        event = EmailDelivery(self.account.name, outbox_id, msg_id, state.value, detail)
+        self.events.publish(event)
+        return event
