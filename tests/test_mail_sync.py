@@ -190,3 +190,99 @@ def test_hostile_corpus_is_stored_without_stopping_the_sync(world, people):
     for m in stored:
         assert "\x1b" not in m.subject and "\x1b" not in m.sender.name
         alice.sync.fetch_body(m.id)  # full parse of each never raises
+
+
+def append(person: Person, folder: str, sender: str, to: str, subject: str, date: str,
+           body: str = "hello", attachment: bool = False) -> None:
+    msg_id = f"<{uuid.uuid4().hex}@example.test>"
+    head = (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {date}\r\n"
+            f"Message-ID: {msg_id}\r\nMIME-Version: 1.0\r\n")
+    if attachment:
+        raw = (head + 'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+               f"Content-Type: text/plain\r\n\r\n{body}\r\n--b\r\nContent-Type: "
+               'application/pdf\r\nContent-Disposition: attachment; filename="a.pdf"\r\n'
+               "\r\n%PDF\r\n--b--\r\n")
+    else:
+        raw = head + f"Content-Type: text/plain\r\n\r\n{body}\r\n"
+    client = person.imap()
+    try:
+        client.append(folder, raw.encode())
+    finally:
+        client.logout()
+
+
+def test_search_words_and_field_filters(world, people):
+    from bridge.store import QueryError
+    alice = people("alice")
+    a = alice.account.name
+    append(alice, "INBOX", "Bob Stone <bob@example.test>", "alice@example.test",
+           "Budget for the offsite", "Mon, 05 Jan 2026 10:00:00 +0000", attachment=True)
+    append(alice, "INBOX", "Carol <carol@corp.test>", "alice@example.test, dave@corp.test",
+           "Offsite venue", "Tue, 10 Feb 2026 10:00:00 +0000")
+    append(alice, "INBOX", "Mallory <m@evil.test>", "alice@example.test",
+           "\x1b]52;c;ZXZpbA==\x07 budget NEAR(\"x\" OR (", "Wed, 11 Mar 2026 10:00:00 +0000")
+    alice.sync.sync_folder("INBOX")
+    while alice.store.index_backlog():
+        pass
+
+    def subjects(q: str) -> list[str]:
+        return [m.subject for m in alice.store.search(q, account=a)]
+
+    assert subjects("offsite") == ["Offsite venue", "Budget for the offsite"]
+    assert subjects("offsite from:bob") == ["Budget for the offsite"]
+    assert subjects("from:Stone") == ["Budget for the offsite"]
+    assert subjects("to:dave@corp.test") == ["Offsite venue"]
+    assert subjects('subject:"offsite venue"') == ["Offsite venue"]
+    assert subjects("has:attachment") == ["Budget for the offsite"]
+    assert subjects("offsite after:2026-02-01") == ["Offsite venue"]
+    assert subjects("before:2026-02-01") == ["Budget for the offsite"]
+    assert subjects("in:INBOX is:unread budget") and subjects("in:Sent") == []
+    # Hostile text is only ever words, never FTS or SQL syntax.
+    assert len(subjects('NEAR("x" OR (')) == 1
+    assert subjects("from:%") == [] and subjects("subject:_") == []
+    with pytest.raises(QueryError, match="2026-01-31"):
+        alice.store.search("after:yesterday")
+
+
+def test_connection_cut_mid_sync_resumes_and_store_stays_consistent(world, people,
+                                                                     monkeypatch):
+    import bridge.mail.sync as sync_mod
+    from bridge.mail.imap_fetch import FetchError
+    alice = people("alice")
+    client = alice.imap()
+    try:
+        for i in range(40):
+            client.append("INBOX", f"From: b@example.test\r\nSubject: m{i}\r\n"
+                          f"Message-ID: <cut{i}.{alice.account.name}@x>\r\n\r\nx\r\n".encode())
+    finally:
+        client.logout()
+    monkeypatch.setattr(sync_mod, "FIRST_SCREEN", 5)
+    monkeypatch.setattr(sync_mod, "BATCH", 10)
+    real = sync_mod.stream_fetch
+    calls = {"n": 0}
+
+    def cut_on_third(client, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            # The server hangs up in the middle of a batch: the socket dies under us.
+            gen = real(client, *args, **kwargs)
+            yield next(gen)
+            client._imap.sock.shutdown(2)
+            yield from gen
+            return
+        yield from real(client, *args, **kwargs)
+    monkeypatch.setattr(sync_mod, "stream_fetch", cut_on_third)
+    with pytest.raises((FetchError, OSError)):
+        alice.sync.sync_folder("INBOX")
+    stored = alice.store.folder_uids(alice.account.name, "INBOX")
+    assert 5 <= len(stored) < 40  # what came before the cut is kept
+    folder = {f.name: f for f in alice.store.folders(alice.account.name)}["INBOX"]
+    assert folder.uidnext is None  # the pass did not finish, so it is not marked done
+
+    result = alice.sync.sync_folder("INBOX")  # logs in afresh and picks up the rest
+    assert result.new == 40 - len(stored)
+    subjects = sorted(m.subject for m in alice.store.folder_messages(
+        alice.account.name, "INBOX", limit=100))
+    assert subjects == sorted(f"m{i}" for i in range(40))
+    threads = alice.store.list_threads(alice.account.name, limit=100)
+    assert sum(t.message_count for t in threads) == 40

@@ -11,6 +11,7 @@ from .records import (
     StoredEvent,
     Thread,
 )
+from .query import QueryError
 from .schema import MIGRATIONS, SchemaTooNewError, StoreError, migrate
 from .store import Store, normalize_address
 
@@ -23,6 +24,7 @@ __all__ = [
     "Folder",
     "OutboxItem",
     "OutboxLogEntry",
+    "QueryError",
     "SchemaTooNewError",
     "Store",
     "StoreError",

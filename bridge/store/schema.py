@@ -204,6 +204,8 @@ CREATE INDEX events_by_at ON events (at);
 # several times slower. The triggers only touch rows that are in the index.
 _V2 = """
 ALTER TABLE messages ADD COLUMN indexed INTEGER NOT NULL DEFAULT 1;
+-- What the header said (multipart/mixed) before the body is fetched.
+ALTER TABLE messages ADD COLUMN has_attachment INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX messages_unindexed ON messages (id) WHERE indexed = 0;
 
 DROP TRIGGER messages_fts_insert;

@@ -40,6 +40,7 @@ from ..model import (
 from . import schema
 from .blobs import BlobStore
 from .fts import fts_query
+from .query import parse_query
 from .records import (
     TRANSPORT_BITS,
     Account,
@@ -75,8 +76,8 @@ _HEADER_INSERT = """
 INSERT INTO messages (
     id, account, msg_id, transport, direction, thread_id, date, sender_address,
     sender_name, subject, search_parties, folder, uid, message_id_header, in_reply_to,
-    refs, flags, unread, malformed, indexed)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+    refs, flags, unread, malformed, has_attachment, indexed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
 """
 
 _MESSAGE_INSERT = """
@@ -603,7 +604,8 @@ class Store:
                         row_id, account, h.msg_id, "email", h.direction.value, h.thread_id,
                         h.date, sender.address, sender.name, h.subject, search, folder, h.uid,
                         h.message_id_header, h.in_reply_to, _json(h.references),
-                        _json(sorted(h.flags)), unread, int(h.malformed)))
+                        _json(sorted(h.flags)), unread, int(h.malformed),
+                        int(h.has_attachment)))
                     parties.append((row_id, 0, "from", sender.address, sender.name))
                     for pos, p in enumerate(h.recipients, 1):
                         parties.append((row_id, pos, p.role, p.address, p.name))
@@ -860,17 +862,30 @@ class Store:
         return Thread(*r[:10], frozenset(t for t, bit in TRANSPORT_BITS.items() if r[10] & bit))
 
     def search(self, query: str, limit: int = 50, account: str | None = None) -> list[Message]:
-        """Messages whose subject, text or parties contain every word of `query`,
-        newest first. Accents and case do not matter; `word*` matches a prefix.
-        Any text is safe to pass: it is quoted, never parsed as FTS5 syntax."""
-        match = fts_query(query)
-        if match is None:
+        """Messages matching `query`, newest first.
+
+        Free words must all occur in the subject, text or parties (accents and case
+        do not matter; `word*` matches a prefix); filters narrow the result: from:,
+        to:, cc:, subject:, has:attachment, after:/before: (YYYY-MM-DD), in:FOLDER,
+        is:unread|read|flagged|answered. Any text is safe to pass: words are quoted
+        for FTS5 and filter values are bound parameters. A bad filter value raises
+        `QueryError` with what was expected.
+        """
+        parsed = parse_query(query)
+        match = fts_query(parsed.text)
+        if match is None and not parsed.where:
             return []
-        sql = ("JOIN messages_fts AS f ON f.rowid = m.id WHERE messages_fts MATCH ?")
-        args: list[Any] = [match]
+        sql, args = "", []
+        if match is not None:
+            sql = "JOIN messages_fts AS f ON f.rowid = m.id WHERE messages_fts MATCH ?"
+            args.append(match)
+        conditions = list(parsed.where)
+        args += parsed.args
         if account is not None:
-            sql += " AND m.account = ?"
+            conditions.append("m.account = ?")
             args.append(account)
+        if conditions:
+            sql += (" AND " if match is not None else "WHERE ") + " AND ".join(conditions)
         return self._query_messages(sql + " ORDER BY m.date DESC, m.id DESC LIMIT ?",
                                     [*args, limit])
 

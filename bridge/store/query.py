@@ -1,0 +1,98 @@
+"""The search box's language: free words plus field filters.
+
+    budget from:bob to:carol subject:"q3 report" has:attachment after:2026-01-01 before:2026-02-01
+
+Free words go to the full-text index (see `fts.py`); filters become SQL conditions
+with bound parameters, so nothing a user types is ever spliced into SQL. An
+unknown `name:value` is kept as words, which is what a user who typed a colon means.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+FILTERS = ("from", "to", "cc", "subject", "has", "before", "after", "in", "is")
+
+
+class QueryError(ValueError):
+    """A filter's value cannot be used (a date that is not a date, say)."""
+
+
+@dataclass
+class SearchQuery:
+    words: list[str] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+    args: list[object] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+def _date(value: str, name: str) -> float:
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise QueryError(f"{name}: expects a date like 2026-01-31, not {value!r}") from None
+    return day.timestamp()
+
+
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def parse_query(text: str) -> SearchQuery:
+    try:
+        tokens = shlex.split(text)
+    except ValueError:  # an unbalanced quote: take the words as they are
+        tokens = text.split()
+    q = SearchQuery()
+    for token in tokens:
+        name, sep, value = token.partition(":")
+        name = name.lower()
+        if not sep or name not in FILTERS or not value:
+            q.words.append(token)
+            continue
+        if name == "from":
+            q.where.append("(m.sender_address LIKE ? ESCAPE '\\' OR m.sender_name LIKE ? "
+                           "ESCAPE '\\')")
+            q.args += [_like(value), _like(value)]
+        elif name in ("to", "cc"):
+            roles = ("to", "cc", "bcc", "occupant") if name == "to" else ("cc",)
+            q.where.append(
+                "EXISTS (SELECT 1 FROM message_parties AS p WHERE p.message_id = m.id "
+                f"AND p.role IN ({', '.join('?' for _ in roles)}) "
+                "AND (p.address LIKE ? ESCAPE '\\' OR p.name LIKE ? ESCAPE '\\'))")
+            q.args += [*roles, _like(value), _like(value)]
+        elif name == "subject":
+            q.where.append("m.subject LIKE ? ESCAPE '\\'")
+            q.args.append(_like(value))
+        elif name == "has":
+            if value.lower() not in ("attachment", "attachments"):
+                raise QueryError(f"has: knows 'attachment', not {value!r}")
+            q.where.append("(EXISTS (SELECT 1 FROM attachments AS a WHERE a.message_id = m.id)"
+                           " OR m.has_attachment = 1)")
+        elif name == "after":
+            q.where.append("m.date >= ?")
+            q.args.append(_date(value, "after"))
+        elif name == "before":
+            q.where.append("m.date < ?")
+            q.args.append(_date(value, "before"))
+        elif name == "in":
+            q.where.append("EXISTS (SELECT 1 FROM mail_locations AS l WHERE l.message = m.id "
+                           "AND l.folder = ?)")
+            q.args.append(value)
+        elif name == "is":
+            flag = {"unread": None, "read": "\\Seen", "flagged": "\\Flagged",
+                    "answered": "\\Answered"}.get(value.lower(), "")
+            if flag == "":
+                raise QueryError(f"is: knows unread, read, flagged, answered; not {value!r}")
+            if flag is None:
+                q.where.append("m.unread = 1")
+            else:
+                q.where.append("EXISTS (SELECT 1 FROM json_each(m.flags) WHERE value = ?)")
+                q.args.append(flag)
+    return q
+
