@@ -1,5 +1,6 @@
 """The SQLite store: messages, threads, attachments, contacts, outbox and events."""
 
+from .query import QueryError
 from .records import (
     Account,
     Contact,
@@ -11,7 +12,6 @@ from .records import (
     StoredEvent,
     Thread,
 )
-from .query import QueryError
 from .schema import MIGRATIONS, SchemaTooNewError, StoreError, migrate
 from .store import Store, normalize_address
 
