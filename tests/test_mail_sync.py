@@ -11,7 +11,7 @@ import pytest
 
 from bridge.mail.compose import build_email
 from bridge.mail.connect import open_smtp
-from bridge.mail.sync import FolderChanged, SyncProgress
+from bridge.mail.sync import FolderChanged, MailSync, SyncProgress
 from bridge.model import Party
 from tests.conftest import Person
 
@@ -61,6 +61,12 @@ def test_first_sync_then_resync_sees_new_flags_and_vanished(world, people):
     assert {"INBOX", "Sent", "Drafts", "Trash"} <= set(folders)
     roles = {f.name: f.role for f in alice.store.folders(alice.account.name)}
     assert roles["INBOX"] == "inbox" and roles["Sent"] == "sent" and roles["Trash"] == "trash"
+    inbox = {f.name: f for f in alice.store.folders(alice.account.name)}["INBOX"]
+    assert (inbox.total, inbox.unread) == (3, 3)
+    # Those counts came from one LIST ... RETURN (STATUS) round trip (RFC 5819).
+    listing, counts = MailSync._list_status(alice.sync.connect())
+    assert counts["INBOX"] == {b"MESSAGES": 3, b"UNSEEN": 3}
+    assert {name for _f, _s, name in listing} >= {"INBOX", "Sent"}
 
     result = alice.sync.sync_folder("INBOX")
     assert result.full and result.new == 3
@@ -147,6 +153,11 @@ def test_body_fetched_on_demand_keeps_attachment_bytes_and_unread(world, people)
     [att] = full.attachments
     assert att.filename == "report.pdf"
     assert alice.store.blob_path(att.sha256).read_bytes() == pdf
+    downloads = Path(alice.store.path).parent / "downloads"
+    first = alice.sync.save_attachment(msg.id, 0, downloads)
+    second = alice.sync.save_attachment(msg.id, 0, downloads)
+    assert first.name == "report.pdf" and second.name == "report (1).pdf"
+    assert first.read_bytes() == pdf == second.read_bytes()
     # BODY.PEEK: reading the body here does not mark it read on the server.
     client = alice.imap()
     try:
@@ -286,3 +297,36 @@ def test_connection_cut_mid_sync_resumes_and_store_stays_consistent(world, peopl
     assert subjects == sorted(f"m{i}" for i in range(40))
     threads = alice.store.list_threads(alice.account.name, limit=100)
     assert sum(t.message_count for t in threads) == 40
+
+
+def _wait(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.parametrize("use_idle", [True, False], ids=["idle", "polling"])
+def test_worker_keeps_the_inbox_current(world, people, use_idle):
+    from bridge.events import EventBus
+    from bridge.mail.worker import MailWorker
+    alice, bob = people("alice"), people("bob")
+    events: list = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    worker = MailWorker(alice.config, lambda service: alice.account.password, alice.store,
+                        bus, poll=0.5, use_idle=use_idle)
+    worker.start()
+    try:
+        assert _wait(lambda: worker.passes >= 1)
+        send(bob, [alice], "Pushed to you")
+        assert _wait(lambda: any(m.subject == "Pushed to you" for m in
+                                 alice.store.folder_messages(alice.account.name, "INBOX")))
+        # The event follows the store write, from the worker's thread.
+        assert _wait(lambda: any(isinstance(e, FolderChanged) and e.new == 1
+                                 for e in list(events)))
+    finally:
+        worker.stop()
+    assert not worker.is_alive()

@@ -19,12 +19,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import imapclient
+from imapclient.response_parser import parse_response
 
 from ..config import AccountConfig
 from ..events import Event, EventBus
 from ..model import Direction, EmailHeaders, Party
+from ..safe import write_new_file
 from ..store import Store
 from .connect import open_imap
 from .imap_fetch import HEADER_FIELDS, FetchedHeader, Unsolicited, stream_fetch, uid_set
@@ -131,18 +134,43 @@ class MailSync:
 
     # -- folders -------------------------------------------------------------
     def sync_folders(self) -> list[str]:
+        """List the folders with their roles and counts into the store."""
         client = self.connect()
+        if b"LIST-STATUS" in client.capabilities():
+            listing, counts = self._list_status(client)
+        else:
+            listing, counts = client.list_folders(), {}
         names = []
-        for flags, _sep, name in client.list_folders():
+        for flags, _sep, name in listing:
             if b"\\Noselect" in flags or b"\\NonExistent" in flags:
                 continue
             role = "inbox" if name.upper() == "INBOX" else next(
                 (ROLES[f] for f in flags if f in ROLES), None)
-            status = client.folder_status(name, [b"MESSAGES", b"UNSEEN"])
+            status = counts.get(name) or client.folder_status(name, [b"MESSAGES", b"UNSEEN"])
             self.store.upsert_folder(self.account.name, name, role,
                                      total=status[b"MESSAGES"], unread=status[b"UNSEEN"])
             names.append(name)
         return names
+
+    @staticmethod
+    def _list_status(client: imapclient.IMAPClient) -> tuple[list, dict[str, dict]]:
+        """One LIST that returns every folder's counts too (RFC 5819)."""
+        im = client._imap
+        typ, data = im._simple_command("LIST", '""', '"*"', "RETURN",
+                                       "(SPECIAL-USE STATUS (MESSAGES UNSEEN))")
+        if typ != "OK":
+            return client.list_folders(), {}
+        _, listed = im._untagged_response(typ, data, "LIST")
+        listing = client._proc_folder_list(listed)
+        counts: dict[str, dict] = {}
+        for line in im.untagged_responses.pop("STATUS", []):
+            parsed = parse_response([line])
+            name = parsed[0]
+            if isinstance(name, bytes):
+                name = imapclient.imap_utf7.decode(name)
+            items = parsed[-1]
+            counts[str(name)] = {items[i]: items[i + 1] for i in range(0, len(items), 2)}
+        return listing, counts
 
     def sync_all(self) -> list[SyncResult]:
         return [self.sync_folder(name) for name in self.sync_folders()]
@@ -295,6 +323,22 @@ class MailSync:
                           uid=message.uid, put_blob=self.store.store_blob)
         self.store.set_body(row_id, full.text, full.attachments,
                             raw=raw if parsed.malformed else None, malformed=parsed.malformed)
+
+    def save_attachment(self, row_id: int, position: int, directory: Path) -> Path:
+        """Write one attachment of a message into `directory` under a safe, new name.
+
+        The name is reduced to a base name (no paths, no device names, no control
+        characters) and never overwrites a file that is there already.
+        """
+        self.fetch_body(row_id)
+        message = self.store.get_message(row_id)
+        assert message is not None
+        attachment = message.attachments[position]
+        if attachment.sha256 is None:
+            raise LookupError(f"attachment {position} of message {row_id} has no content")
+        data = self.store.blob_path(attachment.sha256).read_bytes()
+        directory.mkdir(parents=True, exist_ok=True)
+        return write_new_file(directory, attachment.filename, data)
 
     def set_flags(self, folder: str, uids: list[int], flags: list[str], add: bool) -> None:
         client = self.connect()

@@ -1,0 +1,114 @@
+"""One account's mail, kept current in the background: IDLE push, refresh, outbox.
+
+A worker thread owns the account's IMAP connection (imapclient blocks, so it never
+runs on the UI loop). It syncs every folder, then waits in IDLE on INBOX; a change
+there triggers a resync of INBOX at once, and every `refresh` seconds all folders
+are resynced anyway (IDLE only watches one folder, and a push channel can go quiet
+without telling). A server without IDLE is polled every `poll` seconds. The
+outbox is flushed after each pass, so queued email goes as soon as the server
+answers again. Errors are reported as health events and retried with backoff.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import imapclient
+
+from ..config import AccountConfig
+from ..events import EventBus, HealthChanged
+from ..store import Store
+from .send import MailSender
+from .sync import MailSync
+
+MAX_BACKOFF = 120.0
+
+
+class MailWorker(threading.Thread):
+    def __init__(self, account: AccountConfig, password: Callable[[str], str], store: Store,
+                 events: EventBus, *, refresh: float = 300.0, poll: float = 60.0,
+                 idle_renew: float = 25 * 60.0, use_idle: bool = True) -> None:
+        super().__init__(name=f"mail-{account.name}", daemon=True)
+        self.account = account
+        self.events = events
+        self.sync = MailSync(account, lambda: password("imap"), store, events)
+        self.sender = MailSender(account, lambda: password("smtp"), store, events,
+                                 append_sent=self._file_sent) if account.smtp else None
+        self.refresh, self.poll, self.idle_renew = refresh, poll, idle_renew
+        self.use_idle = use_idle
+        self._stop_event = threading.Event()
+        self._wake = threading.Event()
+        self.passes = 0
+
+    def _file_sent(self, raw: bytes) -> None:
+        sent = next((f.name for f in self.sync.store.folders(self.account.name)
+                     if f.role == "sent"), "Sent")
+        self.sync.append(sent, raw)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop_event.set()
+        self.join(timeout)
+        self.sync.close()
+
+    def kick(self) -> None:
+        """Do a pass now (the user pressed refresh, or an email was queued)."""
+        self._wake.set()
+
+    def run(self) -> None:
+        backoff = 1.0
+        last_full = 0.0
+        while not self._stop_event.is_set():
+            try:
+                if time.monotonic() - last_full >= self.refresh:
+                    self.sync.sync_all()
+                    last_full = time.monotonic()
+                else:
+                    self.sync.sync_folder("INBOX")
+                if self.sender is not None:
+                    self.sender.flush()
+                self.passes += 1
+                if backoff > 1.0:
+                    self.events.publish(HealthChanged(self.account.name, "imap", True,
+                                                      "connected again"))
+                backoff = 1.0
+                self._wait_for_change(last_full)
+            except Exception as exc:  # any failure: report, drop the connection, retry
+                self.sync.close()
+                self.events.publish(HealthChanged(self.account.name, "imap", False,
+                                                  f"{exc}; retrying in {backoff:.0f}s"))
+                self._stop_event.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _wait_for_change(self, last_full: float) -> None:
+        deadline = last_full + self.refresh
+        client = self.sync.connect()
+        if not self.use_idle or b"IDLE" not in client.capabilities():
+            self._sleep(min(self.poll, max(0.0, deadline - time.monotonic())))
+            return
+        client.select_folder("INBOX", readonly=True)
+        client.idle()
+        started = time.monotonic()
+        try:
+            while not self._stop_event.is_set() and not self._wake.is_set():
+                if client.idle_check(timeout=1):
+                    return
+                now = time.monotonic()
+                if now >= deadline or now - started >= self.idle_renew:
+                    return
+        finally:
+            self._wake.clear()
+            try:
+                client.idle_done()
+            except (OSError, imapclient.exceptions.IMAPClientError):
+                self.sync.close()
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self._stop_event.is_set() and not self._wake.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            self._wake.wait(min(left, 1.0))
+        self._wake.clear()
