@@ -238,7 +238,8 @@ class MailSync:
         result.full = True
         server = sorted(client.search(["ALL"]), reverse=True)
         have = self.store.folder_uids(self.account.name, folder)
-        gone = [u for u in have if u not in set(server)] if have else []
+        on_server = set(server)
+        gone = [u for u in have if u not in on_server]
         if gone:
             result.vanished = len(gone)
             self.store.remove_mail_locations(self.account.name, folder, gone)
