@@ -44,6 +44,7 @@ def ensure_private_dir(path: Path) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = path.stat()
     owned = not hasattr(os, "geteuid") or info.st_uid == os.geteuid()
-    if owned and stat.S_IMODE(info.st_mode) != 0o700:
+    # A shared sticky directory such as /tmp is never ours to tighten.
+    if owned and not info.st_mode & stat.S_ISVTX and stat.S_IMODE(info.st_mode) != 0o700:
         path.chmod(0o700)
     return path

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import stat
 import threading
 import time
 from collections import defaultdict
@@ -37,6 +36,7 @@ from ..model import (
     Party,
     Transport,
 )
+from ..paths import ensure_private_dir
 from . import schema
 from .blobs import BlobStore
 from .fts import fts_query
@@ -202,15 +202,6 @@ def normalize_address(address: str) -> str:
     return a[:slash] if slash >= 0 else a
 
 
-def _make_private_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = path.stat()
-    # Tighten a directory that is ours, but never a shared sticky one like /tmp.
-    owned = not hasattr(os, "geteuid") or info.st_uid == os.geteuid()
-    if owned and not info.st_mode & stat.S_ISVTX and stat.S_IMODE(info.st_mode) != 0o700:
-        path.chmod(0o700)
-
-
 class Store:
     """The app's database; make one with `Store.open(path)`."""
 
@@ -231,7 +222,7 @@ class Store:
         Raises `SchemaTooNewError` for a database written by a newer tuiclient.
         """
         path = Path(path)
-        _make_private_dir(path.parent)
+        ensure_private_dir(path.parent)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         os.close(fd)
         os.chmod(path, 0o600)
