@@ -243,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep the servers up without opening the app (Ctrl-C stops)")
     args = ap.parse_args(argv)
 
+    # A closed terminal or a kill still takes the servers down and their files away.
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
     started = time.monotonic()
     with World() as world:
         people, config_path = build(world)

@@ -19,9 +19,11 @@ address mapping is exercised.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +39,7 @@ XMPP_DOMAINS = ("example.test", "chat.corp.test")
 MUC_DOMAIN = "conference.example.test"
 UPLOAD_DOMAIN = "upload.example.test"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PR_SET_PDEATHSIG = 1
 
 
 class HarnessError(RuntimeError):
@@ -70,6 +73,17 @@ def _tail(log: Path | None, lines: int = 30) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the harness process dies, however it dies.
+
+    The servers run in sessions of their own (so a Ctrl-C reaches only us), which
+    would leave them running after a killed test run or demo. Set after the switch
+    to the service user, which would otherwise clear it.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _is_root() -> bool:
     return os.geteuid() == 0
 
@@ -101,6 +115,7 @@ class ServiceUser:
         if _is_root():
             kwargs.update(user=self.uid, group=self.gid, extra_groups=[])
         return subprocess.Popen(argv, env=env, cwd=home, start_new_session=True,
+                                preexec_fn=_die_with_parent,
                                 **kwargs)  # type: ignore[call-overload]
 
     def give(self, *paths: Path) -> None:
@@ -270,7 +285,7 @@ class World:
              "--lmtp-port", str(self.ports.lmtp),
              "--passwd", str(self.passwd_file), "--cert", str(cert), "--key", str(key)],
             cwd=REPO_ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent)
         self.procs["smtp"] = proc
         for port in (self.ports.submission, self.ports.smtps):
             wait_for_port(port, proc, log, name="smtp")
