@@ -223,7 +223,6 @@ def test_reply_then_build_round_trip() -> None:
     assert [p.address for p in h.cc] == ["bob@x.test", "carol@x.test"]
 
 
-hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 

@@ -580,7 +580,6 @@ def test_safe_filename_never_overwrites(tmp_path: Path) -> None:
 
 # --- fuzzing ---------------------------------------------------------------------
 
-hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
