@@ -59,14 +59,10 @@ class MailSender:
 
     def queue(self, mail: EmailMessage, msg_id: str) -> int:
         """Keep `mail` in the outbox (and the store, as an outgoing message)."""
+        recipients = _envelope(mail)
+        # Bcc goes in the envelope only, never in what recipients receive.
+        del mail["Bcc"]
         raw = mail.as_bytes()
-        if "Bcc" in mail:
-            # Bcc goes in the envelope only, never in what recipients receive.
-            recipients = _envelope(mail)
-            del mail["Bcc"]
-            raw = mail.as_bytes()
-        else:
-            recipients = _envelope(mail)
         if not recipients:
             raise ValueError("an email needs at least one recipient")
         message: Message = to_message(parse_message(raw), account=self.account.name,

@@ -166,7 +166,12 @@ def _snippet(text: str) -> str:
 
 
 def _search_parties(m: Message) -> str:
-    return " ".join(f"{p.name} {p.address}".strip() for p in (m.sender, *m.recipients))
+    return _parties_text((m.sender, *m.recipients))
+
+
+def _parties_text(parties: Iterable[Party]) -> str:
+    """Names and addresses as one text, for the full-text index."""
+    return " ".join(f"{p.name} {p.address}".strip() for p in parties)
 
 
 def _json(value: Any) -> str:
@@ -594,8 +599,7 @@ class Store:
                     next_id += 1
                     unread = int(h.direction is Direction.IN and SEEN not in h.flags)
                     sender = h.sender
-                    search = " ".join(f"{p.name} {p.address}".strip()
-                                      for p in (sender, *h.recipients))
+                    search = _parties_text((sender, *h.recipients))
                     rows.append((
                         row_id, account, h.msg_id, "email", h.direction.value, h.thread_id,
                         h.date, sender.address, sender.name, h.subject, search, folder, h.uid,
