@@ -1,30 +1,88 @@
 """The engine: the one facade the app and headless mode talk to.
 
-For now it knows the accounts and can probe their servers; sync, send, handoff and
-the outbox grow here as their issues land. Blocking protocol work (imapclient,
-smtplib) runs in threads, slixmpp on the caller's loop: the caller's loop never waits
-on the network.
+It owns each account's transports while running (`start()`/`stop()`): a
+`MailWorker` thread per IMAP account (sync, IDLE, outbox flush) and an
+`XmppClient` per XMPP account on the caller's asyncio loop. Everything the user
+can do is a method here: read (conversations, timeline, search, availability),
+reply on either transport, and move a conversation between them (see
+`bridge.handoff` for the text that goes along). Blocking protocol work
+(imapclient, smtplib) runs in threads; the caller's loop never waits on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import mimetypes
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate
 from pathlib import Path
 
 from .config import AccountConfig, Config, SecretError, get_password
 from .events import EventBus, HealthChanged
+from .handoff import (
+    ImPlan,
+    chat_digest,
+    chat_thread_attachments,
+    chat_transcript,
+    email_body,
+    pick_attachments,
+)
+from .identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
+from .mail.compose import build_email, reply_headers, reply_subject
 from .mail.connect import ConnectError, open_imap, open_smtp
+from .mail.send import MailSender
+from .mail.sync import MailSync
+from .mail.worker import MailWorker
+from .model import Direction, Message, Party, Transport, new_message_id
 from .paths import data_dir, ensure_private_dir
 from .store import Store
+from .store.records import Folder, Thread
+from .xmpp.availability import Availability, ContactPresence
+from .xmpp.client import XmppClient
 from .xmpp.session import XmppLoginError, XmppSession
 
 
+class EngineError(Exception):
+    """An action the engine cannot do as asked; the message says why."""
+
+
+@dataclass
+class ReplyResult:
+    """What a reply or handoff sent: chat messages, queued emails, the room used."""
+
+    via: str
+    chat: list[Message] = field(default_factory=list)
+    emails: list[int] = field(default_factory=list)  # outbox ids
+    email_ids: list[str] = field(default_factory=list)  # their message ids
+    room: str | None = None
+    thread_id: str = ""
+    mapped: dict[str, str] = field(default_factory=dict)
+    unmapped: list[Resolution] = field(default_factory=list)
+
 class Engine:
-    def __init__(self, config: Config, store: Store | None = None) -> None:
+    def __init__(self, config: Config, store: Store | None = None, *,
+                 mail_refresh: float = 300.0, mail_poll: float = 60.0) -> None:
         self.config = config
         self.events = EventBus()
         self.store = store or Store.open(default_store_path())
+        self.identity = Identity(config, self.store, roster_named=self._roster_named)
+        self.xmpp: dict[str, XmppClient] = {}
+        self.mail: dict[str, MailWorker] = {}
+        self.mail_refresh, self.mail_poll = mail_refresh, mail_poll
+        self._ops: dict[str, MailSync] = {}  # on-demand IMAP work, apart from the worker
+        self._ops_lock = threading.Lock()
+        self._senders: dict[str, MailSender] = {}
         self._sync_config_into_store()
+        for account in config.accounts:
+            # "A JID equal to an email address on a server that has both."
+            if account.email and account.jid and \
+                    account.email.rpartition("@")[2].lower() == \
+                    account.jid.rpartition("@")[2].lower():
+                self.identity.dual_domains.add(account.email.rpartition("@")[2].lower())
 
     def _sync_config_into_store(self) -> None:
         for account in self.config.accounts:
@@ -33,11 +91,519 @@ class Engine:
             self.store.add_contact(contact.name, contact.emails, contact.jids, source="config")
 
     def close(self) -> None:
+        with self._ops_lock:
+            for sync in self._ops.values():
+                sync.close()
+            self._ops.clear()
         self.store.close()
 
     @property
     def accounts(self) -> tuple[AccountConfig, ...]:
         return self.config.accounts
+
+    def account(self, name: str | None = None) -> AccountConfig:
+        """The account called `name`, or the only/first one when None."""
+        if name is None:
+            if not self.accounts:
+                raise EngineError("no accounts are configured")
+            return self.accounts[0]
+        try:
+            return self.config.account(name)
+        except KeyError as exc:
+            raise EngineError(str(exc.args[0]) if exc.args else str(exc)) from None
+
+    # -- running --------------------------------------------------------------------
+
+    async def start(self, *, mail: bool = True, xmpp: bool = True,
+                    accounts: Sequence[str] | None = None, timeout: float = 30.0) -> None:
+        """Bring every account's transports up; a server that fails is reported
+        as a health event and retried in the background, never raised."""
+        chosen = [a for a in self.accounts if accounts is None or a.name in accounts]
+        jobs = []
+        for account in chosen:
+            if xmpp and account.xmpp and account.jid and account.name not in self.xmpp:
+                jobs.append(self._start_xmpp(account, timeout))
+            if mail and account.imap and account.name not in self.mail:
+                worker = MailWorker(account, lambda service, a=account: get_password(a, service),
+                                    self.store, self.events, refresh=self.mail_refresh,
+                                    poll=self.mail_poll)
+                self.mail[account.name] = worker
+                worker.start()
+        await asyncio.gather(*jobs)
+
+    async def _start_xmpp(self, account: AccountConfig, timeout: float) -> None:
+        try:
+            password = await asyncio.to_thread(get_password, account, "xmpp")
+        except SecretError as exc:
+            self.events.publish(HealthChanged(account.name, "xmpp", False, str(exc)))
+            return
+        client = XmppClient(account, password, self.store, self.events)
+        self.xmpp[account.name] = client
+        try:
+            await client.start(timeout)
+        except XmppLoginError as exc:
+            self.xmpp.pop(account.name, None)
+            self.events.publish(HealthChanged(account.name, "xmpp", False, str(exc)))
+            return
+        self.events.publish(HealthChanged(account.name, "xmpp", True, f"online as {client.own}"))
+
+    async def stop(self) -> None:
+        clients, self.xmpp = list(self.xmpp.values()), {}
+        workers, self.mail = list(self.mail.values()), {}
+        await asyncio.gather(*(c.stop() for c in clients), return_exceptions=True)
+        await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
+
+    def xmpp_client(self, account: str) -> XmppClient:
+        client = self.xmpp.get(account)
+        if client is None:
+            raise EngineError(f"account {account!r} has no XMPP connection (not started, "
+                              "no [accounts.xmpp], or its login failed)")
+        return client
+
+    def _mail_ops(self, account: str) -> MailSync:
+        # Called with _ops_lock held: one on-demand connection per account, used by
+        # one thread at a time; the worker keeps its own for sync and IDLE.
+        sync = self._ops.get(account)
+        if sync is None:
+            cfg = self.account(account)
+            if cfg.imap is None:
+                raise EngineError(f"account {account!r} has no IMAP server")
+            sync = MailSync(cfg, lambda: get_password(cfg, "imap"), self.store, self.events)
+            self._ops[account] = sync
+        return sync
+
+    async def _imap(self, account: str, job):  # type: ignore[no-untyped-def]
+        def run():  # type: ignore[no-untyped-def]
+            with self._ops_lock:
+                sync = self._mail_ops(account)
+                try:
+                    return job(sync)
+                except (OSError, ConnectError) as exc:
+                    sync._drop()
+                    raise EngineError(f"{account}: IMAP failed: {exc}") from exc
+        return await asyncio.to_thread(run)
+
+    async def sync(self, account: str | None = None) -> None:
+        """One full sync pass now, in a thread (headless `sync`, the app's refresh)."""
+        names = [account] if account else [a.name for a in self.accounts if a.imap]
+        for name in names:
+            worker = self.mail.get(name)
+            if worker is not None and worker.is_alive():
+                worker.kick()
+            else:
+                await self._imap(name, lambda s: s.sync_all())
+
+    # -- reading --------------------------------------------------------------------
+
+    def conversations(self, account: str | None = None, limit: int = 50,
+                      before=None) -> list[Thread]:  # type: ignore[no-untyped-def]
+        """A page of conversations of both transports, most recent first."""
+        return self.store.list_threads(account, limit=limit, before=before)
+
+    def folders(self, account: str) -> list[Folder]:
+        return self.store.folders(account)
+
+    def message(self, row_id: int) -> Message:
+        m = self.store.get_message(row_id)
+        if m is None:
+            raise EngineError(f"no message {row_id}")
+        return m
+
+    def timeline(self, account: str, thread_id: str) -> list[Message]:
+        """A conversation as one list across both transports, oldest first.
+
+        A message seen through both transports (one message id) appears once: the
+        copy with the furthest delivery state and a body wins.
+        """
+        seen: dict[str, Message] = {}
+        for m in self.store.thread_messages(thread_id, account):
+            old = seen.get(m.msg_id)
+            if old is None or (not old.text and m.text):
+                seen[m.msg_id] = m
+        return sorted(seen.values(), key=lambda m: (m.date, m.id or 0))
+
+    def search(self, query: str, limit: int = 50, account: str | None = None) -> list[Message]:
+        return self.store.search(query, limit=limit, account=account)
+
+    async def fetch_body(self, row_id: int) -> Message:
+        """The message with its body, fetched (BODY.PEEK) and cached if needed."""
+        m = self.message(row_id)
+        if m.transport is Transport.EMAIL and m.uid is not None and \
+                not self.store.has_body(row_id):
+            await self._imap(m.account, lambda s: s.fetch_body(row_id))
+            m = self.message(row_id)
+        return m
+
+    def availability(self, account: str, address: str) -> ContactPresence:
+        """A contact's availability by JID or by email address (mapped to its JID)."""
+        jid = normalize_jid(address) if "@" in address else address
+        if "@" in address and normalize_email(address):
+            r = self.identity.jid_for(address)
+            if r.address:
+                jid = r.address
+        client = self.xmpp.get(account)
+        if client is None or not jid:
+            return ContactPresence(jid or address, Availability.UNKNOWN)
+        return client.availability(jid)
+
+    def _roster_named(self, name: str) -> list[str]:
+        wanted = name.casefold()
+        return [item.jid for client in self.xmpp.values() for item in client.roster()
+                if item.name and item.name.casefold() == wanted]
+
+    # -- sending ----------------------------------------------------------------------
+
+    def _sender(self, account: str) -> MailSender:
+        worker = self.mail.get(account)
+        if worker is not None and worker.sender is not None:
+            return worker.sender
+        sender = self._senders.get(account)
+        if sender is None:
+            cfg = self.account(account)
+            if cfg.smtp is None:
+                raise EngineError(f"account {account!r} has no SMTP server")
+
+            def file_sent(raw: bytes, name: str = account) -> None:
+                sent = next((f.name for f in self.store.folders(name) if f.role == "sent"),
+                            "Sent")
+                with self._ops_lock:
+                    self._mail_ops(name).append(sent, raw)
+
+            sender = MailSender(cfg, lambda: get_password(cfg, "smtp"), self.store,
+                                self.events, append_sent=file_sent if cfg.imap else None)
+            self._senders[account] = sender
+        return sender
+
+    async def queue_email(self, account: str, mail: EmailMessage, msg_id: str) -> int:
+        """Put an email in the outbox (durably) and send it as soon as possible."""
+        sender = self._sender(account)
+        outbox_id = sender.queue(mail, msg_id)
+        worker = self.mail.get(account)
+        if worker is not None and worker.is_alive():
+            worker.kick()
+        else:
+            await asyncio.to_thread(sender.flush)
+        return outbox_id
+
+    def _me(self, account: AccountConfig) -> list[str]:
+        return [a for a in (account.email, account.jid) if a]
+
+    def _from(self, account: AccountConfig) -> Party:
+        if not account.email:
+            raise EngineError(f"account {account.name!r} has no email address")
+        return Party(account.email, account.display_name or "", "from")
+
+    async def reply(self, row_id: int, text: str, *, via: str = "auto",
+                    reply_all: bool = False, history: bool = False,
+                    attachments: Sequence[str] | str | None = None, mixed: bool = False,
+                    separate_chats: bool = False) -> ReplyResult:
+        """Answer a message by email or by IM, whatever transport it came by.
+
+        `via`: "email", "im", or "auto" (IM when every party is mapped and
+        available, email otherwise). `history` carries the earlier messages along
+        (a digest to chat, a transcript or quote to email); `attachments` names
+        the thread's files to send along ("all" for every one). Parties that
+        cannot be reached on the chosen transport raise `UnmappedParty`, unless
+        `mixed`: then they get their part on the other transport, in the same
+        thread. Several chat parties share one new room unless `separate_chats`.
+        """
+        original = self.message(row_id)
+        if via not in ("email", "im", "auto"):
+            raise EngineError(f"--via must be email, im or auto, not {via!r}")
+        if via == "auto":
+            via = self._auto_via(original, reply_all)
+        if via == "im":
+            return await self._reply_by_im(original, text, reply_all, history, attachments,
+                                           mixed, separate_chats)
+        return await self._reply_by_email(original, text, reply_all, history, attachments,
+                                          mixed)
+
+    def _auto_via(self, original: Message, reply_all: bool) -> str:
+        account = self.account(original.account)
+        if account.name not in self.xmpp:
+            return "email"
+        if original.transport is Transport.XMPP:
+            jids = self._chat_parties(original, reply_all)
+        else:
+            mapped, unresolved = self.identity.map_parties(
+                [p.address for p in self._email_parties(original, reply_all)], "xmpp")
+            if unresolved:
+                return "email"
+            jids = list(mapped.values())
+        if not jids:
+            return "email"
+        client = self.xmpp[account.name]
+        ok = all(client.availability(j).availability is Availability.AVAILABLE for j in jids)
+        return "im" if ok else "email"
+
+    # -- the parties of a reply ---------------------------------------------------------
+
+    def _email_parties(self, original: Message, reply_all: bool) -> list[Party]:
+        account = self.account(original.account)
+        if original.transport is Transport.EMAIL:
+            h = reply_headers(original, self._me(account), reply_all)
+            return [*h.to, *h.cc]
+        raise AssertionError("email parties of a chat message are mapped from its JIDs")
+
+    def _room_of(self, m: Message) -> str | None:
+        if m.transport is not Transport.XMPP or not m.recipients:
+            return None
+        target = normalize_jid(m.recipients[0].address)
+        client = self.xmpp.get(m.account)
+        if client is not None and (target in client.rooms() or target in client.state.rooms):
+            return target
+        return None
+
+    def _chat_parties(self, original: Message, reply_all: bool) -> list[str]:
+        """The bare JIDs a reply to a chat message goes to (never our own)."""
+        account = self.account(original.account)
+        own = normalize_jid(account.jid or "")
+        room = self._room_of(original)
+        people: list[str] = []
+        if original.direction is Direction.IN:
+            people.append(normalize_jid(original.sender.address))
+        else:
+            people.extend(normalize_jid(p.address) for p in original.recipients)
+        if room is not None:
+            people = [p for p in people if p != room]
+            if reply_all:
+                client = self.xmpp.get(original.account)
+                if client is not None:
+                    people.extend(normalize_jid(o.jid) for o in client.occupants(room) if o.jid)
+                for m in self.store.thread_messages(original.thread_id, original.account):
+                    if m.transport is Transport.XMPP and self._room_of(m) == room:
+                        people.append(normalize_jid(m.sender.address))
+        out: list[str] = []
+        for p in people:
+            if p and p != own and p != room and p not in out:
+                out.append(p)
+        return out
+
+    # -- email -> chat ----------------------------------------------------------------
+
+    async def _reply_by_im(self, original: Message, text: str, reply_all: bool,
+                           history: bool, attachments: Sequence[str] | str | None,
+                           mixed: bool, separate_chats: bool) -> ReplyResult:
+        account = self.account(original.account)
+        client = self.xmpp_client(account.name)
+        thread = await self._thread_with_bodies(original, history or bool(attachments))
+        result = ReplyResult("im", thread_id=original.thread_id)
+        leftover: list[Party] = []
+        if original.transport is Transport.XMPP:
+            room = self._room_of(original)
+            targets = [room] if room else self._chat_parties(original, reply_all)
+        else:
+            parties = self._email_parties(original, reply_all)
+            if not parties:
+                raise EngineError("nobody to reply to: the message has no other party")
+            mapped, unresolved = self.identity.map_parties(
+                [p.address for p in parties], "xmpp")
+            result.mapped, result.unmapped = mapped, unresolved
+            if unresolved and not mixed:
+                raise UnmappedParty("xmpp", unresolved)
+            unresolved_set = {r.query for r in unresolved}
+            leftover = [p for p in parties if normalize_email(p.address) in unresolved_set]
+            targets = list(dict.fromkeys(mapped.values()))
+        if not targets and not leftover:
+            raise EngineError("nobody to reply to by chat")
+        files = await self._gather_files(thread, attachments)
+        earlier = thread  # the digest covers the thread up to and including the original
+        already_in_chat = {normalize_jid(p.address) for m in thread
+                           if m.transport is Transport.XMPP for p in (m.sender, *m.recipients)}
+        plans: list[ImPlan] = []
+        domain = client.domain
+        use_room = original.transport is Transport.EMAIL and len(targets) > 1 \
+            and not separate_chats
+        if original.transport is Transport.XMPP and targets and self._room_of(original):
+            plans.append(self._plan(account.name, targets[0], original.thread_id, text, domain,
+                                    room=True))
+        elif use_room:
+            room = await self._room_for(client, original.thread_id)
+            plans.append(self._plan(account.name, room, original.thread_id, text, domain,
+                                    room=True, invite=targets,
+                                    room_name=original.subject or "conversation"))
+        else:
+            plans.extend(self._plan(account.name, t, original.thread_id, text, domain)
+                         for t in targets)
+        for plan in plans:
+            # History goes once: a chat that already has this thread needs none.
+            if history and earlier and plan.to not in already_in_chat:
+                plan.history = chat_digest(earlier)
+                plan.history_id = new_message_id(domain)
+            plan.files = [dict(f, id=new_message_id(domain)) for f in files]
+            result.chat.extend(await self.send_im_plan(plan))
+            if plan.room:
+                result.room = plan.to
+        if leftover:
+            outbox_id, msg_id = await self._email_leg(original, leftover, text)
+            result.emails.append(outbox_id)
+            result.email_ids.append(msg_id)
+        return result
+
+    def _plan(self, account: str, to: str, thread_id: str, text: str, domain: str, *,
+              room: bool = False, invite: Sequence[str] = (), room_name: str = "") -> ImPlan:
+        return ImPlan(account=account, to=to, thread_id=thread_id, text=text,
+                      msg_id=new_message_id(domain), room=room, invite=list(invite),
+                      room_name=room_name)
+
+    async def _room_for(self, client: XmppClient, thread_id: str) -> str:
+        """The room of a thread: named after it, so a second handoff finds it again."""
+        for jid, bound in client.state.threads.items():
+            if bound == thread_id and jid in client.state.rooms:
+                return jid
+        service = await client.muc_service()
+        digest = hashlib.sha256(thread_id.encode()).hexdigest()[:12]
+        return f"thread-{digest}@{service}"
+
+    async def send_im_plan(self, plan: ImPlan) -> list[Message]:
+        """Send one chat leg: join or create the room, invite, then the history,
+        the new text and the files, each with the thread id and its own fixed id."""
+        client = self.xmpp_client(plan.account)
+        sent: list[Message] = []
+        if plan.room:
+            if plan.to not in client.rooms():
+                await client.create_room(plan.to, members_only=True, public_jids=True,
+                                         name=plan.room_name)
+            for jid in plan.invite:
+                await client.grant_membership(plan.to, jid)
+                client.invite(plan.to, jid, reason=plan.room_name)
+        client.bind_thread(plan.to, plan.thread_id)
+        send = client.send_room if plan.room else client.send_chat
+        if plan.history and plan.history_id:
+            sent.append(send(plan.to, plan.history, thread_id=plan.thread_id,
+                             msg_id=plan.history_id))
+        sent.append(send(plan.to, plan.text, thread_id=plan.thread_id, msg_id=plan.msg_id))
+        for f in plan.files:
+            data = self.store.blob_path(str(f["sha256"])).read_bytes()
+            sent.append(await client.send_file(plan.to, data, str(f["name"]),
+                                               str(f["type"]), thread_id=plan.thread_id,
+                                               msg_id=str(f["id"])))
+        return sent
+
+    async def _thread_with_bodies(self, original: Message, needed: bool) -> list[Message]:
+        """The thread's timeline; with every email body fetched when history or
+        files go along (header sync alone knows neither the text nor the files)."""
+        thread = self.timeline(original.account, original.thread_id)
+        if not needed:
+            return thread
+        missing = [m.id for m in thread if m.transport is Transport.EMAIL
+                   and m.uid is not None and m.id is not None
+                   and not self.store.has_body(m.id)]
+        for row_id in missing:
+            await self.fetch_body(row_id)
+        return self.timeline(original.account, original.thread_id) if missing else thread
+
+    async def _gather_files(self, thread: list[Message],
+                            wanted: Sequence[str] | str | None) -> list[dict[str, str | int]]:
+        """The chosen files of a thread, with their bytes in the store's blobs."""
+        chosen = pick_attachments(chat_thread_attachments(thread), wanted)
+        files: list[dict[str, str | int]] = []
+        for m, a in chosen:
+            if a.sha256 is None:
+                assert m.id is not None
+                index = m.attachments.index(a)
+                if m.transport is Transport.EMAIL:
+                    m = await self.fetch_body(m.id)
+                else:
+                    m.attachments = await self.xmpp_client(m.account).download(m.id)
+                if index >= len(m.attachments) or m.attachments[index].sha256 is None:
+                    raise EngineError(f"the file {a.filename!r} could not be fetched")
+                a = m.attachments[index]
+            ctype = a.content_type
+            if not ctype or ctype == "application/octet-stream":
+                ctype = mimetypes.guess_type(a.filename)[0] or "application/octet-stream"
+            files.append({"name": a.filename, "type": ctype, "sha256": a.sha256 or "",
+                          "size": a.size})
+        return files
+
+    async def _email_leg(self, original: Message, parties: Sequence[Party],
+                         text: str) -> tuple[int, str]:
+        """The email part of a mixed reply: same text, same thread, to `parties`."""
+        account = self.account(original.account)
+        h = reply_headers(original, self._me(account), False)
+        msg_id = new_message_id(self._domain(account))
+        mail = build_email(self._from(account), [Party(p.address, p.name, "to")
+                                                 for p in parties[:1]],
+                           [Party(p.address, p.name, "cc") for p in parties[1:]],
+                           h.subject, text, msg_id=msg_id, in_reply_to=h.in_reply_to,
+                           references=h.references)
+        return await self.queue_email(account.name, mail, msg_id), msg_id
+
+    @staticmethod
+    def _domain(account: AccountConfig) -> str:
+        address = account.email or account.jid or "tuiclient.invalid"
+        return address.rpartition("@")[2]
+
+    # -- chat -> email ------------------------------------------------------------------
+
+    async def _reply_by_email(self, original: Message, text: str, reply_all: bool,
+                              history: bool, attachments: Sequence[str] | str | None,
+                              mixed: bool) -> ReplyResult:
+        account = self.account(original.account)
+        thread = await self._thread_with_bodies(original, history or bool(attachments))
+        result = ReplyResult("email", thread_id=original.thread_id)
+        files = await self._gather_files(thread, attachments)
+        msg_id = new_message_id(self._domain(account))
+        if original.transport is Transport.EMAIL:
+            h = reply_headers(original, self._me(account), reply_all)
+            to, cc, subject = h.to, h.cc, h.subject
+            in_reply_to, references = h.in_reply_to, h.references
+            body = text
+            if history:
+                quoted = "\n".join("> " + line for line in original.text.splitlines())
+                body = (f"{text.rstrip()}\n\nOn {_date(original.date)}, "
+                        f"{original.sender.name or original.sender.address} wrote:\n{quoted}")
+        else:
+            jids = self._chat_parties(original, reply_all)
+            if not jids:
+                raise EngineError("nobody to reply to: the chat has no other party")
+            mapped, unresolved = self.identity.map_parties(jids, "email")
+            result.mapped, result.unmapped = mapped, unresolved
+            if unresolved and not mixed:
+                raise UnmappedParty("email", unresolved)
+            addresses = list(dict.fromkeys(mapped[j] for j in jids if j in mapped))
+            names = {mapped[j]: self._name_of(j) for j in jids if j in mapped}
+            to = [Party(addresses[0], names.get(addresses[0], ""), "to")] if addresses else []
+            cc = [Party(a, names.get(a, ""), "cc") for a in addresses[1:]]
+            subject, in_reply_to, references = self._email_thread_link(thread, original)
+            body = email_body(text, chat_transcript(thread) if history else None)
+            if unresolved:
+                # The mixed case: whoever has no email address gets the text by chat.
+                leftovers = [r.query for r in unresolved]
+                client = self.xmpp_client(account.name)
+                for jid in leftovers:
+                    plan = self._plan(account.name, jid, original.thread_id, text, client.domain)
+                    result.chat.extend(await self.send_im_plan(plan))
+        if not to and not cc:
+            return result
+        blobs = [(str(f["name"]), str(f["type"]),
+                  self.store.blob_path(str(f["sha256"])).read_bytes()) for f in files]
+        mail = build_email(self._from(account), to, cc, subject, body, msg_id=msg_id,
+                           in_reply_to=in_reply_to or None, references=references,
+                           attachments=blobs)
+        result.emails.append(await self.queue_email(account.name, mail, msg_id))
+        result.email_ids.append(msg_id)
+        return result
+
+    def _name_of(self, jid: str) -> str:
+        contact = self.store.contact_for(jid)
+        return contact.name if contact is not None else ""
+
+    def _email_thread_link(self, thread: list[Message],
+                           original: Message) -> tuple[str, str, list[str]]:
+        """Subject, In-Reply-To and References that put an email continuing a
+        chat into the email chain it came from (or into the chat's own thread)."""
+        emails = [m for m in thread if m.transport is Transport.EMAIL]
+        if emails:
+            last = emails[-1]
+            h = reply_headers(last, [], False)
+            return h.subject, h.in_reply_to, h.references
+        peer = original.sender.name or normalize_jid(original.sender.address) \
+            if original.direction is Direction.IN else normalize_jid(
+                original.recipients[0].address if original.recipients else "")
+        room = self._room_of(original)
+        subject = f"Chat in {room}" if room else f"Chat with {peer}"
+        return reply_subject(subject), original.thread_id, [original.thread_id]
 
     async def probe_all(self) -> list[HealthChanged]:
         """Log in to every configured server once and report what each said."""
@@ -97,6 +663,10 @@ class Engine:
         return HealthChanged(
             account.name, "xmpp", True, f"online as {account.jid}, {contacts} contacts in roster"
         )
+
+
+def _date(ts: float) -> str:
+    return formatdate(ts, localtime=True)
 
 
 def default_store_path() -> Path:

@@ -69,6 +69,9 @@ class MailSender:
                                       folder=None, uid=None, direction=Direction.OUT,
                                       flags=("\\Seen",))
         message.msg_id = msg_id
+        # The Date header has whole seconds; our copy keeps the moment it was
+        # written, so it sorts after the chat line it answers in the same second.
+        message.date = max(message.date, time.time())
         message.delivery = DeliveryState.QUEUED
         return self.store.outbox_add(
             msg_id, self.account.name, Transport.EMAIL,

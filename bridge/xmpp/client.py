@@ -228,6 +228,7 @@ class XmppClient:
         self._queries: dict[str, _MamQuery] = {}
         self._pending: dict[str, _Pending] = {}
         self._upload_service: tuple[str, int | None] | None = None
+        self._muc_service: str | None = None
         self._stopping = False
         self._auth_failed = False
         self._reconnects = 0
@@ -555,6 +556,11 @@ class XmppClient:
         to = to if bare(to) in self._rooms and resource(to) else bare(to)
         return self._send(to, text, "chat", thread_id, msg_id, [])
 
+    def bind_thread(self, jid: str, thread_id: str) -> None:
+        """Lines from this contact or room without a <thread> belong to `thread_id`
+        from now on (a conversation moved here from email)."""
+        self.state.set_thread(bare(jid), thread_id)
+
     def send_chat_state(self, to: str, state: str) -> None:
         """Tell a contact we are typing (composing), paused, and so on (XEP-0085)."""
         if state not in CHAT_STATES:
@@ -782,7 +788,10 @@ class XmppClient:
             direction = Direction.OUT if ours else Direction.IN
             sender_party = Party(real or p.sender, nick, "from")
             recipients = [Party(room_jid, "", "to")]
-            thread_id = p.thread or default_thread_id(self.own, room_jid)
+            # A room made for a handed-off thread keeps that thread for lines sent
+            # by clients that do not echo <thread>.
+            thread_id = p.thread or self.state.threads.get(room_jid) or \
+                default_thread_id(self.own, room_jid)
         else:
             from_bare = bare(p.sender) or self.own
             direction = Direction.OUT if from_bare == self.own else Direction.IN
@@ -1098,6 +1107,25 @@ class XmppClient:
             f = ET.SubElement(form, q(NS_DATA, "field"), {"var": var})
             ET.SubElement(f, q(NS_DATA, "value")).text = value
         await self._iq("set", query, to=bare(room))
+
+    async def muc_service(self) -> str:
+        """The server's multi-user chat service (disco#items, then disco#info)."""
+        if self._muc_service is not None:
+            return self._muc_service
+        items = await self._iq("get", ET.Element(q(NS_DISCO_ITEMS, "query")), to=self.domain)
+        for item in items.iter(q(NS_DISCO_ITEMS, "item")):
+            jid = item.get("jid") or ""
+            if not jid:
+                continue
+            try:
+                info = await self._iq("get", ET.Element(q(NS_DISCO_INFO, "query")), to=jid)
+            except XmppError:
+                continue
+            if any(i.get("category") == "conference" and i.get("type") == "text"
+                   for i in info.iter(q(NS_DISCO_INFO, "identity"))):
+                self._muc_service = jid
+                return jid
+        raise XmppError(f"{self.domain} offers no multi-user chat service")
 
     async def leave_room(self, room: str) -> None:
         room = bare(room)

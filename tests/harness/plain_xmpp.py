@@ -1,0 +1,143 @@
+"""A plain XMPP client for the other side of a test: slixmpp and raw stanzas only.
+
+The people our engine talks to must not run our code, or a bug on both sides could
+cancel out. This client logs in, stays online, joins rooms it is invited to, keeps
+every message it receives (with its <thread> and out-of-band links), and can share
+a file by HTTP upload with nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import urllib.request
+from dataclasses import dataclass, field
+from xml.etree import ElementTree as ET
+
+import slixmpp
+
+NS_CLIENT = "jabber:client"
+NS_OOB = "jabber:x:oob"
+NS_MUC_USER = "http://jabber.org/protocol/muc#user"
+NS_UPLOAD = "urn:xmpp:http:upload:0"
+NS_SID = "urn:xmpp:sid:0"
+
+
+@dataclass
+class Received:
+    sender: str
+    mtype: str
+    body: str
+    thread: str | None
+    oob: list[str]
+    origin_id: str | None
+
+
+@dataclass
+class PlainXmpp:
+    jid: str
+    password: str
+    host: str
+    port: int
+    ca_file: str
+    join_on_invite: bool = True
+    received: list[Received] = field(default_factory=list)
+    invites: list[str] = field(default_factory=list)
+    joined: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        x = self.xmpp = slixmpp.ClientXMPP(self.jid, self.password)
+        x.register_plugin("xep_0030")
+        x.register_plugin("xep_0045")
+        x.ssl_context = ssl.create_default_context(cafile=self.ca_file)
+        x.enable_direct_tls = False
+        x.enable_starttls = True
+        x.enable_plaintext = False
+        self._ready = asyncio.get_running_loop().create_future()
+        x.add_event_handler("session_start", self._on_start)
+        x.add_event_handler("message", self._on_message)
+        x.add_event_handler("groupchat_message", self._on_message)
+        x.add_event_handler("groupchat_invite", self._on_invite)
+
+    async def start(self) -> PlainXmpp:
+        self.xmpp.connect(self.host, self.port)
+        await asyncio.wait_for(self._ready, 20)
+        return self
+
+    async def stop(self) -> None:
+        await self.xmpp.disconnect(wait=2.0)
+
+    async def _on_start(self, _event: object) -> None:
+        self.xmpp.send_presence()
+        await self.xmpp.get_roster()
+        if not self._ready.done():
+            self._ready.set_result(None)
+
+    def _on_message(self, msg: slixmpp.Message) -> None:
+        xml = msg.xml
+        if (xml.get("type") or "normal") == "error":
+            return
+        body = xml.find(f"{{{NS_CLIENT}}}body")
+        if body is None:
+            return
+        thread = xml.find(f"{{{NS_CLIENT}}}thread")
+        origin = xml.find(f"{{{NS_SID}}}origin-id")
+        self.received.append(Received(
+            sender=xml.get("from") or "", mtype=xml.get("type") or "normal",
+            body=body.text or "", thread=thread.text if thread is not None else None,
+            oob=[(u.text or "") for u in xml.iter(f"{{{NS_OOB}}}url")],
+            origin_id=origin.get("id") if origin is not None else None))
+
+    async def _on_invite(self, msg: slixmpp.Message) -> None:
+        room = str(msg["from"].bare)
+        self.invites.append(room)
+        if self.join_on_invite:
+            await self.join(room)
+
+    async def join(self, room: str) -> None:
+        nick = self.jid.partition("@")[0]
+        # Ask for the room's recent history, as most clients do on joining.
+        await self.xmpp.plugin["xep_0045"].join_muc_wait(room, nick, maxstanzas=50)
+        self.joined.add(room)
+
+    def send(self, to: str, body: str, *, groupchat: bool = False, thread: str | None = None,
+             oob: str | None = None) -> None:
+        msg = self.xmpp.make_message(mto=to, mbody=body, mtype="groupchat" if groupchat
+                                     else "chat")
+        if thread:
+            msg["thread"] = thread
+        if oob:
+            x = ET.SubElement(msg.xml, f"{{{NS_OOB}}}x")
+            ET.SubElement(x, f"{{{NS_OOB}}}url").text = oob
+        msg.send()
+
+    async def upload(self, data: bytes, filename: str, content_type: str,
+                     service: str) -> str:
+        """HTTP File Upload (XEP-0363) with a raw slot request and urllib."""
+        iq = self.xmpp.make_iq_get(ito=service)
+        request = ET.SubElement(iq.xml, f"{{{NS_UPLOAD}}}request", {
+            "filename": filename, "size": str(len(data)), "content-type": content_type})
+        del request
+        answer = await iq.send(timeout=10)
+        slot = answer.xml.find(f"{{{NS_UPLOAD}}}slot")
+        assert slot is not None, ET.tostring(answer.xml)
+        put = slot.find(f"{{{NS_UPLOAD}}}put")
+        get = slot.find(f"{{{NS_UPLOAD}}}get")
+        assert put is not None and get is not None
+        headers = {"Content-Type": content_type}
+        for h in put.findall(f"{{{NS_UPLOAD}}}header"):
+            headers[h.get("name") or ""] = h.text or ""
+        req = urllib.request.Request(put.get("url") or "", data=data, method="PUT",
+                                     headers=headers)
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        await asyncio.to_thread(lambda: urllib.request.urlopen(req, context=ctx).close())
+        return get.get("url") or ""
+
+    def bodies(self, frm: str | None = None) -> list[str]:
+        return [r.body for r in self.received if frm is None or r.sender.startswith(frm)]
+
+
+def fetch(url: str, ca_file: str) -> bytes:
+    ctx = ssl.create_default_context(cafile=ca_file)
+    with urllib.request.urlopen(url, context=ctx) as response:
+        return response.read()
