@@ -38,12 +38,14 @@ from .mail.send import MailSender
 from .mail.sync import MailSync
 from .mail.worker import MailWorker
 from .model import Direction, Message, Party, Transport, new_message_id
+from .outbox import WHEN_AWAY, ContactAway, Outbox, describe_presence
 from .paths import data_dir, ensure_private_dir
 from .store import Store
 from .store.records import Folder, Thread
 from .xmpp.availability import Availability, ContactPresence
 from .xmpp.client import XmppClient
 from .xmpp.session import XmppLoginError, XmppSession
+from .xmpp.stanzas import default_thread_id
 
 
 class EngineError(Exception):
@@ -59,6 +61,8 @@ class ReplyResult:
     emails: list[int] = field(default_factory=list)  # outbox ids
     email_ids: list[str] = field(default_factory=list)  # their message ids
     room: str | None = None
+    outbox: list[int] = field(default_factory=list)  # chat legs' outbox rows
+    deferred: bool = False
     thread_id: str = ""
     mapped: dict[str, str] = field(default_factory=dict)
     unmapped: list[Resolution] = field(default_factory=list)
@@ -76,6 +80,7 @@ class Engine:
         self._ops: dict[str, MailSync] = {}  # on-demand IMAP work, apart from the worker
         self._ops_lock = threading.Lock()
         self._senders: dict[str, MailSender] = {}
+        self.outbox = Outbox(self)
         self._sync_config_into_store()
         for account in config.accounts:
             # "A JID equal to an email address on a server that has both."
@@ -119,6 +124,8 @@ class Engine:
         """Bring every account's transports up; a server that fails is reported
         as a health event and retried in the background, never raised."""
         chosen = [a for a in self.accounts if accounts is None or a.name in accounts]
+        if self.outbox._task is None:
+            self.outbox.start()
         jobs = []
         for account in chosen:
             if xmpp and account.xmpp and account.jid and account.name not in self.xmpp:
@@ -126,10 +133,14 @@ class Engine:
             if mail and account.imap and account.name not in self.mail:
                 worker = MailWorker(account, lambda service, a=account: get_password(a, service),
                                     self.store, self.events, refresh=self.mail_refresh,
-                                    poll=self.mail_poll)
+                                    poll=self.mail_poll,
+                                    retry_delay=self.config.deferral.delay)
                 self.mail[account.name] = worker
                 worker.start()
         await asyncio.gather(*jobs)
+        for account in chosen:
+            if account.name in self.xmpp:
+                await self.outbox.recover(account.name)
 
     async def _start_xmpp(self, account: AccountConfig, timeout: float) -> None:
         try:
@@ -148,6 +159,7 @@ class Engine:
         self.events.publish(HealthChanged(account.name, "xmpp", True, f"online as {client.own}"))
 
     async def stop(self) -> None:
+        await self.outbox.stop()
         clients, self.xmpp = list(self.xmpp.values()), {}
         workers, self.mail = list(self.mail.values()), {}
         await asyncio.gather(*(c.stop() for c in clients), return_exceptions=True)
@@ -270,7 +282,8 @@ class Engine:
                     self._mail_ops(name).append(sent, raw)
 
             sender = MailSender(cfg, lambda: get_password(cfg, "smtp"), self.store,
-                                self.events, append_sent=file_sent if cfg.imap else None)
+                                self.events, append_sent=file_sent if cfg.imap else None,
+                                retry_delay=self.config.deferral.delay)
             self._senders[account] = sender
         return sender
 
@@ -296,7 +309,8 @@ class Engine:
     async def reply(self, row_id: int, text: str, *, via: str = "auto",
                     reply_all: bool = False, history: bool = False,
                     attachments: Sequence[str] | str | None = None, mixed: bool = False,
-                    separate_chats: bool = False) -> ReplyResult:
+                    separate_chats: bool = False,
+                    when_away: str | None = None) -> ReplyResult:
         """Answer a message by email or by IM, whatever transport it came by.
 
         `via`: "email", "im", or "auto" (IM when every party is mapped and
@@ -306,15 +320,23 @@ class Engine:
         cannot be reached on the chosen transport raise `UnmappedParty`, unless
         `mixed`: then they get their part on the other transport, in the same
         thread. Several chat parties share one new room unless `separate_chats`.
+
+        `when_away` decides for a chat to someone not available: "ask" raises
+        `ContactAway` (with their status texts) before anything is sent, "send"
+        sends anyway, "defer" keeps it in the outbox until they are available,
+        "email" sends it by email instead. None: the config's deferral policy.
         """
         original = self.message(row_id)
         if via not in ("email", "im", "auto"):
             raise EngineError(f"--via must be email, im or auto, not {via!r}")
         if via == "auto":
             via = self._auto_via(original, reply_all)
+        when_away = when_away or self.config.deferral.policy
+        if when_away not in WHEN_AWAY:
+            raise EngineError(f"when_away must be one of {', '.join(WHEN_AWAY)}")
         if via == "im":
             return await self._reply_by_im(original, text, reply_all, history, attachments,
-                                           mixed, separate_chats)
+                                           mixed, separate_chats, when_away)
         return await self._reply_by_email(original, text, reply_all, history, attachments,
                                           mixed)
 
@@ -383,7 +405,7 @@ class Engine:
 
     async def _reply_by_im(self, original: Message, text: str, reply_all: bool,
                            history: bool, attachments: Sequence[str] | str | None,
-                           mixed: bool, separate_chats: bool) -> ReplyResult:
+                           mixed: bool, separate_chats: bool, when_away: str) -> ReplyResult:
         account = self.account(original.account)
         client = self.xmpp_client(account.name)
         thread = await self._thread_with_bodies(original, history or bool(attachments))
@@ -425,15 +447,35 @@ class Engine:
         else:
             plans.extend(self._plan(account.name, t, original.thread_id, text, domain)
                          for t in targets)
+        people: list[list[str]] = []
         for plan in plans:
             # History goes once: a chat that already has this thread needs none.
             if history and earlier and plan.to not in already_in_chat:
                 plan.history = chat_digest(earlier)
                 plan.history_id = new_message_id(domain)
             plan.files = [dict(f, id=new_message_id(domain)) for f in files]
-            result.chat.extend(await self.send_im_plan(plan))
+            people.append(list(plan.invite) if plan.room else [plan.to])
+        away = [p for plan, who in zip(plans, people, strict=True)
+                for p in self.outbox.unavailable(self.outbox.presences(plan, who))]
+        if away and when_away == "ask":
+            raise ContactAway(away)
+        for plan, who in zip(plans, people, strict=True):
+            if away and when_away == "email":
+                result.email_ids.append(await self.email_instead(plan, who))
+                continue
+            outbox_id = await self.outbox.submit(
+                plan, who, defer=bool(away) and when_away == "defer",
+                reason="; ".join(describe_presence(p) for p in away))
+            result.outbox.append(outbox_id)
+            message = self.store.find_by_msg_id(plan.account, plan.msg_id)
+            if message is not None:
+                result.chat.append(message)
             if plan.room:
                 result.room = plan.to
+        if away and when_away == "email":
+            result.via = "email"
+        elif away and when_away == "defer":
+            result.deferred = True
         if leftover:
             outbox_id, msg_id = await self._email_leg(original, leftover, text)
             result.emails.append(outbox_id)
@@ -533,6 +575,108 @@ class Engine:
     def _domain(account: AccountConfig) -> str:
         address = account.email or account.jid or "tuiclient.invalid"
         return address.rpartition("@")[2]
+
+    async def email_instead(self, plan: ImPlan, people: Sequence[str]) -> str:
+        """A chat leg sent as one email: its text, history and files, to the
+        people's email addresses, in the same thread. Returns the email's id."""
+        account = self.account(plan.account)
+        jids = [p for p in people if p] or [plan.to]
+        mapped, unresolved = self.identity.map_parties(jids, "email")
+        if unresolved:
+            raise UnmappedParty("email", unresolved)
+        addresses = list(dict.fromkeys(mapped.values()))
+        thread = self.timeline(plan.account, plan.thread_id)
+        emails = [m for m in thread if m.transport is Transport.EMAIL]
+        if emails:
+            h = reply_headers(emails[-1], [], False)
+            subject, in_reply_to, references = h.subject, h.in_reply_to, h.references
+        else:
+            subject = reply_subject(f"Chat with {', '.join(addresses)}")
+            in_reply_to, references = plan.thread_id, [plan.thread_id]
+        body = plan.text.rstrip() + "\n"
+        if plan.history:
+            body += "\n" + plan.history + "\n"
+        files = [(str(f["name"]), str(f["type"]),
+                  self.store.blob_path(str(f["sha256"])).read_bytes()) for f in plan.files]
+        msg_id = new_message_id(self._domain(account))
+        mail = build_email(self._from(account),
+                           [Party(a, self._name_of(a), "to") for a in addresses[:1]],
+                           [Party(a, self._name_of(a), "cc") for a in addresses[1:]],
+                           subject, body, msg_id=msg_id, in_reply_to=in_reply_to,
+                           references=references, attachments=files)
+        await self.queue_email(plan.account, mail, msg_id)
+        return msg_id
+
+    async def send_message(self, account: str, to: Sequence[str], text: str, *,
+                           via: str = "im", subject: str = "",
+                           when_away: str | None = None,
+                           attachments: Sequence[Path] = ()) -> ReplyResult:
+        """Start a conversation (or continue the chat with someone): by IM to JIDs
+        (or email addresses mapped to them), or by email."""
+        cfg = self.account(account)
+        when_away = when_away or self.config.deferral.policy
+        if via == "email":
+            addresses = []
+            for address in to:
+                # A JID we know maps to its email address; anything else that looks
+                # like an address is taken as an email address.
+                mapped = self.identity.email_for(address).address
+                email_address = mapped or normalize_email(address)
+                if not email_address:
+                    raise EngineError(f"not an email address: {address!r}")
+                addresses.append(email_address)
+            msg_id = new_message_id(self._domain(cfg))
+            files = [(p.name, mimetypes.guess_type(p.name)[0] or "application/octet-stream",
+                      p.read_bytes()) for p in attachments]
+            mail = build_email(self._from(cfg), [Party(a, "", "to") for a in addresses], [],
+                               subject, text, msg_id=msg_id, attachments=files)
+            result = ReplyResult("email", thread_id=msg_id)
+            result.emails.append(await self.queue_email(account, mail, msg_id))
+            result.email_ids.append(msg_id)
+            return result
+        client = self.xmpp_client(account)
+        jids = []
+        for address in to:
+            jid = normalize_jid(address)
+            if not jid:
+                raise EngineError(f"not a JID or an email address: {address!r}")
+            r = self.identity.jid_for(address)
+            jids.append(r.address or jid)
+        result = ReplyResult("im")
+        for jid in jids:
+            plan = self._plan(account, jid, client.state.threads.get(jid) or
+                              default_thread_id(client.own, jid), text, client.domain)
+            for path in attachments:
+                data = path.read_bytes()
+                plan.files.append({"name": path.name, "type": mimetypes.guess_type(
+                    path.name)[0] or "application/octet-stream",
+                    "sha256": self.store.store_blob(data), "size": len(data),
+                    "id": new_message_id(client.domain)})
+            away = self.outbox.unavailable(self.outbox.presences(plan, [jid]))
+            if away and when_away == "ask":
+                raise ContactAway(away)
+            if away and when_away == "email":
+                result.email_ids.append(await self.email_instead(plan, [jid]))
+                continue
+            result.thread_id = plan.thread_id
+            result.outbox.append(await self.outbox.submit(
+                plan, [jid], defer=bool(away) and when_away == "defer",
+                reason="; ".join(describe_presence(p) for p in away)))
+            result.deferred = result.deferred or (bool(away) and when_away == "defer")
+        return result
+
+    # -- the outbox -------------------------------------------------------------------
+
+    async def outbox_retry(self, outbox_id: int) -> None:
+        """Send a waiting message now (a deferred chat goes whatever the presence)."""
+        await self.outbox.retry_now(outbox_id)
+
+    async def outbox_cancel(self, outbox_id: int) -> None:
+        await self.outbox.cancel(outbox_id)
+
+    async def outbox_email(self, outbox_id: int) -> str:
+        """Stop deferring a chat message and send it by email instead."""
+        return await self.outbox.send_by_email(outbox_id)
 
     # -- chat -> email ------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,6 +18,10 @@ from bridge.mail.connect import open_imap
 from bridge.mail.sync import MailSync
 from bridge.store import Store
 from tests.harness.servers import Account, World
+
+if TYPE_CHECKING:
+    from bridge.engine import Engine
+    from tests.harness.plain_xmpp import PlainXmpp
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +88,25 @@ def people(world, tmp_path):
     yield make
     for p in made:
         p.close()
+
+
+@pytest.fixture
+async def running():
+    """Start engines and plain XMPP clients; all are stopped after the test."""
+    engines: list[Engine] = []
+    clients: list[PlainXmpp] = []
+
+    async def start(engine: Engine) -> Engine:
+        engines.append(engine)
+        await engine.start()
+        return engine
+
+    async def xmpp(client: PlainXmpp) -> PlainXmpp:
+        clients.append(client)
+        return await client.start()
+    yield start, xmpp
+    for c in clients:
+        await c.stop()
+    for e in engines:
+        await e.stop()
+        e.close()

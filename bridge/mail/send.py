@@ -48,7 +48,8 @@ def _envelope(mail: EmailMessage) -> list[str]:
 class MailSender:
     def __init__(self, account: AccountConfig, password: Callable[[], str], store: Store,
                  events: EventBus | None = None,
-                 append_sent: Callable[[bytes], None] | None = None) -> None:
+                 append_sent: Callable[[bytes], None] | None = None,
+                 retry_delay: Callable[[int], float] | None = None) -> None:
         if account.smtp is None:
             raise ValueError(f"account {account.name} has no SMTP server")
         self.account = account
@@ -56,6 +57,9 @@ class MailSender:
         self.store = store
         self.events = events or EventBus()
         self.append_sent = append_sent
+        # Seconds before retry number n (0 first); the engine passes the config's
+        # deferral schedule, so one setting governs how both transports retry.
+        self.retry_delay = retry_delay or (lambda n: min(FIRST_RETRY * 2 ** n, MAX_RETRY))
 
     def queue(self, mail: EmailMessage, msg_id: str) -> int:
         """Keep `mail` in the outbox (and the store, as an outgoing message)."""
@@ -136,7 +140,7 @@ class MailSender:
         return self.account.email or ""
 
     def _retry(self, outbox_id: int, msg_id: str, attempts: int, detail: str) -> EmailDelivery:
-        wait = min(FIRST_RETRY * (2 ** attempts), MAX_RETRY)
+        wait = self.retry_delay(attempts)
         self.store.outbox_update(outbox_id, DeliveryState.QUEUED,
                                  next_attempt=time.time() + wait)
         self.store.outbox_log(outbox_id, "retry later", f"{detail}; next try in {wait:.0f}s")

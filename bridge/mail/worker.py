@@ -29,13 +29,15 @@ MAX_BACKOFF = 120.0
 class MailWorker(threading.Thread):
     def __init__(self, account: AccountConfig, password: Callable[[str], str], store: Store,
                  events: EventBus, *, refresh: float = 300.0, poll: float = 60.0,
-                 idle_renew: float = 25 * 60.0, use_idle: bool = True) -> None:
+                 idle_renew: float = 25 * 60.0, use_idle: bool = True,
+                 retry_delay: Callable[[int], float] | None = None) -> None:
         super().__init__(name=f"mail-{account.name}", daemon=True)
         self.account = account
         self.events = events
         self.sync = MailSync(account, lambda: password("imap"), store, events)
         self.sender = MailSender(account, lambda: password("smtp"), store, events,
-                                 append_sent=self._file_sent) if account.smtp else None
+                                 append_sent=self._file_sent,
+                                 retry_delay=retry_delay) if account.smtp else None
         self.refresh, self.poll, self.idle_renew = refresh, poll, idle_renew
         self.use_idle = use_idle
         self._stop_event = threading.Event()

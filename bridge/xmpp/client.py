@@ -589,6 +589,10 @@ class XmppClient:
             # A resend (or a message the outbox wrote first): same id, so receivers
             # that already have it drop the copy.
             message = existing
+            # What goes on the wire is what the caller passes: the stored row may be
+            # the email mirror of a deferred message, with a longer body.
+            message.text = text
+            message.attachments = attachments or message.attachments
             if message.id is not None and message.delivery not in (
                     DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.READ):
                 self.store.set_delivery(message.id, DeliveryState.SENDING)

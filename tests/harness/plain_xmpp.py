@@ -41,6 +41,8 @@ class PlainXmpp:
     port: int
     ca_file: str
     join_on_invite: bool = True
+    show: str = ""  # presence at login: "", away, xa, dnd
+    status: str = ""
     received: list[Received] = field(default_factory=list)
     invites: list[str] = field(default_factory=list)
     joined: set[str] = field(default_factory=set)
@@ -49,6 +51,7 @@ class PlainXmpp:
         x = self.xmpp = slixmpp.ClientXMPP(self.jid, self.password)
         x.register_plugin("xep_0030")
         x.register_plugin("xep_0045")
+        x.register_plugin("xep_0184")  # answers receipt requests, as most clients do
         x.ssl_context = ssl.create_default_context(cafile=self.ca_file)
         x.enable_direct_tls = False
         x.enable_starttls = True
@@ -68,7 +71,7 @@ class PlainXmpp:
         await self.xmpp.disconnect(wait=2.0)
 
     async def _on_start(self, _event: object) -> None:
-        self.xmpp.send_presence()
+        self.xmpp.send_presence(pshow=self.show or None, pstatus=self.status or None)
         await self.xmpp.get_roster()
         if not self._ready.done():
             self._ready.set_result(None)
@@ -132,6 +135,9 @@ class PlainXmpp:
         ctx = ssl.create_default_context(cafile=self.ca_file)
         await asyncio.to_thread(lambda: urllib.request.urlopen(req, context=ctx).close())
         return get.get("url") or ""
+
+    def set_presence(self, show: str = "", status: str = "") -> None:
+        self.xmpp.send_presence(pshow=show or None, pstatus=status or None)
 
     def bodies(self, frm: str | None = None) -> list[str]:
         return [r.body for r in self.received if frm is None or r.sender.startswith(frm)]

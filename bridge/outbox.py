@@ -1,0 +1,584 @@
+"""One durable outbox for both transports, and presence-aware deferral of chat.
+
+Every chat leg (`ImPlan`) becomes an outbox row before anything goes on the wire,
+written in one SQLite transaction with the outgoing message itself. Then:
+
+- available contact (or "send anyway"): sent at once; the server's ack makes it
+  `sent`, the contact's receipt `delivered` (a room has no receipts: `sent` is final);
+- away, busy, offline, unknown or blocked, and the user chose to defer: the row is
+  `deferred`, mirrored as an email in the IMAP folder `Deferred` (text, history,
+  files, and the plan as JSON), retried the moment the contact's presence turns
+  available and on the configured backoff in between. Every retry and its outcome
+  ("still away: In meetings") is logged on the row and published as an event;
+- the user gives up: cancel, or send it by email instead (its text, history and
+  files, to the contacts' email addresses, in the same thread);
+- at the maximum age the policy applies: ask, email, or drop with a notice.
+
+Emails use the same rows (`MailSender`); this loop wakes the mail worker when one
+is due again. At start-up unsettled rows are sent again with the same ids
+(receivers drop the copies), and the `Deferred` folder is reconciled with the
+rows, so a deferred message survives the loss of the local store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import email.policy
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import imapclient
+
+from . import failpoints
+from .events import DeliveryChanged, Event, PresenceChanged
+from .handoff import ImPlan
+from .mail.compose import build_email
+from .model import DeliveryState, Direction, Message, Party, Transport
+from .store.records import OutboxItem
+from .xmpp.availability import Availability, ContactPresence
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger(__name__)
+
+DEFERRED_FOLDER = "Deferred"
+PLAN_FILE = "tuiclient-deferred.json"
+DEFERRED_HEADER = "X-Tuiclient-Deferred"
+TICK = 1.0
+
+WHEN_AWAY = ("ask", "send", "defer", "email")
+SETTLED = {DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.CANCELLED,
+           DeliveryState.FELL_BACK_TO_EMAIL, DeliveryState.FAILED}
+_RANK = {DeliveryState.SENDING: 1, DeliveryState.SENT: 2, DeliveryState.DELIVERED: 3,
+         DeliveryState.READ: 4}
+
+
+@dataclass(frozen=True)
+class OutboxChanged(Event):
+    """An outbox row moved: queued, deferred, sending, sent, delivered, read,
+    failed, cancelled or fell-back-to-email."""
+
+    account: str
+    outbox_id: int
+    msg_id: str
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DeferralRetry(Event):
+    """A deferred chat message was tried again; `outcome` says what happened."""
+
+    account: str
+    outbox_id: int
+    msg_id: str
+    attempt: int
+    outcome: str  # "still away: In meetings", "available: sending", ...
+    next_in: float | None  # seconds to the next scheduled try, None if none
+
+
+class ContactAway(Exception):
+    """The contact is not available: the caller chooses send / defer / email."""
+
+    def __init__(self, presences: Sequence[ContactPresence]) -> None:
+        self.presences = list(presences)
+        super().__init__("; ".join(describe_presence(p) for p in presences)
+                         + ". Send anyway, defer, or send by email?")
+
+
+def describe_presence(p: ContactPresence) -> str:
+    what = {Availability.AWAY: "away", Availability.BUSY: "busy (do not disturb)",
+            Availability.OFFLINE: "offline", Availability.UNKNOWN:
+            "of unknown availability (no presence subscription)",
+            Availability.BLOCKED: "blocked or refusing messages",
+            Availability.AVAILABLE: "available"}[p.availability]
+    return f"{p.jid} is {what}" + (f": {p.status}" if p.status else "")
+
+
+def still_away(presences: Sequence[ContactPresence]) -> str:
+    parts = []
+    for p in presences:
+        word = "still away" if p.availability is Availability.AWAY else \
+            f"still {p.availability.value}"
+        parts.append(f"{word}: {p.status}" if p.status else word)
+    return "; ".join(parts)
+
+
+class Outbox:
+    """The engine's sender of chat legs and keeper of deferrals."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.policy = engine.config.deferral
+        self.folder = DEFERRED_FOLDER
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unsubscribe = None
+        self._stopping = False
+        self._busy: set[int] = set()  # rows being sent right now
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stopping = False
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._unsubscribe = self.engine.events.subscribe(self._on_event)
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._stopping = True
+        for task in [self._task, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._task = None
+
+    def wake(self) -> None:
+        if self._loop is None or self._wake is None:
+            return
+        wake = self._wake
+        try:
+            if asyncio.get_running_loop() is self._loop:
+                wake.set()
+                return
+        except RuntimeError:
+            pass
+        self._loop.call_soon_threadsafe(wake.set)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _tell(self, item: OutboxItem | int, state: DeliveryState | str, detail: str = "") -> None:
+        row = self.store.outbox_get(item) if isinstance(item, int) else item
+        if row is None:
+            return
+        self.engine.events.publish(OutboxChanged(row.account, row.id, row.msg_id,
+                                                 DeliveryState(state).value, detail))
+
+    # -- submitting -------------------------------------------------------------------
+
+    def presences(self, plan: ImPlan, targets: Sequence[str]) -> list[ContactPresence]:
+        """The availability of everyone a chat leg is for."""
+        client = self.engine.xmpp.get(plan.account)
+        people = list(targets) or [plan.to]
+        if client is None:
+            return [ContactPresence(j, Availability.UNKNOWN) for j in people]
+        return [client.availability(j) for j in people]
+
+    @staticmethod
+    def unavailable(presences: Sequence[ContactPresence]) -> list[ContactPresence]:
+        return [p for p in presences if p.availability is not Availability.AVAILABLE]
+
+    async def submit(self, plan: ImPlan, targets: Sequence[str], *, defer: bool,
+                     reason: str = "") -> int:
+        """Write the outbox row (and the message) in one transaction, then send it
+        now or keep it deferred. Returns the outbox id."""
+        account = self.engine.account(plan.account)
+        now = time.time()
+        state = DeliveryState.DEFERRED if defer else DeliveryState.QUEUED
+        message = Message(
+            msg_id=plan.msg_id, account=plan.account, transport=Transport.XMPP,
+            direction=Direction.OUT, thread_id=plan.thread_id, date=now,
+            sender=Party((account.jid or "").partition("/")[0], account.display_name or "",
+                         "from"),
+            recipients=[Party(plan.to, "", "to")], text=plan.text, origin_id=plan.msg_id,
+            delivery=state)
+        exists = self.store.find_by_msg_id(plan.account, plan.msg_id) is not None
+        outbox_id = self.store.outbox_add(
+            plan.msg_id, plan.account, Transport.XMPP,
+            payload={"plan": plan.to_payload(), "targets": list(targets)},
+            parties=[Party(t, "", "to") for t in (targets or [plan.to])], state=state,
+            next_attempt=now + self.policy.delay(0) if defer else now,
+            message=None if exists else message)
+        failpoints.hit(failpoints.OUTBOX_ROW_WRITTEN)
+        if defer:
+            self.store.outbox_log(outbox_id, "deferred", reason)
+            self._tell(outbox_id, state, reason)
+            await self._mirror(outbox_id)
+        else:
+            await self._send(outbox_id)
+        return outbox_id
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def _send(self, outbox_id: int, why: str = "") -> None:
+        item = self.store.outbox_get(outbox_id)
+        if item is None or item.state in SETTLED or outbox_id in self._busy:
+            return
+        plan = ImPlan.from_payload(item.payload["plan"])
+        self._busy.add(outbox_id)
+        try:
+            self.store.outbox_update(outbox_id, DeliveryState.SENDING,
+                                     attempts=item.attempts + 1, next_attempt=None)
+            if why:
+                self.store.outbox_log(outbox_id, "sending", why)
+            self._tell(outbox_id, DeliveryState.SENDING, why)
+            try:
+                await self.engine.send_im_plan(plan)
+            except Exception as exc:  # server down, room refused, upload failed
+                wait = self.policy.delay(item.attempts)
+                self.store.outbox_update(outbox_id, DeliveryState.QUEUED,
+                                         next_attempt=time.time() + wait)
+                self.store.outbox_log(outbox_id, "retry later",
+                                      f"{exc}; next try in {wait:.0f}s")
+                self._tell(outbox_id, DeliveryState.QUEUED, str(exc))
+                return
+            if failpoints.armed(failpoints.STANZA_SENT):
+                await asyncio.sleep(0.5)  # let the stanza leave the socket first
+                failpoints.hit(failpoints.STANZA_SENT)
+            message = self.store.find_by_msg_id(plan.account, plan.msg_id)
+            if message is not None and message.delivery is not None and \
+                    _RANK.get(message.delivery, 0) > _RANK[DeliveryState.SENDING]:
+                # The ack (or receipt) of a resend may have come before we got here.
+                self._settle(item, message.delivery)
+        finally:
+            self._busy.discard(outbox_id)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, PresenceChanged) and event.availability == "available":
+            self.wake()
+        elif isinstance(event, DeliveryChanged):
+            self._on_delivery(event)
+
+    def _on_delivery(self, event: DeliveryChanged) -> None:
+        state = DeliveryState(event.state)
+        for item in self.store.outbox_items(states=[DeliveryState.SENDING, DeliveryState.SENT,
+                                                    DeliveryState.QUEUED]):
+            if item.msg_id == event.msg_id and item.account == event.account \
+                    and item.transport is Transport.XMPP:
+                if state is DeliveryState.SENT and failpoints.armed(failpoints.BEFORE_RECEIPT):
+                    self.store.outbox_update(item.id, DeliveryState.SENT)
+                    failpoints.hit(failpoints.BEFORE_RECEIPT)
+                self._settle(item, state, event.detail)
+
+    def _settle(self, item: OutboxItem, state: DeliveryState, detail: str = "") -> None:
+        current = self.store.outbox_get(item.id)
+        if current is None or current.state in SETTLED:
+            return
+        if state is DeliveryState.FAILED:
+            self.store.outbox_update(item.id, DeliveryState.FAILED, next_attempt=None)
+            self.store.outbox_log(item.id, "failed", detail)
+            self._tell(item, state, detail)
+            return
+        if _RANK.get(current.state, 0) >= _RANK.get(state, 0):
+            return
+        plan = ImPlan.from_payload(item.payload["plan"])
+        if state is DeliveryState.SENT and plan.room:
+            # No receipts in rooms: the server took it, everyone there gets it.
+            state = DeliveryState.DELIVERED
+        self.store.outbox_update(item.id, state)
+        self.store.outbox_log(item.id, state.value, detail or _words(state))
+        self._tell(item, state, detail or _words(state))
+        if state in SETTLED and item.payload.get("mirrored"):
+            self._spawn(self._unmirror(item.id))
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while not self._stopping:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("outbox pass failed")
+            # Not wait_for: on Python 3.11 it can swallow a cancellation that races
+            # with the wake-up, and this loop would never end.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(TICK):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    async def tick(self) -> None:
+        """One pass: deferred rows whose contact is back, or whose retry is due;
+        queued chat rows that failed to send; emails due again."""
+        now = time.time()
+        for item in self.store.outbox_items(states=[DeliveryState.DEFERRED,
+                                                    DeliveryState.QUEUED]):
+            if item.transport is Transport.EMAIL:
+                if item.state is DeliveryState.QUEUED and (item.next_attempt or 0) <= now:
+                    worker = self.engine.mail.get(item.account)
+                    if worker is not None and worker.is_alive():
+                        worker.kick()
+                continue
+            if item.account not in self.engine.xmpp:
+                continue
+            if item.state is DeliveryState.QUEUED:
+                if (item.next_attempt or 0) <= now:
+                    await self._send(item.id, "retrying")
+                continue
+            await self._retry_deferred(item, now)
+
+    async def _retry_deferred(self, item: OutboxItem, now: float) -> None:
+        plan = ImPlan.from_payload(item.payload["plan"])
+        presences = self.presences(plan, item.payload.get("targets") or [])
+        away = self.unavailable(presences)
+        attempt = int(item.payload.get("retries", 0)) + 1
+        if not away:
+            outcome = "available: sending"
+            self.store.outbox_log(item.id, "retry", outcome)
+            self.engine.events.publish(DeferralRetry(item.account, item.id, item.msg_id,
+                                                     attempt, outcome, None))
+            await self._send(item.id, outcome)
+            return
+        if item.next_attempt is None or item.next_attempt > now:
+            return  # not due; presence will wake us
+        if now - item.created >= self.policy.max_age:
+            await self._expired(item, still_away(away))
+            return
+        wait = self.policy.delay(attempt)
+        outcome = still_away(away)
+        payload = dict(item.payload, retries=attempt)
+        self.store.outbox_update(item.id, payload=payload, next_attempt=now + wait)
+        self.store.outbox_log(item.id, "retry", f"{outcome}; next try in {_secs(wait)}")
+        self.engine.events.publish(DeferralRetry(item.account, item.id, item.msg_id, attempt,
+                                                 outcome, wait))
+
+    async def _expired(self, item: OutboxItem, outcome: str) -> None:
+        age = _secs(self.policy.max_age)
+        policy = self.policy.on_max_age
+        if policy == "email":
+            self.store.outbox_log(item.id, "expired", f"{outcome} after {age}: sending by email")
+            await self.send_by_email(item.id)
+        elif policy == "drop":
+            self.store.outbox_log(item.id, "expired", f"{outcome} after {age}: dropped")
+            await self.cancel(item.id, f"dropped after {age} ({outcome})")
+        else:
+            self.store.outbox_update(item.id, next_attempt=None)
+            detail = f"{outcome} after {age}: send anyway, send by email, or cancel?"
+            self.store.outbox_log(item.id, "expired", detail)
+            self.engine.events.publish(DeferralRetry(item.account, item.id, item.msg_id,
+                                                     int(item.payload.get("retries", 0)),
+                                                     detail, None))
+
+    # -- the user's choices -------------------------------------------------------------
+
+    async def retry_now(self, outbox_id: int) -> None:
+        """Send a deferred or queued message now, whatever the contact's presence."""
+        item = self._get(outbox_id)
+        if item.transport is Transport.EMAIL:
+            self.store.outbox_update(outbox_id, next_attempt=time.time())
+            worker = self.engine.mail.get(item.account)
+            if worker is not None and worker.is_alive():
+                worker.kick()
+            else:
+                await asyncio.to_thread(self.engine._sender(item.account).flush)
+            return
+        await self._send(outbox_id, "sent now at your request")
+
+    async def cancel(self, outbox_id: int, why: str = "cancelled by you") -> None:
+        item = self._get(outbox_id)
+        if item.state in SETTLED or item.state is DeliveryState.SENT:
+            raise ValueError(f"outbox item {outbox_id} is already {item.state.value}")
+        self.store.outbox_update(outbox_id, DeliveryState.CANCELLED, next_attempt=None)
+        self.store.outbox_log(outbox_id, "cancelled", why)
+        self._tell(outbox_id, DeliveryState.CANCELLED, why)
+        if item.payload.get("mirrored"):
+            await self._unmirror(outbox_id)
+
+    async def send_by_email(self, outbox_id: int) -> str:
+        """Give up on chat: send the text, history and files as one email to the
+        contacts' email addresses, in the same thread. Returns the email's id."""
+        item = self._get(outbox_id)
+        if item.transport is not Transport.XMPP or item.state in SETTLED:
+            raise ValueError(f"outbox item {outbox_id} is {item.state.value}; nothing to move")
+        plan = ImPlan.from_payload(item.payload["plan"])
+        targets = item.payload.get("targets") or [plan.to]
+        msg_id = await self.engine.email_instead(plan, targets)
+        self.store.outbox_update(outbox_id, DeliveryState.FELL_BACK_TO_EMAIL, next_attempt=None)
+        self.store.outbox_log(outbox_id, "sent by email", f"as email {msg_id}")
+        self._tell(outbox_id, DeliveryState.FELL_BACK_TO_EMAIL, f"as email {msg_id}")
+        if item.payload.get("mirrored"):
+            await self._unmirror(outbox_id)
+        return msg_id
+
+    def _get(self, outbox_id: int) -> OutboxItem:
+        item = self.store.outbox_get(outbox_id)
+        if item is None:
+            raise KeyError(f"no outbox item {outbox_id}")
+        return item
+
+    # -- the Deferred folder ------------------------------------------------------------
+
+    def _mirror_email(self, item: OutboxItem) -> bytes:
+        plan = ImPlan.from_payload(item.payload["plan"])
+        account = self.engine.account(item.account)
+        targets = item.payload.get("targets") or [plan.to]
+        to = []
+        for jid in targets:
+            r = self.engine.identity.email_for(jid)
+            to.append(Party(r.address or jid, self.engine._name_of(jid), "to"))
+        first = " ".join(plan.text.split())[:60]
+        body = (f"Deferred chat message to {', '.join(targets)}; tuiclient sends it when "
+                f"they are available.\n\n{plan.text}\n")
+        if plan.history:
+            body += f"\n{plan.history}\n"
+        files = [(str(f["name"]), str(f["type"]),
+                  self.store.blob_path(str(f["sha256"])).read_bytes()) for f in plan.files]
+        files.append((PLAN_FILE, "application/json",
+                      json.dumps(item.payload, sort_keys=True).encode()))
+        mail = build_email(self.engine._from(account), to, [], f"Deferred chat: {first}", body,
+                           msg_id=plan.msg_id, in_reply_to=plan.thread_id,
+                           references=[plan.thread_id], attachments=files,
+                           extra_headers={DEFERRED_HEADER: str(item.id)})
+        return mail.as_bytes()
+
+    async def _mirror(self, outbox_id: int) -> None:
+        item = self._get(outbox_id)
+        account = self.engine.account(item.account)
+        if account.imap is None:
+            return
+        raw = self._mirror_email(item)
+        try:
+            await self.engine._imap(item.account,
+                                    lambda s: s.append(self.folder, raw, ("\\Seen",)))
+        except Exception as exc:  # the row is safe locally; the mirror comes next start
+            self.store.outbox_log(outbox_id, "mirror failed", str(exc))
+            return
+        self.store.outbox_update(outbox_id, payload=dict(item.payload, mirrored=True))
+        self.store.outbox_log(outbox_id, "mirrored", f"kept in the {self.folder} folder")
+
+    async def _unmirror(self, outbox_id: int) -> None:
+        item = self._get(outbox_id)
+        try:
+            await self.engine._imap(item.account,
+                                    lambda s: _delete_by_message_id(s, self.folder,
+                                                                    item.msg_id))
+        except Exception as exc:
+            self.store.outbox_log(outbox_id, "unmirror failed", str(exc))
+            return
+        self.store.outbox_update(outbox_id, payload=dict(item.payload, mirrored=False))
+        self.store.outbox_log(outbox_id, "unmirrored", f"removed from the {self.folder} folder")
+
+    async def recover(self, account: str) -> None:
+        """At start-up: resend what was unsettled, and reconcile the Deferred folder
+        with the local rows both ways."""
+        for item in self.store.outbox_items(states=[DeliveryState.SENDING,
+                                                    DeliveryState.SENT]):
+            if item.account != account or item.transport is not Transport.XMPP:
+                continue
+            plan = ImPlan.from_payload(item.payload["plan"])
+            if item.state is DeliveryState.SENT and plan.room:
+                continue
+            # Same ids as before: whoever got it already drops the copy.
+            self.store.outbox_update(item.id, DeliveryState.QUEUED, next_attempt=time.time())
+            self.store.outbox_log(item.id, "resend", "unconfirmed when the app stopped")
+        if self.engine.account(account).imap is None:
+            return
+        try:
+            mirrored = await self.engine._imap(account,
+                                               lambda s: _read_folder(s, self.folder))
+        except Exception as exc:
+            log.warning("%s: reading the %s folder failed: %s", account, self.folder, exc)
+            return
+        local = {i.msg_id: i for i in self.store.outbox_items()
+                 if i.account == account and i.transport is Transport.XMPP}
+        for msg_id, payload, files in mirrored:
+            item = local.get(msg_id)
+            if item is None:
+                self._recreate(account, msg_id, payload, files)
+            elif item.state in SETTLED:
+                with contextlib.suppress(Exception):
+                    await self.engine._imap(account, lambda s, m=msg_id:
+                                            _delete_by_message_id(s, self.folder, m))
+        seen = {m for m, _p, _f in mirrored}
+        for item in local.values():
+            if item.state is DeliveryState.DEFERRED and item.msg_id not in seen:
+                await self._mirror(item.id)
+        self.wake()
+
+    def _recreate(self, account: str, msg_id: str, payload: dict,
+                  files: list[bytes]) -> None:
+        for data in files:
+            self.store.store_blob(data)  # the files come back from the mirror
+        plan = ImPlan.from_payload(payload["plan"])
+        cfg = self.engine.account(account)
+        message = Message(
+            msg_id=msg_id, account=account, transport=Transport.XMPP,
+            direction=Direction.OUT, thread_id=plan.thread_id, date=time.time(),
+            sender=Party((cfg.jid or "").partition("/")[0], cfg.display_name or "", "from"),
+            recipients=[Party(plan.to, "", "to")], text=plan.text, origin_id=msg_id,
+            delivery=DeliveryState.DEFERRED)
+        exists = self.store.find_by_msg_id(account, msg_id) is not None
+        outbox_id = self.store.outbox_add(
+            msg_id, account, Transport.XMPP, payload=dict(payload, mirrored=True),
+            parties=[Party(t, "", "to") for t in (payload.get("targets") or [plan.to])],
+            state=DeliveryState.DEFERRED, next_attempt=time.time(),
+            message=None if exists else message)
+        self.store.outbox_log(outbox_id, "recovered", f"from the {self.folder} folder")
+        self._tell(outbox_id, DeliveryState.DEFERRED, f"recovered from the {self.folder} folder")
+
+
+def _words(state: DeliveryState) -> str:
+    return {DeliveryState.SENT: "the server accepted it",
+            DeliveryState.DELIVERED: "delivered", DeliveryState.READ: "read"}.get(
+        state, state.value)
+
+
+def _secs(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _delete_by_message_id(sync: Any, folder: str, msg_id: str) -> int:
+    client = sync.connect()
+    try:
+        client.select_folder(folder)
+    except imapclient.exceptions.IMAPClientError:
+        return 0  # no folder, nothing to remove
+    uids = client.search(["HEADER", "Message-ID", f"<{msg_id}>"])
+    if uids:
+        client.delete_messages(uids)
+        if b"UIDPLUS" in client.capabilities():
+            client.uid_expunge(uids)
+        else:
+            client.expunge()
+    return len(uids)
+
+
+def _read_folder(sync: Any, folder: str) -> list[tuple[str, dict, list[bytes]]]:
+    """Every deferred message of the folder: (message id, plan payload, file bytes)."""
+    client = sync.connect()
+    try:
+        client.select_folder(folder, readonly=True)
+    except imapclient.exceptions.IMAPClientError:
+        return []
+    uids = client.search(["HEADER", DEFERRED_HEADER, ""])
+    found = []
+    for _uid, data in client.fetch(uids, [b"BODY.PEEK[]"]).items():
+        mail = email.message_from_bytes(data[b"BODY[]"], policy=email.policy.default)
+        msg_id = (mail.get("Message-ID") or "").strip().strip("<>")
+        payload = None
+        files: list[bytes] = []
+        for part in mail.iter_attachments():
+            content = part.get_payload(decode=True) or b""
+            if part.get_filename() == PLAN_FILE:
+                with contextlib.suppress(ValueError):
+                    payload = json.loads(content)
+            else:
+                files.append(content)
+        if msg_id and isinstance(payload, dict) and "plan" in payload:
+            found.append((msg_id, payload, files))
+    return found
+
+
+__all__ = ["WHEN_AWAY", "ContactAway", "DeferralRetry", "Outbox", "OutboxChanged"]
