@@ -254,3 +254,25 @@ async def test_a_send_killed_at_any_step_is_delivered_exactly_once(world, tmp_pa
     finally:
         await bob_client.stop()
         bob_store.close()
+
+
+async def test_at_the_maximum_age_the_policy_drops_the_message_with_a_notice(
+        world, tmp_path, running):
+    start, _xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    policy = ('\n[deferral]\nfirst_retry = "0.2s"\nceiling = "0.2s"\nmax_age = "1s"\n'
+              'on_max_age = "drop"\n')
+    engine = await start(new_engine(config_path(world, tmp_path, alice,
+                                                contacts_toml(bob) + policy), tmp_path))
+    events: list[Event] = []
+    engine.events.subscribe(events.append)
+    await until(lambda: engine.availability(alice.name, bob.jid).availability
+                is Availability.OFFLINE)
+    sent = await engine.send_message(alice.name, [bob.jid], "Too late?", when_away="defer")
+    outbox_id = sent.outbox[0]
+    await until(lambda: engine.store.outbox_get(outbox_id).state is DeliveryState.CANCELLED,
+                what="the message dropped at its maximum age")
+    notice = [e for e in events if isinstance(e, OutboxChanged) and e.state == "cancelled"]
+    assert notice and "dropped after 1.0s (still offline)" in notice[0].detail
+    assert any(h.event == "expired" for h in engine.store.outbox_history(outbox_id))
