@@ -12,7 +12,9 @@ reply on either transport, and move a conversation between them (see
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
+import logging
 import mimetypes
 import threading
 from collections.abc import Sequence
@@ -22,7 +24,7 @@ from email.utils import formatdate
 from pathlib import Path
 
 from .config import AccountConfig, Config, SecretError, get_password
-from .events import EventBus, HealthChanged
+from .events import Event, EventBus, HealthChanged
 from .handoff import (
     ImPlan,
     chat_digest,
@@ -37,7 +39,7 @@ from .mail.connect import ConnectError, open_imap, open_smtp
 from .mail.send import MailSender
 from .mail.sync import MailSync
 from .mail.worker import MailWorker
-from .model import Direction, Message, Party, Transport, new_message_id
+from .model import ANSWERED, FLAGGED, SEEN, Direction, Message, Party, Transport, new_message_id
 from .outbox import WHEN_AWAY, ContactAway, Outbox, describe_presence
 from .paths import data_dir, ensure_private_dir
 from .store import Store
@@ -46,6 +48,8 @@ from .xmpp.availability import Availability, ContactPresence
 from .xmpp.client import XmppClient
 from .xmpp.session import XmppLoginError, XmppSession
 from .xmpp.stanzas import default_thread_id
+
+log = logging.getLogger(__name__)
 
 
 class EngineError(Exception):
@@ -81,6 +85,7 @@ class Engine:
         self._ops_lock = threading.Lock()
         self._senders: dict[str, MailSender] = {}
         self.outbox = Outbox(self)
+        self.events.subscribe(self._persist_event)
         self._sync_config_into_store()
         for account in config.accounts:
             # "A JID equal to an email address on a server that has both."
@@ -94,6 +99,41 @@ class Engine:
             self.store.upsert_account(account.name, account.email, account.jid)
         for contact in self.config.contacts:
             self.store.add_contact(contact.name, contact.emails, contact.jids, source="config")
+
+    # Events worth keeping: `tuiclient watch` follows them from the store, so it
+    # sees what every process sharing this store did, in order.
+    PERSISTED_EVENTS = frozenset({
+        "OutboxChanged", "DeliveryChanged", "DeferralRetry", "MessageReceived",
+        "EmailDelivery", "PresenceChanged", "HealthChanged", "FolderChanged",
+        "RoomInvitation", "SubscriptionRequest"})
+
+    def _persist_event(self, event: Event) -> None:
+        kind = type(event).__name__
+        if kind not in self.PERSISTED_EVENTS:
+            return
+        try:
+            self.store.add_event(kind, dataclasses.asdict(event))
+        except Exception:  # a full disk must not break the sender of the event
+            log.exception("could not keep a %s event", kind)
+
+    async def mark(self, row_id: int, flag: str, on: bool = True) -> None:
+        """Set or clear a flag (read, flagged, answered) on a message, on the server
+        too for an email; marking a chat line read tells its sender (XEP-0333)."""
+        names = {"read": SEEN, "seen": SEEN, "flagged": FLAGGED, "answered": ANSWERED}
+        if flag.lower() not in names:
+            raise EngineError(f"flag must be read, flagged or answered, not {flag!r}")
+        system = names[flag.lower()]
+        m = self.message(row_id)
+        if m.transport is Transport.EMAIL and m.folder and m.uid is not None:
+            folder, uid = m.folder, m.uid
+            await self._imap(m.account, lambda s: s.set_flags(folder, [uid], [system], on))
+        elif m.transport is Transport.XMPP and system == SEEN and on and \
+                m.account in self.xmpp:
+            self.xmpp[m.account].mark_displayed(row_id)
+        else:
+            flags = set(m.flags)
+            (flags.add if on else flags.discard)(system)
+            self.store.set_flags(row_id, flags)
 
     def close(self) -> None:
         with self._ops_lock:
@@ -235,6 +275,10 @@ class Engine:
         return sorted(seen.values(), key=lambda m: (m.date, m.id or 0))
 
     def search(self, query: str, limit: int = 50, account: str | None = None) -> list[Message]:
+        """Search mail and chat. A bulk import leaves rows waiting for the full-text
+        index; catch up first, so what was just synced is found."""
+        while self.store.index_pending() and self.store.index_backlog():
+            pass
         return self.store.search(query, limit=limit, account=account)
 
     async def fetch_body(self, row_id: int) -> Message:
@@ -310,7 +354,8 @@ class Engine:
                     reply_all: bool = False, history: bool = False,
                     attachments: Sequence[str] | str | None = None, mixed: bool = False,
                     separate_chats: bool = False,
-                    when_away: str | None = None) -> ReplyResult:
+                    when_away: str | None = None,
+                    headers: dict[str, str] | None = None) -> ReplyResult:
         """Answer a message by email or by IM, whatever transport it came by.
 
         `via`: "email", "im", or "auto" (IM when every party is mapped and
@@ -336,9 +381,9 @@ class Engine:
             raise EngineError(f"when_away must be one of {', '.join(WHEN_AWAY)}")
         if via == "im":
             return await self._reply_by_im(original, text, reply_all, history, attachments,
-                                           mixed, separate_chats, when_away)
+                                           mixed, separate_chats, when_away, headers)
         return await self._reply_by_email(original, text, reply_all, history, attachments,
-                                          mixed)
+                                          mixed, headers)
 
     def _auto_via(self, original: Message, reply_all: bool) -> str:
         account = self.account(original.account)
@@ -405,7 +450,8 @@ class Engine:
 
     async def _reply_by_im(self, original: Message, text: str, reply_all: bool,
                            history: bool, attachments: Sequence[str] | str | None,
-                           mixed: bool, separate_chats: bool, when_away: str) -> ReplyResult:
+                           mixed: bool, separate_chats: bool, when_away: str,
+                           headers: dict[str, str] | None = None) -> ReplyResult:
         account = self.account(original.account)
         client = self.xmpp_client(account.name)
         thread = await self._thread_with_bodies(original, history or bool(attachments))
@@ -477,7 +523,7 @@ class Engine:
         elif away and when_away == "defer":
             result.deferred = True
         if leftover:
-            outbox_id, msg_id = await self._email_leg(original, leftover, text)
+            outbox_id, msg_id = await self._email_leg(original, leftover, text, headers)
             result.emails.append(outbox_id)
             result.email_ids.append(msg_id)
         return result
@@ -558,8 +604,8 @@ class Engine:
                           "size": a.size})
         return files
 
-    async def _email_leg(self, original: Message, parties: Sequence[Party],
-                         text: str) -> tuple[int, str]:
+    async def _email_leg(self, original: Message, parties: Sequence[Party], text: str,
+                         headers: dict[str, str] | None = None) -> tuple[int, str]:
         """The email part of a mixed reply: same text, same thread, to `parties`."""
         account = self.account(original.account)
         h = reply_headers(original, self._me(account), False)
@@ -568,7 +614,7 @@ class Engine:
                                                  for p in parties[:1]],
                            [Party(p.address, p.name, "cc") for p in parties[1:]],
                            h.subject, text, msg_id=msg_id, in_reply_to=h.in_reply_to,
-                           references=h.references)
+                           references=h.references, extra_headers=headers)
         return await self.queue_email(account.name, mail, msg_id), msg_id
 
     @staticmethod
@@ -682,7 +728,7 @@ class Engine:
 
     async def _reply_by_email(self, original: Message, text: str, reply_all: bool,
                               history: bool, attachments: Sequence[str] | str | None,
-                              mixed: bool) -> ReplyResult:
+                              mixed: bool, headers: dict[str, str] | None = None) -> ReplyResult:
         account = self.account(original.account)
         thread = await self._thread_with_bodies(original, history or bool(attachments))
         result = ReplyResult("email", thread_id=original.thread_id)
@@ -724,7 +770,7 @@ class Engine:
                   self.store.blob_path(str(f["sha256"])).read_bytes()) for f in files]
         mail = build_email(self._from(account), to, cc, subject, body, msg_id=msg_id,
                            in_reply_to=in_reply_to or None, references=references,
-                           attachments=blobs)
+                           attachments=blobs, extra_headers=headers)
         result.emails.append(await self.queue_email(account.name, mail, msg_id))
         result.email_ids.append(msg_id)
         return result

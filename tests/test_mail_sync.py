@@ -330,3 +330,93 @@ def test_worker_keeps_the_inbox_current(world, people, use_idle):
     finally:
         worker.stop()
     assert not worker.is_alive()
+
+
+def test_header_row_is_what_the_header_objects_store():
+    from bridge.mail.imap_fetch import FetchedHeader
+    from bridge.mail.sync import header_row, headers_from_fetch
+    from bridge.store import Store
+    own = frozenset({"alice@example.test"})
+    raws = [f.read_bytes() for f in sorted(CORPUS.glob("*.eml"))] + [
+        b'From: Alice <alice@example.test>\r\nTo: "Doe, J" <j@x.test>, k@x.test\r\n'
+        b'Date: Mon, 05 Jan 2026 10:00:00 +0000\r\nReferences: <a"b@x> <c@x>\r\n\r\n']
+    for raw in raws:
+        for flags in (frozenset(), frozenset({"\\Seen", "$Junk"})):
+            mine = header_row("a", "INBOX", 7, flags, raw, own)
+            theirs = Store.email_header_row(
+                "a", "INBOX", headers_from_fetch(FetchedHeader(7, flags, 0, 0, raw), own))
+            # A message without a readable Date is placed at the time it was read.
+            assert mine[:5] + mine[6:] == theirs[:5] + theirs[6:]
+            assert abs(mine[5] - theirs[5]) < 60
+
+
+def _fill(person: Person, n: int, tag: str) -> None:
+    client = person.imap()
+    try:
+        for i in range(n):
+            client.append("INBOX", f"From: b{i % 3}@example.test\r\nTo: {person.account.email}, "
+                          f"c{i % 4}@example.test\r\nSubject: {tag} m{i}\r\n"
+                          f"Message-ID: <{tag}{i}.{person.account.name}@x>\r\n"
+                          + (f"References: <{tag}0.{person.account.name}@x>\r\n" if i else "")
+                          + "\r\nx\r\n")
+    finally:
+        client.logout()
+
+
+def test_bulk_sync_through_the_parser_process_stores_the_same(world, people, monkeypatch):
+    import bridge.mail.sync as sync_mod
+    alice = people("alice")
+    _fill(alice, 30, "bulk")
+    monkeypatch.setattr(sync_mod, "FIRST_SCREEN", 5)
+    monkeypatch.setattr(sync_mod, "BATCH", 7)
+    monkeypatch.setattr(sync_mod, "WORKER_MIN", 10)
+    result = alice.sync.sync_folder("INBOX")
+    assert result.new == 30
+    assert alice.sync._parser_process is not None  # the backfill went through it
+    name = alice.account.name
+    while alice.store.index_backlog():
+        pass
+    messages = alice.store.folder_messages(name, "INBOX", limit=100)
+    assert sorted(m.subject for m in messages) == sorted(f"bulk m{i}" for i in range(30))
+    for m in messages:
+        assert [p.address for p in m.recipients] == [alice.account.email,
+                                                     f"c{int(m.subject[6:]) % 4}@example.test"]
+    threads = alice.store.list_threads(name, limit=10)
+    assert [t.message_count for t in threads] == [30]
+    assert len(alice.store.search("bulk", account=name, limit=100)) == 30
+    alice.sync.close()
+    assert alice.sync._parser_process is None
+
+
+def test_cut_during_a_bulk_sync_through_the_parser_process_resumes(world, people,
+                                                                  monkeypatch):
+    import bridge.mail.sync as sync_mod
+    from bridge.mail.imap_fetch import FetchError
+    alice = people("alice")
+    _fill(alice, 40, "cut")
+    monkeypatch.setattr(sync_mod, "FIRST_SCREEN", 5)
+    monkeypatch.setattr(sync_mod, "BATCH", 10)
+    monkeypatch.setattr(sync_mod, "WORKER_MIN", 10)
+    real = sync_mod.stream_fetch
+    calls = {"n": 0}
+
+    def cut_on_third(client, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            gen = real(client, *args, **kwargs)
+            yield next(gen)
+            client._imap.sock.shutdown(2)
+            yield from gen
+            return
+        yield from real(client, *args, **kwargs)
+    monkeypatch.setattr(sync_mod, "stream_fetch", cut_on_third)
+    with pytest.raises((FetchError, OSError)):
+        alice.sync.sync_folder("INBOX")
+    name = alice.account.name
+    stored = alice.store.folder_uids(name, "INBOX")
+    assert 5 <= len(stored) < 40
+    result = alice.sync.sync_folder("INBOX")
+    assert result.new == 40 - len(stored)
+    assert sorted(m.subject for m in alice.store.folder_messages(name, "INBOX", limit=100)) \
+        == sorted(f"cut m{i}" for i in range(40))
+    assert sum(t.message_count for t in alice.store.list_threads(name, limit=100)) == 40

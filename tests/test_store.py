@@ -17,6 +17,7 @@ from bridge.model import (
     Attachment,
     DeliveryState,
     Direction,
+    EmailHeaders,
     Message,
     Party,
     Transport,
@@ -455,3 +456,77 @@ def test_store_is_shared_between_threads(store: Store) -> None:
         w.join()
     assert store.count_messages() == 800
     assert sum(t.message_count for t in store.list_threads(limit=10)) == 800
+
+
+def _header(uid: int, *, msg_id: str, thread: str = "root@example.org",
+            to: tuple[str, ...] = ("carol@example.org",), date: float = 1000.0,
+            subject: str = "budget") -> EmailHeaders:
+    return EmailHeaders(
+        uid=uid, msg_id=msg_id, thread_id=thread, date=date,
+        sender=Party("bob@example.org", "Bob"),
+        recipients=[Party(a, a.split("@")[0].title(), "to") for a in to],
+        subject=subject, message_id_header=msg_id, in_reply_to=None, references=[],
+        flags=frozenset())
+
+
+def test_deferred_parties_and_index_wait_for_the_backlog(store: Store) -> None:
+    store.insert_email_headers("work", "INBOX", [_header(1, msg_id="a@x")])
+    new = store.insert_email_headers(
+        "work", "INBOX", [_header(2, msg_id="b@x", to=("dave@example.org", "erin@example.org")),
+                          _header(3, msg_id="c@x", subject="other")], defer_parties=True)
+    assert new == 2
+    # Not deferred: the recipients are there at once.
+    first = store.find_by_msg_id("work", "a@x")
+    assert first is not None and [p.address for p in first.recipients] == ["carol@example.org"]
+    # Deferred: the sender only, until the backlog has run; nothing searchable yet.
+    waiting = store.find_by_msg_id("work", "b@x")
+    assert waiting is not None and waiting.sender.address == "bob@example.org"
+    assert waiting.recipients == []
+    assert store.index_pending() == 3 and store.search("budget") == []
+    assert store.index_backlog(limit=2) == 2
+    assert store.index_pending() == 1
+    assert store.index_backlog() == 1 and store.index_backlog() == 0
+    done = store.find_by_msg_id("work", "b@x")
+    assert done is not None
+    assert [(p.role, p.address, p.name) for p in [done.sender, *done.recipients]] == [
+        ("from", "bob@example.org", "Bob"), ("to", "dave@example.org", "Dave"),
+        ("to", "erin@example.org", "Erin")]
+    assert {m.msg_id for m in store.search("budget")} == {"a@x", "b@x"}
+    assert [m.msg_id for m in store.search("to:erin")] == ["b@x"]
+    thread = store.get_thread("work", "root@example.org")
+    assert thread is not None and thread.message_count == 3
+    # A known Message-ID in another folder only gains a location.
+    assert store.insert_email_headers("work", "Archive", [_header(7, msg_id="b@x")],
+                                      defer_parties=True) == 0
+    assert store.folder_uids("work", "Archive") == {7: done.id}
+    assert store.index_pending() == 0
+
+
+def test_header_rows_and_header_objects_store_the_same(tmp_path: Path) -> None:
+    items = [_header(i, msg_id=f"m{i}@x", to=("c@example.org", "d@example.org"))
+             for i in range(1, 4)]
+    with Store.open(tmp_path / "a.sqlite3") as a, Store.open(tmp_path / "b.sqlite3") as b:
+        a.insert_email_headers("work", "INBOX", items)
+        b.insert_email_headers("work", "INBOX",
+                               [Store.email_header_row("work", "INBOX", h) for h in items])
+        for n in range(1, 4):
+            x, y = a.find_by_msg_id("work", f"m{n}@x"), b.find_by_msg_id("work", f"m{n}@x")
+            assert x is not None and x == y and len(x.recipients) == 2
+
+
+def test_version_2_store_keeps_its_index_backlog(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "store.sqlite3"
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
+    with Store.open(path) as s:
+        s.upsert_account("work")
+        s._conn.execute(
+            "INSERT INTO messages (id, account, msg_id, transport, direction, thread_id, date, "
+            "sender_address, subject, indexed) VALUES "
+            "(1, 'work', 'old@x', 'email', 'in', 'old@x', 1.0, 'a@b', 'budget', 0)")
+    monkeypatch.undo()
+    with Store.open(path) as s:
+        assert s.schema_version == len(schema.MIGRATIONS)
+        assert s.index_pending() == 1
+        assert s.index_backlog() == 1 and s.index_pending() == 0
+        assert [m.msg_id for m in s.search("budget")] == ["old@x"]

@@ -23,11 +23,16 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="inspect the config file")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     config_sub.add_parser("check", help="load the config and print what it holds")
+    from bridge.headless.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from bridge.headless.cli import parse
+
+    args = parse(build_parser(), argv)
     from bridge.config import ConfigError, describe, load_config
 
     try:
@@ -39,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "config":
         print(describe(config))
         return EXIT_OK
+
+    if args.command is not None:
+        from bridge.headless.cli import main as headless
+
+        return headless(args, config)
 
     from tuiclient.app import TuiClientApp
 

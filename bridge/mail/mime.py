@@ -203,13 +203,15 @@ _decode_words_cached = lru_cache(maxsize=16384)(_decode_words)
 
 # --- header fast path ------------------------------------------------------------
 
-_FIELD = re.compile(
-    # Starting with a literal newline lets the regex engine jump between lines
-    # instead of trying the alternation at every character.
-    r"\n(subject|from|to|cc|bcc|reply-to|date|message-id|in-reply-to|references|content-type)"
-    r"[ \t]*:(.*(?:\r?\n[ \t].*)*)",
-    re.IGNORECASE,
-)
+# A header field at the start of a line, with its folded continuation lines.
+# Starting with a literal newline lets the regex engine jump between lines
+# instead of trying the pattern at every character. The name is matched
+# case-sensitively and then looked up in a set: a case-insensitive alternation of
+# the eleven names costs several times more. (Under IGNORECASE "ſubject" would
+# match too, but was filed under its own lowercase name and never read.)
+_FIELD = re.compile(r"\n([A-Za-z-]+)[ \t]*:(.*(?:\r?\n[ \t].*)*)")
+_WANTED_FIELDS = frozenset(("subject", "from", "to", "cc", "bcc", "reply-to", "date",
+                            "message-id", "in-reply-to", "references", "content-type"))
 _ID = re.compile(r"<([^<>]*)>")
 # A References value that is only well-formed bracketed ids and spaces needs none
 # of the model's repair steps.
@@ -293,8 +295,38 @@ _party_cached = lru_cache(maxsize=65536)(_make_party)
 
 def _parties(value: str, role: str) -> tuple[Party, ...]:
     if len(value) <= _CACHE_LIMIT:
+        if "," in value:
+            # A list is rarely seen twice, but its members are: look each up on
+            # its own. Only when every comma-separated piece is one plain mailbox
+            # is that the same as reading the whole list (a comma inside a quoted
+            # name leaves a piece that is not, and the whole list is read instead).
+            found = []
+            for piece in value.split(","):
+                party = _mailbox_cached(piece, role)
+                if party is None:
+                    return _parties_cached(value, role)
+                found.append(party)
+            return tuple(found)
         return _parties_cached(value, role)
     return _parse_parties(value, role)
+
+
+def _mailbox(piece: str, role: str) -> Party | None:
+    """The one mailbox that is all of `piece`, read as `_parse_parties` reads it."""
+    m = _MAILBOX_ITEM.match(piece)
+    if m is None or m.end() != len(piece) or not piece:
+        return None
+    quoted, plain, angle, bare = m.groups()
+    if bare:
+        return _party(bare, "", role)
+    if quoted:
+        name = _QUOTED_PAIR.sub(r"\1", quoted) if "\\" in quoted else quoted
+    else:
+        name = plain.strip()
+    return _party(angle, name if "  " not in name else " ".join(name.split()), role)
+
+
+_mailbox_cached = lru_cache(maxsize=16384)(_mailbox)
 
 
 def _parse_parties(value: str, role: str) -> tuple[Party, ...]:
@@ -449,9 +481,10 @@ def parse_headers(raw: bytes) -> HeaderInfo:
     # One C-level pass that only stops at the fields we read; the rest of the
     # header (Received chains, DKIM) is skipped inside the regex engine.
     values: dict[str, str] = {}
+    wanted = _WANTED_FIELDS
     for name, value in _FIELD.findall("\n" + text):
         name = name.lower()
-        if name in values:
+        if name in values or name not in wanted:
             continue  # the first of a repeated field wins, as in most clients
         if "\n" in value:
             value = value.replace("\r\n", "").replace("\n", "")
@@ -659,11 +692,9 @@ class _HtmlText(HTMLParser):
             shown = "".join(self.link_text.pop()).strip()
             if self.link_text:
                 self.link_text[-1].append(shown)
-            target = href
-            if target.lower().startswith(_SHOWN_SCHEMES):
-                bare = target[7:] if target.lower().startswith("mailto:") else target
-                if shown.strip() not in (target, bare):
-                    self.data(f" [{target}]", link=False)
+            suffix = _link_target(href, shown)
+            if suffix:
+                self.data(suffix, link=False)
         elif tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "dl"):
             self.flush_block(blank=True)
             if tag in ("ul", "ol") and self.list_stack:
@@ -735,12 +766,63 @@ def html_to_text(html: str) -> str:
         parser.close()
         return parser.text()
     except Exception:
-        # A hostile document must still give text.
-        import html as html_mod
-
-        text = _TAG.sub(" ", html)
-        text = re.sub(r"[ \t]+", " ", html_mod.unescape(text))
+        # A hostile document must still give text, and its links their targets:
+        # a document made to fail the parser must not hide where its links go.
+        text = _strip_tags(html)
+        text = re.sub(r"[ \t]+", " ", text)
         return re.sub(r"\n\s*\n+", "\n\n", text).strip()
+
+
+def _link_target(href: str, shown: str) -> str:
+    """" [href]" to put after a link's text, unless its text already is the target.
+
+    Only schemes a reader can use are shown; javascript:, data: and relative links
+    are not links in a terminal, so their text stays plain text.
+    """
+    if not href.lower().startswith(_SHOWN_SCHEMES):
+        return ""
+    bare = href[7:] if href.lower().startswith("mailto:") else href
+    if shown.strip() in (href, bare):
+        return ""
+    return f" [{href}]"
+
+
+_A_OPEN = re.compile(r"<a[\s>/]", re.I)
+_A_CLOSE = re.compile(r"</a[\s>]", re.I)
+_HREF = re.compile(r"""\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
+# Link text longer than this is not compared with the target: it is shown anyway.
+_MAX_LINK_TEXT = 2048
+
+
+def _strip_tags(html: str) -> str:
+    """Text between the tags, unescaped, each link's target after its text. Linear."""
+    import html as html_mod
+
+    out: list[str] = []
+    size = 0  # characters in `out`, to find a link's text without rejoining
+    links: list[tuple[str, int, int]] = []  # (href, index in out, size) of open <a>
+    pos = 0
+    for match in _TAG.finditer(html):
+        piece = html_mod.unescape(html[pos : match.start()])
+        out.append(piece)
+        size += len(piece)
+        pos = match.end()
+        tag = match.group(0)
+        if _A_OPEN.match(tag):
+            found = _HREF.search(tag)
+            href = "" if found is None else next(g for g in found.groups() if g is not None)
+            links.append((html_mod.unescape(href).strip(), len(out), size))
+        elif _A_CLOSE.match(tag + " ") and links:
+            href, index, start = links.pop()
+            shown = "".join(out[index:]) if size - start <= _MAX_LINK_TEXT else ""
+            suffix = _link_target(href, shown)
+            out.append(suffix)
+            size += len(suffix)
+            continue
+        out.append(" ")
+        size += 1
+    out.append(html_mod.unescape(html[pos:]))
+    return "".join(out)
 
 
 # --- full parse ------------------------------------------------------------------
@@ -1029,6 +1111,11 @@ def _thread_id(msg_id: str, info: HeaderInfo) -> str:
 
 def thread_id_of(info: HeaderInfo) -> str:
     """The thread id of a message known by its header only."""
+    # The common case without the model's normalising: an id that is already
+    # bare (no brackets, no whitespace) normalises to itself.
+    first = info.references[0] if info.references else info.in_reply_to
+    if first and "<" not in first and ">" not in first and first.split() == [first]:
+        return first
     return _thread_id(info.msg_id, info)
 
 

@@ -14,19 +14,27 @@ not fetched again (the missing UIDs are the difference against the store).
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import imapclient
 from imapclient.response_parser import parse_response
 
 from ..config import AccountConfig
 from ..events import Event, EventBus
-from ..model import Direction, EmailHeaders, Party
+from ..model import SEEN, Direction, EmailHeaders, Party
 from ..safe import write_new_file
 from ..store import Store
 from .connect import open_imap
@@ -35,6 +43,10 @@ from .mime import parse_headers, parse_message, thread_id_of, to_message
 
 FIRST_SCREEN = 50
 BATCH = 5000
+# From this many headers on, parsing runs in a child process while this one
+# fetches and stores: parsing and SQLite then use both cores instead of taking
+# turns under the GIL (a writer thread would wait for the GIL after every row).
+WORKER_MIN = 10_000
 HEADER_ITEMS = b"UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (" + HEADER_FIELDS + b")]"
 
 ROLES = {b"\\Sent": "sent", b"\\Drafts": "drafts", b"\\Trash": "trash", b"\\Junk": "junk",
@@ -88,6 +100,158 @@ def headers_from_fetch(item: FetchedHeader, own_addresses: frozenset[str]) -> Em
         malformed=bool(info.defects) and not info.message_id)
 
 
+# -- header rows: parsing fetched headers into what the store keeps ---------------
+
+_NOBODY = Party("", "")
+_flags_cache: dict[frozenset[str], tuple[str, bool]] = {}
+# By object id: the parser hands out one shared Party per person, and hashing a
+# dataclass costs more than the lookup. The Party is kept, so its id stays its own.
+_party_parts: dict[int, tuple[Party, str, str]] = {}
+_CACHE_MAX = 100_000
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _ids_json(ids: list[str]) -> str:
+    # Message ids are nearly always printable ASCII without quotes or backslashes,
+    # which JSON writes as they are.
+    body = '","'.join(ids)
+    if ids and "\\" not in body and body.count('"') == 2 * (len(ids) - 1) \
+            and body.isprintable():
+        return '["' + body + '"]'
+    return _json(ids)
+
+
+def header_row(account: str, folder: str, uid: int, flags: frozenset[str], header: bytes,
+               own: frozenset[str]) -> tuple[Any, ...]:
+    """The store's row (`Store.email_header_row`) for one fetched header.
+
+    The same as `Store.email_header_row(account, folder, headers_from_fetch(...))`,
+    without the objects in between: a cold sync makes 100,000 of these. What
+    repeats from message to message (flags, people) is looked up, not rebuilt.
+    """
+    info = parse_headers(header)
+    sender = info.sender or _NOBODY
+    people = [sender, *info.to, *info.cc]
+    if len(_party_parts) > _CACHE_MAX:
+        _party_parts.clear()
+    texts = []
+    parts = []
+    for p in people:
+        known = _party_parts.get(id(p))
+        if known is None:
+            known = _party_parts[id(p)] = (
+                p, f"{p.name} {p.address}".strip(), _json([p.role, p.address, p.name]))
+        texts.append(known[1])
+        parts.append(known[2])
+    del parts[0]  # the sender is in the row's own columns
+    cached = _flags_cache.get(flags)
+    if cached is None:
+        if len(_flags_cache) > 1000:
+            _flags_cache.clear()
+        cached = _flags_cache[flags] = (_json(sorted(flags)), SEEN in flags)
+    outgoing = sender.address.lower() in own
+    return (
+        account, folder, uid, info.msg_id, thread_id_of(info),
+        # Without a readable Date the message is placed when we first saw it.
+        info.date if info.date is not None else time.time(),
+        "out" if outgoing else "in", int(not outgoing and not cached[1]), sender.address,
+        sender.name, info.subject, " ".join(texts), info.message_id or None,
+        info.in_reply_to or None, _ids_json(info.references), cached[0],
+        int(bool(info.defects) and not info.message_id), int(info.has_attachment),
+        "[" + ",".join(parts) + "]")
+
+
+def header_rows(account: str, folder: str, items: Iterable[tuple[int, frozenset[str], bytes]],
+                own: frozenset[str]) -> list[tuple[Any, ...]]:
+    return [header_row(account, folder, uid, flags, header, own)
+            for uid, flags, header in items]
+
+
+# -- the parser process -------------------------------------------------------------
+
+_FRAME = struct.Struct("!Q")
+
+
+def _write_frame(out: IO[bytes], payload: bytes) -> None:
+    out.write(_FRAME.pack(len(payload)))
+    out.write(payload)
+    out.flush()
+
+
+def _read_frame(src: IO[bytes]) -> bytes | None:
+    head = src.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        return None
+    size = _FRAME.unpack(head)[0]
+    payload = src.read(size)
+    if len(payload) < size:
+        return None
+    return payload
+
+
+def _worker_main() -> None:
+    """The parser process: batches of fetched headers in, store rows out, in order.
+
+    Only plain tuples cross the pipe: pickling dataclasses costs more than parsing.
+    """
+    src, out = sys.stdin.buffer, sys.stdout.buffer
+    while (payload := _read_frame(src)) is not None:
+        try:
+            account, folder, own, items = pickle.loads(payload)
+            reply: Any = ("ok", header_rows(account, folder, items, own))
+        except Exception as exc:  # reported to the syncing process, which raises it
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        _write_frame(out, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class _ParserProcess:
+    """A child process that parses header batches while this one fetches and stores."""
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from bridge.mail.sync import _worker_main; _worker_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+
+    def submit(self, account: str, folder: str, own: frozenset[str],
+               items: list[tuple[int, frozenset[str], bytes]]) -> None:
+        assert self.proc.stdin is not None
+        _write_frame(self.proc.stdin, pickle.dumps((account, folder, own, items),
+                                                   protocol=pickle.HIGHEST_PROTOCOL))
+
+    def result(self) -> list[tuple[Any, ...]]:
+        assert self.proc.stdout is not None
+        payload = _read_frame(self.proc.stdout)
+        if payload is None:
+            raise RuntimeError(f"the header parser process died ({self.proc.poll()})")
+        status, value = pickle.loads(payload)
+        if status != "ok":
+            raise RuntimeError(f"the header parser process failed: {value}")
+        return value
+
+    def kill(self) -> None:
+        with suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+
+    def close(self) -> None:
+        with suppress(OSError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
 class MailSync:
     """Syncs one account's IMAP folders into the store over one connection."""
 
@@ -102,6 +266,7 @@ class MailSync:
         self.client: imapclient.IMAPClient | None = None
         self.own = frozenset(a.lower() for a in (account.email or "",) if a)
         self.qresync = False
+        self._parser_process: _ParserProcess | None = None
 
     # -- connection ----------------------------------------------------------
     def connect(self) -> imapclient.IMAPClient:
@@ -119,6 +284,9 @@ class MailSync:
         return self.client
 
     def close(self) -> None:
+        if self._parser_process is not None:
+            self._parser_process.close()
+            self._parser_process = None
         if self.client is not None:
             with suppress(OSError, imapclient.exceptions.IMAPClientError):
                 self.client.logout()
@@ -210,28 +378,77 @@ class MailSync:
     def _fetch_into_store(self, folder: str, uids: list[int], phase: str, done: int,
                           total: int) -> int:
         """Fetch headers of `uids` (newest first, in batches) and store them."""
+        if len(uids) >= WORKER_MIN:
+            parser = self._parser()
+            if parser is not None:
+                return self._fetch_with_parser(parser, folder, uids, phase, done, total)
         client = self.connect()
+        name = self.account.name
         new = 0
-        # SQLite lets go of the GIL while it writes, so batch k is stored while
-        # batch k+1 is fetched and parsed.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as writer:
-            pending: Future[int] | None = None
-            for start in range(0, len(uids), BATCH):
-                chunk = uids[start:start + BATCH]
-                items = [headers_from_fetch(i, self.own)
-                         for i in stream_fetch(client, uid_set(chunk), HEADER_ITEMS)]
-                if pending is not None:
-                    new += pending.result()
-                    self.events.publish(SyncProgress(self.account.name, folder, done,
-                                                     total, phase))
-                pending = writer.submit(self.store.insert_email_headers, self.account.name,
-                                        folder, items)
-                done += len(chunk)
-            if pending is not None:
-                new += pending.result()
-                self.events.publish(SyncProgress(self.account.name, folder, done, total,
-                                                 phase))
+        for start in range(0, len(uids), BATCH):
+            chunk = uids[start:start + BATCH]
+            rows = [header_row(name, folder, i.uid, i.flags, i.header, self.own)
+                    for i in stream_fetch(client, uid_set(chunk), HEADER_ITEMS)]
+            new += self.store.insert_email_headers(name, folder, rows,
+                                                   defer_parties=phase == "backfill")
+            done += len(chunk)
+            self.events.publish(SyncProgress(name, folder, done, total, phase))
         return new
+
+    def _parser(self) -> _ParserProcess | None:
+        if self._parser_process is None or self._parser_process.proc.poll() is not None:
+            try:
+                self._parser_process = _ParserProcess()
+            except OSError:
+                return None  # parse here instead
+        return self._parser_process
+
+    def _fetch_with_parser(self, parser: _ParserProcess, folder: str, uids: list[int],
+                           phase: str, done: int, total: int) -> int:
+        """The bulk path: this thread fetches, the parser process parses, a writer
+        thread stores, all at once; each batch is stored in order as it comes back."""
+        client = self.connect()
+        name = self.account.name
+        pending: queue.Queue[int | None] = queue.Queue()
+        outcome: dict[str, Any] = {"new": 0}
+
+        def write() -> None:
+            stored = done
+            try:
+                while (size := pending.get()) is not None:
+                    rows = parser.result()
+                    outcome["new"] += self.store.insert_email_headers(
+                        name, folder, rows, defer_parties=phase == "backfill")
+                    stored += size
+                    self.events.publish(SyncProgress(name, folder, stored, total, phase))
+            except BaseException as exc:
+                outcome["error"] = exc
+                # The parser's answers can no longer be matched to batches; killing
+                # it also frees this thread if it waits to hand the parser a batch.
+                self._parser_process = None
+                parser.kill()
+
+        writer = threading.Thread(target=write, name="mail-store", daemon=True)
+        writer.start()
+        try:
+            for start in range(0, len(uids), BATCH):
+                if "error" in outcome:
+                    break
+                chunk = uids[start:start + BATCH]
+                items = [(i.uid, i.flags, i.header)
+                         for i in stream_fetch(client, uid_set(chunk), HEADER_ITEMS)]
+                try:
+                    parser.submit(name, folder, self.own, items)
+                except OSError:
+                    break  # the writer has the parser's error
+                pending.put(len(chunk))
+        finally:
+            # What was fetched before a failure is still stored.
+            pending.put(None)
+            writer.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["new"]
 
     def _full(self, folder: str, result: SyncResult) -> None:
         client = self.connect()
@@ -244,6 +461,8 @@ class MailSync:
             result.vanished = len(gone)
             self.store.remove_mail_locations(self.account.name, folder, gone)
         missing = [u for u in server if u not in have]
+        if len(missing) - FIRST_SCREEN >= WORKER_MIN:
+            self._parser()  # starts up while the first screen is fetched
         total = len(server)
         done = total - len(missing)
         first, rest = missing[:FIRST_SCREEN], missing[FIRST_SCREEN:]

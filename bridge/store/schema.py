@@ -248,7 +248,25 @@ ON messages WHEN new.indexed = 1 BEGIN
 END;
 """
 
-MIGRATIONS: list[Migration] = [_V1, _V2]
+# Version 3: a bulk header import defers a message's party rows too. The header
+# row keeps its recipients as JSON ([[role, address, name], ...]) in
+# `pending_parties` until `Store.index_backlog` writes them to message_parties
+# (with the sender, from the row) and clears the column. Rows waiting for the
+# backlog are found through `index_backlog`, ranges of row ids handed out by
+# imports, instead of a partial index on `indexed` that every insert had to
+# update; a range may also cover rows that are indexed already.
+_V3 = """
+ALTER TABLE messages ADD COLUMN pending_parties TEXT;
+CREATE TABLE index_backlog (
+    first INTEGER NOT NULL,
+    last  INTEGER NOT NULL
+);
+INSERT INTO index_backlog (first, last)
+    SELECT min(id), max(id) FROM messages WHERE indexed = 0 HAVING count(*) > 0;
+DROP INDEX messages_unindexed;
+"""
+
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -71,13 +71,14 @@ SELECT m.id, m.account, m.msg_id, m.transport, m.direction, m.thread_id, m.date,
 FROM messages AS m
 """
 
-# Header sync's row: no body yet, and `indexed = 0` until `index_backlog` runs.
+# Header sync's row: no body yet, and `indexed = 0` until `index_backlog` runs. The
+# parameters are a row id followed by an email header row (`Store.email_header_row`).
 _HEADER_INSERT = """
 INSERT INTO messages (
-    id, account, msg_id, transport, direction, thread_id, date, sender_address,
-    sender_name, subject, search_parties, folder, uid, message_id_header, in_reply_to,
-    refs, flags, unread, malformed, has_attachment, indexed)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+    id, account, folder, uid, msg_id, thread_id, date, direction, unread, sender_address,
+    sender_name, subject, search_parties, message_id_header, in_reply_to, refs, flags,
+    malformed, has_attachment, pending_parties, transport, indexed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'email', 0)
 """
 
 _MESSAGE_INSERT = """
@@ -561,18 +562,50 @@ class Store:
 
     # -- email sync: bulk headers and server locations ----------------------------
 
+    @staticmethod
+    def email_header_row(account: str, folder: str, h: EmailHeaders) -> tuple[Any, ...]:
+        """The plain tuple `insert_email_headers` stores for one header-synced email.
+
+        (account, folder, uid, msg_id, thread_id, date, direction, unread,
+        sender_address, sender_name, subject, search_parties, message_id_header,
+        in_reply_to, refs JSON, flags JSON, malformed, has_attachment, recipients
+        JSON): strings, numbers and None only, so a parser in another process can
+        make them and send them over cheaply. Recipients are [[role, address,
+        name], ...]; flags are sorted.
+        """
+        sender = h.sender
+        return (
+            account, folder, h.uid, h.msg_id, h.thread_id, float(h.date), h.direction.value,
+            int(h.direction is Direction.IN and SEEN not in h.flags), sender.address,
+            sender.name, h.subject, _parties_text((sender, *h.recipients)),
+            h.message_id_header, h.in_reply_to, _json(h.references), _json(sorted(h.flags)),
+            int(h.malformed), int(h.has_attachment),
+            _json([[p.role, p.address, p.name] for p in h.recipients]))
+
     def insert_email_headers(self, account: str, folder: str,
-                             items: Sequence[EmailHeaders]) -> int:
+                             items: Sequence[EmailHeaders] | Sequence[tuple[Any, ...]],
+                             *, defer_parties: bool = False) -> int:
         """Store header-synced emails of one folder in one transaction; return how many
         were new messages.
 
-        The fast path of a cold sync: no `Message` objects, one executemany per table,
-        and the rows wait for the full-text index (`index_backlog`) instead of
-        paying for it row by row. An email already stored (the same Message-ID seen
-        in another folder, or its chat copy) only gains this folder as a location.
+        `items` are `EmailHeaders` or rows made by `email_header_row` for this
+        account and folder. The fast path of a cold sync: no `Message` objects, one
+        executemany per table, and the rows wait for the full-text index
+        (`index_backlog`) instead of paying for it row by row. With
+        `defer_parties` the recipients wait too (in the row, as JSON) and the
+        message shows only its sender until the backlog has run: for a bulk import
+        of old mail, not for what a user is about to open. An email already stored
+        (the same Message-ID seen in another folder, or its chat copy) only gains
+        this folder as a location.
         """
         if not items:
             return 0
+        rows_in: Sequence[tuple[Any, ...]]
+        if isinstance(items[0], EmailHeaders):
+            rows_in = [self.email_header_row(account, folder, h)
+                       for h in items]  # type: ignore[arg-type]
+        else:
+            rows_in = items  # type: ignore[assignment]
         now = time.time()
         with self._write() as conn:
             conn.execute("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
@@ -582,78 +615,113 @@ class Store:
             known = dict(conn.execute(
                 "SELECT msg_id, id FROM messages WHERE account = ? "
                 "AND msg_id IN (SELECT value FROM json_each(?))",
-                (account, _json([h.msg_id for h in items]))).fetchall())
-            next_id = conn.execute(
+                (account, _json([r[3] for r in rows_in]))).fetchall())
+            first_id = next_id = conn.execute(
                 "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'),"
                 " 0), coalesce((SELECT max(id) FROM messages), 0)) + 1").fetchone()[0]
             rows: list[tuple[Any, ...]] = []
             parties: list[tuple[Any, ...]] = []
-            locations: list[tuple[Any, ...]] = []
             places: list[tuple[Any, ...]] = []
             threads: dict[str, _ThreadDelta] = defaultdict(_ThreadDelta)
             email_bit = TRANSPORT_BITS[Transport.EMAIL]
-            for h in items:
-                row_id = known.get(h.msg_id)
+            for r in rows_in:
+                row_id = known.get(r[3])
                 if row_id is None:
-                    row_id = known[h.msg_id] = next_id
+                    row_id = known[r[3]] = next_id
                     next_id += 1
-                    unread = int(h.direction is Direction.IN and SEEN not in h.flags)
-                    sender = h.sender
-                    search = _parties_text((sender, *h.recipients))
-                    rows.append((
-                        row_id, account, h.msg_id, "email", h.direction.value, h.thread_id,
-                        h.date, sender.address, sender.name, h.subject, search, folder, h.uid,
-                        h.message_id_header, h.in_reply_to, _json(h.references),
-                        _json(sorted(h.flags)), unread, int(h.malformed),
-                        int(h.has_attachment)))
-                    parties.append((row_id, 0, "from", sender.address, sender.name))
-                    for pos, p in enumerate(h.recipients, 1):
-                        parties.append((row_id, pos, p.role, p.address, p.name))
-                    threads[h.thread_id].add_values(h.date, unread, sender.name or sender.address,
-                                                    "", h.subject, email_bit)
+                    if defer_parties:
+                        rows.append((row_id, *r))
+                    else:
+                        rows.append((row_id, *r[:-1], None))
+                        parties.append((row_id, r[8], r[9], r[18]))
+                    threads[r[4]].add_values(r[5], r[7], r[9] or r[8], "", r[10], email_bit)
                 else:
                     # Known already (sent from here, or its chat copy): now it has a place.
-                    places.append((folder, h.uid, row_id))
-                locations.append((account, folder, h.uid, row_id))
+                    places.append((r[2], row_id))
             conn.executemany(_HEADER_INSERT, rows)
-            conn.executemany("UPDATE messages SET folder = ?, uid = ? "
-                             "WHERE id = ? AND folder IS NULL", places)
+            if places:
+                conn.executemany("UPDATE messages SET folder = ?, uid = ? "
+                                 "WHERE id = ? AND folder IS NULL",
+                                 [(folder, uid, i) for uid, i in places])
+                conn.executemany("INSERT OR IGNORE INTO mail_locations (account, folder, uid, "
+                                 "message) VALUES (?, ?, ?, ?)",
+                                 [(account, folder, uid, i) for uid, i in places])
+            if rows:
+                # Straight from the rows just written: no values cross into SQLite twice.
+                conn.execute("INSERT OR IGNORE INTO mail_locations (account, folder, uid, "
+                             "message) SELECT account, folder, uid, id FROM messages "
+                             "WHERE id BETWEEN ? AND ?", (first_id, next_id - 1))
+                self._backlog_add(conn, first_id, next_id - 1)
             conn.executemany(
                 "INSERT INTO message_parties (message_id, position, role, address, name) "
-                "VALUES (?, ?, ?, ?, ?)", parties)
-            conn.executemany("INSERT OR IGNORE INTO mail_locations (account, folder, uid, "
-                             "message) VALUES (?, ?, ?, ?)", locations)
+                "SELECT ?1, 0, 'from', ?2, ?3 UNION ALL "
+                "SELECT ?1, key + 1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+                "json_extract(value, '$[2]') FROM json_each(?4)",
+                parties)
             conn.executemany(_THREAD_UPSERT, [
                 (account, thread_id, d.subject, d.subject_date, d.first, d.last, d.count,
                  d.unread, d.last_sender, d.snippet, d.transports)
                 for thread_id, d in threads.items()])
         return len(rows)
 
-    def index_backlog(self, limit: int = 20_000) -> int:
-        """Add up to `limit` messages that wait for the full-text index; return how many.
+    @staticmethod
+    def _backlog_add(conn: sqlite3.Connection, first: int, last: int) -> None:
+        # Imports hand out consecutive ids, so a range usually just grows.
+        if not conn.execute("UPDATE index_backlog SET last = ? WHERE last = ?",
+                            (last, first - 1)).rowcount:
+            conn.execute("INSERT INTO index_backlog (first, last) VALUES (?, ?)", (first, last))
 
-        Run after a bulk import until it returns 0; search finds a message once it
-        has been indexed.
+    def index_backlog(self, limit: int = 20_000) -> int:
+        """Catch up with up to `limit` messages of bulk imports; return how many.
+
+        They get their party rows (if the import deferred them) and go into the
+        full-text index, newest rows first. Run after a bulk import until it
+        returns 0; search finds a message once it has been indexed.
         """
+        done = 0
         with self._write() as conn:
-            ids = [r[0] for r in conn.execute(
-                "SELECT id FROM messages WHERE indexed = 0 ORDER BY id DESC LIMIT ?", (limit,))]
-            if not ids:
-                return 0
-            todo = _json(ids)
-            conn.execute(
-                "INSERT INTO messages_fts (rowid, subject, body, search_parties) "
-                "SELECT id, subject, body, search_parties FROM messages "
-                "WHERE id IN (SELECT value FROM json_each(?))", (todo,))
-            conn.execute("UPDATE messages SET indexed = 1 "
-                         "WHERE id IN (SELECT value FROM json_each(?))", (todo,))
-        return len(ids)
+            ranges = conn.execute(
+                "SELECT rowid, first, last FROM index_backlog ORDER BY last DESC").fetchall()
+            for rowid, first, last in ranges:
+                if done >= limit:
+                    break
+                ids = [r[0] for r in conn.execute(
+                    "SELECT id FROM messages WHERE id BETWEEN ? AND ? AND indexed = 0 "
+                    "ORDER BY id DESC LIMIT ?", (first, last, limit - done))]
+                if len(ids) < limit - done:
+                    conn.execute("DELETE FROM index_backlog WHERE rowid = ?", (rowid,))
+                else:
+                    conn.execute("UPDATE index_backlog SET last = ? WHERE rowid = ?",
+                                 (ids[-1] - 1, rowid))
+                if not ids:
+                    continue
+                done += len(ids)
+                span = (ids[-1], ids[0])
+                where = "WHERE id BETWEEN ? AND ? AND indexed = 0"
+                conn.execute(
+                    "INSERT INTO message_parties (message_id, position, role, address, name) "
+                    f"SELECT id, 0, 'from', sender_address, sender_name FROM messages {where} "
+                    "AND pending_parties IS NOT NULL", span)
+                conn.execute(
+                    "INSERT INTO message_parties (message_id, position, role, address, name) "
+                    "SELECT m.id, j.key + 1, json_extract(j.value, '$[0]'), "
+                    "json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]') "
+                    "FROM messages AS m, json_each(m.pending_parties) AS j "
+                    "WHERE m.id BETWEEN ? AND ? AND m.indexed = 0 "
+                    "AND m.pending_parties IS NOT NULL", span)
+                conn.execute(
+                    "INSERT INTO messages_fts (rowid, subject, body, search_parties) "
+                    f"SELECT id, subject, body, search_parties FROM messages {where}", span)
+                conn.execute("UPDATE messages SET indexed = 1, pending_parties = NULL "
+                             f"{where}", span)
+        return done
 
     def index_pending(self) -> int:
-        """How many messages still wait for the full-text index."""
+        """How many messages still wait for `index_backlog`."""
         with self._lock:
             return self._conn.execute(
-                "SELECT count(*) FROM messages WHERE indexed = 0").fetchone()[0]
+                "SELECT coalesce(sum((SELECT count(*) FROM messages WHERE id BETWEEN "
+                "b.first AND b.last AND indexed = 0)), 0) FROM index_backlog AS b").fetchone()[0]
 
     def remove_mail_locations(self, account: str, folder: str, uids: Iterable[int]) -> int:
         """Forget that these UIDs are in `folder` (expunged, vanished, moved away).
@@ -861,6 +929,26 @@ class Store:
             return None
         return Thread(*r[:10], frozenset(t for t, bit in TRANSPORT_BITS.items() if r[10] & bit))
 
+    def thread_by_row(self, row_id: int) -> Thread | None:
+        """A conversation by its number in the threads table (what lists show)."""
+        with self._lock:
+            r = self._conn.execute(
+                "SELECT id, account, thread_id, subject, first_date, last_date, message_count,"
+                " unread_count, last_sender, snippet, transports FROM threads WHERE id = ?",
+                (row_id,)).fetchone()
+        if r is None:
+            return None
+        return Thread(*r[:10], frozenset(t for t, bit in TRANSPORT_BITS.items() if r[10] & bit))
+
+    def messages_after(self, row_id: int, limit: int = 500) -> list[Message]:
+        """Messages stored after row `row_id`, oldest first (for followers of new mail)."""
+        return self._query_messages("WHERE m.id > ? ORDER BY m.id LIMIT ?", (row_id, limit))
+
+    def last_message_row(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT coalesce(max(id), 0) FROM messages")
+                       .fetchone()[0])
+
     def search(self, query: str, limit: int = 50, account: str | None = None) -> list[Message]:
         """Messages matching `query`, newest first.
 
@@ -996,6 +1084,22 @@ class Store:
     def contacts(self) -> list[Contact]:
         with self._read() as conn:
             return self._contacts(conn, "", ())
+
+    def remove_contact_address(self, address: str,
+                               sources: Iterable[str] = ("learned",)) -> bool:
+        """Forget one address of a contact, if it came from one of `sources`."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT contact_id FROM contact_addresses WHERE address = ? AND source IN "
+                "(SELECT value FROM json_each(?))",
+                (normalize_address(address), _json(list(sources)))).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM contact_addresses WHERE address = ?",
+                         (normalize_address(address),))
+            conn.execute("DELETE FROM contacts WHERE id = ? AND NOT EXISTS (SELECT 1 FROM "
+                         "contact_addresses WHERE contact_id = ?)", (row[0], row[0]))
+        return True
 
     # -- outbox --------------------------------------------------------------------
 

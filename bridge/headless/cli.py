@@ -1,0 +1,667 @@
+"""`tuiclient <command>`: every action of the app, without a screen.
+
+Human-readable output by default, `--json` for programs. Exit codes:
+
+    0  done
+    1  failed (the message says why)
+    2  usage: bad arguments
+    3  config: the config file is wrong (file, line and key are named)
+    4  auth: a server refused the login
+    5  network: a server could not be reached
+    6  not yet delivered: deferred, or waiting in the outbox for a server
+    7  needs a decision: a party has no address on that transport, or the
+       contact is away and --when-away is "ask"
+
+`serve` reads commands as JSON lines on stdin (`{"id": 1, "argv": ["send", ...]}`)
+and answers each with one JSON line, so a long-running script drives one engine
+without reconnecting for every call; `{"id": 2, "watch": true}` adds the engine's
+events to the output stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..engine import Engine, EngineError, ReplyResult
+from ..events import Event, HealthChanged
+from ..identity import UnmappedParty, normalize_email, normalize_jid
+from ..model import DeliveryState, Direction, Message, Transport
+from ..outbox import WHEN_AWAY, ContactAway, describe_presence
+from ..store.records import Thread
+from . import output as out
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_AUTH = 4
+EXIT_NETWORK = 5
+EXIT_NOT_DELIVERED = 6
+EXIT_DECIDE = 7
+
+COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
+            "contacts", "watch", "serve", "run")
+
+
+@dataclass
+class Outcome:
+    """What a command did: its exit code, a result for --json, lines for people."""
+
+    code: int = EXIT_OK
+    result: Any = None
+    lines: list[str] = field(default_factory=list)
+
+
+class CommandError(Exception):
+    def __init__(self, code: int, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.detail = detail
+
+
+# -- the parser -------------------------------------------------------------------------
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the headless commands to tuiclient's parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON for programs")
+    common.add_argument("--account", help="the account (default: the first one)")
+
+    def text_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("text", nargs="?", help="the text; '-' or nothing reads stdin")
+
+    def send_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--when-away", choices=WHEN_AWAY, default=None,
+                       help="if the contact is not available: ask (exit 7), send anyway, "
+                            "defer, or send by email (default: the config's policy)")
+        p.add_argument("--wait", type=float, default=10.0,
+                       help="seconds to wait for the server and the receipt (default 10)")
+
+    def reply_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--all", action="store_true", dest="reply_all",
+                       help="to every party, not just the sender")
+        p.add_argument("--history", action="store_true",
+                       help="carry the earlier messages along")
+        p.add_argument("--attach", action="append", default=[], metavar="NAME",
+                       help="a file of the thread to send along ('all' for every one)")
+        p.add_argument("--mixed", action="store_true",
+                       help="parties without an address on that transport get the other one")
+        p.add_argument("--separate-chats", action="store_true",
+                       help="one chat per person instead of a room")
+
+    p = sub.add_parser("sync", parents=[common], help="fetch new mail and chat now")
+    p = sub.add_parser("list", parents=[common], help="list conversations")
+    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("--unread", action="store_true")
+    p.add_argument("--transport", choices=("email", "xmpp"))
+    p = sub.add_parser("show", parents=[common], help="one conversation as one timeline")
+    p.add_argument("thread", help="a conversation: its number from `list` or its thread id")
+    p.add_argument("--no-fetch", action="store_true", help="do not fetch missing email bodies")
+    p = sub.add_parser("search", parents=[common], help="search mail and chat")
+    p.add_argument("query", nargs="+")
+    p.add_argument("--limit", type=int, default=30)
+    p = sub.add_parser("send", parents=[common], help="start a conversation")
+    p.add_argument("--to", action="append", required=True, metavar="ADDRESS")
+    p.add_argument("--via", choices=("email", "im", "auto"), default="auto")
+    p.add_argument("--subject", default="")
+    p.add_argument("--file", action="append", default=[], type=Path, metavar="PATH",
+                   help="attach a file")
+    send_options(p)
+    text_args(p)
+    p = sub.add_parser("reply", parents=[common], help="answer a message by email or IM")
+    p.add_argument("message", help="a message number (#N in `show`) or its message id")
+    p.add_argument("--via", choices=("email", "im", "auto"), default="auto")
+    reply_options(p)
+    send_options(p)
+    text_args(p)
+    p = sub.add_parser("handoff", parents=[common], help="move a conversation to IM or email")
+    p.add_argument("thread")
+    p.add_argument("--to", choices=("im", "email"), required=True, dest="target")
+    reply_options(p)
+    send_options(p)
+    text_args(p)
+    p = sub.add_parser("outbox", parents=[common], help="what waits to be sent")
+    osub = p.add_subparsers(dest="outbox_command")
+    ol = osub.add_parser("list", parents=[common])
+    ol.add_argument("--all", action="store_true", help="settled ones too")
+    ol.add_argument("--log", action="store_true", help="with each row's log")
+    for name, what in (("retry", "send now"), ("cancel", "stop it"),
+                       ("email", "send it by email instead")):
+        op = osub.add_parser(name, parents=[common], help=what)
+        op.add_argument("id", type=int)
+        op.add_argument("--wait", type=float, default=10.0,
+                        help="seconds to wait for the server and the receipt (default 10)")
+    p = sub.add_parser("contacts", parents=[common], help="who is who across transports")
+    csub = p.add_subparsers(dest="contacts_command")
+    csub.add_parser("list", parents=[common])
+    cm = csub.add_parser("map", parents=[common], help="say an email address and a JID "
+                                                     "are the same person")
+    cm.add_argument("email")
+    cm.add_argument("jid")
+    cm.add_argument("--name", default="")
+    cu = csub.add_parser("unmap", parents=[common], help="forget a learned address")
+    cu.add_argument("address")
+    cs = csub.add_parser("suggest", parents=[common], help="mappings waiting for your yes")
+    cs.add_argument("--vcard", action="store_true",
+                    help="ask the roster's vCards for email addresses first")
+    sub.add_parser("watch", parents=[common], help="print the engine's events as JSON lines")
+    sub.add_parser("serve", parents=[common], help="take JSON-line commands on stdin")
+    p = sub.add_parser("run", parents=[common], help="stay connected and apply reply rules")
+    p.add_argument("--rules", type=Path, required=True, help="the rules file (TOML)")
+
+
+# -- running ---------------------------------------------------------------------------
+
+
+class Headless:
+    """One engine, brought up as far as a command needs."""
+
+    def __init__(self, config: Config, engine: Engine | None = None) -> None:
+        self.engine = engine or Engine(config)
+        self.failures: dict[tuple[str, str], str] = {}
+        self.started: set[str] = set()
+        self.engine.events.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, HealthChanged):
+            key = (event.account, event.service)
+            if event.ok:
+                self.failures.pop(key, None)
+            else:
+                self.failures[key] = event.detail
+
+    async def up(self, *, mail: bool = False, xmpp: bool = True) -> None:
+        wanted = ("mail" if mail else "") + ("xmpp" if xmpp else "")
+        if wanted in self.started or ("mailxmpp" in self.started):
+            return
+        await self.engine.start(mail=mail, xmpp=xmpp)
+        self.started.add(wanted)
+        if xmpp and self.engine.xmpp:
+            # Contacts announce themselves just after our own presence; give them a
+            # moment so "is bob available?" is not answered too early.
+            await asyncio.sleep(0.3)
+
+    def need_xmpp(self, account: str) -> None:
+        if account in self.engine.xmpp:
+            return
+        self._raise_failure(account, "xmpp")
+        raise CommandError(EXIT_FAILED, f"account {account} has no XMPP connection")
+
+    def _raise_failure(self, account: str, service: str) -> None:
+        detail = self.failures.get((account, service))
+        if detail:
+            code = EXIT_AUTH if "login refused" in detail or "auth" in detail.lower() \
+                else EXIT_NETWORK
+            raise CommandError(code, f"{account} {service}: {detail}")
+
+    async def close(self) -> None:
+        await self.engine.stop()
+        self.engine.close()
+
+
+def read_text(text: str | None) -> str:
+    if text is None or text == "-":
+        if sys.stdin.isatty():
+            raise CommandError(EXIT_USAGE, "no text given: pass it as an argument or on stdin")
+        text = sys.stdin.read()
+    if not text.strip():
+        raise CommandError(EXIT_USAGE, "the text is empty")
+    return text
+
+
+def find_thread(engine: Engine, ref: str, account: str | None) -> Thread:
+    store = engine.store
+    if ref.isdigit():
+        th = store.thread_by_row(int(ref))
+        if th is not None:
+            return th
+    names = [account] if account else [a.name for a in engine.accounts]
+    for name in names:
+        th = store.get_thread(name, ref.strip("<>"))
+        if th is not None:
+            return th
+    raise CommandError(EXIT_FAILED, f"no conversation {ref!r} (see `tuiclient list`)")
+
+
+def find_message(engine: Engine, ref: str, account: str | None) -> Message:
+    ref = ref.lstrip("#")
+    if ref.isdigit():
+        m = engine.store.get_message(int(ref))
+        if m is not None:
+            return m
+    names = [account] if account else [a.name for a in engine.accounts]
+    for name in names:
+        m = engine.store.find_by_msg_id(name, ref.strip("<>"))
+        if m is not None:
+            return m
+    raise CommandError(EXIT_FAILED, f"no message {ref!r} (see `tuiclient show`)")
+
+
+async def settle(engine: Engine, result: ReplyResult, wait: float) -> Outcome:
+    """Wait (up to `wait` s) until what a reply sent is delivered or stuck; report it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    ids = [*result.outbox, *result.emails]
+    final = {DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.DEFERRED,
+             DeliveryState.FAILED, DeliveryState.CANCELLED, DeliveryState.FELL_BACK_TO_EMAIL}
+
+    def items() -> list:
+        return [i for i in (engine.store.outbox_get(x) for x in ids) if i is not None]
+    while loop.time() < deadline:
+        now = items()
+        done = all(i.state in final or (i.transport is Transport.EMAIL and
+                                        i.state is DeliveryState.SENT) for i in now)
+        if done:
+            break
+        await asyncio.sleep(0.05)
+    rows = items()
+    lines = []
+    code = EXIT_OK
+    for i in rows:
+        to = ", ".join(p.address for p in i.parties)
+        log = engine.store.outbox_history(i.id)
+        detail = out.t(log[-1].detail) if log else ""
+        lines.append(f"{i.transport.value} to {to}: {i.state.value}"
+                     + (f" ({detail})" if detail and i.state is not DeliveryState.DELIVERED
+                        else ""))
+        if i.state in (DeliveryState.DEFERRED, DeliveryState.QUEUED, DeliveryState.SENDING):
+            code = max(code, EXIT_NOT_DELIVERED)
+        elif i.state is DeliveryState.FAILED:
+            code = EXIT_FAILED
+    if any(i.state is DeliveryState.DEFERRED for i in rows):
+        lines.append("It stays in the outbox: `tuiclient run` or the app retries it, and "
+                     "`tuiclient outbox email ID` sends it by email instead.")
+    for msg_id in result.email_ids:
+        if not any(i.msg_id == msg_id for i in rows):
+            lines.append(f"email {msg_id} queued")
+    if result.room:
+        lines.append(f"room: {result.room}")
+    return Outcome(code, {"reply": result, "outbox": rows}, lines)
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+async def cmd_list(h: Headless, a: argparse.Namespace) -> Outcome:
+    threads = [th for th in h.engine.conversations(a.account, limit=a.limit * 4
+                                                   if (a.unread or a.transport) else a.limit)
+               if (not a.unread or th.unread_count)
+               and (not a.transport or Transport(a.transport) in th.transports)][: a.limit]
+    return Outcome(EXIT_OK, threads, [out.thread_line(th) for th in threads]
+                   or ["no conversations"])
+
+
+async def cmd_show(h: Headless, a: argparse.Namespace) -> Outcome:
+    th = find_thread(h.engine, a.thread, a.account)
+    timeline = h.engine.timeline(th.account, th.thread_id)
+    if not a.no_fetch:
+        missing = [m for m in timeline if m.transport is Transport.EMAIL and not m.text
+                   and m.uid is not None and m.id is not None]
+        for m in missing:
+            with contextlib.suppress(EngineError):
+                await h.engine.fetch_body(m.id or 0)
+        if missing:
+            timeline = h.engine.timeline(th.account, th.thread_id)
+    lines = [f"{out.one_line(th.subject, 100) or '(no subject)'}  [{th.thread_id}]", ""]
+    lines += [out.message_block(m) + "\n" for m in timeline]
+    return Outcome(EXIT_OK, {"thread": th, "messages": timeline}, lines)
+
+
+async def cmd_search(h: Headless, a: argparse.Namespace) -> Outcome:
+    hits = h.engine.search(" ".join(a.query), limit=a.limit, account=a.account)
+    lines = [f"#{m.id:<6} {out.when(m.date)}  {m.transport.value:<5} "
+             f"{out.one_line(m.sender.name or m.sender.address, 24):<24}  "
+             f"{out.one_line(m.subject or m.text, 70)}" for m in hits]
+    return Outcome(EXIT_OK, hits, lines or ["nothing found"])
+
+
+async def cmd_sync(h: Headless, a: argparse.Namespace) -> Outcome:
+    before = h.engine.store.count_messages(a.account)
+    for account in h.engine.accounts:
+        if a.account and account.name != a.account:
+            continue
+        if account.imap:
+            try:
+                await h.engine._imap(account.name, lambda s: s.sync_all())
+            except EngineError as exc:
+                raise CommandError(EXIT_AUTH if "login refused" in str(exc) else EXIT_NETWORK,
+                                   str(exc)) from exc
+    await h.up(xmpp=True)  # logging in catches up with the archive
+    for account in h.engine.accounts:
+        if account.xmpp and (not a.account or account.name == a.account):
+            h._raise_failure(account.name, "xmpp")
+    after = h.engine.store.count_messages(a.account)
+    return Outcome(EXIT_OK, {"messages": after, "new": after - before},
+                   [f"{after} messages in the store, {after - before} new"])
+
+
+async def _reply(h: Headless, original: Message, text: str, via: str,
+                 a: argparse.Namespace) -> Outcome:
+    attach: list[str] | str | None = a.attach or None
+    if attach and "all" in attach:
+        attach = "all"
+    await h.up(xmpp=True)
+    if via in ("im", "auto") and original.account not in h.engine.xmpp:
+        if via == "im":
+            h.need_xmpp(original.account)
+        via = "email"
+    result = await h.engine.reply(original.id or 0, text, via=via, reply_all=a.reply_all,
+                                  history=a.history, attachments=attach, mixed=a.mixed,
+                                  separate_chats=a.separate_chats, when_away=a.when_away)
+    return await settle(h.engine, result, a.wait)
+
+
+async def cmd_reply(h: Headless, a: argparse.Namespace) -> Outcome:
+    original = find_message(h.engine, a.message, a.account)
+    return await _reply(h, original, read_text(a.text), a.via, a)
+
+
+async def cmd_handoff(h: Headless, a: argparse.Namespace) -> Outcome:
+    th = find_thread(h.engine, a.thread, a.account)
+    timeline = h.engine.timeline(th.account, th.thread_id)
+    if not timeline:
+        raise CommandError(EXIT_FAILED, f"conversation {a.thread} is empty")
+    # Answer the newest message someone else wrote; ours if there is none.
+    theirs = [m for m in timeline if m.direction is Direction.IN]
+    original = (theirs or timeline)[-1]
+    default = ("Let's continue this conversation by chat." if a.target == "im"
+               else "Continuing our chat by email.")
+    text = a.text if a.text and a.text != "-" else (
+        read_text(a.text) if a.text == "-" else default)
+    return await _reply(h, original, text, a.target, a)
+
+
+async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
+    text = read_text(a.text)
+    account = h.engine.account(a.account).name
+    for path in a.file:
+        if not path.is_file():
+            raise CommandError(EXIT_USAGE, f"no file {path}")
+    via = a.via
+    await h.up(xmpp=via != "email")
+    if via == "auto":
+        via = "email"
+        if account in h.engine.xmpp:
+            jids = [h.engine.identity.jid_for(t).address or normalize_jid(t) for t in a.to]
+            client = h.engine.xmpp[account]
+            if all(j and client.availability(j).availability.value == "available"
+                   for j in jids):
+                via = "im"
+    elif via == "im":
+        h.need_xmpp(account)
+    result = await h.engine.send_message(account, a.to, text, via=via, subject=a.subject,
+                                         when_away=a.when_away, attachments=a.file)
+    return await settle(h.engine, result, a.wait)
+
+
+async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
+    command = a.outbox_command or "list"
+    store = h.engine.store
+    if command == "list":
+        settled = {DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.CANCELLED,
+                   DeliveryState.FELL_BACK_TO_EMAIL, DeliveryState.SENT}
+        items = [i for i in store.outbox_items() if a.all or i.state not in settled]
+        lines = []
+        result = []
+        for i in items:
+            lines.append(out.outbox_line(i))
+            history = store.outbox_history(i.id) if a.log else []
+            lines.extend(out.log_line(e) for e in history)
+            result.append({"item": i, "log": history} if a.log else i)
+        return Outcome(EXIT_OK, result, lines or ["the outbox is empty"])
+    item = store.outbox_get(a.id)
+    if item is None:
+        raise CommandError(EXIT_FAILED, f"no outbox item {a.id}")
+    await h.up(xmpp=item.transport is Transport.XMPP or command == "email")
+    if command == "retry":
+        if item.transport is Transport.XMPP:
+            h.need_xmpp(item.account)
+        await h.engine.outbox_retry(a.id)
+        reply = ReplyResult(item.transport.value)
+        (reply.outbox if item.transport is Transport.XMPP else reply.emails).append(a.id)
+        return await settle(h.engine, reply, a.wait)
+    if command == "cancel":
+        try:
+            await h.engine.outbox_cancel(a.id)
+        except ValueError as exc:
+            raise CommandError(EXIT_FAILED, str(exc)) from exc
+        return Outcome(EXIT_OK, store.outbox_get(a.id), [f"outbox item {a.id} cancelled"])
+    try:
+        msg_id = await h.engine.outbox_email(a.id)
+    except ValueError as exc:
+        raise CommandError(EXIT_FAILED, str(exc)) from exc
+    email_item = next((i for i in store.outbox_items() if i.msg_id == msg_id), None)
+    reply = ReplyResult("email", email_ids=[msg_id])
+    if email_item is not None:
+        reply.emails.append(email_item.id)
+    return await settle(h.engine, reply, a.wait)
+
+
+async def cmd_contacts(h: Headless, a: argparse.Namespace) -> Outcome:
+    command = a.contacts_command or "list"
+    identity = h.engine.identity
+    store = h.engine.store
+    if command == "list":
+        contacts = store.contacts()
+        conflicts = identity.conflicts()
+        lines = [out.contact_line(c) for c in contacts] or ["no contacts"]
+        lines += [f"conflict: {out.t(r.describe())}" for r in conflicts]
+        return Outcome(EXIT_OK, {"contacts": contacts, "conflicts": conflicts}, lines)
+    if command == "map":
+        if not normalize_email(a.email) or not normalize_jid(a.jid):
+            raise CommandError(EXIT_USAGE, "map EMAIL JID: both must be local@domain")
+        identity.confirm(a.email, a.jid, a.name)
+        r = identity.jid_for(a.email)
+        return Outcome(EXIT_OK, r, [out.t(r.describe())])
+    if command == "unmap":
+        removed = store.remove_contact_address(a.address, sources=("learned",))
+        if not removed:
+            raise CommandError(EXIT_FAILED, f"{a.address} is not a learned address (addresses "
+                                            "from the config file are changed there)")
+        return Outcome(EXIT_OK, {"removed": a.address}, [f"forgot {a.address}"])
+    if a.vcard:
+        await h.up(xmpp=True)
+        for client in h.engine.xmpp.values():
+            for item in client.roster():
+                with contextlib.suppress(Exception):
+                    await client.learn_contact_from_vcard(item.jid)
+    pending = [c for c in store.contacts() if any(not x.confirmed for x in c.addresses)]
+    lines = [out.contact_line(c) + "   -> tuiclient contacts map EMAIL JID" for c in pending]
+    return Outcome(EXIT_OK, pending, lines or ["no suggestions"])
+
+
+async def cmd_watch(h: Headless, a: argparse.Namespace) -> Outcome:
+    """Follow the store's event log: what this engine and every other process on
+    the same store (the app, a `run` daemon, one-shot commands) report, in order."""
+    wake = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    h.engine.events.subscribe(lambda _e: loop.call_soon_threadsafe(wake.set))
+    store = h.engine.store
+    last = store.add_event("WatchStarted", {"pid": os.getpid()}) - 1
+    await h.up(mail=True, xmpp=True)
+    stop = _stop_on_signals()
+    while not stop.is_set():
+        for e in store.events(since_id=last):
+            last = e.id
+            out.dump_json({"event": e.kind, "id": e.id, "at": e.at, **e.payload})
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await wake.wait()
+        wake.clear()
+    return Outcome(EXIT_OK, None, [])
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
+    parser = build_serve_parser()
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def reader() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+    loop.run_in_executor(None, reader)
+    watching = False
+
+    def forward(event: Event) -> None:
+        if watching:
+            loop.call_soon_threadsafe(out.dump_json, out.event_json(event))
+    h.engine.events.subscribe(forward)
+    await h.up(mail=True, xmpp=True)
+    stop = _stop_on_signals()
+    while not stop.is_set():
+        line = await lines.get()
+        if line is None:
+            break
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise ValueError("a request is a JSON object")
+        except ValueError as exc:
+            out.dump_json({"ok": False, "code": EXIT_USAGE, "error": f"not JSON: {exc}"})
+            continue
+        rid = request.get("id")
+        if "watch" in request:
+            watching = bool(request["watch"])
+            out.dump_json({"id": rid, "ok": True, "watching": watching})
+            continue
+        argv = request.get("argv")
+        if isinstance(argv, str):
+            argv = shlex.split(argv)
+        if not isinstance(argv, list) or not argv or argv[0] in ("serve", "watch", "run"):
+            out.dump_json({"id": rid, "ok": False, "code": EXIT_USAGE,
+                           "error": "argv must be a command line, e.g. [\"list\"]"})
+            continue
+        try:
+            args = parse(parser, [str(x) for x in argv])
+        except _UsageError as exc:
+            out.dump_json({"id": rid, "ok": False, "code": EXIT_USAGE, "error": str(exc)})
+            continue
+        outcome = await execute(h, args)
+        response = {"id": rid, "ok": outcome.code in (EXIT_OK, EXIT_NOT_DELIVERED),
+                    "code": outcome.code, "result": outcome.result}
+        if outcome.code not in (EXIT_OK, EXIT_NOT_DELIVERED):
+            response["error"] = "\n".join(outcome.lines)
+        out.dump_json(response)
+    return Outcome(EXIT_OK, None, [])
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """parse_args, except that a command's text may come after its options
+    (`reply 12 --via im "On my way"`), which argparse alone refuses when an
+    optional positional was already matched empty before the options."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if hasattr(args, "text") and args.text is None and \
+                not any(x.startswith("-") and x != "-" for x in extra):
+            args.text = " ".join(extra)
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _QuietParser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise _UsageError(message)
+
+
+def build_serve_parser() -> argparse.ArgumentParser:
+    parser = _QuietParser(prog="serve")
+    sub = parser.add_subparsers(dest="command", parser_class=_QuietParser)
+    add_commands(sub)
+    return parser
+
+
+async def cmd_run(h: Headless, a: argparse.Namespace) -> Outcome:
+    from .daemon import run_rules
+    return await run_rules(h, a)
+
+
+HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
+    "sync": cmd_sync, "list": cmd_list, "show": cmd_show, "search": cmd_search,
+    "send": cmd_send, "reply": cmd_reply, "handoff": cmd_handoff, "outbox": cmd_outbox,
+    "contacts": cmd_contacts, "watch": cmd_watch, "serve": cmd_serve, "run": cmd_run,
+}
+
+
+async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
+    """Run one parsed command; every expected failure becomes an Outcome."""
+    try:
+        return await HANDLERS[args.command](h, args)
+    except CommandError as exc:
+        return Outcome(exc.code, {"error": str(exc), "detail": exc.detail}, [str(exc)])
+    except UnmappedParty as exc:
+        return Outcome(EXIT_DECIDE, {"error": "unmapped", "transport": exc.transport,
+                                     "unresolved": exc.unresolved}, [out.t(str(exc))])
+    except ContactAway as exc:
+        lines = [out.t(describe_presence(p)) for p in exc.presences]
+        lines.append("Choose with --when-away send|defer|email.")
+        return Outcome(EXIT_DECIDE, {"error": "away", "presences": exc.presences}, lines)
+    except (EngineError, LookupError, ValueError) as exc:
+        return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
+
+
+def main(args: argparse.Namespace, config: Config) -> int:
+    """Entry point from `tuiclient <command>`."""
+    if args.command == "outbox" and not getattr(args, "outbox_command", None):
+        args.outbox_command = "list"
+    if args.command == "contacts" and not getattr(args, "contacts_command", None):
+        args.contacts_command = "list"
+    for name in ("all", "log"):
+        if not hasattr(args, name):
+            setattr(args, name, False)
+
+    async def go() -> Outcome:
+        h = Headless(config)
+        try:
+            return await execute(h, args)
+        finally:
+            with contextlib.suppress(Exception):
+                await h.close()
+    started = time.monotonic()
+    try:
+        outcome = asyncio.run(go())
+    except KeyboardInterrupt:
+        return 130
+    del started
+    if args.command in ("watch", "serve", "run"):
+        return outcome.code
+    if getattr(args, "json", False):
+        if outcome.code in (EXIT_OK, EXIT_NOT_DELIVERED):
+            out.dump_json(outcome.result)
+        else:
+            out.dump_json(dict(outcome.result or {}, code=outcome.code), sys.stdout)
+    else:
+        stream = sys.stdout if outcome.code in (EXIT_OK, EXIT_NOT_DELIVERED) else sys.stderr
+        for line in outcome.lines:
+            print(line, file=stream)
+    return outcome.code

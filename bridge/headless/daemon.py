@@ -1,0 +1,186 @@
+"""`tuiclient run --rules FILE`: stay connected and answer by rules.
+
+The engine keeps IMAP IDLE and XMPP up and runs the outbox (retries, deferrals);
+this loop follows the store for new incoming messages, asks the rule set what to
+do with each, and does it through the same engine calls the app makes. Every
+action is printed (a JSON line with --json). SIGTERM or SIGINT stop it cleanly:
+the current action finishes, and whatever waits is already a durable outbox row.
+
+Our automatic emails carry `Auto-Submitted: auto-replied` (RFC 3834), our chat
+replies count against the per-thread limit; an incoming message marked as
+automatic is never answered, so two daemons cannot keep each other busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from ..events import Event
+from ..identity import UnmappedParty
+from ..model import SEEN, Direction, Message, Transport
+from ..outbox import ContactAway
+from . import output as out
+
+if TYPE_CHECKING:
+    from .cli import Headless, Outcome
+
+# Messages older than this when the daemon starts are history, not news.
+FRESH = 120.0
+AUTO_HEADER = {"Auto-Submitted": "auto-replied"}
+
+
+class RulesDaemon:
+    def __init__(self, h: Headless, rules: object, as_json: bool) -> None:
+        self.h = h
+        self.engine = h.engine
+        self.rules = rules
+        self.as_json = as_json
+        self.started = time.time()
+        self.last_row = self.engine.store.last_message_row()
+        self.wake = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.actions = 0
+        self.own = {a.lower() for acc in self.engine.accounts
+                    for a in (acc.email, acc.jid) if a}
+        self.auto_ids: set[str] = set()  # message ids of what our rules sent
+
+    def report(self, what: str, **fields: object) -> None:
+        if self.as_json:
+            out.dump_json({"action": what, **fields})
+        else:
+            detail = " ".join(f"{k}={out.t(str(v))}" for k, v in fields.items())
+            print(f"{time.strftime('%H:%M:%S')} {what} {detail}", flush=True)
+
+    def _on_event(self, event: Event, loop: asyncio.AbstractEventLoop) -> None:
+        if type(event).__name__ in ("MessageReceived", "FolderChanged", "SyncProgress"):
+            loop.call_soon_threadsafe(self.wake.set)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop.set)
+        self.engine.events.subscribe(lambda e: self._on_event(e, loop))
+        await self.h.up(mail=True, xmpp=True)
+        self.report("started", accounts=",".join(a.name for a in self.engine.accounts))
+        while not self.stop.is_set():
+            await self.pass_once()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await self._either()
+            self.wake.clear()
+        self.report("stopped", actions=self.actions)
+
+    async def _either(self) -> None:
+        waits = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(self.stop.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    async def pass_once(self) -> None:
+        for m in self.engine.store.messages_after(self.last_row):
+            if self.stop.is_set():
+                return
+            self.last_row = max(self.last_row, m.id or 0)
+            if m.direction is not Direction.IN or m.date < self.started - FRESH:
+                continue
+            await self.consider(m)
+
+    def incoming(self, m: Message) -> object:
+        from .rules import Incoming
+        contact = self.engine.store.contact_for(m.sender.address)
+        thread = self.engine.timeline(m.account, m.thread_id)
+        availability = None
+        if m.account in self.engine.xmpp:
+            availability = self.engine.availability(m.account, m.sender.address) \
+                .availability.value
+        sender = m.sender.address.partition("/")[0].lower()
+        return Incoming(
+            row_id=m.id or 0, account=m.account, transport=m.transport.value,
+            thread_id=m.thread_id, sender=sender, sender_name=m.sender.name,
+            contact=contact.name if contact is not None and contact.name else None,
+            recipients=tuple(p.address.lower() for p in m.recipients), subject=m.subject,
+            text=m.text, own=sender in self.own, auto=m.msg_id in self.auto_ids,
+            thread_state="new" if thread and thread[0].msg_id == m.msg_id else "reply",
+            availability=availability, date=m.date)
+
+    async def consider(self, m: Message) -> None:
+        if m.transport is Transport.EMAIL and not m.text and m.id is not None:
+            try:
+                m = await self.engine.fetch_body(m.id)
+            except Exception as exc:
+                self.report("skipped", message=m.id, reason=f"body not fetched: {exc}")
+                return
+        decisions = self.rules.decide(self.incoming(m), time.time())  # type: ignore[attr-defined]
+        for d in decisions:
+            try:
+                await self.act(m, d)
+            except (UnmappedParty, ContactAway, Exception) as exc:
+                self.report("failed", rule=d.rule, message=m.id, reason=str(exc))
+
+    async def act(self, m: Message, d: object) -> None:
+        assert m.id is not None
+        action = d.action  # type: ignore[attr-defined]
+        rule = d.rule  # type: ignore[attr-defined]
+        if action == "mark":
+            await self.engine.mark(m.id, d.mark)  # type: ignore[attr-defined]
+            self.report("marked", rule=rule, message=m.id, flag=d.mark)  # type: ignore
+            return
+        if action == "forward":
+            quoted = "\n".join("> " + line for line in m.text.splitlines())
+            text = f"{d.text}\n\n--- forwarded from {m.sender.address} ---\n{quoted}\n"  # type: ignore
+            result = await self.engine.send_message(
+                m.account, list(d.forward_to), text, via="email",  # type: ignore
+                subject=f"Fwd: {m.subject}" if m.subject else "Fwd: chat message")
+            self.auto_ids.update(result.email_ids)
+            self.actions += 1
+            self.report("forwarded", rule=rule, message=m.id, to=",".join(d.forward_to))  # type: ignore
+            return
+        via = d.via or "auto"  # type: ignore[attr-defined]
+        if via == "auto":
+            via = self._auto_via(m)
+        policy = self.engine.config.deferral.policy
+        result = await self.engine.reply(
+            m.id, d.text, via=via, reply_all=d.reply_all,  # type: ignore[attr-defined]
+            history=d.history, attachments=d.attach or None,  # type: ignore[attr-defined]
+            mixed=True, when_away="defer" if policy == "ask" else policy,
+            headers=AUTO_HEADER)
+        self.auto_ids.update(result.email_ids)
+        self.auto_ids.update(c.msg_id for c in result.chat)
+        self.actions += 1
+        if m.transport is Transport.EMAIL and SEEN not in m.flags:
+            with contextlib.suppress(Exception):
+                await self.engine.mark(m.id, "read")
+        self.report("handed off" if action == "handoff" else "replied", rule=rule,
+                    message=m.id, via=result.via, thread=m.thread_id,
+                    deferred=result.deferred, room=result.room or "")
+
+    def _auto_via(self, m: Message) -> str:
+        if m.account not in self.engine.xmpp:
+            return "email"
+        presence = self.engine.availability(m.account, m.sender.address)
+        return "im" if presence.availability.value == "available" else "email"
+
+
+async def run_rules(h: Headless, a: argparse.Namespace) -> Outcome:
+    from .cli import EXIT_CONFIG, EXIT_OK, Outcome
+    from .rules import RulesError, RuleSet
+    try:
+        rules = RuleSet.load(a.rules)
+    except RulesError as exc:
+        print(f"tuiclient: rules error: {exc}", file=sys.stderr, flush=True)
+        return Outcome(EXIT_CONFIG, {"error": str(exc)}, [str(exc)])
+    except OSError as exc:
+        print(f"tuiclient: cannot read the rules file: {exc}", file=sys.stderr, flush=True)
+        return Outcome(EXIT_CONFIG, {"error": str(exc)}, [str(exc)])
+    daemon = RulesDaemon(h, rules, a.json)
+    await daemon.run()
+    return Outcome(EXIT_OK, {"actions": daemon.actions}, [])

@@ -1,0 +1,117 @@
+"""What headless commands print: plain text for people, JSON for programs.
+
+Every remote string (subjects, names, bodies, file names, status texts) goes
+through `inert_text` before it reaches a terminal: a hostile subject must not be
+able to move the cursor, retitle the window or write the clipboard. JSON output is
+escaped by the encoder itself (control characters become \\u escapes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..events import Event
+from ..model import Message, Transport
+from ..safe import inert_text
+from ..store.records import Contact, OutboxItem, OutboxLogEntry, Thread
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready copy of dataclasses, enums, sets, paths and bytes."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for f in dataclasses.fields(value):
+            if f.name == "raw":
+                continue  # raw message bytes stay in the store
+            out[f.name] = plain(getattr(value, f.name))
+        return out
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return sorted(plain(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {"event": type(event).__name__, **plain(event)}
+
+
+def dump_json(value: Any, out: TextIO = sys.stdout) -> None:
+    out.write(json.dumps(plain(value), ensure_ascii=False, sort_keys=True) + "\n")
+    out.flush()
+
+
+def t(s: str | None) -> str:
+    """A remote string made safe to print."""
+    return inert_text(s or "")
+
+
+def when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def one_line(s: str, width: int) -> str:
+    flat = " ".join(t(s).split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def thread_line(th: Thread) -> str:
+    mark = "".join(sorted("M" if tr is Transport.EMAIL else "C" for tr in th.transports))
+    unread = f"{th.unread_count} new" if th.unread_count else ""
+    who = one_line(th.last_sender, 24)
+    what = one_line(th.subject or th.snippet, 60)
+    return (f"{th.id:>6}  {when(th.last_date)}  {mark:<2} {th.message_count:>4} "
+            f"{unread:<7} {who:<24}  {what}")
+
+
+def message_block(m: Message) -> str:
+    via = "email" if m.transport is Transport.EMAIL else "chat"
+    head = f"#{m.id} {when(m.date)} {via} {m.direction.value} from {t(m.sender.name)} " \
+           f"<{t(m.sender.address)}>"
+    if m.delivery is not None:
+        head += f" [{m.delivery.value}]"
+    lines = [head]
+    if m.recipients:
+        lines.append("  to: " + ", ".join(t(p.address) for p in m.recipients))
+    if m.subject:
+        lines.append("  subject: " + one_line(m.subject, 200))
+    for a in m.attachments:
+        lines.append(f"  file: {t(a.filename)} ({a.content_type}, {a.size} bytes)")
+    body = t(m.text).rstrip()
+    if body:
+        lines.extend("  | " + line for line in body.splitlines())
+    elif m.transport is Transport.EMAIL and m.uid is not None:
+        lines.append("  (body not fetched)")
+    return "\n".join(lines)
+
+
+def outbox_line(item: OutboxItem) -> str:
+    to = ", ".join(t(p.address) for p in item.parties)
+    text = item.payload.get("plan", {}).get("text", "") if item.payload else ""
+    nxt = f" next {when(item.next_attempt)}" if item.next_attempt else ""
+    return (f"{item.id:>5}  {item.transport.value:<5} {item.state.value:<19} {when(item.created)}"
+            f"  to {to}{nxt}  {one_line(text, 50)}")
+
+
+def log_line(entry: OutboxLogEntry) -> str:
+    return f"        {when(entry.at)}  {entry.event}: {t(entry.detail)}"
+
+
+def contact_line(c: Contact) -> str:
+    parts = [f"{a.kind} {a.address} ({a.source}{'' if a.confirmed else ', unconfirmed'})"
+             for a in c.addresses]
+    return f"{c.id:>4}  {t(c.name) or '(no name)'}: " + "; ".join(parts)
