@@ -277,9 +277,12 @@ class Engine:
     def search(self, query: str, limit: int = 50, account: str | None = None) -> list[Message]:
         """Search mail and chat. A bulk import leaves rows waiting for the full-text
         index; catch up first, so what was just synced is found."""
+        self._catch_up_index()
+        return self.store.search(query, limit=limit, account=account)
+
+    def _catch_up_index(self) -> None:
         while self.store.index_pending() and self.store.index_backlog():
             pass
-        return self.store.search(query, limit=limit, account=account)
 
     async def fetch_body(self, row_id: int) -> Message:
         """The message with its body, fetched (BODY.PEEK) and cached if needed."""
@@ -371,6 +374,9 @@ class Engine:
         sends anyway, "defer" keeps it in the outbox until they are available,
         "email" sends it by email instead. None: the config's deferral policy.
         """
+        # Backfilled mail keeps its recipients aside until the index catches up;
+        # reply-all needs them.
+        self._catch_up_index()
         original = self.message(row_id)
         if via not in ("email", "im", "auto"):
             raise EngineError(f"--via must be email, im or auto, not {via!r}")

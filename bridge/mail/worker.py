@@ -70,6 +70,7 @@ class MailWorker(threading.Thread):
                     self.sync.sync_folder("INBOX")
                 if self.sender is not None:
                     self.sender.flush()
+                self._catch_up_index()
                 self.passes += 1
                 if backoff > 1.0:
                     self.events.publish(HealthChanged(self.account.name, "imap", True,
@@ -82,6 +83,12 @@ class MailWorker(threading.Thread):
                                                   f"{exc}; retrying in {backoff:.0f}s"))
                 self._stop_event.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _catch_up_index(self) -> None:
+        # A bulk import leaves rows for the search index and their recipients'
+        # party rows to be written later; do it here, in slices, off the UI loop.
+        while not self._stop_event.is_set() and self.sync.store.index_backlog(limit=5000):
+            pass
 
     def _wait_for_change(self, last_full: float) -> None:
         deadline = last_full + self.refresh
