@@ -12,6 +12,10 @@ names another one. Its layout::
     max_age = "2d"                    # after this, stop retrying and ...
     on_max_age = "ask"                # ... ask | email | drop
     policy = "ask"                    # headless, contact away: ask | defer | email | send
+    folder = "Deferred"               # IMAP folder that mirrors deferred chat messages
+
+    [handoff]                         # optional
+    group_chats = "room"              # several people moved to chat: room | separate
 
     [[accounts]]
     name = "alice"                    # required, unique, no ":"
@@ -74,6 +78,12 @@ SERVICES = ("imap", "smtp", "xmpp")
 TLS_MODES = ("tls", "starttls", "plain")
 ON_MAX_AGE_CHOICES = ("ask", "email", "drop")
 AWAY_POLICIES = ("ask", "defer", "email", "send")
+# What a user can rebind under [keys] (the app's actions; defaults in tuiclient/keys.py).
+KEY_ACTIONS = (
+    "down", "up", "top", "bottom", "open", "back", "next_pane", "search", "reply_email",
+    "reply_all_email", "reply_im", "reply_all_im", "reply_options", "compose", "outbox",
+    "health", "help", "refresh", "quit", "outbox_retry", "outbox_email", "outbox_cancel",
+)
 PASSWORD_COMMAND_TIMEOUT = 30.0
 
 # Keys that can only mean someone is about to put a secret in a plain file.
@@ -176,6 +186,7 @@ class DeferralPolicy:
     max_age: float = 2 * 24 * 3600.0
     on_max_age: str = "ask"
     policy: str = "ask"
+    folder: str = "Deferred"  # the IMAP folder mirroring deferred chat messages
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (0 is the first retry)."""
@@ -188,6 +199,12 @@ class DeferralPolicy:
 
 
 @dataclass(frozen=True)
+class HandoffPolicy:
+    # Several people moved from email to chat: one room for all, or one chat each.
+    group_chats: str = "room"
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     accounts: tuple[AccountConfig, ...] = ()
@@ -195,6 +212,9 @@ class Config:
     domain_rules: tuple[DomainRule, ...] = ()
     deferral: DeferralPolicy = field(default_factory=DeferralPolicy)
     ca_file: Path | None = None
+    # [keys]: action -> keys (Textual key names), only the ones the user rebinds.
+    keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    handoff: HandoffPolicy = field(default_factory=lambda: HandoffPolicy())
 
     def account(self, name: str) -> AccountConfig:
         """The account called `name`; KeyError (listing the known names) if none."""
@@ -379,8 +399,11 @@ class _Locator:
 # --------------------------------------------------------------------------
 # Validation
 
-_TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules")
-_DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy")
+_TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff")
+_DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
+                  "folder")
+_HANDOFF_KEYS = ("group_chats",)
+GROUP_CHAT_CHOICES = ("room", "separate")
 _ACCOUNT_KEYS = ("name", "email", "jid", "display_name", "password_command", *SERVICES)
 _SERVER_KEYS = ("host", "port", "tls", "ca_file", "username", "password_command")
 _CONTACT_KEYS = ("name", "emails", "jids")
@@ -428,6 +451,8 @@ class _Reader:
         accounts = self.accounts(raw, ca_file)
         contacts = self.contacts(raw)
         rules = self.domain_rules(raw)
+        keys = self.keys(raw)
+        handoff = self.handoff(raw)
         return Config(
             path=self.path,
             accounts=accounts,
@@ -435,6 +460,8 @@ class _Reader:
             domain_rules=rules,
             deferral=deferral,
             ca_file=ca_file,
+            keys=keys,
+            handoff=handoff,
         )
 
     # -- generic checks ----------------------------------------------------
@@ -612,7 +639,35 @@ class _Reader:
             max_age=max_age,
             on_max_age=self.choice(table, prefix, "on_max_age", ON_MAX_AGE_CHOICES, "ask"),
             policy=self.choice(table, prefix, "policy", AWAY_POLICIES, "ask"),
+            folder=self.string(table, prefix, "folder") or defaults.folder,
         )
+
+    def handoff(self, raw: dict[str, Any]) -> HandoffPolicy:
+        table = self.table(raw, "", "handoff")
+        if table is None:
+            return HandoffPolicy()
+        self.check_keys(table, "handoff", _HANDOFF_KEYS)
+        return HandoffPolicy(
+            group_chats=self.choice(table, "handoff", "group_chats", GROUP_CHAT_CHOICES, "room"))
+
+    def keys(self, raw: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+        """[keys]: `action = "k"`, `"k1,k2"` or `["k1", "k2"]` (Textual key names)."""
+        table = self.table(raw, "", "keys")
+        if table is None:
+            return {}
+        self.check_keys(table, "keys", KEY_ACTIONS)
+        keys: dict[str, tuple[str, ...]] = {}
+        for action, value in table.items():
+            key = f"keys.{action}"
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(k, str) for k in items):
+                raise self.error(key, "must be a string or an array of strings, not "
+                                 f"{_type_name(value)}")
+            names = tuple(k.strip() for k in items)
+            if not names or any(not k or any(c.isspace() for c in k) for k in names):
+                raise self.error(key, f"not a list of key names: {value!r}")
+            keys[action] = names
+        return keys
 
     def accounts(self, raw: dict[str, Any], ca_file: Path | None) -> tuple[AccountConfig, ...]:
         accounts: list[AccountConfig] = []

@@ -486,6 +486,7 @@ class Engine:
                            if m.transport is Transport.XMPP for p in (m.sender, *m.recipients)}
         plans: list[ImPlan] = []
         domain = client.domain
+        separate_chats = separate_chats or self.config.handoff.group_chats == "separate"
         use_room = original.transport is Transport.EMAIL and len(targets) > 1 \
             and not separate_chats
         if original.transport is Transport.XMPP and targets and self._room_of(original):

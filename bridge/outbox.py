@@ -118,7 +118,7 @@ class Outbox:
         self.engine = engine
         self.store = engine.store
         self.policy = engine.config.deferral
-        self.folder = DEFERRED_FOLDER
+        self.folder = engine.config.deferral.folder or DEFERRED_FOLDER
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

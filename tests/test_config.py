@@ -714,3 +714,13 @@ def test_describe_reports_everything_but_passwords(
 def test_password_source_never_reads_the_keyring(memory_keyring: MemoryKeyring) -> None:
     memory_keyring.locked = True  # any read would raise
     assert password_source(imap_account(), "imap").startswith("keyring 'tuiclient'")
+
+
+def test_deferral_folder_and_handoff_group_chats(tmp_path: Path) -> None:
+    config = load_config(write_good(tmp_path, GOOD + '\n[handoff]\ngroup_chats = "separate"\n'))
+    assert config.handoff.group_chats == "separate"
+    assert config.deferral.folder == "Deferred"
+    bad = GOOD + '\n[handoff]\ngroup_chats = "everyone"\n'
+    error = load_error(tmp_path, bad)
+    assert error.line == line_of(bad, "group_chats") and error.key == "handoff.group_chats"
+    assert "room" in str(error) and "separate" in str(error)
