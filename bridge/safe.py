@@ -144,7 +144,8 @@ def write_new_file(directory: Path, name: str, data: bytes) -> Path:
     The exclusive create closes the race that a check-then-write would leave open
     against another download (or an attacker) choosing the same name.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    # Created owner-only: it holds files strangers sent; an existing one is left alone.
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for _ in range(1000):
         target = safe_filename(name, directory)
         try:

@@ -14,7 +14,7 @@ import ssl
 import imapclient
 
 from ..config import ServerConfig
-from ..tls import client_context
+from ..tls import client_context, warn_if_plaintext
 
 TIMEOUT = 30.0
 
@@ -31,6 +31,7 @@ def open_imap(
     server: ServerConfig, username: str, password: str, *, timeout: float = TIMEOUT
 ) -> imapclient.IMAPClient:
     """Connect and log in to an IMAP server; the caller logs out."""
+    warn_if_plaintext("IMAP", server)
     ctx = client_context(server.ca_file)
     try:
         client = imapclient.IMAPClient(
@@ -73,6 +74,7 @@ def open_smtp(
     server: ServerConfig, username: str, password: str, *, timeout: float = TIMEOUT
 ) -> smtplib.SMTP:
     """Connect, secure and authenticate to an SMTP server; the caller quits."""
+    warn_if_plaintext("SMTP", server)
     ctx = client_context(server.ca_file)
     try:
         if server.tls == "tls":

@@ -8,13 +8,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
+import ssl
 
 import slixmpp
 
 from ..config import ServerConfig
-from ..tls import client_context
+from ..tls import client_context, warn_if_plaintext
 
 BASE_PLUGINS = ("xep_0030", "xep_0199")
+NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+
+# SASL payloads: PLAIN carries the password in base64, SCRAM a proof derived from it.
+_SASL_PAYLOAD = re.compile(
+    r"(<(auth|response|challenge|success)\b[^>]*" + re.escape(NS_SASL) + r"[^>]*>)[^<]*(</\2>)"
+)
+
+
+class _RedactSasl(logging.Filter):
+    """Keeps SASL payloads out of slixmpp's debug log of every byte sent and read."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and NS_SASL in str(record.args):
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(
+                _SASL_PAYLOAD.sub(r"\1**REDACTED**\3", a if isinstance(a, str) else str(a))
+                if NS_SASL in str(a) else a
+                for a in args
+            )
+        return True
+
+
+_redact = _RedactSasl()
+for _name in ("slixmpp.xmlstream.xmlstream", "slixmpp.xmlstream"):
+    if _redact not in logging.getLogger(_name).filters:
+        logging.getLogger(_name).addFilter(_redact)
 
 
 class XmppLoginError(Exception):
@@ -44,7 +73,11 @@ class XmppSession(slixmpp.ClientXMPP):
         self._ready: asyncio.Future[None] | None = None
         self.add_event_handler("session_start", self._on_session_start)
         self.add_event_handler("failed_auth", self._on_failed)
+        self.add_event_handler("failed_all_auth", self._on_no_login)
         self.add_event_handler("connection_failed", self._on_failed)
+        # A STARTTLS certificate that does not verify: refuse with the reason
+        # (slixmpp would otherwise just drop the connection without saying why).
+        self.add_event_handler("ssl_invalid_chain", self._on_invalid_certificate)
 
     def _settle(self, error: BaseException | None) -> None:
         if self._ready is not None and not self._ready.done():
@@ -60,8 +93,39 @@ class XmppSession(slixmpp.ClientXMPP):
 
     def _on_failed(self, event: object) -> None:
         # failed_auth carries the SASL failure stanza, connection_failed an error.
-        what = str(event) if isinstance(event, (BaseException, str)) else "login refused"
+        if isinstance(event, ssl.SSLError):
+            what = f"TLS failed: {event}"
+        else:
+            what = str(event) if isinstance(event, (BaseException, str)) else "login refused"
         self._settle(XmppLoginError(f"{self._where()}: {what}"))
+
+    def _on_no_login(self, _event: object) -> None:
+        self._settle(XmppLoginError(
+            f"{self._where()}: login refused, or no login method we accept on this connection"))
+
+    def _on_invalid_certificate(self, error: object) -> None:
+        self._refuse(f"{self._where()}: TLS failed: {error}")
+
+    def _refuse(self, why: str) -> None:
+        """End this connection for a security reason, and say why."""
+        self._settle(XmppLoginError(why))
+        self.disconnect_reason = why
+        self.abort()
+
+    def _encrypted(self) -> bool:
+        return "starttls" in self.features or isinstance(
+            self.socket, (ssl.SSLSocket, ssl.SSLObject))
+
+    async def _handle_stream_features(self, features: object) -> bool | None:
+        # slixmpp goes on to SASL or resource binding when a server leaves STARTTLS
+        # out; someone in the middle who strips it would then read everything.
+        if self.server_config.tls != "plain" and not self._encrypted():
+            offered = features["features"]  # type: ignore[index]
+            if "starttls" not in offered or not self.enable_starttls:
+                self._refuse(
+                    f"{self._where()} does not offer STARTTLS; refusing to log in without TLS")
+                return True
+        return await super()._handle_stream_features(features)  # type: ignore[arg-type]
 
     def _where(self) -> str:
         return f"XMPP {self.boundjid.bare} via {self.server_config.host}:{self.server_config.port}"
@@ -75,6 +139,7 @@ class XmppSession(slixmpp.ClientXMPP):
 
     async def start(self, timeout: float = 30.0) -> None:
         """Connect and log in; raise XmppLoginError when that fails."""
+        warn_if_plaintext("XMPP", self.server_config)
         self._ready = asyncio.get_running_loop().create_future()
         self.connect(self.server_config.host, self.server_config.port)
         try:

@@ -57,25 +57,43 @@ def parse_slot(iq_xml: Element) -> Slot:
             headers[name] = value
     put_url, get_url = put.get("url", ""), get.get("url", "")
     for url in (put_url, get_url):
-        if urlsplit(url).scheme != "https":
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise TransferError(f"upload slot URL is not usable: {url[:200]!r}") from None
+        if parts.scheme != "https" or not parts.hostname:
             raise TransferError(f"upload slot URL is not https: {url[:200]!r}")
     return Slot(put_url, get_url, headers)
 
 
-def _connection(url: str, context: ssl.SSLContext) -> tuple[http.client.HTTPSConnection, str]:
-    parts = urlsplit(url)
+def _connection(
+    url: str, context: ssl.SSLContext
+) -> tuple[http.client.HTTPSConnection, str, str]:
+    """A connection for `url`, the request target, and "host:port" for messages."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 443
+    except ValueError:
+        raise TransferError(f"not a usable link: {url[:200]!r}") from None
     if parts.scheme != "https" or not parts.hostname:
         raise TransferError(f"only https links are fetched, not {url[:200]!r}")
-    conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, context=context,
+    conn = http.client.HTTPSConnection(parts.hostname, port, context=context,
                                        timeout=HTTP_TIMEOUT)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
-    return conn, target
+    return conn, target, f"{parts.hostname}:{port}"
+
+
+def _failure(what: str, where: str, exc: BaseException) -> TransferError:
+    # A certificate problem is the one the user has to act on: say so plainly.
+    reason = f"TLS failed: {exc}" if isinstance(exc, ssl.SSLError) else str(exc)
+    return TransferError(f"{what} {where} failed: {reason}")
 
 
 def _put(slot: Slot, data: bytes, content_type: str, context: ssl.SSLContext) -> None:
-    conn, target = _connection(slot.put_url, context)
+    conn, target, where = _connection(slot.put_url, context)
     try:
         headers = {"Content-Type": content_type, "Content-Length": str(len(data)),
                    **slot.headers}
@@ -83,20 +101,22 @@ def _put(slot: Slot, data: bytes, content_type: str, context: ssl.SSLContext) ->
         response = conn.getresponse()
         response.read(64 * 1024)
         if response.status not in (200, 201):
-            raise TransferError(f"upload refused: HTTP {response.status} {response.reason}")
+            raise TransferError(
+                f"upload to {where} refused: HTTP {response.status} {response.reason}")
     except (OSError, http.client.HTTPException) as exc:
-        raise TransferError(f"upload failed: {exc}") from None
+        raise _failure("upload to", where, exc) from None
     finally:
         conn.close()
 
 
 def _get(url: str, limit: int, context: ssl.SSLContext) -> tuple[bytes, str]:
-    conn, target = _connection(url, context)
+    conn, target, where = _connection(url, context)
     try:
         conn.request("GET", target)
         response = conn.getresponse()
         if response.status != 200:
-            raise TransferError(f"download refused: HTTP {response.status} {response.reason}")
+            raise TransferError(
+                f"download from {where} refused: HTTP {response.status} {response.reason}")
         length = response.getheader("Content-Length")
         if length and length.isdigit() and int(length) > limit:
             raise TransferError(f"file of {int(length)} bytes is over the limit of {limit}")
@@ -107,7 +127,7 @@ def _get(url: str, limit: int, context: ssl.SSLContext) -> tuple[bytes, str]:
         content_type = (response.getheader("Content-Type") or "application/octet-stream")
         return data, content_type.split(";", 1)[0].strip()[:100] or "application/octet-stream"
     except (OSError, http.client.HTTPException) as exc:
-        raise TransferError(f"download failed: {exc}") from None
+        raise _failure("download from", where, exc) from None
     finally:
         conn.close()
 
