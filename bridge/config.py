@@ -250,6 +250,7 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(path, "is a directory, not a config file") from None
     except OSError as exc:
         raise ConfigError(path, f"cannot read config file: {exc.strerror or exc}") from None
+    _refuse_writable_by_others(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -260,6 +261,19 @@ def load_config(path: Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(path, text, exc) from None
     return _Reader(path, text).read(raw)
+
+
+def _refuse_writable_by_others(path: Path) -> None:
+    # The file names commands to run (password_command): whoever can write it can
+    # run code as this user and read every password. Refuse it, as ssh does.
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o022:
+        who = "everyone" if mode & 0o002 else "its group"
+        raise ConfigError(path, f"config file is writable by {who} "
+                                f"(mode {mode & 0o777:o}); run: chmod go-w {path}")
 
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")

@@ -724,3 +724,15 @@ def test_deferral_folder_and_handoff_group_chats(tmp_path: Path) -> None:
     error = load_error(tmp_path, bad)
     assert error.line == line_of(bad, "group_chats") and error.key == "handoff.group_chats"
     assert "room" in str(error) and "separate" in str(error)
+
+
+@pytest.mark.parametrize("mode, who", [(0o666, "everyone"), (0o620, "its group")])
+def test_a_config_file_others_can_write_is_refused(tmp_path: Path, mode: int, who: str) -> None:
+    # It names commands to run: whoever can write it could run code as the user.
+    path = write_good(tmp_path)
+    path.chmod(mode)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"writable by {who}" in str(info.value) and "chmod go-w" in str(info.value)
+    path.chmod(0o644)
+    assert load_config(path).accounts

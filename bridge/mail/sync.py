@@ -557,7 +557,7 @@ class MailSync:
         if attachment.sha256 is None:
             raise LookupError(f"attachment {position} of message {row_id} has no content")
         data = self.store.blob_path(attachment.sha256).read_bytes()
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         return write_new_file(directory, attachment.filename, data)
 
     def set_flags(self, folder: str, uids: list[int], flags: list[str], add: bool) -> None:
