@@ -179,8 +179,7 @@ class Engine:
                 worker.start()
         await asyncio.gather(*jobs)
         for account in chosen:
-            if account.name in self.xmpp:
-                await self.outbox.recover(account.name)
+            await self.outbox.recover(account.name)
 
     async def _start_xmpp(self, account: AccountConfig, timeout: float) -> None:
         try:

@@ -479,7 +479,14 @@ class Outbox:
             # Same ids as before: whoever got it already drops the copy.
             self.store.outbox_update(item.id, DeliveryState.QUEUED, next_attempt=time.time())
             self.store.outbox_log(item.id, "resend", "unconfirmed when the app stopped")
-        if self.engine.account(account).imap is None:
+        for item in self.store.outbox_items(states=[DeliveryState.QUEUED,
+                                                    DeliveryState.SENDING]):
+            if item.account == account and item.transport is Transport.EMAIL:
+                # A new start is a good moment to try: the server may be back.
+                self.store.outbox_update(item.id, DeliveryState.QUEUED,
+                                         next_attempt=time.time())
+        cfg = self.engine.account(account)
+        if cfg.imap is None or cfg.xmpp is None:
             return
         try:
             mirrored = await self.engine._imap(account,

@@ -120,6 +120,8 @@ class RulesDaemon:
                 self.report("skipped", message=m.id, reason=f"body not fetched: {exc}")
                 return
         decisions = self.rules.decide(self.incoming(m), time.time())  # type: ignore[attr-defined]
+        for note in getattr(self.rules, "last_notes", []):
+            self.report("held back", message=m.id, reason=note)
         for d in decisions:
             try:
                 await self.act(m, d)
@@ -173,8 +175,9 @@ class RulesDaemon:
 async def run_rules(h: Headless, a: argparse.Namespace) -> Outcome:
     from .cli import EXIT_CONFIG, EXIT_OK, Outcome
     from .rules import RulesError, RuleSet
+    own = [x for acc in h.engine.accounts for x in (acc.email, acc.jid) if x]
     try:
-        rules = RuleSet.load(a.rules)
+        rules = RuleSet.load(a.rules, own_addresses=own)
     except RulesError as exc:
         print(f"tuiclient: rules error: {exc}", file=sys.stderr, flush=True)
         return Outcome(EXIT_CONFIG, {"error": str(exc)}, [str(exc)])
