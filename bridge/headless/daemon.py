@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 import time
@@ -30,8 +31,10 @@ from . import output as out
 if TYPE_CHECKING:
     from .cli import Headless, Outcome
 
-# Messages older than this when the daemon starts are history, not news.
-FRESH = 120.0
+# On a first run, messages older than this are history, not news; later runs
+# go on from where the last one stopped (the state file), so what came in while
+# the daemon was down is answered too.
+FRESH = 5.0
 AUTO_HEADER = {"Auto-Submitted": "auto-replied"}
 
 
@@ -42,7 +45,13 @@ class RulesDaemon:
         self.rules = rules
         self.as_json = as_json
         self.started = time.time()
+        self.state_file = self.engine.store.path.parent / "rules-daemon.json"
         self.last_row = self.engine.store.last_message_row()
+        self.since = self.started - FRESH
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            state = json.loads(self.state_file.read_text())
+            self.last_row = min(int(state["last_row"]), self.last_row)
+            self.since = 0.0
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
         self.actions = 0
@@ -90,9 +99,16 @@ class RulesDaemon:
             if self.stop.is_set():
                 return
             self.last_row = max(self.last_row, m.id or 0)
-            if m.direction is not Direction.IN or m.date < self.started - FRESH:
+            if m.direction is not Direction.IN or m.date < self.since:
                 continue
             await self.consider(m)
+        self._save()
+
+    def _save(self) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps({"last_row": self.last_row}))
+            tmp.replace(self.state_file)
 
     def incoming(self, m: Message) -> object:
         from .rules import Incoming

@@ -5,9 +5,14 @@
 
 Everything goes through the servers' real protocols: emails are sent over SMTP
 (and alice's own copies appended to her Sent folder over IMAP), the chat history
-is exchanged over XMPP and so lands in Prosody's archive (MAM). bob stays online,
-carol stays away with a status text, dave (whose JID differs from his email
-address) is offline.
+is exchanged over XMPP and so lands in Prosody's archive (MAM). carol stays away
+with a status text, dave (whose JID differs from his email address) is offline.
+
+bob is alive: he runs `tuiclient run --rules` (the headless daemon) with
+`BOB_RULES` below. He answers alice's emails by mail and her chats by chat, and
+an email about a launch he hands over to chat, with its history. Right after
+start the demo mails him such an email from alice, so the app opens on a thread
+that has just moved from email to chat.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -29,7 +35,7 @@ from bridge.config import ServerConfig
 from bridge.mail.connect import open_imap, open_smtp
 from bridge.xmpp.session import XmppSession
 
-from .servers import Account, World
+from .servers import REPO_ROOT, Account, World
 
 DAY = timedelta(days=1)
 
@@ -171,8 +177,102 @@ async def seed_chat(world: World, p: dict[str, Account]) -> None:
     await asyncio.gather(a.stop(), b.stop())
 
 
+BOB_RULES = """
+# bob's scripted replies (tuiclient run --rules): see bridge/headless/rules.py.
+[[rules]]
+name = "launches go to chat"
+[rules.match]
+transport = "email"
+from = ["{alice}"]
+subject = "(?i)launch"
+[rules.action]
+handoff = "im"
+history = true
+text = "Moving this to chat, it's quicker. Friday works for me if QA signs off."
+
+[[rules]]
+name = "answer alice's mail"
+[rules.match]
+transport = "email"
+from = ["{alice}"]
+[rules.action]
+reply = "email"
+text = "Thanks $name, got it. I'll look at \\"$subject\\" today. -- Bob (auto-reply)"
+
+[[rules]]
+name = "answer alice's chats"
+[rules.match]
+transport = "xmpp"
+from = ["{alice_jid}"]
+[rules.action]
+reply = "im"
+text = "Noted: $snippet"
+[rules.limit]
+per_thread = 2
+window = "10m"
+"""
+
+
+class BobDaemon:
+    """bob's side of the demo: the real headless daemon, in its own process."""
+
+    def __init__(self, world: World, p: dict[str, Account]) -> None:
+        home = world.base / "bob"
+        home.mkdir(mode=0o700, exist_ok=True)
+        secret = home / "password"
+        secret.write_text(p["bob"].password + "\n")
+        secret.chmod(0o600)
+        text = world.client_config(p["bob"], f"cat {secret}")
+        alice = p["alice"]
+        text += (f'\n[[contacts]]\nname = "{alice.display_name}"\nemails = ["{alice.email}"]'
+                 f'\njids = ["{alice.jid}"]\n')
+        self.config = home / "config.toml"
+        self.config.write_text(text)
+        self.config.chmod(0o600)
+        self.rules = home / "rules.toml"
+        self.rules.write_text(BOB_RULES.format(alice=alice.email, alice_jid=alice.jid))
+        self.log = home / "daemon.log"
+        self.env = dict(os.environ, XDG_DATA_HOME=str(home / "data"))
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = self.log.open("a")
+        # bob has used tuiclient before: what is already there is history, and his
+        # daemon answers only what comes after.
+        subprocess.run([sys.executable, "-m", "tuiclient", "--config", str(self.config),
+                        "sync"], stdout=log, stderr=subprocess.STDOUT,
+                       stdin=subprocess.DEVNULL, env=self.env, cwd=REPO_ROOT, check=True,
+                       timeout=120)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tuiclient", "--config", str(self.config), "run",
+             "--rules", str(self.rules)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=self.env, cwd=REPO_ROOT)
+        # Wait until he is listening, so the first email is answered.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and " started " not in self.log.read_text():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bob's daemon ended: {self.log.read_text()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def send_launch_mail(world: World, p: dict[str, Account]) -> None:
+    """alice asks bob about the launch by mail; his daemon moves it to chat."""
+    Mailer(world).send(p["alice"], [p["bob"]], "Launch date for the new site", (
+        "Bob,\n\ncan we launch the new site on Friday? QA still has two open bugs.\n\n"
+        "Alice\n"), ago=timedelta(0))
+
+
 class Presences:
-    """bob online and carol away, on a loop of their own, until stopped."""
+    """carol away, on a loop of her own, until stopped."""
 
     def __init__(self, world: World, p: dict[str, Account]) -> None:
         self.world, self.p = world, p
@@ -186,8 +286,7 @@ class Presences:
 
     async def _online(self) -> None:
         xmpp = ServerConfig("127.0.0.1", self.world.ports.c2s, "starttls", self.world.ca_file)
-        for name, show, status in (("bob", "chat", "At my desk"),
-                                   ("carol", "away", "In meetings until 3pm")):
+        for name, show, status in (("carol", "away", "In meetings until 3pm"),):
             acct = self.p[name]
             s = XmppSession(acct.jid, acct.password, xmpp)
             await s.start()
@@ -252,8 +351,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["XDG_DATA_HOME"] = str(world.base / "alice" / "data")
         presences = Presences(world, people)
         presences.start()
+        bob = BobDaemon(world, people)
+        bob.start()
+        send_launch_mail(world, people)
         print(f"demo world up in {time.monotonic() - started:.1f}s\n"
-              f"  config: {config_path}\n  servers: {world.base}", flush=True)
+              f"  config: {config_path}\n  servers: {world.base}\n"
+              f"  bob's daemon: {bob.rules} (log: {bob.log})", flush=True)
         try:
             if args.serve:
                 stop = threading.Event()
@@ -265,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
                 from tuiclient.app import TuiClientApp
                 TuiClientApp(load_config(config_path)).run()
         finally:
+            bob.stop()
             presences.stop()
     return 0
 
