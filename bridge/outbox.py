@@ -177,6 +177,8 @@ class Outbox:
     def presences(self, plan: ImPlan, targets: Sequence[str]) -> list[ContactPresence]:
         """The availability of everyone a chat leg is for."""
         client = self.engine.xmpp.get(plan.account)
+        if plan.room and not targets:
+            return []  # a line in a room we are in: the room takes it, whoever is there
         people = list(targets) or [plan.to]
         if client is None:
             return [ContactPresence(j, Availability.UNKNOWN) for j in people]

@@ -108,6 +108,14 @@ async def test_a_thread_moves_from_email_to_chat_and_back(world, tmp_path, runni
     bobs_line = next(m for m in engine.timeline(me, root)
                      if m.text == "Numbers look fine to me.")
 
+    # A later chat line in the thread carries no history again: the room has it.
+    again = await engine.reply(bobs_line.id, "Agreed, thanks.", via="im", history=True)
+    assert again.room == result.room and [m.text for m in again.chat] == ["Agreed, thanks."]
+    await until(lambda: "Agreed, thanks." in carol_x.bodies(), what="the second line")
+    # (Counted by message id: a client joining a room may get a line live and again
+    # in the room's history replay.)
+    assert len({r.origin_id for r in carol_x.received if r.body.startswith(HISTORY_HEAD)}) == 1
+
     # 4. alice moves the thread back to email with the transcript and bob's file.
     back = await engine.reply(bobs_line.id, "Summary for the record.", via="email",
                               reply_all=True, history=True, attachments=["numbers.csv"])

@@ -51,7 +51,7 @@ def event_json(event: Event) -> dict[str, Any]:
 
 
 def dump_json(value: Any, out: TextIO = sys.stdout) -> None:
-    out.write(json.dumps(plain(value), ensure_ascii=False, sort_keys=True) + "\n")
+    out.write(json.dumps(plain(value), ensure_ascii=True, sort_keys=True) + "\n")
     out.flush()
 
 
