@@ -97,8 +97,8 @@ DEFAULT_PORTS: dict[str, dict[str, int]] = {
 DEFAULT_TLS = {"imap": "tls", "smtp": "tls", "xmpp": "starttls"}
 
 
-class ConfigError(Exception):
-    """A config file that cannot be used, located as precisely as we can."""
+class LocatedError(Exception):
+    """An error in a file, located as precisely as we can: `FILE:LINE: KEY: reason`."""
 
     def __init__(
         self, file: Path, reason: str, *, line: int | None = None, key: str | None = None
@@ -119,6 +119,10 @@ class ConfigError(Exception):
 
     def __str__(self) -> str:
         return self._render()
+
+
+class ConfigError(LocatedError):
+    """A config file that cannot be used."""
 
 
 class SecretError(Exception):

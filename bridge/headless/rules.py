@@ -99,6 +99,7 @@ from bridge.config import (
     _DURATION_PART,
     _DURATION_TEXT,
     _DURATION_UNITS,
+    LocatedError,
     _format_duration,
     _Locator,
     _syntax_error,
@@ -146,28 +147,8 @@ _ACTION_KEYS = ("reply", "handoff", "forward", "mark", "text", "all", "history",
 _LIMIT_KEYS = ("per_thread", "window")
 
 
-class RulesError(Exception):
+class RulesError(LocatedError):
     """A rules file that cannot be used: `FILE:LINE: KEY: reason`."""
-
-    def __init__(
-        self, file: Path, reason: str, *, line: int | None = None, key: str | None = None
-    ) -> None:
-        self.file = Path(file)
-        self.line = line
-        self.key = key
-        self.reason = reason
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        where = str(self.file)
-        if self.line is not None:
-            where += f":{self.line}"
-        if self.key is not None:
-            where += f": {self.key}"
-        return f"{where}: {self.reason}"
-
-    def __str__(self) -> str:
-        return self._render()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -1112,19 +1112,26 @@ class XmppClient:
             ET.SubElement(f, q(NS_DATA, "value")).text = value
         await self._iq("set", query, to=bare(room))
 
-    async def muc_service(self) -> str:
-        """The server's multi-user chat service (disco#items, then disco#info)."""
-        if self._muc_service is not None:
-            return self._muc_service
+    async def _server_services(self, include_server: bool) -> AsyncIterator[
+            tuple[str, ET.Element]]:
+        """Each service of our server (disco#items) with its disco#info answer."""
         items = await self._iq("get", ET.Element(q(NS_DISCO_ITEMS, "query")), to=self.domain)
-        for item in items.iter(q(NS_DISCO_ITEMS, "item")):
-            jid = item.get("jid") or ""
+        candidates = ([self.domain] if include_server else []) + \
+            [i.get("jid") or "" for i in items.iter(q(NS_DISCO_ITEMS, "item"))]
+        for jid in candidates:
             if not jid:
                 continue
             try:
                 info = await self._iq("get", ET.Element(q(NS_DISCO_INFO, "query")), to=jid)
             except XmppError:
                 continue
+            yield jid, info
+
+    async def muc_service(self) -> str:
+        """The server's multi-user chat service (disco#items, then disco#info)."""
+        if self._muc_service is not None:
+            return self._muc_service
+        async for jid, info in self._server_services(include_server=False):
             if any(i.get("category") == "conference" and i.get("type") == "text"
                    for i in info.iter(q(NS_DISCO_INFO, "identity"))):
                 self._muc_service = jid
@@ -1174,16 +1181,7 @@ class XmppClient:
     async def _find_upload_service(self) -> tuple[str, int | None]:
         if self._upload_service is not None:
             return self._upload_service
-        items = await self._iq("get", ET.Element(q(NS_DISCO_ITEMS, "query")), to=self.domain)
-        candidates = [self.domain] + [i.get("jid") or "" for i in
-                                      items.iter(q(NS_DISCO_ITEMS, "item"))]
-        for jid in candidates:
-            if not jid:
-                continue
-            try:
-                info = await self._iq("get", ET.Element(q(NS_DISCO_INFO, "query")), to=jid)
-            except XmppError:
-                continue
+        async for jid, info in self._server_services(include_server=True):
             features = {f.get("var") for f in info.iter(q(NS_DISCO_INFO, "feature"))}
             if NS_UPLOAD not in features:
                 continue
