@@ -1,38 +1,85 @@
-"""The Textual app. It talks only to the engine; transports run off the UI loop."""
+"""The Textual app. It talks only to the engine; transports run off the UI loop.
+
+The engine's events arrive here (from worker threads or this loop), update the
+little state the screens share (server health, sync progress), become toasts,
+and are handed down to every screen that wants them (`engine_event`).
+"""
 
 from __future__ import annotations
 
-from textual.app import App
+import time
+from collections.abc import Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 
 from bridge.config import Config
 from bridge.engine import Engine
-from bridge.events import Event, HealthChanged
-from tuiclient.screens.home import HomeScreen
+from bridge.events import DeliveryChanged, Event, HealthChanged, MessageReceived
+from bridge.mail.send import EmailDelivery
+from bridge.mail.sync import FolderChanged, SyncProgress
+from bridge.outbox import DeferralRetry, OutboxChanged
+from bridge.safe import inert_text
+from tuiclient.keys import bind, keymap
+from tuiclient.screens.main import MainScreen
 
 
 class TuiClientApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "tuiclient"
-    BINDINGS = [("q", "quit", "Quit")]
+    BINDINGS = [bind("quit", "quit", label="quit")]
 
-    def __init__(self, config: Config, *, probe_on_start: bool = True) -> None:
+    def __init__(self, config: Config, *, probe_on_start: bool = True,
+                 start_engine: bool = True, engine: Engine | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.config = config
-        self.engine = Engine(config)
+        self.engine = engine or Engine(config)
         self.probe_on_start = probe_on_start
+        self.start_engine = start_engine
+        self.clock = clock
+        self.health: dict[tuple[str, str], HealthChanged] = {}
+        self.sync_state: dict[str, str] = {}
+        self._started = False
         self.engine.events.subscribe(self._on_engine_event)
+        if config.keys:
+            self.set_keymap(keymap(config.keys))
 
     def on_mount(self) -> None:
-        self.push_screen(HomeScreen(self.config))
+        self.push_screen(MainScreen())
+        if self.start_engine:
+            self.run_worker(self._start(), name="engine", group="engine")
         if self.probe_on_start:
             self.probe()
 
-    def on_unmount(self) -> None:
+    async def _start(self) -> None:
+        try:
+            await self.engine.start()
+        finally:
+            self._started = True
+
+    async def on_unmount(self) -> None:
+        if self.start_engine:
+            await self.engine.stop()
         self.engine.close()
 
     def probe(self) -> None:
         self.run_worker(self.engine.probe_all(), name="probe", group="probe",
                         exclusive=True)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        if main is None:
+            return
+        yield SystemCommand("Outbox", "Deferred and waiting messages", main.action_outbox)
+        yield SystemCommand("Search", "Search mail and chat", main.action_search)
+        yield SystemCommand("Servers", "Server health and sync", main.action_health)
+        yield SystemCommand("Help: keys", "Every key binding", main.action_help)
+        yield SystemCommand("New message", "Write by email or IM", main.action_compose)
+        yield SystemCommand("Sync now", "Check every account now", main.action_refresh)
+
+    # -- events -------------------------------------------------------------------------
 
     def _on_engine_event(self, event: Event) -> None:
         # Engine events may come from worker threads or from this loop.
@@ -42,5 +89,51 @@ class TuiClientApp(App):
             self._show_event(event)
 
     def _show_event(self, event: Event) -> None:
-        if isinstance(event, HealthChanged) and isinstance(self.screen, HomeScreen):
-            self.screen.show_health(event)
+        if isinstance(event, HealthChanged):
+            self.health[(event.account, event.service)] = event
+        elif isinstance(event, SyncProgress):
+            self.sync_state[event.account] = (
+                f"synced {event.folder}" if event.phase == "done" else
+                f"sync {event.folder} {event.done}/{event.total}")
+        self.toast(event)
+        for screen in self.screen_stack:
+            handler = getattr(screen, "engine_event", None)
+            if handler is not None:
+                handler(event)
+
+    def toast(self, event: Event) -> None:
+        """New messages, every deferral retry, deliveries and failures."""
+        if isinstance(event, MessageReceived):
+            if event.direction == "in" and event.source == "live":
+                m = self.engine.store.get_message(event.row_id)
+                words = inert_text(m.text if m is not None else "")[:120]
+                sender = inert_text(event.sender.split("/", 1)[0])
+                self.notify(words or "(no text)", title=f"Chat from {sender}", markup=False)
+        elif isinstance(event, FolderChanged):
+            if event.new and event.folder.upper() == "INBOX" and self._started:
+                n = event.new
+                self.notify(f"{n} new email{'s' * (n != 1)} in {event.account}",
+                            title="Mail", markup=False)
+        elif isinstance(event, DeferralRetry):
+            then = f"; next try in {event.next_in:.0f}s" if event.next_in else ""
+            self.notify(f"Try {event.attempt}: {inert_text(event.outcome)}{then}",
+                        title="Deferred message", markup=False)
+        elif isinstance(event, OutboxChanged):
+            if event.state in ("deferred", "failed", "fell-back-to-email", "cancelled"):
+                detail = f": {inert_text(event.detail)}" if event.detail else ""
+                self.notify(f"{event.state}{detail}", title="Outbox", markup=False,
+                            severity="error" if event.state == "failed" else "information")
+        elif isinstance(event, DeliveryChanged):
+            if event.state in ("delivered", "read", "failed"):
+                detail = f": {inert_text(event.detail)}" if event.detail else ""
+                self.notify(f"Chat message {event.state}{detail}", title="Delivery",
+                            markup=False,
+                            severity="error" if event.state == "failed" else "information")
+        elif isinstance(event, EmailDelivery):
+            if event.state in ("sent", "failed"):
+                detail = f": {inert_text(event.detail)}" if event.detail else ""
+                self.notify(f"Email {event.state}{detail}", title="Delivery", markup=False,
+                            severity="error" if event.state == "failed" else "information")
+        elif isinstance(event, HealthChanged) and not event.ok:
+            self.notify(f"{event.account} {event.service}: {inert_text(event.detail)}",
+                        title="Server", severity="error", markup=False)

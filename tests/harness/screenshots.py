@@ -3,7 +3,9 @@
     scripts/dev screenshots
 
 Each screen is captured as SVG (Textual's own export) and, where `rsvg-convert`
-is installed (Debian's librsvg2-bin), also as PNG.
+is installed (Debian's librsvg2-bin), also as PNG. The demo's people are real
+accounts on the harness servers: carol's away message in the defer prompt is the
+one her client really sent.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ from pathlib import Path
 
 from bridge.config import load_config
 from tuiclient.app import TuiClientApp
-from tuiclient.widgets.server_status import ServerStatus, state_of
+from tuiclient.screens.main import MainScreen
+from tuiclient.screens.prompts import DeferScreen
+from tuiclient.widgets.conversation import Timeline
+from tuiclient.widgets.conversation_list import ConversationList
 
 from .demo import Presences, build
 from .servers import REPO_ROOT, World
 
 OUT = REPO_ROOT / "screenshots"
 SIZE = (140, 40)
+NARROW = (80, 30)
 
 
 def save(app: TuiClientApp, name: str) -> Path:
@@ -31,27 +37,121 @@ def save(app: TuiClientApp, name: str) -> Path:
     svg = OUT / f"{name}.svg"
     app.save_screenshot(filename=svg.name, path=str(OUT))
     if shutil.which("rsvg-convert"):
-        subprocess.run(["rsvg-convert", "-o", str(svg.with_suffix(".png")), str(svg)],
-                       check=True)
+        # rsvg collapses the non-breaking spaces of Textual's export; plain spaces
+        # with xml:space="preserve" keep the columns where the terminal has them.
+        text = svg.read_text().replace("&#160;", " ").replace(
+            '<svg class="rich-terminal"', '<svg xml:space="preserve" class="rich-terminal"', 1)
+        subprocess.run(["rsvg-convert", "-o", str(svg.with_suffix(".png"))],
+                       input=text.encode(), check=True)
     return svg
 
 
+async def until(predicate, pilot, tries: int = 400) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(tries):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    await pilot.pause()
+
+
+async def go_to_row(pilot, app: TuiClientApp, subject: str) -> None:  # type: ignore[no-untyped-def]
+    listing = app.screen.query_one(ConversationList)
+    target = next(i for i, t in enumerate(listing.rows) if t.subject == subject)
+    listing.focus()
+    while listing.cursor != target:
+        await pilot.press("j" if listing.cursor < target else "k")
+    await pilot.press("enter")
+    await pilot.pause(0.3)
+
+
+async def go_to_first(pilot, app: TuiClientApp) -> None:  # type: ignore[no-untyped-def]
+    timeline = app.screen.query_one(Timeline)
+    timeline.focus()
+    await pilot.press("g")
+    await until(lambda: "fetching" not in str(app.screen.query_one("#email-body").render()),
+                pilot)
+    await pilot.pause(0.3)
+
+
 async def capture(config_path: Path) -> list[Path]:
-    app = TuiClientApp(load_config(config_path))
     shots = []
+    app = TuiClientApp(load_config(config_path))
     async with app.run_test(size=SIZE) as pilot:
-        table = app.screen.query_one(ServerStatus)
-        for _ in range(400):
-            states = [state_of(table, "alice", s) for s in ("imap", "smtp", "xmpp")]
-            if not any(s.startswith("connecting") for s in states):
-                break
-            await asyncio.sleep(0.05)
+        listing = lambda: app.screen.query_one(ConversationList)  # noqa: E731
+        await until(lambda: len(listing().rows) >= 6 and len(app.health) >= 3, pilot)
+        await pilot.pause(1.0)
+        shots.append(save(app, "main-list"))
+
+        await go_to_row(pilot, app, "Q3 report draft")
+        await go_to_first(pilot, app)
+        shots.append(save(app, "main-email-with-responses"))
+
+        await pilot.press("R", *"Numbers in section 2 are right.")
+        await pilot.pause(0.5)
+        shots.append(save(app, "compose-email-reply"))
+        await pilot.press("escape")
         await pilot.pause()
-        shots.append(save(app, "home"))
+
+        await pilot.press("i", "ctrl+o")
+        await pilot.pause(0.5)
+        shots.append(save(app, "reply-options"))
+        await pilot.press("space", "tab", "space", "ctrl+s")
+        await pilot.press(*"Let's finish this in chat")
+        await pilot.pause(0.3)
+        shots.append(save(app, "inline-chat-reply"))
+        await pilot.press("escape")
+
+        # carol is away: replying to her by IM asks first, with her status text.
+        await go_to_row(pilot, app, "Photos from the weekend")
+        await pilot.press("i", *"Lovely photos!", "enter")
+        await until(lambda: isinstance(app.screen, DeferScreen), pilot)
+        await pilot.pause(0.3)
+        shots.append(save(app, "defer-prompt"))
+        await pilot.press("d")
+        await until(lambda: app.engine.store.outbox_items(["deferred"]), pilot)
+        await pilot.press("escape")
+        await pilot.pause(0.5)
+
+        await pilot.press("O")
+        await pilot.pause(0.5)
+        shots.append(save(app, "outbox"))
+        await pilot.press("escape")
+
+        await pilot.press("slash", *"lisbon", "enter")
+        await pilot.pause(0.5)
+        shots.append(save(app, "search"))
+        await pilot.press("escape")
+
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+        shots.append(save(app, "help"))
+        await pilot.press("escape")
+
+        await pilot.press("H")
+        await pilot.pause(0.3)
+        shots.append(save(app, "servers"))
+        await pilot.press("escape")
+
+        await pilot.resize_terminal(*NARROW)
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, MainScreen)
+        app.screen.show_pane("list")
+        await pilot.pause(0.3)
+        shots.append(save(app, "narrow-list"))
+        await go_to_row(pilot, app, "Q3 report draft")
+        await go_to_first(pilot, app)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        shots.append(save(app, "narrow-message"))
+        await pilot.press("tab")
+        await pilot.pause(0.3)
+        shots.append(save(app, "narrow-chat"))
     return shots
 
 
 def main() -> int:
+    for old in OUT.glob("home.*"):
+        old.unlink()  # the first screen before the mail and chat views
     with World() as world:
         people, config_path = build(world)
         os.environ["XDG_DATA_HOME"] = str(world.base / "alice" / "data")

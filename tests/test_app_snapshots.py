@@ -1,0 +1,218 @@
+"""Snapshot tests: each screen of the app, pinned, on fixed data.
+
+No servers here: the engine is not started and reads a store filled with a
+fixed conversation set, the clock is fixed and the time zone is UTC, so every
+run draws the same picture. Update with `pytest --snapshot-update` and look at
+the report before committing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from unittest.mock import patch
+
+import pytest
+
+from bridge.config import load_config
+from bridge.engine import Engine
+from bridge.identity import Mapping, Resolution
+from bridge.model import Attachment, DeliveryState, Direction, Message, Party, Transport
+from bridge.store import Store
+from bridge.xmpp.availability import Availability, ContactPresence
+from tuiclient.app import TuiClientApp
+from tuiclient.screens.prompts import AddressScreen, DeferScreen
+
+NOW = 1_760_000_000.0  # fixed: Thu 9 Oct 2025 08:53 UTC
+HOUR, DAY = 3600.0, 86400.0
+ME = "alice"
+AWAY = "In meetings until 3pm"
+
+CONFIG = """
+[[accounts]]
+name = "alice"
+email = "alice@example.test"
+jid = "alice@example.test"
+display_name = "Alice"
+password_command = "false"
+
+[accounts.imap]
+host = "127.0.0.1"
+port = 9
+tls = "plain"
+
+[accounts.smtp]
+host = "127.0.0.1"
+port = 9
+tls = "plain"
+
+[accounts.xmpp]
+host = "127.0.0.1"
+port = 9
+tls = "plain"
+
+[[contacts]]
+name = "Bob"
+emails = ["bob@example.test"]
+jids = ["bob@example.test"]
+
+[[contacts]]
+name = "Carol"
+emails = ["carol@example.test"]
+jids = ["carol@example.test"]
+"""
+
+ALICE = Party("alice@example.test", "Alice", "from")
+BOB = Party("bob@example.test", "Bob", "from")
+CAROL = Party("carol@example.test", "Carol", "from")
+
+
+def email(n: int, sender: Party, to: list[Party], subject: str, text: str, ago: float,
+          thread: str, *, attachments: tuple[Attachment, ...] = (), unread: bool = False,
+          cc: list[Party] = ()) -> Message:
+    out = sender.address == ALICE.address
+    return Message(
+        msg_id=f"m{n}@example.test", account=ME, transport=Transport.EMAIL,
+        direction=Direction.OUT if out else Direction.IN, thread_id=thread, date=NOW - ago,
+        sender=sender, recipients=[Party(p.address, p.name, "to") for p in to]
+        + [Party(p.address, p.name, "cc") for p in cc],
+        subject=subject, text=text, folder="Sent" if out else "INBOX", uid=n,
+        message_id_header=f"<m{n}@example.test>", flags=set() if unread else {"\\Seen"},
+        attachments=list(attachments), delivery=DeliveryState.SENT if out else None)
+
+
+def chat(n: int, sender: Party, to: Party, text: str, ago: float, thread: str, *,
+         delivery: DeliveryState | None = None, unread: bool = False) -> Message:
+    out = sender.address == ALICE.address
+    return Message(
+        msg_id=f"c{n}@example.test", account=ME, transport=Transport.XMPP,
+        direction=Direction.OUT if out else Direction.IN, thread_id=thread, date=NOW - ago,
+        sender=Party(sender.address, sender.name, "from"),
+        recipients=[Party(to.address, to.name, "to")], text=text,
+        origin_id=f"c{n}@example.test", flags=set() if unread else {"\\Seen"},
+        delivery=delivery if out else None)
+
+
+def fixed_store(path: Path) -> Store:
+    store = Store.open(path)
+    q3 = "m1@example.test"
+    pdf = Attachment("q3-report.pdf", "application/pdf", 23, sha256="0" * 64)
+    store.insert_messages([
+        email(1, BOB, [ALICE], "Q3 report draft",
+              "Hi Alice,\n\nattached is the draft of the Q3 report. Could you check the\n"
+              "numbers in section 2 before Friday?\n\nThanks,\nBob", 4 * DAY, q3,
+              attachments=(pdf,), cc=[CAROL]),
+        email(2, CAROL, [BOB], "Re: Q3 report draft",
+              "Section 2 looks right to me. The chart on page 3 needs a legend.\n\n"
+              "> Could you check the numbers in section 2 before Friday?", 3 * DAY, q3,
+              cc=[ALICE]),
+        chat(3, BOB, ALICE, "Did you see the Q3 draft?", 2 * DAY, q3),
+        chat(4, ALICE, BOB, "Yes, reading it now. Section 2 is fine.", 2 * DAY - 60, q3,
+             delivery=DeliveryState.READ),
+        chat(5, BOB, ALICE, "Coffee at 3?", 2 * HOUR, "chat-bob@example.test", unread=True),
+        email(7, CAROL, [ALICE], "Photos from the weekend",
+              "Two of my favourites from the hike.", 30 * HOUR, "m7@example.test",
+              unread=True),
+        email(8, ALICE, [BOB], "Trip to Lisbon",
+              "Bob, are we still on for Lisbon in March?", 10 * DAY, "m8@example.test"),
+    ])
+    lunch = chat(6, ALICE, CAROL, "Lunch tomorrow?", 1 * HOUR, "chat-carol@example.test",
+                 delivery=DeliveryState.DEFERRED)
+    with patch("time.time", lambda: NOW - HOUR):
+        row = store.outbox_add(lunch.msg_id, ME, Transport.XMPP, payload={"plan": {
+            "to": CAROL.address, "text": lunch.text}}, parties=[CAROL],
+            state=DeliveryState.DEFERRED, next_attempt=NOW + 20 * 60, message=lunch)
+        store.outbox_log(row, "deferred", f"{CAROL.address} is away: {AWAY}")
+    with patch("time.time", lambda: NOW - HOUR + 30):
+        store.outbox_log(row, "retry 1", f"still away: {AWAY}")
+    return store
+
+
+def make_app(tmp: Path) -> TuiClientApp:
+    path = tmp / "config.toml"
+    path.write_text(CONFIG)
+    config = load_config(path)
+    engine = Engine(config, fixed_store(tmp / "store.db"))
+    return TuiClientApp(config, probe_on_start=False, start_engine=False, engine=engine,
+                        clock=lambda: NOW)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+WIDE, NARROW = (140, 40), (80, 30)
+Q3 = ["j", "j", "j", "enter", "g"]  # the Q3 thread, at its first email
+
+
+def test_main_screen_with_an_email_and_its_responses(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=Q3, terminal_size=WIDE)
+
+
+def test_narrow_list(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), terminal_size=NARROW)
+
+
+def test_narrow_message(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=[*Q3, "enter"], terminal_size=NARROW)
+
+
+def test_narrow_chat(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=Q3, terminal_size=NARROW)
+
+
+def test_compose_email_reply(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=[*Q3, "R", *"Looks good."],
+                        terminal_size=WIDE)
+
+
+def test_reply_options(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=[*Q3, "i", "ctrl+o"], terminal_size=WIDE)
+
+
+def test_inline_chat_reply(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=[*Q3, "i", *"On it"], terminal_size=WIDE)
+
+
+def test_defer_prompt(snap_compare, tmp_path):
+    async def ask(pilot) -> None:
+        pilot.app.push_screen(DeferScreen([ContactPresence(CAROL.address, Availability.AWAY,
+                                                           AWAY)]))
+    assert snap_compare(make_app(tmp_path), run_before=ask, terminal_size=WIDE)
+
+
+def test_address_prompt(snap_compare, tmp_path):
+    async def ask(pilot) -> None:
+        pilot.app.push_screen(AddressScreen("xmpp", [Resolution(
+            "erin@example.test", None, None, suggestions=(
+                Mapping("erin@chat.example.test", "learned", "wrote from it in March"),))]))
+    assert snap_compare(make_app(tmp_path), run_before=ask, terminal_size=WIDE)
+
+
+def test_outbox(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=["O"], terminal_size=WIDE)
+
+
+def test_search(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=["slash", *"section", "enter"],
+                        terminal_size=WIDE)
+
+
+def test_help(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=["question_mark"], terminal_size=WIDE)
+
+
+def test_servers(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=["H"], terminal_size=WIDE)
+
+
+if __name__ == "__main__":  # a look at the fixed world: python -m tests.test_app_snapshots
+    import tempfile
+    os.environ["TZ"] = "UTC"
+    make_app(Path(tempfile.mkdtemp())).run()

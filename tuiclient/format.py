@@ -1,0 +1,93 @@
+"""How engine data reads on screen: safe text, transport and delivery marks, dates.
+
+Remote text (names, subjects, bodies, status messages) is hostile: it goes
+through `bridge.safe.inert_text` and into `rich.text.Text`, never into markup.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.text import Text
+
+from bridge.model import DeliveryState, Direction, Message, Transport
+from bridge.safe import inert_text
+
+Clock = Callable[[], float]
+
+# One cell each, in every terminal font we tried (no emoji presentation).
+MAIL, CHAT = "✉", "❝"
+TRANSPORT_MARK = {Transport.EMAIL: MAIL, Transport.XMPP: CHAT}
+TRANSPORT_STYLE = {Transport.EMAIL: "bold blue", Transport.XMPP: "bold green"}
+
+DELIVERY_MARK: dict[DeliveryState, tuple[str, str]] = {
+    DeliveryState.QUEUED: ("◷ queued", "yellow"),
+    DeliveryState.DEFERRED: ("◔ deferred", "yellow"),
+    DeliveryState.SENDING: ("… sending", "yellow"),
+    DeliveryState.SENT: ("✓ sent", "dim"),
+    DeliveryState.DELIVERED: ("✓✓ delivered", "green"),
+    DeliveryState.READ: ("✓✓ read", "bold green"),
+    DeliveryState.FAILED: ("✖ failed", "bold red"),
+    DeliveryState.CANCELLED: ("⊘ cancelled", "dim"),
+    DeliveryState.FELL_BACK_TO_EMAIL: ("✉ sent by email", "blue"),
+}
+
+PRESENCE_DOT = {"available": ("●", "green"), "away": ("●", "yellow"),
+                "busy": ("●", "red"), "offline": ("○", "dim"), "unknown": ("○", "dim"),
+                "blocked": ("⊘", "red")}
+
+
+def safe(s: str | None) -> str:
+    """Remote text, made inert for the terminal (markup is escaped by using Text)."""
+    return inert_text(s or "")
+
+
+def one_line(s: str | None) -> str:
+    return " ".join(safe(s).split())
+
+
+def transport_mark(transport: Transport) -> Text:
+    return Text(TRANSPORT_MARK[transport], style=TRANSPORT_STYLE[transport])
+
+
+def delivery_mark(m: Message) -> Text:
+    if m.direction is not Direction.OUT or m.delivery is None:
+        return Text("")
+    word, style = DELIVERY_MARK[m.delivery]
+    return Text(word, style=style)
+
+
+def short_date(ts: float, now: float) -> str:
+    """'14:05' today, 'Tue 14:05' this week, '12 Mar' this year, else '2023-03-12'."""
+    t, n = time.localtime(ts), time.localtime(now)
+    if t[:3] == n[:3]:
+        return time.strftime("%H:%M", t)
+    if 0 <= now - ts < 6 * 86400:
+        return time.strftime("%a %H:%M", t)
+    if t.tm_year == n.tm_year:
+        return time.strftime("%d %b", t)
+    return time.strftime("%Y-%m-%d", t)
+
+
+def long_date(ts: float) -> str:
+    return time.strftime("%a %d %b %Y %H:%M", time.localtime(ts))
+
+
+def who(m: Message) -> str:
+    """The sender as a person reads it: name, else the address (bare JID)."""
+    name = one_line(m.sender.name)
+    if name:
+        return name
+    address = one_line(m.sender.address)
+    if m.transport is Transport.XMPP:
+        address = address.split("/", 1)[0]
+    return address
+
+
+def size(n: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"

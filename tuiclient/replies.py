@@ -1,0 +1,122 @@
+"""What a reply asks of the engine, and the prompts it may need on the way.
+
+`send_reply` runs in a screen's worker: it calls `engine.reply` and, when the
+engine says a party has no address (`UnmappedParty`) or a contact is away
+(`ContactAway`), asks the user with a modal screen and tries again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bridge.engine import EngineError, ReplyResult
+from bridge.identity import UnmappedParty
+from bridge.model import Message
+from bridge.outbox import ContactAway
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+
+@dataclass
+class ReplyDraft:
+    """A reply being written: to which message, how, with what."""
+
+    message: Message
+    via: str  # email | im
+    reply_all: bool = False
+    history: bool = False
+    attachments: list[str] = field(default_factory=list)
+    text: str = ""
+
+    def describe(self) -> str:
+        parts = ["to all" if self.reply_all else "to the sender"]
+        if self.history:
+            parts.append("with history")
+        if self.attachments:
+            n = len(self.attachments)
+            parts.append(f"{n} file{'s' * (n != 1)}")
+        return ", ".join(parts)
+
+
+@dataclass
+class NewMessage:
+    account: str
+    to: list[str]
+    via: str
+    subject: str
+    text: str
+
+
+async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
+    """Send `draft` through the engine, asking the user whatever it needs to know.
+    None when the user gave up or the engine refused (the user has been told)."""
+    from tuiclient.screens.prompts import AddressScreen, DeferScreen
+
+    app = screen.app
+    engine = app.engine  # type: ignore[attr-defined]
+    assert draft.message.id is not None
+    kwargs = {"via": draft.via, "reply_all": draft.reply_all, "history": draft.history,
+              "attachments": list(draft.attachments) or None, "when_away": "ask",
+              "mixed": False}
+    for _ in range(6):
+        try:
+            return await engine.reply(draft.message.id, draft.text, **kwargs)
+        except UnmappedParty as exc:
+            answer = await app.push_screen_wait(AddressScreen(exc.transport, exc.unresolved))
+            if answer is None:
+                app.notify("Reply not sent.", severity="warning")
+                return None
+            if answer == "mixed":
+                kwargs["mixed"] = True
+                continue
+            for query, address in answer.items():
+                if exc.transport == "xmpp":
+                    engine.identity.confirm(query, address)
+                else:
+                    engine.identity.confirm(address, query)
+        except ContactAway as exc:
+            choice = await app.push_screen_wait(DeferScreen(exc.presences))
+            if choice is None:
+                app.notify("Reply not sent.", severity="warning")
+                return None
+            kwargs["when_away"] = choice
+        except (EngineError, OSError) as exc:
+            app.notify(str(exc), title="Reply not sent", severity="error", timeout=10)
+            return None
+    app.notify("Reply not sent: too many questions.", severity="error")
+    return None
+
+
+async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
+    from tuiclient.screens.prompts import DeferScreen
+
+    app = screen.app
+    engine = app.engine  # type: ignore[attr-defined]
+    when_away = "ask"
+    for _ in range(3):
+        try:
+            return await engine.send_message(new.account, new.to, new.text, via=new.via,
+                                             subject=new.subject, when_away=when_away)
+        except ContactAway as exc:
+            choice = await app.push_screen_wait(DeferScreen(exc.presences))
+            if choice is None:
+                app.notify("Message not sent.", severity="warning")
+                return None
+            when_away = choice
+        except (EngineError, OSError, UnmappedParty) as exc:
+            app.notify(str(exc), title="Message not sent", severity="error", timeout=10)
+            return None
+    return None
+
+
+def sent_words(result: ReplyResult) -> str:
+    if result.deferred:
+        return "Deferred: it goes when they are available (see the outbox, O)."
+    if result.via == "email":
+        return "Email queued for sending." if result.emails or result.email_ids else \
+            "Sent by email."
+    where = f" in {result.room}" if result.room else ""
+    extra = f", and {len(result.emails)} by email" if result.emails else ""
+    return f"Sent by IM{where}{extra}."

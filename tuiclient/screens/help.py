@@ -1,0 +1,50 @@
+"""Every key binding, as the config has made them."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from tuiclient.keys import DEFAULTS, shown
+
+EXTRA = [
+    ("on a response card", "r / e", "reply to that person by email"),
+    ("on a response card", "i", "reply to that person by IM"),
+    ("defer prompt", "s / d / e", "send anyway / defer / send by email"),
+    ("compose", "ctrl+s / ctrl+e", "send / write the body in $EDITOR"),
+    ("anywhere", "ctrl+p", "command palette (screens, theme)"),
+]
+
+
+class HelpScreen(Screen):
+    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "back")]
+
+    def compose(self) -> ComposeResult:
+        overrides = self.app.config.keys  # type: ignore[attr-defined]
+        t = Text()
+        group = None
+        for key in DEFAULTS.values():
+            if key.where != group:
+                group = key.where
+                t.append(f"\n{group.capitalize()}\n", style="bold underline")
+            t.append(f"  {shown(key.action, overrides):<16}", style="bold")
+            t.append(f"{key.description:<34}")
+            t.append(f"[keys] {key.action}\n", style="dim")
+        t.append("\nElsewhere\n", style="bold underline")
+        for where, keys, what in EXTRA:
+            t.append(f"  {keys:<16}", style="bold")
+            t.append(f"{what:<34}")
+            t.append(f"{where}\n", style="dim")
+        t.append("\nRebind any action in the config file, e.g.\n  [keys]\n"
+                 '  reply_im = "m"\n  down = ["j", "ctrl+n"]\n', style="dim")
+        yield Header()
+        with VerticalScroll(id="help"):
+            yield Static(t, markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "keys"

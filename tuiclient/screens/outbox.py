@@ -1,0 +1,171 @@
+"""The outbox: every message that waits (deferred, queued, sending, failed) with
+its retry log, and what to do about it: retry now, send by email, cancel."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from bridge.model import DeliveryState, Transport
+from bridge.store.records import OutboxItem
+from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
+from tuiclient.keys import bind
+
+WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
+           DeliveryState.FAILED)
+
+
+def item_text(item: OutboxItem) -> str:
+    plan = item.payload.get("plan") if isinstance(item.payload, dict) else None
+    if isinstance(plan, dict):
+        return one_line(str(plan.get("text", "")))
+    return ""
+
+
+class OutboxTable(DataTable):
+    BINDINGS = [bind("down", "cursor_down", show=False), bind("up", "cursor_up", show=False)]
+
+
+class OutboxScreen(Screen):
+    BINDINGS = [
+        bind("outbox_retry", "act('retry')", label="retry now"),
+        bind("outbox_email", "act('email')", label="send by email"),
+        bind("outbox_cancel", "act('cancel')", label="cancel"),
+        Binding("a", "toggle_all", "show settled"),
+        Binding("escape", "app.pop_screen", "back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.show_all = False
+        self.items: list[OutboxItem] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="outbox"):
+            yield Label("", id="outbox-title", markup=False)
+            yield OutboxTable(id="outbox-table", cursor_type="row", zebra_stripes=True)
+            yield Label("Retry log", classes="title")
+            yield Static(id="outbox-log", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "outbox"
+        table = self.query_one(OutboxTable)
+        for key, label in (("via", ""), ("state", "state"), ("to", "to"), ("what", "message"),
+                           ("tries", "tries"), ("next", "next try"), ("when", "written")):
+            table.add_column(label, key=key)
+        self.fill()
+        table.focus()
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def]
+        return self.app.engine  # type: ignore[attr-defined]
+
+    def fill(self) -> None:
+        store = self.engine.store
+        self.items = store.outbox_items(None if self.show_all else WAITING)
+        self.items.reverse()  # newest first
+        table = self.query_one(OutboxTable)
+        keep = self.current
+        table.clear()
+        now = self.app.clock()  # type: ignore[attr-defined]
+        for item in self.items:
+            word, style = DELIVERY_MARK[item.state]
+            what = item_text(item)
+            if not what:
+                m = store.find_by_msg_id(item.account, item.msg_id)
+                what = one_line(m.subject or m.text) if m is not None else item.msg_id
+            table.add_row(
+                transport_mark(item.transport), Text(word, style=style),
+                Text(", ".join(one_line(p.address) for p in item.parties)),
+                Text(what[:60]), str(item.attempts),
+                short_date(item.next_attempt, now) if item.next_attempt and
+                item.state is DeliveryState.DEFERRED else "",
+                short_date(item.created, now), key=str(item.id))
+        n = len(self.items)
+        title = f"{n} message{'s' * (n != 1)} " + ("in the outbox" if self.show_all
+                                                     else "waiting")
+        self.query_one("#outbox-title", Label).update(Text(title, style="bold"))
+        if keep is not None:
+            for row, item in enumerate(self.items):
+                if item.id == keep.id:
+                    table.move_cursor(row=row)
+        self.show_log()
+
+    @property
+    def current(self) -> OutboxItem | None:
+        table = self.query_one(OutboxTable)
+        if not self.items or table.cursor_row is None:
+            return None
+        if 0 <= table.cursor_row < len(self.items):
+            return self.items[table.cursor_row]
+        return None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_log()
+
+    def show_log(self) -> None:
+        item = self.current
+        log = self.query_one("#outbox-log", Static)
+        if item is None:
+            log.update(Text("Nothing waits: every message went out.", style="dim"))
+            return
+        t = Text()
+        via = "chat" if item.transport is Transport.XMPP else "email"
+        t.append(f"{via} to {', '.join(one_line(p.address) for p in item.parties)}",
+                 style="bold")
+        t.append(f"  written {long_date(item.created)}\n", style="dim")
+        what = item_text(item)
+        if what:
+            t.append(f"“{what}”\n", style="italic")
+        for entry in self.engine.store.outbox_history(item.id):
+            t.append(f"{long_date(entry.at)}  ", style="dim")
+            t.append(one_line(entry.event), style="bold")
+            if entry.detail:
+                t.append("  " + one_line(entry.detail))
+            t.append("\n")
+        log.update(t)
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self.fill()
+
+    def action_act(self, what: str) -> None:
+        item = self.current
+        if item is None:
+            return
+        if what == "email" and item.transport is not Transport.XMPP:
+            self.notify("It is an email already.", severity="warning")
+            return
+        self.act(item.id, what)
+
+    @work(group="outbox")
+    async def act(self, outbox_id: int, what: str) -> None:
+        engine = self.engine
+        try:
+            if what == "retry":
+                await engine.outbox_retry(outbox_id)
+                self.notify("Trying again now.", title="Outbox")
+            elif what == "email":
+                await engine.outbox_email(outbox_id)
+                self.notify("Sent by email instead.", title="Outbox")
+            else:
+                await engine.outbox_cancel(outbox_id)
+                self.notify("Cancelled.", title="Outbox")
+        except Exception as exc:
+            self.notify(str(exc), title="Outbox", severity="error", timeout=10)
+        self.fill()
+
+    def engine_event(self, event) -> None:  # type: ignore[no-untyped-def]
+        from bridge.events import DeliveryChanged
+        from bridge.mail.send import EmailDelivery
+        from bridge.outbox import DeferralRetry, OutboxChanged
+
+        if isinstance(event, (OutboxChanged, DeferralRetry, EmailDelivery, DeliveryChanged)):
+            self.fill()

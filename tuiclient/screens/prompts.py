@@ -1,0 +1,198 @@
+"""Small modal questions on the way of a reply: an address, away, reply options."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from bridge.identity import Resolution
+from bridge.model import Attachment
+from bridge.xmpp.availability import ContactPresence
+from tuiclient.format import PRESENCE_DOT, one_line, size
+from tuiclient.replies import ReplyDraft
+
+
+class DeferScreen(ModalScreen[str | None]):
+    """The contact is not available: their away message, and what to do."""
+
+    BINDINGS = [
+        Binding("s", "choose('send')", "send anyway"),
+        Binding("d", "choose('defer')", "defer"),
+        Binding("e", "choose('email')", "send by email"),
+        Binding("escape", "choose('')", "cancel"),
+    ]
+
+    def __init__(self, presences: Sequence[ContactPresence]) -> None:
+        super().__init__(classes="prompt")
+        self.presences = list(presences)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="defer-dialog"):
+            yield Label("Not available right now", classes="dialog-title")
+            for p in self.presences:
+                dot, style = PRESENCE_DOT.get(p.availability.value, PRESENCE_DOT["unknown"])
+                t = Text(dot + " ", style=style)
+                t.append(one_line(p.jid), style="bold")
+                t.append(f" is {p.availability.value}")
+                if p.status:
+                    t.append("\n  “")
+                    t.append(one_line(p.status), style="italic")
+                    t.append("”")
+                yield Static(t, classes="presence", markup=False)
+            yield Static("Send it anyway, keep it until they are available (retried, and "
+                         "you are told of every try), or send it by email now?",
+                         classes="dialog-help", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Send anyway [s]", id="send")
+                yield Button("Defer [d]", id="defer", variant="primary")
+                yield Button("Send by email [e]", id="email")
+                yield Button("Cancel [esc]", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#defer", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_choose("" if event.button.id == "cancel" else event.button.id or "")
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice or None)
+
+
+class AddressScreen(ModalScreen[dict[str, str] | str | None]):
+    """Parties without an address on the chosen transport: ask for one, offering
+    what the identity layer learned; or send their part the other way."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "use", "use these"),
+        Binding("ctrl+o", "mixed", "other transport for them"),
+        Binding("escape", "cancel", "cancel"),
+    ]
+
+    def __init__(self, transport: str, unresolved: Sequence[Resolution]) -> None:
+        super().__init__(classes="prompt")
+        self.transport = transport
+        self.unresolved = list(unresolved)
+
+    def compose(self) -> ComposeResult:
+        kind = "JID" if self.transport == "xmpp" else "email address"
+        other = "by email" if self.transport == "xmpp" else "by chat"
+        with Vertical(classes="dialog", id="address-dialog"):
+            yield Label(f"Which {kind}?", classes="dialog-title")
+            for i, r in enumerate(self.unresolved):
+                yield Label(Text.assemble(("No " + kind + " known for ", ""),
+                                          (one_line(r.query), "bold")), markup=False)
+                first = r.suggestions[0].address if r.suggestions else ""
+                yield Input(value=first, placeholder=f"{kind} of {one_line(r.query)}",
+                            id=f"address-{i}")
+                for s in r.suggestions:
+                    yield Static(Text.assemble(("  suggested: ", "dim"),
+                                               (one_line(s.address), ""),
+                                               (f"  ({one_line(s.source)}: "
+                                                f"{one_line(s.detail)})", "dim")),
+                                 markup=False, classes="suggestion")
+            with Horizontal(classes="buttons"):
+                yield Button("Use and remember [ctrl+s]", id="use", variant="primary")
+                yield Button(f"Send their part {other} [ctrl+o]", id="mixed")
+                yield Button("Cancel [esc]", id="cancel")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_use()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        {"use": self.action_use, "mixed": self.action_mixed,
+         "cancel": self.action_cancel}[event.button.id or "cancel"]()
+
+    def action_use(self) -> None:
+        answers = {}
+        for i, r in enumerate(self.unresolved):
+            value = self.query_one(f"#address-{i}", Input).value.strip()
+            if "@" not in value:
+                self.notify(f"Give an address for {r.query}, or send their part the "
+                            "other way.", severity="warning")
+                return
+            answers[r.query] = value
+        self.dismiss(answers)
+
+    def action_mixed(self) -> None:
+        self.dismiss("mixed")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReplyOptionsScreen(ModalScreen[ReplyDraft | None]):
+    """Reply to all, include history, choose attachments (a checklist of the
+    thread's files)."""
+
+    BINDINGS = [Binding("ctrl+s", "done", "done"), Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, draft: ReplyDraft, several: bool,
+                 files: Sequence[Attachment]) -> None:
+        super().__init__(classes="prompt")
+        self.draft = draft
+        self.several = several
+        self.files = list(files)
+
+    def compose(self) -> ComposeResult:
+        how = "by email" if self.draft.via == "email" else "by IM"
+        with Vertical(classes="dialog", id="options-dialog"):
+            yield Label(f"Reply {how}: options", classes="dialog-title")
+            yield Checkbox("Reply to all", self.draft.reply_all, id="reply-all",
+                           disabled=not self.several)
+            yield Checkbox("Include history", self.draft.history, id="history")
+            yield Files(self.files, self.draft.attachments, id="files")
+            with Horizontal(classes="buttons"):
+                yield Button("Done [ctrl+s]", id="done", variant="primary")
+                yield Button("Cancel [esc]", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#history", Checkbox).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        (self.action_done if event.button.id == "done" else self.action_cancel)()
+
+    def action_done(self) -> None:
+        self.draft.reply_all = self.query_one("#reply-all", Checkbox).value
+        self.draft.history = self.query_one("#history", Checkbox).value
+        self.draft.attachments = self.query_one(Files).chosen
+        self.dismiss(self.draft)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Files(VerticalScroll, can_focus=False):
+    """The checklist of a thread's files (one entry per name)."""
+
+    def __init__(self, files: Sequence[Attachment], chosen: Sequence[str],
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.files = list({a.filename: a for a in files if a.filename}.values())
+        self.initial = set(chosen)
+
+    def compose(self) -> ComposeResult:
+        if not self.files:
+            yield Label("No files in this conversation.", classes="dim")
+            return
+        yield Label("Attachments to send along:")
+        yield SelectionList[str](*[
+            Selection(Text.assemble(one_line(a.filename), (f"  {size(a.size)}", "dim")),
+                      a.filename, a.filename in self.initial) for a in self.files],
+            id="file-list")
+
+    @property
+    def chosen(self) -> list[str]:
+        if not self.files:
+            return []
+        return list(self.query_one("#file-list", SelectionList).selected)

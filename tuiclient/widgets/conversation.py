@@ -1,0 +1,312 @@
+"""The open conversation: the email view, the response cards, the chat view.
+
+The chat view is the one timeline of the thread (both transports, each line
+marked by transport and delivery state) with the inline chat reply under it;
+the email view shows the message chosen there in full; the cards beside it are
+the responses that message already got, newest last.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Group
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Vertical, VerticalScroll
+from textual.message import Message as TMessage
+from textual.widget import Widget
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from bridge.handoff import HISTORY_HEAD, TRANSCRIPT_HEAD
+from bridge.model import Direction, Message, Transport
+from tuiclient.format import (
+    Clock,
+    delivery_mark,
+    long_date,
+    one_line,
+    safe,
+    short_date,
+    size,
+    transport_mark,
+    who,
+)
+from tuiclient.keys import bind
+
+
+class Chosen(TMessage):
+    """The user moved to a message of the open conversation."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__()
+        self.message = message
+
+
+class ReplyTo(TMessage):
+    """Reply to this message: via "email" or "im", to all or to its sender."""
+
+    def __init__(self, message: Message, via: str, reply_all: bool = False) -> None:
+        super().__init__()
+        self.message = message
+        self.via = via
+        self.reply_all = reply_all
+
+
+def message_text(m: Message, width_hint: int = 0) -> Text:
+    """A message's words, with carried-over history set apart from new text."""
+    body = safe(m.text).rstrip()
+    out = Text()
+    if body.startswith((HISTORY_HEAD, TRANSCRIPT_HEAD)):
+        out.append(body, style="dim italic")
+        return out
+    for marker in (f"\n{TRANSCRIPT_HEAD}", f"\n{HISTORY_HEAD}"):
+        at = body.find(marker)
+        if at >= 0:
+            out.append(body[:at].rstrip())
+            out.append("\n\n")
+            out.append(body[at + 1:], style="dim italic")
+            return out
+    for line in body.split("\n"):
+        out.append(line + "\n", style="dim" if line.startswith(">") else "")
+    out.rstrip()
+    return out
+
+
+class Timeline(OptionList):
+    """Every message of the thread, oldest first, one option each."""
+
+    BINDINGS = [
+        bind("down", "cursor_down", show=False),
+        bind("up", "cursor_up", show=False),
+        bind("top", "first", show=False),
+        bind("bottom", "last", show=False),
+    ]
+
+    def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+        self.messages: list[Message] = []
+
+    def show(self, messages: list[Message], select: int | None) -> None:
+        self.messages = messages
+        self.clear_options()
+        self.add_options([Option(self.line(m), id=str(m.id)) for m in messages])
+        if messages:
+            self.highlighted = select if select is not None else len(messages) - 1
+
+    def update_message(self, m: Message) -> None:
+        for i, old in enumerate(self.messages):
+            if old.id == m.id:
+                self.messages[i] = m
+                self.replace_option_prompt_at_index(i, self.line(m))
+                return
+
+    def line(self, m: Message) -> Group:
+        head = Text(no_wrap=True, overflow="ellipsis")
+        head.append(f"{short_date(m.date, self.clock())} ", style="dim")
+        head.append_text(transport_mark(m.transport))
+        head.append(" ")
+        head.append(who(m), style="bold" if m.unread else "")
+        if m.direction is Direction.OUT:
+            head.append(" (you)", style="dim")
+        mark = delivery_mark(m)
+        if mark:
+            head.append("  ")
+            head.append_text(mark)
+        if m.attachments:
+            head.append(f"  +{len(m.attachments)} file{'s' * (len(m.attachments) > 1)}",
+                        style="magenta")
+        if m.transport is Transport.EMAIL:
+            body = Text("  " + (one_line(m.subject) or "(no subject)"), style="italic")
+            first = one_line(safe(m.text).split("\n\n", 1)[0])[:160]
+            if first:
+                body.append("\n  " + first, style="dim")
+        else:
+            body = message_text(m)
+            body.pad_left(2)
+            lines = body.split("\n")
+            body = Text("\n").join(Text("  ") + line if i else line
+                                   for i, line in enumerate(lines))
+        return Group(head, body, Text(""))
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        index = event.option_index
+        if 0 <= index < len(self.messages):
+            self.post_message(Chosen(self.messages[index]))
+
+    @property
+    def current(self) -> Message | None:
+        h = self.highlighted
+        if h is not None and 0 <= h < len(self.messages):
+            return self.messages[h]
+        return None
+
+
+class ChatReply(Input):
+    """The inline chat reply: Enter sends, Escape leaves."""
+
+    BINDINGS = [Binding("escape", "leave", "leave", show=False),
+                Binding("ctrl+o", "options", "reply options")]
+
+    class Send(TMessage):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Leave(TMessage):
+        pass
+
+    class Options(TMessage):
+        pass
+
+    async def action_submit(self) -> None:
+        if self.value.strip():
+            self.post_message(self.Send(self.value))
+
+    def action_leave(self) -> None:
+        self.post_message(self.Leave())
+
+    def action_options(self) -> None:
+        self.post_message(self.Options())
+
+
+class ChatView(Vertical):
+    """The timeline and, under it, the inline reply line."""
+
+    def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield Label("Conversation", id="chat-title", markup=False)
+        yield Timeline(clock=self.clock, id="timeline")
+        yield Label("", id="reply-target", markup=False)
+        yield ChatReply(placeholder="press i to reply by IM", id="chat-input")
+
+    def set_title(self, text: str) -> None:
+        self.query_one("#chat-title", Label).update(Text(text, style="bold"))
+
+    def set_target(self, text: Text | str) -> None:
+        label = self.query_one("#reply-target", Label)
+        label.update(text)
+        label.display = bool(text)
+
+
+class EmailView(VerticalScroll):
+    """One message in full: headers, body, files."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="email-head", markup=False)
+        yield Static(id="email-body", markup=False)
+
+    def show(self, m: Message | None, note: str = "") -> None:
+        head = self.query_one("#email-head", Static)
+        body = self.query_one("#email-body", Static)
+        if m is None:
+            head.update(Text("No conversation open", style="dim"))
+            body.update(Text("Choose one in the list and press Enter.", style="dim"))
+            return
+        t = Text()
+        t.append_text(transport_mark(m.transport))
+        t.append(" " + ("email" if m.transport is Transport.EMAIL else "chat"), style="dim")
+        mark = delivery_mark(m)
+        if mark:
+            t.append("  ")
+            t.append_text(mark)
+        t.append("\nFrom: ", style="bold")
+        t.append(who(m))
+        if m.sender.name:
+            t.append(f" <{one_line(m.sender.address)}>", style="dim")
+        to = [p for p in m.recipients if p.role in ("to", "occupant")]
+        cc = [p for p in m.recipients if p.role == "cc"]
+        for label, parties in (("To", to), ("Cc", cc)):
+            if parties:
+                t.append(f"\n{label}: ", style="bold")
+                t.append(", ".join(one_line(p.name) or one_line(p.address) for p in parties))
+        if m.subject:
+            t.append("\nSubject: ", style="bold")
+            t.append(one_line(m.subject))
+        t.append("\nDate: ", style="bold")
+        t.append(long_date(m.date))
+        for a in m.attachments:
+            t.append("\n+ ", style="magenta")
+            t.append(one_line(a.filename), style="magenta")
+            t.append(f"  {size(a.size)}", style="dim")
+        head.update(t)
+        if note:
+            body.update(Text(note, style="dim italic"))
+        elif m.malformed:
+            body.update(Text("(malformed message, shown raw)\n\n", style="red")
+                        + message_text(m))
+        else:
+            body.update(message_text(m) if m.text else Text("(no text)", style="dim"))
+        self.scroll_home(animate=False)
+
+
+class ResponseCard(Static, can_focus=True):
+    """One response to the open email: author, transport, time, words."""
+
+    BINDINGS = [
+        bind("reply_email", "reply('email')", label="reply by email"),
+        bind("reply_im", "reply('im')", label="reply by IM"),
+        Binding("e", "reply('email')", "email them", show=False),
+    ]
+
+    def __init__(self, message: Message, clock: Clock) -> None:
+        super().__init__(markup=False, classes="card")
+        self.message = message
+        self.clock = clock
+
+    def on_mount(self) -> None:
+        m = self.message
+        head = Text(no_wrap=True, overflow="ellipsis")
+        head.append_text(transport_mark(m.transport))
+        head.append(" ")
+        head.append(who(m), style="bold")
+        head.append(f"  {short_date(m.date, self.clock())}", style="dim")
+        mark = delivery_mark(m)
+        if mark:
+            head.append("  ")
+            head.append_text(mark)
+        words = safe(m.text).strip()
+        if m.transport is Transport.EMAIL:
+            words = words.split("\n\n>", 1)[0] or one_line(m.subject)
+        lines = [ln for ln in words.split("\n") if ln.strip() and not ln.startswith(">")]
+        body = Text("\n".join(lines[:4]) + (" …" if len(lines) > 4 else ""))
+        self.update(Group(head, body))
+
+    def action_reply(self, via: str) -> None:
+        self.post_message(ReplyTo(self.message, via))
+
+
+class ResponseCards(VerticalScroll, can_focus=False):
+    """The responses a message got: later messages of its thread, newest last."""
+
+    def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+
+    def show(self, responses: list[Message]) -> None:
+        self.remove_children()
+        if responses:
+            n = len(responses)
+            self.mount(Label(f"{n} response{'s' * (n != 1)}", classes="cards-title"))
+            self.mount_all([ResponseCard(m, self.clock) for m in responses])
+        self.display = bool(responses)
+
+
+class ConversationPane(Widget):
+    """Email view and cards on the left, chat view on the right."""
+
+    def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        with Container(id="message-pane"):
+            yield EmailView(id="email-view")
+            yield ResponseCards(clock=self.clock, id="cards")
+        yield ChatView(clock=self.clock, id="chat-view")

@@ -1,0 +1,290 @@
+"""The conversation list: email threads and chats in one list, virtualised.
+
+Only the visible lines are rendered (Textual's line API), rows are loaded a page
+at a time as the cursor nears the end (`NeedMore`, keyset cursors), and a new
+message moves one row instead of reloading the list (`merge`).
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from bridge.model import DeliveryState, Transport
+from bridge.store.records import Cursor, Thread
+from tuiclient.format import CHAT, DELIVERY_MARK, MAIL, Clock, one_line, short_date
+from tuiclient.keys import bind
+
+Key = tuple[str, str]  # (account, thread_id)
+PAGE = 200
+
+
+def key_of(t: Thread) -> Key:
+    return (t.account, t.thread_id)
+
+
+def _order(t: Thread) -> tuple[float, int]:
+    # Sorted ascending on this = most recent first.
+    return (-t.last_date, -t.id)
+
+
+class ConversationList(ScrollView, can_focus=True):
+    """Rows of `Thread`; the parent feeds pages in and listens for messages."""
+
+    BINDINGS = [
+        bind("down", "cursor_down", show=False),
+        bind("up", "cursor_up", show=False),
+        bind("top", "first", show=False),
+        bind("bottom", "last", show=False),
+        bind("open", "select", label="open"),
+        Binding("pagedown", "page_down", show=False),
+        Binding("pageup", "page_up", show=False),
+    ]
+    COMPONENT_CLASSES = {"conversation-list--cursor", "conversation-list--unread",
+                         "conversation-list--dim", "conversation-list--outbox"}
+    DEFAULT_CSS = """
+    ConversationList { background: $surface; }
+    ConversationList > .conversation-list--cursor { background: $boost; }
+    ConversationList:focus > .conversation-list--cursor {
+        background: $block-cursor-background; color: $block-cursor-foreground;
+    }
+    ConversationList > .conversation-list--unread { text-style: bold; }
+    ConversationList > .conversation-list--dim { color: $text-muted; }
+    ConversationList > .conversation-list--outbox { color: $warning; }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=True)
+
+    class Highlighted(Message):
+        def __init__(self, thread: Thread) -> None:
+            super().__init__()
+            self.thread = thread
+
+    class Selected(Message):
+        def __init__(self, thread: Thread) -> None:
+            super().__init__()
+            self.thread = thread
+
+    class NeedMore(Message):
+        """The cursor is near the last loaded row: load the page after `before`."""
+
+        def __init__(self, before: Cursor) -> None:
+            super().__init__()
+            self.before = before
+
+    def __init__(self, *, clock: Clock = time.time, me: tuple[str, ...] = (),
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.me = {m.lower() for m in me if m}  # our own names and addresses
+        self.names: dict[str, str] = {}  # address -> contact name
+        self.rows: list[Thread] = []
+        self._order: list[tuple[float, int]] = []
+        self.exhausted = False
+        self._asked: Cursor | None = None
+        self.clock = clock
+        # (account, thread_id) -> the outbox state worth showing (deferred, failed...)
+        self.outbox: dict[Key, DeliveryState] = {}
+
+    # -- data in -----------------------------------------------------------------
+
+    def set_rows(self, threads: list[Thread], exhausted: bool) -> None:
+        keep = self.current
+        self.rows = sorted(threads, key=_order)
+        self._order = [_order(t) for t in self.rows]
+        self.exhausted = exhausted
+        self._asked = None
+        self._resized()
+        self.cursor = self._index_of(key_of(keep)) if keep else 0
+
+    def extend(self, threads: list[Thread], exhausted: bool) -> None:
+        """A further page (older rows) arrived."""
+        known = {key_of(t) for t in self.rows[-len(threads) - 1:]} if threads else set()
+        for t in threads:
+            if key_of(t) not in known:
+                self.rows.append(t)
+                self._order.append(_order(t))
+        self.exhausted = exhausted
+        self._asked = None
+        self._resized()
+
+    def merge(self, threads: list[Thread]) -> None:
+        """New or changed conversations: each row moves to where its date puts it."""
+        keep = self.current
+        for t in threads:
+            old = self._index_of(key_of(t))
+            if old is not None:
+                del self.rows[old]
+                del self._order[old]
+            o = _order(t)
+            at = bisect_left(self._order, o)
+            if at == len(self.rows) and not self.exhausted and self.rows:
+                continue  # older than anything loaded: its page will bring it
+            self.rows.insert(at, t)
+            self._order.insert(at, o)
+        self._resized()
+        if keep is not None:
+            index = self._index_of(key_of(keep))
+            if index is not None and index != self.cursor:
+                self.set_reactive(ConversationList.cursor, index)
+                self._scroll_to_cursor()
+        self.refresh()
+
+    def set_names(self, names: dict[str, str]) -> None:
+        self.names = names
+        self.refresh()
+
+    def set_outbox(self, states: dict[Key, DeliveryState]) -> None:
+        self.outbox = states
+        self.refresh()
+
+    def _index_of(self, key: Key) -> int | None:
+        for i, t in enumerate(self.rows):
+            if key_of(t) == key:
+                return i
+        return None
+
+    def _resized(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self.rows))
+        self.refresh()
+
+    @property
+    def current(self) -> Thread | None:
+        if 0 <= self.cursor < len(self.rows):
+            return self.rows[self.cursor]
+        return None
+
+    def select_key(self, key: Key) -> bool:
+        index = self._index_of(key)
+        if index is None:
+            return False
+        self.cursor = index
+        return True
+
+    # -- cursor --------------------------------------------------------------------
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, len(self.rows) - 1)) if self.rows else 0
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh_line(old - self.scroll_offset.y)
+        self.refresh_line(new - self.scroll_offset.y)
+        self._scroll_to_cursor()
+        thread = self.current
+        if thread is not None:
+            self.post_message(self.Highlighted(thread))
+        self._maybe_more()
+
+    def _scroll_to_cursor(self) -> None:
+        self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, force=True)
+
+    def _maybe_more(self) -> None:
+        if self.exhausted or not self.rows:
+            return
+        visible = max(self.size.height, 10)
+        if self.cursor + 2 * visible >= len(self.rows) or \
+                self.scroll_offset.y + 2 * visible >= len(self.rows):
+            before = self.rows[-1].cursor
+            if before != self._asked:
+                self._asked = before
+                self.post_message(self.NeedMore(before))
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._maybe_more()
+
+    def action_cursor_down(self) -> None:
+        self.cursor += 1
+
+    def action_cursor_up(self) -> None:
+        self.cursor -= 1
+
+    def action_first(self) -> None:
+        self.cursor = 0
+
+    def action_last(self) -> None:
+        self.cursor = len(self.rows) - 1
+
+    def action_page_down(self) -> None:
+        self.cursor += max(1, self.size.height - 1)
+
+    def action_page_up(self) -> None:
+        self.cursor -= max(1, self.size.height - 1)
+
+    def action_select(self) -> None:
+        thread = self.current
+        if thread is not None:
+            self.post_message(self.Selected(thread))
+
+    def on_click(self, event) -> None:  # type: ignore[no-untyped-def]
+        row = event.y + self.scroll_offset.y
+        if 0 <= row < len(self.rows):
+            self.cursor = row
+            if event.chain > 1:
+                self.action_select()
+
+    def on_resize(self) -> None:
+        self._resized()
+
+    # -- rendering -------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        index = y + self.scroll_offset.y
+        width = self.scrollable_content_region.width
+        if index >= len(self.rows):
+            return Strip.blank(width, self.rich_style)
+        thread = self.rows[index]
+        text = self.row_text(thread, width)
+        base = self.rich_style
+        if index == self.cursor:
+            base = base + self.get_component_rich_style("conversation-list--cursor")
+        elif thread.unread_count:
+            base = base + self.get_component_rich_style("conversation-list--unread")
+        segments = list(text.render(self.app.console))
+        return Strip(segments).crop_extend(0, width, None).apply_style(base)
+
+    def row_text(self, t: Thread, width: int) -> Text:
+        dim = self.get_component_rich_style("conversation-list--dim", partial=True)
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        text.append("●" if t.unread_count else " ", style="bold")
+        text.append(" ")
+        text.append(MAIL if Transport.EMAIL in t.transports else " ", style="blue")
+        text.append(CHAT if Transport.XMPP in t.transports else " ", style="green")
+        text.append(" ")
+        date = short_date(t.last_date, self.clock())
+        state = self.outbox.get(key_of(t))
+        tail = Text(no_wrap=True, end="")
+        if state is not None:
+            word, style = DELIVERY_MARK[state]
+            tail.append(word, style=style)
+            tail.append(" ")
+        if t.message_count > 1:
+            tail.append(f"{t.message_count:>3} ", style=dim)
+        tail.append(f"{date:>10}", style=dim)
+        sender_width = max(8, min(20, width // 6))
+        sender = one_line(t.last_sender).split("/", 1)[0]
+        sender = self.names.get(sender.lower(), sender)
+        if sender.lower() in self.me:
+            sender = "you"
+        text.append(f"{sender[:sender_width]:<{sender_width}}  ")
+        subject = one_line(t.subject)
+        snippet = one_line(t.snippet)
+        if subject:
+            text.append(subject)
+            if snippet and snippet != subject:
+                text.append(" — ")
+                text.append(snippet, style=dim)
+        else:
+            text.append(snippet or "(chat)")
+        room = width - tail.cell_len - 1
+        text.truncate(max(room, 0), overflow="ellipsis", pad=True)
+        text.append(" ")
+        text.append_text(tail)
+        return text

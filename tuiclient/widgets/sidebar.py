@@ -1,0 +1,93 @@
+"""The sidebar: accounts with their folders, then contacts with presence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from bridge.store.records import Folder
+from tuiclient.format import PRESENCE_DOT, one_line
+from tuiclient.keys import bind
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    name: str
+    address: str  # the JID, else the email address
+    availability: str  # available | away | busy | offline | unknown | blocked
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    name: str
+    address: str
+    folders: tuple[Folder, ...] = ()
+
+
+class Sidebar(OptionList):
+    """One list; option ids say what a row is: `account:NAME`, `folder:ACCOUNT:NAME`,
+    `contact:ADDRESS`. Choosing one posts `Sidebar.Chosen`."""
+
+    BINDINGS = [
+        bind("down", "cursor_down", show=False),
+        bind("up", "cursor_up", show=False),
+        bind("top", "first", show=False),
+        bind("bottom", "last", show=False),
+    ]
+
+    class Chosen(Message):
+        def __init__(self, kind: str, value: tuple[str, ...]) -> None:
+            super().__init__()
+            self.kind = kind
+            self.value = value
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.accounts: list[AccountRow] = []
+        self.contacts: list[ContactRow] = []
+
+    def show(self, accounts: list[AccountRow], contacts: list[ContactRow]) -> None:
+        self.accounts, self.contacts = accounts, contacts
+        keep = self.highlighted
+        self.clear_options()
+        options: list[Option | None] = [Option(Text("All conversations", style="bold"),
+                                               id="all:")]
+        for a in accounts:
+            t = Text(one_line(a.name), style="bold")
+            if a.address:
+                t.append("\n" + one_line(a.address), style="dim")
+            options.append(Option(t, id=f"account:{a.name}"))
+            for f in a.folders:
+                label = Text("  " + one_line(f.name))
+                if f.unread:
+                    label.append(f" {f.unread}", style="bold")
+                options.append(Option(label, id=f"folder:{a.name}:{f.name}"))
+        options.append(None)
+        options.append(Option(Text("Contacts", style="bold"), id="heading:contacts",
+                              disabled=True))
+        for c in contacts:
+            dot, style = PRESENCE_DOT.get(c.availability, PRESENCE_DOT["unknown"])
+            t = Text(dot, style=style)
+            t.append(" " + one_line(c.name))
+            if c.status:
+                t.append("\n  " + one_line(c.status), style="italic dim")
+            elif c.availability not in ("available", "unknown"):
+                t.append("\n  " + c.availability, style="dim")
+            options.append(Option(t, id=f"contact:{c.address}"))
+        self.add_options(options)
+        if keep is not None and keep < self.option_count:
+            self.highlighted = keep
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        kind, _, rest = (event.option.id or "").partition(":")
+        if kind == "folder":
+            account, _, folder = rest.partition(":")
+            self.post_message(self.Chosen("folder", (account, folder)))
+        elif kind in ("account", "contact", "all"):
+            self.post_message(self.Chosen(kind, (rest,)))
