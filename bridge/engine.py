@@ -39,11 +39,21 @@ from .mail.connect import ConnectError, open_imap, open_smtp
 from .mail.send import MailSender
 from .mail.sync import MailSync
 from .mail.worker import MailWorker
-from .model import ANSWERED, FLAGGED, SEEN, Direction, Message, Party, Transport, new_message_id
+from .model import (
+    ANSWERED,
+    FLAGGED,
+    SEEN,
+    DeliveryState,
+    Direction,
+    Message,
+    Party,
+    Transport,
+    new_message_id,
+)
 from .outbox import WHEN_AWAY, ContactAway, Outbox, describe_presence
 from .paths import data_dir, ensure_private_dir
 from .store import Store
-from .store.records import Folder, Thread
+from .store.records import Contact, Folder, OutboxItem, OutboxLogEntry, Thread
 from .xmpp.availability import Availability, ContactPresence
 from .xmpp.client import XmppClient
 from .xmpp.session import XmppLoginError, XmppSession
@@ -54,6 +64,12 @@ log = logging.getLogger(__name__)
 
 class EngineError(Exception):
     """An action the engine cannot do as asked; the message says why."""
+
+
+# The three answers a reply can get besides success, importable from one place:
+# EngineError (cannot), UnmappedParty (who is X on that transport?), ContactAway
+# (they are away: send anyway, defer, or email?).
+__all__ = ["ContactAway", "Engine", "EngineError", "ReplyResult", "UnmappedParty"]
 
 
 @dataclass
@@ -253,6 +269,29 @@ class Engine:
 
     def folders(self, account: str) -> list[Folder]:
         return self.store.folders(account)
+
+    def thread(self, account: str, thread_id: str) -> Thread | None:
+        """One conversation's summary (subject, counts, transports)."""
+        return self.store.get_thread(account, thread_id)
+
+    def contacts(self) -> list[Contact]:
+        return self.store.contacts()
+
+    def outbox_items(self, states: Sequence[DeliveryState | str] | None = None
+                     ) -> list[OutboxItem]:
+        """What waits or was sent through the outbox, oldest first."""
+        return self.store.outbox_items(states=states)
+
+    def outbox_log(self, outbox_id: int) -> list[OutboxLogEntry]:
+        return self.store.outbox_history(outbox_id)
+
+    @staticmethod
+    def outbox_text(item: OutboxItem) -> str:
+        """The words of an outbox row, whichever transport it waits for."""
+        plan = item.payload.get("plan") if item.payload else None
+        if isinstance(plan, dict):
+            return str(plan.get("text", ""))
+        return ""
 
     def message(self, row_id: int) -> Message:
         m = self.store.get_message(row_id)
