@@ -22,7 +22,8 @@ from tuiclient.app import TuiClientApp
 
 CONTROLS = ("\x1b", "\x9b", "\x07", "\u202e", "\u2066")
 HOSTILE = ("\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x9b31m\u202eevil\u202c\u2066"
-           "\x1b]8;;http://evil.example/\x1b\\link\x1b]8;;\x1b\\ [bold red]LOUD[/] [@click=app.quit]x[/]")
+           "\x1b]8;;http://evil.example/\x1b\\link\x1b]8;;\x1b\\"
+           " [bold red]LOUD[/] [@click=app.quit]x[/]")
 
 
 def hostile_store(path: Path) -> Store:
