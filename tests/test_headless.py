@@ -112,8 +112,8 @@ async def test_deferral_from_the_command_line(world, tmp_path, running):
     alice, bob = person(world, "alice"), person(world, "bob")
     world.befriend(alice, bob)
     config = write_config(world, tmp_path, alice, contacts_toml(bob))
-    await xmpp(PlainXmpp(bob.jid, bob.password, "127.0.0.1", world.ports.c2s,
-                         str(world.ca_file), show="dnd", status="Presenting"))
+    bob_x = await xmpp(PlainXmpp(bob.jid, bob.password, "127.0.0.1", world.ports.c2s,
+                                 str(world.ca_file), show="dnd", status="Presenting"))
     code, asked, _ = await cli(config, "send", "--to", bob.email, "--via", "im",
                                "--when-away", "ask", "Are you free?")
     assert code == EXIT_DECIDE and asked["error"] == "away"
@@ -135,6 +135,23 @@ async def test_deferral_from_the_command_line(world, tmp_path, running):
     log = next(row["log"] for row in everything if row["item"]["id"] == outbox_id)
     assert [e["event"] for e in log][:2] == ["created", "deferred"]
     assert "Presenting" in log[1]["detail"]
+
+    # Two more: one cancelled, one sent now whatever bob's presence says.
+    ids = []
+    for text in ("Never mind.", "It's urgent after all."):
+        code, deferred, _ = await cli(config, "send", "--to", bob.jid, "--via", "im",
+                                      "--when-away", "defer", text)
+        assert code == EXIT_NOT_DELIVERED
+        ids.append(deferred["outbox"][0]["id"])
+    code, cancelled, _ = await cli(config, "outbox", "cancel", str(ids[0]))
+    assert code == EXIT_OK and cancelled["state"] == "cancelled"
+    code, retried, err = await cli(config, "outbox", "retry", str(ids[1]))
+    assert code == EXIT_OK, err
+    assert retried["outbox"][0]["state"] == "delivered"
+    await until(lambda: "It's urgent after all." in bob_x.bodies(alice.jid))
+    assert "Never mind." not in bob_x.bodies()
+    code, again, _ = await cli(config, "outbox", "cancel", str(ids[1]))
+    assert code == 1 and "already delivered" in again["error"]
 
 
 async def test_watch_prints_a_handoff_and_a_deferral_in_order(world, tmp_path, running):
@@ -185,3 +202,39 @@ async def test_watch_prints_a_handoff_and_a_deferral_in_order(world, tmp_path, r
     deliveries = [e for e in lines if e["event"] == "DeliveryChanged"
                   and e["msg_id"] == handoff_id]
     assert [e["state"] for e in deliveries][-1] == "delivered"
+
+
+async def test_serve_takes_json_line_commands_on_one_engine(world, tmp_path, running):
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice, contacts_toml(bob))
+    bob_x = await xmpp(PlainXmpp(bob.jid, bob.password, "127.0.0.1", world.ports.c2s,
+                                 str(world.ca_file)))
+    requests = [
+        {"id": 1, "watch": True},
+        {"id": 2, "argv": ["send", "--to", bob.jid, "--via", "im", "one engine"]},
+        {"id": 3, "argv": "contacts list"},
+        {"id": 4, "argv": ["reply", "no-such-message", "x"]},
+        {"id": 5, "argv": ["frobnicate"]},
+    ]
+    stdin = "".join(json.dumps(r) + "\n" for r in requests) + "not json\n"
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "tuiclient", "--config", str(config), "serve"],
+            input=stdin, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    done = await asyncio.to_thread(run)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    answers = {x["id"]: x for x in lines if "id" in x}
+    assert answers[1]["watching"] is True
+    assert answers[2]["ok"] and answers[2]["result"]["outbox"][0]["state"] == "delivered"
+    assert any(c["name"] == bob.display_name for c in answers[3]["result"]["contacts"])
+    assert not answers[4]["ok"] and answers[4]["code"] == 1
+    assert not answers[5]["ok"] and answers[5]["code"] == 2
+    assert any(x.get("ok") is False and "not JSON" in x.get("error", "") for x in lines)
+    # With watch on, the send's events came through the same stream.
+    states = [x["state"] for x in lines if x.get("event") == "OutboxChanged"]
+    assert "sending" in states and "delivered" in states
+    assert "one engine" in bob_x.bodies(alice.jid)
