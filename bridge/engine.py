@@ -33,6 +33,7 @@ from .handoff import (
     email_body,
     pick_attachments,
 )
+from .health import HealthMonitor, Timings
 from .identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
 from .mail.compose import build_email, reply_headers, reply_subject
 from .mail.connect import ConnectError, open_imap, open_smtp
@@ -89,8 +90,10 @@ class ReplyResult:
 
 class Engine:
     def __init__(self, config: Config, store: Store | None = None, *,
-                 mail_refresh: float = 300.0, mail_poll: float = 60.0) -> None:
+                 mail_refresh: float = 300.0, mail_poll: float = 60.0,
+                 timings: Timings | None = None) -> None:
         self.config = config
+        self.timings = timings or Timings()
         self.events = EventBus()
         self.store = store or Store.open(default_store_path())
         self.identity = Identity(config, self.store, roster_named=self._roster_named)
@@ -101,6 +104,9 @@ class Engine:
         self._ops_lock = threading.Lock()
         self._senders: dict[str, MailSender] = {}
         self.outbox = Outbox(self)
+        t = self.timings
+        self.health = HealthMonitor(self, interval=t.health_interval,
+                                    critical_interval=t.health_critical, timeout=t.probe_timeout)
         self.events.subscribe(self._persist_event)
         self._sync_config_into_store()
         for account in config.accounts:
@@ -190,12 +196,17 @@ class Engine:
                 worker = MailWorker(account, lambda service, a=account: get_password(a, service),
                                     self.store, self.events, refresh=self.mail_refresh,
                                     poll=self.mail_poll,
-                                    retry_delay=self.config.deferral.delay)
+                                    retry_delay=self.config.deferral.delay,
+                                    push_check=self.timings.push_check,
+                                    push_timeout=self.timings.push_timeout)
+                if worker.sender is not None:
+                    worker.sender.timeout = self.timings.smtp_timeout
                 self.mail[account.name] = worker
                 worker.start()
         await asyncio.gather(*jobs)
         for account in chosen:
             await self.outbox.recover(account.name)
+        self.health.start()
 
     async def _start_xmpp(self, account: AccountConfig, timeout: float) -> None:
         try:
@@ -203,7 +214,9 @@ class Engine:
         except SecretError as exc:
             self.events.publish(HealthChanged(account.name, "xmpp", False, str(exc)))
             return
-        client = XmppClient(account, password, self.store, self.events)
+        client = XmppClient(account, password, self.store, self.events,
+                            ping_interval=self.timings.xmpp_ping_interval,
+                            ping_timeout=self.timings.xmpp_ping_timeout)
         self.xmpp[account.name] = client
         try:
             await client.start(timeout)
@@ -214,6 +227,7 @@ class Engine:
         self.events.publish(HealthChanged(account.name, "xmpp", True, f"online as {client.own}"))
 
     async def stop(self) -> None:
+        await self.health.stop()
         await self.outbox.stop()
         clients, self.xmpp = list(self.xmpp.values()), {}
         workers, self.mail = list(self.mail.values()), {}

@@ -26,6 +26,16 @@ class HealthChanged(Event):
     detail: str
 
 
+@dataclass(frozen=True)
+class PushRestarted(Event):
+    """A push channel (IMAP IDLE, the XMPP stream) went quiet or missed something
+    and was restarted; `reason` says what gave it away."""
+
+    account: str
+    service: str  # imap | xmpp
+    reason: str
+
+
 Listener = Callable[[Event], None]
 
 

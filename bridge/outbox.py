@@ -311,6 +311,7 @@ class Outbox:
         """One pass: deferred rows whose contact is back, or whose retry is due;
         queued chat rows that failed to send; emails due again."""
         now = time.time()
+        await self._transport_down(now)
         for item in self.store.outbox_items(states=[DeliveryState.DEFERRED,
                                                     DeliveryState.QUEUED]):
             if item.transport is Transport.EMAIL:
@@ -326,6 +327,35 @@ class Outbox:
                     await self._send(item.id, "retrying")
                 continue
             await self._retry_deferred(item, now)
+
+    async def _transport_down(self, now: float) -> None:
+        """A chat line still unsent after `max_age` because the XMPP server is down
+        goes by email, if the policy says so (`on_max_age = "email"`): the user
+        agreed to it. It is taken back from the client first, so it cannot also
+        go as a chat line when the server returns."""
+        if self.policy.on_max_age != "email":
+            return
+        for item in self.store.outbox_items(states=[DeliveryState.QUEUED,
+                                                    DeliveryState.SENDING]):
+            if item.transport is not Transport.XMPP or item.id in self._busy or \
+                    now - item.created < self.policy.max_age or item.payload.get("no_email"):
+                continue
+            client = self.engine.xmpp.get(item.account)
+            if client is not None and client.connected:
+                continue
+            plan = ImPlan.from_payload(item.payload["plan"])
+            if client is not None:
+                for msg_id in (plan.msg_id, plan.history_id, *(str(f.get("id", ""))
+                                                               for f in plan.files)):
+                    client._pending.pop(msg_id or "", None)
+            self.store.outbox_log(item.id, "transport down",
+                                  f"no XMPP connection for {_secs(self.policy.max_age)}: "
+                                  "sending by email")
+            try:
+                await self.send_by_email(item.id)
+            except Exception as exc:  # no email address for them: keep it for chat
+                self.store.outbox_update(item.id, payload=dict(item.payload, no_email=True))
+                self.store.outbox_log(item.id, "email failed", str(exc))
 
     async def _retry_deferred(self, item: OutboxItem, now: float) -> None:
         plan = ImPlan.from_payload(item.payload["plan"])

@@ -53,7 +53,7 @@ EXIT_NOT_DELIVERED = 6
 EXIT_DECIDE = 7
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
-            "contacts", "watch", "serve", "run")
+            "contacts", "watch", "serve", "run", "health")
 
 
 @dataclass
@@ -162,6 +162,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sub.add_parser("serve", parents=[common], help="take JSON-line commands on stdin")
     p = sub.add_parser("run", parents=[common], help="stay connected and apply reply rules")
     p.add_argument("--rules", type=Path, required=True, help="the rules file (TOML)")
+    p = sub.add_parser("health", parents=[common],
+                       help="probe every server once: reachable, login, round trip, clock")
 
 
 # -- running ---------------------------------------------------------------------------
@@ -601,6 +603,23 @@ def build_serve_parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def cmd_health(h: Headless, a: argparse.Namespace) -> Outcome:
+    """One probe of each server; exit 4 if a login was refused, 5 if unreachable."""
+    if a.account:
+        h.engine.account(a.account)  # an unknown name is an error, not an empty report
+    reports = await h.engine.health.probe(a.account)
+    code = EXIT_OK
+    for r in reports:
+        if not r.reachable:
+            code = max(code, EXIT_NETWORK)
+        elif not r.logged_in and code != EXIT_NETWORK:
+            code = EXIT_AUTH
+    lines = [f"{r.account} {r.service}: {out.t(r.summary())}" for r in reports]
+    if code == EXIT_OK:
+        return Outcome(code, reports, lines or ["no servers configured"])
+    return Outcome(code, {"error": "a server failed its probe", "reports": reports}, lines)
+
+
 async def cmd_run(h: Headless, a: argparse.Namespace) -> Outcome:
     from .daemon import run_rules
     return await run_rules(h, a)
@@ -610,6 +629,7 @@ HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]
     "sync": cmd_sync, "list": cmd_list, "show": cmd_show, "search": cmd_search,
     "send": cmd_send, "reply": cmd_reply, "handoff": cmd_handoff, "outbox": cmd_outbox,
     "contacts": cmd_contacts, "watch": cmd_watch, "serve": cmd_serve, "run": cmd_run,
+    "health": cmd_health,
 }
 
 

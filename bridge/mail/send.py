@@ -22,7 +22,7 @@ from ..config import AccountConfig
 from ..events import Event, EventBus
 from ..model import DeliveryState, Direction, Message, Party, Transport
 from ..store import Store
-from .connect import ConnectError, open_smtp
+from .connect import TIMEOUT, ConnectError, open_smtp
 from .mime import parse_message, to_message
 
 FIRST_RETRY = 30.0
@@ -49,7 +49,8 @@ class MailSender:
     def __init__(self, account: AccountConfig, password: Callable[[], str], store: Store,
                  events: EventBus | None = None,
                  append_sent: Callable[[bytes], None] | None = None,
-                 retry_delay: Callable[[int], float] | None = None) -> None:
+                 retry_delay: Callable[[int], float] | None = None,
+                 timeout: float = TIMEOUT) -> None:
         if account.smtp is None:
             raise ValueError(f"account {account.name} has no SMTP server")
         self.account = account
@@ -60,6 +61,9 @@ class MailSender:
         # Seconds before retry number n (0 first); the engine passes the config's
         # deferral schedule, so one setting governs how both transports retry.
         self.retry_delay = retry_delay or (lambda n: min(FIRST_RETRY * 2 ** n, MAX_RETRY))
+        # Longest wait for any one answer of the server: a server slower than this
+        # is treated as down (the email stays queued), never waited on for ever.
+        self.timeout = timeout
 
     def queue(self, mail: EmailMessage, msg_id: str) -> int:
         """Keep `mail` in the outbox (and the store, as an outgoing message)."""
@@ -100,7 +104,7 @@ class MailSender:
         self.store.outbox_update(outbox_id, DeliveryState.SENDING, attempts=attempts + 1)
         try:
             smtp = open_smtp(smtp_cfg, smtp_cfg.username or self.account.email or "",
-                             self.password())
+                             self.password(), timeout=self.timeout)
             try:
                 refused = smtp.sendmail(self._sender(), payload["recipients"], raw)
             finally:

@@ -7,10 +7,17 @@ are resynced anyway (IDLE only watches one folder, and a push channel can go qui
 without telling). A server without IDLE is polled every `poll` seconds. The
 outbox is flushed after each pass, so queued email goes as soon as the server
 answers again. Errors are reported as health events and retried with backoff.
+
+A push channel can die without a word (a NAT box forgets the connection, a
+server stops sending updates): every `push_check` seconds the worker leaves IDLE
+and wants the server's answer within `push_timeout`. No answer, a closed
+connection, or new mail that IDLE never reported restarts IDLE on a fresh pass
+(and connection), and is published as `PushRestarted`.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +25,7 @@ from collections.abc import Callable
 import imapclient
 
 from ..config import AccountConfig
-from ..events import EventBus, HealthChanged
+from ..events import EventBus, HealthChanged, PushRestarted
 from ..store import Store
 from .send import MailSender
 from .sync import MailSync
@@ -30,7 +37,8 @@ class MailWorker(threading.Thread):
     def __init__(self, account: AccountConfig, password: Callable[[str], str], store: Store,
                  events: EventBus, *, refresh: float = 300.0, poll: float = 60.0,
                  idle_renew: float = 25 * 60.0, use_idle: bool = True,
-                 retry_delay: Callable[[int], float] | None = None) -> None:
+                 retry_delay: Callable[[int], float] | None = None,
+                 push_check: float = 120.0, push_timeout: float = 20.0) -> None:
         super().__init__(name=f"mail-{account.name}", daemon=True)
         self.account = account
         self.events = events
@@ -40,6 +48,10 @@ class MailWorker(threading.Thread):
                                  retry_delay=retry_delay) if account.smtp else None
         self.refresh, self.poll, self.idle_renew = refresh, poll, idle_renew
         self.use_idle = use_idle
+        self.push_check, self.push_timeout = push_check, push_timeout
+        self.idling = False  # in IDLE right now
+        self.push_ok_at: float | None = None  # when IDLE last proved alive (time.time())
+        self.push_restarts = 0
         self._stop_event = threading.Event()
         self._wake = threading.Event()
         self.passes = 0
@@ -96,22 +108,66 @@ class MailWorker(threading.Thread):
         if not self.use_idle or b"IDLE" not in client.capabilities():
             self._sleep(min(self.poll, max(0.0, deadline - time.monotonic())))
             return
-        client.select_folder("INBOX", readonly=True)
+        info = client.select_folder("INBOX", readonly=True)
+        uidnext = int(info.get(b"UIDNEXT", 0) or 0)
         client.idle()
+        self.idling, self.push_ok_at = True, time.time()
         started = time.monotonic()
+        check_at = started + self.push_check
+        empty = 0  # idle_check answers "nothing" at once only on a closed connection
+        checking = False
         try:
             while not self._stop_event.is_set() and not self._wake.is_set():
+                t = time.monotonic()
                 if client.idle_check(timeout=1):
+                    self.push_ok_at = time.time()
                     return
                 now = time.monotonic()
+                empty = empty + 1 if now - t < 0.5 else 0
+                if empty >= 3:
+                    self._restart_push("the connection closed during IDLE")
+                    return
                 if now >= deadline or now - started >= self.idle_renew:
                     return
+                if now >= check_at:
+                    checking = True
+                    return
         finally:
+            self.idling = False
             self._wake.clear()
-            try:
-                client.idle_done()
-            except (OSError, imapclient.exceptions.IMAPClientError):
-                self.sync.close()
+            if self.sync.client is client:
+                self._leave_idle(client, uidnext if checking else None)
+
+    def _leave_idle(self, client: imapclient.IMAPClient, uidnext: int | None) -> None:
+        """DONE, answered within `push_timeout` or the channel is dead; on a check
+        (`uidnext` given), also whether mail came that IDLE did not report."""
+        try:
+            client.socket().settimeout(self.push_timeout)
+            client.idle_done()
+            client._set_read_timeout()
+        except (OSError, imapclient.exceptions.IMAPClientError) as exc:
+            if isinstance(exc, socket.timeout):
+                self._restart_push(f"no answer to DONE within {self.push_timeout:.0f}s")
+            else:
+                self.sync._drop()
+            return
+        self.push_ok_at = time.time()
+        if uidnext is None:
+            return
+        try:
+            status = client.folder_status("INBOX", [b"UIDNEXT"])
+        except (OSError, imapclient.exceptions.IMAPClientError):
+            self.sync._drop()
+            return
+        if int(status.get(b"UIDNEXT", 0) or 0) > uidnext:
+            self._restart_push("new mail in INBOX that IDLE did not report")
+
+    def _restart_push(self, reason: str) -> None:
+        # Nothing more on this connection can be trusted; the next pass logs in
+        # afresh, resyncs INBOX and goes back into IDLE.
+        self.sync._drop()
+        self.push_restarts += 1
+        self.events.publish(PushRestarted(self.account.name, "imap", reason))
 
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds

@@ -42,6 +42,7 @@ from ..events import (
     EventBus,
     MessageReceived,
     PresenceChanged,
+    PushRestarted,
     RoomInvitation,
     RosterChanged,
     SubscriptionRequest,
@@ -199,6 +200,8 @@ class XmppClient:
         download_limit: int = DEFAULT_DOWNLOAD_LIMIT,
         auto_download_limit: int = 0,
         max_backoff: float = 60.0,
+        ping_interval: float = 60.0,
+        ping_timeout: float = 30.0,
     ) -> None:
         if account.jid is None or account.xmpp is None:
             raise ValueError(f"account {account.name!r} has no jid or [accounts.xmpp] server")
@@ -213,8 +216,12 @@ class XmppClient:
         self.own = bare(account.jid)
         self.domain = self.own.rpartition("@")[2]
         jid = account.jid + (f"/{resource_name}" if resource_name else "")
+        # A stream that goes silent is found by the keepalive ping: no answer within
+        # `ping_timeout` and the connection is dropped and made again (resumed).
+        plugin_config = dict(PLUGIN_CONFIG, xep_0199={
+            "keepalive": True, "interval": ping_interval, "timeout": ping_timeout})
         self.session = XmppSession(jid, password, account.xmpp, plugins=PLUGINS,
-                                   plugin_config=PLUGIN_CONFIG, max_backoff=max_backoff)
+                                   plugin_config=plugin_config, max_backoff=max_backoff)
         # Subscription requests are the user's decision, never automatic.
         self.session.auto_authorize = None
         self.session.auto_subscribe = False
@@ -379,6 +386,9 @@ class XmppClient:
             self._publish(XmppConnectionChanged(self.name, "failed", "login refused"))
             return
         self._publish(XmppConnectionChanged(self.name, "disconnected", str(reason or "")))
+        if str(reason or "").startswith("Ping timeout"):
+            # slixmpp's keepalive found the stream silent and reconnects now.
+            self._publish(PushRestarted(self.name, "xmpp", str(reason)))
         if self._reconnect_task is None or self._reconnect_task.done():
             self._reconnect_task = asyncio.ensure_future(self._reconnect())
 

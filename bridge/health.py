@@ -1,0 +1,400 @@
+"""Server health: one combined probe per server and cycle, and a critical list.
+
+Each probe gives one `HealthReport` per (account, service):
+
+- IMAP (in a thread): log in, NOOP (the round trip), STATUS INBOX, and the clock
+  skew from the INTERNALDATE of the newest INBOX message when it is recent enough
+  to tell (a message that came in the last minutes was stamped by the server's
+  clock; an older one says nothing about it);
+- SMTP (in a thread): connect, EHLO, STARTTLS, AUTH, NOOP (the round trip);
+- XMPP: through the running client when there is one (its stream is what needs
+  checking), else a short session of its own: XEP-0199 ping (the round trip),
+  XEP-0202 entity time (the skew) and the upload service by disco.
+
+`push_alive` says whether the account's push channel works: the mail worker's
+IDLE answered recently, the XMPP stream answered the ping. A probe that finds it
+dead restarts it (the worker leaves IDLE with a deadline, the stream is dropped
+and resumed), so a stalled channel is restarted within one cycle at most.
+
+`HealthMonitor` probes everything every `interval` (15 min); a server that fails,
+in a probe or in normal use (a `HealthChanged` that is not ok), goes on the
+critical list and is probed every `critical_interval` (2 min) until it answers.
+Every report is published as `HealthReported`, and as `HealthChanged` for the
+app's status bar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import smtplib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree as ET
+
+import imapclient
+
+from .config import AccountConfig, SecretError, get_password
+from .events import Event, HealthChanged
+from .mail.connect import ConnectError, open_imap, open_smtp
+from .xmpp.session import XmppLoginError, XmppSession
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger(__name__)
+
+NORMAL_INTERVAL = 15 * 60.0
+CRITICAL_INTERVAL = 2 * 60.0
+PROBE_TIMEOUT = 15.0
+# An INTERNALDATE older than this was not stamped "now": no skew from it.
+FRESH_MESSAGE = 300.0
+
+NS_PING = "urn:xmpp:ping"
+NS_TIME = "urn:xmpp:time"
+NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
+NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+NS_UPLOAD = "urn:xmpp:http:upload:0"
+SERVICES = ("imap", "smtp", "xmpp")
+
+
+@dataclass(frozen=True)
+class Timings:
+    """How often and how patiently the engine checks its servers and push channels."""
+
+    health_interval: float = NORMAL_INTERVAL
+    health_critical: float = CRITICAL_INTERVAL
+    probe_timeout: float = PROBE_TIMEOUT
+    push_check: float = 120.0  # IMAP: leave IDLE this often to see that it still works
+    push_timeout: float = 20.0  # ... and want the server's answer within this
+    xmpp_ping_interval: float = 60.0  # XMPP keepalive ping (XEP-0199)
+    xmpp_ping_timeout: float = 30.0
+    smtp_timeout: float = 30.0  # a slower SMTP answer counts as down (email stays queued)
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    account: str
+    service: str  # imap | smtp | xmpp
+    reachable: bool
+    logged_in: bool
+    push_alive: bool | None = None  # None: no push channel here (SMTP, nothing running)
+    rtt_ms: float | None = None
+    clock_skew_s: float | None = None  # server minus local; None when unknown
+    detail: str = ""
+    checked_at: float = field(default_factory=time.time)
+
+    @property
+    def ok(self) -> bool:
+        return self.reachable and self.logged_in and self.push_alive is not False
+
+    def summary(self) -> str:
+        """One line for people: what works, the figures, and the detail."""
+        if not self.reachable:
+            state = "unreachable"
+        elif not self.logged_in:
+            state = "login failed"
+        elif self.push_alive is False:
+            state = "push stalled"
+        else:
+            state = "ok"
+        parts = [state]
+        if self.rtt_ms is not None:
+            parts.append(f"rtt {self.rtt_ms:.0f} ms")
+        if self.clock_skew_s is not None:
+            parts.append(f"clock {self.clock_skew_s:+.1f} s")
+        if self.push_alive is not None:
+            parts.append("push alive" if self.push_alive else "push dead")
+        if self.detail:
+            parts.append(self.detail)
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class HealthReported(Event):
+    """A probe's report on one server of one account; `critical` if it is on the
+    critical list (probed more often) after this report."""
+
+    report: HealthReport
+    critical: bool
+
+
+def _failure(account: str, service: str, exc: BaseException, started: float) -> HealthReport:
+    text = str(exc)
+    refused = "login refused" in text or "authentication" in text.lower()
+    return HealthReport(account, service, reachable=refused and not isinstance(exc, SecretError),
+                        logged_in=False, detail=text, checked_at=started)
+
+
+class HealthMonitor:
+    def __init__(self, engine: Engine, *, interval: float = NORMAL_INTERVAL,
+                 critical_interval: float = CRITICAL_INTERVAL,
+                 timeout: float = PROBE_TIMEOUT) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.critical_interval = critical_interval
+        self.timeout = timeout
+        self.reports: dict[tuple[str, str], HealthReport] = {}
+        self.critical: set[tuple[str, str]] = set()
+        self.cycles = 0
+        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Any = None
+        self._publishing = False
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is not None:
+            return
+        self._unsubscribe = self.engine.events.subscribe(self._on_event)
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _on_event(self, event: Event) -> None:
+        # A failure seen in normal use (the worker, the XMPP client) puts the server
+        # on the critical list at once; its recovery is confirmed by a probe.
+        if isinstance(event, HealthChanged) and not event.ok and not self._publishing:
+            self.critical.add((event.account, event.service))
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_full = loop.time() + self.interval
+        next_critical = loop.time() + self.critical_interval
+        while True:
+            now = loop.time()
+            wake = min(next_full, next_critical if self.critical else next_full)
+            if wake > now:
+                await asyncio.sleep(min(wake - now, 1.0))
+                continue
+            try:
+                if now >= next_full:
+                    await self.probe()
+                    next_full = now + self.interval
+                    next_critical = now + self.critical_interval
+                elif self.critical:
+                    await self._probe_pairs(sorted(self.critical))
+                    next_critical = now + self.critical_interval
+                self.cycles += 1
+            except Exception:
+                log.exception("health probe failed")
+                next_critical = now + self.critical_interval
+
+    # -- probing ----------------------------------------------------------------------------
+
+    async def probe(self, account: str | None = None,
+                    services: Iterable[str] = SERVICES) -> list[HealthReport]:
+        """Probe every server of `account` (or of every account) once, now."""
+        wanted = set(services)
+        pairs = [(a.name, s) for a in self.engine.accounts
+                 if account is None or a.name == account
+                 for s in SERVICES if s in wanted and a.server(s) is not None]
+        return await self._probe_pairs(pairs)
+
+    async def _probe_pairs(self, pairs: list[tuple[str, str]]) -> list[HealthReport]:
+        jobs = []
+        for name, service in pairs:
+            cfg = self.engine.account(name)
+            if service == "imap":
+                jobs.append(asyncio.to_thread(self._probe_imap, cfg))
+            elif service == "smtp":
+                jobs.append(asyncio.to_thread(self._probe_smtp, cfg))
+            else:
+                jobs.append(self._probe_xmpp(cfg))
+        reports = list(await asyncio.gather(*jobs))
+        for report in reports:
+            self._record(report)
+        return reports
+
+    def _record(self, report: HealthReport) -> None:
+        key = (report.account, report.service)
+        self.reports[key] = report
+        if report.ok:
+            self.critical.discard(key)
+        else:
+            self.critical.add(key)
+        self._publishing = True
+        try:
+            self.engine.events.publish(HealthReported(report, key in self.critical))
+            self.engine.events.publish(HealthChanged(report.account, report.service, report.ok,
+                                                     report.summary()))
+        finally:
+            self._publishing = False
+
+    # -- IMAP ---------------------------------------------------------------------------------
+
+    def _probe_imap(self, account: AccountConfig) -> HealthReport:
+        assert account.imap is not None
+        started = time.time()
+        try:
+            client = open_imap(account.imap, account.imap.username or account.email or "",
+                               get_password(account, "imap"), timeout=self.timeout)
+        except (ConnectError, SecretError) as exc:
+            return _failure(account.name, "imap", exc, started)
+        try:
+            t = time.monotonic()
+            client.noop()
+            rtt = (time.monotonic() - t) * 1000
+            status = client.folder_status("INBOX", [b"MESSAGES", b"UNSEEN"])
+            skew = self._imap_skew(client, int(status.get(b"MESSAGES", 0) or 0))
+        except (OSError, imapclient.exceptions.IMAPClientError) as exc:
+            return HealthReport(account.name, "imap", True, True, self._imap_push(account.name),
+                                detail=f"logged in, then: {exc}", checked_at=started)
+        finally:
+            with contextlib.suppress(OSError, imapclient.exceptions.IMAPClientError):
+                client.logout()
+        push = self._imap_push(account.name)
+        detail = f"INBOX {status[b'MESSAGES']} messages ({status[b'UNSEEN']} unread)"
+        return HealthReport(account.name, "imap", True, True, push, rtt, skew, detail, started)
+
+    @staticmethod
+    def _imap_skew(client: imapclient.IMAPClient, messages: int) -> float | None:
+        if not messages:
+            return None
+        client.select_folder("INBOX", readonly=True)
+        client.use_uid = False
+        try:
+            data = client.fetch([messages], [b"INTERNALDATE"])
+        finally:
+            client.use_uid = True
+        now = time.time()
+        stamp = next(iter(data.values()), {}).get(b"INTERNALDATE")
+        if not isinstance(stamp, datetime):
+            return None
+        skew = stamp.timestamp() - now
+        return skew if skew > -FRESH_MESSAGE else None
+
+    def _imap_push(self, account: str) -> bool | None:
+        """The worker's IDLE is alive if it answered within its check period; if not,
+        it is told to leave IDLE now (and must get an answer within its deadline)."""
+        worker = self.engine.mail.get(account)
+        if worker is None:
+            return None
+        if not worker.is_alive():
+            return False
+        if worker.passes == 0:
+            return None  # still on its first sync: no IDLE yet
+        last = worker.push_ok_at
+        alive = worker.idling or (last is not None and time.time() - last <=
+                                  worker.push_check + worker.push_timeout + 5)
+        if not alive or worker.idling:
+            worker.kick()  # leave IDLE (DONE within the deadline), resync, IDLE again
+        return alive
+
+    # -- SMTP ---------------------------------------------------------------------------------
+
+    def _probe_smtp(self, account: AccountConfig) -> HealthReport:
+        assert account.smtp is not None
+        started = time.time()
+        try:
+            smtp = open_smtp(account.smtp, account.smtp.username or account.email or "",
+                             get_password(account, "smtp"), timeout=self.timeout)
+        except (ConnectError, SecretError) as exc:
+            return _failure(account.name, "smtp", exc, started)
+        try:
+            t = time.monotonic()
+            smtp.noop()
+            rtt = (time.monotonic() - t) * 1000
+            smtp.quit()
+        except (OSError, smtplib.SMTPException) as exc:
+            smtp.close()
+            return HealthReport(account.name, "smtp", True, True, detail=f"logged in, then: {exc}",
+                                checked_at=started)
+        return HealthReport(account.name, "smtp", True, True, None, rtt, None, "login ok",
+                            started)
+
+    # -- XMPP ---------------------------------------------------------------------------------
+
+    async def _probe_xmpp(self, account: AccountConfig) -> HealthReport:
+        started = time.time()
+        client = self.engine.xmpp.get(account.name)
+        if client is not None and client.connected:
+            report = await self._xmpp_checks(client.session, account, started, running=True)
+            if report.push_alive is not False:
+                return report
+            if client.session.transport is not None:
+                # Connected, yet the server does not answer: the stream is dead.
+                client.session.reconnect(0.0, "Ping timeout (health probe)")
+            # Whether the server itself answers, a session of our own tells.
+        try:
+            password = await asyncio.to_thread(get_password, account, "xmpp")
+            assert account.jid is not None and account.xmpp is not None
+            session = XmppSession(account.jid, password, account.xmpp)
+            await session.start(timeout=self.timeout)
+        except (XmppLoginError, SecretError) as exc:
+            return _failure(account.name, "xmpp", exc, started)
+        try:
+            report = await self._xmpp_checks(session, account, started, running=False)
+        finally:
+            with contextlib.suppress(Exception):
+                await session.stop()
+        if client is not None:
+            # Our own client is down while the server answers: it is reconnecting.
+            return HealthReport(report.account, "xmpp", report.reachable, report.logged_in,
+                                False, report.rtt_ms, report.clock_skew_s,
+                                "server up, our connection is reconnecting; " + report.detail,
+                                started)
+        return report
+
+    async def _xmpp_checks(self, session: Any, account: AccountConfig, started: float, *,
+                           running: bool) -> HealthReport:
+        domain = str(session.boundjid.domain)
+
+        async def iq(payload: ET.Element, to: str) -> ET.Element:
+            request = session.make_iq_get(ito=to)
+            request.append(payload)
+            return (await request.send(timeout=self.timeout)).xml
+
+        t = time.monotonic()
+        try:
+            await iq(ET.Element(f"{{{NS_PING}}}ping"), domain)
+        except Exception as exc:
+            return HealthReport(account.name, "xmpp", True, True, False if running else None,
+                                detail=f"no answer to ping: {exc or type(exc).__name__}",
+                                checked_at=started)
+        rtt = (time.monotonic() - t) * 1000
+        skew = None
+        with contextlib.suppress(Exception):
+            sent = time.time()
+            answer = await iq(ET.Element(f"{{{NS_TIME}}}time"), domain)
+            back = time.time()
+            utc = answer.find(f"{{{NS_TIME}}}time/{{{NS_TIME}}}utc")
+            if utc is not None and utc.text:
+                server = datetime.fromisoformat(utc.text.strip()).timestamp()
+                skew = server - (sent + back) / 2
+        upload = await self._upload_service(iq, domain)
+        detail = f"online as {account.jid}; " + (f"upload at {upload}" if upload
+                                                 else "no upload service")
+        return HealthReport(account.name, "xmpp", True, True, True if running else None, rtt,
+                            skew, detail, started)
+
+    async def _upload_service(self, iq: Any, domain: str) -> str | None:
+        with contextlib.suppress(Exception):
+            items = await iq(ET.Element(f"{{{NS_DISCO_ITEMS}}}query"), domain)
+            jids = [domain] + [i.get("jid") or "" for i in
+                               items.iter(f"{{{NS_DISCO_ITEMS}}}item")]
+            for jid in jids:
+                if not jid:
+                    continue
+                with contextlib.suppress(Exception):
+                    info = await iq(ET.Element(f"{{{NS_DISCO_INFO}}}query"), jid)
+                    if any(f.get("var") == NS_UPLOAD
+                           for f in info.iter(f"{{{NS_DISCO_INFO}}}feature")):
+                        return jid
+        return None
+
+
+__all__ = ["CRITICAL_INTERVAL", "NORMAL_INTERVAL", "HealthMonitor", "HealthReport",
+           "HealthReported", "Timings"]

@@ -1,0 +1,381 @@
+"""Store-and-forward under faults, push channels that stall, and server health.
+
+alice's engine reaches the real servers through fault-injecting proxies
+(tests/harness/faultproxy.py): connections refused, cut mid-command, stalled or
+slowed, and servers stopped and restarted. What is checked is what a user would
+notice: nothing lost, nothing twice, nothing hung, and the health reports right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import imapclient
+import pytest
+
+from bench.mailgen import generate
+from bridge.config import load_config
+from bridge.engine import Engine
+from bridge.events import Event, HealthChanged, PushRestarted, XmppConnectionChanged
+from bridge.health import HealthReported, Timings
+from bridge.model import DeliveryState
+from bridge.store import Store
+from tests.conftest import password_command
+from tests.harness.faultproxy import FaultProxy
+from tests.harness.servers import CLIENT_CONF, Account, World
+from tests.others import contacts_toml, inbox, person, send_email, until, wait_inbox
+
+pytestmark = pytest.mark.servers
+
+FAST = '\n[deferral]\nfirst_retry = "0.3s"\ngrowth = 1.0\nceiling = "0.3s"\n'
+
+
+@pytest.fixture
+def proxies(world: World) -> Iterator[dict[str, FaultProxy]]:
+    made = {"imaps": FaultProxy(world.ports.imaps).start(),
+            "submission": FaultProxy(world.ports.submission).start(),
+            "c2s": FaultProxy(world.ports.c2s).start()}
+    yield made
+    for p in made.values():
+        p.stop()
+
+
+def proxied_engine(world: World, tmp: Path, me: Account, proxies: dict[str, FaultProxy],
+                   extra: str = "", timings: Timings | None = None,
+                   name: str = "alice") -> Engine:
+    """An engine for `me` whose IMAP, SMTP and XMPP connections go through `proxies`."""
+    folder = tmp / name
+    folder.mkdir(exist_ok=True)
+    ports = {k: (proxies[k].port if k in proxies else getattr(world.ports, k))
+             for k in ("imaps", "submission", "c2s")}
+    path = folder / "config.toml"
+    path.write_text(CLIENT_CONF.format(
+        name=me.name, email=me.email, jid=me.jid, display=me.display_name, ca=world.ca_file,
+        pwcmd=password_command(folder, me), **ports) + extra)
+    return Engine(load_config(path), Store.open(folder / "store.db"), timings=timings)
+
+
+def server_uids(world: World, who: Account, folder: str = "INBOX") -> set[int]:
+    ctx = ssl.create_default_context(cafile=str(world.ca_file))
+    with imapclient.IMAPClient("127.0.0.1", world.ports.imaps, ssl=True, ssl_context=ctx) as c:
+        c.login(who.email, who.password)
+        c.select_folder(folder, readonly=True)
+        return set(c.search())
+
+
+def rows(store: Store, sql: str, *args: object) -> list[tuple]:
+    with store._lock:
+        return [tuple(r) for r in store._conn.execute(sql, args).fetchall()]
+
+
+def of(events: list[Event], kind: type) -> list:
+    return [e for e in events if isinstance(e, kind)]
+
+
+# -- store-and-forward --------------------------------------------------------------------
+
+
+async def test_imap_cut_mid_sync_resumes_and_keeps_the_store_consistent(
+        world, tmp_path, running, proxies):
+    start, _xmpp = running
+    alice = person(world, "alice")
+    generate(world.maildir(alice), 1500, owner=alice.email)
+    world.hand_mail_to_dovecot(alice)
+    imap = proxies["imaps"]
+    # Every connection dies after ~120 kB: each login gets through the first
+    # screen of headers, then is cut in the middle of the backfill.
+    imap.cut_after(120_000, once=False)
+    engine = proxied_engine(world, tmp_path, alice, proxies)
+    events: list[Event] = []
+    engine.events.subscribe(events.append)
+    await start(engine)
+    await until(lambda: imap.cuts >= 3, 60, "three connections cut mid-sync")
+    partial = len(engine.store.folder_uids(alice.name, "INBOX"))
+    imap.pass_()
+
+    on_server = server_uids(world, alice)
+    assert len(on_server) == 1500 and 0 < partial < 1500
+    await until(lambda: set(engine.store.folder_uids(alice.name, "INBOX")) == on_server, 60,
+                "every UID in the store")
+    (total, distinct), = rows(engine.store, "SELECT COUNT(*), COUNT(DISTINCT msg_id) FROM "
+                              "messages WHERE account = ? AND transport = 'email'", alice.name)
+    assert total == distinct == 1500
+    (located,), = rows(engine.store, "SELECT COUNT(*) FROM mail_locations WHERE account = ? "
+                       "AND folder = 'INBOX'", alice.name)
+    assert located == 1500
+    failures = [e for e in of(events, HealthChanged) if e.service == "imap" and not e.ok]
+    assert len(failures) >= 3
+    await until(lambda: any(e.ok and e.detail == "connected again"
+                            for e in of(events, HealthChanged)), 30, "the worker back")
+    print(f"\nIMAP: {imap.cuts} cuts mid-sync, {partial} of 1500 stored before the proxy "
+          "passed again, then all 1500 once")
+
+
+async def test_smtp_down_then_back_delivers_every_email_once(world, tmp_path, running, proxies):
+    start, _xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    engine = await start(proxied_engine(world, tmp_path, alice, proxies, FAST))
+    world.stop_smtp()
+    try:
+        ids = []
+        for i in range(3):
+            result = await asyncio.wait_for(engine.send_message(
+                alice.name, [bob.email], f"Sent while the server was down ({i}).",
+                via="email", subject=f"down {i}"), 10)
+            ids += result.emails
+
+        def retries(outbox_id: int) -> int:
+            return len([h for h in engine.store.outbox_history(outbox_id)
+                        if h.event == "retry later"])
+        await until(lambda: all(retries(i) >= 3 for i in ids), 30, "three retries each")
+        assert all(engine.store.outbox_get(i).state in (DeliveryState.QUEUED,
+                                                        DeliveryState.SENDING) for i in ids)
+    finally:
+        world.start_smtp()
+    await until(lambda: all(engine.store.outbox_get(i).state is DeliveryState.SENT
+                            for i in ids), 30, "sent after the server came back")
+    got = await wait_inbox(world, bob, lambda m: str(m["Subject"]).startswith("down "))
+    await asyncio.sleep(1.0)  # a late duplicate would show up here
+    got = [m for m in inbox(world, bob) if str(m["Subject"]).startswith("down ")]
+    assert sorted(str(m["Subject"]) for m in got) == ["down 0", "down 1", "down 2"]
+    assert len({m["Message-ID"] for m in got}) == 3
+
+
+async def test_smtp_cut_mid_command_and_a_hanging_server_keep_the_email_queued(
+        world, tmp_path, running, proxies):
+    start, _xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    smtp = proxies["submission"]
+    engine = await start(proxied_engine(world, tmp_path, alice, proxies, FAST,
+                                        timings=Timings(smtp_timeout=1.5)))
+    # Cut in the middle of the TLS handshake/login: the server never got the email.
+    smtp.cut_after(3000, once=False)
+    first = await asyncio.wait_for(engine.send_message(
+        alice.name, [bob.email], "Cut mid-command.", via="email", subject="cut"), 10)
+    await until(lambda: smtp.cuts >= 2, 30, "two connections cut")
+    # Then a server that accepts and answers nothing: over the latency limit.
+    smtp.stall()
+    second = await asyncio.wait_for(engine.send_message(
+        alice.name, [bob.email], "Server hangs.", via="email", subject="hang"), 10)
+    ids = first.emails + second.emails
+
+    def logged(what: str) -> bool:
+        return any(what in h.detail for i in ids for h in engine.store.outbox_history(i))
+    await until(lambda: logged("timed out"), 30, "a send given up after the timeout")
+    assert all(engine.store.outbox_get(i).state is not DeliveryState.SENT for i in ids)
+    smtp.pass_()
+    await until(lambda: all(engine.store.outbox_get(i).state is DeliveryState.SENT
+                            for i in ids), 30, "both sent once the server answers")
+    await wait_inbox(world, bob, lambda m: str(m["Subject"]) == "hang")
+    await asyncio.sleep(1.0)
+    subjects = sorted(str(m["Subject"]) for m in inbox(world, bob))
+    assert subjects == ["cut", "hang"]
+
+
+async def test_a_slow_xmpp_server_queues_the_im_without_hanging(world, tmp_path, running,
+                                                                proxies):
+    start, _xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_engine = await start(proxied_engine(world, tmp_path, bob, {}, name="bob"))
+    engine = await start(proxied_engine(world, tmp_path, alice, proxies,
+                                        contacts_toml(bob) + FAST))
+    c2s = proxies["c2s"]
+    c2s.delay(4.0)  # every chunk 4 s late: far over what a chat send may take
+    result = await asyncio.wait_for(engine.send_message(
+        alice.name, [bob.jid], "Through a slow server.", when_away="send"), 5)
+    (outbox_id,) = result.outbox
+    await asyncio.sleep(2.0)
+    assert engine.store.outbox_get(outbox_id).state in (DeliveryState.SENDING,
+                                                        DeliveryState.QUEUED)
+    c2s.pass_()
+    await until(lambda: engine.store.outbox_get(outbox_id).state is DeliveryState.DELIVERED,
+                40, "delivered once the server is fast again")
+    got = rows(bob_engine.store, "SELECT body FROM messages WHERE account = ? AND "
+               "direction = 'in' AND transport = 'xmpp'", bob.name)
+    assert got == [("Through a slow server.",)]
+
+
+async def test_prosody_restarted_with_ims_in_flight_loses_and_doubles_nothing(
+        world, tmp_path, running, proxies):
+    start, _xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    # bob runs our client too: it drops copies by origin-id, as a receiver must.
+    bob_engine = await start(proxied_engine(world, tmp_path, bob, {}, name="bob"))
+    engine = await start(proxied_engine(world, tmp_path, alice, proxies,
+                                        contacts_toml(bob) + FAST))
+    await until(lambda: engine.availability(alice.name, bob.jid).availability.value
+                == "available", 15, "bob online")
+    texts = [f"line {i:02d}" for i in range(12)]
+    ids = []
+    for text in texts[:6]:
+        ids += (await engine.send_message(alice.name, [bob.jid], text, when_away="send")).outbox
+    restart = asyncio.ensure_future(asyncio.to_thread(world.restart_prosody))
+    for text in texts[6:]:
+        ids += (await asyncio.wait_for(engine.send_message(
+            alice.name, [bob.jid], text, when_away="send"), 10)).outbox
+        await asyncio.sleep(0.1)
+    await restart
+    await until(lambda: all(engine.store.outbox_get(i).state is DeliveryState.DELIVERED
+                            for i in ids), 45, "every line delivered after the restart")
+    await asyncio.sleep(1.0)
+    got = [b for (b,) in rows(bob_engine.store, "SELECT body FROM messages WHERE account = ? "
+                                "AND direction = 'in' AND transport = 'xmpp'", bob.name)]
+    assert sorted(got) == texts  # each once
+
+
+async def test_an_im_goes_by_email_when_xmpp_stays_down_and_the_policy_allows(
+        world, tmp_path, running, proxies):
+    start, _xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_engine = await start(proxied_engine(world, tmp_path, bob, {}, name="bob"))
+    policy = FAST + 'max_age = "2s"\non_max_age = "email"\n'
+    engine = await start(proxied_engine(world, tmp_path, alice, proxies,
+                                        contacts_toml(bob) + policy))
+    proxies["c2s"].refuse()
+    proxies["c2s"].drop()
+    await until(lambda: not engine.xmpp_client(alice.name).connected, 10, "XMPP down")
+    result = await asyncio.wait_for(engine.send_message(
+        alice.name, [bob.jid], "Chat or mail, whichever works.", when_away="send"), 10)
+    (outbox_id,) = result.outbox
+    await until(lambda: engine.store.outbox_get(outbox_id).state
+                is DeliveryState.FELL_BACK_TO_EMAIL, 20, "the fallback to email")
+    got = await wait_inbox(world, bob, lambda m: "Chat or mail" in m.get_body().get_content())
+    assert len(got) == 1
+    proxies["c2s"].pass_()
+    await until(lambda: engine.xmpp_client(alice.name).connected, 30, "XMPP back")
+    await asyncio.sleep(2.0)
+    assert rows(bob_engine.store, "SELECT body FROM messages WHERE account = ? AND "
+                "direction = 'in' AND transport = 'xmpp'", bob.name) == []
+
+
+# -- push channels --------------------------------------------------------------------------
+
+
+async def test_a_stalled_idle_is_detected_and_restarted(world, tmp_path, running, proxies):
+    start, _xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    engine = proxied_engine(world, tmp_path, alice, proxies,
+                            timings=Timings(push_check=2.0, push_timeout=2.0))
+    events: list[Event] = []
+    engine.events.subscribe(events.append)
+    await start(engine)
+    worker = engine.mail[alice.name]
+    await until(lambda: worker.idling, 30, "the worker in IDLE")
+    # The connection stays open and silent, as behind a NAT that forgot it; a new
+    # connection works.
+    proxies["imaps"].stall(existing=True)
+    msg_id = send_email(world, bob, [alice.email], [], "While IDLE was dead", "Hello?")
+    await until(lambda: engine.store.find_by_msg_id(alice.name, msg_id), 30,
+                "the email, after IDLE was restarted")
+    restarts = [e for e in of(events, PushRestarted) if e.service == "imap"]
+    assert restarts and "no answer" in restarts[0].reason
+    await until(lambda: worker.idling, 30, "back in IDLE")
+
+    # Cut while in IDLE: seen at once, not left spinning on a closed socket.
+    proxies["imaps"].drop()
+    await until(lambda: any("closed" in e.reason for e in of(events, PushRestarted)), 20,
+                "the closed connection noticed")
+    again = send_email(world, bob, [alice.email], [], "After the cut", "Still there?")
+    await until(lambda: engine.store.find_by_msg_id(alice.name, again), 30, "the next email")
+
+
+async def test_a_silent_xmpp_stream_is_detected_and_resumed(world, tmp_path, running,
+                                                           proxies):
+    start, _xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_engine = await start(proxied_engine(world, tmp_path, bob, {}, name="bob"))
+    engine = proxied_engine(world, tmp_path, alice, proxies, contacts_toml(bob),
+                            timings=Timings(xmpp_ping_interval=1.0, xmpp_ping_timeout=1.5))
+    events: list[Event] = []
+    engine.events.subscribe(events.append)
+    await start(engine)
+    before = len(of(events, XmppConnectionChanged))
+    proxies["c2s"].stall(existing=True)
+    await until(lambda: any(e.service == "xmpp" for e in of(events, PushRestarted)), 20,
+                "the keepalive ping giving up")
+    await until(lambda: any(e.state in ("resumed", "online")
+                            for e in of(events, XmppConnectionChanged)[before:]), 30,
+                "the stream back")
+    bob_engine.xmpp_client(bob.name).send_chat(alice.jid, "Are you back?")
+    await until(lambda: rows(engine.store, "SELECT 1 FROM messages WHERE account = ? AND "
+                             "body = 'Are you back?'", alice.name), 20, "bob's line")
+
+
+# -- health -------------------------------------------------------------------------------
+
+
+async def test_health_reports_and_the_critical_list_follow_the_servers(
+        world, tmp_path, running, proxies):
+    start, _xmpp = running
+    alice = person(world, "alice")
+    send_email(world, alice, [alice.email], [], "A fresh one", "for the clock")
+    engine = proxied_engine(world, tmp_path, alice, proxies, timings=Timings(
+        health_interval=600, health_critical=0.5, probe_timeout=5))
+    reported: list[HealthReported] = []
+    engine.events.subscribe(lambda e: isinstance(e, HealthReported) and reported.append(e))
+    await start(engine)
+
+    reports = {r.service: r for r in await engine.health.probe()}
+    assert set(reports) == {"imap", "smtp", "xmpp"}
+    for r in reports.values():
+        assert r.reachable and r.logged_in and r.ok, r
+        assert r.rtt_ms is not None and r.rtt_ms >= 0
+    assert reports["xmpp"].push_alive is True and "upload at upload." in reports["xmpp"].detail
+    assert reports["xmpp"].clock_skew_s is not None and abs(reports["xmpp"].clock_skew_s) < 5
+    assert reports["imap"].clock_skew_s is not None and abs(reports["imap"].clock_skew_s) < 300
+    assert not engine.health.critical
+
+    # SMTP stopped, IMAP refusing: both unreachable and on the critical list.
+    world.stop_smtp()
+    proxies["imaps"].refuse()
+    try:
+        bad = {r.service: r for r in await engine.health.probe(services=("imap", "smtp"))}
+        assert not bad["smtp"].reachable and not bad["smtp"].logged_in
+        assert not bad["imap"].reachable
+        assert engine.health.critical == {(alice.name, "imap"), (alice.name, "smtp")}
+        assert reported[-1].critical
+    finally:
+        world.start_smtp()
+        proxies["imaps"].pass_()
+    # Back: the critical probes (every 0.5 s here) take them off the list.
+    await until(lambda: not engine.health.critical, 30, "the critical list empty again")
+    latest = engine.health.reports
+    assert latest[(alice.name, "smtp")].ok and latest[(alice.name, "imap")].ok
+
+    # XMPP: the server restarted; our client reconnects, the reports follow.
+    proxies["c2s"].refuse()
+    proxies["c2s"].drop()
+    down = (await engine.health.probe(services=("xmpp",)))[0]
+    assert not down.reachable and (alice.name, "xmpp") in engine.health.critical
+    proxies["c2s"].pass_()
+    await until(lambda: (alice.name, "xmpp") not in engine.health.critical, 40,
+                "xmpp off the critical list")
+    assert engine.health.reports[(alice.name, "xmpp")].reachable
+
+
+async def test_tuiclient_health_json(world, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.harness.servers import REPO_ROOT
+    alice = person(world, "alice")
+    path = tmp_path / "config.toml"
+    path.write_text(world.client_config(alice, password_command(tmp_path, alice)))
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tuiclient", "--config", str(path),
+                               "health", "--json"], capture_output=True, text=True,
+                              timeout=60, cwd=REPO_ROOT)
+    done = await asyncio.to_thread(run)
+    assert done.returncode == 0, done.stderr
+    reports = json.loads(done.stdout)
+    assert {r["service"] for r in reports} == {"imap", "smtp", "xmpp"}
+    assert all(r["reachable"] and r["logged_in"] and r["rtt_ms"] is not None for r in reports)
