@@ -350,6 +350,25 @@ def test_header_row_is_what_the_header_objects_store():
             assert abs(mine[5] - theirs[5]) < 60
 
 
+
+def test_the_line_split_reads_headers_as_the_field_regex_does():
+    # Headers without folded lines take a line split; one folded field (never
+    # read) sends the same header through the field regex instead.
+    from bridge.mail.mime import parse_headers
+    raws = [
+        b'From: Alice <alice@example.test>\r\nTo: "Doe, J" <j@x.test>, k@x.test\r\n'
+        b"Date: Mon, 05 Jan 2026 10:00:00 +0000\r\nMessage-ID: <m1@x>\r\n\r\n",
+        b"Subject : spaced\r\nFROM\t: a@b.test\r\nsubject: second\r\nX_Bad: 1\r\n\r\n",
+        b"From: a@b.test\nTo: c@d.test\nSubject: bare LF\nDate: 5 Jan 2026 10:00 +0100\n\n",
+        b" Subject: leading space\r\nSubject\r\nFrom: a@b.test\rTo: c@d.test\r\n\r\n",
+        "\u212aey: kelvin\r\nFrom: a@b.test\r\nMessage-Id: <m2@x>\r\n\r\n".encode(),
+    ]
+    for raw in raws:
+        block = raw[: raw.index(b"\n\r\n" if b"\n\r\n" in raw else b"\n\n") + 1]
+        folded = block + b"X-Folded: one\r\n two\r\n\r\n"
+        assert parse_headers(raw) == parse_headers(folded), raw
+
+
 def _fill(person: Person, n: int, tag: str) -> None:
     client = person.imap()
     try:

@@ -30,6 +30,9 @@ HEADER_FIELDS = (b"FROM TO CC REPLY-TO SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFER
                  b"CONTENT-TYPE")
 
 
+_NO_FLAGS: frozenset[str] = frozenset()
+
+
 class FetchError(Exception):
     """The server answered the FETCH with NO or BAD, or the connection broke."""
 
@@ -83,6 +86,7 @@ def stream_fetch(client: imapclient.IMAPClient, uids: str, items: bytes,
                  ) -> Iterator[FetchedHeader]:
     """Run `UID FETCH uids (items) modifiers` and yield each message as it arrives."""
     im = client._imap
+    flag_sets: dict[bytes, frozenset[str]] = {}
     tag = im._new_tag()
     command = b"%s UID FETCH %s (%s)" % (tag, uids.encode(), items)
     if modifiers:
@@ -115,10 +119,20 @@ def stream_fetch(client: imapclient.IMAPClient, uids: str, items: bytes,
                 flags = _FLAGS.search(text)
                 size = _SIZE.search(text)
                 modseq = _MODSEQ.search(text)
+                if flags is None:
+                    flag_set = _NO_FLAGS
+                else:
+                    # A mailbox has a handful of flag combinations: one shared set
+                    # each, which also pickles once per batch for the parser.
+                    raw_flags = flags.group(1)
+                    flag_set = flag_sets.get(raw_flags)
+                    if flag_set is None:
+                        flag_set = frozenset(raw_flags.decode("utf-8", "replace").split())
+                        if len(flag_sets) < 256:
+                            flag_sets[raw_flags] = flag_set
                 yield FetchedHeader(
                     int(uid.group(1)),
-                    frozenset(flags.group(1).decode("utf-8", "replace").split())
-                    if flags else frozenset(),
+                    flag_set,
                     int(size.group(1)) if size else 0,
                     int(modseq.group(1)) if modseq else 0,
                     literals[0] if literals else b"")

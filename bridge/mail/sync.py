@@ -14,6 +14,7 @@ not fetched again (the missing UIDs are the difference against the store).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pickle
@@ -39,7 +40,14 @@ from ..safe import write_new_file
 from ..store import Store
 from .connect import open_imap
 from .imap_fetch import HEADER_FIELDS, FetchedHeader, Unsolicited, stream_fetch, uid_set
-from .mime import parse_headers, parse_message, thread_id_of, to_message
+from .mime import (
+    _thread_id_from,
+    header_fields,
+    parse_headers,
+    parse_message,
+    thread_id_of,
+    to_message,
+)
 
 FIRST_SCREEN = 50
 BATCH = 5000
@@ -132,35 +140,44 @@ def header_row(account: str, folder: str, uid: int, flags: frozenset[str], heade
     without the objects in between: a cold sync makes 100,000 of these. What
     repeats from message to message (flags, people) is looked up, not rebuilt.
     """
-    info = parse_headers(header)
-    sender = info.sender or _NOBODY
-    people = [sender, *info.to, *info.cc]
+    (subject, sender, to, cc, _bcc, _reply_to, date, message_id, in_reply_to, references,
+     _ctype, has_attachment, msg_id, defects) = header_fields(header)
+    if sender is None:
+        sender = _NOBODY
     if len(_party_parts) > _CACHE_MAX:
         _party_parts.clear()
-    texts = []
+    known = _party_parts.get(id(sender))
+    if known is None:
+        known = _party_parts[id(sender)] = (
+            sender, f"{sender.name} {sender.address}".strip(),
+            _json([sender.role, sender.address, sender.name]))
+    texts = [known[1]]
     parts = []
-    for p in people:
+    for p in to + cc if cc else to:
         known = _party_parts.get(id(p))
         if known is None:
             known = _party_parts[id(p)] = (
                 p, f"{p.name} {p.address}".strip(), _json([p.role, p.address, p.name]))
         texts.append(known[1])
         parts.append(known[2])
-    del parts[0]  # the sender is in the row's own columns
     cached = _flags_cache.get(flags)
     if cached is None:
         if len(_flags_cache) > 1000:
             _flags_cache.clear()
         cached = _flags_cache[flags] = (_json(sorted(flags)), SEEN in flags)
     outgoing = sender.address.lower() in own
+    # The thread: the first reference, else the parent, else itself (`thread_id_of`).
+    first = references[0] if references else in_reply_to
+    if not (first and "<" not in first and ">" not in first and first.split() == [first]):
+        first = _thread_id_from(msg_id, in_reply_to, references)
     return (
-        account, folder, uid, info.msg_id, thread_id_of(info),
+        account, folder, uid, msg_id, first,
         # Without a readable Date the message is placed when we first saw it.
-        info.date if info.date is not None else time.time(),
+        date if date is not None else time.time(),
         "out" if outgoing else "in", int(not outgoing and not cached[1]), sender.address,
-        sender.name, info.subject, " ".join(texts), info.message_id or None,
-        info.in_reply_to or None, _ids_json(info.references), cached[0],
-        int(bool(info.defects) and not info.message_id), int(info.has_attachment),
+        sender.name, subject, " ".join(texts), message_id or None,
+        in_reply_to or None, _ids_json(references), cached[0],
+        int(bool(defects) and not message_id), int(has_attachment),
         "[" + ",".join(parts) + "]")
 
 
@@ -197,14 +214,36 @@ def _worker_main() -> None:
 
     Only plain tuples cross the pipe: pickling dataclasses costs more than parsing.
     """
+    # Parsing makes no reference cycles, and the cyclic collector would walk the
+    # parser's caches (a hundred thousand objects) over and over: this process
+    # lives for one sync and frees by reference counting alone.
+    gc.disable()
     src, out = sys.stdin.buffer, sys.stdout.buffer
+    # Answers go out from a thread of their own: the pipe takes an answer only as
+    # fast as the syncing process reads it, which it does between two batches'
+    # inserts, and this process parses the next batch in the meantime.
+    answers: queue.Queue[bytes | None] = queue.Queue(maxsize=1)
+
+    def send() -> None:
+        broken = False
+        while (answer := answers.get()) is not None:
+            if not broken:
+                try:
+                    _write_frame(out, answer)
+                except OSError:
+                    broken = True  # the syncing process is gone; drain until the end
+
+    sender = threading.Thread(target=send, name="parser-answers", daemon=True)
+    sender.start()
     while (payload := _read_frame(src)) is not None:
         try:
             account, folder, own, items = pickle.loads(payload)
             reply: Any = ("ok", header_rows(account, folder, items, own))
         except Exception as exc:  # reported to the syncing process, which raises it
             reply = ("error", f"{type(exc).__name__}: {exc}")
-        _write_frame(out, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        answers.put(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+    answers.put(None)
+    sender.join()
 
 
 class _ParserProcess:

@@ -55,6 +55,10 @@ from .records import (
 )
 
 BUSY_TIMEOUT_MS = 5000
+# WAL checkpoint thresholds, in pages: SQLite's default, and the cap while a bulk
+# header import runs (256 MiB of WAL; 100,000 headers write about 120 MiB).
+_CHECKPOINT_PAGES = 1000
+_BULK_CHECKPOINT_PAGES = 65536
 SNIPPET_CHARS = 160
 FOLDER_STATE = frozenset({"uidvalidity", "uidnext", "highestmodseq", "unread", "total"})
 OUTBOX_FIELDS = frozenset({"transport", "payload", "parties", "next_attempt", "attempts"})
@@ -607,6 +611,13 @@ class Store:
         else:
             rows_in = items  # type: ignore[assignment]
         now = time.time()
+        if defer_parties:
+            with self._lock:
+                # A bulk import leaves the WAL checkpoint to `index_backlog`, which
+                # comes after it: checkpointing at every batch's commit copied the
+                # same index pages into the database again and again. The WAL is
+                # as safe either way; the cap keeps a huge import's WAL bounded.
+                self._conn.execute(f"PRAGMA wal_autocheckpoint = {_BULK_CHECKPOINT_PAGES:d}")
         with self._write() as conn:
             conn.execute("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
                          (account, now))
@@ -679,6 +690,9 @@ class Store:
         returns 0; search finds a message once it has been indexed.
         """
         done = 0
+        with self._lock:
+            # Back to SQLite's default after a bulk import (`insert_email_headers`).
+            self._conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES:d}")
         with self._write() as conn:
             ranges = conn.execute(
                 "SELECT rowid, first, last FROM index_backlog ORDER BY last DESC").fetchall()
@@ -1031,7 +1045,8 @@ class Store:
             for address in addresses:
                 normal = normalize_address(address)
                 if normal:
-                    wanted.setdefault(normal, kind)
+                    # One address can be both (a server that serves mail and chat).
+                    wanted[normal] = kind if wanted.get(normal, kind) == kind else "both"
         rank = SOURCE_RANK[source]
         with self._write() as conn:
             owners = {r["address"]: r for r in conn.execute(
@@ -1051,7 +1066,10 @@ class Store:
                 conn.execute(
                     "INSERT INTO contact_addresses (address, contact_id, kind, source, confirmed) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET "
-                    "contact_id = excluded.contact_id, kind = excluded.kind, "
+                    "contact_id = excluded.contact_id, kind = CASE WHEN "
+                    "contact_addresses.contact_id = excluded.contact_id AND "
+                    "contact_addresses.kind != excluded.kind THEN 'both' "
+                    "ELSE excluded.kind END, "
                     "source = excluded.source, confirmed = excluded.confirmed",
                     (address, contact_id, kind, source, int(confirmed)))
             # A contact whose last address moved away is an empty shell.
