@@ -151,7 +151,7 @@ class Identity:
         own = next((a for a in contact.addresses if a.address == address), None)
         out = []
         for a in contact.addresses:
-            if a.kind != want or a.source == SOURCE_CONFIG:
+            if a.kind not in (want, "both") or a.source == SOURCE_CONFIG:
                 continue  # config entries come from the config itself, above
             if a.source == SOURCE_RULE:
                 continue
@@ -221,7 +221,7 @@ class Identity:
         for contact in self.config.contacts:
             emails.update(e.lower() for e in contact.emails)
         for contact in self.store.contacts():
-            emails.update(a.address for a in contact.addresses if a.kind == "email")
+            emails.update(a.address for a in contact.addresses if a.kind in ("email", "both"))
         found = []
         for email in sorted(emails):
             r = self.jid_for(email)

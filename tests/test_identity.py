@@ -102,6 +102,20 @@ def test_an_unmapped_party_is_a_clear_error_with_suggestions(identity):
     assert "zoe@example.test" in str(error) and "yann@nowhere.example" in str(error)
 
 
+def test_confirming_the_suggestion_that_an_address_is_also_a_jid(identity):
+    # The suggestion the app offers on a server that has both: the same address.
+    suggestion = identity.jid_for("zoe@example.test").suggestions[0].address
+    identity.confirm("zoe@example.test", suggestion)
+    assert identity.jid_for("Zoe <ZOE@example.test>").address == "zoe@example.test"
+    assert identity.email_for("zoe@example.test/phone").address == "zoe@example.test"
+    contact = identity.store.contact_for("zoe@example.test")
+    assert contact.emails == contact.jids == ["zoe@example.test"]
+    # Learning a second JID later keeps the address usable by mail.
+    identity.confirm("zoe@example.test", "zoe@chat.example.test")
+    assert identity.email_for("zoe@chat.example.test").address == "zoe@example.test"
+    assert identity.email_for("zoe@example.test").address == "zoe@example.test"
+
+
 def test_roster_names_are_offered_as_suggestions(tmp_path: Path):
     path = tmp_path / "config.toml"
     path.write_text(CONFIG)

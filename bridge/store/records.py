@@ -59,7 +59,7 @@ class Thread:
 @dataclass(frozen=True, slots=True)
 class ContactAddress:
     address: str
-    kind: str  # email | jid
+    kind: str  # email | jid | both (an address that is both)
     source: str  # config | rule | learned
     confirmed: bool
 
@@ -72,11 +72,11 @@ class Contact:
 
     @property
     def emails(self) -> list[str]:
-        return [a.address for a in self.addresses if a.kind == "email"]
+        return [a.address for a in self.addresses if a.kind in ("email", "both")]
 
     @property
     def jids(self) -> list[str]:
-        return [a.address for a in self.addresses if a.kind == "jid"]
+        return [a.address for a in self.addresses if a.kind in ("jid", "both")]
 
 
 @dataclass(frozen=True, slots=True)

@@ -266,7 +266,25 @@ INSERT INTO index_backlog (first, last)
 DROP INDEX messages_unindexed;
 """
 
-MIGRATIONS: list[Migration] = [_V1, _V2, _V3]
+# Version 4: an address can be an email address and a JID at once (a server that
+# serves both, confirmed by the user): kind 'both'. SQLite cannot change a CHECK
+# constraint in place, so the table is rebuilt.
+_V4 = """
+CREATE TABLE contact_addresses_v4 (
+    address    TEXT PRIMARY KEY,
+    contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('email', 'jid', 'both')),
+    source     TEXT NOT NULL CHECK (source IN ('config', 'rule', 'learned')),
+    confirmed  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO contact_addresses_v4 SELECT address, contact_id, kind, source, confirmed
+    FROM contact_addresses;
+DROP TABLE contact_addresses;
+ALTER TABLE contact_addresses_v4 RENAME TO contact_addresses;
+CREATE INDEX contact_addresses_by_contact ON contact_addresses (contact_id);
+"""
+
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
