@@ -81,8 +81,9 @@ AWAY_POLICIES = ("ask", "defer", "email", "send")
 # What a user can rebind under [keys] (the app's actions; defaults in tuiclient/keys.py).
 KEY_ACTIONS = (
     "down", "up", "top", "bottom", "open", "back", "next_pane", "search", "reply_email",
-    "reply_all_email", "reply_im", "reply_all_im", "reply_options", "compose", "outbox",
-    "health", "help", "refresh", "quit", "outbox_retry", "outbox_email", "outbox_cancel",
+    "reply_all_email", "reply_im", "reply_all_im", "reply_options", "compose", "flag",
+    "unread", "outbox", "health", "help", "refresh", "quit", "outbox_retry", "outbox_email",
+    "outbox_cancel",
 )
 PASSWORD_COMMAND_TIMEOUT = 30.0
 

@@ -7,10 +7,15 @@ library's smtplib and imapclient), so what they get is what anyone would see.
 from __future__ import annotations
 
 import asyncio
+import ssl
+import uuid
 from pathlib import Path
 
+import imapclient
 import pytest
-from textual.widgets import Static
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+from textual.widgets import Input, Static
 
 from bridge.config import load_config
 from bridge.handoff import HISTORY_HEAD
@@ -22,15 +27,17 @@ from tuiclient.app import TuiClientApp
 from tuiclient.screens.compose import ComposeScreen
 from tuiclient.screens.health import HealthScreen
 from tuiclient.screens.outbox import OutboxScreen, item_text
-from tuiclient.screens.prompts import DeferScreen, ReplyOptionsScreen
+from tuiclient.screens.prompts import AddressScreen, DeferScreen, ReplyOptionsScreen
 from tuiclient.screens.search import SearchScreen
 from tuiclient.widgets.conversation import ChatReply, ResponseCard, Timeline
 from tuiclient.widgets.conversation_list import ConversationList
 from tuiclient.widgets.server_status import ServerStatus, state_of
+from tuiclient.widgets.sidebar import Sidebar
 
 pytestmark = pytest.mark.servers
 
 AWAY = "In meetings until 3pm"
+MARKERS = "urn:xmpp:chat-markers:0"
 
 
 async def wait_until(predicate, timeout: float = 20.0) -> bool:
@@ -272,3 +279,133 @@ async def test_narrow_terminal_shows_one_pane_at_a_time(world, tmp_path):
         await pilot.resize_terminal(140, 40)
         await pilot.pause()
         assert shown() == ["#sidebar", "#conversations", "#email-view", "#chat-view"]
+
+
+def server_flags(world: World, who, msg_id: str) -> set[bytes]:
+    """The flags of one message in someone's INBOX, asked with plain imapclient."""
+    ctx = ssl.create_default_context(cafile=str(world.ca_file))
+    with imapclient.IMAPClient("127.0.0.1", world.ports.imaps, ssl=True,
+                               ssl_context=ctx) as c:
+        c.login(who.email, who.password)
+        c.select_folder("INBOX", readonly=True)
+        uids = c.search(["HEADER", "Message-ID", f"<{msg_id}>"])
+        assert len(uids) == 1, uids
+        return set(c.get_flags(uids)[uids[0]])
+
+
+async def test_opening_a_conversation_marks_it_read_on_the_servers(world, tmp_path, running):
+    """An email opened in the app is \\Seen on the IMAP server; a chat opened sends
+    its sender a displayed marker (XEP-0333); the unread dots and counts clear."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    displayed: list[str] = []
+
+    def on_marker(msg) -> None:  # bob's client sees alice's markers (bodiless messages)
+        for d in msg.xml.iter(f"{{{MARKERS}}}displayed"):
+            displayed.append(d.get("id") or "")
+    bob_x.xmpp.register_handler(Callback("markers", MatchXPath(
+        f"{{jabber:client}}message/{{{MARKERS}}}displayed"), on_marker))
+    root = send_email(world, bob, [alice.email], [], "Read me", "Open me, please.")
+    path = tmp_path / "config.toml"
+    path.write_text(world.client_config(alice, password_command(tmp_path, alice))
+                    + contacts_toml(bob))
+    app = TuiClientApp(load_config(path), probe_on_start=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        row = lambda pred: next((t for t in listing(app).rows if pred(t)), None)  # noqa: E731
+        mail = lambda: row(lambda t: t.subject == "Read me")  # noqa: E731
+        assert await wait_until(lambda: mail() is not None and mail().unread_count == 1)
+        bob_x.send(alice.jid, "Are you there?")
+        chat = lambda: row(lambda t: t.snippet == "Are you there?")  # noqa: E731
+        assert await wait_until(lambda: chat() is not None and chat().unread_count == 1)
+        assert b"\\Seen" not in server_flags(world, alice, root)  # the sync only peeked
+
+        inbox_label = lambda: str(app.screen.query_one(Sidebar).get_option(  # noqa: E731
+            f"folder:{alice.name}:INBOX").prompt)
+        assert await wait_until(lambda: inbox_label().split() == ["INBOX", "1"])
+        await go_to_row(pilot, app, lambda t: t.subject == "Read me")
+        await pilot.press("enter")
+        assert await wait_until(lambda: mail().unread_count == 0)
+        assert b"\\Seen" in server_flags(world, alice, root)
+        assert inbox_label().split() == ["INBOX"]  # no unread count left
+        assert not app.screen.query_one(Timeline).current.unread
+        assert chat().unread_count == 1  # only what was opened
+
+        await go_to_row(pilot, app, lambda t: t.snippet == "Are you there?")
+        await pilot.press("enter")
+        assert await wait_until(lambda: chat().unread_count == 0)
+        assert await wait_until(lambda: displayed), "no displayed marker reached bob"
+        line = app.screen.query_one(Timeline).current
+        assert line.text == "Are you there?" and not line.unread
+        assert displayed[0] in (line.origin_id, line.msg_id)
+
+        # N makes the email unread again, on the server too.
+        await go_to_row(pilot, app, lambda t: t.subject == "Read me")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        app.screen.query_one(Timeline).focus()
+        await pilot.press("N")
+        assert await wait_until(lambda: mail().unread_count == 1)
+        assert b"\\Seen" not in server_flags(world, alice, root)
+        assert inbox_label().split() == ["INBOX", "1"]
+        await pilot.press("F")
+        assert await wait_until(lambda: b"\\Flagged" in server_flags(world, alice, root), 10)
+
+
+async def test_address_prompt_asks_for_a_jid_and_remembers_it(world, tmp_path, running):
+    """Reply to all by IM where two people have no known JID: one is typed in,
+    the other's suggestion taken; the reply reaches both, and the engine keeps
+    the mappings (a second reply asks nothing). Their JIDs are on the chat
+    server's other domain, so no address is their email address."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    tag = uuid.uuid4().hex[:6]
+    erin = world.add_account(f"erin{tag}", jid=f"erin{tag}@chat.corp.test")
+    frank = world.add_account(f"frank{tag}", jid=f"frank.{tag}@chat.corp.test")
+    for other in (bob, erin, frank):
+        world.befriend(alice, other)
+    clients = {p.jid: await xmpp(plain(world, p)) for p in (bob, erin, frank)}
+    send_email(world, bob, [alice.email], [erin.email, frank.email], "Offsite",
+               "Where shall we meet?")
+    path = tmp_path / "config.toml"
+    path.write_text(world.client_config(alice, password_command(tmp_path, alice))
+                    + contacts_toml(bob))  # bob is known; erin and frank are not
+    app = TuiClientApp(load_config(path), probe_on_start=False)
+    # Learned earlier, never confirmed: offered, not used on its own.
+    app.engine.identity.suggest(frank.email, frank.jid)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await wait_until(lambda: any(t.subject == "Offsite" for t in listing(app).rows))
+        await go_to_row(pilot, app, lambda t: t.subject == "Offsite")
+        await pilot.press("enter", "I", *"The lobby at 9", "enter")
+        assert await wait_until(lambda: isinstance(app.screen, AddressScreen), 20), notes(app)
+        dialog = app.screen
+        asked = [r.query for r in dialog.unresolved]
+        assert sorted(asked) == sorted([erin.email, frank.email])
+        fields = {q: dialog.query_one(f"#address-{i}", Input) for i, q in enumerate(asked)}
+        assert fields[frank.email].value == frank.jid  # the suggestion, taken as it is
+        offered = " ".join(str(x.render()) for x in dialog.query(".suggestion"))
+        assert frank.jid in offered
+        # For erin only a guess (her email address, as a JID on a server with both);
+        # wrong: her JID is typed over it.
+        assert fields[erin.email].value == erin.email
+        fields[erin.email].focus()
+        await pilot.press("end", "ctrl+u", *erin.jid)
+        await pilot.press("ctrl+s")
+        assert await wait_until(lambda: not isinstance(app.screen, AddressScreen)), (
+            notes(app), {q: f.value for q, f in fields.items()}, app.focused)
+        for p in (bob, erin, frank):
+            assert await wait_until(lambda p=p: "The lobby at 9" in clients[p.jid].bodies(),
+                                    20), (p.name, notes(app))
+        for p in (erin, frank):
+            r = app.engine.identity.jid_for(p.email)
+            assert r.address == p.jid and r.mapped, r
+
+        # Remembered: the next reply to all goes without a question.
+        app.screen.query_one(Timeline).focus()
+        await go_to_message(pilot, app, lambda m: m.subject == "Offsite")
+        await pilot.press("I", *"Coffee first?", "enter")
+        for p in (erin, frank):
+            assert await wait_until(lambda p=p: "Coffee first?" in clients[p.jid].bodies(),
+                                    20), (p.name, notes(app))
+        assert not isinstance(app.screen, AddressScreen)

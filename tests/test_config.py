@@ -736,3 +736,40 @@ def test_a_config_file_others_can_write_is_refused(tmp_path: Path, mode: int, wh
     assert f"writable by {who}" in str(info.value) and "chmod go-w" in str(info.value)
     path.chmod(0o644)
     assert load_config(path).accounts
+
+
+# -- [keys] ----------------------------------------------------------------
+
+
+def test_keys_table_takes_a_string_a_comma_list_or_an_array(tmp_path: Path) -> None:
+    text = GOOD + '\n[keys]\nreply_im = "m"\ndown = "j, ctrl+n"\nup = ["k", "ctrl+p"]\n'
+    config = load_config(write_good(tmp_path, text))
+    assert config.keys == {"reply_im": ("m",), "down": ("j", "ctrl+n"), "up": ("k", "ctrl+p")}
+
+
+def test_keys_table_is_empty_by_default(tmp_path: Path) -> None:
+    assert load_config(write_good(tmp_path, GOOD)).keys == {}
+
+
+@pytest.mark.parametrize(("entry", "key", "reason"), [
+    ('repyl_im = "m"', "keys.repyl_im", "unknown key 'repyl_im'; did you mean 'reply_im'?"),
+    ('reply_im = 3', "keys.reply_im", "must be a string or an array of strings, not an integer"),
+    ('reply_im = ["m", 4]', "keys.reply_im", "must be a string or an array of strings"),
+    ('reply_im = "ctrl n"', "keys.reply_im", "not a list of key names: 'ctrl n'"),
+    ('reply_im = ",m"', "keys.reply_im", "not a list of key names: ',m'"),
+    ('reply_im = []', "keys.reply_im", "not a list of key names: []"),
+])
+def test_bad_keys_entry_names_key_and_line(tmp_path: Path, entry: str, key: str,
+                                           reason: str) -> None:
+    text = GOOD + f'\n[keys]\nhelp = "f1"\n{entry}\nquit = "ctrl+q"\n'
+    error = load_error(tmp_path, text)
+    assert error.key == key
+    assert error.line == line_of(text, entry)
+    assert str(error).startswith(f"{tmp_path / 'config.toml'}:{error.line}: {key}: {reason}")
+
+
+def test_keys_must_be_a_table(tmp_path: Path) -> None:
+    text = "keys = 3\n" + GOOD
+    error = load_error(tmp_path, text)
+    assert error.key == "keys"
+    assert error.line == 1

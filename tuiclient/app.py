@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from bridge.config import Config
-from bridge.engine import Engine
+from bridge.engine import Engine, EngineError
 from bridge.events import DeliveryChanged, Event, HealthChanged, MessageReceived
 from bridge.mail.send import EmailDelivery
 from bridge.mail.sync import FolderChanged, SyncProgress
@@ -25,7 +26,7 @@ from tuiclient.screens.main import MainScreen
 
 
 class TuiClientApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere too
     TITLE = "tuiclient"
     BINDINGS = [bind("quit", "quit", label="quit")]
 
@@ -40,6 +41,7 @@ class TuiClientApp(App):
         self.clock = clock
         self.health: dict[tuple[str, str], HealthChanged] = {}
         self.sync_state: dict[str, str] = {}
+        self.contact_names: dict[str, str] = {}  # address -> name, for chat senders
         self._started = False
         self.engine.events.subscribe(self._on_engine_event)
         if config.keys:
@@ -62,6 +64,25 @@ class TuiClientApp(App):
         if self.start_engine:
             await self.engine.stop()
         self.engine.close()
+
+    def _fatal_error(self) -> None:
+        """Exit after an unhandled exception: Textual's own, but without locals.
+
+        Textual prints the traceback with every frame's local variables
+        (`show_locals=True`), and ours hold what must not reach a terminal, a
+        scrollback or a pasted bug report: passwords (a password_command's output,
+        the logins of IMAP, SMTP and XMPP) and other people's messages. The rest is
+        as Textual does it (textual 8.2, App._fatal_error).
+        """
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
 
     def probe(self) -> None:
         self.run_worker(self.engine.probe_all(), name="probe", group="probe",
@@ -105,8 +126,11 @@ class TuiClientApp(App):
         """New messages, every deferral retry, deliveries and failures."""
         if isinstance(event, MessageReceived):
             if event.direction == "in" and event.source == "live":
-                m = self.engine.store.get_message(event.row_id)
-                words = inert_text(m.text if m is not None else "")[:120]
+                try:
+                    text = self.engine.message(event.row_id).text
+                except EngineError:
+                    text = ""
+                words = inert_text(text)[:120]
                 sender = inert_text(event.sender.split("/", 1)[0])
                 self.notify(words or "(no text)", title=f"Chat from {sender}", markup=False)
         elif isinstance(event, FolderChanged):

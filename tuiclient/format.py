@@ -7,11 +7,11 @@ through `bridge.safe.inert_text` and into `rich.text.Text`, never into markup.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from rich.text import Text
 
-from bridge.model import DeliveryState, Direction, Message, Transport
+from bridge.model import FLAGGED, DeliveryState, Direction, Message, Transport
 from bridge.safe import inert_text
 
 Clock = Callable[[], float]
@@ -58,6 +58,13 @@ def delivery_mark(m: Message) -> Text:
     return Text(word, style=style)
 
 
+def flag_mark(m: Message) -> Text:
+    """The flag the user set (F), beside the message."""
+    if FLAGGED in m.flags:
+        return Text("⚑ flagged", style="bold red")
+    return Text("")
+
+
 def short_date(ts: float, now: float) -> str:
     """'14:05' today, 'Tue 14:05' this week, '12 Mar' this year, else '2023-03-12'."""
     t, n = time.localtime(ts), time.localtime(now)
@@ -74,15 +81,16 @@ def long_date(ts: float) -> str:
     return time.strftime("%a %d %b %Y %H:%M", time.localtime(ts))
 
 
-def who(m: Message) -> str:
-    """The sender as a person reads it: name, else the address (bare JID)."""
+def who(m: Message, names: Mapping[str, str] | None = None) -> str:
+    """The sender as a person reads it: the name they gave, else the contact's name
+    (`names`: address -> name), else the address (bare JID)."""
     name = one_line(m.sender.name)
     if name:
         return name
     address = one_line(m.sender.address)
     if m.transport is Transport.XMPP:
         address = address.split("/", 1)[0]
-    return address
+    return one_line((names or {}).get(address.lower())) or address
 
 
 def size(n: int) -> str:

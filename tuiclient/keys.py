@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("reply_all_im", "I", "reply to all by IM", "replying"),
     Key("reply_options", "o", "reply options: history, files", "replying"),
     Key("compose", "c", "new message", "replying"),
+    Key("flag", "F", "flag or unflag the message", "marking"),
+    Key("unread", "N", "mark unread, or read again", "marking"),
     Key("outbox", "O", "the outbox", "screens"),
     Key("health", "H", "servers and sync", "screens"),
     Key("help", "question_mark", "this help", "screens"),

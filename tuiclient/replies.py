@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bridge.engine import EngineError, ReplyResult
-from bridge.identity import UnmappedParty
+from bridge.engine import ContactAway, EngineError, ReplyResult, UnmappedParty
 from bridge.model import Message
-from bridge.outbox import ContactAway
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -60,10 +58,18 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
     kwargs = {"via": draft.via, "reply_all": draft.reply_all, "history": draft.history,
               "attachments": list(draft.attachments) or None, "when_away": "ask",
               "mixed": False}
+    answered: dict[str, str] = {}
     for _ in range(6):
         try:
             return await engine.reply(draft.message.id, draft.text, **kwargs)
         except UnmappedParty as exc:
+            again = [r.query for r in exc.unresolved if r.query in answered]
+            if again:
+                # Confirmed, and still not mapped: asking again would go round for ever.
+                app.notify(f"The address given for {again[0]} ({answered[again[0]]}) was "
+                           "not taken; reply not sent.", title="Reply not sent",
+                           severity="error", timeout=10, markup=False)
+                return None
             answer = await app.push_screen_wait(AddressScreen(exc.transport, exc.unresolved))
             if answer is None:
                 app.notify("Reply not sent.", severity="warning")
@@ -71,6 +77,7 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
             if answer == "mixed":
                 kwargs["mixed"] = True
                 continue
+            answered.update(answer)
             for query, address in answer.items():
                 if exc.transport == "xmpp":
                     engine.identity.confirm(query, address)
@@ -83,7 +90,8 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
                 return None
             kwargs["when_away"] = choice
         except (EngineError, OSError) as exc:
-            app.notify(str(exc), title="Reply not sent", severity="error", timeout=10)
+            app.notify(str(exc), title="Reply not sent", severity="error", timeout=10,
+                       markup=False)
             return None
     app.notify("Reply not sent: too many questions.", severity="error")
     return None
@@ -106,7 +114,8 @@ async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
                 return None
             when_away = choice
         except (EngineError, OSError, UnmappedParty) as exc:
-            app.notify(str(exc), title="Message not sent", severity="error", timeout=10)
+            app.notify(str(exc), title="Message not sent", severity="error", timeout=10,
+                       markup=False)
             return None
     return None
 

@@ -5,7 +5,8 @@
 Each screen is captured as SVG (Textual's own export) and, where `rsvg-convert`
 is installed (Debian's librsvg2-bin), also as PNG. The demo's people are real
 accounts on the harness servers: carol's away message in the defer prompt is the
-one her client really sent.
+one her client really sent, and bob is his real headless daemon: the launch email
+alice sends him at the start comes back as a chat, with its history.
 """
 
 from __future__ import annotations
@@ -18,18 +19,20 @@ import sys
 from pathlib import Path
 
 from bridge.config import load_config
+from bridge.model import Transport
 from tuiclient.app import TuiClientApp
 from tuiclient.screens.main import MainScreen
 from tuiclient.screens.prompts import DeferScreen
 from tuiclient.widgets.conversation import Timeline
 from tuiclient.widgets.conversation_list import ConversationList
 
-from .demo import Presences, build
+from .demo import BobDaemon, Presences, build, send_launch_mail
 from .servers import REPO_ROOT, World
 
 OUT = REPO_ROOT / "screenshots"
 SIZE = (140, 40)
 NARROW = (80, 30)
+LAUNCH = "Launch date for the new site"
 
 
 def save(app: TuiClientApp, name: str) -> Path:
@@ -56,7 +59,7 @@ async def until(predicate, pilot, tries: int = 400) -> None:  # type: ignore[no-
 
 async def go_to_row(pilot, app: TuiClientApp, subject: str) -> None:  # type: ignore[no-untyped-def]
     listing = app.screen.query_one(ConversationList)
-    target = next(i for i, t in enumerate(listing.rows) if t.subject == subject)
+    target = next(i for i, t in enumerate(listing.rows) if subject in (t.subject, t.snippet))
     listing.focus()
     while listing.cursor != target:
         await pilot.press("j" if listing.cursor < target else "k")
@@ -79,8 +82,20 @@ async def capture(config_path: Path) -> list[Path]:
     async with app.run_test(size=SIZE) as pilot:
         listing = lambda: app.screen.query_one(ConversationList)  # noqa: E731
         await until(lambda: len(listing().rows) >= 6 and len(app.health) >= 3, pilot)
+        # bob's daemon hands the launch email over to chat once alice is online (now):
+        # its chat lines, the history digest first, join the email's thread.
+        handed = lambda: next((t for t in listing().rows if t.subject == LAUNCH  # noqa: E731
+                               and Transport.XMPP in t.transports
+                               and t.message_count >= 3), None)
+        await until(handed, pilot, tries=1200)
+        if handed() is None:
+            raise RuntimeError("bob's daemon did not hand the launch email over to chat")
         await pilot.pause(1.0)
         shots.append(save(app, "main-list"))
+
+        await go_to_row(pilot, app, LAUNCH)
+        await go_to_first(pilot, app)
+        shots.append(save(app, "launch-handoff"))
 
         await go_to_row(pilot, app, "Q3 report draft")
         await go_to_first(pilot, app)
@@ -157,9 +172,13 @@ def main() -> int:
         os.environ["XDG_DATA_HOME"] = str(world.base / "alice" / "data")
         presences = Presences(world, people)
         presences.start()
+        bob = BobDaemon(world, people)
         try:
+            bob.start()
+            send_launch_mail(world, people)
             shots = asyncio.run(capture(config_path))
         finally:
+            bob.stop()
             presences.stop()
     for shot in shots:
         print(shot.relative_to(REPO_ROOT))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -33,7 +33,24 @@ from tuiclient.screens.prompts import Files
 
 
 def editor_command() -> list[str]:
+    """$VISUAL, else $EDITOR, else vi; split as a shell would (`code --wait`)."""
     return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+
+
+def edit_text(text: str, command: Sequence[str] | None = None) -> str | None:
+    """Run the editor on `text` in a private temporary file (0600) and read it back;
+    None when the editor exits non-zero (`:cq` in vi: the user gave up)."""
+    with tempfile.NamedTemporaryFile("w", prefix="tuiclient-", suffix=".txt",
+                                     delete=False) as f:
+        f.write(text)
+        path = Path(f.name)
+    try:
+        done = subprocess.run([*(command or editor_command()), str(path)], check=False)
+        if done.returncode != 0:
+            return None
+        return path.read_text()
+    finally:
+        path.unlink(missing_ok=True)
 
 
 class ComposeBase(Screen):
@@ -50,24 +67,30 @@ class ComposeBase(Screen):
 
     def buttons(self) -> ComposeResult:
         with Horizontal(classes="buttons"):
-            yield Button("Send [ctrl+s]", id="send", variant="primary")
-            yield Button("Edit in $EDITOR [ctrl+e]", id="editor")
-            yield Button("Cancel [esc]", id="cancel")
+            yield Button("Send \\[ctrl+s]", id="send", variant="primary")
+            yield Button("Edit in $EDITOR \\[ctrl+e]", id="editor")
+            yield Button("Cancel \\[esc]", id="cancel")
 
     def action_editor(self) -> None:
-        """Write the body in the user's editor; the screen waits for it to close."""
+        """Write the body in the user's editor. The app hands the terminal over
+        (App.suspend) and waits for the editor to close: this blocks the UI loop on
+        purpose, as nothing is drawn meanwhile; workers and servers carry on."""
         area = self.query_one("#body", TextArea)
-        with tempfile.NamedTemporaryFile("w", suffix=".eml.txt", delete=False) as f:
-            f.write(area.text)
-            path = Path(f.name)
         try:
             with self.app.suspend():
-                subprocess.run([*editor_command(), str(path)], check=False)
-            area.text = path.read_text()
-        except Exception as exc:  # no editor, no terminal: say so, keep the text
-            self.notify(f"$EDITOR failed: {exc}", severity="error")
-        finally:
-            path.unlink(missing_ok=True)
+                text = edit_text(area.text)
+        except SuspendNotSupported:
+            self.notify("$EDITOR needs the terminal, and this one cannot be handed over "
+                        "(no tty?).", severity="error")
+            return
+        except OSError as exc:  # no such editor
+            self.notify(f"$EDITOR failed: {exc}", severity="error", markup=False)
+            return
+        if text is None:
+            self.notify("The editor gave up (non-zero exit): the text is as it was.",
+                        severity="warning")
+        else:
+            area.text = text.rstrip("\n")
         area.focus()
 
     def action_cancel(self) -> None:
@@ -87,7 +110,8 @@ class ComposeScreen(ComposeBase):
 
     def recipients(self, reply_all: bool) -> str:
         m = self.draft.message
-        first = who(m) if m.direction is Direction.IN else ", ".join(
+        named = getattr(self.app, "contact_names", {})
+        first = who(m, named) if m.direction is Direction.IN else ", ".join(
             one_line(p.name) or one_line(p.address) for p in m.recipients[:1])
         if not reply_all:
             return first
@@ -101,7 +125,7 @@ class ComposeScreen(ComposeBase):
         with Vertical(id="compose"):
             came = "email" if m.transport is Transport.EMAIL else "chat line"
             title = Text.assemble(("Reply by email", "bold"), f" to the {came} of ",
-                                  (who(m), "bold"))
+                                  (who(m, getattr(self.app, "contact_names", {})), "bold"))
             if m.subject:
                 title.append(f": {one_line(m.subject)}")
             yield Label(title, id="compose-title", markup=False)

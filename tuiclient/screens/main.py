@@ -8,6 +8,8 @@ moves on.
 
 from __future__ import annotations
 
+import dataclasses
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,9 +29,9 @@ from bridge.events import (
 )
 from bridge.mail.send import EmailDelivery
 from bridge.mail.sync import FolderChanged, SyncProgress
-from bridge.model import DeliveryState, Direction, Message, Transport
+from bridge.model import FLAGGED, DeliveryState, Direction, Message, Transport
 from bridge.outbox import DeferralRetry, OutboxChanged
-from bridge.store.records import Thread
+from bridge.store.records import Folder, Thread
 from tuiclient.format import one_line, who
 from tuiclient.keys import bind
 from tuiclient.replies import ReplyDraft, send_new, send_reply, sent_words
@@ -62,6 +64,8 @@ class MainScreen(Screen):
         bind("reply_all_im", "reply('im', True)", label="all", show=False),
         bind("reply_options", "reply_options", label="options", show=False),
         bind("compose", "compose", label="new"),
+        bind("flag", "toggle_flag", label="flag", show=False),
+        bind("unread", "toggle_unread", label="unread", show=False),
         bind("outbox", "outbox", label="outbox"),
         bind("health", "health", label="servers", show=False),
         bind("help", "help", label="help"),
@@ -81,6 +85,10 @@ class MainScreen(Screen):
         self.draft: ReplyDraft | None = None  # the inline IM reply being written
         self.contacts: list[ContactRow] = []
         self.subject = ""
+        self.marking: set[int] = set()  # rows being marked read right now
+        self.kept_unread: set[int] = set()  # marked unread by hand while open
+        # (account, folder) -> (the store's unread count, what marking here changed)
+        self.unread_delta: dict[tuple[str, str], tuple[int, int]] = {}
 
     @property
     def engine(self):  # type: ignore[no-untyped-def]
@@ -170,7 +178,7 @@ class MainScreen(Screen):
     def merge_thread(self, account: str, thread_id: str) -> None:
         if self.account not in (None, account):
             return
-        thread = self.engine.store.get_thread(account, thread_id)
+        thread = self.engine.thread(account, thread_id)
         if thread is not None:
             self.query_one(ConversationList).merge([thread])
 
@@ -187,6 +195,7 @@ class MainScreen(Screen):
     def open_thread(self, thread: Thread, select_id: int | None = None) -> None:
         self.open_key = key_of(thread)
         self.draft = None
+        self.kept_unread.clear()
         self.query_one(ChatView).set_target("")
         self.messages = self.engine.timeline(thread.account, thread.thread_id)
         n = len(self.messages)
@@ -200,6 +209,7 @@ class MainScreen(Screen):
             select = next((i for i, m in enumerate(self.messages) if m.unread), None)
         self.query_one(Timeline).show(self.messages, select)
         self.fetch_thread_bodies()
+        self.mark_open_read()
 
     @work(group="thread-bodies", exclusive=True)
     async def fetch_thread_bodies(self) -> None:
@@ -233,15 +243,133 @@ class MainScreen(Screen):
             for m in messages:
                 timeline.update_message(m)
             self.messages = messages
+            if self.open_on_screen():
+                self.mark_open_read()
             return
+        # Follow the conversation when at its end or writing in it (as chat does).
         at_end = timeline.highlighted is None or \
-            timeline.highlighted >= len(self.messages) - 1
+            timeline.highlighted >= len(self.messages) - 1 or \
+            self.query_one(ChatReply).has_focus
         self.messages = messages
         n = len(messages)
         self.query_one(ChatView).set_title(f"{self.subject} · {n} message{'s' * (n != 1)}")
         select = len(messages) - 1 if at_end or current is None else next(
             (i for i, m in enumerate(messages) if m.id == current.id), len(messages) - 1)
         timeline.show(messages, select)
+        if self.open_on_screen():
+            self.mark_open_read()  # what arrives in the open conversation is seen
+
+    # -- read and flagged ------------------------------------------------------------------
+
+    def count_unread(self, account: str, folder: str, delta: int) -> None:
+        """The sidebar's unread count of a folder, after marking here. The server's
+        count comes with the next full sync; until then the known one is adjusted
+        (and forgotten as soon as the store has a new count)."""
+        known = next((f.unread for f in self.engine.folders(account) if f.name == folder),
+                     None)
+        if known is None:
+            return
+        base, old = self.unread_delta.get((account, folder), (known, 0))
+        if base != known:
+            base, old = known, 0
+        self.unread_delta[(account, folder)] = (base, old + delta)
+        self.refresh_sidebar()
+
+    def open_on_screen(self) -> bool:
+        """Whether the open conversation is in view (a narrow terminal may show the
+        list instead)."""
+        return self.open_key is not None and not (
+            self.narrow and self.pane in ("sidebar", "list"))
+
+    def mark_open_read(self) -> None:
+        """Opening a conversation reads it: its unread incoming messages become read,
+        on the server too (IMAP \\Seen), and a chat line's sender is told (XEP-0333).
+        In a worker: the servers are never waited for on the UI loop."""
+        if self.open_key is None:
+            return
+        todo = [m for m in self.messages if m.unread and m.id is not None
+                and m.id not in self.marking and m.id not in self.kept_unread]
+        if todo:
+            self.marking.update(m.id for m in todo if m.id is not None)
+            self.mark(self.open_key, todo, "read", True)
+
+    @work(group="mark")
+    async def mark(self, key: tuple[str, str], messages: list[Message], flag: str,
+                   on: bool) -> None:
+        ids = [m.id for m in messages if m.id is not None]
+        self.marking.update(ids)
+        failed: list[Exception] = []
+        try:
+            for m in messages:
+                assert m.id is not None
+                try:
+                    await self.engine.mark(m.id, flag, on)
+                except Exception as exc:  # offline: the list keeps the truth (unread)
+                    failed.append(exc)
+                    if flag == "read" and on:
+                        self.kept_unread.add(m.id)  # not tried again until reopened
+                    continue
+                if flag == "read" and m.transport is Transport.EMAIL and m.folder and \
+                        m.direction is Direction.IN and m.unread == on:
+                    self.count_unread(m.account, m.folder, -1 if on else 1)
+        finally:
+            self.marking.difference_update(ids)
+        if failed:
+            n = len(failed)
+            what = {"read": "read" if on else "unread", "flagged": "flagged" if on else
+                    "unflagged"}.get(flag, flag)
+            self.notify(f"Could not mark {n} message{'s' * (n != 1)} {what}: {failed[0]}",
+                        severity="warning", markup=False)
+        self.merge_thread(*key)
+        if self.open_key == key:
+            self.refresh_open()
+            view = self.query_one(EmailView)
+            shown = next((m for m in self.messages if view.shown is not None
+                          and m.id == view.shown.id), None)
+            if shown is not None:
+                view.show_head(shown)
+
+    def marking_target(self) -> tuple[tuple[str, str], list[Message], Message] | None:
+        """What F and N act on: the message chosen in the open conversation; from the
+        list, a conversation not open stays closed (its last message is meant)."""
+        listing = self.query_one(ConversationList)
+        thread = listing.current
+        if listing.has_focus and thread is not None and key_of(thread) != self.open_key:
+            messages = self.engine.timeline(*key_of(thread))
+            if not messages:
+                return None
+            incoming = [m for m in messages if m.direction is Direction.IN]
+            return key_of(thread), messages, (incoming or messages)[-1]
+        m = self.query_one(Timeline).current
+        if m is None or self.open_key is None:
+            return None
+        return self.open_key, self.messages, m
+
+    def action_toggle_flag(self) -> None:
+        target = self.marking_target()
+        if target is None or target[2].id is None:
+            return
+        key, _, m = target
+        self.mark(key, [m], "flagged", FLAGGED not in m.flags)
+
+    def action_toggle_unread(self) -> None:
+        target = self.marking_target()
+        if target is None or target[2].id is None:
+            return
+        key, messages, m = target
+        if key != self.open_key and any(x.unread for x in messages):
+            # From the list: a conversation with unread messages is read at once.
+            self.mark(key, [x for x in messages if x.unread and x.id is not None], "read",
+                      True)
+            return
+        if m.direction is Direction.OUT:
+            self.notify("Your own messages are never unread.", severity="warning")
+            return
+        if m.unread:
+            self.kept_unread.discard(m.id)
+        elif key == self.open_key:
+            self.kept_unread.add(m.id)  # not read again while the conversation stays open
+        self.mark(key, [m], "read", m.unread)
 
     @on(Chosen)
     def message_chosen(self, event: Chosen) -> None:
@@ -333,7 +461,8 @@ class MainScreen(Screen):
             return
         t = Text("IM reply to ", style="dim")
         m = d.message
-        t.append(who(m) if m.direction is Direction.IN else ", ".join(
+        named = self.app.contact_names  # type: ignore[attr-defined]
+        t.append(who(m, named) if m.direction is Direction.IN else ", ".join(
             one_line(p.name) or one_line(p.address).split("/", 1)[0]
             for p in m.recipients[:3]) or "this chat", style="bold")
         t.append(f" ({d.describe()})  ", style="dim")
@@ -363,7 +492,8 @@ class MainScreen(Screen):
             try:
                 await self.engine.fetch_body(m.id)
             except Exception as exc:
-                self.notify(f"could not fetch a message: {exc}", severity="warning")
+                self.notify(f"could not fetch a message: {exc}", severity="warning",
+                            markup=False)
         if self.open_key is not None:
             self.messages = self.engine.timeline(*self.open_key)
 
@@ -455,7 +585,7 @@ class MainScreen(Screen):
     def search_done(self, m: Message | None) -> None:
         if m is None:
             return
-        thread = self.engine.store.get_thread(m.account, m.thread_id)
+        thread = self.engine.thread(m.account, m.thread_id)
         if thread is None:
             return
         listing = self.query_one(ConversationList)
@@ -508,12 +638,12 @@ class MainScreen(Screen):
     def refresh_sidebar(self) -> None:
         engine = self.engine
         accounts = [AccountRow(a.name, a.email or a.jid or "",
-                               tuple(f for f in engine.folders(a.name)))
+                               tuple(self.adjusted(f) for f in engine.folders(a.name)))
                     for a in engine.accounts]
         rows = []
         account = engine.accounts[0].name if engine.accounts else None
         names: dict[str, str] = {}
-        for c in engine.store.contacts():
+        for c in engine.contacts():
             # A JID equal to the email address is stored once, as the email address;
             # the engine maps it to the JID.
             address = (c.jids or c.emails or [""])[0]
@@ -525,12 +655,23 @@ class MainScreen(Screen):
             else:
                 rows.append(ContactRow(c.name, address, "unknown"))
         self.contacts = rows
+        self.app.contact_names = names  # type: ignore[attr-defined]
         self.query_one(Sidebar).show(accounts, rows)
         self.query_one(ConversationList).set_names(names)
 
+    def adjusted(self, f: Folder) -> Folder:
+        base, delta = self.unread_delta.get((f.account, f.name), (None, 0))
+        if base is None or f.unread is None:
+            return f
+        if f.unread != base:  # the server's count came in: it knows better
+            del self.unread_delta[(f.account, f.name)]
+            return f
+        return dataclasses.replace(f, unread=max(0, f.unread + delta))
+
     def refresh_outbox(self) -> None:
         states: dict[tuple[str, str], DeliveryState] = {}
-        for item in self.engine.store.outbox_items(states=WAITING):
+        for item in self.engine.outbox_items(WAITING):
+            # Which conversation it belongs to: the engine has no call for this yet.
             m = self.engine.store.find_by_msg_id(item.account, item.msg_id)
             if m is not None:
                 states[(m.account, m.thread_id)] = item.state

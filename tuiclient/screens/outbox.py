@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from bridge.engine import Engine
 from bridge.model import DeliveryState, Transport
 from bridge.store.records import OutboxItem
 from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
@@ -21,10 +22,7 @@ WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
 
 
 def item_text(item: OutboxItem) -> str:
-    plan = item.payload.get("plan") if isinstance(item.payload, dict) else None
-    if isinstance(plan, dict):
-        return one_line(str(plan.get("text", "")))
-    return ""
+    return one_line(Engine.outbox_text(item))
 
 
 class OutboxTable(DataTable):
@@ -68,8 +66,8 @@ class OutboxScreen(Screen):
         return self.app.engine  # type: ignore[attr-defined]
 
     def fill(self) -> None:
-        store = self.engine.store
-        self.items = store.outbox_items(None if self.show_all else WAITING)
+        engine = self.engine
+        self.items = engine.outbox_items(None if self.show_all else WAITING)
         self.items.reverse()  # newest first
         table = self.query_one(OutboxTable)
         keep = self.current
@@ -79,7 +77,7 @@ class OutboxScreen(Screen):
             word, style = DELIVERY_MARK[item.state]
             what = item_text(item)
             if not what:
-                m = store.find_by_msg_id(item.account, item.msg_id)
+                m = engine.store.find_by_msg_id(item.account, item.msg_id)  # no engine call
                 what = one_line(m.subject or m.text) if m is not None else item.msg_id
             table.add_row(
                 transport_mark(item.transport), Text(word, style=style),
@@ -124,7 +122,7 @@ class OutboxScreen(Screen):
         what = item_text(item)
         if what:
             t.append(f"“{what}”\n", style="italic")
-        for entry in self.engine.store.outbox_history(item.id):
+        for entry in self.engine.outbox_log(item.id):
             t.append(f"{long_date(entry.at)}  ", style="dim")
             t.append(one_line(entry.event), style="bold")
             if entry.detail:
@@ -159,7 +157,7 @@ class OutboxScreen(Screen):
                 await engine.outbox_cancel(outbox_id)
                 self.notify("Cancelled.", title="Outbox")
         except Exception as exc:
-            self.notify(str(exc), title="Outbox", severity="error", timeout=10)
+            self.notify(str(exc), title="Outbox", severity="error", timeout=10, markup=False)
         self.fill()
 
     def engine_event(self, event) -> None:  # type: ignore[no-untyped-def]

@@ -50,10 +50,10 @@ class DeferScreen(ModalScreen[str | None]):
                          "you are told of every try), or send it by email now?",
                          classes="dialog-help", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Send anyway [s]", id="send")
-                yield Button("Defer [d]", id="defer", variant="primary")
-                yield Button("Send by email [e]", id="email")
-                yield Button("Cancel [esc]", id="cancel")
+                yield Button("Send anyway \\[s]", id="send")
+                yield Button("Defer \\[d]", id="defer", variant="primary")
+                yield Button("Send by email \\[e]", id="email")
+                yield Button("Cancel \\[esc]", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#defer", Button).focus()
@@ -99,9 +99,9 @@ class AddressScreen(ModalScreen[dict[str, str] | str | None]):
                                                 f"{one_line(s.detail)})", "dim")),
                                  markup=False, classes="suggestion")
             with Horizontal(classes="buttons"):
-                yield Button("Use and remember [ctrl+s]", id="use", variant="primary")
-                yield Button(f"Send their part {other} [ctrl+o]", id="mixed")
-                yield Button("Cancel [esc]", id="cancel")
+                yield Button("Use and remember \\[ctrl+s]", id="use", variant="primary")
+                yield Button(f"Their part {other} \\[ctrl+o]", id="mixed")
+                yield Button("Cancel \\[esc]", id="cancel")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -118,7 +118,7 @@ class AddressScreen(ModalScreen[dict[str, str] | str | None]):
             value = self.query_one(f"#address-{i}", Input).value.strip()
             if "@" not in value:
                 self.notify(f"Give an address for {r.query}, or send their part the "
-                            "other way.", severity="warning")
+                            "other way.", severity="warning", markup=False)
                 return
             answers[r.query] = value
         self.dismiss(answers)
@@ -152,8 +152,8 @@ class ReplyOptionsScreen(ModalScreen[ReplyDraft | None]):
             yield Checkbox("Include history", self.draft.history, id="history")
             yield Files(self.files, self.draft.attachments, id="files")
             with Horizontal(classes="buttons"):
-                yield Button("Done [ctrl+s]", id="done", variant="primary")
-                yield Button("Cancel [esc]", id="cancel")
+                yield Button("Done \\[ctrl+s]", id="done", variant="primary")
+                yield Button("Cancel \\[esc]", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#history", Checkbox).focus()

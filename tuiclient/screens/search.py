@@ -66,7 +66,7 @@ class SearchScreen(Screen[Message | None]):
             head = Text(no_wrap=True, overflow="ellipsis")
             head.append(f"{short_date(m.date, now):>10} ", style="dim")
             head.append_text(transport_mark(m.transport))
-            head.append(" " + who(m), style="bold")
+            head.append(" " + who(m, getattr(self.app, "contact_names", {})), style="bold")
             if m.subject:
                 head.append("  " + one_line(m.subject))
             words = one_line(safe(m.text))[:200]

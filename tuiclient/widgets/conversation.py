@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,6 +26,7 @@ from bridge.model import Direction, Message, Transport
 from tuiclient.format import (
     Clock,
     delivery_mark,
+    flag_mark,
     long_date,
     one_line,
     safe,
@@ -52,6 +54,25 @@ class ReplyTo(TMessage):
         self.message = message
         self.via = via
         self.reply_all = reply_all
+
+
+def opening(text: str, enough: int = 40) -> str:
+    """An email's first words on one line: its first paragraph, and the next ones
+    while that is only a greeting ("Bob,")."""
+    out = ""
+    for para in safe(text).split("\n\n"):
+        line = one_line(para)
+        if not line or line.startswith(">"):
+            continue
+        out = f"{out} {line}" if out else line
+        if len(out) >= enough:
+            break
+    return out[:160]
+
+
+def names(widget: Widget) -> dict[str, str]:
+    """The contacts' names by address (the app keeps them from the sidebar)."""
+    return getattr(widget.app, "contact_names", {})
 
 
 def message_text(m: Message, width_hint: int = 0) -> Text:
@@ -108,28 +129,25 @@ class Timeline(OptionList):
         head.append(f"{short_date(m.date, self.clock())} ", style="dim")
         head.append_text(transport_mark(m.transport))
         head.append(" ")
-        head.append(who(m), style="bold" if m.unread else "")
+        head.append(who(m, names(self)), style="bold" if m.unread else "")
         if m.direction is Direction.OUT:
             head.append(" (you)", style="dim")
-        mark = delivery_mark(m)
-        if mark:
-            head.append("  ")
-            head.append_text(mark)
+        for mark in (delivery_mark(m), flag_mark(m)):
+            if mark:
+                head.append("  ")
+                head.append_text(mark)
         if m.attachments:
             head.append(f"  +{len(m.attachments)} file{'s' * (len(m.attachments) > 1)}",
                         style="magenta")
         if m.transport is Transport.EMAIL:
-            body = Text("  " + (one_line(m.subject) or "(no subject)"), style="italic")
-            first = one_line(safe(m.text).split("\n\n", 1)[0])[:160]
+            body = Text(one_line(m.subject) or "(no subject)", style="italic")
+            first = opening(m.text)
             if first:
-                body.append("\n  " + first, style="dim")
+                body.append("\n" + first, style="dim")
         else:
             body = message_text(m)
-            body.pad_left(2)
-            lines = body.split("\n")
-            body = Text("\n").join(Text("  ") + line if i else line
-                                   for i, line in enumerate(lines))
-        return Group(head, body, Text(""))
+        # Indented as a block, so that wrapped lines stay under the first one.
+        return Group(head, Padding(body, (0, 0, 0, 2)), Text(""))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
@@ -198,6 +216,8 @@ class ChatView(Vertical):
 class EmailView(VerticalScroll):
     """One message in full: headers, body, files."""
 
+    shown: Message | None = None
+
     def compose(self) -> ComposeResult:
         yield Static(id="email-head", markup=False)
         yield Static(id="email-body", markup=False)
@@ -205,19 +225,36 @@ class EmailView(VerticalScroll):
     def show(self, m: Message | None, note: str = "") -> None:
         head = self.query_one("#email-head", Static)
         body = self.query_one("#email-body", Static)
+        self.shown = m
         if m is None:
             head.update(Text("No conversation open", style="dim"))
             body.update(Text("Choose one in the list and press Enter.", style="dim"))
             return
+        self.show_head(m)
+        if note:
+            body.update(Text(note, style="dim italic"))
+        elif m.malformed:
+            body.update(Text("(malformed message, shown raw)\n\n", style="red")
+                        + message_text(m))
+        else:
+            body.update(message_text(m) if m.text else Text("(no text)", style="dim"))
+        self.scroll_home(animate=False)
+
+    def show_head(self, m: Message) -> None:
+        """The headers and marks alone (after F or N), the body as it is."""
+        if self.shown is not None and self.shown.id != m.id:
+            return
         t = Text()
         t.append_text(transport_mark(m.transport))
         t.append(" " + ("email" if m.transport is Transport.EMAIL else "chat"), style="dim")
-        mark = delivery_mark(m)
-        if mark:
-            t.append("  ")
-            t.append_text(mark)
+        if m.unread:
+            t.append("  ● unread", style="bold")
+        for mark in (delivery_mark(m), flag_mark(m)):
+            if mark:
+                t.append("  ")
+                t.append_text(mark)
         t.append("\nFrom: ", style="bold")
-        t.append(who(m))
+        t.append(who(m, names(self)))
         if m.sender.name:
             t.append(f" <{one_line(m.sender.address)}>", style="dim")
         to = [p for p in m.recipients if p.role in ("to", "occupant")]
@@ -235,15 +272,7 @@ class EmailView(VerticalScroll):
             t.append("\n+ ", style="magenta")
             t.append(one_line(a.filename), style="magenta")
             t.append(f"  {size(a.size)}", style="dim")
-        head.update(t)
-        if note:
-            body.update(Text(note, style="dim italic"))
-        elif m.malformed:
-            body.update(Text("(malformed message, shown raw)\n\n", style="red")
-                        + message_text(m))
-        else:
-            body.update(message_text(m) if m.text else Text("(no text)", style="dim"))
-        self.scroll_home(animate=False)
+        self.query_one("#email-head", Static).update(t)
 
 
 class ResponseCard(Static, can_focus=True):
@@ -265,13 +294,18 @@ class ResponseCard(Static, can_focus=True):
         head = Text(no_wrap=True, overflow="ellipsis")
         head.append_text(transport_mark(m.transport))
         head.append(" ")
-        head.append(who(m), style="bold")
+        head.append(who(m, names(self)), style="bold")
         head.append(f"  {short_date(m.date, self.clock())}", style="dim")
         mark = delivery_mark(m)
         if mark:
             head.append("  ")
             head.append_text(mark)
         words = safe(m.text).strip()
+        if words.startswith((HISTORY_HEAD, TRANSCRIPT_HEAD)):
+            # Carried-over history repeats what is on the left: its heading says enough.
+            self.update(Group(head, Text(one_line(words.split("\n", 1)[0]).strip("─ "),
+                                         style="dim italic")))
+            return
         if m.transport is Transport.EMAIL:
             words = words.split("\n\n>", 1)[0] or one_line(m.subject)
         lines = [ln for ln in words.split("\n") if ln.strip() and not ln.startswith(">")]
