@@ -105,6 +105,8 @@ class Message:
     # XMPP coordinates (XEP-0359): the server's stanza-id, the sender's origin-id.
     stanza_id: str | None = None
     origin_id: str | None = None
+    # The 'id' attribute of a received <message>: markers and receipts quote it.
+    attr_id: str | None = None
     flags: set[str] = field(default_factory=set)
     delivery: DeliveryState | None = None
     attachments: list[Attachment] = field(default_factory=list)

@@ -35,6 +35,7 @@ from bridge.xmpp.session import XmppLoginError
 from bridge.xmpp.upload import TransferError
 from tests.conftest import password_command
 from tests.harness.servers import MUC_DOMAIN, Account, World
+from tests.others import plain
 
 pytestmark = pytest.mark.servers
 
@@ -146,6 +147,34 @@ async def test_chat_with_receipts_and_markers_recorded_as_delivery_states(world,
     await until(lambda: b.with_text("Following up"), what="follow-up")
     assert b.with_text("Following up")[0].thread_id == "root@mail.test"
     assert next(e for e in b.of(MessageReceived) if e.msg_id == sent.msg_id).source == "live"
+
+
+async def test_displayed_marker_quotes_the_id_the_sender_gave(world, connect, running):
+    """A client that sends no origin-id (plain slixmpp: an 'id' attribute only) gets
+    its displayed marker (XEP-0333) for exactly the message that was read, quoting
+    that attribute, not the name our store gave the line."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    a = await connect(alice)
+    bob_x = await xmpp(plain(world, bob))
+    first = bob_x.send(alice.jid, "First line", markable=True)
+    second = bob_x.send(alice.jid, "Second line", markable=True)
+    await until(lambda: a.with_text("First line") and a.with_text("Second line"),
+                what="alice stores both")
+    got = a.with_text("First line")[0]
+    assert got.attr_id == first and got.origin_id is None and got.msg_id != first
+    await until(lambda: len([m for m in bob_x.markers if m[0] == "received"]) == 2,
+                what="received markers")
+    a.client.mark_displayed(got.id)
+    await until(lambda: bob_x.displayed(), what="displayed marker")
+    await asyncio.sleep(0.3)  # nothing else follows
+    assert bob_x.displayed() == [first]
+    assert second not in bob_x.displayed()
+    sender = next(f for kind, f, _ in bob_x.markers if kind == "displayed")
+    assert sender.split("/")[0] == alice.jid
+    assert SEEN in a.store.get_message(got.id).flags
+    assert a.with_text("Second line")[0].unread
 
 
 async def test_presence_changes_are_seen_by_the_other_account(world, connect):

@@ -284,7 +284,17 @@ ALTER TABLE contact_addresses_v4 RENAME TO contact_addresses;
 CREATE INDEX contact_addresses_by_contact ON contact_addresses (contact_id);
 """
 
-MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4]
+# Version 5: a chat line keeps the 'id' attribute of the <message> it came in, which
+# is what a chat marker (XEP-0333) or a receipt must quote back to its sender; the
+# row's msg_id may be our own (a hash when the sender gave no origin-id). And the
+# unread messages of an account are indexed, so the folders' unread counts can come
+# from the store at every change without reading every message.
+_V5 = """
+ALTER TABLE messages ADD COLUMN attr_id TEXT;
+CREATE INDEX messages_unread ON messages (account) WHERE unread = 1;
+"""
+
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

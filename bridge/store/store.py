@@ -70,8 +70,8 @@ SOURCE_RANK = {"learned": 0, "rule": 1, "config": 2}
 _MESSAGE_SELECT = """
 SELECT m.id, m.account, m.msg_id, m.transport, m.direction, m.thread_id, m.date,
        m.sender_address, m.sender_name, m.subject, m.body, m.folder, m.uid,
-       m.message_id_header, m.in_reply_to, m.refs, m.stanza_id, m.origin_id, m.flags,
-       m.delivery, m.malformed, m.raw
+       m.message_id_header, m.in_reply_to, m.refs, m.stanza_id, m.origin_id, m.attr_id,
+       m.flags, m.delivery, m.malformed, m.raw
 FROM messages AS m
 """
 
@@ -89,8 +89,9 @@ _MESSAGE_INSERT = """
 INSERT INTO messages (
     id, account, msg_id, transport, direction, thread_id, date, sender_address,
     sender_name, subject, body, search_parties, folder, uid, message_id_header,
-    in_reply_to, refs, stanza_id, origin_id, flags, unread, delivery, malformed, raw)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    in_reply_to, refs, stanza_id, origin_id, attr_id, flags, unread, delivery, malformed,
+    raw)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # Merging a batch's figures into a thread row. In SQLite every right-hand side sees
@@ -354,6 +355,19 @@ class Store:
                 "SELECT * FROM folders WHERE account = ? ORDER BY name", (account,))
             return [Folder(**dict(row)) for row in rows]
 
+    def unread_by_folder(self, account: str) -> dict[str, int]:
+        """How many unread messages (incoming, not \\Seen) each folder holds here,
+        counting every folder a message sits in. Follows every change the store
+        sees (a mark, new mail, flags from a resync), unlike the server's STATUS
+        count in `folders`; costs what is unread, not the mailbox's size."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT l.folder, count(*) FROM messages AS m INDEXED BY messages_unread "
+                "JOIN mail_locations AS l ON l.message = m.id "
+                "WHERE m.account = ? AND m.unread = 1 AND l.account = m.account "
+                "GROUP BY l.folder", (account,)).fetchall()
+        return {folder: n for folder, n in rows}
+
     def delete_folder(self, account: str, name: str) -> int:
         """Drop a folder and its messages (e.g. after UIDVALIDITY changed); returns
         how many messages went."""
@@ -367,12 +381,20 @@ class Store:
             self._recompute_threads(conn, [(account, t[0]) for t in threads])
         return gone
 
-    def folder_uids(self, account: str, folder: str) -> dict[int, int]:
-        """uid -> row id of what the store holds of a folder, for sync to diff against."""
+    def folder_uids(self, account: str, folder: str,
+                    among: Iterable[int] | None = None) -> dict[int, int]:
+        """uid -> row id of what the store holds of a folder, for sync to diff against;
+        with `among`, of those UIDs only."""
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT uid, message FROM mail_locations WHERE account = ? AND folder = ?",
-                (account, folder))
+            if among is not None:
+                rows = self._conn.execute(
+                    "SELECT uid, message FROM mail_locations WHERE account = ? AND folder = ? "
+                    "AND uid IN (SELECT value FROM json_each(?))",
+                    (account, folder, _json(list(among))))
+            else:
+                rows = self._conn.execute(
+                    "SELECT uid, message FROM mail_locations WHERE account = ? AND folder = ?",
+                    (account, folder))
             return dict(rows.fetchall())
 
     # -- messages: writing ---------------------------------------------------------
@@ -450,9 +472,10 @@ class Store:
                 if ukey is not None and ukey not in known_uids:
                     place_fills.append((m.folder, m.uid, existing))
                     known_uids[ukey] = existing
-                if m.message_id_header or m.stanza_id or m.origin_id:
-                    id_fills.append((m.message_id_header, m.stanza_id, m.origin_id, existing,
-                                     m.message_id_header, m.stanza_id, m.origin_id))
+                if m.message_id_header or m.stanza_id or m.origin_id or m.attr_id:
+                    id_fills.append((m.message_id_header, m.stanza_id, m.origin_id, m.attr_id,
+                                     existing, m.message_id_header, m.stanza_id, m.origin_id,
+                                     m.attr_id))
                 continue
             row_id = m.id = next_id
             next_id += 1
@@ -464,7 +487,7 @@ class Store:
                 row_id, m.account, m.msg_id, m.transport.value, m.direction.value, m.thread_id,
                 float(m.date), m.sender.address, m.sender.name, m.subject, m.text,
                 _search_parties(m), m.folder, m.uid, m.message_id_header, m.in_reply_to,
-                _json(m.references), m.stanza_id, m.origin_id, _json(sorted(m.flags)),
+                _json(m.references), m.stanza_id, m.origin_id, m.attr_id, _json(sorted(m.flags)),
                 int(m.unread), m.delivery.value if m.delivery else None, int(m.malformed),
                 m.raw))
             for pos, p in enumerate((m.sender, *m.recipients)):
@@ -492,9 +515,11 @@ class Store:
         # The WHERE keeps a re-sync of known mail from rewriting every row.
         conn.executemany(
             "UPDATE messages SET message_id_header = coalesce(message_id_header, ?),"
-            " stanza_id = coalesce(stanza_id, ?), origin_id = coalesce(origin_id, ?)"
+            " stanza_id = coalesce(stanza_id, ?), origin_id = coalesce(origin_id, ?),"
+            " attr_id = coalesce(attr_id, ?)"
             " WHERE id = ? AND ((message_id_header IS NULL AND ? IS NOT NULL)"
-            " OR (stanza_id IS NULL AND ? IS NOT NULL) OR (origin_id IS NULL AND ? IS NOT NULL))",
+            " OR (stanza_id IS NULL AND ? IS NOT NULL) OR (origin_id IS NULL AND ? IS NOT NULL)"
+            " OR (attr_id IS NULL AND ? IS NOT NULL))",
             id_fills)
         return len(rows)
 
@@ -868,7 +893,7 @@ class Store:
                 sender=people[0], recipients=people[1:], subject=r["subject"], text=r["body"],
                 folder=r["folder"], uid=r["uid"], message_id_header=r["message_id_header"],
                 in_reply_to=r["in_reply_to"], references=json.loads(r["refs"]),
-                stanza_id=r["stanza_id"], origin_id=r["origin_id"],
+                stanza_id=r["stanza_id"], origin_id=r["origin_id"], attr_id=r["attr_id"],
                 flags=set(json.loads(r["flags"])),
                 delivery=DeliveryState(r["delivery"]) if r["delivery"] else None,
                 attachments=files.get(r["id"], []), malformed=bool(r["malformed"]),

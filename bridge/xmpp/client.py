@@ -698,13 +698,17 @@ class XmppClient:
         if message is None or message.transport is not Transport.XMPP:
             return
         self.store.set_flags(row_id, message.flags | {SEEN})
-        if message.direction is Direction.IN and (message.origin_id or message.msg_id):
+        # The marker quotes the 'id' attribute of the message as it came in (XEP-0333),
+        # as the received marker did; our msg_id may be a name of our own making. A row
+        # stored before the attribute was kept has its origin-id, which clients that
+        # send one set to the same value; with neither there is nothing to quote.
+        quoted = message.attr_id or message.origin_id
+        if message.direction is Direction.IN and quoted:
             room = message.recipients[0].address if message.recipients else ""
             if bare(room) in self._rooms:
                 return  # markers in rooms would tell everyone; not sent
             marker = self.session.make_message(mto=message.sender.address, mtype="chat")
-            ET.SubElement(marker.xml, q(NS_MARKERS, "displayed"),
-                          {"id": message.origin_id or message.msg_id})
+            ET.SubElement(marker.xml, q(NS_MARKERS, "displayed"), {"id": quoted})
             marker.send()
 
     # -- receiving -------------------------------------------------------------------
@@ -812,7 +816,9 @@ class XmppClient:
             peer = bare(p.to) if direction is Direction.OUT else from_bare
             if not peer:
                 return False
-            sender_party = Party(from_bare, "", "from")
+            # Our own lines (carbons, the archive) carry our name, as sent ones do.
+            sender_party = Party(from_bare, (self.account.display_name or "")
+                                 if direction is Direction.OUT else "", "from")
             # A private line through a room: the occupant is the peer, not the room.
             if peer in self._rooms:
                 peer = p.to if direction is Direction.OUT else p.sender
@@ -835,7 +841,7 @@ class XmppClient:
             msg_id=msg_id, account=self.name, transport=Transport.XMPP, direction=direction,
             thread_id=thread_id, date=self._date(p.delay, archive_stamp),
             sender=sender_party, recipients=recipients, text=p.body or "",
-            stanza_id=p.stanza_id, origin_id=p.origin_id,
+            stanza_id=p.stanza_id, origin_id=p.origin_id, attr_id=p.attr_id,
             delivery=DeliveryState.SENT if direction is Direction.OUT else None,
             attachments=attachments, malformed=p.truncated)
         new = self.store.insert_messages([message]) > 0

@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
 import slixmpp
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 NS_CLIENT = "jabber:client"
 NS_OOB = "jabber:x:oob"
 NS_MUC_USER = "http://jabber.org/protocol/muc#user"
 NS_UPLOAD = "urn:xmpp:http:upload:0"
 NS_SID = "urn:xmpp:sid:0"
+NS_MARKERS = "urn:xmpp:chat-markers:0"
 
 
 @dataclass
@@ -46,6 +49,8 @@ class PlainXmpp:
     received: list[Received] = field(default_factory=list)
     invites: list[str] = field(default_factory=list)
     joined: set[str] = field(default_factory=set)
+    # Chat markers (XEP-0333) that reached this client: (kind, from, the id quoted).
+    markers: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         x = self.xmpp = slixmpp.ClientXMPP(self.jid, self.password)
@@ -61,6 +66,11 @@ class PlainXmpp:
         x.add_event_handler("message", self._on_message)
         x.add_event_handler("groupchat_message", self._on_message)
         x.add_event_handler("groupchat_invite", self._on_invite)
+        # Markers come in bodiless messages, which slixmpp's "message" event skips.
+        for kind in ("received", "displayed", "acknowledged"):
+            x.register_handler(Callback(f"marker-{kind}", MatchXPath(
+                f"{{{NS_CLIENT}}}message/{{{NS_MARKERS}}}{kind}"),
+                lambda msg, kind=kind: self._on_marker(msg, kind)))
 
     async def start(self) -> PlainXmpp:
         self.xmpp.connect(self.host, self.port)
@@ -91,6 +101,11 @@ class PlainXmpp:
             oob=[(u.text or "") for u in xml.iter(f"{{{NS_OOB}}}url")],
             origin_id=origin.get("id") if origin is not None else None))
 
+    def _on_marker(self, msg: slixmpp.Message, kind: str) -> None:
+        xml = msg.xml
+        for marker in xml.findall(f"{{{NS_MARKERS}}}{kind}"):
+            self.markers.append((kind, xml.get("from") or "", marker.get("id") or ""))
+
     async def _on_invite(self, msg: slixmpp.Message) -> None:
         room = str(msg["from"].bare)
         self.invites.append(room)
@@ -104,15 +119,21 @@ class PlainXmpp:
         self.joined.add(room)
 
     def send(self, to: str, body: str, *, groupchat: bool = False, thread: str | None = None,
-             oob: str | None = None) -> None:
+             oob: str | None = None, markable: bool = False) -> str:
+        """Send a message (no origin-id: slixmpp's own 'id' attribute only); returns
+        that id, which receipts and markers quote back."""
         msg = self.xmpp.make_message(mto=to, mbody=body, mtype="groupchat" if groupchat
                                      else "chat")
+        if markable:
+            ET.SubElement(msg.xml, f"{{{NS_MARKERS}}}markable")
         if thread:
             msg["thread"] = thread
         if oob:
             x = ET.SubElement(msg.xml, f"{{{NS_OOB}}}x")
             ET.SubElement(x, f"{{{NS_OOB}}}url").text = oob
+        msg_id = msg["id"]
         msg.send()
+        return msg_id
 
     async def upload(self, data: bytes, filename: str, content_type: str,
                      service: str) -> str:
@@ -138,6 +159,9 @@ class PlainXmpp:
 
     def set_presence(self, show: str = "", status: str = "") -> None:
         self.xmpp.send_presence(pshow=show or None, pstatus=status or None)
+
+    def displayed(self) -> list[str]:
+        return [i for kind, _frm, i in self.markers if kind == "displayed"]
 
     def bodies(self, frm: str | None = None) -> list[str]:
         return [r.body for r in self.received if frm is None or r.sender.startswith(frm)]
