@@ -108,6 +108,73 @@ def test_first_sync_then_resync_sees_new_flags_and_vanished(world, people):
     assert (quiet.new, quiet.flags_changed, quiet.vanished) == (0, 0, 0)
 
 
+def _append(client, folder: str, subject: str, tag: str) -> None:
+    client.append(folder, f"From: b@example.test\r\nSubject: {subject}\r\n"
+                  f"Message-ID: <{tag}@x>\r\n\r\nx\r\n".encode())
+
+
+def test_resync_of_the_folder_kept_open_sees_what_another_client_did(world, people):
+    alice = people("alice")
+    me = alice.account.name
+    other = alice.imap()
+    try:
+        for i in range(4):
+            _append(other, "INBOX", f"m{i}", f"open{i}.{me}")
+        assert alice.sync.sync_folder("INBOX").new == 4
+        # The worker's state after a pass: INBOX stays open on the sync connection.
+        assert alice.sync.is_selected("INBOX")
+
+        other.select_folder("INBOX")
+        uids = sorted(other.search(["ALL"]))
+        other.add_flags([uids[0]], [b"\\Seen"])
+        other.add_flags([uids[1]], [b"$Important"])
+        other.delete_messages([uids[3]])
+        other.expunge()  # reported to us as VANISHED
+        _append(other, "INBOX", "m4", f"open4.{me}")
+        again = alice.sync.sync_folder("INBOX")
+        assert not again.full
+        assert (again.new, again.flags_changed, again.vanished) == (1, 2, 1)
+        flags = {m.subject: m.flags for m in alice.store.folder_messages(me, "INBOX")}
+        assert sorted(flags) == ["m0", "m1", "m2", "m4"]
+        assert "\\Seen" in flags["m0"] and "$Important" in flags["m1"]
+        assert sum(t.unread_count for t in alice.store.list_threads(me)) == 3
+        quiet = alice.sync.sync_folder("INBOX")
+        assert (quiet.new, quiet.flags_changed, quiet.vanished) == (0, 0, 0)
+
+        # IDLE on the open folder hears of changes and swallows what the server
+        # said; the resync after it still sees all of them.
+        got: list[bool] = []
+        waiter = threading.Thread(target=lambda: got.append(alice.sync.idle_once(timeout=10)))
+        waiter.start()
+        time.sleep(0.3)
+        other.remove_flags([uids[0]], [b"\\Seen"])
+        other.delete_messages([uids[2]])
+        other.expunge()
+        waiter.join(15)
+        assert got == [True]
+        assert alice.sync.is_selected("INBOX")
+        after_idle = alice.sync.sync_folder("INBOX")
+        assert (after_idle.new, after_idle.flags_changed, after_idle.vanished) == (0, 1, 1)
+        flags = {m.subject: m.flags for m in alice.store.folder_messages(me, "INBOX")}
+        assert sorted(flags) == ["m0", "m1", "m4"] and "\\Seen" not in flags["m0"]
+        quiet = alice.sync.sync_folder("INBOX")
+        assert (quiet.new, quiet.flags_changed, quiet.vanished) == (0, 0, 0)
+
+        # Something else selects another folder on the same connection (as the
+        # outbox does): INBOX is opened again, and nothing is missed or doubled.
+        alice.sync.connect().select_folder("Sent")
+        assert not alice.sync.is_selected("INBOX")
+        _append(other, "INBOX", "m5", f"open5.{me}")
+        other.add_flags([uids[1]], [b"\\Flagged"])
+        reopened = alice.sync.sync_folder("INBOX")
+        assert (reopened.new, reopened.flags_changed, reopened.vanished) == (1, 1, 0)
+        assert sorted(m.subject for m in alice.store.folder_messages(me, "INBOX")) == [
+            "m0", "m1", "m4", "m5"]
+    finally:
+        other.logout()
+    assert alice.store.count_messages(me) == 4
+
+
 def test_uidvalidity_change_refetches_cleanly(world, people):
     alice = people("alice")
     client = alice.imap()

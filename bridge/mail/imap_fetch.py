@@ -6,8 +6,10 @@ needs only a few items per message, so this sends the command on the same
 connection and frames the responses itself: a line, its literals, the next line.
 Everything else (login, SELECT, IDLE, flags) stays with imapclient.
 
-Untagged responses other than FETCH (EXISTS, EXPUNGE, VANISHED) are collected so
-the caller can act on them.
+Untagged responses other than FETCH (EXISTS, VANISHED, HIGHESTMODSEQ, a server's
+complaint) are collected so the caller can act on them. `stream_command` does the
+same for another command (NOOP), whose answer is whatever changed in the selected
+mailbox.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ _FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _MODSEQ = re.compile(rb"MODSEQ \((\d+)\)")
 _VANISHED = re.compile(rb"\* VANISHED (?:\(EARLIER\) )?([0-9:,]+)")
+_HIGHESTMODSEQ = re.compile(rb"\[HIGHESTMODSEQ (\d+)\]")
+_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+_TROUBLE = re.compile(rb"\* (NO|BAD|BYE)\b")
 
 HEADER_FIELDS = (b"FROM TO CC REPLY-TO SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFERENCES "
                  b"CONTENT-TYPE")
@@ -48,8 +53,20 @@ class FetchedHeader:
 
 @dataclass
 class Unsolicited:
+    """What came besides the FETCH data a caller asked for.
+
+    `modseq` is the highest mod-sequence the server reported: a HIGHESTMODSEQ
+    response code, or the MODSEQ of a FETCH response that named its UID (one
+    without a UID cannot be placed, so it does not count as seen). `trouble` holds
+    untagged NO, BAD and BYE lines: the server could not bring the session up to
+    date (Dovecot says NO when the selected mailbox was deleted under it).
+    """
+
     vanished: list[int] = field(default_factory=list)
     exists: int | None = None
+    modseq: int = 0
+    uidvalidity: int | None = None
+    trouble: list[bytes] = field(default_factory=list)
 
 
 def parse_uid_set(text: str) -> list[int]:
@@ -81,18 +98,61 @@ def uid_set(uids: list[int]) -> str:
     return ",".join(out)
 
 
+_ESEARCH_ALL = re.compile(rb"\* ESEARCH .*? ALL ([0-9:,]+)")
+
+
+def search_uids(client: imapclient.IMAPClient, criteria: bytes) -> list[int]:
+    """`UID SEARCH criteria`, as ESEARCH (RFC 4731) where the server has it: the
+    answer is a compact set (1:100000) instead of every UID spelled out, which a
+    large mailbox sends and parses at a cost."""
+    if b"ESEARCH" not in client.capabilities():
+        return list(client.search(criteria.decode()))
+    im = client._imap
+    tag = im._new_tag()
+    uids: list[int] = []
+    try:
+        im.send(b"%s UID SEARCH RETURN (ALL) %s\r\n" % (tag, criteria))
+        f = im.file
+        done = tag + b" "
+        while True:
+            line = f.readline()
+            if not line:
+                raise FetchError("the server closed the connection during SEARCH")
+            if _LITERAL.search(line):
+                raise FetchError("unexpected literal in a SEARCH answer")
+            if line.startswith(done):
+                if line[len(done):].split(b" ", 1)[0] != b"OK":
+                    raise FetchError(line.decode("utf-8", "replace").strip())
+                return uids
+            if (m := _ESEARCH_ALL.match(line)) is not None:
+                uids = parse_uid_set(m.group(1).decode())
+    except OSError as exc:
+        raise FetchError(f"connection lost during SEARCH: {exc}") from exc
+    finally:
+        im.tagged_commands.pop(tag, None)
+
+
 def stream_fetch(client: imapclient.IMAPClient, uids: str, items: bytes,
                  modifiers: bytes = b"", extra: Unsolicited | None = None
                  ) -> Iterator[FetchedHeader]:
     """Run `UID FETCH uids (items) modifiers` and yield each message as it arrives."""
+    command = b"UID FETCH %s (%s)" % (uids.encode(), items)
+    if modifiers:
+        command += b" (" + modifiers + b")"
+    return stream_command(client, command, extra)
+
+
+def stream_command(client: imapclient.IMAPClient, command: bytes,
+                   extra: Unsolicited | None = None) -> Iterator[FetchedHeader]:
+    """Run `command` and yield each FETCH response that names its UID as it arrives.
+
+    Everything else goes into `extra`; a tagged NO or BAD raises FetchError.
+    """
     im = client._imap
     flag_sets: dict[bytes, frozenset[str]] = {}
     tag = im._new_tag()
-    command = b"%s UID FETCH %s (%s)" % (tag, uids.encode(), items)
-    if modifiers:
-        command += b" (" + modifiers + b")"
     try:
-        im.send(command + b"\r\n")
+        im.send(b"%s %s\r\n" % (tag, command))
         f = im.file
         done = tag + b" "
         while True:
@@ -111,6 +171,8 @@ def stream_fetch(client: imapclient.IMAPClient, uids: str, items: bytes,
                 status = text[len(done):].split(b" ", 1)[0]
                 if status != b"OK":
                     raise FetchError(text.decode("utf-8", "replace").strip())
+                if extra is not None and (h := _HIGHESTMODSEQ.search(text)) is not None:
+                    extra.modseq = max(extra.modseq, int(h.group(1)))
                 return
             if _FETCH.match(text):
                 uid = _UID.search(text)
@@ -130,16 +192,28 @@ def stream_fetch(client: imapclient.IMAPClient, uids: str, items: bytes,
                         flag_set = frozenset(raw_flags.decode("utf-8", "replace").split())
                         if len(flag_sets) < 256:
                             flag_sets[raw_flags] = flag_set
-                yield FetchedHeader(
+                item = FetchedHeader(
                     int(uid.group(1)),
                     flag_set,
                     int(size.group(1)) if size else 0,
                     int(modseq.group(1)) if modseq else 0,
                     literals[0] if literals else b"")
+                if extra is not None and item.modseq > extra.modseq:
+                    extra.modseq = item.modseq
+                yield item
             elif extra is not None:
                 if (v := _VANISHED.match(text)) is not None:
                     extra.vanished.extend(parse_uid_set(v.group(1).decode()))
                 elif text.endswith(b" EXISTS\r\n"):
                     extra.exists = int(text.split()[1])
+                elif _TROUBLE.match(text):
+                    extra.trouble.append(text)
+                elif (h := _HIGHESTMODSEQ.search(text)) is not None:
+                    extra.modseq = max(extra.modseq, int(h.group(1)))
+                elif (u := _UIDVALIDITY.search(text)) is not None:
+                    extra.uidvalidity = int(u.group(1))
     except OSError as exc:
         raise FetchError(f"connection lost during FETCH: {exc}") from exc
+    finally:
+        # imaplib keeps a slot for every tag it hands out; this one is answered.
+        im.tagged_commands.pop(tag, None)

@@ -6,10 +6,14 @@ small batch, then the rest is backfilled newest to oldest with progress events.
 
 Resync costs what changed: with CONDSTORE/QRESYNC the server is asked only for
 flags changed since the stored HIGHESTMODSEQ and for UIDs that vanished; new mail
-is whatever is above the stored UIDNEXT. A UIDVALIDITY change drops the folder's
-locations and refetches it cleanly. Folder state is saved only after a pass
-completes, so a pass cut off mid-way is redone, and what it already stored is
-not fetched again (the missing UIDs are the difference against the store).
+is whatever is above the stored UIDNEXT. A folder this connection has open already
+(the worker keeps INBOX open for IDLE) is not opened again: reopening a large
+mailbox costs the server more than the whole resync, and with QRESYNC a NOOP and
+the same questions keep an open one current (`_resync_selected`). A UIDVALIDITY
+change drops the folder's locations and refetches it cleanly. Folder state is
+saved only after a pass completes, so a pass cut off mid-way is redone, and what
+it already stored is not fetched again (the missing UIDs are the difference
+against the store).
 """
 
 from __future__ import annotations
@@ -38,8 +42,17 @@ from ..events import Event, EventBus
 from ..model import SEEN, Direction, EmailHeaders, Party
 from ..safe import write_new_file
 from ..store import Store
+from ..store.records import Folder
 from .connect import open_imap
-from .imap_fetch import HEADER_FIELDS, FetchedHeader, Unsolicited, stream_fetch, uid_set
+from .imap_fetch import (
+    HEADER_FIELDS,
+    FetchedHeader,
+    Unsolicited,
+    search_uids,
+    stream_command,
+    stream_fetch,
+    uid_set,
+)
 from .mime import (
     _thread_id_from,
     header_fields,
@@ -306,6 +319,11 @@ class MailSync:
         self.own = frozenset(a.lower() for a in (account.email or "",) if a)
         self.qresync = False
         self._parser_process: _ParserProcess | None = None
+        # The folder this class EXAMINEd on this connection, with imaplib's response
+        # dict of that EXAMINE: imaplib starts a new one on every SELECT, so any
+        # other SELECT on the connection (another folder, read-write, by anyone
+        # holding the client) shows as a different dict.
+        self._selected: tuple[str, dict] | None = None
 
     # -- connection ----------------------------------------------------------
     def connect(self) -> imapclient.IMAPClient:
@@ -326,6 +344,7 @@ class MailSync:
         if self._parser_process is not None:
             self._parser_process.close()
             self._parser_process = None
+        self._selected = None
         if self.client is not None:
             with suppress(OSError, imapclient.exceptions.IMAPClientError):
                 self.client.logout()
@@ -334,10 +353,35 @@ class MailSync:
     def _drop(self) -> None:
         # After a broken connection nothing on it can be trusted; the next call
         # logs in afresh.
+        self._selected = None
         if self.client is not None:
             with suppress(OSError):
                 self.client.shutdown()
             self.client = None
+
+    def select(self, folder: str) -> dict[bytes, Any] | None:
+        """EXAMINE `folder`, unless it is open on this connection already.
+
+        Returns the server's answer to EXAMINE, or None when the folder was open.
+        """
+        if self.is_selected(folder):
+            return None
+        return self._examine(folder)
+
+    def is_selected(self, folder: str) -> bool:
+        """Whether this connection has `folder` open read-only from our own EXAMINE."""
+        if self.client is None or self._selected is None:
+            return False
+        im = self.client._imap
+        return (self._selected[0] == folder and self._selected[1] is im.untagged_responses
+                and im.state == "SELECTED" and bool(im.is_readonly))
+
+    def _examine(self, folder: str) -> dict[bytes, Any]:
+        client = self.connect()
+        self._selected = None
+        info = client.select_folder(folder, readonly=True)
+        self._selected = (folder, client._imap.untagged_responses)
+        return info
 
     # -- folders -------------------------------------------------------------
     def sync_folders(self) -> list[str]:
@@ -391,10 +435,16 @@ class MailSync:
             raise
 
     def _sync_folder(self, folder: str) -> SyncResult:
-        client = self.connect()
+        self.connect()
         name = self.account.name
         known = {f.name: f for f in self.store.folders(name)}.get(folder)
-        info = client.select_folder(folder, readonly=True)
+        if known is not None and self.is_selected(folder):
+            kept = self._resync_selected(folder, known)
+            if kept is not None:
+                self.events.publish(FolderChanged(name, folder, kept.new, kept.flags_changed,
+                                                  kept.vanished))
+                return kept
+        info = self._examine(folder)
         uidvalidity = int(info[b"UIDVALIDITY"])
         uidnext = int(info.get(b"UIDNEXT", 0))
         modseq = int(info.get(b"HIGHESTMODSEQ", 0) or 0)
@@ -492,7 +542,7 @@ class MailSync:
     def _full(self, folder: str, result: SyncResult) -> None:
         client = self.connect()
         result.full = True
-        server = sorted(client.search(["ALL"]), reverse=True)
+        server = sorted(search_uids(client, b"ALL"), reverse=True)
         have = self.store.folder_uids(self.account.name, folder)
         on_server = set(server)
         gone = [u for u in have if u not in on_server]
@@ -530,19 +580,84 @@ class MailSync:
                                          modifiers, extra):
                     changed[item.uid] = item.flags
                 result.flags_changed += self.store.update_flags_by_uid(name, folder, changed)
-                if extra.vanished:
-                    self.store.remove_mail_locations(name, folder, extra.vanished)
-                    result.vanished += len(extra.vanished)
+                result.vanished += self._remove_vanished(folder, extra.vanished)
                 if not self.qresync:
                     result.vanished += self._expunged_by_diff(folder)
         else:
             result.flags_changed += self._refresh_flags(
                 folder, sorted(self.store.folder_uids(name, folder)))
             result.vanished += self._expunged_by_diff(folder)
-        new = sorted(client.search(["UID", f"{uidnext}:*"]), reverse=True)
-        new = [u for u in new if u >= uidnext]
+        new = sorted((u for u in search_uids(client, b"UID %d:*" % uidnext) if u >= uidnext),
+                     reverse=True)
         if new:
             result.new += self._fetch_into_store(folder, new, "resync", 0, len(new))
+
+    def _resync_selected(self, folder: str, known: Folder) -> SyncResult | None:
+        """Resync a folder this connection has open, without opening it again.
+
+        NOOP brings the session up to date, then the server is asked what changed
+        since the stored HIGHESTMODSEQ (flags, and with VANISHED what was expunged)
+        and what is above the stored UIDNEXT. The new HIGHESTMODSEQ is the highest
+        the server reported on the way (RFC 7162: MODSEQ of the FETCH responses,
+        HIGHESTMODSEQ codes after expunges), never more than what was seen, so a
+        change is at worst asked about twice, never missed. Only with QRESYNC
+        (every FETCH the server pushes names its UID) and a folder synced before;
+        None when this does not apply or the server had trouble with the open
+        folder (Dovecot answers NOOP with NO when it was deleted): then the caller
+        opens the folder again.
+        """
+        if not (self.qresync and known.uidnext and known.highestmodseq
+                and known.uidvalidity is not None):
+            return None
+        client = self.connect()
+        name = self.account.name
+        extra = Unsolicited()
+        extra.modseq = known.highestmodseq
+        # What imaplib kept from commands since the EXAMINE (the end of IDLE, a
+        # STATUS) would pile up for as long as the folder stays open; this pass
+        # asks for all of it again anyway. A HIGHESTMODSEQ among it is the
+        # session's, which the questions below cover.
+        responses = client._imap.untagged_responses
+        for key in [k for k in responses if k != "READ-ONLY"]:
+            values = responses.pop(key)
+            if key == "HIGHESTMODSEQ":
+                for value in values:
+                    with suppress(TypeError, ValueError):
+                        extra.modseq = max(extra.modseq, int(value))
+        changed: dict[int, frozenset[str]] = {}
+        for item in stream_command(client, b"NOOP", extra):
+            changed[item.uid] = item.flags
+        if extra.trouble or extra.uidvalidity not in (None, known.uidvalidity):
+            return None
+        # 1:* and not up to the stored UIDNEXT: the new messages' MODSEQ counts too.
+        for item in stream_fetch(client, "1:*", b"UID FLAGS",
+                                 b"CHANGEDSINCE %d VANISHED" % known.highestmodseq, extra):
+            changed[item.uid] = item.flags
+        if extra.trouble or extra.uidvalidity not in (None, known.uidvalidity):
+            return None
+        result = SyncResult(folder)
+        result.flags_changed = self.store.update_flags_by_uid(name, folder, changed)
+        result.vanished = self._remove_vanished(folder, extra.vanished)
+        uidnext = known.uidnext
+        new = sorted((u for u in search_uids(client, b"UID %d:*" % uidnext) if u >= uidnext),
+                     reverse=True)
+        if new:
+            result.new = self._fetch_into_store(folder, new, "resync", 0, len(new))
+            uidnext = new[0] + 1
+        self.store.upsert_folder(name, folder, uidnext=uidnext, highestmodseq=extra.modseq)
+        return result
+
+    def _remove_vanished(self, folder: str, uids: list[int]) -> int:
+        """Forget UIDs the server said vanished; return how many the store had.
+
+        The server may say it twice (VANISHED (EARLIER) covers all since the stored
+        HIGHESTMODSEQ, and an expunge's own mod-sequence is not always told).
+        """
+        if not uids:
+            return 0
+        gone = list(self.store.folder_uids(self.account.name, folder, among=uids))
+        self.store.remove_mail_locations(self.account.name, folder, gone)
+        return len(gone)
 
     def _expunged_by_diff(self, folder: str) -> int:
         client = self.connect()
@@ -572,7 +687,7 @@ class MailSync:
         if self.store.has_body(row_id):
             return
         client = self.connect()
-        client.select_folder(message.folder, readonly=True)
+        self._examine(message.folder)
         data = client.fetch([message.uid], [b"BODY.PEEK[]"]).get(message.uid)
         if data is None:
             raise LookupError(f"message {row_id} is no longer on the server")
@@ -641,7 +756,7 @@ class MailSync:
         if b"IDLE" not in client.capabilities():
             time.sleep(timeout)
             return True
-        client.select_folder(folder, readonly=True)
+        self.select(folder)
         client.idle()
         try:
             responses = client.idle_check(timeout=timeout)

@@ -27,6 +27,7 @@ import imapclient
 from ..config import AccountConfig
 from ..events import EventBus, HealthChanged, PushRestarted
 from ..store import Store
+from .imap_fetch import FetchError, search_uids
 from .send import MailSender
 from .sync import MailSync
 
@@ -108,8 +109,14 @@ class MailWorker(threading.Thread):
         if not self.use_idle or b"IDLE" not in client.capabilities():
             self._sleep(min(self.poll, max(0.0, deadline - time.monotonic())))
             return
-        info = client.select_folder("INBOX", readonly=True)
-        uidnext = int(info.get(b"UIDNEXT", 0) or 0)
+        # The pass just resynced INBOX on this connection, which keeps it open:
+        # opening it again would cost a large mailbox more than the pass did.
+        info = self.sync.select("INBOX")
+        if info is not None:
+            uidnext = int(info.get(b"UIDNEXT", 0) or 0)
+        else:
+            inbox = {f.name: f for f in self.sync.store.folders(self.account.name)}.get("INBOX")
+            uidnext = (inbox.uidnext or 0) if inbox is not None else 0
         client.idle()
         self.idling, self.push_ok_at = True, time.time()
         started = time.monotonic()
@@ -160,7 +167,16 @@ class MailWorker(threading.Thread):
             self.sync._drop()
             return
         if int(status.get(b"UIDNEXT", 0) or 0) > uidnext:
-            self._restart_push("new mail in INBOX that IDLE did not report")
+            # `uidnext` may be the highest UID seen plus one (a resync of the open
+            # INBOX learns no UIDNEXT): mail that came and went already is no sign.
+            try:
+                first = max(uidnext, 1)
+                arrived = [u for u in search_uids(client, b"UID %d:*" % first) if u >= first]
+            except (OSError, imapclient.exceptions.IMAPClientError, FetchError):
+                self.sync._drop()
+                return
+            if arrived:
+                self._restart_push("new mail in INBOX that IDLE did not report")
 
     def _restart_push(self, reason: str) -> None:
         # Nothing more on this connection can be trusted; the next pass logs in
