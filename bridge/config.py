@@ -17,6 +17,11 @@ names another one. Its layout::
     [handoff]                         # optional
     group_chats = "room"              # several people moved to chat: room | separate
 
+    [health]                          # all optional; durations as in [deferral]
+    interval = "15m"                  # probe every server this often
+    critical_interval = "2m"          # ... and a failing one this often, until it answers
+    timeout = "15s"                   # a probe waits this long for a server's answer
+
     [[accounts]]
     name = "alice"                    # required, unique, no ":"
     email = "alice@example.test"      # required when imap or smtp is present
@@ -210,6 +215,15 @@ class HandoffPolicy:
 
 
 @dataclass(frozen=True)
+class HealthPolicy:
+    """[health]: how often the engine probes its servers (see bridge.health)."""
+
+    interval: float = 15 * 60.0  # every server, this often
+    critical_interval: float = 2 * 60.0  # a server on the critical list, this often
+    timeout: float = 15.0  # one probe's wait for an answer
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     accounts: tuple[AccountConfig, ...] = ()
@@ -220,6 +234,7 @@ class Config:
     # [keys]: action -> keys (Textual key names), only the ones the user rebinds.
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     handoff: HandoffPolicy = field(default_factory=lambda: HandoffPolicy())
+    health: HealthPolicy = field(default_factory=HealthPolicy)
 
     def account(self, name: str) -> AccountConfig:
         """The account called `name`; KeyError (listing the known names) if none."""
@@ -418,10 +433,12 @@ class _Locator:
 # --------------------------------------------------------------------------
 # Validation
 
-_TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff")
+_TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff",
+             "health")
 _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
                   "folder")
 _HANDOFF_KEYS = ("group_chats",)
+_HEALTH_KEYS = ("interval", "critical_interval", "timeout")
 GROUP_CHAT_CHOICES = ("room", "separate")
 _ACCOUNT_KEYS = ("name", "email", "jid", "display_name", "password_command", *SERVICES)
 _SERVER_KEYS = ("host", "port", "tls", "ca_file", "username", "password_command")
@@ -472,6 +489,7 @@ class _Reader:
         rules = self.domain_rules(raw)
         keys = self.keys(raw)
         handoff = self.handoff(raw)
+        health = self.health(raw)
         return Config(
             path=self.path,
             accounts=accounts,
@@ -481,6 +499,7 @@ class _Reader:
             ca_file=ca_file,
             keys=keys,
             handoff=handoff,
+            health=health,
         )
 
     # -- generic checks ----------------------------------------------------
@@ -668,6 +687,28 @@ class _Reader:
         self.check_keys(table, "handoff", _HANDOFF_KEYS)
         return HandoffPolicy(
             group_chats=self.choice(table, "handoff", "group_chats", GROUP_CHAT_CHOICES, "room"))
+
+    def health(self, raw: dict[str, Any]) -> HealthPolicy:
+        table = self.table(raw, "", "health")
+        defaults = HealthPolicy()
+        if table is None:
+            return defaults
+        prefix = "health"
+        self.check_keys(table, prefix, _HEALTH_KEYS)
+        interval = self.duration(table, prefix, "interval", defaults.interval)
+        critical = self.duration(table, prefix, "critical_interval", defaults.critical_interval)
+        timeout = self.duration(table, prefix, "timeout", defaults.timeout)
+        if critical > interval:
+            # Checked against the value the user wrote, else against the default.
+            key = "health.critical_interval" if "critical_interval" in table else \
+                "health.interval"
+            raise self.error(
+                key,
+                f"critical_interval ({_format_duration(critical)}) is longer than interval "
+                f"({_format_duration(interval)}): a failing server would be probed less "
+                f"often than a working one",
+            )
+        return HealthPolicy(interval=interval, critical_interval=critical, timeout=timeout)
 
     def keys(self, raw: dict[str, Any]) -> dict[str, tuple[str, ...]]:
         """[keys]: `action = "k"`, `"k1,k2"` or `["k1", "k2"]` (Textual key names)."""
@@ -1080,5 +1121,13 @@ def describe(config: Config) -> str:
         ),
         f"  after {_format_duration(d.max_age)}: {d.on_max_age}",
         f"  headless, contact away: {d.policy}",
+    ]
+    h = config.health
+    lines += [
+        "",
+        "health:",
+        f"  every server probed every {_format_duration(h.interval)}, one that fails every "
+        f"{_format_duration(h.critical_interval)} until it answers",
+        f"  a probe waits {_format_duration(h.timeout)} for an answer",
     ]
     return "\n".join(lines) + "\n"

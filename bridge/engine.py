@@ -33,10 +33,10 @@ from .handoff import (
     email_body,
     pick_attachments,
 )
-from .health import HealthMonitor, Timings
+from .health import HealthMonitor, HealthReported, Timings
 from .identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
 from .mail.compose import build_email, reply_headers, reply_subject
-from .mail.connect import ConnectError, open_imap, open_smtp
+from .mail.connect import ConnectError
 from .mail.send import MailSender
 from .mail.sync import MailSync
 from .mail.worker import MailWorker
@@ -57,7 +57,7 @@ from .store import Store
 from .store.records import Contact, Folder, OutboxItem, OutboxLogEntry, Thread
 from .xmpp.availability import Availability, ContactPresence
 from .xmpp.client import XmppClient
-from .xmpp.session import XmppLoginError, XmppSession
+from .xmpp.session import XmppLoginError
 from .xmpp.stanzas import default_thread_id
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,11 @@ class Engine:
                  mail_refresh: float = 300.0, mail_poll: float = 60.0,
                  timings: Timings | None = None) -> None:
         self.config = config
-        self.timings = timings or Timings()
+        # The health cycle comes from [health]; tests may pass other timings.
+        self.timings = timings or Timings(
+            health_interval=config.health.interval,
+            health_critical=config.health.critical_interval,
+            probe_timeout=config.health.timeout)
         self.events = EventBus()
         self.store = store or Store.open(default_store_path())
         self.identity = Identity(config, self.store, roster_named=self._roster_named)
@@ -123,15 +127,21 @@ class Engine:
             self.store.add_contact(contact.name, contact.emails, contact.jids, source="config")
 
     # Events worth keeping: `tuiclient watch` follows them from the store, so it
-    # sees what every process sharing this store did, in order.
+    # sees what every process sharing this store did, in order. Server health is
+    # kept as the health monitor's `HealthReported`, and only when a server's state
+    # changed (down, back, push stalled, on or off the critical list): not every
+    # probe, and not `HealthChanged`, which says the same with less and repeats
+    # itself on every retry of a worker.
     PERSISTED_EVENTS = frozenset({
         "OutboxChanged", "DeliveryChanged", "DeferralRetry", "MessageReceived",
-        "EmailDelivery", "PresenceChanged", "HealthChanged", "FolderChanged",
+        "EmailDelivery", "PresenceChanged", "HealthReported", "FolderChanged",
         "RoomInvitation", "SubscriptionRequest"})
 
     def _persist_event(self, event: Event) -> None:
         kind = type(event).__name__
         if kind not in self.PERSISTED_EVENTS:
+            return
+        if isinstance(event, HealthReported) and not event.changed:
             return
         try:
             self.store.add_event(kind, dataclasses.asdict(event))
@@ -282,7 +292,15 @@ class Engine:
         return self.store.list_threads(account, limit=limit, before=before)
 
     def folders(self, account: str) -> list[Folder]:
-        return self.store.folders(account)
+        """The account's folders. `unread` is what the store holds unread there once
+        a sync pass of the folder completed (so it follows reading, new mail and
+        flags changed elsewhere at once); before that, the server's last count."""
+        folders = self.store.folders(account)
+        if not any(f.uidnext is not None for f in folders):
+            return folders
+        counts = self.store.unread_by_folder(account)
+        return [dataclasses.replace(f, unread=counts.get(f.name, 0))
+                if f.uidnext is not None else f for f in folders]
 
     def thread(self, account: str, thread_id: str) -> Thread | None:
         """One conversation's summary (subject, counts, transports)."""
@@ -853,65 +871,6 @@ class Engine:
         room = self._room_of(original)
         subject = f"Chat in {room}" if room else f"Chat with {peer}"
         return reply_subject(subject), original.thread_id, [original.thread_id]
-
-    async def probe_all(self) -> list[HealthChanged]:
-        """Log in to every configured server once and report what each said."""
-        jobs = []
-        for account in self.accounts:
-            if account.imap:
-                jobs.append(asyncio.to_thread(self._probe_imap, account))
-            if account.smtp:
-                jobs.append(asyncio.to_thread(self._probe_smtp, account))
-            if account.xmpp:
-                jobs.append(self._probe_xmpp(account))
-        results = await asyncio.gather(*jobs)
-        for result in results:
-            self.events.publish(result)
-        return list(results)
-
-    def _probe_imap(self, account: AccountConfig) -> HealthChanged:
-        assert account.imap is not None
-        try:
-            client = open_imap(
-                account.imap, account.imap.username or account.email, get_password(account, "imap")
-            )
-        except (ConnectError, SecretError) as exc:
-            return HealthChanged(account.name, "imap", False, str(exc))
-        try:
-            status = client.folder_status("INBOX", [b"MESSAGES", b"UNSEEN"])
-            folders = len(client.list_folders())
-        finally:
-            client.logout()
-        return HealthChanged(
-            account.name,
-            "imap",
-            True,
-            f"{folders} folders, INBOX {status[b'MESSAGES']} messages ({status[b'UNSEEN']} unread)",
-        )
-
-    def _probe_smtp(self, account: AccountConfig) -> HealthChanged:
-        assert account.smtp is not None
-        try:
-            smtp = open_smtp(
-                account.smtp, account.smtp.username or account.email, get_password(account, "smtp")
-            )
-        except (ConnectError, SecretError) as exc:
-            return HealthChanged(account.name, "smtp", False, str(exc))
-        smtp.quit()
-        return HealthChanged(account.name, "smtp", True, "login ok")
-
-    async def _probe_xmpp(self, account: AccountConfig) -> HealthChanged:
-        assert account.xmpp is not None
-        try:
-            session = XmppSession(account.jid, get_password(account, "xmpp"), account.xmpp)
-            await session.start(timeout=20)
-        except (XmppLoginError, SecretError) as exc:
-            return HealthChanged(account.name, "xmpp", False, str(exc))
-        contacts = len([j for j in session.client_roster if j != session.boundjid.bare])
-        await session.stop()
-        return HealthChanged(
-            account.name, "xmpp", True, f"online as {account.jid}, {contacts} contacts in roster"
-        )
 
 
 def _date(ts: float) -> str:

@@ -24,6 +24,9 @@ class HealthChanged(Event):
     service: str  # imap | smtp | xmpp
     ok: bool
     detail: str
+    # True when it repeats a health probe's `HealthReported` (bridge.health), which
+    # came just before it with the whole report; False when seen in normal use.
+    from_probe: bool = False
 
 
 @dataclass(frozen=True)

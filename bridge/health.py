@@ -19,8 +19,13 @@ and resumed), so a stalled channel is restarted within one cycle at most.
 `HealthMonitor` probes everything every `interval` (15 min); a server that fails,
 in a probe or in normal use (a `HealthChanged` that is not ok), goes on the
 critical list and is probed every `critical_interval` (2 min) until it answers.
-Every report is published as `HealthReported`, and as `HealthChanged` for the
-app's status bar.
+Both, and the probe's timeout, are set by the config's `[health]` table.
+Every report is published as `HealthReported` (for the app's status bar and
+health screen), and as `HealthChanged` for whoever only wants ok or not.
+A report is `changed` when its server's state (reachable, logged in, push,
+critical) differs from the report before it: those are the ones the engine keeps
+in the store's event log, so `tuiclient watch` prints a server going down and
+coming back, not every probe.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from xml.etree import ElementTree as ET
 
 import imapclient
 
-from .config import AccountConfig, SecretError, get_password
+from .config import AccountConfig, HealthPolicy, SecretError, get_password
 from .events import Event, HealthChanged
 from .mail.connect import ConnectError, open_imap, open_smtp
 from .xmpp.session import XmppLoginError, XmppSession
@@ -48,9 +53,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NORMAL_INTERVAL = 15 * 60.0
-CRITICAL_INTERVAL = 2 * 60.0
-PROBE_TIMEOUT = 15.0
+NORMAL_INTERVAL = HealthPolicy().interval  # 15 min
+CRITICAL_INTERVAL = HealthPolicy().critical_interval  # 2 min
+PROBE_TIMEOUT = HealthPolicy().timeout  # 15 s
 # An INTERNALDATE older than this was not stamped "now": no skew from it.
 FRESH_MESSAGE = 300.0
 
@@ -117,10 +122,18 @@ class HealthReport:
 @dataclass(frozen=True)
 class HealthReported(Event):
     """A probe's report on one server of one account; `critical` if it is on the
-    critical list (probed more often) after this report."""
+    critical list (probed more often) after this report; `changed` if the server's
+    state (`HealthReported.state`) is not what the previous report said (the first
+    report of a server is a change)."""
 
     report: HealthReport
     critical: bool
+    changed: bool = True
+
+    @property
+    def state(self) -> tuple[bool, bool, bool | None, bool]:
+        r = self.report
+        return (r.reachable, r.logged_in, r.push_alive, self.critical)
 
 
 def _failure(account: str, service: str, exc: BaseException, started: float) -> HealthReport:
@@ -139,24 +152,22 @@ class HealthMonitor:
         self.critical_interval = critical_interval
         self.timeout = timeout
         self.reports: dict[tuple[str, str], HealthReport] = {}
+        self.last: dict[tuple[str, str], HealthReported] = {}
         self.critical: set[tuple[str, str]] = set()
         self.cycles = 0
         self._task: asyncio.Task[None] | None = None
-        self._unsubscribe: Any = None
-        self._publishing = False
+        # Listening from the start: a failure while the engine comes up (an XMPP
+        # login refused in Engine.start) puts its server on the critical list too.
+        self.engine.events.subscribe(self._on_event)
 
     # -- life cycle -----------------------------------------------------------------------
 
     def start(self) -> None:
         if self._task is not None:
             return
-        self._unsubscribe = self.engine.events.subscribe(self._on_event)
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -166,7 +177,7 @@ class HealthMonitor:
     def _on_event(self, event: Event) -> None:
         # A failure seen in normal use (the worker, the XMPP client) puts the server
         # on the critical list at once; its recovery is confirmed by a probe.
-        if isinstance(event, HealthChanged) and not event.ok and not self._publishing:
+        if isinstance(event, HealthChanged) and not event.ok and not event.from_probe:
             self.critical.add((event.account, event.service))
 
     async def _run(self) -> None:
@@ -225,13 +236,14 @@ class HealthMonitor:
             self.critical.discard(key)
         else:
             self.critical.add(key)
-        self._publishing = True
-        try:
-            self.engine.events.publish(HealthReported(report, key in self.critical))
-            self.engine.events.publish(HealthChanged(report.account, report.service, report.ok,
-                                                     report.summary()))
-        finally:
-            self._publishing = False
+        critical = key in self.critical
+        before = self.last.get(key)
+        state = (report.reachable, report.logged_in, report.push_alive, critical)
+        event = HealthReported(report, critical, changed=before is None or before.state != state)
+        self.last[key] = event
+        self.engine.events.publish(event)
+        self.engine.events.publish(HealthChanged(report.account, report.service, report.ok,
+                                                 report.summary(), from_probe=True))
 
     # -- IMAP ---------------------------------------------------------------------------------
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import imapclient
 import pytest
-from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchXPath
+from textual.css.query import NoMatches
 from textual.widgets import Input, Static
 
 from bridge.config import load_config
@@ -37,7 +36,6 @@ from tuiclient.widgets.sidebar import Sidebar
 pytestmark = pytest.mark.servers
 
 AWAY = "In meetings until 3pm"
-MARKERS = "urn:xmpp:chat-markers:0"
 
 
 async def wait_until(predicate, timeout: float = 20.0) -> bool:
@@ -50,10 +48,40 @@ async def wait_until(predicate, timeout: float = 20.0) -> bool:
     return predicate()
 
 
-def write_config(world: World, tmp: Path, name: str, pwcmd: str | None = None) -> Path:
+async def pilot_until(pilot, predicate, timeout: float = 20.0) -> bool:
+    """Let the app run (pilot.pause) until `predicate()` holds, at most `timeout` s.
+    A predicate that queries a widget not mounted yet (NoMatches) counts as False."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            if predicate():
+                return True
+        except NoMatches:
+            pass
+        if loop.time() >= deadline:
+            return False
+        await pilot.pause(0.05)
+
+
+async def open_health(pilot, app: TuiClientApp) -> ServerStatus:
+    """Press H and wait for the health screen's table to be there, rows and all:
+    the screen mounts after the key, so querying it at once may find nothing."""
+    await pilot.press("H")
+
+    def ready() -> bool:
+        return isinstance(app.screen, HealthScreen) and \
+            app.screen.query_one(ServerStatus).row_count > 0
+    assert await pilot_until(pilot, ready), f"no health screen: {app.screen!r}"
+    return app.screen.query_one(ServerStatus)
+
+
+def write_config(world: World, tmp: Path, name: str, pwcmd: str | None = None,
+                 extra: str = "") -> Path:
     account = world.add_account(name)
     path = tmp / "config.toml"
-    path.write_text(world.client_config(account, pwcmd or password_command(tmp, account)))
+    path.write_text(world.client_config(account, pwcmd or password_command(tmp, account))
+                    + extra)
     return path
 
 
@@ -61,10 +89,8 @@ async def test_app_connects_to_every_server_of_the_account(world, tmp_path):
     config = load_config(write_config(world, tmp_path, "uma"))
     app = TuiClientApp(config)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("H")
-        assert isinstance(app.screen, HealthScreen)
-        table = app.screen.query_one(ServerStatus)
-        done = await wait_until(lambda: all(
+        table = await open_health(pilot, app)
+        done = await pilot_until(pilot, lambda: all(
             not state_of(table, "uma", s).startswith("connecting")
             for s in ("imap", "smtp", "xmpp")))
         assert done, [state_of(table, "uma", s) for s in ("imap", "smtp", "xmpp")]
@@ -79,8 +105,7 @@ async def test_app_shows_a_server_that_refuses_the_login(world, tmp_path):
     path = write_config(world, tmp_path, "vic", pwcmd="echo wrong-password")
     app = TuiClientApp(load_config(path))
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("H")
-        table = app.screen.query_one(ServerStatus)
+        table = await open_health(pilot, app)
         assert await wait_until(lambda: "login refused" in state_of(table, "vic", "imap"))
         assert await wait_until(lambda: "login refused" in state_of(table, "vic", "smtp"))
         assert await wait_until(lambda: "login refused" in state_of(table, "vic", "xmpp"))
@@ -300,13 +325,6 @@ async def test_opening_a_conversation_marks_it_read_on_the_servers(world, tmp_pa
     alice, bob = person(world, "alice"), person(world, "bob")
     world.befriend(alice, bob)
     bob_x = await xmpp(plain(world, bob))
-    displayed: list[str] = []
-
-    def on_marker(msg) -> None:  # bob's client sees alice's markers (bodiless messages)
-        for d in msg.xml.iter(f"{{{MARKERS}}}displayed"):
-            displayed.append(d.get("id") or "")
-    bob_x.xmpp.register_handler(Callback("markers", MatchXPath(
-        f"{{jabber:client}}message/{{{MARKERS}}}displayed"), on_marker))
     root = send_email(world, bob, [alice.email], [], "Read me", "Open me, please.")
     path = tmp_path / "config.toml"
     path.write_text(world.client_config(alice, password_command(tmp_path, alice))
@@ -316,7 +334,8 @@ async def test_opening_a_conversation_marks_it_read_on_the_servers(world, tmp_pa
         row = lambda pred: next((t for t in listing(app).rows if pred(t)), None)  # noqa: E731
         mail = lambda: row(lambda t: t.subject == "Read me")  # noqa: E731
         assert await wait_until(lambda: mail() is not None and mail().unread_count == 1)
-        bob_x.send(alice.jid, "Are you there?")
+        # bob's client (plain slixmpp) sends no origin-id: only its 'id' attribute.
+        asked = bob_x.send(alice.jid, "Are you there?", markable=True)
         chat = lambda: row(lambda t: t.snippet == "Are you there?")  # noqa: E731
         assert await wait_until(lambda: chat() is not None and chat().unread_count == 1)
         assert b"\\Seen" not in server_flags(world, alice, root)  # the sync only peeked
@@ -335,10 +354,13 @@ async def test_opening_a_conversation_marks_it_read_on_the_servers(world, tmp_pa
         await go_to_row(pilot, app, lambda t: t.snippet == "Are you there?")
         await pilot.press("enter")
         assert await wait_until(lambda: chat().unread_count == 0)
-        assert await wait_until(lambda: displayed), "no displayed marker reached bob"
+        assert await wait_until(lambda: bob_x.displayed()), "no displayed marker reached bob"
         line = app.screen.query_one(Timeline).current
         assert line.text == "Are you there?" and not line.unread
-        assert displayed[0] in (line.origin_id, line.msg_id)
+        # The marker quotes the id bob's client gave the message, not one of ours.
+        assert bob_x.displayed() == [asked], (bob_x.markers, line.msg_id)
+        assert ("received", alice.jid, asked) in [(k, f.split("/")[0], i)
+                                                  for k, f, i in bob_x.markers]
 
         # N makes the email unread again, on the server too.
         await go_to_row(pilot, app, lambda t: t.subject == "Read me")
@@ -351,6 +373,54 @@ async def test_opening_a_conversation_marks_it_read_on_the_servers(world, tmp_pa
         assert inbox_label().split() == ["INBOX", "1"]
         await pilot.press("F")
         assert await wait_until(lambda: b"\\Flagged" in server_flags(world, alice, root), 10)
+
+
+def set_server_flag(world: World, who, msg_id: str, flag: bytes, on: bool = True) -> None:
+    """Another mail client of the same person (plain imapclient) changes a flag."""
+    ctx = ssl.create_default_context(cafile=str(world.ca_file))
+    with imapclient.IMAPClient("127.0.0.1", world.ports.imaps, ssl=True,
+                               ssl_context=ctx) as c:
+        c.login(who.email, who.password)
+        c.select_folder("INBOX")
+        uids = c.search(["HEADER", "Message-ID", f"<{msg_id}>"])
+        assert len(uids) == 1, uids
+        (c.add_flags if on else c.remove_flags)(uids, [flag])
+
+
+async def test_folder_unread_counts_follow_reading_new_mail_and_other_clients(
+        world, tmp_path, running):
+    """The sidebar's unread count of INBOX follows the store, without a restart or a
+    full sync: it drops when an email is opened, rises when new mail comes in (IMAP
+    IDLE), and drops when another client reads one."""
+    alice, bob = person(world, "alice"), person(world, "bob")
+    send_email(world, bob, [alice.email], [], "Count one", "The first.")
+    path = tmp_path / "config.toml"
+    path.write_text(world.client_config(alice, password_command(tmp_path, alice))
+                    + contacts_toml(bob))
+    app = TuiClientApp(load_config(path), probe_on_start=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        inbox = lambda: str(app.screen.query_one(Sidebar).get_option(  # noqa: E731
+            f"folder:{alice.name}:INBOX").prompt).split()
+        assert await wait_until(lambda: any(t.subject == "Count one"
+                                            for t in listing(app).rows))
+        assert await wait_until(lambda: inbox() == ["INBOX", "1"]), inbox()
+
+        await go_to_row(pilot, app, lambda t: t.subject == "Count one")
+        await pilot.press("enter")
+        assert await wait_until(lambda: inbox() == ["INBOX"]), inbox()  # read: no count
+
+        send_email(world, bob, [alice.email], [], "Count two", "The second.")
+        assert await wait_until(lambda: inbox() == ["INBOX", "1"], 30), inbox()
+        third = send_email(world, bob, [alice.email], [], "Count three", "The third.")
+        assert await wait_until(lambda: inbox() == ["INBOX", "2"], 30), inbox()
+        assert any(t.subject == "Count three" for t in listing(app).rows)
+
+        # alice reads one on her phone: the app's resync of INBOX brings the flag.
+        set_server_flag(world, alice, third, b"\\Seen")
+        assert await wait_until(lambda: inbox() == ["INBOX", "1"], 30), inbox()
+        # ... and marks it unread again there.
+        set_server_flag(world, alice, third, b"\\Seen", on=False)
+        assert await wait_until(lambda: inbox() == ["INBOX", "2"], 30), inbox()
 
 
 async def test_address_prompt_asks_for_a_jid_and_remembers_it(world, tmp_path, running):

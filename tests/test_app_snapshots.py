@@ -17,6 +17,8 @@ import pytest
 
 from bridge.config import load_config
 from bridge.engine import Engine
+from bridge.events import HealthChanged
+from bridge.health import HealthReport, HealthReported
 from bridge.identity import Mapping, Resolution
 from bridge.model import Attachment, DeliveryState, Direction, Message, Party, Transport
 from bridge.store import Store
@@ -210,6 +212,38 @@ def test_help(snap_compare, tmp_path):
 
 def test_servers(snap_compare, tmp_path):
     assert snap_compare(make_app(tmp_path), press=["H"], terminal_size=WIDE)
+
+
+def report_health(app: TuiClientApp) -> None:
+    """Probe reports as the health monitor publishes them: IMAP and XMPP fine, SMTP
+    down and on the critical list."""
+    events = app.engine.events
+    for report, critical in (
+            (HealthReport(ME, "imap", True, True, True, 3.2, 0.4,
+                          "INBOX 7 messages (2 unread)", NOW - 40), False),
+            (HealthReport(ME, "smtp", False, False, None, None, None,
+                          "cannot connect to 127.0.0.1:9: Connection refused", NOW - 10), True),
+            (HealthReport(ME, "xmpp", True, True, True, 1.1, -0.2,
+                          "online as alice@example.test; upload at upload.example.test",
+                          NOW - 40), False)):
+        events.publish(HealthReported(report, critical))
+        events.publish(HealthChanged(ME, report.service, report.ok, report.summary(),
+                                     from_probe=True))
+
+
+def test_status_bar_with_server_health(snap_compare, tmp_path):
+    async def probed(pilot) -> None:
+        report_health(pilot.app)
+        await pilot.pause()
+    assert snap_compare(make_app(tmp_path), run_before=probed, terminal_size=WIDE)
+
+
+def test_servers_with_server_health(snap_compare, tmp_path):
+    async def probed(pilot) -> None:
+        report_health(pilot.app)
+        await pilot.press("H")
+        await pilot.pause()
+    assert snap_compare(make_app(tmp_path), run_before=probed, terminal_size=WIDE)
 
 
 if __name__ == "__main__":  # a look at the fixed world: python -m tests.test_app_snapshots

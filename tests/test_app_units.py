@@ -6,6 +6,7 @@ not started (so nothing here waits on a network).
 
 from __future__ import annotations
 
+import re
 import stat
 import sys
 import uuid
@@ -221,3 +222,27 @@ async def test_flag_and_unread_keys_on_a_chat_line(tmp_path):
         await pilot.press("F")  # unflag (the list means the last message)
         await app.workers.wait_for_complete()
         assert FLAGGED not in engine.message(line.id).flags
+
+
+# -- the inline reply says whom it goes to; the help's columns hold ------------------------
+
+
+async def test_reply_to_all_names_everyone_and_says_how_to_send(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press(*Q3, "I")
+        screen = app.screen
+        chat_input = screen.query_one(ChatReply)
+        target = str(screen.query_one("#reply-target", Static).render())
+        # The first Q3 email: from Bob to Alice (the user), Carol in copy.
+        assert "IM reply to Bob, Carol (to all)" in target
+        assert "enter: send" in target and "esc: leave" in target
+        assert chat_input.has_focus and chat_input.placeholder == "your message"
+        await pilot.press("escape")
+        assert chat_input.placeholder == "press i to reply by IM"
+        await pilot.press("question_mark")
+        text = str(app.screen.query_one("#help Static", Static).render())
+        for line in text.splitlines():
+            if line.strip().startswith(("s / d / e", "ctrl+s / ctrl+e")):
+                columns = re.split(r"\s{2,}", line.strip())
+                assert len(columns) == 3 and columns[2] in ("defer prompt", "compose"), line

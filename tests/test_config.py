@@ -16,6 +16,7 @@ from bridge.config import (
     ConfigError,
     DeferralPolicy,
     DomainRule,
+    HealthPolicy,
     SecretError,
     ServerConfig,
     describe,
@@ -773,3 +774,85 @@ def test_keys_must_be_a_table(tmp_path: Path) -> None:
     error = load_error(tmp_path, text)
     assert error.key == "keys"
     assert error.line == 1
+
+
+# -- [health] -------------------------------------------------------------------
+
+
+HEALTH = """
+[health]
+interval = "30m"
+critical_interval = 90
+timeout = "10s"
+"""
+
+
+def test_health_table_defaults_and_values(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL)).health == HealthPolicy(
+        interval=900.0, critical_interval=120.0, timeout=15.0)
+    config = load_config(write(tmp_path, MINIMAL + HEALTH))
+    assert config.health == HealthPolicy(interval=1800.0, critical_interval=90.0, timeout=10.0)
+    report = describe(config)
+    assert "every server probed every 30m, one that fails every 1m30s until it answers" in report
+    assert "a probe waits 10s for an answer" in report
+    # Each key alone; the others keep their defaults.
+    only = load_config(write(tmp_path, MINIMAL + '[health]\ncritical_interval = "1m"\n'))
+    assert only.health == HealthPolicy(interval=900.0, critical_interval=60.0, timeout=15.0)
+
+
+@pytest.mark.parametrize(
+    "old, new, key, reason",
+    [
+        ('interval = "30m"', 'interval = "soon"', "health.interval", "is not a duration"),
+        ("critical_interval = 90", "critical_interval = 0", "health.critical_interval",
+         "must be a positive"),
+        ('timeout = "10s"', "timeout = true", "health.timeout", "not a boolean"),
+        ("critical_interval = 90", 'critical_interval = "1h"', "health.critical_interval",
+         "critical_interval (1h) is longer than interval (30m)"),
+        ('timeout = "10s"', 'timout = "10s"', "health.timout", "did you mean 'timeout'?"),
+    ],
+)
+def test_health_table_errors_name_key_and_line(
+    tmp_path: Path, old: str, new: str, key: str, reason: str
+) -> None:
+    text = (GOOD + HEALTH).replace(old, new, 1)
+    error = load_error(tmp_path, text)
+    assert error.key == key
+    assert reason in error.reason
+    assert error.line == line_of(text, new.split("\n")[0])
+    assert str(error).startswith(f"{tmp_path / 'config.toml'}:{error.line}: {key}: ")
+
+
+def test_health_must_be_a_table_and_defaults_are_checked_against_the_values(
+        tmp_path: Path) -> None:
+    text = "health = 5\n" + GOOD
+    error = load_error(tmp_path, text)
+    assert error.key == "health" and error.line == line_of(text, "health = 5")
+    # Only interval given, shorter than the default critical_interval (2m): its line.
+    text = GOOD + '\n[health]\ninterval = "1m"\n'
+    error = load_error(tmp_path, text)
+    assert error.key == "health.interval" and error.line == line_of(text, 'interval = "1m"')
+    assert "critical_interval (2m) is longer than interval (1m)" in error.reason
+
+
+def test_health_table_reaches_the_engines_monitor(tmp_path: Path) -> None:
+    from bridge.engine import Engine
+    from bridge.health import HealthMonitor, Timings
+    from bridge.store import Store
+
+    config = load_config(write(tmp_path, MINIMAL + HEALTH))
+    engine = Engine(config, Store.open(tmp_path / "store.db"))
+    try:
+        monitor = engine.health
+        assert isinstance(monitor, HealthMonitor)
+        assert (monitor.interval, monitor.critical_interval, monitor.timeout) == (
+            1800.0, 90.0, 10.0)
+    finally:
+        engine.close()
+    # Timings given to the engine (as tests do) win over the file.
+    engine = Engine(config, Store.open(tmp_path / "store2.db"),
+                    timings=Timings(health_interval=5, health_critical=1, probe_timeout=1))
+    try:
+        assert (engine.health.interval, engine.health.critical_interval) == (5, 1)
+    finally:
+        engine.close()

@@ -7,6 +7,7 @@ and exit code are checked; the people on the other side use plain clients.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -238,3 +239,56 @@ async def test_serve_takes_json_line_commands_on_one_engine(world, tmp_path, run
     states = [x["state"] for x in lines if x.get("event") == "OutboxChanged"]
     assert "sending" in states and "delivered" in states
     assert "one engine" in bob_x.bodies(alice.jid)
+
+
+async def test_watch_prints_a_server_going_down_and_coming_back(world, tmp_path):
+    """Health changes reach `watch` as HealthReported, once per change: not every
+    probe, and not HealthChanged as well."""
+    alice = person(world, "alice")
+    config = write_config(world, tmp_path, alice,
+                          '\n[health]\ninterval = "2s"\ncritical_interval = "1s"\n'
+                          'timeout = "5s"\n')
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "tuiclient", "--config", str(config), "watch"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+        env=dict(os.environ))
+    lines: list[dict] = []
+
+    def read() -> None:
+        assert watch.stdout is not None
+        for line in watch.stdout:
+            lines.append(json.loads(line))
+    reader = asyncio.get_running_loop().run_in_executor(None, read)
+
+    def smtp() -> list[dict]:
+        return [e for e in lines if e["event"] == "HealthReported"
+                and e["report"]["service"] == "smtp"]
+    try:
+        await until(lambda: smtp(), 30, "the first SMTP report")
+        assert smtp()[0]["report"]["reachable"] and not smtp()[0]["critical"]
+        world.stop_smtp()
+        try:
+            await until(lambda: len(smtp()) >= 2, 30, "SMTP reported down")
+        finally:
+            world.start_smtp()
+        await until(lambda: len(smtp()) >= 3, 30, "SMTP reported back")
+        # More probes come (every second for a while, then every two): unchanged
+        # reports are not printed.
+        await asyncio.sleep(5)
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        assert watch.wait(20) == 0
+        await reader
+    states = [(e["report"]["reachable"], e["report"]["logged_in"], e["critical"])
+              for e in smtp()]
+    assert states == [(True, True, False), (False, False, True), (True, True, False)], smtp()
+    down = smtp()[1]
+    assert down["report"]["account"] == alice.name and down["report"]["detail"]
+    assert smtp()[2]["report"]["rtt_ms"] is not None
+    assert not any(e["event"] == "HealthChanged" for e in lines)
+    # Each server's reports in watch differ from the one before (no repeats).
+    for service in ("imap", "xmpp"):
+        seen = [(e["report"]["reachable"], e["report"]["logged_in"],
+                 e["report"]["push_alive"], e["critical"]) for e in lines
+                if e["event"] == "HealthReported" and e["report"]["service"] == service]
+        assert seen and all(a != b for a, b in itertools.pairwise(seen)), seen

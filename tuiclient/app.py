@@ -3,10 +3,17 @@
 The engine's events arrive here (from worker threads or this loop), update the
 little state the screens share (server health, sync progress), become toasts,
 and are handed down to every screen that wants them (`engine_event`).
+
+Server health: the app probes every server once the engine is up (then the
+engine's health monitor does, every [health] interval, and more often for a
+server that failed); `health` holds what is known of each server
+(`tuiclient.server_health`), drawn by the main screen's status bar and the
+health screen.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -16,13 +23,16 @@ from textual.screen import Screen
 
 from bridge.config import Config
 from bridge.engine import Engine, EngineError
-from bridge.events import DeliveryChanged, Event, HealthChanged, MessageReceived
+from bridge.events import DeliveryChanged, Event, MessageReceived
 from bridge.mail.send import EmailDelivery
 from bridge.mail.sync import FolderChanged, SyncProgress
 from bridge.outbox import DeferralRetry, OutboxChanged
 from bridge.safe import inert_text
 from tuiclient.keys import bind, keymap
 from tuiclient.screens.main import MainScreen
+from tuiclient.server_health import ServerHealth, fold, key_of
+
+log = logging.getLogger(__name__)
 
 
 class TuiClientApp(App):
@@ -39,7 +49,7 @@ class TuiClientApp(App):
         self.probe_on_start = probe_on_start
         self.start_engine = start_engine
         self.clock = clock
-        self.health: dict[tuple[str, str], HealthChanged] = {}
+        self.health: dict[tuple[str, str], ServerHealth] = {}
         self.sync_state: dict[str, str] = {}
         self.contact_names: dict[str, str] = {}  # address -> name, for chat senders
         self._started = False
@@ -51,7 +61,7 @@ class TuiClientApp(App):
         self.push_screen(MainScreen())
         if self.start_engine:
             self.run_worker(self._start(), name="engine", group="engine")
-        if self.probe_on_start:
+        elif self.probe_on_start:
             self.probe()
 
     async def _start(self) -> None:
@@ -59,6 +69,10 @@ class TuiClientApp(App):
             await self.engine.start()
         finally:
             self._started = True
+        if self.probe_on_start:
+            # After the start, so that the XMPP probe checks our own stream rather
+            # than finding it half connected.
+            self.probe()
 
     async def on_unmount(self) -> None:
         if self.start_engine:
@@ -85,8 +99,14 @@ class TuiClientApp(App):
         self._close_messages_no_wait()
 
     def probe(self) -> None:
-        self.run_worker(self.engine.probe_all(), name="probe", group="probe",
-                        exclusive=True)
+        """Probe every server now, in a worker; the reports come back as events."""
+        self.run_worker(self._probe(), name="probe", group="probe", exclusive=True)
+
+    async def _probe(self) -> None:
+        try:
+            await self.engine.health.probe()
+        except Exception:  # a probe that breaks must not take the app down
+            log.exception("health probe failed")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -110,8 +130,13 @@ class TuiClientApp(App):
             self._show_event(event)
 
     def _show_event(self, event: Event) -> None:
-        if isinstance(event, HealthChanged):
-            self.health[(event.account, event.service)] = event
+        key = key_of(event)
+        if key is not None:
+            before = self.health.get(key)
+            after = fold(before, event)
+            if after is not None:
+                self.health[key] = after
+                self.toast_health(before, after)
         elif isinstance(event, SyncProgress):
             self.sync_state[event.account] = (
                 f"synced {event.folder}" if event.phase == "done" else
@@ -153,11 +178,16 @@ class TuiClientApp(App):
                 self.notify(f"Chat message {event.state}{detail}", title="Delivery",
                             markup=False,
                             severity="error" if event.state == "failed" else "information")
-        elif isinstance(event, EmailDelivery):
-            if event.state in ("sent", "failed"):
-                detail = f": {inert_text(event.detail)}" if event.detail else ""
-                self.notify(f"Email {event.state}{detail}", title="Delivery", markup=False,
-                            severity="error" if event.state == "failed" else "information")
-        elif isinstance(event, HealthChanged) and not event.ok:
-            self.notify(f"{event.account} {event.service}: {inert_text(event.detail)}",
-                        title="Server", severity="error", markup=False)
+        elif isinstance(event, EmailDelivery) and event.state in ("sent", "failed"):
+            detail = f": {inert_text(event.detail)}" if event.detail else ""
+            self.notify(f"Email {event.state}{detail}", title="Delivery", markup=False,
+                        severity="error" if event.state == "failed" else "information")
+
+    def toast_health(self, before: ServerHealth | None, after: ServerHealth) -> None:
+        """A server that fails, once (not on every retry or probe), and its return."""
+        name = f"{after.account} {after.service}"
+        if not after.ok and (before is None or before.ok):
+            self.notify(f"{name}: {inert_text(after.detail)}", title="Server",
+                        severity="error", markup=False)
+        elif after.ok and before is not None and not before.ok:
+            self.notify(f"{name}: back", title="Server", markup=False)

@@ -124,10 +124,11 @@ class ComposeScreen(ComposeBase):
         yield Header()
         with Vertical(id="compose"):
             came = "email" if m.transport is Transport.EMAIL else "chat line"
-            title = Text.assemble(("Reply by email", "bold"), f" to the {came} of ",
-                                  (who(m, getattr(self.app, "contact_names", {})), "bold"))
+            title = Text.assemble(("Reply by email", "bold"), " to ",
+                                  (who(m, getattr(self.app, "contact_names", {})), "bold"),
+                                  f", on their {came}")
             if m.subject:
-                title.append(f": {one_line(m.subject)}")
+                title.append(f" “{one_line(m.subject)}”")
             yield Label(title, id="compose-title", markup=False)
             yield Label(Text.assemble(("To: ", "bold"), self.recipients(self.draft.reply_all)),
                         id="compose-to", markup=False)

@@ -1,4 +1,5 @@
-"""The servers of each account, what they answered, and sync progress."""
+"""The servers of each account, the whole of their last health report, and sync
+progress. `p` probes every server again (in a worker: the screen never waits)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label
 
-from bridge.events import HealthChanged
-from tuiclient.widgets.server_status import ServerStatus
+from bridge.events import Event
+from tuiclient.server_health import key_of
+from tuiclient.widgets.server_status import ServerStatus, _duration
 
 
 class HealthScreen(Screen):
@@ -17,10 +19,16 @@ class HealthScreen(Screen):
                 Binding("p", "probe", "check again")]
 
     def compose(self) -> ComposeResult:
+        monitor = self.app.engine.health  # type: ignore[attr-defined]
         yield Header()
         with Vertical(id="health"):
             yield Label("Servers", classes="title")
-            yield ServerStatus(id="servers")
+            yield ServerStatus(id="servers", critical_interval=monitor.critical_interval)
+            yield Label(
+                f"Every server is probed every {_duration(monitor.interval)}; one on the "
+                f"critical list (it failed) every {_duration(monitor.critical_interval)} "
+                f"until it answers. rtt: the probe's round trip; clock: the server's clock "
+                f"minus ours.", id="health-help", markup=False)
             yield Label("", id="sync-state", markup=False)
         yield Footer()
 
@@ -40,24 +48,27 @@ class HealthScreen(Screen):
                     known = app.health.get((a.name, service))  # type: ignore[attr-defined]
                     if known is not None:
                         table.show(known)
-        sync = app.sync_state  # type: ignore[attr-defined]
+        self.show_sync()
+
+    def show_sync(self) -> None:
+        sync = self.app.sync_state  # type: ignore[attr-defined]
         self.query_one("#sync-state", Label).update(
-            "\n".join(f"{name}: {state}" for name, state in sync.items()) or "")
+            "\n".join(f"{name}: {state}" for name, state in sync.items()))
 
-    def show_health(self, event: HealthChanged) -> None:
-        table = self.query_one(ServerStatus)
+    def engine_event(self, event: Event) -> None:
+        if not self.is_mounted:
+            return  # on_mount fills the table from the app's state
+        key = key_of(event)
+        if key is None:
+            self.show_sync()
+            return
+        known = self.app.health.get(key)  # type: ignore[attr-defined]
+        if known is None:
+            return
         try:
-            table.show(event)
-        except Exception:
+            self.query_one(ServerStatus).show(known)
+        except Exception:  # a row that is not there (yet): draw them all again
             self.fill()
-
-    def engine_event(self, event) -> None:  # type: ignore[no-untyped-def]
-        if isinstance(event, HealthChanged):
-            self.show_health(event)
-        else:
-            sync = self.app.sync_state  # type: ignore[attr-defined]
-            self.query_one("#sync-state", Label).update(
-                "\n".join(f"{name}: {state}" for name, state in sync.items()))
 
     def action_probe(self) -> None:
         self.fill()

@@ -14,6 +14,10 @@ from tuiclient.keys import DEFAULTS, shown
 EXTRA = [
     ("on a response card", "r / e", "reply to that person by email"),
     ("on a response card", "i", "reply to that person by IM"),
+    ("inline IM reply", "enter", "send the line"),
+    ("inline IM reply", "ctrl+o", "reply options: to all, history, files"),
+    ("inline IM reply", "esc", "leave the reply"),
+    ("search", "enter", "open the conversation of a result"),
     ("defer prompt", "s / d / e", "send anyway / defer / send by email"),
     ("compose", "ctrl+s / ctrl+e", "send / write the body in $EDITOR"),
     ("anywhere", "ctrl+p", "command palette (screens, theme)"),
@@ -27,17 +31,22 @@ class HelpScreen(Screen):
         overrides = self.app.config.keys  # type: ignore[attr-defined]
         t = Text()
         group = None
+        # Columns as wide as their longest entry (rebound keys can be long).
+        keys_w = 2 + max([len(shown(k.action, overrides)) for k in DEFAULTS.values()]
+                         + [len(keys) for _, keys, _ in EXTRA])
+        what_w = 2 + max([len(k.description) for k in DEFAULTS.values()]
+                         + [len(what) for _, _, what in EXTRA])
         for key in DEFAULTS.values():
             if key.where != group:
                 group = key.where
                 t.append(f"\n{group.capitalize()}\n", style="bold underline")
-            t.append(f"  {shown(key.action, overrides):<16}", style="bold")
-            t.append(f"{key.description:<34}")
+            t.append(f"  {shown(key.action, overrides):<{keys_w}}", style="bold")
+            t.append(f"{key.description:<{what_w}}")
             t.append(f"[keys] {key.action}\n", style="dim")
         t.append("\nElsewhere\n", style="bold underline")
         for where, keys, what in EXTRA:
-            t.append(f"  {keys:<16}", style="bold")
-            t.append(f"{what:<34}")
+            t.append(f"  {keys:<{keys_w}}", style="bold")
+            t.append(f"{what:<{what_w}}")
             t.append(f"{where}\n", style="dim")
         t.append("\nRebind any action in the config file, e.g.\n  [keys]\n"
                  '  reply_im = "m"\n  down = ["j", "ctrl+n"]\n', style="dim")

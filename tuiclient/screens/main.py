@@ -8,8 +8,6 @@ moves on.
 
 from __future__ import annotations
 
-import dataclasses
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -31,8 +29,8 @@ from bridge.mail.send import EmailDelivery
 from bridge.mail.sync import FolderChanged, SyncProgress
 from bridge.model import FLAGGED, DeliveryState, Direction, Message, Transport
 from bridge.outbox import DeferralRetry, OutboxChanged
-from bridge.store.records import Folder, Thread
-from tuiclient.format import one_line, who
+from bridge.store.records import Thread
+from tuiclient.format import one_line
 from tuiclient.keys import bind
 from tuiclient.replies import ReplyDraft, send_new, send_reply, sent_words
 from tuiclient.widgets.conversation import (
@@ -87,8 +85,7 @@ class MainScreen(Screen):
         self.subject = ""
         self.marking: set[int] = set()  # rows being marked read right now
         self.kept_unread: set[int] = set()  # marked unread by hand while open
-        # (account, folder) -> (the store's unread count, what marking here changed)
-        self.unread_delta: dict[tuple[str, str], tuple[int, int]] = {}
+        self.account_rows: list[AccountRow] = []
 
     @property
     def engine(self):  # type: ignore[no-untyped-def]
@@ -261,20 +258,6 @@ class MainScreen(Screen):
 
     # -- read and flagged ------------------------------------------------------------------
 
-    def count_unread(self, account: str, folder: str, delta: int) -> None:
-        """The sidebar's unread count of a folder, after marking here. The server's
-        count comes with the next full sync; until then the known one is adjusted
-        (and forgotten as soon as the store has a new count)."""
-        known = next((f.unread for f in self.engine.folders(account) if f.name == folder),
-                     None)
-        if known is None:
-            return
-        base, old = self.unread_delta.get((account, folder), (known, 0))
-        if base != known:
-            base, old = known, 0
-        self.unread_delta[(account, folder)] = (base, old + delta)
-        self.refresh_sidebar()
-
     def open_on_screen(self) -> bool:
         """Whether the open conversation is in view (a narrow terminal may show the
         list instead)."""
@@ -299,6 +282,7 @@ class MainScreen(Screen):
         ids = [m.id for m in messages if m.id is not None]
         self.marking.update(ids)
         failed: list[Exception] = []
+        counted = False  # whether a folder's unread count changed
         try:
             for m in messages:
                 assert m.id is not None
@@ -309,11 +293,11 @@ class MainScreen(Screen):
                     if flag == "read" and on:
                         self.kept_unread.add(m.id)  # not tried again until reopened
                     continue
-                if flag == "read" and m.transport is Transport.EMAIL and m.folder and \
-                        m.direction is Direction.IN and m.unread == on:
-                    self.count_unread(m.account, m.folder, -1 if on else 1)
+                counted = counted or (flag == "read" and m.transport is Transport.EMAIL)
         finally:
             self.marking.difference_update(ids)
+        if counted:  # the folders' counts come from the store, which the marks updated
+            self.refresh_sidebar(contacts=False)
         if failed:
             n = len(failed)
             what = {"read": "read" if on else "unread", "flagged": "flagged" if on else
@@ -458,16 +442,38 @@ class MainScreen(Screen):
         d = self.draft
         if d is None:
             self.query_one(ChatView).set_target("")
+            self.query_one(ChatReply).placeholder = "press i to reply by IM"
             return
         t = Text("IM reply to ", style="dim")
+        t.append(self.reply_names(d), style="bold")
+        t.append(f" ({d.describe()})\n", style="dim")
+        t.append("enter: send · ctrl+o: options · esc: leave", style="dim italic")
+        self.query_one(ChatView).set_target(t)
+        self.query_one(ChatReply).placeholder = "your message"
+
+    def reply_names(self, d: ReplyDraft) -> str:
+        """Who a reply goes to, as the user knows them: the sender, or with "to all"
+        everyone on the message but the user."""
         m = d.message
         named = self.app.contact_names  # type: ignore[attr-defined]
-        t.append(who(m, named) if m.direction is Direction.IN else ", ".join(
-            one_line(p.name) or one_line(p.address).split("/", 1)[0]
-            for p in m.recipients[:3]) or "this chat", style="bold")
-        t.append(f" ({d.describe()})  ", style="dim")
-        t.append("ctrl+o: options, enter: send, esc: leave", style="dim italic")
-        self.query_one(ChatView).set_target(t)
+        me = {x.lower() for a in self.engine.accounts for x in (a.email, a.jid) if x}
+        client = getattr(self.engine, "xmpp", {}).get(m.account)
+        rooms = set(client.rooms()) if client is not None else set()
+        parties = [m.sender] if m.direction is Direction.IN else []
+        if d.reply_all or m.direction is Direction.OUT:
+            parties += [p for p in m.recipients if p.role in ("to", "cc")]
+        out: list[str] = []
+        for p in parties:
+            address = one_line(p.address).split("/", 1)[0]
+            if address.lower() in me:
+                continue
+            name = "the group chat" if address in rooms else \
+                one_line(p.name) or one_line(named.get(address.lower())) or address
+            if name not in out:
+                out.append(name)
+        if len(out) > 4:
+            out = [*out[:3], f"{len(out) - 3} more"]
+        return ", ".join(out) or "this chat"
 
     @work(group="compose")
     async def compose_email(self, draft: ReplyDraft) -> None:
@@ -635,11 +641,21 @@ class MainScreen(Screen):
 
     # -- what the engine tells -------------------------------------------------------------
 
-    def refresh_sidebar(self) -> None:
+    def refresh_sidebar(self, *, folders: bool = True, contacts: bool = True) -> None:
+        """The sidebar from the store: the folders with their unread counts (which
+        follow every read, new message and flag change the store sees), and the
+        contacts with their presence. Either part may be left as it is."""
         engine = self.engine
-        accounts = [AccountRow(a.name, a.email or a.jid or "",
-                               tuple(self.adjusted(f) for f in engine.folders(a.name)))
-                    for a in engine.accounts]
+        if folders or not self.account_rows:
+            self.account_rows = [AccountRow(a.name, a.email or a.jid or "",
+                                            tuple(engine.folders(a.name)))
+                                 for a in engine.accounts]
+        if contacts or not self.contacts:
+            self.refresh_contacts()
+        self.query_one(Sidebar).show(self.account_rows, self.contacts)
+
+    def refresh_contacts(self) -> None:
+        engine = self.engine
         rows = []
         account = engine.accounts[0].name if engine.accounts else None
         names: dict[str, str] = {}
@@ -656,17 +672,7 @@ class MainScreen(Screen):
                 rows.append(ContactRow(c.name, address, "unknown"))
         self.contacts = rows
         self.app.contact_names = names  # type: ignore[attr-defined]
-        self.query_one(Sidebar).show(accounts, rows)
         self.query_one(ConversationList).set_names(names)
-
-    def adjusted(self, f: Folder) -> Folder:
-        base, delta = self.unread_delta.get((f.account, f.name), (None, 0))
-        if base is None or f.unread is None:
-            return f
-        if f.unread != base:  # the server's count came in: it knows better
-            del self.unread_delta[(f.account, f.name)]
-            return f
-        return dataclasses.replace(f, unread=max(0, f.unread + delta))
 
     def refresh_outbox(self) -> None:
         states: dict[tuple[str, str], DeliveryState] = {}
@@ -694,19 +700,19 @@ class MainScreen(Screen):
         elif isinstance(event, FolderChanged):
             if event.new or event.flags_changed or event.vanished:
                 self.merge_top()
-                self.refresh_sidebar()
+                self.refresh_sidebar(contacts=False)  # the folders' counts follow the store
                 self.refresh_open()
         elif isinstance(event, SyncProgress):
             if event.phase in ("first-screen", "done"):
                 self.merge_top(PAGE if event.phase == "first-screen" else 50)
             if event.phase == "done":
-                self.refresh_sidebar()
+                self.refresh_sidebar(contacts=False)
             self.refresh_status()
         elif isinstance(event, (DeliveryChanged, OutboxChanged, EmailDelivery,
                                 DeferralRetry)):
             self.refresh_outbox()
             self.refresh_open()
         elif isinstance(event, (PresenceChanged, RosterChanged)):
-            self.refresh_sidebar()
+            self.refresh_sidebar(folders=False)
         elif isinstance(event, HealthChanged):
             self.refresh_status()

@@ -25,6 +25,24 @@ def item_text(item: OutboxItem) -> str:
     return one_line(Engine.outbox_text(item))
 
 
+def carried_along(item: OutboxItem) -> str:
+    """What a chat message takes with it besides its words: the history, files, a
+    group chat (they go when it goes, so the log says so while it waits)."""
+    plan = item.payload.get("plan") if item.transport is Transport.XMPP else None
+    if not isinstance(plan, dict):
+        return ""
+    parts = []
+    if plan.get("room"):
+        parts.append("in a group chat")
+    if plan.get("history"):
+        parts.append("with the history")
+    files = [one_line(str(f.get("name", ""))) for f in plan.get("files") or []
+             if isinstance(f, dict)]
+    if files:
+        parts.append("files: " + ", ".join(files))
+    return "; ".join(parts)
+
+
 class OutboxTable(DataTable):
     BINDINGS = [bind("down", "cursor_down", show=False), bind("up", "cursor_up", show=False)]
 
@@ -122,6 +140,9 @@ class OutboxScreen(Screen):
         what = item_text(item)
         if what:
             t.append(f"“{what}”\n", style="italic")
+        carried = carried_along(item)
+        if carried:
+            t.append(carried + "\n", style="dim")
         for entry in self.engine.outbox_log(item.id):
             t.append(f"{long_date(entry.at)}  ", style="dim")
             t.append(one_line(entry.event), style="bold")

@@ -262,7 +262,9 @@ class EmailView(VerticalScroll):
         for label, parties in (("To", to), ("Cc", cc)):
             if parties:
                 t.append(f"\n{label}: ", style="bold")
-                t.append(", ".join(one_line(p.name) or one_line(p.address) for p in parties))
+                t.append(", ".join(one_line(p.name) or one_line(names(self).get(
+                    one_line(p.address).split("/", 1)[0].lower())) or one_line(p.address)
+                    for p in parties))
         if m.subject:
             t.append("\nSubject: ", style="bold")
             t.append(one_line(m.subject))

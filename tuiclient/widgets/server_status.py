@@ -1,40 +1,81 @@
-"""The servers of each account and what they answered."""
+"""The servers of each account and the whole of what they answered.
+
+One row per server: state, whether it is on the critical list (and so probed
+every `critical_interval`), the probe's round trip, the server's clock against
+ours, whether the push channel (IDLE, the XMPP stream) is alive, when it was last
+checked, and the detail text (remote text, shown inert).
+"""
 
 from __future__ import annotations
+
+import time
 
 from rich.text import Text
 from textual.widgets import DataTable
 
-from bridge.events import HealthChanged
+from bridge.safe import inert_text
+from tuiclient.server_health import OK, PUSH_DEAD, ServerHealth
 
-STATE = {None: ("…", "checking"), True: ("●", "ok"), False: ("✖", "failed")}
+COLUMNS = (("", "dot", 2), ("account", "account", None), ("server", "service", None),
+           ("state", "state", None), ("critical", "critical", None), ("rtt", "rtt", None),
+           ("clock", "skew", None), ("push", "push", None), ("checked", "checked", None),
+           ("detail", "detail", None))
+DOT = {OK: ("●", "green"), PUSH_DEAD: ("◐", "yellow")}
 
 
-def state_of(table: DataTable, account: str, service: str) -> str:
-    """The text of a row's state cell (what a user reads there)."""
-    return str(table.get_cell(f"{account}/{service}", "detail"))
+def state_of(table: DataTable, account: str, service: str, column: str = "detail") -> str:
+    """The text of a row's cell (what a user reads there); the detail by default."""
+    return str(table.get_cell(f"{account}/{service}", column))
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g}m"
+    return f"{seconds:g}s"
 
 
 class ServerStatus(DataTable):
-    """One row per account and server; rows change as probe results arrive."""
+    """One row per account and server; rows change as health events arrive."""
+
+    def __init__(self, *, critical_interval: float | None = None, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.critical_interval = critical_interval
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        self.add_column("", key="dot", width=2)
-        self.add_column("account", key="account")
-        self.add_column("server", key="service")
-        self.add_column("state", key="detail")
+        for label, key, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
 
     def expect(self, account: str, service: str, where: str) -> None:
-        dot, _ = STATE[None]
-        self.add_row(Text(dot, style="yellow"), Text(account), Text(service),
+        self.add_row(Text("…", style="yellow"), Text(account), Text(service),
+                     Text("checking", style="yellow"), *(Text("") for _ in range(5)),
                      Text(f"connecting to {where}…", style="dim"),
                      key=f"{account}/{service}")
 
-    def show(self, event: HealthChanged) -> None:
-        key = f"{event.account}/{event.service}"
-        dot, _ = STATE[event.ok]
-        # Remote text is shown as plain Text: markup in it stays inert.
-        self.update_cell(key, "dot", Text(dot, style="green" if event.ok else "red"))
-        self.update_cell(key, "detail", Text(event.detail, style="" if event.ok else "red"),
-                         update_width=True)
+    def show(self, h: ServerHealth) -> None:
+        key = f"{h.account}/{h.service}"
+        state = h.state
+        dot, style = DOT.get(state, ("✖", "red"))
+        cells: dict[str, Text] = {
+            "dot": Text(dot, style=style),
+            "state": Text(state, style="" if state == OK else style),
+            "critical": (Text("yes, every " + _duration(self.critical_interval), style="bold red")
+                         if h.critical and self.critical_interval else
+                         Text("yes", style="bold red") if h.critical else
+                         Text("no", style="dim")),
+        }
+        r = h.report
+        if r is not None:
+            stale = "" if h.fresh else "dim"
+            cells["rtt"] = Text("—" if r.rtt_ms is None else f"{r.rtt_ms:.0f} ms", style=stale)
+            cells["skew"] = Text("—" if r.clock_skew_s is None else
+                                 f"{r.clock_skew_s:+.1f} s", style=stale)
+            cells["push"] = (Text("—", style=stale) if r.push_alive is None else
+                             Text("alive", style=stale or "green") if r.push_alive else
+                             Text("dead", style="red"))
+            cells["checked"] = Text(time.strftime("%H:%M:%S", time.localtime(r.checked_at)),
+                                    style=stale)
+        # Remote text is shown as plain Text: markup and escapes in it stay inert.
+        cells["detail"] = Text(inert_text(h.detail), style="" if h.ok else "red")
+        for column, value in cells.items():
+            self.update_cell(key, column, value, update_width=True)
