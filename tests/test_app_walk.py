@@ -9,8 +9,6 @@ imapclient), so what they get is what anyone would see.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from textual.strip import Strip
 from textual.widget import Widget
@@ -21,6 +19,7 @@ from bridge.model import DeliveryState
 from tests.conftest import password_command
 from tests.harness.plain_xmpp import PlainXmpp, fetch
 from tests.others import contacts_toml, person, send_email, wait_inbox
+from tests.test_app import go_to_message, go_to_row, pilot_until
 from tuiclient.app import TuiClientApp
 from tuiclient.screens.compose import ComposeScreen
 from tuiclient.screens.prompts import DeferScreen, ReplyOptionsScreen
@@ -48,34 +47,6 @@ def words(widget: Widget) -> str:
     """What a widget shows as one line of words: wrapping and box borders aside."""
     text = shown(widget).translate({ord(c): " " for c in "│┃╭╮╰╯─━▎▊"})
     return " ".join(text.split())
-
-
-async def pilot_until(pilot, predicate, timeout: float = 20.0) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            return bool(predicate())
-        await pilot.pause(0.05)
-    return True
-
-
-async def go_to_row(pilot, app: TuiClientApp, predicate) -> None:
-    listing = app.screen.query_one(ConversationList)
-    target = next(i for i, t in enumerate(listing.rows) if predicate(t))
-    listing.focus()
-    await pilot.pause()
-    while listing.cursor != target:
-        await pilot.press("j" if listing.cursor < target else "k")
-
-
-async def go_to_message(pilot, app: TuiClientApp, predicate) -> None:
-    timeline = app.screen.query_one(Timeline)
-    target = next(i for i, m in enumerate(timeline.messages) if predicate(m))
-    timeline.focus()
-    await pilot.pause()
-    while timeline.highlighted != target:
-        await pilot.press("j" if (timeline.highlighted or 0) < target else "k")
 
 
 async def test_the_whole_walk_by_keyboard(world, tmp_path, running):
