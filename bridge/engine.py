@@ -148,9 +148,12 @@ class Engine:
         except Exception:  # a full disk must not break the sender of the event
             log.exception("could not keep a %s event", kind)
 
-    async def mark(self, row_id: int, flag: str, on: bool = True) -> None:
+    async def mark(self, row_id: int, flag: str, on: bool = True, *,
+                   tell: bool = True) -> None:
         """Set or clear a flag (read, flagged, answered) on a message, on the server
-        too for an email; marking a chat line read tells its sender (XEP-0333)."""
+        too for an email; marking a chat line read tells its sender (XEP-0333),
+        unless `tell` is False: a displayed marker covers every earlier line of its
+        chat, so when several lines are read at once only the newest is told."""
         names = {"read": SEEN, "seen": SEEN, "flagged": FLAGGED, "answered": ANSWERED}
         if flag.lower() not in names:
             raise EngineError(f"flag must be read, flagged or answered, not {flag!r}")
@@ -161,7 +164,7 @@ class Engine:
             await self._imap(m.account, lambda s: s.set_flags(folder, [uid], [system], on))
         elif m.transport is Transport.XMPP and system == SEEN and on and \
                 m.account in self.xmpp:
-            self.xmpp[m.account].mark_displayed(row_id)
+            self.xmpp[m.account].mark_displayed(row_id, tell=tell)
         else:
             flags = set(m.flags)
             (flags.add if on else flags.discard)(system)

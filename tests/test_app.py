@@ -375,6 +375,46 @@ async def test_opening_a_conversation_marks_it_read_on_the_servers(world, tmp_pa
         assert await wait_until(lambda: b"\\Flagged" in server_flags(world, alice, root), 10)
 
 
+async def test_opening_a_chat_sends_one_displayed_marker_for_its_newest_line(
+        world, tmp_path, running):
+    """Three unread lines from bob: opening the chat reads all three, and bob gets
+    one displayed marker (XEP-0333), for the third: it says the earlier ones were
+    seen too. One per line would be noise on the wire and in bob's client."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    path = tmp_path / "config.toml"
+    path.write_text(world.client_config(alice, password_command(tmp_path, alice))
+                    + contacts_toml(bob))
+    app = TuiClientApp(load_config(path), probe_on_start=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await wait_until(lambda: alice.name in app.engine.xmpp and
+                                app.engine.xmpp[alice.name].connected)
+        sent = []
+        for text in ("One", "Two", "Three"):
+            sent.append(bob_x.send(alice.jid, f"Line {text}", markable=True))
+            await asyncio.sleep(0.05)  # distinct, ordered arrival times
+        chat = lambda: next((t for t in listing(app).rows  # noqa: E731
+                             if t.snippet == "Line Three"), None)
+        assert await wait_until(lambda: chat() is not None and chat().unread_count == 3)
+        assert await wait_until(lambda: len([m for m in bob_x.markers
+                                             if m[0] == "received"]) == 3)
+        assert bob_x.displayed() == []
+
+        await go_to_row(pilot, app, lambda t: t.snippet == "Line Three")
+        await pilot.press("enter")
+        assert await wait_until(lambda: chat().unread_count == 0)
+        assert await wait_until(lambda: bob_x.displayed()), "no displayed marker reached bob"
+        await asyncio.sleep(0.5)  # nothing else follows
+        assert bob_x.displayed() == [sent[2]], bob_x.markers
+        lines = [m for m in app.engine.timeline(alice.name, chat().thread_id)
+                 if m.text.startswith("Line ")]
+        assert [m.text for m in lines] == ["Line One", "Line Two", "Line Three"]
+        assert not any(m.unread for m in lines)  # all three read in alice's store
+        assert not any(app.engine.message(m.id).unread for m in lines)
+
+
 def set_server_flag(world: World, who, msg_id: str, flag: bytes, on: bool = True) -> None:
     """Another mail client of the same person (plain imapclient) changes a flag."""
     ctx = ssl.create_default_context(cafile=str(world.ca_file))

@@ -246,3 +246,211 @@ async def test_reply_to_all_names_everyone_and_says_how_to_send(tmp_path):
             if line.strip().startswith(("s / d / e", "ctrl+s / ctrl+e")):
                 columns = re.split(r"\s{2,}", line.strip())
                 assert len(columns) == 3 and columns[2] in ("defer prompt", "compose"), line
+
+
+# -- hard-wrapped email bodies are reflowed for the pane ---------------------------------
+
+PROSE = ("The figures in section 2 come from the finance export of last Monday, "
+         "which still had the old exchange rates; the totals are a little low. "
+         "I will send a corrected table tomorrow morning, before the review meeting, "
+         "so that everyone can look at it first.")
+
+
+def test_reflow_joins_a_paragraph_the_sender_wrapped_at_72_columns():
+    import textwrap
+
+    from tuiclient.format import reflow
+    wrapped = textwrap.fill(PROSE, 72)
+    assert wrapped.count("\n") >= 3
+    text = f"Hi Alice,\n\n{wrapped}\n\n{textwrap.fill(PROSE, 72)}\n\nThanks,\nBob"
+    assert reflow(text) == f"Hi Alice,\n\n{PROSE}\n\n{PROSE}\n\nThanks,\nBob"
+    # The sender's wrap width is read from the text: at 66 columns too.
+    assert reflow(textwrap.fill(PROSE, 66)) == PROSE
+    # The demo's two-line paragraph (wrapped at ~60).
+    q3 = ("attached is the draft of the Q3 report. Could you check the\n"
+          "numbers in section 2 before Friday?")
+    assert reflow(f"Hi Alice,\n\n{q3}\n\nThanks,\nBob") == \
+        f"Hi Alice,\n\n{q3.replace(chr(10), ' ')}\n\nThanks,\nBob"
+
+
+async def test_the_email_view_reflows_a_hard_wrapped_body_and_the_store_keeps_it(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press(*Q3)
+        await pilot.pause()
+        m = app.screen.query_one(Timeline).current
+        assert m is not None and m.subject == "Q3 report draft"
+        body = str(app.screen.query_one("#email-body", Static).render())
+        assert "Could you check the numbers in section 2 before Friday?" in body
+        assert "Hi Alice,\n\n" in body and "\n\nThanks,\nBob" in body
+        assert "Could you check the\nnumbers" in app.engine.message(m.id).text
+
+
+def test_reflow_leaves_quotes_lists_code_short_lines_and_signatures_alone():
+    import textwrap
+
+    from tuiclient.format import reflow
+    wrapped = textwrap.fill(PROSE, 72)
+    quoted = "\n".join("> " + line for line in wrapped.split("\n"))
+    listed = ("We need three things before the release on Friday, in this order:\n"
+              "- the corrected numbers for section 2 of the report, from finance\n"
+              "- a legend on the chart on page 3\n"
+              "1. and the sign-off from the QA team, who are waiting on the build")
+    code = ("Run this on the server and send me what it prints, all of it please:\n"
+            "    tuiclient --config ~/.config/tuiclient/config.toml sync --verbose\n"
+            "    tuiclient health")
+    short = ("Thanks for the quick answer on the report this afternoon, Bob.\n"
+             "See you on Monday, in the big room at 10.")
+    signature = (f"{wrapped}\n\n-- \nBob Example, Head of Reporting, Example Corporation "
+                 "Ltd, 1 Long Street\nSomewhere Town, Nowhere County, Postcode 12345")
+    for text in (quoted, listed, code, short):
+        assert reflow(text) == text, text
+    assert reflow(signature) == signature.replace(wrapped, PROSE)
+    # Text the sender did not wrap (a line per paragraph) is left as it is.
+    long_lines = f"{PROSE}\n{PROSE}\nCheers"
+    assert reflow(long_lines) == long_lines
+    # In a wrapped paragraph, a line much shorter than the width that ends a
+    # sentence ends its line on purpose.
+    assert reflow(f"{wrapped}\nSee you on Monday.\nBob") == \
+        f"{PROSE}\nSee you on Monday.\nBob"
+    # A sign-off right under the one long line is not a wrapped word.
+    assert reflow("See you at the meeting tomorrow at ten o'clock\nCheers") == \
+        "See you at the meeting tomorrow at ten o'clock\nCheers"
+    # A quote in reply keeps its own lines; the new text above it is reflowed.
+    reply = f"{wrapped}\n\nOn Monday, Bob wrote:\n{quoted}"
+    assert reflow(reply) == f"{PROSE}\n\nOn Monday, Bob wrote:\n{quoted}"
+
+
+# -- tick boxes read without colour -------------------------------------------------------
+
+
+async def test_reply_option_boxes_show_their_state_in_the_glyph(tmp_path):
+    """Textual draws a ticked and an unticked box alike ('X'), by colour only:
+    here they read [x] and [ ], in the options dialog and its file checklist."""
+    from textual.widgets import Checkbox
+
+    from tuiclient.screens.prompts import ReplyOptionsScreen
+    from tuiclient.widgets.ticks import Checklist
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press(*Q3, "i", "ctrl+o")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ReplyOptionsScreen)
+        history = screen.query_one("#history", Checkbox)
+        drawn = lambda widget: str(widget.render())  # noqa: E731
+        assert drawn(history).startswith("[ ] Include history")
+        assert drawn(screen.query_one("#reply-all", Checkbox)).startswith("[ ] Reply to all")
+        await pilot.press("space")
+        assert history.value and drawn(history).startswith("[x] Include history")
+        files = screen.query_one(Checklist)
+        assert files.render_line(0).text.startswith("[ ] q3-report.pdf")
+        files.select_all()
+        await pilot.pause()
+        assert files.render_line(0).text.startswith("[x] q3-report.pdf")
+
+
+# -- the search screen: q is text, the footer offers what applies --------------------------
+
+
+async def test_search_takes_q_as_text_and_its_footer_shows_its_keys(tmp_path):
+    from textual.widgets import Input
+    from textual.widgets._footer import FooterKey
+
+    from tuiclient.screens.search import SearchScreen
+
+    app = make_app(tmp_path)
+
+    async def footer() -> dict[str, str]:
+        await pilot.pause()
+        return {k.key: k.description for k in app.screen.query(FooterKey)}
+
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("slash", "q")
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        query = screen.query_one("#query", Input)
+        assert query.has_focus and query.value == "q"
+        keys = await footer()
+        assert keys.get("escape") == "back" and keys.get("enter") == "search"
+        assert "q" not in keys
+        await pilot.press("ctrl+u", *"section", "enter")
+        assert screen.results and not query.has_focus  # the results have the keys now
+        keys = await footer()
+        assert keys.get("escape") == "back" and keys.get("enter") == "open"
+        assert "quit" not in keys.values() and "q" not in keys
+        await pilot.press("q")  # among the results, q leaves the search, not the app
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, MainScreen)
+
+
+# -- a chat line's To: names people, not JIDs ----------------------------------------------
+
+
+async def test_chat_lines_say_to_you_and_name_the_group_chat(tmp_path):
+    """Lines as the XMPP client stores them: a 1:1 line comes to our own JID (no
+    name), a group chat line to the room's JID (thread-…@conference…)."""
+    from bridge.model import Direction, Message, Party, Transport
+    from tests.test_app_snapshots import ME, NOW
+
+    room = "thread-5f2a9c@conference.example.test"
+    app = make_app(tmp_path)
+
+    def line(n: int, sender: Party, to: str, text: str, ago: float, thread: str,
+             out: bool = False) -> Message:
+        return Message(msg_id=f"g{n}@example.test", account=ME, transport=Transport.XMPP,
+                       direction=Direction.OUT if out else Direction.IN, thread_id=thread,
+                       date=NOW - ago, sender=sender, recipients=[Party(to, "", "to")],
+                       text=text, flags={"\\Seen"})
+
+    app.engine.store.insert_messages([
+        line(1, Party("bob@example.test", "bob", "from"), room, "Friday works for me.",
+             600, "launch"),
+        line(2, Party(f"{room}/carol", "carol", "from"), room, "For me too.", 500, "launch"),
+        line(3, Party("alice@example.test", "Alice", "from"), room, "Friday it is.", 400,
+             "launch", out=True),
+        line(4, Party("bob@example.test", "", "from"), "alice@example.test",
+             "Are you around?", 300, "chat-bob"),
+    ])
+    async with app.run_test(size=(140, 40)) as pilot:
+        listing = app.screen.query_one(ConversationList)
+        head = lambda: str(app.screen.query_one("#email-head", Static).render())  # noqa: E731
+        to = lambda: next(ln for ln in head().splitlines() if ln.startswith("To: "))  # noqa: E731
+        for thread, expected in (
+                ("launch", ["To: the group chat with Bob, carol"] * 3),
+                ("chat-bob", ["To: Alice"])):
+            row = next(i for i, t in enumerate(listing.rows) if t.thread_id == thread)
+            listing.focus()
+            while listing.cursor != row:
+                await pilot.press("j" if listing.cursor < row else "k")
+            await pilot.press("enter")
+            await pilot.pause()
+            timeline = app.screen.query_one(Timeline)
+            seen = []
+            for i in range(len(timeline.messages)):
+                timeline.highlighted = i
+                await pilot.pause()
+                seen.append(to())
+                assert "@" not in to()
+            assert seen == expected, seen
+
+
+async def test_the_email_view_head_follows_a_delivery_change(tmp_path):
+    """A chat line shown in the email view gets its new delivery mark there too,
+    as in the timeline beside it (it stayed at '… sending')."""
+    from bridge.model import DeliveryState
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press(*Q3, "G")
+        await pilot.pause()
+        screen = app.screen
+        line = screen.query_one(Timeline).current
+        assert line is not None and line.text.startswith("Yes, reading it now")
+        head = lambda: str(screen.query_one("#email-head", Static).render())  # noqa: E731
+        assert "✓✓ read" in head()
+        app.engine.store.set_delivery(line.id, DeliveryState.FAILED)
+        screen.refresh_open()
+        await pilot.pause()
+        assert "✖ failed" in head()

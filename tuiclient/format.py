@@ -6,6 +6,7 @@ through `bridge.safe.inert_text` and into `rich.text.Text`, never into markup.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 
@@ -99,3 +100,72 @@ def size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
+
+
+# -- hard-wrapped plain text ------------------------------------------------------------
+
+# A list item: "- x", "* x", "+ x", "• x", "1. x", "2) x", "a) x".
+_LIST_ITEM = re.compile(r"^(?:[-*+•·]\s|\(?[0-9]{1,3}[.)]\s|\(?[a-zA-Z][.)]\s)")
+_SENTENCE_END = (".", "!", "?", ":", ";", ",", ")")
+# Senders wrap at 66 to 80 columns; the longest line says where, within reason.
+WRAP_MIN, WRAP_MAX = 40, 100
+
+
+def _prose(line: str) -> bool:
+    """A line that may belong to a wrapped paragraph: not a quote, a list item,
+    indented code, a table row or a rule."""
+    return bool(line.strip()) and not line.startswith((">", " ", "\t")) \
+        and not _LIST_ITEM.match(line) and "\t" not in line \
+        and not set(line.strip()) <= set("-=_*~#")
+
+
+def reflow(text: str) -> str:
+    """Plain text that the sender hard-wrapped (at ~72 columns), with the lines of
+    each wrapped paragraph joined again, so that the pane wraps it to its width.
+
+    Conservative: two lines are joined only when both look like prose and the
+    first ended because the next word would not have fit at the sender's wrap
+    width (the longest prose line); a line much shorter than that which ends a
+    sentence (a greeting, a sign-off, a last line) stays, and so do blank lines,
+    quotes ('>'), list items, indented lines and everything after the signature
+    separator ('-- '). format=flowed text is already joined by the MIME layer.
+    """
+    lines = text.split("\n")
+    sig = next((i for i, ln in enumerate(lines) if ln.rstrip() in ("--", "-- ")), len(lines))
+    body, tail = lines[:sig], lines[sig:]
+    prose = [len(ln.rstrip()) for ln in body if _prose(ln)]
+    if len(prose) < 2:
+        return text
+    width = max(prose)
+    if not WRAP_MIN <= width <= WRAP_MAX:
+        return text  # not hard-wrapped (long lines), or nothing long enough to tell
+    # One line alone at the longest says little of a wrap width: then a line that
+    # ends a sentence is taken to end its line on purpose.
+    sure = sum(n >= width - 8 for n in prose) >= 2
+    out: list[str] = []
+    prev = ""  # the sender's previous line, when the next one may continue it
+    joined = False  # whether out[-1] is already several of the sender's lines
+    for i, line in enumerate(body):
+        line = line.rstrip() if _prose(line) else line
+        words = line.split()
+        last = i + 1 == len(body) or not _prose(body[i + 1])
+        if prev and _prose(line) and len(prev) + 1 + len(words[0]) > width and (
+                joined or not last or len(line) >= width // 3):
+            # (A short last line after one long one is as likely a sign-off
+            # ("Cheers") as the end of the sentence: joined only in a longer run.)
+            out[-1] = f"{out[-1]} {line}"
+            joined = True
+        else:
+            out.append(line)
+            joined = False
+        prev = line if _prose(line) and _may_go_on(line, width, sure) else ""
+    return "\n".join(out + tail)
+
+
+def _may_go_on(line: str, width: int, sure: bool) -> bool:
+    """Whether the next line may continue this one: it is long enough for a wrap,
+    and not a line that ends a sentence while much shorter than the width (or at
+    all, when the width is a guess)."""
+    n = len(line)
+    ends = line.endswith(_SENTENCE_END)
+    return n >= width // 2 and not (ends and (n < width * 4 // 5 or not sure))

@@ -692,8 +692,10 @@ class XmppClient:
             self._pending.pop(msg_id, None)
         self._publish(DeliveryChanged(self.name, msg_id, state.value, detail))
 
-    def mark_displayed(self, row_id: int) -> None:
-        """The user saw this message: flag it seen and tell its sender (XEP-0333)."""
+    def mark_displayed(self, row_id: int, *, tell: bool = True) -> None:
+        """The user saw this message: flag it seen and tell its sender (XEP-0333).
+        With `tell` False the message is only flagged: a displayed marker for a
+        later line of the chat says this one was seen too (XEP-0333)."""
         message = self.store.get_message(row_id)
         if message is None or message.transport is not Transport.XMPP:
             return
@@ -703,7 +705,7 @@ class XmppClient:
         # stored before the attribute was kept has its origin-id, which clients that
         # send one set to the same value; with neither there is nothing to quote.
         quoted = message.attr_id or message.origin_id
-        if message.direction is Direction.IN and quoted:
+        if tell and message.direction is Direction.IN and quoted:
             room = message.recipients[0].address if message.recipients else ""
             if bare(room) in self._rooms:
                 return  # markers in rooms would tell everyone; not sent

@@ -30,6 +30,7 @@ from bridge.model import Attachment, Direction, Transport
 from tuiclient.format import one_line, who
 from tuiclient.replies import NewMessage, ReplyDraft
 from tuiclient.screens.prompts import Files
+from tuiclient.widgets.ticks import Choice, Tick
 
 
 def editor_command() -> list[str]:
@@ -133,9 +134,9 @@ class ComposeScreen(ComposeBase):
             yield Label(Text.assemble(("To: ", "bold"), self.recipients(self.draft.reply_all)),
                         id="compose-to", markup=False)
             with Horizontal(id="compose-options"):
-                yield Checkbox("Reply to all", self.draft.reply_all, id="reply-all",
-                               disabled=not self.several)
-                yield Checkbox("Include history", self.draft.history, id="history")
+                yield Tick("Reply to all", self.draft.reply_all, id="reply-all",
+                           disabled=not self.several)
+                yield Tick("Include history", self.draft.history, id="history")
             yield Files(self.files, self.draft.attachments, id="files")
             yield TextArea(self.draft.text, id="body")
             yield from self.buttons()
@@ -176,8 +177,8 @@ class NewMessageScreen(ComposeBase):
         with Vertical(id="compose"):
             yield Label(Text("New message", style="bold"), id="compose-title")
             with RadioSet(id="via"):
-                yield RadioButton("by email", self.via == "email", id="via-email")
-                yield RadioButton("by IM", self.via == "im", id="via-im")
+                yield Choice("by email", self.via == "email", id="via-email")
+                yield Choice("by IM", self.via == "im", id="via-im")
             yield Input(self.to, placeholder="To: addresses or JIDs, comma-separated",
                         id="to")
             yield Input(placeholder="Subject (email only)", id="subject")

@@ -53,6 +53,24 @@ WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
            DeliveryState.FAILED)
 
 
+def newest_lines(messages: list[Message]) -> set[int]:
+    """The chat lines whose displayed marker tells each sender that all their
+    lines among `messages` were seen: the newest from each (that has an id to
+    quote, where one has)."""
+    newest: dict[str, Message] = {}
+    for m in messages:
+        if m.transport is not Transport.XMPP or m.direction is not Direction.IN \
+                or m.id is None:
+            continue
+        peer = m.sender.address.split("/", 1)[0].lower()
+        old = newest.get(peer)
+        quotable = bool(m.attr_id or m.origin_id)
+        if old is None or (quotable, m.date, m.id) >= (
+                bool(old.attr_id or old.origin_id), old.date, old.id or 0):
+            newest[peer] = m
+    return {m.id for m in newest.values() if m.id is not None}
+
+
 class MainScreen(Screen):
     BINDINGS = [
         bind("search", "search", label="search"),
@@ -240,6 +258,7 @@ class MainScreen(Screen):
             for m in messages:
                 timeline.update_message(m)
             self.messages = messages
+            self.refresh_head()  # its delivery mark, flags, unread dot
             if self.open_on_screen():
                 self.mark_open_read()
             return
@@ -283,11 +302,17 @@ class MainScreen(Screen):
         self.marking.update(ids)
         failed: list[Exception] = []
         counted = False  # whether a folder's unread count changed
+        told = newest_lines(messages) if flag == "read" and on else set()
         try:
             for m in messages:
                 assert m.id is not None
                 try:
-                    await self.engine.mark(m.id, flag, on)
+                    if m.transport is Transport.XMPP and flag == "read" and on:
+                        # One displayed marker, for the newest line, says the earlier
+                        # ones were seen too (XEP-0333): not one per line.
+                        await self.engine.mark(m.id, flag, on, tell=m.id in told)
+                    else:
+                        await self.engine.mark(m.id, flag, on)
                 except Exception as exc:  # offline: the list keeps the truth (unread)
                     failed.append(exc)
                     if flag == "read" and on:
@@ -307,11 +332,15 @@ class MainScreen(Screen):
         self.merge_thread(*key)
         if self.open_key == key:
             self.refresh_open()
-            view = self.query_one(EmailView)
-            shown = next((m for m in self.messages if view.shown is not None
-                          and m.id == view.shown.id), None)
-            if shown is not None:
-                view.show_head(shown)
+            self.refresh_head()
+
+    def refresh_head(self) -> None:
+        """The email view's headers and marks, for the message it shows as it is now."""
+        view = self.query_one(EmailView)
+        shown = next((m for m in self.messages if view.shown is not None
+                      and m.id == view.shown.id), None)
+        if shown is not None:
+            view.show_head(shown)
 
     def marking_target(self) -> tuple[tuple[str, str], list[Message], Message] | None:
         """What F and N act on: the message chosen in the open conversation; from the

@@ -17,6 +17,7 @@ from bridge.model import Attachment
 from bridge.xmpp.availability import ContactPresence
 from tuiclient.format import PRESENCE_DOT, one_line, size
 from tuiclient.replies import ReplyDraft
+from tuiclient.widgets.ticks import Checklist, Tick
 
 
 class DeferScreen(ModalScreen[str | None]):
@@ -147,9 +148,9 @@ class ReplyOptionsScreen(ModalScreen[ReplyDraft | None]):
         how = "by email" if self.draft.via == "email" else "by IM"
         with Vertical(classes="dialog", id="options-dialog"):
             yield Label(f"Reply {how}: options", classes="dialog-title")
-            yield Checkbox("Reply to all", self.draft.reply_all, id="reply-all",
-                           disabled=not self.several)
-            yield Checkbox("Include history", self.draft.history, id="history")
+            yield Tick("Reply to all", self.draft.reply_all, id="reply-all",
+                       disabled=not self.several)
+            yield Tick("Include history", self.draft.history, id="history")
             yield Files(self.files, self.draft.attachments, id="files")
             with Horizontal(classes="buttons"):
                 yield Button("Done \\[ctrl+s]", id="done", variant="primary")
@@ -186,7 +187,7 @@ class Files(VerticalScroll, can_focus=False):
             yield Label("No files in this conversation.", classes="dim")
             return
         yield Label("Attachments to send along:")
-        yield SelectionList[str](*[
+        yield Checklist(*[
             Selection(Text.assemble(one_line(a.filename), (f"  {size(a.size)}", "dim")),
                       a.filename, a.filename in self.initial) for a in self.files],
             id="file-list")

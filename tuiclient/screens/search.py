@@ -19,13 +19,23 @@ HELP = ("words, and filters: from: to: subject: has:attachment after:YYYY-MM-DD 
         "before: in:FOLDER is:unread")
 
 
+class Query(Input):
+    """The search words: every printable key is typed, Enter searches."""
+
+    BINDINGS = [Binding("enter", "submit", "search")]
+
+
 class Results(OptionList):
     BINDINGS = [bind("down", "cursor_down", show=False), bind("up", "cursor_up", show=False),
-                bind("top", "first", show=False), bind("bottom", "last", show=False)]
+                bind("top", "first", show=False), bind("bottom", "last", show=False),
+                Binding("enter", "select", "open")]
 
 
 class SearchScreen(Screen[Message | None]):
-    BINDINGS = [Binding("escape", "cancel", "back")]
+    # The quit key (q) leaves the search rather than the app: here it is the key
+    # just typed into the search words, and the footer does not offer it.
+    BINDINGS = [Binding("escape", "cancel", "back"),
+                bind("quit", "cancel", label="back", show=False)]
 
     def __init__(self, query: str = "", account: str | None = None) -> None:
         super().__init__()
@@ -36,7 +46,7 @@ class SearchScreen(Screen[Message | None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="search"):
-            yield Input(self.initial, placeholder="search mail and chat", id="query")
+            yield Query(self.initial, placeholder="search mail and chat", id="query")
             yield Label(HELP, id="search-help", markup=False)
             yield Results(id="results")
         yield Footer()

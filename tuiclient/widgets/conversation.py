@@ -22,13 +22,14 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from bridge.handoff import HISTORY_HEAD, TRANSCRIPT_HEAD
-from bridge.model import Direction, Message, Transport
+from bridge.model import Direction, Message, Party, Transport
 from tuiclient.format import (
     Clock,
     delivery_mark,
     flag_mark,
     long_date,
     one_line,
+    reflow,
     safe,
     short_date,
     size,
@@ -75,20 +76,26 @@ def names(widget: Widget) -> dict[str, str]:
     return getattr(widget.app, "contact_names", {})
 
 
-def message_text(m: Message, width_hint: int = 0) -> Text:
-    """A message's words, with carried-over history set apart from new text."""
+def message_text(m: Message) -> Text:
+    """A message's words, with carried-over history set apart from new text. An
+    email's hard-wrapped paragraphs are joined again (`reflow`), for the pane to
+    wrap to its width; the store keeps the text as it came."""
     body = safe(m.text).rstrip()
     out = Text()
     if body.startswith((HISTORY_HEAD, TRANSCRIPT_HEAD)):
         out.append(body, style="dim italic")
         return out
+    email = m.transport is Transport.EMAIL and not m.malformed  # raw stays raw
     for marker in (f"\n{TRANSCRIPT_HEAD}", f"\n{HISTORY_HEAD}"):
         at = body.find(marker)
         if at >= 0:
-            out.append(body[:at].rstrip())
+            words = body[:at].rstrip()
+            out.append(reflow(words) if email else words)
             out.append("\n\n")
             out.append(body[at + 1:], style="dim italic")
             return out
+    if email:
+        body = reflow(body)
     for line in body.split("\n"):
         out.append(line + "\n", style="dim" if line.startswith(">") else "")
     out.rstrip()
@@ -262,9 +269,7 @@ class EmailView(VerticalScroll):
         for label, parties in (("To", to), ("Cc", cc)):
             if parties:
                 t.append(f"\n{label}: ", style="bold")
-                t.append(", ".join(one_line(p.name) or one_line(names(self).get(
-                    one_line(p.address).split("/", 1)[0].lower())) or one_line(p.address)
-                    for p in parties))
+                t.append(", ".join(dict.fromkeys(self.party(m, p) for p in parties)))
         if m.subject:
             t.append("\nSubject: ", style="bold")
             t.append(one_line(m.subject))
@@ -275,6 +280,74 @@ class EmailView(VerticalScroll):
             t.append(one_line(a.filename), style="magenta")
             t.append(f"  {size(a.size)}", style="dim")
         self.query_one("#email-head", Static).update(t)
+
+
+    def party(self, m: Message, p: Party) -> str:
+        """A recipient as the user knows them: a name, "you" (the account's name),
+        or for a group chat's room (a JID like thread-…@conference) its people."""
+        address = one_line(p.address).split("/", 1)[0].lower()
+        engine = getattr(self.app, "engine", None)
+        accounts = engine.accounts if engine is not None else ()
+        mine = next((a for a in accounts if address in {
+            (x or "").lower() for x in (a.email, a.jid)}), None)
+        if mine is not None:
+            return one_line(p.name) or one_line(mine.display_name) or "you"
+        if m.transport is Transport.XMPP and address in self.rooms(m):
+            people = self.room_people(m, address, accounts)
+            if people:
+                return f"the group chat with {', '.join(people)}"
+            # Nobody else there yet (invited, not joined): a room made for a thread
+            # carries its subject as its name.
+            subject = next((one_line(x.subject) for x in getattr(self.screen, "messages", [])
+                            if x.thread_id == m.thread_id and one_line(x.subject)), "")
+            return f"the group chat “{subject}”" if subject else "the group chat"
+        return one_line(p.name) or one_line(names(self).get(address)) or one_line(p.address)
+
+    def rooms(self, m: Message) -> set[str]:
+        """The group chats (rooms) among a chat line's addresses: those the account
+        is in, and those its thread's incoming lines were sent to (a line to us
+        comes to our own JID; one through a room names the room)."""
+        engine = getattr(self.app, "engine", None)
+        client = getattr(engine, "xmpp", {}).get(m.account) if engine is not None else None
+        rooms: set[str] = set()
+        if client is not None:
+            rooms.update(r.lower() for r in (*client.rooms(), *client.state.rooms))
+        mine = {(x or "").lower() for a in (engine.accounts if engine is not None else ())
+                for x in (a.email, a.jid)}
+        for x in [m, *getattr(self.screen, "messages", [])]:
+            if x.transport is Transport.XMPP and x.direction is Direction.IN \
+                    and x.thread_id == m.thread_id:
+                rooms.update(a for p in x.recipients if p.role in ("to", "occupant")
+                             and (a := one_line(p.address).split("/", 1)[0].lower())
+                             not in mine)
+        return rooms
+
+    def room_people(self, m: Message, room: str, accounts) -> list[str]:
+        """Who is in a group chat, by name, but the user: its occupants (when
+        online) and whoever wrote in it in this thread."""
+        mine = {(x or "").lower() for a in accounts for x in (a.email, a.jid)}
+        known = names(self)
+        people: list[str] = []
+        engine = getattr(self.app, "engine", None)
+        client = getattr(engine, "xmpp", {}).get(m.account) if engine is not None else None
+        found: list[tuple[str, str]] = []  # (bare JID or "", nick or name)
+        if client is not None:
+            found += [((o.jid or "").split("/", 1)[0].lower(), o.nick)
+                      for o in client.occupants(room)]
+        for x in [*getattr(self.screen, "messages", []), m]:
+            if x.transport is Transport.XMPP and x.direction is Direction.IN \
+                    and x.thread_id == m.thread_id and any(
+                    one_line(p.address).split("/", 1)[0].lower() == room
+                    for p in x.recipients):
+                address = one_line(x.sender.address).split("/", 1)[0].lower()
+                found.append(("" if address == room else address, x.sender.name or ""))
+        for address, nick in found:
+            if address in mine:
+                continue
+            name = one_line(known.get(address)) or one_line(nick) or address
+            if name and name not in people:
+                people.append(name)
+        return people
 
 
 class ResponseCard(Static, can_focus=True):
