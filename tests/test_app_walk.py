@@ -108,6 +108,12 @@ async def test_the_whole_walk_by_keyboard(world, tmp_path, running):
         assert await pilot_until(pilot, lambda: "The big room it is." in carol_x.bodies())
         assert bob_x.bodies() == []
         timeline = app.screen.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: any(
+            m.text == "The big room it is." and m.delivery is DeliveryState.DEFERRED
+            for m in timeline.messages))
+        # The cursor on bob's copy brings it into view: it says deferred.
+        await go_to_message(pilot, app, lambda m: m.text == "The big room it is." and
+                            m.delivery is DeliveryState.DEFERRED)
         assert await pilot_until(pilot, lambda: "deferred" in shown(timeline)), \
             shown(timeline)
 
@@ -124,11 +130,13 @@ async def test_the_whole_walk_by_keyboard(world, tmp_path, running):
         link = next(r for r in bob_x.received if r.oob)
         assert fetch(link.oob[0], str(world.ca_file)) == pdf
         assert all(r.thread == root for r in bob_x.received)
-        assert await pilot_until(pilot, lambda: not app.engine.store.outbox_items(
-            ["deferred", "sending"]))
-        mine = [m for m in app.engine.timeline(alice.name, root)
-                if m.text == "The big room it is."]
-        assert mine and all(m.delivery is DeliveryState.DELIVERED for m in mine)
+        def mine() -> list:
+            return [m for m in app.engine.timeline(alice.name, root)
+                    if m.text == "The big room it is."]
+        # Both copies, carol's and bob's, settled by their receipts.
+        assert await pilot_until(pilot, lambda: len(mine()) == 2 and all(
+            m.delivery is DeliveryState.DELIVERED for m in mine())), mine()
+        await go_to_message(pilot, app, lambda m: m.id == mine()[-1].id)
         assert await pilot_until(pilot, lambda: "deferred" not in shown(timeline) and
                                  "✓✓ delivered" in shown(timeline)), shown(timeline)
 
