@@ -514,6 +514,43 @@ def test_header_rows_and_header_objects_store_the_same(tmp_path: Path) -> None:
             assert x is not None and x == y and len(x.recipients) == 2
 
 
+def test_bulk_import_numbers_rows_keeps_places_unique_and_foreign_keys_on(
+        store: Store) -> None:
+    store.insert_email_headers("work", "INBOX", [_header(1, msg_id="a@x")])
+    # Fresh mail in bulk: ids follow on, threads count it, places are kept.
+    assert store.insert_email_headers(
+        "work", "INBOX", [_header(u, msg_id=f"n{u}@x") for u in (5, 4, 3)],
+        defer_parties=True) == 3
+    ids = store.folder_uids("work", "INBOX")
+    assert ids[5] == ids[1] + 1 and ids[3] == ids[1] + 3
+    assert [store.get_message(ids[u]).msg_id for u in (5, 4, 3)] == ["n5@x", "n4@x", "n3@x"]
+    thread = store.get_thread("work", "root@example.org")
+    assert thread is not None and thread.message_count == 4
+    # A new email claiming a place another one holds fails its whole batch.
+    with pytest.raises(sqlite3.IntegrityError):
+        store.insert_email_headers("work", "INBOX", [_header(6, msg_id="n6@x"),
+                                                     _header(4, msg_id="other@x")],
+                                   defer_parties=True)
+    assert store.find_by_msg_id("work", "n6@x") is None
+    assert store.count_messages("work") == 4
+    # The checks the import skipped are back on for everything else.
+    assert store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    with pytest.raises(sqlite3.IntegrityError):
+        store._conn.execute("INSERT INTO mail_locations (account, folder, uid, message) "
+                            "VALUES ('work', 'nowhere', 1, ?)", (ids[1],))
+
+
+def test_lookup_by_message_id_header_whether_or_not_it_is_the_msg_id(store: Store) -> None:
+    same = email(1)
+    differs = email(2, message_id_header="header-2@example.org")
+    elsewhere = email(3, account="home", message_id_header="m1@example.org")
+    assert store.insert_messages([same, differs, elsewhere]) == 3
+    assert store.lookup("message_id_header", "m1@example.org") == [same, elsewhere]
+    assert store.lookup("message_id_header", "m1@example.org", account="home") == [elsewhere]
+    assert store.lookup("message_id_header", "header-2@example.org") == [differs]
+    assert store.lookup("message_id_header", "m2@example.org") == []
+
+
 def test_version_2_store_keeps_its_index_backlog(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "store.sqlite3"

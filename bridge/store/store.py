@@ -85,6 +85,10 @@ INSERT INTO messages (
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'email', 0)
 """
 
+# The same without the id, for a batch whose ids SQLite hands out itself.
+_HEADER_INSERT_AUTO_ID = _HEADER_INSERT.replace("id, account,", "account,", 1).replace(
+    "VALUES (?, ", "VALUES (", 1)
+
 _MESSAGE_INSERT = """
 INSERT INTO messages (
     id, account, msg_id, transport, direction, thread_id, date, sender_address,
@@ -291,6 +295,21 @@ class Store:
             self._conn.execute("COMMIT")
 
     @contextmanager
+    def _write_unchecked(self) -> Iterator[sqlite3.Connection]:
+        """`_write` without per-row foreign key checks, for a bulk import whose
+        transaction writes every parent row (account, folder) itself first and
+        deletes or rekeys none: the checks cost a parent lookup per key and row.
+        The lock keeps the switch from reaching any other statement on this
+        connection; SQLite takes the pragma outside a transaction only."""
+        with self._lock:
+            self._conn.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with self._write() as conn:
+                    yield conn
+            finally:
+                self._conn.execute("PRAGMA foreign_keys = ON")
+
+    @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         # One snapshot for reads that take several queries (a message and its parties).
         with self._lock:
@@ -442,8 +461,9 @@ class Store:
                 known[(account, msg_id)] = row_id
         for (account, folder), uids in uids_by_folder.items():
             for uid, row_id in conn.execute(
-                    "SELECT uid, id FROM messages WHERE account = ? AND folder = ? "
-                    "AND uid IN (SELECT value FROM json_each(?))", (account, folder, _json(uids))):
+                    "SELECT uid, message FROM mail_locations WHERE account = ? "
+                    "AND folder = ? AND uid IN (SELECT value FROM json_each(?))",
+                    (account, folder, _json(uids))):
                 known_uids[(account, folder, uid)] = row_id
 
         # Row ids are handed out here so parties and attachments can go in with
@@ -643,7 +663,7 @@ class Store:
                 # same index pages into the database again and again. The WAL is
                 # as safe either way; the cap keeps a huge import's WAL bounded.
                 self._conn.execute(f"PRAGMA wal_autocheckpoint = {_BULK_CHECKPOINT_PAGES:d}")
-        with self._write() as conn:
+        with self._write_unchecked() as conn:
             conn.execute("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
                          (account, now))
             conn.execute("INSERT OR IGNORE INTO folders (account, name) VALUES (?, ?)",
@@ -660,7 +680,8 @@ class Store:
             places: list[tuple[Any, ...]] = []
             threads: dict[str, _ThreadDelta] = defaultdict(_ThreadDelta)
             email_bit = TRANSPORT_BITS[Transport.EMAIL]
-            for r in rows_in:
+            fresh = defer_parties and not known and len({r[3] for r in rows_in}) == len(rows_in)
+            for r in rows_in if not fresh else ():
                 row_id = known.get(r[3])
                 if row_id is None:
                     row_id = known[r[3]] = next_id
@@ -674,7 +695,20 @@ class Store:
                 else:
                     # Known already (sent from here, or its chat copy): now it has a place.
                     places.append((r[2], row_id))
-            conn.executemany(_HEADER_INSERT, rows)
+            if fresh:
+                # A bulk batch of mail new to the store, the usual case: the rows go
+                # in as they came and SQLite numbers them first_id onwards, as
+                # AUTOINCREMENT takes the highest id ever used + 1, as next_id did.
+                for r in rows_in:
+                    threads[r[4]].add_values(r[5], r[7], r[9] or r[8], "", r[10], email_bit)
+                conn.executemany(_HEADER_INSERT_AUTO_ID, rows_in)
+                next_id += len(rows_in)
+                if conn.execute("SELECT max(id) FROM messages").fetchone()[0] != next_id - 1:
+                    raise schema.StoreError("bulk import: row ids were not consecutive")
+                new = len(rows_in)
+            else:
+                conn.executemany(_HEADER_INSERT, rows)
+                new = len(rows)
             if places:
                 conn.executemany("UPDATE messages SET folder = ?, uid = ? "
                                  "WHERE id = ? AND folder IS NULL",
@@ -682,9 +716,11 @@ class Store:
                 conn.executemany("INSERT OR IGNORE INTO mail_locations (account, folder, uid, "
                                  "message) VALUES (?, ?, ?, ?)",
                                  [(account, folder, uid, i) for uid, i in places])
-            if rows:
-                # Straight from the rows just written: no values cross into SQLite twice.
-                conn.execute("INSERT OR IGNORE INTO mail_locations (account, folder, uid, "
+            if new:
+                # Straight from the rows just written: no values cross into SQLite
+                # twice. Not OR IGNORE: the sync found these places free, and two
+                # emails in one place must fail the batch, not hide one of them.
+                conn.execute("INSERT INTO mail_locations (account, folder, uid, "
                              "message) SELECT account, folder, uid, id FROM messages "
                              "WHERE id BETWEEN ? AND ?", (first_id, next_id - 1))
                 self._backlog_add(conn, first_id, next_id - 1)
@@ -698,7 +734,7 @@ class Store:
                 (account, thread_id, d.subject, d.subject_date, d.first, d.last, d.count,
                  d.unread, d.last_sender, d.snippet, d.transports)
                 for thread_id, d in threads.items()])
-        return len(rows)
+        return new
 
     @staticmethod
     def _backlog_add(conn: sqlite3.Connection, first: int, last: int) -> None:
@@ -918,8 +954,19 @@ class Store:
             raise ValueError(f"cannot look messages up by {field!r}; use one of "
                              f"{sorted(LOOKUP_FIELDS)}")
         sql, args = f"WHERE m.{field} = ?", [value]
-        if account is not None:
-            sql, args = sql + " AND m.account = ?", [value, account]
+        if field == "message_id_header":
+            # messages_by_header holds only the rows whose Message-ID differs from
+            # their msg_id (schema v6); the others are found by msg_id, per account.
+            sql, args = (
+                "WHERE m.id IN (SELECT id FROM messages WHERE message_id_header = ?1 "
+                "AND message_id_header <> msg_id UNION ALL SELECT id FROM messages "
+                "WHERE account IN (SELECT name FROM accounts) AND msg_id = ?1 "
+                "AND message_id_header = ?1)", [value])
+            if account is not None:
+                # Unary +: the planner must start from the ids above, not the account.
+                sql, args = sql + " AND +m.account = ?", [*args, account]
+        elif account is not None:
+            sql, args = sql + " AND m.account = ?", [*args, account]
         return self._query_messages(sql + " ORDER BY m.date, m.id", args)
 
     def thread_messages(self, thread_id: str, account: str | None = None) -> list[Message]:
