@@ -7,12 +7,14 @@ and exit code are checked; the people on the other side use plain clients.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,29 @@ async def cli(config: Path, *argv: str, stdin: str | None = None,
     except ValueError:
         raise AssertionError(f"not JSON: {done.stdout!r}; stderr: {done.stderr}") from None
     return done.returncode, result, done.stderr
+
+
+@contextlib.asynccontextmanager
+async def watching(config: Path) -> AsyncIterator[list[dict]]:
+    """`tuiclient watch` in a subprocess: yields the events it has printed so far (a
+    list that grows); on leaving, SIGTERM, which it must answer with exit code 0."""
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "tuiclient", "--config", str(config), "watch"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+        env=dict(os.environ))
+    lines: list[dict] = []
+
+    def read() -> None:
+        assert watch.stdout is not None
+        for line in watch.stdout:
+            lines.append(json.loads(line))
+    reader = asyncio.get_running_loop().run_in_executor(None, read)
+    try:
+        yield lines
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        assert watch.wait(20) == 0
+        await reader
 
 
 async def test_every_command_with_json_output(world, tmp_path, running):
@@ -166,18 +191,7 @@ async def test_watch_prints_a_handoff_and_a_deferral_in_order(world, tmp_path, r
     await xmpp(PlainXmpp(carol.jid, carol.password, "127.0.0.1", world.ports.c2s,
                          str(world.ca_file), show="away", status="Back at 5"))
     root = send_email(world, bob, [alice.email], [], "Hand me off", "Chat instead?")
-    watch = subprocess.Popen(
-        [sys.executable, "-m", "tuiclient", "--config", str(config), "watch"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
-        env=dict(os.environ))
-    lines: list[dict] = []
-
-    def read() -> None:
-        assert watch.stdout is not None
-        for line in watch.stdout:
-            lines.append(json.loads(line))
-    reader = asyncio.get_running_loop().run_in_executor(None, read)
-    try:
+    async with watching(config) as lines:
         await until(lambda: any(e["event"] == "WatchStarted" for e in lines), 20)
         code, _r, err = await cli(config, "sync")
         assert code == EXIT_OK, err
@@ -188,10 +202,6 @@ async def test_watch_prints_a_handoff_and_a_deferral_in_order(world, tmp_path, r
         assert code == EXIT_NOT_DELIVERED, err
         await until(lambda: any(e["event"] == "OutboxChanged" and e["state"] == "deferred"
                                 for e in lines), 20, "the deferral in watch's output")
-    finally:
-        watch.send_signal(signal.SIGTERM)
-        assert watch.wait(20) == 0
-        await reader
     outbox = [(e["state"], e["msg_id"]) for e in lines if e["event"] == "OutboxChanged"]
     handoff_id = outbox[0][1]
     handoff = [s for s, m in outbox if m == handoff_id]
@@ -248,22 +258,11 @@ async def test_watch_prints_a_server_going_down_and_coming_back(world, tmp_path)
     config = write_config(world, tmp_path, alice,
                           '\n[health]\ninterval = "2s"\ncritical_interval = "1s"\n'
                           'timeout = "5s"\n')
-    watch = subprocess.Popen(
-        [sys.executable, "-m", "tuiclient", "--config", str(config), "watch"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
-        env=dict(os.environ))
-    lines: list[dict] = []
-
-    def read() -> None:
-        assert watch.stdout is not None
-        for line in watch.stdout:
-            lines.append(json.loads(line))
-    reader = asyncio.get_running_loop().run_in_executor(None, read)
 
     def smtp() -> list[dict]:
         return [e for e in lines if e["event"] == "HealthReported"
                 and e["report"]["service"] == "smtp"]
-    try:
+    async with watching(config) as lines:
         await until(lambda: smtp(), 30, "the first SMTP report")
         assert smtp()[0]["report"]["reachable"] and not smtp()[0]["critical"]
         world.stop_smtp()
@@ -275,10 +274,6 @@ async def test_watch_prints_a_server_going_down_and_coming_back(world, tmp_path)
         # More probes come (every second for a while, then every two): unchanged
         # reports are not printed.
         await asyncio.sleep(5)
-    finally:
-        watch.send_signal(signal.SIGTERM)
-        assert watch.wait(20) == 0
-        await reader
     states = [(e["report"]["reachable"], e["report"]["logged_in"], e["critical"])
               for e in smtp()]
     assert states == [(True, True, False), (False, False, True), (True, True, False)], smtp()
