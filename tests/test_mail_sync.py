@@ -506,3 +506,30 @@ def test_cut_during_a_bulk_sync_through_the_parser_process_resumes(world, people
     assert sorted(m.subject for m in alice.store.folder_messages(name, "INBOX", limit=100)) \
         == sorted(f"cut m{i}" for i in range(40))
     assert sum(t.message_count for t in alice.store.list_threads(name, limit=100)) == 40
+
+
+def test_a_change_told_inside_another_answer_sends_the_worker_back_to_resync() -> None:
+    """Dovecot may tell a flag change, an expunge or new mail inside the answer to
+    a SEARCH or FETCH the pass made; the session counts it as told and IDLE will
+    not tell it again. Such a line must leave a sign that the worker checks before
+    it goes back into IDLE."""
+    from types import SimpleNamespace
+
+    from bridge.mail.imap_fetch import note_push
+    from bridge.mail.worker import _changed_meanwhile
+
+    def client_after(*lines: bytes) -> SimpleNamespace:
+        im = SimpleNamespace(untagged_responses={"READ-ONLY": [b""]})
+        for line in lines:
+            note_push(im, line)
+        return SimpleNamespace(_imap=im)
+
+    assert not _changed_meanwhile(client_after(b"* ESEARCH (TAG \"a1\") UID ALL 1:3\r\n",
+                                               b"* OK [HIGHESTMODSEQ 9] Highest\r\n"))
+    for told in (b"* 3 FETCH (FLAGS (\\Seen) MODSEQ (9))\r\n", b"* 4 EXISTS\r\n",
+                 b"* 2 EXPUNGE\r\n", b"* VANISHED 7\r\n"):
+        assert _changed_meanwhile(client_after(told)), told
+    # What an EXAMINE answered is the folder's state, not news.
+    examined = SimpleNamespace(_imap=SimpleNamespace(untagged_responses={
+        "EXISTS": [b"3"], "UIDVALIDITY": [b"17"], "READ-ONLY": [b""]}))
+    assert not _changed_meanwhile(examined)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import imapclient
 
@@ -126,10 +127,24 @@ def search_uids(client: imapclient.IMAPClient, criteria: bytes) -> list[int]:
                 return uids
             if (m := _ESEARCH_ALL.match(line)) is not None:
                 uids = parse_uid_set(m.group(1).decode())
+            else:
+                note_push(im, line)
     except OSError as exc:
         raise FetchError(f"connection lost during SEARCH: {exc}") from exc
     finally:
         im.tagged_commands.pop(tag, None)
+
+
+_PUSHED = re.compile(rb"^\* (?:\d+ (FETCH|EXISTS|EXPUNGE)\b|(VANISHED)\b)")
+
+
+def note_push(im: Any, line: bytes) -> None:
+    """Keep a sign of a change the server told in the middle of another command's
+    answer (a flag, an expunge, new mail), where imaplib keeps its untagged
+    responses: the session counts it as told, so the worker must resync before it
+    goes back to IDLE (see bridge.mail.worker)."""
+    if (m := _PUSHED.match(line)) is not None:
+        im.untagged_responses.setdefault((m.group(1) or m.group(2)).decode(), []).append(b"")
 
 
 def stream_fetch(client: imapclient.IMAPClient, uids: str, items: bytes,
@@ -177,7 +192,8 @@ def stream_command(client: imapclient.IMAPClient, command: bytes,
             if _FETCH.match(text):
                 uid = _UID.search(text)
                 if uid is None:
-                    continue  # a flag update pushed without UID: the resync will see it
+                    note_push(im, text)  # a flag update pushed without UID: resync
+                    continue
                 flags = _FLAGS.search(text)
                 size = _SIZE.search(text)
                 modseq = _MODSEQ.search(text)
@@ -201,7 +217,9 @@ def stream_command(client: imapclient.IMAPClient, command: bytes,
                 if extra is not None and item.modseq > extra.modseq:
                     extra.modseq = item.modseq
                 yield item
-            elif extra is not None:
+            elif extra is None:
+                note_push(im, text)
+            else:
                 if (v := _VANISHED.match(text)) is not None:
                     extra.vanished.extend(parse_uid_set(v.group(1).decode()))
                 elif text.endswith(b" EXISTS\r\n"):

@@ -27,7 +27,7 @@ import imapclient
 from ..config import AccountConfig
 from ..events import EventBus, HealthChanged, PushRestarted
 from ..store import Store
-from .imap_fetch import FetchError, search_uids
+from .imap_fetch import FetchError, search_uids, stream_command
 from .send import MailSender
 from .sync import MailSync
 
@@ -117,6 +117,12 @@ class MailWorker(threading.Thread):
         else:
             inbox = {f.name: f for f in self.sync.store.folders(self.account.name)}.get("INBOX")
             uidnext = (inbox.uidnext or 0) if inbox is not None else 0
+        # NOOP first: a change that came during the pass's UID commands may wait
+        # in the session for a point where the server may tell it (Dovecot keeps
+        # it until then, and IDLE's start is not such a point).
+        told = any(True for _ in stream_command(client, b"NOOP"))
+        if told or _changed_meanwhile(client):
+            return  # told during the pass, after its questions: IDLE would not tell again
         client.idle()
         self.idling, self.push_ok_at = True, time.time()
         started = time.monotonic()
@@ -193,3 +199,14 @@ class MailWorker(threading.Thread):
                 break
             self._wake.wait(min(left, 1.0))
         self._wake.clear()
+
+
+def _changed_meanwhile(client: imapclient.IMAPClient) -> bool:
+    """Whether the server told of a change (a flag, an expunge, new mail) in the
+    middle of the pass that just ended, after the pass had asked about it: the
+    session counts it as told, so IDLE would stay silent about it until the next
+    push check. What an EXAMINE answered (it comes with UIDVALIDITY) is no news."""
+    left = client._imap.untagged_responses
+    if any(k in left for k in ("FETCH", "VANISHED", "EXPUNGE")):
+        return True
+    return "EXISTS" in left and "UIDVALIDITY" not in left
