@@ -13,6 +13,9 @@ names another one. Its layout::
     on_max_age = "ask"                # ... ask | email | drop
     policy = "ask"                    # headless, contact away: ask | defer | email | send
     folder = "Deferred"               # IMAP folder that mirrors deferred chat messages
+    email_by_im_after = "1h"          # an email its SMTP server refused this long goes
+                                      # by chat to the same people (all need a JID);
+                                      # unset: emails only ever go by email
 
     [handoff]                         # optional
     group_chats = "room"              # several people moved to chat: room | separate
@@ -88,7 +91,7 @@ KEY_ACTIONS = (
     "down", "up", "top", "bottom", "open", "back", "next_pane", "search", "reply_email",
     "reply_all_email", "reply_im", "reply_all_im", "reply_options", "compose", "flag",
     "unread", "outbox", "health", "help", "refresh", "quit", "outbox_retry", "outbox_email",
-    "outbox_cancel",
+    "outbox_im", "outbox_cancel",
 )
 PASSWORD_COMMAND_TIMEOUT = 30.0
 
@@ -197,6 +200,9 @@ class DeferralPolicy:
     on_max_age: str = "ask"
     policy: str = "ask"
     folder: str = "Deferred"  # the IMAP folder mirroring deferred chat messages
+    # An email still unsent this long after its first failed try goes by chat
+    # instead; None: never (the user has to agree to it in the config).
+    email_by_im_after: float | None = None
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (0 is the first retry)."""
@@ -436,7 +442,7 @@ class _Locator:
 _TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff",
              "health")
 _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
-                  "folder")
+                  "folder", "email_by_im_after")
 _HANDOFF_KEYS = ("group_chats",)
 _HEALTH_KEYS = ("interval", "critical_interval", "timeout")
 GROUP_CHAT_CHOICES = ("room", "separate")
@@ -678,6 +684,8 @@ class _Reader:
             on_max_age=self.choice(table, prefix, "on_max_age", ON_MAX_AGE_CHOICES, "ask"),
             policy=self.choice(table, prefix, "policy", AWAY_POLICIES, "ask"),
             folder=self.string(table, prefix, "folder") or defaults.folder,
+            email_by_im_after=(self.duration(table, prefix, "email_by_im_after", 0.0)
+                               if "email_by_im_after" in table else None),
         )
 
     def handoff(self, raw: dict[str, Any]) -> HandoffPolicy:
@@ -1121,6 +1129,8 @@ def describe(config: Config) -> str:
         ),
         f"  after {_format_duration(d.max_age)}: {d.on_max_age}",
         f"  headless, contact away: {d.policy}",
+        (f"  an email its SMTP server refused for {_format_duration(d.email_by_im_after)} "
+         "goes by chat" if d.email_by_im_after else "  emails go by email only"),
     ]
     h = config.health
     lines += [

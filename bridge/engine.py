@@ -12,6 +12,7 @@ reply on either transport, and move a conversation between them (see
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import hashlib
 import logging
@@ -37,6 +38,7 @@ from .health import HealthMonitor, HealthReported, Timings
 from .identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
 from .mail.compose import build_email, reply_headers, reply_subject
 from .mail.connect import ConnectError
+from .mail.mime import parse_message, to_message
 from .mail.send import MailSender
 from .mail.sync import MailSync
 from .mail.worker import MailWorker
@@ -733,6 +735,52 @@ class Engine:
         await self.queue_email(plan.account, mail, msg_id)
         return msg_id
 
+    async def im_instead(self, item: OutboxItem) -> list[tuple[ImPlan, list[str]]]:
+        """The chat legs of a queued email that goes by chat instead: to the JIDs
+        of its To and Cc (one room for several, or one chat each by config), a
+        chat each for its Bcc (a room would show them), with the subject above
+        the text, its files, and its thread. Nothing is written here."""
+        client = self.xmpp_client(item.account)
+        if not client.connected:
+            raise EngineError(f"account {item.account!r}: the XMPP server is not connected "
+                              "either")
+        raw = base64.b64decode(item.payload["raw"])
+        mail = to_message(parse_message(raw), account=item.account, folder=None, uid=None,
+                          direction=Direction.OUT, put_blob=self.store.store_blob)
+        stored = self.store.find_by_msg_id(item.account, item.msg_id)
+        thread_id = stored.thread_id if stored is not None else mail.thread_id
+        envelope = [normalize_email(a) for a in item.payload.get("recipients", [])]
+        mapped, unresolved = self.identity.map_parties(envelope, "xmpp")
+        if unresolved:
+            raise UnmappedParty("xmpp", unresolved)
+        shown = {normalize_email(p.address) for p in mail.recipients}
+        group = list(dict.fromkeys(j for a, j in mapped.items() if a in shown))
+        hidden = [j for a, j in mapped.items() if a not in shown and j not in group]
+        text = mail.text.strip()
+        subject = (mail.subject or "").strip()
+        if subject and reply_subject(subject) != subject:
+            text = f"{subject}\n\n{text}" if text else subject
+        files = [{"name": a.filename, "type": a.content_type or "application/octet-stream",
+                  "sha256": a.sha256 or "", "size": a.size} for a in mail.attachments
+                 if a.sha256]
+        domain = client.domain
+        legs: list[tuple[ImPlan, list[str]]] = []
+        if len(group) > 1 and self.config.handoff.group_chats != "separate":
+            room = await self._room_for(client, thread_id)
+            legs.append((self._plan(item.account, room, thread_id, text, domain, room=True,
+                                    invite=group, room_name=subject or "conversation"),
+                         group))
+        else:
+            legs.extend((self._plan(item.account, j, thread_id, text, domain), [j])
+                        for j in group)
+        legs.extend((self._plan(item.account, j, thread_id, text, domain), [j])
+                    for j in hidden)
+        for plan, _who in legs:
+            plan.files = [dict(f, id=new_message_id(domain)) for f in files]
+        if not legs:
+            raise EngineError("the email has nobody to send a chat message to")
+        return legs
+
     async def send_message(self, account: str, to: Sequence[str], text: str, *,
                            via: str = "im", subject: str = "",
                            when_away: str | None = None,
@@ -803,6 +851,10 @@ class Engine:
     async def outbox_email(self, outbox_id: int) -> str:
         """Stop deferring a chat message and send it by email instead."""
         return await self.outbox.send_by_email(outbox_id)
+
+    async def outbox_im(self, outbox_id: int) -> list[int]:
+        """Stop waiting for the mail server: send a queued email by chat instead."""
+        return await self.outbox.send_by_im(outbox_id)
 
     # -- chat -> email ------------------------------------------------------------------
 

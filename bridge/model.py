@@ -43,6 +43,7 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     FELL_BACK_TO_EMAIL = "fell-back-to-email"
+    FELL_BACK_TO_IM = "fell-back-to-im"  # an email whose SMTP server stayed down
 
 
 PARTY_ROLES = frozenset({"from", "to", "cc", "bcc", "occupant"})

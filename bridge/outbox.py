@@ -55,7 +55,8 @@ TICK = 1.0
 
 WHEN_AWAY = ("ask", "send", "defer", "email")
 SETTLED = {DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.CANCELLED,
-           DeliveryState.FELL_BACK_TO_EMAIL, DeliveryState.FAILED}
+           DeliveryState.FELL_BACK_TO_EMAIL, DeliveryState.FELL_BACK_TO_IM,
+           DeliveryState.FAILED}
 _RANK = {DeliveryState.SENDING: 1, DeliveryState.SENT: 2, DeliveryState.DELIVERED: 3,
          DeliveryState.READ: 4}
 
@@ -192,23 +193,8 @@ class Outbox:
                      reason: str = "") -> int:
         """Write the outbox row (and the message) in one transaction, then send it
         now or keep it deferred. Returns the outbox id."""
-        account = self.engine.account(plan.account)
-        now = time.time()
         state = DeliveryState.DEFERRED if defer else DeliveryState.QUEUED
-        message = Message(
-            msg_id=plan.msg_id, account=plan.account, transport=Transport.XMPP,
-            direction=Direction.OUT, thread_id=plan.thread_id, date=now,
-            sender=Party((account.jid or "").partition("/")[0], account.display_name or "",
-                         "from"),
-            recipients=[Party(plan.to, "", "to")], text=plan.text, origin_id=plan.msg_id,
-            delivery=state)
-        exists = self.store.find_by_msg_id(plan.account, plan.msg_id) is not None
-        outbox_id = self.store.outbox_add(
-            plan.msg_id, plan.account, Transport.XMPP,
-            payload={"plan": plan.to_payload(), "targets": list(targets)},
-            parties=[Party(t, "", "to") for t in (targets or [plan.to])], state=state,
-            next_attempt=now + self.policy.delay(0) if defer else now,
-            message=None if exists else message)
+        outbox_id = self.store.outbox_add(**self._row(plan, targets, state))
         failpoints.hit(failpoints.OUTBOX_ROW_WRITTEN)
         if defer:
             self.store.outbox_log(outbox_id, "deferred", reason)
@@ -217,6 +203,28 @@ class Outbox:
         else:
             await self._send(outbox_id)
         return outbox_id
+
+    def _row(self, plan: ImPlan, targets: Sequence[str], state: DeliveryState,
+             **extra: Any) -> dict[str, Any]:
+        """The outbox row of a chat leg, with its outgoing message: the arguments
+        of `Store.outbox_add`."""
+        account = self.engine.account(plan.account)
+        now = time.time()
+        message = Message(
+            msg_id=plan.msg_id, account=plan.account, transport=Transport.XMPP,
+            direction=Direction.OUT, thread_id=plan.thread_id, date=now,
+            sender=Party((account.jid or "").partition("/")[0], account.display_name or "",
+                         "from"),
+            recipients=[Party(plan.to, "", "to")], text=plan.text, origin_id=plan.msg_id,
+            delivery=state)
+        exists = self.store.find_by_msg_id(plan.account, plan.msg_id) is not None
+        deferred = state is DeliveryState.DEFERRED
+        return {"msg_id": plan.msg_id, "account": plan.account, "transport": Transport.XMPP,
+                "payload": {"plan": plan.to_payload(), "targets": list(targets), **extra},
+                "parties": [Party(t, "", "to") for t in (targets or [plan.to])],
+                "state": state,
+                "next_attempt": now + self.policy.delay(0) if deferred else now,
+                "message": None if exists else message}
 
     # -- sending ------------------------------------------------------------------------
 
@@ -312,6 +320,7 @@ class Outbox:
         queued chat rows that failed to send; emails due again."""
         now = time.time()
         await self._transport_down(now)
+        await self._mail_down(now)
         for item in self.store.outbox_items(states=[DeliveryState.DEFERRED,
                                                     DeliveryState.QUEUED]):
             if item.transport is Transport.EMAIL:
@@ -356,6 +365,33 @@ class Outbox:
             except Exception as exc:  # no email address for them: keep it for chat
                 self.store.outbox_update(item.id, payload=dict(item.payload, no_email=True))
                 self.store.outbox_log(item.id, "email failed", str(exc))
+
+    async def _mail_down(self, now: float) -> None:
+        """An email its SMTP server has refused for `email_by_im_after` (counted
+        from its first failed try) goes by chat instead, when the user agreed to
+        it in the config and everyone it is for has a JID."""
+        after = self.policy.email_by_im_after
+        if not after:
+            return
+        for item in self.store.outbox_items(states=[DeliveryState.QUEUED]):
+            if item.transport is not Transport.EMAIL or item.attempts < 1 or \
+                    item.payload.get("no_im") or now - self._first_failure(item) < after:
+                continue
+            client = self.engine.xmpp.get(item.account)
+            if client is None or not client.connected:
+                continue  # both down: it waits for whichever comes back
+            try:
+                await self.send_by_im(item.id, f"the mail server refused it for "
+                                               f"{_secs(now - self._first_failure(item))}")
+            except Exception as exc:  # no JID for someone: it stays an email
+                self.store.outbox_update(item.id, payload=dict(item.payload, no_im=True))
+                self.store.outbox_log(item.id, "cannot go by chat", str(exc))
+
+    def _first_failure(self, item: OutboxItem) -> float:
+        for entry in self.store.outbox_history(item.id):
+            if entry.event == "retry later":
+                return entry.at
+        return item.updated
 
     async def _retry_deferred(self, item: OutboxItem, now: float) -> None:
         plan = ImPlan.from_payload(item.payload["plan"])
@@ -439,6 +475,32 @@ class Outbox:
         if item.payload.get("mirrored"):
             await self._unmirror(outbox_id)
         return msg_id
+
+    async def send_by_im(self, outbox_id: int,
+                         why: str = "sent by chat at your request") -> list[int]:
+        """Give up on SMTP: send a waiting email as chat to the same people (its
+        text, with the subject on top, and its files, in the same thread). The
+        chat rows replace the email in one transaction. Returns their ids."""
+        item = self._get(outbox_id)
+        if item.transport is not Transport.EMAIL:
+            raise ValueError(f"outbox item {outbox_id} is a chat message already")
+        if item.state is not DeliveryState.QUEUED:
+            raise ValueError(f"outbox item {outbox_id} is {item.state.value}; only an email "
+                             "waiting for its server can go by chat")
+        legs = await self.engine.im_instead(item)
+        rows = [self._row(plan, who, DeliveryState.QUEUED, instead_of=outbox_id)
+                for plan, who in legs]
+        ids = self.store.outbox_replace(outbox_id, DeliveryState.FELL_BACK_TO_IM, rows,
+                                        only_from=(DeliveryState.QUEUED,))
+        if ids is None:
+            now = self._get(outbox_id).state.value
+            raise ValueError(f"outbox item {outbox_id} is {now} now; it stays an email")
+        detail = why + "; as chat " + ", ".join(str(i) for i in ids)
+        self.store.outbox_log(outbox_id, "sent by chat", detail)
+        self._tell(outbox_id, DeliveryState.FELL_BACK_TO_IM, detail)
+        for new_id in ids:
+            await self._send(new_id, f"instead of email {outbox_id}")
+        return ids
 
     def _get(self, outbox_id: int) -> OutboxItem:
         item = self.store.outbox_get(outbox_id)

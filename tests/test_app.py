@@ -519,3 +519,43 @@ async def test_address_prompt_asks_for_a_jid_and_remembers_it(world, tmp_path, r
             assert await wait_until(lambda p=p: "Coffee first?" in clients[p.jid].bodies(),
                                     20), (p.name, notes(app))
         assert not isinstance(app.screen, AddressScreen)
+
+
+async def test_outbox_sends_a_waiting_email_by_chat(world, tmp_path, running):
+    """The mail server is down: in the outbox, `m` sends alice's waiting email to
+    bob by chat instead; the row shows it, and bob gets the line, subject on top."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    path = tmp_path / "config.toml"
+    path.write_text(world.client_config(alice, password_command(tmp_path, alice))
+                    + contacts_toml(bob))
+    app = TuiClientApp(load_config(path), probe_on_start=False)
+    world.stop_smtp()
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            assert await pilot_until(pilot, lambda: app.engine.xmpp.get(alice.name)
+                                     is not None and app.engine.xmpp[alice.name].connected)
+            result = await app.engine.send_message(alice.name, [bob.email], "Room 4 today.",
+                                                   via="email", subject="Standup")
+            (email_id,) = result.emails
+            assert await pilot_until(pilot, lambda: any(
+                h.event == "retry later" for h in app.engine.store.outbox_history(email_id)))
+            await pilot.press("O")
+            assert await pilot_until(pilot, lambda: isinstance(app.screen, OutboxScreen))
+            outbox = app.screen
+            assert f"email to {bob.email}" in text_of(app, "#outbox-log")
+            await pilot.press("m")
+            assert await pilot_until(pilot, lambda: "Standup\n\nRoom 4 today." in
+                                     bob_x.bodies(alice.jid))
+            assert await pilot_until(pilot, lambda: "Sent by chat instead." in notes(app))
+            assert await pilot_until(pilot, lambda: all(i.id != email_id for i in outbox.items))
+            await pilot.press("a")  # settled rows too: the email, sent by chat
+            assert await pilot_until(pilot, lambda: any(i.id == email_id
+                                                        for i in outbox.items))
+            table = outbox.query_one("#outbox-table")
+            assert "❝ sent by chat" in str(table.get_row(str(email_id))[1])
+            assert f"instead of email {email_id}" in text_of(app, "#outbox-log")
+    finally:
+        world.start_smtp()

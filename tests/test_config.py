@@ -717,6 +717,18 @@ def test_password_source_never_reads_the_keyring(memory_keyring: MemoryKeyring) 
     assert password_source(imap_account(), "imap").startswith("keyring 'tuiclient'")
 
 
+def test_email_by_im_after_is_off_unless_the_user_sets_it(tmp_path: Path) -> None:
+    assert load_config(write_good(tmp_path)).deferral.email_by_im_after is None
+    text = GOOD.replace('policy = "defer"\n', 'policy = "defer"\nemail_by_im_after = "1h30m"\n')
+    config = load_config(write_good(tmp_path, text))
+    assert config.deferral.email_by_im_after == 5400.0
+    assert "goes by chat" in describe(config)
+    bad = GOOD.replace('policy = "defer"\n', 'policy = "defer"\nemail_by_im_after = "soon"\n')
+    error = load_error(tmp_path, bad)
+    assert error.key == "deferral.email_by_im_after"
+    assert error.line == line_of(bad, "email_by_im_after")
+
+
 def test_deferral_folder_and_handoff_group_chats(tmp_path: Path) -> None:
     config = load_config(write_good(tmp_path, GOOD + '\n[handoff]\ngroup_chats = "separate"\n'))
     assert config.handoff.group_chats == "separate"

@@ -180,6 +180,34 @@ async def test_deferral_from_the_command_line(world, tmp_path, running):
     assert code == 1 and "already delivered" in again["error"]
 
 
+async def test_outbox_im_sends_a_waiting_email_by_chat(world, tmp_path, running):
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice, contacts_toml(bob))
+    bob_x = await xmpp(PlainXmpp(bob.jid, bob.password, "127.0.0.1", world.ports.c2s,
+                                 str(world.ca_file)))
+    world.stop_smtp()
+    try:
+        code, queued, _ = await cli(config, "send", "--to", bob.email, "--via", "email",
+                                    "--subject", "Train times", "--wait", "1",
+                                    "The 9:12 is cancelled.")
+        assert code == EXIT_NOT_DELIVERED
+        email_id = queued["outbox"][0]["id"]
+        code, moved, err = await cli(config, "outbox", "im", str(email_id))
+        assert code == EXIT_OK, err
+        assert [i["state"] for i in moved["outbox"]] == ["delivered"]
+        await until(lambda: "Train times\n\nThe 9:12 is cancelled." in
+                    bob_x.bodies(alice.jid), what="bob's chat line")
+        code, everything, _ = await cli(config, "outbox", "list", "--all")
+        states = {i["id"]: (i["transport"], i["state"]) for i in everything}
+        assert states[email_id] == ("email", "fell-back-to-im")
+        code, again, _ = await cli(config, "outbox", "im", str(email_id))
+        assert code == 1 and "fell-back-to-im" in again["error"]
+    finally:
+        world.start_smtp()
+
+
 async def test_watch_prints_a_handoff_and_a_deferral_in_order(world, tmp_path, running):
     _start, xmpp = running
     alice, bob, carol = person(world, "alice"), person(world, "bob"), person(world, "carol")

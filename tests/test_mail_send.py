@@ -119,3 +119,22 @@ def test_refused_recipient_fails_with_the_servers_words(world, people):
     assert result.state == "failed"
     assert "nobody@example.test" in result.detail and "550" in result.detail
     assert out.store.outbox_get(outbox_id).state is DeliveryState.FAILED
+
+
+def test_an_email_taken_by_the_chat_fallback_is_not_sent_too(world, people):
+    """The mail worker lists a due row, then the move to chat claims it: the
+    worker's claim fails and nothing goes to SMTP (the race the claim closes)."""
+    alice, bob = people("alice"), people("bob")
+    msg_id = f"{uuid.uuid4().hex}@example.test"
+    mail = build_email(Party(alice.account.email, "Alice"),
+                       [Party(bob.account.email, "Bob", "to")], [], "Raced",
+                       "Which way?\n", msg_id=msg_id)
+    out = sender_for(alice)
+    outbox_id = out.queue(mail, msg_id)
+    item = out.store.outbox_get(outbox_id)
+    out.store.outbox_update(outbox_id, DeliveryState.FELL_BACK_TO_IM)
+    result = out._send(item.id, item.msg_id, item.payload, item.attempts)
+    assert result.state == "fell-back-to-im"
+    assert out.flush() == []
+    assert out.store.outbox_get(outbox_id).attempts == 0
+    assert [e.event for e in out.store.outbox_history(outbox_id)] == ["created", "state"]

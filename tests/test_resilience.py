@@ -9,6 +9,7 @@ notice: nothing lost, nothing twice, nothing hung, and the health reports right.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,12 +22,14 @@ from bridge.config import load_config
 from bridge.engine import Engine
 from bridge.events import Event, HealthChanged, PushRestarted, XmppConnectionChanged
 from bridge.health import HealthReported, Timings
-from bridge.model import DeliveryState
+from bridge.identity import UnmappedParty
+from bridge.model import DeliveryState, Transport
 from bridge.store import Store
 from tests.conftest import password_command
 from tests.harness.faultproxy import FaultProxy
+from tests.harness.plain_xmpp import fetch
 from tests.harness.servers import CLIENT_CONF, Account, World
-from tests.others import contacts_toml, inbox, person, send_email, until, wait_inbox
+from tests.others import contacts_toml, inbox, person, plain, send_email, until, wait_inbox
 
 pytestmark = pytest.mark.servers
 
@@ -252,6 +255,115 @@ async def test_an_im_goes_by_email_when_xmpp_stays_down_and_the_policy_allows(
     await asyncio.sleep(2.0)
     assert rows(bob_engine.store, "SELECT body FROM messages WHERE account = ? AND "
                 "direction = 'in' AND transport = 'xmpp'", bob.name) == []
+
+
+async def test_an_email_goes_by_chat_when_smtp_stays_down_and_the_policy_allows(
+        world, tmp_path, running, proxies):
+    """The other way round: alice's reply-all email waits for a mail server that
+    stays down; past `email_by_im_after` it goes to bob and carol as one room,
+    with its file and its thread, and never also by email once SMTP is back."""
+    start, xmpp = running
+    alice, bob, carol = person(world, "alice"), person(world, "bob"), person(world, "carol")
+    erin = person(world, "erin")  # email only
+    for a, b in ((alice, bob), (alice, carol), (bob, carol)):
+        world.befriend(a, b)
+    bob_x = await xmpp(plain(world, bob))
+    carol_x = await xmpp(plain(world, carol))
+    policy = FAST + 'email_by_im_after = "2s"\n'
+    engine = await start(proxied_engine(world, tmp_path, alice, proxies,
+                                        contacts_toml(bob, carol) + policy))
+    pdf = b"%PDF-1.4\n" + os.urandom(2000) + b"\n%%EOF\n"
+    root = send_email(world, bob, [alice.email], [carol.email], "Offsite plan",
+                      "Draft attached.", ("plan.pdf", "application/pdf", pdf))
+    await until(lambda: engine.store.find_by_msg_id(alice.name, root), 15, "bob's email")
+    original = engine.store.find_by_msg_id(alice.name, root)
+    world.stop_smtp()
+    try:
+        result = await asyncio.wait_for(engine.reply(
+            original.id, "Marked up, see the file.", via="email", reply_all=True,
+            attachments="all"), 10)
+        (email_id,) = result.emails
+        to_erin = await asyncio.wait_for(engine.send_message(
+            alice.name, [erin.email], "Only by mail.", via="email", subject="For erin"), 10)
+        (erin_id,) = to_erin.emails
+        await until(lambda: engine.store.outbox_get(email_id).state
+                     is DeliveryState.FELL_BACK_TO_IM, 30, "the move to chat")
+        # erin has no JID: her email stays an email, and the log says why.
+        await until(lambda: any(h.event == "cannot go by chat" for h in
+                                engine.store.outbox_history(erin_id)), 20, "the refusal")
+        refusal = next(h.detail for h in engine.store.outbox_history(erin_id)
+                       if h.event == "cannot go by chat")
+        assert erin.email in refusal and "no JID" in refusal
+        log = [(h.event, h.detail) for h in engine.store.outbox_history(email_id)]
+        assert any(e == "retry later" for e, _d in log)
+        moved = next(d for e, d in log if e == "sent by chat")
+        assert "the mail server refused it for" in moved
+        for who in (bob_x, carol_x):
+            await until(lambda who=who: any(r.oob for r in who.received
+                                            if r.mtype == "groupchat"),
+                        20, f"the room's lines at {who.jid}")
+            lines = [r for r in who.received if r.mtype == "groupchat"]
+            # A line can come twice when the join's history replay and the live
+            # copy cross; a client drops the copy by its origin-id, as we check.
+            texts = {r.origin_id: r.body for r in lines if not r.oob}
+            assert list(texts.values()) == ["Marked up, see the file."]
+            assert fetch(next(r for r in lines if r.oob).oob[0], str(world.ca_file)) == pdf
+            assert {r.thread for r in lines} == {root}
+        # alice's timeline: the email, marked as gone by chat, then the chat lines.
+        timeline = engine.timeline(alice.name, root)
+        mail = next(m for m in timeline if m.msg_id == result.email_ids[0])
+        assert mail.delivery is DeliveryState.FELL_BACK_TO_IM
+        assert any(m.transport is Transport.XMPP and m.text == "Marked up, see the file."
+                   for m in timeline)
+    finally:
+        world.start_smtp()
+    await wait_inbox(world, erin, lambda m: str(m["Subject"]) == "For erin", 30)
+    await asyncio.sleep(1.0)  # a late email to bob would show up by now
+    assert [m for m in inbox(world, bob) if "Marked up" in str(m.get_body(("plain",)))] == []
+    assert engine.store.outbox_get(email_id).state is DeliveryState.FELL_BACK_TO_IM
+
+
+async def test_by_hand_an_email_goes_by_chat_if_everyone_has_a_jid(world, tmp_path, running,
+                                                                     proxies):
+    """`outbox im` without any policy: a mapped recipient gets the chat line with
+    the subject on top and a receipt comes back; an unmapped one is refused with
+    the reason, and that email goes by email when the server is back."""
+    start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    erin = person(world, "erin")  # email only
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    engine = await start(proxied_engine(world, tmp_path, alice, proxies,
+                                        contacts_toml(bob) + FAST))
+    world.stop_smtp()
+    try:
+        to_erin = await asyncio.wait_for(engine.send_message(
+            alice.name, [erin.email], "Only by mail.", via="email", subject="For erin"), 10)
+        to_bob = await asyncio.wait_for(engine.send_message(
+            alice.name, [bob.email], "Agenda below.", via="email", subject="Monday"), 10)
+        (erin_id,), (bob_id,) = to_erin.emails, to_bob.emails
+
+        def waiting(i: int) -> bool:
+            item = engine.store.outbox_get(i)
+            return item.state is DeliveryState.QUEUED and item.attempts >= 1
+        await until(lambda: waiting(erin_id) and waiting(bob_id), 10, "first failures")
+        with pytest.raises(UnmappedParty, match=erin.email):
+            await engine.outbox_im(erin_id)
+        assert engine.store.outbox_get(erin_id).transport.value == "email"
+        chat_ids = await engine.outbox_im(bob_id)
+        await until(lambda: "Monday\n\nAgenda below." in bob_x.bodies(alice.jid), 15,
+                    "bob's chat line")
+        line = next(r for r in bob_x.received if r.body.startswith("Monday"))
+        assert line.thread == to_bob.thread_id and line.origin_id
+        await until(lambda: engine.store.outbox_get(chat_ids[0]).state
+                    is DeliveryState.DELIVERED, 15, "bob's receipt")
+        with pytest.raises(ValueError, match="fell-back-to-im"):
+            await engine.outbox_im(bob_id)
+    finally:
+        world.start_smtp()
+    await wait_inbox(world, erin, lambda m: str(m["Subject"]) == "For erin", 30)
+    await asyncio.sleep(1.0)
+    assert [m for m in inbox(world, bob) if str(m["Subject"]) == "Monday"] == []
 
 
 # -- push channels --------------------------------------------------------------------------

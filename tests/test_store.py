@@ -408,6 +408,35 @@ def test_outbox_add_is_all_or_nothing(store: Store) -> None:
     assert store.outbox_items() == []
 
 
+def test_outbox_replace_claims_the_old_row_once_and_writes_all_or_nothing(
+        store: Store) -> None:
+    mail = email(1, direction=Direction.OUT)
+    old = store.outbox_add(mail.msg_id, "work", Transport.EMAIL, {"raw": ""}, message=mail)
+    leg = {"msg_id": "c1@example.org", "account": "work", "transport": Transport.XMPP,
+           "payload": {"instead_of": old}}
+    # A row that is not in an allowed state is left alone, and nothing is written.
+    assert store.outbox_update(old, DeliveryState.SENDING, only_from=[DeliveryState.QUEUED])
+    assert not store.outbox_update(old, DeliveryState.SENDING, only_from=[DeliveryState.QUEUED])
+    assert store.outbox_replace(old, DeliveryState.FELL_BACK_TO_IM, [leg],
+                                only_from=[DeliveryState.QUEUED]) is None
+    assert [i.id for i in store.outbox_items()] == [old]
+    store.outbox_update(old, DeliveryState.QUEUED)
+    # A bad leg rolls back the whole move: the email still waits.
+    with pytest.raises(ValueError):
+        store.outbox_replace(old, DeliveryState.FELL_BACK_TO_IM,
+                             [leg, dict(leg, transport="carrier-pigeon")],
+                             only_from=[DeliveryState.QUEUED])
+    assert [(i.id, i.state) for i in store.outbox_items()] == [(old, DeliveryState.QUEUED)]
+    (new,) = store.outbox_replace(old, DeliveryState.FELL_BACK_TO_IM, [leg],
+                                  only_from=[DeliveryState.QUEUED])
+    assert store.outbox_get(old).state is DeliveryState.FELL_BACK_TO_IM  # type: ignore[union-attr]
+    assert store.outbox_get(new).payload == {"instead_of": old}  # type: ignore[union-attr]
+    assert store.find_by_msg_id("work", mail.msg_id).delivery is \
+        DeliveryState.FELL_BACK_TO_IM  # type: ignore[union-attr]
+    assert ("state", "queued -> fell-back-to-im") in [
+        (e.event, e.detail) for e in store.outbox_history(old)]
+
+
 def test_events_follow_on(store: Store) -> None:
     first = store.add_event("sync", {"folder": "INBOX", "new": 3})
     second = store.add_event("retry", {"outbox": 1})

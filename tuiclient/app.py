@@ -168,7 +168,8 @@ class TuiClientApp(App):
             self.notify(f"Try {event.attempt}: {inert_text(event.outcome)}{then}",
                         title="Deferred message", markup=False)
         elif isinstance(event, OutboxChanged):
-            if event.state in ("deferred", "failed", "fell-back-to-email", "cancelled"):
+            if event.state in ("deferred", "failed", "fell-back-to-email",
+                               "fell-back-to-im", "cancelled"):
                 detail = f": {inert_text(event.detail)}" if event.detail else ""
                 self.notify(f"{event.state}{detail}", title="Outbox", markup=False,
                             severity="error" if event.state == "failed" else "information")

@@ -32,6 +32,7 @@ DELIVERY_MARK: dict[DeliveryState, tuple[str, str]] = {
     DeliveryState.FAILED: ("✖ failed", "bold red"),
     DeliveryState.CANCELLED: ("⊘ cancelled", "dim"),
     DeliveryState.FELL_BACK_TO_EMAIL: ("✉ sent by email", "blue"),
+    DeliveryState.FELL_BACK_TO_IM: ("❝ sent by chat", "green"),
 }
 
 PRESENCE_DOT = {"available": ("●", "green"), "away": ("●", "yellow"),

@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("quit", "q", "quit", "screens"),
     Key("outbox_retry", "t", "retry now", "outbox"),
     Key("outbox_email", "e", "send by email instead", "outbox"),
+    Key("outbox_im", "m", "send an email by chat instead", "outbox"),
     Key("outbox_cancel", "x", "cancel", "outbox"),
 )}
 

@@ -140,7 +140,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ol.add_argument("--all", action="store_true", help="settled ones too")
     ol.add_argument("--log", action="store_true", help="with each row's log")
     for name, what in (("retry", "send now"), ("cancel", "stop it"),
-                       ("email", "send it by email instead")):
+                       ("email", "send a chat message by email instead"),
+                       ("im", "send an email by chat instead")):
         op = osub.add_parser(name, parents=[common], help=what)
         op.add_argument("id", type=int)
         op.add_argument("--wait", type=float, default=10.0,
@@ -259,7 +260,8 @@ async def settle(engine: Engine, result: ReplyResult, wait: float) -> Outcome:
     deadline = loop.time() + wait
     ids = [*result.outbox, *result.emails]
     final = {DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.DEFERRED,
-             DeliveryState.FAILED, DeliveryState.CANCELLED, DeliveryState.FELL_BACK_TO_EMAIL}
+             DeliveryState.FAILED, DeliveryState.CANCELLED, DeliveryState.FELL_BACK_TO_EMAIL,
+             DeliveryState.FELL_BACK_TO_IM}
 
     def items() -> list:
         return [i for i in (engine.store.outbox_get(x) for x in ids) if i is not None]
@@ -415,7 +417,8 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
     store = h.engine.store
     if command == "list":
         settled = {DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.CANCELLED,
-                   DeliveryState.FELL_BACK_TO_EMAIL, DeliveryState.SENT}
+                   DeliveryState.FELL_BACK_TO_EMAIL, DeliveryState.FELL_BACK_TO_IM,
+                   DeliveryState.SENT}
         items = [i for i in store.outbox_items() if a.all or i.state not in settled]
         lines = []
         result = []
@@ -428,7 +431,7 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
     item = store.outbox_get(a.id)
     if item is None:
         raise CommandError(EXIT_FAILED, f"no outbox item {a.id}")
-    await h.up(xmpp=item.transport is Transport.XMPP or command == "email")
+    await h.up(xmpp=item.transport is Transport.XMPP or command in ("email", "im"))
     if command == "retry":
         if item.transport is Transport.XMPP:
             h.need_xmpp(item.account)
@@ -442,6 +445,13 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
         except ValueError as exc:
             raise CommandError(EXIT_FAILED, str(exc)) from exc
         return Outcome(EXIT_OK, store.outbox_get(a.id), [f"outbox item {a.id} cancelled"])
+    if command == "im":
+        h.need_xmpp(item.account)
+        try:
+            chat_ids = await h.engine.outbox_im(a.id)
+        except ValueError as exc:
+            raise CommandError(EXIT_FAILED, str(exc)) from exc
+        return await settle(h.engine, ReplyResult("im", outbox=list(chat_ids)), a.wait)
     try:
         msg_id = await h.engine.outbox_email(a.id)
     except ValueError as exc:

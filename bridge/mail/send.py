@@ -101,7 +101,13 @@ class MailSender:
         raw = base64.b64decode(payload["raw"])
         smtp_cfg = self.account.smtp
         assert smtp_cfg is not None
-        self.store.outbox_update(outbox_id, DeliveryState.SENDING, attempts=attempts + 1)
+        if not self.store.outbox_update(outbox_id, DeliveryState.SENDING, attempts=attempts + 1,
+                                        only_from=(DeliveryState.QUEUED,)):
+            # Taken meanwhile (sent by chat instead, cancelled): not ours to send.
+            item = self.store.outbox_get(outbox_id)
+            state = item.state if item is not None else DeliveryState.CANCELLED
+            return EmailDelivery(self.account.name, outbox_id, msg_id, state.value,
+                                 "no longer waiting for SMTP")
         try:
             smtp = open_smtp(smtp_cfg, smtp_cfg.username or self.account.email or "",
                              self.password(), timeout=self.timeout)

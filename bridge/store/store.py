@@ -1202,33 +1202,74 @@ class Store:
         The row, its first log entry and (if given) the outgoing `message` itself are
         written in one transaction, so after a crash either all exist or none.
         """
-        transport, state = Transport(transport), DeliveryState(state)
+        with self._write() as conn:
+            return self._outbox_insert(conn, msg_id, account, transport, payload, parties,
+                                       state=state, next_attempt=next_attempt,
+                                       message=message)
+
+    def outbox_replace(self, old_id: int, old_state: DeliveryState,
+                       rows: Sequence[dict[str, Any]],
+                       only_from: Iterable[DeliveryState]) -> list[int] | None:
+        """Settle row `old_id` as `old_state` and queue `rows` (each the arguments
+        of `outbox_add`) in its place, in one transaction: an email that goes by
+        chat instead can never go both ways, nor neither. Nothing happens (None)
+        unless the old row is in one of the states `only_from`."""
+        allowed = {DeliveryState(s).value for s in only_from}
         now = time.time()
         with self._write() as conn:
-            conn.execute("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
-                         (account, now))
-            if message is not None:
-                if message.delivery is None:
-                    message.delivery = state
-                self._insert_batch(conn, [message])
-            outbox_id = conn.execute(
-                "INSERT INTO outbox (msg_id, account, transport, state, payload, parties, "
-                "created, updated, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (msg_id, account, transport.value, state.value, _json(payload or {}),
-                 _parties_json(parties), now, now, next_attempt)).lastrowid
+            row = conn.execute("SELECT state, account, msg_id FROM outbox WHERE id = ?",
+                               (old_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no outbox item {old_id}")
+            if row["state"] not in allowed:
+                return None
+            ids = [self._outbox_insert(conn, **r) for r in rows]
+            conn.execute("UPDATE outbox SET state = ?, next_attempt = NULL, updated = ? "
+                         "WHERE id = ?", (old_state.value, now, old_id))
             conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
-                         "VALUES (?, ?, 'created', ?)",
-                         (outbox_id, now, f"{transport.value} {state.value}"))
+                         "VALUES (?, ?, 'state', ?)",
+                         (old_id, now, f"{row['state']} -> {old_state.value}"))
+            conn.execute("UPDATE messages SET delivery = ? WHERE account = ? AND msg_id = ? "
+                         "AND direction = 'out'", (old_state.value, row["account"],
+                                                   row["msg_id"]))
+        return ids
+
+    def _outbox_insert(self, conn: sqlite3.Connection, msg_id: str, account: str,
+                       transport: Transport | str, payload: dict[str, Any] | None = None,
+                       parties: Iterable[Party] = (), *,
+                       state: DeliveryState | str = DeliveryState.QUEUED,
+                       next_attempt: float | None = None,
+                       message: Message | None = None) -> int:
+        transport, state = Transport(transport), DeliveryState(state)
+        now = time.time()
+        conn.execute("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
+                     (account, now))
+        if message is not None:
+            if message.delivery is None:
+                message.delivery = state
+            self._insert_batch(conn, [message])
+        outbox_id = conn.execute(
+            "INSERT INTO outbox (msg_id, account, transport, state, payload, parties, "
+            "created, updated, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (msg_id, account, transport.value, state.value, _json(payload or {}),
+             _parties_json(parties), now, now, next_attempt)).lastrowid
+        conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
+                     "VALUES (?, ?, 'created', ?)",
+                     (outbox_id, now, f"{transport.value} {state.value}"))
         assert outbox_id is not None
         return outbox_id
 
-    def outbox_update(self, outbox_id: int, state: DeliveryState | str | None = None,
-                      **fields: Any) -> None:
+    def outbox_update(self, outbox_id: int, state: DeliveryState | str | None = None, *,
+                      only_from: Iterable[DeliveryState] | None = None,
+                      **fields: Any) -> bool:
         """Change an outbox row's state and/or fields (transport, payload, parties,
         next_attempt, attempts).
 
         A state change is logged ("state", "old -> new") and copied to the stored
-        outgoing message's delivery state, in the same transaction.
+        outgoing message's delivery state, in the same transaction. With
+        `only_from`, nothing changes unless the row is in one of those states: two
+        senders (the mail worker, a move to chat) claim a row this way, and only
+        one wins. Returns whether the row changed.
         """
         unknown = set(fields) - OUTBOX_FIELDS
         if unknown:
@@ -1250,6 +1291,9 @@ class Store:
                                (outbox_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no outbox item {outbox_id}")
+            if only_from is not None and row["state"] not in {DeliveryState(s).value
+                                                              for s in only_from}:
+                return False
             if new_state is not None:
                 values["state"] = new_state.value
             values["updated"] = now
@@ -1263,6 +1307,7 @@ class Store:
                 conn.execute("UPDATE messages SET delivery = ? WHERE account = ? AND msg_id = ? "
                              "AND direction = 'out'",
                              (new_state.value, row["account"], row["msg_id"]))
+        return True
 
     def outbox_log(self, outbox_id: int, event: str, detail: str = "") -> None:
         with self._write() as conn:

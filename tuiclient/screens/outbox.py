@@ -51,6 +51,7 @@ class OutboxScreen(Screen):
     BINDINGS = [
         bind("outbox_retry", "act('retry')", label="retry now"),
         bind("outbox_email", "act('email')", label="send by email"),
+        bind("outbox_im", "act('im')", label="send by chat"),
         bind("outbox_cancel", "act('cancel')", label="cancel"),
         Binding("a", "toggle_all", "show settled"),
         Binding("escape", "app.pop_screen", "back"),
@@ -162,6 +163,9 @@ class OutboxScreen(Screen):
         if what == "email" and item.transport is not Transport.XMPP:
             self.notify("It is an email already.", severity="warning")
             return
+        if what == "im" and item.transport is not Transport.EMAIL:
+            self.notify("It is a chat message already.", severity="warning")
+            return
         self.act(item.id, what)
 
     @work(group="outbox")
@@ -174,6 +178,9 @@ class OutboxScreen(Screen):
             elif what == "email":
                 await engine.outbox_email(outbox_id)
                 self.notify("Sent by email instead.", title="Outbox")
+            elif what == "im":
+                await engine.outbox_im(outbox_id)
+                self.notify("Sent by chat instead.", title="Outbox")
             else:
                 await engine.outbox_cancel(outbox_id)
                 self.notify("Cancelled.", title="Outbox")
