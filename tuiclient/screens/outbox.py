@@ -126,6 +126,17 @@ class OutboxScreen(Screen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_log()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers "send by email" for a chat row, "send by chat" for an
+        email row: the move that row can make."""
+        if action == "act" and parameters and parameters[0] in ("email", "im"):
+            item = self.current
+            if item is not None:
+                wanted = Transport.XMPP if parameters[0] == "email" else Transport.EMAIL
+                return item.transport is wanted
+        return True
 
     def show_log(self) -> None:
         item = self.current
