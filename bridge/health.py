@@ -2,10 +2,12 @@
 
 Each probe gives one `HealthReport` per (account, service):
 
-- IMAP (in a thread): log in, NOOP (the round trip), STATUS INBOX, and the clock
-  skew from the INTERNALDATE of the newest INBOX message when it is recent enough
-  to tell (a message that came in the last minutes was stamped by the server's
-  clock; an older one says nothing about it);
+- IMAP (in a thread): log in, then one STATUS INBOX (the round trip and the
+  counts), and the clock skew from the INTERNALDATE of the newest INBOX message
+  when it is recent enough to tell (a message that came in the last minutes was
+  stamped by the server's clock; an older one says nothing about it). That takes
+  an EXAMINE and a FETCH, so only on the first probe or when INBOX grew;
+  otherwise the last measured skew stands;
 - SMTP (in a thread): connect, EHLO, STARTTLS, AUTH, NOOP (the round trip);
 - XMPP: through the running client when there is one (its stream is what needs
   checking), else a short session of its own: XEP-0199 ping (the round trip),
@@ -155,6 +157,10 @@ class HealthMonitor:
         self.last: dict[tuple[str, str], HealthReported] = {}
         self.critical: set[tuple[str, str]] = set()
         self.cycles = 0
+        # Per account: INBOX's message count at the last probe, and the clock skew
+        # last measured from it (a clock drifts slowly; see _probe_imap).
+        self._imap_messages: dict[str, int] = {}
+        self._imap_skews: dict[str, float | None] = {}
         self._task: asyncio.Task[None] | None = None
         # Listening from the start: a failure while the engine comes up (an XMPP
         # login refused in Engine.start) puts its server on the critical list too.
@@ -256,11 +262,20 @@ class HealthMonitor:
         except (ConnectError, SecretError) as exc:
             return _failure(account.name, "imap", exc, started)
         try:
+            # One command after the login: STATUS is the round trip and the
+            # mailbox's state at once (a NOOP would only add a round trip).
             t = time.monotonic()
-            client.noop()
-            rtt = (time.monotonic() - t) * 1000
             status = client.folder_status("INBOX", [b"MESSAGES", b"UNSEEN"])
-            skew = self._imap_skew(client, int(status.get(b"MESSAGES", 0) or 0))
+            rtt = (time.monotonic() - t) * 1000
+            messages = int(status.get(b"MESSAGES", 0) or 0)
+            # The clock: the newest message's INTERNALDATE, which costs two more
+            # commands, so only when it can be fresh: on the first probe, or
+            # when INBOX grew since the last one.
+            before = self._imap_messages.get(account.name)
+            self._imap_messages[account.name] = messages
+            if before is None or messages > before:
+                self._imap_skews[account.name] = self._imap_skew(client, messages)
+            skew = self._imap_skews.get(account.name)
         except (OSError, imapclient.exceptions.IMAPClientError) as exc:
             return HealthReport(account.name, "imap", True, True, self._imap_push(account.name),
                                 detail=f"logged in, then: {exc}", checked_at=started)

@@ -9,6 +9,7 @@ notice: nothing lost, nothing twice, nothing hung, and the health reports right.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import ssl
 from collections.abc import Iterator
@@ -491,3 +492,36 @@ async def test_tuiclient_health_json(world, tmp_path):
     reports = json.loads(done.stdout)
     assert {r["service"] for r in reports} == {"imap", "smtp", "xmpp"}
     assert all(r["reachable"] and r["logged_in"] and r["rtt_ms"] is not None for r in reports)
+
+
+async def test_the_imap_probe_asks_as_little_as_the_server_allows(world, tmp_path, running,
+                                                                  caplog):
+    """After the login, one STATUS is the round trip and the mailbox state; the
+    clock skew (EXAMINE + FETCH INTERNALDATE) only when INBOX has something new."""
+    start, _xmpp = running
+    alice = person(world, "alice")
+    send_email(world, alice, [alice.email], [], "For the clock", "fresh")
+    engine = await start(proxied_engine(world, tmp_path, alice, {}, timings=Timings(
+        health_interval=600, health_critical=600, probe_timeout=5)))
+
+    async def commands() -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="imapclient"):
+            (report,) = await engine.health.probe(alice.name, ["imap"])
+        assert report.ok, report
+        sent = [r.getMessage().split() for r in caplog.records
+                if r.name.startswith("imapclient") and r.getMessage().startswith("> b'")]
+        # The worker's connection logs too: keep the probe's, known by its tag
+        # (imaplib numbers a connection's commands after a prefix of its own).
+        tag = next(w[1] for w in sent if w[2:4] == ["STATUS", '"INBOX"'])[2:].rstrip("0123456789")
+        return [w[2].strip("'") for w in sent
+                if len(w) > 2 and w[1][2:].rstrip("0123456789") == tag]
+    first = await commands()
+    assert "EXAMINE" in first and "FETCH" in first
+    steady = await commands()
+    assert steady == ["LOGIN", "STATUS", "LOGOUT"] or \
+        steady == ["CAPABILITY", "LOGIN", "STATUS", "LOGOUT"], steady
+    assert engine.health.reports[(alice.name, "imap")].clock_skew_s is not None
+    send_email(world, alice, [alice.email], [], "Another", "newer")
+    await wait_inbox(world, alice, lambda m: str(m["Subject"]) == "Another")
+    assert "FETCH" in await commands()
