@@ -155,6 +155,9 @@ class HealthMonitor:
         self.timeout = timeout
         self.reports: dict[tuple[str, str], HealthReport] = {}
         self.last: dict[tuple[str, str], HealthReported] = {}
+        # The state (HealthReported.state) last reported per server, by this
+        # process or, recalled from the store, by an earlier one.
+        self._states: dict[tuple[str, str], tuple[object, ...]] = {}
         self.critical: set[tuple[str, str]] = set()
         self.cycles = 0
         # Per account: INBOX's message count at the last probe, and the clock skew
@@ -231,9 +234,31 @@ class HealthMonitor:
             else:
                 jobs.append(self._probe_xmpp(cfg))
         reports = list(await asyncio.gather(*jobs))
+        unknown = [(r.account, r.service) for r in reports
+                   if (r.account, r.service) not in self._states]
+        if unknown:
+            await asyncio.to_thread(self._recall, unknown)
         for report in reports:
             self._record(report)
         return reports
+
+    def _recall(self, keys: list[tuple[str, str]]) -> None:
+        """The state each server was last kept in by any process on this store, so
+        that a new process (`tuiclient health`, the app's next start) reports a
+        server as changed only if it did change."""
+        for key in keys:
+            try:
+                payload = self.engine.store.last_event(
+                    "HealthReported", {"$.report.account": key[0],
+                                       "$.report.service": key[1]})
+            except Exception:  # an old or busy store: count the first report as new
+                log.debug("no stored health state for %s", key, exc_info=True)
+                continue
+            if payload is None:
+                continue
+            r = payload.get("report", {})
+            self._states.setdefault(key, (r.get("reachable"), r.get("logged_in"),
+                                          r.get("push_alive"), payload.get("critical")))
 
     def _record(self, report: HealthReport) -> None:
         key = (report.account, report.service)
@@ -243,10 +268,11 @@ class HealthMonitor:
         else:
             self.critical.add(key)
         critical = key in self.critical
-        before = self.last.get(key)
+        before = self._states.get(key)
         state = (report.reachable, report.logged_in, report.push_alive, critical)
-        event = HealthReported(report, critical, changed=before is None or before.state != state)
+        event = HealthReported(report, critical, changed=before != state)
         self.last[key] = event
+        self._states[key] = state
         self.engine.events.publish(event)
         self.engine.events.publish(HealthChanged(report.account, report.service, report.ok,
                                                  report.summary(), from_probe=True))

@@ -31,6 +31,32 @@ def down(service: str = "smtp") -> HealthReport:
     return HealthReport("alice", service, False, False, detail="connection refused")
 
 
+def test_a_new_process_reports_only_what_changed_since_the_last_one(tmp_path):
+    """`tuiclient health` run twice, the app started again: the state kept in the
+    store by the process before counts, so an unchanged server adds no line to
+    `watch`, and one that went down meanwhile does."""
+    first = engine(tmp_path)
+    try:
+        first.health._record(ok())
+        first.health._record(ok("imap"))
+    finally:
+        first.close()
+    second = engine(tmp_path)
+    try:
+        second.health._recall([("alice", "smtp"), ("alice", "imap"), ("alice", "xmpp")])
+        seen: list[Event] = []
+        second.events.subscribe(seen.append)
+        for report in (ok(), down("imap"), ok("xmpp")):
+            second.health._record(report)
+        changed = {x.report.service: x.changed for x in seen if isinstance(x, HealthReported)}
+        assert changed == {"smtp": False, "imap": True, "xmpp": True}
+        kept = [p["report"]["service"] for k, p in
+                ((x.kind, x.payload) for x in second.store.events())]
+        assert kept == ["smtp", "imap", "imap", "xmpp"]
+    finally:
+        second.close()
+
+
 def test_only_changes_are_kept_for_watch(tmp_path):
     e = engine(tmp_path)
     seen: list[Event] = []

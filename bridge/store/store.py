@@ -1359,6 +1359,18 @@ class Store:
         assert event_id is not None
         return event_id
 
+    def last_event(self, kind: str, match: dict[str, object]) -> dict[str, Any] | None:
+        """The payload of the newest event of `kind` whose payload has these values
+        at these JSON paths (`{"$.report.service": "smtp"}`), or None."""
+        sql = "SELECT payload FROM events WHERE kind = ?"
+        args: list[object] = [kind]
+        for path, value in match.items():
+            sql += " AND json_extract(payload, ?) = ?"
+            args += [path, value]
+        with self._lock:
+            row = self._conn.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        return json.loads(row[0]) if row else None
+
     def events(self, since_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Events after `since_id`, oldest first: pass the last id seen to follow on."""
         with self._lock:
