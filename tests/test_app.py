@@ -20,7 +20,7 @@ from bridge.config import load_config
 from bridge.handoff import HISTORY_HEAD
 from tests.conftest import password_command
 from tests.harness.plain_xmpp import fetch
-from tests.harness.servers import World
+from tests.harness.servers import Account, World
 from tests.others import contacts_toml, person, plain, send_email, wait_inbox
 from tuiclient.app import TuiClientApp
 from tuiclient.screens.compose import ComposeScreen
@@ -111,6 +111,14 @@ async def test_app_shows_a_server_that_refuses_the_login(world, tmp_path):
         assert await wait_until(lambda: "login refused" in state_of(table, "vic", "xmpp"))
 
 
+def alice_app(world: World, tmp: Path, alice: Account, *contacts: Account) -> TuiClientApp:
+    """The app for alice, knowing `contacts`; health probes only when asked for."""
+    path = tmp / "config.toml"
+    path.write_text(world.client_config(alice, password_command(tmp, alice))
+                    + contacts_toml(*contacts))
+    return TuiClientApp(load_config(path), probe_on_start=False)
+
+
 # -- helpers for driving the main screen ------------------------------------------------
 
 
@@ -159,10 +167,7 @@ async def test_reply_flows_both_ways_against_the_servers(world, tmp_path, runnin
     root = send_email(world, bob, [alice.email], [carol.email], "Budget 2027",
                       "Hi both,\nthe budget draft is attached.\n\nBob",
                       ("budget.pdf", "application/pdf", pdf))
-    path = tmp_path / "config.toml"
-    path.write_text(world.client_config(alice, password_command(tmp_path, alice))
-                    + contacts_toml(bob, carol))
-    app = TuiClientApp(load_config(path), probe_on_start=False)
+    app = alice_app(world, tmp_path, alice, bob, carol)
     async with app.run_test(size=(140, 40)) as pilot:
         assert await wait_until(lambda: any(t.subject == "Budget 2027"
                                             for t in listing(app).rows))
@@ -278,9 +283,7 @@ async def test_reply_flows_both_ways_against_the_servers(world, tmp_path, runnin
 async def test_narrow_terminal_shows_one_pane_at_a_time(world, tmp_path):
     alice, bob = person(world, "alice"), person(world, "bob")
     send_email(world, bob, [alice.email], [], "Narrow", "One pane at a time.")
-    path = tmp_path / "config.toml"
-    path.write_text(world.client_config(alice, password_command(tmp_path, alice)))
-    app = TuiClientApp(load_config(path), probe_on_start=False)
+    app = alice_app(world, tmp_path, alice)
     async with app.run_test(size=(80, 30)) as pilot:
         assert await wait_until(lambda: listing(app).rows)
         screen = app.screen
@@ -326,10 +329,7 @@ async def test_opening_a_conversation_marks_it_read_on_the_servers(world, tmp_pa
     world.befriend(alice, bob)
     bob_x = await xmpp(plain(world, bob))
     root = send_email(world, bob, [alice.email], [], "Read me", "Open me, please.")
-    path = tmp_path / "config.toml"
-    path.write_text(world.client_config(alice, password_command(tmp_path, alice))
-                    + contacts_toml(bob))
-    app = TuiClientApp(load_config(path), probe_on_start=False)
+    app = alice_app(world, tmp_path, alice, bob)
     async with app.run_test(size=(140, 40)) as pilot:
         row = lambda pred: next((t for t in listing(app).rows if pred(t)), None)  # noqa: E731
         mail = lambda: row(lambda t: t.subject == "Read me")  # noqa: E731
@@ -384,10 +384,7 @@ async def test_opening_a_chat_sends_one_displayed_marker_for_its_newest_line(
     alice, bob = person(world, "alice"), person(world, "bob")
     world.befriend(alice, bob)
     bob_x = await xmpp(plain(world, bob))
-    path = tmp_path / "config.toml"
-    path.write_text(world.client_config(alice, password_command(tmp_path, alice))
-                    + contacts_toml(bob))
-    app = TuiClientApp(load_config(path), probe_on_start=False)
+    app = alice_app(world, tmp_path, alice, bob)
     async with app.run_test(size=(140, 40)) as pilot:
         assert await wait_until(lambda: alice.name in app.engine.xmpp and
                                 app.engine.xmpp[alice.name].connected)
@@ -434,10 +431,7 @@ async def test_folder_unread_counts_follow_reading_new_mail_and_other_clients(
     IDLE), and drops when another client reads one."""
     alice, bob = person(world, "alice"), person(world, "bob")
     send_email(world, bob, [alice.email], [], "Count one", "The first.")
-    path = tmp_path / "config.toml"
-    path.write_text(world.client_config(alice, password_command(tmp_path, alice))
-                    + contacts_toml(bob))
-    app = TuiClientApp(load_config(path), probe_on_start=False)
+    app = alice_app(world, tmp_path, alice, bob)
     async with app.run_test(size=(140, 40)) as pilot:
         inbox = lambda: str(app.screen.query_one(Sidebar).get_option(  # noqa: E731
             f"folder:{alice.name}:INBOX").prompt).split()
@@ -478,10 +472,7 @@ async def test_address_prompt_asks_for_a_jid_and_remembers_it(world, tmp_path, r
     clients = {p.jid: await xmpp(plain(world, p)) for p in (bob, erin, frank)}
     send_email(world, bob, [alice.email], [erin.email, frank.email], "Offsite",
                "Where shall we meet?")
-    path = tmp_path / "config.toml"
-    path.write_text(world.client_config(alice, password_command(tmp_path, alice))
-                    + contacts_toml(bob))  # bob is known; erin and frank are not
-    app = TuiClientApp(load_config(path), probe_on_start=False)
+    app = alice_app(world, tmp_path, alice, bob)  # bob is known; erin and frank are not
     # Learned earlier, never confirmed: offered, not used on its own.
     app.engine.identity.suggest(frank.email, frank.jid)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -528,10 +519,7 @@ async def test_outbox_sends_a_waiting_email_by_chat(world, tmp_path, running):
     alice, bob = person(world, "alice"), person(world, "bob")
     world.befriend(alice, bob)
     bob_x = await xmpp(plain(world, bob))
-    path = tmp_path / "config.toml"
-    path.write_text(world.client_config(alice, password_command(tmp_path, alice))
-                    + contacts_toml(bob))
-    app = TuiClientApp(load_config(path), probe_on_start=False)
+    app = alice_app(world, tmp_path, alice, bob)
     world.stop_smtp()
     try:
         async with app.run_test(size=(140, 40)) as pilot:
