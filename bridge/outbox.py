@@ -38,6 +38,7 @@ import imapclient
 from . import failpoints
 from .events import DeliveryChanged, Event, PresenceChanged
 from .handoff import ImPlan
+from .identity import UnmappedParty
 from .mail.compose import build_email
 from .model import DeliveryState, Direction, Message, Party, Transport
 from .store.records import OutboxItem
@@ -375,7 +376,8 @@ class Outbox:
             return
         for item in self.store.outbox_items(states=[DeliveryState.QUEUED]):
             if item.transport is not Transport.EMAIL or item.attempts < 1 or \
-                    item.payload.get("no_im") or now - self._first_failure(item) < after:
+                    item.payload.get("no_im") or item.payload.get("im_retry_at", 0) > now \
+                    or now - self._first_failure(item) < after:
                 continue
             client = self.engine.xmpp.get(item.account)
             if client is None or not client.connected:
@@ -383,9 +385,17 @@ class Outbox:
             try:
                 await self.send_by_im(item.id, f"the mail server refused it for "
                                                f"{_secs(now - self._first_failure(item))}")
-            except Exception as exc:  # no JID for someone: it stays an email
+            except UnmappedParty as exc:  # no JID for someone: it stays an email
                 self.store.outbox_update(item.id, payload=dict(item.payload, no_im=True))
-                self.store.outbox_log(item.id, "cannot go by chat", str(exc))
+                self.store.outbox_log(item.id, "cannot go by chat",
+                                      f"{exc} It waits for the mail server; `outbox im` "
+                                      "tries again after a mapping.")
+            except Exception as exc:  # the chat side failed, or the worker took it
+                wait = self.policy.delay(0)
+                self.store.outbox_update(item.id, payload=dict(item.payload,
+                                                               im_retry_at=now + wait))
+                self.store.outbox_log(item.id, "not by chat yet",
+                                      f"{exc}; next try in {_secs(wait)}")
 
     def _first_failure(self, item: OutboxItem) -> float:
         for entry in self.store.outbox_history(item.id):
