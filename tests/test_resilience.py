@@ -28,7 +28,7 @@ from bridge.model import DeliveryState, Transport
 from bridge.store import Store
 from tests.conftest import password_command
 from tests.harness.faultproxy import FaultProxy
-from tests.harness.plain_xmpp import fetch
+from tests.harness.plain_xmpp import PlainXmpp, fetch
 from tests.harness.servers import CLIENT_CONF, Account, World
 from tests.others import contacts_toml, inbox, person, plain, send_email, until, wait_inbox
 
@@ -230,6 +230,35 @@ async def test_prosody_restarted_with_ims_in_flight_loses_and_doubles_nothing(
     got = [b for (b,) in rows(bob_engine.store, "SELECT body FROM messages WHERE account = ? "
                                 "AND direction = 'in' AND transport = 'xmpp'", bob.name)]
     assert sorted(got) == texts  # each once
+
+
+async def test_a_chat_line_whose_receipt_was_lost_goes_again_after_a_server_restart(
+        world, tmp_path, running):
+    """The server acked alice's line, but no receipt came (bob's client sent none,
+    as one can lose it when a server goes down). After the restart alice's new
+    session sends it again, same id; bob, back with a client that answers, acks it,
+    and the line is delivered instead of "sent" for ever."""
+    start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    silent = await xmpp(PlainXmpp(bob.jid, bob.password, "127.0.0.1", world.ports.c2s,
+                                  str(world.ca_file), receipts=False))
+    engine = await start(proxied_engine(world, tmp_path, alice, {}, contacts_toml(bob)))
+    await until(lambda: engine.availability(alice.name, bob.jid).availability.value
+                == "available", 15, "bob online")
+    result = await engine.send_message(alice.name, [bob.jid], "Did this reach you?",
+                                       when_away="send")
+    (outbox_id,) = result.outbox
+    await until(lambda: "Did this reach you?" in silent.bodies(alice.jid), 15, "bob's copy")
+    await until(lambda: engine.store.outbox_get(outbox_id).state is DeliveryState.SENT, 15,
+                "the server's ack")
+    await silent.stop()
+    await asyncio.to_thread(world.restart_prosody)
+    answering = await xmpp(plain(world, bob))
+    await until(lambda: engine.store.outbox_get(outbox_id).state is DeliveryState.DELIVERED,
+                30, "the receipt of the copy")
+    again = [r for r in answering.received if r.body == "Did this reach you?"]
+    assert len(again) == 1 and again[0].origin_id == engine.store.outbox_get(outbox_id).msg_id
 
 
 async def test_an_im_goes_by_email_when_xmpp_stays_down_and_the_policy_allows(

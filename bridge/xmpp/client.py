@@ -175,14 +175,22 @@ class _MamQuery:
     results: list[tuple[str, float | None, ET.Element]] = field(default_factory=list)
 
 
+# How long a chat message the server acked stays ready to go again, until its
+# receipt comes: a server that restarts right after its ack can lose it (or the
+# receipt), and only a new session of ours tells (see _flush_pending).
+RESEND_WINDOW = 120.0
+
+
 @dataclass
 class _Pending:
-    """An outgoing stanza not yet acked by the server."""
+    """An outgoing stanza not yet confirmed: not acked by the server, or (a chat
+    message that asks for a receipt) acked at `acked_at` but not yet received."""
 
     message: Message
     to: str
     mtype: str
     on_wire: bool = False
+    acked_at: float | None = None
 
 
 class XmppClient:
@@ -346,9 +354,9 @@ class XmppClient:
         self._publish(XmppConnectionChanged(self.name, "resumed"))
         # slixmpp resends what the server had not acked, but a stanza written into a
         # connection that was already dying can fall between its queue and the
-        # server's count; send every unconfirmed one again: receivers drop copies
+        # server's count; send every unacked one again: receivers drop copies
         # by origin-id.
-        self._flush_pending(only_unsent=False)
+        self._flush_pending(new_session=False)
         self._synced.set()
 
     async def _after_login(self) -> None:
@@ -361,7 +369,7 @@ class XmppClient:
                 await step()
             except Exception as exc:
                 log.warning("%s: %s failed after login: %s", self.name, what, exc)
-        self._flush_pending(only_unsent=False)
+        self._flush_pending(new_session=True)
         self._publish(XmppConnectionChanged(self.name, "online"))
         try:
             await self._catch_up(None)
@@ -650,9 +658,15 @@ class XmppClient:
             # ask here, behind the message in the same queue.
             self.session.send(_SM_REQUEST)
 
-    def _flush_pending(self, only_unsent: bool) -> None:
+    def _flush_pending(self, new_session: bool) -> None:
+        """Send again what is not confirmed. A resumed stream: what the server has
+        not acked (it holds the rest). A new session: also the chat messages it
+        acked in the last RESEND_WINDOW whose receipt has not come, since a new
+        session can mean the server restarted and lost them, or lost the receipt.
+        Receivers drop the copies by origin-id, and answer them with a receipt."""
+        self._forget_old_acks()
         for pending in list(self._pending.values()):
-            if only_unsent and pending.on_wire:
+            if pending.acked_at is not None and not new_session:
                 continue
             if pending.mtype == "groupchat" and pending.to not in self._joined_rooms():
                 continue  # sent when the room is joined again
@@ -667,9 +681,23 @@ class XmppClient:
         if stanza.xml.tag != q(NS_CLIENT, "message"):
             return
         msg_id = stanza.xml.get("id") or ""
-        pending = self._pending.pop(msg_id, None)
-        if pending is not None:
-            self._advance(msg_id, DeliveryState.SENT)
+        pending = self._pending.get(msg_id)
+        if pending is None or pending.acked_at is not None:
+            return
+        if pending.mtype == "chat":
+            pending.acked_at = time.time()  # kept until its receipt (or the window ends)
+            self._forget_old_acks()
+        else:
+            del self._pending[msg_id]
+        self._advance(msg_id, DeliveryState.SENT)
+
+    def _forget_old_acks(self) -> None:
+        """A contact whose client sends no receipts leaves acked messages behind:
+        past the window they count as the server's, and are not sent again."""
+        limit = time.time() - RESEND_WINDOW
+        for msg_id, pending in list(self._pending.items()):
+            if pending.acked_at is not None and pending.acked_at < limit:
+                del self._pending[msg_id]
 
     def _advance(self, msg_id: str, state: DeliveryState, detail: str = "",
                  from_jid: str | None = None) -> None:

@@ -44,6 +44,7 @@ class PlainXmpp:
     port: int
     ca_file: str
     join_on_invite: bool = True
+    receipts: bool = True  # answer receipt requests (XEP-0184), as most clients do
     show: str = ""  # presence at login: "", away, xa, dnd
     status: str = ""
     received: list[Received] = field(default_factory=list)
@@ -56,7 +57,8 @@ class PlainXmpp:
         x = self.xmpp = slixmpp.ClientXMPP(self.jid, self.password)
         x.register_plugin("xep_0030")
         x.register_plugin("xep_0045")
-        x.register_plugin("xep_0184")  # answers receipt requests, as most clients do
+        x.register_plugin("xep_0184")
+        x.plugin["xep_0184"].auto_ack = self.receipts
         x.ssl_context = ssl.create_default_context(cafile=self.ca_file)
         x.enable_direct_tls = False
         x.enable_starttls = True
