@@ -502,6 +502,34 @@ async def test_health_reports_and_the_critical_list_follow_the_servers(
     assert engine.health.reports[(alice.name, "xmpp")].reachable
 
 
+async def test_dovecot_stopped_then_started_goes_critical_and_comes_back(
+        world, tmp_path, running):
+    """The real Dovecot stopped: the IMAP server is reported down and put on the
+    critical list, probed often; started again: reported back, off the list, and
+    the worker syncs mail that came meanwhile."""
+    start, _xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    engine = await start(proxied_engine(world, tmp_path, alice, {}, timings=Timings(
+        health_interval=600, health_critical=0.5, probe_timeout=5)))
+    reports = {r.service: r for r in await engine.health.probe(alice.name)}
+    assert reports["imap"].ok and not engine.health.critical
+    key = (alice.name, "imap")
+    world.stop_dovecot()
+    try:
+        await until(lambda: key in engine.health.critical
+                    and not engine.health.reports[key].reachable, 30, "IMAP reported down")
+        assert "refused" in engine.health.reports[key].detail.lower() or \
+            "connect" in engine.health.reports[key].detail.lower()
+        assert engine.health.reports[(alice.name, "xmpp")].ok  # the others are fine
+    finally:
+        world.start_dovecot()
+    await until(lambda: key not in engine.health.critical
+                and engine.health.reports[key].ok, 30, "IMAP reported back")
+    later = send_email(world, bob, [alice.email], [], "While you were away", "Back?")
+    await until(lambda: engine.store.find_by_msg_id(alice.name, later), 30,
+                "the mail synced after the restart")
+
+
 async def test_tuiclient_health_json(world, tmp_path):
     import json
     import subprocess

@@ -385,6 +385,20 @@ class World:
     def start_smtp(self) -> None:
         self._start_smtp()
 
+    def stop_dovecot(self) -> None:
+        """Take Dovecot down (IMAP and LMTP refuse connections; its imap processes
+        end, so clients lose their sessions) until start_dovecot(). Mail stays."""
+        proc = self.procs.pop("dovecot")
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def start_dovecot(self) -> None:
+        self._start_dovecot()
+
     def maildir(self, account: Account) -> Path:
         """The account's INBOX as Dovecot stores it (Maildir), for bulk seeding."""
         local, domain = account.email.lower().split("@", 1)
