@@ -1214,25 +1214,11 @@ class Store:
         of `outbox_add`) in its place, in one transaction: an email that goes by
         chat instead can never go both ways, nor neither. Nothing happens (None)
         unless the old row is in one of the states `only_from`."""
-        allowed = {DeliveryState(s).value for s in only_from}
-        now = time.time()
         with self._write() as conn:
-            row = conn.execute("SELECT state, account, msg_id FROM outbox WHERE id = ?",
-                               (old_id,)).fetchone()
-            if row is None:
-                raise KeyError(f"no outbox item {old_id}")
-            if row["state"] not in allowed:
+            if not self._outbox_change(conn, old_id, DeliveryState(old_state), only_from,
+                                       {"next_attempt": None}):
                 return None
-            ids = [self._outbox_insert(conn, **r) for r in rows]
-            conn.execute("UPDATE outbox SET state = ?, next_attempt = NULL, updated = ? "
-                         "WHERE id = ?", (old_state.value, now, old_id))
-            conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
-                         "VALUES (?, ?, 'state', ?)",
-                         (old_id, now, f"{row['state']} -> {old_state.value}"))
-            conn.execute("UPDATE messages SET delivery = ? WHERE account = ? AND msg_id = ? "
-                         "AND direction = 'out'", (old_state.value, row["account"],
-                                                   row["msg_id"]))
-        return ids
+            return [self._outbox_insert(conn, **r) for r in rows]
 
     def _outbox_insert(self, conn: sqlite3.Connection, msg_id: str, account: str,
                        transport: Transport | str, payload: dict[str, Any] | None = None,
@@ -1285,28 +1271,35 @@ class Store:
                 value = Transport(value).value
             values[key] = value
         new_state = DeliveryState(state) if state is not None else None
-        now = time.time()
         with self._write() as conn:
-            row = conn.execute("SELECT state, account, msg_id FROM outbox WHERE id = ?",
-                               (outbox_id,)).fetchone()
-            if row is None:
-                raise KeyError(f"no outbox item {outbox_id}")
-            if only_from is not None and row["state"] not in {DeliveryState(s).value
-                                                              for s in only_from}:
-                return False
-            if new_state is not None:
-                values["state"] = new_state.value
-            values["updated"] = now
-            conn.execute(
-                f"UPDATE outbox SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
-                (*values.values(), outbox_id))
-            if new_state is not None and new_state.value != row["state"]:
-                conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
-                             "VALUES (?, ?, 'state', ?)",
-                             (outbox_id, now, f"{row['state']} -> {new_state.value}"))
-                conn.execute("UPDATE messages SET delivery = ? WHERE account = ? AND msg_id = ? "
-                             "AND direction = 'out'",
-                             (new_state.value, row["account"], row["msg_id"]))
+            return self._outbox_change(conn, outbox_id, new_state, only_from, values)
+
+    @staticmethod
+    def _outbox_change(conn: sqlite3.Connection, outbox_id: int,
+                       new_state: DeliveryState | None,
+                       only_from: Iterable[DeliveryState] | None,
+                       values: dict[str, Any]) -> bool:
+        """`outbox_update` inside a transaction: `values` are column values, ready."""
+        now = time.time()
+        row = conn.execute("SELECT state, account, msg_id FROM outbox WHERE id = ?",
+                           (outbox_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no outbox item {outbox_id}")
+        if only_from is not None and row["state"] not in {DeliveryState(s).value
+                                                          for s in only_from}:
+            return False
+        if new_state is not None:
+            values["state"] = new_state.value
+        values["updated"] = now
+        conn.execute(f"UPDATE outbox SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                     (*values.values(), outbox_id))
+        if new_state is not None and new_state.value != row["state"]:
+            conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
+                         "VALUES (?, ?, 'state', ?)",
+                         (outbox_id, now, f"{row['state']} -> {new_state.value}"))
+            conn.execute("UPDATE messages SET delivery = ? WHERE account = ? AND msg_id = ? "
+                         "AND direction = 'out'", (new_state.value, row["account"],
+                                                   row["msg_id"]))
         return True
 
     def outbox_log(self, outbox_id: int, event: str, detail: str = "") -> None:
