@@ -376,11 +376,21 @@ class World:
         lines.append("};\n")
         self._write_lua_file(path, "\n".join(lines))
 
+    def _stop_server(self, name: str) -> None:
+        """End one server's process: asked first, killed if it does not go in 10 s."""
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
     def stop_smtp(self) -> None:
         """Take the SMTP server down (its ports refuse connections) until start_smtp()."""
-        proc = self.procs.pop("smtp")
-        proc.terminate()
-        proc.wait(timeout=10)
+        self._stop_server("smtp")
 
     def start_smtp(self) -> None:
         self._start_smtp()
@@ -388,13 +398,7 @@ class World:
     def stop_dovecot(self) -> None:
         """Take Dovecot down (IMAP and LMTP refuse connections; its imap processes
         end, so clients lose their sessions) until start_dovecot(). Mail stays."""
-        proc = self.procs.pop("dovecot")
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        self._stop_server("dovecot")
 
     def start_dovecot(self) -> None:
         self._start_dovecot()
@@ -425,14 +429,7 @@ class World:
         Clients lose their connections (and their stream-management sessions, which
         live in Prosody's memory); rosters, archives and offline messages survive.
         """
-        proc = self.procs.pop("prosody", None)
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        self._stop_server("prosody")
         self._start_prosody()
 
 
