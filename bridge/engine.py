@@ -55,11 +55,12 @@ from .model import (
 )
 from .outbox import WHEN_AWAY, ContactAway, Outbox, describe_presence
 from .paths import data_dir, ensure_private_dir
-from .store import Store
+from .store import Store, owner
 from .store.records import Contact, Folder, OutboxItem, OutboxLogEntry, Thread
 from .xmpp.availability import Availability, ContactPresence
 from .xmpp.client import XmppClient
 from .xmpp.session import XmppLoginError
+from .xmpp.stanzas import bare as bare_jid
 from .xmpp.stanzas import default_thread_id
 
 log = logging.getLogger(__name__)
@@ -625,9 +626,12 @@ class Engine:
         digest = hashlib.sha256(thread_id.encode()).hexdigest()[:12]
         return f"thread-{digest}@{service}"
 
-    async def send_im_plan(self, plan: ImPlan) -> list[Message]:
+    async def send_im_plan(self, plan: ImPlan, skip: frozenset[str] = frozenset()
+                           ) -> list[Message]:
         """Send one chat leg: join or create the room, invite, then the history,
-        the new text and the files, each with the thread id and its own fixed id."""
+        the new text and the files, each with the thread id and its own fixed id.
+        The parts whose ids are in `skip` (the server already holds them) are not
+        sent again."""
         client = self.xmpp_client(plan.account)
         sent: list[Message] = []
         if plan.room:
@@ -639,11 +643,15 @@ class Engine:
                 client.invite(plan.to, jid, reason=plan.room_name)
         client.bind_thread(plan.to, plan.thread_id)
         send = client.send_room if plan.room else client.send_chat
-        if plan.history and plan.history_id:
+        if plan.history and plan.history_id and plan.history_id not in skip:
             sent.append(send(plan.to, plan.history, thread_id=plan.thread_id,
                              msg_id=plan.history_id))
-        sent.append(send(plan.to, plan.text, thread_id=plan.thread_id, msg_id=plan.msg_id))
+        if plan.msg_id not in skip:
+            sent.append(send(plan.to, plan.text, thread_id=plan.thread_id,
+                             msg_id=plan.msg_id))
         for f in plan.files:
+            if str(f["id"]) in skip:
+                continue
             data = self.store.blob_path(str(f["sha256"])).read_bytes()
             sent.append(await client.send_file(plan.to, data, str(f["name"]),
                                                str(f["type"]), thread_id=plan.thread_id,
@@ -808,7 +816,14 @@ class Engine:
             result.emails.append(await self.queue_email(account, mail, msg_id))
             result.email_ids.append(msg_id)
             return result
-        client = self.xmpp_client(account)
+        # With the chat server out of reach there is no client, or one that waits
+        # to reconnect: the line is kept in the outbox like an email, and goes
+        # once a process of ours reaches the server (the caller hears "queued").
+        client = self.xmpp.get(account)
+        online = client is not None and client.connected
+        own = client.own if client is not None else bare_jid(cfg.jid or "")
+        domain = client.domain if client is not None else self._domain(cfg)
+        threads = client.state.threads if client is not None else {}
         jids = []
         for address in to:
             jid = normalize_jid(address)
@@ -818,14 +833,19 @@ class Engine:
             jids.append(r.address or jid)
         result = ReplyResult("im")
         for jid in jids:
-            plan = self._plan(account, jid, client.state.threads.get(jid) or
-                              default_thread_id(client.own, jid), text, client.domain)
+            plan = self._plan(account, jid, threads.get(jid) or
+                              default_thread_id(own, jid), text, domain)
             for path in attachments:
                 data = path.read_bytes()
                 plan.files.append({"name": path.name, "type": mimetypes.guess_type(
                     path.name)[0] or "application/octet-stream",
                     "sha256": self.store.store_blob(data), "size": len(data),
-                    "id": new_message_id(client.domain)})
+                    "id": new_message_id(domain)})
+            if not online:
+                result.thread_id = plan.thread_id
+                result.outbox.append(await self.outbox.submit(
+                    plan, [jid], defer=False, reason="no connection to the chat server"))
+                continue
             away = self.outbox.unavailable(self.outbox.presences(plan, [jid]))
             if away and when_away == "ask":
                 raise ContactAway(away)
@@ -840,6 +860,26 @@ class Engine:
         return result
 
     # -- the outbox -------------------------------------------------------------------
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Before a process stops: send the emails that are due now, and wait (up to
+        `timeout`) for the server's ack of the chat lines this process has on the
+        wire, so what a command or `serve` accepted does not wait for the next
+        process. Whatever is left stays in the outbox for the next one."""
+        for account in self.accounts:
+            if account.smtp is None:
+                continue
+            worker = self.mail.get(account.name)
+            if worker is not None and worker.is_alive():
+                await asyncio.to_thread(worker.flush_outbox)
+            else:
+                await asyncio.to_thread(self._sender(account.name).flush)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        me = owner.me()
+        while loop.time() < deadline and any(
+                i.owner == me for i in self.store.outbox_items(states=[DeliveryState.SENDING])):
+            await asyncio.sleep(0.05)
 
     async def outbox_retry(self, outbox_id: int) -> None:
         """Send a waiting message now (a deferred chat goes whatever the presence)."""

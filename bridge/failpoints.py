@@ -13,6 +13,7 @@ import signal
 OUTBOX_ROW_WRITTEN = "after-outbox-row"
 STANZA_SENT = "after-stanza"
 BEFORE_RECEIPT = "before-receipt"
+SMTP_ACCEPTED = "after-smtp-250"  # the SMTP server said 250, nothing recorded yet
 
 
 def armed(name: str) -> bool:

@@ -41,8 +41,10 @@ from .handoff import ImPlan
 from .identity import UnmappedParty
 from .mail.compose import build_email
 from .model import DeliveryState, Direction, Message, Party, Transport
+from .store import owner
 from .store.records import OutboxItem
 from .xmpp.availability import Availability, ContactPresence
+from .xmpp.client import RESEND_TRIES, RESEND_WINDOW
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -229,20 +231,31 @@ class Outbox:
 
     # -- sending ------------------------------------------------------------------------
 
-    async def _send(self, outbox_id: int, why: str = "") -> None:
-        item = self.store.outbox_get(outbox_id)
-        if item is None or item.state in SETTLED or outbox_id in self._busy:
+    async def _send(self, outbox_id: int, why: str = "", *,
+                    adopted: OutboxItem | None = None, skip: frozenset[str] = frozenset()
+                    ) -> None:
+        """Claim a waiting row and send its chat leg. The claim is a compare-and-set
+        in the store with this process's name (`Store.outbox_claim`): of every
+        process on the store and every path in this one (a retry, a presence, the
+        user's "send now"), exactly one sends it. `adopted` is an orphan this
+        process already claimed (see `_adopt`); `skip` the parts of its plan that
+        the server already holds."""
+        if outbox_id in self._busy:
             return
-        plan = ImPlan.from_payload(item.payload["plan"])
         self._busy.add(outbox_id)
         try:
+            item = adopted or self.store.outbox_claim(
+                outbox_id, (DeliveryState.QUEUED, DeliveryState.DEFERRED))
+            if item is None:
+                return  # another process holds it, or it moved on meanwhile
+            plan = ImPlan.from_payload(item.payload["plan"])
             self.store.outbox_update(outbox_id, DeliveryState.SENDING,
                                      attempts=item.attempts + 1, next_attempt=None)
             if why:
                 self.store.outbox_log(outbox_id, "sending", why)
             self._tell(outbox_id, DeliveryState.SENDING, why)
             try:
-                await self.engine.send_im_plan(plan)
+                await self.engine.send_im_plan(plan, skip=skip)
             except Exception as exc:  # server down, room refused, upload failed
                 wait = self.policy.delay(item.attempts)
                 self.store.outbox_update(outbox_id, DeliveryState.QUEUED,
@@ -261,6 +274,72 @@ class Outbox:
                 self._settle(item, message.delivery)
         finally:
             self._busy.discard(outbox_id)
+
+    async def _adopt(self, now: float) -> None:
+        """Chat rows left `sending` or `sent` by a process that is gone (a one-shot
+        command that exited, a crash): the server may or may not have them. Our
+        own archive (XEP-0313) says which of their stanzas it holds; those never
+        go again. The rest:
+
+        - `sending` (the server never acked it): the missing stanzas go again,
+          same ids;
+        - `sent` (acked, but no receipt yet): a copy goes only if the server does
+          not hold it, the contact's client answers receipts (disco/caps), within
+          RESEND_WINDOW of the ack and RESEND_TRIES times; a contact who is
+          offline had it stored by the server, and a client that sends no
+          receipts could only show a copy as a second message.
+
+        A row held by a live process is that process's, and is never looked at."""
+        for item in self.store.outbox_items(states=[DeliveryState.SENDING,
+                                                    DeliveryState.SENT]):
+            if item.transport is not Transport.XMPP or item.id in self._busy \
+                    or owner.alive(item.owner):
+                continue
+            client = self.engine.xmpp.get(item.account)
+            if client is None or not client.connected:
+                continue
+            plan = ImPlan.from_payload(item.payload["plan"])
+            if item.state is DeliveryState.SENT:
+                if plan.room:
+                    self._settle(item, DeliveryState.DELIVERED, "the room took it")
+                    continue
+                if now - item.updated > RESEND_WINDOW or \
+                        int(item.payload.get("resends", 0)) >= RESEND_TRIES:
+                    continue  # the server's ack stands: sent
+                if client.availability(plan.to).availability is not Availability.AVAILABLE:
+                    continue  # offline: the server keeps it for them; looked at again later
+            claimed = self.store.outbox_claim(item.id, (item.state,), None, orphan=True)
+            if claimed is None:
+                continue
+            self._busy.add(item.id)
+            try:
+                await self._examine(client, claimed, plan)
+            finally:
+                self._busy.discard(item.id)
+
+    async def _examine(self, client: Any, item: OutboxItem, plan: ImPlan) -> None:
+        parts = [i for i in (plan.history_id if plan.history else None, plan.msg_id,
+                             *(str(f.get("id", "")) for f in plan.files)) if i]
+        held = await client.on_server(plan.to, parts, item.created, room=plan.room)
+        missing = [p for p in parts if held is None or p not in held]
+        if not missing:
+            self.store.outbox_log(item.id, "on the server",
+                                  "the server's archive holds it: not sent again")
+            self._settle(item, DeliveryState.SENT, "the server's archive holds it")
+            return
+        if item.state is DeliveryState.SENT:
+            if not await client.answers_receipts(plan.to):
+                self.store.outbox_log(item.id, "not sent again",
+                                      "the server took it and their client sends no "
+                                      "receipts: a copy would arrive twice")
+                return
+            self.store.outbox_update(item.id, payload=dict(
+                item.payload, resends=int(item.payload.get("resends", 0)) + 1))
+        why = ("the process that sent it stopped before the server answered"
+               if item.state is DeliveryState.SENDING else
+               "the server acked it but does not hold it, and no receipt came")
+        await self._send(item.id, f"sending again: {why}", adopted=item,
+                         skip=frozenset(p for p in parts if p not in missing))
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, PresenceChanged) and event.availability == "available":
@@ -320,6 +399,7 @@ class Outbox:
         """One pass: deferred rows whose contact is back, or whose retry is due;
         queued chat rows that failed to send; emails due again."""
         now = time.time()
+        await self._adopt(now)
         await self._transport_down(now)
         await self._mail_down(now)
         for item in self.store.outbox_items(states=[DeliveryState.DEFERRED,
@@ -348,7 +428,8 @@ class Outbox:
         for item in self.store.outbox_items(states=[DeliveryState.QUEUED,
                                                     DeliveryState.SENDING]):
             if item.transport is not Transport.XMPP or item.id in self._busy or \
-                    now - item.created < self.policy.max_age or item.payload.get("no_email"):
+                    now - item.created < self.policy.max_age or item.payload.get("no_email") \
+                    or (item.owner != owner.me() and owner.alive(item.owner)):
                 continue
             client = self.engine.xmpp.get(item.account)
             if client is not None and client.connected:
@@ -571,24 +652,25 @@ class Outbox:
         self.store.outbox_log(outbox_id, "unmirrored", f"removed from the {self.folder} folder")
 
     async def recover(self, account: str) -> None:
-        """At start-up: resend what was unsettled, and reconcile the Deferred folder
-        with the local rows both ways."""
-        for item in self.store.outbox_items(states=[DeliveryState.SENDING,
-                                                    DeliveryState.SENT]):
-            if item.account != account or item.transport is not Transport.XMPP:
-                continue
-            plan = ImPlan.from_payload(item.payload["plan"])
-            if item.state is DeliveryState.SENT and plan.room:
-                continue
-            # Same ids as before: whoever got it already drops the copy.
-            self.store.outbox_update(item.id, DeliveryState.QUEUED, next_attempt=time.time())
-            self.store.outbox_log(item.id, "resend", "unconfirmed when the app stopped")
+        """At start-up: put emails back in line, and reconcile the Deferred folder
+        with the local rows both ways. Chat lines that a stopped process left
+        unconfirmed are looked at by `_adopt`, once the XMPP session is up."""
         for item in self.store.outbox_items(states=[DeliveryState.QUEUED,
                                                     DeliveryState.SENDING]):
-            if item.account == account and item.transport is Transport.EMAIL:
+            if item.account != account:
+                continue
+            if item.state is DeliveryState.QUEUED:
                 # A new start is a good moment to try: the server may be back.
-                self.store.outbox_update(item.id, DeliveryState.QUEUED,
-                                         next_attempt=time.time())
+                self.store.outbox_update(item.id, next_attempt=time.time())
+            elif item.transport is Transport.EMAIL and self.store.outbox_claim(
+                    item.id, (DeliveryState.SENDING,), DeliveryState.QUEUED, orphan=True,
+                    next_attempt=time.time()) is not None:
+                # Its sender stopped between the claim and the server's answer: the
+                # server may have it (RFC 1047's window); it goes again with the
+                # same bytes and Message-ID, so threads and our store show it once.
+                self.store.outbox_log(item.id, "resend",
+                                      "the process sending it stopped before the mail "
+                                      "server's answer was recorded")
         cfg = self.engine.account(account)
         if cfg.imap is None or cfg.xmpp is None:
             return

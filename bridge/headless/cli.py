@@ -348,6 +348,10 @@ async def cmd_sync(h: Headless, a: argparse.Namespace) -> Outcome:
     for account in h.engine.accounts:
         if account.xmpp and (not a.account or account.name == a.account):
             h._raise_failure(account.name, "xmpp")
+    # Syncing includes the outbox: due emails go, and chat lines a stopped
+    # process left unconfirmed are looked at (see Outbox._adopt).
+    await h.engine.outbox.tick()
+    await h.engine.drain()
     after = h.engine.store.count_messages(a.account)
     return Outcome(EXIT_OK, {"messages": after, "new": after - before},
                    [f"{after} messages in the store, {after - before} new"])
@@ -405,8 +409,12 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
             if all(j and client.availability(j).availability.value == "available"
                    for j in jids):
                 via = "im"
-    elif via == "im":
-        h.need_xmpp(account)
+    elif via == "im" and account not in h.engine.xmpp:
+        # The chat server is out of reach: the line waits in the outbox (exit 6)
+        # for the next process that reaches it. A refused login is the user's to fix.
+        detail = h.failures.get((account, "xmpp"), "")
+        if "login refused" in detail or "auth" in detail.lower():
+            h.need_xmpp(account)
     result = await h.engine.send_message(account, a.to, text, via=via, subject=a.subject,
                                          when_away=a.when_away, attachments=a.file)
     return await settle(h.engine, result, a.wait)
@@ -580,6 +588,9 @@ async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
         if outcome.code not in (EXIT_OK, EXIT_NOT_DELIVERED):
             response["error"] = "\n".join(outcome.lines)
         out.dump_json(response)
+    if not stop.is_set():
+        # The input ended: what was accepted goes out before the process does.
+        await h.engine.drain()
     return Outcome(EXIT_OK, None, [])
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
 
+from .. import failpoints
 from ..config import AccountConfig
 from ..events import Event, EventBus
 from ..model import DeliveryState, Direction, Message, Party, Transport
@@ -101,8 +102,11 @@ class MailSender:
         raw = base64.b64decode(payload["raw"])
         smtp_cfg = self.account.smtp
         assert smtp_cfg is not None
-        if not self.store.outbox_update(outbox_id, DeliveryState.SENDING, attempts=attempts + 1,
-                                        only_from=(DeliveryState.QUEUED,)):
+        # Claimed by compare-and-set, with this process's name in the row: another
+        # process on the same store (the app, `serve`, a one-shot command) neither
+        # sends it too nor takes it back while this one runs.
+        if self.store.outbox_claim(outbox_id, (DeliveryState.QUEUED,),
+                                   attempts=attempts + 1) is None:
             # Taken meanwhile (sent by chat instead, cancelled): not ours to send.
             item = self.store.outbox_get(outbox_id)
             state = item.state if item is not None else DeliveryState.CANCELLED
@@ -133,6 +137,9 @@ class MailSender:
             if isinstance(exc, ConnectError) and "login refused" in str(exc):
                 return self._failed(outbox_id, msg_id, str(exc))
             return self._retry(outbox_id, msg_id, attempts, f"server unreachable: {exc}")
+        # The window RFC 1047 describes: the server has the mail, we have not written
+        # that down. A crash here sends it again (same bytes, same Message-ID).
+        failpoints.hit(failpoints.SMTP_ACCEPTED)
         detail = "accepted by the server"
         if refused:
             detail += "; refused for " + ", ".join(refused)

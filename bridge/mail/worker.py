@@ -67,6 +67,12 @@ class MailWorker(threading.Thread):
         self.join(timeout)
         self.sync.close()
 
+    def flush_outbox(self) -> None:
+        """Send the due emails now, from the caller's thread (the claim in the store
+        keeps this and the worker's own pass from sending one twice)."""
+        if self.sender is not None:
+            self.sender.flush()
+
     def kick(self) -> None:
         """Do a pass now (the user pressed refresh, or an email was queued)."""
         self._wake.set()

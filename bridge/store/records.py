@@ -92,6 +92,7 @@ class OutboxItem:
     updated: float
     next_attempt: float | None
     attempts: int
+    owner: str | None = None  # the process that holds it (bridge/store/owner.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -308,7 +308,14 @@ CREATE INDEX messages_by_header ON messages (message_id_header)
     WHERE message_id_header IS NOT NULL AND message_id_header <> msg_id;
 """
 
-MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6]
+# Version 7: an outbox row names the process that holds it (bridge/store/owner.py):
+# several processes on one store (the app, `serve`, one-shot commands) claim rows by
+# compare-and-set, and only an orphan (its holder gone) is looked at by another.
+_V7 = """
+ALTER TABLE outbox ADD COLUMN owner TEXT;
+"""
+
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -37,7 +37,7 @@ from ..model import (
     Transport,
 )
 from ..paths import ensure_private_dir
-from . import schema
+from . import owner, schema
 from .blobs import BlobStore
 from .fts import fts_query
 from .query import parse_query
@@ -62,6 +62,9 @@ _BULK_CHECKPOINT_PAGES = 65536
 SNIPPET_CHARS = 160
 FOLDER_STATE = frozenset({"uidvalidity", "uidnext", "highestmodseq", "unread", "total"})
 OUTBOX_FIELDS = frozenset({"transport", "payload", "parties", "next_attempt", "attempts"})
+# States in which a row is held by the process that claimed it: on the wire, or
+# taken by the server and waiting for its receipt in that process's session.
+HELD = frozenset({DeliveryState.SENDING, DeliveryState.SENT})
 LOOKUP_FIELDS = frozenset({"message_id_header", "stanza_id", "origin_id"})
 # A lower-ranked source never takes an address from a higher-ranked one: a learned
 # guess must not override what the user wrote in the config.
@@ -1290,6 +1293,8 @@ class Store:
             return False
         if new_state is not None:
             values["state"] = new_state.value
+            if new_state not in HELD:
+                values["owner"] = None  # back in the queue, or settled: nobody holds it
         values["updated"] = now
         conn.execute(f"UPDATE outbox SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
                      (*values.values(), outbox_id))
@@ -1301,6 +1306,39 @@ class Store:
                          "AND direction = 'out'", (new_state.value, row["account"],
                                                    row["msg_id"]))
         return True
+
+    def outbox_claim(self, outbox_id: int, only_from: Iterable[DeliveryState],
+                     state: DeliveryState | None = DeliveryState.SENDING, *,
+                     orphan: bool = False, **fields: Any) -> OutboxItem | None:
+        """Take row `outbox_id` for this process, by compare-and-set: it must be in
+        one of the states `only_from` and held by nobody, by this process, or by a
+        process that no longer runs (with `orphan`, only the last). The state moves
+        to `state` (unless None) and, if the row is then held (sending, sent), this
+        process's name goes into it, in the same transaction. Returns the row as it
+        was before, or None when another process holds it or its state moved on:
+        two processes on one store never both win."""
+        wanted = {DeliveryState(s).value for s in only_from}
+        with self._write() as conn:
+            r = conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+            if r is None or r["state"] not in wanted:
+                return None
+            if orphan and (r["owner"] == owner.me() or owner.alive(r["owner"])):
+                return None
+            if r["owner"] not in (None, owner.me()) and owner.alive(r["owner"]):
+                return None
+            before = self._outbox_item(r)
+            values = {k: (_json(v or {}) if k == "payload" else v) for k, v in fields.items()}
+            self._outbox_change(conn, outbox_id, state, None, values)
+            after = state or before.state
+            conn.execute("UPDATE outbox SET owner = ? WHERE id = ?",
+                         (owner.me() if after in HELD else None, outbox_id))
+            return before
+
+    def outbox_release(self, outbox_id: int) -> None:
+        """Let go of a row this process holds, leaving its state as it is."""
+        with self._write() as conn:
+            conn.execute("UPDATE outbox SET owner = NULL WHERE id = ? AND owner = ?",
+                         (outbox_id, owner.me()))
 
     def outbox_log(self, outbox_id: int, event: str, detail: str = "") -> None:
         with self._write() as conn:
@@ -1321,7 +1359,7 @@ class Store:
             transport=Transport(r["transport"]), state=DeliveryState(r["state"]),
             payload=json.loads(r["payload"]), parties=_parties_from_json(r["parties"]),
             created=r["created"], updated=r["updated"], next_attempt=r["next_attempt"],
-            attempts=r["attempts"])
+            attempts=r["attempts"], owner=r["owner"])
 
     def outbox_get(self, outbox_id: int) -> OutboxItem | None:
         with self._lock:

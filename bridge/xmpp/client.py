@@ -179,6 +179,10 @@ class _MamQuery:
 # receipt comes: a server that restarts right after its ack can lose it (or the
 # receipt), and only a new session of ours tells (see _flush_pending).
 RESEND_WINDOW = 120.0
+# A line the server acked but that is not in its archive is sent again at most this
+# many times, and only to a contact whose client answers receipts.
+RESEND_TRIES = 3
+DISCO_TIMEOUT = 5.0
 
 
 @dataclass
@@ -191,6 +195,10 @@ class _Pending:
     mtype: str
     on_wire: bool = False
     acked_at: float | None = None
+    resends: int = 0  # times sent again after the server had acked it
+    # Acked, not in the archive, and the contact not online yet: whether a copy may
+    # go is decided when their presence (and so their client's features) arrives.
+    waiting_for_peer: bool = False
 
 
 class XmppClient:
@@ -242,6 +250,10 @@ class XmppClient:
         self._rooms: dict[str, _Room] = {}
         self._queries: dict[str, _MamQuery] = {}
         self._pending: dict[str, _Pending] = {}
+        # While a new session asks the archive what the server already holds, new
+        # lines wait behind the ones being checked, so everything goes out in order.
+        self._flushing = False
+        self._receipt_support: dict[str, bool] = {}  # full JID -> disco says XEP-0184
         self._upload_service: tuple[str, int | None] | None = None
         self._muc_service: str | None = None
         self._stopping = False
@@ -352,11 +364,7 @@ class XmppClient:
     async def _on_session_resumed(self, _event: object) -> None:
         self._reconnects = 0
         self._publish(XmppConnectionChanged(self.name, "resumed"))
-        # slixmpp resends what the server had not acked, but a stanza written into a
-        # connection that was already dying can fall between its queue and the
-        # server's count; send every unacked one again: receivers drop copies
-        # by origin-id.
-        self._flush_pending(new_session=False)
+        self._flush_resumed()
         self._synced.set()
 
     async def _after_login(self) -> None:
@@ -369,7 +377,10 @@ class XmppClient:
                 await step()
             except Exception as exc:
                 log.warning("%s: %s failed after login: %s", self.name, what, exc)
-        self._flush_pending(new_session=True)
+        try:
+            await self._flush_new_session()
+        except Exception as exc:
+            log.warning("%s: sending the unconfirmed lines again failed: %s", self.name, exc)
         self._publish(XmppConnectionChanged(self.name, "online"))
         try:
             await self._catch_up(None)
@@ -514,6 +525,7 @@ class XmppClient:
         resources = self._presence.setdefault(jid, {})
         if ptype == "unavailable":
             resources.pop(res, None)
+            self._receipt_support.pop(f"{jid}/{res}", None)
         elif res not in resources and len(resources) >= MAX_RESOURCES:
             return  # a flood of made-up resources; real people have a handful
         else:
@@ -530,6 +542,8 @@ class XmppClient:
                 (status_el.text or "")[:1000] if status_el is not None else "", priority)
             # They are reachable again: whatever bounced before no longer holds.
             self._refused.pop(jid, None)
+            if any(p.waiting_for_peer and bare(p.to) == jid for p in self._pending.values()):
+                self._spawn(self._resend_to(jid))
         now = self.availability(jid)
         self._publish(PresenceChanged(self.name, jid, now.availability.value, now.status))
 
@@ -629,8 +643,10 @@ class XmppClient:
                 recipients=recipients, text=text, origin_id=msg_id,
                 delivery=DeliveryState.SENDING, attachments=attachments)
             self.store.insert_messages([message])
-        self._pending[msg_id] = _Pending(message, to, mtype)
-        if self.connected:
+        previous = self._pending.get(msg_id)
+        self._pending[msg_id] = _Pending(message, to, mtype,
+                                         resends=previous.resends if previous else 0)
+        if self.connected and not self._flushing:
             self._transmit(self._pending[msg_id])
         return message
 
@@ -658,19 +674,158 @@ class XmppClient:
             # ask here, behind the message in the same queue.
             self.session.send(_SM_REQUEST)
 
-    def _flush_pending(self, new_session: bool) -> None:
-        """Send again what is not confirmed. A resumed stream: what the server has
-        not acked (it holds the rest). A new session: also the chat messages it
-        acked in the last RESEND_WINDOW whose receipt has not come, since a new
-        session can mean the server restarted and lost them, or lost the receipt.
-        Receivers drop the copies by origin-id, and answer them with a receipt."""
+    def _flush_resumed(self) -> None:
+        """A resumed stream (XEP-0198): the server kept our session, and slixmpp has
+        sent again every stanza the server had not counted. What is left is what
+        never reached slixmpp's count: lines written while we were disconnected,
+        and a line that was still in slixmpp's send queue when the connection died
+        (that queue is dropped, so it is neither acked nor resent). Those go now,
+        in order; nothing the server or slixmpp holds goes twice."""
         self._forget_old_acks()
+        sm = self.session.plugin["xep_0198"]
+        in_flight = {str(stanza.xml.get("id") or "") for _seq, stanza in sm.unacked_queue}
         for pending in list(self._pending.values()):
-            if pending.acked_at is not None and not new_session:
+            if pending.acked_at is not None or pending.message.msg_id in in_flight:
                 continue
             if pending.mtype == "groupchat" and pending.to not in self._joined_rooms():
                 continue  # sent when the room is joined again
             self._transmit(pending)
+
+    async def _flush_new_session(self) -> None:
+        """A new session (the stream could not be resumed: a restarted server, a
+        long cut): what the last session left unconfirmed may or may not have
+        reached the server. Ask our own archive (XEP-0313) which of those lines
+        it holds: those went through and are never sent again. The rest:
+
+        - never acked by the server, and not in its archive: it never got them;
+          they go again (same id);
+        - acked, but not in the archive (the server lost them, or keeps no
+          archive): sent again only to a contact whose client answers receipts
+          (so a copy is recognised and the receipt settles it), at most
+          RESEND_TRIES times, and only within RESEND_WINDOW of the ack (older
+          ones were forgotten before we got here).
+
+        Lines written meanwhile wait behind these, so the order holds."""
+        self._forget_old_acks()
+        self._flushing = True
+        try:
+            held = await self._held_by_server([p for p in self._pending.values() if p.on_wire])
+            for pending in list(self._pending.values()):
+                msg_id = pending.message.msg_id
+                if self._pending.get(msg_id) is not pending:
+                    continue  # settled while we asked
+                if pending.mtype == "groupchat" and pending.to not in self._joined_rooms():
+                    continue  # sent when the room is joined again
+                if pending.on_wire and held is not None and msg_id in held:
+                    del self._pending[msg_id]
+                    self._advance(msg_id, DeliveryState.SENT)
+                    continue
+                if pending.acked_at is not None:
+                    if not self._presence.get(bare(pending.to)):
+                        pending.waiting_for_peer = True  # see _on_presence
+                        continue
+                    if not await self._may_resend(pending):
+                        continue
+                self._transmit(pending)
+        finally:
+            self._flushing = False
+        for pending in list(self._pending.values()):
+            if not pending.on_wire and self.connected:
+                self._transmit(pending)
+
+    async def _may_resend(self, pending: _Pending) -> bool:
+        """Whether a line the server acked, but does not hold, may go again: only
+        to a contact whose client answers receipts, RESEND_TRIES times at most. A
+        copy to anyone else could only arrive as a duplicate they cannot tell."""
+        pending.waiting_for_peer = False
+        if pending.resends >= RESEND_TRIES or not await self.answers_receipts(pending.to):
+            self._pending.pop(pending.message.msg_id, None)
+            return False
+        pending.resends += 1
+        pending.acked_at = None
+        return True
+
+    async def _resend_to(self, peer: str) -> None:
+        """The contact came online: the lines that waited for them (see
+        _flush_new_session) go again if their client answers receipts."""
+        for pending in list(self._pending.values()):
+            if pending.waiting_for_peer and bare(pending.to) == peer \
+                    and await self._may_resend(pending) and self.connected:
+                self._transmit(pending)
+
+    async def _held_by_server(self, pendings: Iterable[_Pending]) -> set[str] | None:
+        """Which of these lines of ours the server's archive holds (None: no answer)."""
+        by_peer: dict[str, list[_Pending]] = {}
+        for pending in pendings:
+            by_peer.setdefault(pending.to, []).append(pending)
+        held: set[str] = set()
+        for peer, lines in by_peer.items():
+            since = min(p.message.date for p in lines)
+            found = await self.on_server(peer, {p.message.msg_id for p in lines}, since,
+                                         room=any(p.mtype == "groupchat" for p in lines))
+            if found is None:
+                return None
+            held |= found
+        return held
+
+    async def on_server(self, peer: str, msg_ids: Iterable[str], since: float, *,
+                        room: bool = False) -> set[str] | None:
+        """Which of our lines to `peer` with these ids (origin-id or stanza id),
+        written since `since`, the server has in its archive: ours for a 1:1 chat,
+        the room's for a room. None when the archive cannot be asked.
+
+        Hand-written over `_mam_page`, like the rest of this client's archive use,
+        until the move to slixmpp's xep_0313 plugin; only results from the archive
+        we asked, and only lines that our own account sent, count."""
+        wanted = set(msg_ids)
+        found: set[str] = set()
+        archive = bare(peer) if room else self.own
+        after: str | None = None
+        try:
+            for _page in range(50):
+                results, complete, last = await self._mam_page(
+                    archive, after=after, start=since - 300,
+                    with_jid=None if room else bare(peer))
+                for _archive_id, _stamp, inner in results:
+                    sender = inner.get("from") or ""
+                    if room:
+                        mine = self._rooms.get(archive)
+                        if mine is None or resource(sender) != mine.nick:
+                            continue
+                    elif bare(sender) not in (self.own, ""):
+                        continue
+                    ids = {inner.get("id") or ""}
+                    ids |= {el.get("id") or "" for el in inner.iter(q(NS_SID, "origin-id"))}
+                    found |= ids & wanted
+                if complete or not results or last is None or found == wanted:
+                    break
+                after = last
+        except (XmppError, OSError) as exc:
+            log.info("%s: could not ask the archive about %d lines to %s: %s", self.name,
+                     len(wanted), peer, exc)
+            return None
+        return found
+
+    async def answers_receipts(self, jid: str) -> bool:
+        """Whether a client of this contact that is online now says, in its service
+        discovery (through entity capabilities, XEP-0115, when it sends them), that
+        it answers receipt requests (XEP-0184). slixmpp's disco plugin keeps the
+        answers per full JID."""
+        peer = bare(jid)
+        disco = self.session.plugin["xep_0030"]
+        for res in list(self._presence.get(peer, {})):
+            full = f"{peer}/{res}" if res else peer
+            known = self._receipt_support.get(full)
+            if known is None:
+                try:
+                    info = await disco.get_info(jid=full, cached=True, timeout=DISCO_TIMEOUT)
+                    features = set(info["disco_info"]["features"])
+                except (IqError, IqTimeout, KeyError, TypeError):
+                    features = set()
+                known = self._receipt_support[full] = NS_RECEIPTS in features
+            if known:
+                return True
+        return False
 
     def _joined_rooms(self) -> set[str]:
         return {jid for jid, room in self._rooms.items()
@@ -890,6 +1045,21 @@ class XmppClient:
                                           sender_party.address, direction.value, source))
         return new
 
+    def _archived_acknowledgement(self, xml: ET.Element) -> None:
+        """A receipt or marker for one of our lines, found in our archive: it came
+        while no session of ours was online to take it (Prosody archives them), so
+        the line is delivered (or read) all the same. Only the contact the line
+        went to may say so (`_advance` checks)."""
+        sender = xml.get("from") or ""
+        if not sender or bare(sender) == self.own:
+            return
+        for ns, tag, state in ((NS_RECEIPTS, "received", DeliveryState.DELIVERED),
+                               (NS_MARKERS, "received", DeliveryState.DELIVERED),
+                               (NS_MARKERS, "displayed", DeliveryState.READ)):
+            ack = xml.find(q(ns, tag))
+            if ack is not None and ack.get("id"):
+                self._advance(ack.get("id") or "", state, from_jid=sender)
+
     @staticmethod
     def _date(claimed: float | None, archived: float | None) -> float:
         # The archive's stamp is the server's word; a <delay> inside a message is the
@@ -1003,6 +1173,8 @@ class XmppClient:
             try:
                 stored += self._ingest(inner, source, archive=archive, archive_id=archive_id,
                                        archive_stamp=stamp)
+                if archive == self.own:
+                    self._archived_acknowledgement(inner)
             except Exception:
                 log.exception("%s: skipped an archived message we could not read", self.name)
         if results:
