@@ -249,6 +249,18 @@ class Outbox:
             if item is None:
                 return  # another process holds it, or it moved on meanwhile
             plan = ImPlan.from_payload(item.payload["plan"])
+            if item.payload.get("recovered") and not adopted:
+                # Back from the Deferred folder after the store was lost: it may have
+                # gone out before (and the folder copy outlived it). The archive says.
+                skip = await self._held_parts(item, plan) or skip
+                if plan.msg_id in skip:
+                    self.store.outbox_update(outbox_id, DeliveryState.SENT,
+                                             payload=dict(item.payload, recovered=False))
+                    self.store.outbox_log(outbox_id, "on the server",
+                                          "it went out before the store was lost: "
+                                          "not sent again")
+                    self._settle(item, DeliveryState.SENT, "the server's archive holds it")
+                    return
             self.store.outbox_update(outbox_id, DeliveryState.SENDING,
                                      attempts=item.attempts + 1, next_attempt=None)
             if why:
@@ -317,9 +329,16 @@ class Outbox:
             finally:
                 self._busy.discard(item.id)
 
+    async def _held_parts(self, item: OutboxItem, plan: ImPlan) -> frozenset[str]:
+        client = self.engine.xmpp.get(item.account)
+        if client is None or not client.connected:
+            return frozenset()
+        held = await client.on_server(plan.to, _parts(plan), item.created - 86400 * 30,
+                                      room=plan.room)
+        return frozenset(held or ())
+
     async def _examine(self, client: Any, item: OutboxItem, plan: ImPlan) -> None:
-        parts = [i for i in (plan.history_id if plan.history else None, plan.msg_id,
-                             *(str(f.get("id", "")) for f in plan.files)) if i]
+        parts = _parts(plan)
         held = await client.on_server(plan.to, parts, item.created, room=plan.room)
         missing = [p for p in parts if held is None or p not in held]
         if not missing:
@@ -376,7 +395,9 @@ class Outbox:
         self.store.outbox_update(item.id, state)
         self.store.outbox_log(item.id, state.value, detail or _words(state))
         self._tell(item, state, detail or _words(state))
-        if state in SETTLED and item.payload.get("mirrored"):
+        if (state in SETTLED or state is DeliveryState.SENT) and item.payload.get("mirrored"):
+            # Handed to the server is enough: a copy kept in the folder would come
+            # back as a line to send if this store were lost.
             self._spawn(self._unmirror(item.id))
 
     # -- the loop -------------------------------------------------------------------------
@@ -686,7 +707,7 @@ class Outbox:
             item = local.get(msg_id)
             if item is None:
                 self._recreate(account, msg_id, payload, files)
-            elif item.state in SETTLED:
+            elif item.state in SETTLED or item.state is DeliveryState.SENT:
                 with contextlib.suppress(Exception):
                     await self.engine._imap(account, lambda s, m=msg_id:
                                             _delete_by_message_id(s, self.folder, m))
@@ -710,12 +731,19 @@ class Outbox:
             delivery=DeliveryState.DEFERRED)
         exists = self.store.find_by_msg_id(account, msg_id) is not None
         outbox_id = self.store.outbox_add(
-            msg_id, account, Transport.XMPP, payload=dict(payload, mirrored=True),
+            msg_id, account, Transport.XMPP,
+            payload=dict(payload, mirrored=True, recovered=True),
             parties=[Party(t, "", "to") for t in (payload.get("targets") or [plan.to])],
             state=DeliveryState.DEFERRED, next_attempt=time.time(),
             message=None if exists else message)
         self.store.outbox_log(outbox_id, "recovered", f"from the {self.folder} folder")
         self._tell(outbox_id, DeliveryState.DEFERRED, f"recovered from the {self.folder} folder")
+
+
+def _parts(plan: ImPlan) -> list[str]:
+    """The ids of every stanza a chat leg sends: history, text, files."""
+    return [i for i in (plan.history_id if plan.history else None, plan.msg_id,
+                        *(str(f.get("id", "")) for f in plan.files)) if i]
 
 
 def _words(state: DeliveryState) -> str:

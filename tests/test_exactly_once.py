@@ -180,8 +180,7 @@ async def test_two_serve_daemons_on_one_store_send_each_line_and_email_once(
 
         def mail_subjects() -> list[str]:
             return [str(m["Subject"]) for m in inbox(world, bob)]
-        await until(lambda: all(s in mail_subjects() for s in subjects), 30,
-                    f"the mail; outbox: {[(i['state'], i['attempts']) for i in outbox(config, env)]}")
+        await until(lambda: all(s in mail_subjects() for s in subjects), 30, "the mail")
         await asyncio.sleep(1.5)
         got = bob_x.bodies(alice.jid)
         assert {t: got.count(t) for t in lines} == {t: 1 for t in lines}
@@ -238,5 +237,74 @@ async def test_a_chat_sent_while_the_chat_server_is_down_waits_in_the_outbox(
         await until(lambda: listener.count("Kept while the server is away"), 20)
         await asyncio.sleep(1.5)
         assert listener.count("Kept while the server is away") == 1
+    finally:
+        listener.stop()
+
+
+def deferred_raw(world: World, who: Account) -> list[bytes]:
+    """The messages of someone's Deferred folder, over plain IMAP."""
+    import ssl
+
+    import imapclient
+    ctx = ssl.create_default_context(cafile=str(world.ca_file))
+    with imapclient.IMAPClient("127.0.0.1", world.ports.imaps, ssl=True,
+                               ssl_context=ctx) as c:
+        c.login(who.email, who.password)
+        if not c.folder_exists("Deferred"):
+            return []
+        c.select_folder("Deferred", readonly=True)
+        uids = c.search()
+        data = c.fetch(uids, [b"BODY.PEEK[]"]) if uids else {}
+    return [data[u][b"BODY[]"] for u in sorted(data)]
+
+
+def append_deferred(world: World, who: Account, raw: bytes) -> None:
+    import ssl
+
+    import imapclient
+    ctx = ssl.create_default_context(cafile=str(world.ca_file))
+    with imapclient.IMAPClient("127.0.0.1", world.ports.imaps, ssl=True,
+                               ssl_context=ctx) as c:
+        c.login(who.email, who.password)
+        c.append("Deferred", raw)
+
+
+async def test_a_deferred_line_that_went_out_never_comes_back_from_the_deferred_folder(
+        world, tmp_path):
+    """Deferred while bob (go-sendxmpp, no receipts) was offline; once he is
+    online a later process sends it: the server's ack is enough to remove the
+    copy from the Deferred folder. Even if a copy outlived it there (put back by
+    hand here) and the local store is lost, the next start asks the server's
+    archive and does not send it again."""
+    import shutil
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    config, env = setup(world, tmp_path, alice, bob, extra=QUICK)
+    text = "Deferred for a listener"
+    code, _result, err = await cli(config, env, "send", "--via", "im", "--to", bob.jid,
+                                   "--when-away", "defer", text)
+    assert code == EXIT_NOT_DELIVERED, err
+    await until(lambda: deferred_raw(world, alice), 15, "the Deferred copy")
+    (kept,) = deferred_raw(world, alice)
+    listener = Listener(world, bob, tmp_path / "bob-home").start()
+    try:
+        await asyncio.sleep(1.0)
+
+        async def sent() -> bool:
+            await cli(config, env, "sync")
+            return [i["state"] for i in outbox(config, env)] == ["sent"]
+        for _ in range(10):
+            if await sent():
+                break
+        assert [i["state"] for i in outbox(config, env)] == ["sent"]
+        await until(lambda: listener.count(text), 15, "bob's copy")
+        await until(lambda: not deferred_raw(world, alice), 15, "the Deferred copy removed")
+        append_deferred(world, alice, kept)
+        shutil.rmtree(tmp_path / "alice-data")
+        for _ in range(3):
+            assert (await cli(config, env, "sync"))[0] == EXIT_OK
+        await asyncio.sleep(1.5)
+        assert listener.count(text) == 1, listener.lines
+        assert [i["state"] for i in outbox(config, env)] == ["sent"]
     finally:
         listener.stop()

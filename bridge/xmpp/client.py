@@ -183,6 +183,7 @@ RESEND_WINDOW = 120.0
 # many times, and only to a contact whose client answers receipts.
 RESEND_TRIES = 3
 DISCO_TIMEOUT = 5.0
+ATTEMPT_TIMEOUT = 30.0  # one reconnection attempt, from TCP connect to a session
 
 
 @dataclass
@@ -415,18 +416,47 @@ class XmppClient:
         self._auth_failed = True
 
     async def _reconnect(self) -> None:
-        # Jittered exponential backoff, so a server restart is not met by every
-        # client at the same instant; slixmpp's own loop retries failed attempts.
-        delay = min(self.session.max_backoff, 0.5 * 2 ** self._reconnects)
-        self._reconnects += 1
-        delay *= random.uniform(0.5, 1.0)
-        self._publish(XmppConnectionChanged(self.name, "reconnecting", f"in {delay:.1f}s"))
-        await asyncio.sleep(delay)
-        if self._stopping or self.session.transport is not None:
-            return
-        config = self.account.xmpp
-        assert config is not None
-        self.session.connect(config.host, config.port)
+        """Connect again until a session holds, with jittered exponential backoff
+        (so a server restart is not met by every client at the same instant).
+
+        One loop owns reconnection: each attempt is given ATTEMPT_TIMEOUT to end
+        in a session; an attempt that dies anywhere (refused, cut in the TLS
+        handshake, in SASL, before bind) only means the next one, never the end
+        of trying. A cut in the TLS handshake leaves slixmpp a closed transport
+        object rather than none, so "is there a transport" is not the test:
+        "is there a live one"."""
+        while not self._stopping and not self.connected:
+            delay = min(self.session.max_backoff, 0.5 * 2 ** self._reconnects)
+            self._reconnects += 1
+            delay *= random.uniform(0.5, 1.0)
+            self._publish(XmppConnectionChanged(self.name, "reconnecting",
+                                                f"in {delay:.1f}s"))
+            await asyncio.sleep(delay)
+            if self._stopping or self.connected:
+                return
+            if not self._transport_alive():
+                config = self.account.xmpp
+                assert config is not None
+                self.session.connect(config.host, config.port)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + ATTEMPT_TIMEOUT
+            # Give the attempt time to become a session: a live transport that
+            # goes quiet past the deadline is dropped and tried again.
+            await asyncio.sleep(0.2)
+            while not self._stopping and not self.connected and loop.time() < deadline:
+                if not self._transport_alive() and not self._attempt_pending():
+                    break  # this attempt is over: next one
+                await asyncio.sleep(0.1)
+            if not self._stopping and not self.connected and self._transport_alive():
+                self.session.abort()
+
+    def _transport_alive(self) -> bool:
+        transport = self.session.transport
+        return transport is not None and not transport.is_closing()
+
+    def _attempt_pending(self) -> bool:
+        attempt = getattr(self.session, "_current_connection_attempt", None)
+        return attempt is not None and not attempt.done()
 
     def _publish(self, event: Event) -> None:
         try:
