@@ -177,7 +177,7 @@ class _MamQuery:
 
 # How long a chat message the server acked stays ready to go again, until its
 # receipt comes: a server that restarts right after its ack can lose it (or the
-# receipt), and only a new session of ours tells (see _flush_pending).
+# receipt), and only a new session of ours tells (see _flush_new_session).
 RESEND_WINDOW = 120.0
 # A line the server acked but that is not in its archive is sent again at most this
 # many times, and only to a contact whose client answers receipts.
