@@ -320,7 +320,7 @@ async def cmd_show(h: Headless, a: argparse.Namespace) -> Outcome:
                 await h.engine.fetch_body(m.id or 0)
         if missing:
             timeline = h.engine.timeline(th.account, th.thread_id)
-    lines = [f"{out.one_line(th.subject, 100) or '(no subject)'}  [{th.thread_id}]", ""]
+    lines = [f"{out.one_line(th.subject, 100) or out.NO_SUBJECT}  [{th.thread_id}]", ""]
     lines += [out.message_block(m) + "\n" for m in timeline]
     return Outcome(EXIT_OK, {"thread": th, "messages": timeline}, lines)
 
