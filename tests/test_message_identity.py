@@ -201,3 +201,159 @@ async def test_an_email_without_subject_is_labelled_no_subject_in_the_tui(tmp_pa
         assert "Subject: (no subject)" in head
         assert "Chat with" not in app.screen.subject
         assert app.screen.subject == "(no subject)"
+
+
+# -- 1. a message is a message --------------------------------------------------------
+
+
+async def threads_by_id(config: Path) -> dict[str, dict]:
+    listed = await run(config, "list", "--limit", "200")
+    assert isinstance(listed, list)
+    return {t["thread_id"]: t for t in listed}
+
+
+async def shown(config: Path, thread: dict) -> list[dict]:
+    out = await run(config, "show", str(thread["id"]))
+    assert isinstance(out, dict)
+    return out["messages"]
+
+
+@servers
+async def test_emails_sharing_a_message_id_or_lacking_one_stay_apart_same_bytes_merge(
+        world, tmp_path):
+    alice, bob, carol, dave = (person(world, n) for n in ("alice", "bob", "carol", "dave"))
+    config = write_config(world, tmp_path, alice)
+    shared = f"dup-{uuid.uuid4().hex}@reused.test"
+    date = formatdate()
+    # The same Message-ID: another sender, and the same sender with another body.
+    # One by swaks over LMTP, two appended as they are.
+    swaks(world, bob, alice.email,
+          raw_mail(bob.email, alice.email, "Minutes", "Bob's minutes: apples.", shared),
+          tmp_path)
+    await wait_delivered(world, alice, 1)
+    append_raw(world, alice, raw_mail(carol.email, alice.email, "Invoice",
+                                      "Carol's invoice: pears.", shared))
+    append_raw(world, alice, raw_mail(bob.email, alice.email, "Minutes",
+                                      "Bob's minutes: plums.", shared, date))
+    # No Message-ID, twice with the very same header, bodies of the same length.
+    for body in ("Reading AAAA", "Reading BBBB"):
+        append_raw(world, alice, raw_mail(dave.email, alice.email, "Meter", body, None, date))
+    # The very same bytes in INBOX and in Archive: one message, with and without id.
+    kept = f"kept-{uuid.uuid4().hex}@bob.test"
+    copy = raw_mail(bob.email, alice.email, "Keep this", "Filed twice.", kept, date)
+    bare = raw_mail(dave.email, alice.email, "Bare copy", "No id, filed twice.", None, date)
+    for folder in ("INBOX", "Archive"):
+        append_raw(world, alice, copy, folder)
+        append_raw(world, alice, bare, folder)
+    # A reply to the shared id threads with it.
+    reply = raw_mail(dave.email, alice.email, "Re: Minutes", "About those minutes.",
+                     f"re-{uuid.uuid4().hex}@dave.test").replace(
+        b"MIME-Version", f"In-Reply-To: <{shared}>\r\nReferences: <{shared}>\r\n"
+        "MIME-Version".encode())
+    append_raw(world, alice, reply)
+
+    await run(config, "sync")
+    threads = await threads_by_id(config)
+
+    # Three emails with one Message-ID: three messages, one thread (the id's), plus
+    # the reply that names it.
+    t = threads[shared]
+    assert t["message_count"] == 4
+    messages = await shown(config, t)
+    texts = sorted(m["text"].strip() for m in messages)
+    assert texts == ["About those minutes.", "Bob's minutes: apples.",
+                     "Bob's minutes: plums.", "Carol's invoice: pears."]
+    assert len({m["msg_id"] for m in messages}) == 4
+    assert {m["sender"]["address"] for m in messages} == {bob.email, carol.email, dave.email}
+    assert sum(m["msg_id"] == shared for m in messages) == 1  # one keeps the bare id
+
+    # Two headerless emails with the same header: two messages, each its own.
+    meters = [t for t in threads.values() if t["subject"] == "Meter"]
+    assert len(meters) == 2 and all(t["message_count"] == 1 for t in meters)
+    bodies = sorted([(await shown(config, t))[0]["text"].strip() for t in meters])
+    assert bodies == ["Reading AAAA", "Reading BBBB"]
+
+    # The same bytes in two folders: one message each, found in both folders.
+    for subject in ("Keep this", "Bare copy"):
+        same = [t for t in threads.values() if t["subject"] == subject]
+        assert len(same) == 1 and same[0]["message_count"] == 1, same
+    store = store_of(tmp_path)
+    try:
+        rows = store._conn.execute(
+            "SELECT m.subject, count(DISTINCT m.id), group_concat(l.folder) FROM messages AS m "
+            "JOIN mail_locations AS l ON l.message = m.id WHERE m.subject IN "
+            "('Keep this', 'Bare copy', 'Meter', 'Minutes', 'Invoice') "
+            "GROUP BY m.subject ORDER BY m.subject").fetchall()
+        got = {r[0]: (r[1], sorted(r[2].split(","))) for r in rows}
+        assert got == {"Bare copy": (1, ["Archive", "INBOX"]),
+                       "Invoice": (1, ["INBOX"]), "Keep this": (1, ["Archive", "INBOX"]),
+                       "Meter": (2, ["INBOX", "INBOX"]), "Minutes": (2, ["INBOX", "INBOX"])}
+        assert len(store.lookup("message_id_header", shared)) == 3
+        before = store.count_messages()
+    finally:
+        store.close()
+
+    # A second sync (and a second device's worth of checks) changes nothing.
+    again = await run(config, "sync")
+    assert again["new"] == 0
+    assert {k: v["message_count"] for k, v in (await threads_by_id(config)).items()} == \
+        {k: v["message_count"] for k, v in threads.items()}
+    store = store_of(tmp_path)
+    try:
+        assert store.count_messages() == before
+    finally:
+        store.close()
+
+
+@servers
+async def test_a_chat_origin_id_equal_to_someones_message_id_hides_neither(
+        world, tmp_path, running):
+    import xml.etree.ElementTree as ET
+
+    from tests.others import plain
+
+    _start, xmpp = running
+    alice, bob, carol = person(world, "alice"), person(world, "bob"), person(world, "carol")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice)
+    bob_x = await xmpp(plain(world, bob))
+
+    def chat(body: str, origin: str) -> None:
+        msg = bob_x.xmpp.make_message(mto=alice.jid, mbody=body, mtype="chat")
+        ET.SubElement(msg.xml, "{urn:xmpp:sid:0}origin-id", {"id": origin})
+        msg.send()
+
+    # Email first, then a chat line from someone else with its Message-ID.
+    first = f"{uuid.uuid4().hex}@carol.test"
+    append_raw(world, alice, raw_mail(carol.email, alice.email, "Carol's plan",
+                                      "Carol writes by email.", first))
+    await run(config, "sync")
+    chat("Bob chats with the same id.", first)
+    # The chat line first, then an email from someone else with its origin-id.
+    second = f"{uuid.uuid4().hex}@bob.test"
+    chat("Bob chats first.", second)
+    await asyncio.sleep(1.0)  # into alice's offline store and archive
+    await run(config, "sync")
+    append_raw(world, alice, raw_mail(carol.email, alice.email, "Carol again",
+                                      "Carol's email came second.", second))
+    # One person's id on both transports is one message (bob's address is his JID).
+    third = f"{uuid.uuid4().hex}@bob.test"
+    append_raw(world, alice, raw_mail(bob.email, alice.email, "Bob both ways",
+                                      "Bob sends it both ways.", third))
+    chat("Bob sends it both ways.", third)
+    await asyncio.sleep(1.0)
+    await run(config, "sync")
+
+    found: dict[str, list[tuple[str, str]]] = {}
+    for t in (await threads_by_id(config)).values():
+        for m in await shown(config, t):
+            found.setdefault(m["text"].strip(), []).append((m["transport"], m["msg_id"]))
+    assert found["Carol writes by email."] == [("email", first)]
+    assert [tr for tr, _ in found["Bob chats with the same id."]] == ["xmpp"]
+    assert found["Bob chats first."] == [("xmpp", second)]
+    assert [tr for tr, _ in found["Carol's email came second."]] == ["email"]
+    assert found["Carol's email came second."][0][1] != second
+    assert len(found["Bob sends it both ways."]) == 1  # merged: shown once
+
+    hits = search_ids(await run(config, "search", "carol"))
+    assert first in hits and len(hits) == 2

@@ -19,6 +19,7 @@ against the store).
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import os
 import pickle
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ from ..model import SEEN, Direction, EmailHeaders, Party
 from ..safe import write_new_file
 from ..store import Store
 from ..store.records import Folder
+from ..store.store import Claim, distinct_msg_id
 from .connect import open_imap
 from .imap_fetch import (
     HEADER_FIELDS,
@@ -58,6 +61,7 @@ from .mime import (
     header_fields,
     parse_headers,
     parse_message,
+    synthetic_message_id,
     thread_id_of,
     to_message,
 )
@@ -478,8 +482,10 @@ class MailSync:
             chunk = uids[start:start + BATCH]
             rows = [header_row(name, folder, i.uid, i.flags, i.header, self.own)
                     for i in stream_fetch(client, uid_set(chunk), HEADER_ITEMS)]
+            rows, suspects = self._split_suspects(rows)
             new += self.store.insert_email_headers(name, folder, rows,
                                                    defer_parties=phase == "backfill")
+            new += self._store_suspects(folder, suspects)
             done += len(chunk)
             self.events.publish(SyncProgress(name, folder, done, total, phase))
         return new
@@ -500,12 +506,16 @@ class MailSync:
         name = self.account.name
         pending: queue.Queue[int | None] = queue.Queue()
         outcome: dict[str, Any] = {"new": 0}
+        # Rows whose id needs their bytes: stored at the end, when this thread is
+        # done with the connection.
+        suspects: list[tuple[Any, ...]] = []
 
         def write() -> None:
             stored = done
             try:
                 while (size := pending.get()) is not None:
-                    rows = parser.result()
+                    rows, doubtful = self._split_suspects(parser.result())
+                    suspects.extend(doubtful)
                     outcome["new"] += self.store.insert_email_headers(
                         name, folder, rows, defer_parties=phase == "backfill")
                     stored += size
@@ -537,7 +547,106 @@ class MailSync:
             writer.join()
         if "error" in outcome:
             raise outcome["error"]
-        return outcome["new"]
+        return outcome["new"] + self._store_suspects(folder, suspects)
+
+    # -- which message is which: ids that need the bytes --------------------------
+    def _split_suspects(self, rows: list[tuple[Any, ...]]
+                        ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Header rows whose id is sure, and those whose id needs the message's
+        bytes: no Message-ID (the id is made from the bytes, never from the
+        header alone), or a Message-ID that another row of the batch or a stored
+        message has too (one message in two folders, or two messages)."""
+        counts = Counter(r[3] for r in rows if r[12] is not None)
+        taken = self.store.claims(self.account.name, list(counts)) if counts else {}
+        sure, doubtful = [], []
+        for r in rows:
+            if r[12] is None or counts[r[3]] > 1 or r[3] in taken:
+                doubtful.append(r)
+            else:
+                sure.append(r)
+        return sure, doubtful
+
+    def _raw(self, folder: str, uids: list[int]) -> dict[int, bytes]:
+        """The raw bytes of messages of `folder` (BODY.PEEK: they stay unread)."""
+        if not uids:
+            return {}
+        if not self.is_selected(folder):
+            self._examine(folder)
+        data = self.connect().fetch(uids, [b"BODY.PEEK[]"])
+        return {uid: bytes(d[b"BODY[]"]) for uid, d in data.items() if b"BODY[]" in d}
+
+    def _store_suspects(self, folder: str, rows: list[tuple[Any, ...]]) -> int:
+        """Store rows whose id needs their bytes (`_split_suspects`); return how
+        many were new messages.
+
+        A message without Message-ID gets an id made from the sha256 of its bytes.
+        A Message-ID that a stored email holds already is that email only when
+        both have the same bytes (fetched once, kept as the row's digest); a chat
+        line holds it only for its own sender (`Store.is_same_message`). Any
+        other message keeps the shared id as its Message-ID and gets an id of its
+        own, in the shared id's thread. Within a batch the smallest digest takes
+        a shared id first, so the outcome does not depend on UID order.
+        """
+        if not rows:
+            return 0
+        name = self.account.name
+        raws = self._raw(folder, [r[2] for r in rows])
+        digests = {uid: hashlib.sha256(raw).hexdigest() for uid, raw in raws.items()}
+        settled: list[tuple[Any, ...]] = []
+        for r in rows:
+            if r[2] not in raws:
+                continue  # expunged meanwhile
+            if r[12] is None:
+                content_id = synthetic_message_id(raws[r[2]])
+                # A message of its own starts its own thread; a reply stays in its.
+                thread = content_id if r[4] == r[3] else r[4]
+                r = (*r[:3], content_id, thread, *r[5:])
+            settled.append(r)
+        settled.sort(key=lambda r: (r[3], digests[r[2]]))
+        claims = self.store.claims(name, {r[3] for r in settled})
+        self._digests_of_claims(folder, claims)
+        batch: dict[str, str] = {}  # id -> digest of the row of this batch that has it
+        out = []
+        for r in settled:
+            digest, base, n = digests[r[2]], r[3], 0
+            msg_id = base
+            while True:
+                if msg_id in batch:
+                    same = batch[msg_id] == digest
+                else:
+                    if msg_id not in claims and n:
+                        claims.update(self.store.claims(name, [msg_id]))
+                        self._digests_of_claims(folder, claims)
+                    owner = claims.get(msg_id)
+                    same = owner is None or self.store.is_same_message(
+                        "email", r[6], r[8], digest, owner[0])
+                if same:
+                    break
+                n += 1
+                msg_id = distinct_msg_id(base, "email", r[8], digest, n)
+            batch[msg_id] = digest
+            out.append((*r[:3], msg_id, *r[4:]))
+        if not self.is_selected(folder):
+            self._examine(folder)
+        new = self.store.insert_email_headers(name, folder, out)
+        self.store.set_digests_by_uid(name, folder, {r[2]: digests[r[2]] for r in out})
+        return new
+
+    def _digests_of_claims(self, folder: str,
+                           claims: dict[str, tuple[Claim, list[tuple[str, int]]]]) -> None:
+        """Fill in the digest of stored emails that hold a contested id, fetching
+        their bytes from a place they have on the server."""
+        wanted: dict[str, dict[int, Claim]] = defaultdict(dict)
+        for claim, places in claims.values():
+            if claim.digest is None and claim.transport == "email" and places:
+                wanted[places[0][0]][places[0][1]] = claim
+        found: dict[int, str] = {}
+        for where in sorted(wanted, key=lambda f: f != folder):  # this folder first
+            for uid, raw in self._raw(where, list(wanted[where])).items():
+                claim = wanted[where][uid]
+                claim.digest = found[claim.row_id] = hashlib.sha256(raw).hexdigest()
+        if found:
+            self.store.set_digests(found)
 
     def _full(self, folder: str, result: SyncResult) -> None:
         client = self.connect()
@@ -697,6 +806,7 @@ class MailSync:
                           uid=message.uid, put_blob=self.store.store_blob)
         self.store.set_body(row_id, full.text, full.attachments,
                             raw=raw if parsed.malformed else None, malformed=parsed.malformed)
+        self.store.set_digests({row_id: parsed.digest})
 
     def save_attachment(self, row_id: int, position: int, directory: Path) -> Path:
         """Write one attachment of a message into `directory` under a safe, new name.
