@@ -357,3 +357,86 @@ async def test_a_chat_origin_id_equal_to_someones_message_id_hides_neither(
 
     hits = search_ids(await run(config, "search", "carol"))
     assert first in hits and len(hits) == 2
+
+
+# -- 3. a message over the body limit: fetched once, partly, shown with its text --------
+
+
+@servers
+async def test_a_message_over_the_body_limit_is_fetched_once_and_shown_with_its_text(
+        world, tmp_path):
+    from email.message import EmailMessage
+
+    from bridge.config import get_password, load_config
+    from bridge.headless.output import message_block
+    from bridge.mail.sync import MailSync
+    from tests.harness.faultproxy import FaultProxy
+    from tests.harness.servers import CLIENT_CONF
+
+    alice, bob = person(world, "alice"), person(world, "bob")
+    # bob's mail client: the stdlib, a short text and a 3 MB file.
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = bob.email, alice.email, "Raw footage"
+    mail["Date"], mail["Message-ID"] = formatdate(), f"<{uuid.uuid4().hex}@bob.test>"
+    mail.set_content("Here is the footage from Tuesday.\n" + "More notes. " * 2000)
+    mail.add_attachment(bytes(range(256)) * 12288, maintype="video", subtype="mp4",
+                        filename="tuesday.mp4")
+    raw = mail.as_bytes()
+    assert len(raw) > 4_000_000
+    append_raw(world, alice, raw)
+    # And one with nothing to show at all: fetched once too.
+    append_raw(world, alice, raw_mail(bob.email, alice.email, "Empty", "", None))
+
+    proxy = FaultProxy(world.ports.imaps).start()
+    try:
+        path = tmp_path / "alice.toml"
+        path.write_text(CLIENT_CONF.format(
+            name=alice.name, email=alice.email, jid=alice.jid, display=alice.display_name,
+            ca=world.ca_file, pwcmd=password_command(tmp_path, alice), imaps=proxy.port,
+            submission=world.ports.submission, c2s=world.ports.c2s))
+        config = load_config(path).account(alice.name)
+        store = Store.open(tmp_path / "store.db")
+        sync = MailSync(config, lambda: get_password(config, "imap"), store)
+        sync.body_limit = 256 * 1024
+        try:
+            sync.sync_all()
+            row = next(m for m in store.folder_messages(alice.name, "INBOX")
+                       if m.subject == "Raw footage")
+            assert row.id is not None and not store.has_body(row.id)
+
+            opened: list[int] = []
+            for _ in range(3):  # opened three times
+                before = proxy.bytes
+                sync.fetch_body(row.id)
+                opened.append(proxy.bytes - before)
+            # The first open took the start of the text (its 24 KB), not the 4 MB;
+            # the others nothing at all.
+            print(f"\nbytes on the wire per open: {opened} (message {len(raw):,} bytes)")
+            assert 0 < opened[0] < 200_000, opened
+            assert opened[1:] == [0, 0], opened
+
+            shown = store.get_message(row.id)
+            assert shown is not None
+            assert shown.text.startswith("Here is the footage from Tuesday.")
+            assert "over the body limit" in shown.text
+            assert [(a.filename, a.content_type) for a in shown.attachments] == \
+                [("tuesday.mp4", "video/mp4")]
+            assert abs(shown.attachments[0].size - 256 * 12288) < 256 * 12288 * 0.03
+            assert "Here is the footage from Tuesday." in message_block(shown)
+            assert "(body not fetched)" not in message_block(shown)
+            empty = next(m for m in store.folder_messages(alice.name, "INBOX")
+                         if m.subject == "Empty")
+            assert empty.id is not None
+            sync.fetch_body(empty.id)
+            before = proxy.bytes
+            sync.fetch_body(empty.id)
+            assert proxy.bytes == before
+            # Searchable by what it says (once the index caught up, as Engine.search does).
+            while store.index_backlog():
+                pass
+            assert [m.id for m in store.search("footage tuesday")] == [row.id]
+        finally:
+            sync.close()
+            store.close()
+    finally:
+        proxy.stop()

@@ -56,7 +56,9 @@ from .imap_fetch import (
     stream_fetch,
     uid_set,
 )
+from .large import files, partial_text, text_leaf
 from .mime import (
+    MAX_MESSAGE_BYTES,
     _thread_id_from,
     header_fields,
     parse_headers,
@@ -67,6 +69,8 @@ from .mime import (
 )
 
 FIRST_SCREEN = 50
+# How much of a large message's text part is fetched to be shown.
+LARGE_TEXT_BYTES = 1024 * 1024
 BATCH = 5000
 # From this many headers on, parsing runs in a child process while this one
 # fetches and stores: parsing and SQLite then use both cores instead of taking
@@ -321,6 +325,8 @@ class MailSync:
         self.events = events or EventBus()
         self.client: imapclient.IMAPClient | None = None
         self.own = frozenset(a.lower() for a in (account.email or "",) if a)
+        # A message larger than this is not downloaded whole to be shown.
+        self.body_limit = MAX_MESSAGE_BYTES
         self.qresync = False
         self._parser_process: _ParserProcess | None = None
         # The folder this class EXAMINEd on this connection, with imaplib's response
@@ -797,16 +803,43 @@ class MailSync:
             return
         client = self.connect()
         self._examine(message.folder)
+        info = client.fetch([message.uid], [b"RFC822.SIZE", b"BODYSTRUCTURE"]).get(message.uid)
+        if info is None:
+            raise LookupError(f"message {row_id} is no longer on the server")
+        size = int(info.get(b"RFC822.SIZE") or 0)
+        if size > self.body_limit:
+            self._fetch_large(row_id, message.uid, size, info.get(b"BODYSTRUCTURE"))
+            return
         data = client.fetch([message.uid], [b"BODY.PEEK[]"]).get(message.uid)
         if data is None:
             raise LookupError(f"message {row_id} is no longer on the server")
         raw = data[b"BODY[]"]
-        parsed = parse_message(raw)
+        parsed = parse_message(raw, max_bytes=max(self.body_limit, len(raw)))
         full = to_message(parsed, account=self.account.name, folder=message.folder,
                           uid=message.uid, put_blob=self.store.store_blob)
         self.store.set_body(row_id, full.text, full.attachments,
                             raw=raw if parsed.malformed else None, malformed=parsed.malformed)
         self.store.set_digests({row_id: parsed.digest})
+
+    def _fetch_large(self, row_id: int, uid: int, size: int, structure: Any) -> None:
+        """A message over the body limit: the start of its text part (a partial
+        FETCH) and its files as a list, kept as its body so that opening it again
+        fetches nothing. The files' bytes come when one is saved."""
+        text_part = text_leaf(structure)
+        want = min(self.body_limit, LARGE_TEXT_BYTES)
+        text = ""
+        if text_part is not None:
+            data = self.connect().fetch(
+                [uid], [f"BODY.PEEK[{text_part.part_id}]<0.{want}>".encode()]).get(uid) or {}
+            chunk = next((v for k, v in data.items() if isinstance(k, bytes)
+                          and k.startswith(b"BODY[") and isinstance(v, bytes)), b"")
+            text = partial_text(text_part, chunk)
+            if text_part.size > len(chunk):
+                text = text.rstrip() + "\n\n[…]"
+        note = (f"[This message is {size:,} bytes, over the body limit of "
+                f"{self.body_limit:,}: only the start of its text was fetched.]")
+        self.store.set_body(row_id, f"{text.rstrip()}\n\n{note}" if text.strip() else note,
+                            files(structure, text_part))
 
     def save_attachment(self, row_id: int, position: int, directory: Path) -> Path:
         """Write one attachment of a message into `directory` under a safe, new name.

@@ -313,9 +313,11 @@ CREATE INDEX messages_by_header ON messages (message_id_header)
 # triggers of one event newest first: the new text went into the index, then the
 # 'delete' of the old text took out every word the two shared (the subject). One
 # trigger now does both, in order, and the index is rebuilt from the rows that
-# should be in it. And an email keeps the sha256 of its raw bytes where they were
-# seen (`digest`): two emails that share a Message-ID are one message only when
-# their bytes are the same.
+# should be in it. An email keeps the sha256 of its raw bytes where they were seen
+# (`digest`): two emails that share a Message-ID are one message only when their
+# bytes are the same. And `body_fetched` says a body was fetched even when it has
+# no text (a message over the body limit, an empty one), so opening it again
+# does not download it again.
 _V7 = """
 DROP TRIGGER messages_fts_update_old;
 DROP TRIGGER messages_fts_update_new;
@@ -330,6 +332,7 @@ INSERT INTO messages_fts (messages_fts) VALUES ('delete-all');
 INSERT INTO messages_fts (rowid, subject, body, search_parties)
     SELECT id, subject, body, search_parties FROM messages WHERE indexed = 1;
 ALTER TABLE messages ADD COLUMN digest TEXT;
+ALTER TABLE messages ADD COLUMN body_fetched INTEGER NOT NULL DEFAULT 0;
 """
 
 MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]

@@ -983,7 +983,7 @@ class Store:
         """Keep a fetched body (and its attachment list) for a header-synced email."""
         with self._write() as conn:
             conn.execute("UPDATE messages SET body = ?, raw = coalesce(?, raw), "
-                         "malformed = max(malformed, ?) WHERE id = ?",
+                         "malformed = max(malformed, ?), body_fetched = 1 WHERE id = ?",
                          (text, raw, int(malformed), row_id))
             conn.execute("DELETE FROM attachments WHERE message_id = ?", (row_id,))
             conn.executemany(
@@ -1031,7 +1031,7 @@ class Store:
     def has_body(self, row_id: int) -> bool:
         with self._lock:
             row = self._conn.execute(
-                "SELECT body <> '' OR raw IS NOT NULL OR EXISTS "
+                "SELECT body_fetched OR body <> '' OR raw IS NOT NULL OR EXISTS "
                 "(SELECT 1 FROM attachments WHERE message_id = ?) FROM messages WHERE id = ?",
                 (row_id, row_id)).fetchone()
         return bool(row and row[0])
