@@ -424,6 +424,17 @@ async def test_a_message_over_the_body_limit_is_fetched_once_and_shown_with_its_
             assert abs(shown.attachments[0].size - 256 * 12288) < 256 * 12288 * 0.03
             assert "Here is the footage from Tuesday." in message_block(shown)
             assert "(body not fetched)" not in message_block(shown)
+            # Its file comes when it is saved: that part alone, decoded, whole.
+            before = proxy.bytes
+            saved = sync.save_attachment(row.id, 0, tmp_path / "saved")
+            assert saved.name == "tuesday.mp4"
+            assert saved.read_bytes() == bytes(range(256)) * 12288
+            assert proxy.bytes > before
+            assert store.get_message(row.id).attachments[0].sha256 is not None
+            before = proxy.bytes
+            sync.save_attachment(row.id, 0, tmp_path / "again")  # from the blob store
+            assert proxy.bytes == before
+
             empty = next(m for m in store.folder_messages(alice.name, "INBOX")
                          if m.subject == "Empty")
             assert empty.id is not None
@@ -440,3 +451,79 @@ async def test_a_message_over_the_body_limit_is_fetched_once_and_shown_with_its_
             store.close()
     finally:
         proxy.stop()
+
+
+# -- 1, in the store and the TUI: the rule itself -------------------------------------
+
+
+def _email(n: int, msg_id: str, sender: str, digest: str, folder: str = "INBOX",
+           uid: int | None = None, account: str = "me"):
+    from bridge.model import Direction, Message, Party, Transport
+    return Message(msg_id=msg_id, account=account, transport=Transport.EMAIL,
+                   direction=Direction.IN, thread_id=msg_id, date=1_760_000_000.0 + n,
+                   sender=Party(sender, "", "from"), subject=f"Mail {n}", text=f"text {n}",
+                   folder=folder, uid=uid or n, message_id_header=msg_id, digest=digest)
+
+
+def _chat(n: int, origin: str, sender: str):
+    from bridge.model import Direction, Message, Party, Transport
+    return Message(msg_id=origin, account="me", transport=Transport.XMPP,
+                   direction=Direction.IN, thread_id="chat", date=1_760_000_100.0 + n,
+                   sender=Party(sender, "", "from"), text=f"line {n}", origin_id=origin,
+                   stanza_id=f"s{n}")
+
+
+def test_the_store_keeps_messages_that_share_an_id_apart_and_merges_only_the_same(tmp_path):
+    store = Store.open(tmp_path / "s.db")
+    try:
+        a = _email(1, "m@x.test", "bob@x.test", "a" * 64)
+        b = _email(2, "m@x.test", "carol@y.test", "b" * 64)
+        c = _email(3, "m@x.test", "bob@x.test", "c" * 64)  # bob again, other bytes
+        assert store.insert_messages([a, b]) == 2 and store.insert_messages([c]) == 1
+        assert a.msg_id == "m@x.test" and len({a.id, b.id, c.id}) == 3
+        assert b.msg_id != a.msg_id and c.msg_id != a.msg_id
+        # The same bytes in another folder: the same message, with one more place.
+        copy = _email(1, "m@x.test", "bob@x.test", "a" * 64, folder="Archive", uid=7)
+        assert store.insert_messages([copy]) == 0 and copy.id == a.id
+        again = _email(2, "m@x.test", "carol@y.test", "b" * 64, folder="Archive", uid=8)
+        assert store.insert_messages([again]) == 0 and again.id == b.id
+        assert store.folder_uids("me", "Archive") == {7: a.id, 8: b.id}
+        assert len(store.lookup("message_id_header", "m@x.test")) == 3
+        thread = store.thread_messages("m@x.test", "me")
+        assert [m.text for m in thread] == ["text 1", "text 2", "text 3"]
+
+        # A stranger's chat line with that id is a message of its own, and its
+        # resend (same sender, same id) is that line again.
+        line = _chat(1, "m@x.test", "mallory@evil.test")
+        assert store.insert_messages([line]) == 1 and line.id not in (a.id, b.id, c.id)
+        resend = _chat(2, "m@x.test", "mallory@evil.test")
+        assert store.insert_messages([resend]) == 0 and resend.id == line.id
+        # bob's own chat copy of his email (his JID is a contact of his address).
+        store.add_contact("Bob", emails=["bob@x.test"], jids=["bob@chat.x.test"])
+        bobs = _chat(3, "m@x.test", "bob@chat.x.test")
+        assert store.insert_messages([bobs]) == 0 and bobs.id == a.id
+        assert store.count_messages() == 4
+    finally:
+        store.close()
+
+
+async def test_the_tui_shows_both_emails_that_share_a_message_id(tmp_path):
+    from tests.test_app_snapshots import make_app
+    from tuiclient.widgets.conversation import Timeline
+    from tuiclient.widgets.conversation_list import ConversationList
+
+    app = make_app(tmp_path)
+    app.engine.store.insert_messages([
+        _email(1, "same@x.test", "bob@example.test", "a" * 64, uid=901, account="alice"),
+        _email(2, "same@x.test", "carol@example.test", "b" * 64, uid=902, account="alice")])
+    async with app.run_test(size=(140, 40)) as pilot:
+        listing = app.screen.query_one(ConversationList)
+        row = next(i for i, t in enumerate(listing.rows) if t.thread_id == "same@x.test")
+        assert listing.rows[row].message_count == 2
+        listing.focus()
+        while listing.cursor != row:
+            await pilot.press("j" if listing.cursor < row else "k")
+        await pilot.press("enter")
+        await pilot.pause()
+        shown = app.screen.query_one(Timeline).messages
+        assert sorted(m.text for m in shown) == ["text 1", "text 2"]

@@ -18,6 +18,8 @@ against the store).
 
 from __future__ import annotations
 
+import dataclasses
+import email
 import gc
 import hashlib
 import json
@@ -33,6 +35,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
+from email.policy import compat32
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,7 +44,7 @@ from imapclient.response_parser import parse_response
 
 from ..config import AccountConfig
 from ..events import Event, EventBus
-from ..model import SEEN, Direction, EmailHeaders, Party
+from ..model import SEEN, Attachment, Direction, EmailHeaders, Party
 from ..safe import write_new_file
 from ..store import Store
 from ..store.records import Folder
@@ -841,6 +844,43 @@ class MailSync:
         self.store.set_body(row_id, f"{text.rstrip()}\n\n{note}" if text.strip() else note,
                             files(structure, text_part))
 
+    def fetch_part(self, row_id: int, position: int) -> Attachment:
+        """The bytes of one file of a message whose body was fetched without them
+        (over the body limit): its part alone, with its MIME header, decoded by the
+        stdlib, kept in the blob store."""
+        message = self.store.get_message(row_id)
+        if message is None or message.folder is None or message.uid is None:
+            raise LookupError(f"message {row_id} has no place on the IMAP server")
+        attachment = message.attachments[position]
+        if attachment.sha256 is not None:
+            return attachment
+        part = attachment.part_id
+        if not part or not all(p.isdigit() for p in part.split(".")):
+            raise LookupError(f"attachment {position} of message {row_id} has no content")
+        self._examine(message.folder)
+        # A single-part message has no part header of its own: its header is the
+        # message's.
+        head = f"BODY.PEEK[{part}.MIME]" if "." in part or part != "1" else "BODY.PEEK[HEADER]"
+        data = self.connect().fetch([message.uid], [head.encode(),
+                                                     f"BODY.PEEK[{part}]".encode()])
+        got = data.get(message.uid) or {}
+        header = next((v for k, v in got.items() if isinstance(k, bytes)
+                       and k.startswith(b"BODY[") and k.endswith((b"MIME]", b"HEADER]"))), None)
+        body = got.get(f"BODY[{part}]".encode())
+        if not isinstance(header, bytes) or not isinstance(body, bytes):
+            raise LookupError(f"attachment {position} of message {row_id} is not on the server")
+        mime_part = email.message_from_bytes(header.rstrip(b"\r\n") + b"\r\n\r\n" + body,
+                                             policy=compat32)
+        try:
+            payload = mime_part.get_payload(decode=True)
+        except Exception:  # a hostile encoding: keep the bytes as they came
+            payload = body
+        content = payload if isinstance(payload, bytes) else body
+        filled = dataclasses.replace(attachment, sha256=self.store.store_blob(content),
+                                     size=len(content))
+        self.store.set_attachment(row_id, position, filled)
+        return filled
+
     def save_attachment(self, row_id: int, position: int, directory: Path) -> Path:
         """Write one attachment of a message into `directory` under a safe, new name.
 
@@ -852,7 +892,7 @@ class MailSync:
         assert message is not None
         attachment = message.attachments[position]
         if attachment.sha256 is None:
-            raise LookupError(f"attachment {position} of message {row_id} has no content")
+            attachment = self.fetch_part(row_id, position)
         data = self.store.blob_path(attachment.sha256).read_bytes()
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         return write_new_file(directory, attachment.filename, data)

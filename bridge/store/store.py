@@ -1028,6 +1028,15 @@ class Store:
                 "FROM mail_locations WHERE account = ? AND folder = ? AND uid = ?)",
                 [(d, account, folder, u) for u, d in digests.items()])
 
+    def set_attachment(self, row_id: int, position: int, attachment: Attachment) -> None:
+        """Replace one attachment row of a message (its bytes fetched later)."""
+        a = attachment
+        with self._write() as conn:
+            conn.execute("UPDATE attachments SET filename = ?, content_type = ?, size = ?, "
+                         "sha256 = ?, part_id = ?, url = ? WHERE message_id = ? AND position = ?",
+                         (a.filename, a.content_type, a.size, a.sha256, a.part_id, a.url,
+                          row_id, position))
+
     def has_body(self, row_id: int) -> bool:
         with self._lock:
             row = self._conn.execute(
