@@ -527,3 +527,34 @@ async def test_the_tui_shows_both_emails_that_share_a_message_id(tmp_path):
         await pilot.pause()
         shown = app.screen.query_one(Timeline).messages
         assert sorted(m.text for m in shown) == ["text 1", "text 2"]
+
+
+@servers
+def test_the_bulk_sync_through_the_parser_process_tells_messages_apart_too(
+        world, people, monkeypatch):
+    import bridge.mail.sync as sync_mod
+    alice, bob = people("alice"), person(world, "bob")
+    shared = f"bulk-{uuid.uuid4().hex}@reused.test"
+    date = formatdate()
+    for i in range(20):
+        alike = i % 2 and i % 5  # headerless, with one and the same header
+        append_raw(world, alice.account, raw_mail(
+            bob.email, alice.account.email, "bulk" if alike else f"bulk {i}",
+            f"plain {i:02d}", None if i % 5 else shared, date))
+    # Batches of 7: the shared id comes in several batches; the headerless ones
+    # with the same header (odd i: one Date) come in several too.
+    monkeypatch.setattr(sync_mod, "FIRST_SCREEN", 3)
+    monkeypatch.setattr(sync_mod, "BATCH", 7)
+    monkeypatch.setattr(sync_mod, "WORKER_MIN", 5)
+    assert alice.sync.sync_folder("INBOX").new == 20
+    assert alice.sync._parser_process is not None
+    store, name = alice.store, alice.account.name
+    messages = store.folder_messages(name, "INBOX", limit=100)
+    assert len(messages) == 20 and len({m.msg_id for m in messages}) == 20
+    assert len(store.lookup("message_id_header", shared)) == 4
+    assert store.get_thread(name, shared).message_count == 4
+    # Each headerless one is known by its bytes, on its own thread.
+    bare = [m for m in messages if m.message_id_header is None]
+    assert len(bare) == 16 and all(m.msg_id.endswith("@synthetic.invalid") and
+                                   m.thread_id == m.msg_id and m.digest for m in bare)
+    assert alice.sync.sync_folder("INBOX").new == 0

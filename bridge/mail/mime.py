@@ -448,7 +448,12 @@ def parse_date(value: str) -> float | None:
 def synthetic_message_id(key: bytes) -> str:
     """A stable id for a message that has no Message-ID, shaped like one: of its
     raw bytes (`parse_message`, the header sync once it has fetched them)."""
-    return f"{hashlib.sha256(key).hexdigest()[:32]}@{SYNTHETIC_DOMAIN}"
+    return content_message_id(hashlib.sha256(key).hexdigest())
+
+
+def content_message_id(digest: str) -> str:
+    """`synthetic_message_id` of the bytes whose sha256 (hex) is `digest`."""
+    return f"{digest[:32]}@{SYNTHETIC_DOMAIN}"
 
 
 def split_header(raw: bytes) -> tuple[bytes, bytes]:
@@ -1233,6 +1238,7 @@ __all__ = [
     "HeaderInfo",
     "ParsedAttachment",
     "ParsedMessage",
+    "content_message_id",
     "decode_bytes",
     "decode_words",
     "html_to_text",

@@ -63,15 +63,17 @@ from .large import files, partial_text, text_leaf
 from .mime import (
     MAX_MESSAGE_BYTES,
     _thread_id_from,
+    content_message_id,
     header_fields,
     parse_headers,
     parse_message,
-    synthetic_message_id,
     thread_id_of,
     to_message,
 )
 
 FIRST_SCREEN = 50
+# Messages whose bytes are fetched at once to tell which message is which.
+DIGEST_BATCH = 50
 # How much of a large message's text part is fetched to be shown.
 LARGE_TEXT_BYTES = 1024 * 1024
 BATCH = 5000
@@ -575,14 +577,19 @@ class MailSync:
                 sure.append(r)
         return sure, doubtful
 
-    def _raw(self, folder: str, uids: list[int]) -> dict[int, bytes]:
-        """The raw bytes of messages of `folder` (BODY.PEEK: they stay unread)."""
+    def _digests(self, folder: str, uids: list[int]) -> dict[int, str]:
+        """The sha256 of the raw bytes of messages of `folder` (BODY.PEEK: they
+        stay unread), a few at a time: only the digests are kept."""
         if not uids:
             return {}
         if not self.is_selected(folder):
             self._examine(folder)
-        data = self.connect().fetch(uids, [b"BODY.PEEK[]"])
-        return {uid: bytes(d[b"BODY[]"]) for uid, d in data.items() if b"BODY[]" in d}
+        out: dict[int, str] = {}
+        for start in range(0, len(uids), DIGEST_BATCH):
+            data = self.connect().fetch(uids[start:start + DIGEST_BATCH], [b"BODY.PEEK[]"])
+            out.update({uid: hashlib.sha256(d[b"BODY[]"]).hexdigest()
+                        for uid, d in data.items() if b"BODY[]" in d})
+        return out
 
     def _store_suspects(self, folder: str, rows: list[tuple[Any, ...]]) -> int:
         """Store rows whose id needs their bytes (`_split_suspects`); return how
@@ -599,14 +606,13 @@ class MailSync:
         if not rows:
             return 0
         name = self.account.name
-        raws = self._raw(folder, [r[2] for r in rows])
-        digests = {uid: hashlib.sha256(raw).hexdigest() for uid, raw in raws.items()}
+        digests = self._digests(folder, [r[2] for r in rows])
         settled: list[tuple[Any, ...]] = []
         for r in rows:
-            if r[2] not in raws:
+            if r[2] not in digests:
                 continue  # expunged meanwhile
             if r[12] is None:
-                content_id = synthetic_message_id(raws[r[2]])
+                content_id = content_message_id(digests[r[2]])
                 # A message of its own starts its own thread; a reply stays in its.
                 thread = content_id if r[4] == r[3] else r[4]
                 r = (*r[:3], content_id, thread, *r[5:])
@@ -651,9 +657,9 @@ class MailSync:
                 wanted[places[0][0]][places[0][1]] = claim
         found: dict[int, str] = {}
         for where in sorted(wanted, key=lambda f: f != folder):  # this folder first
-            for uid, raw in self._raw(where, list(wanted[where])).items():
+            for uid, digest in self._digests(where, list(wanted[where])).items():
                 claim = wanted[where][uid]
-                claim.digest = found[claim.row_id] = hashlib.sha256(raw).hexdigest()
+                claim.digest = found[claim.row_id] = digest
         if found:
             self.store.set_digests(found)
 

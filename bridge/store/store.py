@@ -496,12 +496,17 @@ class Store:
     def insert_messages(self, messages: Iterable[Message], batch_size: int = 1000) -> int:
         """Store new messages; return how many were new.
 
-        A message already stored, by (account, msg_id) or by (account, folder, uid),
-        is skipped; if the stored copy came by the other transport, its missing
-        coordinates (folder/uid, Message-ID header, stanza-id, origin-id) are filled
-        in, so the one message is shown once but found both ways. Each message's
-        `id` is set to its row id, the existing one for a duplicate. Accounts and
-        folders that do not exist yet are created. One transaction per batch.
+        A message already stored is skipped: the one at its (account, folder,
+        uid), or the one with its (account, msg_id) if that is the same message
+        (`same_message`: the same bytes for two emails, else ours both, or one
+        person's). If the stored copy came by the other transport, its missing
+        coordinates (folder/uid, Message-ID header, stanza-id, origin-id, digest)
+        are filled in, so the one message is shown once but found both ways. A
+        different message with a taken msg_id gets one of its own
+        (`distinct_msg_id`, set on the Message) and keeps the shared one in its
+        Message-ID / origin-id. Each message's `id` is set to its row id, the
+        existing one for a duplicate. Accounts and folders that do not exist yet
+        are created. One transaction per batch.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -588,10 +593,10 @@ class Store:
                 if ukey is not None and ukey not in known_uids:
                     place_fills.append((m.folder, m.uid, existing))
                     known_uids[ukey] = existing
-                if m.message_id_header or m.stanza_id or m.origin_id or m.attr_id:
+                if m.message_id_header or m.stanza_id or m.origin_id or m.attr_id or m.digest:
                     id_fills.append((m.message_id_header, m.stanza_id, m.origin_id, m.attr_id,
-                                     existing, m.message_id_header, m.stanza_id, m.origin_id,
-                                     m.attr_id))
+                                     m.digest, existing, m.message_id_header, m.stanza_id,
+                                     m.origin_id, m.attr_id, m.digest))
                 continue
             row_id = m.id = next_id
             next_id += 1
@@ -634,10 +639,10 @@ class Store:
         conn.executemany(
             "UPDATE messages SET message_id_header = coalesce(message_id_header, ?),"
             " stanza_id = coalesce(stanza_id, ?), origin_id = coalesce(origin_id, ?),"
-            " attr_id = coalesce(attr_id, ?)"
+            " attr_id = coalesce(attr_id, ?), digest = coalesce(digest, ?)"
             " WHERE id = ? AND ((message_id_header IS NULL AND ? IS NOT NULL)"
             " OR (stanza_id IS NULL AND ? IS NOT NULL) OR (origin_id IS NULL AND ? IS NOT NULL)"
-            " OR (attr_id IS NULL AND ? IS NOT NULL))",
+            " OR (attr_id IS NULL AND ? IS NOT NULL) OR (digest IS NULL AND ? IS NOT NULL))",
             id_fills)
         return len(rows)
 
