@@ -558,3 +558,29 @@ def test_the_bulk_sync_through_the_parser_process_tells_messages_apart_too(
     assert len(bare) == 16 and all(m.msg_id.endswith("@synthetic.invalid") and
                                    m.thread_id == m.msg_id and m.digest for m in bare)
     assert alice.sync.sync_folder("INBOX").new == 0
+
+
+def test_threading_keeps_both_holders_of_a_message_id_and_picks_one_for_replies():
+    from bridge.mail.threader import flatten, thread
+    from bridge.model import Direction, Message, Party, Transport
+
+    def mail(msg_id: str, date: float, header: str, refs: list[str] | None = None):
+        return Message(msg_id=msg_id, account="me", transport=Transport.EMAIL,
+                       direction=Direction.IN, thread_id="M@x.test", date=date,
+                       sender=Party("a@x.test"), message_id_header=header,
+                       in_reply_to=refs[-1] if refs else None, references=refs or [])
+
+    first_stored = mail("M@x.test", 20.0, "M@x.test")  # this store saw it first
+    earlier = mail("M@x.test#0123456789abcdef", 10.0, "M@x.test")  # but it is older
+    reply = mail("R@x.test", 30.0, "R@x.test", ["M@x.test"])
+    shapes = []
+    for order in ([first_stored, earlier, reply], [reply, earlier, first_stored]):
+        t = thread(order)
+        flat = [(depth, node.id) for depth, node in flatten(t.roots)]
+        shapes.append(flat)
+        assert len(flat) == 3  # nobody dropped
+    assert shapes[0] == shapes[1]
+    # The older one holds the id and the reply; the other is its own root.
+    assert shapes[0] == [(0, "M@x.test"), (1, "R@x.test"), (0, "M@x.test#2")]
+    t = thread([reply, first_stored, earlier])
+    assert t.roots[0].date == 10.0 and t.roots[1].date == 20.0
