@@ -384,6 +384,12 @@ async def test_a_message_over_the_body_limit_is_fetched_once_and_shown_with_its_
     raw = mail.as_bytes()
     assert len(raw) > 4_000_000
     append_raw(world, alice, raw)
+    # A file that is the whole message (single part), over the limit too.
+    lone = EmailMessage()
+    lone["From"], lone["To"], lone["Subject"] = bob.email, alice.email, "Just a file"
+    lone.set_content(b"%PDF-1.7 " * 60000, maintype="application", subtype="pdf",
+                     filename="scan.pdf")
+    append_raw(world, alice, lone.as_bytes())
     # And one with nothing to show at all: fetched once too.
     append_raw(world, alice, raw_mail(bob.email, alice.email, "Empty", "", None))
 
@@ -434,6 +440,14 @@ async def test_a_message_over_the_body_limit_is_fetched_once_and_shown_with_its_
             before = proxy.bytes
             sync.save_attachment(row.id, 0, tmp_path / "again")  # from the blob store
             assert proxy.bytes == before
+
+            scan = next(m for m in store.folder_messages(alice.name, "INBOX")
+                        if m.subject == "Just a file")
+            assert scan.id is not None
+            sync.fetch_body(scan.id)
+            assert [a.filename for a in store.get_message(scan.id).attachments] == ["scan.pdf"]
+            saved = sync.save_attachment(scan.id, 0, tmp_path / "saved")
+            assert saved.read_bytes() == b"%PDF-1.7 " * 60000
 
             empty = next(m for m in store.folder_messages(alice.name, "INBOX")
                          if m.subject == "Empty")

@@ -864,11 +864,16 @@ class MailSync:
         if not part or not all(p.isdigit() for p in part.split(".")):
             raise LookupError(f"attachment {position} of message {row_id} has no content")
         self._examine(message.folder)
-        # A single-part message has no part header of its own: its header is the
-        # message's.
-        head = f"BODY.PEEK[{part}.MIME]" if "." in part or part != "1" else "BODY.PEEK[HEADER]"
-        data = self.connect().fetch([message.uid], [head.encode(),
-                                                     f"BODY.PEEK[{part}]".encode()])
+        client = self.connect()
+        head = f"BODY.PEEK[{part}.MIME]"
+        if part == "1":
+            # A single-part message has no part header of its own: its header is
+            # the message's.
+            shape = client.fetch([message.uid], [b"BODYSTRUCTURE"]).get(message.uid) or {}
+            structure = shape.get(b"BODYSTRUCTURE")
+            if not (structure and isinstance(structure[0], list)):
+                head = "BODY.PEEK[HEADER]"
+        data = client.fetch([message.uid], [head.encode(), f"BODY.PEEK[{part}]".encode()])
         got = data.get(message.uid) or {}
         header = next((v for k, v in got.items() if isinstance(k, bytes)
                        and k.startswith(b"BODY[") and k.endswith((b"MIME]", b"HEADER]"))), None)

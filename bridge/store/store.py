@@ -746,9 +746,10 @@ class Store:
         (`index_backlog`) instead of paying for it row by row. With
         `defer_parties` the recipients wait too (in the row, as JSON) and the
         message shows only its sender until the backlog has run: for a bulk import
-        of old mail, not for what a user is about to open. An email already stored
-        (the same Message-ID seen in another folder, or its chat copy) only gains
-        this folder as a location.
+        of old mail, not for what a user is about to open. A row whose msg_id is
+        stored already is that message and only gains this folder as a location:
+        the caller settles ids first (`MailSync._store_suspects`: the same bytes,
+        or the same person's copy on the other transport, else an id of its own).
         """
         if not items:
             return 0
