@@ -170,6 +170,8 @@ async def test_an_email_without_subject_is_labelled_no_subject_in_list_and_show(
     assert shown.splitlines()[0].startswith("(no subject)")
     assert "  subject: (no subject)" in shown and "(chat)" not in shown
     assert "Just the numbers" in shown
+    found = await run(config, "search", "numbers", as_json=False)
+    assert "(no subject) — Just the numbers" in found and "(chat)" not in found
 
 
 async def test_an_email_without_subject_is_labelled_no_subject_in_the_tui(tmp_path):

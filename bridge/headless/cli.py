@@ -327,9 +327,13 @@ async def cmd_show(h: Headless, a: argparse.Namespace) -> Outcome:
 
 async def cmd_search(h: Headless, a: argparse.Namespace) -> Outcome:
     hits = h.engine.search(" ".join(a.query), limit=a.limit, account=a.account)
+    def what(m: Message) -> str:
+        if out.one_line(m.subject, 70) or m.transport is not Transport.EMAIL:
+            return out.one_line(m.subject or m.text, 70)
+        return out.one_line(f"{out.NO_SUBJECT} — {m.text}", 70)
     lines = [f"#{m.id:<6} {out.when(m.date)}  {m.transport.value:<5} "
-             f"{out.one_line(m.sender.name or m.sender.address, 24):<24}  "
-             f"{out.one_line(m.subject or m.text, 70)}" for m in hits]
+             f"{out.one_line(m.sender.name or m.sender.address, 24):<24}  {what(m)}"
+             for m in hits]
     return Outcome(EXIT_OK, hits, lines or ["nothing found"])
 
 
