@@ -682,6 +682,13 @@ class Engine:
                 index = m.attachments.index(a)
                 if m.transport is Transport.EMAIL:
                     m = await self.fetch_body(m.id)
+                    if index < len(m.attachments) and m.attachments[index].sha256 is None \
+                            and m.uid is not None:
+                        # Over the body limit: the files come one by one.
+                        row, at = m.id, index
+                        await self._imap(m.account,
+                                         lambda s, row=row, at=at: s.fetch_part(row, at))
+                        m = self.message(row)
                 else:
                     m.attachments = await self.xmpp_client(m.account).download(m.id)
                 if index >= len(m.attachments) or m.attachments[index].sha256 is None:

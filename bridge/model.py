@@ -114,6 +114,9 @@ class Message:
     malformed: bool = False
     raw: bytes | None = None
     id: int | None = None
+    # sha256 of an email's raw bytes, where they were seen: two emails that share a
+    # Message-ID are one message only when these match.
+    digest: str | None = None
 
     def __post_init__(self) -> None:
         # Callers (and JSON round-trips) hand in plain strings; coercing here means

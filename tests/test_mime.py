@@ -21,6 +21,7 @@ from bridge.mail.mime import (
     parse_headers,
     parse_message,
     split_header,
+    synthetic_message_id,
     to_message,
     unflow,
 )
@@ -153,7 +154,11 @@ def test_address_fast_path_agrees_with_getaddresses(value: str) -> None:
     assert [(p.name, p.address) for p in h.to] == expected
 
 
-def test_synthetic_id_is_stable_between_header_sync_and_full_parse() -> None:
+def test_synthetic_id_is_made_of_the_bytes_never_the_header_alone() -> None:
+    # This test used to pin the bug: it asserted that the full parse's id equals
+    # the one made of From/To/Date/Subject, so two different emails without a
+    # Message-ID but with those headers alike were one message. The header-only
+    # id is provisional now (the header sync replaces it once it has the bytes).
     raw = mail("""
 From: a@x.test
 To: b@x.test
@@ -171,7 +176,11 @@ To: b@x.test
     assert h.message_id == "" and h.synthetic_id
     assert h.msg_id.endswith("@synthetic.invalid")
     assert parse_headers(fields_only).msg_id == h.msg_id
-    assert parse_message(raw).headers.msg_id == h.msg_id
+    full = parse_message(raw).headers.msg_id
+    assert full == synthetic_message_id(raw) and full.endswith("@synthetic.invalid")
+    assert parse_message(raw).headers.msg_id == full  # stable
+    twin = parse_message(raw.replace(b"body", b"else")).headers.msg_id
+    assert twin != full  # the same header, another body: another message
     other = parse_headers(raw.replace(b"no id", b"other"))
     assert other.msg_id != h.msg_id
 
@@ -419,7 +428,13 @@ def test_hostile_corpus_never_raises(path: Path) -> None:
     assert parsed.malformed == (path.name in EXPECT_MALFORMED), parsed.reason
     if parsed.malformed:
         assert parsed.reason
-    assert headers.msg_id == parsed.headers.msg_id == message.msg_id
+    assert parsed.headers.msg_id == message.msg_id
+    # Without a Message-ID the header alone gives a provisional id, the bytes the
+    # real one (this asserted the header-only id for those too: the bug).
+    if headers.message_id:
+        assert headers.msg_id == parsed.headers.msg_id
+    else:
+        assert parsed.headers.msg_id == synthetic_message_id(raw)
     for text in (parsed.text, parsed.headers.subject, message.sender.name,
                  *(p.name for p in message.recipients),
                  *(a.filename for a in parsed.attachments)):
@@ -615,7 +630,10 @@ def test_fuzz_never_raises(raw: bytes) -> None:
     with time_limit(30):
         p = parse_message(raw)
         h = parse_headers(raw)
-    assert h.msg_id and p.headers.msg_id == h.msg_id
+    # Only with a Message-ID do header and full parse agree; without one the full
+    # parse's id is made of the bytes (this asserted the header-only id: the bug).
+    assert h.msg_id and p.headers.msg_id == (
+        h.msg_id if h.message_id else synthetic_message_id(bytes(raw)))
     assert inert_text(p.text) == p.text and inert_text(h.subject) == h.subject
     m = to_message(p, account="a", folder="INBOX", uid=1)
     assert m.msg_id and m.thread_id

@@ -320,16 +320,20 @@ async def cmd_show(h: Headless, a: argparse.Namespace) -> Outcome:
                 await h.engine.fetch_body(m.id or 0)
         if missing:
             timeline = h.engine.timeline(th.account, th.thread_id)
-    lines = [f"{out.one_line(th.subject, 100) or '(no subject)'}  [{th.thread_id}]", ""]
+    lines = [f"{out.one_line(th.subject, 100) or out.NO_SUBJECT}  [{th.thread_id}]", ""]
     lines += [out.message_block(m) + "\n" for m in timeline]
     return Outcome(EXIT_OK, {"thread": th, "messages": timeline}, lines)
 
 
 async def cmd_search(h: Headless, a: argparse.Namespace) -> Outcome:
     hits = h.engine.search(" ".join(a.query), limit=a.limit, account=a.account)
+    def what(m: Message) -> str:
+        if out.one_line(m.subject, 70) or m.transport is not Transport.EMAIL:
+            return out.one_line(m.subject or m.text, 70)
+        return out.one_line(f"{out.NO_SUBJECT} — {m.text}", 70)
     lines = [f"#{m.id:<6} {out.when(m.date)}  {m.transport.value:<5} "
-             f"{out.one_line(m.sender.name or m.sender.address, 24):<24}  "
-             f"{out.one_line(m.subject or m.text, 70)}" for m in hits]
+             f"{out.one_line(m.sender.name or m.sender.address, 24):<24}  {what(m)}"
+             for m in hits]
     return Outcome(EXIT_OK, hits, lines or ["nothing found"])
 
 

@@ -60,6 +60,9 @@ def t(s: str | None) -> str:
     return inert_text(s or "")
 
 
+NO_SUBJECT = "(no subject)"
+
+
 def when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
@@ -74,6 +77,9 @@ def thread_line(th: Thread) -> str:
     unread = f"{th.unread_count} new" if th.unread_count else ""
     who = one_line(th.last_sender, 24)
     what = one_line(th.subject or th.snippet, 60)
+    if not one_line(th.subject, 60) and Transport.EMAIL in th.transports:
+        # A chat line has no subject; an email without one says so.
+        what = one_line(NO_SUBJECT + (" — " + th.snippet if th.snippet.strip() else ""), 60)
     return (f"{th.id:>6}  {when(th.last_date)}  {mark:<2} {th.message_count:>4} "
             f"{unread:<7} {who:<24}  {what}")
 
@@ -87,8 +93,10 @@ def message_block(m: Message) -> str:
     lines = [head]
     if m.recipients:
         lines.append("  to: " + ", ".join(t(p.address) for p in m.recipients))
-    if m.subject:
+    if one_line(m.subject, 200):
         lines.append("  subject: " + one_line(m.subject, 200))
+    elif m.transport is Transport.EMAIL:
+        lines.append("  subject: " + NO_SUBJECT)
     for a in m.attachments:
         lines.append(f"  file: {t(a.filename)} ({a.content_type}, {a.size} bytes)")
     body = t(m.text).rstrip()

@@ -446,8 +446,14 @@ def parse_date(value: str) -> float | None:
 
 
 def synthetic_message_id(key: bytes) -> str:
-    """A stable id for a message that has no Message-ID, shaped like one."""
-    return f"{hashlib.sha256(key).hexdigest()[:32]}@{SYNTHETIC_DOMAIN}"
+    """A stable id for a message that has no Message-ID, shaped like one: of its
+    raw bytes (`parse_message`, the header sync once it has fetched them)."""
+    return content_message_id(hashlib.sha256(key).hexdigest())
+
+
+def content_message_id(digest: str) -> str:
+    """`synthetic_message_id` of the bytes whose sha256 (hex) is `digest`."""
+    return f"{digest[:32]}@{SYNTHETIC_DOMAIN}"
 
 
 def split_header(raw: bytes) -> tuple[bytes, bytes]:
@@ -481,9 +487,10 @@ def _bare_id(value: str) -> str:
 def parse_headers(raw: bytes) -> HeaderInfo:
     """Read the list fields of a message header; `raw` may also be the whole message.
 
-    Never raises. A missing Message-ID gets a synthetic id made from the From,
-    To, Cc, Date and Subject values, so the header sync (which fetches only those
-    fields) and the full parse of the same message agree on it.
+    Never raises. A missing Message-ID gets a provisional id made from the From,
+    To, Cc, Date and Subject values, which nothing stores: two different messages
+    can share those, so `parse_message` and the header sync replace it with one
+    made from the message's raw bytes.
     """
     f = header_fields(raw)
     return HeaderInfo(f[0], f[1], list(f[2]), list(f[3]), list(f[4]), list(f[5]), *f[6:])
@@ -1103,6 +1110,11 @@ def parse_message(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ParsedMe
     """
     raw = bytes(raw)
     headers = parse_headers(raw)
+    if not headers.message_id:
+        # Without a Message-ID a message is known by its bytes: two emails with the
+        # same From, To, Date and Subject are still two (the header sync does the
+        # same once it has the bytes, `MailSync._store_suspects`).
+        headers.msg_id = synthetic_message_id(raw)
     parsed = ParsedMessage(headers=headers, size=len(raw),
                            digest=hashlib.sha256(raw).hexdigest())
     reasons: list[str] = list(headers.defects)
@@ -1226,6 +1238,7 @@ __all__ = [
     "HeaderInfo",
     "ParsedAttachment",
     "ParsedMessage",
+    "content_message_id",
     "decode_bytes",
     "decode_words",
     "html_to_text",

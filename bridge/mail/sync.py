@@ -18,7 +18,10 @@ against the store).
 
 from __future__ import annotations
 
+import dataclasses
+import email
 import gc
+import hashlib
 import json
 import os
 import pickle
@@ -28,9 +31,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
+from email.policy import compat32
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,10 +44,11 @@ from imapclient.response_parser import parse_response
 
 from ..config import AccountConfig
 from ..events import Event, EventBus
-from ..model import SEEN, Direction, EmailHeaders, Party
+from ..model import SEEN, Attachment, Direction, EmailHeaders, Party
 from ..safe import write_new_file
 from ..store import Store
 from ..store.records import Folder
+from ..store.store import Claim, distinct_msg_id
 from .connect import open_imap
 from .imap_fetch import (
     HEADER_FIELDS,
@@ -53,8 +59,11 @@ from .imap_fetch import (
     stream_fetch,
     uid_set,
 )
+from .large import files, partial_text, text_leaf
 from .mime import (
+    MAX_MESSAGE_BYTES,
     _thread_id_from,
+    content_message_id,
     header_fields,
     parse_headers,
     parse_message,
@@ -63,6 +72,10 @@ from .mime import (
 )
 
 FIRST_SCREEN = 50
+# Messages whose bytes are fetched at once to tell which message is which.
+DIGEST_BATCH = 50
+# How much of a large message's text part is fetched to be shown.
+LARGE_TEXT_BYTES = 1024 * 1024
 BATCH = 5000
 # From this many headers on, parsing runs in a child process while this one
 # fetches and stores: parsing and SQLite then use both cores instead of taking
@@ -317,6 +330,8 @@ class MailSync:
         self.events = events or EventBus()
         self.client: imapclient.IMAPClient | None = None
         self.own = frozenset(a.lower() for a in (account.email or "",) if a)
+        # A message larger than this is not downloaded whole to be shown.
+        self.body_limit = MAX_MESSAGE_BYTES
         self.qresync = False
         self._parser_process: _ParserProcess | None = None
         # The folder this class EXAMINEd on this connection, with imaplib's response
@@ -478,8 +493,10 @@ class MailSync:
             chunk = uids[start:start + BATCH]
             rows = [header_row(name, folder, i.uid, i.flags, i.header, self.own)
                     for i in stream_fetch(client, uid_set(chunk), HEADER_ITEMS)]
+            rows, suspects = self._split_suspects(rows)
             new += self.store.insert_email_headers(name, folder, rows,
                                                    defer_parties=phase == "backfill")
+            new += self._store_suspects(folder, suspects)
             done += len(chunk)
             self.events.publish(SyncProgress(name, folder, done, total, phase))
         return new
@@ -500,12 +517,16 @@ class MailSync:
         name = self.account.name
         pending: queue.Queue[int | None] = queue.Queue()
         outcome: dict[str, Any] = {"new": 0}
+        # Rows whose id needs their bytes: stored at the end, when this thread is
+        # done with the connection.
+        suspects: list[tuple[Any, ...]] = []
 
         def write() -> None:
             stored = done
             try:
                 while (size := pending.get()) is not None:
-                    rows = parser.result()
+                    rows, doubtful = self._split_suspects(parser.result())
+                    suspects.extend(doubtful)
                     outcome["new"] += self.store.insert_email_headers(
                         name, folder, rows, defer_parties=phase == "backfill")
                     stored += size
@@ -537,7 +558,110 @@ class MailSync:
             writer.join()
         if "error" in outcome:
             raise outcome["error"]
-        return outcome["new"]
+        return outcome["new"] + self._store_suspects(folder, suspects)
+
+    # -- which message is which: ids that need the bytes --------------------------
+    def _split_suspects(self, rows: list[tuple[Any, ...]]
+                        ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Header rows whose id is sure, and those whose id needs the message's
+        bytes: no Message-ID (the id is made from the bytes, never from the
+        header alone), or a Message-ID that another row of the batch or a stored
+        message has too (one message in two folders, or two messages)."""
+        counts = Counter(r[3] for r in rows if r[12] is not None)
+        taken = self.store.claims(self.account.name, list(counts)) if counts else {}
+        sure, doubtful = [], []
+        for r in rows:
+            if r[12] is None or counts[r[3]] > 1 or r[3] in taken:
+                doubtful.append(r)
+            else:
+                sure.append(r)
+        return sure, doubtful
+
+    def _digests(self, folder: str, uids: list[int]) -> dict[int, str]:
+        """The sha256 of the raw bytes of messages of `folder` (BODY.PEEK: they
+        stay unread), a few at a time: only the digests are kept."""
+        if not uids:
+            return {}
+        if not self.is_selected(folder):
+            self._examine(folder)
+        out: dict[int, str] = {}
+        for start in range(0, len(uids), DIGEST_BATCH):
+            data = self.connect().fetch(uids[start:start + DIGEST_BATCH], [b"BODY.PEEK[]"])
+            out.update({uid: hashlib.sha256(d[b"BODY[]"]).hexdigest()
+                        for uid, d in data.items() if b"BODY[]" in d})
+        return out
+
+    def _store_suspects(self, folder: str, rows: list[tuple[Any, ...]]) -> int:
+        """Store rows whose id needs their bytes (`_split_suspects`); return how
+        many were new messages.
+
+        A message without Message-ID gets an id made from the sha256 of its bytes.
+        A Message-ID that a stored email holds already is that email only when
+        both have the same bytes (fetched once, kept as the row's digest); a chat
+        line holds it only for its own sender (`Store.is_same_message`). Any
+        other message keeps the shared id as its Message-ID and gets an id of its
+        own, in the shared id's thread. Within a batch the smallest digest takes
+        a shared id first, so the outcome does not depend on UID order.
+        """
+        if not rows:
+            return 0
+        name = self.account.name
+        digests = self._digests(folder, [r[2] for r in rows])
+        settled: list[tuple[Any, ...]] = []
+        for r in rows:
+            if r[2] not in digests:
+                continue  # expunged meanwhile
+            if r[12] is None:
+                content_id = content_message_id(digests[r[2]])
+                # A message of its own starts its own thread; a reply stays in its.
+                thread = content_id if r[4] == r[3] else r[4]
+                r = (*r[:3], content_id, thread, *r[5:])
+            settled.append(r)
+        settled.sort(key=lambda r: (r[3], digests[r[2]]))
+        claims = self.store.claims(name, {r[3] for r in settled})
+        self._digests_of_claims(folder, claims)
+        batch: dict[str, str] = {}  # id -> digest of the row of this batch that has it
+        out = []
+        for r in settled:
+            digest, base, n = digests[r[2]], r[3], 0
+            msg_id = base
+            while True:
+                if msg_id in batch:
+                    same = batch[msg_id] == digest
+                else:
+                    if msg_id not in claims and n:
+                        claims.update(self.store.claims(name, [msg_id]))
+                        self._digests_of_claims(folder, claims)
+                    owner = claims.get(msg_id)
+                    same = owner is None or self.store.is_same_message(
+                        "email", r[6], r[8], digest, owner[0])
+                if same:
+                    break
+                n += 1
+                msg_id = distinct_msg_id(base, "email", r[8], digest, n)
+            batch[msg_id] = digest
+            out.append((*r[:3], msg_id, *r[4:]))
+        if not self.is_selected(folder):
+            self._examine(folder)
+        new = self.store.insert_email_headers(name, folder, out)
+        self.store.set_digests_by_uid(name, folder, {r[2]: digests[r[2]] for r in out})
+        return new
+
+    def _digests_of_claims(self, folder: str,
+                           claims: dict[str, tuple[Claim, list[tuple[str, int]]]]) -> None:
+        """Fill in the digest of stored emails that hold a contested id, fetching
+        their bytes from a place they have on the server."""
+        wanted: dict[str, dict[int, Claim]] = defaultdict(dict)
+        for claim, places in claims.values():
+            if claim.digest is None and claim.transport == "email" and places:
+                wanted[places[0][0]][places[0][1]] = claim
+        found: dict[int, str] = {}
+        for where in sorted(wanted, key=lambda f: f != folder):  # this folder first
+            for uid, digest in self._digests(where, list(wanted[where])).items():
+                claim = wanted[where][uid]
+                claim.digest = found[claim.row_id] = digest
+        if found:
+            self.store.set_digests(found)
 
     def _full(self, folder: str, result: SyncResult) -> None:
         client = self.connect()
@@ -688,15 +812,85 @@ class MailSync:
             return
         client = self.connect()
         self._examine(message.folder)
+        info = client.fetch([message.uid], [b"RFC822.SIZE", b"BODYSTRUCTURE"]).get(message.uid)
+        if info is None:
+            raise LookupError(f"message {row_id} is no longer on the server")
+        size = int(info.get(b"RFC822.SIZE") or 0)
+        if size > self.body_limit:
+            self._fetch_large(row_id, message.uid, size, info.get(b"BODYSTRUCTURE"))
+            return
         data = client.fetch([message.uid], [b"BODY.PEEK[]"]).get(message.uid)
         if data is None:
             raise LookupError(f"message {row_id} is no longer on the server")
         raw = data[b"BODY[]"]
-        parsed = parse_message(raw)
+        parsed = parse_message(raw, max_bytes=max(self.body_limit, len(raw)))
         full = to_message(parsed, account=self.account.name, folder=message.folder,
                           uid=message.uid, put_blob=self.store.store_blob)
         self.store.set_body(row_id, full.text, full.attachments,
                             raw=raw if parsed.malformed else None, malformed=parsed.malformed)
+        self.store.set_digests({row_id: parsed.digest})
+
+    def _fetch_large(self, row_id: int, uid: int, size: int, structure: Any) -> None:
+        """A message over the body limit: the start of its text part (a partial
+        FETCH) and its files as a list, kept as its body so that opening it again
+        fetches nothing. The files' bytes come when one is saved."""
+        text_part = text_leaf(structure)
+        want = min(self.body_limit, LARGE_TEXT_BYTES)
+        text = ""
+        if text_part is not None:
+            data = self.connect().fetch(
+                [uid], [f"BODY.PEEK[{text_part.part_id}]<0.{want}>".encode()]).get(uid) or {}
+            chunk = next((v for k, v in data.items() if isinstance(k, bytes)
+                          and k.startswith(b"BODY[") and isinstance(v, bytes)), b"")
+            text = partial_text(text_part, chunk)
+            if text_part.size > len(chunk):
+                text = text.rstrip() + "\n\n[…]"
+        note = (f"[This message is {size:,} bytes, over the body limit of "
+                f"{self.body_limit:,}: only the start of its text was fetched.]")
+        self.store.set_body(row_id, f"{text.rstrip()}\n\n{note}" if text.strip() else note,
+                            files(structure, text_part))
+
+    def fetch_part(self, row_id: int, position: int) -> Attachment:
+        """The bytes of one file of a message whose body was fetched without them
+        (over the body limit): its part alone, with its MIME header, decoded by the
+        stdlib, kept in the blob store."""
+        message = self.store.get_message(row_id)
+        if message is None or message.folder is None or message.uid is None:
+            raise LookupError(f"message {row_id} has no place on the IMAP server")
+        attachment = message.attachments[position]
+        if attachment.sha256 is not None:
+            return attachment
+        part = attachment.part_id
+        if not part or not all(p.isdigit() for p in part.split(".")):
+            raise LookupError(f"attachment {position} of message {row_id} has no content")
+        self._examine(message.folder)
+        client = self.connect()
+        head = f"BODY.PEEK[{part}.MIME]"
+        if part == "1":
+            # A single-part message has no part header of its own: its header is
+            # the message's.
+            shape = client.fetch([message.uid], [b"BODYSTRUCTURE"]).get(message.uid) or {}
+            structure = shape.get(b"BODYSTRUCTURE")
+            if not (structure and isinstance(structure[0], list)):
+                head = "BODY.PEEK[HEADER]"
+        data = client.fetch([message.uid], [head.encode(), f"BODY.PEEK[{part}]".encode()])
+        got = data.get(message.uid) or {}
+        header = next((v for k, v in got.items() if isinstance(k, bytes)
+                       and k.startswith(b"BODY[") and k.endswith((b"MIME]", b"HEADER]"))), None)
+        body = got.get(f"BODY[{part}]".encode())
+        if not isinstance(header, bytes) or not isinstance(body, bytes):
+            raise LookupError(f"attachment {position} of message {row_id} is not on the server")
+        mime_part = email.message_from_bytes(header.rstrip(b"\r\n") + b"\r\n\r\n" + body,
+                                             policy=compat32)
+        try:
+            payload = mime_part.get_payload(decode=True)
+        except Exception:  # a hostile encoding: keep the bytes as they came
+            payload = body
+        content = payload if isinstance(payload, bytes) else body
+        filled = dataclasses.replace(attachment, sha256=self.store.store_blob(content),
+                                     size=len(content))
+        self.store.set_attachment(row_id, position, filled)
+        return filled
 
     def save_attachment(self, row_id: int, position: int, directory: Path) -> Path:
         """Write one attachment of a message into `directory` under a safe, new name.
@@ -709,7 +903,7 @@ class MailSync:
         assert message is not None
         attachment = message.attachments[position]
         if attachment.sha256 is None:
-            raise LookupError(f"attachment {position} of message {row_id} has no content")
+            attachment = self.fetch_part(row_id, position)
         data = self.store.blob_path(attachment.sha256).read_bytes()
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         return write_new_file(directory, attachment.filename, data)

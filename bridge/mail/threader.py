@@ -135,8 +135,21 @@ def _top(box: _Box) -> _Box:
     return box
 
 
+def _own_id(msg: Threadable) -> str:
+    # A stored message whose Message-ID another message has too keeps it in
+    # message_id_header (its msg_id is its own): replies name the Message-ID.
+    header = getattr(msg, "message_id_header", None)
+    return normalize_message_id(header or msg.msg_id)
+
+
 def thread(messages: Iterable[Threadable]) -> Threading:
-    """Thread `messages` (any order); ids of duplicates after the first are ignored."""
+    """Thread `messages` (any order: the result does not depend on it).
+
+    Messages that share a Message-ID but not their msg_id (the store keeps such
+    emails apart) are all kept: the earliest (by date, then id) holds the
+    Message-ID, so a reply naming it goes under that one on every device; each
+    other one is placed by its own References, under its msg_id. The same
+    msg_id twice is one message, threaded once."""
     boxes: dict[str, _Box] = {}
 
     def box(id_: str) -> _Box:
@@ -146,13 +159,23 @@ def thread(messages: Iterable[Threadable]) -> Threading:
         return b
 
     headerless: list[_Box] = []
-    for msg in messages:
-        own = normalize_message_id(msg.msg_id)
+    ordered = sorted(messages, key=lambda m: (float(m.date or 0.0), str(m.msg_id)))
+    for msg in ordered:
+        own = _own_id(msg)
         if not own:
             continue
         me = box(own)
         if me.msg is not None:
-            continue
+            # The same id twice is one message seen twice; a message the store
+            # told apart (its own msg_id, the Message-ID shared) is another one.
+            other = normalize_message_id(msg.msg_id)
+            if not other or other == normalize_message_id(me.msg.msg_id):
+                continue
+            key, n = other, 1
+            while key == own or (key in boxes and boxes[key].msg is not None):
+                n += 1
+                key = f"{own}#{n}"
+            me = box(key)
         me.msg = msg
         me.date = float(msg.date or 0.0)
         chain = _chain(msg)

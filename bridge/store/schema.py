@@ -308,14 +308,41 @@ CREATE INDEX messages_by_header ON messages (message_id_header)
     WHERE message_id_header IS NOT NULL AND message_id_header <> msg_id;
 """
 
-# Version 7: an outbox row names the process that holds it (bridge/store/owner.py):
+# Version 7: an update of a message's text (a body fetched on open) made it
+# unsearchable. The index change was two AFTER UPDATE triggers, and SQLite runs
+# triggers of one event newest first: the new text went into the index, then the
+# 'delete' of the old text took out every word the two shared (the subject). One
+# trigger now does both, in order, and the index is rebuilt from the rows that
+# should be in it. An email keeps the sha256 of its raw bytes where they were seen
+# (`digest`): two emails that share a Message-ID are one message only when their
+# bytes are the same. And `body_fetched` says a body was fetched even when it has
+# no text (a message over the body limit, an empty one), so opening it again
+# does not download it again.
+_V7 = """
+DROP TRIGGER messages_fts_update_old;
+DROP TRIGGER messages_fts_update_new;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF subject, body, search_parties
+ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, subject, body, search_parties)
+    SELECT 'delete', old.id, old.subject, old.body, old.search_parties WHERE old.indexed = 1;
+    INSERT INTO messages_fts (rowid, subject, body, search_parties)
+    SELECT new.id, new.subject, new.body, new.search_parties WHERE new.indexed = 1;
+END;
+INSERT INTO messages_fts (messages_fts) VALUES ('delete-all');
+INSERT INTO messages_fts (rowid, subject, body, search_parties)
+    SELECT id, subject, body, search_parties FROM messages WHERE indexed = 1;
+ALTER TABLE messages ADD COLUMN digest TEXT;
+ALTER TABLE messages ADD COLUMN body_fetched INTEGER NOT NULL DEFAULT 0;
+"""
+
+# Version 8: an outbox row names the process that holds it (bridge/store/owner.py):
 # several processes on one store (the app, `serve`, one-shot commands) claim rows by
 # compare-and-set, and only an orphan (its holder gone) is looked at by another.
-_V7 = """
+_V8 = """
 ALTER TABLE outbox ADD COLUMN owner TEXT;
 """
 
-MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

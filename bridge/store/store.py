@@ -13,6 +13,7 @@ messages table.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -22,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from itertools import islice
+from itertools import count, islice
 from pathlib import Path
 from typing import Any, Self
 
@@ -74,7 +75,7 @@ _MESSAGE_SELECT = """
 SELECT m.id, m.account, m.msg_id, m.transport, m.direction, m.thread_id, m.date,
        m.sender_address, m.sender_name, m.subject, m.body, m.folder, m.uid,
        m.message_id_header, m.in_reply_to, m.refs, m.stanza_id, m.origin_id, m.attr_id,
-       m.flags, m.delivery, m.malformed, m.raw
+       m.flags, m.delivery, m.malformed, m.raw, m.digest
 FROM messages AS m
 """
 
@@ -97,8 +98,8 @@ INSERT INTO messages (
     id, account, msg_id, transport, direction, thread_id, date, sender_address,
     sender_name, subject, body, search_parties, folder, uid, message_id_header,
     in_reply_to, refs, stanza_id, origin_id, attr_id, flags, unread, delivery, malformed,
-    raw)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    raw, digest)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # Merging a batch's figures into a thread row. In SQLite every right-hand side sees
@@ -205,6 +206,80 @@ def _before(before: float | Cursor | None, date_col: str, id_col: str) -> tuple[
     if isinstance(before, tuple):
         return f" AND ({date_col}, {id_col}) < (?, ?)", [float(before[0]), int(before[1])]
     return f" AND {date_col} < ?", [float(before)]
+
+
+# A row's claim to its msg_id: enough to tell whether another message with that id
+# is the same one.
+_CLAIM_COLUMNS = "id, msg_id, transport, direction, sender_address, digest, folder"
+
+
+@dataclass(slots=True)
+class Claim:
+    row_id: int
+    msg_id: str
+    transport: str
+    direction: str
+    sender_address: str
+    digest: str | None
+    folder: str | None
+
+
+def distinct_msg_id(msg_id: str, transport: str, sender: str, digest: str | None,
+                    n: int = 1) -> str:
+    """The id of a message whose id another, different message holds already.
+
+    From its content where the bytes are known (the same bytes come back to the
+    same id, in any folder, on any device), else from its transport and sender (a
+    chat line resent by the same sender comes back to the same id). The shared id
+    stays in message_id_header / origin_id, where lookups find both."""
+    key = digest or hashlib.sha256(f"{transport}\0{sender.strip().lower()}".encode()
+                                   ).hexdigest()
+    return f"{msg_id}#{key[:16]}" + (f".{n}" if n > 1 else "")
+
+
+def _person_key(address: str) -> str:
+    # A full JID (a room occupant without a known real JID) stays full: two
+    # occupants of one room are two people.
+    return address.strip().lower().removeprefix("mailto:").removeprefix("xmpp:").strip("<>")
+
+
+def same_person(conn: sqlite3.Connection, a: str, b: str) -> bool:
+    """Whether two sender addresses (email or JID) are one person: the same
+    address, or addresses of one contact the user gave (config, a rule) or
+    confirmed. A guess the app learned does not count."""
+    ka, kb = _person_key(a), _person_key(b)
+    if not ka or not kb:
+        return False
+    if ka == kb:
+        return True
+    rows = conn.execute(
+        "SELECT address, contact_id FROM contact_addresses WHERE address IN (?, ?) "
+        "AND (source <> 'learned' OR confirmed = 1)",
+        (normalize_address(a), normalize_address(b))).fetchall()
+    owners = {r[0]: r[1] for r in rows}
+    return len(owners) == 2 and len(set(owners.values())) == 1
+
+
+def _same(conn: sqlite3.Connection, m: Message, old: Claim) -> bool:
+    return same_message(conn, m.transport.value, m.direction.value, m.sender.address,
+                        m.digest, old)
+
+
+def same_message(conn: sqlite3.Connection, transport: str, direction: str, sender: str,
+                 digest: str | None, old: Claim) -> bool:
+    """Whether `m` is the stored message `old`, whose msg_id it carries.
+
+    Two emails are the same when their bytes are (the same message in two
+    folders); otherwise (the same id on both transports, or bytes not known) when
+    both are ours, or both came from one person. A stranger's chat line that
+    reuses an email's Message-ID as its origin-id stays a message of its own."""
+    if transport == old.transport == Transport.EMAIL.value and digest and old.digest:
+        return digest == old.digest
+    if direction == old.direction == Direction.OUT.value:
+        return True
+    if direction != old.direction:
+        return False
+    return same_person(conn, sender, old.sender_address)
 
 
 def normalize_address(address: str) -> str:
@@ -424,12 +499,17 @@ class Store:
     def insert_messages(self, messages: Iterable[Message], batch_size: int = 1000) -> int:
         """Store new messages; return how many were new.
 
-        A message already stored, by (account, msg_id) or by (account, folder, uid),
-        is skipped; if the stored copy came by the other transport, its missing
-        coordinates (folder/uid, Message-ID header, stanza-id, origin-id) are filled
-        in, so the one message is shown once but found both ways. Each message's
-        `id` is set to its row id, the existing one for a duplicate. Accounts and
-        folders that do not exist yet are created. One transaction per batch.
+        A message already stored is skipped: the one at its (account, folder,
+        uid), or the one with its (account, msg_id) if that is the same message
+        (`same_message`: the same bytes for two emails, else ours both, or one
+        person's). If the stored copy came by the other transport, its missing
+        coordinates (folder/uid, Message-ID header, stanza-id, origin-id, digest)
+        are filled in, so the one message is shown once but found both ways. A
+        different message with a taken msg_id gets one of its own
+        (`distinct_msg_id`, set on the Message) and keeps the shared one in its
+        Message-ID / origin-id. Each message's `id` is set to its row id, the
+        existing one for a duplicate. Accounts and folders that do not exist yet
+        are created. One transaction per batch.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -457,11 +537,14 @@ class Store:
                 uids_by_folder[(m.account, m.folder)].append(m.uid)
         known: dict[tuple[str, str], int] = {}
         known_uids: dict[tuple[str, str, int], int] = {}
+        # What decides whether a message with a known id is that message (`_same`).
+        claims: dict[int, Claim] = {}
         for account, ids in ids_by_account.items():
-            for msg_id, row_id in conn.execute(
-                    "SELECT msg_id, id FROM messages WHERE account = ? "
+            for r in conn.execute(
+                    f"SELECT {_CLAIM_COLUMNS} FROM messages WHERE account = ? "
                     "AND msg_id IN (SELECT value FROM json_each(?))", (account, _json(ids))):
-                known[(account, msg_id)] = row_id
+                known[(account, r[1])] = r[0]
+                claims[r[0]] = Claim(*r)
         for (account, folder), uids in uids_by_folder.items():
             for uid, row_id in conn.execute(
                     "SELECT uid, message FROM mail_locations WHERE account = ? "
@@ -485,9 +568,27 @@ class Store:
         for m in batch:
             ukey = (m.account, m.folder, m.uid) if m.folder is not None and m.uid is not None \
                 else None
-            existing = known.get((m.account, m.msg_id))
-            if existing is None and ukey is not None:
-                existing = known_uids.get(ukey)
+            # A place on the server holds one message; an id is that message only
+            # if it is the same one (the same bytes, or the same sender's copy on
+            # the other transport), else this one gets an id of its own.
+            existing = known_uids.get(ukey) if ukey is not None else None
+            if existing is None:
+                existing = known.get((m.account, m.msg_id))
+                if existing is not None and not _same(conn, m, claims[existing]):
+                    base = m.msg_id
+                    for n in count(1):
+                        m.msg_id = distinct_msg_id(base, m.transport.value, m.sender.address,
+                                                   m.digest, n)
+                        existing = known.get((m.account, m.msg_id))
+                        if existing is None:
+                            row = conn.execute(f"SELECT {_CLAIM_COLUMNS} FROM messages "
+                                               "WHERE account = ? AND msg_id = ?",
+                                               (m.account, m.msg_id)).fetchone()
+                            if row is not None:
+                                existing = known[(m.account, m.msg_id)] = row[0]
+                                claims[row[0]] = Claim(*row)
+                        if existing is None or _same(conn, m, claims[existing]):
+                            break
             if existing is not None:
                 m.id = existing
                 if ukey is not None:
@@ -495,14 +596,16 @@ class Store:
                 if ukey is not None and ukey not in known_uids:
                     place_fills.append((m.folder, m.uid, existing))
                     known_uids[ukey] = existing
-                if m.message_id_header or m.stanza_id or m.origin_id or m.attr_id:
+                if m.message_id_header or m.stanza_id or m.origin_id or m.attr_id or m.digest:
                     id_fills.append((m.message_id_header, m.stanza_id, m.origin_id, m.attr_id,
-                                     existing, m.message_id_header, m.stanza_id, m.origin_id,
-                                     m.attr_id))
+                                     m.digest, existing, m.message_id_header, m.stanza_id,
+                                     m.origin_id, m.attr_id, m.digest))
                 continue
             row_id = m.id = next_id
             next_id += 1
             known[(m.account, m.msg_id)] = row_id
+            claims[row_id] = Claim(row_id, m.msg_id, m.transport.value, m.direction.value,
+                                   m.sender.address, m.digest, m.folder)
             if ukey is not None:
                 known_uids[ukey] = row_id
                 locations.append((*ukey, row_id))
@@ -512,7 +615,7 @@ class Store:
                 _search_parties(m), m.folder, m.uid, m.message_id_header, m.in_reply_to,
                 _json(m.references), m.stanza_id, m.origin_id, m.attr_id, _json(sorted(m.flags)),
                 int(m.unread), m.delivery.value if m.delivery else None, int(m.malformed),
-                m.raw))
+                m.raw, m.digest))
             for pos, p in enumerate((m.sender, *m.recipients)):
                 parties.append((row_id, pos, p.role, p.address, p.name))
             for pos, a in enumerate(m.attachments):
@@ -539,10 +642,10 @@ class Store:
         conn.executemany(
             "UPDATE messages SET message_id_header = coalesce(message_id_header, ?),"
             " stanza_id = coalesce(stanza_id, ?), origin_id = coalesce(origin_id, ?),"
-            " attr_id = coalesce(attr_id, ?)"
+            " attr_id = coalesce(attr_id, ?), digest = coalesce(digest, ?)"
             " WHERE id = ? AND ((message_id_header IS NULL AND ? IS NOT NULL)"
             " OR (stanza_id IS NULL AND ? IS NOT NULL) OR (origin_id IS NULL AND ? IS NOT NULL)"
-            " OR (attr_id IS NULL AND ? IS NOT NULL))",
+            " OR (attr_id IS NULL AND ? IS NOT NULL) OR (digest IS NULL AND ? IS NOT NULL))",
             id_fills)
         return len(rows)
 
@@ -646,9 +749,10 @@ class Store:
         (`index_backlog`) instead of paying for it row by row. With
         `defer_parties` the recipients wait too (in the row, as JSON) and the
         message shows only its sender until the backlog has run: for a bulk import
-        of old mail, not for what a user is about to open. An email already stored
-        (the same Message-ID seen in another folder, or its chat copy) only gains
-        this folder as a location.
+        of old mail, not for what a user is about to open. A row whose msg_id is
+        stored already is that message and only gains this folder as a location:
+        the caller settles ids first (`MailSync._store_suspects`: the same bytes,
+        or the same person's copy on the other transport, else an id of its own).
         """
         if not items:
             return 0
@@ -888,7 +992,7 @@ class Store:
         """Keep a fetched body (and its attachment list) for a header-synced email."""
         with self._write() as conn:
             conn.execute("UPDATE messages SET body = ?, raw = coalesce(?, raw), "
-                         "malformed = max(malformed, ?) WHERE id = ?",
+                         "malformed = max(malformed, ?), body_fetched = 1 WHERE id = ?",
                          (text, raw, int(malformed), row_id))
             conn.execute("DELETE FROM attachments WHERE message_id = ?", (row_id,))
             conn.executemany(
@@ -897,10 +1001,55 @@ class Store:
                 [(row_id, pos, a.filename, a.content_type, a.size, a.sha256, a.part_id, a.url)
                  for pos, a in enumerate(attachments)])
 
+    def claims(self, account: str, msg_ids: Iterable[str]
+               ) -> dict[str, tuple[Claim, list[tuple[str, int]]]]:
+        """The stored messages that hold these ids, each with its places on the
+        server ((folder, uid), first by folder and uid): what a sync needs to tell
+        whether an email with a known Message-ID is that message."""
+        out: dict[str, tuple[Claim, list[tuple[str, int]]]] = {}
+        with self._read() as conn:
+            for r in conn.execute(
+                    f"SELECT {_CLAIM_COLUMNS} FROM messages WHERE account = ? "
+                    "AND msg_id IN (SELECT value FROM json_each(?))",
+                    (account, _json(list(msg_ids)))).fetchall():
+                places = conn.execute("SELECT folder, uid FROM mail_locations WHERE message = ? "
+                                      "ORDER BY folder, uid", (r[0],)).fetchall()
+                out[r[1]] = (Claim(*r), [(f, u) for f, u in places])
+        return out
+
+    def is_same_message(self, transport: str, direction: str, sender: str,
+                        digest: str | None, old: Claim) -> bool:
+        """`same_message` on this store's contacts."""
+        with self._read() as conn:
+            return same_message(conn, transport, direction, sender, digest, old)
+
+    def set_digests(self, digests: dict[int, str]) -> None:
+        """Record the sha256 of emails' raw bytes (row id -> hex), where unknown."""
+        with self._write() as conn:
+            conn.executemany("UPDATE messages SET digest = ? WHERE id = ? AND digest IS NULL",
+                             [(d, i) for i, d in digests.items()])
+
+    def set_digests_by_uid(self, account: str, folder: str, digests: dict[int, str]) -> None:
+        """`set_digests` for the emails at these UIDs of a folder."""
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE messages SET digest = ? WHERE digest IS NULL AND id = (SELECT message "
+                "FROM mail_locations WHERE account = ? AND folder = ? AND uid = ?)",
+                [(d, account, folder, u) for u, d in digests.items()])
+
+    def set_attachment(self, row_id: int, position: int, attachment: Attachment) -> None:
+        """Replace one attachment row of a message (its bytes fetched later)."""
+        a = attachment
+        with self._write() as conn:
+            conn.execute("UPDATE attachments SET filename = ?, content_type = ?, size = ?, "
+                         "sha256 = ?, part_id = ?, url = ? WHERE message_id = ? AND position = ?",
+                         (a.filename, a.content_type, a.size, a.sha256, a.part_id, a.url,
+                          row_id, position))
+
     def has_body(self, row_id: int) -> bool:
         with self._lock:
             row = self._conn.execute(
-                "SELECT body <> '' OR raw IS NOT NULL OR EXISTS "
+                "SELECT body_fetched OR body <> '' OR raw IS NOT NULL OR EXISTS "
                 "(SELECT 1 FROM attachments WHERE message_id = ?) FROM messages WHERE id = ?",
                 (row_id, row_id)).fetchone()
         return bool(row and row[0])
@@ -936,7 +1085,7 @@ class Store:
                 flags=set(json.loads(r["flags"])),
                 delivery=DeliveryState(r["delivery"]) if r["delivery"] else None,
                 attachments=files.get(r["id"], []), malformed=bool(r["malformed"]),
-                raw=r["raw"], id=r["id"]))
+                raw=r["raw"], id=r["id"], digest=r["digest"]))
         return out
 
     def _query_messages(self, sql: str, args: Sequence[Any]) -> list[Message]:

@@ -214,8 +214,9 @@ class MainScreen(Screen):
         self.query_one(ChatView).set_target("")
         self.messages = self.engine.timeline(thread.account, thread.thread_id)
         n = len(self.messages)
-        self.subject = one_line(thread.subject) or "Chat with " + (
-            one_line(thread.last_sender).split("/", 1)[0] if thread.last_sender else "?")
+        self.subject = one_line(thread.subject) or (
+            "(no subject)" if Transport.EMAIL in thread.transports else "Chat with " + (
+                one_line(thread.last_sender).split("/", 1)[0] if thread.last_sender else "?"))
         self.query_one(ChatView).set_title(f"{self.subject} · {n} message{'s' * (n != 1)}")
         select = None
         if select_id is not None:

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from bridge.model import Message
+from bridge.model import Message, Transport
 from tuiclient.format import one_line, safe, short_date, transport_mark, who
 from tuiclient.keys import bind
 
@@ -77,8 +77,10 @@ class SearchScreen(Screen[Message | None]):
             head.append(f"{short_date(m.date, now):>10} ", style="dim")
             head.append_text(transport_mark(m.transport))
             head.append(" " + who(m, getattr(self.app, "contact_names", {})), style="bold")
-            if m.subject:
+            if one_line(m.subject):
                 head.append("  " + one_line(m.subject))
+            elif m.transport is Transport.EMAIL:
+                head.append("  (no subject)")
             words = one_line(safe(m.text))[:200]
             options.append(Option(Group(head, Text("   " + words, style="dim",
                                                    no_wrap=True, overflow="ellipsis"))

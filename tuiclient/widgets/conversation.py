@@ -270,9 +270,9 @@ class EmailView(VerticalScroll):
             if parties:
                 t.append(f"\n{label}: ", style="bold")
                 t.append(", ".join(dict.fromkeys(self.party(m, p) for p in parties)))
-        if m.subject:
+        if one_line(m.subject) or m.transport is Transport.EMAIL:
             t.append("\nSubject: ", style="bold")
-            t.append(one_line(m.subject))
+            t.append(one_line(m.subject) or "(no subject)")
         t.append("\nDate: ", style="bold")
         t.append(long_date(m.date))
         for a in m.attachments:

@@ -281,6 +281,12 @@ class ConversationList(ScrollView, can_focus=True):
             if snippet and snippet != subject:
                 text.append(" — ")
                 text.append(snippet, style=dim)
+        elif Transport.EMAIL in t.transports:
+            # An email without a subject is not a chat line.
+            text.append("(no subject)")
+            if snippet:
+                text.append(" — ")
+                text.append(snippet, style=dim)
         else:
             text.append(snippet or "(chat)")
         room = width - tail.cell_len - 1
