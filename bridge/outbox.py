@@ -29,7 +29,7 @@ import email.policy
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -126,7 +126,7 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._stopping = False
         self._busy: set[int] = set()  # rows being sent right now
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -704,10 +704,10 @@ class Outbox:
         local = {i.msg_id: i for i in self.store.outbox_items()
                  if i.account == account and i.transport is Transport.XMPP}
         for msg_id, payload, files in mirrored:
-            item = local.get(msg_id)
-            if item is None:
+            known = local.get(msg_id)
+            if known is None:
                 self._recreate(account, msg_id, payload, files)
-            elif item.state in SETTLED or item.state is DeliveryState.SENT:
+            elif known.state in SETTLED or known.state is DeliveryState.SENT:
                 with contextlib.suppress(Exception):
                     await self.engine._imap(account, lambda s, m=msg_id:
                                             _delete_by_message_id(s, self.folder, m))
@@ -791,7 +791,8 @@ def _read_folder(sync: Any, folder: str) -> list[tuple[str, dict, list[bytes]]]:
         payload = None
         files: list[bytes] = []
         for part in mail.iter_attachments():
-            content = part.get_payload(decode=True) or b""
+            raw = part.get_payload(decode=True)
+            content = raw if isinstance(raw, bytes) else b""
             if part.get_filename() == PLAN_FILE:
                 with contextlib.suppress(ValueError):
                     payload = json.loads(content)
