@@ -810,12 +810,18 @@ class Engine:
             return result
         client = self.xmpp_client(account)
         jids = []
+        unresolved = []
         for address in to:
             jid = normalize_jid(address)
             if not jid:
                 raise EngineError(f"not a JID or an email address: {address!r}")
-            r = self.identity.jid_for(address)
-            jids.append(r.address or jid)
+            found = self.chat_address(account, address)
+            if found:
+                jids.append(found)
+            else:
+                unresolved.append(self.identity.jid_for(address))
+        if unresolved:
+            raise UnmappedParty("xmpp", unresolved)
         result = ReplyResult("im")
         for jid in jids:
             plan = self._plan(account, jid, client.state.threads.get(jid) or
@@ -838,6 +844,37 @@ class Engine:
                 reason="; ".join(describe_presence(p) for p in away)))
             result.deferred = result.deferred or (bool(away) and when_away == "defer")
         return result
+
+    def chat_address(self, account: str, address: str) -> str | None:
+        """The JID to chat with for `address`: its mapping, or the address itself
+        when it is written `xmpp:...` or known as a JID; None when unmapped.
+
+        An address with no mapping is an email address until something says it is
+        a JID: taking it as one would chat whoever holds that name on that server.
+        """
+        jid = normalize_jid(address)
+        if not jid:
+            return None
+        r = self.identity.jid_for(address)
+        if r.address:
+            return r.address
+        client = self.xmpp.get(account)
+        if address.strip().lower().startswith("xmpp:") or (
+                client is not None and self._known_jid(client, jid)):
+            return jid
+        return None
+
+    def _known_jid(self, client: XmppClient, jid: str) -> bool:
+        """Whether `jid` is known as a JID: a roster entry, a contact's JID (config
+        or store), or someone this account already chats with."""
+        if any(item.jid == jid for item in client.roster()):
+            return True
+        if any(jid in {normalize_jid(j) for j in c.jids} for c in self.config.contacts):
+            return True
+        contact = self.store.contact_for(jid)
+        if contact is not None and jid in {normalize_jid(j) for j in contact.jids}:
+            return True
+        return jid in client.state.threads
 
     # -- the outbox -------------------------------------------------------------------
 

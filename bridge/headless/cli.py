@@ -400,7 +400,7 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
     if via == "auto":
         via = "email"
         if account in h.engine.xmpp:
-            jids = [h.engine.identity.jid_for(t).address or normalize_jid(t) for t in a.to]
+            jids = [h.engine.chat_address(account, t) for t in a.to]
             client = h.engine.xmpp[account]
             if all(j and client.availability(j).availability.value == "available"
                    for j in jids):
