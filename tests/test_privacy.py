@@ -16,7 +16,7 @@ import pytest
 
 from bridge.headless.cli import EXIT_DECIDE
 from tests.harness.servers import REPO_ROOT, XMPP_DOMAINS
-from tests.others import contacts_toml, person, plain, until
+from tests.others import contacts_toml, engine_for, person, plain, send_email, until
 from tests.test_headless import cli, write_config
 
 pytestmark = pytest.mark.servers
@@ -56,3 +56,84 @@ async def test_send_by_im_to_an_unmapped_email_address_exits_7_and_sends_nothing
     assert code == 0, (sent, err)
     await until(lambda: bob_x.bodies() == ["hi bob"], what="bob's line")
     assert holder_x.bodies() == []
+
+
+async def test_a_stranger_naming_an_email_thread_gets_a_thread_of_their_own(
+        world, tmp_path, running):
+    start, xmpp = running
+    alice, bob, mallory = person(world, "alice"), person(world, "bob"), person(world, "mallory")
+    world.befriend(alice, bob)
+    engine = await start(engine_for(world, tmp_path, alice, contacts_toml(bob)))
+    me = alice.name
+    root = send_email(world, bob, [alice.email], [], "Salary review",
+                      "The numbers for your review are attached.")
+    await until(lambda: engine.store.find_by_msg_id(me, root), what="bob's email")
+    bob_x, mallory_x = await xmpp(plain(world, bob)), await xmpp(plain(world, mallory))
+
+    mallory_x.send(alice.jid, "Mallory here, about the review", thread=root)
+    bob_x.send(alice.jid, "Bob here, about the review", thread=root)
+    await until(lambda: engine.search("Mallory") and engine.search("Bob here"),
+                what="both chat lines")
+    in_thread = [m.text for m in engine.timeline(me, root)]
+    assert "Bob here, about the review" in in_thread
+    assert "Mallory here, about the review" not in in_thread
+    line = engine.search("Mallory")[0]
+    assert line.thread_id != root
+    assert [m.text for m in engine.timeline(me, line.thread_id)] == [
+        "Mallory here, about the review"]
+    # The list shows mallory's thread without bob's subject.
+    threads = {t.thread_id: t for t in engine.conversations(me)}
+    assert threads[line.thread_id].subject != "Salary review"
+    assert threads[root].subject == "Salary review"
+
+    # The CLI, on a store of its own (mail from IMAP, chat from the archive), groups
+    # them the same way: her line is not in bob's conversation.
+    config = tmp_path / "config.toml"
+    code, _r, err = await cli(config, "sync")
+    assert code == 0, err
+    code, listed, err = await cli(config, "list")
+    assert code == 0, err
+    by_id = {t["thread_id"]: t for t in listed}
+    assert by_id[root]["subject"] == "Salary review"
+    code, shown, err = await cli(config, "show", root, "--no-fetch")
+    assert code == 0, err
+    assert "Mallory here, about the review" not in [m["text"] for m in shown["messages"]]
+
+    # Her next line without <thread> stays in her own thread too.
+    mallory_x.send(alice.jid, "Any news?")
+    await until(lambda: engine.search("news"), what="mallory's second line")
+    assert engine.search("news")[0].thread_id == line.thread_id
+    # Nothing went back to her.
+    assert mallory_x.received == []
+
+
+def _grouping(store) -> dict[str, str]:
+    return {m.msg_id: m.thread_id for t in store.list_threads("work", limit=100)
+            for m in store.thread_messages(t.thread_id, "work")}
+
+
+@pytest.mark.parametrize("email_first", [True, False])
+def test_claimed_threads_group_the_same_whatever_came_first(tmp_path, email_first):
+    """A unit test of the store's part: a chat line that names a thread its sender
+    is no party of yet sits apart, and moves in once an email makes them one."""
+    from bridge.model import Party, claimed_thread_id
+    from bridge.store import Store
+    from tests.test_store import chat, email
+
+    root = "root@example.org"
+    mail = email(1, thread=root, sender=Party("bob@example.org", "Bob"))
+    lines = [chat(n, sender=Party(who, ""), thread_id=claimed_thread_id(who, root),
+                  references=[root])
+             for n, who in ((2, "bob@example.org"), (3, "mallory@example.org"))]
+    store = Store.open(tmp_path / "store.db")
+    try:
+        store.insert_messages([mail, *lines[:1]] if email_first else lines[:1])
+        store.insert_messages(lines[1:])
+        if not email_first:
+            store.insert_messages([mail])
+        grouping = _grouping(store)
+        assert grouping[lines[0].msg_id] == root  # bob is a party: in the thread
+        assert grouping[lines[1].msg_id] == claimed_thread_id("mallory@example.org", root)
+        assert store.get_thread("work", root).message_count == 2
+    finally:
+        store.close()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from ..model import (
+    CLAIM_PREFIX,
     SEEN,
     Attachment,
     DeliveryState,
@@ -35,6 +36,7 @@ from ..model import (
     Message,
     Party,
     Transport,
+    claimed_thread_id,
 )
 from ..paths import ensure_private_dir
 from . import schema
@@ -541,6 +543,8 @@ class Store:
             " OR (stanza_id IS NULL AND ? IS NOT NULL) OR (origin_id IS NULL AND ? IS NOT NULL)"
             " OR (attr_id IS NULL AND ? IS NOT NULL))",
             id_fills)
+        for account in {a for a, _t in threads}:
+            self._adopt_claims(conn, account, {t for a, t in threads if a == account})
         return len(rows)
 
     def set_flags(self, row_id: int, flags: Iterable[str]) -> bool:
@@ -608,6 +612,80 @@ class Store:
                 account, thread_id, subject[0] if subject else "",
                 subject[1] if subject else None, first, last, count, int(unread),
                 latest[0] or latest[1], _snippet(latest[2]), transports))
+
+    # -- who takes part in a thread ---------------------------------------------------
+
+    @staticmethod
+    def _people(conn: sqlite3.Connection, addresses: Iterable[str]) -> set[str]:
+        """The addresses, with every address of the same contact that the user
+        stands behind (from the config, or confirmed)."""
+        wanted = {normalize_address(a) for a in addresses if a} - {""}
+        if not wanted:
+            return set()
+        trusted = "(source = 'config' OR confirmed)"
+        rows = conn.execute(
+            f"SELECT address FROM contact_addresses WHERE {trusted} AND contact_id IN "
+            f"(SELECT contact_id FROM contact_addresses WHERE {trusted} AND address IN "
+            "(SELECT value FROM json_each(?)))", (_json(sorted(wanted)),))
+        return wanted | {r[0] for r in rows}
+
+    @staticmethod
+    def _thread_parties(conn: sqlite3.Connection, account: str, thread_id: str) -> set[str]:
+        """Every sender and recipient of a thread (recipients a bulk import keeps
+        aside count too), as contact addresses are written."""
+        found: set[str] = set()
+        for sender, pending in conn.execute(
+                "SELECT sender_address, pending_parties FROM messages "
+                "WHERE thread_id = ? AND account = ?", (thread_id, account)):
+            found.add(normalize_address(sender))
+            with suppress(ValueError, TypeError, IndexError):
+                found.update(normalize_address(str(p[1])) for p in json.loads(pending or "[]"))
+        found.update(normalize_address(r[0]) for r in conn.execute(
+            "SELECT p.address FROM message_parties AS p JOIN messages AS m "
+            "ON m.id = p.message_id WHERE m.thread_id = ? AND m.account = ?",
+            (thread_id, account)))
+        return found - {""}
+
+    def _is_party(self, conn: sqlite3.Connection, account: str, thread_id: str,
+                  addresses: Iterable[str]) -> bool:
+        people = self._people(conn, addresses)
+        return bool(people) and bool(people & self._thread_parties(conn, account, thread_id))
+
+    def is_thread_party(self, account: str, thread_id: str, addresses: Iterable[str]) -> bool:
+        """Whether any of `addresses` (or another address of the same contact) sent
+        or received a message of this thread on this account."""
+        with self._read() as conn:
+            return self._is_party(conn, account, thread_id, addresses)
+
+    def _adopt_claims(self, conn: sqlite3.Connection, account: str,
+                      touched: Iterable[str]) -> None:
+        """Move chat lines that named one of the `touched` threads while their sender
+        was no party of it (see `claimed_thread_id`) into it, now that they are.
+
+        So the grouping does not depend on whether the chat line or the email that
+        makes its sender a party came first: every store ends the same.
+        """
+        wanted = sorted(t for t in touched if not t.startswith(CLAIM_PREFIX))
+        if not wanted or conn.execute(
+                "SELECT 1 FROM threads WHERE account = ? AND thread_id GLOB ? LIMIT 1",
+                (account, CLAIM_PREFIX + "*")).fetchone() is None:
+            return
+        rows = conn.execute(
+            "SELECT DISTINCT m.thread_id, m.sender_address, j.value "
+            "FROM messages AS m, json_each(m.refs) AS j WHERE m.thread_id GLOB ? "
+            "AND m.account = ? AND m.direction = 'in' AND m.transport = 'xmpp' "
+            "AND j.value IN (SELECT value FROM json_each(?))",
+            (CLAIM_PREFIX + "*", account, _json(wanted))).fetchall()
+        changed: list[tuple[str, str]] = []
+        for claim, sender, thread_id in rows:
+            if claimed_thread_id(normalize_address(sender), thread_id) != claim:
+                continue
+            if self._is_party(conn, account, thread_id, [sender]):
+                conn.execute("UPDATE messages SET thread_id = ? WHERE account = ? "
+                             "AND thread_id = ?", (thread_id, account, claim))
+                changed += [(account, claim), (account, thread_id)]
+        if changed:
+            self._recompute_threads(conn, changed)
 
     # -- email sync: bulk headers and server locations ----------------------------
 
@@ -734,6 +812,7 @@ class Store:
                 (account, thread_id, d.subject, d.subject_date, d.first, d.last, d.count,
                  d.unread, d.last_sender, d.snippet, d.transports)
                 for thread_id, d in threads.items()])
+            self._adopt_claims(conn, account, threads)
         return new
 
     @staticmethod

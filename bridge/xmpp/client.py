@@ -56,6 +56,7 @@ from ..model import (
     Message,
     Party,
     Transport,
+    claimed_thread_id,
     new_message_id,
 )
 from ..safe import safe_basename
@@ -838,8 +839,10 @@ class XmppClient:
             recipients = [Party(room_jid, "", "to")]
             # A room made for a handed-off thread keeps that thread for lines sent
             # by clients that do not echo <thread>.
-            thread_id = p.thread or self.state.threads.get(room_jid) or \
-                default_thread_id(self.own, room_jid)
+            bound = self.state.threads.get(room_jid)
+            thread_id, claimed = self._thread_of(
+                p.thread, direction, [sender_party.address, room_jid], bound,
+                default_thread_id(self.own, room_jid))
         else:
             from_bare = bare(p.sender) or self.own
             direction = Direction.OUT if from_bare == self.own else Direction.IN
@@ -855,11 +858,12 @@ class XmppClient:
                 if direction is Direction.IN:
                     sender_party = Party(p.sender, resource(p.sender), "from")
             recipients = [Party(peer if direction is Direction.OUT else self.own, "", "to")]
-            thread_id = p.thread or self.state.threads.get(peer) or \
-                default_thread_id(self.own, peer)
+            thread_id, claimed = self._thread_of(
+                p.thread, direction, [sender_party.address], self.state.threads.get(peer),
+                default_thread_id(self.own, peer))
             if p.thread and source != "archive":
                 # Live lines move the conversation; old archived ones must not.
-                self.state.set_thread(peer, p.thread)
+                self.state.set_thread(peer, thread_id)
         if p.stanza_id and self.store.lookup("stanza_id", p.stanza_id, self.name):
             return False
         msg_id = p.origin_id or (
@@ -873,7 +877,7 @@ class XmppClient:
             sender=sender_party, recipients=recipients, text=p.body or "",
             stanza_id=p.stanza_id, origin_id=p.origin_id, attr_id=p.attr_id,
             delivery=DeliveryState.SENT if direction is Direction.OUT else None,
-            attachments=attachments, malformed=p.truncated)
+            attachments=attachments, malformed=p.truncated, references=claimed)
         new = self.store.insert_messages([message]) > 0
         if direction is Direction.IN and room_jid is None:
             self._refused.pop(bare(p.sender), None)
@@ -889,6 +893,26 @@ class XmppClient:
             self._publish(MessageReceived(self.name, message.id, msg_id, thread_id,
                                           sender_party.address, direction.value, source))
         return new
+
+    def _thread_of(self, named: str | None, direction: Direction, senders: list[str],
+                   bound: str | None, default: str) -> tuple[str, list[str]]:
+        """The thread of a chat line, and the thread it named but may not join.
+
+        A <thread> (XEP-0201) is only a claim: it joins a thread when we wrote the
+        line, when it is the thread this chat is bound to, or when its sender is a
+        party of that thread on this account. Anyone else naming a thread (an email
+        thread's Message-ID is no secret) gets a thread of their own and learns
+        nothing of the other one; the store moves the line in if the sender turns
+        out to be a party later (`Store._adopt_claims`).
+        """
+        if not named:
+            return bound or default, []
+        if direction is Direction.OUT or named == bound or \
+                self.store.is_thread_party(self.name, named, senders):
+            return named, []
+        log.info("%s: a chat line from %s names a thread it is no party of; kept apart",
+                 self.name, senders[0])
+        return claimed_thread_id(bare(senders[0]), named), [named]
 
     @staticmethod
     def _date(claimed: float | None, archived: float | None) -> float:
