@@ -8,6 +8,7 @@ and what they get is what any client would show them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import subprocess
 import sys
 import uuid
@@ -126,6 +127,11 @@ def test_claimed_threads_group_the_same_whatever_came_first(tmp_path, email_firs
                   references=[root])
              for n, who in ((2, "bob@example.org"), (3, "mallory@example.org"))]
     store = Store.open(tmp_path / "store.db")
+    store.upsert_account("work", "me@example.org", "me@chat.example.org")
+    if not email_first:
+        # A fresh store that sees mallory's line first files it where she said
+        # (nothing here says whose thread it is yet).
+        lines[1] = dataclasses.replace(lines[1], thread_id=root, references=[])
     try:
         store.insert_messages([mail, *lines[:1]] if email_first else lines[:1])
         store.insert_messages(lines[1:])

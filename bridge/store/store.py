@@ -666,6 +666,11 @@ class Store:
         makes its sender a party came first: every store ends the same.
         """
         wanted = sorted(t for t in touched if not t.startswith(CLAIM_PREFIX))
+        if wanted and conn.execute("SELECT jid FROM accounts WHERE name = ?",
+                                   (account,)).fetchone() is not None:
+            evicted = self._evict_strangers(conn, account, wanted)
+            if evicted:
+                self._recompute_threads(conn, evicted)
         if not wanted or conn.execute(
                 "SELECT 1 FROM threads WHERE account = ? AND thread_id GLOB ? LIMIT 1",
                 (account, CLAIM_PREFIX + "*")).fetchone() is None:
@@ -686,6 +691,57 @@ class Store:
                 changed += [(account, claim), (account, thread_id)]
         if changed:
             self._recompute_threads(conn, changed)
+
+    def _evict_strangers(self, conn: sqlite3.Connection, account: str,
+                         thread_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """Move 1:1 chat lines out of a thread that their sender started by naming
+        it before anything else of it was here, once the rest of the thread shows
+        they are no party of it: what a store that saw the rest first would do.
+        """
+        row = conn.execute("SELECT jid FROM accounts WHERE name = ?", (account,)).fetchone()
+        own = normalize_address(row[0]) if row and row[0] else ""
+        if not own:
+            return []
+        changed: list[tuple[str, str]] = []
+        for thread_id in thread_ids:
+            lines = conn.execute(
+                "SELECT DISTINCT m.sender_address FROM messages AS m JOIN message_parties "
+                "AS p ON p.message_id = m.id AND p.position = 1 WHERE m.thread_id = ? "
+                "AND m.account = ? AND m.transport = 'xmpp' AND m.direction = 'in' "
+                "AND lower(p.address) = ?", (thread_id, account, own)).fetchall()
+            for (sender,) in lines:
+                peer = normalize_address(sender)
+                people = self._people(conn, [peer])
+                others = self._parties_without(conn, account, thread_id, people)
+                if others is None or people & others:
+                    continue
+                claim = claimed_thread_id(peer, thread_id)
+                conn.execute(
+                    "UPDATE messages SET thread_id = ?, refs = ? WHERE account = ? AND "
+                    "thread_id = ? AND transport = 'xmpp' AND direction = 'in' AND "
+                    "lower(sender_address) IN (SELECT value FROM json_each(?))",
+                    (claim, _json([thread_id]), account, thread_id, _json(sorted(people))))
+                changed += [(account, thread_id), (account, claim)]
+        return changed
+
+    def _parties_without(self, conn: sqlite3.Connection, account: str, thread_id: str,
+                         people: set[str]) -> set[str] | None:
+        """The parties of the thread's messages not sent by `people`; None when
+        there are no such messages (nothing says who the thread belongs to)."""
+        found: set[str] = set()
+        any_other = False
+        for row_id, sender, pending in conn.execute(
+                "SELECT id, sender_address, pending_parties FROM messages "
+                "WHERE thread_id = ? AND account = ?", (thread_id, account)):
+            if normalize_address(sender) in people:
+                continue
+            any_other = True
+            found.add(normalize_address(sender))
+            with suppress(ValueError, TypeError, IndexError):
+                found.update(normalize_address(str(p[1])) for p in json.loads(pending or "[]"))
+            found.update(normalize_address(r[0]) for r in conn.execute(
+                "SELECT address FROM message_parties WHERE message_id = ?", (row_id,)))
+        return found if any_other else None
 
     # -- email sync: bulk headers and server locations ----------------------------
 

@@ -899,15 +899,19 @@ class XmppClient:
         """The thread of a chat line, and the thread it named but may not join.
 
         A <thread> (XEP-0201) is only a claim: it joins a thread when we wrote the
-        line, when it is the thread this chat is bound to, or when its sender is a
-        party of that thread on this account. Anyone else naming a thread (an email
-        thread's Message-ID is no secret) gets a thread of their own and learns
+        line, when it is the thread this chat is bound to, when its sender is a
+        party of that thread on this account, or when the thread is new here (the
+        sender starts it; the store moves the line out if what comes later shows
+        the thread is someone else's, `Store._evict_strangers`). Anyone else naming
+        a thread (an email thread's Message-ID is no secret) gets a thread of their
+        own and learns
         nothing of the other one; the store moves the line in if the sender turns
         out to be a party later (`Store._adopt_claims`).
         """
         if not named:
             return bound or default, []
         if direction is Direction.OUT or named == bound or \
+                self.store.get_thread(self.name, named) is None or \
                 self.store.is_thread_party(self.name, named, senders):
             return named, []
         log.info("%s: a chat line from %s names a thread it is no party of; kept apart",
