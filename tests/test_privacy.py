@@ -12,13 +12,18 @@ import dataclasses
 import subprocess
 import sys
 import uuid
+from xml.etree import ElementTree as ET
 
 import pytest
 
+from bridge.events import DeliveryChanged
 from bridge.headless.cli import EXIT_DECIDE
+from bridge.model import DeliveryState
+from tests.harness.plain_xmpp import PlainXmpp
 from tests.harness.servers import REPO_ROOT, XMPP_DOMAINS
 from tests.others import contacts_toml, engine_for, person, plain, send_email, until
 from tests.test_headless import cli, write_config
+from tests.test_xmpp_client import connect  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.servers
 
@@ -143,3 +148,66 @@ def test_claimed_threads_group_the_same_whatever_came_first(tmp_path, email_firs
         assert store.get_thread("work", root).message_count == 2
     finally:
         store.close()
+
+
+async def test_forged_error_stanza_id_carbon_and_archive_result_change_nothing(
+        world, connect, running, caplog):  # noqa: F811
+    _start, xmpp = running
+    alice, bob, mallory = person(world, "alice"), person(world, "bob"), person(world, "mallory")
+    world.befriend(alice, bob)
+    a = await connect(alice)
+    bob_x = await xmpp(PlainXmpp(bob.jid, bob.password, "127.0.0.1", world.ports.c2s,
+                                 str(world.ca_file), receipts=False))
+    mallory_x = await xmpp(plain(world, mallory))
+
+    def raw(stanza: str) -> None:
+        # Through slixmpp's stanza path (a raw write would skip its stream state).
+        mallory_x.xmpp.send_xml(ET.fromstring(
+            stanza.replace("<message ", "<message xmlns='jabber:client' ", 1)))
+
+    # 1. An error for alice's line to bob, from mallory.
+    sent = a.client.send_chat(bob.jid, "For bob")
+    await until(lambda: bob_x.bodies() == ["For bob"], what="bob got it")
+    await until(lambda: a.store.get_message(sent.id).delivery is DeliveryState.SENT,
+                what="server ack")
+    # (To her full JID: a server drops errors sent to a bare JID, RFC 6121 8.5.2.1.1.)
+    raw(f"<message to='{a.client.session.boundjid}' type='error' id='{sent.msg_id}'><error type='cancel'>"
+        "<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+    # 2. A stanza-id claiming to be stamped by alice's server, twice.
+    for n in (1, 2):
+        raw(f"<message to='{alice.jid}' type='chat' id='sid{n}'><body>sid line {n}</body>"
+            f"<stanza-id xmlns='urn:xmpp:sid:0' by='{alice.jid}' id='forged-sid'/></message>")
+    # 3. A carbon of a line bob never sent.
+    raw(f"<message to='{alice.jid}'><received xmlns='urn:xmpp:carbons:2'><forwarded "
+        "xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' "
+        f"from='{bob.jid}/phone' to='{alice.jid}' type='chat'><body>forged carbon</body>"
+        "</message></forwarded></received></message>")
+    await until(lambda: a.with_text("sid line 2"), what=f"mallory lines {[(m.text, m.stanza_id, m.thread_id) for m in a.messages()]}")
+    await asyncio.sleep(0.5)
+    assert a.store.get_message(sent.id).delivery is DeliveryState.SENT
+    assert not [e for e in a.of(DeliveryChanged) if e.state == "failed"]
+    assert not a.store.lookup("stanza_id", "forged-sid", a.client.name)
+    assert len(a.with_text("sid line 1")) == 1  # the second was not taken for a copy
+    assert not a.with_text("forged carbon")
+
+    # 4. An archive result from mallory, with the id of a query alice has open.
+    real_iq = a.client._iq
+
+    async def iq_with_a_forgery(kind, payload, to=None, **kw):  # type: ignore[no-untyped-def]
+        query_id = payload.get("queryid") if payload is not None else None
+        if query_id:
+            raw(f"<message to='{a.client.session.boundjid}'><result xmlns='urn:xmpp:mam:2' "
+                f"queryid='{query_id}' id='forged-1'><forwarded xmlns='urn:xmpp:forward:0'>"
+                "<delay xmlns='urn:xmpp:delay' stamp='2020-01-01T00:00:00Z'/>"
+                f"<message xmlns='jabber:client' from='{bob.jid}/x' to='{alice.jid}' "
+                "type='chat'><body>forged archive line</body></message></forwarded>"
+                "</result></message>")
+            await asyncio.sleep(0.5)
+        return await real_iq(kind, payload, to, **kw)
+    a.client._iq = iq_with_a_forgery  # type: ignore[method-assign]
+    await a.client.fetch_history(bob.jid)
+    assert not a.with_text("forged archive line")
+    assert a.with_text("For bob")  # the real archive still answers
+    warned = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "dropped an error" in warned and "dropped a carbon" in warned
+    assert "dropped an archive result" in warned

@@ -762,6 +762,9 @@ class XmppClient:
                     inner = carbon.find(f"{q(NS_FORWARD, 'forwarded')}/{q(NS_CLIENT, 'message')}")
                     if inner is not None:
                         self._ingest(inner, "carbon")
+                else:
+                    log.warning("%s: dropped a carbon from %s, not our own account",
+                                self.name, sender or "(no sender)")
                 return
         for tag, state in (("received", DeliveryState.DELIVERED),
                            ("displayed", DeliveryState.READ)):
@@ -788,6 +791,15 @@ class XmppClient:
                                                 else condition) + (f" ({text})" if text else "")
         message = self.store.find_by_msg_id(self.name, msg_id) if msg_id else None
         if message is None or message.direction is not Direction.OUT:
+            return
+        # Only the JID the message went to, or that JID's server, may bounce it:
+        # anyone who guesses (or saw) an id could otherwise mark it failed.
+        sender = xml.get("from") or ""
+        allowed = {bare(p.address) for p in message.recipients}
+        servers = {a.rpartition("@")[2] for a in allowed}
+        if not (peer in allowed or (sender in servers and "@" not in sender)):
+            log.warning("%s: dropped an error for %s from %s, not its recipient",
+                        self.name, msg_id, sender or "(no sender)")
             return
         self._pending.pop(msg_id, None)
         if peer:
@@ -942,10 +954,15 @@ class XmppClient:
     def _collect_archive_result(self, sender: str, result: ET.Element) -> None:
         query = self._queries.get(result.get("queryid") or "")
         if query is None:
+            log.warning("%s: dropped an archive result from %s for no query of ours",
+                        self.name, sender or "(no sender)")
             return
         allowed = {query.archive} if query.archive != self.own else {self.own, ""}
         if bare(sender) not in allowed or resource(sender):
-            return  # a result that does not come from the archive we asked
+            # A result that does not come from the archive we asked.
+            log.warning("%s: dropped an archive result from %s, not from %s",
+                        self.name, sender or "(no sender)", query.archive)
+            return
         forwarded = result.find(q(NS_FORWARD, "forwarded"))
         if forwarded is None:
             return
