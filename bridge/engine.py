@@ -901,9 +901,9 @@ class Engine:
         account = self.account(original.account)
         thread = await self._thread_with_bodies(original, history or bool(attachments))
         result = ReplyResult("email", thread_id=original.thread_id)
-        files = await self._gather_files(thread, attachments)
         msg_id = new_message_id(self._domain(account))
         if original.transport is Transport.EMAIL:
+            files = await self._gather_files(thread, attachments)
             h = reply_headers(original, self._me(account), reply_all)
             to, cc, subject = h.to, h.cc, h.subject
             in_reply_to, references = h.in_reply_to, h.references
@@ -925,7 +925,11 @@ class Engine:
             to = [Party(addresses[0], names.get(addresses[0], ""), "to")] if addresses else []
             cc = [Party(a, names.get(a, ""), "cc") for a in addresses[1:]]
             subject, in_reply_to, references = self._email_thread_link(thread, original)
-            body = email_body(text, chat_transcript(thread) if history else None)
+            # The transcript and the files carry only chat lines every recipient
+            # of this email took part in: a private line stays private.
+            shared = self._shared_with(thread, [p.address for p in (*to, *cc)])
+            files = await self._gather_files(shared, attachments)
+            body = email_body(text, chat_transcript(shared) if history else None)
             if unresolved:
                 # The mixed case: whoever has no email address gets the text by chat.
                 leftovers = [r.query for r in unresolved]
@@ -943,6 +947,36 @@ class Engine:
         result.emails.append(await self.queue_email(account.name, mail, msg_id))
         result.email_ids.append(msg_id)
         return result
+
+    def _shared_with(self, thread: list[Message], emails: Sequence[str]) -> list[Message]:
+        """The messages of a thread that every one of `emails` took part in: emails
+        as they are, a 1:1 chat line only if its peer is the one recipient, a room
+        line only if every recipient is in the room (an occupant, or wrote there)."""
+        wanted = {normalize_email(e) for e in emails} - {""}
+        own = set()
+        for acct in self.accounts:
+            own |= {normalize_email(acct.email or ""), normalize_jid(acct.jid or "")}
+        rooms: dict[str, set[str]] = {}
+        for m in thread:
+            room = self._room_of(m)
+            if room is not None:
+                people = rooms.setdefault(room, set())
+                people.add(normalize_jid(m.sender.address))
+                client = self.xmpp.get(m.account)
+                if client is not None:
+                    people.update(normalize_jid(o.jid) for o in client.occupants(room) if o.jid)
+        kept = []
+        for m in thread:
+            if m.transport is not Transport.XMPP:
+                kept.append(m)
+                continue
+            room = self._room_of(m)
+            jids = rooms[room] if room is not None else {
+                normalize_jid(p.address) for p in (m.sender, *m.recipients)}
+            audience = {self.identity.email_for(j).address or j for j in jids if j} | jids
+            if wanted <= audience | own:
+                kept.append(m)
+        return kept
 
     def _name_of(self, jid: str) -> str:
         contact = self.store.contact_for(jid)

@@ -212,3 +212,96 @@ async def test_forged_error_stanza_id_carbon_and_archive_result_change_nothing(
     warned = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
     assert "dropped an error" in warned and "dropped a carbon" in warned
     assert "dropped an archive result" in warned
+
+
+async def test_handoff_to_email_carries_the_chat_files_unless_told_not_to(
+        world, tmp_path, running):
+    from bridge.xmpp.stanzas import default_thread_id
+    from tests.harness.servers import UPLOAD_DOMAIN
+    from tests.others import attachment_bytes, wait_inbox
+
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice, contacts_toml(bob))
+    bob_x = await xmpp(plain(world, bob))
+    sheet = b"year,total\n2027,42\n" + uuid.uuid4().hex.encode() * 40
+    url = await bob_x.upload(sheet, "numbers.csv", "text/csv", UPLOAD_DOMAIN)
+    bob_x.send(alice.jid, "Here are the numbers")
+    bob_x.send(alice.jid, url, oob=url)
+    code, _r, err = await cli(config, "sync")
+    assert code == 0, err
+    thread = default_thread_id(alice.jid, bob.jid)
+
+    code, _r, err = await cli(config, "handoff", thread, "--to", "email", "With the file")
+    assert code == 0, err
+    got = await wait_inbox(world, bob, lambda m: "With the file" in
+                           m.get_body(("plain",)).get_content())
+    files = {p.get_filename(): attachment_bytes(p) for p in got[0].iter_attachments()}
+    assert files == {"numbers.csv": sheet}
+
+    code, _r, err = await cli(config, "handoff", thread, "--to", "email", "--no-files",
+                              "Without the file")
+    assert code == 0, err
+    got = await wait_inbox(world, bob, lambda m: "Without the file" in
+                           m.get_body(("plain",)).get_content())
+    assert list(got[0].iter_attachments()) == []
+
+
+async def test_a_transcript_to_bob_holds_no_private_line_of_carol_and_devices_agree(
+        world, tmp_path, running):
+    from bridge.handoff import TRANSCRIPT_HEAD
+    from tests.others import wait_inbox
+
+    start, xmpp = running
+    alice, bob, carol = person(world, "alice"), person(world, "bob"), person(world, "carol")
+    for x, y in ((alice, bob), (alice, carol)):
+        world.befriend(x, y)
+    engine = await start(engine_for(world, tmp_path, alice, contacts_toml(bob, carol)))
+    me = alice.name
+    bob_x, carol_x = await xmpp(plain(world, bob)), await xmpp(plain(world, carol))
+    root = send_email(world, bob, [alice.email], [carol.email], "Offsite plan",
+                      "Where shall we go?")
+    await until(lambda: engine.store.find_by_msg_id(me, root), what="bob's email")
+    original = engine.store.find_by_msg_id(me, root)
+    # One chat each, both in the email's thread.
+    await engine.reply(original.id, "Let's chat", via="im", reply_all=True,
+                       separate_chats=True, when_away="send")
+    await until(lambda: bob_x.bodies() and carol_x.bodies(), what="both chats")
+    carol_x.send(alice.jid, "Carol only: I can't afford it", thread=root)
+    bob_x.send(alice.jid, "Bob: the lake house", thread=root)
+    # A 1:1 chat with carol that was never part of the thread.
+    carol_x.send(alice.jid, "Carol, elsewhere: lunch?", thread=f"lunch-{uuid.uuid4().hex}")
+    await until(lambda: engine.search("afford") and engine.search("lake") and
+                engine.search("lunch"), what="the chat lines")
+    timeline = [m.text for m in engine.timeline(me, root)]
+    assert "Carol only: I can't afford it" in timeline and "Bob: the lake house" in timeline
+    bobs = engine.search("lake")[0]
+
+    await engine.reply(bobs.id, "Summary for bob", via="email", history=True)
+    got = await wait_inbox(world, bob, lambda m: "Summary for bob" in
+                           m.get_body(("plain",)).get_content())
+    body = got[0].get_body(("plain",)).get_content()
+    assert TRANSCRIPT_HEAD in body and "Bob: the lake house" in body
+    assert "afford" not in body and "lunch" not in body
+
+    # A second device: a fresh store for the same account, from IMAP and the archive.
+    second_dir = tmp_path / "second"
+    second_dir.mkdir()
+    second = await start(engine_for(world, second_dir, alice, contacts_toml(bob, carol)))
+    await second.sync(me)
+    await until(lambda: second.store.find_by_msg_id(me, engine.search("lunch")[0].msg_id)
+                and second.store.find_by_msg_id(me, root),
+                what="the second device's sync")
+
+    def grouping(e) -> dict[str, frozenset[str]]:
+        groups: dict[str, set[str]] = {}
+        for t in e.conversations(me, limit=100):
+            for m in e.timeline(me, t.thread_id):
+                groups.setdefault(t.thread_id, set()).add(m.msg_id)
+        return {next(iter(sorted(v))): frozenset(v) for v in groups.values()}
+
+    first_groups = grouping(engine)
+    ids = set().union(*grouping(second).values())
+    first_seen = {k: v & ids for k, v in first_groups.items() if v & ids}
+    assert first_seen == grouping(second)

@@ -873,9 +873,11 @@ class XmppClient:
             thread_id, claimed = self._thread_of(
                 p.thread, direction, [sender_party.address], self.state.threads.get(peer),
                 default_thread_id(self.own, peer))
-            if p.thread and source != "archive":
-                # Live lines move the conversation; old archived ones must not.
-                self.state.set_thread(peer, thread_id)
+            when = self._date(p.delay, archive_stamp)
+            if p.thread and (source != "archive" or self.state.newer_than_binding(peer, when)):
+                # Live lines move the conversation; archived ones only if newer than
+                # what set it (so a fresh device replays the moves in order).
+                self.state.set_thread(peer, thread_id, when)
         if p.stanza_id and self.store.lookup("stanza_id", p.stanza_id, self.name):
             return False
         msg_id = p.origin_id or (
