@@ -270,6 +270,10 @@ async def test_a_transcript_to_bob_holds_no_private_line_of_carol_and_devices_ag
     await until(lambda: bob_x.bodies() and carol_x.bodies(), what="both chats")
     carol_x.send(alice.jid, "Carol only: I can't afford it", thread=root)
     bob_x.send(alice.jid, "Bob: the lake house", thread=root)
+    # From a client that drops <thread>: the handoff bound carol's chat to the thread.
+    carol_x.send(alice.jid, "Carol, no thread: agreed")
+    await until(lambda: engine.search("agreed"), what="carol's line without a thread")
+    assert engine.search("agreed")[0].thread_id == root
     # A 1:1 chat with carol that was never part of the thread.
     carol_x.send(alice.jid, "Carol, elsewhere: lunch?", thread=f"lunch-{uuid.uuid4().hex}")
     await until(lambda: engine.search("afford") and engine.search("lake") and
@@ -283,7 +287,7 @@ async def test_a_transcript_to_bob_holds_no_private_line_of_carol_and_devices_ag
                            m.get_body(("plain",)).get_content())
     body = got[0].get_body(("plain",)).get_content()
     assert TRANSCRIPT_HEAD in body and "Bob: the lake house" in body
-    assert "afford" not in body and "lunch" not in body
+    assert "afford" not in body and "lunch" not in body and "agreed" not in body
 
     # A second device: a fresh store for the same account, from IMAP and the archive.
     second_dir = tmp_path / "second"
