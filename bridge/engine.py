@@ -832,12 +832,18 @@ class Engine:
         domain = client.domain if client is not None else self._domain(cfg)
         threads = client.state.threads if client is not None else {}
         jids = []
+        unresolved = []
         for address in to:
             jid = normalize_jid(address)
             if not jid:
                 raise EngineError(f"not a JID or an email address: {address!r}")
-            r = self.identity.jid_for(address)
-            jids.append(r.address or jid)
+            found = self.chat_address(account, address)
+            if found:
+                jids.append(found)
+            else:
+                unresolved.append(self.identity.jid_for(address))
+        if unresolved:
+            raise UnmappedParty("xmpp", unresolved)
         result = ReplyResult("im")
         for jid in jids:
             plan = self._plan(account, jid, threads.get(jid) or
@@ -865,6 +871,37 @@ class Engine:
                 reason="; ".join(describe_presence(p) for p in away)))
             result.deferred = result.deferred or (bool(away) and when_away == "defer")
         return result
+
+    def chat_address(self, account: str, address: str) -> str | None:
+        """The JID to chat with for `address`: its mapping, or the address itself
+        when it is written `xmpp:...` or known as a JID; None when unmapped.
+
+        An address with no mapping is an email address until something says it is
+        a JID: taking it as one would chat whoever holds that name on that server.
+        """
+        jid = normalize_jid(address)
+        if not jid:
+            return None
+        r = self.identity.jid_for(address)
+        if r.address:
+            return r.address
+        client = self.xmpp.get(account)
+        if address.strip().lower().startswith("xmpp:") or (
+                client is not None and self._known_jid(client, jid)):
+            return jid
+        return None
+
+    def _known_jid(self, client: XmppClient, jid: str) -> bool:
+        """Whether `jid` is known as a JID: a roster entry, a contact's JID (config
+        or store), or someone this account already chats with."""
+        if any(item.jid == jid for item in client.roster()):
+            return True
+        if any(jid in {normalize_jid(j) for j in c.jids} for c in self.config.contacts):
+            return True
+        contact = self.store.contact_for(jid)
+        if contact is not None and jid in {normalize_jid(j) for j in contact.jids}:
+            return True
+        return jid in client.state.threads
 
     # -- the outbox -------------------------------------------------------------------
 
@@ -911,9 +948,9 @@ class Engine:
         account = self.account(original.account)
         thread = await self._thread_with_bodies(original, history or bool(attachments))
         result = ReplyResult("email", thread_id=original.thread_id)
-        files = await self._gather_files(thread, attachments)
         msg_id = new_message_id(self._domain(account))
         if original.transport is Transport.EMAIL:
+            files = await self._gather_files(thread, attachments)
             h = reply_headers(original, self._me(account), reply_all)
             to, cc, subject = h.to, h.cc, h.subject
             in_reply_to, references = h.in_reply_to, h.references
@@ -935,7 +972,11 @@ class Engine:
             to = [Party(addresses[0], names.get(addresses[0], ""), "to")] if addresses else []
             cc = [Party(a, names.get(a, ""), "cc") for a in addresses[1:]]
             subject, in_reply_to, references = self._email_thread_link(thread, original)
-            body = email_body(text, chat_transcript(thread) if history else None)
+            # The transcript and the files carry only chat lines every recipient
+            # of this email took part in: a private line stays private.
+            shared = self._shared_with(thread, [p.address for p in (*to, *cc)])
+            files = await self._gather_files(shared, attachments)
+            body = email_body(text, chat_transcript(shared) if history else None)
             if unresolved:
                 # The mixed case: whoever has no email address gets the text by chat.
                 leftovers = [r.query for r in unresolved]
@@ -953,6 +994,36 @@ class Engine:
         result.emails.append(await self.queue_email(account.name, mail, msg_id))
         result.email_ids.append(msg_id)
         return result
+
+    def _shared_with(self, thread: list[Message], emails: Sequence[str]) -> list[Message]:
+        """The messages of a thread that every one of `emails` took part in: emails
+        as they are, a 1:1 chat line only if its peer is the one recipient, a room
+        line only if every recipient is in the room (an occupant, or wrote there)."""
+        wanted = {normalize_email(e) for e in emails} - {""}
+        own = set()
+        for acct in self.accounts:
+            own |= {normalize_email(acct.email or ""), normalize_jid(acct.jid or "")}
+        rooms: dict[str, set[str]] = {}
+        for m in thread:
+            room = self._room_of(m)
+            if room is not None:
+                people = rooms.setdefault(room, set())
+                people.add(normalize_jid(m.sender.address))
+                client = self.xmpp.get(m.account)
+                if client is not None:
+                    people.update(normalize_jid(o.jid) for o in client.occupants(room) if o.jid)
+        kept = []
+        for m in thread:
+            if m.transport is not Transport.XMPP:
+                kept.append(m)
+                continue
+            room = self._room_of(m)
+            jids = rooms[room] if room is not None else {
+                normalize_jid(p.address) for p in (m.sender, *m.recipients)}
+            audience = {self.identity.email_for(j).address or j for j in jids if j} | jids
+            if wanted <= audience | own:
+                kept.append(m)
+        return kept
 
     def _name_of(self, jid: str) -> str:
         contact = self.store.contact_for(jid)

@@ -149,6 +149,22 @@ def new_message_id(domain: str) -> str:
     return f"{uuid.uuid4().hex}@{domain}"
 
 
+CLAIM_PREFIX = "claim."
+_CLAIM_NAMESPACE = uuid.UUID("0b8a4c67-8f5e-4f0e-9a0e-3c1d2b6f7a21")
+
+
+def claimed_thread_id(peer: str, claimed: str) -> str:
+    """The thread of chat lines from `peer` that name thread `claimed` (XEP-0201)
+    while `peer` is no party of it: a thread of their own, the same on every device.
+
+    The line keeps `claimed` in its references, so the store can move the lines
+    into `claimed` once `peer` turns out to be a party of it (an email synced
+    later), whatever order a store sees them in.
+    """
+    digest = uuid.uuid5(_CLAIM_NAMESPACE, f"{peer.lower()}|{claimed}").hex
+    return f"{CLAIM_PREFIX}{digest}@tuiclient.invalid"
+
+
 def normalize_message_id(value: str | None) -> str:
     """The bare form of one Message-ID: `" <a@b>\\r\\n"` -> `"a@b"`; "" if none.
 

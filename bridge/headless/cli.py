@@ -131,6 +131,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("handoff", parents=[common], help="move a conversation to IM or email")
     p.add_argument("thread")
     p.add_argument("--to", choices=("im", "email"), required=True, dest="target")
+    p.add_argument("--no-files", action="store_true",
+                   help="to email: leave out the files shared in the chat (carried by default)")
     reply_options(p)
     send_options(p)
     text_args(p)
@@ -394,6 +396,10 @@ async def cmd_handoff(h: Headless, a: argparse.Namespace) -> Outcome:
                else "Continuing our chat by email.")
     text = a.text if a.text and a.text != "-" else (
         read_text(a.text) if a.text == "-" else default)
+    if a.target == "email" and not a.attach and not a.no_files:
+        # The handoff promise: history and attachments carried over. The files the
+        # chat shared go along as MIME parts unless told not to.
+        a.attach = ["all"]
     return await _reply(h, original, text, a.target, a)
 
 
@@ -408,7 +414,7 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
     if via == "auto":
         via = "email"
         if account in h.engine.xmpp:
-            jids = [h.engine.identity.jid_for(t).address or normalize_jid(t) for t in a.to]
+            jids = [h.engine.chat_address(account, t) for t in a.to]
             client = h.engine.xmpp[account]
             if all(j and client.availability(j).availability.value == "available"
                    for j in jids):

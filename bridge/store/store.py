@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from ..model import (
+    CLAIM_PREFIX,
     SEEN,
     Attachment,
     DeliveryState,
@@ -36,6 +37,7 @@ from ..model import (
     Message,
     Party,
     Transport,
+    claimed_thread_id,
 )
 from ..paths import ensure_private_dir
 from . import owner, schema
@@ -647,6 +649,8 @@ class Store:
             " OR (stanza_id IS NULL AND ? IS NOT NULL) OR (origin_id IS NULL AND ? IS NOT NULL)"
             " OR (attr_id IS NULL AND ? IS NOT NULL) OR (digest IS NULL AND ? IS NOT NULL))",
             id_fills)
+        for account in {a for a, _t in threads}:
+            self._adopt_claims(conn, account, {t for a, t in threads if a == account})
         return len(rows)
 
     def set_flags(self, row_id: int, flags: Iterable[str]) -> bool:
@@ -714,6 +718,136 @@ class Store:
                 account, thread_id, subject[0] if subject else "",
                 subject[1] if subject else None, first, last, count, int(unread),
                 latest[0] or latest[1], _snippet(latest[2]), transports))
+
+    # -- who takes part in a thread ---------------------------------------------------
+
+    @staticmethod
+    def _people(conn: sqlite3.Connection, addresses: Iterable[str]) -> set[str]:
+        """The addresses, with every address of the same contact that the user
+        stands behind (from the config, or confirmed)."""
+        wanted = {normalize_address(a) for a in addresses if a} - {""}
+        if not wanted:
+            return set()
+        trusted = "(source = 'config' OR confirmed)"
+        rows = conn.execute(
+            f"SELECT address FROM contact_addresses WHERE {trusted} AND contact_id IN "
+            f"(SELECT contact_id FROM contact_addresses WHERE {trusted} AND address IN "
+            "(SELECT value FROM json_each(?)))", (_json(sorted(wanted)),))
+        return wanted | {r[0] for r in rows}
+
+    @staticmethod
+    def _thread_parties(conn: sqlite3.Connection, account: str, thread_id: str) -> set[str]:
+        """Every sender and recipient of a thread (recipients a bulk import keeps
+        aside count too), as contact addresses are written."""
+        found: set[str] = set()
+        for sender, pending in conn.execute(
+                "SELECT sender_address, pending_parties FROM messages "
+                "WHERE thread_id = ? AND account = ?", (thread_id, account)):
+            found.add(normalize_address(sender))
+            with suppress(ValueError, TypeError, IndexError):
+                found.update(normalize_address(str(p[1])) for p in json.loads(pending or "[]"))
+        found.update(normalize_address(r[0]) for r in conn.execute(
+            "SELECT p.address FROM message_parties AS p JOIN messages AS m "
+            "ON m.id = p.message_id WHERE m.thread_id = ? AND m.account = ?",
+            (thread_id, account)))
+        return found - {""}
+
+    def _is_party(self, conn: sqlite3.Connection, account: str, thread_id: str,
+                  addresses: Iterable[str]) -> bool:
+        people = self._people(conn, addresses)
+        return bool(people) and bool(people & self._thread_parties(conn, account, thread_id))
+
+    def is_thread_party(self, account: str, thread_id: str, addresses: Iterable[str]) -> bool:
+        """Whether any of `addresses` (or another address of the same contact) sent
+        or received a message of this thread on this account."""
+        with self._read() as conn:
+            return self._is_party(conn, account, thread_id, addresses)
+
+    def _adopt_claims(self, conn: sqlite3.Connection, account: str,
+                      touched: Iterable[str]) -> None:
+        """Move chat lines that named one of the `touched` threads while their sender
+        was no party of it (see `claimed_thread_id`) into it, now that they are.
+
+        So the grouping does not depend on whether the chat line or the email that
+        makes its sender a party came first: every store ends the same.
+        """
+        wanted = sorted(t for t in touched if not t.startswith(CLAIM_PREFIX))
+        if wanted and conn.execute("SELECT jid FROM accounts WHERE name = ?",
+                                   (account,)).fetchone() is not None:
+            evicted = self._evict_strangers(conn, account, wanted)
+            if evicted:
+                self._recompute_threads(conn, evicted)
+        if not wanted or conn.execute(
+                "SELECT 1 FROM threads WHERE account = ? AND thread_id GLOB ? LIMIT 1",
+                (account, CLAIM_PREFIX + "*")).fetchone() is None:
+            return
+        rows = conn.execute(
+            "SELECT DISTINCT m.thread_id, m.sender_address, j.value "
+            "FROM messages AS m, json_each(m.refs) AS j WHERE m.thread_id GLOB ? "
+            "AND m.account = ? AND m.direction = 'in' AND m.transport = 'xmpp' "
+            "AND j.value IN (SELECT value FROM json_each(?))",
+            (CLAIM_PREFIX + "*", account, _json(wanted))).fetchall()
+        changed: list[tuple[str, str]] = []
+        for claim, sender, thread_id in rows:
+            if claimed_thread_id(normalize_address(sender), thread_id) != claim:
+                continue
+            if self._is_party(conn, account, thread_id, [sender]):
+                conn.execute("UPDATE messages SET thread_id = ? WHERE account = ? "
+                             "AND thread_id = ?", (thread_id, account, claim))
+                changed += [(account, claim), (account, thread_id)]
+        if changed:
+            self._recompute_threads(conn, changed)
+
+    def _evict_strangers(self, conn: sqlite3.Connection, account: str,
+                         thread_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """Move 1:1 chat lines out of a thread that their sender started by naming
+        it before anything else of it was here, once the rest of the thread shows
+        they are no party of it: what a store that saw the rest first would do.
+        """
+        row = conn.execute("SELECT jid FROM accounts WHERE name = ?", (account,)).fetchone()
+        own = normalize_address(row[0]) if row and row[0] else ""
+        if not own:
+            return []
+        changed: list[tuple[str, str]] = []
+        for thread_id in thread_ids:
+            lines = conn.execute(
+                "SELECT DISTINCT m.sender_address FROM messages AS m JOIN message_parties "
+                "AS p ON p.message_id = m.id AND p.position = 1 WHERE m.thread_id = ? "
+                "AND m.account = ? AND m.transport = 'xmpp' AND m.direction = 'in' "
+                "AND lower(p.address) = ?", (thread_id, account, own)).fetchall()
+            for (sender,) in lines:
+                peer = normalize_address(sender)
+                people = self._people(conn, [peer])
+                others = self._parties_without(conn, account, thread_id, people)
+                if others is None or people & others:
+                    continue
+                claim = claimed_thread_id(peer, thread_id)
+                conn.execute(
+                    "UPDATE messages SET thread_id = ?, refs = ? WHERE account = ? AND "
+                    "thread_id = ? AND transport = 'xmpp' AND direction = 'in' AND "
+                    "lower(sender_address) IN (SELECT value FROM json_each(?))",
+                    (claim, _json([thread_id]), account, thread_id, _json(sorted(people))))
+                changed += [(account, thread_id), (account, claim)]
+        return changed
+
+    def _parties_without(self, conn: sqlite3.Connection, account: str, thread_id: str,
+                         people: set[str]) -> set[str] | None:
+        """The parties of the thread's messages not sent by `people`; None when
+        there are no such messages (nothing says who the thread belongs to)."""
+        found: set[str] = set()
+        any_other = False
+        for row_id, sender, pending in conn.execute(
+                "SELECT id, sender_address, pending_parties FROM messages "
+                "WHERE thread_id = ? AND account = ?", (thread_id, account)):
+            if normalize_address(sender) in people:
+                continue
+            any_other = True
+            found.add(normalize_address(sender))
+            with suppress(ValueError, TypeError, IndexError):
+                found.update(normalize_address(str(p[1])) for p in json.loads(pending or "[]"))
+            found.update(normalize_address(r[0]) for r in conn.execute(
+                "SELECT address FROM message_parties WHERE message_id = ?", (row_id,)))
+        return found if any_other else None
 
     # -- email sync: bulk headers and server locations ----------------------------
 
@@ -841,6 +975,7 @@ class Store:
                 (account, thread_id, d.subject, d.subject_date, d.first, d.last, d.count,
                  d.unread, d.last_sender, d.snippet, d.transports)
                 for thread_id, d in threads.items()])
+            self._adopt_claims(conn, account, threads)
         return new
 
     @staticmethod

@@ -56,6 +56,7 @@ from ..model import (
     Message,
     Party,
     Transport,
+    claimed_thread_id,
     new_message_id,
 )
 from ..safe import safe_basename
@@ -946,6 +947,9 @@ class XmppClient:
                     inner = carbon.find(f"{q(NS_FORWARD, 'forwarded')}/{q(NS_CLIENT, 'message')}")
                     if inner is not None:
                         self._ingest(inner, "carbon")
+                else:
+                    log.warning("%s: dropped a carbon from %s, not our own account",
+                                self.name, sender or "(no sender)")
                 return
         for tag, state in (("received", DeliveryState.DELIVERED),
                            ("displayed", DeliveryState.READ)):
@@ -972,6 +976,15 @@ class XmppClient:
                                                 else condition) + (f" ({text})" if text else "")
         message = self.store.find_by_msg_id(self.name, msg_id) if msg_id else None
         if message is None or message.direction is not Direction.OUT:
+            return
+        # Only the JID the message went to, or that JID's server, may bounce it:
+        # anyone who guesses (or saw) an id could otherwise mark it failed.
+        sender = xml.get("from") or ""
+        allowed = {bare(p.address) for p in message.recipients}
+        servers = {a.rpartition("@")[2] for a in allowed}
+        if not (peer in allowed or (sender in servers and "@" not in sender)):
+            log.warning("%s: dropped an error for %s from %s, not its recipient",
+                        self.name, msg_id, sender or "(no sender)")
             return
         self._pending.pop(msg_id, None)
         if peer:
@@ -1023,8 +1036,10 @@ class XmppClient:
             recipients = [Party(room_jid, "", "to")]
             # A room made for a handed-off thread keeps that thread for lines sent
             # by clients that do not echo <thread>.
-            thread_id = p.thread or self.state.threads.get(room_jid) or \
-                default_thread_id(self.own, room_jid)
+            bound = self.state.threads.get(room_jid)
+            thread_id, claimed = self._thread_of(
+                p.thread, direction, [sender_party.address, room_jid], bound,
+                default_thread_id(self.own, room_jid))
         else:
             from_bare = bare(p.sender) or self.own
             direction = Direction.OUT if from_bare == self.own else Direction.IN
@@ -1040,11 +1055,14 @@ class XmppClient:
                 if direction is Direction.IN:
                     sender_party = Party(p.sender, resource(p.sender), "from")
             recipients = [Party(peer if direction is Direction.OUT else self.own, "", "to")]
-            thread_id = p.thread or self.state.threads.get(peer) or \
-                default_thread_id(self.own, peer)
-            if p.thread and source != "archive":
-                # Live lines move the conversation; old archived ones must not.
-                self.state.set_thread(peer, p.thread)
+            thread_id, claimed = self._thread_of(
+                p.thread, direction, [sender_party.address], self.state.threads.get(peer),
+                default_thread_id(self.own, peer))
+            when = self._date(p.delay, archive_stamp)
+            if p.thread and (source != "archive" or self.state.newer_than_binding(peer, when)):
+                # Live lines move the conversation; archived ones only if newer than
+                # what set it (so a fresh device replays the moves in order).
+                self.state.set_thread(peer, thread_id, when)
         if p.stanza_id and self.store.lookup("stanza_id", p.stanza_id, self.name):
             return False
         msg_id = p.origin_id or (
@@ -1058,7 +1076,7 @@ class XmppClient:
             sender=sender_party, recipients=recipients, text=p.body or "",
             stanza_id=p.stanza_id, origin_id=p.origin_id, attr_id=p.attr_id,
             delivery=DeliveryState.SENT if direction is Direction.OUT else None,
-            attachments=attachments, malformed=p.truncated)
+            attachments=attachments, malformed=p.truncated, references=claimed)
         new = self.store.insert_messages([message]) > 0
         if direction is Direction.IN and room_jid is None:
             self._refused.pop(bare(p.sender), None)
@@ -1090,6 +1108,30 @@ class XmppClient:
             if ack is not None and ack.get("id"):
                 self._advance(ack.get("id") or "", state, from_jid=sender)
 
+    def _thread_of(self, named: str | None, direction: Direction, senders: list[str],
+                   bound: str | None, default: str) -> tuple[str, list[str]]:
+        """The thread of a chat line, and the thread it named but may not join.
+
+        A <thread> (XEP-0201) is only a claim: it joins a thread when we wrote the
+        line, when it is the thread this chat is bound to, when its sender is a
+        party of that thread on this account, or when the thread is new here (the
+        sender starts it; the store moves the line out if what comes later shows
+        the thread is someone else's, `Store._evict_strangers`). Anyone else naming
+        a thread (an email thread's Message-ID is no secret) gets a thread of their
+        own and learns
+        nothing of the other one; the store moves the line in if the sender turns
+        out to be a party later (`Store._adopt_claims`).
+        """
+        if not named:
+            return bound or default, []
+        if direction is Direction.OUT or named == bound or \
+                self.store.get_thread(self.name, named) is None or \
+                self.store.is_thread_party(self.name, named, senders):
+            return named, []
+        log.info("%s: a chat line from %s names a thread it is no party of; kept apart",
+                 self.name, senders[0])
+        return claimed_thread_id(bare(senders[0]), named), [named]
+
     @staticmethod
     def _date(claimed: float | None, archived: float | None) -> float:
         # The archive's stamp is the server's word; a <delay> inside a message is the
@@ -1114,10 +1156,15 @@ class XmppClient:
     def _collect_archive_result(self, sender: str, result: ET.Element) -> None:
         query = self._queries.get(result.get("queryid") or "")
         if query is None:
+            log.warning("%s: dropped an archive result from %s for no query of ours",
+                        self.name, sender or "(no sender)")
             return
         allowed = {query.archive} if query.archive != self.own else {self.own, ""}
         if bare(sender) not in allowed or resource(sender):
-            return  # a result that does not come from the archive we asked
+            # A result that does not come from the archive we asked.
+            log.warning("%s: dropped an archive result from %s, not from %s",
+                        self.name, sender or "(no sender)", query.archive)
+            return
         forwarded = result.find(q(NS_FORWARD, "forwarded"))
         if forwarded is None:
             return

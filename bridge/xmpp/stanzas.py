@@ -101,11 +101,14 @@ def parse_message(xml: Element, trusted_by: set[str]) -> ParsedChat:
     thread = _clean_id(thread_el.text if thread_el is not None else None)
     origin_el = xml.find(q(NS_SID, "origin-id"))
     origin_id = _clean_id(origin_el.get("id") if origin_el is not None else None)
+    # The stamping server adds its <stanza-id> after whatever the sender put in, and
+    # should strip a sender's copy claiming to be by it (XEP-0359 §8); not every
+    # server does (Prosody 0.12 lets one through), so the last one by a trusted JID
+    # is the server's, and an earlier one is a forgery, never believed.
     stanza_id = None
     for el in xml.findall(q(NS_SID, "stanza-id")):
         if bare(el.get("by") or "") in trusted_by:
             stanza_id = _clean_id(el.get("id"))
-            break
     oob_urls = []
     for x in xml.findall(q(NS_OOB, "x")):
         url_el = x.find(q(NS_OOB, "url"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,10 @@ class XmppState:
     # The conversation a chat with each peer is in now (from the last <thread> seen),
     # so a reply without an explicit thread continues it instead of forking.
     threads: dict[str, str] = field(default_factory=dict)
+    # When each of those was set (the date of the line that set it): an archived line
+    # moves a conversation only if it is newer, so a device that learns the history
+    # from the archive ends with the bindings the live one has.
+    thread_since: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> XmppState:
@@ -64,12 +69,21 @@ class XmppState:
         for peer, thread in (threads.items() if isinstance(threads, dict) else ()):
             if isinstance(thread, str):
                 state.threads[str(peer)] = thread
+        since = raw.get("thread_since")
+        for peer, when in (since.items() if isinstance(since, dict) else ()):
+            if isinstance(when, int | float):
+                state.thread_since[str(peer)] = float(when)
         return state
 
-    def set_thread(self, peer: str, thread_id: str) -> None:
-        if self.threads.get(peer) != thread_id:
+    def set_thread(self, peer: str, thread_id: str, when: float | None = None) -> None:
+        when = time.time() if when is None else when
+        if self.threads.get(peer) != thread_id or self.thread_since.get(peer, 0.0) < when:
             self.threads[peer] = thread_id
+            self.thread_since[peer] = max(when, self.thread_since.get(peer, 0.0))
             self.save()
+
+    def newer_than_binding(self, peer: str, when: float) -> bool:
+        return when >= self.thread_since.get(peer, 0.0)
 
     def save(self) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -77,6 +91,7 @@ class XmppState:
             "archives": {k: asdict(v) for k, v in self.archives.items()},
             "rooms": {k: asdict(v) for k, v in self.rooms.items()},
             "threads": self.threads,
+            "thread_since": self.thread_since,
         }
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
         try:
