@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
+        if args.command not in (None, "config"):
+            from bridge.headless.cli import fail
+
+            return fail(args, EXIT_CONFIG, str(exc), "config")
         print(f"tuiclient: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 

@@ -28,13 +28,22 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
+from ..config import (
+    SERVICES,
+    Config,
+    ConfigError,
+    SecretError,
+    check_ca_files,
+    check_password_commands,
+    get_password,
+)
 from ..engine import Engine, EngineError, ReplyResult
 from ..events import Event, HealthChanged
 from ..identity import UnmappedParty, normalize_email, normalize_jid
@@ -177,6 +186,8 @@ class Headless:
         self.engine = engine or Engine(config)
         self.failures: dict[tuple[str, str], str] = {}
         self.started: set[str] = set()
+        # Set by SIGTERM/SIGINT in the long-running commands (watch, serve, run).
+        self.stop = asyncio.Event()
         self.engine.events.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -197,6 +208,23 @@ class Headless:
             # Contacts announce themselves just after our own presence; give them a
             # moment so "is bob available?" is not answered too early.
             await asyncio.sleep(0.3)
+
+    async def up_unless_stopped(self, *, mail: bool = False, xmpp: bool = True) -> bool:
+        """`up`, abandoned when a stop signal comes first (a server that does not
+        answer must not keep a daemon from stopping); False if it was."""
+        up = asyncio.ensure_future(self.up(mail=mail, xmpp=xmpp))
+        stopping = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait({up, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not up.done():
+            up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await up
+            return False
+        up.result()
+        return True
 
     def need_xmpp(self, account: str) -> None:
         if account in self.engine.xmpp:
@@ -504,8 +532,8 @@ async def cmd_watch(h: Headless, a: argparse.Namespace) -> Outcome:
     h.engine.events.subscribe(lambda _e: loop.call_soon_threadsafe(wake.set))
     store = h.engine.store
     last = store.add_event("WatchStarted", {"pid": os.getpid()}) - 1
-    await h.up(mail=True, xmpp=True)
-    stop = _stop_on_signals()
+    stop = h.stop
+    await h.up_unless_stopped(mail=True, xmpp=True)
     while not stop.is_set():
         for e in store.events(since_id=last):
             last = e.id
@@ -517,35 +545,56 @@ async def cmd_watch(h: Headless, a: argparse.Namespace) -> Outcome:
     return Outcome(EXIT_OK, None, [])
 
 
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop`: the long-running commands end their loop,
+    close the engine and exit 0 (a stop that was asked for is not a failure)."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    return stop
+
+
+def _stdin_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
+    """Feed stdin's lines to `lines`, then None at its end, from a daemon thread.
+
+    os.read, not sys.stdin: a thread blocked in a buffered read holds the buffer's
+    lock, and the interpreter's shutdown would then wait on it (or abort); and a
+    daemon thread, so a pipe the other side keeps open never holds up the exit."""
+    def read() -> None:
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(sys.stdin.fileno(), 65536)
+            except (OSError, ValueError):
+                chunk = b""
+            if not chunk:
+                break
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                loop.call_soon_threadsafe(lines.put_nowait, raw.decode("utf-8", "replace"))
+        if pending:
+            loop.call_soon_threadsafe(lines.put_nowait, pending.decode("utf-8", "replace"))
+        with contextlib.suppress(RuntimeError):  # the loop may be gone already
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+    threading.Thread(target=read, name="serve-stdin", daemon=True).start()
 
 
 async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
     parser = build_serve_parser()
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def reader() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(lines.put_nowait, line)
-        loop.call_soon_threadsafe(lines.put_nowait, None)
-    loop.run_in_executor(None, reader)
+    _stdin_lines(loop, lines)
     watching = False
 
     def forward(event: Event) -> None:
         if watching:
             loop.call_soon_threadsafe(out.dump_json, out.event_json(event))
     h.engine.events.subscribe(forward)
-    await h.up(mail=True, xmpp=True)
-    stop = _stop_on_signals()
+    stop = h.stop
+    await h.up_unless_stopped(mail=True, xmpp=True)
     while not stop.is_set():
-        line = await lines.get()
+        line = await _next_line(lines, stop)
         if line is None:
             break
         if not line.strip():
@@ -581,6 +630,20 @@ async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
             response["error"] = "\n".join(outcome.lines)
         out.dump_json(response)
     return Outcome(EXIT_OK, None, [])
+
+
+async def _next_line(lines: asyncio.Queue[str | None], stop: asyncio.Event) -> str | None:
+    """The next line of stdin, or None at its end or when a stop signal comes."""
+    getting = asyncio.ensure_future(lines.get())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if getting.done():
+        return getting.result()
+    getting.cancel()
+    return None
 
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
@@ -656,12 +719,58 @@ async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
         lines = [out.t(describe_presence(p)) for p in exc.presences]
         lines.append("Choose with --when-away send|defer|email.")
         return Outcome(EXIT_DECIDE, {"error": "away", "presences": exc.presences}, lines)
+    except (ConfigError, SecretError) as exc:
+        return Outcome(EXIT_CONFIG, {"error": str(exc), "kind": "config"}, [out.t(str(exc))])
     except (EngineError, LookupError, ValueError) as exc:
         return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
 
 
+# Commands that log in to a server; the others only read or change the store.
+LOGIN_COMMANDS = {"sync", "send", "reply", "handoff", "watch", "serve", "run", "health"}
+
+
+def logs_in(args: argparse.Namespace) -> bool:
+    if args.command == "outbox":
+        return getattr(args, "outbox_command", None) in ("retry", "email", "im")
+    if args.command == "contacts":
+        return bool(getattr(args, "vcard", False))
+    return args.command in LOGIN_COMMANDS
+
+
+def preflight(config: Config, args: argparse.Namespace) -> None:
+    """What the config promises, checked before any command runs: every CA file
+    loads and every password_command is there; a command that logs in also gets
+    each password it will need now, so a broken one is a config error (file, line,
+    key; exit 3) instead of a failure somewhere inside a sync or a daemon."""
+    check_ca_files(config)
+    check_password_commands(config)
+    if not logs_in(args):
+        return
+    for account in config.accounts:
+        if args.account and account.name != args.account:
+            continue
+        for service in SERVICES:
+            if account.server(service) is not None:
+                get_password(account, service)
+
+
+def fail(args: argparse.Namespace, code: int, message: str, kind: str) -> int:
+    """An error before or outside a command: one line on stderr, or with --json
+    one JSON object (`error`, `kind`, `code`) on stdout like every other failure."""
+    message = " ".join(out.t(message).split())
+    if getattr(args, "json", False):
+        out.dump_json({"error": message, "kind": kind, "code": code}, sys.stdout)
+    else:
+        print(f"tuiclient: {kind} error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
 def main(args: argparse.Namespace, config: Config) -> int:
     """Entry point from `tuiclient <command>`."""
+    try:
+        preflight(config, args)
+    except (ConfigError, SecretError) as exc:
+        return fail(args, EXIT_CONFIG, str(exc), "config")
     if args.command == "outbox" and not getattr(args, "outbox_command", None):
         args.outbox_command = "list"
     if args.command == "contacts" and not getattr(args, "contacts_command", None):
@@ -672,6 +781,8 @@ def main(args: argparse.Namespace, config: Config) -> int:
 
     async def go() -> Outcome:
         h = Headless(config)
+        if args.command in ("watch", "serve", "run"):
+            stop_on_signals(h.stop)
         try:
             return await execute(h, args)
         finally:

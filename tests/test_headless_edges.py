@@ -1,0 +1,191 @@
+"""Headless commands at the edges: a broken config, signals, a cut connection, a
+full disk. Each runs `tuiclient` in a subprocess against the real servers, the way
+a script or a service manager would, and checks the exit code and what it says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bridge.headless.cli import EXIT_CONFIG, EXIT_OK
+from tests.conftest import password_command
+from tests.harness.servers import World
+from tests.others import person
+
+pytestmark = pytest.mark.servers
+
+# Every kind of command: one-shot ones that log in, one that only reads the
+# store, and the three that stay up.
+VERBS = {
+    "health": ["health"],
+    "sync": ["sync"],
+    "list": ["list"],
+    "send": ["send", "--to", "nobody@example.test", "--via", "email", "hello"],
+    "reply": ["reply", "1", "--via", "email", "hello"],
+    "outbox-retry": ["outbox", "retry", "1"],
+    "serve": ["serve"],
+    "watch": ["watch"],
+    "run": ["run", "--rules", "rules.toml"],
+}
+# Commands that never log in do not run the password command, so they cannot know
+# that it fails; a CA file that holds no certificate and a command that is not
+# there they see like every other command.
+LOCAL = {"list"}
+
+
+def tuiclient(config: Path, *argv: str, stdin: str | None = "",
+              timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tuiclient", "--config", str(config), *argv],
+        input=stdin, capture_output=True, text=True, timeout=timeout, cwd=config.parent)
+
+
+def broken_config(world: World, tmp: Path, kind: str) -> tuple[Path, str]:
+    """A config with one mistake of `kind`; returns it and the `FILE:LINE: key` that
+    the error must name."""
+    me = person(world, "edge")
+    good_command = password_command(tmp, me)
+    text = world.client_config(me, good_command)
+    (tmp / "rules.toml").write_text("")
+    if kind == "garbage-ca":
+        garbage = tmp / "garbage-ca.pem"
+        garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n"
+                           "-----END CERTIFICATE-----\n")
+        text = text.replace(f'ca_file = "{world.ca_file}"', f'ca_file = "{garbage}"')
+        key = "ca_file"
+    elif kind == "failing-command":
+        text = text.replace(good_command, "sh -c 'echo locked >&2; exit 1'")
+        key = "accounts[0].password_command"
+    else:
+        assert kind == "missing-command"
+        text = text.replace(good_command, f"{tmp}/no-such-password-tool --get")
+        key = "accounts[0].password_command"
+    path = tmp / "config.toml"
+    path.write_text(text)
+    line = next(n for n, row in enumerate(text.split("\n"), 1)
+                if row.startswith(key.rpartition(".")[2] + " ="))
+    return path, f"{path}:{line}: {key}"
+
+
+@pytest.mark.parametrize("verb", list(VERBS))
+@pytest.mark.parametrize("kind", ["garbage-ca", "failing-command", "missing-command"])
+def test_a_broken_ca_file_or_password_command_is_a_config_error_in_every_command(
+        world, tmp_path, kind, verb):
+    if kind == "failing-command" and verb in LOCAL:
+        pytest.skip(f"`{verb}` never logs in, so it never runs the password command")
+    config, where = broken_config(world, tmp_path, kind)
+    done = tuiclient(config, *VERBS[verb])
+    assert done.returncode == EXIT_CONFIG, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"tuiclient: config error: {where}: "), lines[0]
+    assert done.stdout == ""
+
+    as_json = tuiclient(config, *VERBS[verb], "--json")
+    assert as_json.returncode == EXIT_CONFIG, (as_json.stdout, as_json.stderr)
+    assert "Traceback" not in as_json.stderr
+    error = json.loads(as_json.stdout)
+    assert error["code"] == EXIT_CONFIG and error["kind"] == "config"
+    assert error["error"].startswith(f"{where}: ")
+    assert len(as_json.stdout.splitlines()) == 1
+
+
+# -- signals ---------------------------------------------------------------------------
+
+
+class Running:
+    """A long-running command in a subprocess, its stdout lines collected."""
+
+    def __init__(self, config: Path, argv: list[str], stdin_open: bool) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tuiclient", "--config", str(config), *argv, "--json"],
+            stdin=subprocess.PIPE if stdin_open else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=config.parent,
+            env=dict(os.environ))
+        self.lines: list[dict] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(json.loads(line))
+
+    def send(self, request: dict) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+
+    async def until(self, condition, what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert self.proc.poll() is None, (self.proc.returncode, self.stderr())
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.05)
+
+    def stderr(self) -> str:
+        return self.proc.stderr.read() if self.proc.stderr else ""
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+async def wait_until_up(daemon: Running, verb: str) -> None:
+    if verb == "serve":
+        daemon.send({"id": 1, "argv": ["list"]})
+        await daemon.until(lambda: any(x.get("id") == 1 for x in daemon.lines), "serve's answer")
+    elif verb == "watch":
+        # watch prints what came since it started once it is connected.
+        await daemon.until(lambda: any(x.get("event") == "WatchStarted" for x in daemon.lines),
+                           "watch to start")
+    else:
+        await daemon.until(lambda: any(x.get("action") == "started" for x in daemon.lines),
+                           "the daemon to start")
+
+
+@pytest.mark.parametrize("stdin_open", [True, False], ids=["stdin-open", "stdin-closed"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("verb", ["serve", "watch", "run"])
+async def test_long_running_commands_stop_on_sigterm_and_sigint(
+        world, tmp_path, verb, sig, stdin_open):
+    if verb == "serve" and not stdin_open:
+        pytest.skip("serve ends at the end of its stdin; see the test below")
+    me = person(world, "sig")
+    config = tmp_path / "config.toml"
+    config.write_text(world.client_config(me, password_command(tmp_path, me)))
+    (tmp_path / "rules.toml").write_text("")
+    argv = ["run", "--rules", "rules.toml"] if verb == "run" else [verb]
+    daemon = Running(config, argv, stdin_open)
+    try:
+        await wait_until_up(daemon, verb)
+        daemon.proc.send_signal(sig)
+        # Generous: it stops well within a second; this catches "never".
+        code = await asyncio.to_thread(daemon.proc.wait, 10)
+    finally:
+        daemon.kill()
+    assert code == EXIT_OK, daemon.stderr()
+    assert "Traceback" not in daemon.stderr()
+
+
+async def test_serve_ends_at_the_end_of_stdin(world, tmp_path):
+    me = person(world, "eof")
+    config = tmp_path / "config.toml"
+    config.write_text(world.client_config(me, password_command(tmp_path, me)))
+    done = await asyncio.to_thread(tuiclient, config, "serve", "--json",
+                                   stdin='{"id": 7, "argv": ["list"]}\n', timeout=30)
+    assert done.returncode == EXIT_OK, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"id": 7, "ok": True, "code": 0,
+                                                        "result": []}
