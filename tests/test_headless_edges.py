@@ -9,16 +9,21 @@ import asyncio
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import imapclient
 import pytest
 
-from bridge.headless.cli import EXIT_CONFIG, EXIT_OK
+from bench.mailgen import generate
+from bridge.headless.cli import EXIT_CONFIG, EXIT_NETWORK, EXIT_OK
+from bridge.store import Store
 from tests.conftest import password_command
+from tests.harness.faultproxy import FaultProxy
 from tests.harness.servers import World
 from tests.others import person
 
@@ -189,3 +194,52 @@ async def test_serve_ends_at_the_end_of_stdin(world, tmp_path):
     assert done.returncode == EXIT_OK, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == {"id": 7, "ok": True, "code": 0,
                                                         "result": []}
+
+
+# -- a one-shot sync cut mid-FETCH ------------------------------------------------------
+
+
+def server_uids(world: World, who, folder: str = "INBOX") -> set[int]:
+    ctx = ssl.create_default_context(cafile=str(world.ca_file))
+    with imapclient.IMAPClient("127.0.0.1", world.ports.imaps, ssl=True, ssl_context=ctx) as c:
+        c.login(who.email, who.password)
+        c.select_folder(folder, readonly=True)
+        return set(c.search())
+
+
+@pytest.mark.parametrize("cut_at", [40_000, 300_000], ids=["first-fetch", "backfill-fetch"])
+async def test_sync_cut_mid_fetch_is_a_network_error_and_the_next_sync_has_everything(
+        world, tmp_path, cut_at):
+    me = person(world, "cut")
+    generate(world.maildir(me), 1500, owner=me.email)
+    world.hand_mail_to_dovecot(me)
+    with FaultProxy(world.ports.imaps) as imap:
+        config = tmp_path / "config.toml"
+        config.write_text(world.client_config(me, password_command(tmp_path, me)).replace(
+            f"port = {world.ports.imaps}\n", f"port = {imap.port}\n"))
+        imap.cut_after(cut_at, once=False)
+        done = await asyncio.to_thread(tuiclient, config, "sync")
+        assert imap.cuts >= 1
+        assert done.returncode == EXIT_NETWORK, (done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert len(done.stderr.splitlines()) == 1 and "IMAP" in done.stderr, done.stderr
+
+        as_json = await asyncio.to_thread(tuiclient, config, "sync", "--json")
+        assert as_json.returncode == EXIT_NETWORK, (as_json.stdout, as_json.stderr)
+        assert "Traceback" not in as_json.stderr
+        assert json.loads(as_json.stdout)["code"] == EXIT_NETWORK
+
+        imap.pass_()
+        again = await asyncio.to_thread(tuiclient, config, "sync", "--json")
+        assert again.returncode == EXIT_OK, again.stderr
+        assert json.loads(again.stdout)["messages"] == 1500
+
+    on_server = server_uids(world, me)
+    assert len(on_server) == 1500
+    with Store.open(Path(os.environ["XDG_DATA_HOME"]) / "tuiclient" / "store.db") as store:
+        assert set(store.folder_uids(me.name, "INBOX")) == on_server
+        with store._lock:
+            (total, distinct), = store._conn.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT msg_id) FROM messages WHERE account = ?",
+                (me.name,)).fetchall()
+    assert total == distinct == 1500
