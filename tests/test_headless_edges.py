@@ -6,6 +6,8 @@ a script or a service manager would, and checks the exit code and what it says.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import json
 import os
 import signal
@@ -20,12 +22,12 @@ import imapclient
 import pytest
 
 from bench.mailgen import generate
-from bridge.headless.cli import EXIT_CONFIG, EXIT_NETWORK, EXIT_OK
+from bridge.headless.cli import EXIT_CONFIG, EXIT_NETWORK, EXIT_OK, EXIT_STORE
 from bridge.store import Store
 from tests.conftest import password_command
 from tests.harness.faultproxy import FaultProxy
 from tests.harness.servers import World
-from tests.others import person
+from tests.others import inbox, person, wait_inbox
 
 pytestmark = pytest.mark.servers
 
@@ -243,3 +245,174 @@ async def test_sync_cut_mid_fetch_is_a_network_error_and_the_next_sync_has_every
                 "SELECT COUNT(*), COUNT(DISTINCT msg_id) FROM messages WHERE account = ?",
                 (me.name,)).fetchall()
     assert total == distinct == 1500
+
+
+# -- a full or read-only disk -----------------------------------------------------------
+
+
+class Disk:
+    """A small tmpfs of its own for the data folder, to fill or make read-only."""
+
+    def __init__(self, mountpoint: Path) -> None:
+        self.path = mountpoint
+        self.filler = mountpoint / "filler"
+
+    def fill(self) -> None:
+        """Write until the device says it is full (ENOSPC)."""
+        chunk = b"\0" * 65536
+        with open(self.filler, "ab") as f:
+            try:
+                while True:
+                    f.write(chunk)
+                    f.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+        # A small write too, so even a partial block is used.
+        with contextlib.suppress(OSError), open(self.mountpoint_small, "ab") as f:
+            while True:
+                f.write(b"\0" * 512)
+                f.flush()
+
+    @property
+    def mountpoint_small(self) -> Path:
+        return self.path / "filler-small"
+
+    def free(self) -> None:
+        for f in (self.filler, self.mountpoint_small):
+            f.unlink(missing_ok=True)
+
+    def read_only(self, yes: bool = True) -> None:
+        subprocess.run(["mount", "-o", f"remount,{'ro' if yes else 'rw'}", str(self.path)],
+                       check=True, capture_output=True)
+
+
+@pytest.fixture
+def disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """XDG_DATA_HOME on a 16 MB tmpfs mounted for this test."""
+    mountpoint = tmp_path / "disk"
+    mountpoint.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs",
+                              str(mountpoint)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
+    monkeypatch.setenv("XDG_DATA_HOME", str(mountpoint / "data"))
+    try:
+        yield Disk(mountpoint)
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(mountpoint)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+
+
+def store_path() -> Path:
+    return Path(os.environ["XDG_DATA_HOME"]) / "tuiclient" / "store.db"
+
+
+ONE_SHOT = {
+    "list": ["list"],
+    "sync": ["sync"],
+    "send": ["send", "--to", "{me}", "--via", "email", "hello"],
+    "outbox": ["outbox", "list"],
+}
+
+
+@pytest.mark.parametrize("verb", list(ONE_SHOT))
+@pytest.mark.parametrize("how", ["full", "read-only"])
+def test_a_full_or_read_only_disk_is_store_not_writable(world, tmp_path, disk, how, verb):
+    me = person(world, "disk")
+    config = tmp_path / "config.toml"
+    config.write_text(world.client_config(me, password_command(tmp_path, me)))
+    first = tuiclient(config, "sync")
+    assert first.returncode == EXIT_OK, first.stderr
+    if how == "full":
+        disk.fill()
+    else:
+        disk.read_only()
+    argv = [x.format(me=me.email) for x in ONE_SHOT[verb]]
+    done = tuiclient(config, *argv)
+    assert done.returncode == EXIT_STORE, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert f"store not writable: {store_path()}" in done.stderr
+    as_json = tuiclient(config, *argv, "--json")
+    assert as_json.returncode == EXIT_STORE
+    error = json.loads(as_json.stdout)
+    assert error["code"] == EXIT_STORE and error["kind"] == "store"
+    assert error["error"].startswith(f"store not writable: {store_path()}")
+    # Space back: the same command works, and the store is whole.
+    if how == "full":
+        disk.free()
+    else:
+        disk.read_only(False)
+    again = tuiclient(config, *argv, "--json")
+    assert again.returncode == EXIT_OK, again.stderr
+
+
+def test_a_sync_that_fills_the_disk_is_store_not_writable_and_loses_nothing(
+        world, tmp_path, disk):
+    me = person(world, "fill")
+    generate(world.maildir(me), 3000, owner=me.email)
+    world.hand_mail_to_dovecot(me)
+    config = tmp_path / "config.toml"
+    config.write_text(world.client_config(me, password_command(tmp_path, me)))
+    # Leave a little room: the store opens, then the sync runs out of it.
+    empty = tuiclient(config, "list")
+    assert empty.returncode == EXIT_OK, empty.stderr
+    disk.fill()
+    disk.mountpoint_small.unlink()
+    disk.filler.write_bytes(disk.filler.read_bytes()[: -1024 * 1024])
+    done = tuiclient(config, "sync")
+    assert done.returncode == EXIT_STORE, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith(f"store not writable: {store_path()}"), done.stderr
+    disk.free()
+    again = tuiclient(config, "sync", "--json")
+    assert again.returncode == EXIT_OK, again.stderr
+    assert json.loads(again.stdout)["messages"] == 3000
+
+
+async def test_serve_answers_every_send_while_the_disk_is_full_and_loses_or_doubles_none(
+        world, tmp_path, disk):
+    me, bob = person(world, "full"), person(world, "bob")
+    config = tmp_path / "config.toml"
+    config.write_text(world.client_config(me, password_command(tmp_path, me)))
+    serve = Running(config, ["serve"], stdin_open=True)
+    answers: dict[int, dict] = {}
+
+    async def ask(rid: int, *argv: str) -> dict:
+        serve.send({"id": rid, "argv": list(argv)})
+        await serve.until(lambda: any(x.get("id") == rid for x in serve.lines),
+                          f"an answer to request {rid}", timeout=60)
+        answers[rid] = next(x for x in serve.lines if x.get("id") == rid)
+        return answers[rid]
+
+    def send(rid: int) -> list[str]:
+        return ["send", "--to", bob.email, "--via", "email", "--subject", f"full-{rid}",
+                f"message {rid}"]
+    try:
+        await wait_until_up(serve, "serve")
+        assert (await ask(10, *send(10)))["ok"]
+        disk.fill()
+        for rid in range(11, 16):
+            answer = await ask(rid, *send(rid))
+            # Never silence, never a vague failure: ok, or the store's own error.
+            assert answer["ok"] or (answer["code"] == EXIT_STORE and answer["error"]
+                                    .startswith(f"store not writable: {store_path()}")), answer
+        refused = [rid for rid, a in answers.items() if not a["ok"]]
+        assert refused, "the full disk refused nothing"
+        # Reading still answers.
+        assert "code" in await ask(20, "outbox", "list")
+        disk.free()
+        assert (await ask(30, *send(30)))["ok"]
+        serve.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(serve.proc.wait, 20) == EXIT_OK
+    finally:
+        serve.kill()
+    assert "Traceback" not in serve.stderr()
+
+    acknowledged = {f"full-{rid}" for rid, a in answers.items() if a["ok"] and rid != 20}
+    await wait_inbox(world, bob, lambda m: str(m["Subject"]) in acknowledged and
+                     len({str(x["Subject"]) for x in inbox(world, bob)} & acknowledged)
+                     == len(acknowledged), timeout=30)
+    await asyncio.sleep(2)  # anything sent twice, or sent after all, would show by now
+    subjects = [str(m["Subject"]) for m in inbox(world, bob)]
+    assert sorted(subjects) == sorted(acknowledged), (subjects, refused)

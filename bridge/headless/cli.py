@@ -11,6 +11,8 @@ Human-readable output by default, `--json` for programs. Exit codes:
     6  not yet delivered: deferred, or waiting in the outbox for a server
     7  needs a decision: a party has no address on that transport, or the
        contact is away and --when-away is "ask"
+    8  store not writable: the disk is full or read-only (the path is named);
+       nothing was half-written, so the same command can simply be run again
 
 `serve` reads commands as JSON lines on stdin (`{"id": 1, "argv": ["send", ...]}`)
 and answers each with one JSON line, so a long-running script drives one engine
@@ -23,13 +25,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import shlex
 import signal
+import sqlite3
 import sys
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +63,7 @@ EXIT_AUTH = 4
 EXIT_NETWORK = 5
 EXIT_NOT_DELIVERED = 6
 EXIT_DECIDE = 7
+EXIT_STORE = 8
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
             "contacts", "watch", "serve", "run", "health")
@@ -174,6 +178,43 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rules", type=Path, required=True, help="the rules file (TOML)")
     p = sub.add_parser("health", parents=[common],
                        help="probe every server once: reachable, login, round trip, clock")
+
+
+# -- the store's disk ------------------------------------------------------------------
+
+# SQLite's primary result codes that mean "cannot write here" (extended codes keep
+# the primary one in their low byte): READONLY, IOERR, FULL, CANTOPEN.
+_SQLITE_NOT_WRITABLE = {8, 10, 13, 14}
+_OS_NOT_WRITABLE = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM}
+
+
+def store_not_writable(exc: BaseException, store: Path) -> str | None:
+    """The one line for an error that means the store cannot be written (a full or
+    read-only disk, no permission), else None. SQLite says "disk I/O error" for
+    several causes; the folder itself is asked which one it is."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        text = str(exc).lower()
+        if not ((code is not None and code & 0xFF in _SQLITE_NOT_WRITABLE)
+                or any(w in text for w in ("readonly", "read-only", "disk is full",
+                                           "disk i/o error", "unable to open"))):
+            return None
+        reason = str(exc)
+    elif isinstance(exc, OSError) and exc.errno in _OS_NOT_WRITABLE:
+        if exc.filename is not None and store.parent not in Path(exc.filename).parents \
+                and Path(exc.filename) != store.parent:
+            return None  # some other file: not the store's business
+        reason = exc.strerror or str(exc)
+    else:
+        return None
+    folder = store.parent
+    with contextlib.suppress(OSError):
+        st = os.statvfs(folder if folder.exists() else folder.parent)
+        if st.f_flag & os.ST_RDONLY:
+            reason = "read-only file system"
+        elif st.f_bavail * st.f_frsize < 64 * 1024:
+            reason = "no space left on the device"
+    return f"store not writable: {store}: {reason}"
 
 
 # -- running ---------------------------------------------------------------------------
@@ -721,7 +762,16 @@ async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
         return Outcome(EXIT_DECIDE, {"error": "away", "presences": exc.presences}, lines)
     except (ConfigError, SecretError) as exc:
         return Outcome(EXIT_CONFIG, {"error": str(exc), "kind": "config"}, [out.t(str(exc))])
-    except (EngineError, LookupError, ValueError) as exc:
+    except (sqlite3.Error, OSError, EngineError) as exc:
+        # An engine error may wrap a store that could not be written (a sync's rows).
+        cause = exc.__cause__ if isinstance(exc, EngineError) and exc.__cause__ else exc
+        line = store_not_writable(cause, h.engine.store.path)
+        if line is not None:
+            return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
+        if isinstance(exc, EngineError):
+            return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
+        raise
+    except (LookupError, ValueError) as exc:
         return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
 
 
@@ -780,7 +830,13 @@ def main(args: argparse.Namespace, config: Config) -> int:
             setattr(args, name, False)
 
     async def go() -> Outcome:
-        h = Headless(config)
+        try:
+            h = Headless(config)
+        except (sqlite3.Error, OSError) as exc:
+            line = store_not_writable(exc, store_path)
+            if line is None:
+                raise
+            return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
         if args.command in ("watch", "serve", "run"):
             stop_on_signals(h.stop)
         try:
@@ -788,12 +844,22 @@ def main(args: argparse.Namespace, config: Config) -> int:
         finally:
             with contextlib.suppress(Exception):
                 await h.close()
-    started = time.monotonic()
+    from ..engine import default_store_path
+    try:
+        store_path = default_store_path()
+    except OSError as exc:  # the data folder itself cannot be made
+        store_path = Path(exc.filename or ".") / "store.db"
+        line = store_not_writable(exc, store_path) or f"cannot make {exc.filename}: {exc}"
+        return fail(args, EXIT_STORE, line, "store")
     try:
         outcome = asyncio.run(go())
     except KeyboardInterrupt:
         return 130
-    del started
+    except Exception as exc:  # the last resort: one line, never a traceback
+        if os.environ.get("TUICLIENT_DEBUG"):
+            raise
+        return fail(args, EXIT_FAILED, f"{type(exc).__name__}: {exc} (TUICLIENT_DEBUG=1 "
+                                       "shows where)", "internal")
     if args.command in ("watch", "serve", "run"):
         return outcome.code
     if getattr(args, "json", False):
