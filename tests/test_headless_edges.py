@@ -22,7 +22,13 @@ import imapclient
 import pytest
 
 from bench.mailgen import generate
-from bridge.headless.cli import EXIT_CONFIG, EXIT_NETWORK, EXIT_OK, EXIT_STORE
+from bridge.headless.cli import (
+    EXIT_CONFIG,
+    EXIT_NETWORK,
+    EXIT_NOT_DELIVERED,
+    EXIT_OK,
+    EXIT_STORE,
+)
 from bridge.store import Store
 from tests.conftest import password_command
 from tests.harness.faultproxy import FaultProxy
@@ -185,6 +191,76 @@ async def test_long_running_commands_stop_on_sigterm_and_sigint(
         daemon.kill()
     assert code == EXIT_OK, daemon.stderr()
     assert "Traceback" not in daemon.stderr()
+
+
+def proxied_config(world: World, tmp: Path, me, proxies: dict[str, FaultProxy]) -> Path:
+    text = world.client_config(me, password_command(tmp, me))
+    for name, proxy in proxies.items():
+        text = text.replace(f"port = {getattr(world.ports, name)}\n", f"port = {proxy.port}\n")
+    path = tmp / "config.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def stalled(world: World):
+    """Proxies to the three servers; the test stalls them (nothing goes through)."""
+    made = {k: FaultProxy(getattr(world.ports, k)).start()
+            for k in ("imaps", "submission", "c2s")}
+    yield made
+    for proxy in made.values():
+        proxy.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("verb", ["serve", "watch", "run"])
+async def test_long_running_commands_stop_while_the_servers_do_not_answer(
+        world, tmp_path, stalled, verb, sig):
+    me = person(world, "stall")
+    config = proxied_config(world, tmp_path, me, stalled)
+    (tmp_path / "rules.toml").write_text("")
+    for proxy in stalled.values():
+        proxy.stall()
+    argv = ["run", "--rules", "rules.toml"] if verb == "run" else [verb]
+    daemon = Running(config, argv, stdin_open=True)
+    try:
+        # Still connecting: the TLS handshakes hang on the stalled proxies.
+        await daemon.until(lambda: sum(p.connections for p in stalled.values()) >= 2,
+                           "connections to the stalled servers")
+        await asyncio.sleep(0.5)
+        daemon.proc.send_signal(sig)
+        # A handshake times out after 30 s; stopping must not wait for that.
+        code = await asyncio.to_thread(daemon.proc.wait, 8)
+    finally:
+        daemon.kill()
+    assert code == EXIT_OK, daemon.stderr()
+
+
+async def test_serve_stopped_during_a_send_answers_it_and_the_email_stays_queued(
+        world, tmp_path, stalled):
+    me, bob = person(world, "wait"), person(world, "bob")
+    config = proxied_config(world, tmp_path, me, stalled)
+    serve = Running(config, ["serve"], stdin_open=True)
+    try:
+        await wait_until_up(serve, "serve")
+        stalled["submission"].stall()
+        serve.send({"id": 5, "argv": ["send", "--to", bob.email, "--via", "email",
+                                      "--subject", "stopped", "--wait", "60", "queued"]})
+        await asyncio.sleep(1.0)
+        serve.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(serve.proc.wait, 10)
+    finally:
+        serve.kill()
+    assert code == EXIT_OK, serve.stderr()
+    answer = next(x for x in serve.lines if x.get("id") == 5)
+    # Not delivered yet, and said so; the row waits in the outbox for the next run.
+    assert answer["ok"] and answer["code"] == EXIT_NOT_DELIVERED, answer
+    states = [i["state"] for i in answer["result"]["outbox"]]
+    assert states and all(s in ("queued", "sending") for s in states), answer
+    stalled["submission"].pass_()
+    listed = await asyncio.to_thread(tuiclient, config, "outbox", "list", "--json")
+    assert [i["msg_id"] for i in json.loads(listed.stdout)] == \
+        [i["msg_id"] for i in answer["result"]["outbox"]]
 
 
 async def test_serve_ends_at_the_end_of_stdin(world, tmp_path):

@@ -323,8 +323,11 @@ def find_message(engine: Engine, ref: str, account: str | None) -> Message:
     raise CommandError(EXIT_FAILED, f"no message {ref!r} (see `tuiclient show`)")
 
 
-async def settle(engine: Engine, result: ReplyResult, wait: float) -> Outcome:
-    """Wait (up to `wait` s) until what a reply sent is delivered or stuck; report it."""
+async def settle(engine: Engine, result: ReplyResult, wait: float,
+                 stop: asyncio.Event | None = None) -> Outcome:
+    """Wait (up to `wait` s) until what a reply sent is delivered or stuck; report it.
+    A stop signal ends the wait at once: the rows are in the outbox already, and
+    the report says where each one stands (exit 6 for those still on their way)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     ids = [*result.outbox, *result.emails]
@@ -334,7 +337,7 @@ async def settle(engine: Engine, result: ReplyResult, wait: float) -> Outcome:
 
     def items() -> list:
         return [i for i in (engine.store.outbox_get(x) for x in ids) if i is not None]
-    while loop.time() < deadline:
+    while loop.time() < deadline and not (stop is not None and stop.is_set()):
         now = items()
         done = all(i.state in final or (i.transport is Transport.EMAIL and
                                         i.state is DeliveryState.SENT) for i in now)
@@ -435,7 +438,7 @@ async def _reply(h: Headless, original: Message, text: str, via: str,
     result = await h.engine.reply(original.id or 0, text, via=via, reply_all=a.reply_all,
                                   history=a.history, attachments=attach, mixed=a.mixed,
                                   separate_chats=a.separate_chats, when_away=a.when_away)
-    return await settle(h.engine, result, a.wait)
+    return await settle(h.engine, result, a.wait, h.stop)
 
 
 async def cmd_reply(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -478,7 +481,7 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
         h.need_xmpp(account)
     result = await h.engine.send_message(account, a.to, text, via=via, subject=a.subject,
                                          when_away=a.when_away, attachments=a.file)
-    return await settle(h.engine, result, a.wait)
+    return await settle(h.engine, result, a.wait, h.stop)
 
 
 async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -507,7 +510,7 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
         await h.engine.outbox_retry(a.id)
         reply = ReplyResult(item.transport.value)
         (reply.outbox if item.transport is Transport.XMPP else reply.emails).append(a.id)
-        return await settle(h.engine, reply, a.wait)
+        return await settle(h.engine, reply, a.wait, h.stop)
     if command == "cancel":
         try:
             await h.engine.outbox_cancel(a.id)
@@ -520,7 +523,7 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
             chat_ids = await h.engine.outbox_im(a.id)
         except ValueError as exc:
             raise CommandError(EXIT_FAILED, str(exc)) from exc
-        return await settle(h.engine, ReplyResult("im", outbox=list(chat_ids)), a.wait)
+        return await settle(h.engine, ReplyResult("im", outbox=list(chat_ids)), a.wait, h.stop)
     try:
         msg_id = await h.engine.outbox_email(a.id)
     except ValueError as exc:
@@ -529,7 +532,7 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
     reply = ReplyResult("email", email_ids=[msg_id])
     if email_item is not None:
         reply.emails.append(email_item.id)
-    return await settle(h.engine, reply, a.wait)
+    return await settle(h.engine, reply, a.wait, h.stop)
 
 
 async def cmd_contacts(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -664,13 +667,35 @@ async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
         except _UsageError as exc:
             out.dump_json({"id": rid, "ok": False, "code": EXIT_USAGE, "error": str(exc)})
             continue
-        outcome = await execute(h, args)
+        outcome = await _unless_stopped(execute(h, args), stop)
+        if outcome is None:
+            out.dump_json({"id": rid, "ok": False, "code": EXIT_FAILED, "kind": "stopped",
+                           "error": "serve was stopped before this command finished; what "
+                                    "it queued is in the outbox (`outbox list`)"})
+            break
         response = {"id": rid, "ok": outcome.code in (EXIT_OK, EXIT_NOT_DELIVERED),
                     "code": outcome.code, "result": outcome.result}
         if outcome.code not in (EXIT_OK, EXIT_NOT_DELIVERED):
             response["error"] = "\n".join(outcome.lines)
         out.dump_json(response)
     return Outcome(EXIT_OK, None, [])
+
+
+async def _unless_stopped(command: Awaitable[Outcome], stop: asyncio.Event) -> Outcome | None:
+    """The command's outcome; None if a stop signal came and the command did not
+    finish within STOP_GRACE after it (a server that does not answer)."""
+    task = asyncio.ensure_future(command)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            await asyncio.wait({task}, timeout=STOP_GRACE)
+    finally:
+        stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    return None
 
 
 async def _next_line(lines: asyncio.Queue[str | None], stop: asyncio.Event) -> str | None:
@@ -815,6 +840,25 @@ def fail(args: argparse.Namespace, code: int, message: str, kind: str) -> int:
     return code
 
 
+# After SIGTERM/SIGINT, how long the engine may take to say goodbye to the servers.
+STOP_GRACE = 1.0
+
+
+async def _stop_now(closing: asyncio.Future, code: int) -> None:
+    """End the process once the engine closed, or after STOP_GRACE if a server
+    that does not answer holds it up. A thread blocked on such a server (a TLS
+    handshake, a connect) would otherwise keep the interpreter from exiting until
+    its socket times out. Leaving early is like a crash, which the store and the
+    outbox are built to survive: what was committed is in the store, and a send
+    in flight is settled by the next process."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait({closing}, timeout=STOP_GRACE)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 def main(args: argparse.Namespace, config: Config) -> int:
     """Entry point from `tuiclient <command>`."""
     try:
@@ -839,11 +883,16 @@ def main(args: argparse.Namespace, config: Config) -> int:
             return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
         if args.command in ("watch", "serve", "run"):
             stop_on_signals(h.stop)
+        outcome = Outcome(EXIT_FAILED)
         try:
-            return await execute(h, args)
+            outcome = await execute(h, args)
+            return outcome
         finally:
+            closing = asyncio.ensure_future(h.close())
+            if h.stop.is_set():
+                await _stop_now(closing, outcome.code)
             with contextlib.suppress(Exception):
-                await h.close()
+                await closing
     from ..engine import default_store_path
     try:
         store_path = default_store_path()
