@@ -79,23 +79,27 @@ def broken_config(world: World, tmp: Path, kind: str) -> tuple[Path, str]:
     elif kind == "failing-command":
         text = text.replace(good_command, "sh -c 'echo locked >&2; exit 1'")
         key = "accounts[0].password_command"
-    else:
-        assert kind == "missing-command"
+    elif kind == "missing-command":
         text = text.replace(good_command, f"{tmp}/no-such-password-tool --get")
         key = "accounts[0].password_command"
+    else:
+        assert kind == "no-password"  # no password_command, and nothing in the keyring
+        text = text.replace(f'password_command = "{good_command}"\n', "")
+        key = "accounts[0]"
     path = tmp / "config.toml"
     path.write_text(text)
-    line = next(n for n, row in enumerate(text.split("\n"), 1)
-                if row.startswith(key.rpartition(".")[2] + " ="))
+    start = "[[accounts]]" if key == "accounts[0]" else key.rpartition(".")[2] + " ="
+    line = next(n for n, row in enumerate(text.split("\n"), 1) if row.startswith(start))
     return path, f"{path}:{line}: {key}"
 
 
 @pytest.mark.parametrize("verb", list(VERBS))
-@pytest.mark.parametrize("kind", ["garbage-ca", "failing-command", "missing-command"])
+@pytest.mark.parametrize("kind", ["garbage-ca", "failing-command", "missing-command",
+                                  "no-password"])
 def test_a_broken_ca_file_or_password_command_is_a_config_error_in_every_command(
         world, tmp_path, kind, verb):
-    if kind == "failing-command" and verb in LOCAL:
-        pytest.skip(f"`{verb}` never logs in, so it never runs the password command")
+    if kind in ("failing-command", "no-password") and verb in LOCAL:
+        pytest.skip(f"`{verb}` never logs in, so it never asks for a password")
     config, where = broken_config(world, tmp_path, kind)
     done = tuiclient(config, *VERBS[verb])
     assert done.returncode == EXIT_CONFIG, (done.stdout, done.stderr)
@@ -112,6 +116,14 @@ def test_a_broken_ca_file_or_password_command_is_a_config_error_in_every_command
     assert error["code"] == EXIT_CONFIG and error["kind"] == "config"
     assert error["error"].startswith(f"{where}: ")
     assert len(as_json.stdout.splitlines()) == 1
+
+
+def test_config_check_refuses_a_ca_file_without_a_certificate(world, tmp_path):
+    config, where = broken_config(world, tmp_path, "garbage-ca")
+    done = tuiclient(config, "config", "check")
+    assert done.returncode == EXIT_CONFIG and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith(f"tuiclient: config error: {where}: CA file ")
+    assert len(done.stderr.splitlines()) == 1
 
 
 # -- signals ---------------------------------------------------------------------------

@@ -140,7 +140,9 @@ class RulesDaemon:
             try:
                 await self.act(m, d)
             except (UnmappedParty, ContactAway, Exception) as exc:
-                self.report("failed", rule=d.rule, message=m.id, reason=str(exc))
+                from .cli import store_not_writable
+                reason = store_not_writable(exc, self.engine.store.path) or str(exc)
+                self.report("failed", rule=d.rule, message=m.id, reason=reason)
 
     async def act(self, m: Message, d: object) -> None:
         assert m.id is not None
