@@ -667,7 +667,12 @@ async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
         except _UsageError as exc:
             out.dump_json({"id": rid, "ok": False, "code": EXIT_USAGE, "error": str(exc)})
             continue
-        outcome = await _unless_stopped(execute(h, args), stop)
+        try:
+            outcome = await _unless_stopped(execute(h, args), stop)
+        except Exception as exc:  # one command's surprise must not end the session
+            out.dump_json({"id": rid, "ok": False, "code": EXIT_FAILED, "kind": "internal",
+                           "error": f"{type(exc).__name__}: {exc}"})
+            continue
         if outcome is None:
             out.dump_json({"id": rid, "ok": False, "code": EXIT_FAILED, "kind": "stopped",
                            "error": "serve was stopped before this command finished; what "
@@ -777,7 +782,9 @@ async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
     try:
         return await HANDLERS[args.command](h, args)
     except CommandError as exc:
-        return Outcome(exc.code, {"error": str(exc), "detail": exc.detail}, [str(exc)])
+        # The message may carry a server's words (an IMAP NO, a socket error).
+        return Outcome(exc.code, {"error": str(exc), "detail": exc.detail},
+                       [out.t(str(exc)).replace("\n", " ")])
     except UnmappedParty as exc:
         return Outcome(EXIT_DECIDE, {"error": "unmapped", "transport": exc.transport,
                                      "unresolved": exc.unresolved}, [out.t(str(exc))])
@@ -832,7 +839,7 @@ def preflight(config: Config, args: argparse.Namespace) -> None:
 def fail(args: argparse.Namespace, code: int, message: str, kind: str) -> int:
     """An error before or outside a command: one line on stderr, or with --json
     one JSON object (`error`, `kind`, `code`) on stdout like every other failure."""
-    message = " ".join(out.t(message).split())
+    message = out.t(message).replace("\n", " ")
     if getattr(args, "json", False):
         out.dump_json({"error": message, "kind": kind, "code": code}, sys.stdout)
     else:
@@ -865,6 +872,8 @@ def main(args: argparse.Namespace, config: Config) -> int:
         preflight(config, args)
     except (ConfigError, SecretError) as exc:
         return fail(args, EXIT_CONFIG, str(exc), "config")
+    except KeyboardInterrupt:  # Ctrl-C while a password command runs
+        return 130
     if args.command == "outbox" and not getattr(args, "outbox_command", None):
         args.outbox_command = "list"
     if args.command == "contacts" and not getattr(args, "contacts_command", None):
