@@ -828,12 +828,19 @@ def preflight(config: Config, args: argparse.Namespace) -> None:
     check_password_commands(config)
     if not logs_in(args):
         return
+    asked: set[str] = set()  # one run per command, however many servers share it
     for account in config.accounts:
         if args.account and account.name != args.account:
             continue
         for service in SERVICES:
-            if account.server(service) is not None:
+            server = account.server(service)
+            if server is None:
+                continue
+            command = server.password_command or account.password_command
+            if command is None or command not in asked:
                 get_password(account, service)
+            if command is not None:
+                asked.add(command)
 
 
 def fail(args: argparse.Namespace, code: int, message: str, kind: str) -> int:
