@@ -30,7 +30,9 @@ import json
 import os
 import shlex
 import signal
+import socket
 import sqlite3
+import ssl
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -609,7 +611,7 @@ def _stdin_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | Non
         while True:
             try:
                 chunk = os.read(sys.stdin.fileno(), 65536)
-            except (OSError, ValueError):
+            except (OSError, ValueError, AttributeError):  # closed, or no stdin at all
                 chunk = b""
             if not chunk:
                 break
@@ -802,6 +804,10 @@ async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
             return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
         if isinstance(exc, EngineError):
             return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
+        if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror, ssl.SSLError)):
+            # A connection that broke where no layer below put it into words.
+            text = out.t(f"network: {exc.strerror or exc}").replace("\n", " ")
+            return Outcome(EXIT_NETWORK, {"error": text, "kind": "network"}, [text])
         raise
     except (LookupError, ValueError) as exc:
         return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
