@@ -72,6 +72,8 @@ import difflib
 import math
 import re
 import shlex
+import shutil
+import ssl
 import subprocess
 import tomllib
 from collections.abc import Iterator
@@ -135,7 +137,14 @@ class ConfigError(LocatedError):
 
 
 class SecretError(Exception):
-    """A password could not be obtained. The message never contains a secret."""
+    """A password could not be obtained. The message never contains a secret.
+
+    `where` is `FILE:LINE: key` of the password_command (or of the account's table)
+    when the account came from a config file; the message then starts with it."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,11 @@ class ServerConfig:
     ca_file: Path | None = None
     username: str | None = None
     password_command: str | None = None
+    # `FILE:LINE: key` of the password_command (or of this table): a password that
+    # cannot be had is reported there, as a config error.
+    password_origin: str | None = field(default=None, compare=False)
+    # (file, line, key) that named ca_file, for errors found when it is loaded.
+    ca_origin: tuple[Path, int | None, str] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,7 @@ class AccountConfig:
     imap: ServerConfig | None = None
     smtp: ServerConfig | None = None
     xmpp: ServerConfig | None = None
+    password_origin: str | None = field(default=None, compare=False)
 
     def server(self, service: str) -> ServerConfig | None:
         _check_service(service)
@@ -478,6 +493,7 @@ class _Reader:
         self.path = path
         self.base_dir = path.parent
         self.locator = _Locator(text)
+        self.ca_origins: dict[Path, tuple[Path, int | None, str]] = {}
 
     def error(self, key: str | None, reason: str) -> ConfigError:
         line = self.locator.line_of(key) if key else None
@@ -581,14 +597,21 @@ class _Reader:
     def command(self, table: dict[str, Any], prefix: str) -> str | None:
         value = self.string(table, prefix, "password_command")
         if value is not None:
+            key = _join(prefix, "password_command")
             try:
-                shlex.split(value)
+                argv = shlex.split(value)
             except ValueError as exc:
                 # The command itself is not a secret, but keep the message short.
-                raise self.error(
-                    _join(prefix, "password_command"), f"cannot be split into arguments: {exc}"
-                ) from None
+                raise self.error(key, f"cannot be split into arguments: {exc}") from None
+            if not argv:
+                raise self.error(key, "is empty")
         return value
+
+    def origin(self, table: dict[str, Any], prefix: str) -> str:
+        """`FILE:LINE: key` of the table's password_command, else of the table."""
+        key = _join(prefix, "password_command") if "password_command" in table else prefix
+        line = self.locator.line_of(key)
+        return f"{self.path}" + (f":{line}" if line else "") + f": {key}"
 
     def choice(
         self, table: dict[str, Any], prefix: str, name: str, choices: tuple[str, ...], default: str
@@ -621,6 +644,7 @@ class _Reader:
             raise self.error(key, f"CA file {path} does not exist")
         if not path.is_file():
             raise self.error(key, f"CA file {path} is not a file")
+        self.ca_origins[path] = (self.path, self.locator.line_of(key), key)
         return path
 
     def duration(self, table: dict[str, Any], prefix: str, name: str, default: float) -> float:
@@ -787,6 +811,7 @@ class _Reader:
             imap=servers["imap"],
             smtp=servers["smtp"],
             xmpp=servers["xmpp"],
+            password_origin=self.origin(table, prefix),
         )
 
     def server(
@@ -827,9 +852,11 @@ class _Reader:
             host=host,
             port=port,
             tls=tls,
-            ca_file=self.ca_file(table, prefix, ca_file),
+            ca_file=(server_ca := self.ca_file(table, prefix, ca_file)),
+            ca_origin=self.ca_origins.get(server_ca) if server_ca else None,
             username=username,
             password_command=self.command(table, prefix),
+            password_origin=self.origin(table, prefix) if "password_command" in table else None,
         )
 
     def contacts(self, raw: dict[str, Any]) -> tuple[ContactConfig, ...]:
@@ -964,6 +991,56 @@ def _password_command(account: AccountConfig, service: str) -> tuple[str, str] |
     return None
 
 
+def check_ca_files(config: Config) -> None:
+    """Load every configured CA file once: one that holds no certificate is a
+    ConfigError at the key that named it, before any connection is tried."""
+    seen: set[Path] = set()
+    for account in config.accounts:
+        for service in SERVICES:
+            server = account.server(service)
+            if server is None or server.ca_file is None or server.ca_file in seen:
+                continue
+            seen.add(server.ca_file)
+            file, line, key = server.ca_origin or (config.path, None, "ca_file")
+            try:
+                ssl.create_default_context(cafile=str(server.ca_file))
+            except ssl.SSLError as exc:
+                reason = exc.reason or type(exc).__name__
+                raise ConfigError(file, f"CA file {server.ca_file} holds no usable "
+                                        f"certificate ({reason})", line=line, key=key) from None
+            except (OSError, ValueError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ConfigError(file, f"CA file {server.ca_file} cannot be read: {reason}",
+                                  line=line, key=key) from None
+
+
+def check_password_commands(config: Config) -> None:
+    """Every password_command names a program that is there (none is run): a
+    missing one is a SecretError located at its key."""
+    for account in config.accounts:
+        for service in SERVICES:
+            if account.server(service) is None:
+                continue
+            found = _password_command(account, service)
+            if found is None:
+                continue
+            program = shlex.split(found[0])[0]
+            if shutil.which(program) is None:
+                what = "is not executable" if Path(program).expanduser().is_file() \
+                    else "was not found"
+                raise SecretError(f"password_command for account {account.name!r} ({service}): "
+                                  f"command {program!r} {what}",
+                                  password_origin(account, service))
+
+
+def password_origin(account: AccountConfig, service: str) -> str | None:
+    """`FILE:LINE: key` of the setting that decides where this password comes from."""
+    server = account.server(service)
+    if server is not None and server.password_command and server.password_origin:
+        return server.password_origin
+    return account.password_origin
+
+
 def password_source(account: AccountConfig, service: str) -> str:
     """Where `get_password` will look, in words; never the password itself."""
     found = _password_command(account, service)
@@ -976,6 +1053,16 @@ def password_source(account: AccountConfig, service: str) -> str:
 def get_password(account: AccountConfig, service: str) -> str:
     """The password for one account's server: command first, then the keyring."""
     _check_service(service)
+    try:
+        return _get_password(account, service)
+    except SecretError as exc:
+        where = password_origin(account, service)
+        if exc.where is None and where:
+            raise SecretError(str(exc), where) from None
+        raise
+
+
+def _get_password(account: AccountConfig, service: str) -> str:
     found = _password_command(account, service)
     if found is not None:
         return _run_password_command(account, service, found[0])

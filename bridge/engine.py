@@ -15,6 +15,7 @@ import asyncio
 import base64
 import dataclasses
 import hashlib
+import imaplib
 import logging
 import mimetypes
 import threading
@@ -275,7 +276,8 @@ class Engine:
                 sync = self._mail_ops(account)
                 try:
                     return job(sync)
-                except (OSError, ConnectError) as exc:
+                except (OSError, ConnectError, imaplib.IMAP4.abort) as exc:
+                    # abort: imaplib's word for a connection that broke mid-command.
                     sync._drop()
                     raise EngineError(f"{account}: IMAP failed: {exc}") from exc
         return await asyncio.to_thread(run)

@@ -33,11 +33,18 @@ def main(argv: list[str] | None = None) -> int:
     from bridge.headless.cli import parse
 
     args = parse(build_parser(), argv)
-    from bridge.config import ConfigError, describe, load_config
+    from bridge.config import ConfigError, check_ca_files, describe, load_config
 
     try:
         config = load_config(args.config)
+        # A CA file that holds no certificate is a config error here, for the app
+        # and `config check` too, not a TLS failure at every connection.
+        check_ca_files(config)
     except ConfigError as exc:
+        if args.command not in (None, "config"):
+            from bridge.headless.cli import fail
+
+            return fail(args, EXIT_CONFIG, str(exc), "config")
         print(f"tuiclient: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 

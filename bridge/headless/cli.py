@@ -11,6 +11,8 @@ Human-readable output by default, `--json` for programs. Exit codes:
     6  not yet delivered: deferred, or waiting in the outbox for a server
     7  needs a decision: a party has no address on that transport, or the
        contact is away and --when-away is "ask"
+    8  store not writable: the disk is full or read-only (the path is named);
+       nothing was half-written, so the same command can simply be run again
 
 `serve` reads commands as JSON lines on stdin (`{"id": 1, "argv": ["send", ...]}`)
 and answers each with one JSON line, so a long-running script drives one engine
@@ -23,18 +25,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import shlex
 import signal
+import socket
+import sqlite3
+import ssl
 import sys
-import time
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
+from ..config import (
+    SERVICES,
+    Config,
+    ConfigError,
+    SecretError,
+    check_ca_files,
+    check_password_commands,
+    get_password,
+)
 from ..engine import Engine, EngineError, ReplyResult
 from ..events import Event, HealthChanged
 from ..identity import UnmappedParty, normalize_email, normalize_jid
@@ -51,6 +65,7 @@ EXIT_AUTH = 4
 EXIT_NETWORK = 5
 EXIT_NOT_DELIVERED = 6
 EXIT_DECIDE = 7
+EXIT_STORE = 8
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
             "contacts", "watch", "serve", "run", "health")
@@ -169,6 +184,43 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        help="probe every server once: reachable, login, round trip, clock")
 
 
+# -- the store's disk ------------------------------------------------------------------
+
+# SQLite's primary result codes that mean "cannot write here" (extended codes keep
+# the primary one in their low byte): READONLY, IOERR, FULL, CANTOPEN.
+_SQLITE_NOT_WRITABLE = {8, 10, 13, 14}
+_OS_NOT_WRITABLE = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM}
+
+
+def store_not_writable(exc: BaseException, store: Path) -> str | None:
+    """The one line for an error that means the store cannot be written (a full or
+    read-only disk, no permission), else None. SQLite says "disk I/O error" for
+    several causes; the folder itself is asked which one it is."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        text = str(exc).lower()
+        if not ((code is not None and code & 0xFF in _SQLITE_NOT_WRITABLE)
+                or any(w in text for w in ("readonly", "read-only", "disk is full",
+                                           "disk i/o error", "unable to open"))):
+            return None
+        reason = str(exc)
+    elif isinstance(exc, OSError) and exc.errno in _OS_NOT_WRITABLE:
+        if exc.filename is not None and store.parent not in Path(exc.filename).parents \
+                and Path(exc.filename) != store.parent:
+            return None  # some other file: not the store's business
+        reason = exc.strerror or str(exc)
+    else:
+        return None
+    folder = store.parent
+    with contextlib.suppress(OSError):
+        st = os.statvfs(folder if folder.exists() else folder.parent)
+        if st.f_flag & os.ST_RDONLY:
+            reason = "read-only file system"
+        elif st.f_bavail * st.f_frsize < 64 * 1024:
+            reason = "no space left on the device"
+    return f"store not writable: {store}: {reason}"
+
+
 # -- running ---------------------------------------------------------------------------
 
 
@@ -179,6 +231,8 @@ class Headless:
         self.engine = engine or Engine(config)
         self.failures: dict[tuple[str, str], str] = {}
         self.started: set[str] = set()
+        # Set by SIGTERM/SIGINT in the long-running commands (watch, serve, run).
+        self.stop = asyncio.Event()
         self.engine.events.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -199,6 +253,23 @@ class Headless:
             # Contacts announce themselves just after our own presence; give them a
             # moment so "is bob available?" is not answered too early.
             await asyncio.sleep(0.3)
+
+    async def up_unless_stopped(self, *, mail: bool = False, xmpp: bool = True) -> bool:
+        """`up`, abandoned when a stop signal comes first (a server that does not
+        answer must not keep a daemon from stopping); False if it was."""
+        up = asyncio.ensure_future(self.up(mail=mail, xmpp=xmpp))
+        stopping = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait({up, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not up.done():
+            up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await up
+            return False
+        up.result()
+        return True
 
     def need_xmpp(self, account: str) -> None:
         if account in self.engine.xmpp:
@@ -256,8 +327,11 @@ def find_message(engine: Engine, ref: str, account: str | None) -> Message:
     raise CommandError(EXIT_FAILED, f"no message {ref!r} (see `tuiclient show`)")
 
 
-async def settle(engine: Engine, result: ReplyResult, wait: float) -> Outcome:
-    """Wait (up to `wait` s) until what a reply sent is delivered or stuck; report it."""
+async def settle(engine: Engine, result: ReplyResult, wait: float,
+                 stop: asyncio.Event | None = None) -> Outcome:
+    """Wait (up to `wait` s) until what a reply sent is delivered or stuck; report it.
+    A stop signal ends the wait at once: the rows are in the outbox already, and
+    the report says where each one stands (exit 6 for those still on their way)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     ids = [*result.outbox, *result.emails]
@@ -267,7 +341,7 @@ async def settle(engine: Engine, result: ReplyResult, wait: float) -> Outcome:
 
     def items() -> list:
         return [i for i in (engine.store.outbox_get(x) for x in ids) if i is not None]
-    while loop.time() < deadline:
+    while loop.time() < deadline and not (stop is not None and stop.is_set()):
         now = items()
         done = all(i.state in final or (i.transport is Transport.EMAIL and
                                         i.state is DeliveryState.SENT) for i in now)
@@ -376,7 +450,7 @@ async def _reply(h: Headless, original: Message, text: str, via: str,
     result = await h.engine.reply(original.id or 0, text, via=via, reply_all=a.reply_all,
                                   history=a.history, attachments=attach, mixed=a.mixed,
                                   separate_chats=a.separate_chats, when_away=a.when_away)
-    return await settle(h.engine, result, a.wait)
+    return await settle(h.engine, result, a.wait, h.stop)
 
 
 async def cmd_reply(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -427,7 +501,7 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
             h.need_xmpp(account)
     result = await h.engine.send_message(account, a.to, text, via=via, subject=a.subject,
                                          when_away=a.when_away, attachments=a.file)
-    return await settle(h.engine, result, a.wait)
+    return await settle(h.engine, result, a.wait, h.stop)
 
 
 async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -456,7 +530,7 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
         await h.engine.outbox_retry(a.id)
         reply = ReplyResult(item.transport.value)
         (reply.outbox if item.transport is Transport.XMPP else reply.emails).append(a.id)
-        return await settle(h.engine, reply, a.wait)
+        return await settle(h.engine, reply, a.wait, h.stop)
     if command == "cancel":
         try:
             await h.engine.outbox_cancel(a.id)
@@ -469,7 +543,7 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
             chat_ids = await h.engine.outbox_im(a.id)
         except ValueError as exc:
             raise CommandError(EXIT_FAILED, str(exc)) from exc
-        return await settle(h.engine, ReplyResult("im", outbox=list(chat_ids)), a.wait)
+        return await settle(h.engine, ReplyResult("im", outbox=list(chat_ids)), a.wait, h.stop)
     try:
         msg_id = await h.engine.outbox_email(a.id)
     except ValueError as exc:
@@ -478,7 +552,7 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
     reply = ReplyResult("email", email_ids=[msg_id])
     if email_item is not None:
         reply.emails.append(email_item.id)
-    return await settle(h.engine, reply, a.wait)
+    return await settle(h.engine, reply, a.wait, h.stop)
 
 
 async def cmd_contacts(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -522,8 +596,8 @@ async def cmd_watch(h: Headless, a: argparse.Namespace) -> Outcome:
     h.engine.events.subscribe(lambda _e: loop.call_soon_threadsafe(wake.set))
     store = h.engine.store
     last = store.add_event("WatchStarted", {"pid": os.getpid()}) - 1
-    await h.up(mail=True, xmpp=True)
-    stop = _stop_on_signals()
+    stop = h.stop
+    await h.up_unless_stopped(mail=True, xmpp=True)
     while not stop.is_set():
         for e in store.events(since_id=last):
             last = e.id
@@ -535,35 +609,56 @@ async def cmd_watch(h: Headless, a: argparse.Namespace) -> Outcome:
     return Outcome(EXIT_OK, None, [])
 
 
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop`: the long-running commands end their loop,
+    close the engine and exit 0 (a stop that was asked for is not a failure)."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    return stop
+
+
+def _stdin_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
+    """Feed stdin's lines to `lines`, then None at its end, from a daemon thread.
+
+    os.read, not sys.stdin: a thread blocked in a buffered read holds the buffer's
+    lock, and the interpreter's shutdown would then wait on it (or abort); and a
+    daemon thread, so a pipe the other side keeps open never holds up the exit."""
+    def read() -> None:
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(sys.stdin.fileno(), 65536)
+            except (OSError, ValueError, AttributeError):  # closed, or no stdin at all
+                chunk = b""
+            if not chunk:
+                break
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                loop.call_soon_threadsafe(lines.put_nowait, raw.decode("utf-8", "replace"))
+        if pending:
+            loop.call_soon_threadsafe(lines.put_nowait, pending.decode("utf-8", "replace"))
+        with contextlib.suppress(RuntimeError):  # the loop may be gone already
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+    threading.Thread(target=read, name="serve-stdin", daemon=True).start()
 
 
 async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
     parser = build_serve_parser()
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def reader() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(lines.put_nowait, line)
-        loop.call_soon_threadsafe(lines.put_nowait, None)
-    loop.run_in_executor(None, reader)
+    _stdin_lines(loop, lines)
     watching = False
 
     def forward(event: Event) -> None:
         if watching:
             loop.call_soon_threadsafe(out.dump_json, out.event_json(event))
     h.engine.events.subscribe(forward)
-    await h.up(mail=True, xmpp=True)
-    stop = _stop_on_signals()
+    stop = h.stop
+    await h.up_unless_stopped(mail=True, xmpp=True)
     while not stop.is_set():
-        line = await lines.get()
+        line = await _next_line(lines, stop)
         if line is None:
             break
         if not line.strip():
@@ -592,7 +687,17 @@ async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
         except _UsageError as exc:
             out.dump_json({"id": rid, "ok": False, "code": EXIT_USAGE, "error": str(exc)})
             continue
-        outcome = await execute(h, args)
+        try:
+            outcome = await _unless_stopped(execute(h, args), stop)
+        except Exception as exc:  # one command's surprise must not end the session
+            out.dump_json({"id": rid, "ok": False, "code": EXIT_FAILED, "kind": "internal",
+                           "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        if outcome is None:
+            out.dump_json({"id": rid, "ok": False, "code": EXIT_FAILED, "kind": "stopped",
+                           "error": "serve was stopped before this command finished; what "
+                                    "it queued is in the outbox (`outbox list`)"})
+            break
         response = {"id": rid, "ok": outcome.code in (EXIT_OK, EXIT_NOT_DELIVERED),
                     "code": outcome.code, "result": outcome.result}
         if outcome.code not in (EXIT_OK, EXIT_NOT_DELIVERED):
@@ -602,6 +707,37 @@ async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
         # The input ended: what was accepted goes out before the process does.
         await h.engine.drain()
     return Outcome(EXIT_OK, None, [])
+
+
+async def _unless_stopped(command: Awaitable[Outcome], stop: asyncio.Event) -> Outcome | None:
+    """The command's outcome; None if a stop signal came and the command did not
+    finish within STOP_GRACE after it (a server that does not answer)."""
+    task = asyncio.ensure_future(command)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            await asyncio.wait({task}, timeout=STOP_GRACE)
+    finally:
+        stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    return None
+
+
+async def _next_line(lines: asyncio.Queue[str | None], stop: asyncio.Event) -> str | None:
+    """The next line of stdin, or None at its end or when a stop signal comes."""
+    getting = asyncio.ensure_future(lines.get())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if getting.done():
+        return getting.result()
+    getting.cancel()
+    return None
 
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
@@ -669,7 +805,9 @@ async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
     try:
         return await HANDLERS[args.command](h, args)
     except CommandError as exc:
-        return Outcome(exc.code, {"error": str(exc), "detail": exc.detail}, [str(exc)])
+        # The message may carry a server's words (an IMAP NO, a socket error).
+        return Outcome(exc.code, {"error": str(exc), "detail": exc.detail},
+                       [out.t(str(exc)).replace("\n", " ")])
     except UnmappedParty as exc:
         return Outcome(EXIT_DECIDE, {"error": "unmapped", "transport": exc.transport,
                                      "unresolved": exc.unresolved}, [out.t(str(exc))])
@@ -677,12 +815,99 @@ async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
         lines = [out.t(describe_presence(p)) for p in exc.presences]
         lines.append("Choose with --when-away send|defer|email.")
         return Outcome(EXIT_DECIDE, {"error": "away", "presences": exc.presences}, lines)
-    except (EngineError, LookupError, ValueError) as exc:
+    except (ConfigError, SecretError) as exc:
+        return Outcome(EXIT_CONFIG, {"error": str(exc), "kind": "config"}, [out.t(str(exc))])
+    except (sqlite3.Error, OSError, EngineError) as exc:
+        # An engine error may wrap a store that could not be written (a sync's rows).
+        cause = exc.__cause__ if isinstance(exc, EngineError) and exc.__cause__ else exc
+        line = store_not_writable(cause, h.engine.store.path)
+        if line is not None:
+            return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
+        if isinstance(exc, EngineError):
+            return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
+        if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror, ssl.SSLError)):
+            # A connection that broke where no layer below put it into words.
+            text = out.t(f"network: {exc.strerror or exc}").replace("\n", " ")
+            return Outcome(EXIT_NETWORK, {"error": text, "kind": "network"}, [text])
+        raise
+    except (LookupError, ValueError) as exc:
         return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
+
+
+# Commands that log in to a server; the others only read or change the store.
+LOGIN_COMMANDS = {"sync", "send", "reply", "handoff", "watch", "serve", "run", "health"}
+
+
+def logs_in(args: argparse.Namespace) -> bool:
+    if args.command == "outbox":
+        return getattr(args, "outbox_command", None) in ("retry", "email", "im")
+    if args.command == "contacts":
+        return bool(getattr(args, "vcard", False))
+    return args.command in LOGIN_COMMANDS
+
+
+def preflight(config: Config, args: argparse.Namespace) -> None:
+    """What the config promises, checked before any command runs: every CA file
+    loads and every password_command is there; a command that logs in also gets
+    each password it will need now, so a broken one is a config error (file, line,
+    key; exit 3) instead of a failure somewhere inside a sync or a daemon."""
+    check_ca_files(config)
+    check_password_commands(config)
+    if not logs_in(args):
+        return
+    asked: set[str] = set()  # one run per command, however many servers share it
+    for account in config.accounts:
+        if args.account and account.name != args.account:
+            continue
+        for service in SERVICES:
+            server = account.server(service)
+            if server is None:
+                continue
+            command = server.password_command or account.password_command
+            if command is None or command not in asked:
+                get_password(account, service)
+            if command is not None:
+                asked.add(command)
+
+
+def fail(args: argparse.Namespace, code: int, message: str, kind: str) -> int:
+    """An error before or outside a command: one line on stderr, or with --json
+    one JSON object (`error`, `kind`, `code`) on stdout like every other failure."""
+    message = out.t(message).replace("\n", " ")
+    if getattr(args, "json", False):
+        out.dump_json({"error": message, "kind": kind, "code": code}, sys.stdout)
+    else:
+        print(f"tuiclient: {kind} error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+# After SIGTERM/SIGINT, how long the engine may take to say goodbye to the servers.
+STOP_GRACE = 1.0
+
+
+async def _stop_now(closing: asyncio.Future, code: int) -> None:
+    """End the process once the engine closed, or after STOP_GRACE if a server
+    that does not answer holds it up. A thread blocked on such a server (a TLS
+    handshake, a connect) would otherwise keep the interpreter from exiting until
+    its socket times out. Leaving early is like a crash, which the store and the
+    outbox are built to survive: what was committed is in the store, and a send
+    in flight is settled by the next process."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait({closing}, timeout=STOP_GRACE)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def main(args: argparse.Namespace, config: Config) -> int:
     """Entry point from `tuiclient <command>`."""
+    try:
+        preflight(config, args)
+    except (ConfigError, SecretError) as exc:
+        return fail(args, EXIT_CONFIG, str(exc), "config")
+    except KeyboardInterrupt:  # Ctrl-C while a password command runs
+        return 130
     if args.command == "outbox" and not getattr(args, "outbox_command", None):
         args.outbox_command = "list"
     if args.command == "contacts" and not getattr(args, "contacts_command", None):
@@ -692,18 +917,41 @@ def main(args: argparse.Namespace, config: Config) -> int:
             setattr(args, name, False)
 
     async def go() -> Outcome:
-        h = Headless(config)
         try:
-            return await execute(h, args)
+            h = Headless(config)
+        except (sqlite3.Error, OSError) as exc:
+            line = store_not_writable(exc, store_path)
+            if line is None:
+                raise
+            return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
+        if args.command in ("watch", "serve", "run"):
+            stop_on_signals(h.stop)
+        outcome = Outcome(EXIT_FAILED)
+        try:
+            outcome = await execute(h, args)
+            return outcome
         finally:
+            closing = asyncio.ensure_future(h.close())
+            if h.stop.is_set():
+                await _stop_now(closing, outcome.code)
             with contextlib.suppress(Exception):
-                await h.close()
-    started = time.monotonic()
+                await closing
+    from ..engine import default_store_path
+    try:
+        store_path = default_store_path()
+    except OSError as exc:  # the data folder itself cannot be made
+        store_path = Path(exc.filename or ".") / "store.db"
+        line = store_not_writable(exc, store_path) or f"cannot make {exc.filename}: {exc}"
+        return fail(args, EXIT_STORE, line, "store")
     try:
         outcome = asyncio.run(go())
     except KeyboardInterrupt:
         return 130
-    del started
+    except Exception as exc:  # the last resort: one line, never a traceback
+        if os.environ.get("TUICLIENT_DEBUG"):
+            raise
+        return fail(args, EXIT_FAILED, f"{type(exc).__name__}: {exc} (TUICLIENT_DEBUG=1 "
+                                       "shows where)", "internal")
     if args.command in ("watch", "serve", "run"):
         return outcome.code
     if getattr(args, "json", False):

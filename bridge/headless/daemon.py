@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -53,7 +52,7 @@ class RulesDaemon:
             self.last_row = min(int(state["last_row"]), self.last_row)
             self.since = 0.0
         self.wake = asyncio.Event()
-        self.stop = asyncio.Event()
+        self.stop = h.stop
         self.actions = 0
         self.own = {a.lower() for acc in self.engine.accounts
                     for a in (acc.email, acc.jid) if a}
@@ -72,11 +71,10 @@ class RulesDaemon:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.stop.set)
         self.engine.events.subscribe(lambda e: self._on_event(e, loop))
-        await self.h.up(mail=True, xmpp=True)
+        if not await self.h.up_unless_stopped(mail=True, xmpp=True):
+            self.report("stopped", actions=self.actions)
+            return
         self.report("started", accounts=",".join(a.name for a in self.engine.accounts))
         while not self.stop.is_set():
             await self.pass_once()
@@ -142,7 +140,9 @@ class RulesDaemon:
             try:
                 await self.act(m, d)
             except (UnmappedParty, ContactAway, Exception) as exc:
-                self.report("failed", rule=d.rule, message=m.id, reason=str(exc))
+                from .cli import store_not_writable
+                reason = store_not_writable(exc, self.engine.store.path) or str(exc)
+                self.report("failed", rule=d.rule, message=m.id, reason=reason)
 
     async def act(self, m: Message, d: object) -> None:
         assert m.id is not None

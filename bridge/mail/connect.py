@@ -8,6 +8,7 @@ Both calls block: the engine runs them in worker threads.
 from __future__ import annotations
 
 import contextlib
+import imaplib
 import smtplib
 import ssl
 
@@ -58,6 +59,11 @@ def open_imap(
         raise ConnectError(f"IMAP {_server_name(server)}: TLS failed: {exc}") from exc
     except imapclient.exceptions.LoginError as exc:
         _shutdown(client)
+        if isinstance(exc.__context__, imaplib.IMAP4.abort):
+            # imapclient reports a connection lost during LOGIN as a LoginError:
+            # that is the network, not the server saying no.
+            raise ConnectError(f"IMAP {_server_name(server)}: connection lost during login: "
+                               f"{exc.__context__}") from exc
         raise ConnectError(f"IMAP {_server_name(server)}: login refused for {username}") from exc
     except (imapclient.exceptions.IMAPClientError, OSError) as exc:
         _shutdown(client)

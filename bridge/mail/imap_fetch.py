@@ -43,6 +43,12 @@ class FetchError(Exception):
     """The server answered the FETCH with NO or BAD, or the connection broke."""
 
 
+class FetchConnectionLost(FetchError, ConnectionError):
+    """The connection broke in the middle of a streamed command: a network
+    failure (an OSError, as every caller that handles one expects), not a
+    server's refusal."""
+
+
 @dataclass(slots=True)
 class FetchedHeader:
     uid: int
@@ -118,7 +124,7 @@ def search_uids(client: imapclient.IMAPClient, criteria: bytes) -> list[int]:
         while True:
             line = f.readline()
             if not line:
-                raise FetchError("the server closed the connection during SEARCH")
+                raise FetchConnectionLost("the server closed the connection during SEARCH")
             if _LITERAL.search(line):
                 raise FetchError("unexpected literal in a SEARCH answer")
             if line.startswith(done):
@@ -129,8 +135,10 @@ def search_uids(client: imapclient.IMAPClient, criteria: bytes) -> list[int]:
                 uids = parse_uid_set(m.group(1).decode())
             else:
                 note_push(im, line)
+    except FetchError:
+        raise
     except OSError as exc:
-        raise FetchError(f"connection lost during SEARCH: {exc}") from exc
+        raise FetchConnectionLost(f"connection lost during SEARCH: {exc}") from exc
     finally:
         im.tagged_commands.pop(tag, None)
 
@@ -173,14 +181,14 @@ def stream_command(client: imapclient.IMAPClient, command: bytes,
         while True:
             line = f.readline()
             if not line:
-                raise FetchError("the server closed the connection during FETCH")
+                raise FetchConnectionLost("the server closed the connection during FETCH")
             literals: list[bytes] = []
             text = line
             while (m := _LITERAL.search(line)) is not None:
                 literals.append(f.read(int(m.group(1))))
                 line = f.readline()
                 if not line:
-                    raise FetchError("the server closed the connection during FETCH")
+                    raise FetchConnectionLost("the server closed the connection during FETCH")
                 text += line
             if text.startswith(done):
                 status = text[len(done):].split(b" ", 1)[0]
@@ -230,8 +238,10 @@ def stream_command(client: imapclient.IMAPClient, command: bytes,
                     extra.modseq = max(extra.modseq, int(h.group(1)))
                 elif (u := _UIDVALIDITY.search(text)) is not None:
                     extra.uidvalidity = int(u.group(1))
+    except FetchError:
+        raise
     except OSError as exc:
-        raise FetchError(f"connection lost during FETCH: {exc}") from exc
+        raise FetchConnectionLost(f"connection lost during FETCH: {exc}") from exc
     finally:
         # imaplib keeps a slot for every tag it hands out; this one is answered.
         im.tagged_commands.pop(tag, None)
