@@ -18,7 +18,8 @@ from tests.harness.servers import Account, World
 
 def swaks(world: World, sender: Account, to: str, *extra: str, envelope_from: str | None = None,
           subject: str = "Hello", body: str = "Hello there.") -> str:
-    """Send one message with swaks; returns its Message-ID (without brackets)."""
+    """Send one message with swaks; returns its Message-ID (without brackets).
+    `envelope_from="<>"` is the null sender of a bounce."""
     if shutil.which("swaks") is None:
         pytest.skip("swaks is not installed (scripts/dev setup installs it)")
     msg_id = f"{uuid.uuid4().hex}@{sender.email.partition('@')[2]}"
