@@ -371,6 +371,14 @@ class Engine:
             m = self.message(row_id)
         return m
 
+    async def fetch_headers(self, row_id: int, names: Sequence[str]) -> dict[str, str]:
+        """Named header fields of an email, read from the IMAP server (the store
+        keeps only the ones threading and display need)."""
+        m = self.message(row_id)
+        if m.transport is not Transport.EMAIL or m.uid is None:
+            return {}
+        return await self._imap(m.account, lambda s: s.fetch_headers(row_id, names))
+
     def availability(self, account: str, address: str) -> ContactPresence:
         """A contact's availability by JID or by email address (mapped to its JID)."""
         jid = normalize_jid(address) if "@" in address else address

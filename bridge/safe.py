@@ -56,6 +56,18 @@ def inert_text(s: str) -> str:
     return _CONTROLS.sub("", s)
 
 
+# RFC 2045: type "/" subtype, both tokens (printable ASCII without specials).
+_CONTENT_TYPE = re.compile(r"[a-z0-9!#$%&'*+.^_`{|}~-]{1,127}/[a-z0-9!#$%&'*+.^_`{|}~-]{1,127}")
+
+
+def safe_content_type(value: str) -> str:
+    """A MIME type as RFC 2045 spells it (`type/subtype`, lower case), else
+    `application/octet-stream`: a sender's content type is shown next to its file
+    name and must carry no escape, control or bidi character, nor markup."""
+    value = (value or "").strip().lower()
+    return value if _CONTENT_TYPE.fullmatch(value) else "application/octet-stream"
+
+
 # Reserved by Windows whatever the extension; a file saved as "CON.txt" on a
 # share, or synced to a Windows machine, cannot be opened or deleted normally.
 _WINDOWS_DEVICES = frozenset(

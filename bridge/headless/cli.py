@@ -178,8 +178,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="ask the roster's vCards for email addresses first")
     sub.add_parser("watch", parents=[common], help="print the engine's events as JSON lines")
     sub.add_parser("serve", parents=[common], help="take JSON-line commands on stdin")
-    p = sub.add_parser("run", parents=[common], help="stay connected and apply reply rules")
-    p.add_argument("--rules", type=Path, required=True, help="the rules file (TOML)")
+    p = sub.add_parser("run", parents=[common],
+                       help="stay connected: retry deferred and queued sends, apply reply rules")
+    p.add_argument("--rules", type=Path, default=None,
+                   help="the rules file (TOML); without it, no rules: only the outbox's "
+                        "retries, IMAP IDLE and XMPP")
     p = sub.add_parser("health", parents=[common],
                        help="probe every server once: reachable, login, round trip, clock")
 
@@ -363,8 +366,9 @@ async def settle(engine: Engine, result: ReplyResult, wait: float,
         elif i.state is DeliveryState.FAILED:
             code = EXIT_FAILED
     if any(i.state is DeliveryState.DEFERRED for i in rows):
-        lines.append("It stays in the outbox: `tuiclient run` or the app retries it, and "
-                     "`tuiclient outbox email ID` sends it by email instead.")
+        lines.append("It stays in the outbox, retried while `tuiclient run` (or `serve`, or "
+                     "the app) is running; `tuiclient outbox email ID` sends it by email "
+                     "instead.")
     for msg_id in result.email_ids:
         if not any(i.msg_id == msg_id for i in rows):
             lines.append(f"email {msg_id} queued")

@@ -8,7 +8,18 @@ the current action finishes, and whatever waits is already a durable outbox row.
 
 Our automatic emails carry `Auto-Submitted: auto-replied` (RFC 3834), our chat
 replies count against the per-thread limit; an incoming message marked as
-automatic is never answered, so two daemons cannot keep each other busy.
+automatic is never answered, so two daemons cannot keep each other busy. For an
+email, "marked as automatic" is read from its header on the server
+(`rules.AUTOMATIC_HEADERS`); if that cannot be read, the message is skipped,
+not answered blindly.
+
+One sender is answered at most once per the rules file's `reply_once_per`
+(default a day). When each was last answered is kept in the state file next to
+the store (`rules-daemon.json`), written after every answer, so a restarted
+daemon remembers it.
+
+Without `--rules` (`tuiclient run`), there are no rules: the daemon keeps IMAP
+IDLE and XMPP up and the outbox running, which is what retries deferred chats.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from ..identity import UnmappedParty
 from ..model import SEEN, Direction, Message, Transport
 from ..outbox import ContactAway
 from . import output as out
+from .rules import AUTOMATIC_HEADERS, ReplyLedger
 
 if TYPE_CHECKING:
     from .cli import Headless, Outcome
@@ -47,8 +59,10 @@ class RulesDaemon:
         self.state_file = self.engine.store.path.parent / "rules-daemon.json"
         self.last_row = self.engine.store.last_message_row()
         self.since = self.started - FRESH
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        self.replied = ReplyLedger()
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
             state = json.loads(self.state_file.read_text())
+            self.replied = ReplyLedger.from_json(state.get("replied"))
             self.last_row = min(int(state["last_row"]), self.last_row)
             self.since = 0.0
         self.wake = asyncio.Event()
@@ -75,7 +89,9 @@ class RulesDaemon:
         if not await self.h.up_unless_stopped(mail=True, xmpp=True):
             self.report("stopped", actions=self.actions)
             return
-        self.report("started", accounts=",".join(a.name for a in self.engine.accounts))
+        self.report("started", accounts=",".join(a.name for a in self.engine.accounts),
+                    rules=str(getattr(self.rules, "path", "")) if getattr(self.rules, "rules", None)
+                    else "none")
         while not self.stop.is_set():
             await self.pass_once()
             with contextlib.suppress(TimeoutError):
@@ -104,11 +120,15 @@ class RulesDaemon:
 
     def _save(self) -> None:
         tmp = self.state_file.with_suffix(".tmp")
+        period = getattr(self.rules, "reply_once_per", None)
+        if period:
+            self.replied.prune(time.time(), period)
         with contextlib.suppress(OSError):
-            tmp.write_text(json.dumps({"last_row": self.last_row}))
+            tmp.write_text(json.dumps({"last_row": self.last_row,
+                                       "replied": self.replied.to_json()}))
             tmp.replace(self.state_file)
 
-    def incoming(self, m: Message) -> object:
+    def incoming(self, m: Message, automatic: str | None = None) -> object:
         from .rules import Incoming
         contact = self.engine.store.contact_for(m.sender.address)
         thread = self.engine.timeline(m.account, m.thread_id)
@@ -124,7 +144,7 @@ class RulesDaemon:
             recipients=tuple(p.address.lower() for p in m.recipients), subject=m.subject,
             text=m.text, own=sender in self.own, auto=m.msg_id in self.auto_ids,
             thread_state="new" if thread and thread[0].msg_id == m.msg_id else "reply",
-            availability=availability, date=m.date)
+            availability=availability, date=m.date, automatic=automatic)
 
     async def consider(self, m: Message) -> None:
         if m.transport is Transport.EMAIL and not m.text and m.id is not None:
@@ -133,7 +153,20 @@ class RulesDaemon:
             except Exception as exc:
                 self.report("skipped", message=m.id, reason=f"body not fetched: {exc}")
                 return
-        decisions = self.rules.decide(self.incoming(m), time.time())  # type: ignore[attr-defined]
+        automatic = None
+        if m.transport is Transport.EMAIL and m.uid is not None and m.id is not None \
+                and getattr(self.rules, "rules", None):
+            from .rules import automatic_reason
+            try:
+                headers = await self.engine.fetch_headers(m.id, AUTOMATIC_HEADERS)
+            except Exception as exc:
+                self.report("skipped", message=m.id, reason=f"header not fetched: {exc}")
+                return
+            automatic = automatic_reason(headers)
+        msg = self.incoming(m, automatic)
+        before = self.replied.last(msg)  # type: ignore[arg-type]
+        decisions = self.rules.decide(msg, time.time(),  # type: ignore[attr-defined]
+                                      replied=self.replied)
         for note in getattr(self.rules, "last_notes", []):
             self.report("held back", message=m.id, reason=note)
         for d in decisions:
@@ -143,6 +176,10 @@ class RulesDaemon:
                 from .cli import store_not_writable
                 reason = store_not_writable(exc, self.engine.store.path) or str(exc)
                 self.report("failed", rule=d.rule, message=m.id, reason=reason)
+                if d.action in ("reply", "handoff"):
+                    self.replied.forget(msg, before)  # type: ignore[arg-type]
+        if decisions:
+            self._save()  # the answer and its sender are on record before the next one
 
     async def act(self, m: Message, d: object) -> None:
         assert m.id is not None
@@ -192,6 +229,11 @@ async def run_rules(h: Headless, a: argparse.Namespace) -> Outcome:
     from .cli import EXIT_CONFIG, EXIT_OK, Outcome
     from .rules import RulesError, RuleSet
     own = [x for acc in h.engine.accounts for x in (acc.email, acc.jid) if x]
+    if a.rules is None:
+        # `tuiclient run`: no rules, only the engine's loops (IDLE, XMPP, outbox).
+        daemon = RulesDaemon(h, RuleSet(own_addresses=own), a.json)
+        await daemon.run()
+        return Outcome(EXIT_OK, {"actions": daemon.actions}, [])
     try:
         rules = RuleSet.load(a.rules, own_addresses=own)
     except RulesError as exc:

@@ -98,7 +98,7 @@ def message_block(m: Message) -> str:
     elif m.transport is Transport.EMAIL:
         lines.append("  subject: " + NO_SUBJECT)
     for a in m.attachments:
-        lines.append(f"  file: {t(a.filename)} ({a.content_type}, {a.size} bytes)")
+        lines.append(f"  file: {t(a.filename)} ({t(a.content_type)}, {a.size} bytes)")
     body = t(m.text).rstrip()
     if body:
         lines.extend("  | " + line for line in body.splitlines())
@@ -120,6 +120,6 @@ def log_line(entry: OutboxLogEntry) -> str:
 
 
 def contact_line(c: Contact) -> str:
-    parts = [f"{a.kind} {a.address} ({a.source}{'' if a.confirmed else ', unconfirmed'})"
+    parts = [f"{a.kind} {t(a.address)} ({a.source}{'' if a.confirmed else ', unconfirmed'})"
              for a in c.addresses]
     return f"{c.id:>4}  {t(c.name) or '(no name)'}: " + "; ".join(parts)

@@ -4,7 +4,11 @@ Pure: no network, no engine, no clock of its own. The daemon turns each new
 message into an `Incoming`, asks `RuleSet.decide(msg, now)` and carries out the
 `Decision`s it gets back.
 
-The rules file is TOML: a list of `[[rules]]`, tried in order. A full example::
+The rules file is TOML: an optional `reply_once_per` and a list of `[[rules]]`,
+tried in order. A full example::
+
+    reply_once_per = "1d"             # answer one sender at most once per this long
+                                      # (default one day; see "Limits")
 
     [[rules]]
     name = "answer colleagues"        # required, unique
@@ -67,7 +71,17 @@ sets a limit. On top of that, and whatever the rules say:
 * nothing is decided on our own messages (`own`, or a sender in
   `own_addresses`) or on automatic ones (`auto`);
 * reply and handoff never answer mailer-daemon, postmaster, noreply, list
-  request/bounce and similar robot addresses (RFC 3834 section 2);
+  request/bounce and similar robot addresses (RFC 3834 section 2), nor mail that
+  says it is automatic (`automatic`, from `automatic_reason`): `Auto-Submitted`
+  other than `no`, `Precedence: bulk, list or junk`, a `List-Id`, an empty
+  `Return-Path` (a bounce), `X-Auto-Response-Suppress: All/AutoReply/OOF` or an
+  `X-Autoreply`/`X-Autorespond` header;
+* reply and handoff answer one sender at most once per `reply_once_per` (default
+  one day), as vacation(1) and Sieve vacation (RFC 5230) do, when the caller
+  keeps a `ReplyLedger` and passes it to `decide` (the daemon does, and keeps it
+  in its state file, so a restart does not answer again). The ledger counts per
+  account, transport and sender: an email and a chat line from one person are
+  answered once each;
 * all rules together send (reply, handoff, forward) at most 3 times per thread
   per hour and 10 per day, and at most 10 times per sender per hour and 50 per
   day.
@@ -77,8 +91,8 @@ as automatic, stop after a bounded number of exchanges: a blocked message is
 answered by nothing, so the exchange dies there: in one thread after at most 3
 answers each within an hour (10 within a day), across new threads after at most
 10 each within an hour (50 within a day). Only a peer whose answers take hours to
-arrive could keep a trickle going, at those rates. The counts live in memory: a
-restarted daemon starts afresh.
+arrive could keep a trickle going, at those rates. These counts live in memory: a
+restarted daemon starts them afresh; the `reply_once_per` ledger is the one kept.
 """
 
 from __future__ import annotations
@@ -120,6 +134,8 @@ TEMPLATE_VARIABLES = ("name", "address", "subject", "snippet", "transport", "dat
 
 DEFAULT_PER_THREAD = 1
 DEFAULT_WINDOW = 3600.0
+DEFAULT_REPLY_ONCE_PER = 86400.0  # vacation(1) and Sieve vacation answer once a day at most
+ANSWERS = frozenset({"reply", "handoff"})  # what goes back to the sender
 # Caps on sending actions across all rules: (scope, count, seconds). Not configurable
 # from the rules file, so no rule can lift them.
 GLOBAL_CAPS: tuple[tuple[str, int, float], ...] = (
@@ -140,7 +156,10 @@ _ROBOT_LOCAL = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 
-_TOP_KEYS = ("rules",)
+_TOP_KEYS = ("rules", "reply_once_per")
+# The header fields `automatic_reason` reads (the daemon fetches only these).
+AUTOMATIC_HEADERS = ("Auto-Submitted", "Precedence", "List-Id", "Return-Path",
+                     "X-Auto-Response-Suppress", "X-Autoreply", "X-Autorespond")
 _RULE_KEYS = ("name", "continue", "match", "action", "limit")
 _MATCH_KEYS = ("transport", "from", "to", "subject", "body", "thread", "availability")
 _ACTION_KEYS = ("reply", "handoff", "forward", "mark", "text", "all", "history", "attach")
@@ -170,6 +189,7 @@ class Incoming:
     thread_state: str  # "new" | "reply"
     availability: str | None  # the sender's presence; None if not asked
     date: float
+    automatic: str | None = None  # why the mail says it is automatic (automatic_reason)
 
 
 @dataclass(frozen=True)
@@ -318,6 +338,72 @@ def template_values(msg: Incoming) -> dict[str, str]:
     }
 
 
+def automatic_reason(headers: dict[str, str]) -> str | None:
+    """Why a mail with these header fields (names in any case) is automatic and
+    must not be answered (RFC 3834 section 2, RFC 2919, and the de facto headers
+    of bulk mailers and autoresponders), or None for mail a person wrote."""
+    fields = {k.lower(): " ".join(str(v).split()) for k, v in headers.items()}
+    auto = fields.get("auto-submitted")
+    # The keyword may be followed by parameters and comments: "no (a person)".
+    if auto is not None and re.split(r"[\s;(]", auto.strip(), maxsplit=1)[0].lower() != "no":
+        return f"Auto-Submitted: {inert_text(auto)[:60]}"
+    precedence = (fields.get("precedence") or "").strip().lower()
+    if precedence in ("bulk", "list", "junk"):
+        return f"Precedence: {precedence}"
+    if "list-id" in fields:
+        return "a mailing list's mail (List-Id)"
+    if "return-path" in fields and fields["return-path"].strip(" <>") == "":
+        return "a bounce (empty Return-Path)"
+    suppress = {x.strip().lower() for x in fields.get("x-auto-response-suppress", "").split(",")}
+    if suppress & {"all", "autoreply", "oof"}:
+        return "X-Auto-Response-Suppress"
+    for name in ("x-autoreply", "x-autorespond"):
+        if name in fields:
+            return f"an autoresponder's mail ({name})"
+    return None
+
+
+class ReplyLedger:
+    """When each sender was last answered: `reply_once_per` checks it.
+
+    Keyed by account, transport and sender; a plain dict of times, so that the
+    daemon can keep it in its state file (`to_json`, `from_json`)."""
+
+    def __init__(self, times: dict[str, float] | None = None) -> None:
+        self.times: dict[str, float] = dict(times or {})
+
+    @staticmethod
+    def key(msg: Incoming) -> str:
+        return "\t".join((msg.account, msg.transport, (msg.sender or "").lower()))
+
+    def last(self, msg: Incoming) -> float | None:
+        return self.times.get(self.key(msg))
+
+    def record(self, msg: Incoming, now: float) -> None:
+        self.times[self.key(msg)] = now
+
+    def forget(self, msg: Incoming, before: float | None) -> None:
+        """Undo a `record` whose answer could not be sent."""
+        if before is None:
+            self.times.pop(self.key(msg), None)
+        else:
+            self.times[self.key(msg)] = before
+
+    def prune(self, now: float, period: float) -> None:
+        self.times = {k: t for k, t in self.times.items() if t > now - period}
+
+    def to_json(self) -> dict[str, float]:
+        return dict(self.times)
+
+    @classmethod
+    def from_json(cls, value: object) -> ReplyLedger:
+        if not isinstance(value, dict):
+            return cls()
+        return cls({str(k): float(v) for k, v in value.items()
+                    if isinstance(v, int | float) and not isinstance(v, bool)
+                    and math.isfinite(v)})
+
+
 def is_robot_address(address: str) -> bool:
     """True for mailer-daemon, postmaster, noreply and list robots: never answered."""
     local = address.partition("@")[0]
@@ -337,8 +423,10 @@ class RuleSet:
         *,
         path: Path = Path("<rules>"),
         own_addresses: Iterable[str] = (),
+        reply_once_per: float = DEFAULT_REPLY_ONCE_PER,
     ) -> None:
         self.rules: list[Rule] = list(rules)
+        self.reply_once_per = reply_once_per
         self.path = Path(path)
         self.own_addresses = frozenset(a.lower() for a in own_addresses)
         # What the last `decide` skipped and why, for the daemon's log.
@@ -375,13 +463,18 @@ class RuleSet:
         except tomllib.TOMLDecodeError as exc:
             err = _syntax_error(path, text, exc)
             raise RulesError(path, err.reason, line=err.line) from None
-        rules = _Reader(path, text).read(raw)
-        return cls(rules, path=path, own_addresses=own_addresses)
+        reader = _Reader(path, text)
+        rules = reader.read(raw)
+        once = reader.duration(raw, "", "reply_once_per", DEFAULT_REPLY_ONCE_PER)
+        return cls(rules, path=path, own_addresses=own_addresses, reply_once_per=once)
 
     def decide(
-        self, msg: Incoming, now: float, *, own_addresses: Iterable[str] | None = None
+        self, msg: Incoming, now: float, *, own_addresses: Iterable[str] | None = None,
+        replied: ReplyLedger | None = None,
     ) -> list[Decision]:
-        """What to do with `msg`, limits applied; what is decided counts from now on."""
+        """What to do with `msg`, limits applied; what is decided counts from now on.
+        With `replied`, a reply or handoff to a sender answered less than
+        `reply_once_per` ago is held back, and one decided now is recorded there."""
         self.last_notes = []
         own = self.own_addresses
         if own_addresses is not None:
@@ -399,11 +492,18 @@ class RuleSet:
             if not rule.match.matches(msg):
                 continue
             blocked = self._blocked(rule, msg, sender, now)
+            if not blocked and replied is not None and rule.action in ANSWERS:
+                last = replied.last(msg)
+                if last is not None and now - last < self.reply_once_per:
+                    blocked = (f"{sender} was answered {_format_duration(round(now - last))} ago "
+                               f"(once per {_format_duration(self.reply_once_per)})")
             if blocked:
                 self.last_notes.append(f"rule {rule.name!r}: {blocked}")
             else:
                 decisions.append(rule.decision(msg))
                 self._record(rule, msg, sender, now)
+                if replied is not None and rule.action in ANSWERS:
+                    replied.record(msg, now)
             if not rule.cont:
                 break
         return decisions
@@ -411,8 +511,10 @@ class RuleSet:
     # -- limits ----------------------------------------------------------------
 
     def _blocked(self, rule: Rule, msg: Incoming, sender: str, now: float) -> str | None:
-        if rule.action in ("reply", "handoff") and is_robot_address(sender):
+        if rule.action in ANSWERS and is_robot_address(sender):
             return f"{sender} is a robot address: never answered"
+        if rule.action in ANSWERS and msg.automatic:
+            return f"automatic mail ({msg.automatic}): never answered (RFC 3834)"
         if rule.per_thread is not None:
             used = self._count(("rule", rule.name, msg.account, msg.thread_id), rule.window, now)
             if used >= rule.per_thread:

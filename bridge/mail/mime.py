@@ -41,7 +41,7 @@ from bridge.model import (
     parse_message_ids,
     thread_id_for_email,
 )
-from bridge.safe import inert_text, safe_basename
+from bridge.safe import inert_text, safe_basename, safe_content_type
 
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 MAX_DEPTH = 50
@@ -929,7 +929,7 @@ class _Walker:
                 self.reasons.append(reason)
             return
         self.defects(part)
-        ctype = part.get_content_type()
+        ctype = safe_content_type(part.get_content_type())
         payload = part.get_payload()
         if ctype.startswith("message/") and isinstance(payload, list):
             self.attach_message(part, payload, part_id or "1")
@@ -1050,7 +1050,7 @@ class _Walker:
             name = f"{subject[:80]}.eml" if subject else ""
         self.attachments.append(ParsedAttachment(
             filename=safe_basename(name) if name else "forwarded.eml", original_filename=name,
-            content_type=part.get_content_type(),
+            content_type=safe_content_type(part.get_content_type()),
             size=len(data), data=data, part_id=part_id,
             inline=_safe_call(part.get_content_disposition) == "inline"))
 

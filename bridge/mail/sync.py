@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import email
+import email.parser
+import email.policy
 import gc
 import hashlib
 import json
@@ -32,7 +34,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from email.policy import compat32
@@ -891,6 +893,28 @@ class MailSync:
                                      size=len(content))
         self.store.set_attachment(row_id, position, filled)
         return filled
+
+    def fetch_headers(self, row_id: int, names: Sequence[str]) -> dict[str, str]:
+        """Some header fields of a message (BODY.PEEK[HEADER.FIELDS]: it stays
+        unread), each as one string (repeated fields joined by ", "); a field the
+        message lacks is absent."""
+        message = self.store.get_message(row_id)
+        if message is None or message.folder is None or message.uid is None:
+            raise LookupError(f"message {row_id} has no place on the IMAP server")
+        client = self.connect()
+        self._examine(message.folder)
+        wanted = " ".join(n.upper() for n in names).encode("ascii")
+        data = client.fetch([message.uid], [b"BODY.PEEK[HEADER.FIELDS (" + wanted + b")]"])
+        item = data.get(message.uid)
+        if item is None:
+            raise LookupError(f"message {row_id} is no longer on the server")
+        block = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"") or b""
+        parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(block)
+        fields: dict[str, str] = {}
+        for name, value in parsed.items():
+            text = str(value)
+            fields[name] = f"{fields[name]}, {text}" if name in fields else text
+        return fields
 
     def save_attachment(self, row_id: int, position: int, directory: Path) -> Path:
         """Write one attachment of a message into `directory` under a safe, new name.
