@@ -1,8 +1,8 @@
 """Deferred chats are retried by `tuiclient run`, exactly as the hint names it.
 
 alice sends a chat to bob, who is busy: `tuiclient send` defers it and prints
-which command retries it. That command, run as printed (through a shell, with the
-venv's `tuiclient` on PATH, the config at its default place), starts with no
+which command retries it. That command, run as printed (split as a shell would,
+with the venv's `tuiclient` on PATH, the config at its default place), starts with no
 rules file, stays up, retries on the schedule and delivers the line the moment bob
 is available. bob is a plain slixmpp client.
 """
@@ -13,6 +13,8 @@ import asyncio
 import json
 import os
 import re
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,10 +34,14 @@ FAST = '\n[deferral]\nfirst_retry = "0.5s"\ngrowth = 1.0\nceiling = "0.5s"\n'
 BIN = str(Path(sys.executable).parent)
 
 
-def shell(command: str, **kw: object) -> subprocess.Popen:
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
-    return subprocess.Popen(command, shell=True, env=env, cwd=REPO_ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+def as_given(command: str) -> subprocess.Popen:
+    """The command line as a shell would run it, with the venv's bin first on PATH
+    (exec'd directly, so that SIGTERM reaches it and not a shell)."""
+    path = BIN + os.pathsep + os.environ.get("PATH", "")
+    argv = shlex.split(command)
+    argv[0] = shutil.which(argv[0], path=path) or argv[0]
+    return subprocess.Popen(argv, env=dict(os.environ, PATH=path), cwd=REPO_ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 async def test_the_deferral_hint_names_a_command_that_retries_and_delivers(
@@ -59,7 +65,7 @@ async def test_the_deferral_hint_names_a_command_that_retries_and_delivers(
     command = re.search(r"`([^`]*)`", hint).group(1)  # the first command it names
     assert command == "tuiclient run", hint
 
-    daemon = shell(command)
+    daemon = as_given(command)
     lines: list[str] = []
 
     def read() -> None:
