@@ -330,6 +330,17 @@ def find_message(engine: Engine, ref: str, account: str | None) -> Message:
     raise CommandError(EXIT_FAILED, f"no message {ref!r} (see `tuiclient show`)")
 
 
+def self_command(engine: Engine) -> str:
+    """`tuiclient`, with `--config FILE` when the config is not the default one:
+    the start of a command line that works as printed."""
+    from ..paths import default_config_path
+    path = getattr(engine.config, "path", None)
+    with contextlib.suppress(OSError, ValueError):
+        if path is not None and Path(path).resolve() != default_config_path().resolve():
+            return f"tuiclient --config {shlex.quote(str(Path(path).resolve()))}"
+    return "tuiclient"
+
+
 async def settle(engine: Engine, result: ReplyResult, wait: float,
                  stop: asyncio.Event | None = None) -> Outcome:
     """Wait (up to `wait` s) until what a reply sent is delivered or stuck; report it.
@@ -365,10 +376,13 @@ async def settle(engine: Engine, result: ReplyResult, wait: float,
             code = max(code, EXIT_NOT_DELIVERED)
         elif i.state is DeliveryState.FAILED:
             code = EXIT_FAILED
-    if any(i.state is DeliveryState.DEFERRED for i in rows):
-        lines.append("It stays in the outbox, retried while `tuiclient run` (or `serve`, or "
-                     "the app) is running; `tuiclient outbox email ID` sends it by email "
-                     "instead.")
+    deferred = [i.id for i in rows if i.state is DeliveryState.DEFERRED]
+    if deferred:
+        me = self_command(engine)
+        lines.append(f"It stays in the outbox and is retried only while `{me} run` (or "
+                     f"`{me} serve`, or the app) is running; "
+                     + ", ".join(f"`{me} outbox email {x}`" for x in deferred)
+                     + " sends it by email instead.")
     for msg_id in result.email_ids:
         if not any(i.msg_id == msg_id for i in rows):
             lines.append(f"email {msg_id} queued")
