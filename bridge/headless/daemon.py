@@ -164,8 +164,8 @@ class RulesDaemon:
                 return
             automatic = automatic_reason(headers)
         msg = self.incoming(m, automatic)
-        before = self.replied.last(msg)  # type: ignore[arg-type]
-        decisions = self.rules.decide(msg, time.time(),  # type: ignore[attr-defined]
+        before = self.replied.last(msg)  # type: ignore[arg-type]  # msg: the rules view of a Message
+        decisions = self.rules.decide(msg, time.time(),  # type: ignore[attr-defined]  # Rules or NoRules
                                       replied=self.replied)
         for note in getattr(self.rules, "last_notes", []):
             self.report("held back", message=m.id, reason=note)
@@ -177,7 +177,7 @@ class RulesDaemon:
                 reason = store_not_writable(exc, self.engine.store.path) or str(exc)
                 self.report("failed", rule=d.rule, message=m.id, reason=reason)
                 if d.action in ("reply", "handoff"):
-                    self.replied.forget(msg, before)  # type: ignore[arg-type]
+                    self.replied.forget(msg, before)  # type: ignore[arg-type]  # as above
         if decisions:
             self._save()  # the answer and its sender are on record before the next one
 
