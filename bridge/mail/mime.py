@@ -320,11 +320,17 @@ def _mailbox(piece: str, role: str) -> Party | None:
     quoted, plain, angle, bare = m.groups()
     if bare:
         return _party(bare, "", role)
-    if quoted:
+    return _party(angle, _mailbox_name(quoted, plain), role)
+
+
+def _mailbox_name(quoted: str | None, plain: str | None) -> str:
+    """The name before an address in angle brackets: quoted, even when empty
+    (`"" <a@b>`, where the plain name's group did not take part), or plain."""
+    if quoted is not None:
         name = _QUOTED_PAIR.sub(r"\1", quoted) if "\\" in quoted else quoted
     else:
-        name = plain.strip()
-    return _party(angle, name if "  " not in name else " ".join(name.split()), role)
+        name = (plain or "").strip()
+    return name if "  " not in name else " ".join(name.split())
 
 
 _mailbox_cached = lru_cache(maxsize=16384)(_mailbox)
@@ -333,7 +339,9 @@ _mailbox_cached = lru_cache(maxsize=16384)(_mailbox)
 def _parse_parties(value: str, role: str) -> tuple[Party, ...]:
     # Decoding comes after address parsing: an encoded word may decode to a comma
     # or angle bracket, which must not split or redirect the address.
-    items: list[tuple[str, str, str, str]] = []
+    # The groups of _MAILBOX: quoted name, plain name, angle address, bare address;
+    # those of the alternative that did not match are None.
+    items: list[tuple[str | None, ...]] = []
     pos, end = 0, len(value)
     match = _MAILBOX_ITEM.match
     while pos < end:
@@ -341,7 +349,7 @@ def _parse_parties(value: str, role: str) -> tuple[Party, ...]:
         if m is None or m.end() == pos:
             items.clear()
             break
-        items.append(m.groups())  # type: ignore[arg-type]
+        items.append(m.groups())
         pos = m.end()
     if items:
         found = []
@@ -349,12 +357,8 @@ def _parse_parties(value: str, role: str) -> tuple[Party, ...]:
             if bare:
                 found.append(_party(bare, "", role))
                 continue
-            if quoted:
-                name = _QUOTED_PAIR.sub(r"\1", quoted) if "\\" in quoted else quoted
-            else:
-                name = plain.strip()
-            found.append(_party(angle, name if "  " not in name else " ".join(name.split()),
-                                role))
+            assert angle is not None  # not bare: the alternative with <address>
+            found.append(_party(angle, _mailbox_name(quoted, plain), role))
         return tuple(found)
     parties: list[Party] = []
     pairs: list[tuple[str, str]] | None = None
