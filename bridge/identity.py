@@ -118,9 +118,9 @@ class Identity:
                     found.append(Mapping(normalize_jid(jid), SOURCE_CONFIG,
                                          f"contact {contact.name}"))
         for rule in self.config.domain_rules:
-            jid = rule.map(email)
-            if jid:
-                found.append(Mapping(normalize_jid(jid), SOURCE_RULE,
+            mapped = rule.map(email)
+            if mapped:
+                found.append(Mapping(normalize_jid(mapped), SOURCE_RULE,
                                      f"{rule.email_pattern} -> {rule.jid_template}"))
         found.extend(self._learned(email, "jid"))
         return found
@@ -220,8 +220,8 @@ class Identity:
         emails: set[str] = set()
         for contact in self.config.contacts:
             emails.update(e.lower() for e in contact.emails)
-        for contact in self.store.contacts():
-            emails.update(a.address for a in contact.addresses if a.kind in ("email", "both"))
+        for stored in self.store.contacts():
+            emails.update(a.address for a in stored.addresses if a.kind in ("email", "both"))
         found = []
         for email in sorted(emails):
             r = self.jid_for(email)

@@ -175,6 +175,25 @@ async def test_a_rebound_key_works_and_the_help_shows_it(tmp_path):
         assert down.split("next line")[0].strip() == "j, ctrl+n"
 
 
+# -- the list keeps its cursor when the rows change ---------------------------------------
+
+
+async def test_the_list_cursor_goes_to_the_top_when_its_conversation_is_gone(tmp_path):
+    """New rows without the highlighted conversation (another account chosen in the
+    sidebar) put the cursor on the first row; they used to set it to None and crash."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        listing = app.screen.query_one(ConversationList)
+        await pilot.press("j", "j")
+        kept = listing.current
+        assert kept is not None and listing.cursor == 2
+        listing.set_rows(listing.rows, exhausted=True)
+        assert listing.current == kept
+        listing.set_rows([t for t in listing.rows if t != kept], exhausted=True)
+        await pilot.pause()
+        assert listing.cursor == 0
+
+
 # -- flag and unread, without servers -----------------------------------------------------
 
 

@@ -144,6 +144,9 @@ Content-Type: multipart/mixed; boundary="x"
     "broken <a@x.test",
     "a@x.test b@x.test",
     "\"unterminated <a@x.test>",
+    # An empty quoted name: the plain name's group is None then (it used to crash).
+    '"" <alice@example.test>',
+    '"" <alice@example.test>, "Ben" <ben@x.test>',
 ])
 def test_address_fast_path_agrees_with_getaddresses(value: str) -> None:
     from email.utils import getaddresses

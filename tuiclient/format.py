@@ -95,7 +95,7 @@ def who(m: Message, names: Mapping[str, str] | None = None) -> str:
     return one_line((names or {}).get(address.lower())) or address
 
 
-def size(n: int) -> str:
+def size(n: float) -> str:
     for unit in ("B", "KB", "MB"):
         if n < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bridge.engine import ContactAway, EngineError, ReplyResult, UnmappedParty
 from bridge.model import Message
+from tuiclient.appref import client_app
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -53,15 +54,18 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
     from tuiclient.screens.prompts import AddressScreen, DeferScreen
 
     app = screen.app
-    engine = app.engine  # type: ignore[attr-defined]
+    engine = client_app(screen).engine
     assert draft.message.id is not None
-    kwargs = {"via": draft.via, "reply_all": draft.reply_all, "history": draft.history,
-              "attachments": list(draft.attachments) or None, "when_away": "ask",
-              "mixed": False}
+    attachments = list(draft.attachments) or None
+    when_away = "ask"
+    mixed = False
     answered: dict[str, str] = {}
     for _ in range(6):
         try:
-            return await engine.reply(draft.message.id, draft.text, **kwargs)
+            return await engine.reply(draft.message.id, draft.text, via=draft.via,
+                                      reply_all=draft.reply_all, history=draft.history,
+                                      attachments=attachments, when_away=when_away,
+                                      mixed=mixed)
         except UnmappedParty as exc:
             again = [r.query for r in exc.unresolved if r.query in answered]
             if again:
@@ -75,7 +79,7 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
                 app.notify("Reply not sent.", severity="warning")
                 return None
             if answer == "mixed":
-                kwargs["mixed"] = True
+                mixed = True
                 continue
             answered.update(answer)
             for query, address in answer.items():
@@ -88,7 +92,7 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
             if choice is None:
                 app.notify("Reply not sent.", severity="warning")
                 return None
-            kwargs["when_away"] = choice
+            when_away = choice
         except (EngineError, OSError) as exc:
             app.notify(str(exc), title="Reply not sent", severity="error", timeout=10,
                        markup=False)
@@ -101,7 +105,7 @@ async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
     from tuiclient.screens.prompts import DeferScreen
 
     app = screen.app
-    engine = app.engine  # type: ignore[attr-defined]
+    engine = client_app(screen).engine
     when_away = "ask"
     for _ in range(3):
         try:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.message import Message as MimePart
 from email.utils import format_datetime, formataddr
 from typing import NamedTuple
 
@@ -183,7 +184,10 @@ def build_email(
             # encoding exactly, so send them as a generic type with the same name.
             msg.add_attachment(bytes(data), maintype="application", subtype="octet-stream",
                                filename=name)
-            part = msg.get_payload()[-1]
+            parts = msg.get_payload()
+            # add_attachment made the message multipart, the attachment its last part.
+            assert isinstance(parts, list) and isinstance(parts[-1], MimePart)
+            part = parts[-1]
             part.replace_header("Content-Type", f"{maintype}/{subtype}")
             part.set_param("name", name)
         else:

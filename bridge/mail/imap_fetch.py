@@ -211,11 +211,12 @@ def stream_command(client: imapclient.IMAPClient, command: bytes,
                     # A mailbox has a handful of flag combinations: one shared set
                     # each, which also pickles once per batch for the parser.
                     raw_flags = flags.group(1)
-                    flag_set = flag_sets.get(raw_flags)
-                    if flag_set is None:
-                        flag_set = frozenset(raw_flags.decode("utf-8", "replace").split())
+                    shared = flag_sets.get(raw_flags)
+                    if shared is None:
+                        shared = frozenset(raw_flags.decode("utf-8", "replace").split())
                         if len(flag_sets) < 256:
-                            flag_sets[raw_flags] = flag_set
+                            flag_sets[raw_flags] = shared
+                    flag_set = shared
                 item = FetchedHeader(
                     int(uid.group(1)),
                     flag_set,

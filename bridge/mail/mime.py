@@ -29,7 +29,7 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_tz
 from functools import lru_cache
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, TypeVar
 
 from bridge.model import (
     Attachment,
@@ -320,11 +320,17 @@ def _mailbox(piece: str, role: str) -> Party | None:
     quoted, plain, angle, bare = m.groups()
     if bare:
         return _party(bare, "", role)
-    if quoted:
+    return _party(angle, _mailbox_name(quoted, plain), role)
+
+
+def _mailbox_name(quoted: str | None, plain: str | None) -> str:
+    """The name before an address in angle brackets: quoted, even when empty
+    (`"" <a@b>`, where the plain name's group did not take part), or plain."""
+    if quoted is not None:
         name = _QUOTED_PAIR.sub(r"\1", quoted) if "\\" in quoted else quoted
     else:
-        name = plain.strip()
-    return _party(angle, name if "  " not in name else " ".join(name.split()), role)
+        name = (plain or "").strip()
+    return name if "  " not in name else " ".join(name.split())
 
 
 _mailbox_cached = lru_cache(maxsize=16384)(_mailbox)
@@ -333,7 +339,9 @@ _mailbox_cached = lru_cache(maxsize=16384)(_mailbox)
 def _parse_parties(value: str, role: str) -> tuple[Party, ...]:
     # Decoding comes after address parsing: an encoded word may decode to a comma
     # or angle bracket, which must not split or redirect the address.
-    items: list[tuple[str, str, str, str]] = []
+    # The groups of _MAILBOX: quoted name, plain name, angle address, bare address;
+    # those of the alternative that did not match are None.
+    items: list[tuple[str | None, ...]] = []
     pos, end = 0, len(value)
     match = _MAILBOX_ITEM.match
     while pos < end:
@@ -341,7 +349,7 @@ def _parse_parties(value: str, role: str) -> tuple[Party, ...]:
         if m is None or m.end() == pos:
             items.clear()
             break
-        items.append(m.groups())  # type: ignore[arg-type]
+        items.append(m.groups())
         pos = m.end()
     if items:
         found = []
@@ -349,12 +357,8 @@ def _parse_parties(value: str, role: str) -> tuple[Party, ...]:
             if bare:
                 found.append(_party(bare, "", role))
                 continue
-            if quoted:
-                name = _QUOTED_PAIR.sub(r"\1", quoted) if "\\" in quoted else quoted
-            else:
-                name = plain.strip()
-            found.append(_party(angle, name if "  " not in name else " ".join(name.split()),
-                                role))
+            assert angle is not None  # not bare: the alternative with <address>
+            found.append(_party(angle, _mailbox_name(quoted, plain), role))
         return tuple(found)
     parties: list[Party] = []
     pairs: list[tuple[str, str]] | None = None
@@ -550,36 +554,36 @@ def header_fields(raw: bytes) -> tuple[Any, ...]:
     get = values.get
     subject = get("subject")
     subject = _display(subject[:_MAX_TEXT_HEADER]) if subject else ""
-    value = get("from")
+    header: str | None = get("from")
     sender = None
-    if value:
-        senders = _parties(value, "from")
+    if header:
+        senders = _parties(header, "from")
         if senders:
             sender = senders[0]
-    value = get("to")
-    to = _parties(value, "to") if value else _NO_PARTIES
-    value = get("cc")
-    cc = _parties(value, "cc") if value else _NO_PARTIES
-    value = get("bcc")
-    bcc = _parties(value, "bcc") if value else _NO_PARTIES
-    value = get("reply-to")
-    reply_to = _parties(value, "to") if value else _NO_PARTIES
-    value = get("date")
-    date = parse_date(value[:200]) if value else None
-    value = get("message-id")
-    message_id = _bare_id(value) if value else ""
-    value = get("in-reply-to")
-    in_reply_to = _bare_id(value) if value else ""
-    value = get("references")
+    header = get("to")
+    to = _parties(header, "to") if header else _NO_PARTIES
+    header = get("cc")
+    cc = _parties(header, "cc") if header else _NO_PARTIES
+    header = get("bcc")
+    bcc = _parties(header, "bcc") if header else _NO_PARTIES
+    header = get("reply-to")
+    reply_to = _parties(header, "to") if header else _NO_PARTIES
+    header = get("date")
+    date = parse_date(header[:200]) if header else None
+    header = get("message-id")
+    message_id = _bare_id(header) if header else ""
+    header = get("in-reply-to")
+    in_reply_to = _bare_id(header) if header else ""
+    header = get("references")
     references: list[str] = []
-    if value:
-        found = _ID.findall(value)
-        if found and _CLEAN_IDS.fullmatch(value):
+    if header:
+        found = _ID.findall(header)
+        if found and _CLEAN_IDS.fullmatch(header):
             references = found
         else:
-            references = [inert_text(r) for r in parse_message_ids(value)]
-    value = get("content-type")
-    content_type = value.split(";", 1)[0].strip().lower() if value else ""
+            references = [inert_text(r) for r in parse_message_ids(header)]
+    header = get("content-type")
+    content_type = header.split(";", 1)[0].strip().lower() if header else ""
 
     if message_id:
         msg_id = message_id
@@ -1055,7 +1059,10 @@ class _Walker:
             inline=_safe_call(part.get_content_disposition) == "inline"))
 
 
-def _safe_call(fn: Callable[[], object]) -> object:
+_T = TypeVar("_T")
+
+
+def _safe_call(fn: Callable[[], _T]) -> _T | None:
     try:
         return fn()
     except Exception:  # header accessors choke on hostile parameters

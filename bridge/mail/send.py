@@ -130,9 +130,10 @@ class MailSender:
             if 400 <= exc.smtp_code < 500:
                 return self._retry(outbox_id, msg_id, attempts,
                                    f"server busy: {exc.smtp_code} {exc.smtp_error!r}")
-            return self._failed(outbox_id, msg_id,
-                                f"refused: {exc.smtp_code} "
-                                f"{exc.smtp_error.decode(errors='replace')}")
+            # smtplib's replies are bytes; the exception's type also allows str.
+            error = exc.smtp_error
+            reason = error.decode(errors="replace") if isinstance(error, bytes) else error
+            return self._failed(outbox_id, msg_id, f"refused: {exc.smtp_code} {reason}")
         except (ConnectError, OSError, smtplib.SMTPException) as exc:
             if isinstance(exc, ConnectError) and "login refused" in str(exc):
                 return self._failed(outbox_id, msg_id, str(exc))

@@ -928,6 +928,7 @@ class MailSync:
         attachment = message.attachments[position]
         if attachment.sha256 is None:
             attachment = self.fetch_part(row_id, position)
+        assert attachment.sha256 is not None  # fetch_part keeps the bytes or raises
         data = self.store.blob_path(attachment.sha256).read_bytes()
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         return write_new_file(directory, attachment.filename, data)

@@ -20,12 +20,12 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import count, islice
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from ..model import (
     CLAIM_PREFIX,
@@ -200,6 +200,15 @@ def _parties_json(parties: Iterable[Party]) -> str:
 
 def _parties_from_json(text: str) -> list[Party]:
     return [Party(p["address"], p.get("name", ""), p.get("role", "to")) for p in json.loads(text)]
+
+
+def _thread_of(r: Sequence[Any]) -> Thread:
+    """A `Thread` from a row of the threads columns that lists select, in order."""
+    (row_id, account, thread_id, subject, first_date, last_date, message_count, unread_count,
+     last_sender, snippet, bits) = r
+    return Thread(row_id, account, thread_id, subject, first_date, last_date, message_count,
+                  unread_count, last_sender, snippet,
+                  frozenset(t for t, bit in TRANSPORT_BITS.items() if bits & bit))
 
 
 def _before(before: float | Cursor | None, date_col: str, id_col: str) -> tuple[str, list[Any]]:
@@ -892,10 +901,11 @@ class Store:
             return 0
         rows_in: Sequence[tuple[Any, ...]]
         if isinstance(items[0], EmailHeaders):
+            # All items are of one kind: the first tells which.
             rows_in = [self.email_header_row(account, folder, h)
-                       for h in items]  # type: ignore[arg-type]
+                       for h in cast(Sequence[EmailHeaders], items)]
         else:
-            rows_in = items  # type: ignore[assignment]
+            rows_in = cast(Sequence[tuple[Any, ...]], items)
         now = time.time()
         if defer_parties:
             with self._lock:
@@ -1090,7 +1100,7 @@ class Store:
         return len(orphans)
 
     def update_flags_by_uid(self, account: str, folder: str,
-                            changes: dict[int, Iterable[str]]) -> int:
+                            changes: Mapping[int, Iterable[str]]) -> int:
         """Apply flags the server reported for UIDs of a folder; return rows changed.
 
         Unread counts of the affected threads follow in the same transaction.
@@ -1289,7 +1299,7 @@ class Store:
                 f"SELECT id, account, thread_id, subject, first_date, last_date, message_count,"
                 f" unread_count, last_sender, snippet, transports FROM threads {where}{cond}"
                 f" ORDER BY last_date DESC, id DESC LIMIT ?", [*args, *extra, limit]).fetchall()
-        return [Thread(*r[:10], frozenset(t for t, bit in TRANSPORT_BITS.items() if r[10] & bit))
+        return [_thread_of(r)
                 for r in rows]
 
     def get_thread(self, account: str, thread_id: str) -> Thread | None:
@@ -1300,7 +1310,7 @@ class Store:
                 " WHERE account = ? AND thread_id = ?", (account, thread_id)).fetchone()
         if r is None:
             return None
-        return Thread(*r[:10], frozenset(t for t, bit in TRANSPORT_BITS.items() if r[10] & bit))
+        return _thread_of(r)
 
     def thread_by_row(self, row_id: int) -> Thread | None:
         """A conversation by its number in the threads table (what lists show)."""
@@ -1311,7 +1321,7 @@ class Store:
                 (row_id,)).fetchone()
         if r is None:
             return None
-        return Thread(*r[:10], frozenset(t for t, bit in TRANSPORT_BITS.items() if r[10] & bit))
+        return _thread_of(r)
 
     def messages_after(self, row_id: int, limit: int = 500) -> list[Message]:
         """Messages stored after row `row_id`, oldest first (for followers of new mail)."""
@@ -1336,7 +1346,8 @@ class Store:
         match = fts_query(parsed.text)
         if match is None and not parsed.where:
             return []
-        sql, args = "", []
+        sql = ""
+        args: list[object] = []
         if match is not None:
             sql = "JOIN messages_fts AS f ON f.rowid = m.id WHERE messages_fts MATCH ?"
             args.append(match)
@@ -1654,7 +1665,8 @@ class Store:
                      due_before: float | None = None) -> list[OutboxItem]:
         """Outbox rows, oldest first; optionally only these states, and only those
         whose next attempt is due (`next_attempt` NULL or <= `due_before`)."""
-        sql, args = "SELECT * FROM outbox WHERE 1", []
+        sql = "SELECT * FROM outbox WHERE 1"
+        args: list[object] = []
         if states is not None:
             sql += " AND state IN (SELECT value FROM json_each(?))"
             args.append(_json([DeliveryState(s).value for s in states]))

@@ -94,6 +94,10 @@ class ComposeBase(Screen):
             area.text = text.rstrip("\n")
         area.focus()
 
+    def action_send(self) -> None:
+        """Check the text and hand the result back: each kind of compose screen its own."""
+        raise NotImplementedError
+
     def action_cancel(self) -> None:
         self.dismiss(None)
 

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label
 
 from bridge.events import Event
+from tuiclient.appref import client_app
 from tuiclient.server_health import key_of
 from tuiclient.widgets.server_status import ServerStatus, _duration
 
@@ -19,7 +20,7 @@ class HealthScreen(Screen):
                 Binding("p", "probe", "check again")]
 
     def compose(self) -> ComposeResult:
-        monitor = self.app.engine.health  # type: ignore[attr-defined]
+        monitor = client_app(self).engine.health
         yield Header()
         with Vertical(id="health"):
             yield Label("Servers", classes="title")
@@ -37,21 +38,21 @@ class HealthScreen(Screen):
         self.fill()
 
     def fill(self) -> None:
-        app = self.app
+        app = client_app(self)
         table = self.query_one(ServerStatus)
         table.clear()
-        for a in app.config.accounts:  # type: ignore[attr-defined]
+        for a in app.config.accounts:
             for service in ("imap", "smtp", "xmpp"):
                 server = a.server(service)
                 if server is not None:
                     table.expect(a.name, service, f"{server.host}:{server.port}")
-                    known = app.health.get((a.name, service))  # type: ignore[attr-defined]
+                    known = app.health.get((a.name, service))
                     if known is not None:
                         table.show(known)
         self.show_sync()
 
     def show_sync(self) -> None:
-        sync = self.app.sync_state  # type: ignore[attr-defined]
+        sync = client_app(self).sync_state
         self.query_one("#sync-state", Label).update(
             "\n".join(f"{name}: {state}" for name, state in sync.items()))
 
@@ -62,7 +63,7 @@ class HealthScreen(Screen):
         if key is None:
             self.show_sync()
             return
-        known = self.app.health.get(key)  # type: ignore[attr-defined]
+        known = client_app(self).health.get(key)
         if known is None:
             return
         try:
@@ -72,4 +73,4 @@ class HealthScreen(Screen):
 
     def action_probe(self) -> None:
         self.fill()
-        self.app.probe()  # type: ignore[attr-defined]
+        client_app(self).probe()

@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from tuiclient.appref import client_app
 from tuiclient.keys import DEFAULTS, shown
 
 EXTRA = [
@@ -28,7 +29,7 @@ class HelpScreen(Screen):
     BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "back")]
 
     def compose(self) -> ComposeResult:
-        overrides = self.app.config.keys  # type: ignore[attr-defined]
+        overrides = client_app(self).config.keys
         t = Text()
         group = None
         # Columns as wide as their longest entry (rebound keys can be long).

@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from bridge.engine import Engine
 from bridge.events import (
     DeliveryChanged,
     Event,
@@ -30,6 +31,7 @@ from bridge.mail.sync import FolderChanged, SyncProgress
 from bridge.model import FLAGGED, DeliveryState, Direction, Message, Transport
 from bridge.outbox import DeferralRetry, OutboxChanged
 from bridge.store.records import Thread
+from tuiclient.appref import client_app
 from tuiclient.format import one_line
 from tuiclient.keys import bind
 from tuiclient.replies import ReplyDraft, send_new, send_reply, sent_words
@@ -106,11 +108,11 @@ class MainScreen(Screen):
         self.account_rows: list[AccountRow] = []
 
     @property
-    def engine(self):  # type: ignore[no-untyped-def]
-        return self.app.engine  # type: ignore[attr-defined]
+    def engine(self) -> Engine:
+        return client_app(self).engine
 
     def compose(self) -> ComposeResult:
-        clock = self.app.clock  # type: ignore[attr-defined]
+        clock = client_app(self).clock
         yield Header()
         with Horizontal(id="body"):
             yield Sidebar(id="sidebar")
@@ -232,11 +234,11 @@ class MainScreen(Screen):
         """The words of the thread's emails (header sync has none), newest first, so
         the timeline and the response cards can show them."""
         key = self.open_key
-        missing = [m for m in reversed(self.messages) if m.transport is Transport.EMAIL
+        missing = [m.id for m in reversed(self.messages) if m.transport is Transport.EMAIL
                    and not m.text and m.uid is not None and m.id is not None][:30]
-        for m in missing:
+        for row_id in missing:
             try:
-                fetched = await self.engine.fetch_body(m.id)
+                fetched = await self.engine.fetch_body(row_id)
             except Exception:
                 continue  # the email view says so when the user opens that one
             if self.open_key != key:
@@ -368,9 +370,11 @@ class MainScreen(Screen):
 
     def action_toggle_unread(self) -> None:
         target = self.marking_target()
-        if target is None or target[2].id is None:
+        if target is None:
             return
         key, messages, m = target
+        if m.id is None:
+            return
         if key != self.open_key and any(x.unread for x in messages):
             # From the list: a conversation with unread messages is read at once.
             self.mark(key, [x for x in messages if x.unread and x.id is not None], "read",
@@ -485,7 +489,7 @@ class MainScreen(Screen):
         """Who a reply goes to, as the user knows them: the sender, or with "to all"
         everyone on the message but the user."""
         m = d.message
-        named = self.app.contact_names  # type: ignore[attr-defined]
+        named = client_app(self).contact_names
         me = {x.lower() for a in self.engine.accounts for x in (a.email, a.jid) if x}
         client = getattr(self.engine, "xmpp", {}).get(m.account)
         rooms = set(client.rooms()) if client is not None else set()
@@ -520,13 +524,13 @@ class MainScreen(Screen):
     async def ensure_bodies(self) -> None:
         """Email bodies (and so their files) of the open conversation, for the
         attachment checklist."""
-        missing = [m for m in self.messages if m.transport is Transport.EMAIL
+        missing = [m.id for m in self.messages if m.transport is Transport.EMAIL
                    and not m.text and m.uid is not None and m.id is not None]
         if not missing:
             return
-        for m in missing:
+        for row_id in missing:
             try:
-                await self.engine.fetch_body(m.id)
+                await self.engine.fetch_body(row_id)
             except Exception as exc:
                 self.notify(f"could not fetch a message: {exc}", severity="warning",
                             markup=False)
@@ -649,7 +653,7 @@ class MainScreen(Screen):
 
     def action_refresh(self) -> None:
         self.run_worker(self.engine.sync(), group="sync")
-        self.app.probe()  # type: ignore[attr-defined]
+        client_app(self).probe()
         self.notify("Syncing…", timeout=2)
 
     @on(Sidebar.Chosen)
@@ -701,7 +705,7 @@ class MainScreen(Screen):
             else:
                 rows.append(ContactRow(c.name, address, "unknown"))
         self.contacts = rows
-        self.app.contact_names = names  # type: ignore[attr-defined]
+        client_app(self).contact_names = names
         self.query_one(ConversationList).set_names(names)
 
     def refresh_outbox(self) -> None:
@@ -716,10 +720,10 @@ class MainScreen(Screen):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        app = self.app
+        app = client_app(self)
         accounts = [(a.name, [s for s in ("imap", "smtp", "xmpp") if a.server(s)])
                     for a in self.engine.accounts]
-        self.query_one(StatusBar).show(accounts, app.health, app.sync_state,  # type: ignore
+        self.query_one(StatusBar).show(accounts, app.health, app.sync_state,
                                        getattr(self, "waiting", 0))
 
     def engine_event(self, event: Event) -> None:

@@ -12,8 +12,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from bridge.engine import Engine
+from bridge.events import Event
 from bridge.model import DeliveryState, Transport
 from bridge.store.records import OutboxItem
+from tuiclient.appref import client_app
 from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
 from tuiclient.keys import bind
 
@@ -81,8 +83,8 @@ class OutboxScreen(Screen):
         table.focus()
 
     @property
-    def engine(self):  # type: ignore[no-untyped-def]
-        return self.app.engine  # type: ignore[attr-defined]
+    def engine(self) -> Engine:
+        return client_app(self).engine
 
     def fill(self) -> None:
         engine = self.engine
@@ -91,7 +93,7 @@ class OutboxScreen(Screen):
         table = self.query_one(OutboxTable)
         keep = self.current
         table.clear()
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = client_app(self).clock()
         for item in self.items:
             word, style = DELIVERY_MARK[item.state]
             what = item_text(item)
@@ -199,7 +201,7 @@ class OutboxScreen(Screen):
             self.notify(str(exc), title="Outbox", severity="error", timeout=10, markup=False)
         self.fill()
 
-    def engine_event(self, event) -> None:  # type: ignore[no-untyped-def]
+    def engine_event(self, event: Event) -> None:
         from bridge.events import DeliveryChanged
         from bridge.mail.send import EmailDelivery
         from bridge.outbox import DeferralRetry, OutboxChanged

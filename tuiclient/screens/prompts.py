@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -67,7 +68,7 @@ class DeferScreen(ModalScreen[str | None]):
         self.dismiss(choice or None)
 
 
-class AddressScreen(ModalScreen[dict[str, str] | str | None]):
+class AddressScreen(ModalScreen[dict[str, str] | Literal["mixed"] | None]):
     """Parties without an address on the chosen transport: ask for one, offering
     what the identity layer learned; or send their part the other way."""
 

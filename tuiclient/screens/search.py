@@ -12,6 +12,7 @@ from textual.widgets import Footer, Header, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from bridge.model import Message, Transport
+from tuiclient.appref import client_app
 from tuiclient.format import one_line, safe, short_date, transport_mark, who
 from tuiclient.keys import bind
 
@@ -64,13 +65,13 @@ class SearchScreen(Screen[Message | None]):
             self.query_one(Results).focus()
 
     def run_search(self, query: str) -> None:
-        engine = self.app.engine  # type: ignore[attr-defined]
+        engine = client_app(self).engine
         try:
             self.results = engine.search(query, limit=200, account=self.account)
         except Exception as exc:  # a bad filter: the engine's words say which
             self.query_one("#search-help", Label).update(Text(str(exc), style="red"))
             return
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = client_app(self).clock()
         options = []
         for m in self.results:
             head = Text(no_wrap=True, overflow="ellipsis")

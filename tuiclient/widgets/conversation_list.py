@@ -12,6 +12,7 @@ from bisect import bisect_left
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.events import Click
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -102,7 +103,10 @@ class ConversationList(ScrollView, can_focus=True):
         self.exhausted = exhausted
         self._asked = None
         self._resized()
-        self.cursor = self._index_of(key_of(keep)) if keep else 0
+        # The highlighted conversation keeps the cursor; gone from the new rows (another
+        # account chosen in the sidebar), the cursor goes to the top.
+        index = self._index_of(key_of(keep)) if keep else None
+        self.cursor = index if index is not None else 0
 
     def extend(self, threads: list[Thread], exhausted: bool) -> None:
         """A further page (older rows) arrived."""
@@ -223,7 +227,7 @@ class ConversationList(ScrollView, can_focus=True):
         if thread is not None:
             self.post_message(self.Selected(thread))
 
-    def on_click(self, event) -> None:  # type: ignore[no-untyped-def]
+    def on_click(self, event: Click) -> None:
         row = event.y + self.scroll_offset.y
         if 0 <= row < len(self.rows):
             self.cursor = row

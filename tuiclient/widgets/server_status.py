@@ -9,6 +9,7 @@ checked, and the detail text (remote text, shown inert).
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -37,8 +38,8 @@ def _duration(seconds: float) -> str:
 class ServerStatus(DataTable):
     """One row per account and server; rows change as health events arrive."""
 
-    def __init__(self, *, critical_interval: float | None = None, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, critical_interval: float | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # DataTable's own options, id= and classes= among them
         self.critical_interval = critical_interval
 
     def on_mount(self) -> None:

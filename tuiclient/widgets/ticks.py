@@ -26,10 +26,10 @@ def dot(on: bool) -> str:
     return "(•)" if on else "( )"
 
 
-def _mark(button: Checkbox, glyphs: str) -> Content:
+def _mark(button: ToggleButton, glyphs: str) -> Content:
     """The three cells of a box, its mark in the button's colour (not its
     background, which would fill an empty box)."""
-    left, inner, right = glyphs
+    left, inner, right = glyphs[0], glyphs[1:-1], glyphs[-1]
     colour = button.get_visual_style("toggle--button").foreground
     return Content.assemble(left, (inner, VisualStyle(foreground=colour, bold=True)), right)
 
