@@ -14,16 +14,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import functools
 import hashlib
 import imaplib
 import logging
 import mimetypes
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
+from typing import TypeVar
 
 from .config import AccountConfig, Config, SecretError, get_password
 from .events import Event, EventBus, HealthChanged
@@ -56,7 +58,7 @@ from .model import (
 )
 from .outbox import WHEN_AWAY, ContactAway, Outbox, describe_presence
 from .paths import data_dir, ensure_private_dir
-from .store import Store, owner
+from .store import Cursor, Store, owner
 from .store.records import Contact, Folder, OutboxItem, OutboxLogEntry, Thread
 from .xmpp.availability import Availability, ContactPresence
 from .xmpp.client import XmppClient
@@ -65,6 +67,7 @@ from .xmpp.stanzas import bare as bare_jid
 from .xmpp.stanzas import default_thread_id
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class EngineError(Exception):
@@ -210,7 +213,7 @@ class Engine:
             if xmpp and account.xmpp and account.jid and account.name not in self.xmpp:
                 jobs.append(self._start_xmpp(account, timeout))
             if mail and account.imap and account.name not in self.mail:
-                worker = MailWorker(account, lambda service, a=account: get_password(a, service),
+                worker = MailWorker(account, functools.partial(get_password, account),
                                     self.store, self.events, refresh=self.mail_refresh,
                                     poll=self.mail_poll,
                                     retry_delay=self.config.deferral.delay,
@@ -270,8 +273,8 @@ class Engine:
             self._ops[account] = sync
         return sync
 
-    async def _imap(self, account: str, job):  # type: ignore[no-untyped-def]
-        def run():  # type: ignore[no-untyped-def]
+    async def _imap(self, account: str, job: Callable[[MailSync], T]) -> T:
+        def run() -> T:
             with self._ops_lock:
                 sync = self._mail_ops(account)
                 try:
@@ -295,7 +298,7 @@ class Engine:
     # -- reading --------------------------------------------------------------------
 
     def conversations(self, account: str | None = None, limit: int = 50,
-                      before=None) -> list[Thread]:  # type: ignore[no-untyped-def]
+                      before: float | Cursor | None = None) -> list[Thread]:
         """A page of conversations of both transports, most recent first."""
         return self.store.list_threads(account, limit=limit, before=before)
 
@@ -689,18 +692,18 @@ class Engine:
         for m, a in chosen:
             if a.sha256 is None:
                 assert m.id is not None
-                index = m.attachments.index(a)
+                row, index = m.id, m.attachments.index(a)
                 if m.transport is Transport.EMAIL:
-                    m = await self.fetch_body(m.id)
+                    m = await self.fetch_body(row)
                     if index < len(m.attachments) and m.attachments[index].sha256 is None \
                             and m.uid is not None:
                         # Over the body limit: the files come one by one.
-                        row, at = m.id, index
                         await self._imap(m.account,
-                                         lambda s, row=row, at=at: s.fetch_part(row, at))
+                                         functools.partial(MailSync.fetch_part,
+                                                           row_id=row, position=index))
                         m = self.message(row)
                 else:
-                    m.attachments = await self.xmpp_client(m.account).download(m.id)
+                    m.attachments = await self.xmpp_client(m.account).download(row)
                 if index >= len(m.attachments) or m.attachments[index].sha256 is None:
                     raise EngineError(f"the file {a.filename!r} could not be fetched")
                 a = m.attachments[index]
@@ -785,9 +788,9 @@ class Engine:
         subject = (mail.subject or "").strip()
         if subject and reply_subject(subject) != subject:
             text = f"{subject}\n\n{text}" if text else subject
-        files = [{"name": a.filename, "type": a.content_type or "application/octet-stream",
-                  "sha256": a.sha256 or "", "size": a.size} for a in mail.attachments
-                 if a.sha256]
+        files: list[dict[str, str | int]] = [
+            {"name": a.filename, "type": a.content_type or "application/octet-stream",
+             "sha256": a.sha256 or "", "size": a.size} for a in mail.attachments if a.sha256]
         domain = client.domain
         legs: list[tuple[ImPlan, list[str]]] = []
         if len(group) > 1 and self.config.handoff.group_chats != "separate":

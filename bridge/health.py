@@ -323,7 +323,8 @@ class HealthMonitor:
         finally:
             client.use_uid = True
         now = time.time()
-        stamp = next(iter(data.values()), {}).get(b"INTERNALDATE")
+        row = next(iter(data.values()), None)
+        stamp = row.get(b"INTERNALDATE") if row else None
         if not isinstance(stamp, datetime):
             return None
         skew = stamp.timestamp() - now

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import functools
 import json
 import logging
 import time
@@ -709,8 +710,8 @@ class Outbox:
                 self._recreate(account, msg_id, payload, files)
             elif known.state in SETTLED or known.state is DeliveryState.SENT:
                 with contextlib.suppress(Exception):
-                    await self.engine._imap(account, lambda s, m=msg_id:
-                                            _delete_by_message_id(s, self.folder, m))
+                    await self.engine._imap(account, functools.partial(
+                        _delete_by_message_id, folder=self.folder, msg_id=msg_id))
         seen = {m for m, _p, _f in mirrored}
         for item in local.values():
             if item.state is DeliveryState.DEFERRED and item.msg_id not in seen:

@@ -611,7 +611,11 @@ async def cmd_watch(h: Headless, a: argparse.Namespace) -> Outcome:
     the same store (the app, a `run` daemon, one-shot commands) report, in order."""
     wake = asyncio.Event()
     loop = asyncio.get_running_loop()
-    h.engine.events.subscribe(lambda _e: loop.call_soon_threadsafe(wake.set))
+
+    def poke(_event: Event) -> None:
+        loop.call_soon_threadsafe(wake.set)
+
+    h.engine.events.subscribe(poke)
     store = h.engine.store
     last = store.add_event("WatchStarted", {"pid": os.getpid()}) - 1
     stop = h.stop
@@ -777,7 +781,7 @@ class _UsageError(Exception):
 
 
 class _QuietParser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise _UsageError(message)
 
 

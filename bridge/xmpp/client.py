@@ -25,7 +25,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
 from slixmpp import JID, InvalidJID
@@ -106,6 +106,9 @@ PLUGINS = (
     "xep_0198",  # stream management: acks and resumption
     "xep_0191",  # blocking command
 )
+# The message types we send: one-to-one chat or a room line.
+MessageKind = Literal["chat", "groupchat"]
+
 PLUGIN_CONFIG: dict[str, dict[str, object]] = {
     "xep_0199": {"keepalive": True, "interval": 60, "timeout": 30},
 }
@@ -194,7 +197,7 @@ class _Pending:
 
     message: Message
     to: str
-    mtype: str
+    mtype: MessageKind
     on_wire: bool = False
     acked_at: float | None = None
     resends: int = 0  # times sent again after the server had acked it
@@ -236,7 +239,7 @@ class XmppClient:
         jid = account.jid + (f"/{resource_name}" if resource_name else "")
         # A stream that goes silent is found by the keepalive ping: no answer within
         # `ping_timeout` and the connection is dropped and made again (resumed).
-        plugin_config = dict(PLUGIN_CONFIG, xep_0199={
+        plugin_config: dict[str, dict[str, object]] = dict(PLUGIN_CONFIG, xep_0199={
             "keepalive": True, "interval": ping_interval, "timeout": ping_timeout})
         self.session = XmppSession(jid, password, account.xmpp, plugins=PLUGINS,
                                    plugin_config=plugin_config, max_backoff=max_backoff)
@@ -500,7 +503,7 @@ class XmppClient:
         """Ask to see a contact's presence (and add them to the roster)."""
         jid = bare(jid)
         if name:
-            self.session.update_roster(jid, name=name)
+            self.session.update_roster(JID(jid), name=name)
         self.session.send_presence(pto=jid, ptype="subscribe")
 
     def approve(self, jid: str) -> None:
@@ -592,12 +595,12 @@ class XmppClient:
         return self.blocked()
 
     async def block(self, jid: str) -> None:
-        await self.session.plugin["xep_0191"].block(bare(jid), timeout=IQ_TIMEOUT)
+        await self.session.plugin["xep_0191"].block(JID(bare(jid)), timeout=IQ_TIMEOUT)
         self._blocked.add(bare(jid))
         self._publish(PresenceChanged(self.name, bare(jid), Availability.BLOCKED.value))
 
     async def unblock(self, jid: str) -> None:
-        await self.session.plugin["xep_0191"].unblock(bare(jid), timeout=IQ_TIMEOUT)
+        await self.session.plugin["xep_0191"].unblock(JID(bare(jid)), timeout=IQ_TIMEOUT)
         self._blocked.discard(bare(jid))
         now = self.availability(jid)
         self._publish(PresenceChanged(self.name, bare(jid), now.availability.value, now.status))
@@ -644,7 +647,7 @@ class XmppClient:
             raise XmppError(f"not in room {room}: join it first")
         return self._send(room, text, "groupchat", thread_id, msg_id, [])
 
-    def _send(self, to: str, text: str, mtype: str, thread_id: str | None,
+    def _send(self, to: str, text: str, mtype: MessageKind, thread_id: str | None,
               msg_id: str | None, attachments: list[Attachment]) -> Message:
         msg_id = msg_id or new_message_id(self.domain)
         existing = self.store.find_by_msg_id(self.name, msg_id)
@@ -849,7 +852,7 @@ class XmppClient:
             known = self._receipt_support.get(full)
             if known is None:
                 try:
-                    info = await disco.get_info(jid=full, cached=True, timeout=DISCO_TIMEOUT)
+                    info = await disco.get_info(jid=JID(full), cached=True, timeout=DISCO_TIMEOUT)
                     features = set(info["disco_info"]["features"])
                 except (IqError, IqTimeout, KeyError, TypeError):
                     features = set()
@@ -961,9 +964,9 @@ class XmppClient:
             self._advance(marker.get("id") or "", DeliveryState.DELIVERED, from_jid=sender)
         self._check_invitation(xml, sender)
         if (xml.get("type") or "") == "chat" and bare(sender) != self.own:
-            for state in CHAT_STATES:
-                if xml.find(q(NS_CHATSTATES, state)) is not None:
-                    self._publish(ChatStateChanged(self.name, bare(sender), state))
+            for chat_state in CHAT_STATES:
+                if xml.find(q(NS_CHATSTATES, chat_state)) is not None:
+                    self._publish(ChatStateChanged(self.name, bare(sender), chat_state))
                     break
         if xml.find(q(NS_CLIENT, "body")) is not None or xml.find("{jabber:x:oob}x") is not None:
             self._ingest(xml, "live")
@@ -1513,7 +1516,7 @@ class XmppClient:
         attachment = Attachment(safe_basename(filename), content_type, len(data),
                                 sha256=digest, url=url)
         to = bare(to)
-        mtype = "groupchat" if to in self._rooms else "chat"
+        mtype: MessageKind = "groupchat" if to in self._rooms else "chat"
         return self._send(to, url, mtype, thread_id, msg_id, [attachment])
 
     async def download(self, row_id: int, limit: int | None = None) -> list[Attachment]:
