@@ -39,6 +39,16 @@ class PushRestarted(Event):
     reason: str
 
 
+@dataclass(frozen=True)
+class ClockMeasured(Event):
+    """A server's clock was read in normal use (an IMAP APPEND stamped by the
+    server): `skew_s` is the server's clock minus ours, in seconds."""
+
+    account: str
+    service: str  # imap | xmpp
+    skew_s: float
+
+
 Listener = Callable[[Event], None]
 
 

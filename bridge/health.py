@@ -3,11 +3,10 @@
 Each probe gives one `HealthReport` per (account, service):
 
 - IMAP (in a thread): log in, then one STATUS INBOX (the round trip and the
-  counts), and the clock skew from the INTERNALDATE of the newest INBOX message
-  when it is recent enough to tell (a message that came in the last minutes was
-  stamped by the server's clock; an older one says nothing about it). That takes
-  an EXAMINE and a FETCH, so only on the first probe or when INBOX grew;
-  otherwise the last measured skew stands;
+  counts). IMAP has no command that reads the server's clock, and the age of the
+  newest mail says nothing about it; the skew is the one measured when the server
+  last stamped an APPEND of ours (`ClockMeasured`, from MailSync.append), else
+  unknown;
 - SMTP (in a thread): connect, EHLO, STARTTLS, AUTH, NOOP (the round trip);
 - XMPP: through the running client when there is one (its stream is what needs
   checking), else a short session of its own: XEP-0199 ping (the round trip),
@@ -39,14 +38,14 @@ import smtplib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree as ET
 
 import imapclient
+from slixmpp import JID
+from slixmpp.plugins import xep_0082
 
 from .config import AccountConfig, HealthPolicy, SecretError, get_password
-from .events import Event, HealthChanged
+from .events import ClockMeasured, Event, HealthChanged
 from .mail.connect import ConnectError, open_imap, open_smtp
 from .xmpp.session import XmppLoginError, XmppSession
 
@@ -58,14 +57,8 @@ log = logging.getLogger(__name__)
 NORMAL_INTERVAL = HealthPolicy().interval  # 15 min
 CRITICAL_INTERVAL = HealthPolicy().critical_interval  # 2 min
 PROBE_TIMEOUT = HealthPolicy().timeout  # 15 s
-# An INTERNALDATE older than this was not stamped "now": no skew from it.
-FRESH_MESSAGE = 300.0
-
-NS_PING = "urn:xmpp:ping"
-NS_TIME = "urn:xmpp:time"
-NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
-NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 NS_UPLOAD = "urn:xmpp:http:upload:0"
+NS_TIME = "urn:xmpp:time"
 SERVICES = ("imap", "smtp", "xmpp")
 
 
@@ -114,6 +107,8 @@ class HealthReport:
             parts.append(f"rtt {self.rtt_ms:.0f} ms")
         if self.clock_skew_s is not None:
             parts.append(f"clock {self.clock_skew_s:+.1f} s")
+        elif self.ok and self.service != "smtp":
+            parts.append("clock unknown")
         if self.push_alive is not None:
             parts.append("push alive" if self.push_alive else "push dead")
         if self.detail:
@@ -160,10 +155,9 @@ class HealthMonitor:
         self._states: dict[tuple[str, str], tuple[object, ...]] = {}
         self.critical: set[tuple[str, str]] = set()
         self.cycles = 0
-        # Per account: INBOX's message count at the last probe, and the clock skew
-        # last measured from it (a clock drifts slowly; see _probe_imap).
-        self._imap_messages: dict[str, int] = {}
-        self._imap_skews: dict[str, float | None] = {}
+        # Per account: the IMAP server's clock skew last measured in normal use
+        # (a clock drifts slowly; see _probe_imap).
+        self._imap_skews: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         # Listening from the start: a failure while the engine comes up (an XMPP
         # login refused in Engine.start) puts its server on the critical list too.
@@ -188,6 +182,8 @@ class HealthMonitor:
         # on the critical list at once; its recovery is confirmed by a probe.
         if isinstance(event, HealthChanged) and not event.ok and not event.from_probe:
             self.critical.add((event.account, event.service))
+        elif isinstance(event, ClockMeasured) and event.service == "imap":
+            self._imap_skews[event.account] = event.skew_s
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -293,14 +289,9 @@ class HealthMonitor:
             t = time.monotonic()
             status = client.folder_status("INBOX", [b"MESSAGES", b"UNSEEN"])
             rtt = (time.monotonic() - t) * 1000
-            messages = int(status.get(b"MESSAGES", 0) or 0)
-            # The clock: the newest message's INTERNALDATE, which costs two more
-            # commands, so only when it can be fresh: on the first probe, or
-            # when INBOX grew since the last one.
-            before = self._imap_messages.get(account.name)
-            self._imap_messages[account.name] = messages
-            if before is None or messages > before:
-                self._imap_skews[account.name] = self._imap_skew(client, messages)
+            # IMAP has no command that reads the server's clock: the skew is the
+            # one last measured in normal use (the server's stamp on an APPEND of
+            # ours, see MailSync.append), or unknown.
             skew = self._imap_skews.get(account.name)
         except (OSError, imapclient.exceptions.IMAPClientError) as exc:
             return HealthReport(account.name, "imap", True, True, self._imap_push(account.name),
@@ -311,24 +302,6 @@ class HealthMonitor:
         push = self._imap_push(account.name)
         detail = f"INBOX {status[b'MESSAGES']} messages ({status[b'UNSEEN']} unread)"
         return HealthReport(account.name, "imap", True, True, push, rtt, skew, detail, started)
-
-    @staticmethod
-    def _imap_skew(client: imapclient.IMAPClient, messages: int) -> float | None:
-        if not messages:
-            return None
-        client.select_folder("INBOX", readonly=True)
-        client.use_uid = False
-        try:
-            data = client.fetch([messages], [b"INTERNALDATE"])
-        finally:
-            client.use_uid = True
-        now = time.time()
-        row = next(iter(data.values()), None)
-        stamp = row.get(b"INTERNALDATE") if row else None
-        if not isinstance(stamp, datetime):
-            return None
-        skew = stamp.timestamp() - now
-        return skew if skew > -FRESH_MESSAGE else None
 
     def _imap_push(self, account: str) -> bool | None:
         """The worker's IDLE is alive if it answered within its check period; if not,
@@ -404,49 +377,42 @@ class HealthMonitor:
 
     async def _xmpp_checks(self, session: Any, account: AccountConfig, started: float, *,
                            running: bool) -> HealthReport:
-        domain = str(session.boundjid.domain)
-
-        async def iq(payload: ET.Element, to: str) -> ET.Element:
-            request = session.make_iq_get(ito=to)
-            request.append(payload)
-            return (await request.send(timeout=self.timeout)).xml
-
-        t = time.monotonic()
+        """Ping (XEP-0199), entity time (XEP-0202) and the upload service (disco),
+        each through slixmpp's own plugin."""
+        domain = JID(session.boundjid.domain)
         try:
-            await iq(ET.Element(f"{{{NS_PING}}}ping"), domain)
+            rtt = await session.plugin["xep_0199"].ping(domain, timeout=self.timeout) * 1000
         except Exception as exc:
             return HealthReport(account.name, "xmpp", True, True, False if running else None,
                                 detail=f"no answer to ping: {exc or type(exc).__name__}",
                                 checked_at=started)
-        rtt = (time.monotonic() - t) * 1000
         skew = None
-        with contextlib.suppress(Exception):
+        try:
             sent = time.time()
-            answer = await iq(ET.Element(f"{{{NS_TIME}}}time"), domain)
+            answer = await session.plugin["xep_0202"].get_entity_time(
+                domain, timeout=self.timeout)
             back = time.time()
-            utc = answer.find(f"{{{NS_TIME}}}time/{{{NS_TIME}}}utc")
+            # Read from the element, not ["utc"]: slixmpp 1.17's get_utc appends a
+            # second "Z" to the (already Z-suffixed, XEP-0202 3) value and fails.
+            utc = answer["entity_time"].xml.find(f"{{{NS_TIME}}}utc")
             if utc is not None and utc.text:
-                server = datetime.fromisoformat(utc.text.strip()).timestamp()
-                skew = server - (sent + back) / 2
-        upload = await self._upload_service(iq, domain)
+                skew = xep_0082.parse(utc.text.strip()).timestamp() - (sent + back) / 2
+        except Exception as exc:  # a server without XEP-0202: the clock is unknown
+            log.info("%s: no entity time from %s: %r", account.name, domain, exc)
+        upload = await self._upload_service(session, domain)
         detail = f"online as {account.jid}; " + (f"upload at {upload}" if upload
                                                  else "no upload service")
         return HealthReport(account.name, "xmpp", True, True, True if running else None, rtt,
                             skew, detail, started)
 
-    async def _upload_service(self, iq: Any, domain: str) -> str | None:
+    async def _upload_service(self, session: Any, domain: JID) -> str | None:
+        """The first of the server and its items that offers HTTP upload (XEP-0363)."""
+        disco = session.plugin["xep_0030"]
         with contextlib.suppress(Exception):
-            items = await iq(ET.Element(f"{{{NS_DISCO_ITEMS}}}query"), domain)
-            jids = [domain] + [i.get("jid") or "" for i in
-                               items.iter(f"{{{NS_DISCO_ITEMS}}}item")]
-            for jid in jids:
-                if not jid:
-                    continue
-                with contextlib.suppress(Exception):
-                    info = await iq(ET.Element(f"{{{NS_DISCO_INFO}}}query"), jid)
-                    if any(f.get("var") == NS_UPLOAD
-                           for f in info.iter(f"{{{NS_DISCO_INFO}}}feature")):
-                        return jid
+            for info in await disco.get_info_from_domain(domain=domain, timeout=self.timeout,
+                                                         cached=True):
+                if NS_UPLOAD in info["disco_info"]["features"]:
+                    return str(info["from"])
         return None
 
 

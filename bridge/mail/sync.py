@@ -19,6 +19,7 @@ against the store).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import email
 import email.parser
 import email.policy
@@ -28,6 +29,7 @@ import json
 import os
 import pickle
 import queue
+import re
 import struct
 import subprocess
 import sys
@@ -45,7 +47,7 @@ import imapclient
 from imapclient.response_parser import parse_response
 
 from ..config import AccountConfig
-from ..events import Event, EventBus
+from ..events import ClockMeasured, Event, EventBus
 from ..model import SEEN, Attachment, Direction, EmailHeaders, Party
 from ..safe import write_new_file
 from ..store import Store
@@ -87,6 +89,10 @@ HEADER_ITEMS = b"UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (" + HEADER_FIELD
 
 ROLES = {b"\\Sent": "sent", b"\\Drafts": "drafts", b"\\Trash": "trash", b"\\Junk": "junk",
          b"\\Archive": "archive", b"\\All": "all", b"\\Flagged": "flagged"}
+
+
+# UIDPLUS (RFC 4315): the answer to APPEND names the new message.
+APPENDUID = re.compile(r"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -330,6 +336,8 @@ class MailSync:
         self.password = password
         self.store = store
         self.events = events or EventBus()
+        # Our side of a clock comparison (ClockMeasured); a test sets its own.
+        self.clock: Callable[[], float] = time.time
         self.client: imapclient.IMAPClient | None = None
         self.own = frozenset(a.lower() for a in (account.email or "",) if a)
         # A message larger than this is not downloaded whole to be shown.
@@ -958,12 +966,41 @@ class MailSync:
         self.store.remove_mail_locations(self.account.name, folder, uids)
 
     def append(self, folder: str, raw: bytes, flags: tuple[str, ...] = ("\\Seen",)) -> None:
+        """APPEND `raw` to `folder` (created when missing), stamped by the server.
+
+        The stamp is the server's clock: with no date of ours, the server sets the new
+        message's INTERNALDATE to the moment it took it (RFC 3501 6.3.11). When the
+        server names the message (UIDPLUS's APPENDUID), its INTERNALDATE against the
+        middle of our round trip is the clock skew, published as `ClockMeasured`.
+        IMAP has no command that reads the server's clock; this is the one moment a
+        client learns it without writing anything for the purpose.
+        """
         client = self.connect()
+        sent = self.clock()
         try:
-            client.append(folder, raw, flags=flags, msg_time=None)
+            answer = client.append(folder, raw, flags=flags, msg_time=None)
         except imapclient.exceptions.IMAPClientError:
             client.create_folder(folder)
-            client.append(folder, raw, flags=flags, msg_time=None)
+            sent = self.clock()
+            answer = client.append(folder, raw, flags=flags, msg_time=None)
+        back = self.clock()
+        with suppress(OSError, imapclient.exceptions.IMAPClientError, ValueError):
+            skew = self._append_skew(folder, answer, (sent + back) / 2)
+            if skew is not None:
+                self.events.publish(ClockMeasured(self.account.name, "imap", skew))
+
+    def _append_skew(self, folder: str, answer: bytes | str, middle: float) -> float | None:
+        text = answer.decode("ascii", "replace") if isinstance(answer, bytes) else str(answer)
+        found = APPENDUID.search(text)
+        if found is None:
+            return None
+        uid = int(found.group(2))
+        self._examine(folder)
+        stamp = self.connect().fetch([uid], [b"INTERNALDATE"]).get(uid, {}).get(b"INTERNALDATE")
+        if not isinstance(stamp, datetime.datetime):
+            return None
+        # INTERNALDATE counts whole seconds: the moment lies within the second it names.
+        return stamp.timestamp() + 0.5 - middle
 
     # -- push ----------------------------------------------------------------
     def idle_once(self, folder: str = "INBOX", timeout: float = 60.0) -> bool:

@@ -103,6 +103,7 @@ PLUGINS = (
     "xep_0030",  # service discovery
     "xep_0004", "xep_0128", "xep_0115",  # entity capabilities (needs data forms)
     "xep_0199",  # keepalive pings
+    "xep_0202",  # entity time: the server's clock, for health
     "xep_0198",  # stream management: acks and resumption
     "xep_0191",  # blocking command
 )

@@ -17,7 +17,7 @@ import slixmpp
 from ..config import ServerConfig
 from ..tls import client_context, warn_if_plaintext
 
-BASE_PLUGINS = ("xep_0030", "xep_0199")
+BASE_PLUGINS = ("xep_0030", "xep_0199", "xep_0202")
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 
 # SASL payloads: PLAIN carries the password in base64, SCRAM a proof derived from it.

@@ -69,8 +69,11 @@ class ServerStatus(DataTable):
         if r is not None:
             stale = "" if h.fresh else "dim"
             cells["rtt"] = Text("—" if r.rtt_ms is None else f"{r.rtt_ms:.0f} ms", style=stale)
-            cells["skew"] = Text("—" if r.clock_skew_s is None else
-                                 f"{r.clock_skew_s:+.1f} s", style=stale)
+            # SMTP has no clock to read; IMAP's is known once the server stamped
+            # an APPEND of ours (a sent copy), else it says unknown.
+            cells["skew"] = Text(f"{r.clock_skew_s:+.1f} s" if r.clock_skew_s is not None else
+                                 "unknown" if r.ok and r.service != "smtp" else "—",
+                                 style=stale)
             cells["push"] = (Text("—", style=stale) if r.push_alive is None else
                              Text("alive", style=stale or "green") if r.push_alive else
                              Text("dead", style="red"))
