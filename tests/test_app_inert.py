@@ -8,17 +8,13 @@ words and none of the controls, and markup must show as the literal text.
 
 from __future__ import annotations
 
-import html
-import re
 import time
 from pathlib import Path
 
-from bridge.config import load_config
-from bridge.engine import Engine
 from bridge.model import Attachment, Direction, Message, Party, Transport
 from bridge.store import Store
+from tests.screen import drawn_after_opening_first
 from tests.test_app_snapshots import CONFIG
-from tuiclient.app import TuiClientApp
 
 CONTROLS = ("\x1b", "\x9b", "\x07", "\u202e", "\u2066")
 HOSTILE = ("\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x9b31m\u202eevil\u202c\u2066"
@@ -47,18 +43,8 @@ def hostile_store(path: Path) -> Store:
 
 
 async def test_hostile_text_is_drawn_inert(tmp_path: Path) -> None:
-    path = tmp_path / "config.toml"
-    path.write_text(CONFIG)
-    config = load_config(path)
-    engine = Engine(config, hostile_store(tmp_path / "store.db"))
-    app = TuiClientApp(config, probe_on_start=False, start_engine=False, engine=engine)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await pilot.pause()
-        await pilot.press("enter")  # open the conversation
-        for _ in range(10):
-            await pilot.pause(0.05)
-        svg = app.export_screenshot()
-    drawn = html.unescape(re.sub(r"<[^>]+>", "", svg.split("</style>")[-1])).replace("\xa0", " ")
+    store = hostile_store(tmp_path / "store.db")
+    drawn, app = await drawn_after_opening_first(tmp_path, CONFIG, store)
     for bad in CONTROLS:
         assert bad not in drawn, repr(bad)
     assert "Invoice" in drawn and "Pay now" in drawn and "Chat" in drawn

@@ -8,9 +8,7 @@ well, and the app draws both inert.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import subprocess
 import sys
 import time
@@ -18,17 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import load_config
-from bridge.engine import Engine
 from bridge.model import Attachment, Direction, Message, Party, Transport
 from bridge.paths import data_dir
 from bridge.store import Store
 from tests.conftest import password_command
 from tests.harness.servers import REPO_ROOT
 from tests.others import person
+from tests.screen import drawn_after_opening_first
 from tests.swaks import swaks
 from tests.test_app_snapshots import CONFIG
-from tuiclient.app import TuiClientApp
 
 CONTROLS = ("\x1b", "\x9b", "\x9d", "\x07", "\u202e", "\u2066")
 HOSTILE_TYPE = "application/pdf\x1b]0;pwned\x07\x9b31m\u202eevil\x1b[2J"
@@ -99,19 +95,8 @@ def test_a_stored_hostile_content_type_is_printed_inert(tmp_path: Path) -> None:
 
 
 async def test_the_app_draws_a_hostile_attachment_inert(tmp_path: Path) -> None:
-    path = tmp_path / "config.toml"
-    path.write_text(CONFIG)
-    config = load_config(path)
     store = Store.open(tmp_path / "store.db")
     hostile_row(store)
-    engine = Engine(config, store)
-    app = TuiClientApp(config, probe_on_start=False, start_engine=False, engine=engine)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await pilot.pause()
-        await pilot.press("enter")  # open the conversation
-        for _ in range(10):
-            await pilot.pause(0.05)
-        svg = app.export_screenshot()
-    drawn = html.unescape(re.sub(r"<[^>]+>", "", svg.split("</style>")[-1])).replace("\xa0", " ")
+    drawn, _app = await drawn_after_opening_first(tmp_path, CONFIG, store)
     assert "Old invoice" in drawn and "bill" in drawn
     assert_inert(drawn)
