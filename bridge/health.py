@@ -396,7 +396,10 @@ class HealthMonitor:
             # second "Z" to the (already Z-suffixed, XEP-0202 3) value and fails.
             utc = answer["entity_time"].xml.find(f"{{{NS_TIME}}}utc")
             if utc is not None and utc.text:
-                skew = xep_0082.parse(utc.text.strip()).timestamp() - (sent + back) / 2
+                stamp = xep_0082.parse(utc.text.strip()).timestamp()
+                if "." not in utc.text:
+                    stamp += 0.5  # whole seconds (Prosody): the moment lies within it
+                skew = stamp - (sent + back) / 2
         except Exception as exc:  # a server without XEP-0202: the clock is unknown
             log.info("%s: no entity time from %s: %r", account.name, domain, exc)
         upload = await self._upload_service(session, domain)
