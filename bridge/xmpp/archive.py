@@ -1,0 +1,302 @@
+"""The XMPP client the engine owns: one account, on the caller's asyncio loop.
+
+It turns stanzas into the one message model of the store and reports through the
+event bus. Protocol work is split by XEP the way slixmpp is: slixmpp plugins do
+stream management, pings, disco/caps and the block list; the rest reads and
+writes raw XML (see `stanzas.py` for why) in small methods named after what they
+serve.
+
+Delivery states of an outgoing chat line: sending (written, on the wire or waiting
+for a session) -> sent (the server acked it, XEP-0198) -> delivered (receipt,
+XEP-0184, or "received" marker) -> read ("displayed" marker, XEP-0333); failed when
+an error stanza comes back ("blocked or unreachable"). States only move forward,
+except that a late receipt overrides a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from xml.etree import ElementTree as ET
+
+from ..model import (
+    DeliveryState,
+)
+from .core import (
+    MAM_PAGE,
+    MAM_SEED,
+    NS_DATA,
+    NS_RSM,
+    RESEND_TRIES,
+    XmppError,
+    _MamQuery,
+    _Pending,
+)
+from .inbound import Inbound
+from .stanzas import (
+    NS_CLIENT,
+    NS_DELAY,
+    NS_FORWARD,
+    NS_MAM,
+    NS_SID,
+    bare,
+    parse_stamp,
+    q,
+    resource,
+)
+from .state import ArchiveMark
+
+log = logging.getLogger(__name__)
+
+
+class Archive(Inbound):
+    async def _flush_new_session(self) -> None:
+        """A new session (the stream could not be resumed: a restarted server, a
+        long cut): what the last session left unconfirmed may or may not have
+        reached the server. Ask our own archive (XEP-0313) which of those lines
+        it holds: those went through and are never sent again. The rest:
+
+        - never acked by the server, and not in its archive: it never got them;
+          they go again (same id);
+        - acked, but not in the archive (the server lost them, or keeps no
+          archive): sent again only to a contact whose client answers receipts
+          (so a copy is recognised and the receipt settles it), at most
+          RESEND_TRIES times, and only within RESEND_WINDOW of the ack (older
+          ones were forgotten before we got here).
+
+        Lines written meanwhile wait behind these, so the order holds."""
+        self._forget_old_acks()
+        self._flushing = True
+        try:
+            held = await self._held_by_server([p for p in self._pending.values() if p.on_wire])
+            for pending in list(self._pending.values()):
+                msg_id = pending.message.msg_id
+                if self._pending.get(msg_id) is not pending:
+                    continue  # settled while we asked
+                if pending.mtype == "groupchat" and pending.to not in self._joined_rooms():
+                    continue  # sent when the room is joined again
+                if pending.on_wire and held is not None and msg_id in held:
+                    del self._pending[msg_id]
+                    self._advance(msg_id, DeliveryState.SENT)
+                    continue
+                if pending.acked_at is not None:
+                    if not self._presence.get(bare(pending.to)):
+                        pending.waiting_for_peer = True  # see _on_presence
+                        continue
+                    if not await self._may_resend(pending):
+                        continue
+                self._transmit(pending)
+        finally:
+            self._flushing = False
+        for pending in list(self._pending.values()):
+            if not pending.on_wire and self.connected:
+                self._transmit(pending)
+
+    async def _may_resend(self, pending: _Pending) -> bool:
+        """Whether a line the server acked, but does not hold, may go again: only
+        to a contact whose client answers receipts, RESEND_TRIES times at most. A
+        copy to anyone else could only arrive as a duplicate they cannot tell."""
+        pending.waiting_for_peer = False
+        if pending.resends >= RESEND_TRIES or not await self.answers_receipts(pending.to):
+            self._pending.pop(pending.message.msg_id, None)
+            return False
+        pending.resends += 1
+        pending.acked_at = None
+        return True
+
+    async def _resend_to(self, peer: str) -> None:
+        """The contact came online: the lines that waited for them (see
+        _flush_new_session) go again if their client answers receipts."""
+        for pending in list(self._pending.values()):
+            if pending.waiting_for_peer and bare(pending.to) == peer \
+                    and await self._may_resend(pending) and self.connected:
+                self._transmit(pending)
+
+    async def _held_by_server(self, pendings: Iterable[_Pending]) -> set[str] | None:
+        """Which of these lines of ours the server's archive holds (None: no answer)."""
+        by_peer: dict[str, list[_Pending]] = {}
+        for pending in pendings:
+            by_peer.setdefault(pending.to, []).append(pending)
+        held: set[str] = set()
+        for peer, lines in by_peer.items():
+            since = min(p.message.date for p in lines)
+            found = await self.on_server(peer, {p.message.msg_id for p in lines}, since,
+                                         room=any(p.mtype == "groupchat" for p in lines))
+            if found is None:
+                return None
+            held |= found
+        return held
+
+    async def on_server(self, peer: str, msg_ids: Iterable[str], since: float, *,
+                        room: bool = False) -> set[str] | None:
+        """Which of our lines to `peer` with these ids (origin-id or stanza id),
+        written since `since`, the server has in its archive: ours for a 1:1 chat,
+        the room's for a room. None when the archive cannot be asked.
+
+        Hand-written over `_mam_page`, like the rest of this client's archive use,
+        until the move to slixmpp's xep_0313 plugin; only results from the archive
+        we asked, and only lines that our own account sent, count."""
+        wanted = set(msg_ids)
+        found: set[str] = set()
+        archive = bare(peer) if room else self.own
+        after: str | None = None
+        try:
+            for _page in range(50):
+                results, complete, last = await self._mam_page(
+                    archive, after=after, start=since - 300,
+                    with_jid=None if room else bare(peer))
+                for _archive_id, _stamp, inner in results:
+                    sender = inner.get("from") or ""
+                    if room:
+                        mine = self._rooms.get(archive)
+                        if mine is None or resource(sender) != mine.nick:
+                            continue
+                    elif bare(sender) not in (self.own, ""):
+                        continue
+                    ids = {inner.get("id") or ""}
+                    ids |= {el.get("id") or "" for el in inner.iter(q(NS_SID, "origin-id"))}
+                    found |= ids & wanted
+                if complete or not results or last is None or found == wanted:
+                    break
+                after = last
+        except (XmppError, OSError) as exc:
+            log.info("%s: could not ask the archive about %d lines to %s: %s", self.name,
+                     len(wanted), peer, exc)
+            return None
+        return found
+
+    def _collect_archive_result(self, sender: str, result: ET.Element) -> None:
+        query = self._queries.get(result.get("queryid") or "")
+        if query is None:
+            log.warning("%s: dropped an archive result from %s for no query of ours",
+                        self.name, sender or "(no sender)")
+            return
+        allowed = {query.archive} if query.archive != self.own else {self.own, ""}
+        if bare(sender) not in allowed or resource(sender):
+            # A result that does not come from the archive we asked.
+            log.warning("%s: dropped an archive result from %s, not from %s",
+                        self.name, sender or "(no sender)", query.archive)
+            return
+        forwarded = result.find(q(NS_FORWARD, "forwarded"))
+        if forwarded is None:
+            return
+        inner = forwarded.find(q(NS_CLIENT, "message"))
+        delay = forwarded.find(q(NS_DELAY, "delay"))
+        archive_id = (result.get("id") or "").strip()
+        if inner is None or not archive_id:
+            return
+        query.results.append((archive_id, parse_stamp(delay.get("stamp") if delay is not None
+                                                      else None), inner))
+
+    async def _mam_page(self, archive: str, *, after: str | None = None,
+                        before: str | None = None, start: float | None = None,
+                        with_jid: str | None = None, limit: int = MAM_PAGE,
+                        ) -> tuple[list[tuple[str, float | None, ET.Element]], bool, str | None]:
+        query_id = uuid.uuid4().hex
+        query = ET.Element(q(NS_MAM, "query"), {"queryid": query_id})
+        fields: dict[str, str] = {}
+        if with_jid:
+            fields["with"] = with_jid
+        if start is not None:
+            fields["start"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
+        if fields:
+            form = ET.SubElement(query, q(NS_DATA, "x"), {"type": "submit"})
+            f = ET.SubElement(form, q(NS_DATA, "field"), {"var": "FORM_TYPE", "type": "hidden"})
+            ET.SubElement(f, q(NS_DATA, "value")).text = NS_MAM
+            for var, value in fields.items():
+                f = ET.SubElement(form, q(NS_DATA, "field"), {"var": var})
+                ET.SubElement(f, q(NS_DATA, "value")).text = value
+        rsm = ET.SubElement(query, q(NS_RSM, "set"))
+        ET.SubElement(rsm, q(NS_RSM, "max")).text = str(limit)
+        if after is not None:
+            ET.SubElement(rsm, q(NS_RSM, "after")).text = after
+        if before is not None:
+            ET.SubElement(rsm, q(NS_RSM, "before")).text = before
+        self._queries[query_id] = _MamQuery(archive)
+        try:
+            answer = await self._iq("set", query, to=None if archive == self.own else archive)
+        finally:
+            collected = self._queries.pop(query_id)
+        fin = answer.find(q(NS_MAM, "fin"))
+        complete = fin is None or fin.get("complete") in ("true", "1")
+        last_el = fin.find(f"{q(NS_RSM, 'set')}/{q(NS_RSM, 'last')}") if fin is not None else None
+        last = last_el.text if last_el is not None and last_el.text else None
+        return collected.results, complete, last
+
+    async def _catch_up(self, room: str | None) -> int:
+        """Fetch what the archive (ours, or a room's) got since we last looked."""
+        archive = room or self.own
+        mark = self.state.archives.get(archive)
+        stored = 0
+        if mark is None:
+            # First run: recent history only, newest page of the archive.
+            results, _complete, _last = await self._mam_page(archive, before="",
+                                                             limit=MAM_SEED)
+            stored += self._ingest_results(archive, results, source="archive")
+            if not results:
+                self.state.archives[archive] = ArchiveMark("", time.time())
+                self.state.save()
+            return stored
+        after: str | None = mark.last_id or None
+        start = None if after else mark.last_stamp
+        for _page in range(1000):
+            try:
+                results, complete, last = await self._mam_page(archive, after=after,
+                                                                start=start)
+            except XmppError as exc:
+                if after is None or "item-not-found" not in str(exc):
+                    raise
+                # The id we kept has expired from the archive: go by its date instead.
+                after, start = None, mark.last_stamp
+                continue
+            stored += self._ingest_results(archive, results, source="archive")
+            if complete or not results or last is None:
+                break
+            after, start = last, None
+        return stored
+
+    def _ingest_results(self, archive: str,
+                        results: list[tuple[str, float | None, ET.Element]], source: str) -> int:
+        stored = 0
+        for archive_id, stamp, inner in results:
+            try:
+                stored += self._ingest(inner, source, archive=archive, archive_id=archive_id,
+                                       archive_stamp=stamp)
+                if archive == self.own:
+                    self._archived_acknowledgement(inner)
+            except Exception:
+                log.exception("%s: skipped an archived message we could not read", self.name)
+        if results:
+            archive_id, stamp, _inner = results[-1]
+            self.state.archives[archive] = ArchiveMark(archive_id, stamp or time.time())
+            self.state.save()
+        return stored
+
+    async def fetch_history(self, jid: str, limit: int = MAM_PAGE,
+                            before: str | None = "") -> tuple[int, str | None]:
+        """One page of older history with a contact (or of a room), newest page first.
+
+        Returns how many messages were new to the store and the id to pass as
+        `before` for the page before it (None at the start of the archive).
+        """
+        jid = bare(jid)
+        if jid in self._rooms or jid in self.state.rooms:
+            results, _complete, _last = await self._mam_page(jid, before=before, limit=limit)
+            archive = jid
+        else:
+            results, _complete, _last = await self._mam_page(self.own, before=before,
+                                                             with_jid=jid, limit=limit)
+            archive = self.own
+        stored = 0
+        for archive_id, stamp, inner in results:
+            stored += self._ingest(inner, "archive", archive=archive, archive_id=archive_id,
+                                   archive_stamp=stamp)
+        first = results[0][0] if results else None
+        return stored, first
+
+    async def catch_up(self) -> int:
+        """Fetch what arrived in our archive since the last look; returns new messages."""
+        return await self._catch_up(None)
+

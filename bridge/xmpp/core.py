@@ -1,0 +1,303 @@
+"""The XMPP client the engine owns: one account, on the caller's asyncio loop.
+
+It turns stanzas into the one message model of the store and reports through the
+event bus. Protocol work is split by XEP the way slixmpp is: slixmpp plugins do
+stream management, pings, disco/caps and the block list; the rest reads and
+writes raw XML (see `stanzas.py` for why) in small methods named after what they
+serve.
+
+Delivery states of an outgoing chat line: sending (written, on the wire or waiting
+for a session) -> sent (the server acked it, XEP-0198) -> delivered (receipt,
+XEP-0184, or "received" marker) -> read ("displayed" marker, XEP-0333); failed when
+an error stanza comes back ("blocked or unreachable"). States only move forward,
+except that a late receipt overrides a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from xml.etree import ElementTree as ET
+
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.stanza import Iq
+
+from ..config import AccountConfig
+from ..events import (
+    Event,
+    EventBus,
+)
+from ..model import (
+    DeliveryState,
+    Message,
+)
+from ..safe import safe_basename
+from ..store import Store
+from ..tls import client_context
+from .availability import ContactPresence, ResourcePresence, summarize
+from .session import XmppSession
+from .stanzas import (
+    bare,
+    error_condition,
+    q,
+)
+from .state import XmppState
+from .upload import (
+    DEFAULT_DOWNLOAD_LIMIT,
+)
+
+log = logging.getLogger(__name__)
+
+PLUGINS = (
+    "xep_0030",  # service discovery
+    "xep_0004", "xep_0128", "xep_0115",  # entity capabilities (needs data forms)
+    "xep_0199",  # keepalive pings
+    "xep_0202",  # entity time: the server's clock, for health
+    "xep_0198",  # stream management: acks and resumption
+    "xep_0191",  # blocking command
+)
+# The message types we send: one-to-one chat or a room line.
+MessageKind = Literal["chat", "groupchat"]
+
+PLUGIN_CONFIG: dict[str, dict[str, object]] = {
+    "xep_0199": {"keepalive": True, "interval": 60, "timeout": 30},
+}
+FEATURES = (
+    "urn:xmpp:receipts",
+    "urn:xmpp:chat-markers:0",
+    "jabber:x:oob",
+    "urn:xmpp:sid:0",
+    "jabber:x:conference",
+    "http://jabber.org/protocol/muc",
+    "http://jabber.org/protocol/chatstates",
+)
+NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
+CHAT_STATES = ("active", "composing", "paused", "inactive", "gone")
+
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC_OWNER = "http://jabber.org/protocol/muc#owner"
+NS_DATA = "jabber:x:data"
+NS_RSM = "http://jabber.org/protocol/rsm"
+NS_ROSTER = "jabber:iq:roster"
+NS_VCARD = "vcard-temp"
+NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
+NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+
+MAM_PAGE = 100
+MAX_RESOURCES = 64
+MAM_SEED = 50  # first run: this much recent history, not the whole archive
+IQ_TIMEOUT = 30
+_DELIVERY_RANK = {
+    DeliveryState.SENDING: 1, DeliveryState.SENT: 2, DeliveryState.DELIVERED: 3,
+    DeliveryState.READ: 4,
+}
+_SM_REQUEST = "<r xmlns='urn:xmpp:sm:3'/>"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class XmppError(Exception):
+    """An XMPP request the server refused or did not answer; the message says which."""
+
+
+@dataclass(frozen=True)
+class RosterItem:
+    jid: str
+    name: str
+    subscription: str  # none | to | from | both
+    pending_out: bool  # we asked to subscribe and wait for the answer
+
+
+@dataclass(frozen=True)
+class Occupant:
+    nick: str
+    jid: str | None  # the real bare JID, when the room reveals it to us
+    role: str
+    affiliation: str
+
+
+@dataclass
+class _Room:
+    jid: str
+    nick: str
+    occupants: dict[str, Occupant] = field(default_factory=dict)
+    joined: asyncio.Future[set[str]] | None = None
+
+
+@dataclass
+class _MamQuery:
+    archive: str  # the bare JID whose archive answers (ours or a room's)
+    results: list[tuple[str, float | None, ET.Element]] = field(default_factory=list)
+
+
+# How long a chat message the server acked stays ready to go again, until its
+# receipt comes: a server that restarts right after its ack can lose it (or the
+# receipt), and only a new session of ours tells (see _flush_new_session).
+RESEND_WINDOW = 120.0
+# A line the server acked but that is not in its archive is sent again at most this
+# many times, and only to a contact whose client answers receipts.
+RESEND_TRIES = 3
+DISCO_TIMEOUT = 5.0
+ATTEMPT_TIMEOUT = 30.0  # one reconnection attempt, from TCP connect to a session
+
+
+@dataclass
+class _Pending:
+    """An outgoing stanza not yet confirmed: not acked by the server, or (a chat
+    message that asks for a receipt) acked at `acked_at` but not yet received."""
+
+    message: Message
+    to: str
+    mtype: MessageKind
+    on_wire: bool = False
+    acked_at: float | None = None
+    resends: int = 0  # times sent again after the server had acked it
+    # Acked, not in the archive, and the contact not online yet: whether a copy may
+    # go is decided when their presence (and so their client's features) arrives.
+    waiting_for_peer: bool = False
+
+
+
+
+class ClientCore:
+    def __init__(
+        self,
+        account: AccountConfig,
+        password: str,
+        store: Store,
+        events: EventBus,
+        *,
+        state_dir: Path | None = None,
+        resource_name: str | None = None,
+        download_limit: int = DEFAULT_DOWNLOAD_LIMIT,
+        auto_download_limit: int = 0,
+        max_backoff: float = 60.0,
+        ping_interval: float = 60.0,
+        ping_timeout: float = 30.0,
+    ) -> None:
+        if account.jid is None or account.xmpp is None:
+            raise ValueError(f"account {account.name!r} has no jid or [accounts.xmpp] server")
+        self.account = account
+        self.name = account.name
+        self.store = store
+        self.events = events
+        self.download_limit = download_limit
+        # Fetching a link tells its server our address, so files come by themselves
+        # only from roster contacts, and only up to this size (0: never).
+        self.auto_download_limit = auto_download_limit
+        self.own = bare(account.jid)
+        self.domain = self.own.rpartition("@")[2]
+        jid = account.jid + (f"/{resource_name}" if resource_name else "")
+        # A stream that goes silent is found by the keepalive ping: no answer within
+        # `ping_timeout` and the connection is dropped and made again (resumed).
+        plugin_config: dict[str, dict[str, object]] = dict(PLUGIN_CONFIG, xep_0199={
+            "keepalive": True, "interval": ping_interval, "timeout": ping_timeout})
+        self.session = XmppSession(jid, password, account.xmpp, plugins=PLUGINS,
+                                   plugin_config=plugin_config, max_backoff=max_backoff)
+        # Subscription requests are the user's decision, never automatic.
+        self.session.auto_authorize = None
+        self.session.auto_subscribe = False
+        self.ssl_context = client_context(account.xmpp.ca_file)
+        state_dir = state_dir or store.path.parent / "xmpp"
+        self.state = XmppState.load(state_dir / f"{safe_basename(account.name)}.json")
+        self._presence: dict[str, dict[str, ResourcePresence]] = {}
+        self._blocked: set[str] = set()
+        self._refused: dict[str, str] = {}  # bare JID -> why our last send bounced
+        self._rooms: dict[str, _Room] = {}
+        self._queries: dict[str, _MamQuery] = {}
+        self._pending: dict[str, _Pending] = {}
+        # While a new session asks the archive what the server already holds, new
+        # lines wait behind the ones being checked, so everything goes out in order.
+        self._flushing = False
+        self._receipt_support: dict[str, bool] = {}  # full JID -> disco says XEP-0184
+        self._upload_service: tuple[str, int | None] | None = None
+        self._muc_service: str | None = None
+        self._stopping = False
+        self._auth_failed = False
+        self._reconnects = 0
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._synced: asyncio.Event = asyncio.Event()
+        self._wire_handlers()
+
+    def _wire_handlers(self) -> None:
+        """Each layer registers the stanza and event handlers it serves, then calls
+        the layer below (the way a slixmpp plugin does in `plugin_init`)."""
+
+    def _guard(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+        # A handler that raises makes slixmpp answer the stanza with an error and log a
+        # traceback; hostile input must do neither, so every handler is fenced.
+        def run(stanza: Any) -> None:
+            try:
+                handler(stanza)
+            except Exception:
+                log.exception("%s: ignored a stanza we could not handle", self.name)
+        return run
+
+    @property
+    def connected(self) -> bool:
+        # slixmpp queues stanzas itself until a session starts or resumes; we keep our
+        # own until then so a failed resumption cannot drop them.
+        return self.session.transport is not None and bool(self.session._session_started)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _publish(self, event: Event) -> None:
+        try:
+            self.events.publish(event)
+        except Exception:
+            log.exception("%s: an event listener failed", self.name)
+
+    async def _iq(self, kind: str, payload: ET.Element | None, to: str | None = None,
+                  timeout: float = IQ_TIMEOUT) -> ET.Element:
+        iq = self.session.make_iq_get(ito=to) if kind == "get" else \
+            self.session.make_iq_set(ito=to)
+        if payload is not None:
+            iq.append(payload)
+        try:
+            result: Iq = await iq.send(timeout=timeout)
+        except IqError as exc:
+            condition, text, _blocked = error_condition(exc.iq.xml)
+            raise XmppError(f"{to or 'server'} refused: {condition}"
+                            + (f" ({text})" if text else "")) from None
+        except IqTimeout:
+            raise XmppError(f"{to or 'server'} did not answer within {timeout:.0f}s") from None
+        return result.xml
+
+    def availability(self, jid: str) -> ContactPresence:
+        """What the deferral logic asks before a send: may this contact see it now?"""
+        jid = bare(jid)
+        return summarize(jid, self._presence.get(jid, {}), subscribed=self._subscribed(jid),
+                         blocked=jid in self._blocked or jid in self._refused)
+
+    def _joined_rooms(self) -> set[str]:
+        return {jid for jid, room in self._rooms.items()
+                if room.joined is not None and room.joined.done()
+                and not room.joined.exception()}
+
+    async def _server_services(self, include_server: bool) -> AsyncIterator[
+            tuple[str, ET.Element]]:
+        """Each service of our server (disco#items) with its disco#info answer."""
+        items = await self._iq("get", ET.Element(q(NS_DISCO_ITEMS, "query")), to=self.domain)
+        candidates = ([self.domain] if include_server else []) + \
+            [i.get("jid") or "" for i in items.iter(q(NS_DISCO_ITEMS, "item"))]
+        for jid in candidates:
+            if not jid:
+                continue
+            try:
+                info = await self._iq("get", ET.Element(q(NS_DISCO_INFO, "query")), to=jid)
+            except XmppError:
+                continue
+            yield jid, info
+
+    def _subscribed(self, jid: str) -> bool:
+        roster = self.session.client_roster
+        return roster.has_jid(jid) and roster[jid]["subscription"] in ("to", "both")
+

@@ -1,0 +1,124 @@
+"""The XMPP client the engine owns: one account, on the caller's asyncio loop.
+
+It turns stanzas into the one message model of the store and reports through the
+event bus. Protocol work is split by XEP the way slixmpp is: slixmpp plugins do
+stream management, pings, disco/caps and the block list; the rest reads and
+writes raw XML (see `stanzas.py` for why) in small methods named after what they
+serve.
+
+Delivery states of an outgoing chat line: sending (written, on the wire or waiting
+for a session) -> sent (the server acked it, XEP-0198) -> delivered (receipt,
+XEP-0184, or "received" marker) -> read ("displayed" marker, XEP-0333); failed when
+an error stanza comes back ("blocked or unreachable"). States only move forward,
+except that a late receipt overrides a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from ..model import (
+    Attachment,
+    Message,
+)
+from ..safe import safe_basename
+from .core import (
+    NS_DATA,
+    NS_DISCO_INFO,
+    MessageKind,
+    XmppError,
+)
+from .delivery import Delivery
+from .stanzas import (
+    bare,
+    q,
+)
+from .upload import (
+    NS_UPLOAD,
+    TransferError,
+    get_file,
+    parse_slot,
+    put_file,
+    slot_request,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Files(Delivery):
+    async def _find_upload_service(self) -> tuple[str, int | None]:
+        if self._upload_service is not None:
+            return self._upload_service
+        async for jid, info in self._server_services(include_server=True):
+            features = {f.get("var") for f in info.iter(q(NS_DISCO_INFO, "feature"))}
+            if NS_UPLOAD not in features:
+                continue
+            limit = None
+            for fld in info.iter(q(NS_DATA, "field")):
+                if fld.get("var") == "max-file-size":
+                    value = fld.find(q(NS_DATA, "value"))
+                    if value is not None and (value.text or "").strip().isdigit():
+                        limit = int((value.text or "").strip())
+            self._upload_service = (jid, limit)
+            return self._upload_service
+        raise XmppError(f"{self.domain} offers no HTTP file upload service")
+
+    async def upload(self, data: bytes, filename: str,
+                     content_type: str = "application/octet-stream") -> str:
+        """Upload bytes to the server's file share; returns the link to hand out."""
+        service, limit = await self._find_upload_service()
+        if limit is not None and len(data) > limit:
+            raise TransferError(f"{filename!r} is {len(data)} bytes; the server takes "
+                                f"at most {limit}")
+        name = safe_basename(filename)
+        answer = await self._iq("get", slot_request(name, len(data), content_type), to=service)
+        slot = parse_slot(answer)
+        await put_file(slot, data, content_type, self.ssl_context)
+        return slot.get_url
+
+    async def send_file(self, to: str, data: bytes, filename: str,
+                        content_type: str = "application/octet-stream", *,
+                        thread_id: str | None = None, msg_id: str | None = None) -> Message:
+        """Upload a file and send its link, as body and as out-of-band data, to a
+        contact or a joined room. The bytes are kept in the store's blobs too."""
+        url = await self.upload(data, filename, content_type)
+        digest = self.store.store_blob(data)
+        attachment = Attachment(safe_basename(filename), content_type, len(data),
+                                sha256=digest, url=url)
+        to = bare(to)
+        mtype: MessageKind = "groupchat" if to in self._rooms else "chat"
+        return self._send(to, url, mtype, thread_id, msg_id, [attachment])
+
+    async def download(self, row_id: int, limit: int | None = None) -> list[Attachment]:
+        """Fetch a message's linked files into the store's blobs; returns its
+        attachments with their sha256 filled in (files over the limit are skipped
+        with a TransferError if none could be fetched)."""
+        message = self.store.get_message(row_id)
+        if message is None:
+            raise KeyError(f"no message {row_id}")
+        limit = self.download_limit if limit is None else limit
+        updated: list[Attachment] = []
+        errors: list[str] = []
+        for a in message.attachments:
+            if a.url and a.sha256 is None:
+                try:
+                    data, content_type = await get_file(a.url, limit, self.ssl_context)
+                except TransferError as exc:
+                    errors.append(str(exc))
+                    updated.append(a)
+                    continue
+                digest = self.store.store_blob(data)
+                a = replace(a, sha256=digest, size=len(data), content_type=content_type)
+            updated.append(a)
+        self.store.set_body(row_id, message.text, updated)
+        if errors and all(a.sha256 is None for a in updated):
+            raise TransferError("; ".join(errors))
+        return updated
+
+    async def _auto_download(self, row_id: int) -> None:
+        try:
+            await self.download(row_id, limit=self.auto_download_limit)
+        except (TransferError, XmppError, OSError) as exc:
+            log.info("%s: file of message %s not fetched: %s", self.name, row_id, exc)
+

@@ -1,0 +1,203 @@
+"""The XMPP client the engine owns: one account, on the caller's asyncio loop.
+
+It turns stanzas into the one message model of the store and reports through the
+event bus. Protocol work is split by XEP the way slixmpp is: slixmpp plugins do
+stream management, pings, disco/caps and the block list; the rest reads and
+writes raw XML (see `stanzas.py` for why) in small methods named after what they
+serve.
+
+Delivery states of an outgoing chat line: sending (written, on the wire or waiting
+for a session) -> sent (the server acked it, XEP-0198) -> delivered (receipt,
+XEP-0184, or "received" marker) -> read ("displayed" marker, XEP-0333); failed when
+an error stanza comes back ("blocked or unreachable"). States only move forward,
+except that a late receipt overrides a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from xml.etree import ElementTree as ET
+
+from slixmpp import JID, InvalidJID
+
+from .archive import Archive
+from .core import (
+    NS_DATA,
+    NS_DISCO_INFO,
+    NS_MUC,
+    NS_MUC_OWNER,
+    Occupant,
+    XmppError,
+    _Room,
+)
+from .stanzas import (
+    NS_CONFERENCE,
+    NS_MUC_USER,
+    bare,
+    error_condition,
+    q,
+    resource,
+)
+from .state import RoomMembership
+
+log = logging.getLogger(__name__)
+
+
+class Rooms(Archive):
+    async def join_room(self, room: str, nick: str | None = None, password: str | None = None,
+                        timeout: float = 20.0) -> list[Occupant]:
+        """Join (or create) a room; returns its occupants. History comes from MAM."""
+        created = await self._join(bare(room), nick, password, timeout)
+        if created:
+            await self.configure_room(bare(room))
+        await self._catch_up(bare(room))
+        for pending in list(self._pending.values()):
+            if pending.mtype == "groupchat" and pending.to == bare(room):
+                self._transmit(pending)
+        return self.occupants(room)
+
+    async def create_room(self, room: str, nick: str | None = None, *,
+                          members_only: bool = False, public_jids: bool = True,
+                          name: str = "") -> list[Occupant]:
+        """Join a new room and configure it: persistent, archived, real JIDs shown
+        to everyone when `public_jids` (so chat can map people to email)."""
+        room = bare(room)
+        await self._join(room, nick, None, 20.0)
+        await self.configure_room(room, members_only=members_only, public_jids=public_jids,
+                                  name=name)
+        await self._catch_up(room)
+        return self.occupants(room)
+
+    async def _join(self, room: str, nick: str | None, password: str | None,
+                    timeout: float) -> bool:
+        nick = nick or self.own.partition("@")[0]
+        try:
+            JID(f"{room}/{nick}")
+        except InvalidJID as exc:
+            raise XmppError(f"cannot join {room} as {nick!r}: {exc}") from None
+        state = self._rooms.get(room)
+        if state is None or state.nick != nick:
+            state = self._rooms[room] = _Room(room, nick)
+        state.occupants.clear()
+        state.joined = asyncio.get_running_loop().create_future()
+        # A join given up on (timeout) may still fail later; nobody needs to hear it.
+        state.joined.add_done_callback(lambda f: f.cancelled() or f.exception())
+        presence = self.session.make_presence(pto=f"{room}/{nick}")
+        x = ET.SubElement(presence.xml, q(NS_MUC, "x"))
+        # No history replay: the room's archive gives it, deduplicated.
+        ET.SubElement(x, q(NS_MUC, "history"), {"maxstanzas": "0"})
+        if password:
+            ET.SubElement(x, q(NS_MUC, "password")).text = password
+        presence.send()
+        try:
+            codes = await asyncio.wait_for(asyncio.shield(state.joined), timeout)
+        except TimeoutError:
+            raise XmppError(f"no answer from room {room} within {timeout:.0f}s") from None
+        except XmppError:
+            self._rooms.pop(room, None)
+            raise
+        self.state.rooms[room] = RoomMembership(room, nick)
+        self.state.save()
+        return "201" in codes
+
+    def _on_room_presence(self, room: _Room, xml: ET.Element, ptype: str) -> None:
+        nick = resource(xml.get("from") or "")
+        if ptype == "error":
+            condition, text, _b = error_condition(xml)
+            # An error about another nick (ours, sent earlier) is not about this join.
+            if nick in ("", room.nick) and room.joined is not None \
+                    and not room.joined.done():
+                room.joined.set_exception(XmppError(
+                    f"room {room.jid} refused us: {condition}" + (f" ({text})" if text else "")))
+            return
+        x = xml.find(q(NS_MUC_USER, "x"))
+        codes = {s.get("code") or "" for s in x.findall(q(NS_MUC_USER, "status"))} \
+            if x is not None else set()
+        item = x.find(q(NS_MUC_USER, "item")) if x is not None else None
+        is_self = "110" in codes
+        if ptype == "unavailable":
+            room.occupants.pop(nick, None)
+            if is_self and room.joined is not None and room.joined.done():
+                room.joined = None
+            return
+        if ptype != "available":
+            return
+        real = bare(item.get("jid") or "") if item is not None else ""
+        room.occupants[nick] = Occupant(
+            nick, real or (self.own if is_self else None),
+            (item.get("role") if item is not None else None) or "participant",
+            (item.get("affiliation") if item is not None else None) or "none")
+        if is_self:
+            room.nick = nick  # the room may have changed it
+            if room.joined is not None and not room.joined.done():
+                room.joined.set_result(codes)
+
+    async def configure_room(self, room: str, *, members_only: bool = False,
+                             public_jids: bool = True, name: str = "") -> None:
+        values = {
+            "muc#roomconfig_persistentroom": "1",
+            "muc#roomconfig_whois": "anyone" if public_jids else "moderators",
+            "muc#roomconfig_membersonly": "1" if members_only else "0",
+            "muc#roomconfig_enablearchiving": "1",
+        }
+        if name:
+            values["muc#roomconfig_roomname"] = name
+        query = ET.Element(q(NS_MUC_OWNER, "query"))
+        form = ET.SubElement(query, q(NS_DATA, "x"), {"type": "submit"})
+        f = ET.SubElement(form, q(NS_DATA, "field"), {"var": "FORM_TYPE"})
+        ET.SubElement(f, q(NS_DATA, "value")).text = "http://jabber.org/protocol/muc#roomconfig"
+        for var, value in values.items():
+            f = ET.SubElement(form, q(NS_DATA, "field"), {"var": var})
+            ET.SubElement(f, q(NS_DATA, "value")).text = value
+        await self._iq("set", query, to=bare(room))
+
+    async def muc_service(self) -> str:
+        """The server's multi-user chat service (disco#items, then disco#info)."""
+        if self._muc_service is not None:
+            return self._muc_service
+        async for jid, info in self._server_services(include_server=False):
+            if any(i.get("category") == "conference" and i.get("type") == "text"
+                   for i in info.iter(q(NS_DISCO_INFO, "identity"))):
+                self._muc_service = jid
+                return jid
+        raise XmppError(f"{self.domain} offers no multi-user chat service")
+
+    async def leave_room(self, room: str) -> None:
+        room = bare(room)
+        state = self._rooms.pop(room, None)
+        self.state.rooms.pop(room, None)
+        self.state.save()
+        if state is not None:
+            self.session.send_presence(pto=f"{room}/{state.nick}", ptype="unavailable")
+
+    def occupants(self, room: str) -> list[Occupant]:
+        state = self._rooms.get(bare(room))
+        return sorted(state.occupants.values(), key=lambda o: o.nick) if state else []
+
+    def rooms(self) -> list[str]:
+        return sorted(self._joined_rooms())
+
+    def invite(self, room: str, jid: str, reason: str = "", *, direct: bool = False) -> None:
+        """Invite someone: through the room (mediated), or straight to them (XEP-0249)."""
+        room, jid = bare(room), bare(jid)
+        if direct:
+            msg = self.session.make_message(mto=jid)
+            attrs = {"jid": room}
+            if reason:
+                attrs["reason"] = reason
+            ET.SubElement(msg.xml, q(NS_CONFERENCE, "x"), attrs)
+        else:
+            msg = self.session.make_message(mto=room)
+            x = ET.SubElement(msg.xml, q(NS_MUC_USER, "x"))
+            invite = ET.SubElement(x, q(NS_MUC_USER, "invite"), {"to": jid})
+            if reason:
+                ET.SubElement(invite, q(NS_MUC_USER, "reason")).text = reason
+        msg.send()
+
+    async def grant_membership(self, room: str, jid: str, affiliation: str = "member") -> None:
+        query = ET.Element(q(NS_MUC + "#admin", "query"))
+        ET.SubElement(query, q(NS_MUC + "#admin", "item"),
+                      {"jid": bare(jid), "affiliation": affiliation})
+        await self._iq("set", query, to=bare(room))
+
