@@ -17,38 +17,35 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Iterable
-from xml.etree import ElementTree as ET
+from datetime import UTC, datetime
+
+from slixmpp import JID, InvalidJID
+from slixmpp.stanza import Message as MessageStanza
 
 from ..model import (
     DeliveryState,
 )
 from .core import (
+    IQ_TIMEOUT,
     MAM_PAGE,
     MAM_SEED,
-    NS_DATA,
-    NS_RSM,
     RESEND_TRIES,
     XmppError,
-    _MamQuery,
     _Pending,
 )
 from .inbound import Inbound
+from .plugins.mam_pages import Page
 from .stanzas import (
-    NS_CLIENT,
-    NS_DELAY,
-    NS_FORWARD,
-    NS_MAM,
-    NS_SID,
     bare,
     parse_stamp,
-    q,
     resource,
 )
 from .state import ArchiveMark
 
 log = logging.getLogger(__name__)
+# One archived message: its archive id, the archive's stamp, the message.
+ArchiveResult = tuple[str, float | None, MessageStanza]
 
 
 class Archive(Inbound):
@@ -135,9 +132,8 @@ class Archive(Inbound):
         written since `since`, the server has in its archive: ours for a 1:1 chat,
         the room's for a room. None when the archive cannot be asked.
 
-        Hand-written over `_mam_page`, like the rest of this client's archive use,
-        until the move to slixmpp's xep_0313 plugin; only results from the archive
-        we asked, and only lines that our own account sent, count."""
+        Only results from the archive we asked (`_archive_results`), and only
+        lines that our own account sent, count."""
         wanted = set(msg_ids)
         found: set[str] = set()
         archive = bare(peer) if room else self.own
@@ -148,15 +144,16 @@ class Archive(Inbound):
                     archive, after=after, start=since - 300,
                     with_jid=None if room else bare(peer))
                 for _archive_id, _stamp, inner in results:
-                    sender = inner.get("from") or ""
+                    sender = inner.xml.get("from") or ""
                     if room:
                         mine = self._rooms.get(archive)
                         if mine is None or resource(sender) != mine.nick:
                             continue
                     elif bare(sender) not in (self.own, ""):
                         continue
-                    ids = {inner.get("id") or ""}
-                    ids |= {el.get("id") or "" for el in inner.iter(q(NS_SID, "origin-id"))}
+                    origin = inner.get_plugin("origin_id", check=True)
+                    ids = {inner.xml.get("id") or "",
+                           (origin.xml.get("id") or "") if origin is not None else ""}
                     found |= ids & wanted
                 if complete or not results or last is None or found == wanted:
                     break
@@ -167,63 +164,46 @@ class Archive(Inbound):
             return None
         return found
 
-    def _collect_archive_result(self, sender: str, result: ET.Element) -> None:
-        query = self._queries.get(result.get("queryid") or "")
-        if query is None:
-            log.warning("%s: dropped an archive result from %s for no query of ours",
-                        self.name, sender or "(no sender)")
-            return
-        allowed = {query.archive} if query.archive != self.own else {self.own, ""}
-        if bare(sender) not in allowed or resource(sender):
-            # A result that does not come from the archive we asked.
-            log.warning("%s: dropped an archive result from %s, not from %s",
-                        self.name, sender or "(no sender)", query.archive)
-            return
-        forwarded = result.find(q(NS_FORWARD, "forwarded"))
-        if forwarded is None:
-            return
-        inner = forwarded.find(q(NS_CLIENT, "message"))
-        delay = forwarded.find(q(NS_DELAY, "delay"))
-        archive_id = (result.get("id") or "").strip()
-        if inner is None or not archive_id:
-            return
-        query.results.append((archive_id, parse_stamp(delay.get("stamp") if delay is not None
-                                                      else None), inner))
+    def _archive_results(self, archive: str, page: Page) -> list[ArchiveResult]:
+        """The results of one page that come from the archive we asked (our own
+        server for ours, the room for a room's), as (archive id, the archive's
+        stamp, the archived message). Anyone can send a result naming an open
+        query id; those are dropped and logged."""
+        allowed = {archive} if archive != self.own else {self.own, ""}
+        kept: list[ArchiveResult] = []
+        for stanza in page.results:
+            sender = stanza.xml.get("from") or ""
+            if bare(sender) not in allowed or resource(sender):
+                log.warning("%s: dropped an archive result from %s, not from %s",
+                            self.name, sender or "(no sender)", archive)
+                continue
+            result = stanza["mam_result"]
+            forwarded = result.get_plugin("forwarded", check=True)
+            inner = forwarded["stanza"] if forwarded is not None else None
+            archive_id = (result.xml.get("id") or "").strip()
+            if not isinstance(inner, MessageStanza) or not archive_id:
+                continue
+            # Read raw: the delay interface raises on a stamp that is not a date.
+            delay = forwarded.get_plugin("delay", check=True)
+            stamp = parse_stamp(delay.xml.get("stamp") if delay is not None else None)
+            kept.append((archive_id, stamp, inner))
+        return kept
 
     async def _mam_page(self, archive: str, *, after: str | None = None,
                         before: str | None = None, start: float | None = None,
                         with_jid: str | None = None, limit: int = MAM_PAGE,
-                        ) -> tuple[list[tuple[str, float | None, ET.Element]], bool, str | None]:
-        query_id = uuid.uuid4().hex
-        query = ET.Element(q(NS_MAM, "query"), {"queryid": query_id})
-        fields: dict[str, str] = {}
-        if with_jid:
-            fields["with"] = with_jid
-        if start is not None:
-            fields["start"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
-        if fields:
-            form = ET.SubElement(query, q(NS_DATA, "x"), {"type": "submit"})
-            f = ET.SubElement(form, q(NS_DATA, "field"), {"var": "FORM_TYPE", "type": "hidden"})
-            ET.SubElement(f, q(NS_DATA, "value")).text = NS_MAM
-            for var, value in fields.items():
-                f = ET.SubElement(form, q(NS_DATA, "field"), {"var": var})
-                ET.SubElement(f, q(NS_DATA, "value")).text = value
-        rsm = ET.SubElement(query, q(NS_RSM, "set"))
-        ET.SubElement(rsm, q(NS_RSM, "max")).text = str(limit)
-        if after is not None:
-            ET.SubElement(rsm, q(NS_RSM, "after")).text = after
-        if before is not None:
-            ET.SubElement(rsm, q(NS_RSM, "before")).text = before
-        self._queries[query_id] = _MamQuery(archive)
+                        ) -> tuple[list[ArchiveResult], bool, str | None]:
+        """One page of an archive (ours, or a room's) through `mam_pages`."""
         try:
-            answer = await self._iq("set", query, to=None if archive == self.own else archive)
-        finally:
-            collected = self._queries.pop(query_id)
-        fin = answer.find(q(NS_MAM, "fin"))
-        complete = fin is None or fin.get("complete") in ("true", "1")
-        last_el = fin.find(f"{q(NS_RSM, 'set')}/{q(NS_RSM, 'last')}") if fin is not None else None
-        last = last_el.text if last_el is not None and last_el.text else None
-        return collected.results, complete, last
+            peer = JID(with_jid) if with_jid else None
+        except InvalidJID as exc:
+            raise XmppError(f"cannot ask the archive about {with_jid!r}: {exc}") from None
+        to = None if archive == self.own else archive
+        page = await self._asked(self.mam_pages.page(
+            JID(to) if to else None, after=after, before=before,
+            start=datetime.fromtimestamp(int(start), UTC) if start is not None else None,
+            with_jid=peer, limit=limit, timeout=IQ_TIMEOUT), to)
+        return self._archive_results(archive, page), page.complete, page.last
 
     async def _catch_up(self, room: str | None) -> int:
         """Fetch what the archive (ours, or a room's) got since we last looked."""
@@ -257,13 +237,12 @@ class Archive(Inbound):
             after, start = last, None
         return stored
 
-    def _ingest_results(self, archive: str,
-                        results: list[tuple[str, float | None, ET.Element]], source: str) -> int:
+    def _ingest_results(self, archive: str, results: list[ArchiveResult], source: str) -> int:
         stored = 0
         for archive_id, stamp, inner in results:
             try:
-                stored += self._ingest(inner, source, archive=archive, archive_id=archive_id,
-                                       archive_stamp=stamp)
+                stored += self._ingest(inner.xml, source, archive=archive,
+                                       archive_id=archive_id, archive_stamp=stamp)
                 if archive == self.own:
                     self._archived_acknowledgement(inner)
             except Exception:
@@ -291,8 +270,8 @@ class Archive(Inbound):
             archive = self.own
         stored = 0
         for archive_id, stamp, inner in results:
-            stored += self._ingest(inner, "archive", archive=archive, archive_id=archive_id,
-                                   archive_stamp=stamp)
+            stored += self._ingest(inner.xml, "archive", archive=archive,
+                                   archive_id=archive_id, archive_stamp=stamp)
         first = results[0][0] if results else None
         return stored, first
 

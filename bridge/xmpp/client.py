@@ -53,7 +53,6 @@ from .core import (
 from .rooms import Rooms
 from .session import XmppLoginError
 from .stanzas import (
-    NS_CARBONS,
     NS_CLIENT,
     bare,
     q,
@@ -68,15 +67,12 @@ class XmppClient(Rooms):
     def _wire_handlers(self) -> None:
         super()._wire_handlers()
         s = self.session
-        s.register_handler(Callback("tuiclient message", MatchXPath(f"{{{NS_CLIENT}}}message"),
-                                    self._guard(self._on_message)))
         s.register_handler(Callback("tuiclient presence", MatchXPath(f"{{{NS_CLIENT}}}presence"),
                                     self._guard(self._on_presence)))
         s.add_event_handler("session_start", self._on_session_start)
         s.add_event_handler("session_resumed", self._on_session_resumed)
         s.add_event_handler("disconnected", self._on_disconnected)
         s.add_event_handler("failed_all_auth", self._on_auth_failed)
-        s.add_event_handler("stanza_acked", self._guard(self._on_acked))
         s.add_event_handler("roster_update", self._guard(self._on_roster_update))
         s.add_event_handler("presence_subscribe", self._guard(self._on_subscribe_request))
         s.add_event_handler("blocked", self._guard(self._on_block_push))
@@ -355,7 +351,7 @@ class XmppClient(Rooms):
         return {f.get("var") or "" for f in answer.iter(q(NS_DISCO_INFO, "feature"))} - {""}
 
     async def _enable_carbons(self) -> None:
-        await self._iq("set", ET.Element(q(NS_CARBONS, "enable")))
+        await self._asked(self.session.plugin["xep_0280"].enable(timeout=IQ_TIMEOUT), None)
 
     async def vcard_emails(self, jid: str) -> list[str]:
         """The email addresses a contact put in their vCard (vcard-temp)."""

@@ -18,14 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from xml.etree import ElementTree as ET
 
 from slixmpp.exceptions import IqError, IqTimeout
-from slixmpp.stanza import Iq
 
 from ..config import AccountConfig
 from ..events import (
@@ -40,6 +39,7 @@ from ..safe import safe_basename
 from ..store import Store
 from ..tls import client_context
 from .availability import ContactPresence, ResourcePresence, summarize
+from .plugins import MamPages, UploadSlots
 from .session import XmppSession
 from .stanzas import (
     bare,
@@ -52,7 +52,10 @@ from .upload import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
+# Every XEP that slixmpp implements is used through its plugin; `plugins/` holds
+# ours, written the same way, where slixmpp has none that fits (each says why).
 PLUGINS = (
     "xep_0030",  # service discovery
     "xep_0004", "xep_0128", "xep_0115",  # entity capabilities (needs data forms)
@@ -60,21 +63,30 @@ PLUGINS = (
     "xep_0202",  # entity time: the server's clock, for health
     "xep_0198",  # stream management: acks and resumption
     "xep_0191",  # blocking command
+    "xep_0359",  # unique and stable stanza ids: origin-id, stanza-id
+    "xep_0184",  # delivery receipts
+    "xep_0333",  # chat markers
+    "xep_0085",  # chat states
+    "xep_0334",  # message processing hints (no-store)
+    "xep_0297", "xep_0280",  # forwarded stanzas, carbons
+    "xep_0059", "xep_0313",  # result sets, message archive
+    "xep_0045", "xep_0249",  # rooms, direct invitations
+    "mam_pages",  # ours: archive pages (plugins/mam_pages.py says why)
+    "upload_slots",  # ours: HTTP upload slots (plugins/upload_slots.py says why)
 )
 # The message types we send: one-to-one chat or a room line.
 MessageKind = Literal["chat", "groupchat"]
 
 PLUGIN_CONFIG: dict[str, dict[str, object]] = {
     "xep_0199": {"keepalive": True, "interval": 60, "timeout": 30},
+    # Receipts are asked for and given by the delivery layer: only for what we
+    # store, quoting the id the sender gave, never for errors or forwarded copies.
+    "xep_0184": {"auto_ack": False, "auto_request": False},
 }
+# Features we serve that no registered plugin announces itself.
 FEATURES = (
-    "urn:xmpp:receipts",
-    "urn:xmpp:chat-markers:0",
-    "jabber:x:oob",
-    "urn:xmpp:sid:0",
-    "jabber:x:conference",
-    "http://jabber.org/protocol/muc",
-    "http://jabber.org/protocol/chatstates",
+    "jabber:x:oob",  # we read and send links (XEP-0066), not its IQ transfers
+    "urn:xmpp:sid:0",  # slixmpp's xep_0359 announces nothing
 )
 NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
 CHAT_STATES = ("active", "composing", "paused", "inactive", "gone")
@@ -104,6 +116,14 @@ class XmppError(Exception):
     """An XMPP request the server refused or did not answer; the message says which."""
 
 
+def iq_failure(exc: IqError | IqTimeout, to: str | None, timeout: float) -> XmppError:
+    """The XmppError for a request that `to` refused or left unanswered."""
+    if isinstance(exc, IqTimeout):
+        return XmppError(f"{to or 'server'} did not answer within {timeout:.0f}s")
+    condition, text, _blocked = error_condition(exc.iq.xml)
+    return XmppError(f"{to or 'server'} refused: {condition}" + (f" ({text})" if text else ""))
+
+
 @dataclass(frozen=True)
 class RosterItem:
     jid: str
@@ -126,12 +146,6 @@ class _Room:
     nick: str
     occupants: dict[str, Occupant] = field(default_factory=dict)
     joined: asyncio.Future[set[str]] | None = None
-
-
-@dataclass
-class _MamQuery:
-    archive: str  # the bare JID whose archive answers (ours or a room's)
-    results: list[tuple[str, float | None, ET.Element]] = field(default_factory=list)
 
 
 # How long a chat message the server acked stays ready to go again, until its
@@ -198,6 +212,10 @@ class ClientCore:
             "keepalive": True, "interval": ping_interval, "timeout": ping_timeout})
         self.session = XmppSession(jid, password, account.xmpp, plugins=PLUGINS,
                                    plugin_config=plugin_config, max_backoff=max_backoff)
+        # slixmpp types its plugin registry as a TypedDict of its own plugins only.
+        registry: Any = self.session.plugin
+        self.mam_pages: MamPages = registry["mam_pages"]
+        self.upload_slots: UploadSlots = registry["upload_slots"]
         # Subscription requests are the user's decision, never automatic.
         self.session.auto_authorize = None
         self.session.auto_subscribe = False
@@ -208,7 +226,6 @@ class ClientCore:
         self._blocked: set[str] = set()
         self._refused: dict[str, str] = {}  # bare JID -> why our last send bounced
         self._rooms: dict[str, _Room] = {}
-        self._queries: dict[str, _MamQuery] = {}
         self._pending: dict[str, _Pending] = {}
         # While a new session asks the archive what the server already holds, new
         # lines wait behind the ones being checked, so everything goes out in order.
@@ -261,15 +278,15 @@ class ClientCore:
             self.session.make_iq_set(ito=to)
         if payload is not None:
             iq.append(payload)
+        return (await self._asked(iq.send(timeout=timeout), to, timeout)).xml
+
+    async def _asked(self, request: Awaitable[T], to: str | None,
+                     timeout: float = IQ_TIMEOUT) -> T:
+        """The answer to a request a plugin sent, or an XmppError saying why not."""
         try:
-            result: Iq = await iq.send(timeout=timeout)
-        except IqError as exc:
-            condition, text, _blocked = error_condition(exc.iq.xml)
-            raise XmppError(f"{to or 'server'} refused: {condition}"
-                            + (f" ({text})" if text else "")) from None
-        except IqTimeout:
-            raise XmppError(f"{to or 'server'} did not answer within {timeout:.0f}s") from None
-        return result.xml
+            return await request
+        except (IqError, IqTimeout) as exc:
+            raise iq_failure(exc, to, timeout) from None
 
     def availability(self, jid: str) -> ContactPresence:
         """What the deferral logic asks before a send: may this contact see it now?"""

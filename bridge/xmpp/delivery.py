@@ -18,10 +18,12 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
-from xml.etree import ElementTree as ET
 
 from slixmpp import JID
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.plugins.xep_0066.stanza import OOB
+from slixmpp.stanza import Message as MessageStanza
+from slixmpp.xmlstream import register_stanza_plugin
 
 from ..events import (
     DeliveryChanged,
@@ -41,7 +43,6 @@ from .core import (
     _SM_REQUEST,
     CHAT_STATES,
     DISCO_TIMEOUT,
-    NS_CHATSTATES,
     RESEND_WINDOW,
     ClientCore,
     MessageKind,
@@ -50,23 +51,33 @@ from .core import (
 )
 from .stanzas import (
     NS_CLIENT,
-    NS_MARKERS,
     NS_RECEIPTS,
-    NS_SID,
     bare,
     default_thread_id,
     error_condition,
     q,
     resource,
 )
-from .upload import (
-    add_oob,
-)
 
 log = logging.getLogger(__name__)
 
 
 class Delivery(ClientCore):
+    def _wire_handlers(self) -> None:
+        super()._wire_handlers()
+        # Links to files (XEP-0066): several to a message, so iterable.
+        register_stanza_plugin(MessageStanza, OOB, iterable=True)
+        s = self.session
+        s.add_event_handler("stanza_acked", self._guard(self._on_acked))
+        # One message can carry a receipt and both markers: each event is read for
+        # all of them at once, so it is taken once, from the receipt's event if any.
+        s.add_event_handler("receipt_received", self._guard(self._on_acknowledgement))
+        s.add_event_handler("marker", self._guard(self._on_marker))
+
+    def _on_marker(self, msg: Any) -> None:
+        if msg.get_plugin("receipt", check=True) is None:
+            self._on_acknowledgement(msg)
+
     def send_chat(self, to: str, text: str, thread_id: str | None = None,
                   msg_id: str | None = None) -> Message:
         """Store and send a 1:1 chat line; returns it with its row id.
@@ -90,9 +101,9 @@ class Delivery(ClientCore):
         if not self.connected:
             return  # a stale "typing" is worse than none
         msg = self.session.make_message(mto=bare(to), mtype="chat")
-        ET.SubElement(msg.xml, q(NS_CHATSTATES, state))
-        # Not worth a place in the server's offline storage or archive.
-        ET.SubElement(msg.xml, "{urn:xmpp:hints}no-store")
+        msg["chat_state"] = state
+        # Not worth a place in the server's offline storage or archive (XEP-0334).
+        msg.enable("no-store")
         msg.send()
 
     def send_room(self, room: str, text: str, thread_id: str | None = None,
@@ -145,16 +156,17 @@ class Delivery(ClientCore):
         stanza = self.session.make_message(mto=pending.to, mbody=m.text, mtype=pending.mtype)
         stanza["id"] = m.msg_id
         stanza["thread"] = m.thread_id
-        xml = stanza.xml
-        ET.SubElement(xml, q(NS_SID, "origin-id"), {"id": m.msg_id})
+        stanza["origin_id"]["id"] = m.msg_id
         if pending.mtype == "chat":
-            ET.SubElement(xml, q(NS_RECEIPTS, "request"))
-        ET.SubElement(xml, q(NS_MARKERS, "markable"))
+            stanza["request_receipt"] = True
+        stanza.enable("markable")
         if pending.mtype == "chat":
-            ET.SubElement(xml, q(NS_CHATSTATES, "active"))
+            stanza["chat_state"] = "active"
         for a in m.attachments:
             if a.url:
-                add_oob(xml, a.url)
+                oob = OOB()
+                oob["url"] = a.url
+                stanza.append(oob)
         # Stanza-management queue: slixmpp resends it itself on a resumed stream.
         stanza.send()
         pending.on_wire = True
@@ -262,11 +274,11 @@ class Delivery(ClientCore):
             room = message.recipients[0].address if message.recipients else ""
             if bare(room) in self._rooms:
                 return  # markers in rooms would tell everyone; not sent
-            marker = self.session.make_message(mto=message.sender.address, mtype="chat")
-            ET.SubElement(marker.xml, q(NS_MARKERS, "displayed"), {"id": quoted})
-            marker.send()
+            self.session.plugin["xep_0333"].send_marker(
+                JID(message.sender.address), quoted, "displayed", mtype="chat")
 
-    def _on_error(self, xml: ET.Element) -> None:
+    def _on_error(self, stanza: Any) -> None:
+        xml = stanza.xml
         msg_id = xml.get("id") or ""
         condition, text, blocked = error_condition(xml)
         peer = bare(xml.get("from") or "")
@@ -289,28 +301,49 @@ class Delivery(ClientCore):
             self._refused[peer] = detail
         self._advance(msg_id, DeliveryState.FAILED, detail)
 
-    def _archived_acknowledgement(self, xml: ET.Element) -> None:
+    def _archived_acknowledgement(self, msg: Any) -> None:
         """A receipt or marker for one of our lines, found in our archive: it came
         while no session of ours was online to take it (Prosody archives them), so
         the line is delivered (or read) all the same. Only the contact the line
         went to may say so (`_advance` checks)."""
-        sender = xml.get("from") or ""
+        sender = msg.xml.get("from") or ""
         if not sender or bare(sender) == self.own:
             return
-        for ns, tag, state in ((NS_RECEIPTS, "received", DeliveryState.DELIVERED),
-                               (NS_MARKERS, "received", DeliveryState.DELIVERED),
-                               (NS_MARKERS, "displayed", DeliveryState.READ)):
-            ack = xml.find(q(ns, tag))
-            if ack is not None and ack.get("id"):
-                self._advance(ack.get("id") or "", state, from_jid=sender)
+        self._acknowledged(msg, sender)
+
+    def _acknowledged(self, msg: Any, sender: str) -> None:
+        """Settle our lines that a receipt (XEP-0184) or marker (XEP-0333) in `msg`
+        names, read through the plugins' stanza interfaces."""
+        for attrib, state in (("receipt", DeliveryState.DELIVERED),
+                              ("received", DeliveryState.DELIVERED),
+                              ("displayed", DeliveryState.READ)):
+            ack = msg.get_plugin(attrib, check=True)
+            acked = (ack.xml.get("id") or "") if ack is not None else ""
+            if acked:
+                self._advance(acked, state, from_jid=sender)
+
+    def _on_acknowledgement(self, msg: Any) -> None:
+        """slixmpp's receipt and marker plugins raise an event for any message that
+        carries one; only a plain live message counts (`_plain`), and only from the
+        contact the line went to (`_advance`)."""
+        if self._plain(msg):
+            self._acknowledged(msg, msg.xml.get("from") or "")
+
+    def _plain(self, msg: Any) -> bool:
+        """A message as a contact sent it: not an error, and no wrapper around
+        another (a carbon, an archive result), whose outer layer says nothing."""
+        return (msg.xml.get("type") or "") != "error" and not any(
+            msg.get_plugin(wrapper, check=True) is not None
+            for wrapper in ("carbon_received", "carbon_sent", "mam_result"))
 
     def _acknowledge(self, to: str, msg_id: str, receipt: bool, markable: bool) -> None:
+        """Tell the sender we hold their line: a receipt (XEP-0184) and a "received"
+        marker (XEP-0333), each only if asked for, quoting the id they gave."""
         if receipt:
             ack = self.session.make_message(mto=to)
-            ET.SubElement(ack.xml, q(NS_RECEIPTS, "received"), {"id": msg_id})
+            ack["receipt"] = msg_id
             ack.send()
         if markable:
-            marker = self.session.make_message(mto=to, mtype="chat")
-            ET.SubElement(marker.xml, q(NS_MARKERS, "received"), {"id": msg_id})
-            marker.send()
+            self.session.plugin["xep_0333"].send_marker(JID(to), msg_id, "received",
+                                                         mtype="chat")
 

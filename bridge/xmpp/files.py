@@ -24,56 +24,39 @@ from ..model import (
 )
 from ..safe import safe_basename
 from .core import (
-    NS_DATA,
-    NS_DISCO_INFO,
+    IQ_TIMEOUT,
     MessageKind,
     XmppError,
 )
 from .delivery import Delivery
 from .stanzas import (
     bare,
-    q,
 )
 from .upload import (
-    NS_UPLOAD,
     TransferError,
     get_file,
-    parse_slot,
     put_file,
-    slot_request,
 )
 
 log = logging.getLogger(__name__)
 
 
 class Files(Delivery):
-    async def _find_upload_service(self) -> tuple[str, int | None]:
-        if self._upload_service is not None:
-            return self._upload_service
-        async for jid, info in self._server_services(include_server=True):
-            features = {f.get("var") for f in info.iter(q(NS_DISCO_INFO, "feature"))}
-            if NS_UPLOAD not in features:
-                continue
-            limit = None
-            for fld in info.iter(q(NS_DATA, "field")):
-                if fld.get("var") == "max-file-size":
-                    value = fld.find(q(NS_DATA, "value"))
-                    if value is not None and (value.text or "").strip().isdigit():
-                        limit = int((value.text or "").strip())
-            self._upload_service = (jid, limit)
-            return self._upload_service
-        raise XmppError(f"{self.domain} offers no HTTP file upload service")
-
     async def upload(self, data: bytes, filename: str,
                      content_type: str = "application/octet-stream") -> str:
         """Upload bytes to the server's file share; returns the link to hand out."""
-        service, limit = await self._find_upload_service()
+        slots = self.upload_slots
+        try:
+            service, limit = await self._asked(slots.find_service(self.domain, IQ_TIMEOUT),
+                                               self.domain)
+        except LookupError as exc:
+            raise XmppError(str(exc)) from None
         if limit is not None and len(data) > limit:
             raise TransferError(f"{filename!r} is {len(data)} bytes; the server takes "
                                 f"at most {limit}")
         name = safe_basename(filename)
-        answer = await self._iq("get", slot_request(name, len(data), content_type), to=service)
-        slot = parse_slot(answer)
+        slot = await self._asked(slots.request_slot(service, name, len(data), content_type,
+                                                    IQ_TIMEOUT), service)
         await put_file(slot, data, content_type, self.ssl_context)
         return slot.get_url
 

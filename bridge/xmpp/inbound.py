@@ -20,6 +20,12 @@ import time
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from slixmpp import InvalidJID
+from slixmpp.stanza import Iq, Presence
+from slixmpp.stanza import Message as MessageStanza
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
 from ..events import (
     ChatStateChanged,
     MessageReceived,
@@ -37,18 +43,11 @@ from ..model import (
 from ..safe import safe_basename
 from .core import (
     CHAT_STATES,
-    NS_CHATSTATES,
 )
 from .files import Files
 from .stanzas import (
-    NS_CARBONS,
     NS_CLIENT,
-    NS_CONFERENCE,
-    NS_FORWARD,
-    NS_MAM,
-    NS_MARKERS,
     NS_MUC_USER,
-    NS_RECEIPTS,
     bare,
     default_thread_id,
     fallback_msg_id,
@@ -62,62 +61,101 @@ log = logging.getLogger(__name__)
 
 
 class Inbound(Files):
+    def _wire_handlers(self) -> None:
+        super()._wire_handlers()
+        s = self.session
+        # After slixmpp's own filters (stream management counts every stanza first).
+        s.add_filter("in", self._gate)
+        s.register_handler(Callback("tuiclient message", MatchXPath(f"{{{NS_CLIENT}}}message"),
+                                    self._guard(self._on_message)))
+        s.add_event_handler("carbon_received", self._guard(self._on_carbon))
+        s.add_event_handler("carbon_sent", self._guard(self._on_carbon))
+        s.add_event_handler("chatstate", self._guard(self._on_chat_state))
+        s.add_event_handler("groupchat_invite", self._guard(self._on_invitation))
+        s.add_event_handler("groupchat_direct_invite", self._guard(self._on_direct_invitation))
+
+    def _gate(self, stanza: Any) -> Any:
+        """What no handler, ours or a plugin's, may see: a stanza whose address is
+        not a JID (the plugins' stanza interfaces raise on it), and a carbon that
+        is not from our own account (slixmpp's xep_0280 compares bare JIDs only, so
+        a resource of ours, or anyone reaching it, could pass a forged copy)."""
+        if not isinstance(stanza, (MessageStanza, Presence, Iq)):
+            return stanza
+        try:
+            stanza["from"], stanza["to"]
+        except InvalidJID:
+            log.warning("%s: dropped a stanza with a malformed address", self.name)
+            return None
+        if isinstance(stanza, MessageStanza) and any(
+                stanza.get_plugin(kind, check=True) is not None
+                for kind in ("carbon_received", "carbon_sent")):
+            sender = stanza.xml.get("from") or ""
+            if bare(sender) != self.own or resource(sender):
+                log.warning("%s: dropped a carbon from %s, not our own account",
+                            self.name, sender or "(no sender)")
+                return None
+        return stanza
+
     def _on_message(self, stanza: Any) -> None:
+        """Live messages: errors for our lines, and lines to store. What comes
+        wrapped (carbons, archive results) is taken by the plugins' events and
+        queries; receipts, markers, chat states and invitations by theirs."""
         xml: ET.Element = stanza.xml
-        sender = xml.get("from") or ""
         if (xml.get("type") or "") == "error":
-            self._on_error(xml)
+            self._on_error(stanza)
             return
-        result = xml.find(q(NS_MAM, "result"))
-        if result is not None:
-            self._collect_archive_result(sender, result)  # type: ignore[attr-defined]  # in archive.py, the layer above
+        if not self._plain(stanza):
             return
-        for kind in ("received", "sent"):
-            carbon = xml.find(q(NS_CARBONS, kind))
-            if carbon is not None:
-                # Only our own server may hand us copies; anyone else is forging.
-                if bare(sender) == self.own and not resource(sender):
-                    inner = carbon.find(f"{q(NS_FORWARD, 'forwarded')}/{q(NS_CLIENT, 'message')}")
-                    if inner is not None:
-                        self._ingest(inner, "carbon")
-                else:
-                    log.warning("%s: dropped a carbon from %s, not our own account",
-                                self.name, sender or "(no sender)")
-                return
-        for tag, state in (("received", DeliveryState.DELIVERED),
-                           ("displayed", DeliveryState.READ)):
-            ack = xml.find(q(NS_RECEIPTS if tag == "received" else NS_MARKERS, tag))
-            if ack is not None and ack.get("id"):
-                self._advance(ack.get("id") or "", state, from_jid=sender)
-        marker = xml.find(q(NS_MARKERS, "received"))
-        if marker is not None and marker.get("id"):
-            self._advance(marker.get("id") or "", DeliveryState.DELIVERED, from_jid=sender)
-        self._check_invitation(xml, sender)
-        if (xml.get("type") or "") == "chat" and bare(sender) != self.own:
-            for chat_state in CHAT_STATES:
-                if xml.find(q(NS_CHATSTATES, chat_state)) is not None:
-                    self._publish(ChatStateChanged(self.name, bare(sender), chat_state))
-                    break
-        if xml.find(q(NS_CLIENT, "body")) is not None or xml.find("{jabber:x:oob}x") is not None:
+        if xml.find(q(NS_CLIENT, "body")) is not None or stanza.get_plugin(
+                "oob", check=True) is not None:
             self._ingest(xml, "live")
 
-    def _check_invitation(self, xml: ET.Element, sender: str) -> None:
-        muc_x = xml.find(q(NS_MUC_USER, "x"))
-        if muc_x is not None:
-            invite = muc_x.find(q(NS_MUC_USER, "invite"))
-            if invite is not None:
-                reason_el = invite.find(q(NS_MUC_USER, "reason"))
-                password_el = muc_x.find(q(NS_MUC_USER, "password"))
-                self._publish(RoomInvitation(
-                    self.name, bare(sender), bare(invite.get("from") or ""),
-                    (reason_el.text or "") if reason_el is not None else "",
-                    (password_el.text or "") if password_el is not None else "", False))
-                return
-        direct = xml.find(q(NS_CONFERENCE, "x"))
-        if direct is not None and direct.get("jid"):
-            self._publish(RoomInvitation(self.name, bare(direct.get("jid") or ""), bare(sender),
-                                         direct.get("reason") or "", direct.get("password") or "",
-                                         True))
+    def _on_carbon(self, stanza: Any) -> None:
+        """A copy of a line another client of ours sent or received (XEP-0280);
+        `_gate` let only our own server's through."""
+        kind = "carbon_received" if stanza.get_plugin("carbon_received", check=True) \
+            is not None else "carbon_sent"
+        inner = stanza[kind]
+        if isinstance(inner, MessageStanza):
+            self._ingest(inner.xml, "carbon")
+
+    def _on_chat_state(self, stanza: Any) -> None:
+        sender = stanza.xml.get("from") or ""
+        if (stanza.xml.get("type") or "") == "chat" and bare(sender) != self.own \
+                and self._plain(stanza):
+            state = stanza["chat_state"]
+            if state in CHAT_STATES:
+                self._publish(ChatStateChanged(self.name, bare(sender), state))
+
+    def _on_invitation(self, stanza: Any) -> None:
+        """A room's invitation on someone's behalf (XEP-0045 mediated)."""
+        if not self._plain(stanza):
+            return
+        muc = stanza.get_plugin("muc", check=True)
+        invite = muc.get_plugin("invite", check=True) if muc is not None else None
+        if invite is None:
+            return
+        # Attributes read raw: the stanza interface makes a JID of them and raises.
+        reason = invite.xml.find(q(NS_MUC_USER, "reason"))
+        password = muc.xml.find(q(NS_MUC_USER, "password"))
+        self._publish(RoomInvitation(
+            self.name, bare(stanza.xml.get("from") or ""), bare(invite.xml.get("from") or ""),
+            (reason.text or "") if reason is not None else "",
+            (password.text or "") if password is not None else "", False))
+
+    def _on_direct_invitation(self, stanza: Any) -> None:
+        """An invitation straight from a contact (XEP-0249); a mediated one in the
+        same message wins."""
+        muc = stanza.get_plugin("muc", check=True)
+        if not self._plain(stanza) or (muc is not None and muc.get_plugin(
+                "invite", check=True) is not None):
+            return
+        invite = stanza["groupchat_invite"]
+        room = invite.xml.get("jid") or ""
+        if room:
+            self._publish(RoomInvitation(
+                self.name, bare(room), bare(stanza.xml.get("from") or ""),
+                invite.xml.get("reason") or "", invite.xml.get("password") or "", True))
 
     def _ingest(self, xml: ET.Element, source: str, archive: str | None = None,
                 archive_id: str | None = None, archive_stamp: float | None = None) -> bool:
