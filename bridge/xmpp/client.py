@@ -21,9 +21,9 @@ import logging
 import random
 from collections.abc import Callable, Iterable
 from typing import Any
-from xml.etree import ElementTree as ET
 
-from slixmpp import JID
+from slixmpp import JID, InvalidJID
+from slixmpp.plugins.xep_0054.stanza import Email, VCardTemp
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -41,7 +41,6 @@ from .core import (
     FEATURES,
     IQ_TIMEOUT,
     MAX_RESOURCES,
-    NS_DISCO_INFO,
     NS_ROSTER,
     NS_VCARD,
     RESEND_TRIES,
@@ -289,7 +288,7 @@ class XmppClient(Rooms):
             return  # our own resources are not a contact
         ptype = xml.get("type") or "available"
         if jid in self._rooms:
-            self._on_room_presence(self._rooms[jid], xml, ptype)
+            self._on_room_presence(self._rooms[jid], presence, ptype)
             return
         if ptype not in ("available", "unavailable"):
             return
@@ -347,8 +346,13 @@ class XmppClient(Rooms):
 
     async def features(self, jid: str) -> set[str]:
         """What an entity (a contact's full JID, a room, a server) says it supports."""
-        answer = await self._iq("get", ET.Element(q(NS_DISCO_INFO, "query")), to=jid)
-        return {f.get("var") or "" for f in answer.iter(q(NS_DISCO_INFO, "feature"))} - {""}
+        disco = self.session.plugin["xep_0030"]
+        try:
+            target = JID(jid)
+        except InvalidJID as exc:
+            raise XmppError(f"cannot ask {jid!r}: {exc}") from None
+        info = await self._asked(disco.get_info(jid=target, timeout=IQ_TIMEOUT), jid)
+        return {str(f) for f in info["disco_info"]["features"]} - {""}
 
     async def _enable_carbons(self) -> None:
         await self._asked(self.session.plugin["xep_0280"].enable(timeout=IQ_TIMEOUT), None)
@@ -356,7 +360,7 @@ class XmppClient(Rooms):
     async def vcard_emails(self, jid: str) -> list[str]:
         """The email addresses a contact put in their vCard (vcard-temp)."""
         try:
-            answer = await self._iq("get", ET.Element(q(NS_VCARD, "vCard")), to=bare(jid))
+            answer = await self._iq("get", VCardTemp().xml, to=bare(jid))
         except XmppError:
             return []
         emails = []
@@ -368,14 +372,18 @@ class XmppClient(Rooms):
         return emails
 
     async def publish_vcard(self, full_name: str = "", emails: Iterable[str] = ()) -> None:
-        card = ET.Element(q(NS_VCARD, "vCard"))
+        """Publish our vCard (vcard-temp, XEP-0054) with these email addresses.
+        Built on xep_0054's stanzas; its plugin is not registered, as it would
+        answer vCard requests sent to this client from a cache of its own."""
+        card = VCardTemp()
         if full_name:
-            ET.SubElement(card, q(NS_VCARD, "FN")).text = full_name
+            card["FN"] = full_name
         for address in emails:
-            email = ET.SubElement(card, q(NS_VCARD, "EMAIL"))
-            ET.SubElement(email, q(NS_VCARD, "INTERNET"))
-            ET.SubElement(email, q(NS_VCARD, "USERID")).text = address
-        await self._iq("set", card)
+            email = Email()
+            email["INTERNET"] = True
+            email["USERID"] = address
+            card.append(email)
+        await self._iq("set", card.xml)
 
     async def learn_contact_from_vcard(self, jid: str) -> list[str]:
         """Suggest an email <-> JID mapping from a contact's vCard (unconfirmed)."""

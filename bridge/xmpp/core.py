@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -44,7 +44,6 @@ from .session import XmppSession
 from .stanzas import (
     bare,
     error_condition,
-    q,
 )
 from .state import XmppState
 from .upload import (
@@ -298,21 +297,6 @@ class ClientCore:
         return {jid for jid, room in self._rooms.items()
                 if room.joined is not None and room.joined.done()
                 and not room.joined.exception()}
-
-    async def _server_services(self, include_server: bool) -> AsyncIterator[
-            tuple[str, ET.Element]]:
-        """Each service of our server (disco#items) with its disco#info answer."""
-        items = await self._iq("get", ET.Element(q(NS_DISCO_ITEMS, "query")), to=self.domain)
-        candidates = ([self.domain] if include_server else []) + \
-            [i.get("jid") or "" for i in items.iter(q(NS_DISCO_ITEMS, "item"))]
-        for jid in candidates:
-            if not jid:
-                continue
-            try:
-                info = await self._iq("get", ET.Element(q(NS_DISCO_INFO, "query")), to=jid)
-            except XmppError:
-                continue
-            yield jid, info
 
     def _subscribed(self, jid: str) -> bool:
         roster = self.session.client_roster

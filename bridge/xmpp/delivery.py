@@ -75,7 +75,7 @@ class Delivery(ClientCore):
         s.add_event_handler("marker", self._guard(self._on_marker))
 
     def _on_marker(self, msg: Any) -> None:
-        if msg.get_plugin("receipt", check=True) is None:
+        if not msg["receipt"]:
             self._on_acknowledgement(msg)
 
     def send_chat(self, to: str, text: str, thread_id: str | None = None,
@@ -314,11 +314,13 @@ class Delivery(ClientCore):
     def _acknowledged(self, msg: Any, sender: str) -> None:
         """Settle our lines that a receipt (XEP-0184) or marker (XEP-0333) in `msg`
         names, read through the plugins' stanza interfaces."""
-        for attrib, state in (("receipt", DeliveryState.DELIVERED),
-                              ("received", DeliveryState.DELIVERED),
-                              ("displayed", DeliveryState.READ)):
-            ack = msg.get_plugin(attrib, check=True)
-            acked = (ack.xml.get("id") or "") if ack is not None else ""
+        received = msg.get_plugin("received", check=True)
+        displayed = msg.get_plugin("displayed", check=True)
+        # xep_0184's receipt is an extension of the message: read through it.
+        for acked, state in (
+                (msg["receipt"], DeliveryState.DELIVERED),
+                (received.xml.get("id") if received is not None else "", DeliveryState.DELIVERED),
+                (displayed.xml.get("id") if displayed is not None else "", DeliveryState.READ)):
             if acked:
                 self._advance(acked, state, from_jid=sender)
 

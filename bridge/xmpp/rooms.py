@@ -17,22 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from xml.etree import ElementTree as ET
+from typing import Any, cast
 
 from slixmpp import JID, InvalidJID
+from slixmpp.plugins.xep_0045.muc import AFFILIATIONS
+from slixmpp.types import MucAffiliation
 
 from .archive import Archive
 from .core import (
-    NS_DATA,
-    NS_DISCO_INFO,
-    NS_MUC,
-    NS_MUC_OWNER,
+    IQ_TIMEOUT,
     Occupant,
     XmppError,
     _Room,
 )
 from .stanzas import (
-    NS_CONFERENCE,
     NS_MUC_USER,
     bare,
     error_condition,
@@ -83,13 +81,12 @@ class Rooms(Archive):
         state.joined = asyncio.get_running_loop().create_future()
         # A join given up on (timeout) may still fail later; nobody needs to hear it.
         state.joined.add_done_callback(lambda f: f.cancelled() or f.exception())
-        presence = self.session.make_presence(pto=f"{room}/{nick}")
-        x = ET.SubElement(presence.xml, q(NS_MUC, "x"))
-        # No history replay: the room's archive gives it, deduplicated.
-        ET.SubElement(x, q(NS_MUC, "history"), {"maxstanzas": "0"})
-        if password:
-            ET.SubElement(x, q(NS_MUC, "password")).text = password
-        presence.send()
+        # No history replay: the room's archive gives it, deduplicated. The join is
+        # followed here, not by xep_0045's join_muc_wait: its room list and events
+        # would keep a second copy of what `_Room` holds (the join's own status
+        # codes, the occupants' real JIDs, errors about this join only).
+        self._muc.make_join_stanza(JID(room), nick, password=password or None,
+                                   maxstanzas=0).send()
         try:
             codes = await asyncio.wait_for(asyncio.shield(state.joined), timeout)
         except TimeoutError:
@@ -101,7 +98,11 @@ class Rooms(Archive):
         self.state.save()
         return "201" in codes
 
-    def _on_room_presence(self, room: _Room, xml: ET.Element, ptype: str) -> None:
+    def _on_room_presence(self, room: _Room, presence: Any, ptype: str) -> None:
+        """A room's presence for one occupant (XEP-0045 §7.2). Its muc#user parts
+        are read raw: xep_0045's interfaces raise on a status code that is not a
+        number or an item JID that is not a JID, and a room is remote input."""
+        xml = presence.xml
         nick = resource(xml.get("from") or "")
         if ptype == "error":
             condition, text, _b = error_condition(xml)
@@ -143,22 +144,28 @@ class Rooms(Archive):
         }
         if name:
             values["muc#roomconfig_roomname"] = name
-        query = ET.Element(q(NS_MUC_OWNER, "query"))
-        form = ET.SubElement(query, q(NS_DATA, "x"), {"type": "submit"})
-        f = ET.SubElement(form, q(NS_DATA, "field"), {"var": "FORM_TYPE"})
-        ET.SubElement(f, q(NS_DATA, "value")).text = "http://jabber.org/protocol/muc#roomconfig"
+        form = self.session.plugin["xep_0004"].make_form(ftype="submit")
+        form.add_field(var="FORM_TYPE", value="http://jabber.org/protocol/muc#roomconfig")
         for var, value in values.items():
-            f = ET.SubElement(form, q(NS_DATA, "field"), {"var": var})
-            ET.SubElement(f, q(NS_DATA, "value")).text = value
-        await self._iq("set", query, to=bare(room))
+            form.add_field(var=var, value=value)
+        await self._asked(self._muc.set_room_config(JID(bare(room)), form, timeout=IQ_TIMEOUT),
+                          bare(room))
 
     async def muc_service(self) -> str:
         """The server's multi-user chat service (disco#items, then disco#info)."""
         if self._muc_service is not None:
             return self._muc_service
-        async for jid, info in self._server_services(include_server=False):
-            if any(i.get("category") == "conference" and i.get("type") == "text"
-                   for i in info.iter(q(NS_DISCO_INFO, "identity"))):
+        disco = self.session.plugin["xep_0030"]
+        items = await self._asked(disco.get_items(jid=JID(self.domain), timeout=IQ_TIMEOUT),
+                                  self.domain)
+        for item in items["disco_items"]["items"]:
+            jid = str(item[0])
+            try:
+                info = await self._asked(disco.get_info(jid=JID(jid), timeout=IQ_TIMEOUT), jid)
+            except XmppError:
+                continue
+            if any(identity[:2] == ("conference", "text")
+                   for identity in info["disco_info"]["identities"]):
                 self._muc_service = jid
                 return jid
         raise XmppError(f"{self.domain} offers no multi-user chat service")
@@ -182,22 +189,18 @@ class Rooms(Archive):
         """Invite someone: through the room (mediated), or straight to them (XEP-0249)."""
         room, jid = bare(room), bare(jid)
         if direct:
-            msg = self.session.make_message(mto=jid)
-            attrs = {"jid": room}
-            if reason:
-                attrs["reason"] = reason
-            ET.SubElement(msg.xml, q(NS_CONFERENCE, "x"), attrs)
+            self.session.plugin["xep_0249"].send_invitation(JID(jid), JID(room),
+                                                            reason=reason or None)
         else:
-            msg = self.session.make_message(mto=room)
-            x = ET.SubElement(msg.xml, q(NS_MUC_USER, "x"))
-            invite = ET.SubElement(x, q(NS_MUC_USER, "invite"), {"to": jid})
-            if reason:
-                ET.SubElement(invite, q(NS_MUC_USER, "reason")).text = reason
-        msg.send()
+            self._muc.invite(JID(room), JID(jid), reason)
 
     async def grant_membership(self, room: str, jid: str, affiliation: str = "member") -> None:
-        query = ET.Element(q(NS_MUC + "#admin", "query"))
-        ET.SubElement(query, q(NS_MUC + "#admin", "item"),
-                      {"jid": bare(jid), "affiliation": affiliation})
-        await self._iq("set", query, to=bare(room))
+        if affiliation not in AFFILIATIONS:
+            raise XmppError(f"{room} refused: {affiliation!r} is not an affiliation")
+        await self._asked(self._muc.set_affiliation(
+            JID(bare(room)), cast(MucAffiliation, affiliation), jid=JID(bare(jid)),
+            timeout=IQ_TIMEOUT), bare(room))
 
+    @property
+    def _muc(self) -> Any:
+        return self.session.plugin["xep_0045"]
