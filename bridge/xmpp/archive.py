@@ -1,16 +1,11 @@
-"""The XMPP client the engine owns: one account, on the caller's asyncio loop.
+"""The message archive (XEP-0313) through our `mam_pages` plugin: catching
+up, older history, and the exactly-once check a new session makes before it
+sends anything again (`_flush_new_session`: what the server holds never goes
+twice).
 
-It turns stanzas into the one message model of the store and reports through the
-event bus. Protocol work is split by XEP the way slixmpp is: slixmpp plugins do
-stream management, pings, disco/caps and the block list; the rest reads and
-writes raw XML (see `stanzas.py` for why) in small methods named after what they
-serve.
-
-Delivery states of an outgoing chat line: sending (written, on the wire or waiting
-for a session) -> sent (the server acked it, XEP-0198) -> delivered (receipt,
-XEP-0184, or "received" marker) -> read ("displayed" marker, XEP-0333); failed when
-an error stanza comes back ("blocked or unreachable"). States only move forward,
-except that a late receipt overrides a failure.
+Only results from the archive we asked count (`_archive_results`): ours from our
+own server, a room's from the room; anything else naming an open query is
+dropped and logged.
 """
 
 from __future__ import annotations

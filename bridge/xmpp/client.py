@@ -1,16 +1,10 @@
 """The XMPP client the engine owns: one account, on the caller's asyncio loop.
 
-It turns stanzas into the one message model of the store and reports through the
-event bus. Protocol work is split by XEP the way slixmpp is: slixmpp plugins do
-stream management, pings, disco/caps and the block list; the rest reads and
-writes raw XML (see `stanzas.py` for why) in small methods named after what they
-serve.
-
-Delivery states of an outgoing chat line: sending (written, on the wire or waiting
-for a session) -> sent (the server acked it, XEP-0198) -> delivered (receipt,
-XEP-0184, or "received" marker) -> read ("displayed" marker, XEP-0333); failed when
-an error stanza comes back ("blocked or unreachable"). States only move forward,
-except that a late receipt overrides a failure.
+This top layer is lifecycle and wiring: start and stop, the session events,
+reconnection with backoff, the catch-up after a login, and the account-level
+parts (roster, presence, block list, discovery, vCards). The features are in
+the layers below (see `core.py` for the stack); the names others import from
+here stay here.
 """
 
 from __future__ import annotations
@@ -41,7 +35,6 @@ from .core import (
     FEATURES,
     IQ_TIMEOUT,
     MAX_RESOURCES,
-    NS_ROSTER,
     NS_VCARD,
     RESEND_TRIES,
     RESEND_WINDOW,
@@ -272,13 +265,10 @@ class XmppClient(Rooms):
         self._publish(SubscriptionRequest(self.name, bare(str(presence["from"]))))
 
     def _on_roster_update(self, iq: Any) -> None:
-        query = iq.xml.find(q(NS_ROSTER, "query"))
-        if query is None:
-            return
-        for item in query.findall(q(NS_ROSTER, "item")):
-            jid = bare(item.get("jid") or "")
-            if jid:
-                self._publish(RosterChanged(self.name, jid, item.get("subscription") or "none"))
+        for jid, item in iq["roster"]["items"].items():
+            if bare(str(jid)):
+                self._publish(RosterChanged(self.name, bare(str(jid)),
+                                            item.get("subscription") or "none"))
 
     def _on_presence(self, presence: Any) -> None:
         xml = presence.xml

@@ -1,16 +1,17 @@
-"""The XMPP client the engine owns: one account, on the caller's asyncio loop.
+"""The ground floor of `XmppClient`: the account's slixmpp session with every
+plugin it uses, the state all layers share, and the helpers they call (publish an
+event, ask an IQ through a plugin, fence a handler).
 
-It turns stanzas into the one message model of the store and reports through the
-event bus. Protocol work is split by XEP the way slixmpp is: slixmpp plugins do
-stream management, pings, disco/caps and the block list; the rest reads and
-writes raw XML (see `stanzas.py` for why) in small methods named after what they
-serve.
+XmppClient is built in layers, one module each, every layer on the one below
+(a layer may call what is beneath it, never what is above):
 
-Delivery states of an outgoing chat line: sending (written, on the wire or waiting
-for a session) -> sent (the server acked it, XEP-0198) -> delivered (receipt,
-XEP-0184, or "received" marker) -> read ("displayed" marker, XEP-0333); failed when
-an error stanza comes back ("blocked or unreachable"). States only move forward,
-except that a late receipt overrides a failure.
+    core -> delivery -> files -> inbound -> archive -> rooms -> client
+
+Each layer registers its own handlers in `_wire_handlers` and then calls the
+layer below, the way a slixmpp plugin does in `plugin_init`. Protocol work is
+slixmpp's plugins' (see PLUGINS), or ours in `plugins/` where slixmpp has none
+that fits; incoming stanzas are read with `stanzas.py` where a plugin's stanza
+interface would raise on hostile input.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Literal, TypeVar
 from xml.etree import ElementTree as ET
 
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.plugins.xep_0198.stanza import RequestAck
 
 from ..config import AccountConfig
 from ..events import (
@@ -87,17 +89,9 @@ FEATURES = (
     "jabber:x:oob",  # we read and send links (XEP-0066), not its IQ transfers
     "urn:xmpp:sid:0",  # slixmpp's xep_0359 announces nothing
 )
-NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
 CHAT_STATES = ("active", "composing", "paused", "inactive", "gone")
 
-NS_MUC = "http://jabber.org/protocol/muc"
-NS_MUC_OWNER = "http://jabber.org/protocol/muc#owner"
-NS_DATA = "jabber:x:data"
-NS_RSM = "http://jabber.org/protocol/rsm"
-NS_ROSTER = "jabber:iq:roster"
 NS_VCARD = "vcard-temp"
-NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
-NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 
 MAM_PAGE = 100
 MAX_RESOURCES = 64
@@ -107,7 +101,9 @@ _DELIVERY_RANK = {
     DeliveryState.SENDING: 1, DeliveryState.SENT: 2, DeliveryState.DELIVERED: 3,
     DeliveryState.READ: 4,
 }
-_SM_REQUEST = "<r xmlns='urn:xmpp:sm:3'/>"
+# A request for the server's ack, as slixmpp's xep_0198 writes it; sent as text so
+# it goes in the send queue behind a message (see Delivery._transmit).
+_SM_REQUEST = str(RequestAck())
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 

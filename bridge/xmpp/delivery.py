@@ -1,16 +1,14 @@
-"""The XMPP client the engine owns: one account, on the caller's asyncio loop.
-
-It turns stanzas into the one message model of the store and reports through the
-event bus. Protocol work is split by XEP the way slixmpp is: slixmpp plugins do
-stream management, pings, disco/caps and the block list; the rest reads and
-writes raw XML (see `stanzas.py` for why) in small methods named after what they
-serve.
+"""Outgoing lines and what settles them: send, the XEP-0198 ack, receipts
+(xep_0184), chat markers (xep_0333), chat states (xep_0085), errors, and the
+resend of what a resumed stream did not carry.
 
 Delivery states of an outgoing chat line: sending (written, on the wire or waiting
 for a session) -> sent (the server acked it, XEP-0198) -> delivered (receipt,
 XEP-0184, or "received" marker) -> read ("displayed" marker, XEP-0333); failed when
 an error stanza comes back ("blocked or unreachable"). States only move forward,
-except that a late receipt overrides a failure.
+except that a late receipt overrides a failure. Only the JID a line went to may
+settle it (`_advance`), and only from a plain message (`_plain`), never from the
+outer layer of a carbon or an archive result.
 """
 
 from __future__ import annotations

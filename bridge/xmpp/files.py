@@ -1,16 +1,6 @@
-"""The XMPP client the engine owns: one account, on the caller's asyncio loop.
-
-It turns stanzas into the one message model of the store and reports through the
-event bus. Protocol work is split by XEP the way slixmpp is: slixmpp plugins do
-stream management, pings, disco/caps and the block list; the rest reads and
-writes raw XML (see `stanzas.py` for why) in small methods named after what they
-serve.
-
-Delivery states of an outgoing chat line: sending (written, on the wire or waiting
-for a session) -> sent (the server acked it, XEP-0198) -> delivered (receipt,
-XEP-0184, or "received" marker) -> read ("displayed" marker, XEP-0333); failed when
-an error stanza comes back ("blocked or unreachable"). States only move forward,
-except that a late receipt overrides a failure.
+"""Files: HTTP File Upload (XEP-0363) through our `upload_slots` plugin, the
+https transfers of `upload.py`, links sent out-of-band (XEP-0066, in delivery's
+`_transmit`), and the download of linked files into the store's blobs.
 """
 
 from __future__ import annotations

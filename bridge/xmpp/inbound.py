@@ -1,16 +1,7 @@
-"""The XMPP client the engine owns: one account, on the caller's asyncio loop.
-
-It turns stanzas into the one message model of the store and reports through the
-event bus. Protocol work is split by XEP the way slixmpp is: slixmpp plugins do
-stream management, pings, disco/caps and the block list; the rest reads and
-writes raw XML (see `stanzas.py` for why) in small methods named after what they
-serve.
-
-Delivery states of an outgoing chat line: sending (written, on the wire or waiting
-for a session) -> sent (the server acked it, XEP-0198) -> delivered (receipt,
-XEP-0184, or "received" marker) -> read ("displayed" marker, XEP-0333); failed when
-an error stanza comes back ("blocked or unreachable"). States only move forward,
-except that a late receipt overrides a failure.
+"""Incoming messages: the gate every stanza passes first, the live dispatch,
+carbons (xep_0280), chat states (xep_0085), invitations (xep_0045 mediated,
+xep_0249 direct), and storing one line: its thread (a <thread> is only a claim),
+its ids, its direction, its receipt.
 """
 
 from __future__ import annotations
