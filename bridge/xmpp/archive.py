@@ -44,6 +44,8 @@ ArchiveResult = tuple[str, float | None, MessageStanza]
 
 
 class Archive(Inbound):
+    """The message archive: catch-up, history, what the server already holds."""
+
     async def _flush_new_session(self) -> None:
         """A new session (the stream could not be resumed: a restarted server, a
         long cut): what the last session left unconfirmed may or may not have

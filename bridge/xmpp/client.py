@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 
 class XmppClient(Rooms):
+    """One account's XMPP connection, reporting into the store and the event bus."""
+
     def _wire_handlers(self) -> None:
         super()._wire_handlers()
         s = self.session

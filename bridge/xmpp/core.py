@@ -173,6 +173,8 @@ class _Pending:
 
 
 class ClientCore:
+    """The session, the state every layer shares, and the helpers they use."""
+
     def __init__(
         self,
         account: AccountConfig,

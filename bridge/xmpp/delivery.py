@@ -59,12 +59,16 @@ from .stanzas import (
 
 log = logging.getLogger(__name__)
 
+# Links to files (XEP-0066's stanza; its plugin would also serve IQ transfers, which
+# we do not): several to a message, so iterable.
+register_stanza_plugin(MessageStanza, OOB, iterable=True)
+
 
 class Delivery(ClientCore):
+    """Outgoing lines and what settles them."""
+
     def _wire_handlers(self) -> None:
         super()._wire_handlers()
-        # Links to files (XEP-0066): several to a message, so iterable.
-        register_stanza_plugin(MessageStanza, OOB, iterable=True)
         s = self.session
         s.add_event_handler("stanza_acked", self._guard(self._on_acked))
         # One message can carry a receipt and both markers: each event is read for

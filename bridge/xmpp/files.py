@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 
 class Files(Delivery):
+    """HTTP upload and the download of linked files."""
+
     async def upload(self, data: bytes, filename: str,
                      content_type: str = "application/octet-stream") -> str:
         """Upload bytes to the server's file share; returns the link to hand out."""

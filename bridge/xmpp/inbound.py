@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 
 class Inbound(Files):
+    """Incoming live messages and carbons, up to a stored line."""
+
     def _wire_handlers(self) -> None:
         super()._wire_handlers()
         s = self.session

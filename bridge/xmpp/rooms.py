@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 
 class Rooms(Archive):
+    """Multi-user chat rooms and invitations."""
+
     async def join_room(self, room: str, nick: str | None = None, password: str | None = None,
                         timeout: float = 20.0) -> list[Occupant]:
         """Join (or create) a room; returns its occupants. History comes from MAM."""
