@@ -18,24 +18,11 @@ from datetime import UTC, datetime
 from slixmpp import JID, InvalidJID
 from slixmpp.stanza import Message as MessageStanza
 
-from ..model import (
-    DeliveryState,
-)
-from .core import (
-    IQ_TIMEOUT,
-    MAM_PAGE,
-    MAM_SEED,
-    RESEND_TRIES,
-    XmppError,
-    _Pending,
-)
+from ..model import DeliveryState
+from .core import IQ_TIMEOUT, MAM_PAGE, MAM_SEED, RESEND_TRIES, XmppError, _Pending
 from .inbound import Inbound
 from .plugins.mam_pages import Page
-from .stanzas import (
-    bare,
-    parse_stamp,
-    resource,
-)
+from .stanzas import bare, parse_stamp, resource
 from .state import ArchiveMark
 
 log = logging.getLogger(__name__)

@@ -44,12 +44,7 @@ from .core import (
 )
 from .rooms import Rooms
 from .session import XmppLoginError
-from .stanzas import (
-    NS_CLIENT,
-    bare,
-    q,
-    resource,
-)
+from .stanzas import NS_CLIENT, bare, q, resource
 from .upload import TransferError
 
 log = logging.getLogger(__name__)

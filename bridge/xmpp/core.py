@@ -29,34 +29,25 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.plugins.xep_0198.stanza import RequestAck
 
 from ..config import AccountConfig
-from ..events import (
-    Event,
-    EventBus,
-)
-from ..model import (
-    DeliveryState,
-    Message,
-)
+from ..events import Event, EventBus
+from ..model import DeliveryState, Message
 from ..safe import safe_basename
 from ..store import Store
 from ..tls import client_context
 from .availability import ContactPresence, ResourcePresence, summarize
 from .plugins import MamPages, UploadSlots
 from .session import XmppSession
-from .stanzas import (
-    bare,
-    error_condition,
-)
+from .stanzas import bare, error_condition
 from .state import XmppState
-from .upload import (
-    DEFAULT_DOWNLOAD_LIMIT,
-)
+from .upload import DEFAULT_DOWNLOAD_LIMIT
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Every XEP that slixmpp implements is used through its plugin; `plugins/` holds
-# ours, written the same way, where slixmpp has none that fits (each says why).
+# The XEPs we speak, as slixmpp's plugins; `plugins/` holds ours, written the same
+# way, where slixmpp's does not fit (each says why). Two are used for their stanzas
+# only, their plugins' IQ services unwanted: xep_0066 (delivery.py), xep_0054
+# (client.py).
 PLUGINS = (
     "xep_0030",  # service discovery
     "xep_0004", "xep_0128", "xep_0115",  # entity capabilities (needs data forms)

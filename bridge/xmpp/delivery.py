@@ -23,9 +23,7 @@ from slixmpp.plugins.xep_0066.stanza import OOB
 from slixmpp.stanza import Message as MessageStanza
 from slixmpp.xmlstream import register_stanza_plugin
 
-from ..events import (
-    DeliveryChanged,
-)
+from ..events import DeliveryChanged
 from ..model import (
     SEEN,
     Attachment,
@@ -47,15 +45,7 @@ from .core import (
     XmppError,
     _Pending,
 )
-from .stanzas import (
-    NS_CLIENT,
-    NS_RECEIPTS,
-    bare,
-    default_thread_id,
-    error_condition,
-    q,
-    resource,
-)
+from .stanzas import NS_CLIENT, NS_RECEIPTS, bare, default_thread_id, error_condition, q, resource
 
 log = logging.getLogger(__name__)
 

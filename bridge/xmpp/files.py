@@ -8,25 +8,12 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from ..model import (
-    Attachment,
-    Message,
-)
+from ..model import Attachment, Message
 from ..safe import safe_basename
-from .core import (
-    IQ_TIMEOUT,
-    MessageKind,
-    XmppError,
-)
+from .core import IQ_TIMEOUT, MessageKind, XmppError
 from .delivery import Delivery
-from .stanzas import (
-    bare,
-)
-from .upload import (
-    TransferError,
-    get_file,
-    put_file,
-)
+from .stanzas import bare
+from .upload import TransferError, get_file, put_file
 
 log = logging.getLogger(__name__)
 

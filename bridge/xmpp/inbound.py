@@ -17,11 +17,7 @@ from slixmpp.stanza import Message as MessageStanza
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from ..events import (
-    ChatStateChanged,
-    MessageReceived,
-    RoomInvitation,
-)
+from ..events import ChatStateChanged, MessageReceived, RoomInvitation
 from ..model import (
     Attachment,
     DeliveryState,
@@ -32,9 +28,7 @@ from ..model import (
     claimed_thread_id,
 )
 from ..safe import safe_basename
-from .core import (
-    CHAT_STATES,
-)
+from .core import CHAT_STATES
 from .files import Files
 from .stanzas import (
     NS_CLIENT,

@@ -14,19 +14,8 @@ from slixmpp.plugins.xep_0045.muc import AFFILIATIONS
 from slixmpp.types import MucAffiliation
 
 from .archive import Archive
-from .core import (
-    IQ_TIMEOUT,
-    Occupant,
-    XmppError,
-    _Room,
-)
-from .stanzas import (
-    NS_MUC_USER,
-    bare,
-    error_condition,
-    q,
-    resource,
-)
+from .core import IQ_TIMEOUT, Occupant, XmppError, _Room
+from .stanzas import NS_MUC_USER, bare, error_condition, q, resource
 from .state import RoomMembership
 
 log = logging.getLogger(__name__)
