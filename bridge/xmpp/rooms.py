@@ -139,8 +139,10 @@ class Rooms(Archive):
         disco = self.session.plugin["xep_0030"]
         items = await self._asked(disco.get_items(jid=JID(self.domain), timeout=IQ_TIMEOUT),
                                   self.domain)
-        for item in items["disco_items"]["items"]:
-            jid = str(item[0])
+        # In the server's order (the `items` interface is a set).
+        for jid in [item.xml.get("jid") or "" for item in items["disco_items"]["substanzas"]]:
+            if not jid:
+                continue
             try:
                 info = await self._asked(disco.get_info(jid=JID(jid), timeout=IQ_TIMEOUT), jid)
             except XmppError:

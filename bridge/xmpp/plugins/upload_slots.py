@@ -48,8 +48,10 @@ class UploadSlots(BasePlugin):
             return self.service
         disco = self.xmpp.plugin["xep_0030"]
         items = await disco.get_items(jid=JID(domain), timeout=timeout)
-        candidates = [domain] + [str(item[0]) for item in items["disco_items"]["items"]]
-        for jid in candidates:
+        # In the server's order (the `items` interface is a set).
+        candidates = [domain] + [item.xml.get("jid") or ""
+                                 for item in items["disco_items"]["substanzas"]]
+        for jid in filter(None, candidates):
             try:
                 info: Any = await disco.get_info(jid=JID(jid), timeout=timeout)
             except (IqError, IqTimeout):
