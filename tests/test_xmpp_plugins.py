@@ -51,6 +51,14 @@ async def test_every_plugin_is_enabled_and_receipts_are_never_sent_by_the_plugin
     assert receipts.auto_ack is False and receipts.auto_request is False
 
 
+async def test_the_gate_comes_after_stream_management_counts_a_stanza(client):
+    # A stanza the gate drops is still one the server sent: XEP-0198 must count it,
+    # or our acks fall behind and the server ends the stream.
+    filters = client.session._XMLStream__filters["in"]
+    counter = client.session.plugin["xep_0198"]._handle_incoming
+    assert filters.index(counter) < filters.index(client._gate)
+
+
 async def test_the_gate_drops_foreign_carbons_and_malformed_addresses(client):
     def carbon(sender: str) -> str:
         return (f"<message from='{sender}' to='{ME}/tui'><received xmlns='urn:xmpp:carbons:2'>"
