@@ -219,7 +219,6 @@ class ClientCore:
         # lines wait behind the ones being checked, so everything goes out in order.
         self._flushing = False
         self._receipt_support: dict[str, bool] = {}  # full JID -> disco says XEP-0184
-        self._upload_service: tuple[str, int | None] | None = None
         self._muc_service: str | None = None
         self._stopping = False
         self._auth_failed = False
