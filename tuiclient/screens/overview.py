@@ -15,15 +15,14 @@ from bridge.model import DeliveryState
 from bridge.store.records import Cursor
 from tuiclient.appref import client_app
 from tuiclient.people import Directory
+from tuiclient.screens.outbox import WAITING
 from tuiclient.widgets.conversation_list import PAGE, ConversationList, Key
 from tuiclient.widgets.sidebar import AccountRow, ContactRow, Sidebar
-from tuiclient.widgets.status_bar import StatusBar
+from tuiclient.widgets.status_bar import StatusBar, StatusReport
 
 if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
 
-WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
-           DeliveryState.FAILED)
 
 
 class Overview:
@@ -98,7 +97,7 @@ class Overview:
         self.contacts = rows
         self.names = names
         client_app(self.screen).contact_names = names  # for the search and compose screens
-        self.screen.query_one(ConversationList).set_names(names)
+        self.screen.query_one(ConversationList).names = names
         self.screen.pass_down()
 
     def directory(self) -> Directory:
@@ -131,13 +130,14 @@ class Overview:
             m = self.engine.outbox_message(item)  # which conversation it belongs to
             if m is not None:
                 states[(m.account, m.thread_id)] = item.state
-        self.screen.query_one(ConversationList).set_outbox(states)
+        self.screen.query_one(ConversationList).outbox = states
         self.waiting = len(states)
         self.refresh_status()
 
     def refresh_status(self) -> None:
         app = client_app(self.screen)
-        accounts = [(a.name, [s for s in ("imap", "smtp", "xmpp") if a.server(s)])
-                    for a in self.engine.accounts]
-        self.screen.query_one(StatusBar).show(accounts, app.health, app.sync_state,
-                                              self.waiting)
+        accounts = tuple((a.name, tuple(s for s in ("imap", "smtp", "xmpp") if a.server(s)))
+                         for a in self.engine.accounts)
+        # Copies: the app's dicts change in place, and the bar draws on a change.
+        self.screen.query_one(StatusBar).report = StatusReport(
+            accounts, dict(app.health), dict(app.sync_state), self.waiting)
