@@ -131,10 +131,6 @@ class TuiClientApp(App):
         for screen in self.screen_stack:
             screen.post_message(message.forward())
 
-    def _show_event(self, event: Event) -> None:
-        # bench/bench_app_list.py times the app's handling of one event by this name.
-        self.on_engine_events(EngineEvents([event]))
-
     def note(self, event: Event) -> None:
         """What the app keeps of an event (server health, sync progress), and its toast."""
         key = key_of(event)
