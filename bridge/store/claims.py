@@ -45,6 +45,7 @@ def distinct_msg_id(msg_id: str, transport: str, sender: str, digest: str | None
                                    ).hexdigest()
     return f"{msg_id}#{key[:16]}" + (f".{n}" if n > 1 else "")
 
+
 def same_as_claim(conn: sqlite3.Connection, m: Message, old: Claim) -> bool:
     return same_message(conn, m.transport.value, m.direction.value, m.sender.address,
                         m.digest, old)

@@ -42,6 +42,7 @@ def same_person(conn: sqlite3.Connection, a: str, b: str) -> bool:
     owners = {r[0]: r[1] for r in rows}
     return len(owners) == 2 and len(set(owners.values())) == 1
 
+
 def normalize_address(address: str) -> str:
     """The form contact addresses are stored and looked up in: lowercase, JIDs bare."""
     a = address.strip().lower()

@@ -29,6 +29,7 @@ INSERT INTO messages (
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+
 def search_parties(m: Message) -> str:
     return parties_text((m.sender, *m.recipients))
 
@@ -37,7 +38,10 @@ def parties_text(parties: Iterable[Party]) -> str:
     """Names and addresses as one text, for the full-text index."""
     return " ".join(f"{p.name} {p.address}".strip() for p in parties)
 
+
 def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message]) -> int:
+    """`Messages.insert_messages` for one batch, inside the caller's transaction
+    (an outbox row goes in with its message this way); returns how many were new."""
     now = time.time()
     conn.executemany("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
                      [(a, now) for a in {m.account for m in batch}])

@@ -63,6 +63,7 @@ ON CONFLICT (account, thread_id) DO UPDATE SET
     transports = excluded.transports
 """
 
+
 @dataclass(slots=True)
 class ThreadDelta:
     """What one batch adds to one thread."""
@@ -100,6 +101,7 @@ def snippet(text: str) -> str:
     # Slice before splitting: bodies can be megabytes, the snippet is one line.
     return " ".join(text[: SNIPPET_CHARS * 4].split())[:SNIPPET_CHARS]
 
+
 def thread_of(r: Sequence[Any]) -> Thread:
     """A `Thread` from a row of the threads columns that lists select, in order."""
     (row_id, account, thread_id, subject, first_date, last_date, message_count, unread_count,
@@ -107,6 +109,7 @@ def thread_of(r: Sequence[Any]) -> Thread:
     return Thread(row_id, account, thread_id, subject, first_date, last_date, message_count,
                   unread_count, last_sender, snippet,
                   frozenset(t for t, bit in TRANSPORT_BITS.items() if bits & bit))
+
 
 def recompute_threads(conn: sqlite3.Connection,
                        keys: Iterable[tuple[str, str]]) -> None:
@@ -135,6 +138,7 @@ def recompute_threads(conn: sqlite3.Connection,
             subject[1] if subject else None, first, last, count, int(unread),
             latest[0] or latest[1], snippet(latest[2]), transports))
 
+
 def trusted_people(conn: sqlite3.Connection, addresses: Iterable[str]) -> set[str]:
     """The addresses, with every address of the same contact that the user
     stands behind (from the config, or confirmed)."""
@@ -147,6 +151,7 @@ def trusted_people(conn: sqlite3.Connection, addresses: Iterable[str]) -> set[st
         f"(SELECT contact_id FROM contact_addresses WHERE {trusted} AND address IN "
         "(SELECT value FROM json_each(?)))", (to_json(sorted(wanted)),))
     return wanted | {r[0] for r in rows}
+
 
 def _thread_parties(conn: sqlite3.Connection, account: str, thread_id: str) -> set[str]:
     """Every sender and recipient of a thread (recipients a bulk import keeps
@@ -164,10 +169,12 @@ def _thread_parties(conn: sqlite3.Connection, account: str, thread_id: str) -> s
         (thread_id, account)))
     return found - {""}
 
+
 def is_party(conn: sqlite3.Connection, account: str, thread_id: str,
               addresses: Iterable[str]) -> bool:
     people = trusted_people(conn, addresses)
     return bool(people) and bool(people & _thread_parties(conn, account, thread_id))
+
 
 def adopt_claims(conn: sqlite3.Connection, account: str,
                   touched: Iterable[str]) -> None:
@@ -204,6 +211,7 @@ def adopt_claims(conn: sqlite3.Connection, account: str,
     if changed:
         recompute_threads(conn, changed)
 
+
 def _evict_strangers(conn: sqlite3.Connection, account: str,
                      thread_ids: Sequence[str]) -> list[tuple[str, str]]:
     """Move 1:1 chat lines out of a thread that their sender started by naming
@@ -235,6 +243,7 @@ def _evict_strangers(conn: sqlite3.Connection, account: str,
                 (claim, to_json([thread_id]), account, thread_id, to_json(sorted(people))))
             changed += [(account, thread_id), (account, claim)]
     return changed
+
 
 def _parties_without(conn: sqlite3.Connection, account: str, thread_id: str,
                      people: set[str]) -> set[str] | None:
