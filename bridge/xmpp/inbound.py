@@ -236,11 +236,11 @@ class Inbound(Files):
         line, when it is the thread this chat is bound to, when its sender is a
         party of that thread on this account, or when the thread is new here (the
         sender starts it; the store moves the line out if what comes later shows
-        the thread is someone else's, `Store._evict_strangers`). Anyone else naming
+        the thread is someone else's, `bridge.store.threads._evict_strangers`). Anyone else naming
         a thread (an email thread's Message-ID is no secret) gets a thread of their
         own and learns
         nothing of the other one; the store moves the line in if the sender turns
-        out to be a party later (`Store._adopt_claims`).
+        out to be a party later (`bridge.store.threads.adopt_claims`).
         """
         if not named:
             return bound or default, []
