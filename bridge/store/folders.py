@@ -167,6 +167,40 @@ class Folders(Db):
             "(SELECT value FROM json_each(?)) AND folder IS NOT NULL", (to_json(gone),))
         return len(orphans)
 
+    def move_mail_locations(self, account: str,
+                            moves: Iterable[tuple[str, int, str, int]]) -> int:
+        """Re-point places of messages: each (folder, uid, target, new_uid) says the
+        message at `uid` of `folder` is now at `new_uid` of `target` (a triage move,
+        its undo, or the server's answer to our own placeholder UID). The message
+        row stays, with its body and files; a message whose primary place was the
+        old one points at the new one. Returns how many places moved."""
+        moved = 0
+        with self._write() as conn:
+            for folder, uid, target, new_uid in moves:
+                conn.execute("INSERT OR IGNORE INTO folders (account, name) VALUES (?, ?)",
+                             (account, target))
+                row = conn.execute(
+                    "SELECT message FROM mail_locations WHERE account = ? AND folder = ? "
+                    "AND uid = ?", (account, folder, uid)).fetchone()
+                if row is None:
+                    continue
+                conn.execute("DELETE FROM mail_locations WHERE account = ? AND folder = ? "
+                             "AND uid = ?", (account, target, new_uid))
+                conn.execute("UPDATE mail_locations SET folder = ?, uid = ? WHERE account = ? "
+                             "AND folder = ? AND uid = ?", (target, new_uid, account, folder, uid))
+                conn.execute("UPDATE messages SET folder = ?, uid = ? WHERE id = ? "
+                             "AND folder = ? AND uid = ?", (target, new_uid, row[0], folder, uid))
+                moved += 1
+        return moved
+
+    def add_mail_location(self, account: str, folder: str, uid: int, row_id: int) -> None:
+        """A copy of a stored message is at `uid` of `folder` too (a triage copy)."""
+        with self._write() as conn:
+            conn.execute("INSERT OR IGNORE INTO folders (account, name) VALUES (?, ?)",
+                         (account, folder))
+            conn.execute("INSERT OR REPLACE INTO mail_locations (account, folder, uid, message) "
+                         "VALUES (?, ?, ?, ?)", (account, folder, uid, row_id))
+
     def update_flags_by_uid(self, account: str, folder: str,
                             changes: Mapping[int, Iterable[str]]) -> int:
         """Apply flags the server reported for UIDs of a folder; return rows changed.

@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-FILTERS = ("from", "to", "cc", "subject", "has", "before", "after", "in", "is")
+FILTERS = ("from", "to", "cc", "subject", "has", "before", "after", "in", "is", "tag")
 
 
 class QueryError(ValueError):
@@ -83,6 +83,11 @@ def parse_query(text: str) -> SearchQuery:
         elif name == "in":
             q.where.append("EXISTS (SELECT 1 FROM mail_locations AS l WHERE l.message = m.id "
                            "AND l.folder = ?)")
+            q.args.append(value)
+        elif name == "tag":
+            # IMAP keywords are case-insensitive (RFC 3501 2.3.2).
+            q.where.append("EXISTS (SELECT 1 FROM json_each(m.flags) "
+                           "WHERE lower(value) = lower(?))")
             q.args.append(value)
         elif name == "is":
             flag = {"unread": None, "read": "\\Seen", "flagged": "\\Flagged",
