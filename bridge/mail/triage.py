@@ -67,7 +67,7 @@ class Done:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Done:
         return cls(data["action"], data["account"],
-                   [tuple(m) for m in data.get("moved", [])],  # type: ignore[misc]  # JSON lists back to the tuples they were
+                   [(r, f, u, t, n) for r, f, u, t, n in data.get("moved", [])],
                    [(r, list(b), list(a)) for r, b, a in data.get("flags", [])])
 
     @property
