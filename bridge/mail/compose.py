@@ -9,6 +9,7 @@ are handled here.
 from __future__ import annotations
 
 import base64
+import email.parser
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -329,10 +330,104 @@ def reply_headers(
     )
 
 
+# -- forward and bounce --------------------------------------------------------------
+
+_FWD_MARK = re.compile(r"(?:fwd?|wg|tr|rv|vs)\s*:\s*", re.IGNORECASE)
+
+
+def forward_subject(subject: str) -> str:
+    """'Fwd: ' + the subject, unless it is a forward already."""
+    s = _one_line(subject)
+    return s if _FWD_MARK.match(s) else (f"Fwd: {s}" if s else "Fwd:")
+
+
+def _parse_original(raw: bytes) -> EmailMessage:
+    parsed = email.parser.BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)  # policy.default makes EmailMessage
+    return parsed
+
+
+def _files_of(original: EmailMessage) -> list[tuple[str, str, bytes]]:
+    files = []
+    for i, part in enumerate(original.iter_attachments(), 1):
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):  # a message/rfc822 part: its bytes as they are
+            data = part.as_bytes() if isinstance(part, EmailMessage) else b""
+        files.append((part.get_filename() or f"part-{i}", part.get_content_type(), data))
+    return files
+
+
+def _body_text(original: EmailMessage) -> str:
+    body = original.get_body(preferencelist=("plain", "html"))
+    if body is None:
+        return ""
+    try:
+        text = body.get_content()
+    except (LookupError, ValueError):  # an unknown charset: keep what decodes
+        payload = body.get_payload(decode=True)
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return inert_text(str(text))
+
+
+def forward_email(original_raw: bytes, from_party: Party | str,
+                  to: Sequence[Party | str], text: str, *, msg_id: str,
+                  as_attachment: bool = False,
+                  attachments: Iterable[tuple[str, str, bytes]] = ()) -> EmailMessage:
+    """A forward of the email `original_raw`, built with the stdlib email package.
+
+    Inline (the default, as mutt's): our text, then the original's main header
+    fields and text under a "Forwarded message" line, and the original's files
+    attached again. As attachment (mutt's mime_forward): our text, and the whole
+    original as a message/rfc822 part, its files inside it untouched.
+    `attachments` adds files of our own.
+    """
+    original = _parse_original(original_raw)
+    subject = forward_subject(str(original.get("Subject", "")))
+    if as_attachment:
+        msg = build_email(from_party, to, [], subject, text, msg_id=msg_id,
+                          attachments=attachments)
+        msg.add_attachment(original, disposition="attachment")
+        return msg
+    head = "\n".join(f"{name}: {_one_line(str(original[name]))}"
+                     for name in ("From", "Date", "Subject", "To", "Cc") if original[name])
+    body = (f"{text.rstrip()}\n\n---------- Forwarded message ----------\n{head}\n\n"
+            f"{_body_text(original)}")
+    return build_email(from_party, to, [], subject, body, msg_id=msg_id,
+                       attachments=[*_files_of(original), *attachments])
+
+
+def bounce_bytes(original_raw: bytes, from_party: Party | str, to: Sequence[Party | str],
+                 *, msg_id: str, date: float | None = None) -> bytes:
+    """The original email, untouched, under a block of Resent-* fields (RFC 5322
+    3.6.6): a bounce (mutt's) or redirect (aerc's).
+
+    The fields are written by the email package (addresses encoded as in any of
+    our headers); they are put on top of the original's bytes rather than the
+    message parsed and written again, so its signatures (DKIM, S/MIME) and its
+    exact bytes stay valid.
+    """
+    own = normalize_message_id(f"<{msg_id}>")
+    if not own or "@" not in own:
+        raise ValueError(f"not a bare message id: {msg_id!r}")
+    block = EmailMessage(policy=_POLICY)
+    _set_address_header(block, "Resent-From", [from_party])
+    _set_address_header(block, "Resent-To", list(to))
+    block["Resent-Date"] = format_datetime(
+        datetime.fromtimestamp(time.time() if date is None else date, UTC))
+    _set_id_header(block, "Resent-Message-ID", [own])
+    head = block.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    if not original_raw.split(b"\n", 1)[0].endswith(b"\r"):  # the original's line ends
+        head = head.replace(b"\r\n", b"\n")
+    return head + original_raw
+
+
 __all__ = [
     "MAX_REFERENCES",
     "ReplyHeaders",
+    "bounce_bytes",
     "build_email",
+    "forward_email",
+    "forward_subject",
     "reply_headers",
     "reply_subject",
 ]
