@@ -129,9 +129,9 @@ class Search(Db):
         Free words must all occur in the subject, text or parties (accents and case
         do not matter; `word*` matches a prefix); filters narrow the result: from:,
         to:, cc:, subject:, has:attachment, after:/before: (YYYY-MM-DD), in:FOLDER,
-        is:unread|read|flagged|answered, tag:NAME (an IMAP keyword). Any text is safe to
-        pass: words are quoted for FTS5 and filter values are bound parameters. A bad filter value raises
-        `QueryError` with what was expected.
+        is:unread|read|flagged|answered, tag:NAME (an IMAP keyword). Any text is
+        safe to pass: words are quoted for FTS5 and filter values are bound
+        parameters. A bad filter value raises `QueryError` with what was expected.
         """
         parsed = parse_query(query)
         match = fts_query(parsed.text)
