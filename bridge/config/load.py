@@ -57,7 +57,8 @@ _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "
                   "folder", "email_by_im_after")
 _HANDOFF_KEYS = ("group_chats",)
 _HEALTH_KEYS = ("interval", "critical_interval", "timeout")
-_ACCOUNT_KEYS = ("name", "email", "jid", "display_name", "password_command", *SERVICES)
+_ACCOUNT_KEYS = ("name", "email", "jid", "display_name", "password_command", "archive_folder",
+                 "expunge_deletes", "downloads", "signature", "aliases", *SERVICES)
 _SERVER_KEYS = ("host", "port", "tls", "ca_file", "username", "password_command")
 _CONTACT_KEYS = ("name", "emails", "jids")
 _RULE_KEYS = ("email", "jid")
@@ -339,6 +340,12 @@ class ConfigReader(TomlReader):
             smtp=servers["smtp"],
             xmpp=servers["xmpp"],
             password_origin=self.origin(table, prefix),
+            archive_folder=self.string(table, prefix, "archive_folder"),
+            expunge_deletes=self.boolean(table, prefix, "expunge_deletes"),
+            downloads=Path(d).expanduser() if (d := self.string(table, prefix, "downloads"))
+            else None,
+            signature=self.string(table, prefix, "signature"),
+            aliases=self.address_list(table, prefix, "aliases", "email address"),
         )
 
     def server(

@@ -68,6 +68,15 @@ class AccountConfig:
     smtp: ServerConfig | None = None
     xmpp: ServerConfig | None = None
     password_origin: str | None = field(default=None, compare=False)
+    # Mail triage and compose (issue 19): the folder `archive` moves to (else the
+    # server's \Archive folder), whether `delete` expunges instead of moving to Trash,
+    # where `save` puts attachments (else ~/Downloads), the signature put under
+    # our text after "-- ", and other addresses of ours (From identities).
+    archive_folder: str | None = None
+    expunge_deletes: bool = False
+    downloads: Path | None = None
+    signature: str | None = None
+    aliases: tuple[str, ...] = ()
 
     def server(self, service: str) -> ServerConfig | None:
         check_service(service)
