@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .config import AccountConfig, Config, SecretError, get_password
-from .events import Event, EventBus, HealthChanged
+from .events import Event, EventBus, HealthChanged, HealthReported
 from .handoff import (
     ImPlan,
     chat_digest,
@@ -37,7 +37,7 @@ from .handoff import (
     email_body,
     pick_attachments,
 )
-from .health import HealthMonitor, HealthReported, Timings
+from .health import HealthMonitor, Timings
 from .identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
 from .mail.compose import build_email, reply_headers, reply_subject
 from .mail.connect import ConnectError
@@ -49,18 +49,23 @@ from .model import (
     ANSWERED,
     FLAGGED,
     SEEN,
+    Availability,
+    Contact,
+    ContactPresence,
     DeliveryState,
     Direction,
+    Folder,
     Message,
+    OutboxItem,
+    OutboxLogEntry,
     Party,
+    Thread,
     Transport,
     new_message_id,
 )
 from .outbox import WHEN_AWAY, ContactAway, Outbox, describe_presence
 from .paths import data_dir, ensure_private_dir
 from .store import Cursor, Store, owner
-from .store.records import Contact, Folder, OutboxItem, OutboxLogEntry, Thread
-from .xmpp.availability import Availability, ContactPresence
 from .xmpp.client import XmppClient
 from .xmpp.session import XmppLoginError
 from .xmpp.stanzas import bare as bare_jid

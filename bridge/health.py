@@ -37,7 +37,7 @@ import logging
 import smtplib
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import imapclient
@@ -45,8 +45,9 @@ from slixmpp import JID
 from slixmpp.plugins import xep_0082
 
 from .config import AccountConfig, HealthPolicy, SecretError, get_password
-from .events import ClockMeasured, Event, HealthChanged
+from .events import ClockMeasured, Event, HealthChanged, HealthReported
 from .mail.connect import ConnectError, open_imap, open_smtp
+from .model import HealthReport
 from .xmpp.session import XmppLoginError, XmppSession
 
 if TYPE_CHECKING:
@@ -74,63 +75,6 @@ class Timings:
     xmpp_ping_interval: float = 60.0  # XMPP keepalive ping (XEP-0199)
     xmpp_ping_timeout: float = 30.0
     smtp_timeout: float = 30.0  # a slower SMTP answer counts as down (email stays queued)
-
-
-@dataclass(frozen=True)
-class HealthReport:
-    account: str
-    service: str  # imap | smtp | xmpp
-    reachable: bool
-    logged_in: bool
-    push_alive: bool | None = None  # None: no push channel here (SMTP, nothing running)
-    rtt_ms: float | None = None
-    clock_skew_s: float | None = None  # server minus local; None when unknown
-    detail: str = ""
-    checked_at: float = field(default_factory=time.time)
-
-    @property
-    def ok(self) -> bool:
-        return self.reachable and self.logged_in and self.push_alive is not False
-
-    def summary(self) -> str:
-        """One line for people: what works, the figures, and the detail."""
-        if not self.reachable:
-            state = "unreachable"
-        elif not self.logged_in:
-            state = "login failed"
-        elif self.push_alive is False:
-            state = "push stalled"
-        else:
-            state = "ok"
-        parts = [state]
-        if self.rtt_ms is not None:
-            parts.append(f"rtt {self.rtt_ms:.0f} ms")
-        if self.clock_skew_s is not None:
-            parts.append(f"clock {self.clock_skew_s:+.1f} s")
-        elif self.ok and self.service != "smtp":
-            parts.append("clock unknown")
-        if self.push_alive is not None:
-            parts.append("push alive" if self.push_alive else "push dead")
-        if self.detail:
-            parts.append(self.detail)
-        return ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class HealthReported(Event):
-    """A probe's report on one server of one account; `critical` if it is on the
-    critical list (probed more often) after this report; `changed` if the server's
-    state (`HealthReported.state`) is not what the previous report said (the first
-    report of a server is a change)."""
-
-    report: HealthReport
-    critical: bool
-    changed: bool = True
-
-    @property
-    def state(self) -> tuple[bool, bool, bool | None, bool]:
-        r = self.report
-        return (r.reachable, r.logged_in, r.push_alive, self.critical)
 
 
 def _failure(account: str, service: str, exc: BaseException, started: float) -> HealthReport:

@@ -31,20 +31,26 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import imapclient
 
 from . import failpoints
-from .events import DeliveryChanged, Event, PresenceChanged
+from .events import DeferralRetry, DeliveryChanged, Event, OutboxChanged, PresenceChanged
 from .handoff import ImPlan
 from .identity import UnmappedParty
 from .mail.compose import build_email
-from .model import DeliveryState, Direction, Message, Party, Transport
+from .model import (
+    Availability,
+    ContactPresence,
+    DeliveryState,
+    Direction,
+    Message,
+    OutboxItem,
+    Party,
+    Transport,
+)
 from .store import owner
-from .store.records import OutboxItem
-from .xmpp.availability import Availability, ContactPresence
 from .xmpp.client import RESEND_TRIES, RESEND_WINDOW
 
 if TYPE_CHECKING:
@@ -63,30 +69,6 @@ SETTLED = {DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.CANCELLED,
            DeliveryState.FAILED}
 _RANK = {DeliveryState.SENDING: 1, DeliveryState.SENT: 2, DeliveryState.DELIVERED: 3,
          DeliveryState.READ: 4}
-
-
-@dataclass(frozen=True)
-class OutboxChanged(Event):
-    """An outbox row moved: queued, deferred, sending, sent, delivered, read,
-    failed, cancelled or fell-back-to-email."""
-
-    account: str
-    outbox_id: int
-    msg_id: str
-    state: str
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class DeferralRetry(Event):
-    """A deferred chat message was tried again; `outcome` says what happened."""
-
-    account: str
-    outbox_id: int
-    msg_id: str
-    attempt: int
-    outcome: str  # "still away: In meetings", "available: sending", ...
-    next_in: float | None  # seconds to the next scheduled try, None if none
 
 
 class ContactAway(Exception):
@@ -174,8 +156,9 @@ class Outbox:
         row = self.store.outbox_get(item) if isinstance(item, int) else item
         if row is None:
             return
-        self.engine.events.publish(OutboxChanged(row.account, row.id, row.msg_id,
-                                                 DeliveryState(state).value, detail))
+        self.engine.events.publish(OutboxChanged(row.account, row.msg_id,
+                                                 DeliveryState(state).value, detail,
+                                                 outbox_id=row.id))
 
     # -- submitting -------------------------------------------------------------------
 

@@ -14,13 +14,12 @@ import base64
 import smtplib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
 
 from .. import failpoints
 from ..config import AccountConfig
-from ..events import Event, EventBus
+from ..events import EmailDelivery, EventBus
 from ..model import DeliveryState, Direction, Message, Party, Transport
 from ..store import Store
 from .connect import TIMEOUT, ConnectError, open_smtp
@@ -28,17 +27,6 @@ from .mime import parse_message, to_message
 
 FIRST_RETRY = 30.0
 MAX_RETRY = 15 * 60.0
-
-
-@dataclass(frozen=True)
-class EmailDelivery(Event):
-    """An outgoing email changed state: sent, queued for retry, or failed."""
-
-    account: str
-    outbox_id: int
-    msg_id: str
-    state: str
-    detail: str
 
 
 def _envelope(mail: EmailMessage) -> list[str]:
@@ -110,8 +98,8 @@ class MailSender:
             # Taken meanwhile (sent by chat instead, cancelled): not ours to send.
             item = self.store.outbox_get(outbox_id)
             state = item.state if item is not None else DeliveryState.CANCELLED
-            return EmailDelivery(self.account.name, outbox_id, msg_id, state.value,
-                                 "no longer waiting for SMTP")
+            return EmailDelivery(self.account.name, msg_id, state.value,
+                                 "no longer waiting for SMTP", outbox_id=outbox_id)
         try:
             smtp = open_smtp(smtp_cfg, smtp_cfg.username or self.account.email or "",
                              self.password(), timeout=self.timeout)
@@ -171,6 +159,7 @@ class MailSender:
 
     def _tell(self, outbox_id: int, msg_id: str, state: DeliveryState,
               detail: str) -> EmailDelivery:
-        event = EmailDelivery(self.account.name, outbox_id, msg_id, state.value, detail)
+        event = EmailDelivery(self.account.name, msg_id, state.value, detail,
+                              outbox_id=outbox_id)
         self.events.publish(event)
         return event
