@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import functools
 import hashlib
-import imaplib
 import logging
 import mimetypes
 import threading
@@ -28,6 +26,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from .config import AccountConfig, Config, SecretError, get_password
+from .delivery import KEPT_HERE
+from .errors import EngineError
 from .events import Event, EventBus, HealthChanged, HealthReported
 from .handoff import (
     ImPlan,
@@ -40,8 +40,8 @@ from .handoff import (
 from .health import HealthMonitor, Timings
 from .identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
 from .mail.compose import build_email, reply_headers, reply_subject
-from .mail.connect import ConnectError
 from .mail.mime import parse_message, to_message
+from .mail.port import MailTransport
 from .mail.send import MailSender
 from .mail.sync import MailSync
 from .mail.worker import MailWorker
@@ -55,6 +55,7 @@ from .model import (
     DeliveryState,
     Direction,
     Folder,
+    HealthReport,
     Message,
     OutboxItem,
     OutboxLogEntry,
@@ -63,20 +64,17 @@ from .model import (
     Transport,
     new_message_id,
 )
-from .outbox import WHEN_AWAY, ContactAway, Outbox, describe_presence
+from .outbox import WHEN_AWAY, ContactAway, Outbox, describe_presence, sender_party
 from .paths import data_dir, ensure_private_dir
 from .store import Cursor, Store, owner
 from .xmpp.client import XmppClient
 from .xmpp.session import XmppLoginError
 from .xmpp.stanzas import bare as bare_jid
 from .xmpp.stanzas import default_thread_id
+from .xmpp_port import XmppTransport, probe_xmpp
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class EngineError(Exception):
-    """An action the engine cannot do as asked; the message says why."""
 
 
 # The three answers a reply can get besides success, importable from one place:
@@ -116,12 +114,12 @@ class Engine:
         self.xmpp: dict[str, XmppClient] = {}
         self.mail: dict[str, MailWorker] = {}
         self.mail_refresh, self.mail_poll = mail_refresh, mail_poll
-        self._ops: dict[str, MailSync] = {}  # on-demand IMAP work, apart from the worker
-        self._ops_lock = threading.Lock()
-        self._senders: dict[str, MailSender] = {}
-        self.outbox = Outbox(self)
+        self.ports = EnginePorts(self)
+        self.outbox = Outbox(self.store, self.events, config, self.identity, self.ports,
+                             fallbacks=self)
         t = self.timings
-        self.health = HealthMonitor(self, interval=t.health_interval,
+        self.health = HealthMonitor(self.store, self.events, self.ports, config.accounts,
+                                    interval=t.health_interval,
                                     critical_interval=t.health_critical, timeout=t.probe_timeout)
         self.events.subscribe(self._persist_event)
         self._sync_config_into_store()
@@ -144,6 +142,8 @@ class Engine:
     # changed (down, back, push stalled, on or off the critical list): not every
     # probe, and not `HealthChanged`, which says the same with less and repeats
     # itself on every retry of a worker.
+    # The outbox's own events (OutboxChanged, EmailDelivery, DeferralRetry) are
+    # kept by bridge.delivery, in the transaction that moves their row.
     PERSISTED_EVENTS = frozenset({
         "OutboxChanged", "DeliveryChanged", "DeferralRetry", "MessageReceived",
         "EmailDelivery", "PresenceChanged", "HealthReported", "FolderChanged",
@@ -151,7 +151,7 @@ class Engine:
 
     def _persist_event(self, event: Event) -> None:
         kind = type(event).__name__
-        if kind not in self.PERSISTED_EVENTS:
+        if kind not in self.PERSISTED_EVENTS or kind in KEPT_HERE:
             return
         if isinstance(event, HealthReported) and not event.changed:
             return
@@ -171,22 +171,18 @@ class Engine:
             raise EngineError(f"flag must be read, flagged or answered, not {flag!r}")
         system = names[flag.lower()]
         m = self.message(row_id)
+        chat = self.ports.chat(m.account)
         if m.transport is Transport.EMAIL and m.folder and m.uid is not None:
-            folder, uid = m.folder, m.uid
-            await self._imap(m.account, lambda s: s.set_flags(folder, [uid], [system], on))
-        elif m.transport is Transport.XMPP and system == SEEN and on and \
-                m.account in self.xmpp:
-            self.xmpp[m.account].mark_displayed(row_id, tell=tell)
+            await self.ports.mail(m.account).set_flag(m.folder, m.uid, system, on)
+        elif m.transport is Transport.XMPP and system == SEEN and on and chat is not None:
+            await chat.mark_read(row_id, tell=tell)
         else:
             flags = set(m.flags)
             (flags.add if on else flags.discard)(system)
             self.store.set_flags(row_id, flags)
 
     def close(self) -> None:
-        with self._ops_lock:
-            for sync in self._ops.values():
-                sync.close()
-            self._ops.clear()
+        self.ports.close()
         self.store.close()
 
     @property
@@ -218,16 +214,10 @@ class Engine:
             if xmpp and account.xmpp and account.jid and account.name not in self.xmpp:
                 jobs.append(self._start_xmpp(account, timeout))
             if mail and account.imap and account.name not in self.mail:
-                worker = MailWorker(account, functools.partial(get_password, account),
-                                    self.store, self.events, refresh=self.mail_refresh,
-                                    poll=self.mail_poll,
-                                    retry_delay=self.config.deferral.delay,
-                                    push_check=self.timings.push_check,
-                                    push_timeout=self.timings.push_timeout)
-                if worker.sender is not None:
-                    worker.sender.timeout = self.timings.smtp_timeout
-                self.mail[account.name] = worker
-                worker.start()
+                port = self.ports.mail(account.name)
+                await port.start()
+                if port.worker is not None:
+                    self.mail[account.name] = port.worker
         await asyncio.gather(*jobs)
         for account in chosen:
             await self.outbox.recover(account.name)
@@ -255,9 +245,9 @@ class Engine:
         await self.health.stop()
         await self.outbox.stop()
         clients, self.xmpp = list(self.xmpp.values()), {}
-        workers, self.mail = list(self.mail.values()), {}
+        self.mail = {}
         await asyncio.gather(*(c.stop() for c in clients), return_exceptions=True)
-        await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
+        await self.ports.stop_mail()
 
     def xmpp_client(self, account: str) -> XmppClient:
         client = self.xmpp.get(account)
@@ -266,39 +256,21 @@ class Engine:
                               "no [accounts.xmpp], or its login failed)")
         return client
 
-    def _mail_ops(self, account: str) -> MailSync:
-        # Called with _ops_lock held: one on-demand connection per account, used by
-        # one thread at a time; the worker keeps its own for sync and IDLE.
-        sync = self._ops.get(account)
-        if sync is None:
-            cfg = self.account(account)
-            if cfg.imap is None:
-                raise EngineError(f"account {account!r} has no IMAP server")
-            sync = MailSync(cfg, lambda: get_password(cfg, "imap"), self.store, self.events)
-            self._ops[account] = sync
-        return sync
-
     async def _imap(self, account: str, job: Callable[[MailSync], T]) -> T:
-        def run() -> T:
-            with self._ops_lock:
-                sync = self._mail_ops(account)
-                try:
-                    return job(sync)
-                except (OSError, ConnectError, imaplib.IMAP4.abort) as exc:
-                    # abort: imaplib's word for a connection that broke mid-command.
-                    sync._drop()
-                    raise EngineError(f"{account}: IMAP failed: {exc}") from exc
-        return await asyncio.to_thread(run)
+        """An IMAP job on the account's on-demand connection (see MailTransport.run)."""
+        return await self.ports.mail(account).run(job)
 
-    async def sync(self, account: str | None = None) -> None:
-        """One full sync pass now, in a thread (headless `sync`, the app's refresh)."""
+    async def sync(self, account: str | None = None, *, here: bool = False) -> None:
+        """One full sync pass now (headless `sync`, the app's refresh): by the
+        running worker, or in a thread here (always, with `here`: the caller
+        waits for the pass and hears of its errors)."""
         names = [account] if account else [a.name for a in self.accounts if a.imap]
         for name in names:
-            worker = self.mail.get(name)
-            if worker is not None and worker.is_alive():
-                worker.kick()
+            port = self.ports.mail(name)
+            if here:
+                await port.run(lambda s: s.sync_all())
             else:
-                await self._imap(name, lambda s: s.sync_all())
+                await port.sync_now()
 
     # -- reading --------------------------------------------------------------------
 
@@ -375,7 +347,7 @@ class Engine:
         m = self.message(row_id)
         if m.transport is Transport.EMAIL and m.uid is not None and \
                 not self.store.has_body(row_id):
-            await self._imap(m.account, lambda s: s.fetch_body(row_id))
+            await self.ports.mail(m.account).fetch_body(row_id)
             m = self.message(row_id)
         return m
 
@@ -385,7 +357,7 @@ class Engine:
         m = self.message(row_id)
         if m.transport is not Transport.EMAIL or m.uid is None:
             return {}
-        return await self._imap(m.account, lambda s: s.fetch_headers(row_id, names))
+        return await self.ports.mail(m.account).fetch_headers(row_id, names)
 
     def availability(self, account: str, address: str) -> ContactPresence:
         """A contact's availability by JID or by email address (mapped to its JID)."""
@@ -407,45 +379,17 @@ class Engine:
     # -- sending ----------------------------------------------------------------------
 
     def _sender(self, account: str) -> MailSender:
-        worker = self.mail.get(account)
-        if worker is not None and worker.sender is not None:
-            return worker.sender
-        sender = self._senders.get(account)
-        if sender is None:
-            cfg = self.account(account)
-            if cfg.smtp is None:
-                raise EngineError(f"account {account!r} has no SMTP server")
-
-            def file_sent(raw: bytes, name: str = account) -> None:
-                sent = next((f.name for f in self.store.folders(name) if f.role == "sent"),
-                            "Sent")
-                with self._ops_lock:
-                    self._mail_ops(name).append(sent, raw)
-
-            sender = MailSender(cfg, lambda: get_password(cfg, "smtp"), self.store,
-                                self.events, append_sent=file_sent if cfg.imap else None,
-                                retry_delay=self.config.deferral.delay)
-            self._senders[account] = sender
-        return sender
+        return self.ports.mail(account).sender
 
     async def queue_email(self, account: str, mail: EmailMessage, msg_id: str) -> int:
         """Put an email in the outbox (durably) and send it as soon as possible."""
-        sender = self._sender(account)
-        outbox_id = sender.queue(mail, msg_id)
-        worker = self.mail.get(account)
-        if worker is not None and worker.is_alive():
-            worker.kick()
-        else:
-            await asyncio.to_thread(sender.flush)
-        return outbox_id
+        return await self.ports.mail(account).send_leg(mail, msg_id)
 
     def _me(self, account: AccountConfig) -> list[str]:
         return [a for a in (account.email, account.jid) if a]
 
     def _from(self, account: AccountConfig) -> Party:
-        if not account.email:
-            raise EngineError(f"account {account.name!r} has no email address")
-        return Party(account.email, account.display_name or "", "from")
+        return sender_party(account)
 
     async def reply(self, row_id: int, text: str, *, via: str = "auto",
                     reply_all: bool = False, history: bool = False,
@@ -650,31 +594,10 @@ class Engine:
         the new text and the files, each with the thread id and its own fixed id.
         The parts whose ids are in `skip` (the server already holds them) are not
         sent again."""
-        client = self.xmpp_client(plan.account)
-        sent: list[Message] = []
-        if plan.room:
-            if plan.to not in client.rooms():
-                await client.create_room(plan.to, members_only=True, public_jids=True,
-                                         name=plan.room_name)
-            for jid in plan.invite:
-                await client.grant_membership(plan.to, jid)
-                client.invite(plan.to, jid, reason=plan.room_name)
-        client.bind_thread(plan.to, plan.thread_id)
-        send = client.send_room if plan.room else client.send_chat
-        if plan.history and plan.history_id and plan.history_id not in skip:
-            sent.append(send(plan.to, plan.history, thread_id=plan.thread_id,
-                             msg_id=plan.history_id))
-        if plan.msg_id not in skip:
-            sent.append(send(plan.to, plan.text, thread_id=plan.thread_id,
-                             msg_id=plan.msg_id))
-        for f in plan.files:
-            if str(f["id"]) in skip:
-                continue
-            data = self.store.blob_path(str(f["sha256"])).read_bytes()
-            sent.append(await client.send_file(plan.to, data, str(f["name"]),
-                                               str(f["type"]), thread_id=plan.thread_id,
-                                               msg_id=str(f["id"])))
-        return sent
+        self.xmpp_client(plan.account)  # an EngineError when there is no connection
+        chat = self.ports.chat(plan.account)
+        assert chat is not None
+        return await chat.send_leg(plan, skip)
 
     async def _thread_with_bodies(self, original: Message, needed: bool) -> list[Message]:
         """The thread's timeline; with every email body fetched when history or
@@ -703,9 +626,7 @@ class Engine:
                     if index < len(m.attachments) and m.attachments[index].sha256 is None \
                             and m.uid is not None:
                         # Over the body limit: the files come one by one.
-                        await self._imap(m.account,
-                                         functools.partial(MailSync.fetch_part,
-                                                           row_id=row, position=index))
+                        await self.ports.mail(m.account).fetch_part(row, index)
                         m = self.message(row)
                 else:
                     m.attachments = await self.xmpp_client(m.account).download(row)
@@ -929,13 +850,8 @@ class Engine:
         wire, so what a command or `serve` accepted does not wait for the next
         process. Whatever is left stays in the outbox for the next one."""
         for account in self.accounts:
-            if account.smtp is None:
-                continue
-            worker = self.mail.get(account.name)
-            if worker is not None and worker.is_alive():
-                await asyncio.to_thread(worker.flush_outbox)
-            else:
-                await asyncio.to_thread(self._sender(account.name).flush)
+            if account.smtp is not None:
+                await self.ports.mail(account.name).flush()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         me = owner.me()
@@ -1062,6 +978,47 @@ class Engine:
         room = self._room_of(original)
         subject = f"Chat in {room}" if room else f"Chat with {peer}"
         return reply_subject(subject), original.thread_id, [original.thread_id]
+
+
+class EnginePorts:
+    """The engine's transports as ports (bridge.ports.Ports): the one place
+    that knows which class serves which account."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._mail: dict[str, MailTransport] = {}
+        self._lock = threading.Lock()
+
+    def mail(self, account: str) -> MailTransport:
+        with self._lock:
+            port = self._mail.get(account)
+            if port is None:
+                e = self._engine
+                t = e.timings
+                port = MailTransport(e.account(account), e.store, e.events,
+                                     retry_delay=e.config.deferral.delay,
+                                     refresh=e.mail_refresh, poll=e.mail_poll,
+                                     push_check=t.push_check, push_timeout=t.push_timeout,
+                                     smtp_timeout=t.smtp_timeout)
+                self._mail[account] = port
+            return port
+
+    def chat(self, account: str) -> XmppTransport | None:
+        client = self._engine.xmpp.get(account)
+        if client is None:
+            return None
+        return XmppTransport(client, self._engine.account(account), self._engine.store)
+
+    async def probe_chat(self, account: str, timeout: float) -> HealthReport:
+        return await probe_xmpp(self._engine.account(account),
+                                self._engine.xmpp.get(account), timeout)
+
+    async def stop_mail(self) -> None:
+        await asyncio.gather(*(port.stop() for port in list(self._mail.values())))
+
+    def close(self) -> None:
+        for port in list(self._mail.values()):
+            port.close()
 
 
 def _date(ts: float) -> str:

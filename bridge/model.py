@@ -249,6 +249,34 @@ class EmailHeaders:
 
 
 
+@dataclass
+class ImPlan:
+    """One chat leg of a reply: who, in which conversation, with what.
+
+    Every message id is chosen here, before anything is sent, so the outbox can
+    resend the very same stanzas after a crash and receivers drop the copies.
+    """
+
+    account: str
+    to: str  # a bare JID, or the room's JID when `room` is set
+    thread_id: str
+    text: str
+    msg_id: str
+    room: bool = False
+    invite: list[str] = field(default_factory=list)  # room members to add and invite
+    room_name: str = ""
+    history: str | None = None
+    history_id: str | None = None
+    files: list[dict[str, str | int]] = field(default_factory=list)  # name, type, sha256, id
+
+    def to_payload(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> ImPlan:
+        return cls(**{k: payload[k] for k in cls.__dataclass_fields__ if k in payload})
+
+
 # -- read records -------------------------------------------------------------------
 # What the engine hands the front ends: frozen values, no behaviour beyond a few
 # derived properties, no protocol in them.
@@ -397,6 +425,16 @@ class HealthReport:
     @property
     def ok(self) -> bool:
         return self.reachable and self.logged_in and self.push_alive is not False
+
+    @classmethod
+    def failed(cls, account: str, service: str, exc: BaseException, started: float, *,
+               secret: bool = False) -> HealthReport:
+        """The report of a probe that could not log in: reachable when the server
+        refused the login, not when it (or the password, `secret`) was missing."""
+        text = str(exc)
+        refused = "login refused" in text or "authentication" in text.lower()
+        return cls(account, service, reachable=refused and not secret, logged_in=False,
+                   detail=text, checked_at=started)
 
     def summary(self) -> str:
         """One line for people: what works, the figures, and the detail."""

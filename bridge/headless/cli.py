@@ -438,7 +438,7 @@ async def cmd_sync(h: Headless, a: argparse.Namespace) -> Outcome:
             continue
         if account.imap:
             try:
-                await h.engine._imap(account.name, lambda s: s.sync_all())
+                await h.engine.sync(account.name, here=True)
             except EngineError as exc:
                 raise CommandError(EXIT_AUTH if "login refused" in str(exc) else EXIT_NETWORK,
                                    str(exc)) from exc

@@ -1635,6 +1635,58 @@ class Store:
             conn.execute("UPDATE outbox SET owner = NULL WHERE id = ? AND owner = ?",
                          (outbox_id, owner.me()))
 
+    def outbox_move(self, outbox_id: int, state: DeliveryState | None, *,
+                    only_from: Iterable[DeliveryState] | None = None,
+                    claim: bool = False, orphan: bool = False, attempt: bool = False,
+                    log: tuple[str, str] | None = None,
+                    event: tuple[str, dict[str, Any]] | None = None,
+                    **fields: Any) -> OutboxItem | None:
+        """One move of an outbox row (bridge.delivery's `transition`), in one
+        transaction: the compare-and-set on its state (`only_from`; with `claim`,
+        also on who holds it, as `outbox_claim`), the new state (None: unchanged)
+        and `fields`, one more attempt if `attempt`, the move's own log line and
+        the event that tells it, kept in the event log. Returns the row as it was
+        before, or None when it was in none of `only_from` or a live process
+        holds it."""
+        unknown = set(fields) - OUTBOX_FIELDS
+        if unknown:
+            raise TypeError(f"unknown outbox fields {sorted(unknown)}")
+        wanted = None if only_from is None else {DeliveryState(s).value for s in only_from}
+        with self._write() as conn:
+            r = conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+            if r is None or (wanted is not None and r["state"] not in wanted):
+                return None
+            if claim:
+                if orphan and (r["owner"] == owner.me() or owner.alive(r["owner"])):
+                    return None
+                if r["owner"] not in (None, owner.me()) and owner.alive(r["owner"]):
+                    return None
+            before = self._outbox_item(r)
+            values: dict[str, Any] = {}
+            for key, value in fields.items():
+                if key == "payload":
+                    value = _json(value or {})
+                elif key == "parties":
+                    value = _parties_json(value)
+                elif key == "transport":
+                    value = Transport(value).value
+                values[key] = value
+            if attempt:
+                values["attempts"] = before.attempts + 1
+            self._outbox_change(conn, outbox_id, state, None, values)
+            if claim:
+                after = state or before.state
+                conn.execute("UPDATE outbox SET owner = ? WHERE id = ?",
+                             (owner.me() if after in HELD else None, outbox_id))
+            now = time.time()
+            if log is not None:
+                conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
+                             "VALUES (?, ?, ?, ?)", (outbox_id, now, log[0], log[1]))
+            if event is not None:
+                conn.execute("INSERT INTO events (at, kind, payload) VALUES (?, ?, ?)",
+                             (now, event[0], _json(event[1])))
+            return before
+
     def outbox_log(self, outbox_id: int, event: str, detail: str = "") -> None:
         with self._write() as conn:
             conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
