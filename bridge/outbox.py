@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from . import failpoints
 from .config import AccountConfig, Config
 from .delivery import SETTLED, Deliveries, allowed
-from .errors import EngineError
+from .errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
 from .events import (
     DeferralRetry,
     DeliveryChanged,
@@ -42,6 +42,7 @@ from .events import (
     OutboxChanged,
     PresenceChanged,
 )
+from .handoff.reply import sender_party
 from .identity import Identity, UnmappedParty
 from .mail.compose import build_email
 from .mail.deferred import DEFERRED_FOLDER, DEFERRED_HEADER, PLAN_FILE
@@ -63,27 +64,6 @@ from .xmpp.client import RESEND_TRIES, RESEND_WINDOW
 log = logging.getLogger(__name__)
 
 TICK = 1.0
-
-WHEN_AWAY = ("ask", "send", "defer", "email")
-
-
-class ContactAway(Exception):
-    """The contact is not available: the caller chooses send / defer / email."""
-
-    def __init__(self, presences: Sequence[ContactPresence]) -> None:
-        self.presences = list(presences)
-        super().__init__("; ".join(describe_presence(p) for p in presences)
-                         + ". Send anyway, defer, or send by email?")
-
-
-def describe_presence(p: ContactPresence) -> str:
-    what = {Availability.AWAY: "away", Availability.BUSY: "busy (do not disturb)",
-            Availability.OFFLINE: "offline", Availability.UNKNOWN:
-            "of unknown availability (no presence subscription)",
-            Availability.BLOCKED: "blocked or refusing messages",
-            Availability.AVAILABLE: "available"}[p.availability]
-    return f"{p.jid} is {what}" + (f": {p.status}" if p.status else "")
-
 
 def still_away(presences: Sequence[ContactPresence]) -> str:
     parts = []
@@ -108,13 +88,14 @@ class Outbox:
     move of a row goes through bridge.delivery."""
 
     def __init__(self, store: Store, events: EventBus, config: Config, identity: Identity,
-                 ports: Ports, fallbacks: Fallbacks) -> None:
+                 ports: Ports, fallbacks: Fallbacks | None = None) -> None:
         self.store = store
         self.events = events
         self.config = config
         self.identity = identity
         self.ports = ports
-        self.fallbacks = fallbacks
+        # The handoff, wired in by the engine once both exist (each needs the other).
+        self._fallbacks = fallbacks
         self.policy = config.deferral
         self.folder = config.deferral.folder or DEFERRED_FOLDER
         self._task: asyncio.Task[None] | None = None
@@ -597,6 +578,15 @@ class Outbox:
             await self._send(new_id, f"instead of email {outbox_id}")
         return ids
 
+    @property
+    def fallbacks(self) -> Fallbacks:
+        assert self._fallbacks is not None, "the engine wires the handoff in"
+        return self._fallbacks
+
+    @fallbacks.setter
+    def fallbacks(self, value: Fallbacks) -> None:
+        self._fallbacks = value
+
     def _account(self, name: str) -> AccountConfig:
         try:
             return self.config.account(name)
@@ -727,13 +717,6 @@ class Outbox:
                                 log="recovered", log_detail=f"from the {self.folder} folder")
 
 
-def sender_party(account: AccountConfig) -> Party:
-    """Who an email of `account` is from."""
-    if not account.email:
-        raise EngineError(f"account {account.name!r} has no email address")
-    return Party(account.email, account.display_name or "", "from")
-
-
 def _parts(plan: ImPlan) -> list[str]:
     """The ids of every stanza a chat leg sends: history, text, files."""
     return [i for i in (plan.history_id if plan.history else None, plan.msg_id,
@@ -755,4 +738,4 @@ def _secs(seconds: float) -> str:
 
 
 __all__ = ["DEFERRED_FOLDER", "WHEN_AWAY", "ContactAway", "DeferralRetry", "Outbox",
-           "OutboxChanged", "sender_party"]
+           "OutboxChanged", "describe_presence", "sender_party"]

@@ -14,11 +14,11 @@ receipts are chat's). `Ports` finds an account's ports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from email.message import EmailMessage
 from typing import Any, Protocol, TypeVar
 
-from .model import ContactPresence, HealthReport, ImPlan, Message
+from .model import Attachment, ContactPresence, HealthReport, ImPlan, Message
 
 T = TypeVar("T")
 
@@ -58,6 +58,13 @@ class MailPort(Transport, Protocol):
 
     def wake(self) -> None:
         """Wake the account's mail worker, if it runs, for a pass now."""
+
+    async def fetch_part(self, row_id: int, position: int) -> None:
+        """One file of a message over the body limit, into the store."""
+
+    async def set_flag(self, folder: str, uid: int, flag: str, on: bool) -> None: ...
+
+    async def fetch_headers(self, row_id: int, names: Sequence[str]) -> dict[str, str]: ...
 
     async def run(self, job: Callable[[Any], T]) -> T:
         """An IMAP job on the account's on-demand connection, in a thread."""
@@ -99,6 +106,26 @@ class ChatPort(Transport, Protocol):
 
     def forget(self, msg_ids: Iterable[str]) -> None:
         """Stop resending these: another transport took them."""
+
+    def rooms(self) -> set[str]:
+        """The rooms this account is in, or was in and will rejoin."""
+
+    def occupants(self, room: str) -> list[str]:
+        """The bare JIDs of a room's occupants (those the room shows)."""
+
+    def knows(self, jid: str) -> bool:
+        """Whether `jid` is on the roster or already chats with this account."""
+
+    def thread_with(self, jid: str) -> str | None:
+        """The conversation a chat with `jid` is in now, if one is bound."""
+
+    def room_for_thread(self, thread_id: str) -> str | None:
+        """The room a thread was handed off to, if any."""
+
+    async def muc_service(self) -> str: ...
+
+    async def download(self, row_id: int) -> list[Attachment]:
+        """A chat line's files, fetched into the store."""
 
 
 class Ports(Protocol):

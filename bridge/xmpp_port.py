@@ -26,7 +26,8 @@ from slixmpp import JID
 from slixmpp.plugins import xep_0082
 
 from .config import AccountConfig, SecretError, get_password
-from .model import ContactPresence, HealthReport, ImPlan, Message
+from .identity import normalize_jid
+from .model import Attachment, ContactPresence, HealthReport, ImPlan, Message
 from .store import Store
 from .xmpp.client import XmppClient
 from .xmpp.session import XmppLoginError, XmppSession
@@ -92,6 +93,31 @@ class XmppTransport:
         # The one reach inside, kept here so policy never makes it.
         for msg_id in msg_ids:
             self.client._pending.pop(msg_id or "", None)
+
+    def rooms(self) -> set[str]:
+        return set(self.client.rooms()) | set(self.client.state.rooms)
+
+    def occupants(self, room: str) -> list[str]:
+        return [normalize_jid(o.jid) for o in self.client.occupants(room) if o.jid]
+
+    def knows(self, jid: str) -> bool:
+        return any(item.jid == jid for item in self.client.roster()) or \
+            jid in self.client.state.threads
+
+    def thread_with(self, jid: str) -> str | None:
+        return self.client.state.threads.get(jid)
+
+    def room_for_thread(self, thread_id: str) -> str | None:
+        for jid, bound in self.client.state.threads.items():
+            if bound == thread_id and jid in self.client.state.rooms:
+                return jid
+        return None
+
+    async def muc_service(self) -> str:
+        return await self.client.muc_service()
+
+    async def download(self, row_id: int) -> list[Attachment]:
+        return await self.client.download(row_id)
 
     async def send_leg(self, plan: ImPlan, skip: frozenset[str] = frozenset()
                        ) -> list[Message]:

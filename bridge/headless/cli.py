@@ -50,11 +50,10 @@ from ..config import (
     get_password,
 )
 from ..engine import Engine, EngineError, ReplyResult
+from ..errors import WHEN_AWAY, ContactAway, describe_presence
 from ..events import Event, HealthChanged
 from ..identity import UnmappedParty, normalize_email, normalize_jid
-from ..model import DeliveryState, Direction, Message, Transport
-from ..outbox import WHEN_AWAY, ContactAway, describe_presence
-from ..store.records import Thread
+from ..model import DeliveryState, Direction, Message, Thread, Transport
 from . import output as out
 
 EXIT_OK = 0
@@ -461,10 +460,11 @@ async def _reply(h: Headless, original: Message, text: str, via: str,
     if attach and "all" in attach:
         attach = "all"
     await h.up(xmpp=True)
-    if via in ("im", "auto") and original.account not in h.engine.xmpp:
-        if via == "im":
-            h.need_xmpp(original.account)
+    if via == "im" and original.account not in h.engine.xmpp:
+        h.need_xmpp(original.account)
         via = "email"
+    # "auto" is the engine's one rule (bridge.handoff.auto): email without a chat
+    # connection, chat when everyone is mapped and available.
     result = await h.engine.reply(original.id or 0, text, via=via, reply_all=a.reply_all,
                                   history=a.history, attachments=attach, mixed=a.mixed,
                                   separate_chats=a.separate_chats, when_away=a.when_away)
@@ -504,13 +504,7 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
     via = a.via
     await h.up(xmpp=via != "email")
     if via == "auto":
-        via = "email"
-        if account in h.engine.xmpp:
-            jids = [h.engine.chat_address(account, t) for t in a.to]
-            client = h.engine.xmpp[account]
-            if all(j and client.availability(j).availability.value == "available"
-                   for j in jids):
-                via = "im"
+        via = h.engine.auto_via(account, a.to)  # the engine's one rule
     elif via == "im" and account not in h.engine.xmpp:
         # The chat server is out of reach: the line waits in the outbox (exit 6)
         # for the next process that reaches it. A refused login is the user's to fix.

@@ -1,4 +1,4 @@
-"""Moving a conversation between email and chat: the text that goes along.
+"""The text that goes along when a conversation moves between email and chat.
 
 Pure functions, no network: the engine gathers the thread and the people, these
 turn them into what is sent.
@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Sequence
 
-from .model import Attachment, Direction, ImPlan, Message, Transport
+from ..model import Attachment, Direction, Message, Transport
 
 DIGEST_ENTRY_CHARS = 280  # per earlier message in a chat digest
 DIGEST_MAX_ENTRIES = 20  # older ones are summarised as "N earlier messages"
@@ -164,6 +164,3 @@ def pick_attachments(available: Sequence[tuple[Message, Attachment]],
 def is_incoming_chat(m: Message) -> bool:
     return m.transport is Transport.XMPP and m.direction is Direction.IN
 
-
-__all__ = ["ImPlan", "chat_digest", "chat_thread_attachments", "chat_transcript",
-           "email_body", "is_incoming_chat", "pick_attachments"]
