@@ -17,14 +17,18 @@ written in one SQLite transaction with the outgoing message itself. Then:
 Emails use the same rows (`MailSender`); this loop wakes the mail worker when one
 is due again. At start-up unsettled rows are sent again with the same ids
 (receivers drop the copies), and the `Deferred` folder is reconciled with the
-rows, so a deferred message survives the loss of the local store.
+rows (bridge.outbox_mirror), so a deferred message survives the loss of the
+local store. Every move of a row is one transition of bridge.delivery.
+
+Why over 600 lines: sending, the adoption of orphaned rows, deferral and the two
+fallbacks are one loop over one table of rows, and share its claims and its
+`_busy` set; split, each part would reach into the others' state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -44,8 +48,7 @@ from .events import (
 )
 from .handoff.reply import sender_party
 from .identity import Identity, UnmappedParty
-from .mail.compose import build_email
-from .mail.deferred import DEFERRED_FOLDER, DEFERRED_HEADER, PLAN_FILE
+from .mail.deferred import DEFERRED_FOLDER
 from .model import (
     Availability,
     ContactPresence,
@@ -57,6 +60,7 @@ from .model import (
     Party,
     Transport,
 )
+from .outbox_mirror import DeferredMirror
 from .ports import ChatPort, Ports
 from .store import Store, owner
 from .xmpp.client import RESEND_TRIES, RESEND_WINDOW
@@ -97,7 +101,6 @@ class Outbox:
         # The handoff, wired in by the engine once both exist (each needs the other).
         self._fallbacks = fallbacks
         self.policy = config.deferral
-        self.folder = config.deferral.folder or DEFERRED_FOLDER
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -105,6 +108,7 @@ class Outbox:
         self._stopping = False
         self._busy: set[int] = set()  # rows being sent right now
         self.deliveries = Deliveries(store, events)
+        self.mirror = DeferredMirror(store, config, identity, ports, self.deliveries)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- life cycle ---------------------------------------------------------------------
@@ -599,56 +603,13 @@ class Outbox:
             raise KeyError(f"no outbox item {outbox_id}")
         return item
 
-    # -- the Deferred folder ------------------------------------------------------------
-
-    def _mirror_email(self, item: OutboxItem) -> bytes:
-        plan = ImPlan.from_payload(item.payload["plan"])
-        account = self._account(item.account)
-        targets = item.payload.get("targets") or [plan.to]
-        to = []
-        for jid in targets:
-            r = self.identity.email_for(jid)
-            contact = self.store.contact_for(jid)
-            to.append(Party(r.address or jid, contact.name if contact is not None else "",
-                            "to"))
-        first = " ".join(plan.text.split())[:60]
-        body = (f"Deferred chat message to {', '.join(targets)}; tuiclient sends it when "
-                f"they are available.\n\n{plan.text}\n")
-        if plan.history:
-            body += f"\n{plan.history}\n"
-        files = [(str(f["name"]), str(f["type"]),
-                  self.store.blob_path(str(f["sha256"])).read_bytes()) for f in plan.files]
-        files.append((PLAN_FILE, "application/json",
-                      json.dumps(item.payload, sort_keys=True).encode()))
-        mail = build_email(sender_party(account), to, [], f"Deferred chat: {first}", body,
-                           msg_id=plan.msg_id, in_reply_to=plan.thread_id,
-                           references=[plan.thread_id], attachments=files,
-                           extra_headers={DEFERRED_HEADER: str(item.id)})
-        return mail.as_bytes()
+    # -- the Deferred folder (bridge.outbox_mirror) ------------------------------------
 
     async def _mirror(self, outbox_id: int) -> None:
-        item = self._get(outbox_id)
-        account = self._account(item.account)
-        if account.imap is None:
-            return
-        raw = self._mirror_email(item)
-        try:
-            await self.ports.mail(item.account).deferred_put(self.folder, raw)
-        except Exception as exc:  # the row is safe locally; the mirror comes next start
-            self.deliveries.note(outbox_id, "mirror failed", str(exc))
-            return
-        self.deliveries.note(outbox_id, "mirrored", f"kept in the {self.folder} folder",
-                             payload=dict(item.payload, mirrored=True))
+        await self.mirror.put(outbox_id)
 
     async def _unmirror(self, outbox_id: int) -> None:
-        item = self._get(outbox_id)
-        try:
-            await self.ports.mail(item.account).deferred_remove(self.folder, item.msg_id)
-        except Exception as exc:
-            self.deliveries.note(outbox_id, "unmirror failed", str(exc))
-            return
-        self.deliveries.note(outbox_id, "unmirrored", f"removed from the {self.folder} folder",
-                             payload=dict(item.payload, mirrored=False))
+        await self.mirror.remove(outbox_id)
 
     async def recover(self, account: str) -> None:
         """At start-up: put emails back in line, and reconcile the Deferred folder
@@ -673,48 +634,8 @@ class Outbox:
         cfg = self._account(account)
         if cfg.imap is None or cfg.xmpp is None:
             return
-        mail = self.ports.mail(account)
-        try:
-            mirrored = await mail.deferred_read(self.folder)
-        except Exception as exc:
-            log.warning("%s: reading the %s folder failed: %s", account, self.folder, exc)
-            return
-        local = {i.msg_id: i for i in self.store.outbox_items()
-                 if i.account == account and i.transport is Transport.XMPP}
-        for copy in mirrored:
-            known = local.get(copy.msg_id)
-            if known is None:
-                self._recreate(account, copy.msg_id, copy.payload, copy.files)
-            elif known.state in SETTLED or known.state is DeliveryState.SENT:
-                with contextlib.suppress(Exception):
-                    await mail.deferred_remove(self.folder, copy.msg_id)
-        seen = {c.msg_id for c in mirrored}
-        for item in local.values():
-            if item.state is DeliveryState.DEFERRED and item.msg_id not in seen:
-                await self._mirror(item.id)
+        await self.mirror.reconcile(account)
         self.wake()
-
-    def _recreate(self, account: str, msg_id: str, payload: dict,
-                  files: list[bytes]) -> None:
-        for data in files:
-            self.store.store_blob(data)  # the files come back from the mirror
-        plan = ImPlan.from_payload(payload["plan"])
-        cfg = self._account(account)
-        message = Message(
-            msg_id=msg_id, account=account, transport=Transport.XMPP,
-            direction=Direction.OUT, thread_id=plan.thread_id, date=time.time(),
-            sender=Party((cfg.jid or "").partition("/")[0], cfg.display_name or "", "from"),
-            recipients=[Party(plan.to, "", "to")], text=plan.text, origin_id=msg_id,
-            delivery=DeliveryState.DEFERRED)
-        exists = self.store.find_by_msg_id(account, msg_id) is not None
-        outbox_id = self.store.outbox_add(
-            msg_id, account, Transport.XMPP,
-            payload=dict(payload, mirrored=True, recovered=True),
-            parties=[Party(t, "", "to") for t in (payload.get("targets") or [plan.to])],
-            state=DeliveryState.DEFERRED, next_attempt=time.time(),
-            message=None if exists else message)
-        self.deliveries.created(outbox_id, f"recovered from the {self.folder} folder",
-                                log="recovered", log_detail=f"from the {self.folder} folder")
 
 
 def _parts(plan: ImPlan) -> list[str]:
