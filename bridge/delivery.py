@@ -25,7 +25,7 @@ are the one `Delivery` event with the row's transport (see bridge.events).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .events import DeferralRetry, Delivery, EmailDelivery, Event, EventBus, OutboxChanged
@@ -103,6 +103,23 @@ class Deliveries:
         if before is not None and event is not None:
             self.events.publish(event)
         return before
+
+    def replace(self, row: OutboxItem, to: DeliveryState, rows: Sequence[dict[str, Any]],
+                detail: str, *, log: str, only_from: Iterable[DeliveryState]
+                ) -> list[int] | None:
+        """Move `row` to `to` and write `rows` (the arguments of `Store.outbox_add`)
+        in its place, with the log line and the event, in one transaction: a
+        message that changes transport goes one way only. `detail` may name the
+        new rows as `{ids}`. Returns their ids, or None if `row` had moved on."""
+        to = DeliveryState(to)
+        frm = tuple(s for s in sources(to) if s in set(only_from))
+        event = self.event_for(row, to, detail)
+        ids = self.store.outbox_replace(row.id, to, rows, only_from=frm,
+                                        log=(log, detail), event=_kept(event))
+        if ids is not None:
+            self.events.publish(dataclasses.replace(
+                event, detail=detail.replace("{ids}", ", ".join(str(i) for i in ids))))
+        return ids
 
     def claim(self, row: OutboxItem | int, only_from: Iterable[DeliveryState], *,
               orphan: bool = False) -> OutboxItem | None:

@@ -569,15 +569,12 @@ class Outbox:
         legs = await self.fallbacks.im_instead(item)
         rows = [self._row(plan, who, DeliveryState.QUEUED, instead_of=outbox_id)
                 for plan, who in legs]
-        ids = self.store.outbox_replace(outbox_id, DeliveryState.FELL_BACK_TO_IM, rows,
-                                        only_from=(DeliveryState.QUEUED,))
+        ids = self.deliveries.replace(item, DeliveryState.FELL_BACK_TO_IM, rows,
+                                      why + "; as chat {ids}", log="sent by chat",
+                                      only_from=(DeliveryState.QUEUED,))
         if ids is None:
             now = self._get(outbox_id).state.value
             raise ValueError(f"outbox item {outbox_id} is {now} now; it stays an email")
-        detail = why + "; as chat " + ", ".join(str(i) for i in ids)
-        self.deliveries.note(outbox_id, "sent by chat", detail,
-                             event=self.deliveries.event_for(
-                                 self._get(outbox_id), DeliveryState.FELL_BACK_TO_IM, detail))
         for new_id in ids:
             await self._send(new_id, f"instead of email {outbox_id}")
         return ids

@@ -87,3 +87,26 @@ def test_a_note_keeps_fields_log_and_event_together(store: Store) -> None:
     assert row is not None and row.state is S.DEFERRED and row.next_attempt == 123.0
     assert [e.event for e in store.outbox_history(oid)] == ["created", "deferred", "retry"]
     assert [getattr(e, "state", None) for e in seen] == ["deferred"]
+
+
+def test_a_change_of_transport_writes_both_rows_log_and_event_at_once(store: Store) -> None:
+    deliveries, seen = machine(store)
+    oid = store.outbox_add("e2@example.org", "work", Transport.EMAIL, payload={})
+    row = store.outbox_get(oid)
+    assert row is not None
+    chat = {"msg_id": "c2@example.org", "account": "work", "transport": Transport.XMPP,
+            "payload": {"plan": {}}}
+    ids = deliveries.replace(row, S.FELL_BACK_TO_IM, [chat], "by chat {ids}",
+                             log="sent by chat", only_from=(S.QUEUED,))
+    assert ids is not None and len(ids) == 1
+    moved = store.outbox_get(oid)
+    assert moved is not None and moved.state is S.FELL_BACK_TO_IM
+    assert (store.outbox_history(oid)[-1].event, store.outbox_history(oid)[-1].detail) == (
+        "sent by chat", f"by chat {ids[0]}")
+    [event] = seen
+    assert isinstance(event, EmailDelivery) and event.detail == f"by chat {ids[0]}"
+    assert [(k.kind, k.payload["detail"]) for k in store.events()] == [
+        ("EmailDelivery", f"by chat {ids[0]}")]
+    # Once moved, it cannot move again.
+    assert deliveries.replace(row, S.FELL_BACK_TO_IM, [chat], "again", log="sent by chat",
+                              only_from=(S.QUEUED,)) is None

@@ -1507,16 +1507,31 @@ class Store:
 
     def outbox_replace(self, old_id: int, old_state: DeliveryState,
                        rows: Sequence[dict[str, Any]],
-                       only_from: Iterable[DeliveryState]) -> list[int] | None:
+                       only_from: Iterable[DeliveryState], *,
+                       log: tuple[str, str] | None = None,
+                       event: tuple[str, dict[str, Any]] | None = None) -> list[int] | None:
         """Settle row `old_id` as `old_state` and queue `rows` (each the arguments
         of `outbox_add`) in its place, in one transaction: an email that goes by
         chat instead can never go both ways, nor neither. Nothing happens (None)
-        unless the old row is in one of the states `only_from`."""
+        unless the old row is in one of the states `only_from`. `log` and `event`
+        as in `outbox_move`; their detail may name the new rows' ids as `{ids}`."""
         with self._write() as conn:
             if not self._outbox_change(conn, old_id, DeliveryState(old_state), only_from,
                                        {"next_attempt": None}):
                 return None
-            return [self._outbox_insert(conn, **r) for r in rows]
+            ids = [self._outbox_insert(conn, **r) for r in rows]
+            named = ", ".join(str(i) for i in ids)
+            now = time.time()
+            if log is not None:
+                conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
+                             "VALUES (?, ?, ?, ?)",
+                             (old_id, now, log[0], log[1].replace("{ids}", named)))
+            if event is not None:
+                payload = dict(event[1], detail=str(event[1].get("detail", "")).replace(
+                    "{ids}", named))
+                conn.execute("INSERT INTO events (at, kind, payload) VALUES (?, ?, ?)",
+                             (now, event[0], _json(payload)))
+            return ids
 
     def _outbox_insert(self, conn: sqlite3.Connection, msg_id: str, account: str,
                        transport: Transport | str, payload: dict[str, Any] | None = None,
