@@ -63,7 +63,6 @@ from .model import (
 from .outbox_mirror import DeferredMirror
 from .ports import ChatPort, Ports
 from .store import Store, owner
-from .xmpp.client import RESEND_TRIES, RESEND_WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +271,7 @@ class Outbox:
           same ids;
         - `sent` (acked, but no receipt yet): a copy goes only if the server does
           not hold it, the contact's client answers receipts (disco/caps), within
-          RESEND_WINDOW of the ack and RESEND_TRIES times; a contact who is
+          the port's resend window of the ack and resend tries; a contact who is
           offline had it stored by the server, and a client that sends no
           receipts could only show a copy as a second message.
 
@@ -290,8 +289,8 @@ class Outbox:
                 if plan.room:
                     self._settle(item, DeliveryState.DELIVERED, "the room took it")
                     continue
-                if now - item.updated > RESEND_WINDOW or \
-                        int(item.payload.get("resends", 0)) >= RESEND_TRIES:
+                if now - item.updated > client.resend_window or \
+                        int(item.payload.get("resends", 0)) >= client.resend_tries:
                     continue  # the server's ack stands: sent
                 if client.availability(plan.to).availability is not Availability.AVAILABLE:
                     continue  # offline: the server keeps it for them; looked at again later

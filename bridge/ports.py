@@ -95,6 +95,14 @@ class ChatPort(Transport, Protocol):
     @property
     def domain(self) -> str: ...
 
+    @property
+    def resend_window(self) -> float:
+        """How long after the server's ack a line may still go again (no receipt)."""
+
+    @property
+    def resend_tries(self) -> int:
+        """How many times at most a line the server acked goes again."""
+
     async def send_leg(self, plan: ImPlan, skip: frozenset[str] = frozenset()
                        ) -> list[Message]: ...
 

@@ -29,7 +29,7 @@ from .config import AccountConfig, SecretError, get_password
 from .identity import normalize_jid
 from .model import Attachment, ContactPresence, HealthReport, ImPlan, Message
 from .store import Store
-from .xmpp.client import XmppClient
+from .xmpp.client import RESEND_TRIES, RESEND_WINDOW, XmppClient
 from .xmpp.session import XmppLoginError, XmppSession
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,14 @@ class XmppTransport:
     @property
     def domain(self) -> str:
         return self.client.domain
+
+    @property
+    def resend_window(self) -> float:
+        return RESEND_WINDOW
+
+    @property
+    def resend_tries(self) -> int:
+        return RESEND_TRIES
 
     async def start(self) -> None:
         await self.client.start()

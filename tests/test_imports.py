@@ -129,6 +129,28 @@ def test_only_the_front_ends_entry_points_import_the_engine() -> None:
         "transports get ports and the store, not the engine")
 
 
+PROTOCOL_LIBRARIES = {"imapclient", "imaplib", "smtplib", "slixmpp", "aiosmtplib"}
+# Where protocol code may live: the transports, and the XMPP port's adapter
+# (bridge/xmpp_port.py) until its probe and leg sender move into xmpp/.
+PROTOCOL_HOMES = ("bridge.mail", "bridge.xmpp")
+
+
+def test_protocol_libraries_are_used_only_below_the_ports() -> None:
+    for name, path in modules().items():
+        if name.startswith(PROTOCOL_HOMES):  # also bridge.xmpp_port
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                roots = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                roots = {(node.module or "").split(".")[0]}
+            else:
+                continue
+            assert not roots & PROTOCOL_LIBRARIES, (
+                f"{name} imports {sorted(roots & PROTOCOL_LIBRARIES)}: protocol work "
+                "belongs in bridge/mail or bridge/xmpp, behind bridge.ports")
+
+
 def test_bridge_never_imports_the_screen() -> None:
     for name, path in modules().items():
         tree = ast.parse(path.read_text(), str(path))
