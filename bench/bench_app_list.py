@@ -38,6 +38,7 @@ from bridge.mail.sync import FolderChanged
 from bridge.model import Direction, Message, Party, Transport
 from bridge.store import Store
 from tuiclient.app import TuiClientApp
+from tuiclient.engine_events import EngineEvents
 from tuiclient.screens.main import MainScreen
 from tuiclient.widgets.conversation_list import ConversationList
 
@@ -159,8 +160,9 @@ async def drive(app: TuiClientApp, started: float) -> None:
         row_id = engine.store.find_by_msg_id("bench", line.msg_id).id
         frame[:] = [loop.create_future()]
         t0 = time.perf_counter()
-        app._show_event(MessageReceived("bench", row_id, line.msg_id, deep.thread_id,
-                                        "someone@example.org", "in", "live"))
+        received = MessageReceived("bench", row_id, line.msg_id, deep.thread_id,
+                                   "someone@example.org", "in", "live")
+        app.on_engine_events(EngineEvents([received]))
         handled = time.perf_counter() - t0
         drawn = await asyncio.wait_for(frame[0], 2.0) - t0
         print(f"new chat line   {ms(handled)} in the app's handler, {ms(drawn)} to the frame "
@@ -176,7 +178,8 @@ async def drive(app: TuiClientApp, started: float) -> None:
         engine.store.insert_messages([mail])
         frame[:] = [loop.create_future()]
         t0 = time.perf_counter()
-        app._show_event(FolderChanged("bench", "INBOX", new=1, flags_changed=0, vanished=0))
+        app.on_engine_events(EngineEvents([FolderChanged("bench", "INBOX", new=1,
+                                                         flags_changed=0, vanished=0)]))
         handled = time.perf_counter() - t0
         drawn = await asyncio.wait_for(frame[0], 2.0) - t0
         print(f"new email       {ms(handled)} in the app's handler, {ms(drawn)} to the frame "

@@ -56,6 +56,7 @@ from .paths import data_dir, ensure_private_dir
 from .store import Cursor, Store, owner
 from .xmpp.client import XmppClient
 from .xmpp.session import XmppLoginError
+from .xmpp.stanzas import bare as bare_jid
 from .xmpp_port import XmppTransport, probe_xmpp
 
 log = logging.getLogger(__name__)
@@ -422,6 +423,39 @@ class Engine:
     async def outbox_im(self, outbox_id: int) -> list[int]:
         """Stop waiting for the mail server: send a queued email by chat instead."""
         return await self.outbox.send_by_im(outbox_id)
+
+    # -- reads for the front ends (tui branch) --
+    # What a screen needs to know and would otherwise read from the store, the
+    # XMPP clients or the identity layer itself: the front ends go through here.
+
+    def outbox_message(self, item: OutboxItem) -> Message | None:
+        """The message an outbox row sends (its conversation, its words), when the
+        store holds it."""
+        return self.store.find_by_msg_id(item.account, item.msg_id)
+
+    def joined_rooms(self, account: str) -> list[str]:
+        """The group chats (room JIDs) the account is in right now."""
+        client = self.xmpp.get(account)
+        return client.rooms() if client is not None else []
+
+    def remembered_rooms(self, account: str) -> list[str]:
+        """The group chats the account takes part in across sessions (joined again
+        at the next start), joined right now or not."""
+        client = self.xmpp.get(account)
+        return list(client.state.rooms) if client is not None else []
+
+    def room_occupants(self, account: str, room: str) -> list[tuple[str, str]]:
+        """Who is in a group chat the account is in: (bare JID, or "" where the room
+        hides it; nick), by nick."""
+        client = self.xmpp.get(account)
+        if client is None:
+            return []
+        return [(bare_jid(o.jid) if o.jid else "", o.nick) for o in client.occupants(room)]
+
+    def confirm_address(self, email: str, jid: str) -> None:
+        """The user says `email` and `jid` are the same person (an answer to
+        `UnmappedParty`): the one write in this block, the identity layer's."""
+        self.identity.confirm(email, jid)
 
 
 class EnginePorts:

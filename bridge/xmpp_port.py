@@ -216,7 +216,10 @@ async def _checks(session: Any, account: AccountConfig, started: float, timeout:
         # second "Z" to the (already Z-suffixed, XEP-0202 3) value and fails.
         utc = answer["entity_time"].xml.find(f"{{{NS_TIME}}}utc")
         if utc is not None and utc.text:
-            skew = xep_0082.parse(utc.text.strip()).timestamp() - (sent + back) / 2
+            stamp = xep_0082.parse(utc.text.strip()).timestamp()
+            if "." not in utc.text:
+                stamp += 0.5  # whole seconds (Prosody): the moment lies within it
+            skew = stamp - (sent + back) / 2
     except Exception as exc:  # a server without XEP-0202: the clock is unknown
         log.info("%s: no entity time from %s: %r", account.name, domain, exc)
     upload = await _upload_service(session, domain, timeout)

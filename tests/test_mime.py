@@ -511,12 +511,12 @@ def test_html_conversion_is_bounded_on_pathological_input(html: str) -> None:
 
 
 def test_a_parser_crash_still_gives_inert_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bridge.mail import mime
+    from bridge.mail import walk
 
     def boom(*args: object) -> None:
         raise RecursionError("simulated")
 
-    monkeypatch.setattr(mime._Walker, "leaf", boom)
+    monkeypatch.setattr(walk._Walker, "leaf", boom)
     p = parse_message(mail("From: a@x.test\nSubject: s", "body \x1b]52;c;eA==\x07 text"))
     assert p.malformed and "RecursionError" in p.reason
     assert p.text == "body  text" and p.headers.subject == "s"

@@ -191,11 +191,11 @@ async def test_forged_error_stanza_id_carbon_and_archive_result_change_nothing(
     assert len(a.with_text("sid line 1")) == 1  # the second was not taken for a copy
     assert not a.with_text("forged carbon")
 
-    # 4. An archive result from mallory, with the id of a query alice has open.
-    real_iq = a.client._iq
-
-    async def iq_with_a_forgery(kind, payload, to=None, **kw):  # type: ignore[no-untyped-def]
-        query_id = payload.get("queryid") if payload is not None else None
+    # 4. An archive result from mallory, with the id of a query alice has open:
+    # sent as alice's query leaves, and let arrive before the query does.
+    async def forge_a_result(stanza):  # type: ignore[no-untyped-def]
+        query = stanza.xml.find("{urn:xmpp:mam:2}query")
+        query_id = query.get("queryid") if query is not None else None
         if query_id:
             raw(f"<message to='{a.client.session.boundjid}'><result xmlns='urn:xmpp:mam:2' "
                 f"queryid='{query_id}' id='forged-1'><forwarded xmlns='urn:xmpp:forward:0'>"
@@ -204,8 +204,8 @@ async def test_forged_error_stanza_id_carbon_and_archive_result_change_nothing(
                 "type='chat'><body>forged archive line</body></message></forwarded>"
                 "</result></message>")
             await asyncio.sleep(0.5)
-        return await real_iq(kind, payload, to, **kw)
-    a.client._iq = iq_with_a_forgery  # type: ignore[method-assign]
+        return stanza
+    a.client.session.add_filter("out", forge_a_result)
     await a.client.fetch_history(bob.jid)
     assert not a.with_text("forged archive line")
     assert a.with_text("For bob")  # the real archive still answers

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from bridge.mail import mime
+from bridge.mail import body_text
 from bridge.mail.mime import html_to_text, parse_message, to_message
 
 DECEPTIVE = [
@@ -34,13 +34,13 @@ DECEPTIVE = [
 
 # Appended to a document, this makes the HTML parser give up (an unclosed
 # comment bigger than it will buffer): the tag-stripping fallback takes over.
-PARSER_BREAKER = "<!--" + "x" * (mime._HTML_MAX_PENDING + 1000) + "<br>"
+PARSER_BREAKER = "<!--" + "x" * (body_text._HTML_MAX_PENDING + 1000) + "<br>"
 
 
 def test_the_parser_breaker_does_break_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     used: list[str] = []
-    real = mime._strip_tags
-    monkeypatch.setattr(mime, "_strip_tags", lambda html: used.append(html) or real(html))
+    real = body_text._strip_tags
+    monkeypatch.setattr(body_text, "_strip_tags", lambda html: used.append(html) or real(html))
     html_to_text("<p>a</p>" + PARSER_BREAKER)
     assert used, "the fallback was not used"
 
@@ -63,7 +63,7 @@ def test_a_parser_crash_still_shows_link_targets(monkeypatch: pytest.MonkeyPatch
     def boom(self: object, *args: object) -> None:
         raise RecursionError("simulated")
 
-    monkeypatch.setattr(mime._HtmlText, "handle_starttag", boom)
+    monkeypatch.setattr(body_text._HtmlText, "handle_starttag", boom)
     html = "".join(h for h, _ in DECEPTIVE)
     text = html_to_text(html)
     for _, target in DECEPTIVE:

@@ -1,8 +1,9 @@
 """The Textual app. It talks only to the engine; transports run off the UI loop.
 
-The engine's events arrive here (from worker threads or this loop), update the
-little state the screens share (server health, sync progress), become toasts,
-and are handed down to every screen that wants them (`engine_event`).
+The engine's events arrive here as `EngineEvents` messages (posted from worker
+threads or this loop, a burst in one message: `tuiclient.engine_events`), update
+the little state the screens share (server health, sync progress), become
+toasts, and go on to every screen (`on_engine_events`).
 
 Server health: the app probes every server once the engine is up (then the
 engine's health monitor does, every [health] interval, and more often for a
@@ -28,6 +29,7 @@ from bridge.mail.send import EmailDelivery
 from bridge.mail.sync import FolderChanged, SyncProgress
 from bridge.outbox import DeferralRetry, OutboxChanged
 from bridge.safe import inert_text
+from tuiclient.engine_events import EngineEvents, EventFeed
 from tuiclient.keys import bind, keymap
 from tuiclient.screens.main import MainScreen
 from tuiclient.server_health import ServerHealth, fold, key_of
@@ -53,7 +55,8 @@ class TuiClientApp(App):
         self.sync_state: dict[str, str] = {}
         self.contact_names: dict[str, str] = {}  # address -> name, for chat senders
         self._started = False
-        self.engine.events.subscribe(self._on_engine_event)
+        self.feed = EventFeed(self)
+        self.engine.events.subscribe(self.feed)
         if config.keys:
             self.set_keymap(keymap(config.keys))
 
@@ -122,14 +125,14 @@ class TuiClientApp(App):
 
     # -- events -------------------------------------------------------------------------
 
-    def _on_engine_event(self, event: Event) -> None:
-        # Engine events may come from worker threads or from this loop.
-        try:
-            self.call_from_thread(self._show_event, event)
-        except RuntimeError:
-            self._show_event(event)
+    def on_engine_events(self, message: EngineEvents) -> None:
+        for event in self.feed.take(message):
+            self.note(event)
+        for screen in self.screen_stack:
+            screen.post_message(message.forward())
 
-    def _show_event(self, event: Event) -> None:
+    def note(self, event: Event) -> None:
+        """What the app keeps of an event (server health, sync progress), and its toast."""
         key = key_of(event)
         if key is not None:
             before = self.health.get(key)
@@ -142,10 +145,6 @@ class TuiClientApp(App):
                 f"synced {event.folder}" if event.phase == "done" else
                 f"sync {event.folder} {event.done}/{event.total}")
         self.toast(event)
-        for screen in self.screen_stack:
-            handler = getattr(screen, "engine_event", None)
-            if handler is not None:
-                handler(event)
 
     def toast(self, event: Event) -> None:
         """New messages, every deferral retry, deliveries and failures."""

@@ -2,59 +2,30 @@
 
 `send_reply` runs in a screen's worker: it calls `engine.reply` and, when the
 engine says a party has no address (`UnmappedParty`) or a contact is away
-(`ContactAway`), asks the user with a modal screen and tries again.
+(`ContactAway`), asks the user with a modal screen and tries again. The drafts
+themselves are `tuiclient.drafts` (re-exported here).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bridge.engine import ContactAway, EngineError, ReplyResult, UnmappedParty
-from bridge.model import Message
 from tuiclient.appref import client_app
+from tuiclient.drafts import NewMessage, ReplyDraft
+from tuiclient.screens.prompts import AddressScreen, DeferScreen
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-
-@dataclass
-class ReplyDraft:
-    """A reply being written: to which message, how, with what."""
-
-    message: Message
-    via: str  # email | im
-    reply_all: bool = False
-    history: bool = False
-    attachments: list[str] = field(default_factory=list)
-    text: str = ""
-
-    def describe(self) -> str:
-        parts = ["to all" if self.reply_all else "to the sender"]
-        if self.history:
-            parts.append("with history")
-        if self.attachments:
-            n = len(self.attachments)
-            parts.append(f"{n} file{'s' * (n != 1)}")
-        return ", ".join(parts)
-
-
-@dataclass
-class NewMessage:
-    account: str
-    to: list[str]
-    via: str
-    subject: str
-    text: str
+__all__ = ["NewMessage", "ReplyDraft", "send_new", "send_reply", "sent_words"]
 
 
 async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
     """Send `draft` through the engine, asking the user whatever it needs to know.
     None when the user gave up or the engine refused (the user has been told)."""
-    from tuiclient.screens.prompts import AddressScreen, DeferScreen
-
-    app = screen.app
-    engine = client_app(screen).engine
+    app = client_app(screen)
+    engine = app.engine
     assert draft.message.id is not None
     attachments = list(draft.attachments) or None
     when_away = "ask"
@@ -84,9 +55,9 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
             answered.update(answer)
             for query, address in answer.items():
                 if exc.transport == "xmpp":
-                    engine.identity.confirm(query, address)
+                    engine.confirm_address(query, address)
                 else:
-                    engine.identity.confirm(address, query)
+                    engine.confirm_address(address, query)
         except ContactAway as exc:
             choice = await app.push_screen_wait(DeferScreen(exc.presences))
             if choice is None:
@@ -102,10 +73,8 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
 
 
 async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
-    from tuiclient.screens.prompts import DeferScreen
-
-    app = screen.app
-    engine = client_app(screen).engine
+    app = client_app(screen)
+    engine = app.engine
     when_away = "ask"
     for _ in range(3):
         try:

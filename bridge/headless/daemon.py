@@ -37,7 +37,15 @@ from ..identity import UnmappedParty
 from ..model import SEEN, Direction, Message, Transport
 from ..outbox import ContactAway
 from . import output as out
-from .rules import AUTOMATIC_HEADERS, ReplyLedger
+from .rules import (
+    AUTOMATIC_HEADERS,
+    Decision,
+    Incoming,
+    ReplyLedger,
+    RulesError,
+    RuleSet,
+    automatic_reason,
+)
 
 if TYPE_CHECKING:
     from .cli import Headless, Outcome
@@ -50,7 +58,7 @@ AUTO_HEADER = {"Auto-Submitted": "auto-replied"}
 
 
 class RulesDaemon:
-    def __init__(self, h: Headless, rules: object, as_json: bool) -> None:
+    def __init__(self, h: Headless, rules: RuleSet, as_json: bool) -> None:
         self.h = h
         self.engine = h.engine
         self.rules = rules
@@ -90,8 +98,7 @@ class RulesDaemon:
             self.report("stopped", actions=self.actions)
             return
         self.report("started", accounts=",".join(a.name for a in self.engine.accounts),
-                    rules=str(getattr(self.rules, "path", "")) if getattr(self.rules, "rules", None)
-                    else "none")
+                    rules=str(self.rules.path) if self.rules.rules else "none")
         while not self.stop.is_set():
             await self.pass_once()
             with contextlib.suppress(TimeoutError):
@@ -120,7 +127,7 @@ class RulesDaemon:
 
     def _save(self) -> None:
         tmp = self.state_file.with_suffix(".tmp")
-        period = getattr(self.rules, "reply_once_per", None)
+        period = self.rules.reply_once_per
         if period:
             self.replied.prune(time.time(), period)
         with contextlib.suppress(OSError):
@@ -128,8 +135,7 @@ class RulesDaemon:
                                        "replied": self.replied.to_json()}))
             tmp.replace(self.state_file)
 
-    def incoming(self, m: Message, automatic: str | None = None) -> object:
-        from .rules import Incoming
+    def incoming(self, m: Message, automatic: str | None = None) -> Incoming:
         contact = self.engine.store.contact_for(m.sender.address)
         thread = self.engine.timeline(m.account, m.thread_id)
         availability = None
@@ -155,8 +161,7 @@ class RulesDaemon:
                 return
         automatic = None
         if m.transport is Transport.EMAIL and m.uid is not None and m.id is not None \
-                and getattr(self.rules, "rules", None):
-            from .rules import automatic_reason
+                and self.rules.rules:
             try:
                 headers = await self.engine.fetch_headers(m.id, AUTOMATIC_HEADERS)
             except Exception as exc:
@@ -164,10 +169,9 @@ class RulesDaemon:
                 return
             automatic = automatic_reason(headers)
         msg = self.incoming(m, automatic)
-        before = self.replied.last(msg)  # type: ignore[arg-type]  # msg: the rules view of a Message
-        decisions = self.rules.decide(msg, time.time(),  # type: ignore[attr-defined]  # Rules or NoRules
-                                      replied=self.replied)
-        for note in getattr(self.rules, "last_notes", []):
+        before = self.replied.last(msg)
+        decisions = self.rules.decide(msg, time.time(), replied=self.replied)
+        for note in self.rules.last_notes:
             self.report("held back", message=m.id, reason=note)
         for d in decisions:
             try:
@@ -177,35 +181,34 @@ class RulesDaemon:
                 reason = store_not_writable(exc, self.engine.store.path) or str(exc)
                 self.report("failed", rule=d.rule, message=m.id, reason=reason)
                 if d.action in ("reply", "handoff"):
-                    self.replied.forget(msg, before)  # type: ignore[arg-type]  # as above
+                    self.replied.forget(msg, before)
         if decisions:
             self._save()  # the answer and its sender are on record before the next one
 
-    async def act(self, m: Message, d: object) -> None:
+    async def act(self, m: Message, d: Decision) -> None:
         assert m.id is not None
-        action = d.action  # type: ignore[attr-defined]
-        rule = d.rule  # type: ignore[attr-defined]
+        action, rule = d.action, d.rule
         if action == "mark":
-            await self.engine.mark(m.id, d.mark)  # type: ignore[attr-defined]
-            self.report("marked", rule=rule, message=m.id, flag=d.mark)  # type: ignore
+            await self.engine.mark(m.id, d.flag)
+            self.report("marked", rule=rule, message=m.id, flag=d.flag)
             return
         if action == "forward":
             quoted = "\n".join("> " + line for line in m.text.splitlines())
-            text = f"{d.text}\n\n--- forwarded from {m.sender.address} ---\n{quoted}\n"  # type: ignore
+            text = f"{d.text}\n\n--- forwarded from {m.sender.address} ---\n{quoted}\n"
             result = await self.engine.send_message(
-                m.account, list(d.forward_to), text, via="email",  # type: ignore
+                m.account, list(d.forward_to), text, via="email",
                 subject=f"Fwd: {m.subject}" if m.subject else "Fwd: chat message")
             self.auto_ids.update(result.email_ids)
             self.actions += 1
-            self.report("forwarded", rule=rule, message=m.id, to=",".join(d.forward_to))  # type: ignore
+            self.report("forwarded", rule=rule, message=m.id, to=",".join(d.forward_to))
             return
-        via = d.via or "auto"  # type: ignore[attr-defined]
+        via = d.via or "auto"
         if via == "auto":
             via = self._auto_via(m)
         policy = self.engine.config.deferral.policy
         result = await self.engine.reply(
-            m.id, d.text, via=via, reply_all=d.reply_all,  # type: ignore[attr-defined]
-            history=d.history, attachments=d.attach or None,  # type: ignore[attr-defined]
+            m.id, d.text, via=via, reply_all=d.reply_all,
+            history=d.history, attachments=d.attach or None,
             mixed=True, when_away="defer" if policy == "ask" else policy,
             headers=AUTO_HEADER)
         self.auto_ids.update(result.email_ids)
@@ -227,7 +230,6 @@ class RulesDaemon:
 
 async def run_rules(h: Headless, a: argparse.Namespace) -> Outcome:
     from .cli import EXIT_CONFIG, EXIT_OK, Outcome
-    from .rules import RulesError, RuleSet
     own = [x for acc in h.engine.accounts for x in (acc.email, acc.jid) if x]
     if a.rules is None:
         # `tuiclient run`: no rules, only the engine's loops (IDLE, XMPP, outbox).

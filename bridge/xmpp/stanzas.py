@@ -1,9 +1,12 @@
 """Reading chat stanzas into plain data, straight from their XML.
 
-Remote stanzas are hostile: this reads only the few elements we understand, with
-`find`, and never lets a missing attribute or an odd child raise. slixmpp's
-stanza interfaces create elements on access and raise on some malformed values,
-which is why the raw tree is used here.
+Stanzas are built, and most are dispatched, by slixmpp's plugins; the message
+that goes into the store is read here. Remote stanzas are hostile: this reads
+only the few elements we understand, with `find`, and never lets a missing
+attribute or an odd child raise. The plugins' stanza interfaces do not fit this
+one job: they create elements on access, raise on some malformed values (a
+<delay> stamp that is not a date, a JID that is not one), and xep_0359's gives
+the first <stanza-id>, where trust needs the last one stamped by our own server.
 """
 
 from __future__ import annotations

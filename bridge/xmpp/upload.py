@@ -1,8 +1,9 @@
 """HTTP File Upload (XEP-0363) and the download of files shared by link.
 
-slixmpp's own XEP-0363 plugin needs aiohttp, which this project does not carry;
-the slot request is one IQ and the transfers are one HTTP request each, so they
-are done here with the standard library, in a worker thread, over the same
+slixmpp's own XEP-0363 plugin needs aiohttp, which this project does not carry.
+The slot is asked for by our `plugins/upload_slots.py` and read here
+(`parse_slot`, which keeps only what is safe to use); the transfers are one HTTP
+request each, done with the standard library, in a worker thread, over the same
 verified TLS as the XMPP connection.
 """
 
@@ -13,7 +14,7 @@ import http.client
 import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-from xml.etree.ElementTree import Element, SubElement
+from xml.etree.ElementTree import Element
 
 NS_UPLOAD = "urn:xmpp:http:upload:0"
 # Headers a slot may ask us to send; anything else is dropped, as the XEP says.
@@ -31,14 +32,6 @@ class Slot:
     put_url: str
     get_url: str
     headers: dict[str, str]
-
-
-def slot_request(filename: str, size: int, content_type: str) -> Element:
-    el = Element(f"{{{NS_UPLOAD}}}request")
-    el.set("filename", filename)
-    el.set("size", str(size))
-    el.set("content-type", content_type)
-    return el
 
 
 def parse_slot(iq_xml: Element) -> Slot:
@@ -139,8 +132,3 @@ async def put_file(slot: Slot, data: bytes, content_type: str, context: ssl.SSLC
 async def get_file(url: str, limit: int, context: ssl.SSLContext) -> tuple[bytes, str]:
     """The bytes behind an https link and their content type, at most `limit` bytes."""
     return await asyncio.to_thread(_get, url, limit, context)
-
-
-def add_oob(message_xml: Element, url: str) -> None:
-    x = SubElement(message_xml, "{jabber:x:oob}x")
-    SubElement(x, "{jabber:x:oob}url").text = url

@@ -27,8 +27,9 @@ from textual.widgets import (
 )
 
 from bridge.model import Attachment, Direction, Transport
+from tuiclient.appref import client_app
+from tuiclient.drafts import NewMessage, ReplyDraft
 from tuiclient.format import one_line, who
-from tuiclient.replies import NewMessage, ReplyDraft
 from tuiclient.screens.prompts import Files
 from tuiclient.widgets.ticks import Choice, Tick
 
@@ -115,7 +116,7 @@ class ComposeScreen(ComposeBase):
 
     def recipients(self, reply_all: bool) -> str:
         m = self.draft.message
-        named = getattr(self.app, "contact_names", {})
+        named = client_app(self).contact_names
         first = who(m, named) if m.direction is Direction.IN else ", ".join(
             one_line(p.name) or one_line(p.address) for p in m.recipients[:1])
         if not reply_all:
@@ -130,7 +131,7 @@ class ComposeScreen(ComposeBase):
         with Vertical(id="compose"):
             came = "email" if m.transport is Transport.EMAIL else "chat line"
             title = Text.assemble(("Reply by email", "bold"), " to ",
-                                  (who(m, getattr(self.app, "contact_names", {})), "bold"),
+                                  (who(m, client_app(self).contact_names), "bold"),
                                   f", on their {came}")
             if m.subject:
                 title.append(f" “{one_line(m.subject)}”")

@@ -9,8 +9,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label
 
-from bridge.events import Event
 from tuiclient.appref import client_app
+from tuiclient.engine_events import EngineEvents
 from tuiclient.server_health import key_of
 from tuiclient.widgets.server_status import ServerStatus, _duration
 
@@ -56,20 +56,23 @@ class HealthScreen(Screen):
         self.query_one("#sync-state", Label).update(
             "\n".join(f"{name}: {state}" for name, state in sync.items()))
 
-    def engine_event(self, event: Event) -> None:
+    def on_engine_events(self, message: EngineEvents) -> None:
         if not self.is_mounted:
             return  # on_mount fills the table from the app's state
-        key = key_of(event)
-        if key is None:
-            self.show_sync()
-            return
-        known = client_app(self).health.get(key)
-        if known is None:
-            return
-        try:
-            self.query_one(ServerStatus).show(known)
-        except Exception:  # a row that is not there (yet): draw them all again
-            self.fill()
+        keys = dict.fromkeys(k for e in message.events if (k := key_of(e)) is not None)
+        if len(keys) < len(message.events):
+            self.show_sync()  # not every event was a server's: sync progress, perhaps
+        health = client_app(self).health
+        table = self.query_one(ServerStatus)
+        for key in keys:
+            known = health.get(key)
+            if known is None:
+                continue
+            try:
+                table.show(known)
+            except Exception:  # a row that is not there (yet): draw them all again
+                self.fill()
+                return
 
     def action_probe(self) -> None:
         self.fill()

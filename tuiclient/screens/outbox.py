@@ -12,15 +12,18 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from bridge.engine import Engine
-from bridge.events import Event
+from bridge.events import DeliveryChanged
+from bridge.mail.send import EmailDelivery
 from bridge.model import DeliveryState, Transport
+from bridge.outbox import DeferralRetry, OutboxChanged
 from bridge.store.records import OutboxItem
 from tuiclient.appref import client_app
+from tuiclient.engine_events import EngineEvents
 from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
 from tuiclient.keys import bind
 
 WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
-           DeliveryState.FAILED)
+           DeliveryState.FAILED)  # what "waiting" means here and in the main screen's list
 
 
 def item_text(item: OutboxItem) -> str:
@@ -98,7 +101,7 @@ class OutboxScreen(Screen):
             word, style = DELIVERY_MARK[item.state]
             what = item_text(item)
             if not what:
-                m = engine.store.find_by_msg_id(item.account, item.msg_id)  # no engine call
+                m = engine.outbox_message(item)
                 what = one_line(m.subject or m.text) if m is not None else item.msg_id
             table.add_row(
                 transport_mark(item.transport), Text(word, style=style),
@@ -201,10 +204,6 @@ class OutboxScreen(Screen):
             self.notify(str(exc), title="Outbox", severity="error", timeout=10, markup=False)
         self.fill()
 
-    def engine_event(self, event: Event) -> None:
-        from bridge.events import DeliveryChanged
-        from bridge.mail.send import EmailDelivery
-        from bridge.outbox import DeferralRetry, OutboxChanged
-
-        if isinstance(event, (OutboxChanged, DeferralRetry, EmailDelivery, DeliveryChanged)):
-            self.fill()
+    def on_engine_events(self, message: EngineEvents) -> None:
+        if message.of(OutboxChanged, DeferralRetry, EmailDelivery, DeliveryChanged):
+            self.fill()  # once for the whole burst

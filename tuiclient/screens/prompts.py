@@ -16,8 +16,8 @@ from textual.widgets.selection_list import Selection
 from bridge.identity import Resolution
 from bridge.model import Attachment
 from bridge.xmpp.availability import ContactPresence
+from tuiclient.drafts import ReplyDraft
 from tuiclient.format import PRESENCE_DOT, one_line, size
-from tuiclient.replies import ReplyDraft
 from tuiclient.widgets.ticks import Checklist, Tick
 
 

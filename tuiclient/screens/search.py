@@ -77,7 +77,7 @@ class SearchScreen(Screen[Message | None]):
             head = Text(no_wrap=True, overflow="ellipsis")
             head.append(f"{short_date(m.date, now):>10} ", style="dim")
             head.append_text(transport_mark(m.transport))
-            head.append(" " + who(m, getattr(self.app, "contact_names", {})), style="bold")
+            head.append(" " + who(m, client_app(self).contact_names), style="bold")
             if one_line(m.subject):
                 head.append("  " + one_line(m.subject))
             elif m.transport is Transport.EMAIL:

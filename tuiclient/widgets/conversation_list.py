@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -63,6 +63,10 @@ class ConversationList(ScrollView, can_focus=True):
     """
 
     cursor: reactive[int] = reactive(0, always_update=True)
+    # Attributes down, from the screen: contacts' names (address -> name), and per
+    # conversation the outbox state worth showing (deferred, failed...).
+    names: var[dict[str, str]] = var(dict)
+    outbox: var[dict[Key, DeliveryState]] = var(dict)
 
     class Highlighted(Message):
         def __init__(self, thread: Thread) -> None:
@@ -85,14 +89,11 @@ class ConversationList(ScrollView, can_focus=True):
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.me = {m.lower() for m in me if m}  # our own names and addresses
-        self.names: dict[str, str] = {}  # address -> contact name
         self.rows: list[Thread] = []
         self._order: list[tuple[float, int]] = []
         self.exhausted = False
         self._asked: Cursor | None = None
         self.clock = clock
-        # (account, thread_id) -> the outbox state worth showing (deferred, failed...)
-        self.outbox: dict[Key, DeliveryState] = {}
 
     # -- data in -----------------------------------------------------------------
 
@@ -141,12 +142,10 @@ class ConversationList(ScrollView, can_focus=True):
                 self._scroll_to_cursor()
         self.refresh()
 
-    def set_names(self, names: dict[str, str]) -> None:
-        self.names = names
+    def watch_names(self) -> None:
         self.refresh()
 
-    def set_outbox(self, states: dict[Key, DeliveryState]) -> None:
-        self.outbox = states
+    def watch_outbox(self) -> None:
         self.refresh()
 
     def _index_of(self, key: Key) -> int | None:

@@ -10,8 +10,10 @@ it answers), then the round trip of the last probe, or what is wrong:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from rich.text import Text
+from textual.reactive import var
 from textual.widgets import Static
 
 from tuiclient.server_health import OK, PUSH_DEAD, ServerHealth
@@ -43,25 +45,41 @@ def server_text(service: str, h: ServerHealth | None) -> Text:
     return t
 
 
+@dataclass(frozen=True)
+class StatusReport:
+    """What the status bar shows: each account with its servers, what is known of
+    each server, each account's sync progress, and how many conversations have a
+    message waiting in the outbox."""
+
+    accounts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    health: Mapping[tuple[str, str], ServerHealth] = field(default_factory=dict)
+    sync: Mapping[str, str] = field(default_factory=dict)
+    waiting: int = 0
+
+
+def status_text(r: StatusReport) -> Text:
+    t = Text(no_wrap=True, overflow="ellipsis")
+    for name, services in r.accounts:
+        t.append(name + ":", style="bold")
+        for i, service in enumerate(services):
+            t.append("  " if i else " ")
+            t.append_text(server_text(service, r.health.get((name, service))))
+        progress = r.sync.get(name)
+        if progress:
+            t.append(f"  {progress}", style="dim")
+        t.append("   ")
+    if r.waiting:
+        t.append(f"outbox: {r.waiting} waiting", style="yellow")
+    return t
+
+
 class StatusBar(Static):
-    """Attributes down: the screen hands it the health and sync state it keeps."""
+    """Attributes down: the screen sets `report`, the bar draws it."""
+
+    report: var[StatusReport] = var(StatusReport)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
 
-    def show(self, accounts: list[tuple[str, list[str]]],
-             health: Mapping[tuple[str, str], ServerHealth],
-             sync: dict[str, str], outbox: int) -> None:
-        t = Text(no_wrap=True, overflow="ellipsis")
-        for name, services in accounts:
-            t.append(name + ":", style="bold")
-            for i, service in enumerate(services):
-                t.append("  " if i else " ")
-                t.append_text(server_text(service, health.get((name, service))))
-            progress = sync.get(name)
-            if progress:
-                t.append(f"  {progress}", style="dim")
-            t.append("   ")
-        if outbox:
-            t.append(f"outbox: {outbox} waiting", style="yellow")
-        self.update(t)
+    def watch_report(self, report: StatusReport) -> None:
+        self.update(status_text(report))

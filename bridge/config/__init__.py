@@ -1,0 +1,144 @@
+"""Typed configuration, read from a TOML file, and the secrets that go with it.
+
+The file lives at `$XDG_CONFIG_HOME/tuiclient/config.toml` unless `--config`
+names another one. Its layout::
+
+    ca_file = "/path/ca.pem"          # optional; default CA for every server
+
+    [deferral]                        # all optional
+    first_retry = 30                  # seconds, or "30s", "5m", "2h", "1d", "1h30m"
+    growth = 2.0                      # each retry waits this much longer (>= 1.0)
+    ceiling = "30m"                   # longest wait between two retries
+    max_age = "2d"                    # after this, stop retrying and ...
+    on_max_age = "ask"                # ... ask | email | drop
+    policy = "ask"                    # headless, contact away: ask | defer | email | send
+    folder = "Deferred"               # IMAP folder that mirrors deferred chat messages
+    email_by_im_after = "1h"          # an email its SMTP server refused this long goes
+                                      # by chat to the same people (all need a JID);
+                                      # unset: emails only ever go by email
+
+    [handoff]                         # optional
+    group_chats = "room"              # several people moved to chat: room | separate
+
+    [health]                          # all optional; durations as in [deferral]
+    interval = "15m"                  # probe every server this often
+    critical_interval = "2m"          # ... and a failing one this often, until it answers
+    timeout = "15s"                   # a probe waits this long for a server's answer
+
+    [[accounts]]
+    name = "alice"                    # required, unique, no ":"
+    email = "alice@example.test"      # required when imap or smtp is present
+    jid = "alice@example.test"        # required when xmpp is present
+    display_name = "Alice"            # optional
+    password_command = "pass show mail/alice"   # optional; else the keyring
+
+    [accounts.imap]
+    host = "imap.example.test"        # required
+    port = 993                        # default: 993 for tls, 143 for starttls/plain
+    tls = "tls"                       # tls | starttls | plain (default tls)
+    ca_file = "ca.pem"                # optional; default: the top-level ca_file
+    username = "alice"                # optional; default: the account's email
+    password_command = "..."          # optional; overrides the account's
+
+    [accounts.smtp]                   # same keys; ports 465 tls, 587 starttls, 25 plain
+
+    [accounts.xmpp]                   # same keys but no username (the jid logs in);
+                                      # host defaults to the jid's domain,
+                                      # tls to starttls, port to 5222 (5223 for tls)
+
+    [[contacts]]
+    name = "Bob"
+    emails = ["bob@example.test"]
+    jids = ["bob@chat.example.test"]
+
+    [[domain_rules]]
+    email = "*@corp.example"          # exactly one leading "*@", then the domain
+    jid = "{local}@chat.corp.example" # {local} is the email's local part
+
+Relative `ca_file` paths are taken from the config file's directory.
+
+Passwords are never read from this file: a key named `password` (or `pass`,
+`passwd`, `secret`, ...) is refused. Each password comes from the server's
+`password_command`, else the account's, else the keyring entry
+`tuiclient` / `<account>:<service>`, else `tuiclient` / `<account>`.
+
+Every `ConfigError` names the file and, where they can be found, the line and
+the dotted key (`accounts[0].imap.port`).
+
+The package, one module per job:
+
+    schema.py    the constants and dataclasses of a config, and `ConfigError`
+    reader.py    TOML a person wrote, read with FILE:LINE errors (the rules file
+                 of `tuiclient run` is read by the same reader)
+    load.py      `load_config`: the config's sections checked into a `Config`
+    secrets.py   passwords: password commands and the keyring
+    report.py    `describe`: the report of `tuiclient config check`
+"""
+
+from __future__ import annotations
+
+from .load import PASSWORD_KEYS, check_ca_files, load_config
+from .reader import LocatedError
+from .report import describe
+from .schema import (
+    AWAY_POLICIES,
+    DEFAULT_PORTS,
+    DEFAULT_TLS,
+    GROUP_CHAT_CHOICES,
+    KEY_ACTIONS,
+    ON_MAX_AGE_CHOICES,
+    SERVICES,
+    TLS_MODES,
+    AccountConfig,
+    Config,
+    ConfigError,
+    ContactConfig,
+    DeferralPolicy,
+    DomainRule,
+    HandoffPolicy,
+    HealthPolicy,
+    ServerConfig,
+    is_valid_address,
+)
+from .secrets import (
+    KEYRING_SERVICE,
+    PASSWORD_COMMAND_TIMEOUT,
+    SecretError,
+    check_password_commands,
+    get_password,
+    password_origin,
+    password_source,
+)
+
+__all__ = [
+    "AWAY_POLICIES",
+    "DEFAULT_PORTS",
+    "DEFAULT_TLS",
+    "GROUP_CHAT_CHOICES",
+    "KEYRING_SERVICE",
+    "KEY_ACTIONS",
+    "ON_MAX_AGE_CHOICES",
+    "PASSWORD_COMMAND_TIMEOUT",
+    "PASSWORD_KEYS",
+    "SERVICES",
+    "TLS_MODES",
+    "AccountConfig",
+    "Config",
+    "ConfigError",
+    "ContactConfig",
+    "DeferralPolicy",
+    "DomainRule",
+    "HandoffPolicy",
+    "HealthPolicy",
+    "LocatedError",
+    "SecretError",
+    "ServerConfig",
+    "check_ca_files",
+    "check_password_commands",
+    "describe",
+    "get_password",
+    "is_valid_address",
+    "load_config",
+    "password_origin",
+    "password_source",
+]

@@ -1,0 +1,172 @@
+"""What a config is: its constants, its dataclasses, and the error of a bad file.
+
+Everything here is a value; reading the file is `bridge.config.load`, passwords
+are `bridge.config.secrets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .reader import LocatedError
+
+SERVICES = ("imap", "smtp", "xmpp")
+TLS_MODES = ("tls", "starttls", "plain")
+ON_MAX_AGE_CHOICES = ("ask", "email", "drop")
+AWAY_POLICIES = ("ask", "defer", "email", "send")
+GROUP_CHAT_CHOICES = ("room", "separate")
+# What a user can rebind under [keys] (the app's actions; defaults in tuiclient/keys.py).
+KEY_ACTIONS = (
+    "down", "up", "top", "bottom", "open", "back", "next_pane", "search", "reply_email",
+    "reply_all_email", "reply_im", "reply_all_im", "reply_options", "compose", "flag",
+    "unread", "outbox", "health", "help", "refresh", "quit", "outbox_retry", "outbox_email",
+    "outbox_im", "outbox_cancel",
+)
+
+DEFAULT_PORTS: dict[str, dict[str, int]] = {
+    "imap": {"tls": 993, "starttls": 143, "plain": 143},
+    "smtp": {"tls": 465, "starttls": 587, "plain": 25},
+    "xmpp": {"tls": 5223, "starttls": 5222, "plain": 5222},
+}
+DEFAULT_TLS = {"imap": "tls", "smtp": "tls", "xmpp": "starttls"}
+
+
+class ConfigError(LocatedError):
+    """A config file that cannot be used."""
+
+
+def check_service(service: str) -> None:
+    """ValueError unless `service` is one of `SERVICES`."""
+    if service not in SERVICES:
+        raise ValueError(f"service must be one of {', '.join(SERVICES)}, not {service!r}")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str
+    port: int
+    tls: str
+    ca_file: Path | None = None
+    username: str | None = None
+    password_command: str | None = None
+    # `FILE:LINE: key` of the password_command (or of this table): a password that
+    # cannot be had is reported there, as a config error.
+    password_origin: str | None = field(default=None, compare=False)
+    # (file, line, key) that named ca_file, for errors found when it is loaded.
+    ca_origin: tuple[Path, int | None, str] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    name: str
+    email: str | None = None
+    jid: str | None = None
+    display_name: str | None = None
+    password_command: str | None = None
+    imap: ServerConfig | None = None
+    smtp: ServerConfig | None = None
+    xmpp: ServerConfig | None = None
+    password_origin: str | None = field(default=None, compare=False)
+
+    def server(self, service: str) -> ServerConfig | None:
+        check_service(service)
+        server: ServerConfig | None = getattr(self, service)
+        return server
+
+
+@dataclass(frozen=True)
+class ContactConfig:
+    name: str
+    emails: tuple[str, ...] = ()
+    jids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DomainRule:
+    email_pattern: str
+    jid_template: str
+
+    @property
+    def domain(self) -> str:
+        return self.email_pattern[2:].lower()
+
+    def map(self, email: str) -> str | None:
+        """The JID for `email` if this rule covers its domain, else None."""
+        if not is_valid_address(email):
+            return None
+        local, _, domain = email.partition("@")
+        if domain.lower() != self.domain:
+            return None
+        return self.jid_template.replace("{local}", local)
+
+
+@dataclass(frozen=True)
+class DeferralPolicy:
+    first_retry: float = 30.0
+    growth: float = 2.0
+    ceiling: float = 30 * 60.0
+    max_age: float = 2 * 24 * 3600.0
+    on_max_age: str = "ask"
+    policy: str = "ask"
+    folder: str = "Deferred"  # the IMAP folder mirroring deferred chat messages
+    # An email still unsent this long after its first failed try goes by chat
+    # instead; None: never (the user has to agree to it in the config).
+    email_by_im_after: float | None = None
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (0 is the first retry)."""
+        try:
+            delay = self.first_retry * self.growth ** max(attempt, 0)
+        except OverflowError:
+            # A message retried for days with a steep growth outruns floats.
+            return self.ceiling
+        return min(delay, self.ceiling)
+
+
+@dataclass(frozen=True)
+class HandoffPolicy:
+    # Several people moved from email to chat: one room for all, or one chat each.
+    group_chats: str = "room"
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """[health]: how often the engine probes its servers (see bridge.health)."""
+
+    interval: float = 15 * 60.0  # every server, this often
+    critical_interval: float = 2 * 60.0  # a server on the critical list, this often
+    timeout: float = 15.0  # one probe's wait for an answer
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    accounts: tuple[AccountConfig, ...] = ()
+    contacts: tuple[ContactConfig, ...] = ()
+    domain_rules: tuple[DomainRule, ...] = ()
+    deferral: DeferralPolicy = field(default_factory=DeferralPolicy)
+    ca_file: Path | None = None
+    # [keys]: action -> keys (Textual key names), only the ones the user rebinds.
+    keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    handoff: HandoffPolicy = field(default_factory=lambda: HandoffPolicy())
+    health: HealthPolicy = field(default_factory=HealthPolicy)
+
+    def account(self, name: str) -> AccountConfig:
+        """The account called `name`; KeyError (listing the known names) if none."""
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        known = ", ".join(a.name for a in self.accounts) or "none"
+        raise KeyError(f"no account named {name!r} in {self.path} (accounts: {known})")
+
+
+def is_valid_address(address: str) -> bool:
+    """A deliberately loose check for emails and bare JIDs: `local@domain`."""
+    local, at, domain = address.partition("@")
+    return (
+        bool(at and local and domain)
+        and "@" not in domain
+        and not any(c.isspace() or not c.isprintable() for c in address)
+    )
+

@@ -1,0 +1,147 @@
+"""The one connection and its transactions, shared by every part of the store.
+
+`Db` owns the SQLite connection (WAL, foreign keys on, one per process and data
+directory) and the lock that serialises this process's threads on it. Every
+aggregate of the store (messages, threads, folders, contacts, outbox, events)
+is a subclass of it that opens its transactions only through `_write`, `_read`
+and `_write_unchecked`; work that spans aggregates inside one transaction goes
+through the aggregates' module functions, which take the open connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, Self
+
+from ..paths import ensure_private_dir
+from . import schema
+from .blobs import BlobStore
+from .records import Cursor
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON, as the store writes it into columns and json_each() arguments."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def keyset_before(before: float | Cursor | None, date_col: str,
+                  id_col: str) -> tuple[str, list[Any]]:
+    """The condition (and its arguments) for the page that ends before `before`:
+    a `(date, row id)` cursor, or a bare date."""
+    if before is None:
+        return "", []
+    if isinstance(before, tuple):
+        return f" AND ({date_col}, {id_col}) < (?, ?)", [float(before[0]), int(before[1])]
+    return f" AND {date_col} < ?", [float(before)]
+
+
+class Db:
+    """The store's connection: open, close, and the three kinds of transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+        self.blobs = BlobStore(path.parent / "attachments")
+
+    # -- opening -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> Self:
+        """Open (or create) the store at `path`, migrating it to the current schema.
+
+        The directory is made owner-only (0o700) and the file 0o600 before SQLite
+        writes anything into it; the -wal and -shm files inherit the file's mode.
+        Raises `SchemaTooNewError` for a database written by a newer tuiclient.
+        """
+        path = Path(path)
+        ensure_private_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # Header sync inserts into several indexes keyed by random ids (Message-IDs,
+            # thread ids); with SQLite's default 2 MB page cache a 100,000-message
+            # import spends its time re-reading index pages. 32 MB keeps most hot.
+            conn.execute("PRAGMA cache_size = -32768")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            # Check the version before anything (even the journal mode) changes the file.
+            schema.migrate(conn)
+            conn.execute("PRAGMA journal_mode = WAL")
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    def close(self) -> None:
+        with self._lock:
+            # Cheap, and keeps the planner's statistics fresh for the next run.
+            with suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA optimize")
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return schema.schema_version(self._conn)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE: take the write lock up front, so a check-then-insert inside the
+        # transaction cannot race another process.
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _write_unchecked(self) -> Iterator[sqlite3.Connection]:
+        """`_write` without per-row foreign key checks, for a bulk import whose
+        transaction writes every parent row (account, folder) itself first and
+        deletes or rekeys none: the checks cost a parent lookup per key and row.
+        The lock keeps the switch from reaching any other statement on this
+        connection; SQLite takes the pragma outside a transaction only."""
+        with self._lock:
+            self._conn.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with self._write() as conn:
+                    yield conn
+            finally:
+                self._conn.execute("PRAGMA foreign_keys = ON")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        # One snapshot for reads that take several queries (a message and its parties).
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")

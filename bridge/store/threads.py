@@ -1,0 +1,316 @@
+"""Conversations: their rows in `threads`, kept up to date, and who takes part in them.
+
+Counts that list views need (a thread's messages and unread, its last date) are
+kept in the `threads` table as messages come and go (`ThreadDelta` for a batch,
+`recompute_threads` after a removal), so listing never scans the messages table.
+
+A `<thread>` from a chat joins an existing thread only when its sender is a party
+of it; a line that named a thread before its sender was one waits under a claim
+(`claimed_thread_id`) and is adopted once it is (`adopt_claims`), so grouping does
+not depend on the order a store saw the messages in.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import CLAIM_PREFIX, Message, Transport, claimed_thread_id
+from .contacts import normalize_address
+from .db import Db, keyset_before, to_json
+from .records import TRANSPORT_BITS, Cursor, Thread
+
+SNIPPET_CHARS = 160
+# Merging a batch's figures into a thread row. In SQLite every right-hand side sees
+# the row as it was before this UPDATE, so the CASEs can compare with old values.
+THREAD_UPSERT = """
+INSERT INTO threads (
+    account, thread_id, subject, subject_date, first_date, last_date, message_count,
+    unread_count, last_sender, snippet, transports)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (account, thread_id) DO UPDATE SET
+    message_count = message_count + excluded.message_count,
+    unread_count = unread_count + excluded.unread_count,
+    first_date = min(first_date, excluded.first_date),
+    subject = CASE WHEN excluded.subject_date IS NOT NULL
+                    AND (subject_date IS NULL OR excluded.subject_date < subject_date)
+                   THEN excluded.subject ELSE subject END,
+    subject_date = CASE WHEN excluded.subject_date IS NOT NULL
+                         AND (subject_date IS NULL OR excluded.subject_date < subject_date)
+                        THEN excluded.subject_date ELSE subject_date END,
+    last_sender = CASE WHEN excluded.last_date >= last_date
+                       THEN excluded.last_sender ELSE last_sender END,
+    snippet = CASE WHEN excluded.last_date >= last_date
+                   THEN excluded.snippet ELSE snippet END,
+    last_date = max(last_date, excluded.last_date),
+    transports = transports | excluded.transports
+"""
+
+THREAD_REPLACE = """
+INSERT INTO threads (
+    account, thread_id, subject, subject_date, first_date, last_date, message_count,
+    unread_count, last_sender, snippet, transports)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (account, thread_id) DO UPDATE SET
+    subject = excluded.subject, subject_date = excluded.subject_date,
+    first_date = excluded.first_date, last_date = excluded.last_date,
+    message_count = excluded.message_count, unread_count = excluded.unread_count,
+    last_sender = excluded.last_sender, snippet = excluded.snippet,
+    transports = excluded.transports
+"""
+
+
+@dataclass(slots=True)
+class ThreadDelta:
+    """What one batch adds to one thread."""
+
+    count: int = 0
+    unread: int = 0
+    first: float = float("inf")
+    last: float = float("-inf")
+    subject: str = ""
+    subject_date: float | None = None
+    last_sender: str = ""
+    snippet: str = ""
+    transports: int = 0
+
+    def add(self, m: Message) -> None:
+        self.add_values(m.date, int(m.unread), m.sender.name or m.sender.address, m.text,
+                        m.subject, TRANSPORT_BITS[m.transport])
+
+    def add_values(self, date: float, unread: int, sender: str, text: str, subject: str,
+                   transport_bit: int) -> None:
+        self.count += 1
+        self.unread += unread
+        if date < self.first:
+            self.first = date
+        if date >= self.last:
+            self.last = date
+            self.last_sender = sender
+            self.snippet = snippet(text) if text else ""
+        if subject and (self.subject_date is None or date < self.subject_date):
+            self.subject, self.subject_date = subject, date
+        self.transports |= transport_bit
+
+
+def snippet(text: str) -> str:
+    # Slice before splitting: bodies can be megabytes, the snippet is one line.
+    return " ".join(text[: SNIPPET_CHARS * 4].split())[:SNIPPET_CHARS]
+
+
+def thread_of(r: Sequence[Any]) -> Thread:
+    """A `Thread` from a row of the threads columns that lists select, in order."""
+    (row_id, account, thread_id, subject, first_date, last_date, message_count, unread_count,
+     last_sender, snippet, bits) = r
+    return Thread(row_id, account, thread_id, subject, first_date, last_date, message_count,
+                  unread_count, last_sender, snippet,
+                  frozenset(t for t, bit in TRANSPORT_BITS.items() if bits & bit))
+
+
+def recompute_threads(conn: sqlite3.Connection,
+                       keys: Iterable[tuple[str, str]]) -> None:
+    # After a removal min/max cannot be adjusted incrementally; a thread is small
+    # and its messages sit together in messages_by_thread_date, so redo it.
+    for account, thread_id in keys:
+        where = "FROM messages WHERE thread_id = ? AND account = ?"
+        args = (thread_id, account)
+        count, unread, first, last, email, xmpp = conn.execute(
+            f"SELECT count(*), total(unread), min(date), max(date), "
+            f"max(transport = 'email'), max(transport = 'xmpp') {where}", args).fetchone()
+        if not count:
+            conn.execute("DELETE FROM threads WHERE account = ? AND thread_id = ?",
+                         (account, thread_id))
+            continue
+        subject = conn.execute(
+            f"SELECT subject, date {where} AND subject <> '' ORDER BY date, id LIMIT 1",
+            args).fetchone()
+        latest = conn.execute(
+            f"SELECT sender_name, sender_address, substr(body, 1, ?) {where} "
+            f"ORDER BY date DESC, id DESC LIMIT 1", (SNIPPET_CHARS * 4, *args)).fetchone()
+        transports = (TRANSPORT_BITS[Transport.EMAIL] if email else 0) | \
+            (TRANSPORT_BITS[Transport.XMPP] if xmpp else 0)
+        conn.execute(THREAD_REPLACE, (
+            account, thread_id, subject[0] if subject else "",
+            subject[1] if subject else None, first, last, count, int(unread),
+            latest[0] or latest[1], snippet(latest[2]), transports))
+
+
+def trusted_people(conn: sqlite3.Connection, addresses: Iterable[str]) -> set[str]:
+    """The addresses, with every address of the same contact that the user
+    stands behind (from the config, or confirmed)."""
+    wanted = {normalize_address(a) for a in addresses if a} - {""}
+    if not wanted:
+        return set()
+    trusted = "(source = 'config' OR confirmed)"
+    rows = conn.execute(
+        f"SELECT address FROM contact_addresses WHERE {trusted} AND contact_id IN "
+        f"(SELECT contact_id FROM contact_addresses WHERE {trusted} AND address IN "
+        "(SELECT value FROM json_each(?)))", (to_json(sorted(wanted)),))
+    return wanted | {r[0] for r in rows}
+
+
+def _thread_parties(conn: sqlite3.Connection, account: str, thread_id: str) -> set[str]:
+    """Every sender and recipient of a thread (recipients a bulk import keeps
+    aside count too), as contact addresses are written."""
+    found: set[str] = set()
+    for sender, pending in conn.execute(
+            "SELECT sender_address, pending_parties FROM messages "
+            "WHERE thread_id = ? AND account = ?", (thread_id, account)):
+        found.add(normalize_address(sender))
+        with suppress(ValueError, TypeError, IndexError):
+            found.update(normalize_address(str(p[1])) for p in json.loads(pending or "[]"))
+    found.update(normalize_address(r[0]) for r in conn.execute(
+        "SELECT p.address FROM message_parties AS p JOIN messages AS m "
+        "ON m.id = p.message_id WHERE m.thread_id = ? AND m.account = ?",
+        (thread_id, account)))
+    return found - {""}
+
+
+def is_party(conn: sqlite3.Connection, account: str, thread_id: str,
+              addresses: Iterable[str]) -> bool:
+    people = trusted_people(conn, addresses)
+    return bool(people) and bool(people & _thread_parties(conn, account, thread_id))
+
+
+def adopt_claims(conn: sqlite3.Connection, account: str,
+                  touched: Iterable[str]) -> None:
+    """Move chat lines that named one of the `touched` threads while their sender
+    was no party of it (see `claimed_thread_id`) into it, now that they are.
+
+    So the grouping does not depend on whether the chat line or the email that
+    makes its sender a party came first: every store ends the same.
+    """
+    wanted = sorted(t for t in touched if not t.startswith(CLAIM_PREFIX))
+    if wanted and conn.execute("SELECT jid FROM accounts WHERE name = ?",
+                               (account,)).fetchone() is not None:
+        evicted = _evict_strangers(conn, account, wanted)
+        if evicted:
+            recompute_threads(conn, evicted)
+    if not wanted or conn.execute(
+            "SELECT 1 FROM threads WHERE account = ? AND thread_id GLOB ? LIMIT 1",
+            (account, CLAIM_PREFIX + "*")).fetchone() is None:
+        return
+    rows = conn.execute(
+        "SELECT DISTINCT m.thread_id, m.sender_address, j.value "
+        "FROM messages AS m, json_each(m.refs) AS j WHERE m.thread_id GLOB ? "
+        "AND m.account = ? AND m.direction = 'in' AND m.transport = 'xmpp' "
+        "AND j.value IN (SELECT value FROM json_each(?))",
+        (CLAIM_PREFIX + "*", account, to_json(wanted))).fetchall()
+    changed: list[tuple[str, str]] = []
+    for claim, sender, thread_id in rows:
+        if claimed_thread_id(normalize_address(sender), thread_id) != claim:
+            continue
+        if is_party(conn, account, thread_id, [sender]):
+            conn.execute("UPDATE messages SET thread_id = ? WHERE account = ? "
+                         "AND thread_id = ?", (thread_id, account, claim))
+            changed += [(account, claim), (account, thread_id)]
+    if changed:
+        recompute_threads(conn, changed)
+
+
+def _evict_strangers(conn: sqlite3.Connection, account: str,
+                     thread_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """Move 1:1 chat lines out of a thread that their sender started by naming
+    it before anything else of it was here, once the rest of the thread shows
+    they are no party of it: what a store that saw the rest first would do.
+    """
+    row = conn.execute("SELECT jid FROM accounts WHERE name = ?", (account,)).fetchone()
+    own = normalize_address(row[0]) if row and row[0] else ""
+    if not own:
+        return []
+    changed: list[tuple[str, str]] = []
+    for thread_id in thread_ids:
+        lines = conn.execute(
+            "SELECT DISTINCT m.sender_address FROM messages AS m JOIN message_parties "
+            "AS p ON p.message_id = m.id AND p.position = 1 WHERE m.thread_id = ? "
+            "AND m.account = ? AND m.transport = 'xmpp' AND m.direction = 'in' "
+            "AND lower(p.address) = ?", (thread_id, account, own)).fetchall()
+        for (sender,) in lines:
+            peer = normalize_address(sender)
+            people = trusted_people(conn, [peer])
+            others = _parties_without(conn, account, thread_id, people)
+            if others is None or people & others:
+                continue
+            claim = claimed_thread_id(peer, thread_id)
+            conn.execute(
+                "UPDATE messages SET thread_id = ?, refs = ? WHERE account = ? AND "
+                "thread_id = ? AND transport = 'xmpp' AND direction = 'in' AND "
+                "lower(sender_address) IN (SELECT value FROM json_each(?))",
+                (claim, to_json([thread_id]), account, thread_id, to_json(sorted(people))))
+            changed += [(account, thread_id), (account, claim)]
+    return changed
+
+
+def _parties_without(conn: sqlite3.Connection, account: str, thread_id: str,
+                     people: set[str]) -> set[str] | None:
+    """The parties of the thread's messages not sent by `people`; None when
+    there are no such messages (nothing says who the thread belongs to)."""
+    found: set[str] = set()
+    any_other = False
+    for row_id, sender, pending in conn.execute(
+            "SELECT id, sender_address, pending_parties FROM messages "
+            "WHERE thread_id = ? AND account = ?", (thread_id, account)):
+        if normalize_address(sender) in people:
+            continue
+        any_other = True
+        found.add(normalize_address(sender))
+        with suppress(ValueError, TypeError, IndexError):
+            found.update(normalize_address(str(p[1])) for p in json.loads(pending or "[]"))
+        found.update(normalize_address(r[0]) for r in conn.execute(
+            "SELECT address FROM message_parties WHERE message_id = ?", (row_id,)))
+    return found if any_other else None
+
+
+class Threads(Db):
+    """Reading conversations, and asking who takes part in one."""
+
+    def is_thread_party(self, account: str, thread_id: str, addresses: Iterable[str]) -> bool:
+        """Whether any of `addresses` (or another address of the same contact) sent
+        or received a message of this thread on this account."""
+        with self._read() as conn:
+            return is_party(conn, account, thread_id, addresses)
+
+    def list_threads(self, account: str | None = None, limit: int = 50,
+                     before: float | Cursor | None = None) -> list[Thread]:
+        """A page of conversations, most recently active first.
+
+        Keyset pagination: pass the last thread's `cursor` as `before` for the next
+        page, which costs the same however deep the page is.
+        """
+        cond, extra = keyset_before(before, "last_date", "id")
+        args: list[Any] = []
+        where = "WHERE 1"
+        if account is not None:
+            where, args = "WHERE account = ?", [account]
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT id, account, thread_id, subject, first_date, last_date, message_count,"
+                f" unread_count, last_sender, snippet, transports FROM threads {where}{cond}"
+                f" ORDER BY last_date DESC, id DESC LIMIT ?", [*args, *extra, limit]).fetchall()
+        return [thread_of(r)
+                for r in rows]
+
+    def get_thread(self, account: str, thread_id: str) -> Thread | None:
+        with self._lock:
+            r = self._conn.execute(
+                "SELECT id, account, thread_id, subject, first_date, last_date, message_count,"
+                " unread_count, last_sender, snippet, transports FROM threads"
+                " WHERE account = ? AND thread_id = ?", (account, thread_id)).fetchone()
+        if r is None:
+            return None
+        return thread_of(r)
+
+    def thread_by_row(self, row_id: int) -> Thread | None:
+        """A conversation by its number in the threads table (what lists show)."""
+        with self._lock:
+            r = self._conn.execute(
+                "SELECT id, account, thread_id, subject, first_date, last_date, message_count,"
+                " unread_count, last_sender, snippet, transports FROM threads WHERE id = ?",
+                (row_id,)).fetchone()
+        if r is None:
+            return None
+        return thread_of(r)

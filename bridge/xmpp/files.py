@@ -1,0 +1,86 @@
+"""Files: HTTP File Upload (XEP-0363) through our `upload_slots` plugin, the
+https transfers of `upload.py`, links sent out-of-band (XEP-0066, in delivery's
+`_transmit`), and the download of linked files into the store's blobs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from ..model import Attachment, Message
+from ..safe import safe_basename
+from .core import IQ_TIMEOUT, MessageKind, XmppError
+from .delivery import Delivery
+from .stanzas import bare
+from .upload import TransferError, get_file, put_file
+
+log = logging.getLogger(__name__)
+
+
+class Files(Delivery):
+    """HTTP upload and the download of linked files."""
+
+    async def upload(self, data: bytes, filename: str,
+                     content_type: str = "application/octet-stream") -> str:
+        """Upload bytes to the server's file share; returns the link to hand out."""
+        slots = self.upload_slots
+        try:
+            service, limit = await self._asked(slots.find_service(self.domain, IQ_TIMEOUT),
+                                               self.domain)
+        except LookupError as exc:
+            raise XmppError(str(exc)) from None
+        if limit is not None and len(data) > limit:
+            raise TransferError(f"{filename!r} is {len(data)} bytes; the server takes "
+                                f"at most {limit}")
+        name = safe_basename(filename)
+        slot = await self._asked(slots.request_slot(service, name, len(data), content_type,
+                                                    IQ_TIMEOUT), service)
+        await put_file(slot, data, content_type, self.ssl_context)
+        return slot.get_url
+
+    async def send_file(self, to: str, data: bytes, filename: str,
+                        content_type: str = "application/octet-stream", *,
+                        thread_id: str | None = None, msg_id: str | None = None) -> Message:
+        """Upload a file and send its link, as body and as out-of-band data, to a
+        contact or a joined room. The bytes are kept in the store's blobs too."""
+        url = await self.upload(data, filename, content_type)
+        digest = self.store.store_blob(data)
+        attachment = Attachment(safe_basename(filename), content_type, len(data),
+                                sha256=digest, url=url)
+        to = bare(to)
+        mtype: MessageKind = "groupchat" if to in self._rooms else "chat"
+        return self._send(to, url, mtype, thread_id, msg_id, [attachment])
+
+    async def download(self, row_id: int, limit: int | None = None) -> list[Attachment]:
+        """Fetch a message's linked files into the store's blobs; returns its
+        attachments with their sha256 filled in (files over the limit are skipped
+        with a TransferError if none could be fetched)."""
+        message = self.store.get_message(row_id)
+        if message is None:
+            raise KeyError(f"no message {row_id}")
+        limit = self.download_limit if limit is None else limit
+        updated: list[Attachment] = []
+        errors: list[str] = []
+        for a in message.attachments:
+            if a.url and a.sha256 is None:
+                try:
+                    data, content_type = await get_file(a.url, limit, self.ssl_context)
+                except TransferError as exc:
+                    errors.append(str(exc))
+                    updated.append(a)
+                    continue
+                digest = self.store.store_blob(data)
+                a = replace(a, sha256=digest, size=len(data), content_type=content_type)
+            updated.append(a)
+        self.store.set_body(row_id, message.text, updated)
+        if errors and all(a.sha256 is None for a in updated):
+            raise TransferError("; ".join(errors))
+        return updated
+
+    async def _auto_download(self, row_id: int) -> None:
+        try:
+            await self.download(row_id, limit=self.auto_download_limit)
+        except (TransferError, XmppError, OSError) as exc:
+            log.info("%s: file of message %s not fetched: %s", self.name, row_id, exc)
+

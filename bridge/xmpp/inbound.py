@@ -1,0 +1,263 @@
+"""Incoming messages: the gate every stanza passes first, the live dispatch,
+carbons (xep_0280), chat states (xep_0085), invitations (xep_0045 mediated,
+xep_0249 direct), and storing one line: its thread (a <thread> is only a claim),
+its ids, its direction, its receipt.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from slixmpp import InvalidJID
+from slixmpp.stanza import Iq, Presence
+from slixmpp.stanza import Message as MessageStanza
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
+from ..events import ChatStateChanged, MessageReceived, RoomInvitation
+from ..model import (
+    Attachment,
+    DeliveryState,
+    Direction,
+    Message,
+    Party,
+    Transport,
+    claimed_thread_id,
+)
+from ..safe import safe_basename
+from .core import CHAT_STATES
+from .files import Files
+from .stanzas import (
+    NS_CLIENT,
+    NS_MUC_USER,
+    bare,
+    default_thread_id,
+    fallback_msg_id,
+    filename_from_url,
+    parse_message,
+    q,
+    resource,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Inbound(Files):
+    """Incoming live messages and carbons, up to a stored line."""
+
+    def _wire_handlers(self) -> None:
+        super()._wire_handlers()
+        s = self.session
+        # After slixmpp's own filters (stream management counts every stanza first).
+        s.add_filter("in", self._gate)
+        s.register_handler(Callback("tuiclient message", MatchXPath(f"{{{NS_CLIENT}}}message"),
+                                    self._guard(self._on_message)))
+        s.add_event_handler("carbon_received", self._guard(self._on_carbon))
+        s.add_event_handler("carbon_sent", self._guard(self._on_carbon))
+        s.add_event_handler("chatstate", self._guard(self._on_chat_state))
+        s.add_event_handler("groupchat_invite", self._guard(self._on_invitation))
+        s.add_event_handler("groupchat_direct_invite", self._guard(self._on_direct_invitation))
+
+    def _gate(self, stanza: Any) -> Any:
+        """What no handler, ours or a plugin's, may see: a stanza whose address is
+        not a JID (the plugins' stanza interfaces raise on it), and a carbon that
+        is not from our own account (slixmpp's xep_0280 compares bare JIDs only, so
+        a resource of ours, or anyone reaching it, could pass a forged copy)."""
+        if not isinstance(stanza, (MessageStanza, Presence, Iq)):
+            return stanza
+        try:
+            stanza["from"], stanza["to"]
+        except InvalidJID:
+            log.warning("%s: dropped a stanza with a malformed address", self.name)
+            return None
+        if isinstance(stanza, MessageStanza) and any(
+                stanza.get_plugin(kind, check=True) is not None
+                for kind in ("carbon_received", "carbon_sent")):
+            sender = stanza.xml.get("from") or ""
+            if bare(sender) != self.own or resource(sender):
+                log.warning("%s: dropped a carbon from %s, not our own account",
+                            self.name, sender or "(no sender)")
+                return None
+        return stanza
+
+    def _on_message(self, stanza: Any) -> None:
+        """Live messages: errors for our lines, and lines to store. What comes
+        wrapped (carbons, archive results) is taken by the plugins' events and
+        queries; receipts, markers, chat states and invitations by theirs."""
+        xml: ET.Element = stanza.xml
+        if (xml.get("type") or "") == "error":
+            self._on_error(stanza)
+            return
+        if not self._plain(stanza):
+            return
+        if xml.find(q(NS_CLIENT, "body")) is not None or stanza.get_plugin(
+                "oob", check=True) is not None:
+            self._ingest(xml, "live")
+
+    def _on_carbon(self, stanza: Any) -> None:
+        """A copy of a line another client of ours sent or received (XEP-0280);
+        `_gate` let only our own server's through."""
+        kind = "carbon_received" if stanza.get_plugin("carbon_received", check=True) \
+            is not None else "carbon_sent"
+        inner = stanza[kind]
+        if isinstance(inner, MessageStanza):
+            self._ingest(inner.xml, "carbon")
+
+    def _on_chat_state(self, stanza: Any) -> None:
+        sender = stanza.xml.get("from") or ""
+        if (stanza.xml.get("type") or "") == "chat" and bare(sender) != self.own \
+                and self._plain(stanza):
+            state = stanza["chat_state"]
+            if state in CHAT_STATES:
+                self._publish(ChatStateChanged(self.name, bare(sender), state))
+
+    def _on_invitation(self, stanza: Any) -> None:
+        """A room's invitation on someone's behalf (XEP-0045 mediated)."""
+        if not self._plain(stanza):
+            return
+        muc = stanza.get_plugin("muc", check=True)
+        invite = muc.get_plugin("invite", check=True) if muc is not None else None
+        if invite is None:
+            return
+        # Attributes read raw: the stanza interface makes a JID of them and raises.
+        reason = invite.xml.find(q(NS_MUC_USER, "reason"))
+        password = muc.xml.find(q(NS_MUC_USER, "password"))
+        self._publish(RoomInvitation(
+            self.name, bare(stanza.xml.get("from") or ""), bare(invite.xml.get("from") or ""),
+            (reason.text or "") if reason is not None else "",
+            (password.text or "") if password is not None else "", False))
+
+    def _on_direct_invitation(self, stanza: Any) -> None:
+        """An invitation straight from a contact (XEP-0249); a mediated one in the
+        same message wins."""
+        muc = stanza.get_plugin("muc", check=True)
+        if not self._plain(stanza) or (muc is not None and muc.get_plugin(
+                "invite", check=True) is not None):
+            return
+        invite = stanza["groupchat_invite"]
+        room = invite.xml.get("jid") or ""
+        if room:
+            self._publish(RoomInvitation(
+                self.name, bare(room), bare(stanza.xml.get("from") or ""),
+                invite.xml.get("reason") or "", invite.xml.get("password") or "", True))
+
+    def _ingest(self, xml: ET.Element, source: str, archive: str | None = None,
+                archive_id: str | None = None, archive_stamp: float | None = None) -> bool:
+        """Store one chat message; True if it was new."""
+        sender = xml.get("from") or ""
+        mtype = xml.get("type") or "normal"
+        room_jid = bare(sender) if mtype == "groupchat" else None
+        if archive is not None and archive != self.own:
+            room_jid = archive
+        if room_jid is not None and room_jid not in self._rooms and archive != room_jid:
+            return False  # a groupchat line from a room we are not in
+        trusted = {room_jid} if room_jid else {self.own}
+        p = parse_message(xml, trusted)
+        if p.stanza_type == "error" or (not (p.body or "").strip() and not p.oob_urls):
+            return False  # nothing to show: chat states, empty bodies, errors
+        if archive_id is not None:
+            p.stanza_id = archive_id
+        if room_jid is not None:
+            nick = resource(p.sender)
+            room = self._rooms.get(room_jid)
+            occupant = room.occupants.get(nick) if room else None
+            real = p.muc_real_jid or (occupant.jid if occupant else None)
+            ours = real == self.own or (room is not None and nick == room.nick and real is None)
+            direction = Direction.OUT if ours else Direction.IN
+            sender_party = Party(real or p.sender, nick, "from")
+            recipients = [Party(room_jid, "", "to")]
+            # A room made for a handed-off thread keeps that thread for lines sent
+            # by clients that do not echo <thread>.
+            bound = self.state.threads.get(room_jid)
+            thread_id, claimed = self._thread_of(
+                p.thread, direction, [sender_party.address, room_jid], bound,
+                default_thread_id(self.own, room_jid))
+        else:
+            from_bare = bare(p.sender) or self.own
+            direction = Direction.OUT if from_bare == self.own else Direction.IN
+            peer = bare(p.to) if direction is Direction.OUT else from_bare
+            if not peer:
+                return False
+            # Our own lines (carbons, the archive) carry our name, as sent ones do.
+            sender_party = Party(from_bare, (self.account.display_name or "")
+                                 if direction is Direction.OUT else "", "from")
+            # A private line through a room: the occupant is the peer, not the room.
+            if peer in self._rooms:
+                peer = p.to if direction is Direction.OUT else p.sender
+                if direction is Direction.IN:
+                    sender_party = Party(p.sender, resource(p.sender), "from")
+            recipients = [Party(peer if direction is Direction.OUT else self.own, "", "to")]
+            thread_id, claimed = self._thread_of(
+                p.thread, direction, [sender_party.address], self.state.threads.get(peer),
+                default_thread_id(self.own, peer))
+            when = self._date(p.delay, archive_stamp)
+            if p.thread and (source != "archive" or self.state.newer_than_binding(peer, when)):
+                # Live lines move the conversation; archived ones only if newer than
+                # what set it (so a fresh device replays the moves in order).
+                self.state.set_thread(peer, thread_id, when)
+        if p.stanza_id and self.store.lookup("stanza_id", p.stanza_id, self.name):
+            return False
+        msg_id = p.origin_id or (
+            f"sid.{p.stanza_id}@{(room_jid or self.own).rpartition('@')[2]}" if p.stanza_id
+            else fallback_msg_id(p.sender, p.attr_id))
+        attachments = [Attachment(safe_basename(filename_from_url(url)),
+                                  "application/octet-stream", 0, url=url) for url in p.oob_urls]
+        message = Message(
+            msg_id=msg_id, account=self.name, transport=Transport.XMPP, direction=direction,
+            thread_id=thread_id, date=self._date(p.delay, archive_stamp),
+            sender=sender_party, recipients=recipients, text=p.body or "",
+            stanza_id=p.stanza_id, origin_id=p.origin_id, attr_id=p.attr_id,
+            delivery=DeliveryState.SENT if direction is Direction.OUT else None,
+            attachments=attachments, malformed=p.truncated, references=claimed)
+        new = self.store.insert_messages([message]) > 0
+        if direction is Direction.IN and room_jid is None:
+            self._refused.pop(bare(p.sender), None)
+            # Ack what we hold now (a duplicate too: the sender may have missed our ack).
+            if source == "live" and (p.attr_id or p.origin_id):
+                self._acknowledge(p.sender, p.attr_id or p.origin_id or "", p.receipt_request,
+                                  p.markable)
+        if new and message.id is not None and attachments and direction is Direction.IN \
+                and room_jid is None and self.auto_download_limit > 0 \
+                and self._subscribed(bare(p.sender)):
+            self._spawn(self._auto_download(message.id))
+        if new and message.id is not None:
+            self._publish(MessageReceived(self.name, message.id, msg_id, thread_id,
+                                          sender_party.address, direction.value, source))
+        return new
+
+    def _thread_of(self, named: str | None, direction: Direction, senders: list[str],
+                   bound: str | None, default: str) -> tuple[str, list[str]]:
+        """The thread of a chat line, and the thread it named but may not join.
+
+        A <thread> (XEP-0201) is only a claim: it joins a thread when we wrote the
+        line, when it is the thread this chat is bound to, when its sender is a
+        party of that thread on this account, or when the thread is new here (the
+        sender starts it; the store moves the line out if what comes later shows
+        the thread is someone else's, `bridge.store.threads._evict_strangers`). Anyone else naming
+        a thread (an email thread's Message-ID is no secret) gets a thread of their
+        own and learns
+        nothing of the other one; the store moves the line in if the sender turns
+        out to be a party later (`bridge.store.threads.adopt_claims`).
+        """
+        if not named:
+            return bound or default, []
+        if direction is Direction.OUT or named == bound or \
+                self.store.get_thread(self.name, named) is None or \
+                self.store.is_thread_party(self.name, named, senders):
+            return named, []
+        log.info("%s: a chat line from %s names a thread it is no party of; kept apart",
+                 self.name, senders[0])
+        return claimed_thread_id(bare(senders[0]), named), [named]
+
+    @staticmethod
+    def _date(claimed: float | None, archived: float | None) -> float:
+        # The archive's stamp is the server's word; a <delay> inside a message is the
+        # sender's, and one from the future would pin a line to the top of a list.
+        now = time.time()
+        if archived is not None:
+            return min(archived, now)
+        return min(claimed, now) if claimed is not None else now
+

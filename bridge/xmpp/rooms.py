@@ -1,0 +1,189 @@
+"""Rooms (XEP-0045 through slixmpp's xep_0045): join, create and configure,
+occupants, invitations (direct ones through xep_0249), memberships. A room's
+history comes from its archive, never from the join's replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, cast
+
+from slixmpp import JID, InvalidJID
+from slixmpp.plugins.xep_0045.muc import AFFILIATIONS
+from slixmpp.types import MucAffiliation
+
+from .archive import Archive
+from .core import IQ_TIMEOUT, Occupant, XmppError, _Room
+from .stanzas import NS_MUC_USER, bare, error_condition, q, resource
+from .state import RoomMembership
+
+log = logging.getLogger(__name__)
+
+
+class Rooms(Archive):
+    """Multi-user chat rooms and invitations."""
+
+    async def join_room(self, room: str, nick: str | None = None, password: str | None = None,
+                        timeout: float = 20.0) -> list[Occupant]:
+        """Join (or create) a room; returns its occupants. History comes from MAM."""
+        created = await self._join(bare(room), nick, password, timeout)
+        if created:
+            await self.configure_room(bare(room))
+        await self._catch_up(bare(room))
+        for pending in list(self._pending.values()):
+            if pending.mtype == "groupchat" and pending.to == bare(room):
+                self._transmit(pending)
+        return self.occupants(room)
+
+    async def create_room(self, room: str, nick: str | None = None, *,
+                          members_only: bool = False, public_jids: bool = True,
+                          name: str = "") -> list[Occupant]:
+        """Join a new room and configure it: persistent, archived, real JIDs shown
+        to everyone when `public_jids` (so chat can map people to email)."""
+        room = bare(room)
+        await self._join(room, nick, None, 20.0)
+        await self.configure_room(room, members_only=members_only, public_jids=public_jids,
+                                  name=name)
+        await self._catch_up(room)
+        return self.occupants(room)
+
+    async def _join(self, room: str, nick: str | None, password: str | None,
+                    timeout: float) -> bool:
+        nick = nick or self.own.partition("@")[0]
+        try:
+            JID(f"{room}/{nick}")
+        except InvalidJID as exc:
+            raise XmppError(f"cannot join {room} as {nick!r}: {exc}") from None
+        state = self._rooms.get(room)
+        if state is None or state.nick != nick:
+            state = self._rooms[room] = _Room(room, nick)
+        state.occupants.clear()
+        state.joined = asyncio.get_running_loop().create_future()
+        # A join given up on (timeout) may still fail later; nobody needs to hear it.
+        state.joined.add_done_callback(lambda f: f.cancelled() or f.exception())
+        # No history replay: the room's archive gives it, deduplicated. The join is
+        # followed here, not by xep_0045's join_muc_wait: its room list and events
+        # would keep a second copy of what `_Room` holds (the join's own status
+        # codes, the occupants' real JIDs, errors about this join only).
+        self._muc.make_join_stanza(JID(room), nick, password=password or None,
+                                   maxstanzas=0).send()
+        try:
+            codes = await asyncio.wait_for(asyncio.shield(state.joined), timeout)
+        except TimeoutError:
+            raise XmppError(f"no answer from room {room} within {timeout:.0f}s") from None
+        except XmppError:
+            self._rooms.pop(room, None)
+            raise
+        self.state.rooms[room] = RoomMembership(room, nick)
+        self.state.save()
+        return "201" in codes
+
+    def _on_room_presence(self, room: _Room, presence: Any, ptype: str) -> None:
+        """A room's presence for one occupant (XEP-0045 §7.2). Its muc#user parts
+        are read raw: xep_0045's interfaces raise on a status code that is not a
+        number or an item JID that is not a JID, and a room is remote input."""
+        xml = presence.xml
+        nick = resource(xml.get("from") or "")
+        if ptype == "error":
+            condition, text, _b = error_condition(xml)
+            # An error about another nick (ours, sent earlier) is not about this join.
+            if nick in ("", room.nick) and room.joined is not None \
+                    and not room.joined.done():
+                room.joined.set_exception(XmppError(
+                    f"room {room.jid} refused us: {condition}" + (f" ({text})" if text else "")))
+            return
+        x = xml.find(q(NS_MUC_USER, "x"))
+        codes = {s.get("code") or "" for s in x.findall(q(NS_MUC_USER, "status"))} \
+            if x is not None else set()
+        item = x.find(q(NS_MUC_USER, "item")) if x is not None else None
+        is_self = "110" in codes
+        if ptype == "unavailable":
+            room.occupants.pop(nick, None)
+            if is_self and room.joined is not None and room.joined.done():
+                room.joined = None
+            return
+        if ptype != "available":
+            return
+        real = bare(item.get("jid") or "") if item is not None else ""
+        room.occupants[nick] = Occupant(
+            nick, real or (self.own if is_self else None),
+            (item.get("role") if item is not None else None) or "participant",
+            (item.get("affiliation") if item is not None else None) or "none")
+        if is_self:
+            room.nick = nick  # the room may have changed it
+            if room.joined is not None and not room.joined.done():
+                room.joined.set_result(codes)
+
+    async def configure_room(self, room: str, *, members_only: bool = False,
+                             public_jids: bool = True, name: str = "") -> None:
+        values = {
+            "muc#roomconfig_persistentroom": "1",
+            "muc#roomconfig_whois": "anyone" if public_jids else "moderators",
+            "muc#roomconfig_membersonly": "1" if members_only else "0",
+            "muc#roomconfig_enablearchiving": "1",
+        }
+        if name:
+            values["muc#roomconfig_roomname"] = name
+        form = self.session.plugin["xep_0004"].make_form(ftype="submit")
+        form.add_field(var="FORM_TYPE", value="http://jabber.org/protocol/muc#roomconfig")
+        for var, value in values.items():
+            form.add_field(var=var, value=value)
+        await self._asked(self._muc.set_room_config(JID(bare(room)), form, timeout=IQ_TIMEOUT),
+                          bare(room))
+
+    async def muc_service(self) -> str:
+        """The server's multi-user chat service (disco#items, then disco#info)."""
+        if self._muc_service is not None:
+            return self._muc_service
+        disco = self.session.plugin["xep_0030"]
+        items = await self._asked(disco.get_items(jid=JID(self.domain), timeout=IQ_TIMEOUT),
+                                  self.domain)
+        # In the server's order (the `items` interface is a set).
+        for jid in [item.xml.get("jid") or "" for item in items["disco_items"]["substanzas"]]:
+            if not jid:
+                continue
+            try:
+                info = await self._asked(disco.get_info(jid=JID(jid), timeout=IQ_TIMEOUT), jid)
+            except XmppError:
+                continue
+            if any(identity[:2] == ("conference", "text")
+                   for identity in info["disco_info"]["identities"]):
+                self._muc_service = jid
+                return jid
+        raise XmppError(f"{self.domain} offers no multi-user chat service")
+
+    async def leave_room(self, room: str) -> None:
+        room = bare(room)
+        state = self._rooms.pop(room, None)
+        self.state.rooms.pop(room, None)
+        self.state.save()
+        if state is not None:
+            self.session.send_presence(pto=f"{room}/{state.nick}", ptype="unavailable")
+
+    def occupants(self, room: str) -> list[Occupant]:
+        state = self._rooms.get(bare(room))
+        return sorted(state.occupants.values(), key=lambda o: o.nick) if state else []
+
+    def rooms(self) -> list[str]:
+        return sorted(self._joined_rooms())
+
+    def invite(self, room: str, jid: str, reason: str = "", *, direct: bool = False) -> None:
+        """Invite someone: through the room (mediated), or straight to them (XEP-0249)."""
+        room, jid = bare(room), bare(jid)
+        if direct:
+            self.session.plugin["xep_0249"].send_invitation(JID(jid), JID(room),
+                                                            reason=reason or None)
+        else:
+            self._muc.invite(JID(room), JID(jid), reason)
+
+    async def grant_membership(self, room: str, jid: str, affiliation: str = "member") -> None:
+        if affiliation not in AFFILIATIONS:
+            raise XmppError(f"{room} refused: {affiliation!r} is not an affiliation")
+        await self._asked(self._muc.set_affiliation(
+            JID(bare(room)), cast(MucAffiliation, affiliation), jid=JID(bare(jid)),
+            timeout=IQ_TIMEOUT), bare(room))
+
+    @property
+    def _muc(self) -> Any:
+        return self.session.plugin["xep_0045"]

@@ -1,0 +1,186 @@
+"""The main screen's open conversation: which one it is, its messages read from
+the engine, the email bodies fetched in the background, and the message chosen
+in it shown in full with the responses it got.
+
+A part of `MainScreen`: it calls the engine for the screen and hands what it
+read down to the widgets (the timeline, the email view, the response cards).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bridge.engine import Engine
+from bridge.model import Message, Transport
+from bridge.store.records import Thread
+from tuiclient.format import one_line
+from tuiclient.widgets.conversation_list import Key, key_of
+from tuiclient.widgets.email_view import EmailView
+from tuiclient.widgets.reply_bar import ChatReply
+from tuiclient.widgets.response_cards import ResponseCards, responses_to
+from tuiclient.widgets.thread_pane import ChatView
+from tuiclient.widgets.timeline import Timeline
+
+if TYPE_CHECKING:
+    from tuiclient.screens.main import MainScreen
+
+
+def needs_body(m: Message) -> bool:
+    """An email known by its headers only (header sync fetches no bodies)."""
+    return m.transport is Transport.EMAIL and not m.text and m.uid is not None
+
+
+class OpenThread:
+    def __init__(self, screen: MainScreen) -> None:
+        self.screen = screen
+        self.key: Key | None = None
+        self.messages: list[Message] = []
+        self.subject = ""
+
+    @property
+    def engine(self) -> Engine:
+        return self.screen.engine
+
+    def _keep(self, messages: list[Message]) -> None:
+        self.messages = messages
+        self.screen.query_one(EmailView).thread = messages
+
+    def _title(self) -> None:
+        n = len(self.messages)
+        self.screen.query_one(ChatView).set_title(
+            f"{self.subject} · {n} message{'s' * (n != 1)}")
+
+    def open(self, thread: Thread, select_id: int | None = None) -> None:
+        screen = self.screen
+        self.key = key_of(thread)
+        screen.replying.drop_draft()
+        screen.marking.forget()
+        screen.pass_down()
+        self._keep(self.engine.timeline(thread.account, thread.thread_id))
+        self.subject = one_line(thread.subject) or (
+            "(no subject)" if Transport.EMAIL in thread.transports else "Chat with " + (
+                one_line(thread.last_sender).split("/", 1)[0] if thread.last_sender else "?"))
+        self._title()
+        select = None
+        if select_id is not None:
+            select = next((i for i, m in enumerate(self.messages) if m.id == select_id), None)
+        if select is None:
+            select = next((i for i, m in enumerate(self.messages) if m.unread), None)
+        screen.query_one(Timeline).show(self.messages, select)
+        screen.run_worker(self._fetch_bodies(), name="fetch_thread_bodies",
+                          group="thread-bodies", exclusive=True)
+        screen.marking.read_open()
+
+    async def _fetch_bodies(self) -> None:
+        """The words of the thread's emails (header sync has none), newest first, so
+        the timeline and the response cards can show them."""
+        key = self.key
+        timeline = self.screen.query_one(Timeline)
+        missing = [m.id for m in reversed(self.messages)
+                   if needs_body(m) and m.id is not None][:30]
+        for row_id in missing:
+            try:
+                fetched = await self.engine.fetch_body(row_id)
+            except Exception:
+                continue  # the email view says so when the user opens that one
+            if self.key != key:
+                return
+            self._keep([fetched if x.id == fetched.id else x for x in self.messages])
+            timeline.update_message(fetched)
+        current = timeline.current
+        if missing and current is not None and self.key == key:
+            self.screen.query_one(EmailView).show(current)
+            self.show_cards(current)
+
+    async def ensure_bodies(self) -> None:
+        """Email bodies (and so their files) of the open conversation, for the
+        attachment checklist."""
+        missing = [m.id for m in self.messages if needs_body(m) and m.id is not None]
+        if not missing:
+            return
+        for row_id in missing:
+            try:
+                await self.engine.fetch_body(row_id)
+            except Exception as exc:
+                self.screen.notify(f"could not fetch a message: {exc}", severity="warning",
+                                   markup=False)
+        if self.key is not None:
+            self._keep(self.engine.timeline(*self.key))
+
+    def refresh(self) -> None:
+        """New or changed messages in the open conversation."""
+        if self.key is None:
+            return
+        screen = self.screen
+        timeline = screen.query_one(Timeline)
+        current = timeline.current
+        screen.pass_down()
+        messages = self.engine.timeline(*self.key)
+        if [m.id for m in messages] == [m.id for m in self.messages]:
+            for m in messages:
+                timeline.update_message(m)
+            self._keep(messages)
+            self.refresh_head()  # its delivery mark, flags, unread dot
+            if self.on_screen():
+                screen.marking.read_open()
+            return
+        # Follow the conversation when at its end or writing in it (as chat does).
+        at_end = timeline.highlighted is None or \
+            timeline.highlighted >= len(self.messages) - 1 or \
+            screen.query_one(ChatReply).has_focus
+        self._keep(messages)
+        self._title()
+        select = len(messages) - 1 if at_end or current is None else next(
+            (i for i, m in enumerate(messages) if m.id == current.id), len(messages) - 1)
+        timeline.show(messages, select)
+        if self.on_screen():
+            screen.marking.read_open()  # what arrives in the open conversation is seen
+
+    def on_screen(self) -> bool:
+        """Whether the open conversation is in view (a narrow terminal may show the
+        list instead)."""
+        screen = self.screen
+        return self.key is not None and not (
+            screen.narrow and screen.pane in ("sidebar", "list"))
+
+    def refresh_head(self) -> None:
+        """The email view's headers and marks, for the message it shows as it is now."""
+        view = self.screen.query_one(EmailView)
+        shown = next((m for m in self.messages if view.shown is not None
+                      and m.id == view.shown.id), None)
+        if shown is not None:
+            view.show_head(shown)
+
+    def choose(self, m: Message) -> None:
+        """The user moved to `m` in the timeline: show it in full, fetching its body."""
+        view = self.screen.query_one(EmailView)
+        fetch = needs_body(m)
+        view.show(m, note="fetching the message…" if fetch else "")
+        self.show_cards(m)
+        if fetch and m.id is not None:
+            self.screen.run_worker(self._fetch_body(m.id), name="fetch_body", group="body",
+                                   exclusive=True)
+
+    async def _fetch_body(self, row_id: int) -> None:
+        screen = self.screen
+        timeline = screen.query_one(Timeline)
+        try:
+            m = await self.engine.fetch_body(row_id)
+        except Exception as exc:
+            current = timeline.current
+            if current is not None and current.id == row_id:
+                screen.query_one(EmailView).show(current, note=f"could not fetch it: {exc}")
+            return
+        timeline.update_message(m)
+        self._keep([m if old.id == m.id else old for old in self.messages])
+        current = timeline.current
+        if current is not None and current.id == row_id:
+            screen.query_one(EmailView).show(m)
+            self.show_cards(m)
+
+    def show_cards(self, m: Message) -> None:
+        self.screen.query_one(ResponseCards).show(responses_to(m, self.messages))
+
+    def current_is_email(self) -> bool:
+        m = self.screen.query_one(Timeline).current
+        return m is not None and m.transport is Transport.EMAIL

@@ -1,0 +1,143 @@
+"""The main screen around the open conversation: the conversation list's pages,
+the sidebar (folders with their unread counts, contacts with their presence),
+the outbox marks in the list, the status bar, and who is who (`Directory`) for
+the widgets that name people.
+
+A part of `MainScreen`: it reads from the engine and passes the data down.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bridge.engine import Engine
+from bridge.model import DeliveryState
+from bridge.store.records import Cursor
+from tuiclient.appref import client_app
+from tuiclient.people import Directory
+from tuiclient.screens.outbox import WAITING
+from tuiclient.widgets.conversation_list import PAGE, ConversationList, Key
+from tuiclient.widgets.sidebar import AccountRow, ContactRow, Sidebar
+from tuiclient.widgets.status_bar import StatusBar, StatusReport
+
+if TYPE_CHECKING:
+    from tuiclient.screens.main import MainScreen
+
+
+
+class Overview:
+    def __init__(self, screen: MainScreen) -> None:
+        self.screen = screen
+        self.account: str | None = None  # the list shows this account, or all
+        self.contacts: list[ContactRow] = []
+        self.account_rows: list[AccountRow] = []
+        self.names: dict[str, str] = {}  # address (lower) -> contact name
+        self.waiting = 0  # conversations with a message waiting in the outbox
+
+    @property
+    def engine(self) -> Engine:
+        return self.screen.engine
+
+    # -- the list ------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """The first page of the list (after start, or a change of account)."""
+        threads = self.engine.conversations(self.account, limit=PAGE)
+        self.screen.query_one(ConversationList).set_rows(threads,
+                                                        exhausted=len(threads) < PAGE)
+
+    def more(self, before: Cursor) -> None:
+        threads = self.engine.conversations(self.account, limit=PAGE, before=before)
+        self.screen.query_one(ConversationList).extend(threads,
+                                                      exhausted=len(threads) < PAGE)
+
+    def merge_top(self, limit: int = 50) -> None:
+        """Bring the most recent conversations up to date, without a reload."""
+        self.screen.query_one(ConversationList).merge(
+            self.engine.conversations(self.account, limit=limit))
+
+    def merge_thread(self, account: str, thread_id: str) -> None:
+        if self.account not in (None, account):
+            return
+        thread = self.engine.thread(account, thread_id)
+        if thread is not None:
+            self.screen.query_one(ConversationList).merge([thread])
+
+    # -- the sidebar ---------------------------------------------------------------
+
+    def refresh_sidebar(self, *, folders: bool = True, contacts: bool = True) -> None:
+        """The sidebar from the store: the folders with their unread counts (which
+        follow every read, new message and flag change the store sees), and the
+        contacts with their presence. Either part may be left as it is."""
+        engine = self.engine
+        if folders or not self.account_rows:
+            self.account_rows = [AccountRow(a.name, a.email or a.jid or "",
+                                            tuple(engine.folders(a.name)))
+                                 for a in engine.accounts]
+        if contacts or not self.contacts:
+            self.refresh_contacts()
+        self.screen.query_one(Sidebar).show(self.account_rows, self.contacts)
+
+    def refresh_contacts(self) -> None:
+        engine = self.engine
+        rows = []
+        account = engine.accounts[0].name if engine.accounts else None
+        names: dict[str, str] = {}
+        for c in engine.contacts():
+            # A JID equal to the email address is stored once, as the email address;
+            # the engine maps it to the JID.
+            address = (c.jids or c.emails or [""])[0]
+            for a in (*c.jids, *c.emails):
+                names[a.lower()] = c.name
+            if address and account is not None:
+                p = engine.availability(account, address)
+                rows.append(ContactRow(c.name, address, p.availability.value, p.status or ""))
+            else:
+                rows.append(ContactRow(c.name, address, "unknown"))
+        self.contacts = rows
+        self.names = names
+        client_app(self.screen).contact_names = names  # for the search and compose screens
+        self.screen.query_one(ConversationList).names = names
+        self.screen.pass_down()
+
+    def directory(self) -> Directory:
+        """Who is who right now: contacts' names, our own addresses, and per account
+        the group chats and who is in them."""
+        engine = self.engine
+        own: dict[str, str] = {}
+        for a in engine.accounts:
+            for x in (a.email, a.jid):
+                own.setdefault((x or "").lower(), a.display_name or "")
+        joined: dict[str, frozenset[str]] = {}
+        rooms: dict[str, frozenset[str]] = {}
+        occupants: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for a in engine.accounts:
+            joined[a.name] = frozenset(engine.joined_rooms(a.name))
+            rooms[a.name] = frozenset(r.lower() for r in
+                                      (*joined[a.name], *engine.remembered_rooms(a.name)))
+            for room in rooms[a.name]:
+                people = engine.room_occupants(a.name, room)
+                if people:
+                    occupants[(a.name, room)] = people
+        return Directory(names=self.names, own=own, joined=joined, rooms=rooms,
+                         occupants=occupants)
+
+    # -- the outbox marks and the status bar -----------------------------------------
+
+    def refresh_outbox(self) -> None:
+        states: dict[Key, DeliveryState] = {}
+        for item in self.engine.outbox_items(WAITING):
+            m = self.engine.outbox_message(item)  # which conversation it belongs to
+            if m is not None:
+                states[(m.account, m.thread_id)] = item.state
+        self.screen.query_one(ConversationList).outbox = states
+        self.waiting = len(states)
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        app = client_app(self.screen)
+        accounts = tuple((a.name, tuple(s for s in ("imap", "smtp", "xmpp") if a.server(s)))
+                         for a in self.engine.accounts)
+        # Copies: the app's dicts change in place, and the bar draws on a change.
+        self.screen.query_one(StatusBar).report = StatusReport(
+            accounts, dict(app.health), dict(app.sync_state), self.waiting)

@@ -1,0 +1,168 @@
+"""The main screen's replies and new messages: which message a reply answers,
+the inline IM reply being written, the email reply and option screens, and the
+send (through `tuiclient.replies`, which asks what the engine needs to know).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bridge.engine import Engine
+from bridge.model import Attachment, Message, Transport
+from tuiclient.drafts import ReplyDraft
+from tuiclient.replies import send_new, send_reply, sent_words
+from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
+from tuiclient.screens.prompts import ReplyOptionsScreen
+from tuiclient.widgets.conversation_list import ConversationList, key_of
+from tuiclient.widgets.reply_bar import ChatReply
+from tuiclient.widgets.thread_pane import ChatView
+from tuiclient.widgets.timeline import Timeline
+
+if TYPE_CHECKING:
+    from tuiclient.screens.main import MainScreen
+
+
+class Replying:
+    def __init__(self, screen: MainScreen) -> None:
+        self.screen = screen
+        self._draft: ReplyDraft | None = None  # the inline IM reply being written
+
+    @property
+    def engine(self) -> Engine:
+        return self.screen.engine
+
+    @property
+    def draft(self) -> ReplyDraft | None:
+        return self._draft
+
+    @draft.setter
+    def draft(self, draft: ReplyDraft | None) -> None:
+        """The draft, and the reply line that shows it (to whom, with what)."""
+        self._draft = draft
+        self.screen.query_one(ChatView).draft = draft
+
+    def drop_draft(self) -> None:
+        self.draft = None
+
+    def target(self) -> Message | None:
+        """The message a reply answers: the one chosen in the open conversation, or
+        the last one of the highlighted conversation."""
+        screen = self.screen
+        listing = screen.query_one(ConversationList)
+        current = listing.current
+        if current is not None and (screen.opened.key != key_of(current)
+                                    or not screen.opened.messages) and listing.has_focus:
+            screen.opened.open(current)
+        return screen.query_one(Timeline).current
+
+    def several(self, m: Message) -> bool:
+        if m.transport is Transport.EMAIL:
+            return len([p for p in m.recipients if p.role in ("to", "cc")]) > 1
+        return len({x.sender.address.split("/")[0] for x in self.screen.opened.messages
+                    if x.transport is Transport.XMPP}) > 2
+
+    def files(self) -> list[Attachment]:
+        return [a for m in self.screen.opened.messages for a in m.attachments if a.filename]
+
+    def reply(self, via: str, reply_all: bool) -> None:
+        m = self.target()
+        if m is None:
+            self.screen.notify("Nothing to reply to: open a conversation first.",
+                               severity="warning")
+            return
+        self.start(m, via, reply_all)
+
+    def start(self, m: Message, via: str, reply_all: bool) -> None:
+        draft = ReplyDraft(m, via, reply_all=reply_all)
+        if via == "email":
+            self.screen.run_worker(self._compose_email(draft), name="compose_email",
+                                   group="compose")
+            return
+        screen = self.screen
+        self.draft = draft
+        if screen.narrow:
+            screen.pane = "chat"
+        screen.query_one(ChatReply).focus()
+
+    async def _compose_email(self, draft: ReplyDraft) -> None:
+        await self.screen.opened.ensure_bodies()
+        me = [a for acc in self.engine.accounts for a in (acc.email, acc.jid) if a]
+        result = await self.screen.app.push_screen_wait(
+            ComposeScreen(draft, self.several(draft.message), self.files(), me))
+        if result is None:
+            return
+        await self.send(result)
+
+    def options(self) -> None:
+        if self.draft is None:
+            m = self.target()
+            if m is None:
+                return
+            self.draft = ReplyDraft(m, "im")
+        self.screen.run_worker(self._edit_options(self.draft), name="edit_options",
+                               group="compose")
+
+    async def _edit_options(self, draft: ReplyDraft) -> None:
+        screen = self.screen
+        await screen.opened.ensure_bodies()
+        result = await screen.app.push_screen_wait(
+            ReplyOptionsScreen(draft, self.several(draft.message), self.files()))
+        self.draft = result if result is not None else self.draft
+        screen.query_one(ChatReply).focus()
+
+    def send_line(self, text: str) -> None:
+        """Enter in the reply line: the draft goes with these words; the next line
+        continues the chat."""
+        screen = self.screen
+        if self.draft is None:
+            m = screen.query_one(Timeline).current
+            if m is None:
+                screen.notify("Open a conversation first.", severity="warning")
+                return
+            self.draft = ReplyDraft(m, "im")
+        draft = self.draft
+        assert draft is not None
+        draft.text = text
+        screen.query_one(ChatReply).value = ""
+        # The next line continues the chat: no history or files again.
+        self.draft = ReplyDraft(draft.message, "im", reply_all=draft.reply_all)
+        screen.run_worker(self.send(draft), group="send")
+
+    def leave(self) -> None:
+        self.draft = None
+        self.screen.query_one(Timeline).focus()
+
+    async def send(self, draft: ReplyDraft) -> None:
+        screen = self.screen
+        result = await send_reply(screen, draft)
+        if result is None:
+            if draft.via == "im":
+                chat_input = screen.query_one(ChatReply)
+                if not chat_input.value:
+                    chat_input.value = draft.text  # nothing lost
+            return
+        screen.notify(sent_words(result), title="Reply")
+        self.after_send(result.thread_id or draft.message.thread_id, draft.message.account)
+
+    def after_send(self, thread_id: str, account: str) -> None:
+        screen = self.screen
+        screen.overview.merge_thread(account, thread_id)
+        screen.overview.refresh_outbox()
+        if screen.opened.key == (account, thread_id):
+            screen.opened.refresh()
+
+    def new_message(self, to: str, via: str) -> None:
+        self.screen.run_worker(self._new_message(to, via), name="new_message",
+                               group="compose")
+
+    async def _new_message(self, to: str, via: str) -> None:
+        screen = self.screen
+        result = await screen.app.push_screen_wait(
+            NewMessageScreen([a.name for a in self.engine.accounts], to, via))
+        if result is None:
+            return
+        sent = await send_new(screen, result)
+        if sent is not None:
+            screen.notify(sent_words(sent), title="Message")
+            screen.overview.merge_top()
+            screen.overview.refresh_outbox()

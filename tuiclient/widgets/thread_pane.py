@@ -1,0 +1,73 @@
+"""The open conversation's panes: the email view and its response cards on the
+left, the chat view (title, timeline, reply line) on the right.
+
+Attributes down: the screen sets `directory` (who is who) and `draft` (the IM
+reply being written) here, and they flow to the widgets that draw them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Container, Vertical
+from textual.reactive import var
+from textual.widget import Widget
+from textual.widgets import Label
+
+from tuiclient.drafts import ReplyDraft
+from tuiclient.format import Clock
+from tuiclient.people import Directory
+from tuiclient.widgets.email_view import EmailView
+from tuiclient.widgets.reply_bar import IDLE, WRITING, ChatReply, target_text
+from tuiclient.widgets.response_cards import ResponseCards
+from tuiclient.widgets.timeline import Timeline
+
+
+class ChatView(Vertical):
+    """The timeline and, under it, the inline reply line."""
+
+    directory: var[Directory] = var(Directory)
+    draft: var[ReplyDraft | None] = var(None, always_update=True)
+
+    def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield Label("Conversation", id="chat-title", markup=False)
+        yield Timeline(clock=self.clock, id="timeline").data_bind(ChatView.directory)
+        yield Label("", id="reply-target", markup=False)
+        yield ChatReply(placeholder=IDLE, id="chat-input")
+
+    def set_title(self, text: str) -> None:
+        self.query_one("#chat-title", Label).update(Text(text, style="bold"))
+
+    def set_target(self, text: Text | str) -> None:
+        label = self.query_one("#reply-target", Label)
+        label.update(text)
+        label.display = bool(text)
+
+    def watch_draft(self, draft: ReplyDraft | None) -> None:
+        if not self.is_mounted:
+            return
+        self.set_target(target_text(draft, self.directory))
+        self.query_one(ChatReply).placeholder = IDLE if draft is None else WRITING
+
+
+class ConversationPane(Widget):
+    """Email view and cards on the left, chat view on the right."""
+
+    directory: var[Directory] = var(Directory)
+
+    def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        with Container(id="message-pane"):
+            yield EmailView(id="email-view").data_bind(ConversationPane.directory)
+            yield ResponseCards(clock=self.clock, id="cards").data_bind(
+                ConversationPane.directory)
+        yield ChatView(clock=self.clock, id="chat-view").data_bind(ConversationPane.directory)
