@@ -4,7 +4,7 @@ It wires the parts together and does little else. It owns each account's
 transports while running (`start()`/`stop()`): a mail port per account
 (bridge.mail.port: the worker thread for sync, IDLE and the outbox flush, and
 the on-demand IMAP connection) and an `XmppClient` per XMPP account on the
-caller's asyncio loop, seen by policy through its port (bridge.xmpp_port).
+caller's asyncio loop, seen by policy through its port (bridge.xmpp.port).
 Policy gets the ports and the store, never the engine: the outbox
 (bridge.outbox, with bridge.delivery's state machine), the handoff
 (bridge.handoff: replies on either transport, the one "auto" rule) and the
@@ -55,9 +55,9 @@ from .outbox import ContactAway, Outbox
 from .paths import data_dir, ensure_private_dir
 from .store import Cursor, Store, owner
 from .xmpp.client import XmppClient
+from .xmpp.port import XmppTransport, probe_xmpp
 from .xmpp.session import XmppLoginError
 from .xmpp.stanzas import bare as bare_jid
-from .xmpp_port import XmppTransport, probe_xmpp
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -2,7 +2,7 @@
 
 Each probe gives one `HealthReport` per (account, service). The probes
 themselves belong to the transports (bridge.mail.probe for IMAP and SMTP, the
-chat port's for XMPP: bridge.xmpp_port); this module schedules them and keeps
+chat port's for XMPP: bridge.xmpp.port); this module schedules them and keeps
 what they said. It receives the ports and the store, never the engine.
 
 `push_alive` says whether the account's push channel works: the mail worker's

@@ -1,7 +1,7 @@
 """The ports: what the house asks of a transport, in the house's words.
 
 Policy (bridge.outbox, bridge.health, bridge.handoff) talks to a transport only
-through these protocols; mail (bridge.mail.port) and XMPP (bridge.xmpp_port,
+through these protocols; mail (bridge.mail.port) and XMPP (bridge.xmpp.port,
 over XmppClient) implement them, and the engine wires them in. Everything
 protocol-shaped (IMAP folders and commands, SMTP, stanzas, JIDs' resources)
 stays below them.

@@ -1,9 +1,9 @@
 """One account's chat as a port (bridge.ports.ChatPort), over XmppClient.
 
-An adapter, kept outside bridge/xmpp/ while that package moves onto slixmpp's
-plugins: it calls only XmppClient's public methods (one exception, `forget`,
-says why), so the client can change inside without policy noticing. Two things
-of the transport live here until they can move into xmpp/:
+The transport's face to policy (outbox, handoff, health): it calls only
+XmppClient's public methods, so the client can change inside without policy
+noticing. Two jobs of the transport live here because they span the client's
+layers:
 
 - sending a chat leg (`send_leg`): room, invitations, thread binding, then the
   history, the text and the files, each with the id the plan fixed;
@@ -25,12 +25,12 @@ from typing import Any
 from slixmpp import JID
 from slixmpp.plugins import xep_0082
 
-from .config import AccountConfig, SecretError, get_password
-from .identity import normalize_jid
-from .model import Attachment, ContactPresence, HealthReport, ImPlan, Message
-from .store import Store
-from .xmpp.client import RESEND_TRIES, RESEND_WINDOW, XmppClient
-from .xmpp.session import XmppLoginError, XmppSession
+from ..config import AccountConfig, SecretError, get_password
+from ..identity import normalize_jid
+from ..model import Attachment, ContactPresence, HealthReport, ImPlan, Message
+from ..store import Store
+from .client import RESEND_TRIES, RESEND_WINDOW, XmppClient
+from .session import XmppLoginError, XmppSession
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +97,7 @@ class XmppTransport:
         return await self.client.answers_receipts(jid)
 
     def forget(self, msg_ids: Iterable[str]) -> None:
-        # XmppClient has no public call for it yet: its resend queue is private.
-        # The one reach inside, kept here so policy never makes it.
-        for msg_id in msg_ids:
-            self.client._pending.pop(msg_id or "", None)
+        self.client.forget(msg_ids)
 
     def rooms(self) -> set[str]:
         return set(self.client.rooms()) | set(self.client.state.rooms)
