@@ -96,10 +96,11 @@ async def test_save_forward_bounce_and_drafts(world, tmp_path, monkeypatch):
 
     code, sent, err = await cli(config, "forward", row, "--to", carol.email, "For you.")
     assert code == EXIT_OK, err
-    code, sent, err = await cli(config, "forward", row, "--to", carol.email,
-                                "--as-attachment")
+    assert sent["state"] == "sent" and sent["outbox_id"]
+    code, _sent, err = await cli(config, "forward", row, "--to", carol.email,
+                                 "--as-attachment")
     assert code == EXIT_OK, err
-    code, bounced, err = await cli(config, "bounce", row, "--to", carol.email)
+    code, _bounced, err = await cli(config, "bounce", row, "--to", carol.email)
     assert code == EXIT_OK, err
     await wait_inbox(world, carol, lambda m: len(inbox(world, carol)) >= 3)
     mails = inbox(world, carol)
@@ -114,7 +115,7 @@ async def test_save_forward_bounce_and_drafts(world, tmp_path, monkeypatch):
     bounce = next(m for m in mails if m["Subject"] == "The plan")
     assert alice.email in bounce["Resent-From"] and bob.email in bounce["From"]
 
-    code, draft, err = await cli(config, "draft", "save", "--to", carol.email, "--subject",
+    code, _draft, err = await cli(config, "draft", "save", "--to", carol.email, "--subject",
                                  "Later", "Half a thought")
     assert code == EXIT_OK, err
     assert "Later" in folder(world, alice, "Drafts")
@@ -123,7 +124,7 @@ async def test_save_forward_bounce_and_drafts(world, tmp_path, monkeypatch):
     code, listed, err = await cli(config, "draft", "list")
     assert code == EXIT_OK, err
     assert [d["subject"] for d in listed] == ["Later"]
-    code, sent, err = await cli(config, "draft", "send", str(listed[0]["id"]))
+    code, _sent, err = await cli(config, "draft", "send", str(listed[0]["id"]))
     assert code == EXIT_OK, err
     assert folder(world, alice, "Drafts") == {}
     later = await wait_inbox(world, carol, lambda m: m["Subject"] == "Later")

@@ -39,7 +39,6 @@ from .outcome import (
 )
 
 
-
 class Headless(Protocol):
     """What these commands use of bridge.headless.cli.Headless: its engine (the
     command line is the one module that imports the engine, see test_imports)."""

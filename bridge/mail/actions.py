@@ -175,8 +175,12 @@ class MailActions:
                                   f"not {pos + 1}")
         target = directory or self.account(m.account).downloads or default_downloads()
         row = m.id
-        return [await self._imap(m.account, lambda s, p=pos: s.save_attachment(row, p, target))
-                for pos in wanted]
+        saved: list[Path] = []
+        for pos in wanted:
+            def job(sync: MailSync, p: int = pos) -> Path:
+                return sync.save_attachment(row, p, target)
+            saved.append(await self._imap(m.account, job))
+        return saved
 
     # -- forward, bounce ---------------------------------------------------------------
 
