@@ -3,13 +3,20 @@ it (`--json`, exit codes), checked as other mail clients see the servers."""
 
 from __future__ import annotations
 
+import smtplib
 import ssl
+import uuid
+from email.message import EmailMessage
 
 import imapclient
 import pytest
 
+from bridge.config import load_config
+from bridge.engine import Engine
 from bridge.headless.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from tests.others import inbox, person, send_email, wait_inbox
+from bridge.store import Store
+from tests.conftest import password_command
+from tests.others import inbox, person, send_email, until, wait_inbox
 from tests.test_headless import cli, write_config
 
 pytestmark = pytest.mark.servers
@@ -129,3 +136,42 @@ async def test_save_forward_bounce_and_drafts(world, tmp_path, monkeypatch):
     assert folder(world, alice, "Drafts") == {}
     later = await wait_inbox(world, carol, lambda m: m["Subject"] == "Later")
     assert "Half a thought" in later[0].get_body().get_content()
+
+
+async def test_reply_from_the_alias_with_signature_sets_answered(world, tmp_path):
+    alice, bob = person(world, "alice"), person(world, "bob")
+    alias = f"sales-{alice.email}"
+    text = world.client_config(alice, password_command(tmp_path, alice))
+    head, sep, rest = text.partition("password_command = ")
+    line, nl, tail = rest.partition("\n")
+    path = tmp_path / "config.toml"
+    path.write_text(f'{head}{sep}{line}{nl}aliases = ["{alias}"]\n'
+                    f'signature = "Alice, sales desk"\n{tail}')
+    # bob writes to alice's alias; the envelope reaches her mailbox.
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = bob.email, alias, "Quote please"
+    msg["Message-ID"] = original_id = f"<{uuid.uuid4().hex}@example.test>"
+    msg.set_content("How much for ten?")
+    ctx = ssl.create_default_context(cafile=str(world.ca_file))
+    with smtplib.SMTP("127.0.0.1", world.ports.submission, timeout=10) as smtp:
+        smtp.starttls(context=ctx)
+        smtp.login(bob.email, bob.password)
+        smtp.sendmail(bob.email, [alice.email], msg.as_bytes())
+    await wait_inbox(world, alice, lambda m: m["Subject"] == "Quote please")
+
+    engine = Engine(load_config(path), Store.open(tmp_path / "data" / "store.db"))
+    try:
+        await engine.sync(here=True)
+        original = engine.find_message(original_id.strip("<>"))
+        await engine.reply(original.id or 0, "Ten for 100.", via="email")
+        await engine.drain()
+        (reply,) = await wait_inbox(world, bob, lambda m: m["Subject"] == "Re: Quote please")
+        assert alias in reply["From"]
+        body = reply.get_body().get_content()
+        body = body.replace("\r\n", "\n")
+        assert body.startswith("Ten for 100.") and "\n-- \nAlice, sales desk" in body
+        await until(lambda: "\\Answered" in folder(world, alice, "INBOX")["Quote please"],
+                    15, "\\Answered on the original")
+    finally:
+        await engine.stop()
+        engine.close()

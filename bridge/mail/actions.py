@@ -28,7 +28,7 @@ from ..events import EventBus, TriageDone
 from ..model import Message, Party, Transport, new_message_id
 from ..store import Store
 from . import drafts, triage
-from .compose import bounce_bytes, build_email, forward_email
+from .compose import bounce_bytes, build_email, forward_email, with_signature
 from .sync import MailSync
 from .triage import Done, Place, TriageError
 
@@ -42,13 +42,6 @@ UNDO_DEPTH = 200
 def default_downloads() -> Path:
     """Where attachments go when neither --dir nor the account's `downloads` says."""
     return Path(os.environ.get("XDG_DOWNLOAD_DIR") or Path.home() / "Downloads")
-
-
-def with_signature(text: str, signature: str | None) -> str:
-    """`text`, then the signature under the "-- " line (RFC 3676 4.3)."""
-    if not signature:
-        return text
-    return f"{text.rstrip()}\n\n-- \n{signature.strip()}\n"
 
 
 def _files(paths: Sequence[Path]) -> list[tuple[str, str, bytes]]:
