@@ -458,3 +458,15 @@ class HealthReport:
         if self.detail:
             parts.append(self.detail)
         return ", ".join(parts)
+
+
+# Chats with no email behind them: the same two people get the same thread id on
+# every device and after every restart (DESIGN: threads across transports).
+_THREAD_NAMESPACE = uuid.UUID("5f0c8f7e-3d8a-4a43-9a55-6a0c1b9c2e11")
+
+
+def default_thread_id(own_bare: str, peer_bare: str) -> str:
+    """The conversation id of a chat with `peer` when no <thread> names one."""
+    name = f"{own_bare.lower()}|{peer_bare.lower()}"
+    domain = own_bare.rpartition("@")[2] or "xmpp.invalid"
+    return f"{uuid.uuid5(_THREAD_NAMESPACE, name).hex}@{domain}"

@@ -43,12 +43,11 @@ from ..model import (
     OutboxItem,
     Party,
     Transport,
+    default_thread_id,
     new_message_id,
 )
 from ..ports import ChatPort, Ports
 from ..store import Store
-from ..xmpp.stanzas import bare as bare_jid
-from ..xmpp.stanzas import default_thread_id
 from .auto import VIAS, auto_via
 from .parties import Parties
 from .text import (
@@ -489,7 +488,7 @@ class Handoff:
         # once a process of ours reaches the server (the caller hears "queued").
         client = self.ports.chat(account)
         online = client is not None and client.connected
-        own = client.own if client is not None else bare_jid(cfg.jid or "")
+        own = client.own if client is not None else normalize_jid(cfg.jid or "")
         domain = client.domain if client is not None else domain_of(cfg)
         jids = []
         unresolved = []
