@@ -28,7 +28,7 @@ from ..events import EventBus, TriageDone
 from ..model import Message, Party, Transport, new_message_id
 from ..store import Store
 from . import drafts, triage
-from .compose import bounce_bytes, build_email, forward_email, with_signature
+from .compose import bounce_bytes, build_email, forward_email, own_address, with_signature
 from .sync import MailSync
 from .triage import Done, Place, TriageError
 
@@ -177,10 +177,12 @@ class MailActions:
 
     # -- forward, bounce ---------------------------------------------------------------
 
-    def _me(self, cfg: AccountConfig) -> Party:
+    def _me(self, cfg: AccountConfig, answering: Message | None = None) -> Party:
+        """Our From: the alias `answering` was sent to, else the account's address."""
         if not cfg.email:
             raise EngineError(f"account {cfg.name!r} has no email address")
-        return Party(cfg.email, cfg.display_name or "")
+        address = own_address([cfg.email, *cfg.aliases], answering) or cfg.email
+        return Party(address, cfg.display_name or "")
 
     def _new_id(self, cfg: AccountConfig) -> str:
         return new_message_id((cfg.email or "tuiclient.invalid").rpartition("@")[2])
@@ -198,7 +200,7 @@ class MailActions:
         cfg = self.account(m.account)
         raw = await self._raw(m)
         msg_id = self._new_id(cfg)
-        mail = forward_email(raw, self._me(cfg), list(to), with_signature(text, cfg.signature),
+        mail = forward_email(raw, self._me(cfg, m), list(to), with_signature(text, cfg.signature),
                              msg_id=msg_id, as_attachment=as_attachment,
                              attachments=_files(files))
         return msg_id, await self.send(cfg.name, mail, msg_id, None)
@@ -207,7 +209,7 @@ class MailActions:
         cfg = self.account(m.account)
         raw = await self._raw(m)
         msg_id = self._new_id(cfg)
-        bounced = bounce_bytes(raw, self._me(cfg), list(to), msg_id=msg_id)
+        bounced = bounce_bytes(raw, self._me(cfg, m), list(to), msg_id=msg_id)
         return msg_id, await self.send(cfg.name, bounced, msg_id, list(to))
 
     # -- drafts ------------------------------------------------------------------------
@@ -228,7 +230,7 @@ class MailActions:
         return await self._imap(account, drafts.listing)
 
     async def draft_send(self, row_id: int) -> tuple[str, int]:
-        account, (place,) = self.places([row_id])
+        account, _ = self.places([row_id])
         mail, place = await self._imap(account, lambda s: drafts.load(s, row_id))
         del mail["Date"]
         mail["Date"] = format_datetime(datetime.now(UTC))
