@@ -27,10 +27,11 @@ from typing import TypeVar
 from .config import AccountConfig, Config, SecretError, get_password
 from .delivery import KEPT_HERE
 from .errors import EngineError
-from .events import Event, EventBus, HealthChanged, HealthReported
+from .events import Event, EventBus, HealthChanged, HealthReported, TriageDone
 from .handoff import Handoff, ImPlan, ReplyResult
 from .health import HealthMonitor, Timings
 from .identity import Identity, UnmappedParty, normalize_email, normalize_jid
+from .mail.actions import MailActions
 from .mail.port import MailTransport
 from .mail.send import MailSender
 from .mail.sync import MailSync
@@ -89,6 +90,9 @@ class Engine:
         self.outbox = Outbox(self.store, self.events, config, self.identity, self.ports)
         self.handoff = Handoff(config, self.store, self.identity, self.ports, self.outbox)
         self.outbox.fallbacks = self.handoff
+        self.mailbox = MailActions(self.store, self.events, self.account,
+                                   lambda account, job: self._imap(account, job),
+                                   self._send_mail)
         t = self.timings
         self.health = HealthMonitor(self.store, self.events, self.ports, config.accounts,
                                     interval=t.health_interval,
@@ -119,7 +123,7 @@ class Engine:
     PERSISTED_EVENTS = frozenset({
         "OutboxChanged", "DeliveryChanged", "DeferralRetry", "MessageReceived",
         "EmailDelivery", "PresenceChanged", "HealthReported", "FolderChanged",
-        "RoomInvitation", "SubscriptionRequest"})
+        "RoomInvitation", "SubscriptionRequest", "TriageDone"})
 
     def _persist_event(self, event: Event) -> None:
         kind = type(event).__name__
@@ -456,6 +460,92 @@ class Engine:
         """The user says `email` and `jid` are the same person (an answer to
         `UnmappedParty`): the one write in this block, the identity layer's."""
         self.identity.confirm(email, jid)
+
+    # -- mail triage, attachments, forward, drafts (bridge.mail.actions) ---------------
+
+    def find_message(self, ref: str, account: str | None = None) -> Message:
+        """A message by its number (`12`, `#12`) or its Message-ID; LookupError if none."""
+        ref = ref.strip().lstrip("#")
+        if ref.isdigit():
+            m = self.store.get_message(int(ref))
+            if m is not None:
+                return m
+        names = [account] if account else [a.name for a in self.accounts]
+        for name in names:
+            m = self.store.find_by_msg_id(name, ref.strip("<>"))
+            if m is not None:
+                return m
+        raise LookupError(f"no message {ref!r} (see `tuiclient show`)")
+
+    async def delete(self, row_ids: Sequence[int]) -> TriageDone:
+        """To the Trash folder (SPECIAL-USE); expunged when the account's
+        `expunge_deletes` says so, or when they are in Trash already."""
+        return await self.mailbox.delete(row_ids)
+
+    async def archive(self, row_ids: Sequence[int]) -> TriageDone:
+        """To the account's `archive_folder`, else the server's \\Archive."""
+        return await self.mailbox.archive(row_ids)
+
+    async def move(self, row_ids: Sequence[int], folder: str) -> TriageDone:
+        return await self.mailbox.move(row_ids, folder)
+
+    async def copy(self, row_ids: Sequence[int], folder: str) -> TriageDone:
+        return await self.mailbox.move(row_ids, folder, copy=True)
+
+    async def flag(self, row_ids: Sequence[int], on: bool = True) -> TriageDone:
+        """Set or clear \\Flagged (the star) on emails, on the server."""
+        return await self.mailbox.flags(row_ids, *(([FLAGGED], []) if on else ([], [FLAGGED])))
+
+    async def mark_read(self, row_ids: Sequence[int], read: bool = True) -> TriageDone:
+        return await self.mailbox.flags(row_ids, *(([SEEN], []) if read else ([], [SEEN])))
+
+    async def tag(self, row_ids: Sequence[int], add: Sequence[str] = (),
+                  remove: Sequence[str] = ()) -> TriageDone:
+        """Add and remove tags: IMAP keywords on the server, found by `tag:NAME`."""
+        return await self.mailbox.tag(row_ids, add, remove)
+
+    async def undo(self) -> TriageDone:
+        """Reverse the newest triage action not undone yet (any process's)."""
+        return await self.mailbox.undo()
+
+    async def save_attachments(self, row_id: int, positions: Sequence[int] | None = None,
+                               directory: Path | None = None) -> list[Path]:
+        """Save files of an email (positions from 0; None: every one)."""
+        return await self.mailbox.save(await self.fetch_body(row_id), positions, directory)
+
+    async def forward(self, row_id: int, to: Sequence[str], text: str = "", *,
+                      as_attachment: bool = False,
+                      files: Sequence[Path] = ()) -> tuple[str, int]:
+        """Forward an email (its files kept); returns its msg id and outbox row."""
+        return await self.mailbox.forward(self.message(row_id), to, text,
+                                          as_attachment=as_attachment, files=files)
+
+    async def bounce(self, row_id: int, to: Sequence[str]) -> tuple[str, int]:
+        """Redirect an email as it is, under Resent-* fields."""
+        return await self.mailbox.bounce(self.message(row_id), to)
+
+    async def draft_save(self, account: str, to: Sequence[str], subject: str, text: str, *,
+                         cc: Sequence[str] = (), files: Sequence[Path] = (),
+                         replaces: int | None = None) -> Message:
+        """Postpone a message into the account's Drafts folder on the server."""
+        return await self.mailbox.draft_save(account, to, subject, text, cc=cc, files=files,
+                                             replaces=replaces)
+
+    async def drafts(self, account: str) -> list[Message]:
+        return await self.mailbox.drafts(account)
+
+    async def draft_send(self, row_id: int) -> tuple[str, int]:
+        """Send a draft as it is on the server; it leaves Drafts once queued."""
+        return await self.mailbox.draft_send(row_id)
+
+    async def _send_mail(self, account: str, mail: EmailMessage | bytes, msg_id: str,
+                         recipients: Sequence[str] | None) -> int:
+        if isinstance(mail, EmailMessage):
+            return await self.queue_email(account, mail, msg_id)
+        port = self.ports.mail(account)
+        outbox_id = port.sender.queue_raw(mail, list(recipients or ()), msg_id)
+        await port.send_due()
+        return outbox_id
 
 
 class EnginePorts:

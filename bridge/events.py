@@ -249,3 +249,21 @@ class ChatStateChanged(Event):
     account: str
     jid: str
     state: str  # active | composing | paused | inactive | gone
+
+
+# -- mail triage --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TriageDone(Event):
+    """Messages were moved, copied, deleted, archived, flagged or tagged (or such
+    an action undone: `undoes` names the token of the one it reversed). `done`
+    is bridge.mail.triage.Done as JSON: kept in the event log, it is what `undo`
+    reverses, from this process or any other on the same store."""
+
+    account: str
+    action: str
+    rows: list[int]
+    done: dict
+    token: str
+    undoes: str | None = None

@@ -134,3 +134,18 @@ def test_flags_and_keywords_are_on_the_server_and_searchable(people):
     assert {m.subject for m in alice.store.search("tag:$WORK")} == {"tag me", "star me"}
     with pytest.raises(ValueError):
         triage.check_keyword("two words")
+
+
+def test_expunge_setting_and_an_archive_folder_of_our_own(people):
+    alice, bob = people("alice"), people("bob")
+    send(bob, [alice], "gone")
+    send(bob, [alice], "kept")
+    places = _inbox(alice, 2)
+    done = triage.delete(alice.sync, [places["gone"]], expunge_now=True)
+    assert done.action == "expunge"
+    assert _subjects(alice, "INBOX") == ["kept"] and _subjects(alice, "Trash") == []
+    assert alice.store.get_message(places["gone"].row) is None
+
+    alice.imap().create_folder("Old mail")
+    triage.archive(alice.sync, [places["kept"]], "Old mail")
+    assert _subjects(alice, "Old mail") == ["kept"] and _subjects(alice, "Archive") == []

@@ -34,7 +34,7 @@ class Parties:
 
     @staticmethod
     def me(account: AccountConfig) -> list[str]:
-        return [a for a in (account.email, account.jid) if a]
+        return [a for a in (account.email, *account.aliases, account.jid) if a]
 
     def name_of(self, address: str) -> str:
         contact = self.store.contact_for(address)

@@ -27,7 +27,13 @@ from typing import Protocol
 from ..config import AccountConfig, Config
 from ..errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
 from ..identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
-from ..mail.compose import build_email, reply_headers, reply_subject
+from ..mail.compose import (
+    build_email,
+    own_address,
+    reply_headers,
+    reply_subject,
+    with_signature,
+)
 from ..mail.mime import parse_message, to_message
 from ..model import (
     ContactPresence,
@@ -86,11 +92,13 @@ def domain_of(account: AccountConfig) -> str:
     return address.rpartition("@")[2]
 
 
-def sender_party(account: AccountConfig) -> Party:
-    """Who an email of `account` is from."""
+def sender_party(account: AccountConfig, answering: Message | None = None) -> Party:
+    """Who an email of `account` is from: when `answering` an email sent to one
+    of the account's aliases, that alias (as mutt's reverse_name)."""
     if not account.email:
         raise EngineError(f"account {account.name!r} has no email address")
-    return Party(account.email, account.display_name or "", "from")
+    address = own_address([account.email, *account.aliases], answering) or account.email
+    return Party(address, account.display_name or "", "from")
 
 
 def _date(ts: float) -> str:
@@ -469,7 +477,8 @@ class Handoff:
             files = [(p.name, mimetypes.guess_type(p.name)[0] or "application/octet-stream",
                       p.read_bytes()) for p in attachments]
             mail = build_email(sender_party(cfg), [Party(a, "", "to") for a in addresses], [],
-                               subject, text, msg_id=msg_id, attachments=files)
+                               subject, with_signature(text, cfg.signature), msg_id=msg_id,
+                               attachments=files)
             result = ReplyResult("email", thread_id=msg_id)
             result.emails.append(await self.queue_email(account, mail, msg_id))
             result.email_ids.append(msg_id)
@@ -571,7 +580,9 @@ class Handoff:
             return result
         blobs = [(str(f["name"]), str(f["type"]),
                   self.store.blob_path(str(f["sha256"])).read_bytes()) for f in files]
-        mail = build_email(sender_party(account), to, cc, subject, body, msg_id=msg_id,
+        answering = original if original.transport is Transport.EMAIL else None
+        mail = build_email(sender_party(account, answering), to, cc, subject,
+                           with_signature(body, account.signature), msg_id=msg_id,
                            in_reply_to=in_reply_to or None, references=references,
                            attachments=blobs, extra_headers=headers)
         result.emails.append(await self.queue_email(account.name, mail, msg_id))

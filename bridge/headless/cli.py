@@ -53,6 +53,7 @@ from ..events import Event, HealthChanged
 from ..identity import UnmappedParty, normalize_email, normalize_jid
 from ..model import DeliveryState, Direction, Message, Thread, Transport
 from . import output as out
+from .mail_verbs import MAIL_COMMANDS, MAIL_HANDLERS, add_mail_commands
 
 # Defined in .outcome, and importable from here as before (see __all__).
 from .outcome import (
@@ -71,7 +72,7 @@ from .outcome import (
 )
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
-            "contacts", "watch", "serve", "run", "health")
+            "contacts", "watch", "serve", "run", "health", *MAIL_COMMANDS)
 
 
 # -- the parser -------------------------------------------------------------------------
@@ -172,6 +173,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "retries, IMAP IDLE and XMPP")
     p = sub.add_parser("health", parents=[common],
                        help="probe every server once: reachable, login, round trip, clock")
+    add_mail_commands(sub)
 
 
 # -- the store's disk ------------------------------------------------------------------
@@ -766,6 +768,7 @@ HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]
     "send": cmd_send, "reply": cmd_reply, "handoff": cmd_handoff, "outbox": cmd_outbox,
     "contacts": cmd_contacts, "watch": cmd_watch, "serve": cmd_serve, "run": cmd_run,
     "health": cmd_health,
+    **MAIL_HANDLERS,  # delete, archive, move, copy, flag, tag, undo, save, forward, ...
 }
 
 
@@ -804,7 +807,8 @@ async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
 
 
 # Commands that log in to a server; the others only read or change the store.
-LOGIN_COMMANDS = {"sync", "send", "reply", "handoff", "watch", "serve", "run", "health"}
+LOGIN_COMMANDS = {"sync", "send", "reply", "handoff", "watch", "serve", "run", "health",
+                  *MAIL_COMMANDS}
 
 
 def logs_in(args: argparse.Namespace) -> bool:

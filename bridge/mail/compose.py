@@ -330,6 +330,26 @@ def reply_headers(
     )
 
 
+def with_signature(text: str, signature: str | None) -> str:
+    """`text`, then the signature under the "-- " line (RFC 3676 4.3)."""
+    if not signature or not signature.strip():
+        return text
+    return f"{text.rstrip()}\n\n-- \n{signature.strip()}\n"
+
+
+def own_address(own: Sequence[str], original: ParsedMessage | Message | None) -> str | None:
+    """Which of our addresses (`own`: the account's, then its aliases) an email
+    was sent to, so that the answer comes from that one; None if none was."""
+    if original is None:
+        return None
+    if isinstance(original, ParsedMessage):
+        seen = [p.address for p in (*original.headers.to, *original.headers.cc)]
+    else:
+        seen = [p.address for p in original.recipients if p.role in ("to", "cc", "bcc")]
+    keys = {_addr_key(a) for a in seen}
+    return next((a for a in own if _addr_key(a) in keys), None)
+
+
 # -- forward and bounce --------------------------------------------------------------
 
 _FWD_MARK = re.compile(r"(?:fwd?|wg|tr|rv|vs)\s*:\s*", re.IGNORECASE)
@@ -428,6 +448,8 @@ __all__ = [
     "build_email",
     "forward_email",
     "forward_subject",
+    "own_address",
     "reply_headers",
     "reply_subject",
+    "with_signature",
 ]

@@ -25,7 +25,7 @@ from ..errors import EngineError
 from ..events import EventBus
 from ..model import Availability, ContactPresence, HealthReport
 from ..store import Store
-from . import deferred
+from . import deferred, triage
 from .connect import TIMEOUT, ConnectError
 from .probe import probe_imap, probe_smtp
 from .send import MailSender
@@ -159,10 +159,8 @@ class MailTransport:
         return self._sender
 
     def _file_sent(self, raw: bytes) -> None:
-        sent = next((f.name for f in self.store.folders(self.account) if f.role == "sent"),
-                    "Sent")
         with self._ops_lock:
-            self._mail_ops().append(sent, raw)
+            triage.file_sent(self._mail_ops(), raw)
 
     async def send_leg(self, mail: EmailMessage, msg_id: str) -> int:
         """Put an email in the outbox (durably) and send it as soon as possible."""

@@ -65,7 +65,11 @@ class MailSender:
         recipients = _envelope(mail)
         # Bcc goes in the envelope only, never in what recipients receive.
         del mail["Bcc"]
-        raw = mail.as_bytes()
+        return self.queue_raw(mail.as_bytes(), recipients, msg_id)
+
+    def queue_raw(self, raw: bytes, recipients: list[str], msg_id: str) -> int:
+        """Keep finished bytes with their envelope recipients in the outbox: an
+        email of ours, or a bounce (whose envelope is its Resent-To, not its To)."""
         if not recipients:
             raise ValueError("an email needs at least one recipient")
         message: Message = to_message(parse_message(raw), account=self.account.name,

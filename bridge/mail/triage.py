@@ -16,7 +16,9 @@ undo works from another process on the same store too.
 
 from __future__ import annotations
 
+import email.parser
 import imaplib
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -26,9 +28,12 @@ from typing import TYPE_CHECKING, Any
 import imapclient
 from imapclient.exceptions import IMAPClientError
 
+from ..model import ANSWERED, Transport, normalize_message_id
+
 if TYPE_CHECKING:
     from .sync import MailSync
 
+log = logging.getLogger(__name__)
 COPYUID = re.compile(r"COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)", re.IGNORECASE)
 # RFC 3501 atom-specials and the flag rules: a keyword is an atom, and not a
 # system flag (those start with a backslash).
@@ -333,3 +338,33 @@ def undo(sync: MailSync, done: Done) -> Done:
     for home, group in homes.items():
         result.moved += move(sync, group, home).moved
     return result
+
+
+def file_sent(sync: MailSync, raw: bytes) -> None:
+    """After SMTP took an email of ours: its copy into the Sent folder, and
+    \\Answered on the email it answers (its In-Reply-To), as mutt and every
+    other client do; that flag is a nicety, and its failure is only logged."""
+    sent = next((f.name for f in sync.store.folders(sync.account.name) if f.role == "sent"),
+                "Sent")
+    sync.append(sent, raw)
+    try:
+        mark_answered(sync, raw)
+    except (OSError, IMAPClientError) as exc:
+        log.warning("%s: could not set \\Answered: %s", sync.account.name, exc)
+
+
+def mark_answered(sync: MailSync, raw: bytes) -> int:
+    """\\Answered on the stored emails `raw` replies to; returns how many."""
+    head = email.parser.BytesHeaderParser().parsebytes(raw)
+    if head.get("Resent-From"):  # a bounce answers nothing
+        return 0
+    parent = normalize_message_id(str(head.get("In-Reply-To") or ""))
+    if not parent:
+        return 0
+    places = [Place(m.id, m.folder, m.uid)
+              for m in sync.store.lookup("message_id_header", parent, account=sync.account.name)
+              if m.transport is Transport.EMAIL and m.id is not None and m.folder
+              and m.uid is not None and m.uid > 0 and ANSWERED not in m.flags]
+    if places:
+        set_flags(sync, places, add=[ANSWERED], action="answered")
+    return len(places)

@@ -27,6 +27,7 @@ import imapclient
 from ..config import AccountConfig
 from ..events import EventBus, HealthChanged, PushRestarted
 from ..store import Store
+from . import triage
 from .imap_fetch import FetchError, search_uids, stream_command
 from .send import MailSender
 from .sync import MailSync
@@ -58,9 +59,7 @@ class MailWorker(threading.Thread):
         self.passes = 0
 
     def _file_sent(self, raw: bytes) -> None:
-        sent = next((f.name for f in self.sync.store.folders(self.account.name)
-                     if f.role == "sent"), "Sent")
-        self.sync.append(sent, raw)
+        triage.file_sent(self.sync, raw)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop_event.set()

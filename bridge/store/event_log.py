@@ -32,6 +32,14 @@ class EventLog(Db):
             row = self._conn.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
         return json.loads(row[0]) if row else None
 
+    def newest_events(self, kind: str, limit: int = 100) -> list[StoredEvent]:
+        """The newest events of `kind`, newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, at, kind, payload FROM events WHERE kind = ? ORDER BY id DESC "
+                "LIMIT ?", (kind, limit)).fetchall()
+        return [StoredEvent(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
     def events(self, since_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Events after `since_id`, oldest first: pass the last id seen to follow on."""
         with self._lock:

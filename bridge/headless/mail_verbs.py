@@ -1,0 +1,267 @@
+"""The mail verbs of `tuiclient` (issue 19): triage, flags and tags, saving
+attachments, forward, bounce and drafts. Each is one Engine call; their exit
+codes are the command line's (bridge.headless.outcome): 0 done, 1 failed (the
+server refused, no such message), 2 usage, 4 a login refused, 5 a server out of
+reach, 6 an email still waiting in the outbox.
+
+    delete ID...             to Trash (expunged when the account says so)
+    archive ID...            to the Archive folder
+    move ID... FOLDER        copy ID... FOLDER
+    flag ID... [--off]       read ID... / unread ID...
+    tag ID... +NAME -NAME    IMAP keywords, found again by `search tag:NAME`
+    undo                     the last triage action, from any process on the store
+    save ID [--all] [--part N] [--dir DIR]
+    forward ID --to ADDR [--as-attachment] [--file PATH] [TEXT]
+    bounce ID --to ADDR
+    draft save --to ADDR --subject S [TEXT] | draft list | draft send ID
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import EngineError
+from ..events import TriageDone
+from ..model import DeliveryState, Message
+from . import output as out
+from .outcome import (
+    EXIT_AUTH,
+    EXIT_FAILED,
+    EXIT_NETWORK,
+    EXIT_NOT_DELIVERED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    Outcome,
+)
+
+
+class Headless(Protocol):
+    """What these commands use of bridge.headless.cli.Headless: its engine (the
+    command line is the one module that imports the engine, see test_imports)."""
+
+    @property
+    def engine(self) -> Any: ...
+
+MAIL_COMMANDS = ("delete", "archive", "move", "copy", "flag", "read", "unread", "tag", "undo",
+                 "save", "forward", "bounce", "draft")
+
+
+class _SignedWords:
+    """`tag 12 +work -old`: a word after a single '-' that is no option of this
+    parser is a tag to take off, not an unknown option."""
+
+    def _parse_optional(self, arg_string: str) -> Any:
+        if arg_string.startswith("-") and not arg_string.startswith("--") \
+                and len(arg_string) > 1 \
+                and arg_string not in self._option_string_actions:  # type: ignore[attr-defined]  # argparse.ArgumentParser's, mixed in below
+            return None
+        return super()._parse_optional(arg_string)  # type: ignore[misc]  # idem
+
+
+def add_mail_commands(sub: argparse._SubParsersAction) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON for programs")
+    common.add_argument("--account", help="the account (default: the first one)")
+    ids = {"nargs": "+", "metavar": "ID", "help": "message numbers (#12 or 12) or Message-IDs"}
+
+    for name, what in (("delete", "move messages to Trash"),
+                       ("archive", "move messages to the Archive folder")):
+        p = sub.add_parser(name, parents=[common], help=what)
+        p.add_argument("ids", **ids)
+    for name, what in (("move", "move messages to a folder"),
+                       ("copy", "copy messages to a folder")):
+        p = sub.add_parser(name, parents=[common], help=what)
+        p.add_argument("ids", **ids)
+        p.add_argument("folder", help="the folder on the server")
+    p = sub.add_parser("flag", parents=[common], help="flag (star) messages")
+    p.add_argument("ids", **ids)
+    p.add_argument("--off", action="store_true", help="take the flag off")
+    for name in ("read", "unread"):
+        p = sub.add_parser(name, parents=[common], help=f"mark messages {name}")
+        p.add_argument("ids", **ids)
+    p = sub.add_parser("tag", parents=[common], help="add (+NAME) and remove (-NAME) tags")
+    p.__class__ = type("TagParser", (_SignedWords, type(p)), {})
+    p.add_argument("words", nargs="+", metavar="ID|+NAME|-NAME")
+    sub.add_parser("undo", parents=[common], help="undo the last triage action")
+    p = sub.add_parser("save", parents=[common], help="save a message's attachments")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--all", action="store_true", help="every attachment")
+    p.add_argument("--part", type=int, action="append", default=[], metavar="N",
+                   help="the Nth file as `show` lists them, from 1 (repeatable)")
+    p.add_argument("--dir", type=Path, help="where to (default: the account's downloads)")
+    p = sub.add_parser("forward", parents=[common], help="forward a message")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("text", nargs="?", help="a note above the forwarded message")
+    p.add_argument("--to", action="append", required=True, metavar="ADDR")
+    p.add_argument("--as-attachment", action="store_true",
+                   help="the whole message as an attachment (message/rfc822)")
+    p.add_argument("--file", action="append", type=Path, default=[], metavar="PATH",
+                   help="a file of ours to attach (repeatable)")
+    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
+    p = sub.add_parser("bounce", parents=[common], help="redirect a message (Resent-*)")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--to", action="append", required=True, metavar="ADDR")
+    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
+    p = sub.add_parser("draft", parents=[common], help="drafts in the server's Drafts folder")
+    dsub = p.add_subparsers(dest="draft_command", required=True)
+    d = dsub.add_parser("save", parents=[common], help="postpone a message as a draft")
+    d.add_argument("text", nargs="?", help="the text; '-' or nothing reads stdin")
+    d.add_argument("--to", action="append", default=[], metavar="ADDR")
+    d.add_argument("--cc", action="append", default=[], metavar="ADDR")
+    d.add_argument("--subject", default="")
+    d.add_argument("--file", action="append", type=Path, default=[], metavar="PATH")
+    d.add_argument("--replace", metavar="ID", help="the draft this one replaces")
+    dsub.add_parser("list", parents=[common], help="the drafts on the server")
+    d = dsub.add_parser("send", parents=[common], help="send a draft")
+    d.add_argument("id", metavar="ID")
+    d.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _rows(h: Headless, refs: list[str], account: str | None) -> list[int]:
+    rows = []
+    for ref in refs:
+        try:
+            rows.append(h.engine.find_message(ref, account).id or 0)
+        except LookupError as exc:
+            raise CommandError(EXIT_FAILED, str(exc)) from exc
+    return rows
+
+
+async def _guard(work: Awaitable[Any]) -> Any:
+    """A server that cannot be reached, or refused our login, is exit 5 or 4."""
+    try:
+        return await work
+    except EngineError as exc:
+        text = str(exc)
+        if "login refused" in text:
+            raise CommandError(EXIT_AUTH, text) from exc
+        if "IMAP failed" in text or "could not connect" in text:
+            raise CommandError(EXIT_NETWORK, text) from exc
+        raise
+
+
+def _triaged(event: TriageDone) -> Outcome:
+    what = {"delete": "moved to Trash", "expunge": "deleted for good", "archive": "archived",
+            "move": "moved", "copy": "copied", "flags": "flags changed",
+            "tag": "tags changed"}
+    moved = event.done.get("moved", [])
+    targets = sorted({m[3] for m in moved if m[3]})
+    where = f" to {', '.join(targets)}" if targets and event.action in ("move", "copy") else ""
+    line = f"{len(event.rows)} message(s) {what.get(event.action, event.action)}{where}"
+    if event.undoes:
+        line = f"undone: {event.action.removeprefix('undo ')} of {len(event.rows)} message(s)"
+    return Outcome(EXIT_OK, event, [line])
+
+
+async def _sent(h: Headless, msg_id: str, outbox_id: int, wait: float, what: str) -> Outcome:
+    await h.engine.drain(timeout=wait)
+    item = h.engine.outbox_items()
+    row = next((i for i in item if i.id == outbox_id), None)
+    state = row.state if row is not None else DeliveryState.SENT
+    code = EXIT_OK if state in (DeliveryState.SENT, DeliveryState.DELIVERED) else (
+        EXIT_FAILED if state is DeliveryState.FAILED else EXIT_NOT_DELIVERED)
+    return Outcome(code, {"msg_id": msg_id, "outbox_id": outbox_id, "state": state.value},
+                   [f"{what} {msg_id}: {state.value}"])
+
+
+def _read_text(text: str | None) -> str:
+    import sys
+    if text is None or text == "-":
+        return "" if sys.stdin.isatty() else sys.stdin.read()
+    return text
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+async def cmd_triage(h: Headless, a: argparse.Namespace) -> Outcome:
+    e = h.engine
+    if a.command == "undo":
+        return _triaged(await _guard(e.undo()))
+    if a.command == "tag":
+        refs = [w for w in a.words if w[0] not in "+-"]
+        add = [w[1:] for w in a.words if w.startswith("+")]
+        remove = [w[1:] for w in a.words if w.startswith("-")]
+        if not refs or not (add or remove):
+            raise CommandError(EXIT_USAGE, "tag ID... +NAME -NAME: name messages and tags")
+        return _triaged(await _guard(e.tag(_rows(h, refs, a.account), add, remove)))
+    rows = _rows(h, a.ids, a.account)
+    jobs: dict[str, Callable[[], Awaitable[TriageDone]]] = {
+        "delete": lambda: e.delete(rows),
+        "archive": lambda: e.archive(rows),
+        "move": lambda: e.move(rows, a.folder),
+        "copy": lambda: e.copy(rows, a.folder),
+        "flag": lambda: e.flag(rows, not getattr(a, "off", False)),
+        "read": lambda: e.mark_read(rows, True),
+        "unread": lambda: e.mark_read(rows, False),
+    }
+    return _triaged(await _guard(jobs[a.command]()))
+
+
+async def cmd_save(h: Headless, a: argparse.Namespace) -> Outcome:
+    m = h.engine.find_message(a.id, a.account)
+    positions = None if a.all else [n - 1 for n in a.part] or None
+    if positions is None and not a.all:
+        m = await _guard(h.engine.fetch_body(m.id or 0))
+        if len(m.attachments) != 1:
+            raise CommandError(EXIT_USAGE, f"message {a.id} has {len(m.attachments)} "
+                               "attachments: choose with --part N or --all")
+        positions = [0]
+    paths = await _guard(h.engine.save_attachments(m.id or 0, positions, a.dir))
+    return Outcome(EXIT_OK, {"saved": [str(p) for p in paths]},
+                   [f"saved {out.t(str(p))}" for p in paths])
+
+
+async def cmd_forward(h: Headless, a: argparse.Namespace) -> Outcome:
+    m = h.engine.find_message(a.id, a.account)
+    for path in a.file:
+        if not path.is_file():
+            raise CommandError(EXIT_USAGE, f"no file {path}")
+    msg_id, outbox_id = await _guard(h.engine.forward(
+        m.id or 0, a.to, a.text or "", as_attachment=a.as_attachment, files=a.file))
+    return await _sent(h, msg_id, outbox_id, a.wait, "forward")
+
+
+async def cmd_bounce(h: Headless, a: argparse.Namespace) -> Outcome:
+    m = h.engine.find_message(a.id, a.account)
+    msg_id, outbox_id = await _guard(h.engine.bounce(m.id or 0, a.to))
+    return await _sent(h, msg_id, outbox_id, a.wait, "bounce")
+
+
+def _draft_line(m: Message) -> str:
+    to = ", ".join(p.address for p in m.recipients) or "(nobody yet)"
+    return f"#{m.id:<6} {out.when(m.date)}  to {out.one_line(to, 30):<30}  " \
+           f"{out.one_line(m.subject, 50) or out.NO_SUBJECT}"
+
+
+async def cmd_draft(h: Headless, a: argparse.Namespace) -> Outcome:
+    e = h.engine
+    account = e.account(a.account).name
+    if a.draft_command == "list":
+        found = await _guard(e.drafts(account))
+        return Outcome(EXIT_OK, found, [_draft_line(m) for m in found] or ["no drafts"])
+    if a.draft_command == "save":
+        for path in a.file:
+            if not path.is_file():
+                raise CommandError(EXIT_USAGE, f"no file {path}")
+        replaces = e.find_message(a.replace, a.account).id if a.replace else None
+        saved = await _guard(e.draft_save(account, a.to, a.subject, _read_text(a.text),
+                                          cc=a.cc, files=a.file, replaces=replaces))
+        return Outcome(EXIT_OK, saved, [f"draft saved: {_draft_line(saved)}"])
+    m = e.find_message(a.id, a.account)
+    msg_id, outbox_id = await _guard(e.draft_send(m.id or 0))
+    return await _sent(h, msg_id, outbox_id, a.wait, "draft sent as")
+
+
+MAIL_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
+    **{name: cmd_triage for name in ("delete", "archive", "move", "copy", "flag", "read",
+                                     "unread", "tag", "undo")},
+    "save": cmd_save, "forward": cmd_forward, "bounce": cmd_bounce, "draft": cmd_draft,
+}

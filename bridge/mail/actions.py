@@ -1,0 +1,241 @@
+"""The user's mail actions behind the engine's methods of the same names:
+triage (delete, archive, move, copy, flags, tags, undo), saving attachments,
+forward, bounce and drafts.
+
+The engine wires it with two doors of its own: `run(account, job)` runs a job on
+the account's on-demand IMAP connection in a thread, `send(account, mail,
+msg_id, recipients)` puts an email in the outbox (an EmailMessage, or the bytes
+of a bounce with its envelope recipients). Every triage action is published as
+a `TriageDone` event, which the event log keeps: `undo` reverses the newest one
+not yet undone, from this process or any other on the same store.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..config import AccountConfig
+from ..errors import EngineError
+from ..events import EventBus, TriageDone
+from ..model import Message, Party, Transport, new_message_id
+from ..store import Store
+from . import drafts, triage
+from .compose import bounce_bytes, build_email, forward_email, own_address, with_signature
+from .sync import MailSync
+from .triage import Done, Place, TriageError
+
+T = TypeVar("T")
+Run = Callable[[str, Callable[[MailSync], Any]], Awaitable[Any]]
+Send = Callable[[str, "EmailMessage | bytes", str, Sequence[str] | None], Awaitable[int]]
+# How far back `undo` looks for an action not yet undone.
+UNDO_DEPTH = 200
+
+
+def default_downloads() -> Path:
+    """Where attachments go when neither --dir nor the account's `downloads` says."""
+    return Path(os.environ.get("XDG_DOWNLOAD_DIR") or Path.home() / "Downloads")
+
+
+def _files(paths: Sequence[Path]) -> list[tuple[str, str, bytes]]:
+    out = []
+    for path in paths:
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        out.append((path.name, kind, Path(path).read_bytes()))
+    return out
+
+
+class MailActions:
+    def __init__(self, store: Store, events: EventBus,
+                 account: Callable[[str], AccountConfig], run: Run, send: Send) -> None:
+        self.store = store
+        self.events = events
+        self.account = account
+        self.run = run
+        self.send = send
+
+    # -- triage ------------------------------------------------------------------------
+
+    def places(self, row_ids: Sequence[int]) -> tuple[str, list[Place]]:
+        """The IMAP places of emails of one account."""
+        messages = []
+        for row in dict.fromkeys(row_ids):
+            m = self.store.get_message(row)
+            if m is None:
+                raise EngineError(f"no message {row}")
+            if m.transport is not Transport.EMAIL or m.folder is None or m.uid is None \
+                    or m.uid < 0:
+                raise EngineError(f"message {row} is not an email on the IMAP server")
+            messages.append(m)
+        if not messages:
+            raise EngineError("no message given")
+        accounts = {m.account for m in messages}
+        if len(accounts) > 1:
+            raise EngineError("these messages belong to several accounts: "
+                              f"{', '.join(sorted(accounts))}; act on one at a time")
+        return accounts.pop(), [Place(m.id or 0, m.folder or "", m.uid or 0)
+                                for m in messages]
+
+    async def _imap(self, account: str, job: Callable[[MailSync], T]) -> T:
+        def guarded(sync: MailSync) -> T:
+            try:
+                return job(sync)
+            except TriageError as exc:
+                raise EngineError(f"{account}: {exc}") from exc
+        result: T = await self.run(account, guarded)
+        return result
+
+    async def triage(self, row_ids: Sequence[int],
+                     job: Callable[[MailSync, list[Place]], Done]) -> TriageDone:
+        account, places = self.places(row_ids)
+        done = await self._imap(account, lambda s: job(s, places))
+        return self._tell(done)
+
+    def _tell(self, done: Done, undoes: str | None = None) -> TriageDone:
+        event = TriageDone(done.account, done.action, done.rows, done.to_json(),
+                           uuid.uuid4().hex, undoes)
+        self.events.publish(event)
+        return event
+
+    async def delete(self, row_ids: Sequence[int]) -> TriageDone:
+        account, _ = self.places(row_ids)
+        expunge = self.account(account).expunge_deletes
+        return await self.triage(row_ids, lambda s, p: triage.delete(s, p, expunge_now=expunge))
+
+    async def archive(self, row_ids: Sequence[int]) -> TriageDone:
+        account, _ = self.places(row_ids)
+        folder = self.account(account).archive_folder
+        return await self.triage(row_ids, lambda s, p: triage.archive(s, p, folder))
+
+    async def move(self, row_ids: Sequence[int], folder: str, *,
+                   copy: bool = False) -> TriageDone:
+        return await self.triage(row_ids, lambda s, p: triage.move(s, p, folder, copy=copy))
+
+    async def flags(self, row_ids: Sequence[int], add: Sequence[str] = (),
+                    remove: Sequence[str] = (), action: str = "flags") -> TriageDone:
+        return await self.triage(
+            row_ids, lambda s, p: triage.set_flags(s, p, add, remove, action=action))
+
+    async def tag(self, row_ids: Sequence[int], add: Sequence[str] = (),
+                  remove: Sequence[str] = ()) -> TriageDone:
+        try:
+            add = [triage.check_keyword(t) for t in add]
+            remove = [triage.check_keyword(t) for t in remove]
+        except ValueError as exc:
+            raise EngineError(str(exc)) from exc
+        return await self.flags(row_ids, add, remove, action="tag")
+
+    def last_undoable(self) -> dict[str, Any] | None:
+        """The newest triage action not undone yet (its TriageDone payload)."""
+        undone: set[str] = set()
+        for event in self.store.newest_events("TriageDone", UNDO_DEPTH):
+            payload = event.payload
+            if payload.get("undoes"):
+                undone.add(payload["undoes"])
+            elif payload.get("token") not in undone:
+                return payload
+        return None
+
+    async def undo(self) -> TriageDone:
+        payload = self.last_undoable()
+        if payload is None:
+            raise EngineError("nothing to undo")
+        done = Done.from_json(payload["done"])
+        back = await self._imap(done.account, lambda s: triage.undo(s, done))
+        return self._tell(back, undoes=payload["token"])
+
+    # -- attachments -------------------------------------------------------------------
+
+    async def save(self, m: Message, positions: Sequence[int] | None,
+                   directory: Path | None) -> list[Path]:
+        """Save the files of an email (positions from 0; None: all) into `directory`
+        (else the account's `downloads`, else ~/Downloads) under safe, new names."""
+        if m.transport is not Transport.EMAIL or m.id is None:
+            raise EngineError(f"message {m.id} is not an email: its files are links")
+        if not m.attachments:
+            raise EngineError(f"message {m.id} has no attachments")
+        wanted = range(len(m.attachments)) if positions is None else positions
+        for pos in wanted:
+            if not 0 <= pos < len(m.attachments):
+                raise EngineError(f"message {m.id} has attachments 1 to {len(m.attachments)}, "
+                                  f"not {pos + 1}")
+        target = directory or self.account(m.account).downloads or default_downloads()
+        row = m.id
+        saved: list[Path] = []
+        for pos in wanted:
+            def job(sync: MailSync, p: int = pos) -> Path:
+                return sync.save_attachment(row, p, target)
+            saved.append(await self._imap(m.account, job))
+        return saved
+
+    # -- forward, bounce ---------------------------------------------------------------
+
+    def _me(self, cfg: AccountConfig, answering: Message | None = None) -> Party:
+        """Our From: the alias `answering` was sent to, else the account's address."""
+        if not cfg.email:
+            raise EngineError(f"account {cfg.name!r} has no email address")
+        address = own_address([cfg.email, *cfg.aliases], answering) or cfg.email
+        return Party(address, cfg.display_name or "")
+
+    def _new_id(self, cfg: AccountConfig) -> str:
+        return new_message_id((cfg.email or "tuiclient.invalid").rpartition("@")[2])
+
+    async def _raw(self, m: Message) -> bytes:
+        if m.transport is not Transport.EMAIL or m.id is None:
+            raise EngineError(f"message {m.id} is not an email")
+        row = m.id
+        raw, _place = await self._imap(m.account, lambda s: drafts.fetch_raw(s, row))
+        return raw
+
+    async def forward(self, m: Message, to: Sequence[str], text: str = "", *,
+                      as_attachment: bool = False,
+                      files: Sequence[Path] = ()) -> tuple[str, int]:
+        cfg = self.account(m.account)
+        raw = await self._raw(m)
+        msg_id = self._new_id(cfg)
+        mail = forward_email(raw, self._me(cfg, m), list(to), with_signature(text, cfg.signature),
+                             msg_id=msg_id, as_attachment=as_attachment,
+                             attachments=_files(files))
+        return msg_id, await self.send(cfg.name, mail, msg_id, None)
+
+    async def bounce(self, m: Message, to: Sequence[str]) -> tuple[str, int]:
+        cfg = self.account(m.account)
+        raw = await self._raw(m)
+        msg_id = self._new_id(cfg)
+        bounced = bounce_bytes(raw, self._me(cfg, m), list(to), msg_id=msg_id)
+        return msg_id, await self.send(cfg.name, bounced, msg_id, list(to))
+
+    # -- drafts ------------------------------------------------------------------------
+
+    async def draft_save(self, account: str, to: Sequence[str], subject: str, text: str, *,
+                         cc: Sequence[str] = (), files: Sequence[Path] = (),
+                         replaces: int | None = None) -> Message:
+        cfg = self.account(account)
+        mail = build_email(self._me(cfg), list(to), list(cc), subject,
+                           with_signature(text, cfg.signature), msg_id=self._new_id(cfg),
+                           attachments=_files(files))
+        old = None
+        if replaces is not None:
+            _acct, (old,) = self.places([replaces])
+        return await self._imap(cfg.name, lambda s: drafts.save(s, mail, replaces=old))
+
+    async def drafts(self, account: str) -> list[Message]:
+        return await self._imap(account, drafts.listing)
+
+    async def draft_send(self, row_id: int) -> tuple[str, int]:
+        account, _ = self.places([row_id])
+        mail, place = await self._imap(account, lambda s: drafts.load(s, row_id))
+        del mail["Date"]
+        mail["Date"] = format_datetime(datetime.now(UTC))
+        msg_id = str(mail.get("Message-ID", "")).strip().strip("<>") or \
+            self._new_id(self.account(account))
+        outbox_id = await self.send(account, mail, msg_id, None)
+        await self._imap(account, lambda s: triage.expunge(s, [place]))
+        return msg_id, outbox_id
