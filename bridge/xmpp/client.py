@@ -70,8 +70,11 @@ class XmppClient(Rooms):
 
     def _announce_features(self, _jid: object) -> None:
         # Disco data is kept per bound JID, so it can only be set once bound.
+        disco = self.session.plugin["xep_0030"]
         for feature in FEATURES:
-            self.session.plugin["xep_0030"].add_feature(feature)
+            disco.add_feature(feature)
+        # What we are (XEP-0030): a text-mode client, not slixmpp's default "bot".
+        disco.add_identity(category="client", itype="console", name="tuiclient")
 
     async def start(self, timeout: float = 30.0) -> None:
         """Log in, then catch up (archive, rooms, unsent messages) before returning."""

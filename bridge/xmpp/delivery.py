@@ -266,6 +266,8 @@ class Delivery(ClientCore):
             room = message.recipients[0].address if message.recipients else ""
             if bare(room) in self._rooms:
                 return  # markers in rooms would tell everyone; not sent
+            if not self._sees_our_presence(bare(message.sender.address)):
+                return  # a stranger is not told we read it
             self.session.plugin["xep_0333"].send_marker(
                 JID(message.sender.address), quoted, "displayed", mtype="chat")
 
@@ -332,7 +334,10 @@ class Delivery(ClientCore):
 
     def _acknowledge(self, to: str, msg_id: str, receipt: bool, markable: bool) -> None:
         """Tell the sender we hold their line: a receipt (XEP-0184) and a "received"
-        marker (XEP-0333), each only if asked for, quoting the id they gave."""
+        marker (XEP-0333), each only if asked for, quoting the id they gave, and
+        only to a contact who may see our presence (a stranger learns nothing)."""
+        if not self._sees_our_presence(bare(to)):
+            return
         if receipt:
             ack = self.session.make_message(mto=to)
             ack["receipt"] = msg_id

@@ -46,6 +46,19 @@ for _name in ("slixmpp.xmlstream.xmlstream", "slixmpp.xmlstream"):
         logging.getLogger(_name).addFilter(_redact)
 
 
+class _Iq(slixmpp.Iq):
+    """slixmpp's Iq, answering a request no handler takes with service-unavailable
+    (RFC 6120 §8.4: a namespace we do not understand), where slixmpp says
+    feature-not-implemented (which claims we know the namespace)."""
+
+    def unhandled(self) -> None:
+        if self["type"] in ("get", "set"):
+            reply = self.reply()
+            reply["error"]["type"] = "cancel"
+            reply["error"]["condition"] = "service-unavailable"
+            reply.send()
+
+
 class XmppLoginError(Exception):
     """The server could not be reached, TLS failed, or the login was refused."""
 
@@ -61,6 +74,8 @@ class XmppSession(slixmpp.ClientXMPP):
         max_backoff: float = 60.0,
     ) -> None:
         super().__init__(jid, password)
+        self.remove_stanza(slixmpp.Iq)
+        self.register_stanza(_Iq)
         self.max_backoff = max_backoff
         self.server_config = server
         self.ssl_context = client_context(server.ca_file)
@@ -87,8 +102,15 @@ class XmppSession(slixmpp.ClientXMPP):
                 self._ready.set_exception(error)
 
     async def _on_session_start(self, _event: object) -> None:
-        self.send_presence()
+        # The roster before the initial presence (RFC 6121 §2.2): the messages held
+        # for us come at that presence, and who gets a receipt depends on it.
         await self.get_roster()
+        if "xep_0115" in self.plugin:
+            # Our entity capabilities hash (XEP-0115), computed from what the plugins
+            # announce, so the presence below carries it: without it, contacts'
+            # clients never learn what we support (receipts, corrections, ...).
+            await self.plugin["xep_0115"].update_caps(broadcast=False)
+        self.send_presence()
         self._settle(None)
 
     def _on_failed(self, event: object) -> None:
