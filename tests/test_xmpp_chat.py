@@ -12,10 +12,11 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from bridge.events import MessageChanged
+from bridge.events import MessageChanged, RoomInvitation, SubscriptionRequest
 from bridge.model import Direction
 from bridge.xmpp.client import XmppError
 from tests import test_xmpp_client
+from tests.harness.servers import MUC_DOMAIN
 from tests.others import plain
 from tests.test_xmpp_client import Running, person, until
 
@@ -27,6 +28,7 @@ NS_REACTIONS = "urn:xmpp:reactions:0"
 NS_RETRACT = "urn:xmpp:message-retract:1"
 NS_RECEIPTS = "urn:xmpp:receipts"
 NS_CAPS = "http://jabber.org/protocol/caps"
+NS_MUC_USER = "http://jabber.org/protocol/muc#user"
 
 
 def line(to: str, body: str, extra: str = "", mid: str | None = None) -> tuple[str, str]:
@@ -244,3 +246,99 @@ async def test_presence_carries_caps_disco_says_console_client_unknown_iq_refuse
     with pytest.raises(Exception) as failed:
         await iq.send(timeout=10)
     assert failed.value.iq["error"]["condition"] == "service-unavailable"
+
+
+async def own_room(x, room: str, nick: str, **config: str) -> None:
+    """bob's client makes a room the way most clients do: join, then submit the
+    configuration form (with the fields given; none makes it an instant room)."""
+    muc = x.xmpp.plugin["xep_0045"]
+    await muc.join_muc_wait(room, nick, maxstanzas=0)
+    form = x.xmpp.plugin["xep_0004"].make_form(ftype="submit") if "xep_0004" in x.xmpp.plugin \
+        else None
+    if form is None:
+        x.xmpp.register_plugin("xep_0004")
+        form = x.xmpp.plugin["xep_0004"].make_form(ftype="submit")
+    form.add_field(var="FORM_TYPE", value="http://jabber.org/protocol/muc#roomconfig")
+    for var, value in config.items():
+        form.add_field(var=var, value=value)
+    await muc.set_room_config(room, form, timeout=10)
+
+
+async def test_invited_to_a_room_we_join_with_nick_and_password_and_leave(
+        world, connect, running):
+    _, xmpp = running
+    alice, bob, carol = person(world, "alice"), person(world, "bob"), person(world, "carol")
+    a, c = await connect(alice), await connect(carol)
+    bob_x = await xmpp(plain(world, bob))
+    room = f"den{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob", **{
+        "muc#roomconfig_passwordprotectedroom": "1", "muc#roomconfig_roomsecret": "s3cret"})
+    bob_x.xmpp.plugin["xep_0045"].invite(room, alice.jid, "come in")
+    bob_x.xmpp.plugin["xep_0045"].invite(room, carol.jid, "you too")
+    await until(lambda: a.of(RoomInvitation) and c.of(RoomInvitation), what="invitations")
+    invitation = a.of(RoomInvitation)[0]
+    # The room hides real JIDs: the inviter is named by nick.
+    assert (invitation.room, invitation.inviter) == (room, f"{room}/bob")
+    assert invitation.password == "s3cret" and not invitation.direct
+
+    with pytest.raises(XmppError, match="not-authorized"):
+        await a.client.join_room(room, "Ally", password="wrong")
+    occupants = await a.client.join_room(room, "Ally", password=invitation.password)
+    roles = {o.nick: (o.role, o.affiliation) for o in occupants}
+    assert roles["bob"] == ("moderator", "owner")
+    assert roles["Ally"][0] == "participant"
+    assert room in a.client.rooms()
+
+    # carol says no: the room tells bob.
+    c.client.decline_invitation(room, c.of(RoomInvitation)[0].inviter, "busy")
+    await until(lambda: [m for m in bob_x.stanzas if m.find(
+        f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}decline") is not None], what="the decline")
+    decline = next(m for m in bob_x.stanzas if m.find(
+        f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}decline") is not None)
+    assert decline.find(f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}decline").get(
+        "from", "").split("/")[0] == carol.jid
+    assert c.client.rooms() == []
+
+    await a.client.leave_room(room)
+    await until(lambda: [p for p in bob_x.presences if p.get("from") == f"{room}/Ally"
+                         and p.get("type") == "unavailable"], what="alice leaves")
+    assert a.client.rooms() == []
+
+
+async def test_roster_add_remove_and_subscriptions_answered_only_by_the_user(
+        world, connect, running):
+    _, xmpp = running
+    alice, bob, dave = person(world, "alice"), person(world, "bob"), person(world, "dave")
+    a = await connect(alice)
+    bob_x = await xmpp(plain(world, bob))
+    dave_x = await xmpp(plain(world, dave))
+    item = await a.client.add_contact(bob.jid, "Bobby", ["Work", "Friends"])
+    assert (item.jid, item.name, item.groups) == (bob.jid, "Bobby", ("Friends", "Work"))
+    await until(lambda: [p for p in bob_x.presences if p.get("type") == "subscribe"],
+                what="bob is asked")
+    # bob's client approves and asks back; alice's does not answer by itself.
+    bob_x.xmpp.send_presence(pto=alice.jid, ptype="subscribed")
+    bob_x.xmpp.send_presence(pto=alice.jid, ptype="subscribe")
+    await until(lambda: [e for e in a.of(SubscriptionRequest) if e.jid == bob.jid],
+                what="the request shows")
+    await until(lambda: next(i for i in a.client.roster() if i.jid == bob.jid)
+                .subscription == "to", what="alice sees bob")
+    await asyncio.sleep(0.5)
+    assert not [p for p in bob_x.presences if p.get("type") == "subscribed"]
+    a.client.approve(bob.jid)
+    await until(lambda: [p for p in bob_x.presences if p.get("type") == "subscribed"],
+                what="the approval")
+    await until(lambda: next(i for i in a.client.roster() if i.jid == bob.jid)
+                .subscription == "both", what="both ways")
+
+    dave_x.xmpp.send_presence(pto=alice.jid, ptype="subscribe")
+    await until(lambda: [e for e in a.of(SubscriptionRequest) if e.jid == dave.jid],
+                what="dave's request")
+    a.client.deny(dave.jid)
+    await until(lambda: [p for p in dave_x.presences if p.get("type") == "unsubscribed"],
+                what="the refusal")
+
+    await a.client.remove_contact(bob.jid)
+    await until(lambda: bob.jid not in {i.jid for i in a.client.roster()}, what="removed")
+    with pytest.raises(XmppError, match="not in the roster"):
+        await a.client.remove_contact(bob.jid)

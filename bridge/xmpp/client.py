@@ -232,7 +232,8 @@ class XmppClient(Rooms):
             if bare(str(jid)) == self.own:
                 continue
             items.append(RosterItem(bare(str(jid)), item["name"] or "",
-                                    item["subscription"] or "none", bool(item["pending_out"])))
+                                    item["subscription"] or "none", bool(item["pending_out"]),
+                                    tuple(sorted(item["groups"] or ()))))
         return sorted(items, key=lambda i: i.jid)
 
     def subscribe(self, jid: str, name: str = "") -> None:
@@ -241,6 +242,34 @@ class XmppClient(Rooms):
         if name:
             self.session.update_roster(JID(jid), name=name)
         self.session.send_presence(pto=jid, ptype="subscribe")
+
+    async def add_contact(self, jid: str, name: str = "",
+                          groups: Iterable[str] = ()) -> RosterItem:
+        """Put a contact in the roster with a name and groups (RFC 6121 §2.3) and
+        ask to see their presence; their answer comes as a roster change."""
+        jid = bare(jid)
+        try:
+            target = JID(jid)
+        except InvalidJID as exc:
+            raise XmppError(f"cannot add {jid!r}: {exc}") from None
+        if not target.user or jid == self.own:
+            raise XmppError(f"{jid!r} is not someone else's address")
+        answer = self.session.update_roster(target, name=name, groups=sorted(set(groups)),
+                                            timeout=IQ_TIMEOUT)
+        if answer is not None:
+            await self._asked(answer, None)
+        self.session.send_presence(pto=jid, ptype="subscribe")
+        return next((i for i in self.roster() if i.jid == jid),
+                    RosterItem(jid, name, "none", True, tuple(sorted(set(groups)))))
+
+    async def remove_contact(self, jid: str) -> None:
+        """Take a contact out of the roster: both subscriptions end (RFC 6121 §2.5)."""
+        jid = bare(jid)
+        if not self.session.client_roster.has_jid(jid):
+            raise XmppError(f"{jid} is not in the roster")
+        answer = self.session.del_roster_item(jid)
+        if answer is not None:
+            await self._asked(answer, None)
 
     def approve(self, jid: str) -> None:
         """Let a contact who asked see our presence."""

@@ -119,6 +119,7 @@ class RosterItem:
     name: str
     subscription: str  # none | to | from | both
     pending_out: bool  # we asked to subscribe and wait for the answer
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -128,8 +128,12 @@ class Inbound(Edits):
         # Attributes read raw: the stanza interface makes a JID of them and raises.
         reason = invite.xml.find(q(NS_MUC_USER, "reason"))
         password = muc.xml.find(q(NS_MUC_USER, "password"))
+        room = bare(stanza.xml.get("from") or "")
+        # A room that hides real JIDs names the inviter by nick (room/nick): kept whole.
+        inviter = invite.xml.get("from") or ""
+        inviter = inviter if bare(inviter) == room and resource(inviter) else bare(inviter)
         self._publish(RoomInvitation(
-            self.name, bare(stanza.xml.get("from") or ""), bare(invite.xml.get("from") or ""),
+            self.name, room, inviter,
             (reason.text or "") if reason is not None else "",
             (password.text or "") if password is not None else "", False))
 
