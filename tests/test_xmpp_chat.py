@@ -1,7 +1,8 @@
 """Modern chat against the real Prosody, the other side a plain slixmpp client
 writing its stanzas by hand (tests/harness/plain_xmpp.py): corrections
-(XEP-0308), reactions (XEP-0444), retractions (XEP-0424), who gets receipts,
-what our presence and disco say, and what an unknown request is answered.
+(XEP-0308), reactions (XEP-0444), retractions (XEP-0424), who gets receipts and
+chat states, what our presence and disco say, what an unknown request is
+answered, rooms joined by invitation, and the roster.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ NS_RETRACT = "urn:xmpp:message-retract:1"
 NS_RECEIPTS = "urn:xmpp:receipts"
 NS_CAPS = "http://jabber.org/protocol/caps"
 NS_MUC_USER = "http://jabber.org/protocol/muc#user"
+NS_CHAT_STATES = "http://jabber.org/protocol/chatstates"
 
 
 def line(to: str, body: str, extra: str = "", mid: str | None = None) -> tuple[str, str]:
@@ -342,3 +344,30 @@ async def test_roster_add_remove_and_subscriptions_answered_only_by_the_user(
     await until(lambda: bob.jid not in {i.jid for i in a.client.roster()}, what="removed")
     with pytest.raises(XmppError, match="not in the roster"):
         await a.client.remove_contact(bob.jid)
+
+
+async def test_chat_states_go_only_to_clients_that_take_them(world, connect, running):
+    _, xmpp = running
+    alice, bob, dave = person(world, "alice"), person(world, "bob"), person(world, "dave")
+    world.befriend(alice, bob)
+    world.befriend(alice, dave)
+    a = await connect(alice)
+    bob_x = plain(world, bob)  # announces no chat states
+    dave_x = plain(world, dave)
+    dave_x.xmpp.register_plugin("xep_0085")  # announces them (XEP-0085 §5.1)
+    await xmpp(bob_x)
+    await xmpp(dave_x)
+    await until(lambda: a.client.availability(bob.jid).availability.value == "available"
+                and a.client.availability(dave.jid).availability.value == "available",
+                what="both online")
+    a.client.send_chat_state(bob.jid, "composing")
+    a.client.send_chat_state(dave.jid, "composing")
+    await until(lambda: dave_x.with_child(NS_CHAT_STATES, "composing"), what="dave sees it")
+    await asyncio.sleep(0.5)
+    assert bob_x.with_child(NS_CHAT_STATES, "composing") == []
+    # bob's client sends one: now it is known to take them.
+    bob_x.send_xml(f"<message to='{alice.jid}' type='chat'>"
+                   f"<active xmlns='{NS_CHAT_STATES}'/></message>")
+    await asyncio.sleep(0.3)
+    a.client.send_chat_state(bob.jid, "paused")
+    await until(lambda: bob_x.with_child(NS_CHAT_STATES, "paused"), what="bob sees it")

@@ -316,6 +316,7 @@ class XmppClient(Rooms):
         if ptype == "unavailable":
             resources.pop(res, None)
             self._receipt_support.pop(f"{jid}/{res}", None)
+            self._chat_state_support.pop(f"{jid}/{res}", None)
         elif res not in resources and len(resources) >= MAX_RESOURCES:
             return  # a flood of made-up resources; real people have a handful
         else:

@@ -223,6 +223,8 @@ class ClientCore:
         # lines wait behind the ones being checked, so everything goes out in order.
         self._flushing = False
         self._receipt_support: dict[str, bool] = {}  # full JID -> disco says XEP-0184
+        self._chat_state_support: dict[str, bool] = {}  # full JID -> disco says XEP-0085
+        self._chat_state_senders: set[str] = set()  # bare JIDs that sent us a chat state
         self._muc_service: str | None = None
         self._stopping = False
         self._auth_failed = False

@@ -115,6 +115,7 @@ class Inbound(Edits):
                 and self._plain(stanza):
             state = stanza["chat_state"]
             if state in CHAT_STATES:
+                self._chat_state_senders.add(bare(sender))
                 self._publish(ChatStateChanged(self.name, bare(sender), state))
 
     def _on_invitation(self, stanza: Any) -> None:

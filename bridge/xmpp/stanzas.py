@@ -31,6 +31,7 @@ NS_MUC_USER = "http://jabber.org/protocol/muc#user"
 NS_CONFERENCE = "jabber:x:conference"
 NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+NS_CHAT_STATES = "http://jabber.org/protocol/chatstates"
 NS_CORRECT = "urn:xmpp:message-correct:0"
 NS_RETRACT = "urn:xmpp:message-retract:1"
 NS_RETRACT_0 = "urn:xmpp:message-retract:0"  # inside XEP-0422's apply-to, before v1
