@@ -371,3 +371,23 @@ async def test_chat_states_go_only_to_clients_that_take_them(world, connect, run
     await asyncio.sleep(0.3)
     a.client.send_chat_state(bob.jid, "paused")
     await until(lambda: bob_x.with_child(NS_CHAT_STATES, "paused"), what="bob sees it")
+
+
+async def test_our_presence_is_kept_for_the_next_session(world, connect, running):
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    a = await connect(alice)
+    a.client.set_presence("away", "at lunch")
+
+    def shown() -> list[tuple[str, str]]:
+        return [(p.findtext("{jabber:client}show") or "", p.findtext("{jabber:client}status")
+                 or "") for p in bob_x.presences
+                if (p.get("from") or "").startswith(alice.jid) and p.get("type") is None]
+    await until(lambda: ("away", "at lunch") in shown(), what="away")
+    await a.client.stop()
+    bob_x.presences.clear()
+    await a.client.start()
+    await until(shown, what="alice back")
+    assert shown()[0] == ("away", "at lunch")

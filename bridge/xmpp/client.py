@@ -280,11 +280,13 @@ class XmppClient(Rooms):
         self.session.send_presence(pto=bare(jid), ptype="unsubscribed")
 
     def set_presence(self, show: str = "", status: str = "", priority: int = 0) -> None:
-        """Our own presence: show is "", chat, away, xa or dnd."""
+        """Our own presence: show is "", chat, away, xa or dnd; kept for the next
+        session (a reconnection that cannot resume starts with it)."""
         if show not in ("", "chat", "away", "xa", "dnd"):
             raise ValueError(f"show must be '', chat, away, xa or dnd, not {show!r}")
-        self.session.send_presence(pshow=show or None, pstatus=status or None,
-                                   ppriority=priority)
+        self.session.own_presence = {"pshow": show or None, "pstatus": status or None,
+                                     "ppriority": priority}
+        self.session.send_presence(**self.session.own_presence)
 
     def refusal(self, jid: str) -> str | None:
         """Why the last send to this contact bounced, while it is not yet cleared."""

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import re
 import ssl
+from typing import Any
 
 import slixmpp
 
@@ -86,6 +87,9 @@ class XmppSession(slixmpp.ClientXMPP):
         for plugin in plugins:
             self.register_plugin(plugin, (plugin_config or {}).get(plugin))
         self._ready: asyncio.Future[None] | None = None
+        # Our presence as last set (show, status, priority): a new session starts
+        # with it, not with plain "available".
+        self.own_presence: dict[str, Any] = {}
         self.add_event_handler("session_start", self._on_session_start)
         self.add_event_handler("failed_auth", self._on_failed)
         self.add_event_handler("failed_all_auth", self._on_no_login)
@@ -110,7 +114,7 @@ class XmppSession(slixmpp.ClientXMPP):
             # announce, so the presence below carries it: without it, contacts'
             # clients never learn what we support (receipts, corrections, ...).
             await self.plugin["xep_0115"].update_caps(broadcast=False)
-        self.send_presence()
+        self.send_presence(**self.own_presence)
         self._settle(None)
 
     def _on_failed(self, event: object) -> None:
