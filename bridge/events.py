@@ -1,6 +1,23 @@
-"""The engine's events: small typed records that the app and headless mode follow.
+"""The engine's events: every small typed record the app and headless mode follow.
 
-Transports publish, screens subscribe. Nothing here knows about Textual.
+Transports and services publish, screens subscribe. Nothing here knows about
+Textual. This module is the whole vocabulary between the engine and its front
+ends (as aerc's worker/types/messages.go is for aerc): an event defined anywhere
+else is a bug. The engine keeps some of them in the store's event log
+(`Engine.PERSISTED_EVENTS`), which `tuiclient watch` prints by class name.
+
+Delivery is one idea with one class, `Delivery`: an outgoing message moved on,
+on either transport (`transport`), with its outbox row when it has one. Its
+three subclasses only say who tells it, and keep the names that `watch`'s output,
+the app's toasts and the XMPP client were built on:
+
+- `OutboxChanged`: a chat row of the outbox moved (bridge.delivery);
+- `EmailDelivery`: an email row of the outbox moved (bridge.delivery);
+- `DeliveryChanged`: the XMPP wire reported on a stanza (ack, receipt, marker,
+  error), before or without an outbox row; the delivery state machine turns it
+  into a move of the row.
+
+A listener that wants every delivery change matches `Delivery`.
 """
 
 from __future__ import annotations
@@ -9,6 +26,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from .model import HealthReport
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,48 @@ class ClockMeasured(Event):
     account: str
     service: str  # imap | xmpp
     skew_s: float
+
+
+@dataclass(frozen=True)
+class HealthReported(Event):
+    """A probe's report on one server of one account; `critical` if it is on the
+    critical list (probed more often) after this report; `changed` if the server's
+    state (`HealthReported.state`) is not what the previous report said (the first
+    report of a server is a change)."""
+
+    report: HealthReport
+    critical: bool
+    changed: bool = True
+
+    @property
+    def state(self) -> tuple[bool, bool, bool | None, bool]:
+        r = self.report
+        return (r.reachable, r.logged_in, r.push_alive, self.critical)
+
+
+# -- mail ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncProgress(Event):
+    """Header sync of a folder moved on: `done` of `total` messages are stored."""
+
+    account: str
+    folder: str
+    done: int
+    total: int
+    phase: str  # first-screen | backfill | resync | done
+
+
+@dataclass(frozen=True)
+class FolderChanged(Event):
+    """New, changed or vanished messages in a folder after a sync pass."""
+
+    account: str
+    folder: str
+    new: int
+    flags_changed: int
+    vanished: int
 
 
 Listener = Callable[[Event], None]
@@ -107,13 +168,45 @@ class MessageReceived(Event):
 
 
 @dataclass(frozen=True)
-class DeliveryChanged(Event):
-    """An outgoing message moved on: sent, delivered, read, or failed with a reason."""
+class Delivery(Event):
+    """An outgoing message moved on: queued, deferred, sending, sent, delivered,
+    read, failed, cancelled, or moved to the other transport; `detail` says why."""
 
     account: str
     msg_id: str
     state: str  # a DeliveryState value
     detail: str = ""
+    transport: str = field(default="xmpp", kw_only=True)  # email | xmpp
+    outbox_id: int | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class DeliveryChanged(Delivery):
+    """The XMPP wire's word on a stanza: acked (sent), delivered, read, or failed."""
+
+
+@dataclass(frozen=True)
+class OutboxChanged(Delivery):
+    """A chat row of the outbox moved (one transition of bridge.delivery)."""
+
+
+@dataclass(frozen=True)
+class EmailDelivery(Delivery):
+    """An email row of the outbox moved: sent, queued for retry, failed, ..."""
+
+    transport: str = field(default="email", kw_only=True)
+
+
+@dataclass(frozen=True)
+class DeferralRetry(Event):
+    """A deferred chat message was tried again; `outcome` says what happened."""
+
+    account: str
+    outbox_id: int
+    msg_id: str
+    attempt: int
+    outcome: str  # "still away: In meetings", "available: sending", ...
+    next_in: float | None  # seconds to the next scheduled try, None if none
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The one message model for both transports.
+"""The one message model for both transports, and the read records around it.
 
 An email and a chat line are the same `Message`: code above the transports reads
 its parties, thread, text, attachments and delivery state, and only the transport
@@ -10,15 +10,23 @@ Message ids are kept bare, without angle brackets: `new_message_id()` makes
 origin-id (XEP-0359) and `<thread>` (XEP-0201); the email layer wraps it in `<>`
 when it writes Message-ID, In-Reply-To and References. Keeping one spelling in the
 store means the same message seen through both transports compares equal.
+
+Besides `Message`, this module holds every value the front ends read: a
+conversation (`Thread`), a `Folder`, a `Contact`, an outbox row (`OutboxItem`) and
+its log, a contact's availability (`ContactPresence`), a server's `HealthReport`.
+The modules that made them first (bridge.store.records, bridge.xmpp.availability,
+bridge.health) re-export them, so older imports keep working.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Transport(StrEnum):
@@ -243,3 +251,226 @@ class EmailHeaders:
     direction: Direction = Direction.IN
     malformed: bool = False
 
+
+
+@dataclass
+class ImPlan:
+    """One chat leg of a reply: who, in which conversation, with what.
+
+    Every message id is chosen here, before anything is sent, so the outbox can
+    resend the very same stanzas after a crash and receivers drop the copies.
+    """
+
+    account: str
+    to: str  # a bare JID, or the room's JID when `room` is set
+    thread_id: str
+    text: str
+    msg_id: str
+    room: bool = False
+    invite: list[str] = field(default_factory=list)  # room members to add and invite
+    room_name: str = ""
+    history: str | None = None
+    history_id: str | None = None
+    files: list[dict[str, str | int]] = field(default_factory=list)  # name, type, sha256, id
+
+    def to_payload(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> ImPlan:
+        return cls(**{k: payload[k] for k in cls.__dataclass_fields__ if k in payload})
+
+
+# -- read records -------------------------------------------------------------------
+# What the engine hands the front ends: frozen values, no behaviour beyond a few
+# derived properties, no protocol in them.
+
+# Why a cursor and not just a date: two threads (or messages) can share a date to the
+# second, and a page boundary between them would drop one. (date, row id) is unique.
+Cursor = tuple[float, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    account: str
+    name: str
+    role: str | None = None
+    uidvalidity: int | None = None
+    uidnext: int | None = None
+    highestmodseq: int | None = None
+    unread: int | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """One conversation of one account, as a list view shows it."""
+
+    id: int
+    account: str
+    thread_id: str
+    subject: str
+    first_date: float
+    last_date: float
+    message_count: int
+    unread_count: int
+    last_sender: str
+    snippet: str
+    transports: frozenset[Transport]
+
+    @property
+    def cursor(self) -> Cursor:
+        """Pass as `before=` to get the page after this thread."""
+        return (self.last_date, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAddress:
+    address: str
+    kind: str  # email | jid | both (an address that is both)
+    source: str  # config | rule | learned
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: int
+    name: str
+    addresses: tuple[ContactAddress, ...]
+
+    @property
+    def emails(self) -> list[str]:
+        return [a.address for a in self.addresses if a.kind in ("email", "both")]
+
+    @property
+    def jids(self) -> list[str]:
+        return [a.address for a in self.addresses if a.kind in ("jid", "both")]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    msg_id: str
+    account: str
+    transport: Transport
+    state: DeliveryState
+    payload: dict[str, Any]
+    parties: list[Party]
+    created: float
+    updated: float
+    next_attempt: float | None
+    attempts: int
+    owner: str | None = None  # the process that holds it (bridge/store/owner.py)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxLogEntry:
+    outbox_id: int
+    at: float
+    event: str
+    detail: str
+
+
+class Availability(StrEnum):
+    AVAILABLE = "available"
+    AWAY = "away"
+    BUSY = "busy"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"  # no presence subscription: we cannot know
+    BLOCKED = "blocked"  # we block them, or a send to them was refused
+
+
+# show values of RFC 6121 (and "" for plain available) mapped to what a user decides on.
+SHOW_AVAILABILITY = {
+    "": Availability.AVAILABLE,
+    "chat": Availability.AVAILABLE,
+    "away": Availability.AWAY,
+    "xa": Availability.AWAY,
+    "dnd": Availability.BUSY,
+}
+
+
+@dataclass(frozen=True)
+class ResourcePresence:
+    resource: str
+    show: str = ""  # "", chat, away, xa, dnd
+    status: str = ""
+    priority: int = 0
+
+    @property
+    def availability(self) -> Availability:
+        return SHOW_AVAILABILITY.get(self.show, Availability.AVAILABLE)
+
+
+@dataclass(frozen=True)
+class ContactPresence:
+    """A contact's availability and the status text ("away message") that goes with it."""
+
+    jid: str
+    availability: Availability
+    status: str = ""
+    resources: tuple[ResourcePresence, ...] = ()
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """One probe's answer about one server of one account."""
+
+    account: str
+    service: str  # imap | smtp | xmpp
+    reachable: bool
+    logged_in: bool
+    push_alive: bool | None = None  # None: no push channel here (SMTP, nothing running)
+    rtt_ms: float | None = None
+    clock_skew_s: float | None = None  # server minus local; None when unknown
+    detail: str = ""
+    checked_at: float = field(default_factory=time.time)
+
+    @property
+    def ok(self) -> bool:
+        return self.reachable and self.logged_in and self.push_alive is not False
+
+    @classmethod
+    def failed(cls, account: str, service: str, exc: BaseException, started: float, *,
+               secret: bool = False) -> HealthReport:
+        """The report of a probe that could not log in: reachable when the server
+        refused the login, not when it (or the password, `secret`) was missing."""
+        text = str(exc)
+        refused = "login refused" in text or "authentication" in text.lower()
+        return cls(account, service, reachable=refused and not secret, logged_in=False,
+                   detail=text, checked_at=started)
+
+    def summary(self) -> str:
+        """One line for people: what works, the figures, and the detail."""
+        if not self.reachable:
+            state = "unreachable"
+        elif not self.logged_in:
+            state = "login failed"
+        elif self.push_alive is False:
+            state = "push stalled"
+        else:
+            state = "ok"
+        parts = [state]
+        if self.rtt_ms is not None:
+            parts.append(f"rtt {self.rtt_ms:.0f} ms")
+        if self.clock_skew_s is not None:
+            parts.append(f"clock {self.clock_skew_s:+.1f} s")
+        elif self.ok and self.service != "smtp":
+            parts.append("clock unknown")
+        if self.push_alive is not None:
+            parts.append("push alive" if self.push_alive else "push dead")
+        if self.detail:
+            parts.append(self.detail)
+        return ", ".join(parts)
+
+
+# Chats with no email behind them: the same two people get the same thread id on
+# every device and after every restart (DESIGN: threads across transports).
+_THREAD_NAMESPACE = uuid.UUID("5f0c8f7e-3d8a-4a43-9a55-6a0c1b9c2e11")
+
+
+def default_thread_id(own_bare: str, peer_bare: str) -> str:
+    """The conversation id of a chat with `peer` when no <thread> names one."""
+    name = f"{own_bare.lower()}|{peer_bare.lower()}"
+    domain = own_bare.rpartition("@")[2] or "xmpp.invalid"
+    return f"{uuid.uuid5(_THREAD_NAMESPACE, name).hex}@{domain}"

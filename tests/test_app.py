@@ -24,7 +24,7 @@ from tests.harness.plain_xmpp import fetch
 from tests.harness.servers import Account, World
 from tests.others import contacts_toml, person, plain, send_email, wait_inbox
 from tuiclient.app import TuiClientApp
-from tuiclient.screens.compose import ComposeScreen
+from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
 from tuiclient.screens.health import HealthScreen
 from tuiclient.screens.outbox import OutboxScreen, item_text
 from tuiclient.screens.prompts import AddressScreen, DeferScreen, ReplyOptionsScreen
@@ -554,3 +554,32 @@ async def test_outbox_sends_a_waiting_email_by_chat(world, tmp_path, running):
             assert f"instead of email {email_id}" in text_of(app, "#outbox-log")
     finally:
         world.start_smtp()
+
+
+async def test_choosing_a_contact_writes_by_im_only_when_they_are_online(
+        world, tmp_path, running):
+    """Enter on a contact in the sidebar opens a new message by the engine's one
+    "auto" rule: IM to a mapped contact who is online, email to one who is not."""
+    _, xmpp = running
+    alice, bob, carol = (person(world, n) for n in ("alice", "bob", "carol"))
+    world.befriend(alice, bob)
+    world.befriend(alice, carol)
+    await xmpp(plain(world, bob))
+    app = alice_app(world, tmp_path, alice, bob, carol)
+    async with app.run_test(size=(140, 40)) as pilot:
+        engine = app.engine
+        assert await wait_until(
+            lambda: engine.availability(alice.name, bob.jid).availability.value == "available")
+
+        async def compose_for(address: str) -> str:
+            app.screen.query_one(Sidebar).post_message(Sidebar.Chosen("contact", (address,)))
+            assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+            screen = app.screen
+            assert isinstance(screen, NewMessageScreen) and screen.to == address
+            via = screen.via
+            await pilot.press("escape")
+            assert await pilot_until(pilot, lambda: not isinstance(app.screen, NewMessageScreen))
+            return via
+
+        assert await compose_for(bob.jid) == "im"
+        assert await compose_for(carol.jid) == "email"

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import json
 import os
 import shlex
@@ -36,7 +35,6 @@ import ssl
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,41 +48,30 @@ from ..config import (
     get_password,
 )
 from ..engine import Engine, EngineError, ReplyResult
+from ..errors import WHEN_AWAY, ContactAway, describe_presence
 from ..events import Event, HealthChanged
 from ..identity import UnmappedParty, normalize_email, normalize_jid
-from ..model import DeliveryState, Direction, Message, Transport
-from ..outbox import WHEN_AWAY, ContactAway, describe_presence
-from ..store.records import Thread
+from ..model import DeliveryState, Direction, Message, Thread, Transport
 from . import output as out
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_CONFIG = 3
-EXIT_AUTH = 4
-EXIT_NETWORK = 5
-EXIT_NOT_DELIVERED = 6
-EXIT_DECIDE = 7
-EXIT_STORE = 8
+# Defined in .outcome, and importable from here as before (see __all__).
+from .outcome import (
+    EXIT_AUTH,
+    EXIT_CONFIG,
+    EXIT_DECIDE,
+    EXIT_FAILED,
+    EXIT_NETWORK,
+    EXIT_NOT_DELIVERED,
+    EXIT_OK,
+    EXIT_STORE,
+    EXIT_USAGE,
+    CommandError,
+    Outcome,
+    store_not_writable,
+)
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
             "contacts", "watch", "serve", "run", "health")
-
-
-@dataclass
-class Outcome:
-    """What a command did: its exit code, a result for --json, lines for people."""
-
-    code: int = EXIT_OK
-    result: Any = None
-    lines: list[str] = field(default_factory=list)
-
-
-class CommandError(Exception):
-    def __init__(self, code: int, message: str, detail: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.detail = detail
 
 
 # -- the parser -------------------------------------------------------------------------
@@ -188,41 +175,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 # -- the store's disk ------------------------------------------------------------------
-
-# SQLite's primary result codes that mean "cannot write here" (extended codes keep
-# the primary one in their low byte): READONLY, IOERR, FULL, CANTOPEN.
-_SQLITE_NOT_WRITABLE = {8, 10, 13, 14}
-_OS_NOT_WRITABLE = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM}
-
-
-def store_not_writable(exc: BaseException, store: Path) -> str | None:
-    """The one line for an error that means the store cannot be written (a full or
-    read-only disk, no permission), else None. SQLite says "disk I/O error" for
-    several causes; the folder itself is asked which one it is."""
-    if isinstance(exc, sqlite3.Error):
-        code = getattr(exc, "sqlite_errorcode", None)
-        text = str(exc).lower()
-        if not ((code is not None and code & 0xFF in _SQLITE_NOT_WRITABLE)
-                or any(w in text for w in ("readonly", "read-only", "disk is full",
-                                           "disk i/o error", "unable to open"))):
-            return None
-        reason = str(exc)
-    elif isinstance(exc, OSError) and exc.errno in _OS_NOT_WRITABLE:
-        if exc.filename is not None and store.parent not in Path(exc.filename).parents \
-                and Path(exc.filename) != store.parent:
-            return None  # some other file: not the store's business
-        reason = exc.strerror or str(exc)
-    else:
-        return None
-    folder = store.parent
-    with contextlib.suppress(OSError):
-        st = os.statvfs(folder if folder.exists() else folder.parent)
-        if st.f_flag & os.ST_RDONLY:
-            reason = "read-only file system"
-        elif st.f_bavail * st.f_frsize < 64 * 1024:
-            reason = "no space left on the device"
-    return f"store not writable: {store}: {reason}"
-
 
 # -- running ---------------------------------------------------------------------------
 
@@ -438,7 +390,7 @@ async def cmd_sync(h: Headless, a: argparse.Namespace) -> Outcome:
             continue
         if account.imap:
             try:
-                await h.engine._imap(account.name, lambda s: s.sync_all())
+                await h.engine.sync(account.name, here=True)
             except EngineError as exc:
                 raise CommandError(EXIT_AUTH if "login refused" in str(exc) else EXIT_NETWORK,
                                    str(exc)) from exc
@@ -461,10 +413,11 @@ async def _reply(h: Headless, original: Message, text: str, via: str,
     if attach and "all" in attach:
         attach = "all"
     await h.up(xmpp=True)
-    if via in ("im", "auto") and original.account not in h.engine.xmpp:
-        if via == "im":
-            h.need_xmpp(original.account)
+    if via == "im" and original.account not in h.engine.xmpp:
+        h.need_xmpp(original.account)
         via = "email"
+    # "auto" is the engine's one rule (bridge.handoff.auto): email without a chat
+    # connection, chat when everyone is mapped and available.
     result = await h.engine.reply(original.id or 0, text, via=via, reply_all=a.reply_all,
                                   history=a.history, attachments=attach, mixed=a.mixed,
                                   separate_chats=a.separate_chats, when_away=a.when_away)
@@ -504,13 +457,7 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
     via = a.via
     await h.up(xmpp=via != "email")
     if via == "auto":
-        via = "email"
-        if account in h.engine.xmpp:
-            jids = [h.engine.chat_address(account, t) for t in a.to]
-            client = h.engine.xmpp[account]
-            if all(j and client.availability(j).availability.value == "available"
-                   for j in jids):
-                via = "im"
+        via = h.engine.auto_via(account, a.to)  # the engine's one rule
     elif via == "im" and account not in h.engine.xmpp:
         # The chat server is out of reach: the line waits in the outbox (exit 6)
         # for the next process that reaches it. A refused login is the user's to fix.
@@ -986,3 +933,23 @@ def main(args: argparse.Namespace, config: Config) -> int:
         for line in outcome.lines:
             print(line, file=stream)
     return outcome.code
+
+
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_CONFIG",
+    "EXIT_DECIDE",
+    "EXIT_FAILED",
+    "EXIT_NETWORK",
+    "EXIT_NOT_DELIVERED",
+    "EXIT_OK",
+    "EXIT_STORE",
+    "EXIT_USAGE",
+    "CommandError",
+    "Headless",
+    "Outcome",
+    "add_commands",
+    "fail",
+    "parse",
+    "store_not_writable",
+]

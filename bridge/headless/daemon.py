@@ -30,13 +30,14 @@ import contextlib
 import json
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..events import Event
 from ..identity import UnmappedParty
 from ..model import SEEN, Direction, Message, Transport
 from ..outbox import ContactAway
 from . import output as out
+from .outcome import EXIT_CONFIG, EXIT_OK, Outcome, store_not_writable
 from .rules import (
     AUTOMATIC_HEADERS,
     Decision,
@@ -48,7 +49,18 @@ from .rules import (
 )
 
 if TYPE_CHECKING:
-    from .cli import Headless, Outcome
+    from ..engine import Engine
+
+
+class Host(Protocol):
+    """What the daemon needs of the headless front end that runs it (cli.Headless):
+    its engine, its stop signal, and bringing the servers up unless stopped."""
+
+    engine: Engine
+    stop: asyncio.Event
+
+    async def up_unless_stopped(self, *, mail: bool = False, xmpp: bool = True) -> bool: ...
+
 
 # On a first run, messages older than this are history, not news; later runs
 # go on from where the last one stopped (the state file), so what came in while
@@ -58,7 +70,7 @@ AUTO_HEADER = {"Auto-Submitted": "auto-replied"}
 
 
 class RulesDaemon:
-    def __init__(self, h: Headless, rules: RuleSet, as_json: bool) -> None:
+    def __init__(self, h: Host, rules: RuleSet, as_json: bool) -> None:
         self.h = h
         self.engine = h.engine
         self.rules = rules
@@ -177,7 +189,6 @@ class RulesDaemon:
             try:
                 await self.act(m, d)
             except (UnmappedParty, ContactAway, Exception) as exc:
-                from .cli import store_not_writable
                 reason = store_not_writable(exc, self.engine.store.path) or str(exc)
                 self.report("failed", rule=d.rule, message=m.id, reason=reason)
                 if d.action in ("reply", "handoff"):
@@ -228,8 +239,7 @@ class RulesDaemon:
         return "im" if presence.availability.value == "available" else "email"
 
 
-async def run_rules(h: Headless, a: argparse.Namespace) -> Outcome:
-    from .cli import EXIT_CONFIG, EXIT_OK, Outcome
+async def run_rules(h: Host, a: argparse.Namespace) -> Outcome:
     own = [x for acc in h.engine.accounts for x in (acc.email, acc.jid) if x]
     if a.rules is None:
         # `tuiclient run`: no rules, only the engine's loops (IDLE, XMPP, outbox).

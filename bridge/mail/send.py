@@ -6,6 +6,10 @@ answers with a temporary error leaves the row queued with a later retry time, so
 the email goes when the server is back; a permanent refusal marks it failed with
 the server's words. After SMTP accepts it, the copy goes to the Sent folder over
 IMAP (a failure there is logged, and does not resend the email).
+
+The sender keeps no state of its own: every move of a row (claimed, sent, back
+in the queue, failed) is one `transition` of bridge.delivery, which writes the
+row, its log line and its `EmailDelivery` event together.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ import base64
 import smtplib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
 
 from .. import failpoints
 from ..config import AccountConfig
-from ..events import Event, EventBus
+from ..delivery import Deliveries
+from ..events import EmailDelivery, EventBus
 from ..model import DeliveryState, Direction, Message, Party, Transport
 from ..store import Store
 from .connect import TIMEOUT, ConnectError, open_smtp
@@ -28,17 +32,6 @@ from .mime import parse_message, to_message
 
 FIRST_RETRY = 30.0
 MAX_RETRY = 15 * 60.0
-
-
-@dataclass(frozen=True)
-class EmailDelivery(Event):
-    """An outgoing email changed state: sent, queued for retry, or failed."""
-
-    account: str
-    outbox_id: int
-    msg_id: str
-    state: str
-    detail: str
 
 
 def _envelope(mail: EmailMessage) -> list[str]:
@@ -51,13 +44,14 @@ class MailSender:
                  events: EventBus | None = None,
                  append_sent: Callable[[bytes], None] | None = None,
                  retry_delay: Callable[[int], float] | None = None,
-                 timeout: float = TIMEOUT) -> None:
+                 timeout: float = TIMEOUT, deliveries: Deliveries | None = None) -> None:
         if account.smtp is None:
             raise ValueError(f"account {account.name} has no SMTP server")
         self.account = account
         self.password = password
         self.store = store
         self.events = events or EventBus()
+        self.deliveries = deliveries or Deliveries(store, self.events)
         self.append_sent = append_sent
         # Seconds before retry number n (0 first); the engine passes the config's
         # deferral schedule, so one setting governs how both transports retry.
@@ -105,13 +99,14 @@ class MailSender:
         # Claimed by compare-and-set, with this process's name in the row: another
         # process on the same store (the app, `serve`, a one-shot command) neither
         # sends it too nor takes it back while this one runs.
-        if self.store.outbox_claim(outbox_id, (DeliveryState.QUEUED,),
-                                   attempts=attempts + 1) is None:
+        if self.deliveries.transition(outbox_id, DeliveryState.SENDING,
+                                      only_from=(DeliveryState.QUEUED,), claim=True,
+                                      attempt=True, quiet=True) is None:
             # Taken meanwhile (sent by chat instead, cancelled): not ours to send.
             item = self.store.outbox_get(outbox_id)
             state = item.state if item is not None else DeliveryState.CANCELLED
-            return EmailDelivery(self.account.name, outbox_id, msg_id, state.value,
-                                 "no longer waiting for SMTP")
+            return EmailDelivery(self.account.name, msg_id, state.value,
+                                 "no longer waiting for SMTP", outbox_id=outbox_id)
         try:
             smtp = open_smtp(smtp_cfg, smtp_cfg.username or self.account.email or "",
                              self.password(), timeout=self.timeout)
@@ -144,33 +139,33 @@ class MailSender:
         detail = "accepted by the server"
         if refused:
             detail += "; refused for " + ", ".join(refused)
-        self.store.outbox_update(outbox_id, DeliveryState.SENT, next_attempt=None)
-        self.store.outbox_log(outbox_id, "sent", detail)
+        event = self._move(outbox_id, msg_id, DeliveryState.SENT, detail, next_attempt=None)
         if self.append_sent is not None:
             try:
                 self.append_sent(raw)
-                self.store.outbox_log(outbox_id, "filed", "copy saved to Sent")
+                self.deliveries.note(outbox_id, "filed", "copy saved to Sent")
             except Exception as exc:  # the email is out; only the copy is missing
-                self.store.outbox_log(outbox_id, "filing failed", str(exc))
-        return self._tell(outbox_id, msg_id, DeliveryState.SENT, detail)
+                self.deliveries.note(outbox_id, "filing failed", str(exc))
+        return event
 
     def _sender(self) -> str:
         return self.account.email or ""
 
     def _retry(self, outbox_id: int, msg_id: str, attempts: int, detail: str) -> EmailDelivery:
         wait = self.retry_delay(attempts)
-        self.store.outbox_update(outbox_id, DeliveryState.QUEUED,
-                                 next_attempt=time.time() + wait)
-        self.store.outbox_log(outbox_id, "retry later", f"{detail}; next try in {wait:.0f}s")
-        return self._tell(outbox_id, msg_id, DeliveryState.QUEUED, detail)
+        return self._move(outbox_id, msg_id, DeliveryState.QUEUED, detail,
+                          log="retry later", log_detail=f"{detail}; next try in {wait:.0f}s",
+                          next_attempt=time.time() + wait)
 
     def _failed(self, outbox_id: int, msg_id: str, detail: str) -> EmailDelivery:
-        self.store.outbox_update(outbox_id, DeliveryState.FAILED, next_attempt=None)
-        self.store.outbox_log(outbox_id, "failed", detail)
-        return self._tell(outbox_id, msg_id, DeliveryState.FAILED, detail)
+        return self._move(outbox_id, msg_id, DeliveryState.FAILED, detail, next_attempt=None)
 
-    def _tell(self, outbox_id: int, msg_id: str, state: DeliveryState,
-              detail: str) -> EmailDelivery:
-        event = EmailDelivery(self.account.name, outbox_id, msg_id, state.value, detail)
-        self.events.publish(event)
-        return event
+    def _move(self, outbox_id: int, msg_id: str, state: DeliveryState, detail: str, *,
+              log: str | None = None, log_detail: str | None = None,
+              next_attempt: float | None) -> EmailDelivery:
+        """Report what the server said: one transition of the row."""
+        self.deliveries.transition(outbox_id, state, detail if log_detail is None
+                                   else log_detail, log=log, event_detail=detail,
+                                   next_attempt=next_attempt)
+        return EmailDelivery(self.account.name, msg_id, state.value, detail,
+                             outbox_id=outbox_id)

@@ -47,11 +47,15 @@ import imapclient
 from imapclient.response_parser import parse_response
 
 from ..config import AccountConfig
-from ..events import ClockMeasured, Event, EventBus
-from ..model import SEEN, Attachment, Direction, EmailHeaders, Party
+from ..events import (  # FolderChanged, SyncProgress: defined there, kept importable here
+    ClockMeasured,
+    EventBus,
+    FolderChanged,
+    SyncProgress,
+)
+from ..model import SEEN, Attachment, Direction, EmailHeaders, Folder, Party
 from ..safe import write_new_file
 from ..store import Store
-from ..store.records import Folder
 from ..store.store import Claim, distinct_msg_id
 from .connect import open_imap
 from .imap_fetch import (
@@ -93,28 +97,6 @@ ROLES = {b"\\Sent": "sent", b"\\Drafts": "drafts", b"\\Trash": "trash", b"\\Junk
 
 # UIDPLUS (RFC 4315): the answer to APPEND names the new message.
 APPENDUID = re.compile(r"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class SyncProgress(Event):
-    """Header sync of a folder moved on: `done` of `total` messages are stored."""
-
-    account: str
-    folder: str
-    done: int
-    total: int
-    phase: str  # first-screen | backfill | resync | done
-
-
-@dataclass(frozen=True)
-class FolderChanged(Event):
-    """New, changed or vanished messages in a folder after a sync pass."""
-
-    account: str
-    folder: str
-    new: int
-    flags_changed: int
-    vanished: int
 
 
 @dataclass

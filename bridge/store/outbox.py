@@ -54,16 +54,31 @@ class Outbox(Db):
 
     def outbox_replace(self, old_id: int, old_state: DeliveryState,
                        rows: Sequence[dict[str, Any]],
-                       only_from: Iterable[DeliveryState]) -> list[int] | None:
+                       only_from: Iterable[DeliveryState], *,
+                       log: tuple[str, str] | None = None,
+                       event: tuple[str, dict[str, Any]] | None = None) -> list[int] | None:
         """Settle row `old_id` as `old_state` and queue `rows` (each the arguments
         of `outbox_add`) in its place, in one transaction: an email that goes by
         chat instead can never go both ways, nor neither. Nothing happens (None)
-        unless the old row is in one of the states `only_from`."""
+        unless the old row is in one of the states `only_from`. `log` and `event`
+        as in `outbox_move`; their detail may name the new rows' ids as `{ids}`."""
         with self._write() as conn:
             if not self._outbox_change(conn, old_id, DeliveryState(old_state), only_from,
                                        {"next_attempt": None}):
                 return None
-            return [self._outbox_insert(conn, **r) for r in rows]
+            ids = [self._outbox_insert(conn, **r) for r in rows]
+            named = ", ".join(str(i) for i in ids)
+            now = time.time()
+            if log is not None:
+                conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
+                             "VALUES (?, ?, ?, ?)",
+                             (old_id, now, log[0], log[1].replace("{ids}", named)))
+            if event is not None:
+                payload = dict(event[1], detail=str(event[1].get("detail", "")).replace(
+                    "{ids}", named))
+                conn.execute("INSERT INTO events (at, kind, payload) VALUES (?, ?, ?)",
+                             (now, event[0], to_json(payload)))
+            return ids
 
     def _outbox_insert(self, conn: sqlite3.Connection, msg_id: str, account: str,
                        transport: Transport | str, payload: dict[str, Any] | None = None,
@@ -181,6 +196,58 @@ class Outbox(Db):
         with self._write() as conn:
             conn.execute("UPDATE outbox SET owner = NULL WHERE id = ? AND owner = ?",
                          (outbox_id, owner.me()))
+
+    def outbox_move(self, outbox_id: int, state: DeliveryState | None, *,
+                    only_from: Iterable[DeliveryState] | None = None,
+                    claim: bool = False, orphan: bool = False, attempt: bool = False,
+                    log: tuple[str, str] | None = None,
+                    event: tuple[str, dict[str, Any]] | None = None,
+                    **fields: Any) -> OutboxItem | None:
+        """One move of an outbox row (bridge.delivery's `transition`), in one
+        transaction: the compare-and-set on its state (`only_from`; with `claim`,
+        also on who holds it, as `outbox_claim`), the new state (None: unchanged)
+        and `fields`, one more attempt if `attempt`, the move's own log line and
+        the event that tells it, kept in the event log. Returns the row as it was
+        before, or None when it was in none of `only_from` or a live process
+        holds it."""
+        unknown = set(fields) - OUTBOX_FIELDS
+        if unknown:
+            raise TypeError(f"unknown outbox fields {sorted(unknown)}")
+        wanted = None if only_from is None else {DeliveryState(s).value for s in only_from}
+        with self._write() as conn:
+            r = conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+            if r is None or (wanted is not None and r["state"] not in wanted):
+                return None
+            if claim:
+                if orphan and (r["owner"] == owner.me() or owner.alive(r["owner"])):
+                    return None
+                if r["owner"] not in (None, owner.me()) and owner.alive(r["owner"]):
+                    return None
+            before = self._outbox_item(r)
+            values: dict[str, Any] = {}
+            for key, value in fields.items():
+                if key == "payload":
+                    value = to_json(value or {})
+                elif key == "parties":
+                    value = _parties_json(value)
+                elif key == "transport":
+                    value = Transport(value).value
+                values[key] = value
+            if attempt:
+                values["attempts"] = before.attempts + 1
+            self._outbox_change(conn, outbox_id, state, None, values)
+            if claim:
+                after = state or before.state
+                conn.execute("UPDATE outbox SET owner = ? WHERE id = ?",
+                             (owner.me() if after in HELD else None, outbox_id))
+            now = time.time()
+            if log is not None:
+                conn.execute("INSERT INTO outbox_log (outbox_id, at, event, detail) "
+                             "VALUES (?, ?, ?, ?)", (outbox_id, now, log[0], log[1]))
+            if event is not None:
+                conn.execute("INSERT INTO events (at, kind, payload) VALUES (?, ?, ?)",
+                             (now, event[0], to_json(event[1])))
+            return before
 
     def outbox_log(self, outbox_id: int, event: str, detail: str = "") -> None:
         with self._write() as conn:

@@ -5,52 +5,11 @@ Kept free of slixmpp so the rules can be read (and unit tested) on their own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
-
-class Availability(StrEnum):
-    AVAILABLE = "available"
-    AWAY = "away"
-    BUSY = "busy"
-    OFFLINE = "offline"
-    UNKNOWN = "unknown"  # no presence subscription: we cannot know
-    BLOCKED = "blocked"  # we block them, or a send to them was refused
-
-
-# show values of RFC 6121 (and "" for plain available) mapped to what a user decides on.
-SHOW_AVAILABILITY = {
-    "": Availability.AVAILABLE,
-    "chat": Availability.AVAILABLE,
-    "away": Availability.AWAY,
-    "xa": Availability.AWAY,
-    "dnd": Availability.BUSY,
-}
+# The values live in bridge.model (the front ends read them); kept importable here.
+from ..model import SHOW_AVAILABILITY, Availability, ContactPresence, ResourcePresence
 
 # When two resources disagree at equal priority, the most reachable one wins.
 _REACHABLE_ORDER = {Availability.AVAILABLE: 0, Availability.AWAY: 1, Availability.BUSY: 2}
-
-
-@dataclass(frozen=True)
-class ResourcePresence:
-    resource: str
-    show: str = ""  # "", chat, away, xa, dnd
-    status: str = ""
-    priority: int = 0
-
-    @property
-    def availability(self) -> Availability:
-        return SHOW_AVAILABILITY.get(self.show, Availability.AVAILABLE)
-
-
-@dataclass(frozen=True)
-class ContactPresence:
-    """A contact's availability and the status text ("away message") that goes with it."""
-
-    jid: str
-    availability: Availability
-    status: str = ""
-    resources: tuple[ResourcePresence, ...] = ()
 
 
 def summarize(
@@ -74,3 +33,7 @@ def summarize(
     if not subscribed:
         return ContactPresence(jid, Availability.UNKNOWN)
     return ContactPresence(jid, Availability.OFFLINE)
+
+
+__all__ = ["SHOW_AVAILABILITY", "Availability", "ContactPresence", "ResourcePresence",
+           "summarize"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from slixmpp import JID
@@ -78,6 +79,12 @@ class Delivery(ClientCore):
     def _on_marker(self, msg: Any) -> None:
         if not msg["receipt"]:
             self._on_acknowledgement(msg)
+
+    def forget(self, msg_ids: Iterable[str]) -> None:
+        """Stop following these lines (no resend, no settling by this client): the
+        outbox settled them another way (by email, cancelled, or seen archived)."""
+        for msg_id in msg_ids:
+            self._pending.pop(msg_id or "", None)
 
     def send_chat(self, to: str, text: str, thread_id: str | None = None,
                   msg_id: str | None = None) -> Message:

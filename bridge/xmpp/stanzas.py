@@ -18,6 +18,9 @@ from datetime import datetime
 from urllib.parse import unquote, urlsplit
 from xml.etree.ElementTree import Element
 
+# The thread id of a chat with no <thread> is thread policy, kept in model.
+from ..model import default_thread_id as default_thread_id
+
 NS_CLIENT = "jabber:client"
 NS_SID = "urn:xmpp:sid:0"
 NS_RECEIPTS = "urn:xmpp:receipts"
@@ -48,7 +51,6 @@ MAX_REACTION_CHARS = 32
 
 # Thread ids for chats without <thread> are derived, not random, so the live copy,
 # the MAM copy and a second device all agree without sharing any state.
-_THREAD_NAMESPACE = uuid.UUID("5f0c8f7e-3d8a-4a43-9a55-6a0c1b9c2e11")
 
 
 def q(ns: str, tag: str) -> str:
@@ -59,15 +61,9 @@ def bare(jid: str) -> str:
     return jid.split("/", 1)[0].lower() if jid else ""
 
 
+
 def resource(jid: str) -> str:
     return jid.split("/", 1)[1] if "/" in jid else ""
-
-
-def default_thread_id(own_bare: str, peer_bare: str) -> str:
-    """The conversation id of a chat with `peer` when no <thread> names one."""
-    name = f"{own_bare.lower()}|{peer_bare.lower()}"
-    domain = own_bare.rpartition("@")[2] or "xmpp.invalid"
-    return f"{uuid.uuid5(_THREAD_NAMESPACE, name).hex}@{domain}"
 
 
 def _clean_id(value: str | None) -> str | None:

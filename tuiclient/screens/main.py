@@ -276,9 +276,10 @@ class MainScreen(Screen):
             query = f'in:"{folder}"' if " " in folder else f"in:{folder}"
             self.app.push_screen(SearchScreen(query, account), self.search_done)
         elif event.kind == "contact":
-            contact = next((c for c in self.overview.contacts
-                            if c.address == event.value[0]), None)
-            via = "im" if contact and contact.availability == "available" else "email"
+            # The engine's one "auto" rule: IM when mapped and available, else email.
+            accounts = self.engine.accounts
+            via = (self.engine.auto_via(accounts[0].name, [event.value[0]]) if accounts
+                   else "email")
             self.action_compose(event.value[0], via)
 
     # -- what the engine tells -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Moving a conversation between email and chat: the text that goes along.
+"""The text that goes along when a conversation moves between email and chat.
 
 Pure functions, no network: the engine gathers the thread and the people, these
 turn them into what is sent.
@@ -16,9 +16,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from .model import Attachment, Direction, Message, Transport
+from ..model import Attachment, Direction, Message, Transport
 
 DIGEST_ENTRY_CHARS = 280  # per earlier message in a chat digest
 DIGEST_MAX_ENTRIES = 20  # older ones are summarised as "N earlier messages"
@@ -162,33 +161,6 @@ def pick_attachments(available: Sequence[tuple[Message, Attachment]],
     return out
 
 
-@dataclass
-class ImPlan:
-    """One chat leg of a reply: who, in which conversation, with what.
-
-    Every message id is chosen here, before anything is sent, so the outbox can
-    resend the very same stanzas after a crash and receivers drop the copies.
-    """
-
-    account: str
-    to: str  # a bare JID, or the room's JID when `room` is set
-    thread_id: str
-    text: str
-    msg_id: str
-    room: bool = False
-    invite: list[str] = field(default_factory=list)  # room members to add and invite
-    room_name: str = ""
-    history: str | None = None
-    history_id: str | None = None
-    files: list[dict[str, str | int]] = field(default_factory=list)  # name, type, sha256, id
-
-    def to_payload(self) -> dict:
-        return {k: v for k, v in self.__dict__.items()}
-
-    @classmethod
-    def from_payload(cls, payload: dict) -> ImPlan:
-        return cls(**{k: payload[k] for k in cls.__dataclass_fields__ if k in payload})
-
-
 def is_incoming_chat(m: Message) -> bool:
     return m.transport is Transport.XMPP and m.direction is Direction.IN
+
