@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..engine import Engine, EngineError
 from ..model import Message
 from . import output as out
-from .outcome import EXIT_OK, EXIT_USAGE, CommandError, Outcome
+from .outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Outcome
 
-if TYPE_CHECKING:
-    from .cli import Headless
+
+class Headless(Protocol):
+    """What these commands use of bridge.headless.cli's Headless (named here, not
+    imported: cli imports this module)."""
+
+    engine: Engine
+
+    async def up(self, *, mail: bool = False, xmpp: bool = True) -> None: ...
+
+    def need_xmpp(self, account: str) -> None: ...
 
 CHAT_COMMANDS = ("correct", "react", "retract", "join", "leave", "invite", "roster",
                  "presence")
@@ -86,8 +95,15 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
 
 
 def _line(h: Headless, ref: str, account: str | None) -> Message:
-    from .cli import find_message  # cli imports this module: here, not at the top
-    return find_message(h.engine, ref, account)
+    """A chat line by its row id (`#812` or `812`, as `show` and `search` print it)."""
+    number = ref.lstrip("#")
+    try:
+        m = h.engine.message(int(number)) if number.isdigit() else None
+    except EngineError:
+        m = None
+    if m is None or (account is not None and m.account != account):
+        raise CommandError(EXIT_FAILED, f"no message {ref!r} (see `tuiclient show`)")
+    return m
 
 
 async def _up(h: Headless, account: str) -> None:
