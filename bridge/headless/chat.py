@@ -13,7 +13,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from ..engine import Engine, EngineError
+from ..errors import EngineError
 from ..model import Message
 from . import output as out
 from .outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Outcome
@@ -23,7 +23,8 @@ class Headless(Protocol):
     """What these commands use of bridge.headless.cli's Headless (named here, not
     imported: cli imports this module)."""
 
-    engine: Engine
+    # The bridge.engine.Engine, which only the entry points (cli) import.
+    engine: Any
 
     async def up(self, *, mail: bool = False, xmpp: bool = True) -> None: ...
 
