@@ -120,7 +120,8 @@ class Engine:
     PERSISTED_EVENTS = frozenset({
         "OutboxChanged", "DeliveryChanged", "DeferralRetry", "MessageReceived",
         "EmailDelivery", "PresenceChanged", "HealthReported", "FolderChanged",
-        "RoomInvitation", "SubscriptionRequest"})
+        "RoomInvitation", "SubscriptionRequest",
+        "MessageChanged"})  # chat: a line corrected, retracted or reacted to
 
     def _persist_event(self, event: Event) -> None:
         kind = type(event).__name__
