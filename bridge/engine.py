@@ -512,6 +512,16 @@ class Engine:
         with _chat_refusal():
             return await self._chat(account).join_room(room, nick, password)
 
+    async def accept_invitation(self, account: str, room: str, *, nick: str | None = None,
+                                password: str | None = None) -> list[Occupant]:
+        """Join a room we were invited to; without `password`, the one the latest
+        invitation to it gave (kept in the event log, so any process saw it)."""
+        if password is None:
+            invitation = self.store.last_event("RoomInvitation", {
+                "$.account": account, "$.room": bare_jid(room)})
+            password = (invitation or {}).get("password") or None
+        return await self.join_room(account, room, nick=nick, password=password)
+
     async def leave_room(self, account: str, room: str) -> None:
         with _chat_refusal():
             await self._chat(account).leave_room(room)

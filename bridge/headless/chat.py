@@ -68,7 +68,7 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
     ip = isub.add_parser("accept", parents=[common], help="join the room you were invited to")
     ip.add_argument("room")
     ip.add_argument("--nick")
-    ip.add_argument("--password", help="as the invitation gave it")
+    ip.add_argument("--password", help="(default: the one the invitation gave)")
     ip = isub.add_parser("decline", parents=[common], help="say no to an invitation")
     ip.add_argument("room")
     ip.add_argument("inviter", help="who invited you (as the invitation named them)")
@@ -170,8 +170,8 @@ async def cmd_invite(h: Headless, a: argparse.Namespace) -> Outcome:
     account = _account(h, a)
     await _up(h, account)
     if a.invite_command == "accept":
-        return _occupants(a.room, await h.engine.join_room(account, a.room, nick=a.nick,
-                                                           password=a.password))
+        return _occupants(a.room, await h.engine.accept_invitation(
+            account, a.room, nick=a.nick, password=a.password))
     if a.invite_command == "decline":
         await h.engine.decline_invitation(account, a.room, a.inviter, a.reason)
         return Outcome(EXIT_OK, {"room": a.room, "declined": a.inviter},
