@@ -267,3 +267,15 @@ class TriageDone(Event):
     done: dict
     token: str
     undoes: str | None = None
+
+@dataclass(frozen=True)
+class MessageChanged(Event):
+    """A stored chat line changed after it came: corrected (XEP-0308), retracted
+    (XEP-0424), or someone's reactions to it (XEP-0444). Read the line again."""
+
+    account: str
+    row_id: int
+    msg_id: str
+    thread_id: str
+    change: str  # corrected | retracted | reactions
+    by: str  # who changed it: a bare JID, or room/nick

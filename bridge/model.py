@@ -125,6 +125,10 @@ class Message:
     # sha256 of an email's raw bytes, where they were seen: two emails that share a
     # Message-ID are one message only when these match.
     digest: str | None = None
+    # Chat lines that changed after they came (XEP-0308, XEP-0424): when the last
+    # correction replaced the text, and when the sender retracted it (text gone).
+    edited: float | None = None
+    retracted: float | None = None
 
     def __post_init__(self) -> None:
         # Callers (and JSON round-trips) hand in plain strings; coercing here means

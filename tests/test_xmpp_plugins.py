@@ -24,7 +24,7 @@ from bridge.xmpp.plugins.mam_pages import Page
 ME = "me@example.test"
 ROOM = "den@rooms.example.test"
 XMPP = Path(__file__).resolve().parent.parent / "bridge" / "xmpp"
-LAYERS = ["core", "delivery", "files", "inbound", "archive", "rooms", "client"]
+LAYERS = ["core", "delivery", "files", "edits", "inbound", "archive", "rooms", "client"]
 
 
 @pytest.fixture

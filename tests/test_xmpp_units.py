@@ -7,6 +7,7 @@ from xml.etree import ElementTree as ET
 from bridge.xmpp.availability import Availability, ResourcePresence, summarize
 from bridge.xmpp.stanzas import (
     MAX_BODY_CHARS,
+    MAX_REACTIONS,
     default_thread_id,
     error_condition,
     filename_from_url,
@@ -119,3 +120,30 @@ def test_state_round_trip_and_damaged_file(tmp_path):
     assert XmppState.load(path).archives == {}
     path.write_text('[1]')
     assert XmppState.load(path).rooms == {}
+
+
+def test_changes_to_earlier_lines_are_read_carefully() -> None:
+    """Corrections, retractions and reactions from remote input: ids cleaned,
+    reactions cut to a handful of short printable ones (emoji joiners allowed,
+    direction overrides not)."""
+    def parsed(inner: str):
+        return parse_message(ET.fromstring(
+            f"<message xmlns='jabber:client' from='bob@x.test/r' type='chat'>{inner}"
+            "</message>"), set())
+
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467"
+    many = "".join(f"<reaction>{chr(0x1F600 + i)}</reaction>" for i in range(40))
+    p = parsed(f"<reactions xmlns='urn:xmpp:reactions:0' id='m1'><reaction>{family}"
+               "</reaction><reaction>\u202eevil</reaction><reaction>👍</reaction>"
+               f"<reaction>👍</reaction><reaction>{'x' * 100}</reaction>{many}</reactions>")
+    assert p.edit and p.reactions_to == "m1"
+    assert p.reactions is not None and p.reactions[:2] == [family, "👍"]
+    assert len(p.reactions) <= MAX_REACTIONS
+    assert parsed("<reactions xmlns='urn:xmpp:reactions:0'/>").edit is False
+    p = parsed("<body>fixed</body><replace xmlns='urn:xmpp:message-correct:0' id='m2'/>")
+    assert (p.replace_id, p.body) == ("m2", "fixed")
+    p = parsed("<apply-to xmlns='urn:xmpp:fasten:0' id='m3'>"
+               "<retract xmlns='urn:xmpp:message-retract:0'/></apply-to>")
+    assert p.retract_id == "m3"
+    p = parsed("<retract xmlns='urn:xmpp:message-retract:1' id='\n'/>")
+    assert p.retract_id is None and not p.edit

@@ -53,6 +53,7 @@ from ..events import Event, HealthChanged
 from ..identity import UnmappedParty, normalize_email, normalize_jid
 from ..model import DeliveryState, Direction, Message, Thread, Transport
 from . import output as out
+from .chat import CHAT_COMMANDS, CHAT_HANDLERS, add_chat_commands
 from .mail_verbs import MAIL_COMMANDS, MAIL_HANDLERS, add_mail_commands
 
 # Defined in .outcome, and importable from here as before (see __all__).
@@ -72,7 +73,7 @@ from .outcome import (
 )
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
-            "contacts", "watch", "serve", "run", "health", *MAIL_COMMANDS)
+            "contacts", "watch", "serve", "run", "health", *MAIL_COMMANDS, *CHAT_COMMANDS)
 
 
 # -- the parser -------------------------------------------------------------------------
@@ -174,6 +175,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("health", parents=[common],
                        help="probe every server once: reachable, login, round trip, clock")
     add_mail_commands(sub)
+    # -- chat: corrections, reactions, rooms, roster --
+    add_chat_commands(sub, common)
 
 
 # -- the store's disk ------------------------------------------------------------------
@@ -369,8 +372,11 @@ async def cmd_show(h: Headless, a: argparse.Namespace) -> Outcome:
         if missing:
             timeline = h.engine.timeline(th.account, th.thread_id)
     lines = [f"{out.one_line(th.subject, 100) or out.NO_SUBJECT}  [{th.thread_id}]", ""]
-    lines += [out.message_block(m) + "\n" for m in timeline]
-    return Outcome(EXIT_OK, {"thread": th, "messages": timeline}, lines)
+    # Chat lines' reactions (XEP-0444), by row id: who, with what.
+    reactions = h.engine.reactions([m.id for m in timeline if m.id is not None])
+    lines += [out.message_block(m, reactions.get(m.id or 0, [])) + "\n" for m in timeline]
+    return Outcome(EXIT_OK, {"thread": th, "messages": timeline, "reactions": reactions},
+                   lines)
 
 
 async def cmd_search(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -770,6 +776,7 @@ HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]
     "health": cmd_health,
     **MAIL_HANDLERS,  # delete, archive, move, copy, flag, tag, undo, save, forward, ...
 }
+HANDLERS.update(CHAT_HANDLERS)  # -- chat: corrections, reactions, rooms, roster --
 
 
 async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
@@ -809,6 +816,7 @@ async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
 # Commands that log in to a server; the others only read or change the store.
 LOGIN_COMMANDS = {"sync", "send", "reply", "handoff", "watch", "serve", "run", "health",
                   *MAIL_COMMANDS}
+LOGIN_COMMANDS |= set(CHAT_COMMANDS)  # every chat command needs the chat server
 
 
 def logs_in(args: argparse.Namespace) -> bool:

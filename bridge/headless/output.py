@@ -12,6 +12,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 from ..events import Event
 from ..model import Message, Transport
 from ..safe import inert_text
+from ..store.edits import Reaction
 from ..store.records import Contact, OutboxItem, OutboxLogEntry, Thread
 
 
@@ -84,12 +86,16 @@ def thread_line(th: Thread) -> str:
             f"{unread:<7} {who:<24}  {what}")
 
 
-def message_block(m: Message) -> str:
+def message_block(m: Message, reactions: Sequence[Reaction] = ()) -> str:
     via = "email" if m.transport is Transport.EMAIL else "chat"
     head = f"#{m.id} {when(m.date)} {via} {m.direction.value} from {t(m.sender.name)} " \
            f"<{t(m.sender.address)}>"
     if m.delivery is not None:
         head += f" [{m.delivery.value}]"
+    if m.retracted is not None:
+        head += " [retracted by the sender]"
+    elif m.edited is not None:
+        head += " [edited]"
     lines = [head]
     if m.recipients:
         lines.append("  to: " + ", ".join(t(p.address) for p in m.recipients))
@@ -104,6 +110,8 @@ def message_block(m: Message) -> str:
         lines.extend("  | " + line for line in body.splitlines())
     elif m.transport is Transport.EMAIL and m.uid is not None:
         lines.append("  (body not fetched)")
+    for r in reactions:
+        lines.append(f"  {' '.join(t(e) for e in r.emojis)}  {t(r.reactor)}")
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ from .records import (
     Thread,
 )
 from .schema import MIGRATIONS, SchemaTooNewError, StoreError, migrate
-from .store import Store, normalize_address
+from .store import Reaction, Revision, Store, normalize_address
 
 __all__ = [
     "MIGRATIONS",
@@ -25,6 +25,8 @@ __all__ = [
     "OutboxItem",
     "OutboxLogEntry",
     "QueryError",
+    "Reaction",
+    "Revision",
     "SchemaTooNewError",
     "Store",
     "StoreError",

@@ -342,7 +342,35 @@ _V8 = """
 ALTER TABLE outbox ADD COLUMN owner TEXT;
 """
 
-MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
+# Version 9: chat lines change after they arrive (bridge/store/edits.py). A
+# correction (XEP-0308) replaces a line's text: the text it replaced is kept in
+# message_revisions, with the id of the stanza that replaced it (so an echo or a
+# second copy is applied once), and `edited` says when. A retraction (XEP-0424)
+# empties the line (the index follows the body) and says when in `retracted`.
+# Reactions (XEP-0444) are one set per person and line, replaced whole. A line is
+# found by the id a correction, reaction or retraction quotes: its 'id' attribute.
+_V9 = """
+ALTER TABLE messages ADD COLUMN edited REAL;
+ALTER TABLE messages ADD COLUMN retracted REAL;
+CREATE INDEX messages_by_attr_id ON messages (attr_id) WHERE attr_id IS NOT NULL;
+CREATE TABLE message_revisions (
+    message  INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    body     TEXT NOT NULL,      -- the text as it was before this revision
+    replaced REAL NOT NULL,      -- when it was replaced
+    by_id    TEXT,               -- the id of the correction that replaced it
+    PRIMARY KEY (message, position)
+) WITHOUT ROWID;
+CREATE TABLE reactions (
+    message  INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    reactor  TEXT NOT NULL,      -- bare JID, or room/nick where the room hides it
+    emojis   TEXT NOT NULL,      -- JSON list, in the order sent
+    date     REAL NOT NULL,
+    PRIMARY KEY (message, reactor)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -25,7 +25,7 @@ _MESSAGE_SELECT = """
 SELECT m.id, m.account, m.msg_id, m.transport, m.direction, m.thread_id, m.date,
        m.sender_address, m.sender_name, m.subject, m.body, m.folder, m.uid,
        m.message_id_header, m.in_reply_to, m.refs, m.stanza_id, m.origin_id, m.attr_id,
-       m.flags, m.delivery, m.malformed, m.raw, m.digest
+       m.flags, m.delivery, m.malformed, m.raw, m.digest, m.edited, m.retracted
 FROM messages AS m
 """
 
@@ -62,7 +62,8 @@ class Search(Db):
                 flags=set(json.loads(r["flags"])),
                 delivery=DeliveryState(r["delivery"]) if r["delivery"] else None,
                 attachments=files.get(r["id"], []), malformed=bool(r["malformed"]),
-                raw=r["raw"], id=r["id"], digest=r["digest"]))
+                raw=r["raw"], id=r["id"], digest=r["digest"], edited=r["edited"],
+                retracted=r["retracted"]))
         return out
 
     def _query_messages(self, sql: str, args: Sequence[Any]) -> list[Message]:

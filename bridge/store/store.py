@@ -19,6 +19,7 @@ its own, with its SQL and its rules:
     contacts.py    contacts and their addresses; who counts as one person
     outbox.py      outbox rows, their log, and claims on them between processes
     event_log.py   the kept events that `watch` follows
+    edits.py       chat lines corrected, retracted, reacted to after they came
     attachments.py attachment files (`blobs.BlobStore`) and their pruning
 
 Why mixins and not composition: the store's surface is some seventy methods that
@@ -38,6 +39,7 @@ from __future__ import annotations
 from .attachments import AttachmentFiles
 from .claims import Claim, Claims, distinct_msg_id, same_message
 from .contacts import Contacts, normalize_address, same_person
+from .edits import Edits, Reaction, Revision
 from .event_log import EventLog
 from .folders import Folders
 from .headers import Headers
@@ -46,10 +48,10 @@ from .outbox import Outbox
 from .search import Search
 from .threads import Threads
 
-__all__ = ["Claim", "Store", "distinct_msg_id", "normalize_address", "same_message",
-           "same_person"]
+__all__ = ["Claim", "Reaction", "Revision", "Store", "distinct_msg_id", "normalize_address",
+           "same_message", "same_person"]
 
 
 class Store(Messages, Search, Threads, Headers, Folders, Claims, Contacts, Outbox, EventLog,
-            AttachmentFiles):
+            AttachmentFiles, Edits):
     """The app's database; make one with `Store.open(path)`."""

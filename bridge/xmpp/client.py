@@ -70,8 +70,11 @@ class XmppClient(Rooms):
 
     def _announce_features(self, _jid: object) -> None:
         # Disco data is kept per bound JID, so it can only be set once bound.
+        disco = self.session.plugin["xep_0030"]
         for feature in FEATURES:
-            self.session.plugin["xep_0030"].add_feature(feature)
+            disco.add_feature(feature)
+        # What we are (XEP-0030): a text-mode client, not slixmpp's default "bot".
+        disco.add_identity(category="client", itype="console", name="tuiclient")
 
     async def start(self, timeout: float = 30.0) -> None:
         """Log in, then catch up (archive, rooms, unsent messages) before returning."""
@@ -229,7 +232,8 @@ class XmppClient(Rooms):
             if bare(str(jid)) == self.own:
                 continue
             items.append(RosterItem(bare(str(jid)), item["name"] or "",
-                                    item["subscription"] or "none", bool(item["pending_out"])))
+                                    item["subscription"] or "none", bool(item["pending_out"]),
+                                    tuple(sorted(item["groups"] or ()))))
         return sorted(items, key=lambda i: i.jid)
 
     def subscribe(self, jid: str, name: str = "") -> None:
@@ -238,6 +242,34 @@ class XmppClient(Rooms):
         if name:
             self.session.update_roster(JID(jid), name=name)
         self.session.send_presence(pto=jid, ptype="subscribe")
+
+    async def add_contact(self, jid: str, name: str = "",
+                          groups: Iterable[str] = ()) -> RosterItem:
+        """Put a contact in the roster with a name and groups (RFC 6121 §2.3) and
+        ask to see their presence; their answer comes as a roster change."""
+        jid = bare(jid)
+        try:
+            target = JID(jid)
+        except InvalidJID as exc:
+            raise XmppError(f"cannot add {jid!r}: {exc}") from None
+        if not target.user or jid == self.own:
+            raise XmppError(f"{jid!r} is not someone else's address")
+        answer = self.session.update_roster(target, name=name, groups=sorted(set(groups)),
+                                            timeout=IQ_TIMEOUT)
+        if answer is not None:
+            await self._asked(answer, None)
+        self.session.send_presence(pto=jid, ptype="subscribe")
+        return next((i for i in self.roster() if i.jid == jid),
+                    RosterItem(jid, name, "none", True, tuple(sorted(set(groups)))))
+
+    async def remove_contact(self, jid: str) -> None:
+        """Take a contact out of the roster: both subscriptions end (RFC 6121 §2.5)."""
+        jid = bare(jid)
+        if not self.session.client_roster.has_jid(jid):
+            raise XmppError(f"{jid} is not in the roster")
+        answer = self.session.del_roster_item(jid)
+        if answer is not None:
+            await self._asked(answer, None)
 
     def approve(self, jid: str) -> None:
         """Let a contact who asked see our presence."""
@@ -248,11 +280,13 @@ class XmppClient(Rooms):
         self.session.send_presence(pto=bare(jid), ptype="unsubscribed")
 
     def set_presence(self, show: str = "", status: str = "", priority: int = 0) -> None:
-        """Our own presence: show is "", chat, away, xa or dnd."""
+        """Our own presence: show is "", chat, away, xa or dnd; kept for the next
+        session (a reconnection that cannot resume starts with it)."""
         if show not in ("", "chat", "away", "xa", "dnd"):
             raise ValueError(f"show must be '', chat, away, xa or dnd, not {show!r}")
-        self.session.send_presence(pshow=show or None, pstatus=status or None,
-                                   ppriority=priority)
+        self.session.own_presence = {"pshow": show or None, "pstatus": status or None,
+                                     "ppriority": priority}
+        self.session.send_presence(**self.session.own_presence)
 
     def refusal(self, jid: str) -> str | None:
         """Why the last send to this contact bounced, while it is not yet cleared."""
@@ -284,6 +318,7 @@ class XmppClient(Rooms):
         if ptype == "unavailable":
             resources.pop(res, None)
             self._receipt_support.pop(f"{jid}/{res}", None)
+            self._chat_state_support.pop(f"{jid}/{res}", None)
         elif res not in resources and len(resources) >= MAX_RESOURCES:
             return  # a flood of made-up resources; real people have a handful
         else:

@@ -5,7 +5,7 @@ event, ask an IQ through a plugin, fence a handler).
 XmppClient is built in layers, one module each, every layer on the one below
 (a layer may call what is beneath it, never what is above):
 
-    core -> delivery -> files -> inbound -> archive -> rooms -> client
+    core -> delivery -> files -> edits -> inbound -> archive -> rooms -> client
 
 Each layer registers its own handlers in `_wire_handlers` and then calls the
 layer below, the way a slixmpp plugin does in `plugin_init`. Protocol work is
@@ -63,6 +63,9 @@ PLUGINS = (
     "xep_0297", "xep_0280",  # forwarded stanzas, carbons
     "xep_0059", "xep_0313",  # result sets, message archive
     "xep_0045", "xep_0249",  # rooms, direct invitations
+    "xep_0308",  # last message correction
+    "xep_0444",  # reactions
+    "xep_0422", "xep_0428", "xep_0424",  # retraction (fastening, fallback indication)
     "mam_pages",  # ours: archive pages (plugins/mam_pages.py says why)
     "upload_slots",  # ours: HTTP upload slots (plugins/upload_slots.py says why)
 )
@@ -116,6 +119,7 @@ class RosterItem:
     name: str
     subscription: str  # none | to | from | both
     pending_out: bool  # we asked to subscribe and wait for the answer
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,8 @@ class ClientCore:
         # lines wait behind the ones being checked, so everything goes out in order.
         self._flushing = False
         self._receipt_support: dict[str, bool] = {}  # full JID -> disco says XEP-0184
+        self._chat_state_support: dict[str, bool] = {}  # full JID -> disco says XEP-0085
+        self._chat_state_senders: set[str] = set()  # bare JIDs that sent us a chat state
         self._muc_service: str | None = None
         self._stopping = False
         self._auth_failed = False
@@ -285,6 +291,13 @@ class ClientCore:
         return {jid for jid, room in self._rooms.items()
                 if room.joined is not None and room.joined.done()
                 and not room.joined.exception()}
+
+    def _sees_our_presence(self, jid: str) -> bool:
+        """Whether a contact may see our presence (subscription from or both): only
+        they get receipts and markers, which would tell a stranger we are online
+        (XEP-0184 §8, XEP-0333 §6)."""
+        roster = self.session.client_roster
+        return roster.has_jid(jid) and roster[jid]["subscription"] in ("from", "both")
 
     def _subscribed(self, jid: str) -> bool:
         roster = self.session.client_roster

@@ -46,7 +46,16 @@ from .core import (
     XmppError,
     _Pending,
 )
-from .stanzas import NS_CLIENT, NS_RECEIPTS, bare, default_thread_id, error_condition, q, resource
+from .stanzas import (
+    NS_CHAT_STATES,
+    NS_CLIENT,
+    NS_RECEIPTS,
+    bare,
+    default_thread_id,
+    error_condition,
+    q,
+    resource,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +103,48 @@ class Delivery(ClientCore):
         self.state.set_thread(bare(jid), thread_id)
 
     def send_chat_state(self, to: str, state: str) -> None:
-        """Tell a contact we are typing (composing), paused, and so on (XEP-0085)."""
+        """Tell a contact we are typing (composing), paused, and so on (XEP-0085),
+        only if they take chat states: a client of theirs online now says so in its
+        service discovery, or they sent us one (XEP-0085 §5.1). Where that is not
+        known yet, it is asked first (disco, answered from entity capabilities)."""
         if state not in CHAT_STATES:
             raise ValueError(f"chat state must be one of {', '.join(CHAT_STATES)}")
         if not self.connected:
             return  # a stale "typing" is worse than none
-        msg = self.session.make_message(mto=bare(to), mtype="chat")
+        peer = bare(to)
+        support = self._takes_chat_states(peer)
+        if support is None:
+            self._spawn(self._learn_chat_states(peer, state))
+        elif support:
+            self._send_chat_state(peer, state)
+
+    def _takes_chat_states(self, peer: str) -> bool | None:
+        """True, False, or None when a client of theirs online now was not asked."""
+        if peer in self._chat_state_senders:
+            return True
+        known = [self._chat_state_support.get(f"{peer}/{res}" if res else peer)
+                 for res in self._presence.get(peer, {})]
+        if any(known):
+            return True
+        return None if None in known else False
+
+    async def _learn_chat_states(self, peer: str, state: str) -> None:
+        disco = self.session.plugin["xep_0030"]
+        for res in list(self._presence.get(peer, {})):
+            full = f"{peer}/{res}" if res else peer
+            if full in self._chat_state_support:
+                continue
+            try:
+                info = await disco.get_info(jid=JID(full), cached=True, timeout=DISCO_TIMEOUT)
+                features = set(info["disco_info"]["features"])
+            except (IqError, IqTimeout, KeyError, TypeError):
+                features = set()
+            self._chat_state_support[full] = NS_CHAT_STATES in features
+        if self._takes_chat_states(peer) and self.connected:
+            self._send_chat_state(peer, state)
+
+    def _send_chat_state(self, peer: str, state: str) -> None:
+        msg = self.session.make_message(mto=peer, mtype="chat")
         msg["chat_state"] = state
         # Not worth a place in the server's offline storage or archive (XEP-0334).
         msg.enable("no-store")
@@ -273,6 +318,8 @@ class Delivery(ClientCore):
             room = message.recipients[0].address if message.recipients else ""
             if bare(room) in self._rooms:
                 return  # markers in rooms would tell everyone; not sent
+            if not self._sees_our_presence(bare(message.sender.address)):
+                return  # a stranger is not told we read it
             self.session.plugin["xep_0333"].send_marker(
                 JID(message.sender.address), quoted, "displayed", mtype="chat")
 
@@ -339,7 +386,10 @@ class Delivery(ClientCore):
 
     def _acknowledge(self, to: str, msg_id: str, receipt: bool, markable: bool) -> None:
         """Tell the sender we hold their line: a receipt (XEP-0184) and a "received"
-        marker (XEP-0333), each only if asked for, quoting the id they gave."""
+        marker (XEP-0333), each only if asked for, quoting the id they gave, and
+        only to a contact who may see our presence (a stranger learns nothing)."""
+        if not self._sees_our_presence(bare(to)):
+            return
         if receipt:
             ack = self.session.make_message(mto=to)
             ack["receipt"] = msg_id

@@ -1,7 +1,8 @@
 """Incoming messages: the gate every stanza passes first, the live dispatch,
 carbons (xep_0280), chat states (xep_0085), invitations (xep_0045 mediated,
 xep_0249 direct), and storing one line: its thread (a <thread> is only a claim),
-its ids, its direction, its receipt.
+its ids, its direction, its receipt. A message that changes an earlier line
+(a correction, retraction or reaction) goes to `edits.py` instead.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from ..model import (
 )
 from ..safe import safe_basename
 from .core import CHAT_STATES
-from .files import Files
+from .edits import Edits
 from .stanzas import (
     NS_CLIENT,
     NS_MUC_USER,
+    NS_REACTIONS,
     bare,
     default_thread_id,
     fallback_msg_id,
@@ -45,7 +47,7 @@ from .stanzas import (
 log = logging.getLogger(__name__)
 
 
-class Inbound(Files):
+class Inbound(Edits):
     """Incoming live messages and carbons, up to a stored line."""
 
     def _wire_handlers(self) -> None:
@@ -94,7 +96,8 @@ class Inbound(Files):
         if not self._plain(stanza):
             return
         if xml.find(q(NS_CLIENT, "body")) is not None or stanza.get_plugin(
-                "oob", check=True) is not None:
+                "oob", check=True) is not None or xml.find(q(NS_REACTIONS, "reactions")) \
+                is not None:
             self._ingest(xml, "live")
 
     def _on_carbon(self, stanza: Any) -> None:
@@ -112,6 +115,7 @@ class Inbound(Files):
                 and self._plain(stanza):
             state = stanza["chat_state"]
             if state in CHAT_STATES:
+                self._chat_state_senders.add(bare(sender))
                 self._publish(ChatStateChanged(self.name, bare(sender), state))
 
     def _on_invitation(self, stanza: Any) -> None:
@@ -125,8 +129,12 @@ class Inbound(Files):
         # Attributes read raw: the stanza interface makes a JID of them and raises.
         reason = invite.xml.find(q(NS_MUC_USER, "reason"))
         password = muc.xml.find(q(NS_MUC_USER, "password"))
+        room = bare(stanza.xml.get("from") or "")
+        # A room that hides real JIDs names the inviter by nick (room/nick): kept whole.
+        inviter = invite.xml.get("from") or ""
+        inviter = inviter if bare(inviter) == room and resource(inviter) else bare(inviter)
         self._publish(RoomInvitation(
-            self.name, bare(stanza.xml.get("from") or ""), bare(invite.xml.get("from") or ""),
+            self.name, room, inviter,
             (reason.text or "") if reason is not None else "",
             (password.text or "") if password is not None else "", False))
 
@@ -156,6 +164,9 @@ class Inbound(Files):
             return False  # a groupchat line from a room we are not in
         trusted = {room_jid} if room_jid else {self.own}
         p = parse_message(xml, trusted)
+        if p.stanza_type != "error" and p.edit and \
+                self._apply_edit(p, room_jid, self._date(p.delay, archive_stamp)):
+            return False  # a correction, retraction or reaction changes a line, is none
         if p.stanza_type == "error" or (not (p.body or "").strip() and not p.oob_urls):
             return False  # nothing to show: chat states, empty bodies, errors
         if archive_id is not None:

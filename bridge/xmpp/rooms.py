@@ -177,6 +177,12 @@ class Rooms(Archive):
         else:
             self._muc.invite(JID(room), JID(jid), reason)
 
+    def decline_invitation(self, room: str, inviter: str, reason: str = "") -> None:
+        """Say no to a room's (mediated) invitation: the room tells the inviter
+        (XEP-0045 §7.8.2). A direct invitation (XEP-0249) has no answer to send."""
+        inviter = inviter if bare(inviter) == bare(room) else bare(inviter)  # room/nick kept
+        self._muc.decline(JID(bare(room)), JID(inviter), reason)
+
     async def grant_membership(self, room: str, jid: str, affiliation: str = "member") -> None:
         if affiliation not in AFFILIATIONS:
             raise XmppError(f"{room} refused: {affiliation!r} is not an affiliation")

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import re
 import ssl
+from typing import Any
 
 import slixmpp
 
@@ -46,6 +47,19 @@ for _name in ("slixmpp.xmlstream.xmlstream", "slixmpp.xmlstream"):
         logging.getLogger(_name).addFilter(_redact)
 
 
+class _Iq(slixmpp.Iq):
+    """slixmpp's Iq, answering a request no handler takes with service-unavailable
+    (RFC 6120 §8.4: a namespace we do not understand), where slixmpp says
+    feature-not-implemented (which claims we know the namespace)."""
+
+    def unhandled(self) -> None:
+        if self["type"] in ("get", "set"):
+            reply = self.reply()
+            reply["error"]["type"] = "cancel"
+            reply["error"]["condition"] = "service-unavailable"
+            reply.send()
+
+
 class XmppLoginError(Exception):
     """The server could not be reached, TLS failed, or the login was refused."""
 
@@ -61,6 +75,8 @@ class XmppSession(slixmpp.ClientXMPP):
         max_backoff: float = 60.0,
     ) -> None:
         super().__init__(jid, password)
+        self.remove_stanza(slixmpp.Iq)
+        self.register_stanza(_Iq)
         self.max_backoff = max_backoff
         self.server_config = server
         self.ssl_context = client_context(server.ca_file)
@@ -71,6 +87,9 @@ class XmppSession(slixmpp.ClientXMPP):
         for plugin in plugins:
             self.register_plugin(plugin, (plugin_config or {}).get(plugin))
         self._ready: asyncio.Future[None] | None = None
+        # Our presence as last set (show, status, priority): a new session starts
+        # with it, not with plain "available".
+        self.own_presence: dict[str, Any] = {}
         self.add_event_handler("session_start", self._on_session_start)
         self.add_event_handler("failed_auth", self._on_failed)
         self.add_event_handler("failed_all_auth", self._on_no_login)
@@ -87,8 +106,15 @@ class XmppSession(slixmpp.ClientXMPP):
                 self._ready.set_exception(error)
 
     async def _on_session_start(self, _event: object) -> None:
-        self.send_presence()
+        # The roster before the initial presence (RFC 6121 §2.2): the messages held
+        # for us come at that presence, and who gets a receipt depends on it.
         await self.get_roster()
+        if "xep_0115" in self.plugin:
+            # Our entity capabilities hash (XEP-0115), computed from what the plugins
+            # announce, so the presence below carries it: without it, contacts'
+            # clients never learn what we support (receipts, corrections, ...).
+            await self.plugin["xep_0115"].update_caps(broadcast=False)
+        self.send_presence(**self.own_presence)
         self._settle(None)
 
     def _on_failed(self, event: object) -> None:

@@ -34,11 +34,20 @@ NS_MUC_USER = "http://jabber.org/protocol/muc#user"
 NS_CONFERENCE = "jabber:x:conference"
 NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+NS_CHAT_STATES = "http://jabber.org/protocol/chatstates"
+NS_CORRECT = "urn:xmpp:message-correct:0"
+NS_RETRACT = "urn:xmpp:message-retract:1"
+NS_RETRACT_0 = "urn:xmpp:message-retract:0"  # inside XEP-0422's apply-to, before v1
+NS_FASTEN = "urn:xmpp:fasten:0"
+NS_REACTIONS = "urn:xmpp:reactions:0"
 
 # A body beyond this is kept cut (and the message marked malformed): a chat line
 # of megabytes is an attack or an accident, and the store should not carry it.
 MAX_BODY_CHARS = 512 * 1024
 MAX_ID_CHARS = 256
+# Reactions are a handful of emoji; a set beyond these is cut.
+MAX_REACTIONS = 20
+MAX_REACTION_CHARS = 32
 
 # Thread ids for chats without <thread> are derived, not random, so the live copy,
 # the MAM copy and a second device all agree without sharing any state.
@@ -84,6 +93,16 @@ class ParsedChat:
     delay: float | None
     muc_real_jid: str | None
     truncated: bool
+    # What the message does to an earlier line rather than being one: correct it
+    # (XEP-0308), retract it (XEP-0424), or set the sender's reactions (XEP-0444).
+    replace_id: str | None = None
+    retract_id: str | None = None
+    reactions_to: str | None = None
+    reactions: list[str] | None = None
+
+    @property
+    def edit(self) -> bool:
+        return bool(self.replace_id or self.retract_id or self.reactions_to)
 
 
 def parse_message(xml: Element, trusted_by: set[str]) -> ParsedChat:
@@ -120,7 +139,28 @@ def parse_message(xml: Element, trusted_by: set[str]) -> ParsedChat:
         item = muc_x.find(q(NS_MUC_USER, "item"))
         if item is not None and item.get("jid"):
             muc_real = bare(item.get("jid") or "")
+    replace_el = xml.find(q(NS_CORRECT, "replace"))
+    retract_el = xml.find(q(NS_RETRACT, "retract"))
+    retract_id = _clean_id(retract_el.get("id") if retract_el is not None else None)
+    fasten = xml.find(q(NS_FASTEN, "apply-to"))
+    if retract_id is None and fasten is not None \
+            and fasten.find(q(NS_RETRACT_0, "retract")) is not None:
+        retract_id = _clean_id(fasten.get("id"))
+    reactions_el = xml.find(q(NS_REACTIONS, "reactions"))
+    reactions_to = _clean_id(reactions_el.get("id") if reactions_el is not None else None)
+    reactions = None
+    if reactions_el is not None and reactions_to:
+        reactions = []
+        for el in reactions_el.findall(q(NS_REACTIONS, "reaction"))[:MAX_REACTIONS]:
+            value = (el.text or "").strip()
+            if value and len(value) <= MAX_REACTION_CHARS and value not in reactions \
+                    and value.replace("\u200d", "").isprintable():  # emoji joiners only
+                reactions.append(value)
     return ParsedChat(
+        replace_id=_clean_id(replace_el.get("id") if replace_el is not None else None),
+        retract_id=retract_id,
+        reactions_to=reactions_to,
+        reactions=reactions,
         stanza_type=xml.get("type") or "normal",
         sender=xml.get("from") or "",
         to=xml.get("to") or "",

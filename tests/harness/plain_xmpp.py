@@ -52,6 +52,9 @@ class PlainXmpp:
     joined: set[str] = field(default_factory=set)
     # Chat markers (XEP-0333) that reached this client: (kind, from, the id quoted).
     markers: list[tuple[str, str, str]] = field(default_factory=list)
+    # Every <message> that reached this client, as XML (receipts, reactions, ...).
+    stanzas: list[ET.Element] = field(default_factory=list)
+    presences: list[ET.Element] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         x = self.xmpp = slixmpp.ClientXMPP(self.jid, self.password)
@@ -68,6 +71,10 @@ class PlainXmpp:
         x.add_event_handler("message", self._on_message)
         x.add_event_handler("groupchat_message", self._on_message)
         x.add_event_handler("groupchat_invite", self._on_invite)
+        x.register_handler(Callback("every message", MatchXPath(f"{{{NS_CLIENT}}}message"),
+                                    lambda msg: self.stanzas.append(msg.xml)))
+        x.register_handler(Callback("every presence", MatchXPath(f"{{{NS_CLIENT}}}presence"),
+                                    lambda pres: self.presences.append(pres.xml)))
         # Markers come in bodiless messages, which slixmpp's "message" event skips.
         for kind in ("received", "displayed", "acknowledged"):
             x.register_handler(Callback(f"marker-{kind}", MatchXPath(
@@ -158,6 +165,15 @@ class PlainXmpp:
         ctx = ssl.create_default_context(cafile=self.ca_file)
         await asyncio.to_thread(lambda: urllib.request.urlopen(req, context=ctx).close())
         return get.get("url") or ""
+
+    def send_xml(self, xml: str) -> None:
+        """Send a stanza written out by hand (jabber:client is the stream's default
+        namespace): what another client puts on the wire, with no library's help."""
+        self.xmpp.send_raw(xml)
+
+    def with_child(self, ns: str, tag: str) -> list[ET.Element]:
+        """The messages received that carry a <tag xmlns=ns> child."""
+        return [m for m in self.stanzas if m.find(f"{{{ns}}}{tag}") is not None]
 
     def set_presence(self, show: str = "", status: str = "") -> None:
         self.xmpp.send_presence(pshow=show or None, pstatus=status or None)

@@ -1,0 +1,220 @@
+"""The chat commands: `correct`, `react`, `retract`, `join`, `leave`, `invite`,
+`roster` and `presence` (issue 20), each an Engine method, each with `--json`.
+
+Their own module so that bridge.headless.cli only adds them (`add_chat_commands`,
+`CHAT_HANDLERS`): the command line and its exit codes stay as cli.py's docstring
+says. A refusal by the server or the room (a wrong room password, a line that is
+not ours) is exit 1 with the reason; bad arguments exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from ..errors import EngineError
+from ..model import Message
+from . import output as out
+from .outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Outcome
+
+
+class Headless(Protocol):
+    """What these commands use of bridge.headless.cli's Headless (named here, not
+    imported: cli imports this module)."""
+
+    # The bridge.engine.Engine, which only the entry points (cli) import.
+    engine: Any
+
+    async def up(self, *, mail: bool = False, xmpp: bool = True) -> None: ...
+
+    def need_xmpp(self, account: str) -> None: ...
+
+CHAT_COMMANDS = ("correct", "react", "retract", "join", "leave", "invite", "roster",
+                 "presence")
+SHOWS = ("available", "chat", "away", "xa", "dnd")
+
+
+def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
+                      ) -> None:
+    p = sub.add_parser("correct", parents=[common],
+                       help="correct your last line of a chat (XEP-0308)")
+    p.add_argument("id", help="the line (#row id, as `show` prints it)")
+    p.add_argument("text", help="the corrected text")
+    p = sub.add_parser("react", parents=[common], help="react to a chat line (XEP-0444)")
+    p.add_argument("id", help="the line (#row id)")
+    p.add_argument("emoji", nargs="?", default="", help="the reaction to add")
+    p.add_argument("--remove", action="store_true",
+                   help="take this reaction back (no emoji: all of yours)")
+    p = sub.add_parser("retract", parents=[common],
+                       help="take back a line you sent (XEP-0424)")
+    p.add_argument("id", help="the line (#row id)")
+
+    p = sub.add_parser("join", parents=[common], help="join a room (XEP-0045)")
+    p.add_argument("room", help="the room's address, room@conference.example")
+    p.add_argument("--nick", help="your nickname there (default: your JID's name)")
+    p.add_argument("--password", help="the room's password, if it has one")
+    p = sub.add_parser("leave", parents=[common], help="leave a room")
+    p.add_argument("room")
+    p = sub.add_parser("invite", parents=[common],
+                       help="invite someone to a room, or answer an invitation")
+    isub = p.add_subparsers(dest="invite_command", required=True)
+    ip = isub.add_parser("send", parents=[common], help="invite JID to ROOM")
+    ip.add_argument("room")
+    ip.add_argument("jid")
+    ip.add_argument("--reason", default="")
+    ip.add_argument("--direct", action="store_true",
+                    help="straight to them (XEP-0249), not through the room")
+    ip = isub.add_parser("accept", parents=[common], help="join the room you were invited to")
+    ip.add_argument("room")
+    ip.add_argument("--nick")
+    ip.add_argument("--password", help="(default: the one the invitation gave)")
+    ip = isub.add_parser("decline", parents=[common], help="say no to an invitation")
+    ip.add_argument("room")
+    ip.add_argument("inviter", help="who invited you (as the invitation named them)")
+    ip.add_argument("--reason", default="")
+
+    p = sub.add_parser("roster", parents=[common], help="your contacts (RFC 6121)")
+    rsub = p.add_subparsers(dest="roster_command", required=True)
+    rsub.add_parser("list", parents=[common])
+    rp = rsub.add_parser("add", parents=[common],
+                         help="add a contact and ask to see their presence")
+    rp.add_argument("jid")
+    rp.add_argument("--name", default="")
+    rp.add_argument("--group", action="append", default=[], help="(repeatable)")
+    for verb, what in (("remove", "take a contact out of the roster"),
+                       ("approve", "let someone who asked see your presence"),
+                       ("deny", "refuse (or end) someone's view of your presence")):
+        rp = rsub.add_parser(verb, parents=[common], help=what)
+        rp.add_argument("jid")
+
+    p = sub.add_parser("presence", parents=[common], help="your own presence")
+    psub = p.add_subparsers(dest="presence_command", required=True)
+    pp = psub.add_parser("set", parents=[common], help="available, away, xa, dnd, chat")
+    pp.add_argument("show", choices=SHOWS)
+    pp.add_argument("status", nargs="?", default="", help="a status message")
+
+
+def _line(h: Headless, ref: str, account: str | None) -> Message:
+    """A chat line by its row id (`#812` or `812`, as `show` and `search` print it)."""
+    number = ref.lstrip("#")
+    try:
+        m = h.engine.message(int(number)) if number.isdigit() else None
+    except EngineError:
+        m = None
+    if m is None or (account is not None and m.account != account):
+        raise CommandError(EXIT_FAILED, f"no message {ref!r} (see `tuiclient show`)")
+    return m
+
+
+async def _up(h: Headless, account: str) -> None:
+    await h.up(xmpp=True)
+    h.need_xmpp(account)
+
+
+def _account(h: Headless, a: argparse.Namespace) -> str:
+    return h.engine.account(a.account).name
+
+
+def _changed(m: Message, what: str) -> Outcome:
+    return Outcome(EXIT_OK, m, [f"#{m.id} {what}"])
+
+
+async def cmd_correct(h: Headless, a: argparse.Namespace) -> Outcome:
+    m = _line(h, a.id, a.account)
+    if not a.text.strip():
+        raise CommandError(EXIT_USAGE, "the text is empty (use `retract` to take it back)")
+    await _up(h, m.account)
+    return _changed(await h.engine.correct(m.id or 0, a.text), "corrected")
+
+
+async def cmd_react(h: Headless, a: argparse.Namespace) -> Outcome:
+    m = _line(h, a.id, a.account)
+    if not a.emoji and not a.remove:
+        raise CommandError(EXIT_USAGE, "which reaction? (or --remove to take yours back)")
+    await _up(h, m.account)
+    mine = await h.engine.react(m.id or 0, a.emoji, remove=a.remove)
+    return Outcome(EXIT_OK, {"id": m.id, "reactions": mine},
+                   [f"#{m.id} your reactions: {' '.join(mine) or '(none)'}"])
+
+
+async def cmd_retract(h: Headless, a: argparse.Namespace) -> Outcome:
+    m = _line(h, a.id, a.account)
+    await _up(h, m.account)
+    return _changed(await h.engine.retract(m.id or 0), "retracted")
+
+
+def _occupants(room: str, occupants: list[Any]) -> Outcome:
+    lines = [f"in {out.t(room)}:"] + [
+        f"  {out.t(o.nick)} ({o.role}, {o.affiliation})" + (f" <{out.t(o.jid)}>" if o.jid
+                                                             else "")
+        for o in occupants]
+    return Outcome(EXIT_OK, {"room": room, "occupants": occupants}, lines)
+
+
+async def cmd_join(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    return _occupants(a.room, await h.engine.join_room(account, a.room, nick=a.nick,
+                                                       password=a.password))
+
+
+async def cmd_leave(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    await h.engine.leave_room(account, a.room)
+    return Outcome(EXIT_OK, {"room": a.room, "left": True}, [f"left {out.t(a.room)}"])
+
+
+async def cmd_invite(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    if a.invite_command == "accept":
+        return _occupants(a.room, await h.engine.accept_invitation(
+            account, a.room, nick=a.nick, password=a.password))
+    if a.invite_command == "decline":
+        await h.engine.decline_invitation(account, a.room, a.inviter, a.reason)
+        return Outcome(EXIT_OK, {"room": a.room, "declined": a.inviter},
+                       [f"declined {out.t(a.inviter)}'s invitation to {out.t(a.room)}"])
+    await h.engine.invite(account, a.room, a.jid, a.reason, direct=a.direct)
+    return Outcome(EXIT_OK, {"room": a.room, "invited": a.jid},
+                   [f"invited {out.t(a.jid)} to {out.t(a.room)}"])
+
+
+async def cmd_roster(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    e = h.engine
+    if a.roster_command == "add":
+        item = await e.roster_add(account, a.jid, a.name, a.group)
+        return Outcome(EXIT_OK, item, [f"added {out.t(item.jid)}; asked to see their presence"])
+    if a.roster_command == "remove":
+        await e.roster_remove(account, a.jid)
+        return Outcome(EXIT_OK, {"jid": a.jid, "removed": True}, [f"removed {out.t(a.jid)}"])
+    if a.roster_command in ("approve", "deny"):
+        await (e.roster_approve if a.roster_command == "approve" else e.roster_deny)(
+            account, a.jid)
+        word = "approved" if a.roster_command == "approve" else "denied"
+        return Outcome(EXIT_OK, {"jid": a.jid, a.roster_command: True},
+                       [f"{word} {out.t(a.jid)}"])
+    items = e.roster(account)
+    return Outcome(EXIT_OK, items, [
+        f"{out.t(i.jid)}  {out.t(i.name)}  [{i.subscription}"
+        + (", asked" if i.pending_out else "") + "]"
+        + (f"  groups: {', '.join(out.t(g) for g in i.groups)}" if i.groups else "")
+        for i in items] or ["the roster is empty"])
+
+
+async def cmd_presence(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    show = "" if a.show == "available" else a.show
+    await h.engine.set_presence(account, show, a.status)
+    return Outcome(EXIT_OK, {"show": a.show, "status": a.status},
+                   [f"presence: {a.show}" + (f" ({out.t(a.status)})" if a.status else "")])
+
+
+CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
+    "correct": cmd_correct, "react": cmd_react, "retract": cmd_retract, "join": cmd_join,
+    "leave": cmd_leave, "invite": cmd_invite, "roster": cmd_roster, "presence": cmd_presence,
+}

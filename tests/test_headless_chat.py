@@ -1,0 +1,118 @@
+"""The chat commands in a subprocess, with --json, against Prosody; the other side
+is a plain slixmpp client (tests/harness/plain_xmpp.py)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from bridge.headless.outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tests.harness.plain_xmpp import PlainXmpp
+from tests.harness.servers import MUC_DOMAIN
+from tests.others import person, until
+from tests.test_headless import cli, write_config
+from tests.test_xmpp_chat import NS_CORRECT, NS_MUC_USER, NS_REACTIONS, NS_RETRACT, own_room
+
+pytestmark = pytest.mark.servers
+
+
+def plain(world, who) -> PlainXmpp:
+    return PlainXmpp(who.jid, who.password, "127.0.0.1", world.ports.c2s, str(world.ca_file))
+
+
+async def test_correct_react_retract_from_the_command_line(world, tmp_path, running):
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice)
+    bob_x = await xmpp(plain(world, bob))
+    code, _sent, err = await cli(config, "send", "--to", bob.jid, "--via", "im",
+                                 "Meet at the statoin")
+    assert code == EXIT_OK, err
+    code, hits, _ = await cli(config, "search", "statoin")
+    [line] = hits
+    code, fixed, err = await cli(config, "correct", str(line["id"]), "Meet at the station")
+    assert code == EXIT_OK, err
+    assert fixed["text"] == "Meet at the station" and fixed["edited"]
+    await until(lambda: bob_x.with_child(NS_CORRECT, "replace"), what="the correction")
+
+    code, reacted, err = await cli(config, "react", str(line["id"]), "👍")
+    assert code == EXIT_OK, err
+    assert reacted == {"id": line["id"], "reactions": ["👍"]}
+    await until(lambda: bob_x.with_child(NS_REACTIONS, "reactions"), what="the reaction")
+    code, shown, _ = await cli(config, "show", str(line["thread_id"]))
+    assert shown["reactions"] == {str(line["id"]): [
+        {"reactor": alice.jid, "emojis": ["👍"], "date": shown["reactions"][
+            str(line["id"])][0]["date"]}]}
+    assert [m["edited"] is not None for m in shown["messages"]] == [True]
+    code, _usage, _ = await cli(config, "react", str(line["id"]))
+    assert code == EXIT_USAGE
+
+    bob_x.send(alice.jid, "Not yours to fix")
+    code, _, _ = await cli(config, "sync")
+    code, hits, _ = await cli(config, "search", "yours")
+    code, refused, _ = await cli(config, "correct", str(hits[0]["id"]), "Mine now")
+    assert code == EXIT_FAILED and "own" in refused["error"]
+
+    code, gone, err = await cli(config, "retract", str(line["id"]))
+    assert code == EXIT_OK, err
+    assert gone["retracted"] and gone["text"] == ""
+    await until(lambda: bob_x.with_child(NS_RETRACT, "retract"), what="the retraction")
+    code, hits, _ = await cli(config, "search", "station")
+    assert hits == []
+
+
+async def test_rooms_roster_and_presence_from_the_command_line(world, tmp_path, running):
+    _start, xmpp = running
+    alice, bob, dave = person(world, "alice"), person(world, "bob"), person(world, "dave")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice)
+    bob_x = await xmpp(plain(world, bob))
+    room = f"den{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob", **{
+        "muc#roomconfig_passwordprotectedroom": "1", "muc#roomconfig_roomsecret": "s3cret"})
+
+    code, refused, _ = await cli(config, "join", room, "--nick", "Ally", "--password", "no")
+    assert code == EXIT_FAILED and "not-authorized" in refused["error"]
+    # The invitation waits on the server while alice is offline; any command of hers
+    # that logs in keeps it, and accepting it uses the password it gave.
+    bob_x.xmpp.plugin["xep_0045"].invite(room, alice.jid, "come in")
+    code, _, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    code, joined, err = await cli(config, "invite", "accept", room, "--nick", "Ally")
+    assert code == EXIT_OK, err
+    roles = {o["nick"]: o["role"] for o in joined["occupants"]}
+    assert roles == {"bob": "moderator", "Ally": "participant"}
+    # The next command is back in the room (it was joined for good) and invites.
+    code, invited, err = await cli(config, "invite", "send", room, dave.jid, "--reason", "hi")
+    assert code == EXIT_OK and invited == {"room": room, "invited": dave.jid}, err
+    code, left, err = await cli(config, "leave", room)
+    assert code == EXIT_OK and left["left"], err
+    await until(lambda: [p for p in bob_x.presences if p.get("from") == f"{room}/Ally"
+                         and p.get("type") == "unavailable"], what="alice leaves")
+
+    code, declined, err = await cli(config, "invite", "decline", room, f"{room}/bob")
+    assert code == EXIT_OK and declined == {"room": room, "declined": f"{room}/bob"}, err
+    await until(lambda: [m for m in bob_x.stanzas if m.find(
+        f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}decline") is not None], what="the decline")
+
+    code, item, err = await cli(config, "roster", "add", dave.jid, "--name", "Dave",
+                                "--group", "Work")
+    assert code == EXIT_OK, err
+    assert (item["jid"], item["name"], item["groups"]) == (dave.jid, "Dave", ["Work"])
+    code, items, _ = await cli(config, "roster", "list")
+    assert {i["jid"] for i in items} == {bob.jid, dave.jid}
+    code, _, err = await cli(config, "roster", "approve", bob.jid)
+    assert code == EXIT_OK, err
+    code, _, err = await cli(config, "roster", "remove", dave.jid)
+    assert code == EXIT_OK, err
+    code, items, _ = await cli(config, "roster", "list")
+    assert {i["jid"] for i in items} == {bob.jid}
+    code, refused, _ = await cli(config, "roster", "remove", dave.jid)
+    assert code == EXIT_FAILED
+
+    code, shown, err = await cli(config, "presence", "set", "away", "at lunch")
+    assert code == EXIT_OK and shown == {"show": "away", "status": "at lunch"}, err
+    code, _, _ = await cli(config, "presence", "set", "sleepy")
+    assert code == EXIT_USAGE
