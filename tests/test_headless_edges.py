@@ -347,19 +347,20 @@ class Disk:
 
     def fill(self) -> None:
         """Write until the device says it is full (ENOSPC)."""
+        # Unbuffered: a buffered file keeps the part of a chunk the device did not
+        # take, and closing it raises ENOSPC again (which chunk falls short depends
+        # on how much the store happens to use).
         chunk = b"\0" * 65536
-        with open(self.filler, "ab") as f:
+        with open(self.filler, "ab", buffering=0) as f:
             try:
                 while True:
                     f.write(chunk)
-                    f.flush()
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC, exc
         # A small write too, so even a partial block is used.
-        with contextlib.suppress(OSError), open(self.mountpoint_small, "ab") as f:
+        with contextlib.suppress(OSError), open(self.mountpoint_small, "ab", buffering=0) as f:
             while True:
                 f.write(b"\0" * 512)
-                f.flush()
 
     @property
     def mountpoint_small(self) -> Path:
