@@ -21,7 +21,8 @@ def swaks(world: World, sender: Account, to: str, *extra: str, envelope_from: st
     """Send one message with swaks; returns its Message-ID (without brackets).
     `envelope_from="<>"` is the null sender of a bounce."""
     if shutil.which("swaks") is None:
-        pytest.skip("swaks is not installed (scripts/dev setup installs it)")
+        # A missing swaks is a broken setup, not a reason to pass quietly.
+        pytest.fail("swaks is not installed: run scripts/dev setup")
     msg_id = f"{uuid.uuid4().hex}@{sender.email.partition('@')[2]}"
     argv = ["swaks", "--server", "127.0.0.1", "--port", str(world.ports.submission),
             "--tls", "--tls-verify", "--tls-ca-path", str(world.ca_file),

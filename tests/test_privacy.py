@@ -15,6 +15,7 @@ import uuid
 from xml.etree import ElementTree as ET
 
 import pytest
+from slixmpp.xmlstream import StanzaBase
 
 from bridge.events import DeliveryChanged
 from bridge.headless.cli import EXIT_DECIDE
@@ -193,7 +194,7 @@ async def test_forged_error_stanza_id_carbon_and_archive_result_change_nothing(
 
     # 4. An archive result from mallory, with the id of a query alice has open:
     # sent as alice's query leaves, and let arrive before the query does.
-    async def forge_a_result(stanza):  # type: ignore[no-untyped-def]
+    async def forge_a_result(stanza: StanzaBase) -> StanzaBase:
         query = stanza.xml.find("{urn:xmpp:mam:2}query")
         query_id = query.get("queryid") if query is not None else None
         if query_id:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -102,10 +102,10 @@ async def test_mam_pages_asks_for_the_newest_page_and_leaves_no_collector(client
             f"queryid='{query_id}' id='a1'><forwarded xmlns='urn:xmpp:forward:0'>"
             f"<message xmlns='jabber:client' from='{ME}/x' to='bob@example.test'>"
             "<body>mine</body></message></forwarded></result></message>")))
-        return client.session._build_stanza(ET.fromstring(
+        return cast(Iq, client.session._build_stanza(ET.fromstring(
             f"<iq xmlns='jabber:client' type='result' id='{iq['id']}'><fin "
             "xmlns='urn:xmpp:mam:2' complete='true'><set xmlns='http://jabber.org/protocol/rsm'>"
-            "<first>a1</first><last>a1</last></set></fin></iq>"))  # type: ignore[return-value]
+            "<first>a1</first><last>a1</last></set></fin></iq>")))
 
     monkeypatch.setattr(Iq, "send", answer)
     page = await client.mam_pages.page(None, before="", limit=5, timeout=1)
@@ -123,11 +123,11 @@ async def test_upload_slots_asks_with_its_request_stanza(client, monkeypatch):
 
     async def answer(iq: Iq, *args: object, **kwargs: object) -> Iq:
         sent.append(iq)
-        return client.session._build_stanza(ET.fromstring(
+        return cast(Iq, client.session._build_stanza(ET.fromstring(
             f"<iq xmlns='jabber:client' type='result' id='{iq['id']}'>"
             "<slot xmlns='urn:xmpp:http:upload:0'><put url='https://up.example.test/p'>"
             "<header name='Authorization'>t</header><header name='X-Evil'>e</header></put>"
-            "<get url='https://up.example.test/g'/></slot></iq>"))  # type: ignore[return-value]
+            "<get url='https://up.example.test/g'/></slot></iq>")))
 
     monkeypatch.setattr(Iq, "send", answer)
     slot = await client.upload_slots.request_slot("upload.example.test", "a.txt", 3,
