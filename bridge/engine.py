@@ -292,10 +292,8 @@ class Engine:
         return ""
 
     def message(self, row_id: int) -> Message:
-        m = self.store.get_message(row_id)
-        if m is None:
-            raise EngineError(f"no message {row_id}")
-        return m
+        """A stored message by row id; EngineError when there is none."""
+        return self.handoff.message(row_id)
 
     def timeline(self, account: str, thread_id: str) -> list[Message]:
         """A conversation as one list across both transports, oldest first.

@@ -60,7 +60,7 @@ from .model import (
     Party,
     Transport,
 )
-from .outbox_mirror import DeferredMirror
+from .outbox_mirror import DeferredMirror, account_config, outbox_row
 from .ports import ChatPort, Ports
 from .store import Store, owner
 
@@ -588,16 +588,10 @@ class Outbox:
         self._fallbacks = value
 
     def _account(self, name: str) -> AccountConfig:
-        try:
-            return self.config.account(name)
-        except KeyError as exc:
-            raise EngineError(str(exc.args[0]) if exc.args else str(exc)) from None
+        return account_config(self.config, name)
 
     def _get(self, outbox_id: int) -> OutboxItem:
-        item = self.store.outbox_get(outbox_id)
-        if item is None:
-            raise KeyError(f"no outbox item {outbox_id}")
-        return item
+        return outbox_row(self.store, outbox_id)
 
     # -- the Deferred folder (bridge.outbox_mirror) ------------------------------------
 

@@ -31,6 +31,22 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 
+def account_config(config: Config, name: str) -> AccountConfig:
+    """An account's config, or EngineError naming the unknown account."""
+    try:
+        return config.account(name)
+    except KeyError as exc:
+        raise EngineError(str(exc.args[0]) if exc.args else str(exc)) from None
+
+
+def outbox_row(store: Store, outbox_id: int) -> OutboxItem:
+    """An outbox row, or KeyError when there is none."""
+    item = store.outbox_get(outbox_id)
+    if item is None:
+        raise KeyError(f"no outbox item {outbox_id}")
+    return item
+
+
 class DeferredMirror:
     def __init__(self, store: Store, config: Config, identity: Identity, ports: Ports,
                  deliveries: Deliveries) -> None:
@@ -42,16 +58,10 @@ class DeferredMirror:
         self.folder = config.deferral.folder or DEFERRED_FOLDER
 
     def _account(self, name: str) -> AccountConfig:
-        try:
-            return self.config.account(name)
-        except KeyError as exc:
-            raise EngineError(str(exc.args[0]) if exc.args else str(exc)) from None
+        return account_config(self.config, name)
 
     def _get(self, outbox_id: int) -> OutboxItem:
-        item = self.store.outbox_get(outbox_id)
-        if item is None:
-            raise KeyError(f"no outbox item {outbox_id}")
-        return item
+        return outbox_row(self.store, outbox_id)
 
     def email(self, item: OutboxItem) -> bytes:
         """The mirror copy of a deferred chat row, as the bytes of an email."""
