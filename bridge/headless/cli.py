@@ -209,7 +209,7 @@ class Headless:
             return
         await self.engine.start(mail=mail, xmpp=xmpp)
         self.started.add(wanted)
-        if xmpp and self.engine.xmpp:
+        if xmpp and self.engine.chat_online():
             # Contacts announce themselves just after our own presence; give them a
             # moment so "is bob available?" is not answered too early.
             await asyncio.sleep(0.3)
@@ -232,7 +232,7 @@ class Headless:
         return True
 
     def need_xmpp(self, account: str) -> None:
-        if account in self.engine.xmpp:
+        if self.engine.chat_online(account):
             return
         self._raise_failure(account, "xmpp")
         raise CommandError(EXIT_FAILED, f"account {account} has no XMPP connection")
@@ -260,31 +260,17 @@ def read_text(text: str | None) -> str:
 
 
 def find_thread(engine: Engine, ref: str, account: str | None) -> Thread:
-    store = engine.store
-    if ref.isdigit():
-        th = store.thread_by_row(int(ref))
-        if th is not None:
-            return th
-    names = [account] if account else [a.name for a in engine.accounts]
-    for name in names:
-        th = store.get_thread(name, ref.strip("<>"))
-        if th is not None:
-            return th
-    raise CommandError(EXIT_FAILED, f"no conversation {ref!r} (see `tuiclient list`)")
+    try:
+        return engine.find_thread(ref, account)
+    except LookupError as exc:
+        raise CommandError(EXIT_FAILED, str(exc)) from None
 
 
 def find_message(engine: Engine, ref: str, account: str | None) -> Message:
-    ref = ref.lstrip("#")
-    if ref.isdigit():
-        m = engine.store.get_message(int(ref))
-        if m is not None:
-            return m
-    names = [account] if account else [a.name for a in engine.accounts]
-    for name in names:
-        m = engine.store.find_by_msg_id(name, ref.strip("<>"))
-        if m is not None:
-            return m
-    raise CommandError(EXIT_FAILED, f"no message {ref!r} (see `tuiclient show`)")
+    try:
+        return engine.find_message(ref, account)
+    except LookupError as exc:
+        raise CommandError(EXIT_FAILED, str(exc)) from None
 
 
 def self_command(engine: Engine) -> str:
@@ -311,7 +297,7 @@ async def settle(engine: Engine, result: ReplyResult, wait: float,
              DeliveryState.FELL_BACK_TO_IM}
 
     def items() -> list:
-        return [i for i in (engine.store.outbox_get(x) for x in ids) if i is not None]
+        return [i for i in (engine.outbox_item(x) for x in ids) if i is not None]
     while loop.time() < deadline and not (stop is not None and stop.is_set()):
         now = items()
         done = all(i.state in final or (i.transport is Transport.EMAIL and
@@ -324,7 +310,7 @@ async def settle(engine: Engine, result: ReplyResult, wait: float,
     code = EXIT_OK
     for i in rows:
         to = ", ".join(p.address for p in i.parties)
-        log = engine.store.outbox_history(i.id)
+        log = engine.outbox_log(i.id)
         detail = out.t(log[-1].detail) if log else ""
         lines.append(f"{i.transport.value} to {to}: {i.state.value}"
                      + (f" ({detail})" if detail and i.state is not DeliveryState.DELIVERED
@@ -392,7 +378,7 @@ async def cmd_search(h: Headless, a: argparse.Namespace) -> Outcome:
 
 
 async def cmd_sync(h: Headless, a: argparse.Namespace) -> Outcome:
-    before = h.engine.store.count_messages(a.account)
+    before = h.engine.message_count(a.account)
     for account in h.engine.accounts:
         if a.account and account.name != a.account:
             continue
@@ -408,9 +394,9 @@ async def cmd_sync(h: Headless, a: argparse.Namespace) -> Outcome:
             h._raise_failure(account.name, "xmpp")
     # Syncing includes the outbox: due emails go, and chat lines a stopped
     # process left unconfirmed are looked at (see Outbox._adopt).
-    await h.engine.outbox.tick()
+    await h.engine.outbox_tick()
     await h.engine.drain()
-    after = h.engine.store.count_messages(a.account)
+    after = h.engine.message_count(a.account)
     return Outcome(EXIT_OK, {"messages": after, "new": after - before},
                    [f"{after} messages in the store, {after - before} new"])
 
@@ -421,7 +407,7 @@ async def _reply(h: Headless, original: Message, text: str, via: str,
     if attach and "all" in attach:
         attach = "all"
     await h.up(xmpp=True)
-    if via == "im" and original.account not in h.engine.xmpp:
+    if via == "im" and not h.engine.chat_online(original.account):
         h.need_xmpp(original.account)
         via = "email"
     # "auto" is the engine's one rule (bridge.handoff.auto): email without a chat
@@ -466,7 +452,7 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
     await h.up(xmpp=via != "email")
     if via == "auto":
         via = h.engine.auto_via(account, a.to)  # the engine's one rule
-    elif via == "im" and account not in h.engine.xmpp:
+    elif via == "im" and not h.engine.chat_online(account):
         # The chat server is out of reach: the line waits in the outbox (exit 6)
         # for the next process that reaches it. A refused login is the user's to fix.
         detail = h.failures.get((account, "xmpp"), "")
@@ -479,21 +465,21 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
 
 async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
     command = a.outbox_command or "list"
-    store = h.engine.store
+    engine = h.engine
     if command == "list":
         settled = {DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.CANCELLED,
                    DeliveryState.FELL_BACK_TO_EMAIL, DeliveryState.FELL_BACK_TO_IM,
                    DeliveryState.SENT}
-        items = [i for i in store.outbox_items() if a.all or i.state not in settled]
+        items = [i for i in engine.outbox_items() if a.all or i.state not in settled]
         lines = []
         result = []
         for i in items:
             lines.append(out.outbox_line(i))
-            history = store.outbox_history(i.id) if a.log else []
+            history = engine.outbox_log(i.id) if a.log else []
             lines.extend(out.log_line(e) for e in history)
             result.append({"item": i, "log": history} if a.log else i)
         return Outcome(EXIT_OK, result, lines or ["the outbox is empty"])
-    item = store.outbox_get(a.id)
+    item = engine.outbox_item(a.id)
     if item is None:
         raise CommandError(EXIT_FAILED, f"no outbox item {a.id}")
     await h.up(xmpp=item.transport is Transport.XMPP or command in ("email", "im"))
@@ -509,7 +495,7 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
             await h.engine.outbox_cancel(a.id)
         except ValueError as exc:
             raise CommandError(EXIT_FAILED, str(exc)) from exc
-        return Outcome(EXIT_OK, store.outbox_get(a.id), [f"outbox item {a.id} cancelled"])
+        return Outcome(EXIT_OK, engine.outbox_item(a.id), [f"outbox item {a.id} cancelled"])
     if command == "im":
         h.need_xmpp(item.account)
         try:
@@ -521,7 +507,7 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
         msg_id = await h.engine.outbox_email(a.id)
     except ValueError as exc:
         raise CommandError(EXIT_FAILED, str(exc)) from exc
-    email_item = next((i for i in store.outbox_items() if i.msg_id == msg_id), None)
+    email_item = next((i for i in engine.outbox_items() if i.msg_id == msg_id), None)
     reply = ReplyResult("email", email_ids=[msg_id])
     if email_item is not None:
         reply.emails.append(email_item.id)
@@ -530,33 +516,28 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
 
 async def cmd_contacts(h: Headless, a: argparse.Namespace) -> Outcome:
     command = a.contacts_command or "list"
-    identity = h.engine.identity
-    store = h.engine.store
+    engine = h.engine
     if command == "list":
-        contacts = store.contacts()
-        conflicts = identity.conflicts()
+        contacts = engine.contacts()
+        conflicts = engine.contact_conflicts()
         lines = [out.contact_line(c) for c in contacts] or ["no contacts"]
         lines += [f"conflict: {out.t(r.describe())}" for r in conflicts]
         return Outcome(EXIT_OK, {"contacts": contacts, "conflicts": conflicts}, lines)
     if command == "map":
         if not normalize_email(a.email) or not normalize_jid(a.jid):
             raise CommandError(EXIT_USAGE, "map EMAIL JID: both must be local@domain")
-        identity.confirm(a.email, a.jid, a.name)
-        r = identity.jid_for(a.email)
+        r = engine.map_contact(a.email, a.jid, a.name)
         return Outcome(EXIT_OK, r, [out.t(r.describe())])
     if command == "unmap":
-        removed = store.remove_contact_address(a.address, sources=("learned",))
+        removed = engine.forget_address(a.address)
         if not removed:
             raise CommandError(EXIT_FAILED, f"{a.address} is not a learned address (addresses "
                                             "from the config file are changed there)")
         return Outcome(EXIT_OK, {"removed": a.address}, [f"forgot {a.address}"])
     if a.vcard:
         await h.up(xmpp=True)
-        for client in h.engine.xmpp.values():
-            for item in client.roster():
-                with contextlib.suppress(Exception):
-                    await client.learn_contact_from_vcard(item.jid)
-    pending = [c for c in store.contacts() if any(not x.confirmed for x in c.addresses)]
+        await engine.learn_contacts_from_vcards()
+    pending = [c for c in engine.contacts() if any(not x.confirmed for x in c.addresses)]
     lines = [out.contact_line(c) + "   -> tuiclient contacts map EMAIL JID" for c in pending]
     return Outcome(EXIT_OK, pending, lines or ["no suggestions"])
 
@@ -571,12 +552,12 @@ async def cmd_watch(h: Headless, a: argparse.Namespace) -> Outcome:
         loop.call_soon_threadsafe(wake.set)
 
     h.engine.events.subscribe(poke)
-    store = h.engine.store
-    last = store.add_event("WatchStarted", {"pid": os.getpid()}) - 1
+    engine = h.engine
+    last = engine.log_event("WatchStarted", {"pid": os.getpid()}) - 1
     stop = h.stop
     await h.up_unless_stopped(mail=True, xmpp=True)
     while not stop.is_set():
-        for e in store.events(since_id=last):
+        for e in engine.logged_events(since_id=last):
             last = e.id
             out.dump_json({"event": e.kind, "id": e.id, "at": e.at, **e.payload})
         with contextlib.suppress(TimeoutError):
@@ -799,7 +780,7 @@ async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
     except (sqlite3.Error, OSError, EngineError) as exc:
         # An engine error may wrap a store that could not be written (a sync's rows).
         cause = exc.__cause__ if isinstance(exc, EngineError) and exc.__cause__ else exc
-        line = store_not_writable(cause, h.engine.store.path)
+        line = store_not_writable(cause, h.engine.store_path)
         if line is not None:
             return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
         if isinstance(exc, EngineError):

@@ -32,10 +32,10 @@ import sys
 import time
 from typing import TYPE_CHECKING, Protocol
 
+from ..errors import ContactAway
 from ..events import Event
 from ..identity import UnmappedParty
 from ..model import SEEN, Direction, Message, Transport
-from ..outbox import ContactAway
 from . import output as out
 from .outcome import EXIT_CONFIG, EXIT_OK, Outcome, store_not_writable
 from .rules import (
@@ -76,8 +76,8 @@ class RulesDaemon:
         self.rules = rules
         self.as_json = as_json
         self.started = time.time()
-        self.state_file = self.engine.store.path.parent / "rules-daemon.json"
-        self.last_row = self.engine.store.last_message_row()
+        self.state_file = self.engine.store_path.parent / "rules-daemon.json"
+        self.last_row = self.engine.last_message_row()
         self.since = self.started - FRESH
         self.replied = ReplyLedger()
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -128,7 +128,7 @@ class RulesDaemon:
                 w.cancel()
 
     async def pass_once(self) -> None:
-        for m in self.engine.store.messages_after(self.last_row):
+        for m in self.engine.messages_after(self.last_row):
             if self.stop.is_set():
                 return
             self.last_row = max(self.last_row, m.id or 0)
@@ -148,10 +148,10 @@ class RulesDaemon:
             tmp.replace(self.state_file)
 
     def incoming(self, m: Message, automatic: str | None = None) -> Incoming:
-        contact = self.engine.store.contact_for(m.sender.address)
+        contact = self.engine.contact_for(m.sender.address)
         thread = self.engine.timeline(m.account, m.thread_id)
         availability = None
-        if m.account in self.engine.xmpp:
+        if self.engine.chat_online(m.account):
             availability = self.engine.availability(m.account, m.sender.address) \
                 .availability.value
         sender = m.sender.address.partition("/")[0].lower()
@@ -189,7 +189,7 @@ class RulesDaemon:
             try:
                 await self.act(m, d)
             except (UnmappedParty, ContactAway, Exception) as exc:
-                reason = store_not_writable(exc, self.engine.store.path) or str(exc)
+                reason = store_not_writable(exc, self.engine.store_path) or str(exc)
                 self.report("failed", rule=d.rule, message=m.id, reason=reason)
                 if d.action in ("reply", "handoff"):
                     self.replied.forget(msg, before)
@@ -233,7 +233,7 @@ class RulesDaemon:
                     deferred=result.deferred, room=result.room or "")
 
     def _auto_via(self, m: Message) -> str:
-        if m.account not in self.engine.xmpp:
+        if not self.engine.chat_online(m.account):
             return "email"
         presence = self.engine.availability(m.account, m.sender.address)
         return "im" if presence.availability.value == "available" else "email"

@@ -15,13 +15,11 @@ import time
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from ..events import Event
-from ..model import Message, Transport
+from ..model import Contact, Message, OutboxItem, OutboxLogEntry, Thread, Transport
 from ..safe import inert_text
-from ..store.edits import Reaction
-from ..store.records import Contact, OutboxItem, OutboxLogEntry, Thread
 
 
 def plain(value: Any) -> Any:
@@ -84,6 +82,17 @@ def thread_line(th: Thread) -> str:
         what = one_line(NO_SUBJECT + (" — " + th.snippet if th.snippet.strip() else ""), 60)
     return (f"{th.id:>6}  {when(th.last_date)}  {mark:<2} {th.message_count:>4} "
             f"{unread:<7} {who:<24}  {what}")
+
+
+class Reaction(Protocol):
+    """What a line shows of one person's reactions (the engine's `reactions()`
+    gives them; their record is the store's, which the front ends do not import)."""
+
+    @property
+    def reactor(self) -> str: ...
+
+    @property
+    def emojis(self) -> Sequence[str]: ...
 
 
 def message_block(m: Message, reactions: Sequence[Reaction] = ()) -> str:

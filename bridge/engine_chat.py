@@ -1,0 +1,148 @@
+"""The engine's chat verbs: corrections, reactions, rooms, roster, presence.
+
+A mixin of `bridge.engine.Engine` (issue 20): each action of a chat client, for
+every front end, done by the account's XmppClient. The XMPP layer's refusals
+(XmppError: not your line, a wrong room password) come out as EngineError with
+the reason (`chat_refusal`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from .errors import EngineError
+from .model import Message, Transport
+from .store import Reaction, Revision
+from .xmpp.client import Occupant, RosterItem, XmppClient, XmppError
+from .xmpp.stanzas import bare as bare_jid
+
+if TYPE_CHECKING:
+    from .store import Store
+
+
+@contextlib.contextmanager
+def chat_refusal() -> Iterator[None]:
+    """A refusal of the XMPP layer (the server's, a room's, or its own rule) as the
+    engine's error, with its reason."""
+    try:
+        yield
+    except XmppError as exc:
+        raise EngineError(str(exc)) from None
+
+
+class ChatVerbs:
+    """What a user does in chats (a part of the Engine; see the module's doc)."""
+
+    if TYPE_CHECKING:  # the engine's parts and calls these verbs go through
+        store: Store
+        xmpp: dict[str, XmppClient]
+
+        def message(self, row_id: int) -> Message: ...
+
+        def xmpp_client(self, account: str) -> XmppClient: ...
+
+    def _chat(self, account: str) -> XmppClient:
+        return self.xmpp_client(account)
+
+    def _chat_line(self, row_id: int) -> tuple[Message, XmppClient]:
+        message = self.message(row_id)
+        if message.transport is not Transport.XMPP:
+            raise EngineError(f"#{row_id} is an email, not a chat line")
+        return message, self._chat(message.account)
+
+    async def correct(self, row_id: int, text: str) -> Message:
+        """Correct our last line of its chat (XEP-0308); the old text is kept."""
+        _m, client = self._chat_line(row_id)
+        with chat_refusal():
+            return client.correct(row_id, text)
+
+    async def react(self, row_id: int, emoji: str = "", *, remove: bool = False) -> list[str]:
+        """Add `emoji` to our reactions to a line, or take it back (`remove`; no
+        emoji: all of ours); returns our reactions as sent (XEP-0444)."""
+        _m, client = self._chat_line(row_id)
+        mine = client.own_reactions(row_id)
+        if remove:
+            mine = [e for e in mine if emoji and e != emoji]
+        elif emoji and emoji not in mine:
+            mine.append(emoji)
+        with chat_refusal():
+            return client.react(row_id, mine)
+
+    async def retract(self, row_id: int) -> Message:
+        """Take back a line we sent (XEP-0424): gone here, and asked of everyone."""
+        _m, client = self._chat_line(row_id)
+        with chat_refusal():
+            client.retract(row_id)
+        return self.message(row_id)
+
+    def reactions(self, row_ids: Sequence[int]) -> dict[int, list[Reaction]]:
+        """Who reacted to these lines, and with what."""
+        return self.store.reactions(list(row_ids))
+
+    def revisions(self, row_id: int) -> list[Revision]:
+        """The texts a corrected line had before, oldest first."""
+        return self.store.revisions(row_id)
+
+    async def join_room(self, account: str, room: str, *, nick: str | None = None,
+                        password: str | None = None) -> list[Occupant]:
+        """Join a room (or accept an invitation to it); its occupants with roles."""
+        with chat_refusal():
+            return await self._chat(account).join_room(room, nick, password)
+
+    async def accept_invitation(self, account: str, room: str, *, nick: str | None = None,
+                                password: str | None = None) -> list[Occupant]:
+        """Join a room we were invited to; without `password`, the one the latest
+        invitation to it gave (kept in the event log, so any process saw it)."""
+        if password is None:
+            invitation = self.store.last_event("RoomInvitation", {
+                "$.account": account, "$.room": bare_jid(room)})
+            password = (invitation or {}).get("password") or None
+        return await self.join_room(account, room, nick=nick, password=password)
+
+    async def leave_room(self, account: str, room: str) -> None:
+        with chat_refusal():
+            await self._chat(account).leave_room(room)
+
+    async def invite(self, account: str, room: str, jid: str, reason: str = "", *,
+                     direct: bool = False) -> None:
+        with chat_refusal():
+            self._chat(account).invite(room, jid, reason, direct=direct)
+
+    async def decline_invitation(self, account: str, room: str, inviter: str,
+                                 reason: str = "") -> None:
+        with chat_refusal():
+            self._chat(account).decline_invitation(room, inviter, reason)
+
+    def occupants(self, account: str, room: str) -> list[Occupant]:
+        """A room's occupants with role and affiliation, as the room shows them."""
+        client = self.xmpp.get(account)
+        return client.occupants(room) if client is not None else []
+
+    def roster(self, account: str) -> list[RosterItem]:
+        return self._chat(account).roster()
+
+    async def roster_add(self, account: str, jid: str, name: str = "",
+                         groups: Sequence[str] = ()) -> RosterItem:
+        """Add a contact (name, groups) and ask to see their presence."""
+        with chat_refusal():
+            return await self._chat(account).add_contact(jid, name, groups)
+
+    async def roster_remove(self, account: str, jid: str) -> None:
+        with chat_refusal():
+            await self._chat(account).remove_contact(jid)
+
+    async def roster_approve(self, account: str, jid: str) -> None:
+        """Let someone who asked see our presence (never done without being asked)."""
+        self._chat(account).approve(jid)
+
+    async def roster_deny(self, account: str, jid: str) -> None:
+        self._chat(account).deny(jid)
+
+    async def set_presence(self, account: str, show: str = "", status: str = "") -> None:
+        """Our presence: show is "", chat, away, xa or dnd; with a status message."""
+        try:
+            self._chat(account).set_presence(show, status)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None

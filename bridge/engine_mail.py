@@ -1,0 +1,105 @@
+"""The engine's mail verbs: triage, attachments, forward, bounce, drafts.
+
+A mixin of `bridge.engine.Engine`. Each verb is one call of the account's
+`bridge.mail.actions.MailActions` (the engine's `mailbox`), which does the work
+through the IMAP port and the outbox; the names and signatures here are what
+the front ends call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .events import TriageDone
+from .model import FLAGGED, SEEN, Message
+
+if TYPE_CHECKING:
+    from .engine_ports import EnginePorts
+    from .mail.actions import MailActions
+
+
+class MailVerbs:
+    """What a user does to emails (a part of the Engine; see the module's doc)."""
+
+    if TYPE_CHECKING:  # the engine's parts and calls these verbs go through
+        mailbox: MailActions
+        ports: EnginePorts
+
+        def message(self, row_id: int) -> Message: ...
+
+        async def fetch_body(self, row_id: int) -> Message: ...
+
+        async def queue_email(self, account: str, mail: EmailMessage, msg_id: str) -> int: ...
+
+    async def delete(self, row_ids: Sequence[int]) -> TriageDone:
+        """To the Trash folder (SPECIAL-USE); expunged when the account's
+        `expunge_deletes` says so, or when they are in Trash already."""
+        return await self.mailbox.delete(row_ids)
+
+    async def archive(self, row_ids: Sequence[int]) -> TriageDone:
+        """To the account's `archive_folder`, else the server's \\Archive."""
+        return await self.mailbox.archive(row_ids)
+
+    async def move(self, row_ids: Sequence[int], folder: str) -> TriageDone:
+        return await self.mailbox.move(row_ids, folder)
+
+    async def copy(self, row_ids: Sequence[int], folder: str) -> TriageDone:
+        return await self.mailbox.move(row_ids, folder, copy=True)
+
+    async def flag(self, row_ids: Sequence[int], on: bool = True) -> TriageDone:
+        """Set or clear \\Flagged (the star) on emails, on the server."""
+        return await self.mailbox.flags(row_ids, *(([FLAGGED], []) if on else ([], [FLAGGED])))
+
+    async def mark_read(self, row_ids: Sequence[int], read: bool = True) -> TriageDone:
+        return await self.mailbox.flags(row_ids, *(([SEEN], []) if read else ([], [SEEN])))
+
+    async def tag(self, row_ids: Sequence[int], add: Sequence[str] = (),
+                  remove: Sequence[str] = ()) -> TriageDone:
+        """Add and remove tags: IMAP keywords on the server, found by `tag:NAME`."""
+        return await self.mailbox.tag(row_ids, add, remove)
+
+    async def undo(self) -> TriageDone:
+        """Reverse the newest triage action not undone yet (any process's)."""
+        return await self.mailbox.undo()
+
+    async def save_attachments(self, row_id: int, positions: Sequence[int] | None = None,
+                               directory: Path | None = None) -> list[Path]:
+        """Save files of an email (positions from 0; None: every one)."""
+        return await self.mailbox.save(await self.fetch_body(row_id), positions, directory)
+
+    async def forward(self, row_id: int, to: Sequence[str], text: str = "", *,
+                      as_attachment: bool = False,
+                      files: Sequence[Path] = ()) -> tuple[str, int]:
+        """Forward an email (its files kept); returns its msg id and outbox row."""
+        return await self.mailbox.forward(self.message(row_id), to, text,
+                                          as_attachment=as_attachment, files=files)
+
+    async def bounce(self, row_id: int, to: Sequence[str]) -> tuple[str, int]:
+        """Redirect an email as it is, under Resent-* fields."""
+        return await self.mailbox.bounce(self.message(row_id), to)
+
+    async def draft_save(self, account: str, to: Sequence[str], subject: str, text: str, *,
+                         cc: Sequence[str] = (), files: Sequence[Path] = (),
+                         replaces: int | None = None) -> Message:
+        """Postpone a message into the account's Drafts folder on the server."""
+        return await self.mailbox.draft_save(account, to, subject, text, cc=cc, files=files,
+                                             replaces=replaces)
+
+    async def drafts(self, account: str) -> list[Message]:
+        return await self.mailbox.drafts(account)
+
+    async def draft_send(self, row_id: int) -> tuple[str, int]:
+        """Send a draft as it is on the server; it leaves Drafts once queued."""
+        return await self.mailbox.draft_send(row_id)
+
+    async def _send_mail(self, account: str, mail: EmailMessage | bytes, msg_id: str,
+                         recipients: Sequence[str] | None) -> int:
+        if isinstance(mail, EmailMessage):
+            return await self.queue_email(account, mail, msg_id)
+        port = self.ports.mail(account)
+        outbox_id = port.sender.queue_raw(mail, list(recipients or ()), msg_id)
+        await port.send_due()
+        return outbox_id

@@ -1,0 +1,277 @@
+"""The engine's reads: what a front end may know, asked of the engine.
+
+A mixin of `bridge.engine.Engine`: conversations, timelines, folders, search,
+bodies and header fields, contacts and who is who, the outbox's rows, presence
+and rooms. The front ends (tuiclient/, bridge/headless/) read through these and
+never touch the store, the XMPP clients or the identity layer themselves
+(tests/test_app_layering.py, tests/test_headless_layering.py). The few writes
+here are the user's answers about people (`confirm_address`, `map_contact`,
+`forget_address`), the identity layer's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .identity import Resolution, normalize_email, normalize_jid
+from .model import (
+    Availability,
+    Contact,
+    ContactPresence,
+    DeliveryState,
+    Folder,
+    Message,
+    OutboxItem,
+    OutboxLogEntry,
+    Thread,
+    Transport,
+)
+from .store import Cursor, StoredEvent
+from .xmpp.stanzas import bare as bare_jid
+
+if TYPE_CHECKING:
+    from .config import AccountConfig, Config
+    from .engine_ports import EnginePorts
+    from .handoff import Handoff
+    from .identity import Identity
+    from .store import Store
+    from .xmpp.client import XmppClient
+
+
+class EngineReads:
+    """Reads for the front ends (a part of the Engine; see the module's doc)."""
+
+    if TYPE_CHECKING:  # the engine's parts these reads go through
+        config: Config
+        store: Store
+        identity: Identity
+        xmpp: dict[str, XmppClient]
+        handoff: Handoff
+        ports: EnginePorts
+
+        @property
+        def accounts(self) -> tuple[AccountConfig, ...]: ...
+
+    # -- conversations and messages ---------------------------------------------------
+
+    def conversations(self, account: str | None = None, limit: int = 50,
+                      before: float | Cursor | None = None) -> list[Thread]:
+        """A page of conversations of both transports, most recent first."""
+        return self.store.list_threads(account, limit=limit, before=before)
+
+    def folders(self, account: str) -> list[Folder]:
+        """The account's folders. `unread` is what the store holds unread there once
+        a sync pass of the folder completed (so it follows reading, new mail and
+        flags changed elsewhere at once); before that, the server's last count."""
+        folders = self.store.folders(account)
+        if not any(f.uidnext is not None for f in folders):
+            return folders
+        counts = self.store.unread_by_folder(account)
+        return [dataclasses.replace(f, unread=counts.get(f.name, 0))
+                if f.uidnext is not None else f for f in folders]
+
+    def thread(self, account: str, thread_id: str) -> Thread | None:
+        """One conversation's summary (subject, counts, transports)."""
+        return self.store.get_thread(account, thread_id)
+
+    def find_thread(self, ref: str, account: str | None = None) -> Thread:
+        """A conversation by the number of one of its messages (`12`) or its thread
+        id, on `account` or any; LookupError if none."""
+        if ref.isdigit():
+            th = self.store.thread_by_row(int(ref))
+            if th is not None:
+                return th
+        names = [account] if account else [a.name for a in self.accounts]
+        for name in names:
+            th = self.store.get_thread(name, ref.strip("<>"))
+            if th is not None:
+                return th
+        raise LookupError(f"no conversation {ref!r} (see `tuiclient list`)")
+
+    def message(self, row_id: int) -> Message:
+        """A stored message by row id; EngineError when there is none."""
+        return self.handoff.message(row_id)
+
+    def find_message(self, ref: str, account: str | None = None) -> Message:
+        """A message by its number (`12`, `#12`) or its Message-ID; LookupError if none."""
+        ref = ref.strip().lstrip("#")
+        if ref.isdigit():
+            m = self.store.get_message(int(ref))
+            if m is not None:
+                return m
+        names = [account] if account else [a.name for a in self.accounts]
+        for name in names:
+            m = self.store.find_by_msg_id(name, ref.strip("<>"))
+            if m is not None:
+                return m
+        raise LookupError(f"no message {ref!r} (see `tuiclient show`)")
+
+    def timeline(self, account: str, thread_id: str) -> list[Message]:
+        """A conversation as one list across both transports, oldest first.
+
+        A message seen through both transports (one message id) appears once: the
+        copy with the furthest delivery state and a body wins.
+        """
+        return self.handoff.timeline(account, thread_id)
+
+    def search(self, query: str, limit: int = 50, account: str | None = None) -> list[Message]:
+        """Search mail and chat. A bulk import leaves rows waiting for the full-text
+        index; catch up first, so what was just synced is found."""
+        self._catch_up_index()
+        return self.store.search(query, limit=limit, account=account)
+
+    def _catch_up_index(self) -> None:
+        self.handoff.catch_up_index()
+
+    def message_count(self, account: str | None = None) -> int:
+        """How many messages the store holds (of one account, or of all)."""
+        return self.store.count_messages(account)
+
+    def last_message_row(self) -> int:
+        """The newest message's row id (0 for an empty store): where a follower of
+        new messages starts."""
+        return self.store.last_message_row()
+
+    def messages_after(self, row_id: int, limit: int = 500) -> list[Message]:
+        """Messages stored after row `row_id`, oldest first (for followers of new
+        messages, such as the rules daemon)."""
+        return self.store.messages_after(row_id, limit)
+
+    @property
+    def store_path(self) -> Path:
+        """The store's file: its folder holds the front ends' own state files, and
+        a failed write names it (the disk is full, or read-only)."""
+        return self.store.path
+
+    async def fetch_body(self, row_id: int) -> Message:
+        """The message with its body, fetched (BODY.PEEK) and cached if needed."""
+        return await self.handoff.fetch_body(row_id)
+
+    async def fetch_headers(self, row_id: int, names: Sequence[str]) -> dict[str, str]:
+        """Named header fields of an email, read from the IMAP server (the store
+        keeps only the ones threading and display need)."""
+        m = self.message(row_id)
+        if m.transport is not Transport.EMAIL or m.uid is None:
+            return {}
+        return await self.ports.mail(m.account).fetch_headers(row_id, names)
+
+    # -- the event log ---------------------------------------------------------------
+
+    def logged_events(self, since_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Kept events after `since_id`, oldest first: what every process sharing
+        this store reported (`tuiclient watch` follows it); pass the last id seen."""
+        return self.store.events(since_id, limit)
+
+    def log_event(self, kind: str, payload: dict[str, Any] | None = None) -> int:
+        """Keep a front end's own event in the log (e.g. `WatchStarted`); its id."""
+        return self.store.add_event(kind, payload)
+
+    # -- the outbox's rows ------------------------------------------------------------
+
+    def outbox_items(self, states: Sequence[DeliveryState | str] | None = None
+                     ) -> list[OutboxItem]:
+        """What waits or was sent through the outbox, oldest first."""
+        return self.store.outbox_items(states=states)
+
+    def outbox_item(self, outbox_id: int) -> OutboxItem | None:
+        """One outbox row, as it stands now; None if there is no such row."""
+        return self.store.outbox_get(outbox_id)
+
+    def outbox_log(self, outbox_id: int) -> list[OutboxLogEntry]:
+        return self.store.outbox_history(outbox_id)
+
+    @staticmethod
+    def outbox_text(item: OutboxItem) -> str:
+        """The words of an outbox row, whichever transport it waits for."""
+        plan = item.payload.get("plan") if item.payload else None
+        if isinstance(plan, dict):
+            return str(plan.get("text", ""))
+        return ""
+
+    def outbox_message(self, item: OutboxItem) -> Message | None:
+        """The message an outbox row sends (its conversation, its words), when the
+        store holds it."""
+        return self.store.find_by_msg_id(item.account, item.msg_id)
+
+    # -- people: contacts, who is who, presence ---------------------------------------
+
+    def contacts(self) -> list[Contact]:
+        return self.store.contacts()
+
+    def contact_for(self, address: str) -> Contact | None:
+        """The contact with this email address or JID (a full JID finds its bare one)."""
+        return self.store.contact_for(address)
+
+    def contact_conflicts(self) -> list[Resolution]:
+        """Addresses mapped to more than one person: what the user should settle."""
+        return self.identity.conflicts()
+
+    def confirm_address(self, email: str, jid: str) -> None:
+        """The user says `email` and `jid` are the same person (an answer to
+        `UnmappedParty`): the one write in this block, the identity layer's."""
+        self.identity.confirm(email, jid)
+
+    def map_contact(self, email: str, jid: str, name: str = "") -> Resolution:
+        """`confirm_address` with the person's name; how `email` maps now."""
+        self.identity.confirm(email, jid, name)
+        return self.identity.jid_for(email)
+
+    def forget_address(self, address: str) -> bool:
+        """Forget a learned address of a contact; False if `address` was not a
+        learned one (those of the config file are changed there)."""
+        return self.store.remove_contact_address(address, sources=("learned",))
+
+    async def learn_contacts_from_vcards(self) -> None:
+        """Ask every roster contact's vCard for email addresses (each account with
+        a chat connection); what is found waits as a suggestion."""
+        for client in self.xmpp.values():
+            for item in client.roster():
+                try:
+                    await client.learn_contact_from_vcard(item.jid)
+                except Exception:  # one contact's vCard must not stop the others
+                    continue
+
+    def chat_online(self, account: str | None = None) -> bool:
+        """Whether `account` (None: any account) has a chat connection now."""
+        return bool(self.xmpp) if account is None else account in self.xmpp
+
+    def availability(self, account: str, address: str) -> ContactPresence:
+        """A contact's availability by JID or by email address (mapped to its JID)."""
+        jid = normalize_jid(address) if "@" in address else address
+        if "@" in address and normalize_email(address):
+            r = self.identity.jid_for(address)
+            if r.address:
+                jid = r.address
+        client = self.xmpp.get(account)
+        if client is None or not jid:
+            return ContactPresence(jid or address, Availability.UNKNOWN)
+        return client.availability(jid)
+
+    def _roster_named(self, name: str) -> list[str]:
+        wanted = name.casefold()
+        return [item.jid for client in self.xmpp.values() for item in client.roster()
+                if item.name and item.name.casefold() == wanted]
+
+    # -- rooms --------------------------------------------------------------------------
+
+    def joined_rooms(self, account: str) -> list[str]:
+        """The group chats (room JIDs) the account is in right now."""
+        client = self.xmpp.get(account)
+        return client.rooms() if client is not None else []
+
+    def remembered_rooms(self, account: str) -> list[str]:
+        """The group chats the account takes part in across sessions (joined again
+        at the next start), joined right now or not."""
+        client = self.xmpp.get(account)
+        return list(client.state.rooms) if client is not None else []
+
+    def room_occupants(self, account: str, room: str) -> list[tuple[str, str]]:
+        """Who is in a group chat the account is in: (bare JID, or "" where the room
+        hides it; nick), by nick."""
+        client = self.xmpp.get(account)
+        if client is None:
+            return []
+        return [(bare_jid(o.jid) if o.jid else "", o.nick) for o in client.occupants(room)]

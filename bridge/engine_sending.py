@@ -1,0 +1,157 @@
+"""The engine's sending verbs: reply, hand off, start a conversation, mark, and
+the outbox's buttons.
+
+A mixin of `bridge.engine.Engine`. Replies on either transport and the one
+"auto" rule are the handoff's (bridge.handoff); the durable queue, its retries
+and fallbacks are the outbox's (bridge.outbox); an email leg goes through the
+account's mail port. The names and signatures here are what the front ends call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import EngineError
+from .handoff import ImPlan, ReplyResult
+from .mail.send import MailSender
+from .model import ANSWERED, FLAGGED, SEEN, DeliveryState, Message, OutboxItem, Transport
+from .store import owner
+
+if TYPE_CHECKING:
+    from .config import AccountConfig
+    from .engine_ports import EnginePorts
+    from .handoff import Handoff
+    from .outbox import Outbox
+    from .store import Store
+
+
+class SendingVerbs:
+    """Sending and the outbox (a part of the Engine; see the module's doc)."""
+
+    if TYPE_CHECKING:  # the engine's parts and calls these verbs go through
+        store: Store
+        ports: EnginePorts
+        handoff: Handoff
+        outbox: Outbox
+
+        @property
+        def accounts(self) -> tuple[AccountConfig, ...]: ...
+
+        def message(self, row_id: int) -> Message: ...
+
+    async def mark(self, row_id: int, flag: str, on: bool = True, *,
+                   tell: bool = True) -> None:
+        """Set or clear a flag (read, flagged, answered) on a message, on the server
+        too for an email; marking a chat line read tells its sender (XEP-0333),
+        unless `tell` is False: a displayed marker covers every earlier line of its
+        chat, so when several lines are read at once only the newest is told."""
+        names = {"read": SEEN, "seen": SEEN, "flagged": FLAGGED, "answered": ANSWERED}
+        if flag.lower() not in names:
+            raise EngineError(f"flag must be read, flagged or answered, not {flag!r}")
+        system = names[flag.lower()]
+        m = self.message(row_id)
+        chat = self.ports.chat(m.account)
+        if m.transport is Transport.EMAIL and m.folder and m.uid is not None:
+            await self.ports.mail(m.account).set_flag(m.folder, m.uid, system, on)
+        elif m.transport is Transport.XMPP and system == SEEN and on and chat is not None:
+            await chat.mark_read(row_id, tell=tell)
+        else:
+            flags = set(m.flags)
+            (flags.add if on else flags.discard)(system)
+            self.store.set_flags(row_id, flags)
+
+    # -- sending ----------------------------------------------------------------------
+
+    def _sender(self, account: str) -> MailSender:
+        return self.ports.mail(account).sender
+
+    async def queue_email(self, account: str, mail: EmailMessage, msg_id: str) -> int:
+        """Put an email in the outbox (durably) and send it as soon as possible."""
+        return await self.ports.mail(account).send_leg(mail, msg_id)
+
+    # -- replying and handing off (bridge.handoff) ------------------------------------
+
+    async def reply(self, row_id: int, text: str, *, via: str = "auto",
+                    reply_all: bool = False, history: bool = False,
+                    attachments: Sequence[str] | str | None = None, mixed: bool = False,
+                    separate_chats: bool = False,
+                    when_away: str | None = None,
+                    headers: dict[str, str] | None = None) -> ReplyResult:
+        """Answer a message by email or by IM, whatever transport it came by
+        (`via`: "email", "im", or "auto": the one rule, bridge.handoff.auto).
+        See `Handoff.reply` for the rest."""
+        return await self.handoff.reply(
+            row_id, text, via=via, reply_all=reply_all, history=history,
+            attachments=attachments, mixed=mixed, separate_chats=separate_chats,
+            when_away=when_away, headers=headers)
+
+    async def send_message(self, account: str, to: Sequence[str], text: str, *,
+                           via: str = "im", subject: str = "",
+                           when_away: str | None = None,
+                           attachments: Sequence[Path] = ()) -> ReplyResult:
+        """Start a conversation (or continue the chat with someone): by IM to JIDs
+        (or email addresses mapped to them), by email, or "auto" (the one rule)."""
+        if via == "auto":
+            via = self.auto_via(account, to)
+        return await self.handoff.send_message(account, to, text, via=via, subject=subject,
+                                               when_away=when_away, attachments=attachments)
+
+    def auto_via(self, account: str, to: Sequence[str]) -> str:
+        """What "auto" picks for a new message to `to`: "im" or "email"."""
+        return self.handoff.auto_for_new(account, to)
+
+    def chat_address(self, account: str, address: str) -> str | None:
+        """The JID to chat with for `address`, or None when unmapped."""
+        return self.handoff.parties.chat_address(account, address)
+
+    async def send_im_plan(self, plan: ImPlan, skip: frozenset[str] = frozenset()
+                           ) -> list[Message]:
+        """Send one chat leg now (see XmppTransport.send_leg)."""
+        return await self.handoff.send_im_plan(plan, skip)
+
+    async def email_instead(self, plan: ImPlan, people: Sequence[str]) -> str:
+        return await self.handoff.email_instead(plan, people)
+
+    async def im_instead(self, item: OutboxItem) -> list[tuple[ImPlan, list[str]]]:
+        return await self.handoff.im_instead(item)
+
+    # -- the outbox -------------------------------------------------------------------
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Before a process stops: send the emails that are due now, and wait (up to
+        `timeout`) for the server's ack of the chat lines this process has on the
+        wire, so what a command or `serve` accepted does not wait for the next
+        process. Whatever is left stays in the outbox for the next one."""
+        for account in self.accounts:
+            if account.smtp is not None:
+                await self.ports.mail(account.name).flush()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        me = owner.me()
+        while loop.time() < deadline and any(
+                i.owner == me for i in self.store.outbox_items(states=[DeliveryState.SENDING])):
+            await asyncio.sleep(0.05)
+
+    async def outbox_tick(self) -> None:
+        """One pass of the outbox now: due emails go, and chat lines a stopped
+        process left unconfirmed are looked at (see Outbox._adopt)."""
+        await self.outbox.tick()
+
+    async def outbox_retry(self, outbox_id: int) -> None:
+        """Send a waiting message now (a deferred chat goes whatever the presence)."""
+        await self.outbox.retry_now(outbox_id)
+
+    async def outbox_cancel(self, outbox_id: int) -> None:
+        await self.outbox.cancel(outbox_id)
+
+    async def outbox_email(self, outbox_id: int) -> str:
+        """Stop deferring a chat message and send it by email instead."""
+        return await self.outbox.send_by_email(outbox_id)
+
+    async def outbox_im(self, outbox_id: int) -> list[int]:
+        """Stop waiting for the mail server: send a queued email by chat instead."""
+        return await self.outbox.send_by_im(outbox_id)
