@@ -13,9 +13,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BRIDGE = ROOT / "bridge"
 
-# Who may import bridge.engine: the front ends' entry points.
-# daemon.py is the `run` verb of the same front end; it names Engine for its types.
-ENGINE_IMPORTERS = {"bridge.headless.cli", "bridge.headless.daemon"}
+# Who may import bridge.engine: the front ends' entry points. Headless mode's
+# is cli.py (the dispatcher) with host.py (which makes the Engine) and verbs.py
+# (which names its ReplyResult); daemon.py is the `run` verb of the same front
+# end, and names Engine for its types.
+ENGINE_IMPORTERS = {"bridge.headless.cli", "bridge.headless.daemon", "bridge.headless.host",
+                    "bridge.headless.verbs"}
 
 # Circles whose fix is still to come. Each entry says what the fix is; the test
 # fails when a listed circle is gone too, so the list only shrinks.

@@ -14,76 +14,55 @@ change drops the folder's locations and refetches it cleanly. Folder state is
 saved only after a pass completes, so a pass cut off mid-way is redone, and what
 it already stored is not fetched again (the missing UIDs are the difference
 against the store).
+
+MailSync is one connection with its parts, each a module of its own:
+header_rows.py (fetched headers into store rows), parser_process.py (the child
+process that parses them in bulk), sync_digests.py (which message is which,
+by the bytes), sync_bodies.py (bodies, files, header fields) and
+sync_writes.py (flags, moves, APPEND). This module keeps the connection, the
+folder listing and selection, and the sync passes.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import email
-import email.parser
-import email.policy
-import gc
-import hashlib
-import json
-import os
-import pickle
 import queue
-import re
-import struct
-import subprocess
-import sys
 import threading
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from email.policy import compat32
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import imapclient
 from imapclient.response_parser import parse_response
 
 from ..config import AccountConfig
 from ..events import (  # FolderChanged, SyncProgress: defined there, kept importable here
-    ClockMeasured,
     EventBus,
     FolderChanged,
     SyncProgress,
 )
-from ..model import SEEN, Attachment, Direction, EmailHeaders, Folder, Party
-from ..safe import write_new_file
+from ..model import Folder
 from ..store import Store
-from ..store.store import Claim, distinct_msg_id
 from .connect import open_imap
+
+# The parts of MailSync, and the names that lived here before, importable as before.
+from .header_rows import header_row, header_rows, headers_from_fetch
 from .imap_fetch import (
     HEADER_FIELDS,
-    FetchedHeader,
     Unsolicited,
     search_uids,
     stream_command,
     stream_fetch,
     uid_set,
 )
-from .large import files, partial_text, text_leaf
-from .mime import (
-    MAX_MESSAGE_BYTES,
-    _thread_id_from,
-    content_message_id,
-    header_fields,
-    parse_headers,
-    parse_message,
-    thread_id_of,
-    to_message,
-)
+from .mime import MAX_MESSAGE_BYTES
+from .parser_process import ParserProcess, _ParserProcess, _worker_main
+from .sync_bodies import LARGE_TEXT_BYTES, BodyFetch
+from .sync_digests import DIGEST_BATCH, MessageDigests
+from .sync_writes import APPENDUID, MailboxWrites
 
 FIRST_SCREEN = 50
-# Messages whose bytes are fetched at once to tell which message is which.
-DIGEST_BATCH = 50
-# How much of a large message's text part is fetched to be shown.
-LARGE_TEXT_BYTES = 1024 * 1024
 BATCH = 5000
 # From this many headers on, parsing runs in a child process while this one
 # fetches and stores: parsing and SQLite then use both cores instead of taking
@@ -95,10 +74,6 @@ ROLES = {b"\\Sent": "sent", b"\\Drafts": "drafts", b"\\Trash": "trash", b"\\Junk
          b"\\Archive": "archive", b"\\All": "all", b"\\Flagged": "flagged"}
 
 
-# UIDPLUS (RFC 4315): the answer to APPEND names the new message.
-APPENDUID = re.compile(r"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
-
-
 @dataclass
 class SyncResult:
     folder: str
@@ -108,206 +83,7 @@ class SyncResult:
     full: bool = False
 
 
-def headers_from_fetch(item: FetchedHeader, own_addresses: frozenset[str]) -> EmailHeaders:
-    info = parse_headers(item.header)
-    sender = info.sender or Party("", "")
-    recipients = [*info.to, *info.cc]
-    direction = Direction.OUT if sender.address.lower() in own_addresses else Direction.IN
-    return EmailHeaders(
-        uid=item.uid, msg_id=info.msg_id, thread_id=thread_id_of(info),
-        # Without a readable Date the message is placed when we first saw it.
-        date=info.date if info.date is not None else time.time(),
-        sender=sender, recipients=recipients, subject=info.subject,
-        message_id_header=info.message_id or None, in_reply_to=info.in_reply_to or None,
-        references=list(info.references), flags=item.flags, size=item.size,
-        has_attachment=info.has_attachment, direction=direction,
-        malformed=bool(info.defects) and not info.message_id)
-
-
-# -- header rows: parsing fetched headers into what the store keeps ---------------
-
-_NOBODY = Party("", "")
-_flags_cache: dict[frozenset[str], tuple[str, bool]] = {}
-# By object id: the parser hands out one shared Party per person, and hashing a
-# dataclass costs more than the lookup. The Party is kept, so its id stays its own.
-_party_parts: dict[int, tuple[Party, str, str]] = {}
-_CACHE_MAX = 100_000
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _ids_json(ids: list[str]) -> str:
-    # Message ids are nearly always printable ASCII without quotes or backslashes,
-    # which JSON writes as they are.
-    body = '","'.join(ids)
-    if ids and "\\" not in body and body.count('"') == 2 * (len(ids) - 1) \
-            and body.isprintable():
-        return '["' + body + '"]'
-    return _json(ids)
-
-
-def header_row(account: str, folder: str, uid: int, flags: frozenset[str], header: bytes,
-               own: frozenset[str]) -> tuple[Any, ...]:
-    """The store's row (`Store.email_header_row`) for one fetched header.
-
-    The same as `Store.email_header_row(account, folder, headers_from_fetch(...))`,
-    without the objects in between: a cold sync makes 100,000 of these. What
-    repeats from message to message (flags, people) is looked up, not rebuilt.
-    """
-    (subject, sender, to, cc, _bcc, _reply_to, date, message_id, in_reply_to, references,
-     _ctype, has_attachment, msg_id, defects) = header_fields(header)
-    if sender is None:
-        sender = _NOBODY
-    if len(_party_parts) > _CACHE_MAX:
-        _party_parts.clear()
-    known = _party_parts.get(id(sender))
-    if known is None:
-        known = _party_parts[id(sender)] = (
-            sender, f"{sender.name} {sender.address}".strip(),
-            _json([sender.role, sender.address, sender.name]))
-    texts = [known[1]]
-    parts = []
-    for p in to + cc if cc else to:
-        known = _party_parts.get(id(p))
-        if known is None:
-            known = _party_parts[id(p)] = (
-                p, f"{p.name} {p.address}".strip(), _json([p.role, p.address, p.name]))
-        texts.append(known[1])
-        parts.append(known[2])
-    cached = _flags_cache.get(flags)
-    if cached is None:
-        if len(_flags_cache) > 1000:
-            _flags_cache.clear()
-        cached = _flags_cache[flags] = (_json(sorted(flags)), SEEN in flags)
-    outgoing = sender.address.lower() in own
-    # The thread: the first reference, else the parent, else itself (`thread_id_of`).
-    first = references[0] if references else in_reply_to
-    if not (first and "<" not in first and ">" not in first and first.split() == [first]):
-        first = _thread_id_from(msg_id, in_reply_to, references)
-    return (
-        account, folder, uid, msg_id, first,
-        # Without a readable Date the message is placed when we first saw it.
-        date if date is not None else time.time(),
-        "out" if outgoing else "in", int(not outgoing and not cached[1]), sender.address,
-        sender.name, subject, " ".join(texts), message_id or None,
-        in_reply_to or None, _ids_json(references), cached[0],
-        int(bool(defects) and not message_id), int(has_attachment),
-        "[" + ",".join(parts) + "]")
-
-
-def header_rows(account: str, folder: str, items: Iterable[tuple[int, frozenset[str], bytes]],
-                own: frozenset[str]) -> list[tuple[Any, ...]]:
-    return [header_row(account, folder, uid, flags, header, own)
-            for uid, flags, header in items]
-
-
-# -- the parser process -------------------------------------------------------------
-
-_FRAME = struct.Struct("!Q")
-
-
-def _write_frame(out: IO[bytes], payload: bytes) -> None:
-    out.write(_FRAME.pack(len(payload)))
-    out.write(payload)
-    out.flush()
-
-
-def _read_frame(src: IO[bytes]) -> bytes | None:
-    head = src.read(_FRAME.size)
-    if len(head) < _FRAME.size:
-        return None
-    size = _FRAME.unpack(head)[0]
-    payload = src.read(size)
-    if len(payload) < size:
-        return None
-    return payload
-
-
-def _worker_main() -> None:
-    """The parser process: batches of fetched headers in, store rows out, in order.
-
-    Only plain tuples cross the pipe: pickling dataclasses costs more than parsing.
-    """
-    # Parsing makes no reference cycles, and the cyclic collector would walk the
-    # parser's caches (a hundred thousand objects) over and over: this process
-    # lives for one sync and frees by reference counting alone.
-    gc.disable()
-    src, out = sys.stdin.buffer, sys.stdout.buffer
-    # Answers go out from a thread of their own: the pipe takes an answer only as
-    # fast as the syncing process reads it, which it does between two batches'
-    # inserts, and this process parses the next batch in the meantime.
-    answers: queue.Queue[bytes | None] = queue.Queue(maxsize=1)
-
-    def send() -> None:
-        broken = False
-        while (answer := answers.get()) is not None:
-            if not broken:
-                try:
-                    _write_frame(out, answer)
-                except OSError:
-                    broken = True  # the syncing process is gone; drain until the end
-
-    sender = threading.Thread(target=send, name="parser-answers", daemon=True)
-    sender.start()
-    while (payload := _read_frame(src)) is not None:
-        try:
-            account, folder, own, items = pickle.loads(payload)
-            reply: Any = ("ok", header_rows(account, folder, items, own))
-        except Exception as exc:  # reported to the syncing process, which raises it
-            reply = ("error", f"{type(exc).__name__}: {exc}")
-        answers.put(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
-    answers.put(None)
-    sender.join()
-
-
-class _ParserProcess:
-    """A child process that parses header batches while this one fetches and stores."""
-
-    def __init__(self) -> None:
-        root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from bridge.mail.sync import _worker_main; _worker_main()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
-
-    def submit(self, account: str, folder: str, own: frozenset[str],
-               items: list[tuple[int, frozenset[str], bytes]]) -> None:
-        assert self.proc.stdin is not None
-        _write_frame(self.proc.stdin, pickle.dumps((account, folder, own, items),
-                                                   protocol=pickle.HIGHEST_PROTOCOL))
-
-    def result(self) -> list[tuple[Any, ...]]:
-        assert self.proc.stdout is not None
-        payload = _read_frame(self.proc.stdout)
-        if payload is None:
-            raise RuntimeError(f"the header parser process died ({self.proc.poll()})")
-        status, value = pickle.loads(payload)
-        if status != "ok":
-            raise RuntimeError(f"the header parser process failed: {value}")
-        return value
-
-    def kill(self) -> None:
-        with suppress(OSError):
-            self.proc.kill()
-        self.proc.wait()
-
-    def close(self) -> None:
-        with suppress(OSError):
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
-class MailSync:
+class MailSync(MessageDigests, BodyFetch, MailboxWrites):
     """Syncs one account's IMAP folders into the store over one connection."""
 
     def __init__(self, account: AccountConfig, password: Callable[[], str], store: Store,
@@ -325,7 +101,7 @@ class MailSync:
         # A message larger than this is not downloaded whole to be shown.
         self.body_limit = MAX_MESSAGE_BYTES
         self.qresync = False
-        self._parser_process: _ParserProcess | None = None
+        self._parser_process: ParserProcess | None = None
         # The folder this class EXAMINEd on this connection, with imaplib's response
         # dict of that EXAMINE: imaplib starts a new one on every SELECT, so any
         # other SELECT on the connection (another folder, read-write, by anyone
@@ -493,15 +269,15 @@ class MailSync:
             self.events.publish(SyncProgress(name, folder, done, total, phase))
         return new
 
-    def _parser(self) -> _ParserProcess | None:
+    def _parser(self) -> ParserProcess | None:
         if self._parser_process is None or self._parser_process.proc.poll() is not None:
             try:
-                self._parser_process = _ParserProcess()
+                self._parser_process = ParserProcess()
             except OSError:
                 return None  # parse here instead
         return self._parser_process
 
-    def _fetch_with_parser(self, parser: _ParserProcess, folder: str, uids: list[int],
+    def _fetch_with_parser(self, parser: ParserProcess, folder: str, uids: list[int],
                            phase: str, done: int, total: int) -> int:
         """The bulk path: this thread fetches, the parser process parses, a writer
         thread stores, all at once; each batch is stored in order as it comes back."""
@@ -551,109 +327,6 @@ class MailSync:
         if "error" in outcome:
             raise outcome["error"]
         return outcome["new"] + self._store_suspects(folder, suspects)
-
-    # -- which message is which: ids that need the bytes --------------------------
-    def _split_suspects(self, rows: list[tuple[Any, ...]]
-                        ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """Header rows whose id is sure, and those whose id needs the message's
-        bytes: no Message-ID (the id is made from the bytes, never from the
-        header alone), or a Message-ID that another row of the batch or a stored
-        message has too (one message in two folders, or two messages)."""
-        counts = Counter(r[3] for r in rows if r[12] is not None)
-        taken = self.store.claims(self.account.name, list(counts)) if counts else {}
-        sure, doubtful = [], []
-        for r in rows:
-            if r[12] is None or counts[r[3]] > 1 or r[3] in taken:
-                doubtful.append(r)
-            else:
-                sure.append(r)
-        return sure, doubtful
-
-    def _digests(self, folder: str, uids: list[int]) -> dict[int, str]:
-        """The sha256 of the raw bytes of messages of `folder` (BODY.PEEK: they
-        stay unread), a few at a time: only the digests are kept."""
-        if not uids:
-            return {}
-        if not self.is_selected(folder):
-            self._examine(folder)
-        out: dict[int, str] = {}
-        for start in range(0, len(uids), DIGEST_BATCH):
-            data = self.connect().fetch(uids[start:start + DIGEST_BATCH], [b"BODY.PEEK[]"])
-            out.update({uid: hashlib.sha256(d[b"BODY[]"]).hexdigest()
-                        for uid, d in data.items() if b"BODY[]" in d})
-        return out
-
-    def _store_suspects(self, folder: str, rows: list[tuple[Any, ...]]) -> int:
-        """Store rows whose id needs their bytes (`_split_suspects`); return how
-        many were new messages.
-
-        A message without Message-ID gets an id made from the sha256 of its bytes.
-        A Message-ID that a stored email holds already is that email only when
-        both have the same bytes (fetched once, kept as the row's digest); a chat
-        line holds it only for its own sender (`Store.is_same_message`). Any
-        other message keeps the shared id as its Message-ID and gets an id of its
-        own, in the shared id's thread. Within a batch the smallest digest takes
-        a shared id first, so the outcome does not depend on UID order.
-        """
-        if not rows:
-            return 0
-        name = self.account.name
-        digests = self._digests(folder, [r[2] for r in rows])
-        settled: list[tuple[Any, ...]] = []
-        for r in rows:
-            if r[2] not in digests:
-                continue  # expunged meanwhile
-            if r[12] is None:
-                content_id = content_message_id(digests[r[2]])
-                # A message of its own starts its own thread; a reply stays in its.
-                thread = content_id if r[4] == r[3] else r[4]
-                r = (*r[:3], content_id, thread, *r[5:])
-            settled.append(r)
-        settled.sort(key=lambda r: (r[3], digests[r[2]]))
-        claims = self.store.claims(name, {r[3] for r in settled})
-        self._digests_of_claims(folder, claims)
-        batch: dict[str, str] = {}  # id -> digest of the row of this batch that has it
-        out = []
-        for r in settled:
-            digest, base, n = digests[r[2]], r[3], 0
-            msg_id = base
-            while True:
-                if msg_id in batch:
-                    same = batch[msg_id] == digest
-                else:
-                    if msg_id not in claims and n:
-                        claims.update(self.store.claims(name, [msg_id]))
-                        self._digests_of_claims(folder, claims)
-                    owner = claims.get(msg_id)
-                    same = owner is None or self.store.is_same_message(
-                        "email", r[6], r[8], digest, owner[0])
-                if same:
-                    break
-                n += 1
-                msg_id = distinct_msg_id(base, "email", r[8], digest, n)
-            batch[msg_id] = digest
-            out.append((*r[:3], msg_id, *r[4:]))
-        if not self.is_selected(folder):
-            self._examine(folder)
-        new = self.store.insert_email_headers(name, folder, out)
-        self.store.set_digests_by_uid(name, folder, {r[2]: digests[r[2]] for r in out})
-        return new
-
-    def _digests_of_claims(self, folder: str,
-                           claims: dict[str, tuple[Claim, list[tuple[str, int]]]]) -> None:
-        """Fill in the digest of stored emails that hold a contested id, fetching
-        their bytes from a place they have on the server."""
-        wanted: dict[str, dict[int, Claim]] = defaultdict(dict)
-        for claim, places in claims.values():
-            if claim.digest is None and claim.transport == "email" and places:
-                wanted[places[0][0]][places[0][1]] = claim
-        found: dict[int, str] = {}
-        for where in sorted(wanted, key=lambda f: f != folder):  # this folder first
-            for uid, digest in self._digests(where, list(wanted[where])).items():
-                claim = wanted[where][uid]
-                claim.digest = found[claim.row_id] = digest
-        if found:
-            self.store.set_digests(found)
 
     def _full(self, folder: str, result: SyncResult) -> None:
         client = self.connect()
@@ -794,195 +467,7 @@ class MailSync:
                 changed[item.uid] = item.flags
         return self.store.update_flags_by_uid(self.account.name, folder, changed)
 
-    # -- bodies, flags, moves ------------------------------------------------
-    def fetch_body(self, row_id: int) -> None:
-        """Fetch a message's body (BODY.PEEK: it stays unread) and keep it in the store."""
-        message = self.store.get_message(row_id)
-        if message is None or message.folder is None or message.uid is None:
-            raise LookupError(f"message {row_id} has no place on the IMAP server")
-        if self.store.has_body(row_id):
-            return
-        client = self.connect()
-        self._examine(message.folder)
-        info = client.fetch([message.uid], [b"RFC822.SIZE", b"BODYSTRUCTURE"]).get(message.uid)
-        if info is None:
-            raise LookupError(f"message {row_id} is no longer on the server")
-        size = int(info.get(b"RFC822.SIZE") or 0)
-        if size > self.body_limit:
-            self._fetch_large(row_id, message.uid, size, info.get(b"BODYSTRUCTURE"))
-            return
-        data = client.fetch([message.uid], [b"BODY.PEEK[]"]).get(message.uid)
-        if data is None:
-            raise LookupError(f"message {row_id} is no longer on the server")
-        raw = data[b"BODY[]"]
-        parsed = parse_message(raw, max_bytes=max(self.body_limit, len(raw)))
-        full = to_message(parsed, account=self.account.name, folder=message.folder,
-                          uid=message.uid, put_blob=self.store.store_blob)
-        self.store.set_body(row_id, full.text, full.attachments,
-                            raw=raw if parsed.malformed else None, malformed=parsed.malformed)
-        self.store.set_digests({row_id: parsed.digest})
-
-    def _fetch_large(self, row_id: int, uid: int, size: int, structure: Any) -> None:
-        """A message over the body limit: the start of its text part (a partial
-        FETCH) and its files as a list, kept as its body so that opening it again
-        fetches nothing. The files' bytes come when one is saved."""
-        text_part = text_leaf(structure)
-        want = min(self.body_limit, LARGE_TEXT_BYTES)
-        text = ""
-        if text_part is not None:
-            data = self.connect().fetch(
-                [uid], [f"BODY.PEEK[{text_part.part_id}]<0.{want}>".encode()]).get(uid) or {}
-            chunk = next((v for k, v in data.items() if isinstance(k, bytes)
-                          and k.startswith(b"BODY[") and isinstance(v, bytes)), b"")
-            text = partial_text(text_part, chunk)
-            if text_part.size > len(chunk):
-                text = text.rstrip() + "\n\n[…]"
-        note = (f"[This message is {size:,} bytes, over the body limit of "
-                f"{self.body_limit:,}: only the start of its text was fetched.]")
-        self.store.set_body(row_id, f"{text.rstrip()}\n\n{note}" if text.strip() else note,
-                            files(structure, text_part))
-
-    def fetch_part(self, row_id: int, position: int) -> Attachment:
-        """The bytes of one file of a message whose body was fetched without them
-        (over the body limit): its part alone, with its MIME header, decoded by the
-        stdlib, kept in the blob store."""
-        message = self.store.get_message(row_id)
-        if message is None or message.folder is None or message.uid is None:
-            raise LookupError(f"message {row_id} has no place on the IMAP server")
-        attachment = message.attachments[position]
-        if attachment.sha256 is not None:
-            return attachment
-        part = attachment.part_id
-        if not part or not all(p.isdigit() for p in part.split(".")):
-            raise LookupError(f"attachment {position} of message {row_id} has no content")
-        self._examine(message.folder)
-        client = self.connect()
-        head = f"BODY.PEEK[{part}.MIME]"
-        if part == "1":
-            # A single-part message has no part header of its own: its header is
-            # the message's.
-            shape = client.fetch([message.uid], [b"BODYSTRUCTURE"]).get(message.uid) or {}
-            structure = shape.get(b"BODYSTRUCTURE")
-            if not (structure and isinstance(structure[0], list)):
-                head = "BODY.PEEK[HEADER]"
-        data = client.fetch([message.uid], [head.encode(), f"BODY.PEEK[{part}]".encode()])
-        got = data.get(message.uid) or {}
-        header = next((v for k, v in got.items() if isinstance(k, bytes)
-                       and k.startswith(b"BODY[") and k.endswith((b"MIME]", b"HEADER]"))), None)
-        body = got.get(f"BODY[{part}]".encode())
-        if not isinstance(header, bytes) or not isinstance(body, bytes):
-            raise LookupError(f"attachment {position} of message {row_id} is not on the server")
-        mime_part = email.message_from_bytes(header.rstrip(b"\r\n") + b"\r\n\r\n" + body,
-                                             policy=compat32)
-        try:
-            payload = mime_part.get_payload(decode=True)
-        except Exception:  # a hostile encoding: keep the bytes as they came
-            payload = body
-        content = payload if isinstance(payload, bytes) else body
-        filled = dataclasses.replace(attachment, sha256=self.store.store_blob(content),
-                                     size=len(content))
-        self.store.set_attachment(row_id, position, filled)
-        return filled
-
-    def fetch_headers(self, row_id: int, names: Sequence[str]) -> dict[str, str]:
-        """Some header fields of a message (BODY.PEEK[HEADER.FIELDS]: it stays
-        unread), each as one string (repeated fields joined by ", "); a field the
-        message lacks is absent."""
-        message = self.store.get_message(row_id)
-        if message is None or message.folder is None or message.uid is None:
-            raise LookupError(f"message {row_id} has no place on the IMAP server")
-        client = self.connect()
-        self._examine(message.folder)
-        wanted = " ".join(n.upper() for n in names).encode("ascii")
-        data = client.fetch([message.uid], [b"BODY.PEEK[HEADER.FIELDS (" + wanted + b")]"])
-        item = data.get(message.uid)
-        if item is None:
-            raise LookupError(f"message {row_id} is no longer on the server")
-        block = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"") or b""
-        parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(block)
-        fields: dict[str, str] = {}
-        for name, value in parsed.items():
-            text = str(value)
-            fields[name] = f"{fields[name]}, {text}" if name in fields else text
-        return fields
-
-    def save_attachment(self, row_id: int, position: int, directory: Path) -> Path:
-        """Write one attachment of a message into `directory` under a safe, new name.
-
-        The name is reduced to a base name (no paths, no device names, no control
-        characters) and never overwrites a file that is there already.
-        """
-        self.fetch_body(row_id)
-        message = self.store.get_message(row_id)
-        assert message is not None
-        attachment = message.attachments[position]
-        if attachment.sha256 is None:
-            attachment = self.fetch_part(row_id, position)
-        assert attachment.sha256 is not None  # fetch_part keeps the bytes or raises
-        data = self.store.blob_path(attachment.sha256).read_bytes()
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return write_new_file(directory, attachment.filename, data)
-
-    def set_flags(self, folder: str, uids: list[int], flags: list[str], add: bool) -> None:
-        client = self.connect()
-        client.select_folder(folder)
-        if add:
-            client.add_flags(uids, flags, silent=True)
-        else:
-            client.remove_flags(uids, flags, silent=True)
-        current = client.get_flags(uids)
-        self.store.update_flags_by_uid(
-            self.account.name, folder,
-            {u: frozenset(f.decode() if isinstance(f, bytes) else f for f in fl)
-             for u, fl in current.items()})
-
-    def move(self, folder: str, uids: list[int], target: str) -> None:
-        client = self.connect()
-        client.select_folder(folder)
-        if b"MOVE" in client.capabilities():
-            client.move(uids, target)
-        else:
-            client.copy(uids, target)
-            client.delete_messages(uids)
-            client.uid_expunge(uids)
-        self.store.remove_mail_locations(self.account.name, folder, uids)
-
-    def append(self, folder: str, raw: bytes, flags: tuple[str, ...] = ("\\Seen",)) -> None:
-        """APPEND `raw` to `folder` (created when missing), stamped by the server.
-
-        The stamp is the server's clock: with no date of ours, the server sets the new
-        message's INTERNALDATE to the moment it took it (RFC 3501 6.3.11). When the
-        server names the message (UIDPLUS's APPENDUID), its INTERNALDATE against the
-        middle of our round trip is the clock skew, published as `ClockMeasured`.
-        IMAP has no command that reads the server's clock; this is the one moment a
-        client learns it without writing anything for the purpose.
-        """
-        client = self.connect()
-        sent = self.clock()
-        try:
-            answer = client.append(folder, raw, flags=flags, msg_time=None)
-        except imapclient.exceptions.IMAPClientError:
-            client.create_folder(folder)
-            sent = self.clock()
-            answer = client.append(folder, raw, flags=flags, msg_time=None)
-        back = self.clock()
-        with suppress(OSError, imapclient.exceptions.IMAPClientError, ValueError):
-            skew = self._append_skew(folder, answer, (sent + back) / 2)
-            if skew is not None:
-                self.events.publish(ClockMeasured(self.account.name, "imap", skew))
-
-    def _append_skew(self, folder: str, answer: bytes | str, middle: float) -> float | None:
-        text = answer.decode("ascii", "replace") if isinstance(answer, bytes) else str(answer)
-        found = APPENDUID.search(text)
-        if found is None:
-            return None
-        uid = int(found.group(2))
-        self._examine(folder)
-        stamp = self.connect().fetch([uid], [b"INTERNALDATE"]).get(uid, {}).get(b"INTERNALDATE")
-        if not isinstance(stamp, datetime.datetime):
-            return None
-        # INTERNALDATE counts whole seconds: the moment lies within the second it names.
-        return stamp.timestamp() + 0.5 - middle
+    # -- bodies, flags, moves: sync_bodies.py, sync_writes.py -----------------
 
     # -- push ----------------------------------------------------------------
     def idle_once(self, folder: str = "INBOX", timeout: float = 60.0) -> bool:
@@ -1001,3 +486,24 @@ class MailSync:
         finally:
             client.idle_done()
         return bool(responses)
+
+
+__all__ = [
+    "APPENDUID",
+    "BATCH",
+    "DIGEST_BATCH",
+    "FIRST_SCREEN",
+    "HEADER_ITEMS",
+    "LARGE_TEXT_BYTES",
+    "ROLES",
+    "WORKER_MIN",
+    "FolderChanged",
+    "MailSync",
+    "SyncProgress",
+    "SyncResult",
+    "_ParserProcess",
+    "_worker_main",
+    "header_row",
+    "header_rows",
+    "headers_from_fetch",
+]

@@ -1,0 +1,147 @@
+"""The command line of headless mode: every verb's arguments, and `parse`.
+
+`add_commands` adds them to tuiclient's own parser (tuiclient/__main__.py);
+`build_serve_parser` is the same grammar for `serve`'s JSON lines, where a
+mistake is an answer, not an exit. The chat and mail verbs bring their own
+arguments (chat.py, mail_verbs.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..errors import WHEN_AWAY
+from .chat import add_chat_commands
+from .mail_verbs import add_mail_commands
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the headless commands to tuiclient's parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON for programs")
+    common.add_argument("--account", help="the account (default: the first one)")
+
+    def text_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("text", nargs="?", help="the text; '-' or nothing reads stdin")
+
+    def send_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--when-away", choices=WHEN_AWAY, default=None,
+                       help="if the contact is not available: ask (exit 7), send anyway, "
+                            "defer, or send by email (default: the config's policy)")
+        p.add_argument("--wait", type=float, default=10.0,
+                       help="seconds to wait for the server and the receipt (default 10)")
+
+    def reply_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--all", action="store_true", dest="reply_all",
+                       help="to every party, not just the sender")
+        p.add_argument("--history", action="store_true",
+                       help="carry the earlier messages along")
+        p.add_argument("--attach", action="append", default=[], metavar="NAME",
+                       help="a file of the thread to send along ('all' for every one)")
+        p.add_argument("--mixed", action="store_true",
+                       help="parties without an address on that transport get the other one")
+        p.add_argument("--separate-chats", action="store_true",
+                       help="one chat per person instead of a room")
+
+    p = sub.add_parser("sync", parents=[common], help="fetch new mail and chat now")
+    p = sub.add_parser("list", parents=[common], help="list conversations")
+    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("--unread", action="store_true")
+    p.add_argument("--transport", choices=("email", "xmpp"))
+    p = sub.add_parser("show", parents=[common], help="one conversation as one timeline")
+    p.add_argument("thread", help="a conversation: its number from `list` or its thread id")
+    p.add_argument("--no-fetch", action="store_true", help="do not fetch missing email bodies")
+    p = sub.add_parser("search", parents=[common], help="search mail and chat")
+    p.add_argument("query", nargs="+")
+    p.add_argument("--limit", type=int, default=30)
+    p = sub.add_parser("send", parents=[common], help="start a conversation")
+    p.add_argument("--to", action="append", required=True, metavar="ADDRESS")
+    p.add_argument("--via", choices=("email", "im", "auto"), default="auto")
+    p.add_argument("--subject", default="")
+    p.add_argument("--file", action="append", default=[], type=Path, metavar="PATH",
+                   help="attach a file")
+    send_options(p)
+    text_args(p)
+    p = sub.add_parser("reply", parents=[common], help="answer a message by email or IM")
+    p.add_argument("message", help="a message number (#N in `show`) or its message id")
+    p.add_argument("--via", choices=("email", "im", "auto"), default="auto")
+    reply_options(p)
+    send_options(p)
+    text_args(p)
+    p = sub.add_parser("handoff", parents=[common], help="move a conversation to IM or email")
+    p.add_argument("thread")
+    p.add_argument("--to", choices=("im", "email"), required=True, dest="target")
+    p.add_argument("--no-files", action="store_true",
+                   help="to email: leave out the files shared in the chat (carried by default)")
+    reply_options(p)
+    send_options(p)
+    text_args(p)
+    p = sub.add_parser("outbox", parents=[common], help="what waits to be sent")
+    osub = p.add_subparsers(dest="outbox_command")
+    ol = osub.add_parser("list", parents=[common])
+    ol.add_argument("--all", action="store_true", help="settled ones too")
+    ol.add_argument("--log", action="store_true", help="with each row's log")
+    for name, what in (("retry", "send now"), ("cancel", "stop it"),
+                       ("email", "send a chat message by email instead"),
+                       ("im", "send an email by chat instead")):
+        op = osub.add_parser(name, parents=[common], help=what)
+        op.add_argument("id", type=int)
+        op.add_argument("--wait", type=float, default=10.0,
+                        help="seconds to wait for the server and the receipt (default 10)")
+    p = sub.add_parser("contacts", parents=[common], help="who is who across transports")
+    csub = p.add_subparsers(dest="contacts_command")
+    csub.add_parser("list", parents=[common])
+    cm = csub.add_parser("map", parents=[common], help="say an email address and a JID "
+                                                     "are the same person")
+    cm.add_argument("email")
+    cm.add_argument("jid")
+    cm.add_argument("--name", default="")
+    cu = csub.add_parser("unmap", parents=[common], help="forget a learned address")
+    cu.add_argument("address")
+    cs = csub.add_parser("suggest", parents=[common], help="mappings waiting for your yes")
+    cs.add_argument("--vcard", action="store_true",
+                    help="ask the roster's vCards for email addresses first")
+    sub.add_parser("watch", parents=[common], help="print the engine's events as JSON lines")
+    sub.add_parser("serve", parents=[common], help="take JSON-line commands on stdin")
+    p = sub.add_parser("run", parents=[common],
+                       help="stay connected: retry deferred and queued sends, apply reply rules")
+    p.add_argument("--rules", type=Path, default=None,
+                   help="the rules file (TOML); without it, no rules: only the outbox's "
+                        "retries, IMAP IDLE and XMPP")
+    p = sub.add_parser("health", parents=[common],
+                       help="probe every server once: reachable, login, round trip, clock")
+    add_mail_commands(sub)
+    # -- chat: corrections, reactions, rooms, roster --
+    add_chat_commands(sub, common)
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """parse_args, except that a command's text may come after its options
+    (`reply 12 --via im "On my way"`), which argparse alone refuses when an
+    optional positional was already matched empty before the options."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if hasattr(args, "text") and args.text is None and \
+                not any(x.startswith("-") and x != "-" for x in extra):
+            args.text = " ".join(extra)
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _QuietParser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        raise _UsageError(message)
+
+
+def build_serve_parser() -> argparse.ArgumentParser:
+    parser = _QuietParser(prog="serve")
+    sub = parser.add_subparsers(dest="command", parser_class=_QuietParser)
+    add_commands(sub)
+    return parser

@@ -1,0 +1,256 @@
+"""The verbs of conversations, the outbox and contacts: `list`, `show`,
+`search`, `sync`, `send`, `reply`, `handoff`, `outbox`, `contacts`, `health`
+and `run` (the rules daemon, bridge.headless.daemon).
+
+Each takes the `Headless` host and its parsed arguments and returns an
+`Outcome` (what to print, the JSON result, the exit code); every expected
+failure is a CommandError or one of the engine's answers, which cli.execute
+turns into an Outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+
+from ..engine import EngineError, ReplyResult
+from ..identity import normalize_email, normalize_jid
+from ..model import DeliveryState, Direction, Message, Transport
+from . import output as out
+from .host import Headless, find_message, find_thread, read_text, settle
+from .outcome import (
+    EXIT_AUTH,
+    EXIT_FAILED,
+    EXIT_NETWORK,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    Outcome,
+)
+
+
+async def cmd_list(h: Headless, a: argparse.Namespace) -> Outcome:
+    threads = [th for th in h.engine.conversations(a.account, limit=a.limit * 4
+                                                   if (a.unread or a.transport) else a.limit)
+               if (not a.unread or th.unread_count)
+               and (not a.transport or Transport(a.transport) in th.transports)][: a.limit]
+    return Outcome(EXIT_OK, threads, [out.thread_line(th) for th in threads]
+                   or ["no conversations"])
+
+
+async def cmd_show(h: Headless, a: argparse.Namespace) -> Outcome:
+    th = find_thread(h.engine, a.thread, a.account)
+    timeline = h.engine.timeline(th.account, th.thread_id)
+    if not a.no_fetch:
+        missing = [m for m in timeline if m.transport is Transport.EMAIL and not m.text
+                   and m.uid is not None and m.id is not None]
+        for m in missing:
+            with contextlib.suppress(EngineError):
+                await h.engine.fetch_body(m.id or 0)
+        if missing:
+            timeline = h.engine.timeline(th.account, th.thread_id)
+    lines = [f"{out.one_line(th.subject, 100) or out.NO_SUBJECT}  [{th.thread_id}]", ""]
+    # Chat lines' reactions (XEP-0444), by row id: who, with what.
+    reactions = h.engine.reactions([m.id for m in timeline if m.id is not None])
+    lines += [out.message_block(m, reactions.get(m.id or 0, [])) + "\n" for m in timeline]
+    return Outcome(EXIT_OK, {"thread": th, "messages": timeline, "reactions": reactions},
+                   lines)
+
+
+async def cmd_search(h: Headless, a: argparse.Namespace) -> Outcome:
+    hits = h.engine.search(" ".join(a.query), limit=a.limit, account=a.account)
+    def what(m: Message) -> str:
+        if out.one_line(m.subject, 70) or m.transport is not Transport.EMAIL:
+            return out.one_line(m.subject or m.text, 70)
+        return out.one_line(f"{out.NO_SUBJECT} — {m.text}", 70)
+    lines = [f"#{m.id:<6} {out.when(m.date)}  {m.transport.value:<5} "
+             f"{out.one_line(m.sender.name or m.sender.address, 24):<24}  {what(m)}"
+             for m in hits]
+    return Outcome(EXIT_OK, hits, lines or ["nothing found"])
+
+
+async def cmd_sync(h: Headless, a: argparse.Namespace) -> Outcome:
+    before = h.engine.message_count(a.account)
+    for account in h.engine.accounts:
+        if a.account and account.name != a.account:
+            continue
+        if account.imap:
+            try:
+                await h.engine.sync(account.name, here=True)
+            except EngineError as exc:
+                raise CommandError(EXIT_AUTH if "login refused" in str(exc) else EXIT_NETWORK,
+                                   str(exc)) from exc
+    await h.up(xmpp=True)  # logging in catches up with the archive
+    for account in h.engine.accounts:
+        if account.xmpp and (not a.account or account.name == a.account):
+            h._raise_failure(account.name, "xmpp")
+    # Syncing includes the outbox: due emails go, and chat lines a stopped
+    # process left unconfirmed are looked at (see Outbox._adopt).
+    await h.engine.outbox_tick()
+    await h.engine.drain()
+    after = h.engine.message_count(a.account)
+    return Outcome(EXIT_OK, {"messages": after, "new": after - before},
+                   [f"{after} messages in the store, {after - before} new"])
+
+
+async def _reply(h: Headless, original: Message, text: str, via: str,
+                 a: argparse.Namespace) -> Outcome:
+    attach: list[str] | str | None = a.attach or None
+    if attach and "all" in attach:
+        attach = "all"
+    await h.up(xmpp=True)
+    if via == "im" and not h.engine.chat_online(original.account):
+        h.need_xmpp(original.account)
+        via = "email"
+    # "auto" is the engine's one rule (bridge.handoff.auto): email without a chat
+    # connection, chat when everyone is mapped and available.
+    result = await h.engine.reply(original.id or 0, text, via=via, reply_all=a.reply_all,
+                                  history=a.history, attachments=attach, mixed=a.mixed,
+                                  separate_chats=a.separate_chats, when_away=a.when_away)
+    return await settle(h.engine, result, a.wait, h.stop)
+
+
+async def cmd_reply(h: Headless, a: argparse.Namespace) -> Outcome:
+    original = find_message(h.engine, a.message, a.account)
+    return await _reply(h, original, read_text(a.text), a.via, a)
+
+
+async def cmd_handoff(h: Headless, a: argparse.Namespace) -> Outcome:
+    th = find_thread(h.engine, a.thread, a.account)
+    timeline = h.engine.timeline(th.account, th.thread_id)
+    if not timeline:
+        raise CommandError(EXIT_FAILED, f"conversation {a.thread} is empty")
+    # Answer the newest message someone else wrote; ours if there is none.
+    theirs = [m for m in timeline if m.direction is Direction.IN]
+    original = (theirs or timeline)[-1]
+    default = ("Let's continue this conversation by chat." if a.target == "im"
+               else "Continuing our chat by email.")
+    text = a.text if a.text and a.text != "-" else (
+        read_text(a.text) if a.text == "-" else default)
+    if a.target == "email" and not a.attach and not a.no_files:
+        # The handoff promise: history and attachments carried over. The files the
+        # chat shared go along as MIME parts unless told not to.
+        a.attach = ["all"]
+    return await _reply(h, original, text, a.target, a)
+
+
+async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
+    text = read_text(a.text)
+    account = h.engine.account(a.account).name
+    for path in a.file:
+        if not path.is_file():
+            raise CommandError(EXIT_USAGE, f"no file {path}")
+    via = a.via
+    await h.up(xmpp=via != "email")
+    if via == "auto":
+        via = h.engine.auto_via(account, a.to)  # the engine's one rule
+    elif via == "im" and not h.engine.chat_online(account):
+        # The chat server is out of reach: the line waits in the outbox (exit 6)
+        # for the next process that reaches it. A refused login is the user's to fix.
+        detail = h.failures.get((account, "xmpp"), "")
+        if "login refused" in detail or "auth" in detail.lower():
+            h.need_xmpp(account)
+    result = await h.engine.send_message(account, a.to, text, via=via, subject=a.subject,
+                                         when_away=a.when_away, attachments=a.file)
+    return await settle(h.engine, result, a.wait, h.stop)
+
+
+async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
+    command = a.outbox_command or "list"
+    engine = h.engine
+    if command == "list":
+        settled = {DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.CANCELLED,
+                   DeliveryState.FELL_BACK_TO_EMAIL, DeliveryState.FELL_BACK_TO_IM,
+                   DeliveryState.SENT}
+        items = [i for i in engine.outbox_items() if a.all or i.state not in settled]
+        lines = []
+        result = []
+        for i in items:
+            lines.append(out.outbox_line(i))
+            history = engine.outbox_log(i.id) if a.log else []
+            lines.extend(out.log_line(e) for e in history)
+            result.append({"item": i, "log": history} if a.log else i)
+        return Outcome(EXIT_OK, result, lines or ["the outbox is empty"])
+    item = engine.outbox_item(a.id)
+    if item is None:
+        raise CommandError(EXIT_FAILED, f"no outbox item {a.id}")
+    await h.up(xmpp=item.transport is Transport.XMPP or command in ("email", "im"))
+    if command == "retry":
+        if item.transport is Transport.XMPP:
+            h.need_xmpp(item.account)
+        await h.engine.outbox_retry(a.id)
+        reply = ReplyResult(item.transport.value)
+        (reply.outbox if item.transport is Transport.XMPP else reply.emails).append(a.id)
+        return await settle(h.engine, reply, a.wait, h.stop)
+    if command == "cancel":
+        try:
+            await h.engine.outbox_cancel(a.id)
+        except ValueError as exc:
+            raise CommandError(EXIT_FAILED, str(exc)) from exc
+        return Outcome(EXIT_OK, engine.outbox_item(a.id), [f"outbox item {a.id} cancelled"])
+    if command == "im":
+        h.need_xmpp(item.account)
+        try:
+            chat_ids = await h.engine.outbox_im(a.id)
+        except ValueError as exc:
+            raise CommandError(EXIT_FAILED, str(exc)) from exc
+        return await settle(h.engine, ReplyResult("im", outbox=list(chat_ids)), a.wait, h.stop)
+    try:
+        msg_id = await h.engine.outbox_email(a.id)
+    except ValueError as exc:
+        raise CommandError(EXIT_FAILED, str(exc)) from exc
+    email_item = next((i for i in engine.outbox_items() if i.msg_id == msg_id), None)
+    reply = ReplyResult("email", email_ids=[msg_id])
+    if email_item is not None:
+        reply.emails.append(email_item.id)
+    return await settle(h.engine, reply, a.wait, h.stop)
+
+
+async def cmd_contacts(h: Headless, a: argparse.Namespace) -> Outcome:
+    command = a.contacts_command or "list"
+    engine = h.engine
+    if command == "list":
+        contacts = engine.contacts()
+        conflicts = engine.contact_conflicts()
+        lines = [out.contact_line(c) for c in contacts] or ["no contacts"]
+        lines += [f"conflict: {out.t(r.describe())}" for r in conflicts]
+        return Outcome(EXIT_OK, {"contacts": contacts, "conflicts": conflicts}, lines)
+    if command == "map":
+        if not normalize_email(a.email) or not normalize_jid(a.jid):
+            raise CommandError(EXIT_USAGE, "map EMAIL JID: both must be local@domain")
+        r = engine.map_contact(a.email, a.jid, a.name)
+        return Outcome(EXIT_OK, r, [out.t(r.describe())])
+    if command == "unmap":
+        removed = engine.forget_address(a.address)
+        if not removed:
+            raise CommandError(EXIT_FAILED, f"{a.address} is not a learned address (addresses "
+                                            "from the config file are changed there)")
+        return Outcome(EXIT_OK, {"removed": a.address}, [f"forgot {a.address}"])
+    if a.vcard:
+        await h.up(xmpp=True)
+        await engine.learn_contacts_from_vcards()
+    pending = [c for c in engine.contacts() if any(not x.confirmed for x in c.addresses)]
+    lines = [out.contact_line(c) + "   -> tuiclient contacts map EMAIL JID" for c in pending]
+    return Outcome(EXIT_OK, pending, lines or ["no suggestions"])
+
+
+async def cmd_health(h: Headless, a: argparse.Namespace) -> Outcome:
+    """One probe of each server; exit 4 if a login was refused, 5 if unreachable."""
+    if a.account:
+        h.engine.account(a.account)  # an unknown name is an error, not an empty report
+    reports = await h.engine.health.probe(a.account)
+    code = EXIT_OK
+    for r in reports:
+        if not r.reachable:
+            code = max(code, EXIT_NETWORK)
+        elif not r.logged_in and code != EXIT_NETWORK:
+            code = EXIT_AUTH
+    lines = [f"{r.account} {r.service}: {out.t(r.summary())}" for r in reports]
+    if code == EXIT_OK:
+        return Outcome(code, reports, lines or ["no servers configured"])
+    return Outcome(code, {"error": "a server failed its probe", "reports": reports}, lines)
+
+
+async def cmd_run(h: Headless, a: argparse.Namespace) -> Outcome:
+    from .daemon import run_rules
+    return await run_rules(h, a)
