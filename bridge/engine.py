@@ -31,7 +31,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .config import AccountConfig, Config, SecretError, get_password
 from .delivery import KEPT_HERE
@@ -46,13 +46,14 @@ from .handoff import Handoff, ReplyResult
 from .health import HealthMonitor, Timings
 from .identity import Identity, UnmappedParty
 from .mail.actions import MailActions
-from .mail.sync import MailSync
-from .mail.worker import MailWorker
 from .outbox import ContactAway, Outbox
 from .paths import data_dir, ensure_private_dir
 from .store import Store
-from .xmpp.client import XmppClient
-from .xmpp.session import XmppLoginError
+
+if TYPE_CHECKING:
+    from .mail.sync import MailSync
+    from .mail.worker import MailWorker
+    from .xmpp.client import XmppClient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -181,6 +182,11 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         except SecretError as exc:
             self.events.publish(HealthChanged(account.name, "xmpp", False, str(exc)))
             return
+        # Imported here: slixmpp is loaded only by a process that goes online for
+        # chat, not by the commands that only read the store (`list`, `show`).
+        from .xmpp.client import XmppClient
+        from .xmpp.session import XmppLoginError
+
         client = XmppClient(account, password, self.store, self.events,
                             ping_interval=self.timings.xmpp_ping_interval,
                             ping_timeout=self.timings.xmpp_ping_timeout)

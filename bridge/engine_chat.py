@@ -15,17 +15,21 @@ from typing import TYPE_CHECKING
 from .errors import EngineError
 from .model import Message, Transport
 from .store import Reaction, Revision
-from .xmpp.client import Occupant, RosterItem, XmppClient, XmppError
 from .xmpp.stanzas import bare as bare_jid
 
 if TYPE_CHECKING:
     from .store import Store
+    from .xmpp.client import Occupant, RosterItem, XmppClient
 
 
 @contextlib.contextmanager
 def chat_refusal() -> Iterator[None]:
     """A refusal of the XMPP layer (the server's, a room's, or its own rule) as the
     engine's error, with its reason."""
+    # Imported here, not at the top: a chat verb runs on a live XmppClient, so
+    # slixmpp is loaded by then, and a process that never chats never loads it.
+    from .xmpp.core import XmppError
+
     try:
         yield
     except XmppError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .config import AccountConfig, Config
 from .events import EventBus
@@ -18,8 +18,10 @@ from .health import Timings
 from .mail.port import MailTransport
 from .model import HealthReport
 from .store import Store
-from .xmpp.client import XmppClient
-from .xmpp.port import XmppTransport, probe_xmpp
+
+if TYPE_CHECKING:
+    from .xmpp.client import XmppClient
+    from .xmpp.port import XmppTransport
 
 
 class PortsHost(Protocol):
@@ -63,9 +65,15 @@ class EnginePorts:
         client = self._engine.xmpp.get(account)
         if client is None:
             return None
+        # Imported here (and below): slixmpp is loaded by the process that goes
+        # online for chat, not by every one that builds an engine.
+        from .xmpp.port import XmppTransport
+
         return XmppTransport(client, self._engine.account(account), self._engine.store)
 
     async def probe_chat(self, account: str, timeout: float) -> HealthReport:
+        from .xmpp.port import probe_xmpp
+
         return await probe_xmpp(self._engine.account(account),
                                 self._engine.xmpp.get(account), timeout)
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from .errors import EngineError
 from .handoff import ImPlan, ReplyResult
-from .mail.send import MailSender
 from .model import ANSWERED, FLAGGED, SEEN, DeliveryState, Message, OutboxItem, Transport
 from .store import owner
 
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from .config import AccountConfig
     from .engine_ports import EnginePorts
     from .handoff import Handoff
+    from .mail.send import MailSender
     from .outbox import Outbox
     from .store import Store
 

@@ -24,7 +24,11 @@ The rule, read from the code under bridge/headless/:
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,3 +145,70 @@ def test_the_walks_catch_what_they_look_for(tmp_path):
     hits = forbidden_imports(mod, "bridge.headless.probe")
     assert [h.split(": ", 1)[1].split(" ")[0] for h in hits] == [
         "bridge.store", "bridge.identity", "bridge.xmpp.client", "bridge.mail.sync"]
+
+
+# -- a command imports what it needs -------------------------------------------------------
+
+PROBE = """
+import json, sys
+from tuiclient.__main__ import main
+try:
+    code = main(sys.argv[2:])
+except SystemExit as exc:  # --help
+    code = exc.code
+wanted = {"slixmpp", "imapclient", "textual"}
+with open(sys.argv[1], "w") as out:
+    json.dump({"code": code, "loaded": sorted({m.split(".")[0] for m in sys.modules} & wanted)},
+              out)
+"""
+
+CONFIG = """
+[[accounts]]
+name = "alice"
+email = "alice@example.test"
+jid = "alice@example.test"
+password_command = "echo secret"
+
+[accounts.imap]
+host = "127.0.0.1"
+port = 1
+tls = "plain"
+
+[accounts.xmpp]
+host = "127.0.0.1"
+port = 3
+"""
+
+
+def loaded_by(tmp_path: Path, *argv: str) -> dict:
+    """Run `tuiclient ARGV` in a fresh interpreter; its exit code and which of the
+    protocol and screen libraries it imported."""
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    report = tmp_path / "report.json"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state"),
+           "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", PROBE, str(report), "--config", str(config), *argv],
+                   env=env, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True,
+                   timeout=60, check=False)
+    return json.loads(report.read_text())
+
+
+def test_the_commands_that_read_the_store_do_not_load_the_chat_library(tmp_path):
+    """`list`, `show` and `search` read the store through an engine that never goes
+    online: slixmpp is not imported (the engine imports it when a chat account
+    starts). imapclient still is, through the outbox's import of the Deferred
+    folder (bridge.outbox -> bridge.mail.deferred)."""
+    for argv in (["list", "--json"], ["show", "1", "--json", "--no-fetch"],
+                 ["search", "hello", "--json"]):
+        got = loaded_by(tmp_path, *argv)
+        assert got["code"] in (0, 1), (argv, got)  # `show 1` of an empty store: exit 1
+        assert "slixmpp" not in got["loaded"], (argv, got)
+        assert "textual" not in got["loaded"], (argv, got)
+
+
+def test_help_loads_no_protocol_library(tmp_path):
+    """`tuiclient --help` builds the parser only: no engine, no transports."""
+    got = loaded_by(tmp_path, "--help")
+    assert got == {"code": 0, "loaded": []}

@@ -20,7 +20,7 @@ from .outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Outcome
 
 
 class Headless(Protocol):
-    """What these commands use of bridge.headless.cli's Headless (named here, not
+    """What these commands use of bridge.headless.host's Headless (named here, not
     imported: cli imports this module)."""
 
     # The bridge.engine.Engine, which only the entry points (cli) import.

@@ -40,13 +40,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import os
 import socket
 import sqlite3
 import ssl
 import sys
 from collections.abc import Awaitable, Callable
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..config import (
     SERVICES,
@@ -57,15 +60,13 @@ from ..config import (
     check_password_commands,
     get_password,
 )
-from ..engine import EngineError
-from ..errors import ContactAway, describe_presence
+from ..errors import ContactAway, EngineError, describe_presence
 from ..identity import UnmappedParty
 from . import output as out
 
 # Defined in their own modules, and importable from here as before (see __all__).
 from .arguments import add_commands, build_serve_parser, parse
 from .chat import CHAT_COMMANDS, CHAT_HANDLERS
-from .host import Headless, find_message, find_thread, read_text, self_command, settle
 from .mail_verbs import MAIL_COMMANDS, MAIL_HANDLERS
 from .outcome import (
     EXIT_AUTH,
@@ -77,48 +78,84 @@ from .outcome import (
     EXIT_OK,
     EXIT_STORE,
     EXIT_USAGE,
+    STOP_GRACE,
     CommandError,
     Outcome,
     store_not_writable,
 )
-from .serve import STOP_GRACE, cmd_watch, serve, stop_on_signals
-from .verbs import (
-    cmd_contacts,
-    cmd_handoff,
-    cmd_health,
-    cmd_list,
-    cmd_outbox,
-    cmd_reply,
-    cmd_run,
-    cmd_search,
-    cmd_send,
-    cmd_show,
-    cmd_sync,
-)
+
+if TYPE_CHECKING:
+    from .host import Headless
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
             "contacts", "watch", "serve", "run", "health", *MAIL_COMMANDS, *CHAT_COMMANDS)
 
+# A command imports what it needs when it runs: the engine and its parts (host.py),
+# the verbs and the loops of watch and serve. So `tuiclient --help` builds its
+# parser without them, and no command that only reads the store loads slixmpp
+# (tests/test_headless_layering.py). These names stay importable from here, the
+# first use of one imports its module (`__getattr__` below).
+LAZY = {
+    "Headless": "host", "find_message": "host", "find_thread": "host",
+    "read_text": "host", "self_command": "host", "settle": "host",
+    "cmd_contacts": "verbs", "cmd_handoff": "verbs", "cmd_health": "verbs",
+    "cmd_list": "verbs", "cmd_outbox": "verbs", "cmd_reply": "verbs", "cmd_run": "verbs",
+    "cmd_search": "verbs", "cmd_send": "verbs", "cmd_show": "verbs", "cmd_sync": "verbs",
+    "cmd_watch": "serve", "serve": "serve", "stop_on_signals": "serve",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HANDLERS":
+        return handlers()
+    if name in LAZY:
+        return getattr(importlib.import_module(f"{__package__}.{LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
     """`serve`: JSON-line commands on stdin, each run by `execute` (serve.py)."""
+    from .serve import serve
+
     return await serve(h, a, execute)
 
 
-HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
-    "sync": cmd_sync, "list": cmd_list, "show": cmd_show, "search": cmd_search,
-    "send": cmd_send, "reply": cmd_reply, "handoff": cmd_handoff, "outbox": cmd_outbox,
-    "contacts": cmd_contacts, "watch": cmd_watch, "serve": cmd_serve, "run": cmd_run,
-    "health": cmd_health,
-    **MAIL_HANDLERS,  # delete, archive, move, copy, flag, tag, undo, save, forward, ...
-}
-HANDLERS.update(CHAT_HANDLERS)  # -- chat: corrections, reactions, rooms, roster --
+Handler = Callable[["Headless", argparse.Namespace], Awaitable[Outcome]]
+
+
+@cache
+def handlers() -> dict[str, Handler]:
+    """Which function runs which command (`HANDLERS`), its modules imported now."""
+    from .serve import cmd_watch
+    from .verbs import (
+        cmd_contacts,
+        cmd_handoff,
+        cmd_health,
+        cmd_list,
+        cmd_outbox,
+        cmd_reply,
+        cmd_run,
+        cmd_search,
+        cmd_send,
+        cmd_show,
+        cmd_sync,
+    )
+
+    table: dict[str, Handler] = {
+        "sync": cmd_sync, "list": cmd_list, "show": cmd_show, "search": cmd_search,
+        "send": cmd_send, "reply": cmd_reply, "handoff": cmd_handoff, "outbox": cmd_outbox,
+        "contacts": cmd_contacts, "watch": cmd_watch, "serve": cmd_serve, "run": cmd_run,
+        "health": cmd_health,
+        **MAIL_HANDLERS,  # delete, archive, move, copy, flag, tag, undo, save, forward, ...
+    }
+    table.update(CHAT_HANDLERS)  # -- chat: corrections, reactions, rooms, roster --
+    return table
 
 
 async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
     """Run one parsed command; every expected failure becomes an Outcome."""
     try:
-        return await HANDLERS[args.command](h, args)
+        return await handlers()[args.command](h, args)
     except CommandError as exc:
         # The message may carry a server's words (an IMAP NO, a socket error).
         return Outcome(exc.code, {"error": str(exc), "detail": exc.detail},
@@ -230,6 +267,9 @@ def main(args: argparse.Namespace, config: Config) -> int:
             setattr(args, name, False)
 
     async def go() -> Outcome:
+        from .host import Headless
+        from .serve import stop_on_signals
+
         try:
             h = Headless(config)
         except (sqlite3.Error, OSError) as exc:
@@ -279,6 +319,7 @@ def main(args: argparse.Namespace, config: Config) -> int:
     return outcome.code
 
 
+# With the names of LAZY, imported on first use.
 __all__ = [
     "COMMANDS",
     "EXIT_AUTH",
@@ -290,37 +331,19 @@ __all__ = [
     "EXIT_OK",
     "EXIT_STORE",
     "EXIT_USAGE",
-    "HANDLERS",
+    "LAZY",
     "LOGIN_COMMANDS",
     "STOP_GRACE",
     "CommandError",
-    "Headless",
     "Outcome",
     "add_commands",
     "build_serve_parser",
-    "cmd_contacts",
-    "cmd_handoff",
-    "cmd_health",
-    "cmd_list",
-    "cmd_outbox",
-    "cmd_reply",
-    "cmd_run",
-    "cmd_search",
-    "cmd_send",
     "cmd_serve",
-    "cmd_show",
-    "cmd_sync",
-    "cmd_watch",
     "execute",
     "fail",
-    "find_message",
-    "find_thread",
+    "handlers",
     "main",
     "parse",
     "preflight",
-    "read_text",
-    "self_command",
-    "settle",
-    "stop_on_signals",
     "store_not_writable",
 ]

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 
 class Host(Protocol):
-    """What the daemon needs of the headless front end that runs it (cli.Headless):
+    """What the daemon needs of the headless front end that runs it (host.Headless):
     its engine, its stop signal, and bringing the servers up unless stopped."""
 
     engine: Engine

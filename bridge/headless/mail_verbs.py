@@ -40,7 +40,7 @@ from .outcome import (
 
 
 class Headless(Protocol):
-    """What these commands use of bridge.headless.cli.Headless: its engine (the
+    """What these commands use of bridge.headless.host.Headless: its engine (the
     command line is the one module that imports the engine, see test_imports)."""
 
     @property

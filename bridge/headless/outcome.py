@@ -24,6 +24,9 @@ EXIT_NOT_DELIVERED = 6
 EXIT_DECIDE = 7
 EXIT_STORE = 8
 
+# After SIGTERM/SIGINT, how long the engine may take to say goodbye to the servers.
+STOP_GRACE = 1.0
+
 
 @dataclass
 class Outcome:

@@ -22,10 +22,14 @@ from ..events import Event
 from . import output as out
 from .arguments import _UsageError, build_serve_parser, parse
 from .host import Headless
-from .outcome import EXIT_FAILED, EXIT_NOT_DELIVERED, EXIT_OK, EXIT_USAGE, Outcome
-
-# After SIGTERM/SIGINT, how long the engine may take to say goodbye to the servers.
-STOP_GRACE = 1.0
+from .outcome import (  # STOP_GRACE: importable from here too
+    EXIT_FAILED,
+    EXIT_NOT_DELIVERED,
+    EXIT_OK,
+    EXIT_USAGE,
+    STOP_GRACE,
+    Outcome,
+)
 
 
 async def cmd_watch(h: Headless, a: argparse.Namespace) -> Outcome:
