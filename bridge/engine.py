@@ -28,10 +28,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import AccountConfig, Config, SecretError, get_password
 from .delivery import KEPT_HERE
@@ -65,6 +66,31 @@ T = TypeVar("T")
 # here as before.
 __all__ = ["ContactAway", "Engine", "EngineError", "EnginePorts", "ReplyResult",
            "UnmappedParty"]
+
+# Names this module imported before its parts moved out, importable from here as
+# before (the types of the Engine's calls among them); each is imported on first
+# use, so that importing the engine loads no protocol library it does not need.
+MOVED = {
+    **dict.fromkeys(("Occupant", "RosterItem", "XmppClient", "XmppError"), "xmpp.client"),
+    "XmppLoginError": "xmpp.session", "XmppTransport": "xmpp.port", "probe_xmpp": "xmpp.port",
+    "bare_jid": "xmpp.stanzas", "MailTransport": "mail.port", "MailSender": "mail.send",
+    "MailSync": "mail.sync", "MailWorker": "mail.worker", "MailActions": "mail.actions",
+    **dict.fromkeys(("Cursor", "Reaction", "Revision", "owner"), "store"),
+    "ImPlan": "handoff", "TriageDone": "events", "HealthReport": "model",
+    **dict.fromkeys(("normalize_email", "normalize_jid"), "identity"),
+    **dict.fromkeys(("ANSWERED", "FLAGGED", "SEEN", "Availability", "Contact",
+                     "ContactPresence", "DeliveryState", "Folder", "Message", "OutboxItem",
+                     "OutboxLogEntry", "Thread", "Transport"), "model"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in MOVED:
+        value = getattr(importlib.import_module(f"{__package__}.{MOVED[name]}"), name
+                        if name != "bare_jid" else "bare")
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):

@@ -96,12 +96,14 @@ COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbo
 # (tests/test_headless_layering.py). These names stay importable from here, the
 # first use of one imports its module (`__getattr__` below).
 LAZY = {
-    "Headless": "host", "find_message": "host", "find_thread": "host",
-    "read_text": "host", "self_command": "host", "settle": "host",
-    "cmd_contacts": "verbs", "cmd_handoff": "verbs", "cmd_health": "verbs",
-    "cmd_list": "verbs", "cmd_outbox": "verbs", "cmd_reply": "verbs", "cmd_run": "verbs",
-    "cmd_search": "verbs", "cmd_send": "verbs", "cmd_show": "verbs", "cmd_sync": "verbs",
-    "cmd_watch": "serve", "serve": "serve", "stop_on_signals": "serve",
+    **dict.fromkeys(("Headless", "find_message", "find_thread", "read_text", "self_command",
+                     "settle"), ".host"),
+    **dict.fromkeys(("cmd_contacts", "cmd_handoff", "cmd_health", "cmd_list", "cmd_outbox",
+                     "cmd_reply", "cmd_run", "cmd_search", "cmd_send", "cmd_show", "cmd_sync"),
+                    ".verbs"),
+    **dict.fromkeys(("cmd_watch", "serve", "stop_on_signals"), ".serve"),
+    # Lived here before (imported by this module, whose parts moved out).
+    **dict.fromkeys(("Engine", "ReplyResult"), "..engine"),
 }
 
 
@@ -109,7 +111,7 @@ def __getattr__(name: str) -> Any:
     if name == "HANDLERS":
         return handlers()
     if name in LAZY:
-        return getattr(importlib.import_module(f"{__package__}.{LAZY[name]}"), name)
+        return getattr(importlib.import_module(LAZY[name], __package__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
