@@ -64,6 +64,14 @@ def bind(action: str, method: str | None = None, *, show: bool = True,
                    id=f"tc.{action}", priority=priority)
 
 
+def moving(down: str = "cursor_down", up: str = "cursor_up", top: str = "first",
+           bottom: str = "last") -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
+    """j/k/g/G (as rebound) for a list or a scrollable pane, calling its own actions;
+    PageUp/PageDown are Textual's own in every one of them."""
+    return [bind("down", down, show=False), bind("up", up, show=False),
+            bind("top", top, show=False), bind("bottom", bottom, show=False)]
+
+
 def keymap(overrides: dict[str, tuple[str, ...]]) -> dict[str, str]:
     """The Textual keymap of the config's [keys] table."""
     return {f"tc.{action}": ",".join(keys) for action, keys in overrides.items()}

@@ -1,6 +1,7 @@
 """Telling the user of new mail and chat: toasts in the app, and outside it.
 
-New messages are gathered for a moment (`DELAY`) and told once per conversation:
+New messages are gathered while they keep coming (`DELAY`, at most `MAX_WAIT`)
+and told once per conversation:
 a burst of sixty chat lines from Bob is one toast, "60 new lines from Bob", not
 sixty. A conversation being read tells nothing (its lines are on the screen), and
 a muted one never does.
@@ -27,18 +28,21 @@ import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from textual.app import App
+from textual.timer import Timer
 
 from bridge.config import NotifyPolicy
 from bridge.safe import inert_text
 
 log = logging.getLogger(__name__)
 
-DELAY = 0.4  # seconds a burst is gathered before it is told
+DELAY = 0.5  # a burst is told once it has been quiet this long (seconds) ...
+MAX_WAIT = 3.0  # ... or this long after its first message, whichever comes first
 COMMAND_TIMEOUT = 10.0
 Key = tuple[str, str]  # (account, thread_id)
 
@@ -85,7 +89,9 @@ class Notifier:
     muted: set[Key] = field(default_factory=set)
     pending: dict[Key, Pending] = field(default_factory=dict)
     told: list[tuple[str, str, str]] = field(default_factory=list)  # kind, sender, summary
-    _timer: object | None = None
+    clock: Callable[[], float] = time.monotonic
+    _timer: Timer | None = None
+    _first: float = 0.0  # when the burst being gathered began
     _title: str = ""
 
     # -- in ---------------------------------------------------------------------
@@ -117,8 +123,13 @@ class Notifier:
         self.pending.pop(key, None)
 
     def _soon(self) -> None:
+        now = self.clock()
         if self._timer is None:
-            self._timer = self.host.set_timer(DELAY, self.flush)
+            self._first = now
+        else:
+            self._timer.stop()
+        wait = max(0.0, min(DELAY, self._first + MAX_WAIT - now))
+        self._timer = self.host.set_timer(wait, self.flush)
 
     # -- out --------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from bridge.store.records import OutboxItem
 from tuiclient.appref import client_app
 from tuiclient.engine_events import EngineEvents
 from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
-from tuiclient.keys import bind
+from tuiclient.keys import bind, moving
 
 WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
            DeliveryState.FAILED)  # what "waiting" means here and in the main screen's list
@@ -49,7 +49,7 @@ def carried_along(item: OutboxItem) -> str:
 
 
 class OutboxTable(DataTable):
-    BINDINGS = [bind("down", "cursor_down", show=False), bind("up", "cursor_up", show=False)]
+    BINDINGS = moving(top="scroll_top", bottom="scroll_bottom")
 
 
 class OutboxScreen(Screen):

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bridge.engine import Engine
-from bridge.model import DeliveryState
-from bridge.store.records import Cursor
+from bridge.model import DeliveryState, Message, Transport
+from bridge.store.records import Cursor, Thread
 from tuiclient.appref import client_app
 from tuiclient.people import Directory
 from tuiclient.screens.outbox import WAITING
@@ -23,6 +23,21 @@ from tuiclient.widgets.status_bar import StatusBar, StatusReport
 if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
 
+
+
+def own_addresses(engine: Engine) -> set[str]:
+    return {x.lower() for a in engine.accounts for x in (a.email, a.jid) if x}
+
+
+def other_party(messages: list[Message], own: set[str]) -> str:
+    """Whom a conversation is with: the newest sender that is not us, else the
+    first one we wrote to (a bare address; "" when we only wrote to ourselves)."""
+    for m in reversed(messages):
+        for p in (m.sender, *m.recipients):
+            address = p.address.split("/", 1)[0]
+            if address and address.lower() not in own and p.role != "bcc":
+                return address
+    return ""
 
 
 class Overview:
@@ -62,6 +77,38 @@ class Overview:
         thread = self.engine.thread(account, thread_id)
         if thread is not None:
             self.screen.query_one(ConversationList).merge([thread])
+
+    # -- who the other party is ------------------------------------------------------
+
+    def find_peers(self, keys: list[Key]) -> None:
+        """The other party of conversations we wrote last in (the list names them,
+        never "you"): the newest sender that is not us, else whom we wrote to."""
+        own = own_addresses(self.engine)
+        found = {(account, thread_id): other_party(self.engine.timeline(account, thread_id), own)
+                 for account, thread_id in keys}
+        listing = self.screen.query_one(ConversationList)
+        listing.peers = {**listing.peers, **found}
+
+    def conversation_with(self, address: str) -> Thread | None:
+        """The latest conversation with a contact (any of their addresses), a chat
+        rather than an email when there is one; None if there is none yet."""
+        addresses = {address.lower()}
+        for c in self.engine.contacts():
+            mine = {a.lower() for a in (*c.jids, *c.emails)}
+            if address.lower() in mine:
+                addresses |= mine
+        found: list[Message] = []
+        for a in sorted(addresses):
+            for q in (f"from:{a}", f"to:{a}"):
+                try:
+                    found += self.engine.search(q, limit=20)
+                except Exception:  # a query the parser refuses finds nothing
+                    continue
+        if not found:
+            return None
+        chats = [m for m in found if m.transport is Transport.XMPP]
+        newest = max(chats or found, key=lambda m: m.date)
+        return self.engine.thread(newest.account, newest.thread_id)
 
     # -- the sidebar ---------------------------------------------------------------
 

@@ -1,0 +1,339 @@
+"""The app's interaction model, with Pilot against the real servers: focus and
+keys, truthful status, notifications (issue 21).
+
+alice uses the app; bob uses a plain slixmpp client and the standard library's
+smtplib, so what the app shows is what anyone's client would cause.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from textual.color import Color
+from textual.widgets import Static
+
+from bridge.config import load_config
+from bridge.events import SyncProgress
+from tests.conftest import password_command
+from tests.harness.servers import Account, World
+from tests.others import contacts_toml, person, plain, send_email
+from tests.test_app import alice_app, listing, notes, pilot_until, wait_until
+from tuiclient.app import TuiClientApp
+from tuiclient.command_line import CommandLine, complete
+from tuiclient.keys import clashes
+from tuiclient.notify import escape_text, markup_escape
+from tuiclient.screens.help import HelpBody, HelpScreen
+from tuiclient.screens.main import MainScreen
+from tuiclient.screens.outbox import OutboxScreen
+from tuiclient.widgets.conversation import ResponseCard, Timeline
+from tuiclient.widgets.email_view import EmailView
+from tuiclient.widgets.sidebar import Sidebar
+
+pytestmark = pytest.mark.servers
+
+
+def app_with(world: World, tmp: Path, alice: Account, *contacts: Account,
+             extra: str = "") -> TuiClientApp:
+    path = tmp / "config.toml"
+    path.write_text(world.client_config(alice, password_command(tmp, alice)) + extra
+                    + contacts_toml(*contacts))
+    return TuiClientApp(load_config(path), probe_on_start=False)
+
+
+def main_of(app: TuiClientApp) -> MainScreen:
+    main = app.main_screen()
+    assert main is not None
+    return main
+
+
+def chat_toasts(app: TuiClientApp) -> list[str]:
+    """Every chat toast so far (the toasts themselves go after a few seconds)."""
+    return [summary for kind, _, summary in app.notifier.told if kind == "chat"]
+
+
+# -- focus and keys ------------------------------------------------------------------
+
+
+async def test_tab_cycles_every_pane_and_the_focused_one_is_framed(world, tmp_path):
+    """Tab: sidebar, list, timeline, message, response cards, reply line and round
+    again; Shift+Tab the other way; nothing keeps the focus; the focused pane's
+    frame has the accent colour, the others not."""
+    alice, bob = person(world, "alice"), person(world, "bob")
+    root = send_email(world, bob, [alice.email], [], "Plans", "What are the plans?")
+    send_email(world, bob, [alice.email], [], "Re: Plans", "Anyone?", in_reply_to=root)
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(150, 44)) as pilot:
+        assert await wait_until(lambda: any(t.subject == "Plans" for t in listing(app).rows))
+        main = main_of(app)
+        listing(app).focus()
+        await pilot.press("enter")
+        timeline = main.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: timeline.has_focus and len(timeline.messages) == 2)
+        await pilot.press("g")  # the first email, which got a response
+        assert await pilot_until(pilot, lambda: bool(main.query(ResponseCard)))
+
+        def where() -> str:
+            f = app.focused
+            for name, sel in (("sidebar", "#sidebar"), ("list", "#conversations"),
+                              ("timeline", "#timeline"), ("message", "#email-view"),
+                              ("reply", "#chat-input")):
+                w = main.query_one(sel)
+                if f is w or (f is not None and w in f.ancestors):
+                    return name
+            return "cards" if isinstance(f, ResponseCard) else repr(f)
+
+        seen = []
+        for _ in range(6):
+            await pilot.press("tab")
+            seen.append(where())
+        assert seen == ["message", "cards", "reply", "sidebar", "list", "timeline"]
+        back = []
+        for _ in range(6):
+            await pilot.press("shift+tab")
+            back.append(where())
+        assert back == ["list", "sidebar", "reply", "cards", "message", "timeline"]
+
+        # The frame: accent on the focused pane only.
+        accent = Color.parse(app.current_theme.accent or "")
+
+        def framed(widget) -> bool:
+            c = widget.styles.border_top[1]
+            return abs(c.r - accent.r) + abs(c.g - accent.g) + abs(c.b - accent.b) < 8
+
+        await pilot.press("tab")  # the message
+        await pilot.pause()
+        view, cards = main.query_one(EmailView), main.query_one("#cards")
+        assert framed(view)
+        assert not framed(cards) and not framed(timeline)
+
+        # j/k in the cards move between them; in the email body they scroll.
+        await pilot.press("tab")
+        assert isinstance(app.focused, ResponseCard)
+        await pilot.press("j", "k")
+        assert isinstance(app.focused, ResponseCard)
+
+
+async def test_j_k_g_G_scroll_the_help_and_the_email_body(world, tmp_path):
+    alice, bob = person(world, "alice"), person(world, "bob")
+    long_text = "\n\n".join(f"Paragraph {i}: words words words." for i in range(80))
+    send_email(world, bob, [alice.email], [], "Long one", long_text)
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await pilot.press("question_mark")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        body = app.screen.query_one(HelpBody)
+        await pilot.pause()
+        await pilot.press("j", "j", "j")
+        assert await pilot_until(pilot, lambda: body.scroll_y >= 3)
+        await pilot.press("G")
+        assert await pilot_until(pilot, lambda: body.scroll_y == body.max_scroll_y > 3)
+        await pilot.press("g")
+        assert await pilot_until(pilot, lambda: body.scroll_y == 0)
+        await pilot.press("escape")
+
+        assert await wait_until(lambda: any(t.subject == "Long one" for t in listing(app).rows))
+        listing(app).focus()
+        await pilot.press("enter")
+        view = main_of(app).query_one(EmailView)
+        assert await pilot_until(pilot, lambda: "Paragraph 79" in str(
+            view.query_one("#email-body", Static).render()))
+        view.focus()
+        await pilot.press("j", "j")
+        assert await pilot_until(pilot, lambda: view.scroll_y >= 2)
+        await pilot.press("G")
+        assert await pilot_until(pilot, lambda: view.scroll_y == view.max_scroll_y > 2)
+        await pilot.press("pageup")
+        assert await pilot_until(pilot, lambda: view.scroll_y < view.max_scroll_y)
+
+
+async def test_enter_on_a_contact_opens_the_conversation_with_them(world, tmp_path, running):
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        bob_x.send(alice.jid, "Lunch today?")
+        assert await wait_until(lambda: any(t.snippet == "Lunch today?"
+                                            for t in listing(app).rows))
+        sidebar = main_of(app).query_one(Sidebar)
+        sidebar.focus()
+        index = sidebar.get_option_index(f"contact:{bob.jid}")
+        sidebar.highlighted = index
+        await pilot.press("enter")
+        timeline = main_of(app).query_one(Timeline)
+        assert await pilot_until(pilot, lambda: [m.text for m in timeline.messages]
+                                 == ["Lunch today?"])
+        assert timeline.has_focus
+
+
+async def test_command_line_completes_and_runs_the_same_actions(world, tmp_path):
+    assert complete("ou", ["outbox", "servers"]) == "outbox "
+    assert complete("re", ["reply", "reply-all"], 1) == "reply-all "
+    alice = person(world, "alice")
+    app = alice_app(world, tmp_path, alice)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("colon")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, CommandLine))
+        await pilot.press("o", "u", "tab", "enter")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, OutboxScreen))
+        # j/k/g/G in the outbox table too (no error with no rows).
+        await pilot.press("j", "k", "g", "G", "escape")
+        await pilot.press("colon", *"nonsense", "enter")
+        assert await pilot_until(pilot, lambda: "no command" in str(
+            app.screen.query_one("#command-help", Static).render()))
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+
+
+async def test_a_keys_clash_is_reported_with_file_and_line(world, tmp_path):
+    assert not clashes({})
+    alice = person(world, "alice")
+    app = app_with(world, tmp_path, alice, extra='\n[keys]\nreply_im = "j"\n')
+    path = tmp_path / "config.toml"
+    line = path.read_text().split("\n").index('reply_im = "j"') + 1
+    async with app.run_test(size=(120, 30)) as pilot:
+        assert await pilot_until(pilot, lambda: any(
+            f"{path}:{line}: [keys] reply_im takes 'j', already down's key" in n
+            for n in notes(app))), notes(app)
+
+
+async def test_the_narrow_footer_keeps_q_quit(world, tmp_path):
+    alice = person(world, "alice")
+    app = alice_app(world, tmp_path, alice)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = re.sub(r"<[^>]+>", "", app.export_screenshot()).replace("&#160;", " ")
+        assert "quit" in text
+
+
+# -- truthful status -----------------------------------------------------------------
+
+
+async def test_rows_and_titles_name_the_other_party_never_you(world, tmp_path, running):
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: app._started)
+        await app.engine.send_message(alice.name, [bob.jid], "Are you in today?", via="im")
+        assert await wait_until(lambda: bob_x.bodies() == ["Are you in today?"])
+        main_of(app).overview.reload()  # as the reply line does after a send
+        assert await wait_until(lambda: any(t.snippet == "Are you in today?"
+                                            for t in listing(app).rows)), listing(app).rows
+        row = next(t for t in listing(app).rows if t.snippet == "Are you in today?")
+        assert await pilot_until(pilot, lambda: listing(app).party_of(row)
+                                 == f"to {bob.display_name}")
+        listing(app).select_key((row.account, row.thread_id))
+        listing(app).focus()
+        await pilot.press("enter")
+        title = main_of(app).query_one("#chat-title", Static)
+        assert await pilot_until(pilot, lambda: f"Chat with {bob.display_name}" in str(
+            title.render())), str(title.render())
+
+
+async def test_the_status_bar_turns_red_on_the_first_failed_send(world, tmp_path):
+    alice, bob = person(world, "alice"), person(world, "bob")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 30)) as pilot:
+        assert await pilot_until(pilot, lambda: app._started)
+        bar = lambda: str(main_of(app).query_one("#status", Static).render())  # noqa: E731
+        assert "✖ smtp" not in bar()
+        world.stop_smtp()
+        try:
+            await app.engine.send_message(alice.name, [bob.email], "hello", via="email",
+                                          subject="hi")
+            assert await pilot_until(pilot, lambda: "✖ smtp" in bar()), bar()
+            assert "✖ imap" not in bar()
+        finally:
+            world.start_smtp()
+        # Sync progress that reached its end reads "synced", whatever its phase.
+        app.note(SyncProgress(alice.name, "INBOX", 1, 1, "resync"))
+        assert app.sync_state[alice.name] == "synced INBOX"
+
+
+# -- notifications -------------------------------------------------------------------
+
+
+HOOK = """#!{python}
+import json, sys
+with open({out!r}, "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+"""
+
+
+async def test_a_burst_of_chat_lines_is_one_toast_and_the_hook_gets_it_inert(
+        world, tmp_path, running):
+    """60 lines from bob: one toast, f"60 new lines from {bob.display_name}"; the notify_command
+    runs once with them as plain arguments (never through a shell); none for the
+    conversation being read; none at all once it is muted; the title counts."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    out, hook = tmp_path / "hook.out", tmp_path / "hook.py"
+    hook.write_text(HOOK.format(python=sys.executable, out=str(out)))
+    hook.chmod(0o700)
+    pwned = tmp_path / "pwned"
+    extra = f'\n[notify]\nnotify_command = ["{hook}"]\nbell = true\ndesktop = "off"\n'
+    app = app_with(world, tmp_path, alice, bob, extra=extra)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: app._started)
+        for i in range(60):
+            bob_x.send(alice.jid, f"line {i}")
+        assert await pilot_until(pilot, lambda: f"60 new lines from {bob.display_name}" in chat_toasts(app),
+                                 30), chat_toasts(app)
+        await pilot.pause(1.0)
+        assert chat_toasts(app) == [f"60 new lines from {bob.display_name}"]
+        assert await pilot_until(pilot, lambda: out.exists() and out.read_text().strip())
+        assert [json.loads(x) for x in out.read_text().splitlines()] == [
+            ["chat", bob.display_name, f"60 new lines from {bob.display_name}"]]
+        assert await pilot_until(pilot, lambda: app.notifier._title == "tuiclient (1 unread)"), \
+            (app.notifier._title, app._title_timer)
+
+        # One line: its words, as they came (a shell would have run them).
+        nasty = f"<b>bold</b>\u202e $(touch {pwned}); `touch {pwned}`"
+        bob_x.send(alice.jid, nasty)
+        assert await pilot_until(pilot, lambda: len(out.read_text().splitlines()) == 2)
+        args = json.loads(out.read_text().splitlines()[1])
+        assert args[0:2] == ["chat", bob.display_name]
+        assert args[2].startswith(f"<b>bold</b> $(touch {pwned})"), args
+        assert not pwned.exists()
+
+        # Muted (M on its row): nothing tells of it any more.
+        row = next(t for t in listing(app).rows if t.snippet.startswith("<b>bold"))
+        listing(app).select_key((row.account, row.thread_id))
+        listing(app).focus()
+        await pilot.press("M")
+        assert (row.account, row.thread_id) in app.notifier.muted
+        assert "Muted" in notes(app)[-1]
+        before, lines_before = len(chat_toasts(app)), len(out.read_text().splitlines())
+        bob_x.send(alice.jid, "muted line")
+        assert await wait_until(lambda: any(t.snippet == "muted line"
+                                            for t in listing(app).rows))
+        await pilot.pause(1.5)
+        assert len(chat_toasts(app)) == before
+        assert len(out.read_text().splitlines()) == lines_before
+        await pilot.press("M")  # unmuted again
+        assert not app.notifier.muted
+
+        # Reading the conversation: no toast for its lines.
+        await pilot.press("enter")
+        bob_x.send(alice.jid, "you are reading this")
+        assert await pilot_until(pilot, lambda: any(
+            m.text == "you are reading this" for m in main_of(app).query_one(Timeline).messages))
+        await pilot.pause(1.5)
+        assert len(chat_toasts(app)) == before
+
+
+def test_remote_text_in_a_terminal_escape_is_inert():
+    text = "Bob\x1b]2;owned\x07; rm -rf\n\u202eevil\x9c"
+    out = escape_text(text)
+    assert not any(c in out for c in "\x1b\x07;\n\u202e\x9c"), repr(out)
+    assert markup_escape("<a href='x'>&</a>") == "&lt;a href='x'&gt;&amp;&lt;/a&gt;"
