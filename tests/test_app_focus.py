@@ -287,10 +287,11 @@ async def test_a_burst_of_chat_lines_is_one_toast_and_the_hook_gets_it_inert(
         assert await pilot_until(pilot, lambda: app._started)
         for i in range(60):
             bob_x.send(alice.jid, f"line {i}")
-        assert await pilot_until(pilot, lambda: f"60 new lines from {bob.display_name}" in chat_toasts(app),
-                                 30), chat_toasts(app)
+        burst = f"60 new lines from {bob.display_name}"
+        assert await pilot_until(pilot, lambda: burst in chat_toasts(app), 30), chat_toasts(app)
+        assert burst in notes(app)  # on the screen
         await pilot.pause(1.0)
-        assert chat_toasts(app) == [f"60 new lines from {bob.display_name}"]
+        assert chat_toasts(app) == [burst]
         assert await pilot_until(pilot, lambda: out.exists() and out.read_text().strip())
         assert [json.loads(x) for x in out.read_text().splitlines()] == [
             ["chat", bob.display_name, f"60 new lines from {bob.display_name}"]]
