@@ -168,8 +168,10 @@ class TuiClientApp(App):
                 self.health[key] = after
                 self.toast_health(before, after)
         elif isinstance(event, SyncProgress):
-            # A pass that stored all it had is done, whatever phase it calls itself.
-            done = event.phase == "done" or event.done >= event.total
+            # A full pass ends with a "done" event; a resync (new mail told by IDLE)
+            # ends when it stored all it had, and tells nothing more.
+            done = event.phase == "done" or (event.phase == "resync"
+                                             and event.done >= event.total)
             self.sync_state[event.account] = (
                 f"synced {event.folder}" if done else
                 f"sync {event.folder} {event.done}/{event.total}")

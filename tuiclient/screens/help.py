@@ -43,7 +43,9 @@ class HelpScreen(Screen):
                          + [len(keys) for _, keys, _ in EXTRA])
         what_w = 2 + max([len(k.description) for k in DEFAULTS.values()]
                          + [len(what) for _, _, what in EXTRA])
-        for key in DEFAULTS.values():
+        # By group, in the order the groups first come (later keys join theirs).
+        order = list(dict.fromkeys(k.where for k in DEFAULTS.values()))
+        for key in sorted(DEFAULTS.values(), key=lambda k: order.index(k.where)):
             if key.where != group:
                 group = key.where
                 t.append(f"\n{group.capitalize()}\n", style="bold underline")
