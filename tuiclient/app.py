@@ -35,6 +35,7 @@ from tuiclient.keys import bind, clashes, keymap
 from tuiclient.notify import Notifier
 from tuiclient.screens.main import MainScreen
 from tuiclient.server_health import ServerHealth, fold, key_of
+from tuiclient.wording import plain
 
 log = logging.getLogger(__name__)
 
@@ -202,17 +203,17 @@ class TuiClientApp(App):
         elif isinstance(event, OutboxChanged):
             words = OUTBOX_WORDS.get(event.state)
             if words is not None:
-                detail = f": {inert_text(event.detail)}" if event.detail else ""
+                detail = f": {plain(inert_text(event.detail))}" if event.detail else ""
                 self.notify(f"{words}{detail}", title="Outbox", markup=False,
                             severity="error" if event.state == "failed" else "information")
         elif isinstance(event, DeliveryChanged):
             if event.state in ("delivered", "read", "failed"):
-                detail = f": {inert_text(event.detail)}" if event.detail else ""
+                detail = f": {plain(inert_text(event.detail))}" if event.detail else ""
                 self.notify(f"Chat message {DELIVERY_WORDS[event.state]}{detail}",
                             title="Delivery", markup=False,
                             severity="error" if event.state == "failed" else "information")
         elif isinstance(event, EmailDelivery) and event.state in ("sent", "failed"):
-            detail = f": {inert_text(event.detail)}" if event.detail else ""
+            detail = f": {plain(inert_text(event.detail))}" if event.detail else ""
             self.notify(f"Email {DELIVERY_WORDS[event.state]}{detail}", title="Delivery",
                         markup=False,
                         severity="error" if event.state == "failed" else "information")
