@@ -59,7 +59,7 @@ def chat_toasts(app: TuiClientApp) -> list[str]:
 
 
 async def test_tab_cycles_every_pane_and_the_focused_one_is_framed(world, tmp_path):
-    """Tab: sidebar, list, timeline, message, response cards, reply line and round
+    """Tab: sidebar, list, message, response cards, timeline, reply line and round
     again; Shift+Tab the other way; nothing keeps the focus; the focused pane's
     frame has the accent colour, the others not."""
     alice, bob = person(world, "alice"), person(world, "bob")
@@ -90,12 +90,12 @@ async def test_tab_cycles_every_pane_and_the_focused_one_is_framed(world, tmp_pa
         for _ in range(6):
             await pilot.press("tab")
             seen.append(where())
-        assert seen == ["message", "cards", "reply", "sidebar", "list", "timeline"]
+        assert seen == ["reply", "sidebar", "list", "message", "cards", "timeline"]
         back = []
         for _ in range(6):
             await pilot.press("shift+tab")
             back.append(where())
-        assert back == ["list", "sidebar", "reply", "cards", "message", "timeline"]
+        assert back == ["cards", "message", "list", "sidebar", "reply", "timeline"]
 
         # The frame: accent on the focused pane only.
         accent = Color.parse(app.current_theme.accent or "")
@@ -104,7 +104,7 @@ async def test_tab_cycles_every_pane_and_the_focused_one_is_framed(world, tmp_pa
             c = widget.styles.border_top[1]
             return abs(c.r - accent.r) + abs(c.g - accent.g) + abs(c.b - accent.b) < 8
 
-        await pilot.press("tab")  # the message
+        await pilot.press("shift+tab", "shift+tab")  # the message
         await pilot.pause()
         view, cards = main.query_one(EmailView), main.query_one("#cards")
         assert framed(view)

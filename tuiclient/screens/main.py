@@ -60,10 +60,10 @@ FOCUS = {"sidebar": "#sidebar", "list": "#conversations", "message": "#email-vie
 TITLES = {"#sidebar": "Folders · contacts", "#conversations": "Conversations",
           "#email-view": "Message", "#cards": "Responses", "#timeline": "Timeline"}
 # What Tab and Shift+Tab go through, in order, and the pane each is in (a narrow
-# terminal shows that pane alone): the sidebar, the list, the open conversation's
-# timeline, the message in full, its response cards, the reply line.
-RING = (("sidebar", "#sidebar"), ("list", "#conversations"), ("chat", "#timeline"),
-        ("message", "#email-view"), ("message", "#cards"), ("chat", "#chat-input"))
+# terminal shows that pane alone): the sidebar, the list, the message in full,
+# its response cards, the open conversation's timeline, the reply line.
+RING = (("sidebar", "#sidebar"), ("list", "#conversations"), ("message", "#email-view"),
+        ("message", "#cards"), ("chat", "#timeline"), ("chat", "#chat-input"))
 
 
 class MainScreen(Screen):
