@@ -338,3 +338,77 @@ def test_remote_text_in_a_terminal_escape_is_inert():
     out = escape_text(text)
     assert not any(c in out for c in "\x1b\x07;\n\u202e\x9c"), repr(out)
     assert markup_escape("<a href='x'>&</a>") == "&lt;a href='x'&gt;&amp;&lt;/a&gt;"
+
+
+class FakeHost:
+    """Stands in for the app in the notifier's unit tests: records what it is asked."""
+
+    def __init__(self) -> None:
+        self.toasts: list[tuple[str, str]] = []
+        self.bells = 0
+        self.timers: list = []
+        self.workers: list = []
+
+    def notify(self, message: str, *, title: str = "", **_: object) -> None:
+        self.toasts.append((title, message))
+
+    def bell(self) -> None:
+        self.bells += 1
+
+    def set_timer(self, delay: float, callback):
+        class T:
+            def stop(self) -> None:
+                pass
+        self.timers.append((delay, callback))
+        return T()
+
+    def run_worker(self, work, **_: object) -> None:
+        self.workers.append(work)
+        work.close()  # a coroutine not run here
+
+
+def test_the_notifier_gathers_rings_and_writes_the_terminal_escapes(monkeypatch, tmp_path):
+    from bridge.config import NotifyPolicy
+    from tuiclient.notify import Notifier
+
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    host, written = FakeHost(), []
+    n = Notifier(host, NotifyPolicy(bell=True, desktop="osc777"),
+                 write=written.append)
+    for i in range(5):
+        n.chat_line(("a", "t1"), "Bob", f"line {i}")
+    n.chat_line(("a", "t2"), "Carol;\x1b]0;x\x07", "hello")
+    n.new_mail("work", 2)
+    n.flush()
+    assert host.toasts == [("Chat from Bob", "5 new lines from Bob"),
+                           ("Chat from Carol;", "hello"), ("Mail", "2 new emails in work")]
+    assert host.bells == 1
+    assert written == ["\x1b]777;notify;Mail;2 new emails in work\x07"]
+    n.toggle_mute(("a", "t1"))
+    n.chat_line(("a", "t1"), "Bob", "quiet")
+    n.flush()
+    assert len(host.toasts) == 3 and host.bells == 1
+    n.title(3)
+    assert written[-1] == "\x1b]2;tuiclient (3 unread)\x07"
+    n.title(3)  # the same title is not written again
+    assert len(written) == 2
+    # auto without a session bus: no desktop notification at all.
+    quiet = Notifier(host, NotifyPolicy(bell=False, desktop="auto"),
+                     write=written.append)
+    quiet.chat_line(("a", "t3"), "Dan", "hi")
+    quiet.flush()
+    assert len(written) == 2 and not host.workers and host.bells == 1
+
+
+def test_notify_config_is_checked_with_file_and_line(tmp_path):
+    from bridge.config import ConfigError
+
+    path = tmp_path / "config.toml"
+    path.write_text('[notify]\nnotify_command = ["~/bin/n.sh", "--x"]\ndesktop = "osc9"\n')
+    path.chmod(0o600)
+    notify = load_config(path).notify
+    assert notify.command == (str(Path.home() / "bin/n.sh"), "--x")
+    assert notify.desktop == "osc9" and notify.bell
+    path.write_text('[notify]\nbell = true\ndesktop = "dbuss"\n')
+    with pytest.raises(ConfigError, match=r":3.*did you mean 'dbus'"):
+        load_config(path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from textual.app import App, SystemCommand
@@ -30,6 +31,7 @@ from bridge.mail.send import EmailDelivery
 from bridge.mail.sync import FolderChanged, SyncProgress
 from bridge.outbox import DeferralRetry, OutboxChanged
 from bridge.safe import inert_text
+from tuiclient.command_line import commands
 from tuiclient.engine_events import EngineEvents, EventFeed
 from tuiclient.keys import bind, clashes, keymap
 from tuiclient.notify import Notifier
@@ -149,6 +151,9 @@ class TuiClientApp(App):
         yield SystemCommand("Help: keys", "Every key binding", main.action_help)
         yield SystemCommand("New message", "Write by email or IM", main.action_compose)
         yield SystemCommand("Sync now", "Check every account now", main.action_refresh)
+        # And every command of the `:` line, so the palette lists every action.
+        for c in commands(main).values():
+            yield SystemCommand(f":{c.name}", c.description, partial(c.run, []))
 
     # -- events -------------------------------------------------------------------------
 

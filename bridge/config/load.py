@@ -323,7 +323,8 @@ class ConfigReader(TomlReader):
                                  f"{type_name(value)}")
             if not argv or not argv[0].strip():
                 raise self.error(key, "is empty")
-            command = tuple(argv)
+            # No shell: "~" is expanded here, in the program's name only.
+            command = (str(Path(argv[0]).expanduser()), *argv[1:])
         bell = table.get("bell", True)
         if not isinstance(bell, bool):
             raise self.error("notify.bell", f"must be true or false, not {type_name(bell)}")
