@@ -412,3 +412,74 @@ def test_notify_config_is_checked_with_file_and_line(tmp_path):
     path.write_text('[notify]\nbell = true\ndesktop = "dbuss"\n')
     with pytest.raises(ConfigError, match=r":3.*did you mean 'dbus'"):
         load_config(path)
+
+
+class NotificationService:
+    """A freedesktop notification service on a private session bus (dbus-daemon),
+    written with jeepney: it records each Notify call as notify-send made it."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import threading
+
+        self.proc = subprocess.Popen(
+            ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+            stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.address = self.proc.stdout.readline().strip()
+        self.calls: list[tuple] = []
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        assert self.ready.wait(10), "no notification service"
+
+    def _serve(self) -> None:
+        from jeepney import HeaderFields, MessageType, new_method_return
+        from jeepney.bus_messages import message_bus
+        from jeepney.io.blocking import open_dbus_connection
+
+        conn = open_dbus_connection(bus=self.address)
+        conn.send_and_get_reply(message_bus.RequestName("org.freedesktop.Notifications"))
+        self.ready.set()
+        answers = {"GetCapabilities": ("as", (["body"],)),
+                   "GetServerInformation": ("ssss", ("test", "tuiclient", "1", "1.2"))}
+        while True:
+            try:
+                msg = conn.receive()
+            except Exception:  # the bus went away: the test is over
+                return
+            if msg.header.message_type != MessageType.method_call:
+                continue
+            member = msg.header.fields.get(HeaderFields.member)
+            if member == "Notify":
+                self.calls.append(msg.body)
+                conn.send_message(new_method_return(msg, "u", (len(self.calls),)))
+            elif member in answers:
+                conn.send_message(new_method_return(msg, *answers[member]))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+async def test_a_desktop_notification_reaches_the_dbus_notification_service(
+        world, tmp_path, running, monkeypatch):
+    """desktop = "auto" with a session bus: notify-send carries the toast's words to
+    org.freedesktop.Notifications, its markup escaped."""
+    _, xmpp = running
+    service = NotificationService()
+    try:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", service.address)
+        alice, bob = person(world, "alice"), person(world, "bob")
+        world.befriend(alice, bob)
+        bob_x = await xmpp(plain(world, bob))
+        app = app_with(world, tmp_path, alice, bob, extra='\n[notify]\nbell = false\n')
+        async with app.run_test(size=(120, 30)) as pilot:
+            assert await pilot_until(pilot, lambda: app._started)
+            bob_x.send(alice.jid, "<b>Lunch</b> & more?")
+            assert await pilot_until(pilot, lambda: service.calls, 20)
+            app_name, _, _, summary, body, *_ = service.calls[0]
+            assert (app_name, summary) == ("tuiclient", f"Chat from {bob.display_name}")
+            assert body == "&lt;b&gt;Lunch&lt;/b&gt; &amp; more?"
+    finally:
+        service.stop()
