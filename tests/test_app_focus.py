@@ -399,6 +399,14 @@ def test_the_notifier_gathers_rings_and_writes_the_terminal_escapes(monkeypatch,
     quiet.flush()
     assert len(written) == 2 and not host.workers and host.bells == 1
 
+    # Mutes are kept across runs in their file.
+    kept = tmp_path / "muted.json"
+    first = Notifier(host, NotifyPolicy(), muted_file=kept)
+    assert first.toggle_mute(("a", "t9"))
+    assert Notifier(host, NotifyPolicy(), muted_file=kept).muted == {("a", "t9")}
+    assert not first.toggle_mute(("a", "t9"))
+    assert Notifier(host, NotifyPolicy(), muted_file=kept).muted == set()
+
 
 def test_notify_config_is_checked_with_file_and_line(tmp_path):
     from bridge.config import ConfigError

@@ -72,7 +72,11 @@ class TuiClientApp(App):
         self.contact_names: dict[str, str] = {}  # address -> name, for chat senders
         self._started = False
         self.feed = EventFeed(self)
-        self.notifier = Notifier(self, config.notify, write=self._write_terminal)
+        # The mutes are kept beside the store (never for an in-memory one).
+        store = Path(getattr(self.engine.store, "path", "") or "")
+        self.notifier = Notifier(self, config.notify, write=self._write_terminal,
+                                 muted_file=store.with_name("muted.json")
+                                 if store.is_absolute() else None)
         self._title_timer: Timer | None = None
         self.engine.events.subscribe(self.feed)
         if config.keys:

@@ -24,6 +24,7 @@ escapes get none of the characters that end or split their payload.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -31,6 +32,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from textual.app import App
@@ -90,20 +92,36 @@ class Notifier:
     pending: dict[Key, Pending] = field(default_factory=dict)
     told: list[tuple[str, str, str]] = field(default_factory=list)  # kind, sender, summary
     clock: Callable[[], float] = time.monotonic
+    muted_file: Path | None = None  # where the mutes are kept across runs
     _timer: Timer | None = None
     _first: float = 0.0  # when the burst being gathered began
     _title: str = ""
 
+    def __post_init__(self) -> None:
+        if self.muted_file is not None:
+            try:
+                rows = json.loads(self.muted_file.read_text())
+                self.muted |= {(str(a), str(t)) for a, t in rows}
+            except (OSError, ValueError, TypeError):
+                pass  # none yet, or unreadable: nothing muted
+
     # -- in ---------------------------------------------------------------------
 
     def toggle_mute(self, key: Key) -> bool:
-        """Mute the conversation, or unmute it; True when it is muted now."""
-        if key in self.muted:
+        """Mute the conversation, or unmute it; True when it is muted now. Kept in
+        `muted_file` (this machine's choice, like the window size: not synced)."""
+        now = key not in self.muted
+        if now:
+            self.muted.add(key)
+            self.pending.pop(key, None)
+        else:
             self.muted.discard(key)
-            return False
-        self.muted.add(key)
-        self.pending.pop(key, None)
-        return True
+        if self.muted_file is not None:
+            try:
+                self.muted_file.write_text(json.dumps(sorted(self.muted)))
+            except OSError as exc:
+                log.warning("notify: cannot keep the mutes in %s: %s", self.muted_file, exc)
+        return now
 
     def chat_line(self, key: Key, sender: str, text: str) -> None:
         if key in self.muted:

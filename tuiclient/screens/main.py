@@ -146,6 +146,7 @@ class MainScreen(Screen):
         self.overview.refresh_outbox()
         self.overview.refresh_status()
         self.query_one(ConversationList).focus()
+        self.query_one(ConversationList).muted = frozenset(client_app(self).notifier.muted)
         self._apply_pane()
 
     def pass_down(self) -> None:
