@@ -30,6 +30,7 @@ from bridge.events import DeliveryChanged, Event, MessageReceived
 from bridge.mail.send import EmailDelivery
 from bridge.mail.sync import FolderChanged, SyncProgress
 from bridge.outbox import DeferralRetry, OutboxChanged
+from bridge.paths import data_dir
 from bridge.safe import inert_text
 from tuiclient.command_line import commands
 from tuiclient.engine_events import EngineEvents, EventFeed
@@ -72,11 +73,8 @@ class TuiClientApp(App):
         self.contact_names: dict[str, str] = {}  # address -> name, for chat senders
         self._started = False
         self.feed = EventFeed(self)
-        # The mutes are kept beside the store (never for an in-memory one).
-        store = Path(getattr(self.engine.store, "path", "") or "")
         self.notifier = Notifier(self, config.notify, write=self._write_terminal,
-                                 muted_file=store.with_name("muted.json")
-                                 if store.is_absolute() else None)
+                                 muted_file=data_dir() / "muted.json")
         self._title_timer: Timer | None = None
         self.engine.events.subscribe(self.feed)
         if config.keys:

@@ -39,6 +39,7 @@ from textual.app import App
 from textual.timer import Timer
 
 from bridge.config import NotifyPolicy
+from bridge.paths import ensure_private_dir
 from bridge.safe import inert_text
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class Notifier:
     pending: dict[Key, Pending] = field(default_factory=dict)
     told: list[tuple[str, str, str]] = field(default_factory=list)  # kind, sender, summary
     clock: Callable[[], float] = time.monotonic
-    muted_file: Path | None = None  # where the mutes are kept across runs
+    muted_file: Path | None = None  # where the mutes are kept across runs (data dir)
     _timer: Timer | None = None
     _first: float = 0.0  # when the burst being gathered began
     _title: str = ""
@@ -109,7 +110,7 @@ class Notifier:
 
     def toggle_mute(self, key: Key) -> bool:
         """Mute the conversation, or unmute it; True when it is muted now. Kept in
-        `muted_file` (this machine's choice, like the window size: not synced)."""
+        `muted_file` (this machine's choice, like a window's size: not synced)."""
         now = key not in self.muted
         if now:
             self.muted.add(key)
@@ -118,6 +119,7 @@ class Notifier:
             self.muted.discard(key)
         if self.muted_file is not None:
             try:
+                ensure_private_dir(self.muted_file.parent)
                 self.muted_file.write_text(json.dumps(sorted(self.muted)))
             except OSError as exc:
                 log.warning("notify: cannot keep the mutes in %s: %s", self.muted_file, exc)
