@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from textual.color import Color
 from textual.widgets import Static
+from textual.widgets._toast import Toast
 
 from bridge.config import load_config
 from bridge.events import SyncProgress
@@ -283,13 +284,18 @@ async def test_a_burst_of_chat_lines_is_one_toast_and_the_hook_gets_it_inert(
     pwned = tmp_path / "pwned"
     extra = f'\n[notify]\nnotify_command = ["{hook}"]\nbell = true\ndesktop = "off"\n'
     app = app_with(world, tmp_path, alice, bob, extra=extra)
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
         assert await pilot_until(pilot, lambda: app._started)
         for i in range(60):
             bob_x.send(alice.jid, f"line {i}")
         burst = f"60 new lines from {bob.display_name}"
         assert await pilot_until(pilot, lambda: burst in chat_toasts(app), 30), chat_toasts(app)
         assert burst in notes(app)  # on the screen
+        # Never over the chat or its reply line (Textual's own place, bottom right).
+        await pilot.pause()
+        toasts = list(app.screen.query(Toast))
+        chat = [main_of(app).query_one(sel).region for sel in ("#timeline", "#chat-input")]
+        assert toasts and not any(t.region.overlaps(c) for t in toasts for c in chat)
         await pilot.pause(1.0)
         assert chat_toasts(app) == [burst]
         assert await pilot_until(pilot, lambda: out.exists() and out.read_text().strip())
