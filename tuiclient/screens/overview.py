@@ -14,9 +14,10 @@ from bridge.engine import Engine
 from bridge.model import DeliveryState, Message, Transport
 from bridge.store.records import Cursor, Thread
 from tuiclient.appref import client_app
+from tuiclient.format import one_line
 from tuiclient.people import Directory
 from tuiclient.screens.outbox import WAITING
-from tuiclient.widgets.conversation_list import PAGE, ConversationList, Key
+from tuiclient.widgets.conversation_list import PAGE, ConversationList, Key, key_of
 from tuiclient.widgets.sidebar import AccountRow, ContactRow, Sidebar
 from tuiclient.widgets.status_bar import StatusBar, StatusReport
 
@@ -40,6 +41,9 @@ def other_party(messages: list[Message], own: set[str]) -> str:
     return ""
 
 
+EAGER_PEERS = 60  # rows whose other party is read before the list draws them
+
+
 class Overview:
     def __init__(self, screen: MainScreen) -> None:
         self.screen = screen
@@ -58,6 +62,7 @@ class Overview:
     def reload(self) -> None:
         """The first page of the list (after start, or a change of account)."""
         threads = self.engine.conversations(self.account, limit=PAGE)
+        self.peers_of(threads[:EAGER_PEERS])
         self.screen.query_one(ConversationList).set_rows(threads,
                                                         exhausted=len(threads) < PAGE)
 
@@ -68,17 +73,29 @@ class Overview:
 
     def merge_top(self, limit: int = 50) -> None:
         """Bring the most recent conversations up to date, without a reload."""
-        self.screen.query_one(ConversationList).merge(
-            self.engine.conversations(self.account, limit=limit))
+        threads = self.engine.conversations(self.account, limit=limit)
+        self.peers_of(threads[:EAGER_PEERS])
+        self.screen.query_one(ConversationList).merge(threads)
 
     def merge_thread(self, account: str, thread_id: str) -> None:
         if self.account not in (None, account):
             return
         thread = self.engine.thread(account, thread_id)
         if thread is not None:
+            self.peers_of([thread])
             self.screen.query_one(ConversationList).merge([thread])
 
     # -- who the other party is ------------------------------------------------------
+
+    def peers_of(self, threads: list[Thread]) -> None:
+        """The other party of the rows a first screen shows, read before they are
+        drawn (later rows ask with NeedPeers as they come into view)."""
+        listing = self.screen.query_one(ConversationList)
+        own = own_addresses(self.engine)
+        wanted = [key_of(t) for t in threads if key_of(t) not in listing.peers and
+                  one_line(t.last_sender).split("/", 1)[0].lower() in own]
+        if wanted:
+            self.find_peers(wanted)
 
     def find_peers(self, keys: list[Key]) -> None:
         """The other party of conversations we wrote last in (the list names them,
