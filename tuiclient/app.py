@@ -17,10 +17,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
+from textual.timer import Timer
 
 from bridge.config import Config
 from bridge.engine import Engine, EngineError
@@ -28,13 +30,28 @@ from bridge.events import DeliveryChanged, Event, MessageReceived
 from bridge.mail.send import EmailDelivery
 from bridge.mail.sync import FolderChanged, SyncProgress
 from bridge.outbox import DeferralRetry, OutboxChanged
+from bridge.paths import data_dir
 from bridge.safe import inert_text
+from tuiclient.command_line import commands
 from tuiclient.engine_events import EngineEvents, EventFeed
-from tuiclient.keys import bind, keymap
+from tuiclient.keys import bind, clashes, keymap
+from tuiclient.notify import Notifier
 from tuiclient.screens.main import MainScreen
 from tuiclient.server_health import ServerHealth, fold, key_of
+from tuiclient.wording import plain
 
 log = logging.getLogger(__name__)
+
+# Outbox moves worth a toast, in the words a user reads them in.
+OUTBOX_WORDS = {
+    "deferred": "Held back until they are available",
+    "failed": "Could not be sent",
+    "fell-back-to-email": "Sent by email instead",
+    "fell-back-to-im": "Sent by chat instead",
+    "cancelled": "Not sent: cancelled",
+}
+DELIVERY_WORDS = {"sent": "sent", "delivered": "delivered", "read": "read",
+                  "failed": "could not be sent"}
 
 
 class TuiClientApp(App):
@@ -56,12 +73,26 @@ class TuiClientApp(App):
         self.contact_names: dict[str, str] = {}  # address -> name, for chat senders
         self._started = False
         self.feed = EventFeed(self)
+        self.notifier = Notifier(self, config.notify, write=self._write_terminal,
+                                 muted_file=data_dir() / "muted.json")
+        self._title_timer: Timer | None = None
         self.engine.events.subscribe(self.feed)
         if config.keys:
             self.set_keymap(keymap(config.keys))
 
+    def _write_terminal(self, text: str) -> None:
+        """Escapes for the terminal itself (title, desktop notification)."""
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(text)
+
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
+        for clash in clashes(self.config.keys):
+            text = clash.describe(self.config.key_origins)
+            log.warning("%s", text)
+            self.notify(text, title="Key bindings", severity="warning", markup=False,
+                        timeout=15)
+        self.count_unread_soon()
         if self.start_engine:
             self.run_worker(self._start(), name="engine", group="engine")
         elif self.probe_on_start:
@@ -122,12 +153,16 @@ class TuiClientApp(App):
         yield SystemCommand("Help: keys", "Every key binding", main.action_help)
         yield SystemCommand("New message", "Write by email or IM", main.action_compose)
         yield SystemCommand("Sync now", "Check every account now", main.action_refresh)
+        # And every command of the `:` line, so the palette lists every action.
+        for c in commands(main).values():
+            yield SystemCommand(f":{c.name}", c.description, partial(c.run, []))
 
     # -- events -------------------------------------------------------------------------
 
     def on_engine_events(self, message: EngineEvents) -> None:
         for event in self.feed.take(message):
             self.note(event)
+        self.count_unread_soon()
         for screen in self.screen_stack:
             screen.post_message(message.forward())
 
@@ -141,47 +176,81 @@ class TuiClientApp(App):
                 self.health[key] = after
                 self.toast_health(before, after)
         elif isinstance(event, SyncProgress):
+            # A full pass ends with a "done" event; a resync (new mail told by IDLE)
+            # ends when it stored all it had, and tells nothing more.
+            done = event.phase == "done" or (event.phase == "resync"
+                                             and event.done >= event.total)
             self.sync_state[event.account] = (
-                f"synced {event.folder}" if event.phase == "done" else
+                f"synced {event.folder}" if done else
                 f"sync {event.folder} {event.done}/{event.total}")
         self.toast(event)
 
     def toast(self, event: Event) -> None:
-        """New messages, every deferral retry, deliveries and failures."""
+        """New messages (gathered, see `tuiclient.notify`), every deferral retry,
+        deliveries and failures, in plain words."""
         if isinstance(event, MessageReceived):
             if event.direction == "in" and event.source == "live":
+                key = (event.account, event.thread_id)
+                if self.reading(key):
+                    return
                 try:
                     text = self.engine.message(event.row_id).text
                 except EngineError:
                     text = ""
-                words = inert_text(text)[:120]
-                sender = inert_text(event.sender.split("/", 1)[0])
-                self.notify(words or "(no text)", title=f"Chat from {sender}", markup=False)
+                address = event.sender.split("/", 1)[0]
+                sender = self.contact_names.get(address.lower(), address)
+                self.notifier.chat_line(key, sender, text)
         elif isinstance(event, FolderChanged):
             if event.new and event.folder.upper() == "INBOX" and self._started:
-                n = event.new
-                self.notify(f"{n} new email{'s' * (n != 1)} in {event.account}",
-                            title="Mail", markup=False)
+                self.notifier.new_mail(event.account, event.new)
         elif isinstance(event, DeferralRetry):
             then = f"; next try in {event.next_in:.0f}s" if event.next_in else ""
             self.notify(f"Try {event.attempt}: {inert_text(event.outcome)}{then}",
                         title="Deferred message", markup=False)
         elif isinstance(event, OutboxChanged):
-            if event.state in ("deferred", "failed", "fell-back-to-email",
-                               "fell-back-to-im", "cancelled"):
-                detail = f": {inert_text(event.detail)}" if event.detail else ""
-                self.notify(f"{event.state}{detail}", title="Outbox", markup=False,
+            words = OUTBOX_WORDS.get(event.state)
+            if words is not None:
+                detail = f": {plain(inert_text(event.detail))}" if event.detail else ""
+                self.notify(f"{words}{detail}", title="Outbox", markup=False,
                             severity="error" if event.state == "failed" else "information")
         elif isinstance(event, DeliveryChanged):
             if event.state in ("delivered", "read", "failed"):
-                detail = f": {inert_text(event.detail)}" if event.detail else ""
-                self.notify(f"Chat message {event.state}{detail}", title="Delivery",
-                            markup=False,
+                detail = f": {plain(inert_text(event.detail))}" if event.detail else ""
+                self.notify(f"Chat message {DELIVERY_WORDS[event.state]}{detail}",
+                            title="Delivery", markup=False,
                             severity="error" if event.state == "failed" else "information")
         elif isinstance(event, EmailDelivery) and event.state in ("sent", "failed"):
-            detail = f": {inert_text(event.detail)}" if event.detail else ""
-            self.notify(f"Email {event.state}{detail}", title="Delivery", markup=False,
+            detail = f": {plain(inert_text(event.detail))}" if event.detail else ""
+            self.notify(f"Email {DELIVERY_WORDS[event.state]}{detail}", title="Delivery",
+                        markup=False,
                         severity="error" if event.state == "failed" else "information")
+
+    def reading(self, key: tuple[str, str]) -> bool:
+        """Whether the conversation is on the screen now (its lines need no toast)."""
+        main = self.main_screen()
+        return main is not None and self.screen is main and main.open_key == key \
+            and main.opened.on_screen()
+
+    def main_screen(self) -> MainScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+
+    def action_toggle_mute(self, key: tuple[str, str], name: str) -> None:
+        muted = self.notifier.toggle_mute(key)
+        self.notify(f"{'Muted' if muted else 'Unmuted'}: {inert_text(name)}",
+                    title="Notifications", markup=False, timeout=3)
+
+    def _count_unread(self) -> None:
+        """The terminal title's count: conversations with something unread."""
+        self._title_timer = None
+        try:
+            rows = self.engine.conversations(None, limit=1000)
+        except Exception:  # the store closing under us at exit
+            return
+        self.notifier.title(sum(1 for t in rows if t.unread_count))
+
+    def count_unread_soon(self) -> None:
+        if self._title_timer is None:
+            self._title_timer = self.set_timer(0.5, self._count_unread)
 
     def toast_health(self, before: ServerHealth | None, after: ServerHealth) -> None:
         """A server that fails, once (not on every retry or probe), and its return."""

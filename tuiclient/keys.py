@@ -48,6 +48,9 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("outbox_email", "e", "send by email instead", "outbox"),
     Key("outbox_im", "m", "send an email by chat instead", "outbox"),
     Key("outbox_cancel", "x", "cancel", "outbox"),
+    Key("mute", "M", "mute or unmute the conversation's notifications", "marking"),
+    Key("command_line", "colon", "command line (:help lists the commands)", "finding"),
+    Key("prev_pane", "shift+tab", "previous pane", "moving"),
 )}
 
 assert tuple(DEFAULTS) == KEY_ACTIONS, "tuiclient/keys.py and bridge/config.KEY_ACTIONS differ"
@@ -61,13 +64,59 @@ def bind(action: str, method: str | None = None, *, show: bool = True,
                    id=f"tc.{action}", priority=priority)
 
 
+def moving(down: str = "cursor_down", up: str = "cursor_up", top: str = "first",
+           bottom: str = "last") -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
+    """j/k/g/G (as rebound) for a list or a scrollable pane, calling its own actions;
+    PageUp/PageDown are Textual's own in every one of them."""
+    return [bind("down", down, show=False), bind("up", up, show=False),
+            bind("top", top, show=False), bind("bottom", bottom, show=False)]
+
+
 def keymap(overrides: dict[str, tuple[str, ...]]) -> dict[str, str]:
     """The Textual keymap of the config's [keys] table."""
     return {f"tc.{action}": ",".join(keys) for action, keys in overrides.items()}
 
 
+# Where the actions of each group of DEFAULTS are live at the same time: one key
+# for two actions of one scope is a clash (one of them is lost).
+SCOPES = {
+    "the main screen": ("moving", "finding", "replying", "marking", "screens"),
+    "the outbox": ("moving", "outbox"),
+}
+
+
+@dataclass(frozen=True)
+class Clash:
+    key: str
+    actions: tuple[str, str]
+    scope: str
+
+    def describe(self, origins: dict[str, str]) -> str:
+        """`FILE:LINE: [keys] reply_im = "j" is also down's key (the main screen)`."""
+        a, b = self.actions
+        where = origins.get(a) or origins.get(b) or "[keys]"
+        mine, other = (a, b) if a in origins else (b, a)
+        return (f"{where}: [keys] {mine} takes {self.key!r}, already {other}'s key "
+                f"in {self.scope}; one of them does nothing")
+
+
+def clashes(overrides: dict[str, tuple[str, ...]]) -> list[Clash]:
+    """Keys bound to two actions in one scope, once the config's [keys] applied."""
+    found: list[Clash] = []
+    for scope, groups in SCOPES.items():
+        owner: dict[str, str] = {}
+        for k in DEFAULTS.values():
+            if k.where not in groups:
+                continue
+            for name in overrides.get(k.action) or k.keys.split(","):
+                first = owner.setdefault(name, k.action)
+                if first != k.action and (first in overrides or k.action in overrides):
+                    found.append(Clash(name, (first, k.action), scope))
+    return found
+
+
 def shown(action: str, overrides: dict[str, tuple[str, ...]]) -> str:
     """The keys of an action as a user types them: 'j, down'."""
     names = overrides.get(action) or tuple(DEFAULTS[action].keys.split(","))
-    pretty = {"slash": "/", "question_mark": "?", "escape": "esc"}
+    pretty = {"slash": "/", "question_mark": "?", "escape": "esc", "colon": ":"}
     return ", ".join(pretty.get(n, n) for n in names)

@@ -7,13 +7,19 @@ whether the server is on the critical list) and `HealthChanged` from normal use
 repeats each report as a `HealthChanged` with `from_probe` set; that one adds
 nothing and is skipped here. A failure seen in normal use puts the server on the
 critical list (the monitor does the same), and only a probe takes it off.
+
+Sends speak of their server too, so the bar turns red on the first one that
+fails rather than at the next probe: an email the SMTP server could not be
+reached for (or refused the login of), and an XMPP stream that dropped. An
+email it took says it is up again. (A recipient refused is not the server's
+fault and leaves it as it was.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bridge.events import Event, HealthChanged
+from bridge.events import EmailDelivery, Event, HealthChanged, XmppConnectionChanged
 from bridge.health import HealthReport, HealthReported
 
 UNREACHABLE, LOGIN_FAILED, PUSH_DEAD, FAILED, OK = (
@@ -52,8 +58,34 @@ class ServerHealth:
         return r.rtt_ms if self.fresh and r is not None and r.ok else None
 
 
+def _word_of_use(event: Event) -> tuple[bool, str] | None:
+    """What a send or a stream says of its server: (ok, detail), or None."""
+    if isinstance(event, EmailDelivery):
+        if event.state == "sent":
+            return True, "took an email"
+        if event.state == "queued" and event.detail.startswith(("server unreachable",
+                                                                "server busy")):
+            return False, event.detail
+        if event.state == "failed" and "login refused" in event.detail:
+            return False, event.detail
+        return None
+    if isinstance(event, XmppConnectionChanged):
+        if event.state in ("online", "resumed"):
+            return True, f"stream {event.state}"
+        if event.state == "disconnected":
+            return False, f"stream {event.state}" + (f": {event.detail}" if event.detail
+                                                      else "")
+    return None
+
+
 def fold(previous: ServerHealth | None, event: Event) -> ServerHealth | None:
     """The server's health after `event`, or None if the event says nothing new."""
+    use, key = _word_of_use(event), key_of(event)
+    if use is not None and key is not None:
+        ok, detail = use
+        if ok and (previous is None or previous.ok):
+            return None  # up and still up: the probe's report stays the word on it
+        event = HealthChanged(*key, ok, detail, at=event.at)
     if isinstance(event, HealthReported):
         r = event.report
         return ServerHealth(r.account, r.service, r.ok, r.detail, r.checked_at,
@@ -72,4 +104,8 @@ def key_of(event: Event) -> tuple[str, str] | None:
         return event.report.account, event.report.service
     if isinstance(event, HealthChanged):
         return event.account, event.service
+    if isinstance(event, EmailDelivery):
+        return event.account, "smtp"
+    if isinstance(event, XmppConnectionChanged):
+        return event.account, "xmpp"
     return None

@@ -25,6 +25,15 @@ names another one. Its layout::
     critical_interval = "2m"          # ... and a failing one this often, until it answers
     timeout = "15s"                   # a probe waits this long for a server's answer
 
+    [notify]                          # all optional: new mail and chat, outside the app
+    bell = true                       # ring the terminal bell
+    desktop = "auto"                  # auto (D-Bus notification service when running)
+                                      # | dbus | osc777 | osc9 | off
+    notify_command = ["notify.sh"]    # run (never by a shell) with kind, sender, summary
+
+    [keys]                            # optional: action = "key" or ["key", "key"]
+    reply_im = "m"                    # two actions bound to one key are reported
+
     [[accounts]]
     name = "alice"                    # required, unique, no ":"
     email = "alice@example.test"      # required when imap or smtp is present
@@ -86,6 +95,7 @@ from .schema import (
     DEFAULT_TLS,
     GROUP_CHAT_CHOICES,
     KEY_ACTIONS,
+    NOTIFY_DESKTOP,
     ON_MAX_AGE_CHOICES,
     SERVICES,
     TLS_MODES,
@@ -97,6 +107,7 @@ from .schema import (
     DomainRule,
     HandoffPolicy,
     HealthPolicy,
+    NotifyPolicy,
     ServerConfig,
     is_valid_address,
 )
@@ -117,6 +128,7 @@ __all__ = [
     "GROUP_CHAT_CHOICES",
     "KEYRING_SERVICE",
     "KEY_ACTIONS",
+    "NOTIFY_DESKTOP",
     "ON_MAX_AGE_CHOICES",
     "PASSWORD_COMMAND_TIMEOUT",
     "PASSWORD_KEYS",
@@ -131,6 +143,7 @@ __all__ = [
     "HandoffPolicy",
     "HealthPolicy",
     "LocatedError",
+    "NotifyPolicy",
     "SecretError",
     "ServerConfig",
     "check_ca_files",

@@ -31,6 +31,7 @@ from .schema import (
     DEFAULT_TLS,
     GROUP_CHAT_CHOICES,
     KEY_ACTIONS,
+    NOTIFY_DESKTOP,
     ON_MAX_AGE_CHOICES,
     SERVICES,
     TLS_MODES,
@@ -42,6 +43,7 @@ from .schema import (
     DomainRule,
     HandoffPolicy,
     HealthPolicy,
+    NotifyPolicy,
     ServerConfig,
     is_valid_address,
 )
@@ -52,7 +54,8 @@ PASSWORD_KEYS = frozenset({"password", "pass", "passwd", "passphrase", "pwd", "s
 
 
 _TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff",
-             "health")
+             "health", "notify")
+_NOTIFY_KEYS = ("notify_command", "bell", "desktop")
 _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
                   "folder", "email_by_im_after")
 _HANDOFF_KEYS = ("group_chats",)
@@ -129,6 +132,7 @@ class ConfigReader(TomlReader):
         contacts = self.contacts(raw)
         rules = self.domain_rules(raw)
         keys = self.keys(raw)
+        notify = self.notify(raw)
         handoff = self.handoff(raw)
         health = self.health(raw)
         return Config(
@@ -139,6 +143,8 @@ class ConfigReader(TomlReader):
             deferral=deferral,
             ca_file=ca_file,
             keys=keys,
+            key_origins={action: self.key_origin(action) for action in keys},
+            notify=notify,
             handoff=handoff,
             health=health,
         )
@@ -288,6 +294,42 @@ class ConfigReader(TomlReader):
                 raise self.error(key, f"not a list of key names: {value!r}")
             keys[action] = names
         return keys
+
+    def key_origin(self, action: str) -> str:
+        """`FILE:LINE` of `[keys] action`, for reporting a clash of two bindings."""
+        line = self.locator.line_of(f"keys.{action}")
+        return f"{self.path}" + (f":{line}" if line else "")
+
+    def notify(self, raw: dict[str, Any]) -> NotifyPolicy:
+        """[notify]: what tells of new mail and chat outside the app. `notify_command`
+        is an argv (array, or a string split like a shell would, never run by one)."""
+        table = self.table(raw, "", "notify")
+        if table is None:
+            return NotifyPolicy()
+        self.check_keys(table, "notify", _NOTIFY_KEYS)
+        command: tuple[str, ...] = ()
+        if "notify_command" in table:
+            key = "notify.notify_command"
+            value = table["notify_command"]
+            if isinstance(value, str):
+                try:
+                    argv = shlex.split(value)
+                except ValueError as exc:
+                    raise self.error(key, f"cannot be split into words: {exc}") from None
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                argv = list(value)
+            else:
+                raise self.error(key, "must be a string or an array of strings, not "
+                                 f"{type_name(value)}")
+            if not argv or not argv[0].strip():
+                raise self.error(key, "is empty")
+            # No shell: "~" is expanded here, in the program's name only.
+            command = (str(Path(argv[0]).expanduser()), *argv[1:])
+        bell = table.get("bell", True)
+        if not isinstance(bell, bool):
+            raise self.error("notify.bell", f"must be true or false, not {type_name(bell)}")
+        desktop = self.choice(table, "notify", "desktop", NOTIFY_DESKTOP, "auto")
+        return NotifyPolicy(command=command, bell=bell, desktop=desktop)
 
     def accounts(self, raw: dict[str, Any], ca_file: Path | None) -> tuple[AccountConfig, ...]:
         accounts: list[AccountConfig] = []

@@ -22,7 +22,12 @@ KEY_ACTIONS = (
     "reply_all_email", "reply_im", "reply_all_im", "reply_options", "compose", "flag",
     "unread", "outbox", "health", "help", "refresh", "quit", "outbox_retry", "outbox_email",
     "outbox_im", "outbox_cancel",
+    "mute", "command_line", "prev_pane",
 )
+# [notify] desktop: how a desktop notification goes out. auto: the freedesktop
+# notification service over D-Bus (notify-send) when a session bus is there, else
+# none; osc777 / osc9: the terminal's own escape (foot, kitty, iTerm2, WezTerm...).
+NOTIFY_DESKTOP = ("auto", "dbus", "osc777", "osc9", "off")
 
 DEFAULT_PORTS: dict[str, dict[str, int]] = {
     "imap": {"tls": 993, "starttls": 143, "plain": 143},
@@ -149,6 +154,15 @@ class HealthPolicy:
 
 
 @dataclass(frozen=True)
+class NotifyPolicy:
+    """[notify]: how new mail and chat are told outside the app (see tuiclient.notify)."""
+
+    command: tuple[str, ...] = ()  # notify_command: run with kind, sender, summary
+    bell: bool = True  # the terminal bell
+    desktop: str = "auto"  # one of NOTIFY_DESKTOP
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     accounts: tuple[AccountConfig, ...] = ()
@@ -158,6 +172,9 @@ class Config:
     ca_file: Path | None = None
     # [keys]: action -> keys (Textual key names), only the ones the user rebinds.
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # `FILE:LINE` of each [keys] entry, for reporting two actions bound to one key.
+    key_origins: dict[str, str] = field(default_factory=dict, compare=False)
+    notify: NotifyPolicy = field(default_factory=lambda: NotifyPolicy())
     handoff: HandoffPolicy = field(default_factory=lambda: HandoffPolicy())
     health: HealthPolicy = field(default_factory=HealthPolicy)
 

@@ -10,7 +10,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from tuiclient.appref import client_app
-from tuiclient.keys import DEFAULTS, shown
+from tuiclient.command_line import commands
+from tuiclient.keys import DEFAULTS, moving, shown
 
 EXTRA = [
     ("on a response card", "r / e", "reply to that person by email"),
@@ -22,7 +23,12 @@ EXTRA = [
     ("defer prompt", "s / d / e", "send anyway / defer / send by email"),
     ("compose", "ctrl+s / ctrl+e", "send / write the body in $EDITOR"),
     ("anywhere", "ctrl+p", "command palette (screens, theme)"),
+    ("command line", "tab / enter / esc", "complete the command / run it / leave"),
 ]
+
+
+class HelpBody(VerticalScroll):
+    BINDINGS = moving("scroll_down", "scroll_up", "scroll_home", "scroll_end")
 
 
 class HelpScreen(Screen):
@@ -37,7 +43,9 @@ class HelpScreen(Screen):
                          + [len(keys) for _, keys, _ in EXTRA])
         what_w = 2 + max([len(k.description) for k in DEFAULTS.values()]
                          + [len(what) for _, _, what in EXTRA])
-        for key in DEFAULTS.values():
+        # By group, in the order the groups first come (later keys join theirs).
+        order = list(dict.fromkeys(k.where for k in DEFAULTS.values()))
+        for key in sorted(DEFAULTS.values(), key=lambda k: order.index(k.where)):
             if key.where != group:
                 group = key.where
                 t.append(f"\n{group.capitalize()}\n", style="bold underline")
@@ -49,12 +57,21 @@ class HelpScreen(Screen):
             t.append(f"  {keys:<{keys_w}}", style="bold")
             t.append(f"{what:<{what_w}}")
             t.append(f"{where}\n", style="dim")
+        main = client_app(self).main_screen()
+        if main is not None:
+            t.append("\nCommands (type : then the name; Tab completes)\n",
+                     style="bold underline")
+            for c in commands(main).values():
+                t.append(f"  {(':' + c.name + ' ' + c.takes).rstrip():<{keys_w + what_w}}",
+                         style="bold")
+                t.append(f"{c.description}\n")
         t.append("\nRebind any action in the config file, e.g.\n  [keys]\n"
                  '  reply_im = "m"\n  down = ["j", "ctrl+n"]\n', style="dim")
         yield Header()
-        with VerticalScroll(id="help"):
+        with HelpBody(id="help"):
             yield Static(t, markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "keys"
+        self.query_one(HelpBody).focus()

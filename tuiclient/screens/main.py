@@ -21,14 +21,17 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, OptionList
 
 from bridge.engine import Engine
 from bridge.model import Message, Transport
 from bridge.store.records import Thread
 from tuiclient.appref import client_app
+from tuiclient.command_line import CommandLine, commands
 from tuiclient.drafts import ReplyDraft
 from tuiclient.engine_events import EngineEvents
+from tuiclient.format import one_line
 from tuiclient.keys import bind
 from tuiclient.screens.health import HealthScreen
 from tuiclient.screens.help import HelpScreen
@@ -42,7 +45,7 @@ from tuiclient.screens.search import SearchScreen
 from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.email_view import EmailView
 from tuiclient.widgets.reply_bar import ChatReply
-from tuiclient.widgets.response_cards import ReplyTo, ResponseCards
+from tuiclient.widgets.response_cards import ReplyTo, ResponseCard, ResponseCards
 from tuiclient.widgets.sidebar import Sidebar
 from tuiclient.widgets.status_bar import StatusBar
 from tuiclient.widgets.thread_pane import ChatView, ConversationPane
@@ -54,6 +57,13 @@ NARROW = 100
 PANES = ("sidebar", "list", "message", "chat")
 FOCUS = {"sidebar": "#sidebar", "list": "#conversations", "message": "#email-view",
          "chat": "#timeline"}
+TITLES = {"#sidebar": "Folders · contacts", "#conversations": "Conversations",
+          "#email-view": "Message", "#cards": "Responses", "#timeline": "Timeline"}
+# What Tab and Shift+Tab go through, in order, and the pane each is in (a narrow
+# terminal shows that pane alone): the sidebar, the list, the message in full,
+# its response cards, the open conversation's timeline, the reply line.
+RING = (("sidebar", "#sidebar"), ("list", "#conversations"), ("message", "#email-view"),
+        ("message", "#cards"), ("chat", "#timeline"), ("chat", "#chat-input"))
 
 
 class MainScreen(Screen):
@@ -72,7 +82,10 @@ class MainScreen(Screen):
         bind("help", "help", label="help"),
         bind("refresh", "refresh", show=False),
         bind("next_pane", "next_pane", show=False),
+        bind("prev_pane", "next_pane(-1)", show=False),
         bind("back", "back", show=False),
+        bind("mute", "mute", show=False),
+        bind("command_line", "command_line", label="cmd", show=False),
     ]
 
     narrow: reactive[bool] = reactive(False)
@@ -126,11 +139,14 @@ class MainScreen(Screen):
         self.query_one(EmailView).show(None)
         self.query_one(ChatView).set_target("")
         self.query_one(ResponseCards).display = False
+        for selector, name in TITLES.items():
+            self.query_one(selector).border_title = name
         self.overview.refresh_sidebar()
         self.overview.reload()
         self.overview.refresh_outbox()
         self.overview.refresh_status()
         self.query_one(ConversationList).focus()
+        self.query_one(ConversationList).muted = frozenset(client_app(self).notifier.muted)
         self._apply_pane()
 
     def pass_down(self) -> None:
@@ -145,6 +161,11 @@ class MainScreen(Screen):
     def watch_narrow(self, narrow: bool) -> None:
         self.set_class(narrow, "narrow")
         self._apply_pane()
+        # A narrow footer drops its padding and the palette's hint (ctrl+p still
+        # works), so that every key it offers fits, "q quit" the last of them.
+        footer = self.query_one(Footer)
+        footer.compact = narrow
+        footer.show_command_palette = not narrow
 
     def watch_pane(self) -> None:
         self._apply_pane()
@@ -158,17 +179,36 @@ class MainScreen(Screen):
         if self.narrow or pane in ("list", "sidebar", "chat"):
             self.query_one(FOCUS[pane]).focus()
 
-    def action_next_pane(self) -> None:
-        panes = list(PANES) if self.open_key else ["sidebar", "list"]
-        if not self.narrow:
-            focused = self.focused
-            for i, p in enumerate(panes):
-                widget = self.query_one(FOCUS[p])
-                if focused is not None and (focused is widget or widget in focused.ancestors):
-                    self.show_pane(panes[(i + 1) % len(panes)])
-                    return
-        self.show_pane(panes[(panes.index(self.pane) + 1) % len(panes)]
-                       if self.pane in panes else "list")
+    def _ring(self) -> list[tuple[str, Widget]]:
+        """The stops of Tab now: a conversation's panes only while one is open, the
+        response cards only when there are some (their first card takes focus)."""
+        stops: list[tuple[str, Widget]] = []
+        for pane, selector in RING:
+            if pane in ("chat", "message") and self.open_key is None:
+                continue
+            widget = self.query_one(selector)
+            if selector == "#cards":
+                cards = list(widget.query(ResponseCard))
+                if not widget.display or not cards:
+                    continue
+                widget = cards[0]
+            stops.append((pane, widget))
+        return stops
+
+    def action_next_pane(self, step: int = 1) -> None:
+        """Tab (and Shift+Tab, step -1): the next stop of the ring, from wherever the
+        focus is; nothing keeps it."""
+        stops = self._ring()
+        focused = self.focused
+        at = next((i for i, (_, w) in enumerate(stops) if focused is not None and (
+            focused is w or w in focused.ancestors or (
+                isinstance(focused, ResponseCard) and isinstance(w, ResponseCard)))), None)
+        if at is None:
+            at = next((i for i, (p, _) in enumerate(stops) if p == self.pane), 0) - \
+                (1 if step > 0 else 0)
+        pane, widget = stops[(at + step) % len(stops)]
+        self.pane = pane
+        widget.focus()
 
     def action_back(self) -> None:
         self.show_pane("list")
@@ -178,6 +218,9 @@ class MainScreen(Screen):
     def on_conversation_list_need_more(self, event: ConversationList.NeedMore) -> None:
         self.overview.more(event.before)
 
+    def on_conversation_list_need_peers(self, event: ConversationList.NeedPeers) -> None:
+        self.overview.find_peers(event.keys)
+
     def on_conversation_list_selected(self, event: ConversationList.Selected) -> None:
         self.open_thread(event.thread)
         self.show_pane("message" if self.narrow and self.opened.current_is_email()
@@ -185,6 +228,7 @@ class MainScreen(Screen):
 
     def open_thread(self, thread: Thread, select_id: int | None = None) -> None:
         self.opened.open(thread, select_id)
+        client_app(self).notifier.forget(key_of(thread))
 
     def refresh_open(self) -> None:
         """New or changed messages in the open conversation."""
@@ -201,6 +245,20 @@ class MainScreen(Screen):
         self.show_pane("message")
 
     # -- marks ----------------------------------------------------------------------------
+
+    def action_mute(self) -> None:
+        """Mute (or unmute) the highlighted conversation, or the open one."""
+        listing = self.query_one(ConversationList)
+        thread = listing.current if listing.has_focus or self.open_key is None else \
+            self.engine.thread(*self.open_key)
+        if thread is None:
+            return
+        name = one_line(thread.subject) or listing.party_of(thread)
+        client_app(self).action_toggle_mute(key_of(thread), name)
+        listing.muted = frozenset(client_app(self).notifier.muted)
+
+    def action_command_line(self) -> None:
+        self.app.push_screen(CommandLine(commands(self)))
 
     def action_toggle_flag(self) -> None:
         self.marking.toggle_flag()
@@ -234,8 +292,9 @@ class MainScreen(Screen):
 
     # -- other screens -------------------------------------------------------------------
 
-    def action_search(self) -> None:
-        self.app.push_screen(SearchScreen(), self.search_done)
+    def action_search(self, query: str = "") -> None:
+        self.app.push_screen(SearchScreen(query) if query else SearchScreen(),
+                             self.search_done)
 
     def search_done(self, m: Message | None) -> None:
         if m is None:
@@ -265,18 +324,33 @@ class MainScreen(Screen):
         client_app(self).probe()
         self.notify("Syncing…", timeout=2)
 
+    def show_account(self, name: str) -> None:
+        """The list of one account's conversations ("": every account's)."""
+        self.overview.account = name or None
+        self.overview.reload()
+        self.show_pane("list")
+
     @on(Sidebar.Chosen)
     def sidebar_chosen(self, event: Sidebar.Chosen) -> None:
         if event.kind in ("all", "account"):
-            self.overview.account = event.value[0] or None
-            self.overview.reload()
-            self.show_pane("list")
+            self.show_account(event.value[0])
         elif event.kind == "folder":
             account, folder = event.value
             query = f'in:"{folder}"' if " " in folder else f"in:{folder}"
             self.app.push_screen(SearchScreen(query, account), self.search_done)
         elif event.kind == "contact":
-            # The engine's one "auto" rule: IM when mapped and available, else email.
+            # The conversation with them (the chat if there is one, else the latest
+            # email); with none yet, a new message by the engine's one "auto" rule:
+            # IM when mapped and available, else email.
+            thread = self.overview.conversation_with(event.value[0])
+            if thread is not None:
+                listing = self.query_one(ConversationList)
+                if not listing.select_key(key_of(thread)):
+                    listing.merge([thread])
+                    listing.select_key(key_of(thread))
+                self.open_thread(thread)
+                self.show_pane("chat")
+                return
             accounts = self.engine.accounts
             via = (self.engine.auto_via(accounts[0].name, [event.value[0]]) if accounts
                    else "email")

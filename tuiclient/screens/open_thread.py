@@ -14,6 +14,7 @@ from bridge.engine import Engine
 from bridge.model import Message, Transport
 from bridge.store.records import Thread
 from tuiclient.format import one_line
+from tuiclient.screens.overview import other_party, own_addresses
 from tuiclient.widgets.conversation_list import Key, key_of
 from tuiclient.widgets.email_view import EmailView
 from tuiclient.widgets.reply_bar import ChatReply
@@ -57,9 +58,10 @@ class OpenThread:
         screen.marking.forget()
         screen.pass_down()
         self._keep(self.engine.timeline(thread.account, thread.thread_id))
+        peer = other_party(self.messages, own_addresses(self.engine))
         self.subject = one_line(thread.subject) or (
             "(no subject)" if Transport.EMAIL in thread.transports else "Chat with " + (
-                one_line(thread.last_sender).split("/", 1)[0] if thread.last_sender else "?"))
+                one_line(screen.overview.names.get(peer.lower(), peer)) or "?"))
         self._title()
         select = None
         if select_id is not None:

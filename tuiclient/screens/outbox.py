@@ -20,7 +20,8 @@ from bridge.store.records import OutboxItem
 from tuiclient.appref import client_app
 from tuiclient.engine_events import EngineEvents
 from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
-from tuiclient.keys import bind
+from tuiclient.keys import bind, moving
+from tuiclient.wording import plain, sentence, state
 
 WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
            DeliveryState.FAILED)  # what "waiting" means here and in the main screen's list
@@ -49,7 +50,7 @@ def carried_along(item: OutboxItem) -> str:
 
 
 class OutboxTable(DataTable):
-    BINDINGS = [bind("down", "cursor_down", show=False), bind("up", "cursor_up", show=False)]
+    BINDINGS = moving(top="scroll_top", bottom="scroll_bottom")
 
 
 class OutboxScreen(Screen):
@@ -102,7 +103,7 @@ class OutboxScreen(Screen):
             what = item_text(item)
             if not what:
                 m = engine.outbox_message(item)
-                what = one_line(m.subject or m.text) if m is not None else item.msg_id
+                what = one_line(m.subject or m.text) if m is not None else "(no text)"
             table.add_row(
                 transport_mark(item.transport), Text(word, style=style),
                 Text(", ".join(one_line(p.address) for p in item.parties)),
@@ -162,9 +163,9 @@ class OutboxScreen(Screen):
             t.append(carried + "\n", style="dim")
         for entry in self.engine.outbox_log(item.id):
             t.append(f"{long_date(entry.at)}  ", style="dim")
-            t.append(one_line(entry.event), style="bold")
+            t.append(one_line(state(entry.event)), style="bold")
             if entry.detail:
-                t.append("  " + one_line(entry.detail))
+                t.append("  " + one_line(plain(entry.detail)))
             t.append("\n")
         log.update(t)
 
@@ -201,7 +202,8 @@ class OutboxScreen(Screen):
                 await engine.outbox_cancel(outbox_id)
                 self.notify("Cancelled.", title="Outbox")
         except Exception as exc:
-            self.notify(str(exc), title="Outbox", severity="error", timeout=10, markup=False)
+            self.notify(sentence(str(exc)), title="Outbox", severity="error", timeout=10,
+                        markup=False)
         self.fill()
 
     def on_engine_events(self, message: EngineEvents) -> None:

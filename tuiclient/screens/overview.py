@@ -11,18 +11,37 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bridge.engine import Engine
-from bridge.model import DeliveryState
-from bridge.store.records import Cursor
+from bridge.model import DeliveryState, Message, Transport
+from bridge.store.records import Cursor, Thread
 from tuiclient.appref import client_app
+from tuiclient.format import one_line
 from tuiclient.people import Directory
 from tuiclient.screens.outbox import WAITING
-from tuiclient.widgets.conversation_list import PAGE, ConversationList, Key
+from tuiclient.widgets.conversation_list import PAGE, ConversationList, Key, key_of
 from tuiclient.widgets.sidebar import AccountRow, ContactRow, Sidebar
 from tuiclient.widgets.status_bar import StatusBar, StatusReport
 
 if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
 
+
+
+def own_addresses(engine: Engine) -> set[str]:
+    return {x.lower() for a in engine.accounts for x in (a.email, a.jid) if x}
+
+
+def other_party(messages: list[Message], own: set[str]) -> str:
+    """Whom a conversation is with: the newest sender that is not us, else the
+    first one we wrote to (a bare address; "" when we only wrote to ourselves)."""
+    for m in reversed(messages):
+        for p in (m.sender, *m.recipients):
+            address = p.address.split("/", 1)[0]
+            if address and address.lower() not in own and p.role != "bcc":
+                return address
+    return ""
+
+
+EAGER_PEERS = 60  # rows whose other party is read before the list draws them
 
 
 class Overview:
@@ -43,6 +62,7 @@ class Overview:
     def reload(self) -> None:
         """The first page of the list (after start, or a change of account)."""
         threads = self.engine.conversations(self.account, limit=PAGE)
+        self.peers_of(threads[:EAGER_PEERS])
         self.screen.query_one(ConversationList).set_rows(threads,
                                                         exhausted=len(threads) < PAGE)
 
@@ -53,15 +73,59 @@ class Overview:
 
     def merge_top(self, limit: int = 50) -> None:
         """Bring the most recent conversations up to date, without a reload."""
-        self.screen.query_one(ConversationList).merge(
-            self.engine.conversations(self.account, limit=limit))
+        threads = self.engine.conversations(self.account, limit=limit)
+        self.peers_of(threads[:EAGER_PEERS])
+        self.screen.query_one(ConversationList).merge(threads)
 
     def merge_thread(self, account: str, thread_id: str) -> None:
         if self.account not in (None, account):
             return
         thread = self.engine.thread(account, thread_id)
         if thread is not None:
+            self.peers_of([thread])
             self.screen.query_one(ConversationList).merge([thread])
+
+    # -- who the other party is ------------------------------------------------------
+
+    def peers_of(self, threads: list[Thread]) -> None:
+        """The other party of the rows a first screen shows, read before they are
+        drawn (later rows ask with NeedPeers as they come into view)."""
+        listing = self.screen.query_one(ConversationList)
+        own = own_addresses(self.engine)
+        wanted = [key_of(t) for t in threads if key_of(t) not in listing.peers and
+                  one_line(t.last_sender).split("/", 1)[0].lower() in own]
+        if wanted:
+            self.find_peers(wanted)
+
+    def find_peers(self, keys: list[Key]) -> None:
+        """The other party of conversations we wrote last in (the list names them,
+        never "you"): the newest sender that is not us, else whom we wrote to."""
+        own = own_addresses(self.engine)
+        found = {(account, thread_id): other_party(self.engine.timeline(account, thread_id), own)
+                 for account, thread_id in keys}
+        listing = self.screen.query_one(ConversationList)
+        listing.peers = {**listing.peers, **found}
+
+    def conversation_with(self, address: str) -> Thread | None:
+        """The latest conversation with a contact (any of their addresses), a chat
+        rather than an email when there is one; None if there is none yet."""
+        addresses = {address.lower()}
+        for c in self.engine.contacts():
+            mine = {a.lower() for a in (*c.jids, *c.emails)}
+            if address.lower() in mine:
+                addresses |= mine
+        found: list[Message] = []
+        for a in sorted(addresses):
+            for q in (f"from:{a}", f"to:{a}"):
+                try:
+                    found += self.engine.search(q, limit=20)
+                except Exception:  # a query the parser refuses finds nothing
+                    continue
+        if not found:
+            return None
+        chats = [m for m in found if m.transport is Transport.XMPP]
+        newest = max(chats or found, key=lambda m: m.date)
+        return self.engine.thread(newest.account, newest.thread_id)
 
     # -- the sidebar ---------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from bridge.events import (
     MessageReceived,
     PresenceChanged,
     RosterChanged,
+    XmppConnectionChanged,
 )
 from bridge.mail.send import EmailDelivery
 from bridge.mail.sync import FolderChanged, SyncProgress
@@ -57,7 +58,7 @@ class Redraw:
                 r.outbox = r.open = True
             elif isinstance(event, (PresenceChanged, RosterChanged)):
                 r.contacts = True
-            elif isinstance(event, HealthChanged):
+            elif isinstance(event, (HealthChanged, XmppConnectionChanged)):
                 r.status = True
         return r
 

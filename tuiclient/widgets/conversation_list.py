@@ -67,6 +67,10 @@ class ConversationList(ScrollView, can_focus=True):
     # conversation the outbox state worth showing (deferred, failed...).
     names: var[dict[str, str]] = var(dict)
     outbox: var[dict[Key, DeliveryState]] = var(dict)
+    # The other party of conversations we wrote last in (asked for with NeedPeers),
+    # and the conversations whose notifications are muted.
+    peers: var[dict[Key, str]] = var(dict)
+    muted: var[frozenset[Key]] = var(frozenset)
 
     class Highlighted(Message):
         def __init__(self, thread: Thread) -> None:
@@ -77,6 +81,13 @@ class ConversationList(ScrollView, can_focus=True):
         def __init__(self, thread: Thread) -> None:
             super().__init__()
             self.thread = thread
+
+    class NeedPeers(Message):
+        """Rows on screen whose last word is ours: who is the other party?"""
+
+        def __init__(self, keys: list[Key]) -> None:
+            super().__init__()
+            self.keys = keys
 
     class NeedMore(Message):
         """The cursor is near the last loaded row: load the page after `before`."""
@@ -94,6 +105,7 @@ class ConversationList(ScrollView, can_focus=True):
         self.exhausted = False
         self._asked: Cursor | None = None
         self.clock = clock
+        self._wanted: set[Key] = set()  # asked for in NeedPeers, not answered yet
 
     # -- data in -----------------------------------------------------------------
 
@@ -147,6 +159,31 @@ class ConversationList(ScrollView, can_focus=True):
 
     def watch_outbox(self) -> None:
         self.refresh()
+
+    def watch_peers(self) -> None:
+        self._wanted.clear()
+        self.refresh()
+
+    def watch_muted(self) -> None:
+        self.refresh()
+
+    def party_of(self, t: Thread) -> str:
+        """Whom the row names: the last sender, or the other party when that was us
+        ("…" until the screen says who, after a NeedPeers)."""
+        sender = one_line(t.last_sender).split("/", 1)[0]
+        if sender.lower() in self.me:
+            peer = self.peers.get(key_of(t))
+            if peer is None:
+                if not self._wanted:
+                    self.call_after_refresh(self._ask_peers)
+                self._wanted.add(key_of(t))
+                return "…"
+            return "to " + self.names.get(peer.lower(), peer) if peer else "(me)"
+        return self.names.get(sender.lower(), sender)
+
+    def _ask_peers(self) -> None:
+        if self._wanted:
+            self.post_message(self.NeedPeers(sorted(self._wanted)))
 
     def _index_of(self, key: Key) -> int | None:
         for i, t in enumerate(self.rows):
@@ -268,14 +305,13 @@ class ConversationList(ScrollView, can_focus=True):
             word, style = DELIVERY_MARK[state]
             tail.append(word, style=style)
             tail.append(" ")
+        if key_of(t) in self.muted:
+            tail.append("muted ", style=dim)
         if t.message_count > 1:
             tail.append(f"{t.message_count:>3} ", style=dim)
         tail.append(f"{date:>10}", style=dim)
         sender_width = max(8, min(20, width // 6))
-        sender = one_line(t.last_sender).split("/", 1)[0]
-        sender = self.names.get(sender.lower(), sender)
-        if sender.lower() in self.me:
-            sender = "you"
+        sender = self.party_of(t)
         text.append(f"{sender[:sender_width]:<{sender_width}}  ")
         subject = one_line(t.subject)
         snippet = one_line(t.snippet)

@@ -21,6 +21,7 @@ from tuiclient.format import (
     transport_mark,
     who,
 )
+from tuiclient.keys import moving
 from tuiclient.people import Directory, party_name
 from tuiclient.widgets.timeline import message_text
 
@@ -29,6 +30,8 @@ class EmailView(VerticalScroll):
     """One message in full: headers, body, files. Its parent passes down who is
     who (`directory`) and the messages of the thread (`thread`, for naming a
     group chat by the people who wrote in it)."""
+
+    BINDINGS = moving("scroll_down", "scroll_up", "scroll_home", "scroll_end")
 
     shown: Message | None = None
     directory: var[Directory] = var(Directory)

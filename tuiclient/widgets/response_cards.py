@@ -11,12 +11,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message as TMessage
 from textual.reactive import var
-from textual.widgets import Label, Static
+from textual.widgets import Static
 
 from bridge.handoff import HISTORY_HEAD, TRANSCRIPT_HEAD
 from bridge.model import Message, Transport
 from tuiclient.format import Clock, delivery_mark, one_line, safe, short_date, transport_mark, who
-from tuiclient.keys import bind
+from tuiclient.keys import bind, moving
 from tuiclient.people import Directory
 
 
@@ -44,6 +44,7 @@ class ResponseCard(Static, can_focus=True):
         bind("reply_email", "reply('email')", label="reply by email"),
         bind("reply_im", "reply('im')", label="reply by IM"),
         Binding("e", "reply('email')", "email them", show=False),
+        *moving("step(1)", "step(-1)", "step(-1000)", "step(1000)"),
     ]
 
     def __init__(self, message: Message, clock: Clock,
@@ -76,6 +77,13 @@ class ResponseCard(Static, can_focus=True):
         body = Text("\n".join(lines[:4]) + (" …" if len(lines) > 4 else ""))
         self.update(Group(head, body))
 
+    def action_step(self, by: int) -> None:
+        """j/k/g/G: the next, previous, first or last card."""
+        cards = list(self.parent.query(ResponseCard)) if self.parent else [self]
+        at = max(0, min(cards.index(self) + by, len(cards) - 1))
+        cards[at].focus()
+        cards[at].scroll_visible()
+
     def action_reply(self, via: str) -> None:
         self.post_message(ReplyTo(self.message, via))
 
@@ -93,6 +101,6 @@ class ResponseCards(VerticalScroll, can_focus=False):
         self.remove_children()
         if responses:
             n = len(responses)
-            self.mount(Label(f"{n} response{'s' * (n != 1)}", classes="cards-title"))
+            self.border_title = f"{n} response{'s' * (n != 1)}"
             self.mount_all([ResponseCard(m, self.clock, self.directory) for m in responses])
         self.display = bool(responses)

@@ -1,0 +1,146 @@
+"""The `:` command line, as aerc and mutt have it: a line at the bottom of the
+screen, Tab completes a command's name (and cycles through the ones that fit),
+Enter runs it, Esc leaves.
+
+Every command runs the same action as its key (the screen's `action_*`), so
+the two never drift apart; `:help` opens the key help, which lists them too.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Input, Label
+
+if TYPE_CHECKING:
+    from tuiclient.screens.main import MainScreen
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str
+    run: Callable[[list[str]], object]  # the words after the name
+    takes: str = ""  # what the words are, for the help line ("[words]")
+
+
+def commands(screen: MainScreen) -> dict[str, Command]:
+    """The commands of the main screen, by name."""
+    s = screen
+    cmds = [
+        Command("search", "search mail and chat", lambda a: s.action_search(" ".join(a)),
+                "[query]"),
+        Command("compose", "new message", lambda a: s.action_compose(" ".join(a)), "[to]"),
+        Command("reply", "reply by email", lambda a: s.action_reply("email", False)),
+        Command("reply-all", "reply to all by email", lambda a: s.action_reply("email", True)),
+        Command("reply-im", "reply by IM", lambda a: s.action_reply("im", False)),
+        Command("reply-all-im", "reply to all by IM", lambda a: s.action_reply("im", True)),
+        Command("flag", "flag or unflag the message", lambda a: s.action_toggle_flag()),
+        Command("unread", "mark unread, or read again", lambda a: s.action_toggle_unread()),
+        Command("mute", "mute or unmute the conversation", lambda a: s.action_mute()),
+        Command("outbox", "the outbox", lambda a: s.action_outbox()),
+        Command("servers", "servers and sync", lambda a: s.action_health()),
+        Command("sync", "sync now", lambda a: s.action_refresh()),
+        Command("account", "show one account's conversations (none: all)",
+                lambda a: s.show_account(a[0] if a else ""), "[name]"),
+        Command("help", "every key and command", lambda a: s.action_help()),
+        Command("quit", "quit", lambda a: s.app.exit()),
+    ]
+    return {c.name: c for c in cmds}
+
+
+def complete(text: str, names: list[str], turn: int = 0) -> str:
+    """The command name `text` starts, the `turn`-th that fits (Tab again: the
+    next); `text` itself when none fits or words follow the name."""
+    if " " in text.strip():
+        return text
+    fits = [n for n in names if n.startswith(text.strip())]
+    return fits[turn % len(fits)] + " " if fits else text
+
+
+class CommandLine(ModalScreen[None]):
+    """`:` and a command, at the bottom of the screen."""
+
+    BINDINGS = [Binding("escape", "dismiss", "leave", show=False),
+                Binding("tab", "complete", "complete", show=False, priority=True)]
+    DEFAULT_CSS = """
+    CommandLine { align: left bottom; background: $background 0%; }
+    CommandLine > Vertical { height: auto; background: $panel; }
+    CommandLine Horizontal { height: 1; }
+    CommandLine #colon { width: 2; padding: 0 0 0 1; text-style: bold; }
+    CommandLine Input#command { border: none; height: 1; padding: 0; width: 1fr;
+                                background: $panel; }
+    CommandLine #command-help { color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(self, available: dict[str, Command]) -> None:
+        super().__init__()
+        self.available = available
+        self._stem: str | None = None  # what Tab completes from, while Tab is pressed
+        self._turn = 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._help(""), id="command-help", markup=False)
+            with Horizontal():
+                yield Label(":", id="colon")
+                yield Input(placeholder="command (Tab completes, Esc leaves)", id="command",
+                            suggester=SuggestFromList(list(self.available),
+                                                      case_sensitive=True))
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def _help(self, text: str) -> str:
+        word = text.strip().split(" ", 1)[0]
+        fits = [c for n, c in self.available.items() if n.startswith(word)] or \
+            list(self.available.values())
+        if len(fits) == 1 or word in self.available:
+            c = self.available.get(word) or fits[0]
+            return f":{c.name} {c.takes}".rstrip() + f"  — {c.description}"
+        return "  ".join(c.name for c in fits)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#command-help", Label).update(self._help(event.value))
+        if self._stem is not None and not any(
+                event.value == complete(self._stem, list(self.available), t)
+                for t in range(len(self.available))):
+            self._stem = None
+
+    def action_complete(self) -> None:
+        field = self.query_one(Input)
+        if self._stem is None:
+            self._stem, self._turn = field.value, 0
+        else:
+            self._turn += 1
+        field.value = complete(self._stem, list(self.available), self._turn)
+        field.cursor_position = len(field.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            words = shlex.split(event.value)
+        except ValueError:
+            words = event.value.split()
+        if not words:
+            self.dismiss()
+            return
+        name, args = words[0].lstrip(":"), words[1:]
+        fits = [n for n in self.available if n.startswith(name)]
+        command = self.available.get(name) or (self.available[fits[0]] if len(fits) == 1
+                                                else None)
+        if command is None:
+            self.query_one("#command-help", Label).update(
+                f"no command {name!r}" + (f"; did you mean {', '.join(fits)}?" if fits else
+                                          "; Tab lists them"))
+            return
+        self.dismiss()
+        self.app.call_later(command.run, args)  # once this screen is gone
