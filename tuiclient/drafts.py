@@ -4,6 +4,7 @@ passed from the screens to the prompts and back, and sent by `tuiclient.replies`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bridge.model import Message
 
@@ -36,3 +37,23 @@ class NewMessage:
     via: str
     subject: str
     text: str
+    files: list[Path] = field(default_factory=list)  # from disk, by path
+    resumed: int | None = None  # the draft (its row) this was written from
+
+
+@dataclass
+class Forward:
+    """An email forwarded: to whom, with a note, inline or as an attachment, with
+    more files from disk."""
+
+    message: Message
+    to: list[str]
+    text: str = ""
+    as_attachment: bool = False
+    files: list[Path] = field(default_factory=list)
+
+
+def without_signature(text: str) -> str:
+    """A saved draft's text without the signature the engine put under it (it puts
+    it back when the draft is saved or sent again)."""
+    return text.split("\n-- \n", 1)[0].rstrip()

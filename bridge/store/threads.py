@@ -314,3 +314,31 @@ class Threads(Db):
         if r is None:
             return None
         return thread_of(r)
+
+    def thread_labels(self, keys: Iterable[tuple[str, str]]
+                      ) -> dict[tuple[str, str], tuple[frozenset[str], frozenset[str], bool]]:
+        """What a list row shows besides its counts, per conversation: the tags
+        (IMAP keywords) on its messages, the folders its emails are in, and whether
+        it has chat lines. One query."""
+        wanted = set(keys)
+        ids = sorted({t for _, t in wanted})
+        found: dict[tuple[str, str], tuple[set[str], set[str], list[bool]]] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                for account, thread_id, transport, folder, flags in self._conn.execute(
+                        "SELECT account, thread_id, transport, folder, flags FROM messages "
+                        f"WHERE thread_id IN ({marks})", chunk):
+                    key = (account, thread_id)
+                    if key not in wanted:
+                        continue
+                    tags, folders, chat = found.setdefault(key, (set(), set(), [False]))
+                    if transport != Transport.EMAIL.value:
+                        chat[0] = True
+                    elif folder:
+                        folders.add(folder)
+                    with suppress(ValueError, TypeError):
+                        tags.update(f for f in json.loads(flags or "[]")
+                                    if isinstance(f, str) and not f.startswith("\\"))
+        return {k: (frozenset(t), frozenset(f), c[0]) for k, (t, f, c) in found.items()}

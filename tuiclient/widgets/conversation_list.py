@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.binding import Binding
@@ -26,6 +27,15 @@ from tuiclient.keys import bind
 
 Key = tuple[str, str]  # (account, thread_id)
 PAGE = 200
+
+
+@dataclass(frozen=True)
+class RowLabel:
+    """What a row shows besides its counts: its tags, and where it went when
+    that is not where mail lives (`Trash`, `Archive`); the screen passes these down."""
+
+    tags: tuple[str, ...] = ()
+    where: str = ""
 
 
 def key_of(t: Thread) -> Key:
@@ -67,6 +77,13 @@ class ConversationList(ScrollView, can_focus=True):
     # conversation the outbox state worth showing (deferred, failed...).
     names: var[dict[str, str]] = var(dict)
     outbox: var[dict[Key, DeliveryState]] = var(dict)
+    # Marked conversations (space / t: the triage keys then act on all of them), and
+    # each row's tags and folder label.
+    marked: var[frozenset[Key]] = var(frozenset)
+    labels: var[dict[Key, RowLabel]] = var(dict)
+
+    class RowsChanged(Message):
+        """Rows came or moved: the screen may pass down their labels again."""
 
     class Highlighted(Message):
         def __init__(self, thread: Thread) -> None:
@@ -108,6 +125,7 @@ class ConversationList(ScrollView, can_focus=True):
         # account chosen in the sidebar), the cursor goes to the top.
         index = self._index_of(key_of(keep)) if keep else None
         self.cursor = index if index is not None else 0
+        self.post_message(self.RowsChanged())
 
     def extend(self, threads: list[Thread], exhausted: bool) -> None:
         """A further page (older rows) arrived."""
@@ -119,6 +137,7 @@ class ConversationList(ScrollView, can_focus=True):
         self.exhausted = exhausted
         self._asked = None
         self._resized()
+        self.post_message(self.RowsChanged())
 
     def merge(self, threads: list[Thread]) -> None:
         """New or changed conversations: each row moves to where its date puts it."""
@@ -141,11 +160,18 @@ class ConversationList(ScrollView, can_focus=True):
                 self.set_reactive(ConversationList.cursor, index)
                 self._scroll_to_cursor()
         self.refresh()
+        self.post_message(self.RowsChanged())
 
     def watch_names(self) -> None:
         self.refresh()
 
     def watch_outbox(self) -> None:
+        self.refresh()
+
+    def watch_marked(self) -> None:
+        self.refresh()
+
+    def watch_labels(self) -> None:
         self.refresh()
 
     def _index_of(self, key: Key) -> int | None:
@@ -257,13 +283,23 @@ class ConversationList(ScrollView, can_focus=True):
         dim = self.get_component_rich_style("conversation-list--dim", partial=True)
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append("●" if t.unread_count else " ", style="bold")
-        text.append(" ")
+        marked = key_of(t) in self.marked
+        text.append("*" if marked else " ", style="bold reverse" if marked else "")
         text.append(MAIL if Transport.EMAIL in t.transports else " ", style="blue")
         text.append(CHAT if Transport.XMPP in t.transports else " ", style="green")
         text.append(" ")
         date = short_date(t.last_date, self.clock())
         state = self.outbox.get(key_of(t))
+        label = self.labels.get(key_of(t))
         tail = Text(no_wrap=True, end="")
+        if label is not None:
+            for tag in label.tags[:3]:
+                tail.append(f"+{one_line(tag)[:16]}", style="cyan")
+                tail.append(" ")
+            if label.where:
+                tail.append(one_line(label.where)[:16],
+                            style="red" if "Trash" in label.where else "yellow")
+                tail.append(" ")
         if state is not None:
             word, style = DELIVERY_MARK[state]
             tail.append(word, style=style)
