@@ -369,6 +369,8 @@ class ForwardScreen(ComposeBase):
                                                (f"  {size(a.size)}  kept", "dim")))
             if kept:
                 yield Static(kept, id="kept-files", markup=False)
+            yield Label(Text("Your note; the email follows it, quoted as forwarded "
+                             "mail is.", style="dim"), markup=False)
             yield TextArea(id="body")
             yield self.signature(m.account)
             yield LocalFiles(id="local-files")

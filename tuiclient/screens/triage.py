@@ -31,7 +31,9 @@ from tuiclient.widgets.timeline import Timeline
 if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
 
-WHERE_ROLES = {"trash": "Trash", "archive": "Archive", "junk": "Junk"}
+WHERE_ROLES = {"trash": "Trash", "archive": "Archive", "junk": "Junk", "drafts": "Draft"}
+# Actions on a whole conversation leave our own copies in Sent where they are.
+KEEP_SENT = ("archive", "move")
 
 
 def on_server(m: Message) -> bool:
@@ -50,11 +52,11 @@ def said(event: TriageDone) -> str:
     moved = event.done.get("moved") or []
     target = moved[0][3] if moved else ""
     if event.undoes:
-        return f"Undone: {n} back as they were."
+        return f"Undone: {n} back where {'it was' if len(event.rows) == 1 else 'they were'}."
     return {
         "delete": f"Deleted {n} (to {target or 'Trash'}).",
         "expunge": f"Deleted {n} for good.",
-        "archive": f"Archived {n} (to {target}).",
+        "archive": f"Archived {n} to {target}.",
         "move": f"Moved {n} to {target}.",
         "copy": f"Copied {n} to {target}.",
         "tag": f"Tags changed on {n}.",
@@ -98,9 +100,9 @@ class Triage:
         self.marked ^= {key_of(thread)}
         listing.marked = frozenset(self.marked)
         listing.action_cursor_down()
-        n = len(self.marked)
-        self.screen.notify(f"{plural(n, 'conversation')} marked: d a m C T F N act on "
-                           "all of them" if n else "No marks.", timeout=3)
+        if len(self.marked) == 1 and key_of(thread) in self.marked:
+            self.screen.notify("Marked: d a m C T F N now act on every marked "
+                               "conversation (space again unmarks).", timeout=4)
 
     def clear_marks(self) -> None:
         self.marked.clear()
@@ -108,7 +110,7 @@ class Triage:
 
     # -- what a key acts on ----------------------------------------------------------------
 
-    def target(self) -> Target | None:
+    def target(self, action: str = "") -> Target | None:
         screen = self.screen
         listing = self.listing
         keys: list[Key] = []
@@ -132,6 +134,10 @@ class Triage:
                 return None
             keys, messages, what = [screen.opened.key], [m], "the message"
         emails = [m for m in messages if on_server(m)]
+        if action in KEEP_SENT and what != "the message":
+            sent = {f for account in {k[0] for k in keys}
+                    for f, role in self.roles(account).items() if role == "sent"}
+            emails = [m for m in emails if m.folder not in sent] or emails
         if not emails:
             screen.notify(f"Nothing to do: {what} has no email on the server (chat lines "
                           "stay where they are).", severity="warning")
@@ -140,18 +146,31 @@ class Triage:
 
     # -- the actions -------------------------------------------------------------------
 
+    def roles(self, account: str) -> dict[str, str]:
+        """The account's folders that have a role (SPECIAL-USE): name -> role."""
+        return {f.name: f.role for f in self.engine.folders(account) if f.role}
+
+    def next_row(self, target: Target) -> None:
+        """After the conversation under the cursor went away, on to the next one (as
+        mutt and aerc do), so that a run of d and a goes down the list."""
+        listing = self.listing
+        if len(target.keys) == 1 and not self.marked and listing.has_focus:
+            listing.action_cursor_down()
+
     def delete(self) -> None:
-        target = self.target()
+        target = self.target("delete")
         if target is not None:
             self.run(target, "→ Trash…", lambda: self.engine.delete(target.rows))
+            self.next_row(target)
 
     def archive(self) -> None:
-        target = self.target()
+        target = self.target("archive")
         if target is not None:
             self.run(target, "→ Archive…", lambda: self.engine.archive(target.rows))
+            self.next_row(target)
 
     def move(self, copy: bool = False) -> None:
-        target = self.target()
+        target = self.target("copy" if copy else "move")
         if target is None:
             return
         accounts = {k[0] for k in target.keys}
@@ -170,6 +189,8 @@ class Triage:
             call = self.engine.copy if copy else self.engine.move
             self.run(target, "" if copy else f"→ {folder}…",
                      lambda: call(target.rows, folder))
+            if not copy:
+                self.next_row(target)
         self.screen.app.push_screen(FolderPicker(f"{verb} {target.what} to…", folders),
                                     chosen)
 
@@ -271,9 +292,11 @@ class Triage:
             listing.labels = {}
             return
         places: dict[str, dict[str, str]] = {}  # account -> folder -> label
+        sent: set[tuple[str, str]] = set()  # (account, folder): not a place to name
         for account in {k[0] for k in keys}:
-            named = {f.name: WHERE_ROLES[f.role] for f in self.engine.folders(account)
-                     if f.role in WHERE_ROLES}
+            roles = self.roles(account)
+            named = {f: WHERE_ROLES[r] for f, r in roles.items() if r in WHERE_ROLES}
+            sent.update((account, f) for f, r in roles.items() if r == "sent")
             try:
                 archive = self.engine.account(account).archive_folder
             except EngineError:
@@ -284,6 +307,7 @@ class Triage:
         labels: dict[Key, RowLabel] = {}
         for key, (tags, folders, chat) in self.engine.thread_labels(keys).items():
             where = self.pending.get(key, "")
+            folders = frozenset(f for f in folders if (key[0], f) not in sent)
             if not where and folders and not chat:
                 names = {places[key[0]].get(f) for f in folders}
                 if len(names) == 1 and None not in names:

@@ -272,8 +272,11 @@ class ConversationList(ScrollView, can_focus=True):
         thread = self.rows[index]
         text = self.row_text(thread, width)
         base = self.rich_style
+        label = self.labels.get(key_of(thread))
         if index == self.cursor:
             base = base + self.get_component_rich_style("conversation-list--cursor")
+        elif label is not None and label.where == "Trash":  # deleted, as mutt's D rows
+            base = base + self.get_component_rich_style("conversation-list--dim")
         elif thread.unread_count:
             base = base + self.get_component_rich_style("conversation-list--unread")
         segments = list(text.render(self.app.console))
