@@ -247,3 +247,39 @@ async def test_files_forward_bounce_and_attaching_from_disk(world, tmp_path, mon
         files = {p.get_filename(): p.get_payload(decode=True)
                  for p in got[0].iter_attachments()}
         assert files == {"notes.txt": b"the notes\n"}
+
+
+async def test_quitting_under_compose_keeps_the_text_and_p_offers_it(world, tmp_path):
+    """ctrl+q (Textual's quit, at once) under a compose screen: the words are kept
+    on disk (0600), and P in the next session puts them back into compose."""
+    alice, bob = person(world, "alice"), person(world, "bob")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("c")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        await pilot.press(*bob.email, "tab")
+        await pilot.press(*"Unfinished", "tab")
+        await pilot.press(*"Words I want to keep")
+        await pilot.press("ctrl+q")
+    from tuiclient.drafts import unsent
+    (kept,) = unsent()
+    assert (kept.to, kept.subject, kept.text) == ([bob.email], "Unfinished",
+                                                   "Words I want to keep")
+    assert kept.path.stat().st_mode & 0o777 == 0o600
+
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("P")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, DraftsScreen), 20)
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        assert app.screen.query_one("#body", TextArea).text == "Words I want to keep"
+        assert app.screen.query_one("#subject", Input).value == "Unfinished"
+        # Esc still asks: the text is at stake again.
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, UnsentPrompt))
+        await pilot.press("d")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+    assert unsent() == []

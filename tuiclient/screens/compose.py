@@ -5,6 +5,7 @@ file ("attached") while none goes along asks before sending."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -14,8 +15,10 @@ from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import (
     Button,
@@ -33,7 +36,7 @@ from textual.widgets import (
 from bridge.errors import EngineError
 from bridge.model import Attachment, Direction, Message, Transport
 from tuiclient.appref import client_app
-from tuiclient.drafts import Forward, NewMessage, ReplyDraft
+from tuiclient.drafts import Forward, NewMessage, ReplyDraft, keep_unsent
 from tuiclient.format import one_line, size, who
 from tuiclient.screens.pickers import Confirm, UnsentPrompt
 from tuiclient.screens.prompts import Files
@@ -71,6 +74,40 @@ class ComposeBase(Screen):
     ]
     initial_text = ""  # what the body held when the screen opened
     resumed: int | None = None  # the draft this continues (replaced when saved again)
+    settled = False  # sent, saved or discarded: nothing to keep when it closes
+    # What would be lost if the app closed now: (account, to, subject), text.
+    at_stake: tuple[tuple[str, list[str], str], str] | None = None
+
+    def dismiss(self, result: object = None) -> AwaitComplete:
+        self.settled = True
+        return super().dismiss(result)
+
+    def on_text_area_changed(self) -> None:
+        self.note_stake()
+
+    def on_input_changed(self) -> None:
+        self.note_stake()
+
+    def note_stake(self) -> None:
+        try:
+            text = self.query_one("#body", TextArea).text
+            fields = self.draft_fields() or self.fallback_fields()
+        except NoMatches:  # still being built
+            return
+        self.at_stake = (fields, text) if self.typed() else None
+
+    def fallback_fields(self) -> tuple[str, list[str], str]:
+        accounts = client_app(self).engine.accounts
+        return (accounts[0].name if accounts else "", [], "")
+
+    def on_unmount(self) -> None:
+        """The app closes under this screen (ctrl+q quits at once, without asking):
+        what was typed is kept on disk, and P offers it again."""
+        if self.settled or self.at_stake is None:
+            return
+        (account, to, subject), text = self.at_stake
+        with contextlib.suppress(OSError):  # nowhere to write: nothing more to do now
+            keep_unsent(account, to, subject, text)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -240,6 +277,7 @@ class ComposeScreen(ComposeBase):
     def on_mount(self) -> None:
         self.sub_title = "compose"
         self.query_one("#body", TextArea).focus()
+        self.call_after_refresh(self.note_stake)
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         if event.checkbox.id == "reply-all":
@@ -281,14 +319,16 @@ class NewMessageScreen(ComposeBase):
 
     def __init__(self, accounts: Sequence[str], to: str = "", via: str = "email", *,
                  subject: str = "", text: str = "", resumed: int | None = None,
-                 account: str | None = None) -> None:
+                 account: str | None = None, kept: bool = False) -> None:
         super().__init__()
         self.accounts = list(accounts)
         self.account = account or (self.accounts[0] if self.accounts else "")
         self.to = to
         self.via = via
         self.subject = subject
-        self.initial_text = text
+        self.text = text
+        # A text kept on disk is at stake as it is; a draft is safe on the server.
+        self.initial_text = "" if kept else text
         self.resumed = resumed
 
     def compose(self) -> ComposeResult:
@@ -303,7 +343,7 @@ class NewMessageScreen(ComposeBase):
             yield Input(self.to, placeholder="To: addresses or JIDs, comma-separated",
                         id="to")
             yield Input(self.subject, placeholder="Subject (email only)", id="subject")
-            yield TextArea(self.initial_text, id="body")
+            yield TextArea(self.text, id="body")
             yield self.signature(self.account)
             yield LocalFiles(id="local-files")
             yield from self.buttons()
@@ -312,6 +352,7 @@ class NewMessageScreen(ComposeBase):
     def on_mount(self) -> None:
         self.sub_title = "draft" if self.resumed is not None else "new message"
         self.query_one("#to" if not self.to else "#body").focus()
+        self.call_after_refresh(self.note_stake)
 
     def by_email(self) -> bool:
         return not self.query_one("#via-im", RadioButton).value

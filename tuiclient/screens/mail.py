@@ -20,7 +20,8 @@ from bridge.errors import EngineError
 from bridge.mail.actions import default_downloads
 from bridge.model import Direction, Message, Transport
 from tuiclient.appref import client_app
-from tuiclient.drafts import Forward, NewMessage, without_signature
+from tuiclient.drafts import Forward, NewMessage, Unsent, unsent, without_signature
+from tuiclient.replies import send_new, sent_words
 from tuiclient.screens.attachments import (
     AttachmentsScreen,
     handler,
@@ -209,7 +210,10 @@ class MailKeys:
             screen.notify(f"Could not read the drafts: {exc}", severity="error", markup=False)
             return
         chosen = await screen.app.push_screen_wait(
-            DraftsScreen(account, drafts, client_app(screen).clock()))
+            DraftsScreen(account, drafts, client_app(screen).clock(), unsent()))
+        if isinstance(chosen, Unsent):
+            await self._resume_kept(chosen)
+            return
         if chosen is None or chosen.id is None:
             return
         try:
@@ -227,6 +231,23 @@ class MailKeys:
         await self._send_draft(result, chosen, unchanged=(
             result.text == text and ", ".join(result.to) == to and
             result.subject == chosen.subject and not result.files))
+
+    async def _resume_kept(self, kept: Unsent) -> None:
+        """A text kept on disk when the app closed: back into compose (the file goes:
+        the screen holds the text now, and keeps it again if the app closes)."""
+        screen = self.screen
+        kept.path.unlink(missing_ok=True)
+        accounts = [a.name for a in self.engine.accounts]
+        result = await screen.app.push_screen_wait(NewMessageScreen(
+            accounts, ", ".join(kept.to), "email", subject=kept.subject, text=kept.text,
+            account=kept.account if kept.account in accounts else None, kept=True))
+        if not isinstance(result, NewMessage):
+            return
+        sent = await send_new(screen, result)
+        if sent is not None:
+            screen.notify(sent_words(sent), title="Message")
+            screen.overview.merge_top()
+            screen.overview.refresh_outbox()
 
     async def _send_draft(self, new: NewMessage, draft: Message, unchanged: bool) -> None:
         """A resumed draft goes as it is on the server when it was not changed (its
