@@ -135,6 +135,17 @@ async def test_triage_keys_marks_tags_and_undo_on_the_server(world, tmp_path):
         assert app.engine.message(row_id_of(app, "Tri one")).folder == "INBOX"
         assert getattr(label(app, "Tri one"), "where", "") == ""
 
+        # F on marked conversations flags every one of them, wherever they are.
+        for subject in ("Tri one", "Tri four"):
+            await go_to_row(pilot, app, lambda t, s=subject: t.subject == s)
+            await pilot.press("space")
+        await pilot.press("F")
+        assert await pilot_until(pilot, lambda: "\\Flagged" in
+                                 on_server(world, alice, "INBOX").get("Tri one", set()) and
+                                 "\\Flagged" in
+                                 on_server(world, alice, "Projects").get("Tri four", set()))
+        assert await pilot_until(pilot, lambda: not listing(app).marked)
+
 
 def row_id_of(app, subject: str) -> int:
     t = row(app, subject)

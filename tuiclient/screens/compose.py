@@ -40,6 +40,7 @@ from tuiclient.drafts import Forward, NewMessage, ReplyDraft, keep_unsent
 from tuiclient.format import one_line, size, who
 from tuiclient.screens.pickers import Confirm, UnsentPrompt
 from tuiclient.screens.prompts import Files
+from tuiclient.widgets.addresses import AddressSuggester
 from tuiclient.widgets.local_files import LocalFiles, promises_a_file
 from tuiclient.widgets.ticks import Choice, Tick
 
@@ -95,6 +96,11 @@ class ComposeBase(Screen):
         except NoMatches:  # still being built
             return
         self.at_stake = (fields, text) if self.typed() else None
+
+    def suggester(self) -> AddressSuggester:
+        """The addresses the contacts have (mail and chat), for the To field."""
+        names = client_app(self).contact_names
+        return AddressSuggester(names, names)
 
     def fallback_fields(self) -> tuple[str, list[str], str]:
         accounts = client_app(self).engine.accounts
@@ -340,8 +346,8 @@ class NewMessageScreen(ComposeBase):
                 yield Choice("by email", self.via == "email", id="via-email")
                 yield Choice("by IM", self.via == "im", id="via-im",
                              disabled=self.resumed is not None)
-            yield Input(self.to, placeholder="To: addresses or JIDs, comma-separated",
-                        id="to")
+            yield Input(self.to, placeholder="To: addresses or JIDs, comma-separated "
+                        "(→ completes a contact)", suggester=self.suggester(), id="to")
             yield Input(self.subject, placeholder="Subject (email only)", id="subject")
             yield TextArea(self.text, id="body")
             yield self.signature(self.account)
@@ -399,7 +405,8 @@ class ForwardScreen(ComposeBase):
             if m.subject:
                 title.append(f" “{one_line(m.subject)}”")
             yield Label(title, id="compose-title", markup=False)
-            yield Input(placeholder="To: addresses, comma-separated", id="to")
+            yield Input(placeholder="To: addresses, comma-separated (→ completes a contact)",
+                        suggester=self.suggester(), id="to")
             with Horizontal(id="compose-options"):
                 yield Tick("As an attachment (message/rfc822)", False, id="as-attachment")
             kept = Text()

@@ -31,6 +31,7 @@ from tuiclient.screens.attachments import (
 from tuiclient.screens.compose import ForwardScreen, NewMessageScreen
 from tuiclient.screens.drafts import DraftsScreen
 from tuiclient.screens.pickers import ToPrompt
+from tuiclient.widgets.addresses import AddressSuggester
 from tuiclient.widgets.conversation_list import ConversationList, key_of
 from tuiclient.widgets.timeline import Timeline
 
@@ -173,9 +174,11 @@ class MailKeys:
         def chosen(to: list[str] | None) -> None:
             if to:
                 self.screen.run_worker(self._bounce(m, to), name="bounce", group="mail")
+        names = client_app(self.screen).contact_names
         self.screen.app.push_screen(ToPrompt(
             "Bounce (redirect) this email to…",
-            "It goes as it is, from its sender, with Resent-From: you."), chosen)
+            "It goes as it is, from its sender, with Resent-From: you.",
+            AddressSuggester(names, names)), chosen)
 
     async def _bounce(self, m: Message, to: list[str]) -> None:
         assert m.id is not None

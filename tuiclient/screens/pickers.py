@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -129,15 +130,18 @@ class ToPrompt(ModalScreen[list[str] | None]):
 
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, title: str, help_text: str = "") -> None:
+    def __init__(self, title: str, help_text: str = "",
+                 suggester: Suggester | None = None) -> None:
         super().__init__(classes="prompt")
         self.title_text = title
         self.help_text = help_text
+        self.suggester = suggester
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="to-dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
-            yield Input(placeholder="To: addresses, comma-separated", id="to")
+            yield Input(placeholder="To: addresses, comma-separated (→ completes a contact)",
+                        suggester=self.suggester, id="to")
             if self.help_text:
                 yield Static(self.help_text, classes="dialog-help", markup=False)
 
