@@ -52,7 +52,8 @@ class MailKeys:
         return self.screen.engine
 
     def email(self) -> Message | None:
-        """The email the keys act on, or None (and the user told why)."""
+        """The email the keys act on, or None (and the user told why): the chosen
+        message, or when it is a chat line the email before it."""
         screen = self.screen
         listing = screen.query_one(ConversationList)
         thread = listing.current
@@ -64,6 +65,11 @@ class MailKeys:
             m = (incoming or emails)[-1] if emails else None
         else:
             m = screen.query_one(Timeline).current
+            if m is not None and m.transport is not Transport.EMAIL:
+                # A chat line chosen: the newest email of the conversation before it.
+                earlier = [x for x in screen.opened.messages if x.date <= m.date
+                           and x.transport is Transport.EMAIL]
+                m = earlier[-1] if earlier else None
         if m is None or m.transport is not Transport.EMAIL or m.id is None:
             screen.notify("Choose an email first (chat lines have no files to save, "
                           "nor forward).", severity="warning")
