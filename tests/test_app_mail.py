@@ -5,15 +5,20 @@ bounce, files from disk and the "attached" warning."""
 
 from __future__ import annotations
 
+import os
 import ssl
+from pathlib import Path
 
 import imapclient
 import pytest
 from textual.widgets import Input, TextArea
 
+from bridge.config import load_config
+from tests.conftest import password_command
 from tests.harness.servers import World
-from tests.others import person, send_email, wait_inbox
+from tests.others import contacts_toml, person, send_email, wait_inbox
 from tests.test_app import alice_app, go_to_row, listing, notes, pilot_until
+from tuiclient.app import TuiClientApp
 from tuiclient.screens.attachments import AttachmentsScreen
 from tuiclient.screens.compose import ForwardScreen, NewMessageScreen
 from tuiclient.screens.drafts import DraftsScreen
@@ -41,6 +46,17 @@ def on_server(world: World, who, folder: str) -> dict[str, set[str]]:
         data = c.fetch(uids, [b"ENVELOPE", b"FLAGS"]) if uids else {}
         return {(d[b"ENVELOPE"].subject or b"").decode(): {f.decode() for f in d[b"FLAGS"]}
                 for d in data.values()}
+
+
+def signed_app(world: World, tmp: Path, me, *contacts, signature: str) -> TuiClientApp:
+    """The app for `me` with a signature in the account's config."""
+    text = world.client_config(me, password_command(tmp, me))
+    head, sep, rest = text.partition("password_command = ")
+    line, nl, tail = rest.partition("\n")
+    path = tmp / "config.toml"
+    path.write_text(f'{head}{sep}{line}{nl}signature = "{signature}"\n{tail}'
+                    + contacts_toml(*contacts))
+    return TuiClientApp(load_config(path), probe_on_start=False)
 
 
 def row(app, subject: str):
@@ -154,8 +170,10 @@ def row_id_of(app, subject: str) -> int:
 
 
 async def test_esc_in_compose_saves_a_draft_that_p_resumes_and_sends(world, tmp_path):
+    """With the account's signature: shown in compose, under the text once in the
+    draft and in the mail sent, never in the text resumed."""
     alice, bob = person(world, "alice"), person(world, "bob")
-    app = alice_app(world, tmp_path, alice, bob)
+    app = signed_app(world, tmp_path, alice, bob, signature="Alice at the desk")
     async with app.run_test(size=(140, 40)) as pilot:
         assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
         await pilot.press("c")
@@ -163,6 +181,8 @@ async def test_esc_in_compose_saves_a_draft_that_p_resumes_and_sends(world, tmp_
         await pilot.press(*bob.email, "tab")
         app.screen.query_one("#subject", Input).value = "Later, perhaps"
         app.screen.query_one("#body", TextArea).text = "Half a thought."
+        signature = app.screen.query_one("#signature")
+        assert signature.display and "-- Alice at the desk" in str(signature.render())
         # Esc asks; "keep editing" keeps every word.
         await pilot.press("escape")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, UnsentPrompt))
@@ -187,7 +207,9 @@ async def test_esc_in_compose_saves_a_draft_that_p_resumes_and_sends(world, tmp_
         compose.query_one("#body", TextArea).text = "A whole thought, now."
         await pilot.press("ctrl+s")
         got = await wait_inbox(world, bob, lambda m: m["Subject"] == "Later, perhaps", 30)
-        assert "A whole thought, now." in got[0].get_body(("plain",)).get_content()
+        body = got[0].get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert "A whole thought, now." in body
+        assert body.count("-- \nAlice at the desk") == 1, body
         assert await pilot_until(pilot, lambda: on_server(world, alice, "Drafts") == {}, 20)
 
 
@@ -214,6 +236,24 @@ async def test_files_forward_bounce_and_attaching_from_disk(world, tmp_path, mon
         assert await pilot_until(pilot, lambda: (downloads / "plans.pdf").exists(), 20)
         assert (downloads / "plans.pdf").read_bytes() == pdf
         assert any(str(downloads) in n and "plans.pdf" in n for n in notes(app)), notes(app)
+
+        # o opens one with the desktop's handler (here a stand-in xdg-open that
+        # records what it was given): a private copy, never the downloads folder.
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        seen = tmp_path / "opened.txt"
+        opener = bin_dir / "xdg-open"
+        opener.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {seen}\n')
+        opener.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+        monkeypatch.setenv("DISPLAY", ":99")
+        await pilot.press("s")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, AttachmentsScreen), 20)
+        await pilot.press("o")
+        assert await pilot_until(pilot, lambda: seen.exists() and seen.read_text(), 20)
+        opened = Path(seen.read_text())
+        assert opened.name == "plans.pdf" and opened.read_bytes() == pdf
+        assert opened.parent != downloads and opened.parent.stat().st_mode & 0o777 == 0o700
 
         # f: forward inline to carol with a note; the file goes along.
         await pilot.press("f")

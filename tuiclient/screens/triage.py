@@ -79,6 +79,7 @@ class Triage:
         self.screen = screen
         self.marked: set[Key] = set()
         self.pending: dict[Key, str] = {}  # rows on their way somewhere: "→ Trash…"
+        self._roles: dict[str, dict[str, str]] = {}  # account -> folder -> role
 
     @property
     def engine(self) -> Engine:
@@ -147,8 +148,13 @@ class Triage:
     # -- the actions -------------------------------------------------------------------
 
     def roles(self, account: str) -> dict[str, str]:
-        """The account's folders that have a role (SPECIAL-USE): name -> role."""
-        return {f.name: f.role for f in self.engine.folders(account) if f.role}
+        """The account's folders that have a role (SPECIAL-USE): name -> role. Read
+        once they are known (the labels are drawn again on every burst of rows)."""
+        known = self._roles.get(account)
+        if not known:
+            known = {f.name: f.role for f in self.engine.folders(account) if f.role}
+            self._roles[account] = known
+        return known
 
     def next_row(self, target: Target) -> None:
         """After the conversation under the cursor went away, on to the next one (as
