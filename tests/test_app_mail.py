@@ -162,6 +162,20 @@ async def test_triage_keys_marks_tags_and_undo_on_the_server(world, tmp_path):
                                  on_server(world, alice, "Projects").get("Tri four", set()))
         assert await pilot_until(pilot, lambda: not listing(app).marked)
 
+        # d on what is in Trash already asks, then deletes for good: the row goes.
+        await go_to_row(pilot, app, lambda t: t.subject == "Tri two")
+        await pilot.press("d")
+        assert await pilot_until(pilot, lambda: "Tri two" in on_server(world, alice, "Trash"))
+        assert await pilot_until(pilot, lambda: getattr(label(app, "Tri two"), "where", "")
+                                 == "Trash")
+        await go_to_row(pilot, app, lambda t: t.subject == "Tri two")
+        await pilot.press("d")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        assert await pilot_until(pilot, lambda: row(app, "Tri two") is None)
+        assert "Tri two" not in on_server(world, alice, "Trash")
+        assert any("Deleted 1 email for good" in n for n in notes(app)), notes(app)
+
 
 def row_id_of(app, subject: str) -> int:
     t = row(app, subject)

@@ -24,7 +24,7 @@ from bridge.engine import Engine
 from bridge.errors import EngineError
 from bridge.events import TriageDone
 from bridge.model import FLAGGED, Message, Transport
-from tuiclient.screens.pickers import FolderPicker, TagPrompt
+from tuiclient.screens.pickers import Confirm, FolderPicker, TagPrompt
 from tuiclient.widgets.conversation_list import ConversationList, Key, RowLabel, key_of
 from tuiclient.widgets.timeline import Timeline
 
@@ -165,9 +165,29 @@ class Triage:
 
     def delete(self) -> None:
         target = self.target("delete")
-        if target is not None:
+        if target is None:
+            return
+        account = target.keys[0][0]
+        trash = {f for f, role in self.roles(account).items() if role == "trash"}
+        try:
+            now = self.engine.account(account).expunge_deletes
+        except EngineError:
+            now = False
+        purged = [m for m in target.messages if now or m.folder in trash]
+        if not purged:
             self.run(target, "→ Trash…", lambda: self.engine.delete(target.rows))
             self.next_row(target)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run(target, "deleting…", lambda: self.engine.delete(target.rows))
+                self.next_row(target)
+        n = plural(len(purged), "email")
+        self.screen.app.push_screen(Confirm(
+            "Delete for good?", f"{n} of {target.what} will be gone from the server "
+            f"({'the account deletes for good' if now else 'already in Trash'}); "
+            "u cannot bring them back.", "Delete"), answered)
 
     def archive(self) -> None:
         target = self.target("archive")
@@ -280,6 +300,10 @@ class Triage:
         """Draw again what a triage action changed: the rows, the folder counts,
         the open conversation."""
         screen = self.screen
+        gone = [key for key in keys if self.engine.thread(*key) is None]
+        if gone:  # deleted for good: no conversation left to draw
+            self.listing.drop(gone)
+            self.marked.difference_update(gone)
         for key in keys:
             screen.overview.merge_thread(*key)
         screen.overview.refresh_sidebar(contacts=False)

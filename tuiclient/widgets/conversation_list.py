@@ -162,6 +162,19 @@ class ConversationList(ScrollView, can_focus=True):
         self.refresh()
         self.post_message(self.RowsChanged())
 
+    def drop(self, keys: list[Key]) -> None:
+        """Conversations that are no more (deleted for good): their rows go."""
+        keep = self.current
+        gone = set(keys)
+        kept = [(t, o) for t, o in zip(self.rows, self._order, strict=True)
+                if key_of(t) not in gone]
+        self.rows = [t for t, _ in kept]
+        self._order = [o for _, o in kept]
+        self._resized()
+        index = self._index_of(key_of(keep)) if keep else None
+        self.cursor = index if index is not None else self.cursor
+        self.post_message(self.RowsChanged())
+
     def watch_names(self) -> None:
         self.refresh()
 
