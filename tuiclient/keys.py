@@ -39,7 +39,7 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("compose", "c", "new message", "replying"),
     Key("flag", "F", "flag or unflag the message", "marking"),
     Key("unread", "N", "mark unread, or read again", "marking"),
-    Key("mark", "space,t", "mark the conversation (then act on all marked)", "marking"),
+    Key("mark", "space,t", "mark the conversation (reading: next page)", "marking"),
     Key("delete", "d", "delete (to Trash)", "triage"),
     Key("archive", "a", "archive", "triage"),
     Key("move", "m", "move to a folder", "triage"),

@@ -231,7 +231,10 @@ class MainScreen(Screen):
             self.marking.toggle_unread()
 
     def action_mark(self) -> None:
-        self.triage.toggle_mark()
+        if self.query_one(ConversationList).has_focus or self.opened.key is None:
+            self.triage.toggle_mark()
+        else:  # reading: space pages the email on, as mutt's pager does
+            self.query_one(EmailView).scroll_page_down(animate=False)
 
     def action_triage(self, what: str) -> None:
         triage = self.triage
