@@ -248,7 +248,7 @@ class MainScreen(Screen):
          "drafts": mail.drafts}[what]()
 
     def on_conversation_list_rows_changed(self) -> None:
-        self.triage.pass_labels()
+        self.triage.labels_soon()
 
     # -- replying -------------------------------------------------------------------------
 

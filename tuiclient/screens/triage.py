@@ -80,6 +80,7 @@ class Triage:
         self.marked: set[Key] = set()
         self.pending: dict[Key, str] = {}  # rows on their way somewhere: "→ Trash…"
         self._roles: dict[str, dict[str, str]] = {}  # account -> folder -> role
+        self._labels_due = False  # a pass of the labels is scheduled
 
     @property
     def engine(self) -> Engine:
@@ -314,8 +315,16 @@ class Triage:
 
     # -- the rows' labels --------------------------------------------------------------
 
+    def labels_soon(self) -> None:
+        """The rows changed: their labels again, once for a run of changes (a burst
+        of events merges many rows, each telling)."""
+        if not self._labels_due:
+            self._labels_due = True
+            self.screen.call_later(self.pass_labels)
+
     def pass_labels(self) -> None:
         """Each row's tags and where its emails went (Trash, Archive), down to the list."""
+        self._labels_due = False
         listing = self.listing
         keys = [key_of(t) for t in listing.rows]
         if not keys:
