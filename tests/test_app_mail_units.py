@@ -50,3 +50,24 @@ async def test_path_completion_completes_names_and_marks_folders(tmp_path):
 def test_a_resumed_draft_leaves_its_signature_to_the_engine():
     assert without_signature("Hello\n\n-- \nAlice\n") == "Hello"
     assert without_signature("No signature") == "No signature"
+
+
+def test_thread_labels_give_tags_folders_and_chat_per_conversation(tmp_path):
+    from bridge.store import Store
+    from tests.test_store import chat, email
+    store = Store.open(tmp_path / "s.db")
+    for name in ("INBOX", "Trash"):
+        store.upsert_folder("work", name)
+    store.insert_messages([
+        email(1, thread="t1", flags={"\\Seen", "work"}),
+        email(2, thread="t1", folder="Trash", flags={"$label1"}),
+        email(3, thread="t2", folder="Trash"),
+        chat(4, thread="t3"),
+    ])
+    labels = store.thread_labels([("work", "t1"), ("work", "t2"), ("work", "t3"),
+                                  ("other", "t1")])
+    assert labels[("work", "t1")] == (frozenset({"work", "$label1"}),
+                                      frozenset({"INBOX", "Trash"}), False)
+    assert labels[("work", "t2")] == (frozenset(), frozenset({"Trash"}), False)
+    assert labels[("work", "t3")] == (frozenset(), frozenset(), True)
+    assert ("other", "t1") not in labels

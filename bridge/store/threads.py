@@ -319,7 +319,8 @@ class Threads(Db):
                       ) -> dict[tuple[str, str], tuple[frozenset[str], frozenset[str], bool]]:
         """What a list row shows besides its counts, per conversation: the tags
         (IMAP keywords) on its messages, the folders its emails are in, and whether
-        it has chat lines. One query."""
+        it has chat lines. Grouped in SQL (a page of rows is a few thousand
+        messages); keywords are the flags that do not start with a backslash."""
         wanted = set(keys)
         ids = sorted({t for _, t in wanted})
         found: dict[tuple[str, str], tuple[set[str], set[str], list[bool]]] = {}
@@ -327,18 +328,22 @@ class Threads(Db):
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
                 marks = ", ".join("?" for _ in chunk)
-                for account, thread_id, transport, folder, flags in self._conn.execute(
-                        "SELECT account, thread_id, transport, folder, flags FROM messages "
-                        f"WHERE thread_id IN ({marks})", chunk):
-                    key = (account, thread_id)
-                    if key not in wanted:
-                        continue
-                    tags, folders, chat = found.setdefault(key, (set(), set(), [False]))
-                    if transport != Transport.EMAIL.value:
-                        chat[0] = True
-                    elif folder:
-                        folders.add(folder)
-                    with suppress(ValueError, TypeError):
-                        tags.update(f for f in json.loads(flags or "[]")
-                                    if isinstance(f, str) and not f.startswith("\\"))
+                for account, thread_id, folder, chat in self._conn.execute(
+                        "SELECT account, thread_id, folder, max(transport <> 'email') "
+                        f"FROM messages WHERE thread_id IN ({marks}) "
+                        "GROUP BY account, thread_id, folder", chunk):
+                    if (account, thread_id) in wanted:
+                        _, folders, has_chat = found.setdefault(
+                            (account, thread_id), (set(), set(), [False]))
+                        if folder:
+                            folders.add(folder)
+                        has_chat[0] = has_chat[0] or bool(chat)
+                for account, thread_id, tag in self._conn.execute(
+                        "SELECT DISTINCT m.account, m.thread_id, j.value "
+                        "FROM messages AS m, json_each(m.flags) AS j "
+                        f"WHERE m.thread_id IN ({marks}) AND m.flags <> '[]' "
+                        "AND substr(j.value, 1, 1) <> char(92)", chunk):
+                    if (account, thread_id) in wanted and isinstance(tag, str):
+                        found.setdefault((account, thread_id),
+                                         (set(), set(), [False]))[0].add(tag)
         return {k: (frozenset(t), frozenset(f), c[0]) for k, (t, f, c) in found.items()}

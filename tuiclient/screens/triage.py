@@ -323,10 +323,11 @@ class Triage:
             self.screen.call_later(self.pass_labels)
 
     def pass_labels(self) -> None:
-        """Each row's tags and where its emails went (Trash, Archive), down to the list."""
+        """Each row's tags and where its emails went (Trash, Archive), down to the list:
+        read for the rows in view and near it (a long list is read as it scrolls)."""
         self._labels_due = False
         listing = self.listing
-        keys = [key_of(t) for t in listing.rows]
+        keys = listing.keys_near_view()
         if not keys:
             listing.labels = {}
             return
@@ -343,7 +344,8 @@ class Triage:
             if archive:
                 named[archive] = "Archive"
             places[account] = named
-        labels: dict[Key, RowLabel] = {}
+        near = set(keys)
+        labels = {k: v for k, v in listing.labels.items() if k not in near}
         for key, (tags, folders, chat) in self.engine.thread_labels(keys).items():
             where = self.pending.get(key, "")
             folders = frozenset(f for f in folders if (key[0], f) not in sent)
@@ -355,4 +357,5 @@ class Triage:
                 labels[key] = RowLabel(tuple(sorted(tags, key=str.lower)), where)
         for key, going in self.pending.items():
             labels.setdefault(key, RowLabel((), going))
-        listing.labels = labels
+        if labels != listing.labels:
+            listing.labels = labels

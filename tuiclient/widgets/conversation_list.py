@@ -83,7 +83,8 @@ class ConversationList(ScrollView, can_focus=True):
     labels: var[dict[Key, RowLabel]] = var(dict)
 
     class RowsChanged(Message):
-        """Rows came or moved: the screen may pass down their labels again."""
+        """Rows came, moved or scrolled into view: the screen may pass down their
+        labels again."""
 
     class Highlighted(Message):
         def __init__(self, thread: Thread) -> None:
@@ -241,6 +242,15 @@ class ConversationList(ScrollView, can_focus=True):
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
         self._maybe_more()
+        if int(old) != int(new):
+            self.post_message(self.RowsChanged())  # other rows in view: their labels
+
+    def keys_near_view(self, margin: int = 50) -> list[Key]:
+        """The conversations on screen and `margin` rows either side: the ones whose
+        labels are worth reading now."""
+        top = int(self.scroll_offset.y)
+        low = max(0, top - margin)
+        return [key_of(t) for t in self.rows[low:top + max(self.size.height, 10) + margin]]
 
     def action_cursor_down(self) -> None:
         self.cursor += 1
