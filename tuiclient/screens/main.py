@@ -10,7 +10,9 @@ each message from its widgets and each burst of engine events goes. The work is
 done by its parts, each in a module of its own: `overview` (the list, the
 sidebar, the outbox marks and status bar), `open_thread` (the open
 conversation), `marking` (read, unread, flagged), `replying` (replies and new
-messages); `redraw` says what a burst of events asks to draw again.
+messages), `triage` (marks, delete, archive, move, copy, tags, undo), `mail` (an
+email's files, forward, bounce, drafts); `redraw` says what a burst of events
+asks to draw again.
 """
 
 from __future__ import annotations
