@@ -43,7 +43,7 @@ class AttachmentsScreen(ModalScreen[tuple[str, list[int] | None] | None]):
             yield Label(f"Files of “{one_line(m.subject) or '(no subject)'}”",
                         classes="dialog-title", markup=False)
             yield OptionList(*[
-                Option(Text.assemble((one_line(a.filename) or f"(file {i + 1})", "magenta"),
+                Option(Text.assemble((one_line(a.filename) or f"(file {i + 1})", "bold"),
                                      (f"  {one_line(a.content_type)}  {size(a.size)}",
                                       "dim")), id=str(i))
                 for i, a in enumerate(m.attachments)], id="attachment-list")
