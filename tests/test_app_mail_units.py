@@ -71,3 +71,19 @@ def test_thread_labels_give_tags_folders_and_chat_per_conversation(tmp_path):
     assert labels[("work", "t2")] == (frozenset(), frozenset({"Trash"}), False)
     assert labels[("work", "t3")] == (frozenset(), frozenset(), True)
     assert ("other", "t1") not in labels
+
+
+def test_no_two_actions_of_one_screen_share_a_key():
+    """The main screen's actions (and the list's and the app's, active with it) each
+    have keys of their own; the outbox's are on a screen of their own (t, m there
+    mean retry and by chat)."""
+    from tuiclient.keys import DEFAULTS
+    main = [k for k in DEFAULTS.values() if k.where != "outbox"]
+    outbox = [k for k in DEFAULTS.values() if k.where == "outbox"] + \
+        [DEFAULTS[a] for a in ("down", "up", "back", "quit")]
+    for keys in (main, outbox):
+        seen: dict[str, str] = {}
+        for k in keys:
+            for name in k.keys.split(","):
+                assert name not in seen, f"{name}: {seen[name]} and {k.action}"
+                seen[name] = k.action
