@@ -1,11 +1,18 @@
-"""What the user is writing: a reply to a message, or a new message. Plain data,
-passed from the screens to the prompts and back, and sent by `tuiclient.replies`."""
+"""What the user is writing: a reply to a message, a new message, a forward. Plain
+data, passed from the screens to the prompts and back, and sent by
+`tuiclient.replies`; and the text kept on disk when the app closed under a
+compose screen (`keep_unsent`)."""
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bridge.model import Message
+from bridge.paths import data_dir, ensure_private_dir
 
 
 @dataclass
@@ -36,3 +43,69 @@ class NewMessage:
     via: str
     subject: str
     text: str
+    files: list[Path] = field(default_factory=list)  # from disk, by path
+    resumed: int | None = None  # the draft (its row) this was written from
+
+
+@dataclass
+class Forward:
+    """An email forwarded: to whom, with a note, inline or as an attachment, with
+    more files from disk."""
+
+    message: Message
+    to: list[str]
+    text: str = ""
+    as_attachment: bool = False
+    files: list[Path] = field(default_factory=list)
+
+
+def without_signature(text: str) -> str:
+    """A saved draft's text without the signature the engine put under it (it puts
+    it back when the draft is saved or sent again)."""
+    return text.split("\n-- \n", 1)[0].rstrip()
+
+
+# -- unsent text kept on disk when the app closes under a compose screen ---------------
+# ctrl+q (Textual's own quit) closes the app at once, without asking the screen; what
+# was typed is written here, privately, and P offers it again with the server's drafts.
+
+
+@dataclass
+class Unsent:
+    path: Path
+    account: str
+    to: list[str]
+    subject: str
+    text: str
+    date: float
+
+
+def unsent_dir() -> Path:
+    return ensure_private_dir(data_dir() / "unsent")
+
+
+def keep_unsent(account: str, to: list[str], subject: str, text: str) -> Path:
+    """Write a message that was being written when the app closed (0600)."""
+    folder = unsent_dir()
+    path = folder / f"{time.time_ns()}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"account": account, "to": to, "subject": subject, "text": text,
+                   "date": time.time()}, f)
+    return path
+
+
+def unsent() -> list[Unsent]:
+    """The kept messages, newest first (unreadable files are left alone)."""
+    folder = data_dir() / "unsent"
+    found = []
+    for path in sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found.append(Unsent(path, str(data.get("account", "")),
+                                [str(a) for a in data.get("to", [])],
+                                str(data.get("subject", "")), str(data.get("text", "")),
+                                float(data.get("date", 0))))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+    return found

@@ -79,7 +79,8 @@ async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
     for _ in range(3):
         try:
             return await engine.send_message(new.account, new.to, new.text, via=new.via,
-                                             subject=new.subject, when_away=when_away)
+                                             subject=new.subject, when_away=when_away,
+                                             attachments=new.files)
         except ContactAway as exc:
             choice = await app.push_screen_wait(DeferScreen(exc.presences))
             if choice is None:

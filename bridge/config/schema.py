@@ -20,8 +20,9 @@ GROUP_CHAT_CHOICES = ("room", "separate")
 KEY_ACTIONS = (
     "down", "up", "top", "bottom", "open", "back", "next_pane", "search", "reply_email",
     "reply_all_email", "reply_im", "reply_all_im", "reply_options", "compose", "flag",
-    "unread", "outbox", "health", "help", "refresh", "quit", "outbox_retry", "outbox_email",
-    "outbox_im", "outbox_cancel",
+    "unread", "mark", "delete", "archive", "move", "copy", "tags", "undo", "save", "forward",
+    "bounce", "drafts", "outbox", "health", "help", "refresh", "quit", "outbox_retry",
+    "outbox_email", "outbox_im", "outbox_cancel",
     "mute", "command_line", "prev_pane",
 )
 # [notify] desktop: how a desktop notification goes out. auto: the freedesktop

@@ -314,3 +314,36 @@ class Threads(Db):
         if r is None:
             return None
         return thread_of(r)
+
+    def thread_labels(self, keys: Iterable[tuple[str, str]]
+                      ) -> dict[tuple[str, str], tuple[frozenset[str], frozenset[str], bool]]:
+        """What a list row shows besides its counts, per conversation: the tags
+        (IMAP keywords) on its messages, the folders its emails are in, and whether
+        it has chat lines. Grouped in SQL (a page of rows is a few thousand
+        messages); keywords are the flags that do not start with a backslash."""
+        wanted = set(keys)
+        ids = sorted({t for _, t in wanted})
+        found: dict[tuple[str, str], tuple[set[str], set[str], list[bool]]] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                for account, thread_id, folder, chat in self._conn.execute(
+                        "SELECT account, thread_id, folder, max(transport <> 'email') "
+                        f"FROM messages WHERE thread_id IN ({marks}) "
+                        "GROUP BY account, thread_id, folder", chunk):
+                    if (account, thread_id) in wanted:
+                        _, folders, has_chat = found.setdefault(
+                            (account, thread_id), (set(), set(), [False]))
+                        if folder:
+                            folders.add(folder)
+                        has_chat[0] = has_chat[0] or bool(chat)
+                for account, thread_id, tag in self._conn.execute(
+                        "SELECT DISTINCT m.account, m.thread_id, j.value "
+                        "FROM messages AS m, json_each(m.flags) AS j "
+                        f"WHERE m.thread_id IN ({marks}) AND m.flags <> '[]' "
+                        "AND substr(j.value, 1, 1) <> char(92)", chunk):
+                    if (account, thread_id) in wanted and isinstance(tag, str):
+                        found.setdefault((account, thread_id),
+                                         (set(), set(), [False]))[0].add(tag)
+        return {k: (frozenset(t), frozenset(f), c[0]) for k, (t, f, c) in found.items()}

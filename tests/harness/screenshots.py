@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from bridge.config import load_config
 from bridge.model import Transport
 from tuiclient.app import TuiClientApp
@@ -104,7 +106,7 @@ async def capture(config_path: Path) -> list[Path]:
         await pilot.press("R", *"Numbers in section 2 are right.")
         await pilot.pause(0.5)
         shots.append(save(app, "compose-email-reply"))
-        await pilot.press("escape")
+        await pilot.press("escape", "d")  # leave, and discard the words typed
         await pilot.pause()
 
         await pilot.press("i", "ctrl+o")
@@ -137,6 +139,8 @@ async def capture(config_path: Path) -> list[Path]:
         shots.append(save(app, "search"))
         await pilot.press("escape")
 
+        shots += await mail_keys(pilot, app)
+
         await pilot.press("question_mark")
         await pilot.pause(0.3)
         shots.append(save(app, "help"))
@@ -161,6 +165,65 @@ async def capture(config_path: Path) -> list[Path]:
         await pilot.press("tab")
         await pilot.pause(0.3)
         shots.append(save(app, "narrow-chat"))
+    return shots
+
+
+async def mail_keys(pilot: Pilot[object], app: TuiClientApp) -> list[Path]:
+    """The mail keys' screens: marks and tags in the list, the folder picker, an
+    email's files, forward, the unsent prompt and the drafts."""
+    shots = []
+    listing = app.screen.query_one(ConversationList)
+    listing.focus()
+    for subject in ("Coffee?", "Q3 report draft"):
+        def at(subject: str = subject) -> int:
+            return next(i for i, t in enumerate(listing.rows) if t.subject == subject)
+        while listing.cursor != at():
+            await pilot.press("j" if listing.cursor < at() else "k")
+        await pilot.press("space")
+        await pilot.pause(0.2)
+    await pilot.press("T")
+    await pilot.press(*"+work")
+    await pilot.pause(0.3)
+    shots.append(save(app, "tags-prompt"))
+    await pilot.press("enter")
+    await until(lambda: any("work" in label.tags for label in listing.labels.values()), pilot)
+    await pilot.pause(0.5)
+    shots.append(save(app, "triage-tags"))
+    await pilot.press("k", "m", *"ar")
+    await pilot.pause(0.3)
+    shots.append(save(app, "folder-picker"))
+    await pilot.press("escape")
+
+    await go_to_row(pilot, app, "Photos from the weekend")
+    await go_to_first(pilot, app)
+    await pilot.press("s")
+    await until(lambda: not isinstance(app.screen, MainScreen), pilot)
+    if isinstance(app.screen, MainScreen):  # keys meant for a dialog would triage
+        raise RuntimeError(f"no dialog: {[n.message for n in app._notifications]}")
+    await pilot.pause(1.0)
+    shots.append(save(app, "attachments"))
+    await pilot.press("escape", "f")
+    await until(lambda: not isinstance(app.screen, MainScreen), pilot)
+    if isinstance(app.screen, MainScreen):  # keys meant for a dialog would triage
+        raise RuntimeError(f"no dialog: {[n.message for n in app._notifications]}")
+    await pilot.press(*"dave@example.test")
+    await pilot.pause(0.5)
+    shots.append(save(app, "forward"))
+    await pilot.press("escape")  # nothing written yet: no question
+    await until(lambda: isinstance(app.screen, MainScreen), pilot)
+
+    await pilot.press("c", *"bob@example.test", "tab", *"Offsite agenda", "tab",
+                      *"First draft of the agenda")
+    await pilot.press("escape")
+    await pilot.pause(0.3)
+    shots.append(save(app, "unsent-prompt"))
+    await pilot.press("s")
+    await until(lambda: isinstance(app.screen, MainScreen), pilot)
+    await pilot.press("P")
+    await pilot.pause(1.5)
+    shots.append(save(app, "drafts"))
+    await pilot.press("escape")
+    await pilot.pause(0.3)
     return shots
 
 

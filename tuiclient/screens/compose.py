@@ -1,7 +1,11 @@
-"""Writing an email: a reply (with its options) or a new message; $EDITOR on demand."""
+"""Writing an email: a reply (with its options), a new message, a forward;
+$EDITOR on demand. Leaving one that was not sent asks first: save it in the
+account's Drafts folder, throw it away, or keep writing. A body that promises a
+file ("attached") while none goes along asks before sending."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -11,8 +15,10 @@ from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import (
     Button,
@@ -23,14 +29,19 @@ from textual.widgets import (
     Label,
     RadioButton,
     RadioSet,
+    Static,
     TextArea,
 )
 
-from bridge.model import Attachment, Direction, Transport
+from bridge.errors import EngineError
+from bridge.model import Attachment, Direction, Message, Transport
 from tuiclient.appref import client_app
-from tuiclient.drafts import NewMessage, ReplyDraft
-from tuiclient.format import one_line, who
+from tuiclient.drafts import Forward, NewMessage, ReplyDraft, keep_unsent
+from tuiclient.format import one_line, size, who
+from tuiclient.screens.pickers import Confirm, UnsentPrompt
 from tuiclient.screens.prompts import Files
+from tuiclient.widgets.addresses import AddressSuggester
+from tuiclient.widgets.local_files import LocalFiles, promises_a_file
 from tuiclient.widgets.ticks import Choice, Tick
 
 
@@ -60,7 +71,49 @@ class ComposeBase(Screen):
         Binding("ctrl+s", "send", "send", priority=True),
         Binding("ctrl+e", "editor", "edit in $EDITOR", priority=True),
         Binding("escape", "cancel", "cancel"),
+        Binding("q", "cancel", show=False),  # off the text fields: not the app's quit
     ]
+    initial_text = ""  # what the body held when the screen opened
+    resumed: int | None = None  # the draft this continues (replaced when saved again)
+    settled = False  # sent, saved or discarded: nothing to keep when it closes
+    # What would be lost if the app closed now: (account, to, subject), text.
+    at_stake: tuple[tuple[str, list[str], str], str] | None = None
+
+    def dismiss(self, result: object = None) -> AwaitComplete:
+        self.settled = True
+        return super().dismiss(result)
+
+    def on_text_area_changed(self) -> None:
+        self.note_stake()
+
+    def on_input_changed(self) -> None:
+        self.note_stake()
+
+    def note_stake(self) -> None:
+        try:
+            text = self.query_one("#body", TextArea).text
+            fields = self.draft_fields() or self.fallback_fields()
+        except NoMatches:  # still being built
+            return
+        self.at_stake = (fields, text) if self.typed() else None
+
+    def suggester(self) -> AddressSuggester:
+        """The addresses the contacts have (mail and chat), for the To field."""
+        names = client_app(self).contact_names
+        return AddressSuggester(names, names)
+
+    def fallback_fields(self) -> tuple[str, list[str], str]:
+        accounts = client_app(self).engine.accounts
+        return (accounts[0].name if accounts else "", [], "")
+
+    def on_unmount(self) -> None:
+        """The app closes under this screen (ctrl+q quits at once, without asking):
+        what was typed is kept on disk, and P offers it again."""
+        if self.settled or self.at_stake is None:
+            return
+        (account, to, subject), text = self.at_stake
+        with contextlib.suppress(OSError):  # nowhere to write: nothing more to do now
+            keep_unsent(account, to, subject, text)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -96,11 +149,90 @@ class ComposeBase(Screen):
         area.focus()
 
     def action_send(self) -> None:
-        """Check the text and hand the result back: each kind of compose screen its own."""
+        """Check the text, then `send` (each kind of compose screen its own); a text
+        that says "attached" with nothing attached asks first."""
+        text = self.query_one("#body", TextArea).text
+        if promises_a_file(text) and not self.has_files():
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.send()
+            self.app.push_screen(Confirm("Nothing is attached",
+                                         "The text speaks of an attachment, but no file "
+                                         "goes along. Send it anyway?", "Send anyway"),
+                                 answered)
+            return
+        self.send()
+
+    def send(self) -> None:
+        """Hand the result back."""
         raise NotImplementedError
 
+    def has_files(self) -> bool:
+        return bool(self.query(LocalFiles)) and bool(self.query_one(LocalFiles).paths)
+
+    def local_files(self) -> list[Path]:
+        return list(self.query_one(LocalFiles).paths) if self.query(LocalFiles) else []
+
+    # -- leaving without sending ---------------------------------------------------------
+
+    def typed(self) -> bool:
+        """Whether leaving now would lose words the user wrote."""
+        text = self.query_one("#body", TextArea).text
+        return bool(text.strip()) and text != self.initial_text
+
+    def draft_fields(self) -> tuple[str, list[str], str] | None:
+        """Account, To and Subject of this message saved as a draft; None: it cannot
+        be (a chat message, a forward)."""
+        return None
+
     def action_cancel(self) -> None:
+        if not self.typed():
+            self.dismiss(None)
+            return
+        self.app.push_screen(UnsentPrompt(self.draft_fields() is not None), self._unsent)
+
+    def _unsent(self, choice: str | None) -> None:
+        if choice == "save":
+            self.run_worker(self.save_draft(), name="save_draft", group="draft",
+                            exclusive=True)
+        elif choice == "discard":
+            self.dismiss(None)
+        else:
+            self.query_one("#body", TextArea).focus()
+
+    async def save_draft(self) -> None:
+        """Into the account's Drafts folder on the server (from any machine, P lists
+        it). A refusal keeps the screen, and its text, as it is."""
+        fields = self.draft_fields()
+        if fields is None:
+            return
+        account, to, subject = fields
+        text = self.query_one("#body", TextArea).text
+        try:
+            await client_app(self).engine.draft_save(account, to, subject, text,
+                                                     files=self.local_files(),
+                                                     replaces=self.resumed)
+        except (EngineError, OSError) as exc:
+            self.notify(f"Draft not saved (your text is still here): {exc}",
+                        severity="error", markup=False)
+            return
+        self.app.notify("Saved in Drafts: P lists the drafts to resume one.",
+                        title="Draft")
         self.dismiss(None)
+
+    def signature(self, account: str) -> Static:
+        """What the engine puts under the text when it is sent, shown (not editable
+        here: the account's `signature` in the config)."""
+        try:
+            sig = client_app(self).engine.account(account).signature or ""
+        except EngineError:
+            sig = ""
+        note = Static(Text.assemble(("signature, added when sent: ", "dim italic"),
+                                    ("-- " + " / ".join(one_line(x) for x in
+                                                         sig.strip().splitlines()), "dim")),
+                      id="signature", markup=False)
+        note.display = bool(sig.strip())
+        return note
 
 
 class ComposeScreen(ComposeBase):
@@ -144,19 +276,38 @@ class ComposeScreen(ComposeBase):
                 yield Tick("Include history", self.draft.history, id="history")
             yield Files(self.files, self.draft.attachments, id="files")
             yield TextArea(self.draft.text, id="body")
+            yield self.signature(m.account)
             yield from self.buttons()
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "compose"
         self.query_one("#body", TextArea).focus()
+        self.call_after_refresh(self.note_stake)
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         if event.checkbox.id == "reply-all":
             self.query_one("#compose-to", Label).update(
                 Text.assemble(("To: ", "bold"), self.recipients(event.value)))
 
-    def action_send(self) -> None:
+    def has_files(self) -> bool:
+        return bool(self.query_one(Files).chosen)
+
+    def draft_fields(self) -> tuple[str, list[str], str] | None:
+        m = self.draft.message
+        if m.transport is not Transport.EMAIL:
+            return None
+        to = [m.sender.address] if m.direction is Direction.IN else \
+            [p.address for p in m.recipients if p.role == "to"][:1]
+        if self.query_one("#reply-all", Checkbox).value:
+            to += [p.address for p in m.recipients if p.role in ("to", "cc")
+                   and p.address.lower() not in self.me]
+        subject = one_line(m.subject)
+        if subject and not subject.lower().startswith("re:"):
+            subject = "Re: " + subject
+        return m.account, list(dict.fromkeys(to)), subject
+
+    def send(self) -> None:
         text = self.query_one("#body", TextArea).text
         if not text.strip():
             self.notify("The reply is empty.", severity="warning")
@@ -169,38 +320,125 @@ class ComposeScreen(ComposeBase):
 
 
 class NewMessageScreen(ComposeBase):
-    """A new conversation, by email or by IM."""
+    """A new conversation, by email or by IM; or a draft resumed (`resumed`: its
+    row in the Drafts folder, replaced when saved again, gone once sent)."""
 
-    def __init__(self, accounts: Sequence[str], to: str = "", via: str = "email") -> None:
+    def __init__(self, accounts: Sequence[str], to: str = "", via: str = "email", *,
+                 subject: str = "", text: str = "", resumed: int | None = None,
+                 account: str | None = None, kept: bool = False) -> None:
         super().__init__()
         self.accounts = list(accounts)
+        self.account = account or (self.accounts[0] if self.accounts else "")
         self.to = to
         self.via = via
+        self.subject = subject
+        self.text = text
+        # A text kept on disk is at stake as it is; a draft is safe on the server.
+        self.initial_text = "" if kept else text
+        self.resumed = resumed
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="compose"):
-            yield Label(Text("New message", style="bold"), id="compose-title")
+            title = "Draft, resumed" if self.resumed is not None else "New message"
+            yield Label(Text(title, style="bold"), id="compose-title")
             with RadioSet(id="via"):
                 yield Choice("by email", self.via == "email", id="via-email")
-                yield Choice("by IM", self.via == "im", id="via-im")
-            yield Input(self.to, placeholder="To: addresses or JIDs, comma-separated",
-                        id="to")
-            yield Input(placeholder="Subject (email only)", id="subject")
-            yield TextArea(id="body")
+                yield Choice("by IM", self.via == "im", id="via-im",
+                             disabled=self.resumed is not None)
+            yield Input(self.to, placeholder="To: addresses or JIDs, comma-separated "
+                        "(→ completes a contact)", suggester=self.suggester(), id="to")
+            yield Input(self.subject, placeholder="Subject (email only)", id="subject")
+            yield TextArea(self.text, id="body")
+            yield self.signature(self.account)
+            yield LocalFiles(id="local-files")
             yield from self.buttons()
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = "new message"
+        self.sub_title = "draft" if self.resumed is not None else "new message"
         self.query_one("#to" if not self.to else "#body").focus()
+        self.call_after_refresh(self.note_stake)
 
-    def action_send(self) -> None:
-        to = [a.strip() for a in self.query_one("#to", Input).value.split(",") if a.strip()]
+    def by_email(self) -> bool:
+        return not self.query_one("#via-im", RadioButton).value
+
+    def draft_fields(self) -> tuple[str, list[str], str] | None:
+        if not self.by_email():
+            return None
+        return self.account, self.recipients(), self.query_one("#subject", Input).value
+
+    def recipients(self) -> list[str]:
+        return [a.strip() for a in self.query_one("#to", Input).value.split(",")
+                if a.strip()]
+
+    def typed(self) -> bool:
+        return super().typed() or (self.resumed is None and bool(
+            self.query_one("#subject", Input).value.strip() or self.local_files()))
+
+    def send(self) -> None:
+        to = self.recipients()
         text = self.query_one("#body", TextArea).text
         if not to or not text.strip():
             self.notify("Say to whom, and what.", severity="warning")
             return
-        via = "im" if self.query_one("#via-im", RadioButton).value else "email"
-        self.dismiss(NewMessage(self.accounts[0], to, via,
-                                self.query_one("#subject", Input).value, text))
+        via = "email" if self.by_email() else "im"
+        self.dismiss(NewMessage(self.account, to, via,
+                                self.query_one("#subject", Input).value, text,
+                                files=self.local_files(), resumed=self.resumed))
+
+
+class ForwardScreen(ComposeBase):
+    """Forward an email: to whom, a note above it, inline (its files kept) or as an
+    attachment, with more files from disk."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__()
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        m = self.message
+        yield Header()
+        with Vertical(id="compose"):
+            title = Text.assemble(("Forward", "bold"), " the email from ",
+                                  (who(m, client_app(self).contact_names), "bold"))
+            if m.subject:
+                title.append(f" “{one_line(m.subject)}”")
+            yield Label(title, id="compose-title", markup=False)
+            yield Input(placeholder="To: addresses, comma-separated (→ completes a contact)",
+                        suggester=self.suggester(), id="to")
+            with Horizontal(id="compose-options"):
+                yield Tick("As an attachment (message/rfc822)", False, id="as-attachment")
+            kept = Text()
+            for a in m.attachments:
+                kept.append("\n" if kept else "")
+                kept.append_text(Text.assemble(("+ ", "magenta"),
+                                               (one_line(a.filename), "magenta"),
+                                               (f"  {size(a.size)}  kept", "dim")))
+            if kept:
+                yield Static(kept, id="kept-files", markup=False)
+            yield Label(Text("Your note; the email follows it, quoted as forwarded "
+                             "mail is.", style="dim"), markup=False)
+            yield TextArea(id="body")
+            yield self.signature(m.account)
+            yield LocalFiles(id="local-files")
+            yield from self.buttons()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "forward"
+        self.query_one("#to", Input).focus()
+
+    def has_files(self) -> bool:
+        return bool(self.message.attachments) or super().has_files() or \
+            self.query_one("#as-attachment", Checkbox).value
+
+    def send(self) -> None:
+        to = [a.strip() for a in self.query_one("#to", Input).value.split(",") if a.strip()]
+        if not to or not all("@" in a for a in to):
+            self.notify("Forward to whom? Give email addresses.", severity="warning")
+            self.query_one("#to", Input).focus()
+            return
+        self.dismiss(Forward(self.message, to, self.query_one("#body", TextArea).text,
+                             self.query_one("#as-attachment", Checkbox).value,
+                             self.local_files()))

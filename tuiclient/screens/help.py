@@ -22,6 +22,12 @@ EXTRA = [
     ("search", "enter", "open the conversation of a result"),
     ("defer prompt", "s / d / e", "send anyway / defer / send by email"),
     ("compose", "ctrl+s / ctrl+e", "send / write the body in $EDITOR"),
+    ("compose", "esc", "leave: save a draft / discard / keep editing"),
+    ("compose", "path, enter", "attach a file (→ completes, -NAME removes)"),
+    ("folder picker (m, C)", "type, enter", "filter the folders, take one"),
+    ("tags prompt (T)", "+a -b", "add tag a, remove tag b"),
+    ("files of an email (s)", "s / enter / o", "save all / save this one / open it"),
+    ("drafts (P)", "enter", "resume the draft in compose"),
     ("anywhere", "ctrl+p", "command palette (screens, theme)"),
     ("command line", "tab / enter / esc", "complete the command / run it / leave"),
 ]

@@ -10,7 +10,9 @@ each message from its widgets and each burst of engine events goes. The work is
 done by its parts, each in a module of its own: `overview` (the list, the
 sidebar, the outbox marks and status bar), `open_thread` (the open
 conversation), `marking` (read, unread, flagged), `replying` (replies and new
-messages); `redraw` says what a burst of events asks to draw again.
+messages), `triage` (marks, delete, archive, move, copy, tags, undo), `mail` (an
+email's files, forward, bounce, drafts); `redraw` says what a burst of events
+asks to draw again.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tuiclient.format import one_line
 from tuiclient.keys import bind
 from tuiclient.screens.health import HealthScreen
 from tuiclient.screens.help import HelpScreen
+from tuiclient.screens.mail import MailKeys
 from tuiclient.screens.marking import Marking, newest_lines
 from tuiclient.screens.open_thread import OpenThread
 from tuiclient.screens.outbox import OutboxScreen
@@ -42,6 +45,7 @@ from tuiclient.screens.overview import WAITING, Overview
 from tuiclient.screens.redraw import Redraw
 from tuiclient.screens.replying import Replying
 from tuiclient.screens.search import SearchScreen
+from tuiclient.screens.triage import Triage
 from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.email_view import EmailView
 from tuiclient.widgets.reply_bar import ChatReply
@@ -77,6 +81,18 @@ class MainScreen(Screen):
         bind("compose", "compose", label="new"),
         bind("flag", "toggle_flag", label="flag", show=False),
         bind("unread", "toggle_unread", label="unread", show=False),
+        # Mail triage and the mail keys (issue 19): tuiclient/screens/triage.py, mail.py.
+        bind("mark", "mark", label="mark", show=False),
+        bind("delete", "triage('delete')", label="delete", show=False),
+        bind("archive", "triage('archive')", label="archive", show=False),
+        bind("move", "triage('move')", label="move", show=False),
+        bind("copy", "triage('copy')", label="copy", show=False),
+        bind("tags", "triage('tags')", label="tags", show=False),
+        bind("undo", "triage('undo')", label="undo", show=False),
+        bind("save", "mail('save')", label="save files", show=False),
+        bind("forward", "mail('forward')", label="forward", show=False),
+        bind("bounce", "mail('bounce')", label="bounce", show=False),
+        bind("drafts", "mail('drafts')", label="drafts", show=False),
         bind("outbox", "outbox", label="outbox"),
         bind("health", "health", label="servers", show=False),
         bind("help", "help", label="help"),
@@ -97,6 +113,8 @@ class MainScreen(Screen):
         self.opened = OpenThread(self)
         self.marking = Marking(self)
         self.replying = Replying(self)
+        self.triage = Triage(self)
+        self.mail = MailKeys(self)
 
     @property
     def engine(self) -> Engine:
@@ -261,10 +279,36 @@ class MainScreen(Screen):
         self.app.push_screen(CommandLine(commands(self)))
 
     def action_toggle_flag(self) -> None:
-        self.marking.toggle_flag()
+        if self.triage.marked:
+            self.triage.flag()
+        else:
+            self.marking.toggle_flag()
 
     def action_toggle_unread(self) -> None:
-        self.marking.toggle_unread()
+        if self.triage.marked:
+            self.triage.unread()
+        else:
+            self.marking.toggle_unread()
+
+    def action_mark(self) -> None:
+        if self.query_one(ConversationList).has_focus or self.opened.key is None:
+            self.triage.toggle_mark()
+        else:  # reading: space pages the email on, as mutt's pager does
+            self.query_one(EmailView).scroll_page_down(animate=False)
+
+    def action_triage(self, what: str) -> None:
+        triage = self.triage
+        {"delete": triage.delete, "archive": triage.archive, "move": triage.move,
+         "copy": lambda: triage.move(copy=True), "tags": triage.tags,
+         "undo": triage.undo}[what]()
+
+    def action_mail(self, what: str) -> None:
+        mail = self.mail
+        {"save": mail.save, "forward": mail.forward, "bounce": mail.bounce,
+         "drafts": mail.drafts}[what]()
+
+    def on_conversation_list_rows_changed(self) -> None:
+        self.triage.labels_soon()
 
     # -- replying -------------------------------------------------------------------------
 

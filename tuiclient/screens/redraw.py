@@ -19,6 +19,7 @@ from bridge.events import (
     MessageReceived,
     PresenceChanged,
     RosterChanged,
+    TriageDone,
     XmppConnectionChanged,
 )
 from bridge.mail.send import EmailDelivery
@@ -58,6 +59,10 @@ class Redraw:
                 r.outbox = r.open = True
             elif isinstance(event, (PresenceChanged, RosterChanged)):
                 r.contacts = True
+            elif isinstance(event, TriageDone):
+                # Moved, deleted, tagged (here or by `tuiclient delete` elsewhere).
+                r.top = max(r.top, 50)
+                r.folders = r.open = True
             elif isinstance(event, (HealthChanged, XmppConnectionChanged)):
                 r.status = True
         return r

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.binding import Binding
@@ -26,6 +27,15 @@ from tuiclient.keys import bind
 
 Key = tuple[str, str]  # (account, thread_id)
 PAGE = 200
+
+
+@dataclass(frozen=True)
+class RowLabel:
+    """What a row shows besides its counts: its tags, and where it went when
+    that is not where mail lives (`Trash`, `Archive`); the screen passes these down."""
+
+    tags: tuple[str, ...] = ()
+    where: str = ""
 
 
 def key_of(t: Thread) -> Key:
@@ -71,6 +81,14 @@ class ConversationList(ScrollView, can_focus=True):
     # and the conversations whose notifications are muted.
     peers: var[dict[Key, str]] = var(dict)
     muted: var[frozenset[Key]] = var(frozenset)
+    # Marked conversations (space / t: the triage keys then act on all of them), and
+    # each row's tags and folder label.
+    marked: var[frozenset[Key]] = var(frozenset)
+    labels: var[dict[Key, RowLabel]] = var(dict)
+
+    class RowsChanged(Message):
+        """Rows came, moved or scrolled into view: the screen may pass down their
+        labels again."""
 
     class Highlighted(Message):
         def __init__(self, thread: Thread) -> None:
@@ -120,6 +138,7 @@ class ConversationList(ScrollView, can_focus=True):
         # account chosen in the sidebar), the cursor goes to the top.
         index = self._index_of(key_of(keep)) if keep else None
         self.cursor = index if index is not None else 0
+        self.post_message(self.RowsChanged())
 
     def extend(self, threads: list[Thread], exhausted: bool) -> None:
         """A further page (older rows) arrived."""
@@ -131,6 +150,7 @@ class ConversationList(ScrollView, can_focus=True):
         self.exhausted = exhausted
         self._asked = None
         self._resized()
+        self.post_message(self.RowsChanged())
 
     def merge(self, threads: list[Thread]) -> None:
         """New or changed conversations: each row moves to where its date puts it."""
@@ -153,6 +173,20 @@ class ConversationList(ScrollView, can_focus=True):
                 self.set_reactive(ConversationList.cursor, index)
                 self._scroll_to_cursor()
         self.refresh()
+        self.post_message(self.RowsChanged())
+
+    def drop(self, keys: list[Key]) -> None:
+        """Conversations that are no more (deleted for good): their rows go."""
+        keep = self.current
+        gone = set(keys)
+        kept = [(t, o) for t, o in zip(self.rows, self._order, strict=True)
+                if key_of(t) not in gone]
+        self.rows = [t for t, _ in kept]
+        self._order = [o for _, o in kept]
+        self._resized()
+        index = self._index_of(key_of(keep)) if keep else None
+        self.cursor = index if index is not None else self.cursor
+        self.post_message(self.RowsChanged())
 
     def watch_names(self) -> None:
         self.refresh()
@@ -184,6 +218,12 @@ class ConversationList(ScrollView, can_focus=True):
     def _ask_peers(self) -> None:
         if self._wanted:
             self.post_message(self.NeedPeers(sorted(self._wanted)))
+
+    def watch_marked(self) -> None:
+        self.refresh()
+
+    def watch_labels(self) -> None:
+        self.refresh()
 
     def _index_of(self, key: Key) -> int | None:
         for i, t in enumerate(self.rows):
@@ -239,6 +279,15 @@ class ConversationList(ScrollView, can_focus=True):
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
         self._maybe_more()
+        if int(old) != int(new):
+            self.post_message(self.RowsChanged())  # other rows in view: their labels
+
+    def keys_near_view(self, margin: int = 50) -> list[Key]:
+        """The conversations on screen and `margin` rows either side: the ones whose
+        labels are worth reading now."""
+        top = int(self.scroll_offset.y)
+        low = max(0, top - margin)
+        return [key_of(t) for t in self.rows[low:top + max(self.size.height, 10) + margin]]
 
     def action_cursor_down(self) -> None:
         self.cursor += 1
@@ -283,8 +332,11 @@ class ConversationList(ScrollView, can_focus=True):
         thread = self.rows[index]
         text = self.row_text(thread, width)
         base = self.rich_style
+        label = self.labels.get(key_of(thread))
         if index == self.cursor:
             base = base + self.get_component_rich_style("conversation-list--cursor")
+        elif label is not None and label.where == "Trash":  # deleted, as mutt's D rows
+            base = base + self.get_component_rich_style("conversation-list--dim")
         elif thread.unread_count:
             base = base + self.get_component_rich_style("conversation-list--unread")
         segments = list(text.render(self.app.console))
@@ -294,13 +346,23 @@ class ConversationList(ScrollView, can_focus=True):
         dim = self.get_component_rich_style("conversation-list--dim", partial=True)
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append("●" if t.unread_count else " ", style="bold")
-        text.append(" ")
+        marked = key_of(t) in self.marked
+        text.append("*" if marked else " ", style="bold reverse" if marked else "")
         text.append(MAIL if Transport.EMAIL in t.transports else " ", style="blue")
         text.append(CHAT if Transport.XMPP in t.transports else " ", style="green")
         text.append(" ")
         date = short_date(t.last_date, self.clock())
         state = self.outbox.get(key_of(t))
+        label = self.labels.get(key_of(t))
         tail = Text(no_wrap=True, end="")
+        if label is not None:
+            for tag in label.tags[:3]:
+                tail.append(f"+{one_line(tag)[:16]}", style="cyan")
+                tail.append(" ")
+            if label.where:
+                tail.append(one_line(label.where)[:16],
+                            style="red" if "Trash" in label.where else "yellow")
+                tail.append(" ")
         if state is not None:
             word, style = DELIVERY_MARK[state]
             tail.append(word, style=style)

@@ -72,6 +72,10 @@ class EmailView(VerticalScroll):
             if mark:
                 t.append("  ")
                 t.append_text(mark)
+        for tag in sorted((f for f in m.flags if not f.startswith("\\")), key=str.lower):
+            t.append(f"  +{one_line(tag)}", style="cyan")
+        if m.transport is Transport.EMAIL and m.folder and m.folder != "INBOX":
+            t.append(f"  in {one_line(m.folder)}", style="dim")
         t.append("\nFrom: ", style="bold")
         t.append(who(m, self.directory.names))
         if m.sender.name:

@@ -1,0 +1,78 @@
+"""The postponed messages (P, as mutt's): the drafts in the account's IMAP Drafts
+folder, from this machine or any other, and the texts kept on this machine when
+the app closed under a compose screen; enter resumes one in compose."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from bridge.model import Message
+from tuiclient.drafts import Unsent
+from tuiclient.format import one_line, short_date
+
+
+class DraftsScreen(ModalScreen[Message | Unsent | None]):
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    DEFAULT_CSS = """
+    #drafts-dialog { width: 90; }
+    #draft-list { height: auto; max-height: 16; }
+    """
+
+    def __init__(self, account: str, drafts: Sequence[Message], now: float,
+                 kept: Sequence[Unsent] = ()) -> None:
+        super().__init__(classes="prompt")
+        self.account = account
+        self.drafts = list(drafts)
+        self.kept = list(kept)
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="drafts-dialog"):
+            yield Label(f"Drafts of {self.account}", classes="dialog-title", markup=False)
+            if not self.drafts and not self.kept:
+                yield Static("No drafts. Esc in compose saves one.", classes="dialog-help")
+                return
+            yield OptionList(*[Option(self.row(m), id=str(m.id)) for m in self.drafts],
+                             *[Option(self.kept_row(u), id=f"kept:{i}")
+                               for i, u in enumerate(self.kept)],
+                             id="draft-list")
+            yield Static("enter resume · esc back", classes="dialog-help")
+
+    def row(self, m: Message) -> Text:
+        to = ", ".join(one_line(p.name or p.address) for p in m.recipients
+                       if p.role == "to") or "(no one yet)"
+        return Text.assemble((f"{short_date(m.date, self.now):>10}  ", "dim"),
+                             (f"{to[:24]:<24}  ", ""),
+                             (one_line(m.subject) or "(no subject)", "bold"))
+
+    def kept_row(self, u: Unsent) -> Text:
+        to = ", ".join(one_line(a) for a in u.to) or "(no one yet)"
+        return Text.assemble((f"{short_date(u.date, self.now):>10}  ", "dim"),
+                             (f"{to[:24]:<24}  ", ""),
+                             (one_line(u.subject) or one_line(u.text)[:40] or "(empty)", "bold"),
+                             ("  kept when the app closed (this machine only)", "dim italic"))
+
+    def on_mount(self) -> None:
+        if self.drafts or self.kept:
+            listing = self.query_one(OptionList)
+            listing.highlighted = 0
+            listing.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        chosen = event.option.id or ""
+        if chosen.startswith("kept:"):
+            self.dismiss(self.kept[int(chosen[5:])])
+            return
+        self.dismiss(next((m for m in self.drafts if str(m.id) == chosen), None))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

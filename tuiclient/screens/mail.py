@@ -1,0 +1,282 @@
+"""The main screen's email keys: save or open an email's files (s), forward (f),
+bounce (b), and the drafts (P: resume one, send it).
+
+Which email: the one chosen in the open conversation; from the list, the newest
+email of the conversation under the cursor. Every call to the servers runs in
+a worker; its result is one line in a notification.
+
+A part of `MainScreen`, as `Triage` and `Marking` are.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bridge.engine import Engine
+from bridge.errors import EngineError
+from bridge.mail.actions import default_downloads
+from bridge.model import Direction, Message, Transport
+from tuiclient.appref import client_app
+from tuiclient.drafts import Forward, NewMessage, Unsent, unsent, without_signature
+from tuiclient.replies import send_new, sent_words
+from tuiclient.screens.attachments import (
+    AttachmentsScreen,
+    handler,
+    needs_terminal,
+    open_detached,
+)
+from tuiclient.screens.compose import ForwardScreen, NewMessageScreen
+from tuiclient.screens.drafts import DraftsScreen
+from tuiclient.screens.pickers import ToPrompt
+from tuiclient.widgets.addresses import AddressSuggester
+from tuiclient.widgets.conversation_list import ConversationList, key_of
+from tuiclient.widgets.timeline import Timeline
+
+if TYPE_CHECKING:
+    from tuiclient.screens.main import MainScreen
+
+
+def needs_body(m: Message) -> bool:
+    return m.transport is Transport.EMAIL and not m.text and m.uid is not None
+
+
+class MailKeys:
+    def __init__(self, screen: MainScreen) -> None:
+        self.screen = screen
+
+    @property
+    def engine(self) -> Engine:
+        return self.screen.engine
+
+    def email(self) -> Message | None:
+        """The email the keys act on, or None (and the user told why): the chosen
+        message, or when it is a chat line the email before it."""
+        screen = self.screen
+        listing = screen.query_one(ConversationList)
+        thread = listing.current
+        m: Message | None
+        if listing.has_focus and thread is not None and key_of(thread) != screen.opened.key:
+            emails = [x for x in self.engine.timeline(*key_of(thread))
+                      if x.transport is Transport.EMAIL]
+            incoming = [x for x in emails if x.direction is Direction.IN]
+            m = (incoming or emails)[-1] if emails else None
+        else:
+            m = screen.query_one(Timeline).current
+            if m is not None and m.transport is not Transport.EMAIL:
+                # A chat line chosen: the newest email of the conversation before it.
+                earlier = [x for x in screen.opened.messages if x.date <= m.date
+                           and x.transport is Transport.EMAIL]
+                m = earlier[-1] if earlier else None
+        if m is None or m.transport is not Transport.EMAIL or m.id is None:
+            screen.notify("Choose an email first (chat lines have no files to save, "
+                          "nor forward).", severity="warning")
+            return None
+        return m
+
+    async def body(self, m: Message) -> Message:
+        if needs_body(m) and m.id is not None:
+            return await self.engine.fetch_body(m.id)
+        return m
+
+    # -- attachments ---------------------------------------------------------------------
+
+    def save(self) -> None:
+        m = self.email()
+        if m is not None:
+            self.screen.run_worker(self._save(m), name="save_files", group="mail")
+
+    async def _save(self, m: Message) -> None:
+        screen = self.screen
+        try:
+            m = await self.body(m)
+        except (EngineError, OSError) as exc:
+            screen.notify(f"Could not fetch the email: {exc}", severity="error", markup=False)
+            return
+        if not m.attachments:
+            screen.notify("This email has no attachments.", severity="warning")
+            return
+        assert m.id is not None
+        downloads = self.engine.account(m.account).downloads or default_downloads()
+        choice = await screen.app.push_screen_wait(AttachmentsScreen(m, downloads))
+        if choice is None:
+            return
+        what, positions = choice
+        if what == "open" and positions:
+            await self._open(m, positions[0])
+            return
+        try:
+            paths = await self.engine.save_attachments(m.id, positions)
+        except (EngineError, OSError) as exc:
+            screen.notify(f"Not saved: {exc}", severity="error", markup=False)
+            return
+        names = ", ".join(p.name for p in paths)
+        folder = paths[0].parent if paths else downloads
+        n = len(paths)
+        screen.notify(f"Saved {n} file{'s' * (n != 1)} in {folder}: {names}",
+                      title="Saved", timeout=8, markup=False)
+
+    async def _open(self, m: Message, position: int) -> None:
+        """Open one file with the system's handler, from a private copy (a folder of
+        our own, 0700), never from the downloads folder nor the store."""
+        screen = self.screen
+        command = handler()
+        if command is None:
+            screen.notify("No xdg-open nor run-mailcap here: save it (s) instead.",
+                          severity="warning")
+            return
+        assert m.id is not None
+        private = Path(tempfile.mkdtemp(prefix="tuiclient-open-"))
+        try:
+            (path,) = await self.engine.save_attachments(m.id, [position], private)
+        except (EngineError, OSError, ValueError) as exc:
+            screen.notify(f"Could not open it: {exc}", severity="error", markup=False)
+            return
+        try:
+            if needs_terminal(command):
+                with screen.app.suspend():
+                    subprocess.run([*command, str(path)], check=False)
+            else:
+                open_detached(command, path)
+        except OSError as exc:
+            screen.notify(f"Could not open it: {exc}", severity="error", markup=False)
+            return
+        screen.notify(f"Opened {path.name} with {command[0]}.", markup=False)
+
+    # -- forward, bounce -----------------------------------------------------------------
+
+    def forward(self) -> None:
+        m = self.email()
+        if m is not None:
+            self.screen.run_worker(self._forward(m), name="forward", group="compose")
+
+    async def _forward(self, m: Message) -> None:
+        screen = self.screen
+        try:
+            m = await self.body(m)
+        except (EngineError, OSError) as exc:
+            screen.notify(f"Could not fetch the email: {exc}", severity="error", markup=False)
+            return
+        result = await screen.app.push_screen_wait(ForwardScreen(m))
+        if not isinstance(result, Forward) or m.id is None:
+            return
+        try:
+            await self.engine.forward(m.id, result.to, result.text,
+                                      as_attachment=result.as_attachment, files=result.files)
+        except (EngineError, OSError) as exc:
+            screen.notify(f"Not forwarded: {exc}", severity="error", markup=False)
+            return
+        screen.notify(f"Forward to {', '.join(result.to)} queued for sending.",
+                      title="Forward", markup=False)
+        screen.overview.refresh_outbox()
+
+    def bounce(self) -> None:
+        m = self.email()
+        if m is None:
+            return
+
+        def chosen(to: list[str] | None) -> None:
+            if to:
+                self.screen.run_worker(self._bounce(m, to), name="bounce", group="mail")
+        names = client_app(self.screen).contact_names
+        self.screen.app.push_screen(ToPrompt(
+            "Bounce (redirect) this email to…",
+            "It goes as it is, from its sender, with Resent-From: you.",
+            AddressSuggester(names, names)), chosen)
+
+    async def _bounce(self, m: Message, to: list[str]) -> None:
+        assert m.id is not None
+        try:
+            await self.engine.bounce(m.id, to)
+        except (EngineError, OSError) as exc:
+            self.screen.notify(f"Not bounced: {exc}", severity="error", markup=False)
+            return
+        self.screen.notify(f"Bounced to {', '.join(to)}: queued for sending.",
+                           title="Bounce", markup=False)
+        self.screen.overview.refresh_outbox()
+
+    # -- drafts ----------------------------------------------------------------------------
+
+    def account(self) -> str | None:
+        accounts = [a.name for a in self.engine.accounts if a.email]
+        chosen = self.screen.overview.account
+        return chosen if chosen in accounts else (accounts[0] if accounts else None)
+
+    def drafts(self) -> None:
+        account = self.account()
+        if account is None:
+            self.screen.notify("No email account.", severity="warning")
+            return
+        self.screen.run_worker(self._drafts(account), name="drafts", group="compose")
+
+    async def _drafts(self, account: str) -> None:
+        screen = self.screen
+        try:
+            drafts = await self.engine.drafts(account)
+        except (EngineError, OSError) as exc:
+            screen.notify(f"Could not read the drafts: {exc}", severity="error", markup=False)
+            return
+        chosen = await screen.app.push_screen_wait(
+            DraftsScreen(account, drafts, client_app(screen).clock(), unsent()))
+        if isinstance(chosen, Unsent):
+            await self._resume_kept(chosen)
+            return
+        if chosen is None or chosen.id is None:
+            return
+        try:
+            chosen = await self.body(chosen)
+        except (EngineError, OSError) as exc:
+            screen.notify(f"Could not fetch the draft: {exc}", severity="error", markup=False)
+            return
+        to = ", ".join(p.address for p in chosen.recipients if p.role == "to")
+        text = without_signature(chosen.text)
+        result = await screen.app.push_screen_wait(NewMessageScreen(
+            [a.name for a in self.engine.accounts], to, "email", subject=chosen.subject,
+            text=text, resumed=chosen.id, account=account))
+        if not isinstance(result, NewMessage) or result.resumed is None:
+            return
+        await self._send_draft(result, chosen, unchanged=(
+            result.text == text and ", ".join(result.to) == to and
+            result.subject == chosen.subject and not result.files))
+
+    async def _resume_kept(self, kept: Unsent) -> None:
+        """A text kept on disk when the app closed: back into compose (the file goes:
+        the screen holds the text now, and keeps it again if the app closes)."""
+        screen = self.screen
+        kept.path.unlink(missing_ok=True)
+        accounts = [a.name for a in self.engine.accounts]
+        result = await screen.app.push_screen_wait(NewMessageScreen(
+            accounts, ", ".join(kept.to), "email", subject=kept.subject, text=kept.text,
+            account=kept.account if kept.account in accounts else None, kept=True))
+        if not isinstance(result, NewMessage):
+            return
+        sent = await send_new(screen, result)
+        if sent is not None:
+            screen.notify(sent_words(sent), title="Message")
+            screen.overview.merge_top()
+            screen.overview.refresh_outbox()
+
+    async def _send_draft(self, new: NewMessage, draft: Message, unchanged: bool) -> None:
+        """A resumed draft goes as it is on the server when it was not changed (its
+        files and all); changed, it is saved again first, then sent from there."""
+        screen = self.screen
+        assert draft.id is not None
+        try:
+            row = draft.id
+            if not unchanged:
+                saved = await self.engine.draft_save(new.account, new.to, new.subject,
+                                                     new.text, files=new.files,
+                                                     replaces=draft.id)
+                assert saved.id is not None
+                row = saved.id
+            await self.engine.draft_send(row)
+        except (EngineError, OSError) as exc:
+            screen.notify(f"Draft not sent (it is still in Drafts): {exc}",
+                          severity="error", markup=False)
+            return
+        screen.notify("The draft is queued for sending, and gone from Drafts.",
+                      title="Draft", markup=False)
+        screen.overview.merge_top()
+        screen.overview.refresh_outbox()
