@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("outbox_email", "e", "send by email instead", "outbox"),
     Key("outbox_im", "m", "send an email by chat instead", "outbox"),
     Key("outbox_cancel", "x", "cancel", "outbox"),
+    Key("revisions", "E", "earlier texts of a corrected chat line", "chat"),
 )}
 
 assert tuple(DEFAULTS) == KEY_ACTIONS, "tuiclient/keys.py and bridge/config.KEY_ACTIONS differ"

@@ -128,6 +128,7 @@ class Occupant:
     jid: str | None  # the real bare JID, when the room reveals it to us
     role: str
     affiliation: str
+    show: str = ""  # their presence in the room: "", chat, away, xa or dnd
 
 
 @dataclass

@@ -13,9 +13,10 @@ from slixmpp import JID, InvalidJID
 from slixmpp.plugins.xep_0045.muc import AFFILIATIONS
 from slixmpp.types import MucAffiliation
 
+from ..events import RoomOccupantsChanged
 from .archive import Archive
 from .core import IQ_TIMEOUT, Occupant, XmppError, _Room
-from .stanzas import NS_MUC_USER, bare, error_condition, q, resource
+from .stanzas import NS_CLIENT, NS_MUC_USER, bare, error_condition, q, resource
 from .state import RoomMembership
 
 log = logging.getLogger(__name__)
@@ -99,17 +100,24 @@ class Rooms(Archive):
         item = x.find(q(NS_MUC_USER, "item")) if x is not None else None
         is_self = "110" in codes
         if ptype == "unavailable":
-            room.occupants.pop(nick, None)
+            if room.occupants.pop(nick, None) is not None:
+                self._publish(RoomOccupantsChanged(self.name, room.jid))
             if is_self and room.joined is not None and room.joined.done():
                 room.joined = None
             return
         if ptype != "available":
             return
         real = bare(item.get("jid") or "") if item is not None else ""
-        room.occupants[nick] = Occupant(
+        show_el = xml.find(q(NS_CLIENT, "show"))
+        show = (show_el.text or "").strip() if show_el is not None else ""
+        occupant = Occupant(
             nick, real or (self.own if is_self else None),
             (item.get("role") if item is not None else None) or "participant",
-            (item.get("affiliation") if item is not None else None) or "none")
+            (item.get("affiliation") if item is not None else None) or "none",
+            show if show in ("chat", "away", "xa", "dnd") else "")
+        if room.occupants.get(nick) != occupant:
+            room.occupants[nick] = occupant
+            self._publish(RoomOccupantsChanged(self.name, room.jid))
         if is_self:
             room.nick = nick  # the room may have changed it
             if room.joined is not None and not room.joined.done():
@@ -160,6 +168,7 @@ class Rooms(Archive):
         self.state.save()
         if state is not None:
             self.session.send_presence(pto=f"{room}/{state.nick}", ptype="unavailable")
+            self._publish(RoomOccupantsChanged(self.name, room))
 
     def occupants(self, room: str) -> list[Occupant]:
         state = self._rooms.get(bare(room))

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from tuiclient.appref import client_app
+from tuiclient.chat_commands import help_lines
 from tuiclient.keys import DEFAULTS, shown
 
 EXTRA = [
@@ -49,6 +50,14 @@ class HelpScreen(Screen):
             t.append(f"  {keys:<{keys_w}}", style="bold")
             t.append(f"{what:<{what_w}}")
             t.append(f"{where}\n", style="dim")
+        # -- the chat input's / commands (tuiclient.chat_commands) --
+        t.append("\nChat commands (typed in the IM reply line; tab completes)\n",
+                 style="bold underline")
+        for usage, what in help_lines():
+            t.append(f"  {usage:<38}", style="bold")
+            t.append(f"{what}\n")
+        t.append("  ↑ in an empty reply line: correct your last line; "
+                 "//text sends a line that starts with /\n", style="dim")
         t.append("\nRebind any action in the config file, e.g.\n  [keys]\n"
                  '  reply_im = "m"\n  down = ["j", "ctrl+n"]\n', style="dim")
         yield Header()

@@ -44,6 +44,9 @@ class OpenThread:
     def _keep(self, messages: list[Message]) -> None:
         self.messages = messages
         self.screen.query_one(EmailView).thread = messages
+        # Who reacted to its chat lines, for the timeline to draw under them.
+        self.screen.query_one(Timeline).reactions = self.engine.reactions(
+            [m.id for m in messages if m.id is not None and m.transport is Transport.XMPP])
 
     def _title(self) -> None:
         n = len(self.messages)
@@ -61,6 +64,7 @@ class OpenThread:
             "(no subject)" if Transport.EMAIL in thread.transports else "Chat with " + (
                 one_line(thread.last_sender).split("/", 1)[0] if thread.last_sender else "?"))
         self._title()
+        screen.chatting.opened(self.messages)
         select = None
         if select_id is not None:
             select = next((i for i, m in enumerate(self.messages) if m.id == select_id), None)
@@ -130,6 +134,8 @@ class OpenThread:
             screen.query_one(ChatReply).has_focus
         self._keep(messages)
         self._title()
+        if screen.chatting.peer is None:  # its first chat line: whom it is with
+            screen.chatting.opened(messages)
         select = len(messages) - 1 if at_end or current is None else next(
             (i for i, m in enumerate(messages) if m.id == current.id), len(messages) - 1)
         timeline.show(messages, select)
