@@ -37,7 +37,7 @@ class AskScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
-            yield Static(self.body, markup=False)
+            yield Static(self.body, markup=False, id="ask-body")
             with Horizontal(classes="buttons"):
                 for i, (key, label, value) in enumerate(self.answers):
                     yield Button(f"{label} \\[{key}]", id=f"answer-{value}",
@@ -107,5 +107,5 @@ class RevisionsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Earlier texts of this line", classes="dialog-title")
-            yield Static(self.body, markup=False)
+            yield Static(self.body, markup=False, id="revisions-body")
             yield Static("esc: back", classes="dialog-help", markup=False)

@@ -121,9 +121,9 @@ class OpenThread:
         screen.pass_down()
         messages = self.engine.timeline(*self.key)
         if [m.id for m in messages] == [m.id for m in self.messages]:
+            self._keep(messages)  # first: the reactions the lines are drawn with
             for m in messages:
                 timeline.update_message(m)
-            self._keep(messages)
             self.refresh_head()  # its delivery mark, flags, unread dot
             if self.on_screen():
                 screen.marking.read_open()
