@@ -219,6 +219,18 @@ async def test_a_room_invitation_occupants_and_roster_from_the_input(world, tmp_
             and p.get("type") == "unavailable"])
         assert await pilot_until(pilot, lambda: not pane.display)
         assert engine.joined_rooms(alice.name) == []
+        # From another conversation, /join opens the room's own.
+        bob_x.send(alice.jid, "Back to us")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Back to us"
+                                                    for t in listing(app).rows))
+        await go_to_row(pilot, app, lambda t: t.snippet == "Back to us")
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: "Back to us" in drawn(app)[-1])
+        await command(pilot, app, f"/join {room}")
+        assert await pilot_until(pilot, lambda: engine.joined_rooms(alice.name) == [room])
+        assert await pilot_until(pilot, lambda: any("Welcome in" in x for x in drawn(app)))
+        assert await pilot_until(pilot, lambda: pane.display)
+        assert "joined" in status(app)
 
         await command(pilot, app, f"/add {dave.jid} Dave D")
         assert await pilot_until(pilot, lambda: any(

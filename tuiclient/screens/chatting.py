@@ -174,7 +174,17 @@ class Chatting:
     async def _cmd_join(self, room: str, nick: str | None = None) -> str:
         account = self._need_account()
         occupants = await self.engine.join_room(account, room, nick=nick)
-        return f"joined {one_line(room)}: {len(occupants)} in the room"
+        joined = f"joined {one_line(room)}: {len(occupants)} in the room"
+        return joined if self.open_room(account, room) else \
+            f"{joined}; c writes its first line (to {one_line(room)}, by IM)"
+
+    def open_room(self, account: str, room: str) -> bool:
+        """Open a room's conversation (its newest line's); False if it has none yet."""
+        lines = self.engine.search(f"to:{bare(room)}", limit=1, account=account)
+        if not lines:
+            return False
+        self.screen.search_done(lines[0])
+        return True
 
     async def _cmd_leave(self, room: str | None = None) -> str:
         account, room = (self._need_account(), room) if room else self._needs_room("leave")
@@ -273,8 +283,7 @@ class Chatting:
         done = ""
         if isinstance(event, RoomInvitation):
             if answer == "join":
-                job = lambda: self.engine.accept_invitation(  # noqa: E731
-                    event.account, event.room, password=event.password or None)
+                job = lambda: self._accept(event)  # noqa: E731
                 done = f"joined {one_line(event.room)}"
             elif answer == "decline":
                 job = lambda: self.engine.decline_invitation(  # noqa: E731
@@ -290,6 +299,11 @@ class Chatting:
         if job is not None:
             self.screen.run_worker(self._answer(job, done), name="chat-answer", group="chat")
         self._next_ask()
+
+    async def _accept(self, event: RoomInvitation) -> None:
+        await self.engine.accept_invitation(event.account, event.room,
+                                            password=event.password or None)
+        self.open_room(event.account, event.room)
 
     async def _answer(self, job: Callable[[], Awaitable[object]], done: str) -> None:
         try:

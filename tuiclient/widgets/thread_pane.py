@@ -63,7 +63,10 @@ class ChatView(Vertical):
         label = self.query_one("#chat-status", Label)
         label.update(Text(text, style="" if error else "italic"))
         label.set_class(error, "error")
-        label.display = bool(text)
+        if label.display != bool(text):
+            label.display = bool(text)
+            # The timeline changed height: keep its chosen line in view.
+            self.call_after_refresh(self.query_one(Timeline).scroll_to_highlight)
 
     def set_target(self, text: Text | str) -> None:
         label = self.query_one("#reply-target", Label)
