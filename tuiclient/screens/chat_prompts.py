@@ -58,7 +58,12 @@ class AskScreen(ModalScreen[str | None]):
 def invitation_screen(event: RoomInvitation, inviter: str) -> AskScreen:
     """A room invitation: "join" or "decline" (None: not now)."""
     body = Text()
-    body.append(one_line(inviter), style="bold")
+    who, _, nick = inviter.partition("/")
+    if nick and who.lower() == event.room.lower():  # the room hides their address
+        body.append(one_line(nick), style="bold")
+        body.append(" (in the room)")
+    else:
+        body.append(one_line(inviter), style="bold")
     body.append(" invites you to the group chat ")
     body.append(one_line(event.room), style="bold")
     if event.reason:

@@ -53,8 +53,9 @@ class HelpScreen(Screen):
         # -- the chat input's / commands (tuiclient.chat_commands) --
         t.append("\nChat commands (typed in the IM reply line; tab completes)\n",
                  style="bold underline")
+        usage_w = 2 + max(len(usage) for usage, _ in help_lines())
         for usage, what in help_lines():
-            t.append(f"  {usage:<38}", style="bold")
+            t.append(f"  {usage:<{usage_w}}", style="bold")
             t.append(f"{what}\n")
         t.append("  ↑ in an empty reply line: correct your last line; "
                  "//text sends a line that starts with /\n", style="dim")
