@@ -4,7 +4,8 @@ transports, oldest first, each marked by transport and delivery state.
 Chat lines show what happened to them after they came: a correction's text in
 place, marked "edited" (XEP-0308); "message retracted" where the sender took
 it back (XEP-0424); the reactions under the line, each emoji with who sent it
-(XEP-0444); and a `/me` line as an action, "* bob waves" (XEP-0245).
+(XEP-0444); a `/me` line as an action, "* bob waves" (XEP-0245); and
+message styling (XEP-0393, `tuiclient.styling`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tuiclient.format import (
 )
 from tuiclient.keys import bind
 from tuiclient.people import Directory, bare
+from tuiclient.styling import styled
 
 
 class Chosen(TMessage):
@@ -78,6 +80,8 @@ def message_text(m: Message) -> Text:
             out.append("\n\n")
             out.append(body[at + 1:], style="dim italic")
             return out
+    if not email and m.transport is Transport.XMPP:
+        return styled(body)  # XEP-0393
     if email:
         body = reflow(body)
     for line in body.split("\n"):
