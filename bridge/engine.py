@@ -662,6 +662,15 @@ class Engine:
         if client is not None:
             client.send_chat_state(jid, state)
 
+    def room_subject(self, account: str, room: str, subject: str | None = None) -> str:
+        """A room's subject (topic); with `subject`, ask the room to change it
+        (the change comes back as a RoomSubjectChanged). Returns the one known now."""
+        client = self._chat(account)
+        if subject is not None:
+            with _chat_refusal():
+                client.set_subject(room, subject)
+        return client.subject(room)
+
 
 @contextlib.contextmanager
 def _chat_refusal() -> Iterator[None]:

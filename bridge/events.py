@@ -252,6 +252,16 @@ class RoomOccupantsChanged(Event):
 
 
 @dataclass(frozen=True)
+class RoomSubjectChanged(Event):
+    """A room we are in told its subject (on joining) or someone changed it."""
+
+    account: str
+    room: str
+    subject: str
+    by: str = ""  # the occupant's nick, when the room names one
+
+
+@dataclass(frozen=True)
 class ChatStateChanged(Event):
     """A contact is typing, paused, or left the chat (XEP-0085); never stored."""
 

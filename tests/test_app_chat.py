@@ -207,6 +207,13 @@ async def test_a_room_invitation_occupants_and_roster_from_the_input(world, tmp_
                                  {o.nick for o in pane.occupants} == {"bob", nick})
         shown = str(pane.render())
         assert "moderators" in shown and "participants" in shown
+        # bob sets the room's subject: in the title, and said once.
+        bob_x.xmpp.plugin["xep_0045"].set_subject(room, "Launch party")
+        assert await pilot_until(pilot, lambda: "topic: Launch party" in str(
+            app.screen.query_one("#chat-title").render()))
+        assert status(app) == "bob set the topic: Launch party"
+        await command(pilot, app, "/topic")
+        assert await pilot_until(pilot, lambda: status(app) == "topic: Launch party")
         # bob goes away in the room: the pane follows.
         bob_x.xmpp.send_presence(pto=f"{room}/bob", pshow="away")
         assert await pilot_until(pilot, lambda: "bob away" in str(pane.render()))

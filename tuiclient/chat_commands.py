@@ -33,6 +33,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("leave", "[room]", "leave this group chat", 0, 1),
     Command("invite", "jid [reason]", "invite someone to this group chat", 1, None,
             1),
+    Command("topic", "[subject]", "show or set this group chat's subject", 0, None),
     Command("occupants", "", "who is in this group chat"),
     Command("status", "online|away|dnd|xa|chat [message]", "your presence", 1, None,
             1),

@@ -137,6 +137,7 @@ class _Room:
     nick: str
     occupants: dict[str, Occupant] = field(default_factory=dict)
     joined: asyncio.Future[set[str]] | None = None
+    subject: str = ""  # the room's subject (topic), as the room last told it
 
 
 # How long a chat message the server acked stays ready to go again, until its

@@ -1,6 +1,6 @@
 """Rooms (XEP-0045 through slixmpp's xep_0045): join, create and configure,
-occupants, invitations (direct ones through xep_0249), memberships. A room's
-history comes from its archive, never from the join's replay.
+occupants, the subject, invitations (direct ones through xep_0249), memberships.
+A room's history comes from its archive, never from the join's replay.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from slixmpp import JID, InvalidJID
 from slixmpp.plugins.xep_0045.muc import AFFILIATIONS
 from slixmpp.types import MucAffiliation
 
-from ..events import RoomOccupantsChanged
+from ..events import RoomOccupantsChanged, RoomSubjectChanged
 from .archive import Archive
 from .core import IQ_TIMEOUT, Occupant, XmppError, _Room
 from .stanzas import NS_CLIENT, NS_MUC_USER, bare, error_condition, q, resource
@@ -24,6 +24,36 @@ log = logging.getLogger(__name__)
 
 class Rooms(Archive):
     """Multi-user chat rooms and invitations."""
+
+    def _wire_handlers(self) -> None:
+        super()._wire_handlers()
+        self.session.add_event_handler("groupchat_subject", self._guard(self._on_subject))
+
+    def _on_subject(self, msg: Any) -> None:
+        """A room's subject (XEP-0045 §8.1): told after our join, and on each
+        change. xep_0045 matches it (a <subject> with no body); read raw here."""
+        xml = msg.xml
+        sender = xml.get("from") or ""
+        room = self._rooms.get(bare(sender))
+        if room is None:
+            return
+        el = xml.find(q(NS_CLIENT, "subject"))
+        subject = (el.text or "").strip()[:1000] if el is not None else ""
+        if subject != room.subject:
+            room.subject = subject
+            self._publish(RoomSubjectChanged(self.name, room.jid, subject, resource(sender)))
+
+    def subject(self, room: str) -> str:
+        state = self._rooms.get(bare(room))
+        return state.subject if state else ""
+
+    def set_subject(self, room: str, subject: str) -> None:
+        """Ask the room to change its subject; the room tells it back to everyone
+        (a `RoomSubjectChanged`), or refuses with an error if we may not."""
+        room = bare(room)
+        if room not in self._joined_rooms():
+            raise XmppError(f"not in room {room}: join it first")
+        self._muc.set_subject(JID(room), subject)
 
     async def join_room(self, room: str, nick: str | None = None, password: str | None = None,
                         timeout: float = 20.0) -> list[Occupant]:

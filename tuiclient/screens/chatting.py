@@ -19,6 +19,7 @@ from bridge.events import (
     MessageReceived,
     RoomInvitation,
     RoomOccupantsChanged,
+    RoomSubjectChanged,
     SubscriptionRequest,
 )
 from bridge.model import Direction, Message, Transport
@@ -197,6 +198,20 @@ class Chatting:
         await self.engine.invite(account, room, jid, reason)
         return f"invited {one_line(jid)} to {one_line(room)}"
 
+    async def _cmd_topic(self, subject: str = "") -> str:
+        account, room = self._needs_room("join")
+        if not subject:
+            now = self.engine.room_subject(account, room)
+            return f"topic: {one_line(now)}" if now else "no topic set"
+        self.engine.room_subject(account, room, subject)
+        return ""  # the room tells the new one (RoomSubjectChanged)
+
+    def topic(self) -> str:
+        """The open group chat's subject, for the title ("" for none)."""
+        if self.peer is None or not self.room:
+            return ""
+        return one_line(self.engine.room_subject(*self.peer))
+
     async def _cmd_occupants(self) -> str:
         self._needs_room("join")
         self.show_occupants()
@@ -247,6 +262,11 @@ class Chatting:
                 if self.peer == (event.account, bare(event.sender)) and \
                         not self._error_shown():
                     self.say("")  # their line came: no longer typing
+            elif isinstance(event, RoomSubjectChanged):
+                if self.peer == (event.account, bare(event.room)):
+                    self.screen.opened.show_title()
+                    if event.by:
+                        self.say(f"{one_line(event.by)} set the topic: {one_line(event.subject)}")
             elif isinstance(event, RoomOccupantsChanged):
                 if self.peer == (event.account, bare(event.room)):
                     self.show_occupants()

@@ -50,8 +50,14 @@ class OpenThread:
 
     def _title(self) -> None:
         n = len(self.messages)
+        topic = self.screen.chatting.topic()
         self.screen.query_one(ChatView).set_title(
-            f"{self.subject} · {n} message{'s' * (n != 1)}")
+            f"{self.subject} · {n} message{'s' * (n != 1)}" + (f" · topic: {topic}"
+                                                               if topic else ""))
+
+    def show_title(self) -> None:
+        if self.key is not None:
+            self._title()
 
     def open(self, thread: Thread, select_id: int | None = None) -> None:
         screen = self.screen
@@ -63,8 +69,8 @@ class OpenThread:
         self.subject = one_line(thread.subject) or (
             "(no subject)" if Transport.EMAIL in thread.transports else "Chat with " + (
                 one_line(thread.last_sender).split("/", 1)[0] if thread.last_sender else "?"))
-        self._title()
         screen.chatting.opened(self.messages)
+        self._title()
         select = None
         if select_id is not None:
             select = next((i for i, m in enumerate(self.messages) if m.id == select_id), None)
@@ -133,9 +139,9 @@ class OpenThread:
             timeline.highlighted >= len(self.messages) - 1 or \
             screen.query_one(ChatReply).has_focus
         self._keep(messages)
-        self._title()
         if screen.chatting.peer is None:  # its first chat line: whom it is with
             screen.chatting.opened(messages)
+        self._title()
         select = len(messages) - 1 if at_end or current is None else next(
             (i for i, m in enumerate(messages) if m.id == current.id), len(messages) - 1)
         timeline.show(messages, select)
