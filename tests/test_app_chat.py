@@ -26,6 +26,7 @@ from tests.test_xmpp_chat import (
 )
 from tuiclient.app import TuiClientApp
 from tuiclient.screens.chat_prompts import AskScreen, RevisionsScreen
+from tuiclient.screens.roster import RosterScreen
 from tuiclient.widgets.conversation import ChatReply, Timeline
 from tuiclient.widgets.occupants import Occupants
 
@@ -242,6 +243,13 @@ async def test_a_room_invitation_occupants_and_roster_from_the_input(world, tmp_
         await command(pilot, app, f"/add {dave.jid} Dave D")
         assert await pilot_until(pilot, lambda: any(
             i.jid == dave.jid and i.name == "Dave D" for i in engine.roster(alice.name)))
+        await command(pilot, app, "/roster")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, RosterScreen)
+                                 and {jid for _, jid in app.screen.rows} == {bob.jid, dave.jid}), \
+            (app.screen, getattr(app.screen, "rows", None), status(app) if not isinstance(
+                app.screen, RosterScreen) else "")
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: not isinstance(app.screen, RosterScreen))
         await command(pilot, app, f"/remove {dave.jid}")
         assert await pilot_until(pilot, lambda: all(
             i.jid != dave.jid for i in engine.roster(alice.name)))

@@ -33,6 +33,7 @@ from tuiclient.screens.chat_prompts import (
     invitation_screen,
     subscription_screen,
 )
+from tuiclient.screens.roster import RosterScreen
 from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import ChatReply
 from tuiclient.widgets.thread_pane import ChatView
@@ -233,6 +234,13 @@ class Chatting:
     async def _cmd_remove(self, jid: str) -> str:
         await self.engine.roster_remove(self._need_account(), jid)
         return f"removed {one_line(jid)}"
+
+    async def _cmd_roster(self) -> str:
+        def write(jid: str | None) -> None:
+            if jid:
+                self.screen.action_compose(jid, "im")
+        self.screen.app.push_screen(RosterScreen(), write)
+        return ""
 
     async def _cmd_help(self) -> str:
         self.screen.action_help()
