@@ -662,6 +662,15 @@ class Engine:
         if client is not None:
             client.send_chat_state(jid, state)
 
+    async def older_chat(self, account: str, jid: str, before: str = ""
+                         ) -> tuple[int, str | None]:
+        """One page of older history with a contact, or of a room, from the server's
+        archive (XEP-0313), before the archive id `before` ("" for the newest page):
+        how many lines were new here, and the id to ask before next (None: the
+        archive has nothing older)."""
+        with _chat_refusal():
+            return await self._chat(account).fetch_history(jid, before=before)
+
     def room_subject(self, account: str, room: str, subject: str | None = None) -> str:
         """A room's subject (topic); with `subject`, ask the room to change it
         (the change comes back as a RoomSubjectChanged). Returns the one known now."""

@@ -7,6 +7,7 @@ contact request. alice uses the app; bob, carol and dave use plain slixmpp
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -14,7 +15,14 @@ from rich.console import Console
 
 from tests.harness.servers import MUC_DOMAIN
 from tests.others import person
-from tests.test_app import alice_app, go_to_message, go_to_row, listing, pilot_until
+from tests.test_app import (
+    alice_app,
+    go_to_message,
+    go_to_row,
+    listing,
+    pilot_until,
+    wait_until,
+)
 from tests.test_headless_chat import plain
 from tests.test_xmpp_chat import (
     NS_CHAT_STATES,
@@ -253,3 +261,36 @@ async def test_a_room_invitation_occupants_and_roster_from_the_input(world, tmp_
         await command(pilot, app, f"/remove {dave.jid}")
         assert await pilot_until(pilot, lambda: all(
             i.jid != dave.jid for i in engine.roster(alice.name)))
+
+
+async def test_up_past_the_first_line_pages_the_server_archive(world, tmp_path, running):
+    """A new device gets the recent history only; up past the first line asks the
+    server's archive (MAM) for the older lines, until its start."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    elsewhere = await xmpp(plain(world, alice))  # alice's other client, all along
+    for i in range(60):
+        if i == 10:  # the archive stamps by the second: the older page, older
+            await asyncio.sleep(1.1)
+        bob_x.send(alice.jid, f"line {i:02d}")
+    assert await wait_until(lambda: len(elsewhere.bodies()) == 60)
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: any(t.snippet == "line 59"
+                                                    for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "line 59")
+        await pilot.press("enter")
+        timeline = app.screen.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: len(timeline.messages) == 50)
+        assert timeline.messages[0].text == "line 10"
+        timeline.focus()
+        await pilot.press("g", "k")
+        assert await pilot_until(pilot, lambda: len(timeline.messages) == 60)
+        assert [m.text for m in timeline.messages] == [f"line {i:02d}" for i in range(60)]
+        assert await pilot_until(pilot, lambda: "10 older lines" in status(app)), status(app)
+        assert timeline.current is not None and timeline.current.text == "line 10"
+        await pilot.press("g", "k")
+        assert await pilot_until(pilot, lambda: "start of this chat" in status(app))
+        assert len(timeline.messages) == 60

@@ -52,6 +52,9 @@ class Chatting:
         self.room = False  # whether that JID is a group chat
         self._asks: list[tuple[tuple[str, ...], Event]] = []  # waiting to be asked
         self._asking: tuple[str, ...] | None = None  # the question on screen
+        # Per chat: the archive id to page back from (None: its start reached).
+        self._before: dict[tuple[str, str], str | None] = {}
+        self._paging = False
 
     @property
     def engine(self) -> Engine:
@@ -252,6 +255,41 @@ class Chatting:
             raise EngineError("no chat account")
         return account
 
+    def older(self) -> None:
+        """Up past the first line: a page of older history from the server's
+        archive (MAM), before the oldest line here that the archive named."""
+        if self.peer is None or self._paging:
+            return
+        key = self.peer
+        if key in self._before and self._before[key] is None:
+            self.say("the start of this chat's history")
+            return
+        before = self._before.get(key)
+        if before is None:
+            archived = [m for m in self.screen.opened.messages
+                        if m.transport is Transport.XMPP and m.stanza_id]
+            before = archived[0].stanza_id if archived else ""
+        self._paging = True
+        self.say("fetching older history…")
+        self.screen.run_worker(self._older(key, before or ""), name="chat-older",
+                               group="chat-older", exclusive=True)
+
+    async def _older(self, key: tuple[str, str], before: str) -> None:
+        try:
+            stored, first = await self.engine.older_chat(key[0], key[1], before)
+        except (EngineError, OSError) as exc:
+            self.say(f"older history: {exc}", error=True)
+            return
+        finally:
+            self._paging = False
+        self._before[key] = first
+        if self.peer != key:
+            return
+        self.screen.opened.refresh()
+        self.say(f"{stored} older line{'s' * (stored != 1)} from the server's archive"
+                 if stored else "the start of this chat's history" if first is None
+                 else "nothing older here yet; up again for more")
+
     def revisions(self, m: Message) -> None:
         if m.id is not None:
             self.screen.app.push_screen(RevisionsScreen(m, self.engine.revisions(m.id),
@@ -268,7 +306,7 @@ class Chatting:
                     self.say(f"{one_line(name)} {doing}" if doing else "")
             elif isinstance(event, MessageReceived):
                 if self.peer == (event.account, bare(event.sender)) and \
-                        not self._error_shown():
+                        event.source == "live" and not self._error_shown():
                     self.say("")  # their line came: no longer typing
             elif isinstance(event, RoomSubjectChanged):
                 if self.peer == (event.account, bare(event.room)):

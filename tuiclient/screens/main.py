@@ -252,6 +252,10 @@ class MainScreen(Screen):
     def chat_typing(self, event: ChatReply.Typing) -> None:
         self.chatting.typing(event.state)
 
+    @on(Timeline.NeedOlder)
+    def chat_older(self) -> None:
+        self.chatting.older()
+
     @on(Timeline.Revisions)
     def chat_revisions(self, event: Timeline.Revisions) -> None:
         self.chatting.revisions(event.message)

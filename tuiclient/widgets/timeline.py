@@ -140,6 +140,9 @@ class Timeline(OptionList):
         bind("revisions", "revisions", show=False),
     ]
 
+    class NeedOlder(TMessage):
+        """Up past the first line: the conversation's older history is wanted."""
+
     class Revisions(TMessage):
         """The user asks for the earlier texts of a corrected line."""
 
@@ -205,6 +208,12 @@ class Timeline(OptionList):
         if reacted is not None:
             parts.append(Padding(reacted, (0, 0, 0, 2)))
         return Group(*parts, Text(""))
+
+    def action_cursor_up(self) -> None:
+        if self.highlighted == 0 or not self.messages:
+            self.post_message(self.NeedOlder())
+            return
+        super().action_cursor_up()
 
     def action_revisions(self) -> None:
         m = self.current
