@@ -71,6 +71,11 @@ class Chatting:
 
     def opened(self, messages: Sequence[Message]) -> None:
         """A conversation was opened: whom it is with, its room's occupants."""
+        chat_input = self.screen.query_one(ChatReply)
+        if self.peer is not None and not self.room and chat_input.chat_state != "active":
+            # Typing there stopped: the peer left for another conversation.
+            self.engine.send_chat_state(self.peer[0], self.peer[1], "inactive")
+        chat_input.sent()
         self.peer, self.room = None, False
         own = {bare(x) for a in self.engine.accounts for x in (a.jid, a.email) if x}
         for m in reversed(messages):

@@ -58,7 +58,9 @@ class HelpScreen(Screen):
             t.append(f"  {usage:<{usage_w}}", style="bold")
             t.append(f"{what}\n")
         t.append("  ↑ in an empty reply line: correct your last line; "
-                 "//text sends a line that starts with /\n", style="dim")
+                 "//text sends a line that starts with /\n"
+                 "  ↑ past a chat's first line: older lines from the server's archive\n",
+                 style="dim")
         t.append("\nRebind any action in the config file, e.g.\n  [keys]\n"
                  '  reply_im = "m"\n  down = ["j", "ctrl+n"]\n', style="dim")
         yield Header()
