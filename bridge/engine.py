@@ -671,6 +671,16 @@ class Engine:
         with _chat_refusal():
             return await self._chat(account).fetch_history(jid, before=before)
 
+    async def room_moderate(self, account: str, room: str, action: str, who: str,
+                            reason: str = "") -> None:
+        """A moderator's act in a room: "kick" a nick out, or "ban" a JID (or an
+        occupant's nick) for good; the room refuses if we may not."""
+        client = self._chat(account)
+        if action not in ("kick", "ban"):
+            raise EngineError(f"no room action {action!r} (kick or ban)")
+        with _chat_refusal():
+            await (client.kick if action == "kick" else client.ban)(room, who, reason)
+
     def room_subject(self, account: str, room: str, subject: str | None = None) -> str:
         """A room's subject (topic); with `subject`, ask the room to change it
         (the change comes back as a RoomSubjectChanged). Returns the one known now."""

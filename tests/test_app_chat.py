@@ -27,6 +27,7 @@ from tests.test_headless_chat import plain
 from tests.test_xmpp_chat import (
     NS_CHAT_STATES,
     NS_CORRECT,
+    NS_MUC_USER,
     NS_REACTIONS,
     NS_RETRACT,
     line,
@@ -294,3 +295,41 @@ async def test_up_past_the_first_line_pages_the_server_archive(world, tmp_path, 
         await pilot.press("g", "k")
         assert await pilot_until(pilot, lambda: "start of this chat" in status(app))
         assert len(timeline.messages) == 60
+
+
+async def test_a_moderator_kicks_and_bans_from_the_input(world, tmp_path, running):
+    _, xmpp = running
+    alice, carol = person(world, "alice"), person(world, "carol")
+    carol_x = await xmpp(plain(world, carol))
+    room = f"mod{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    app = alice_app(world, tmp_path, alice)
+    async with app.run_test(size=(140, 40)) as pilot:
+        engine = app.engine
+        assert await pilot_until(pilot, lambda: app.screen.query_one(ChatReply) is not None)
+        await pilot.pause(1.0)
+        await command(pilot, app, f"/join {room}")  # a new room: alice owns it
+        assert await pilot_until(pilot, lambda: engine.joined_rooms(alice.name) == [room], 30), \
+            status(app)
+        assert "c writes its first line" in status(app)
+        await carol_x.join(room)
+        carol_x.send(room, "Hello from carol", groupchat=True)
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Hello from carol"
+                                                    for t in listing(app).rows))
+        await go_to_row(pilot, app, lambda t: t.snippet == "Hello from carol")
+        await pilot.press("enter")
+        pane = app.screen.query_one(Occupants)
+        nick = carol.jid.partition("@")[0]
+        assert await pilot_until(pilot, lambda: nick in {o.nick for o in pane.occupants})
+        await command(pilot, app, f"/kick {nick} too loud")
+        assert await pilot_until(pilot, lambda: any(
+            p.get("type") == "unavailable" and p.get("from") == f"{room}/{nick}" and
+            p.find(f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}status[@code='307']") is not None
+            for p in carol_x.presences)), status(app)
+        assert await pilot_until(pilot, lambda: nick not in {o.nick for o in pane.occupants})
+        await command(pilot, app, f"/ban {carol.jid} for good")
+        assert await pilot_until(pilot, lambda: "banned" in status(app)), status(app)
+        with pytest.raises(Exception):  # noqa: B017  # the room refuses her (forbidden)
+            await asyncio.wait_for(carol_x.join(room), 5)
+        # Nobody by that nick: the room's refusal comes back as one line.
+        await command(pilot, app, "/kick nobody")
+        assert await pilot_until(pilot, lambda: "/kick:" in status(app))

@@ -222,6 +222,25 @@ class Rooms(Archive):
         inviter = inviter if bare(inviter) == bare(room) else bare(inviter)  # room/nick kept
         self._muc.decline(JID(bare(room)), JID(inviter), reason)
 
+    async def kick(self, room: str, nick: str, reason: str = "") -> None:
+        """Take an occupant out of a room (role none, XEP-0045 §8.2); the room
+        refuses unless we moderate it."""
+        room = bare(room)
+        await self._asked(self._muc.set_role(JID(room), nick, "none", reason=reason,
+                                             timeout=IQ_TIMEOUT), room)
+
+    async def ban(self, room: str, who: str, reason: str = "") -> None:
+        """Ban someone from a room (affiliation outcast, §9.1): by JID, or by the
+        nick of an occupant whose JID the room shows us."""
+        room = bare(room)
+        state = self._rooms.get(room)
+        occupant = state.occupants.get(who) if state else None
+        jid = bare(who) if "@" in who else (occupant.jid if occupant else None)
+        if not jid:
+            raise XmppError(f"{who!r} is not an address, nor a nick whose address {room} shows")
+        await self._asked(self._muc.set_affiliation(
+            JID(room), "outcast", jid=JID(jid), reason=reason, timeout=IQ_TIMEOUT), room)
+
     async def grant_membership(self, room: str, jid: str, affiliation: str = "member") -> None:
         if affiliation not in AFFILIATIONS:
             raise XmppError(f"{room} refused: {affiliation!r} is not an affiliation")
