@@ -671,13 +671,18 @@ class Engine:
         with _chat_refusal():
             return await self._chat(account).fetch_history(jid, before=before)
 
-    async def room_moderate(self, account: str, room: str, action: str, who: str,
+    async def room_action(self, account: str, room: str, action: str, who: str,
                             reason: str = "") -> None:
-        """A moderator's act in a room: "kick" a nick out, or "ban" a JID (or an
-        occupant's nick) for good; the room refuses if we may not."""
+        """An act in a room: take another "nick" (`who`), or as a moderator "kick"
+        a nick out, or "ban" a JID (or an occupant's nick) for good; the room
+        refuses if we may not."""
         client = self._chat(account)
+        if action == "nick":
+            with _chat_refusal():
+                await client.change_nick(room, who)
+            return
         if action not in ("kick", "ban"):
-            raise EngineError(f"no room action {action!r} (kick or ban)")
+            raise EngineError(f"no room action {action!r} (nick, kick or ban)")
         with _chat_refusal():
             await (client.kick if action == "kick" else client.ban)(room, who, reason)
 

@@ -320,6 +320,17 @@ async def test_a_moderator_kicks_and_bans_from_the_input(world, tmp_path, runnin
         pane = app.screen.query_one(Occupants)
         nick = carol.jid.partition("@")[0]
         assert await pilot_until(pilot, lambda: nick in {o.nick for o in pane.occupants})
+        # /nick: the room tells everyone; a nick in use is refused, in one line.
+        await command(pilot, app, "/nick Boss")
+        assert await pilot_until(pilot, lambda: any(
+            p.get("from") == f"{room}/Boss" and p.get("type") is None
+            for p in carol_x.presences)), status(app)
+        assert await pilot_until(pilot, lambda: "Boss" in {o.nick for o in pane.occupants})
+        assert engine.joined_rooms(alice.name) == [room]
+        await command(pilot, app, f"/nick {nick}")
+        assert await pilot_until(pilot, lambda: "/nick:" in status(app) and
+                                 "conflict" in status(app)), status(app)
+        assert engine.joined_rooms(alice.name) == [room]
         await command(pilot, app, f"/kick {nick} too loud")
         assert await pilot_until(pilot, lambda: any(
             p.get("type") == "unavailable" and p.get("from") == f"{room}/{nick}" and

@@ -35,6 +35,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             1),
     Command("topic", "[subject]", "show or set this group chat's subject", 0, None),
     Command("occupants", "", "who is in this group chat"),
+    Command("nick", "name", "your nick in this group chat", 1, 1),
     Command("kick", "nick [reason]", "take someone out of this group chat (moderators)",
             1, None, 1),
     Command("ban", "jid|nick [reason]", "ban someone from this group chat (moderators)",

@@ -138,6 +138,7 @@ class _Room:
     occupants: dict[str, Occupant] = field(default_factory=dict)
     joined: asyncio.Future[set[str]] | None = None
     subject: str = ""  # the room's subject (topic), as the room last told it
+    renaming: asyncio.Future[str] | None = None  # our nick change under way
 
 
 # How long a chat message the server acked stays ready to go again, until its

@@ -118,6 +118,12 @@ class Rooms(Archive):
         nick = resource(xml.get("from") or "")
         if ptype == "error":
             condition, text, _b = error_condition(xml)
+            renaming = room.renaming
+            if renaming is not None and not renaming.done() and nick != room.nick:
+                renaming.set_exception(XmppError(
+                    f"room {room.jid} refused the nick {nick!r}: {condition}"
+                    + (f" ({text})" if text else "")))
+                return
             # An error about another nick (ours, sent earlier) is not about this join.
             if nick in ("", room.nick) and room.joined is not None \
                     and not room.joined.done():
@@ -132,6 +138,8 @@ class Rooms(Archive):
         if ptype == "unavailable":
             if room.occupants.pop(nick, None) is not None:
                 self._publish(RoomOccupantsChanged(self.name, room.jid))
+            if is_self and "303" in codes:
+                return  # our nick changes (§7.6): still in the room, under the new one
             if is_self and room.joined is not None and room.joined.done():
                 room.joined = None
             return
@@ -150,6 +158,10 @@ class Rooms(Archive):
             self._publish(RoomOccupantsChanged(self.name, room.jid))
         if is_self:
             room.nick = nick  # the room may have changed it
+            if room.renaming is not None and not room.renaming.done():
+                room.renaming.set_result(nick)
+                self.state.rooms[room.jid] = RoomMembership(room.jid, nick)
+                self.state.save()
             if room.joined is not None and not room.joined.done():
                 room.joined.set_result(codes)
 
@@ -221,6 +233,28 @@ class Rooms(Archive):
         (XEP-0045 §7.8.2). A direct invitation (XEP-0249) has no answer to send."""
         inviter = inviter if bare(inviter) == bare(room) else bare(inviter)  # room/nick kept
         self._muc.decline(JID(bare(room)), JID(inviter), reason)
+
+    async def change_nick(self, room: str, nick: str, timeout: float = 10.0) -> str:
+        """Take another nick in a room (XEP-0045 §7.6); returns the one the room
+        gave (it may change it), or raises with its refusal (a nick in use)."""
+        room = bare(room)
+        state = self._rooms.get(room)
+        if state is None or room not in self._joined_rooms():
+            raise XmppError(f"not in room {room}: join it first")
+        try:
+            JID(f"{room}/{nick}")
+        except InvalidJID as exc:
+            raise XmppError(f"{nick!r} cannot be a nick: {exc}") from None
+        state.renaming = asyncio.get_running_loop().create_future()
+        state.renaming.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self.session.send_presence(pto=f"{room}/{nick}", **{
+            k: v for k, v in self.session.own_presence.items() if k != "ppriority"})
+        try:
+            return await asyncio.wait_for(asyncio.shield(state.renaming), timeout)
+        except TimeoutError:
+            raise XmppError(f"no answer from room {room} within {timeout:.0f}s") from None
+        finally:
+            state.renaming = None
 
     async def kick(self, room: str, nick: str, reason: str = "") -> None:
         """Take an occupant out of a room (role none, XEP-0045 §8.2); the room

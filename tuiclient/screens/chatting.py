@@ -221,14 +221,19 @@ class Chatting:
             return ""
         return one_line(self.engine.room_subject(*self.peer))
 
+    async def _cmd_nick(self, nick: str) -> str:
+        account, room = self._needs_room("join")
+        await self.engine.room_action(account, room, "nick", nick)
+        return f"you are {one_line(nick)} in {one_line(room)}"
+
     async def _cmd_kick(self, nick: str, reason: str = "") -> str:
         account, room = self._needs_room("join")
-        await self.engine.room_moderate(account, room, "kick", nick, reason)
+        await self.engine.room_action(account, room, "kick", nick, reason)
         return f"{one_line(nick)} is out of {one_line(room)}"
 
     async def _cmd_ban(self, who: str, reason: str = "") -> str:
         account, room = self._needs_room("join")
-        await self.engine.room_moderate(account, room, "ban", who, reason)
+        await self.engine.room_action(account, room, "ban", who, reason)
         return f"{one_line(who)} is banned from {one_line(room)}"
 
     async def _cmd_occupants(self) -> str:
