@@ -307,7 +307,13 @@ async def test_a_moderator_kicks_and_bans_from_the_input(world, tmp_path, runnin
         engine = app.engine
         assert await pilot_until(pilot, lambda: app.screen.query_one(ChatReply) is not None)
         await pilot.pause(1.0)
-        await command(pilot, app, f"/join {room}")  # a new room: alice owns it
+        # ":" opens the command line from the list, no conversation open.
+        await pilot.press("colon")
+        assert app.screen.query_one(ChatReply).has_focus
+        assert app.screen.query_one(ChatReply).value == "/"
+        await pilot.press(*f"join {room}")
+        assert app.screen.query_one(ChatReply).value == f"/join {room}"
+        await pilot.press("enter")  # a new room: alice owns it
         assert await pilot_until(pilot, lambda: engine.joined_rooms(alice.name) == [room], 30), \
             status(app)
         assert "c writes its first line" in status(app)

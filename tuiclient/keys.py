@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("outbox_im", "m", "send an email by chat instead", "outbox"),
     Key("outbox_cancel", "x", "cancel", "outbox"),
     Key("revisions", "E", "earlier texts of a corrected chat line", "chat"),
+    Key("command", "colon", "chat command line: /join, /status, /roster…", "chat"),
 )}
 
 assert tuple(DEFAULTS) == KEY_ACTIONS, "tuiclient/keys.py and bridge/config.KEY_ACTIONS differ"
@@ -70,5 +71,5 @@ def keymap(overrides: dict[str, tuple[str, ...]]) -> dict[str, str]:
 def shown(action: str, overrides: dict[str, tuple[str, ...]]) -> str:
     """The keys of an action as a user types them: 'j, down'."""
     names = overrides.get(action) or tuple(DEFAULTS[action].keys.split(","))
-    pretty = {"slash": "/", "question_mark": "?", "escape": "esc"}
+    pretty = {"slash": "/", "question_mark": "?", "escape": "esc", "colon": ":"}
     return ", ".join(pretty.get(n, n) for n in names)

@@ -22,7 +22,7 @@ KEY_ACTIONS = (
     "reply_all_email", "reply_im", "reply_all_im", "reply_options", "compose", "flag",
     "unread", "outbox", "health", "help", "refresh", "quit", "outbox_retry", "outbox_email",
     "outbox_im", "outbox_cancel",
-    "revisions",
+    "revisions", "command",
 )
 
 DEFAULT_PORTS: dict[str, dict[str, int]] = {

@@ -132,6 +132,17 @@ class Chatting:
         chat_input.value = "/correct " + mine[-1].text
         chat_input.cursor_position = len(chat_input.value)
 
+    def command_line(self) -> None:
+        """`:` anywhere on the main screen: the chat input, ready for a command
+        (with or without a conversation open, as Profanity's always is)."""
+        if self.screen.narrow:
+            self.screen.pane = "chat"
+        chat_input = self.screen.query_one(ChatReply)
+        chat_input.focus()
+        if not chat_input.value:
+            chat_input.value = "/"
+        chat_input.cursor_position = len(chat_input.value)
+
     def run(self, typed: Typed) -> None:
         self.say("")
         self.screen.run_worker(self._run(typed), name=f"chat-{typed.name}", group="chat")

@@ -74,6 +74,7 @@ class MainScreen(Screen):
         bind("refresh", "refresh", show=False),
         bind("next_pane", "next_pane", show=False),
         bind("back", "back", show=False),
+        bind("command", "chat_command_line", show=False),
     ]
 
     narrow: reactive[bool] = reactive(False)
@@ -235,6 +236,9 @@ class MainScreen(Screen):
         self.replying.new_message(to, via)
 
     # -- the chat client: / commands, typing, occupants, prompts (`chatting`) ---------------
+
+    def action_chat_command_line(self) -> None:
+        self.chatting.command_line()
 
     @on(ChatReply.Command)
     def chat_command(self, event: ChatReply.Command) -> None:

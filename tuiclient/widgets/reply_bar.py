@@ -68,6 +68,10 @@ class ChatReply(Input):
     chat_state = "active"  # what the peer was told last
     _pause: Timer | None = None
 
+    def on_mount(self) -> None:
+        # Coming back to a half-typed line (or to ":"'s "/") goes on typing it.
+        self.select_on_focus = False
+
     def _tell(self, state: str) -> None:
         if state != self.chat_state:
             self.chat_state = state
