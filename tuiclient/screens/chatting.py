@@ -91,6 +91,15 @@ class Chatting:
         self.say("")
         self.show_occupants()
 
+    def chat_name(self) -> str:
+        """The open chat as its title names it: "Group chat den@…", "Chat with Bob"."""
+        if self.peer is None:
+            return ""
+        jid = self.peer[1]
+        if self.room:
+            return f"Group chat {one_line(jid)}"
+        return f"Chat with {one_line(self.screen.overview.names.get(jid) or jid)}"
+
     def show_occupants(self) -> None:
         pane = self.screen.query_one(Occupants)
         if self.peer is None or not self.room:

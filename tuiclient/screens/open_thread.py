@@ -66,10 +66,11 @@ class OpenThread:
         screen.marking.forget()
         screen.pass_down()
         self._keep(self.engine.timeline(thread.account, thread.thread_id))
-        self.subject = one_line(thread.subject) or (
-            "(no subject)" if Transport.EMAIL in thread.transports else "Chat with " + (
-                one_line(thread.last_sender).split("/", 1)[0] if thread.last_sender else "?"))
         screen.chatting.opened(self.messages)
+        self.subject = one_line(thread.subject) or (
+            "(no subject)" if Transport.EMAIL in thread.transports else
+            screen.chatting.chat_name() or "Chat with " + (
+                one_line(thread.last_sender).split("/", 1)[0] if thread.last_sender else "?"))
         self._title()
         select = None
         if select_id is not None:
