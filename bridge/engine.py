@@ -266,14 +266,6 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         if client is not None:
             client.send_chat_state(jid, state)
 
-    # -- the TUI's triage (issue 19) --
-
-    def thread_labels(self, keys: Sequence[tuple[str, str]]
-                      ) -> dict[tuple[str, str], tuple[frozenset[str], frozenset[str], bool]]:
-        """Per conversation (account, thread id): its tags (IMAP keywords), the
-        folders its emails are in, whether it has chat lines; for the list's rows."""
-        return self.store.thread_labels(keys)
-
 
 @contextlib.contextmanager
 def _chat_refusal() -> Iterator[None]:

@@ -150,3 +150,36 @@ class ChatVerbs:
             self._chat(account).set_presence(show, status)
         except ValueError as exc:
             raise EngineError(str(exc)) from None
+
+    async def older_chat(self, account: str, jid: str, before: str = ""
+                         ) -> tuple[int, str | None]:
+        """One page of older history with a contact, or of a room, from the server's
+        archive (XEP-0313), before the archive id `before` ("" for the newest page):
+        how many lines were new here, and the id to ask before next (None: the
+        archive has nothing older)."""
+        with chat_refusal():
+            return await self._chat(account).fetch_history(jid, before=before)
+
+    async def room_action(self, account: str, room: str, action: str, who: str,
+                            reason: str = "") -> None:
+        """An act in a room: take another "nick" (`who`), or as a moderator "kick"
+        a nick out, or "ban" a JID (or an occupant's nick) for good; the room
+        refuses if we may not."""
+        client = self._chat(account)
+        if action == "nick":
+            with chat_refusal():
+                await client.change_nick(room, who)
+            return
+        if action not in ("kick", "ban"):
+            raise EngineError(f"no room action {action!r} (nick, kick or ban)")
+        with chat_refusal():
+            await (client.kick if action == "kick" else client.ban)(room, who, reason)
+
+    def room_subject(self, account: str, room: str, subject: str | None = None) -> str:
+        """A room's subject (topic); with `subject`, ask the room to change it
+        (the change comes back as a RoomSubjectChanged). Returns the one known now."""
+        client = self._chat(account)
+        if subject is not None:
+            with chat_refusal():
+                client.set_subject(room, subject)
+        return client.subject(room)

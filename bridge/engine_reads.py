@@ -275,3 +275,9 @@ class EngineReads:
         if client is None:
             return []
         return [(bare_jid(o.jid) if o.jid else "", o.nick) for o in client.occupants(room)]
+
+    def thread_labels(self, keys: Sequence[tuple[str, str]]
+                      ) -> dict[tuple[str, str], tuple[frozenset[str], frozenset[str], bool]]:
+        """Per conversation (account, thread id): its tags (IMAP keywords), the
+        folders its emails are in, whether it has chat lines; for the list's rows."""
+        return self.store.thread_labels(keys)

@@ -243,6 +243,25 @@ class RoomInvitation(Event):
 
 
 @dataclass(frozen=True)
+class RoomOccupantsChanged(Event):
+    """Someone came into a room we are in, left it, or changed role or presence
+    there (or we left it); read its occupants again. Never stored."""
+
+    account: str
+    room: str
+
+
+@dataclass(frozen=True)
+class RoomSubjectChanged(Event):
+    """A room we are in told its subject (on joining) or someone changed it."""
+
+    account: str
+    room: str
+    subject: str
+    by: str = ""  # the occupant's nick, when the room names one
+
+
+@dataclass(frozen=True)
 class ChatStateChanged(Event):
     """A contact is typing, paused, or left the chat (XEP-0085); never stored."""
 

@@ -4,10 +4,13 @@ Enter runs it, Esc leaves.
 
 Every command runs the same action as its key (the screen's `action_*`), so
 the two never drift apart; `:help` opens the key help, which lists them too.
+The chat input's `/` commands are here too, by the same names (`:join`,
+`:status away`), run as if typed in the chat input.
 """
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +22,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
+
+from tuiclient.chat_commands import COMMANDS as CHAT_COMMANDS
+from tuiclient.chat_commands import NotACommand
+from tuiclient.chat_commands import parse as parse_chat
 
 if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
@@ -54,7 +61,23 @@ def commands(screen: MainScreen) -> dict[str, Command]:
         Command("help", "every key and command", lambda a: s.action_help()),
         Command("quit", "quit", lambda a: s.app.exit()),
     ]
-    return {c.name: c for c in cmds}
+    found = {c.name: c for c in cmds}
+    # The chat input's / commands, here by the same names (`:join room@...`), run
+    # by the same code as when typed in the chat input.
+    for chat in CHAT_COMMANDS.values():
+        if chat.name not in found:
+            found[chat.name] = Command(chat.name, chat.help,
+                                       functools.partial(_chat, s, chat.name), chat.usage)
+    return found
+
+
+def _chat(screen: MainScreen, name: str, words: list[str]) -> None:
+    try:
+        typed = parse_chat("/" + " ".join([name, *words]))
+    except NotACommand as exc:
+        screen.chatting.say(str(exc), error=True)
+        return
+    screen.chatting.run(typed)
 
 
 def complete(text: str, names: list[str], turn: int = 0) -> str:

@@ -62,6 +62,7 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("mute", "M", "mute or unmute the conversation's notifications", "marking"),
     Key("command_line", "colon", "command line (:help lists the commands)", "finding"),
     Key("prev_pane", "shift+tab", "previous pane", "moving"),
+    Key("revisions", "E", "earlier texts of a corrected chat line", "chat"),
 )}
 
 assert tuple(DEFAULTS) == KEY_ACTIONS, "tuiclient/keys.py and bridge/config.KEY_ACTIONS differ"

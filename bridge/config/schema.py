@@ -23,7 +23,7 @@ KEY_ACTIONS = (
     "unread", "mark", "delete", "archive", "move", "copy", "tags", "undo", "save", "forward",
     "bounce", "drafts", "outbox", "health", "help", "refresh", "quit", "outbox_retry",
     "outbox_email", "outbox_im", "outbox_cancel",
-    "mute", "command_line", "prev_pane",
+    "mute", "command_line", "prev_pane", "revisions",
 )
 # [notify] desktop: how a desktop notification goes out. auto: the freedesktop
 # notification service over D-Bus (notify-send) when a session bus is there, else

@@ -229,7 +229,10 @@ class XmppClient(Rooms):
         items = []
         for jid in roster:
             item = roster[jid]
-            if bare(str(jid)) == self.own:
+            # Our own JID, and rooms: slixmpp keeps an entry for every JID whose
+            # presence came, and a room's occupants' presences come from the room.
+            if bare(str(jid)) == self.own or bare(str(jid)) in self._rooms \
+                    or bare(str(jid)) in self.state.rooms:
                 continue
             items.append(RosterItem(bare(str(jid)), item["name"] or "",
                                     item["subscription"] or "none", bool(item["pending_out"]),

@@ -128,6 +128,7 @@ class Occupant:
     jid: str | None  # the real bare JID, when the room reveals it to us
     role: str
     affiliation: str
+    show: str = ""  # their presence in the room: "", chat, away, xa or dnd
 
 
 @dataclass
@@ -136,6 +137,8 @@ class _Room:
     nick: str
     occupants: dict[str, Occupant] = field(default_factory=dict)
     joined: asyncio.Future[set[str]] | None = None
+    subject: str = ""  # the room's subject (topic), as the room last told it
+    renaming: asyncio.Future[str] | None = None  # our nick change under way
 
 
 # How long a chat message the server acked stays ready to go again, until its

@@ -1,6 +1,6 @@
 """Rooms (XEP-0045 through slixmpp's xep_0045): join, create and configure,
-occupants, invitations (direct ones through xep_0249), memberships. A room's
-history comes from its archive, never from the join's replay.
+occupants, the subject, invitations (direct ones through xep_0249), memberships.
+A room's history comes from its archive, never from the join's replay.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from slixmpp import JID, InvalidJID
 from slixmpp.plugins.xep_0045.muc import AFFILIATIONS
 from slixmpp.types import MucAffiliation
 
+from ..events import RoomOccupantsChanged, RoomSubjectChanged
 from .archive import Archive
 from .core import IQ_TIMEOUT, Occupant, XmppError, _Room
-from .stanzas import NS_MUC_USER, bare, error_condition, q, resource
+from .stanzas import NS_CLIENT, NS_MUC_USER, bare, error_condition, q, resource
 from .state import RoomMembership
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,36 @@ log = logging.getLogger(__name__)
 
 class Rooms(Archive):
     """Multi-user chat rooms and invitations."""
+
+    def _wire_handlers(self) -> None:
+        super()._wire_handlers()
+        self.session.add_event_handler("groupchat_subject", self._guard(self._on_subject))
+
+    def _on_subject(self, msg: Any) -> None:
+        """A room's subject (XEP-0045 §8.1): told after our join, and on each
+        change. xep_0045 matches it (a <subject> with no body); read raw here."""
+        xml = msg.xml
+        sender = xml.get("from") or ""
+        room = self._rooms.get(bare(sender))
+        if room is None:
+            return
+        el = xml.find(q(NS_CLIENT, "subject"))
+        subject = (el.text or "").strip()[:1000] if el is not None else ""
+        if subject != room.subject:
+            room.subject = subject
+            self._publish(RoomSubjectChanged(self.name, room.jid, subject, resource(sender)))
+
+    def subject(self, room: str) -> str:
+        state = self._rooms.get(bare(room))
+        return state.subject if state else ""
+
+    def set_subject(self, room: str, subject: str) -> None:
+        """Ask the room to change its subject; the room tells it back to everyone
+        (a `RoomSubjectChanged`), or refuses with an error if we may not."""
+        room = bare(room)
+        if room not in self._joined_rooms():
+            raise XmppError(f"not in room {room}: join it first")
+        self._muc.set_subject(JID(room), subject)
 
     async def join_room(self, room: str, nick: str | None = None, password: str | None = None,
                         timeout: float = 20.0) -> list[Occupant]:
@@ -87,6 +118,12 @@ class Rooms(Archive):
         nick = resource(xml.get("from") or "")
         if ptype == "error":
             condition, text, _b = error_condition(xml)
+            renaming = room.renaming
+            if renaming is not None and not renaming.done() and nick != room.nick:
+                renaming.set_exception(XmppError(
+                    f"room {room.jid} refused the nick {nick!r}: {condition}"
+                    + (f" ({text})" if text else "")))
+                return
             # An error about another nick (ours, sent earlier) is not about this join.
             if nick in ("", room.nick) and room.joined is not None \
                     and not room.joined.done():
@@ -99,19 +136,32 @@ class Rooms(Archive):
         item = x.find(q(NS_MUC_USER, "item")) if x is not None else None
         is_self = "110" in codes
         if ptype == "unavailable":
-            room.occupants.pop(nick, None)
+            if room.occupants.pop(nick, None) is not None:
+                self._publish(RoomOccupantsChanged(self.name, room.jid))
+            if is_self and "303" in codes:
+                return  # our nick changes (§7.6): still in the room, under the new one
             if is_self and room.joined is not None and room.joined.done():
                 room.joined = None
             return
         if ptype != "available":
             return
         real = bare(item.get("jid") or "") if item is not None else ""
-        room.occupants[nick] = Occupant(
+        show_el = xml.find(q(NS_CLIENT, "show"))
+        show = (show_el.text or "").strip() if show_el is not None else ""
+        occupant = Occupant(
             nick, real or (self.own if is_self else None),
             (item.get("role") if item is not None else None) or "participant",
-            (item.get("affiliation") if item is not None else None) or "none")
+            (item.get("affiliation") if item is not None else None) or "none",
+            show if show in ("chat", "away", "xa", "dnd") else "")
+        if room.occupants.get(nick) != occupant:
+            room.occupants[nick] = occupant
+            self._publish(RoomOccupantsChanged(self.name, room.jid))
         if is_self:
             room.nick = nick  # the room may have changed it
+            if room.renaming is not None and not room.renaming.done():
+                room.renaming.set_result(nick)
+                self.state.rooms[room.jid] = RoomMembership(room.jid, nick)
+                self.state.save()
             if room.joined is not None and not room.joined.done():
                 room.joined.set_result(codes)
 
@@ -160,6 +210,7 @@ class Rooms(Archive):
         self.state.save()
         if state is not None:
             self.session.send_presence(pto=f"{room}/{state.nick}", ptype="unavailable")
+            self._publish(RoomOccupantsChanged(self.name, room))
 
     def occupants(self, room: str) -> list[Occupant]:
         state = self._rooms.get(bare(room))
@@ -182,6 +233,47 @@ class Rooms(Archive):
         (XEP-0045 §7.8.2). A direct invitation (XEP-0249) has no answer to send."""
         inviter = inviter if bare(inviter) == bare(room) else bare(inviter)  # room/nick kept
         self._muc.decline(JID(bare(room)), JID(inviter), reason)
+
+    async def change_nick(self, room: str, nick: str, timeout: float = 10.0) -> str:
+        """Take another nick in a room (XEP-0045 §7.6); returns the one the room
+        gave (it may change it), or raises with its refusal (a nick in use)."""
+        room = bare(room)
+        state = self._rooms.get(room)
+        if state is None or room not in self._joined_rooms():
+            raise XmppError(f"not in room {room}: join it first")
+        try:
+            JID(f"{room}/{nick}")
+        except InvalidJID as exc:
+            raise XmppError(f"{nick!r} cannot be a nick: {exc}") from None
+        state.renaming = asyncio.get_running_loop().create_future()
+        state.renaming.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self.session.send_presence(pto=f"{room}/{nick}", **{
+            k: v for k, v in self.session.own_presence.items() if k != "ppriority"})
+        try:
+            return await asyncio.wait_for(asyncio.shield(state.renaming), timeout)
+        except TimeoutError:
+            raise XmppError(f"no answer from room {room} within {timeout:.0f}s") from None
+        finally:
+            state.renaming = None
+
+    async def kick(self, room: str, nick: str, reason: str = "") -> None:
+        """Take an occupant out of a room (role none, XEP-0045 §8.2); the room
+        refuses unless we moderate it."""
+        room = bare(room)
+        await self._asked(self._muc.set_role(JID(room), nick, "none", reason=reason,
+                                             timeout=IQ_TIMEOUT), room)
+
+    async def ban(self, room: str, who: str, reason: str = "") -> None:
+        """Ban someone from a room (affiliation outcast, §9.1): by JID, or by the
+        nick of an occupant whose JID the room shows us."""
+        room = bare(room)
+        state = self._rooms.get(room)
+        occupant = state.occupants.get(who) if state else None
+        jid = bare(who) if "@" in who else (occupant.jid if occupant else None)
+        if not jid:
+            raise XmppError(f"{who!r} is not an address, nor a nick whose address {room} shows")
+        await self._asked(self._muc.set_affiliation(
+            JID(room), "outcast", jid=JID(jid), reason=reason, timeout=IQ_TIMEOUT), room)
 
     async def grant_membership(self, room: str, jid: str, affiliation: str = "member") -> None:
         if affiliation not in AFFILIATIONS:

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from tuiclient.appref import client_app
+from tuiclient.chat_commands import help_lines
 from tuiclient.command_line import commands
 from tuiclient.keys import DEFAULTS, moving, shown
 
@@ -71,6 +72,17 @@ class HelpScreen(Screen):
                 t.append(f"  {(':' + c.name + ' ' + c.takes).rstrip():<{keys_w + what_w}}",
                          style="bold")
                 t.append(f"{c.description}\n")
+        # -- the chat input's / commands (tuiclient.chat_commands) --
+        t.append("\nChat commands (typed in the IM reply line; tab completes)\n",
+                 style="bold underline")
+        usage_w = 2 + max(len(usage) for usage, _ in help_lines())
+        for usage, what in help_lines():
+            t.append(f"  {usage:<{usage_w}}", style="bold")
+            t.append(f"{what}\n")
+        t.append("  ↑ in an empty reply line: correct your last line; "
+                 "//text sends a line that starts with /\n"
+                 "  ↑ past a chat's first line: older lines from the server's archive\n",
+                 style="dim")
         t.append("\nRebind any action in the config file, e.g.\n  [keys]\n"
                  '  reply_im = "m"\n  down = ["j", "ctrl+n"]\n', style="dim")
         yield Header()

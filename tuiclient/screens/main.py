@@ -35,6 +35,7 @@ from tuiclient.drafts import ReplyDraft
 from tuiclient.engine_events import EngineEvents
 from tuiclient.format import one_line
 from tuiclient.keys import bind
+from tuiclient.screens.chatting import Chatting
 from tuiclient.screens.health import HealthScreen
 from tuiclient.screens.help import HelpScreen
 from tuiclient.screens.mail import MailKeys
@@ -115,6 +116,7 @@ class MainScreen(Screen):
         self.replying = Replying(self)
         self.triage = Triage(self)
         self.mail = MailKeys(self)
+        self.chatting = Chatting(self)
 
     @property
     def engine(self) -> Engine:
@@ -334,6 +336,32 @@ class MainScreen(Screen):
     def action_compose(self, to: str = "", via: str = "email") -> None:
         self.replying.new_message(to, via)
 
+    # -- the chat client: / commands, typing, occupants, prompts (`chatting`) ---------------
+
+    @on(ChatReply.Command)
+    def chat_command(self, event: ChatReply.Command) -> None:
+        self.chatting.run(event.typed)
+
+    @on(ChatReply.Refused)
+    def chat_refused(self, event: ChatReply.Refused) -> None:
+        self.chatting.say(event.reason, error=True)
+
+    @on(ChatReply.EditLast)
+    def chat_edit_last(self) -> None:
+        self.chatting.edit_last()
+
+    @on(ChatReply.Typing)
+    def chat_typing(self, event: ChatReply.Typing) -> None:
+        self.chatting.typing(event.state)
+
+    @on(Timeline.NeedOlder)
+    def chat_older(self) -> None:
+        self.chatting.older()
+
+    @on(Timeline.Revisions)
+    def chat_revisions(self, event: Timeline.Revisions) -> None:
+        self.chatting.revisions(event.message)
+
     # -- other screens -------------------------------------------------------------------
 
     def action_search(self, query: str = "") -> None:
@@ -418,3 +446,4 @@ class MainScreen(Screen):
             self.opened.refresh()
         if todo.status and not todo.outbox:
             overview.refresh_status()
+        self.chatting.events(message.events)

@@ -45,11 +45,20 @@ class OpenThread:
     def _keep(self, messages: list[Message]) -> None:
         self.messages = messages
         self.screen.query_one(EmailView).thread = messages
+        # Who reacted to its chat lines, for the timeline to draw under them.
+        self.screen.query_one(Timeline).reactions = self.engine.reactions(
+            [m.id for m in messages if m.id is not None and m.transport is Transport.XMPP])
 
     def _title(self) -> None:
         n = len(self.messages)
+        topic = self.screen.chatting.topic()
         self.screen.query_one(ChatView).set_title(
-            f"{self.subject} · {n} message{'s' * (n != 1)}")
+            f"{self.subject} · {n} message{'s' * (n != 1)}" + (f" · topic: {topic}"
+                                                               if topic else ""))
+
+    def show_title(self) -> None:
+        if self.key is not None:
+            self._title()
 
     def open(self, thread: Thread, select_id: int | None = None) -> None:
         screen = self.screen
@@ -58,9 +67,11 @@ class OpenThread:
         screen.marking.forget()
         screen.pass_down()
         self._keep(self.engine.timeline(thread.account, thread.thread_id))
+        screen.chatting.opened(self.messages)
         peer = other_party(self.messages, own_addresses(self.engine))
         self.subject = one_line(thread.subject) or (
-            "(no subject)" if Transport.EMAIL in thread.transports else "Chat with " + (
+            "(no subject)" if Transport.EMAIL in thread.transports else
+            screen.chatting.chat_name() or "Chat with " + (
                 one_line(screen.overview.names.get(peer.lower(), peer)) or "?"))
         self._title()
         select = None
@@ -119,9 +130,9 @@ class OpenThread:
         screen.pass_down()
         messages = self.engine.timeline(*self.key)
         if [m.id for m in messages] == [m.id for m in self.messages]:
+            self._keep(messages)  # first: the reactions the lines are drawn with
             for m in messages:
                 timeline.update_message(m)
-            self._keep(messages)
             self.refresh_head()  # its delivery mark, flags, unread dot
             if self.on_screen():
                 screen.marking.read_open()
@@ -131,6 +142,8 @@ class OpenThread:
             timeline.highlighted >= len(self.messages) - 1 or \
             screen.query_one(ChatReply).has_focus
         self._keep(messages)
+        if screen.chatting.peer is None:  # its first chat line: whom it is with
+            screen.chatting.opened(messages)
         self._title()
         select = len(messages) - 1 if at_end or current is None else next(
             (i for i, m in enumerate(messages) if m.id == current.id), len(messages) - 1)

@@ -16,6 +16,7 @@ from bridge.events import (
     DeliveryChanged,
     Event,
     HealthChanged,
+    MessageChanged,
     MessageReceived,
     PresenceChanged,
     RosterChanged,
@@ -42,7 +43,7 @@ class Redraw:
     def of(cls, events: Iterable[Event]) -> Redraw:
         r = cls()
         for event in events:
-            if isinstance(event, MessageReceived):
+            if isinstance(event, (MessageReceived, MessageChanged)):
                 r.threads[(event.account, event.thread_id)] = None
             elif isinstance(event, FolderChanged):
                 if event.new or event.flags_changed or event.vanished:

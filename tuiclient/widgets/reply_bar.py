@@ -1,13 +1,23 @@
 """The reply line under the timeline: the inline chat reply and, over it, whom
-the reply being written goes to and how."""
+the reply being written goes to and how.
+
+The chat input reads `/` commands the way Profanity users type them
+(`tuiclient.chat_commands`): a known one goes up as `Command`, anything else
+as `Refused` with the text kept; Tab completes a command's name; ↑ in an empty
+input asks to correct the last line (`EditLast`). While words are typed it says
+so (`Typing`: composing, then paused after a pause, active when cleared), for
+the screen to tell the peer (XEP-0085).
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message as TMessage
+from textual.timer import Timer
 from textual.widgets import Input
 
+from tuiclient.chat_commands import NotACommand, Typed, complete, is_command, literal, parse
 from tuiclient.drafts import ReplyDraft
 from tuiclient.people import Directory, reply_names
 
@@ -19,12 +29,95 @@ class ChatReply(Input):
     """The inline chat reply: Enter sends, Escape leaves."""
 
     BINDINGS = [Binding("escape", "leave", "leave", show=False),
-                Binding("ctrl+o", "options", "reply options")]
+                Binding("ctrl+o", "options", "reply options"),
+                Binding("tab", "complete", "complete", show=False),
+                Binding("up", "edit_last", "correct the last line", show=False)]
+
+    PAUSED_AFTER = 5.0  # seconds without a keystroke: "paused" (XEP-0085 §5.2)
 
     class Send(TMessage):
         def __init__(self, text: str) -> None:
             super().__init__()
             self.text = text
+
+    class Command(TMessage):
+        """A `/` command, parsed; the input is cleared."""
+
+        def __init__(self, typed: Typed) -> None:
+            super().__init__()
+            self.typed = typed
+
+    class Refused(TMessage):
+        """A `/` line that is no command (or has the wrong words): `reason` is the
+        one line to show; the input keeps the text."""
+
+        def __init__(self, reason: str) -> None:
+            super().__init__()
+            self.reason = reason
+
+    class EditLast(TMessage):
+        """↑ in an empty input: correct the last line of the conversation."""
+
+    class Typing(TMessage):
+        """Our chat state changed: composing, paused or active."""
+
+        def __init__(self, state: str) -> None:
+            super().__init__()
+            self.state = state
+
+    chat_state = "active"  # what the peer was told last
+    _pause: Timer | None = None
+
+    def on_mount(self) -> None:
+        # Coming back to a half-typed line (or to ":"'s "/") goes on typing it.
+        self.select_on_focus = False
+
+    def _tell(self, state: str) -> None:
+        if state != self.chat_state:
+            self.chat_state = state
+            self.post_message(self.Typing(state))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input is not self:
+            return
+        if self._pause is not None:
+            self._pause.stop()
+            self._pause = None
+        if not self.value or is_command(self.value):
+            self._tell("active" if self.chat_state != "active" else self.chat_state)
+            return
+        self._tell("composing")
+        self._pause = self.set_timer(self.PAUSED_AFTER, lambda: self._tell("paused"))
+
+    def sent(self) -> None:
+        """The line went: a message carries "active" itself (no state of its own)."""
+        if self._pause is not None:
+            self._pause.stop()
+            self._pause = None
+        self.chat_state = "active"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "complete":  # else Tab moves on, as everywhere
+            return bool(complete(self.value))
+        if action == "edit_last":
+            return not self.value
+        return True
+
+    def action_complete(self) -> None:
+        names = complete(self.value)
+        if len(names) == 1:
+            self.value = f"/{names[0]} "
+        else:  # the longest common start, and the choices
+            common = names[0]
+            for name in names[1:]:
+                while not name.startswith(common):
+                    common = common[:-1]
+            self.value = f"/{common}"
+            self.post_message(self.Refused("  ".join(f"/{n}" for n in names)))
+        self.cursor_position = len(self.value)
+
+    def action_edit_last(self) -> None:
+        self.post_message(self.EditLast())
 
     class Leave(TMessage):
         pass
@@ -33,8 +126,19 @@ class ChatReply(Input):
         pass
 
     async def action_submit(self) -> None:
-        if self.value.strip():
-            self.post_message(self.Send(self.value))
+        if not self.value.strip():
+            return
+        if not is_command(self.value):
+            self.sent()
+            self.post_message(self.Send(literal(self.value)))
+            return
+        try:
+            typed = parse(self.value)
+        except NotACommand as refusal:
+            self.post_message(self.Refused(str(refusal)))
+            return
+        self.value = ""
+        self.post_message(self.Command(typed))
 
     def action_leave(self) -> None:
         self.post_message(self.Leave())

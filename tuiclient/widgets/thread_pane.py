@@ -2,7 +2,9 @@
 left, the chat view (title, timeline, reply line) on the right.
 
 Attributes down: the screen sets `directory` (who is who) and `draft` (the IM
-reply being written) here, and they flow to the widgets that draw them.
+reply being written) here, and they flow to the widgets that draw them. The
+chat view also shows a group chat's occupants beside the timeline, and under
+it one line of news: the peer's typing, or what a `/` command said.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import time
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Container, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Label
@@ -20,13 +22,21 @@ from tuiclient.drafts import ReplyDraft
 from tuiclient.format import Clock
 from tuiclient.people import Directory
 from tuiclient.widgets.email_view import EmailView
+from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import IDLE, WRITING, ChatReply, target_text
 from tuiclient.widgets.response_cards import ResponseCards
 from tuiclient.widgets.timeline import Timeline
 
 
 class ChatView(Vertical):
-    """The timeline and, under it, the inline reply line."""
+    """The timeline (and a room's occupants) and, under it, the inline reply line."""
+
+    DEFAULT_CSS = """
+    ChatView #chat-body { height: 1fr; }
+    ChatView #chat-body > Timeline { width: 1fr; }
+    ChatView #chat-status { width: 1fr; padding: 0 1; color: $text-muted; display: none; }
+    ChatView #chat-status.error { color: $error; }
+    """
 
     directory: var[Directory] = var(Directory)
     draft: var[ReplyDraft | None] = var(None, always_update=True)
@@ -37,12 +47,26 @@ class ChatView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("Conversation", id="chat-title", markup=False)
-        yield Timeline(clock=self.clock, id="timeline").data_bind(ChatView.directory)
+        with Horizontal(id="chat-body"):
+            yield Timeline(clock=self.clock, id="timeline").data_bind(ChatView.directory)
+            yield Occupants(id="occupants")
+        yield Label("", id="chat-status", markup=False)
         yield Label("", id="reply-target", markup=False)
         yield ChatReply(placeholder=IDLE, id="chat-input")
 
     def set_title(self, text: str) -> None:
         self.query_one("#chat-title", Label).update(Text(text, style="bold"))
+
+    def set_status(self, text: str, *, error: bool = False) -> None:
+        """The line under the timeline: the peer typing, or a command's answer
+        (`error`: a refusal); "" hides it."""
+        label = self.query_one("#chat-status", Label)
+        label.update(Text(text, style="" if error else "italic"))
+        label.set_class(error, "error")
+        if label.display != bool(text):
+            label.display = bool(text)
+            # The timeline changed height: keep its chosen line in view.
+            self.call_after_refresh(self.query_one(Timeline).scroll_to_highlight)
 
     def set_target(self, text: Text | str) -> None:
         label = self.query_one("#reply-target", Label)

@@ -1,9 +1,17 @@
 """The open conversation's timeline: every message of the thread, both
-transports, oldest first, each marked by transport and delivery state."""
+transports, oldest first, each marked by transport and delivery state.
+
+Chat lines show what happened to them after they came: a correction's text in
+place, marked "edited" (XEP-0308); "message retracted" where the sender took
+it back (XEP-0424); the reactions under the line, each emoji with who sent it
+(XEP-0444); a `/me` line as an action, "* bob waves" (XEP-0245); and
+message styling (XEP-0393, `tuiclient.styling`).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 
 from rich.console import Group
 from rich.padding import Padding
@@ -15,6 +23,7 @@ from textual.widgets.option_list import Option
 
 from bridge.handoff import HISTORY_HEAD, TRANSCRIPT_HEAD
 from bridge.model import Direction, Message, Transport
+from bridge.store import Reaction
 from tuiclient.format import (
     Clock,
     delivery_mark,
@@ -27,7 +36,8 @@ from tuiclient.format import (
     who,
 )
 from tuiclient.keys import bind
-from tuiclient.people import Directory
+from tuiclient.people import Directory, bare
+from tuiclient.styling import styled
 
 
 class Chosen(TMessage):
@@ -70,11 +80,52 @@ def message_text(m: Message) -> Text:
             out.append("\n\n")
             out.append(body[at + 1:], style="dim italic")
             return out
+    if not email and m.transport is Transport.XMPP:
+        return styled(body)  # XEP-0393
     if email:
         body = reflow(body)
     for line in body.split("\n"):
         out.append(line + "\n", style="dim" if line.startswith(">") else "")
     out.rstrip()
+    return out
+
+
+ME_PREFIX = "/me "  # XEP-0245
+
+
+def action_text(m: Message, names: Mapping[str, str]) -> Text | None:
+    """A `/me` chat line as the action it is ("* bob waves"); None for others."""
+    if m.transport is not Transport.XMPP or not m.text.startswith(ME_PREFIX):
+        return None
+    return Text(f"* {who(m, names)} {safe(m.text[len(ME_PREFIX):]).strip()}",
+                style="italic")
+
+
+def reactor_name(reactor: str, d: Directory) -> str:
+    """Who reacted, as the user knows them: "you", a contact's name, a room nick."""
+    address = bare(reactor)
+    if address in d.own:
+        return "you"
+    if "/" in reactor and address not in d.names:
+        return one_line(reactor.split("/", 1)[1]) or address  # an occupant: room/nick
+    return one_line(d.names.get(address)) or one_line(address)
+
+
+def reactions_text(reactions: Sequence[Reaction], d: Directory) -> Text | None:
+    """The reactions to one line: each emoji once, with who sent it ("👍 bob, you")
+    or, past three people, how many ("👍 5")."""
+    people: dict[str, list[str]] = {}
+    for r in sorted(reactions, key=lambda r: r.date):
+        for emoji in r.emojis:
+            people.setdefault(safe(emoji), []).append(reactor_name(r.reactor, d))
+    if not people:
+        return None
+    out = Text()
+    for emoji, names in people.items():
+        if out:
+            out.append("   ")
+        out.append(emoji + " ")
+        out.append(", ".join(names) if len(names) <= 3 else str(len(names)), style="dim")
     return out
 
 
@@ -86,7 +137,18 @@ class Timeline(OptionList):
         bind("up", "cursor_up", show=False),
         bind("top", "first", show=False),
         bind("bottom", "last", show=False),
+        bind("revisions", "revisions", show=False),
     ]
+
+    class NeedOlder(TMessage):
+        """Up past the first line: the conversation's older history is wanted."""
+
+    class Revisions(TMessage):
+        """The user asks for the earlier texts of a corrected line."""
+
+        def __init__(self, message: Message) -> None:
+            super().__init__()
+            self.message = message
 
     # Names for senders without one; read as lines are drawn (no redraw of its own).
     directory: var[Directory] = var(Directory)
@@ -95,6 +157,9 @@ class Timeline(OptionList):
         super().__init__(id=id)
         self.clock = clock
         self.messages: list[Message] = []
+        # Who reacted to which line (row id), set by the screen before `show` and
+        # `update_message`, which draw them.
+        self.reactions: Mapping[int, Sequence[Reaction]] = {}
 
     def show(self, messages: list[Message], select: int | None) -> None:
         self.messages = messages
@@ -122,7 +187,9 @@ class Timeline(OptionList):
             if mark:
                 head.append("  ")
                 head.append_text(mark)
-        if m.attachments:
+        if m.retracted is None and m.edited is not None:
+            head.append("  edited", style="dim italic")
+        if m.attachments and m.retracted is None:
             head.append(f"  +{len(m.attachments)} file{'s' * (len(m.attachments) > 1)}",
                         style="magenta")
         if m.transport is Transport.EMAIL:
@@ -130,10 +197,28 @@ class Timeline(OptionList):
             first = opening(m.text)
             if first:
                 body.append("\n" + first, style="dim")
+        elif m.retracted is not None:
+            body = Text("message retracted", style="dim italic")
         else:
-            body = message_text(m)
+            body = action_text(m, self.directory.names) or message_text(m)
         # Indented as a block, so that wrapped lines stay under the first one.
-        return Group(head, Padding(body, (0, 0, 0, 2)), Text(""))
+        parts: list[Text | Padding] = [head, Padding(body, (0, 0, 0, 2))]
+        reacted = reactions_text(self.reactions.get(m.id, ()), self.directory) \
+            if m.id is not None and m.retracted is None else None
+        if reacted is not None:
+            parts.append(Padding(reacted, (0, 0, 0, 2)))
+        return Group(*parts, Text(""))
+
+    def action_cursor_up(self) -> None:
+        if self.highlighted == 0 or not self.messages:
+            self.post_message(self.NeedOlder())
+            return
+        super().action_cursor_up()
+
+    def action_revisions(self) -> None:
+        m = self.current
+        if m is not None and m.edited is not None and m.retracted is None:
+            self.post_message(self.Revisions(m))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()

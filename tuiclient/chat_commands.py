@@ -1,0 +1,112 @@
+"""The `/` commands of the chat input, as Profanity and Poezio users type them.
+
+Only the words: what each command is called, what it takes, and how a typed
+line reads as one (`parse`) or completes (`complete`). Running them is the
+main screen's (`tuiclient.screens.chatting`), through the engine, like every
+other action of the app. A line that starts with `/me ` is no command but a
+line of its own (XEP-0245: the receiver shows it as an action), and `//` sends
+a line that starts with one `/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str  # the arguments, as the help shows them
+    help: str
+    least: int = 0  # words the command needs at least
+    most: int | None = 0  # at most (None: the rest of the line is the last one)
+    lead: int = 0  # with most=None: single words before the rest of the line
+
+
+COMMANDS: dict[str, Command] = {c.name: c for c in (
+    Command("me", "text", "an action: shown as “* you text”", 1, None),
+    Command("correct", "text", "correct your last line (or press ↑ in an empty input)",
+            1, None),
+    Command("retract", "", "take back your selected (or last) line"),
+    Command("react", "emoji", "react to the selected line (again: take it back)", 1, 1),
+    Command("join", "room@service [nick]", "join a group chat", 1, 2),
+    Command("leave", "[room]", "leave this group chat", 0, 1),
+    Command("invite", "jid [reason]", "invite someone to this group chat", 1, None,
+            1),
+    Command("topic", "[subject]", "show or set this group chat's subject", 0, None),
+    Command("occupants", "", "who is in this group chat"),
+    Command("nick", "name", "your nick in this group chat", 1, 1),
+    Command("kick", "nick [reason]", "take someone out of this group chat (moderators)",
+            1, None, 1),
+    Command("ban", "jid|nick [reason]", "ban someone from this group chat (moderators)",
+            1, None, 1),
+    Command("status", "online|away|dnd|xa|chat [message]", "your presence", 1, None,
+            1),
+    Command("roster", "", "your contacts: approve, deny, remove, write"),
+    Command("add", "jid [name]", "add a contact and ask for their presence",
+            1, None, 1),
+    Command("remove", "jid", "remove a contact", 1, 1),
+    Command("help", "", "the keys and these commands"),
+)}
+
+SHOWS = {"online": "", "available": "", "chat": "chat", "away": "away", "dnd": "dnd",
+         "xa": "xa"}
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A command as typed: its name and its arguments (see `parse`)."""
+
+    name: str
+    args: tuple[str, ...]
+
+
+class NotACommand(ValueError):
+    """A typed `/` line that is no command, or a command with the wrong words;
+    its message is the one line to show."""
+
+
+def is_command(text: str) -> bool:
+    """Whether an input line is a command rather than words to send."""
+    return text.startswith("/") and not text.startswith("//") and \
+        not text.startswith("/me ")
+
+
+def literal(text: str) -> str:
+    """The words to send for a line that is not a command (`//x` sends `/x`)."""
+    return text[1:] if text.startswith("//") else text
+
+
+def parse(text: str) -> Typed:
+    """A `/` line as a command and its arguments; NotACommand says what is wrong."""
+    head, _, rest = text[1:].strip().partition(" ")
+    name = head.lower()
+    command = COMMANDS.get(name)
+    if command is None:
+        near = complete("/" + name) if name else []
+        hint = f" (did you mean /{near[0]}?)" if len(near) == 1 else " (/help lists them)"
+        raise NotACommand(f"unknown command /{name}{hint}")
+    rest = rest.strip()
+    if command.most is None:
+        # `lead` single words, then the rest of the line as one argument.
+        words = rest.split(None, command.lead) if rest else []
+    else:
+        words = rest.split()
+    if len(words) < command.least or (command.most is not None and len(words) > command.most):
+        raise NotACommand(f"usage: /{command.name} {command.usage}".rstrip())
+    if command.name == "status" and words[0].lower() not in SHOWS:
+        raise NotACommand(f"/status takes {', '.join(SHOWS)}, not {words[0]!r}")
+    return Typed(command.name, tuple(words))
+
+
+def complete(text: str) -> list[str]:
+    """The command names a typed `/prefix` can become, in the table's order."""
+    if not text.startswith("/") or " " in text:
+        return []
+    prefix = text[1:].lower()
+    return [name for name in COMMANDS if name.startswith(prefix)]
+
+
+def help_lines() -> list[tuple[str, str]]:
+    """(`/name args`, what it does), for the help screen."""
+    return [(f"/{c.name} {c.usage}".rstrip(), c.help) for c in COMMANDS.values()]

@@ -1,0 +1,420 @@
+"""The main screen's chat client: the `/` commands of the chat input, chat
+states both ways, a group chat's occupants, and the questions the chat asks
+(room invitations, contact requests), each through an engine call.
+
+A part of `MainScreen`, like `replying`: the screen routes the chat input's
+messages (`ChatReply.Command`, `EditLast`, `Typing`, `Refused`) and the engine's
+events here; what it reads it hands down to the chat view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from bridge.engine import Engine, EngineError
+from bridge.events import (
+    ChatStateChanged,
+    Event,
+    MessageReceived,
+    RoomInvitation,
+    RoomOccupantsChanged,
+    RoomSubjectChanged,
+    SubscriptionRequest,
+)
+from bridge.model import Direction, Message, Transport
+from tuiclient.appref import client_app
+from tuiclient.chat_commands import SHOWS, Typed
+from tuiclient.format import one_line
+from tuiclient.people import bare
+from tuiclient.screens.chat_prompts import (
+    AskScreen,
+    RevisionsScreen,
+    invitation_screen,
+    subscription_screen,
+)
+from tuiclient.screens.roster import RosterScreen
+from tuiclient.widgets.occupants import Occupants
+from tuiclient.widgets.reply_bar import ChatReply
+from tuiclient.widgets.thread_pane import ChatView
+from tuiclient.widgets.timeline import Timeline
+
+if TYPE_CHECKING:
+    from tuiclient.screens.main import MainScreen
+
+TYPING = {"composing": "is typing…", "paused": "stopped typing"}
+
+
+class Chatting:
+    def __init__(self, screen: MainScreen) -> None:
+        self.screen = screen
+        self.peer: tuple[str, str] | None = None  # (account, JID) of the open chat
+        self.room = False  # whether that JID is a group chat
+        self._asks: list[tuple[tuple[str, ...], Event]] = []  # waiting to be asked
+        self._asking: tuple[str, ...] | None = None  # the question on screen
+        # Per chat: the archive id to page back from (None: its start reached).
+        self._before: dict[tuple[str, str], str | None] = {}
+        self._paging = False
+
+    @property
+    def engine(self) -> Engine:
+        return self.screen.engine
+
+    @property
+    def view(self) -> ChatView:
+        return self.screen.query_one(ChatView)
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        self.view.set_status(text, error=error)
+
+    # -- which chat is open -------------------------------------------------------------
+
+    def opened(self, messages: Sequence[Message]) -> None:
+        """A conversation was opened: whom it is with, its room's occupants."""
+        chat_input = self.screen.query_one(ChatReply)
+        if self.peer is not None and not self.room and chat_input.chat_state != "active":
+            # Typing there stopped: the peer left for another conversation.
+            self.engine.send_chat_state(self.peer[0], self.peer[1], "inactive")
+        chat_input.sent()
+        self.peer, self.room = None, False
+        own = {bare(x) for a in self.engine.accounts for x in (a.jid, a.email) if x}
+        for m in reversed(messages):
+            if m.transport is not Transport.XMPP:
+                continue
+            first = bare(m.recipients[0].address) if m.recipients else ""
+            jid = first if m.direction is Direction.OUT or (first and first not in own) \
+                else bare(m.sender.address)
+            self.peer = (m.account, jid)
+            self.room = jid in {r.lower() for r in (*self.engine.joined_rooms(m.account),
+                                                    *self.engine.remembered_rooms(m.account))}
+            break
+        self.say("")
+        self.show_occupants()
+
+    def chat_name(self) -> str:
+        """The open chat as its title names it: "Group chat den@…", "Chat with Bob"."""
+        if self.peer is None:
+            return ""
+        jid = self.peer[1]
+        if self.room:
+            return f"Group chat {one_line(jid)}"
+        return f"Chat with {one_line(self.screen.overview.names.get(jid) or jid)}"
+
+    def show_occupants(self) -> None:
+        pane = self.screen.query_one(Occupants)
+        if self.peer is None or not self.room:
+            pane.occupants = ()
+            return
+        pane.room = self.peer[1]
+        pane.occupants = tuple(self.engine.occupants(*self.peer))
+
+    def account(self) -> str | None:
+        """The account a command acts for: the open chat's, else the first with a JID."""
+        if self.peer is not None:
+            return self.peer[0]
+        return next((a.name for a in self.engine.accounts if a.jid), None)
+
+    # -- what the user types --------------------------------------------------------------
+
+    def typing(self, state: str) -> None:
+        """Our chat state, to the peer of a 1:1 chat (the engine asks whether
+        their client takes it)."""
+        if state == "composing" and self._error_shown():
+            self.say("")  # typing on: the refusal is answered
+        if self.peer is not None and not self.room:
+            self.engine.send_chat_state(self.peer[0], self.peer[1], state)
+
+    def _error_shown(self) -> bool:
+        return self.screen.query_one("#chat-status").has_class("error")
+
+    def own_lines(self) -> list[Message]:
+        return [m for m in self.screen.opened.messages if m.transport is Transport.XMPP
+                and m.direction is Direction.OUT and m.retracted is None and m.id is not None]
+
+    def edit_last(self) -> None:
+        """↑ in the empty input: the last own line, to correct."""
+        mine = self.own_lines()
+        if not mine:
+            self.say("no line of yours to correct here", error=True)
+            return
+        chat_input = self.screen.query_one(ChatReply)
+        chat_input.value = "/correct " + mine[-1].text
+        chat_input.cursor_position = len(chat_input.value)
+
+    def command_line(self) -> None:
+        """`:` anywhere on the main screen: the chat input, ready for a command
+        (with or without a conversation open, as Profanity's always is)."""
+        if self.screen.narrow:
+            self.screen.pane = "chat"
+        chat_input = self.screen.query_one(ChatReply)
+        chat_input.focus()
+        if not chat_input.value:
+            chat_input.value = "/"
+        chat_input.cursor_position = len(chat_input.value)
+
+    def run(self, typed: Typed) -> None:
+        self.say("")
+        self.screen.run_worker(self._run(typed), name=f"chat-{typed.name}", group="chat")
+
+    async def _run(self, typed: Typed) -> None:
+        name, args = typed.name, typed.args
+        try:
+            said = await getattr(self, f"_cmd_{name}")(*args)
+        except (EngineError, OSError) as exc:
+            self.say(f"/{name}: {exc}", error=True)
+            chat_input = self.screen.query_one(ChatReply)
+            if not chat_input.value:  # nothing typed since: the command, to fix
+                chat_input.value = " ".join((f"/{name}", *args))
+            return
+        if said:
+            self.say(said)
+
+    def _needs_room(self, name: str) -> tuple[str, str]:
+        if self.peer is None or not self.room:
+            raise EngineError(f"not in a group chat (open one, or /{name} room@service)")
+        return self.peer
+
+    async def _cmd_correct(self, text: str) -> str:
+        mine = self.own_lines()
+        if not mine:
+            raise EngineError("no line of yours to correct here")
+        await self.engine.correct(mine[-1].id or 0, text)
+        return ""
+
+    async def _cmd_retract(self) -> str:
+        current = self.screen.query_one(Timeline).current
+        mine = self.own_lines()
+        line = current if current in mine else (mine[-1] if mine else None)
+        if line is None:
+            raise EngineError("no line of yours to retract here")
+        await self.engine.retract(line.id or 0)
+        return "retracted"
+
+    async def _cmd_react(self, emoji: str) -> str:
+        timeline = self.screen.query_one(Timeline)
+        m = timeline.current
+        if m is None or m.id is None or m.transport is not Transport.XMPP:
+            raise EngineError("choose a chat line to react to")
+        own = {bare(a.jid) for a in self.engine.accounts if a.jid}
+        ours = any(emoji in r.emojis for r in timeline.reactions.get(m.id, ())
+                   if bare(r.reactor) in own)
+        await self.engine.react(m.id, emoji, remove=ours)
+        return ""
+
+    async def _cmd_join(self, room: str, nick: str | None = None) -> str:
+        account = self._need_account()
+        occupants = await self.engine.join_room(account, room, nick=nick)
+        joined = f"joined {one_line(room)}: {len(occupants)} in the room"
+        return joined if self.open_room(account, room) else \
+            f"{joined}; c writes its first line (to {one_line(room)}, by IM)"
+
+    def open_room(self, account: str, room: str) -> bool:
+        """Open a room's conversation (its newest line's); False if it has none yet."""
+        lines = self.engine.search(f"to:{bare(room)}", limit=1, account=account)
+        if not lines:
+            return False
+        self.screen.search_done(lines[0])
+        return True
+
+    async def _cmd_leave(self, room: str | None = None) -> str:
+        account, room = (self._need_account(), room) if room else self._needs_room("leave")
+        await self.engine.leave_room(account, room)
+        self.show_occupants()
+        return f"left {one_line(room)}"
+
+    async def _cmd_invite(self, jid: str, reason: str = "") -> str:
+        account, room = self._needs_room("join")
+        await self.engine.invite(account, room, jid, reason)
+        return f"invited {one_line(jid)} to {one_line(room)}"
+
+    async def _cmd_topic(self, subject: str = "") -> str:
+        account, room = self._needs_room("join")
+        if not subject:
+            now = self.engine.room_subject(account, room)
+            return f"topic: {one_line(now)}" if now else "no topic set"
+        self.engine.room_subject(account, room, subject)
+        return ""  # the room tells the new one (RoomSubjectChanged)
+
+    def topic(self) -> str:
+        """The open group chat's subject, for the title ("" for none)."""
+        if self.peer is None or not self.room:
+            return ""
+        return one_line(self.engine.room_subject(*self.peer))
+
+    async def _cmd_nick(self, nick: str) -> str:
+        account, room = self._needs_room("join")
+        await self.engine.room_action(account, room, "nick", nick)
+        return f"you are {one_line(nick)} in {one_line(room)}"
+
+    async def _cmd_kick(self, nick: str, reason: str = "") -> str:
+        account, room = self._needs_room("join")
+        await self.engine.room_action(account, room, "kick", nick, reason)
+        return f"{one_line(nick)} is out of {one_line(room)}"
+
+    async def _cmd_ban(self, who: str, reason: str = "") -> str:
+        account, room = self._needs_room("join")
+        await self.engine.room_action(account, room, "ban", who, reason)
+        return f"{one_line(who)} is banned from {one_line(room)}"
+
+    async def _cmd_occupants(self) -> str:
+        self._needs_room("join")
+        self.show_occupants()
+        return ""
+
+    async def _cmd_status(self, show: str, message: str = "") -> str:
+        names = [self.peer[0]] if self.peer is not None else \
+            [a.name for a in self.engine.accounts if a.jid]
+        if not names:
+            raise EngineError("no chat account")
+        for account in names:
+            await self.engine.set_presence(account, SHOWS[show.lower()], message)
+        return f"you are {show.lower()}" + (f": {one_line(message)}" if message else "")
+
+    async def _cmd_add(self, jid: str, name: str = "") -> str:
+        item = await self.engine.roster_add(self._need_account(), jid, name)
+        return f"added {one_line(item.jid)}; asked to see their presence"
+
+    async def _cmd_remove(self, jid: str) -> str:
+        await self.engine.roster_remove(self._need_account(), jid)
+        return f"removed {one_line(jid)}"
+
+    async def _cmd_roster(self) -> str:
+        def write(jid: str | None) -> None:
+            if jid:
+                self.screen.action_compose(jid, "im")
+        self.screen.app.push_screen(RosterScreen(), write)
+        return ""
+
+    async def _cmd_help(self) -> str:
+        self.screen.action_help()
+        return ""
+
+    def _need_account(self) -> str:
+        account = self.account()
+        if account is None:
+            raise EngineError("no chat account")
+        return account
+
+    def older(self) -> None:
+        """Up past the first line: a page of older history from the server's
+        archive (MAM), before the oldest line here that the archive named."""
+        if self.peer is None or self._paging:
+            return
+        key = self.peer
+        if key in self._before and self._before[key] is None:
+            self.say("the start of this chat's history")
+            return
+        before = self._before.get(key)
+        if before is None:
+            archived = [m for m in self.screen.opened.messages
+                        if m.transport is Transport.XMPP and m.stanza_id]
+            before = archived[0].stanza_id if archived else ""
+        self._paging = True
+        self.say("fetching older history…")
+        self.screen.run_worker(self._older(key, before or ""), name="chat-older",
+                               group="chat-older", exclusive=True)
+
+    async def _older(self, key: tuple[str, str], before: str) -> None:
+        try:
+            stored, first = await self.engine.older_chat(key[0], key[1], before)
+        except (EngineError, OSError) as exc:
+            self.say(f"older history: {exc}", error=True)
+            return
+        finally:
+            self._paging = False
+        self._before[key] = first
+        if self.peer != key:
+            return
+        self.screen.opened.refresh()
+        self.say(f"{stored} older line{'s' * (stored != 1)} from the server's archive"
+                 if stored else "the start of this chat's history" if first is None
+                 else "nothing older here yet; up again for more")
+
+    def revisions(self, m: Message) -> None:
+        if m.id is not None:
+            self.screen.app.push_screen(RevisionsScreen(m, self.engine.revisions(m.id),
+                                                        client_app(self.screen).clock))
+
+    # -- what the engine tells ------------------------------------------------------------
+
+    def events(self, events: Sequence[Event]) -> None:
+        for event in events:
+            if isinstance(event, ChatStateChanged):
+                if self.peer == (event.account, bare(event.jid)) and not self.room:
+                    name = self.screen.overview.names.get(bare(event.jid)) or event.jid
+                    doing = TYPING.get(event.state)
+                    self.say(f"{one_line(name)} {doing}" if doing else "")
+            elif isinstance(event, MessageReceived):
+                if self.peer == (event.account, bare(event.sender)) and \
+                        event.source == "live" and not self._error_shown():
+                    self.say("")  # their line came: no longer typing
+            elif isinstance(event, RoomSubjectChanged):
+                if self.peer == (event.account, bare(event.room)):
+                    self.screen.opened.show_title()
+                    if event.by:
+                        self.say(f"{one_line(event.by)} set the topic: {one_line(event.subject)}")
+            elif isinstance(event, RoomOccupantsChanged):
+                if self.peer == (event.account, bare(event.room)):
+                    self.show_occupants()
+            elif isinstance(event, RoomInvitation):
+                self.ask(("room", event.account, event.room), event)
+            elif isinstance(event, SubscriptionRequest):
+                self.ask(("subscription", event.account, bare(event.jid)), event)
+
+    def ask(self, key: tuple[str, ...], event: Event) -> None:
+        """Queue a question (one on screen at a time; the same one once)."""
+        if key == self._asking or any(k == key for k, _ in self._asks):
+            return
+        self._asks.append((key, event))
+        self._next_ask()
+
+    def _next_ask(self) -> None:
+        if self._asking is not None or not self._asks:
+            return
+        key, event = self._asks.pop(0)
+        names = self.screen.overview.names
+        screen: AskScreen
+        if isinstance(event, RoomInvitation):
+            inviter = names.get(bare(event.inviter)) or event.inviter
+            screen = invitation_screen(event, inviter)
+        else:
+            assert isinstance(event, SubscriptionRequest)
+            screen = subscription_screen(event, names.get(bare(event.jid), ""))
+        self._asking = key
+        self.screen.app.push_screen(screen, lambda answer: self._answered(event, answer))
+
+    def _answered(self, event: Event, answer: str | None) -> None:
+        self._asking = None
+        job: Callable[[], Awaitable[object]] | None = None
+        done = ""
+        if isinstance(event, RoomInvitation):
+            if answer == "join":
+                job = lambda: self._accept(event)  # noqa: E731
+                done = f"joined {one_line(event.room)}"
+            elif answer == "decline":
+                job = lambda: self.engine.decline_invitation(  # noqa: E731
+                    event.account, event.room, event.inviter)
+                done = f"declined {one_line(event.room)}"
+        elif isinstance(event, SubscriptionRequest):
+            if answer == "approve":
+                job = lambda: self.engine.roster_approve(event.account, event.jid)  # noqa: E731
+                done = f"{one_line(event.jid)} may see your presence"
+            elif answer == "deny":
+                job = lambda: self.engine.roster_deny(event.account, event.jid)  # noqa: E731
+                done = f"denied {one_line(event.jid)}"
+        if job is not None:
+            self.screen.run_worker(self._answer(job, done), name="chat-answer", group="chat")
+        self._next_ask()
+
+    async def _accept(self, event: RoomInvitation) -> None:
+        await self.engine.accept_invitation(event.account, event.room,
+                                            password=event.password or None)
+        self.open_room(event.account, event.room)
+
+    async def _answer(self, job: Callable[[], Awaitable[object]], done: str) -> None:
+        try:
+            await job()
+        except (EngineError, OSError) as exc:
+            self.screen.notify(str(exc), title="Chat", severity="error", markup=False)
+            return
+        self.screen.notify(done, title="Chat", markup=False)

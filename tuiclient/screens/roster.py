@@ -1,0 +1,130 @@
+"""The roster (`/roster`): every contact of each chat account with their
+presence and what each side sees of the other (RFC 6121 subscriptions), and
+what to do about one: approve, deny, remove, write to them."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label
+
+from bridge.engine import Engine, EngineError
+from bridge.events import PresenceChanged, RosterChanged
+from tuiclient.appref import client_app
+from tuiclient.engine_events import EngineEvents
+from tuiclient.format import PRESENCE_DOT, one_line
+from tuiclient.keys import bind
+from tuiclient.screens.chat_prompts import AskScreen
+
+SEES = {"both": "both see each other", "to": "you see them", "from": "they see you",
+        "none": "neither sees the other"}
+
+
+class RosterTable(DataTable):
+    BINDINGS = [bind("down", "cursor_down", show=False), bind("up", "cursor_up", show=False)]
+
+
+class RosterScreen(Screen[str | None]):
+    """Dismissed with a JID to write to (enter), or None."""
+
+    BINDINGS = [
+        Binding("a", "act('approve')", "approve"),
+        Binding("d", "act('deny')", "deny"),
+        Binding("x", "act('remove')", "remove"),
+        Binding("escape", "dismiss_none", "back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="roster")
+        self.rows: list[tuple[str, str]] = []  # (account, JID) per row
+
+    @property
+    def engine(self) -> Engine:
+        return client_app(self).engine
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Label("", id="roster-title", markup=False)
+        yield RosterTable(id="roster-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "roster"
+        table = self.query_one(RosterTable)
+        table.add_columns("", "name", "address", "presence", "subscription", "groups")
+        self.reload()
+        table.focus()
+
+    def reload(self) -> None:
+        table = self.query_one(RosterTable)
+        at = table.cursor_row
+        table.clear()
+        self.rows = []
+        for account in [a.name for a in self.engine.accounts if a.jid]:
+            try:
+                items = self.engine.roster(account)
+            except EngineError:
+                continue
+            for item in items:
+                presence = self.engine.availability(account, item.jid)
+                dot, style = PRESENCE_DOT.get(presence.availability.value,
+                                              PRESENCE_DOT["unknown"])
+                sees = SEES.get(item.subscription, item.subscription)
+                if item.pending_out:
+                    sees += "; you asked to see them"
+                table.add_row(Text(dot, style=style), one_line(item.name),
+                              one_line(item.jid), presence.availability.value
+                              + (f": {one_line(presence.status)}" if presence.status else ""),
+                              sees, ", ".join(one_line(g) for g in item.groups))
+                self.rows.append((account, item.jid))
+        n = len(self.rows)
+        self.query_one("#roster-title", Label).update(
+            f"{n} contact{'s' * (n != 1)} · a: approve · d: deny · x: remove · enter: write")
+        if self.rows:
+            table.move_cursor(row=min(at, n - 1))
+
+    def current(self) -> tuple[str, str] | None:
+        row = self.query_one(RosterTable).cursor_row
+        return self.rows[row] if 0 <= row < len(self.rows) else None
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a contact: write to them."""
+        event.stop()
+        chosen = self.current()
+        if chosen is not None:
+            self.dismiss(chosen[1])
+
+    @work(group="roster")
+    async def action_act(self, what: str) -> None:
+        chosen = self.current()
+        if chosen is None:
+            return
+        account, jid = chosen
+        if what == "remove":
+            sure = await self.app.push_screen_wait(AskScreen(
+                "Remove a contact", Text(f"Remove {one_line(jid)} from your roster? "
+                                         "Neither of you will see the other's presence."),
+                [("y", "Remove", "yes")]))
+            if sure != "yes":
+                return
+        try:
+            if what == "approve":
+                await self.engine.roster_approve(account, jid)
+            elif what == "deny":
+                await self.engine.roster_deny(account, jid)
+            else:
+                await self.engine.roster_remove(account, jid)
+        except EngineError as exc:
+            self.notify(str(exc), title="Roster", severity="error", markup=False)
+            return
+        self.notify(f"{what}: {one_line(jid)}", title="Roster", markup=False)
+
+    def on_engine_events(self, message: EngineEvents) -> None:
+        if message.of(RosterChanged, PresenceChanged):
+            self.reload()
