@@ -402,7 +402,8 @@ class Bench:
                 print(f"  ! {exc}", file=sys.stderr)
             else:
                 fig.runs.append(shown - first)
-                fig.note = f"{presses} presses of G" if presses > 1 else ""
+                fig.note = (f"{presses} presses of G, each after 0.1 s of a still screen"
+                            if presses > 1 else "")
                 time.sleep(1.0)
                 pid = self.tmux.pane_pid("ours")
                 rss.runs.append(rss_mib(pid))

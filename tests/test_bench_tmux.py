@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.tmux import ScreenTimeout, Tmux, rss_mib, screen_has
+from bench.tmux import ScreenTimeout, Tmux, poll_interval, rss_mib, screen_has
 
 # A program that shows a counter and moves it one step per Enter; at 3 it shows "top".
 COUNTER = ("import sys\n"
@@ -27,6 +27,12 @@ def test_screen_has_substring_regex_and_predicate() -> None:
     assert screen_has(screen, re.compile(r"#\d+"))
     assert screen_has(screen, lambda s: s.count("\n") == 2)
     assert not screen_has(screen, "Oldest")
+
+
+def test_looks_thin_out_as_a_moment_grows_long() -> None:
+    assert poll_interval(0.0) == 0.005  # short moments: a look every 5 ms
+    assert poll_interval(2.0) == pytest.approx(0.02)  # late by at most 1%
+    assert poll_interval(600.0) == 0.05
 
 
 @pytest.fixture
