@@ -1,0 +1,604 @@
+"""Issue 22's moments, ours next to neomutt, aerc and notmuch, measured in one run.
+
+    .venv/bin/python -m bench.bench_side_by_side [--n 10000] [--runs 3] [--cli-runs 10]
+                                                 [--only 1,2,...] [--markdown]
+
+Installs the anchors when missing (bench/anchors.sh: apt-get install neomutt aerc
+notmuch tmux), starts the harness's real Dovecot (tests/harness/servers.py World),
+and builds the mail once with bench/mailgen.py:
+
+- alice: INBOX of N messages, plus one "Oldest inbox marker" dated before all of them
+  (the oldest conversation, for the scroll row);
+- bob: an Archive of the same N messages (hard links of alice's files) and a small
+  INBOX (--inbox 200) plus one "Newest inbox marker" dated after everything;
+- notmuch: a Maildir of alice's INBOX files (hard links), indexed by `notmuch new`.
+
+Every client reaches Dovecot over IMAP with implicit TLS on the loopback (the harness's
+imaps port), trusting the harness's own CA. Terminal clients (our TUI, neomutt, aerc)
+run in a private tmux server (bench/tmux.py): the clock starts at the launch command or
+the key sent, and stops at the first capture-pane that shows the expected text. CLI
+commands are whole processes, timed from spawn to exit. Each figure is the median of
+the runs (best and median for CLI commands). Rows (the table of issue 22):
+
+  1 newest INBOX mail on screen, bob's big Archive listed before INBOX, empty caches
+  2 whole-process commands, warm: ours --help / list / search vs notmuch search, neomutt -h
+  3 first search after a cold sync: ours `sync` then `search`; notmuch `new` then
+    `search`; neomutt limit `~s budget` right after its cold open
+  4 from: filter: ours whole process and in process vs notmuch whole process
+  5 scroll to the oldest conversation (G; neomutt End) on a loaded mailbox
+  6 TUI first frame, empty store, vs neomutt's first frame (an empty local Maildir)
+  7 cold header sync of alice's INBOX: ours in process (MailSync) vs neomutt's open
+    with an empty header cache
+  8 RSS with the mailbox loaded (VmRSS of the process in the tmux pane)
+
+Asserts nothing about time; a moment that never comes is printed as "not reached".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.anchors import Aerc, ImapAccount, Neomutt, Notmuch, ensure_installed  # noqa: E402
+from bench.mailgen import generate  # noqa: E402
+from bench.tmux import ScreenTimeout, Tmux, rss_mib  # noqa: E402
+from tests.harness.servers import Account, World  # noqa: E402
+
+NEWEST = "Newest inbox marker"
+OLDEST = "Oldest inbox marker"
+FIRST_FRAME = "q quit"  # our footer: the whole first frame is on the terminal
+LIST_ROW = re.compile(r"✉ .*#\d+")  # a mail conversation row of ours
+SEARCH_WORD = "budget"
+FROM_NAME = "nakamura"
+TIMEOUT = 180.0
+
+
+# -- the mail ---------------------------------------------------------------------
+def write_marker(maildir: Path, subject: str, when: float, tag: str) -> None:
+    """One unread message with `subject`, dated `when`, into `maildir`/cur."""
+    date = format_datetime(datetime.fromtimestamp(when, UTC))
+    data = (f"From: \"Marker Sender\" <marker@example.test>\nTo: me@example.test\n"
+            f"Subject: {subject}\nDate: {date}\nMessage-ID: <marker.{tag}@example.test>\n"
+            f"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n"
+            f"the {tag} message of the bench\n").encode()
+    path = maildir / "cur" / f"{int(when)}.Mmarker{tag}P{os.getpid()}.bench,S={len(data)}:2,"
+    path.write_bytes(data)
+    os.utime(path, (when, when))
+
+
+def link_folder(source_cur: Path, maildir: Path) -> None:
+    """A Maildir++ folder holding hard links of `source_cur`'s files."""
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
+    (maildir / "maildirfolder").touch()
+    for f in os.scandir(source_cur):
+        os.link(f.path, maildir / "cur" / f.name)
+
+
+@dataclass
+class Mail:
+    n: int
+    inbox_small: int
+    alice: Account
+    bob: Account
+    built_in: float
+
+
+def build_mail(world: World, n: int, inbox_small: int) -> Mail:
+    t0 = time.monotonic()
+    now = time.time()
+    alice, bob = world.add_account("alice"), world.add_account("bob")
+    inbox = world.maildir(alice)
+    generate(inbox, n, owner=alice.email, seed=7, start=now - 3600)
+    write_marker(inbox, OLDEST, now - n * 60 - 30 * 86400, "oldest")
+    bob_inbox = world.maildir(bob)
+    generate(bob_inbox, inbox_small, owner=bob.email, seed=9, start=now - 3600)
+    write_marker(bob_inbox, NEWEST, now, "newest")
+    link_folder(inbox / "cur", bob_inbox / ".Archive")
+    world.hand_mail_to_dovecot(alice)
+    world.hand_mail_to_dovecot(bob)
+    return Mail(n, inbox_small, alice, bob, time.monotonic() - t0)
+
+
+# -- results ----------------------------------------------------------------------
+@dataclass
+class Figure:
+    """One side of a row: a label and its runs (seconds, or MiB when unit says)."""
+
+    who: str
+    runs: list[float] = field(default_factory=list)
+    unit: str = "s"
+    note: str = ""
+    failed: str = ""
+
+    @property
+    def value(self) -> float | None:
+        return statistics.median(self.runs) if self.runs else None
+
+    def text(self) -> str:
+        if self.value is None:
+            return f"{self.who}: not reached" + (f" ({self.failed})" if self.failed else "")
+        if self.unit == "MiB":
+            shown = f"{self.value:.0f} MiB"
+        elif self.value < 1:
+            shown = f"{self.value * 1000:.0f} ms"
+        else:
+            shown = f"{self.value:.2f} s"
+        if len(self.runs) > 2 and self.unit == "s":
+            best = min(self.runs)
+            shown += f" (best {best * 1000:.0f} ms)" if best < 1 else f" (best {best:.2f} s)"
+        return f"{self.who} {shown}" + (f" [{self.note}]" if self.note else "")
+
+
+@dataclass
+class Row:
+    """One line of the table: our figure next to one reference's."""
+
+    number: int
+    moment: str
+    ours: Figure | None
+    ref: Figure | None
+    target: str = ""
+
+    def ratio(self) -> str:
+        if self.ours is None or self.ref is None or not self.ours.value or not self.ref.value:
+            return "-"
+        text = f"{self.ours.value / self.ref.value:.1f}x"
+        if self.ours.unit == "s" and len(self.ours.runs) > 2 and len(self.ref.runs) > 2:
+            text += f" (best {min(self.ours.runs) / min(self.ref.runs):.1f}x)"
+        return text
+
+
+# -- the bench --------------------------------------------------------------------
+class Bench:
+    def __init__(self, world: World, mail: Mail, work: Path, runs: int, cli_runs: int) -> None:
+        self.world, self.mail, self.work = world, mail, work
+        self.runs, self.cli_runs = runs, cli_runs
+        self.tmux = Tmux()
+        self.configs = {a.name: self.our_config(a) for a in (mail.alice, mail.bob)}
+        self.figures: dict[str, Figure] = {}
+        self.alice_imap = ImapAccount(mail.alice.email, mail.alice.password,
+                                      world.ports.imaps, world.ca_file)
+        self.bob_imap = ImapAccount(mail.bob.email, mail.bob.password,
+                                    world.ports.imaps, world.ca_file)
+        self.warm_data: Path | None = None  # alice's synced store (XDG_DATA_HOME)
+
+    def fig(self, key: str, who: str, unit: str = "s", note: str = "") -> Figure:
+        return self.figures.setdefault(key, Figure(who, unit=unit, note=note))
+
+    # -- ours ---------------------------------------------------------------------
+    def our_config(self, account: Account) -> Path:
+        home = self.work / f"ours-{account.name}"
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secret = home / "password"
+        secret.write_text(account.password + "\n")
+        secret.chmod(0o600)
+        config = home / "config.toml"
+        config.write_text(self.world.client_config(account, f"cat {secret}"))
+        config.chmod(0o600)
+        return config
+
+    def our_env(self, data: Path) -> dict[str, str]:
+        return {"XDG_DATA_HOME": str(data), "XDG_CONFIG_HOME": str(data / "config"),
+                "XDG_STATE_HOME": str(data / "state"), "XDG_CACHE_HOME": str(data / "cache"),
+                "TERM": "screen-256color", "LANG": "C.UTF-8"}
+
+    def fresh_data(self, name: str) -> Path:
+        data = self.work / "data" / f"{name}-{time.monotonic_ns()}"
+        data.mkdir(parents=True)
+        return data
+
+    def our_tui(self, account: str, data: Path) -> list[str]:
+        return [sys.executable, "-m", "tuiclient", "--config", str(self.configs[account])]
+
+    def our_cli(self, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **self.our_env(data)}
+        return subprocess.run([sys.executable, "-m", "tuiclient", "--config",
+                               str(self.configs["alice"]), *args], env=env, cwd=ROOT,
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              timeout=TIMEOUT * 4, check=False)
+
+    # -- running a terminal client ------------------------------------------------
+    def stop(self, name: str) -> None:
+        """End the program in session `name` and all it started; wait until gone."""
+        try:
+            pid = self.tmux.pane_pid(name)
+        except (RuntimeError, ValueError):
+            self.tmux.kill(name)
+            return
+        family = [pid, *_children(pid)]
+        self.tmux.kill(name)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_alive(p) for p in family):
+            time.sleep(0.05)
+        for p in family:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+
+    def timed(self, figure: Figure, name: str, start: float,
+              expected: str | re.Pattern[str] | Callable[[str], bool]) -> bool:
+        try:
+            figure.runs.append(self.tmux.wait_for(name, expected, TIMEOUT) - start)
+            return True
+        except ScreenTimeout as exc:
+            figure.failed = str(exc).splitlines()[0]
+            print(f"  ! {exc}", file=sys.stderr)
+            return False
+
+    # -- the moments --------------------------------------------------------------
+    def first_frame(self) -> None:
+        """Row 6: our first frame on an empty store; neomutt's on an empty Maildir."""
+        ours = self.fig("6.ours", "TUI first frame")
+        for _ in range(self.runs):
+            data = self.fresh_data("frame")
+            start = self.tmux.launch("ours", self.our_tui("alice", data), self.our_env(data),
+                                     cwd=str(ROOT))
+            self.timed(ours, "ours", start, FIRST_FRAME)
+            self.stop("ours")
+        neo = Neomutt(self.work / "neomutt-empty", self.alice_imap)
+        empty = self.work / "empty-maildir"
+        for sub in ("cur", "new", "tmp"):
+            (empty / sub).mkdir(parents=True, exist_ok=True)
+        ref = self.fig("6.neomutt", "neomutt", note="empty local Maildir")
+        for _ in range(self.runs):
+            start = self.tmux.launch("neomutt", neo.argv("-f", str(empty)), neo.env())
+            self.timed(ref, "neomutt", start, Neomutt.loaded(0))
+            self.stop("neomutt")
+
+    def newest_inbox(self) -> None:
+        """Row 1: bob's newest INBOX mail on screen, his big Archive listed before."""
+        ours = self.fig("1.ours", "TUI")
+        for _ in range(self.runs):
+            data = self.fresh_data("bob")
+            start = self.tmux.launch("ours", self.our_tui("bob", data), self.our_env(data),
+                                     cwd=str(ROOT))
+            self.timed(ours, "ours", start, NEWEST)
+            self.stop("ours")
+        neo = Neomutt(self.work / "neomutt-bob", self.bob_imap)
+        ref = self.fig("1.neomutt", "neomutt", note="header cache empty")
+        for _ in range(self.runs):
+            neo.cold()
+            start = self.tmux.launch("neomutt", neo.argv(), neo.env())
+            self.timed(ref, "neomutt", start, NEWEST)
+            self.stop("neomutt")
+        aerc = Aerc(self.work / "aerc-bob", self.bob_imap)
+        ref = self.fig("1.aerc", "aerc")
+        for _ in range(self.runs):
+            start = self.tmux.launch("aerc", aerc.argv(), aerc.env())
+            self.timed(ref, "aerc", start, NEWEST)
+            self.stop("aerc")
+
+    def cold_sync_ours(self) -> None:
+        """Rows 7 and 3 (ours): MailSync of alice's INBOX into an empty store, in
+        process; then `tuiclient sync` and the first `search` as whole processes."""
+        from bridge.config import AccountConfig, ServerConfig
+        from bridge.mail.sync import MailSync
+        from bridge.store import Store
+
+        alice = self.mail.alice
+        imap = ServerConfig("127.0.0.1", self.world.ports.imaps, "tls", self.world.ca_file)
+        account = AccountConfig(name="alice", email=alice.email, jid=alice.jid, imap=imap)
+        cold = self.fig("7.ours", "MailSync, in process")
+        first = self.fig("3.ours.inproc", "index backlog + first search, in process")
+        for _ in range(self.runs):
+            db = self.fresh_data("mailsync") / "store.db"
+            store = Store.open(db)
+            t0 = time.perf_counter()
+            sync = MailSync(account, lambda: alice.password, store)
+            sync.sync_folder("INBOX")
+            cold.runs.append(time.perf_counter() - t0)
+            sync.close()
+            early = len(store.search(SEARCH_WORD, limit=30))
+            t0 = time.perf_counter()
+            while store.index_backlog():
+                pass
+            hits = store.search(SEARCH_WORD, limit=30)
+            first.runs.append(time.perf_counter() - t0)
+            first.note = f"{len(hits)} hits; {early} before the backlog was indexed"
+            store.close()
+        whole_sync = self.fig("3.ours.sync", "`tuiclient sync` (all folders, XMPP)")
+        search = self.fig("3.ours", "first `search` after it, whole process")
+        for _ in range(self.runs):
+            data = self.fresh_data("alice")
+            t0 = time.perf_counter()
+            done = self.our_cli(data, "sync")
+            whole_sync.runs.append(time.perf_counter() - t0)
+            if done.returncode != 0:
+                whole_sync.failed = f"exit {done.returncode}: {done.stderr.strip()[-200:]}"
+            t0 = time.perf_counter()
+            out = self.our_cli(data, "search", SEARCH_WORD)
+            search.runs.append(time.perf_counter() - t0)
+            search.note = f"{_hits(out.stdout)} hits"
+            self.warm_data = data
+
+    def notmuch(self) -> None:
+        """Rows 3, 2 and 4 (notmuch): `notmuch new` from nothing, first search, warm."""
+        nm = Notmuch(self.work / "notmuch", self.world.maildir(self.mail.alice) / "cur")
+        new = self.fig("3.notmuch.new", "notmuch new (index from nothing)")
+        first = self.fig("3.notmuch", "notmuch first search")
+        for _ in range(self.runs):
+            nm.wipe()
+            new.runs.append(_run(nm.argv("new", "--quiet"), nm.env()))
+            first.runs.append(_run(nm.argv("search", "--limit=30", SEARCH_WORD), nm.env()))
+        for key, args in (("2.notmuch.list", ("search", "--limit=30", "*")),
+                          ("2.notmuch.search", ("search", "--limit=30", SEARCH_WORD)),
+                          ("4.notmuch", ("search", "--limit=30", f"from:{FROM_NAME}"))):
+            fig = self.fig(key, f"notmuch {' '.join(args)}")
+            for _ in range(self.cli_runs):
+                fig.runs.append(_run(nm.argv(*args), nm.env()))
+
+    def cli_warm(self) -> None:
+        """Rows 2 and 4 (ours): warm whole-process commands on alice's synced store;
+        the in-process from: filter; neomutt -h and bare Python for reference."""
+        assert self.warm_data is not None, "cold_sync_ours runs first"
+        data = self.warm_data
+        env = {**os.environ, **self.our_env(data)}
+        base = [sys.executable, "-m", "tuiclient", "--config", str(self.configs["alice"])]
+        commands = {"2.python": ("python -c pass", [sys.executable, "-c", "pass"]),
+                    "2.help": ("tuiclient --help", [*base, "--help"]),
+                    "2.list": ("tuiclient list", [*base, "list"]),
+                    "2.search": (f"tuiclient search {SEARCH_WORD}",
+                                 [*base, "search", SEARCH_WORD]),
+                    "4.ours": (f"tuiclient search from:{FROM_NAME}",
+                               [*base, "search", f"from:{FROM_NAME}"]),
+                    "2.neomutt": ("neomutt -h", ["neomutt", "-h"])}
+        for _label, argv in commands.values():  # warm the page cache and the .pyc files
+            _run(argv, env)
+        for _ in range(self.cli_runs):
+            for key, (label, argv) in commands.items():
+                self.fig(key, label).runs.append(_run(argv, env))
+        from bridge.store import Store
+
+        store = Store.open(data / "tuiclient" / "store.db")
+        fig = self.fig("4.ours.inproc", f"store.search('from:{FROM_NAME}'), in process")
+        for _ in range(self.cli_runs):
+            t0 = time.perf_counter()
+            hits = store.search(f"from:{FROM_NAME}", limit=30)
+            fig.runs.append(time.perf_counter() - t0)
+        fig.note = f"{len(hits)} hits, limit 30"
+        store.close()
+
+    def scroll_ours(self) -> None:
+        """Rows 5 and 8 (ours): the TUI on alice's synced store; G to the oldest;
+        RSS once there."""
+        assert self.warm_data is not None
+        fig = self.fig("5.ours", "TUI G (again while it stops short), warm store")
+        rss = self.fig("8.ours", "TUI", unit="MiB")
+        for _ in range(self.runs):
+            self.tmux.launch("ours", self.our_tui("alice", self.warm_data),
+                             self.our_env(self.warm_data), cwd=str(ROOT))
+            try:
+                self.tmux.wait_for("ours", LIST_ROW, TIMEOUT)
+                self.tmux.wait_for("ours", re.compile(r"imap \d+ms"), TIMEOUT)
+                time.sleep(1.0)  # the warm resync (nothing new) is over
+            except ScreenTimeout as exc:
+                fig.failed = str(exc).splitlines()[0]
+                print(f"  ! {exc}", file=sys.stderr)
+                self.stop("ours")
+                continue
+            try:
+                first, shown, presses = self.tmux.press_until("ours", "G", OLDEST,
+                                                              timeout=TIMEOUT)
+            except ScreenTimeout as exc:
+                fig.failed = str(exc).splitlines()[0]
+                print(f"  ! {exc}", file=sys.stderr)
+            else:
+                fig.runs.append(shown - first)
+                fig.note = (f"{presses} presses of G, each after 0.1 s of a still screen"
+                            if presses > 1 else "")
+                time.sleep(1.0)
+                pid = self.tmux.pane_pid("ours")
+                rss.runs.append(rss_mib(pid))
+                rss.note = f"with children {rss_mib(pid, with_children=True):.0f} MiB"
+            self.stop("ours")
+
+    def neomutt_alice(self) -> None:
+        """Rows 7, 3, 5 and 8 (neomutt): cold open of alice's INBOX, limit, End, RSS."""
+        neo = Neomutt(self.work / "neomutt-alice", self.alice_imap)
+        total = self.mail.n + 1
+        cold = self.fig("7.neomutt", "neomutt open, header cache empty")
+        limit = self.fig("3.neomutt", "neomutt limit ~s budget")
+        end = self.fig("5.neomutt", "neomutt End")
+        rss = self.fig("8.neomutt", "neomutt", unit="MiB")
+        for _ in range(self.runs):
+            neo.cold()
+            start = self.tmux.launch("neomutt", neo.argv(), neo.env())
+            if not self.timed(cold, "neomutt", start, Neomutt.loaded(total)):
+                self.stop("neomutt")
+                continue
+            rss.runs.append(rss_mib(self.tmux.pane_pid("neomutt")))
+            self.tmux.send("neomutt", "l")
+            self.tmux.wait_for("neomutt", "Limit to messages", TIMEOUT)
+            self.tmux.send("neomutt", "-l", f"~s {SEARCH_WORD}")
+            pressed = self.tmux.send("neomutt", "Enter")
+            self.timed(limit, "neomutt", pressed, f"lim=~s {SEARCH_WORD}")
+            self.tmux.send("neomutt", "l")
+            self.tmux.wait_for("neomutt", "Limit to messages", TIMEOUT)
+            self.tmux.send("neomutt", "-l", "all")
+            self.tmux.send("neomutt", "Enter")
+            self.tmux.wait_for("neomutt", f"shown={total} ", TIMEOUT)
+            pressed = self.tmux.send("neomutt", "End")
+            self.timed(end, "neomutt", pressed, OLDEST)
+            self.stop("neomutt")
+
+    def aerc_alice(self) -> None:
+        """Rows 5 and 8 (aerc): open alice's INBOX, G to the oldest, RSS."""
+        aerc = Aerc(self.work / "aerc-alice", self.alice_imap)
+        end = self.fig("5.aerc", "aerc G")
+        rss = self.fig("8.aerc", "aerc", unit="MiB")
+        for _ in range(self.runs):
+            self.tmux.launch("aerc", aerc.argv(), aerc.env())
+            try:
+                self.tmux.wait_for("aerc", re.compile(r"Re: .*#\d+|[A-Z][a-z]+ #\d+"), TIMEOUT)
+            except ScreenTimeout as exc:
+                end.failed = str(exc).splitlines()[0]
+                print(f"  ! {exc}", file=sys.stderr)
+                self.stop("aerc")
+                continue
+            time.sleep(0.5)
+            pressed = self.tmux.send("aerc", "G")
+            if self.timed(end, "aerc", pressed, OLDEST):
+                time.sleep(1.0)
+                rss.runs.append(rss_mib(self.tmux.pane_pid("aerc")))
+            self.stop("aerc")
+
+    def close(self) -> None:
+        self.tmux.close()
+
+
+def _run(argv: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - t0
+
+
+def _hits(stdout: str) -> int:
+    return sum(1 for line in stdout.splitlines() if line.startswith("#"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    from bench.tmux import _descendants
+
+    return _descendants(pid)
+
+
+# -- the report -------------------------------------------------------------------
+def machine() -> list[str]:
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True,
+                             check=False).stdout.strip()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [f"{os.cpu_count()} cores, {model}; Linux {platform.release()}",
+            f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+            f"Dovecot {dovecot}; load average {load}"]
+
+
+def table(rows: list[Row]) -> list[str]:
+    lines = ["| # | moment | ours | reference | ours / reference | target (issue 22) |",
+             "|---|---|---|---|---|---|"]
+    for row in rows:
+        ours = row.ours.text() if row.ours else "-"
+        ref = row.ref.text() if row.ref else "-"
+        lines.append(f"| {row.number} | {row.moment} | {ours} | {ref} | {row.ratio()} "
+                     f"| {row.target} |")
+    return lines
+
+
+def rows(b: Bench, n: int, small: int) -> list[Row]:
+    f = b.figures.get
+    big = f"{n:,}"
+    return [
+        Row(1, f"newest INBOX mail on screen ({small}-message INBOX, {big} in an Archive "
+               "listed before it), empty store / caches", f("1.ours"), f("1.neomutt"),
+            "<= 0.3 s"),
+        Row(1, "", f("1.ours"), f("1.aerc")),
+        Row(2, "`--help`, whole process, warm", f("2.help"), f("2.neomutt"), "<= 60 ms"),
+        Row(2, "`list`, whole process, warm", f("2.list"), f("2.notmuch.list"), "<= 60 ms"),
+        Row(2, "`search`, whole process, warm", f("2.search"), f("2.notmuch.search"),
+            "<= 60 ms"),
+        Row(2, "(floor: the venv's bare Python)", f("2.python"), f("2.notmuch.search")),
+        Row(3, f"first search right after a cold sync of {big}", f("3.ours"), f("3.neomutt"),
+            "<= 0.3 s, UI never blocked"),
+        Row(3, "", f("3.ours"), f("3.notmuch")),
+        Row(3, "", f("3.ours.inproc"), f("3.neomutt")),
+        Row(3, "(the sync / indexing before it)", f("3.ours.sync"), f("3.notmuch.new")),
+        Row(4, f"`from:` filter, {big}", f("4.ours.inproc"), f("4.notmuch"),
+            "<= 20 ms in process"),
+        Row(4, "", f("4.ours"), f("4.notmuch")),
+        Row(5, f"scroll to the oldest conversation ({big} messages)", f("5.ours"),
+            f("5.aerc"), "<= 0.1 s"),
+        Row(5, "", f("5.ours"), f("5.neomutt")),
+        Row(6, "TUI first frame, empty store", f("6.ours"), f("6.neomutt"), "<= 0.35 s"),
+        Row(7, f"cold header sync, {big}-message INBOX", f("7.ours"), f("7.neomutt"),
+            "<= 0.5x neomutt"),
+        Row(8, f"RSS with the {big}-message INBOX loaded", f("8.ours"), f("8.aerc"),
+            "<= aerc"),
+        Row(8, "", f("8.ours"), f("8.neomutt")),
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10_000, help="messages in the big mailbox")
+    ap.add_argument("--inbox", type=int, default=200, help="bob's small INBOX (row 1)")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each terminal moment")
+    ap.add_argument("--cli-runs", type=int, default=10, help="runs of each CLI command")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7,8", help="rows to measure")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    wanted = {int(x) for x in args.only.split(",")}
+    versions = ensure_installed()
+    work = Path(tempfile.mkdtemp(prefix="bench-sbs-"))
+    work.chmod(0o755)
+    print(f"side by side: {args.n:,} messages, {args.runs} runs a terminal moment, "
+          f"{args.cli_runs} a command; work in {work}", flush=True)
+    with World() as world:
+        mail = build_mail(world, args.n, args.inbox)
+        print(f"mail built in {mail.built_in:.1f} s; IMAP over implicit TLS on "
+              f"127.0.0.1:{world.ports.imaps} (harness CA {world.ca_file})", flush=True)
+        bench = Bench(world, mail, work, args.runs, args.cli_runs)
+        steps: list[tuple[set[int], Callable[[], None]]] = [
+            ({6}, bench.first_frame),
+            ({1}, bench.newest_inbox),
+            ({2, 3, 4, 5, 7, 8}, bench.cold_sync_ours),
+            ({2, 3, 4}, bench.notmuch),
+            ({2, 4}, bench.cli_warm),
+            ({5, 8}, bench.scroll_ours),
+            ({3, 5, 7, 8}, bench.neomutt_alice),
+            ({5, 8}, bench.aerc_alice),
+        ]
+        try:
+            for needs, step in steps:
+                if needs & wanted:
+                    t0 = time.monotonic()
+                    print(f"- {step.__name__} ...", end=" ", flush=True)
+                    step()
+                    print(f"{time.monotonic() - t0:.0f} s", flush=True)
+        finally:
+            bench.close()
+    print()
+    print("machine: " + "\n         ".join(machine()))
+    print("anchors: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    print("IMAP: implicit TLS (imaps) on loopback for every client, the harness's CA\n")
+    for line in table([r for r in rows(bench, args.n, args.inbox)
+                       if r.number in wanted and (r.ours or r.ref)]):
+        print(line)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
