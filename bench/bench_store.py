@@ -170,6 +170,12 @@ def main() -> None:
         print(f"search {query!r:15} cold {ms(cold)}   warm {ms(warm)}   "
               f"({len(hits)} shown of {total})")
 
+    # from: is a substring of the sender's address or name: a common surname, one
+    # correspondent's address, and a name nobody has (the whole index is asked).
+    for query in ("from:dubois", "from:vera", "from:nobody-at-all"):
+        cold, warm, hits = timed(lambda q=query: store.search(q, limit=50))
+        print(f"search {query!r:19} cold {ms(cold)}   warm {ms(warm)}   ({len(hits)} shown)")
+
     cold, warm, count = timed(lambda: store.count_messages("bench"))
     print(f"count           cold {ms(cold)}   warm {ms(warm)}   ({count})")
 

@@ -222,6 +222,9 @@ class Headers(Db):
                 conn.execute(
                     "INSERT INTO messages_fts (rowid, subject, body, search_parties) "
                     f"SELECT id, subject, body, search_parties FROM messages {where}", span)
+                conn.execute(
+                    "INSERT INTO senders_fts (rowid, sender_address, sender_name) "
+                    f"SELECT id, sender_address, sender_name FROM messages {where}", span)
                 conn.execute("UPDATE messages SET indexed = 1, pending_parties = NULL "
                              f"{where}", span)
         return done

@@ -29,6 +29,7 @@ from ..events import (
     XmppConnectionChanged,
 )
 from .availability import Availability, ContactPresence, ResourcePresence
+from .bookmarks import Bookmarks
 from .core import (
     _EMAIL,
     ATTEMPT_TIMEOUT,
@@ -42,7 +43,6 @@ from .core import (
     RosterItem,
     XmppError,
 )
-from .rooms import Rooms
 from .session import XmppLoginError
 from .stanzas import NS_CLIENT, bare, q, resource
 from .upload import TransferError
@@ -50,7 +50,7 @@ from .upload import TransferError
 log = logging.getLogger(__name__)
 
 
-class XmppClient(Rooms):
+class XmppClient(Bookmarks):
     """One account's XMPP connection, reporting into the store and the event bus."""
 
     def _wire_handlers(self) -> None:
@@ -99,6 +99,7 @@ class XmppClient(Rooms):
             self._reconnect_task.cancel()
         for task in list(self._tasks):
             task.cancel()
+        self._stop_self_pings()
         self.session.cancel_connection_attempt()
         if self.session.transport is not None:
             # Say goodbye to rooms and contacts; the stream close then ends the session.
@@ -153,11 +154,20 @@ class XmppClient(Rooms):
             await self._catch_up(None)
         except Exception as exc:
             log.warning("%s: archive catch-up failed: %s", self.name, exc)
+        try:
+            # Known before rejoining, so a room already bookmarked is not published again.
+            await self.bookmarks()
+        except XmppError as exc:
+            log.warning("%s: reading the bookmarks failed: %s", self.name, exc)
         for membership in list(self.state.rooms.values()):
             try:
                 await self.join_room(membership.room, membership.nick)
             except Exception as exc:
                 log.warning("%s: rejoining %s failed: %s", self.name, membership.room, exc)
+        try:
+            await self._autojoin_bookmarks()
+        except XmppError as exc:
+            log.warning("%s: joining the bookmarked rooms failed: %s", self.name, exc)
         self._synced.set()
 
     def _on_disconnected(self, reason: object) -> None:

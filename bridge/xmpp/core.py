@@ -63,6 +63,8 @@ PLUGINS = (
     "xep_0297", "xep_0280",  # forwarded stanzas, carbons
     "xep_0059", "xep_0313",  # result sets, message archive
     "xep_0045", "xep_0249",  # rooms, direct invitations
+    "xep_0060", "xep_0163", "xep_0223", "xep_0402",  # bookmarks in PEP (bookmarks.py)
+    "xep_0410",  # room self-ping
     "xep_0308",  # last message correction
     "xep_0444",  # reactions
     "xep_0422", "xep_0428", "xep_0424",  # retraction (fastening, fallback indication)

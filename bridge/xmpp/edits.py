@@ -122,6 +122,11 @@ class Edits(Files):
             mbody=text)
         msg["id"] = new_id
         msg["origin_id"]["id"] = new_id
+        if mtype == "chat":
+            # A line of text like any other: without <active/>, a client that keeps
+            # to XEP-0085 section 5.1 (Profanity does) takes it that we stopped
+            # wanting chat states, and never tells us it is typing again.
+            msg["chat_state"] = "active"
         msg.send()
         self.store.correct_message(row_id, text, time.time(), new_id)
         self._publish(MessageChanged(self.name, row_id, m.msg_id, m.thread_id, "corrected",

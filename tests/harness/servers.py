@@ -556,7 +556,7 @@ admin_socket = "{dir}/admin.sock"
 log = {{ {{ levels = {{ min = "{level}" }}, to = "file", filename = "{dir}/prosody.log" }} }}
 ssl = {{ certificate = "{cert}", key = "{key}" }}
 modules_enabled = {{
-  "roster"; "saslauth"; "tls"; "disco"; "carbons"; "pep"; "private"; "blocklist";
+  "roster"; "saslauth"; "tls"; "disco"; "carbons"; "pep"; "private"; "bookmarks"; "blocklist";
   "vcard4"; "vcard_legacy"; "version"; "uptime"; "time"; "ping"; "mam"; "smacks";
   "csi_simple"; "admin_shell"; "admin_socket"; "posix"; "offline";
 }}

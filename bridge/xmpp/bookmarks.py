@@ -1,0 +1,213 @@
+"""Rooms kept across clients and noticed when lost: bookmarks (XEP-0402, PEP native
+bookmarks, through slixmpp's xep_0402 stanzas and xep_0223/xep_0060 publishing) and
+MUC self-ping (XEP-0410, through slixmpp's xep_0410 scheduler).
+
+Joining a room bookmarks it with autojoin, leaving clears autojoin (the bookmark
+stays, as Gajim and Conversations do), so the user's other clients join and leave
+with us; a bookmark another client adds with autojoin is joined here at once (PEP
+notifications) and at every login. Each joined room is self-pinged after a quiet
+while: a room that no longer knows us (a restarted room server, a ghost after a
+network split) is joined again, instead of staying silently deaf.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slixmpp import JID
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.plugins.xep_0402.stanza import NS as NS_BOOKMARKS
+from slixmpp.plugins.xep_0402.stanza import Conference
+from slixmpp.plugins.xep_0410 import PingStatus
+
+from .core import IQ_TIMEOUT, Occupant, XmppError
+from .rooms import Rooms
+from .stanzas import bare, q
+
+log = logging.getLogger(__name__)
+
+# XEP-0402 §3: the node's publish options (max items: every bookmark is kept).
+NODE_PROFILE = {
+    "pubsub#persist_items": "true",
+    "pubsub#max_items": "max",
+    "pubsub#send_last_published_item": "never",
+    "pubsub#access_model": "whitelist",
+}
+SELF_PING_INTERVAL = 300.0  # seconds of silence in a room before asking it about us
+SELF_PING_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Bookmark:
+    room: str
+    name: str = ""
+    nick: str = ""
+    autojoin: bool = False
+    password: str = ""
+
+
+def _bookmark(item: Any) -> Bookmark | None:
+    """One PEP item as a bookmark; None for an item that is not one (remote input)."""
+    room = bare(item.xml.get("id") or "")
+    conference = item.xml.find(q(NS_BOOKMARKS, "conference"))
+    if not room or "@" not in room or conference is None:
+        return None
+    autojoin = (conference.get("autojoin") or "").lower() in ("1", "true")
+    return Bookmark(room, conference.get("name") or "",
+                    (conference.findtext(q(NS_BOOKMARKS, "nick")) or "").strip(),
+                    autojoin, conference.findtext(q(NS_BOOKMARKS, "password")) or "")
+
+
+class Bookmarks(Rooms):
+    """Bookmarks shared with the user's other clients, and self-ping of joined rooms."""
+
+    self_ping_interval: float = SELF_PING_INTERVAL
+
+    def _wire_handlers(self) -> None:
+        super()._wire_handlers()
+        s = self.session
+        s.plugin["xep_0223"].node_profiles[NS_BOOKMARKS] = NODE_PROFILE
+        # "+notify" in our capabilities: the server pushes our bookmarks' changes.
+        s.plugin["xep_0163"].add_interest(NS_BOOKMARKS)
+        s.add_event_handler("pubsub_publish", self._guard(self._on_bookmark_published))
+        s.add_event_handler("muc_ping_changed", self._guard(self._on_ping_changed))
+        self._bookmarks: dict[str, Bookmark] = {}
+
+    # -- bookmarks -----------------------------------------------------------
+    async def bookmarks(self) -> list[Bookmark]:
+        """The user's bookmarks, as the server holds them now."""
+        try:
+            result = await self.session.plugin["xep_0223"].retrieve(
+                NS_BOOKMARKS, timeout=IQ_TIMEOUT)
+        except IqError as exc:
+            if exc.condition == "item-not-found":  # never published: none yet
+                self._bookmarks = {}
+                return []
+            raise XmppError(f"the server would not give the bookmarks: {exc.condition}") \
+                from None
+        except IqTimeout:
+            raise XmppError("the server did not answer for the bookmarks") from None
+        found = [b for b in (_bookmark(i) for i in result["pubsub"]["items"]["substanzas"]) if b]
+        self._bookmarks = {b.room: b for b in found}
+        return sorted(found, key=lambda b: b.room)
+
+    async def bookmark(self, room: str, *, name: str = "", nick: str = "",
+                       autojoin: bool = True, password: str = "") -> Bookmark:
+        """Add or change the bookmark of a room (one item per room, its id the JID)."""
+        room = bare(room)
+        conference = Conference()
+        if name:
+            conference["name"] = name
+        conference["autojoin"] = autojoin
+        if nick:
+            conference["nick"] = nick
+        if password:
+            conference["password"] = password
+        try:
+            await self.session.plugin["xep_0223"].store(
+                conference, node=NS_BOOKMARKS, id=room, timeout=IQ_TIMEOUT)
+        except IqError as exc:
+            raise XmppError(f"the server refused the bookmark: {exc.condition}") from None
+        except IqTimeout:
+            raise XmppError("the server did not answer the bookmark") from None
+        mark = Bookmark(room, name, nick, autojoin, password)
+        self._bookmarks[room] = mark
+        return mark
+
+    async def unbookmark(self, room: str) -> None:
+        """Remove a room's bookmark (the room itself is not left)."""
+        room = bare(room)
+        try:
+            await self.session.plugin["xep_0060"].retract(
+                None, NS_BOOKMARKS, room, notify=True, timeout=IQ_TIMEOUT)
+        except IqError as exc:
+            if exc.condition != "item-not-found":
+                raise XmppError(f"the server refused to remove the bookmark: "
+                                f"{exc.condition}") from None
+        except IqTimeout:
+            raise XmppError("the server did not answer the bookmark's removal") from None
+        self._bookmarks.pop(room, None)
+
+    def _on_bookmark_published(self, msg: Any) -> None:
+        """Another client of ours bookmarked a room with autojoin: join it too."""
+        if bare(msg.xml.get("from") or self.own) != self.own:
+            return
+        items = msg["pubsub_event"]["items"]
+        if items["node"] != NS_BOOKMARKS:
+            return
+        for item in items["substanzas"]:
+            mark = _bookmark(item)
+            if mark is None:
+                continue
+            self._bookmarks[mark.room] = mark
+            if mark.autojoin and mark.room not in self._joined_rooms() \
+                    and mark.room not in self._rooms:
+                self._spawn(self._join_bookmarked(mark))
+
+    async def _join_bookmarked(self, mark: Bookmark) -> None:
+        try:
+            await self.join_room(mark.room, mark.nick or None, mark.password or None,
+                                 bookmark=False)
+        except XmppError as exc:
+            log.warning("%s: joining bookmarked %s failed: %s", self.name, mark.room, exc)
+
+    async def _autojoin_bookmarks(self) -> None:
+        """At login: join every room bookmarked with autojoin that we are not in."""
+        for mark in await self.bookmarks():
+            if mark.autojoin and mark.room not in self._joined_rooms():
+                await self._join_bookmarked(mark)
+
+    # -- joining and leaving keep the bookmark and the self-ping ------------------
+    async def join_room(self, room: str, nick: str | None = None, password: str | None = None,
+                        timeout: float = 20.0, *, bookmark: bool = True) -> list[Occupant]:
+        occupants = await super().join_room(room, nick, password, timeout)
+        room = bare(room)
+        state = self._rooms.get(room)
+        if state is not None:
+            self.session.plugin["xep_0410"].enable_self_ping(
+                JID(f"{room}/{state.nick}"), interval=self.self_ping_interval,
+                timeout=SELF_PING_TIMEOUT)
+        known = self._bookmarks.get(room)
+        if bookmark and (known is None or not known.autojoin):
+            try:
+                await self.bookmark(room, name=known.name if known else "",
+                                    nick=state.nick if state else nick or "",
+                                    password=password or "")
+            except XmppError as exc:  # the room is joined all the same
+                log.warning("%s: bookmarking %s failed: %s", self.name, room, exc)
+        return occupants
+
+    async def leave_room(self, room: str) -> None:
+        room = bare(room)
+        state = self._rooms.get(room)
+        if state is not None:
+            self.session.plugin["xep_0410"].disable_self_ping(JID(f"{room}/{state.nick}"))
+        await super().leave_room(room)
+        known = self._bookmarks.get(room)
+        if known is not None and known.autojoin:
+            try:
+                await self.bookmark(room, name=known.name, nick=known.nick, autojoin=False,
+                                    password=known.password)
+            except XmppError as exc:
+                log.warning("%s: clearing autojoin of %s failed: %s", self.name, room, exc)
+
+    def _stop_self_pings(self) -> None:
+        plugin = self.session.plugin["xep_0410"]
+        for muc_resource, orig in list(plugin.ping_timers):
+            plugin.disable_self_ping(muc_resource, orig)
+
+    def _on_ping_changed(self, change: dict[str, Any]) -> None:
+        """The self-ping found we are no longer in a room we think we are in."""
+        if change["result"] is not PingStatus.DISCONNECTED:
+            return
+        muc_resource: JID = change["key"][0]
+        room = bare(str(muc_resource))
+        state = self._rooms.get(room)
+        if state is None or room not in self.state.rooms:
+            return
+        log.info("%s: %s no longer knows us; joining again", self.name, room)
+        self.session.plugin["xep_0410"].disable_self_ping(muc_resource)
+        state.joined = None
+        self._spawn(self._join_bookmarked(Bookmark(room, nick=state.nick, autojoin=True)))
