@@ -193,6 +193,17 @@ class Bookmarks(Rooms):
             except XmppError as exc:
                 log.warning("%s: clearing autojoin of %s failed: %s", self.name, room, exc)
 
+    async def change_nick(self, room: str, nick: str, timeout: float = 10.0) -> str:
+        room = bare(room)
+        state = self._rooms.get(room)
+        before = state.nick if state is not None else ""
+        given = await super().change_nick(room, nick, timeout)
+        if before and given != before:
+            # The self-ping asks for us by our nick: it follows the new one.
+            self.session.plugin["xep_0410"].update_nick(JID(f"{room}/{before}"),
+                                                        JID(f"{room}/{given}"))
+        return given
+
     def _stop_self_pings(self) -> None:
         plugin = self.session.plugin["xep_0410"]
         for muc_resource, orig in list(plugin.ping_timers):
