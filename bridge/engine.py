@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import importlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -46,12 +47,12 @@ from .events import Event, EventBus, HealthChanged, HealthReported
 from .handoff import Handoff, ReplyResult
 from .health import HealthMonitor, Timings
 from .identity import Identity, UnmappedParty
-from .mail.actions import MailActions
 from .outbox import ContactAway, Outbox
 from .paths import data_dir, ensure_private_dir
 from .store import Store
 
 if TYPE_CHECKING:
+    from .mail.actions import MailActions
     from .mail.sync import MailSync
     from .mail.worker import MailWorker
     from .xmpp.client import XmppClient
@@ -113,9 +114,6 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         self.outbox = Outbox(self.store, self.events, config, self.identity, self.ports)
         self.handoff = Handoff(config, self.store, self.identity, self.ports, self.outbox)
         self.outbox.fallbacks = self.handoff
-        self.mailbox = MailActions(self.store, self.events, self.account,
-                                   lambda account, job: self._imap(account, job),
-                                   self._send_mail)
         t = self.timings
         self.health = HealthMonitor(self.store, self.events, self.ports, config.accounts,
                                     interval=t.health_interval,
@@ -129,6 +127,15 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
                     account.jid.rpartition("@")[2].lower():
                 self.identity.dual_domains.add(account.email.rpartition("@")[2].lower())
 
+
+    @functools.cached_property
+    def mailbox(self) -> MailActions:
+        """The mail actions (triage, files, forward, drafts), made on first use:
+        they bring the IMAP library, which a read-only verb never needs."""
+        from .mail.actions import MailActions
+
+        return MailActions(self.store, self.events, self.account,
+                           lambda account, job: self._imap(account, job), self._send_mail)
     def _sync_config_into_store(self) -> None:
         for account in self.config.accounts:
             self.store.upsert_account(account.name, account.email, account.jid)

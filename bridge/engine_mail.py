@@ -25,8 +25,10 @@ class MailVerbs:
     """What a user does to emails (a part of the Engine; see the module's doc)."""
 
     if TYPE_CHECKING:  # the engine's parts and calls these verbs go through
-        mailbox: MailActions
         ports: EnginePorts
+
+        @property
+        def mailbox(self) -> MailActions: ...
 
         def message(self, row_id: int) -> Message: ...
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Protocol
 from .config import AccountConfig, Config
 from .events import EventBus
 from .health import Timings
-from .mail.port import MailTransport
 from .model import HealthReport
 from .store import Store
 
 if TYPE_CHECKING:
+    from .mail.port import MailTransport
     from .xmpp.client import XmppClient
     from .xmpp.port import XmppTransport
 
@@ -53,6 +53,10 @@ class EnginePorts:
             if port is None:
                 e = self._engine
                 t = e.timings
+                from .mail.port import (
+                    MailTransport,  # on first use: a read-only verb never loads IMAP
+                )
+
                 port = MailTransport(e.account(account), e.store, e.events,
                                      retry_delay=e.config.deferral.delay,
                                      refresh=e.mail_refresh, poll=e.mail_poll,

@@ -48,7 +48,7 @@ from .events import (
 )
 from .handoff.reply import sender_party
 from .identity import Identity, UnmappedParty
-from .mail.deferred import DEFERRED_FOLDER
+from .mail.deferred_names import DEFERRED_FOLDER
 from .model import (
     Availability,
     ContactPresence,

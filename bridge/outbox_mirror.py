@@ -23,7 +23,7 @@ from .errors import EngineError
 from .handoff.reply import sender_party
 from .identity import Identity
 from .mail.compose import build_email
-from .mail.deferred import DEFERRED_FOLDER, DEFERRED_HEADER, PLAN_FILE
+from .mail.deferred_names import DEFERRED_FOLDER, DEFERRED_HEADER, PLAN_FILE
 from .model import DeliveryState, Direction, ImPlan, Message, OutboxItem, Party, Transport
 from .ports import Ports
 from .store import Store

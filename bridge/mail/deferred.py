@@ -19,11 +19,10 @@ from typing import Any
 
 import imapclient
 
+from .deferred_names import DEFERRED_FOLDER, DEFERRED_HEADER, PLAN_FILE
 from .sync import MailSync
 
-DEFERRED_FOLDER = "Deferred"
-PLAN_FILE = "tuiclient-deferred.json"
-DEFERRED_HEADER = "X-Tuiclient-Deferred"
+__all__ = ["DEFERRED_FOLDER", "DEFERRED_HEADER", "PLAN_FILE", "DeferredCopy"]
 
 
 @dataclass(frozen=True)
