@@ -25,7 +25,7 @@ from bridge.model import Transport
 from tuiclient.app import TuiClientApp
 from tuiclient.screens.main import MainScreen
 from tuiclient.screens.prompts import DeferScreen
-from tuiclient.widgets.conversation import Timeline
+from tuiclient.widgets.conversation import ChatReply, Timeline
 from tuiclient.widgets.conversation_list import ConversationList
 
 from .demo import BobDaemon, Presences, build, send_launch_mail
@@ -140,6 +140,7 @@ async def capture(config_path: Path) -> list[Path]:
         await pilot.press("escape")
 
         shots += await mail_keys(pilot, app)
+        shots += await chat_keys(pilot, app)
 
         await pilot.press("question_mark")
         await pilot.pause(0.3)
@@ -165,6 +166,43 @@ async def capture(config_path: Path) -> list[Path]:
         await pilot.press("tab")
         await pilot.pause(0.3)
         shots.append(save(app, "narrow-chat"))
+    return shots
+
+
+async def chat_keys(pilot: Pilot[object], app: TuiClientApp) -> list[Path]:
+    """The chat client's screen: a reaction, a correction and /me in the chat with
+    bob. (A room joined with /join shows no conversation until its first line, so
+    it has no screenshot yet.)"""
+    shots = []
+    listing = app.screen.query_one(ConversationList)
+    listing.focus()
+    target = next(i for i, t in enumerate(listing.rows)
+                  if Transport.XMPP in t.transports and not t.subject
+                  and "bob" in t.last_sender.lower())
+    while listing.cursor != target:
+        await pilot.press("j" if listing.cursor < target else "k")
+    await pilot.press("enter")
+    await pilot.pause(0.5)
+    timeline = app.screen.query_one(Timeline)
+    timeline.focus()
+    await pilot.press("G")  # bob's last line: "Coffee at 3?"
+    await pilot.pause(0.2)
+    await pilot.press("i")
+    reply = app.screen.query_one(ChatReply)
+    reply.value = "/react 👍"  # typed as one character: Pilot has no key for it
+    await pilot.press("enter")
+    await pilot.pause(0.5)
+    await pilot.press(*"See you at 3", "enter")
+    await pilot.pause(0.5)
+    await pilot.press(*"/correct See you at 3:15", "enter")
+    await pilot.pause(0.5)
+    await pilot.press(*"/me brings the cake", "enter")
+    await until(lambda: timeline.reactions and any(
+        m.edited for m in timeline.messages if m.edited), pilot)
+    await pilot.pause(1.0)
+    shots.append(save(app, "chat-edits"))
+    await pilot.press("escape")
+
     return shots
 
 
