@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,7 @@ from bridge.store import Store
 from bridge.xmpp.availability import Availability
 from bridge.xmpp.client import XmppClient, XmppError
 from bridge.xmpp.session import XmppLoginError
+from bridge.xmpp.state import XmppState
 from bridge.xmpp.upload import TransferError
 from tests.conftest import password_command
 from tests.harness.servers import MUC_DOMAIN, Account, World
@@ -575,3 +577,31 @@ async def test_a_resend_with_the_same_id_is_stored_once(world, connect):
     await until(lambda: b.with_text("barrier"), what="barrier")
     assert len(b.with_text("exactly once")) == 1 and len(a.with_text("exactly once")) == 1
     assert b.with_text("exactly once")[0].msg_id == msg_id
+
+
+async def test_lines_said_before_a_conversation_moved_stay_where_they_were_said(
+        world, connect, running, tmp_path):
+    """This device moved the chat with bob into another conversation (a handoff
+    binds it), and only then reads from the archive what was said before: those
+    lines, which carried no thread, stay in the chat they were said in; what comes
+    after the move goes to the new conversation."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    bob_x.send(alice.jid, "Coffee at 3?")
+    bob_x.send(alice.jid, "Or 4?")
+    await asyncio.sleep(1.5)  # archive stamps are whole seconds
+    data = tmp_path / "fresh"
+    state = XmppState.load(data / "xmpp" / f"{alice.name}.json")
+    state.set_thread(bob.jid, "launch@mail.test", time.time())
+
+    a = await connect(alice, data=data)  # everything so far comes from the archive
+    await until(lambda: a.with_text("Or 4?"), what="the catch-up")
+    where = {m.text: m.thread_id for m in a.messages()}
+    assert where["Coffee at 3?"] == where["Or 4?"] != "launch@mail.test"
+    # The conversation goes on where it moved to, both ways.
+    bob_x.send(alice.jid, "QA signs off tomorrow")
+    await until(lambda: a.with_text("QA signs off tomorrow"), what="a live line")
+    assert a.with_text("QA signs off tomorrow")[0].thread_id == "launch@mail.test"
+    assert a.client.send_chat(bob.jid, "Great").thread_id == "launch@mail.test"

@@ -201,10 +201,16 @@ class Inbound(Edits):
                 if direction is Direction.IN:
                     sender_party = Party(p.sender, resource(p.sender), "from")
             recipients = [Party(peer if direction is Direction.OUT else self.own, "", "to")]
-            thread_id, claimed = self._thread_of(
-                p.thread, direction, [sender_party.address], self.state.threads.get(peer),
-                default_thread_id(self.own, peer))
             when = self._date(p.delay, archive_stamp)
+            bound = self.state.threads.get(peer)
+            if bound is not None and not p.thread and (source == "archive" or p.delay) \
+                    and not self.state.newer_than_binding(peer, when):
+                # Said before the conversation moved (read now from the archive or
+                # an offline copy): it stays in the conversation it was said in.
+                bound = None
+            thread_id, claimed = self._thread_of(
+                p.thread, direction, [sender_party.address], bound,
+                default_thread_id(self.own, peer))
             if p.thread and (source != "archive" or self.state.newer_than_binding(peer, when)):
                 # Live lines move the conversation; archived ones only if newer than
                 # what set it (so a fresh device replays the moves in order).
