@@ -533,3 +533,22 @@ def test_a_change_told_inside_another_answer_sends_the_worker_back_to_resync() -
     examined = SimpleNamespace(_imap=SimpleNamespace(untagged_responses={
         "EXISTS": [b"3"], "UIDVALIDITY": [b"17"], "READ-ONLY": [b""]}))
     assert not _changed_meanwhile(examined)
+
+
+def test_inbox_is_synced_first_whatever_the_server_lists_before_it(world, people):
+    """A big Archive the server lists ahead of INBOX must not keep the user's INBOX
+    waiting: a pass over every folder does INBOX first (issue 22's first row)."""
+    alice = people("alice")
+    client = alice.imap()
+    try:
+        client.create_folder("Aardvark")  # listed before INBOX by name
+        client.append("Aardvark", f"From: b@example.test\r\nSubject: old\r\n"
+                      f"Message-ID: <old.{alice.account.name}@x>\r\n\r\nx\r\n".encode())
+        client.append("INBOX", f"From: b@example.test\r\nSubject: new\r\n"
+                      f"Message-ID: <new.{alice.account.name}@x>\r\n\r\nx\r\n".encode())
+    finally:
+        client.logout()
+    listed = alice.sync.sync_folders()
+    assert listed.index("Aardvark") < listed.index("INBOX")  # else this proves nothing
+    done = [r.folder for r in alice.sync.sync_all()]
+    assert done[0] == "INBOX" and set(done) == set(listed)

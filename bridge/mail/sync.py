@@ -207,7 +207,12 @@ class MailSync(MessageDigests, BodyFetch, MailboxWrites):
         return listing, counts
 
     def sync_all(self) -> list[SyncResult]:
-        return [self.sync_folder(name) for name in self.sync_folders()]
+        """Every folder, INBOX first: it is what the user looks at first, and a big
+        Archive the server happens to list before it must not keep it waiting (the
+        others follow in the server's order)."""
+        names = self.sync_folders()
+        names.sort(key=lambda name: name.upper() != "INBOX")
+        return [self.sync_folder(name) for name in names]
 
     # -- one folder ----------------------------------------------------------
     def sync_folder(self, folder: str) -> SyncResult:
