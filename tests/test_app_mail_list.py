@@ -116,6 +116,13 @@ async def test_limit_and_next_unread(world, tmp_path):
         await go_to_row(pilot, app, lambda t: t.subject == rows[lims[0]].subject)
         await pilot.press("J")
         assert listing(app).current.subject == rows[lims[2]].subject
+        # Reading a conversation, J opens the next unread one.
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: not listing(app).has_focus)
+        await pilot.press("J")
+        nxt = rows[lims[3]]
+        assert await pilot_until(pilot, lambda: app.screen.opened.key ==
+                                 (nxt.account, nxt.thread_id))
         # Read all: J says there is nothing unread, the cursor stays.
         for t in list(listing(app).rows):
             ids = [x.id for x in app.engine.timeline(t.account, t.thread_id) if x.unread]
