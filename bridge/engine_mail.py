@@ -16,9 +16,15 @@ from typing import TYPE_CHECKING
 from .events import TriageDone
 from .model import FLAGGED, SEEN, Message
 
+# A limit shows this many conversations at most, found among this many times
+# as many matching messages (a thread of many hits counts once).
+LIMIT_ROWS = 500
+LIMIT_SPREAD = 10
+
 if TYPE_CHECKING:
     from .engine_ports import EnginePorts
     from .mail.actions import MailActions
+    from .store.records import Thread
 
 
 class MailVerbs:
@@ -35,6 +41,11 @@ class MailVerbs:
         async def fetch_body(self, row_id: int) -> Message: ...
 
         async def queue_email(self, account: str, mail: EmailMessage, msg_id: str) -> int: ...
+
+        def search(self, query: str, limit: int = 50,
+                   account: str | None = None) -> list[Message]: ...
+
+        def thread(self, account: str, thread_id: str) -> Thread | None: ...
 
     async def delete(self, row_ids: Sequence[int]) -> TriageDone:
         """To the Trash folder (SPECIAL-USE); expunged when the account's
@@ -67,6 +78,18 @@ class MailVerbs:
         """Reverse the newest triage action not undone yet (any process's)."""
         return await self.mailbox.undo()
 
+    def conversations_matching(self, query: str, account: str | None = None,
+                               limit: int = LIMIT_ROWS) -> list[Thread]:
+        """The conversations with a message that `query` (the search language:
+        `from:bob is:unread`) finds, most recent first: the list under a limit,
+        as mutt's `l`. A bad filter value raises QueryError."""
+        found: dict[tuple[str, str], None] = {}
+        for m in self.search(query, limit=limit * LIMIT_SPREAD, account=account):
+            found.setdefault((m.account, m.thread_id))
+        threads = [t for key in found if (t := self.thread(*key)) is not None]
+        threads.sort(key=lambda t: (-t.last_date, -t.id))
+        return threads[:limit]
+
     async def save_attachments(self, row_id: int, positions: Sequence[int] | None = None,
                                directory: Path | None = None) -> list[Path]:
         """Save files of an email (positions from 0; None: every one)."""
@@ -85,10 +108,19 @@ class MailVerbs:
 
     async def draft_save(self, account: str, to: Sequence[str], subject: str, text: str, *,
                          cc: Sequence[str] = (), files: Sequence[Path] = (),
-                         replaces: int | None = None) -> Message:
-        """Postpone a message into the account's Drafts folder on the server."""
+                         replaces: int | None = None, in_reply_to: str | None = None,
+                         references: Sequence[str] = (),
+                         answering: int | None = None) -> Message:
+        """Postpone a message into the account's Drafts folder on the server. A
+        reply's draft keeps its thread: `in_reply_to` and `references`, or the row
+        of the message it is `answering` (see MailActions.draft_save)."""
         return await self.mailbox.draft_save(account, to, subject, text, cc=cc, files=files,
-                                             replaces=replaces)
+                                             replaces=replaces, in_reply_to=in_reply_to,
+                                             references=references, answering=answering)
+
+    async def draft_discard(self, row_id: int) -> None:
+        """Delete a draft for good (sent another way, as a resumed reply is)."""
+        await self.mailbox.draft_discard(row_id)
 
     async def drafts(self, account: str) -> list[Message]:
         return await self.mailbox.drafts(account)

@@ -80,14 +80,16 @@ class SendingVerbs:
                     attachments: Sequence[str] | str | None = None, mixed: bool = False,
                     separate_chats: bool = False,
                     when_away: str | None = None,
-                    headers: dict[str, str] | None = None) -> ReplyResult:
+                    headers: dict[str, str] | None = None,
+                    files: Sequence[Path] = ()) -> ReplyResult:
         """Answer a message by email or by IM, whatever transport it came by
         (`via`: "email", "im", or "auto": the one rule, bridge.handoff.auto).
-        See `Handoff.reply` for the rest."""
+        `files`: files from disk for an email reply. See `Handoff.reply` for the
+        rest."""
         return await self.handoff.reply(
             row_id, text, via=via, reply_all=reply_all, history=history,
             attachments=attachments, mixed=mixed, separate_chats=separate_chats,
-            when_away=when_away, headers=headers)
+            when_away=when_away, headers=headers, files=files)
 
     async def send_message(self, account: str, to: Sequence[str], text: str, *,
                            via: str = "im", subject: str = "",

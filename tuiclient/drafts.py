@@ -23,15 +23,17 @@ class ReplyDraft:
     via: str  # email | im
     reply_all: bool = False
     history: bool = False
-    attachments: list[str] = field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)  # the thread's, by name
     text: str = ""
+    files: list[Path] = field(default_factory=list)  # from disk, by path (email only)
+    resumed: int | None = None  # the draft (its row) this reply was written from
 
     def describe(self) -> str:
         parts = ["to all" if self.reply_all else "to the sender"]
         if self.history:
             parts.append("with history")
-        if self.attachments:
-            n = len(self.attachments)
+        n = len(self.attachments) + len(self.files)
+        if n:
             parts.append(f"{n} file{'s' * (n != 1)}")
         return ", ".join(parts)
 
@@ -45,6 +47,10 @@ class NewMessage:
     text: str
     files: list[Path] = field(default_factory=list)  # from disk, by path
     resumed: int | None = None  # the draft (its row) this was written from
+    # A reply's draft resumed without the email it answers (not in this store):
+    # its threading goes on with it.
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
 
 
 @dataclass

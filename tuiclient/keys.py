@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("command_line", "colon", "command line (:help lists the commands)", "finding"),
     Key("prev_pane", "shift+tab", "previous pane", "moving"),
     Key("revisions", "E", "earlier texts of a corrected chat line", "chat"),
+    Key("limit", "l", "limit the list to a search (empty: all again)", "finding"),
+    Key("next_unread", "J", "next unread conversation", "moving"),
 )}
 
 assert tuple(DEFAULTS) == KEY_ACTIONS, "tuiclient/keys.py and bridge/config.KEY_ACTIONS differ"

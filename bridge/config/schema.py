@@ -24,6 +24,7 @@ KEY_ACTIONS = (
     "bounce", "drafts", "outbox", "health", "help", "refresh", "quit", "outbox_retry",
     "outbox_email", "outbox_im", "outbox_cancel",
     "mute", "command_line", "prev_pane", "revisions",
+    "limit", "next_unread",
 )
 # [notify] desktop: how a desktop notification goes out. auto: the freedesktop
 # notification service over D-Bus (notify-send) when a session bus is there, else

@@ -185,7 +185,8 @@ class Handoff:
                     attachments: Sequence[str] | str | None = None, mixed: bool = False,
                     separate_chats: bool = False,
                     when_away: str | None = None,
-                    headers: dict[str, str] | None = None) -> ReplyResult:
+                    headers: dict[str, str] | None = None,
+                    files: Sequence[Path] = ()) -> ReplyResult:
         """Answer a message by email or by IM, whatever transport it came by.
 
         `via`: "email", "im", or "auto" (IM when every party is mapped and
@@ -200,6 +201,9 @@ class Handoff:
         `ContactAway` (with their status texts) before anything is sent, "send"
         sends anyway, "defer" keeps it in the outbox until they are available,
         "email" sends it by email instead. None: the config's deferral policy.
+
+        `files` are paths of files from disk, attached to an email reply (MIME type
+        guessed from the name); "auto" then means email, and "im" is refused.
         """
         # Backfilled mail keeps its recipients aside until the index catches up;
         # reply-all needs them.
@@ -208,7 +212,10 @@ class Handoff:
         if via not in VIAS:
             raise EngineError(f"--via must be email, im or auto, not {via!r}")
         if via == "auto":
-            via = self.auto_for_reply(original, reply_all)
+            via = "email" if files else self.auto_for_reply(original, reply_all)
+        if via == "im" and files:
+            raise EngineError("files from disk go with a reply by email; by IM, share "
+                              "them in the chat")
         when_away = when_away or self.config.deferral.policy
         if when_away not in WHEN_AWAY:
             raise EngineError(f"when_away must be one of {', '.join(WHEN_AWAY)}")
@@ -216,7 +223,7 @@ class Handoff:
             return await self._reply_by_im(original, text, reply_all, history, attachments,
                                            mixed, separate_chats, when_away, headers)
         return await self._reply_by_email(original, text, reply_all, history, attachments,
-                                          mixed, headers)
+                                          mixed, headers, files)
 
     # -- email -> chat ----------------------------------------------------------------
 
@@ -536,8 +543,13 @@ class Handoff:
 
     async def _reply_by_email(self, original: Message, text: str, reply_all: bool,
                               history: bool, attachments: Sequence[str] | str | None,
-                              mixed: bool, headers: dict[str, str] | None = None) -> ReplyResult:
+                              mixed: bool, headers: dict[str, str] | None = None,
+                              local_files: Sequence[Path] = ()) -> ReplyResult:
         account = self.parties.account(original.account)
+        # Read before anything is queued: a file that cannot be read sends nothing.
+        own_files = [(path.name, mimetypes.guess_type(path.name)[0] or
+                      "application/octet-stream", Path(path).read_bytes())
+                     for path in local_files]
         thread = await self._thread_with_bodies(original, history or bool(attachments))
         result = ReplyResult("email", thread_id=original.thread_id)
         msg_id = new_message_id(domain_of(account))
@@ -580,6 +592,7 @@ class Handoff:
             return result
         blobs = [(str(f["name"]), str(f["type"]),
                   self.store.blob_path(str(f["sha256"])).read_bytes()) for f in files]
+        blobs += own_files
         answering = original if original.transport is Transport.EMAIL else None
         mail = build_email(sender_party(account, answering), to, cc, subject,
                            with_signature(body, account.signature), msg_id=msg_id,

@@ -67,6 +67,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reply", parents=[common], help="answer a message by email or IM")
     p.add_argument("message", help="a message number (#N in `show`) or its message id")
     p.add_argument("--via", choices=("email", "im", "auto"), default="auto")
+    p.add_argument("--file", action="append", default=[], type=Path, metavar="PATH",
+                   help="attach a file from disk (repeatable; the reply goes by email)")
     reply_options(p)
     send_options(p)
     text_args(p)

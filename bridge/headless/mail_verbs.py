@@ -13,7 +13,7 @@ reach, 6 an email still waiting in the outbox.
     save ID [--all] [--part N] [--dir DIR]
     forward ID --to ADDR [--as-attachment] [--file PATH] [TEXT]
     bounce ID --to ADDR
-    draft save --to ADDR --subject S [TEXT] | draft list | draft send ID
+    draft save --to ADDR --subject S [--in-reply-to ID] [TEXT] | draft list | draft send ID
 """
 
 from __future__ import annotations
@@ -115,6 +115,11 @@ def add_mail_commands(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--subject", default="")
     d.add_argument("--file", action="append", type=Path, default=[], metavar="PATH")
     d.add_argument("--replace", metavar="ID", help="the draft this one replaces")
+    d.add_argument("--in-reply-to", metavar="ID",
+                   help="a reply's draft: the message it answers (its number, or a "
+                        "Message-ID); its To, Cc and subject when none are given")
+    d.add_argument("--references", action="append", default=[], metavar="MSGID",
+                   help="the thread's Message-IDs (default: the answered message's)")
     dsub.add_parser("list", parents=[common], help="the drafts on the server")
     d = dsub.add_parser("send", parents=[common], help="send a draft")
     d.add_argument("id", metavar="ID")
@@ -241,6 +246,20 @@ def _draft_line(m: Message) -> str:
            f"{out.one_line(m.subject, 50) or out.NO_SUBJECT}"
 
 
+def _answering(h: Headless, ref: str | None,
+               account: str | None) -> tuple[int | None, str | None]:
+    """`--in-reply-to`: a stored message (its row: the engine reads its thread),
+    else a bare Message-ID the store does not hold (`<id>` or `id@host`)."""
+    if not ref:
+        return None, None
+    try:
+        return h.engine.find_message(ref, account).id, None
+    except LookupError:
+        if "@" not in ref:
+            raise CommandError(EXIT_FAILED, f"no message {ref}") from None
+        return None, ref.strip().strip("<>")
+
+
 async def cmd_draft(h: Headless, a: argparse.Namespace) -> Outcome:
     e = h.engine
     account = e.account(a.account).name
@@ -252,8 +271,11 @@ async def cmd_draft(h: Headless, a: argparse.Namespace) -> Outcome:
             if not path.is_file():
                 raise CommandError(EXIT_USAGE, f"no file {path}")
         replaces = e.find_message(a.replace, a.account).id if a.replace else None
+        answering, in_reply_to = _answering(h, a.in_reply_to, a.account)
         saved = await _guard(e.draft_save(account, a.to, a.subject, _read_text(a.text),
-                                          cc=a.cc, files=a.file, replaces=replaces))
+                                          cc=a.cc, files=a.file, replaces=replaces,
+                                          in_reply_to=in_reply_to,
+                                          references=a.references, answering=answering))
         return Outcome(EXIT_OK, saved, [f"draft saved: {_draft_line(saved)}"])
     m = e.find_message(a.id, a.account)
     msg_id, outbox_id = await _guard(e.draft_send(m.id or 0))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from pathlib import Path
 
 from ..engine import EngineError, ReplyResult
 from ..identity import normalize_email, normalize_jid
@@ -98,6 +99,14 @@ async def _reply(h: Headless, original: Message, text: str, via: str,
     attach: list[str] | str | None = a.attach or None
     if attach and "all" in attach:
         attach = "all"
+    files: list[Path] = getattr(a, "file", [])  # `reply --file`; a handoff has none
+    for path in files:
+        if not path.is_file():
+            raise CommandError(EXIT_USAGE, f"no file {path}")
+    if files and via == "im":
+        raise CommandError(EXIT_USAGE, "--file goes with a reply by email (--via email)")
+    if files:
+        via = "email"  # "auto" with files from disk: they go by email
     await h.up(xmpp=True)
     if via == "im" and not h.engine.chat_online(original.account):
         h.need_xmpp(original.account)
@@ -106,7 +115,8 @@ async def _reply(h: Headless, original: Message, text: str, via: str,
     # connection, chat when everyone is mapped and available.
     result = await h.engine.reply(original.id or 0, text, via=via, reply_all=a.reply_all,
                                   history=a.history, attachments=attach, mixed=a.mixed,
-                                  separate_chats=a.separate_chats, when_away=a.when_away)
+                                  separate_chats=a.separate_chats, when_away=a.when_away,
+                                  files=files)
     return await settle(h.engine, result, a.wait, h.stop)
 
 
@@ -141,7 +151,7 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
         if not path.is_file():
             raise CommandError(EXIT_USAGE, f"no file {path}")
     via = a.via
-    await h.up(xmpp=via != "email")
+    await h.up(xmpp=True)
     if via == "auto":
         via = h.engine.auto_via(account, a.to)  # the engine's one rule
     elif via == "im" and not h.engine.chat_online(account):

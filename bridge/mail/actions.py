@@ -28,7 +28,14 @@ from ..events import EventBus, TriageDone
 from ..model import Message, Party, Transport, new_message_id
 from ..store import Store
 from . import drafts, triage
-from .compose import bounce_bytes, build_email, forward_email, own_address, with_signature
+from .compose import (
+    bounce_bytes,
+    build_email,
+    forward_email,
+    own_address,
+    reply_headers,
+    with_signature,
+)
 from .sync import MailSync
 from .triage import Done, Place, TriageError
 
@@ -216,15 +223,43 @@ class MailActions:
 
     async def draft_save(self, account: str, to: Sequence[str], subject: str, text: str, *,
                          cc: Sequence[str] = (), files: Sequence[Path] = (),
-                         replaces: int | None = None) -> Message:
+                         replaces: int | None = None, in_reply_to: str | None = None,
+                         references: Sequence[str] = (),
+                         answering: int | None = None) -> Message:
+        """APPEND a draft to Drafts. A reply's draft keeps its threading: given as
+        `in_reply_to` and `references` (Message-IDs), or read from the message it
+        is `answering` (a row: as a reply to it would carry them; its To, Cc and
+        "Re:" subject too when none are given). Sent later, from any machine, it
+        lands in the same thread in every client."""
         cfg = self.account(account)
-        mail = build_email(self._me(cfg), list(to), list(cc), subject,
+        if answering is not None:
+            original = self.store.get_message(answering)
+            if original is None:
+                raise EngineError(f"no message {answering}")
+            h = reply_headers(original, [a for a in (cfg.email, *cfg.aliases) if a], False)
+            in_reply_to = in_reply_to or h.in_reply_to or None
+            references = list(references) or h.references
+            if not to and not cc:
+                to, cc = [p.address for p in h.to], [p.address for p in h.cc]
+            subject = subject or h.subject
+        else:
+            original = None
+        if in_reply_to and not references:
+            references = [in_reply_to]
+        mail = build_email(self._me(cfg, original), list(to), list(cc), subject,
                            with_signature(text, cfg.signature), msg_id=self._new_id(cfg),
+                           in_reply_to=in_reply_to, references=references,
                            attachments=_files(files))
         old = None
         if replaces is not None:
             _acct, (old,) = self.places([replaces])
         return await self._imap(cfg.name, lambda s: drafts.save(s, mail, replaces=old))
+
+    async def draft_discard(self, row_id: int) -> None:
+        """Delete a draft from Drafts for good (it was sent some other way: a
+        resumed reply goes as a reply, with the thread's history and files)."""
+        account, (place,) = self.places([row_id])
+        await self._imap(account, lambda s: triage.expunge(s, [place]))
 
     async def drafts(self, account: str) -> list[Message]:
         return await self._imap(account, drafts.listing)

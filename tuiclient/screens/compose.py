@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
@@ -185,6 +186,11 @@ class ComposeBase(Screen):
         be (a chat message, a forward)."""
         return None
 
+    def threading(self) -> dict[str, Any]:
+        """What keeps a reply's draft in its thread (engine.draft_save's `answering`,
+        or `in_reply_to` and `references`); nothing for a new message."""
+        return {}
+
     def action_cancel(self) -> None:
         if not self.typed():
             self.dismiss(None)
@@ -211,7 +217,8 @@ class ComposeBase(Screen):
         try:
             await client_app(self).engine.draft_save(account, to, subject, text,
                                                      files=self.local_files(),
-                                                     replaces=self.resumed)
+                                                     replaces=self.resumed,
+                                                     **self.threading())
         except (EngineError, OSError) as exc:
             self.notify(f"Draft not saved (your text is still here): {exc}",
                         severity="error", markup=False)
@@ -245,6 +252,11 @@ class ComposeScreen(ComposeBase):
         self.several = several
         self.files = list(files)
         self.me = {a.lower() for a in me}
+        # A resumed draft: replaced when saved again, deleted once the reply is sent;
+        # its words as they were are not at stake.
+        self.resumed = draft.resumed
+        if draft.resumed is not None:
+            self.initial_text = draft.text
 
     def recipients(self, reply_all: bool) -> str:
         m = self.draft.message
@@ -262,7 +274,9 @@ class ComposeScreen(ComposeBase):
         yield Header()
         with Vertical(id="compose"):
             came = "email" if m.transport is Transport.EMAIL else "chat line"
-            title = Text.assemble(("Reply by email", "bold"), " to ",
+            title = Text.assemble(("Reply by email", "bold"),
+                                  (" (draft, resumed)" if self.resumed is not None else "",
+                                   "italic"), " to ",
                                   (who(m, client_app(self).contact_names), "bold"),
                                   f", on their {came}")
             if m.subject:
@@ -277,11 +291,12 @@ class ComposeScreen(ComposeBase):
             yield Files(self.files, self.draft.attachments, id="files")
             yield TextArea(self.draft.text, id="body")
             yield self.signature(m.account)
+            yield LocalFiles(self.draft.files, id="local-files")
             yield from self.buttons()
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = "compose"
+        self.sub_title = "draft" if self.resumed is not None else "compose"
         self.query_one("#body", TextArea).focus()
         self.call_after_refresh(self.note_stake)
 
@@ -291,7 +306,10 @@ class ComposeScreen(ComposeBase):
                 Text.assemble(("To: ", "bold"), self.recipients(event.value)))
 
     def has_files(self) -> bool:
-        return bool(self.query_one(Files).chosen)
+        return bool(self.query_one(Files).chosen) or super().has_files()
+
+    def threading(self) -> dict[str, Any]:
+        return {"answering": self.draft.message.id}
 
     def draft_fields(self) -> tuple[str, list[str], str] | None:
         m = self.draft.message
@@ -316,6 +334,7 @@ class ComposeScreen(ComposeBase):
         self.draft.reply_all = self.query_one("#reply-all", Checkbox).value
         self.draft.history = self.query_one("#history", Checkbox).value
         self.draft.attachments = self.query_one(Files).chosen
+        self.draft.files = self.local_files()
         self.dismiss(self.draft)
 
 
@@ -325,7 +344,8 @@ class NewMessageScreen(ComposeBase):
 
     def __init__(self, accounts: Sequence[str], to: str = "", via: str = "email", *,
                  subject: str = "", text: str = "", resumed: int | None = None,
-                 account: str | None = None, kept: bool = False) -> None:
+                 account: str | None = None, kept: bool = False,
+                 in_reply_to: str | None = None, references: Sequence[str] = ()) -> None:
         super().__init__()
         self.accounts = list(accounts)
         self.account = account or (self.accounts[0] if self.accounts else "")
@@ -336,6 +356,8 @@ class NewMessageScreen(ComposeBase):
         # A text kept on disk is at stake as it is; a draft is safe on the server.
         self.initial_text = "" if kept else text
         self.resumed = resumed
+        self.in_reply_to = in_reply_to
+        self.references = list(references)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -367,6 +389,11 @@ class NewMessageScreen(ComposeBase):
         if not self.by_email():
             return None
         return self.account, self.recipients(), self.query_one("#subject", Input).value
+
+    def threading(self) -> dict[str, Any]:
+        if self.in_reply_to is None:
+            return {}
+        return {"in_reply_to": self.in_reply_to, "references": self.references}
 
     def recipients(self) -> list[str]:
         return [a.strip() for a in self.query_one("#to", Input).value.split(",")

@@ -230,16 +230,33 @@ class MailKeys:
         except (EngineError, OSError) as exc:
             screen.notify(f"Could not fetch the draft: {exc}", severity="error", markup=False)
             return
-        to = ", ".join(p.address for p in chosen.recipients if p.role == "to")
         text = without_signature(chosen.text)
+        answered = self.answered(chosen)
+        if answered is not None:
+            # A reply's draft goes on as the reply it was: the same thread, history
+            # and the thread's files at hand; sent, the draft leaves Drafts.
+            await screen.replying.resume(answered, chosen, text)
+            return
+        to = ", ".join(p.address for p in chosen.recipients if p.role == "to")
         result = await screen.app.push_screen_wait(NewMessageScreen(
             [a.name for a in self.engine.accounts], to, "email", subject=chosen.subject,
-            text=text, resumed=chosen.id, account=account))
+            text=text, resumed=chosen.id, account=account,
+            in_reply_to=chosen.in_reply_to, references=chosen.references))
         if not isinstance(result, NewMessage) or result.resumed is None:
             return
         await self._send_draft(result, chosen, unchanged=(
             result.text == text and ", ".join(result.to) == to and
             result.subject == chosen.subject and not result.files))
+
+    def answered(self, draft: Message) -> Message | None:
+        """The email a reply's draft answers, when this store has it."""
+        if not draft.in_reply_to:
+            return None
+        try:
+            m = self.engine.find_message(draft.in_reply_to, draft.account)
+        except LookupError:
+            return None
+        return m if m.id != draft.id else None
 
     async def _resume_kept(self, kept: Unsent) -> None:
         """A text kept on disk when the app closed: back into compose (the file goes:
@@ -255,7 +272,7 @@ class MailKeys:
         sent = await send_new(screen, result)
         if sent is not None:
             screen.notify(sent_words(sent), title="Message")
-            screen.overview.merge_top()
+            screen.limit.merge(top=50)
             screen.overview.refresh_outbox()
 
     async def _send_draft(self, new: NewMessage, draft: Message, unchanged: bool) -> None:
@@ -268,7 +285,9 @@ class MailKeys:
             if not unchanged:
                 saved = await self.engine.draft_save(new.account, new.to, new.subject,
                                                      new.text, files=new.files,
-                                                     replaces=draft.id)
+                                                     replaces=draft.id,
+                                                     in_reply_to=draft.in_reply_to,
+                                                     references=draft.references)
                 assert saved.id is not None
                 row = saved.id
             await self.engine.draft_send(row)
@@ -278,5 +297,5 @@ class MailKeys:
             return
         screen.notify("The draft is queued for sending, and gone from Drafts.",
                       title="Draft", markup=False)
-        screen.overview.merge_top()
+        screen.limit.merge(top=50)
         screen.overview.refresh_outbox()

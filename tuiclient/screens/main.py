@@ -11,8 +11,8 @@ done by its parts, each in a module of its own: `overview` (the list, the
 sidebar, the outbox marks and status bar), `open_thread` (the open
 conversation), `marking` (read, unread, flagged), `replying` (replies and new
 messages), `triage` (marks, delete, archive, move, copy, tags, undo), `mail` (an
-email's files, forward, bounce, drafts); `redraw` says what a burst of events
-asks to draw again.
+email's files, forward, bounce, drafts), `limit` (the list limited to a search,
+the next unread); `redraw` says what a burst of events asks to draw again.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from tuiclient.keys import bind
 from tuiclient.screens.chatting import Chatting
 from tuiclient.screens.health import HealthScreen
 from tuiclient.screens.help import HelpScreen
+from tuiclient.screens.limit import Limit
 from tuiclient.screens.mail import MailKeys
 from tuiclient.screens.marking import Marking, newest_lines
 from tuiclient.screens.open_thread import OpenThread
@@ -103,6 +104,9 @@ class MainScreen(Screen):
         bind("back", "back", show=False),
         bind("mute", "mute", show=False),
         bind("command_line", "command_line", label="cmd", show=False),
+        # The list as mutt users sort through it: tuiclient/screens/limit.py.
+        bind("limit", "limit", label="limit", show=False),
+        bind("next_unread", "next_unread", label="next unread", show=False),
     ]
 
     narrow: reactive[bool] = reactive(False)
@@ -117,6 +121,7 @@ class MainScreen(Screen):
         self.triage = Triage(self)
         self.mail = MailKeys(self)
         self.chatting = Chatting(self)
+        self.limit = Limit(self)
 
     @property
     def engine(self) -> Engine:
@@ -309,6 +314,12 @@ class MainScreen(Screen):
         {"save": mail.save, "forward": mail.forward, "bounce": mail.bounce,
          "drafts": mail.drafts}[what]()
 
+    def action_limit(self) -> None:
+        self.limit.prompt()
+
+    def action_next_unread(self) -> None:
+        self.limit.next_unread()
+
     def on_conversation_list_rows_changed(self) -> None:
         self.triage.labels_soon()
 
@@ -399,7 +410,7 @@ class MainScreen(Screen):
     def show_account(self, name: str) -> None:
         """The list of one account's conversations ("": every account's)."""
         self.overview.account = name or None
-        self.overview.reload()
+        self.limit.reload()
         self.show_pane("list")
 
     @on(Sidebar.Chosen)
@@ -434,10 +445,7 @@ class MainScreen(Screen):
         """A burst of engine events: each part drawn again once, whatever the count."""
         todo = Redraw.of(message.events)
         overview = self.overview
-        for account, thread_id in todo.threads:
-            overview.merge_thread(account, thread_id)
-        if todo.top:
-            overview.merge_top(todo.top)
+        self.limit.merge(list(todo.threads), todo.top)  # as a limit on the list allows
         if todo.folders or todo.contacts:
             overview.refresh_sidebar(folders=todo.folders, contacts=todo.contacts)
         if todo.outbox:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bridge.engine import Engine
+from bridge.errors import EngineError
 from bridge.model import Attachment, Message, Transport
 from tuiclient.drafts import ReplyDraft
 from tuiclient.replies import send_new, send_reply, sent_words
@@ -84,6 +85,19 @@ class Replying:
             screen.pane = "chat"
         screen.query_one(ChatReply).focus()
 
+    async def resume(self, original: Message, saved: Message, text: str) -> None:
+        """A reply's draft (`saved`, in Drafts) back in the reply compose screen, as
+        a reply to `original`; to all when the draft went to more than its sender."""
+        screen = self.screen
+        # Its conversation opens: the thread's files and history are the reply's.
+        thread = self.engine.thread(original.account, original.thread_id)
+        if thread is not None and screen.opened.key != key_of(thread):
+            screen.open_thread(thread, select_id=original.id)
+        several = len([p for p in saved.recipients if p.role in ("to", "cc")]) > 1
+        draft = ReplyDraft(original, "email", reply_all=several and self.several(original),
+                           text=text, resumed=saved.id)
+        await self._compose_email(draft)
+
     async def _compose_email(self, draft: ReplyDraft) -> None:
         await self.screen.opened.ensure_bodies()
         me = [a for acc in self.engine.accounts for a in (acc.email, acc.jid) if a]
@@ -142,6 +156,12 @@ class Replying:
                     chat_input.value = draft.text  # nothing lost
             return
         screen.notify(sent_words(result), title="Reply")
+        if draft.resumed is not None:
+            try:
+                await self.engine.draft_discard(draft.resumed)
+            except (EngineError, OSError) as exc:
+                screen.notify(f"Sent; the draft stays in Drafts: {exc}", severity="warning",
+                              markup=False)
         self.after_send(result.thread_id or draft.message.thread_id, draft.message.account)
 
     def after_send(self, thread_id: str, account: str) -> None:
@@ -164,5 +184,5 @@ class Replying:
         sent = await send_new(screen, result)
         if sent is not None:
             screen.notify(sent_words(sent), title="Message")
-            screen.overview.merge_top()
+            screen.limit.merge(top=50)
             screen.overview.refresh_outbox()

@@ -1,0 +1,180 @@
+"""The list's limit (mutt's `l`) and the jump to the next unread conversation (J).
+
+A limit is a search in the search box's language (`from:bob is:unread`): the
+list shows only the conversations with a message it finds, until an empty limit
+clears it, and its title says that a limit is on. While one is on, what the
+engine tells runs it again: a new message that matches comes in, nothing else
+does; a row that stops matching (read under `is:unread`) stays until the limit
+is given again, as in mutt.
+
+A part of `MainScreen`, as `Triage` and `MailKeys` are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from bridge.engine import Engine
+from tuiclient.format import one_line
+from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
+
+if TYPE_CHECKING:
+    from tuiclient.screens.main import MainScreen
+
+TITLE = "Conversations"
+# How many pages of the list J looks through for an unread conversation before it
+# starts again at the top.
+UNREAD_PAGES = 25
+
+
+class LimitPrompt(ModalScreen[str | None]):
+    """The limit to put on the list: a search; empty clears it."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, current: str) -> None:
+        super().__init__(classes="prompt")
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="limit-dialog"):
+            yield Label("Limit the list to conversations matching…", classes="dialog-title")
+            yield Input(self.current, placeholder="from:bob is:unread  (empty: all again)",
+                        id="limit")
+            yield Static("words, from: to: cc: subject: tag: in: has:attachment "
+                         "is:unread|flagged|answered after:/before:YYYY-MM-DD\n"
+                         "enter apply · empty enter: no limit · esc cancel",
+                         classes="dialog-help")
+
+    def on_mount(self) -> None:
+        self.query_one("#limit", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Limit:
+    def __init__(self, screen: MainScreen) -> None:
+        self.screen = screen
+        self.query: str | None = None  # the limit on the list, None: none
+
+    @property
+    def engine(self) -> Engine:
+        return self.screen.engine
+
+    @property
+    def listing(self) -> ConversationList:
+        return self.screen.query_one(ConversationList)
+
+    # -- the limit ---------------------------------------------------------------------
+
+    def prompt(self) -> None:
+        def chosen(query: str | None) -> None:
+            if query is not None:
+                self.apply(query)
+        self.screen.app.push_screen(LimitPrompt(self.query or ""), chosen)
+
+    def apply(self, query: str) -> None:
+        """Show only what `query` finds; an empty one shows everything again."""
+        query = query.strip()
+        if not query:
+            if self.query is not None:
+                self.query = None
+                self._title()
+                self.screen.overview.reload()
+                self.screen.notify("No limit: every conversation again.", timeout=3)
+            return
+        try:
+            threads = self.engine.conversations_matching(query, self.screen.overview.account)
+        except ValueError as exc:  # a filter's value the search cannot use
+            self.screen.notify(f"Limit not changed: {exc}", severity="error", markup=False)
+            return
+        self.query = query
+        self._title()
+        self.listing.set_rows(threads, exhausted=True)
+        n = len(threads)
+        if n:
+            self.screen.notify(f"{n} conversation{'s' * (n != 1)} match; "
+                               "l and an empty line show all again.", timeout=4)
+        else:
+            self.screen.notify("Nothing matches this limit; l and an empty line show "
+                               "all again.", severity="warning", markup=False)
+
+    def _title(self) -> None:
+        self.listing.border_title = TITLE if self.query is None else \
+            f"{TITLE} · limit: {escape(one_line(self.query))}"
+
+    def reload(self) -> None:
+        """The list from the start (another account chosen), under the limit if any."""
+        if self.query is None:
+            self.screen.overview.reload()
+        else:
+            self.apply(self.query)
+
+    def merge(self, keys: Sequence[Key] = (), top: int = 0) -> None:
+        """What changed (conversations `keys`; the `top` newest ones), into the list:
+        every change without a limit; under one, the rows it shows and the
+        conversations that match it."""
+        overview = self.screen.overview
+        if self.query is None:
+            for key in keys:
+                overview.merge_thread(*key)
+            if top:
+                overview.merge_top(top)
+            return
+        shown = {key_of(t): t for t in self.listing.rows}
+        changed = [t for k in keys if k in shown and (t := self.engine.thread(*k)) is not None]
+        try:
+            matching = self.engine.conversations_matching(self.query, overview.account)
+        except ValueError:  # it was taken when given; a changed store cannot break it
+            matching = []
+        new = [t for t in matching if (old := shown.get(key_of(t))) is None or
+               (old.last_date, old.unread_count, old.message_count) !=
+               (t.last_date, t.unread_count, t.message_count)]
+        if changed or new:
+            self.listing.merge([*changed, *new])
+
+    # -- the next unread ---------------------------------------------------------------
+
+    def next_unread(self) -> None:
+        """The cursor to the next conversation with something unread (pages further
+        down are loaded to find one, then it starts again at the top); opened, when
+        a conversation is being read."""
+        listing = self.listing
+        found = self._unread_after(listing.cursor)
+        if found is None:
+            found = next((i for i in range(0, min(listing.cursor + 1, len(listing.rows)))
+                          if listing.rows[i].unread_count), None)
+        if found is None:
+            self.screen.notify("No unread conversations.", timeout=3)
+            return
+        reading = not listing.has_focus
+        listing.cursor = found
+        if reading:
+            listing.action_select()
+
+    def _unread_after(self, cursor: int) -> int | None:
+        listing = self.listing
+        start = cursor + 1
+        for _ in range(UNREAD_PAGES):
+            rows = listing.rows
+            found = next((i for i in range(start, len(rows)) if rows[i].unread_count), None)
+            if found is not None or listing.exhausted or not rows:
+                return found
+            start = len(rows)
+            self.screen.overview.more(rows[-1].cursor)
+            if len(listing.rows) == start:
+                return None
+        return None
