@@ -497,3 +497,35 @@ async def test_a_desktop_notification_reaches_the_dbus_notification_service(
             assert body == "&lt;b&gt;Lunch&lt;/b&gt; &amp; more?"
     finally:
         service.stop()
+
+
+def test_every_key_of_the_main_screen_has_a_command_of_the_same_action():
+    """The ':' line runs what the keys run: each binding's action (with its
+    arguments) is what some command calls, so neither can drift from the other.
+    Moving between panes and opening the line itself are keys only."""
+    from textual.actions import parse
+
+    from tuiclient.command_line import commands
+
+    called: list[tuple[str, tuple]] = []
+
+    class Screen:  # records the screen actions the commands call
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            if name.startswith("action_"):
+                return lambda *args: called.append((name.removeprefix("action_"), args))
+            return Screen()
+
+        def __call__(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    for command in commands(Screen()).values():  # type: ignore[arg-type]
+        command.run([])
+    keys_only = {"next_pane", "back", "command_line", "reply_options"}
+    missing = []
+    for binding in MainScreen.BINDINGS:
+        _, action, args = parse(binding.action)
+        # A command that takes words calls its action with "" when given none.
+        if action not in keys_only and (action, args) not in called \
+                and not (args == () and (action, ("",)) in called):
+            missing.append(binding.action)
+    assert not missing, missing
