@@ -12,6 +12,7 @@ import pytest
 
 from bridge.model import Availability
 from tests import test_xmpp_client
+from tests.harness.profanity import Profanity, available
 from tests.harness.servers import MUC_DOMAIN
 from tests.others import plain
 from tests.test_xmpp_chat import line, only, own_room
@@ -118,6 +119,25 @@ async def test_a_reply_in_a_room_names_the_line_by_the_rooms_id(world, connect, 
                 if s.get("by") == room]
     assert reply_of(got).get("id") == asked.stanza_id and asked.stanza_id in room_ids
     assert got.findtext("{jabber:client}body") == "> bob:\n> Who brings the cake?\nI do"
+
+
+@pytest.mark.skipif(not available(), reason="profanity and tmux: scripts/dev setup")
+async def test_profanity_without_replies_shows_our_quote(world, connect, tmp_path):
+    """Profanity 0.13 knows no XEP-0461: the fallback quote is what its user reads."""
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    a = await connect(alice)
+    p = Profanity(world, bob, tmp_path / "prof").start()
+    try:
+        await p.started()
+        await asyncio.sleep(0.5)
+        p.type(f"/msg {alice.jid} Lunch at noon?")
+        await until(lambda: a.with_text("Lunch at noon?"), what="profanity's line")
+        a.client.send_reply(only(a, "Lunch at noon?").id, "Noon is fine")
+        screen = await p.shows("Noon is fine")
+        assert "> Lunch at noon?" in screen
+    finally:
+        p.stop()
 
 
 async def test_the_server_hears_when_nobody_looks(world, connect, running):
