@@ -171,3 +171,27 @@ async def test_bookmarks_from_the_command_line(world, tmp_path, running):
     assert code == EXIT_USAGE
     code, _usage, _ = await cli(config, "bookmark", "rename", room)
     assert code == EXIT_USAGE
+
+
+async def test_quote_answers_a_line_from_the_command_line(world, tmp_path, running):
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice)
+    bob_x = await xmpp(plain(world, bob))
+    asked = bob_x.send(alice.jid, "Lunch at noon?")
+    code, _, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    code, hits, _ = await cli(config, "search", "noon")
+    [line] = hits
+    code, sent, err = await cli(config, "quote", str(line["id"]), "Noon is fine")
+    assert code == EXIT_OK, err
+    assert sent["text"] == "Noon is fine" and sent["delivery"] in ("sent", "delivered")
+    assert sent["in_reply_to"] == line["msg_id"]
+    await until(lambda: [m for m in bob_x.stanzas
+                         if m.find("{urn:xmpp:reply:0}reply") is not None], what="the reply")
+    got = next(m for m in bob_x.stanzas if m.find("{urn:xmpp:reply:0}reply") is not None)
+    assert got.find("{urn:xmpp:reply:0}reply").get("id") == asked
+    assert got.findtext("{jabber:client}body") == "> Lunch at noon?\nNoon is fine"
+    code, _usage, _ = await cli(config, "quote", str(line["id"]), " ")
+    assert code == EXIT_USAGE

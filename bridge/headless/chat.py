@@ -1,4 +1,4 @@
-"""The chat commands: `correct`, `react`, `retract`, `join`, `leave`, `invite`,
+"""The chat commands: `correct`, `react`, `retract`, `quote`, `join`, `leave`, `invite`,
 `bookmarks`, `bookmark`, `roster` and `presence` (issue 20), each an Engine
 method, each with `--json`.
 
@@ -11,13 +11,21 @@ not ours) is exit 1 with the reason; bad arguments exit 2.
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ..errors import EngineError
-from ..model import Message
+from ..model import DeliveryState, Message
 from . import output as out
-from .outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Outcome
+from .outcome import (
+    EXIT_FAILED,
+    EXIT_NOT_DELIVERED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    Outcome,
+)
 
 
 class Headless(Protocol):
@@ -31,7 +39,7 @@ class Headless(Protocol):
 
     def need_xmpp(self, account: str) -> None: ...
 
-CHAT_COMMANDS = ("correct", "react", "retract", "join", "leave", "invite", "bookmarks",
+CHAT_COMMANDS = ("correct", "react", "retract", "quote", "join", "leave", "invite", "bookmarks",
                  "bookmark", "roster", "presence")
 SHOWS = ("available", "chat", "away", "xa", "dnd")
 
@@ -50,6 +58,13 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
     p = sub.add_parser("retract", parents=[common],
                        help="take back a line you sent (XEP-0424)")
     p.add_argument("id", help="the line (#row id)")
+
+    p = sub.add_parser("quote", parents=[common],
+                       help="answer a chat line, quoting it (XEP-0461)")
+    p.add_argument("id", help="the line (#row id)")
+    p.add_argument("text", help="your answer")
+    p.add_argument("--wait", type=float, default=10.0,
+                   help="seconds to wait for the server to take it (default 10)")
 
     p = sub.add_parser("join", parents=[common], help="join a room (XEP-0045)")
     p.add_argument("room", help="the room's address, room@conference.example")
@@ -160,6 +175,25 @@ async def cmd_retract(h: Headless, a: argparse.Namespace) -> Outcome:
     return _changed(await h.engine.retract(m.id or 0), "retracted")
 
 
+async def cmd_quote(h: Headless, a: argparse.Namespace) -> Outcome:
+    """Exit 0 once the server took the answer, 6 if it did not within --wait."""
+    m = _line(h, a.id, a.account)
+    if not a.text.strip():
+        raise CommandError(EXIT_USAGE, "the text is empty")
+    await _up(h, m.account)
+    sent = await h.engine.reply_to_line(m.id or 0, a.text)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(0.0, a.wait)
+    while loop.time() < deadline:
+        sent = h.engine.message(sent.id)
+        if sent.delivery not in (None, DeliveryState.SENDING):
+            break
+        await asyncio.sleep(0.05)
+    taken = sent.delivery not in (None, DeliveryState.SENDING)
+    return Outcome(EXIT_OK if taken else EXIT_NOT_DELIVERED, sent,
+                   [f"#{sent.id} answers #{m.id}: {sent.delivery.value if sent.delivery else ''}"])
+
+
 def _occupants(room: str, occupants: list[Any]) -> Outcome:
     lines = [f"in {out.t(room)}:"] + [
         f"  {out.t(o.nick)} ({o.role}, {o.affiliation})" + (f" <{out.t(o.jid)}>" if o.jid
@@ -265,7 +299,8 @@ async def cmd_presence(h: Headless, a: argparse.Namespace) -> Outcome:
 
 
 CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
-    "correct": cmd_correct, "react": cmd_react, "retract": cmd_retract, "join": cmd_join,
+    "correct": cmd_correct, "react": cmd_react, "retract": cmd_retract, "quote": cmd_quote,
+    "join": cmd_join,
     "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
     "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
 }
