@@ -1,4 +1,5 @@
-"""The engine's chat verbs: corrections, reactions, rooms, roster, presence.
+"""The engine's chat verbs: corrections, reactions, replies, rooms, bookmarks,
+roster, presence.
 
 A mixin of `bridge.engine.Engine` (issue 20): each action of a chat client, for
 every front end, done by the account's XmppClient. The XMPP layer's refusals
@@ -19,6 +20,7 @@ from .xmpp.stanzas import bare as bare_jid
 
 if TYPE_CHECKING:
     from .store import Store
+    from .xmpp.bookmarks import Bookmark
     from .xmpp.client import Occupant, RosterItem, XmppClient
 
 
@@ -81,6 +83,32 @@ class ChatVerbs:
             client.retract(row_id)
         return self.message(row_id)
 
+    async def reply_to_line(self, row_id: int, text: str) -> Message:
+        """Answer a chat line (XEP-0461): a new line of its conversation that
+        quotes it; returns the new line (its in_reply_to names the one answered)."""
+        _m, client = self._chat_line(row_id)
+        with chat_refusal():
+            return client.send_reply(row_id, text)
+
+    async def send_private(self, account: str, room: str, nick: str, text: str) -> Message:
+        """A private line to one occupant of a joined room (XEP-0045 §7.5)."""
+        client = self._chat(account)
+        room = bare_jid(room)
+        if room not in client.rooms():
+            raise EngineError(f"not in {room}: join it first")
+        if nick not in {o.nick for o in client.occupants(room)}:
+            raise EngineError(f"nobody called {nick!r} in {room}")
+        if not text.strip():
+            raise EngineError("the line is empty")
+        with chat_refusal():
+            return client.send_chat(f"{room}/{nick}", text)
+
+    def client_state(self, active: bool) -> None:
+        """Whether the user is looking at us (XEP-0352): the app's focus, a
+        headless loop's idleness; each server that offers it is told."""
+        for client in self.xmpp.values():
+            client.set_client_state(active)
+
     def reactions(self, row_ids: Sequence[int]) -> dict[int, list[Reaction]]:
         """Who reacted to these lines, and with what."""
         return self.store.reactions(list(row_ids))
@@ -118,6 +146,30 @@ class ChatVerbs:
                                  reason: str = "") -> None:
         with chat_refusal():
             self._chat(account).decline_invitation(room, inviter, reason)
+
+    async def bookmarks(self, account: str) -> list[Bookmark]:
+        """The rooms the user keeps (XEP-0402, shared with their other clients),
+        as the server holds them now."""
+        with chat_refusal():
+            return await self._chat(account).bookmarks()
+
+    async def bookmark(self, account: str, room: str, *, name: str = "", nick: str = "",
+                       autojoin: bool = True) -> Bookmark:
+        """Add or change a room's bookmark; with `autojoin`, every client of the
+        user (this one at its next login too) joins it. A password the bookmark
+        had is kept."""
+        client = self._chat(account)
+        with chat_refusal():
+            known = {b.room: b for b in await client.bookmarks()}.get(bare_jid(room))
+            return await client.bookmark(
+                room, name=name or (known.name if known else ""),
+                nick=nick or (known.nick if known else ""), autojoin=autojoin,
+                password=known.password if known else "")
+
+    async def unbookmark(self, account: str, room: str) -> None:
+        """Remove a room's bookmark (a joined room is not left)."""
+        with chat_refusal():
+            await self._chat(account).unbookmark(room)
 
     def occupants(self, account: str, room: str) -> list[Occupant]:
         """A room's occupants with role and affiliation, as the room shows them."""

@@ -105,7 +105,8 @@ class Message:
     recipients: list[Party] = field(default_factory=list)
     subject: str = ""
     text: str = ""
-    # Email coordinates: None for chat lines.
+    # Email coordinates: None for chat lines (but in_reply_to, which a chat line
+    # that answers another, XEP-0461, uses for the line it answers).
     folder: str | None = None
     uid: int | None = None
     message_id_header: str | None = None

@@ -100,3 +100,55 @@ def test_occupants_are_listed_by_role_with_presence():
     ], "den@conference.example.test"))
     assert text.splitlines() == ["3 in den", "moderators", "● bob away", "participants",
                                  "● amy dnd", "● zed"]
+
+
+def test_bookmark_msg_and_quote_read_as_typed():
+    room = "den@conference.example.test"
+    assert parse("/bookmark") == Typed("bookmark", ())
+    assert parse("/bookmark LIST") == Typed("bookmark", ("list",))
+    assert parse(f"/bookmark {room}") == Typed("bookmark", ("add", room))
+    assert parse(f"/bookmark remove {room}") == Typed("bookmark", ("remove", room))
+    with pytest.raises(NotACommand, match="/bookmark takes"):
+        parse(f"/bookmark keep {room}")
+    assert parse("/msg bob just  between us") == Typed("msg", ("bob", "just  between us"))
+    with pytest.raises(NotACommand, match="usage: /msg"):
+        parse("/msg bob")
+    assert parse("/quote Noon is fine") == Typed("quote", ("Noon is fine",))
+
+
+def test_a_reply_is_drawn_with_the_line_it_answers():
+    from bridge.model import Direction, Message, Party, Transport
+    from tuiclient.widgets.timeline import quote_text
+
+    def chat(text: str, msg_id: str, answers: str | None = None) -> Message:
+        return Message(msg_id, "me", Transport.XMPP, Direction.IN, "t", 0.0,
+                       Party("bob@example.test", "Bob"), text=text, in_reply_to=answers)
+
+    asked = chat("Lunch at noon?", "a1")
+    answer = chat("Yes", "a2", "a1")
+    assert quote_text(asked, None, {}) is None
+    assert str(quote_text(answer, asked, {})) == "┃ Bob: Lunch at noon?"
+    assert str(quote_text(answer, None, {})) == "┃ (an earlier line)"
+    email = Message("m@x", "me", Transport.EMAIL, Direction.IN, "t", 0.0,
+                    Party("bob@example.test"), in_reply_to="<a@x>")
+    assert quote_text(email, None, {}) is None
+
+
+def test_a_replys_fallback_is_read_only_inside_the_body():
+    from xml.etree import ElementTree as ET
+
+    from bridge.xmpp.stanzas import parse_message
+
+    def parsed(body: str, start: str, end: str):
+        return parse_message(ET.fromstring(
+            f"<message xmlns='jabber:client' from='b@x/r' type='chat'><body>{body}</body>"
+            "<reply xmlns='urn:xmpp:reply:0' to='a@x' id='m1'/>"
+            "<fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:reply:0'>"
+            f"<body start='{start}' end='{end}'/></fallback></message>"), set())
+
+    p = parsed("&gt; hi\nhello", "0", "5")
+    assert (p.reply_id, p.reply_to, p.reply_fallback) == ("m1", "a@x", (0, 5))
+    assert p.body_without_fallback() == "hello"
+    assert parsed("hello", "0", "99").reply_fallback is None
+    assert parsed("hello", "x", "2").reply_fallback is None
+    assert parsed("hello", "3", "1").body_without_fallback() == "hello"

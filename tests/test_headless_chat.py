@@ -4,8 +4,10 @@ is a plain slixmpp client (tests/harness/plain_xmpp.py)."""
 from __future__ import annotations
 
 import uuid
+from xml.etree import ElementTree as ET
 
 import pytest
+from slixmpp.exceptions import IqError
 
 from bridge.headless.outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tests.harness.plain_xmpp import PlainXmpp
@@ -15,6 +17,8 @@ from tests.test_headless import cli, write_config
 from tests.test_xmpp_chat import NS_CORRECT, NS_MUC_USER, NS_REACTIONS, NS_RETRACT, own_room
 
 pytestmark = pytest.mark.servers
+NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+NS_BOOKMARKS = "urn:xmpp:bookmarks:1"
 
 
 def plain(world, who) -> PlainXmpp:
@@ -115,4 +119,79 @@ async def test_rooms_roster_and_presence_from_the_command_line(world, tmp_path, 
     code, shown, err = await cli(config, "presence", "set", "away", "at lunch")
     assert code == EXIT_OK and shown == {"show": "away", "status": "at lunch"}, err
     code, _, _ = await cli(config, "presence", "set", "sleepy")
+    assert code == EXIT_USAGE
+
+
+async def test_bookmarks_from_the_command_line(world, tmp_path, running):
+    """The rooms kept in PEP (XEP-0402): what the command line adds, changes and
+    removes, another client of alice's (plain slixmpp) reads from the server."""
+    _start, xmpp = running
+    alice = person(world, "alice")
+    config = write_config(world, tmp_path, alice)
+    other = await xmpp(plain(world, alice))
+    room = f"kept{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+
+    async def on_server() -> dict[str, ET.Element]:
+        iq = other.xmpp.make_iq_get(ito=alice.jid)
+        pubsub = ET.SubElement(iq.xml, f"{{{NS_PUBSUB}}}pubsub")
+        ET.SubElement(pubsub, f"{{{NS_PUBSUB}}}items", node=NS_BOOKMARKS)
+        try:
+            answer = await iq.send(timeout=10)
+        except IqError as exc:
+            assert exc.condition == "item-not-found"
+            return {}
+        return {item.get("id"): item.find(f"{{{NS_BOOKMARKS}}}conference")
+                for item in answer.xml.iter(f"{{{NS_PUBSUB}}}item")}
+
+    code, marks, err = await cli(config, "bookmarks")
+    assert code == EXIT_OK and marks == [], err
+    code, mark, err = await cli(config, "bookmark", "add", room, "--nick", "Ally",
+                                "--name", "The den")
+    assert code == EXIT_OK, err
+    assert mark == {"room": room, "name": "The den", "nick": "Ally", "autojoin": True,
+                    "password": False}
+    kept = (await on_server())[room]
+    assert kept.get("name") == "The den" and kept.get("autojoin") in ("true", "1")
+    assert kept.findtext(f"{{{NS_BOOKMARKS}}}nick") == "Ally"
+    # Changed: no longer joined at login; the name and nick it had stay.
+    code, mark, err = await cli(config, "bookmark", "add", room, "--no-autojoin")
+    assert code == EXIT_OK and (mark["autojoin"], mark["nick"], mark["name"]) == (
+        False, "Ally", "The den"), err
+    kept = (await on_server())[room]
+    assert kept.get("autojoin") in (None, "false", "0")
+    code, marks, err = await cli(config, "bookmarks")
+    assert code == EXIT_OK and [m["room"] for m in marks] == [room], err
+
+    code, gone, err = await cli(config, "bookmark", "remove", room)
+    assert code == EXIT_OK and gone == {"room": room, "removed": True}, err
+    assert room not in await on_server()
+    code, marks, _ = await cli(config, "bookmarks")
+    assert marks == []
+    code, _usage, _ = await cli(config, "bookmark", "add", "not-a-room")
+    assert code == EXIT_USAGE
+    code, _usage, _ = await cli(config, "bookmark", "rename", room)
+    assert code == EXIT_USAGE
+
+
+async def test_quote_answers_a_line_from_the_command_line(world, tmp_path, running):
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice)
+    bob_x = await xmpp(plain(world, bob))
+    asked = bob_x.send(alice.jid, "Lunch at noon?")
+    code, _, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    code, hits, _ = await cli(config, "search", "noon")
+    [line] = hits
+    code, sent, err = await cli(config, "quote", str(line["id"]), "Noon is fine")
+    assert code == EXIT_OK, err
+    assert sent["text"] == "Noon is fine" and sent["delivery"] in ("sent", "delivered")
+    assert sent["in_reply_to"] == line["msg_id"]
+    await until(lambda: [m for m in bob_x.stanzas
+                         if m.find("{urn:xmpp:reply:0}reply") is not None], what="the reply")
+    got = next(m for m in bob_x.stanzas if m.find("{urn:xmpp:reply:0}reply") is not None)
+    assert got.find("{urn:xmpp:reply:0}reply").get("id") == asked
+    assert got.findtext("{jabber:client}body") == "> Lunch at noon?\nNoon is fine"
+    code, _usage, _ = await cli(config, "quote", str(line["id"]), " ")
     assert code == EXIT_USAGE

@@ -108,6 +108,14 @@ class TuiClientApp(App):
             # than finding it half connected.
             self.probe()
 
+    def on_app_blur(self) -> None:
+        """The terminal lost focus: the chat servers may hold back what is not
+        urgent (XEP-0352) until it is back."""
+        self.engine.client_state(False)
+
+    def on_app_focus(self) -> None:
+        self.engine.client_state(True)
+
     async def on_unmount(self) -> None:
         if self.start_engine:
             await self.engine.stop()

@@ -33,6 +33,10 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("leave", "[room]", "leave this group chat", 0, 1),
     Command("invite", "jid [reason]", "invite someone to this group chat", 1, None,
             1),
+    Command("bookmark", "[list|add|remove] [room]",
+            "keep a group chat, joined at every login (none: this one)", 0, 2),
+    Command("msg", "nick text", "a private line to someone in this group chat", 2, None, 1),
+    Command("quote", "text", "reply to the selected line, quoting it", 1, None),
     Command("topic", "[subject]", "show or set this group chat's subject", 0, None),
     Command("occupants", "", "who is in this group chat"),
     Command("nick", "name", "your nick in this group chat", 1, 1),
@@ -49,6 +53,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("help", "", "the keys and these commands"),
 )}
 
+BOOKMARK_VERBS = ("list", "add", "remove")
 SHOWS = {"online": "", "available": "", "chat": "chat", "away": "away", "dnd": "dnd",
          "xa": "xa"}
 
@@ -96,6 +101,13 @@ def parse(text: str) -> Typed:
         raise NotACommand(f"usage: /{command.name} {command.usage}".rstrip())
     if command.name == "status" and words[0].lower() not in SHOWS:
         raise NotACommand(f"/status takes {', '.join(SHOWS)}, not {words[0]!r}")
+    if command.name == "bookmark" and words and words[0].lower() in BOOKMARK_VERBS:
+        words[0] = words[0].lower()
+    elif command.name == "bookmark" and words:
+        if len(words) > 1:
+            raise NotACommand(f"/bookmark takes {', '.join(BOOKMARK_VERBS)}, "
+                              f"not {words[0]!r}")
+        words.insert(0, "add")  # `/bookmark room@service`
     return Typed(command.name, tuple(words))
 
 

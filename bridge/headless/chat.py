@@ -1,5 +1,6 @@
-"""The chat commands: `correct`, `react`, `retract`, `join`, `leave`, `invite`,
-`roster` and `presence` (issue 20), each an Engine method, each with `--json`.
+"""The chat commands: `correct`, `react`, `retract`, `quote`, `join`, `leave`, `invite`,
+`bookmarks`, `bookmark`, `roster` and `presence` (issue 20), each an Engine
+method, each with `--json`.
 
 Their own module so that bridge.headless.cli only adds them (`add_chat_commands`,
 `CHAT_HANDLERS`): the command line and its exit codes stay as cli.py's docstring
@@ -10,13 +11,21 @@ not ours) is exit 1 with the reason; bad arguments exit 2.
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ..errors import EngineError
-from ..model import Message
+from ..model import DeliveryState, Message
 from . import output as out
-from .outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Outcome
+from .outcome import (
+    EXIT_FAILED,
+    EXIT_NOT_DELIVERED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    Outcome,
+)
 
 
 class Headless(Protocol):
@@ -30,8 +39,8 @@ class Headless(Protocol):
 
     def need_xmpp(self, account: str) -> None: ...
 
-CHAT_COMMANDS = ("correct", "react", "retract", "join", "leave", "invite", "roster",
-                 "presence")
+CHAT_COMMANDS = ("correct", "react", "retract", "quote", "join", "leave", "invite", "bookmarks",
+                 "bookmark", "roster", "presence")
 SHOWS = ("available", "chat", "away", "xa", "dnd")
 
 
@@ -49,6 +58,13 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
     p = sub.add_parser("retract", parents=[common],
                        help="take back a line you sent (XEP-0424)")
     p.add_argument("id", help="the line (#row id)")
+
+    p = sub.add_parser("quote", parents=[common],
+                       help="answer a chat line, quoting it (XEP-0461)")
+    p.add_argument("id", help="the line (#row id)")
+    p.add_argument("text", help="your answer")
+    p.add_argument("--wait", type=float, default=10.0,
+                   help="seconds to wait for the server to take it (default 10)")
 
     p = sub.add_parser("join", parents=[common], help="join a room (XEP-0045)")
     p.add_argument("room", help="the room's address, room@conference.example")
@@ -73,6 +89,21 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
     ip.add_argument("room")
     ip.add_argument("inviter", help="who invited you (as the invitation named them)")
     ip.add_argument("--reason", default="")
+
+    sub.add_parser("bookmarks", parents=[common],
+                   help="the rooms you keep (XEP-0402, shared with your other clients)")
+    p = sub.add_parser("bookmark", parents=[common], help="keep a room, or stop keeping it")
+    bsub = p.add_subparsers(dest="bookmark_command", required=True)
+    bp = bsub.add_parser("add", parents=[common],
+                         help="bookmark ROOM (or change its bookmark); joined at every login")
+    bp.add_argument("room", help="the room's address, room@conference.example")
+    bp.add_argument("--name", default="", help="what to call it")
+    bp.add_argument("--nick", default="", help="your nickname there")
+    bp.add_argument("--no-autojoin", dest="autojoin", action="store_false",
+                    help="keep it without joining it at login")
+    bp = bsub.add_parser("remove", parents=[common],
+                         help="forget ROOM's bookmark (a joined room is not left)")
+    bp.add_argument("room")
 
     p = sub.add_parser("roster", parents=[common], help="your contacts (RFC 6121)")
     rsub = p.add_subparsers(dest="roster_command", required=True)
@@ -144,6 +175,25 @@ async def cmd_retract(h: Headless, a: argparse.Namespace) -> Outcome:
     return _changed(await h.engine.retract(m.id or 0), "retracted")
 
 
+async def cmd_quote(h: Headless, a: argparse.Namespace) -> Outcome:
+    """Exit 0 once the server took the answer, 6 if it did not within --wait."""
+    m = _line(h, a.id, a.account)
+    if not a.text.strip():
+        raise CommandError(EXIT_USAGE, "the text is empty")
+    await _up(h, m.account)
+    sent = await h.engine.reply_to_line(m.id or 0, a.text)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(0.0, a.wait)
+    while loop.time() < deadline:
+        sent = h.engine.message(sent.id)
+        if sent.delivery not in (None, DeliveryState.SENDING):
+            break
+        await asyncio.sleep(0.05)
+    taken = sent.delivery not in (None, DeliveryState.SENDING)
+    return Outcome(EXIT_OK if taken else EXIT_NOT_DELIVERED, sent,
+                   [f"#{sent.id} answers #{m.id}: {sent.delivery.value if sent.delivery else ''}"])
+
+
 def _occupants(room: str, occupants: list[Any]) -> Outcome:
     lines = [f"in {out.t(room)}:"] + [
         f"  {out.t(o.nick)} ({o.role}, {o.affiliation})" + (f" <{out.t(o.jid)}>" if o.jid
@@ -181,6 +231,40 @@ async def cmd_invite(h: Headless, a: argparse.Namespace) -> Outcome:
                    [f"invited {out.t(a.jid)} to {out.t(a.room)}"])
 
 
+def _bookmark_row(b: Any) -> dict[str, Any]:
+    """A bookmark for output: its password is never printed, only whether it has one."""
+    return {"room": b.room, "name": b.name, "nick": b.nick, "autojoin": b.autojoin,
+            "password": bool(b.password)}
+
+
+def _bookmark_line(b: Any) -> str:
+    return f"{out.t(b.room)}" + (f"  {out.t(b.name)}" if b.name else "") + \
+        (f"  as {out.t(b.nick)}" if b.nick else "") + ("  [autojoin]" if b.autojoin else "")
+
+
+async def cmd_bookmarks(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    marks = await h.engine.bookmarks(account)
+    return Outcome(EXIT_OK, [_bookmark_row(b) for b in marks],
+                   [_bookmark_line(b) for b in marks] or ["no bookmarks"])
+
+
+async def cmd_bookmark(h: Headless, a: argparse.Namespace) -> Outcome:
+    if "@" not in a.room or "/" in a.room:
+        raise CommandError(EXIT_USAGE, f"{a.room!r} is not a room's address "
+                                       "(room@conference.example)")
+    account = _account(h, a)
+    await _up(h, account)
+    if a.bookmark_command == "remove":
+        await h.engine.unbookmark(account, a.room)
+        return Outcome(EXIT_OK, {"room": a.room, "removed": True},
+                       [f"removed the bookmark of {out.t(a.room)}"])
+    mark = await h.engine.bookmark(account, a.room, name=a.name, nick=a.nick,
+                                   autojoin=a.autojoin)
+    return Outcome(EXIT_OK, _bookmark_row(mark), ["bookmarked " + _bookmark_line(mark)])
+
+
 async def cmd_roster(h: Headless, a: argparse.Namespace) -> Outcome:
     account = _account(h, a)
     await _up(h, account)
@@ -215,6 +299,8 @@ async def cmd_presence(h: Headless, a: argparse.Namespace) -> Outcome:
 
 
 CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
-    "correct": cmd_correct, "react": cmd_react, "retract": cmd_retract, "join": cmd_join,
-    "leave": cmd_leave, "invite": cmd_invite, "roster": cmd_roster, "presence": cmd_presence,
+    "correct": cmd_correct, "react": cmd_react, "retract": cmd_retract, "quote": cmd_quote,
+    "join": cmd_join,
+    "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
+    "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
 }

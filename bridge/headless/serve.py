@@ -95,6 +95,9 @@ def _stdin_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | Non
 Execute = Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]
 
 
+SERVE_IDLE = 60.0  # seconds without a command before `serve` counts as idle
+
+
 async def serve(h: Headless, a: argparse.Namespace, execute: Execute) -> Outcome:
     """`serve`: one JSON line in, one out, each command run by `execute`."""
     parser = build_serve_parser()
@@ -110,7 +113,12 @@ async def serve(h: Headless, a: argparse.Namespace, execute: Execute) -> Outcome
     stop = h.stop
     await h.up_unless_stopped(mail=True, xmpp=True)
     while not stop.is_set():
+        # No command for a while: nobody is looking, the chat servers may hold
+        # back what is not urgent (XEP-0352); the next command makes us active.
+        resting = loop.call_later(SERVE_IDLE, h.engine.client_state, False)
         line = await _next_line(lines, stop)
+        resting.cancel()
+        h.engine.client_state(True)
         if line is None:
             break
         if not line.strip():

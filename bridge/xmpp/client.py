@@ -67,6 +67,7 @@ class XmppClient(Bookmarks):
         s.add_event_handler("blocked", self._guard(self._on_block_push))
         s.add_event_handler("unblocked", self._guard(self._on_block_push))
         s.add_event_handler("session_bind", self._announce_features)
+        self._inactive = False  # the user is not looking (XEP-0352)
 
     def _announce_features(self, _jid: object) -> None:
         # Disco data is kept per bound JID, so it can only be set once bound.
@@ -115,8 +116,39 @@ class XmppClient(Bookmarks):
             return False
         return True
 
+    def set_client_state(self, active: bool) -> None:
+        """Whether the user is looking (XEP-0352, slixmpp's xep_0352): while
+        inactive the server may hold back what is not urgent (presence, chat
+        states) and save the link. Only said where the server offers it, and only
+        on a change; a new session starts active at the server, so it is told
+        again there."""
+        if active == (not self._inactive):
+            return
+        self._inactive = not active
+        if self.connected:
+            self._tell_client_state()
+
+    def _tell_client_state(self) -> None:
+        csi = self.session.plugin["xep_0352"]
+        if self._inactive:
+            csi.send_inactive()
+        else:
+            csi.send_active()
+
+    @property
+    def client_state(self) -> str:
+        """"active" or "inactive", as last set (XEP-0352)."""
+        return "inactive" if self._inactive else "active"
+
+    @property
+    def client_state_offered(self) -> bool:
+        """Whether the server offered client state indication in this stream."""
+        return bool(self.session.plugin["xep_0352"].enabled)
+
     async def _on_session_start(self, _event: object) -> None:
         self._reconnects = 0
+        if self._inactive:
+            self._tell_client_state()
         self._synced.clear()
         # A new session (not a resumed one) starts with no presence: what we knew is
         # stale until contacts announce themselves again.
@@ -131,6 +163,8 @@ class XmppClient(Bookmarks):
 
     async def _on_session_resumed(self, _event: object) -> None:
         self._reconnects = 0
+        if self._inactive:
+            self._tell_client_state()  # a server may have reset it with the stream
         self._publish(XmppConnectionChanged(self.name, "resumed"))
         self._flush_resumed()
         self._synced.set()
@@ -161,7 +195,9 @@ class XmppClient(Bookmarks):
             log.warning("%s: reading the bookmarks failed: %s", self.name, exc)
         for membership in list(self.state.rooms.values()):
             try:
-                await self.join_room(membership.room, membership.nick)
+                # Back where we were, not a new join: the bookmark stays as the
+                # user left it (removed, or its autojoin cleared by a client of ours).
+                await self.join_room(membership.room, membership.nick, bookmark=False)
             except Exception as exc:
                 log.warning("%s: rejoining %s failed: %s", self.name, membership.room, exc)
         try:

@@ -68,6 +68,8 @@ PLUGINS = (
     "xep_0308",  # last message correction
     "xep_0444",  # reactions
     "xep_0422", "xep_0428", "xep_0424",  # retraction (fastening, fallback indication)
+    "xep_0461",  # replies
+    "xep_0352",  # client state indication
     "mam_pages",  # ours: archive pages (plugins/mam_pages.py says why)
     "upload_slots",  # ours: HTTP upload slots (plugins/upload_slots.py says why)
 )
@@ -168,6 +170,20 @@ class _Pending:
     # Acked, not in the archive, and the contact not online yet: whether a copy may
     # go is decided when their presence (and so their client's features) arrives.
     waiting_for_peer: bool = False
+    # A reply (XEP-0461): the line it answers, as the wire names it.
+    reply: Reply | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a reply says of the line it answers (XEP-0461): its author's JID (a
+    room line's: room/nick), its id, and its text and author's name for the quote
+    that clients without replies show (XEP-0428 marks it as such)."""
+
+    to: str
+    id: str
+    quote: str
+    nick: str = ""
 
 
 

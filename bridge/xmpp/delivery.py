@@ -43,6 +43,7 @@ from .core import (
     RESEND_WINDOW,
     ClientCore,
     MessageKind,
+    Reply,
     XmppError,
     _Pending,
 )
@@ -159,7 +160,11 @@ class Delivery(ClientCore):
         return self._send(room, text, "groupchat", thread_id, msg_id, [])
 
     def _send(self, to: str, text: str, mtype: MessageKind, thread_id: str | None,
-              msg_id: str | None, attachments: list[Attachment]) -> Message:
+              msg_id: str | None, attachments: list[Attachment], *,
+              reply: Reply | None = None, reply_to_line: str | None = None) -> Message:
+        """Store a line and send it (now, or when a session is there). A reply
+        names the line it answers: `reply` as the wire says it, `reply_to_line`
+        its msg_id here (kept in the row's in_reply_to, for the views)."""
         msg_id = msg_id or new_message_id(self.domain)
         existing = self.store.find_by_msg_id(self.name, msg_id)
         if existing is not None and existing.direction is Direction.OUT:
@@ -186,11 +191,13 @@ class Delivery(ClientCore):
                 thread_id=thread_id, date=time.time(),
                 sender=Party(self.own, self.account.display_name or "", "from"),
                 recipients=recipients, text=text, origin_id=msg_id,
-                delivery=DeliveryState.SENDING, attachments=attachments)
+                delivery=DeliveryState.SENDING, attachments=attachments,
+                in_reply_to=reply_to_line)
             self.store.insert_messages([message])
         previous = self._pending.get(msg_id)
         self._pending[msg_id] = _Pending(message, to, mtype,
-                                         resends=previous.resends if previous else 0)
+                                         resends=previous.resends if previous else 0,
+                                         reply=reply or (previous.reply if previous else None))
         if self.connected and not self._flushing:
             self._transmit(self._pending[msg_id])
         return message
@@ -206,6 +213,14 @@ class Delivery(ClientCore):
         stanza.enable("markable")
         if pending.mtype == "chat":
             stanza["chat_state"] = "active"
+        if pending.reply is not None:
+            # XEP-0461 through slixmpp's xep_0461 stanza: the quote goes in front
+            # of the body, marked as a fallback (XEP-0428) for clients of replies.
+            stanza["reply"]["to"] = pending.reply.to
+            stanza["reply"]["id"] = pending.reply.id
+            if pending.reply.quote:
+                stanza["reply"].add_quoted_fallback(pending.reply.quote,
+                                                    pending.reply.nick or None)
         for a in m.attachments:
             if a.url:
                 oob = OOB()

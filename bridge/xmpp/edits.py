@@ -1,6 +1,6 @@
 """Lines that change after they came: corrections (XEP-0308, slixmpp's xep_0308),
 retractions (XEP-0424, xep_0424) and reactions (XEP-0444, xep_0444), received
-and sent.
+and sent; and replies (XEP-0461, xep_0461), new lines that name an earlier one.
 
 Received ones arrive as messages of their own (live, as carbons, from the
 archive) and are read by `stanzas.parse_message`; `Inbound._ingest` hands them
@@ -21,11 +21,15 @@ from slixmpp.plugins.xep_0444.stanza import Reaction
 
 from ..events import MessageChanged
 from ..model import Direction, Message, Transport, new_message_id
-from .core import MessageKind, XmppError
+from .core import MessageKind, Reply, XmppError
 from .files import Files
 from .stanzas import ParsedChat, bare, resource
 
 log = logging.getLogger(__name__)
+
+# The quote a reply carries for clients without replies: the line's start.
+QUOTE_LINES = 3
+QUOTE_CHARS = 200
 
 
 class Edits(Files):
@@ -176,6 +180,33 @@ class Edits(Files):
             self._publish(MessageChanged(self.name, row_id, m.msg_id, m.thread_id,
                                          "reactions", self.own))
         return emojis
+
+    def send_reply(self, row_id: int, text: str) -> Message:
+        """A new line answering the line `row_id` of its conversation (XEP-0461),
+        with the quote other clients show (XEP-0428 marks it as such); stored
+        with in_reply_to naming that line, and its text without the quote."""
+        m, to, mtype = self._own_line(row_id)
+        if m.retracted is not None:
+            raise XmppError("a retracted line cannot be answered")
+        if not text.strip():
+            raise XmppError("a reply needs some text")
+        nick = m.sender.name
+        if mtype == "groupchat":
+            room = self._rooms.get(to)
+            if m.direction is Direction.OUT and room is not None:
+                nick = room.nick
+            author = f"{to}/{nick}"
+            ref = m.stanza_id or m.attr_id or m.origin_id or m.msg_id
+        else:
+            author = self.own if m.direction is Direction.OUT else bare(m.sender.address)
+            ref = m.attr_id or m.origin_id or m.msg_id
+        lines = m.text.strip().splitlines() or [""]
+        quote = "\n".join(lines[:QUOTE_LINES])
+        if len(quote) > QUOTE_CHARS or len(lines) > QUOTE_LINES:
+            quote = quote[:QUOTE_CHARS].rstrip() + "…"
+        return self._send(to, text, mtype, m.thread_id, None, [],
+                          reply=Reply(author, ref, quote, nick if mtype == "groupchat" else ""),
+                          reply_to_line=m.msg_id)
 
     def own_reactions(self, row_id: int) -> list[str]:
         """Our current reactions to a line."""

@@ -1,8 +1,9 @@
 """Incoming messages: the gate every stanza passes first, the live dispatch,
 carbons (xep_0280), chat states (xep_0085), invitations (xep_0045 mediated,
 xep_0249 direct), and storing one line: its thread (a <thread> is only a claim),
-its ids, its direction, its receipt. A message that changes an earlier line
-(a correction, retraction or reaction) goes to `edits.py` instead.
+its ids, its direction, its receipt, the line it answers (a reply, XEP-0461).
+A message that changes an earlier line (a correction, retraction or reaction)
+goes to `edits.py` instead.
 """
 
 from __future__ import annotations
@@ -180,6 +181,7 @@ class Inbound(Edits):
             direction = Direction.OUT if ours else Direction.IN
             sender_party = Party(real or p.sender, nick, "from")
             recipients = [Party(room_jid, "", "to")]
+            where = room_jid
             # A room made for a handed-off thread keeps that thread for lines sent
             # by clients that do not echo <thread>.
             bound = self.state.threads.get(room_jid)
@@ -201,6 +203,7 @@ class Inbound(Edits):
                 if direction is Direction.IN:
                     sender_party = Party(p.sender, resource(p.sender), "from")
             recipients = [Party(peer if direction is Direction.OUT else self.own, "", "to")]
+            where = bare(peer)
             when = self._date(p.delay, archive_stamp)
             bound = self.state.threads.get(peer)
             if bound is not None and not p.thread and (source == "archive" or p.delay) \
@@ -220,12 +223,20 @@ class Inbound(Edits):
         msg_id = p.origin_id or (
             f"sid.{p.stanza_id}@{(room_jid or self.own).rpartition('@')[2]}" if p.stanza_id
             else fallback_msg_id(p.sender, p.attr_id))
+        text, answered = p.body or "", None
+        if p.reply_id:
+            # A reply (XEP-0461) to a line we hold in this conversation: stored
+            # with that line's id, its quote for other clients (XEP-0428) cut, as
+            # the views show the line itself. To a line we lack: the quote stays.
+            target = self._target(p.reply_id, where, None)
+            if target is not None and p.body_without_fallback().strip():
+                text, answered = p.body_without_fallback(), target.msg_id
         attachments = [Attachment(safe_basename(filename_from_url(url)),
                                   "application/octet-stream", 0, url=url) for url in p.oob_urls]
         message = Message(
             msg_id=msg_id, account=self.name, transport=Transport.XMPP, direction=direction,
             thread_id=thread_id, date=self._date(p.delay, archive_stamp),
-            sender=sender_party, recipients=recipients, text=p.body or "",
+            sender=sender_party, recipients=recipients, text=text, in_reply_to=answered,
             stanza_id=p.stanza_id, origin_id=p.origin_id, attr_id=p.attr_id,
             delivery=DeliveryState.SENT if direction is Direction.OUT else None,
             attachments=attachments, malformed=p.truncated, references=claimed)

@@ -40,6 +40,8 @@ NS_RETRACT = "urn:xmpp:message-retract:1"
 NS_RETRACT_0 = "urn:xmpp:message-retract:0"  # inside XEP-0422's apply-to, before v1
 NS_FASTEN = "urn:xmpp:fasten:0"
 NS_REACTIONS = "urn:xmpp:reactions:0"
+NS_REPLY = "urn:xmpp:reply:0"
+NS_FALLBACK = "urn:xmpp:fallback:0"
 
 # A body beyond this is kept cut (and the message marked malformed): a chat line
 # of megabytes is an attack or an accident, and the store should not carry it.
@@ -99,6 +101,21 @@ class ParsedChat:
     retract_id: str | None = None
     reactions_to: str | None = None
     reactions: list[str] | None = None
+    # A reply (XEP-0461): the id of the line it answers, its author as the sender
+    # named them, and where in the body the quote for other clients lies
+    # (XEP-0428's fallback for replies; None: no such quote, or a range that is
+    # not inside the body).
+    reply_id: str | None = None
+    reply_to: str | None = None
+    reply_fallback: tuple[int, int] | None = None
+
+    def body_without_fallback(self) -> str:
+        """The body as a client of replies shows it: without the quote."""
+        body = self.body or ""
+        if self.reply_fallback is None:
+            return body
+        start, end = self.reply_fallback
+        return (body[:start] + body[end:]).strip("\n")
 
     @property
     def edit(self) -> bool:
@@ -156,7 +173,12 @@ def parse_message(xml: Element, trusted_by: set[str]) -> ParsedChat:
             if value and len(value) <= MAX_REACTION_CHARS and value not in reactions \
                     and value.replace("\u200d", "").isprintable():  # emoji joiners only
                 reactions.append(value)
+    reply_el = xml.find(q(NS_REPLY, "reply"))
+    reply_id = _clean_id(reply_el.get("id") if reply_el is not None else None)
     return ParsedChat(
+        reply_id=reply_id,
+        reply_to=_clean_id(reply_el.get("to") if reply_el is not None else None),
+        reply_fallback=_fallback_range(xml, NS_REPLY, body) if reply_id else None,
         replace_id=_clean_id(replace_el.get("id") if replace_el is not None else None),
         retract_id=retract_id,
         reactions_to=reactions_to,
@@ -176,6 +198,28 @@ def parse_message(xml: Element, trusted_by: set[str]) -> ParsedChat:
         muc_real_jid=muc_real,
         truncated=truncated,
     )
+
+
+def _fallback_range(xml: Element, for_ns: str, body: str | None) -> tuple[int, int] | None:
+    """Where in the body the fallback text for `for_ns` lies (XEP-0428: start and
+    end in characters, a <body/> without them is the whole body); None when there
+    is none or its range is nonsense."""
+    if body is None:
+        return None
+    for fallback in xml.findall(q(NS_FALLBACK, "fallback")):
+        if fallback.get("for") != for_ns:
+            continue
+        part = fallback.find(q(NS_FALLBACK, "body"))
+        if part is None:
+            continue
+        if part.get("start") is None and part.get("end") is None:
+            return 0, len(body)
+        try:
+            start, end = int(part.get("start") or ""), int(part.get("end") or "")
+        except ValueError:
+            return None
+        return (start, end) if 0 <= start < end <= len(body) else None
+    return None
 
 
 def parse_stamp(stamp: str | None) -> float | None:

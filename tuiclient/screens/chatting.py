@@ -227,6 +227,34 @@ class Chatting:
         await self.engine.invite(account, room, jid, reason)
         return f"invited {one_line(jid)} to {one_line(room)}"
 
+    async def _cmd_bookmark(self, verb: str = "add", room: str = "") -> str:
+        account = self._need_account()
+        if verb == "list":
+            marks = await self.engine.bookmarks(account)
+            return "bookmarks: " + ", ".join(
+                one_line(b.room) + (" (autojoin)" if b.autojoin else "")
+                for b in marks) if marks else "no bookmarks"
+        if not room:
+            account, room = self._needs_room("bookmark")
+        if verb == "remove":
+            await self.engine.unbookmark(account, room)
+            return f"forgot the bookmark of {one_line(room)}"
+        mark = await self.engine.bookmark(account, room)
+        return f"bookmarked {one_line(mark.room)}: joined at every login"
+
+    async def _cmd_msg(self, nick: str, text: str) -> str:
+        account, room = self._needs_room("join")
+        await self.engine.send_private(account, room, nick, text)
+        return f"to {one_line(nick)} privately: {one_line(text)}"
+
+    async def _cmd_quote(self, text: str) -> str:
+        m = self.screen.query_one(Timeline).current
+        if m is None or m.id is None or m.transport is not Transport.XMPP \
+                or m.retracted is not None:
+            raise EngineError("choose a chat line to answer")
+        await self.engine.reply_to_line(m.id, text)
+        return ""
+
     async def _cmd_topic(self, subject: str = "") -> str:
         account, room = self._needs_room("join")
         if not subject:

@@ -4,7 +4,8 @@ transports, oldest first, each marked by transport and delivery state.
 Chat lines show what happened to them after they came: a correction's text in
 place, marked "edited" (XEP-0308); "message retracted" where the sender took
 it back (XEP-0424); the reactions under the line, each emoji with who sent it
-(XEP-0444); a `/me` line as an action, "* bob waves" (XEP-0245); and
+(XEP-0444); a reply with the line it answers quoted above it (XEP-0461); a
+`/me` line as an action, "* bob waves" (XEP-0245); and
 message styling (XEP-0393, `tuiclient.styling`).
 """
 
@@ -99,6 +100,22 @@ def action_text(m: Message, names: Mapping[str, str]) -> Text | None:
         return None
     return Text(f"* {who(m, names)} {safe(m.text[len(ME_PREFIX):]).strip()}",
                 style="italic")
+
+
+def quote_text(m: Message, answered: Message | None, names: Mapping[str, str]) -> Text | None:
+    """The line a chat reply answers (XEP-0461), as one dim line above its text
+    ("┃ bob: Lunch at noon?"); None for a line that answers none."""
+    if m.transport is not Transport.XMPP or not m.in_reply_to:
+        return None
+    if answered is None:
+        return Text("┃ (an earlier line)", style="dim italic")
+    words = "message retracted" if answered.retracted is not None else \
+        one_line(safe(answered.text))
+    quote = Text("┃ ", style="dim")
+    quote.append(f"{who(answered, names)}: ", style="dim bold")
+    quote.append(words[:120] + ("…" if len(words) > 120 else ""), style="dim italic")
+    quote.no_wrap, quote.overflow = True, "ellipsis"
+    return quote
 
 
 def reactor_name(reactor: str, d: Directory) -> str:
@@ -202,12 +219,22 @@ class Timeline(OptionList):
         else:
             body = action_text(m, self.directory.names) or message_text(m)
         # Indented as a block, so that wrapped lines stay under the first one.
-        parts: list[Text | Padding] = [head, Padding(body, (0, 0, 0, 2))]
+        parts: list[Text | Padding] = [head]
+        quoted = quote_text(m, self.answered(m), self.directory.names)
+        if quoted is not None and m.retracted is None:
+            parts.append(Padding(quoted, (0, 0, 0, 2)))
+        parts.append(Padding(body, (0, 0, 0, 2)))
         reacted = reactions_text(self.reactions.get(m.id, ()), self.directory) \
             if m.id is not None and m.retracted is None else None
         if reacted is not None:
             parts.append(Padding(reacted, (0, 0, 0, 2)))
         return Group(*parts, Text(""))
+
+    def answered(self, m: Message) -> Message | None:
+        """The line of this conversation a chat reply answers, if shown here."""
+        if m.transport is not Transport.XMPP or not m.in_reply_to:
+            return None
+        return next((x for x in self.messages if x.msg_id == m.in_reply_to), None)
 
     def action_cursor_up(self) -> None:
         if self.highlighted == 0 or not self.messages:
