@@ -27,6 +27,7 @@ from tuiclient.app import TuiClientApp
 from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
 from tuiclient.screens.health import HealthScreen
 from tuiclient.screens.outbox import OutboxScreen, item_text
+from tuiclient.screens.pickers import Confirm
 from tuiclient.screens.prompts import AddressScreen, DeferScreen, ReplyOptionsScreen
 from tuiclient.screens.search import SearchScreen
 from tuiclient.widgets.conversation import ChatReply, ResponseCard, Timeline
@@ -257,7 +258,10 @@ async def test_reply_flows_both_ways_against_the_servers(world, tmp_path, runnin
         assert [item_text(i) for i in outbox.items][:3] == [
             "Never mind.", "Carol, by email then.", "Carol, your view?"]
         assert "deferred" in text_of(app, "#outbox-log")
-        await pilot.press("x")  # cancel "Never mind."
+        await pilot.press("x")  # cancel "Never mind.": it asks first
+        assert await wait_until(lambda: isinstance(app.screen, Confirm))
+        assert "Never mind." in str(app.screen.query_one(".dialog-help", Static).render())
+        await pilot.press("y")
         assert await wait_until(lambda: len(outbox.items) == 2)
         await pilot.press("e")  # "Carol, by email then." goes by email
         got = await wait_inbox(world, carol, lambda m: "Carol, by email then." in str(
