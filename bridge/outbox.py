@@ -68,11 +68,18 @@ log = logging.getLogger(__name__)
 
 TICK = 1.0
 
+_STILL = {Availability.UNKNOWN: "of unknown availability",
+          Availability.BLOCKED: "blocked or refusing messages"}
+
+
 def still_away(presences: Sequence[ContactPresence]) -> str:
+    """Why a deferred chat message waits on, in words ("still away: In meetings");
+    with several people, each named."""
     parts = []
     for p in presences:
-        word = "still away" if p.availability is Availability.AWAY else \
-            f"still {p.availability.value}"
+        word = "still " + _STILL.get(p.availability, p.availability.value)
+        if len(presences) > 1:
+            word = f"{p.jid} {word}"
         parts.append(f"{word}: {p.status}" if p.status else word)
     return "; ".join(parts)
 
@@ -580,7 +587,7 @@ class Outbox:
             now = self._get(outbox_id).state
             raise ValueError(f"{_whose(item)} is {_now(now)} now: it stays an email")
         for new_id in ids:
-            await self._send(new_id, f"instead of email {outbox_id}")
+            await self._send(new_id, f"instead of {_whose(item)}")
         return ids
 
     @property

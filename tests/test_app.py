@@ -555,7 +555,9 @@ async def test_outbox_sends_a_waiting_email_by_chat(world, tmp_path, running):
                                                         for i in outbox.items))
             table = outbox.query_one("#outbox-table")
             assert "❝ sent by chat" in str(table.get_row(str(email_id))[1])
-            assert f"instead of email {email_id}" in text_of(app, "#outbox-log")
+            # The chat row's log names the email it replaced by whom it was to (issue
+            # 21: no row numbers in what a user reads).
+            assert f"instead of your email to {bob.email}" in text_of(app, "#outbox-log")
     finally:
         world.start_smtp()
 
