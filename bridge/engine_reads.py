@@ -62,6 +62,13 @@ class EngineReads:
         """A page of conversations of both transports, most recent first."""
         return self.store.list_threads(account, limit=limit, before=before)
 
+    def folder_conversations(self, account: str, folder: str, limit: int = 50,
+                             before: float | Cursor | None = None) -> list[Thread]:
+        """A page of the conversations with an email in one folder of `account`,
+        most recent first, paged as `conversations` is (a thread's last chat line
+        counts for its place, as in the whole list)."""
+        return self.store.list_threads(account, limit=limit, before=before, folder=folder)
+
     def folders(self, account: str) -> list[Folder]:
         """The account's folders. `unread` is what the store holds unread there once
         a sync pass of the folder completed (so it follows reading, new mail and

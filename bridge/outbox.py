@@ -68,11 +68,18 @@ log = logging.getLogger(__name__)
 
 TICK = 1.0
 
+_STILL = {Availability.UNKNOWN: "of unknown availability",
+          Availability.BLOCKED: "blocked or refusing messages"}
+
+
 def still_away(presences: Sequence[ContactPresence]) -> str:
+    """Why a deferred chat message waits on, in words ("still away: In meetings");
+    with several people, each named."""
     parts = []
     for p in presences:
-        word = "still away" if p.availability is Availability.AWAY else \
-            f"still {p.availability.value}"
+        word = "still " + _STILL.get(p.availability, p.availability.value)
+        if len(presences) > 1:
+            word = f"{p.jid} {word}"
         parts.append(f"{word}: {p.status}" if p.status else word)
     return "; ".join(parts)
 
@@ -239,9 +246,9 @@ class Outbox:
             try:
                 chat = self.ports.chat(plan.account)
                 if chat is None:
-                    raise EngineError(f"account {plan.account!r} has no XMPP connection "
-                                      "(not started, no [accounts.xmpp], or its login "
-                                      "failed)")
+                    raise EngineError(f"the chat account {plan.account} is not connected "
+                                      "(not started yet, no [accounts.xmpp], or its "
+                                      "login failed)")
                 await chat.send_leg(plan, skip)
             except Exception as exc:  # server down, room refused, upload failed
                 wait = self.policy.delay(item.attempts)
@@ -529,11 +536,13 @@ class Outbox:
     async def cancel(self, outbox_id: int, why: str = "cancelled by you") -> None:
         item = self._get(outbox_id)
         if not allowed(item.state, DeliveryState.CANCELLED):
-            raise ValueError(f"outbox item {outbox_id} is already {item.state.value}")
+            raise ValueError(f"{_whose(item)} is {_now(item.state)}: there is nothing "
+                             "left to cancel")
         if self.deliveries.transition(item, DeliveryState.CANCELLED, why,
                                       next_attempt=None) is None:
-            now = self._get(outbox_id).state.value
-            raise ValueError(f"outbox item {outbox_id} is already {now}")
+            now = self._get(outbox_id).state
+            raise ValueError(f"{_whose(item)} is {_now(now)}: there is nothing left "
+                             "to cancel")
         if item.payload.get("mirrored"):
             await self._unmirror(outbox_id)
 
@@ -541,14 +550,17 @@ class Outbox:
         """Give up on chat: send the text, history and files as one email to the
         contacts' email addresses, in the same thread. Returns the email's id."""
         item = self._get(outbox_id)
-        if item.transport is not Transport.XMPP or \
-                not allowed(item.state, DeliveryState.FELL_BACK_TO_EMAIL):
-            raise ValueError(f"outbox item {outbox_id} is {item.state.value}; nothing to move")
+        if item.transport is not Transport.XMPP:
+            raise ValueError(f"{_whose(item)} is an email already")
+        if not allowed(item.state, DeliveryState.FELL_BACK_TO_EMAIL):
+            raise ValueError(f"{_whose(item)} is {_now(item.state)}: there is nothing "
+                             "left to send by email")
         plan = ImPlan.from_payload(item.payload["plan"])
         targets = item.payload.get("targets") or [plan.to]
         msg_id = await self.fallbacks.email_instead(plan, targets)
         self.deliveries.transition(outbox_id, DeliveryState.FELL_BACK_TO_EMAIL,
-                                   f"as email {msg_id}", log="sent by email",
+                                   "to the email address of " + ", ".join(targets),
+                                   log="sent by email",
                                    next_attempt=None)
         if item.payload.get("mirrored"):
             await self._unmirror(outbox_id)
@@ -561,21 +573,21 @@ class Outbox:
         chat rows replace the email in one transaction. Returns their ids."""
         item = self._get(outbox_id)
         if item.transport is not Transport.EMAIL:
-            raise ValueError(f"outbox item {outbox_id} is a chat message already")
+            raise ValueError(f"{_whose(item)} is a chat message already")
         if item.state is not DeliveryState.QUEUED:
-            raise ValueError(f"outbox item {outbox_id} is {item.state.value}; only an email "
-                             "waiting for its server can go by chat")
+            raise ValueError(f"{_whose(item)} is {_now(item.state)}: only an email still "
+                             "waiting for its mail server can go by chat instead")
         legs = await self.fallbacks.im_instead(item)
         rows = [self._row(plan, who, DeliveryState.QUEUED, instead_of=outbox_id)
                 for plan, who in legs]
         ids = self.deliveries.replace(item, DeliveryState.FELL_BACK_TO_IM, rows,
-                                      why + "; as chat {ids}", log="sent by chat",
+                                      why, log="sent by chat",
                                       only_from=(DeliveryState.QUEUED,))
         if ids is None:
-            now = self._get(outbox_id).state.value
-            raise ValueError(f"outbox item {outbox_id} is {now} now; it stays an email")
+            now = self._get(outbox_id).state
+            raise ValueError(f"{_whose(item)} is {_now(now)} now: it stays an email")
         for new_id in ids:
-            await self._send(new_id, f"instead of email {outbox_id}")
+            await self._send(new_id, f"instead of {_whose(item)}")
         return ids
 
     @property
@@ -638,6 +650,33 @@ def _words(state: DeliveryState) -> str:
     return {DeliveryState.SENT: "the server accepted it",
             DeliveryState.DELIVERED: "delivered", DeliveryState.READ: "read"}.get(
         state, state.value)
+
+
+# Where a row is, in the words of "your email to bob@… is …" (errors the user reads
+# name the message by whom it is to, never by its row number or state's name).
+_NOW_WORDS = {
+    DeliveryState.QUEUED: "still waiting to be sent",
+    DeliveryState.DEFERRED: "held back until they are available",
+    DeliveryState.SENDING: "being sent right now",
+    DeliveryState.SENT: "already sent (the server took it)",
+    DeliveryState.DELIVERED: "already delivered",
+    DeliveryState.READ: "already delivered and read",
+    DeliveryState.FAILED: "given up on (it failed)",
+    DeliveryState.CANCELLED: "already cancelled",
+    DeliveryState.FELL_BACK_TO_EMAIL: "already sent by email instead",
+    DeliveryState.FELL_BACK_TO_IM: "already sent by chat instead",
+}
+
+
+def _now(state: DeliveryState) -> str:
+    return _NOW_WORDS.get(state, state.value)
+
+
+def _whose(item: OutboxItem) -> str:
+    """A row as the person who wrote it knows it: "your chat message to bob@…"."""
+    what = "chat message" if item.transport is Transport.XMPP else "email"
+    to = ", ".join(p.address for p in item.parties) or "nobody"
+    return f"your {what} to {to}"
 
 
 def _secs(seconds: float) -> str:

@@ -27,6 +27,7 @@ from tuiclient.app import TuiClientApp
 from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
 from tuiclient.screens.health import HealthScreen
 from tuiclient.screens.outbox import OutboxScreen, item_text
+from tuiclient.screens.pickers import Confirm
 from tuiclient.screens.prompts import AddressScreen, DeferScreen, ReplyOptionsScreen
 from tuiclient.screens.search import SearchScreen
 from tuiclient.widgets.conversation import ChatReply, ResponseCard, Timeline
@@ -257,7 +258,10 @@ async def test_reply_flows_both_ways_against_the_servers(world, tmp_path, runnin
         assert [item_text(i) for i in outbox.items][:3] == [
             "Never mind.", "Carol, by email then.", "Carol, your view?"]
         assert "deferred" in text_of(app, "#outbox-log")
-        await pilot.press("x")  # cancel "Never mind."
+        await pilot.press("x")  # cancel "Never mind.": it asks first
+        assert await wait_until(lambda: isinstance(app.screen, Confirm))
+        assert "Never mind." in str(app.screen.query_one(".dialog-help", Static).render())
+        await pilot.press("y")
         assert await wait_until(lambda: len(outbox.items) == 2)
         await pilot.press("e")  # "Carol, by email then." goes by email
         got = await wait_inbox(world, carol, lambda m: "Carol, by email then." in str(
@@ -551,7 +555,9 @@ async def test_outbox_sends_a_waiting_email_by_chat(world, tmp_path, running):
                                                         for i in outbox.items))
             table = outbox.query_one("#outbox-table")
             assert "❝ sent by chat" in str(table.get_row(str(email_id))[1])
-            assert f"instead of email {email_id}" in text_of(app, "#outbox-log")
+            # The chat row's log names the email it replaced by whom it was to (issue
+            # 21: no row numbers in what a user reads).
+            assert f"instead of your email to {bob.email}" in text_of(app, "#outbox-log")
     finally:
         world.start_smtp()
 

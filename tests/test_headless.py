@@ -203,7 +203,9 @@ async def test_outbox_im_sends_a_waiting_email_by_chat(world, tmp_path, running)
         states = {i["id"]: (i["transport"], i["state"]) for i in everything}
         assert states[email_id] == ("email", "fell-back-to-im")
         code, again, _ = await cli(config, "outbox", "im", str(email_id))
-        assert code == 1 and "fell-back-to-im" in again["error"]
+        # The refusal in words (issue 21): whom it was to and what became of it.
+        assert code == 1 and "already sent by chat instead" in again["error"]
+        assert bob.email in again["error"]
     finally:
         world.start_smtp()
 

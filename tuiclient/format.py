@@ -35,8 +35,11 @@ DELIVERY_MARK: dict[DeliveryState, tuple[str, str]] = {
     DeliveryState.FELL_BACK_TO_IM: ("❝ sent by chat", "green"),
 }
 
-PRESENCE_DOT = {"available": ("●", "green"), "away": ("●", "yellow"),
-                "busy": ("●", "red"), "offline": ("○", "dim"), "unknown": ("○", "dim"),
+# Presence by shape as well as colour (a colour-blind user, a monochrome theme):
+# full for available, half for away, barred for busy, empty for offline or unknown
+# (the sidebar says "offline" in words), crossed for blocked.
+PRESENCE_DOT = {"available": ("●", "green"), "away": ("◑", "yellow"),
+                "busy": ("⊖", "red"), "offline": ("○", "dim"), "unknown": ("○", "dim"),
                 "blocked": ("⊘", "red")}
 
 

@@ -1,8 +1,10 @@
 """The engine's words made plain for people: no internal ids or state names.
 
-The engine's errors and log lines are written for scripts and logs ("outbox item
-7 is fell-back-to-email"); what a toast or a screen shows says the same in the
-words a user reads ("this message is already sent by email instead").
+The engine words its own errors for people ("your chat message to bob@… is
+already sent by email instead: there is nothing left to cancel"); what remains
+for this module are log lines written before it did, and kept in the store for
+good ("outbox item 7 is fell-back-to-email"), and the state names of the outbox
+log: a toast or a screen says them in the words a user reads.
 """
 
 from __future__ import annotations

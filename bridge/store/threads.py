@@ -275,8 +275,10 @@ class Threads(Db):
             return is_party(conn, account, thread_id, addresses)
 
     def list_threads(self, account: str | None = None, limit: int = 50,
-                     before: float | Cursor | None = None) -> list[Thread]:
-        """A page of conversations, most recently active first.
+                     before: float | Cursor | None = None,
+                     folder: str | None = None) -> list[Thread]:
+        """A page of conversations, most recently active first; with `folder`, only
+        those with an email in that folder of `account` (mail_locations says where).
 
         Keyset pagination: pass the last thread's `cursor` as `before` for the next
         page, which costs the same however deep the page is.
@@ -286,6 +288,11 @@ class Threads(Db):
         where = "WHERE 1"
         if account is not None:
             where, args = "WHERE account = ?", [account]
+        if folder is not None:
+            where += (" AND thread_id IN (SELECT m.thread_id FROM mail_locations AS l"
+                      " JOIN messages AS m ON m.id = l.message"
+                      " WHERE l.account = ? AND l.folder = ?)")
+            args += [account, folder]
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT id, account, thread_id, subject, first_date, last_date, message_count,"

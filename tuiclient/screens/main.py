@@ -236,6 +236,11 @@ class MainScreen(Screen):
         widget.focus()
 
     def action_back(self) -> None:
+        """Back to the list; in the list, out of a folder to the whole list."""
+        if self.pane == "list" and self.overview.folder is not None and \
+                self.query_one(ConversationList).has_focus:
+            self.show_account(self.overview.account or "")
+            return
         self.show_pane("list")
 
     # -- the list and the open conversation ----------------------------------------------
@@ -409,7 +414,15 @@ class MainScreen(Screen):
 
     def show_account(self, name: str) -> None:
         """The list of one account's conversations ("": every account's)."""
-        self.overview.account = name or None
+        self.overview.account, self.overview.folder = name or None, None
+        self.limit.reload()
+        self.show_pane("list")
+
+    def show_folder(self, account: str, folder: str) -> None:
+        """The list of one folder's conversations, to read and triage there (under
+        the limit, if one is on); Esc in the list, the account or "All
+        conversations" leaves it."""
+        self.overview.folder = (account, folder)
         self.limit.reload()
         self.show_pane("list")
 
@@ -418,9 +431,7 @@ class MainScreen(Screen):
         if event.kind in ("all", "account"):
             self.show_account(event.value[0])
         elif event.kind == "folder":
-            account, folder = event.value
-            query = f'in:"{folder}"' if " " in folder else f"in:{folder}"
-            self.app.push_screen(SearchScreen(query, account), self.search_done)
+            self.show_folder(*event.value)
         elif event.kind == "contact":
             # The conversation with them (the chat if there is one, else the latest
             # email); with none yet, a new message by the engine's one "auto" rule:

@@ -36,11 +36,24 @@ def newest_lines(messages: list[Message]) -> set[int]:
     return {m.id for m in newest.values() if m.id is not None}
 
 
+def lines_in_view(timeline: Timeline) -> list[int]:
+    """The timeline's messages (their indexes) with a line on screen now; none when
+    it is not laid out or not shown. Textual's OptionList keeps which option each
+    line of its content is (`_lines`) but offers no public reading of it."""
+    if not timeline.display or not timeline.is_mounted or timeline.size.height == 0:
+        return []
+    lines = timeline._lines
+    top = int(timeline.scroll_y)
+    bottom = min(top + timeline.scrollable_content_region.height, len(lines))
+    return sorted({lines[y][0] for y in range(max(top, 0), bottom)})
+
+
 class Marking:
     def __init__(self, screen: MainScreen) -> None:
         self.screen = screen
         self.marking: set[int] = set()  # rows being marked read right now
         self.kept_unread: set[int] = set()  # marked unread by hand while open
+        self._following = False  # whether the timeline's scrolling is watched
 
     @property
     def engine(self) -> Engine:
@@ -52,16 +65,44 @@ class Marking:
         self.kept_unread.clear()
 
     def read_open(self) -> None:
-        """Opening a conversation reads it: its unread incoming messages become read,
-        on the server too (IMAP \\Seen), and a chat line's sender is told (XEP-0333)."""
+        """What the open conversation shows is read: the email opened (shown in
+        full), and the chat lines in view in the timeline, not the whole thread; on
+        the server too (IMAP \\Seen), and a chat line's sender is told (XEP-0333).
+        Scrolling or moving on reads what comes into view."""
         opened = self.screen.opened
-        if opened.key is None:
+        if opened.key is None or not opened.on_screen():
             return
-        todo = [m for m in opened.messages if m.unread and m.id is not None
+        self._follow_scrolling()
+        shown = self.shown()
+        todo = [m for m in opened.messages if m.unread and m.id in shown
                 and m.id not in self.marking and m.id not in self.kept_unread]
         if todo:
             self.marking.update(m.id for m in todo if m.id is not None)
             self.mark(opened.key, todo, "read", True)
+
+    def shown(self) -> set[int]:
+        """The messages of the open conversation the user has in front of them: the
+        one chosen in the timeline (an email is shown in full), and the chat lines
+        the timeline shows now."""
+        screen = self.screen
+        timeline = screen.query_one(Timeline)
+        current = timeline.current
+        ids = {current.id} if current is not None and current.id is not None else set()
+        if screen.narrow and screen.pane != "chat":
+            return ids  # a narrow terminal shows the message alone, not the timeline
+        for index in lines_in_view(timeline):
+            m = timeline.messages[index] if index < len(timeline.messages) else None
+            if m is not None and m.transport is Transport.XMPP and m.id is not None:
+                ids.add(m.id)
+        return ids
+
+    def _follow_scrolling(self) -> None:
+        """Once: lines scrolled into view are read as they come."""
+        if self._following:
+            return
+        self._following = True
+        timeline = self.screen.query_one(Timeline)
+        self.screen.watch(timeline, "scroll_y", lambda: self.read_open(), init=False)
 
     def mark(self, key: Key, messages: list[Message], flag: str, on: bool) -> None:
         self.screen.run_worker(self._mark(key, messages, flag, on), name="mark", group="mark")

@@ -82,7 +82,7 @@ class OpenThread:
         screen.query_one(Timeline).show(self.messages, select)
         screen.run_worker(self._fetch_bodies(), name="fetch_thread_bodies",
                           group="thread-bodies", exclusive=True)
-        screen.marking.read_open()
+        screen.call_after_refresh(screen.marking.read_open)  # once its lines are laid out
 
     async def _fetch_bodies(self) -> None:
         """The words of the thread's emails (header sync has none), newest first, so
@@ -134,8 +134,7 @@ class OpenThread:
             for m in messages:
                 timeline.update_message(m)
             self.refresh_head()  # its delivery mark, flags, unread dot
-            if self.on_screen():
-                screen.marking.read_open()
+            screen.marking.read_open()
             return
         # Follow the conversation when at its end or writing in it (as chat does).
         at_end = timeline.highlighted is None or \
@@ -148,8 +147,8 @@ class OpenThread:
         select = len(messages) - 1 if at_end or current is None else next(
             (i for i, m in enumerate(messages) if m.id == current.id), len(messages) - 1)
         timeline.show(messages, select)
-        if self.on_screen():
-            screen.marking.read_open()  # what arrives in the open conversation is seen
+        # What arrives in the open conversation is seen, if it comes into view.
+        screen.call_after_refresh(screen.marking.read_open)
 
     def on_screen(self) -> bool:
         """Whether the open conversation is in view (a narrow terminal may show the
@@ -172,6 +171,7 @@ class OpenThread:
         fetch = needs_body(m)
         view.show(m, note="fetching the message…" if fetch else "")
         self.show_cards(m)
+        self.screen.marking.read_open()  # an email opened is read (a chat line seen)
         if fetch and m.id is not None:
             self.screen.run_worker(self._fetch_body(m.id), name="fetch_body", group="body",
                                    exclusive=True)

@@ -21,6 +21,7 @@ from tuiclient.appref import client_app
 from tuiclient.engine_events import EngineEvents
 from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
 from tuiclient.keys import bind, moving
+from tuiclient.screens.pickers import Confirm
 from tuiclient.wording import plain, sentence, state
 
 WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
@@ -183,7 +184,25 @@ class OutboxScreen(Screen):
         if what == "im" and item.transport is not Transport.EMAIL:
             self.notify("It is a chat message already.", severity="warning")
             return
+        if what == "cancel":
+            self.ask_cancel(item)
+            return
         self.act(item.id, what)
+
+    def ask_cancel(self, item: OutboxItem) -> None:
+        """Cancelling cannot be undone (the words are not sent, and the Deferred
+        folder's copy goes): y cancels, n or Esc keeps it."""
+        via = "chat message" if item.transport is Transport.XMPP else "email"
+        to = ", ".join(one_line(p.address) for p in item.parties) or "nobody"
+        what = item_text(item)
+        question = f"Your {via} to {to}" + (f", “{what[:60]}”," if what else "") + \
+            " will not be sent. This cannot be undone."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.act(item.id, "cancel")
+        self.app.push_screen(Confirm("Cancel this message?", question, "Cancel it"),
+                             answered)
 
     @work(group="outbox")
     async def act(self, outbox_id: int, what: str) -> None:

@@ -48,6 +48,7 @@ class Overview:
     def __init__(self, screen: MainScreen) -> None:
         self.screen = screen
         self.account: str | None = None  # the list shows this account, or all
+        self.folder: tuple[str, str] | None = None  # ... or this (account, folder)
         self.contacts: list[ContactRow] = []
         self.account_rows: list[AccountRow] = []
         self.names: dict[str, str] = {}  # address (lower) -> contact name
@@ -60,30 +61,62 @@ class Overview:
     # -- the list ------------------------------------------------------------------
 
     def reload(self) -> None:
-        """The first page of the list (after start, or a change of account)."""
-        threads = self.engine.conversations(self.account, limit=PAGE)
+        """The first page of the list (after start, or a change of account or
+        folder), and the list's title saying what it shows."""
+        threads = self._page(PAGE)
         self.peers_of(threads[:EAGER_PEERS])
-        self.screen.query_one(ConversationList).set_rows(threads,
-                                                        exhausted=len(threads) < PAGE)
+        listing = self.screen.query_one(ConversationList)
+        listing.set_rows(threads, exhausted=len(threads) < PAGE)
+        listing.border_title = self.title()
+
+    def _page(self, limit: int, before: Cursor | None = None) -> list[Thread]:
+        if self.folder is not None:
+            account, folder = self.folder
+            return self.engine.folder_conversations(account, folder, limit=limit,
+                                                    before=before)
+        return self.engine.conversations(self.account, limit=limit, before=before)
+
+    def title(self) -> str:
+        """What the list shows, for its frame: a folder says so, and how to leave it."""
+        if self.folder is not None:
+            account, folder = self.folder
+            return f"Folder {one_line(folder)} · {one_line(account)} (esc: all conversations)"
+        if self.account is not None:
+            return f"Conversations · {one_line(self.account)}"
+        return "Conversations"
 
     def more(self, before: Cursor) -> None:
-        threads = self.engine.conversations(self.account, limit=PAGE, before=before)
+        threads = self._page(PAGE, before)
         self.screen.query_one(ConversationList).extend(threads,
                                                       exhausted=len(threads) < PAGE)
 
     def merge_top(self, limit: int = 50) -> None:
         """Bring the most recent conversations up to date, without a reload."""
-        threads = self.engine.conversations(self.account, limit=limit)
+        threads = self._page(limit)
         self.peers_of(threads[:EAGER_PEERS])
         self.screen.query_one(ConversationList).merge(threads)
 
     def merge_thread(self, account: str, thread_id: str) -> None:
-        if self.account not in (None, account):
+        if self.account not in (None, account) or not self.in_folder(account, thread_id):
             return
         thread = self.engine.thread(account, thread_id)
         if thread is not None:
             self.peers_of([thread])
             self.screen.query_one(ConversationList).merge([thread])
+
+    def in_folder(self, account: str, thread_id: str) -> bool:
+        """Whether a conversation belongs in the list when it shows a folder: it has
+        an email there, or its row is there already (moved away by a triage key, it
+        stays in sight with where it went, as mutt keeps a deleted row)."""
+        if self.folder is None:
+            return True
+        if account != self.folder[0]:
+            return False
+        key = (account, thread_id)
+        if any(key_of(t) == key for t in self.screen.query_one(ConversationList).rows):
+            return True
+        labels = self.engine.thread_labels([key]).get(key)
+        return labels is not None and self.folder[1] in labels[1]
 
     # -- who the other party is ------------------------------------------------------
 

@@ -29,6 +29,21 @@ class AccountRow:
     folders: tuple[Folder, ...] = ()
 
 
+def contact_label(c: ContactRow) -> Text:
+    """A contact's row: presence by shape and colour, the name, and under it the
+    availability in a word (never the colour alone) with the status message."""
+    dot, style = PRESENCE_DOT.get(c.availability, PRESENCE_DOT["unknown"])
+    t = Text(dot, style=style)
+    t.append(" " + one_line(c.name))
+    word = "" if c.availability in ("available", "unknown") else c.availability
+    if c.status:
+        t.append("\n  " + (f"{word}: " if word else ""), style="dim")
+        t.append(one_line(c.status), style="italic dim")
+    elif word:
+        t.append("\n  " + word, style="dim")
+    return t
+
+
 class Sidebar(OptionList):
     """One list; option ids say what a row is: `account:NAME`, `folder:ACCOUNT:NAME`,
     `contact:ADDRESS`. Choosing one posts `Sidebar.Chosen`."""
@@ -71,14 +86,7 @@ class Sidebar(OptionList):
         options.append(Option(Text("Contacts", style="bold"), id="heading:contacts",
                               disabled=True))
         for c in contacts:
-            dot, style = PRESENCE_DOT.get(c.availability, PRESENCE_DOT["unknown"])
-            t = Text(dot, style=style)
-            t.append(" " + one_line(c.name))
-            if c.status:
-                t.append("\n  " + one_line(c.status), style="italic dim")
-            elif c.availability not in ("available", "unknown"):
-                t.append("\n  " + c.availability, style="dim")
-            options.append(Option(t, id=f"contact:{c.address}"))
+            options.append(Option(contact_label(c), id=f"contact:{c.address}"))
         self.add_options(options)
         if keep is not None and keep < self.option_count:
             self.highlighted = keep
