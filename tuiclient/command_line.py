@@ -73,6 +73,8 @@ def commands(screen: MainScreen) -> dict[str, Command]:
         Command("sync", "sync now", lambda a: s.action_refresh()),
         Command("account", "show one account's conversations (none: all)",
                 lambda a: s.show_account(a[0] if a else ""), "[name]"),
+        Command("folder", "one folder's conversations (of the account shown, or the first)",
+                lambda a: _folder(s, " ".join(a)), "name"),
         Command("help", "every key and command", lambda a: s.action_help()),
         Command("quit", "quit", lambda a: s.app.exit()),
     ]
@@ -84,6 +86,14 @@ def commands(screen: MainScreen) -> dict[str, Command]:
             found[chat.name] = Command(chat.name, chat.help,
                                        functools.partial(_chat, s, chat.name), chat.usage)
     return found
+
+
+def _folder(screen: MainScreen, name: str) -> None:
+    if not name:
+        screen.notify("which folder? (:folder INBOX)", severity="warning")
+        return
+    account = screen.overview.account or screen.engine.accounts[0].name
+    screen.show_folder(account, name)
 
 
 def _chat(screen: MainScreen, name: str, words: list[str]) -> None:
