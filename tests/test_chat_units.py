@@ -98,8 +98,8 @@ def test_occupants_are_listed_by_role_with_presence():
         Occupant("bob", "bob@example.test", "moderator", "owner", "away"),
         Occupant("amy", None, "participant", "member", "dnd"),
     ], "den@conference.example.test"))
-    assert text.splitlines() == ["3 in den", "moderators", "● bob away", "participants",
-                                 "● amy dnd", "● zed"]
+    assert text.splitlines() == ["3 in den", "moderators", "◑ bob away", "participants",
+                                 "⊖ amy dnd", "● zed"]
 
 
 def test_bookmark_msg_and_quote_read_as_typed():
