@@ -48,3 +48,8 @@ def ensure_private_dir(path: Path) -> Path:
     if owned and not info.st_mode & stat.S_ISVTX and stat.S_IMODE(info.st_mode) != 0o700:
         path.chmod(0o700)
     return path
+
+
+def default_downloads() -> Path:
+    """Where attachments go when neither --dir nor the account's `downloads` says."""
+    return Path(os.environ.get("XDG_DOWNLOAD_DIR") or Path.home() / "Downloads")

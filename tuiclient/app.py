@@ -26,10 +26,16 @@ from textual.timer import Timer
 
 from bridge.config import Config
 from bridge.engine import Engine, EngineError
-from bridge.events import DeliveryChanged, Event, MessageReceived
-from bridge.mail.send import EmailDelivery
-from bridge.mail.sync import FolderChanged, SyncProgress
-from bridge.outbox import DeferralRetry, OutboxChanged
+from bridge.events import (
+    DeferralRetry,
+    DeliveryChanged,
+    EmailDelivery,
+    Event,
+    FolderChanged,
+    MessageReceived,
+    OutboxChanged,
+    SyncProgress,
+)
 from bridge.paths import data_dir
 from bridge.safe import inert_text
 from tuiclient.command_line import commands

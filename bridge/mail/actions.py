@@ -13,7 +13,6 @@ not yet undone, from this process or any other on the same store.
 from __future__ import annotations
 
 import mimetypes
-import os
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from ..config import AccountConfig
 from ..errors import EngineError
 from ..events import EventBus, TriageDone
 from ..model import Message, Party, Transport, new_message_id
+from ..paths import default_downloads
 from ..store import Store
 from . import drafts, triage
 from .compose import (
@@ -44,11 +44,6 @@ Run = Callable[[str, Callable[[MailSync], Any]], Awaitable[Any]]
 Send = Callable[[str, "EmailMessage | bytes", str, Sequence[str] | None], Awaitable[int]]
 # How far back `undo` looks for an action not yet undone.
 UNDO_DEPTH = 200
-
-
-def default_downloads() -> Path:
-    """Where attachments go when neither --dir nor the account's `downloads` says."""
-    return Path(os.environ.get("XDG_DOWNLOAD_DIR") or Path.home() / "Downloads")
 
 
 def _files(paths: Sequence[Path]) -> list[tuple[str, str, bytes]]:

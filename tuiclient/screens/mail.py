@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from bridge.engine import Engine
 from bridge.errors import EngineError
-from bridge.mail.actions import default_downloads
 from bridge.model import Direction, Message, Transport
+from bridge.paths import default_downloads
 from tuiclient.appref import client_app
 from tuiclient.drafts import Forward, NewMessage, Unsent, unsent, without_signature
 from tuiclient.replies import send_new, sent_words

@@ -12,10 +12,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from bridge.engine import Engine
-from bridge.events import DeliveryChanged
-from bridge.mail.send import EmailDelivery
+from bridge.events import DeferralRetry, DeliveryChanged, EmailDelivery, OutboxChanged
 from bridge.model import DeliveryState, Transport
-from bridge.outbox import DeferralRetry, OutboxChanged
 from bridge.store.records import OutboxItem
 from tuiclient.appref import client_app
 from tuiclient.engine_events import EngineEvents

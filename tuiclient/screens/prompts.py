@@ -14,8 +14,7 @@ from textual.widgets import Button, Checkbox, Input, Label, SelectionList, Stati
 from textual.widgets.selection_list import Selection
 
 from bridge.identity import Resolution
-from bridge.model import Attachment
-from bridge.xmpp.availability import ContactPresence
+from bridge.model import Attachment, ContactPresence
 from tuiclient.drafts import ReplyDraft
 from tuiclient.format import PRESENCE_DOT, one_line, size
 from tuiclient.widgets.ticks import Checklist, Tick

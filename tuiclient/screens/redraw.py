@@ -13,19 +13,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bridge.events import (
+    DeferralRetry,
     DeliveryChanged,
+    EmailDelivery,
     Event,
+    FolderChanged,
     HealthChanged,
     MessageChanged,
     MessageReceived,
+    OutboxChanged,
     PresenceChanged,
     RosterChanged,
+    SyncProgress,
     TriageDone,
     XmppConnectionChanged,
 )
-from bridge.mail.send import EmailDelivery
-from bridge.mail.sync import FolderChanged, SyncProgress
-from bridge.outbox import DeferralRetry, OutboxChanged
 from tuiclient.widgets.conversation_list import PAGE, Key
 
 

@@ -5,16 +5,19 @@ Poezio's occupant lists do). The screen hands the list down; empty hides it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.reactive import var
 from textual.widgets import Static
 
-from bridge.xmpp.core import Occupant
 from tuiclient.format import PRESENCE_DOT, one_line
 
 ROLES = ("moderator", "participant", "visitor")
 SHOW = {"": "available", "chat": "available", "away": "away", "xa": "away", "dnd": "busy"}
+
+if TYPE_CHECKING:
+    from bridge.xmpp.core import Occupant
 
 
 def occupants_text(occupants: Sequence[Occupant], room: str) -> Text:
