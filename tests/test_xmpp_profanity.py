@@ -17,12 +17,11 @@ import pytest
 from bridge.events import ChatStateChanged, RoomInvitation, SubscriptionRequest
 from bridge.model import DeliveryState
 from tests import test_xmpp_client
-from tests.harness.profanity import Profanity, available
+from tests.harness.profanity import Profanity
 from tests.harness.servers import MUC_DOMAIN
 from tests.test_xmpp_client import person, until
 
-pytestmark = [pytest.mark.servers,
-              pytest.mark.skipif(not available(), reason="profanity and tmux: scripts/dev setup")]
+pytestmark = pytest.mark.servers
 connect = test_xmpp_client.connect  # the fixture: our engine's XmppClient on an account
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from bridge.model import Availability
 from tests import test_xmpp_client
-from tests.harness.profanity import Profanity, available
+from tests.harness.profanity import Profanity
 from tests.harness.servers import MUC_DOMAIN
 from tests.others import plain
 from tests.test_xmpp_chat import line, only, own_room
@@ -121,7 +121,6 @@ async def test_a_reply_in_a_room_names_the_line_by_the_rooms_id(world, connect, 
     assert got.findtext("{jabber:client}body") == "> bob:\n> Who brings the cake?\nI do"
 
 
-@pytest.mark.skipif(not available(), reason="profanity and tmux: scripts/dev setup")
 async def test_profanity_without_replies_shows_our_quote(world, connect, tmp_path):
     """Profanity 0.13 knows no XEP-0461: the fallback quote is what its user reads."""
     alice, bob = person(world, "alice"), person(world, "bob")

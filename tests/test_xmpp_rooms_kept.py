@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests import test_xmpp_client
-from tests.harness.profanity import Profanity, available
+from tests.harness.profanity import Profanity
 from tests.harness.servers import MUC_DOMAIN
 from tests.others import plain
 from tests.test_xmpp_chat import own_room
@@ -59,7 +59,6 @@ async def test_a_joined_room_is_bookmarked_and_followed_by_our_other_clients(
     assert await tablet.client.bookmarks() == []
 
 
-@pytest.mark.skipif(not available(), reason="profanity and tmux: scripts/dev setup")
 async def test_profanity_follows_our_bookmarks(world, connect, tmp_path: Path):
     alice = person(world, "alice")
     a = await connect(alice)
