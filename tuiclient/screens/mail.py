@@ -76,9 +76,16 @@ class MailKeys:
             return None
         return m
 
-    async def body(self, m: Message) -> Message:
-        if needs_body(m) and m.id is not None:
-            return await self.engine.fetch_body(m.id)
+    async def body(self, m: Message, what: str = "email") -> Message | None:
+        """The email with its body and files, fetched if needed; None (and the
+        reason told) when the server cannot give it."""
+        try:
+            if needs_body(m) and m.id is not None:
+                return await self.engine.fetch_body(m.id)
+        except (EngineError, OSError) as exc:
+            self.screen.notify(f"Could not fetch the {what}: {exc}", severity="error",
+                               markup=False)
+            return None
         return m
 
     # -- attachments ---------------------------------------------------------------------
@@ -90,11 +97,10 @@ class MailKeys:
 
     async def _save(self, m: Message) -> None:
         screen = self.screen
-        try:
-            m = await self.body(m)
-        except (EngineError, OSError) as exc:
-            screen.notify(f"Could not fetch the email: {exc}", severity="error", markup=False)
+        fetched = await self.body(m)
+        if fetched is None:
             return
+        m = fetched
         if not m.attachments:
             screen.notify("This email has no attachments.", severity="warning")
             return
@@ -154,11 +160,10 @@ class MailKeys:
 
     async def _forward(self, m: Message) -> None:
         screen = self.screen
-        try:
-            m = await self.body(m)
-        except (EngineError, OSError) as exc:
-            screen.notify(f"Could not fetch the email: {exc}", severity="error", markup=False)
+        fetched = await self.body(m)
+        if fetched is None:
             return
+        m = fetched
         result = await screen.app.push_screen_wait(ForwardScreen(m))
         if not isinstance(result, Forward) or m.id is None:
             return
@@ -225,11 +230,10 @@ class MailKeys:
             return
         if chosen is None or chosen.id is None:
             return
-        try:
-            chosen = await self.body(chosen)
-        except (EngineError, OSError) as exc:
-            screen.notify(f"Could not fetch the draft: {exc}", severity="error", markup=False)
+        fetched = await self.body(chosen, "draft")
+        if fetched is None:
             return
+        chosen = fetched
         text = without_signature(chosen.text)
         answered = self.answered(chosen)
         if answered is not None:
