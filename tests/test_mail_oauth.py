@@ -9,6 +9,7 @@ on their own too.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -407,3 +408,50 @@ def test_no_token_in_the_debug_log(world: World, tmp_path: Path,
     for secret in (token, base64.b64encode(xoauth2_response(alice.email, token).encode()
                                            ).decode()):
         assert secret not in logged  # ...without the token
+
+
+# -- structure ------------------------------------------------------------------------
+
+_LOGINS = re.compile(r"\bopen_imap\(|\bopen_smtp\(|\.login\(|oauth2_login\(|oauthbearer_login\("
+                     r"|\.auth\(|IMAPClient\(|smtplib\.(SMTP|SMTP_SSL|LMTP)\(")
+
+
+def test_every_login_goes_through_the_one_login_function() -> None:
+    """Sync, IDLE, triage, drafts, send and the probes log in through
+    connect.login_imap / login_smtp: nothing else in bridge/ or tuiclient/ opens a
+    connection or logs in, so a token login (and its one refresh) works everywhere."""
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for path in sorted([*(root / "bridge").rglob("*.py"), *(root / "tuiclient").rglob("*.py")]):
+        if path == root / "bridge" / "mail" / "connect.py":
+            continue
+        code = [line for line in path.read_text().splitlines()
+                if not line.lstrip().startswith("#")]
+        text = "\n".join(code)
+        # Docstrings may name the calls; code may not.
+        text = re.sub(r'"""(.|\n)*?"""', "", text)
+        offenders += [f"{path.relative_to(root)}: {m.group(0)}" for m in _LOGINS.finditer(text)]
+    assert offenders == []
+    source = (root / "bridge" / "mail" / "sync.py").read_text()
+    assert "login_imap(self.account, self.password)" in source
+
+
+@pytest.mark.servers
+async def test_headless_sync_and_send_by_token(world: World, tmp_path: Path) -> None:
+    """The whole engine on a token account: the IMAP logins of `sync`, the SMTP login
+    of `send` (triage and drafts use the same MailSync login, see the test above);
+    no mail login used the password, which chat keeps using."""
+    alice, bob = person(world, "alice"), person(world, "bob")
+    helper = TokenHelper(tmp_path / "helper", [world.issue_token(alice)])
+    config = token_config(world, tmp_path, alice, str(helper.script), auth="oauthbearer")
+    code, result, _ = await cli(config, "sync")
+    assert code == 0, result
+    code, result, _ = await cli(config, "send", "--to", bob.email, "--via", "email",
+                                "--subject", "by token, headless", "hello")
+    assert code == 0, result
+    deadline = time.monotonic() + 15
+    while not any(m["Subject"] == "by token, headless" for m in inbox(world, bob)):
+        assert time.monotonic() < deadline, "the email never arrived"
+        await asyncio.sleep(0.1)
+    assert dovecot_logins(world, alice, "OAUTHBEARER") >= 1
+    assert dovecot_logins(world, alice, "PLAIN") == 0
