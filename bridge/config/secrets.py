@@ -202,19 +202,23 @@ def _run_password_command(account: AccountConfig, service: str, command: str) ->
         raise SecretError(f"{what} cannot be split into arguments: {exc}") from None
     if not argv:
         raise SecretError(f"{what} is empty")
-    return _run_command(argv, what, PASSWORD_COMMAND_TIMEOUT)
+    return _run_command(argv, what, PASSWORD_COMMAND_TIMEOUT, own_session=False)
 
 
-def _run_command(argv: Sequence[str], what: str, timeout: float) -> str:
+def _run_command(argv: Sequence[str], what: str, timeout: float, *,
+                 own_session: bool = True) -> str:
     """The first line `argv` prints (a password or a token); SecretError, saying
-    why in one line without any of its output, if there is none."""
+    why in one line without any of its output, if there is none.
+
+    `own_session`: the command runs in a session of its own, so that one that
+    hangs is ended with everything it started (`sh -c`, a token helper's own
+    children), not just its first process. A password command keeps ours (as it
+    always did: some reach the terminal for a passphrase)."""
     try:
         # No shell, and stdin closed: a command that waits for typed input would
-        # otherwise hang behind the TUI, which owns the terminal. A session of its
-        # own, so that a command that hangs is ended with everything it started
-        # (`sh -c`, a helper's own children), not just its first process.
+        # otherwise hang behind the TUI, which owns the terminal.
         proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=subprocess.PIPE, start_new_session=own_session)
     except FileNotFoundError:
         raise SecretError(f"{what}: command not found: {argv[0]}") from None
     except PermissionError:
@@ -228,7 +232,10 @@ def _run_command(argv: Sequence[str], what: str, timeout: float) -> str:
     finally:
         if proc.poll() is None:  # timed out, or interrupted (Ctrl-C)
             with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGKILL)
+                if own_session:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    proc.kill()
             proc.wait()
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:

@@ -209,12 +209,20 @@ def open_smtp(
         raise ConnectError(f"SMTP {_server_name(server)}: TLS failed: {exc}") from exc
     except smtplib.SMTPAuthenticationError as exc:
         smtp.close()
+        if 400 <= exc.smtp_code < 500:
+            # "454 Temporary authentication failure": not a no to our credentials.
+            raise ConnectError(f"SMTP {_server_name(server)}: cannot log in now: "
+                               f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
         raise LoginRefused(f"SMTP {_server_name(server)}: login refused for {username}"
                            f"{_how(mechanism)}") from exc
     except (OSError, smtplib.SMTPException) as exc:
         smtp.close()
         raise ConnectError(f"SMTP {_server_name(server)}: {exc}") from exc
     return smtp
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 def _smtp_login(smtp: smtplib.SMTP, server: ServerConfig, username: str, secret: str,
