@@ -16,6 +16,7 @@ import re
 import sys
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -283,6 +284,23 @@ def test_a_refused_token_is_refreshed_once(world: World, tmp_path: Path) -> None
     helper.give([world.issue_token(alice, lifetime=-120), world.issue_token(alice)])
     smtp = login_smtp(cfg)
     smtp.quit()
+    assert helper.runs == 2
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("mechanism", ["xoauth2", "oauthbearer"])
+def test_tokens_over_the_other_tls_ports(world: World, tmp_path: Path, mechanism: str) -> None:
+    """IMAP with STARTTLS (the mechanism is looked for after the upgrade) and SMTP
+    with implicit TLS log in with a token too."""
+    alice = person(world, "alice")
+    helper = TokenHelper(tmp_path / "helper", [world.issue_token(alice)])
+    cfg = load_config(token_config(world, tmp_path, alice, str(helper.script),
+                                   auth=mechanism)).account(alice.name)
+    assert cfg.imap is not None and cfg.smtp is not None
+    cfg = replace(cfg, imap=replace(cfg.imap, port=world.ports.imap, tls="starttls"),
+                  smtp=replace(cfg.smtp, port=world.ports.smtps, tls="tls"))
+    login_imap(cfg).logout()
+    login_smtp(cfg).quit()
     assert helper.runs == 2
 
 

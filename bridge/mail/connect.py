@@ -34,7 +34,6 @@ from ..tls import client_context, warn_if_plaintext
 from .auth import SASL_NAMES, BearerAuth
 
 TIMEOUT = 30.0
-MECHANISMS = ("password", *SASL_NAMES)
 T = TypeVar("T")
 
 
