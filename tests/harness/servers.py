@@ -15,6 +15,13 @@ the files they use are handed to those users.
 Accounts are made on demand with `World.add_account`; by default the email address
 and the JID are the same, and `jid=` gives an account a different JID so that
 address mapping is exercised.
+
+The World is also an OAuth 2.0 issuer (`issue_token`, see oauth.py): Dovecot's
+oauth2 passdb and the SMTP server take its tokens over XOAUTH2 and OAUTHBEARER
+next to the accounts' passwords.
+
+Over 600 lines for a reason: the config templates of the three servers sit at
+the end of this file, next to the code that fills them in.
 """
 
 from __future__ import annotations
