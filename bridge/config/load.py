@@ -378,7 +378,7 @@ class ConfigReader(TokenSettings):
             )
         auth = self.choice(table, prefix, "auth", AUTH_MECHANISMS, "password")
         token_command = self.token_command(table, prefix)
-        self.check_tokens(table, prefix, auth, token_command, servers)
+        self.check_tokens(prefix, auth, token_command, servers)
         timeout = self.duration(table, prefix, "token_timeout", TOKEN_COMMAND_TIMEOUT)
         return AccountConfig(
             name=name,

@@ -39,8 +39,7 @@ class TokenSettings(TomlReader):
             raise self.error(key, "is empty")
         return (str(Path(argv[0]).expanduser()), *argv[1:])
 
-    def check_tokens(self, table: dict[str, Any], prefix: str, auth: str,
-                     token_command: tuple[str, ...] | None,
+    def check_tokens(self, prefix: str, auth: str, token_command: tuple[str, ...] | None,
                      servers: dict[str, ServerConfig | None]) -> None:
         """A server that logs in with a token has a token_command to get it from,
         and a token_command is there only for a server that uses it."""

@@ -135,7 +135,7 @@ class MailSender:
             # hung): nothing went out, and the email waits for the next try.
             return self._retry(outbox_id, msg_id, attempts, f"cannot log in: {exc}")
         except (ConnectError, OSError, smtplib.SMTPException) as exc:
-            if isinstance(exc, LoginRefused) or "login refused" in str(exc):
+            if isinstance(exc, LoginRefused):
                 return self._failed(outbox_id, msg_id, str(exc))
             return self._retry(outbox_id, msg_id, attempts, f"server unreachable: {exc}")
         # The window RFC 1047 describes: the server has the mail, we have not written
