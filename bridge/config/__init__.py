@@ -40,6 +40,13 @@ names another one. Its layout::
     jid = "alice@example.test"        # required when xmpp is present
     display_name = "Alice"            # optional
     password_command = "pass show mail/alice"   # optional; else the keyring
+    auth = "password"                 # imap and smtp log in with: password (default)
+                                      # | xoauth2 | oauthbearer (an OAuth 2.0 token)
+    token_command = ["oama", "access", "alice@example.test"]
+                                      # with xoauth2/oauthbearer: prints the access
+                                      # token (first line); argv or a string split
+                                      # like a shell would, never run by one
+    token_timeout = "30s"             # the longest a token_command may run
 
     [accounts.imap]
     host = "imap.example.test"        # required
@@ -48,10 +55,13 @@ names another one. Its layout::
     ca_file = "ca.pem"                # optional; default: the top-level ca_file
     username = "alice"                # optional; default: the account's email
     password_command = "..."          # optional; overrides the account's
+    auth = "xoauth2"                  # optional; overrides the account's
+    token_command = "..."             # optional; overrides the account's
 
     [accounts.smtp]                   # same keys; ports 465 tls, 587 starttls, 25 plain
 
-    [accounts.xmpp]                   # same keys but no username (the jid logs in);
+    [accounts.xmpp]                   # same keys but no username (the jid logs in)
+                                      # and no auth or token_command (a password);
                                       # host defaults to the jid's domain,
                                       # tls to starttls, port to 5222 (5223 for tls)
 
@@ -69,7 +79,10 @@ Relative `ca_file` paths are taken from the config file's directory.
 Passwords are never read from this file: a key named `password` (or `pass`,
 `passwd`, `secret`, ...) is refused. Each password comes from the server's
 `password_command`, else the account's, else the keyring entry
-`tuiclient` / `<account>:<service>`, else `tuiclient` / `<account>`.
+`tuiclient` / `<account>:<service>`, else `tuiclient` / `<account>`. A mail
+server whose `auth` is xoauth2 or oauthbearer logs in with the access token its
+`token_command` prints instead; a token the server refuses is asked for once
+more (the command runs again) before the login fails.
 
 Every `ConfigError` names the file and, where they can be found, the line and
 the dotted key (`accounts[0].imap.port`).
@@ -80,7 +93,9 @@ The package, one module per job:
     reader.py    TOML a person wrote, read with FILE:LINE errors (the rules file
                  of `tuiclient run` is read by the same reader)
     load.py      `load_config`: the config's sections checked into a `Config`
-    secrets.py   passwords: password commands and the keyring
+    tokens.py    the OAuth settings (auth, token_command) of load's reader
+    secrets.py   passwords (password commands, the keyring) and OAuth tokens
+                 (token commands)
     report.py    `describe`: the report of `tuiclient config check`
 """
 
@@ -90,15 +105,18 @@ from .load import PASSWORD_KEYS, check_ca_files, load_config
 from .reader import LocatedError
 from .report import describe
 from .schema import (
+    AUTH_MECHANISMS,
     AWAY_POLICIES,
     DEFAULT_PORTS,
     DEFAULT_TLS,
     GROUP_CHAT_CHOICES,
     KEY_ACTIONS,
+    MAIL_SERVICES,
     NOTIFY_DESKTOP,
     ON_MAX_AGE_CHOICES,
     SERVICES,
     TLS_MODES,
+    TOKEN_COMMAND_TIMEOUT,
     AccountConfig,
     Config,
     ConfigError,
@@ -115,25 +133,30 @@ from .secrets import (
     KEYRING_SERVICE,
     PASSWORD_COMMAND_TIMEOUT,
     SecretError,
+    auth_mechanism,
     check_password_commands,
     get_password,
+    get_token,
     password_origin,
     password_source,
 )
 
 __all__ = [
+    "AUTH_MECHANISMS",
     "AWAY_POLICIES",
     "DEFAULT_PORTS",
     "DEFAULT_TLS",
     "GROUP_CHAT_CHOICES",
     "KEYRING_SERVICE",
     "KEY_ACTIONS",
+    "MAIL_SERVICES",
     "NOTIFY_DESKTOP",
     "ON_MAX_AGE_CHOICES",
     "PASSWORD_COMMAND_TIMEOUT",
     "PASSWORD_KEYS",
     "SERVICES",
     "TLS_MODES",
+    "TOKEN_COMMAND_TIMEOUT",
     "AccountConfig",
     "Config",
     "ConfigError",
@@ -146,10 +169,12 @@ __all__ = [
     "NotifyPolicy",
     "SecretError",
     "ServerConfig",
+    "auth_mechanism",
     "check_ca_files",
     "check_password_commands",
     "describe",
     "get_password",
+    "get_token",
     "is_valid_address",
     "load_config",
     "password_origin",

@@ -18,7 +18,6 @@ from typing import Any
 from bridge.paths import default_config_path
 
 from .reader import (
-    TomlReader,
     format_duration,
     join_key,
     parse_toml,
@@ -26,6 +25,7 @@ from .reader import (
     type_name,
 )
 from .schema import (
+    AUTH_MECHANISMS,
     AWAY_POLICIES,
     DEFAULT_PORTS,
     DEFAULT_TLS,
@@ -35,6 +35,7 @@ from .schema import (
     ON_MAX_AGE_CHOICES,
     SERVICES,
     TLS_MODES,
+    TOKEN_COMMAND_TIMEOUT,
     AccountConfig,
     Config,
     ConfigError,
@@ -48,6 +49,7 @@ from .schema import (
     is_valid_address,
 )
 from .secrets import KEYRING_SERVICE
+from .tokens import TokenSettings
 
 # Keys that can only mean someone is about to put a secret in a plain file.
 PASSWORD_KEYS = frozenset({"password", "pass", "passwd", "passphrase", "pwd", "secret"})
@@ -61,8 +63,10 @@ _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "
 _HANDOFF_KEYS = ("group_chats",)
 _HEALTH_KEYS = ("interval", "critical_interval", "timeout")
 _ACCOUNT_KEYS = ("name", "email", "jid", "display_name", "password_command", "archive_folder",
-                 "expunge_deletes", "downloads", "signature", "aliases", *SERVICES)
-_SERVER_KEYS = ("host", "port", "tls", "ca_file", "username", "password_command")
+                 "expunge_deletes", "downloads", "signature", "aliases", "auth",
+                 "token_command", "token_timeout", *SERVICES)
+_SERVER_KEYS = ("host", "port", "tls", "ca_file", "username", "password_command", "auth",
+                "token_command")
 _CONTACT_KEYS = ("name", "emails", "jids")
 _RULE_KEYS = ("email", "jid")
 
@@ -111,7 +115,7 @@ def check_ca_files(config: Config) -> None:
                                   line=line, key=key) from None
 
 
-class ConfigReader(TomlReader):
+class ConfigReader(TokenSettings):
     """The config file's sections."""
 
     error_type = ConfigError
@@ -372,12 +376,20 @@ class ConfigReader(TomlReader):
                 if sub is None
                 else self.server(sub, f"{prefix}.{service}", service, email, jid, ca_file)
             )
+        auth = self.choice(table, prefix, "auth", AUTH_MECHANISMS, "password")
+        token_command = self.token_command(table, prefix)
+        self.check_tokens(prefix, auth, token_command, servers)
+        timeout = self.duration(table, prefix, "token_timeout", TOKEN_COMMAND_TIMEOUT)
         return AccountConfig(
             name=name,
             email=email,
             jid=jid,
             display_name=self.string(table, prefix, "display_name"),
             password_command=self.command(table, prefix),
+            auth=auth,
+            token_command=token_command,
+            token_timeout=timeout,
+            token_origin=self.key_origin_of(table, prefix, "token_command"),
             imap=servers["imap"],
             smtp=servers["smtp"],
             xmpp=servers["xmpp"],
@@ -404,6 +416,10 @@ class ConfigReader(TomlReader):
                 f"{prefix}.username",
                 "xmpp takes no username: the account's jid is the login",
             )
+        for name in ("auth", "token_command"):
+            if service == "xmpp" and name in table:
+                raise self.error(f"{prefix}.{name}", "xmpp logs in with a password: "
+                                 f"{name} is for [imap] and [smtp]")
         allowed = tuple(k for k in _SERVER_KEYS if service != "xmpp" or k != "username")
         self.check_keys(table, prefix, allowed)
         host = self.string(table, prefix, "host", required=service != "xmpp")
@@ -433,6 +449,9 @@ class ConfigReader(TomlReader):
             username=username,
             password_command=self.command(table, prefix),
             password_origin=self.origin(table, prefix) if "password_command" in table else None,
+            auth=self.choice(table, prefix, "auth", AUTH_MECHANISMS, "") or None,
+            token_command=self.token_command(table, prefix),
+            token_origin=self.key_origin_of(table, prefix, "token_command"),
         )
 
     def contacts(self, raw: dict[str, Any]) -> tuple[ContactConfig, ...]:

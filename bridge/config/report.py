@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from .reader import format_duration
 from .schema import SERVICES, AccountConfig, Config
-from .secrets import password_source
+from .secrets import auth_mechanism, password_source
 
 
 def _describe_account(account: AccountConfig) -> Iterator[str]:
@@ -27,7 +27,12 @@ def _describe_account(account: AccountConfig) -> Iterator[str]:
         yield f"  {service}: {server.host}:{server.port}, {tls}, CA {ca}"
         if server.username:
             yield f"    login:    {server.username}"
-        yield f"    password: {password_source(account, service)}"
+        if auth_mechanism(account, service) == "password":
+            yield f"    password: {password_source(account, service)}"
+        else:
+            yield f"    auth:     {password_source(account, service)}"
+            yield f"              (run again once if the server refuses the token; "\
+                f"{format_duration(account.token_timeout)} timeout)"
 
 
 def describe(config: Config) -> str:

@@ -12,6 +12,12 @@ from pathlib import Path
 from .reader import LocatedError
 
 SERVICES = ("imap", "smtp", "xmpp")
+# How a mail server (imap, smtp) is logged in to: a password (LOGIN / AUTH PLAIN),
+# or an OAuth 2.0 access token printed by the account's token_command: XOAUTH2
+# (Google's and Microsoft's format) or OAUTHBEARER (RFC 7628). XMPP: a password.
+AUTH_MECHANISMS = ("password", "xoauth2", "oauthbearer")
+MAIL_SERVICES = ("imap", "smtp")
+TOKEN_COMMAND_TIMEOUT = 30.0
 TLS_MODES = ("tls", "starttls", "plain")
 ON_MAX_AGE_CHOICES = ("ask", "email", "drop")
 AWAY_POLICIES = ("ask", "defer", "email", "send")
@@ -62,6 +68,10 @@ class ServerConfig:
     password_origin: str | None = field(default=None, compare=False)
     # (file, line, key) that named ca_file, for errors found when it is loaded.
     ca_origin: tuple[Path, int | None, str] | None = field(default=None, compare=False)
+    # Login by token (imap, smtp only): None here means the account's setting.
+    auth: str | None = None
+    token_command: tuple[str, ...] | None = None
+    token_origin: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,13 @@ class AccountConfig:
     downloads: Path | None = None
     signature: str | None = None
     aliases: tuple[str, ...] = ()
+    # OAuth 2.0 (issue 19): how imap and smtp log in (one of AUTH_MECHANISMS, a
+    # server's own `auth` wins), the argv whose first line of output is the access
+    # token, how long it may run, and `FILE:LINE: key` of token_command.
+    auth: str = "password"
+    token_command: tuple[str, ...] | None = None
+    token_timeout: float = TOKEN_COMMAND_TIMEOUT
+    token_origin: str | None = field(default=None, compare=False)
 
     def server(self, service: str) -> ServerConfig | None:
         check_service(service)

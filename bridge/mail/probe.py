@@ -6,6 +6,10 @@
   stamped an APPEND of ours (`ClockMeasured`, from MailSync.append), else unknown.
 - SMTP: connect, EHLO, STARTTLS, AUTH, NOOP (the round trip).
 
+Both log in as everything else does (connect.login_imap / login_smtp), so a
+token login is probed as it is used; the detail names a mechanism other than a
+password ("auth XOAUTH2"), so `tuiclient health --json` shows how each logged in.
+
 Both block (imapclient, smtplib): the caller runs them in a thread. What is
 probed when, and what a report means for the critical list, is bridge.health's.
 """
@@ -18,9 +22,16 @@ import time
 
 import imapclient
 
-from ..config import AccountConfig, SecretError, get_password
+from ..config import AccountConfig, SecretError, auth_mechanism
 from ..model import HealthReport
-from .connect import ConnectError, open_imap, open_smtp
+from .auth import SASL_NAMES
+from .connect import ConnectError, login_imap, login_smtp
+
+
+def _auth(account: AccountConfig, service: str) -> str:
+    """How the probe logged in, for its report: "password", "XOAUTH2", "OAUTHBEARER"."""
+    mechanism = auth_mechanism(account, service)
+    return SASL_NAMES.get(mechanism, mechanism)
 
 
 def probe_imap(account: AccountConfig, timeout: float, *, skew: float | None,
@@ -30,8 +41,7 @@ def probe_imap(account: AccountConfig, timeout: float, *, skew: float | None,
     assert account.imap is not None
     started = time.time()
     try:
-        client = open_imap(account.imap, account.imap.username or account.email or "",
-                           get_password(account, "imap"), timeout=timeout)
+        client = login_imap(account, timeout=timeout)
     except (ConnectError, SecretError) as exc:
         return HealthReport.failed(account.name, "imap", exc, started,
                                    secret=isinstance(exc, SecretError))
@@ -48,6 +58,8 @@ def probe_imap(account: AccountConfig, timeout: float, *, skew: float | None,
         with contextlib.suppress(OSError, imapclient.exceptions.IMAPClientError):
             client.logout()
     detail = f"INBOX {status[b'MESSAGES']} messages ({status[b'UNSEEN']} unread)"
+    if (how := _auth(account, "imap")) != "password":
+        detail += f", auth {how}"
     return HealthReport(account.name, "imap", True, True, push, rtt, skew, detail, started)
 
 
@@ -55,8 +67,7 @@ def probe_smtp(account: AccountConfig, timeout: float) -> HealthReport:
     assert account.smtp is not None
     started = time.time()
     try:
-        smtp = open_smtp(account.smtp, account.smtp.username or account.email or "",
-                         get_password(account, "smtp"), timeout=timeout)
+        smtp = login_smtp(account, timeout=timeout)
     except (ConnectError, SecretError) as exc:
         return HealthReport.failed(account.name, "smtp", exc, started,
                                    secret=isinstance(exc, SecretError))
@@ -69,5 +80,6 @@ def probe_smtp(account: AccountConfig, timeout: float) -> HealthReport:
         smtp.close()
         return HealthReport(account.name, "smtp", True, True, detail=f"logged in, then: {exc}",
                             checked_at=started)
-    return HealthReport(account.name, "smtp", True, True, None, rtt, None, "login ok",
-                        started)
+    how = _auth(account, "smtp")
+    return HealthReport(account.name, "smtp", True, True, None, rtt, None,
+                        "login ok" if how == "password" else f"login ok, auth {how}", started)

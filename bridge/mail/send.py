@@ -22,12 +22,12 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 from .. import failpoints
-from ..config import AccountConfig
+from ..config import AccountConfig, SecretError
 from ..delivery import Deliveries
 from ..events import EmailDelivery, EventBus
 from ..model import DeliveryState, Direction, Message, Party, Transport
 from ..store import Store
-from .connect import TIMEOUT, ConnectError, open_smtp
+from .connect import TIMEOUT, ConnectError, LoginRefused, login_smtp
 from .mime import parse_message, to_message
 
 FIRST_RETRY = 30.0
@@ -98,8 +98,6 @@ class MailSender:
 
     def _send(self, outbox_id: int, msg_id: str, payload: dict, attempts: int) -> EmailDelivery:
         raw = base64.b64decode(payload["raw"])
-        smtp_cfg = self.account.smtp
-        assert smtp_cfg is not None
         # Claimed by compare-and-set, with this process's name in the row: another
         # process on the same store (the app, `serve`, a one-shot command) neither
         # sends it too nor takes it back while this one runs.
@@ -112,8 +110,7 @@ class MailSender:
             return EmailDelivery(self.account.name, msg_id, state.value,
                                  "no longer waiting for SMTP", outbox_id=outbox_id)
         try:
-            smtp = open_smtp(smtp_cfg, smtp_cfg.username or self.account.email or "",
-                             self.password(), timeout=self.timeout)
+            smtp = login_smtp(self.account, self.password, timeout=self.timeout)
             try:
                 refused = smtp.sendmail(self._sender(), payload["recipients"], raw)
             finally:
@@ -133,8 +130,12 @@ class MailSender:
             error = exc.smtp_error
             reason = error.decode(errors="replace") if isinstance(error, bytes) else error
             return self._failed(outbox_id, msg_id, f"refused: {exc.smtp_code} {reason}")
+        except SecretError as exc:
+            # No password or token to log in with (a token command that failed or
+            # hung): nothing went out, and the email waits for the next try.
+            return self._retry(outbox_id, msg_id, attempts, f"cannot log in: {exc}")
         except (ConnectError, OSError, smtplib.SMTPException) as exc:
-            if isinstance(exc, ConnectError) and "login refused" in str(exc):
+            if isinstance(exc, LoginRefused):
                 return self._failed(outbox_id, msg_id, str(exc))
             return self._retry(outbox_id, msg_id, attempts, f"server unreachable: {exc}")
         # The window RFC 1047 describes: the server has the mail, we have not written

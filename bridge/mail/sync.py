@@ -44,7 +44,7 @@ from ..events import (  # FolderChanged, SyncProgress: defined there, kept impor
 )
 from ..model import Folder
 from ..store import Store
-from .connect import open_imap
+from .connect import login_imap
 
 # The parts of MailSync, and the names that lived here before, importable as before.
 from .header_rows import header_row, header_rows, headers_from_fetch
@@ -111,10 +111,9 @@ class MailSync(MessageDigests, BodyFetch, MailboxWrites):
     # -- connection ----------------------------------------------------------
     def connect(self) -> imapclient.IMAPClient:
         if self.client is None:
-            imap = self.account.imap
-            assert imap is not None
-            self.client = open_imap(imap, imap.username or self.account.email or "",
-                                    self.password())
+            # The one login (connect.login_imap): password or token, and a
+            # refused token asked for once more.
+            self.client = login_imap(self.account, self.password)
             caps = set(self.client.capabilities())
             if b"QRESYNC" in caps:
                 self.client.enable("QRESYNC")

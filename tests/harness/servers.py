@@ -15,6 +15,13 @@ the files they use are handed to those users.
 Accounts are made on demand with `World.add_account`; by default the email address
 and the JID are the same, and `jid=` gives an account a different JID so that
 address mapping is exercised.
+
+The World is also an OAuth 2.0 issuer (`issue_token`, see oauth.py): Dovecot's
+oauth2 passdb and the SMTP server take its tokens over XOAUTH2 and OAUTHBEARER
+next to the accounts' passwords.
+
+Over 600 lines for a reason: the config templates of the three servers sit at
+the end of this file, next to the code that fills them in.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import oauth
 from .certs import CertFiles, make_certs
 
 MAIL_DOMAIN = "example.test"
@@ -156,6 +164,10 @@ class Ports:
     https: int = field(default_factory=free_port)
 
 
+def _toml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _lua_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -181,6 +193,9 @@ class World:
         self.prosody_user = ServiceUser.for_service("prosody")
         self.certs: CertFiles | None = None
         self._rosters: dict[str, dict[str, str]] = {}
+        # The OAuth issuer's signing key: Dovecot and the SMTP server check the
+        # tokens of `issue_token` with it (XOAUTH2, OAUTHBEARER).
+        self.oauth_key = os.urandom(32)
 
     # -- paths ---------------------------------------------------------------
     @property
@@ -199,6 +214,12 @@ class World:
     @property
     def passwd_file(self) -> Path:
         return self.dovecot_dir / "passwd"
+
+    @property
+    def oauth_key_file(self) -> Path:
+        """Where Dovecot's `local_validation_key_dict` finds the key: azp `default`,
+        algorithm HS256, key id `default`."""
+        return self.dovecot_dir / "oauth2-keys" / "default" / "HS256" / "default"
 
     @property
     def upload_url(self) -> str:
@@ -258,6 +279,9 @@ class World:
         cert, key = self._copy_tls(d / "tls")
         self.passwd_file.touch()
         self.passwd_file.chmod(0o640)
+        oauth.write_key(self.oauth_key_file, self.oauth_key)
+        (d / "oauth2.conf.ext").write_text(DOVECOT_OAUTH2_CONF.format(
+            keys=d / "oauth2-keys", issuer=oauth.ISSUER))
         user = self.dovecot_user
         conf = d / "dovecot.conf"
         conf.write_text(DOVECOT_CONF.format(
@@ -283,7 +307,8 @@ class World:
              "--submission-port", str(self.ports.submission),
              "--smtps-port", str(self.ports.smtps),
              "--lmtp-port", str(self.ports.lmtp),
-             "--passwd", str(self.passwd_file), "--cert", str(cert), "--key", str(key)],
+             "--passwd", str(self.passwd_file), "--cert", str(cert), "--key", str(key),
+             "--oauth-key", str(self.oauth_key_file)],
             cwd=REPO_ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=_die_with_parent)
         self.procs["smtp"] = proc
@@ -415,13 +440,27 @@ class World:
             os.chown(home.parent, self.dovecot_user.uid, self.dovecot_user.gid)
         self.dovecot_user.give(home)
 
+    def issue_token(self, account: Account, *, lifetime: float = 3600.0) -> str:
+        """An OAuth access token for `account` that Dovecot and the SMTP server
+        accept for `lifetime` seconds (a negative one is already expired)."""
+        return oauth.make_token(self.oauth_key, account.email, lifetime=lifetime)
+
     # -- client settings ----------------------------------------------------
-    def client_config(self, account: Account, password_command: str) -> str:
-        """A config.toml for `account` pointing at these servers."""
-        return CLIENT_CONF.format(
+    def client_config(self, account: Account, password_command: str, *,
+                      auth: str | None = None, token_command: str | None = None) -> str:
+        """A config.toml for `account` pointing at these servers. With `auth`
+        (xoauth2, oauthbearer) and `token_command`, its mail servers log in with
+        tokens; the password_command stays for XMPP."""
+        text = CLIENT_CONF.format(
             name=account.name, email=account.email, jid=account.jid,
             display=account.display_name, ca=self.ca_file, pwcmd=password_command,
             imaps=self.ports.imaps, submission=self.ports.submission, c2s=self.ports.c2s)
+        if auth is not None:
+            extra = f'auth = "{auth}"\n'
+            if token_command is not None:
+                extra += f"token_command = {_toml_str(token_command)}\n"
+            text = text.replace("\n[accounts.imap]\n", f"{extra}\n[accounts.imap]\n", 1)
+        return text
 
     def restart_prosody(self) -> None:
         """Stop Prosody and start it again on the same ports with the same data.
@@ -451,7 +490,7 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 auth_verbose = {verbose}
 mail_debug = {verbose}
 mail_location = maildir:~/Maildir
@@ -461,7 +500,15 @@ mail_plugins =
 
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%Lu {dir}/users/%Lu
+}}
+# Bearer tokens of the harness's issuer (tests/harness/oauth.py), checked here by
+# Dovecot's own JWT validation against the key in {dir}/oauth2-keys.
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dir}/oauth2.conf.ext
 }}
 userdb {{
   driver = passwd-file
@@ -527,6 +574,15 @@ service stats {{
     user = {user}
   }}
 }}
+"""
+
+DOVECOT_OAUTH2_CONF = """\
+# Made by the tuiclient test harness: local validation of the issuer's JWTs.
+introspection_mode = local
+local_validation_key_dict = fs:posix:prefix={keys}/
+issuers = {issuer}
+username_attribute = email
+username_format = %Lu
 """
 
 PROSODY_CONF = """\
