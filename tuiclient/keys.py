@@ -65,6 +65,13 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("revisions", "E", "earlier texts of a corrected chat line", "chat"),
     Key("limit", "l", "limit the list to a search (empty: all again)", "finding"),
     Key("next_unread", "J", "next unread conversation", "moving"),
+    # mutt sorts with o (here: reply options) and reverses with O (the outbox): S
+    # asks the order as mutt's o does; :sort takes it as aerc's does.
+    Key("sort", "S", "sort the list: date, sender, unread first, reversed", "finding"),
+    # aerc folds with z (zc/zo, vim's), neomutt hides quotes with T (here: tags).
+    Key("fold", "z", "fold or unfold the email's quoted text and earlier messages", "email"),
+    # urlscan, as mutt users bind it (^B) and L for links beside l for limit.
+    Key("links", "L,ctrl+b", "the message's links: open or copy one", "email"),
 )}
 
 assert tuple(DEFAULTS) == KEY_ACTIONS, "tuiclient/keys.py and bridge/config.KEY_ACTIONS differ"

@@ -2,7 +2,9 @@
 
 Only the visible lines are rendered (Textual's line API), rows are loaded a page
 at a time as the cursor nears the end (`NeedMore`, keyset cursors), and a new
-message moves one row instead of reloading the list (`merge`).
+message moves one row instead of reloading the list (`merge`). The rows come in
+the screen's `order` (newest first, by sender, unread first, reversed): the store
+sorts the pages, and a changed row goes where `order.key` puts it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from bridge.model import DeliveryState, Transport
+from bridge.model import DeliveryState, SortKey, ThreadOrder, Transport
 from bridge.store.records import Cursor, Thread
 from tuiclient.format import CHAT, DELIVERY_MARK, MAIL, Clock, one_line, short_date
 from tuiclient.keys import bind
@@ -42,9 +44,27 @@ def key_of(t: Thread) -> Key:
     return (t.account, t.thread_id)
 
 
-def _order(t: Thread) -> tuple[float, int]:
-    # Sorted ascending on this = most recent first.
-    return (-t.last_date, -t.id)
+class _Reversed:
+    """A sort key that compares the other way round (bisect and sorted use `<`)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: SortKey) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return other.key < self.key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and other.key == self.key
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-equal keys are not hashed
+
+
+def _place(order: ThreadOrder, t: Thread) -> SortKey | _Reversed:
+    """Where a row goes: sorted ascending on this is `order`."""
+    key = order.key(t)
+    return _Reversed(key) if order.reverse else key
 
 
 class ConversationList(ScrollView, can_focus=True):
@@ -108,9 +128,10 @@ class ConversationList(ScrollView, can_focus=True):
             self.keys = keys
 
     class NeedMore(Message):
-        """The cursor is near the last loaded row: load the page after `before`."""
+        """The cursor is near the last loaded row: load the page after `before` (a
+        cursor in the default order, else the order's key of the last row)."""
 
-        def __init__(self, before: Cursor) -> None:
+        def __init__(self, before: Cursor | SortKey) -> None:
             super().__init__()
             self.before = before
 
@@ -119,9 +140,10 @@ class ConversationList(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.me = {m.lower() for m in me if m}  # our own names and addresses
         self.rows: list[Thread] = []
-        self._order: list[tuple[float, int]] = []
+        self._order: list[SortKey | _Reversed] = []
+        self.order = ThreadOrder()  # the screen's; set before the rows of that order
         self.exhausted = False
-        self._asked: Cursor | None = None
+        self._asked: Cursor | SortKey | None = None
         self.clock = clock
         self._wanted: set[Key] = set()  # asked for in NeedPeers, not answered yet
 
@@ -129,8 +151,8 @@ class ConversationList(ScrollView, can_focus=True):
 
     def set_rows(self, threads: list[Thread], exhausted: bool) -> None:
         keep = self.current
-        self.rows = sorted(threads, key=_order)
-        self._order = [_order(t) for t in self.rows]
+        self.rows = sorted(threads, key=self._key)
+        self._order = [self._key(t) for t in self.rows]
         self.exhausted = exhausted
         self._asked = None
         self._resized()
@@ -146,7 +168,7 @@ class ConversationList(ScrollView, can_focus=True):
         for t in threads:
             if key_of(t) not in known:
                 self.rows.append(t)
-                self._order.append(_order(t))
+                self._order.append(self._key(t))
         self.exhausted = exhausted
         self._asked = None
         self._resized()
@@ -160,7 +182,7 @@ class ConversationList(ScrollView, can_focus=True):
             if old is not None:
                 del self.rows[old]
                 del self._order[old]
-            o = _order(t)
+            o = self._key(t)
             at = bisect_left(self._order, o)
             if at == len(self.rows) and not self.exhausted and self.rows:
                 continue  # older than anything loaded: its page will bring it
@@ -187,6 +209,9 @@ class ConversationList(ScrollView, can_focus=True):
         index = self._index_of(key_of(keep)) if keep else None
         self.cursor = index if index is not None else self.cursor
         self.post_message(self.RowsChanged())
+
+    def _key(self, t: Thread) -> SortKey | _Reversed:
+        return _place(self.order, t)
 
     def watch_names(self) -> None:
         self.refresh()
@@ -271,7 +296,7 @@ class ConversationList(ScrollView, can_focus=True):
         visible = max(self.size.height, 10)
         if self.cursor + 2 * visible >= len(self.rows) or \
                 self.scroll_offset.y + 2 * visible >= len(self.rows):
-            before = self.rows[-1].cursor
+            before = self.order.page_after(self.rows[-1])
             if before != self._asked:
                 self._asked = before
                 self.post_message(self.NeedMore(before))
