@@ -216,3 +216,37 @@ def test_folded_text_folds_quotes_of_two_lines_or_more_and_the_history():
     assert "> one quote" in folded and "▸ 2 quoted lines: a" in folded
     assert "> b" not in folded and "bob: y" not in folded
     assert "▸ earlier messages, 2 lines: bob: x" in folded
+
+
+def test_marking_reads_the_timeline_through_public_api_only():
+    """The lines in view come from OptionList's public line API, not its private
+    `_lines` (which a Textual release may rename)."""
+    import ast
+    from pathlib import Path
+
+    import tuiclient.screens.marking as marking
+    tree = ast.parse(Path(marking.__file__).read_text())
+    private = [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+               and n.attr.startswith("_") and not n.attr.startswith("__")
+               and not (isinstance(n.value, ast.Name) and n.value.id == "self")]
+    assert private == [], private
+
+
+def test_the_list_pages_in_its_order_and_merges_rows_where_the_order_puts_them():
+    from bridge.model import ThreadOrder, Transport
+    from bridge.store.records import Thread
+    from tuiclient.widgets.conversation_list import ConversationList
+
+    def t(n: int, sender: str, unread: int = 0) -> Thread:
+        return Thread(n, "a", f"t{n}", f"s{n}", 0.0, 100.0 + n, 1, unread, sender, "",
+                      frozenset({Transport.EMAIL}))
+    listing = ConversationList()
+    listing.order = ThreadOrder("from", reverse=True)
+    listing.post_message = lambda message: True  # type: ignore[method-assign]  # not mounted
+    listing.rows = sorted([t(1, "amy"), t(2, "bob"), t(3, "cy")], key=listing._key)
+    listing._order = [listing._key(x) for x in listing.rows]
+    assert [x.last_sender for x in listing.rows] == ["cy", "bob", "amy"]
+    listing.exhausted = True
+    listing.merge([t(4, "bo")])
+    assert [x.last_sender for x in listing.rows] == ["cy", "bob", "bo", "amy"]
+    assert listing.order.page_after(listing.rows[-1]) == ("amy", -101.0, -1)

@@ -260,7 +260,7 @@ class Limit:
             if found is not None or listing.exhausted or not rows:
                 return found
             start = len(rows)
-            self.screen.overview.more(rows[-1].cursor)
+            self.screen.overview.more(listing.order.page_after(rows[-1]))
             if len(listing.rows) == start:
                 return None
         return None
