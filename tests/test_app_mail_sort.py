@@ -117,7 +117,24 @@ async def test_sort_fold_links_and_esc_clears_marks(world, tmp_path, monkeypatch
         assert not main(app).triage.marked and not listing(app).marked
         assert any("mark cleared" in n for n in notes(app)), notes(app)
 
-        # z: the quoted lines folded to one line; z again shows them.
+        # z in the list: the conversation's messages under its row, indented; z folds.
+        await go_to_row(pilot, app, lambda t: t.subject == "Ord two")
+        two = row(app, "Ord two")
+        lines = listing(app).virtual_size.height
+        await pilot.press("z")
+        assert await pilot_until(pilot, lambda: (two.account, two.thread_id)
+                                 in listing(app).expanded)
+        assert listing(app).virtual_size.height == lines + 1
+        at = listing(app).line_of(listing(app).cursor) + 1 - int(listing(app).scroll_y)
+        drawn = "".join(seg.text for seg in listing(app).render_line(at))
+        assert "└─" in drawn and "Ord two" in drawn, drawn
+        await pilot.press("j", "k")  # the cursor moves by conversations
+        assert listing(app).current.subject == "Ord two"
+        await pilot.press("z")
+        assert await pilot_until(pilot, lambda: not listing(app).expanded)
+        assert listing(app).virtual_size.height == lines
+
+        # z reading an email: the quoted lines folded to one line; z again shows them.
         await go_to_row(pilot, app, lambda t: t.subject == "Ord three")
         await pilot.press("enter")
         assert await pilot_until(pilot, lambda: "first quoted line" in body_of(app), 20)
@@ -250,3 +267,22 @@ def test_the_list_pages_in_its_order_and_merges_rows_where_the_order_puts_them()
     listing.merge([t(4, "bo")])
     assert [x.last_sender for x in listing.rows] == ["cy", "bob", "bo", "amy"]
     assert listing.order.page_after(listing.rows[-1]) == ("amy", -101.0, -1)
+
+
+def test_an_unfolded_conversation_takes_a_line_per_message_under_its_row():
+    from bridge.model import Direction, Message, Party, Transport
+    from bridge.store.records import Thread
+    from tuiclient.widgets.conversation_list import ConversationList
+
+    def t(n: int) -> Thread:
+        return Thread(n, "a", f"t{n}", f"s{n}", 0.0, 100.0 - n, 2, 0, "x", "",
+                      frozenset({Transport.XMPP}))
+    m = Message(msg_id="m@x", account="a", transport=Transport.XMPP, direction=Direction.IN,
+                thread_id="t2", date=1.0, sender=Party("x@y"), text="hi")
+    listing = ConversationList()
+    listing.rows = [t(1), t(2), t(3)]
+    listing.set_reactive(ConversationList.expanded, {("a", "t2"): (m, m)})
+    listing._layout()
+    assert [listing.line_of(i) for i in range(3)] == [0, 1, 4]
+    assert [listing.at_line(y) for y in range(5)] == [(0, -1), (1, -1), (1, 0), (1, 1),
+                                                      (2, -1)]

@@ -357,12 +357,47 @@ class MainScreen(Screen):
         self.limit.sort_command(list(words))
 
     def action_fold(self, fold: bool | None = None) -> None:
-        """Fold (or unfold) the email view's quoted text and earlier messages."""
+        """z: in the list, unfold the conversation under the cursor (its messages
+        indented under its row) or fold it again, as aerc's fold and mutt's
+        collapsed threads; reading, fold the email's quoted text and earlier
+        messages. `fold` None toggles."""
+        listing = self.query_one(ConversationList)
+        if listing.has_focus or self.open_key is None:
+            thread = listing.current
+            if thread is None:
+                return
+            key = key_of(thread)
+            unfolded = dict(listing.expanded)
+            if key in unfolded and fold is not False:
+                del unfolded[key]
+            elif key not in unfolded and fold is not True:
+                unfolded[key] = tuple(self.engine.timeline(*key))
+            listing.expanded = unfolded
+            return
         view = self.query_one(EmailView)
         view.folded = not view.folded if fold is None else fold
 
+    def refresh_unfolded(self) -> None:
+        """The unfolded conversations' messages, again where they changed."""
+        listing = self.query_one(ConversationList)
+        if not listing.expanded:
+            return
+        shown = {key_of(t): t for t in listing.rows}
+        unfolded = {}
+        for key, messages in listing.expanded.items():
+            thread = shown.get(key)
+            if thread is None:
+                continue  # gone from the list: folded
+            if thread.message_count != len(messages) or \
+                    thread.unread_count != sum(m.unread for m in messages):
+                messages = tuple(self.engine.timeline(*key))
+            unfolded[key] = messages
+        if unfolded != listing.expanded:
+            listing.expanded = unfolded
+
     def on_conversation_list_rows_changed(self) -> None:
         self.triage.labels_soon()
+        self.refresh_unfolded()
 
     # -- replying -------------------------------------------------------------------------
 

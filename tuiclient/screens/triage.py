@@ -167,14 +167,14 @@ class Triage:
         return [self.screen.opened.key]
 
     def chats(self) -> tuple[list[Key], bool]:
-        """Of those, the ones with no email on a server (chats), and whether any
-        other is left (for the server's triage)."""
+        """Of those, the chats (chat lines only), and whether any other is left
+        (for the server's triage: an email conversation's chat lines stay with it)."""
         chats: list[Key] = []
         other = False
         for key in self.keys():
             messages = self.screen.opened.messages if key == self.screen.opened.key \
                 else self.engine.timeline(*key)
-            if messages and not any(on_server(m) for m in messages):
+            if messages and all(m.transport is Transport.XMPP for m in messages):
                 chats.append(key)
             else:
                 other = True

@@ -5,12 +5,18 @@ at a time as the cursor nears the end (`NeedMore`, keyset cursors), and a new
 message moves one row instead of reloading the list (`merge`). The rows come in
 the screen's `order` (newest first, by sender, unread first, reversed): the store
 sorts the pages, and a changed row goes where `order.key` puts it.
+
+A conversation can be unfolded in place (z, aerc's fold and mutt's collapsed
+threads, the other way round): its messages, passed down by the screen in
+`expanded`, are drawn indented under its row, one line each. The cursor stays
+on rows; with nothing unfolded a row is a line, as before.
 """
 
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -22,7 +28,8 @@ from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from bridge.model import DeliveryState, SortKey, ThreadOrder, Transport
+from bridge.model import DeliveryState, Direction, SortKey, ThreadOrder, Transport
+from bridge.model import Message as Msg
 from bridge.store.records import Cursor, Thread
 from tuiclient.format import CHAT, DELIVERY_MARK, MAIL, Clock, one_line, short_date
 from tuiclient.keys import bind
@@ -105,6 +112,8 @@ class ConversationList(ScrollView, can_focus=True):
     # each row's tags and folder label.
     marked: var[frozenset[Key]] = var(frozenset)
     labels: var[dict[Key, RowLabel]] = var(dict)
+    # Unfolded conversations (z) and their messages, oldest first.
+    expanded: var[dict[Key, Sequence[Msg]]] = var(dict)
 
     class RowsChanged(Message):
         """Rows came, moved or scrolled into view: the screen may pass down their
@@ -146,6 +155,9 @@ class ConversationList(ScrollView, can_focus=True):
         self._asked: Cursor | SortKey | None = None
         self.clock = clock
         self._wanted: set[Key] = set()  # asked for in NeedPeers, not answered yet
+        # The first line of each row when some are unfolded; None: row i is line i.
+        self._starts: list[int] | None = None
+        self._lines = 0
 
     # -- data in -----------------------------------------------------------------
 
@@ -257,8 +269,37 @@ class ConversationList(ScrollView, can_focus=True):
         return None
 
     def _resized(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.rows))
+        self._layout()
+        self.virtual_size = Size(self.size.width, self._lines)
         self.refresh()
+
+    def _layout(self) -> None:
+        unfolded = self.expanded
+        if not unfolded:
+            self._starts, self._lines = None, len(self.rows)
+            return
+        starts, line = [], 0
+        for t in self.rows:
+            starts.append(line)
+            line += 1 + len(unfolded.get(key_of(t), ()))
+        self._starts, self._lines = starts, line
+
+    def line_of(self, row: int) -> int:
+        """The line a row is drawn on."""
+        if self._starts is None or not 0 <= row < len(self._starts):
+            return row
+        return self._starts[row]
+
+    def at_line(self, line: int) -> tuple[int, int]:
+        """(row, message) drawn on a line: message -1 for the row itself."""
+        if self._starts is None:
+            return line, -1
+        row = max(0, bisect_right(self._starts, line) - 1)
+        return row, line - self._starts[row] - 1 if row < len(self._starts) else -1
+
+    def watch_expanded(self) -> None:
+        self._resized()
+        self._scroll_to_cursor()
 
     @property
     def current(self) -> Thread | None:
@@ -279,8 +320,8 @@ class ConversationList(ScrollView, can_focus=True):
         return max(0, min(value, len(self.rows) - 1)) if self.rows else 0
 
     def watch_cursor(self, old: int, new: int) -> None:
-        self.refresh_line(old - self.scroll_offset.y)
-        self.refresh_line(new - self.scroll_offset.y)
+        self.refresh_line(self.line_of(old) - self.scroll_offset.y)
+        self.refresh_line(self.line_of(new) - self.scroll_offset.y)
         self._scroll_to_cursor()
         thread = self.current
         if thread is not None:
@@ -288,14 +329,15 @@ class ConversationList(ScrollView, can_focus=True):
         self._maybe_more()
 
     def _scroll_to_cursor(self) -> None:
-        self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, force=True)
+        self.scroll_to_region(Region(0, self.line_of(self.cursor), 1, 1), animate=False,
+                              force=True)
 
     def _maybe_more(self) -> None:
         if self.exhausted or not self.rows:
             return
         visible = max(self.size.height, 10)
         if self.cursor + 2 * visible >= len(self.rows) or \
-                self.scroll_offset.y + 2 * visible >= len(self.rows):
+                self.scroll_offset.y + 2 * visible >= self._lines:
             before = self.order.page_after(self.rows[-1])
             if before != self._asked:
                 self._asked = before
@@ -310,7 +352,7 @@ class ConversationList(ScrollView, can_focus=True):
     def keys_near_view(self, margin: int = 50) -> list[Key]:
         """The conversations on screen and `margin` rows either side: the ones whose
         labels are worth reading now."""
-        top = int(self.scroll_offset.y)
+        top = self.at_line(int(self.scroll_offset.y))[0]
         low = max(0, top - margin)
         return [key_of(t) for t in self.rows[low:top + max(self.size.height, 10) + margin]]
 
@@ -338,7 +380,7 @@ class ConversationList(ScrollView, can_focus=True):
             self.post_message(self.Selected(thread))
 
     def on_click(self, event: Click) -> None:
-        row = event.y + self.scroll_offset.y
+        row = self.at_line(event.y + self.scroll_offset.y)[0]
         if 0 <= row < len(self.rows):
             self.cursor = row
             if event.chain > 1:
@@ -350,11 +392,18 @@ class ConversationList(ScrollView, can_focus=True):
     # -- rendering -------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        index = y + self.scroll_offset.y
+        index, sub = self.at_line(y + self.scroll_offset.y)
         width = self.scrollable_content_region.width
         if index >= len(self.rows):
             return Strip.blank(width, self.rich_style)
         thread = self.rows[index]
+        if sub >= 0:
+            messages = self.expanded.get(key_of(thread), ())
+            if sub >= len(messages):
+                return Strip.blank(width, self.rich_style)
+            line = self.message_text(messages[sub], sub == len(messages) - 1, width)
+            return Strip(list(line.render(self.app.console))).crop_extend(
+                0, width, None).apply_style(self.rich_style)
         text = self.row_text(thread, width)
         base = self.rich_style
         label = self.labels.get(key_of(thread))
@@ -366,6 +415,27 @@ class ConversationList(ScrollView, can_focus=True):
             base = base + self.get_component_rich_style("conversation-list--unread")
         segments = list(text.render(self.app.console))
         return Strip(segments).crop_extend(0, width, None).apply_style(base)
+
+    def message_text(self, m: Msg, last: bool, width: int) -> Text:
+        """One message of an unfolded conversation, under its row: indented, its
+        date, who wrote it and its first words."""
+        dim = self.get_component_rich_style("conversation-list--dim", partial=True)
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        text.append("      " + ("└─ " if last else "├─ "), style=dim)
+        text.append("●" if m.unread else " ", style="bold")
+        text.append(MAIL if m.transport is Transport.EMAIL else CHAT,
+                    style="blue" if m.transport is Transport.EMAIL else "green")
+        text.append(f" {short_date(m.date, self.clock()):>10}  ", style=dim)
+        sender = "me" if m.direction is Direction.OUT else \
+            self.names.get(m.sender.address.lower(), m.sender.name or m.sender.address)
+        text.append(f"{one_line(sender)[:20]:<20}  ")
+        # An email's words when its body is here, else its subject (bodies come
+        # on demand); a chat line's words.
+        snippet = one_line(m.text)[:200]
+        subject = one_line(m.subject) if m.transport is Transport.EMAIL else ""
+        text.append(snippet or subject or "(no text)")
+        text.truncate(max(width, 0), overflow="ellipsis", pad=True)
+        return text
 
     def row_text(self, t: Thread, width: int) -> Text:
         dim = self.get_component_rich_style("conversation-list--dim", partial=True)
@@ -394,7 +464,9 @@ class ConversationList(ScrollView, can_focus=True):
             tail.append(" ")
         if key_of(t) in self.muted:
             tail.append("muted ", style=dim)
-        if t.message_count > 1:
+        if key_of(t) in self.expanded:
+            tail.append(f"▾{t.message_count:>2} ", style=dim)
+        elif t.message_count > 1:
             tail.append(f"{t.message_count:>3} ", style=dim)
         tail.append(f"{date:>10}", style=dim)
         sender_width = max(8, min(20, width // 6))
