@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from ..safe import inert_text
+
 # HTML conversion is linear but slow in pure Python; a 5 MiB HTML body is already
 # far beyond anything a person reads in a terminal.
 _MAX_HTML = 5 * 1024 * 1024
@@ -315,7 +317,7 @@ def _context(line: str, start: int, end: int) -> str:
     after = " ".join(_EMPTY.sub("", _LINK.sub("", line[end:])).split()).lstrip("])>")
     if len(before) > _CONTEXT // 2:
         before = "…" + before[-(_CONTEXT // 2):]
-    words = f"{before} {after}".strip()
+    words = " ".join(inert_text(f"{before} {after}").split())
     return words if len(words) <= _CONTEXT else words[:_CONTEXT - 1] + "…"
 
 
@@ -359,13 +361,16 @@ def text_parts(raw: bytes) -> list[tuple[str, str]]:
     msg = email.message_from_bytes(raw[:_MAX_PARTS_BYTES], policy=policy.default)
     found: list[tuple[str, str]] = []
     for part in msg.walk():
-        ctype = part.get_content_type()
-        if ctype not in ("text/plain", "text/html") or part.is_attachment():
+        try:
+            ctype = part.get_content_type()
+            if ctype not in ("text/plain", "text/html") or part.is_attachment():
+                continue
+            payload = part.get_payload(decode=True)
+            charset = part.get_content_charset() or "utf-8"
+        except Exception:  # a malformed part's headers: the other parts still count
             continue
-        payload = part.get_payload(decode=True)
         if not isinstance(payload, bytes):
             continue
-        charset = part.get_content_charset() or "utf-8"
         try:
             text = payload.decode(charset, errors="replace")
         except LookupError:  # a charset Python does not know
