@@ -13,8 +13,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import EngineError
 from .events import TriageDone
-from .model import FLAGGED, SEEN, Message
+from .mail.body_text import Link, links_in_text, links_of_parts, text_parts
+from .model import FLAGGED, SEEN, Message, ThreadOrder, Transport
 
 # A limit shows this many conversations at most, found among this many times
 # as many matching messages (a thread of many hits counts once).
@@ -24,6 +26,7 @@ LIMIT_SPREAD = 10
 if TYPE_CHECKING:
     from .engine_ports import EnginePorts
     from .mail.actions import MailActions
+    from .store import Store
     from .store.records import Thread
 
 
@@ -32,6 +35,7 @@ class MailVerbs:
 
     if TYPE_CHECKING:  # the engine's parts and calls these verbs go through
         ports: EnginePorts
+        store: Store
 
         @property
         def mailbox(self) -> MailActions: ...
@@ -46,6 +50,8 @@ class MailVerbs:
                    account: str | None = None) -> list[Message]: ...
 
         def thread(self, account: str, thread_id: str) -> Thread | None: ...
+
+        def timeline(self, account: str, thread_id: str) -> list[Message]: ...
 
     async def delete(self, row_ids: Sequence[int]) -> TriageDone:
         """To the Trash folder (SPECIAL-USE); expunged when the account's
@@ -79,16 +85,64 @@ class MailVerbs:
         return await self.mailbox.undo()
 
     def conversations_matching(self, query: str, account: str | None = None,
-                               limit: int = LIMIT_ROWS) -> list[Thread]:
+                               limit: int = LIMIT_ROWS,
+                               order: ThreadOrder | None = None) -> list[Thread]:
         """The conversations with a message that `query` (the search language:
-        `from:bob is:unread`) finds, most recent first: the list under a limit,
-        as mutt's `l`. A bad filter value raises QueryError."""
-        found: dict[tuple[str, str], None] = {}
-        for m in self.search(query, limit=limit * LIMIT_SPREAD, account=account):
-            found.setdefault((m.account, m.thread_id))
-        threads = [t for key in found if (t := self.thread(*key)) is not None]
-        threads.sort(key=lambda t: (-t.last_date, -t.id))
-        return threads[:limit]
+        `from:bob is:unread`) finds, most recent first or in `order` (sorted by the
+        store): the list under a limit, as mutt's `l`. A bad filter value raises
+        QueryError."""
+        found = {(m.account, m.thread_id)
+                 for m in self.search(query, limit=limit * LIMIT_SPREAD, account=account)}
+        return self.store.threads_in_order(found, order, limit)
+
+    # -- a conversation, on this machine only (chats have no server folder) --------------
+
+    def archive_conversation(self, account: str, thread_id: str) -> None:
+        """Out of the lists until a new message comes in (a chat's archive: its
+        lines stay in the store and on the server). LookupError if there is none."""
+        if not self.store.hide_conversation(account, thread_id):
+            raise LookupError(f"no conversation {thread_id!r}")
+
+    def unarchive_conversation(self, account: str, thread_id: str) -> None:
+        self.store.unhide_conversation(account, thread_id)
+
+    def delete_conversation(self, account: str, thread_id: str) -> int:
+        """Remove a chat conversation from this store (its lines, its place in the
+        lists; the servers keep what they keep); how many lines went. Refused for
+        one with emails on a server: those go to Trash with `delete`."""
+        messages = self.timeline(account, thread_id)
+        if not messages:
+            raise LookupError(f"no conversation {thread_id!r}")
+        if any(m.transport is Transport.EMAIL and m.uid is not None and m.uid > 0
+               for m in messages):
+            raise EngineError("this conversation has emails on the server: delete them "
+                              "(to Trash) instead; its chat lines stay with them")
+        return self.store.delete_conversation(account, thread_id)
+
+    def mute_conversation(self, account: str, thread_id: str, muted: bool = True) -> None:
+        """No notifications for the conversation (or again, `muted=False`)."""
+        self.store.set_muted(account, thread_id, muted)
+
+    def muted_conversations(self) -> set[tuple[str, str]]:
+        return self.store.muted_conversations()
+
+    def conversation_hidden(self, account: str, thread_id: str) -> bool:
+        """Whether it is archived or deleted here, with nothing newer since."""
+        return self.store.is_hidden(account, thread_id)
+
+    async def links(self, row_id: int) -> list[Link]:
+        """The links of a message, urlscan's way: of an email's text and HTML parts
+        (as the server holds it; its stored text when the server cannot be asked),
+        of a chat line's text; each once, in order, with the words around it.
+        Nothing is fetched from any link."""
+        m = self.message(row_id)
+        if m.transport is Transport.EMAIL and m.uid is not None and m.uid > 0:
+            try:
+                return links_of_parts(text_parts(await self.mailbox.raw(m)))
+            except (EngineError, OSError):
+                if not m.text:
+                    m = await self.fetch_body(row_id)
+        return links_in_text(m.text)
 
     async def save_attachments(self, row_id: int, positions: Sequence[int] | None = None,
                                directory: Path | None = None) -> list[Path]:

@@ -26,7 +26,9 @@ from .model import (
     Message,
     OutboxItem,
     OutboxLogEntry,
+    SortKey,
     Thread,
+    ThreadOrder,
     Transport,
 )
 from .store import Cursor, StoredEvent
@@ -58,16 +60,22 @@ class EngineReads:
     # -- conversations and messages ---------------------------------------------------
 
     def conversations(self, account: str | None = None, limit: int = 50,
-                      before: float | Cursor | None = None) -> list[Thread]:
-        """A page of conversations of both transports, most recent first."""
-        return self.store.list_threads(account, limit=limit, before=before)
+                      before: float | Cursor | SortKey | None = None,
+                      order: ThreadOrder | None = None) -> list[Thread]:
+        """A page of conversations of both transports, most recent first or in
+        `order` (by sender, unread first, reversed), sorted by the store; the next
+        page is the one `before=order.page_after(last row)`. Conversations archived
+        or deleted here are left out until something new comes in."""
+        return self.store.list_threads(account, limit=limit, before=before, order=order)
 
     def folder_conversations(self, account: str, folder: str, limit: int = 50,
-                             before: float | Cursor | None = None) -> list[Thread]:
+                             before: float | Cursor | SortKey | None = None,
+                             order: ThreadOrder | None = None) -> list[Thread]:
         """A page of the conversations with an email in one folder of `account`,
-        most recent first, paged as `conversations` is (a thread's last chat line
-        counts for its place, as in the whole list)."""
-        return self.store.list_threads(account, limit=limit, before=before, folder=folder)
+        most recent first (or in `order`), paged as `conversations` is (a thread's
+        last chat line counts for its place, as in the whole list)."""
+        return self.store.list_threads(account, limit=limit, before=before, folder=folder,
+                                       order=order)
 
     def folders(self, account: str) -> list[Folder]:
         """The account's folders. `unread` is what the store holds unread there once

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Transport(StrEnum):
@@ -475,3 +475,71 @@ def default_thread_id(own_bare: str, peer_bare: str) -> str:
     name = f"{own_bare.lower()}|{peer_bare.lower()}"
     domain = own_bare.rpartition("@")[2] or "xmpp.invalid"
     return f"{uuid.uuid5(_THREAD_NAMESPACE, name).hex}@{domain}"
+
+
+# What SQLite's lower() folds (ASCII only), for a Python key that sorts as the SQL does.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+SortKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadOrder:
+    """How a list of conversations is sorted: by `date` of the last message
+    (newest first, the default), by `from` (the last sender's name, A to Z, then
+    newest first), or `unread` first (then newest first); `reverse` turns the
+    whole order around.
+
+    Each order is a tuple of SQL expressions over `threads`, ascending (`sql`),
+    and the same tuple in Python (`key`): the store sorts and pages with it
+    (keyset: the page after a row is the rows whose key is greater), and a list
+    that merges a changed row in puts it where the store would have.
+    """
+
+    by: str = "date"
+    reverse: bool = False
+
+    BY: ClassVar[tuple[str, ...]] = ("date", "from", "unread")
+    _SQL: ClassVar[dict[str, tuple[str, ...]]] = {
+        "date": ("-last_date", "-id"),
+        "from": ("lower(last_sender)", "-last_date", "-id"),
+        "unread": ("unread_count = 0", "-last_date", "-id"),
+    }
+
+    def __post_init__(self) -> None:
+        if self.by not in self.BY:
+            raise ValueError(f"sort by date, from or unread; not {self.by!r}")
+
+    @property
+    def sql(self) -> tuple[str, ...]:
+        return self._SQL[self.by]
+
+    @property
+    def default(self) -> bool:
+        return self.by == "date" and not self.reverse
+
+    def page_after(self, t: Thread) -> Cursor | SortKey:
+        """What to pass as `before=` for the page after `t`: its cursor in the
+        default order (the store's index path), its sort key in the others."""
+        return t.cursor if self.default else self.key(t)
+
+    def key(self, t: Thread) -> SortKey:
+        """What the list is sorted on, ascending (`reverse` is the caller's `<`)."""
+        tail = (-t.last_date, -t.id)
+        if self.by == "from":
+            return (t.last_sender.translate(_ASCII_LOWER), *tail)
+        if self.by == "unread":
+            return (int(t.unread_count == 0), *tail)
+        return tail
+
+    def before(self, a: Thread, b: Thread) -> bool:
+        """Whether `a` comes before `b` in this order."""
+        return self.key(b) < self.key(a) if self.reverse else self.key(a) < self.key(b)
+
+    @property
+    def label(self) -> str:
+        """For a title: "" for the default order, else `sorted: from ↑`."""
+        if self.by == "date" and not self.reverse:
+            return ""
+        word = {"date": "date", "from": "sender", "unread": "unread first"}[self.by]
+        return f"sorted: {word}{' (reversed)' if self.reverse else ''}"

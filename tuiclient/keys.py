@@ -65,6 +65,16 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("revisions", "E", "earlier texts of a corrected chat line", "chat"),
     Key("limit", "l", "limit the list to a search (empty: all again)", "finding"),
     Key("next_unread", "J", "next unread conversation", "moving"),
+    # mutt sorts with o (here: reply options) and reverses with O (the outbox): S
+    # asks the order as mutt's o does; :sort takes it as aerc's does.
+    Key("sort", "S", "sort the list: date, sender, unread first, reversed", "finding"),
+    # aerc folds with z (zc/zo, vim's), mutt collapses threads with Esc v and hides
+    # quotes with T (here: tags): z unfolds a conversation in the list, and folds the
+    # quoted text of the email being read.
+    Key("fold", "z", "unfold the conversation in the list / fold the email's quotes",
+        "email"),
+    # urlscan, as mutt users bind it (^B) and L for links beside l for limit.
+    Key("links", "L,ctrl+b", "the message's links: open or copy one", "email"),
 )}
 
 assert tuple(DEFAULTS) == KEY_ACTIONS, "tuiclient/keys.py and bridge/config.KEY_ACTIONS differ"

@@ -31,6 +31,7 @@ KEY_ACTIONS = (
     "outbox_email", "outbox_im", "outbox_cancel",
     "mute", "command_line", "prev_pane", "revisions",
     "limit", "next_unread",
+    "sort", "fold", "links",
 )
 # [notify] desktop: how a desktop notification goes out. auto: the freedesktop
 # notification service over D-Bus (notify-send) when a session bus is there, else

@@ -50,6 +50,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=30)
     p.add_argument("--unread", action="store_true")
     p.add_argument("--transport", choices=("email", "xmpp"))
+    p.add_argument("--sort", choices=("date", "from", "unread"), default="date",
+                   help="newest first (date, the default), by sender, or unread first")
+    p.add_argument("--reverse", action="store_true", help="the order turned around")
+    p.add_argument("--match", metavar="QUERY",
+                   help="only conversations with a message the search finds "
+                        "(the search's language: from:bob is:unread)")
     p = sub.add_parser("show", parents=[common], help="one conversation as one timeline")
     p.add_argument("thread", help="a conversation: its number from `list` or its thread id")
     p.add_argument("--no-fetch", action="store_true", help="do not fetch missing email bodies")

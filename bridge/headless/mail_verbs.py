@@ -14,6 +14,9 @@ reach, 6 an email still waiting in the outbox.
     forward ID --to ADDR [--as-attachment] [--file PATH] [TEXT]
     bounce ID --to ADDR
     draft save --to ADDR --subject S [--in-reply-to ID] [TEXT] | draft list | draft send ID
+    links ID                 the links of a message, numbered, with the words around them
+    conversation archive|unarchive|mute|unmute|delete ID...
+                             on this machine only: a chat has no server folder
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ class Headless(Protocol):
     def engine(self) -> Any: ...
 
 MAIL_COMMANDS = ("delete", "archive", "move", "copy", "flag", "read", "unread", "tag", "undo",
-                 "save", "forward", "bounce", "draft")
+                 "save", "forward", "bounce", "draft", "links", "conversation")
+CONVERSATION_ACTIONS = ("archive", "unarchive", "mute", "unmute", "delete")
 
 
 class _SignedWords:
@@ -124,6 +128,17 @@ def add_mail_commands(sub: argparse._SubParsersAction) -> None:
     d = dsub.add_parser("send", parents=[common], help="send a draft")
     d.add_argument("id", metavar="ID")
     d.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
+    p = sub.add_parser("links", parents=[common],
+                       help="the links of a message (text and HTML parts), nothing fetched")
+    p.add_argument("id", metavar="ID", help="a message number (#12 or 12) or Message-ID")
+    p = sub.add_parser("conversation", parents=[common],
+                       help="archive, mute or delete a conversation on this machine")
+    p.add_argument("action", choices=CONVERSATION_ACTIONS,
+                   help="archive: out of the list until a new line comes; mute: no "
+                        "notifications; delete: its lines gone from this store (--yes)")
+    p.add_argument("threads", nargs="+", metavar="ID",
+                   help="conversations: their number from `list`, or thread ids")
+    p.add_argument("--yes", action="store_true", help="delete without asking again")
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -282,8 +297,47 @@ async def cmd_draft(h: Headless, a: argparse.Namespace) -> Outcome:
     return await _sent(h, msg_id, outbox_id, a.wait, "draft sent as")
 
 
+async def cmd_links(h: Headless, a: argparse.Namespace) -> Outcome:
+    m = h.engine.find_message(a.id, a.account)
+    found = await _guard(h.engine.links(m.id or 0))
+    lines = [f"{n:>3}  {out.t(link.url)}" + (f"\n     {out.one_line(link.context, 72)}"
+                                            if link.context else "")
+             for n, link in enumerate(found, 1)]
+    return Outcome(EXIT_OK, [{"n": n, "url": link.url, "context": link.context}
+                             for n, link in enumerate(found, 1)], lines or ["no links"])
+
+
+async def cmd_conversation(h: Headless, a: argparse.Namespace) -> Outcome:
+    """Archive, mute or delete conversations on this machine (a chat has no server
+    folder; an email conversation's emails are moved with `archive`/`delete`)."""
+    e = h.engine
+    if a.action == "delete" and not a.yes:
+        raise CommandError(EXIT_USAGE, "delete removes the conversation's lines from this "
+                                       "store for good: say --yes")
+    done = []
+    for ref in a.threads:
+        th = e.find_thread(ref, a.account)
+        key = (th.account, th.thread_id)
+        gone = 0
+        if a.action == "archive":
+            e.archive_conversation(*key)
+        elif a.action == "unarchive":
+            e.unarchive_conversation(*key)
+        elif a.action in ("mute", "unmute"):
+            e.mute_conversation(*key, a.action == "mute")
+        else:
+            gone = e.delete_conversation(*key)
+        done.append({"id": th.id, "account": th.account, "thread_id": th.thread_id,
+                     "action": a.action, **({"removed": gone} if a.action == "delete" else {})})
+    words = {"archive": "archived (back with the next line)", "unarchive": "in the list again",
+             "mute": "muted", "unmute": "unmuted", "delete": "deleted from this store"}
+    return Outcome(EXIT_OK, done, [f"conversation {d['id']}: {words[a.action]}"
+                                   for d in done])
+
+
 MAIL_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
     **{name: cmd_triage for name in ("delete", "archive", "move", "copy", "flag", "read",
                                      "unread", "tag", "undo")},
     "save": cmd_save, "forward": cmd_forward, "bounce": cmd_bounce, "draft": cmd_draft,
+    "links": cmd_links, "conversation": cmd_conversation,
 }

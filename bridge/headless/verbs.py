@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..engine import EngineError, ReplyResult
 from ..identity import normalize_email, normalize_jid
-from ..model import DeliveryState, Direction, Message, Transport
+from ..model import DeliveryState, Direction, Message, ThreadOrder, Transport
 from . import output as out
 from .host import Headless, find_message, find_thread, read_text, settle
 from .outcome import (
@@ -31,9 +31,17 @@ from .outcome import (
 
 
 async def cmd_list(h: Headless, a: argparse.Namespace) -> Outcome:
-    threads = [th for th in h.engine.conversations(a.account, limit=a.limit * 4
-                                                   if (a.unread or a.transport) else a.limit)
-               if (not a.unread or th.unread_count)
+    order = ThreadOrder(getattr(a, "sort", "date"), getattr(a, "reverse", False))
+    match = getattr(a, "match", None)
+    wide = a.limit * 4 if (a.unread or a.transport) else a.limit
+    if match:
+        try:
+            found = h.engine.conversations_matching(match, a.account, limit=wide, order=order)
+        except ValueError as exc:  # a filter's value the search cannot use
+            raise CommandError(EXIT_USAGE, f"--match: {exc}") from exc
+    else:
+        found = h.engine.conversations(a.account, limit=wide, order=order)
+    threads = [th for th in found if (not a.unread or th.unread_count)
                and (not a.transport or Transport(a.transport) in th.transports)][: a.limit]
     return Outcome(EXIT_OK, threads, [out.thread_line(th) for th in threads]
                    or ["no conversations"])

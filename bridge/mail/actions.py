@@ -189,6 +189,10 @@ class MailActions:
     def _new_id(self, cfg: AccountConfig) -> str:
         return new_message_id((cfg.email or "tuiclient.invalid").rpartition("@")[2])
 
+    async def raw(self, m: Message) -> bytes:
+        """The email as the server holds it (for the link list's HTML parts)."""
+        return await self._raw(m)
+
     async def _raw(self, m: Message) -> bytes:
         if m.transport is not Transport.EMAIL or m.id is None:
             raise EngineError(f"message {m.id} is not an email")

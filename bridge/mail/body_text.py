@@ -2,14 +2,18 @@
 
 HTML is read by the stdlib's `HTMLParser`, bounded in size and time; a document
 that breaks the parser falls back to stripping tags. Links show their real target
-("text [url]"), and nothing remote is ever fetched.
+("text [url]"), and nothing remote is ever fetched. The links of a message, for
+the link list (`links_of_parts`), are read from that same text.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from html.parser import HTMLParser
+
+from ..safe import inert_text
 
 # HTML conversion is linear but slow in pure Python; a 5 MiB HTML body is already
 # far beyond anything a person reads in a terminal.
@@ -284,3 +288,92 @@ def _strip_tags(html: str) -> str:
         size += 1
     out.append(html_mod.unescape(html[pos:]))
     return "".join(out)
+
+
+# -- links, for the link list (urlscan's job) ----------------------------------------------
+
+# A link in text: a scheme a reader can use, then anything but space, quotes, angle
+# brackets and control characters; trailing punctuation is the sentence's, not the
+# link's. An HTML body is turned into text first (`html_to_text`), which writes each
+# link's target after its words, so both kinds of part are read the same way.
+_LINK = re.compile(r"""(?:https?://|ftp://|mailto:|xmpp:)[^\s<>"'\[\]\x00-\x1f\x7f-\x9f]+""",
+                   re.I)
+_TRAILING = ".,;:!?)}'\""
+_CONTEXT = 72
+_EMPTY = re.compile(r"\(\s*\)|\[\s*\]|<\s*>")  # what a link left behind
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One link of a message: where it goes, and the words around it."""
+
+    url: str
+    context: str
+
+
+def _context(line: str, start: int, end: int) -> str:
+    """The words of `line` around a link, the links themselves left out, on one line."""
+    before = " ".join(_EMPTY.sub("", _LINK.sub("", line[:start])).split()).rstrip("[(<")
+    after = " ".join(_EMPTY.sub("", _LINK.sub("", line[end:])).split()).lstrip("])>")
+    if len(before) > _CONTEXT // 2:
+        before = "…" + before[-(_CONTEXT // 2):]
+    words = " ".join(inert_text(f"{before} {after}").split())
+    return words if len(words) <= _CONTEXT else words[:_CONTEXT - 1] + "…"
+
+
+def links_in_text(text: str) -> list[Link]:
+    """The links of plain text (or of an HTML body's `html_to_text`), in order, each
+    once, with the words around its first place."""
+    found: dict[str, Link] = {}
+    for line in text.split("\n"):
+        for match in _LINK.finditer(line):
+            url = match.group(0)
+            closing = url.count(")") - url.count("(")
+            while url and (url[-1] in _TRAILING and not (url[-1] == ")" and closing <= 0)):
+                closing -= url[-1] == ")"
+                url = url[:-1]
+            if url.split(":", 1)[1].strip("/") and url not in found:
+                found[url] = Link(url, _context(line, match.start(), match.start() + len(url)))
+    return list(found.values())
+
+
+def links_of_parts(parts: list[tuple[str, str]]) -> list[Link]:
+    """The links of a message's text parts, (content type, text) each: plain text
+    as it is, HTML through `html_to_text`; each link once, the first part's words."""
+    found: dict[str, Link] = {}
+    for ctype, text in parts:
+        readable = html_to_text(text) if ctype == "text/html" else text
+        for link in links_in_text(readable):
+            found.setdefault(link.url, link)
+    return list(found.values())
+
+
+_MAX_PARTS_BYTES = 16 * 1024 * 1024
+
+
+def text_parts(raw: bytes) -> list[tuple[str, str]]:
+    """The text parts of an email that are not attachments, (content type, text),
+    read by the stdlib's parser: what the link list looks through. Undecodable
+    bytes become U+FFFD; a part that cannot be read at all is left out."""
+    import email
+    from email import policy
+
+    msg = email.message_from_bytes(raw[:_MAX_PARTS_BYTES], policy=policy.default)
+    found: list[tuple[str, str]] = []
+    for part in msg.walk():
+        try:
+            ctype = part.get_content_type()
+            if ctype not in ("text/plain", "text/html") or part.is_attachment():
+                continue
+            payload = part.get_payload(decode=True)
+            charset = part.get_content_charset() or "utf-8"
+        except Exception:  # a malformed part's headers: the other parts still count
+            continue
+        if not isinstance(payload, bytes):
+            continue
+        try:
+            text = payload.decode(charset, errors="replace")
+        except LookupError:  # a charset Python does not know
+            text = payload.decode("utf-8", errors="replace")
+        found.append((ctype, text))
+    return found

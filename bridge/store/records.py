@@ -12,7 +12,9 @@ from ..model import (  # the read records live in bridge.model; kept importable 
     Folder,
     OutboxItem,
     OutboxLogEntry,
+    SortKey,
     Thread,
+    ThreadOrder,
     Transport,
 )
 
@@ -36,4 +38,4 @@ class StoredEvent:
 
 
 __all__ = ["TRANSPORT_BITS", "Account", "Contact", "ContactAddress", "Cursor", "Folder",
-           "OutboxItem", "OutboxLogEntry", "StoredEvent", "Thread"]
+           "OutboxItem", "OutboxLogEntry", "SortKey", "StoredEvent", "Thread", "ThreadOrder"]

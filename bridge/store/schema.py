@@ -404,7 +404,23 @@ ON messages WHEN new.indexed = 1 BEGIN
 END;
 """
 
-MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10]
+# Version 11: what the user did to a conversation here, not on any server
+# (bridge/store/conversations.py). A chat archived or deleted on this machine is
+# out of the lists while nothing newer than `hidden_through` (its last date then)
+# came in; a deleted one's lines are gone too, and the row keeps an old line that
+# an archive query brings again from showing it. `muted`: no notifications.
+_V11 = """
+CREATE TABLE conversation_state (
+    account        TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE
+                                                           ON UPDATE CASCADE,
+    thread_id      TEXT NOT NULL,
+    hidden_through REAL,
+    muted          INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, thread_id)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -12,7 +12,8 @@ its own, with its SQL and its rules:
     db.py          the connection, its lock, and the transaction helpers (`Db`)
     messages.py    storing messages once; flags, delivery, bodies, digests
     search.py      reading messages back: by row, id, thread, folder, full text
-    threads.py     thread rows kept up to date; who takes part in a thread
+    threads.py     thread rows kept up to date, listed in an order; who takes part
+    conversations.py  archived, deleted or muted here (not on a server)
     claims.py      when two messages with one id are one message
     headers.py     header sync's bulk import and the index backlog
     folders.py     accounts, folders, and mail locations (folder, uid) -> row
@@ -39,6 +40,7 @@ from __future__ import annotations
 from .attachments import AttachmentFiles
 from .claims import Claim, Claims, distinct_msg_id, same_message
 from .contacts import Contacts, normalize_address, same_person
+from .conversations import ConversationState
 from .edits import Edits, Reaction, Revision
 from .event_log import EventLog
 from .folders import Folders
@@ -53,5 +55,5 @@ __all__ = ["Claim", "Reaction", "Revision", "Store", "distinct_msg_id", "normali
 
 
 class Store(Messages, Search, Threads, Headers, Folders, Claims, Contacts, Outbox, EventLog,
-            AttachmentFiles, Edits):
+            AttachmentFiles, Edits, ConversationState):
     """The app's database; make one with `Store.open(path)`."""

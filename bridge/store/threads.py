@@ -22,9 +22,16 @@ from typing import Any
 from ..model import CLAIM_PREFIX, Message, Transport, claimed_thread_id
 from .contacts import normalize_address
 from .db import Db, keyset_before, to_json
-from .records import TRANSPORT_BITS, Cursor, Thread
+from .records import TRANSPORT_BITS, Cursor, SortKey, Thread, ThreadOrder
 
 SNIPPET_CHARS = 160
+THREAD_COLUMNS = ("id, account, thread_id, subject, first_date, last_date, message_count,"
+                  " unread_count, last_sender, snippet, transports")
+# A conversation archived or deleted here (conversation_state, schema 11) is out of
+# the lists until something newer than what it held comes in.
+NOT_HIDDEN = ("NOT EXISTS (SELECT 1 FROM conversation_state AS s WHERE"
+              " s.account = threads.account AND s.thread_id = threads.thread_id"
+              " AND s.hidden_through >= threads.last_date)")
 # Merging a batch's figures into a thread row. In SQLite every right-hand side sees
 # the row as it was before this UPDATE, so the CASEs can compare with old values.
 THREAD_UPSERT = """
@@ -265,6 +272,20 @@ def _parties_without(conn: sqlite3.Connection, account: str, thread_id: str,
     return found if any_other else None
 
 
+def _ordered(order: ThreadOrder, after: float | Cursor | SortKey | None
+             ) -> tuple[str, list[Any], str]:
+    """The keyset condition (the rows after the one whose key is `after`), its
+    arguments, and the ORDER BY of `order`: its expressions, all ascending, or
+    all descending when reversed, so one row-value comparison pages it."""
+    exprs = order.sql
+    direction, beyond = ("DESC", "<") if order.reverse else ("ASC", ">")
+    sort = ", ".join(f"{e} {direction}" for e in exprs)
+    if after is None or not isinstance(after, tuple) or len(after) != len(exprs):
+        return "", [], sort
+    marks = ", ".join("?" for _ in exprs)
+    return f" AND ({', '.join(exprs)}) {beyond} ({marks})", list(after), sort
+
+
 class Threads(Db):
     """Reading conversations, and asking who takes part in one."""
 
@@ -275,31 +296,56 @@ class Threads(Db):
             return is_party(conn, account, thread_id, addresses)
 
     def list_threads(self, account: str | None = None, limit: int = 50,
-                     before: float | Cursor | None = None,
-                     folder: str | None = None) -> list[Thread]:
-        """A page of conversations, most recently active first; with `folder`, only
-        those with an email in that folder of `account` (mail_locations says where).
+                     before: float | Cursor | SortKey | None = None,
+                     folder: str | None = None,
+                     order: ThreadOrder | None = None) -> list[Thread]:
+        """A page of conversations, most recently active first (or in `order`);
+        with `folder`, only those with an email in that folder of `account`
+        (mail_locations says where). Conversations archived or deleted here
+        (`hide_conversation`) are left out until something newer comes in.
 
         Keyset pagination: pass the last thread's `cursor` as `before` for the next
-        page, which costs the same however deep the page is.
+        page (in another `order`: `order.page_after(last)`), which costs the same
+        however deep the page is.
         """
-        cond, extra = keyset_before(before, "last_date", "id")
         args: list[Any] = []
-        where = "WHERE 1"
+        where = f"WHERE {NOT_HIDDEN}"
         if account is not None:
-            where, args = "WHERE account = ?", [account]
+            where += " AND account = ?"
+            args.append(account)
         if folder is not None:
             where += (" AND thread_id IN (SELECT m.thread_id FROM mail_locations AS l"
                       " JOIN messages AS m ON m.id = l.message"
                       " WHERE l.account = ? AND l.folder = ?)")
             args += [account, folder]
+        if order is None or order.default:
+            cursor = (float(before[0]), int(before[1])) if isinstance(before, tuple) \
+                else before
+            cond, extra = keyset_before(cursor, "last_date", "id")
+            sort = "last_date DESC, id DESC"
+        else:
+            cond, extra, sort = _ordered(order, before)
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT id, account, thread_id, subject, first_date, last_date, message_count,"
-                f" unread_count, last_sender, snippet, transports FROM threads {where}{cond}"
-                f" ORDER BY last_date DESC, id DESC LIMIT ?", [*args, *extra, limit]).fetchall()
-        return [thread_of(r)
-                for r in rows]
+                f"SELECT {THREAD_COLUMNS} FROM threads {where}{cond}"
+                f" ORDER BY {sort} LIMIT ?", [*args, *extra, limit]).fetchall()
+        return [thread_of(r) for r in rows]
+
+    def threads_in_order(self, keys: Iterable[tuple[str, str]],
+                         order: ThreadOrder | None = None,
+                         limit: int = 500) -> list[Thread]:
+        """These conversations (account, thread id), sorted by the store in `order`
+        (newest first by default), hidden ones left out: the list under a limit."""
+        order = order or ThreadOrder()
+        wanted = to_json(sorted(set(keys)))
+        _, _, sort = _ordered(order, None)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {THREAD_COLUMNS} FROM threads WHERE {NOT_HIDDEN} AND"
+                " (account, thread_id) IN (SELECT json_extract(value, '$[0]'),"
+                " json_extract(value, '$[1]') FROM json_each(?))"
+                f" ORDER BY {sort} LIMIT ?", (wanted, limit)).fetchall()
+        return [thread_of(r) for r in rows]
 
     def get_thread(self, account: str, thread_id: str) -> Thread | None:
         with self._lock:

@@ -262,6 +262,25 @@ async def mail_keys(pilot: Pilot[object], app: TuiClientApp) -> list[Path]:
     shots.append(save(app, "drafts"))
     await pilot.press("escape")
     await pilot.pause(0.3)
+
+    # The list's order (S), a conversation unfolded in place (z) and, reading,
+    # the quotes folded (z).
+    listing.focus()
+    await pilot.press("S")
+    await pilot.pause(0.3)
+    shots.append(save(app, "sort-prompt"))
+    await pilot.press("f")
+    await pilot.pause(0.5)
+    shots.append(save(app, "sorted-by-sender"))
+    await pilot.press("S", "d")
+    await pilot.pause(0.3)
+    await go_to_row(pilot, app, LAUNCH)
+    listing.focus()
+    await pilot.press("z")
+    await pilot.pause(0.5)
+    shots.append(save(app, "unfolded-conversation"))
+    await pilot.press("z")
+    await pilot.pause(0.3)
     return shots
 
 

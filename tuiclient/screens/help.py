@@ -29,6 +29,10 @@ EXTRA = [
     ("tags prompt (T)", "+a -b", "add tag a, remove tag b"),
     ("files of an email (s)", "s / enter / o", "save all / save this one / open it"),
     ("drafts (P)", "enter", "resume the draft in compose"),
+    ("links (L)", "enter / y / 1-9", "open the link / copy it (OSC 52) / go to link N"),
+    ("sort prompt (S)", "d / f / u / r", "by date / sender / unread first / reverse"),
+    ("the list, marks on", "esc", "clear the marks"),
+    ("a chat (d, a)", "d / a", "delete it from this machine (asked) / archive it here"),
     ("anywhere", "ctrl+p", "command palette (screens, theme)"),
     ("command line", "tab / enter / esc", "complete the command / run it / leave"),
 ]

@@ -1,4 +1,5 @@
-"""The list's limit (mutt's `l`) and the jump to the next unread conversation (J).
+"""The list's limit (mutt's `l`), its order (S, `:sort`) and the jump to the next
+unread conversation (J).
 
 A limit is a search in the search box's language (`from:bob is:unread`): the
 list shows only the conversations with a message it finds, until an empty limit
@@ -6,6 +7,10 @@ clears it, and its title says that a limit is on. While one is on, what the
 engine tells runs it again: a new message that matches comes in, nothing else
 does; a row that stops matching (read under `is:unread`) stays until the limit
 is given again, as in mutt.
+
+The order (newest first, by sender, unread first; reversed or not) is the
+store's: the list is loaded again in it, under the limit if one is on, and its
+title says it when it is not the default.
 
 A part of `MainScreen`, as `Triage` and `MailKeys` are.
 """
@@ -23,6 +28,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from bridge.engine import Engine
+from bridge.model import ThreadOrder
 from tuiclient.format import one_line
 from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 
@@ -65,6 +71,40 @@ class LimitPrompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class SortPrompt(ModalScreen[ThreadOrder | None]):
+    """mutt's `o` prompt: one key says the order; `r` turns the current one around."""
+
+    BINDINGS = [
+        Binding("d", "sort('date')", "date"),
+        Binding("f", "sort('from')", "sender"),
+        Binding("u", "sort('unread')", "unread first"),
+        Binding("r", "reverse", "reverse"),
+        Binding("escape", "cancel", "cancel"),
+    ]
+
+    def __init__(self, current: ThreadOrder) -> None:
+        super().__init__(classes="prompt")
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="sort-dialog"):
+            yield Label("Sort the list by…", classes="dialog-title")
+            now = self.current.label or "date, newest first"
+            yield Static(f"d date (newest first) · f sender · u unread first\n"
+                         f"r reverse the order · esc cancel\nnow: {now}",
+                         classes="dialog-help", markup=False)
+
+    def action_sort(self, by: str) -> None:
+        self.dismiss(ThreadOrder(by, self.current.reverse if by == self.current.by
+                                 else False))
+
+    def action_reverse(self) -> None:
+        self.dismiss(ThreadOrder(self.current.by, not self.current.reverse))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class Limit:
     def __init__(self, screen: MainScreen) -> None:
         self.screen = screen
@@ -97,7 +137,8 @@ class Limit:
                 self.screen.notify("No limit: every conversation again.", timeout=3)
             return
         try:
-            threads = self.engine.conversations_matching(query, self.screen.overview.account)
+            threads = self.engine.conversations_matching(query, self.screen.overview.account,
+                                                         order=self.listing.order)
         except ValueError as exc:  # a filter's value the search cannot use
             self.screen.notify(f"Limit not changed: {exc}", severity="error", markup=False)
             return
@@ -113,8 +154,52 @@ class Limit:
                                "all again.", severity="warning", markup=False)
 
     def _title(self) -> None:
-        self.listing.border_title = TITLE if self.query is None else \
-            f"{TITLE} · limit: {escape(one_line(self.query))}"
+        if self.query is None:
+            self.listing.border_title = self.screen.overview.title()
+            return
+        order = self.listing.order.label
+        self.listing.border_title = f"{TITLE} · limit: {escape(one_line(self.query))}" + \
+            (f" · {order}" if order else "")
+
+    # -- the order ---------------------------------------------------------------------
+
+    def sort_prompt(self) -> None:
+        def chosen(order: ThreadOrder | None) -> None:
+            if order is not None:
+                self.sort(order)
+        self.screen.app.push_screen(SortPrompt(self.listing.order), chosen)
+
+    def sort_command(self, words: list[str]) -> None:
+        """`:sort date|from|unread [reverse]`; `:sort` alone asks, `:sort reverse`
+        turns the current order around."""
+        if not words:
+            self.sort_prompt()
+            return
+        by = self.listing.order.by
+        reverse = False
+        for word in (w.lower() for w in words):
+            if word in ThreadOrder.BY:
+                by = word
+            elif word in ("sender", "date", "unread"):
+                by = {"sender": "from"}.get(word, word)
+            elif word in ("reverse", "-r", "rev"):
+                reverse = True
+            else:
+                self.screen.notify(f"sort by date, from or unread (and reverse), not "
+                                   f"{word!r}", severity="warning", markup=False)
+                return
+        if words == ["reverse"] or words == ["-r"]:
+            reverse = not self.listing.order.reverse
+        self.sort(ThreadOrder(by, reverse))
+
+    def sort(self, order: ThreadOrder) -> None:
+        """The list again in `order`, from the top (under the limit, if one is on)."""
+        if order == self.listing.order:
+            return
+        self.listing.order = order
+        self.reload()
+        self._title()
+        self.screen.notify(f"Sorted: {order.label or 'by date, newest first'}.", timeout=3)
 
     def reload(self) -> None:
         """The list from the start (another account chosen), under the limit if any."""
@@ -137,7 +222,8 @@ class Limit:
         shown = {key_of(t): t for t in self.listing.rows}
         changed = [t for k in keys if k in shown and (t := self.engine.thread(*k)) is not None]
         try:
-            matching = self.engine.conversations_matching(self.query, overview.account)
+            matching = self.engine.conversations_matching(self.query, overview.account,
+                                                          order=self.listing.order)
         except ValueError:  # it was taken when given; a changed store cannot break it
             matching = []
         new = [t for t in matching if (old := shown.get(key_of(t))) is None or
@@ -174,7 +260,7 @@ class Limit:
             if found is not None or listing.exhausted or not rows:
                 return found
             start = len(rows)
-            self.screen.overview.more(rows[-1].cursor)
+            self.screen.overview.more(listing.order.page_after(rows[-1]))
             if len(listing.rows) == start:
                 return None
         return None

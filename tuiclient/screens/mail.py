@@ -1,5 +1,6 @@
 """The main screen's email keys: save or open an email's files (s), forward (f),
-bounce (b), and the drafts (P: resume one, send it).
+bounce (b), the drafts (P: resume one, send it), and a message's links (L, ctrl+b:
+open or copy one; tuiclient/screens/links.py).
 
 Which email: the one chosen in the open conversation; from the list, the newest
 email of the conversation under the cursor. Every call to the servers runs in
@@ -19,8 +20,10 @@ from bridge.engine import Engine
 from bridge.errors import EngineError
 from bridge.model import Direction, Message, Transport
 from bridge.paths import default_downloads
+from bridge.safe import inert_text
 from tuiclient.appref import client_app
 from tuiclient.drafts import Forward, NewMessage, Unsent, unsent, without_signature
+from tuiclient.format import one_line
 from tuiclient.replies import send_new, sent_words
 from tuiclient.screens.attachments import (
     AttachmentsScreen,
@@ -30,6 +33,7 @@ from tuiclient.screens.attachments import (
 )
 from tuiclient.screens.compose import ForwardScreen, NewMessageScreen
 from tuiclient.screens.drafts import DraftsScreen
+from tuiclient.screens.links import LinksScreen, open_url, url_opener
 from tuiclient.screens.pickers import ToPrompt
 from tuiclient.widgets.addresses import AddressSuggester
 from tuiclient.widgets.conversation_list import ConversationList, key_of
@@ -150,6 +154,67 @@ class MailKeys:
             screen.notify(f"Could not open it: {exc}", severity="error", markup=False)
             return
         screen.notify(f"Opened {path.name} with {command[0]}.", markup=False)
+
+    # -- links ---------------------------------------------------------------------------
+
+    def message(self) -> Message | None:
+        """The message whose links L lists: the chosen one (an email or a chat line);
+        from the list, the newest one someone else wrote in the conversation."""
+        screen = self.screen
+        listing = screen.query_one(ConversationList)
+        thread = listing.current
+        if listing.has_focus and thread is not None and key_of(thread) != screen.opened.key:
+            messages = self.engine.timeline(*key_of(thread))
+            incoming = [x for x in messages if x.direction is Direction.IN]
+            m = (incoming or messages)[-1] if messages else None
+        else:
+            m = screen.query_one(Timeline).current
+        if m is None or m.id is None:
+            screen.notify("Open a message first.", severity="warning")
+            return None
+        return m
+
+    def links(self) -> None:
+        m = self.message()
+        if m is not None:
+            self.screen.run_worker(self._links(m), name="links", group="mail")
+
+    async def _links(self, m: Message) -> None:
+        screen = self.screen
+        assert m.id is not None
+        try:
+            found = await self.engine.links(m.id)
+        except (EngineError, OSError) as exc:
+            screen.notify(f"Could not read the links: {exc}", severity="error", markup=False)
+            return
+        if not found:
+            screen.notify("No links in this message.", timeout=3)
+            return
+        title = one_line(m.subject) or one_line(m.text)[:40] or "(no subject)"
+        choice = await screen.app.push_screen_wait(LinksScreen(found, title))
+        if choice is None:
+            return
+        what, url = choice
+        if what == "copy":
+            screen.app.copy_to_clipboard(url)  # OSC 52: the terminal's clipboard
+            screen.notify(f"Copied {inert_text(url)}", timeout=4, markup=False)
+            return
+        opener = url_opener()
+        if opener is None:
+            screen.notify("No xdg-open nor $BROWSER here: y copies the link instead.",
+                          severity="warning")
+            return
+        command, in_terminal = opener
+        try:
+            if in_terminal:
+                with screen.app.suspend():
+                    subprocess.run([*command, url], check=False)
+            else:
+                open_url(command, url)
+        except OSError as exc:
+            screen.notify(f"Could not open it: {exc}", severity="error", markup=False)
+            return
+        screen.notify(f"Opened {inert_text(url)} with {command[0]}.", markup=False)
 
     # -- forward, bounce -----------------------------------------------------------------
 

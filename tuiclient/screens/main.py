@@ -107,6 +107,9 @@ class MainScreen(Screen):
         # The list as mutt users sort through it: tuiclient/screens/limit.py.
         bind("limit", "limit", label="limit", show=False),
         bind("next_unread", "next_unread", label="next unread", show=False),
+        bind("sort", "sort", label="sort", show=False),
+        bind("fold", "fold", label="fold", show=False),
+        bind("links", "mail('links')", label="links", show=False),
     ]
 
     narrow: reactive[bool] = reactive(False)
@@ -171,7 +174,7 @@ class MainScreen(Screen):
         self.overview.refresh_outbox()
         self.overview.refresh_status()
         self.query_one(ConversationList).focus()
-        self.query_one(ConversationList).muted = frozenset(client_app(self).notifier.muted)
+        self.follow_mutes()
         self._apply_pane()
 
     def pass_down(self) -> None:
@@ -236,7 +239,14 @@ class MainScreen(Screen):
         widget.focus()
 
     def action_back(self) -> None:
-        """Back to the list; in the list, out of a folder to the whole list."""
+        """Back to the list; in the list, out of a folder to the whole list. With
+        conversations marked, Esc clears the marks first (aerc's habit); an input
+        or a prompt that takes Esc keeps it."""
+        if self.triage.marked:
+            n = len(self.triage.marked)
+            self.triage.clear_marks()
+            self.notify(f"{n} mark{'s' * (n != 1)} cleared.", timeout=3)
+            return
         if self.pane == "list" and self.overview.folder is not None and \
                 self.query_one(ConversationList).has_focus:
             self.show_account(self.overview.account or "")
@@ -284,8 +294,26 @@ class MainScreen(Screen):
         if thread is None:
             return
         name = one_line(thread.subject) or listing.party_of(thread)
+        notifier = client_app(self).notifier
+        # The store keeps the mute (`conversation mute` sees it, and it sees that).
+        self.engine.mute_conversation(*key_of(thread), key_of(thread) not in notifier.muted)
         client_app(self).action_toggle_mute(key_of(thread), name)
-        listing.muted = frozenset(client_app(self).notifier.muted)
+        listing.muted = frozenset(notifier.muted)
+
+    def follow_mutes(self) -> None:
+        """The mutes the store keeps (set here or by `tuiclient conversation mute`)
+        are the notifier's. Mutes kept in the notifier's file before the store had
+        them (schema 11) move into the store once, and the file goes."""
+        notifier = client_app(self).notifier
+        kept = notifier.muted_file
+        if kept is not None and kept.exists():
+            for key in set(notifier.muted) - self.engine.muted_conversations():
+                self.engine.mute_conversation(*key, True)
+            kept.unlink(missing_ok=True)
+        notifier.muted_file = None  # the store keeps them now
+        notifier.muted.clear()
+        notifier.muted.update(self.engine.muted_conversations())
+        self.query_one(ConversationList).muted = frozenset(notifier.muted)
 
     def action_command_line(self) -> None:
         self.app.push_screen(CommandLine(commands(self)))
@@ -317,7 +345,7 @@ class MainScreen(Screen):
     def action_mail(self, what: str) -> None:
         mail = self.mail
         {"save": mail.save, "forward": mail.forward, "bounce": mail.bounce,
-         "drafts": mail.drafts}[what]()
+         "drafts": mail.drafts, "links": mail.links}[what]()
 
     def action_limit(self) -> None:
         self.limit.prompt()
@@ -325,8 +353,51 @@ class MainScreen(Screen):
     def action_next_unread(self) -> None:
         self.limit.next_unread()
 
+    def action_sort(self, *words: str) -> None:
+        self.limit.sort_command(list(words))
+
+    def action_fold(self, fold: bool | None = None) -> None:
+        """z: in the list, unfold the conversation under the cursor (its messages
+        indented under its row) or fold it again, as aerc's fold and mutt's
+        collapsed threads; reading, fold the email's quoted text and earlier
+        messages. `fold` None toggles."""
+        listing = self.query_one(ConversationList)
+        if listing.has_focus or self.open_key is None:
+            thread = listing.current
+            if thread is None:
+                return
+            key = key_of(thread)
+            unfolded = dict(listing.expanded)
+            if key in unfolded and fold is not False:
+                del unfolded[key]
+            elif key not in unfolded and fold is not True:
+                unfolded[key] = tuple(self.engine.timeline(*key))
+            listing.expanded = unfolded
+            return
+        view = self.query_one(EmailView)
+        view.folded = not view.folded if fold is None else fold
+
+    def refresh_unfolded(self) -> None:
+        """The unfolded conversations' messages, again where they changed."""
+        listing = self.query_one(ConversationList)
+        if not listing.expanded:
+            return
+        shown = {key_of(t): t for t in listing.rows}
+        unfolded = {}
+        for key, messages in listing.expanded.items():
+            thread = shown.get(key)
+            if thread is None:
+                continue  # gone from the list: folded
+            if thread.message_count != len(messages) or \
+                    thread.unread_count != sum(m.unread for m in messages):
+                messages = tuple(self.engine.timeline(*key))
+            unfolded[key] = messages
+        if unfolded != listing.expanded:
+            listing.expanded = unfolded
+
     def on_conversation_list_rows_changed(self) -> None:
         self.triage.labels_soon()
+        self.refresh_unfolded()
 
     # -- replying -------------------------------------------------------------------------
 

@@ -38,14 +38,19 @@ def newest_lines(messages: list[Message]) -> set[int]:
 
 def lines_in_view(timeline: Timeline) -> list[int]:
     """The timeline's messages (their indexes) with a line on screen now; none when
-    it is not laid out or not shown. Textual's OptionList keeps which option each
-    line of its content is (`_lines`) but offers no public reading of it."""
+    it is not laid out or not shown. Read through Textual's line API: each line an
+    OptionList renders (`render_line`, public) carries its option's index in its
+    style's meta, as OptionList's own mouse handling reads it."""
     if not timeline.display or not timeline.is_mounted or timeline.size.height == 0:
         return []
-    lines = timeline._lines
-    top = int(timeline.scroll_y)
-    bottom = min(top + timeline.scrollable_content_region.height, len(lines))
-    return sorted({lines[y][0] for y in range(max(top, 0), bottom)})
+    found: set[int] = set()
+    for y in range(timeline.scrollable_content_region.height):
+        for segment in timeline.render_line(y):
+            option = segment.style.meta.get("option") if segment.style else None
+            if isinstance(option, int):
+                found.add(option)
+                break
+    return sorted(found)
 
 
 class Marking:

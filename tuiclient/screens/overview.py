@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bridge.engine import Engine
-from bridge.model import DeliveryState, Message, Transport
+from bridge.model import DeliveryState, Message, SortKey, Transport
 from bridge.store.records import Cursor, Thread
 from tuiclient.appref import client_app
 from tuiclient.format import one_line
@@ -69,23 +69,28 @@ class Overview:
         listing.set_rows(threads, exhausted=len(threads) < PAGE)
         listing.border_title = self.title()
 
-    def _page(self, limit: int, before: Cursor | None = None) -> list[Thread]:
+    def _page(self, limit: int, before: Cursor | SortKey | None = None) -> list[Thread]:
+        order = self.screen.query_one(ConversationList).order  # the list's (S, :sort)
         if self.folder is not None:
             account, folder = self.folder
             return self.engine.folder_conversations(account, folder, limit=limit,
-                                                    before=before)
-        return self.engine.conversations(self.account, limit=limit, before=before)
+                                                    before=before, order=order)
+        return self.engine.conversations(self.account, limit=limit, before=before,
+                                         order=order)
 
     def title(self) -> str:
         """What the list shows, for its frame: a folder says so, and how to leave it."""
         if self.folder is not None:
             account, folder = self.folder
-            return f"Folder {one_line(folder)} · {one_line(account)} (esc: all conversations)"
-        if self.account is not None:
-            return f"Conversations · {one_line(self.account)}"
-        return "Conversations"
+            title = f"Folder {one_line(folder)} · {one_line(account)} (esc: all conversations)"
+        elif self.account is not None:
+            title = f"Conversations · {one_line(self.account)}"
+        else:
+            title = "Conversations"
+        order = self.screen.query_one(ConversationList).order.label
+        return f"{title} · {order}" if order else title
 
-    def more(self, before: Cursor) -> None:
+    def more(self, before: Cursor | SortKey) -> None:
         threads = self._page(PAGE, before)
         self.screen.query_one(ConversationList).extend(threads,
                                                       exhausted=len(threads) < PAGE)
@@ -100,7 +105,7 @@ class Overview:
         if self.account not in (None, account) or not self.in_folder(account, thread_id):
             return
         thread = self.engine.thread(account, thread_id)
-        if thread is not None:
+        if thread is not None and not self.engine.conversation_hidden(account, thread_id):
             self.peers_of([thread])
             self.screen.query_one(ConversationList).merge([thread])
 

@@ -11,6 +11,11 @@ Each action is one engine call in a worker. The engine moves the store at once
 and puts it back if the server refuses; the row says where it is going while
 the server answers, and a refusal is one line saying nothing changed.
 
+Chats are conversations too: a chat has no server folder, so d and a on a
+conversation with no email on a server delete it from this machine (asked
+first) or archive it here (out of the list until its next line; u brings it
+back), by the engine's local calls (schema 11).
+
 A part of `MainScreen`, as `Marking` is: it calls the engine for the screen and
 passes the marks and labels down to the list.
 """
@@ -81,6 +86,7 @@ class Triage:
         self.pending: dict[Key, str] = {}  # rows on their way somewhere: "→ Trash…"
         self._roles: dict[str, dict[str, str]] = {}  # account -> folder -> role
         self._labels_due = False  # a pass of the labels is scheduled
+        self._archived_here: list[Key] = []  # the last action, when it was a local archive
 
     @property
     def engine(self) -> Engine:
@@ -146,6 +152,75 @@ class Triage:
             return None
         return Target([m.id for m in emails if m.id is not None], keys, what, emails)
 
+    # -- chats: on this machine only ------------------------------------------------------
+
+    def keys(self) -> list[Key]:
+        """The conversations a key acts on: the marked ones, else the one under the
+        cursor (from the list), else the open one."""
+        listing = self.listing
+        if self.marked:
+            return [key_of(t) for t in listing.rows if key_of(t) in self.marked] + \
+                [k for k in self.marked if k not in {key_of(t) for t in listing.rows}]
+        if listing.has_focus or self.screen.opened.key is None:
+            thread = listing.current
+            return [key_of(thread)] if thread is not None else []
+        return [self.screen.opened.key]
+
+    def chats(self) -> tuple[list[Key], bool]:
+        """Of those, the chats (chat lines only), and whether any other is left
+        (for the server's triage: an email conversation's chat lines stay with it)."""
+        chats: list[Key] = []
+        other = False
+        for key in self.keys():
+            messages = self.screen.opened.messages if key == self.screen.opened.key \
+                else self.engine.timeline(*key)
+            if messages and all(m.transport is Transport.XMPP for m in messages):
+                chats.append(key)
+            else:
+                other = True
+        return chats, other
+
+    def archive_here(self, keys: list[Key]) -> None:
+        for key in keys:
+            try:
+                self.engine.archive_conversation(*key)
+            except LookupError:
+                continue
+        self._archived_here = list(keys)
+        self._gone(keys)
+        self.screen.notify(f"Archived {plural(len(keys), 'chat')} here: back in the list "
+                           "with the next line (u undoes).", markup=False)
+
+    def delete_here(self, keys: list[Key]) -> None:
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            removed = 0
+            for key in keys:
+                try:
+                    removed += self.engine.delete_conversation(*key)
+                except (LookupError, EngineError) as exc:
+                    self.screen.notify(f"Not deleted: {exc}", severity="error",
+                                       markup=False)
+            self._archived_here = []
+            self._gone(keys)
+            self.screen.notify(f"Deleted {plural(len(keys), 'chat')} from this machine "
+                               f"({plural(removed, 'line')}).", markup=False)
+        self.screen.app.push_screen(Confirm(
+            "Delete from this machine?", f"{plural(len(keys), 'chat conversation')}: "
+            "its lines are removed from this store (the server's archive keeps what it "
+            "keeps); u cannot bring them back.", "Delete"), answered)
+
+    def _gone(self, keys: list[Key]) -> None:
+        """Rows archived or deleted here leave the list (and the marks)."""
+        screen = self.screen
+        self.listing.drop(keys)
+        self.marked.difference_update(keys)
+        self.listing.marked = frozenset(self.marked)
+        if screen.opened.key in keys:
+            screen.opened.refresh()
+            screen.show_pane("list")
+
     # -- the actions -------------------------------------------------------------------
 
     def roles(self, account: str) -> dict[str, str]:
@@ -165,6 +240,11 @@ class Triage:
             listing.action_cursor_down()
 
     def delete(self) -> None:
+        chats, other = self.chats()
+        if chats:
+            self.delete_here(chats)
+        if not other:
+            return
         target = self.target("delete")
         if target is None:
             return
@@ -191,6 +271,11 @@ class Triage:
             "u cannot bring them back.", "Delete"), answered)
 
     def archive(self) -> None:
+        chats, other = self.chats()
+        if chats:
+            self.archive_here(chats)
+        if not other:
+            return
         target = self.target("archive")
         if target is not None:
             self.run(target, "→ Archive…", lambda: self.engine.archive(target.rows))
@@ -249,6 +334,14 @@ class Triage:
             self.run(target, "", lambda: self.engine.mark_read(target.rows, read))
 
     def undo(self) -> None:
+        if self._archived_here:  # the last action archived chats here: back they come
+            keys, self._archived_here = self._archived_here, []
+            for key in keys:
+                self.engine.unarchive_conversation(*key)
+            self.follow(keys)
+            self.screen.notify(f"Undone: {plural(len(keys), 'chat')} back in the list.",
+                               markup=False)
+            return
         self.screen.run_worker(self._undo(), name="undo", group="triage")
 
     async def _undo(self) -> None:
@@ -264,6 +357,7 @@ class Triage:
 
     def run(self, target: Target, going: str,
             call: Callable[[], Awaitable[TriageDone]]) -> None:
+        self._archived_here = []  # u now undoes this one
         if going:
             for key in target.keys:
                 self.pending[key] = going

@@ -2,13 +2,21 @@
 
 Only the visible lines are rendered (Textual's line API), rows are loaded a page
 at a time as the cursor nears the end (`NeedMore`, keyset cursors), and a new
-message moves one row instead of reloading the list (`merge`).
+message moves one row instead of reloading the list (`merge`). The rows come in
+the screen's `order` (newest first, by sender, unread first, reversed): the store
+sorts the pages, and a changed row goes where `order.key` puts it.
+
+A conversation can be unfolded in place (z, aerc's fold and mutt's collapsed
+threads, the other way round): its messages, passed down by the screen in
+`expanded`, are drawn indented under its row, one line each. The cursor stays
+on rows; with nothing unfolded a row is a line, as before.
 """
 
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -20,7 +28,8 @@ from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from bridge.model import DeliveryState, Transport
+from bridge.model import DeliveryState, Direction, SortKey, ThreadOrder, Transport
+from bridge.model import Message as Msg
 from bridge.store.records import Cursor, Thread
 from tuiclient.format import CHAT, DELIVERY_MARK, MAIL, Clock, one_line, short_date
 from tuiclient.keys import bind
@@ -42,9 +51,27 @@ def key_of(t: Thread) -> Key:
     return (t.account, t.thread_id)
 
 
-def _order(t: Thread) -> tuple[float, int]:
-    # Sorted ascending on this = most recent first.
-    return (-t.last_date, -t.id)
+class _Reversed:
+    """A sort key that compares the other way round (bisect and sorted use `<`)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: SortKey) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return other.key < self.key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and other.key == self.key
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-equal keys are not hashed
+
+
+def _place(order: ThreadOrder, t: Thread) -> SortKey | _Reversed:
+    """Where a row goes: sorted ascending on this is `order`."""
+    key = order.key(t)
+    return _Reversed(key) if order.reverse else key
 
 
 class ConversationList(ScrollView, can_focus=True):
@@ -85,6 +112,8 @@ class ConversationList(ScrollView, can_focus=True):
     # each row's tags and folder label.
     marked: var[frozenset[Key]] = var(frozenset)
     labels: var[dict[Key, RowLabel]] = var(dict)
+    # Unfolded conversations (z) and their messages, oldest first.
+    expanded: var[dict[Key, Sequence[Msg]]] = var(dict)
 
     class RowsChanged(Message):
         """Rows came, moved or scrolled into view: the screen may pass down their
@@ -108,9 +137,10 @@ class ConversationList(ScrollView, can_focus=True):
             self.keys = keys
 
     class NeedMore(Message):
-        """The cursor is near the last loaded row: load the page after `before`."""
+        """The cursor is near the last loaded row: load the page after `before` (a
+        cursor in the default order, else the order's key of the last row)."""
 
-        def __init__(self, before: Cursor) -> None:
+        def __init__(self, before: Cursor | SortKey) -> None:
             super().__init__()
             self.before = before
 
@@ -119,18 +149,22 @@ class ConversationList(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.me = {m.lower() for m in me if m}  # our own names and addresses
         self.rows: list[Thread] = []
-        self._order: list[tuple[float, int]] = []
+        self._order: list[SortKey | _Reversed] = []
+        self.order = ThreadOrder()  # the screen's; set before the rows of that order
         self.exhausted = False
-        self._asked: Cursor | None = None
+        self._asked: Cursor | SortKey | None = None
         self.clock = clock
         self._wanted: set[Key] = set()  # asked for in NeedPeers, not answered yet
+        # The first line of each row when some are unfolded; None: row i is line i.
+        self._starts: list[int] | None = None
+        self._lines = 0
 
     # -- data in -----------------------------------------------------------------
 
     def set_rows(self, threads: list[Thread], exhausted: bool) -> None:
         keep = self.current
-        self.rows = sorted(threads, key=_order)
-        self._order = [_order(t) for t in self.rows]
+        self.rows = sorted(threads, key=self._key)
+        self._order = [self._key(t) for t in self.rows]
         self.exhausted = exhausted
         self._asked = None
         self._resized()
@@ -146,7 +180,7 @@ class ConversationList(ScrollView, can_focus=True):
         for t in threads:
             if key_of(t) not in known:
                 self.rows.append(t)
-                self._order.append(_order(t))
+                self._order.append(self._key(t))
         self.exhausted = exhausted
         self._asked = None
         self._resized()
@@ -160,7 +194,7 @@ class ConversationList(ScrollView, can_focus=True):
             if old is not None:
                 del self.rows[old]
                 del self._order[old]
-            o = _order(t)
+            o = self._key(t)
             at = bisect_left(self._order, o)
             if at == len(self.rows) and not self.exhausted and self.rows:
                 continue  # older than anything loaded: its page will bring it
@@ -187,6 +221,9 @@ class ConversationList(ScrollView, can_focus=True):
         index = self._index_of(key_of(keep)) if keep else None
         self.cursor = index if index is not None else self.cursor
         self.post_message(self.RowsChanged())
+
+    def _key(self, t: Thread) -> SortKey | _Reversed:
+        return _place(self.order, t)
 
     def watch_names(self) -> None:
         self.refresh()
@@ -232,8 +269,37 @@ class ConversationList(ScrollView, can_focus=True):
         return None
 
     def _resized(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.rows))
+        self._layout()
+        self.virtual_size = Size(self.size.width, self._lines)
         self.refresh()
+
+    def _layout(self) -> None:
+        unfolded = self.expanded
+        if not unfolded:
+            self._starts, self._lines = None, len(self.rows)
+            return
+        starts, line = [], 0
+        for t in self.rows:
+            starts.append(line)
+            line += 1 + len(unfolded.get(key_of(t), ()))
+        self._starts, self._lines = starts, line
+
+    def line_of(self, row: int) -> int:
+        """The line a row is drawn on."""
+        if self._starts is None or not 0 <= row < len(self._starts):
+            return row
+        return self._starts[row]
+
+    def at_line(self, line: int) -> tuple[int, int]:
+        """(row, message) drawn on a line: message -1 for the row itself."""
+        if self._starts is None:
+            return line, -1
+        row = max(0, bisect_right(self._starts, line) - 1)
+        return row, line - self._starts[row] - 1 if row < len(self._starts) else -1
+
+    def watch_expanded(self) -> None:
+        self._resized()
+        self._scroll_to_cursor()
 
     @property
     def current(self) -> Thread | None:
@@ -254,8 +320,8 @@ class ConversationList(ScrollView, can_focus=True):
         return max(0, min(value, len(self.rows) - 1)) if self.rows else 0
 
     def watch_cursor(self, old: int, new: int) -> None:
-        self.refresh_line(old - self.scroll_offset.y)
-        self.refresh_line(new - self.scroll_offset.y)
+        self.refresh_line(self.line_of(old) - self.scroll_offset.y)
+        self.refresh_line(self.line_of(new) - self.scroll_offset.y)
         self._scroll_to_cursor()
         thread = self.current
         if thread is not None:
@@ -263,15 +329,16 @@ class ConversationList(ScrollView, can_focus=True):
         self._maybe_more()
 
     def _scroll_to_cursor(self) -> None:
-        self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, force=True)
+        self.scroll_to_region(Region(0, self.line_of(self.cursor), 1, 1), animate=False,
+                              force=True)
 
     def _maybe_more(self) -> None:
         if self.exhausted or not self.rows:
             return
         visible = max(self.size.height, 10)
         if self.cursor + 2 * visible >= len(self.rows) or \
-                self.scroll_offset.y + 2 * visible >= len(self.rows):
-            before = self.rows[-1].cursor
+                self.scroll_offset.y + 2 * visible >= self._lines:
+            before = self.order.page_after(self.rows[-1])
             if before != self._asked:
                 self._asked = before
                 self.post_message(self.NeedMore(before))
@@ -285,7 +352,7 @@ class ConversationList(ScrollView, can_focus=True):
     def keys_near_view(self, margin: int = 50) -> list[Key]:
         """The conversations on screen and `margin` rows either side: the ones whose
         labels are worth reading now."""
-        top = int(self.scroll_offset.y)
+        top = self.at_line(int(self.scroll_offset.y))[0]
         low = max(0, top - margin)
         return [key_of(t) for t in self.rows[low:top + max(self.size.height, 10) + margin]]
 
@@ -313,7 +380,7 @@ class ConversationList(ScrollView, can_focus=True):
             self.post_message(self.Selected(thread))
 
     def on_click(self, event: Click) -> None:
-        row = event.y + self.scroll_offset.y
+        row = self.at_line(event.y + self.scroll_offset.y)[0]
         if 0 <= row < len(self.rows):
             self.cursor = row
             if event.chain > 1:
@@ -325,11 +392,18 @@ class ConversationList(ScrollView, can_focus=True):
     # -- rendering -------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        index = y + self.scroll_offset.y
+        index, sub = self.at_line(y + self.scroll_offset.y)
         width = self.scrollable_content_region.width
         if index >= len(self.rows):
             return Strip.blank(width, self.rich_style)
         thread = self.rows[index]
+        if sub >= 0:
+            messages = self.expanded.get(key_of(thread), ())
+            if sub >= len(messages):
+                return Strip.blank(width, self.rich_style)
+            line = self.message_text(messages[sub], sub == len(messages) - 1, width)
+            return Strip(list(line.render(self.app.console))).crop_extend(
+                0, width, None).apply_style(self.rich_style)
         text = self.row_text(thread, width)
         base = self.rich_style
         label = self.labels.get(key_of(thread))
@@ -341,6 +415,27 @@ class ConversationList(ScrollView, can_focus=True):
             base = base + self.get_component_rich_style("conversation-list--unread")
         segments = list(text.render(self.app.console))
         return Strip(segments).crop_extend(0, width, None).apply_style(base)
+
+    def message_text(self, m: Msg, last: bool, width: int) -> Text:
+        """One message of an unfolded conversation, under its row: indented, its
+        date, who wrote it and its first words."""
+        dim = self.get_component_rich_style("conversation-list--dim", partial=True)
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        text.append("      " + ("└─ " if last else "├─ "), style=dim)
+        text.append("●" if m.unread else " ", style="bold")
+        text.append(MAIL if m.transport is Transport.EMAIL else CHAT,
+                    style="blue" if m.transport is Transport.EMAIL else "green")
+        text.append(f" {short_date(m.date, self.clock()):>10}  ", style=dim)
+        sender = "me" if m.direction is Direction.OUT else \
+            self.names.get(m.sender.address.lower(), m.sender.name or m.sender.address)
+        text.append(f"{one_line(sender)[:20]:<20}  ")
+        # An email's words when its body is here, else its subject (bodies come
+        # on demand); a chat line's words.
+        snippet = one_line(m.text)[:200]
+        subject = one_line(m.subject) if m.transport is Transport.EMAIL else ""
+        text.append(snippet or subject or "(no text)")
+        text.truncate(max(width, 0), overflow="ellipsis", pad=True)
+        return text
 
     def row_text(self, t: Thread, width: int) -> Text:
         dim = self.get_component_rich_style("conversation-list--dim", partial=True)
@@ -369,7 +464,9 @@ class ConversationList(ScrollView, can_focus=True):
             tail.append(" ")
         if key_of(t) in self.muted:
             tail.append("muted ", style=dim)
-        if t.message_count > 1:
+        if key_of(t) in self.expanded:
+            tail.append(f"▾{t.message_count:>2} ", style=dim)
+        elif t.message_count > 1:
             tail.append(f"{t.message_count:>3} ", style=dim)
         tail.append(f"{date:>10}", style=dim)
         sender_width = max(8, min(20, width // 6))

@@ -1,5 +1,9 @@
 """The email view: one message of the open conversation in full (headers, body,
-files), whichever transport it came by."""
+files), whichever transport it came by.
+
+`folded` (z, `:fold`, `:unfold`; aerc's fold, neomutt's hidden quotes) shows each
+run of quoted lines, and the earlier messages carried along by a handoff, as one
+line each that says how many lines it stands for; z again shows them."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import var
 from textual.widgets import Static
 
+from bridge.handoff import HISTORY_HEAD, TRANSCRIPT_HEAD
 from bridge.model import Message, Party, Transport
 from tuiclient.format import (
     delivery_mark,
@@ -26,6 +31,43 @@ from tuiclient.people import Directory, party_name
 from tuiclient.widgets.timeline import message_text
 
 
+def folded_text(full: Text) -> Text:
+    """`full` (a message's words as shown) with each run of two or more quoted
+    lines, and the carried-over history to its end, folded to one dim line."""
+    lines = full.split("\n", allow_blank=True)
+    out = Text()
+    i = 0
+
+    def fold(what: str, first: str) -> None:
+        out.append(f"▸ {what}", style="dim bold")
+        if first:
+            out.append(f": {first[:60]}{'…' * (len(first) > 60)}", style="dim italic")
+        out.append("  (z unfolds)\n", style="dim")
+    while i < len(lines):
+        line = lines[i]
+        plain = line.plain
+        if plain.startswith((HISTORY_HEAD, TRANSCRIPT_HEAD)):
+            rest = [x.plain for x in lines[i + 1:] if x.plain.strip()]
+            fold(f"earlier messages, {len(rest)} line{'s' * (len(rest) != 1)}",
+                 one_line(rest[0]) if rest else "")
+            break
+        if plain.startswith(">"):
+            j = i
+            while j < len(lines) and lines[j].plain.startswith(">"):
+                j += 1
+            if j - i >= 2:
+                words = next((one_line(x.plain.lstrip("> ")) for x in lines[i:j]
+                              if x.plain.lstrip("> ").strip()), "")
+                fold(f"{j - i} quoted lines", words)
+                i = j
+                continue
+        out.append_text(line)
+        out.append("\n")
+        i += 1
+    out.rstrip()
+    return out
+
+
 class EmailView(VerticalScroll):
     """One message in full: headers, body, files. Its parent passes down who is
     who (`directory`) and the messages of the thread (`thread`, for naming a
@@ -36,6 +78,12 @@ class EmailView(VerticalScroll):
     shown: Message | None = None
     directory: var[Directory] = var(Directory)
     thread: var[Sequence[Message]] = var(tuple)
+    folded: var[bool] = var(False)
+    _note = ""
+
+    def watch_folded(self) -> None:
+        if self.is_mounted and self.shown is not None:
+            self._show_body(self.shown, self._note)
 
     def compose(self) -> ComposeResult:
         yield Static(id="email-head", markup=False)
@@ -50,14 +98,22 @@ class EmailView(VerticalScroll):
             body.update(Text("Choose one in the list and press Enter.", style="dim"))
             return
         self.show_head(m)
+        self._show_body(m, note)
+        self.scroll_home(animate=False)
+
+    def _show_body(self, m: Message, note: str) -> None:
+        body = self.query_one("#email-body", Static)
+        self._note = note
         if note:
             body.update(Text(note, style="dim italic"))
         elif m.malformed:
             body.update(Text("(malformed message, shown raw)\n\n", style="red")
                         + message_text(m))
+        elif not m.text:
+            body.update(Text("(no text)", style="dim"))
         else:
-            body.update(message_text(m) if m.text else Text("(no text)", style="dim"))
-        self.scroll_home(animate=False)
+            text = message_text(m)
+            body.update(folded_text(text) if self.folded else text)
 
     def show_head(self, m: Message) -> None:
         """The headers and marks alone (after F or N), the body as it is."""
