@@ -194,3 +194,15 @@ def test_not_decryptable_says_so(rings, tmp_path: Path) -> None:
 
 def test_status_line_words() -> None:
     assert CryptoStatus().line() == ""
+
+
+def test_an_armored_block_inside_a_multipart_email_is_only_text() -> None:
+    raw = (HEAD + "Subject: pasted\r\nMIME-Version: 1.0\r\n"
+           'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+           "--b\r\nContent-Type: text/plain\r\n\r\nLook:\r\n-----BEGIN PGP MESSAGE-----\r\n"
+           "hQEMA\r\n-----END PGP MESSAGE-----\r\n"
+           '--b\r\nContent-Type: application/pdf; name="a.pdf"\r\n\r\n%PDF-1.4\r\n--b--\r\n'
+           ).encode()
+    parsed = parse_message(raw)
+    assert parsed.pgp is Shape.NONE and parsed.raw is None
+    assert "BEGIN PGP MESSAGE" in parsed.text and len(parsed.attachments) == 1

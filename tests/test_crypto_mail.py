@@ -194,3 +194,64 @@ async def test_encrypting_to_someone_without_a_key_is_refused_and_the_text_kept(
     drafts = raw_mail(world, people.me, "Drafts")
     assert any(b"Typed with care, never lost." in raw for raw in drafts)
     assert raw_mail(world, stranger) == []
+
+
+async def test_the_app_shows_it_decrypted_and_compose_encrypts_or_refuses(
+        world, people) -> None:
+    """The TUI: the email view shows the decrypted words and the status line; in
+    compose, ctrl+g turns encryption on (shown under the title); to someone
+    without a key it is refused, the words kept for P; to bob it goes encrypted."""
+    from textual.widgets import Input, Label, TextArea
+
+    from bridge.config import load_config
+    from tests.test_app import go_to_row, listing, notes, pilot_until, text_of
+    from tuiclient.app import TuiClientApp
+    from tuiclient.drafts import unsent
+    from tuiclient.screens.compose import NewMessageScreen
+    from tuiclient.screens.main import MainScreen
+
+    raw = pgp_mime_encrypted(people.theirs, people.peer.email, people.me.email,
+                             people.headers(), "The secret word is xylophone.", "Our plans")
+    people.deliver(world, raw, "encrypted")
+    await until(lambda: raw_mail(world, people.me), 15, "the mail in Dovecot")
+    app = TuiClientApp(load_config(people.config(world)), probe_on_start=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: bool(listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: True)
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: "xylophone" in text_of(app, "#email-body"))
+        head = text_of(app, "#email-head")
+        assert "encrypted · signed by Bob" in head and "(good, key not certified" in head
+        assert "Our plans" in head  # the protected Subject
+
+        await pilot.press("c")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        compose = app.screen
+        state = lambda: str(compose.query_one("#compose-openpgp", Label).render())  # noqa: E731
+        assert "in clear" in state()
+        stranger = person(world, "carol")
+        await pilot.press(*stranger.email, "tab")
+        compose.query_one("#subject", Input).value = "Sealed"
+        compose.query_one("#body", TextArea).text = "Words that must not be lost."
+        await pilot.press("ctrl+g", "ctrl+g")
+        assert "signed + encrypted" in state()
+        await pilot.press("ctrl+s")
+        assert await pilot_until(pilot, lambda: any("cannot encrypt to" in n
+                                                    for n in notes(app)), 20), notes(app)
+        assert any(u.text == "Words that must not be lost." for u in unsent())
+        assert raw_mail(world, stranger) == []
+
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("c")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        await pilot.press(*people.peer.email, "tab")
+        app.screen.query_one("#subject", Input).value = "Sealed for bob"
+        app.screen.query_one("#body", TextArea).text = "The answer is marimba."
+        await pilot.press("ctrl+g", "ctrl+g", "ctrl+s")
+        await until(lambda: raw_mail(world, people.peer), 20, "bob's copy")
+    (wire,) = raw_mail(world, people.peer)
+    assert b"marimba" not in wire and b"Sealed for bob" not in wire
+    ciphertext = email.message_from_bytes(wire).get_payload()[1].get_payload(decode=True)
+    done = people.theirs.run("--decrypt", "--status-fd", "2", data=ciphertext)
+    assert "[GNUPG:] GOODSIG" in done.stderr.decode()
+    assert b"marimba" in done.stdout

@@ -261,8 +261,12 @@ def _fallback_text(raw: bytes) -> str:
 
 
 def _mark_pgp(parsed: ParsedMessage, msg: EmailMessage_, raw: bytes) -> None:
-    parsed.pgp = shape_of(msg.get_content_type(), str(_safe_call(
-        lambda: msg.get_param("protocol")) or ""), parsed.text)
+    ctype = msg.get_content_type()
+    # Inline PGP counts in a plain-text message only: an armored block pasted into
+    # one part of a multipart email is that part's text, not the email's protection.
+    inline = parsed.text if ctype == "text/plain" else ""
+    parsed.pgp = shape_of(ctype, str(_safe_call(lambda: msg.get_param("protocol")) or ""),
+                          inline)
     if parsed.pgp is Shape.NONE:
         return
     parsed.raw = raw
