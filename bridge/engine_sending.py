@@ -72,8 +72,11 @@ class SendingVerbs:
         return self.ports.mail(account).sender
 
     async def queue_email(self, account: str, mail: EmailMessage, msg_id: str) -> int:
-        """Put an email in the outbox (durably) and send it as soon as possible."""
-        return await self.ports.mail(account).send_leg(mail, msg_id)
+        """Put an email in the outbox (durably) and send it as soon as possible;
+        signed and/or encrypted as the send asked, else as [crypto] says (a forward,
+        a draft sent)."""
+        with outgoing.requested(outgoing.current() or self.protection()):
+            return await self.ports.mail(account).send_leg(mail, msg_id)
 
     # -- replying and handing off (bridge.handoff) ------------------------------------
 

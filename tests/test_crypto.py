@@ -206,3 +206,36 @@ def test_an_armored_block_inside_a_multipart_email_is_only_text() -> None:
     parsed = parse_message(raw)
     assert parsed.pgp is Shape.NONE and parsed.raw is None
     assert "BEGIN PGP MESSAGE" in parsed.text and len(parsed.attachments) == 1
+
+
+def test_the_crypto_table_of_the_config(tmp_path: Path) -> None:
+    from bridge.config import ConfigError, CryptoPolicy, load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    assert load_config(path).crypto == CryptoPolicy()
+    path.write_text('[crypto]\ngnupg_home = "keys"\nindex_decrypted = true\nsign = true\n')
+    policy = load_config(path).crypto
+    assert policy.gnupg_home == tmp_path / "keys"  # beside the config file
+    assert policy.index_decrypted and policy.sign and not policy.encrypt
+    path.write_text('[crypto]\nencrypt = "yes"\n')
+    with pytest.raises(ConfigError, match=r"crypto\.encrypt.*true or false"):
+        load_config(path)
+    path.write_text("[crypto]\nencrpyt = true\n")
+    with pytest.raises(ConfigError, match="encrpyt"):
+        load_config(path)
+
+
+def test_send_options_override_the_defaults() -> None:
+    import argparse
+
+    from bridge.headless.arguments import add_commands, parse
+
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command"))
+    a = parse(parser, ["send", "--to", PEER, "hi"])
+    assert (a.sign, a.encrypt) == (None, None)  # the config decides
+    a = parse(parser, ["reply", "12", "--sign", "--no-encrypt", "hi"])
+    assert (a.sign, a.encrypt) == (True, False)
+    a = parse(parser, ["handoff", "12", "--to", "email", "--encrypt", "--no-sign"])
+    assert (a.sign, a.encrypt) == (False, True)

@@ -255,3 +255,27 @@ async def test_the_app_shows_it_decrypted_and_compose_encrypts_or_refuses(
     done = people.theirs.run("--decrypt", "--status-fd", "2", data=ciphertext)
     assert "[GNUPG:] GOODSIG" in done.stderr.decode()
     assert b"marimba" in done.stdout
+
+
+async def test_the_config_encrypts_by_default_forwards_too_and_no_encrypt_is_clear(
+        world, people) -> None:
+    from tests.others import send_email
+
+    config = people.config(world)
+    config.write_text(config.read_text().replace("index_decrypted = false",
+                                                 "index_decrypted = false\nencrypt = true"))
+    send_email(world, people.peer, [people.me.email], [], "Minutes", "The minutes: oboe.")
+    thread = await synced_thread(config, world, people.me)
+    code, shown, err = await cli(config, "show", thread)
+    assert code == EXIT_OK, err
+    row = shown["messages"][0]["id"]
+    code, _, err = await cli(config, "forward", str(row), "--to", people.peer.email)
+    assert code == EXIT_OK, err
+    code, _, err = await cli(config, "send", "--to", people.peer.email, "--via", "email",
+                             "--subject", "Open words", "--no-encrypt", "Nothing secret.")
+    assert code == EXIT_OK, err
+    await until(lambda: len(raw_mail(world, people.peer)) >= 2, 20, "bob's two emails")
+    forwarded, plain = sorted(raw_mail(world, people.peer), key=lambda r: b"Open words" in r)
+    assert b"oboe" not in forwarded
+    assert email.message_from_bytes(forwarded).get_content_type() == "multipart/encrypted"
+    assert b"Nothing secret." in plain and b"Open words" in plain
