@@ -10,14 +10,17 @@ account's mail port. The names and signatures here are what the front ends call.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .crypto import outgoing
+from .crypto.reading import is_openpgp
 from .errors import EncryptionRefused, EngineError
 from .handoff import ImPlan, ReplyResult
+from .mail.compose import reply_subject
 from .model import ANSWERED, FLAGGED, SEEN, DeliveryState, Message, OutboxItem, Transport
 from .store import owner
 
@@ -44,6 +47,8 @@ class SendingVerbs:
         def accounts(self) -> tuple[AccountConfig, ...]: ...
 
         def message(self, row_id: int) -> Message: ...
+
+        async def fetch_body(self, row_id: int) -> Message: ...
 
     async def mark(self, row_id: int, flag: str, on: bool = True, *,
                    tell: bool = True) -> None:
@@ -97,6 +102,7 @@ class SendingVerbs:
         protection = self.protection(sign, encrypt)
         if protection.encrypt:
             via = self._encrypted_via(via, mixed)
+            protection = await self._protected_subject(row_id, protection)
         with outgoing.requested(protection):
             return await self.handoff.reply(
                 row_id, text, via=via, reply_all=reply_all, history=history,
@@ -110,6 +116,19 @@ class SendingVerbs:
         return outgoing.Protection(sign=policy.sign if sign is None else sign,
                                    encrypt=policy.encrypt if encrypt is None else encrypt,
                                    home=policy.gnupg_home)
+
+    async def _protected_subject(self, row_id: int, protection: outgoing.Protection
+                                 ) -> outgoing.Protection:
+        """An encrypted reply to an encrypted email answers its real Subject (the
+        protected one, inside the encryption) instead of the outer "..."."""
+        original = self.message(row_id)
+        if not is_openpgp(original):
+            return protection
+        opened = await self.fetch_body(row_id)
+        if opened.crypto is None or not opened.crypto.protected_subject:
+            return protection
+        return dataclasses.replace(protection, subject=(
+            reply_subject(original.subject), reply_subject(opened.subject)))
 
     @staticmethod
     def _encrypted_via(via: str, mixed: bool = False) -> str:

@@ -129,6 +129,8 @@ def test_we_sign_and_encrypt_gpg_decrypts_and_checks_our_signature(rings) -> Non
                      encrypt=True)
     wire = sealed.as_bytes()
     assert b"xylophone" not in wire and b"Secret plans" not in wire
+    # Every line ends in CRLF: SMTP servers read a bare LF as no line end at all.
+    assert b"\n" not in wire.replace(b"\r\n", b"")
     outer = email.message_from_bytes(wire)
     assert outer["Subject"] == HIDDEN_SUBJECT
     assert outer.get_content_type() == "multipart/encrypted"

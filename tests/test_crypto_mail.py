@@ -279,3 +279,28 @@ async def test_the_config_encrypts_by_default_forwards_too_and_no_encrypt_is_cle
     assert b"oboe" not in forwarded
     assert email.message_from_bytes(forwarded).get_content_type() == "multipart/encrypted"
     assert b"Nothing secret." in plain and b"Open words" in plain
+
+
+async def test_an_encrypted_reply_keeps_the_thread_and_quotes_nothing_in_clear(
+        world, people) -> None:
+    raw = pgp_mime_encrypted(people.theirs, people.peer.email, people.me.email,
+                             people.headers() + "Message-ID: <plans-1@example.net>\r\n",
+                             "The secret word is xylophone.", "Our plans")
+    people.deliver(world, raw, "encrypted")
+    config = people.config(world)
+    thread = await synced_thread(config, world, people.me)
+    code, shown, err = await cli(config, "show", thread)
+    assert code == EXIT_OK, err
+    row = shown["messages"][0]["id"]
+    code, out, err = await cli(config, "reply", str(row), "--sign", "--encrypt", "--history",
+                               "Agreed: marimba.")
+    assert code == EXIT_OK, (out, err)
+    await until(lambda: raw_mail(world, people.peer), 20, "bob's copy")
+    (wire,) = raw_mail(world, people.peer)
+    outer = email.message_from_bytes(wire)
+    assert outer["Subject"] == "..." and b"marimba" not in wire and b"xylophone" not in wire
+    assert outer["In-Reply-To"].strip() == "<plans-1@example.net>"
+    done = people.theirs.run("--decrypt", data=outer.get_payload()[1].get_payload(decode=True))
+    inner = email.message_from_bytes(done.stdout)
+    assert inner["Subject"] == "Re: Our plans"  # from the protected Subject
+    assert b"marimba" in done.stdout

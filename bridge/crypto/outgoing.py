@@ -10,6 +10,7 @@ meant to be encrypted ever leaves in clear.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -27,6 +28,10 @@ class Protection:
     encrypt: bool = False
     # The keyring (None: gpg's own default).
     home: Path | None = None
+    # A reply to an encrypted email: the Subject the reply was given from the outer
+    # "...", and the one it stands for (from the protected Subject). It is put
+    # back only inside the encryption: a reply sent in clear keeps "Re: ...".
+    subject: tuple[str, str] | None = None
 
     @property
     def wanted(self) -> bool:
@@ -82,6 +87,11 @@ def seal(mail: EmailMessage, account_address: str) -> EmailMessage:
                 "not sent: cannot encrypt to " + ", ".join(missing)
                 + ": no usable OpenPGP key in your keyring (import theirs with "
                 "`gpg --import`, or send with --no-encrypt)", missing)
+    if protection.encrypt and protection.subject is not None:
+        hidden, real = protection.subject
+        if str(mail.get("Subject", "")) == hidden:
+            mail = copy.deepcopy(mail)
+            mail.replace_header("Subject", real)
     try:
         return protect(mail, port, sender=sender, recipients=recipients,
                        sign=protection.sign, encrypt=protection.encrypt)

@@ -204,7 +204,8 @@ def _signed_bytes(raw: bytes, boundary: str) -> bytes | None:
 
 
 def _crlf(data: bytes) -> bytes:
-    """RFC 3156's canonical form: every line ends in CRLF."""
+    """RFC 3156's canonical form, and SMTP's: every line ends in CRLF (gpg's armor
+    ends its lines in LF alone; a server reads that as one line, too long)."""
     return re.sub(rb"\r?\n", b"\r\n", data)
 
 
@@ -237,7 +238,7 @@ def protect(mail: EmailMessage, port: OpenPGP, *, sender: str, recipients: Seque
             'Content-Type: application/octet-stream; name="encrypted.asc"\r\n'
             "Content-Description: OpenPGP encrypted message\r\n"
             'Content-Disposition: inline; filename="encrypted.asc"\r\n\r\n'
-        ).encode() + payload.rstrip(b"\r\n") + f"\r\n\r\n--{boundary}--\r\n".encode()
+        ).encode() + _crlf(payload.rstrip(b"\r\n")) + f"\r\n\r\n--{boundary}--\r\n".encode()
         ctype = ('multipart/encrypted; protocol="application/pgp-encrypted"; '
                  f'boundary="{boundary}"')
         return _outer(mail, ctype, body, hide_subject=True)
@@ -252,7 +253,7 @@ def protect(mail: EmailMessage, port: OpenPGP, *, sender: str, recipients: Seque
         'Content-Type: application/pgp-signature; name="signature.asc"\r\n'
         "Content-Description: OpenPGP digital signature\r\n"
         'Content-Disposition: attachment; filename="signature.asc"\r\n\r\n'
-    ).encode() + signature.rstrip(b"\r\n") + f"\r\n\r\n--{boundary}--\r\n".encode()
+    ).encode() + _crlf(signature.rstrip(b"\r\n")) + f"\r\n\r\n--{boundary}--\r\n".encode()
     ctype = (f'multipart/signed; micalg="{micalg}"; protocol="application/pgp-signature"; '
              f'boundary="{boundary}"')
     return _outer(mail, ctype, body, hide_subject=False)
