@@ -11,11 +11,13 @@ here are the user's answers about people (`confirm_address`, `map_contact`,
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .crypto.reading import is_openpgp, open_stored, sealed_view
 from .identity import Resolution, normalize_email, normalize_jid
 from .model import (
     Availability,
@@ -128,9 +130,11 @@ class EngineReads:
         """A conversation as one list across both transports, oldest first.
 
         A message seen through both transports (one message id) appears once: the
-        copy with the furthest delivery state and a body wins.
+        copy with the furthest delivery state and a body wins. An OpenPGP email
+        shows as opened when this process opened it already, else with no text
+        (`fetch_body` opens it).
         """
-        return self.handoff.timeline(account, thread_id)
+        return [self._as_opened(m) for m in self.handoff.timeline(account, thread_id)]
 
     def search(self, query: str, limit: int = 50, account: str | None = None) -> list[Message]:
         """Search mail and chat. A bulk import leaves rows waiting for the full-text
@@ -162,8 +166,44 @@ class EngineReads:
         return self.store.path
 
     async def fetch_body(self, row_id: int) -> Message:
-        """The message with its body, fetched (BODY.PEEK) and cached if needed."""
-        return await self.handoff.fetch_body(row_id)
+        """The message with its body, fetched (BODY.PEEK) and cached if needed. An
+        OpenPGP email comes decrypted and/or verified, its `crypto` telling how
+        (bridge.crypto.reading); gpg-agent may ask for a passphrase meanwhile."""
+        m = await self.handoff.fetch_body(row_id)
+        if not is_openpgp(m):
+            return m
+        return await asyncio.to_thread(self._open_openpgp, m)
+
+    def _open_openpgp(self, m: Message) -> Message:
+        from .crypto.openpgp import OpenPGP
+
+        policy = self.config.crypto
+        opened = open_stored(m, OpenPGP(policy.gnupg_home), self.store.store_blob)
+        status = opened.crypto
+        if m.id is not None and status is not None:
+            self._opened()[m.id] = opened
+            # The index gets decrypted words only when the user allowed it.
+            if policy.index_decrypted and status.decrypted and opened.text != m.text:
+                self.store.set_body(m.id, opened.text, m.attachments)
+        return opened
+
+    def _opened(self) -> dict[int, Message]:
+        """OpenPGP emails opened by this process, by row: kept in memory only, so a
+        conversation shown again needs neither gpg nor the index."""
+        cache: dict[int, Message] | None = getattr(self, "_openpgp_cache", None)
+        if cache is None:
+            cache = {}
+            self._openpgp_cache = cache
+        return cache
+
+    def _as_opened(self, m: Message) -> Message:
+        if not is_openpgp(m):
+            return m
+        done = self._opened().get(m.id or 0)
+        if done is None:
+            return sealed_view(m)
+        return dataclasses.replace(m, text=done.text, subject=done.subject,
+                                   attachments=done.attachments, crypto=done.crypto)
 
     async def fetch_headers(self, row_id: int, names: Sequence[str]) -> dict[str, str]:
         """Named header fields of an email, read from the IMAP server (the store

@@ -10,18 +10,22 @@ account's mail port. The names and signatures here are what the front ends call.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import EngineError
+from .crypto import outgoing
+from .crypto.reading import is_openpgp
+from .errors import EncryptionRefused, EngineError
 from .handoff import ImPlan, ReplyResult
+from .mail.compose import reply_subject
 from .model import ANSWERED, FLAGGED, SEEN, DeliveryState, Message, OutboxItem, Transport
 from .store import owner
 
 if TYPE_CHECKING:
-    from .config import AccountConfig
+    from .config import AccountConfig, Config
     from .engine_ports import EnginePorts
     from .handoff import Handoff
     from .mail.send import MailSender
@@ -33,6 +37,7 @@ class SendingVerbs:
     """Sending and the outbox (a part of the Engine; see the module's doc)."""
 
     if TYPE_CHECKING:  # the engine's parts and calls these verbs go through
+        config: Config
         store: Store
         ports: EnginePorts
         handoff: Handoff
@@ -42,6 +47,8 @@ class SendingVerbs:
         def accounts(self) -> tuple[AccountConfig, ...]: ...
 
         def message(self, row_id: int) -> Message: ...
+
+        async def fetch_body(self, row_id: int) -> Message: ...
 
     async def mark(self, row_id: int, flag: str, on: bool = True, *,
                    tell: bool = True) -> None:
@@ -70,8 +77,11 @@ class SendingVerbs:
         return self.ports.mail(account).sender
 
     async def queue_email(self, account: str, mail: EmailMessage, msg_id: str) -> int:
-        """Put an email in the outbox (durably) and send it as soon as possible."""
-        return await self.ports.mail(account).send_leg(mail, msg_id)
+        """Put an email in the outbox (durably) and send it as soon as possible;
+        signed and/or encrypted as the send asked, else as [crypto] says (a forward,
+        a draft sent)."""
+        with outgoing.requested(outgoing.current() or self.protection()):
+            return await self.ports.mail(account).send_leg(mail, msg_id)
 
     # -- replying and handing off (bridge.handoff) ------------------------------------
 
@@ -81,26 +91,72 @@ class SendingVerbs:
                     separate_chats: bool = False,
                     when_away: str | None = None,
                     headers: dict[str, str] | None = None,
-                    files: Sequence[Path] = ()) -> ReplyResult:
+                    files: Sequence[Path] = (),
+                    sign: bool | None = None, encrypt: bool | None = None) -> ReplyResult:
         """Answer a message by email or by IM, whatever transport it came by
         (`via`: "email", "im", or "auto": the one rule, bridge.handoff.auto).
-        `files`: files from disk for an email reply. See `Handoff.reply` for the
-        rest."""
-        return await self.handoff.reply(
-            row_id, text, via=via, reply_all=reply_all, history=history,
-            attachments=attachments, mixed=mixed, separate_chats=separate_chats,
-            when_away=when_away, headers=headers, files=files)
+        `files`: files from disk for an email reply. `sign`/`encrypt`: OpenPGP for
+        the email (None: the config's [crypto] default); encryption that cannot
+        be done raises EncryptionRefused and sends nothing. See `Handoff.reply`
+        for the rest."""
+        protection = self.protection(sign, encrypt)
+        if protection.encrypt:
+            via = self._encrypted_via(via, mixed)
+            protection = await self._protected_subject(row_id, protection)
+        with outgoing.requested(protection):
+            return await self.handoff.reply(
+                row_id, text, via=via, reply_all=reply_all, history=history,
+                attachments=attachments, mixed=mixed, separate_chats=separate_chats,
+                when_away=when_away, headers=headers, files=files)
+
+    def protection(self, sign: bool | None = None, encrypt: bool | None = None
+                   ) -> outgoing.Protection:
+        """What a send does with OpenPGP: the [crypto] defaults, unless told."""
+        policy = self.config.crypto
+        return outgoing.Protection(sign=policy.sign if sign is None else sign,
+                                   encrypt=policy.encrypt if encrypt is None else encrypt,
+                                   home=policy.gnupg_home)
+
+    async def _protected_subject(self, row_id: int, protection: outgoing.Protection
+                                 ) -> outgoing.Protection:
+        """An encrypted reply to an encrypted email answers its real Subject (the
+        protected one, inside the encryption) instead of the outer "..."."""
+        original = self.message(row_id)
+        if not is_openpgp(original):
+            return protection
+        opened = await self.fetch_body(row_id)
+        if opened.crypto is None or not opened.crypto.protected_subject:
+            return protection
+        return dataclasses.replace(protection, subject=(
+            reply_subject(original.subject), reply_subject(opened.subject)))
+
+    @staticmethod
+    def _encrypted_via(via: str, mixed: bool = False) -> str:
+        """An encrypted message goes by email: chat has no encryption yet (OMEMO
+        comes later), and nothing asked to be encrypted goes in clear."""
+        if via == "im" or mixed:
+            raise EncryptionRefused("not sent: a chat message cannot be encrypted yet "
+                                    "(no OMEMO); send it by email, or with --no-encrypt")
+        return "email"
 
     async def send_message(self, account: str, to: Sequence[str], text: str, *,
                            via: str = "im", subject: str = "",
                            when_away: str | None = None,
-                           attachments: Sequence[Path] = ()) -> ReplyResult:
+                           attachments: Sequence[Path] = (),
+                           sign: bool | None = None, encrypt: bool | None = None
+                           ) -> ReplyResult:
         """Start a conversation (or continue the chat with someone): by IM to JIDs
-        (or email addresses mapped to them), by email, or "auto" (the one rule)."""
+        (or email addresses mapped to them), by email, or "auto" (the one rule).
+        `sign`/`encrypt` as for `reply`."""
+        protection = self.protection(sign, encrypt)
+        if protection.encrypt:
+            via = self._encrypted_via(via)
         if via == "auto":
             via = self.auto_via(account, to)
-        return await self.handoff.send_message(account, to, text, via=via, subject=subject,
-                                               when_away=when_away, attachments=attachments)
+        with outgoing.requested(protection):
+            return await self.handoff.send_message(account, to, text, via=via,
+                                                   subject=subject, when_away=when_away,
+                                                   attachments=attachments)
 
     def auto_via(self, account: str, to: Sequence[str]) -> str:
         """What "auto" picks for a new message to `to`: "im" or "email"."""

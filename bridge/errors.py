@@ -1,9 +1,10 @@
 """The answers an action can get besides success, in one place.
 
-`EngineError` (cannot, and why) and `ContactAway` (they are away: send anyway,
-defer, or email?); the third, `UnmappedParty` (who is X on that transport?), is
-bridge.identity's. Their own module, so that the parts behind the engine (ports,
-policy) raise what the front ends catch without importing the engine.
+`EngineError` (cannot, and why; `EncryptionRefused` is one kind), `ContactAway` (they
+are away: send anyway, defer, or email?); the third, `UnmappedParty` (who is X on
+that transport?), is bridge.identity's. Their own module, so that the parts behind
+the engine (ports, policy) raise what the front ends catch without importing the
+engine.
 """
 
 from __future__ import annotations
@@ -37,3 +38,14 @@ def describe_presence(p: ContactPresence) -> str:
             Availability.BLOCKED: "blocked or refusing messages",
             Availability.AVAILABLE: "available"}[p.availability]
     return f"{p.jid} is {what}" + (f": {p.status}" if p.status else "")
+
+
+class EncryptionRefused(EngineError):
+    """Encryption was asked for and cannot be done (someone has no key, or the
+    transport cannot be encrypted yet): nothing was sent, in clear or otherwise.
+    `missing` names whom it could not be encrypted to; headless mode exits with
+    its own code (bridge.headless.outcome.EXIT_ENCRYPTION)."""
+
+    def __init__(self, reason: str, missing: Sequence[str] = ()) -> None:
+        self.missing = list(missing)
+        super().__init__(reason)

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from .crypto.status import CryptoStatus
+
 
 class Transport(StrEnum):
     EMAIL = "email"
@@ -130,6 +132,9 @@ class Message:
     # correction replaced the text, and when the sender retracted it (text gone).
     edited: float | None = None
     retracted: float | None = None
+    # End-to-end protection as found when the message was opened (bridge.crypto):
+    # None for a message that had none, or that was not opened yet.
+    crypto: CryptoStatus | None = None
 
     def __post_init__(self) -> None:
         # Callers (and JSON round-trips) hand in plain strings; coercing here means

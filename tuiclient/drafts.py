@@ -27,6 +27,9 @@ class ReplyDraft:
     text: str = ""
     files: list[Path] = field(default_factory=list)  # from disk, by path (email only)
     resumed: int | None = None  # the draft (its row) this reply was written from
+    # OpenPGP for the email (None: the config's [crypto] default).
+    sign: bool | None = None
+    encrypt: bool | None = None
 
     def describe(self) -> str:
         parts = ["to all" if self.reply_all else "to the sender"]
@@ -51,6 +54,9 @@ class NewMessage:
     # its threading goes on with it.
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
+    # OpenPGP for the email (None: the config's [crypto] default).
+    sign: bool | None = None
+    encrypt: bool | None = None
 
 
 @dataclass

@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bridge.engine import ContactAway, EngineError, ReplyResult, UnmappedParty
+from bridge.errors import EncryptionRefused
 from tuiclient.appref import client_app
-from tuiclient.drafts import NewMessage, ReplyDraft
+from tuiclient.drafts import NewMessage, ReplyDraft, keep_unsent
 from tuiclient.screens.prompts import AddressScreen, DeferScreen
 
 if TYPE_CHECKING:
+    from textual.app import App
     from textual.screen import Screen
 
 __all__ = ["NewMessage", "ReplyDraft", "send_new", "send_reply", "sent_words"]
@@ -36,7 +38,8 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
             return await engine.reply(draft.message.id, draft.text, via=draft.via,
                                       reply_all=draft.reply_all, history=draft.history,
                                       attachments=attachments, when_away=when_away,
-                                      mixed=mixed, files=list(draft.files))
+                                      mixed=mixed, files=list(draft.files),
+                                      sign=draft.sign, encrypt=draft.encrypt)
         except UnmappedParty as exc:
             again = [r.query for r in exc.unresolved if r.query in answered]
             if again:
@@ -64,6 +67,10 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
                 app.notify("Reply not sent.", severity="warning")
                 return None
             when_away = choice
+        except EncryptionRefused as exc:
+            m = draft.message
+            kept(app, exc, m.account, [m.sender.address], m.subject, draft.text)
+            return None
         except (EngineError, OSError) as exc:
             app.notify(str(exc), title="Reply not sent", severity="error", timeout=10,
                        markup=False)
@@ -80,18 +87,35 @@ async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
         try:
             return await engine.send_message(new.account, new.to, new.text, via=new.via,
                                              subject=new.subject, when_away=when_away,
-                                             attachments=new.files)
+                                             attachments=new.files, sign=new.sign,
+                                             encrypt=new.encrypt)
         except ContactAway as exc:
             choice = await app.push_screen_wait(DeferScreen(exc.presences))
             if choice is None:
                 app.notify("Message not sent.", severity="warning")
                 return None
             when_away = choice
+        except EncryptionRefused as exc:
+            kept(app, exc, new.account, new.to, new.subject, new.text)
+            return None
         except (EngineError, OSError, UnmappedParty) as exc:
             app.notify(str(exc), title="Message not sent", severity="error", timeout=10,
                        markup=False)
             return None
     return None
+
+
+def kept(app: App, exc: EncryptionRefused, account: str, to: list[str], subject: str,
+         text: str) -> None:
+    """An encryption refusal: nothing was sent; the text is kept on this machine
+    (0600, never on the server in clear), and P offers it again."""
+    try:
+        keep_unsent(account, to, subject, text)
+        where = "Your text is kept: P offers it again."
+    except OSError as failed:
+        where = f"Your text could not be kept ({failed}): copy it before leaving."
+    app.notify(f"{exc} {where}", title="Not encrypted, not sent", severity="error",
+               timeout=15, markup=False)
 
 
 def sent_words(result: ReplyResult) -> str:

@@ -31,6 +31,12 @@ names another one. Its layout::
                                       # | dbus | osc777 | osc9 | off
     notify_command = ["notify.sh"]    # run (never by a shell) with kind, sender, summary
 
+    [crypto]                          # all optional: OpenPGP for mail (bridge.crypto)
+    gnupg_home = "~/.gnupg"           # default: what gpg uses ($GNUPGHOME, ~/.gnupg)
+    index_decrypted = false           # put decrypted text in the search index
+    sign = false                      # sign every email unless told otherwise
+    encrypt = false                   # encrypt every email unless told otherwise
+
     [keys]                            # optional: action = "key" or ["key", "key"]
     reply_im = "m"                    # two actions bound to one key are reported
 
@@ -121,6 +127,7 @@ from .schema import (
     Config,
     ConfigError,
     ContactConfig,
+    CryptoPolicy,
     DeferralPolicy,
     DomainRule,
     HandoffPolicy,
@@ -161,6 +168,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ContactConfig",
+    "CryptoPolicy",
     "DeferralPolicy",
     "DomainRule",
     "HandoffPolicy",

@@ -40,6 +40,7 @@ from .schema import (
     Config,
     ConfigError,
     ContactConfig,
+    CryptoPolicy,
     DeferralPolicy,
     DomainRule,
     HandoffPolicy,
@@ -56,7 +57,8 @@ PASSWORD_KEYS = frozenset({"password", "pass", "passwd", "passphrase", "pwd", "s
 
 
 _TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff",
-             "health", "notify")
+             "health", "notify", "crypto")
+_CRYPTO_KEYS = ("gnupg_home", "index_decrypted", "sign", "encrypt")
 _NOTIFY_KEYS = ("notify_command", "bell", "desktop")
 _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
                   "folder", "email_by_im_after")
@@ -139,6 +141,7 @@ class ConfigReader(TokenSettings):
         notify = self.notify(raw)
         handoff = self.handoff(raw)
         health = self.health(raw)
+        crypto = self.crypto(raw)
         return Config(
             path=self.path,
             accounts=accounts,
@@ -151,6 +154,7 @@ class ConfigReader(TokenSettings):
             notify=notify,
             handoff=handoff,
             health=health,
+            crypto=crypto,
         )
 
     # -- generic checks ----------------------------------------------------
@@ -249,6 +253,20 @@ class ConfigReader(TokenSettings):
             email_by_im_after=(self.duration(table, prefix, "email_by_im_after", 0.0)
                                if "email_by_im_after" in table else None),
         )
+
+    def crypto(self, raw: dict[str, Any]) -> CryptoPolicy:
+        table = self.table(raw, "", "crypto")
+        if table is None:
+            return CryptoPolicy()
+        self.check_keys(table, "crypto", _CRYPTO_KEYS)
+        home = self.string(table, "crypto", "gnupg_home")
+        path = Path(home).expanduser() if home is not None else None
+        if path is not None and not path.is_absolute():
+            path = self.base_dir / path
+        return CryptoPolicy(gnupg_home=path,
+                            index_decrypted=self.boolean(table, "crypto", "index_decrypted"),
+                            sign=self.boolean(table, "crypto", "sign"),
+                            encrypt=self.boolean(table, "crypto", "encrypt"))
 
     def handoff(self, raw: dict[str, Any]) -> HandoffPolicy:
         table = self.table(raw, "", "handoff")

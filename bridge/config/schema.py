@@ -183,6 +183,20 @@ class NotifyPolicy:
 
 
 @dataclass(frozen=True)
+class CryptoPolicy:
+    """[crypto]: OpenPGP for mail (see bridge.crypto)."""
+
+    # The GnuPG home to use; None: the one gpg itself uses ($GNUPGHOME, ~/.gnupg).
+    gnupg_home: Path | None = None
+    # Put the text of decrypted mail into the search index (the store on disk then
+    # holds it in clear); by default encrypted mail is found by its headers only.
+    index_decrypted: bool = False
+    # What every email does unless the send says otherwise (--sign, --no-encrypt...).
+    sign: bool = False
+    encrypt: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     accounts: tuple[AccountConfig, ...] = ()
@@ -197,6 +211,7 @@ class Config:
     notify: NotifyPolicy = field(default_factory=lambda: NotifyPolicy())
     handoff: HandoffPolicy = field(default_factory=lambda: HandoffPolicy())
     health: HealthPolicy = field(default_factory=HealthPolicy)
+    crypto: CryptoPolicy = field(default_factory=CryptoPolicy)
 
     def account(self, name: str) -> AccountConfig:
         """The account called `name`; KeyError (listing the known names) if none."""

@@ -33,6 +33,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--wait", type=float, default=10.0,
                        help="seconds to wait for the server and the receipt (default 10)")
 
+    def crypto_options(p: argparse.ArgumentParser) -> None:
+        # None: the config's [crypto] default; refusals exit 9 (EXIT_ENCRYPTION).
+        p.add_argument("--sign", action="store_const", const=True, default=None,
+                       help="sign the email with your OpenPGP key (PGP/MIME)")
+        p.add_argument("--no-sign", action="store_const", const=False, dest="sign",
+                       help="do not sign, whatever the config says")
+        p.add_argument("--encrypt", action="store_const", const=True, default=None,
+                       help="encrypt the email to every recipient (and to you); refused "
+                            "with exit 9 when someone has no key, nothing sent")
+        p.add_argument("--no-encrypt", action="store_const", const=False, dest="encrypt",
+                       help="send in clear, whatever the config says")
+
     def reply_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--all", action="store_true", dest="reply_all",
                        help="to every party, not just the sender")
@@ -69,6 +81,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--file", action="append", default=[], type=Path, metavar="PATH",
                    help="attach a file")
     send_options(p)
+    crypto_options(p)
     text_args(p)
     p = sub.add_parser("reply", parents=[common], help="answer a message by email or IM")
     p.add_argument("message", help="a message number (#N in `show`) or its message id")
@@ -77,6 +90,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="attach a file from disk (repeatable; the reply goes by email)")
     reply_options(p)
     send_options(p)
+    crypto_options(p)
     text_args(p)
     p = sub.add_parser("handoff", parents=[common], help="move a conversation to IM or email")
     p.add_argument("thread")
@@ -85,6 +99,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="to email: leave out the files shared in the chat (carried by default)")
     reply_options(p)
     send_options(p)
+    crypto_options(p)
     text_args(p)
     p = sub.add_parser("outbox", parents=[common], help="what waits to be sent")
     osub = p.add_subparsers(dest="outbox_command")

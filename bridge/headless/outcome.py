@@ -23,6 +23,8 @@ EXIT_NETWORK = 5
 EXIT_NOT_DELIVERED = 6
 EXIT_DECIDE = 7
 EXIT_STORE = 8
+# Encryption was asked for and cannot be done (someone has no key): nothing sent.
+EXIT_ENCRYPTION = 9
 
 # After SIGTERM/SIGINT, how long the engine may take to say goodbye to the servers.
 STOP_GRACE = 1.0

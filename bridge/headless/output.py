@@ -112,6 +112,8 @@ def message_block(m: Message, reactions: Sequence[Reaction] = ()) -> str:
         lines.append("  subject: " + one_line(m.subject, 200))
     elif m.transport is Transport.EMAIL:
         lines.append("  subject: " + NO_SUBJECT)
+    if m.crypto is not None:
+        lines.append("  openpgp: " + one_line(m.crypto.line(), 300))
     for a in m.attachments:
         lines.append(f"  file: {t(a.filename)} ({t(a.content_type)}, {a.size} bytes)")
     body = t(m.text).rstrip()

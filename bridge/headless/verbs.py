@@ -15,12 +15,14 @@ import contextlib
 from pathlib import Path
 
 from ..engine import EngineError, ReplyResult
+from ..errors import EncryptionRefused
 from ..identity import normalize_email, normalize_jid
 from ..model import DeliveryState, Direction, Message, ThreadOrder, Transport
 from . import output as out
 from .host import Headless, find_message, find_thread, read_text, settle
 from .outcome import (
     EXIT_AUTH,
+    EXIT_ENCRYPTION,
     EXIT_FAILED,
     EXIT_NETWORK,
     EXIT_OK,
@@ -57,6 +59,8 @@ async def cmd_show(h: Headless, a: argparse.Namespace) -> Outcome:
             with contextlib.suppress(EngineError):
                 await h.engine.fetch_body(m.id or 0)
         if missing:
+            # An OpenPGP email comes back opened (decrypted, checked): the engine
+            # keeps it so for this process's timeline.
             timeline = h.engine.timeline(th.account, th.thread_id)
     lines = [f"{out.one_line(th.subject, 100) or out.NO_SUBJECT}  [{th.thread_id}]", ""]
     # Chat lines' reactions (XEP-0444), by row id: who, with what.
@@ -119,13 +123,38 @@ async def _reply(h: Headless, original: Message, text: str, via: str,
     if via == "im" and not h.engine.chat_online(original.account):
         h.need_xmpp(original.account)
         via = "email"
+    if via == "auto" and h.engine.protection(a.sign, a.encrypt).encrypt:
+        via = "email"  # an encrypted reply goes by email (chat has no encryption yet)
     # "auto" is the engine's one rule (bridge.handoff.auto): email without a chat
     # connection, chat when everyone is mapped and available.
-    result = await h.engine.reply(original.id or 0, text, via=via, reply_all=a.reply_all,
-                                  history=a.history, attachments=attach, mixed=a.mixed,
-                                  separate_chats=a.separate_chats, when_away=a.when_away,
-                                  files=files)
+    try:
+        result = await h.engine.reply(original.id or 0, text, via=via, reply_all=a.reply_all,
+                                      history=a.history, attachments=attach, mixed=a.mixed,
+                                      separate_chats=a.separate_chats, when_away=a.when_away,
+                                      files=files, sign=a.sign, encrypt=a.encrypt)
+    except EncryptionRefused as exc:
+        raise await _refused(h, exc, original.account, text, answering=original.id) from exc
     return await settle(h.engine, result, a.wait, h.stop)
+
+
+async def _refused(h: Headless, exc: EncryptionRefused, account: str, text: str, *,
+                   to: list[str] | None = None, subject: str = "",
+                   answering: int | None = None) -> CommandError:
+    """Exit 9 for an encryption refusal; the typed text is kept as a draft in the
+    account's Drafts folder (resume it once the keys are there), where it can be."""
+    kept = ""
+    detail: dict[str, object] = {"kind": "encryption", "missing": exc.missing}
+    if h.engine.account(account).imap is not None:
+        try:
+            draft = await h.engine.draft_save(account, to or [], subject, text,
+                                              answering=answering)
+        except (EngineError, OSError) as failed:
+            kept = f" The text could not be kept as a draft either: {failed}"
+        else:
+            detail["draft"] = draft.id
+            kept = (" The text is kept in Drafts, unencrypted like any draft "
+                    f"(draft #{draft.id}).")
+    return CommandError(EXIT_ENCRYPTION, f"{exc}.{kept}", detail)
 
 
 async def cmd_reply(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -160,6 +189,8 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
             raise CommandError(EXIT_USAGE, f"no file {path}")
     via = a.via
     await h.up(xmpp=True)
+    if via == "auto" and h.engine.protection(a.sign, a.encrypt).encrypt:
+        via = "email"  # an encrypted message goes by email (chat has no encryption yet)
     if via == "auto":
         via = h.engine.auto_via(account, a.to)  # the engine's one rule
     elif via == "im" and not h.engine.chat_online(account):
@@ -168,8 +199,12 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
         detail = h.failures.get((account, "xmpp"), "")
         if "login refused" in detail or "auth" in detail.lower():
             h.need_xmpp(account)
-    result = await h.engine.send_message(account, a.to, text, via=via, subject=a.subject,
-                                         when_away=a.when_away, attachments=a.file)
+    try:
+        result = await h.engine.send_message(account, a.to, text, via=via, subject=a.subject,
+                                             when_away=a.when_away, attachments=a.file,
+                                             sign=a.sign, encrypt=a.encrypt)
+    except EncryptionRefused as exc:
+        raise await _refused(h, exc, account, text, to=a.to, subject=a.subject) from exc
     return await settle(h.engine, result, a.wait, h.stop)
 
 

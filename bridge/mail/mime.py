@@ -81,7 +81,8 @@ def to_message(
     """A model `Message` from a full parse or (for the header sync) a HeaderInfo.
 
     `internal_date` (the IMAP INTERNALDATE) stands in for a missing or unreadable
-    Date. With `put_blob` (e.g. `Store.store_blob`), attachment bytes are stored
+    Date. An OpenPGP message keeps its raw bytes (`ParsedMessage.raw`) without
+    being asked. With `put_blob` (e.g. `Store.store_blob`), attachment bytes are stored
     and their sha256 recorded; without it only the part ids are, for fetching
     on demand. `raw` is kept on the Message (the caller passes it for malformed
     mail, which is shown raw).
@@ -89,6 +90,8 @@ def to_message(
     if isinstance(parsed, ParsedMessage):
         info = parsed.headers
         text, malformed = parsed.text, parsed.malformed
+        # OpenPGP mail keeps its bytes: it is decrypted or verified when shown.
+        raw = parsed.raw if raw is None else raw
         attachments = [
             Attachment(filename=a.filename, content_type=a.content_type, size=a.size,
                        sha256=put_blob(a.data) if put_blob is not None else None,

@@ -21,6 +21,7 @@ from email.message import EmailMessage
 from typing import TypeVar
 
 from ..config import AccountConfig, get_password
+from ..crypto import outgoing
 from ..errors import EngineError
 from ..events import EventBus
 from ..model import Availability, ContactPresence, HealthReport
@@ -163,7 +164,11 @@ class MailTransport:
             triage.file_sent(self._mail_ops(), raw)
 
     async def send_leg(self, mail: EmailMessage, msg_id: str) -> int:
-        """Put an email in the outbox (durably) and send it as soon as possible."""
+        """Put an email in the outbox (durably) and send it as soon as possible.
+        Signed and/or encrypted first when the send asked for it (bridge.crypto:
+        EncryptionRefused before anything is queued when it cannot be)."""
+        if outgoing.current() is not None:
+            mail = await asyncio.to_thread(outgoing.seal, mail, self.cfg.email or "")
         sender = self.sender
         outbox_id = sender.queue(mail, msg_id)
         await self.send_due(sender)

@@ -67,8 +67,10 @@ class BodyFetch:
         parsed = parse_message(raw, max_bytes=max(self.body_limit, len(raw)))
         full = to_message(parsed, account=self.account.name, folder=message.folder,
                           uid=message.uid, put_blob=self.store.store_blob)
+        # Malformed mail is shown raw; OpenPGP mail is opened from its bytes when shown.
         self.store.set_body(row_id, full.text, full.attachments,
-                            raw=raw if parsed.malformed else None, malformed=parsed.malformed)
+                            raw=raw if parsed.malformed or parsed.raw else None,
+                            malformed=parsed.malformed)
         self.store.set_digests({row_id: parsed.digest})
 
     def _fetch_large(self, row_id: int, uid: int, size: int, structure: Any) -> None:

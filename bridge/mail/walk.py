@@ -16,6 +16,7 @@ from email.message import Message as EmailMessage_
 from email.policy import compat32
 from typing import TypeVar
 
+from bridge.crypto.detect import Shape, shape_of
 from bridge.model import normalize_message_id
 from bridge.safe import inert_text, safe_basename, safe_content_type
 
@@ -55,6 +56,12 @@ class ParsedMessage:
     size: int = 0
     # sha256 of the raw bytes, for the caller that stores them.
     digest: str = ""
+    # OpenPGP (bridge.crypto): the message's shape, and then its raw bytes, which
+    # the store keeps so that it is decrypted or verified when shown. An encrypted
+    # one has no text here: what it says is never in the store's index unless
+    # the user allows it (bridge.crypto.reading).
+    pgp: Shape = Shape.NONE
+    raw: bytes | None = None
 
 
 class _Walker:
@@ -253,6 +260,21 @@ def _fallback_text(raw: bytes) -> str:
     return inert_text(decode_bytes(body[:1024 * 1024]))
 
 
+def _mark_pgp(parsed: ParsedMessage, msg: EmailMessage_, raw: bytes) -> None:
+    ctype = msg.get_content_type()
+    # Inline PGP counts in a plain-text message only: an armored block pasted into
+    # one part of a multipart email is that part's text, not the email's protection.
+    inline = parsed.text if ctype == "text/plain" else ""
+    parsed.pgp = shape_of(ctype, str(_safe_call(lambda: msg.get_param("protocol")) or ""),
+                          inline)
+    if parsed.pgp is Shape.NONE:
+        return
+    parsed.raw = raw
+    if parsed.pgp in (Shape.ENCRYPTED, Shape.INLINE_ENCRYPTED):
+        # The control part and the ciphertext are no files of the reader's.
+        parsed.text, parsed.attachments = "", []
+
+
 def parse_message(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ParsedMessage:
     """Text, attachments and headers of one raw message. Never raises.
 
@@ -299,6 +321,7 @@ def parse_message(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ParsedMe
     parsed.text = inert_text(text)
     parsed.html_present = walker.html_present
     parsed.attachments = walker.attachments
+    _mark_pgp(parsed, msg, raw)
     parsed.malformed = bool(reasons)
     parsed.reason = "; ".join(reasons)
     return parsed

@@ -242,7 +242,38 @@ class ComposeBase(Screen):
         return note
 
 
-class ComposeScreen(ComposeBase):
+# ctrl+g walks through what OpenPGP does to the email (G for GnuPG; TextArea and the
+# app leave it free): as mutt's compose menu offers sign, encrypt, both, or neither.
+OPENPGP_STEPS = ((False, False), (True, False), (True, True), (False, True))
+
+
+class OpenPGPToggle(ComposeBase):
+    """A compose screen whose email can be signed and/or encrypted (ctrl+g), the
+    choice shown under its title; it starts from the config's [crypto] defaults."""
+
+    BINDINGS = [Binding("ctrl+g", "openpgp", "sign/encrypt", priority=True)]
+    openpgp: tuple[bool, bool] = (False, False)  # (sign, encrypt)
+
+    def openpgp_label(self) -> Label:
+        p = client_app(self).engine.protection()
+        self.openpgp = (p.sign, p.encrypt)
+        return Label(self.openpgp_words(), id="compose-openpgp", markup=False)
+
+    def openpgp_words(self) -> Text:
+        sign, encrypt = self.openpgp
+        words = " + ".join(w for w, on in (("signed", sign), ("encrypted", encrypt)) if on)
+        return Text.assemble(("OpenPGP: ", "bold"),
+                             (words or "in clear", "green" if encrypt else
+                              "yellow" if sign else "dim"),
+                             ("  (ctrl+g changes it)", "dim"))
+
+    def action_openpgp(self) -> None:
+        at = OPENPGP_STEPS.index(self.openpgp) if self.openpgp in OPENPGP_STEPS else 0
+        self.openpgp = OPENPGP_STEPS[(at + 1) % len(OPENPGP_STEPS)]
+        self.query_one("#compose-openpgp", Label).update(self.openpgp_words())
+
+
+class ComposeScreen(OpenPGPToggle):
     """Reply by email: to the sender or all, with history and files if wanted."""
 
     def __init__(self, draft: ReplyDraft, several: bool, files: Sequence[Attachment],
@@ -284,6 +315,7 @@ class ComposeScreen(ComposeBase):
             yield Label(title, id="compose-title", markup=False)
             yield Label(Text.assemble(("To: ", "bold"), self.recipients(self.draft.reply_all)),
                         id="compose-to", markup=False)
+            yield self.openpgp_label()
             with Horizontal(id="compose-options"):
                 yield Tick("Reply to all", self.draft.reply_all, id="reply-all",
                            disabled=not self.several)
@@ -335,10 +367,11 @@ class ComposeScreen(ComposeBase):
         self.draft.history = self.query_one("#history", Checkbox).value
         self.draft.attachments = self.query_one(Files).chosen
         self.draft.files = self.local_files()
+        self.draft.sign, self.draft.encrypt = self.openpgp
         self.dismiss(self.draft)
 
 
-class NewMessageScreen(ComposeBase):
+class NewMessageScreen(OpenPGPToggle):
     """A new conversation, by email or by IM; or a draft resumed (`resumed`: its
     row in the Drafts folder, replaced when saved again, gone once sent)."""
 
@@ -371,6 +404,7 @@ class NewMessageScreen(ComposeBase):
             yield Input(self.to, placeholder="To: addresses or JIDs, comma-separated "
                         "(→ completes a contact)", suggester=self.suggester(), id="to")
             yield Input(self.subject, placeholder="Subject (email only)", id="subject")
+            yield self.openpgp_label()
             yield TextArea(self.text, id="body")
             yield self.signature(self.account)
             yield LocalFiles(id="local-files")
@@ -410,9 +444,11 @@ class NewMessageScreen(ComposeBase):
             self.notify("Say to whom, and what.", severity="warning")
             return
         via = "email" if self.by_email() else "im"
+        sign, encrypt = self.openpgp
         self.dismiss(NewMessage(self.account, to, via,
                                 self.query_one("#subject", Input).value, text,
-                                files=self.local_files(), resumed=self.resumed))
+                                files=self.local_files(), resumed=self.resumed,
+                                sign=sign, encrypt=encrypt))
 
 
 class ForwardScreen(ComposeBase):

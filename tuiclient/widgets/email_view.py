@@ -15,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import var
 from textual.widgets import Static
 
+from bridge.crypto import CryptoStatus, Verdict
 from bridge.handoff import HISTORY_HEAD, TRANSCRIPT_HEAD
 from bridge.model import Message, Party, Transport
 from tuiclient.format import (
@@ -147,6 +148,9 @@ class EmailView(VerticalScroll):
             t.append(one_line(m.subject) or "(no subject)")
         t.append("\nDate: ", style="bold")
         t.append(long_date(m.date))
+        if m.crypto is not None:
+            t.append("\n")
+            t.append_text(crypto_line(m.crypto))
         for a in m.attachments:
             t.append("\n+ ", style="magenta")
             t.append(one_line(a.filename), style="magenta")
@@ -155,3 +159,17 @@ class EmailView(VerticalScroll):
 
     def party(self, m: Message, p: Party) -> str:
         return party_name(self.directory, m, p, self.thread)
+
+
+def crypto_line(status: CryptoStatus) -> Text:
+    """The one line of how the message was protected: green when it was decrypted
+    or every signature is good, red for a bad signature or no decryption, yellow
+    for what could not be checked (an unknown key)."""
+    verdicts = {s.verdict for s in status.signatures}
+    if Verdict.BAD in verdicts or (status.encrypted and not status.decrypted):
+        style, mark = "bold red", "✗"
+    elif verdicts - {Verdict.GOOD}:
+        style, mark = "yellow", "?"
+    else:
+        style, mark = "green", "✓"
+    return Text(f"{mark} {one_line(status.line())}", style=style)
