@@ -100,9 +100,14 @@ class TuiClientApp(App):
                         timeout=15)
         self.count_unread_soon()
         if self.start_engine:
-            self.run_worker(self._start(), name="engine", group="engine")
+            # After the first frame: the engine's start imports the protocol stacks
+            # (imapclient, slixmpp) on this loop, which would hold that frame back.
+            self.call_after_refresh(self._start_worker)
         elif self.probe_on_start:
             self.probe()
+
+    def _start_worker(self) -> None:
+        self.run_worker(self._start(), name="engine", group="engine")
 
     async def _start(self) -> None:
         try:
