@@ -25,6 +25,7 @@ KEY_ACTIONS = (
     "outbox_email", "outbox_im", "outbox_cancel",
     "mute", "command_line", "prev_pane", "revisions",
     "limit", "next_unread",
+    "quote_reply",
 )
 # [notify] desktop: how a desktop notification goes out. auto: the freedesktop
 # notification service over D-Bus (notify-send) when a session bus is there, else

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from ..errors import EngineError
+from ..errors import WHEN_AWAY, EngineError
 from ..model import DeliveryState, Message
 from . import output as out
 from .outcome import (
@@ -34,6 +34,9 @@ class Headless(Protocol):
 
     # The bridge.engine.Engine, which only the entry points (cli) import.
     engine: Any
+
+    # Set when the process is asked to stop (a signal): waits end at once.
+    stop: asyncio.Event
 
     async def up(self, *, mail: bool = False, xmpp: bool = True) -> None: ...
 
@@ -65,6 +68,10 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
     p.add_argument("text", help="your answer")
     p.add_argument("--wait", type=float, default=10.0,
                    help="seconds to wait for the server to take it (default 10)")
+    p.add_argument("--when-away", choices=WHEN_AWAY, default=None,
+                   help="if the contact is not available: ask (exit 7), send anyway, "
+                        "defer, or send by email, quoting the line (default: the "
+                        "config's policy)")
 
     p = sub.add_parser("join", parents=[common], help="join a room (XEP-0045)")
     p.add_argument("room", help="the room's address, room@conference.example")
@@ -176,12 +183,19 @@ async def cmd_retract(h: Headless, a: argparse.Namespace) -> Outcome:
 
 
 async def cmd_quote(h: Headless, a: argparse.Namespace) -> Outcome:
-    """Exit 0 once the server took the answer, 6 if it did not within --wait."""
+    """Exit 0 once the server took the answer, 6 if it did not within --wait (or
+    it was deferred); deferred or sent by email, the outbox's report."""
     m = _line(h, a.id, a.account)
     if not a.text.strip():
         raise CommandError(EXIT_USAGE, "the text is empty")
     await _up(h, m.account)
-    sent = await h.engine.reply_to_line(m.id or 0, a.text)
+    result = await h.engine.reply_to_line(m.id or 0, a.text, when_away=a.when_away)
+    if result.deferred or not result.chat:
+        # Here, not at the top: host makes the Engine, and parsing the command
+        # line (which imports this module) must not load it (cli.py does the same).
+        from .host import settle
+        return await settle(h.engine, result, a.wait, h.stop)
+    sent = result.chat[0]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, a.wait)
     while loop.time() < deadline:

@@ -34,10 +34,10 @@ from ..model import DeliveryState, Message
 from ..safe import safe_basename
 from ..store import Store
 from ..tls import client_context
-from .availability import ContactPresence, ResourcePresence, summarize
+from .availability import Availability, ContactPresence, ResourcePresence, summarize
 from .plugins import MamPages, UploadSlots
 from .session import XmppSession
-from .stanzas import bare, error_condition
+from .stanzas import bare, error_condition, resource
 from .state import XmppState
 from .upload import DEFAULT_DOWNLOAD_LIMIT
 
@@ -304,6 +304,15 @@ class ClientCore:
 
     def availability(self, jid: str) -> ContactPresence:
         """What the deferral logic asks before a send: may this contact see it now?"""
+        room = self._rooms.get(bare(jid))
+        if room is not None and resource(jid):
+            # A room's occupant, written to privately: there while in the room,
+            # with the show their presence in it has.
+            occupant = room.occupants.get(resource(jid))
+            if occupant is None:
+                return ContactPresence(jid, Availability.OFFLINE)
+            return summarize(jid, {occupant.nick: ResourcePresence(
+                occupant.nick, occupant.show, "", 0)}, subscribed=True, blocked=False)
         jid = bare(jid)
         return summarize(jid, self._presence.get(jid, {}), subscribed=self._subscribed(jid),
                          blocked=jid in self._blocked or jid in self._refused)

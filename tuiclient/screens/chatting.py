@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from bridge.engine import Engine, EngineError
+from rich.text import Text
+
+from bridge.engine import ContactAway, Engine, EngineError, ReplyResult
 from bridge.events import (
     ChatStateChanged,
     Event,
@@ -25,14 +27,16 @@ from bridge.events import (
 from bridge.model import Direction, Message, Transport
 from tuiclient.appref import client_app
 from tuiclient.chat_commands import SHOWS, Typed
-from tuiclient.format import one_line
+from tuiclient.format import one_line, safe, who
 from tuiclient.people import bare
+from tuiclient.replies import sent_words
 from tuiclient.screens.chat_prompts import (
     AskScreen,
     RevisionsScreen,
     invitation_screen,
     subscription_screen,
 )
+from tuiclient.screens.prompts import DeferScreen
 from tuiclient.screens.roster import RosterScreen
 from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import ChatReply
@@ -55,6 +59,7 @@ class Chatting:
         # Per chat: the archive id to page back from (None: its start reached).
         self._before: dict[tuple[str, str], str | None] = {}
         self._paging = False
+        self.quoting: Message | None = None  # the line a reply being typed answers
 
     @property
     def engine(self) -> Engine:
@@ -76,6 +81,7 @@ class Chatting:
             # Typing there stopped: the peer left for another conversation.
             self.engine.send_chat_state(self.peer[0], self.peer[1], "inactive")
         chat_input.sent()
+        self.unquote()
         self.peer, self.room = None, False
         own = {bare(x) for a in self.engine.accounts for x in (a.jid, a.email) if x}
         for m in reversed(messages):
@@ -244,16 +250,64 @@ class Chatting:
 
     async def _cmd_msg(self, nick: str, text: str) -> str:
         account, room = self._needs_room("join")
-        await self.engine.send_private(account, room, nick, text)
+        result = await self._send_asking(lambda when_away: self.engine.send_private(
+            account, room, nick, text, when_away=when_away))
+        if result.deferred or result.via == "email":
+            return f"to {one_line(nick)} privately: {sent_words(result)}"
         return f"to {one_line(nick)} privately: {one_line(text)}"
 
     async def _cmd_quote(self, text: str) -> str:
-        m = self.screen.query_one(Timeline).current
+        m = self.quoting or self.screen.query_one(Timeline).current
         if m is None or m.id is None or m.transport is not Transport.XMPP \
                 or m.retracted is not None:
             raise EngineError("choose a chat line to answer")
-        await self.engine.reply_to_line(m.id, text)
-        return ""
+        row = m.id
+        result = await self._send_asking(lambda when_away: self.engine.reply_to_line(
+            row, text, when_away=when_away))
+        self.unquote()
+        return sent_words(result) if result.deferred or result.via == "email" else ""
+
+    async def _send_asking(self, send: Callable[[str], Awaitable[ReplyResult]]) -> ReplyResult:
+        """A line sent through the engine's outbox, as a reply is: when whoever
+        it is for is not available, the user chooses (send anyway, defer, or by
+        email) on the defer prompt. Giving up there is an EngineError."""
+        when_away = "ask"
+        for _ in range(3):
+            try:
+                result = await send(when_away)
+            except ContactAway as exc:
+                choice = await self.screen.app.push_screen_wait(DeferScreen(exc.presences))
+                if choice is None:
+                    break
+                when_away = choice
+                continue
+            self.screen.overview.refresh_outbox()
+            return result
+        raise EngineError("not sent")
+
+    def quote(self, m: Message) -> None:
+        """The quote-reply key on a chat line: the input, ready for the answer
+        (`/quote `), with the line it answers shown over it until it is sent
+        or left (Esc)."""
+        self.quoting = m
+        if self.screen.narrow:
+            self.screen.pane = "chat"
+        quoted = Text("replying to ┃ ", style="dim")
+        quoted.append(f"{who(m, self.screen.overview.names)}: ", style="dim bold")
+        words = "message retracted" if m.retracted is not None else one_line(safe(m.text))
+        quoted.append(words[:120] + ("…" if len(words) > 120 else ""), style="dim italic")
+        quoted.append("\nenter: send · esc: leave", style="dim italic")
+        self.view.set_target(quoted)
+        chat_input = self.screen.query_one(ChatReply)
+        chat_input.value = "/quote "
+        chat_input.cursor_position = len(chat_input.value)
+        chat_input.focus()
+
+    def unquote(self) -> None:
+        """No reply to a line under way any more (sent, left, another chat)."""
+        if self.quoting is not None:
+            self.quoting = None
+            self.view.set_target("")
 
     async def _cmd_topic(self, subject: str = "") -> str:
         account, room = self._needs_room("join")
