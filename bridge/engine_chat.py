@@ -10,12 +10,13 @@ the reason (`chat_refusal`).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from .errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
 from .handoff import ReplyResult
-from .model import ImPlan, Message, Transport, default_thread_id, new_message_id
+from .model import ImPlan, Message, Thread, Transport, default_thread_id, new_message_id
 from .outbox import with_quote
 from .store import Reaction, Revision
 from .xmpp.stanzas import bare as bare_jid
@@ -229,6 +230,20 @@ class ChatVerbs:
         """Remove a room's bookmark (a joined room is not left)."""
         with chat_refusal():
             await self._chat(account).unbookmark(room)
+
+    def room_conversation(self, account: str, room: str) -> Thread:
+        """A room's conversation as a list shows it: the stored one, or, for a
+        room just joined where nobody spoke yet, an empty one (not stored: its
+        first line makes it), so the room can be listed and opened at once."""
+        client = self._chat(account)
+        room = bare_jid(room)
+        thread_id = client.state.threads.get(room) or default_thread_id(client.own, room)
+        stored = self.store.get_thread(account, thread_id)
+        if stored is not None:
+            return stored
+        now = time.time()
+        return Thread(0, account, thread_id, "", now, now, 0, 0, room,
+                      f"you joined {room}; nobody spoke yet", frozenset({Transport.XMPP}))
 
     def occupants(self, account: str, room: str) -> list[Occupant]:
         """A room's occupants with role and affiliation, as the room shows them."""

@@ -38,6 +38,7 @@ from tuiclient.screens.chat_prompts import (
 )
 from tuiclient.screens.prompts import DeferScreen
 from tuiclient.screens.roster import RosterScreen
+from tuiclient.widgets.conversation_list import ConversationList, key_of
 from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import ChatReply
 from tuiclient.widgets.thread_pane import ChatView
@@ -211,15 +212,34 @@ class Chatting:
         account = self._need_account()
         occupants = await self.engine.join_room(account, room, nick=nick)
         joined = f"joined {one_line(room)}: {len(occupants)} in the room"
-        return joined if self.open_room(account, room) else \
-            f"{joined}; c writes its first line (to {one_line(room)}, by IM)"
+        if self.open_room(account, room) and self.screen.opened.messages:
+            return joined
+        # Listed and open, but with no line to answer yet: the first is a new one.
+        return f"{joined}; c writes its first line (to {one_line(room)}, by IM)"
 
     def open_room(self, account: str, room: str) -> bool:
-        """Open a room's conversation (its newest line's); False if it has none yet."""
+        """Open a room's conversation (at its newest line), listed at once: a room
+        where nobody spoke yet too, empty until its first line. False if the
+        engine knows no such room (not joined)."""
         lines = self.engine.search(f"to:{bare(room)}", limit=1, account=account)
-        if not lines:
+        if lines:
+            self.screen.search_done(lines[0])
+            return True
+        try:
+            thread = self.engine.room_conversation(account, room)
+        except EngineError:
             return False
-        self.screen.search_done(lines[0])
+        listing = self.screen.query_one(ConversationList)
+        if not listing.select_key(key_of(thread)):
+            listing.merge([thread])
+            listing.select_key(key_of(thread))
+        self.screen.open_thread(thread)
+        # No line says whom it is with: the room does.
+        self.peer, self.room = (account, bare(room)), True
+        self.screen.opened.subject = self.chat_name()
+        self.screen.opened.show_title()
+        self.show_occupants()
+        self.screen.show_pane("chat")
         return True
 
     async def _cmd_leave(self, room: str | None = None) -> str:
