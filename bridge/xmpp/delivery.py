@@ -115,11 +115,15 @@ class Delivery(ClientCore):
         """Tell a contact we are typing (composing), paused, and so on (XEP-0085),
         only if they take chat states: a client of theirs online now says so in its
         service discovery, or they sent us one (XEP-0085 §5.1). Where that is not
-        known yet, it is asked first (disco, answered from entity capabilities)."""
+        known yet, it is asked first (disco, answered from entity capabilities).
+        To a room: see `_room_chat_state`."""
         if state not in CHAT_STATES:
             raise ValueError(f"chat state must be one of {', '.join(CHAT_STATES)}")
         if not self.connected:
             return  # a stale "typing" is worse than none
+        if bare(to) in self._rooms and not resource(to):
+            self._room_chat_state(bare(to), state)
+            return
         peer = bare(to)
         support = self._takes_chat_states(peer)
         if support is None:
@@ -152,8 +156,22 @@ class Delivery(ClientCore):
         if self._takes_chat_states(peer) and self.connected:
             self._send_chat_state(peer, state)
 
-    def _send_chat_state(self, peer: str, state: str) -> None:
-        msg = self.session.make_message(mto=peer, mtype="chat")
+    def _room_chat_state(self, room: str, state: str) -> None:
+        """Our chat state to a room we are in (XEP-0085 §5.5, "Use in Groupchat"):
+        sent as the room's own line is, type groupchat, whether or not the
+        others send theirs; never "gone" (the XEP says a client should not).
+        Only where the room lets us speak: a visitor of a moderated room has no
+        voice (XEP-0045 §7.4), and the room would refuse it as it would a line."""
+        if state == "gone" or room not in self._joined_rooms():
+            return
+        joined = self._rooms[room]
+        me = joined.occupants.get(joined.nick)
+        if me is None or me.role not in ("participant", "moderator"):
+            return
+        self._send_chat_state(room, state, "groupchat")
+
+    def _send_chat_state(self, peer: str, state: str, mtype: MessageKind = "chat") -> None:
+        msg = self.session.make_message(mto=peer, mtype=mtype)
         msg["chat_state"] = state
         # Not worth a place in the server's offline storage or archive (XEP-0334).
         msg.enable("no-store")

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.timer import Timer
 
 from bridge.engine import ContactAway, Engine, EngineError, ReplyResult
 from bridge.events import (
@@ -48,9 +49,16 @@ if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
 
 TYPING = {"composing": "is typing…", "paused": "stopped typing"}
+TYPING_MANY = {"composing": "are typing…", "paused": "stopped typing"}
 
 
 class Chatting:
+    # A "typing" not followed by another state within this long is stale: the
+    # peer's client stopped telling (it crashed, lost its link, or never says
+    # "paused"). XEP-0085 §3's trigger for "inactive" (about 30 s) is when a
+    # client that keeps telling would have said more.
+    TYPING_STALE = 30.0
+
     def __init__(self, screen: MainScreen) -> None:
         self.screen = screen
         self.peer: tuple[str, str] | None = None  # (account, JID) of the open chat
@@ -61,6 +69,10 @@ class Chatting:
         self._before: dict[tuple[str, str], str | None] = {}
         self._paging = False
         self.quoting: Message | None = None  # the line a reply being typed answers
+        # Who is typing in the open chat (a contact's JID, or room/nick), and the
+        # timers that forget them when they go quiet.
+        self._typing: dict[str, str] = {}
+        self._stale: dict[str, Timer] = {}
 
     @property
     def engine(self) -> Engine:
@@ -78,11 +90,12 @@ class Chatting:
     def opened(self, messages: Sequence[Message]) -> None:
         """A conversation was opened: whom it is with, its room's occupants."""
         chat_input = self.screen.query_one(ChatReply)
-        if self.peer is not None and not self.room and chat_input.chat_state != "active":
+        if self.peer is not None and chat_input.chat_state != "active":
             # Typing there stopped: the peer left for another conversation.
             self.engine.send_chat_state(self.peer[0], self.peer[1], "inactive")
         chat_input.sent()
         self.unquote()
+        self._forget_typing()
         self.peer, self.room = None, False
         own = {bare(x) for a in self.engine.accounts for x in (a.jid, a.email) if x}
         for m in reversed(messages):
@@ -125,10 +138,10 @@ class Chatting:
 
     def typing(self, state: str) -> None:
         """Our chat state, to the peer of a 1:1 chat (the engine asks whether
-        their client takes it)."""
+        their client takes it) or to a room (where the room lets us speak)."""
         if state == "composing" and self._error_shown():
             self.say("")  # typing on: the refusal is answered
-        if self.peer is not None and not self.room:
+        if self.peer is not None:
             self.engine.send_chat_state(self.peer[0], self.peer[1], state)
 
     def _error_shown(self) -> bool:
@@ -442,14 +455,10 @@ class Chatting:
     def events(self, events: Sequence[Event]) -> None:
         for event in events:
             if isinstance(event, ChatStateChanged):
-                if self.peer == (event.account, bare(event.jid)) and not self.room:
-                    name = self.screen.overview.names.get(bare(event.jid)) or event.jid
-                    doing = TYPING.get(event.state)
-                    self.say(f"{one_line(name)} {doing}" if doing else "")
+                self._chat_state(event)
             elif isinstance(event, MessageReceived):
-                if self.peer == (event.account, bare(event.sender)) and \
-                        event.source == "live" and not self._error_shown():
-                    self.say("")  # their line came: no longer typing
+                if event.source == "live" and self._typing:
+                    self._line_came(event)
             elif isinstance(event, RoomSubjectChanged):
                 if self.peer == (event.account, bare(event.room)):
                     self.screen.opened.show_title()
@@ -462,6 +471,65 @@ class Chatting:
                 self.ask(("room", event.account, event.room), event)
             elif isinstance(event, SubscriptionRequest):
                 self.ask(("subscription", event.account, bare(event.jid)), event)
+
+    # -- who is typing (XEP-0085) ----------------------------------------------------------
+
+    def _chat_state(self, event: ChatStateChanged) -> None:
+        """A contact's (or, in the open room, an occupant's) chat state: shown
+        under the timeline until another state, their line, or the stale timer."""
+        if self.peer is None or self.peer != (event.account, bare(event.jid)) \
+                or self.room != ("/" in event.jid):
+            return
+        who = event.jid
+        timer = self._stale.pop(who, None)
+        if timer is not None:
+            timer.stop()
+        if event.state in TYPING:
+            self._typing[who] = event.state
+            self._stale[who] = self.screen.set_timer(
+                self.TYPING_STALE, lambda: self._forget_typing(who))
+        else:
+            self._typing.pop(who, None)
+        self._show_typing()
+
+    def _line_came(self, event: MessageReceived) -> None:
+        """Their line came: they are no longer typing (in a room, matched by the
+        nick or by the real JID the room shows)."""
+        if self.peer is None or event.account != self.peer[0]:
+            return
+        sender = event.sender
+        if self.room:
+            real = {f"{self.peer[1]}/{o.nick}": bare(o.jid or "")
+                    for o in self.engine.occupants(*self.peer)}
+            gone = [w for w in self._typing if w == sender or real.get(w) == bare(sender)]
+        else:
+            gone = [w for w in self._typing if w == bare(sender)]
+        if gone:
+            self._forget_typing(*gone)
+
+    def _forget_typing(self, *who: str) -> None:
+        """Nobody (or not `who`) typing any more."""
+        for w in who or list(self._typing):
+            self._typing.pop(w, None)
+            timer = self._stale.pop(w, None)
+            if timer is not None:
+                timer.stop()
+        self._show_typing()
+
+    def typing_line(self) -> str:
+        """"bob is typing…", "alice, bob are typing…; carol stopped typing"."""
+        names = self.screen.overview.names
+        parts = []
+        for state in TYPING:
+            who = [one_line(w.split("/", 1)[1] if self.room else names.get(w) or w)
+                   for w, s in self._typing.items() if s == state]
+            if who:
+                words = (TYPING if len(who) == 1 else TYPING_MANY)[state]
+                parts.append(f"{', '.join(who)} {words}")
+        return "; ".join(parts)
+
+    def _show_typing(self) -> None:
+        self.say(self.typing_line())
 
     def ask(self, key: tuple[str, ...], event: Event) -> None:
         """Queue a question (one on screen at a time; the same one once)."""
