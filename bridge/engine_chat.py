@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
@@ -244,6 +245,27 @@ class ChatVerbs:
         now = time.time()
         return Thread(0, account, thread_id, "", now, now, 0, 0, room,
                       f"you joined {room}; nobody spoke yet", frozenset({Transport.XMPP}))
+
+    async def avatar_set(self, account: str, path: Path) -> str:
+        """Publish the image at `path` as the user's avatar (XEP-0084, with the
+        vCard photo of XEP-0153 for older clients); returns its id (SHA-1)."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise EngineError(f"cannot read {path}: {exc.strerror or exc}") from None
+        with chat_refusal():
+            return await self._chat(account).set_avatar(data)
+
+    async def avatar_get(self, account: str, jid: str) -> Path | None:
+        """A contact's avatar as a file in the cache (fetched now if not there);
+        None when they publish none we may see."""
+        with chat_refusal():
+            return await self._chat(account).fetch_avatar(jid)
+
+    def avatar_path(self, account: str, jid: str) -> Path | None:
+        """A contact's avatar if it is cached already (what a list marks)."""
+        client = self.xmpp.get(account)
+        return client.avatar(jid) if client is not None else None
 
     def occupants(self, account: str, room: str) -> list[Occupant]:
         """A room's occupants with role and affiliation, as the room shows them."""

@@ -1,6 +1,6 @@
 """The chat commands: `correct`, `react`, `retract`, `quote`, `join`, `leave`, `invite`,
-`bookmarks`, `bookmark`, `roster` and `presence` (issue 20), each an Engine
-method, each with `--json`.
+`bookmarks`, `bookmark`, `roster`, `presence` and `avatar` (issue 20), each an
+Engine method, each with `--json`.
 
 Their own module so that bridge.headless.cli only adds them (`add_chat_commands`,
 `CHAT_HANDLERS`): the command line and its exit codes stay as cli.py's docstring
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import WHEN_AWAY, EngineError
@@ -43,7 +44,7 @@ class Headless(Protocol):
     def need_xmpp(self, account: str) -> None: ...
 
 CHAT_COMMANDS = ("correct", "react", "retract", "quote", "join", "leave", "invite", "bookmarks",
-                 "bookmark", "roster", "presence")
+                 "bookmark", "roster", "presence", "avatar")
 SHOWS = ("available", "chat", "away", "xa", "dnd")
 
 
@@ -125,6 +126,16 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
                        ("deny", "refuse (or end) someone's view of your presence")):
         rp = rsub.add_parser(verb, parents=[common], help=what)
         rp.add_argument("jid")
+
+    p = sub.add_parser("avatar", parents=[common],
+                       help="avatars (XEP-0084, XEP-0153): publish yours, fetch a contact's")
+    asub = p.add_subparsers(dest="avatar_command", required=True)
+    ap = asub.add_parser("set", parents=[common],
+                         help="publish the image at PATH (PNG, JPEG, GIF, WebP) as yours")
+    ap.add_argument("path", type=Path)
+    ap = asub.add_parser("get", parents=[common],
+                         help="a contact's avatar: the cached file's path (fetched if needed)")
+    ap.add_argument("jid")
 
     p = sub.add_parser("presence", parents=[common], help="your own presence")
     psub = p.add_subparsers(dest="presence_command", required=True)
@@ -303,6 +314,24 @@ async def cmd_roster(h: Headless, a: argparse.Namespace) -> Outcome:
         for i in items] or ["the roster is empty"])
 
 
+async def cmd_avatar(h: Headless, a: argparse.Namespace) -> Outcome:
+    """`set`: exit 0 once published; `get`: 0 with the file's path, 1 if the
+    contact has none we may see."""
+    account = _account(h, a)
+    if a.avatar_command == "set" and not a.path.is_file():
+        raise CommandError(EXIT_USAGE, f"no file {a.path}")
+    await _up(h, account)
+    if a.avatar_command == "set":
+        avatar_id = await h.engine.avatar_set(account, a.path)
+        return Outcome(EXIT_OK, {"id": avatar_id, "path": str(a.path)},
+                       [f"published {out.t(str(a.path))} as your avatar ({avatar_id})"])
+    path = await h.engine.avatar_get(account, a.jid)
+    if path is None:
+        return Outcome(EXIT_FAILED, {"jid": a.jid, "path": None},
+                       [f"{out.t(a.jid)} has no avatar you may see"])
+    return Outcome(EXIT_OK, {"jid": a.jid, "path": str(path)}, [out.t(str(path))])
+
+
 async def cmd_presence(h: Headless, a: argparse.Namespace) -> Outcome:
     account = _account(h, a)
     await _up(h, account)
@@ -317,4 +346,5 @@ CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outc
     "join": cmd_join,
     "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
     "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
+    "avatar": cmd_avatar,
 }

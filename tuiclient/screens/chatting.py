@@ -10,6 +10,7 @@ events here; what it reads it hands down to the chat view.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -38,7 +39,7 @@ from tuiclient.screens.chat_prompts import (
     subscription_screen,
 )
 from tuiclient.screens.prompts import DeferScreen
-from tuiclient.screens.roster import RosterScreen
+from tuiclient.screens.roster import RosterScreen, open_avatar
 from tuiclient.widgets.conversation_list import ConversationList, key_of
 from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import ChatReply
@@ -399,6 +400,16 @@ class Chatting:
                 self.screen.action_compose(jid, "im")
         self.screen.app.push_screen(RosterScreen(), write)
         return ""
+
+    async def _cmd_avatar(self, verb: str, what: str) -> str:
+        """`/avatar set PATH`: publish ours; `/avatar open JID`: theirs, in the
+        system's image viewer (as Profanity's)."""
+        account = self._need_account()
+        if verb == "set":
+            path = Path(what).expanduser()
+            await self.engine.avatar_set(account, path)
+            return f"your avatar is now {one_line(path.name)}"
+        return await open_avatar(self.screen, self.engine, account, what.strip())
 
     async def _cmd_help(self) -> str:
         self.screen.action_help()
