@@ -65,7 +65,7 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("revisions", "E", "earlier texts of a corrected chat line", "chat"),
     Key("limit", "l", "limit the list to a search (empty: all again)", "finding"),
     Key("next_unread", "J", "next unread conversation", "moving"),
-    Key("quote_reply", "Q", "reply to the chosen chat line, quoting it (XEP-0461)", "chat"),
+    Key("quote_reply", "Q", "reply to the chosen chat line, quoting it", "chat"),
 )}
 
 assert tuple(DEFAULTS) == KEY_ACTIONS, "tuiclient/keys.py and bridge/config.KEY_ACTIONS differ"
