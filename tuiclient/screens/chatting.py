@@ -528,12 +528,13 @@ class Chatting:
         self._show_typing()
 
     def typing_line(self) -> str:
-        """"bob is typing…", "alice, bob are typing…; carol stopped typing"."""
+        """"bob is typing…", "alice, bob are typing…; carol stopped typing"
+        (names in order, whoever started first)."""
         names = self.screen.overview.names
         parts = []
         for state in TYPING:
-            who = [one_line(w.split("/", 1)[1] if self.room else names.get(w) or w)
-                   for w, s in self._typing.items() if s == state]
+            who = sorted(one_line(w.split("/", 1)[1] if self.room else names.get(w) or w)
+                         for w, s in self._typing.items() if s == state)
             if who:
                 words = (TYPING if len(who) == 1 else TYPING_MANY)[state]
                 parts.append(f"{', '.join(who)} {words}")
