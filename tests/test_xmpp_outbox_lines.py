@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from bridge.headless.outcome import EXIT_FAILED, EXIT_OK
 from bridge.model import DeliveryState
 from bridge.outbox import ContactAway
 from bridge.xmpp.availability import Availability
@@ -18,6 +19,7 @@ from tests.harness.plain_xmpp import PlainXmpp
 from tests.harness.servers import MUC_DOMAIN
 from tests.others import contacts_toml, person, plain, until, wait_inbox
 from tests.test_deferral import FAST, config_path, new_engine
+from tests.test_headless import cli, write_config
 from tests.test_xmpp_chat import own_room
 from tests.test_xmpp_replies import reply_of
 
@@ -125,3 +127,25 @@ async def test_a_private_line_waits_for_the_occupant_to_be_back(world, tmp_path,
     await until(lambda: engine.store.outbox_get(row.id).state in (
         DeliveryState.SENT, DeliveryState.DELIVERED), what="the row settled")
     assert not [r for r in bob_x.received if r.body == "psst" and r.mtype == "groupchat"]
+
+
+async def test_msg_writes_to_an_occupant_from_the_command_line(world, tmp_path, running):
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    bob_x = await xmpp(plain(world, bob))
+    room = f"cl{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob")
+    config = write_config(world, tmp_path, alice)
+    code, _joined, err = await cli(config, "join", room, "--nick", "Ally")
+    assert code == EXIT_OK, err
+    # A later process is back in the room (remembered) and writes to bob alone.
+    code, sent, err = await cli(config, "msg", room, "bob", "psst", "--when-away", "send")
+    assert code == EXIT_OK, err
+    [row] = sent["outbox"]
+    assert row["parties"][0]["address"] == f"{room}/bob"
+    assert row["state"] in ("sent", "delivered")
+    await until(lambda: [r for r in bob_x.received if r.body == "psst"], what="the line")
+    [got] = [r for r in bob_x.received if r.body == "psst"]
+    assert got.mtype == "chat" and got.sender == f"{room}/Ally"
+    code, _nobody, _ = await cli(config, "msg", room, "nobody", "hello")
+    assert code == EXIT_FAILED

@@ -1,4 +1,4 @@
-"""The chat commands: `correct`, `react`, `retract`, `quote`, `join`, `leave`, `invite`,
+"""The chat commands: `correct`, `react`, `retract`, `quote`, `msg`, `join`, `leave`, `invite`,
 `bookmarks`, `bookmark`, `roster`, `presence` and `avatar` (issue 20), each an
 Engine method, each with `--json`.
 
@@ -43,8 +43,8 @@ class Headless(Protocol):
 
     def need_xmpp(self, account: str) -> None: ...
 
-CHAT_COMMANDS = ("correct", "react", "retract", "quote", "join", "leave", "invite", "bookmarks",
-                 "bookmark", "roster", "presence", "avatar")
+CHAT_COMMANDS = ("correct", "react", "retract", "quote", "msg", "join", "leave", "invite",
+                 "bookmarks", "bookmark", "roster", "presence", "avatar")
 SHOWS = ("available", "chat", "away", "xa", "dnd")
 
 
@@ -73,6 +73,17 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
                    help="if the contact is not available: ask (exit 7), send anyway, "
                         "defer, or send by email, quoting the line (default: the "
                         "config's policy)")
+
+    p = sub.add_parser("msg", parents=[common],
+                       help="a private line to one occupant of a room you are in")
+    p.add_argument("room", help="the room's address, room@conference.example")
+    p.add_argument("nick", help="the occupant's nick there")
+    p.add_argument("text")
+    p.add_argument("--wait", type=float, default=10.0,
+                   help="seconds to wait for the server to take it (default 10)")
+    p.add_argument("--when-away", choices=WHEN_AWAY, default=None,
+                   help="if they are away or gone: ask (exit 7), send anyway, defer, or "
+                        "send by email (default: the config's policy)")
 
     p = sub.add_parser("join", parents=[common], help="join a room (XEP-0045)")
     p.add_argument("room", help="the room's address, room@conference.example")
@@ -219,6 +230,19 @@ async def cmd_quote(h: Headless, a: argparse.Namespace) -> Outcome:
                    [f"#{sent.id} answers #{m.id}: {sent.delivery.value if sent.delivery else ''}"])
 
 
+async def cmd_msg(h: Headless, a: argparse.Namespace) -> Outcome:
+    """Through the outbox like every chat line: the outbox's report (exit 6
+    while it waits, deferred or not yet taken by the server)."""
+    if not a.text.strip():
+        raise CommandError(EXIT_USAGE, "the text is empty")
+    account = _account(h, a)
+    await _up(h, account)
+    result = await h.engine.send_private(account, a.room, a.nick, a.text,
+                                         when_away=a.when_away)
+    from .host import settle  # see cmd_quote
+    return await settle(h.engine, result, a.wait, h.stop)
+
+
 def _occupants(room: str, occupants: list[Any]) -> Outcome:
     lines = [f"in {out.t(room)}:"] + [
         f"  {out.t(o.nick)} ({o.role}, {o.affiliation})" + (f" <{out.t(o.jid)}>" if o.jid
@@ -343,6 +367,7 @@ async def cmd_presence(h: Headless, a: argparse.Namespace) -> Outcome:
 
 CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
     "correct": cmd_correct, "react": cmd_react, "retract": cmd_retract, "quote": cmd_quote,
+    "msg": cmd_msg,
     "join": cmd_join,
     "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
     "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
