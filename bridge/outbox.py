@@ -1,7 +1,9 @@
 """One durable outbox for both transports, and presence-aware deferral of chat.
 
 Every chat leg (`ImPlan`) becomes an outbox row before anything goes on the wire,
-written in one SQLite transaction with the outgoing message itself. Then:
+written in one SQLite transaction with the outgoing message itself: a reply, a
+handoff, a new message, and a reply to one line (XEP-0461, its quote in the plan)
+or a private line to a room's occupant (room/nick) alike. Then:
 
 - available contact (or "send anyway"): sent at once; the server's ack makes it
   `sent`, the contact's receipt `delivered` (a room has no receipts: `sent` is final);
@@ -11,7 +13,8 @@ written in one SQLite transaction with the outgoing message itself. Then:
   available and on the configured backoff in between. Every retry and its outcome
   ("still away: In meetings") is logged on the row and published as an event;
 - the user gives up: cancel, or send it by email instead (its text, history and
-  files, to the contacts' email addresses, in the same thread);
+  files, to the contacts' email addresses, in the same thread; a reply to a line
+  with that line quoted above it, `with_quote`);
 - at the maximum age the policy applies: ask, email, or drop with a notice.
 
 Emails use the same rows (`MailSender`); this loop wakes the mail worker when one
