@@ -10,15 +10,22 @@ the reason (`chat_refusal`).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import EngineError
-from .model import Message, Transport
+from .errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
+from .handoff import ReplyResult
+from .model import ImPlan, Message, Thread, Transport, default_thread_id, new_message_id
+from .outbox import with_quote
 from .store import Reaction, Revision
 from .xmpp.stanzas import bare as bare_jid
 
 if TYPE_CHECKING:
+    from .config import Config
+    from .handoff import Handoff
+    from .outbox import Outbox
     from .store import Store
     from .xmpp.bookmarks import Bookmark
     from .xmpp.client import Occupant, RosterItem, XmppClient
@@ -44,6 +51,9 @@ class ChatVerbs:
     if TYPE_CHECKING:  # the engine's parts and calls these verbs go through
         store: Store
         xmpp: dict[str, XmppClient]
+        config: Config
+        outbox: Outbox
+        handoff: Handoff
 
         def message(self, row_id: int) -> Message: ...
 
@@ -83,25 +93,76 @@ class ChatVerbs:
             client.retract(row_id)
         return self.message(row_id)
 
-    async def reply_to_line(self, row_id: int, text: str) -> Message:
+    async def reply_to_line(self, row_id: int, text: str, *,
+                            when_away: str | None = None) -> ReplyResult:
         """Answer a chat line (XEP-0461): a new line of its conversation that
-        quotes it; returns the new line (its in_reply_to names the one answered)."""
-        _m, client = self._chat_line(row_id)
+        quotes it. It goes through the outbox like every chat line: to a contact
+        who is not available, `when_away` decides as for `reply` ("ask" raises
+        ContactAway; "defer", "email" or "send"; None: the config's policy), and
+        by email it carries the line it answers, quoted. The result's chat line
+        (when one was written) has in_reply_to naming the line answered."""
+        m, client = self._chat_line(row_id)
+        if not text.strip():
+            raise EngineError("a reply needs some text")
         with chat_refusal():
-            return client.send_reply(row_id, text)
+            _line, to, mtype, reply = client.reply_target(row_id)
+        plan = ImPlan(account=m.account, to=to, thread_id=m.thread_id, text=text,
+                      msg_id=new_message_id(client.domain), room=mtype == "groupchat",
+                      reply={"to": reply.to, "id": reply.id, "quote": reply.quote,
+                             "nick": reply.nick, "line": m.msg_id,
+                             "name": m.sender.name or bare_jid(m.sender.address)})
+        return await self._send_line(plan, [] if plan.room else [to], when_away)
 
-    async def send_private(self, account: str, room: str, nick: str, text: str) -> Message:
-        """A private line to one occupant of a joined room (XEP-0045 §7.5)."""
+    async def send_private(self, account: str, room: str, nick: str, text: str, *,
+                           when_away: str | None = None) -> ReplyResult:
+        """A private line to one occupant of a joined room (XEP-0045 §7.5),
+        through the outbox like every chat line: an occupant who is away, or
+        gone when a deferred line's turn comes, is waited for (`when_away` as
+        for `reply_to_line`); by email it goes to their real JID's address, when
+        the room showed it."""
         client = self._chat(account)
         room = bare_jid(room)
         if room not in client.rooms():
             raise EngineError(f"not in {room}: join it first")
-        if nick not in {o.nick for o in client.occupants(room)}:
+        occupant = next((o for o in client.occupants(room) if o.nick == nick), None)
+        if occupant is None:
             raise EngineError(f"nobody called {nick!r} in {room}")
         if not text.strip():
             raise EngineError("the line is empty")
-        with chat_refusal():
-            return client.send_chat(f"{room}/{nick}", text)
+        to = f"{room}/{nick}"
+        plan = ImPlan(account=account, to=to,
+                      thread_id=client.state.threads.get(to) or
+                      default_thread_id(client.own, to),
+                      text=text, msg_id=new_message_id(client.domain))
+        return await self._send_line(plan, [to], when_away,
+                                     email_to=[occupant.jid] if occupant.jid else [])
+
+    async def _send_line(self, plan: ImPlan, targets: list[str], when_away: str | None,
+                         email_to: Sequence[str] = ()) -> ReplyResult:
+        """One chat line of ours into the outbox (bridge.outbox), as the handoff
+        sends a reply: asked about, deferred or sent by email instead when
+        whoever it is for is not available."""
+        when_away = when_away or self.config.deferral.policy
+        if when_away not in WHEN_AWAY:
+            raise EngineError(f"when_away must be one of {', '.join(WHEN_AWAY)}")
+        result = ReplyResult("im", thread_id=plan.thread_id,
+                             room=plan.to if plan.room else None)
+        away = self.outbox.unavailable(self.outbox.presences(plan, targets))
+        if away and when_away == "ask":
+            raise ContactAway(away)
+        if away and when_away == "email":
+            result.via = "email"
+            result.email_ids.append(await self.handoff.email_instead(
+                with_quote(plan), list(email_to) or targets))
+            return result
+        result.deferred = bool(away) and when_away == "defer"
+        result.outbox.append(await self.outbox.submit(
+            plan, targets, defer=result.deferred, email_to=email_to,
+            reason="; ".join(describe_presence(p) for p in away)))
+        line = self.store.find_by_msg_id(plan.account, plan.msg_id)
+        if line is not None:
+            result.chat.append(line)
+        return result
 
     def client_state(self, active: bool) -> None:
         """Whether the user is looking at us (XEP-0352): the app's focus, a
@@ -170,6 +231,41 @@ class ChatVerbs:
         """Remove a room's bookmark (a joined room is not left)."""
         with chat_refusal():
             await self._chat(account).unbookmark(room)
+
+    def room_conversation(self, account: str, room: str) -> Thread:
+        """A room's conversation as a list shows it: the stored one, or, for a
+        room just joined where nobody spoke yet, an empty one (not stored: its
+        first line makes it), so the room can be listed and opened at once."""
+        client = self._chat(account)
+        room = bare_jid(room)
+        thread_id = client.state.threads.get(room) or default_thread_id(client.own, room)
+        stored = self.store.get_thread(account, thread_id)
+        if stored is not None:
+            return stored
+        now = time.time()
+        return Thread(0, account, thread_id, "", now, now, 0, 0, room,
+                      f"you joined {room}; nobody spoke yet", frozenset({Transport.XMPP}))
+
+    async def avatar_set(self, account: str, path: Path) -> str:
+        """Publish the image at `path` as the user's avatar (XEP-0084, with the
+        vCard photo of XEP-0153 for older clients); returns its id (SHA-1)."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise EngineError(f"cannot read {path}: {exc.strerror or exc}") from None
+        with chat_refusal():
+            return await self._chat(account).set_avatar(data)
+
+    async def avatar_get(self, account: str, jid: str) -> Path | None:
+        """A contact's avatar as a file in the cache (fetched now if not there);
+        None when they publish none we may see."""
+        with chat_refusal():
+            return await self._chat(account).fetch_avatar(jid)
+
+    def avatar_path(self, account: str, jid: str) -> Path | None:
+        """A contact's avatar if it is cached already (what a list marks)."""
+        client = self.xmpp.get(account)
+        return client.avatar(jid) if client is not None else None
 
     def occupants(self, account: str, room: str) -> list[Occupant]:
         """A room's occupants with role and affiliation, as the room shows them."""

@@ -278,6 +278,10 @@ class ImPlan:
     history: str | None = None
     history_id: str | None = None
     files: list[dict[str, str | int]] = field(default_factory=list)  # name, type, sha256, id
+    # A reply to a line (XEP-0461): to, id (as the wire names the line), quote,
+    # nick (a room line's author), name (for an email's attribution), line (its
+    # msg_id here, the new line's in_reply_to).
+    reply: dict[str, str] | None = None
 
     def to_payload(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}

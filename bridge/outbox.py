@@ -1,7 +1,9 @@
 """One durable outbox for both transports, and presence-aware deferral of chat.
 
 Every chat leg (`ImPlan`) becomes an outbox row before anything goes on the wire,
-written in one SQLite transaction with the outgoing message itself. Then:
+written in one SQLite transaction with the outgoing message itself: a reply, a
+handoff, a new message, and a reply to one line (XEP-0461, its quote in the plan)
+or a private line to a room's occupant (room/nick) alike. Then:
 
 - available contact (or "send anyway"): sent at once; the server's ack makes it
   `sent`, the contact's receipt `delivered` (a room has no receipts: `sent` is final);
@@ -11,7 +13,8 @@ written in one SQLite transaction with the outgoing message itself. Then:
   available and on the configured backoff in between. Every retry and its outcome
   ("still away: In meetings") is logged on the row and published as an event;
 - the user gives up: cancel, or send it by email instead (its text, history and
-  files, to the contacts' email addresses, in the same thread);
+  files, to the contacts' email addresses, in the same thread; a reply to a line
+  with that line quoted above it, `with_quote`);
 - at the maximum age the policy applies: ask, email, or drop with a notice.
 
 Emails use the same rows (`MailSender`); this loop wakes the mail worker when one
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -45,6 +49,7 @@ from .events import (
     EventBus,
     OutboxChanged,
     PresenceChanged,
+    RoomOccupantsChanged,
 )
 from .handoff.reply import sender_party
 from .identity import Identity, UnmappedParty
@@ -173,11 +178,14 @@ class Outbox:
         return [p for p in presences if p.availability is not Availability.AVAILABLE]
 
     async def submit(self, plan: ImPlan, targets: Sequence[str], *, defer: bool,
-                     reason: str = "") -> int:
+                     reason: str = "", email_to: Sequence[str] = ()) -> int:
         """Write the outbox row (and the message) in one transaction, then send it
-        now or keep it deferred. Returns the outbox id."""
+        now or keep it deferred. Returns the outbox id. `email_to`: whom its
+        email fallback goes to, when not `targets` (a room occupant's real JID
+        for a private line through the room)."""
         state = DeliveryState.DEFERRED if defer else DeliveryState.QUEUED
-        outbox_id = self.store.outbox_add(**self._row(plan, targets, state))
+        extra = {"email_to": list(email_to)} if email_to else {}
+        outbox_id = self.store.outbox_add(**self._row(plan, targets, state, **extra))
         failpoints.hit(failpoints.OUTBOX_ROW_WRITTEN)
         if defer:
             self.deliveries.created(outbox_id, reason)
@@ -198,7 +206,7 @@ class Outbox:
             sender=Party((account.jid or "").partition("/")[0], account.display_name or "",
                          "from"),
             recipients=[Party(plan.to, "", "to")], text=plan.text, origin_id=plan.msg_id,
-            delivery=state)
+            delivery=state, in_reply_to=(plan.reply or {}).get("line") or None)
         exists = self.store.find_by_msg_id(plan.account, plan.msg_id) is not None
         deferred = state is DeliveryState.DEFERRED
         return {"msg_id": plan.msg_id, "account": plan.account, "transport": Transport.XMPP,
@@ -342,7 +350,10 @@ class Outbox:
                          skip=frozenset(p for p in parts if p not in missing))
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, PresenceChanged) and event.availability == "available":
+        if (isinstance(event, PresenceChanged) and event.availability == "available") \
+                or isinstance(event, RoomOccupantsChanged):
+            # Someone is back: in the roster, or in a room (a private line waits
+            # for its occupant).
             self.wake()
         elif isinstance(event, DeliveryChanged):
             self._on_delivery(event)
@@ -556,8 +567,8 @@ class Outbox:
             raise ValueError(f"{_whose(item)} is {_now(item.state)}: there is nothing "
                              "left to send by email")
         plan = ImPlan.from_payload(item.payload["plan"])
-        targets = item.payload.get("targets") or [plan.to]
-        msg_id = await self.fallbacks.email_instead(plan, targets)
+        targets = item.payload.get("email_to") or item.payload.get("targets") or [plan.to]
+        msg_id = await self.fallbacks.email_instead(with_quote(plan), targets)
         self.deliveries.transition(outbox_id, DeliveryState.FELL_BACK_TO_EMAIL,
                                    "to the email address of " + ", ".join(targets),
                                    log="sent by email",
@@ -640,6 +651,18 @@ class Outbox:
         self.wake()
 
 
+def with_quote(plan: ImPlan) -> ImPlan:
+    """A chat reply (XEP-0461) as an email says it: the line it answers quoted
+    above its text ("bob wrote:" and "> " lines), as the chat showed it."""
+    reply = plan.reply or {}
+    if not reply.get("quote"):
+        return plan
+    who = reply.get("name") or reply.get("nick") or reply.get("to", "").partition("/")[0]
+    quoted = "\n".join("> " + line for line in reply["quote"].splitlines())
+    head = f"{who} wrote:\n" if who else ""
+    return dataclasses.replace(plan, text=f"{head}{quoted}\n\n{plan.text}")
+
+
 def _parts(plan: ImPlan) -> list[str]:
     """The ids of every stanza a chat leg sends: history, text, files."""
     return [i for i in (plan.history_id if plan.history else None, plan.msg_id,
@@ -688,4 +711,4 @@ def _secs(seconds: float) -> str:
 
 
 __all__ = ["DEFERRED_FOLDER", "WHEN_AWAY", "ContactAway", "DeferralRetry", "Outbox",
-           "OutboxChanged", "describe_presence", "sender_party"]
+           "OutboxChanged", "describe_presence", "sender_party", "with_quote"]

@@ -50,10 +50,13 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("add", "jid [name]", "add a contact and ask for their presence",
             1, None, 1),
     Command("remove", "jid", "remove a contact", 1, 1),
+    Command("avatar", "set PATH | open JID",
+            "publish your avatar, or open a contact's in the image viewer", 2, None, 1),
     Command("help", "", "the keys and these commands"),
 )}
 
 BOOKMARK_VERBS = ("list", "add", "remove")
+AVATAR_VERBS = ("set", "open")
 SHOWS = {"online": "", "available": "", "chat": "chat", "away": "away", "dnd": "dnd",
          "xa": "xa"}
 
@@ -101,6 +104,10 @@ def parse(text: str) -> Typed:
         raise NotACommand(f"usage: /{command.name} {command.usage}".rstrip())
     if command.name == "status" and words[0].lower() not in SHOWS:
         raise NotACommand(f"/status takes {', '.join(SHOWS)}, not {words[0]!r}")
+    if command.name == "avatar":
+        if words[0].lower() not in AVATAR_VERBS:
+            raise NotACommand(f"/avatar takes {' or '.join(AVATAR_VERBS)}, not {words[0]!r}")
+        words[0] = words[0].lower()
     if command.name == "bookmark" and words and words[0].lower() in BOOKMARK_VERBS:
         words[0] = words[0].lower()
     elif command.name == "bookmark" and words:

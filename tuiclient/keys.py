@@ -75,6 +75,7 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
         "email"),
     # urlscan, as mutt users bind it (^B) and L for links beside l for limit.
     Key("links", "L,ctrl+b", "the message's links: open or copy one", "email"),
+    Key("quote_reply", "Q", "reply to the chosen chat line, quoting it", "chat"),
 )}
 
 assert tuple(DEFAULTS) == KEY_ACTIONS, "tuiclient/keys.py and bridge/config.KEY_ACTIONS differ"

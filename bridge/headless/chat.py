@@ -1,6 +1,6 @@
-"""The chat commands: `correct`, `react`, `retract`, `quote`, `join`, `leave`, `invite`,
-`bookmarks`, `bookmark`, `roster` and `presence` (issue 20), each an Engine
-method, each with `--json`.
+"""The chat commands: `correct`, `react`, `retract`, `quote`, `msg`, `join`, `leave`, `invite`,
+`bookmarks`, `bookmark`, `roster`, `presence` and `avatar` (issue 20), each an
+Engine method, each with `--json`.
 
 Their own module so that bridge.headless.cli only adds them (`add_chat_commands`,
 `CHAT_HANDLERS`): the command line and its exit codes stay as cli.py's docstring
@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import EngineError
+from ..errors import WHEN_AWAY, EngineError
 from ..model import DeliveryState, Message
 from . import output as out
 from .outcome import (
@@ -35,12 +36,15 @@ class Headless(Protocol):
     # The bridge.engine.Engine, which only the entry points (cli) import.
     engine: Any
 
+    # Set when the process is asked to stop (a signal): waits end at once.
+    stop: asyncio.Event
+
     async def up(self, *, mail: bool = False, xmpp: bool = True) -> None: ...
 
     def need_xmpp(self, account: str) -> None: ...
 
-CHAT_COMMANDS = ("correct", "react", "retract", "quote", "join", "leave", "invite", "bookmarks",
-                 "bookmark", "roster", "presence")
+CHAT_COMMANDS = ("correct", "react", "retract", "quote", "msg", "join", "leave", "invite",
+                 "bookmarks", "bookmark", "roster", "presence", "avatar")
 SHOWS = ("available", "chat", "away", "xa", "dnd")
 
 
@@ -65,6 +69,21 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
     p.add_argument("text", help="your answer")
     p.add_argument("--wait", type=float, default=10.0,
                    help="seconds to wait for the server to take it (default 10)")
+    p.add_argument("--when-away", choices=WHEN_AWAY, default=None,
+                   help="if the contact is not available: ask (exit 7), send anyway, "
+                        "defer, or send by email, quoting the line (default: the "
+                        "config's policy)")
+
+    p = sub.add_parser("msg", parents=[common],
+                       help="a private line to one occupant of a room you are in")
+    p.add_argument("room", help="the room's address, room@conference.example")
+    p.add_argument("nick", help="the occupant's nick there")
+    p.add_argument("text")
+    p.add_argument("--wait", type=float, default=10.0,
+                   help="seconds to wait for the server to take it (default 10)")
+    p.add_argument("--when-away", choices=WHEN_AWAY, default=None,
+                   help="if they are away or gone: ask (exit 7), send anyway, defer, or "
+                        "send by email (default: the config's policy)")
 
     p = sub.add_parser("join", parents=[common], help="join a room (XEP-0045)")
     p.add_argument("room", help="the room's address, room@conference.example")
@@ -118,6 +137,16 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
                        ("deny", "refuse (or end) someone's view of your presence")):
         rp = rsub.add_parser(verb, parents=[common], help=what)
         rp.add_argument("jid")
+
+    p = sub.add_parser("avatar", parents=[common],
+                       help="avatars (XEP-0084, XEP-0153): publish yours, fetch a contact's")
+    asub = p.add_subparsers(dest="avatar_command", required=True)
+    ap = asub.add_parser("set", parents=[common],
+                         help="publish the image at PATH (PNG, JPEG, GIF, WebP) as yours")
+    ap.add_argument("path", type=Path)
+    ap = asub.add_parser("get", parents=[common],
+                         help="a contact's avatar: the cached file's path (fetched if needed)")
+    ap.add_argument("jid")
 
     p = sub.add_parser("presence", parents=[common], help="your own presence")
     psub = p.add_subparsers(dest="presence_command", required=True)
@@ -176,12 +205,19 @@ async def cmd_retract(h: Headless, a: argparse.Namespace) -> Outcome:
 
 
 async def cmd_quote(h: Headless, a: argparse.Namespace) -> Outcome:
-    """Exit 0 once the server took the answer, 6 if it did not within --wait."""
+    """Exit 0 once the server took the answer, 6 if it did not within --wait (or
+    it was deferred); deferred or sent by email, the outbox's report."""
     m = _line(h, a.id, a.account)
     if not a.text.strip():
         raise CommandError(EXIT_USAGE, "the text is empty")
     await _up(h, m.account)
-    sent = await h.engine.reply_to_line(m.id or 0, a.text)
+    result = await h.engine.reply_to_line(m.id or 0, a.text, when_away=a.when_away)
+    if result.deferred or not result.chat:
+        # Here, not at the top: host makes the Engine, and parsing the command
+        # line (which imports this module) must not load it (cli.py does the same).
+        from .host import settle
+        return await settle(h.engine, result, a.wait, h.stop)
+    sent = result.chat[0]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, a.wait)
     while loop.time() < deadline:
@@ -192,6 +228,19 @@ async def cmd_quote(h: Headless, a: argparse.Namespace) -> Outcome:
     taken = sent.delivery not in (None, DeliveryState.SENDING)
     return Outcome(EXIT_OK if taken else EXIT_NOT_DELIVERED, sent,
                    [f"#{sent.id} answers #{m.id}: {sent.delivery.value if sent.delivery else ''}"])
+
+
+async def cmd_msg(h: Headless, a: argparse.Namespace) -> Outcome:
+    """Through the outbox like every chat line: the outbox's report (exit 6
+    while it waits, deferred or not yet taken by the server)."""
+    if not a.text.strip():
+        raise CommandError(EXIT_USAGE, "the text is empty")
+    account = _account(h, a)
+    await _up(h, account)
+    result = await h.engine.send_private(account, a.room, a.nick, a.text,
+                                         when_away=a.when_away)
+    from .host import settle  # see cmd_quote
+    return await settle(h.engine, result, a.wait, h.stop)
 
 
 def _occupants(room: str, occupants: list[Any]) -> Outcome:
@@ -289,6 +338,24 @@ async def cmd_roster(h: Headless, a: argparse.Namespace) -> Outcome:
         for i in items] or ["the roster is empty"])
 
 
+async def cmd_avatar(h: Headless, a: argparse.Namespace) -> Outcome:
+    """`set`: exit 0 once published; `get`: 0 with the file's path, 1 if the
+    contact has none we may see."""
+    account = _account(h, a)
+    if a.avatar_command == "set" and not a.path.is_file():
+        raise CommandError(EXIT_USAGE, f"no file {a.path}")
+    await _up(h, account)
+    if a.avatar_command == "set":
+        avatar_id = await h.engine.avatar_set(account, a.path)
+        return Outcome(EXIT_OK, {"id": avatar_id, "path": str(a.path)},
+                       [f"published {out.t(str(a.path))} as your avatar ({avatar_id})"])
+    path = await h.engine.avatar_get(account, a.jid)
+    if path is None:
+        return Outcome(EXIT_FAILED, {"jid": a.jid, "path": None},
+                       [f"{out.t(a.jid)} has no avatar you may see"])
+    return Outcome(EXIT_OK, {"jid": a.jid, "path": str(path)}, [out.t(str(path))])
+
+
 async def cmd_presence(h: Headless, a: argparse.Namespace) -> Outcome:
     account = _account(h, a)
     await _up(h, account)
@@ -300,7 +367,9 @@ async def cmd_presence(h: Headless, a: argparse.Namespace) -> Outcome:
 
 CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
     "correct": cmd_correct, "react": cmd_react, "retract": cmd_retract, "quote": cmd_quote,
+    "msg": cmd_msg,
     "join": cmd_join,
     "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
     "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
+    "avatar": cmd_avatar,
 }

@@ -29,7 +29,7 @@ from ..events import (
     XmppConnectionChanged,
 )
 from .availability import Availability, ContactPresence, ResourcePresence
-from .bookmarks import Bookmarks
+from .avatars import Avatars
 from .core import (
     _EMAIL,
     ATTEMPT_TIMEOUT,
@@ -50,7 +50,7 @@ from .upload import TransferError
 log = logging.getLogger(__name__)
 
 
-class XmppClient(Bookmarks):
+class XmppClient(Avatars):
     """One account's XMPP connection, reporting into the store and the event bus."""
 
     def _wire_handlers(self) -> None:
@@ -74,6 +74,7 @@ class XmppClient(Bookmarks):
         disco = self.session.plugin["xep_0030"]
         for feature in FEATURES:
             disco.add_feature(feature)
+        self._no_vcard_service()
         # What we are (XEP-0030): a text-mode client, not slixmpp's default "bot".
         disco.add_identity(category="client", itype="console", name="tuiclient")
 
@@ -443,12 +444,18 @@ class XmppClient(Bookmarks):
         return emails
 
     async def publish_vcard(self, full_name: str = "", emails: Iterable[str] = ()) -> None:
-        """Publish our vCard (vcard-temp, XEP-0054) with these email addresses.
-        Built on xep_0054's stanzas; its plugin is not registered, as it would
-        answer vCard requests sent to this client from a cache of its own."""
+        """Publish our vCard (vcard-temp, XEP-0054) with these email addresses,
+        and our avatar as its photo when we have one (XEP-0153 reads it there).
+        Built on xep_0054's stanzas (its plugin's vCard service is taken out:
+        avatars.py)."""
         card = VCardTemp()
         if full_name:
             card["FN"] = full_name
+        photo = self.avatar(self.own)
+        if photo is not None:
+            known = self.state.avatars.get(self.own, {})
+            card["PHOTO"]["TYPE"] = known.get("type", "image/png")
+            card["PHOTO"]["BINVAL"] = photo.read_bytes()
         for address in emails:
             email = Email()
             email["INTERNET"] = True

@@ -5,7 +5,8 @@ event, ask an IQ through a plugin, fence a handler).
 XmppClient is built in layers, one module each, every layer on the one below
 (a layer may call what is beneath it, never what is above):
 
-    core -> delivery -> files -> edits -> inbound -> archive -> rooms -> client
+    core -> delivery -> files -> edits -> inbound -> archive -> rooms -> bookmarks
+    -> avatars -> client
 
 Each layer registers its own handlers in `_wire_handlers` and then calls the
 layer below, the way a slixmpp plugin does in `plugin_init`. Protocol work is
@@ -34,10 +35,10 @@ from ..model import DeliveryState, Message
 from ..safe import safe_basename
 from ..store import Store
 from ..tls import client_context
-from .availability import ContactPresence, ResourcePresence, summarize
+from .availability import Availability, ContactPresence, ResourcePresence, summarize
 from .plugins import MamPages, UploadSlots
 from .session import XmppSession
-from .stanzas import bare, error_condition
+from .stanzas import bare, error_condition, resource
 from .state import XmppState
 from .upload import DEFAULT_DOWNLOAD_LIMIT
 
@@ -45,9 +46,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # The XEPs we speak, as slixmpp's plugins; `plugins/` holds ours, written the same
-# way, where slixmpp's does not fit (each says why). Two are used for their stanzas
-# only, their plugins' IQ services unwanted: xep_0066 (delivery.py), xep_0054
-# (client.py).
+# way, where slixmpp's does not fit (each says why). xep_0066 is used for its
+# stanzas only, its plugin's IQ service unwanted (delivery.py); xep_0054 is
+# registered as xep_0153's base, its vCard service taken out (avatars.py).
 PLUGINS = (
     "xep_0030",  # service discovery
     "xep_0004", "xep_0128", "xep_0115",  # entity capabilities (needs data forms)
@@ -70,6 +71,7 @@ PLUGINS = (
     "xep_0422", "xep_0428", "xep_0424",  # retraction (fastening, fallback indication)
     "xep_0461",  # replies
     "xep_0352",  # client state indication
+    "xep_0054", "xep_0084", "xep_0153",  # vCards; avatars: PEP, vCard (avatars.py)
     "mam_pages",  # ours: archive pages (plugins/mam_pages.py says why)
     "upload_slots",  # ours: HTTP upload slots (plugins/upload_slots.py says why)
 )
@@ -304,6 +306,15 @@ class ClientCore:
 
     def availability(self, jid: str) -> ContactPresence:
         """What the deferral logic asks before a send: may this contact see it now?"""
+        room = self._rooms.get(bare(jid))
+        if room is not None and resource(jid):
+            # A room's occupant, written to privately: there while in the room,
+            # with the show their presence in it has.
+            occupant = room.occupants.get(resource(jid))
+            if occupant is None:
+                return ContactPresence(jid, Availability.OFFLINE)
+            return summarize(jid, {occupant.nick: ResourcePresence(
+                occupant.nick, occupant.show, "", 0)}, subscribed=True, blocked=False)
         jid = bare(jid)
         return summarize(jid, self._presence.get(jid, {}), subscribed=self._subscribed(jid),
                          blocked=jid in self._blocked or jid in self._refused)

@@ -88,30 +88,42 @@ class Delivery(ClientCore):
             self._pending.pop(msg_id or "", None)
 
     def send_chat(self, to: str, text: str, thread_id: str | None = None,
-                  msg_id: str | None = None) -> Message:
+                  msg_id: str | None = None, *, reply: Reply | None = None,
+                  reply_to_line: str | None = None) -> Message:
         """Store and send a 1:1 chat line; returns it with its row id.
 
         `msg_id` is reused as origin-id and stanza id: a resend of the same message
         (the outbox retrying) passes the same id, and the receiver drops the copy.
+        A reply (XEP-0461) names the line it answers: `reply` as the wire says
+        it, `reply_to_line` its msg_id here.
         """
-        # A room occupant (room/nick) is written to privately; anyone else by bare JID.
-        to = to if bare(to) in self._rooms and resource(to) else bare(to)
-        return self._send(to, text, "chat", thread_id, msg_id, [])
+        return self._send(self.chat_peer(to), text, "chat", thread_id, msg_id, [],
+                          reply=reply, reply_to_line=reply_to_line)
+
+    def chat_peer(self, jid: str) -> str:
+        """Whom a 1:1 line to `jid` goes to: a room occupant (room/nick) is written
+        to privately, by full JID; anyone else by bare JID."""
+        return jid if bare(jid) in self._rooms and resource(jid) else bare(jid)
 
     def bind_thread(self, jid: str, thread_id: str) -> None:
-        """Lines from this contact or room without a <thread> belong to `thread_id`
-        from now on (a conversation moved here from email)."""
-        self.state.set_thread(bare(jid), thread_id)
+        """Lines from this contact or room (or room occupant, privately) without a
+        <thread> belong to `thread_id` from now on (a conversation moved here
+        from email)."""
+        self.state.set_thread(self.chat_peer(jid), thread_id)
 
     def send_chat_state(self, to: str, state: str) -> None:
         """Tell a contact we are typing (composing), paused, and so on (XEP-0085),
         only if they take chat states: a client of theirs online now says so in its
         service discovery, or they sent us one (XEP-0085 §5.1). Where that is not
-        known yet, it is asked first (disco, answered from entity capabilities)."""
+        known yet, it is asked first (disco, answered from entity capabilities).
+        To a room: see `_room_chat_state`."""
         if state not in CHAT_STATES:
             raise ValueError(f"chat state must be one of {', '.join(CHAT_STATES)}")
         if not self.connected:
             return  # a stale "typing" is worse than none
+        if bare(to) in self._rooms and not resource(to):
+            self._room_chat_state(bare(to), state)
+            return
         peer = bare(to)
         support = self._takes_chat_states(peer)
         if support is None:
@@ -144,20 +156,36 @@ class Delivery(ClientCore):
         if self._takes_chat_states(peer) and self.connected:
             self._send_chat_state(peer, state)
 
-    def _send_chat_state(self, peer: str, state: str) -> None:
-        msg = self.session.make_message(mto=peer, mtype="chat")
+    def _room_chat_state(self, room: str, state: str) -> None:
+        """Our chat state to a room we are in (XEP-0085 §5.5, "Use in Groupchat"):
+        sent as the room's own line is, type groupchat, whether or not the
+        others send theirs; never "gone" (the XEP says a client should not).
+        Only where the room lets us speak: a visitor of a moderated room has no
+        voice (XEP-0045 §7.4), and the room would refuse it as it would a line."""
+        if state == "gone" or room not in self._joined_rooms():
+            return
+        joined = self._rooms[room]
+        me = joined.occupants.get(joined.nick)
+        if me is None or me.role not in ("participant", "moderator"):
+            return
+        self._send_chat_state(room, state, "groupchat")
+
+    def _send_chat_state(self, peer: str, state: str, mtype: MessageKind = "chat") -> None:
+        msg = self.session.make_message(mto=peer, mtype=mtype)
         msg["chat_state"] = state
         # Not worth a place in the server's offline storage or archive (XEP-0334).
         msg.enable("no-store")
         msg.send()
 
     def send_room(self, room: str, text: str, thread_id: str | None = None,
-                  msg_id: str | None = None) -> Message:
-        """Store and send a line to a joined room."""
+                  msg_id: str | None = None, *, reply: Reply | None = None,
+                  reply_to_line: str | None = None) -> Message:
+        """Store and send a line to a joined room (a reply: see send_chat)."""
         room = bare(room)
         if room not in self._rooms:
             raise XmppError(f"not in room {room}: join it first")
-        return self._send(room, text, "groupchat", thread_id, msg_id, [])
+        return self._send(room, text, "groupchat", thread_id, msg_id, [], reply=reply,
+                          reply_to_line=reply_to_line)
 
     def _send(self, to: str, text: str, mtype: MessageKind, thread_id: str | None,
               msg_id: str | None, attachments: list[Attachment], *,

@@ -101,6 +101,13 @@ class Edits(Files):
         return m, to, mtype
 
     def _peer_of(self, m: Message) -> tuple[str, MessageKind]:
+        first = m.recipients[0].address if m.recipients else ""
+        if resource(first) and bare(first) in self._rooms:
+            return first, "chat"  # our private line to a room's occupant
+        sender = m.sender.address
+        if m.direction is Direction.IN and bare(first) not in self._rooms \
+                and resource(sender) and bare(sender) in self._rooms:
+            return sender, "chat"  # an occupant's private line to us
         where = _conversation(m, self.own)
         if where in self._rooms:
             if where not in self._joined_rooms():
@@ -184,12 +191,21 @@ class Edits(Files):
     def send_reply(self, row_id: int, text: str) -> Message:
         """A new line answering the line `row_id` of its conversation (XEP-0461),
         with the quote other clients show (XEP-0428 marks it as such); stored
-        with in_reply_to naming that line, and its text without the quote."""
+        with in_reply_to naming that line, and its text without the quote. Sent
+        at once: the engine's replies go through the outbox (`reply_target`)."""
+        if not text.strip():
+            raise XmppError("a reply needs some text")
+        m, to, mtype, reply = self.reply_target(row_id)
+        return self._send(to, text, mtype, m.thread_id, None, [], reply=reply,
+                          reply_to_line=m.msg_id)
+
+    def reply_target(self, row_id: int) -> tuple[Message, str, MessageKind, Reply]:
+        """What a reply to the line `row_id` needs (XEP-0461): the line, where the
+        reply goes (the room, or the contact) and how, and the reply's reference
+        with the quote other clients show."""
         m, to, mtype = self._own_line(row_id)
         if m.retracted is not None:
             raise XmppError("a retracted line cannot be answered")
-        if not text.strip():
-            raise XmppError("a reply needs some text")
         nick = m.sender.name
         if mtype == "groupchat":
             room = self._rooms.get(to)
@@ -204,9 +220,7 @@ class Edits(Files):
         quote = "\n".join(lines[:QUOTE_LINES])
         if len(quote) > QUOTE_CHARS or len(lines) > QUOTE_LINES:
             quote = quote[:QUOTE_CHARS].rstrip() + "…"
-        return self._send(to, text, mtype, m.thread_id, None, [],
-                          reply=Reply(author, ref, quote, nick if mtype == "groupchat" else ""),
-                          reply_to_line=m.msg_id)
+        return m, to, mtype, Reply(author, ref, quote, nick if mtype == "groupchat" else "")
 
     def own_reactions(self, row_id: int) -> list[str]:
         """Our current reactions to a line."""

@@ -34,6 +34,7 @@ from .core import CHAT_STATES
 from .edits import Edits
 from .stanzas import (
     NS_CLIENT,
+    NS_DELAY,
     NS_MUC_USER,
     NS_REACTIONS,
     bare,
@@ -111,13 +112,24 @@ class Inbound(Edits):
             self._ingest(inner.xml, "carbon")
 
     def _on_chat_state(self, stanza: Any) -> None:
+        """A contact's chat state (XEP-0085), told with their bare JID; in a room
+        we are in, an occupant's, told with room/nick, never our own echo, and
+        never "gone" (§5.5: ignored in groupchat)."""
         sender = stanza.xml.get("from") or ""
-        if (stanza.xml.get("type") or "") == "chat" and bare(sender) != self.own \
-                and self._plain(stanza):
-            state = stanza["chat_state"]
-            if state in CHAT_STATES:
-                self._chat_state_senders.add(bare(sender))
-                self._publish(ChatStateChanged(self.name, bare(sender), state))
+        kind = stanza.xml.get("type") or ""
+        if not self._plain(stanza) or stanza.xml.find(q(NS_DELAY, "delay")) is not None:
+            return  # a wrapped copy, or an old one (room history): nobody types now
+        state = stanza["chat_state"]
+        if state not in CHAT_STATES:
+            return
+        if kind == "chat" and bare(sender) != self.own:
+            self._chat_state_senders.add(bare(sender))
+            self._publish(ChatStateChanged(self.name, bare(sender), state))
+        elif kind == "groupchat" and bare(sender) in self._joined_rooms() \
+                and resource(sender) and state != "gone":
+            room = self._rooms[bare(sender)]
+            if resource(sender) != room.nick:
+                self._publish(ChatStateChanged(self.name, sender, state))
 
     def _on_invitation(self, stanza: Any) -> None:
         """A room's invitation on someone's behalf (XEP-0045 mediated)."""

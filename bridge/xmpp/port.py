@@ -6,7 +6,8 @@ noticing. Two jobs of the transport live here because they span the client's
 layers:
 
 - sending a chat leg (`send_leg`): room, invitations, thread binding, then the
-  history, the text and the files, each with the id the plan fixed;
+  history, the text (a reply to a line, XEP-0461, when the plan says so) and
+  the files, each with the id the plan fixed;
 - the health probe (`probe_xmpp`): through the running client's session when
   there is one (its stream is what needs checking), else a short session of its
   own: XEP-0199 ping (the round trip), XEP-0202 entity time (the skew) and the
@@ -30,6 +31,7 @@ from ..identity import normalize_jid
 from ..model import Attachment, ContactPresence, HealthReport, ImPlan, Message
 from ..store import Store
 from .client import RESEND_TRIES, RESEND_WINDOW, XmppClient
+from .core import Reply
 from .session import XmppLoginError, XmppSession
 
 log = logging.getLogger(__name__)
@@ -145,8 +147,12 @@ class XmppTransport:
             sent.append(send(plan.to, plan.history, thread_id=plan.thread_id,
                              msg_id=plan.history_id))
         if plan.msg_id not in skip:
+            reply = plan.reply or {}
             sent.append(send(plan.to, plan.text, thread_id=plan.thread_id,
-                             msg_id=plan.msg_id))
+                             msg_id=plan.msg_id,
+                             reply=Reply(reply["to"], reply["id"], reply.get("quote", ""),
+                                         reply.get("nick", "")) if reply else None,
+                             reply_to_line=reply.get("line") or None))
         for f in plan.files:
             if str(f["id"]) in skip:
                 continue

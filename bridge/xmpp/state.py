@@ -2,7 +2,8 @@
 
 One small JSON file per account beside the store (`<data dir>/xmpp/<account>.json`):
 the last MAM archive id seen per archive (our own, and each room's), the rooms
-we had joined, and the current thread of each 1:1 chat. Written after the messages
+we had joined, the current thread of each 1:1 chat, and whose avatar is which
+cached file. Written after the messages
 it covers are stored, so a crash in between only makes the next catch-up fetch a
 few messages again, which the store's duplicate check drops.
 """
@@ -42,6 +43,9 @@ class XmppState:
     # moves a conversation only if it is newer, so a device that learns the history
     # from the archive ends with the bindings the live one has.
     thread_since: dict[str, float] = field(default_factory=dict)
+    # Whose avatar is which cached file (bridge.xmpp.avatars): bare JID -> its id
+    # (the SHA-1 of the image), type, and where it came from (pep or vcard).
+    avatars: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> XmppState:
@@ -73,6 +77,10 @@ class XmppState:
         for peer, when in (since.items() if isinstance(since, dict) else ()):
             if isinstance(when, int | float):
                 state.thread_since[str(peer)] = float(when)
+        avatars = raw.get("avatars")
+        for jid, entry in (avatars.items() if isinstance(avatars, dict) else ()):
+            if isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values()):
+                state.avatars[str(jid)] = dict(entry)
         return state
 
     def set_thread(self, peer: str, thread_id: str, when: float | None = None) -> None:
@@ -92,6 +100,7 @@ class XmppState:
             "rooms": {k: asdict(v) for k, v in self.rooms.items()},
             "threads": self.threads,
             "thread_since": self.thread_since,
+            "avatars": self.avatars,
         }
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
         try:

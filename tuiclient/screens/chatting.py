@@ -10,9 +10,13 @@ events here; what it reads it hands down to the chat view.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bridge.engine import Engine, EngineError
+from rich.text import Text
+from textual.timer import Timer
+
+from bridge.engine import ContactAway, Engine, EngineError, ReplyResult
 from bridge.events import (
     ChatStateChanged,
     Event,
@@ -25,15 +29,18 @@ from bridge.events import (
 from bridge.model import Direction, Message, Transport
 from tuiclient.appref import client_app
 from tuiclient.chat_commands import SHOWS, Typed
-from tuiclient.format import one_line
+from tuiclient.format import one_line, safe, who
 from tuiclient.people import bare
+from tuiclient.replies import sent_words
 from tuiclient.screens.chat_prompts import (
     AskScreen,
     RevisionsScreen,
     invitation_screen,
     subscription_screen,
 )
-from tuiclient.screens.roster import RosterScreen
+from tuiclient.screens.prompts import DeferScreen
+from tuiclient.screens.roster import RosterScreen, open_avatar
+from tuiclient.widgets.conversation_list import ConversationList, key_of
 from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import ChatReply
 from tuiclient.widgets.thread_pane import ChatView
@@ -43,9 +50,16 @@ if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
 
 TYPING = {"composing": "is typing…", "paused": "stopped typing"}
+TYPING_MANY = {"composing": "are typing…", "paused": "stopped typing"}
 
 
 class Chatting:
+    # A "typing" not followed by another state within this long is stale: the
+    # peer's client stopped telling (it crashed, lost its link, or never says
+    # "paused"). XEP-0085 §3's trigger for "inactive" (about 30 s) is when a
+    # client that keeps telling would have said more.
+    TYPING_STALE = 30.0
+
     def __init__(self, screen: MainScreen) -> None:
         self.screen = screen
         self.peer: tuple[str, str] | None = None  # (account, JID) of the open chat
@@ -55,6 +69,11 @@ class Chatting:
         # Per chat: the archive id to page back from (None: its start reached).
         self._before: dict[tuple[str, str], str | None] = {}
         self._paging = False
+        self.quoting: Message | None = None  # the line a reply being typed answers
+        # Who is typing in the open chat (a contact's JID, or room/nick), and the
+        # timers that forget them when they go quiet.
+        self._typing: dict[str, str] = {}
+        self._stale: dict[str, Timer] = {}
 
     @property
     def engine(self) -> Engine:
@@ -72,10 +91,12 @@ class Chatting:
     def opened(self, messages: Sequence[Message]) -> None:
         """A conversation was opened: whom it is with, its room's occupants."""
         chat_input = self.screen.query_one(ChatReply)
-        if self.peer is not None and not self.room and chat_input.chat_state != "active":
+        if self.peer is not None and chat_input.chat_state != "active":
             # Typing there stopped: the peer left for another conversation.
             self.engine.send_chat_state(self.peer[0], self.peer[1], "inactive")
         chat_input.sent()
+        self.unquote()
+        self._forget_typing()
         self.peer, self.room = None, False
         own = {bare(x) for a in self.engine.accounts for x in (a.jid, a.email) if x}
         for m in reversed(messages):
@@ -118,10 +139,10 @@ class Chatting:
 
     def typing(self, state: str) -> None:
         """Our chat state, to the peer of a 1:1 chat (the engine asks whether
-        their client takes it)."""
+        their client takes it) or to a room (where the room lets us speak)."""
         if state == "composing" and self._error_shown():
             self.say("")  # typing on: the refusal is answered
-        if self.peer is not None and not self.room:
+        if self.peer is not None:
             self.engine.send_chat_state(self.peer[0], self.peer[1], state)
 
     def _error_shown(self) -> bool:
@@ -205,15 +226,34 @@ class Chatting:
         account = self._need_account()
         occupants = await self.engine.join_room(account, room, nick=nick)
         joined = f"joined {one_line(room)}: {len(occupants)} in the room"
-        return joined if self.open_room(account, room) else \
-            f"{joined}; c writes its first line (to {one_line(room)}, by IM)"
+        if self.open_room(account, room) and self.screen.opened.messages:
+            return joined
+        # Listed and open, but with no line to answer yet: the first is a new one.
+        return f"{joined}; c writes its first line (to {one_line(room)}, by IM)"
 
     def open_room(self, account: str, room: str) -> bool:
-        """Open a room's conversation (its newest line's); False if it has none yet."""
+        """Open a room's conversation (at its newest line), listed at once: a room
+        where nobody spoke yet too, empty until its first line. False if the
+        engine knows no such room (not joined)."""
         lines = self.engine.search(f"to:{bare(room)}", limit=1, account=account)
-        if not lines:
+        if lines:
+            self.screen.search_done(lines[0])
+            return True
+        try:
+            thread = self.engine.room_conversation(account, room)
+        except EngineError:
             return False
-        self.screen.search_done(lines[0])
+        listing = self.screen.query_one(ConversationList)
+        if not listing.select_key(key_of(thread)):
+            listing.merge([thread])
+            listing.select_key(key_of(thread))
+        self.screen.open_thread(thread)
+        # No line says whom it is with: the room does.
+        self.peer, self.room = (account, bare(room)), True
+        self.screen.opened.subject = self.chat_name()
+        self.screen.opened.show_title()
+        self.show_occupants()
+        self.screen.show_pane("chat")
         return True
 
     async def _cmd_leave(self, room: str | None = None) -> str:
@@ -244,16 +284,64 @@ class Chatting:
 
     async def _cmd_msg(self, nick: str, text: str) -> str:
         account, room = self._needs_room("join")
-        await self.engine.send_private(account, room, nick, text)
+        result = await self._send_asking(lambda when_away: self.engine.send_private(
+            account, room, nick, text, when_away=when_away))
+        if result.deferred or result.via == "email":
+            return f"to {one_line(nick)} privately: {sent_words(result)}"
         return f"to {one_line(nick)} privately: {one_line(text)}"
 
     async def _cmd_quote(self, text: str) -> str:
-        m = self.screen.query_one(Timeline).current
+        m = self.quoting or self.screen.query_one(Timeline).current
         if m is None or m.id is None or m.transport is not Transport.XMPP \
                 or m.retracted is not None:
             raise EngineError("choose a chat line to answer")
-        await self.engine.reply_to_line(m.id, text)
-        return ""
+        row = m.id
+        result = await self._send_asking(lambda when_away: self.engine.reply_to_line(
+            row, text, when_away=when_away))
+        self.unquote()
+        return sent_words(result) if result.deferred or result.via == "email" else ""
+
+    async def _send_asking(self, send: Callable[[str], Awaitable[ReplyResult]]) -> ReplyResult:
+        """A line sent through the engine's outbox, as a reply is: when whoever
+        it is for is not available, the user chooses (send anyway, defer, or by
+        email) on the defer prompt. Giving up there is an EngineError."""
+        when_away = "ask"
+        for _ in range(3):
+            try:
+                result = await send(when_away)
+            except ContactAway as exc:
+                choice = await self.screen.app.push_screen_wait(DeferScreen(exc.presences))
+                if choice is None:
+                    break
+                when_away = choice
+                continue
+            self.screen.overview.refresh_outbox()
+            return result
+        raise EngineError("not sent")
+
+    def quote(self, m: Message) -> None:
+        """The quote-reply key on a chat line: the input, ready for the answer
+        (`/quote `), with the line it answers shown over it until it is sent
+        or left (Esc)."""
+        self.quoting = m
+        if self.screen.narrow:
+            self.screen.pane = "chat"
+        quoted = Text("replying to ┃ ", style="dim")
+        quoted.append(f"{who(m, self.screen.overview.names)}: ", style="dim bold")
+        words = "message retracted" if m.retracted is not None else one_line(safe(m.text))
+        quoted.append(words[:120] + ("…" if len(words) > 120 else ""), style="dim italic")
+        quoted.append("\nenter: send · esc: leave", style="dim italic")
+        self.view.set_target(quoted)
+        chat_input = self.screen.query_one(ChatReply)
+        chat_input.value = "/quote "
+        chat_input.cursor_position = len(chat_input.value)
+        chat_input.focus()
+
+    def unquote(self) -> None:
+        """No reply to a line under way any more (sent, left, another chat)."""
+        if self.quoting is not None:
+            self.quoting = None
+            self.view.set_target("")
 
     async def _cmd_topic(self, subject: str = "") -> str:
         account, room = self._needs_room("join")
@@ -313,6 +401,16 @@ class Chatting:
         self.screen.app.push_screen(RosterScreen(), write)
         return ""
 
+    async def _cmd_avatar(self, verb: str, what: str) -> str:
+        """`/avatar set PATH`: publish ours; `/avatar open JID`: theirs, in the
+        system's image viewer (as Profanity's)."""
+        account = self._need_account()
+        if verb == "set":
+            path = Path(what).expanduser()
+            await self.engine.avatar_set(account, path)
+            return f"your avatar is now {one_line(path.name)}"
+        return await open_avatar(self.screen, self.engine, account, what.strip())
+
     async def _cmd_help(self) -> str:
         self.screen.action_help()
         return ""
@@ -368,14 +466,10 @@ class Chatting:
     def events(self, events: Sequence[Event]) -> None:
         for event in events:
             if isinstance(event, ChatStateChanged):
-                if self.peer == (event.account, bare(event.jid)) and not self.room:
-                    name = self.screen.overview.names.get(bare(event.jid)) or event.jid
-                    doing = TYPING.get(event.state)
-                    self.say(f"{one_line(name)} {doing}" if doing else "")
+                self._chat_state(event)
             elif isinstance(event, MessageReceived):
-                if self.peer == (event.account, bare(event.sender)) and \
-                        event.source == "live" and not self._error_shown():
-                    self.say("")  # their line came: no longer typing
+                if event.source == "live" and self._typing:
+                    self._line_came(event)
             elif isinstance(event, RoomSubjectChanged):
                 if self.peer == (event.account, bare(event.room)):
                     self.screen.opened.show_title()
@@ -388,6 +482,66 @@ class Chatting:
                 self.ask(("room", event.account, event.room), event)
             elif isinstance(event, SubscriptionRequest):
                 self.ask(("subscription", event.account, bare(event.jid)), event)
+
+    # -- who is typing (XEP-0085) ----------------------------------------------------------
+
+    def _chat_state(self, event: ChatStateChanged) -> None:
+        """A contact's (or, in the open room, an occupant's) chat state: shown
+        under the timeline until another state, their line, or the stale timer."""
+        if self.peer is None or self.peer != (event.account, bare(event.jid)) \
+                or self.room != ("/" in event.jid):
+            return
+        who = event.jid
+        timer = self._stale.pop(who, None)
+        if timer is not None:
+            timer.stop()
+        if event.state in TYPING:
+            self._typing[who] = event.state
+            self._stale[who] = self.screen.set_timer(
+                self.TYPING_STALE, lambda: self._forget_typing(who))
+        else:
+            self._typing.pop(who, None)
+        self._show_typing()
+
+    def _line_came(self, event: MessageReceived) -> None:
+        """Their line came: they are no longer typing (in a room, matched by the
+        nick or by the real JID the room shows)."""
+        if self.peer is None or event.account != self.peer[0]:
+            return
+        sender = event.sender
+        if self.room:
+            real = {f"{self.peer[1]}/{o.nick}": bare(o.jid or "")
+                    for o in self.engine.occupants(*self.peer)}
+            gone = [w for w in self._typing if w == sender or real.get(w) == bare(sender)]
+        else:
+            gone = [w for w in self._typing if w == bare(sender)]
+        if gone:
+            self._forget_typing(*gone)
+
+    def _forget_typing(self, *who: str) -> None:
+        """Nobody (or not `who`) typing any more."""
+        for w in who or list(self._typing):
+            self._typing.pop(w, None)
+            timer = self._stale.pop(w, None)
+            if timer is not None:
+                timer.stop()
+        self._show_typing()
+
+    def typing_line(self) -> str:
+        """"bob is typing…", "alice, bob are typing…; carol stopped typing"
+        (names in order, whoever started first)."""
+        names = self.screen.overview.names
+        parts = []
+        for state in TYPING:
+            who = sorted(one_line(w.split("/", 1)[1] if self.room else names.get(w) or w)
+                         for w, s in self._typing.items() if s == state)
+            if who:
+                words = (TYPING if len(who) == 1 else TYPING_MANY)[state]
+                parts.append(f"{', '.join(who)} {words}")
+        return "; ".join(parts)
+
+    def _show_typing(self) -> None:
+        self.say(self.typing_line())
 
     def ask(self, key: tuple[str, ...], event: Event) -> None:
         """Queue a question (one on screen at a time; the same one once)."""

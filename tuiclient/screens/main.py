@@ -418,6 +418,7 @@ class MainScreen(Screen):
 
     @on(ChatReply.Leave)
     def chat_leave(self) -> None:
+        self.chatting.unquote()
         self.replying.leave()
 
     def action_compose(self, to: str = "", via: str = "email") -> None:
@@ -448,6 +449,10 @@ class MainScreen(Screen):
     @on(Timeline.Revisions)
     def chat_revisions(self, event: Timeline.Revisions) -> None:
         self.chatting.revisions(event.message)
+
+    @on(Timeline.QuoteReply)
+    def chat_quote_reply(self, event: Timeline.QuoteReply) -> None:
+        self.chatting.quote(event.message)
 
     # -- other screens -------------------------------------------------------------------
 

@@ -1,8 +1,13 @@
 """The roster (`/roster`): every contact of each chat account with their
-presence and what each side sees of the other (RFC 6121 subscriptions), and
-what to do about one: approve, deny, remove, write to them."""
+presence, whether they have an avatar (▣), and what each side sees of the other
+(RFC 6121 subscriptions), and what to do about one: approve, deny, remove,
+write to them, look at their avatar (v: the system's image viewer, as
+Profanity's `/avatar open`; a terminal draws no pictures in general)."""
 
 from __future__ import annotations
+
+import subprocess
+from pathlib import Path
 
 from rich.text import Text
 from textual import work
@@ -17,7 +22,32 @@ from tuiclient.appref import client_app
 from tuiclient.engine_events import EngineEvents
 from tuiclient.format import PRESENCE_DOT, one_line
 from tuiclient.keys import bind
+from tuiclient.screens.attachments import handler, needs_terminal, open_detached
 from tuiclient.screens.chat_prompts import AskScreen
+
+AVATAR_MARK = "▣"  # the contact has an avatar (v opens it)
+
+
+async def open_avatar(screen: Screen, engine: Engine, account: str, jid: str) -> str:
+    """Open a contact's avatar (fetched into the cache if needed) with the
+    system's image viewer, the way a file of a message is opened; returns what
+    to tell the user. EngineError when there is none to open."""
+    path = await engine.avatar_get(account, jid)
+    if path is None:
+        raise EngineError(f"{jid} has no avatar you may see")
+    command = handler()
+    if command is None:
+        return f"no xdg-open nor run-mailcap here; the avatar is {path}"
+    try:
+        if needs_terminal(command):
+            with screen.app.suspend():
+                subprocess.run([*command, str(path)], check=False)
+        else:
+            open_detached(command, Path(path))
+    except OSError as exc:
+        raise EngineError(f"could not open {path}: {exc}") from None
+    return f"opened {one_line(jid)}'s avatar with {command[0]}"
+
 
 SEES = {"both": "both see each other", "to": "you see them", "from": "they see you",
         "none": "neither sees the other"}
@@ -34,6 +64,7 @@ class RosterScreen(Screen[str | None]):
         Binding("a", "act('approve')", "approve"),
         Binding("d", "act('deny')", "deny"),
         Binding("x", "act('remove')", "remove"),
+        Binding("v", "avatar", "avatar"),
         Binding("escape", "dismiss_none", "back"),
     ]
 
@@ -54,7 +85,7 @@ class RosterScreen(Screen[str | None]):
     def on_mount(self) -> None:
         self.sub_title = "roster"
         table = self.query_one(RosterTable)
-        table.add_columns("", "name", "address", "presence", "subscription", "groups")
+        table.add_columns("", "", "name", "address", "presence", "subscription", "groups")
         self.reload()
         table.focus()
 
@@ -75,14 +106,18 @@ class RosterScreen(Screen[str | None]):
                 sees = SEES.get(item.subscription, item.subscription)
                 if item.pending_out:
                     sees += "; you asked to see them"
-                table.add_row(Text(dot, style=style), one_line(item.name),
+                avatar = self.engine.avatar_path(account, item.jid) is not None
+                table.add_row(Text(dot, style=style),
+                              Text(AVATAR_MARK if avatar else " ", style="cyan"),
+                              one_line(item.name),
                               one_line(item.jid), presence.availability.value
                               + (f": {one_line(presence.status)}" if presence.status else ""),
                               sees, ", ".join(one_line(g) for g in item.groups))
                 self.rows.append((account, item.jid))
         n = len(self.rows)
         self.query_one("#roster-title", Label).update(
-            f"{n} contact{'s' * (n != 1)} · a: approve · d: deny · x: remove · enter: write")
+            f"{n} contact{'s' * (n != 1)} · a: approve · d: deny · x: remove · "
+            f"v: avatar ({AVATAR_MARK}) · enter: write")
         if self.rows:
             table.move_cursor(row=min(at, n - 1))
 
@@ -124,6 +159,18 @@ class RosterScreen(Screen[str | None]):
             self.notify(str(exc), title="Roster", severity="error", markup=False)
             return
         self.notify(f"{what}: {one_line(jid)}", title="Roster", markup=False)
+
+    @work(group="roster")
+    async def action_avatar(self) -> None:
+        chosen = self.current()
+        if chosen is None:
+            return
+        try:
+            said = await open_avatar(self, self.engine, *chosen)
+        except EngineError as exc:
+            self.notify(str(exc), title="Avatar", severity="warning", markup=False)
+            return
+        self.notify(said, title="Avatar", markup=False)
 
     def on_engine_events(self, message: EngineEvents) -> None:
         if message.of(RosterChanged, PresenceChanged):

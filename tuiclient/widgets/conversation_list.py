@@ -485,6 +485,9 @@ class ConversationList(ScrollView, can_focus=True):
             if snippet:
                 text.append(" — ")
                 text.append(snippet, style=dim)
+        elif snippet.startswith("/me "):  # an action (XEP-0245), as the timeline says it
+            who = one_line(t.last_sender).split("/", 1)[0]
+            text.append(f"* {self.names.get(who.lower(), who)} {snippet[4:]}", style="italic")
         else:
             text.append(snippet or "(chat)")
         room = width - tail.cell_len - 1

@@ -155,6 +155,7 @@ class Timeline(OptionList):
         bind("top", "first", show=False),
         bind("bottom", "last", show=False),
         bind("revisions", "revisions", show=False),
+        bind("quote_reply", "quote_reply", show=False),
     ]
 
     class NeedOlder(TMessage):
@@ -162,6 +163,13 @@ class Timeline(OptionList):
 
     class Revisions(TMessage):
         """The user asks for the earlier texts of a corrected line."""
+
+        def __init__(self, message: Message) -> None:
+            super().__init__()
+            self.message = message
+
+    class QuoteReply(TMessage):
+        """The user starts a reply to a chat line, quoting it (XEP-0461)."""
 
         def __init__(self, message: Message) -> None:
             super().__init__()
@@ -246,6 +254,12 @@ class Timeline(OptionList):
         m = self.current
         if m is not None and m.edited is not None and m.retracted is None:
             self.post_message(self.Revisions(m))
+
+    def action_quote_reply(self) -> None:
+        m = self.current
+        if m is not None and m.transport is Transport.XMPP and m.retracted is None \
+                and m.id is not None:
+            self.post_message(self.QuoteReply(m))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
