@@ -222,7 +222,8 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
 
         client = XmppClient(account, password, self.store, self.events,
                             ping_interval=self.timings.xmpp_ping_interval,
-                            ping_timeout=self.timings.xmpp_ping_timeout)
+                            ping_timeout=self.timings.xmpp_ping_timeout,
+                            chat_states=self.config.chat.chat_states)
         self.xmpp[account.name] = client
         try:
             await client.start(timeout)

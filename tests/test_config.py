@@ -868,3 +868,19 @@ def test_health_table_reaches_the_engines_monitor(tmp_path: Path) -> None:
         assert (engine.health.interval, engine.health.critical_interval) == (5, 1)
     finally:
         engine.close()
+
+
+def test_the_chat_table_turns_chat_states_off(tmp_path: Path) -> None:
+    from bridge.config import ChatPolicy, ConfigError
+
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    assert load_config(path).chat == ChatPolicy() and ChatPolicy().chat_states
+    path.write_text("[chat]\nchat_states = false\n")
+    assert load_config(path).chat.chat_states is False
+    path.write_text('[chat]\nchat_states = "no"\n')
+    with pytest.raises(ConfigError, match=r"chat\.chat_states.*true or false"):
+        load_config(path)
+    path.write_text("[chat]\nchatstates = false\n")
+    with pytest.raises(ConfigError, match="chatstates"):
+        load_config(path)

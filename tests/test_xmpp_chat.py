@@ -373,6 +373,32 @@ async def test_chat_states_go_only_to_clients_that_take_them(world, connect, run
     await until(lambda: bob_x.with_child(NS_CHAT_STATES, "paused"), what="bob sees it")
 
 
+async def test_chat_states_turned_off_are_never_sent_not_even_active(world, connect, running):
+    """[chat] chat_states = false (XEP-0085 section 7: the user can turn them off):
+    a peer whose client takes chat states gets neither "typing" nor the <active/>
+    that otherwise rides on every line; the line itself still goes."""
+    _, xmpp = running
+    alice, dave = person(world, "alice"), person(world, "dave")
+    world.befriend(alice, dave)
+    a = await connect(alice)
+    a.client.chat_states = False  # what the engine passes from [chat] chat_states
+    dave_x = plain(world, dave)
+    dave_x.xmpp.register_plugin("xep_0085")
+    await xmpp(dave_x)
+    await until(lambda: a.client.availability(dave.jid).availability.value == "available",
+                what="dave online")
+    a.client.send_chat_state(dave.jid, "composing")
+    a.client.send_chat(dave.jid, "no typing dots from me")
+    await until(lambda: "no typing dots from me" in dave_x.bodies(), what="the line")
+    await asyncio.sleep(0.5)
+    assert dave_x.with_child(NS_CHAT_STATES, "composing") == []
+    assert dave_x.with_child(NS_CHAT_STATES, "active") == []
+    # Turned on again, the same peer hears it.
+    a.client.chat_states = True
+    a.client.send_chat_state(dave.jid, "composing")
+    await until(lambda: dave_x.with_child(NS_CHAT_STATES, "composing"), what="dave sees it")
+
+
 async def test_our_presence_is_kept_for_the_next_session(world, connect, running):
     _, xmpp = running
     alice, bob = person(world, "alice"), person(world, "bob")

@@ -37,6 +37,10 @@ names another one. Its layout::
     sign = false                      # sign every email unless told otherwise
     encrypt = false                   # encrypt every email unless told otherwise
 
+    [chat]                            # all optional
+    chat_states = true                # tell others when you type (XEP-0085); false:
+                                      # never, not even <active/> on a line
+
     [keys]                            # optional: action = "key" or ["key", "key"]
     reply_im = "m"                    # two actions bound to one key are reported
 
@@ -124,6 +128,7 @@ from .schema import (
     TLS_MODES,
     TOKEN_COMMAND_TIMEOUT,
     AccountConfig,
+    ChatPolicy,
     Config,
     ConfigError,
     ContactConfig,
@@ -165,6 +170,7 @@ __all__ = [
     "TLS_MODES",
     "TOKEN_COMMAND_TIMEOUT",
     "AccountConfig",
+    "ChatPolicy",
     "Config",
     "ConfigError",
     "ContactConfig",

@@ -37,6 +37,7 @@ from .schema import (
     TLS_MODES,
     TOKEN_COMMAND_TIMEOUT,
     AccountConfig,
+    ChatPolicy,
     Config,
     ConfigError,
     ContactConfig,
@@ -57,7 +58,8 @@ PASSWORD_KEYS = frozenset({"password", "pass", "passwd", "passphrase", "pwd", "s
 
 
 _TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff",
-             "health", "notify", "crypto")
+             "health", "notify", "crypto", "chat")
+_CHAT_KEYS = ("chat_states",)
 _CRYPTO_KEYS = ("gnupg_home", "index_decrypted", "sign", "encrypt")
 _NOTIFY_KEYS = ("notify_command", "bell", "desktop")
 _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
@@ -142,6 +144,7 @@ class ConfigReader(TokenSettings):
         handoff = self.handoff(raw)
         health = self.health(raw)
         crypto = self.crypto(raw)
+        chat = self.chat(raw)
         return Config(
             path=self.path,
             accounts=accounts,
@@ -155,6 +158,7 @@ class ConfigReader(TokenSettings):
             handoff=handoff,
             health=health,
             crypto=crypto,
+            chat=chat,
         )
 
     # -- generic checks ----------------------------------------------------
@@ -267,6 +271,13 @@ class ConfigReader(TokenSettings):
                             index_decrypted=self.boolean(table, "crypto", "index_decrypted"),
                             sign=self.boolean(table, "crypto", "sign"),
                             encrypt=self.boolean(table, "crypto", "encrypt"))
+
+    def chat(self, raw: dict[str, Any]) -> ChatPolicy:
+        table = self.table(raw, "", "chat")
+        if table is None:
+            return ChatPolicy()
+        self.check_keys(table, "chat", _CHAT_KEYS)
+        return ChatPolicy(chat_states=self.boolean(table, "chat", "chat_states", True))
 
     def handoff(self, raw: dict[str, Any]) -> HandoffPolicy:
         table = self.table(raw, "", "handoff")

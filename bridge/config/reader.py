@@ -365,8 +365,9 @@ class TomlReader:
             raise self.error(key, "must be a positive, finite duration")
         return seconds
 
-    def boolean(self, table: dict[str, Any], prefix: str, name: str) -> bool:
-        value = table.get(name, False)
+    def boolean(self, table: dict[str, Any], prefix: str, name: str,
+                default: bool = False) -> bool:
+        value = table.get(name, default)
         if not isinstance(value, bool):
             raise self.error(join_key(prefix, name),
                              f"must be true or false, not {type_name(value)}")

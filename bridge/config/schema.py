@@ -198,6 +198,16 @@ class CryptoPolicy:
 
 
 @dataclass(frozen=True)
+class ChatPolicy:
+    """[chat]: what the chat side tells others about the user."""
+
+    # Chat state notifications (XEP-0085: typing, paused, gone...). A client must let
+    # the user turn them off (XEP-0085 section 7); off, none is sent, not even the
+    # <active/> on a line, so peers that keep to section 5.1 stop expecting them.
+    chat_states: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     accounts: tuple[AccountConfig, ...] = ()
@@ -213,6 +223,7 @@ class Config:
     handoff: HandoffPolicy = field(default_factory=lambda: HandoffPolicy())
     health: HealthPolicy = field(default_factory=HealthPolicy)
     crypto: CryptoPolicy = field(default_factory=CryptoPolicy)
+    chat: ChatPolicy = field(default_factory=ChatPolicy)
 
     def account(self, name: str) -> AccountConfig:
         """The account called `name`; KeyError (listing the known names) if none."""

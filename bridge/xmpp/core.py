@@ -207,6 +207,7 @@ class ClientCore:
         max_backoff: float = 60.0,
         ping_interval: float = 60.0,
         ping_timeout: float = 30.0,
+        chat_states: bool = True,
     ) -> None:
         if account.jid is None or account.xmpp is None:
             raise ValueError(f"account {account.name!r} has no jid or [accounts.xmpp] server")
@@ -219,6 +220,8 @@ class ClientCore:
         # only from roster contacts, and only up to this size (0: never).
         self.auto_download_limit = auto_download_limit
         self.own = bare(account.jid)
+        # [chat] chat_states: off, no chat state is ever sent (XEP-0085 section 7).
+        self.chat_states = chat_states
         self.domain = self.own.rpartition("@")[2]
         jid = account.jid + (f"/{resource_name}" if resource_name else "")
         # A stream that goes silent is found by the keepalive ping: no answer within

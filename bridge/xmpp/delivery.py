@@ -119,8 +119,8 @@ class Delivery(ClientCore):
         To a room: see `_room_chat_state`."""
         if state not in CHAT_STATES:
             raise ValueError(f"chat state must be one of {', '.join(CHAT_STATES)}")
-        if not self.connected:
-            return  # a stale "typing" is worse than none
+        if not self.connected or not self.chat_states:
+            return  # a stale "typing" is worse than none; off: the user said never
         if bare(to) in self._rooms and not resource(to):
             self._room_chat_state(bare(to), state)
             return
@@ -239,7 +239,7 @@ class Delivery(ClientCore):
         if pending.mtype == "chat":
             stanza["request_receipt"] = True
         stanza.enable("markable")
-        if pending.mtype == "chat":
+        if pending.mtype == "chat" and self.chat_states:
             stanza["chat_state"] = "active"
         if pending.reply is not None:
             # XEP-0461 through slixmpp's xep_0461 stanza: the quote goes in front

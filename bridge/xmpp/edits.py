@@ -133,7 +133,7 @@ class Edits(Files):
             mbody=text)
         msg["id"] = new_id
         msg["origin_id"]["id"] = new_id
-        if mtype == "chat":
+        if mtype == "chat" and self.chat_states:
             # A line of text like any other: without <active/>, a client that keeps
             # to XEP-0085 section 5.1 (Profanity does) takes it that we stopped
             # wanting chat states, and never tells us it is typing again.
