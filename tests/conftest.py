@@ -26,10 +26,14 @@ if TYPE_CHECKING:
 
 @pytest.fixture(autouse=True)
 def private_xdg(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own config and data folders, never the user's."""
+    """Every test gets its own config, data, cache, state and download folders, never the
+    user's (avatars go to the cache, saved attachments to downloads)."""
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_DOWNLOAD_DIR", str(home / "downloads"))
     return home
 
 
