@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from . import errors as refuse
 from .errors import EngineError
 from .model import Message, Transport
 from .store import Reaction, Revision
@@ -55,7 +56,7 @@ class ChatVerbs:
     def _chat_line(self, row_id: int) -> tuple[Message, XmppClient]:
         message = self.message(row_id)
         if message.transport is not Transport.XMPP:
-            raise EngineError(f"#{row_id} is an email, not a chat line")
+            raise EngineError(refuse.not_a_chat_line())
         return message, self._chat(message.account)
 
     async def correct(self, row_id: int, text: str) -> Message:
@@ -95,11 +96,12 @@ class ChatVerbs:
         client = self._chat(account)
         room = bare_jid(room)
         if room not in client.rooms():
-            raise EngineError(f"not in {room}: join it first")
+            raise EngineError(f"You are not in {room}: join it first (/join {room}).")
         if nick not in {o.nick for o in client.occupants(room)}:
-            raise EngineError(f"nobody called {nick!r} in {room}")
+            raise EngineError(f"Nobody called {nick!r} is in {room}: see who is there with "
+                              "/occupants.")
         if not text.strip():
-            raise EngineError("the line is empty")
+            raise EngineError("The line is empty: write something to send.")
         with chat_refusal():
             return client.send_chat(f"{room}/{nick}", text)
 
@@ -223,7 +225,7 @@ class ChatVerbs:
                 await client.change_nick(room, who)
             return
         if action not in ("kick", "ban"):
-            raise EngineError(f"no room action {action!r} (nick, kick or ban)")
+            raise EngineError(refuse.choose_one("A room action", action, ("nick", "kick", "ban")))
         with chat_refusal():
             await (client.kick if action == "kick" else client.ban)(room, who, reason)
 

@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import errors as refuse
 from .errors import EngineError
 from .handoff import ImPlan, ReplyResult
 from .model import ANSWERED, FLAGGED, SEEN, DeliveryState, Message, OutboxItem, Transport
@@ -51,7 +52,7 @@ class SendingVerbs:
         chat, so when several lines are read at once only the newest is told."""
         names = {"read": SEEN, "seen": SEEN, "flagged": FLAGGED, "answered": ANSWERED}
         if flag.lower() not in names:
-            raise EngineError(f"flag must be read, flagged or answered, not {flag!r}")
+            raise EngineError(refuse.choose_one("The flag", flag, ("read", "flagged", "answered")))
         system = names[flag.lower()]
         m = self.message(row_id)
         chat = self.ports.chat(m.account)

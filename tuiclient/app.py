@@ -44,13 +44,13 @@ from tuiclient.keys import bind, clashes, keymap
 from tuiclient.notify import Notifier
 from tuiclient.screens.main import MainScreen
 from tuiclient.server_health import ServerHealth, fold, key_of
-from tuiclient.wording import plain
+from tuiclient.wording import plain, times_tried, tries
 
 log = logging.getLogger(__name__)
 
 # Outbox moves worth a toast, in the words a user reads them in.
 OUTBOX_WORDS = {
-    "deferred": "Held back until they are available",
+    "deferred": "Deferred until they are available",
     "failed": "Could not be sent",
     "fell-back-to-email": "Sent by email instead",
     "fell-back-to-im": "Sent by chat instead",
@@ -218,9 +218,13 @@ class TuiClientApp(App):
             if event.new and event.folder.upper() == "INBOX" and self._started:
                 self.notifier.new_mail(event.account, event.new)
         elif isinstance(event, DeferralRetry):
-            then = f"; next try in {event.next_in:.0f}s" if event.next_in else ""
-            self.notify(f"Try {event.attempt}: {inert_text(event.outcome)}{then}",
-                        title="Deferred message", markup=False)
+            # Counted as the outbox's table and log count (tuiclient.wording).
+            item = self.engine.outbox_item(event.outbox_id)
+            count = times_tried(item) if item is not None else event.attempt
+            to = ", ".join(p.address for p in item.parties) if item is not None else ""
+            self.notify(f"{'To ' + to + ': ' if to else ''}{inert_text(event.outcome)}; "
+                        f"{tries(count, event.next_in)}.", title="Deferred message",
+                        markup=False)
         elif isinstance(event, OutboxChanged):
             words = OUTBOX_WORDS.get(event.state)
             if words is not None:

@@ -24,6 +24,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
 
+from .. import errors as refuse
 from ..config import AccountConfig, Config
 from ..errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
 from ..identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
@@ -96,7 +97,7 @@ def sender_party(account: AccountConfig, answering: Message | None = None) -> Pa
     """Who an email of `account` is from: when `answering` an email sent to one
     of the account's aliases, that alias (as mutt's reverse_name)."""
     if not account.email:
-        raise EngineError(f"account {account.name!r} has no email address")
+        raise EngineError(refuse.no_email_address(account.name))
     address = own_address([account.email, *account.aliases], answering) or account.email
     return Party(address, account.display_name or "", "from")
 
@@ -120,7 +121,7 @@ class Handoff:
     def message(self, row_id: int) -> Message:
         m = self.store.get_message(row_id)
         if m is None:
-            raise EngineError(f"no message {row_id}")
+            raise EngineError(refuse.message_gone())
         return m
 
     def timeline(self, account: str, thread_id: str) -> list[Message]:
@@ -152,8 +153,7 @@ class Handoff:
     def chat(self, account: str) -> ChatPort:
         chat = self.ports.chat(account)
         if chat is None:
-            raise EngineError(f"account {account!r} has no XMPP connection (not started, "
-                              "no [accounts.xmpp], or its login failed)")
+            raise EngineError(refuse.no_chat_connection(account))
         return chat
 
     async def queue_email(self, account: str, mail: EmailMessage, msg_id: str) -> int:
@@ -210,15 +210,15 @@ class Handoff:
         self.catch_up_index()
         original = self.message(row_id)
         if via not in VIAS:
-            raise EngineError(f"--via must be email, im or auto, not {via!r}")
+            raise EngineError(refuse.choose_one("The way to reply", via, VIAS))
         if via == "auto":
             via = "email" if files else self.auto_for_reply(original, reply_all)
         if via == "im" and files:
-            raise EngineError("files from disk go with a reply by email; by IM, share "
-                              "them in the chat")
+            raise EngineError(refuse.files_by_chat())
         when_away = when_away or self.config.deferral.policy
         if when_away not in WHEN_AWAY:
-            raise EngineError(f"when_away must be one of {', '.join(WHEN_AWAY)}")
+            raise EngineError(refuse.choose_one("What to do when they are away", when_away,
+                                                 WHEN_AWAY))
         if via == "im":
             return await self._reply_by_im(original, text, reply_all, history, attachments,
                                            mixed, separate_chats, when_away, headers)
@@ -242,7 +242,7 @@ class Handoff:
         else:
             parties = self.parties.email_parties(original, reply_all)
             if not parties:
-                raise EngineError("nobody to reply to: the message has no other party")
+                raise EngineError(refuse.nobody_to_reply())
             mapped, unresolved = self.identity.map_parties(
                 [p.address for p in parties], "xmpp")
             result.mapped, result.unmapped = mapped, unresolved
@@ -252,7 +252,7 @@ class Handoff:
             leftover = [p for p in parties if normalize_email(p.address) in unresolved_set]
             targets = list(dict.fromkeys(mapped.values()))
         if not targets and not leftover:
-            raise EngineError("nobody to reply to by chat")
+            raise EngineError(refuse.nobody_to_reply("by chat"))
         files = await self._gather_files(thread, attachments)
         earlier = thread  # the digest covers the thread up to and including the original
         already_in_chat = {normalize_jid(p.address) for m in thread
@@ -363,7 +363,7 @@ class Handoff:
                 else:
                     m.attachments = await self.chat(m.account).download(row)
                 if index >= len(m.attachments) or m.attachments[index].sha256 is None:
-                    raise EngineError(f"the file {a.filename!r} could not be fetched")
+                    raise EngineError(refuse.file_unavailable(a.filename))
                 a = m.attachments[index]
             ctype = a.content_type
             if not ctype or ctype == "application/octet-stream":
@@ -423,8 +423,7 @@ class Handoff:
         the text, its files, and its thread. Nothing is written here."""
         client = self.chat(item.account)
         if not client.connected:
-            raise EngineError(f"account {item.account!r}: the XMPP server is not connected "
-                              "either")
+            raise EngineError(refuse.no_chat_connection(item.account, either=True))
         raw = base64.b64decode(item.payload["raw"])
         mail = to_message(parse_message(raw), account=item.account, folder=None, uid=None,
                           direction=Direction.OUT, put_blob=self.store.store_blob)
@@ -459,7 +458,7 @@ class Handoff:
         for plan, _who in legs:
             plan.files = [dict(f, id=new_message_id(domain)) for f in files]
         if not legs:
-            raise EngineError("the email has nobody to send a chat message to")
+            raise EngineError(refuse.no_chat_recipients())
         return legs
 
     async def send_message(self, account: str, to: Sequence[str], text: str, *,
@@ -478,7 +477,7 @@ class Handoff:
                 mapped = self.identity.email_for(address).address
                 email_address = mapped or normalize_email(address)
                 if not email_address:
-                    raise EngineError(f"not an email address: {address!r}")
+                    raise EngineError(refuse.not_an_address(address))
                 addresses.append(email_address)
             msg_id = new_message_id(domain_of(cfg))
             files = [(p.name, mimetypes.guess_type(p.name)[0] or "application/octet-stream",
@@ -502,7 +501,7 @@ class Handoff:
         for address in to:
             jid = normalize_jid(address)
             if not jid:
-                raise EngineError(f"not a JID or an email address: {address!r}")
+                raise EngineError(refuse.not_an_address(address, chat=True))
             found = self.parties.chat_address(account, address)
             if found:
                 jids.append(found)
@@ -566,7 +565,7 @@ class Handoff:
         else:
             jids = self.parties.chat_parties(original, reply_all)
             if not jids:
-                raise EngineError("nobody to reply to: the chat has no other party")
+                raise EngineError(refuse.nobody_to_reply())
             mapped, unresolved = self.identity.map_parties(jids, "email")
             result.mapped, result.unmapped = mapped, unresolved
             if unresolved and not mixed:
