@@ -62,6 +62,8 @@ DELIVERY_WORDS = {"sent": "sent", "delivered": "delivered", "read": "read",
 
 class TuiClientApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere too
+    # Defaults that a screen's own DEFAULT_CSS may override (see app.tcss, dialogs).
+    DEFAULT_CSS = ".dialog { width: 72; }"
     TITLE = "tuiclient"
     BINDINGS = [bind("quit", "quit", label="quit")]
 
