@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from . import errors as refuse
 from .errors import EngineError
-from .model import Message, Transport
+from .events import EventBus, PresenceChanged
+from .model import Availability, ContactPresence, Message, Transport
 from .store import Reaction, Revision
 from .xmpp.stanzas import bare as bare_jid
 
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
     from .store import Store
     from .xmpp.bookmarks import Bookmark
     from .xmpp.client import Occupant, RosterItem, XmppClient
+
+
+# Our own show (RFC 6121 §4.7.2.1) as the availability the front ends draw.
+OWN_SHOW = {"": Availability.AVAILABLE, "chat": Availability.AVAILABLE,
+            "away": Availability.AWAY, "xa": Availability.AWAY, "dnd": Availability.BUSY}
 
 
 @contextlib.contextmanager
@@ -45,6 +51,7 @@ class ChatVerbs:
     if TYPE_CHECKING:  # the engine's parts and calls these verbs go through
         store: Store
         xmpp: dict[str, XmppClient]
+        events: EventBus
 
         def message(self, row_id: int) -> Message: ...
 
@@ -199,11 +206,32 @@ class ChatVerbs:
         self._chat(account).deny(jid)
 
     async def set_presence(self, account: str, show: str = "", status: str = "") -> None:
-        """Our presence: show is "", chat, away, xa or dnd; with a status message."""
+        """Our presence: show is "", chat, away, xa or dnd; with a status message.
+        Told as the account's own `PresenceChanged` (its JID is our own), so a
+        front end shows it; the client sends it again on each new session."""
+        client = self._chat(account)
         try:
-            self._chat(account).set_presence(show, status)
+            client.set_presence(show, status)
         except ValueError as exc:
             raise EngineError(str(exc)) from None
+        own = self.own_presence(account)
+        if own is not None:
+            self.events.publish(PresenceChanged(account, own.jid, own.availability.value,
+                                                own.status))
+
+    def own_presence(self, account: str) -> ContactPresence | None:
+        """Our own presence on `account` as the server has it from us: what was
+        set last (available when nothing was), offline while not connected;
+        None for an account without a chat connection."""
+        client = self.xmpp.get(account)
+        if client is None:
+            return None
+        if not client.connected:
+            return ContactPresence(client.own, Availability.OFFLINE)
+        mine = client.session.own_presence
+        show = mine.get("pshow") or ""
+        return ContactPresence(client.own, OWN_SHOW.get(show, Availability.AVAILABLE),
+                               mine.get("pstatus") or "")
 
     async def older_chat(self, account: str, jid: str, before: str = ""
                          ) -> tuple[int, str | None]:
