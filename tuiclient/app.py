@@ -14,7 +14,10 @@ health screen.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -24,7 +27,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.timer import Timer
 
-from bridge.config import Config
+from bridge.config import Config, ConfigError, load_config
 from bridge.engine import Engine, EngineError
 from bridge.events import (
     DeferralRetry,
@@ -95,11 +98,11 @@ class TuiClientApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
-        for clash in clashes(self.config.keys):
-            text = clash.describe(self.config.key_origins)
-            log.warning("%s", text)
-            self.notify(text, title="Key bindings", severity="warning", markup=False,
-                        timeout=15)
+        self.tell_clashes()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # SIGHUP reads the config again, as daemons do (not on every platform).
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: self.call_later(self.reload_config))
         self.count_unread_soon()
         if self.start_engine:
             self.run_worker(self._start(), name="engine", group="engine")
@@ -124,7 +127,38 @@ class TuiClientApp(App):
     def on_app_focus(self) -> None:
         self.engine.client_state(True)
 
+    def tell_clashes(self) -> None:
+        """Keys of [keys] bound to two actions in one place, each with its file:line."""
+        for clash in clashes(self.config.keys):
+            text = clash.describe(self.config.key_origins)
+            log.warning("%s", text)
+            self.notify(text, title="Key bindings", severity="warning", markup=False,
+                        timeout=15)
+
+    def reload_config(self) -> None:
+        """Read the config file again (`:reload`, the palette, SIGHUP). The keys
+        and the notifications change at once; a changed account or server waits
+        for a restart, and the toast says so. A config that does not load is
+        shown (file:line: what is wrong) and the app goes on with the one it had."""
+        try:
+            config = load_config(self.config.path)
+        except (ConfigError, OSError) as exc:
+            self.notify(f"{exc}. The config in use is unchanged: fix the file and "
+                        "reload again.", title="Config not reloaded", severity="error",
+                        markup=False, timeout=20)
+            return
+        restart = config.accounts != self.config.accounts
+        self.config = config
+        self.set_keymap(keymap(config.keys))
+        self.notifier.policy = config.notify
+        self.tell_clashes()
+        self.notify("Keys and notifications apply now" + (
+            "; the changed accounts and servers after a restart." if restart else "."),
+            title="Config reloaded", markup=False)
+
     async def on_unmount(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         if self.start_engine:
             await self.engine.stop()
         self.engine.close()
