@@ -22,6 +22,7 @@ from tuiclient.format import (
     who,
 )
 from tuiclient.keys import moving
+from tuiclient.links import linked
 from tuiclient.people import Directory, party_name
 from tuiclient.widgets.timeline import message_text
 
@@ -54,9 +55,9 @@ class EmailView(VerticalScroll):
             body.update(Text(note, style="dim italic"))
         elif m.malformed:
             body.update(Text("(malformed message, shown raw)\n\n", style="red")
-                        + message_text(m))
+                        + linked(message_text(m)))
         else:
-            body.update(message_text(m) if m.text else Text("(no text)", style="dim"))
+            body.update(linked(message_text(m)) if m.text else Text("(no text)", style="dim"))
         self.scroll_home(animate=False)
 
     def show_head(self, m: Message) -> None:
