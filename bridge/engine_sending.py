@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from . import errors as refuse
 from .errors import EngineError
-from .handoff import ImPlan, ReplyResult
+from .handoff import ImPlan, ReplyFields, ReplyResult
 from .model import ANSWERED, FLAGGED, SEEN, DeliveryState, Message, OutboxItem, Transport
 from .store import owner
 
@@ -82,15 +82,22 @@ class SendingVerbs:
                     separate_chats: bool = False,
                     when_away: str | None = None,
                     headers: dict[str, str] | None = None,
-                    files: Sequence[Path] = ()) -> ReplyResult:
+                    files: Sequence[Path] = (), to: Sequence[str] | None = None,
+                    cc: Sequence[str] | None = None,
+                    quote: str | None = None) -> ReplyResult:
         """Answer a message by email or by IM, whatever transport it came by
         (`via`: "email", "im", or "auto": the one rule, bridge.handoff.auto).
-        `files`: files from disk for an email reply. See `Handoff.reply` for the
-        rest."""
+        `files`: files from disk for an email reply; `to`, `cc`, `quote`: an
+        email reply's fields as its editor left them (`reply_fields`). See
+        `Handoff.reply` for the rest."""
         return await self.handoff.reply(
             row_id, text, via=via, reply_all=reply_all, history=history,
             attachments=attachments, mixed=mixed, separate_chats=separate_chats,
-            when_away=when_away, headers=headers, files=files)
+            when_away=when_away, headers=headers, files=files, to=to, cc=cc, quote=quote)
+
+    def reply_fields(self, row_id: int, reply_all: bool = False) -> ReplyFields:
+        """To, Cc and the quoted original an email reply's editor starts with."""
+        return self.handoff.reply_fields(row_id, reply_all)
 
     async def send_message(self, account: str, to: Sequence[str], text: str, *,
                            via: str = "im", subject: str = "",

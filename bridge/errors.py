@@ -79,6 +79,10 @@ def nobody_to_reply(how: str = "") -> str:
             "conversation. Write a new message instead.")
 
 
+def no_recipients() -> str:
+    return "The reply has nobody to go to: write an address in To or Cc."
+
+
 def no_chat_recipients() -> str:
     return ("Nobody this email is to has a chat address: map their email addresses to "
             "chat addresses (Contacts), or let it wait for the mail server.")

@@ -27,6 +27,10 @@ class ReplyDraft:
     text: str = ""
     files: list[Path] = field(default_factory=list)  # from disk, by path (email only)
     resumed: int | None = None  # the draft (its row) this reply was written from
+    # An email reply's fields as its editor left them (None: as the engine would).
+    to: list[str] | None = None
+    cc: list[str] | None = None
+    quote: str | None = None  # the quoted original, trimmed or cleared
 
     def describe(self) -> str:
         parts = ["to all" if self.reply_all else "to the sender"]

@@ -36,7 +36,8 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
             return await engine.reply(draft.message.id, draft.text, via=draft.via,
                                       reply_all=draft.reply_all, history=draft.history,
                                       attachments=attachments, when_away=when_away,
-                                      mixed=mixed, files=list(draft.files))
+                                      mixed=mixed, files=list(draft.files),
+                                      to=draft.to, cc=draft.cc, quote=draft.quote)
         except UnmappedParty as exc:
             again = [r.query for r in exc.unresolved if r.query in answered]
             if again:

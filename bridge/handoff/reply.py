@@ -10,6 +10,10 @@ which hands its calls through.
 
 Each chat leg is an `ImPlan` with every id fixed before anything is sent; each
 email is a finished message queued in the outbox first (see bridge.delivery).
+
+Over 600 lines: the four directions (email->IM, IM->email, new message, the
+outbox's fallbacks) share the thread, parties and files code above them; their
+text and parties helpers already live in text.py and parties.py.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
 
@@ -52,11 +55,13 @@ from ..store import Store
 from .auto import VIAS, auto_via
 from .parties import Parties
 from .text import (
+    addresses_of,
     chat_digest,
     chat_thread_attachments,
     chat_transcript,
     email_body,
     pick_attachments,
+    quote_of,
 )
 
 
@@ -74,6 +79,17 @@ class ReplyResult:
     thread_id: str = ""
     mapped: dict[str, str] = field(default_factory=dict)
     unmapped: list[Resolution] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReplyFields:
+    """What a reply by email to an email starts from, for an editor to show and
+    the user to change: its To and Cc (the Reply-To/From rule, reply-all's
+    others) and the quoted original, as mutt quotes it."""
+
+    to: list[Party]
+    cc: list[Party]
+    quote: str
 
 
 class Submit(Protocol):
@@ -100,10 +116,6 @@ def sender_party(account: AccountConfig, answering: Message | None = None) -> Pa
         raise EngineError(refuse.no_email_address(account.name))
     address = own_address([account.email, *account.aliases], answering) or account.email
     return Party(address, account.display_name or "", "from")
-
-
-def _date(ts: float) -> str:
-    return formatdate(ts, localtime=True)
 
 
 class Handoff:
@@ -186,7 +198,9 @@ class Handoff:
                     separate_chats: bool = False,
                     when_away: str | None = None,
                     headers: dict[str, str] | None = None,
-                    files: Sequence[Path] = ()) -> ReplyResult:
+                    files: Sequence[Path] = (), to: Sequence[str] | None = None,
+                    cc: Sequence[str] | None = None,
+                    quote: str | None = None) -> ReplyResult:
         """Answer a message by email or by IM, whatever transport it came by.
 
         `via`: "email", "im", or "auto" (IM when every party is mapped and
@@ -204,6 +218,11 @@ class Handoff:
 
         `files` are paths of files from disk, attached to an email reply (MIME type
         guessed from the name); "auto" then means email, and "im" is refused.
+
+        An email reply's editor may change what `reply_fields` started it with:
+        `to` and `cc` (addresses as typed) replace its recipients, and `quote`
+        (the quoted original as the user left it, "" for none) goes below the
+        text instead of the automatic quote of `history`.
         """
         # Backfilled mail keeps its recipients aside until the index catches up;
         # reply-all needs them.
@@ -222,8 +241,20 @@ class Handoff:
         if via == "im":
             return await self._reply_by_im(original, text, reply_all, history, attachments,
                                            mixed, separate_chats, when_away, headers)
+        edited = (None if to is None and cc is None else
+                  (addresses_of(to or [], "to"), addresses_of(cc or [], "cc")))
         return await self._reply_by_email(original, text, reply_all, history, attachments,
-                                          mixed, headers, files)
+                                          mixed, headers, files, edited, quote)
+
+    def reply_fields(self, row_id: int, reply_all: bool = False) -> ReplyFields:
+        """To, Cc and the quote a reply by email to the email `row_id` starts with
+        (a chat line's: its parties are mapped when it is sent; no quote)."""
+        original = self.message(row_id)
+        if original.transport is not Transport.EMAIL:
+            return ReplyFields([], [], "")
+        account = self.parties.account(original.account)
+        h = reply_headers(original, self.parties.me(account), reply_all)
+        return ReplyFields(list(h.to), list(h.cc), quote_of(original))
 
     # -- email -> chat ----------------------------------------------------------------
 
@@ -543,7 +574,9 @@ class Handoff:
     async def _reply_by_email(self, original: Message, text: str, reply_all: bool,
                               history: bool, attachments: Sequence[str] | str | None,
                               mixed: bool, headers: dict[str, str] | None = None,
-                              local_files: Sequence[Path] = ()) -> ReplyResult:
+                              local_files: Sequence[Path] = (),
+                              edited: tuple[list[Party], list[Party]] | None = None,
+                              quote: str | None = None) -> ReplyResult:
         account = self.parties.account(original.account)
         # Read before anything is queued: a file that cannot be read sends nothing.
         own_files = [(path.name, mimetypes.guess_type(path.name)[0] or
@@ -558,10 +591,10 @@ class Handoff:
             to, cc, subject = h.to, h.cc, h.subject
             in_reply_to, references = h.in_reply_to, h.references
             body = text
-            if history:
-                quoted = "\n".join("> " + line for line in original.text.splitlines())
-                body = (f"{text.rstrip()}\n\nOn {_date(original.date)}, "
-                        f"{original.sender.name or original.sender.address} wrote:\n{quoted}")
+            if quote is not None:  # as the user left it in the editor
+                body = text.rstrip() + (f"\n\n{quote.strip()}" if quote.strip() else "")
+            elif history:
+                body = f"{text.rstrip()}\n\n{quote_of(original)}"
         else:
             jids = self.parties.chat_parties(original, reply_all)
             if not jids:
@@ -587,6 +620,10 @@ class Handoff:
                 for jid in leftovers:
                     plan = self._plan(account.name, jid, original.thread_id, text, client.domain)
                     result.chat.extend(await self.send_im_plan(plan))
+        if edited is not None:
+            to, cc = edited
+            if not to and not cc:
+                raise EngineError(refuse.no_recipients())
         if not to and not cc:
             return result
         blobs = [(str(f["name"]), str(f["type"]),
