@@ -47,6 +47,7 @@ from tuiclient.keys import bind, clashes, keymap
 from tuiclient.notify import Notifier
 from tuiclient.screens.main import MainScreen
 from tuiclient.server_health import ServerHealth, fold, key_of
+from tuiclient.widgets.sidebar import Sidebar
 from tuiclient.wording import plain, times_tried, tries
 
 log = logging.getLogger(__name__)
@@ -204,8 +205,25 @@ class TuiClientApp(App):
         yield SystemCommand("New message", "Write by email or IM", main.action_compose)
         yield SystemCommand("Sync now", "Check every account now", main.action_refresh)
         # And every command of the `:` line, so the palette lists every action.
-        for c in commands(main).values():
+        line = commands(main)
+        for c in line.values():
             yield SystemCommand(f":{c.name}", c.description, partial(c.run, []))
+        # What the sidebar offers, by name: presence, each folder, each contact.
+        if "status" in line:
+            for show, words in (("online", "available"), ("away", "away"),
+                                ("dnd", "busy (do not disturb)")):
+                yield SystemCommand(f"Presence: {words}", f"Set your chat presence ({show})",
+                                    partial(line["status"].run, [show]))
+        for row in main.overview.account_rows:
+            for folder in row.folders:
+                yield SystemCommand(f"Folder: {folder.name} ({row.name})",
+                                    "Open the folder as a list to read and triage in",
+                                    partial(main.show_folder, row.name, folder.name))
+        for contact in main.overview.contacts:
+            yield SystemCommand(f"Contact: {contact.name or contact.address}",
+                                f"The conversation with {contact.address}",
+                                partial(main.post_message,
+                                        Sidebar.Chosen("contact", (contact.address,))))
 
     # -- events -------------------------------------------------------------------------
 
