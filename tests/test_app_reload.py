@@ -29,11 +29,14 @@ async def test_sighup_and_reload_read_the_config_again_and_show_its_errors(tmp_p
                        engine=Engine(config, fixed_store(tmp_path / "store.db")))
     async with app.run_test(size=(140, 40), notifications=True) as pilot:
         await pilot.pause()
+        assert app.screen.query_one(ChatReply).placeholder == "press i to reply by IM"
         # SIGHUP: `i` no longer replies by IM, `m` does.
         path.write_text(CONFIG + '\n[keys]\nreply_im = "m"\n')
         os.kill(os.getpid(), signal.SIGHUP)
         assert await pilot_until(pilot, lambda: any(n.startswith("Config reloaded")
                                                     for n in notes(app))), notes(app)
+        # The chat input's hint names the key as bound now.
+        assert app.screen.query_one(ChatReply).placeholder == "press m to reply by IM"
         await pilot.press("i")
         assert not app.screen.query_one(ChatReply).has_focus
         await pilot.press("m")

@@ -43,11 +43,12 @@ from bridge.paths import data_dir
 from bridge.safe import inert_text
 from tuiclient.command_line import commands
 from tuiclient.engine_events import EngineEvents, EventFeed
-from tuiclient.keys import bind, clashes, keymap
+from tuiclient.keys import bind, clashes, keymap, shown
 from tuiclient.notify import Notifier
 from tuiclient.screens.main import MainScreen
 from tuiclient.server_health import ServerHealth, fold, key_of
 from tuiclient.widgets.sidebar import Sidebar
+from tuiclient.widgets.thread_pane import ChatView
 from tuiclient.wording import plain, times_tried, tries
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class TuiClientApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
+        self.call_after_refresh(self.show_bound_keys)
         self.tell_clashes()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGHUP reads the config again, as daemons do (not on every platform).
@@ -136,6 +138,14 @@ class TuiClientApp(App):
             self.notify(text, title="Key bindings", severity="warning", markup=False,
                         timeout=15)
 
+    def show_bound_keys(self) -> None:
+        """Hints that name a key say the key as bound (the config's [keys]); the
+        footers follow the keymap by themselves."""
+        hint = f"press {shown('reply_im', self.config.keys)} to reply by IM"
+        for screen in self.screen_stack:
+            for view in screen.query(ChatView):
+                view.idle = hint
+
     def reload_config(self) -> None:
         """Read the config file again (`:reload`, the palette, SIGHUP). The keys
         and the notifications change at once; a changed account or server waits
@@ -152,6 +162,7 @@ class TuiClientApp(App):
         self.config = config
         self.set_keymap(keymap(config.keys))
         self.notifier.policy = config.notify
+        self.show_bound_keys()
         self.tell_clashes()
         self.notify("Keys and notifications apply now" + (
             "; the changed accounts and servers after a restart." if restart else "."),
