@@ -11,7 +11,7 @@ import shlex
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from email.utils import formataddr
+from email.utils import formataddr, getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -223,7 +223,7 @@ class ComposeBase(Screen):
                                                      files=self.local_files(),
                                                      replaces=self.resumed,
                                                      **self.threading())
-        except (EngineError, OSError) as exc:
+        except (EngineError, OSError, ValueError) as exc:  # ValueError: an address
             self.notify(f"Draft not saved (your text is still here): {exc}",
                         severity="error", markup=False)
             return
@@ -362,8 +362,9 @@ class ComposeScreen(ComposeBase):
         m = self.draft.message
         if m.transport is not Transport.EMAIL:
             return None
-        if self.to_email:
-            return m.account, self.addresses("#reply-to") + self.addresses("#reply-cc"), \
+        if self.to_email:  # the fields as typed ("Bob <bob@…>"): their addresses
+            typed = self.addresses("#reply-to") + self.addresses("#reply-cc")
+            return m.account, list(dict.fromkeys(a for _n, a in getaddresses(typed) if a)), \
                 self.subject_of(m)
         to = [m.sender.address] if m.direction is Direction.IN else \
             [p.address for p in m.recipients if p.role == "to"][:1]
