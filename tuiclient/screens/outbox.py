@@ -84,6 +84,8 @@ class OutboxScreen(Screen):
             table.add_column(label, key=key)
         self.fill()
         table.focus()
+        # "next try in 40 s" counts down: read again while the screen is shown.
+        self.set_interval(5, self.fill)
 
     @property
     def engine(self) -> Engine:
