@@ -53,9 +53,10 @@ from tuiclient.wording import plain, times_tried, tries
 
 log = logging.getLogger(__name__)
 
-# Outbox moves worth a toast, in the words a user reads them in.
+# Outbox moves worth a toast, in the words a user reads them in. Not "deferred":
+# a row is deferred only when written, by the user's own send, whose answer
+# ("Deferred: it goes when they are available") is the toast already.
 OUTBOX_WORDS = {
-    "deferred": "Deferred until they are available",
     "failed": "Could not be sent",
     "fell-back-to-email": "Sent by email instead",
     "fell-back-to-im": "Sent by chat instead",
