@@ -24,3 +24,21 @@ async def test_the_palette_lists_presence_folders_contacts_and_every_command(tmp
         listed["Folder: Sent (alice)"].callback()
         await pilot.pause()
         assert main.overview.folder == ("alice", "Sent")
+
+
+async def test_a_new_message_switches_email_and_im_with_one_key(tmp_path):
+    """ctrl+t from any field of a new message, offered in its footer."""
+    from tuiclient.screens.compose import NewMessageScreen
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, NewMessageScreen) and screen.by_email()
+        assert any(b.binding.description == "email ↔ IM" and b.binding.show
+                   for b in screen.active_bindings.values() if b.binding.key == "ctrl+t")
+        await pilot.press(*"bob@example.test", "ctrl+t")
+        assert not screen.by_email()
+        await pilot.press("ctrl+t")
+        assert screen.by_email()

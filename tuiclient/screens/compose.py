@@ -405,7 +405,10 @@ class ComposeScreen(ComposeBase):
 
 class NewMessageScreen(ComposeBase):
     """A new conversation, by email or by IM; or a draft resumed (`resumed`: its
-    row in the Drafts folder, replaced when saved again, gone once sent)."""
+    row in the Drafts folder, replaced when saved again, gone once sent).
+    ctrl+t switches between email and IM from any field (the footer says so)."""
+
+    BINDINGS = [Binding("ctrl+t", "toggle_via", "email ↔ IM", priority=True)]
 
     def __init__(self, accounts: Sequence[str], to: str = "", via: str = "email", *,
                  subject: str = "", text: str = "", resumed: int | None = None,
@@ -449,6 +452,14 @@ class NewMessageScreen(ComposeBase):
 
     def by_email(self) -> bool:
         return not self.query_one("#via-im", RadioButton).value
+
+    def action_toggle_via(self) -> None:
+        other = self.query_one("#via-email" if not self.by_email() else "#via-im",
+                               RadioButton)
+        if other.disabled:
+            self.notify("A resumed draft stays an email.", severity="warning")
+            return
+        other.value = True
 
     def draft_fields(self) -> tuple[str, list[str], str] | None:
         if not self.by_email():
