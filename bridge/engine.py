@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import errors as refuse
 from .config import AccountConfig, Config, SecretError, get_password
 from .delivery import KEPT_HERE
 from .engine_chat import ChatVerbs, chat_refusal
@@ -179,12 +180,13 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         """The account called `name`, or the only/first one when None."""
         if name is None:
             if not self.accounts:
-                raise EngineError("no accounts are configured")
+                raise EngineError(refuse.no_accounts())
             return self.accounts[0]
         try:
             return self.config.account(name)
-        except KeyError as exc:
-            raise EngineError(str(exc.args[0]) if exc.args else str(exc)) from None
+        except KeyError:
+            raise EngineError(refuse.unknown_account(
+                name, [a.name for a in self.accounts])) from None
 
     # -- running --------------------------------------------------------------------
 
@@ -244,8 +246,7 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
     def xmpp_client(self, account: str) -> XmppClient:
         client = self.xmpp.get(account)
         if client is None:
-            raise EngineError(f"account {account!r} has no XMPP connection (not started, "
-                              "no [accounts.xmpp], or its login failed)")
+            raise EngineError(refuse.no_chat_connection(account))
         return client
 
     async def _imap(self, account: str, job: Callable[[MailSync], T]) -> T:

@@ -15,9 +15,20 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import errors as refuse
 from .errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
+from .events import EventBus, PresenceChanged
 from .handoff import ReplyResult
-from .model import ImPlan, Message, Thread, Transport, default_thread_id, new_message_id
+from .model import (
+    Availability,
+    ContactPresence,
+    ImPlan,
+    Message,
+    Thread,
+    Transport,
+    default_thread_id,
+    new_message_id,
+)
 from .outbox import with_quote
 from .store import Reaction, Revision
 from .xmpp.stanzas import bare as bare_jid
@@ -29,6 +40,11 @@ if TYPE_CHECKING:
     from .store import Store
     from .xmpp.bookmarks import Bookmark
     from .xmpp.client import Occupant, RosterItem, XmppClient
+
+
+# Our own show (RFC 6121 §4.7.2.1) as the availability the front ends draw.
+OWN_SHOW = {"": Availability.AVAILABLE, "chat": Availability.AVAILABLE,
+            "away": Availability.AWAY, "xa": Availability.AWAY, "dnd": Availability.BUSY}
 
 
 @contextlib.contextmanager
@@ -54,6 +70,7 @@ class ChatVerbs:
         config: Config
         outbox: Outbox
         handoff: Handoff
+        events: EventBus
 
         def message(self, row_id: int) -> Message: ...
 
@@ -65,7 +82,7 @@ class ChatVerbs:
     def _chat_line(self, row_id: int) -> tuple[Message, XmppClient]:
         message = self.message(row_id)
         if message.transport is not Transport.XMPP:
-            raise EngineError(f"#{row_id} is an email, not a chat line")
+            raise EngineError(refuse.not_a_chat_line())
         return message, self._chat(message.account)
 
     async def correct(self, row_id: int, text: str) -> Message:
@@ -123,12 +140,13 @@ class ChatVerbs:
         client = self._chat(account)
         room = bare_jid(room)
         if room not in client.rooms():
-            raise EngineError(f"not in {room}: join it first")
+            raise EngineError(f"You are not in {room}: join it first (/join {room}).")
         occupant = next((o for o in client.occupants(room) if o.nick == nick), None)
         if occupant is None:
-            raise EngineError(f"nobody called {nick!r} in {room}")
+            raise EngineError(f"Nobody called {nick!r} is in {room}: see who is there with "
+                              "/occupants.")
         if not text.strip():
-            raise EngineError("the line is empty")
+            raise EngineError("The line is empty: write something to send.")
         to = f"{room}/{nick}"
         plan = ImPlan(account=account, to=to,
                       thread_id=client.state.threads.get(to) or
@@ -293,11 +311,32 @@ class ChatVerbs:
         self._chat(account).deny(jid)
 
     async def set_presence(self, account: str, show: str = "", status: str = "") -> None:
-        """Our presence: show is "", chat, away, xa or dnd; with a status message."""
+        """Our presence: show is "", chat, away, xa or dnd; with a status message.
+        Told as the account's own `PresenceChanged` (its JID is our own), so a
+        front end shows it; the client sends it again on each new session."""
+        client = self._chat(account)
         try:
-            self._chat(account).set_presence(show, status)
+            client.set_presence(show, status)
         except ValueError as exc:
             raise EngineError(str(exc)) from None
+        own = self.own_presence(account)
+        if own is not None:
+            self.events.publish(PresenceChanged(account, own.jid, own.availability.value,
+                                                own.status))
+
+    def own_presence(self, account: str) -> ContactPresence | None:
+        """Our own presence on `account` as the server has it from us: what was
+        set last (available when nothing was), offline while not connected;
+        None for an account without a chat connection."""
+        client = self.xmpp.get(account)
+        if client is None:
+            return None
+        if not client.connected:
+            return ContactPresence(client.own, Availability.OFFLINE)
+        mine = client.session.own_presence
+        show = mine.get("pshow") or ""
+        return ContactPresence(client.own, OWN_SHOW.get(show, Availability.AVAILABLE),
+                               mine.get("pstatus") or "")
 
     async def older_chat(self, account: str, jid: str, before: str = ""
                          ) -> tuple[int, str | None]:
@@ -319,7 +358,7 @@ class ChatVerbs:
                 await client.change_nick(room, who)
             return
         if action not in ("kick", "ban"):
-            raise EngineError(f"no room action {action!r} (nick, kick or ban)")
+            raise EngineError(refuse.choose_one("A room action", action, ("nick", "kick", "ban")))
         with chat_refusal():
             await (client.kick if action == "kick" else client.ban)(room, who, reason)
 

@@ -106,7 +106,8 @@ class EngineReads:
             th = self.store.get_thread(name, ref.strip("<>"))
             if th is not None:
                 return th
-        raise LookupError(f"no conversation {ref!r} (see `tuiclient list`)")
+        raise LookupError(f"There is no conversation {ref!r}: `tuiclient list` shows their "
+                          "numbers.")
 
     def message(self, row_id: int) -> Message:
         """A stored message by row id; EngineError when there is none."""
@@ -124,7 +125,7 @@ class EngineReads:
             m = self.store.find_by_msg_id(name, ref.strip("<>"))
             if m is not None:
                 return m
-        raise LookupError(f"no message {ref!r} (see `tuiclient show`)")
+        raise LookupError(f"There is no message {ref!r}: `tuiclient show` shows their numbers.")
 
     def timeline(self, account: str, thread_id: str) -> list[Message]:
         """A conversation as one list across both transports, oldest first.

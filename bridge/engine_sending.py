@@ -16,10 +16,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import errors as refuse
 from .crypto import outgoing
 from .crypto.reading import is_openpgp
 from .errors import EncryptionRefused, EngineError
-from .handoff import ImPlan, ReplyResult
+from .handoff import ImPlan, ReplyFields, ReplyResult
 from .mail.compose import reply_subject
 from .model import ANSWERED, FLAGGED, SEEN, DeliveryState, Message, OutboxItem, Transport
 from .store import owner
@@ -58,7 +59,7 @@ class SendingVerbs:
         chat, so when several lines are read at once only the newest is told."""
         names = {"read": SEEN, "seen": SEEN, "flagged": FLAGGED, "answered": ANSWERED}
         if flag.lower() not in names:
-            raise EngineError(f"flag must be read, flagged or answered, not {flag!r}")
+            raise EngineError(refuse.choose_one("The flag", flag, ("read", "flagged", "answered")))
         system = names[flag.lower()]
         m = self.message(row_id)
         chat = self.ports.chat(m.account)
@@ -91,11 +92,13 @@ class SendingVerbs:
                     separate_chats: bool = False,
                     when_away: str | None = None,
                     headers: dict[str, str] | None = None,
-                    files: Sequence[Path] = (),
+                    files: Sequence[Path] = (), to: Sequence[str] | None = None,
+                    cc: Sequence[str] | None = None, quote: str | None = None,
                     sign: bool | None = None, encrypt: bool | None = None) -> ReplyResult:
         """Answer a message by email or by IM, whatever transport it came by
         (`via`: "email", "im", or "auto": the one rule, bridge.handoff.auto).
-        `files`: files from disk for an email reply. `sign`/`encrypt`: OpenPGP for
+        `files`: files from disk for an email reply; `to`, `cc`, `quote`: an
+        email reply's fields as its editor left them (`reply_fields`). `sign`/`encrypt`: OpenPGP for
         the email (None: the config's [crypto] default); encryption that cannot
         be done raises EncryptionRefused and sends nothing. See `Handoff.reply`
         for the rest."""
@@ -107,7 +110,8 @@ class SendingVerbs:
             return await self.handoff.reply(
                 row_id, text, via=via, reply_all=reply_all, history=history,
                 attachments=attachments, mixed=mixed, separate_chats=separate_chats,
-                when_away=when_away, headers=headers, files=files)
+                when_away=when_away, headers=headers, files=files, to=to, cc=cc,
+                quote=quote)
 
     def protection(self, sign: bool | None = None, encrypt: bool | None = None
                    ) -> outgoing.Protection:
@@ -138,6 +142,10 @@ class SendingVerbs:
             raise EncryptionRefused("not sent: a chat message cannot be encrypted yet "
                                     "(no OMEMO); send it by email, or with --no-encrypt")
         return "email"
+
+    def reply_fields(self, row_id: int, reply_all: bool = False) -> ReplyFields:
+        """To, Cc and the quoted original an email reply's editor starts with."""
+        return self.handoff.reply_fields(row_id, reply_all)
 
     async def send_message(self, account: str, to: Sequence[str], text: str, *,
                            via: str = "im", subject: str = "",

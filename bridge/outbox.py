@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from . import failpoints
 from .config import AccountConfig, Config
 from .delivery import SETTLED, Deliveries, allowed
-from .errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
+from .errors import WHEN_AWAY, ContactAway, EngineError, describe_presence, no_chat_connection
 from .events import (
     DeferralRetry,
     DeliveryChanged,
@@ -254,9 +254,7 @@ class Outbox:
             try:
                 chat = self.ports.chat(plan.account)
                 if chat is None:
-                    raise EngineError(f"the chat account {plan.account} is not connected "
-                                      "(not started yet, no [accounts.xmpp], or its "
-                                      "login failed)")
+                    raise EngineError(no_chat_connection(plan.account))
                 await chat.send_leg(plan, skip)
             except Exception as exc:  # server down, room refused, upload failed
                 wait = self.policy.delay(item.attempts)

@@ -14,7 +14,10 @@ health screen.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -24,7 +27,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.timer import Timer
 
-from bridge.config import Config
+from bridge.config import Config, ConfigError, load_config
 from bridge.engine import Engine, EngineError
 from bridge.events import (
     DeferralRetry,
@@ -40,17 +43,20 @@ from bridge.paths import data_dir
 from bridge.safe import inert_text
 from tuiclient.command_line import commands
 from tuiclient.engine_events import EngineEvents, EventFeed
-from tuiclient.keys import bind, clashes, keymap
+from tuiclient.keys import bind, clashes, keymap, shown
 from tuiclient.notify import Notifier
 from tuiclient.screens.main import MainScreen
 from tuiclient.server_health import ServerHealth, fold, key_of
-from tuiclient.wording import plain
+from tuiclient.widgets.sidebar import Sidebar
+from tuiclient.widgets.thread_pane import ChatView
+from tuiclient.wording import plain, times_tried, tries
 
 log = logging.getLogger(__name__)
 
-# Outbox moves worth a toast, in the words a user reads them in.
+# Outbox moves worth a toast, in the words a user reads them in. Not "deferred":
+# a row is deferred only when written, by the user's own send, whose answer
+# ("Deferred: it goes when they are available") is the toast already.
 OUTBOX_WORDS = {
-    "deferred": "Held back until they are available",
     "failed": "Could not be sent",
     "fell-back-to-email": "Sent by email instead",
     "fell-back-to-im": "Sent by chat instead",
@@ -62,6 +68,8 @@ DELIVERY_WORDS = {"sent": "sent", "delivered": "delivered", "read": "read",
 
 class TuiClientApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere too
+    # Defaults that a screen's own DEFAULT_CSS may override (see app.tcss, dialogs).
+    DEFAULT_CSS = ".dialog { width: 72; }"
     TITLE = "tuiclient"
     BINDINGS = [bind("quit", "quit", label="quit")]
 
@@ -93,11 +101,12 @@ class TuiClientApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
-        for clash in clashes(self.config.keys):
-            text = clash.describe(self.config.key_origins)
-            log.warning("%s", text)
-            self.notify(text, title="Key bindings", severity="warning", markup=False,
-                        timeout=15)
+        self.call_after_refresh(self.show_bound_keys)
+        self.tell_clashes()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # SIGHUP reads the config again, as daemons do (not on every platform).
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: self.call_later(self.reload_config))
         self.count_unread_soon()
         if self.start_engine:
             # After the first frame: the engine's start imports the protocol stacks
@@ -127,7 +136,47 @@ class TuiClientApp(App):
     def on_app_focus(self) -> None:
         self.engine.client_state(True)
 
+    def tell_clashes(self) -> None:
+        """Keys of [keys] bound to two actions in one place, each with its file:line."""
+        for clash in clashes(self.config.keys):
+            text = clash.describe(self.config.key_origins)
+            log.warning("%s", text)
+            self.notify(text, title="Key bindings", severity="warning", markup=False,
+                        timeout=15)
+
+    def show_bound_keys(self) -> None:
+        """Hints that name a key say the key as bound (the config's [keys]); the
+        footers follow the keymap by themselves."""
+        hint = f"press {shown('reply_im', self.config.keys)} to reply by IM"
+        for screen in self.screen_stack:
+            for view in screen.query(ChatView):
+                view.idle = hint
+
+    def reload_config(self) -> None:
+        """Read the config file again (`:reload`, the palette, SIGHUP). The keys
+        and the notifications change at once; a changed account or server waits
+        for a restart, and the toast says so. A config that does not load is
+        shown (file:line: what is wrong) and the app goes on with the one it had."""
+        try:
+            config = load_config(self.config.path)
+        except (ConfigError, OSError) as exc:
+            self.notify(f"{exc}. The config in use is unchanged: fix the file and "
+                        "reload again.", title="Config not reloaded", severity="error",
+                        markup=False, timeout=20)
+            return
+        restart = config.accounts != self.config.accounts
+        self.config = config
+        self.set_keymap(keymap(config.keys))
+        self.notifier.policy = config.notify
+        self.show_bound_keys()
+        self.tell_clashes()
+        self.notify("Keys and notifications apply now" + (
+            "; the changed accounts and servers after a restart." if restart else "."),
+            title="Config reloaded", markup=False)
+
     async def on_unmount(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         if self.start_engine:
             await self.engine.stop()
         self.engine.close()
@@ -173,8 +222,25 @@ class TuiClientApp(App):
         yield SystemCommand("New message", "Write by email or IM", main.action_compose)
         yield SystemCommand("Sync now", "Check every account now", main.action_refresh)
         # And every command of the `:` line, so the palette lists every action.
-        for c in commands(main).values():
+        line = commands(main)
+        for c in line.values():
             yield SystemCommand(f":{c.name}", c.description, partial(c.run, []))
+        # What the sidebar offers, by name: presence, each folder, each contact.
+        if "status" in line:
+            for show, words in (("online", "available"), ("away", "away"),
+                                ("dnd", "busy (do not disturb)")):
+                yield SystemCommand(f"Presence: {words}", f"Set your chat presence ({show})",
+                                    partial(line["status"].run, [show]))
+        for row in main.overview.account_rows:
+            for folder in row.folders:
+                yield SystemCommand(f"Folder: {folder.name} ({row.name})",
+                                    "Open the folder as a list to read and triage in",
+                                    partial(main.show_folder, row.name, folder.name))
+        for contact in main.overview.contacts:
+            yield SystemCommand(f"Contact: {contact.name or contact.address}",
+                                f"The conversation with {contact.address}",
+                                partial(main.post_message,
+                                        Sidebar.Chosen("contact", (contact.address,))))
 
     # -- events -------------------------------------------------------------------------
 
@@ -223,9 +289,13 @@ class TuiClientApp(App):
             if event.new and event.folder.upper() == "INBOX" and self._started:
                 self.notifier.new_mail(event.account, event.new)
         elif isinstance(event, DeferralRetry):
-            then = f"; next try in {event.next_in:.0f}s" if event.next_in else ""
-            self.notify(f"Try {event.attempt}: {inert_text(event.outcome)}{then}",
-                        title="Deferred message", markup=False)
+            # Counted as the outbox's table and log count (tuiclient.wording).
+            item = self.engine.outbox_item(event.outbox_id)
+            count = times_tried(item) if item is not None else event.attempt
+            to = ", ".join(p.address for p in item.parties) if item is not None else ""
+            self.notify(f"{'To ' + to + ': ' if to else ''}{inert_text(event.outcome)}; "
+                        f"{tries(count, event.next_in)}.", title="Deferred message",
+                        markup=False)
         elif isinstance(event, OutboxChanged):
             words = OUTBOX_WORDS.get(event.state)
             if words is not None:

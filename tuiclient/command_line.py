@@ -23,6 +23,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
+from tuiclient.appref import client_app
 from tuiclient.chat_commands import COMMANDS as CHAT_COMMANDS
 from tuiclient.chat_commands import NotACommand
 from tuiclient.chat_commands import parse as parse_chat
@@ -83,6 +84,8 @@ def commands(screen: MainScreen) -> dict[str, Command]:
                 lambda a: s.show_account(a[0] if a else ""), "[name]"),
         Command("folder", "one folder's conversations (of the account shown, or the first)",
                 lambda a: _folder(s, " ".join(a)), "name"),
+        Command("reload", "read the config file again (keys, notifications)",
+                lambda a: client_app(s).reload_config()),
         Command("help", "every key and command", lambda a: s.action_help()),
         Command("quit", "quit", lambda a: s.app.exit()),
     ]

@@ -30,6 +30,10 @@ class ReplyDraft:
     # OpenPGP for the email (None: the config's [crypto] default).
     sign: bool | None = None
     encrypt: bool | None = None
+    # An email reply's fields as its editor left them (None: as the engine would).
+    to: list[str] | None = None
+    cc: list[str] | None = None
+    quote: str | None = None  # the quoted original, trimmed or cleared
 
     def describe(self) -> str:
         parts = ["to all" if self.reply_all else "to the sender"]

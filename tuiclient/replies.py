@@ -39,7 +39,8 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
                                       reply_all=draft.reply_all, history=draft.history,
                                       attachments=attachments, when_away=when_away,
                                       mixed=mixed, files=list(draft.files),
-                                      sign=draft.sign, encrypt=draft.encrypt)
+                                      sign=draft.sign, encrypt=draft.encrypt,
+                                      to=draft.to, cc=draft.cc, quote=draft.quote)
         except UnmappedParty as exc:
             again = [r.query for r in exc.unresolved if r.query in answered]
             if again:

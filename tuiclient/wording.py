@@ -1,32 +1,37 @@
 """The engine's words made plain for people: no internal ids or state names.
 
-The engine words its own errors for people ("your chat message to bob@… is
+The engine words its own refusals for people ("your chat message to bob@… is
 already sent by email instead: there is nothing left to cancel"); what remains
 for this module are log lines written before it did, and kept in the store for
-good ("outbox item 7 is fell-back-to-email"), and the state names of the outbox
-log: a toast or a screen says them in the words a user reads.
+good ("outbox item 7 is fell-back-to-email"), the state names of the outbox and
+its tries. The words themselves are bridge.errors' (the headless command line
+says them too); this is the screens' one door to them: the outbox table, its
+log and the toasts count tries with `tries`, so "tried 3 times, next try in
+2 min" reads the same in all three.
 """
 
 from __future__ import annotations
 
-import re
+from bridge.errors import (
+    STATE_WORDS,
+    duration,
+    item_tries,
+    log_words,
+    plain_words,
+    state_words,
+    times_tried,
+    tries,
+)
 
-STATES = {
-    "queued": "waiting to be sent",
-    "deferred": "held back until they are available",
-    "sending": "being sent",
-    "fell-back-to-email": "sent by email instead",
-    "fell-back-to-im": "sent by chat instead",
-}
-_ITEM = re.compile(r"\b(?:no )?outbox item \d+")
-_STATE = re.compile(r"\b(fell-back-to-email|fell-back-to-im)\b")
+STATES = STATE_WORDS  # the old name, for importers
+
+__all__ = ["STATES", "duration", "item_tries", "log_words", "plain", "sentence", "state",
+           "times_tried", "tries"]
 
 
 def plain(text: str) -> str:
     """`text` without outbox row numbers and with state names in words."""
-    text = _ITEM.sub(lambda m: "no such message" if m.group(0).startswith("no ")
-                     else "this message", text)
-    return _STATE.sub(lambda m: STATES[m.group(1)], text)
+    return plain_words(text)
 
 
 def sentence(text: str) -> str:
@@ -37,4 +42,4 @@ def sentence(text: str) -> str:
 
 def state(word: str) -> str:
     """One state (an outbox log's event), in words."""
-    return STATES.get(word, word)
+    return state_words(word)

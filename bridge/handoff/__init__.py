@@ -11,7 +11,7 @@ It receives ports, the store and the identity; it never imports the engine.
 
 from ..model import ImPlan
 from .auto import VIAS, auto_via
-from .reply import Handoff, ReplyResult, domain_of, sender_party
+from .reply import Handoff, ReplyFields, ReplyResult, domain_of, sender_party
 from .text import (
     DIGEST_ENTRY_CHARS,
     DIGEST_MAX_ENTRIES,
@@ -38,6 +38,7 @@ __all__ = [
     "VIAS",
     "Handoff",
     "ImPlan",
+    "ReplyFields",
     "ReplyResult",
     "auto_via",
     "chat_digest",

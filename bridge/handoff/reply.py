@@ -10,6 +10,10 @@ which hands its calls through.
 
 Each chat leg is an `ImPlan` with every id fixed before anything is sent; each
 email is a finished message queued in the outbox first (see bridge.delivery).
+
+Over 600 lines: the four directions (email->IM, IM->email, new message, the
+outbox's fallbacks) share the thread, parties and files code above them; their
+text and parties helpers already live in text.py and parties.py.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
 
+from .. import errors as refuse
 from ..config import AccountConfig, Config
 from ..errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
 from ..identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
@@ -51,11 +55,13 @@ from ..store import Store
 from .auto import VIAS, auto_via
 from .parties import Parties
 from .text import (
+    addresses_of,
     chat_digest,
     chat_thread_attachments,
     chat_transcript,
     email_body,
     pick_attachments,
+    quote_of,
 )
 
 
@@ -73,6 +79,17 @@ class ReplyResult:
     thread_id: str = ""
     mapped: dict[str, str] = field(default_factory=dict)
     unmapped: list[Resolution] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReplyFields:
+    """What a reply by email to an email starts from, for an editor to show and
+    the user to change: its To and Cc (the Reply-To/From rule, reply-all's
+    others) and the quoted original, as mutt quotes it."""
+
+    to: list[Party]
+    cc: list[Party]
+    quote: str
 
 
 class Submit(Protocol):
@@ -96,13 +113,9 @@ def sender_party(account: AccountConfig, answering: Message | None = None) -> Pa
     """Who an email of `account` is from: when `answering` an email sent to one
     of the account's aliases, that alias (as mutt's reverse_name)."""
     if not account.email:
-        raise EngineError(f"account {account.name!r} has no email address")
+        raise EngineError(refuse.no_email_address(account.name))
     address = own_address([account.email, *account.aliases], answering) or account.email
     return Party(address, account.display_name or "", "from")
-
-
-def _date(ts: float) -> str:
-    return formatdate(ts, localtime=True)
 
 
 class Handoff:
@@ -120,7 +133,7 @@ class Handoff:
     def message(self, row_id: int) -> Message:
         m = self.store.get_message(row_id)
         if m is None:
-            raise EngineError(f"no message {row_id}")
+            raise EngineError(refuse.message_gone())
         return m
 
     def timeline(self, account: str, thread_id: str) -> list[Message]:
@@ -152,8 +165,7 @@ class Handoff:
     def chat(self, account: str) -> ChatPort:
         chat = self.ports.chat(account)
         if chat is None:
-            raise EngineError(f"account {account!r} has no XMPP connection (not started, "
-                              "no [accounts.xmpp], or its login failed)")
+            raise EngineError(refuse.no_chat_connection(account))
         return chat
 
     async def queue_email(self, account: str, mail: EmailMessage, msg_id: str) -> int:
@@ -186,7 +198,9 @@ class Handoff:
                     separate_chats: bool = False,
                     when_away: str | None = None,
                     headers: dict[str, str] | None = None,
-                    files: Sequence[Path] = ()) -> ReplyResult:
+                    files: Sequence[Path] = (), to: Sequence[str] | None = None,
+                    cc: Sequence[str] | None = None,
+                    quote: str | None = None) -> ReplyResult:
         """Answer a message by email or by IM, whatever transport it came by.
 
         `via`: "email", "im", or "auto" (IM when every party is mapped and
@@ -204,26 +218,43 @@ class Handoff:
 
         `files` are paths of files from disk, attached to an email reply (MIME type
         guessed from the name); "auto" then means email, and "im" is refused.
+
+        An email reply's editor may change what `reply_fields` started it with:
+        `to` and `cc` (addresses as typed) replace its recipients, and `quote`
+        (the quoted original as the user left it, "" for none) goes below the
+        text instead of the automatic quote of `history`.
         """
         # Backfilled mail keeps its recipients aside until the index catches up;
         # reply-all needs them.
         self.catch_up_index()
         original = self.message(row_id)
         if via not in VIAS:
-            raise EngineError(f"--via must be email, im or auto, not {via!r}")
+            raise EngineError(refuse.choose_one("The way to reply", via, VIAS))
         if via == "auto":
             via = "email" if files else self.auto_for_reply(original, reply_all)
         if via == "im" and files:
-            raise EngineError("files from disk go with a reply by email; by IM, share "
-                              "them in the chat")
+            raise EngineError(refuse.files_by_chat())
         when_away = when_away or self.config.deferral.policy
         if when_away not in WHEN_AWAY:
-            raise EngineError(f"when_away must be one of {', '.join(WHEN_AWAY)}")
+            raise EngineError(refuse.choose_one("What to do when they are away", when_away,
+                                                 WHEN_AWAY))
         if via == "im":
             return await self._reply_by_im(original, text, reply_all, history, attachments,
                                            mixed, separate_chats, when_away, headers)
+        edited = (None if to is None and cc is None else
+                  (addresses_of(to or [], "to"), addresses_of(cc or [], "cc")))
         return await self._reply_by_email(original, text, reply_all, history, attachments,
-                                          mixed, headers, files)
+                                          mixed, headers, files, edited, quote)
+
+    def reply_fields(self, row_id: int, reply_all: bool = False) -> ReplyFields:
+        """To, Cc and the quote a reply by email to the email `row_id` starts with
+        (a chat line's: its parties are mapped when it is sent; no quote)."""
+        original = self.message(row_id)
+        if original.transport is not Transport.EMAIL:
+            return ReplyFields([], [], "")
+        account = self.parties.account(original.account)
+        h = reply_headers(original, self.parties.me(account), reply_all)
+        return ReplyFields(list(h.to), list(h.cc), quote_of(original))
 
     # -- email -> chat ----------------------------------------------------------------
 
@@ -242,7 +273,7 @@ class Handoff:
         else:
             parties = self.parties.email_parties(original, reply_all)
             if not parties:
-                raise EngineError("nobody to reply to: the message has no other party")
+                raise EngineError(refuse.nobody_to_reply())
             mapped, unresolved = self.identity.map_parties(
                 [p.address for p in parties], "xmpp")
             result.mapped, result.unmapped = mapped, unresolved
@@ -252,7 +283,7 @@ class Handoff:
             leftover = [p for p in parties if normalize_email(p.address) in unresolved_set]
             targets = list(dict.fromkeys(mapped.values()))
         if not targets and not leftover:
-            raise EngineError("nobody to reply to by chat")
+            raise EngineError(refuse.nobody_to_reply("by chat"))
         files = await self._gather_files(thread, attachments)
         earlier = thread  # the digest covers the thread up to and including the original
         already_in_chat = {normalize_jid(p.address) for m in thread
@@ -363,7 +394,7 @@ class Handoff:
                 else:
                     m.attachments = await self.chat(m.account).download(row)
                 if index >= len(m.attachments) or m.attachments[index].sha256 is None:
-                    raise EngineError(f"the file {a.filename!r} could not be fetched")
+                    raise EngineError(refuse.file_unavailable(a.filename))
                 a = m.attachments[index]
             ctype = a.content_type
             if not ctype or ctype == "application/octet-stream":
@@ -423,8 +454,7 @@ class Handoff:
         the text, its files, and its thread. Nothing is written here."""
         client = self.chat(item.account)
         if not client.connected:
-            raise EngineError(f"account {item.account!r}: the XMPP server is not connected "
-                              "either")
+            raise EngineError(refuse.no_chat_connection(item.account, either=True))
         raw = base64.b64decode(item.payload["raw"])
         mail = to_message(parse_message(raw), account=item.account, folder=None, uid=None,
                           direction=Direction.OUT, put_blob=self.store.store_blob)
@@ -459,7 +489,7 @@ class Handoff:
         for plan, _who in legs:
             plan.files = [dict(f, id=new_message_id(domain)) for f in files]
         if not legs:
-            raise EngineError("the email has nobody to send a chat message to")
+            raise EngineError(refuse.no_chat_recipients())
         return legs
 
     async def send_message(self, account: str, to: Sequence[str], text: str, *,
@@ -478,7 +508,7 @@ class Handoff:
                 mapped = self.identity.email_for(address).address
                 email_address = mapped or normalize_email(address)
                 if not email_address:
-                    raise EngineError(f"not an email address: {address!r}")
+                    raise EngineError(refuse.not_an_address(address))
                 addresses.append(email_address)
             msg_id = new_message_id(domain_of(cfg))
             files = [(p.name, mimetypes.guess_type(p.name)[0] or "application/octet-stream",
@@ -502,7 +532,7 @@ class Handoff:
         for address in to:
             jid = normalize_jid(address)
             if not jid:
-                raise EngineError(f"not a JID or an email address: {address!r}")
+                raise EngineError(refuse.not_an_address(address, chat=True))
             found = self.parties.chat_address(account, address)
             if found:
                 jids.append(found)
@@ -544,7 +574,9 @@ class Handoff:
     async def _reply_by_email(self, original: Message, text: str, reply_all: bool,
                               history: bool, attachments: Sequence[str] | str | None,
                               mixed: bool, headers: dict[str, str] | None = None,
-                              local_files: Sequence[Path] = ()) -> ReplyResult:
+                              local_files: Sequence[Path] = (),
+                              edited: tuple[list[Party], list[Party]] | None = None,
+                              quote: str | None = None) -> ReplyResult:
         account = self.parties.account(original.account)
         # Read before anything is queued: a file that cannot be read sends nothing.
         own_files = [(path.name, mimetypes.guess_type(path.name)[0] or
@@ -559,14 +591,14 @@ class Handoff:
             to, cc, subject = h.to, h.cc, h.subject
             in_reply_to, references = h.in_reply_to, h.references
             body = text
-            if history:
-                quoted = "\n".join("> " + line for line in original.text.splitlines())
-                body = (f"{text.rstrip()}\n\nOn {_date(original.date)}, "
-                        f"{original.sender.name or original.sender.address} wrote:\n{quoted}")
+            if quote is not None:  # as the user left it in the editor
+                body = text.rstrip() + (f"\n\n{quote.strip()}" if quote.strip() else "")
+            elif history:
+                body = f"{text.rstrip()}\n\n{quote_of(original)}"
         else:
             jids = self.parties.chat_parties(original, reply_all)
             if not jids:
-                raise EngineError("nobody to reply to: the chat has no other party")
+                raise EngineError(refuse.nobody_to_reply())
             mapped, unresolved = self.identity.map_parties(jids, "email")
             result.mapped, result.unmapped = mapped, unresolved
             if unresolved and not mixed:
@@ -588,6 +620,10 @@ class Handoff:
                 for jid in leftovers:
                     plan = self._plan(account.name, jid, original.thread_id, text, client.domain)
                     result.chat.extend(await self.send_im_plan(plan))
+        if edited is not None:
+            to, cc = edited
+            if not to and not cc:
+                raise EngineError(refuse.no_recipients())
         if not to and not cc:
             return result
         blobs = [(str(f["name"]), str(f["type"]),

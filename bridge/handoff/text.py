@@ -16,8 +16,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from email.utils import formatdate, getaddresses
 
-from ..model import Attachment, Direction, Message, Transport
+from ..errors import EngineError, not_an_address
+from ..identity import normalize_email
+from ..model import Attachment, Direction, Message, Party, Transport
 
 DIGEST_ENTRY_CHARS = 280  # per earlier message in a chat digest
 DIGEST_MAX_ENTRIES = 20  # older ones are summarised as "N earlier messages"
@@ -164,3 +167,25 @@ def pick_attachments(available: Sequence[tuple[Message, Attachment]],
 def is_incoming_chat(m: Message) -> bool:
     return m.transport is Transport.XMPP and m.direction is Direction.IN
 
+
+# -- an email reply's editor: its quote and the addresses typed in it --------------
+
+
+def quote_of(original: Message) -> str:
+    """The original quoted below a reply: "On DATE, NAME wrote:" and its lines."""
+    quoted = "\n".join("> " + line for line in original.text.splitlines())
+    return (f"On {formatdate(original.date, localtime=True)}, "
+            f"{original.sender.name or original.sender.address} wrote:\n{quoted}")
+
+
+def addresses_of(written: Sequence[str], role: str) -> list[Party]:
+    """Addresses as a person types them ("Bob <bob@x>, carol@y"), checked."""
+    parties = []
+    for name, address in getaddresses(list(written)):
+        if not name and not address:
+            continue
+        email_address = normalize_email(address)
+        if not email_address:
+            raise EngineError(not_an_address(address or name))
+        parties.append(Party(email_address, name, role))
+    return parties

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..engine import Engine, ReplyResult
+from ..errors import no_chat_connection
 from ..events import Event, HealthChanged
 from ..model import DeliveryState, Message, Thread, Transport
 from . import output as out
@@ -82,7 +83,7 @@ class Headless:
         if self.engine.chat_online(account):
             return
         self._raise_failure(account, "xmpp")
-        raise CommandError(EXIT_FAILED, f"account {account} has no XMPP connection")
+        raise CommandError(EXIT_FAILED, no_chat_connection(account))
 
     def _raise_failure(self, account: str, service: str) -> None:
         detail = self.failures.get((account, service))

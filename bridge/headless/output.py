@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from ..errors import item_tries, log_words, state_words
 from ..events import Event
 from ..model import Contact, Message, OutboxItem, OutboxLogEntry, Thread, Transport
 from ..safe import inert_text
@@ -126,16 +127,40 @@ def message_block(m: Message, reactions: Sequence[Reaction] = ()) -> str:
     return "\n".join(lines)
 
 
-def outbox_line(item: OutboxItem) -> str:
+def outbox_line(item: OutboxItem, now: float | None = None) -> str:
+    """One row of the outbox: its number (what `outbox retry N` takes), its way,
+    what became of it and its tries in words (bridge.errors says them for every
+    front end), whom it is to and its text."""
     to = ", ".join(t(p.address) for p in item.parties)
     text = item.payload.get("plan", {}).get("text", "") if item.payload else ""
-    nxt = f" next {when(item.next_attempt)}" if item.next_attempt else ""
-    return (f"{item.id:>5}  {item.transport.value:<5} {item.state.value:<19} {when(item.created)}"
-            f"  to {to}{nxt}  {one_line(text, 50)}")
+    via = "chat " if item.transport is Transport.XMPP else "email"
+    tried = item_tries(item, time.time() if now is None else now)
+    return (f"{item.id:>5}  {via} {state_words(item.state.value):<35} {when(item.created)}"
+            f"  to {to}  ({tried})  {one_line(text, 50)}")
+
+
+def log_lines(entries: Sequence[OutboxLogEntry]) -> list[str]:
+    """A row's log in words: each try counted as the table counts them."""
+    return [f"        {when(entry.at)}  {what}" + (f": {t(detail)}" if detail else "")
+            for entry, what, detail in log_words(entries)]
 
 
 def log_line(entry: OutboxLogEntry) -> str:
-    return f"        {when(entry.at)}  {entry.event}: {t(entry.detail)}"
+    """One log line alone (its tries are counted from the whole log: `log_lines`)."""
+    return log_lines([entry])[0]
+
+
+def outbox_json(item: OutboxItem, now: float | None = None) -> dict[str, Any]:
+    """A row for `--json`: its raw fields (`state` is the state's name), and the
+    words a person reads (`words`, `tries`)."""
+    return dict(plain(item), words=state_words(item.state.value),
+                tries=item_tries(item, time.time() if now is None else now))
+
+
+def log_json(entries: Sequence[OutboxLogEntry]) -> list[dict[str, Any]]:
+    """A row's log for `--json`: each entry's raw `event` and `detail`, and `words`."""
+    return [dict(plain(entry), words=what + (f": {detail}" if detail else ""))
+            for entry, what, detail in log_words(entries)]
 
 
 def contact_line(c: Contact) -> str:

@@ -217,16 +217,18 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
                    DeliveryState.SENT}
         items = [i for i in engine.outbox_items() if a.all or i.state not in settled]
         lines = []
-        result = []
+        result: list[object] = []
         for i in items:
             lines.append(out.outbox_line(i))
             history = engine.outbox_log(i.id) if a.log else []
-            lines.extend(out.log_line(e) for e in history)
-            result.append({"item": i, "log": history} if a.log else i)
+            lines.extend(out.log_lines(history))
+            result.append({"item": out.outbox_json(i), "log": out.log_json(history)}
+                          if a.log else out.outbox_json(i))
         return Outcome(EXIT_OK, result, lines or ["the outbox is empty"])
     item = engine.outbox_item(a.id)
     if item is None:
-        raise CommandError(EXIT_FAILED, f"no outbox item {a.id}")
+        raise CommandError(EXIT_FAILED, f"Nothing in the outbox has the number {a.id}: "
+                           "`tuiclient outbox list --all` shows their numbers.")
     await h.up(xmpp=item.transport is Transport.XMPP or command in ("email", "im"))
     if command == "retry":
         if item.transport is Transport.XMPP:
@@ -240,7 +242,8 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
             await h.engine.outbox_cancel(a.id)
         except ValueError as exc:
             raise CommandError(EXIT_FAILED, str(exc)) from exc
-        return Outcome(EXIT_OK, engine.outbox_item(a.id), [f"outbox item {a.id} cancelled"])
+        return Outcome(EXIT_OK, engine.outbox_item(a.id),
+                       [f"{a.id} cancelled: it will not be sent"])
     if command == "im":
         h.need_xmpp(item.account)
         try:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import AccountConfig
-from ..errors import EngineError
+from ..errors import EngineError, no_email_address
 from ..events import EventBus, TriageDone
 from ..model import Message, Party, Transport, new_message_id
 from ..paths import default_downloads
@@ -182,7 +182,7 @@ class MailActions:
     def _me(self, cfg: AccountConfig, answering: Message | None = None) -> Party:
         """Our From: the alias `answering` was sent to, else the account's address."""
         if not cfg.email:
-            raise EngineError(f"account {cfg.name!r} has no email address")
+            raise EngineError(no_email_address(cfg.name))
         address = own_address([cfg.email, *cfg.aliases], answering) or cfg.email
         return Party(address, cfg.display_name or "")
 

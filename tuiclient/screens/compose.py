@@ -11,8 +11,9 @@ import shlex
 import subprocess
 import tempfile
 from collections.abc import Sequence
+from email.utils import formataddr, getaddresses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
@@ -44,6 +45,9 @@ from tuiclient.screens.prompts import Files
 from tuiclient.widgets.addresses import AddressSuggester
 from tuiclient.widgets.local_files import LocalFiles, promises_a_file
 from tuiclient.widgets.ticks import Choice, Tick
+
+if TYPE_CHECKING:
+    from bridge.handoff import ReplyFields
 
 
 def editor_command() -> list[str]:
@@ -219,7 +223,7 @@ class ComposeBase(Screen):
                                                      files=self.local_files(),
                                                      replaces=self.resumed,
                                                      **self.threading())
-        except (EngineError, OSError) as exc:
+        except (EngineError, OSError, ValueError) as exc:  # ValueError: an address
             self.notify(f"Draft not saved (your text is still here): {exc}",
                         severity="error", markup=False)
             return
@@ -274,7 +278,14 @@ class OpenPGPToggle(ComposeBase):
 
 
 class ComposeScreen(OpenPGPToggle):
-    """Reply by email: to the sender or all, with history and files if wanted."""
+    """Reply by email: to the sender or all, with history and files if wanted.
+
+    To an email, as mutt writes one: To and Cc are fields to edit (filled as the
+    engine would address it, again when "Reply to all" changes), and the
+    original is quoted below the text ("On DATE, NAME wrote:" and "> " lines)
+    in a box of its own to trim or clear; the engine sends them as left here.
+    The quote is not kept in a postponed draft: resuming quotes the original
+    again."""
 
     def __init__(self, draft: ReplyDraft, several: bool, files: Sequence[Attachment],
                  me: Sequence[str] = ()) -> None:
@@ -288,6 +299,7 @@ class ComposeScreen(OpenPGPToggle):
         self.resumed = draft.resumed
         if draft.resumed is not None:
             self.initial_text = draft.text
+        self.to_email = draft.message.transport is Transport.EMAIL
 
     def recipients(self, reply_all: bool) -> str:
         m = self.draft.message
@@ -313,15 +325,29 @@ class ComposeScreen(OpenPGPToggle):
             if m.subject:
                 title.append(f" “{one_line(m.subject)}”")
             yield Label(title, id="compose-title", markup=False)
-            yield Label(Text.assemble(("To: ", "bold"), self.recipients(self.draft.reply_all)),
-                        id="compose-to", markup=False)
+            to = Label(Text.assemble(("To: ", "bold"), self.recipients(self.draft.reply_all)),
+                       id="compose-to", markup=False)
+            to.display = not self.to_email
+            yield to
+            if self.to_email:
+                with Horizontal(id="compose-addresses"):
+                    yield Label("To:", classes="field-label")
+                    yield Input(id="reply-to", suggester=self.suggester())
+                    yield Label("Cc:", classes="field-label")
+                    yield Input(id="reply-cc", suggester=self.suggester())
             yield self.openpgp_label()
             with Horizontal(id="compose-options"):
                 yield Tick("Reply to all", self.draft.reply_all, id="reply-all",
                            disabled=not self.several)
-                yield Tick("Include history", self.draft.history, id="history")
+                history = Tick("Include history", self.draft.history, id="history")
+                history.display = not self.to_email  # to an email: the quote below
+                yield history
             yield Files(self.files, self.draft.attachments, id="files")
             yield TextArea(self.draft.text, id="body")
+            if self.to_email:
+                yield Label("Quoted below your text (trim it, or clear it to quote "
+                            "nothing):", id="quote-label")
+                yield TextArea(id="quote")
             yield self.signature(m.account)
             yield LocalFiles(self.draft.files, id="local-files")
             yield from self.buttons()
@@ -329,13 +355,34 @@ class ComposeScreen(OpenPGPToggle):
 
     def on_mount(self) -> None:
         self.sub_title = "draft" if self.resumed is not None else "compose"
+        if self.to_email:
+            self.fill_addresses(self.draft.reply_all)
+            self.query_one("#quote", TextArea).text = self.engine_fields(False).quote
         self.query_one("#body", TextArea).focus()
         self.call_after_refresh(self.note_stake)
+
+    def fill_addresses(self, reply_all: bool) -> None:
+        """To and Cc as the engine addresses the reply (to the sender, or all)."""
+        fields = self.engine_fields(reply_all)
+        for field_id, parties in (("#reply-to", fields.to), ("#reply-cc", fields.cc)):
+            self.query_one(field_id, Input).value = ", ".join(
+                formataddr((p.name, p.address)) if p.name else p.address for p in parties)
+
+    def engine_fields(self, reply_all: bool) -> ReplyFields:
+        row = self.draft.message.id
+        assert row is not None, "a reply answers a stored message"
+        return client_app(self).engine.reply_fields(row, reply_all)
+
+    def addresses(self, field_id: str) -> list[str]:
+        return [a.strip() for a in self.query_one(field_id, Input).value.split(",")
+                if a.strip()]
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         if event.checkbox.id == "reply-all":
             self.query_one("#compose-to", Label).update(
                 Text.assemble(("To: ", "bold"), self.recipients(event.value)))
+            if self.to_email:
+                self.fill_addresses(event.value)
 
     def has_files(self) -> bool:
         return bool(self.query_one(Files).chosen) or super().has_files()
@@ -347,15 +394,23 @@ class ComposeScreen(OpenPGPToggle):
         m = self.draft.message
         if m.transport is not Transport.EMAIL:
             return None
+        if self.to_email:  # the fields as typed ("Bob <bob@…>"): their addresses
+            typed = self.addresses("#reply-to") + self.addresses("#reply-cc")
+            return m.account, list(dict.fromkeys(a for _n, a in getaddresses(typed) if a)), \
+                self.subject_of(m)
         to = [m.sender.address] if m.direction is Direction.IN else \
             [p.address for p in m.recipients if p.role == "to"][:1]
         if self.query_one("#reply-all", Checkbox).value:
             to += [p.address for p in m.recipients if p.role in ("to", "cc")
                    and p.address.lower() not in self.me]
+        return m.account, list(dict.fromkeys(to)), self.subject_of(m)
+
+    @staticmethod
+    def subject_of(m: Message) -> str:
         subject = one_line(m.subject)
         if subject and not subject.lower().startswith("re:"):
             subject = "Re: " + subject
-        return m.account, list(dict.fromkeys(to)), subject
+        return subject
 
     def send(self) -> None:
         text = self.query_one("#body", TextArea).text
@@ -368,12 +423,25 @@ class ComposeScreen(OpenPGPToggle):
         self.draft.attachments = self.query_one(Files).chosen
         self.draft.files = self.local_files()
         self.draft.sign, self.draft.encrypt = self.openpgp
+        if self.to_email:
+            self.draft.to = self.addresses("#reply-to")
+            self.draft.cc = self.addresses("#reply-cc")
+            if not self.draft.to and not self.draft.cc:
+                self.notify("The reply has nobody to go to: write an address in To.",
+                            severity="warning")
+                self.query_one("#reply-to", Input).focus()
+                return
+            self.draft.quote = self.query_one("#quote", TextArea).text
+            self.draft.history = False  # the quote, as left above, is the history
         self.dismiss(self.draft)
 
 
 class NewMessageScreen(OpenPGPToggle):
     """A new conversation, by email or by IM; or a draft resumed (`resumed`: its
-    row in the Drafts folder, replaced when saved again, gone once sent)."""
+    row in the Drafts folder, replaced when saved again, gone once sent).
+    ctrl+t switches between email and IM from any field (the footer says so)."""
+
+    BINDINGS = [Binding("ctrl+t", "toggle_via", "email ↔ IM", priority=True)]
 
     def __init__(self, accounts: Sequence[str], to: str = "", via: str = "email", *,
                  subject: str = "", text: str = "", resumed: int | None = None,
@@ -418,6 +486,14 @@ class NewMessageScreen(OpenPGPToggle):
 
     def by_email(self) -> bool:
         return not self.query_one("#via-im", RadioButton).value
+
+    def action_toggle_via(self) -> None:
+        other = self.query_one("#via-email" if not self.by_email() else "#via-im",
+                               RadioButton)
+        if other.disabled:
+            self.notify("A resumed draft stays an email.", severity="warning")
+            return
+        other.value = True
 
     def draft_fields(self) -> tuple[str, list[str], str] | None:
         if not self.by_email():

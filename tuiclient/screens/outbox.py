@@ -20,7 +20,7 @@ from tuiclient.engine_events import EngineEvents
 from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
 from tuiclient.keys import bind, moving
 from tuiclient.screens.pickers import Confirm
-from tuiclient.wording import plain, sentence, state
+from tuiclient.wording import item_tries, log_words, sentence
 
 WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
            DeliveryState.FAILED)  # what "waiting" means here and in the main screen's list
@@ -80,10 +80,12 @@ class OutboxScreen(Screen):
         self.sub_title = "outbox"
         table = self.query_one(OutboxTable)
         for key, label in (("via", ""), ("state", "state"), ("to", "to"), ("what", "message"),
-                           ("tries", "tries"), ("next", "next try"), ("when", "written")):
+                           ("tries", "tries"), ("when", "written")):
             table.add_column(label, key=key)
         self.fill()
         table.focus()
+        # "next try in 40 s" counts down: read again while the screen is shown.
+        self.set_interval(5, self.fill)
 
     @property
     def engine(self) -> Engine:
@@ -106,9 +108,7 @@ class OutboxScreen(Screen):
             table.add_row(
                 transport_mark(item.transport), Text(word, style=style),
                 Text(", ".join(one_line(p.address) for p in item.parties)),
-                Text(what[:60]), str(item.attempts),
-                short_date(item.next_attempt, now) if item.next_attempt and
-                item.state is DeliveryState.DEFERRED else "",
+                Text(what[:60]), Text(item_tries(item, now)),
                 short_date(item.created, now), key=str(item.id))
         n = len(self.items)
         title = f"{n} message{'s' * (n != 1)} " + ("in the outbox" if self.show_all
@@ -160,11 +160,12 @@ class OutboxScreen(Screen):
         carried = carried_along(item)
         if carried:
             t.append(carried + "\n", style="dim")
-        for entry in self.engine.outbox_log(item.id):
+        t.append(item_tries(item, client_app(self).clock()) + "\n", style="bold")
+        for entry, what, detail in log_words(self.engine.outbox_log(item.id)):
             t.append(f"{long_date(entry.at)}  ", style="dim")
-            t.append(one_line(state(entry.event)), style="bold")
-            if entry.detail:
-                t.append("  " + one_line(plain(entry.detail)))
+            t.append(one_line(what), style="bold")
+            if detail:
+                t.append("  " + one_line(detail))
             t.append("\n")
         log.update(t)
 

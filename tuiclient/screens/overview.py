@@ -240,6 +240,11 @@ class Overview:
         app = client_app(self.screen)
         accounts = tuple((a.name, tuple(s for s in ("imap", "smtp", "xmpp") if a.server(s)))
                          for a in self.engine.accounts)
+        presence = {}
+        for a in self.engine.accounts:
+            own = self.engine.own_presence(a.name)
+            if own is not None:
+                presence[a.name] = (own.availability.value, own.status)
         # Copies: the app's dicts change in place, and the bar draws on a change.
         self.screen.query_one(StatusBar).report = StatusReport(
-            accounts, dict(app.health), dict(app.sync_state), self.waiting)
+            accounts, dict(app.health), dict(app.sync_state), self.waiting, presence)

@@ -60,7 +60,10 @@ class Redraw:
             elif isinstance(event, (DeliveryChanged, OutboxChanged, EmailDelivery,
                                     DeferralRetry)):
                 r.outbox = r.open = True
-            elif isinstance(event, (PresenceChanged, RosterChanged)):
+            elif isinstance(event, PresenceChanged):
+                r.contacts = True
+                r.status = True  # our own presence is in the status bar
+            elif isinstance(event, RosterChanged):
                 r.contacts = True
             elif isinstance(event, TriageDone):
                 # Moved, deleted, tagged (here or by `tuiclient delete` elsewhere).

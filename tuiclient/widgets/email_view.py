@@ -28,6 +28,7 @@ from tuiclient.format import (
     who,
 )
 from tuiclient.keys import moving
+from tuiclient.links import linked
 from tuiclient.people import Directory, party_name
 from tuiclient.widgets.timeline import message_text
 
@@ -109,11 +110,11 @@ class EmailView(VerticalScroll):
             body.update(Text(note, style="dim italic"))
         elif m.malformed:
             body.update(Text("(malformed message, shown raw)\n\n", style="red")
-                        + message_text(m))
+                        + linked(message_text(m)))
         elif not m.text:
             body.update(Text("(no text)", style="dim"))
         else:
-            text = message_text(m)
+            text = linked(message_text(m))
             body.update(folded_text(text) if self.folded else text)
 
     def show_head(self, m: Message) -> None:

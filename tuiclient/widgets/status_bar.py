@@ -1,10 +1,13 @@
-"""One line at the bottom: each account's servers and its sync progress.
+"""One line at the bottom: each account's own presence, its servers and its
+sync progress.
 
-Per server: a dot (● ok, ◐ push dead, ✖ down, login failed or failed, ◌ not heard
+Our presence (when the account chats) by shape and word, as the sidebar draws a
+contact's (● online, ◑ away, ⊖ busy, ○ offline), with our status message. Per
+server: a dot (● ok, ◐ push dead, ✖ down, login failed or failed, ◌ not heard
 from yet), its name, `!` when it is on the critical list (probed more often until
 it answers), then the round trip of the last probe, or what is wrong:
 
-    alice: ● imap 3ms  ✖ smtp! down  ● xmpp 1ms   synced INBOX
+    alice: ◑ away “lunch”  ● imap 3ms  ✖ smtp! down  ● xmpp 1ms   synced INBOX
 """
 
 from __future__ import annotations
@@ -16,12 +19,26 @@ from rich.text import Text
 from textual.reactive import var
 from textual.widgets import Static
 
+from tuiclient.format import PRESENCE_DOT, one_line
 from tuiclient.server_health import OK, PUSH_DEAD, ServerHealth
 
 PENDING = ("◌", "yellow")
 DOT = {OK: ("●", "green"), PUSH_DEAD: ("◐", "yellow")}
 FAILED = ("✖", "red")
 CRITICAL = "!"
+PRESENCE_WORD = {"available": "online", "away": "away", "busy": "busy",
+                 "offline": "offline", "unknown": "offline", "blocked": "offline"}
+
+
+def presence_text(availability: str, status: str = "") -> Text:
+    """`◑ away “lunch”`: our own presence on one account."""
+    dot, style = PRESENCE_DOT.get(availability, PRESENCE_DOT["unknown"])
+    t = Text()
+    t.append(f"{dot} ", style=style)
+    t.append(PRESENCE_WORD.get(availability, availability), style=style)
+    if status.strip():
+        t.append(f" “{one_line(status)[:40]}”", style="italic")
+    return t
 
 
 def server_text(service: str, h: ServerHealth | None) -> Text:
@@ -48,19 +65,26 @@ def server_text(service: str, h: ServerHealth | None) -> Text:
 @dataclass(frozen=True)
 class StatusReport:
     """What the status bar shows: each account with its servers, what is known of
-    each server, each account's sync progress, and how many conversations have a
-    message waiting in the outbox."""
+    each server, each account's sync progress, how many conversations have a
+    message waiting in the outbox, and each chat account's own presence
+    (availability, status message)."""
 
     accounts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     health: Mapping[tuple[str, str], ServerHealth] = field(default_factory=dict)
     sync: Mapping[str, str] = field(default_factory=dict)
     waiting: int = 0
+    presence: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def status_text(r: StatusReport) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
     for name, services in r.accounts:
         t.append(name + ":", style="bold")
+        own = r.presence.get(name)
+        if own is not None:
+            t.append(" ")
+            t.append_text(presence_text(*own))
+            t.append(" ")
         for i, service in enumerate(services):
             t.append("  " if i else " ")
             t.append_text(server_text(service, r.health.get((name, service))))

@@ -40,6 +40,7 @@ class ChatView(Vertical):
 
     directory: var[Directory] = var(Directory)
     draft: var[ReplyDraft | None] = var(None, always_update=True)
+    idle: var[str] = var(IDLE)  # the input's hint, with the key as bound ([keys])
 
     def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -52,7 +53,7 @@ class ChatView(Vertical):
             yield Occupants(id="occupants")
         yield Label("", id="chat-status", markup=False)
         yield Label("", id="reply-target", markup=False)
-        yield ChatReply(placeholder=IDLE, id="chat-input")
+        yield ChatReply(placeholder=self.idle, id="chat-input")
 
     def set_title(self, text: str) -> None:
         self.query_one("#chat-title", Label).update(Text(text, style="bold"))
@@ -77,7 +78,11 @@ class ChatView(Vertical):
         if not self.is_mounted:
             return
         self.set_target(target_text(draft, self.directory))
-        self.query_one(ChatReply).placeholder = IDLE if draft is None else WRITING
+        self.query_one(ChatReply).placeholder = self.idle if draft is None else WRITING
+
+    def watch_idle(self, idle: str) -> None:
+        if self.is_mounted and self.draft is None:
+            self.query_one(ChatReply).placeholder = idle
 
 
 class ConversationPane(Widget):

@@ -37,6 +37,7 @@ from tuiclient.format import (
     who,
 )
 from tuiclient.keys import bind
+from tuiclient.links import linked
 from tuiclient.people import Directory, bare
 from tuiclient.styling import styled
 
@@ -225,7 +226,7 @@ class Timeline(OptionList):
         elif m.retracted is not None:
             body = Text("message retracted", style="dim italic")
         else:
-            body = action_text(m, self.directory.names) or message_text(m)
+            body = action_text(m, self.directory.names) or linked(message_text(m))
         # Indented as a block, so that wrapped lines stay under the first one.
         parts: list[Text | Padding] = [head]
         quoted = quote_text(m, self.answered(m), self.directory.names)
