@@ -67,6 +67,7 @@ from . import output as out
 # Defined in their own modules, and importable from here as before (see __all__).
 from .arguments import add_commands, build_serve_parser, parse
 from .chat import CHAT_COMMANDS, CHAT_HANDLERS
+from .keys import KEYS_COMMANDS, KEYS_HANDLERS
 from .mail_verbs import MAIL_COMMANDS, MAIL_HANDLERS
 from .outcome import (
     EXIT_AUTH,
@@ -88,7 +89,8 @@ if TYPE_CHECKING:
     from .host import Headless
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
-            "contacts", "watch", "serve", "run", "health", *MAIL_COMMANDS, *CHAT_COMMANDS)
+            "contacts", "watch", "serve", "run", "health", *MAIL_COMMANDS, *CHAT_COMMANDS,
+            *KEYS_COMMANDS)
 
 # A command imports what it needs when it runs: the engine and its parts (host.py),
 # the verbs and the loops of watch and serve. So `tuiclient --help` builds its
@@ -151,6 +153,7 @@ def handlers() -> dict[str, Handler]:
         **MAIL_HANDLERS,  # delete, archive, move, copy, flag, tag, undo, save, forward, ...
     }
     table.update(CHAT_HANDLERS)  # -- chat: corrections, reactions, rooms, roster --
+    table.update(KEYS_HANDLERS)  # OpenPGP keys (keys.py)
     return table
 
 
