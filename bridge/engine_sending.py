@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .crypto import outgoing
 from .crypto.reading import is_encrypted, is_openpgp
@@ -43,6 +43,19 @@ if TYPE_CHECKING:
     from .mail.send import MailSender
     from .outbox import Outbox
     from .store import Store
+
+
+T = TypeVar("T")
+
+
+async def _gpg_call(call: Callable[..., T], *args: Any) -> T:
+    """A keyring call in a thread; GPGME's refusal as an EngineError, in words."""
+    from .crypto.openpgp import OpenPGPError
+
+    try:
+        return await asyncio.to_thread(call, *args)
+    except OpenPGPError as exc:
+        raise EngineError(str(exc)) from exc
 
 
 class SendingVerbs:
@@ -254,18 +267,18 @@ class SendingVerbs:
                for a in self.accounts]
         contacts = [(c.name, c.emails, c.jids) for c in self.store.contacts()]
         prefs = self._preferences().all()
-        return await asyncio.to_thread(rows, self._keyring(), own, contacts, prefs)
+        return await _gpg_call(rows, self._keyring(), own, contacts, prefs)
 
     async def openpgp_import(self, data: bytes) -> Imported:
-        return await asyncio.to_thread(self._keyring().import_keys, data)
+        return await _gpg_call(self._keyring().import_keys, data)
 
     async def openpgp_verify(self, fingerprint: str, signer: str | None = None) -> KeyInfo:
         """Mark a key verified: a local certification by our key (`gpg --lsign-key`)."""
-        return await asyncio.to_thread(self._keyring().verify, fingerprint, signer)
+        return await _gpg_call(self._keyring().verify, fingerprint, signer)
 
     async def openpgp_trust(self, fingerprint: str, level: str) -> KeyInfo:
         """Set a key's owner trust (unknown, never, marginal, full, ultimate)."""
-        return await asyncio.to_thread(self._keyring().trust, fingerprint, level)
+        return await _gpg_call(self._keyring().trust, fingerprint, level)
 
     def openpgp_prefer(self, address: str, choice: str) -> None:
         """What a send to `address` does by default: encrypt, sign, clear (or

@@ -129,3 +129,41 @@ async def test_a_contact_who_prefers_encryption_gets_it_by_default(world, ring) 
     assert code == EXIT_OK, err
     await until(lambda: len(raw_mail(world, ring.peer)) == 2, 20, "bob's second copy")
     assert any(b"Nothing secret." in raw for raw in raw_mail(world, ring.peer))
+
+
+async def test_the_keys_screen_shows_them_and_verifies_one(world, ring) -> None:
+    """K (and `:keys`) opens the keys screen: ours and bob's, his email and JID on
+    one row; v and yes certify his key locally, and the row says verified."""
+    from textual.widgets import DataTable
+
+    from bridge.config import load_config
+    from tests.test_app import pilot_until
+    from tuiclient.app import TuiClientApp
+    from tuiclient.screens.keys import KeysScreen
+    from tuiclient.screens.main import MainScreen
+
+    ring.mine.import_key(ring.theirs.export(ring.peer.email))
+    app = TuiClientApp(load_config(ring.config), probe_on_start=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen), 30)
+        await pilot.press("K")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, KeysScreen))
+        screen = app.screen
+        assert await pilot_until(pilot, lambda: len(screen.rows) == 2, 20)
+        table = screen.query_one(DataTable)
+        cells = [" | ".join(str(c) for c in table.get_row_at(i)) for i in range(2)]
+        assert cells[0].startswith("you")
+        assert ring.peer.email in cells[1] and ring.peer.jid in cells[1]
+        assert "not verified" in cells[1]
+        table.move_cursor(row=1)
+        await pilot.press("v")
+        await pilot.pause()
+        await pilot.press("y")
+        assert await pilot_until(pilot, lambda: any(
+            r.key.verified for r in screen.rows if not r.mine), 30)
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("colon", *"keys", "enter")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, KeysScreen), 10)
+    pub = next(f for f in ring.colons(ring.fpr) if f[0] == "pub")
+    assert pub[1] == "f"

@@ -21,12 +21,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import EngineError
 from . import output as out
 from .outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Outcome
 
 if TYPE_CHECKING:
-    from ..crypto.keys import KeyInfo, KeyRow
     from .host import Headless
+
+# `k` and `r` below are what the engine's openpgp_* calls return
+# (bridge.crypto.keys.KeyInfo and KeyRow): read by their attributes only, so the
+# headless door stays the engine's.
 
 KEYS_COMMANDS = ("keys",)
 
@@ -54,7 +58,7 @@ def add_keys_commands(sub: argparse._SubParsersAction,
     kp.add_argument("choice", choices=("encrypt", "sign", "clear", "default"))
 
 
-def key_json(k: KeyInfo) -> dict[str, Any]:
+def key_json(k: Any) -> dict[str, Any]:
     return {"fingerprint": k.fingerprint, "uids": list(k.uids), "emails": list(k.emails),
             "secret": k.secret, "validity": k.validity, "ownertrust": k.ownertrust,
             "verified": k.verified, "expires": k.expires, "revoked": k.revoked,
@@ -62,12 +66,12 @@ def key_json(k: KeyInfo) -> dict[str, Any]:
             "can_sign": k.can_sign}
 
 
-def row_json(r: KeyRow) -> dict[str, Any]:
+def row_json(r: Any) -> dict[str, Any]:
     return {**key_json(r.key), "contact": r.contact, "email": r.email, "jids": list(r.jids),
             "mine": r.mine, "preference": r.preference}
 
 
-def key_words(k: KeyInfo) -> str:
+def key_words(k: Any) -> str:
     """validity, trust, expiry in a few words: "verified, trust marginal, expires
     2027-01-01" or "not verified (unknown), expired"."""
     words = ["verified" if k.verified else f"not verified ({k.validity})"]
@@ -82,7 +86,7 @@ def key_words(k: KeyInfo) -> str:
     return ", ".join(words)
 
 
-def row_line(r: KeyRow) -> str:
+def row_line(r: Any) -> str:
     who = "you" if r.mine else (r.contact or r.email)
     ids = " · ".join([r.email, *r.jids])
     pref = f" · prefers {r.preference}" if r.preference else ""
@@ -91,8 +95,6 @@ def row_line(r: KeyRow) -> str:
 
 
 async def cmd_keys(h: Headless, a: argparse.Namespace) -> Outcome:
-    from ..crypto.openpgp import OpenPGPError
-
     command = a.keys_command or "list"
     engine = h.engine
     try:
@@ -127,7 +129,7 @@ async def cmd_keys(h: Headless, a: argparse.Namespace) -> Outcome:
         return Outcome(EXIT_OK, result, [
             f"sending to {a.address}: " + ("the [crypto] defaults" if a.choice == "default"
                                            else f"{a.choice} by default")])
-    except OpenPGPError as exc:
+    except EngineError as exc:  # gpg's refusal, in words (the engine's OpenPGP calls)
         raise CommandError(EXIT_FAILED, str(exc)) from exc
 
 
