@@ -13,6 +13,8 @@ Human-readable output by default, `--json` for programs. Exit codes:
        contact is away and --when-away is "ask"
     8  store not writable: the disk is full or read-only (the path is named);
        nothing was half-written, so the same command can simply be run again
+    9  encryption refused: it must be encrypted and cannot be (someone has no
+       key, or it would go by chat); nothing was sent, in clear or otherwise
 
 `serve` reads commands as JSON lines on stdin (`{"id": 1, "argv": ["send", ...]}`)
 and answers each with one JSON line, so a long-running script drives one engine
@@ -31,6 +33,7 @@ verbs and their helpers are modules of their own:
     serve.py       watch and serve, and the stop signals
     mail_verbs.py  the mail verbs (delete, archive, move, ... drafts)
     chat.py        the chat verbs (correct, react, ... presence)
+    keys.py        `keys`: OpenPGP keys (list, import, verify, trust, prefer)
     daemon.py      `run`: the rules daemon
     output.py      plain text and JSON; outcome.py: exit codes and Outcome
 """
