@@ -11,27 +11,52 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import errors as refuse
 from .crypto import outgoing
-from .crypto.reading import is_openpgp
+from .crypto.reading import is_encrypted, is_openpgp
 from .errors import EncryptionRefused, EngineError
 from .handoff import ImPlan, ReplyFields, ReplyResult
+from .handoff import protection as planned
 from .mail.compose import reply_subject
-from .model import ANSWERED, FLAGGED, SEEN, DeliveryState, Message, OutboxItem, Transport
+from .model import (
+    ANSWERED,
+    FLAGGED,
+    SEEN,
+    DeliveryState,
+    Direction,
+    Message,
+    OutboxItem,
+    Transport,
+)
 from .store import owner
 
 if TYPE_CHECKING:
     from .config import AccountConfig, Config
+    from .crypto.keys import Imported, KeyInfo, Keyring, KeyRow
+    from .crypto.preferences import Preferences
     from .engine_ports import EnginePorts
     from .handoff import Handoff
     from .mail.send import MailSender
     from .outbox import Outbox
     from .store import Store
+
+
+T = TypeVar("T")
+
+
+async def _gpg_call(call: Callable[..., T], *args: Any) -> T:
+    """A keyring call in a thread; GPGME's refusal as an EngineError, in words."""
+    from .crypto.openpgp import OpenPGPError
+
+    try:
+        return await asyncio.to_thread(call, *args)
+    except OpenPGPError as exc:
+        raise EngineError(str(exc)) from exc
 
 
 class SendingVerbs:
@@ -102,7 +127,12 @@ class SendingVerbs:
         the email (None: the config's [crypto] default); encryption that cannot
         be done raises EncryptionRefused and sends nothing. See `Handoff.reply`
         for the rest."""
+        original = self.message(row_id)
         protection = self.protection(sign, encrypt)
+        if via != "im":
+            protection = await self.reply_protection(row_id, sign, encrypt)
+        if history and not protection.encrypt:
+            self._no_decrypted_text_in_clear(original)
         if protection.encrypt:
             via = self._encrypted_via(via, mixed)
             protection = await self._protected_subject(row_id, protection)
@@ -119,7 +149,42 @@ class SendingVerbs:
         policy = self.config.crypto
         return outgoing.Protection(sign=policy.sign if sign is None else sign,
                                    encrypt=policy.encrypt if encrypt is None else encrypt,
-                                   home=policy.gnupg_home)
+                                   home=policy.gnupg_home, explicit=encrypt is not None)
+
+    async def reply_protection(self, row_id: int, sign: bool | None = None,
+                               encrypt: bool | None = None) -> outgoing.Protection:
+        """What an email answering message `row_id` must be: the user's choice, else
+        encrypted when the conversation is, else the contacts' preference (`keys
+        prefer`), else the [crypto] defaults (bridge.handoff.protection)."""
+        original = self.message(row_id)
+        await planned.open_last_email(self.store, self.ports, original.account,
+                                      original.thread_id)
+        people = [original.sender.address] if original.direction is Direction.IN else \
+            [p.address for p in original.recipients]
+        return planned.requirement(self.config, self.store, self.handoff.identity,
+                                   original.account, original.thread_id, people,
+                                   self.protection(sign, encrypt))
+
+    def send_protection(self, account: str, to: Sequence[str], sign: bool | None = None,
+                        encrypt: bool | None = None) -> outgoing.Protection:
+        """What a new email to `to` must be (as `reply_protection`, with no
+        conversation yet)."""
+        return planned.requirement(self.config, self.store, self.handoff.identity,
+                                   account, "", list(to), self.protection(sign, encrypt))
+
+    def conversation_encrypted(self, account: str, thread_id: str) -> bool:
+        """Whether a conversation is encrypted: its last email was."""
+        return planned.thread_encrypted(self.store, account, thread_id)
+
+    def _no_decrypted_text_in_clear(self, original: Message) -> None:
+        """A reply in clear carrying history refuses to carry the decrypted text of
+        an encrypted email (kept in the store with [crypto] index_decrypted)."""
+        thread = self.handoff.timeline(original.account, original.thread_id)
+        if any(is_encrypted(m) and m.text.strip() for m in thread):
+            raise EncryptionRefused(
+                "not sent: the history would carry the decrypted text of an encrypted "
+                "email in clear; send it encrypted (--encrypt, by email), or without "
+                "--history")
 
     async def _protected_subject(self, row_id: int, protection: outgoing.Protection
                                  ) -> outgoing.Protection:
@@ -155,8 +220,11 @@ class SendingVerbs:
                            ) -> ReplyResult:
         """Start a conversation (or continue the chat with someone): by IM to JIDs
         (or email addresses mapped to them), by email, or "auto" (the one rule).
-        `sign`/`encrypt` as for `reply`."""
+        `sign`/`encrypt` as for `reply`; unless told, a contact's preference (`keys
+        prefer`) applies to an email."""
         protection = self.protection(sign, encrypt)
+        if via != "im":
+            protection = self.send_protection(account, to, sign, encrypt)
         if protection.encrypt:
             via = self._encrypted_via(via)
         if via == "auto":
@@ -179,11 +247,51 @@ class SendingVerbs:
         """Send one chat leg now (see XmppTransport.send_leg)."""
         return await self.handoff.send_im_plan(plan, skip)
 
-    async def email_instead(self, plan: ImPlan, people: Sequence[str]) -> str:
-        return await self.handoff.email_instead(plan, people)
+    async def email_instead(self, plan: ImPlan, people: Sequence[str],
+                            protection: outgoing.Protection | None = None) -> str:
+        return await self.handoff.email_instead(plan, people, protection)
 
     async def im_instead(self, item: OutboxItem) -> list[tuple[ImPlan, list[str]]]:
         return await self.handoff.im_instead(item)
+
+    # -- OpenPGP keys (bridge.crypto.keys): `keys` verbs and the keys screen ---------
+
+    def _keyring(self) -> Keyring:
+        from .crypto.keys import Keyring
+
+        return Keyring(self.config.crypto.gnupg_home)
+
+    def _preferences(self) -> Preferences:
+        from .crypto.preferences import Preferences
+
+        return Preferences(self.store.path.parent)
+
+    async def openpgp_keys(self) -> list[KeyRow]:
+        """Our secret keys and the keys of the contacts the store knows, each with
+        whose it is (a contact's email and JIDs side by side) and its preference."""
+        from .crypto.keys import rows
+
+        own = [(a.name, (a.email or "").lower(), (a.jid or "").partition("/")[0])
+               for a in self.accounts]
+        contacts = [(c.name, c.emails, c.jids) for c in self.store.contacts()]
+        prefs = self._preferences().all()
+        return await _gpg_call(rows, self._keyring(), own, contacts, prefs)
+
+    async def openpgp_import(self, data: bytes) -> Imported:
+        return await _gpg_call(self._keyring().import_keys, data)
+
+    async def openpgp_verify(self, fingerprint: str, signer: str | None = None) -> KeyInfo:
+        """Mark a key verified: a local certification by our key (`gpg --lsign-key`)."""
+        return await _gpg_call(self._keyring().verify, fingerprint, signer)
+
+    async def openpgp_trust(self, fingerprint: str, level: str) -> KeyInfo:
+        """Set a key's owner trust (unknown, never, marginal, full, ultimate)."""
+        return await _gpg_call(self._keyring().trust, fingerprint, level)
+
+    def openpgp_prefer(self, address: str, choice: str) -> None:
+        """What a send to `address` does by default: encrypt, sign, clear (or
+        "default": the [crypto] defaults again)."""
+        self._preferences().set(address, choice)
 
     # -- the outbox -------------------------------------------------------------------
 
@@ -214,9 +322,11 @@ class SendingVerbs:
     async def outbox_cancel(self, outbox_id: int) -> None:
         await self.outbox.cancel(outbox_id)
 
-    async def outbox_email(self, outbox_id: int) -> str:
-        """Stop deferring a chat message and send it by email instead."""
-        return await self.outbox.send_by_email(outbox_id)
+    async def outbox_email(self, outbox_id: int, *, clear: bool = False) -> str:
+        """Stop deferring a chat message and send it by email instead: encrypted when
+        it was planned so (EncryptionRefused, naming who, if it cannot be; the row
+        stays), unless `clear` (the user chose to send it in clear)."""
+        return await self.outbox.send_by_email(outbox_id, clear=clear)
 
     async def outbox_im(self, outbox_id: int) -> list[int]:
         """Stop waiting for the mail server: send a queued email by chat instead."""

@@ -17,6 +17,13 @@ or a private line to a room's occupant (room/nick) alike. Then:
   with that line quoted above it, `with_quote`);
 - at the maximum age the policy applies: ask, email, or drop with a notice.
 
+What a row must be (signed, encrypted) is fixed when it is planned
+(bridge.handoff.protection, kept as `payload["protection"]`); every email it
+becomes is sealed as that says or refused naming who (`EncryptionRefused`): the
+row then stays where it was, its text kept, and the user chooses. A row that
+must be encrypted is not copied to the Deferred folder (its text would sit on
+the server in clear).
+
 Emails use the same rows (`MailSender`); this loop wakes the mail worker when one
 is due again. At start-up unsettled rows are sent again with the same ids
 (receivers drop the copies), and the `Deferred` folder is reconciled with the
@@ -31,6 +38,7 @@ fallbacks are one loop over one table of rows, and share its claims and its
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import logging
@@ -40,8 +48,16 @@ from typing import Any, Protocol
 
 from . import failpoints
 from .config import AccountConfig, Config
+from .crypto import outgoing
 from .delivery import SETTLED, Deliveries, allowed
-from .errors import WHEN_AWAY, ContactAway, EngineError, describe_presence, no_chat_connection
+from .errors import (
+    WHEN_AWAY,
+    ContactAway,
+    EncryptionRefused,
+    EngineError,
+    describe_presence,
+    no_chat_connection,
+)
 from .events import (
     DeferralRetry,
     DeliveryChanged,
@@ -51,6 +67,7 @@ from .events import (
     PresenceChanged,
     RoomOccupantsChanged,
 )
+from .handoff import protection as planned
 from .handoff.reply import sender_party
 from .identity import Identity, UnmappedParty
 from .mail.deferred_names import DEFERRED_FOLDER
@@ -92,7 +109,8 @@ def still_away(presences: Sequence[ContactPresence]) -> str:
 class Fallbacks(Protocol):
     """A chat leg as an email, and a queued email as chat legs (bridge.handoff)."""
 
-    async def email_instead(self, plan: ImPlan, people: Sequence[str]) -> str: ...
+    async def email_instead(self, plan: ImPlan, people: Sequence[str],
+                            protection: outgoing.Protection | None = None) -> str: ...
 
     async def im_instead(self, item: OutboxItem) -> list[tuple[ImPlan, list[str]]]: ...
 
@@ -185,6 +203,7 @@ class Outbox:
         for a private line through the room)."""
         state = DeliveryState.DEFERRED if defer else DeliveryState.QUEUED
         extra = {"email_to": list(email_to)} if email_to else {}
+        await planned.open_last_email(self.store, self.ports, plan.account, plan.thread_id)
         outbox_id = self.store.outbox_add(**self._row(plan, targets, state, **extra))
         failpoints.hit(failpoints.OUTBOX_ROW_WRITTEN)
         if defer:
@@ -209,8 +228,12 @@ class Outbox:
             delivery=state, in_reply_to=(plan.reply or {}).get("line") or None)
         exists = self.store.find_by_msg_id(plan.account, plan.msg_id) is not None
         deferred = state is DeliveryState.DEFERRED
+        people = list(extra.get("email_to") or targets or [plan.to])
+        protection = planned.requirement(self.config, self.store, self.identity,
+                                         plan.account, plan.thread_id, people)
         return {"msg_id": plan.msg_id, "account": plan.account, "transport": Transport.XMPP,
-                "payload": {"plan": plan.to_payload(), "targets": list(targets), **extra},
+                "payload": {"plan": plan.to_payload(), "targets": list(targets),
+                            "protection": protection.to_payload(), **extra},
                 "parties": [Party(t, "", "to") for t in (targets or [plan.to])],
                 "state": state,
                 "next_attempt": now + self.policy.delay(0) if deferred else now,
@@ -475,6 +498,9 @@ class Outbox:
             try:
                 await self.send_by_im(item.id, f"the mail server refused it for "
                                                f"{_secs(now - self._first_failure(item))}")
+            except EncryptionRefused as exc:  # encrypted: never by chat in clear
+                self.deliveries.note(item, "cannot go by chat", str(exc),
+                                     payload=dict(item.payload, no_im=True))
             except UnmappedParty as exc:  # no JID for someone: it stays an email
                 self.deliveries.note(item, "cannot go by chat",
                                      f"{exc} It waits for the mail server; `outbox im` "
@@ -521,7 +547,14 @@ class Outbox:
         policy = self.policy.on_max_age
         if policy == "email":
             self.deliveries.note(item, "expired", f"{outcome} after {age}: sending by email")
-            await self.send_by_email(item.id)
+            try:
+                await self.send_by_email(item.id)
+            except EncryptionRefused as exc:
+                # Not in clear by itself: it waits, as "ask" would, for the user.
+                detail = f"{exc}: send anyway, send by email, or cancel?"
+                self.deliveries.note(item, "expired", detail, event=DeferralRetry(
+                    item.account, item.id, item.msg_id,
+                    int(item.payload.get("retries", 0)), detail, None), next_attempt=None)
         elif policy == "drop":
             self.deliveries.note(item, "expired", f"{outcome} after {age}: dropped")
             await self.cancel(item.id, f"dropped after {age} ({outcome})")
@@ -555,9 +588,12 @@ class Outbox:
         if item.payload.get("mirrored"):
             await self._unmirror(outbox_id)
 
-    async def send_by_email(self, outbox_id: int) -> str:
+    async def send_by_email(self, outbox_id: int, *, clear: bool = False) -> str:
         """Give up on chat: send the text, history and files as one email to the
-        contacts' email addresses, in the same thread. Returns the email's id."""
+        contacts' email addresses, in the same thread, signed and encrypted as the
+        row was planned (`clear`: the user chose to send it in clear). Returns the
+        email's id. EncryptionRefused, naming who, when it must be encrypted and
+        cannot be: the row stays as it was."""
         item = self._get(outbox_id)
         if item.transport is not Transport.XMPP:
             raise ValueError(f"{_whose(item)} is an email already")
@@ -566,7 +602,19 @@ class Outbox:
                              "left to send by email")
         plan = ImPlan.from_payload(item.payload["plan"])
         targets = item.payload.get("email_to") or item.payload.get("targets") or [plan.to]
-        msg_id = await self.fallbacks.email_instead(with_quote(plan), targets)
+        await planned.open_last_email(self.store, self.ports, plan.account, plan.thread_id)
+        protection = self.protection_of(item, plan, targets)
+        if clear:
+            protection = outgoing.Protection(home=protection.home, why="you chose clear",
+                                             explicit=True)
+        try:
+            msg_id = await self.fallbacks.email_instead(with_quote(plan), targets, protection)
+        except EncryptionRefused as exc:
+            words = (f"{exc}. It stays in the outbox: import their key and try again, "
+                     "send it by chat, cancel it, or send it in clear by email "
+                     "(`outbox email ID --no-encrypt`)")
+            self.deliveries.note(item, "not sent by email", words)
+            raise EncryptionRefused(words, exc.missing) from exc
         self.deliveries.transition(outbox_id, DeliveryState.FELL_BACK_TO_EMAIL,
                                    "to the email address of " + ", ".join(targets),
                                    log="sent by email",
@@ -586,6 +634,10 @@ class Outbox:
         if item.state is not DeliveryState.QUEUED:
             raise ValueError(f"{_whose(item)} is {_now(item.state)}: only an email still "
                              "waiting for its mail server can go by chat instead")
+        if _sealed(item):
+            raise EncryptionRefused(f"not sent by chat: {_whose(item)} is encrypted, and a "
+                                    "chat message cannot be yet (no OMEMO); it waits for "
+                                    "its mail server")
         legs = await self.fallbacks.im_instead(item)
         rows = [self._row(plan, who, DeliveryState.QUEUED, instead_of=outbox_id)
                 for plan, who in legs]
@@ -598,6 +650,22 @@ class Outbox:
         for new_id in ids:
             await self._send(new_id, f"instead of {_whose(item)}")
         return ids
+
+    def protection_of(self, item: OutboxItem, plan: ImPlan, people: Sequence[str]
+                      ) -> outgoing.Protection:
+        """What the row was planned to be; a row written before rows kept it is
+        decided now, as it would have been then."""
+        kept = outgoing.Protection.from_payload(item.payload.get("protection"),
+                                                self.config.crypto.gnupg_home)
+        if kept is not None:
+            if not kept.encrypt and not kept.explicit and planned.thread_encrypted(
+                    self.store, plan.account, plan.thread_id):
+                # Not known when it was planned (the email's body was not here):
+                # a look again may only add encryption, never take it away.
+                return dataclasses.replace(kept, encrypt=True, why=outgoing.CONVERSATION)
+            return kept
+        return planned.requirement(self.config, self.store, self.identity, plan.account,
+                                   plan.thread_id, people, planned.default(self.config))
 
     @property
     def fallbacks(self) -> Fallbacks:
@@ -617,6 +685,13 @@ class Outbox:
     # -- the Deferred folder (bridge.outbox_mirror) ------------------------------------
 
     async def _mirror(self, outbox_id: int) -> None:
+        item = self._get(outbox_id)
+        kept = outgoing.Protection.from_payload(item.payload.get("protection"), None)
+        if kept is not None and kept.encrypt:
+            self.deliveries.note(item, "kept here", "not copied to the Deferred folder: "
+                                 f"it must be encrypted ({kept.why}), and the copy would "
+                                 "be in clear on the server")
+            return
         await self.mirror.put(outbox_id)
 
     async def _unmirror(self, outbox_id: int) -> None:
@@ -659,6 +734,16 @@ def with_quote(plan: ImPlan) -> ImPlan:
     quoted = "\n".join("> " + line for line in reply["quote"].splitlines())
     head = f"{who} wrote:\n" if who else ""
     return dataclasses.replace(plan, text=f"{head}{quoted}\n\n{plan.text}")
+
+
+def _sealed(item: OutboxItem) -> bool:
+    """Whether a queued email's bytes are encrypted (they were sealed when queued)."""
+    raw = str(item.payload.get("raw", ""))
+    try:
+        data = base64.b64decode(raw)[:65536]
+    except ValueError:
+        return False
+    return b"application/pgp-encrypted" in data or b"-----BEGIN PGP MESSAGE-----" in data
 
 
 def _parts(plan: ImPlan) -> list[str]:

@@ -47,6 +47,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("status", "online|away|dnd|xa|chat [message]", "your presence", 1, None,
             1),
     Command("roster", "", "your contacts: approve, deny, remove, write"),
+    Command("keys", "", "OpenPGP keys: yours and your contacts', verify one"),
     Command("add", "jid [name]", "add a contact and ask for their presence",
             1, None, 1),
     Command("remove", "jid", "remove a contact", 1, 1),

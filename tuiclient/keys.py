@@ -76,6 +76,8 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     # urlscan, as mutt users bind it (^B) and L for links beside l for limit.
     Key("links", "L,ctrl+b", "the message's links: open or copy one", "email"),
     Key("quote_reply", "Q", "reply to the chosen chat line, quoting it", "chat"),
+    # mutt has no screen for keys (its ^K extracts them); K is free on the main screen.
+    Key("keys", "K", "OpenPGP keys: yours and your contacts', verify one", "screens"),
 )}
 
 assert tuple(DEFAULTS) == KEY_ACTIONS, "tuiclient/keys.py and bridge/config.KEY_ACTIONS differ"

@@ -32,7 +32,7 @@ KEY_ACTIONS = (
     "mute", "command_line", "prev_pane", "revisions",
     "limit", "next_unread",
     "sort", "fold", "links",
-    "quote_reply",
+    "quote_reply", "keys",
 )
 # [notify] desktop: how a desktop notification goes out. auto: the freedesktop
 # notification service over D-Bus (notify-send) when a session bus is there, else

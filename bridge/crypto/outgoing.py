@@ -6,11 +6,17 @@ so it follows the awaits of that one task and no other), and the mail port seals
 each email it queues (`seal`). Encryption that cannot be done for everyone is
 refused before anything is queued (`EncryptionRefused` naming who), so nothing
 meant to be encrypted ever leaves in clear.
+
+A chat leg cannot be sealed (no OMEMO yet), but what it must be is fixed when
+it is planned: `Protection.to_payload` is kept in its outbox row, and every
+email the row later becomes (the deferral's fallback, "by email instead") is
+sealed as that says (`Protection.from_payload`), or refused naming who.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,10 +38,29 @@ class Protection:
     # "...", and the one it stands for (from the protected Subject). It is put
     # back only inside the encryption: a reply sent in clear keeps "Re: ...".
     subject: tuple[str, str] | None = None
+    # Why it must be encrypted (or stays in clear), in the words of a refusal:
+    # "you asked for it", "the conversation is encrypted (its last email was)".
+    why: str = ""
+    # The user chose (--encrypt or --no-encrypt), rather than a default: an
+    # explicit "in clear" is kept too, so that nothing below adds encryption to it.
+    explicit: bool = False
 
     @property
     def wanted(self) -> bool:
         return self.sign or self.encrypt
+
+    def to_payload(self) -> dict[str, object]:
+        """What an outbox row keeps of it (the keyring is the config's, at send time)."""
+        return {"sign": self.sign, "encrypt": self.encrypt, "why": self.why,
+                "explicit": self.explicit}
+
+    @classmethod
+    def from_payload(cls, payload: object, home: Path | None) -> Protection | None:
+        if not isinstance(payload, dict):
+            return None
+        return cls(sign=bool(payload.get("sign")), encrypt=bool(payload.get("encrypt")),
+                   home=home, why=str(payload.get("why") or ""),
+                   explicit=bool(payload.get("explicit")))
 
     def words(self) -> str:
         return " and ".join(w for w, on in (("signed", self.sign), ("encrypted", self.encrypt))
@@ -47,9 +72,10 @@ _requested: ContextVar[Protection | None] = ContextVar("protection", default=Non
 
 @contextmanager
 def requested(protection: Protection | None) -> Iterator[None]:
-    """Every email queued inside this block is sealed as `protection` says."""
-    token = _requested.set(protection if protection is not None and protection.wanted
-                           else None)
+    """Every email queued inside this block is sealed as `protection` says. A
+    protection that wants nothing is kept only when the user chose it (explicit)."""
+    token = _requested.set(protection if protection is not None and (
+        protection.wanted or protection.explicit) else None)
     try:
         yield
     finally:
@@ -58,6 +84,43 @@ def requested(protection: Protection | None) -> Iterator[None]:
 
 def current() -> Protection | None:
     return _requested.get()
+
+
+def because(protection: Protection) -> str:
+    """", and it must be encrypted because ..." when the reason is not the user's
+    own --encrypt (a conversation, a default, a contact's preference)."""
+    if not protection.why or protection.why == ASKED:
+        return ""
+    return f"; it must be encrypted because {protection.why}"
+
+
+# The reasons a send must be encrypted, as a refusal says them.
+ASKED = "you asked for it"
+BY_CONFIG = "[crypto] encrypt = true"
+CONVERSATION = "the conversation is encrypted (its last email was)"
+PREFERRED = "you prefer encryption for this contact (`keys prefer`)"
+
+
+def required(asked: Protection | None, default: Protection, *,
+             conversation_encrypted: bool, preference: str = "") -> Protection:
+    """What a send must be, decided once when it is planned. In order: the user's
+    explicit choice (--encrypt, --no-encrypt, the compose toggle); an encrypted
+    conversation (its last email was) is answered encrypted; the contact's
+    preference (`keys prefer`: encrypt, sign or clear); the [crypto] defaults.
+    `asked`: what the send verb set (None: a verb that sets nothing)."""
+    base = asked if asked is not None else default
+    if base.explicit:
+        return dataclasses.replace(base, why=ASKED if base.encrypt else "you chose clear")
+    if conversation_encrypted:
+        return dataclasses.replace(base, encrypt=True, why=CONVERSATION)
+    if preference == "encrypt":
+        return dataclasses.replace(base, encrypt=True, why=PREFERRED)
+    if preference == "sign":
+        return dataclasses.replace(base, sign=True, encrypt=False, why="")
+    if preference == "clear":
+        return dataclasses.replace(base, sign=False, encrypt=False,
+                                   why="you prefer clear for this contact")
+    return dataclasses.replace(base, why=BY_CONFIG if base.encrypt else "")
 
 
 def recipients_of(mail: EmailMessage) -> list[str]:
@@ -71,7 +134,7 @@ def seal(mail: EmailMessage, account_address: str) -> EmailMessage:
     someone has no key, or no secret key signs for the sender; the OpenPGP port's
     other failures too, in words."""
     protection = current()
-    if protection is None:
+    if protection is None or not protection.wanted:
         return mail
     from_ = getaddresses([str(v) for v in mail.get_all("From", [])])
     sender = next((addr for _name, addr in from_ if addr), account_address)
@@ -85,8 +148,8 @@ def seal(mail: EmailMessage, account_address: str) -> EmailMessage:
         if missing:
             raise EncryptionRefused(
                 "not sent: cannot encrypt to " + ", ".join(missing)
-                + ": no usable OpenPGP key in your keyring (import theirs with "
-                "`gpg --import`, or send with --no-encrypt)", missing)
+                + ": no usable OpenPGP key in your keyring" + because(protection)
+                + " (import theirs with `keys import`, or send with --no-encrypt)", missing)
     if protection.encrypt and protection.subject is not None:
         hidden, real = protection.subject
         if str(mail.get("Subject", "")) == hidden:

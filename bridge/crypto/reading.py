@@ -10,9 +10,9 @@ verdict is today's (a key imported since turns "unknown key" into "good").
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from ..model import Attachment, Message, Transport
+from ..model import DRAFT, Attachment, Message, Transport
 from .openpgp import OpenPGP
 
 
@@ -23,6 +23,21 @@ def is_openpgp(m: Message) -> bool:
         return False
     raw = m.raw
     return b"application/pgp-" in raw or b"-----BEGIN PGP " in raw
+
+
+def is_encrypted(m: Message) -> bool:
+    """Whether `m` is an encrypted email (PGP/MIME or an inline PGP MESSAGE), as
+    against one that is only signed."""
+    if not is_openpgp(m) or m.raw is None:
+        return False
+    return b"application/pgp-encrypted" in m.raw or b"-----BEGIN PGP MESSAGE-----" in m.raw
+
+
+def conversation_encrypted(thread: Iterable[Message]) -> bool:
+    """A conversation is encrypted when its last email was (bridge.crypto.outgoing:
+    what is sent in it is encrypted unless the user says otherwise)."""
+    emails = [m for m in thread if m.transport is Transport.EMAIL and DRAFT not in m.flags]
+    return bool(emails) and is_encrypted(max(emails, key=lambda m: (m.date, m.id or 0)))
 
 
 def open_stored(m: Message, port: OpenPGP,

@@ -29,6 +29,7 @@ from typing import Protocol
 
 from .. import errors as refuse
 from ..config import AccountConfig, Config
+from ..crypto import outgoing
 from ..errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
 from ..identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
 from ..mail.compose import (
@@ -54,6 +55,7 @@ from ..ports import ChatPort, Ports
 from ..store import Store
 from .auto import VIAS, auto_via
 from .parties import Parties
+from .protection import requirement
 from .text import (
     addresses_of,
     chat_digest,
@@ -416,9 +418,12 @@ class Handoff:
                            references=h.references, extra_headers=headers)
         return await self.queue_email(account.name, mail, msg_id), msg_id
 
-    async def email_instead(self, plan: ImPlan, people: Sequence[str]) -> str:
+    async def email_instead(self, plan: ImPlan, people: Sequence[str],
+                            protection: outgoing.Protection | None = None) -> str:
         """A chat leg sent as one email: its text, history and files, to the
-        people's email addresses, in the same thread. Returns the email's id."""
+        people's email addresses, in the same thread, sealed as `protection` says
+        (the outbox row's; None: decided now, as for a new send). Returns the
+        email's id; EncryptionRefused, naming who, when it cannot be encrypted."""
         account = self.parties.account(plan.account)
         jids = [p for p in people if p] or [plan.to]
         mapped, unresolved = self.identity.map_parties(jids, "email")
@@ -444,7 +449,11 @@ class Handoff:
                            [Party(a, self.parties.name_of(a), "cc") for a in addresses[1:]],
                            subject, body, msg_id=msg_id, in_reply_to=in_reply_to,
                            references=references, attachments=files)
-        await self.queue_email(plan.account, mail, msg_id)
+        if protection is None:
+            protection = requirement(self.config, self.store, self.identity, plan.account,
+                                     plan.thread_id, addresses)
+        with outgoing.requested(protection):
+            await self.queue_email(plan.account, mail, msg_id)
         return msg_id
 
     async def im_instead(self, item: OutboxItem) -> list[tuple[ImPlan, list[str]]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import WHEN_AWAY
 from .chat import add_chat_commands
+from .keys import add_keys_commands
 from .mail_verbs import add_mail_commands
 
 
@@ -113,6 +114,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         op.add_argument("id", type=int)
         op.add_argument("--wait", type=float, default=10.0,
                         help="seconds to wait for the server and the receipt (default 10)")
+        if name == "email":
+            op.add_argument("--no-encrypt", action="store_true", dest="clear",
+                            help="send it in clear even though it was to be encrypted "
+                                 "(the refusal, exit 9, says why it was)")
     p = sub.add_parser("contacts", parents=[common], help="who is who across transports")
     csub = p.add_subparsers(dest="contacts_command")
     csub.add_parser("list", parents=[common])
@@ -136,6 +141,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("health", parents=[common],
                        help="probe every server once: reachable, login, round trip, clock")
     add_mail_commands(sub)
+    add_keys_commands(sub, common)
     # -- chat: corrections, reactions, rooms, roster --
     add_chat_commands(sub, common)
 

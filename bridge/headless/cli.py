@@ -13,6 +13,8 @@ Human-readable output by default, `--json` for programs. Exit codes:
        contact is away and --when-away is "ask"
     8  store not writable: the disk is full or read-only (the path is named);
        nothing was half-written, so the same command can simply be run again
+    9  encryption refused: it must be encrypted and cannot be (someone has no
+       key, or it would go by chat); nothing was sent, in clear or otherwise
 
 `serve` reads commands as JSON lines on stdin (`{"id": 1, "argv": ["send", ...]}`)
 and answers each with one JSON line, so a long-running script drives one engine
@@ -31,6 +33,7 @@ verbs and their helpers are modules of their own:
     serve.py       watch and serve, and the stop signals
     mail_verbs.py  the mail verbs (delete, archive, move, ... drafts)
     chat.py        the chat verbs (correct, react, ... presence)
+    keys.py        `keys`: OpenPGP keys (list, import, verify, trust, prefer)
     daemon.py      `run`: the rules daemon
     output.py      plain text and JSON; outcome.py: exit codes and Outcome
 """
@@ -67,6 +70,7 @@ from . import output as out
 # Defined in their own modules, and importable from here as before (see __all__).
 from .arguments import add_commands, build_serve_parser, parse
 from .chat import CHAT_COMMANDS, CHAT_HANDLERS
+from .keys import KEYS_COMMANDS, KEYS_HANDLERS
 from .mail_verbs import MAIL_COMMANDS, MAIL_HANDLERS
 from .outcome import (
     EXIT_AUTH,
@@ -88,7 +92,8 @@ if TYPE_CHECKING:
     from .host import Headless
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
-            "contacts", "watch", "serve", "run", "health", *MAIL_COMMANDS, *CHAT_COMMANDS)
+            "contacts", "watch", "serve", "run", "health", *MAIL_COMMANDS, *CHAT_COMMANDS,
+            *KEYS_COMMANDS)
 
 # A command imports what it needs when it runs: the engine and its parts (host.py),
 # the verbs and the loops of watch and serve. So `tuiclient --help` builds its
@@ -151,6 +156,7 @@ def handlers() -> dict[str, Handler]:
         **MAIL_HANDLERS,  # delete, archive, move, copy, flag, tag, undo, save, forward, ...
     }
     table.update(CHAT_HANDLERS)  # -- chat: corrections, reactions, rooms, roster --
+    table.update(KEYS_HANDLERS)  # OpenPGP keys (keys.py)
     return table
 
 

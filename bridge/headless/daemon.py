@@ -13,6 +13,12 @@ email, "marked as automatic" is read from its header on the server
 (`rules.AUTOMATIC_HEADERS`); if that cannot be read, the message is skipped,
 not answered blindly.
 
+Nothing is sent in clear in an encrypted conversation (its last email was
+encrypted) or to a contact who prefers encryption: the answer goes encrypted by
+email, or is not sent at all and the reason logged ("not sent"). A chat answer
+there is refused (chat has no encryption yet), and a forward of an encrypted
+email is encrypted too.
+
 One sender is answered at most once per the rules file's `reply_once_per`
 (default a day). When each was last answered is kept in the state file next to
 the store (`rules-daemon.json`), written after every answer, so a restarted
@@ -32,7 +38,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import ContactAway
+from ..errors import ContactAway, EncryptionRefused
 from ..events import Event
 from ..identity import UnmappedParty
 from ..model import SEEN, Direction, Message, Transport
@@ -188,6 +194,10 @@ class RulesDaemon:
         for d in decisions:
             try:
                 await self.act(m, d)
+            except EncryptionRefused as exc:
+                self.report("not sent", rule=d.rule, message=m.id, reason=str(exc))
+                if d.action in ("reply", "handoff"):
+                    self.replied.forget(msg, before)
             except (UnmappedParty, ContactAway, Exception) as exc:
                 reason = store_not_writable(exc, self.engine.store_path) or str(exc)
                 self.report("failed", rule=d.rule, message=m.id, reason=reason)
@@ -206,22 +216,34 @@ class RulesDaemon:
         if action == "forward":
             quoted = "\n".join("> " + line for line in m.text.splitlines())
             text = f"{d.text}\n\n--- forwarded from {m.sender.address} ---\n{quoted}\n"
+            # What came encrypted is forwarded encrypted, or not at all.
+            sealed = self.engine.conversation_encrypted(m.account, m.thread_id)
             result = await self.engine.send_message(
                 m.account, list(d.forward_to), text, via="email",
-                subject=f"Fwd: {m.subject}" if m.subject else "Fwd: chat message")
+                subject=f"Fwd: {m.subject}" if m.subject else "Fwd: chat message",
+                encrypt=True if sealed else None)
             self.auto_ids.update(result.email_ids)
             self.actions += 1
             self.report("forwarded", rule=rule, message=m.id, to=",".join(d.forward_to))
             return
         via = d.via or "auto"
+        required = await self.engine.reply_protection(m.id)
+        sealed = required.encrypt
+        if sealed:
+            # An encrypted conversation (or a contact who prefers it) is answered
+            # encrypted, by email; chat cannot be encrypted yet.
+            if via == "im":
+                raise EncryptionRefused(f"not sent: it must be encrypted ({required.why}), "
+                                        "and a chat message cannot be yet (no OMEMO)")
+            via = "email"
         if via == "auto":
             via = self._auto_via(m)
         policy = self.engine.config.deferral.policy
         result = await self.engine.reply(
             m.id, d.text, via=via, reply_all=d.reply_all,
             history=d.history, attachments=d.attach or None,
-            mixed=True, when_away="defer" if policy == "ask" else policy,
-            headers=AUTO_HEADER)
+            mixed=not sealed, when_away="defer" if policy == "ask" else policy,
+            headers=AUTO_HEADER, encrypt=True if sealed else None)
         self.auto_ids.update(result.email_ids)
         self.auto_ids.update(c.msg_id for c in result.chat)
         self.actions += 1

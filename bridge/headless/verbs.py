@@ -123,7 +123,8 @@ async def _reply(h: Headless, original: Message, text: str, via: str,
     if via == "im" and not h.engine.chat_online(original.account):
         h.need_xmpp(original.account)
         via = "email"
-    if via == "auto" and h.engine.protection(a.sign, a.encrypt).encrypt:
+    if via == "auto" and (await h.engine.reply_protection(original.id or 0, a.sign,
+                                                          a.encrypt)).encrypt:
         via = "email"  # an encrypted reply goes by email (chat has no encryption yet)
     # "auto" is the engine's one rule (bridge.handoff.auto): email without a chat
     # connection, chat when everyone is mapped and available.
@@ -189,7 +190,7 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
             raise CommandError(EXIT_USAGE, f"no file {path}")
     via = a.via
     await h.up(xmpp=True)
-    if via == "auto" and h.engine.protection(a.sign, a.encrypt).encrypt:
+    if via == "auto" and h.engine.send_protection(account, a.to, a.sign, a.encrypt).encrypt:
         via = "email"  # an encrypted message goes by email (chat has no encryption yet)
     if via == "auto":
         via = h.engine.auto_via(account, a.to)  # the engine's one rule
@@ -248,11 +249,18 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
         h.need_xmpp(item.account)
         try:
             chat_ids = await h.engine.outbox_im(a.id)
+        except EncryptionRefused as exc:
+            raise CommandError(EXIT_ENCRYPTION, str(exc), {"kind": "encryption",
+                                                           "outbox": a.id}) from exc
         except ValueError as exc:
             raise CommandError(EXIT_FAILED, str(exc)) from exc
         return await settle(h.engine, ReplyResult("im", outbox=list(chat_ids)), a.wait, h.stop)
     try:
-        msg_id = await h.engine.outbox_email(a.id)
+        msg_id = await h.engine.outbox_email(a.id, clear=getattr(a, "clear", False))
+    except EncryptionRefused as exc:
+        # Nothing sent, in clear or otherwise: the row stays, its text with it.
+        raise CommandError(EXIT_ENCRYPTION, str(exc), {
+            "kind": "encryption", "missing": exc.missing, "outbox": a.id}) from exc
     except ValueError as exc:
         raise CommandError(EXIT_FAILED, str(exc)) from exc
     email_item = next((i for i in engine.outbox_items() if i.msg_id == msg_id), None)

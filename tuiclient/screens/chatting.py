@@ -401,6 +401,10 @@ class Chatting:
         self.screen.app.push_screen(RosterScreen(), write)
         return ""
 
+    async def _cmd_keys(self) -> str:
+        self.screen.action_keys()
+        return ""
+
     async def _cmd_avatar(self, verb: str, what: str) -> str:
         """`/avatar set PATH`: publish ours; `/avatar open JID`: theirs, in the
         system's image viewer (as Profanity's)."""

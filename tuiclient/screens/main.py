@@ -97,6 +97,7 @@ class MainScreen(Screen):
         bind("drafts", "mail('drafts')", label="drafts", show=False),
         bind("outbox", "outbox", label="outbox"),
         bind("health", "health", label="servers", show=False),
+        bind("keys", "keys", label="keys", show=False),
         bind("help", "help", label="help"),
         bind("refresh", "refresh", show=False),
         bind("next_pane", "next_pane", show=False),
@@ -479,6 +480,11 @@ class MainScreen(Screen):
 
     def action_health(self) -> None:
         self.app.push_screen(HealthScreen())
+
+    def action_keys(self) -> None:
+        from tuiclient.screens.keys import KeysScreen
+
+        self.app.push_screen(KeysScreen())
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())

@@ -1,0 +1,145 @@
+"""`tuiclient keys`: the OpenPGP keyring as it concerns us and our contacts.
+
+    keys list                     our keys, and our contacts' (with their JIDs)
+    keys import FILE|-            keys from a file or stdin, through GPGME
+    keys verify FPR [--as ADDR]   mark a key verified: a local certification by
+                                  our key (gpg --lsign-key), never published
+    keys trust FPR --level L      owner trust: unknown|never|marginal|full|ultimate
+    keys prefer ADDRESS CHOICE    a contact's default: encrypt|sign|clear|default
+
+Exit codes: 0 done; 1 failed (no such key, nothing importable, gpg refused,
+with its reason); 2 usage. Every verb prints JSON with --json. OMEMO devices
+come with OMEMO.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EngineError
+from . import output as out
+from .outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Outcome
+
+if TYPE_CHECKING:
+    from .host import Headless
+
+# `k` and `r` below are what the engine's openpgp_* calls return
+# (bridge.crypto.keys.KeyInfo and KeyRow): read by their attributes only, so the
+# headless door stays the engine's.
+
+KEYS_COMMANDS = ("keys",)
+
+
+def add_keys_commands(sub: argparse._SubParsersAction,
+                      common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("keys", parents=[common],
+                       help="OpenPGP keys: list, import, verify, trust, prefer")
+    ksub = p.add_subparsers(dest="keys_command")
+    ksub.add_parser("list", parents=[common], help="our keys and our contacts' keys")
+    ki = ksub.add_parser("import", parents=[common], help="import keys from a file or -")
+    ki.add_argument("file", help="a file of armored or binary keys; '-' reads stdin")
+    kv = ksub.add_parser("verify", parents=[common],
+                         help="mark a key verified (a local certification by your key)")
+    kv.add_argument("fingerprint")
+    kv.add_argument("--as", dest="signer", default=None,
+                    help="certify with the key of this address of yours")
+    kt = ksub.add_parser("trust", parents=[common], help="set a key's owner trust")
+    kt.add_argument("fingerprint")
+    kt.add_argument("--level", required=True,
+                    choices=("unknown", "never", "marginal", "full", "ultimate"))
+    kp = ksub.add_parser("prefer", parents=[common],
+                         help="what sending to a contact does by default")
+    kp.add_argument("address")
+    kp.add_argument("choice", choices=("encrypt", "sign", "clear", "default"))
+
+
+def key_json(k: Any) -> dict[str, Any]:
+    return {"fingerprint": k.fingerprint, "uids": list(k.uids), "emails": list(k.emails),
+            "secret": k.secret, "validity": k.validity, "ownertrust": k.ownertrust,
+            "verified": k.verified, "expires": k.expires, "revoked": k.revoked,
+            "expired": k.expired, "disabled": k.disabled, "can_encrypt": k.can_encrypt,
+            "can_sign": k.can_sign}
+
+
+def row_json(r: Any) -> dict[str, Any]:
+    return {**key_json(r.key), "contact": r.contact, "email": r.email, "jids": list(r.jids),
+            "mine": r.mine, "preference": r.preference}
+
+
+def key_words(k: Any) -> str:
+    """validity, trust, expiry in a few words: "verified, trust marginal, expires
+    2027-01-01" or "not verified (unknown), expired"."""
+    words = ["verified" if k.verified else f"not verified ({k.validity})"]
+    if k.ownertrust not in ("unknown", "undefined"):
+        words.append(f"trust {k.ownertrust}")
+    if k.revoked:
+        words.append("REVOKED")
+    if k.expired:
+        words.append("EXPIRED")
+    elif k.expires:
+        words.append("expires " + time.strftime("%Y-%m-%d", time.localtime(k.expires)))
+    return ", ".join(words)
+
+
+def row_line(r: Any) -> str:
+    who = "you" if r.mine else (r.contact or r.email)
+    ids = " · ".join([r.email, *r.jids])
+    pref = f" · prefers {r.preference}" if r.preference else ""
+    return (f"{r.key.fingerprint}  {out.t(who)} <{out.t(ids)}>  "
+            f"{key_words(r.key)}{pref}")
+
+
+async def cmd_keys(h: Headless, a: argparse.Namespace) -> Outcome:
+    command = a.keys_command or "list"
+    engine = h.engine
+    try:
+        if command == "list":
+            rows = await engine.openpgp_keys()
+            return Outcome(EXIT_OK, [row_json(r) for r in rows],
+                           [row_line(r) for r in rows] or ["no keys of yours or of your "
+                                                           "contacts in the keyring"])
+        if command == "import":
+            data = sys.stdin.buffer.read() if a.file == "-" else _read(Path(a.file))
+            done = await engine.openpgp_import(data)
+            result = {"considered": done.considered, "imported": done.imported,
+                      "unchanged": done.unchanged, "fingerprints": list(done.fingerprints)}
+            return Outcome(EXIT_OK, result, [
+                f"{done.imported} imported, {done.unchanged} unchanged: "
+                + ", ".join(done.fingerprints)])
+        if command == "verify":
+            key = await engine.openpgp_verify(a.fingerprint, a.signer)
+            return Outcome(EXIT_OK, key_json(key), [
+                f"{key.fingerprint} {out.t(', '.join(key.uids))}: {key_words(key)} "
+                "(certified locally by your key; not published)"])
+        if command == "trust":
+            key = await engine.openpgp_trust(a.fingerprint, a.level)
+            return Outcome(EXIT_OK, key_json(key), [
+                f"{key.fingerprint} {out.t(', '.join(key.uids))}: {key_words(key)}"])
+        try:
+            engine.openpgp_prefer(a.address, a.choice)
+        except ValueError as exc:
+            raise CommandError(EXIT_USAGE, str(exc)) from exc
+        result = {"address": a.address.lower(), "preference":
+                  "" if a.choice == "default" else a.choice}
+        return Outcome(EXIT_OK, result, [
+            f"sending to {a.address}: " + ("the [crypto] defaults" if a.choice == "default"
+                                           else f"{a.choice} by default")])
+    except EngineError as exc:  # gpg's refusal, in words (the engine's OpenPGP calls)
+        raise CommandError(EXIT_FAILED, str(exc)) from exc
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CommandError(EXIT_USAGE, f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+KEYS_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
+    "keys": cmd_keys,
+}
