@@ -148,3 +148,21 @@ def test_a_new_store_migrates_in_one_transaction(tmp_path: Path) -> None:
         assert not any(s.startswith(("BEGIN", "COMMIT")) for s in seen)
     finally:
         conn.close()
+
+
+def test_a_sender_named_in_another_form_stays(store: Store) -> None:
+    """The quick look for someone else naming the sender goes by the address as
+    written; one written otherwise (case, a resource) is found by the whole pass."""
+    root = "plan@example.org"
+    bob = chat(1, thread=root, sender=PEER, recipients=[Party(OWN, "", "to")])
+    ours = chat(2, thread=root, sender=Party(OWN, "Me"), direction=Direction.OUT,
+                recipients=[Party("Bob@Chat.Example.org/phone", "", "to")])
+    stranger = chat(3, thread=root, sender=Party("mallory@example.org", ""),
+                    recipients=[Party(OWN, "", "to")])
+    with store.batch():
+        for m in (bob, ours, stranger):
+            store.insert_messages([m])
+    grouping = {m.msg_id: m.thread_id for t in store.list_threads("work")
+                for m in store.thread_messages(t.thread_id, "work")}
+    assert grouping[bob.msg_id] == root and grouping[ours.msg_id] == root
+    assert grouping[stranger.msg_id] == claimed_thread_id("mallory@example.org", root)

@@ -252,10 +252,14 @@ def _evict_strangers(conn: sqlite3.Connection, account: str,
             "AS p ON p.message_id = m.id AND p.position = 1 WHERE m.thread_id = ? "
             "AND m.account = ? AND m.transport = 'xmpp' AND m.direction = 'in' "
             "AND lower(p.address) = ?", (thread_id, account, own)).fetchall()
-        messages = _thread_messages(conn, account, thread_id) if lines else []
+        messages: list[tuple[str, set[str]]] | None = None
         for (sender,) in lines:
             peer = normalize_address(sender)
             people = trusted_people(conn, [peer])
+            if _named_by_another(conn, account, thread_id, people):
+                continue  # what the whole pass below would find, without it
+            if messages is None:
+                messages = _thread_messages(conn, account, thread_id)
             others = _parties_without(messages, people)
             if others is None or people & others:
                 continue
@@ -266,8 +270,31 @@ def _evict_strangers(conn: sqlite3.Connection, account: str,
                 "lower(sender_address) IN (SELECT value FROM json_each(?))",
                 (claim, to_json([thread_id]), account, thread_id, to_json(sorted(people))))
             changed += [(account, thread_id), (account, claim)]
-            messages = _thread_messages(conn, account, thread_id)  # some lines left it
+            messages = None  # some lines left it: read it again if asked
     return changed
+
+
+def _named_by_another(conn: sqlite3.Connection, account: str, thread_id: str,
+                      people: set[str]) -> bool:
+    """Whether a message of the thread not sent by `people` names one of them as
+    a recipient: then they are a party of the others' messages, and stay. Found
+    through the party index by address (its first match, usually the first row
+    looked at), not a pass over the thread; False only means "not found this
+    way" (an address stored in another form, recipients kept aside), and the
+    caller then looks at the whole thread."""
+    for address in sorted(people):
+        # INDEXED BY and CROSS JOIN (SQLite keeps its order): from the address's
+        # rows, not the thread's (which can be long).
+        for sender, named in conn.execute(
+                "SELECT m.sender_address, p.address FROM message_parties AS p "
+                "INDEXED BY message_parties_by_address CROSS JOIN messages AS m "
+                "ON m.id = p.message_id WHERE p.address = ? COLLATE NOCASE "
+                "AND p.position > 0 AND m.thread_id = ? AND m.account = ?",
+                (address, thread_id, account)):
+            if normalize_address(sender) not in people and \
+                    normalize_address(named) in people:
+                return True
+    return False
 
 
 def _thread_messages(conn: sqlite3.Connection, account: str,
