@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -293,6 +293,12 @@ class EngineReads:
     def chat_online(self, account: str | None = None) -> bool:
         """Whether `account` (None: any account) has a chat connection now."""
         return bool(self.xmpp) if account is None else account in self.xmpp
+
+    def availabilities(self, account: str, addresses: Iterable[str]
+                       ) -> dict[str, ContactPresence]:
+        """`availability` of many contacts (by JID or email address) in one read:
+        what a roster screen draws."""
+        return {address: self.availability(account, address) for address in addresses}
 
     def availability(self, account: str, address: str) -> ContactPresence:
         """A contact's availability by JID or by email address (mapped to its JID)."""

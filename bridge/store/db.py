@@ -6,6 +6,11 @@ aggregate of the store (messages, threads, folders, contacts, outbox, events)
 is a subclass of it that opens its transactions only through `_write`, `_read`
 and `_write_unchecked`; work that spans aggregates inside one transaction goes
 through the aggregates' module functions, which take the open connection.
+
+`batch()` makes many writes one transaction (a page of the chat archive: one
+commit, not one per line): inside it each `_write` is a savepoint, so a write that
+fails is undone alone, as it would be on its own, and work a write leaves for the
+end of its transaction (`_batch_ending`) runs once for the whole batch.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class Db:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self._lock = threading.RLock()
+        self._batch_depth = 0  # > 0 while `batch()` holds a transaction open
         self.path = path
         self.blobs = BlobStore(path.parent / "attachments")
 
@@ -107,10 +113,61 @@ class Db:
             return schema.schema_version(self._conn)
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for the writes made inside it (by this thread: the lock
+        is held throughout), committed at its end, all undone if it raises. Each
+        write inside is a savepoint of it (`_write`), and what a write defers to
+        the end of its transaction (`_batch_ending`: claims adoption) runs once,
+        at the end of the batch. A batch inside a batch is part of the outer one."""
+        with self._lock:
+            if self._batch_depth:
+                self._batch_depth += 1
+                try:
+                    yield
+                finally:
+                    self._batch_depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._batch_depth = 1
+            self._batch_started(self._conn)
+            try:
+                yield
+                self._batch_ending(self._conn)
+            except BaseException:
+                self._batch_depth = 0
+                self._batch_dropped(self._conn)
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._batch_depth = 0
+            self._conn.execute("COMMIT")
+
+    # Hooks for the aggregates (`Threads` defers claims adoption to the batch's end).
+    def _batch_started(self, conn: sqlite3.Connection) -> None:
+        """A batch opened its transaction."""
+
+    def _batch_ending(self, conn: sqlite3.Connection) -> None:
+        """A batch is about to commit: the work its writes deferred."""
+
+    def _batch_dropped(self, conn: sqlite3.Connection) -> None:
+        """A batch is rolled back: forget what its writes deferred."""
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE: take the write lock up front, so a check-then-insert inside the
         # transaction cannot race another process.
         with self._lock:
+            if self._batch_depth:
+                # Inside a batch: a savepoint, undone alone if this write fails.
+                self._conn.execute("SAVEPOINT write")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK TO write")
+                    self._conn.execute("RELEASE write")
+                    raise
+                self._conn.execute("RELEASE write")
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -126,8 +183,13 @@ class Db:
         transaction writes every parent row (account, folder) itself first and
         deletes or rekeys none: the checks cost a parent lookup per key and row.
         The lock keeps the switch from reaching any other statement on this
-        connection; SQLite takes the pragma outside a transaction only."""
+        connection; SQLite takes the pragma outside a transaction only (inside a
+        `batch()` the checks stay on)."""
         with self._lock:
+            if self._batch_depth:
+                with self._write() as conn:
+                    yield conn
+                return
             self._conn.execute("PRAGMA foreign_keys = OFF")
             try:
                 with self._write() as conn:
@@ -139,6 +201,9 @@ class Db:
     def _read(self) -> Iterator[sqlite3.Connection]:
         # One snapshot for reads that take several queries (a message and its parties).
         with self._lock:
+            if self._batch_depth:
+                yield self._conn  # the batch's transaction is that snapshot
+                return
             self._conn.execute("BEGIN")
             try:
                 yield self._conn

@@ -1,9 +1,9 @@
 """The store's schema, as a list of migrations from version 1 on.
 
 `PRAGMA user_version` holds how many migrations a database has had. A migration is
-never edited once released: changes are new entries at the end. Each is applied in
-its own transaction together with the version bump, so a crash leaves the database
-at the old version or the new one, never between.
+never edited once released: changes are new entries at the end. The pending ones
+are applied in one transaction together with the version bumps, so a crash leaves
+the database at the old version or the new one, never between.
 
 A migration is SQL text (several statements are fine, triggers included) or a
 callable that gets the connection inside the open transaction; a callable must not
@@ -464,24 +464,29 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] | None = N
             f"up to {latest}: it was written by a newer tuiclient; upgrade, or point "
             f"this one at another data directory"
         )
-    while version < latest:
-        # IMMEDIATE takes the write lock first, so two processes opening the same
-        # store at once cannot both apply the same migration.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = schema_version(conn)
-            if version < latest:
-                step = migrations[version]
-                if callable(step):
-                    step(conn)
-                else:
-                    for statement in split_statements(step):
-                        conn.execute(statement)
-                version += 1
-                conn.execute(f"PRAGMA user_version = {version:d}")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    if version == latest:
+        return version
+    # Every pending migration in one transaction (a new store has eleven: one
+    # commit, not eleven, which on a busy disk is most of its creation time), the
+    # version bumped after each so a callable sees where it stands. A crash or a
+    # failing migration leaves the database at the version it had, never between.
+    # IMMEDIATE takes the write lock first, so two processes opening the same
+    # store at once cannot both apply the same migrations.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(conn)
+        while version < latest:
+            step = migrations[version]
+            if callable(step):
+                step(conn)
+            else:
+                for statement in split_statements(step):
+                    conn.execute(statement)
+            version += 1
+            conn.execute(f"PRAGMA user_version = {version:d}")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
     return version

@@ -8,6 +8,11 @@ A `<thread>` from a chat joins an existing thread only when its sender is a part
 of it; a line that named a thread before its sender was one waits under a claim
 (`claimed_thread_id`) and is adopted once it is (`adopt_claims`), so grouping does
 not depend on the order a store saw the messages in.
+
+Inside a `Db.batch()` (a page of the chat archive) `adopt_claims` waits for the
+batch's end and runs once for every thread the batch touched, and who takes part
+in a thread is read in two queries however long it is (`_thread_messages`): the
+check costs one pass over a thread per batch, not one per stored line.
 """
 
 from __future__ import annotations
@@ -183,14 +188,25 @@ def is_party(conn: sqlite3.Connection, account: str, thread_id: str,
     return bool(people) and bool(people & _thread_parties(conn, account, thread_id))
 
 
+# The threads each open batch's writes touched, per account, by connection
+# (`Threads._batch_started`); `adopt_claims` on such a connection waits for the
+# batch's end. Only used under the store's lock.
+_DEFERRED: dict[int, dict[str, set[str]]] = {}
+
+
 def adopt_claims(conn: sqlite3.Connection, account: str,
                   touched: Iterable[str]) -> None:
     """Move chat lines that named one of the `touched` threads while their sender
     was no party of it (see `claimed_thread_id`) into it, now that they are.
 
     So the grouping does not depend on whether the chat line or the email that
-    makes its sender a party came first: every store ends the same.
+    makes its sender a party came first: every store ends the same. Inside a
+    batch, done once at its end (`Threads._batch_ending`) for all it touched.
     """
+    deferred = _DEFERRED.get(id(conn))
+    if deferred is not None:
+        deferred.setdefault(account, set()).update(touched)
+        return
     wanted = sorted(t for t in touched if not t.startswith(CLAIM_PREFIX))
     if wanted and conn.execute("SELECT jid FROM accounts WHERE name = ?",
                                (account,)).fetchone() is not None:
@@ -236,10 +252,15 @@ def _evict_strangers(conn: sqlite3.Connection, account: str,
             "AS p ON p.message_id = m.id AND p.position = 1 WHERE m.thread_id = ? "
             "AND m.account = ? AND m.transport = 'xmpp' AND m.direction = 'in' "
             "AND lower(p.address) = ?", (thread_id, account, own)).fetchall()
+        messages: list[tuple[str, set[str]]] | None = None
         for (sender,) in lines:
             peer = normalize_address(sender)
             people = trusted_people(conn, [peer])
-            others = _parties_without(conn, account, thread_id, people)
+            if _named_by_another(conn, account, thread_id, people):
+                continue  # what the whole pass below would find, without it
+            if messages is None:
+                messages = _thread_messages(conn, account, thread_id)
+            others = _parties_without(messages, people)
             if others is None or people & others:
                 continue
             claim = claimed_thread_id(peer, thread_id)
@@ -249,26 +270,76 @@ def _evict_strangers(conn: sqlite3.Connection, account: str,
                 "lower(sender_address) IN (SELECT value FROM json_each(?))",
                 (claim, to_json([thread_id]), account, thread_id, to_json(sorted(people))))
             changed += [(account, thread_id), (account, claim)]
+            messages = None  # some lines left it: read it again if asked
     return changed
 
 
-def _parties_without(conn: sqlite3.Connection, account: str, thread_id: str,
-                     people: set[str]) -> set[str] | None:
-    """The parties of the thread's messages not sent by `people`; None when
-    there are no such messages (nothing says who the thread belongs to)."""
-    found: set[str] = set()
-    any_other = False
+def _named_by_another(conn: sqlite3.Connection, account: str, thread_id: str,
+                      people: set[str]) -> bool:
+    """Whether a message of the thread not sent by `people` names one of them as
+    a recipient: then they are a party of the others' messages, and stay. Found
+    through the party index by address (its first match, usually the first row
+    looked at), not a pass over the thread; False only means "not found this
+    way" (an address stored in another form, recipients kept aside), and the
+    caller then looks at the whole thread."""
+    for address in sorted(people):
+        # INDEXED BY and CROSS JOIN (SQLite keeps its order): from the address's
+        # rows, not the thread's (which can be long).
+        for sender, named in conn.execute(
+                "SELECT m.sender_address, p.address FROM message_parties AS p "
+                "INDEXED BY message_parties_by_address CROSS JOIN messages AS m "
+                "ON m.id = p.message_id WHERE p.address = ? COLLATE NOCASE "
+                "AND p.position > 0 AND m.thread_id = ? AND m.account = ?",
+                (address, thread_id, account)):
+            if normalize_address(sender) not in people and \
+                    normalize_address(named) in people:
+                return True
+    return False
+
+
+def _thread_messages(conn: sqlite3.Connection, account: str,
+                     thread_id: str) -> list[tuple[str, set[str]]]:
+    """Each message of a thread as (its sender, its parties: the sender, the party
+    rows, the recipients a bulk import keeps aside), as contact addresses are
+    written. Two queries whatever the thread's length (not one per message)."""
+    normal: dict[str, str] = {}
+
+    def norm(address: str) -> str:
+        found = normal.get(address)
+        if found is None:
+            found = normal[address] = normalize_address(address)
+        return found
+
+    parties: dict[int, set[str]] = {}
+    for message_id, address in conn.execute(
+            "SELECT p.message_id, p.address FROM message_parties AS p JOIN messages AS m "
+            "ON m.id = p.message_id WHERE m.thread_id = ? AND m.account = ?",
+            (thread_id, account)):
+        parties.setdefault(message_id, set()).add(norm(address))
+    messages: list[tuple[str, set[str]]] = []
     for row_id, sender, pending in conn.execute(
             "SELECT id, sender_address, pending_parties FROM messages "
             "WHERE thread_id = ? AND account = ?", (thread_id, account)):
-        if normalize_address(sender) in people:
+        found = parties.pop(row_id, set())
+        found.add(norm(sender))
+        with suppress(ValueError, TypeError, IndexError):
+            found.update(norm(str(p[1])) for p in json.loads(pending or "[]"))
+        messages.append((norm(sender), found))
+    return messages
+
+
+def _parties_without(messages: Iterable[tuple[str, set[str]]],
+                     people: set[str]) -> set[str] | None:
+    """The parties of the thread's messages (`_thread_messages`) not sent by
+    `people`; None when there are no such messages (nothing says who the thread
+    belongs to)."""
+    found: set[str] = set()
+    any_other = False
+    for sender, parties in messages:
+        if sender in people:
             continue
         any_other = True
-        found.add(normalize_address(sender))
-        with suppress(ValueError, TypeError, IndexError):
-            found.update(normalize_address(str(p[1])) for p in json.loads(pending or "[]"))
-        found.update(normalize_address(r[0]) for r in conn.execute(
-            "SELECT address FROM message_parties WHERE message_id = ?", (row_id,)))
+        found |= parties
     return found if any_other else None
 
 
@@ -288,6 +359,19 @@ def _ordered(order: ThreadOrder, after: float | Cursor | SortKey | None
 
 class Threads(Db):
     """Reading conversations, and asking who takes part in one."""
+
+    def _batch_started(self, conn: sqlite3.Connection) -> None:
+        super()._batch_started(conn)
+        _DEFERRED[id(conn)] = {}
+
+    def _batch_ending(self, conn: sqlite3.Connection) -> None:
+        super()._batch_ending(conn)
+        for account, touched in _DEFERRED.pop(id(conn), {}).items():
+            adopt_claims(conn, account, touched)
+
+    def _batch_dropped(self, conn: sqlite3.Connection) -> None:
+        super()._batch_dropped(conn)
+        _DEFERRED.pop(id(conn), None)
 
     def is_thread_party(self, account: str, thread_id: str, addresses: Iterable[str]) -> bool:
         """Whether any of `addresses` (or another address of the same contact) sent

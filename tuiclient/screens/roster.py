@@ -7,12 +7,15 @@ Profanity's `/avatar open`; a terminal draws no pictures in general)."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
@@ -48,9 +51,16 @@ async def open_avatar(screen: Screen, engine: Engine, account: str, jid: str) ->
         raise EngineError(f"could not open {path}: {exc}") from None
     return f"opened {one_line(jid)}'s avatar with {command[0]}"
 
+if TYPE_CHECKING:
+    from bridge.model import ContactPresence
+    from bridge.xmpp.client import RosterItem
 
 SEES = {"both": "both see each other", "to": "you see them", "from": "they see you",
         "none": "neither sees the other"}
+
+
+def _row_key(account: str, jid: str) -> str:
+    return f"{account}\n{jid}"
 
 
 class RosterTable(DataTable):
@@ -89,8 +99,14 @@ class RosterScreen(Screen[str | None]):
         self.reload()
         table.focus()
 
-    def reload(self) -> None:
+    def reload(self, changed: Iterable[tuple[str, str]] | None = None) -> None:
+        """Draw the roster. With `changed` (account, JID) contacts whose presence or
+        subscription changed, only their rows are drawn again (a burst of presences
+        costs its rows, not the whole table); a contact that joined or left the
+        roster redraws it all. Presences come in one engine read per account."""
         table = self.query_one(RosterTable)
+        if changed is not None and self.rows and self._update_rows(table, set(changed)):
+            return
         at = table.cursor_row
         table.clear()
         self.rows = []
@@ -99,20 +115,10 @@ class RosterScreen(Screen[str | None]):
                 items = self.engine.roster(account)
             except EngineError:
                 continue
+            presences = self.engine.availabilities(account, [i.jid for i in items])
             for item in items:
-                presence = self.engine.availability(account, item.jid)
-                dot, style = PRESENCE_DOT.get(presence.availability.value,
-                                              PRESENCE_DOT["unknown"])
-                sees = SEES.get(item.subscription, item.subscription)
-                if item.pending_out:
-                    sees += "; you asked to see them"
-                avatar = self.engine.avatar_path(account, item.jid) is not None
-                table.add_row(Text(dot, style=style),
-                              Text(AVATAR_MARK if avatar else " ", style="cyan"),
-                              one_line(item.name),
-                              one_line(item.jid), presence.availability.value
-                              + (f": {one_line(presence.status)}" if presence.status else ""),
-                              sees, ", ".join(one_line(g) for g in item.groups))
+                table.add_row(*self._cells(account, item, presences[item.jid]),
+                              key=_row_key(account, item.jid))
                 self.rows.append((account, item.jid))
         n = len(self.rows)
         self.query_one("#roster-title", Label).update(
@@ -120,6 +126,45 @@ class RosterScreen(Screen[str | None]):
             f"v: avatar ({AVATAR_MARK}) · enter: write")
         if self.rows:
             table.move_cursor(row=min(at, n - 1))
+
+    def _update_rows(self, table: DataTable, changed: set[tuple[str, str]]) -> bool:
+        """Draw again the rows of these contacts; False when the roster itself
+        changed (a contact came or went) and the whole table must be drawn."""
+        shown = set(self.rows)
+        by_account: dict[str, list[str]] = {}
+        for account, jid in changed:
+            by_account.setdefault(account, []).append(jid)
+        updates: list[tuple[str, list[Any]]] = []
+        for account, jids in by_account.items():
+            try:
+                items = {i.jid: i for i in self.engine.roster(account)}
+            except EngineError:
+                items = {}
+            if any((jid in items) != ((account, jid) in shown) for jid in jids):
+                return False
+            wanted = [jid for jid in jids if jid in items]
+            presences = self.engine.availabilities(account, wanted)
+            updates += [(_row_key(account, jid), self._cells(account, items[jid], presences[jid]))
+                        for jid in wanted]
+        for key, cells in updates:
+            row = table.get_row_index(key)
+            for column, value in enumerate(cells):
+                table.update_cell_at(Coordinate(row, column), value)
+        return True
+
+    def _cells(self, account: str, item: RosterItem, presence: ContactPresence) -> list[Any]:
+        """A contact's row: presence dot, avatar mark, name, address, presence,
+        subscription, groups."""
+        avatar = self.engine.avatar_path(account, item.jid) is not None
+        dot, style = PRESENCE_DOT.get(presence.availability.value, PRESENCE_DOT["unknown"])
+        sees = SEES.get(item.subscription, item.subscription)
+        if item.pending_out:
+            sees += "; you asked to see them"
+        return [Text(dot, style=style), Text(AVATAR_MARK if avatar else " ", style="cyan"),
+                one_line(item.name), one_line(item.jid),
+                presence.availability.value
+                + (f": {one_line(presence.status)}" if presence.status else ""),
+                sees, ", ".join(one_line(g) for g in item.groups)]
 
     def current(self) -> tuple[str, str] | None:
         row = self.query_one(RosterTable).cursor_row
@@ -173,5 +218,7 @@ class RosterScreen(Screen[str | None]):
         self.notify(said, title="Avatar", markup=False)
 
     def on_engine_events(self, message: EngineEvents) -> None:
-        if message.of(RosterChanged, PresenceChanged):
-            self.reload()
+        changed = [(e.account, e.jid) for e in message.of(RosterChanged)] + \
+            [(e.account, e.jid) for e in message.of(PresenceChanged)]
+        if changed:
+            self.reload(changed)

@@ -1,0 +1,73 @@
+"""The roster screen draws again only the rows whose contact changed: a burst of
+presences costs its rows and one engine read, not the whole table."""
+
+from __future__ import annotations
+
+from bridge.events import PresenceChanged, RosterChanged
+from bridge.model import Availability, ContactPresence
+from bridge.xmpp.core import RosterItem
+from tests.test_app_snapshots import make_app
+from tuiclient.engine_events import EngineEvents
+from tuiclient.screens.roster import RosterScreen, RosterTable
+
+ACCOUNT = "alice"
+
+
+async def test_a_presence_redraws_its_row_only(tmp_path, monkeypatch):
+    app = make_app(tmp_path)
+    engine = app.engine
+    roster = [RosterItem(f"c{n:03d}@example.test", f"Contact {n:03d}", "both", False)
+              for n in range(50)]
+    presence = {i.jid: ContactPresence(i.jid, Availability.OFFLINE) for i in roster}
+    reads: list[list[str]] = []
+
+    def availabilities(account, addresses):
+        wanted = list(addresses)
+        reads.append(wanted)
+        return {a: presence[a] for a in wanted}
+
+    monkeypatch.setattr(engine, "roster", lambda account: list(roster))
+    monkeypatch.setattr(engine, "availabilities", availabilities)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.push_screen(RosterScreen())
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RosterScreen)
+        table = screen.query_one(RosterTable)
+        assert table.row_count == 50 and len(reads) == 1 and len(reads[0]) == 50
+        screen.query_one(RosterTable).move_cursor(row=7)
+        drawn = [table.get_row_at(n) for n in range(50)]
+
+        # Two presences in one burst: their rows, one read, the cursor stays.
+        presence["c003@example.test"] = ContactPresence(
+            "c003@example.test", Availability.AWAY, "lunch")
+        presence["c010@example.test"] = ContactPresence(
+            "c010@example.test", Availability.AVAILABLE)
+        screen.post_message(EngineEvents([
+            PresenceChanged(ACCOUNT, "c003@example.test", "away", "lunch"),
+            PresenceChanged(ACCOUNT, "c010@example.test", "available"),
+            PresenceChanged(ACCOUNT, "stranger@example.test", "available")]))
+        await pilot.pause()
+        assert len(reads) == 2 and sorted(reads[1]) == ["c003@example.test",
+                                                        "c010@example.test"]
+        now = [table.get_row_at(n) for n in range(50)]
+        assert [n for n in range(50) if now[n] != drawn[n]] == [3, 10]
+        assert now[3][3] == "away: lunch" and now[10][3] == "available"
+        assert table.cursor_row == 7 and table.row_count == 50
+
+        # A contact new to the roster: the whole table, with it.
+        roster.append(RosterItem("new@example.test", "Newcomer", "none", True))
+        presence["new@example.test"] = ContactPresence("new@example.test",
+                                                       Availability.UNKNOWN)
+        screen.post_message(EngineEvents([RosterChanged(ACCOUNT, "new@example.test",
+                                                        "none")]))
+        await pilot.pause()
+        assert table.row_count == 51 and len(reads[-1]) == 51
+        assert screen.rows[-1] == (ACCOUNT, "new@example.test")
+        assert "you asked to see them" in str(table.get_row_at(50)[4])
+        # One that left: the whole table, without it.
+        del roster[0]
+        screen.post_message(EngineEvents([RosterChanged(ACCOUNT, "c000@example.test",
+                                                        "remove")]))
+        await pilot.pause()
+        assert table.row_count == 50 and ("alice", "c000@example.test") not in screen.rows
