@@ -99,8 +99,9 @@ class Tmux:
                 raise ScreenTimeout(f"{name}: {expected!r} not on screen after {timeout:.0f} s",
                                     screen)
             if self.dead(name):
+                # Looked at again: the look above may have come before it ended.
                 raise ScreenTimeout(f"{name}: the program ended before {expected!r} showed",
-                                    screen)
+                                    self.screen(name))
             time.sleep(poll_interval(seen - began))
 
     def press_until(self, name: str, key: str,

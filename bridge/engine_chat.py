@@ -120,7 +120,7 @@ class ChatVerbs:
         (when one was written) has in_reply_to naming the line answered."""
         m, client = self._chat_line(row_id)
         if not text.strip():
-            raise EngineError("a reply needs some text")
+            raise EngineError("The reply is empty: write something to send.")
         with chat_refusal():
             _line, to, mtype, reply = client.reply_target(row_id)
         plan = ImPlan(account=m.account, to=to, thread_id=m.thread_id, text=text,
@@ -162,7 +162,8 @@ class ChatVerbs:
         whoever it is for is not available."""
         when_away = when_away or self.config.deferral.policy
         if when_away not in WHEN_AWAY:
-            raise EngineError(f"when_away must be one of {', '.join(WHEN_AWAY)}")
+            raise EngineError(f"Unknown choice for when they are away: use one of "
+                              f"{', '.join(WHEN_AWAY)}.")
         result = ReplyResult("im", thread_id=plan.thread_id,
                              room=plan.to if plan.room else None)
         away = self.outbox.unavailable(self.outbox.presences(plan, targets))
@@ -270,7 +271,8 @@ class ChatVerbs:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            raise EngineError(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise EngineError(f"Cannot read {path}: {exc.strerror or exc}; choose a "
+                              "readable image file.") from None
         with chat_refusal():
             return await self._chat(account).set_avatar(data)
 

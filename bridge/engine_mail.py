@@ -115,8 +115,8 @@ class MailVerbs:
             raise LookupError(f"no conversation {thread_id!r}")
         if any(m.transport is Transport.EMAIL and m.uid is not None and m.uid > 0
                for m in messages):
-            raise EngineError("this conversation has emails on the server: delete them "
-                              "(to Trash) instead; its chat lines stay with them")
+            raise EngineError("This conversation has emails on the server: delete them "
+                              "(to Trash) instead; its chat lines stay with them.")
         return self.store.delete_conversation(account, thread_id)
 
     def mute_conversation(self, account: str, thread_id: str, muted: bool = True) -> None:

@@ -52,7 +52,8 @@ async def test_a_presence_redraws_its_row_only(tmp_path, monkeypatch):
                                                         "c010@example.test"]
         now = [table.get_row_at(n) for n in range(50)]
         assert [n for n in range(50) if now[n] != drawn[n]] == [3, 10]
-        assert now[3][3] == "away: lunch" and now[10][3] == "available"
+        # (columns: presence dot, avatar mark, name, address, presence, ...)
+        assert now[3][4] == "away: lunch" and now[10][4] == "available"
         assert table.cursor_row == 7 and table.row_count == 50
 
         # A contact new to the roster: the whole table, with it.
@@ -64,7 +65,7 @@ async def test_a_presence_redraws_its_row_only(tmp_path, monkeypatch):
         await pilot.pause()
         assert table.row_count == 51 and len(reads[-1]) == 51
         assert screen.rows[-1] == (ACCOUNT, "new@example.test")
-        assert "you asked to see them" in str(table.get_row_at(50)[4])
+        assert "you asked to see them" in str(table.get_row_at(50)[5])
         # One that left: the whole table, without it.
         del roster[0]
         screen.post_message(EngineEvents([RosterChanged(ACCOUNT, "c000@example.test",

@@ -114,6 +114,8 @@ async def test_the_app_shows_who_types_in_a_room_and_forgets_a_stale_typing(
     async with app.run_test(size=(140, 40)) as pilot:
         engine = app.engine
         assert await pilot_until(pilot, lambda: app.screen.query_one(ChatReply) is not None)
+        # The engine starts after the first frame: its XMPP client comes a moment later.
+        assert await pilot_until(pilot, lambda: alice.name in engine.xmpp)
         # The login's catch-up done (it rejoins remembered rooms: not this test's matter).
         assert await engine.xmpp[alice.name].wait_synced(30)
         await command(pilot, app, f"/join {room}")
