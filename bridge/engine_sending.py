@@ -119,11 +119,14 @@ class SendingVerbs:
                     headers: dict[str, str] | None = None,
                     files: Sequence[Path] = (), to: Sequence[str] | None = None,
                     cc: Sequence[str] | None = None, quote: str | None = None,
-                    sign: bool | None = None, encrypt: bool | None = None) -> ReplyResult:
+                    sign: bool | None = None, encrypt: bool | None = None,
+                    bcc: Sequence[str] = (), sender: str | None = None) -> ReplyResult:
         """Answer a message by email or by IM, whatever transport it came by
         (`via`: "email", "im", or "auto": the one rule, bridge.handoff.auto).
         `files`: files from disk for an email reply; `to`, `cc`, `quote`: an
-        email reply's fields as its editor left them (`reply_fields`). `sign`/`encrypt`: OpenPGP for
+        email reply's fields as its editor left them (`reply_fields`), with `bcc`
+        (never in the sent headers) and `sender`, its From: one of the account's
+        addresses (None: the one the email was sent to). `sign`/`encrypt`: OpenPGP for
         the email (None: the config's [crypto] default); encryption that cannot
         be done raises EncryptionRefused and sends nothing. See `Handoff.reply`
         for the rest."""
@@ -141,7 +144,7 @@ class SendingVerbs:
                 row_id, text, via=via, reply_all=reply_all, history=history,
                 attachments=attachments, mixed=mixed, separate_chats=separate_chats,
                 when_away=when_away, headers=headers, files=files, to=to, cc=cc,
-                quote=quote)
+                quote=quote, bcc=bcc, sender=sender)
 
     def protection(self, sign: bool | None = None, encrypt: bool | None = None
                    ) -> outgoing.Protection:
@@ -216,12 +219,20 @@ class SendingVerbs:
                            via: str = "im", subject: str = "",
                            when_away: str | None = None,
                            attachments: Sequence[Path] = (),
-                           sign: bool | None = None, encrypt: bool | None = None
-                           ) -> ReplyResult:
+                           sign: bool | None = None, encrypt: bool | None = None,
+                           cc: Sequence[str] = (), bcc: Sequence[str] = (),
+                           sender: str | None = None) -> ReplyResult:
         """Start a conversation (or continue the chat with someone): by IM to JIDs
         (or email addresses mapped to them), by email, or "auto" (the one rule).
         `sign`/`encrypt` as for `reply`; unless told, a contact's preference (`keys
-        prefer`) applies to an email."""
+        prefer`) applies to an email. An email's `cc` and `bcc` (addresses as
+        typed; Bcc never in the sent headers) and `sender`, its From: one of the
+        account's addresses (its `email` or `aliases`; None: `email`); any of
+        them makes it an email."""
+        if (cc or bcc or sender) and via != "email":
+            if via == "im":
+                raise EngineError("Cc, Bcc and From are an email's: send it by email.")
+            via = "email"
         protection = self.protection(sign, encrypt)
         if via != "im":
             protection = self.send_protection(account, to, sign, encrypt)
@@ -232,7 +243,14 @@ class SendingVerbs:
         with outgoing.requested(protection):
             return await self.handoff.send_message(account, to, text, via=via,
                                                    subject=subject, when_away=when_away,
-                                                   attachments=attachments)
+                                                   attachments=attachments, cc=cc, bcc=bcc,
+                                                   sender=sender)
+
+    def own_addresses(self, account: str) -> list[str]:
+        """The addresses an email of `account` can be from: its `email`, then its
+        `aliases` (the compose screen's From choices)."""
+        cfg = next((a for a in self.accounts if a.name == account), None)
+        return [a for a in ((cfg.email, *cfg.aliases) if cfg else ()) if a]
 
     def auto_via(self, account: str, to: Sequence[str]) -> str:
         """What "auto" picks for a new message to `to`: "im" or "email"."""

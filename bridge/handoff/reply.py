@@ -34,6 +34,7 @@ from ..errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
 from ..identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
 from ..mail.compose import (
     build_email,
+    chosen_address,
     own_address,
     reply_headers,
     reply_subject,
@@ -111,12 +112,20 @@ def domain_of(account: AccountConfig) -> str:
     return address.rpartition("@")[2]
 
 
-def sender_party(account: AccountConfig, answering: Message | None = None) -> Party:
-    """Who an email of `account` is from: when `answering` an email sent to one
-    of the account's aliases, that alias (as mutt's reverse_name)."""
+def sender_party(account: AccountConfig, answering: Message | None = None,
+                 chosen: str | None = None) -> Party:
+    """Who an email of `account` is from: `chosen` (one of its addresses, else
+    EngineError), or when `answering` an email sent to one of the account's
+    aliases, that alias (as mutt's reverse_name)."""
     if not account.email:
         raise EngineError(refuse.no_email_address(account.name))
-    address = own_address([account.email, *account.aliases], answering) or account.email
+    own = [account.email, *account.aliases]
+    if chosen:
+        try:
+            return Party(chosen_address(own, chosen), account.display_name or "", "from")
+        except ValueError as exc:
+            raise EngineError(str(exc)) from exc
+    address = own_address(own, answering) or account.email
     return Party(address, account.display_name or "", "from")
 
 
@@ -202,7 +211,8 @@ class Handoff:
                     headers: dict[str, str] | None = None,
                     files: Sequence[Path] = (), to: Sequence[str] | None = None,
                     cc: Sequence[str] | None = None,
-                    quote: str | None = None) -> ReplyResult:
+                    quote: str | None = None, bcc: Sequence[str] = (),
+                    sender: str | None = None) -> ReplyResult:
         """Answer a message by email or by IM, whatever transport it came by.
 
         `via`: "email", "im", or "auto" (IM when every party is mapped and
@@ -224,7 +234,8 @@ class Handoff:
         An email reply's editor may change what `reply_fields` started it with:
         `to` and `cc` (addresses as typed) replace its recipients, and `quote`
         (the quoted original as the user left it, "" for none) goes below the
-        text instead of the automatic quote of `history`.
+        text instead of the automatic quote of `history`. `bcc` get it unseen;
+        `sender`: the From, one of the account's addresses (None: as answered).
         """
         # Backfilled mail keeps its recipients aside until the index catches up;
         # reply-all needs them.
@@ -246,7 +257,8 @@ class Handoff:
         edited = (None if to is None and cc is None else
                   (addresses_of(to or [], "to"), addresses_of(cc or [], "cc")))
         return await self._reply_by_email(original, text, reply_all, history, attachments,
-                                          mixed, headers, files, edited, quote)
+                                          mixed, headers, files, edited, quote,
+                                          addresses_of(bcc, "bcc"), sender)
 
     def reply_fields(self, row_id: int, reply_all: bool = False) -> ReplyFields:
         """To, Cc and the quote a reply by email to the email `row_id` starts with
@@ -504,9 +516,12 @@ class Handoff:
     async def send_message(self, account: str, to: Sequence[str], text: str, *,
                            via: str = "im", subject: str = "",
                            when_away: str | None = None,
-                           attachments: Sequence[Path] = ()) -> ReplyResult:
+                           attachments: Sequence[Path] = (), cc: Sequence[str] = (),
+                           bcc: Sequence[str] = (), sender: str | None = None
+                           ) -> ReplyResult:
         """Start a conversation (or continue the chat with someone): by IM to JIDs
-        (or email addresses mapped to them), or by email."""
+        (or email addresses mapped to them), or by email (with `cc`, `bcc` as
+        typed, and `sender` as its From: one of the account's addresses)."""
         cfg = self.parties.account(account)
         when_away = when_away or self.config.deferral.policy
         if via == "email":
@@ -522,9 +537,10 @@ class Handoff:
             msg_id = new_message_id(domain_of(cfg))
             files = [(p.name, mimetypes.guess_type(p.name)[0] or "application/octet-stream",
                       p.read_bytes()) for p in attachments]
-            mail = build_email(sender_party(cfg), [Party(a, "", "to") for a in addresses], [],
+            mail = build_email(sender_party(cfg, chosen=sender),
+                               [Party(a, "", "to") for a in addresses], addresses_of(cc, "cc"),
                                subject, with_signature(text, cfg.signature), msg_id=msg_id,
-                               attachments=files)
+                               attachments=files, bcc=addresses_of(bcc, "bcc"))
             result = ReplyResult("email", thread_id=msg_id)
             result.emails.append(await self.queue_email(account, mail, msg_id))
             result.email_ids.append(msg_id)
@@ -585,7 +601,8 @@ class Handoff:
                               mixed: bool, headers: dict[str, str] | None = None,
                               local_files: Sequence[Path] = (),
                               edited: tuple[list[Party], list[Party]] | None = None,
-                              quote: str | None = None) -> ReplyResult:
+                              quote: str | None = None, bcc: Sequence[Party] = (),
+                              sender: str | None = None) -> ReplyResult:
         account = self.parties.account(original.account)
         # Read before anything is queued: a file that cannot be read sends nothing.
         own_files = [(path.name, mimetypes.guess_type(path.name)[0] or
@@ -633,16 +650,16 @@ class Handoff:
             to, cc = edited
             if not to and not cc:
                 raise EngineError(refuse.no_recipients())
-        if not to and not cc:
+        if not to and not cc and not bcc:
             return result
         blobs = [(str(f["name"]), str(f["type"]),
                   self.store.blob_path(str(f["sha256"])).read_bytes()) for f in files]
         blobs += own_files
         answering = original if original.transport is Transport.EMAIL else None
-        mail = build_email(sender_party(account, answering), to, cc, subject,
+        mail = build_email(sender_party(account, answering, sender), to, cc, subject,
                            with_signature(body, account.signature), msg_id=msg_id,
                            in_reply_to=in_reply_to or None, references=references,
-                           attachments=blobs, extra_headers=headers)
+                           attachments=blobs, extra_headers=headers, bcc=bcc)
         result.emails.append(await self.queue_email(account.name, mail, msg_id))
         result.email_ids.append(msg_id)
         return result

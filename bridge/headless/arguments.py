@@ -79,6 +79,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", action="append", required=True, metavar="ADDRESS")
     p.add_argument("--via", choices=("email", "im", "auto"), default="auto")
     p.add_argument("--subject", default="")
+    p.add_argument("--cc", action="append", default=[], metavar="ADDRESS",
+                   help="a copy to (repeatable; makes it an email)")
+    p.add_argument("--bcc", action="append", default=[], metavar="ADDRESS",
+                   help="a blind copy to (repeatable; never in the sent headers)")
+    p.add_argument("--from", dest="sender", metavar="ADDRESS",
+                   help="the email's From: the account's address or one of its aliases "
+                        "(default: the account's address; any other is refused, exit 2)")
     p.add_argument("--file", action="append", default=[], type=Path, metavar="PATH",
                    help="attach a file")
     send_options(p)

@@ -188,7 +188,16 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
     for path in a.file:
         if not path.is_file():
             raise CommandError(EXIT_USAGE, f"no file {path}")
+    own = h.engine.own_addresses(account)
+    if a.sender and a.sender.strip().lower() not in {x.lower() for x in own}:
+        raise CommandError(EXIT_USAGE, f"--from {a.sender} is not an address of the account "
+                           f"{account}: use one of {', '.join(own) or '(none: no email)'}")
     via = a.via
+    if (a.cc or a.bcc or a.sender) and via != "email":
+        if via == "im":
+            raise CommandError(EXIT_USAGE, "--cc, --bcc and --from are an email's: "
+                               "use --via email")
+        via = "email"
     await h.up(xmpp=True)
     if via == "auto" and h.engine.send_protection(account, a.to, a.sign, a.encrypt).encrypt:
         via = "email"  # an encrypted message goes by email (chat has no encryption yet)
@@ -203,7 +212,8 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
     try:
         result = await h.engine.send_message(account, a.to, text, via=via, subject=a.subject,
                                              when_away=a.when_away, attachments=a.file,
-                                             sign=a.sign, encrypt=a.encrypt)
+                                             sign=a.sign, encrypt=a.encrypt, cc=a.cc,
+                                             bcc=a.bcc, sender=a.sender)
     except EncryptionRefused as exc:
         raise await _refused(h, exc, account, text, to=a.to, subject=a.subject) from exc
     return await settle(h.engine, result, a.wait, h.stop)

@@ -133,10 +133,13 @@ def build_email(
     attachments: Iterable[tuple[str, str, bytes]] = (),
     date: datetime | float | None = None,
     extra_headers: Mapping[str, str] | None = None,
+    bcc: Iterable[Party | str] = (),
 ) -> EmailMessage:
     """An RFC 5322 message ready for smtplib's send_message and IMAP APPEND.
 
     `msg_id` is our bare message id; it becomes `Message-ID: <msg_id>`.
+    `bcc` is written as a Bcc header for the sender to read its envelope from;
+    MailSender.queue takes it out before anything is sent or kept.
     Attachments are (file name, content type, bytes); the file name is reduced to
     a base name and written with RFC 2231 when it is not ASCII. An address that
     cannot be written raises ValueError (email.errors.HeaderDefect is one).
@@ -148,6 +151,7 @@ def build_email(
     _set_address_header(msg, "From", [from_party])
     _set_address_header(msg, "To", list(to))
     _set_address_header(msg, "Cc", list(cc))
+    _set_address_header(msg, "Bcc", list(bcc))
     subject = _one_line(subject)
     if _needs_encoding(subject):
         msg.set_raw("Subject", "\n ".join(_encoded_words(subject)) or "")
@@ -335,6 +339,16 @@ def with_signature(text: str, signature: str | None) -> str:
     if not signature or not signature.strip():
         return text
     return f"{text.rstrip()}\n\n-- \n{signature.strip()}\n"
+
+
+def chosen_address(own: Sequence[str], chosen: str) -> str:
+    """`chosen` as one of our addresses (`own`), as the config writes it; a
+    ValueError names them when it is none of them (From is never a stranger's)."""
+    found = next((a for a in own if a and _addr_key(a) == _addr_key(chosen)), None)
+    if found is None:
+        raise ValueError(f"{chosen!r} is not an address of this account; From can be "
+                         f"{', '.join(a for a in own if a)}")
+    return found
 
 
 def own_address(own: Sequence[str], original: ParsedMessage | Message | None) -> str | None:
