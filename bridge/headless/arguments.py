@@ -14,15 +14,15 @@ from typing import Any
 
 from ..errors import WHEN_AWAY
 from .chat import add_chat_commands
+from .common_args import common_options
 from .keys import add_keys_commands
 from .mail_verbs import add_mail_commands
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add the headless commands to tuiclient's parser."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print JSON for programs")
-    common.add_argument("--account", help="the account (default: the first one)")
+    common = common_options()
+    inner = common_options(nested=True)  # under `outbox` and `contacts`
 
     def text_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("text", nargs="?", help="the text; '-' or nothing reads stdin")
@@ -111,13 +111,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     text_args(p)
     p = sub.add_parser("outbox", parents=[common], help="what waits to be sent")
     osub = p.add_subparsers(dest="outbox_command")
-    ol = osub.add_parser("list", parents=[common])
+    ol = osub.add_parser("list", parents=[inner])
     ol.add_argument("--all", action="store_true", help="settled ones too")
     ol.add_argument("--log", action="store_true", help="with each row's log")
     for name, what in (("retry", "send now"), ("cancel", "stop it"),
                        ("email", "send a chat message by email instead"),
                        ("im", "send an email by chat instead")):
-        op = osub.add_parser(name, parents=[common], help=what)
+        op = osub.add_parser(name, parents=[inner], help=what)
         op.add_argument("id", type=int)
         op.add_argument("--wait", type=float, default=10.0,
                         help="seconds to wait for the server and the receipt (default 10)")
@@ -127,15 +127,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                  "(the refusal, exit 9, says why it was)")
     p = sub.add_parser("contacts", parents=[common], help="who is who across transports")
     csub = p.add_subparsers(dest="contacts_command")
-    csub.add_parser("list", parents=[common])
-    cm = csub.add_parser("map", parents=[common], help="say an email address and a JID "
+    csub.add_parser("list", parents=[inner])
+    cm = csub.add_parser("map", parents=[inner], help="say an email address and a JID "
                                                      "are the same person")
     cm.add_argument("email")
     cm.add_argument("jid")
     cm.add_argument("--name", default="")
-    cu = csub.add_parser("unmap", parents=[common], help="forget a learned address")
+    cu = csub.add_parser("unmap", parents=[inner], help="forget a learned address")
     cu.add_argument("address")
-    cs = csub.add_parser("suggest", parents=[common], help="mappings waiting for your yes")
+    cs = csub.add_parser("suggest", parents=[inner], help="mappings waiting for your yes")
     cs.add_argument("--vcard", action="store_true",
                     help="ask the roster's vCards for email addresses first")
     sub.add_parser("watch", parents=[common], help="print the engine's events as JSON lines")

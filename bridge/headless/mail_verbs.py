@@ -30,6 +30,7 @@ from ..errors import EngineError
 from ..events import TriageDone
 from ..model import DeliveryState, Message
 from . import output as out
+from .common_args import common_options
 from .outcome import (
     EXIT_AUTH,
     EXIT_FAILED,
@@ -67,9 +68,8 @@ class _SignedWords:
 
 
 def add_mail_commands(sub: argparse._SubParsersAction) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print JSON for programs")
-    common.add_argument("--account", help="the account (default: the first one)")
+    common = common_options()
+    inner = common_options(nested=True)  # under `draft`
     ids = {"nargs": "+", "metavar": "ID", "help": "message numbers (#12 or 12) or Message-IDs"}
 
     for name, what in (("delete", "move messages to Trash"),
@@ -112,7 +112,7 @@ def add_mail_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
     p = sub.add_parser("draft", parents=[common], help="drafts in the server's Drafts folder")
     dsub = p.add_subparsers(dest="draft_command", required=True)
-    d = dsub.add_parser("save", parents=[common], help="postpone a message as a draft")
+    d = dsub.add_parser("save", parents=[inner], help="postpone a message as a draft")
     d.add_argument("text", nargs="?", help="the text; '-' or nothing reads stdin")
     d.add_argument("--to", action="append", default=[], metavar="ADDR")
     d.add_argument("--cc", action="append", default=[], metavar="ADDR")
@@ -124,8 +124,8 @@ def add_mail_commands(sub: argparse._SubParsersAction) -> None:
                         "Message-ID); its To, Cc and subject when none are given")
     d.add_argument("--references", action="append", default=[], metavar="MSGID",
                    help="the thread's Message-IDs (default: the answered message's)")
-    dsub.add_parser("list", parents=[common], help="the drafts on the server")
-    d = dsub.add_parser("send", parents=[common], help="send a draft")
+    dsub.add_parser("list", parents=[inner], help="the drafts on the server")
+    d = dsub.add_parser("send", parents=[inner], help="send a draft")
     d.add_argument("id", metavar="ID")
     d.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
     p = sub.add_parser("links", parents=[common],

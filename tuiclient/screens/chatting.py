@@ -95,6 +95,7 @@ class Chatting:
             # Typing there stopped: the peer left for another conversation.
             self.engine.send_chat_state(self.peer[0], self.peer[1], "inactive")
         chat_input.sent()
+        chat_input.belongs_to(self.screen.opened.key)  # each its own unsent line
         self.unquote()
         self._forget_typing()
         self.peer, self.room = None, False

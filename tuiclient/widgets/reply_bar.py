@@ -18,6 +18,7 @@ from textual.timer import Timer
 from textual.widgets import Input
 
 from tuiclient.chat_commands import NotACommand, Typed, complete, is_command, literal, parse
+from tuiclient.chat_lines import NOWHERE, Key, load_lines, save_lines
 from tuiclient.drafts import ReplyDraft
 from tuiclient.people import Directory, reply_names
 
@@ -34,6 +35,7 @@ class ChatReply(Input):
                 Binding("up", "edit_last", "correct the last line", show=False)]
 
     PAUSED_AFTER = 5.0  # seconds without a keystroke: "paused" (XEP-0085 §5.2)
+    KEEP_AFTER = 0.3  # seconds without a keystroke: the lines written to disk
 
     class Send(TMessage):
         def __init__(self, text: str) -> None:
@@ -67,10 +69,51 @@ class ChatReply(Input):
 
     chat_state = "active"  # what the peer was told last
     _pause: Timer | None = None
+    _keep: Timer | None = None
+    conversation: Key = NOWHERE  # whose line the input holds
+    _restored: str | None = None  # a line brought back, not typed: no chat state
 
     def on_mount(self) -> None:
         # Coming back to a half-typed line (or to ":"'s "/") goes on typing it.
         self.select_on_focus = False
+        self._lines = load_lines()
+        self._show(self._lines.get(self.conversation, ""))
+
+    def on_unmount(self) -> None:
+        if self._keep is not None:
+            self._keep.stop()
+        self._write()
+
+    def belongs_to(self, key: Key | None) -> None:
+        """The input now holds the line of conversation `key` (None: none open): the
+        line typed so far stays with the conversation it was typed in."""
+        key = key or NOWHERE
+        if key == self.conversation:
+            return
+        self._lines[self.conversation] = self.value
+        self.conversation = key
+        self._show(self._lines.get(key, ""))
+        self._keep_soon()
+
+    def _show(self, text: str) -> None:
+        if text != self.value:
+            self._restored = text
+            self.value = text
+        self.cursor_position = len(text)
+
+    def _keep_soon(self) -> None:
+        if self._keep is not None:
+            self._keep.stop()
+        self._keep = self.set_timer(self.KEEP_AFTER, self._write)
+
+    def _write(self) -> None:
+        self._keep = None
+        self._lines[self.conversation] = self.value
+        try:
+            save_lines(self._lines)
+        except OSError as exc:
+            self.notify(f"Could not keep the unsent chat line: {exc}", severity="warning",
+                        markup=False)
 
     def _tell(self, state: str) -> None:
         if state != self.chat_state:
@@ -80,6 +123,12 @@ class ChatReply(Input):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input is not self:
             return
+        self._lines[self.conversation] = self.value
+        self._keep_soon()
+        if self._restored is not None and event.value == self._restored:
+            self._restored = None  # brought back, not typed: the peer is told nothing
+            return
+        self._restored = None
         if self._pause is not None:
             self._pause.stop()
             self._pause = None

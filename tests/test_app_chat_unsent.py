@@ -1,0 +1,84 @@
+"""A chat line typed but not sent belongs to its conversation and is never lost
+(a project rule, issue #19): opening another conversation puts it aside and
+brings it back on return (as Profanity and Gajim do), Enter there sends only what
+was typed there, and the line survives quitting (and a crash: it is on disk, 0600,
+a moment after the keystrokes). alice uses the app against the real Prosody; bob
+and dave use plain slixmpp.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from bridge.paths import data_dir
+from tests.others import person
+from tests.test_app import alice_app, go_to_row, listing, pilot_until
+from tests.test_headless_chat import plain
+from tests.test_xmpp_chat import line
+from tuiclient.widgets.conversation import ChatReply
+
+pytestmark = pytest.mark.servers
+
+
+async def open_chat(pilot, app, snippet: str) -> None:
+    await go_to_row(pilot, app, lambda t: t.snippet == snippet)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_an_unsent_chat_line_stays_with_its_conversation(world, tmp_path, running):
+    _, xmpp = running
+    alice, bob, dave = person(world, "alice"), person(world, "bob"), person(world, "dave")
+    world.befriend(alice, bob)
+    world.befriend(alice, dave)
+    bob_x = await xmpp(plain(world, bob))
+    dave_x = await xmpp(plain(world, dave))
+    app = alice_app(world, tmp_path, alice, bob, dave)
+    async with app.run_test(size=(140, 40)) as pilot:
+        bob_x.send_xml(line(alice.jid, "From bob")[1])
+        dave_x.send_xml(line(alice.jid, "From dave")[1])
+        assert await pilot_until(pilot, lambda: {"From bob", "From dave"} <= {
+            t.snippet for t in listing(app).rows}, 30)
+        chat_input = app.screen.query_one(ChatReply)
+
+        await open_chat(pilot, app, "From bob")
+        await pilot.press("i")
+        assert chat_input.has_focus
+        await pilot.press(*"half for bob")
+        # Another conversation: its own (empty) line; Enter sends only what is typed there.
+        await open_chat(pilot, app, "From dave")
+        assert chat_input.value == ""
+        await pilot.press("i")
+        await pilot.press(*"for dave", "enter")
+        assert await pilot_until(pilot, lambda: "for dave" in dave_x.bodies())
+        # Back to bob: his line is there again, the cursor at its end.
+        await open_chat(pilot, app, "From bob")
+        assert chat_input.value == "half for bob"
+        assert chat_input.cursor_position == len("half for bob")
+        assert "half for bob" not in bob_x.bodies() + dave_x.bodies()
+        # On disk a moment after the keystrokes (a crash keeps it), private.
+        path = data_dir() / "chat-lines.json"
+        assert await pilot_until(pilot, lambda: path.exists() and "half for bob" in
+                                 path.read_text())
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert [x[2] for x in json.loads(path.read_text())] == ["half for bob"]
+        await pilot.press("i", *" and more")
+
+    # Quit and start again: the line comes back with bob's conversation only.
+    app = alice_app(world, tmp_path, alice, bob, dave)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: {"From bob", "for dave"} <= {
+            t.snippet for t in listing(app).rows}, 30)
+        chat_input = app.screen.query_one(ChatReply)
+        await open_chat(pilot, app, "for dave")
+        assert chat_input.value == ""
+        await open_chat(pilot, app, "From bob")
+        assert chat_input.value == "half for bob and more"
+        # Sent: nothing is kept for it any more.
+        await pilot.press("i", "enter")
+        assert await pilot_until(pilot, lambda: "half for bob and more" in bob_x.bodies())
+        assert await pilot_until(pilot, lambda: json.loads(
+            (data_dir() / "chat-lines.json").read_text()) == [])
