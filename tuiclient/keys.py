@@ -107,7 +107,8 @@ def keymap(overrides: dict[str, tuple[str, ...]]) -> dict[str, str]:
 # Where the actions of each group of DEFAULTS are live at the same time: one key
 # for two actions of one scope is a clash (one of them is lost).
 SCOPES = {
-    "the main screen": ("moving", "finding", "replying", "marking", "screens"),
+    "the main screen": ("moving", "finding", "replying", "marking", "triage", "email",
+                        "chat", "screens"),
     "the outbox": ("moving", "outbox"),
 }
 
