@@ -77,6 +77,8 @@ def commands(screen: MainScreen) -> dict[str, Command]:
                 lambda a: s.action_fold(False)),
         Command("links", "the message's links: open or copy one",
                 lambda a: s.action_mail("links")),
+        Command("keys", "OpenPGP keys: yours and your contacts', verify one",
+                lambda a: s.action_keys()),
         Command("outbox", "the outbox", lambda a: s.action_outbox()),
         Command("servers", "servers and sync", lambda a: s.action_health()),
         Command("sync", "sync now", lambda a: s.action_refresh()),
