@@ -372,7 +372,8 @@ async def test_headless_health_names_the_mechanism(world: World, tmp_path: Path)
     config = token_config(world, tmp_path, alice, str(helper.script))
     code, result, _ = await cli(config, "health")
     assert code == 0, result
-    details = {r["service"]: r["detail"] for r in result}  # type: ignore[union-attr]
+    assert isinstance(result, list)
+    details = {r["service"]: r["detail"] for r in result}
     assert "auth XOAUTH2" in details["imap"] and details["smtp"] == "login ok, auth XOAUTH2"
     assert "auth" not in details["xmpp"]  # chat still logs in with its password
 

@@ -342,22 +342,7 @@ class ConfigReader(TokenSettings):
         self.check_keys(table, "notify", _NOTIFY_KEYS)
         command: tuple[str, ...] = ()
         if "notify_command" in table:
-            key = "notify.notify_command"
-            value = table["notify_command"]
-            if isinstance(value, str):
-                try:
-                    argv = shlex.split(value)
-                except ValueError as exc:
-                    raise self.error(key, f"cannot be split into words: {exc}") from None
-            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-                argv = list(value)
-            else:
-                raise self.error(key, "must be a string or an array of strings, not "
-                                 f"{type_name(value)}")
-            if not argv or not argv[0].strip():
-                raise self.error(key, "is empty")
-            # No shell: "~" is expanded here, in the program's name only.
-            command = (str(Path(argv[0]).expanduser()), *argv[1:])
+            command = self.argv("notify.notify_command", table["notify_command"])
         bell = table.get("bell", True)
         if not isinstance(bell, bool):
             raise self.error("notify.bell", f"must be true or false, not {type_name(bell)}")

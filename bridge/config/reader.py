@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import shlex
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -273,6 +274,24 @@ class TomlReader:
     def error(self, key: str | None, reason: str) -> LocatedError:
         line = self.locator.line_of(key) if key else None
         return self.error_type(self.path, reason, line=line, key=key)
+
+    def argv(self, key: str, value: Any) -> tuple[str, ...]:
+        """A command to run without a shell (notify_command, token_command): an
+        array, or a string split as a shell would; "~" expanded in the program's
+        name only."""
+        if isinstance(value, str):
+            try:
+                argv = shlex.split(value)
+            except ValueError as exc:
+                raise self.error(key, f"cannot be split into words: {exc}") from None
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            argv = list(value)
+        else:
+            raise self.error(key, "must be a string or an array of strings, not "
+                             f"{type_name(value)}")
+        if not argv or not argv[0].strip():
+            raise self.error(key, "is empty")
+        return (str(Path(argv[0]).expanduser()), *argv[1:])
 
     def check_keys(self, table: dict[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
         for name in table:

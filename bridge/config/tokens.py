@@ -7,11 +7,9 @@ an account and its [imap] / [smtp] tables.
 
 from __future__ import annotations
 
-import shlex
-from pathlib import Path
 from typing import Any
 
-from .reader import TomlReader, join_key, type_name
+from .reader import TomlReader, join_key
 from .schema import MAIL_SERVICES, ServerConfig
 
 
@@ -23,21 +21,7 @@ class TokenSettings(TomlReader):
         would (never run by one); "~" is expanded in the program's name only."""
         if "token_command" not in table:
             return None
-        key = join_key(prefix, "token_command")
-        value = table["token_command"]
-        if isinstance(value, str):
-            try:
-                argv = shlex.split(value)
-            except ValueError as exc:
-                raise self.error(key, f"cannot be split into arguments: {exc}") from None
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            argv = list(value)
-        else:
-            raise self.error(key, "must be a string or an array of strings, not "
-                             f"{type_name(value)}")
-        if not argv or not argv[0].strip():
-            raise self.error(key, "is empty")
-        return (str(Path(argv[0]).expanduser()), *argv[1:])
+        return self.argv(join_key(prefix, "token_command"), table["token_command"])
 
     def check_tokens(self, prefix: str, auth: str, token_command: tuple[str, ...] | None,
                      servers: dict[str, ServerConfig | None]) -> None:
