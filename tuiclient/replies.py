@@ -89,7 +89,8 @@ async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
             return await engine.send_message(new.account, new.to, new.text, via=new.via,
                                              subject=new.subject, when_away=when_away,
                                              attachments=new.files, sign=new.sign,
-                                             encrypt=new.encrypt)
+                                             encrypt=new.encrypt, cc=new.cc, bcc=new.bcc,
+                                             sender=new.sender)
         except ContactAway as exc:
             choice = await app.push_screen_wait(DeferScreen(exc.presences))
             if choice is None:

@@ -31,6 +31,7 @@ from textual.widgets import (
     Label,
     RadioButton,
     RadioSet,
+    Select,
     Static,
     TextArea,
 )
@@ -81,8 +82,11 @@ class ComposeBase(Screen):
     initial_text = ""  # what the body held when the screen opened
     resumed: int | None = None  # the draft this continues (replaced when saved again)
     settled = False  # sent, saved or discarded: nothing to keep when it closes
-    # What would be lost if the app closed now: (account, to, subject), text.
+    # What would be lost if the app closed now: (account, to, subject), text; and
+    # the draft's Cc, Bcc and From (`draft_extras`) as they were then.
+    extras: dict[str, Any] = {}
     at_stake: tuple[tuple[str, list[str], str], str] | None = None
+    _suggester: AddressSuggester | None = None
 
     def dismiss(self, result: object = None) -> AwaitComplete:
         self.settled = True
@@ -91,8 +95,13 @@ class ComposeBase(Screen):
     def on_text_area_changed(self) -> None:
         self.note_stake()
 
-    def on_input_changed(self) -> None:
+    def on_input_changed(self, event: Input.Changed) -> None:
         self.note_stake()
+        suggester = event.input.suggester
+        if isinstance(suggester, AddressSuggester):
+            with contextlib.suppress(NoMatches):  # a screen without the hint line
+                self.query_one("#address-hint", Static).update(
+                    Text(suggester.hint(event.value), style="dim"))
 
     def note_stake(self) -> None:
         try:
@@ -101,11 +110,18 @@ class ComposeBase(Screen):
         except NoMatches:  # still being built
             return
         self.at_stake = (fields, text) if self.typed() else None
+        self.extras = self.draft_extras()
 
     def suggester(self) -> AddressSuggester:
-        """The addresses the contacts have (mail and chat), for the To field."""
-        names = client_app(self).contact_names
-        return AddressSuggester(names, names)
+        """The addresses the contacts in the store have (mail and chat), with their
+        email ↔ JID mapping, for the address fields (one for the screen)."""
+        if self._suggester is None:
+            self._suggester = AddressSuggester.of_contacts(client_app(self).engine.contacts())
+        return self._suggester
+
+    def address_hint(self) -> Static:
+        """The line under the address fields that says who is being completed."""
+        return Static("", id="address-hint", markup=False)
 
     def fallback_fields(self) -> tuple[str, list[str], str]:
         accounts = client_app(self).engine.accounts
@@ -118,7 +134,7 @@ class ComposeBase(Screen):
             return
         (account, to, subject), text = self.at_stake
         with contextlib.suppress(OSError):  # nowhere to write: nothing more to do now
-            keep_unsent(account, to, subject, text)
+            keep_unsent(account, to, subject, text, **self.extras)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -190,6 +206,11 @@ class ComposeBase(Screen):
         be (a chat message, a forward)."""
         return None
 
+    def draft_extras(self) -> dict[str, Any]:
+        """A draft's Cc, Bcc and From (engine.draft_save's `cc`, `bcc`, `sender`)
+        where the screen has those fields; nothing here."""
+        return {}
+
     def threading(self) -> dict[str, Any]:
         """What keeps a reply's draft in its thread (engine.draft_save's `answering`,
         or `in_reply_to` and `references`); nothing for a new message."""
@@ -222,6 +243,7 @@ class ComposeBase(Screen):
             await client_app(self).engine.draft_save(account, to, subject, text,
                                                      files=self.local_files(),
                                                      replaces=self.resumed,
+                                                     **self.draft_extras(),
                                                      **self.threading())
         except (EngineError, OSError, ValueError) as exc:  # ValueError: an address
             self.notify(f"Draft not saved (your text is still here): {exc}",
@@ -439,18 +461,35 @@ class ComposeScreen(OpenPGPToggle):
 class NewMessageScreen(OpenPGPToggle):
     """A new conversation, by email or by IM; or a draft resumed (`resumed`: its
     row in the Drafts folder, replaced when saved again, gone once sent).
-    ctrl+t switches between email and IM from any field (the footer says so)."""
+    ctrl+t switches between email and IM from any field (the footer says so).
+    An email has From (the account's address or one of its aliases), To, Cc and
+    Bcc, as mutt's compose menu; by IM, To only. Cc and Bcc show when asked for
+    (ctrl+b, as Thunderbird's and aerc's stay out of the way until wanted) or
+    when they hold addresses (a resumed draft)."""
 
-    BINDINGS = [Binding("ctrl+t", "toggle_via", "email ↔ IM", priority=True)]
+    BINDINGS = [Binding("ctrl+t", "toggle_via", "email ↔ IM", priority=True),
+                Binding("ctrl+b", "copies", "Cc/Bcc", priority=True)]
+    DEFAULT_CSS = """
+    NewMessageScreen .address-row { height: auto; }
+    NewMessageScreen .address-row .field-label { padding: 1 1 0 0; text-style: bold; }
+    NewMessageScreen .address-row Input { width: 1fr; }
+    NewMessageScreen #from { width: 1fr; }
+    NewMessageScreen #address-hint { color: $text-muted; height: auto; }
+    """
 
     def __init__(self, accounts: Sequence[str], to: str = "", via: str = "email", *,
                  subject: str = "", text: str = "", resumed: int | None = None,
                  account: str | None = None, kept: bool = False,
-                 in_reply_to: str | None = None, references: Sequence[str] = ()) -> None:
+                 in_reply_to: str | None = None, references: Sequence[str] = (),
+                 cc: str = "", bcc: str = "", sender: str | None = None) -> None:
         super().__init__()
         self.accounts = list(accounts)
         self.account = account or (self.accounts[0] if self.accounts else "")
         self.to = to
+        self.cc = cc
+        self.bcc = bcc
+        self.copies_wanted = bool(cc or bcc)
+        self.sender = sender
         self.via = via
         self.subject = subject
         self.text = text
@@ -469,8 +508,21 @@ class NewMessageScreen(OpenPGPToggle):
                 yield Choice("by email", self.via == "email", id="via-email")
                 yield Choice("by IM", self.via == "im", id="via-im",
                              disabled=self.resumed is not None)
+            own = self.own_addresses()
+            with Horizontal(classes="address-row email-only", id="from-row"):
+                yield Label("From:", classes="field-label")
+                yield Select([(a, a) for a in own], allow_blank=not own, id="from",
+                             value=self.sender if self.sender in own else
+                             own[0] if own else Select.BLANK)
             yield Input(self.to, placeholder="To: addresses or JIDs, comma-separated "
                         "(→ completes a contact)", suggester=self.suggester(), id="to")
+            with Horizontal(classes="address-row email-only", id="copies"):
+                yield Label("Cc:", classes="field-label")
+                yield Input(self.cc, placeholder="Cc", suggester=self.suggester(), id="cc")
+                yield Label("Bcc:", classes="field-label")
+                yield Input(self.bcc, placeholder="Bcc (not shown to the others)",
+                            suggester=self.suggester(), id="bcc")
+            yield self.address_hint()
             yield Input(self.subject, placeholder="Subject (email only)", id="subject")
             yield self.openpgp_label()
             yield TextArea(self.text, id="body")
@@ -481,11 +533,57 @@ class NewMessageScreen(OpenPGPToggle):
 
     def on_mount(self) -> None:
         self.sub_title = "draft" if self.resumed is not None else "new message"
+        self.show_email_fields()
         self.query_one("#to" if not self.to else "#body").focus()
         self.call_after_refresh(self.note_stake)
 
+    def own_addresses(self) -> list[str]:
+        """The From choices: the account's address, then its aliases (config)."""
+        return client_app(self).engine.own_addresses(self.account)
+
     def by_email(self) -> bool:
         return not self.query_one("#via-im", RadioButton).value
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        event.stop()
+        self.show_email_fields()
+
+    def show_email_fields(self) -> None:
+        """From, Cc and Bcc are an email's: hidden while the message goes by IM."""
+        email = self.by_email()
+        for row in self.query(".email-only"):
+            row.display = email and (row.id != "copies" or self.copies_wanted)
+
+    def action_copies(self) -> None:
+        """Cc and Bcc: shown and Cc focused; hidden again when both are empty."""
+        if not self.by_email():
+            self.notify("Cc and Bcc are an email's: ctrl+t makes it one.",
+                        severity="warning")
+            return
+        shown = self.copies_wanted
+        self.copies_wanted = not shown or bool(self.field_list("#cc") or
+                                               self.field_list("#bcc"))
+        self.show_email_fields()
+        if self.copies_wanted:
+            self.query_one("#cc", Input).focus()
+        elif shown:
+            self.query_one("#to", Input).focus()
+
+    def field_list(self, field_id: str) -> list[str]:
+        return [a.strip() for a in self.query_one(field_id, Input).value.split(",")
+                if a.strip()]
+
+    def chosen_sender(self) -> str | None:
+        """The From chosen, None when it is the account's own address."""
+        value = self.query_one("#from", Select).value
+        own = self.own_addresses()
+        return value if isinstance(value, str) and own and value != own[0] else None
+
+    def draft_extras(self) -> dict[str, Any]:
+        if not self.by_email():
+            return {}
+        return {"cc": self.field_list("#cc"), "bcc": self.field_list("#bcc"),
+                "sender": self.chosen_sender()}
 
     def action_toggle_via(self) -> None:
         other = self.query_one("#via-email" if not self.by_email() else "#via-im",
@@ -506,8 +604,7 @@ class NewMessageScreen(OpenPGPToggle):
         return {"in_reply_to": self.in_reply_to, "references": self.references}
 
     def recipients(self) -> list[str]:
-        return [a.strip() for a in self.query_one("#to", Input).value.split(",")
-                if a.strip()]
+        return self.field_list("#to")
 
     def typed(self) -> bool:
         return super().typed() or (self.resumed is None and bool(
@@ -524,7 +621,7 @@ class NewMessageScreen(OpenPGPToggle):
         self.dismiss(NewMessage(self.account, to, via,
                                 self.query_one("#subject", Input).value, text,
                                 files=self.local_files(), resumed=self.resumed,
-                                sign=sign, encrypt=encrypt))
+                                sign=sign, encrypt=encrypt, **self.draft_extras()))
 
 
 class ForwardScreen(ComposeBase):

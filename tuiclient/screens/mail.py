@@ -250,11 +250,10 @@ class MailKeys:
         def chosen(to: list[str] | None) -> None:
             if to:
                 self.screen.run_worker(self._bounce(m, to), name="bounce", group="mail")
-        names = client_app(self.screen).contact_names
         self.screen.app.push_screen(ToPrompt(
             "Bounce (redirect) this email to…",
             "It goes as it is, from its sender, with Resent-From: you.",
-            AddressSuggester(names, names)), chosen)
+            AddressSuggester.of_contacts(self.engine.contacts())), chosen)
 
     async def _bounce(self, m: Message, to: list[str]) -> None:
         assert m.id is not None
@@ -306,16 +305,29 @@ class MailKeys:
             # and the thread's files at hand; sent, the draft leaves Drafts.
             await screen.replying.resume(answered, chosen, text)
             return
-        to = ", ".join(p.address for p in chosen.recipients if p.role == "to")
+        # Its From, To, Cc and Bcc as the server has them (the store keeps no Bcc).
+        try:
+            fields = await self.engine.draft_addresses(fetched.id or 0)
+        except (EngineError, OSError) as exc:
+            screen.notify(f"Could not read the draft: {exc}", severity="error",
+                          markup=False)
+            return
+        to, cc, bcc = (", ".join(x) for x in (fields.to, fields.cc, fields.bcc))
+        # From: None for the account's own address, else the alias as the config has it.
+        own = self.engine.own_addresses(account)
+        sender = next((a for a in own[1:] if a.lower() == fields.sender.lower()), None)
         result = await screen.app.push_screen_wait(NewMessageScreen(
             [a.name for a in self.engine.accounts], to, "email", subject=chosen.subject,
             text=text, resumed=chosen.id, account=account,
-            in_reply_to=chosen.in_reply_to, references=chosen.references))
+            in_reply_to=chosen.in_reply_to, references=chosen.references,
+            cc=cc, bcc=bcc, sender=sender))
         if not isinstance(result, NewMessage) or result.resumed is None:
             return
         await self._send_draft(result, chosen, unchanged=(
             result.text == text and ", ".join(result.to) == to and
-            result.subject == chosen.subject and not result.files))
+            ", ".join(result.cc) == cc and ", ".join(result.bcc) == bcc and
+            result.sender == sender and result.subject == chosen.subject and
+            not result.files))
 
     def answered(self, draft: Message) -> Message | None:
         """The email a reply's draft answers, when this store has it."""
@@ -335,7 +347,8 @@ class MailKeys:
         accounts = [a.name for a in self.engine.accounts]
         result = await screen.app.push_screen_wait(NewMessageScreen(
             accounts, ", ".join(kept.to), "email", subject=kept.subject, text=kept.text,
-            account=kept.account if kept.account in accounts else None, kept=True))
+            account=kept.account if kept.account in accounts else None, kept=True,
+            cc=", ".join(kept.cc), bcc=", ".join(kept.bcc), sender=kept.sender))
         if not isinstance(result, NewMessage):
             return
         sent = await send_new(screen, result)
@@ -354,6 +367,8 @@ class MailKeys:
             if not unchanged:
                 saved = await self.engine.draft_save(new.account, new.to, new.subject,
                                                      new.text, files=new.files,
+                                                     cc=new.cc, bcc=new.bcc,
+                                                     sender=new.sender,
                                                      replaces=draft.id,
                                                      in_reply_to=draft.in_reply_to,
                                                      references=draft.references)
