@@ -162,3 +162,75 @@ def test_text_kept_on_disk_keeps_cc_bcc_and_from(tmp_path, monkeypatch):
     (kept,) = unsent()
     assert (kept.to, kept.cc, kept.bcc, kept.sender) == (
         ["bob@x.test"], ["carol@x.test"], ["dave@x.test"], "sales@x.test")
+
+
+# -- $EDITOR with the header fields (mutt's edit_headers) ----------------------------------
+
+
+def rewriting_editor(tmp_path, script: str):
+    """A stand-in for vi that runs `script` on the file's text (`text`) and
+    writes back what it leaves in `text`."""
+    import sys
+    path = tmp_path / "fake-editor"
+    path.write_text(f"#!{sys.executable}\nimport sys\np = sys.argv[-1]\n"
+                    "text = open(p, encoding='utf-8').read()\n"
+                    f"open({str(tmp_path / 'seen.txt')!r}, 'w', encoding='utf-8')"
+                    ".write(text)\n"
+                    f"{script}\nopen(p, 'w', encoding='utf-8').write(text)\n")
+    path.chmod(0o700)
+    return path
+
+
+def test_the_header_block_is_read_back_by_the_stdlib_parser():
+    from tuiclient.screens.compose import read_headers, with_headers
+    text = with_headers([("To", "bob@x.test"), ("Cc", ""), ("Subject", "Héllo")], "Body.\n")
+    assert text == "To: bob@x.test\nCc: \nSubject: Héllo\n\nBody.\n"
+    names = ["To", "Cc", "Subject"]
+    edited = text.replace("Cc: \n", 'Cc: "Doe, Jo" <jo@y.test>\n').replace(
+        "Subject: Héllo\n", "")
+    assert read_headers(edited, names) == (
+        {"To": "bob@x.test", "Cc": '"Doe, Jo" <jo@y.test>', "Subject": ""}, "Body.\n")
+    # The block removed: the fields stay as they were, no body line taken for one.
+    assert read_headers("Note: this is the body\n", names) == (
+        None, "Note: this is the body\n")
+
+
+async def test_editor_gets_to_cc_bcc_subject_above_the_body_and_they_are_sent(
+        world, tmp_path, monkeypatch):
+    alice, bob, carol, dave = (person(world, n) for n in ("alice", "bob", "carol", "dave"))
+    editor = rewriting_editor(tmp_path, (
+        f"text = text.replace('Cc: \\n', 'Cc: {carol.email}\\n')"
+        f".replace('Bcc: \\n', 'Bcc: {dave.email}\\n')"
+        ".replace('Subject: \\n', 'Subject: Written in vi\\n') + 'From the editor.\\n'"))
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", str(editor))
+    app = app_with_alias(world, tmp_path, alice, f"sales-{alice.email}", bob, carol)
+
+    class Suspend:  # Pilot's headless driver cannot hand the terminal over
+        def __enter__(self):
+            return None
+
+        def __exit__(self, *exc):
+            return False
+    monkeypatch.setattr(app, "suspend", Suspend)
+    async with app.run_test(size=(140, 45)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("c")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        screen = app.screen
+        await pilot.press(*bob.email)
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        seen = (tmp_path / "seen.txt").read_text(encoding="utf-8")
+        assert seen == f"To: {bob.email}\nCc: \nBcc: \nSubject: \n\n"
+        assert screen.query_one("#cc", Input).value == carol.email
+        assert screen.query_one("#bcc", Input).value == dave.email
+        assert screen.query_one("#copies").display  # Cc and Bcc hold addresses now
+        assert screen.query_one("#subject", Input).value == "Written in vi"
+        assert screen.query_one("#body", TextArea).text == "From the editor."
+        await pilot.press("ctrl+s")
+        for who in (bob, carol, dave):
+            (got,) = await wait_inbox(world, who, lambda m: m["Subject"] == "Written in vi",
+                                      30)
+            assert carol.email in got["Cc"] and got["Bcc"] is None
+            assert "From the editor." in got.get_body(("plain",)).get_content()
