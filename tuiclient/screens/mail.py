@@ -12,9 +12,9 @@ A part of `MainScreen`, as `Triage` and `Marking` are.
 from __future__ import annotations
 
 import subprocess
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from textual.app import SuspendNotSupported
 
 from bridge.engine import Engine
 from bridge.errors import EngineError
@@ -27,9 +27,12 @@ from tuiclient.format import one_line
 from tuiclient.replies import send_new, sent_words
 from tuiclient.screens.attachments import (
     AttachmentsScreen,
-    handler,
-    needs_terminal,
+    TextFileScreen,
     open_detached,
+    opener_for,
+    private_folder,
+    remove_private,
+    shown_text,
 )
 from tuiclient.screens.compose import ForwardScreen, NewMessageScreen
 from tuiclient.screens.drafts import DraftsScreen
@@ -117,6 +120,9 @@ class MailKeys:
         if what == "open" and positions:
             await self._open(m, positions[0])
             return
+        if what == "view" and positions:
+            await self._view(m, positions[0])
+            return
         try:
             paths = await self.engine.save_attachments(m.id, positions)
         except (EngineError, OSError) as exc:
@@ -129,31 +135,57 @@ class MailKeys:
                       title="Saved", timeout=8, markup=False)
 
     async def _open(self, m: Message, position: int) -> None:
-        """Open one file with the system's handler, from a private copy (a folder of
-        our own, 0700), never from the downloads folder nor the store."""
+        """Open one file with the system's handler (its mailcap entry, else
+        xdg-open), from a private copy (a folder of our own, 0700), never from the
+        downloads folder nor the store. The copy goes once a mailcap command
+        returns; one handed to xdg-open stays until the app exits (the viewer
+        reads it after xdg-open returned)."""
         screen = self.screen
-        command = handler()
-        if command is None:
-            screen.notify("No xdg-open nor run-mailcap here: save it (s) instead.",
-                          severity="warning")
-            return
         assert m.id is not None
-        private = Path(tempfile.mkdtemp(prefix="tuiclient-open-"))
+        private = private_folder()
         try:
             (path,) = await self.engine.save_attachments(m.id, [position], private)
         except (EngineError, OSError, ValueError) as exc:
+            remove_private(private)
             screen.notify(f"Could not open it: {exc}", severity="error", markup=False)
+            return
+        opener = opener_for(path, m.attachments[position].content_type)
+        if opener is None:
+            remove_private(private)
+            screen.notify("No mailcap entry for it and no xdg-open here: save it (s) "
+                          "instead.", severity="warning")
             return
         try:
-            if needs_terminal(command):
-                with screen.app.suspend():
-                    subprocess.run([*command, str(path)], check=False)
+            if opener.waits:
+                try:
+                    with screen.app.suspend():
+                        subprocess.run(opener.command, check=False)
+                finally:
+                    remove_private(private)
             else:
-                open_detached(command, path)
-        except OSError as exc:
-            screen.notify(f"Could not open it: {exc}", severity="error", markup=False)
+                open_detached(opener.command, path)
+        except (OSError, SuspendNotSupported) as exc:
+            screen.notify(f"Could not open it: {exc or 'no terminal to hand over'}",
+                          severity="error", markup=False)
             return
-        screen.notify(f"Opened {path.name} with {command[0]}.", markup=False)
+        screen.notify(f"Opened {path.name} with {opener.via}.", markup=False)
+
+    async def _view(self, m: Message, position: int) -> None:
+        """A text file shown here (v), read from a private copy that goes at once."""
+        screen = self.screen
+        assert m.id is not None
+        private = private_folder()
+        try:
+            (path,) = await self.engine.save_attachments(m.id, [position], private)
+            data = path.read_bytes()
+        except (EngineError, OSError, ValueError) as exc:
+            screen.notify(f"Could not show it: {exc}", severity="error", markup=False)
+            return
+        finally:
+            remove_private(private)
+        a = m.attachments[position]
+        await screen.app.push_screen_wait(
+            TextFileScreen(a.filename, shown_text(data, a.content_type)))
 
     # -- links ---------------------------------------------------------------------------
 
