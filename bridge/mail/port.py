@@ -22,12 +22,12 @@ from typing import TypeVar
 
 from ..config import AccountConfig, get_password
 from ..crypto import outgoing
-from ..errors import EngineError
+from ..errors import EngineError, LoginRejected, ServerUnreachable
 from ..events import EventBus
 from ..model import Availability, ContactPresence, HealthReport
 from ..store import Store
 from . import deferred, triage
-from .connect import TIMEOUT, ConnectError
+from .connect import TIMEOUT, ConnectError, LoginRefused
 from .probe import probe_imap, probe_smtp
 from .send import MailSender
 from .sync import MailSync
@@ -110,7 +110,9 @@ class MailTransport:
                 except (OSError, ConnectError, imaplib.IMAP4.abort) as exc:
                     # abort: imaplib's word for a connection that broke mid-command.
                     sync._drop()
-                    raise EngineError(f"{self.account}: IMAP failed: {exc}") from exc
+                    kind = LoginRejected if isinstance(exc, LoginRefused) else \
+                        ServerUnreachable
+                    raise kind(f"{self.account}: IMAP failed: {exc}") from exc
         return await asyncio.to_thread(run)
 
     async def sync_now(self) -> None:
