@@ -405,6 +405,7 @@ class ForwardScreen(ComposeBase):
             yield Label(title, id="compose-title", markup=False)
             yield Input(placeholder="To: addresses, comma-separated (→ completes a contact)",
                         suggester=self.suggester(), id="to")
+            yield self.address_hint()
             with Horizontal(id="compose-options"):
                 yield Tick("As an attachment (message/rfc822)", False, id="as-attachment")
             kept = Text()
