@@ -56,6 +56,7 @@ PLUGINS = (
     "xep_0202",  # entity time: the server's clock, for health
     "xep_0198",  # stream management: acks and resumption
     "xep_0191",  # blocking command
+    "xep_0186",  # invisible command, where a server offers it
     "xep_0359",  # unique and stable stanza ids: origin-id, stanza-id
     "xep_0184",  # delivery receipts
     "xep_0333",  # chat markers

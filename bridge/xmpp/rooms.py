@@ -97,8 +97,10 @@ class Rooms(Archive):
         # followed here, not by xep_0045's join_muc_wait: its room list and events
         # would keep a second copy of what `_Room` holds (the join's own status
         # codes, the occupants' real JIDs, errors about this join only).
+        # With our presence as set (away, dnd, a status): the room shows it.
         self._muc.make_join_stanza(JID(room), nick, password=password or None,
-                                   maxstanzas=0).send()
+                                   maxstanzas=0, presence_options=cast(
+                                       Any, self._room_presence())).send()
         try:
             codes = await asyncio.wait_for(asyncio.shield(state.joined), timeout)
         except TimeoutError:
@@ -247,14 +249,26 @@ class Rooms(Archive):
             raise XmppError(f"{nick!r} cannot be a nick: {exc}") from None
         state.renaming = asyncio.get_running_loop().create_future()
         state.renaming.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self.session.send_presence(pto=f"{room}/{nick}", **{
-            k: v for k, v in self.session.own_presence.items() if k != "ppriority"})
+        self.session.send_presence(pto=f"{room}/{nick}", **self._room_presence())
         try:
             return await asyncio.wait_for(asyncio.shield(state.renaming), timeout)
         except TimeoutError:
             raise XmppError(f"no answer from room {room} within {timeout:.0f}s") from None
         finally:
             state.renaming = None
+
+    def _room_presence(self) -> dict[str, Any]:
+        """Our presence as last set (show, status), as a room gets it: no priority,
+        which means nothing to a room."""
+        return {k: v for k, v in self.session.own_presence.items()
+                if k != "ppriority" and v is not None}
+
+    def tell_rooms_presence(self) -> None:
+        """Our changed presence to each room we are in (XEP-0045 §7.7): a room
+        hears only presence sent to it, not the broadcast to contacts."""
+        for jid in sorted(self._joined_rooms()):
+            self.session.send_presence(pto=f"{jid}/{self._rooms[jid].nick}",
+                                       **self._room_presence())
 
     async def kick(self, room: str, nick: str, reason: str = "") -> None:
         """Take an occupant out of a room (role none, XEP-0045 §8.2); the room
