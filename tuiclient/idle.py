@@ -66,10 +66,12 @@ class AutoAway:
         want = "xa" if xa and idle >= xa else "away" if away and idle >= away else ""
         if not want or want == self.level:
             return
+        live = False
         for account in [a.name for a in self.engine.accounts if a.jid]:
             now = self.engine.presence_as_set(account)
             if now is None:
                 continue  # not connected: nobody to tell
+            live = True
             show, status = now
             if not self.level:
                 if show not in ("", "chat"):
@@ -78,4 +80,5 @@ class AutoAway:
             elif account not in self._before:
                 continue
             self._run(self._send(account, want, self.policy.auto_away_message))
-        self.level = want
+        if live:  # else: asked again at the next check, once connected
+            self.level = want
