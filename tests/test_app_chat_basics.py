@@ -18,8 +18,14 @@ from slixmpp import JID
 from bridge.config import load_config
 from tests.harness.servers import MUC_DOMAIN
 from tests.others import person
-from tests.test_app import alice_app, contacts_toml, go_to_row, listing, password_command, \
-    pilot_until
+from tests.test_app import (
+    alice_app,
+    contacts_toml,
+    go_to_row,
+    listing,
+    password_command,
+    pilot_until,
+)
 from tests.test_app_chat import asked, command, status
 from tests.test_headless_chat import plain
 from tests.test_xmpp_chat import NS_MUC_USER, own_room
