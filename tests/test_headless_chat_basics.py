@@ -102,7 +102,7 @@ async def test_roster_deny_cancel_set_direct_invitations_and_presence(world, tmp
     # answered): carol's server tells carol.
     carol_x.xmpp.auto_authorize = None
     carol_x.xmpp.auto_subscribe = False
-    code, item, err = await cli(config, "roster", "add", carol.jid)
+    code, _item, err = await cli(config, "roster", "add", carol.jid)
     assert code == EXIT_OK, err
     await until(lambda: presences(carol_x, alice.jid, "subscribe"), what="the request")
     code, cancelled, err = await cli(config, "roster", "cancel", carol.jid)
@@ -141,7 +141,7 @@ async def test_roster_deny_cancel_set_direct_invitations_and_presence(world, tmp
     assert code == EXIT_OK and isinstance(listed, list)
 
     # Our presence as bob's client sees it.
-    code, shown, err = await cli(config, "presence", "set", "dnd", "in a meeting")
+    code, _shown, err = await cli(config, "presence", "set", "dnd", "in a meeting")
     assert code == EXIT_OK, err
     await until(lambda: [p for p in presences(bob_x, alice.jid) if p.findtext(
         f"{{{NS_CLIENT}}}show") == "dnd" and p.findtext(f"{{{NS_CLIENT}}}status")
