@@ -418,6 +418,11 @@ class ChatVerbs:
         with chat_refusal():
             await (client.kick if action == "kick" else client.ban)(room, who, reason)
 
+    async def change_room_subject(self, account: str, room: str, subject: str) -> None:
+        """Set a room's subject, once the room took it (refused if we may not)."""
+        with chat_refusal():
+            await self._chat(account).change_subject(room, subject)
+
     def room_subject(self, account: str, room: str, subject: str | None = None) -> str:
         """A room's subject (topic); with `subject`, ask the room to change it
         (the change comes back as a RoomSubjectChanged). Returns the one known now."""

@@ -124,6 +124,12 @@ async def test_rooms_password_completion_presence_topic_and_invitations(world, t
         # Joined while away: the new room has our presence as set.
         assert await pilot_until(pilot, lambda: shown_presence(
             bob_x, f"{lab}/{alice.jid.partition('@')[0]}", "away", "at lunch"))
+        # A room where only moderators set the subject says no, and we say so.
+        assert await pilot_until(pilot, lambda: "lab" in str(
+            app.screen.query_one("#chat-title").render()))
+        await command(pilot, app, "/topic Mine now")
+        assert await pilot_until(pilot, lambda: "refused the subject: forbidden"
+                                 in status(app)), status(app)
 
 
 def styled_words(prompt) -> list[tuple[str, str]]:

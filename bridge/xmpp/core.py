@@ -146,6 +146,8 @@ class _Room:
     joined: asyncio.Future[set[str]] | None = None
     subject: str = ""  # the room's subject (topic), as the room last told it
     renaming: asyncio.Future[str] | None = None  # our nick change under way
+    # Our subject change under way: its message id, and the room's answer.
+    retitling: tuple[str, asyncio.Future[None]] | None = None
 
 
 # How long a chat message the server acked stays ready to go again, until its

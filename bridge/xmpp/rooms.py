@@ -12,6 +12,8 @@ from typing import Any, cast
 from slixmpp import JID, InvalidJID
 from slixmpp.plugins.xep_0045.muc import AFFILIATIONS
 from slixmpp.types import MucAffiliation
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..events import RoomOccupantsChanged, RoomSubjectChanged
 from .archive import Archive
@@ -28,6 +30,9 @@ class Rooms(Archive):
     def _wire_handlers(self) -> None:
         super()._wire_handlers()
         self.session.add_event_handler("groupchat_subject", self._guard(self._on_subject))
+        self.session.register_handler(Callback(
+            "room refusal", MatchXPath(f"{{{NS_CLIENT}}}message/{{{NS_CLIENT}}}error"),
+            self._guard(self._on_room_refusal)))
 
     def _on_subject(self, msg: Any) -> None:
         """A room's subject (XEP-0045 §8.1): told after our join, and on each
@@ -39,6 +44,9 @@ class Rooms(Archive):
             return
         el = xml.find(q(NS_CLIENT, "subject"))
         subject = (el.text or "").strip()[:1000] if el is not None else ""
+        asked = room.retitling
+        if asked is not None and resource(sender) == room.nick and not asked[1].done():
+            asked[1].set_result(None)
         if subject != room.subject:
             room.subject = subject
             self._publish(RoomSubjectChanged(self.name, room.jid, subject, resource(sender)))
@@ -54,6 +62,41 @@ class Rooms(Archive):
         if room not in self._joined_rooms():
             raise XmppError(f"not in room {room}: join it first")
         self._muc.set_subject(JID(room), subject)
+
+    async def change_subject(self, room: str, subject: str, timeout: float = 10.0) -> None:
+        """Change a room's subject and wait for the room's answer (XEP-0045 §8.1):
+        the new subject told back to everyone, or its refusal (only moderators,
+        in most rooms) as an XmppError. Written out here, not by xep_0045's
+        set_subject, which sends without an id to match the refusal by."""
+        room = bare(room)
+        state = self._rooms.get(room)
+        if state is None or room not in self._joined_rooms():
+            raise XmppError(f"not in room {room}: join it first")
+        msg = self.session.make_message(mto=JID(room), mtype="groupchat")
+        msg["subject"] = subject
+        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        state.retitling = (msg["id"], answer)
+        msg.send()
+        try:
+            await asyncio.wait_for(answer, timeout)
+        except TimeoutError:
+            raise XmppError(f"no answer from room {room} within {timeout:.0f}s") from None
+        finally:
+            state.retitling = None
+
+    def _on_room_refusal(self, msg: Any) -> None:
+        """A room's error for our subject change under way: its refusal."""
+        xml = msg.xml
+        if (xml.get("type") or "") != "error":
+            return
+        room = self._rooms.get(bare(xml.get("from") or ""))
+        asked = room.retitling if room is not None else None
+        if asked is None or asked[0] != (xml.get("id") or "") or asked[1].done():
+            return
+        condition, text, _b = error_condition(xml)
+        asked[1].set_exception(XmppError(
+            f"room {room.jid if room else ''} refused the subject: {condition}"
+            + (f" ({text})" if text else "")))
 
     async def join_room(self, room: str, nick: str | None = None, password: str | None = None,
                         timeout: float = 20.0) -> list[Occupant]:

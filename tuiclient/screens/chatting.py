@@ -353,7 +353,7 @@ class Chatting(ContactCommands):
         if not subject:
             now = self.engine.room_subject(account, room)
             return f"topic: {one_line(now)}" if now else "no topic set"
-        self.engine.room_subject(account, room, subject)
+        await self.engine.change_room_subject(account, room, subject)
         return ""  # the room tells the new one (RoomSubjectChanged)
 
     def topic(self) -> str:
