@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -42,7 +43,7 @@ def presences(x, frm: str, ptype: str | None = None) -> list:
             and p.get("type") == ptype]
 
 
-async def test_a_blocked_contact_s_lines_stop_arriving(world, tmp_path, running):
+async def test_a_blocked_contact_s_lines_stop_arriving(world, tmp_path, running, monkeypatch):
     _start, xmpp = running
     alice, bob = person(world, "alice"), person(world, "bob")
     world.befriend(alice, bob)
@@ -66,6 +67,15 @@ async def test_a_blocked_contact_s_lines_stop_arriving(world, tmp_path, running)
     assert code == EXIT_OK, err
     code, hits, _ = await cli(config, "search", "While blocked")
     assert hits == []
+    # A new device (a store of its own) reads the archive: bob's earlier line is
+    # there, and not kept while he is blocked.
+    home = os.environ["XDG_DATA_HOME"]
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "phone"))
+    code, _, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    code, hits, _ = await cli(config, "search", "Before the block")
+    assert hits == []
+    monkeypatch.setenv("XDG_DATA_HOME", home)
 
     code, unblocked, err = await cli(config, "unblock", bob.jid)
     assert code == EXIT_OK and unblocked == {"jid": bob.jid, "unblocked": True}, err
