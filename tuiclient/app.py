@@ -93,6 +93,7 @@ class TuiClientApp(App):
                                  muted_file=data_dir() / "muted.json")
         self._title_timer: Timer | None = None
         self.auto_away = AutoAway(self.engine, config.chat, self._auto_away_send)
+        self._idle_timer: Timer | None = None
         self.engine.events.subscribe(self.feed)
         if config.keys:
             self.set_keymap(keymap(config.keys))
@@ -142,9 +143,13 @@ class TuiClientApp(App):
         self.run_worker(job, name="auto-away", group="auto-away")
 
     def _auto_away_timer(self) -> None:
+        """The idle check, as often as [chat] auto_away/auto_xa need (none: off)."""
+        if self._idle_timer is not None:
+            self._idle_timer.stop()
+            self._idle_timer = None
         if self.config.chat.auto_away or self.config.chat.auto_xa:
-            self.set_interval(self.auto_away.interval, self.auto_away.check,
-                              name="auto-away")
+            self._idle_timer = self.set_interval(self.auto_away.interval,
+                                                 self.auto_away.check, name="auto-away")
 
     def on_app_blur(self) -> None:
         """The terminal lost focus: the chat servers may hold back what is not
@@ -187,6 +192,7 @@ class TuiClientApp(App):
         self.set_keymap(keymap(config.keys))
         self.notifier.policy = config.notify
         self.auto_away.policy = config.chat
+        self._auto_away_timer()
         self.show_bound_keys()
         self.tell_clashes()
         self.notify("Keys and notifications apply now" + (
