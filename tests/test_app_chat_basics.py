@@ -270,3 +270,8 @@ async def test_auto_away_on_idle_and_back_on_a_key(world, tmp_path, running):
         await pilot.pause(3)
         assert engine.presence_as_set(alice.name) == ("dnd", "deep work")
         assert last_show() == "dnd"
+        # Prosody has no invisible mode: said so, and nothing changes.
+        await command(pilot, app, "/status invisible")
+        assert await pilot_until(pilot, lambda: "no invisible mode" in status(app)), \
+            status(app)
+        assert engine.presence_as_set(alice.name) == ("dnd", "deep work")
