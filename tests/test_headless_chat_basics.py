@@ -1,7 +1,8 @@
 """The chat basics of issue 20 from the command line, against Prosody, each seen
 by a plain slixmpp client (tests/harness/plain_xmpp.py) on the other side:
 blocking, `roster deny|cancel|set`, `invite send --direct` (with `--json` put
-before the sub-command), and `presence set` as a contact sees it."""
+before the sub-command), and `presence set` as a contact sees it. Blocking is
+also played against go-sendxmpp, both ways."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.headless.outcome import EXIT_FAILED, EXIT_OK
+from bridge.headless.outcome import EXIT_FAILED, EXIT_NOT_DELIVERED, EXIT_OK
+from tests.harness.gosendxmpp import Listener
 from tests.harness.servers import MUC_DOMAIN
 from tests.others import person, until
 from tests.test_headless import REPO_ROOT, cli, write_config
@@ -159,3 +161,49 @@ async def test_roster_deny_cancel_set_direct_invitations_and_presence(world, tmp
     # Prosody has no invisible mode: refused, never faked.
     code, refused, _ = await cli(config, "presence", "set", "invisible")
     assert code == EXIT_FAILED and "no invisible mode" in refused["error"]
+
+
+def go_sendxmpp(world, sender, home: Path, to: str, body: str) -> subprocess.CompletedProcess:
+    """One line from go-sendxmpp (a client we did not write), the body on stdin."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, SSL_CERT_FILE=str(world.ca_file), HOME=str(home))
+    return subprocess.run(
+        ["go-sendxmpp", "-u", sender.jid, "-p", sender.password,
+         "-j", f"127.0.0.1:{world.ports.c2s}", to],
+        input=body + "\n", env=env, capture_output=True, text=True, timeout=60)
+
+
+async def test_blocking_holds_both_ways_with_go_sendxmpp(world, tmp_path):
+    """Blocked, go-sendxmpp's lines do not reach us and ours do not reach it;
+    unblocked, both do again."""
+    alice, dave = person(world, "alice"), person(world, "dave")
+    world.befriend(alice, dave)
+    config = write_config(world, tmp_path, alice)
+    listener = Listener(world, dave, tmp_path / "dave-home").start()
+    try:
+        code, _, err = await cli(config, "block", dave.jid)
+        assert code == EXIT_OK, err
+        code, sent, _ = await cli(config, "send", "--via", "im", "--to", dave.jid,
+                                  "--when-away", "send", "--wait", "3", "Blocked line")
+        assert code != EXIT_OK, sent
+        await asyncio.to_thread(go_sendxmpp, world, dave, tmp_path / "dave-send",
+                                alice.jid, "Line from a blocked dave")
+        code, _, err = await cli(config, "sync")
+        assert code == EXIT_OK, err
+        code, hits, _ = await cli(config, "search", "blocked dave")
+        assert hits == []
+
+        code, _, err = await cli(config, "unblock", dave.jid)
+        assert code == EXIT_OK, err
+        await asyncio.to_thread(go_sendxmpp, world, dave, tmp_path / "dave-send",
+                                alice.jid, "Line from dave again")
+        code, _, err = await cli(config, "sync")
+        code, hits, _ = await cli(config, "search", "dave again")
+        assert len(hits) == 1
+        code, sent, err = await cli(config, "send", "--via", "im", "--to", dave.jid,
+                                    "--when-away", "send", "--wait", "3", "Open line")
+        assert code in (EXIT_OK, EXIT_NOT_DELIVERED), err
+        await until(lambda: listener.count("Open line") == 1, what="dave gets our line")
+        assert listener.count("Blocked line") == 0
+    finally:
+        listener.stop()
