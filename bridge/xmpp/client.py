@@ -320,8 +320,7 @@ class XmppClient(Avatars):
         """A contact's name or groups changed (RFC 6121 §2.4, a roster set), the
         other one kept; no subscription is asked for or ended."""
         jid = bare(jid)
-        roster = self.session.client_roster
-        if not roster.has_jid(jid) or jid not in {i.jid for i in self.roster()}:
+        if jid not in {i.jid for i in self.roster()}:
             raise XmppError(f"{jid} is not in the roster")
         changes: dict[str, Any] = {}
         if name is not None:
@@ -471,6 +470,8 @@ class XmppClient(Avatars):
 
     async def unblock(self, jid: str) -> None:
         target = self._blockable(jid)
+        if target.bare not in self._blocked:
+            await self._load_blocklist()  # another client of ours may have blocked it
         if target.bare not in self._blocked:
             raise XmppError(f"{target.bare} is not blocked")
         await self._asked(self.session.plugin["xep_0191"].unblock(
