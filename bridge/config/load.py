@@ -59,7 +59,7 @@ PASSWORD_KEYS = frozenset({"password", "pass", "passwd", "passphrase", "pwd", "s
 
 _TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff",
              "health", "notify", "crypto", "chat")
-_CHAT_KEYS = ("chat_states",)
+_CHAT_KEYS = ("chat_states", "auto_away", "auto_xa", "auto_away_message")
 _CRYPTO_KEYS = ("gnupg_home", "index_decrypted", "sign", "encrypt")
 _NOTIFY_KEYS = ("notify_command", "bell", "desktop")
 _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
@@ -277,7 +277,14 @@ class ConfigReader(TokenSettings):
         if table is None:
             return ChatPolicy()
         self.check_keys(table, "chat", _CHAT_KEYS)
-        return ChatPolicy(chat_states=self.boolean(table, "chat", "chat_states", True))
+        away = self.duration(table, "chat", "auto_away", 0.0) or None
+        xa = self.duration(table, "chat", "auto_xa", 0.0) or None
+        if xa is not None and away is not None and xa <= away:
+            raise self.error("chat.auto_xa", "must be longer than chat.auto_away")
+        return ChatPolicy(chat_states=self.boolean(table, "chat", "chat_states", True),
+                          auto_away=away, auto_xa=xa,
+                          auto_away_message=self.string(table, "chat", "auto_away_message")
+                          or "idle")
 
     def handoff(self, raw: dict[str, Any]) -> HandoffPolicy:
         table = self.table(raw, "", "handoff")

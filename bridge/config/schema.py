@@ -205,6 +205,11 @@ class ChatPolicy:
     # the user turn them off (XEP-0085 section 7); off, none is sent, not even the
     # <active/> on a line, so peers that keep to section 5.1 stop expecting them.
     chat_states: bool = True
+    # Away after this long without a key or a click in the app (seconds; None:
+    # never), extended away (xa) after auto_xa; back as before on the next input.
+    auto_away: float | None = None
+    auto_xa: float | None = None
+    auto_away_message: str = "idle"
 
 
 @dataclass(frozen=True)

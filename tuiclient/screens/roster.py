@@ -1,6 +1,7 @@
 """The roster (`/roster`): every contact of each chat account with their
 presence, whether they have an avatar (▣), and what each side sees of the other
 (RFC 6121 subscriptions), and what to do about one: approve, deny, remove,
+block or unblock (XEP-0191), stop asking for their presence (unsubscribe),
 write to them, look at their avatar (v: the system's image viewer, as
 Profanity's `/avatar open`; a terminal draws no pictures in general)."""
 
@@ -74,6 +75,8 @@ class RosterScreen(Screen[str | None]):
         Binding("a", "act('approve')", "approve"),
         Binding("d", "act('deny')", "deny"),
         Binding("x", "act('remove')", "remove"),
+        Binding("b", "act('block')", "block/unblock"),
+        Binding("u", "act('unsubscribe')", "unsubscribe"),
         Binding("v", "avatar", "avatar"),
         Binding("escape", "dismiss_none", "back"),
     ]
@@ -193,13 +196,13 @@ class RosterScreen(Screen[str | None]):
                 [("y", "Remove", "yes")]))
             if sure != "yes":
                 return
+        if what == "block" and jid in self.engine.blocking(account):
+            what = "unblock"
+        acts = {"approve": self.engine.roster_approve, "deny": self.engine.roster_deny,
+                "remove": self.engine.roster_remove, "block": self.engine.block,
+                "unblock": self.engine.unblock, "unsubscribe": self.engine.roster_cancel}
         try:
-            if what == "approve":
-                await self.engine.roster_approve(account, jid)
-            elif what == "deny":
-                await self.engine.roster_deny(account, jid)
-            else:
-                await self.engine.roster_remove(account, jid)
+            await acts[what](account, jid)
         except EngineError as exc:
             self.notify(str(exc), title="Roster", severity="error", markup=False)
             return
