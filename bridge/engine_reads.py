@@ -179,7 +179,8 @@ class EngineReads:
         from .crypto.openpgp import OpenPGP
 
         policy = self.config.crypto
-        opened = open_stored(m, OpenPGP(policy.gnupg_home), self.store.store_blob)
+        opened = open_stored(m, OpenPGP(policy.gnupg_home), self.store.store_blob,
+                             self._gossip_seen if policy.autocrypt else None)
         status = opened.crypto
         if m.id is not None and status is not None:
             self._opened()[m.id] = opened
@@ -187,6 +188,13 @@ class EngineReads:
             if policy.index_decrypted and status.decrypted and opened.text != m.text:
                 self.store.set_body(m.id, opened.text, m.attachments)
         return opened
+
+    def _gossip_seen(self, m: Message, gossip: Sequence[str], recipients: Sequence[str]
+                     ) -> None:
+        """Autocrypt-Gossip inside a decrypted email updates the gossiped peers."""
+        from .crypto.autocrypt_mail import opened
+
+        opened(self.store.path.parent, m, gossip, recipients)
 
     def _opened(self) -> dict[int, Message]:
         """OpenPGP emails opened by this process, by row: kept in memory only, so a

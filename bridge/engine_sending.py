@@ -272,6 +272,47 @@ class SendingVerbs:
     async def im_instead(self, item: OutboxItem) -> list[tuple[ImPlan, list[str]]]:
         return await self.handoff.im_instead(item)
 
+    # -- Autocrypt (bridge.crypto.autocrypt): on or off for this store ---------------
+
+    def configure_autocrypt(self) -> None:
+        """Tell the mail layers whether Autocrypt is on for this store ([crypto]
+        autocrypt): they send our header and learn peers' by the store's folder."""
+        from .crypto import autocrypt
+
+        policy = self.config.crypto
+        folder = self.store.path.parent
+        own = frozenset(autocrypt.canonical(a) for cfg in self.accounts
+                        for a in (cfg.email, *cfg.aliases) if a)
+        autocrypt.configure(folder, autocrypt.Setup(
+            folder, policy.gnupg_home, policy.autocrypt_prefer_encrypt, own)
+            if policy.autocrypt else None)
+
+    async def autocrypt_status(self) -> dict[str, Any]:
+        """Autocrypt on or off, our keys and preference, each peer's state
+        (bridge.crypto.autocrypt_mail.status)."""
+        from .crypto.autocrypt_mail import status
+
+        accounts = [(a.name, (a.email or "").lower()) for a in self.accounts]
+        return await asyncio.to_thread(status, self.store.path.parent, accounts)
+
+    async def autocrypt_setup(self, account: str | None = None) -> tuple[str, bool]:
+        """Our Autocrypt key for an account: its existing OpenPGP key when the
+        keyring has one, else a new one made now (Ed25519/Cv25519, through
+        GPGME). The fingerprint, and whether it was made now. Only ever on the
+        user's command."""
+        from .crypto import autocrypt_keys
+
+        cfg = next((a for a in self.accounts if account in (None, a.name) and a.email), None)
+        if cfg is None or not cfg.email:
+            raise EngineError(f"no account {account!r} with an email address" if account
+                              else "no account with an email address")
+        home, address = self.config.crypto.gnupg_home, cfg.email
+        key = await _gpg_call(autocrypt_keys.own_key, home, address)
+        if key is not None:
+            return str(key.fpr).upper(), False
+        return await _gpg_call(autocrypt_keys.generate, home, address,
+                              cfg.display_name or ""), True
+
     # -- OpenPGP keys (bridge.crypto.keys): `keys` verbs and the keys screen ---------
 
     def _keyring(self) -> Keyring:
