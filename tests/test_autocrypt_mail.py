@@ -71,7 +71,9 @@ class People:
     def deliver(self, world: World, sender: Account, raw: bytes, name: str) -> None:
         path = self.tmp / f"{name}.eml"
         path.write_bytes(raw)
-        swaks(world, sender, self.me.email, "--data", str(path))
+        # swaks sets Subject itself: the one the mail has.
+        subject = str(email.message_from_bytes(raw)["Subject"])
+        swaks(world, sender, self.me.email, "--data", str(path), subject=subject)
 
     def plain_mail(self, sender: Account, subject: str, body: str,
                    headers: list[str]) -> bytes:
@@ -224,3 +226,198 @@ async def test_without_mutual_encryption_is_only_available_and_the_reply_is_clea
     assert sealed and b"oboe" not in sealed[0]
     inner, _ = decrypted(people.bobs, sealed[0])
     assert "oboe" in inner.as_string()
+
+
+def encrypted_with_gossip(ring: Keyring, sender: Account, to: str, cc: str,
+                          gossip: list[str], body: str) -> bytes:
+    """A PGP/MIME email gpg encrypted, its inner root part carrying
+    Autocrypt-Gossip headers (as the spec's example-gossip-cleartext.eml)."""
+    inner = "".join(f"Autocrypt-Gossip: {g}\r\n" for g in gossip) + (
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n" f"{body}\r\n")
+    armored = ring.run("--armor", "--encrypt", "--sign", "--trust-model", "always",
+                       "--local-user", sender.email, "--recipient", to,
+                       data=inner.encode()).stdout.decode()
+    boundary = "gossip-1"
+    return (f"From: {sender.display_name} <{sender.email}>\r\nTo: <{to}>\r\nCc: <{cc}>\r\n"
+            f"Date: {formatdate()}\r\nSubject: ...\r\nMIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; '
+            f'boundary="{boundary}"\r\n\r\n--{boundary}\r\n'
+            "Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n"
+            f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n{armored}\r\n"
+            f"--{boundary}--\r\n").encode()
+
+
+async def test_gossip_goes_inside_our_encrypted_group_mail_and_is_learnt_from_theirs(
+        world, people, tmp_path) -> None:
+    for who, ring in ((people.bob, people.bobs), (people.carol, people.carols)):
+        raw = people.plain_mail(who, f"Hi from {who.display_name}", "Autocrypt here.",
+                                ["Autocrypt: " + folded(who.email, keydata(ring, who.email),
+                                                        mutual=True)])
+        people.deliver(world, who, raw, f"hi-{who.email}")
+    config = people.config(world)
+    await until(lambda: len(raw_mail(world, people.me)) >= 2, 20, "both mails")
+    code, _, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    code, threads, err = await cli(config, "list")
+    assert code == EXIT_OK and len(threads) == 2, (threads, err)
+    for t in threads:
+        code, _, err = await cli(config, "show", str(t["thread_id"]))
+        assert code == EXIT_OK, err
+
+    # Both mutual, both keys known: a new email to the two goes encrypted, with
+    # each one's key gossiped inside (never outside) the encryption.
+    code, out, err = await cli(config, "send", "--to", people.bob.email, "--cc",
+                               people.carol.email, "--via", "email", "--subject", "Meet",
+                               "Meet carol, bob: bassoon.")
+    assert code == EXIT_OK, (out, err)
+    await until(lambda: raw_mail(world, people.bob), 20, "bob's copy")
+    (wire,) = raw_mail(world, people.bob)
+    assert b"bassoon" not in wire and b"Autocrypt-Gossip" not in wire
+    ours = autocrypt.parse(str(email.message_from_bytes(wire)["Autocrypt"]))
+    assert ours is not None
+    for ring in (people.bobs, people.carols):
+        ring.import_key(ours.keydata)  # our key, from our header, checks the signature
+    inner, _ = decrypted(people.bobs, wire)
+    gossip = {h.addr: h for h in (autocrypt.parse(str(v))
+                                  for v in inner.get_all("Autocrypt-Gossip", []))
+              if h is not None}
+    assert set(gossip) == {people.bob.email, people.carol.email}
+    assert not any(h.mutual for h in gossip.values())  # gossip says no preference
+    people.bobs.import_key(gossip[people.carol.email].keydata)
+    assert people.bobs.fingerprint(people.carol.email) == \
+        people.carols.fingerprint(people.carol.email)
+    # carol reads hers too.
+    (carols,) = raw_mail(world, people.carol)
+    assert "bassoon" in decrypted(people.carols, carols)[0].as_string()
+
+    # bob's gpg-made mail to us and dave gossips dave's key (and one about eve,
+    # who is not a recipient: ignored).
+    dave = person(world, "dave")
+    daves = Keyring(tmp_path / "gpg-dave")
+    try:
+        daves.make_key(f"Dave <{dave.email}>")
+        eve = Keyring(tmp_path / "gpg-eve")
+        eve.make_key("Eve <eve@example.org>")
+        raw = encrypted_with_gossip(
+            people.bobs, people.bob, people.me.email, dave.email,
+            [folded(people.me.email, keydata(people.mine, people.me.email)),
+             folded(dave.email, keydata(daves, dave.email)),
+             folded("eve@example.org", keydata(eve, "eve@example.org"))],
+            "Dave is in now: zither.")
+        people.deliver(world, people.bob, raw, "gossip")
+        await until(lambda: len(raw_mail(world, people.me)) >= 3, 20, "bob's gossip")
+        code, _, err = await cli(config, "sync")
+        assert code == EXIT_OK, err
+        code, threads, err = await cli(config, "list")
+        assert code == EXIT_OK, err
+        for t in threads:
+            code, _, err = await cli(config, "show", str(t["thread_id"]))
+            assert code == EXIT_OK, err
+        code, status, err = await cli(config, "keys", "autocrypt")
+        assert code == EXIT_OK, err
+        peers = {p["address"]: p for p in status["peers"]}
+        assert "eve@example.org" not in peers
+        assert people.me.email not in peers  # our own address is no peer
+        learnt = peers[dave.email]
+        assert learnt["public_key"] is None
+        assert learnt["gossip_key"]["fingerprint"] == daves.fingerprint(dave.email)
+        assert learnt["gossip_timestamp"] > 0
+        assert learnt["recommendation"] == "discourage"  # gossip only: offered, warned
+        eve.close()
+    finally:
+        daves.close()
+
+
+async def test_hostile_headers_are_ignored_and_nothing_breaks(world, people) -> None:
+    bad = [f"Autocrypt: addr={people.bob.email}; keydata=!!!not*base64!!!",
+           # Over the spec's 10 KiB (folded, as SMTP needs its lines short).
+           "Autocrypt: " + folded(people.bob.email, b"\x99" * 12_000),
+           "Autocrypt: " + folded(people.carol.email, keydata(people.carols,
+                                                               people.carol.email)),
+           f"Autocrypt: addr={people.bob.email}; danger=yes; keydata=" +
+           base64.b64encode(keydata(people.bobs, people.bob.email)).decode()]
+    people.deliver(world, people.bob, people.plain_mail(
+        people.bob, "Odd headers", "Nothing to learn here.", bad), "hostile")
+    # carol's header holds base64 of something that is no key at all.
+    people.deliver(world, people.carol, people.plain_mail(
+        people.carol, "No key", "A key that is not.",
+        [f"Autocrypt: addr={people.carol.email}; prefer-encrypt=mutual; keydata="
+         + base64.b64encode(b"not an OpenPGP key").decode()]),
+        "nokey")
+    config = people.config(world)
+    await until(lambda: len(raw_mail(world, people.me)) >= 2, 20, "both mails")
+    code, _, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    code, threads, err = await cli(config, "list")
+    assert code == EXIT_OK, err
+    rows = {}
+    for t in threads:
+        code, shown, err = await cli(config, "show", str(t["thread_id"]))
+        assert code == EXIT_OK, err
+        (m,) = shown["messages"]
+        rows[m["subject"]] = m
+    assert "Nothing to learn here." in rows["Odd headers"]["text"], rows
+    code, status, err = await cli(config, "keys", "autocrypt")
+    assert code == EXIT_OK, err
+    peers = {p["address"]: p for p in status["peers"]}
+    assert people.bob.email not in peers  # every one of his headers was invalid
+    carol = peers[people.carol.email]
+    assert carol["public_key"]["usable"] is False and carol["recommendation"] == "disable"
+    code, listed, err = await cli(config, "keys", "list")
+    assert code == EXIT_OK, err
+    (row,) = [r for r in listed if r["email"] == people.carol.email]
+    assert row["source"] == "autocrypt" and row["can_encrypt"] is False
+    # A reply to carol: nothing to encrypt to, so it goes in clear with our header.
+    code, out, err = await cli(config, "reply", str(rows["No key"]["id"]), "Plain: harp.")
+    assert code == EXIT_OK, (out, err)
+    await until(lambda: raw_mail(world, people.carol), 20, "carol's copy")
+    assert b"harp" in raw_mail(world, people.carol)[0]
+
+
+async def test_setup_makes_a_key_only_when_asked_and_a_big_key_is_sent_minimal(
+        world, people, tmp_path) -> None:
+    fresh = Keyring(tmp_path / "gpg-fresh")
+    try:
+        config = write_config(world, tmp_path, people.me, (
+            f'\n[crypto]\ngnupg_home = "{fresh.home}"\nautocrypt = true\n'))
+        code, status, err = await cli(config, "keys", "autocrypt")
+        assert code == EXIT_OK, err
+        assert status["accounts"][0]["fingerprint"] is None  # nothing made by itself
+        assert fresh.run("--list-secret-keys", check=False).stdout == b""
+        code, made, err = await cli(config, "keys", "autocrypt-setup")
+        assert code == EXIT_OK, err
+        assert made["created"] is True
+        colons = fresh.run("--with-colons", "--list-keys", made["fingerprint"]).stdout.decode()
+        algos = [line.split(":")[3] for line in colons.splitlines()
+                 if line.startswith(("pub:", "sub:"))]
+        assert algos == ["22", "18"]  # Ed25519 (EdDSA) and Cv25519 (ECDH), the spec's
+        code, again, err = await cli(config, "keys", "autocrypt-setup")
+        assert code == EXIT_OK and again == {"fingerprint": made["fingerprint"],
+                                             "created": False}, (again, err)
+    finally:
+        fresh.close()
+
+    # A key with a second user id and a signing subkey goes out as the five
+    # packets of the spec, its user id the sending address; the keyring keeps all.
+    fpr = people.mine.fingerprint(people.me.email)
+    people.mine.run("--quick-add-uid", fpr, "Alice at work <alice@work.example>")
+    people.mine.run("--quick-add-key", fpr, "ed25519", "sign", "never")
+    config = people.config(world, mutual=False)
+    code, out, err = await cli(config, "send", "--to", people.bob.email, "--via", "email",
+                               "--subject", "Big key", "Hello with a big key.")
+    assert code == EXIT_OK, (out, err)
+    await until(lambda: raw_mail(world, people.bob), 20, "bob's copy")
+    wire = raw_mail(world, people.bob)[0]
+    assert all(len(line) <= 78 for line in wire.split(b"\r\n")[:40])  # folded
+    header = autocrypt.parse(str(email.message_from_bytes(wire)["Autocrypt"]))
+    assert header is not None and not header.mutual
+    assert len(header.keydata) + 200 < 10 * 1024
+    assert packets(people.bobs, header.keydata) == [
+        "public key packet", "user ID packet", "signature packet",
+        "public sub key packet", "signature packet"]
+    people.bobs.import_key(header.keydata)
+    uids = [line for line in people.bobs.run("--with-colons", "--list-keys", fpr)
+            .stdout.decode().splitlines() if line.startswith("uid:")]
+    assert len(uids) == 1 and people.me.email in uids[0]
+    mine = people.mine.run("--with-colons", "--list-keys", fpr).stdout.decode()
+    assert mine.count("\nuid:") == 2 and mine.count("\nsub:") == 2

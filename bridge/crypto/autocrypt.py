@@ -308,7 +308,7 @@ def observe_gossip(folder: Path, gossip: Sequence[str], recipients: Iterable[str
                    date: float) -> list[str]:
     """Learn from the Autocrypt-Gossip headers found inside a decrypted email
     (`recipients`: its To, Cc and Reply-To). The addresses updated."""
-    allowed = {canonical(a) for a in recipients if a}
+    allowed = {canonical(a) for _n, a in getaddresses(list(recipients)) if a}
     headers = [h for h in (parse(v) for v in gossip) if h is not None and h.addr in allowed]
     done: list[str] = []
 

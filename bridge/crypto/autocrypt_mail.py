@@ -96,10 +96,13 @@ def outgoing(mail: EmailMessage, folder: Path, account_address: str
 
 def opened(folder: Path, m: Message, gossip: Sequence[str], allowed: Sequence[str]) -> None:
     """A decrypted email was opened: learn from the gossip inside it."""
-    if autocrypt.setup_for(folder) is None or not gossip:
+    setup = autocrypt.setup_for(folder)
+    if setup is None or not gossip:
         return
+    # Gossip about ourselves teaches nothing about a peer.
+    peers = [a for a in allowed if canonical(a) not in setup.own]
     with contextlib.suppress(Exception):  # never stops a message from showing
-        autocrypt.observe_gossip(folder, gossip, allowed, min(m.date, _now()))
+        autocrypt.observe_gossip(folder, gossip, peers, min(m.date, _now()))
 
 
 def _now() -> float:
