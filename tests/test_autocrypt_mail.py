@@ -4,7 +4,8 @@ server and Dovecot in between, our client run as a script would run it.
 (a) bob's mail carries an Autocrypt header with keydata gpg exported: it is
     read when the mail is opened, his state kept (`keys autocrypt`, `keys list`);
     both sides prefer-encrypt=mutual, so our reply goes encrypted and signed to
-    his Autocrypt key, which never enters our keyring;
+    his Autocrypt key, which never enters our keyring; his signed answer is
+    checked with that key all the same;
 (b) the header on our mail parses, holds exactly the spec's five packets, and
     its keydata imports into bob's gpg, which encrypts back to us;
 (c) without mutual the recommendation is only "available": the reply is clear;
@@ -191,11 +192,14 @@ async def test_a_mutual_peer_is_kept_and_our_reply_goes_encrypted_to_his_key(
     assert code == EXIT_OK, err
     code, hits, err = await cli(config, "list")
     assert code == EXIT_OK, err
-    texts = []
+    answers = []
     for t in hits:
         code, shown, err = await cli(config, "show", str(t["thread_id"]))
-        texts += [m["text"] for m in shown["messages"]]
-    assert any("marimba" in t for t in texts), texts
+        answers += [m for m in shown["messages"] if "marimba" in m["text"]]
+    (answer,) = answers
+    # His signature is checked with his Autocrypt key (not in our keyring).
+    (sig,) = answer["crypto"]["signatures"]
+    assert (sig["verdict"], sig["fingerprint"], sig["certified"]) == ("good", bob_fpr, False)
 
 
 async def test_without_mutual_encryption_is_only_available_and_the_reply_is_clear(
@@ -421,3 +425,33 @@ async def test_setup_makes_a_key_only_when_asked_and_a_big_key_is_sent_minimal(
     assert len(uids) == 1 and people.me.email in uids[0]
     mine = people.mine.run("--with-colons", "--list-keys", fpr).stdout.decode()
     assert mine.count("\nuid:") == 2 and mine.count("\nsub:") == 2
+
+
+async def test_a_peers_signed_mail_is_checked_with_his_autocrypt_key(world, people) -> None:
+    from tests.gpg_peer import pgp_mime_signed
+
+    header = "Autocrypt: " + folded(people.bob.email, keydata(people.bobs, people.bob.email))
+    for subject, body, change in (("Signed", "I owe you 10 euros.", False),
+                                  ("Changed", "I owe you 20 euros.", True)):
+        raw = pgp_mime_signed(people.bobs, people.bob.email,
+                              f"From: Bob <{people.bob.email}>\r\nTo: <{people.me.email}>\r\n"
+                              f"Date: {formatdate()}\r\nSubject: {subject}\r\n{header}\r\n",
+                              body)
+        if change:
+            raw = raw.replace(b"20 euros", b"99 euros")
+        people.deliver(world, people.bob, raw, subject)
+    config = people.config(world)
+    await until(lambda: len(raw_mail(world, people.me)) >= 2, 20, "both mails")
+    code, _, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    code, threads, err = await cli(config, "list")
+    assert code == EXIT_OK, err
+    verdicts = {}
+    for t in threads:
+        code, shown, err = await cli(config, "show", str(t["thread_id"]))
+        assert code == EXIT_OK, err
+        for m in shown["messages"]:
+            verdicts[m["subject"]] = [(s["verdict"], s["fingerprint"])
+                                      for s in m["crypto"]["signatures"]]
+    bob_fpr = people.bobs.fingerprint(people.bob.email)
+    assert verdicts == {"Signed": [("good", bob_fpr)], "Changed": [("bad", bob_fpr)]}

@@ -44,6 +44,8 @@ class KeyFacts:
     revoked: bool = False
     expired: bool = False
     expires: int | None = None  # of the primary key; None: never
+    # The primary key's and every subkey's fingerprint (a signature names one).
+    fingerprints: tuple[str, ...] = ()
 
     @property
     def usable(self) -> bool:
@@ -73,7 +75,8 @@ def facts(keydata: bytes, home: Path | None = None) -> KeyFacts | None:
     return KeyFacts(fingerprint=key.fpr.upper(),
                     emails=tuple(canonical(u.email) for u in key.uids if u.email),
                     can_encrypt=bool(valid_encrypting), revoked=bool(key.revoked),
-                    expired=bool(key.expired), expires=int(expires) if expires else None)
+                    expired=bool(key.expired), expires=int(expires) if expires else None,
+                    fingerprints=tuple(str(sub.fpr).upper() for sub in subs))
 
 
 _facts_cache: dict[str, tuple[float, KeyFacts | None]] = {}
@@ -83,6 +86,12 @@ CACHE_SECONDS = 3600.0
 
 def usable(keydata_b64: str, home: Path | None = None) -> bool:
     """Whether a peer's key (base64, as the state keeps it) can be encrypted to."""
+    found = cached_facts(keydata_b64, home)
+    return found is not None and found.usable
+
+
+def cached_facts(keydata_b64: str, home: Path | None = None) -> KeyFacts | None:
+    """`facts` of a key kept as base64, asked of gpg once an hour at most."""
     digest = hashlib.sha256(keydata_b64.encode()).hexdigest()
     now = time.monotonic()
     with _cache_lock:
@@ -95,7 +104,7 @@ def usable(keydata_b64: str, home: Path | None = None) -> bool:
         hit = (now, found)
         with _cache_lock:
             _facts_cache[digest] = hit
-    return hit[1] is not None and hit[1].usable
+    return hit[1]
 
 
 def own_key(home: Path | None, address: str) -> Any:
