@@ -204,12 +204,14 @@ def _throwaway_home() -> Iterator[Path]:
                                    capture_output=True, timeout=10, check=False)
 
 
-_own_cache: dict[tuple[str, str], tuple[float, bytes]] = {}
+_own_cache: dict[tuple[str, str], tuple[float, bytes | None]] = {}
 
 
 def own_keydata(home: Path | None, address: str) -> bytes | None:
     """Our keydata for `address` (None: no usable secret key of ours), kept for a
-    minute: every email sent carries it, and the key rarely changes."""
+    minute, the answer "none" too: every email sent carries it, every send
+    planned asks for it (bridge.crypto.autocrypt_mail.advice), and the key
+    rarely changes (`keys autocrypt-setup` forgets it at once)."""
     cache_key = (str(home), canonical(address))
     now = time.monotonic()
     with _cache_lock:
@@ -217,9 +219,7 @@ def own_keydata(home: Path | None, address: str) -> bytes | None:
     if hit is not None and now - hit[0] < 60.0:
         return hit[1]
     key = own_key(home, address)
-    if key is None:
-        return None
-    data = export_minimal(home, key.fpr, address)
+    data = export_minimal(home, key.fpr, address) if key is not None else None
     with _cache_lock:
         _own_cache[cache_key] = (now, data)
     return data

@@ -120,7 +120,7 @@ def advice(folder: Path, sender: str, recipients: Sequence[str], *,
     if setup is None or not recipients:
         return None
     try:
-        if autocrypt_keys.own_key(setup.home, sender) is None:
+        if autocrypt_keys.own_keydata(setup.home, sender) is None:
             return None
     except Exception:  # GPGME missing or refusing: no recommendation
         return None
