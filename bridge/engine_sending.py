@@ -295,6 +295,14 @@ class SendingVerbs:
         accounts = [(a.name, (a.email or "").lower()) for a in self.accounts]
         return await asyncio.to_thread(status, self.store.path.parent, accounts)
 
+    async def autocrypt_recommendation(self, account: str, to: Sequence[str]) -> str:
+        """Autocrypt's word for a new email from `account` to `to` (their JIDs
+        mapped to addresses): "encrypt", "available", "discourage", "disable";
+        "" when Autocrypt is off. The compose screen starts its toggle from it."""
+        addresses = planned.email_addresses(self.handoff.identity, to)
+        return await asyncio.to_thread(planned.autocrypt_word, self.config, self.store,
+                                       account, addresses)
+
     async def autocrypt_setup(self, account: str | None = None) -> tuple[str, bool]:
         """Our Autocrypt key for an account: its existing OpenPGP key when the
         keyring has one, else a new one made now (Ed25519/Cv25519, through

@@ -455,3 +455,55 @@ async def test_a_peers_signed_mail_is_checked_with_his_autocrypt_key(world, peop
                                       for s in m["crypto"]["signatures"]]
     bob_fpr = people.bobs.fingerprint(people.bob.email)
     assert verdicts == {"Signed": [("good", bob_fpr)], "Changed": [("bad", bob_fpr)]}
+
+
+async def test_compose_starts_encrypted_for_a_mutual_peer_and_says_why(world, people) -> None:
+    """The app: in a new message, leaving To asks Autocrypt; for bob (mutual) the
+    OpenPGP line turns to signed + encrypted and says why, and the email goes
+    encrypted; for carol (no Autocrypt) it stays in clear and says nothing."""
+    from textual.widgets import Input, Label, TextArea
+
+    from bridge.config import load_config
+    from tests.test_app import pilot_until
+    from tuiclient.app import TuiClientApp
+    from tuiclient.screens.compose import NewMessageScreen
+    from tuiclient.screens.main import MainScreen
+
+    raw = people.plain_mail(people.bob, "Hello Alice", "Autocrypt here.",
+                            ["Autocrypt: " + folded(people.bob.email,
+                                                    keydata(people.bobs, people.bob.email),
+                                                    mutual=True)])
+    people.deliver(world, people.bob, raw, "hello")
+    config = people.config(world)
+    await opened(config, world, people.me)  # bob's header is read when it is opened
+    app = TuiClientApp(load_config(config), probe_on_start=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen), 30)
+        for who, encrypted in ((people.carol, False), (people.bob, True)):
+            await pilot.press("c")
+            assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+            compose = app.screen
+
+            def state(c: NewMessageScreen = compose) -> str:
+                return str(c.query_one("#compose-openpgp", Label).render())
+            await pilot.press(*who.email, "tab")
+            if encrypted:
+                assert await pilot_until(pilot, lambda: "signed + encrypted" in state()), \
+                    state()
+                assert "Autocrypt: encrypted by default" in state()
+            else:
+                await pilot.pause(0.5)
+                assert "in clear" in state() and "Autocrypt" not in state(), state()
+                await pilot.press("escape")
+                assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+                continue
+            compose.query_one("#subject", Input).value = "Sealed by default"
+            compose.query_one("#body", TextArea).text = "The word is glockenspiel."
+            await pilot.press("ctrl+s")
+            await until(lambda: raw_mail(world, people.bob), 20, "bob's copy")
+    (wire,) = raw_mail(world, people.bob)
+    assert b"glockenspiel" not in wire
+    people.bobs.import_key(autocrypt.parse(str(email.message_from_bytes(wire)["Autocrypt"])
+                                           ).keydata)
+    inner, status = decrypted(people.bobs, wire)
+    assert "glockenspiel" in inner.as_string() and "[GNUPG:] GOODSIG" in status
