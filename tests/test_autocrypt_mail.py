@@ -507,3 +507,38 @@ async def test_compose_starts_encrypted_for_a_mutual_peer_and_says_why(world, pe
                                            ).keydata)
     inner, status = decrypted(people.bobs, wire)
     assert "glockenspiel" in inner.as_string() and "[GNUPG:] GOODSIG" in status
+
+
+async def test_a_reply_in_the_app_starts_encrypted_to_a_mutual_peer(world, people) -> None:
+    from textual.widgets import Label, TextArea
+
+    from bridge.config import load_config
+    from tests.test_app import go_to_row, listing, pilot_until
+    from tuiclient.app import TuiClientApp
+    from tuiclient.screens.compose import ComposeScreen
+
+    raw = people.plain_mail(people.bob, "Hello Alice", "Autocrypt here.",
+                            ["Autocrypt: " + folded(people.bob.email,
+                                                    keydata(people.bobs, people.bob.email),
+                                                    mutual=True)])
+    people.deliver(world, people.bob, raw, "hello")
+    config = people.config(world)
+    await opened(config, world, people.me)
+    app = TuiClientApp(load_config(config), probe_on_start=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: bool(listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: True)
+        await pilot.press("r")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        compose = app.screen
+
+        def state() -> str:
+            return str(compose.query_one("#compose-openpgp", Label).render())
+        assert await pilot_until(pilot, lambda: "signed + encrypted" in state()), state()
+        assert "Autocrypt" in state()
+        compose.query_one("#body", TextArea).text = "Sealed reply: ocarina."
+        await pilot.press("ctrl+s")
+        await until(lambda: raw_mail(world, people.bob), 20, "bob's copy")
+    (wire,) = raw_mail(world, people.bob)
+    assert b"ocarina" not in wire
+    assert email.message_from_bytes(wire).get_content_type() == "multipart/encrypted"
