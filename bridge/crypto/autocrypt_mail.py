@@ -84,7 +84,10 @@ def outgoing(mail: EmailMessage, folder: Path, account_address: str
     with contextlib.suppress(Exception):  # no header rather than no email
         keydata = autocrypt_keys.own_keydata(setup.home, sender)
     if keydata is not None:
-        mail["Autocrypt"] = autocrypt.format_value(sender, keydata, setup.mutual)
+        value = autocrypt.format_value(sender, keydata, setup.mutual)
+        # The spec: never a header over 10 KiB (a key bloated by signatures).
+        if len("Autocrypt: ") + len(value) + value.count(" ") * 2 <= autocrypt.MAX_HEADER:
+            mail["Autocrypt"] = value
     peers = autocrypt.Peers(folder).all()
     keys = Keys(visible=tuple(dict.fromkeys(addresses(mail, "To", "Cc"))), home=setup.home)
     for address in dict.fromkeys(addresses(mail, "To", "Cc", "Bcc")):
