@@ -59,6 +59,14 @@ async def _gpg_call(call: Callable[..., T], *args: Any) -> T:
         raise EngineError(str(exc)) from exc
 
 
+def email_only(planned_one: outgoing.Protection, fallback: outgoing.Protection,
+               by_chat: bool) -> outgoing.Protection:
+    """Autocrypt's default encryption is about email: it never turns a send that
+    goes by chat (a reply "auto" to a chat line, a new message "auto" that picks
+    chat) into an email; such a send keeps `fallback`, what it was asked."""
+    return fallback if by_chat and planned_one.why == outgoing.AUTOCRYPT else planned_one
+
+
 class SendingVerbs:
     """Sending and the outbox (a part of the Engine; see the module's doc)."""
 
@@ -133,7 +141,9 @@ class SendingVerbs:
         original = self.message(row_id)
         protection = self.protection(sign, encrypt)
         if via != "im":
-            protection = await self.reply_protection(row_id, sign, encrypt)
+            protection = email_only(await self.reply_protection(row_id, sign, encrypt),
+                                    protection, via == "auto"
+                                    and original.transport is Transport.XMPP)
         if history and not protection.encrypt:
             self._no_decrypted_text_in_clear(original)
         if protection.encrypt:
@@ -235,7 +245,10 @@ class SendingVerbs:
             via = "email"
         protection = self.protection(sign, encrypt)
         if via != "im":
-            protection = self.send_protection(account, to, sign, encrypt)
+            planned_one = self.send_protection(account, to, sign, encrypt)
+            if planned_one.why == outgoing.AUTOCRYPT and via == "auto":
+                via = self.auto_via(account, to)
+            protection = email_only(planned_one, protection, via == "im")
         if protection.encrypt:
             via = self._encrypted_via(via)
         if via == "auto":

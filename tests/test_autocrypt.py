@@ -206,3 +206,16 @@ def test_configure_is_per_store(tmp_path: Path) -> None:
     finally:
         ac.configure(tmp_path, None)
     assert not outgoing.autocrypt_on(tmp_path)
+
+
+def test_autocrypt_never_turns_a_chat_send_into_an_email() -> None:
+    from bridge.engine_sending import email_only
+
+    asked = outgoing.Protection()
+    by_autocrypt = outgoing.required(None, asked, conversation_encrypted=False,
+                                     autocrypt="encrypt")
+    assert email_only(by_autocrypt, asked, by_chat=True) == asked
+    assert email_only(by_autocrypt, asked, by_chat=False) == by_autocrypt
+    # An encrypted conversation is another matter: it stays encrypted, by email.
+    by_conversation = outgoing.required(None, asked, conversation_encrypted=True)
+    assert email_only(by_conversation, asked, by_chat=True) == by_conversation
