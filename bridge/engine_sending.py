@@ -312,7 +312,12 @@ class SendingVerbs:
         """Autocrypt's word for a new email from `account` to `to` (their JIDs
         mapped to addresses): "encrypt", "available", "discourage", "disable";
         "" when Autocrypt is off. The compose screen starts its toggle from it."""
-        addresses = planned.email_addresses(self.handoff.identity, to)
+        if not self.config.crypto.autocrypt:
+            return ""
+        try:
+            addresses = planned.email_addresses(self.handoff.identity, to)
+        except (EngineError, ValueError):  # a half-typed address: no word yet
+            return ""
         return await asyncio.to_thread(planned.autocrypt_word, self.config, self.store,
                                        account, addresses)
 

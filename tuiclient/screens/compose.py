@@ -286,7 +286,7 @@ class OpenPGPToggle(ComposeBase):
         that encryption is possible (the spec: offered, not forced)."""
         try:
             word = await client_app(self).engine.autocrypt_recommendation(account, to)
-        except EngineError:
+        except Exception:  # whatever was typed, compose goes on: no word, no change
             word = ""
         if word == self.autocrypt:
             return
