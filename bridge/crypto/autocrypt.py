@@ -21,8 +21,12 @@ Where it is fed: `observe` from `bridge.mail.sync_bodies` when an email's body
 is fetched (its raw bytes are then at hand; the spec allows receive or display
 time), `observe_gossip` when an encrypted email is opened (gossip lives inside
 the encryption). Where it is used: `recommend` feeds
-`bridge.crypto.outgoing.required`; `stamp` puts our header on every email the
-account sends (bridge.crypto.outgoing.prepare).
+`bridge.crypto.outgoing.required`; `format_value` is our header on every email
+the account sends (bridge.crypto.autocrypt_mail.outgoing, called by
+bridge.crypto.outgoing.prepare).
+
+Not done: the Autocrypt Setup Message (moving the key to another program) and
+Autocrypt-Draft-State; a user's key already lives in their keyring.
 """
 
 from __future__ import annotations
