@@ -328,10 +328,14 @@ class SendingVerbs:
         user's command."""
         from .crypto import autocrypt_keys
 
+        names = [a.name for a in self.accounts]
+        if not names:
+            raise EngineError(refuse.no_accounts())
+        if account is not None and account not in names:
+            raise EngineError(refuse.unknown_account(account, names))
         cfg = next((a for a in self.accounts if account in (None, a.name) and a.email), None)
         if cfg is None or not cfg.email:
-            raise EngineError(f"no account {account!r} with an email address" if account
-                              else "no account with an email address")
+            raise EngineError(refuse.no_email_address(account or names[0]))
         home, address = self.config.crypto.gnupg_home, cfg.email
         key = await _gpg_call(autocrypt_keys.own_key, home, address)
         if key is not None:
