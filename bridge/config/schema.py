@@ -195,6 +195,11 @@ class CryptoPolicy:
     # What every email does unless the send says otherwise (--sign, --no-encrypt...).
     sign: bool = False
     encrypt: bool = False
+    # Autocrypt Level 1 (bridge.crypto.autocrypt): send our key in an Autocrypt
+    # header, keep what peers send, encrypt by default when both sides prefer it.
+    autocrypt: bool = False
+    # Our Autocrypt `prefer-encrypt=mutual` (false: "nopreference", the spec's default).
+    autocrypt_prefer_encrypt: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import EncryptionRefused
+
+if TYPE_CHECKING:
+    from .autocrypt_mail import Keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +105,19 @@ CONVERSATION = "the conversation is encrypted (its last email was)"
 PREFERRED = "you prefer encryption for this contact (`keys prefer`)"
 
 
+AUTOCRYPT = ("you and every recipient prefer encryption and have each other's keys "
+             "(Autocrypt prefer-encrypt=mutual)")
+
+
 def required(asked: Protection | None, default: Protection, *,
-             conversation_encrypted: bool, preference: str = "") -> Protection:
+             conversation_encrypted: bool, preference: str = "",
+             autocrypt: str = "") -> Protection:
     """What a send must be, decided once when it is planned. In order: the user's
     explicit choice (--encrypt, --no-encrypt, the compose toggle); an encrypted
     conversation (its last email was) is answered encrypted; the contact's
-    preference (`keys prefer`: encrypt, sign or clear); the [crypto] defaults.
+    preference (`keys prefer`: encrypt, sign or clear); Autocrypt's
+    recommendation (`autocrypt`: "encrypt" encrypts by default; "available"
+    and weaker only offer it, bridge.crypto.autocrypt); the [crypto] defaults.
     `asked`: what the send verb set (None: a verb that sets nothing)."""
     base = asked if asked is not None else default
     if base.explicit:
@@ -120,6 +131,9 @@ def required(asked: Protection | None, default: Protection, *,
     if preference == "clear":
         return dataclasses.replace(base, sign=False, encrypt=False,
                                    why="you prefer clear for this contact")
+    if autocrypt == "encrypt" and not base.encrypt:
+        # Autocrypt's encrypted mail is signed too (its "Message Encryption").
+        return dataclasses.replace(base, encrypt=True, sign=True, why=AUTOCRYPT)
     return dataclasses.replace(base, why=BY_CONFIG if base.encrypt else "")
 
 
@@ -128,23 +142,46 @@ def recipients_of(mail: EmailMessage) -> list[str]:
     return [addr for _name, addr in getaddresses([str(f) for f in fields]) if addr]
 
 
-def seal(mail: EmailMessage, account_address: str) -> EmailMessage:
+def autocrypt_on(folder: Path) -> bool:
+    """Whether emails sent from the store in `folder` carry an Autocrypt header."""
+    from .autocrypt import setup_for
+
+    return setup_for(folder) is not None
+
+
+def prepare(mail: EmailMessage, account_address: str, folder: Path) -> EmailMessage:
+    """`mail` ready to be queued: with our Autocrypt header when Autocrypt is on
+    for the store in `folder`, then sealed as the current request wants
+    (`seal`). Runs in a thread (GPGME)."""
+    from . import autocrypt_mail
+
+    mail, autocrypt_keys = autocrypt_mail.outgoing(mail, folder, account_address)
+    if current() is None:
+        return mail
+    return seal(mail, account_address, autocrypt_keys)
+
+
+def seal(mail: EmailMessage, account_address: str,
+         autocrypt: Keys | None = None) -> EmailMessage:
     """`mail` as the current request wants it (unchanged when nothing was asked),
     signed as its From address (else `account_address`). EncryptionRefused when
     someone has no key, or no secret key signs for the sender; the OpenPGP port's
-    other failures too, in words."""
+    other failures too, in words. `autocrypt`: the Autocrypt peers' keys and
+    gossip for this mail (bridge.crypto.autocrypt_mail.Keys), if it is on."""
     protection = current()
     if protection is None or not protection.wanted:
         return mail
     from_ = getaddresses([str(v) for v in mail.get_all("From", [])])
     sender = next((addr for _name, addr in from_ if addr), account_address)
+    from .autocrypt_mail import Keys
     from .openpgp import MissingKeys, OpenPGP, OpenPGPError
     from .pgpmime import protect
 
     port = OpenPGP(protection.home)
     recipients = recipients_of(mail)
+    keys = autocrypt if autocrypt is not None else Keys()
     if protection.encrypt:
-        missing = port.missing_keys(recipients)
+        missing = [a for a in port.missing_keys(recipients) if a not in keys.peers]
         if missing:
             raise EncryptionRefused(
                 "not sent: cannot encrypt to " + ", ".join(missing)
@@ -157,7 +194,9 @@ def seal(mail: EmailMessage, account_address: str) -> EmailMessage:
             mail.replace_header("Subject", real)
     try:
         return protect(mail, port, sender=sender, recipients=recipients,
-                       sign=protection.sign, encrypt=protection.encrypt)
+                       sign=protection.sign, encrypt=protection.encrypt,
+                       key_files=keys.peers or None,
+                       gossip=keys.gossip(port, recipients) if protection.encrypt else ())
     except MissingKeys as exc:
         raise EncryptionRefused(f"not sent: {exc}", exc.missing) from exc
     except OpenPGPError as exc:

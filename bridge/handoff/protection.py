@@ -74,8 +74,23 @@ def requirement(config: Config, store: Store, identity: Identity, account: str,
     """What a send in `thread_id` to `people` must be. `asked`: what the send
     verb requested (default: whatever the current send set)."""
     asked = outgoing.current() if asked is None else asked
-    preference = Preferences(store.path.parent).strongest(email_addresses(identity, people))
+    addresses = email_addresses(identity, people)
+    preference = Preferences(store.path.parent).strongest(addresses)
     return outgoing.required(asked, default(config),
                              conversation_encrypted=thread_encrypted(store, account,
                                                                      thread_id),
-                             preference=preference)
+                             preference=preference,
+                             autocrypt=autocrypt_word(config, store, account, addresses))
+
+
+def autocrypt_word(config: Config, store: Store, account: str,
+                   addresses: Sequence[str]) -> str:
+    """Autocrypt's recommendation for an email from `account` to `addresses`
+    ("" when Autocrypt is off): bridge.crypto.autocrypt_mail.advice."""
+    if not config.crypto.autocrypt or not addresses:
+        return ""
+    from ..crypto.autocrypt_mail import advice
+
+    sender = next((a.email for a in config.accounts if a.name == account and a.email), "")
+    found = advice(store.path.parent, sender, addresses) if sender else None
+    return found.recommendation.value if found is not None else ""

@@ -168,9 +168,11 @@ class MailTransport:
     async def send_leg(self, mail: EmailMessage, msg_id: str) -> int:
         """Put an email in the outbox (durably) and send it as soon as possible.
         Signed and/or encrypted first when the send asked for it (bridge.crypto:
-        EncryptionRefused before anything is queued when it cannot be)."""
-        if outgoing.current() is not None:
-            mail = await asyncio.to_thread(outgoing.seal, mail, self.cfg.email or "")
+        EncryptionRefused before anything is queued when it cannot be), with our
+        Autocrypt header when Autocrypt is on."""
+        folder = self.store.path.parent
+        if outgoing.current() is not None or outgoing.autocrypt_on(folder):
+            mail = await asyncio.to_thread(outgoing.prepare, mail, self.cfg.email or "", folder)
         sender = self.sender
         outbox_id = sender.queue(mail, msg_id)
         await self.send_due(sender)

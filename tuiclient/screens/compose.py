@@ -129,8 +129,20 @@ class ComposeScreen(OpenPGPToggle):
         if self.to_email:
             self.fill_addresses(self.draft.reply_all)
             self.query_one("#quote", TextArea).text = self.engine_fields(False).quote
+            self.ask_autocrypt()
         self.query_one("#body", TextArea).focus()
         self.call_after_refresh(self.note_stake)
+
+    def ask_autocrypt(self) -> None:
+        """Autocrypt's word for the reply's To and Cc (bridge.crypto.autocrypt)."""
+        typed = self.addresses("#reply-to") + self.addresses("#reply-cc")
+        to = [a for _n, a in getaddresses(typed) if a]
+        self.run_worker(self.offer_autocrypt(self.draft.message.account, to),
+                        exclusive=True, group="autocrypt")
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        if event.input.id in ("reply-to", "reply-cc"):
+            self.ask_autocrypt()
 
     def fill_addresses(self, reply_all: bool) -> None:
         """To and Cc as the engine addresses the reply (to the sender, or all)."""
@@ -288,6 +300,14 @@ class NewMessageScreen(OpenPGPToggle):
         self.show_email_fields()
         self.query_one("#to" if not self.to else "#body").focus()
         self.call_after_refresh(self.note_stake)
+        if self.to:
+            self.run_worker(self.offer_autocrypt(self.account, self.recipients()))
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        """Leaving To: Autocrypt's word for who is in it (an email only)."""
+        if event.input.id == "to" and self.by_email():
+            self.run_worker(self.offer_autocrypt(self.account, self.recipients()),
+                            exclusive=True, group="autocrypt")
 
     def own_addresses(self) -> list[str]:
         """The From choices: the account's address, then its aliases (config)."""

@@ -295,6 +295,10 @@ class ComposeBase(Screen):
 # ctrl+g walks through what OpenPGP does to the email (G for GnuPG; TextArea and the
 # app leave it free): as mutt's compose menu offers sign, encrypt, both, or neither.
 OPENPGP_STEPS = ((False, False), (True, False), (True, True), (False, True))
+# What the OpenPGP line adds for Autocrypt's recommendation (bridge.crypto.autocrypt).
+AUTOCRYPT_WORDS = {"encrypt": "  · Autocrypt: encrypted by default (both prefer it)",
+                   "available": "  · Autocrypt: encryption available",
+                   "discourage": "  · Autocrypt: encryption possible, they may not read it"}
 
 
 class OpenPGPToggle(ComposeBase):
@@ -303,6 +307,10 @@ class OpenPGPToggle(ComposeBase):
 
     BINDINGS = [Binding("ctrl+g", "openpgp", "sign/encrypt", priority=True)]
     openpgp: tuple[bool, bool] = (False, False)  # (sign, encrypt)
+    # Autocrypt's word for the recipients typed ("" when off); once the user
+    # pressed ctrl+g, it no longer changes the choice.
+    autocrypt: str = ""
+    chose_openpgp: bool = False
 
     def openpgp_label(self) -> Label:
         p = client_app(self).engine.protection()
@@ -315,9 +323,29 @@ class OpenPGPToggle(ComposeBase):
         return Text.assemble(("OpenPGP: ", "bold"),
                              (words or "in clear", "green" if encrypt else
                               "yellow" if sign else "dim"),
-                             ("  (ctrl+g changes it)", "dim"))
+                             ("  (ctrl+g changes it)", "dim"),
+                             (AUTOCRYPT_WORDS.get(self.autocrypt, ""), "dim"))
+
+    async def offer_autocrypt(self, account: str, to: Sequence[str]) -> None:
+        """Ask Autocrypt about these recipients: "encrypt" turns signed +
+        encrypted on, unless the user chose with ctrl+g; "available" only says
+        that encryption is possible (the spec: offered, not forced)."""
+        try:
+            word = await client_app(self).engine.autocrypt_recommendation(account, to)
+        except Exception:  # whatever was typed, compose goes on: no word, no change
+            word = ""
+        if word == self.autocrypt:
+            return
+        self.autocrypt = word
+        if not self.chose_openpgp:
+            default = client_app(self).engine.protection()
+            self.openpgp = (True, True) if word == "encrypt" else (default.sign,
+                                                                   default.encrypt)
+        with contextlib.suppress(NoMatches):
+            self.query_one("#compose-openpgp", Label).update(self.openpgp_words())
 
     def action_openpgp(self) -> None:
+        self.chose_openpgp = True
         at = OPENPGP_STEPS.index(self.openpgp) if self.openpgp in OPENPGP_STEPS else 0
         self.openpgp = OPENPGP_STEPS[(at + 1) % len(OPENPGP_STEPS)]
         self.query_one("#compose-openpgp", Label).update(self.openpgp_words())
