@@ -1,11 +1,15 @@
 """`tuiclient`: open the app, or run a command without a screen.
 
-Commands never import Textual, so they run where no terminal UI can.
+Commands never import Textual, so they run where no terminal UI can. The app's own
+command line (nothing, or only `--config FILE`) is read without the commands'
+parser, whose verbs the app does not need (`app_config`); anything else goes
+through that parser.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -29,10 +33,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from bridge.headless.cli import parse
+def app_config(argv: list[str]) -> tuple[bool, Path | None]:
+    """(True, the --config path or None) when `argv` opens the app and nothing else:
+    `[]`, `--config FILE` or `--config=FILE`, as the whole parser reads them; else
+    (False, None) and the whole parser reads it (a command, --help, an error)."""
+    if not argv:
+        return True, None
+    if len(argv) == 2 and argv[0] == "--config" and not argv[1].startswith("-"):
+        return True, Path(argv[1])
+    if len(argv) == 1 and argv[0].startswith("--config=") and len(argv[0]) > 9:
+        return True, Path(argv[0][9:])
+    return False, None
 
-    args = parse(build_parser(), argv)
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    app, path = app_config(argv)
+    if app:
+        args = argparse.Namespace(config=path, command=None)
+        # The start allocates much and frees little (imports, CSS, the first
+        # screen): no collection until the first frame (TuiClientApp.when_drawn).
+        gc.disable()
+    else:
+        from bridge.headless.cli import parse
+
+        args = parse(build_parser(), argv)
     from bridge.config import ConfigError, check_ca_files, describe, load_config
 
     try:
@@ -59,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from tuiclient.app import TuiClientApp
 
-    TuiClientApp(config).run()
+    tui = TuiClientApp(config)
+    tui.when_drawn.append(gc.enable)
+    tui.run()
     return EXIT_OK
 
 
