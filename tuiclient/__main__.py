@@ -47,13 +47,22 @@ def app_config(argv: list[str]) -> tuple[bool, Path | None]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A start allocates much and frees little (imports, the parser; the app's CSS
+    # and first screen): no garbage collection until the app's first frame
+    # (TuiClientApp.when_drawn) or until a command has loaded what it runs
+    # (bridge.headless.cli.main); on again at the latest when this returns.
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        gc.enable()
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     app, path = app_config(argv)
     if app:
         args = argparse.Namespace(config=path, command=None)
-        # The start allocates much and frees little (imports, CSS, the first
-        # screen): no collection until the first frame (TuiClientApp.when_drawn).
-        gc.disable()
     else:
         from bridge.headless.cli import parse
 
