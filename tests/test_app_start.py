@@ -48,3 +48,25 @@ def test_the_app_path_loads_no_command_module():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_after_the_first_frame_the_collector_is_on_and_the_start_frozen_later():
+    """settle_garbage (called at the app's first frame): collection on at once;
+    its timer collects and freezes what the start built. In a fresh interpreter,
+    not to freeze the test process."""
+    code = (
+        "import gc, sys\n"
+        "from tuiclient.__main__ import FREEZE_AFTER, settle_garbage\n"
+        "timers = []\n"
+        "class App:\n"
+        "    def set_timer(self, delay, callback, name=None):\n"
+        "        timers.append((delay, callback))\n"
+        "gc.disable()\n"
+        "settle_garbage(App())\n"
+        "assert gc.isenabled() and gc.get_freeze_count() == 0\n"
+        "assert [d for d, _ in timers] == [FREEZE_AFTER]\n"
+        "timers[0][1]()\n"
+        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
