@@ -1,7 +1,6 @@
 """What a command line loads before it runs: `--help` (and any usage error) builds
 the parser without asyncio, the store, the identity layer or the engine; the
-garbage collector, held off while a process starts, is on again whatever the
-command did."""
+garbage collector (held off while the app starts) is on after every command."""
 
 from __future__ import annotations
 

@@ -41,7 +41,6 @@ verbs and their helpers are modules of their own:
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import sys
 from collections.abc import Awaitable, Callable
@@ -302,10 +301,6 @@ def main(args: argparse.Namespace, config: Config) -> int:
             return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
         if args.command in ("watch", "serve", "run"):
             stop_on_signals(h.stop)
-        # Everything the command needs is loaded: collect garbage again (the
-        # process start holds it off while importing, tuiclient.__main__).
-        handlers()
-        gc.enable()
         outcome = Outcome(EXIT_FAILED)
         try:
             outcome = await execute(h, args)
