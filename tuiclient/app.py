@@ -94,6 +94,9 @@ class TuiClientApp(App):
         self._title_timer: Timer | None = None
         self.auto_away = AutoAway(self.engine, config.chat, self._auto_away_send)
         self._idle_timer: Timer | None = None
+        # Called once the first frame is on the terminal (`python -m tuiclient`
+        # holds the garbage collector off until then).
+        self.when_drawn: list[Callable[[], None]] = []
         self.engine.events.subscribe(self.feed)
         if config.keys:
             self.set_keymap(keymap(config.keys))
@@ -105,6 +108,7 @@ class TuiClientApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
+        self.call_after_refresh(self._drawn)
         self.call_after_refresh(self.show_bound_keys)
         self.tell_clashes()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -119,6 +123,11 @@ class TuiClientApp(App):
             self.call_after_refresh(self._start_worker)
         elif self.probe_on_start:
             self.probe()
+
+    def _drawn(self) -> None:
+        for call in self.when_drawn:
+            call()
+        self.when_drawn.clear()
 
     def _start_worker(self) -> None:
         self.run_worker(self._start(), name="engine", group="engine")

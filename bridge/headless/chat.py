@@ -11,10 +11,9 @@ not ours) is exit 1 with the reason; bad arguments exit 2.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import WHEN_AWAY, EngineError
 from ..model import DeliveryState, Message
@@ -28,6 +27,9 @@ from .outcome import (
     CommandError,
     Outcome,
 )
+
+if TYPE_CHECKING:  # asyncio where a verb waits: `--help` builds the parser without it
+    import asyncio
 
 
 class Headless(Protocol):
@@ -240,6 +242,8 @@ async def cmd_quote(h: Headless, a: argparse.Namespace) -> Outcome:
         # line (which imports this module) must not load it (cli.py does the same).
         from .host import settle
         return await settle(h.engine, result, a.wait, h.stop)
+    import asyncio
+
     sent = result.chat[0]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, a.wait)
