@@ -68,6 +68,22 @@ DELIVERY_WORDS = {"sent": "sent", "delivered": "delivered", "read": "read",
                   "failed": "could not be sent"}
 
 
+def terminal_gone() -> bool:
+    """Whether the terminal the app draws on has hung up: a hung-up tty answers
+    every request with an error (EIO), a live one answers tcgetattr."""
+    import sys
+    import termios
+
+    stream = sys.__stderr__  # where Textual draws
+    if stream is None:
+        return True
+    try:
+        termios.tcgetattr(stream.fileno())
+    except (termios.error, OSError, ValueError):
+        return True
+    return False
+
+
 class TuiClientApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere too
     # Defaults that a screen's own DEFAULT_CSS may override (see app.tcss, dialogs).
@@ -112,9 +128,8 @@ class TuiClientApp(App):
         self.call_after_refresh(self.show_bound_keys)
         self.tell_clashes()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            # SIGHUP reads the config again, as daemons do (not on every platform).
-            asyncio.get_running_loop().add_signal_handler(
-                signal.SIGHUP, lambda: self.call_later(self.reload_config))
+            # SIGHUP: the terminal hung up, or a reload (not on every platform).
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
         self.count_unread_soon()
         self._auto_away_timer()
         if self.start_engine:
@@ -147,6 +162,18 @@ class TuiClientApp(App):
                               events.MouseScrollUp)):
             self.auto_away.touched()  # not idle: back from auto-away
         await super().on_event(event)
+
+    def _hangup(self) -> None:
+        """SIGHUP means two things. With the terminal gone (tmux killed, an ssh
+        session dropped), the app ends as on ctrl+q, so what is being written is
+        kept on disk (the compose screens' unmount) instead of an app running on
+        with nobody to see it; with the terminal still there, the user asks to
+        read the config again, as daemons do."""
+        if not self.is_headless and terminal_gone():
+            log.warning("the terminal hung up: closing")
+            self.exit(return_code=1)
+            return
+        self.call_later(self.reload_config)
 
     def _auto_away_send(self, job: Awaitable[object]) -> None:
         self.run_worker(job, name="auto-away", group="auto-away")
