@@ -282,7 +282,14 @@ class MainScreen(Screen):
 
     @on(Timeline.OptionSelected)
     def timeline_enter(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a chat line enters the chat input, replying to that line (as `i`
+        does); on an email, the message pane (a narrow screen shows it alone). The
+        input is reached only so: the timeline's own keys (j, k, g, G…) never type."""
         event.stop()
+        m = self.query_one(Timeline).current
+        if m is not None and m.transport is Transport.XMPP:
+            self.replying.start(m, "im", False)
+            return
         self.show_pane("message")
 
     # -- marks ----------------------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""The interaction model's remaining points (issue 21), with Pilot against the real
+servers: Enter on a chat line enters the chat input and a stray `j` on the timeline
+is never typed nor sent; a line that did not go comes back to its own conversation
+with its options; cancelling a prompt keeps what was chosen.
+
+alice uses the app; bob uses a plain slixmpp client (what he receives is what
+any client would), carol sends her email with smtplib.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.others import person, plain, send_email
+from tests.test_app import alice_app, go_to_row, listing, notes, pilot_until, wait_until
+from tuiclient.screens.main import MainScreen
+from tuiclient.screens.prompts import DeferScreen, ReplyOptionsScreen
+from tuiclient.widgets.conversation import ChatReply, Timeline
+from tuiclient.widgets.conversation_list import key_of
+
+pytestmark = pytest.mark.servers
+
+
+def main_of(app) -> MainScreen:
+    main = app.main_screen()
+    assert main is not None
+    return main
+
+
+async def test_enter_on_a_chat_line_enters_the_input_and_stray_j_is_never_sent(
+        world, tmp_path, running):
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        bob_x.send(alice.jid, "Lunch today?")
+        bob_x.send(alice.jid, "Or tomorrow?")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Or tomorrow?"
+                                                    for t in listing(app).rows))
+        await go_to_row(pilot, app, lambda t: t.snippet == "Or tomorrow?")
+        await pilot.press("enter")
+        main = main_of(app)
+        timeline, chat_input = main.query_one(Timeline), main.query_one(ChatReply)
+        assert await pilot_until(pilot, lambda: timeline.has_focus
+                                 and len(timeline.messages) == 2)
+        # Stray navigation keys on the timeline: they move, they never type.
+        await pilot.press("j", "j", "k", "g", "G", "j", "k", "k")
+        await pilot.pause()
+        assert timeline.has_focus and chat_input.value == ""
+        assert timeline.current is not None and timeline.current.text == "Lunch today?"
+        # Enter on the line: the chat input, replying to it.
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: chat_input.has_focus)
+        assert main.draft is not None and main.draft.message.text == "Lunch today?"
+        await pilot.press(*"yes", "enter")
+        assert await wait_until(lambda: bob_x.bodies() == ["yes"]), bob_x.bodies()
+        # Esc leaves the input; j there moves again and sends nothing.
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: timeline.has_focus)
+        await pilot.press("j", "k", "j")
+        await pilot.pause(1.0)
+        assert bob_x.bodies() == ["yes"] and chat_input.value == ""
+
+
+async def test_a_line_not_sent_comes_back_to_its_own_conversation_with_its_options(
+        world, tmp_path, running):
+    """bob is away: the defer prompt; the user has meanwhile opened carol's
+    conversation; Esc: carol's input stays empty, bob's gets the line back, and
+    the history chosen for it is still chosen."""
+    _, xmpp = running
+    alice, bob, carol = person(world, "alice"), person(world, "bob"), person(world, "carol")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    bob_x.set_presence("away", "At the dentist")
+    send_email(world, carol, [alice.email], [], "Minutes", "The minutes are attached.")
+    app = alice_app(world, tmp_path, alice, bob, carol)
+    async with app.run_test(size=(140, 40)) as pilot:
+        bob_x.send(alice.jid, "Call me back?")
+        assert await pilot_until(pilot, lambda: {"Call me back?", "Minutes"} <= {
+            x for t in listing(app).rows for x in (t.snippet, t.subject)}, 30)
+        rows = listing(app).rows
+        bob_row = next(t for t in rows if t.snippet == "Call me back?")
+        carol_row = next(t for t in rows if t.subject == "Minutes")
+        await go_to_row(pilot, app, lambda t: t is bob_row or t.snippet == "Call me back?")
+        await pilot.press("enter")
+        main = main_of(app)
+        chat_input = main.query_one(ChatReply)
+        assert await pilot_until(pilot, lambda: main.query_one(Timeline).has_focus)
+        await pilot.press("i")
+        assert chat_input.has_focus
+        # Options first: with the history. Then Esc on a second visit keeps it.
+        await pilot.press("ctrl+o")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, ReplyOptionsScreen))
+        await pilot.pause()
+        await pilot.press("space", "ctrl+s")  # history
+        assert await pilot_until(pilot, lambda: not isinstance(app.screen, ReplyOptionsScreen))
+        assert main.draft is not None and main.draft.history
+        await pilot.press(*"at five")
+        await pilot.press("ctrl+o")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, ReplyOptionsScreen))
+        await pilot.pause()
+        await pilot.press("space")  # unticked here, then cancelled
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: not isinstance(app.screen, ReplyOptionsScreen))
+        assert main.draft is not None and main.draft.history
+        assert chat_input.value == "at five" and chat_input.has_focus
+
+        # Cancelled with bob's conversation open: the line and its history stay.
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, DeferScreen))
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: not isinstance(app.screen, DeferScreen))
+        assert await pilot_until(pilot, lambda: chat_input.value == "at five")
+        assert main.draft is not None and main.draft.history
+        assert bob_x.bodies() == []
+
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, DeferScreen))
+        # The send waits on the prompt; the user is elsewhere by now (the prompt
+        # of a send begun before moving on): carol's conversation is open.
+        main.open_thread(carol_row)
+        await pilot.pause()
+        assert main.open_key == key_of(carol_row) and chat_input.value == ""
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: "Reply not sent." in notes(app))
+        await pilot.pause()
+        assert main.open_key == key_of(carol_row)
+        assert chat_input.value == ""  # not in carol's input
+        main.open_thread(bob_row)
+        assert await pilot_until(pilot, lambda: chat_input.value == "at five")
+        assert bob_x.bodies() == []
