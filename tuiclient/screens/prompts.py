@@ -17,6 +17,7 @@ from bridge.identity import Resolution
 from bridge.model import Attachment, ContactPresence
 from tuiclient.drafts import ReplyDraft
 from tuiclient.format import PRESENCE_DOT, one_line, size
+from tuiclient.keys import moving
 from tuiclient.widgets.ticks import Checklist, Tick
 
 
@@ -135,7 +136,8 @@ class ReplyOptionsScreen(ModalScreen[ReplyDraft | None]):
     """Reply to all, include history, choose attachments (a checklist of the
     thread's files)."""
 
-    BINDINGS = [Binding("ctrl+s", "done", "done"), Binding("escape", "cancel", "cancel")]
+    BINDINGS = [Binding("ctrl+s", "done", "done"), Binding("escape", "cancel", "cancel"),
+                *moving("step(1)", "step(-1)", "step(-1000)", "step(1000)")]
 
     def __init__(self, draft: ReplyDraft, several: bool,
                  files: Sequence[Attachment]) -> None:
@@ -162,6 +164,15 @@ class ReplyOptionsScreen(ModalScreen[ReplyDraft | None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         (self.action_done if event.button.id == "done" else self.action_cancel)()
+
+    def action_step(self, by: int) -> None:
+        """j/k: the next or previous choice (a box, the file list, a button); g/G
+        the first or last. In the file list j/k move through the files."""
+        stops = [w for w in self.query("Tick, Checklist, Button") if w.focusable]
+        if not stops:
+            return
+        at = stops.index(self.focused) if self.focused in stops else 0
+        stops[max(0, min(len(stops) - 1, at + by))].focus()
 
     def action_done(self) -> None:
         self.draft.reply_all = self.query_one("#reply-all", Checkbox).value

@@ -24,9 +24,9 @@ from bridge.events import PresenceChanged, RosterChanged
 from tuiclient.appref import client_app
 from tuiclient.engine_events import EngineEvents
 from tuiclient.format import PRESENCE_DOT, one_line
-from tuiclient.keys import bind
 from tuiclient.screens.attachments import handler, needs_terminal, open_detached
 from tuiclient.screens.chat_prompts import AskScreen
+from tuiclient.widgets.moving import Table
 
 AVATAR_MARK = "▣"  # the contact has an avatar (v opens it)
 
@@ -63,8 +63,8 @@ def _row_key(account: str, jid: str) -> str:
     return f"{account}\n{jid}"
 
 
-class RosterTable(DataTable):
-    BINDINGS = [bind("down", "cursor_down", show=False), bind("up", "cursor_up", show=False)]
+class RosterTable(Table):  # j/k/g/G: tuiclient/widgets/moving.py
+    pass
 
 
 class RosterScreen(Screen[str | None]):
