@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import pytest
 from textual.color import Color
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 from textual.widgets._toast import Toast
 
 from bridge.config import load_config
@@ -173,17 +173,39 @@ async def test_enter_on_a_contact_opens_the_conversation_with_them(world, tmp_pa
         assert timeline.has_focus
 
 
-async def test_command_line_completes_and_runs_the_same_actions(world, tmp_path):
+async def test_command_line_completes_and_runs_the_same_actions(world, tmp_path, running):
     assert complete("ou", ["outbox", "servers"]) == "outbox "
     assert complete("re", ["reply", "reply-all"], 1) == "reply-all "
-    alice = person(world, "alice")
-    app = alice_app(world, tmp_path, alice)
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    bob_x.set_presence("away", "Out")
+    app = alice_app(world, tmp_path, alice, bob)
     async with app.run_test(size=(120, 30)) as pilot:
+        # Three lines kept for bob, who is away: three rows in the outbox.
+        assert await pilot_until(pilot, lambda: app.engine.availability(
+            alice.name, bob.jid).availability.value == "away")
+        for words in ("one", "two", "three"):
+            await app.engine.send_message(alice.name, [bob.jid], words, via="im",
+                                          when_away="defer")
         await pilot.press("colon")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, CommandLine))
         await pilot.press("o", "u", "tab", "enter")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, OutboxScreen))
-        # j/k/g/G in the outbox table too (no error with no rows).
+        # j/k/g/G in the outbox table too (no error with no rows), with rows: the
+        # cursor moves.
+        table = app.screen.query_one("#outbox-table", DataTable)
+        assert await pilot_until(pilot, lambda: table.row_count == 3)
+        assert table.cursor_row == 0
+        await pilot.press("j")
+        assert table.cursor_row == 1
+        await pilot.press("k")
+        assert table.cursor_row == 0
+        await pilot.press("G")
+        assert table.cursor_row == 2
+        await pilot.press("g")
+        assert table.cursor_row == 0
         await pilot.press("j", "k", "g", "G", "escape")
         await pilot.press("colon", *"nonsense", "enter")
         assert await pilot_until(pilot, lambda: "no command" in str(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.events import SyncProgress
 from tests.others import person, plain, send_email
 from tests.test_app import alice_app, go_to_row, listing, notes, pilot_until, wait_until
 from tuiclient.screens.main import MainScreen
@@ -131,3 +132,37 @@ async def test_a_line_not_sent_comes_back_to_its_own_conversation_with_its_optio
         main.open_thread(bob_row)
         assert await pilot_until(pilot, lambda: chat_input.value == "at five")
         assert bob_x.bodies() == []
+
+
+async def test_a_real_sync_of_new_mail_ends_in_synced(world, tmp_path):
+    """New mail while the app runs: IMAP IDLE tells, the engine resyncs INBOX and
+    says "1/1" as it stores it; the status bar then reads "synced INBOX", not
+    "sync INBOX 1/1" for ever (a resync tells nothing after its last batch)."""
+    alice, bob = person(world, "alice"), person(world, "bob")
+    send_email(world, bob, [alice.email], [], "Before", "Already there.")
+    app = alice_app(world, tmp_path, alice, bob)
+    phases: list[tuple[str, int, int, str]] = []
+    note = app.note
+
+    def noting(event) -> None:
+        note(event)
+        if isinstance(event, SyncProgress) and event.account == alice.name:
+            phases.append((event.phase, event.done, event.total,
+                           app.sync_state[alice.name]))
+
+    app.note = noting  # type: ignore[method-assign]  # the events as the app keeps them
+    async with app.run_test(size=(150, 30)) as pilot:
+        bar = lambda: str(main_of(app).query_one("#status").render())  # noqa: E731
+        assert await pilot_until(pilot, lambda: any(t.subject == "Before"
+                                                    for t in listing(app).rows), 30)
+        assert await pilot_until(pilot, lambda: "synced Archive" in bar(), 30), (bar(), phases)
+        phases.clear()
+        send_email(world, bob, [alice.email], [], "After", "Just came.")
+        assert await pilot_until(pilot, lambda: any(t.subject == "After"
+                                                    for t in listing(app).rows), 30)
+        assert await pilot_until(pilot, lambda: any(
+            p[0] == "resync" and p[1] == p[2] for p in phases)), phases
+        # The last word of the real sync: synced, on the bar as in the app.
+        assert await pilot_until(pilot, lambda: "synced INBOX" in bar()), (bar(), phases)
+        assert app.sync_state[alice.name] == "synced INBOX"
+        assert "sync INBOX 1/1" not in bar()
