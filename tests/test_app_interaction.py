@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.config import load_config
 from bridge.events import SyncProgress
-from tests.others import person, plain, send_email
+from tests.conftest import password_command
+from tests.others import contacts_toml, person, plain, send_email
 from tests.test_app import alice_app, go_to_row, listing, notes, pilot_until, wait_until
+from tuiclient.app import TuiClientApp
 from tuiclient.screens.main import MainScreen
 from tuiclient.screens.prompts import DeferScreen, ReplyOptionsScreen
 from tuiclient.widgets.conversation import ChatReply, Timeline
@@ -166,3 +169,33 @@ async def test_a_real_sync_of_new_mail_ends_in_synced(world, tmp_path):
         assert await pilot_until(pilot, lambda: "synced INBOX" in bar()), (bar(), phases)
         assert app.sync_state[alice.name] == "synced INBOX"
         assert "sync INBOX 1/1" not in bar()
+
+
+async def test_a_thread_under_two_accounts_says_which_in_its_title(world, tmp_path):
+    """bob writes to both of the user's addresses (two accounts in one app): the
+    same conversation is under each; its title says which account it is; a
+    conversation under one account only says nothing more."""
+    alice, dana, bob = person(world, "alice"), person(world, "dana"), person(world, "bob")
+    send_email(world, bob, [alice.email, dana.email], [], "Both of you", "Read this.")
+    send_email(world, bob, [alice.email], [], "Only alice", "Just you.")
+    path = tmp_path / "config.toml"
+    second = world.client_config(dana, password_command(tmp_path, dana))
+    second = second[second.index("[[accounts]]"):]
+    path.write_text(world.client_config(alice, password_command(tmp_path, alice)) + "\n"
+                    + second + contacts_toml(bob))
+    app = TuiClientApp(load_config(path), probe_on_start=False)
+    async with app.run_test(size=(150, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: sum(
+            t.subject == "Both of you" for t in listing(app).rows) == 2, 30)
+        main = main_of(app)
+        title = lambda: str(main.query_one("#chat-title").render())  # noqa: E731
+        for who in (alice, dana):
+            row = next(t for t in listing(app).rows
+                       if t.subject == "Both of you" and t.account == who.name)
+            main.open_thread(row)
+            assert await pilot_until(pilot, lambda who=who: f"in {who.name} ({who.email})"
+                                     in title()), title()
+        row = next(t for t in listing(app).rows if t.subject == "Only alice")
+        main.open_thread(row)
+        assert await pilot_until(pilot, lambda: "Only alice" in title())
+        assert " · in " not in title()
