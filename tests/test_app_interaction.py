@@ -199,3 +199,39 @@ async def test_a_thread_under_two_accounts_says_which_in_its_title(world, tmp_pa
         main.open_thread(row)
         assert await pilot_until(pilot, lambda: "Only alice" in title())
         assert " · in " not in title()
+
+
+async def test_status_with_no_conversation_open_answers_in_a_toast(world, tmp_path):
+    alice = person(world, "alice")
+    app = alice_app(world, tmp_path, alice)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: app.engine.chat_online(alice.name))
+        assert main_of(app).open_key is None
+        await pilot.press("colon", *"status away lunch", "enter")
+        assert await pilot_until(pilot, lambda: "you are away: lunch" in notes(app)), \
+            notes(app)
+        own = app.engine.own_presence(alice.name)
+        assert own is not None and own.availability.value == "away"
+
+
+async def test_a_new_row_at_the_top_keeps_the_cursor_on_its_conversation(world, tmp_path):
+    """The cursor on the third row, about to press Enter: new mail comes (a row at
+    the top); the cursor stays on the same conversation, and Enter opens it."""
+    alice, bob = person(world, "alice"), person(world, "bob")
+    for subject in ("First", "Second", "Third", "Fourth"):
+        send_email(world, bob, [alice.email], [], subject, f"{subject} words.")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: len(listing(app).rows) == 4, 30)
+        await go_to_row(pilot, app, lambda t: t.subject == "Second")
+        chosen = listing(app).current
+        assert chosen is not None and chosen.subject == "Second"
+        at = listing(app).cursor
+        send_email(world, bob, [alice.email], [], "Newest", "On top.")
+        assert await pilot_until(pilot, lambda: listing(app).rows[0].subject == "Newest", 30)
+        await pilot.pause()
+        assert listing(app).current is not None
+        assert listing(app).current.subject == "Second"
+        assert listing(app).cursor == at + 1
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: main_of(app).open_key == key_of(chosen))

@@ -450,6 +450,14 @@ class MainScreen(Screen):
     def chat_typing(self, event: ChatReply.Typing) -> None:
         self.chatting.typing(event.state)
 
+    @on(ChatView.Said)
+    def chat_said(self, event: ChatView.Said) -> None:
+        """A chat command's answer (`:status away`) with no conversation open: the
+        line under the timeline is not where anyone looks then; a toast says it."""
+        if self.open_key is None:
+            self.notify(event.text, title="Chat", severity="error" if event.error
+                        else "information", timeout=5, markup=False)
+
     @on(Timeline.NeedOlder)
     def chat_older(self) -> None:
         self.chatting.older()
