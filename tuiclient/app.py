@@ -44,9 +44,11 @@ from bridge.safe import inert_text
 from tuiclient.command_line import commands
 from tuiclient.engine_events import EngineEvents, EventFeed
 from tuiclient.keys import bind, clashes, keymap, shown
+from tuiclient.links import set_hyperlinks
 from tuiclient.notify import Notifier
 from tuiclient.screens.main import MainScreen
 from tuiclient.server_health import ServerHealth, fold, key_of
+from tuiclient.terminal import hyperlinks
 from tuiclient.widgets.sidebar import Sidebar
 from tuiclient.widgets.thread_pane import ChatView
 from tuiclient.wording import plain, times_tried, tries
@@ -90,6 +92,8 @@ class TuiClientApp(App):
         self.notifier = Notifier(self, config.notify, write=self._write_terminal,
                                  muted_file=data_dir() / "muted.json")
         self._title_timer: Timer | None = None
+        # OSC 8 links where the terminal takes them, or as [notify] hyperlinks says.
+        set_hyperlinks(hyperlinks(config.notify.hyperlinks, self.notifier.terminal))
         self.engine.events.subscribe(self.feed)
         if config.keys:
             self.set_keymap(keymap(config.keys))
@@ -168,6 +172,7 @@ class TuiClientApp(App):
         self.config = config
         self.set_keymap(keymap(config.keys))
         self.notifier.policy = config.notify
+        set_hyperlinks(hyperlinks(config.notify.hyperlinks, self.notifier.terminal))
         self.show_bound_keys()
         self.tell_clashes()
         self.notify("Keys and notifications apply now" + (
