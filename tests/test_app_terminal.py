@@ -8,12 +8,19 @@ plain slixmpp client.
 from __future__ import annotations
 
 import pytest
+from rich.style import Style
+from rich.text import Text
+from textual.color import Color
 from textual.widgets import Static
 
+from bridge.model import Availability
 from tests.others import person, plain, send_email
 from tests.test_app import go_to_row, listing, pilot_until
 from tests.test_app_focus import app_with
+from tuiclient.format import PRESENCE_DOT
+from tuiclient.presence_colours import THEME_VARIABLE, contrast, presence_dot, readable
 from tuiclient.terminal import Terminal, desktop_escape, detect, hyperlinks
+from tuiclient.widgets.sidebar import Sidebar
 
 URL = "https://tickets.example.org/booking/confirm?reference=QX7-2291-ALPHA"
 TERMINAL_ENV = ("TERM_PROGRAM", "TERM_PROGRAM_VERSION", "VTE_VERSION", "KITTY_WINDOW_ID",
@@ -114,3 +121,74 @@ async def test_a_chat_line_rings_the_bell_and_writes_osc_9_in_iterm(
                         f"{bob.display_name}\x07"], osc9
         assert not any(w.startswith("\x1b]777;") for w in written)
         assert bells == [1]
+
+
+async def test_presence_colours_are_the_themes_and_readable_in_every_theme():
+    """Every built-in theme (the ANSI ones take the terminal's own palette): each
+    availability's colour reads on the theme's background and surface (3:1, as
+    WCAG asks of marks), and the shapes stay apart."""
+    from textual.app import App
+
+    app = App()
+    async with app.run_test() as pilot:
+        for name in sorted(app.available_themes):
+            if name.startswith("ansi"):
+                continue
+            app.theme = name
+            await pilot.pause()
+            v = app.theme_variables
+            for availability in ("available", "away", "busy", "blocked"):
+                dot, style = presence_dot(availability, v)
+                assert dot == PRESENCE_DOT[availability][0]
+                assert isinstance(style, Style) and style.color is not None
+                triplet = style.color.get_truecolor()
+                colour = Color(triplet.red, triplet.green, triplet.blue)
+                assert THEME_VARIABLE[availability] in v
+                for ground in ("background", "surface", "panel"):
+                    ratio = contrast(colour, Color.parse(v[ground]))
+                    assert ratio >= 3.0, (name, availability, ground, ratio)
+    assert presence_dot("away") == PRESENCE_DOT["away"]  # no theme: the fixed colours
+    assert presence_dot("offline", {"text-muted": "#888888"}) == PRESENCE_DOT["offline"]
+
+
+@pytest.mark.servers
+async def test_the_sidebar_and_status_bar_draw_presence_in_the_themes_colours(
+        world, tmp_path, running):
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    bob_x.set_presence("away", "Lunch")
+    app = app_with(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        sidebar = app.screen.query_one(Sidebar)
+        index = lambda: sidebar.get_option_index(f"contact:{bob.jid}")  # noqa: E731
+
+        def dot_colour() -> str | None:
+            prompt = sidebar.get_option_at_index(index()).prompt
+            assert isinstance(prompt, Text) and prompt.plain.startswith("◑")
+            style = prompt.style  # the mark's (the first characters')
+            assert isinstance(style, Style) and style.color is not None
+            return style.color.get_truecolor().hex
+
+        def themed(name: str) -> str:
+            """The theme's colour, as made readable (unchanged where it was)."""
+            v = app.theme_variables
+            grounds = [Color.parse(v[g]) for g in ("background", "surface", "panel")]
+            return readable(Color.parse(v[name]), grounds).hex.lower()
+
+        assert await pilot_until(pilot, lambda: sidebar.get_option_at_index(
+            index()).prompt.plain.startswith("◑"), 30)
+        for theme in ("textual-dark", "textual-light", "solarized-light"):
+            app.theme = theme
+            await pilot.pause()
+            assert dot_colour() == themed("text-warning"), (theme, dot_colour())
+        # Our own presence on the status bar: away, in the theme's warning colour.
+        await app.engine.set_presence(alice.name, Availability.AWAY, "Out")
+        bar = app.screen.query_one("#status", Static)
+        assert await pilot_until(pilot, lambda: "◑ away" in str(bar.render()))
+        content = bar.render()  # Textual's Content, its spans Textual's styles
+        at = content.plain.index("◑")
+        colours = {s.style.foreground.hex.lower() for s in getattr(content, "spans", [])
+                   if s.start <= at < s.end and getattr(s.style, "foreground", None)}
+        assert colours == {themed("text-warning")}, colours

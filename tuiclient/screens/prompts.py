@@ -16,8 +16,9 @@ from textual.widgets.selection_list import Selection
 from bridge.identity import Resolution
 from bridge.model import Attachment, ContactPresence
 from tuiclient.drafts import ReplyDraft
-from tuiclient.format import PRESENCE_DOT, one_line, size
+from tuiclient.format import one_line, size
 from tuiclient.keys import moving
+from tuiclient.presence_colours import presence_dot
 from tuiclient.widgets.ticks import Checklist, Tick
 
 
@@ -39,7 +40,7 @@ class DeferScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog", id="defer-dialog"):
             yield Label("Not available right now", classes="dialog-title")
             for p in self.presences:
-                dot, style = PRESENCE_DOT.get(p.availability.value, PRESENCE_DOT["unknown"])
+                dot, style = presence_dot(p.availability.value, self.app.theme_variables)
                 t = Text(dot + " ", style=style)
                 t.append(one_line(p.jid), style="bold")
                 t.append(f" is {p.availability.value}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -10,8 +11,9 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from bridge.store.records import Folder
-from tuiclient.format import PRESENCE_DOT, one_line
+from tuiclient.format import one_line
 from tuiclient.keys import bind
+from tuiclient.presence_colours import presence_dot
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,11 @@ class AccountRow:
     folders: tuple[Folder, ...] = ()
 
 
-def contact_label(c: ContactRow) -> Text:
-    """A contact's row: presence by shape and colour, the name, and under it the
-    availability in a word (never the colour alone) with the status message."""
-    dot, style = PRESENCE_DOT.get(c.availability, PRESENCE_DOT["unknown"])
+def contact_label(c: ContactRow, colours: Mapping[str, str] | None = None) -> Text:
+    """A contact's row: presence by shape and colour (the theme's, `colours`), the
+    name, and under it the availability in a word (never the colour alone) with
+    the status message."""
+    dot, style = presence_dot(c.availability, colours)
     t = Text(dot, style=style)
     t.append(" " + one_line(c.name))
     word = "" if c.availability in ("available", "unknown") else c.availability
@@ -66,6 +69,11 @@ class Sidebar(OptionList):
         self.accounts: list[AccountRow] = []
         self.contacts: list[ContactRow] = []
 
+    def on_mount(self) -> None:
+        # Presence in the theme's colours: drawn again when the theme changes.
+        self.app.theme_changed_signal.subscribe(
+            self, lambda _theme: self.show(self.accounts, self.contacts))
+
     def show(self, accounts: list[AccountRow], contacts: list[ContactRow]) -> None:
         self.accounts, self.contacts = accounts, contacts
         keep = self.highlighted
@@ -86,7 +94,8 @@ class Sidebar(OptionList):
         options.append(Option(Text("Contacts", style="bold"), id="heading:contacts",
                               disabled=True))
         for c in contacts:
-            options.append(Option(contact_label(c), id=f"contact:{c.address}"))
+            options.append(Option(contact_label(c, self.app.theme_variables),
+                                  id=f"contact:{c.address}"))
         self.add_options(options)
         if keep is not None and keep < self.option_count:
             self.highlighted = keep
