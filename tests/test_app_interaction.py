@@ -9,13 +9,17 @@ any client would), carol sends her email with smtplib.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from bridge.config import load_config
 from bridge.events import SyncProgress
 from tests.conftest import password_command
+from tests.harness.servers import MUC_DOMAIN
 from tests.others import contacts_toml, person, plain, send_email
 from tests.test_app import alice_app, go_to_row, listing, notes, pilot_until, wait_until
+from tests.test_xmpp_chat import own_room
 from tuiclient.app import TuiClientApp
 from tuiclient.screens.main import MainScreen
 from tuiclient.screens.prompts import DeferScreen, ReplyOptionsScreen
@@ -235,3 +239,32 @@ async def test_a_new_row_at_the_top_keeps_the_cursor_on_its_conversation(world, 
         assert listing(app).cursor == at + 1
         await pilot.press("enter")
         assert await pilot_until(pilot, lambda: main_of(app).open_key == key_of(chosen))
+
+
+async def test_the_palette_lists_the_joined_rooms_and_opens_one(world, tmp_path, running):
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    room = f"den{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: app.engine.chat_online(alice.name))
+        main = main_of(app)
+        assert not any(c.title.startswith("Room:") for c in app.get_system_commands(main))
+        await pilot.press("colon", *f"join {room}", "enter")
+        assert await pilot_until(pilot, lambda: app.engine.joined_rooms(alice.name) == [room])
+        # Another conversation open (bob's chat), then the room from the palette.
+        bob_x.send(alice.jid, "See you in the den")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "See you in the den"
+                                                    for t in listing(app).rows))
+        main.open_thread(next(t for t in listing(app).rows
+                              if t.snippet == "See you in the den"))
+        await pilot.pause()
+        assert room not in str(main.query_one("#chat-title").render())
+        listed = {c.title: c for c in app.get_system_commands(main)}
+        assert f"Room: {room}" in listed, sorted(listed)
+        listed[f"Room: {room}"].callback()
+        assert await pilot_until(pilot, lambda: room in str(
+            main.query_one("#chat-title").render()))

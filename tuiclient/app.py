@@ -246,6 +246,14 @@ class TuiClientApp(App):
                                 f"The conversation with {contact.address}",
                                 partial(main.post_message,
                                         Sidebar.Chosen("contact", (contact.address,))))
+        for account in self.engine.accounts:
+            for room in self.engine.joined_rooms(account.name) if account.jid else ():
+                yield SystemCommand(f"Room: {room}", "The group chat you are in",
+                                    partial(self._open_room, main, account.name, room))
+
+    def _open_room(self, main: MainScreen, account: str, room: str) -> None:
+        if main.chatting.open_room(account, room):
+            main.show_pane("chat")
 
     # -- events -------------------------------------------------------------------------
 
