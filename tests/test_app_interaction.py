@@ -268,3 +268,40 @@ async def test_the_palette_lists_the_joined_rooms_and_opens_one(world, tmp_path,
         listed[f"Room: {room}"].callback()
         assert await pilot_until(pilot, lambda: room in str(
             main.query_one("#chat-title").render()))
+
+
+async def test_enter_on_a_contact_without_a_chat_address_falls_back_to_email(
+        world, tmp_path):
+    """carol and dan have no JID in the contacts (unmapped): Enter on carol opens
+    her email conversation; on dan (nothing yet) a new message, by email."""
+    from tuiclient.screens.compose import NewMessageScreen
+    from tuiclient.widgets.sidebar import Sidebar
+
+    alice, carol, dan = person(world, "alice"), person(world, "carol"), person(world, "dan")
+    send_email(world, carol, [alice.email], [], "Budget", "The numbers are in.")
+    path = tmp_path / "config.toml"
+    path.write_text(world.client_config(alice, password_command(tmp_path, alice)) + "".join(
+        f'\n[[contacts]]\nname = "{p.display_name}"\nemails = ["{p.email}"]\n'
+        for p in (carol, dan)))
+    app = TuiClientApp(load_config(path), probe_on_start=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: any(t.subject == "Budget"
+                                                    for t in listing(app).rows), 30)
+        main = main_of(app)
+        sidebar = main.query_one(Sidebar)
+        assert await pilot_until(pilot, lambda: sidebar.get_option_index(
+            f"contact:{carol.email}") is not None)
+        sidebar.focus()
+        sidebar.highlighted = sidebar.get_option_index(f"contact:{carol.email}")
+        await pilot.press("enter")
+        timeline = main.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: [m.subject for m in timeline.messages]
+                                 == ["Budget"])
+        sidebar.focus()
+        sidebar.highlighted = sidebar.get_option_index(f"contact:{dan.email}")
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        compose = app.screen
+        assert isinstance(compose, NewMessageScreen) and compose.by_email()
+        await pilot.pause()
+        assert dan.email in compose.query_one("#to").value
