@@ -305,3 +305,36 @@ async def test_enter_on_a_contact_without_a_chat_address_falls_back_to_email(
         assert isinstance(compose, NewMessageScreen) and compose.by_email()
         await pilot.pause()
         assert dan.email in compose.query_one("#to").value
+
+
+async def test_on_a_narrow_chat_pane_toasts_leave_the_reply_line_and_newest_lines(
+        world, tmp_path, running):
+    """80 columns, the chat pane alone: "Sent by IM." and bob's answer told while
+    typing go over the oldest lines at the top, never over the reply line or the
+    newest lines above it."""
+    from textual.widgets._toast import Toast
+
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(80, 30), notifications=True) as pilot:
+        bob_x.send(alice.jid, "Lunch today?")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Lunch today?"
+                                                    for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Lunch today?")
+        await pilot.press("enter")
+        main = main_of(app)
+        assert await pilot_until(pilot, lambda: main.pane == "chat"
+                                 and main.query_one(Timeline).has_focus)
+        await pilot.press("enter", *"yes", "enter")
+        assert await wait_until(lambda: bob_x.bodies() == ["yes"])
+        assert await pilot_until(pilot, lambda: bool(list(app.screen.query(Toast))))
+        await pilot.pause()
+        toasts = [t.region for t in app.screen.query(Toast)]
+        chat_input = main.query_one(ChatReply).region
+        timeline = main.query_one(Timeline).region
+        newest = timeline.intersection(timeline.translate((0, timeline.height // 2)))
+        assert not [t for t in toasts if t.overlaps(chat_input) or t.overlaps(newest)], \
+            (toasts, chat_input, newest)
