@@ -31,6 +31,7 @@ from tuiclient.screens.pickers import Confirm, FolderPicker
 from tuiclient.screens.prompts import ReplyOptionsScreen
 from tuiclient.screens.roster import RosterScreen
 from tuiclient.widgets.conversation import ChatReply
+from tuiclient.widgets.conversation_list import ConversationList
 from tuiclient.widgets.ticks import Checklist, Tick
 
 pytestmark = pytest.mark.servers
@@ -211,6 +212,9 @@ async def test_the_drafts_list_discards_a_draft_from_the_server(world, tmp_path)
         for subject in ("Keep me", "Throw me away"):
             await app.engine.draft_save(alice.name, [bob.email], subject, "words")
         assert set(on_server(world, alice, "Drafts")) == {"Keep me", "Throw me away"}
+        await pilot.press("ctrl+r")  # synced: the drafts are rows of the list too
+        assert await pilot_until(pilot, lambda: {"Keep me", "Throw me away"} <= {
+            t.subject for t in listing(app).rows}, 30), [t.subject for t in listing(app).rows]
         keep_unsent(alice.name, [bob.email], "Kept here", "kept words")
         assert [u.subject for u in unsent()] == ["Kept here"]
 
@@ -235,6 +239,12 @@ async def test_the_drafts_list_discards_a_draft_from_the_server(world, tmp_path)
         assert await pilot_until(pilot, lambda: listing_.option_count == 2)
         assert await wait_until(lambda: set(on_server(world, alice, "Drafts")) == {"Keep me"})
         assert "Draft discarded." in notes(app)
+        # Its row goes from the list at once, not at the next sync.
+        main = app.main_screen()
+        assert main is not None
+        rows = lambda: {t.subject for t in main.query_one(ConversationList).rows}  # noqa: E731
+        assert await pilot_until(pilot, lambda: "Throw me away" not in rows()), rows()
+        assert "Keep me" in rows()
 
         # The text kept on this machine: its file goes.
         at = next(i for i in range(2) if "Kept here" in str(

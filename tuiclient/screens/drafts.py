@@ -129,6 +129,9 @@ class DraftsScreen(ModalScreen[Message | Unsent | None]):
                             markup=False)
                 return
             at = str(chosen.id)
+            main = client_app(self).main_screen()
+            if main is not None:  # its row in the list goes (or is drawn again)
+                main.conversation_changed(chosen.account, chosen.thread_id)
         listing = self.query_one(Choices)
         listing.remove_option(at)
         self.notify("Draft discarded.", timeout=3)

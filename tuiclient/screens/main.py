@@ -271,6 +271,17 @@ class MainScreen(Screen):
         self.opened.open(thread, select_id)
         client_app(self).notifier.forget(key_of(thread))
 
+    def conversation_changed(self, account: str, thread_id: str) -> None:
+        """A conversation changed outside the engine's events (a draft discarded
+        from the drafts list): its row again, or none when nothing is left of it."""
+        thread = self.engine.thread(account, thread_id)
+        if thread is None or not thread.message_count:
+            self.query_one(ConversationList).drop([(account, thread_id)])
+        else:
+            self.overview.merge_thread(account, thread_id)
+        if self.open_key == (account, thread_id):
+            self.opened.refresh()
+
     def refresh_open(self) -> None:
         """New or changed messages in the open conversation."""
         self.opened.refresh()
