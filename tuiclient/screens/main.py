@@ -177,6 +177,14 @@ class MainScreen(Screen):
         self.query_one(ConversationList).focus()
         self.follow_mutes()
         self._apply_pane()
+        self.follow_theme()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.follow_theme())
+
+    def follow_theme(self) -> None:
+        """The theme's colours down to the widgets that draw presence in them."""
+        colours = dict(self.app.theme_variables)
+        self.query_one(Sidebar).colours = colours
+        self.query_one(StatusBar).colours = colours
 
     def pass_down(self) -> None:
         """Who is who, read now, to the widgets of the open conversation."""

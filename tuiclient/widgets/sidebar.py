@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -58,6 +59,10 @@ class Sidebar(OptionList):
         bind("bottom", "last", show=False),
     ]
 
+    # The theme's variables (the screen sets them, and again on a theme change):
+    # presence marks are drawn in its colours (tuiclient.presence_colours).
+    colours: var[dict[str, str]] = var(dict)
+
     class Chosen(Message):
         def __init__(self, kind: str, value: tuple[str, ...]) -> None:
             super().__init__()
@@ -69,10 +74,8 @@ class Sidebar(OptionList):
         self.accounts: list[AccountRow] = []
         self.contacts: list[ContactRow] = []
 
-    def on_mount(self) -> None:
-        # Presence in the theme's colours: drawn again when the theme changes.
-        self.app.theme_changed_signal.subscribe(
-            self, lambda _theme: self.show(self.accounts, self.contacts))
+    def watch_colours(self) -> None:
+        self.show(self.accounts, self.contacts)  # presence in the new theme's colours
 
     def show(self, accounts: list[AccountRow], contacts: list[ContactRow]) -> None:
         self.accounts, self.contacts = accounts, contacts
@@ -94,7 +97,7 @@ class Sidebar(OptionList):
         options.append(Option(Text("Contacts", style="bold"), id="heading:contacts",
                               disabled=True))
         for c in contacts:
-            options.append(Option(contact_label(c, self.app.theme_variables),
+            options.append(Option(contact_label(c, self.colours or None),
                                   id=f"contact:{c.address}"))
         self.add_options(options)
         if keep is not None and keep < self.option_count:

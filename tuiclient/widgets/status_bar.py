@@ -103,13 +103,13 @@ class StatusBar(Static):
     """Attributes down: the screen sets `report`, the bar draws it."""
 
     report: var[StatusReport] = var(StatusReport)
+    colours: var[dict[str, str]] = var(dict)  # the theme's variables, set by the screen
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
 
-    def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(
-            self, lambda _theme: self.watch_report(self.report))
-
     def watch_report(self, report: StatusReport) -> None:
-        self.update(status_text(report, self.app.theme_variables))
+        self.update(status_text(report, self.colours or None))
+
+    def watch_colours(self) -> None:
+        self.watch_report(self.report)
