@@ -399,6 +399,7 @@ class FakeHost:
 def test_the_notifier_gathers_rings_and_writes_the_terminal_escapes(monkeypatch, tmp_path):
     from bridge.config import NotifyPolicy
     from tuiclient.notify import Notifier
+    from tuiclient.terminal import Terminal
 
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
     host, written = FakeHost(), []
@@ -421,9 +422,10 @@ def test_the_notifier_gathers_rings_and_writes_the_terminal_escapes(monkeypatch,
     assert written[-1] == "\x1b]2;tuiclient (3 unread)\x07"
     n.title(3)  # the same title is not written again
     assert len(written) == 2
-    # auto without a session bus: no desktop notification at all.
+    # auto without a session bus, in a terminal with no escape of its own (as
+    # tuiclient.terminal finds TERM=xterm): no desktop notification at all.
     quiet = Notifier(host, NotifyPolicy(bell=False, desktop="auto"),
-                     write=written.append)
+                     write=written.append, terminal=Terminal())
     quiet.chat_line(("a", "t3"), "Dan", "hi")
     quiet.flush()
     assert len(written) == 2 and not host.workers and host.bells == 1
