@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import pytest
 from textual.color import Color
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 from textual.widgets._toast import Toast
 
 from bridge.config import load_config
@@ -173,17 +173,39 @@ async def test_enter_on_a_contact_opens_the_conversation_with_them(world, tmp_pa
         assert timeline.has_focus
 
 
-async def test_command_line_completes_and_runs_the_same_actions(world, tmp_path):
+async def test_command_line_completes_and_runs_the_same_actions(world, tmp_path, running):
     assert complete("ou", ["outbox", "servers"]) == "outbox "
     assert complete("re", ["reply", "reply-all"], 1) == "reply-all "
-    alice = person(world, "alice")
-    app = alice_app(world, tmp_path, alice)
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    bob_x.set_presence("away", "Out")
+    app = alice_app(world, tmp_path, alice, bob)
     async with app.run_test(size=(120, 30)) as pilot:
+        # Three lines kept for bob, who is away: three rows in the outbox.
+        assert await pilot_until(pilot, lambda: app.engine.availability(
+            alice.name, bob.jid).availability.value == "away")
+        for words in ("one", "two", "three"):
+            await app.engine.send_message(alice.name, [bob.jid], words, via="im",
+                                          when_away="defer")
         await pilot.press("colon")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, CommandLine))
         await pilot.press("o", "u", "tab", "enter")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, OutboxScreen))
-        # j/k/g/G in the outbox table too (no error with no rows).
+        # j/k/g/G in the outbox table too (no error with no rows), with rows: the
+        # cursor moves.
+        table = app.screen.query_one("#outbox-table", DataTable)
+        assert await pilot_until(pilot, lambda: table.row_count == 3)
+        assert table.cursor_row == 0
+        await pilot.press("j")
+        assert table.cursor_row == 1
+        await pilot.press("k")
+        assert table.cursor_row == 0
+        await pilot.press("G")
+        assert table.cursor_row == 2
+        await pilot.press("g")
+        assert table.cursor_row == 0
         await pilot.press("j", "k", "g", "G", "escape")
         await pilot.press("colon", *"nonsense", "enter")
         assert await pilot_until(pilot, lambda: "no command" in str(
@@ -377,6 +399,7 @@ class FakeHost:
 def test_the_notifier_gathers_rings_and_writes_the_terminal_escapes(monkeypatch, tmp_path):
     from bridge.config import NotifyPolicy
     from tuiclient.notify import Notifier
+    from tuiclient.terminal import Terminal
 
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
     host, written = FakeHost(), []
@@ -399,9 +422,10 @@ def test_the_notifier_gathers_rings_and_writes_the_terminal_escapes(monkeypatch,
     assert written[-1] == "\x1b]2;tuiclient (3 unread)\x07"
     n.title(3)  # the same title is not written again
     assert len(written) == 2
-    # auto without a session bus: no desktop notification at all.
+    # auto without a session bus, in a terminal with no escape of its own (as
+    # tuiclient.terminal finds TERM=xterm): no desktop notification at all.
     quiet = Notifier(host, NotifyPolicy(bell=False, desktop="auto"),
-                     write=written.append)
+                     write=written.append, terminal=Terminal())
     quiet.chat_line(("a", "t3"), "Dan", "hi")
     quiet.flush()
     assert len(written) == 2 and not host.workers and host.bells == 1

@@ -26,7 +26,9 @@ def test_urls_leave_the_sentence_around_them_alone() -> None:
 
 
 @pytest.mark.servers
-async def test_a_long_url_in_an_email_is_one_hyperlink_on_every_line(world, tmp_path):
+async def test_a_long_url_in_an_email_is_one_hyperlink_on_every_line(world, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.setenv("TERM_PROGRAM", "WezTerm")  # a terminal that takes OSC 8
     alice, bob = person(world, "alice"), person(world, "bob")
     send_email(world, bob, [alice.email], [], "Your tickets",
                f"Here is the booking:\n{URL}\nSee you on the train.")

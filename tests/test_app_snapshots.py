@@ -251,3 +251,97 @@ if __name__ == "__main__":  # a look at the fixed world: python -m tests.test_ap
     import tempfile
     os.environ["TZ"] = "UTC"
     make_app(Path(tempfile.mkdtemp())).run()
+
+
+# -- the screens of issue 21: the command line, a folder as a list, the roster, the
+# chat's questions, revisions, the outbox's confirmation, a reload error.
+
+
+def test_command_line(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=["colon", "s", "e"], terminal_size=WIDE)
+
+
+def test_folder_as_a_list(snap_compare, tmp_path):
+    async def folder(pilot) -> None:
+        await pilot.pause()
+        main = pilot.app.main_screen()
+        main.show_folder(ME, "INBOX")
+        await pilot.pause()
+    assert snap_compare(make_app(tmp_path), run_before=folder, terminal_size=WIDE)
+
+
+def test_roster(snap_compare, tmp_path):
+    from bridge.xmpp.core import RosterItem
+    from tuiclient.screens.roster import RosterScreen
+
+    app = make_app(tmp_path)
+    # The roster as the server would give it (no server here), with presences.
+    items = [RosterItem(BOB.address, "Bob", "both", False, ("work",)),
+             RosterItem(CAROL.address, "Carol", "both", False),
+             RosterItem("erin@example.test", "", "none", True)]
+    shows = {BOB.address: (Availability.AVAILABLE, ""),
+             CAROL.address: (Availability.AWAY, AWAY),
+             "erin@example.test": (Availability.UNKNOWN, "")}
+    app.engine.roster = lambda account: items  # type: ignore[method-assign]
+    app.engine.availabilities = lambda account, jids: {  # type: ignore[method-assign]
+        j: ContactPresence(j, *shows[j]) for j in jids}
+
+    async def roster(pilot) -> None:
+        pilot.app.push_screen(RosterScreen())
+        await pilot.pause()
+    assert snap_compare(app, run_before=roster, terminal_size=WIDE)
+
+
+def test_invitation_prompt(snap_compare, tmp_path):
+    from bridge.events import RoomInvitation
+    from tuiclient.screens.chat_prompts import invitation_screen
+
+    async def ask(pilot) -> None:
+        pilot.app.push_screen(invitation_screen(RoomInvitation(
+            ME, "den@rooms.example.test", BOB.address, "planning the offsite"), BOB.address))
+    assert snap_compare(make_app(tmp_path), run_before=ask, terminal_size=WIDE)
+
+
+def test_subscription_prompt(snap_compare, tmp_path):
+    from bridge.events import SubscriptionRequest
+    from tuiclient.screens.chat_prompts import subscription_screen
+
+    async def ask(pilot) -> None:
+        pilot.app.push_screen(subscription_screen(
+            SubscriptionRequest(ME, "erin@example.test"), "Erin"))
+    assert snap_compare(make_app(tmp_path), run_before=ask, terminal_size=WIDE)
+
+
+def test_revisions(snap_compare, tmp_path):
+    from bridge.store import Revision
+    from tuiclient.screens.chat_prompts import RevisionsScreen
+
+    async def show(pilot) -> None:
+        line = chat(5, BOB, ALICE, "Coffee at 3?", 2 * HOUR, "chat-bob@example.test")
+        pilot.app.push_screen(RevisionsScreen(line, [
+            Revision("Cofee at 2?", NOW - 2 * HOUR - 90, "c5a@example.test"),
+            Revision("Coffee at 2?", NOW - 2 * HOUR - 30, "c5b@example.test")],
+            clock=lambda: NOW))
+    assert snap_compare(make_app(tmp_path), run_before=show, terminal_size=WIDE)
+
+
+def test_outbox_confirm(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), press=["O", "x"], terminal_size=WIDE)
+
+
+def test_reload_error(snap_compare, tmp_path):
+    # The error names the file: one path in every run, for the picture to hold.
+    folder = Path("/tmp/tuiclient-snapshot-reload")
+    folder.mkdir(exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(CONFIG)
+    config = load_config(path)
+    engine = Engine(config, fixed_store(tmp_path / "store.db"))
+    app = TuiClientApp(config, probe_on_start=False, start_engine=False, engine=engine,
+                       clock=lambda: NOW)
+
+    async def broken(pilot) -> None:
+        path.write_text(CONFIG + '\n[notify]\nbell = "loud"\n')
+        pilot.app.reload_config()
+        await pilot.pause()
+    assert snap_compare(app, run_before=broken, terminal_size=WIDE)

@@ -46,9 +46,11 @@ from tuiclient.command_line import commands
 from tuiclient.engine_events import EngineEvents, EventFeed
 from tuiclient.idle import AutoAway
 from tuiclient.keys import bind, clashes, keymap, shown
+from tuiclient.links import set_hyperlinks
 from tuiclient.notify import Notifier
 from tuiclient.screens.main import MainScreen
 from tuiclient.server_health import ServerHealth, fold, key_of
+from tuiclient.terminal import hyperlinks
 from tuiclient.widgets.sidebar import Sidebar
 from tuiclient.widgets.thread_pane import ChatView
 from tuiclient.wording import plain, times_tried, tries
@@ -113,6 +115,8 @@ class TuiClientApp(App):
         # Called once the first frame is on the terminal (`python -m tuiclient`
         # holds the garbage collector off until then).
         self.when_drawn: list[Callable[[], None]] = []
+        # OSC 8 links where the terminal takes them, or as [notify] hyperlinks says.
+        set_hyperlinks(hyperlinks(config.notify.hyperlinks, self.notifier.terminal))
         self.engine.events.subscribe(self.feed)
         if config.keys:
             self.set_keymap(keymap(config.keys))
@@ -229,6 +233,7 @@ class TuiClientApp(App):
         self.notifier.policy = config.notify
         self.auto_away.policy = config.chat
         self._auto_away_timer()
+        set_hyperlinks(hyperlinks(config.notify.hyperlinks, self.notifier.terminal))
         self.show_bound_keys()
         self.tell_clashes()
         self.notify("Keys and notifications apply now" + (
@@ -302,6 +307,14 @@ class TuiClientApp(App):
                                 f"The conversation with {contact.address}",
                                 partial(main.post_message,
                                         Sidebar.Chosen("contact", (contact.address,))))
+        for account in self.engine.accounts:
+            for room in self.engine.joined_rooms(account.name) if account.jid else ():
+                yield SystemCommand(f"Room: {room}", "The group chat you are in",
+                                    partial(self._open_room, main, account.name, room))
+
+    def _open_room(self, main: MainScreen, account: str, room: str) -> None:
+        if main.chatting.open_room(account, room):
+            main.show_pane("chat")
 
     # -- events -------------------------------------------------------------------------
 

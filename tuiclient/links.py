@@ -8,6 +8,10 @@ Windows Terminal...) open whole on a click, and the others ignore (the URL is
 still there in full, as text). Nothing is shortened: a terminal without OSC 8
 must still show the address.
 
+Where the terminal is not known to take OSC 8 (`tuiclient.terminal`, or
+`[notify] hyperlinks = "off"`), `linked` leaves the text as it is: the app sets
+`HYPERLINKS` once at start and on a config reload.
+
 The text comes inert (bridge.safe) and a link's target is limited to printable
 characters without spaces or quotes, so a link cannot carry an escape of its
 own into the terminal.
@@ -23,6 +27,17 @@ from rich.text import Text
 URL = re.compile(r"\b(?:https?://|mailto:|xmpp:)[^\s<>\"'`\\\x00-\x1f\x7f-\x9f]+",
                  re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""  # closing a sentence or a bracket, not the URL
+
+
+class _Switch:
+    on = True  # OSC 8 written (the app sets it from the terminal and the config)
+
+
+HYPERLINKS = _Switch()
+
+
+def set_hyperlinks(on: bool) -> None:
+    HYPERLINKS.on = on
 
 
 def urls(text: str) -> list[tuple[int, int, str]]:
@@ -42,7 +57,9 @@ def urls(text: str) -> list[tuple[int, int, str]]:
 
 def linked(text: Text) -> Text:
     """`text` with each link's characters styled as a hyperlink to it (in place,
-    and returned for chaining)."""
+    and returned for chaining); as it was where hyperlinks are off."""
+    if not HYPERLINKS.on:
+        return text
     for start, end, url in urls(text.plain):
         text.stylize(Style(link=url), start, end)
     return text

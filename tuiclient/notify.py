@@ -11,7 +11,9 @@ Outside the app, each flush (not each message) may:
 - show a desktop notification: the freedesktop notification service over D-Bus
   through `notify-send` (libnotify's own client; when a session bus is there),
   or the terminal's own escape, OSC 777 (foot, kitty, WezTerm, urxvt) or OSC 9
-  (iTerm2, Windows Terminal), as `[notify] desktop` says;
+  (iTerm2, Windows Terminal), as `[notify] desktop` says ("auto": D-Bus where
+  there is a session bus, else the escape the terminal is known to take,
+  `tuiclient.terminal`);
 - run `[notify] notify_command` with three arguments: the kind ("chat" or
   "mail"), the sender and the summary. Never through a shell: remote text is an
   argument and nothing more.
@@ -41,6 +43,7 @@ from textual.timer import Timer
 from bridge.config import NotifyPolicy
 from bridge.paths import ensure_private_dir
 from bridge.safe import inert_text
+from tuiclient.terminal import Terminal, desktop_escape, detect
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,7 @@ class Notifier:
     told: list[tuple[str, str, str]] = field(default_factory=list)  # kind, sender, summary
     clock: Callable[[], float] = time.monotonic
     muted_file: Path | None = None  # where the mutes are kept across runs (data dir)
+    terminal: Terminal = field(default_factory=detect)  # what its escapes reach
     _timer: Timer | None = None
     _first: float = 0.0  # when the burst being gathered began
     _title: str = ""
@@ -170,9 +174,8 @@ class Notifier:
                 self.host.run_worker(self._run_command(p), group="notify-command")
 
     def desktop(self, p: Pending) -> None:
-        how = self.policy.desktop
-        if how == "auto":
-            how = "dbus" if dbus_available() else "off"
+        how = desktop_escape(self.policy.desktop, self.terminal,
+                             self.policy.desktop == "auto" and dbus_available())
         title, body = escape_text(p.title(), 80), escape_text(p.summary())
         if how == "dbus":
             self.host.run_worker(self._notify_send(title, body), group="notify-desktop")

@@ -27,8 +27,10 @@ names another one. Its layout::
 
     [notify]                          # all optional: new mail and chat, outside the app
     bell = true                       # ring the terminal bell
-    desktop = "auto"                  # auto (D-Bus notification service when running)
+    desktop = "auto"                  # auto (D-Bus notification service when running,
+                                      # else the terminal's escape if it has one)
                                       # | dbus | osc777 | osc9 | off
+    hyperlinks = "auto"               # links as OSC 8: auto (as the terminal) | on | off
     notify_command = ["notify.sh"]    # run (never by a shell) with kind, sender, summary
 
     [crypto]                          # all optional: OpenPGP for mail (bridge.crypto)
@@ -127,6 +129,7 @@ from .schema import (
     KEY_ACTIONS,
     MAIL_SERVICES,
     NOTIFY_DESKTOP,
+    NOTIFY_HYPERLINKS,
     ON_MAX_AGE_CHOICES,
     SERVICES,
     TLS_MODES,
@@ -167,6 +170,7 @@ __all__ = [
     "KEY_ACTIONS",
     "MAIL_SERVICES",
     "NOTIFY_DESKTOP",
+    "NOTIFY_HYPERLINKS",
     "ON_MAX_AGE_CHOICES",
     "PASSWORD_COMMAND_TIMEOUT",
     "PASSWORD_KEYS",

@@ -32,6 +32,7 @@ from .schema import (
     GROUP_CHAT_CHOICES,
     KEY_ACTIONS,
     NOTIFY_DESKTOP,
+    NOTIFY_HYPERLINKS,
     ON_MAX_AGE_CHOICES,
     SERVICES,
     TLS_MODES,
@@ -62,7 +63,7 @@ _TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "key
 _CHAT_KEYS = ("chat_states", "auto_away", "auto_xa", "auto_away_message")
 _CRYPTO_KEYS = ("gnupg_home", "index_decrypted", "sign", "encrypt", "autocrypt",
                 "autocrypt_prefer_encrypt")
-_NOTIFY_KEYS = ("notify_command", "bell", "desktop")
+_NOTIFY_KEYS = ("notify_command", "bell", "desktop", "hyperlinks")
 _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
                   "folder", "email_by_im_after")
 _HANDOFF_KEYS = ("group_chats",)
@@ -358,7 +359,8 @@ class ConfigReader(TokenSettings):
         if not isinstance(bell, bool):
             raise self.error("notify.bell", f"must be true or false, not {type_name(bell)}")
         desktop = self.choice(table, "notify", "desktop", NOTIFY_DESKTOP, "auto")
-        return NotifyPolicy(command=command, bell=bell, desktop=desktop)
+        hyperlinks = self.choice(table, "notify", "hyperlinks", NOTIFY_HYPERLINKS, "auto")
+        return NotifyPolicy(command=command, bell=bell, desktop=desktop, hyperlinks=hyperlinks)
 
     def accounts(self, raw: dict[str, Any], ca_file: Path | None) -> tuple[AccountConfig, ...]:
         accounts: list[AccountConfig] = []

@@ -36,8 +36,12 @@ KEY_ACTIONS = (
 )
 # [notify] desktop: how a desktop notification goes out. auto: the freedesktop
 # notification service over D-Bus (notify-send) when a session bus is there, else
-# none; osc777 / osc9: the terminal's own escape (foot, kitty, iTerm2, WezTerm...).
+# the terminal's own escape where it is known to take one (tuiclient.terminal);
+# osc777 / osc9: that escape (foot, kitty, iTerm2, WezTerm...), whatever the terminal.
 NOTIFY_DESKTOP = ("auto", "dbus", "osc777", "osc9", "off")
+# [notify] hyperlinks: links as OSC 8 hyperlinks; auto: where the terminal is known
+# to take them (tuiclient.terminal).
+NOTIFY_HYPERLINKS = ("auto", "on", "off")
 
 DEFAULT_PORTS: dict[str, dict[str, int]] = {
     "imap": {"tls": 993, "starttls": 143, "plain": 143},
@@ -181,6 +185,7 @@ class NotifyPolicy:
     command: tuple[str, ...] = ()  # notify_command: run with kind, sender, summary
     bell: bool = True  # the terminal bell
     desktop: str = "auto"  # one of NOTIFY_DESKTOP
+    hyperlinks: str = "auto"  # one of NOTIFY_HYPERLINKS
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from textual.widgets.option_list import Option
 from bridge.model import Attachment, Message
 from bridge.safe import inert_text
 from tuiclient.format import one_line, size
+from tuiclient.widgets.moving import Choices
 
 
 class AttachmentsScreen(ModalScreen[tuple[str, list[int] | None] | None]):
@@ -53,7 +54,7 @@ class AttachmentsScreen(ModalScreen[tuple[str, list[int] | None] | None]):
         with Vertical(classes="dialog", id="attachments-dialog"):
             yield Label(f"Files of “{one_line(m.subject) or '(no subject)'}”",
                         classes="dialog-title", markup=False)
-            yield OptionList(*[
+            yield Choices(*[
                 Option(Text.assemble((one_line(a.filename) or f"(file {i + 1})", "bold"),
                                      (f"  {one_line(a.content_type)}  {size(a.size)}",
                                       "dim")), id=str(i))

@@ -1,12 +1,15 @@
 """The postponed messages (P, as mutt's): the drafts in the account's IMAP Drafts
 folder, from this machine or any other, and the texts kept on this machine when
-the app closed under a compose screen; enter resumes one in compose."""
+the app closed under a compose screen; enter resumes one in compose, `d`
+discards one (asked first): a draft leaves the server's Drafts (the engine's
+`draft_discard`), a kept text its file."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -14,13 +17,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from bridge.errors import EngineError
 from bridge.model import Message
+from tuiclient.appref import client_app
 from tuiclient.drafts import Unsent
 from tuiclient.format import one_line, short_date
+from tuiclient.screens.pickers import Confirm
+from tuiclient.widgets.moving import Choices
 
 
 class DraftsScreen(ModalScreen[Message | Unsent | None]):
-    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    BINDINGS = [Binding("escape", "cancel", "cancel"),
+                Binding("d,delete", "discard", "discard")]
     DEFAULT_CSS = """
     #drafts-dialog { width: 90; }
     #draft-list { height: auto; max-height: 16; }
@@ -40,11 +48,11 @@ class DraftsScreen(ModalScreen[Message | Unsent | None]):
             if not self.drafts and not self.kept:
                 yield Static("No drafts. Esc in compose saves one.", classes="dialog-help")
                 return
-            yield OptionList(*[Option(self.row(m), id=str(m.id)) for m in self.drafts],
+            yield Choices(*[Option(self.row(m), id=str(m.id)) for m in self.drafts],
                              *[Option(self.kept_row(u), id=f"kept:{i}")
                                for i, u in enumerate(self.kept)],
                              id="draft-list")
-            yield Static("enter resume · esc back", classes="dialog-help")
+            yield Static("enter resume · d discard · esc back", classes="dialog-help")
 
     def row(self, m: Message) -> Text:
         to = ", ".join(one_line(p.name or p.address) for p in m.recipients
@@ -73,6 +81,62 @@ class DraftsScreen(ModalScreen[Message | Unsent | None]):
             self.dismiss(self.kept[int(chosen[5:])])
             return
         self.dismiss(next((m for m in self.drafts if str(m.id) == chosen), None))
+
+    def highlighted(self) -> Message | Unsent | None:
+        if not self.drafts and not self.kept:
+            return None
+        listing = self.query_one(Choices)
+        if listing.highlighted is None:
+            return None
+        chosen = listing.get_option_at_index(listing.highlighted).id or ""
+        if chosen.startswith("kept:"):
+            return self.kept[int(chosen[5:])]
+        return next((m for m in self.drafts if str(m.id) == chosen), None)
+
+    def action_discard(self) -> None:
+        chosen = self.highlighted()
+        if chosen is None:
+            return
+        if isinstance(chosen, Unsent):
+            what = one_line(chosen.subject) or one_line(chosen.text)[:40] or "(empty)"
+            where = "It was kept on this machine only; it goes for good."
+        else:
+            what = one_line(chosen.subject) or "(no subject)"
+            where = "It leaves the Drafts folder on the server, for every device."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._discard(chosen)
+
+        self.app.push_screen(Confirm("Discard this draft?", f"“{what}”. {where}",
+                                     "Discard it"), answered)
+
+    @work(group="discard")
+    async def _discard(self, chosen: Message | Unsent) -> None:
+        if isinstance(chosen, Unsent):
+            try:
+                chosen.path.unlink(missing_ok=True)
+            except OSError as exc:
+                self.notify(f"Could not discard it: {exc}", severity="error", markup=False)
+                return
+            at = f"kept:{self.kept.index(chosen)}"
+        else:
+            assert chosen.id is not None
+            try:
+                await client_app(self).engine.draft_discard(chosen.id)
+            except (EngineError, OSError) as exc:
+                self.notify(f"Could not discard the draft: {exc}", severity="error",
+                            markup=False)
+                return
+            at = str(chosen.id)
+            main = client_app(self).main_screen()
+            if main is not None:  # its row in the list goes (or is drawn again)
+                main.conversation_changed(chosen.account, chosen.thread_id)
+        listing = self.query_one(Choices)
+        listing.remove_option(at)
+        self.notify("Draft discarded.", timeout=3)
+        if not listing.option_count:
+            self.dismiss(None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -29,6 +29,7 @@ from textual.widgets.option_list import Option
 from bridge.mail.body_text import Link
 from bridge.safe import inert_text
 from tuiclient.format import one_line
+from tuiclient.widgets.moving import Choices
 
 
 class LinksScreen(ModalScreen[tuple[str, str] | None]):
@@ -58,7 +59,7 @@ class LinksScreen(ModalScreen[tuple[str, str] | None]):
                 if link.context:
                     row.append(f"\n   {one_line(link.context)}", style="dim")
                 options.append(Option(row, id=str(n - 1)))
-            yield OptionList(*options, id="link-list")
+            yield Choices(*options, id="link-list")
             yield Static("enter open · y copy · 1-9 go to · esc leave   (nothing is "
                          "fetched until you open one)", classes="dialog-help", markup=False)
 

@@ -179,6 +179,14 @@ class MainScreen(Screen):
         self.query_one(ConversationList).focus()
         self.follow_mutes()
         self._apply_pane()
+        self.follow_theme()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.follow_theme())
+
+    def follow_theme(self) -> None:
+        """The theme's colours down to the widgets that draw presence in them."""
+        colours = dict(self.app.theme_variables)
+        self.query_one(Sidebar).colours = colours
+        self.query_one(StatusBar).colours = colours
 
     def pass_down(self) -> None:
         """Who is who, read now, to the widgets of the open conversation."""
@@ -273,6 +281,17 @@ class MainScreen(Screen):
         self.opened.open(thread, select_id)
         client_app(self).notifier.forget(key_of(thread))
 
+    def conversation_changed(self, account: str, thread_id: str) -> None:
+        """A conversation changed outside the engine's events (a draft discarded
+        from the drafts list): its row again, or none when nothing is left of it."""
+        thread = self.engine.thread(account, thread_id)
+        if thread is None or not thread.message_count:
+            self.query_one(ConversationList).drop([(account, thread_id)])
+        else:
+            self.overview.merge_thread(account, thread_id)
+        if self.open_key == (account, thread_id):
+            self.opened.refresh()
+
     def refresh_open(self) -> None:
         """New or changed messages in the open conversation."""
         self.opened.refresh()
@@ -284,7 +303,14 @@ class MainScreen(Screen):
 
     @on(Timeline.OptionSelected)
     def timeline_enter(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a chat line enters the chat input, replying to that line (as `i`
+        does); on an email, the message pane (a narrow screen shows it alone). The
+        input is reached only so: the timeline's own keys (j, k, g, G…) never type."""
         event.stop()
+        m = self.query_one(Timeline).current
+        if m is not None and m.transport is Transport.XMPP:
+            self.replying.start(m, "im", False)
+            return
         self.show_pane("message")
 
     # -- marks ----------------------------------------------------------------------------
@@ -444,6 +470,14 @@ class MainScreen(Screen):
     @on(ChatReply.Typing)
     def chat_typing(self, event: ChatReply.Typing) -> None:
         self.chatting.typing(event.state)
+
+    @on(ChatView.Said)
+    def chat_said(self, event: ChatView.Said) -> None:
+        """A chat command's answer (`:status away`) with no conversation open: the
+        line under the timeline is not where anyone looks then; a toast says it."""
+        if self.open_key is None:
+            self.notify(event.text, title="Chat", severity="error" if event.error
+                        else "information", timeout=5, markup=False)
 
     @on(Timeline.NeedOlder)
     def chat_older(self) -> None:

@@ -53,8 +53,30 @@ class OpenThread:
         n = len(self.messages)
         topic = self.screen.chatting.topic()
         self.screen.query_one(ChatView).set_title(
-            f"{self.subject} · {n} message{'s' * (n != 1)}" + (f" · topic: {topic}"
-                                                               if topic else ""))
+            f"{self.subject} · {n} message{'s' * (n != 1)}" + self.account_word() +
+            (f" · topic: {topic}" if topic else ""))
+
+    def account_word(self) -> str:
+        """Which account this is, when the conversation is also under another of the
+        user's accounts (an email to both of their addresses, two rows alike):
+        " · in work (me@work.example)"; else nothing."""
+        if self.key is None or len(self.engine.accounts) < 2:
+            return ""
+        mine = self.key[0]
+        ids = [m.msg_id for m in self.messages[:5] if m.msg_id]
+        for other in self.engine.accounts:
+            if other.name == mine:
+                continue
+            for msg_id in ids:
+                try:
+                    self.engine.find_message(f"<{msg_id}>", other.name)
+                except LookupError:
+                    continue
+                account = next(a for a in self.engine.accounts if a.name == mine)
+                address = account.email or account.jid
+                return f" · in {mine}" + (f" ({address})" if address and address != mine
+                                          else "")
+        return ""
 
     def show_title(self) -> None:
         if self.key is not None:

@@ -18,8 +18,9 @@ from bridge.store.records import OutboxItem
 from tuiclient.appref import client_app
 from tuiclient.engine_events import EngineEvents
 from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
-from tuiclient.keys import bind, moving
+from tuiclient.keys import bind
 from tuiclient.screens.pickers import Confirm
+from tuiclient.widgets.moving import Scroller, Table
 from tuiclient.wording import item_tries, log_words, sentence
 
 WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
@@ -48,8 +49,8 @@ def carried_along(item: OutboxItem) -> str:
     return "; ".join(parts)
 
 
-class OutboxTable(DataTable):
-    BINDINGS = moving(top="scroll_top", bottom="scroll_bottom")
+class OutboxTable(Table):  # j/k/g/G: tuiclient/widgets/moving.py
+    pass
 
 
 class OutboxScreen(Screen):
@@ -73,7 +74,8 @@ class OutboxScreen(Screen):
             yield Label("", id="outbox-title", markup=False)
             yield OutboxTable(id="outbox-table", cursor_type="row", zebra_stripes=True)
             yield Label("Retry log", classes="title")
-            yield Static(id="outbox-log", markup=False)
+            with Scroller(id="outbox-log-pane"):  # long logs scroll: Tab, then j/k/g/G
+                yield Static(id="outbox-log", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tuiclient.format import one_line
+from tuiclient.widgets.moving import Choices
 
 
 class FolderPicker(ModalScreen[str | None]):
@@ -37,8 +38,9 @@ class FolderPicker(ModalScreen[str | None]):
         with Vertical(classes="dialog", id="folder-dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Input(placeholder="type to filter", id="folder-filter")
-            yield OptionList(*self._options(""), id="folder-list")
-            yield Static("↑↓ choose · enter take · esc cancel", classes="dialog-help")
+            yield Choices(*self._options(""), id="folder-list")
+            yield Static("↑↓ choose (tab: the list, j/k/g/G there) · enter take · esc cancel",
+                         classes="dialog-help")
 
     def _options(self, typed: str) -> list[Option]:
         typed = typed.lower()

@@ -16,7 +16,9 @@ from textual.widgets.selection_list import Selection
 from bridge.identity import Resolution
 from bridge.model import Attachment, ContactPresence
 from tuiclient.drafts import ReplyDraft
-from tuiclient.format import PRESENCE_DOT, one_line, size
+from tuiclient.format import one_line, size
+from tuiclient.keys import moving
+from tuiclient.presence_colours import presence_dot
 from tuiclient.widgets.ticks import Checklist, Tick
 
 
@@ -38,7 +40,7 @@ class DeferScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog", id="defer-dialog"):
             yield Label("Not available right now", classes="dialog-title")
             for p in self.presences:
-                dot, style = PRESENCE_DOT.get(p.availability.value, PRESENCE_DOT["unknown"])
+                dot, style = presence_dot(p.availability.value, self.app.theme_variables)
                 t = Text(dot + " ", style=style)
                 t.append(one_line(p.jid), style="bold")
                 t.append(f" is {p.availability.value}")
@@ -135,7 +137,8 @@ class ReplyOptionsScreen(ModalScreen[ReplyDraft | None]):
     """Reply to all, include history, choose attachments (a checklist of the
     thread's files)."""
 
-    BINDINGS = [Binding("ctrl+s", "done", "done"), Binding("escape", "cancel", "cancel")]
+    BINDINGS = [Binding("ctrl+s", "done", "done"), Binding("escape", "cancel", "cancel"),
+                *moving("step(1)", "step(-1)", "step(-1000)", "step(1000)")]
 
     def __init__(self, draft: ReplyDraft, several: bool,
                  files: Sequence[Attachment]) -> None:
@@ -162,6 +165,15 @@ class ReplyOptionsScreen(ModalScreen[ReplyDraft | None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         (self.action_done if event.button.id == "done" else self.action_cancel)()
+
+    def action_step(self, by: int) -> None:
+        """j/k: the next or previous choice (a box, the file list, a button); g/G
+        the first or last. In the file list j/k move through the files."""
+        stops = [w for w in self.query("Tick, Checklist, Button") if w.focusable]
+        if not stops:
+            return
+        at = stops.index(self.focused) if self.focused in stops else 0
+        stops[max(0, min(len(stops) - 1, at + by))].focus()
 
     def action_done(self) -> None:
         self.draft.reply_all = self.query_one("#reply-all", Checkbox).value

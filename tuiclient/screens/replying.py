@@ -5,6 +5,7 @@ send (through `tuiclient.replies`, which asks what the engine needs to know).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bridge.engine import Engine
@@ -14,13 +15,17 @@ from tuiclient.drafts import ReplyDraft
 from tuiclient.replies import send_new, send_reply, sent_words
 from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
 from tuiclient.screens.prompts import ReplyOptionsScreen
-from tuiclient.widgets.conversation_list import ConversationList, key_of
+from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.reply_bar import ChatReply
 from tuiclient.widgets.thread_pane import ChatView
 from tuiclient.widgets.timeline import Timeline
 
 if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
+
+
+def key_of_message(m: Message) -> Key:
+    return (m.account, m.thread_id)
 
 
 class Replying:
@@ -150,10 +155,14 @@ class Replying:
         screen = self.screen
         result = await send_reply(screen, draft)
         if result is None:
-            if draft.via == "im":
-                chat_input = screen.query_one(ChatReply)
-                if not chat_input.value:
-                    chat_input.value = draft.text  # nothing lost
+            if draft.via == "im":  # nothing lost, and nothing in another chat's input
+                key = key_of_message(draft.message)
+                screen.query_one(ChatReply).put_back(key, draft.text)
+                going_on = self.draft
+                if screen.opened.key == key and going_on is not None and \
+                        going_on.message is draft.message and not going_on.history and \
+                        not going_on.attachments:
+                    self.draft = replace(draft, text="")  # its options chosen, kept
             return
         screen.notify(sent_words(result), title="Reply")
         if draft.resumed is not None:

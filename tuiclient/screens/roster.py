@@ -28,9 +28,9 @@ from bridge.events import PresenceChanged, RosterChanged
 from tuiclient.appref import client_app
 from tuiclient.engine_events import EngineEvents
 from tuiclient.format import PRESENCE_DOT, one_line
-from tuiclient.keys import bind
 from tuiclient.screens.attachments import handler, needs_terminal, open_detached
 from tuiclient.screens.chat_prompts import AskScreen
+from tuiclient.widgets.moving import Table
 
 AVATAR_MARK = "▣"  # the contact has an avatar (v opens it)
 
@@ -131,8 +131,8 @@ def widen(table: DataTable, rows: Iterable[list[Cell]]) -> set[int]:
     return widened
 
 
-class RosterTable(DataTable):
-    BINDINGS = [bind("down", "cursor_down", show=False), bind("up", "cursor_up", show=False)]
+class RosterTable(Table):  # j/k/g/G: tuiclient/widgets/moving.py
+    pass
 
 
 class RosterScreen(Screen[str | None]):

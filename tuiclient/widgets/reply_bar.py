@@ -108,6 +108,18 @@ class ChatReply(Input):
         self._show(self._lines.get(key, ""))
         self._keep_soon()
 
+    def put_back(self, key: Key | None, text: str) -> None:
+        """A line that did not go, back as the unsent line of conversation `key`
+        (the one it was typed in, open or not), unless another was typed there."""
+        key = key or NOWHERE
+        if key == self.conversation:
+            if not self.value:
+                self._show(text)
+            return
+        if not self._lines.get(key):
+            self._lines[key] = text
+            self._keep_soon()
+
     def _show(self, text: str) -> None:
         if text != self.value:
             self._restored = text

@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 
 from bridge.safe import inert_text
 from tuiclient.server_health import OK, PUSH_DEAD, ServerHealth
+from tuiclient.widgets.moving import Table
 
 COLUMNS = (("", "dot", 2), ("account", "account", None), ("server", "service", None),
            ("state", "state", None), ("critical", "critical", None), ("rtt", "rtt", None),
@@ -35,7 +36,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-class ServerStatus(DataTable):
+class ServerStatus(Table):
     """One row per account and server; rows change as health events arrive."""
 
     def __init__(self, *, critical_interval: float | None = None, **kwargs: Any) -> None:

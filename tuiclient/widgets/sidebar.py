@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from bridge.store.records import Folder
-from tuiclient.format import PRESENCE_DOT, one_line
+from tuiclient.format import one_line
 from tuiclient.keys import bind
+from tuiclient.presence_colours import presence_dot
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,11 @@ class AccountRow:
     folders: tuple[Folder, ...] = ()
 
 
-def contact_label(c: ContactRow) -> Text:
-    """A contact's row: presence by shape and colour, the name, and under it the
-    availability in a word (never the colour alone) with the status message."""
-    dot, style = PRESENCE_DOT.get(c.availability, PRESENCE_DOT["unknown"])
+def contact_label(c: ContactRow, colours: Mapping[str, str] | None = None) -> Text:
+    """A contact's row: presence by shape and colour (the theme's, `colours`), the
+    name, and under it the availability in a word (never the colour alone) with
+    the status message."""
+    dot, style = presence_dot(c.availability, colours)
     t = Text(dot, style=style)
     t.append(" " + one_line(c.name))
     word = "" if c.availability in ("available", "unknown") else c.availability
@@ -55,6 +59,10 @@ class Sidebar(OptionList):
         bind("bottom", "last", show=False),
     ]
 
+    # The theme's variables (the screen sets them, and again on a theme change):
+    # presence marks are drawn in its colours (tuiclient.presence_colours).
+    colours: var[dict[str, str]] = var(dict)
+
     class Chosen(Message):
         def __init__(self, kind: str, value: tuple[str, ...]) -> None:
             super().__init__()
@@ -65,6 +73,9 @@ class Sidebar(OptionList):
         super().__init__(id=id)
         self.accounts: list[AccountRow] = []
         self.contacts: list[ContactRow] = []
+
+    def watch_colours(self) -> None:
+        self.show(self.accounts, self.contacts)  # presence in the new theme's colours
 
     def show(self, accounts: list[AccountRow], contacts: list[ContactRow]) -> None:
         self.accounts, self.contacts = accounts, contacts
@@ -86,7 +97,8 @@ class Sidebar(OptionList):
         options.append(Option(Text("Contacts", style="bold"), id="heading:contacts",
                               disabled=True))
         for c in contacts:
-            options.append(Option(contact_label(c), id=f"contact:{c.address}"))
+            options.append(Option(contact_label(c, self.colours or None),
+                                  id=f"contact:{c.address}"))
         self.add_options(options)
         if keep is not None and keep < self.option_count:
             self.highlighted = keep

@@ -19,7 +19,8 @@ from rich.text import Text
 from textual.reactive import var
 from textual.widgets import Static
 
-from tuiclient.format import PRESENCE_DOT, one_line
+from tuiclient.format import one_line
+from tuiclient.presence_colours import presence_dot
 from tuiclient.server_health import OK, PUSH_DEAD, ServerHealth
 
 PENDING = ("◌", "yellow")
@@ -30,9 +31,10 @@ PRESENCE_WORD = {"available": "online", "away": "away", "busy": "busy",
                  "offline": "offline", "unknown": "offline", "blocked": "offline"}
 
 
-def presence_text(availability: str, status: str = "") -> Text:
-    """`◑ away “lunch”`: our own presence on one account."""
-    dot, style = PRESENCE_DOT.get(availability, PRESENCE_DOT["unknown"])
+def presence_text(availability: str, status: str = "",
+                  colours: Mapping[str, str] | None = None) -> Text:
+    """`◑ away “lunch”`: our own presence on one account (in the theme's colours)."""
+    dot, style = presence_dot(availability, colours)
     t = Text()
     t.append(f"{dot} ", style=style)
     t.append(PRESENCE_WORD.get(availability, availability), style=style)
@@ -76,14 +78,14 @@ class StatusReport:
     presence: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def status_text(r: StatusReport) -> Text:
+def status_text(r: StatusReport, colours: Mapping[str, str] | None = None) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
     for name, services in r.accounts:
         t.append(name + ":", style="bold")
         own = r.presence.get(name)
         if own is not None:
             t.append(" ")
-            t.append_text(presence_text(*own))
+            t.append_text(presence_text(*own, colours=colours))
             t.append(" ")
         for i, service in enumerate(services):
             t.append("  " if i else " ")
@@ -101,9 +103,13 @@ class StatusBar(Static):
     """Attributes down: the screen sets `report`, the bar draws it."""
 
     report: var[StatusReport] = var(StatusReport)
+    colours: var[dict[str, str]] = var(dict)  # the theme's variables, set by the screen
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
 
     def watch_report(self, report: StatusReport) -> None:
-        self.update(status_text(report))
+        self.update(status_text(report, self.colours or None))
+
+    def watch_colours(self) -> None:
+        self.watch_report(self.report)

@@ -14,6 +14,7 @@ import time
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container, Horizontal, Vertical
+from textual.message import Message as TMessage
 from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Label
@@ -55,6 +56,14 @@ class ChatView(Vertical):
         yield Label("", id="reply-target", markup=False)
         yield ChatReply(placeholder=self.idle, id="chat-input")
 
+    class Said(TMessage):
+        """A line under the timeline (a command's answer, a refusal)."""
+
+        def __init__(self, text: str, error: bool) -> None:
+            super().__init__()
+            self.text = text
+            self.error = error
+
     def set_title(self, text: str) -> None:
         self.query_one("#chat-title", Label).update(Text(text, style="bold"))
 
@@ -62,6 +71,8 @@ class ChatView(Vertical):
         """The line under the timeline: the peer typing, or a command's answer
         (`error`: a refusal); "" hides it."""
         label = self.query_one("#chat-status", Label)
+        if text:  # the screen shows it elsewhere too when no conversation is open
+            self.post_message(self.Said(text, error))
         label.update(Text(text, style="" if error else "italic"))
         label.set_class(error, "error")
         if label.display != bool(text):

@@ -17,6 +17,8 @@ from textual.widgets import Checkbox, RadioButton, SelectionList
 from textual.widgets._toggle_button import ToggleButton
 from textual.widgets.option_list import OptionDoesNotExist
 
+from tuiclient.keys import moving
+
 
 def box(on: bool) -> str:
     return "[x]" if on else "[ ]"
@@ -51,7 +53,9 @@ class Choice(RadioButton):
 
 
 class Checklist(SelectionList[str]):
-    """A selection list whose boxes are drawn as [x] or [ ]."""
+    """A selection list whose boxes are drawn as [x] or [ ]; j/k/g/G move in it."""
+
+    BINDINGS = moving("cursor_down", "cursor_up", "first", "last")
 
     def render_line(self, y: int) -> Strip:
         line = super().render_line(y)
