@@ -24,7 +24,8 @@ def test_idle_after_defaults_to_a_minute(tmp_path):
 
 @pytest.mark.parametrize(("value", "seconds"), [('"2s"', 2.0), ('"5m"', 300.0), ("30", 30.0)])
 def test_idle_after_is_a_duration(tmp_path, value, seconds):
-    assert load_config(config(tmp_path, f"[chat]\nidle_after = {value}\n")).chat.idle_after == seconds
+    loaded = load_config(config(tmp_path, f"[chat]\nidle_after = {value}\n"))
+    assert loaded.chat.idle_after == seconds
 
 
 @pytest.mark.parametrize("value", ['"soon"', "0", "true"])
