@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .store import Store
     from .xmpp.bookmarks import Bookmark
     from .xmpp.client import Occupant, RosterItem, XmppClient
+    from .xmpp.rooms import RoomListing
 
 
 # Our own show (RFC 6121 §4.7.2.1) as the availability the front ends draw.
@@ -223,9 +224,17 @@ class ChatVerbs:
             self._chat(account).invite(room, jid, reason, direct=direct)
 
     async def decline_invitation(self, account: str, room: str, inviter: str,
-                                 reason: str = "") -> None:
+                                 reason: str = "", *, direct: bool = False) -> None:
+        """Say no to an invitation; a direct one (XEP-0249) is only dropped."""
         with chat_refusal():
-            self._chat(account).decline_invitation(room, inviter, reason)
+            self._chat(account).decline_invitation(room, inviter, reason, direct=direct)
+
+    async def discover_rooms(self, account: str, service: str | None = None
+                             ) -> list[RoomListing]:
+        """The rooms a multi-user chat service lists (default: the server's own),
+        with their names and occupant counts where they tell (XEP-0045 §6)."""
+        with chat_refusal():
+            return await self._chat(account).discover_rooms(service)
 
     async def bookmarks(self, account: str) -> list[Bookmark]:
         """The rooms the user keeps (XEP-0402, shared with their other clients),

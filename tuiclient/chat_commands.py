@@ -38,6 +38,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("leave", "[room]", "leave this group chat", 0, 1, kinds=("joined",)),
     Command("invite", "jid [reason]", "invite someone to this group chat", 1, None,
             1, kinds=("jid",)),
+    Command("rooms", "[service]", "the group chats a service lists: choose one to join",
+            0, 1),
     Command("bookmark", "[list|add|remove] [room]",
             "keep a group chat, joined at every login (none: this one)", 0, 2,
             kinds=("bookmark", "room")),

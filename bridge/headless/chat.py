@@ -1,5 +1,5 @@
 """The chat commands: `correct`, `react`, `retract`, `quote`, `msg`, `join`, `leave`, `invite`,
-`bookmarks`, `bookmark`, `roster`, `presence`, `avatar`, `block` and `unblock` (issue 20),
+`bookmarks`, `bookmark`, `rooms`, `roster`, `presence`, `avatar`, `block` and `unblock` (issue 20),
 each an Engine method, each with `--json` (before or after a sub-command's name).
 
 Their own module so that bridge.headless.cli only adds them (`add_chat_commands`,
@@ -45,7 +45,8 @@ class Headless(Protocol):
     def need_xmpp(self, account: str) -> None: ...
 
 CHAT_COMMANDS = ("correct", "react", "retract", "quote", "msg", "join", "leave", "invite",
-                 "bookmarks", "bookmark", "roster", "presence", "avatar", "block", "unblock")
+                 "bookmarks", "bookmark", "roster", "presence", "avatar", "block", "unblock",
+                 "rooms")
 SHOWS = ("available", "chat", "away", "xa", "dnd", "invisible")
 
 
@@ -113,9 +114,16 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
     ip.add_argument("room")
     ip.add_argument("inviter", help="who invited you (as the invitation named them)")
     ip.add_argument("--reason", default="")
+    ip.add_argument("--direct", action="store_true",
+                    help="a direct invitation (XEP-0249): it has no answer, nothing is sent")
 
     sub.add_parser("bookmarks", parents=[verb_common],
                    help="the rooms you keep (XEP-0402, shared with your other clients)")
+    p = sub.add_parser("rooms", parents=[verb_common],
+                       help="the rooms a chat service lists (XEP-0045 §6), with their "
+                            "names and how many are in")
+    p.add_argument("service", nargs="?",
+                   help="a multi-user chat service (default: your server's own)")
     p = sub.add_parser("bookmark", parents=[verb_common], help="keep a room, or stop keeping it")
     bsub = p.add_subparsers(dest="bookmark_command", required=True)
     bp = bsub.add_parser("add", parents=[common],
@@ -295,9 +303,12 @@ async def cmd_invite(h: Headless, a: argparse.Namespace) -> Outcome:
         return _occupants(a.room, await h.engine.accept_invitation(
             account, a.room, nick=a.nick, password=a.password))
     if a.invite_command == "decline":
-        await h.engine.decline_invitation(account, a.room, a.inviter, a.reason)
+        await h.engine.decline_invitation(account, a.room, a.inviter, a.reason,
+                                          direct=a.direct)
         return Outcome(EXIT_OK, {"room": a.room, "declined": a.inviter},
-                       [f"declined {out.t(a.inviter)}'s invitation to {out.t(a.room)}"])
+                       [f"dropped {out.t(a.inviter)}'s invitation to {out.t(a.room)}"
+                        if a.direct else
+                        f"declined {out.t(a.inviter)}'s invitation to {out.t(a.room)}"])
     await h.engine.invite(account, a.room, a.jid, a.reason, direct=a.direct)
     return Outcome(EXIT_OK, {"room": a.room, "invited": a.jid},
                    [f"invited {out.t(a.jid)} to {out.t(a.room)}"])
@@ -320,6 +331,17 @@ async def cmd_bookmarks(h: Headless, a: argparse.Namespace) -> Outcome:
     marks = await h.engine.bookmarks(account)
     return Outcome(EXIT_OK, [_bookmark_row(b) for b in marks],
                    [_bookmark_line(b) for b in marks] or ["no bookmarks"])
+
+
+async def cmd_rooms(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    rooms = await h.engine.discover_rooms(account, a.service)
+    return Outcome(EXIT_OK, [{"jid": r.jid, "name": r.name, "occupants": r.occupants}
+                             for r in rooms],
+                   [out.t(r.jid) + (f"  {out.t(r.name)}" if r.name else "")
+                    + (f"  ({r.occupants} in)" if r.occupants is not None else "")
+                    for r in rooms] or ["no rooms listed"])
 
 
 async def cmd_bookmark(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -416,5 +438,5 @@ CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outc
     "join": cmd_join,
     "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
     "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
-    "avatar": cmd_avatar, "block": cmd_block, "unblock": cmd_block,
+    "avatar": cmd_avatar, "block": cmd_block, "unblock": cmd_block, "rooms": cmd_rooms,
 }

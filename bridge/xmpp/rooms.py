@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any, cast
 
 from slixmpp import JID, InvalidJID
@@ -22,6 +23,16 @@ from .stanzas import NS_CLIENT, NS_MUC_USER, bare, error_condition, q, resource
 from .state import RoomMembership
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoomListing:
+    """A room a service lists (XEP-0045 §6.3), with what its disco#info says
+    (§6.4): its name, and how many are in it when the room tells."""
+
+    jid: str
+    name: str = ""
+    occupants: int | None = None
 
 
 class Rooms(Archive):
@@ -248,6 +259,40 @@ class Rooms(Archive):
                 return jid
         raise XmppError(f"{self.domain} offers no multi-user chat service")
 
+    async def discover_rooms(self, service: str | None = None) -> list[RoomListing]:
+        """The public rooms of a service (default: the server's own), XEP-0045 §6.3
+        disco#items, each one's name and occupant count from its disco#info (§6.4,
+        asked together; a room that does not answer is listed as the service named it)."""
+        service = bare(service) if service else await self.muc_service()
+        disco = self.session.plugin["xep_0030"]
+        items = await self._asked(disco.get_items(jid=JID(service), timeout=IQ_TIMEOUT),
+                                  service)
+        listed = [(item.xml.get("jid") or "", item.xml.get("name") or "")
+                  for item in items["disco_items"]["substanzas"]]
+        rooms = [(jid, name) for jid, name in listed if "@" in jid]
+        infos = await asyncio.gather(*(self._room_info(jid) for jid, _ in rooms))
+        return sorted((RoomListing(jid, info[0] or name, info[1])
+                       for (jid, name), info in zip(rooms, infos, strict=True)),
+                      key=lambda r: r.jid)
+
+    async def _room_info(self, room: str) -> tuple[str, int | None]:
+        """(name, occupants) from a room's disco#info and its muc#roominfo form."""
+        try:
+            info = await self._asked(self.session.plugin["xep_0030"].get_info(
+                jid=JID(room), timeout=IQ_TIMEOUT), room)
+        except XmppError:
+            return "", None
+        name = next((i[3] or "" for i in info["disco_info"]["identities"]
+                     if i[:2] == ("conference", "text")), "")
+        occupants: int | None = None
+        form = info["disco_info"].xml.find("{jabber:x:data}x")
+        if form is not None:
+            for field in form.findall("{jabber:x:data}field"):
+                value = (field.findtext("{jabber:x:data}value") or "").strip()
+                if field.get("var") == "muc#roominfo_occupants" and value.isdigit():
+                    occupants = int(value)
+        return name, occupants
+
     async def leave_room(self, room: str) -> None:
         room = bare(room)
         state = self._rooms.pop(room, None)
@@ -273,9 +318,13 @@ class Rooms(Archive):
         else:
             self._muc.invite(JID(room), JID(jid), reason)
 
-    def decline_invitation(self, room: str, inviter: str, reason: str = "") -> None:
+    def decline_invitation(self, room: str, inviter: str, reason: str = "", *,
+                           direct: bool = False) -> None:
         """Say no to a room's (mediated) invitation: the room tells the inviter
-        (XEP-0045 §7.8.2). A direct invitation (XEP-0249) has no answer to send."""
+        (XEP-0045 §7.8.2). A direct invitation (XEP-0249) has no answer to send:
+        it is dropped here, nothing goes through a room it never came from."""
+        if direct:
+            return
         inviter = inviter if bare(inviter) == bare(room) else bare(inviter)  # room/nick kept
         self._muc.decline(JID(bare(room)), JID(inviter), reason)
 

@@ -1,11 +1,13 @@
 """The chat's questions and lists: a room invitation (join or decline), a
-subscription request (approve or deny), never answered without the user; and
-the earlier texts of a corrected line."""
+subscription request (approve or deny), never answered without the user; the
+rooms a service lists (`/rooms`, one chosen to join); and the earlier texts of
+a corrected line."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,11 +15,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+from textual.widgets.option_list import Option
 
 from bridge.events import RoomInvitation, SubscriptionRequest
 from bridge.model import Message
 from bridge.store import Revision
 from tuiclient.format import Clock, one_line, safe, short_date
+from tuiclient.screens.pickers import FolderPicker
+
+if TYPE_CHECKING:
+    from bridge.xmpp.rooms import RoomListing
 
 
 class AskScreen(ModalScreen[str | None]):
@@ -87,6 +94,24 @@ def subscription_screen(event: SubscriptionRequest, known: str) -> AskScreen:
     return AskScreen("Contact request", body,
                      [("a", "Approve", "approve"), ("d", "Deny", "deny")],
                      id="subscription")
+
+
+class RoomsScreen(FolderPicker):
+    """The rooms a service lists (XEP-0045 §6), with their names and how many are
+    in, filtered as the user types; Enter takes one (its address) to join."""
+
+    def __init__(self, service: str, rooms: Sequence[RoomListing]) -> None:
+        self.rooms = list(rooms)
+        super().__init__(f"Rooms of {service}" if service else "Rooms",
+                         [r.jid for r in self.rooms])
+        self.id = "rooms"
+
+    def _options(self, typed: str) -> list[Option]:
+        typed = typed.lower()
+        return [Option(one_line(r.jid) + (f"  {one_line(r.name)}" if r.name else "")
+                       + (f"  ({r.occupants} in)" if r.occupants is not None else ""),
+                       id=r.jid)
+                for r in self.rooms if typed in f"{r.jid} {r.name}".lower()]
 
 
 def revisions_text(m: Message, revisions: Sequence[Revision], now: float) -> Text:

@@ -36,6 +36,7 @@ from tuiclient.screens.chat_contacts import ContactCommands
 from tuiclient.screens.chat_prompts import (
     AskScreen,
     RevisionsScreen,
+    RoomsScreen,
     invitation_screen,
     subscription_screen,
 )
@@ -235,6 +236,14 @@ class Chatting(ContactCommands):
             return joined
         # Listed and open, but with no line to answer yet: the first is a new one.
         return f"{joined}; c writes its first line (to {one_line(room)}, by IM)"
+
+    async def _cmd_rooms(self, service: str | None = None) -> str:
+        account = self._need_account()
+        rooms = await self.engine.discover_rooms(account, service)
+        if not rooms:
+            return f"no rooms listed by {one_line(service or 'the server')}"
+        chosen = await self.screen.app.push_screen_wait(RoomsScreen(service or "", rooms))
+        return await self._cmd_join(chosen) if chosen else ""
 
     def open_room(self, account: str, room: str) -> bool:
         """Open a room's conversation (at its newest line), listed at once: a room
@@ -560,8 +569,9 @@ class Chatting(ContactCommands):
                 done = f"joined {one_line(event.room)}"
             elif answer == "decline":
                 job = lambda: self.engine.decline_invitation(  # noqa: E731
-                    event.account, event.room, event.inviter)
-                done = f"declined {one_line(event.room)}"
+                    event.account, event.room, event.inviter, direct=event.direct)
+                done = (f"dropped the invitation to {one_line(event.room)}" if event.direct
+                        else f"declined {one_line(event.room)}")
         elif isinstance(event, SubscriptionRequest):
             if answer == "approve":
                 job = lambda: self.engine.roster_approve(event.account, event.jid)  # noqa: E731
