@@ -236,6 +236,22 @@ class ChatVerbs:
         with chat_refusal():
             return await self._chat(account).discover_rooms(service)
 
+    async def request_voice(self, account: str, room: str) -> None:
+        """Ask a moderated room to let us speak (XEP-0045 §7.13)."""
+        with chat_refusal():
+            self._chat(account).request_voice(room)
+
+    async def answer_voice_request(self, account: str, room: str, nick: str, jid: str,
+                                   allow: bool) -> None:
+        """A moderator's answer to a VoiceRequested (XEP-0045 §8.6)."""
+        with chat_refusal():
+            self._chat(account).answer_voice_request(room, nick, jid, allow)
+
+    async def register_with_room(self, account: str, room: str, nick: str) -> str:
+        """Reserve a nick with a room (XEP-0045 §7.10); the nick it holds for us."""
+        with chat_refusal():
+            return await self._chat(account).register_with_room(room, nick)
+
     async def bookmarks(self, account: str) -> list[Bookmark]:
         """The rooms the user keeps (XEP-0402, shared with their other clients),
         as the server holds them now."""

@@ -95,6 +95,12 @@ async def test_rooms_from_the_command_line(world, tmp_path, running):
         assert {"jid": room, "name": "The hall", "occupants": 1} in rooms, rooms
     code, refused, err = await cli(config, "rooms", f"nowhere.{MUC_DOMAIN}")
     assert code == 1 and "nowhere" in f"{refused} {err}", (refused, err)
+    # Registering a nick (XEP-0045 §7.10): Prosody takes it from members only.
+    code, refused, err = await cli(config, "register", room, "Ally")
+    assert code == 1 and "registers only its members' nicks" in f"{refused} {err}", err
+    await bob_x.xmpp.plugin["xep_0045"].set_affiliation(room, "member", jid=alice.jid)
+    code, registered, err = await cli(config, "register", room, "Ally")
+    assert code == 0 and registered == {"room": room, "registered": "Ally"}, err
     # A direct invitation declined from the command line: nothing is sent.
     code, dropped, err = await cli(config, "invite", "decline", room, bob.jid, "--direct")
     assert code == 0 and dropped == {"room": room, "declined": bob.jid}, err

@@ -1,5 +1,6 @@
 """The chat commands: `correct`, `react`, `retract`, `quote`, `msg`, `join`, `leave`, `invite`,
-`bookmarks`, `bookmark`, `rooms`, `roster`, `presence`, `avatar`, `block` and `unblock` (issue 20),
+`bookmarks`, `bookmark`, `rooms`, `voice`, `register`, `roster`, `presence`, `avatar`,
+`block` and `unblock` (issue 20),
 each an Engine method, each with `--json` (before or after a sub-command's name).
 
 Their own module so that bridge.headless.cli only adds them (`add_chat_commands`,
@@ -46,7 +47,7 @@ class Headless(Protocol):
 
 CHAT_COMMANDS = ("correct", "react", "retract", "quote", "msg", "join", "leave", "invite",
                  "bookmarks", "bookmark", "roster", "presence", "avatar", "block", "unblock",
-                 "rooms")
+                 "rooms", "voice", "register")
 SHOWS = ("available", "chat", "away", "xa", "dnd", "invisible")
 
 
@@ -124,6 +125,14 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
                             "names and how many are in")
     p.add_argument("service", nargs="?",
                    help="a multi-user chat service (default: your server's own)")
+    p = sub.add_parser("voice", parents=[verb_common],
+                       help="ask a moderated room to let you speak (XEP-0045 §7.13; "
+                            "in `serve`, where you stay in the room to be granted it)")
+    p.add_argument("room")
+    p = sub.add_parser("register", parents=[verb_common],
+                       help="register (reserve) your nick with a room (XEP-0045 §7.10)")
+    p.add_argument("room")
+    p.add_argument("nick")
     p = sub.add_parser("bookmark", parents=[verb_common], help="keep a room, or stop keeping it")
     bsub = p.add_subparsers(dest="bookmark_command", required=True)
     bp = bsub.add_parser("add", parents=[common],
@@ -344,6 +353,24 @@ async def cmd_rooms(h: Headless, a: argparse.Namespace) -> Outcome:
                     for r in rooms] or ["no rooms listed"])
 
 
+async def cmd_voice(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    if a.room not in h.engine.joined_rooms(account):  # (in `serve`, it stays joined)
+        await h.engine.join_room(account, a.room)
+    await h.engine.request_voice(account, a.room)
+    return Outcome(EXIT_OK, {"room": a.room, "voice": "requested"},
+                   [f"asked the moderators of {out.t(a.room)} to let you speak"])
+
+
+async def cmd_register(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    nick = await h.engine.register_with_room(account, a.room, a.nick)
+    return Outcome(EXIT_OK, {"room": a.room, "registered": nick},
+                   [f"{out.t(nick)} is yours in {out.t(a.room)}"])
+
+
 async def cmd_bookmark(h: Headless, a: argparse.Namespace) -> Outcome:
     if "@" not in a.room or "/" in a.room:
         raise CommandError(EXIT_USAGE, f"{a.room!r} is not a room's address "
@@ -439,4 +466,5 @@ CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outc
     "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
     "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
     "avatar": cmd_avatar, "block": cmd_block, "unblock": cmd_block, "rooms": cmd_rooms,
+    "voice": cmd_voice, "register": cmd_register,
 }

@@ -1,6 +1,8 @@
 """The main screen's chat client: the `/` commands of the chat input, chat
 states both ways, a group chat's occupants, and the questions the chat asks
-(room invitations, contact requests), each through an engine call.
+(room invitations, contact requests, a visitor asking for voice), each through
+an engine call. Over 600 lines: one `_cmd_*` per `/` command, each a few lines,
+all reading the same open conversation; split they would pass it around.
 
 A part of `MainScreen`, like `replying`: the screen routes the chat input's
 messages (`ChatReply.Command`, `EditLast`, `Typing`, `Refused`) and the engine's
@@ -25,6 +27,7 @@ from bridge.events import (
     RoomOccupantsChanged,
     RoomSubjectChanged,
     SubscriptionRequest,
+    VoiceRequested,
 )
 from bridge.model import Direction, Message, Transport
 from tuiclient.appref import client_app
@@ -39,6 +42,8 @@ from tuiclient.screens.chat_prompts import (
     RoomsScreen,
     invitation_screen,
     subscription_screen,
+    voice_answer,
+    voice_screen,
 )
 from tuiclient.screens.prompts import DeferScreen
 from tuiclient.screens.roster import open_avatar
@@ -376,6 +381,16 @@ class Chatting(ContactCommands):
         await self.engine.room_action(account, room, "nick", nick)
         return f"you are {one_line(nick)} in {one_line(room)}"
 
+    async def _cmd_voice(self) -> str:
+        account, room = self._needs_room("voice")
+        await self.engine.request_voice(account, room)
+        return f"asked the moderators of {one_line(room)} to let you speak"
+
+    async def _cmd_register(self, nick: str) -> str:
+        account, room = self._needs_room("register")
+        held = await self.engine.register_with_room(account, room, nick)
+        return f"{one_line(held)} is registered as yours in {one_line(room)}"
+
     async def _cmd_kick(self, nick: str, reason: str = "") -> str:
         account, room = self._needs_room("join")
         await self.engine.room_action(account, room, "kick", nick, reason)
@@ -476,6 +491,8 @@ class Chatting(ContactCommands):
                 self.ask(("room", event.account, event.room), event)
             elif isinstance(event, SubscriptionRequest):
                 self.ask(("subscription", event.account, bare(event.jid)), event)
+            elif isinstance(event, VoiceRequested):
+                self.ask(("voice", event.account, event.room, event.nick), event)
 
     # -- who is typing (XEP-0085) ----------------------------------------------------------
 
@@ -553,6 +570,8 @@ class Chatting(ContactCommands):
         if isinstance(event, RoomInvitation):
             inviter = names.get(bare(event.inviter)) or event.inviter
             screen = invitation_screen(event, inviter)
+        elif isinstance(event, VoiceRequested):
+            screen = voice_screen(event)
         else:
             assert isinstance(event, SubscriptionRequest)
             screen = subscription_screen(event, names.get(bare(event.jid), ""))
@@ -579,6 +598,8 @@ class Chatting(ContactCommands):
             elif answer == "deny":
                 job = lambda: self.engine.roster_deny(event.account, event.jid)  # noqa: E731
                 done = f"denied {one_line(event.jid)}"
+        elif isinstance(event, VoiceRequested):
+            job, done = voice_answer(self.engine, event, answer)
         if job is not None:
             self.screen.run_worker(self._answer(job, done), name="chat-answer", group="chat")
         self._next_ask()
