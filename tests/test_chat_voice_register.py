@@ -3,9 +3,9 @@ form) and registering a nick with a room (§7.10), in the app against the real
 Prosody, with plain slixmpp on the other side: bob owns a moderated room; alice
 joins it as a visitor, asks for voice with `/voice`, and bob's client grants it
 with the room's form; bob makes alice a moderator, carol (slixmpp's own
-request_voice) asks, alice's app prompts, d denies and a grants. `/register` is
-refused with a sentence until alice is a member, then reserves her nick: carol
-cannot take it."""
+request_voice) asks, alice's app prompts, d denies and a grants. `/claim nick`
+(registering it) is refused with a sentence until alice is a member, then
+reserves her nick: carol cannot take it."""
 
 from __future__ import annotations
 
@@ -84,11 +84,11 @@ async def test_voice_asked_granted_and_a_nick_registered(world, tmp_path, runnin
                                  == "participant")
 
         # Registration: refused with a sentence while alice is no member...
-        await command(pilot, app, "/register Ally")
+        await command(pilot, app, "/claim Ally")
         assert await pilot_until(pilot, lambda: "registers only its members' nicks"
                                  in status(app)), status(app)
         await bob_x.xmpp.plugin["xep_0045"].set_affiliation(room, "member", jid=alice.jid)
-        await command(pilot, app, "/register Alicia")
+        await command(pilot, app, "/claim Alicia")
         assert await pilot_until(pilot, lambda: "Alicia is registered as yours"
                                  in status(app)), status(app)
 

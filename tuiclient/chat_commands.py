@@ -50,7 +50,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("occupants", "", "who is in this group chat"),
     Command("nick", "name", "your nick in this group chat", 1, 1),
     Command("voice", "", "ask to speak in this moderated group chat"),
-    Command("register", "nick", "register your nick with this group chat (members)", 1, 1),
+    Command("claim", "nick", "register a nick as yours in this group chat (XEP-0045 "
+            "§7.10; members)", 1, 1),
     Command("kick", "nick [reason]", "take someone out of this group chat (moderators)",
             1, None, 1, kinds=("nick",)),
     Command("ban", "jid|nick [reason]", "ban someone from this group chat (moderators)",

@@ -386,8 +386,8 @@ class Chatting(ContactCommands):
         await self.engine.request_voice(account, room)
         return f"asked the moderators of {one_line(room)} to let you speak"
 
-    async def _cmd_register(self, nick: str) -> str:
-        account, room = self._needs_room("register")
+    async def _cmd_claim(self, nick: str) -> str:
+        account, room = self._needs_room("claim")
         held = await self.engine.register_with_room(account, room, nick)
         return f"{one_line(held)} is registered as yours in {one_line(room)}"
 
