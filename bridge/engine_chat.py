@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .store import Store
     from .xmpp.bookmarks import Bookmark
     from .xmpp.client import Occupant, RosterItem, XmppClient
+    from .xmpp.rooms import RoomListing
 
 
 # Our own show (RFC 6121 §4.7.2.1) as the availability the front ends draw.
@@ -223,9 +224,33 @@ class ChatVerbs:
             self._chat(account).invite(room, jid, reason, direct=direct)
 
     async def decline_invitation(self, account: str, room: str, inviter: str,
-                                 reason: str = "") -> None:
+                                 reason: str = "", *, direct: bool = False) -> None:
+        """Say no to an invitation; a direct one (XEP-0249) is only dropped."""
         with chat_refusal():
-            self._chat(account).decline_invitation(room, inviter, reason)
+            self._chat(account).decline_invitation(room, inviter, reason, direct=direct)
+
+    async def discover_rooms(self, account: str, service: str | None = None
+                             ) -> list[RoomListing]:
+        """The rooms a multi-user chat service lists (default: the server's own),
+        with their names and occupant counts where they tell (XEP-0045 §6)."""
+        with chat_refusal():
+            return await self._chat(account).discover_rooms(service)
+
+    async def request_voice(self, account: str, room: str) -> None:
+        """Ask a moderated room to let us speak (XEP-0045 §7.13)."""
+        with chat_refusal():
+            self._chat(account).request_voice(room)
+
+    async def answer_voice_request(self, account: str, room: str, nick: str, jid: str,
+                                   allow: bool) -> None:
+        """A moderator's answer to a VoiceRequested (XEP-0045 §8.6)."""
+        with chat_refusal():
+            self._chat(account).answer_voice_request(room, nick, jid, allow)
+
+    async def register_with_room(self, account: str, room: str, nick: str) -> str:
+        """Reserve a nick with a room (XEP-0045 §7.10); the nick it holds for us."""
+        with chat_refusal():
+            return await self._chat(account).register_with_room(room, nick)
 
     async def bookmarks(self, account: str) -> list[Bookmark]:
         """The rooms the user keeps (XEP-0402, shared with their other clients),

@@ -298,3 +298,14 @@ class MessageChanged(Event):
     thread_id: str
     change: str  # corrected | retracted | reactions
     by: str  # who changed it: a bare JID, or room/nick
+
+
+@dataclass(frozen=True)
+class VoiceRequested(Event):
+    """A visitor of a moderated room we moderate asks to speak (XEP-0045 §8.6):
+    the room's approval form, answered with engine.answer_voice_request."""
+
+    account: str
+    room: str
+    nick: str
+    jid: str  # the visitor's address as the room gave it (its answer names them by it)

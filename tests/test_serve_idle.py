@@ -1,8 +1,8 @@
-"""Client State Indication (XEP-0352) when `serve` goes idle: after SERVE_IDLE
-without a command it tells the server nobody is looking, and the next command
-makes it active again. Read from Prosody itself (its admin shell's CSI column,
-`prosodyctl shell`), not from anything of ours. Slow by nature: SERVE_IDLE is
-a minute."""
+"""Client State Indication (XEP-0352) when `serve` goes idle: after [chat]
+idle_after (default SERVE_IDLE, a minute; here a few seconds) without a command it tells the
+server nobody is looking, and the next command makes it active again. Read from
+Prosody itself (its admin shell's CSI column, `prosodyctl shell`), not from anything
+of ours."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ import sys
 
 import pytest
 
+from bridge.config import load_config
 from bridge.headless.serve import SERVE_IDLE
 from tests.harness.servers import REPO_ROOT
 from tests.others import person
 from tests.test_headless import write_config
 
 pytestmark = pytest.mark.servers
+
+# Long enough for the admin shell to read the fresh session once before it idles.
+IDLE_AFTER = 6.0
 
 
 def shell(world) -> str:
@@ -42,7 +46,8 @@ def csi_state(world, jid: str) -> str | None:
 
 async def test_serve_tells_the_server_when_nobody_asks(world, tmp_path):
     alice = person(world, "alice")
-    config = write_config(world, tmp_path, alice)
+    config = write_config(world, tmp_path, alice, f'\n[chat]\nidle_after = "{IDLE_AFTER:g}s"\n')
+    assert load_config(config).chat.idle_after == IDLE_AFTER < SERVE_IDLE
     serve = subprocess.Popen(
         [sys.executable, "-m", "tuiclient", "--config", str(config), "serve"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -69,7 +74,7 @@ async def test_serve_tells_the_server_when_nobody_asks(world, tmp_path):
         assert answer["id"] == 1, answer
         # A new session is active until told otherwise: nothing to tell yet.
         assert await state_becomes("", 10), await asyncio.to_thread(shell, world)
-        assert await state_becomes("inactive", SERVE_IDLE + 20)
+        assert await state_becomes("inactive", IDLE_AFTER + 20)
         answer = await ask(2, ["roster", "list"])
         assert answer["id"] == 2, answer
         assert await state_becomes("active", 10)

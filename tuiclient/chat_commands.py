@@ -38,6 +38,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("leave", "[room]", "leave this group chat", 0, 1, kinds=("joined",)),
     Command("invite", "jid [reason]", "invite someone to this group chat", 1, None,
             1, kinds=("jid",)),
+    Command("rooms", "[service]", "the group chats a service lists: choose one to join",
+            0, 1),
     Command("bookmark", "[list|add|remove] [room]",
             "keep a group chat, joined at every login (none: this one)", 0, 2,
             kinds=("bookmark", "room")),
@@ -47,6 +49,9 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("topic", "[subject]", "show or set this group chat's subject", 0, None),
     Command("occupants", "", "who is in this group chat"),
     Command("nick", "name", "your nick in this group chat", 1, 1),
+    Command("voice", "", "ask to speak in this moderated group chat"),
+    Command("claim", "nick", "register a nick as yours in this group chat (XEP-0045 "
+            "§7.10; members)", 1, 1),
     Command("kick", "nick [reason]", "take someone out of this group chat (moderators)",
             1, None, 1, kinds=("nick",)),
     Command("ban", "jid|nick [reason]", "ban someone from this group chat (moderators)",

@@ -46,6 +46,8 @@ names another one. Its layout::
                                       # app (default: never); back on the next key
     auto_xa = "1h"                    # extended away after an hour (default: never)
     auto_away_message = "idle"        # the status message while away by itself
+    idle_after = "60s"                # `serve` without a command this long tells the
+                                      # server nobody is looking (XEP-0352 inactive)
 
     [keys]                            # optional: action = "key" or ["key", "key"]
     reply_im = "m"                    # two actions bound to one key are reported

@@ -60,7 +60,7 @@ PASSWORD_KEYS = frozenset({"password", "pass", "passwd", "passphrase", "pwd", "s
 
 _TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff",
              "health", "notify", "crypto", "chat")
-_CHAT_KEYS = ("chat_states", "auto_away", "auto_xa", "auto_away_message")
+_CHAT_KEYS = ("chat_states", "auto_away", "auto_xa", "auto_away_message", "idle_after")
 _CRYPTO_KEYS = ("gnupg_home", "index_decrypted", "sign", "encrypt", "autocrypt",
                 "autocrypt_prefer_encrypt")
 _NOTIFY_KEYS = ("notify_command", "bell", "desktop", "hyperlinks")
@@ -289,7 +289,8 @@ class ConfigReader(TokenSettings):
         return ChatPolicy(chat_states=self.boolean(table, "chat", "chat_states", True),
                           auto_away=away, auto_xa=xa,
                           auto_away_message=self.string(table, "chat", "auto_away_message")
-                          or "idle")
+                          or "idle",
+                          idle_after=self.duration(table, "chat", "idle_after", 60.0))
 
     def handoff(self, raw: dict[str, Any]) -> HandoffPolicy:
         table = self.table(raw, "", "handoff")

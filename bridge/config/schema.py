@@ -220,6 +220,9 @@ class ChatPolicy:
     auto_away: float | None = None
     auto_xa: float | None = None
     auto_away_message: str = "idle"
+    # `serve` without a command this long tells the chat servers nobody is looking
+    # (XEP-0352 inactive); the next command makes it active again.
+    idle_after: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The chat commands: `correct`, `react`, `retract`, `quote`, `msg`, `join`, `leave`, `invite`,
-`bookmarks`, `bookmark`, `roster`, `presence`, `avatar`, `block` and `unblock` (issue 20),
+`bookmarks`, `bookmark`, `rooms`, `voice`, `register`, `roster`, `presence`, `avatar`,
+`block` and `unblock` (issue 20),
 each an Engine method, each with `--json` (before or after a sub-command's name).
 
 Their own module so that bridge.headless.cli only adds them (`add_chat_commands`,
@@ -47,7 +48,8 @@ class Headless(Protocol):
     def need_xmpp(self, account: str) -> None: ...
 
 CHAT_COMMANDS = ("correct", "react", "retract", "quote", "msg", "join", "leave", "invite",
-                 "bookmarks", "bookmark", "roster", "presence", "avatar", "block", "unblock")
+                 "bookmarks", "bookmark", "roster", "presence", "avatar", "block", "unblock",
+                 "rooms", "voice", "register")
 SHOWS = ("available", "chat", "away", "xa", "dnd", "invisible")
 
 
@@ -115,9 +117,24 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
     ip.add_argument("room")
     ip.add_argument("inviter", help="who invited you (as the invitation named them)")
     ip.add_argument("--reason", default="")
+    ip.add_argument("--direct", action="store_true",
+                    help="a direct invitation (XEP-0249): it has no answer, nothing is sent")
 
     sub.add_parser("bookmarks", parents=[verb_common],
                    help="the rooms you keep (XEP-0402, shared with your other clients)")
+    p = sub.add_parser("rooms", parents=[verb_common],
+                       help="the rooms a chat service lists (XEP-0045 §6), with their "
+                            "names and how many are in")
+    p.add_argument("service", nargs="?",
+                   help="a multi-user chat service (default: your server's own)")
+    p = sub.add_parser("voice", parents=[verb_common],
+                       help="ask a moderated room to let you speak (XEP-0045 §7.13; "
+                            "in `serve`, where you stay in the room to be granted it)")
+    p.add_argument("room")
+    p = sub.add_parser("register", parents=[verb_common],
+                       help="register (reserve) your nick with a room (XEP-0045 §7.10)")
+    p.add_argument("room")
+    p.add_argument("nick")
     p = sub.add_parser("bookmark", parents=[verb_common], help="keep a room, or stop keeping it")
     bsub = p.add_subparsers(dest="bookmark_command", required=True)
     bp = bsub.add_parser("add", parents=[common],
@@ -299,9 +316,12 @@ async def cmd_invite(h: Headless, a: argparse.Namespace) -> Outcome:
         return _occupants(a.room, await h.engine.accept_invitation(
             account, a.room, nick=a.nick, password=a.password))
     if a.invite_command == "decline":
-        await h.engine.decline_invitation(account, a.room, a.inviter, a.reason)
+        await h.engine.decline_invitation(account, a.room, a.inviter, a.reason,
+                                          direct=a.direct)
         return Outcome(EXIT_OK, {"room": a.room, "declined": a.inviter},
-                       [f"declined {out.t(a.inviter)}'s invitation to {out.t(a.room)}"])
+                       [f"dropped {out.t(a.inviter)}'s invitation to {out.t(a.room)}"
+                        if a.direct else
+                        f"declined {out.t(a.inviter)}'s invitation to {out.t(a.room)}"])
     await h.engine.invite(account, a.room, a.jid, a.reason, direct=a.direct)
     return Outcome(EXIT_OK, {"room": a.room, "invited": a.jid},
                    [f"invited {out.t(a.jid)} to {out.t(a.room)}"])
@@ -324,6 +344,35 @@ async def cmd_bookmarks(h: Headless, a: argparse.Namespace) -> Outcome:
     marks = await h.engine.bookmarks(account)
     return Outcome(EXIT_OK, [_bookmark_row(b) for b in marks],
                    [_bookmark_line(b) for b in marks] or ["no bookmarks"])
+
+
+async def cmd_rooms(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    rooms = await h.engine.discover_rooms(account, a.service)
+    return Outcome(EXIT_OK, [{"jid": r.jid, "name": r.name, "occupants": r.occupants}
+                             for r in rooms],
+                   [out.t(r.jid) + (f"  {out.t(r.name)}" if r.name else "")
+                    + (f"  ({r.occupants} in)" if r.occupants is not None else "")
+                    for r in rooms] or ["no rooms listed"])
+
+
+async def cmd_voice(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    if a.room not in h.engine.joined_rooms(account):  # (in `serve`, it stays joined)
+        await h.engine.join_room(account, a.room)
+    await h.engine.request_voice(account, a.room)
+    return Outcome(EXIT_OK, {"room": a.room, "voice": "requested"},
+                   [f"asked the moderators of {out.t(a.room)} to let you speak"])
+
+
+async def cmd_register(h: Headless, a: argparse.Namespace) -> Outcome:
+    account = _account(h, a)
+    await _up(h, account)
+    nick = await h.engine.register_with_room(account, a.room, a.nick)
+    return Outcome(EXIT_OK, {"room": a.room, "registered": nick},
+                   [f"{out.t(nick)} is yours in {out.t(a.room)}"])
 
 
 async def cmd_bookmark(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -420,5 +469,6 @@ CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outc
     "join": cmd_join,
     "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
     "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
-    "avatar": cmd_avatar, "block": cmd_block, "unblock": cmd_block,
+    "avatar": cmd_avatar, "block": cmd_block, "unblock": cmd_block, "rooms": cmd_rooms,
+    "voice": cmd_voice, "register": cmd_register,
 }

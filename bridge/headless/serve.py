@@ -95,7 +95,7 @@ def _stdin_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | Non
 Execute = Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]
 
 
-SERVE_IDLE = 60.0  # seconds without a command before `serve` counts as idle
+SERVE_IDLE = 60.0  # the default of [chat] idle_after (ChatPolicy.idle_after)
 
 
 async def serve(h: Headless, a: argparse.Namespace, execute: Execute) -> Outcome:
@@ -115,7 +115,8 @@ async def serve(h: Headless, a: argparse.Namespace, execute: Execute) -> Outcome
     while not stop.is_set():
         # No command for a while: nobody is looking, the chat servers may hold
         # back what is not urgent (XEP-0352); the next command makes us active.
-        resting = loop.call_later(SERVE_IDLE, h.engine.client_state, False)
+        resting = loop.call_later(h.engine.config.chat.idle_after,  # [chat] idle_after
+                                  h.engine.client_state, False)
         line = await _next_line(lines, stop)
         resting.cancel()
         h.engine.client_state(True)

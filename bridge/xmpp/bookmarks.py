@@ -8,6 +8,15 @@ with us; a bookmark another client adds with autojoin is joined here at once (PE
 notifications) and at every login. Each joined room is self-pinged after a quiet
 while: a room that no longer knows us (a restarted room server, a ghost after a
 network split) is joined again, instead of staying silently deaf.
+
+Legacy bookmarks: a server without XEP-0402's `#compat` (Prosody without
+mod_bookmarks) keeps what older clients wrote as XEP-0048 bookmarks in XEP-0049
+private storage, apart from the PEP node. While the PEP node is empty, those are
+read instead (slixmpp's xep_0048 stanza through its xep_0049 plugin; its xep_0048
+plugin is not loaded, which would subscribe us to legacy PEP bookmarks), autojoin
+included; the user's next change writes them all to XEP-0402 with the change, and
+from then on the PEP node is what is read. Private storage is left as it was
+(older clients keep theirs). With mod_bookmarks, Prosody converts both ways itself.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from typing import Any
 
 from slixmpp import JID
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.plugins.xep_0048.stanza import Bookmarks as LegacyBookmarks
 from slixmpp.plugins.xep_0402.stanza import NS as NS_BOOKMARKS
 from slixmpp.plugins.xep_0402.stanza import Conference
 from slixmpp.plugins.xep_0410 import PingStatus
@@ -73,7 +83,11 @@ class Bookmarks(Rooms):
         s.plugin["xep_0163"].add_interest(NS_BOOKMARKS)
         s.add_event_handler("pubsub_publish", self._guard(self._on_bookmark_published))
         s.add_event_handler("muc_ping_changed", self._guard(self._on_ping_changed))
+        s.plugin["xep_0049"].register(LegacyBookmarks)
         self._bookmarks: dict[str, Bookmark] = {}
+        # Read from private storage (XEP-0049) while the PEP node is empty; written
+        # to XEP-0402 at the user's next change.
+        self._legacy: dict[str, Bookmark] = {}
 
     # -- bookmarks -----------------------------------------------------------
     async def bookmarks(self) -> list[Bookmark]:
@@ -83,15 +97,45 @@ class Bookmarks(Rooms):
                 NS_BOOKMARKS, timeout=IQ_TIMEOUT)
         except IqError as exc:
             if exc.condition == "item-not-found":  # never published: none yet
-                self._bookmarks = {}
-                return []
+                return await self._legacy_bookmarks()
             raise XmppError(f"the server would not give the bookmarks: {exc.condition}") \
                 from None
         except IqTimeout:
             raise XmppError("the server did not answer for the bookmarks") from None
         found = [b for b in (_bookmark(i) for i in result["pubsub"]["items"]["substanzas"]) if b]
+        if not found:
+            return await self._legacy_bookmarks()
+        self._legacy = {}
         self._bookmarks = {b.room: b for b in found}
         return sorted(found, key=lambda b: b.room)
+
+    async def _legacy_bookmarks(self) -> list[Bookmark]:
+        """The XEP-0048 bookmarks in private storage (XEP-0049); none when the
+        server has no private storage or nothing there."""
+        try:
+            result = await self.session.plugin["xep_0049"].retrieve(
+                "bookmarks", timeout=IQ_TIMEOUT)
+            conferences = result["private"]["bookmarks"]["conferences"]
+        except (IqError, IqTimeout):
+            conferences = []
+        found = []
+        for conf in conferences:
+            room = bare(conf.xml.get("jid") or "")
+            if "@" in room:  # remote input: a room address or nothing
+                found.append(Bookmark(room, conf["name"] or "", (conf["nick"] or "").strip(),
+                                      bool(conf["autojoin"]), conf["password"] or ""))
+        self._legacy = {b.room: b for b in found}
+        self._bookmarks = dict(self._legacy)
+        return sorted(found, key=lambda b: b.room)
+
+    async def _migrate_legacy(self, changed: str) -> None:
+        """Before the user's first change: the legacy bookmarks into XEP-0402, so
+        that the PEP node, read from now on, loses none of them."""
+        legacy, self._legacy = self._legacy, {}
+        for mark in legacy.values():
+            if mark.room != changed:
+                await self._store(mark.room, name=mark.name, nick=mark.nick,
+                                  autojoin=mark.autojoin, password=mark.password)
 
     def known_bookmarks(self) -> list[str]:
         """The bookmarked rooms as last read or pushed (no server round trip)."""
@@ -101,6 +145,13 @@ class Bookmarks(Rooms):
                        autojoin: bool = True, password: str = "") -> Bookmark:
         """Add or change the bookmark of a room (one item per room, its id the JID)."""
         room = bare(room)
+        if self._legacy:
+            await self._migrate_legacy(room)
+        return await self._store(room, name=name, nick=nick, autojoin=autojoin,
+                                 password=password)
+
+    async def _store(self, room: str, *, name: str, nick: str, autojoin: bool,
+                     password: str) -> Bookmark:
         conference = Conference()
         if name:
             conference["name"] = name
@@ -123,6 +174,8 @@ class Bookmarks(Rooms):
     async def unbookmark(self, room: str) -> None:
         """Remove a room's bookmark (the room itself is not left)."""
         room = bare(room)
+        if self._legacy:
+            await self._migrate_legacy(room)
         try:
             await self.session.plugin["xep_0060"].retract(
                 None, NS_BOOKMARKS, room, notify=True, timeout=IQ_TIMEOUT)

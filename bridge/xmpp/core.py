@@ -66,6 +66,7 @@ PLUGINS = (
     "xep_0059", "xep_0313",  # result sets, message archive
     "xep_0045", "xep_0249",  # rooms, direct invitations
     "xep_0060", "xep_0163", "xep_0223", "xep_0402",  # bookmarks in PEP (bookmarks.py)
+    "xep_0049",  # private storage: the legacy XEP-0048 bookmarks, read (bookmarks.py)
     "xep_0410",  # room self-ping
     "xep_0308",  # last message correction
     "xep_0444",  # reactions

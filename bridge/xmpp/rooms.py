@@ -1,5 +1,10 @@
 """Rooms (XEP-0045 through slixmpp's xep_0045): join, create and configure,
-occupants, the subject, invitations (direct ones through xep_0249), memberships.
+occupants, the subject, invitations (direct ones through xep_0249), memberships,
+the rooms a service lists (§6), voice in a moderated room (§7.13 asked with
+xep_0045's request_voice; §8.6 the moderator's approval form, which slixmpp does
+not parse, read here from its data form) and registering a nick with a room (§7.10,
+jabber:iq:register to the room, which slixmpp has no call for: xep_0077 registers
+with a server).
 A room's history comes from its archive, never from the join's replay.
 """
 
@@ -7,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Any, cast
 
 from slixmpp import JID, InvalidJID
@@ -15,13 +22,35 @@ from slixmpp.types import MucAffiliation
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from ..events import RoomOccupantsChanged, RoomSubjectChanged
+from ..events import RoomOccupantsChanged, RoomSubjectChanged, VoiceRequested
 from .archive import Archive
 from .core import IQ_TIMEOUT, Occupant, XmppError, _Room
 from .stanzas import NS_CLIENT, NS_MUC_USER, bare, error_condition, q, resource
 from .state import RoomMembership
 
 log = logging.getLogger(__name__)
+NS_DATA = "jabber:x:data"
+NS_REGISTER = "jabber:iq:register"
+MUC_REQUEST = "http://jabber.org/protocol/muc#request"
+MUC_REGISTER = "http://jabber.org/protocol/muc#register"
+# A room's "no" to registering a nick (§7.10.2), as the user reads it.
+REGISTER_REFUSALS = {
+    "registration-required": "registers only its members' nicks: ask an owner for membership",
+    "forbidden": "does not let you register: you are banned there",
+    "conflict": "refused: someone else has that nick",
+    "service-unavailable": "takes no registrations",
+    "feature-not-implemented": "takes no registrations",
+}
+
+
+@dataclass(frozen=True)
+class RoomListing:
+    """A room a service lists (XEP-0045 §6.3), with what its disco#info says
+    (§6.4): its name, and how many are in it when the room tells."""
+
+    jid: str
+    name: str = ""
+    occupants: int | None = None
 
 
 class Rooms(Archive):
@@ -33,6 +62,9 @@ class Rooms(Archive):
         self.session.register_handler(Callback(
             "room refusal", MatchXPath(f"{{{NS_CLIENT}}}message/{{{NS_CLIENT}}}error"),
             self._guard(self._on_room_refusal)))
+        self.session.register_handler(Callback(
+            "voice request", MatchXPath(f"{{{NS_CLIENT}}}message/{{{NS_DATA}}}x"),
+            self._guard(self._on_voice_request)))
 
     def _on_subject(self, msg: Any) -> None:
         """A room's subject (XEP-0045 §8.1): told after our join, and on each
@@ -248,6 +280,99 @@ class Rooms(Archive):
                 return jid
         raise XmppError(f"{self.domain} offers no multi-user chat service")
 
+    async def discover_rooms(self, service: str | None = None) -> list[RoomListing]:
+        """The public rooms of a service (default: the server's own), XEP-0045 §6.3
+        disco#items, each one's name and occupant count from its disco#info (§6.4,
+        asked together; a room that does not answer is listed as the service named it)."""
+        service = bare(service) if service else await self.muc_service()
+        disco = self.session.plugin["xep_0030"]
+        items = await self._asked(disco.get_items(jid=JID(service), timeout=IQ_TIMEOUT),
+                                  service)
+        listed = [(item.xml.get("jid") or "", item.xml.get("name") or "")
+                  for item in items["disco_items"]["substanzas"]]
+        rooms = [(jid, name) for jid, name in listed if "@" in jid]
+        infos = await asyncio.gather(*(self._room_info(jid) for jid, _ in rooms))
+        return sorted((RoomListing(jid, info[0] or name, info[1])
+                       for (jid, name), info in zip(rooms, infos, strict=True)),
+                      key=lambda r: r.jid)
+
+    async def _room_info(self, room: str) -> tuple[str, int | None]:
+        """(name, occupants) from a room's disco#info and its muc#roominfo form."""
+        try:
+            info = await self._asked(self.session.plugin["xep_0030"].get_info(
+                jid=JID(room), timeout=IQ_TIMEOUT), room)
+        except XmppError:
+            return "", None
+        name = next((i[3] or "" for i in info["disco_info"]["identities"]
+                     if i[:2] == ("conference", "text")), "")
+        occupants: int | None = None
+        form = info["disco_info"].xml.find("{jabber:x:data}x")
+        if form is not None:
+            for field in form.findall("{jabber:x:data}field"):
+                value = (field.findtext("{jabber:x:data}value") or "").strip()
+                if field.get("var") == "muc#roominfo_occupants" and value.isdigit():
+                    occupants = int(value)
+        return name, occupants
+
+    def request_voice(self, room: str) -> None:
+        """Ask a moderated room's moderators to let us speak (§7.13)."""
+        room = bare(room)
+        if room not in self._joined_rooms():
+            raise XmppError(f"not in room {room}: join it first")
+        self._muc.request_voice(JID(room), "participant")
+
+    def _on_voice_request(self, msg: Any) -> None:
+        """The approval form a room sends its moderators (§8.6)."""
+        room = bare(msg.xml.get("from") or "")
+        if room not in self._rooms or msg.xml.get("type") == "error":
+            return
+        fields = _form_fields(msg.xml.find(f"{{{NS_DATA}}}x"))
+        if fields.get("FORM_TYPE") == MUC_REQUEST and fields.get("muc#roomnick"):
+            self._publish(VoiceRequested(self.name, room, fields["muc#roomnick"],
+                                         fields.get("muc#jid", "")))
+
+    def answer_voice_request(self, room: str, nick: str, jid: str, allow: bool) -> None:
+        """The moderator's answer: the form sent back with muc#request_allow (§8.6)."""
+        msg = self.session.make_message(JID(bare(room)))
+        form = msg["form"]
+        form["type"] = "submit"
+        form.add_field(var="FORM_TYPE", ftype="hidden", value=MUC_REQUEST)
+        form.add_field(var="muc#role", value="participant")
+        if jid:
+            form.add_field(var="muc#jid", value=jid)
+        form.add_field(var="muc#roomnick", value=nick)
+        form.add_field(var="muc#request_allow", ftype="boolean", value=allow)
+        msg.send()
+
+    async def register_with_room(self, room: str, nick: str) -> str:
+        """Register (reserve) a nick with a room (§7.10): its registration form
+        asked for, then sent back filled. Returns the nick the room holds for us."""
+        room = bare(room)
+        query = ET.Element(f"{{{NS_REGISTER}}}query")
+        answer = await self._register_iq("get", query, room)
+        registered = answer.find(f"{{{NS_REGISTER}}}query/{{{NS_REGISTER}}}registered")
+        held = answer.findtext(f"{{{NS_REGISTER}}}query/{{{NS_REGISTER}}}username")
+        if registered is not None and held == nick:
+            return nick
+        form = self.session.plugin["xep_0004"].make_form(ftype="submit")
+        form.add_field(var="FORM_TYPE", ftype="hidden", value=MUC_REGISTER)
+        form.add_field(var="muc#register_roomnick", value=nick)
+        query = ET.Element(f"{{{NS_REGISTER}}}query")
+        query.append(form.xml)
+        await self._register_iq("set", query, room)
+        return nick
+
+    async def _register_iq(self, kind: str, query: ET.Element, room: str) -> ET.Element:
+        """One registration request; the room's refusal said as a sentence."""
+        try:
+            return await self._iq(kind, query, room)
+        except XmppError as exc:
+            words = str(exc)
+            for condition, sentence in REGISTER_REFUSALS.items():
+                if f"refused: {condition}" in words:
+                    raise XmppError(f"{room} {sentence} ({condition})") from None
+            raise
+
     async def leave_room(self, room: str) -> None:
         room = bare(room)
         state = self._rooms.pop(room, None)
@@ -273,9 +398,13 @@ class Rooms(Archive):
         else:
             self._muc.invite(JID(room), JID(jid), reason)
 
-    def decline_invitation(self, room: str, inviter: str, reason: str = "") -> None:
+    def decline_invitation(self, room: str, inviter: str, reason: str = "", *,
+                           direct: bool = False) -> None:
         """Say no to a room's (mediated) invitation: the room tells the inviter
-        (XEP-0045 §7.8.2). A direct invitation (XEP-0249) has no answer to send."""
+        (XEP-0045 §7.8.2). A direct invitation (XEP-0249) has no answer to send:
+        it is dropped here, nothing goes through a room it never came from."""
+        if direct:
+            return
         inviter = inviter if bare(inviter) == bare(room) else bare(inviter)  # room/nick kept
         self._muc.decline(JID(bare(room)), JID(inviter), reason)
 
@@ -342,3 +471,11 @@ class Rooms(Archive):
     @property
     def _muc(self) -> Any:
         return self.session.plugin["xep_0045"]
+
+
+def _form_fields(form: ET.Element | None) -> dict[str, str]:
+    """A data form's fields, each var to its first value."""
+    if form is None:
+        return {}
+    return {f.get("var") or "": (f.findtext(f"{{{NS_DATA}}}value") or "").strip()
+            for f in form.findall(f"{{{NS_DATA}}}field")}

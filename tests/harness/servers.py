@@ -45,6 +45,9 @@ from .certs import CertFiles, make_certs
 MAIL_DOMAIN = "example.test"
 XMPP_DOMAINS = ("example.test", "chat.corp.test")
 MUC_DOMAIN = "conference.example.test"
+# A server without Prosody's mod_bookmarks: XEP-0049 private storage holds the
+# XEP-0048 bookmarks as written, nothing converts them to XEP-0402 (no #compat).
+LEGACY_BOOKMARKS_DOMAIN = "legacy.example.test"
 UPLOAD_DOMAIN = "upload.example.test"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PR_SET_PDEATHSIG = 1
@@ -230,7 +233,8 @@ class World:
         started = time.monotonic()
         tls_dir = self.base / "tls"
         self.certs = make_certs(tls_dir, [
-            "mail.example.test", *XMPP_DOMAINS, MUC_DOMAIN, UPLOAD_DOMAIN, "localhost"])
+            "mail.example.test", *XMPP_DOMAINS, LEGACY_BOOKMARKS_DOMAIN, MUC_DOMAIN,
+            UPLOAD_DOMAIN, "localhost"])
         try:
             self._start_dovecot()
             self._start_smtp()
@@ -321,7 +325,9 @@ class World:
         for sub in ("", "data", "tls", "uploads"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         cert, key = self._copy_tls(d / "tls")
-        vhosts = "\n".join(f'VirtualHost "{h}"' for h in XMPP_DOMAINS)
+        vhosts = "\n".join(f'VirtualHost "{h}"' for h in XMPP_DOMAINS) + \
+            f'\nVirtualHost "{LEGACY_BOOKMARKS_DOMAIN}"\n' \
+            '  modules_disabled = { "s2s", "bookmarks" }'
         conf = d / "prosody.cfg.lua"
         conf.write_text(PROSODY_CONF.format(
             dir=d, cert=cert, key=key, c2s=self.ports.c2s, c2s_tls=self.ports.c2s_tls,

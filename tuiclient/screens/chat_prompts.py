@@ -1,11 +1,14 @@
 """The chat's questions and lists: a room invitation (join or decline), a
-subscription request (approve or deny), never answered without the user; and
-the earlier texts of a corrected line."""
+subscription request (approve or deny), a visitor asking a room we moderate for
+voice (grant or deny), never answered without the user; the
+rooms a service lists (`/rooms`, one chosen to join); and the earlier texts of
+a corrected line."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,11 +16,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+from textual.widgets.option_list import Option
 
-from bridge.events import RoomInvitation, SubscriptionRequest
+from bridge.events import RoomInvitation, SubscriptionRequest, VoiceRequested
 from bridge.model import Message
 from bridge.store import Revision
 from tuiclient.format import Clock, one_line, safe, short_date
+from tuiclient.screens.pickers import FolderPicker
+
+if TYPE_CHECKING:
+    from bridge.engine import Engine
+    from bridge.xmpp.rooms import RoomListing
 
 
 class AskScreen(ModalScreen[str | None]):
@@ -87,6 +96,48 @@ def subscription_screen(event: SubscriptionRequest, known: str) -> AskScreen:
     return AskScreen("Contact request", body,
                      [("a", "Approve", "approve"), ("d", "Deny", "deny")],
                      id="subscription")
+
+
+class RoomsScreen(FolderPicker):
+    """The rooms a service lists (XEP-0045 §6), with their names and how many are
+    in, filtered as the user types; Enter takes one (its address) to join."""
+
+    def __init__(self, service: str, rooms: Sequence[RoomListing]) -> None:
+        self.rooms = list(rooms)
+        super().__init__(f"Rooms of {service}" if service else "Rooms",
+                         [r.jid for r in self.rooms])
+        self.id = "rooms"
+
+    def _options(self, typed: str) -> list[Option]:
+        typed = typed.lower()
+        return [Option(one_line(r.jid) + (f"  {one_line(r.name)}" if r.name else "")
+                       + (f"  ({r.occupants} in)" if r.occupants is not None else ""),
+                       id=r.jid)
+                for r in self.rooms if typed in f"{r.jid} {r.name}".lower()]
+
+
+def voice_screen(event: VoiceRequested) -> AskScreen:
+    """A visitor asks to speak in a room we moderate: "grant" or "deny"."""
+    body = Text()
+    body.append(one_line(event.nick), style="bold")
+    if event.jid:
+        body.append(f" ({one_line(event.jid)})")
+    body.append(" asks to speak in ")
+    body.append(one_line(event.room), style="bold")
+    return AskScreen("Voice request", body,
+                     [("a", "Grant voice", "grant"), ("d", "Deny", "deny")], id="voice")
+
+
+def voice_answer(engine: Engine, event: VoiceRequested, answer: str | None
+                 ) -> tuple[Callable[[], Awaitable[object]] | None, str]:
+    """The engine call for the voice prompt's answer, and what to say once done."""
+    if answer not in ("grant", "deny"):
+        return None, ""
+    allow = answer == "grant"
+    return (lambda: engine.answer_voice_request(event.account, event.room, event.nick,
+                                                event.jid, allow),
+            f"{one_line(event.nick)} may {'' if allow else 'not '}speak in "
+            f"{one_line(event.room)}")
 
 
 def revisions_text(m: Message, revisions: Sequence[Revision], now: float) -> Text:

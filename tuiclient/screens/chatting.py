@@ -1,6 +1,8 @@
 """The main screen's chat client: the `/` commands of the chat input, chat
 states both ways, a group chat's occupants, and the questions the chat asks
-(room invitations, contact requests), each through an engine call.
+(room invitations, contact requests, a visitor asking for voice), each through
+an engine call. Over 600 lines: one `_cmd_*` per `/` command, each a few lines,
+all reading the same open conversation; split they would pass it around.
 
 A part of `MainScreen`, like `replying`: the screen routes the chat input's
 messages (`ChatReply.Command`, `EditLast`, `Typing`, `Refused`) and the engine's
@@ -25,6 +27,7 @@ from bridge.events import (
     RoomOccupantsChanged,
     RoomSubjectChanged,
     SubscriptionRequest,
+    VoiceRequested,
 )
 from bridge.model import Direction, Message, Transport
 from tuiclient.appref import client_app
@@ -36,8 +39,11 @@ from tuiclient.screens.chat_contacts import ContactCommands
 from tuiclient.screens.chat_prompts import (
     AskScreen,
     RevisionsScreen,
+    RoomsScreen,
     invitation_screen,
     subscription_screen,
+    voice_answer,
+    voice_screen,
 )
 from tuiclient.screens.prompts import DeferScreen
 from tuiclient.screens.roster import open_avatar
@@ -236,6 +242,14 @@ class Chatting(ContactCommands):
         # Listed and open, but with no line to answer yet: the first is a new one.
         return f"{joined}; c writes its first line (to {one_line(room)}, by IM)"
 
+    async def _cmd_rooms(self, service: str | None = None) -> str:
+        account = self._need_account()
+        rooms = await self.engine.discover_rooms(account, service)
+        if not rooms:
+            return f"no rooms listed by {one_line(service or 'the server')}"
+        chosen = await self.screen.app.push_screen_wait(RoomsScreen(service or "", rooms))
+        return await self._cmd_join(chosen) if chosen else ""
+
     def open_room(self, account: str, room: str) -> bool:
         """Open a room's conversation (at its newest line), listed at once: a room
         where nobody spoke yet too, empty until its first line. False if the
@@ -367,6 +381,16 @@ class Chatting(ContactCommands):
         await self.engine.room_action(account, room, "nick", nick)
         return f"you are {one_line(nick)} in {one_line(room)}"
 
+    async def _cmd_voice(self) -> str:
+        account, room = self._needs_room("voice")
+        await self.engine.request_voice(account, room)
+        return f"asked the moderators of {one_line(room)} to let you speak"
+
+    async def _cmd_claim(self, nick: str) -> str:
+        account, room = self._needs_room("claim")
+        held = await self.engine.register_with_room(account, room, nick)
+        return f"{one_line(held)} is registered as yours in {one_line(room)}"
+
     async def _cmd_kick(self, nick: str, reason: str = "") -> str:
         account, room = self._needs_room("join")
         await self.engine.room_action(account, room, "kick", nick, reason)
@@ -467,6 +491,8 @@ class Chatting(ContactCommands):
                 self.ask(("room", event.account, event.room), event)
             elif isinstance(event, SubscriptionRequest):
                 self.ask(("subscription", event.account, bare(event.jid)), event)
+            elif isinstance(event, VoiceRequested):
+                self.ask(("voice", event.account, event.room, event.nick), event)
 
     # -- who is typing (XEP-0085) ----------------------------------------------------------
 
@@ -544,6 +570,8 @@ class Chatting(ContactCommands):
         if isinstance(event, RoomInvitation):
             inviter = names.get(bare(event.inviter)) or event.inviter
             screen = invitation_screen(event, inviter)
+        elif isinstance(event, VoiceRequested):
+            screen = voice_screen(event)
         else:
             assert isinstance(event, SubscriptionRequest)
             screen = subscription_screen(event, names.get(bare(event.jid), ""))
@@ -560,8 +588,9 @@ class Chatting(ContactCommands):
                 done = f"joined {one_line(event.room)}"
             elif answer == "decline":
                 job = lambda: self.engine.decline_invitation(  # noqa: E731
-                    event.account, event.room, event.inviter)
-                done = f"declined {one_line(event.room)}"
+                    event.account, event.room, event.inviter, direct=event.direct)
+                done = (f"dropped the invitation to {one_line(event.room)}" if event.direct
+                        else f"declined {one_line(event.room)}")
         elif isinstance(event, SubscriptionRequest):
             if answer == "approve":
                 job = lambda: self.engine.roster_approve(event.account, event.jid)  # noqa: E731
@@ -569,6 +598,8 @@ class Chatting(ContactCommands):
             elif answer == "deny":
                 job = lambda: self.engine.roster_deny(event.account, event.jid)  # noqa: E731
                 done = f"denied {one_line(event.jid)}"
+        elif isinstance(event, VoiceRequested):
+            job, done = voice_answer(self.engine, event, answer)
         if job is not None:
             self.screen.run_worker(self._answer(job, done), name="chat-answer", group="chat")
         self._next_ask()
