@@ -7,7 +7,7 @@ share is in `tuiclient.screens.compose_base` (its names are importable here too)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from email.utils import formataddr, getaddresses
+from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -41,6 +41,7 @@ from tuiclient.screens.compose_base import (  # noqa: F401 (re-exported: their o
     with_headers,
 )
 from tuiclient.screens.prompts import Files
+from tuiclient.widgets.addresses import format_address, split_addresses
 from tuiclient.widgets.local_files import LocalFiles
 from tuiclient.widgets.ticks import Choice, Tick
 
@@ -137,7 +138,7 @@ class ComposeScreen(OpenPGPToggle):
         fields = self.engine_fields(reply_all)
         for field_id, parties in (("#reply-to", fields.to), ("#reply-cc", fields.cc)):
             self.query_one(field_id, Input).value = ", ".join(
-                formataddr((p.name, p.address)) if p.name else p.address for p in parties)
+                format_address(p.name, p.address) for p in parties)
 
     def engine_fields(self, reply_all: bool) -> ReplyFields:
         row = self.draft.message.id
@@ -145,8 +146,7 @@ class ComposeScreen(OpenPGPToggle):
         return client_app(self).engine.reply_fields(row, reply_all)
 
     def addresses(self, field_id: str) -> list[str]:
-        return [a.strip() for a in self.query_one(field_id, Input).value.split(",")
-                if a.strip()]
+        return split_addresses(self.query_one(field_id, Input).value)
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         if event.checkbox.id == "reply-all":
@@ -322,8 +322,7 @@ class NewMessageScreen(OpenPGPToggle):
             self.query_one("#to", Input).focus()
 
     def field_list(self, field_id: str) -> list[str]:
-        return [a.strip() for a in self.query_one(field_id, Input).value.split(",")
-                if a.strip()]
+        return split_addresses(self.query_one(field_id, Input).value)
 
     def chosen_sender(self) -> str | None:
         """The From chosen, None when it is the account's own address."""
@@ -436,7 +435,7 @@ class ForwardScreen(ComposeBase):
             self.query_one("#as-attachment", Checkbox).value
 
     def send(self) -> None:
-        to = [a.strip() for a in self.query_one("#to", Input).value.split(",") if a.strip()]
+        to = split_addresses(self.query_one("#to", Input).value)
         if not to or not all("@" in a for a in to):
             self.notify("Forward to whom? Give email addresses.", severity="warning")
             self.query_one("#to", Input).focus()
