@@ -33,6 +33,7 @@ from .compose import (
     build_email,
     chosen_address,
     forward_email,
+    forward_several,
     own_address,
     reply_headers,
     with_signature,
@@ -225,6 +226,24 @@ class MailActions:
         mail = forward_email(raw, self._me(cfg, m), _typed(to), with_signature(text, cfg.signature),
                              msg_id=msg_id, as_attachment=as_attachment,
                              attachments=_files(files))
+        return msg_id, await self.send(cfg.name, mail, msg_id, None)
+
+    async def forward_several(self, ms: Sequence[Message], to: Sequence[str], text: str = "",
+                              *, files: Sequence[Path] = ()) -> tuple[str, int]:
+        """One email carrying every message of `ms` as message/rfc822 (see
+        compose.forward_several), from the account of the first; every one must
+        be of that account (a From for mail of another would be a guess)."""
+        if not ms:
+            raise EngineError("nothing to forward")
+        cfg = self.account(ms[0].account)
+        if any(m.account != cfg.name for m in ms):
+            raise EngineError("the messages are in several accounts: forward them "
+                              "one account at a time")
+        raws = [await self._raw(m) for m in ms]
+        msg_id = self._new_id(cfg)
+        mail = forward_several(raws, self._me(cfg, ms[0]), _typed(to),
+                               with_signature(text, cfg.signature), msg_id=msg_id,
+                               attachments=_files(files))
         return msg_id, await self.send(cfg.name, mail, msg_id, None)
 
     async def bounce(self, m: Message, to: Sequence[str]) -> tuple[str, int]:

@@ -387,35 +387,54 @@ class NewMessageScreen(OpenPGPToggle):
 
 class ForwardScreen(ComposeBase):
     """Forward an email: to whom, a note above it, inline (its files kept) or as an
-    attachment, with more files from disk."""
+    attachment, with more files from disk. With `more` (the marked conversations'
+    emails after the first): one email carrying each of them whole as
+    message/rfc822, as mutt's mime_forward does with tagged messages."""
 
-    def __init__(self, message: Message) -> None:
+    def __init__(self, message: Message, more: Sequence[Message] = ()) -> None:
         super().__init__()
         self.message = message
+        self.more = list(more)
 
     def compose(self) -> ComposeResult:
         m = self.message
+        several = [m, *self.more] if self.more else []
         yield Header()
         with Vertical(id="compose"):
-            title = Text.assemble(("Forward", "bold"), " the email from ",
-                                  (who(m, client_app(self).contact_names), "bold"))
-            if m.subject:
-                title.append(f" “{one_line(m.subject)}”")
+            if several:
+                title = Text.assemble(("Forward", "bold"), f" {len(several)} emails, "
+                                      "each attached whole")
+            else:
+                title = Text.assemble(("Forward", "bold"), " the email from ",
+                                      (who(m, client_app(self).contact_names), "bold"))
+                if m.subject:
+                    title.append(f" “{one_line(m.subject)}”")
             yield Label(title, id="compose-title", markup=False)
             yield Input(placeholder="To: addresses, comma-separated (→ completes a contact)",
                         suggester=self.suggester(), id="to")
             yield self.address_hint()
             with Horizontal(id="compose-options"):
-                yield Tick("As an attachment (message/rfc822)", False, id="as-attachment")
+                tick = Tick("As an attachment (message/rfc822)", bool(several),
+                            id="as-attachment")
+                tick.disabled = bool(several)
+                yield tick
             kept = Text()
-            for a in m.attachments:
+            for x in several:
+                kept.append("\n" if kept else "")
+                kept.append_text(Text.assemble(
+                    ("+ ", "magenta"), (one_line(x.subject) or "(no subject)", "magenta"),
+                    (f"  from {who(x, client_app(self).contact_names)}, message/rfc822"
+                     + (f" with {len(x.attachments)} files" if x.attachments else ""),
+                     "dim")))
+            for a in [] if several else m.attachments:
                 kept.append("\n" if kept else "")
                 kept.append_text(Text.assemble(("+ ", "magenta"),
                                                (one_line(a.filename), "magenta"),
                                                (f"  {size(a.size)}  kept", "dim")))
             if kept:
                 yield Static(kept, id="kept-files", markup=False)
-            yield Label(Text("Your note; the email follows it, quoted as forwarded "
+            yield Label(Text("Your note; the emails follow it, attached." if several else
+                             "Your note; the email follows it, quoted as forwarded "
                              "mail is.", style="dim"), markup=False)
             yield TextArea(id="body")
             yield self.signature(m.account)
@@ -442,4 +461,4 @@ class ForwardScreen(ComposeBase):
             return
         self.dismiss(Forward(self.message, to, self.query_one("#body", TextArea).text,
                              self.query_one("#as-attachment", Checkbox).value,
-                             self.local_files()))
+                             self.local_files(), more=self.more))
