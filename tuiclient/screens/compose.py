@@ -55,9 +55,12 @@ class ComposeScreen(OpenPGPToggle):
     To an email, as mutt writes one: To and Cc are fields to edit (filled as the
     engine would address it, again when "Reply to all" changes), and the
     original is quoted below the text ("On DATE, NAME wrote:" and "> " lines)
-    in a box of its own to trim or clear; the engine sends them as left here.
-    The quote is not kept in a postponed draft: resuming quotes the original
-    again."""
+    in a box of its own to trim or clear; the engine sends them as left here,
+    completed from the store's contacts as a new message's are (who is offered
+    shown under them). The quote is not kept in a postponed draft: resuming
+    quotes the original again."""
+
+    DEFAULT_CSS = "ComposeScreen #address-hint { color: $text-muted; height: auto; }"
 
     def __init__(self, draft: ReplyDraft, several: bool, files: Sequence[Attachment],
                  me: Sequence[str] = ()) -> None:
@@ -107,6 +110,7 @@ class ComposeScreen(OpenPGPToggle):
                     yield Input(id="reply-to", suggester=self.suggester())
                     yield Label("Cc:", classes="field-label")
                     yield Input(id="reply-cc", suggester=self.suggester())
+                yield self.address_hint()
             yield self.openpgp_label()
             with Horizontal(id="compose-options"):
                 yield Tick("Reply to all", self.draft.reply_all, id="reply-all",
