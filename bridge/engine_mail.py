@@ -157,6 +157,13 @@ class MailVerbs:
         return await self.mailbox.forward(self.message(row_id), to, text,
                                           as_attachment=as_attachment, files=files)
 
+    async def forward_several(self, row_ids: Sequence[int], to: Sequence[str], text: str = "",
+                              *, files: Sequence[Path] = ()) -> tuple[str, int]:
+        """Forward several emails of one account as one, each attached as
+        message/rfc822 (mutt's mime_forward of tagged messages)."""
+        return await self.mailbox.forward_several([self.message(r) for r in row_ids], to,
+                                                  text, files=files)
+
     async def bounce(self, row_id: int, to: Sequence[str]) -> tuple[str, int]:
         """Redirect an email as it is, under Resent-* fields."""
         return await self.mailbox.bounce(self.message(row_id), to)

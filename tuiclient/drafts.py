@@ -78,6 +78,8 @@ class Forward:
     text: str = ""
     as_attachment: bool = False
     files: list[Path] = field(default_factory=list)
+    # Forwarded with it, as one email of message/rfc822 parts (marked conversations).
+    more: list[Message] = field(default_factory=list)
 
 
 def without_signature(text: str) -> str:

@@ -12,6 +12,8 @@ reach, 6 an email still waiting in the outbox.
     undo                     the last triage action, from any process on the store
     save ID... [--all] [--part N] [--dir DIR]
     forward ID --to ADDR [--as-attachment] [--file PATH] [TEXT]
+    forward ID ID... --to ADDR [--file PATH] [TEXT]
+                             one email, each message attached whole (message/rfc822)
     bounce ID... --to ADDR   each redirected as it is; the exit code the worst
     draft save --to ADDR [--cc ADDR] [--bcc ADDR] [--from ADDR] --subject S
                [--in-reply-to ID] [TEXT] | draft list | draft send ID...
@@ -23,6 +25,7 @@ reach, 6 an email still waiting in the outbox.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -98,8 +101,11 @@ def add_mail_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--part", type=int, action="append", default=[], metavar="N",
                    help="the Nth file as `show` lists them, from 1 (repeatable)")
     p.add_argument("--dir", type=Path, help="where to (default: the account's downloads)")
-    p = sub.add_parser("forward", parents=[common], help="forward a message")
-    p.add_argument("id", metavar="ID")
+    p = sub.add_parser("forward", parents=[common],
+                       help="forward a message, or several as one email")
+    p.add_argument("ids", nargs="+", metavar="ID",
+                   help="message numbers or Message-IDs; several go as one email, each "
+                        "attached whole (message/rfc822)")
     p.add_argument("text", nargs="?", help="a note above the forwarded message")
     p.add_argument("--to", action="append", required=True, metavar="ADDR")
     p.add_argument("--as-attachment", action="store_true",
@@ -249,13 +255,28 @@ async def cmd_save(h: Headless, a: argparse.Namespace) -> Outcome:
                    [f"saved {out.t(str(p))}" for p in paths])
 
 
+# A word that names a message: #12, 12, or a Message-ID (<id@host> or id@host).
+_MESSAGE_REF = re.compile(r"#?\d+|<?[^\s<>@]+@[^\s<>@]+>?")
+
+
 async def cmd_forward(h: Headless, a: argparse.Namespace) -> Outcome:
-    m = h.engine.find_message(a.id, a.account)
+    """One message: inline, or --as-attachment. Several: one email with each of
+    them attached whole (mutt's mime_forward of tagged messages). The note may
+    come right after the IDs (`forward 12 "For you." --to x`): the last word is
+    the note when it names no message."""
+    refs, text = list(a.ids), a.text
+    if text is None and len(refs) > 1 and not _MESSAGE_REF.fullmatch(refs[-1]):
+        text = refs.pop()
+    rows = _rows(h, refs, a.account)
     for path in a.file:
         if not path.is_file():
             raise CommandError(EXIT_USAGE, f"no file {path}")
-    msg_id, outbox_id = await _guard(h.engine.forward(
-        m.id or 0, a.to, a.text or "", as_attachment=a.as_attachment, files=a.file))
+    if len(rows) > 1:
+        msg_id, outbox_id = await _guard(h.engine.forward_several(
+            rows, a.to, text or "", files=a.file))
+    else:
+        msg_id, outbox_id = await _guard(h.engine.forward(
+            rows[0], a.to, text or "", as_attachment=a.as_attachment, files=a.file))
     return await _sent(h, msg_id, outbox_id, a.wait, "forward")
 
 

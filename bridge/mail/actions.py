@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ from .compose import (
     build_email,
     chosen_address,
     forward_email,
+    forward_several,
     own_address,
     reply_headers,
     with_signature,
@@ -53,6 +54,13 @@ def _files(paths: Sequence[Path]) -> list[tuple[str, str, bytes]]:
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         out.append((path.name, kind, Path(path).read_bytes()))
     return out
+
+
+def _typed(addresses: Sequence[str]) -> list[Party]:
+    """Addresses as a person types them (`"Doe, Jo" <jo@x>`, `bob@y`), parsed by the
+    stdlib's getaddresses: the name kept for the header, a comma in it no split."""
+    return [Party(address, name, "to") for name, address in getaddresses(list(addresses))
+            if address]
 
 
 class MailActions:
@@ -215,17 +223,37 @@ class MailActions:
         cfg = self.account(m.account)
         raw = await self._raw(m)
         msg_id = self._new_id(cfg)
-        mail = forward_email(raw, self._me(cfg, m), list(to), with_signature(text, cfg.signature),
+        mail = forward_email(raw, self._me(cfg, m), _typed(to), with_signature(text, cfg.signature),
                              msg_id=msg_id, as_attachment=as_attachment,
                              attachments=_files(files))
+        return msg_id, await self.send(cfg.name, mail, msg_id, None)
+
+    async def forward_several(self, ms: Sequence[Message], to: Sequence[str], text: str = "",
+                              *, files: Sequence[Path] = ()) -> tuple[str, int]:
+        """One email carrying every message of `ms` as message/rfc822 (see
+        compose.forward_several), from the account of the first; every one must
+        be of that account (a From for mail of another would be a guess)."""
+        if not ms:
+            raise EngineError("nothing to forward")
+        cfg = self.account(ms[0].account)
+        if any(m.account != cfg.name for m in ms):
+            raise EngineError("the messages are in several accounts: forward them "
+                              "one account at a time")
+        raws = [await self._raw(m) for m in ms]
+        msg_id = self._new_id(cfg)
+        mail = forward_several(raws, self._me(cfg, ms[0]), _typed(to),
+                               with_signature(text, cfg.signature), msg_id=msg_id,
+                               attachments=_files(files))
         return msg_id, await self.send(cfg.name, mail, msg_id, None)
 
     async def bounce(self, m: Message, to: Sequence[str]) -> tuple[str, int]:
         cfg = self.account(m.account)
         raw = await self._raw(m)
         msg_id = self._new_id(cfg)
-        bounced = bounce_bytes(raw, self._me(cfg, m), list(to), msg_id=msg_id)
-        return msg_id, await self.send(cfg.name, bounced, msg_id, list(to))
+        parties = _typed(to)
+        bounced = bounce_bytes(raw, self._me(cfg, m), parties, msg_id=msg_id)
+        return msg_id, await self.send(cfg.name, bounced, msg_id,
+                                       [p.address for p in parties])
 
     # -- drafts ------------------------------------------------------------------------
 
@@ -257,10 +285,10 @@ class MailActions:
             original = None
         if in_reply_to and not references:
             references = [in_reply_to]
-        mail = build_email(self._me(cfg, original, sender), list(to), list(cc), subject,
+        mail = build_email(self._me(cfg, original, sender), _typed(to), _typed(cc), subject,
                            with_signature(text, cfg.signature), msg_id=self._new_id(cfg),
                            in_reply_to=in_reply_to, references=references,
-                           attachments=_files(files), bcc=list(bcc))
+                           attachments=_files(files), bcc=_typed(bcc))
         old = None
         if replaces is not None:
             _acct, (old,) = self.places([replaces])

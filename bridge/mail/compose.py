@@ -439,6 +439,26 @@ def forward_email(original_raw: bytes, from_party: Party | str,
                        attachments=[*_files_of(original), *attachments])
 
 
+def forward_several(originals_raw: Sequence[bytes], from_party: Party | str,
+                    to: Sequence[Party | str], text: str, *, msg_id: str,
+                    attachments: Iterable[tuple[str, str, bytes]] = ()) -> EmailMessage:
+    """One email forwarding several (mutt's mime_forward on tagged messages): our
+    text, then each original whole as a message/rfc822 part, in the order given,
+    their files inside them untouched. The subject is the first one's, with how
+    many more follow ("Fwd: Plans (+2 more)")."""
+    if not originals_raw:
+        raise ValueError("nothing to forward")
+    originals = [_parse_original(raw) for raw in originals_raw]
+    subject = forward_subject(str(originals[0].get("Subject", "")))
+    if len(originals) > 1:
+        subject += f" (+{len(originals) - 1} more)"
+    msg = build_email(from_party, to, [], subject, text, msg_id=msg_id,
+                      attachments=attachments)
+    for original in originals:
+        msg.add_attachment(original, disposition="attachment")
+    return msg
+
+
 def bounce_bytes(original_raw: bytes, from_party: Party | str, to: Sequence[Party | str],
                  *, msg_id: str, date: float | None = None) -> bytes:
     """The original email, untouched, under a block of Resent-* fields (RFC 5322
@@ -470,6 +490,7 @@ __all__ = [
     "bounce_bytes",
     "build_email",
     "forward_email",
+    "forward_several",
     "forward_subject",
     "own_address",
     "reply_headers",

@@ -5,7 +5,8 @@ connection, with imapclient's own commands: MOVE (RFC 6851) when the server has
 it, else COPY + STORE \\Deleted + UID EXPUNGE (UIDPLUS), else a plain EXPUNGE.
 The store follows at once: a moved message is re-pointed before the server is
 asked (a placeholder UID, the negative row id, in the target folder) and either
-given its new UID from COPYUID (UIDPLUS), found by its Message-ID, or put back
+given its new UID from COPYUID (read only when the server says UIDPLUS), found
+by its Message-ID, or put back
 where it was when the server refuses; flags likewise. A refusal is a
 `TriageError` with one line saying what the server said.
 
@@ -198,10 +199,13 @@ def move(sync: MailSync, places: Sequence[Place], target: str, *, copy: bool = F
             else:
                 answer = client.copy(uids, target)
                 _expunge(sync, client, uids)
-        except imaplib.IMAP4.abort:
+        except imaplib.IMAP4.abort as exc:
             if not copy:
                 store.move_mail_locations(
                     account, [(target, -p.row, folder, p.uid) for p in group])
+            if isinstance(exc, imaplib.IMAP4.readonly):
+                raise TriageError(f"{folder} -> {target}: {folder} is read-only on the "
+                                  "server") from exc
             raise
         except IMAPClientError as exc:
             if not copy:
@@ -209,7 +213,10 @@ def move(sync: MailSync, places: Sequence[Place], target: str, *, copy: bool = F
                     account, [(target, -p.row, folder, p.uid) for p in group])
             raise TriageError(f"{folder} -> {target}: the server refused: "
                               f"{_one_line(exc)}") from exc
-        new = _copyuid(answer, client)
+        # COPYUID is UIDPLUS's response code: the server's word only when it says
+        # UIDPLUS (Dovecot with the capability hidden still sends it).
+        new = _copyuid(answer, client) if _has(sync, b"UIDPLUS") else {}
+        client._imap.untagged_responses.pop("COPYUID", None)
         by_row = {p.row: new[p.uid] for p in group if p.uid in new}
         missing = [p.row for p in group if p.row not in by_row]
         if missing:
@@ -302,6 +309,11 @@ def set_flags(sync: MailSync, places: Sequence[Place], add: Sequence[str] = (),
     except BaseException as exc:
         for row, old in before.items():
             store.set_flags(row, old)
+        # imaplib's `readonly` (a folder SELECTed READ-ONLY, as an ACL without the
+        # write rights makes it) is an `abort` by class, yet the connection is fine.
+        if isinstance(exc, imaplib.IMAP4.readonly):
+            raise TriageError(f"the server refused the flags: {_one_line(exc)} (the "
+                              "folder is read-only)") from exc
         if isinstance(exc, IMAPClientError) and not isinstance(exc, imaplib.IMAP4.abort):
             raise TriageError(f"the server refused the flags: {_one_line(exc)}") from exc
         raise

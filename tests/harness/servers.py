@@ -434,6 +434,49 @@ class World:
     def start_dovecot(self) -> None:
         self._start_dovecot()
 
+    def start_bare_dovecot(self) -> int:
+        """A second Dovecot on the same users and Maildirs that speaks plain IMAP
+        only: no MOVE, UIDPLUS or SPECIAL-USE in its CAPABILITY, no folder marked
+        \\Trash or \\Archive, and ACLs read from a `dovecot-acl` file in a folder
+        (`read_only_folder`). Started once, for the tests of those paths; its
+        implicit-TLS port is returned (the main server stays as it is)."""
+        if "dovecot-bare" in self.procs:
+            return self.bare_imaps
+        d = self.dovecot_dir
+        for sub in ("run-bare", "state-bare"):
+            (d / sub).mkdir(exist_ok=True)
+        self.bare_imaps, unused = free_port(), free_port()
+        conf = DOVECOT_CONF.format(
+            dir=d, user=self.dovecot_user.name, uid=self.dovecot_user.uid,
+            cert=d / "tls" / "server.pem", key=d / "tls" / "server.key", imap=unused,
+            imaps=self.bare_imaps, lmtp=0, verbose="no")
+        conf = conf.replace(f"{d}/run\n", f"{d}/run-bare\n") \
+            .replace(f"{d}/state\n", f"{d}/state-bare\n") \
+            .replace("dovecot.log", "dovecot-bare.log") \
+            .replace("protocols = imap lmtp", "protocols = imap") \
+            .replace("mail_plugins =\n", "mail_plugins = acl\nplugin {\n  acl = vfile\n}\n") \
+            .replace("  imap_capability = +MOVE\n", f"  imap_capability = {BARE_CAPABILITY}\n")
+        lmtp = conf.index("service lmtp {")
+        conf = conf[:lmtp] + conf[conf.index("service anvil {", lmtp):]
+        conf = "".join(line for line in conf.splitlines(keepends=True)
+                       if "special_use" not in line)
+        path = d / "dovecot-bare.conf"
+        path.write_text(conf)
+        self.dovecot_user.give(path, d / "run-bare", d / "state-bare")
+        proc = self.dovecot_user.popen(["dovecot", "-F", "-c", str(path)], d,
+                                       stdout=subprocess.DEVNULL,
+                                       stderr=open(d / "stderr-bare.log", "wb"))
+        self.procs["dovecot-bare"] = proc
+        wait_for_port(self.bare_imaps, proc, d / "dovecot-bare.log", name="dovecot-bare")
+        return self.bare_imaps
+
+    def read_only_folder(self, account: Account, folder: str) -> None:
+        """The owner may list and read `folder`, not change flags in it (an ACL
+        the bare Dovecot obeys: STORE is refused there)."""
+        path = self.maildir(account) / f".{folder}" / "dovecot-acl"
+        path.write_text("owner lr\n")
+        self.dovecot_user.give(path)
+
     def maildir(self, account: Account) -> Path:
         """The account's INBOX as Dovecot stores it (Maildir), for bulk seeding."""
         local, domain = account.email.lower().split("@", 1)
@@ -477,6 +520,14 @@ class World:
         self._stop_server("prosody")
         self._start_prosody()
 
+
+# Dovecot 2.3's own CAPABILITY after login, less MOVE, UIDPLUS and SPECIAL-USE.
+BARE_CAPABILITY = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY "
+                   "THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND "
+                   "URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE LIST-EXTENDED "
+                   "I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN "
+                   "CONTEXT=SEARCH LIST-STATUS BINARY SNIPPET=FUZZY PREVIEW=FUZZY "
+                   "STATUS=SIZE SAVEDATE LITERAL+ NOTIFY")
 
 DOVECOT_CONF = """\
 # Made by the tuiclient test harness for one run.

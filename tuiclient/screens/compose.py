@@ -7,7 +7,7 @@ share is in `tuiclient.screens.compose_base` (its names are importable here too)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from email.utils import formataddr, getaddresses
+from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -41,6 +41,7 @@ from tuiclient.screens.compose_base import (  # noqa: F401 (re-exported: their o
     with_headers,
 )
 from tuiclient.screens.prompts import Files
+from tuiclient.widgets.addresses import format_address, split_addresses
 from tuiclient.widgets.local_files import LocalFiles
 from tuiclient.widgets.ticks import Choice, Tick
 
@@ -54,9 +55,12 @@ class ComposeScreen(OpenPGPToggle):
     To an email, as mutt writes one: To and Cc are fields to edit (filled as the
     engine would address it, again when "Reply to all" changes), and the
     original is quoted below the text ("On DATE, NAME wrote:" and "> " lines)
-    in a box of its own to trim or clear; the engine sends them as left here.
-    The quote is not kept in a postponed draft: resuming quotes the original
-    again."""
+    in a box of its own to trim or clear; the engine sends them as left here,
+    completed from the store's contacts as a new message's are (who is offered
+    shown under them). The quote is not kept in a postponed draft: resuming
+    quotes the original again."""
+
+    DEFAULT_CSS = "ComposeScreen #address-hint { color: $text-muted; height: auto; }"
 
     def __init__(self, draft: ReplyDraft, several: bool, files: Sequence[Attachment],
                  me: Sequence[str] = ()) -> None:
@@ -106,6 +110,7 @@ class ComposeScreen(OpenPGPToggle):
                     yield Input(id="reply-to", suggester=self.suggester())
                     yield Label("Cc:", classes="field-label")
                     yield Input(id="reply-cc", suggester=self.suggester())
+                yield self.address_hint()
             yield self.openpgp_label()
             with Horizontal(id="compose-options"):
                 yield Tick("Reply to all", self.draft.reply_all, id="reply-all",
@@ -149,7 +154,7 @@ class ComposeScreen(OpenPGPToggle):
         fields = self.engine_fields(reply_all)
         for field_id, parties in (("#reply-to", fields.to), ("#reply-cc", fields.cc)):
             self.query_one(field_id, Input).value = ", ".join(
-                formataddr((p.name, p.address)) if p.name else p.address for p in parties)
+                format_address(p.name, p.address) for p in parties)
 
     def engine_fields(self, reply_all: bool) -> ReplyFields:
         row = self.draft.message.id
@@ -157,8 +162,7 @@ class ComposeScreen(OpenPGPToggle):
         return client_app(self).engine.reply_fields(row, reply_all)
 
     def addresses(self, field_id: str) -> list[str]:
-        return [a.strip() for a in self.query_one(field_id, Input).value.split(",")
-                if a.strip()]
+        return split_addresses(self.query_one(field_id, Input).value)
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         if event.checkbox.id == "reply-all":
@@ -342,8 +346,7 @@ class NewMessageScreen(OpenPGPToggle):
             self.query_one("#to", Input).focus()
 
     def field_list(self, field_id: str) -> list[str]:
-        return [a.strip() for a in self.query_one(field_id, Input).value.split(",")
-                if a.strip()]
+        return split_addresses(self.query_one(field_id, Input).value)
 
     def chosen_sender(self) -> str | None:
         """The From chosen, None when it is the account's own address."""
@@ -408,35 +411,54 @@ class NewMessageScreen(OpenPGPToggle):
 
 class ForwardScreen(ComposeBase):
     """Forward an email: to whom, a note above it, inline (its files kept) or as an
-    attachment, with more files from disk."""
+    attachment, with more files from disk. With `more` (the marked conversations'
+    emails after the first): one email carrying each of them whole as
+    message/rfc822, as mutt's mime_forward does with tagged messages."""
 
-    def __init__(self, message: Message) -> None:
+    def __init__(self, message: Message, more: Sequence[Message] = ()) -> None:
         super().__init__()
         self.message = message
+        self.more = list(more)
 
     def compose(self) -> ComposeResult:
         m = self.message
+        several = [m, *self.more] if self.more else []
         yield Header()
         with Vertical(id="compose"):
-            title = Text.assemble(("Forward", "bold"), " the email from ",
-                                  (who(m, client_app(self).contact_names), "bold"))
-            if m.subject:
-                title.append(f" “{one_line(m.subject)}”")
+            if several:
+                title = Text.assemble(("Forward", "bold"), f" {len(several)} emails, "
+                                      "each attached whole")
+            else:
+                title = Text.assemble(("Forward", "bold"), " the email from ",
+                                      (who(m, client_app(self).contact_names), "bold"))
+                if m.subject:
+                    title.append(f" “{one_line(m.subject)}”")
             yield Label(title, id="compose-title", markup=False)
             yield Input(placeholder="To: addresses, comma-separated (→ completes a contact)",
                         suggester=self.suggester(), id="to")
             yield self.address_hint()
             with Horizontal(id="compose-options"):
-                yield Tick("As an attachment (message/rfc822)", False, id="as-attachment")
+                tick = Tick("As an attachment (message/rfc822)", bool(several),
+                            id="as-attachment")
+                tick.disabled = bool(several)
+                yield tick
             kept = Text()
-            for a in m.attachments:
+            for x in several:
+                kept.append("\n" if kept else "")
+                kept.append_text(Text.assemble(
+                    ("+ ", "magenta"), (one_line(x.subject) or "(no subject)", "magenta"),
+                    (f"  from {who(x, client_app(self).contact_names)}, message/rfc822"
+                     + (f" with {len(x.attachments)} files" if x.attachments else ""),
+                     "dim")))
+            for a in [] if several else m.attachments:
                 kept.append("\n" if kept else "")
                 kept.append_text(Text.assemble(("+ ", "magenta"),
                                                (one_line(a.filename), "magenta"),
                                                (f"  {size(a.size)}  kept", "dim")))
             if kept:
                 yield Static(kept, id="kept-files", markup=False)
-            yield Label(Text("Your note; the email follows it, quoted as forwarded "
+            yield Label(Text("Your note; the emails follow it, attached." if several else
+                             "Your note; the email follows it, quoted as forwarded "
                              "mail is.", style="dim"), markup=False)
             yield TextArea(id="body")
             yield self.signature(m.account)
@@ -456,11 +478,11 @@ class ForwardScreen(ComposeBase):
             self.query_one("#as-attachment", Checkbox).value
 
     def send(self) -> None:
-        to = [a.strip() for a in self.query_one("#to", Input).value.split(",") if a.strip()]
+        to = split_addresses(self.query_one("#to", Input).value)
         if not to or not all("@" in a for a in to):
             self.notify("Forward to whom? Give email addresses.", severity="warning")
             self.query_one("#to", Input).focus()
             return
         self.dismiss(Forward(self.message, to, self.query_one("#body", TextArea).text,
                              self.query_one("#as-attachment", Checkbox).value,
-                             self.local_files()))
+                             self.local_files(), more=self.more))

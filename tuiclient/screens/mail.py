@@ -66,10 +66,7 @@ class MailKeys:
         thread = listing.current
         m: Message | None
         if listing.has_focus and thread is not None and key_of(thread) != screen.opened.key:
-            emails = [x for x in self.engine.timeline(*key_of(thread))
-                      if x.transport is Transport.EMAIL]
-            incoming = [x for x in emails if x.direction is Direction.IN]
-            m = (incoming or emails)[-1] if emails else None
+            m = self.newest_email(self.engine.timeline(*key_of(thread)))
         else:
             m = screen.query_one(Timeline).current
             if m is not None and m.transport is not Transport.EMAIL:
@@ -251,22 +248,53 @@ class MailKeys:
     # -- forward, bounce -----------------------------------------------------------------
 
     def forward(self) -> None:
+        """f: the chosen email; with marked conversations, the newest email of each
+        (incoming first, as from the list), all in one email."""
+        if self.screen.triage.marked:
+            chosen = self.screen.triage.keys()  # the marked, in the list's order
+            emails = [m for key in chosen
+                      if (m := self.newest_email(self.engine.timeline(*key))) is not None]
+            if not emails:
+                self.screen.notify("The marked conversations have no email to forward.",
+                                   severity="warning")
+                return
+            self.screen.run_worker(self._forward(emails[0], emails[1:]), name="forward",
+                                   group="compose")
+            return
         m = self.email()
         if m is not None:
             self.screen.run_worker(self._forward(m), name="forward", group="compose")
 
-    async def _forward(self, m: Message) -> None:
+    @staticmethod
+    def newest_email(messages: list[Message]) -> Message | None:
+        """A conversation's email the keys act on from the list: its newest incoming
+        one, else its newest."""
+        emails = [x for x in messages if x.transport is Transport.EMAIL and x.id is not None]
+        incoming = [x for x in emails if x.direction is Direction.IN]
+        return (incoming or emails)[-1] if emails else None
+
+    async def _forward(self, m: Message, more: list[Message] | None = None) -> None:
         screen = self.screen
         fetched = await self.body(m)
         if fetched is None:
             return
         m = fetched
-        result = await screen.app.push_screen_wait(ForwardScreen(m))
+        bodies = [await self.body(x) for x in more or ()]
+        if any(b is None for b in bodies):
+            return
+        result = await screen.app.push_screen_wait(
+            ForwardScreen(m, [b for b in bodies if b is not None]))
         if not isinstance(result, Forward) or m.id is None:
             return
         try:
-            await self.engine.forward(m.id, result.to, result.text,
-                                      as_attachment=result.as_attachment, files=result.files)
+            if result.more:
+                await self.engine.forward_several(
+                    [m.id, *(x.id for x in result.more if x.id is not None)],
+                    result.to, result.text, files=result.files)
+            else:
+                await self.engine.forward(m.id, result.to, result.text,
+                                          as_attachment=result.as_attachment,
+                                          files=result.files)
         except (EngineError, OSError) as exc:
             screen.notify(f"Not forwarded: {exc}", severity="error", markup=False)
             return

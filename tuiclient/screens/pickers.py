@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tuiclient.format import one_line
+from tuiclient.widgets.addresses import split_addresses
 from tuiclient.widgets.moving import Choices
 
 
@@ -152,7 +153,7 @@ class ToPrompt(ModalScreen[list[str] | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        to = [a.strip() for a in event.value.split(",") if a.strip()]
+        to = split_addresses(event.value)
         if not to or not all("@" in a for a in to):
             self.notify("Give one or more email addresses.", severity="warning")
             return

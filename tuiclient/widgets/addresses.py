@@ -2,19 +2,65 @@
 transports), offered as the user types the last address of the list; → takes it.
 `hint` says who the offered address is, with the contact's email ↔ JID mapping
 (the config's [contacts] and what was learned), for the screen to show under the
-fields: the field itself only ever receives the address."""
+fields: the field itself only ever receives the address.
+
+`split_addresses` is how every address field is read (a name may hold a comma when
+quoted, `"Doe, Jo" <jo@x>`), `format_address` how one is written into a field, and
+`last_item` which part of a field is being typed (completion's subject)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from email.utils import getaddresses, quote
 
 from textual.suggester import Suggester
 
 from bridge.model import Contact
 
+# RFC 5322's specials: a display name holding one of them is written quoted.
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+
+
+def format_address(name: str, address: str) -> str:
+    """`Name <address>` as a field shows it, the name quoted when it holds a comma or
+    another special (the stdlib's formataddr would also RFC 2047-encode a non-ASCII
+    name, which is for the wire, not for a field the user reads and edits)."""
+    if not name:
+        return address
+    shown = f'"{quote(name)}"' if _SPECIALS.search(name) else name
+    return f"{shown} <{address}>"
+
+
+def split_addresses(value: str) -> list[str]:
+    """The addresses an address field holds, each as `format_address` writes it:
+    parsed by the stdlib's `getaddresses`, so `"Doe, Jo" <jo@x>, bob@y` is two."""
+    return [format_address(name, address) for name, address in getaddresses([value])
+            if address]
+
+
+def last_item(value: str) -> tuple[str, str]:
+    """`value` cut after its last comma that separates addresses (outside a quoted
+    name and outside <…>): what comes before, the comma included, and the item
+    being typed."""
+    quoted = angled = escaped = False
+    cut = -1
+    for i, ch in enumerate(value):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in "<>":
+            angled = ch == "<"
+        elif ch == "," and not quoted and not angled:
+            cut = i
+    return value[: cut + 1], value[cut + 1:]
+
 
 class AddressSuggester(Suggester):
-    """Completes the address being typed (after the last comma) from `addresses`,
+    """Completes the address being typed (the `last_item`) from `addresses`,
     matched on the address or on the contact's name (`names`: address -> name);
     `mappings` (address -> "email ↔ JID") is what `hint` tells of each. The first
     that matches is offered: in sorted order, or as given with `ordered`."""
@@ -50,7 +96,7 @@ class AddressSuggester(Suggester):
 
     def match(self, value: str) -> str | None:
         """The known address the last item of `value` starts (or whose name it starts)."""
-        typed = value.rpartition(",")[2].strip().lower()
+        typed = last_item(value)[1].strip().lstrip('"').lower()
         if not typed:
             return None
         for address in self.addresses:
@@ -70,7 +116,7 @@ class AddressSuggester(Suggester):
         return f"{name}: {said}" if name else said
 
     async def get_suggestion(self, value: str) -> str | None:
-        head, comma, typed = value.rpartition(",")
+        head, typed = last_item(value)
         lead = typed[: len(typed) - len(typed.lstrip())]
         address = self.match(value)
-        return None if address is None else f"{head}{comma}{lead}{address}"
+        return None if address is None else f"{head}{lead}{address}"

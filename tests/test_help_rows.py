@@ -1,0 +1,45 @@
+"""The help screen names every key of the screens it does not list from the config:
+compose (new message, reply, forward), the files of an email, the bounce prompt and
+the "Nothing is attached" question (tuiclient.screens.help.EXTRA)."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.widgets import Static
+
+from tests.test_app_snapshots import make_app
+from tuiclient.screens.attachments import AttachmentsScreen
+from tuiclient.screens.compose import NewMessageScreen
+from tuiclient.screens.compose_base import ComposeBase, OpenPGPToggle
+from tuiclient.screens.help import EXTRA, HelpScreen
+
+
+def rows(where: str) -> set[str]:
+    """The keys the help gives for `where` (one row's "a / b" is two keys)."""
+    return {k.strip() for w, keys, _what in EXTRA if w.startswith(where)
+            for k in keys.split(" / ")}
+
+
+def keys_of(*screens: type) -> set[str]:
+    return {k for s in screens for b in s.BINDINGS if isinstance(b, Binding)
+            and b.show and b.key != "escape" for k in b.key.split(",")}
+
+
+def test_every_compose_and_files_key_has_a_help_row():
+    compose = {k for w, keys, _ in EXTRA if w == "compose" for k in keys.split(" / ")}
+    assert keys_of(ComposeBase, OpenPGPToggle, NewMessageScreen) <= compose
+    assert keys_of(AttachmentsScreen) <= rows("files of an email")
+    assert {"y", "n"} <= rows("nothing-attached prompt")
+    assert rows("bounce prompt (b)")
+
+
+async def test_the_help_screen_shows_the_new_rows(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help Static", Static).render())
+    for words in ("view a text file here", "show or hide Cc and Bcc",
+                  "redirect the email as it is", "send it anyway / back to attach",
+                  "forward the marked as one email"):
+        assert words in text, words
