@@ -24,6 +24,7 @@ import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Protocol
 
@@ -526,19 +527,23 @@ class Handoff:
         when_away = when_away or self.config.deferral.policy
         if via == "email":
             addresses = []
+            to_parties = []
             for address in to:
                 # A JID we know maps to its email address; anything else that looks
-                # like an address is taken as an email address.
+                # like an address is taken as an email address, with the name typed
+                # beside it ("Doe, Jo" <jo@x>) kept for the To header.
                 mapped = self.identity.email_for(address).address
                 email_address = mapped or normalize_email(address)
                 if not email_address:
                     raise EngineError(refuse.not_an_address(address))
                 addresses.append(email_address)
+                typed_name = getaddresses([address])[0][0] if not mapped else ""
+                to_parties.append(Party(email_address, typed_name, "to"))
             msg_id = new_message_id(domain_of(cfg))
             files = [(p.name, mimetypes.guess_type(p.name)[0] or "application/octet-stream",
                       p.read_bytes()) for p in attachments]
             mail = build_email(sender_party(cfg, chosen=sender),
-                               [Party(a, "", "to") for a in addresses], addresses_of(cc, "cc"),
+                               to_parties, addresses_of(cc, "cc"),
                                subject, with_signature(text, cfg.signature), msg_id=msg_id,
                                attachments=files, bcc=addresses_of(bcc, "bcc"))
             result = ReplyResult("email", thread_id=msg_id)
