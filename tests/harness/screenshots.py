@@ -142,6 +142,8 @@ async def capture(config_path: Path) -> list[Path]:
         shots += await mail_keys(pilot, app)
         shots += await chat_keys(pilot, app)
 
+        shots += await more_screens(pilot, app)
+
         await pilot.press("question_mark")
         await pilot.pause(0.3)
         shots.append(save(app, "help"))
@@ -281,6 +283,48 @@ async def mail_keys(pilot: Pilot[object], app: TuiClientApp) -> list[Path]:
     shots.append(save(app, "unfolded-conversation"))
     await pilot.press("z")
     await pilot.pause(0.3)
+    return shots
+
+
+async def more_screens(pilot: Pilot[object], app: TuiClientApp) -> list[Path]:
+    """A new message completing an address (with the email <-> chat mapping) and
+    its Cc/Bcc/From, the bounce prompt, the limit prompt, the
+    roster and the keys screen."""
+    shots = []
+    await pilot.press("c", *"Bo")
+    await pilot.pause(0.8)
+    await pilot.press("ctrl+b")
+    await pilot.pause(0.3)
+    shots.append(save(app, "new-message-completion"))
+    await pilot.press("escape")
+    await until(lambda: isinstance(app.screen, MainScreen), pilot)
+
+    await go_to_row(pilot, app, "Q3 report draft")
+    await go_to_first(pilot, app)
+    await pilot.press("b", *"dave@example.test")
+    await pilot.pause(0.3)
+    shots.append(save(app, "bounce-prompt"))
+    await pilot.press("escape")
+    await until(lambda: isinstance(app.screen, MainScreen), pilot)
+
+    app.screen.query_one(ConversationList).focus()
+    await pilot.press("l", *"from:bob")
+    await pilot.pause(0.3)
+    shots.append(save(app, "limit-prompt"))
+    await pilot.press("escape")
+    await until(lambda: isinstance(app.screen, MainScreen), pilot)
+
+    await pilot.press("colon", *"roster", "enter")
+    await pilot.pause(1.0)
+    shots.append(save(app, "roster"))
+    await pilot.press("escape")
+    await until(lambda: isinstance(app.screen, MainScreen), pilot)
+
+    await pilot.press("K")
+    await pilot.pause(1.0)
+    shots.append(save(app, "keys"))
+    await pilot.press("escape")
+    await until(lambda: isinstance(app.screen, MainScreen), pilot)
     return shots
 
 

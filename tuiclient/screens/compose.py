@@ -239,7 +239,8 @@ class NewMessageScreen(OpenPGPToggle):
                 Binding("ctrl+b", "copies", "Cc/Bcc", priority=True)]
     DEFAULT_CSS = """
     NewMessageScreen .address-row { height: auto; }
-    NewMessageScreen .address-row .field-label { padding: 1 1 0 0; text-style: bold; }
+    NewMessageScreen .address-row .field-label { padding: 1 1 0 0; text-style: bold;
+                                                 min-width: 6; }
     NewMessageScreen .address-row Input { width: 1fr; }
     NewMessageScreen #from { width: 1fr; }
     NewMessageScreen #address-hint { color: $text-muted; height: auto; }
@@ -282,8 +283,10 @@ class NewMessageScreen(OpenPGPToggle):
                 yield Select([(a, a) for a in own], allow_blank=not own, id="from",
                              value=self.sender if self.sender in own else
                              own[0] if own else Select.BLANK)
-            yield Input(self.to, placeholder="To: addresses or JIDs, comma-separated "
-                        "(→ completes a contact)", suggester=self.suggester(), id="to")
+            with Horizontal(classes="address-row", id="to-row"):
+                yield Label("To:", classes="field-label")
+                yield Input(self.to, placeholder="addresses or JIDs, comma-separated "
+                            "(→ completes a contact)", suggester=self.suggester(), id="to")
             with Horizontal(classes="address-row email-only", id="copies"):
                 yield Label("Cc:", classes="field-label")
                 yield Input(self.cc, placeholder="Cc", suggester=self.suggester(), id="cc")
