@@ -48,18 +48,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import (
-    SERVICES,
-    Config,
-    ConfigError,
-    SecretError,
-    check_ca_files,
-    check_password_commands,
-    get_password,
-)
-from ..errors import ContactAway, EngineError, describe_presence
-from . import output as out
-
 # Defined in their own modules, and importable from here as before (see __all__).
 from .arguments import add_commands, build_serve_parser, parse
 from .chat import CHAT_COMMANDS, CHAT_HANDLERS
@@ -84,11 +72,14 @@ from .outcome import (
 if TYPE_CHECKING:
     import asyncio
 
+    from ..config import Config
     from .host import Headless
 
-# asyncio, sqlite3, ssl, socket and the identity layer (with the store) are imported
-# where a command runs (`main`, `execute`), not with the module: `--help` and a
-# usage error need the parser only (tests/test_headless_layering.py).
+# asyncio, sqlite3, ssl, socket, the config's loader (with its schema and secrets),
+# the output's formats and the identity layer (with the store) are imported where a
+# command runs (`main`, `execute`, `preflight`, `fail`), not with the module:
+# `--help` and a usage error need the parser only (tests/test_headless_layering.py,
+# tests/test_cli_imports.py, tests/test_headless_fast_paths.py).
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
             "contacts", "watch", "serve", "run", "health", *MAIL_COMMANDS, *CHAT_COMMANDS,
@@ -165,7 +156,10 @@ async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
     import sqlite3
     import ssl
 
+    from ..config import ConfigError, SecretError
+    from ..errors import ContactAway, EngineError, describe_presence
     from ..identity import UnmappedParty
+    from . import output as out
 
     try:
         return await handlers()[args.command](h, args)
@@ -218,6 +212,8 @@ def preflight(config: Config, args: argparse.Namespace) -> None:
     loads and every password_command is there; a command that logs in also gets
     each password it will need now, so a broken one is a config error (file, line,
     key; exit 3) instead of a failure somewhere inside a sync or a daemon."""
+    from ..config import SERVICES, check_ca_files, check_password_commands, get_password
+
     check_ca_files(config)
     check_password_commands(config)
     if not logs_in(args):
@@ -240,6 +236,8 @@ def preflight(config: Config, args: argparse.Namespace) -> None:
 def fail(args: argparse.Namespace, code: int, message: str, kind: str) -> int:
     """An error before or outside a command: one line on stderr, or with --json
     one JSON object (`error`, `kind`, `code`) on stdout like every other failure."""
+    from . import output as out
+
     message = out.t(message).replace("\n", " ")
     if getattr(args, "json", False):
         out.dump_json({"error": message, "kind": kind, "code": code}, sys.stdout)
@@ -273,6 +271,9 @@ def main(args: argparse.Namespace, config: Config) -> int:
     import contextlib
     import os
     import sqlite3
+
+    from ..config import ConfigError, SecretError
+    from . import output as out
 
     try:
         preflight(config, args)
