@@ -5,7 +5,9 @@
   those are imported where a command runs (bridge/headless/cli.py);
 - loading a config imports no TLS library unless it names a CA file
   (bridge/config/load.py `check_ca_files`);
-- `list --json` still answers, and loads no protocol or screen library.
+- `list` and `search` are answered from the store by bridge.reader.Reader (the
+  engine's reads), without importing the engine or what it wires
+  (bridge/headless/reads.py); `list --match` and `show` still get the engine.
 
 Each runs in a fresh interpreter and reads `sys.modules` once it is done.
 """
@@ -99,8 +101,31 @@ def test_loading_a_config_imports_no_tls_library(tmp_path):
     assert "ssl" not in modules and "_ssl" not in modules
 
 
-def test_list_answers_without_protocol_or_screen_libraries(tmp_path):
+# What the engine wires and a command that only reads the store never needs.
+ENGINE = {"bridge.engine", "bridge.handoff", "bridge.outbox", "bridge.health",
+          "bridge.delivery", "bridge.headless.host", "bridge.headless.verbs",
+          "bridge.headless.serve", "slixmpp", "imapclient", "textual"}
+
+
+def test_list_and_search_read_the_store_without_the_engine(tmp_path):
     code, modules, stdout = probe(tmp_path, "--config", "CONFIG", "list", "--json")
     assert code == 0
     assert json.loads(stdout) == []
+    assert top(modules, ENGINE) == set()
+    assert "bridge.reader" in modules
+    code, modules, stdout = probe(tmp_path, "--config", "CONFIG", "search", "budget", "--json")
+    assert (code, json.loads(stdout)) == (0, [])
+    assert top(modules, ENGINE) == set()
+
+
+def test_list_match_and_show_get_the_engine(tmp_path):
+    """`list --match` runs the engine's search over conversations; `show` may fetch
+    a body: both are served by the Headless host (still without going online)."""
+    code, modules, stdout = probe(tmp_path, "--config", "CONFIG", "list", "--match",
+                                  "from:bob", "--json")
+    assert (code, json.loads(stdout)) == (0, [])
+    assert {"bridge.engine", "bridge.headless.host"} <= modules
     assert top(modules, {"slixmpp", "imapclient", "textual"}) == set()
+    code, modules, _ = probe(tmp_path, "--config", "CONFIG", "show", "1", "--json")
+    assert code == 1  # no conversation 1
+    assert "bridge.engine" in modules

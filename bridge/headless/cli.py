@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 
     from ..config import Config
     from .host import Headless
+    from .reads import ReadOnly
 
 # asyncio, sqlite3, ssl, socket, the config's loader (with its schema and secrets),
 # the output's formats and the identity layer (with the store) are imported where a
@@ -93,9 +94,9 @@ COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbo
 LAZY = {
     **dict.fromkeys(("Headless", "find_message", "find_thread", "read_text", "self_command",
                      "settle"), ".host"),
-    **dict.fromkeys(("cmd_contacts", "cmd_handoff", "cmd_health", "cmd_list", "cmd_outbox",
-                     "cmd_reply", "cmd_run", "cmd_search", "cmd_send", "cmd_show", "cmd_sync"),
-                    ".verbs"),
+    **dict.fromkeys(("cmd_contacts", "cmd_handoff", "cmd_health", "cmd_outbox", "cmd_reply",
+                     "cmd_run", "cmd_send", "cmd_show", "cmd_sync"), ".verbs"),
+    **dict.fromkeys(("ReadOnly", "cmd_list", "cmd_search"), ".reads"),
     **dict.fromkeys(("cmd_watch", "serve", "stop_on_signals"), ".serve"),
     # Lived here before (imported by this module, whose parts moved out).
     **dict.fromkeys(("Engine", "ReplyResult"), "..engine"),
@@ -117,13 +118,19 @@ async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
     return await serve(h, a, execute)
 
 
+async def _cmd_watch(h: Headless, a: argparse.Namespace) -> Outcome:
+    """`watch` (serve.py, imported when it runs: no other command needs it)."""
+    from .serve import cmd_watch
+
+    return await cmd_watch(h, a)
+
+
 Handler = Callable[["Headless", argparse.Namespace], Awaitable[Outcome]]
 
 
 @cache
 def handlers() -> dict[str, Handler]:
     """Which function runs which command (`HANDLERS`), its modules imported now."""
-    from .serve import cmd_watch
     from .verbs import (
         cmd_contacts,
         cmd_handoff,
@@ -141,7 +148,7 @@ def handlers() -> dict[str, Handler]:
     table: dict[str, Handler] = {
         "sync": cmd_sync, "list": cmd_list, "show": cmd_show, "search": cmd_search,
         "send": cmd_send, "reply": cmd_reply, "handoff": cmd_handoff, "outbox": cmd_outbox,
-        "contacts": cmd_contacts, "watch": cmd_watch, "serve": cmd_serve, "run": cmd_run,
+        "contacts": cmd_contacts, "watch": _cmd_watch, "serve": cmd_serve, "run": cmd_run,
         "health": cmd_health,
         **MAIL_HANDLERS,  # delete, archive, move, copy, flag, tag, undo, save, forward, ...
     }
@@ -150,7 +157,15 @@ def handlers() -> dict[str, Handler]:
     return table
 
 
-async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
+def read_only(args: argparse.Namespace) -> bool:
+    """A command line the store alone answers (reads.ReadOnly, no engine): `list`
+    (without --match, a search the engine's mail verbs run) and `search`."""
+    if args.command == "list":
+        return not getattr(args, "match", None)
+    return args.command == "search"
+
+
+async def execute(h: Headless | ReadOnly, args: argparse.Namespace) -> Outcome:
     """Run one parsed command; every expected failure becomes an Outcome."""
     import socket
     import sqlite3
@@ -160,8 +175,11 @@ async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
     from ..errors import ContactAway, EngineError, describe_presence
     from ..identity import UnmappedParty
     from . import output as out
+    from .reads import ReadOnly, cmd_list, cmd_search
 
     try:
+        if isinstance(h, ReadOnly):  # a command line of `read_only`
+            return await {"list": cmd_list, "search": cmd_search}[args.command](h, args)
         return await handlers()[args.command](h, args)
     except CommandError as exc:
         # The message may carry a server's words (an IMAP NO, a socket error).
@@ -290,17 +308,24 @@ def main(args: argparse.Namespace, config: Config) -> int:
             setattr(args, name, False)
 
     async def go() -> Outcome:
-        from .host import Headless
-        from .serve import stop_on_signals
-
+        h: Headless | ReadOnly
         try:
-            h = Headless(config)
+            if read_only(args):  # the store alone answers: no engine imported or made
+                from .reads import ReadOnly
+
+                h = ReadOnly(config)
+            else:
+                from .host import Headless
+
+                h = Headless(config)
         except (sqlite3.Error, OSError) as exc:
             line = store_not_writable(exc, store_path)
             if line is None:
                 raise
             return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
         if args.command in ("watch", "serve", "run"):
+            from .serve import stop_on_signals
+
             stop_on_signals(h.stop)
         outcome = Outcome(EXIT_FAILED)
         try:
@@ -312,7 +337,8 @@ def main(args: argparse.Namespace, config: Config) -> int:
                 await _stop_now(closing, outcome.code)
             with contextlib.suppress(Exception):
                 await closing
-    from ..engine import default_store_path
+    from ..reader import default_store_path  # (bridge.engine's, without the engine)
+
     try:
         store_path = default_store_path()
     except OSError as exc:  # the data folder itself cannot be made
