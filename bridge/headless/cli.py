@@ -28,8 +28,9 @@ verbs and their helpers are modules of their own:
     arguments.py   the command line (add_commands, parse)
     host.py        Headless (the engine, brought up as far as a command needs),
                    finding a thread or message, `settle` (wait for the outbox)
-    verbs.py       list, show, search, sync, send, reply, handoff, outbox,
-                   contacts, health, run
+    reads.py       list and search, served from the store by ReadOnly (no engine:
+                   `read_only` says which command lines)
+    verbs.py       show, sync, send, reply, handoff, outbox, contacts, health, run
     serve.py       watch and serve, and the stop signals
     mail_verbs.py  the mail verbs (delete, archive, move, ... drafts)
     chat.py        the chat verbs (correct, react, ... presence)
