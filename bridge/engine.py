@@ -32,7 +32,6 @@ import functools
 import importlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import errors as refuse
@@ -49,7 +48,7 @@ from .handoff import Handoff, ReplyResult
 from .health import HealthMonitor, Timings
 from .identity import Identity, UnmappedParty
 from .outbox import ContactAway, Outbox
-from .paths import data_dir, ensure_private_dir
+from .reader import default_store_path, dual_domains, sync_config_into_store
 from .store import Store
 
 if TYPE_CHECKING:
@@ -67,7 +66,7 @@ T = TypeVar("T")
 # (they are away: send anyway, defer, or email?). EnginePorts is importable from
 # here as before.
 __all__ = ["ContactAway", "Engine", "EngineError", "EnginePorts", "ReplyResult",
-           "UnmappedParty"]
+           "UnmappedParty", "default_store_path"]
 
 # Names this module imported before its parts moved out, importable from here as
 # before (the types of the Engine's calls among them); each is imported on first
@@ -122,12 +121,7 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         self.events.subscribe(self._persist_event)
         self._sync_config_into_store()
         self.configure_autocrypt()
-        for account in config.accounts:
-            # "A JID equal to an email address on a server that has both."
-            if account.email and account.jid and \
-                    account.email.rpartition("@")[2].lower() == \
-                    account.jid.rpartition("@")[2].lower():
-                self.identity.dual_domains.add(account.email.rpartition("@")[2].lower())
+        self.identity.dual_domains.update(dual_domains(config))  # bridge.reader's
 
 
     @functools.cached_property
@@ -139,10 +133,7 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         return MailActions(self.store, self.events, self.account,
                            lambda account, job: self._imap(account, job), self._send_mail)
     def _sync_config_into_store(self) -> None:
-        for account in self.config.accounts:
-            self.store.upsert_account(account.name, account.email, account.jid)
-        for contact in self.config.contacts:
-            self.store.add_contact(contact.name, contact.emails, contact.jids, source="config")
+        sync_config_into_store(self.config, self.store)  # as a Reader does (bridge.reader)
 
     # Events worth keeping: `tuiclient watch` follows them from the store, so it
     # sees what every process sharing this store did, in order. Server health is
@@ -284,7 +275,3 @@ def _chat_refusal() -> Iterator[None]:
     with chat_refusal():  # bridge.engine_chat's, kept here for this module's calls
         yield
 
-
-def default_store_path() -> Path:
-    """The store under the XDG data folder, created owner-only."""
-    return ensure_private_dir(data_dir()) / "store.db"

@@ -12,9 +12,11 @@ The rule, read from the code under bridge/headless/:
   `engine.events` (the bus it listens to), `engine.config` (what it was given)
   and `engine.health` (the monitor, whose probe and report the TUI shows too).
 - Of bridge/, a headless module imports only: bridge.engine (the entry points,
-  see tests/test_imports.py), the vocabulary every layer shares (bridge.model,
-  bridge.events, bridge.errors), bridge.config (the front end loads and checks
-  its own config; the rules file uses the same reader), bridge.paths,
+  see tests/test_imports.py) and bridge.reader (the engine's reads over the
+  store alone, for the verbs that only read it: reads.py), the vocabulary
+  every layer shares (bridge.model, bridge.events, bridge.errors),
+  bridge.config (the front end loads and checks its own config; the rules
+  file uses the same reader), bridge.paths,
   bridge.safe, and from bridge.identity only the address grammar and the
   question it asks (`normalize_email`, `normalize_jid`, `UnmappedParty`).
   Never bridge.store, bridge.xmpp, bridge.mail, bridge.outbox, bridge.handoff,
@@ -35,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HEADLESS = ROOT / "bridge" / "headless"
 
 HIDDEN = {"store", "identity", "xmpp", "mail", "ports", "outbox", "handoff", "mailbox"}
-ALLOWED_MODULES = {"bridge.engine", "bridge.model", "bridge.events", "bridge.errors",
-                   "bridge.config", "bridge.paths", "bridge.safe"}
+ALLOWED_MODULES = {"bridge.engine", "bridge.reader", "bridge.model", "bridge.events",
+                   "bridge.errors", "bridge.config", "bridge.paths", "bridge.safe"}
 ALLOWED_NAMES = {"bridge.identity": {"normalize_email", "normalize_jid", "UnmappedParty"}}
 
 

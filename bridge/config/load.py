@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import re
 import shlex
-import ssl
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +108,8 @@ def check_ca_files(config: Config) -> None:
                 continue
             seen.add(server.ca_file)
             file, line, key = server.ca_origin or (config.path, None, "ca_file")
+            import ssl  # only with a CA file: loading a config needs no TLS library
+
             try:
                 ssl.create_default_context(cafile=str(server.ca_file))
             except ssl.SSLError as exc:

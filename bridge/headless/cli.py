@@ -28,8 +28,9 @@ verbs and their helpers are modules of their own:
     arguments.py   the command line (add_commands, parse)
     host.py        Headless (the engine, brought up as far as a command needs),
                    finding a thread or message, `settle` (wait for the outbox)
-    verbs.py       list, show, search, sync, send, reply, handoff, outbox,
-                   contacts, health, run
+    reads.py       list and search, served from the store by ReadOnly (no engine:
+                   `read_only` says which command lines)
+    verbs.py       show, sync, send, reply, handoff, outbox, contacts, health, run
     serve.py       watch and serve, and the stop signals
     mail_verbs.py  the mail verbs (delete, archive, move, ... drafts)
     chat.py        the chat verbs (correct, react, ... presence)
@@ -47,18 +48,6 @@ from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from ..config import (
-    SERVICES,
-    Config,
-    ConfigError,
-    SecretError,
-    check_ca_files,
-    check_password_commands,
-    get_password,
-)
-from ..errors import ContactAway, EngineError, describe_presence
-from . import output as out
 
 # Defined in their own modules, and importable from here as before (see __all__).
 from .arguments import add_commands, build_serve_parser, parse
@@ -84,11 +73,15 @@ from .outcome import (
 if TYPE_CHECKING:
     import asyncio
 
+    from ..config import Config
     from .host import Headless
+    from .reads import ReadOnly
 
-# asyncio, sqlite3, ssl, socket and the identity layer (with the store) are imported
-# where a command runs (`main`, `execute`), not with the module: `--help` and a
-# usage error need the parser only (tests/test_headless_layering.py).
+# asyncio, sqlite3, ssl, socket, the config's loader (with its schema and secrets),
+# the output's formats and the identity layer (with the store) are imported where a
+# command runs (`main`, `execute`, `preflight`, `fail`), not with the module:
+# `--help` and a usage error need the parser only (tests/test_headless_layering.py,
+# tests/test_cli_imports.py, tests/test_headless_fast_paths.py).
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
             "contacts", "watch", "serve", "run", "health", *MAIL_COMMANDS, *CHAT_COMMANDS,
@@ -102,9 +95,9 @@ COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbo
 LAZY = {
     **dict.fromkeys(("Headless", "find_message", "find_thread", "read_text", "self_command",
                      "settle"), ".host"),
-    **dict.fromkeys(("cmd_contacts", "cmd_handoff", "cmd_health", "cmd_list", "cmd_outbox",
-                     "cmd_reply", "cmd_run", "cmd_search", "cmd_send", "cmd_show", "cmd_sync"),
-                    ".verbs"),
+    **dict.fromkeys(("cmd_contacts", "cmd_handoff", "cmd_health", "cmd_outbox", "cmd_reply",
+                     "cmd_run", "cmd_send", "cmd_show", "cmd_sync"), ".verbs"),
+    **dict.fromkeys(("ReadOnly", "cmd_list", "cmd_search"), ".reads"),
     **dict.fromkeys(("cmd_watch", "serve", "stop_on_signals"), ".serve"),
     # Lived here before (imported by this module, whose parts moved out).
     **dict.fromkeys(("Engine", "ReplyResult"), "..engine"),
@@ -126,13 +119,19 @@ async def cmd_serve(h: Headless, a: argparse.Namespace) -> Outcome:
     return await serve(h, a, execute)
 
 
+async def _cmd_watch(h: Headless, a: argparse.Namespace) -> Outcome:
+    """`watch` (serve.py, imported when it runs: no other command needs it)."""
+    from .serve import cmd_watch
+
+    return await cmd_watch(h, a)
+
+
 Handler = Callable[["Headless", argparse.Namespace], Awaitable[Outcome]]
 
 
 @cache
 def handlers() -> dict[str, Handler]:
     """Which function runs which command (`HANDLERS`), its modules imported now."""
-    from .serve import cmd_watch
     from .verbs import (
         cmd_contacts,
         cmd_handoff,
@@ -150,7 +149,7 @@ def handlers() -> dict[str, Handler]:
     table: dict[str, Handler] = {
         "sync": cmd_sync, "list": cmd_list, "show": cmd_show, "search": cmd_search,
         "send": cmd_send, "reply": cmd_reply, "handoff": cmd_handoff, "outbox": cmd_outbox,
-        "contacts": cmd_contacts, "watch": cmd_watch, "serve": cmd_serve, "run": cmd_run,
+        "contacts": cmd_contacts, "watch": _cmd_watch, "serve": cmd_serve, "run": cmd_run,
         "health": cmd_health,
         **MAIL_HANDLERS,  # delete, archive, move, copy, flag, tag, undo, save, forward, ...
     }
@@ -159,15 +158,29 @@ def handlers() -> dict[str, Handler]:
     return table
 
 
-async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
+def read_only(args: argparse.Namespace) -> bool:
+    """A command line the store alone answers (reads.ReadOnly, no engine): `list`
+    (without --match, a search the engine's mail verbs run) and `search`."""
+    if args.command == "list":
+        return not getattr(args, "match", None)
+    return args.command == "search"
+
+
+async def execute(h: Headless | ReadOnly, args: argparse.Namespace) -> Outcome:
     """Run one parsed command; every expected failure becomes an Outcome."""
     import socket
     import sqlite3
     import ssl
 
+    from ..config import ConfigError, SecretError
+    from ..errors import ContactAway, EngineError, describe_presence
     from ..identity import UnmappedParty
+    from . import output as out
+    from .reads import ReadOnly, cmd_list, cmd_search
 
     try:
+        if isinstance(h, ReadOnly):  # a command line of `read_only`
+            return await {"list": cmd_list, "search": cmd_search}[args.command](h, args)
         return await handlers()[args.command](h, args)
     except CommandError as exc:
         # The message may carry a server's words (an IMAP NO, a socket error).
@@ -218,6 +231,8 @@ def preflight(config: Config, args: argparse.Namespace) -> None:
     loads and every password_command is there; a command that logs in also gets
     each password it will need now, so a broken one is a config error (file, line,
     key; exit 3) instead of a failure somewhere inside a sync or a daemon."""
+    from ..config import SERVICES, check_ca_files, check_password_commands, get_password
+
     check_ca_files(config)
     check_password_commands(config)
     if not logs_in(args):
@@ -240,6 +255,8 @@ def preflight(config: Config, args: argparse.Namespace) -> None:
 def fail(args: argparse.Namespace, code: int, message: str, kind: str) -> int:
     """An error before or outside a command: one line on stderr, or with --json
     one JSON object (`error`, `kind`, `code`) on stdout like every other failure."""
+    from . import output as out
+
     message = out.t(message).replace("\n", " ")
     if getattr(args, "json", False):
         out.dump_json({"error": message, "kind": kind, "code": code}, sys.stdout)
@@ -274,6 +291,9 @@ def main(args: argparse.Namespace, config: Config) -> int:
     import os
     import sqlite3
 
+    from ..config import ConfigError, SecretError
+    from . import output as out
+
     try:
         preflight(config, args)
     except (ConfigError, SecretError) as exc:
@@ -289,17 +309,24 @@ def main(args: argparse.Namespace, config: Config) -> int:
             setattr(args, name, False)
 
     async def go() -> Outcome:
-        from .host import Headless
-        from .serve import stop_on_signals
-
+        h: Headless | ReadOnly
         try:
-            h = Headless(config)
+            if read_only(args):  # the store alone answers: no engine imported or made
+                from .reads import ReadOnly
+
+                h = ReadOnly(config)
+            else:
+                from .host import Headless
+
+                h = Headless(config)
         except (sqlite3.Error, OSError) as exc:
             line = store_not_writable(exc, store_path)
             if line is None:
                 raise
             return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
         if args.command in ("watch", "serve", "run"):
+            from .serve import stop_on_signals
+
             stop_on_signals(h.stop)
         outcome = Outcome(EXIT_FAILED)
         try:
@@ -311,7 +338,8 @@ def main(args: argparse.Namespace, config: Config) -> int:
                 await _stop_now(closing, outcome.code)
             with contextlib.suppress(Exception):
                 await closing
-    from ..engine import default_store_path
+    from ..reader import default_store_path  # (bridge.engine's, without the engine)
+
     try:
         store_path = default_store_path()
     except OSError as exc:  # the data folder itself cannot be made

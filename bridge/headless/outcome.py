@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,8 @@ def store_not_writable(exc: BaseException, store: Path) -> str | None:
     """The one line for an error that means the store cannot be written (a full or
     read-only disk, no permission), else None. SQLite says "disk I/O error" for
     several causes; the folder itself is asked which one it is."""
+    import sqlite3  # here, not with the module: `--help` needs no SQLite
+
     if isinstance(exc, sqlite3.Error):
         code = getattr(exc, "sqlite_errorcode", None)
         text = str(exc).lower()

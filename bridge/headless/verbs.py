@@ -1,6 +1,7 @@
-"""The verbs of conversations, the outbox and contacts: `list`, `show`,
-`search`, `sync`, `send`, `reply`, `handoff`, `outbox`, `contacts`, `health`
-and `run` (the rules daemon, bridge.headless.daemon).
+"""The verbs of conversations, the outbox and contacts: `show`, `sync`,
+`send`, `reply`, `handoff`, `outbox`, `contacts`, `health` and `run` (the rules
+daemon, bridge.headless.daemon); `list` and `search`, which only read the store,
+are in reads.py (importable from here too).
 
 Each takes the `Headless` host and its parsed arguments and returns an
 `Outcome` (what to print, the JSON result, the exit code); every expected
@@ -17,7 +18,7 @@ from pathlib import Path
 from ..engine import EngineError, ReplyResult
 from ..errors import EncryptionRefused
 from ..identity import normalize_email, normalize_jid
-from ..model import DeliveryState, Direction, Message, ThreadOrder, Transport
+from ..model import DeliveryState, Direction, Message, Transport
 from . import output as out
 from .host import Headless, find_message, find_thread, read_text, settle
 from .outcome import (
@@ -31,22 +32,9 @@ from .outcome import (
     Outcome,
 )
 
-
-async def cmd_list(h: Headless, a: argparse.Namespace) -> Outcome:
-    order = ThreadOrder(getattr(a, "sort", "date"), getattr(a, "reverse", False))
-    match = getattr(a, "match", None)
-    wide = a.limit * 4 if (a.unread or a.transport) else a.limit
-    if match:
-        try:
-            found = h.engine.conversations_matching(match, a.account, limit=wide, order=order)
-        except ValueError as exc:  # a filter's value the search cannot use
-            raise CommandError(EXIT_USAGE, f"--match: {exc}") from exc
-    else:
-        found = h.engine.conversations(a.account, limit=wide, order=order)
-    threads = [th for th in found if (not a.unread or th.unread_count)
-               and (not a.transport or Transport(a.transport) in th.transports)][: a.limit]
-    return Outcome(EXIT_OK, threads, [out.thread_line(th) for th in threads]
-                   or ["no conversations"])
+# Importable from here as before; their own module imports no engine (reads.py).
+from .reads import cmd_list as cmd_list
+from .reads import cmd_search as cmd_search
 
 
 async def cmd_show(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -68,18 +56,6 @@ async def cmd_show(h: Headless, a: argparse.Namespace) -> Outcome:
     lines += [out.message_block(m, reactions.get(m.id or 0, [])) + "\n" for m in timeline]
     return Outcome(EXIT_OK, {"thread": th, "messages": timeline, "reactions": reactions},
                    lines)
-
-
-async def cmd_search(h: Headless, a: argparse.Namespace) -> Outcome:
-    hits = h.engine.search(" ".join(a.query), limit=a.limit, account=a.account)
-    def what(m: Message) -> str:
-        if out.one_line(m.subject, 70) or m.transport is not Transport.EMAIL:
-            return out.one_line(m.subject or m.text, 70)
-        return out.one_line(f"{out.NO_SUBJECT} — {m.text}", 70)
-    lines = [f"#{m.id:<6} {out.when(m.date)}  {m.transport.value:<5} "
-             f"{out.one_line(m.sender.name or m.sender.address, 24):<24}  {what(m)}"
-             for m in hits]
-    return Outcome(EXIT_OK, hits, lines or ["nothing found"])
 
 
 async def cmd_sync(h: Headless, a: argparse.Namespace) -> Outcome:

@@ -1,0 +1,80 @@
+"""The engine's reads over the store alone, for a command that only reads it.
+
+`Reader` is `EngineReads` (bridge/engine_reads.py: the same methods, the same
+answers) over a store and the identity layer, and nothing else: no transports,
+outbox, handoff or health monitor, so none of their modules (the reply and
+compose code, the outbox's state machine, the protocol libraries) is imported.
+Headless mode serves `list` and `search` with it (bridge/headless/reads.py), so
+those whole processes pay for what they read (issue 22, "instant commands";
+tests/test_headless_fast_paths.py checks what they load).
+
+What the engine's constructor does to the store and the identity layer before
+anything is read is here too (`default_store_path`, `sync_config_into_store`,
+`dual_domains`), and `bridge.engine` uses the same functions: a Reader answers as
+the Engine of the same config and store would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from .config import AccountConfig, Config
+from .engine_reads import EngineReads
+from .identity import Identity
+from .paths import data_dir, ensure_private_dir
+from .store import Store
+
+
+def default_store_path() -> Path:
+    """The store under the XDG data folder, created owner-only."""
+    return ensure_private_dir(data_dir()) / "store.db"
+
+
+def sync_config_into_store(config: Config, store: Store) -> None:
+    """The config's accounts and contacts, written into the store (as each engine
+    does when it is made)."""
+    for account in config.accounts:
+        store.upsert_account(account.name, account.email, account.jid)
+    for contact in config.contacts:
+        store.add_contact(contact.name, contact.emails, contact.jids, source="config")
+
+
+def dual_domains(config: Config) -> Iterator[str]:
+    """"A JID equal to an email address on a server that has both": the domains
+    where an account's email and JID share the server."""
+    for account in config.accounts:
+        if account.email and account.jid and \
+                account.email.rpartition("@")[2].lower() == \
+                account.jid.rpartition("@")[2].lower():
+            yield account.email.rpartition("@")[2].lower()
+
+
+class Reader(EngineReads):
+    """The engine's reads, over the store only (see the module's doc). Calls that
+    need a transport or the handoff (a body fetched, a timeline) are the
+    Engine's: a command that makes them is served by one."""
+
+    def __init__(self, config: Config, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store or Store.open(default_store_path())
+        self.identity = Identity(config, self.store, roster_named=self._roster_named)
+        self.xmpp = {}  # never online: presence reads answer "unknown"
+        sync_config_into_store(config, self.store)
+        self.identity.dual_domains.update(dual_domains(config))
+
+    @property
+    def accounts(self) -> tuple[AccountConfig, ...]:
+        return self.config.accounts
+
+    def _catch_up_index(self) -> None:
+        # What Handoff.catch_up_index does (bridge/handoff/reply.py), without the
+        # handoff: the rows a bulk import left for the full-text index, indexed.
+        while self.store.index_pending() and self.store.index_backlog():
+            pass
+
+    async def stop(self) -> None:
+        """Nothing runs (the Engine's `stop`, for a host that calls it)."""
+
+    def close(self) -> None:
+        self.store.close()
