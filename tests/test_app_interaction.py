@@ -338,3 +338,34 @@ async def test_on_a_narrow_chat_pane_toasts_leave_the_reply_line_and_newest_line
         newest = timeline.intersection(timeline.translate((0, timeline.height // 2)))
         assert not [t for t in toasts if t.overlaps(chat_input) or t.overlaps(newest)], \
             (toasts, chat_input, newest)
+
+
+async def test_a_thread_under_two_accounts_says_which_in_its_row(world, tmp_path):
+    """The list's rows say it too: each of the two rows of a conversation under both
+    accounts names its account (in the row's tail, the subject giving way: every row
+    keeps the list's width); a conversation under one account names none."""
+    alice, dana, bob = person(world, "alice"), person(world, "dana"), person(world, "bob")
+    send_email(world, bob, [alice.email, dana.email], [], "Both of you", "Read this.")
+    send_email(world, bob, [alice.email], [], "Only alice", "Just you.")
+    path = tmp_path / "config.toml"
+    second = world.client_config(dana, password_command(tmp_path, dana))
+    second = second[second.index("[[accounts]]"):]
+    path.write_text(world.client_config(alice, password_command(tmp_path, alice)) + "\n"
+                    + second + contacts_toml(bob))
+    app = TuiClientApp(load_config(path), probe_on_start=False)
+    async with app.run_test(size=(150, 40)) as pilot:
+        lst = listing(app)
+        assert await pilot_until(pilot, lambda: sum(
+            t.subject == "Both of you" for t in lst.rows) == 2, 30)
+        assert await pilot_until(pilot, lambda: len(lst.shared) == 2), lst.shared
+        width = lst.scrollable_content_region.width
+        for who in (alice, dana):
+            row = next(t for t in lst.rows
+                       if t.subject == "Both of you" and t.account == who.name)
+            text = lst.row_text(row, width)
+            assert f"@{who.name}" in text.plain, text.plain
+            assert text.cell_len == width
+        only = next(t for t in lst.rows if t.subject == "Only alice")
+        text = lst.row_text(only, width)
+        assert "@" not in text.plain.replace(alice.email, ""), text.plain
+        assert text.cell_len == width

@@ -426,6 +426,7 @@ class MainScreen(Screen):
 
     def on_conversation_list_rows_changed(self) -> None:
         self.triage.labels_soon()
+        self.overview.shared_soon()
         self.refresh_unfolded()
 
     # -- replying -------------------------------------------------------------------------
