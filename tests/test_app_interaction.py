@@ -9,7 +9,9 @@ any client would), carol sends her email with smtplib.
 
 from __future__ import annotations
 
+import gc
 import uuid
+import warnings
 
 import pytest
 
@@ -369,3 +371,34 @@ async def test_a_thread_under_two_accounts_says_which_in_its_row(world, tmp_path
         text = lst.row_text(only, width)
         assert "@" not in text.plain.replace(alice.email, ""), text.plain
         assert text.cell_len == width
+
+
+async def test_opening_threads_in_a_burst_leaves_no_coroutine_unawaited(world, tmp_path):
+    """Conversations opened faster than their bodies come (each open cancels the
+    last open's body fetch, an exclusive worker, often before it began): no
+    "coroutine ... was never awaited", and the last one opened gets its bodies."""
+    alice, carol = person(world, "alice"), person(world, "carol")
+    for n in range(6):
+        send_email(world, carol, [alice.email], [], f"Burst {n}", f"Body {n}.")
+    app = alice_app(world, tmp_path, alice, carol)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with app.run_test(size=(140, 40)) as pilot:
+            lst = listing(app)
+            assert await pilot_until(pilot, lambda: sum(
+                t.subject.startswith("Burst") for t in lst.rows) == 6, 30)
+            main = main_of(app)
+            rows = [t for t in lst.rows if t.subject.startswith("Burst")]
+            for _ in range(3):
+                for row in rows:
+                    main.open_thread(row)
+                    main.opened.choose(main.opened.messages[-1])
+                app.probe()
+            last = rows[-1]
+            assert await pilot_until(pilot, lambda: any(
+                m.text for m in main.opened.messages)), main.opened.messages
+            assert main.opened.key == key_of(last)
+        gc.collect()
+    unawaited = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)
+                 and "never awaited" in str(w.message)]
+    assert unawaited == []
