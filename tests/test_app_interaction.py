@@ -402,3 +402,36 @@ async def test_opening_threads_in_a_burst_leaves_no_coroutine_unawaited(world, t
     unawaited = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)
                  and "never awaited" in str(w.message)]
     assert unawaited == []
+
+
+async def test_a_line_read_as_it_arrives_is_not_shown_unread(world, tmp_path, running):
+    """Writing in a chat, bob's answer arrives and is read at once (it is in view):
+    the message pane's head, showing that line, does not keep saying "unread"."""
+    from bridge.model import Transport
+    from tuiclient.widgets.email_view import EmailView
+
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        bob_x.send(alice.jid, "Coffee at 3?")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Coffee at 3?"
+                                                    for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Coffee at 3?")
+        await pilot.press("enter", "i")
+        main = main_of(app)
+        assert await pilot_until(pilot, lambda: main.query_one(ChatReply).has_focus)
+        await pilot.press(*"on my way", "enter")
+        assert await wait_until(lambda: bob_x.bodies() == ["on my way"])
+        bob_x.send(alice.jid, "Noted")
+        view = main.query_one(EmailView)
+        assert await pilot_until(pilot, lambda: view.shown is not None
+                                 and view.shown.text == "Noted", 30)
+        line = view.shown
+        assert line.transport is Transport.XMPP
+        assert await pilot_until(pilot, lambda: not any(
+            m.unread for m in app.engine.timeline(*main.opened.key))), "never read"
+        head = lambda: str(main.query_one("#email-head").render())  # noqa: E731
+        assert await pilot_until(pilot, lambda: "unread" not in head()), head()

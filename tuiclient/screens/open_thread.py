@@ -201,7 +201,10 @@ class OpenThread:
             view.show_head(shown)
 
     def choose(self, m: Message) -> None:
-        """The user moved to `m` in the timeline: show it in full, fetching its body."""
+        """The user moved to `m` in the timeline: show it in full, fetching its body.
+        As the conversation holds it now: the message posted by the timeline may have
+        been read (or fetched) since, and a stale copy would show it unread."""
+        m = next((x for x in self.messages if x.id is not None and x.id == m.id), m)
         view = self.screen.query_one(EmailView)
         fetch = needs_body(m)
         view.show(m, note="fetching the message…" if fetch else "")
