@@ -435,3 +435,34 @@ async def test_a_line_read_as_it_arrives_is_not_shown_unread(world, tmp_path, ru
             m.unread for m in app.engine.timeline(*main.opened.key))), "never read"
         head = lambda: str(main.query_one("#email-head").render())  # noqa: E731
         assert await pilot_until(pilot, lambda: "unread" not in head()), head()
+
+
+async def test_a_settled_outbox_row_is_not_offered_to_cancel(world, tmp_path, running):
+    """The outbox showing settled rows too (a): x on an email already sent does not
+    ask "will not be sent. This cannot be undone." (it went); it says it went, and
+    nothing changes."""
+    from tuiclient.screens.outbox import OutboxScreen
+    from tuiclient.screens.pickers import Confirm
+
+    alice, bob = person(world, "alice"), person(world, "bob")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: app.main_screen() is not None, 30)
+        result = await app.engine.send_message(alice.name, [bob.email], "See you.",
+                                               via="email", subject="Tomorrow")
+        (email_id,) = result.emails
+        assert await pilot_until(pilot, lambda: any(
+            i.id == email_id and i.state.value == "sent"
+            for i in app.engine.outbox_items(None)), 30)
+        await pilot.press("O")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, OutboxScreen))
+        outbox = app.screen
+        await pilot.press("a")
+        assert await pilot_until(pilot, lambda: any(i.id == email_id for i in outbox.items))
+        await pilot.press("x")
+        await pilot.pause()
+        assert not isinstance(app.screen, Confirm)
+        assert await pilot_until(pilot, lambda: "Already sent: nothing to cancel." in
+                                 notes(app)), notes(app)
+        assert any(i.id == email_id and i.state.value == "sent"
+                   for i in app.engine.outbox_items(None))
