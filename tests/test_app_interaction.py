@@ -466,3 +466,34 @@ async def test_a_settled_outbox_row_is_not_offered_to_cancel(world, tmp_path, ru
                                  notes(app)), notes(app)
         assert any(i.id == email_id and i.state.value == "sent"
                    for i in app.engine.outbox_items(None))
+
+
+async def test_the_occupant_list_leaves_the_timeline_readable(world, tmp_path, running):
+    """At 120 columns the chat pane is ~34 wide: the occupant list beside a room's
+    timeline takes at most a third of it, not 24 columns of 34 (the timeline was
+    8 columns, its border title "Tim…")."""
+    from tests.test_app_chat import command
+    from tuiclient.widgets.occupants import Occupants
+
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    room = f"narrow{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(120, 34)) as pilot:
+        bob_x.send(alice.jid, "Join us")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Join us"
+                                                    for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Join us")
+        await pilot.press("enter")
+        await command(pilot, app, f"/join {room}")
+        main = main_of(app)
+        pane, timeline = main.query_one(Occupants), main.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: pane.display and "bob" in {
+            o.nick for o in pane.occupants}, 30)
+        await pilot.pause()
+        body = timeline.parent.size.width
+        assert pane.outer_size.width <= body * 0.35 + 1, (pane.outer_size.width, body)
+        assert timeline.outer_size.width >= body * 0.6, (timeline.outer_size.width, body)
