@@ -497,3 +497,27 @@ async def test_the_occupant_list_leaves_the_timeline_readable(world, tmp_path, r
         body = timeline.parent.size.width
         assert pane.outer_size.width <= body * 0.35 + 1, (pane.outer_size.width, body)
         assert timeline.outer_size.width >= body * 0.6, (timeline.outer_size.width, body)
+
+
+async def test_an_emails_opening_in_the_timeline_leaves_out_what_it_quotes(world, tmp_path):
+    """An answer quoting the mail before it (the attribution line right above the
+    quote, as most clients write it): the timeline's line under the subject says the
+    answer's own words, not "On Fri, … wrote: > …" flattened after them."""
+    from tests.test_app_chat import drawn
+
+    alice, carol = person(world, "alice"), person(world, "carol")
+    send_email(world, carol, [alice.email], [], "Lunch",
+               "Sounds good.\nOn Fri, 04 Dec 2026, Alice wrote:\n> Lunch on Friday?\n> At noon?")
+    send_email(world, carol, [alice.email], [], "Dinner",
+               "On Fri, 04 Dec 2026, Alice wrote:\n\n> Dinner too?\n\nYes, at eight.")
+    app = alice_app(world, tmp_path, alice, carol)
+    async with app.run_test(size=(160, 40)) as pilot:
+        for subject, own in (("Lunch", "Sounds good."), ("Dinner", "Yes, at eight.")):
+            assert await pilot_until(pilot, lambda s=subject: any(
+                t.subject == s for t in listing(app).rows), 30)
+            await go_to_row(pilot, app, lambda t, s=subject: t.subject == s)
+            await pilot.press("enter")
+            assert await pilot_until(pilot, lambda o=own: any(o in x for x in drawn(app))), \
+                drawn(app)
+            line = next(x for x in drawn(app) if own in x)
+            assert "wrote" not in line and ">" not in line and "noon" not in line, line
