@@ -157,7 +157,7 @@ class OpenThread:
 
     def refresh(self) -> None:
         """New or changed messages in the open conversation."""
-        if self.key is None:
+        if self.key is None or self.screen.overview.closing():
             return
         screen = self.screen
         timeline = screen.query_one(Timeline)
@@ -194,6 +194,8 @@ class OpenThread:
 
     def refresh_head(self) -> None:
         """The email view's headers and marks, for the message it shows as it is now."""
+        if self.screen.overview.closing():
+            return
         view = self.screen.query_one(EmailView)
         shown = next((m for m in self.messages if view.shown is not None
                       and m.id == view.shown.id), None)

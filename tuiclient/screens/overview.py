@@ -102,7 +102,14 @@ class Overview:
         self.peers_of(threads[:EAGER_PEERS])
         self.screen.query_one(ConversationList).merge(threads)
 
+    def closing(self) -> bool:
+        """The app is shutting down: its widgets are going, a worker finishing late
+        (a mark, a fetch) has nothing left to draw in."""
+        return not self.screen.app.is_running
+
     def merge_thread(self, account: str, thread_id: str) -> None:
+        if self.closing():
+            return
         if self.account not in (None, account) or not self.in_folder(account, thread_id):
             return
         thread = self.engine.thread(account, thread_id)
@@ -200,6 +207,8 @@ class Overview:
         """The sidebar from the store: the folders with their unread counts (which
         follow every read, new message and flag change the store sees), and the
         contacts with their presence. Either part may be left as it is."""
+        if self.closing():
+            return
         engine = self.engine
         if folders or not self.account_rows:
             self.account_rows = [AccountRow(a.name, a.email or a.jid or "",
