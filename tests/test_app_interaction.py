@@ -9,7 +9,9 @@ any client would), carol sends her email with smtplib.
 
 from __future__ import annotations
 
+import gc
 import uuid
+import warnings
 
 import pytest
 
@@ -338,3 +340,184 @@ async def test_on_a_narrow_chat_pane_toasts_leave_the_reply_line_and_newest_line
         newest = timeline.intersection(timeline.translate((0, timeline.height // 2)))
         assert not [t for t in toasts if t.overlaps(chat_input) or t.overlaps(newest)], \
             (toasts, chat_input, newest)
+
+
+async def test_a_thread_under_two_accounts_says_which_in_its_row(world, tmp_path):
+    """The list's rows say it too: each of the two rows of a conversation under both
+    accounts names its account (in the row's tail, the subject giving way: every row
+    keeps the list's width); a conversation under one account names none."""
+    alice, dana, bob = person(world, "alice"), person(world, "dana"), person(world, "bob")
+    send_email(world, bob, [alice.email, dana.email], [], "Both of you", "Read this.")
+    send_email(world, bob, [alice.email], [], "Only alice", "Just you.")
+    path = tmp_path / "config.toml"
+    second = world.client_config(dana, password_command(tmp_path, dana))
+    second = second[second.index("[[accounts]]"):]
+    path.write_text(world.client_config(alice, password_command(tmp_path, alice)) + "\n"
+                    + second + contacts_toml(bob))
+    app = TuiClientApp(load_config(path), probe_on_start=False)
+    async with app.run_test(size=(150, 40)) as pilot:
+        lst = listing(app)
+        assert await pilot_until(pilot, lambda: sum(
+            t.subject == "Both of you" for t in lst.rows) == 2, 30)
+        assert await pilot_until(pilot, lambda: len(lst.shared) == 2), lst.shared
+        width = lst.scrollable_content_region.width
+        for who in (alice, dana):
+            row = next(t for t in lst.rows
+                       if t.subject == "Both of you" and t.account == who.name)
+            text = lst.row_text(row, width)
+            assert f"@{who.name}" in text.plain, text.plain
+            assert text.cell_len == width
+        only = next(t for t in lst.rows if t.subject == "Only alice")
+        text = lst.row_text(only, width)
+        assert "@" not in text.plain.replace(alice.email, ""), text.plain
+        assert text.cell_len == width
+
+
+async def test_opening_threads_in_a_burst_leaves_no_coroutine_unawaited(world, tmp_path):
+    """Conversations opened faster than their bodies come (each open cancels the
+    last open's body fetch, an exclusive worker, often before it began): no
+    "coroutine ... was never awaited", and the last one opened gets its bodies."""
+    alice, carol = person(world, "alice"), person(world, "carol")
+    for n in range(6):
+        send_email(world, carol, [alice.email], [], f"Burst {n}", f"Body {n}.")
+    app = alice_app(world, tmp_path, alice, carol)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with app.run_test(size=(140, 40)) as pilot:
+            lst = listing(app)
+            assert await pilot_until(pilot, lambda: sum(
+                t.subject.startswith("Burst") for t in lst.rows) == 6, 30)
+            main = main_of(app)
+            rows = [t for t in lst.rows if t.subject.startswith("Burst")]
+            for _ in range(3):
+                for row in rows:
+                    main.open_thread(row)
+                    main.opened.choose(main.opened.messages[-1])
+                app.probe()
+            last = rows[-1]
+            assert await pilot_until(pilot, lambda: any(
+                m.text for m in main.opened.messages)), main.opened.messages
+            assert main.opened.key == key_of(last)
+        gc.collect()
+    unawaited = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)
+                 and "never awaited" in str(w.message)]
+    assert unawaited == []
+
+
+async def test_a_line_read_as_it_arrives_is_not_shown_unread(world, tmp_path, running):
+    """Writing in a chat, bob's answer arrives and is read at once (it is in view):
+    the message pane's head, showing that line, does not keep saying "unread"."""
+    from bridge.model import Transport
+    from tuiclient.widgets.email_view import EmailView
+
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        bob_x.send(alice.jid, "Coffee at 3?")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Coffee at 3?"
+                                                    for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Coffee at 3?")
+        await pilot.press("enter", "i")
+        main = main_of(app)
+        assert await pilot_until(pilot, lambda: main.query_one(ChatReply).has_focus)
+        await pilot.press(*"on my way", "enter")
+        assert await wait_until(lambda: bob_x.bodies() == ["on my way"])
+        bob_x.send(alice.jid, "Noted")
+        view = main.query_one(EmailView)
+        assert await pilot_until(pilot, lambda: view.shown is not None
+                                 and view.shown.text == "Noted", 30)
+        line = view.shown
+        assert line.transport is Transport.XMPP
+        assert await pilot_until(pilot, lambda: not any(
+            m.unread for m in app.engine.timeline(*main.opened.key))), "never read"
+        head = lambda: str(main.query_one("#email-head").render())  # noqa: E731
+        assert await pilot_until(pilot, lambda: "unread" not in head()), head()
+
+
+async def test_a_settled_outbox_row_is_not_offered_to_cancel(world, tmp_path, running):
+    """The outbox showing settled rows too (a): x on an email already sent does not
+    ask "will not be sent. This cannot be undone." (it went); it says it went, and
+    nothing changes."""
+    from tuiclient.screens.outbox import OutboxScreen
+    from tuiclient.screens.pickers import Confirm
+
+    alice, bob = person(world, "alice"), person(world, "bob")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: app.main_screen() is not None, 30)
+        result = await app.engine.send_message(alice.name, [bob.email], "See you.",
+                                               via="email", subject="Tomorrow")
+        (email_id,) = result.emails
+        assert await pilot_until(pilot, lambda: any(
+            i.id == email_id and i.state.value == "sent"
+            for i in app.engine.outbox_items(None)), 30)
+        await pilot.press("O")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, OutboxScreen))
+        outbox = app.screen
+        await pilot.press("a")
+        assert await pilot_until(pilot, lambda: any(i.id == email_id for i in outbox.items))
+        await pilot.press("x")
+        await pilot.pause()
+        assert not isinstance(app.screen, Confirm)
+        assert await pilot_until(pilot, lambda: "Already sent: nothing to cancel." in
+                                 notes(app)), notes(app)
+        assert any(i.id == email_id and i.state.value == "sent"
+                   for i in app.engine.outbox_items(None))
+
+
+async def test_the_occupant_list_leaves_the_timeline_readable(world, tmp_path, running):
+    """At 120 columns the chat pane is ~34 wide: the occupant list beside a room's
+    timeline takes at most a third of it, not 24 columns of 34 (the timeline was
+    8 columns, its border title "Tim…")."""
+    from tests.test_app_chat import command
+    from tuiclient.widgets.occupants import Occupants
+
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    room = f"narrow{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(120, 34)) as pilot:
+        bob_x.send(alice.jid, "Join us")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Join us"
+                                                    for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Join us")
+        await pilot.press("enter")
+        await command(pilot, app, f"/join {room}")
+        main = main_of(app)
+        pane, timeline = main.query_one(Occupants), main.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: pane.display and "bob" in {
+            o.nick for o in pane.occupants}, 30)
+        await pilot.pause()
+        body = timeline.parent.size.width
+        assert pane.outer_size.width <= body * 0.35 + 1, (pane.outer_size.width, body)
+        assert timeline.outer_size.width >= body * 0.6, (timeline.outer_size.width, body)
+
+
+async def test_an_emails_opening_in_the_timeline_leaves_out_what_it_quotes(world, tmp_path):
+    """An answer quoting the mail before it (the attribution line right above the
+    quote, as most clients write it): the timeline's line under the subject says the
+    answer's own words, not "On Fri, … wrote: > …" flattened after them."""
+    from tests.test_app_chat import drawn
+
+    alice, carol = person(world, "alice"), person(world, "carol")
+    send_email(world, carol, [alice.email], [], "Lunch",
+               "Sounds good.\nOn Fri, 04 Dec 2026, Alice wrote:\n> Lunch on Friday?\n> At noon?")
+    send_email(world, carol, [alice.email], [], "Dinner",
+               "On Fri, 04 Dec 2026, Alice wrote:\n\n> Dinner too?\n\nYes, at eight.")
+    app = alice_app(world, tmp_path, alice, carol)
+    async with app.run_test(size=(160, 40)) as pilot:
+        for subject, own in (("Lunch", "Sounds good."), ("Dinner", "Yes, at eight.")):
+            assert await pilot_until(pilot, lambda s=subject: any(
+                t.subject == s for t in listing(app).rows), 30)
+            await go_to_row(pilot, app, lambda t, s=subject: t.subject == s)
+            await pilot.press("enter")
+            assert await pilot_until(pilot, lambda o=own: any(o in x for x in drawn(app))), \
+                drawn(app)
+            line = next(x for x in drawn(app) if own in x)
+            assert "wrote" not in line and ">" not in line and "noon" not in line, line

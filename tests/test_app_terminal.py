@@ -192,3 +192,77 @@ async def test_the_sidebar_and_status_bar_draw_presence_in_the_themes_colours(
         colours = {s.style.foreground.hex.lower() for s in getattr(content, "spans", [])
                    if s.start <= at < s.end and getattr(s.style, "foreground", None)}
         assert colours == {themed("text-warning")}, colours
+
+
+@pytest.mark.servers
+async def test_the_occupants_and_the_roster_draw_presence_in_the_themes_colours(
+        world, tmp_path, running):
+    """As the sidebar: bob away in his room's occupant list and in the roster screen
+    is in the theme's warning colour (made readable), in a dark theme and a light
+    one, and again when the theme changes with the roster open."""
+    import uuid
+
+    from tests.harness.servers import MUC_DOMAIN
+    from tests.test_app_chat import command
+    from tests.test_xmpp_chat import own_room
+    from tuiclient.screens.roster import RosterScreen, RosterTable
+    from tuiclient.widgets.occupants import Occupants
+
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    room = f"hue{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob")
+    bob_x.set_presence("away", "Lunch")
+    app = app_with(world, tmp_path, alice, bob)
+
+    def themed(name: str) -> str:
+        v = app.theme_variables
+        grounds = [Color.parse(v[g]) for g in ("background", "surface", "panel")]
+        return readable(Color.parse(v[name]), grounds).hex.lower()
+
+    def hex_of(style: object) -> str | None:
+        if not isinstance(style, Style) or style.color is None:
+            return None
+        return style.color.get_truecolor().hex.lower()
+
+    async with app.run_test(size=(140, 40)) as pilot:
+        engine = app.engine
+        assert await pilot_until(pilot, lambda: engine.availability(
+            alice.name, bob.jid).availability.value == "away", 30)
+        bob_x.send(alice.jid, "Come to the room")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Come to the room"
+                                                    for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Come to the room")
+        await pilot.press("enter")
+        await command(pilot, app, f"/join {room}")
+        pane = app.screen.query_one(Occupants)
+        assert await pilot_until(pilot, lambda: pane.display and "bob" in {
+            o.nick for o in pane.occupants}, 30)
+        bob_x.xmpp.send_presence(pto=f"{room}/bob", pshow="away")
+        assert await pilot_until(pilot, lambda: "bob away" in str(pane.render()))
+
+        def occupant_colour() -> set[str]:
+            content = pane.render()
+            at = content.plain.index("◑")
+            return {s.style.foreground.hex.lower() for s in getattr(content, "spans", [])
+                    if s.start <= at < s.end and getattr(s.style, "foreground", None)}
+
+        for theme in ("textual-dark", "textual-light"):
+            app.theme = theme
+            await pilot.pause()
+            assert occupant_colour() == {themed("text-warning")}, (theme, occupant_colour())
+
+        await command(pilot, app, "/roster")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, RosterScreen)
+                                 and (alice.name, bob.jid) in app.screen.rows)
+        screen = app.screen
+        table = screen.query_one(RosterTable)
+        row = lambda: table.get_row_at(screen.rows.index((alice.name, bob.jid)))  # noqa: E731
+        assert row()[0] == "◑"
+        assert hex_of(row()[0].style) == themed("text-warning"), row()[0].style
+        app.theme = "textual-dark"
+        await pilot.pause()
+        assert hex_of(row()[0].style) == themed("text-warning"), (row()[0].style,
+                                                                  themed("text-warning"))

@@ -19,9 +19,10 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -268,7 +269,10 @@ class TuiClientApp(App):
 
     def probe(self) -> None:
         """Probe every server now, in a worker; the reports come back as events."""
-        self.run_worker(self._probe(), name="probe", group="probe", exclusive=True)
+        # The method, not a coroutine: a probe cancelled by the next before it began
+        # leaves no coroutine never awaited.
+        probe: Callable[[], Coroutine[Any, Any, Any]] = self._probe
+        self.run_worker(probe, name="probe", group="probe", exclusive=True)
 
     async def _probe(self) -> None:
         try:

@@ -50,6 +50,7 @@ from tuiclient.screens.search import SearchScreen
 from tuiclient.screens.triage import Triage
 from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.email_view import EmailView
+from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import ChatReply
 from tuiclient.widgets.response_cards import ReplyTo, ResponseCard, ResponseCards
 from tuiclient.widgets.sidebar import Sidebar
@@ -187,6 +188,7 @@ class MainScreen(Screen):
         colours = dict(self.app.theme_variables)
         self.query_one(Sidebar).colours = colours
         self.query_one(StatusBar).colours = colours
+        self.query_one(Occupants).colours = colours
 
     def pass_down(self) -> None:
         """Who is who, read now, to the widgets of the open conversation."""
@@ -426,6 +428,7 @@ class MainScreen(Screen):
 
     def on_conversation_list_rows_changed(self) -> None:
         self.triage.labels_soon()
+        self.overview.shared_soon()
         self.refresh_unfolded()
 
     # -- replying -------------------------------------------------------------------------

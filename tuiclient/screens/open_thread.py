@@ -8,7 +8,12 @@ read down to the widgets (the timeline, the email view, the response cards).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from contextlib import suppress
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual.css.query import NoMatches
 
 from bridge.engine import Engine
 from bridge.model import Message, Transport
@@ -102,13 +107,21 @@ class OpenThread:
         if select is None:
             select = next((i for i, m in enumerate(self.messages) if m.unread), None)
         screen.query_one(Timeline).show(self.messages, select)
-        screen.run_worker(self._fetch_bodies(), name="fetch_thread_bodies",
+        # The method, not a coroutine made now: an exclusive worker cancelled by the
+        # next open before it started would leave that coroutine never awaited.
+        # (typed: mypy reads textual's run_worker overloads as Never for a bare method)
+        fetch: Callable[[], Coroutine[Any, Any, Any]] = self._fetch_bodies
+        screen.run_worker(fetch, name="fetch_thread_bodies",
                           group="thread-bodies", exclusive=True)
         screen.call_after_refresh(screen.marking.read_open)  # once its lines are laid out
 
     async def _fetch_bodies(self) -> None:
         """The words of the thread's emails (header sync has none), newest first, so
         the timeline and the response cards can show them."""
+        with suppress(NoMatches):  # the app closes: no timeline left to show them in
+            await self._fetch_thread_bodies()
+
+    async def _fetch_thread_bodies(self) -> None:
         key = self.key
         timeline = self.screen.query_one(Timeline)
         missing = [m.id for m in reversed(self.messages)
@@ -144,7 +157,7 @@ class OpenThread:
 
     def refresh(self) -> None:
         """New or changed messages in the open conversation."""
-        if self.key is None:
+        if self.key is None or self.screen.overview.closing():
             return
         screen = self.screen
         timeline = screen.query_one(Timeline)
@@ -181,6 +194,8 @@ class OpenThread:
 
     def refresh_head(self) -> None:
         """The email view's headers and marks, for the message it shows as it is now."""
+        if self.screen.overview.closing():
+            return
         view = self.screen.query_one(EmailView)
         shown = next((m for m in self.messages if view.shown is not None
                       and m.id == view.shown.id), None)
@@ -188,17 +203,25 @@ class OpenThread:
             view.show_head(shown)
 
     def choose(self, m: Message) -> None:
-        """The user moved to `m` in the timeline: show it in full, fetching its body."""
+        """The user moved to `m` in the timeline: show it in full, fetching its body.
+        As the conversation holds it now: the message posted by the timeline may have
+        been read (or fetched) since, and a stale copy would show it unread."""
+        m = next((x for x in self.messages if x.id is not None and x.id == m.id), m)
         view = self.screen.query_one(EmailView)
         fetch = needs_body(m)
         view.show(m, note="fetching the message…" if fetch else "")
         self.show_cards(m)
         self.screen.marking.read_open()  # an email opened is read (a chat line seen)
         if fetch and m.id is not None:
-            self.screen.run_worker(self._fetch_body(m.id), name="fetch_body", group="body",
-                                   exclusive=True)
+            one: Callable[[], Coroutine[Any, Any, Any]] = partial(self._fetch_body, m.id)
+            self.screen.run_worker(one, name="fetch_body",
+                                   group="body", exclusive=True)
 
     async def _fetch_body(self, row_id: int) -> None:
+        with suppress(NoMatches):  # the app closes
+            await self._fetch_one_body(row_id)
+
+    async def _fetch_one_body(self, row_id: int) -> None:
         screen = self.screen
         timeline = screen.query_one(Timeline)
         try:

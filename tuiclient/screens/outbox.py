@@ -179,6 +179,12 @@ class OutboxScreen(Screen):
         item = self.current
         if item is None:
             return
+        if item.state not in WAITING:  # a settled row (a): nothing left to act on
+            state = DELIVERY_MARK[item.state][0].split(" ", 1)[-1]  # "sent", "cancelled"
+            word = "cancel" if what == "cancel" else "send"
+            self.notify(f"Already {state}: nothing to {word}.", severity="warning",
+                        markup=False)
+            return
         if what == "email" and item.transport is not Transport.XMPP:
             self.notify("It is an email already.", severity="warning")
             return

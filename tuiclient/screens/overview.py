@@ -53,6 +53,7 @@ class Overview:
         self.account_rows: list[AccountRow] = []
         self.names: dict[str, str] = {}  # address (lower) -> contact name
         self.waiting = 0  # conversations with a message waiting in the outbox
+        self._shared_due = False
 
     @property
     def engine(self) -> Engine:
@@ -101,7 +102,14 @@ class Overview:
         self.peers_of(threads[:EAGER_PEERS])
         self.screen.query_one(ConversationList).merge(threads)
 
+    def closing(self) -> bool:
+        """The app is shutting down: its widgets are going, a worker finishing late
+        (a mark, a fetch) has nothing left to draw in."""
+        return not self.screen.app.is_running
+
     def merge_thread(self, account: str, thread_id: str) -> None:
+        if self.closing():
+            return
         if self.account not in (None, account) or not self.in_folder(account, thread_id):
             return
         thread = self.engine.thread(account, thread_id)
@@ -122,6 +130,34 @@ class Overview:
             return True
         labels = self.engine.thread_labels([key]).get(key)
         return labels is not None and self.folder[1] in labels[1]
+
+    # -- a conversation under two of the user's accounts ------------------------------
+
+    def shared_soon(self) -> None:
+        """The rows changed: which are also under another account, once for a run
+        of changes."""
+        if not self._shared_due and len(self.engine.accounts) > 1:
+            self._shared_due = True
+            self.screen.call_later(self.pass_shared)
+
+    def pass_shared(self) -> None:
+        """Rows in view (and near) whose conversation is under another of the user's
+        accounts too (an email to both of their addresses): their account, down to
+        the list, which says it in the row as the title does."""
+        self._shared_due = False
+        listing = self.screen.query_one(ConversationList)
+        keys = listing.keys_near_view()
+        names = [a.name for a in self.engine.accounts]
+        others = [(other, thread_id) for account, thread_id in keys
+                  for other in names if other != account]
+        found = self.engine.thread_labels(others) if others else {}
+        near = set(keys)
+        shared = {k: v for k, v in listing.shared.items() if k not in near}
+        for account, thread_id in keys:
+            if any((other, thread_id) in found for other in names if other != account):
+                shared[(account, thread_id)] = account
+        if shared != listing.shared:
+            listing.shared = shared
 
     # -- who the other party is ------------------------------------------------------
 
@@ -171,6 +207,8 @@ class Overview:
         """The sidebar from the store: the folders with their unread counts (which
         follow every read, new message and flag change the store sees), and the
         contacts with their presence. Either part may be left as it is."""
+        if self.closing():
+            return
         engine = self.engine
         if folders or not self.account_rows:
             self.account_rows = [AccountRow(a.name, a.email or a.jid or "",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -27,7 +28,8 @@ from bridge.engine import Engine, EngineError
 from bridge.events import PresenceChanged, RosterChanged
 from tuiclient.appref import client_app
 from tuiclient.engine_events import EngineEvents
-from tuiclient.format import PRESENCE_DOT, one_line
+from tuiclient.format import one_line
+from tuiclient.presence_colours import presence_dot
 from tuiclient.screens.attachments import handler, needs_terminal, open_detached
 from tuiclient.screens.chat_prompts import AskScreen
 from tuiclient.widgets.moving import Table
@@ -87,7 +89,7 @@ class Cell:
 
     __slots__ = ("style", "text")
 
-    def __init__(self, text: str, style: str = "") -> None:
+    def __init__(self, text: str, style: str | Style = "") -> None:
         self.text, self.style = text, style
 
     def __str__(self) -> str:
@@ -153,6 +155,9 @@ class RosterScreen(Screen[str | None]):
         self.rows: list[tuple[str, str]] = []  # (account, JID) per row
         # The rows of `rows` not in the table yet, in order (see FIRST_ROWS).
         self._later: dict[tuple[str, str], list[Cell]] = {}
+        # Each availability's mark and style in the theme's colours, worked out once
+        # per theme (not per row: a roster of 1,000 draws in one go).
+        self._dots: dict[str, tuple[str, str | Style]] = {}
 
     @property
     def engine(self) -> Engine:
@@ -169,6 +174,7 @@ class RosterScreen(Screen[str | None]):
         table = self.query_one(RosterTable)
         self.reload()
         table.focus()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.follow_theme())
 
     def reload(self, changed: Iterable[tuple[str, str]] | None = None) -> None:
         """Draw the roster. With `changed` (account, JID) contacts whose presence or
@@ -251,11 +257,24 @@ class RosterScreen(Screen[str | None]):
         if self._later:
             self.call_after_refresh(self._add_later)
 
+    def _dot(self, availability: str) -> tuple[str, str | Style]:
+        """An availability's mark, in the theme's colours as the sidebar draws it."""
+        found = self._dots.get(availability)
+        if found is None:
+            found = self._dots[availability] = presence_dot(
+                availability, self.app.theme_variables)
+        return found
+
+    def follow_theme(self) -> None:
+        """Another theme: the marks again in its colours."""
+        self._dots.clear()
+        self.reload()
+
     def _cells(self, account: str, item: RosterItem, presence: ContactPresence) -> list[Cell]:
         """A contact's row: presence dot, avatar mark, name, address, presence,
         subscription, groups (as `COLUMNS`)."""
         avatar = self.engine.avatar_path(account, item.jid) is not None
-        dot, style = PRESENCE_DOT.get(presence.availability.value, PRESENCE_DOT["unknown"])
+        dot, style = self._dot(presence.availability.value)
         sees = SEES.get(item.subscription, item.subscription)
         if item.pending_out:
             sees += "; you asked to see them"

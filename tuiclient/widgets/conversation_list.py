@@ -116,6 +116,9 @@ class ConversationList(ScrollView, can_focus=True):
     labels: var[dict[Key, RowLabel]] = var(dict)
     # Unfolded conversations (z) and their messages, oldest first.
     expanded: var[dict[Key, Sequence[Msg]]] = var(dict)
+    # Conversations also under another of the user's accounts (an email to both of
+    # their addresses: two rows alike) -> the account's name, which the row says.
+    shared: var[dict[Key, str]] = var(dict)
 
     class RowsChanged(Message):
         """Rows came, moved or scrolled into view: the screen may pass down their
@@ -238,6 +241,9 @@ class ConversationList(ScrollView, can_focus=True):
         self.refresh()
 
     def watch_muted(self) -> None:
+        self.refresh()
+
+    def watch_shared(self) -> None:
         self.refresh()
 
     def party_of(self, t: Thread) -> str:
@@ -468,6 +474,10 @@ class ConversationList(ScrollView, can_focus=True):
         if state is not None:
             word, style = DELIVERY_MARK[state]
             tail.append(word, style=style)
+            tail.append(" ")
+        account = self.shared.get(key_of(t))
+        if account:  # in the tail: the subject gives way, the columns stay
+            tail.append(f"@{one_line(account)[:12]}", style="magenta")
             tail.append(" ")
         if key_of(t) in self.muted:
             tail.append("muted ", style=dim)

@@ -52,11 +52,19 @@ class Chosen(TMessage):
 
 def opening(text: str, enough: int = 40) -> str:
     """An email's first words on one line: its first paragraph, and the next ones
-    while that is only a greeting ("Bob,")."""
+    while that is only a greeting ("Bob,"). Quoted lines are not its words, nor the
+    line introducing them ("On Fri, … Carol wrote:"), in the paragraph or before it."""
     out = ""
-    for para in safe(text).split("\n\n"):
-        line = one_line(para)
-        if not line or line.startswith(">"):
+    paras = safe(text).split("\n\n")
+    for n, para in enumerate(paras):
+        lines = para.split("\n")
+        after = [*lines[1:], *(paras[n + 1].lstrip().split("\n", 1)[:1]
+                               if n + 1 < len(paras) else [""])]
+        line = one_line("\n".join(
+            x for x, following in zip(lines, after, strict=True)
+            if not x.lstrip().startswith(">")
+            and not (x.rstrip().endswith(":") and following.lstrip().startswith(">"))))
+        if not line:
             continue
         out = f"{out} {line}" if out else line
         if len(out) >= enough:
