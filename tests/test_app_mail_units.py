@@ -87,3 +87,14 @@ def test_no_two_actions_of_one_screen_share_a_key():
             for name in k.keys.split(","):
                 assert name not in seen, f"{name}: {seen[name]} and {k.action}"
                 seen[name] = k.action
+
+
+def test_completion_says_the_mapping_and_one_shared_address_once():
+    from bridge.model import Contact, ContactAddress
+
+    both = Contact(1, "Carol", (ContactAddress("carol@example.test", "both", "config", True),))
+    split = Contact(2, "Bob", (ContactAddress("bob@example.test", "email", "config", True),
+                               ContactAddress("bob@chat.example.test", "jid", "config", True)))
+    s = AddressSuggester.of_contacts([both, split])
+    assert s.hint("carol@example.test") == "Carol: carol@example.test (email and chat)"
+    assert s.hint("bob@example.test") == "Bob: bob@example.test ↔ bob@chat.example.test"

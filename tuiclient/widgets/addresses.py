@@ -84,6 +84,8 @@ class AddressSuggester(Suggester):
         for c in contacts:
             emails, jids = c.emails, c.jids
             both = ", ".join(emails) + " ↔ " + ", ".join(jids) if emails and jids else ""
+            if emails and set(emails) == set(jids):  # one address for both: said once
+                both = ", ".join(emails) + " (email and chat)"
             emails_first += emails
             jids_after += [j for j in jids if j not in emails]
             for a in (*emails, *jids):
