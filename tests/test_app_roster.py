@@ -72,3 +72,32 @@ async def test_a_presence_redraws_its_row_only(tmp_path, monkeypatch):
                                                         "remove")]))
         await pilot.pause()
         assert table.row_count == 50 and ("alice", "c000@example.test") not in screen.rows
+
+
+async def test_enter_in_the_roster_opens_the_conversation_with_them(tmp_path, monkeypatch):
+    """Enter on a contact in the roster goes where Enter on them in the sidebar goes:
+    their conversation (bob's chat), not a new message."""
+    from tuiclient.screens.compose import NewMessageScreen
+    from tuiclient.screens.main import MainScreen
+
+    app = make_app(tmp_path)
+    engine = app.engine
+    roster = [RosterItem("bob@example.test", "Bob", "both", False),
+              RosterItem("carol@example.test", "Carol", "both", False)]
+    monkeypatch.setattr(engine, "roster", lambda account: list(roster))
+    monkeypatch.setattr(engine, "availabilities", lambda account, addresses: {
+        a: ContactPresence(a, Availability.AVAILABLE) for a in addresses})
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("colon", *"roster", "enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RosterScreen)
+        table = screen.query_one(RosterTable)
+        table.move_cursor(row=screen.rows.index((ACCOUNT, "bob@example.test")))
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, MainScreen), app.screen
+        assert not isinstance(app.screen, NewMessageScreen)
+        opened = app.screen.opened
+        assert opened is not None and any(m.text == "Coffee at 3?" for m in opened.messages)

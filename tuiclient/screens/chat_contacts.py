@@ -108,7 +108,7 @@ class ContactCommands:
 
     async def _cmd_roster(self) -> str:
         def write(jid: str | None) -> None:
-            if jid:
-                self.screen.action_compose(jid, "im")
+            if jid:  # their conversation, as Enter on a contact in the sidebar
+                self.screen.open_contact(jid)
         self.screen.app.push_screen(RosterScreen(), write)
         return ""

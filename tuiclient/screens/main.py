@@ -554,22 +554,25 @@ class MainScreen(Screen):
         elif event.kind == "folder":
             self.show_folder(*event.value)
         elif event.kind == "contact":
-            # The conversation with them (the chat if there is one, else the latest
-            # email); with none yet, a new message by the engine's one "auto" rule:
-            # IM when mapped and available, else email.
-            thread = self.overview.conversation_with(event.value[0])
-            if thread is not None:
-                listing = self.query_one(ConversationList)
-                if not listing.select_key(key_of(thread)):
-                    listing.merge([thread])
-                    listing.select_key(key_of(thread))
-                self.open_thread(thread)
-                self.show_pane("chat")
-                return
-            accounts = self.engine.accounts
-            via = (self.engine.auto_via(accounts[0].name, [event.value[0]]) if accounts
-                   else "email")
-            self.action_compose(event.value[0], via)
+            self.open_contact(event.value[0])
+
+    def open_contact(self, address: str) -> None:
+        """The conversation with someone (the chat if there is one, else the latest
+        email); with none yet, a new message by the engine's one "auto" rule: IM
+        when mapped and available, else email. (A contact in the sidebar, Enter in
+        the roster.)"""
+        thread = self.overview.conversation_with(address)
+        if thread is not None:
+            listing = self.query_one(ConversationList)
+            if not listing.select_key(key_of(thread)):
+                listing.merge([thread])
+                listing.select_key(key_of(thread))
+            self.open_thread(thread)
+            self.show_pane("chat")
+            return
+        accounts = self.engine.accounts
+        via = self.engine.auto_via(accounts[0].name, [address]) if accounts else "email"
+        self.action_compose(address, via)
 
     # -- what the engine tells -------------------------------------------------------------
 
