@@ -340,6 +340,16 @@ async def test_on_a_narrow_chat_pane_toasts_leave_the_reply_line_and_newest_line
         newest = timeline.intersection(timeline.translate((0, timeline.height // 2)))
         assert not [t for t in toasts if t.overlaps(chat_input) or t.overlaps(newest)], \
             (toasts, chat_input, newest)
+        # bob's client answers the receipt: the line's ticks say delivered, and no
+        # toast says it again (one toast per line sent is noise).
+        from bridge.model import DeliveryState
+        timeline_widget = main.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: any(
+            m.text == "yes" and m.delivery in (DeliveryState.DELIVERED, DeliveryState.READ)
+            for m in timeline_widget.messages), 30)
+        await pilot.pause(0.5)
+        told = [n.message for n in app._notifications]
+        assert not [t for t in told if "delivered" in t], told
 
 
 async def test_a_thread_under_two_accounts_says_which_in_its_row(world, tmp_path):

@@ -381,11 +381,13 @@ class TuiClientApp(App):
                 self.notify(f"{words}{detail}", title="Outbox", markup=False,
                             severity="error" if event.state == "failed" else "information")
         elif isinstance(event, DeliveryChanged):
-            if event.state in ("delivered", "read", "failed"):
+            # Delivered and read are the line's ticks (✓✓) in its timeline and the
+            # outbox: a toast for each line sent would be noise (Profanity, Gajim and
+            # Dino show none). A failure is told.
+            if event.state == "failed":
                 detail = f": {plain(inert_text(event.detail))}" if event.detail else ""
                 self.notify(f"Chat message {DELIVERY_WORDS[event.state]}{detail}",
-                            title="Delivery", markup=False,
-                            severity="error" if event.state == "failed" else "information")
+                            title="Delivery", markup=False, severity="error")
         elif isinstance(event, EmailDelivery) and event.state in ("sent", "failed"):
             detail = f": {plain(inert_text(event.detail))}" if event.detail else ""
             self.notify(f"Email {DELIVERY_WORDS[event.state]}{detail}", title="Delivery",
