@@ -168,3 +168,35 @@ def test_private_copies_go_when_the_process_exits(tmp_path):
                           check=True)
     folder = Path(done.stdout.strip())
     assert folder.name.startswith("tuiclient-open-") and not folder.exists()
+
+
+async def test_s_on_a_reply_without_files_offers_the_files_of_the_email_before(
+        world, tmp_path):
+    """`s` in a conversation whose last email is the user's own reply (no files):
+    the files of the newest email before it, and the user told whose they are."""
+    from tests.others import send_email
+
+    alice, bob = person(world, "alice"), person(world, "bob")
+    msg_id = send_with_files(world, bob, alice.email, "Files", "Two files.",
+                             [("notes.txt", "text/plain", NOTES.encode()),
+                              ("plans.pdf", "application/pdf", PDF)])
+    # alice's own reply (from another of her clients), copied to herself.
+    send_email(world, alice, [bob.email], [alice.email], "Re: Files", "Got them, thanks.",
+               in_reply_to=msg_id)
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: (r := row(app, "Files")) is not None
+                                 and r.message_count >= 2, 30)
+        await go_to_row(pilot, app, lambda t: t.subject == "Files")
+        await pilot.press("enter")
+        timeline = app.screen.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: len(timeline.messages) == 2)
+        timeline.focus()
+        await pilot.press("G")  # the last: alice's own reply, which has no files
+        assert await pilot_until(pilot, lambda: timeline.current is not None
+                                 and timeline.current.sender.address == alice.email)
+        await pilot.press("s")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, AttachmentsScreen), 20)
+        names = [a.filename for a in app.screen.message.attachments]
+        assert names == ["notes.txt", "plans.pdf"]
+        assert any("the files of Bob" in n for n in notes(app)), notes(app)

@@ -106,8 +106,17 @@ class MailKeys:
             return
         m = fetched
         if not m.attachments:
-            screen.notify("This email has no attachments.", severity="warning")
-            return
+            # The email chosen has none (often the user's own reply, last in the
+            # conversation): the newest one before it that has files, said so.
+            earlier = self.with_files_before(m)
+            fetched = await self.body(earlier) if earlier is not None else None
+            if fetched is None or not fetched.attachments:
+                screen.notify("This email has no attachments.", severity="warning")
+                return
+            m = fetched
+            who = one_line(m.sender.name or m.sender.address)
+            screen.notify(f"This email has no attachments: these are the files of "
+                          f"{who}'s email before it.", markup=False)
         assert m.id is not None
         downloads = self.engine.account(m.account).downloads or default_downloads()
         choice = await screen.app.push_screen_wait(AttachmentsScreen(m, downloads))
@@ -264,6 +273,15 @@ class MailKeys:
         m = self.email()
         if m is not None:
             self.screen.run_worker(self._forward(m), name="forward", group="compose")
+
+    def with_files_before(self, m: Message) -> Message | None:
+        """The newest email with files before `m` in the open conversation."""
+        opened = self.screen.opened.messages
+        if not any(x.id == m.id for x in opened):
+            return None
+        earlier = [x for x in opened if x.transport is Transport.EMAIL and x.id is not None
+                   and x.id != m.id and x.date <= m.date and x.attachments]
+        return earlier[-1] if earlier else None
 
     @staticmethod
     def newest_email(messages: list[Message]) -> Message | None:
