@@ -29,7 +29,6 @@ from ..events import (
     XmppConnectionChanged,
 )
 from .availability import Availability, ContactPresence, ResourcePresence
-from .avatars import Avatars
 from .core import (
     _EMAIL,
     ATTEMPT_TIMEOUT,
@@ -43,6 +42,7 @@ from .core import (
     RosterItem,
     XmppError,
 )
+from .omemo import Omemo
 from .session import XmppLoginError
 from .stanzas import NS_CLIENT, bare, q, resource
 from .upload import TransferError
@@ -50,7 +50,7 @@ from .upload import TransferError
 log = logging.getLogger(__name__)
 
 
-class XmppClient(Avatars):
+class XmppClient(Omemo):
     """One account's XMPP connection, reporting into the store and the event bus."""
 
     def _wire_handlers(self) -> None:
