@@ -260,7 +260,7 @@ class Outbox:
                 quiet=True)
             if item is None:
                 return  # another process holds it, or it moved on meanwhile
-            plan = ImPlan.from_payload(item.payload["plan"])
+            plan = planned.chat_leg(ImPlan.from_payload(item.payload["plan"]), item.payload)
             if item.payload.get("recovered") and not adopted:
                 # Back from the Deferred folder after the store was lost: it may have
                 # gone out before (and the folder copy outlived it). The archive says.

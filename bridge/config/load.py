@@ -60,7 +60,7 @@ PASSWORD_KEYS = frozenset({"password", "pass", "passwd", "passphrase", "pwd", "s
 _TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff",
              "health", "notify", "crypto", "chat")
 _CHAT_KEYS = ("chat_states",)
-_CRYPTO_KEYS = ("gnupg_home", "index_decrypted", "sign", "encrypt")
+_CRYPTO_KEYS = ("gnupg_home", "index_decrypted", "sign", "encrypt", "omemo")
 _NOTIFY_KEYS = ("notify_command", "bell", "desktop")
 _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
                   "folder", "email_by_im_after")
@@ -270,7 +270,8 @@ class ConfigReader(TokenSettings):
         return CryptoPolicy(gnupg_home=path,
                             index_decrypted=self.boolean(table, "crypto", "index_decrypted"),
                             sign=self.boolean(table, "crypto", "sign"),
-                            encrypt=self.boolean(table, "crypto", "encrypt"))
+                            encrypt=self.boolean(table, "crypto", "encrypt"),
+                            omemo=self.boolean(table, "crypto", "omemo", True))
 
     def chat(self, raw: dict[str, Any]) -> ChatPolicy:
         table = self.table(raw, "", "chat")

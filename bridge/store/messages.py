@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from itertools import count, islice
 from typing import Any
 
-from ..crypto.status import CryptoStatus
+from ..crypto.status import CryptoStatus, from_json
 from ..crypto.status import to_json as crypto_json
 from ..model import SEEN, Attachment, DeliveryState, Direction, Message, Party, Transport
 from .claims import CLAIM_COLUMNS, Claim, distinct_msg_id, same_as_claim
@@ -220,6 +220,16 @@ class Messages(Db):
                     "WHERE account = ? AND thread_id = ?",
                     (unread - row["unread"], row["account"], row["thread_id"]))
         return True
+
+    def last_chat_crypto(self, account: str, thread_id: str) -> CryptoStatus | None:
+        """How the conversation's last chat line was protected (None: in clear,
+        or no chat line)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT crypto FROM messages WHERE thread_id = ? AND account = ? "
+                "AND transport = 'xmpp' ORDER BY date DESC, id DESC LIMIT 1",
+                (thread_id, account)).fetchone()
+        return from_json(row[0]) if row is not None else None
 
     def set_crypto(self, row_id: int, status: CryptoStatus | None) -> bool:
         """How a chat line was protected (OMEMO): kept with it, since it cannot be

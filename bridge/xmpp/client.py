@@ -107,6 +107,7 @@ class XmppClient(Omemo):
             # Say goodbye to rooms and contacts; the stream close then ends the session.
             self.session.send_presence(ptype="unavailable")
         await self.session.stop()
+        self._omemo_release()
         self._publish(XmppConnectionChanged(self.name, "stopped"))
 
     async def wait_synced(self, timeout: float = 30.0) -> bool:

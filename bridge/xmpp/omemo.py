@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import fcntl
 import logging
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from xml.etree import ElementTree as ET
 
 from slixmpp import JID
@@ -96,15 +98,31 @@ class Omemo(Avatars):
         # One line at a time: the order lines are written in is the order they
         # are sealed and sent, and the order arrivals are opened and stored.
         self._omemo_lock = asyncio.Lock()
+        self.omemo_off = "" if self.omemo_on else "OMEMO is off here ([crypto] omemo = false)"
+        self._keys_held: IO[bytes] | None = None
         if not self.omemo_on:
+            return
+        path = self.state.path.with_name(self.state.path.stem + ".omemo.json")
+        self._keys_held = _hold(path.with_suffix(".lock"))
+        if self._keys_held is None:
+            # One device, one ratchet state: two processes sharing the keys would
+            # each advance it and break every session. The first one keeps them.
+            self.omemo_on = False
+            self.omemo_off = ("another tuiclient process (the app, or `serve`) holds this "
+                              "account's OMEMO keys; send encrypted lines from there")
             return
         from . import omemo_plugin  # registers the plugin; loads python-omemo
 
-        path = self.state.path.with_name(self.state.path.stem + ".omemo.json")
         self.session.register_plugin("xep_0380")  # says "OMEMO" to clients without it
         self.session.register_plugin(
             omemo_plugin.OmemoPlugin.name,
             {"path": str(path), "on_blind_trust": self._on_blind_trust})
+
+    def _omemo_release(self) -> None:
+        """Let another process of ours take the keys (this client stopped)."""
+        if self._keys_held is not None:
+            self._keys_held.close()
+            self._keys_held = None
 
     @property
     def _omemo(self) -> Any:
@@ -158,8 +176,8 @@ class Omemo(Avatars):
         """`stanza` OMEMO-encrypted for every trusted device of `peer` (and our own
         other devices), with only what delivery needs left in clear."""
         if not self.omemo_on:
-            raise EncryptionRefused(f"not sent: OMEMO is off here ([crypto] omemo = false), "
-                                    f"and the line to {peer} must be encrypted", [peer])
+            raise EncryptionRefused(f"not sent: the line to {peer} must be encrypted, and "
+                                    f"{self.omemo_off}", [peer])
         from omemo.session_manager import SessionManagerException
 
         try:
@@ -186,8 +204,8 @@ class Omemo(Avatars):
         encrypt for. Their device list is fetched first (it may be new)."""
         peer = bare(jid)
         if not self.omemo_on:
-            raise EncryptionRefused(f"not sent: OMEMO is off here ([crypto] omemo = false); "
-                                    f"{peer} cannot be written to encrypted", [peer])
+            raise EncryptionRefused(f"not sent: {peer} cannot be written to encrypted: "
+                                    f"{self.omemo_off}", [peer])
         try:
             await self._omemo.refresh_device_lists({JID(peer)}, force_download=True)
             manager = await self._omemo.get_session_manager()
@@ -238,7 +256,7 @@ class Omemo(Avatars):
 
     async def _decrypt(self, xml: ET.Element) -> tuple[ET.Element, CryptoStatus]:
         """The line's stanza with its text opened, or labelled when it cannot be."""
-        why = "OMEMO is off here" if not self.omemo_on else ""
+        why = self.omemo_off
         if self.omemo_on:
             try:
                 stanza = MessageStanza(stream=self.session, xml=copy.deepcopy(xml))
@@ -323,7 +341,7 @@ class Omemo(Avatars):
             raise ValueError(f"the trust must be verified, distrusted or undecided, "
                              f"not {level!r}")
         if not self.omemo_on:
-            raise ValueError("OMEMO is off here ([crypto] omemo = false)")
+            raise ValueError(self.omemo_off)
         peer = bare(jid)
         manager = await self._omemo.get_session_manager()
         if peer == self.own:
@@ -339,6 +357,20 @@ class Omemo(Avatars):
                 return self._device(
                     d._replace(trust_level_name=name), own=peer == self.own)
         raise ValueError(f"{peer} has no OMEMO device {device!r} (see `keys list`)")
+
+
+def _hold(lock: Path) -> IO[bytes] | None:
+    """The account's OMEMO keys, held by this process (an exclusive flock on a
+    file beside them, let go when the process ends), or None when another holds
+    them."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    f = open(lock, "ab")  # held open for the client's life
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
 
 
 def refusal(peer: str, exc: Exception) -> str:
