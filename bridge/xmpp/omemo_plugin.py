@@ -38,6 +38,17 @@ from slixmpp_omemo import XEP_0384
 log = logging.getLogger(__name__)
 
 
+class _FirstPublish(logging.Filter):
+    """python-omemo warns, as it adds a new device to the list it publishes, that
+    the device was not in it yet: true every first login, and nothing to act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Own device id was not included" not in record.getMessage()
+
+
+logging.getLogger("omemo.core").addFilter(_FirstPublish())
+
+
 class JsonStorage(Storage):
     """python-omemo's key-value Storage over one JSON file (see the module doc)."""
 

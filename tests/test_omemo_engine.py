@@ -1,0 +1,158 @@
+"""OMEMO through the engine's door and the command line (issue 23), against the
+real Prosody, with a plain slixmpp-omemo peer (tests/omemo_peer.py) on the other
+side: `send --via im --encrypt` goes sealed, through the outbox; a peer without
+OMEMO is refused up front, exit 9, nothing sent; /omemo on makes every line of
+the chat go encrypted; lines that came while we were away are opened from the
+archive; `keys list` shows the devices beside the OpenPGP keys, and `keys verify`
+marks one verified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bridge.crypto.status import BLIND, VERIFIED
+from bridge.engine import Engine
+from bridge.errors import EncryptionRefused
+from bridge.headless.outcome import EXIT_ENCRYPTION, EXIT_OK
+from bridge.model import Direction, Message
+from tests.harness.servers import Account, World
+from tests.omemo_peer import OmemoPeer
+from tests.others import contacts_toml, engine_for, person, until
+from tests.test_headless import cli, write_config
+
+pytestmark = pytest.mark.servers
+
+
+@pytest.fixture
+async def peers(world: World, tmp_path: Path) -> AsyncIterator[Callable[..., OmemoPeer]]:
+    made: list[OmemoPeer] = []
+
+    def make(who: Account, omemo: bool = True) -> OmemoPeer:
+        p = OmemoPeer(who.jid, who.password, "127.0.0.1", world.ports.c2s,
+                      str(world.ca_file), tmp_path / f"peer-{who.name}.json", omemo=omemo)
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        await p.stop()
+
+
+def _lines(engine: Engine, account: str, text: str) -> list[Message]:
+    return [m for t in engine.store.list_threads(account, limit=100)
+            for m in engine.store.thread_messages(t.thread_id, account) if m.text == text]
+
+
+async def _ready(engine: Engine, account: str) -> None:
+    """Our keys made and published (slixmpp-omemo does it after login)."""
+    assert any(d.this_device for d in await engine.omemo_devices()), account
+
+
+async def test_send_encrypt_by_chat_goes_sealed_and_the_archive_is_opened(
+        world, tmp_path, peers, running) -> None:
+    start, _ = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    peer = await peers(bob).start()
+    engine = await start(engine_for(world, tmp_path, alice, contacts_toml(bob)))
+    await _ready(engine, alice.name)
+
+    result = await engine.send_message(alice.name, [bob.jid], "The ledger is in the safe.",
+                                       via="im", encrypt=True)
+    assert result.outbox and not result.deferred
+    await until(lambda: "The ledger is in the safe." in peer.bodies(alice.jid), 30,
+                "bob opens it")
+    assert "ledger" not in peer.raw()
+    (ours,) = _lines(engine, alice.name, "The ledger is in the safe.")
+    assert ours.crypto is not None and ours.crypto.omemo
+    row = engine.store.outbox_get(result.outbox[0])
+    assert row.payload["protection"]["omemo"] is True
+
+    # bob answers while we are away; the next session opens it from the archive.
+    await engine.stop()
+    await peer.send_encrypted(alice.jid, "Got it, burning the note.")
+    await asyncio.sleep(0.5)
+    again = await start(engine_for(world, tmp_path, alice, contacts_toml(bob)))
+    await until(lambda: _lines(again, alice.name, "Got it, burning the note."), 30,
+                "bob's line from the archive")
+    (theirs,) = _lines(again, alice.name, "Got it, burning the note.")
+    assert theirs.direction is Direction.IN and theirs.crypto is not None
+    assert theirs.crypto.decrypted and theirs.crypto.trust == BLIND
+
+    # The conversation is encrypted now (its last line was): a plain reply goes
+    # sealed too, without asking.
+    await again.reply(theirs.id, "Good.", via="im")
+    await until(lambda: "Good." in peer.bodies(alice.jid), 30, "the reply opened")
+    assert "Good." not in [b for b in peer.bodies(alice.jid, encrypted=False)]
+
+
+async def test_no_device_is_refused_up_front_and_nothing_is_sent(
+        world, tmp_path, peers, running) -> None:
+    start, _ = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    peer = await peers(bob, omemo=False).start()
+    engine = await start(engine_for(world, tmp_path, alice, contacts_toml(bob)))
+    await _ready(engine, alice.name)
+    with pytest.raises(EncryptionRefused) as refused:
+        await engine.send_message(alice.name, [bob.jid], "Not for the server.", via="im",
+                                  encrypt=True)
+    assert bob.jid in str(refused.value) and "no OMEMO device" in str(refused.value)
+    assert not engine.store.outbox_items()
+    # /omemo on for bob: every line refused the same way, never in clear.
+    engine.omemo_prefer(bob.jid, True)
+    with pytest.raises(EncryptionRefused) as refused:
+        await engine.send_message(alice.name, [bob.jid], "Nor this.", via="im")
+    assert "/omemo on" in str(refused.value)
+    engine.omemo_prefer(bob.jid, False)
+    await engine.send_message(alice.name, [bob.jid], "This one in clear, as chosen.",
+                              via="im")
+    await asyncio.sleep(1.0)
+    raw = peer.raw()
+    assert "This one in clear" in raw
+    assert "Not for the server" not in raw and "Nor this" not in raw
+
+
+async def test_headless_send_exit_9_and_keys_list_and_verify(world, tmp_path, peers) -> None:
+    alice, bob, carol = person(world, "alice"), person(world, "bob"), person(world, "carol")
+    world.befriend(alice, bob)
+    world.befriend(alice, carol)
+    peer = await peers(bob).start()
+    await peers(carol, omemo=False).start()
+    config = write_config(world, tmp_path, alice, contacts_toml(bob))
+
+    code, result, err = await cli(config, "send", "--via", "im", "--encrypt", "--to",
+                                  carol.jid, "Carol cannot read this.")
+    assert code == EXIT_ENCRYPTION, (code, result, err)
+    assert carol.jid in str(result) and "OMEMO" in str(result), result
+
+    code, result, err = await cli(config, "send", "--via", "im", "--encrypt", "--to",
+                                  bob.jid, "Bob can.")
+    assert code == EXIT_OK, err
+    await until(lambda: "Bob can." in peer.bodies(alice.jid), 30, "bob opens it")
+
+    code, listed, err = await cli(config, "keys", "list")
+    assert code == EXIT_OK, err
+    devices = [d for row in listed for d in row["omemo"]]
+    ours = [d for d in devices if d["this_device"]]
+    assert len(ours) == 1 and ours[0]["jid"] == alice.jid
+    bobs = [d for d in devices if d["jid"] == bob.jid]
+    assert len(bobs) == 1 and bobs[0]["trust"] == BLIND
+    assert len(bobs[0]["fingerprint"].split()) == 8
+    # bob's row is his contact's: his JID, his devices (no OpenPGP key here).
+    (row,) = [r for r in listed if bob.jid in r["jids"]]
+    assert row["omemo"] == bobs
+
+    device = str(bobs[0]["device_id"])
+    code, done, err = await cli(config, "keys", "verify", bob.jid, device)
+    assert code == EXIT_OK, err
+    assert done["trust"] == VERIFIED and done["device_id"] == bobs[0]["device_id"]
+    code, listed, err = await cli(config, "keys", "list")
+    assert [d["trust"] for r in listed for d in r["omemo"] if d["jid"] == bob.jid] == \
+        [VERIFIED]
+    code, _none, err = await cli(config, "keys", "verify", bob.jid, "12345")
+    assert code == 1 and "no OMEMO device" in str(_none), _none
