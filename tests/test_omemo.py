@@ -136,3 +136,26 @@ async def test_a_line_this_device_cannot_read_is_labelled(world, connect, peers,
     assert shown["crypto"]["scheme"] == "omemo" and shown["crypto"]["decrypted"] is False
     assert os.stat(me.client.state.path.with_name(
         me.client.state.path.stem + ".omemo.json")).st_mode & 0o077 == 0
+
+
+def test_the_lock_mark_and_the_omemo_command() -> None:
+    """Units: what a line shows of its protection; `/omemo on|off` as typed."""
+    from bridge.crypto.status import OMEMO, UNDECIDED, CryptoStatus
+    from bridge.model import Party, Transport
+    from tuiclient.chat_commands import NotACommand, parse
+    from tuiclient.widgets.timeline import lock_mark
+
+    def line(crypto: CryptoStatus | None) -> Message:
+        return Message(msg_id="m1", account="a", transport=Transport.XMPP,
+                       direction=Direction.IN, thread_id="t", date=0.0,
+                       sender=Party("bob@example.test"), crypto=crypto)
+
+    assert str(lock_mark(line(None))) == ""
+    assert str(lock_mark(line(CryptoStatus(True, True, scheme=OMEMO, trust=BLIND)))) == "🔒"
+    new = lock_mark(line(CryptoStatus(True, True, scheme=OMEMO, trust=UNDECIDED,
+                                      device_id=42)))
+    assert str(new) == "🔒 undecided device 42" and "red" in str(new.style)
+    assert str(lock_mark(line(CryptoStatus(True, False, scheme=OMEMO)))) == "🔒 cannot read"
+    assert parse("/omemo on").args == ("on",) and parse("/omemo OFF").args == ("off",)
+    with pytest.raises(NotACommand):
+        parse("/omemo maybe")

@@ -156,3 +156,41 @@ async def test_headless_send_exit_9_and_keys_list_and_verify(world, tmp_path, pe
         [VERIFIED]
     code, _none, err = await cli(config, "keys", "verify", bob.jid, "12345")
     assert code == 1 and "no OMEMO device" in str(_none), _none
+
+
+async def test_the_keys_screen_lists_devices_beside_the_keys_and_the_line_has_a_lock(
+        world, tmp_path, peers) -> None:
+    """K: bob's OMEMO device under his contact, ours as "this device"; his
+    encrypted line carries the lock in the conversation."""
+    from bridge.config import load_config
+    from tests.test_app import pilot_until
+    from tuiclient.app import TuiClientApp
+    from tuiclient.screens.keys import DevicesTable, KeysScreen
+    from tuiclient.screens.main import MainScreen
+    from tuiclient.widgets.timeline import lock_mark
+
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    peer = await peers(bob).start()
+    app = TuiClientApp(load_config(write_config(world, tmp_path, alice, contacts_toml(bob))),
+                       probe_on_start=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen), 30)
+        engine = app.engine
+        assert await pilot_until(pilot, lambda: engine.chat_online(alice.name), 30)
+        await _ready(engine, alice.name)
+        await peer.send_encrypted(alice.jid, "Are you there?")
+        assert await pilot_until(pilot, lambda: _lines(engine, alice.name,
+                                                       "Are you there?"), 30)
+        (line,) = _lines(engine, alice.name, "Are you there?")
+        assert str(lock_mark(line)) == "🔒"
+        await pilot.press("K")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, KeysScreen))
+        screen = app.screen
+        assert await pilot_until(pilot, lambda: len(screen.devices) >= 2, 30)
+        table = screen.query_one(DevicesTable)
+        cells = [" | ".join(str(c) for c in table.get_row_at(i))
+                 for i in range(len(screen.devices))]
+        assert cells[0].startswith("this device") and alice.jid in cells[0]
+        (his,) = [c for c in cells if bob.jid in c]
+        assert "blindly trusted" in his and len(his.split(" | ")[3].split()) == 8
