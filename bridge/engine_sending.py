@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import errors as refuse
 from .crypto import outgoing
-from .crypto.reading import is_encrypted, is_openpgp
+from .crypto.reading import end_to_end, is_openpgp
 from .errors import EncryptionRefused, EngineError
 from .handoff import ImPlan, ReplyFields, ReplyResult
 from .handoff import protection as planned
@@ -193,10 +193,10 @@ class SendingVerbs:
         """A reply in clear carrying history refuses to carry the decrypted text of
         an encrypted email (kept in the store with [crypto] index_decrypted)."""
         thread = self.handoff.timeline(original.account, original.thread_id)
-        if any(is_encrypted(m) and m.text.strip() for m in thread):
+        if any(end_to_end(m) and m.text.strip() for m in thread):
             raise EncryptionRefused(
                 "not sent: the history would carry the decrypted text of an encrypted "
-                "email in clear; send it encrypted (--encrypt, by email), or without "
+                "email or chat line in clear; send it encrypted (--encrypt), or without "
                 "--history")
 
     async def _protected_subject(self, row_id: int, protection: outgoing.Protection
@@ -233,6 +233,8 @@ class SendingVerbs:
         sealed when it goes, or by encrypted email, or fails saying why."""
         if asked is not None and not (asked.wanted or asked.explicit):
             asked = None
+        if thread_id:
+            await planned.open_last_email(self.store, self.ports, account, thread_id)
         need = planned.requirement(self.config, self.store, self.handoff.identity, account,
                                    thread_id, list(people), asked)
         if not need.omemo:
