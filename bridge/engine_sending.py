@@ -176,14 +176,15 @@ class SendingVerbs:
             [p.address for p in original.recipients]
         return planned.requirement(self.config, self.store, self.handoff.identity,
                                    original.account, original.thread_id, people,
-                                   self.protection(sign, encrypt))
+                                   self.protection(sign, encrypt), chat=False)
 
     def send_protection(self, account: str, to: Sequence[str], sign: bool | None = None,
                         encrypt: bool | None = None) -> outgoing.Protection:
         """What a new email to `to` must be (as `reply_protection`, with no
         conversation yet)."""
         return planned.requirement(self.config, self.store, self.handoff.identity,
-                                   account, "", list(to), self.protection(sign, encrypt))
+                                   account, "", list(to), self.protection(sign, encrypt),
+                                   chat=False)
 
     def conversation_encrypted(self, account: str, thread_id: str) -> bool:
         """Whether a conversation is encrypted: its last email was."""

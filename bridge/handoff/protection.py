@@ -89,14 +89,17 @@ def omemo_conversation(store: Store, account: str, thread_id: str) -> bool:
 
 def requirement(config: Config, store: Store, identity: Identity, account: str,
                 thread_id: str, people: Sequence[str],
-                asked: outgoing.Protection | None = None) -> outgoing.Protection:
+                asked: outgoing.Protection | None = None, *,
+                chat: bool = True) -> outgoing.Protection:
     """What a send in `thread_id` to `people` must be, its chat leg included
     (`Protection.omemo`). `asked`: what the send verb requested (default:
-    whatever the current send set)."""
+    whatever the current send set). `chat`: a chat leg is planned (a line, and
+    the emails it may become); an email of its own does not follow the OMEMO
+    switch (/omemo on|off), only the conversation."""
     asked = outgoing.current() if asked is None else asked
     preference = Preferences(store.path.parent).strongest(email_addresses(identity, people))
     chat_preference = preferences.chat(store.path.parent).strongest(
-        chat_addresses(identity, people))
+        chat_addresses(identity, people)) if chat else ""
     return outgoing.required(asked, default(config),
                              conversation_encrypted=thread_encrypted(store, account,
                                                                      thread_id),
