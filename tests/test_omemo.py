@@ -159,3 +159,43 @@ def test_the_lock_mark_and_the_omemo_command() -> None:
     assert parse("/omemo on").args == ("on",) and parse("/omemo OFF").args == ("off",)
     with pytest.raises(NotACommand):
         parse("/omemo maybe")
+
+
+async def test_after_a_verification_a_new_device_is_flagged_and_refused(
+        world, connect, peers, tmp_path) -> None:
+    """BTBV: once alice verified bob's device, his new one is not trusted by
+    itself: his line from it is flagged, and a line to him is refused until she
+    decides, naming the device."""
+    from bridge.crypto.status import UNDECIDED, VERIFIED
+
+    me, peer, alice, bob = await _pair(world, connect, peers)
+    await peer.send_encrypted(alice.jid, "From my phone.")
+    await until(lambda: _line(me, "From my phone."), 30, "the first device's line")
+    (phone,) = [d for d in await me.client.omemo_devices([bob.jid]) if d.jid == bob.jid]
+    done = await me.client.omemo_trust(bob.jid, phone.fingerprint, "verified")
+    assert done.trust == VERIFIED and done.device_id == phone.device_id
+
+    laptop = OmemoPeer(bob.jid, bob.password, "127.0.0.1", world.ports.c2s,
+                       str(world.ca_file), tmp_path / "bob-laptop.json")
+    try:
+        await laptop.start()
+        await laptop.send_encrypted(alice.jid, "From my new laptop.")
+        await until(lambda: _line(me, "From my new laptop."), 30, "the new device's line")
+        line = _line(me, "From my new laptop.")
+        assert line.crypto is not None and line.crypto.decrypted
+        assert line.crypto.trust == UNDECIDED and line.crypto.untrusted_device
+        with pytest.raises(EncryptionRefused) as refused:
+            await me.client.omemo_ready(bob.jid)
+        assert "new OMEMO device" in str(refused.value) and bob.jid in str(refused.value)
+        # Verified too, it is written to again.
+        new = [d for d in await me.client.omemo_devices([bob.jid])
+               if d.jid == bob.jid and d.device_id != phone.device_id]
+        await me.client.omemo_trust(bob.jid, str(new[0].device_id), "verified")
+        await me.client.omemo_ready(bob.jid)
+        me.client.send_chat(bob.jid, "Both of you, then.", encrypt=True)
+        await until(lambda: "Both of you, then." in laptop.bodies(alice.jid), 30,
+                    "the laptop opens it")
+        await until(lambda: "Both of you, then." in peer.bodies(alice.jid), 30,
+                    "the phone opens it")
+    finally:
+        await laptop.stop()

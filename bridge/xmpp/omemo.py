@@ -213,8 +213,18 @@ class Omemo(Avatars):
         except Exception as exc:
             raise EncryptionRefused(f"not sent: the OMEMO devices of {peer} could not be "
                                     f"read: {exc or type(exc).__name__}", [peer]) from exc
-        usable = [d for d in devices if any(active for _ns, active in d.active)
-                  and d.trust_level_name != "DISTRUSTED"]
+        active = [d for d in devices if any(on for _ns, on in d.active)]
+        usable = [d for d in active if d.trust_level_name != "DISTRUSTED"]
+        verified = any(d.trust_level_name == "TRUSTED" for d in devices)
+        new = [d for d in active if d.trust_level_name == "UNDECIDED"]
+        if usable and verified and new:
+            # BTBV after a verification: a new device is not trusted by itself, and
+            # python-omemo would refuse the whole line for it.
+            raise EncryptionRefused(
+                f"not sent: {peer} has a new OMEMO device you have not verified "
+                f"(device {', '.join(str(d.device_id) for d in new)}); compare its "
+                f"fingerprint with theirs, then `keys verify {peer} DEVICE` (or K, v), "
+                "or distrust it", [peer])
         if not usable:
             why = "every device of theirs is distrusted" if devices else \
                 "they have published no OMEMO device (their client has no OMEMO, or it is off)"
