@@ -157,6 +157,22 @@ async def test_headless_send_exit_9_and_keys_list_and_verify(world, tmp_path, pe
     code, _none, err = await cli(config, "keys", "verify", bob.jid, "12345")
     assert code == 1 and "no OMEMO device" in str(_none), _none
 
+    # bob writes while no process of ours runs: `sync` opens it from the archive
+    # before it returns, and `show --json` says how it came.
+    await peer.send_encrypted(alice.jid, "Written while you were away.")
+    await asyncio.sleep(0.5)
+    code, _done, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    code, threads, err = await cli(config, "list")
+    shown = []
+    for t in threads:
+        code, one, err = await cli(config, "show", t["thread_id"])
+        shown += one["messages"]
+    (line,) = [m for m in shown if m["text"] == "Written while you were away."]
+    assert line["crypto"]["scheme"] == "omemo" and line["crypto"]["decrypted"] is True
+    assert line["crypto"]["trust"] == VERIFIED  # the device alice verified above
+    assert not [m for m in shown if "OMEMO encrypted" in m["text"]]
+
 
 async def test_the_keys_screen_lists_devices_beside_the_keys_and_the_line_has_a_lock(
         world, tmp_path, peers) -> None:

@@ -47,6 +47,7 @@ from ..crypto.status import (
 )
 from ..errors import EncryptionRefused
 from ..model import DeliveryState, Message
+from .archive import BULK_PAGE
 from .avatars import Avatars
 from .core import Reply, _Pending
 from .stanzas import NS_CLIENT, bare, q
@@ -95,6 +96,7 @@ class Omemo(Avatars):
     def _wire_handlers(self) -> None:
         super()._wire_handlers()
         self._sealed: set[str] = set()  # msg_ids of lines that go OMEMO-encrypted
+        self._opening: set[asyncio.Task[None]] = set()  # OMEMO lines being opened
         # One line at a time: the order lines are written in is the order they
         # are sealed and sent, and the order arrivals are opened and stored.
         self._omemo_lock = asyncio.Lock()
@@ -241,9 +243,31 @@ class Omemo(Avatars):
                 (xml.get("type") or "chat") != "groupchat":
             if self._already_stored(xml, archive_id):
                 return False  # our own line coming back, or one we opened before
-            self._spawn(self._open(_Arrival(xml, source, archive, archive_id, archive_stamp)))
+            task = asyncio.ensure_future(
+                self._open(_Arrival(xml, source, archive, archive_id, archive_stamp)))
+            self._tasks.add(task)
+            self._opening.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._opening.discard)
             return False
         return super()._ingest(xml, source, archive, archive_id, archive_stamp, crypto)
+
+    async def _catch_up(self, room: str | None) -> int:
+        """The archive's catch-up, done only when its OMEMO lines are opened and
+        stored too (a command that stops right after must not lose them)."""
+        stored = await super()._catch_up(room)
+        await self._all_opened()
+        return stored
+
+    async def fetch_history(self, jid: str, limit: int = BULK_PAGE,
+                            before: str | None = "") -> tuple[int, str | None]:
+        done = await super().fetch_history(jid, limit, before)
+        await self._all_opened()
+        return done
+
+    async def _all_opened(self) -> None:
+        while self._opening:
+            await asyncio.gather(*list(self._opening), return_exceptions=True)
 
     def _already_stored(self, xml: ET.Element, archive_id: str | None) -> bool:
         """A line is opened once: the ratchet's key for it is spent after that."""
