@@ -210,3 +210,43 @@ async def test_the_keys_screen_lists_devices_beside_the_keys_and_the_line_has_a_
         assert cells[0].startswith("this device") and alice.jid in cells[0]
         (his,) = [c for c in cells if bob.jid in c]
         assert "blindly trusted" in his and len(his.split(" | ")[3].split()) == 8
+
+
+async def test_omemo_on_and_off_from_the_chat_input(world, tmp_path, peers) -> None:
+    """In the app: bob's sealed line shows a lock; `/omemo on` seals alice's next
+    line, ctrl+g turns it off again and the next one goes in clear."""
+    from tests.test_app import alice_app, go_to_row, listing, pilot_until
+    from tests.test_app_chat import command, drawn, status
+    from tuiclient.widgets.conversation import ChatReply
+
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    peer = await peers(bob).start()
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        engine = app.engine
+        assert await pilot_until(pilot, lambda: engine.chat_online(alice.name), 30)
+        await _ready(engine, alice.name)
+        await peer.send_encrypted(alice.jid, "Sealed, as always.")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Sealed, as always."
+                                                    for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Sealed, as always.")
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: any("Sealed, as always." in x
+                                                    for x in drawn(app)))
+        assert "🔒" in next(x for x in drawn(app) if "Sealed, as always." in x)
+
+        await command(pilot, app, "/omemo on")
+        assert await pilot_until(pilot, lambda: "OMEMO on" in status(app)), status(app)
+        assert engine.omemo_preference(bob.jid) == "encrypt"
+        await command(pilot, app, "Answered under seal.")
+        assert await pilot_until(pilot, lambda: "Answered under seal." in
+                                 peer.bodies(alice.jid), 30)
+        assert "under seal" not in peer.raw()
+
+        app.screen.query_one(ChatReply).focus()
+        await pilot.press("ctrl+g")
+        assert await pilot_until(pilot, lambda: "OMEMO off" in status(app)), status(app)
+        await command(pilot, app, "And this one in clear.")
+        assert await pilot_until(pilot, lambda: "And this one in clear." in
+                                 peer.bodies(alice.jid, encrypted=False), 30)

@@ -412,6 +412,8 @@ class Chatting:
         if self.peer is None or self.room:
             raise EngineError("open a 1:1 chat first (rooms are not encrypted yet)")
         jid = self.peer[1]
+        if verb == "toggle":  # ctrl+g in the chat input
+            verb = "off" if self.engine.omemo_preference(jid) == "encrypt" else "on"
         self.engine.omemo_prefer(jid, verb == "on")
         if verb == "on":
             return f"OMEMO on: lines to {one_line(jid)} go encrypted"
