@@ -279,6 +279,10 @@ class Outbox:
                 if chat is None:
                     raise EngineError(no_chat_connection(plan.account))
                 await chat.send_leg(plan, skip)
+            except EncryptionRefused as exc:  # cannot go as planned (OMEMO): no retry
+                self.deliveries.transition(outbox_id, DeliveryState.FAILED, str(exc),
+                                           log="refused", event_detail=str(exc))
+                return
             except Exception as exc:  # server down, room refused, upload failed
                 wait = self.policy.delay(item.attempts)
                 self.deliveries.transition(outbox_id, DeliveryState.QUEUED,

@@ -250,3 +250,30 @@ async def test_omemo_on_and_off_from_the_chat_input(world, tmp_path, peers) -> N
         await command(pilot, app, "And this one in clear.")
         assert await pilot_until(pilot, lambda: "And this one in clear." in
                                  peer.bodies(alice.jid, encrypted=False), 30)
+
+
+async def test_a_file_in_an_encrypted_chat_is_refused_not_retried(
+        world, tmp_path, peers, running) -> None:
+    """Files are not encrypted yet (XEP-0454): a sealed chat send with one fails
+    with the reason, nothing of it goes (not the text either), and it is not
+    tried again."""
+    from bridge.model import DeliveryState
+
+    start, _ = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    peer = await peers(bob).start()
+    engine = await start(engine_for(world, tmp_path, alice, contacts_toml(bob)))
+    await _ready(engine, alice.name)
+    plan = tmp_path / "plan.txt"
+    plan.write_text("the floor plan")
+    result = await engine.send_message(alice.name, [bob.jid], "The plan, attached.",
+                                       via="im", encrypt=True, attachments=[plan])
+    (outbox_id,) = result.outbox
+    await until(lambda: engine.store.outbox_get(outbox_id).state is DeliveryState.FAILED, 30,
+                "the row refused")
+    history = engine.store.outbox_history(outbox_id)
+    assert any("files are not encrypted" in (h.detail or "") for h in history), history
+    await asyncio.sleep(1.0)
+    assert engine.store.outbox_get(outbox_id).attempts <= 1
+    assert "The plan" not in peer.raw() and "floor plan" not in peer.raw()

@@ -149,6 +149,12 @@ class XmppTransport:
         if plan.encrypt and plan.room:
             raise EncryptionRefused(f"not sent: {plan.to} is a room, and rooms are not "
                                     "encrypted here yet (OMEMO covers 1:1 chats)", [plan.to])
+        unsent = [f for f in plan.files if str(f["id"]) not in skip]
+        if plan.encrypt and unsent:
+            # Checked before anything goes: the text must not go without its files.
+            raise EncryptionRefused(f"not sent: {unsent[0]['name']} would go to {plan.to} "
+                                    "in clear; files are not encrypted here yet (XEP-0454)",
+                                    [plan.to])
         if plan.room:
             if plan.to not in client.rooms():
                 await client.create_room(plan.to, members_only=True, public_jids=True,
@@ -172,10 +178,6 @@ class XmppTransport:
         for f in plan.files:
             if str(f["id"]) in skip:
                 continue
-            if plan.encrypt:
-                raise EncryptionRefused(f"not sent: {f['name']} would go to {plan.to} in "
-                                        "clear; files are not encrypted here yet (XEP-0454)",
-                                        [plan.to])
             data = self.store.blob_path(str(f["sha256"])).read_bytes()
             sent.append(await client.send_file(plan.to, data, str(f["name"]),
                                                str(f["type"]), thread_id=plan.thread_id,
