@@ -81,6 +81,11 @@ async def test_lines_go_encrypted_both_ways(world, connect, peers) -> None:
                 20, "the server's ack")
     assert me.store.get_message(sent.id).delivery is not DeliveryState.FAILED
 
+    # A correction would carry its text in clear: refused.
+    from bridge.xmpp.core import XmppError
+    with pytest.raises(XmppError, match="cannot be corrected"):
+        me.client.correct(sent.id, "Meet at the south gate.")
+
     # The server's archive holds ciphertext only.
     archived = await _archive_text(world, alice)
     assert "north gate" not in archived and "4711" not in archived

@@ -49,7 +49,7 @@ from ..errors import EncryptionRefused
 from ..model import DeliveryState, Message
 from .archive import BULK_PAGE
 from .avatars import Avatars
-from .core import Reply, _Pending
+from .core import Reply, XmppError, _Pending
 from .stanzas import NS_CLIENT, bare, q
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,15 @@ class Omemo(Avatars):
             message.crypto = CryptoStatus(encrypted=True, decrypted=True, scheme=OMEMO)
             self.store.set_crypto(message.id, message.crypto)
         return message
+
+    def correct(self, row_id: int, text: str) -> Message:
+        """As Edits.correct, refused for a line that went OMEMO-encrypted: the
+        correction (XEP-0308) would carry its new text in clear."""
+        m = self.store.get_message(row_id)
+        if m is not None and m.crypto is not None and m.crypto.omemo:
+            raise XmppError("an encrypted line cannot be corrected yet (the correction "
+                            "would go in clear): retract it and write it again")
+        return super().correct(row_id, text)
 
     def _transmit(self, pending: _Pending) -> None:
         if pending.message.msg_id not in self._sealed:
