@@ -17,6 +17,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
@@ -105,24 +106,36 @@ class KeysScreen(Screen):
         except (EngineError, OSError) as exc:
             self.query_one("#keys-detail", Label).update(f"the keyring: {exc}")
             return
+        table = self.query_one(KeysTable)
+        table.clear()
+        for r in self.rows:
+            table.add_row(
+                "you" if r.mine else one_line(r.contact or r.email),
+                one_line(" · ".join([r.email, *r.jids])), r.key.fingerprint[-16:],
+                validity_words(r.key), r.key.ownertrust, r.preference or "-", "…")
+        self.query_one("#keys-detail", Label).update(
+            "v: verify the chosen key (compare its whole fingerprint with its owner "
+            "first)" if self.rows else "no keys of yours or of your contacts: import "
+            "theirs with `tuiclient keys import FILE`")
+        # The devices come from the server, after the keys: the keys are usable
+        # meanwhile, and their rows (and the cursor on them) stay as they are.
         devices: list[Any] = []
         try:
             devices = await client_app(self).engine.omemo_devices()
         except Exception as exc:  # no chat connection, OMEMO off: keys only
             self.notify(f"OMEMO devices: {exc}", severity="warning", markup=False)
+        self.show_devices(devices)
+
+    def show_devices(self, devices: list[Any]) -> None:
         table = self.query_one(KeysTable)
-        table.clear()
         shown: list[Any] = []
         whose: dict[int, str] = {}
-        for r in self.rows:
+        for i, r in enumerate(self.rows):
             name = "you" if r.mine else one_line(r.contact or r.email)
             theirs = [d for d in devices_of(r, devices) if d not in shown]
             shown += theirs
             whose.update({id(d): name for d in theirs})
-            table.add_row(
-                name, one_line(" · ".join([r.email, *r.jids])), r.key.fingerprint[-16:],
-                validity_words(r.key), r.key.ownertrust, r.preference or "-",
-                omemo_words(theirs))
+            table.update_cell_at(Coordinate(i, 6), omemo_words(theirs))
         shown += sorted((d for d in devices if d not in shown),
                         key=lambda d: (not d.own, d.jid, d.device_id))
         self.devices = shown
@@ -133,10 +146,6 @@ class KeysScreen(Screen):
                 "this device" if d.this_device else whose.get(id(d), "you" if d.own else "-"),
                 one_line(d.jid), str(d.device_id), d.fingerprint,
                 d.trust + ("" if d.active else ", inactive"))
-        self.query_one("#keys-detail", Label).update(
-            "v: verify the chosen key (compare its whole fingerprint with its owner "
-            "first)" if self.rows else "no keys of yours or of your contacts: import "
-            "theirs with `tuiclient keys import FILE`")
 
     def chosen(self) -> Any | None:
         table = self.query_one(KeysTable)
