@@ -234,8 +234,9 @@ class SendingVerbs:
         sealed when it goes, or by encrypted email, or fails saying why."""
         if asked is not None and not (asked.wanted or asked.explicit):
             asked = None
-        if thread_id:
-            await planned.open_last_email(self.store, self.ports, account, thread_id)
+        # The conversation as the store knows it now; the outbox looks again when
+        # it writes the row (its last email's body fetched), and a line found to
+        # need sealing only then goes sealed or fails, never in clear.
         need = planned.requirement(self.config, self.store, self.handoff.identity, account,
                                    thread_id, list(people), asked)
         if not need.omemo:

@@ -192,6 +192,11 @@ class Omemo(Avatars):
         from omemo.session_manager import SessionManagerException
 
         try:
+            manager = await self._omemo.get_session_manager()
+            if not await manager.get_device_information(peer):
+                # Nothing known of them yet (their list came before we were
+                # listening, or never as a notification): ask the server.
+                await self._omemo.refresh_device_lists({JID(peer)}, force_download=True)
             sealed, errors = await self._omemo.encrypt_message(stanza, JID(peer))
         except SessionManagerException as exc:
             raise EncryptionRefused(refusal(peer, exc), [peer]) from exc
