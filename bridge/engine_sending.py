@@ -398,8 +398,9 @@ class SendingVerbs:
         chosen = next((n for n in own if n in online), online[0] if online else None)
         chat = self.ports.chat(chosen) if chosen else None
         if chat is None:
-            raise EngineError("OMEMO devices are read through a chat connection: none is "
-                              "online")
+            raise EngineError("No chat account is online, and OMEMO devices are read "
+                              "through one: see the server status (Servers), then try "
+                              "again.")
         return chat
 
     async def omemo_trust(self, jid: str, device: str, level: str) -> OmemoDevice:
