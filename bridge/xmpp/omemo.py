@@ -323,14 +323,13 @@ class Omemo(Avatars):
             except Exception as exc:
                 why = unreadable_reason(exc)
                 log.info("%s: an OMEMO line could not be opened: %r", self.name, exc)
-        labelled = copy.deepcopy(xml)
-        for tag in (q(NS_TWOMEMO, "encrypted"), q(NS_OLDMEMO, "encrypted"),
-                    q(NS_CLIENT, "body")):
-            for el in labelled.findall(tag):
-                labelled.remove(el)
-        body = ET.SubElement(labelled, q(NS_CLIENT, "body"))
-        body.text = f"[{UNREADABLE}]"
-        return labelled, CryptoStatus(encrypted=True, decrypted=False, scheme=OMEMO, error=why)
+        labelled = MessageStanza(stream=self.session, xml=copy.deepcopy(xml))
+        for tag in (q(NS_TWOMEMO, "encrypted"), q(NS_OLDMEMO, "encrypted")):
+            for el in labelled.xml.findall(tag):
+                labelled.xml.remove(el)
+        labelled["body"] = f"[{UNREADABLE}]"  # instead of the sender's fallback text
+        return labelled.xml, CryptoStatus(encrypted=True, decrypted=False, scheme=OMEMO,
+                                          error=why)
 
     async def _blind_trust(self, manager: Any, device: Any) -> str:
         """The trust in a device a line came from, deciding on a new one as BTBV
