@@ -11,7 +11,8 @@ mod_mam and HTTP file share, Dovecot, SMTP) on loopback and measures:
      one line in five goes back from an "old device" of alice's). Ours: the TUI's
      first start with an empty store until the newest line is on screen; the engine
      in process from `start()` until the newest line is stored, then paging back
-     (`older_chat`, what scrolling up asks) until all of them are stored. Reference:
+     (`older_chat`, what scrolling up asks, pages of BULK_PAGE) until all of them
+     are stored. Reference:
      the wire floor (bench/chat_clients.py Wire: bare slixmpp, a hand-written MAM
      query) logging in, asking the newest page, and paging the whole archive back
      with the server's largest page (250); Profanity 0.13 with `/mam on` and
@@ -71,6 +72,7 @@ from bench.chat_clients import (  # noqa: E402
     give_roster,
 )
 from bench.tmux import ScreenTimeout, Tmux  # noqa: E402
+from bridge.xmpp.archive import BULK_PAGE  # noqa: E402
 from tests.harness.servers import UPLOAD_DOMAIN, Account, World  # noqa: E402
 
 NEWEST_CHAT = "Newest chat marker"
@@ -190,7 +192,7 @@ class ChatBench:
                          "back with older_chat)")
         for _ in range(self.runs):
             stored = self.run(self._engine_catch_up(config, me, peer, newest, every))
-            every.note = f"{stored:,} stored; pages of 100"
+            every.note = f"{stored:,} stored; pages of {BULK_PAGE}"
         floor_new = self.fig("9.floor.newest", "wire floor: login + newest page (50)")
         floor_all = self.fig("9.floor.all", "wire floor: login + whole archive")
         for _ in range(self.runs):

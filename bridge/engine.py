@@ -121,6 +121,7 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
                                     critical_interval=t.health_critical, timeout=t.probe_timeout)
         self.events.subscribe(self._persist_event)
         self._sync_config_into_store()
+        self.configure_autocrypt()
         for account in config.accounts:
             # "A JID equal to an email address on a server that has both."
             if account.email and account.jid and \

@@ -313,6 +313,16 @@ class ChatVerbs:
         with chat_refusal():
             await self._chat(account).remove_contact(jid)
 
+    async def roster_change(self, account: str, jid: str, name: str | None = None,
+                            groups: Sequence[str] | None = None) -> RosterItem:
+        """Rename a contact or set their groups (None: unchanged)."""
+        with chat_refusal():
+            return await self._chat(account).change_contact(jid, name, groups)
+
+    async def roster_cancel(self, account: str, jid: str) -> None:
+        """Withdraw our own request to see someone's presence (or stop seeing it)."""
+        self._chat(account).cancel_subscription(jid)
+
     async def roster_approve(self, account: str, jid: str) -> None:
         """Let someone who asked see our presence (never done without being asked)."""
         self._chat(account).approve(jid)
@@ -320,11 +330,46 @@ class ChatVerbs:
     async def roster_deny(self, account: str, jid: str) -> None:
         self._chat(account).deny(jid)
 
+    async def block(self, account: str, jid: str) -> None:
+        """Block someone (XEP-0191): neither their lines nor their presence reach
+        us any more, and ours do not reach them; kept by the server for every
+        client of ours."""
+        with chat_refusal():
+            await self._chat(account).block(jid)
+
+    async def unblock(self, account: str, jid: str) -> None:
+        with chat_refusal():
+            await self._chat(account).unblock(jid)
+
+    async def blocked(self, account: str) -> list[str]:
+        """Whom the account blocks, as the server has it now (sorted)."""
+        with chat_refusal():
+            return sorted(await self._chat(account).refresh_blocklist())
+
+    def blocking(self, account: str) -> set[str]:
+        """Whom the account blocks as last heard (no server round trip)."""
+        client = self.xmpp.get(account)
+        return client.blocked() if client is not None else set()
+
+    def known_rooms(self, account: str) -> list[str]:
+        """Every group chat the account knows of: joined, taken part in, bookmarked
+        (what a front end offers to complete)."""
+        client = self.xmpp.get(account)
+        if client is None:
+            return []
+        return sorted({*client.rooms(), *client.state.rooms, *client.known_bookmarks()})
+
     async def set_presence(self, account: str, show: str = "", status: str = "") -> None:
         """Our presence: show is "", chat, away, xa or dnd; with a status message.
         Told as the account's own `PresenceChanged` (its JID is our own), so a
-        front end shows it; the client sends it again on each new session."""
+        front end shows it; the client sends it again on each new session.
+        "invisible" where the server offers it (XEP-0186), refused where not;
+        any other show makes us visible again."""
         client = self._chat(account)
+        with chat_refusal():
+            await client.set_invisible(show == "invisible")
+        if show == "invisible":
+            return
         try:
             client.set_presence(show, status)
         except ValueError as exc:
@@ -333,6 +378,15 @@ class ChatVerbs:
         if own is not None:
             self.events.publish(PresenceChanged(account, own.jid, own.availability.value,
                                                 own.status))
+
+    def presence_as_set(self, account: str) -> tuple[str, str] | None:
+        """Our show ("", chat, away, xa, dnd) and status as last set on a
+        connected chat account; None when it has no live chat connection."""
+        client = self.xmpp.get(account)
+        if client is None or not client.connected:
+            return None
+        mine = client.session.own_presence
+        return (mine.get("pshow") or "", mine.get("pstatus") or "")
 
     def own_presence(self, account: str) -> ContactPresence | None:
         """Our own presence on `account` as the server has it from us: what was
@@ -371,6 +425,11 @@ class ChatVerbs:
             raise EngineError(refuse.choose_one("A room action", action, ("nick", "kick", "ban")))
         with chat_refusal():
             await (client.kick if action == "kick" else client.ban)(room, who, reason)
+
+    async def change_room_subject(self, account: str, room: str, subject: str) -> None:
+        """Set a room's subject, once the room took it (refused if we may not)."""
+        with chat_refusal():
+            await self._chat(account).change_subject(room, subject)
 
     def room_subject(self, account: str, room: str, subject: str | None = None) -> str:
         """A room's subject (topic); with `subject`, ask the room to change it

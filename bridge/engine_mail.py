@@ -26,6 +26,7 @@ LIMIT_SPREAD = 10
 if TYPE_CHECKING:
     from .engine_ports import EnginePorts
     from .mail.actions import MailActions
+    from .mail.drafts import Addresses as DraftAddresses
     from .store import Store
     from .store.records import Thread
 
@@ -164,13 +165,20 @@ class MailVerbs:
                          cc: Sequence[str] = (), files: Sequence[Path] = (),
                          replaces: int | None = None, in_reply_to: str | None = None,
                          references: Sequence[str] = (),
-                         answering: int | None = None) -> Message:
+                         answering: int | None = None, bcc: Sequence[str] = (),
+                         sender: str | None = None) -> Message:
         """Postpone a message into the account's Drafts folder on the server. A
         reply's draft keeps its thread: `in_reply_to` and `references`, or the row
-        of the message it is `answering` (see MailActions.draft_save)."""
+        of the message it is `answering` (see MailActions.draft_save); its Bcc is
+        kept in it, `sender` is its From (one of the account's addresses)."""
         return await self.mailbox.draft_save(account, to, subject, text, cc=cc, files=files,
                                              replaces=replaces, in_reply_to=in_reply_to,
-                                             references=references, answering=answering)
+                                             references=references, answering=answering,
+                                             bcc=bcc, sender=sender)
+
+    async def draft_addresses(self, row_id: int) -> DraftAddresses:
+        """A draft's From, To, Cc and Bcc as they are on the server."""
+        return await self.mailbox.draft_addresses(row_id)
 
     async def draft_discard(self, row_id: int) -> None:
         """Delete a draft for good (sent another way, as a resumed reply is)."""

@@ -176,10 +176,16 @@ class EngineReads:
         return await asyncio.to_thread(self._open_openpgp, m)
 
     def _open_openpgp(self, m: Message) -> Message:
+        from .crypto.autocrypt_verify import PeerCheckingPGP
         from .crypto.openpgp import OpenPGP
 
         policy = self.config.crypto
-        opened = open_stored(m, OpenPGP(policy.gnupg_home), self.store.store_blob)
+        # With Autocrypt, a signature by a peer's key (never in the keyring) is
+        # checked too (bridge.crypto.autocrypt_verify).
+        port = (PeerCheckingPGP(policy.gnupg_home, self.store.path.parent)
+                if policy.autocrypt else OpenPGP(policy.gnupg_home))
+        opened = open_stored(m, port, self.store.store_blob,
+                             self._gossip_seen if policy.autocrypt else None)
         status = opened.crypto
         if m.id is not None and status is not None:
             self._opened()[m.id] = opened
@@ -187,6 +193,13 @@ class EngineReads:
             if policy.index_decrypted and status.decrypted and opened.text != m.text:
                 self.store.set_body(m.id, opened.text, m.attachments)
         return opened
+
+    def _gossip_seen(self, m: Message, gossip: Sequence[str], recipients: Sequence[str]
+                     ) -> None:
+        """Autocrypt-Gossip inside a decrypted email updates the gossiped peers."""
+        from .crypto.autocrypt_mail import opened
+
+        opened(self.store.path.parent, m, gossip, recipients)
 
     def _opened(self) -> dict[int, Message]:
         """OpenPGP emails opened by this process, by row: kept in memory only, so a

@@ -63,6 +63,14 @@ async def _gpg_call(call: Callable[..., T], *args: Any) -> T:
         raise EngineError(str(exc)) from exc
 
 
+def email_only(planned_one: outgoing.Protection, fallback: outgoing.Protection,
+               by_chat: bool) -> outgoing.Protection:
+    """Autocrypt's default encryption is about email: it never turns a send that
+    goes by chat (a reply "auto" to a chat line, a new message "auto" that picks
+    chat) into an email; such a send keeps `fallback`, what it was asked."""
+    return fallback if by_chat and planned_one.why == outgoing.AUTOCRYPT else planned_one
+
+
 class SendingVerbs:
     """Sending and the outbox (a part of the Engine; see the module's doc)."""
 
@@ -138,7 +146,9 @@ class SendingVerbs:
         original = self.message(row_id)
         protection = self.protection(sign, encrypt)
         if via != "im":
-            protection = await self.reply_protection(row_id, sign, encrypt)
+            protection = email_only(await self.reply_protection(row_id, sign, encrypt),
+                                    protection, via == "auto"
+                                    and original.transport is Transport.XMPP)
         if history and not protection.encrypt:
             self._no_decrypted_text_in_clear(original)
         if protection.encrypt:
@@ -295,7 +305,10 @@ class SendingVerbs:
             via = "email"
         protection = self.protection(sign, encrypt)
         if via != "im":
-            protection = self.send_protection(account, to, sign, encrypt)
+            planned_one = self.send_protection(account, to, sign, encrypt)
+            if planned_one.why == outgoing.AUTOCRYPT and via == "auto":
+                via = self.auto_via(account, to)
+            protection = email_only(planned_one, protection, via == "im")
         if protection.encrypt:
             via = self._encrypted_via(via)
         if via == "auto":
@@ -333,6 +346,64 @@ class SendingVerbs:
 
     async def im_instead(self, item: OutboxItem) -> list[tuple[ImPlan, list[str]]]:
         return await self.handoff.im_instead(item)
+
+    # -- Autocrypt (bridge.crypto.autocrypt): on or off for this store ---------------
+
+    def configure_autocrypt(self) -> None:
+        """Tell the mail layers whether Autocrypt is on for this store ([crypto]
+        autocrypt): they send our header and learn peers' by the store's folder."""
+        from .crypto import autocrypt
+
+        policy = self.config.crypto
+        folder = self.store.path.parent
+        own = frozenset(autocrypt.canonical(a) for cfg in self.accounts
+                        for a in (cfg.email, *cfg.aliases) if a)
+        autocrypt.configure(folder, autocrypt.Setup(
+            folder, policy.gnupg_home, policy.autocrypt_prefer_encrypt, own)
+            if policy.autocrypt else None)
+
+    async def autocrypt_status(self) -> dict[str, Any]:
+        """Autocrypt on or off, our keys and preference, each peer's state
+        (bridge.crypto.autocrypt_mail.status)."""
+        from .crypto.autocrypt_mail import status
+
+        accounts = [(a.name, (a.email or "").lower()) for a in self.accounts]
+        return await asyncio.to_thread(status, self.store.path.parent, accounts)
+
+    async def autocrypt_recommendation(self, account: str, to: Sequence[str]) -> str:
+        """Autocrypt's word for a new email from `account` to `to` (their JIDs
+        mapped to addresses): "encrypt", "available", "discourage", "disable";
+        "" when Autocrypt is off. The compose screen starts its toggle from it."""
+        if not self.config.crypto.autocrypt:
+            return ""
+        try:
+            addresses = planned.email_addresses(self.handoff.identity, to)
+        except (EngineError, ValueError):  # a half-typed address: no word yet
+            return ""
+        return await asyncio.to_thread(planned.autocrypt_word, self.config, self.store,
+                                       account, addresses)
+
+    async def autocrypt_setup(self, account: str | None = None) -> tuple[str, bool]:
+        """Our Autocrypt key for an account: its existing OpenPGP key when the
+        keyring has one, else a new one made now (Ed25519/Cv25519, through
+        GPGME). The fingerprint, and whether it was made now. Only ever on the
+        user's command."""
+        from .crypto import autocrypt_keys
+
+        names = [a.name for a in self.accounts]
+        if not names:
+            raise EngineError(refuse.no_accounts())
+        if account is not None and account not in names:
+            raise EngineError(refuse.unknown_account(account, names))
+        cfg = next((a for a in self.accounts if account in (None, a.name) and a.email), None)
+        if cfg is None or not cfg.email:
+            raise EngineError(refuse.no_email_address(account or names[0]))
+        home, address = self.config.crypto.gnupg_home, cfg.email
+        key = await _gpg_call(autocrypt_keys.own_key, home, address)
+        if key is not None:
+            return str(key.fpr).upper(), False
+        return await _gpg_call(autocrypt_keys.generate, home, address,
+                              cfg.display_name or ""), True
 
     # -- OpenPGP keys (bridge.crypto.keys): `keys` verbs and the keys screen ---------
 

@@ -32,6 +32,14 @@ class EngineError(Exception):
     """An action the engine cannot do as asked; the message says why."""
 
 
+class ServerUnreachable(EngineError):
+    """A server could not be reached, or broke off: try again later (exit 5)."""
+
+
+class LoginRejected(ServerUnreachable):
+    """A server refused our login: the secret or the config must change (exit 4)."""
+
+
 class ContactAway(Exception):
     """The contact is not available: the caller chooses send / defer / email."""
 

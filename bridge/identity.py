@@ -17,6 +17,7 @@ Addresses are normalised before any comparison: display names dropped
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -29,9 +30,34 @@ SOURCE_RULE = "rule"
 SOURCE_LEARNED = "learned"
 
 
+# A character RFC 5322's address parser gives a meaning to (a display name, a comment,
+# a route, a list, quoting) or drops (space). An address without any of them is its own
+# addr-spec: parseaddr would return it unchanged, with no display name, so it needs no
+# parse (a roster of 1,000 JIDs looked up one by one spent most of its time there).
+_NEEDS_PARSE = re.compile(r'[\s<>()\[\]",:;\\]')
+
+
+def _plain(address: str) -> bool:
+    """`address` is a bare addr-spec (`bob@example.test`), nothing to parse."""
+    return _NEEDS_PARSE.search(address) is None
+
+
+def _valid(address: str) -> bool:
+    """`config.is_valid_address`, without its Python loop over the characters (three
+    of them per roster row): a printable character that is a space is " " itself,
+    so "no space nor unprintable character" is `isprintable()` and no " ".
+    tests/test_identity_index.py holds the two equal over every code point."""
+    local, at, domain = address.partition("@")
+    return (bool(at and local and domain) and "@" not in domain
+            and address.isprintable() and " " not in address)
+
+
 def normalize_email(address: str) -> str:
     """`"Bob" <Bob@Example.test>` -> `bob@example.test`; "" if it is not an address."""
-    _name, addr = parseaddr(address or "")
+    address = address or ""
+    if _plain(address):
+        return address.lower() if _valid(address) else ""
+    _name, addr = parseaddr(address)
     addr = (addr or address or "").strip().strip("<>").strip()
     return addr.lower() if is_valid_address(addr) else ""
 
@@ -42,7 +68,7 @@ def normalize_jid(address: str) -> str:
     if addr.lower().startswith("xmpp:"):
         addr = addr[5:]
     addr = addr.partition("/")[0].lower()
-    return addr if is_valid_address(addr) else ""
+    return addr if _valid(addr) else ""
 
 
 @dataclass(frozen=True)
@@ -108,15 +134,33 @@ class Identity:
     # clients); a match is offered as a suggestion for an email with that name.
     roster_named: Callable[[str], list[str]] | None = None
 
+    # The config's contacts by address (email -> their JIDs, JID -> their emails), in
+    # file order, built once per Config (it is frozen): a lookup is one dict read, not a
+    # walk over every contact (the roster screen asks for each of its rows).
+    _index: tuple[Config, dict[str, tuple[Mapping, ...]], dict[str, tuple[Mapping, ...]]] \
+        | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _config_index(self) -> tuple[dict[str, tuple[Mapping, ...]],
+                                     dict[str, tuple[Mapping, ...]]]:
+        if self._index is None or self._index[0] is not self.config:
+            by_email: dict[str, list[Mapping]] = {}
+            by_jid: dict[str, list[Mapping]] = {}
+            for contact in self.config.contacts:
+                detail = f"contact {contact.name}"
+                jids = [Mapping(normalize_jid(j), SOURCE_CONFIG, detail) for j in contact.jids]
+                emails = [Mapping(e.lower(), SOURCE_CONFIG, detail) for e in contact.emails]
+                for email in dict.fromkeys(e.lower() for e in contact.emails):
+                    by_email.setdefault(email, []).extend(jids)
+                for jid in dict.fromkeys(normalize_jid(j) for j in contact.jids):
+                    by_jid.setdefault(jid, []).extend(emails)
+            self._index = (self.config, {k: tuple(v) for k, v in by_email.items()},
+                           {k: tuple(v) for k, v in by_jid.items()})
+        return self._index[1], self._index[2]
+
     # -- email -> JID -----------------------------------------------------------------
 
     def _candidates_for_email(self, email: str) -> list[Mapping]:
-        found: list[Mapping] = []
-        for contact in self.config.contacts:
-            if email in {e.lower() for e in contact.emails}:
-                for jid in contact.jids:
-                    found.append(Mapping(normalize_jid(jid), SOURCE_CONFIG,
-                                         f"contact {contact.name}"))
+        found = list(self._config_index()[0].get(email, ()))
         for rule in self.config.domain_rules:
             mapped = rule.map(email)
             if mapped:
@@ -126,11 +170,7 @@ class Identity:
         return found
 
     def _candidates_for_jid(self, jid: str) -> list[Mapping]:
-        found: list[Mapping] = []
-        for contact in self.config.contacts:
-            if jid in {normalize_jid(j) for j in contact.jids}:
-                for email in contact.emails:
-                    found.append(Mapping(email.lower(), SOURCE_CONFIG, f"contact {contact.name}"))
+        found = list(self._config_index()[1].get(jid, ()))
         for rule in self.config.domain_rules:
             # The reverse of a rule: its template with {local} matched against the JID.
             prefix, _, suffix = rule.jid_template.lower().partition("{local}")
@@ -183,7 +223,7 @@ class Identity:
         query = normalize_email(email)
         if not query:
             return Resolution(email, None, None)
-        if not name:
+        if not name and not _plain(email):
             name = parseaddr(email)[0]
         return self._resolve(query, self._candidates_for_email(query),
                              self._email_suggestions(query, name))

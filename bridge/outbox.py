@@ -82,7 +82,7 @@ from .model import (
     Party,
     Transport,
 )
-from .outbox_mirror import DeferredMirror, account_config, outbox_row
+from .outbox_mirror import DeferredMirror, account_config, outbox_row, with_quote
 from .ports import ChatPort, Ports
 from .store import Store, owner
 
@@ -726,18 +726,6 @@ class Outbox:
             return
         await self.mirror.reconcile(account)
         self.wake()
-
-
-def with_quote(plan: ImPlan) -> ImPlan:
-    """A chat reply (XEP-0461) as an email says it: the line it answers quoted
-    above its text ("bob wrote:" and "> " lines), as the chat showed it."""
-    reply = plan.reply or {}
-    if not reply.get("quote"):
-        return plan
-    who = reply.get("name") or reply.get("nick") or reply.get("to", "").partition("/")[0]
-    quoted = "\n".join("> " + line for line in reply["quote"].splitlines())
-    head = f"{who} wrote:\n" if who else ""
-    return dataclasses.replace(plan, text=f"{head}{quoted}\n\n{plan.text}")
 
 
 def _sealed(item: OutboxItem) -> bool:

@@ -13,6 +13,7 @@ rows' log through bridge.delivery.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -75,8 +76,9 @@ class DeferredMirror:
             to.append(Party(r.address or jid, contact.name if contact is not None else "",
                             "to"))
         first = " ".join(plan.text.split())[:60]
+        # A reply says what it answers, as it would by email (`with_quote`).
         body = (f"Deferred chat message to {', '.join(targets)}; tuiclient sends it when "
-                f"they are available.\n\n{plan.text}\n")
+                f"they are available.\n\n{with_quote(plan).text}\n")
         if plan.history:
             body += f"\n{plan.history}\n"
         files = [(str(f["name"]), str(f["type"]),
@@ -159,3 +161,15 @@ class DeferredMirror:
             message=None if exists else message)
         self.deliveries.created(outbox_id, f"recovered from the {self.folder} folder",
                                 log="recovered", log_detail=f"from the {self.folder} folder")
+
+
+def with_quote(plan: ImPlan) -> ImPlan:
+    """A chat reply (XEP-0461) as an email says it: the line it answers quoted
+    above its text ("bob wrote:" and "> " lines), as the chat showed it."""
+    reply = plan.reply or {}
+    if not reply.get("quote"):
+        return plan
+    who = reply.get("name") or reply.get("nick") or reply.get("to", "").partition("/")[0]
+    quoted = "\n".join("> " + line for line in reply["quote"].splitlines())
+    head = f"{who} wrote:\n" if who else ""
+    return dataclasses.replace(plan, text=f"{head}{quoted}\n\n{plan.text}")

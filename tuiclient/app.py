@@ -19,10 +19,11 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.timer import Timer
@@ -43,6 +44,7 @@ from bridge.paths import data_dir
 from bridge.safe import inert_text
 from tuiclient.command_line import commands
 from tuiclient.engine_events import EngineEvents, EventFeed
+from tuiclient.idle import AutoAway
 from tuiclient.keys import bind, clashes, keymap, shown
 from tuiclient.notify import Notifier
 from tuiclient.screens.main import MainScreen
@@ -90,6 +92,11 @@ class TuiClientApp(App):
         self.notifier = Notifier(self, config.notify, write=self._write_terminal,
                                  muted_file=data_dir() / "muted.json")
         self._title_timer: Timer | None = None
+        self.auto_away = AutoAway(self.engine, config.chat, self._auto_away_send)
+        self._idle_timer: Timer | None = None
+        # Called once the first frame is on the terminal (`python -m tuiclient`
+        # holds the garbage collector off until then).
+        self.when_drawn: list[Callable[[], None]] = []
         self.engine.events.subscribe(self.feed)
         if config.keys:
             self.set_keymap(keymap(config.keys))
@@ -101,6 +108,7 @@ class TuiClientApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
+        self.call_after_refresh(self._drawn)
         self.call_after_refresh(self.show_bound_keys)
         self.tell_clashes()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -108,12 +116,18 @@ class TuiClientApp(App):
             asyncio.get_running_loop().add_signal_handler(
                 signal.SIGHUP, lambda: self.call_later(self.reload_config))
         self.count_unread_soon()
+        self._auto_away_timer()
         if self.start_engine:
             # After the first frame: the engine's start imports the protocol stacks
             # (imapclient, slixmpp) on this loop, which would hold that frame back.
             self.call_after_refresh(self._start_worker)
         elif self.probe_on_start:
             self.probe()
+
+    def _drawn(self) -> None:
+        for call in self.when_drawn:
+            call()
+        self.when_drawn.clear()
 
     def _start_worker(self) -> None:
         self.run_worker(self._start(), name="engine", group="engine")
@@ -127,6 +141,24 @@ class TuiClientApp(App):
             # After the start, so that the XMPP probe checks our own stream rather
             # than finding it half connected.
             self.probe()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown,
+                              events.MouseScrollUp)):
+            self.auto_away.touched()  # not idle: back from auto-away
+        await super().on_event(event)
+
+    def _auto_away_send(self, job: Awaitable[object]) -> None:
+        self.run_worker(job, name="auto-away", group="auto-away")
+
+    def _auto_away_timer(self) -> None:
+        """The idle check, as often as [chat] auto_away/auto_xa need (none: off)."""
+        if self._idle_timer is not None:
+            self._idle_timer.stop()
+            self._idle_timer = None
+        if self.config.chat.auto_away or self.config.chat.auto_xa:
+            self._idle_timer = self.set_interval(self.auto_away.interval,
+                                                 self.auto_away.check, name="auto-away")
 
     def on_app_blur(self) -> None:
         """The terminal lost focus: the chat servers may hold back what is not
@@ -168,6 +200,8 @@ class TuiClientApp(App):
         self.config = config
         self.set_keymap(keymap(config.keys))
         self.notifier.policy = config.notify
+        self.auto_away.policy = config.chat
+        self._auto_away_timer()
         self.show_bound_keys()
         self.tell_clashes()
         self.notify("Keys and notifications apply now" + (

@@ -10,6 +10,7 @@ a line that starts with one `/`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -21,6 +22,9 @@ class Command:
     least: int = 0  # words the command needs at least
     most: int | None = 0  # at most (None: the rest of the line is the last one)
     lead: int = 0  # with most=None: single words before the rest of the line
+    # What each word is, for Tab (`complete_line`): "room", "nick", "jid", or a
+    # fixed choice ("show", "bookmark", "avatar"); words past the tuple complete nothing.
+    kinds: tuple[str, ...] = ()
 
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
@@ -29,38 +33,54 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             1, None),
     Command("retract", "", "take back your selected (or last) line"),
     Command("react", "emoji", "react to the selected line (again: take it back)", 1, 1),
-    Command("join", "room@service [nick]", "join a group chat", 1, 2),
-    Command("leave", "[room]", "leave this group chat", 0, 1),
+    Command("join", "room@service [nick] [password]", "join a group chat", 1, 3,
+            kinds=("room",)),
+    Command("leave", "[room]", "leave this group chat", 0, 1, kinds=("joined",)),
     Command("invite", "jid [reason]", "invite someone to this group chat", 1, None,
-            1),
+            1, kinds=("jid",)),
     Command("bookmark", "[list|add|remove] [room]",
-            "keep a group chat, joined at every login (none: this one)", 0, 2),
-    Command("msg", "nick text", "a private line to someone in this group chat", 2, None, 1),
+            "keep a group chat, joined at every login (none: this one)", 0, 2,
+            kinds=("bookmark", "room")),
+    Command("msg", "nick text", "a private line to someone in this group chat", 2, None, 1,
+            kinds=("nick",)),
     Command("quote", "text", "reply to the selected line, quoting it", 1, None),
     Command("topic", "[subject]", "show or set this group chat's subject", 0, None),
     Command("occupants", "", "who is in this group chat"),
     Command("nick", "name", "your nick in this group chat", 1, 1),
     Command("kick", "nick [reason]", "take someone out of this group chat (moderators)",
-            1, None, 1),
+            1, None, 1, kinds=("nick",)),
     Command("ban", "jid|nick [reason]", "ban someone from this group chat (moderators)",
-            1, None, 1),
-    Command("status", "online|away|dnd|xa|chat [message]", "your presence", 1, None,
-            1),
-    Command("roster", "", "your contacts: approve, deny, remove, write"),
+            1, None, 1, kinds=("nick",)),
+    Command("status", "online|away|dnd|xa|chat|invisible [message]",
+            "your presence (invisible only where the server offers it)", 1, None, 1,
+            kinds=("show",)),
+    Command("roster", "", "your contacts: approve, deny, remove, block, write"),
     Command("keys", "", "OpenPGP keys: yours and your contacts', verify one"),
     Command("omemo", "on|off", "encrypt this chat with OMEMO (on), or not (off)", 1, 1),
     Command("add", "jid [name]", "add a contact and ask for their presence",
-            1, None, 1),
-    Command("remove", "jid", "remove a contact", 1, 1),
+            1, None, 1, kinds=("jid",)),
+    Command("remove", "jid", "remove a contact", 1, 1, kinds=("jid",)),
+    Command("name", "jid name", "what to call a contact", 2, None, 1, kinds=("jid",)),
+    Command("group", "jid [group,group…]", "a contact's groups (none: no group)",
+            1, None, 1, kinds=("jid",)),
+    Command("unsubscribe", "jid", "stop asking for (or seeing) a contact's presence",
+            1, 1, kinds=("jid",)),
+    Command("block", "[jid]", "block someone: no lines or presence either way "
+            "(none: this chat's contact)", 0, 1, kinds=("jid",)),
+    Command("unblock", "jid", "stop blocking someone", 1, 1, kinds=("blocked",)),
+    Command("blocked", "", "whom you block"),
     Command("avatar", "set PATH | open JID",
-            "publish your avatar, or open a contact's in the image viewer", 2, None, 1),
+            "publish your avatar, or open a contact's in the image viewer", 2, None, 1,
+            kinds=("avatar",)),
     Command("help", "", "the keys and these commands"),
 )}
 
 BOOKMARK_VERBS = ("list", "add", "remove")
 AVATAR_VERBS = ("set", "open")
 SHOWS = {"online": "", "available": "", "chat": "chat", "away": "away", "dnd": "dnd",
-         "xa": "xa"}
+         "xa": "xa", "invisible": "invisible"}
+# The words a fixed-choice argument completes to.
+CHOICES = {"show": tuple(SHOWS), "bookmark": BOOKMARK_VERBS, "avatar": AVATAR_VERBS}
 
 
 @dataclass(frozen=True)
@@ -130,6 +150,35 @@ def complete(text: str) -> list[str]:
         return []
     prefix = text[1:].lower()
     return [name for name in COMMANDS if name.startswith(prefix)]
+
+
+def complete_line(text: str, words: Mapping[str, Sequence[str]] | None = None
+                  ) -> list[str]:
+    """What Tab can make of a typed line, each a whole line: the command's name
+    (`/inv` → `/invite `), or its word being typed from `words` (kind → the
+    candidates: "room" bookmarked and joined rooms, "joined", "nick" the open
+    room's occupants, "jid" the roster, "blocked"), case-insensitively, in order."""
+    if not text.startswith("/"):
+        return []
+    if " " not in text:
+        return [f"/{name} " for name in complete(text)]
+    head, _, rest = text[1:].partition(" ")
+    command = COMMANDS.get(head.lower())
+    if command is None:
+        return []
+    done = rest.split(" ")
+    typing, before = done[-1], done[:-1]
+    at = len([w for w in before if w])
+    if at >= len(command.kinds):
+        return []
+    kind = command.kinds[at]
+    pool = CHOICES.get(kind) or (words or {}).get(kind, ())
+    start = f"/{head} " + "".join(f"{w} " for w in before if w)
+    seen: list[str] = []
+    for word in pool:
+        if word.lower().startswith(typing.lower()) and word not in seen:
+            seen.append(word)
+    return [f"{start}{w} " for w in seen]
 
 
 def help_lines() -> list[tuple[str, str]]:

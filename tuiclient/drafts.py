@@ -53,6 +53,11 @@ class NewMessage:
     subject: str
     text: str
     files: list[Path] = field(default_factory=list)  # from disk, by path
+    # An email's Cc and Bcc as typed, and its From (one of the account's addresses;
+    # None: the account's own).
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    sender: str | None = None
     resumed: int | None = None  # the draft (its row) this was written from
     # A reply's draft resumed without the email it answers (not in this store):
     # its threading goes on with it.
@@ -94,19 +99,25 @@ class Unsent:
     subject: str
     text: str
     date: float
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    sender: str | None = None
 
 
 def unsent_dir() -> Path:
     return ensure_private_dir(data_dir() / "unsent")
 
 
-def keep_unsent(account: str, to: list[str], subject: str, text: str) -> Path:
+def keep_unsent(account: str, to: list[str], subject: str, text: str, *,
+                cc: list[str] | None = None, bcc: list[str] | None = None,
+                sender: str | None = None) -> Path:
     """Write a message that was being written when the app closed (0600)."""
     folder = unsent_dir()
     path = folder / f"{time.time_ns()}.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump({"account": account, "to": to, "subject": subject, "text": text,
+                   "cc": cc or [], "bcc": bcc or [], "sender": sender,
                    "date": time.time()}, f)
     return path
 
@@ -121,7 +132,10 @@ def unsent() -> list[Unsent]:
             found.append(Unsent(path, str(data.get("account", "")),
                                 [str(a) for a in data.get("to", [])],
                                 str(data.get("subject", "")), str(data.get("text", "")),
-                                float(data.get("date", 0))))
+                                float(data.get("date", 0)),
+                                [str(a) for a in data.get("cc", [])],
+                                [str(a) for a in data.get("bcc", [])],
+                                str(data["sender"]) if data.get("sender") else None))
         except (OSError, ValueError, TypeError, AttributeError):
             continue
     return found

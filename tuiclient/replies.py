@@ -89,7 +89,8 @@ async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
             return await engine.send_message(new.account, new.to, new.text, via=new.via,
                                              subject=new.subject, when_away=when_away,
                                              attachments=new.files, sign=new.sign,
-                                             encrypt=new.encrypt)
+                                             encrypt=new.encrypt, cc=new.cc, bcc=new.bcc,
+                                             sender=new.sender)
         except ContactAway as exc:
             choice = await app.push_screen_wait(DeferScreen(exc.presences))
             if choice is None:
@@ -97,7 +98,8 @@ async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
                 return None
             when_away = choice
         except EncryptionRefused as exc:
-            kept(app, exc, new.account, new.to, new.subject, new.text)
+            kept(app, exc, new.account, new.to, new.subject, new.text, cc=new.cc,
+                 bcc=new.bcc, sender=new.sender)
             return None
         except (EngineError, OSError, UnmappedParty) as exc:
             app.notify(str(exc), title="Message not sent", severity="error", timeout=10,
@@ -107,11 +109,13 @@ async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
 
 
 def kept(app: App, exc: EncryptionRefused, account: str, to: list[str], subject: str,
-         text: str) -> None:
+         text: str, *, cc: list[str] | None = None, bcc: list[str] | None = None,
+         sender: str | None = None) -> None:
     """An encryption refusal: nothing was sent; the text is kept on this machine
-    (0600, never on the server in clear), and P offers it again."""
+    (0600, never on the server in clear), with its Cc, Bcc and From, and P offers
+    it again."""
     try:
-        keep_unsent(account, to, subject, text)
+        keep_unsent(account, to, subject, text, cc=cc, bcc=bcc, sender=sender)
         where = "Your text is kept: P offers it again."
     except OSError as failed:
         where = f"Your text could not be kept ({failed}): copy it before leaving."

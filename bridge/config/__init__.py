@@ -41,6 +41,10 @@ names another one. Its layout::
     [chat]                            # all optional
     chat_states = true                # tell others when you type (XEP-0085); false:
                                       # never, not even <active/> on a line
+    auto_away = "10m"                 # away after 10 minutes without input in the
+                                      # app (default: never); back on the next key
+    auto_xa = "1h"                    # extended away after an hour (default: never)
+    auto_away_message = "idle"        # the status message while away by itself
 
     [keys]                            # optional: action = "key" or ["key", "key"]
     reply_im = "m"                    # two actions bound to one key are reported

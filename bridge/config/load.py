@@ -59,8 +59,9 @@ PASSWORD_KEYS = frozenset({"password", "pass", "passwd", "passphrase", "pwd", "s
 
 _TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff",
              "health", "notify", "crypto", "chat")
-_CHAT_KEYS = ("chat_states",)
-_CRYPTO_KEYS = ("gnupg_home", "index_decrypted", "sign", "encrypt", "omemo")
+_CHAT_KEYS = ("chat_states", "auto_away", "auto_xa", "auto_away_message")
+_CRYPTO_KEYS = ("gnupg_home", "index_decrypted", "sign", "encrypt", "autocrypt",
+                "autocrypt_prefer_encrypt", "omemo")
 _NOTIFY_KEYS = ("notify_command", "bell", "desktop")
 _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
                   "folder", "email_by_im_after")
@@ -271,6 +272,9 @@ class ConfigReader(TokenSettings):
                             index_decrypted=self.boolean(table, "crypto", "index_decrypted"),
                             sign=self.boolean(table, "crypto", "sign"),
                             encrypt=self.boolean(table, "crypto", "encrypt"),
+                            autocrypt=self.boolean(table, "crypto", "autocrypt"),
+                            autocrypt_prefer_encrypt=self.boolean(
+                                table, "crypto", "autocrypt_prefer_encrypt"),
                             omemo=self.boolean(table, "crypto", "omemo", True))
 
     def chat(self, raw: dict[str, Any]) -> ChatPolicy:
@@ -278,7 +282,14 @@ class ConfigReader(TokenSettings):
         if table is None:
             return ChatPolicy()
         self.check_keys(table, "chat", _CHAT_KEYS)
-        return ChatPolicy(chat_states=self.boolean(table, "chat", "chat_states", True))
+        away = self.duration(table, "chat", "auto_away", 0.0) or None
+        xa = self.duration(table, "chat", "auto_xa", 0.0) or None
+        if xa is not None and away is not None and xa <= away:
+            raise self.error("chat.auto_xa", "must be longer than chat.auto_away")
+        return ChatPolicy(chat_states=self.boolean(table, "chat", "chat_states", True),
+                          auto_away=away, auto_xa=xa,
+                          auto_away_message=self.string(table, "chat", "auto_away_message")
+                          or "idle")
 
     def handoff(self, raw: dict[str, Any]) -> HandoffPolicy:
         table = self.table(raw, "", "handoff")

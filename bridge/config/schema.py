@@ -195,6 +195,11 @@ class CryptoPolicy:
     # What every email does unless the send says otherwise (--sign, --no-encrypt...).
     sign: bool = False
     encrypt: bool = False
+    # Autocrypt Level 1 (bridge.crypto.autocrypt): send our key in an Autocrypt
+    # header, keep what peers send, encrypt by default when both sides prefer it.
+    autocrypt: bool = False
+    # Our Autocrypt `prefer-encrypt=mutual` (false: "nopreference", the spec's default).
+    autocrypt_prefer_encrypt: bool = False
     # OMEMO for 1:1 chat (bridge/xmpp/omemo.py): this client's keys made and its
     # device published at login, OMEMO lines read; off, none of it (an OMEMO
     # line is then labelled unreadable, and an encrypted chat send refused).
@@ -209,6 +214,11 @@ class ChatPolicy:
     # the user turn them off (XEP-0085 section 7); off, none is sent, not even the
     # <active/> on a line, so peers that keep to section 5.1 stop expecting them.
     chat_states: bool = True
+    # Away after this long without a key or a click in the app (seconds; None:
+    # never), extended away (xa) after auto_xa; back as before on the next input.
+    auto_away: float | None = None
+    auto_xa: float | None = None
+    auto_away_message: str = "idle"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ bridge/xmpp/omemo.py, over slixmpp-omemo).
     outgoing.py  what a send asked for (sign, encrypt; its chat leg OMEMO) and the
                  refusal when it cannot
     preferences.py  per contact: OpenPGP's default, and the OMEMO switch (/omemo)
+    autocrypt.py Autocrypt Level 1: the header, peers' state, the recommendation;
+                 autocrypt_keys.py (GPGME), autocrypt_mail.py (send and read hooks),
+                 autocrypt_verify.py (peers' signatures)
 
 Nothing here imports GPGME at import time: only a message that needs it loads it.
 """

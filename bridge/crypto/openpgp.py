@@ -22,7 +22,7 @@ so that the front ends' start-up does not load it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,7 +213,8 @@ class OpenPGP:
             return signature, "pgp-" + algo.lower()
 
     def encrypt(self, data: bytes, recipients: Sequence[str], signer: str | None,
-                to_self: str | None = None) -> bytes:
+                to_self: str | None = None,
+                key_files: Mapping[str, bytes] | None = None) -> bytes:
         """`data` encrypted (and signed by `signer`, when given) to every recipient,
         armored. `to_self`: also to this address's key when it has one, so that
         the sender can read the copy in Sent.
@@ -223,6 +224,8 @@ class OpenPGP:
         way, and the reader of a signed reply sees whether the key is certified.
         """
         gpg = _gpg()
+        if key_files:
+            return self._encrypt_to_files(data, recipients, signer, to_self, key_files)
         keys = self.encryption_keys(recipients)
         if to_self and to_self.lower() not in {r.lower() for r in recipients}:
             own = self._usable(to_self, secret=False, capability="can_encrypt")
@@ -236,6 +239,57 @@ class OpenPGP:
             except gpg.errors.GPGMEError as exc:
                 raise OpenPGPError(f"encryption failed: {_words(exc)}") from exc
             return bytes(ciphertext)
+
+
+    def _encrypt_to_files(self, data: bytes, recipients: Sequence[str], signer: str | None,
+                          to_self: str | None, key_files: Mapping[str, bytes]) -> bytes:
+        """`encrypt`, where the recipients the keyring has no key for use the keys
+        given as data (Autocrypt peers' keys, bridge.crypto.autocrypt_keys): gpg
+        reads them as recipient files (--recipient-file, through GPGME's
+        recipient string, which takes fingerprints and "--file" paths), so they
+        are never imported; the same operation signs with our own key."""
+        import tempfile
+
+        gpg = _gpg()
+        wanted = list(dict.fromkeys(a.strip().lower() for a in recipients if a.strip()))
+        fingerprints, files, missing = [], {}, []
+        for address in wanted:
+            key = self._usable(address, secret=False, capability="can_encrypt")
+            if key is not None:
+                fingerprints.append(key.fpr)
+            elif address in key_files:
+                files[address] = key_files[address]
+            else:
+                missing.append(address)
+        if missing:
+            raise MissingKeys(missing)
+        if to_self and to_self.lower() not in wanted:
+            own = self._usable(to_self, secret=False, capability="can_encrypt")
+            if own is not None:
+                fingerprints.append(own.fpr)
+        signers = [self.signing_key(signer)] if signer else []
+        flags = gpg.constants.ENCRYPT_ALWAYS_TRUST
+        with tempfile.TemporaryDirectory(prefix="recipients-") as folder:
+            paths = []
+            for i, blob in enumerate(files.values()):
+                path = Path(folder) / f"{i}.pgp"
+                path.write_bytes(blob)
+                paths.append(str(path))
+            # Fingerprints first: "--file" holds for every line after it.
+            recpstring = "".join(f"{f}\n" for f in fingerprints)
+            if paths:
+                recpstring += "--file\n" + "".join(f"{p}\n" for p in paths)
+            with self._context(signers=signers) as ctx:
+                plain, cipher = gpg.Data(data), gpg.Data()
+                try:
+                    if signers:
+                        ctx.op_encrypt_sign_ext([], recpstring, flags, plain, cipher)
+                    else:
+                        ctx.op_encrypt_ext([], recpstring, flags, plain, cipher)
+                except gpg.errors.GPGMEError as exc:
+                    raise OpenPGPError(f"encryption failed: {_words(exc)}") from exc
+                cipher.seek(0, 0)
+                return bytes(cipher.read())
 
 
 def _words(exc: Exception) -> str:

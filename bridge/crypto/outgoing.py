@@ -25,8 +25,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import EncryptionRefused
+
+if TYPE_CHECKING:
+    from .autocrypt_mail import Keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,22 +125,31 @@ def with_chat(protection: Protection, chat_preference: str = "") -> Protection:
     return dataclasses.replace(protection, omemo=omemo)
 
 
+AUTOCRYPT = ("you and every recipient prefer encryption and have each other's keys "
+             "(Autocrypt prefer-encrypt=mutual)")
+
+
 def required(asked: Protection | None, default: Protection, *,
              conversation_encrypted: bool, preference: str = "",
-             omemo_conversation: bool = False, chat_preference: str = "") -> Protection:
+             omemo_conversation: bool = False, chat_preference: str = "",
+             autocrypt: str = "") -> Protection:
     """What a send must be, decided once when it is planned. In order: the user's
     explicit choice (--encrypt, --no-encrypt, the compose toggle); an encrypted
     conversation (its last email was, or its last chat line was OMEMO) is
     answered encrypted; OMEMO turned on for the contact (/omemo on); the
-    contact's preference (`keys prefer`: encrypt, sign or clear); the [crypto]
-    defaults. `asked`: what the send verb set (None: a verb that sets nothing).
-    Its chat leg: `with_chat`."""
+    contact's preference (`keys prefer`: encrypt, sign or clear); Autocrypt's
+    recommendation (`autocrypt`: "encrypt" encrypts by default; "available"
+    and weaker only offer it, bridge.crypto.autocrypt); the [crypto] defaults.
+    `asked`: what the send verb set (None: a verb that sets nothing). Its chat
+    leg: `with_chat` (Autocrypt, like the OpenPGP preference, is mail's alone)."""
     return with_chat(_required(asked, default, conversation_encrypted, preference,
-                               omemo_conversation, chat_preference), chat_preference)
+                               omemo_conversation, chat_preference, autocrypt),
+                     chat_preference)
 
 
 def _required(asked: Protection | None, default: Protection, conversation_encrypted: bool,
-              preference: str, omemo_conversation: bool, chat_preference: str) -> Protection:
+              preference: str, omemo_conversation: bool, chat_preference: str,
+              autocrypt: str) -> Protection:
     base = asked if asked is not None else default
     if base.explicit:
         return dataclasses.replace(base, why=ASKED if base.encrypt else "you chose clear")
@@ -153,6 +166,9 @@ def _required(asked: Protection | None, default: Protection, conversation_encryp
     if preference == "clear":
         return dataclasses.replace(base, sign=False, encrypt=False,
                                    why="you prefer clear for this contact")
+    if autocrypt == "encrypt" and not base.encrypt:
+        # Autocrypt's encrypted mail is signed too (its "Message Encryption").
+        return dataclasses.replace(base, encrypt=True, sign=True, why=AUTOCRYPT)
     return dataclasses.replace(base, why=BY_CONFIG if base.encrypt else "")
 
 
@@ -161,23 +177,46 @@ def recipients_of(mail: EmailMessage) -> list[str]:
     return [addr for _name, addr in getaddresses([str(f) for f in fields]) if addr]
 
 
-def seal(mail: EmailMessage, account_address: str) -> EmailMessage:
+def autocrypt_on(folder: Path) -> bool:
+    """Whether emails sent from the store in `folder` carry an Autocrypt header."""
+    from .autocrypt import setup_for
+
+    return setup_for(folder) is not None
+
+
+def prepare(mail: EmailMessage, account_address: str, folder: Path) -> EmailMessage:
+    """`mail` ready to be queued: with our Autocrypt header when Autocrypt is on
+    for the store in `folder`, then sealed as the current request wants
+    (`seal`). Runs in a thread (GPGME)."""
+    from . import autocrypt_mail
+
+    mail, autocrypt_keys = autocrypt_mail.outgoing(mail, folder, account_address)
+    if current() is None:
+        return mail
+    return seal(mail, account_address, autocrypt_keys)
+
+
+def seal(mail: EmailMessage, account_address: str,
+         autocrypt: Keys | None = None) -> EmailMessage:
     """`mail` as the current request wants it (unchanged when nothing was asked),
     signed as its From address (else `account_address`). EncryptionRefused when
     someone has no key, or no secret key signs for the sender; the OpenPGP port's
-    other failures too, in words."""
+    other failures too, in words. `autocrypt`: the Autocrypt peers' keys and
+    gossip for this mail (bridge.crypto.autocrypt_mail.Keys), if it is on."""
     protection = current()
     if protection is None or not protection.wanted:
         return mail
     from_ = getaddresses([str(v) for v in mail.get_all("From", [])])
     sender = next((addr for _name, addr in from_ if addr), account_address)
+    from .autocrypt_mail import Keys
     from .openpgp import MissingKeys, OpenPGP, OpenPGPError
     from .pgpmime import protect
 
     port = OpenPGP(protection.home)
     recipients = recipients_of(mail)
+    keys = autocrypt if autocrypt is not None else Keys()
     if protection.encrypt:
-        missing = port.missing_keys(recipients)
+        missing = [a for a in port.missing_keys(recipients) if a not in keys.peers]
         if missing:
             raise EncryptionRefused(
                 "not sent: cannot encrypt to " + ", ".join(missing)
@@ -190,7 +229,9 @@ def seal(mail: EmailMessage, account_address: str) -> EmailMessage:
             mail.replace_header("Subject", real)
     try:
         return protect(mail, port, sender=sender, recipients=recipients,
-                       sign=protection.sign, encrypt=protection.encrypt)
+                       sign=protection.sign, encrypt=protection.encrypt,
+                       key_files=keys.peers or None,
+                       gossip=keys.gossip(port, recipients) if protection.encrypt else ())
     except MissingKeys as exc:
         raise EncryptionRefused(f"not sent: {exc}", exc.missing) from exc
     except OpenPGPError as exc:

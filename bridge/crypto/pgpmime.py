@@ -19,15 +19,17 @@ and kept as those bytes (`Sealed`), never generated again.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import email
 import quopri
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.message import Message as EmailMessage_
 from email.policy import SMTP, Policy, compat32
+from email.utils import getaddresses
 
 from bridge.safe import inert_text
 
@@ -57,6 +59,10 @@ class Opened:
     attachments: list[ParsedAttachment] = field(default_factory=list)
     # The Subject from inside the protection (None: the outer one stands).
     subject: str | None = None
+    # Autocrypt-Gossip header values found inside the encryption, and the
+    # addresses they may be about (To, Cc, Reply-To: bridge.crypto.autocrypt).
+    gossip: tuple[str, ...] = ()
+    gossip_for: tuple[str, ...] = ()
 
 
 def shape_of_raw(raw: bytes) -> Shape:
@@ -101,14 +107,26 @@ def _open_encrypted(msg: EmailMessage_, port: OpenPGP) -> Opened:
     if _shape(inner_msg) is Shape.SIGNED:
         # Signed, then encrypted as two steps (RFC 3156 section 6.1).
         opened = _open_signed(inner, inner_msg, port)
-        return Opened(opened.text, CryptoStatus(
+        return _with_gossip(Opened(opened.text, CryptoStatus(
             encrypted=True, decrypted=True, signatures=signatures + opened.status.signatures,
             scheme="pgp/mime", protected_subject=opened.subject is not None),
-            opened.attachments, opened.subject)
+            opened.attachments, opened.subject), msg, inner_msg)
     text, files, subject = _content(inner, inner_msg)
-    return Opened(text, CryptoStatus(encrypted=True, decrypted=True, signatures=signatures,
-                                     scheme="pgp/mime", protected_subject=subject is not None),
-                  files, subject)
+    return _with_gossip(Opened(text, CryptoStatus(
+        encrypted=True, decrypted=True, signatures=signatures, scheme="pgp/mime",
+        protected_subject=subject is not None), files, subject), msg, inner_msg)
+
+
+def _with_gossip(opened: Opened, outer: EmailMessage_, inner: EmailMessage_) -> Opened:
+    """`opened` with the Autocrypt-Gossip headers of the decrypted payload's root
+    part (where the spec puts them) and the recipients they may name."""
+    gossip = tuple(str(v) for v in inner.get_all("Autocrypt-Gossip", []))
+    if not gossip:
+        return opened
+    fields = [str(v) for m in (outer, inner) for h in ("To", "Cc", "Reply-To")
+              for v in m.get_all(h, [])]
+    allowed = tuple(a for _n, a in getaddresses(fields) if a)
+    return dataclasses.replace(opened, gossip=gossip, gossip_for=allowed)
 
 
 def _open_signed(raw: bytes, msg: EmailMessage_, port: OpenPGP) -> Opened:
@@ -213,20 +231,27 @@ def _crlf(data: bytes) -> bytes:
 
 
 def protect(mail: EmailMessage, port: OpenPGP, *, sender: str, recipients: Sequence[str],
-            sign: bool, encrypt: bool) -> EmailMessage:
+            sign: bool, encrypt: bool, key_files: Mapping[str, bytes] | None = None,
+            gossip: Sequence[str] = ()) -> EmailMessage:
     """`mail` signed and/or encrypted as PGP/MIME, with protected headers.
 
     Encryption is to every recipient and to the sender's own key (so the copy in
     Sent stays readable); openpgp.MissingKeys names whoever has no key, before
     anything is built. Signing uses the sender address's secret key, through
     gpg-agent (its pinentry asks for a passphrase if it needs one).
+    `key_files`: keys (as data) for recipients the keyring has none for
+    (Autocrypt's); `gossip`: Autocrypt-Gossip header values, put inside the
+    encryption only (bridge.crypto.autocrypt).
     """
     if not (sign or encrypt):
         return mail
     inner = _inner(mail)
     if encrypt:
+        for value in gossip:
+            inner["Autocrypt-Gossip"] = value
         payload = port.encrypt(_crlf(inner.as_bytes(policy=SMTP)), recipients,
-                               sender if sign else None, to_self=sender)
+                               sender if sign else None, to_self=sender,
+                               key_files=key_files)
         boundary = _boundary()
         body = (
             f"This is an OpenPGP/MIME encrypted message (RFC 3156).\r\n"

@@ -10,7 +10,7 @@ verdict is today's (a key imported since turns "unknown key" into "good").
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from ..model import DRAFT, Attachment, Message, Transport
 from .openpgp import OpenPGP
@@ -46,11 +46,16 @@ def conversation_encrypted(thread: Iterable[Message]) -> bool:
     return bool(emails) and is_encrypted(max(emails, key=lambda m: (m.date, m.id or 0)))
 
 
+GossipSeen = Callable[[Message, Sequence[str], Sequence[str]], None]
+
+
 def open_stored(m: Message, port: OpenPGP,
-                put_blob: Callable[[bytes], str] | None = None) -> Message:
+                put_blob: Callable[[bytes], str] | None = None,
+                on_gossip: GossipSeen | None = None) -> Message:
     """`m` with its decrypted or verified text, its inner files (their bytes kept
     with `put_blob`), its protected Subject and its `crypto` status; `m` itself
-    when it is no OpenPGP email."""
+    when it is no OpenPGP email. `on_gossip(m, values, recipients)`: the
+    Autocrypt-Gossip found inside a decrypted email (bridge.crypto.autocrypt_mail)."""
     from .pgpmime import open_message
 
     if not is_openpgp(m) or m.raw is None:
@@ -58,6 +63,8 @@ def open_stored(m: Message, port: OpenPGP,
     opened = open_message(m.raw, port)
     if opened is None:
         return m
+    if opened.gossip and on_gossip is not None:
+        on_gossip(m, opened.gossip, opened.gossip_for)
     files = [Attachment(filename=a.filename, content_type=a.content_type, size=a.size,
                         sha256=put_blob(a.data) if put_blob is not None else None,
                         part_id=a.part_id)

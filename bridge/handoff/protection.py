@@ -97,7 +97,8 @@ def requirement(config: Config, store: Store, identity: Identity, account: str,
     the emails it may become); an email of its own does not follow the OMEMO
     switch (/omemo on|off), only the conversation."""
     asked = outgoing.current() if asked is None else asked
-    preference = Preferences(store.path.parent).strongest(email_addresses(identity, people))
+    addresses = email_addresses(identity, people)
+    preference = Preferences(store.path.parent).strongest(addresses)
     chat_preference = preferences.chat(store.path.parent).strongest(
         chat_addresses(identity, people)) if chat else ""
     return outgoing.required(asked, default(config),
@@ -105,7 +106,21 @@ def requirement(config: Config, store: Store, identity: Identity, account: str,
                                                                      thread_id),
                              preference=preference,
                              omemo_conversation=omemo_conversation(store, account, thread_id),
-                             chat_preference=chat_preference)
+                             chat_preference=chat_preference,
+                             autocrypt=autocrypt_word(config, store, account, addresses))
+
+
+def autocrypt_word(config: Config, store: Store, account: str,
+                   addresses: Sequence[str]) -> str:
+    """Autocrypt's recommendation for an email from `account` to `addresses`
+    ("" when Autocrypt is off): bridge.crypto.autocrypt_mail.advice."""
+    if not config.crypto.autocrypt or not addresses:
+        return ""
+    from ..crypto.autocrypt_mail import advice
+
+    sender = next((a.email for a in config.accounts if a.name == account and a.email), "")
+    found = advice(store.path.parent, sender, addresses) if sender else None
+    return found.recommendation.value if found is not None else ""
 
 
 def chat_leg(plan: ImPlan, payload: dict[str, Any]) -> ImPlan:

@@ -1,6 +1,6 @@
 """The chat commands: `correct`, `react`, `retract`, `quote`, `msg`, `join`, `leave`, `invite`,
-`bookmarks`, `bookmark`, `roster`, `presence` and `avatar` (issue 20), each an
-Engine method, each with `--json`.
+`bookmarks`, `bookmark`, `roster`, `presence`, `avatar`, `block` and `unblock` (issue 20),
+each an Engine method, each with `--json` (before or after a sub-command's name).
 
 Their own module so that bridge.headless.cli only adds them (`add_chat_commands`,
 `CHAT_HANDLERS`): the command line and its exit codes stay as cli.py's docstring
@@ -11,14 +11,14 @@ not ours) is exit 1 with the reason; bad arguments exit 2.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import WHEN_AWAY, EngineError
 from ..model import DeliveryState, Message
 from . import output as out
+from .common_args import common_options
 from .outcome import (
     EXIT_FAILED,
     EXIT_NOT_DELIVERED,
@@ -27,6 +27,9 @@ from .outcome import (
     CommandError,
     Outcome,
 )
+
+if TYPE_CHECKING:  # asyncio where a verb waits: `--help` builds the parser without it
+    import asyncio
 
 
 class Headless(Protocol):
@@ -44,26 +47,30 @@ class Headless(Protocol):
     def need_xmpp(self, account: str) -> None: ...
 
 CHAT_COMMANDS = ("correct", "react", "retract", "quote", "msg", "join", "leave", "invite",
-                 "bookmarks", "bookmark", "roster", "presence", "avatar")
-SHOWS = ("available", "chat", "away", "xa", "dnd")
+                 "bookmarks", "bookmark", "roster", "presence", "avatar", "block", "unblock")
+SHOWS = ("available", "chat", "away", "xa", "dnd", "invisible")
 
 
 def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
                       ) -> None:
-    p = sub.add_parser("correct", parents=[common],
+    verb_common = common
+    # Under a verb (`invite send`, `roster add`...): options that default to unset,
+    # so `invite --json send` keeps its --json (common_args says why).
+    common = common_options(nested=True)
+    p = sub.add_parser("correct", parents=[verb_common],
                        help="correct your last line of a chat (XEP-0308)")
     p.add_argument("id", help="the line (#row id, as `show` prints it)")
     p.add_argument("text", help="the corrected text")
-    p = sub.add_parser("react", parents=[common], help="react to a chat line (XEP-0444)")
+    p = sub.add_parser("react", parents=[verb_common], help="react to a chat line (XEP-0444)")
     p.add_argument("id", help="the line (#row id)")
     p.add_argument("emoji", nargs="?", default="", help="the reaction to add")
     p.add_argument("--remove", action="store_true",
                    help="take this reaction back (no emoji: all of yours)")
-    p = sub.add_parser("retract", parents=[common],
+    p = sub.add_parser("retract", parents=[verb_common],
                        help="take back a line you sent (XEP-0424)")
     p.add_argument("id", help="the line (#row id)")
 
-    p = sub.add_parser("quote", parents=[common],
+    p = sub.add_parser("quote", parents=[verb_common],
                        help="answer a chat line, quoting it (XEP-0461)")
     p.add_argument("id", help="the line (#row id)")
     p.add_argument("text", help="your answer")
@@ -74,7 +81,7 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
                         "defer, or send by email, quoting the line (default: the "
                         "config's policy)")
 
-    p = sub.add_parser("msg", parents=[common],
+    p = sub.add_parser("msg", parents=[verb_common],
                        help="a private line to one occupant of a room you are in")
     p.add_argument("room", help="the room's address, room@conference.example")
     p.add_argument("nick", help="the occupant's nick there")
@@ -85,13 +92,13 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
                    help="if they are away or gone: ask (exit 7), send anyway, defer, or "
                         "send by email (default: the config's policy)")
 
-    p = sub.add_parser("join", parents=[common], help="join a room (XEP-0045)")
+    p = sub.add_parser("join", parents=[verb_common], help="join a room (XEP-0045)")
     p.add_argument("room", help="the room's address, room@conference.example")
     p.add_argument("--nick", help="your nickname there (default: your JID's name)")
     p.add_argument("--password", help="the room's password, if it has one")
-    p = sub.add_parser("leave", parents=[common], help="leave a room")
+    p = sub.add_parser("leave", parents=[verb_common], help="leave a room")
     p.add_argument("room")
-    p = sub.add_parser("invite", parents=[common],
+    p = sub.add_parser("invite", parents=[verb_common],
                        help="invite someone to a room, or answer an invitation")
     isub = p.add_subparsers(dest="invite_command", required=True)
     ip = isub.add_parser("send", parents=[common], help="invite JID to ROOM")
@@ -109,9 +116,9 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
     ip.add_argument("inviter", help="who invited you (as the invitation named them)")
     ip.add_argument("--reason", default="")
 
-    sub.add_parser("bookmarks", parents=[common],
+    sub.add_parser("bookmarks", parents=[verb_common],
                    help="the rooms you keep (XEP-0402, shared with your other clients)")
-    p = sub.add_parser("bookmark", parents=[common], help="keep a room, or stop keeping it")
+    p = sub.add_parser("bookmark", parents=[verb_common], help="keep a room, or stop keeping it")
     bsub = p.add_subparsers(dest="bookmark_command", required=True)
     bp = bsub.add_parser("add", parents=[common],
                          help="bookmark ROOM (or change its bookmark); joined at every login")
@@ -124,7 +131,7 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
                          help="forget ROOM's bookmark (a joined room is not left)")
     bp.add_argument("room")
 
-    p = sub.add_parser("roster", parents=[common], help="your contacts (RFC 6121)")
+    p = sub.add_parser("roster", parents=[verb_common], help="your contacts (RFC 6121)")
     rsub = p.add_subparsers(dest="roster_command", required=True)
     rsub.add_parser("list", parents=[common])
     rp = rsub.add_parser("add", parents=[common],
@@ -134,11 +141,20 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
     rp.add_argument("--group", action="append", default=[], help="(repeatable)")
     for verb, what in (("remove", "take a contact out of the roster"),
                        ("approve", "let someone who asked see your presence"),
-                       ("deny", "refuse (or end) someone's view of your presence")):
+                       ("deny", "refuse (or end) someone's view of your presence"),
+                       ("cancel", "withdraw your request to see someone's presence "
+                                  "(or stop seeing it); they stay in the roster")):
         rp = rsub.add_parser(verb, parents=[common], help=what)
         rp.add_argument("jid")
 
-    p = sub.add_parser("avatar", parents=[common],
+    rp = rsub.add_parser("set", parents=[common],
+                         help="rename a contact or set their groups (nothing else changes)")
+    rp.add_argument("jid")
+    rp.add_argument("--name", default=None, help="what to call them ('' for no name)")
+    rp.add_argument("--group", action="append", default=None,
+                    help="(repeatable) their groups, all of them; --group '' for none")
+
+    p = sub.add_parser("avatar", parents=[verb_common],
                        help="avatars (XEP-0084, XEP-0153): publish yours, fetch a contact's")
     asub = p.add_subparsers(dest="avatar_command", required=True)
     ap = asub.add_parser("set", parents=[common],
@@ -148,9 +164,18 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
                          help="a contact's avatar: the cached file's path (fetched if needed)")
     ap.add_argument("jid")
 
-    p = sub.add_parser("presence", parents=[common], help="your own presence")
+    p = sub.add_parser("block", parents=[verb_common],
+                       help="block someone (XEP-0191): no lines or presence either way")
+    p.add_argument("jid", nargs="?", help="whom to block (a contact, or a whole domain)")
+    p.add_argument("--list", action="store_true", help="whom you block")
+    p = sub.add_parser("unblock", parents=[verb_common], help="stop blocking someone")
+    p.add_argument("jid")
+
+    p = sub.add_parser("presence", parents=[verb_common], help="your own presence")
     psub = p.add_subparsers(dest="presence_command", required=True)
-    pp = psub.add_parser("set", parents=[common], help="available, away, xa, dnd, chat")
+    pp = psub.add_parser("set", parents=[common],
+                         help="available, away, xa, dnd, chat, or invisible where the "
+                              "server offers it (XEP-0186)")
     pp.add_argument("show", choices=SHOWS)
     pp.add_argument("status", nargs="?", default="", help="a status message")
 
@@ -217,6 +242,8 @@ async def cmd_quote(h: Headless, a: argparse.Namespace) -> Outcome:
         # line (which imports this module) must not load it (cli.py does the same).
         from .host import settle
         return await settle(h.engine, result, a.wait, h.stop)
+    import asyncio
+
     sent = result.chat[0]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, a.wait)
@@ -324,10 +351,18 @@ async def cmd_roster(h: Headless, a: argparse.Namespace) -> Outcome:
     if a.roster_command == "remove":
         await e.roster_remove(account, a.jid)
         return Outcome(EXIT_OK, {"jid": a.jid, "removed": True}, [f"removed {out.t(a.jid)}"])
-    if a.roster_command in ("approve", "deny"):
-        await (e.roster_approve if a.roster_command == "approve" else e.roster_deny)(
-            account, a.jid)
-        word = "approved" if a.roster_command == "approve" else "denied"
+    if a.roster_command == "set":
+        if a.name is None and a.group is None:
+            raise CommandError(EXIT_USAGE, "roster set JID --name NAME and/or --group GROUP")
+        groups = None if a.group is None else [g for g in a.group if g]
+        item = await e.roster_change(account, a.jid, a.name, groups)
+        return Outcome(EXIT_OK, item, [f"{out.t(item.jid)}  {out.t(item.name)}"
+                                       f"  groups: {', '.join(map(out.t, item.groups))}"])
+    if a.roster_command in ("approve", "deny", "cancel"):
+        await {"approve": e.roster_approve, "deny": e.roster_deny,
+               "cancel": e.roster_cancel}[a.roster_command](account, a.jid)
+        word = {"approve": "approved", "deny": "denied",
+                "cancel": "no longer asking to see"}[a.roster_command]
         return Outcome(EXIT_OK, {"jid": a.jid, a.roster_command: True},
                        [f"{word} {out.t(a.jid)}"])
     items = e.roster(account)
@@ -365,11 +400,25 @@ async def cmd_presence(h: Headless, a: argparse.Namespace) -> Outcome:
                    [f"presence: {a.show}" + (f" ({out.t(a.status)})" if a.status else "")])
 
 
+async def cmd_block(h: Headless, a: argparse.Namespace) -> Outcome:
+    """`block JID`, `block --list` (whom the server blocks for us), `unblock JID`."""
+    verb = a.command
+    if verb == "block" and bool(a.jid) == a.list:
+        raise CommandError(EXIT_USAGE, "block JID, or block --list")
+    account = _account(h, a)
+    await _up(h, account)
+    if verb == "block" and a.list:
+        jids = await h.engine.blocked(account)
+        return Outcome(EXIT_OK, jids, [out.t(j) for j in jids] or ["nobody is blocked"])
+    await (h.engine.block if verb == "block" else h.engine.unblock)(account, a.jid)
+    return Outcome(EXIT_OK, {"jid": a.jid, verb + "ed": True}, [f"{verb}ed {out.t(a.jid)}"])
+
+
 CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
     "correct": cmd_correct, "react": cmd_react, "retract": cmd_retract, "quote": cmd_quote,
     "msg": cmd_msg,
     "join": cmd_join,
     "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
     "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
-    "avatar": cmd_avatar,
+    "avatar": cmd_avatar, "block": cmd_block, "unblock": cmd_block,
 }

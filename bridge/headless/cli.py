@@ -41,13 +41,7 @@ verbs and their helpers are modules of their own:
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import importlib
-import os
-import socket
-import sqlite3
-import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from functools import cache
@@ -64,7 +58,6 @@ from ..config import (
     get_password,
 )
 from ..errors import ContactAway, EngineError, describe_presence
-from ..identity import UnmappedParty
 from . import output as out
 
 # Defined in their own modules, and importable from here as before (see __all__).
@@ -89,7 +82,13 @@ from .outcome import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .host import Headless
+
+# asyncio, sqlite3, ssl, socket and the identity layer (with the store) are imported
+# where a command runs (`main`, `execute`), not with the module: `--help` and a
+# usage error need the parser only (tests/test_headless_layering.py).
 
 COMMANDS = ("sync", "list", "show", "search", "send", "reply", "handoff", "outbox",
             "contacts", "watch", "serve", "run", "health", *MAIL_COMMANDS, *CHAT_COMMANDS,
@@ -162,6 +161,12 @@ def handlers() -> dict[str, Handler]:
 
 async def execute(h: Headless, args: argparse.Namespace) -> Outcome:
     """Run one parsed command; every expected failure becomes an Outcome."""
+    import socket
+    import sqlite3
+    import ssl
+
+    from ..identity import UnmappedParty
+
     try:
         return await handlers()[args.command](h, args)
     except CommandError as exc:
@@ -250,6 +255,10 @@ async def _stop_now(closing: asyncio.Future, code: int) -> None:
     its socket times out. Leaving early is like a crash, which the store and the
     outbox are built to survive: what was committed is in the store, and a send
     in flight is settled by the next process."""
+    import asyncio
+    import contextlib
+    import os
+
     with contextlib.suppress(Exception):
         await asyncio.wait({closing}, timeout=STOP_GRACE)
     for stream in (sys.stdout, sys.stderr):
@@ -260,6 +269,11 @@ async def _stop_now(closing: asyncio.Future, code: int) -> None:
 
 def main(args: argparse.Namespace, config: Config) -> int:
     """Entry point from `tuiclient <command>`."""
+    import asyncio
+    import contextlib
+    import os
+    import sqlite3
+
     try:
         preflight(config, args)
     except (ConfigError, SecretError) as exc:

@@ -12,6 +12,10 @@ and our contacts.
     keys trust JID DEVICE --level verified|distrusted|undecided  (OMEMO)
     keys prefer ADDRESS CHOICE    a contact's default: encrypt|sign|clear|default;
                                   for a JID's chat also omemo (= /omemo on)
+    keys autocrypt                Autocrypt: on or off, our keys, each peer's state
+    keys autocrypt-setup [--account A]
+                                  our Autocrypt key: the account's existing key,
+                                  else a new one (Ed25519/Cv25519) made now
 
 `keys list` goes online for chat to read the device lists (OMEMO keys are held
 by one process of ours at a time: with the app running, ask it instead).
@@ -68,6 +72,7 @@ def add_keys_commands(sub: argparse._SubParsersAction,
                          help="what sending to a contact does by default")
     kp.add_argument("address")
     kp.add_argument("choice", choices=("encrypt", "sign", "clear", "default", "omemo"))
+    add_autocrypt_commands(ksub, common)
 
 
 OMEMO_LEVELS = ("verified", "distrusted", "undecided")
@@ -110,6 +115,15 @@ def _with_devices(rows: list[Any], devices: list[Any]) -> tuple[list[dict[str, A
     return listed, lines
 
 
+
+def add_autocrypt_commands(ksub: argparse._SubParsersAction,
+                           common: argparse.ArgumentParser) -> None:
+    ksub.add_parser("autocrypt", parents=[common],
+                    help="Autocrypt: our keys and each peer's state")
+    ksub.add_parser("autocrypt-setup", parents=[common],
+                    help="our Autocrypt key: the account's own, else a new one")
+
+
 def key_json(k: Any) -> dict[str, Any]:
     return {"fingerprint": k.fingerprint, "uids": list(k.uids), "emails": list(k.emails),
             "secret": k.secret, "validity": k.validity, "ownertrust": k.ownertrust,
@@ -150,6 +164,8 @@ async def cmd_keys(h: Headless, a: argparse.Namespace) -> Outcome:
     command = a.keys_command or "list"
     engine = h.engine
     try:
+        if command in ("autocrypt", "autocrypt-setup"):
+            return await cmd_autocrypt(h, a, command)
         if command == "list":
             rows = await engine.openpgp_keys()
             devices = []
@@ -157,6 +173,10 @@ async def cmd_keys(h: Headless, a: argparse.Namespace) -> Outcome:
                 await h.up(xmpp=True)
                 devices = await engine.omemo_devices()
             listed, lines = _with_devices(rows, devices)
+            listed, lines = with_autocrypt(listed, lines, await engine.autocrypt_status())
+            for row in listed:
+                if row.get("fingerprint") is None:
+                    row["source"] = "omemo"  # devices only: no OpenPGP key
             return Outcome(EXIT_OK, listed, lines or ["no keys of yours or of your "
                                                       "contacts in the keyring"])
         if command in ("verify", "trust") and "@" in a.fingerprint:
@@ -208,6 +228,57 @@ async def _omemo_trust(h: Headless, a: argparse.Namespace, level: str) -> Outcom
     await h.up(xmpp=True)
     device = await h.engine.omemo_trust(a.fingerprint, a.device, level)
     return Outcome(EXIT_OK, device_json(device), [device_line(device).strip()])
+
+
+def with_autocrypt(rows: list[dict[str, Any]], lines: list[str], status: dict[str, Any]
+                   ) -> tuple[list[dict[str, Any]], list[str]]:
+    """`keys list` with each contact's Autocrypt state (`autocrypt`, null when
+    none), and the Autocrypt peers the keyring has no key of (`source`
+    "autocrypt": their key lives in the Autocrypt state, not the keyring)."""
+    peers = {p["address"]: p for p in status.get("peers", [])}
+    for row in rows:
+        row["source"] = "keyring"
+        row["autocrypt"] = None if row["mine"] else peers.get(row["email"])
+    listed = {row["email"] for row in rows}
+    for address, peer in peers.items():
+        if address in listed:
+            continue
+        key = peer["public_key"] or peer["gossip_key"] or {}
+        rows.append({"fingerprint": key.get("fingerprint", ""), "email": address,
+                     "emails": key.get("emails", []), "mine": False, "source": "autocrypt",
+                     "can_encrypt": bool(key.get("usable")), "autocrypt": peer})
+        lines.append(f"{key.get('fingerprint', '')}  <{out.t(address)}>  "
+                     f"{autocrypt_words(peer)}")
+    return rows, lines
+
+
+def autocrypt_words(peer: dict[str, Any]) -> str:
+    """"Autocrypt mutual, seen 2026-12-06, recommends encrypt"."""
+    seen = time.strftime("%Y-%m-%d", time.localtime(peer["last_seen"] or 0))
+    key = peer["public_key"] or peer["gossip_key"]
+    how = "Autocrypt" if peer["public_key"] else "gossip only"
+    usable = "" if key and key.get("usable") else ", key not usable"
+    word = f", recommends {peer['recommendation']}" if peer["recommendation"] else ""
+    return f"{how} {peer['prefer_encrypt']}, seen {seen}{usable}{word}"
+
+
+async def cmd_autocrypt(h: Headless, a: argparse.Namespace, command: str) -> Outcome:
+    engine = h.engine
+    if command == "autocrypt-setup":
+        fingerprint, made = await engine.autocrypt_setup(getattr(a, "account", None))
+        return Outcome(EXIT_OK, {"fingerprint": fingerprint, "created": made}, [
+            f"{fingerprint}: " + ("a new key, made now" if made else
+                                  "your existing key")
+            + " is your Autocrypt key; set [crypto] autocrypt = true to send it"])
+    status = await engine.autocrypt_status()
+    lines = [f"Autocrypt is {'on' if status['enabled'] else 'off ([crypto] autocrypt)'}"]
+    for acc in status["accounts"]:
+        key = acc["fingerprint"] or "no key (keys autocrypt-setup makes one)"
+        lines.append(f"  {out.t(acc['account'])} <{out.t(acc['address'])}>: {key}, "
+                     f"prefer-encrypt {acc['prefer_encrypt']}")
+    for peer in status["peers"]:
+        lines.append(f"  peer {out.t(peer['address'])}: {autocrypt_words(peer)}")
+    return Outcome(EXIT_OK, status, lines)
 
 
 def _read(path: Path) -> bytes:

@@ -10,10 +10,11 @@ reach, 6 an email still waiting in the outbox.
     flag ID... [--off]       read ID... / unread ID...
     tag ID... +NAME -NAME    IMAP keywords, found again by `search tag:NAME`
     undo                     the last triage action, from any process on the store
-    save ID [--all] [--part N] [--dir DIR]
+    save ID... [--all] [--part N] [--dir DIR]
     forward ID --to ADDR [--as-attachment] [--file PATH] [TEXT]
-    bounce ID --to ADDR
-    draft save --to ADDR --subject S [--in-reply-to ID] [TEXT] | draft list | draft send ID
+    bounce ID... --to ADDR   each redirected as it is; the exit code the worst
+    draft save --to ADDR [--cc ADDR] [--bcc ADDR] [--from ADDR] --subject S
+               [--in-reply-to ID] [TEXT] | draft list | draft send ID...
     links ID                 the links of a message, numbered, with the words around them
     conversation archive|unarchive|mute|unmute|delete ID...
                              on this machine only: a chat has no server folder
@@ -26,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import EngineError
+from ..errors import LoginRejected, ServerUnreachable
 from ..events import TriageDone
 from ..model import DeliveryState, Message
 from . import output as out
@@ -91,8 +92,8 @@ def add_mail_commands(sub: argparse._SubParsersAction) -> None:
     p.__class__ = type("TagParser", (_SignedWords, type(p)), {})
     p.add_argument("words", nargs="+", metavar="ID|+NAME|-NAME")
     sub.add_parser("undo", parents=[common], help="undo the last triage action")
-    p = sub.add_parser("save", parents=[common], help="save a message's attachments")
-    p.add_argument("id", metavar="ID")
+    p = sub.add_parser("save", parents=[common], help="save messages' attachments")
+    p.add_argument("ids", **ids)
     p.add_argument("--all", action="store_true", help="every attachment")
     p.add_argument("--part", type=int, action="append", default=[], metavar="N",
                    help="the Nth file as `show` lists them, from 1 (repeatable)")
@@ -106,8 +107,8 @@ def add_mail_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--file", action="append", type=Path, default=[], metavar="PATH",
                    help="a file of ours to attach (repeatable)")
     p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
-    p = sub.add_parser("bounce", parents=[common], help="redirect a message (Resent-*)")
-    p.add_argument("id", metavar="ID")
+    p = sub.add_parser("bounce", parents=[common], help="redirect messages (Resent-*)")
+    p.add_argument("ids", **ids)
     p.add_argument("--to", action="append", required=True, metavar="ADDR")
     p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
     p = sub.add_parser("draft", parents=[common], help="drafts in the server's Drafts folder")
@@ -116,6 +117,10 @@ def add_mail_commands(sub: argparse._SubParsersAction) -> None:
     d.add_argument("text", nargs="?", help="the text; '-' or nothing reads stdin")
     d.add_argument("--to", action="append", default=[], metavar="ADDR")
     d.add_argument("--cc", action="append", default=[], metavar="ADDR")
+    d.add_argument("--bcc", action="append", default=[], metavar="ADDR",
+                   help="kept in the draft, never in what is sent")
+    d.add_argument("--from", dest="sender", metavar="ADDR",
+                   help="the account's address or one of its aliases")
     d.add_argument("--subject", default="")
     d.add_argument("--file", action="append", type=Path, default=[], metavar="PATH")
     d.add_argument("--replace", metavar="ID", help="the draft this one replaces")
@@ -125,8 +130,8 @@ def add_mail_commands(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--references", action="append", default=[], metavar="MSGID",
                    help="the thread's Message-IDs (default: the answered message's)")
     dsub.add_parser("list", parents=[inner], help="the drafts on the server")
-    d = dsub.add_parser("send", parents=[inner], help="send a draft")
-    d.add_argument("id", metavar="ID")
+    d = dsub.add_parser("send", parents=[inner], help="send drafts")
+    d.add_argument("ids", **ids)
     d.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
     p = sub.add_parser("links", parents=[common],
                        help="the links of a message (text and HTML parts), nothing fetched")
@@ -155,16 +160,14 @@ def _rows(h: Headless, refs: list[str], account: str | None) -> list[int]:
 
 
 async def _guard(work: Awaitable[Any]) -> Any:
-    """A server that cannot be reached, or refused our login, is exit 5 or 4."""
+    """A server that refused our login is exit 4, one that cannot be reached exit
+    5 (the engine's typed refusals, bridge.errors)."""
     try:
         return await work
-    except EngineError as exc:
-        text = str(exc)
-        if "login refused" in text:
-            raise CommandError(EXIT_AUTH, text) from exc
-        if "IMAP failed" in text or "could not connect" in text:
-            raise CommandError(EXIT_NETWORK, text) from exc
-        raise
+    except LoginRejected as exc:
+        raise CommandError(EXIT_AUTH, str(exc)) from exc
+    except ServerUnreachable as exc:
+        raise CommandError(EXIT_NETWORK, str(exc)) from exc
 
 
 def _triaged(event: TriageDone) -> Outcome:
@@ -226,15 +229,22 @@ async def cmd_triage(h: Headless, a: argparse.Namespace) -> Outcome:
 
 
 async def cmd_save(h: Headless, a: argparse.Namespace) -> Outcome:
-    m = h.engine.find_message(a.id, a.account)
-    positions = None if a.all else [n - 1 for n in a.part] or None
-    if positions is None and not a.all:
-        m = await _guard(h.engine.fetch_body(m.id or 0))
-        if len(m.attachments) != 1:
-            raise CommandError(EXIT_USAGE, f"message {a.id} has {len(m.attachments)} "
-                               "attachments: choose with --part N or --all")
-        positions = [0]
-    paths = await _guard(h.engine.save_attachments(m.id or 0, positions, a.dir))
+    """The files of each message: every one (--all), the --part ones, or its only
+    one; a message with several and neither option is a usage error, before any
+    file is written."""
+    chosen = []
+    for ref, row in zip(a.ids, _rows(h, a.ids, a.account), strict=True):
+        positions = None if a.all else [n - 1 for n in a.part] or None
+        if positions is None and not a.all:
+            m = await _guard(h.engine.fetch_body(row))
+            if len(m.attachments) != 1:
+                raise CommandError(EXIT_USAGE, f"message {ref} has {len(m.attachments)} "
+                                   "attachments: choose with --part N or --all")
+            positions = [0]
+        chosen.append((row, positions))
+    paths = []
+    for row, positions in chosen:
+        paths += await _guard(h.engine.save_attachments(row, positions, a.dir))
     return Outcome(EXIT_OK, {"saved": [str(p) for p in paths]},
                    [f"saved {out.t(str(p))}" for p in paths])
 
@@ -249,10 +259,22 @@ async def cmd_forward(h: Headless, a: argparse.Namespace) -> Outcome:
     return await _sent(h, msg_id, outbox_id, a.wait, "forward")
 
 
+async def _each_sent(h: Headless, rows: list[int], wait: float, what: str,
+                     send: Callable[[int], Awaitable[tuple[str, int]]]) -> Outcome:
+    """One email per message, each queued, then waited for: one message answers
+    as `_sent` does, several as a list, with the worst exit code of them."""
+    queued = [await _guard(send(row)) for row in rows]
+    outcomes = [await _sent(h, msg_id, outbox_id, wait, what) for msg_id, outbox_id in queued]
+    if len(outcomes) == 1:
+        return outcomes[0]
+    codes = {o.code for o in outcomes}
+    return Outcome(EXIT_FAILED if EXIT_FAILED in codes else max(codes),
+                   [o.result for o in outcomes], [line for o in outcomes for line in o.lines])
+
+
 async def cmd_bounce(h: Headless, a: argparse.Namespace) -> Outcome:
-    m = h.engine.find_message(a.id, a.account)
-    msg_id, outbox_id = await _guard(h.engine.bounce(m.id or 0, a.to))
-    return await _sent(h, msg_id, outbox_id, a.wait, "bounce")
+    return await _each_sent(h, _rows(h, a.ids, a.account), a.wait, "bounce",
+                            lambda row: h.engine.bounce(row, a.to))
 
 
 def _draft_line(m: Message) -> str:
@@ -288,13 +310,13 @@ async def cmd_draft(h: Headless, a: argparse.Namespace) -> Outcome:
         replaces = e.find_message(a.replace, a.account).id if a.replace else None
         answering, in_reply_to = _answering(h, a.in_reply_to, a.account)
         saved = await _guard(e.draft_save(account, a.to, a.subject, _read_text(a.text),
-                                          cc=a.cc, files=a.file, replaces=replaces,
+                                          cc=a.cc, bcc=a.bcc, sender=a.sender,
+                                          files=a.file, replaces=replaces,
                                           in_reply_to=in_reply_to,
                                           references=a.references, answering=answering))
         return Outcome(EXIT_OK, saved, [f"draft saved: {_draft_line(saved)}"])
-    m = e.find_message(a.id, a.account)
-    msg_id, outbox_id = await _guard(e.draft_send(m.id or 0))
-    return await _sent(h, msg_id, outbox_id, a.wait, "draft sent as")
+    return await _each_sent(h, _rows(h, a.ids, a.account), a.wait, "draft sent as",
+                            e.draft_send)
 
 
 async def cmd_links(h: Headless, a: argparse.Namespace) -> Outcome:

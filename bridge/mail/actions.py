@@ -31,6 +31,7 @@ from . import drafts, triage
 from .compose import (
     bounce_bytes,
     build_email,
+    chosen_address,
     forward_email,
     own_address,
     reply_headers,
@@ -179,11 +180,19 @@ class MailActions:
 
     # -- forward, bounce ---------------------------------------------------------------
 
-    def _me(self, cfg: AccountConfig, answering: Message | None = None) -> Party:
-        """Our From: the alias `answering` was sent to, else the account's address."""
+    def _me(self, cfg: AccountConfig, answering: Message | None = None,
+            chosen: str | None = None) -> Party:
+        """Our From: `chosen` (one of the account's addresses, else EngineError), else
+        the alias `answering` was sent to, else the account's address."""
         if not cfg.email:
             raise EngineError(no_email_address(cfg.name))
-        address = own_address([cfg.email, *cfg.aliases], answering) or cfg.email
+        own = [cfg.email, *cfg.aliases]
+        if chosen:
+            try:
+                return Party(chosen_address(own, chosen), cfg.display_name or "")
+            except ValueError as exc:
+                raise EngineError(str(exc)) from exc
+        address = own_address(own, answering) or cfg.email
         return Party(address, cfg.display_name or "")
 
     def _new_id(self, cfg: AccountConfig) -> str:
@@ -224,12 +233,15 @@ class MailActions:
                          cc: Sequence[str] = (), files: Sequence[Path] = (),
                          replaces: int | None = None, in_reply_to: str | None = None,
                          references: Sequence[str] = (),
-                         answering: int | None = None) -> Message:
+                         answering: int | None = None, bcc: Sequence[str] = (),
+                         sender: str | None = None) -> Message:
         """APPEND a draft to Drafts. A reply's draft keeps its threading: given as
         `in_reply_to` and `references` (Message-IDs), or read from the message it
         is `answering` (a row: as a reply to it would carry them; its To, Cc and
         "Re:" subject too when none are given). Sent later, from any machine, it
-        lands in the same thread in every client."""
+        lands in the same thread in every client. Its Bcc stays in the draft's
+        header (as mutt's postponed mail keeps it; the sender takes it out when it
+        goes), and `sender` is its From, one of the account's addresses."""
         cfg = self.account(account)
         if answering is not None:
             original = self.store.get_message(answering)
@@ -245,10 +257,10 @@ class MailActions:
             original = None
         if in_reply_to and not references:
             references = [in_reply_to]
-        mail = build_email(self._me(cfg, original), list(to), list(cc), subject,
+        mail = build_email(self._me(cfg, original, sender), list(to), list(cc), subject,
                            with_signature(text, cfg.signature), msg_id=self._new_id(cfg),
                            in_reply_to=in_reply_to, references=references,
-                           attachments=_files(files))
+                           attachments=_files(files), bcc=list(bcc))
         old = None
         if replaces is not None:
             _acct, (old,) = self.places([replaces])
@@ -259,6 +271,12 @@ class MailActions:
         resumed reply goes as a reply, with the thread's history and files)."""
         account, (place,) = self.places([row_id])
         await self._imap(account, lambda s: triage.expunge(s, [place]))
+
+    async def draft_addresses(self, row_id: int) -> drafts.Addresses:
+        """A draft's From, To, Cc and Bcc as the server holds them (the store
+        keeps no Bcc): what a resumed draft's fields start from."""
+        account, _ = self.places([row_id])
+        return await self._imap(account, lambda s: drafts.addresses(s, row_id))
 
     async def drafts(self, account: str) -> list[Message]:
         return await self._imap(account, drafts.listing)

@@ -36,6 +36,8 @@ MAX_REFERENCES = 20
 # stdlib folder loses spaces in long non-ASCII names and turns long ids into
 # encoded words.
 _POLICY = policy.SMTP.clone(refold_source="none")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_UTF8_POLICY = _POLICY.clone(utf8=True)  # an email with UTF-8 addresses (RFC 6532)
 
 # Headers that build_email owns: letting extra_headers set them would give a
 # message two Message-IDs or a From that differs from the account.
@@ -92,9 +94,13 @@ def _address(p: Party | str) -> str:
     address, name = (p, "") if isinstance(p, str) else (p.address, _one_line(p.name))
     address = address.strip()
     # Address() refuses what cannot be an addr-spec; the ValueError it raises
-    # (HeaderDefect) is what the caller gets. Non-ASCII addresses need SMTPUTF8.
-    checked = Address(addr_spec=address).addr_spec
-    if not checked.isascii() or any(c in checked for c in " <>,\r\n"):
+    # (HeaderDefect) is what the caller gets. A UTF-8 address (RFC 6531) is checked
+    # in its shape (Address() knows ASCII only) and written as it is: the message
+    # then has UTF-8 headers (RFC 6532), which the sender sends with SMTPUTF8.
+    shape = Address(addr_spec=_NON_ASCII.sub("x", address)).addr_spec
+    checked = address if not address.isascii() and shape == _NON_ASCII.sub("x", address) \
+        else shape
+    if any(c in checked for c in " <>,\r\n") or not checked.isprintable():
         raise ValueError(f"address cannot be written in a header: {address!r}")
     if not name:
         return checked
@@ -107,7 +113,10 @@ def _address(p: Party | str) -> str:
 
 def _set_address_header(msg: EmailMessage, header: str, parties: Sequence[Party | str]) -> None:
     if parties:
-        msg.set_raw(header, ",\n ".join(_address(p) for p in parties))
+        written = ",\n ".join(_address(p) for p in parties)
+        if not written.isascii():
+            msg.policy = _UTF8_POLICY
+        msg.set_raw(header, written)
 
 
 def _set_id_header(msg: EmailMessage, name: str, ids: Sequence[str]) -> None:

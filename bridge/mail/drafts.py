@@ -11,7 +11,9 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import imaplib
+from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import formataddr, getaddresses
 from typing import TYPE_CHECKING
 
 from imapclient.exceptions import IMAPClientError
@@ -94,3 +96,28 @@ def load(sync: MailSync, row_id: int) -> tuple[EmailMessage, Place]:
     parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw)
     assert isinstance(parsed, EmailMessage)  # policy.default makes EmailMessage
     return parsed, place
+
+
+@dataclass
+class Addresses:
+    """A draft's address fields: From and To as bare addresses (what a new
+    message's From and To take), Cc and Bcc as written ("Bob <bob@x>")."""
+
+    sender: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+
+
+def addresses(sync: MailSync, row_id: int) -> Addresses:
+    """From, To, Cc and Bcc of a draft on the server (the stdlib's parser)."""
+    mail, _place = load(sync, row_id)
+
+    def written(name: str) -> list[str]:
+        found = getaddresses([str(v) for v in mail.get_all(name, [])])
+        return [formataddr((n, a)) if n else a for n, a in found if a]
+
+    def bare(name: str) -> list[str]:
+        return [a for _n, a in getaddresses([str(v) for v in mail.get_all(name, [])]) if a]
+    sender = bare("From")
+    return Addresses(sender[0] if sender else "", bare("To"), written("Cc"), written("Bcc"))

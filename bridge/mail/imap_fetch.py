@@ -15,7 +15,7 @@ mailbox.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,15 @@ HEADER_FIELDS = (b"FROM TO CC REPLY-TO SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFER
 
 
 _NO_FLAGS: frozenset[str] = frozenset()
+# \Recent belongs to one IMAP session (RFC 3501 2.3.2; gone in IMAP4rev2, RFC
+# 9051): not a flag of the message, never stored nor sent back.
+SESSION_FLAGS = frozenset({"\\recent"})
+
+
+def stored_flags(flags: Iterable[str | bytes]) -> frozenset[str]:
+    """A FETCH's flags as the store keeps them: str, without session flags."""
+    return frozenset(f for f in (x.decode("utf-8", "replace") if isinstance(x, bytes) else x
+                                 for x in flags) if f.lower() not in SESSION_FLAGS)
 
 
 class FetchError(Exception):
@@ -213,7 +222,7 @@ def stream_command(client: imapclient.IMAPClient, command: bytes,
                     raw_flags = flags.group(1)
                     shared = flag_sets.get(raw_flags)
                     if shared is None:
-                        shared = frozenset(raw_flags.decode("utf-8", "replace").split())
+                        shared = stored_flags(raw_flags.split())
                         if len(flag_sets) < 256:
                             flag_sets[raw_flags] = shared
                     flag_set = shared

@@ -22,12 +22,12 @@ from typing import TypeVar
 
 from ..config import AccountConfig, get_password
 from ..crypto import outgoing
-from ..errors import EngineError
+from ..errors import EngineError, LoginRejected, ServerUnreachable
 from ..events import EventBus
 from ..model import Availability, ContactPresence, HealthReport
 from ..store import Store
 from . import deferred, triage
-from .connect import TIMEOUT, ConnectError
+from .connect import TIMEOUT, ConnectError, LoginRefused
 from .probe import probe_imap, probe_smtp
 from .send import MailSender
 from .sync import MailSync
@@ -110,7 +110,9 @@ class MailTransport:
                 except (OSError, ConnectError, imaplib.IMAP4.abort) as exc:
                     # abort: imaplib's word for a connection that broke mid-command.
                     sync._drop()
-                    raise EngineError(f"{self.account}: IMAP failed: {exc}") from exc
+                    kind = LoginRejected if isinstance(exc, LoginRefused) else \
+                        ServerUnreachable
+                    raise kind(f"{self.account}: IMAP failed: {exc}") from exc
         return await asyncio.to_thread(run)
 
     async def sync_now(self) -> None:
@@ -166,9 +168,11 @@ class MailTransport:
     async def send_leg(self, mail: EmailMessage, msg_id: str) -> int:
         """Put an email in the outbox (durably) and send it as soon as possible.
         Signed and/or encrypted first when the send asked for it (bridge.crypto:
-        EncryptionRefused before anything is queued when it cannot be)."""
-        if outgoing.current() is not None:
-            mail = await asyncio.to_thread(outgoing.seal, mail, self.cfg.email or "")
+        EncryptionRefused before anything is queued when it cannot be), with our
+        Autocrypt header when Autocrypt is on."""
+        folder = self.store.path.parent
+        if outgoing.current() is not None or outgoing.autocrypt_on(folder):
+            mail = await asyncio.to_thread(outgoing.prepare, mail, self.cfg.email or "", folder)
         sender = self.sender
         outbox_id = sender.queue(mail, msg_id)
         await self.send_due(sender)

@@ -7,6 +7,11 @@ the email goes when the server is back; a permanent refusal marks it failed with
 the server's words. After SMTP accepts it, the copy goes to the Sent folder over
 IMAP (a failure there is logged, and does not resend the email).
 
+The MAIL command says what the bytes need, from the server's EHLO (smtplib's
+`mail_options`): BODY=8BITMIME for 8-bit content when offered (RFC 6152), and
+SMTPUTF8 when an address or a header is UTF-8 (RFC 6531/6532); a server without
+SMTPUTF8 cannot take such an email, and it fails with a sentence saying so.
+
 The sender keeps no state of its own: every move of a row (claimed, sent, back
 in the queue, failed) is one `transition` of bridge.delivery, which writes the
 row, its log line and its `EmailDelivery` event together.
@@ -32,6 +37,29 @@ from .mime import parse_message, to_message
 
 FIRST_RETRY = 30.0
 MAX_RETRY = 15 * 60.0
+
+
+class NeedsSmtputf8(Exception):
+    """The email has UTF-8 addresses or headers; the server does not offer SMTPUTF8."""
+
+
+def mail_options(smtp: smtplib.SMTP, sender: str, recipients: list[str],
+                 raw: bytes) -> list[str]:
+    """What MAIL FROM must say for these bytes to this server (its EHLO answer)."""
+    options = []
+    if not raw.isascii() and smtp.has_extn("8bitmime"):
+        options.append("BODY=8BITMIME")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    utf8 = [a for a in (sender, *recipients) if not a.isascii()]
+    if utf8 or not head.isascii():
+        if not smtp.has_extn("smtputf8"):
+            who = ", ".join(utf8) or "its headers"
+            raise NeedsSmtputf8(
+                f"The mail server does not take internationalized addresses (no SMTPUTF8), "
+                f"and this email needs them ({who}): send it to an ASCII address of "
+                "theirs, or through a server that offers SMTPUTF8.")
+        options.append("SMTPUTF8")
+    return options
 
 
 def _envelope(mail: EmailMessage) -> list[str]:
@@ -112,12 +140,16 @@ class MailSender:
         try:
             smtp = login_smtp(self.account, self.password, timeout=self.timeout)
             try:
-                refused = smtp.sendmail(self._sender(), payload["recipients"], raw)
+                options = mail_options(smtp, self._sender(), payload["recipients"], raw)
+                refused = smtp.sendmail(self._sender(), payload["recipients"], raw,
+                                        mail_options=options)
             finally:
                 try:
                     smtp.quit()
                 except (OSError, smtplib.SMTPException):
                     smtp.close()
+        except NeedsSmtputf8 as exc:
+            return self._failed(outbox_id, msg_id, str(exc))
         except smtplib.SMTPRecipientsRefused as exc:
             detail = "; ".join(f"{r}: {code} {msg.decode(errors='replace')}"
                                for r, (code, msg) in exc.recipients.items())

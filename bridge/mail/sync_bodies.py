@@ -64,6 +64,7 @@ class BodyFetch:
         if data is None:
             raise LookupError(f"message {row_id} is no longer on the server")
         raw = data[b"BODY[]"]
+        self._autocrypt(raw)
         parsed = parse_message(raw, max_bytes=max(self.body_limit, len(raw)))
         full = to_message(parsed, account=self.account.name, folder=message.folder,
                           uid=message.uid, put_blob=self.store.store_blob)
@@ -72,6 +73,14 @@ class BodyFetch:
                             raw=raw if parsed.malformed or parsed.raw else None,
                             malformed=parsed.malformed)
         self.store.set_digests({row_id: parsed.digest})
+
+    def _autocrypt(self, raw: bytes) -> None:
+        """Autocrypt learns a peer's key from the header of each body fetched,
+        when it is on (bridge.crypto.autocrypt): the raw bytes are at hand here
+        once per message, and the header sync never fetches that field."""
+        from ..crypto.autocrypt import received
+
+        received(self.store.path.parent, raw)
 
     def _fetch_large(self, row_id: int, uid: int, size: int, structure: Any) -> None:
         """A message over the body limit: the start of its text part (a partial

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import imapclient
 
 from ..events import ClockMeasured, EventBus
+from .imap_fetch import stored_flags
 
 if TYPE_CHECKING:
     from ..config import AccountConfig
@@ -49,8 +50,7 @@ class MailboxWrites:
         current = client.get_flags(uids)
         self.store.update_flags_by_uid(
             self.account.name, folder,
-            {u: frozenset(f.decode() if isinstance(f, bytes) else f for f in fl)
-             for u, fl in current.items()})
+            {u: stored_flags(fl) for u, fl in current.items()})
 
     def move(self, folder: str, uids: list[int], target: str) -> None:
         client = self.connect()

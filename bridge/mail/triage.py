@@ -29,6 +29,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientError
 
 from ..model import ANSWERED, Transport, normalize_message_id
+from .imap_fetch import stored_flags
 
 if TYPE_CHECKING:
     from .sync import MailSync
@@ -297,8 +298,7 @@ def set_flags(sync: MailSync, places: Sequence[Place], add: Sequence[str] = (),
             current = client.get_flags(uids)
             store.update_flags_by_uid(
                 sync.account.name, folder,
-                {u: frozenset(f.decode() if isinstance(f, bytes) else f for f in fl)
-                 for u, fl in current.items()})
+                {u: stored_flags(fl) for u, fl in current.items()})
     except BaseException as exc:
         for row, old in before.items():
             store.set_flags(row, old)

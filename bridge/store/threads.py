@@ -24,7 +24,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import CLAIM_PREFIX, Message, Transport, claimed_thread_id
+from ..model import CLAIM_PREFIX, FLAGGED, Message, Transport, claimed_thread_id
 from .contacts import normalize_address
 from .db import Db, keyset_before, to_json
 from .records import TRANSPORT_BITS, Cursor, SortKey, Thread, ThreadOrder
@@ -455,9 +455,10 @@ class Threads(Db):
     def thread_labels(self, keys: Iterable[tuple[str, str]]
                       ) -> dict[tuple[str, str], tuple[frozenset[str], frozenset[str], bool]]:
         """What a list row shows besides its counts, per conversation: the tags
-        (IMAP keywords) on its messages, the folders its emails are in, and whether
-        it has chat lines. Grouped in SQL (a page of rows is a few thousand
-        messages); keywords are the flags that do not start with a backslash."""
+        (IMAP keywords) on its messages, and \\Flagged when one is flagged (the
+        star); the folders its emails are in, and whether it has chat lines.
+        Grouped in SQL (a page of rows is a few thousand messages); keywords are
+        the flags that do not start with a backslash."""
         wanted = set(keys)
         ids = sorted({t for _, t in wanted})
         found: dict[tuple[str, str], tuple[set[str], set[str], list[bool]]] = {}
@@ -479,7 +480,8 @@ class Threads(Db):
                         "SELECT DISTINCT m.account, m.thread_id, j.value "
                         "FROM messages AS m, json_each(m.flags) AS j "
                         f"WHERE m.thread_id IN ({marks}) AND m.flags <> '[]' "
-                        "AND substr(j.value, 1, 1) <> char(92)", chunk):
+                        "AND (substr(j.value, 1, 1) <> char(92) OR j.value = ?)",
+                        [*chunk, FLAGGED]):
                     if (account, thread_id) in wanted and isinstance(tag, str):
                         found.setdefault((account, thread_id),
                                          (set(), set(), [False]))[0].add(tag)

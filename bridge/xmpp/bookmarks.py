@@ -93,6 +93,10 @@ class Bookmarks(Rooms):
         self._bookmarks = {b.room: b for b in found}
         return sorted(found, key=lambda b: b.room)
 
+    def known_bookmarks(self) -> list[str]:
+        """The bookmarked rooms as last read or pushed (no server round trip)."""
+        return sorted(self._bookmarks)
+
     async def bookmark(self, room: str, *, name: str = "", nick: str = "",
                        autojoin: bool = True, password: str = "") -> Bookmark:
         """Add or change the bookmark of a room (one item per room, its id the JID)."""

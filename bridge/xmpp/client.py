@@ -48,6 +48,7 @@ from .stanzas import NS_CLIENT, bare, q, resource
 from .upload import TransferError
 
 log = logging.getLogger(__name__)
+NS_INVISIBLE = "urn:xmpp:invisible:0"
 
 
 class XmppClient(Omemo):
@@ -68,6 +69,7 @@ class XmppClient(Omemo):
         s.add_event_handler("unblocked", self._guard(self._on_block_push))
         s.add_event_handler("session_bind", self._announce_features)
         self._inactive = False  # the user is not looking (XEP-0352)
+        self.invisible = False  # XEP-0186, for this session (set_invisible)
 
     def _announce_features(self, _jid: object) -> None:
         # Disco data is kept per bound JID, so it can only be set once bound.
@@ -149,6 +151,7 @@ class XmppClient(Omemo):
 
     async def _on_session_start(self, _event: object) -> None:
         self._reconnects = 0
+        self.invisible = False  # a new session starts visible (XEP-0186 §3)
         if self._inactive:
             self._tell_client_state()
         self._synced.clear()
@@ -313,6 +316,31 @@ class XmppClient(Omemo):
         return next((i for i in self.roster() if i.jid == jid),
                     RosterItem(jid, name, "none", True, tuple(sorted(set(groups)))))
 
+    async def change_contact(self, jid: str, name: str | None = None,
+                             groups: Iterable[str] | None = None) -> RosterItem:
+        """A contact's name or groups changed (RFC 6121 §2.4, a roster set), the
+        other one kept; no subscription is asked for or ended."""
+        jid = bare(jid)
+        if jid not in {i.jid for i in self.roster()}:
+            raise XmppError(f"{jid} is not in the roster")
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = name
+        if groups is not None:
+            changes["groups"] = sorted(set(groups))
+        answer = self.session.update_roster(JID(jid), timeout=IQ_TIMEOUT, **changes)
+        if answer is not None:
+            await self._asked(answer, None)
+        now = next(i for i in self.roster() if i.jid == jid)
+        return RosterItem(jid, changes.get("name", now.name), now.subscription,
+                          now.pending_out, tuple(changes.get("groups", now.groups)))
+
+    def cancel_subscription(self, jid: str) -> None:
+        """Stop asking to see a contact's presence, or stop seeing it (RFC 6121
+        §3.3: an "unsubscribe" also cancels a request still pending); the contact
+        stays in the roster."""
+        self.session.send_presence(pto=bare(jid), ptype="unsubscribe")
+
     async def remove_contact(self, jid: str) -> None:
         """Take a contact out of the roster: both subscriptions end (RFC 6121 §2.5)."""
         jid = bare(jid)
@@ -338,6 +366,23 @@ class XmppClient(Omemo):
         self.session.own_presence = {"pshow": show or None, "pstatus": status or None,
                                      "ppriority": priority}
         self.session.send_presence(**self.session.own_presence)
+        self.tell_rooms_presence()
+
+    async def set_invisible(self, invisible: bool = True) -> None:
+        """Invisible (XEP-0186, slixmpp's xep_0186): online for ourselves, offline
+        to everyone else, where the server offers it; otherwise refused, and our
+        presence stays as it was. Prosody has it only through a community module
+        (mod_invisible), not in its own; it lasts for this session."""
+        if invisible == self.invisible:
+            return
+        domain = self.own.partition("@")[2]
+        if invisible and NS_INVISIBLE not in await self.features(domain):
+            raise XmppError(f"{domain} offers no invisible mode (XEP-0186): "
+                            "your presence is unchanged")
+        plugin = self.session.plugin["xep_0186"]
+        await self._asked((plugin.set_invisible if invisible else plugin.set_visible)(
+            timeout=IQ_TIMEOUT), None)
+        self.invisible = invisible
 
     def refusal(self, jid: str) -> str | None:
         """Why the last send to this contact bounced, while it is not yet cleared."""
@@ -392,7 +437,8 @@ class XmppClient(Omemo):
         self._publish(PresenceChanged(self.name, jid, now.availability.value, now.status))
 
     async def _load_blocklist(self) -> None:
-        jids = await self.session.plugin["xep_0191"].get_blocked_jids(timeout=IQ_TIMEOUT)
+        jids = await self._asked(self.session.plugin["xep_0191"].get_blocked_jids(
+            timeout=IQ_TIMEOUT), None)
         self._blocked = {bare(str(j)) for j in jids}
 
     def blocked(self) -> set[str]:
@@ -402,16 +448,39 @@ class XmppClient(Omemo):
         await self._load_blocklist()
         return self.blocked()
 
+    def _blockable(self, jid: str) -> JID:
+        """A JID to block or unblock (a contact, a room, a whole domain), as the
+        server's block list keeps it: bare."""
+        try:
+            target = JID(bare(jid))
+        except InvalidJID as exc:
+            raise XmppError(f"cannot block {jid!r}: {exc}") from None
+        if not target.domain or target.bare == self.own:
+            raise XmppError(f"{jid!r} is not someone else's address")
+        return target
+
     async def block(self, jid: str) -> None:
-        await self.session.plugin["xep_0191"].block(JID(bare(jid)), timeout=IQ_TIMEOUT)
-        self._blocked.add(bare(jid))
-        self._publish(PresenceChanged(self.name, bare(jid), Availability.BLOCKED.value))
+        """Block a JID (XEP-0191, slixmpp's xep_0191): the server stops their lines
+        and presence reaching us, and ours reaching them; what came before is not
+        shown either (`_blocks`)."""
+        target = self._blockable(jid)
+        await self._asked(self.session.plugin["xep_0191"].block(target, timeout=IQ_TIMEOUT),
+                          None)
+        self._blocked.add(target.bare)
+        self._publish(PresenceChanged(self.name, target.bare, Availability.BLOCKED.value))
 
     async def unblock(self, jid: str) -> None:
-        await self.session.plugin["xep_0191"].unblock(JID(bare(jid)), timeout=IQ_TIMEOUT)
-        self._blocked.discard(bare(jid))
-        now = self.availability(jid)
-        self._publish(PresenceChanged(self.name, bare(jid), now.availability.value, now.status))
+        target = self._blockable(jid)
+        if target.bare not in self._blocked:
+            await self._load_blocklist()  # another client of ours may have blocked it
+        if target.bare not in self._blocked:
+            raise XmppError(f"{target.bare} is not blocked")
+        await self._asked(self.session.plugin["xep_0191"].unblock(
+            target, timeout=IQ_TIMEOUT), None)
+        self._blocked.discard(target.bare)
+        now = self.availability(target.bare)
+        self._publish(PresenceChanged(self.name, target.bare, now.availability.value,
+                                      now.status))
 
     def _on_block_push(self, _iq: Any) -> None:
         # Another of our clients changed the list; read it whole rather than patch it.

@@ -56,6 +56,7 @@ PLUGINS = (
     "xep_0202",  # entity time: the server's clock, for health
     "xep_0198",  # stream management: acks and resumption
     "xep_0191",  # blocking command
+    "xep_0186",  # invisible command, where a server offers it
     "xep_0359",  # unique and stable stanza ids: origin-id, stanza-id
     "xep_0184",  # delivery receipts
     "xep_0333",  # chat markers
@@ -145,6 +146,8 @@ class _Room:
     joined: asyncio.Future[set[str]] | None = None
     subject: str = ""  # the room's subject (topic), as the room last told it
     renaming: asyncio.Future[str] | None = None  # our nick change under way
+    # Our subject change under way: its message id, and the room's answer.
+    retitling: tuple[str, asyncio.Future[None]] | None = None
 
 
 # How long a chat message the server acked stays ready to go again, until its

@@ -205,6 +205,8 @@ class Inbound(Edits):
                 default_thread_id(self.own, room_jid))
         else:
             from_bare = bare(p.sender) or self.own
+            if self._blocks(from_bare):
+                return False
             direction = Direction.OUT if from_bare == self.own else Direction.IN
             peer = bare(p.to) if direction is Direction.OUT else from_bare
             if not peer:
@@ -295,6 +297,12 @@ class Inbound(Edits):
         log.info("%s: a chat line from %s names a thread it is no party of; kept apart",
                  self.name, senders[0])
         return claimed_thread_id(bare(senders[0]), named), [named]
+
+    def _blocks(self, sender: str) -> bool:
+        """Whether a 1:1 line from this bare JID is one we block (XEP-0191):
+        the server drops a blocked contact's live lines, but not what came before
+        the block (its archive, offline copies), which stays unshown too."""
+        return sender != self.own and sender in self._blocked
 
     @staticmethod
     def _date(claimed: float | None, archived: float | None) -> float:

@@ -12,6 +12,8 @@ from typing import Any, cast
 from slixmpp import JID, InvalidJID
 from slixmpp.plugins.xep_0045.muc import AFFILIATIONS
 from slixmpp.types import MucAffiliation
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..events import RoomOccupantsChanged, RoomSubjectChanged
 from .archive import Archive
@@ -28,6 +30,9 @@ class Rooms(Archive):
     def _wire_handlers(self) -> None:
         super()._wire_handlers()
         self.session.add_event_handler("groupchat_subject", self._guard(self._on_subject))
+        self.session.register_handler(Callback(
+            "room refusal", MatchXPath(f"{{{NS_CLIENT}}}message/{{{NS_CLIENT}}}error"),
+            self._guard(self._on_room_refusal)))
 
     def _on_subject(self, msg: Any) -> None:
         """A room's subject (XEP-0045 §8.1): told after our join, and on each
@@ -39,6 +44,9 @@ class Rooms(Archive):
             return
         el = xml.find(q(NS_CLIENT, "subject"))
         subject = (el.text or "").strip()[:1000] if el is not None else ""
+        asked = room.retitling
+        if asked is not None and resource(sender) == room.nick and not asked[1].done():
+            asked[1].set_result(None)
         if subject != room.subject:
             room.subject = subject
             self._publish(RoomSubjectChanged(self.name, room.jid, subject, resource(sender)))
@@ -54,6 +62,41 @@ class Rooms(Archive):
         if room not in self._joined_rooms():
             raise XmppError(f"not in room {room}: join it first")
         self._muc.set_subject(JID(room), subject)
+
+    async def change_subject(self, room: str, subject: str, timeout: float = 10.0) -> None:
+        """Change a room's subject and wait for the room's answer (XEP-0045 §8.1):
+        the new subject told back to everyone, or its refusal (only moderators,
+        in most rooms) as an XmppError. Written out here, not by xep_0045's
+        set_subject, which sends without an id to match the refusal by."""
+        room = bare(room)
+        state = self._rooms.get(room)
+        if state is None or room not in self._joined_rooms():
+            raise XmppError(f"not in room {room}: join it first")
+        msg = self.session.make_message(mto=JID(room), mtype="groupchat")
+        msg["subject"] = subject
+        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        state.retitling = (msg["id"], answer)
+        msg.send()
+        try:
+            await asyncio.wait_for(answer, timeout)
+        except TimeoutError:
+            raise XmppError(f"no answer from room {room} within {timeout:.0f}s") from None
+        finally:
+            state.retitling = None
+
+    def _on_room_refusal(self, msg: Any) -> None:
+        """A room's error for our subject change under way: its refusal."""
+        xml = msg.xml
+        if (xml.get("type") or "") != "error":
+            return
+        room = self._rooms.get(bare(xml.get("from") or ""))
+        asked = room.retitling if room is not None else None
+        if asked is None or asked[0] != (xml.get("id") or "") or asked[1].done():
+            return
+        condition, text, _b = error_condition(xml)
+        asked[1].set_exception(XmppError(
+            f"room {room.jid if room else ''} refused the subject: {condition}"
+            + (f" ({text})" if text else "")))
 
     async def join_room(self, room: str, nick: str | None = None, password: str | None = None,
                         timeout: float = 20.0) -> list[Occupant]:
@@ -97,8 +140,10 @@ class Rooms(Archive):
         # followed here, not by xep_0045's join_muc_wait: its room list and events
         # would keep a second copy of what `_Room` holds (the join's own status
         # codes, the occupants' real JIDs, errors about this join only).
+        # With our presence as set (away, dnd, a status): the room shows it.
         self._muc.make_join_stanza(JID(room), nick, password=password or None,
-                                   maxstanzas=0).send()
+                                   maxstanzas=0, presence_options=cast(
+                                       Any, self._room_presence())).send()
         try:
             codes = await asyncio.wait_for(asyncio.shield(state.joined), timeout)
         except TimeoutError:
@@ -247,14 +292,26 @@ class Rooms(Archive):
             raise XmppError(f"{nick!r} cannot be a nick: {exc}") from None
         state.renaming = asyncio.get_running_loop().create_future()
         state.renaming.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self.session.send_presence(pto=f"{room}/{nick}", **{
-            k: v for k, v in self.session.own_presence.items() if k != "ppriority"})
+        self.session.send_presence(pto=f"{room}/{nick}", **self._room_presence())
         try:
             return await asyncio.wait_for(asyncio.shield(state.renaming), timeout)
         except TimeoutError:
             raise XmppError(f"no answer from room {room} within {timeout:.0f}s") from None
         finally:
             state.renaming = None
+
+    def _room_presence(self) -> dict[str, Any]:
+        """Our presence as last set (show, status), as a room gets it: no priority,
+        which means nothing to a room."""
+        return {k: v for k, v in self.session.own_presence.items()
+                if k != "ppriority" and v is not None}
+
+    def tell_rooms_presence(self) -> None:
+        """Our changed presence to each room we are in (XEP-0045 §7.7): a room
+        hears only presence sent to it, not the broadcast to contacts."""
+        for jid in sorted(self._joined_rooms()):
+            self.session.send_presence(pto=f"{jid}/{self._rooms[jid].nick}",
+                                       **self._room_presence())
 
     async def kick(self, room: str, nick: str, reason: str = "") -> None:
         """Take an occupant out of a room (role none, XEP-0045 §8.2); the room

@@ -28,10 +28,11 @@ from bridge.events import (
 )
 from bridge.model import Direction, Message, Transport
 from tuiclient.appref import client_app
-from tuiclient.chat_commands import SHOWS, Typed
+from tuiclient.chat_commands import Typed
 from tuiclient.format import one_line, safe, who
 from tuiclient.people import bare
 from tuiclient.replies import sent_words
+from tuiclient.screens.chat_contacts import ContactCommands
 from tuiclient.screens.chat_prompts import (
     AskScreen,
     RevisionsScreen,
@@ -39,7 +40,7 @@ from tuiclient.screens.chat_prompts import (
     subscription_screen,
 )
 from tuiclient.screens.prompts import DeferScreen
-from tuiclient.screens.roster import RosterScreen, open_avatar
+from tuiclient.screens.roster import open_avatar
 from tuiclient.widgets.conversation_list import ConversationList, key_of
 from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import ChatReply
@@ -53,7 +54,7 @@ TYPING = {"composing": "is typing…", "paused": "stopped typing"}
 TYPING_MANY = {"composing": "are typing…", "paused": "stopped typing"}
 
 
-class Chatting:
+class Chatting(ContactCommands):
     # A "typing" not followed by another state within this long is stale: the
     # peer's client stopped telling (it crashed, lost its link, or never says
     # "paused"). XEP-0085 §3's trigger for "inactive" (about 30 s) is when a
@@ -95,6 +96,7 @@ class Chatting:
             # Typing there stopped: the peer left for another conversation.
             self.engine.send_chat_state(self.peer[0], self.peer[1], "inactive")
         chat_input.sent()
+        chat_input.words = self.argument_words
         chat_input.belongs_to(self.screen.opened.key)  # each its own unsent line
         self.unquote()
         self._forget_typing()
@@ -169,6 +171,7 @@ class Chatting:
         if self.screen.narrow:
             self.screen.pane = "chat"
         chat_input = self.screen.query_one(ChatReply)
+        chat_input.words = self.argument_words
         chat_input.focus()
         if not chat_input.value:
             chat_input.value = "/"
@@ -223,9 +226,10 @@ class Chatting:
         await self.engine.react(m.id, emoji, remove=ours)
         return ""
 
-    async def _cmd_join(self, room: str, nick: str | None = None) -> str:
+    async def _cmd_join(self, room: str, nick: str | None = None,
+                        password: str | None = None) -> str:
         account = self._need_account()
-        occupants = await self.engine.join_room(account, room, nick=nick)
+        occupants = await self.engine.join_room(account, room, nick=nick, password=password)
         joined = f"joined {one_line(room)}: {len(occupants)} in the room"
         if self.open_room(account, room) and self.screen.opened.messages:
             return joined
@@ -349,7 +353,7 @@ class Chatting:
         if not subject:
             now = self.engine.room_subject(account, room)
             return f"topic: {one_line(now)}" if now else "no topic set"
-        self.engine.room_subject(account, room, subject)
+        await self.engine.change_room_subject(account, room, subject)
         return ""  # the room tells the new one (RoomSubjectChanged)
 
     def topic(self) -> str:
@@ -376,30 +380,6 @@ class Chatting:
     async def _cmd_occupants(self) -> str:
         self._needs_room("join")
         self.show_occupants()
-        return ""
-
-    async def _cmd_status(self, show: str, message: str = "") -> str:
-        names = [self.peer[0]] if self.peer is not None else \
-            [a.name for a in self.engine.accounts if a.jid]
-        if not names:
-            raise EngineError("no chat account")
-        for account in names:
-            await self.engine.set_presence(account, SHOWS[show.lower()], message)
-        return f"you are {show.lower()}" + (f": {one_line(message)}" if message else "")
-
-    async def _cmd_add(self, jid: str, name: str = "") -> str:
-        item = await self.engine.roster_add(self._need_account(), jid, name)
-        return f"added {one_line(item.jid)}; asked to see their presence"
-
-    async def _cmd_remove(self, jid: str) -> str:
-        await self.engine.roster_remove(self._need_account(), jid)
-        return f"removed {one_line(jid)}"
-
-    async def _cmd_roster(self) -> str:
-        def write(jid: str | None) -> None:
-            if jid:
-                self.screen.action_compose(jid, "im")
-        self.screen.app.push_screen(RosterScreen(), write)
         return ""
 
     async def _cmd_keys(self) -> str:

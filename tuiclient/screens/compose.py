@@ -1,29 +1,20 @@
 """Writing an email: a reply (with its options), a new message, a forward;
 $EDITOR on demand. Leaving one that was not sent asks first: save it in the
 account's Drafts folder, throw it away, or keep writing. A body that promises a
-file ("attached") while none goes along asks before sending."""
+file ("attached") while none goes along asks before sending. What the screens
+share is in `tuiclient.screens.compose_base` (its names are importable here too)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shlex
-import subprocess
-import tempfile
 from collections.abc import Sequence
 from email.utils import formataddr, getaddresses
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual.app import ComposeResult, SuspendNotSupported
-from textual.await_complete import AwaitComplete
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
-from textual.screen import Screen
 from textual.widgets import (
-    Button,
     Checkbox,
     Footer,
     Header,
@@ -31,250 +22,30 @@ from textual.widgets import (
     Label,
     RadioButton,
     RadioSet,
+    Select,
     Static,
     TextArea,
 )
 
-from bridge.errors import EngineError
 from bridge.model import Attachment, Direction, Message, Transport
 from tuiclient.appref import client_app
-from tuiclient.drafts import Forward, NewMessage, ReplyDraft, keep_unsent
+from tuiclient.drafts import Forward, NewMessage, ReplyDraft
 from tuiclient.format import one_line, size, who
-from tuiclient.screens.pickers import Confirm, UnsentPrompt
+from tuiclient.screens.compose_base import (  # noqa: F401 (re-exported: their old home)
+    OPENPGP_STEPS,
+    ComposeBase,
+    OpenPGPToggle,
+    edit_text,
+    editor_command,
+    read_headers,
+    with_headers,
+)
 from tuiclient.screens.prompts import Files
-from tuiclient.widgets.addresses import AddressSuggester
-from tuiclient.widgets.local_files import LocalFiles, promises_a_file
+from tuiclient.widgets.local_files import LocalFiles
 from tuiclient.widgets.ticks import Choice, Tick
 
 if TYPE_CHECKING:
     from bridge.handoff import ReplyFields
-
-
-def editor_command() -> list[str]:
-    """$VISUAL, else $EDITOR, else vi; split as a shell would (`code --wait`)."""
-    return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
-
-
-def edit_text(text: str, command: Sequence[str] | None = None) -> str | None:
-    """Run the editor on `text` in a private temporary file (0600) and read it back;
-    None when the editor exits non-zero (`:cq` in vi: the user gave up)."""
-    with tempfile.NamedTemporaryFile("w", prefix="tuiclient-", suffix=".txt",
-                                     delete=False) as f:
-        f.write(text)
-        path = Path(f.name)
-    try:
-        done = subprocess.run([*(command or editor_command()), str(path)], check=False)
-        if done.returncode != 0:
-            return None
-        return path.read_text()
-    finally:
-        path.unlink(missing_ok=True)
-
-
-class ComposeBase(Screen):
-    BINDINGS = [
-        Binding("ctrl+s", "send", "send", priority=True),
-        Binding("ctrl+e", "editor", "edit in $EDITOR", priority=True),
-        Binding("escape", "cancel", "cancel"),
-        Binding("q", "cancel", show=False),  # off the text fields: not the app's quit
-    ]
-    initial_text = ""  # what the body held when the screen opened
-    resumed: int | None = None  # the draft this continues (replaced when saved again)
-    settled = False  # sent, saved or discarded: nothing to keep when it closes
-    # What would be lost if the app closed now: (account, to, subject), text.
-    at_stake: tuple[tuple[str, list[str], str], str] | None = None
-
-    def dismiss(self, result: object = None) -> AwaitComplete:
-        self.settled = True
-        return super().dismiss(result)
-
-    def on_text_area_changed(self) -> None:
-        self.note_stake()
-
-    def on_input_changed(self) -> None:
-        self.note_stake()
-
-    def note_stake(self) -> None:
-        try:
-            text = self.query_one("#body", TextArea).text
-            fields = self.draft_fields() or self.fallback_fields()
-        except NoMatches:  # still being built
-            return
-        self.at_stake = (fields, text) if self.typed() else None
-
-    def suggester(self) -> AddressSuggester:
-        """The addresses the contacts have (mail and chat), for the To field."""
-        names = client_app(self).contact_names
-        return AddressSuggester(names, names)
-
-    def fallback_fields(self) -> tuple[str, list[str], str]:
-        accounts = client_app(self).engine.accounts
-        return (accounts[0].name if accounts else "", [], "")
-
-    def on_unmount(self) -> None:
-        """The app closes under this screen (ctrl+q quits at once, without asking):
-        what was typed is kept on disk, and P offers it again."""
-        if self.settled or self.at_stake is None:
-            return
-        (account, to, subject), text = self.at_stake
-        with contextlib.suppress(OSError):  # nowhere to write: nothing more to do now
-            keep_unsent(account, to, subject, text)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        {"send": self.action_send, "editor": self.action_editor,
-         "cancel": self.action_cancel}[event.button.id or "cancel"]()
-
-    def buttons(self) -> ComposeResult:
-        with Horizontal(classes="buttons"):
-            yield Button("Send \\[ctrl+s]", id="send", variant="primary")
-            yield Button("Edit in $EDITOR \\[ctrl+e]", id="editor")
-            yield Button("Cancel \\[esc]", id="cancel")
-
-    def action_editor(self) -> None:
-        """Write the body in the user's editor. The app hands the terminal over
-        (App.suspend) and waits for the editor to close: this blocks the UI loop on
-        purpose, as nothing is drawn meanwhile; workers and servers carry on."""
-        area = self.query_one("#body", TextArea)
-        try:
-            with self.app.suspend():
-                text = edit_text(area.text)
-        except SuspendNotSupported:
-            self.notify("$EDITOR needs the terminal, and this one cannot be handed over "
-                        "(no tty?).", severity="error")
-            return
-        except OSError as exc:  # no such editor
-            self.notify(f"$EDITOR failed: {exc}", severity="error", markup=False)
-            return
-        if text is None:
-            self.notify("The editor gave up (non-zero exit): the text is as it was.",
-                        severity="warning")
-        else:
-            area.text = text.rstrip("\n")
-        area.focus()
-
-    def action_send(self) -> None:
-        """Check the text, then `send` (each kind of compose screen its own); a text
-        that says "attached" with nothing attached asks first."""
-        text = self.query_one("#body", TextArea).text
-        if promises_a_file(text) and not self.has_files():
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self.send()
-            self.app.push_screen(Confirm("Nothing is attached",
-                                         "The text speaks of an attachment, but no file "
-                                         "goes along. Send it anyway?", "Send anyway"),
-                                 answered)
-            return
-        self.send()
-
-    def send(self) -> None:
-        """Hand the result back."""
-        raise NotImplementedError
-
-    def has_files(self) -> bool:
-        return bool(self.query(LocalFiles)) and bool(self.query_one(LocalFiles).paths)
-
-    def local_files(self) -> list[Path]:
-        return list(self.query_one(LocalFiles).paths) if self.query(LocalFiles) else []
-
-    # -- leaving without sending ---------------------------------------------------------
-
-    def typed(self) -> bool:
-        """Whether leaving now would lose words the user wrote."""
-        text = self.query_one("#body", TextArea).text
-        return bool(text.strip()) and text != self.initial_text
-
-    def draft_fields(self) -> tuple[str, list[str], str] | None:
-        """Account, To and Subject of this message saved as a draft; None: it cannot
-        be (a chat message, a forward)."""
-        return None
-
-    def threading(self) -> dict[str, Any]:
-        """What keeps a reply's draft in its thread (engine.draft_save's `answering`,
-        or `in_reply_to` and `references`); nothing for a new message."""
-        return {}
-
-    def action_cancel(self) -> None:
-        if not self.typed():
-            self.dismiss(None)
-            return
-        self.app.push_screen(UnsentPrompt(self.draft_fields() is not None), self._unsent)
-
-    def _unsent(self, choice: str | None) -> None:
-        if choice == "save":
-            self.run_worker(self.save_draft(), name="save_draft", group="draft",
-                            exclusive=True)
-        elif choice == "discard":
-            self.dismiss(None)
-        else:
-            self.query_one("#body", TextArea).focus()
-
-    async def save_draft(self) -> None:
-        """Into the account's Drafts folder on the server (from any machine, P lists
-        it). A refusal keeps the screen, and its text, as it is."""
-        fields = self.draft_fields()
-        if fields is None:
-            return
-        account, to, subject = fields
-        text = self.query_one("#body", TextArea).text
-        try:
-            await client_app(self).engine.draft_save(account, to, subject, text,
-                                                     files=self.local_files(),
-                                                     replaces=self.resumed,
-                                                     **self.threading())
-        except (EngineError, OSError, ValueError) as exc:  # ValueError: an address
-            self.notify(f"Draft not saved (your text is still here): {exc}",
-                        severity="error", markup=False)
-            return
-        self.app.notify("Saved in Drafts: P lists the drafts to resume one.",
-                        title="Draft")
-        self.dismiss(None)
-
-    def signature(self, account: str) -> Static:
-        """What the engine puts under the text when it is sent, shown (not editable
-        here: the account's `signature` in the config)."""
-        try:
-            sig = client_app(self).engine.account(account).signature or ""
-        except EngineError:
-            sig = ""
-        note = Static(Text.assemble(("signature, added when sent: ", "dim italic"),
-                                    ("-- " + " / ".join(one_line(x) for x in
-                                                         sig.strip().splitlines()), "dim")),
-                      id="signature", markup=False)
-        note.display = bool(sig.strip())
-        return note
-
-
-# ctrl+g walks through what OpenPGP does to the email (G for GnuPG; TextArea and the
-# app leave it free): as mutt's compose menu offers sign, encrypt, both, or neither.
-OPENPGP_STEPS = ((False, False), (True, False), (True, True), (False, True))
-
-
-class OpenPGPToggle(ComposeBase):
-    """A compose screen whose email can be signed and/or encrypted (ctrl+g), the
-    choice shown under its title; it starts from the config's [crypto] defaults."""
-
-    BINDINGS = [Binding("ctrl+g", "openpgp", "sign/encrypt", priority=True)]
-    openpgp: tuple[bool, bool] = (False, False)  # (sign, encrypt)
-
-    def openpgp_label(self) -> Label:
-        p = client_app(self).engine.protection()
-        self.openpgp = (p.sign, p.encrypt)
-        return Label(self.openpgp_words(), id="compose-openpgp", markup=False)
-
-    def openpgp_words(self) -> Text:
-        sign, encrypt = self.openpgp
-        words = " + ".join(w for w, on in (("signed", sign), ("encrypted", encrypt)) if on)
-        return Text.assemble(("OpenPGP: ", "bold"),
-                             (words or "in clear", "green" if encrypt else
-                              "yellow" if sign else "dim"),
-                             ("  (ctrl+g changes it)", "dim"))
-
-    def action_openpgp(self) -> None:
-        at = OPENPGP_STEPS.index(self.openpgp) if self.openpgp in OPENPGP_STEPS else 0
-        self.openpgp = OPENPGP_STEPS[(at + 1) % len(OPENPGP_STEPS)]
-        self.query_one("#compose-openpgp", Label).update(self.openpgp_words())
 
 
 class ComposeScreen(OpenPGPToggle):
@@ -358,8 +129,20 @@ class ComposeScreen(OpenPGPToggle):
         if self.to_email:
             self.fill_addresses(self.draft.reply_all)
             self.query_one("#quote", TextArea).text = self.engine_fields(False).quote
+            self.ask_autocrypt()
         self.query_one("#body", TextArea).focus()
         self.call_after_refresh(self.note_stake)
+
+    def ask_autocrypt(self) -> None:
+        """Autocrypt's word for the reply's To and Cc (bridge.crypto.autocrypt)."""
+        typed = self.addresses("#reply-to") + self.addresses("#reply-cc")
+        to = [a for _n, a in getaddresses(typed) if a]
+        self.run_worker(self.offer_autocrypt(self.draft.message.account, to),
+                        exclusive=True, group="autocrypt")
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        if event.input.id in ("reply-to", "reply-cc"):
+            self.ask_autocrypt()
 
     def fill_addresses(self, reply_all: bool) -> None:
         """To and Cc as the engine addresses the reply (to the sender, or all)."""
@@ -386,6 +169,9 @@ class ComposeScreen(OpenPGPToggle):
 
     def has_files(self) -> bool:
         return bool(self.query_one(Files).chosen) or super().has_files()
+
+    def editor_fields(self) -> list[tuple[str, str]]:
+        return [("To", "#reply-to"), ("Cc", "#reply-cc")] if self.to_email else []
 
     def threading(self) -> dict[str, Any]:
         return {"answering": self.draft.message.id}
@@ -439,18 +225,35 @@ class ComposeScreen(OpenPGPToggle):
 class NewMessageScreen(OpenPGPToggle):
     """A new conversation, by email or by IM; or a draft resumed (`resumed`: its
     row in the Drafts folder, replaced when saved again, gone once sent).
-    ctrl+t switches between email and IM from any field (the footer says so)."""
+    ctrl+t switches between email and IM from any field (the footer says so).
+    An email has From (the account's address or one of its aliases), To, Cc and
+    Bcc, as mutt's compose menu; by IM, To only. Cc and Bcc show when asked for
+    (ctrl+b, as Thunderbird's and aerc's stay out of the way until wanted) or
+    when they hold addresses (a resumed draft)."""
 
-    BINDINGS = [Binding("ctrl+t", "toggle_via", "email ↔ IM", priority=True)]
+    BINDINGS = [Binding("ctrl+t", "toggle_via", "email ↔ IM", priority=True),
+                Binding("ctrl+b", "copies", "Cc/Bcc", priority=True)]
+    DEFAULT_CSS = """
+    NewMessageScreen .address-row { height: auto; }
+    NewMessageScreen .address-row .field-label { padding: 1 1 0 0; text-style: bold; }
+    NewMessageScreen .address-row Input { width: 1fr; }
+    NewMessageScreen #from { width: 1fr; }
+    NewMessageScreen #address-hint { color: $text-muted; height: auto; }
+    """
 
     def __init__(self, accounts: Sequence[str], to: str = "", via: str = "email", *,
                  subject: str = "", text: str = "", resumed: int | None = None,
                  account: str | None = None, kept: bool = False,
-                 in_reply_to: str | None = None, references: Sequence[str] = ()) -> None:
+                 in_reply_to: str | None = None, references: Sequence[str] = (),
+                 cc: str = "", bcc: str = "", sender: str | None = None) -> None:
         super().__init__()
         self.accounts = list(accounts)
         self.account = account or (self.accounts[0] if self.accounts else "")
         self.to = to
+        self.cc = cc
+        self.bcc = bcc
+        self.copies_wanted = bool(cc or bcc)
+        self.sender = sender
         self.via = via
         self.subject = subject
         self.text = text
@@ -469,8 +272,21 @@ class NewMessageScreen(OpenPGPToggle):
                 yield Choice("by email", self.via == "email", id="via-email")
                 yield Choice("by IM", self.via == "im", id="via-im",
                              disabled=self.resumed is not None)
+            own = self.own_addresses()
+            with Horizontal(classes="address-row email-only", id="from-row"):
+                yield Label("From:", classes="field-label")
+                yield Select([(a, a) for a in own], allow_blank=not own, id="from",
+                             value=self.sender if self.sender in own else
+                             own[0] if own else Select.BLANK)
             yield Input(self.to, placeholder="To: addresses or JIDs, comma-separated "
                         "(→ completes a contact)", suggester=self.suggester(), id="to")
+            with Horizontal(classes="address-row email-only", id="copies"):
+                yield Label("Cc:", classes="field-label")
+                yield Input(self.cc, placeholder="Cc", suggester=self.suggester(), id="cc")
+                yield Label("Bcc:", classes="field-label")
+                yield Input(self.bcc, placeholder="Bcc (not shown to the others)",
+                            suggester=self.suggester(), id="bcc")
+            yield self.address_hint()
             yield Input(self.subject, placeholder="Subject (email only)", id="subject")
             yield self.openpgp_label()
             yield TextArea(self.text, id="body")
@@ -481,11 +297,75 @@ class NewMessageScreen(OpenPGPToggle):
 
     def on_mount(self) -> None:
         self.sub_title = "draft" if self.resumed is not None else "new message"
+        self.show_email_fields()
         self.query_one("#to" if not self.to else "#body").focus()
         self.call_after_refresh(self.note_stake)
+        if self.to:
+            self.run_worker(self.offer_autocrypt(self.account, self.recipients()))
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        """Leaving To: Autocrypt's word for who is in it (an email only)."""
+        if event.input.id == "to" and self.by_email():
+            self.run_worker(self.offer_autocrypt(self.account, self.recipients()),
+                            exclusive=True, group="autocrypt")
+
+    def own_addresses(self) -> list[str]:
+        """The From choices: the account's address, then its aliases (config)."""
+        return client_app(self).engine.own_addresses(self.account)
 
     def by_email(self) -> bool:
         return not self.query_one("#via-im", RadioButton).value
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        event.stop()
+        self.show_email_fields()
+
+    def show_email_fields(self) -> None:
+        """From, Cc and Bcc are an email's: hidden while the message goes by IM."""
+        email = self.by_email()
+        for row in self.query(".email-only"):
+            row.display = email and (row.id != "copies" or self.copies_wanted)
+
+    def action_copies(self) -> None:
+        """Cc and Bcc: shown and Cc focused; hidden again when both are empty."""
+        if not self.by_email():
+            self.notify("Cc and Bcc are an email's: ctrl+t makes it one.",
+                        severity="warning")
+            return
+        shown = self.copies_wanted
+        self.copies_wanted = not shown or bool(self.field_list("#cc") or
+                                               self.field_list("#bcc"))
+        self.show_email_fields()
+        if self.copies_wanted:
+            self.query_one("#cc", Input).focus()
+        elif shown:
+            self.query_one("#to", Input).focus()
+
+    def field_list(self, field_id: str) -> list[str]:
+        return [a.strip() for a in self.query_one(field_id, Input).value.split(",")
+                if a.strip()]
+
+    def chosen_sender(self) -> str | None:
+        """The From chosen, None when it is the account's own address."""
+        value = self.query_one("#from", Select).value
+        own = self.own_addresses()
+        return value if isinstance(value, str) and own and value != own[0] else None
+
+    def editor_fields(self) -> list[tuple[str, str]]:
+        if not self.by_email():
+            return [("To", "#to")]
+        return [("To", "#to"), ("Cc", "#cc"), ("Bcc", "#bcc"), ("Subject", "#subject")]
+
+    def edited_headers(self) -> None:
+        self.copies_wanted = self.copies_wanted or bool(self.field_list("#cc") or
+                                                        self.field_list("#bcc"))
+        self.show_email_fields()
+
+    def draft_extras(self) -> dict[str, Any]:
+        if not self.by_email():
+            return {}
+        return {"cc": self.field_list("#cc"), "bcc": self.field_list("#bcc"),
+                "sender": self.chosen_sender()}
 
     def action_toggle_via(self) -> None:
         other = self.query_one("#via-email" if not self.by_email() else "#via-im",
@@ -506,8 +386,7 @@ class NewMessageScreen(OpenPGPToggle):
         return {"in_reply_to": self.in_reply_to, "references": self.references}
 
     def recipients(self) -> list[str]:
-        return [a.strip() for a in self.query_one("#to", Input).value.split(",")
-                if a.strip()]
+        return self.field_list("#to")
 
     def typed(self) -> bool:
         return super().typed() or (self.resumed is None and bool(
@@ -524,7 +403,7 @@ class NewMessageScreen(OpenPGPToggle):
         self.dismiss(NewMessage(self.account, to, via,
                                 self.query_one("#subject", Input).value, text,
                                 files=self.local_files(), resumed=self.resumed,
-                                sign=sign, encrypt=encrypt))
+                                sign=sign, encrypt=encrypt, **self.draft_extras()))
 
 
 class ForwardScreen(ComposeBase):
@@ -546,6 +425,7 @@ class ForwardScreen(ComposeBase):
             yield Label(title, id="compose-title", markup=False)
             yield Input(placeholder="To: addresses, comma-separated (→ completes a contact)",
                         suggester=self.suggester(), id="to")
+            yield self.address_hint()
             with Horizontal(id="compose-options"):
                 yield Tick("As an attachment (message/rfc822)", False, id="as-attachment")
             kept = Text()
@@ -567,6 +447,9 @@ class ForwardScreen(ComposeBase):
     def on_mount(self) -> None:
         self.sub_title = "forward"
         self.query_one("#to", Input).focus()
+
+    def editor_fields(self) -> list[tuple[str, str]]:
+        return [("To", "#to")]
 
     def has_files(self) -> bool:
         return bool(self.message.attachments) or super().has_files() or \

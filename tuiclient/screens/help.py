@@ -33,6 +33,11 @@ EXTRA = [
     ("sort prompt (S)", "d / f / u / r", "by date / sender / unread first / reverse"),
     ("the list, marks on", "esc", "clear the marks"),
     ("a chat (d, a)", "d / a", "delete it from this machine (asked) / archive it here"),
+    ("room invitation", "a / d / esc", "join the room / decline / answer later"),
+    ("contact request", "a / d / esc", "let them see your presence / deny / answer later"),
+    ("roster (/roster)", "a / d / x", "approve / deny their request / remove (asked)"),
+    ("roster (/roster)", "b / u", "block or unblock / stop asking for their presence"),
+    ("roster (/roster)", "v / enter / esc", "open their avatar / write to them / back"),
     ("anywhere", "ctrl+p", "command palette (screens, theme)"),
     ("command line", "tab / enter / esc", "complete the command / run it / leave"),
 ]

@@ -12,9 +12,9 @@ A part of `MainScreen`, as `Triage` and `Marking` are.
 from __future__ import annotations
 
 import subprocess
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from textual.app import SuspendNotSupported
 
 from bridge.engine import Engine
 from bridge.errors import EngineError
@@ -27,9 +27,12 @@ from tuiclient.format import one_line
 from tuiclient.replies import send_new, sent_words
 from tuiclient.screens.attachments import (
     AttachmentsScreen,
-    handler,
-    needs_terminal,
+    TextFileScreen,
     open_detached,
+    opener_for,
+    private_folder,
+    remove_private,
+    shown_text,
 )
 from tuiclient.screens.compose import ForwardScreen, NewMessageScreen
 from tuiclient.screens.drafts import DraftsScreen
@@ -117,6 +120,9 @@ class MailKeys:
         if what == "open" and positions:
             await self._open(m, positions[0])
             return
+        if what == "view" and positions:
+            await self._view(m, positions[0])
+            return
         try:
             paths = await self.engine.save_attachments(m.id, positions)
         except (EngineError, OSError) as exc:
@@ -129,31 +135,57 @@ class MailKeys:
                       title="Saved", timeout=8, markup=False)
 
     async def _open(self, m: Message, position: int) -> None:
-        """Open one file with the system's handler, from a private copy (a folder of
-        our own, 0700), never from the downloads folder nor the store."""
+        """Open one file with the system's handler (its mailcap entry, else
+        xdg-open), from a private copy (a folder of our own, 0700), never from the
+        downloads folder nor the store. The copy goes once a mailcap command
+        returns; one handed to xdg-open stays until the app exits (the viewer
+        reads it after xdg-open returned)."""
         screen = self.screen
-        command = handler()
-        if command is None:
-            screen.notify("No xdg-open nor run-mailcap here: save it (s) instead.",
-                          severity="warning")
-            return
         assert m.id is not None
-        private = Path(tempfile.mkdtemp(prefix="tuiclient-open-"))
+        private = private_folder()
         try:
             (path,) = await self.engine.save_attachments(m.id, [position], private)
         except (EngineError, OSError, ValueError) as exc:
+            remove_private(private)
             screen.notify(f"Could not open it: {exc}", severity="error", markup=False)
+            return
+        opener = opener_for(path, m.attachments[position].content_type)
+        if opener is None:
+            remove_private(private)
+            screen.notify("No mailcap entry for it and no xdg-open here: save it (s) "
+                          "instead.", severity="warning")
             return
         try:
-            if needs_terminal(command):
-                with screen.app.suspend():
-                    subprocess.run([*command, str(path)], check=False)
+            if opener.waits:
+                try:
+                    with screen.app.suspend():
+                        subprocess.run(opener.command, check=False)
+                finally:
+                    remove_private(private)
             else:
-                open_detached(command, path)
-        except OSError as exc:
-            screen.notify(f"Could not open it: {exc}", severity="error", markup=False)
+                open_detached(opener.command, path)
+        except (OSError, SuspendNotSupported) as exc:
+            screen.notify(f"Could not open it: {exc or 'no terminal to hand over'}",
+                          severity="error", markup=False)
             return
-        screen.notify(f"Opened {path.name} with {command[0]}.", markup=False)
+        screen.notify(f"Opened {path.name} with {opener.via}.", markup=False)
+
+    async def _view(self, m: Message, position: int) -> None:
+        """A text file shown here (v), read from a private copy that goes at once."""
+        screen = self.screen
+        assert m.id is not None
+        private = private_folder()
+        try:
+            (path,) = await self.engine.save_attachments(m.id, [position], private)
+            data = path.read_bytes()
+        except (EngineError, OSError, ValueError) as exc:
+            screen.notify(f"Could not show it: {exc}", severity="error", markup=False)
+            return
+        finally:
+            remove_private(private)
+        a = m.attachments[position]
+        await screen.app.push_screen_wait(
+            TextFileScreen(a.filename, shown_text(data, a.content_type)))
 
     # -- links ---------------------------------------------------------------------------
 
@@ -250,11 +282,10 @@ class MailKeys:
         def chosen(to: list[str] | None) -> None:
             if to:
                 self.screen.run_worker(self._bounce(m, to), name="bounce", group="mail")
-        names = client_app(self.screen).contact_names
         self.screen.app.push_screen(ToPrompt(
             "Bounce (redirect) this email to…",
             "It goes as it is, from its sender, with Resent-From: you.",
-            AddressSuggester(names, names)), chosen)
+            AddressSuggester.of_contacts(self.engine.contacts())), chosen)
 
     async def _bounce(self, m: Message, to: list[str]) -> None:
         assert m.id is not None
@@ -306,16 +337,29 @@ class MailKeys:
             # and the thread's files at hand; sent, the draft leaves Drafts.
             await screen.replying.resume(answered, chosen, text)
             return
-        to = ", ".join(p.address for p in chosen.recipients if p.role == "to")
+        # Its From, To, Cc and Bcc as the server has them (the store keeps no Bcc).
+        try:
+            fields = await self.engine.draft_addresses(fetched.id or 0)
+        except (EngineError, OSError) as exc:
+            screen.notify(f"Could not read the draft: {exc}", severity="error",
+                          markup=False)
+            return
+        to, cc, bcc = (", ".join(x) for x in (fields.to, fields.cc, fields.bcc))
+        # From: None for the account's own address, else the alias as the config has it.
+        own = self.engine.own_addresses(account)
+        sender = next((a for a in own[1:] if a.lower() == fields.sender.lower()), None)
         result = await screen.app.push_screen_wait(NewMessageScreen(
             [a.name for a in self.engine.accounts], to, "email", subject=chosen.subject,
             text=text, resumed=chosen.id, account=account,
-            in_reply_to=chosen.in_reply_to, references=chosen.references))
+            in_reply_to=chosen.in_reply_to, references=chosen.references,
+            cc=cc, bcc=bcc, sender=sender))
         if not isinstance(result, NewMessage) or result.resumed is None:
             return
         await self._send_draft(result, chosen, unchanged=(
             result.text == text and ", ".join(result.to) == to and
-            result.subject == chosen.subject and not result.files))
+            ", ".join(result.cc) == cc and ", ".join(result.bcc) == bcc and
+            result.sender == sender and result.subject == chosen.subject and
+            not result.files))
 
     def answered(self, draft: Message) -> Message | None:
         """The email a reply's draft answers, when this store has it."""
@@ -335,7 +379,8 @@ class MailKeys:
         accounts = [a.name for a in self.engine.accounts]
         result = await screen.app.push_screen_wait(NewMessageScreen(
             accounts, ", ".join(kept.to), "email", subject=kept.subject, text=kept.text,
-            account=kept.account if kept.account in accounts else None, kept=True))
+            account=kept.account if kept.account in accounts else None, kept=True,
+            cc=", ".join(kept.cc), bcc=", ".join(kept.bcc), sender=kept.sender))
         if not isinstance(result, NewMessage):
             return
         sent = await send_new(screen, result)
@@ -354,6 +399,8 @@ class MailKeys:
             if not unchanged:
                 saved = await self.engine.draft_save(new.account, new.to, new.subject,
                                                      new.text, files=new.files,
+                                                     cc=new.cc, bcc=new.bcc,
+                                                     sender=new.sender,
                                                      replaces=draft.id,
                                                      in_reply_to=draft.in_reply_to,
                                                      references=draft.references)

@@ -447,8 +447,10 @@ class Triage:
                 names = {places[key[0]].get(f) for f in folders}
                 if len(names) == 1 and None not in names:
                     where = names.pop() or ""
-            if tags or where:
-                labels[key] = RowLabel(tuple(sorted(tags, key=str.lower)), where)
+            flagged = FLAGGED in tags
+            tags = tags - {FLAGGED}
+            if tags or where or flagged:
+                labels[key] = RowLabel(tuple(sorted(tags, key=str.lower)), where, flagged)
         for key, going in self.pending.items():
             labels.setdefault(key, RowLabel((), going))
         if labels != listing.labels:

@@ -36,6 +36,7 @@ from tuiclient.keys import bind
 
 Key = tuple[str, str]  # (account, thread_id)
 PAGE = 200
+FLAG = "⚑"  # a row with a flagged message (as the email's head says "⚑ flagged")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class RowLabel:
 
     tags: tuple[str, ...] = ()
     where: str = ""
+    flagged: bool = False  # one of its messages is (the star, F)
 
 
 def key_of(t: Thread) -> Key:
@@ -445,10 +447,15 @@ class ConversationList(ScrollView, can_focus=True):
         text.append("*" if marked else " ", style="bold reverse" if marked else "")
         text.append(MAIL if Transport.EMAIL in t.transports else " ", style="blue")
         text.append(CHAT if Transport.XMPP in t.transports else " ", style="green")
-        text.append(" ")
+        label = self.labels.get(key_of(t))
+        # The star in the cell after the kinds, which is blank otherwise: the row
+        # keeps its width and its columns whether flagged or not.
+        if label is not None and label.flagged:
+            text.append(FLAG, style="bold red")
+        else:
+            text.append(" ")
         date = short_date(t.last_date, self.clock())
         state = self.outbox.get(key_of(t))
-        label = self.labels.get(key_of(t))
         tail = Text(no_wrap=True, end="")
         if label is not None:
             for tag in label.tags[:3]:

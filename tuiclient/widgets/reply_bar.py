@@ -3,7 +3,8 @@ the reply being written goes to and how.
 
 The chat input reads `/` commands the way Profanity users type them
 (`tuiclient.chat_commands`): a known one goes up as `Command`, anything else
-as `Refused` with the text kept; Tab completes a command's name; ↑ in an empty
+as `Refused` with the text kept; Tab completes a command's name, then its
+arguments from `words` (rooms, nicks, contacts: set by the screen); ↑ in an empty
 input asks to correct the last line (`EditLast`). While words are typed it says
 so (`Typing`: composing, then paused after a pause, active when cleared), for
 the screen to tell the peer (XEP-0085).
@@ -11,13 +12,22 @@ the screen to tell the peer (XEP-0085).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message as TMessage
 from textual.timer import Timer
 from textual.widgets import Input
 
-from tuiclient.chat_commands import NotACommand, Typed, complete, is_command, literal, parse
+from tuiclient.chat_commands import (
+    NotACommand,
+    Typed,
+    complete_line,
+    is_command,
+    literal,
+    parse,
+)
 from tuiclient.chat_lines import NOWHERE, Key, load_lines, save_lines
 from tuiclient.drafts import ReplyDraft
 from tuiclient.people import Directory, reply_names
@@ -75,6 +85,9 @@ class ChatReply(Input):
         self.post_message(self.Command(Typed("omemo", ("toggle",))))
 
     chat_state = "active"  # what the peer was told last
+    # The arguments Tab offers, by kind (`chat_commands.complete_line`): read at
+    # each Tab from whoever owns the screen, since rooms and people come and go.
+    words: Callable[[], Mapping[str, Sequence[str]]] | None = None
     _pause: Timer | None = None
     _keep: Timer | None = None
     conversation: Key = NOWHERE  # whose line the input holds
@@ -152,24 +165,31 @@ class ChatReply(Input):
             self._pause = None
         self.chat_state = "active"
 
+    def _completions(self) -> list[str]:
+        return complete_line(self.value, self.words() if self.words is not None else None)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "complete":  # else Tab moves on, as everywhere
-            return bool(complete(self.value))
+            return bool(self._completions())
         if action == "edit_last":
             return not self.value
         return True
 
     def action_complete(self) -> None:
-        names = complete(self.value)
-        if len(names) == 1:
-            self.value = f"/{names[0]} "
+        lines = self._completions()
+        if not lines:
+            return
+        if len(lines) == 1:
+            self.value = lines[0]
         else:  # the longest common start, and the choices
-            common = names[0]
-            for name in names[1:]:
-                while not name.startswith(common):
+            common = lines[0]
+            for line in lines[1:]:
+                while not line.lower().startswith(common.lower()):
                     common = common[:-1]
-            self.value = f"/{common}"
-            self.post_message(self.Refused("  ".join(f"/{n}" for n in names)))
+            self.value = common
+            shown = [line.rstrip().rpartition(" ")[2] if " " in line.rstrip()
+                     else line.rstrip() for line in lines]
+            self.post_message(self.Refused("  ".join(shown)))
         self.cursor_position = len(self.value)
 
     def action_edit_last(self) -> None:

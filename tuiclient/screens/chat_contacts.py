@@ -1,0 +1,114 @@
+"""The chat input's `/` commands about people and our own presence: the roster
+(add, remove, name, groups, unsubscribe), blocking (XEP-0191), `/status`,
+and the words Tab offers for a command's arguments.
+
+A part of `Chatting` (its base class): the same screen, the same engine calls;
+kept apart so each file reads as one subject.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bridge.engine import EngineError
+from tuiclient.chat_commands import SHOWS
+from tuiclient.format import one_line
+from tuiclient.people import bare
+from tuiclient.screens.roster import RosterScreen
+
+if TYPE_CHECKING:
+    from bridge.engine import Engine
+    from tuiclient.screens.main import MainScreen
+
+
+class ContactCommands:
+    if TYPE_CHECKING:  # what Chatting has
+        screen: MainScreen
+        peer: tuple[str, str] | None
+        room: bool
+
+        @property
+        def engine(self) -> Engine: ...
+
+        def _need_account(self) -> str: ...
+
+        def account(self) -> str | None: ...
+
+    def argument_words(self) -> dict[str, list[str]]:
+        """What Tab completes a command's arguments from, for the account a
+        command acts for: its rooms (joined, taken part in, bookmarked), the
+        open room's nicks, the roster's JIDs, whom it blocks."""
+        account = self.account()
+        if account is None:
+            return {}
+        try:
+            jids = [i.jid for i in self.engine.roster(account)]
+        except EngineError:
+            jids = []
+        nicks = [o.nick for o in self.engine.occupants(*self.peer)] \
+            if self.peer is not None and self.room else []
+        return {"room": self.engine.known_rooms(account),
+                "joined": self.engine.joined_rooms(account),
+                "nick": sorted(nicks, key=str.lower), "jid": jids,
+                "blocked": sorted(self.engine.blocking(account))}
+
+    async def _cmd_status(self, show: str, message: str = "") -> str:
+        names = [self.peer[0]] if self.peer is not None else \
+            [a.name for a in self.engine.accounts if a.jid]
+        if not names:
+            raise EngineError("no chat account")
+        for account in names:
+            await self.engine.set_presence(account, SHOWS[show.lower()], message)
+        return f"you are {show.lower()}" + (f": {one_line(message)}" if message else "")
+
+    async def _cmd_add(self, jid: str, name: str = "") -> str:
+        item = await self.engine.roster_add(self._need_account(), jid, name)
+        return f"added {one_line(item.jid)}; asked to see their presence"
+
+    async def _cmd_remove(self, jid: str) -> str:
+        await self.engine.roster_remove(self._need_account(), jid)
+        return f"removed {one_line(jid)}"
+
+    async def _cmd_name(self, jid: str, name: str) -> str:
+        item = await self.engine.roster_change(self._need_account(), jid, name=name.strip())
+        return f"{one_line(item.jid)} is now {one_line(item.name)}"
+
+    async def _cmd_group(self, jid: str, groups: str = "") -> str:
+        wanted = [g.strip() for g in groups.split(",") if g.strip()]
+        item = await self.engine.roster_change(self._need_account(), jid, groups=wanted)
+        return f"{one_line(item.jid)}: " + (
+            "groups " + ", ".join(one_line(g) for g in item.groups) if item.groups
+            else "in no group")
+
+    async def _cmd_unsubscribe(self, jid: str) -> str:
+        await self.engine.roster_cancel(self._need_account(), jid)
+        return f"no longer asking to see {one_line(jid)}'s presence"
+
+    def _contact(self, jid: str, name: str) -> str:
+        """The JID a command names, or the open 1:1 chat's contact."""
+        if jid:
+            return jid
+        if self.peer is None or self.room:
+            raise EngineError(f"whom? (/{name} jid, or open a chat with them)")
+        return self.peer[1]
+
+    async def _cmd_block(self, jid: str = "") -> str:
+        who = self._contact(jid, "block")
+        await self.engine.block(self._need_account(), who)
+        return f"blocked {one_line(bare(who))}: no lines or presence either way"
+
+    async def _cmd_unblock(self, jid: str) -> str:
+        await self.engine.unblock(self._need_account(), jid)
+        return f"unblocked {one_line(bare(jid))}"
+
+    async def _cmd_blocked(self) -> str:
+        jids = await self.engine.blocked(self._need_account())
+        return "blocked: " + ", ".join(one_line(j) for j in jids) if jids \
+            else "nobody is blocked"
+
+    async def _cmd_roster(self) -> str:
+        def write(jid: str | None) -> None:
+            if jid:
+                self.screen.action_compose(jid, "im")
+        self.screen.app.push_screen(RosterScreen(), write)
+        return ""

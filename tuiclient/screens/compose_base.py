@@ -1,0 +1,351 @@
+"""What every compose screen shares (`ComposeBase`): Send, $EDITOR with the
+header fields above the body (mutt's edit_headers), Cancel that asks before words
+are lost (save a draft, discard, keep writing), the text kept on disk when the
+app closes under it, the "attached" check, address completion and its hint line;
+and `OpenPGPToggle`, ctrl+g's sign/encrypt choice. The screens themselves are in
+`tuiclient.screens.compose`."""
+
+from __future__ import annotations
+
+import contextlib
+import email.parser
+import email.policy
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.await_complete import AwaitComplete
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from bridge.errors import EngineError
+from tuiclient.appref import client_app
+from tuiclient.drafts import keep_unsent
+from tuiclient.format import one_line
+from tuiclient.screens.pickers import Confirm, UnsentPrompt
+from tuiclient.widgets.addresses import AddressSuggester
+from tuiclient.widgets.local_files import LocalFiles, promises_a_file
+
+
+def editor_command() -> list[str]:
+    """$VISUAL, else $EDITOR, else vi; split as a shell would (`code --wait`)."""
+    return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+
+
+def edit_text(text: str, command: Sequence[str] | None = None) -> str | None:
+    """Run the editor on `text` in a private temporary file (0600) and read it back;
+    None when the editor exits non-zero (`:cq` in vi: the user gave up)."""
+    with tempfile.NamedTemporaryFile("w", prefix="tuiclient-", suffix=".txt",
+                                     delete=False, encoding="utf-8") as f:
+        f.write(text)
+        path = Path(f.name)
+    try:
+        done = subprocess.run([*(command or editor_command()), str(path)], check=False)
+        if done.returncode != 0:
+            return None
+        return path.read_text(encoding="utf-8")
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def with_headers(fields: Sequence[tuple[str, str]], body: str) -> str:
+    """The file $EDITOR gets, as mutt's edit_headers writes it: "Name: value" lines,
+    a blank line, the body."""
+    if not fields:
+        return body
+    return "".join(f"{name}: {one_line(value)}\n" for name, value in fields) + "\n" + body
+
+
+def read_headers(text: str, names: Sequence[str]) -> tuple[dict[str, str] | None, str]:
+    """The header block and body of an edited file (the stdlib's header parser):
+    each of `names` as left (a line deleted: empty), and the body. None and the
+    whole text when none of `names` is there (the block was removed: the fields
+    stay as they were, and no line of the body is taken for a header)."""
+    if not names:
+        return None, text
+    parsed = email.parser.HeaderParser(policy=email.policy.default).parsestr(text)
+    if not any(name in parsed for name in names):
+        return None, text
+    body = parsed.get_payload()
+    return ({name: str(parsed.get(name, "")).strip() for name in names},
+            body if isinstance(body, str) else text)
+
+
+class ComposeBase(Screen):
+    BINDINGS = [
+        Binding("ctrl+s", "send", "send", priority=True),
+        Binding("ctrl+e", "editor", "edit in $EDITOR", priority=True),
+        Binding("escape", "cancel", "cancel"),
+        Binding("q", "cancel", show=False),  # off the text fields: not the app's quit
+    ]
+    initial_text = ""  # what the body held when the screen opened
+    resumed: int | None = None  # the draft this continues (replaced when saved again)
+    settled = False  # sent, saved or discarded: nothing to keep when it closes
+    # What would be lost if the app closed now: (account, to, subject), text; and
+    # the draft's Cc, Bcc and From (`draft_extras`) as they were then.
+    extras: dict[str, Any] = {}
+    at_stake: tuple[tuple[str, list[str], str], str] | None = None
+    _suggester: AddressSuggester | None = None
+
+    def dismiss(self, result: object = None) -> AwaitComplete:
+        self.settled = True
+        return super().dismiss(result)
+
+    def on_text_area_changed(self) -> None:
+        self.note_stake()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.note_stake()
+        suggester = event.input.suggester
+        if isinstance(suggester, AddressSuggester):
+            with contextlib.suppress(NoMatches):  # a screen without the hint line
+                self.query_one("#address-hint", Static).update(
+                    Text(suggester.hint(event.value), style="dim"))
+
+    def note_stake(self) -> None:
+        try:
+            text = self.query_one("#body", TextArea).text
+            fields = self.draft_fields() or self.fallback_fields()
+        except NoMatches:  # still being built
+            return
+        self.at_stake = (fields, text) if self.typed() else None
+        self.extras = self.draft_extras()
+
+    def suggester(self) -> AddressSuggester:
+        """The addresses the contacts in the store have (mail and chat), with their
+        email ↔ JID mapping, for the address fields (one for the screen)."""
+        if self._suggester is None:
+            self._suggester = AddressSuggester.of_contacts(client_app(self).engine.contacts())
+        return self._suggester
+
+    def address_hint(self) -> Static:
+        """The line under the address fields that says who is being completed."""
+        return Static("", id="address-hint", markup=False)
+
+    def fallback_fields(self) -> tuple[str, list[str], str]:
+        accounts = client_app(self).engine.accounts
+        return (accounts[0].name if accounts else "", [], "")
+
+    def on_unmount(self) -> None:
+        """The app closes under this screen (ctrl+q quits at once, without asking):
+        what was typed is kept on disk, and P offers it again."""
+        if self.settled or self.at_stake is None:
+            return
+        (account, to, subject), text = self.at_stake
+        with contextlib.suppress(OSError):  # nowhere to write: nothing more to do now
+            keep_unsent(account, to, subject, text, **self.extras)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        {"send": self.action_send, "editor": self.action_editor,
+         "cancel": self.action_cancel}[event.button.id or "cancel"]()
+
+    def buttons(self) -> ComposeResult:
+        with Horizontal(classes="buttons"):
+            yield Button("Send \\[ctrl+s]", id="send", variant="primary")
+            yield Button("Edit in $EDITOR \\[ctrl+e]", id="editor")
+            yield Button("Cancel \\[esc]", id="cancel")
+
+    def editor_fields(self) -> list[tuple[str, str]]:
+        """The header lines $EDITOR gets above the body: (name, the id of its Input)."""
+        return []
+
+    def action_editor(self) -> None:
+        """Write the body in the user's editor, the address and subject fields as
+        header lines above it (mutt's edit_headers), read back when it closes. The
+        app hands the terminal over (App.suspend) and waits for the editor to close:
+        this blocks the UI loop on purpose, as nothing is drawn meanwhile; workers
+        and servers carry on."""
+        area = self.query_one("#body", TextArea)
+        fields = self.editor_fields()
+        inputs = {name: self.query_one(field_id, Input) for name, field_id in fields}
+        try:
+            with self.app.suspend():
+                text = edit_text(with_headers(
+                    [(name, field.value) for name, field in inputs.items()], area.text))
+        except SuspendNotSupported:
+            self.notify("$EDITOR needs the terminal, and this one cannot be handed over "
+                        "(no tty?).", severity="error")
+            return
+        except OSError as exc:  # no such editor
+            self.notify(f"$EDITOR failed: {exc}", severity="error", markup=False)
+            return
+        if text is None:
+            self.notify("The editor gave up (non-zero exit): the text is as it was.",
+                        severity="warning")
+        else:
+            headers, body = read_headers(text, list(inputs))
+            for name, value in (headers or {}).items():
+                inputs[name].value = value
+            area.text = body.rstrip("\n")
+            self.edited_headers()
+        area.focus()
+
+    def edited_headers(self) -> None:
+        """The fields may have changed in $EDITOR: what depends on them follows."""
+
+    def action_send(self) -> None:
+        """Check the text, then `send` (each kind of compose screen its own); a text
+        that says "attached" with nothing attached asks first."""
+        text = self.query_one("#body", TextArea).text
+        if promises_a_file(text) and not self.has_files():
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.send()
+            self.app.push_screen(Confirm("Nothing is attached",
+                                         "The text speaks of an attachment, but no file "
+                                         "goes along. Send it anyway?", "Send anyway"),
+                                 answered)
+            return
+        self.send()
+
+    def send(self) -> None:
+        """Hand the result back."""
+        raise NotImplementedError
+
+    def has_files(self) -> bool:
+        return bool(self.query(LocalFiles)) and bool(self.query_one(LocalFiles).paths)
+
+    def local_files(self) -> list[Path]:
+        return list(self.query_one(LocalFiles).paths) if self.query(LocalFiles) else []
+
+    # -- leaving without sending ---------------------------------------------------------
+
+    def typed(self) -> bool:
+        """Whether leaving now would lose words the user wrote."""
+        text = self.query_one("#body", TextArea).text
+        return bool(text.strip()) and text != self.initial_text
+
+    def draft_fields(self) -> tuple[str, list[str], str] | None:
+        """Account, To and Subject of this message saved as a draft; None: it cannot
+        be (a chat message, a forward)."""
+        return None
+
+    def draft_extras(self) -> dict[str, Any]:
+        """A draft's Cc, Bcc and From (engine.draft_save's `cc`, `bcc`, `sender`)
+        where the screen has those fields; nothing here."""
+        return {}
+
+    def threading(self) -> dict[str, Any]:
+        """What keeps a reply's draft in its thread (engine.draft_save's `answering`,
+        or `in_reply_to` and `references`); nothing for a new message."""
+        return {}
+
+    def action_cancel(self) -> None:
+        if not self.typed():
+            self.dismiss(None)
+            return
+        self.app.push_screen(UnsentPrompt(self.draft_fields() is not None), self._unsent)
+
+    def _unsent(self, choice: str | None) -> None:
+        if choice == "save":
+            self.run_worker(self.save_draft(), name="save_draft", group="draft",
+                            exclusive=True)
+        elif choice == "discard":
+            self.dismiss(None)
+        else:
+            self.query_one("#body", TextArea).focus()
+
+    async def save_draft(self) -> None:
+        """Into the account's Drafts folder on the server (from any machine, P lists
+        it). A refusal keeps the screen, and its text, as it is."""
+        fields = self.draft_fields()
+        if fields is None:
+            return
+        account, to, subject = fields
+        text = self.query_one("#body", TextArea).text
+        try:
+            await client_app(self).engine.draft_save(account, to, subject, text,
+                                                     files=self.local_files(),
+                                                     replaces=self.resumed,
+                                                     **self.draft_extras(),
+                                                     **self.threading())
+        except (EngineError, OSError, ValueError) as exc:  # ValueError: an address
+            self.notify(f"Draft not saved (your text is still here): {exc}",
+                        severity="error", markup=False)
+            return
+        self.app.notify("Saved in Drafts: P lists the drafts to resume one.",
+                        title="Draft")
+        self.dismiss(None)
+
+    def signature(self, account: str) -> Static:
+        """What the engine puts under the text when it is sent, shown (not editable
+        here: the account's `signature` in the config)."""
+        try:
+            sig = client_app(self).engine.account(account).signature or ""
+        except EngineError:
+            sig = ""
+        note = Static(Text.assemble(("signature, added when sent: ", "dim italic"),
+                                    ("-- " + " / ".join(one_line(x) for x in
+                                                         sig.strip().splitlines()), "dim")),
+                      id="signature", markup=False)
+        note.display = bool(sig.strip())
+        return note
+
+
+# ctrl+g walks through what OpenPGP does to the email (G for GnuPG; TextArea and the
+# app leave it free): as mutt's compose menu offers sign, encrypt, both, or neither.
+OPENPGP_STEPS = ((False, False), (True, False), (True, True), (False, True))
+# What the OpenPGP line adds for Autocrypt's recommendation (bridge.crypto.autocrypt).
+AUTOCRYPT_WORDS = {"encrypt": "  · Autocrypt: encrypted by default (both prefer it)",
+                   "available": "  · Autocrypt: encryption available",
+                   "discourage": "  · Autocrypt: encryption possible, they may not read it"}
+
+
+class OpenPGPToggle(ComposeBase):
+    """A compose screen whose email can be signed and/or encrypted (ctrl+g), the
+    choice shown under its title; it starts from the config's [crypto] defaults."""
+
+    BINDINGS = [Binding("ctrl+g", "openpgp", "sign/encrypt", priority=True)]
+    openpgp: tuple[bool, bool] = (False, False)  # (sign, encrypt)
+    # Autocrypt's word for the recipients typed ("" when off); once the user
+    # pressed ctrl+g, it no longer changes the choice.
+    autocrypt: str = ""
+    chose_openpgp: bool = False
+
+    def openpgp_label(self) -> Label:
+        p = client_app(self).engine.protection()
+        self.openpgp = (p.sign, p.encrypt)
+        return Label(self.openpgp_words(), id="compose-openpgp", markup=False)
+
+    def openpgp_words(self) -> Text:
+        sign, encrypt = self.openpgp
+        words = " + ".join(w for w, on in (("signed", sign), ("encrypted", encrypt)) if on)
+        return Text.assemble(("OpenPGP: ", "bold"),
+                             (words or "in clear", "green" if encrypt else
+                              "yellow" if sign else "dim"),
+                             ("  (ctrl+g changes it)", "dim"),
+                             (AUTOCRYPT_WORDS.get(self.autocrypt, ""), "dim"))
+
+    async def offer_autocrypt(self, account: str, to: Sequence[str]) -> None:
+        """Ask Autocrypt about these recipients: "encrypt" turns signed +
+        encrypted on, unless the user chose with ctrl+g; "available" only says
+        that encryption is possible (the spec: offered, not forced)."""
+        try:
+            word = await client_app(self).engine.autocrypt_recommendation(account, to)
+        except Exception:  # whatever was typed, compose goes on: no word, no change
+            word = ""
+        if word == self.autocrypt:
+            return
+        self.autocrypt = word
+        if not self.chose_openpgp:
+            default = client_app(self).engine.protection()
+            self.openpgp = (True, True) if word == "encrypt" else (default.sign,
+                                                                   default.encrypt)
+        with contextlib.suppress(NoMatches):
+            self.query_one("#compose-openpgp", Label).update(self.openpgp_words())
+
+    def action_openpgp(self) -> None:
+        self.chose_openpgp = True
+        at = OPENPGP_STEPS.index(self.openpgp) if self.openpgp in OPENPGP_STEPS else 0
+        self.openpgp = OPENPGP_STEPS[(at + 1) % len(OPENPGP_STEPS)]
+        self.query_one("#compose-openpgp", Label).update(self.openpgp_words())
