@@ -217,7 +217,8 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         client = XmppClient(account, password, self.store, self.events,
                             ping_interval=self.timings.xmpp_ping_interval,
                             ping_timeout=self.timings.xmpp_ping_timeout,
-                            chat_states=self.config.chat.chat_states)
+                            chat_states=self.config.chat.chat_states,
+                            omemo=self.config.crypto.omemo)
         self.xmpp[account.name] = client
         try:
             await client.start(timeout)

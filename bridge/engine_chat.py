@@ -35,6 +35,7 @@ from .xmpp.stanzas import bare as bare_jid
 
 if TYPE_CHECKING:
     from .config import Config
+    from .crypto.outgoing import Protection
     from .handoff import Handoff
     from .outbox import Outbox
     from .store import Store
@@ -74,6 +75,11 @@ class ChatVerbs:
         events: EventBus
 
         def message(self, row_id: int) -> Message: ...
+
+        async def chat_encryption(self, account: str, thread_id: str,
+                                  people: Sequence[str], asked: Protection | None,
+                                  when_away: str | None = None, *,
+                                  room: bool = False) -> None: ...
 
         def xmpp_client(self, account: str) -> XmppClient: ...
 
@@ -167,6 +173,8 @@ class ChatVerbs:
                               f"{', '.join(WHEN_AWAY)}.")
         result = ReplyResult("im", thread_id=plan.thread_id,
                              room=plan.to if plan.room else None)
+        await self.chat_encryption(plan.account, plan.thread_id, targets or [plan.to],
+                                   None, when_away, room=plan.room)
         away = self.outbox.unavailable(self.outbox.presences(plan, targets))
         if away and when_away == "ask":
             raise ContactAway(away)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import errors as refuse
 from .crypto import outgoing
-from .crypto.reading import is_encrypted, is_openpgp
+from .crypto.reading import end_to_end, is_openpgp
 from .errors import EncryptionRefused, EngineError
 from .handoff import ImPlan, ReplyFields, ReplyResult
 from .handoff import protection as planned
@@ -27,6 +27,7 @@ from .model import (
     ANSWERED,
     FLAGGED,
     SEEN,
+    Availability,
     DeliveryState,
     Direction,
     Message,
@@ -39,11 +40,14 @@ if TYPE_CHECKING:
     from .config import AccountConfig, Config
     from .crypto.keys import Imported, KeyInfo, Keyring, KeyRow
     from .crypto.preferences import Preferences
+    from .crypto.status import OmemoDevice
     from .engine_ports import EnginePorts
     from .handoff import Handoff
     from .mail.send import MailSender
     from .outbox import Outbox
+    from .ports import ChatPort
     from .store import Store
+    from .xmpp.client import XmppClient
 
 
 T = TypeVar("T")
@@ -76,6 +80,7 @@ class SendingVerbs:
         ports: EnginePorts
         handoff: Handoff
         outbox: Outbox
+        xmpp: dict[str, XmppClient]
 
         @property
         def accounts(self) -> tuple[AccountConfig, ...]: ...
@@ -149,6 +154,11 @@ class SendingVerbs:
         if protection.encrypt:
             via = self._encrypted_via(via, mixed)
             protection = await self._protected_subject(row_id, protection)
+        if via == "im":
+            people = [original.sender.address] if original.direction is Direction.IN else \
+                [p.address for p in original.recipients]
+            await self.chat_encryption(original.account, original.thread_id, people,
+                                       protection, when_away)
         with outgoing.requested(protection):
             return await self.handoff.reply(
                 row_id, text, via=via, reply_all=reply_all, history=history,
@@ -176,14 +186,15 @@ class SendingVerbs:
             [p.address for p in original.recipients]
         return planned.requirement(self.config, self.store, self.handoff.identity,
                                    original.account, original.thread_id, people,
-                                   self.protection(sign, encrypt))
+                                   self.protection(sign, encrypt), chat=False)
 
     def send_protection(self, account: str, to: Sequence[str], sign: bool | None = None,
                         encrypt: bool | None = None) -> outgoing.Protection:
         """What a new email to `to` must be (as `reply_protection`, with no
         conversation yet)."""
         return planned.requirement(self.config, self.store, self.handoff.identity,
-                                   account, "", list(to), self.protection(sign, encrypt))
+                                   account, "", list(to), self.protection(sign, encrypt),
+                                   chat=False)
 
     def conversation_encrypted(self, account: str, thread_id: str) -> bool:
         """Whether a conversation is encrypted: its last email was."""
@@ -193,10 +204,10 @@ class SendingVerbs:
         """A reply in clear carrying history refuses to carry the decrypted text of
         an encrypted email (kept in the store with [crypto] index_decrypted)."""
         thread = self.handoff.timeline(original.account, original.thread_id)
-        if any(is_encrypted(m) and m.text.strip() for m in thread):
+        if any(end_to_end(m) and m.text.strip() for m in thread):
             raise EncryptionRefused(
                 "not sent: the history would carry the decrypted text of an encrypted "
-                "email in clear; send it encrypted (--encrypt, by email), or without "
+                "email or chat line in clear; send it encrypted (--encrypt), or without "
                 "--history")
 
     async def _protected_subject(self, row_id: int, protection: outgoing.Protection
@@ -214,12 +225,61 @@ class SendingVerbs:
 
     @staticmethod
     def _encrypted_via(via: str, mixed: bool = False) -> str:
-        """An encrypted message goes by email: chat has no encryption yet (OMEMO
-        comes later), and nothing asked to be encrypted goes in clear."""
-        if via == "im" or mixed:
-            raise EncryptionRefused("not sent: a chat message cannot be encrypted yet "
-                                    "(no OMEMO); send it by email, or with --no-encrypt")
-        return "email"
+        """An encrypted message goes by chat when asked (OMEMO, checked by
+        `chat_encryption`), else by email; one both ways at once is refused
+        (nothing asked to be encrypted goes in clear)."""
+        if mixed:
+            raise EncryptionRefused("not sent: a message by email and chat at once cannot "
+                                    "be encrypted; send it by email or by chat, or with "
+                                    "--no-encrypt")
+        return "im" if via == "im" else "email"
+
+    async def chat_encryption(self, account: str, thread_id: str, people: Sequence[str],
+                              asked: outgoing.Protection | None,
+                              when_away: str | None = None, *, room: bool = False) -> None:
+        """Refuse now (EncryptionRefused, naming who and why) a chat send that must
+        go OMEMO-encrypted (bridge.handoff.protection.requirement) and cannot: a
+        room, or someone with no device we may encrypt for. A contact who is away
+        while the send may wait (defer, email) is not refused here: the line goes
+        sealed when it goes, or by encrypted email, or fails saying why."""
+        if asked is not None and not (asked.wanted or asked.explicit):
+            asked = None
+        # The conversation as the store knows it now; the outbox looks again when
+        # it writes the row (its last email's body fetched), and a line found to
+        # need sealing only then goes sealed or fails, never in clear.
+        need = planned.requirement(self.config, self.store, self.handoff.identity, account,
+                                   thread_id, list(people), asked)
+        if not need.omemo:
+            return
+        if room:
+            raise EncryptionRefused("not sent: rooms are not encrypted here yet (OMEMO "
+                                    "covers 1:1 chats)" + outgoing.because(need))
+        chat = self.ports.chat(account)
+        if chat is None:
+            return  # not online: the outbox keeps it, and it goes sealed or fails
+        waits = (when_away or self.config.deferral.policy) in ("defer", "email")
+        for jid in planned.chat_addresses(self.handoff.identity, people):
+            try:
+                await chat.omemo_ready(jid)
+            except EncryptionRefused as exc:
+                if waits and chat.availability(jid).availability is not Availability.AVAILABLE:
+                    continue
+                raise EncryptionRefused(str(exc) + outgoing.because(need), exc.missing) \
+                    from exc
+
+    def omemo_prefer(self, jid: str, on: bool | None) -> None:
+        """OMEMO for the chat with `jid`: on (every line encrypted), off (in clear,
+        unless a send asks), or None (as the conversation goes)."""
+        from .crypto import preferences
+
+        choice = "default" if on is None else ("encrypt" if on else "clear")
+        preferences.chat(self.store.path.parent).set(jid.partition("/")[0], choice)
+
+    def omemo_preference(self, jid: str) -> str:
+        """"encrypt", "clear" or "" (not set) for the chat with `jid`."""
+        from .crypto import preferences
+
+        return preferences.chat(self.store.path.parent).get(jid.partition("/")[0])
 
     def reply_fields(self, row_id: int, reply_all: bool = False) -> ReplyFields:
         """To, Cc and the quoted original an email reply's editor starts with."""
@@ -253,6 +313,8 @@ class SendingVerbs:
             via = self._encrypted_via(via)
         if via == "auto":
             via = self.auto_via(account, to)
+        if via == "im":
+            await self.chat_encryption(account, "", to, protection, when_away)
         with outgoing.requested(protection):
             return await self.handoff.send_message(account, to, text, via=via,
                                                    subject=subject, when_away=when_away,
@@ -381,6 +443,44 @@ class SendingVerbs:
         """What a send to `address` does by default: encrypt, sign, clear (or
         "default": the [crypto] defaults again)."""
         self._preferences().set(address, choice)
+
+    # -- OMEMO devices (bridge/xmpp/omemo.py): `keys` verbs and the keys screen ------
+
+    async def omemo_devices(self) -> list[OmemoDevice]:
+        """Our OMEMO devices and those of our contacts and roster, per account
+        online for chat (the device lists are fetched from the server)."""
+        contacts = {j.partition("/")[0].lower() for c in self.store.contacts() for j in c.jids}
+        found: list[OmemoDevice] = []
+        for account in self.accounts:
+            chat = self.ports.chat(account.name)
+            if chat is None:
+                continue
+            roster = {item.jid for item in self.xmpp[account.name].roster()} \
+                if account.name in self.xmpp else set()
+            found += await chat.omemo_devices(sorted(contacts | roster))
+        return found
+
+    def _omemo_chat(self, jid: str) -> ChatPort:
+        """The chat port OMEMO verbs for `jid` go through: the account that is
+        `jid`, else the first one online."""
+        online = [a.name for a in self.accounts if self.ports.chat(a.name) is not None]
+        own = [a.name for a in self.accounts
+               if (a.jid or "").partition("/")[0].lower() == jid.partition("/")[0].lower()]
+        chosen = next((n for n in own if n in online), online[0] if online else None)
+        chat = self.ports.chat(chosen) if chosen else None
+        if chat is None:
+            raise EngineError("No chat account is online, and OMEMO devices are read "
+                              "through one: see the server status (Servers), then try "
+                              "again.")
+        return chat
+
+    async def omemo_trust(self, jid: str, device: str, level: str) -> OmemoDevice:
+        """Trust one OMEMO device of `jid` (its id or fingerprint): "verified" (you
+        compared its fingerprint with theirs), "distrusted" or "undecided"."""
+        try:
+            return await self._omemo_chat(jid).omemo_trust(jid, device, level)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from exc
 
     # -- the outbox -------------------------------------------------------------------
 

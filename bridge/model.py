@@ -282,6 +282,8 @@ class ImPlan:
     # nick (a room line's author), name (for an email's attribution), line (its
     # msg_id here, the new line's in_reply_to).
     reply: dict[str, str] | None = None
+    # Its chat lines go OMEMO-encrypted or not at all (bridge/xmpp/omemo.py).
+    encrypt: bool = False
 
     def to_payload(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}

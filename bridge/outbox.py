@@ -260,7 +260,7 @@ class Outbox:
                 quiet=True)
             if item is None:
                 return  # another process holds it, or it moved on meanwhile
-            plan = ImPlan.from_payload(item.payload["plan"])
+            plan = planned.chat_leg(ImPlan.from_payload(item.payload["plan"]), item.payload)
             if item.payload.get("recovered") and not adopted:
                 # Back from the Deferred folder after the store was lost: it may have
                 # gone out before (and the folder copy outlived it). The archive says.
@@ -279,6 +279,10 @@ class Outbox:
                 if chat is None:
                     raise EngineError(no_chat_connection(plan.account))
                 await chat.send_leg(plan, skip)
+            except EncryptionRefused as exc:  # cannot go as planned (OMEMO): no retry
+                self.deliveries.transition(outbox_id, DeliveryState.FAILED, str(exc),
+                                           log="refused", event_detail=str(exc))
+                return
             except Exception as exc:  # server down, room refused, upload failed
                 wait = self.policy.delay(item.attempts)
                 self.deliveries.transition(outbox_id, DeliveryState.QUEUED,

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from email.message import EmailMessage
 from typing import Any, Protocol, TypeVar
 
+from .crypto.status import OmemoDevice
 from .model import Attachment, ContactPresence, HealthReport, ImPlan, Message
 
 T = TypeVar("T")
@@ -105,6 +106,14 @@ class ChatPort(Transport, Protocol):
 
     async def send_leg(self, plan: ImPlan, skip: frozenset[str] = frozenset()
                        ) -> list[Message]: ...
+
+    # OMEMO (bridge/xmpp/omemo.py): refuse unless `jid` can be written to
+    # encrypted now; the devices (ours, theirs) with fingerprints and trust.
+    async def omemo_ready(self, jid: str) -> None: ...
+
+    async def omemo_devices(self, jids: list[str]) -> list[OmemoDevice]: ...
+
+    async def omemo_trust(self, jid: str, device: str, level: str) -> OmemoDevice: ...
 
     async def on_server(self, peer: str, msg_ids: Iterable[str], since: float, *,
                         room: bool = False) -> set[str] | None:

@@ -61,6 +61,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             kinds=("show",)),
     Command("roster", "", "your contacts: approve, deny, remove, block, write"),
     Command("keys", "", "OpenPGP keys: yours and your contacts', verify one"),
+    Command("omemo", "on|off", "encrypt this chat with OMEMO (on), or not (off)", 1, 1),
     Command("add", "jid [name]", "add a contact and ask for their presence",
             1, None, 1, kinds=("jid",)),
     Command("remove", "jid", "remove a contact", 1, 1, kinds=("jid",)),
@@ -130,6 +131,10 @@ def parse(text: str) -> Typed:
         raise NotACommand(f"usage: /{command.name} {command.usage}".rstrip())
     if command.name == "status" and words[0].lower() not in SHOWS:
         raise NotACommand(f"/status takes {', '.join(SHOWS)}, not {words[0]!r}")
+    if command.name == "omemo":
+        if words[0].lower() not in ("on", "off"):
+            raise NotACommand(f"/omemo takes on or off, not {words[0]!r}")
+        words[0] = words[0].lower()
     if command.name == "avatar":
         if words[0].lower() not in AVATAR_VERBS:
             raise NotACommand(f"/avatar takes {' or '.join(AVATAR_VERBS)}, not {words[0]!r}")

@@ -33,11 +33,12 @@ names another one. Its layout::
     hyperlinks = "auto"               # links as OSC 8: auto (as the terminal) | on | off
     notify_command = ["notify.sh"]    # run (never by a shell) with kind, sender, summary
 
-    [crypto]                          # all optional: OpenPGP for mail (bridge.crypto)
+    [crypto]                          # all optional: OpenPGP, OMEMO (bridge.crypto)
     gnupg_home = "~/.gnupg"           # default: what gpg uses ($GNUPGHOME, ~/.gnupg)
     index_decrypted = false           # put decrypted text in the search index
     sign = false                      # sign every email unless told otherwise
     encrypt = false                   # encrypt every email unless told otherwise
+    omemo = true                      # OMEMO for 1:1 chat (keys in the data dir)
 
     [chat]                            # all optional
     chat_states = true                # tell others when you type (XEP-0085); false:

@@ -61,7 +61,7 @@ _TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "key
              "health", "notify", "crypto", "chat")
 _CHAT_KEYS = ("chat_states", "auto_away", "auto_xa", "auto_away_message", "idle_after")
 _CRYPTO_KEYS = ("gnupg_home", "index_decrypted", "sign", "encrypt", "autocrypt",
-                "autocrypt_prefer_encrypt")
+                "autocrypt_prefer_encrypt", "omemo")
 _NOTIFY_KEYS = ("notify_command", "bell", "desktop", "hyperlinks")
 _DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
                   "folder", "email_by_im_after")
@@ -276,7 +276,8 @@ class ConfigReader(TokenSettings):
                             encrypt=self.boolean(table, "crypto", "encrypt"),
                             autocrypt=self.boolean(table, "crypto", "autocrypt"),
                             autocrypt_prefer_encrypt=self.boolean(
-                                table, "crypto", "autocrypt_prefer_encrypt"))
+                                table, "crypto", "autocrypt_prefer_encrypt"),
+                            omemo=self.boolean(table, "crypto", "omemo", True))
 
     def chat(self, raw: dict[str, Any]) -> ChatPolicy:
         table = self.table(raw, "", "chat")

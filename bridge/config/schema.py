@@ -190,7 +190,7 @@ class NotifyPolicy:
 
 @dataclass(frozen=True)
 class CryptoPolicy:
-    """[crypto]: OpenPGP for mail (see bridge.crypto)."""
+    """[crypto]: OpenPGP for mail, OMEMO for chat (see bridge.crypto)."""
 
     # The GnuPG home to use; None: the one gpg itself uses ($GNUPGHOME, ~/.gnupg).
     gnupg_home: Path | None = None
@@ -205,6 +205,10 @@ class CryptoPolicy:
     autocrypt: bool = False
     # Our Autocrypt `prefer-encrypt=mutual` (false: "nopreference", the spec's default).
     autocrypt_prefer_encrypt: bool = False
+    # OMEMO for 1:1 chat (bridge/xmpp/omemo.py): this client's keys made and its
+    # device published at login, OMEMO lines read; off, none of it (an OMEMO
+    # line is then labelled unreadable, and an encrypted chat send refused).
+    omemo: bool = True
 
 
 @dataclass(frozen=True)

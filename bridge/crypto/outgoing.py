@@ -7,10 +7,11 @@ each email it queues (`seal`). Encryption that cannot be done for everyone is
 refused before anything is queued (`EncryptionRefused` naming who), so nothing
 meant to be encrypted ever leaves in clear.
 
-A chat leg cannot be sealed (no OMEMO yet), but what it must be is fixed when
-it is planned: `Protection.to_payload` is kept in its outbox row, and every
+What a chat leg must be is fixed when it is planned too: `Protection.to_payload`
+is kept in its outbox row; its chat line goes OMEMO-encrypted when
+`Protection.omemo` says so (or fails naming who, never in clear), and every
 email the row later becomes (the deferral's fallback, "by email instead") is
-sealed as that says (`Protection.from_payload`), or refused naming who.
+sealed as `encrypt` says (`Protection.from_payload`), or refused naming who.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class Protection:
     # The user chose (--encrypt or --no-encrypt), rather than a default: an
     # explicit "in clear" is kept too, so that nothing below adds encryption to it.
     explicit: bool = False
+    # Its chat leg goes OMEMO-encrypted (bridge/xmpp/omemo.py): the user asked
+    # for encryption, the conversation is encrypted, or they turned OMEMO on for
+    # the contact (/omemo on). The mail-only reasons (the [crypto] default, a
+    # contact's OpenPGP preference) leave the chat leg as it was.
+    omemo: bool = False
 
     @property
     def wanted(self) -> bool:
@@ -56,7 +62,7 @@ class Protection:
     def to_payload(self) -> dict[str, object]:
         """What an outbox row keeps of it (the keyring is the config's, at send time)."""
         return {"sign": self.sign, "encrypt": self.encrypt, "why": self.why,
-                "explicit": self.explicit}
+                "explicit": self.explicit, "omemo": self.omemo}
 
     @classmethod
     def from_payload(cls, payload: object, home: Path | None) -> Protection | None:
@@ -64,7 +70,7 @@ class Protection:
             return None
         return cls(sign=bool(payload.get("sign")), encrypt=bool(payload.get("encrypt")),
                    home=home, why=str(payload.get("why") or ""),
-                   explicit=bool(payload.get("explicit")))
+                   explicit=bool(payload.get("explicit")), omemo=bool(payload.get("omemo")))
 
     def words(self) -> str:
         return " and ".join(w for w, on in (("signed", self.sign), ("encrypted", self.encrypt))
@@ -102,7 +108,21 @@ def because(protection: Protection) -> str:
 ASKED = "you asked for it"
 BY_CONFIG = "[crypto] encrypt = true"
 CONVERSATION = "the conversation is encrypted (its last email was)"
+OMEMO_CONVERSATION = "the conversation is encrypted (its last chat line was, with OMEMO)"
 PREFERRED = "you prefer encryption for this contact (`keys prefer`)"
+CHAT_PREFERRED = "you turned OMEMO on for this contact (/omemo on)"
+# The reasons that make a chat leg OMEMO-encrypted too (see Protection.omemo).
+_CHAT_REASONS = (ASKED, CONVERSATION, OMEMO_CONVERSATION, CHAT_PREFERRED)
+
+
+def with_chat(protection: Protection, chat_preference: str = "") -> Protection:
+    """`protection` with its chat leg decided: OMEMO when it must be encrypted for
+    a reason that is not mail's alone, unless the user turned OMEMO off for the
+    contact (/omemo off) and did not ask for encryption on this send."""
+    omemo = protection.encrypt and protection.why in _CHAT_REASONS
+    if chat_preference == "clear" and protection.why != ASKED:
+        omemo = False
+    return dataclasses.replace(protection, omemo=omemo)
 
 
 AUTOCRYPT = ("you and every recipient prefer encryption and have each other's keys "
@@ -111,19 +131,34 @@ AUTOCRYPT = ("you and every recipient prefer encryption and have each other's ke
 
 def required(asked: Protection | None, default: Protection, *,
              conversation_encrypted: bool, preference: str = "",
+             omemo_conversation: bool = False, chat_preference: str = "",
              autocrypt: str = "") -> Protection:
     """What a send must be, decided once when it is planned. In order: the user's
     explicit choice (--encrypt, --no-encrypt, the compose toggle); an encrypted
-    conversation (its last email was) is answered encrypted; the contact's
-    preference (`keys prefer`: encrypt, sign or clear); Autocrypt's
+    conversation (its last email was, or its last chat line was OMEMO) is
+    answered encrypted; OMEMO turned on for the contact (/omemo on); the
+    contact's preference (`keys prefer`: encrypt, sign or clear); Autocrypt's
     recommendation (`autocrypt`: "encrypt" encrypts by default; "available"
     and weaker only offer it, bridge.crypto.autocrypt); the [crypto] defaults.
-    `asked`: what the send verb set (None: a verb that sets nothing)."""
+    `asked`: what the send verb set (None: a verb that sets nothing). Its chat
+    leg: `with_chat` (Autocrypt, like the OpenPGP preference, is mail's alone)."""
+    return with_chat(_required(asked, default, conversation_encrypted, preference,
+                               omemo_conversation, chat_preference, autocrypt),
+                     chat_preference)
+
+
+def _required(asked: Protection | None, default: Protection, conversation_encrypted: bool,
+              preference: str, omemo_conversation: bool, chat_preference: str,
+              autocrypt: str) -> Protection:
     base = asked if asked is not None else default
     if base.explicit:
         return dataclasses.replace(base, why=ASKED if base.encrypt else "you chose clear")
     if conversation_encrypted:
         return dataclasses.replace(base, encrypt=True, why=CONVERSATION)
+    if omemo_conversation and chat_preference != "clear":
+        return dataclasses.replace(base, encrypt=True, why=OMEMO_CONVERSATION)
+    if chat_preference == "encrypt":
+        return dataclasses.replace(base, encrypt=True, why=CHAT_PREFERRED)
     if preference == "encrypt":
         return dataclasses.replace(base, encrypt=True, why=PREFERRED)
     if preference == "sign":

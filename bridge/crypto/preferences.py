@@ -1,4 +1,5 @@
-"""Per-contact OpenPGP defaults (`keys prefer ADDRESS encrypt|sign|clear`).
+"""Per-contact defaults: OpenPGP's (`keys prefer ADDRESS encrypt|sign|clear`) and
+OMEMO's (`/omemo on|off`, `keys prefer JID omemo|clear`, in CHAT_FILE).
 
 Kept beside the store as a small JSON file (`openpgp-preferences.json`, mode
 0600), keyed by email address: what a send to that contact does unless the user
@@ -16,13 +17,17 @@ from pathlib import Path
 
 CHOICES = ("encrypt", "sign", "clear")
 FILE = "openpgp-preferences.json"
+# The chat side's, keyed by bare JID: "encrypt" (OMEMO on: /omemo on, `keys
+# prefer JID omemo`) or "clear" (/omemo off). A file of its own: an address can
+# be both an email address and a JID, and the two settings are not the same.
+CHAT_FILE = "omemo-preferences.json"
 # When a send goes to several contacts, the strongest preference among them wins.
 _STRENGTH = {"encrypt": 3, "sign": 2, "": 1, "clear": 0}
 
 
 class Preferences:
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / FILE
+    def __init__(self, folder: Path, file: str = FILE) -> None:
+        self.path = folder / file
 
     def all(self) -> dict[str, str]:
         with contextlib.suppress(OSError, ValueError):
@@ -61,3 +66,8 @@ class Preferences:
         if all(f == "clear" for f in found):
             return "clear"
         return max((f for f in found if f != "clear"), key=_STRENGTH.__getitem__, default="")
+
+
+def chat(folder: Path) -> Preferences:
+    """The per-contact OMEMO switch (see CHAT_FILE)."""
+    return Preferences(folder, CHAT_FILE)

@@ -33,6 +33,12 @@ def is_encrypted(m: Message) -> bool:
     return b"application/pgp-encrypted" in m.raw or b"-----BEGIN PGP MESSAGE-----" in m.raw
 
 
+def end_to_end(m: Message) -> bool:
+    """Whether `m` came or went end-to-end encrypted: an encrypted email, or an
+    OMEMO chat line (whose text the store holds opened)."""
+    return is_encrypted(m) or (m.crypto is not None and m.crypto.omemo)
+
+
 def conversation_encrypted(thread: Iterable[Message]) -> bool:
     """A conversation is encrypted when its last email was (bridge.crypto.outgoing:
     what is sent in it is encrypted unless the user says otherwise)."""

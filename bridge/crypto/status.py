@@ -7,6 +7,7 @@ produced them (GPGME today, OMEMO later), a front end only reads these.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -56,6 +57,13 @@ class CryptoStatus:
     protected_subject: bool = False
     # Why it could not be decrypted or checked, in words.
     error: str = ""
+    # OMEMO (scheme "omemo"): the sending device's fingerprint (eight groups of
+    # eight hex digits), its id, and the trust we had in it when the line came:
+    # "verified", "blindly trusted" (BTBV: not verified yet), "undecided" (a new
+    # device of a contact the user verified), "distrusted".
+    device: str = ""
+    device_id: int = 0
+    trust: str = ""
 
     @property
     def signed(self) -> bool:
@@ -67,9 +75,21 @@ class CryptoStatus:
         return bool(self.signatures) and all(s.verdict is Verdict.GOOD
                                              for s in self.signatures)
 
+    @property
+    def omemo(self) -> bool:
+        return self.scheme == OMEMO
+
+    @property
+    def untrusted_device(self) -> bool:
+        """An OMEMO line from a device nobody vouched for: a new device of a
+        contact whose other devices the user verified, or one they distrust."""
+        return self.omemo and self.trust in (UNDECIDED, DISTRUSTED)
+
     def line(self) -> str:
         """The one-line summary a reader sees, e.g. "encrypted · signed by Alice
         <a@example.org> (good, 0x1234ABCD5678EF90)". Not yet made inert."""
+        if self.omemo:
+            return omemo_line(self)
         parts: list[str] = []
         if self.encrypted:
             parts.append("encrypted" if self.decrypted else
@@ -96,3 +116,64 @@ def describe(sig: Signature) -> str:
             Verdict.ERROR: "could not be checked"}[sig.verdict]
     detail = f": {sig.detail}" if sig.detail and sig.verdict is Verdict.ERROR else ""
     return f"signed by {who} ({what}{detail}, {sig.key_id})"
+
+
+# OMEMO (bridge/xmpp/omemo.py): the scheme, the trust words, and what a line that
+# could not be opened says instead of its ciphertext.
+OMEMO = "omemo"
+VERIFIED = "verified"
+BLIND = "blindly trusted"
+UNDECIDED = "undecided"
+DISTRUSTED = "distrusted"
+UNREADABLE = "encrypted message this device cannot read"
+
+
+def omemo_line(status: CryptoStatus) -> str:
+    if not status.decrypted:
+        return f"OMEMO-encrypted, NOT decrypted: {status.error or 'not for this device'}"
+    if not status.device:
+        return "OMEMO-encrypted"
+    words = {VERIFIED: "verified device", BLIND: "device not verified yet (trusted blindly)",
+             UNDECIDED: "NEW device, not verified", DISTRUSTED: "DISTRUSTED device"}
+    return (f"OMEMO-encrypted · {words.get(status.trust, status.trust or 'device')} "
+            f"{status.device}")
+
+
+def to_json(status: CryptoStatus | None) -> str | None:
+    """What the store keeps of a chat line's protection (an email's is found again
+    each time it is opened, so only chat lines keep theirs)."""
+    if status is None:
+        return None
+    return json.dumps({"encrypted": status.encrypted, "decrypted": status.decrypted,
+                       "scheme": status.scheme, "error": status.error,
+                       "device": status.device, "device_id": status.device_id,
+                       "trust": status.trust}, sort_keys=True)
+
+
+def from_json(text: str | None) -> CryptoStatus | None:
+    if not text:
+        return None
+    try:
+        d = json.loads(text)
+        return CryptoStatus(encrypted=bool(d.get("encrypted")),
+                            decrypted=bool(d.get("decrypted")), scheme=str(d.get("scheme", "")),
+                            error=str(d.get("error", "")), device=str(d.get("device", "")),
+                            device_id=int(d.get("device_id") or 0),
+                            trust=str(d.get("trust", "")))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class OmemoDevice:
+    """One OMEMO device of an account (ours or a contact's), for `keys list` and
+    the keys screen."""
+
+    jid: str
+    device_id: int
+    fingerprint: str  # eight groups of eight hex digits, space-separated
+    trust: str  # VERIFIED, BLIND, UNDECIDED, DISTRUSTED
+    active: bool = True
+    own: bool = False  # one of our account's devices
+    this_device: bool = False  # the one this client is
+    label: str = ""

@@ -11,14 +11,16 @@ the conversation (encrypted when its last email was), the contacts' preferences
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from ..config import Config
-from ..crypto import outgoing
+from ..crypto import outgoing, preferences
 from ..crypto.preferences import Preferences
 from ..crypto.reading import conversation_encrypted
 from ..identity import Identity, normalize_email
-from ..model import DRAFT, Transport
+from ..model import DRAFT, ImPlan, Transport
 from ..ports import Ports
 from ..store import Store
 
@@ -68,18 +70,43 @@ def email_addresses(identity: Identity, people: Sequence[str]) -> list[str]:
     return found
 
 
+def chat_addresses(identity: Identity, people: Sequence[str]) -> list[str]:
+    """The JIDs of `people` (email addresses through the contacts' mapping)."""
+    found = []
+    for who in people:
+        if not who:
+            continue
+        mapped = identity.jid_for(who).address if "@" in who else ""
+        found.append((mapped or who).partition("/")[0].lower())
+    return found
+
+
+def omemo_conversation(store: Store, account: str, thread_id: str) -> bool:
+    """Whether the conversation's last chat line was OMEMO-encrypted."""
+    status = store.last_chat_crypto(account, thread_id) if thread_id else None
+    return status is not None and status.omemo
+
+
 def requirement(config: Config, store: Store, identity: Identity, account: str,
                 thread_id: str, people: Sequence[str],
-                asked: outgoing.Protection | None = None) -> outgoing.Protection:
-    """What a send in `thread_id` to `people` must be. `asked`: what the send
-    verb requested (default: whatever the current send set)."""
+                asked: outgoing.Protection | None = None, *,
+                chat: bool = True) -> outgoing.Protection:
+    """What a send in `thread_id` to `people` must be, its chat leg included
+    (`Protection.omemo`). `asked`: what the send verb requested (default:
+    whatever the current send set). `chat`: a chat leg is planned (a line, and
+    the emails it may become); an email of its own does not follow the OMEMO
+    switch (/omemo on|off), only the conversation."""
     asked = outgoing.current() if asked is None else asked
     addresses = email_addresses(identity, people)
     preference = Preferences(store.path.parent).strongest(addresses)
+    chat_preference = preferences.chat(store.path.parent).strongest(
+        chat_addresses(identity, people)) if chat else ""
     return outgoing.required(asked, default(config),
                              conversation_encrypted=thread_encrypted(store, account,
                                                                      thread_id),
                              preference=preference,
+                             omemo_conversation=omemo_conversation(store, account, thread_id),
+                             chat_preference=chat_preference,
                              autocrypt=autocrypt_word(config, store, account, addresses))
 
 
@@ -94,3 +121,12 @@ def autocrypt_word(config: Config, store: Store, account: str,
     sender = next((a.email for a in config.accounts if a.name == account and a.email), "")
     found = advice(store.path.parent, sender, addresses) if sender else None
     return found.recommendation.value if found is not None else ""
+
+
+def chat_leg(plan: ImPlan, payload: dict[str, Any]) -> ImPlan:
+    """The chat leg of an outbox row, OMEMO-encrypted when its row was planned so
+    (`payload["protection"]`, see `requirement`)."""
+    kept = outgoing.Protection.from_payload(payload.get("protection"), None)
+    if kept is None or not kept.omemo or plan.encrypt:
+        return plan
+    return dataclasses.replace(plan, encrypt=True)

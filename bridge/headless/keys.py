@@ -1,19 +1,26 @@
-"""`tuiclient keys`: the OpenPGP keyring as it concerns us and our contacts.
+"""`tuiclient keys`: the OpenPGP keyring and the OMEMO devices as they concern us
+and our contacts.
 
-    keys list                     our keys, and our contacts' (with their JIDs)
+    keys list                     our keys, and our contacts' (with their JIDs),
+                                  each with the OMEMO devices of its JIDs
     keys import FILE|-            keys from a file or stdin, through GPGME
     keys verify FPR [--as ADDR]   mark a key verified: a local certification by
                                   our key (gpg --lsign-key), never published
+    keys verify JID DEVICE        mark an OMEMO device verified (its id or its
+                                  fingerprint, as `keys list` shows them)
     keys trust FPR --level L      owner trust: unknown|never|marginal|full|ultimate
-    keys prefer ADDRESS CHOICE    a contact's default: encrypt|sign|clear|default
+    keys trust JID DEVICE --level verified|distrusted|undecided  (OMEMO)
+    keys prefer ADDRESS CHOICE    a contact's default: encrypt|sign|clear|default;
+                                  for a JID's chat also omemo (= /omemo on)
     keys autocrypt                Autocrypt: on or off, our keys, each peer's state
     keys autocrypt-setup [--account A]
                                   our Autocrypt key: the account's existing key,
                                   else a new one (Ed25519/Cv25519) made now
 
-Exit codes: 0 done; 1 failed (no such key, nothing importable, gpg refused,
-with its reason); 2 usage. Every verb prints JSON with --json. OMEMO devices
-come with OMEMO.
+`keys list` goes online for chat to read the device lists (OMEMO keys are held
+by one process of ours at a time: with the app running, ask it instead).
+Exit codes: 0 done; 1 failed (no such key or device, nothing importable, gpg
+refused, with its reason); 2 usage. Every verb prints JSON with --json.
 """
 
 from __future__ import annotations
@@ -49,18 +56,64 @@ def add_keys_commands(sub: argparse._SubParsersAction,
     ki.add_argument("file", help="a file of armored or binary keys; '-' reads stdin")
     kv = ksub.add_parser("verify", parents=[common],
                          help="mark a key verified (a local certification by your key)")
-    kv.add_argument("fingerprint")
+    kv.add_argument("fingerprint", help="an OpenPGP fingerprint, or a JID (OMEMO)")
+    kv.add_argument("device", nargs="?", default=None,
+                    help="with a JID: the OMEMO device's id or fingerprint")
     kv.add_argument("--as", dest="signer", default=None,
                     help="certify with the key of this address of yours")
     kt = ksub.add_parser("trust", parents=[common], help="set a key's owner trust")
-    kt.add_argument("fingerprint")
+    kt.add_argument("fingerprint", help="an OpenPGP fingerprint, or a JID (OMEMO)")
+    kt.add_argument("device", nargs="?", default=None,
+                    help="with a JID: the OMEMO device's id or fingerprint")
     kt.add_argument("--level", required=True,
-                    choices=("unknown", "never", "marginal", "full", "ultimate"))
+                    choices=("unknown", "never", "marginal", "full", "ultimate",
+                             *OMEMO_LEVELS))
     kp = ksub.add_parser("prefer", parents=[common],
                          help="what sending to a contact does by default")
     kp.add_argument("address")
-    kp.add_argument("choice", choices=("encrypt", "sign", "clear", "default"))
+    kp.add_argument("choice", choices=("encrypt", "sign", "clear", "default", "omemo"))
     add_autocrypt_commands(ksub, common)
+
+
+OMEMO_LEVELS = ("verified", "distrusted", "undecided")
+
+
+def device_json(d: Any) -> dict[str, Any]:
+    return {"jid": d.jid, "device_id": d.device_id, "fingerprint": d.fingerprint,
+            "trust": d.trust, "active": d.active, "own": d.own,
+            "this_device": d.this_device, "label": d.label}
+
+
+def device_line(d: Any) -> str:
+    who = "this device" if d.this_device else ("yours" if d.own else d.jid)
+    state = "" if d.active else ", inactive"
+    return f"  OMEMO {d.device_id:>10}  {d.fingerprint}  {out.t(who)}: {d.trust}{state}"
+
+
+def _with_devices(rows: list[Any], devices: list[Any]) -> tuple[list[dict[str, Any]],
+                                                                list[str]]:
+    """The OpenPGP rows, each with the OMEMO devices of its JIDs beside its key
+    (`omemo`), then a row for each JID that has devices and no key."""
+    listed: list[dict[str, Any]] = []
+    lines: list[str] = []
+    placed: set[int] = set()
+    for r in rows:
+        jids = {j.lower() for j in r.jids}
+        mine = [i for i, d in enumerate(devices) if d.jid.lower() in jids and i not in placed]
+        placed.update(mine)
+        listed.append({**row_json(r), "omemo": [device_json(devices[i]) for i in mine]})
+        lines += [row_line(r)] + [device_line(devices[i]) for i in mine]
+    rest: dict[str, list[Any]] = {}
+    for i, d in enumerate(devices):
+        if i not in placed:
+            rest.setdefault(d.jid, []).append(d)
+    for jid, theirs in rest.items():
+        listed.append({"fingerprint": None, "contact": "", "email": "", "jids": [jid],
+                       "mine": theirs[0].own, "preference": "",
+                       "omemo": [device_json(d) for d in theirs]})
+        lines += [f"(no OpenPGP key)  <{out.t(jid)}>"] + [device_line(d) for d in theirs]
+    return listed, lines
+
 
 
 def add_autocrypt_commands(ksub: argparse._SubParsersAction,
@@ -115,11 +168,22 @@ async def cmd_keys(h: Headless, a: argparse.Namespace) -> Outcome:
             return await cmd_autocrypt(h, a, command)
         if command == "list":
             rows = await engine.openpgp_keys()
-            listed, lines = with_autocrypt([row_json(r) for r in rows],
-                                           [row_line(r) for r in rows],
-                                           await engine.autocrypt_status())
-            return Outcome(EXIT_OK, listed,
-                           lines or ["no keys of yours or of your contacts in the keyring"])
+            devices = []
+            if any(acct.jid for acct in engine.accounts) and engine.config.crypto.omemo:
+                await h.up(xmpp=True)
+                devices = await engine.omemo_devices()
+            listed, lines = _with_devices(rows, devices)
+            listed, lines = with_autocrypt(listed, lines, await engine.autocrypt_status())
+            for row in listed:
+                if row.get("fingerprint") is None:
+                    row["source"] = "omemo"  # devices only: no OpenPGP key
+            return Outcome(EXIT_OK, listed, lines or ["no keys of yours or of your "
+                                                      "contacts in the keyring"])
+        if command in ("verify", "trust") and "@" in a.fingerprint:
+            return await _omemo_trust(h, a, "verified" if command == "verify" else a.level)
+        if command == "trust" and a.level in OMEMO_LEVELS:
+            raise CommandError(EXIT_USAGE, f"--level {a.level} is for an OMEMO device: "
+                                           "keys trust JID DEVICE --level ...")
         if command == "import":
             data = sys.stdin.buffer.read() if a.file == "-" else _read(Path(a.file))
             done = await engine.openpgp_import(data)
@@ -137,6 +201,10 @@ async def cmd_keys(h: Headless, a: argparse.Namespace) -> Outcome:
             key = await engine.openpgp_trust(a.fingerprint, a.level)
             return Outcome(EXIT_OK, key_json(key), [
                 f"{key.fingerprint} {out.t(', '.join(key.uids))}: {key_words(key)}"])
+        if a.choice == "omemo":
+            engine.omemo_prefer(a.address, True)
+            return Outcome(EXIT_OK, {"address": a.address.lower(), "preference": "omemo"},
+                           [f"chatting with {a.address}: OMEMO-encrypted by default"])
         try:
             engine.openpgp_prefer(a.address, a.choice)
         except ValueError as exc:
@@ -148,6 +216,18 @@ async def cmd_keys(h: Headless, a: argparse.Namespace) -> Outcome:
                                            else f"{a.choice} by default")])
     except EngineError as exc:  # gpg's refusal, in words (the engine's OpenPGP calls)
         raise CommandError(EXIT_FAILED, str(exc)) from exc
+
+
+async def _omemo_trust(h: Headless, a: argparse.Namespace, level: str) -> Outcome:
+    if not a.device:
+        raise CommandError(EXIT_USAGE, f"which device of {a.fingerprint}? give its id or "
+                                       "fingerprint (see `keys list`)")
+    if level not in OMEMO_LEVELS:
+        raise CommandError(EXIT_USAGE, f"an OMEMO device is verified, distrusted or "
+                                       f"undecided, not {level}")
+    await h.up(xmpp=True)
+    device = await h.engine.omemo_trust(a.fingerprint, a.device, level)
+    return Outcome(EXIT_OK, device_json(device), [device_line(device).strip()])
 
 
 def with_autocrypt(rows: list[dict[str, Any]], lines: list[str], status: dict[str, Any]

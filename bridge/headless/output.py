@@ -114,7 +114,8 @@ def message_block(m: Message, reactions: Sequence[Reaction] = ()) -> str:
     elif m.transport is Transport.EMAIL:
         lines.append("  subject: " + NO_SUBJECT)
     if m.crypto is not None:
-        lines.append("  openpgp: " + one_line(m.crypto.line(), 300))
+        kind = "omemo" if m.crypto.omemo else "openpgp"
+        lines.append(f"  {kind}: " + one_line(m.crypto.line(), 300))
     for a in m.attachments:
         lines.append(f"  file: {t(a.filename)} ({t(a.content_type)}, {a.size} bytes)")
     body = t(m.text).rstrip()

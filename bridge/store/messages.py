@@ -15,7 +15,9 @@ from collections.abc import Iterable, Sequence
 from itertools import count, islice
 from typing import Any
 
-from ..model import SEEN, Attachment, DeliveryState, Direction, Message, Party
+from ..crypto.status import CryptoStatus, from_json
+from ..crypto.status import to_json as crypto_json
+from ..model import SEEN, Attachment, DeliveryState, Direction, Message, Party, Transport
 from .claims import CLAIM_COLUMNS, Claim, distinct_msg_id, same_as_claim
 from .db import Db, to_json
 from .threads import THREAD_UPSERT, ThreadDelta, adopt_claims, recompute_threads
@@ -25,8 +27,8 @@ INSERT INTO messages (
     id, account, msg_id, transport, direction, thread_id, date, sender_address,
     sender_name, subject, body, search_parties, folder, uid, message_id_header,
     in_reply_to, refs, stanza_id, origin_id, attr_id, flags, unread, delivery, malformed,
-    raw, digest)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    raw, digest, crypto)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
@@ -136,7 +138,7 @@ def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message]) -> int:
             search_parties(m), m.folder, m.uid, m.message_id_header, m.in_reply_to,
             to_json(m.references), m.stanza_id, m.origin_id, m.attr_id, to_json(sorted(m.flags)),
             int(m.unread), m.delivery.value if m.delivery else None, int(m.malformed),
-            m.raw, m.digest))
+            m.raw, m.digest, _chat_crypto(m)))
         for pos, p in enumerate((m.sender, *m.recipients)):
             parties.append((row_id, pos, p.role, p.address, p.name))
         for pos, a in enumerate(m.attachments):
@@ -219,6 +221,24 @@ class Messages(Db):
                     (unread - row["unread"], row["account"], row["thread_id"]))
         return True
 
+    def last_chat_crypto(self, account: str, thread_id: str) -> CryptoStatus | None:
+        """How the conversation's last chat line was protected (None: in clear,
+        or no chat line)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT crypto FROM messages WHERE thread_id = ? AND account = ? "
+                "AND transport = 'xmpp' ORDER BY date DESC, id DESC LIMIT 1",
+                (thread_id, account)).fetchone()
+        return from_json(row[0]) if row is not None else None
+
+    def set_crypto(self, row_id: int, status: CryptoStatus | None) -> bool:
+        """How a chat line was protected (OMEMO): kept with it, since it cannot be
+        opened again later (an email's is found each time it is opened)."""
+        with self._write() as conn:
+            cur = conn.execute("UPDATE messages SET crypto = ? WHERE id = ?",
+                               (crypto_json(status), row_id))
+        return cur.rowcount > 0
+
     def set_delivery(self, row_id: int, state: DeliveryState | str | None) -> bool:
         with self._write() as conn:
             cur = conn.execute("UPDATE messages SET delivery = ? WHERE id = ?",
@@ -283,3 +303,7 @@ class Messages(Db):
                 "(SELECT 1 FROM attachments WHERE message_id = ?) FROM messages WHERE id = ?",
                 (row_id, row_id)).fetchone()
         return bool(row and row[0])
+
+
+def _chat_crypto(m: Message) -> str | None:
+    return crypto_json(m.crypto) if m.transport is Transport.XMPP else None

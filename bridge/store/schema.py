@@ -420,7 +420,15 @@ CREATE TABLE conversation_state (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11]
+# Version 12: how a chat line was protected end to end (OMEMO, issue 23), as
+# bridge.crypto.status.to_json writes it; NULL for a line in clear and for every
+# email (an email's protection is found again each time it is opened).
+_V12 = """
+ALTER TABLE messages ADD COLUMN crypto TEXT;
+"""
+
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11,
+                               _V12]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from ..crypto.status import from_json
 from ..model import Attachment, DeliveryState, Direction, Message, Party, Transport
 from .db import Db, keyset_before, to_json
 from .fts import fts_query
@@ -25,7 +26,7 @@ _MESSAGE_SELECT = """
 SELECT m.id, m.account, m.msg_id, m.transport, m.direction, m.thread_id, m.date,
        m.sender_address, m.sender_name, m.subject, m.body, m.folder, m.uid,
        m.message_id_header, m.in_reply_to, m.refs, m.stanza_id, m.origin_id, m.attr_id,
-       m.flags, m.delivery, m.malformed, m.raw, m.digest, m.edited, m.retracted
+       m.flags, m.delivery, m.malformed, m.raw, m.digest, m.edited, m.retracted, m.crypto
 FROM messages AS m
 """
 
@@ -63,7 +64,7 @@ class Search(Db):
                 delivery=DeliveryState(r["delivery"]) if r["delivery"] else None,
                 attachments=files.get(r["id"], []), malformed=bool(r["malformed"]),
                 raw=r["raw"], id=r["id"], digest=r["digest"], edited=r["edited"],
-                retracted=r["retracted"]))
+                retracted=r["retracted"], crypto=from_json(r["crypto"])))
         return out
 
     def _query_messages(self, sql: str, args: Sequence[Any]) -> list[Message]:

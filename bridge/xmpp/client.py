@@ -29,7 +29,6 @@ from ..events import (
     XmppConnectionChanged,
 )
 from .availability import Availability, ContactPresence, ResourcePresence
-from .avatars import Avatars
 from .core import (
     _EMAIL,
     ATTEMPT_TIMEOUT,
@@ -43,6 +42,7 @@ from .core import (
     RosterItem,
     XmppError,
 )
+from .omemo import Omemo
 from .session import XmppLoginError
 from .stanzas import NS_CLIENT, bare, q, resource
 from .upload import TransferError
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 NS_INVISIBLE = "urn:xmpp:invisible:0"
 
 
-class XmppClient(Avatars):
+class XmppClient(Omemo):
     """One account's XMPP connection, reporting into the store and the event bus."""
 
     def _wire_handlers(self) -> None:
@@ -109,6 +109,7 @@ class XmppClient(Avatars):
             # Say goodbye to rooms and contacts; the stream close then ends the session.
             self.session.send_presence(ptype="unavailable")
         await self.session.stop()
+        self._omemo_release()
         self._publish(XmppConnectionChanged(self.name, "stopped"))
 
     async def wait_synced(self, timeout: float = 30.0) -> bool:

@@ -231,6 +231,11 @@ class Delivery(ClientCore):
         return message
 
     def _transmit(self, pending: _Pending) -> None:
+        self._put_on_wire(pending, self._outgoing_stanza(pending))
+
+    def _outgoing_stanza(self, pending: _Pending) -> Any:
+        """The stanza of a pending line, as it goes in clear (the OMEMO layer
+        seals it before it goes: bridge/xmpp/omemo.py)."""
         m = pending.message
         stanza = self.session.make_message(mto=pending.to, mbody=m.text, mtype=pending.mtype)
         stanza["id"] = m.msg_id
@@ -254,6 +259,9 @@ class Delivery(ClientCore):
                 oob = OOB()
                 oob["url"] = a.url
                 stanza.append(oob)
+        return stanza
+
+    def _put_on_wire(self, pending: _Pending, stanza: Any) -> None:
         # Stanza-management queue: slixmpp resends it itself on a resumed stream.
         stanza.send()
         pending.on_wire = True

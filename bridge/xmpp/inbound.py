@@ -19,6 +19,7 @@ from slixmpp.stanza import Message as MessageStanza
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from ..crypto.status import CryptoStatus
 from ..events import ChatStateChanged, MessageReceived, RoomInvitation
 from ..model import (
     Attachment,
@@ -166,8 +167,10 @@ class Inbound(Edits):
                 invite.xml.get("reason") or "", invite.xml.get("password") or "", True))
 
     def _ingest(self, xml: ET.Element, source: str, archive: str | None = None,
-                archive_id: str | None = None, archive_stamp: float | None = None) -> bool:
-        """Store one chat message; True if it was new."""
+                archive_id: str | None = None, archive_stamp: float | None = None,
+                crypto: CryptoStatus | None = None) -> bool:
+        """Store one chat message; True if it was new. `crypto`: how it was
+        protected (an OMEMO line, opened by bridge/xmpp/omemo.py)."""
         sender = xml.get("from") or ""
         mtype = xml.get("type") or "normal"
         room_jid = bare(sender) if mtype == "groupchat" else None
@@ -253,7 +256,8 @@ class Inbound(Edits):
             sender=sender_party, recipients=recipients, text=text, in_reply_to=answered,
             stanza_id=p.stanza_id, origin_id=p.origin_id, attr_id=p.attr_id,
             delivery=DeliveryState.SENT if direction is Direction.OUT else None,
-            attachments=attachments, malformed=p.truncated, references=claimed)
+            attachments=attachments, malformed=p.truncated, references=claimed,
+            crypto=crypto)
         new = self.store.insert_messages([message]) > 0
         if direction is Direction.IN and room_jid is None:
             self._refused.pop(bare(p.sender), None)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -27,6 +28,8 @@ from slixmpp import JID
 from slixmpp.plugins import xep_0082
 
 from ..config import AccountConfig, SecretError, get_password
+from ..crypto.status import OmemoDevice
+from ..errors import EncryptionRefused
 from ..identity import normalize_jid
 from ..model import Attachment, ContactPresence, HealthReport, ImPlan, Message
 from ..store import Store
@@ -126,6 +129,15 @@ class XmppTransport:
     async def download(self, row_id: int) -> list[Attachment]:
         return await self.client.download(row_id)
 
+    async def omemo_ready(self, jid: str) -> None:
+        await self.client.omemo_ready(jid)
+
+    async def omemo_devices(self, jids: list[str]) -> list[OmemoDevice]:
+        return await self.client.omemo_devices(jids)
+
+    async def omemo_trust(self, jid: str, device: str, level: str) -> OmemoDevice:
+        return await self.client.omemo_trust(jid, device, level)
+
     async def send_leg(self, plan: ImPlan, skip: frozenset[str] = frozenset()
                        ) -> list[Message]:
         """Send one chat leg: join or create the room, invite, then the history,
@@ -134,6 +146,15 @@ class XmppTransport:
         sent again."""
         client = self.client
         sent: list[Message] = []
+        if plan.encrypt and plan.room:
+            raise EncryptionRefused(f"not sent: {plan.to} is a room, and rooms are not "
+                                    "encrypted here yet (OMEMO covers 1:1 chats)", [plan.to])
+        unsent = [f for f in plan.files if str(f["id"]) not in skip]
+        if plan.encrypt and unsent:
+            # Checked before anything goes: the text must not go without its files.
+            raise EncryptionRefused(f"not sent: {unsent[0]['name']} would go to {plan.to} "
+                                    "in clear; files are not encrypted here yet (XEP-0454)",
+                                    [plan.to])
         if plan.room:
             if plan.to not in client.rooms():
                 await client.create_room(plan.to, members_only=True, public_jids=True,
@@ -142,7 +163,8 @@ class XmppTransport:
                 await client.grant_membership(plan.to, jid)
                 client.invite(plan.to, jid, reason=plan.room_name)
         client.bind_thread(plan.to, plan.thread_id)
-        send = client.send_room if plan.room else client.send_chat
+        send = client.send_room if plan.room else functools.partial(client.send_chat,
+                                                                     encrypt=plan.encrypt)
         if plan.history and plan.history_id and plan.history_id not in skip:
             sent.append(send(plan.to, plan.history, thread_id=plan.thread_id,
                              msg_id=plan.history_id))

@@ -410,6 +410,19 @@ class Chatting(ContactCommands):
         self.screen.action_keys()
         return ""
 
+    async def _cmd_omemo(self, verb: str) -> str:
+        """`/omemo on`: every line of this 1:1 chat goes OMEMO-encrypted (or is
+        refused, saying why; never in clear); `/omemo off`: in clear."""
+        if self.peer is None or self.room:
+            raise EngineError("open a 1:1 chat first (rooms are not encrypted yet)")
+        jid = self.peer[1]
+        if verb == "toggle":  # ctrl+g in the chat input
+            verb = "off" if self.engine.omemo_preference(jid) == "encrypt" else "on"
+        self.engine.omemo_prefer(jid, verb == "on")
+        if verb == "on":
+            return f"OMEMO on: lines to {one_line(jid)} go encrypted"
+        return f"OMEMO off: lines to {one_line(jid)} go in clear"
+
     async def _cmd_avatar(self, verb: str, what: str) -> str:
         """`/avatar set PATH`: publish ours; `/avatar open JID`: theirs, in the
         system's image viewer (as Profanity's)."""

@@ -1,10 +1,12 @@
-"""The OpenPGP keys screen (K, or `:keys`): our keys and our contacts', each with
+"""The keys screen (K, or `:keys`): our OpenPGP keys and our contacts', each with
 whose it is (a contact's email address and JID side by side), how valid it is,
-its owner trust, expiry and the contact's preference; `v` marks the chosen key
-verified (a local certification by our key, as `gpg --lsign-key`), after the
-user has compared its fingerprint with its owner. Everything through the
-engine's openpgp_* calls (bridge.crypto.keys); gpg-agent may ask for the
-passphrase of our key meanwhile."""
+its owner trust, expiry, the contact's preference and their OMEMO devices; below,
+the OMEMO devices themselves (ours, then each contact's, in the same order),
+with their fingerprints and trust. `v` marks the chosen key verified (a local
+certification by our key, as `gpg --lsign-key`) or the chosen device verified,
+after the user has compared its fingerprint with its owner. Everything through
+the engine's openpgp_* and omemo_* calls; gpg-agent may ask for the passphrase
+of our key meanwhile."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
@@ -45,6 +48,28 @@ class KeysTable(DataTable):
     BINDINGS = moving(top="scroll_top", bottom="scroll_bottom")
 
 
+class DevicesTable(DataTable):
+    BINDINGS = moving(top="scroll_top", bottom="scroll_bottom")
+
+
+def devices_of(row: Any, devices: list[Any]) -> list[Any]:
+    jids = {j.lower() for j in row.jids}
+    return [d for d in devices if d.jid.lower() in jids]
+
+
+def omemo_words(devices: list[Any]) -> str:
+    if not devices:
+        return "-"
+    verified = sum(d.trust == "verified" for d in devices)
+    new = sum(d.trust in ("undecided", "distrusted") for d in devices)
+    words = [f"{len(devices)} device{'s' * (len(devices) > 1)}"]
+    if verified:
+        words.append(f"{verified} verified")
+    if new:
+        words.append(f"{new} NOT trusted")
+    return ", ".join(words)
+
+
 class KeysScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "back"),
                 Binding("v", "verify", "verify"),
@@ -53,12 +78,15 @@ class KeysScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[Any] = []
+        self.devices: list[Any] = []  # OMEMO devices, in the order their table shows
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="keys"):
             yield Label("OpenPGP keys", classes="title")
             yield KeysTable(id="keys-table", cursor_type="row", zebra_stripes=True)
+            yield Label("OMEMO devices", classes="title")
+            yield DevicesTable(id="devices-table", cursor_type="row", zebra_stripes=True)
             yield Label("", id="keys-detail", markup=False)
         yield Footer()
 
@@ -66,7 +94,9 @@ class KeysScreen(Screen):
         self.sub_title = "keys"
         table = self.query_one(KeysTable)
         table.add_columns("whose", "email · JID", "fingerprint", "validity", "trust",
-                          "prefers")
+                          "prefers", "OMEMO")
+        self.query_one(DevicesTable).add_columns("whose", "JID", "device", "fingerprint",
+                                                 "trust")
         self.load()
 
     @work(exclusive=True, group="keys")
@@ -82,11 +112,40 @@ class KeysScreen(Screen):
             table.add_row(
                 "you" if r.mine else one_line(r.contact or r.email),
                 one_line(" · ".join([r.email, *r.jids])), r.key.fingerprint[-16:],
-                validity_words(r.key), r.key.ownertrust, r.preference or "-")
+                validity_words(r.key), r.key.ownertrust, r.preference or "-", "…")
         self.query_one("#keys-detail", Label).update(
             "v: verify the chosen key (compare its whole fingerprint with its owner "
             "first)" if self.rows else "no keys of yours or of your contacts: import "
             "theirs with `tuiclient keys import FILE`")
+        # The devices come from the server, after the keys: the keys are usable
+        # meanwhile, and their rows (and the cursor on them) stay as they are.
+        devices: list[Any] = []
+        try:
+            devices = await client_app(self).engine.omemo_devices()
+        except Exception as exc:  # no chat connection, OMEMO off: keys only
+            self.notify(f"OMEMO devices: {exc}", severity="warning", markup=False)
+        self.show_devices(devices)
+
+    def show_devices(self, devices: list[Any]) -> None:
+        table = self.query_one(KeysTable)
+        shown: list[Any] = []
+        whose: dict[int, str] = {}
+        for i, r in enumerate(self.rows):
+            name = "you" if r.mine else one_line(r.contact or r.email)
+            theirs = [d for d in devices_of(r, devices) if d not in shown]
+            shown += theirs
+            whose.update({id(d): name for d in theirs})
+            table.update_cell_at(Coordinate(i, 6), omemo_words(theirs))
+        shown += sorted((d for d in devices if d not in shown),
+                        key=lambda d: (not d.own, d.jid, d.device_id))
+        self.devices = shown
+        listing = self.query_one(DevicesTable)
+        listing.clear()
+        for d in shown:
+            listing.add_row(
+                "this device" if d.this_device else whose.get(id(d), "you" if d.own else "-"),
+                one_line(d.jid), str(d.device_id), d.fingerprint,
+                d.trust + ("" if d.active else ", inactive"))
 
     def chosen(self) -> Any | None:
         table = self.query_one(KeysTable)
@@ -94,7 +153,14 @@ class KeysScreen(Screen):
             return None
         return self.rows[table.cursor_row]
 
-    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if isinstance(event.data_table, DevicesTable):
+            row = event.cursor_row
+            if 0 <= row < len(self.devices):
+                d = self.devices[row]
+                self.query_one("#keys-detail", Label).update(
+                    f"{d.fingerprint}\n{d.jid}, OMEMO device {d.device_id}: {d.trust}")
+            return
         r = self.chosen()
         if r is not None:
             self.query_one("#keys-detail", Label).update(
@@ -103,8 +169,19 @@ class KeysScreen(Screen):
     def action_reload(self) -> None:
         self.load()
 
+    def chosen_device(self) -> Any | None:
+        table = self.query_one(DevicesTable)
+        if not table.has_focus or table.cursor_row is None or \
+                table.cursor_row >= len(self.devices):
+            return None
+        return self.devices[table.cursor_row]
+
     @work(exclusive=True, group="keys-verify")
     async def action_verify(self) -> None:
+        device = self.chosen_device()
+        if device is not None:
+            await self._verify_device(device)
+            return
         r = self.chosen()
         if r is None:
             return
@@ -122,4 +199,23 @@ class KeysScreen(Screen):
             self.notify(str(exc), title="Not verified", severity="error", markup=False)
             return
         self.notify(f"{', '.join(key.uids)}: {validity_words(key)}", markup=False)
+        self.load()
+
+    async def _verify_device(self, d: Any) -> None:
+        if d.this_device or d.trust == "verified":
+            self.notify("already verified", markup=False)
+            return
+        question = (f"{d.fingerprint}\nOnly if this is the fingerprint their device "
+                    "shows: lines to and from it are then trusted, and a new device of "
+                    f"{d.jid} is not until you verify it too.")
+        if not await self.app.push_screen_wait(Confirm(
+                f"Verify OMEMO device {d.device_id} of {d.jid}?", question, yes="Verify")):
+            return
+        try:
+            done = await client_app(self).engine.omemo_trust(d.jid, str(d.device_id),
+                                                             "verified")
+        except (EngineError, OSError) as exc:
+            self.notify(str(exc), title="Not verified", severity="error", markup=False)
+            return
+        self.notify(f"{done.jid} device {done.device_id}: {done.trust}", markup=False)
         self.load()

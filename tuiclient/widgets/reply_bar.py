@@ -42,7 +42,9 @@ class ChatReply(Input):
     BINDINGS = [Binding("escape", "leave", "leave", show=False),
                 Binding("ctrl+o", "options", "reply options"),
                 Binding("tab", "complete", "complete", show=False),
-                Binding("up", "edit_last", "correct the last line", show=False)]
+                Binding("up", "edit_last", "correct the last line", show=False),
+                # As ctrl+g in compose walks OpenPGP: OMEMO on or off for this chat.
+                Binding("ctrl+g", "omemo", "OMEMO on/off", show=False)]
 
     PAUSED_AFTER = 5.0  # seconds without a keystroke: "paused" (XEP-0085 §5.2)
     KEEP_AFTER = 0.3  # seconds without a keystroke: the lines written to disk
@@ -76,6 +78,11 @@ class ChatReply(Input):
         def __init__(self, state: str) -> None:
             super().__init__()
             self.state = state
+
+    def action_omemo(self) -> None:
+        """ctrl+g: OMEMO on or off for the open chat (/omemo, toggled by the screen,
+        which knows the chat and its setting)."""
+        self.post_message(self.Command(Typed("omemo", ("toggle",))))
 
     chat_state = "active"  # what the peer was told last
     # The arguments Tab offers, by kind (`chat_commands.complete_line`): read at

@@ -217,7 +217,7 @@ class Timeline(OptionList):
         head.append(who(m, self.directory.names), style="bold" if m.unread else "")
         if m.direction is Direction.OUT:
             head.append(" (you)", style="dim")
-        for mark in (delivery_mark(m), flag_mark(m)):
+        for mark in (delivery_mark(m), flag_mark(m), lock_mark(m)):
             if mark:
                 head.append("  ")
                 head.append_text(mark)
@@ -282,3 +282,17 @@ class Timeline(OptionList):
         if h is not None and 0 <= h < len(self.messages):
             return self.messages[h]
         return None
+
+
+def lock_mark(m: Message) -> Text:
+    """A chat line's end-to-end protection (OMEMO), beside it: a lock when it came
+    or went encrypted, in red when it comes from a device nobody verified (a new
+    device of a contact the user verified) or could not be opened."""
+    status = m.crypto
+    if m.transport is not Transport.XMPP or status is None or not status.omemo:
+        return Text("")
+    if not status.decrypted:
+        return Text("🔒 cannot read", style="bold red")
+    if status.untrusted_device:
+        return Text(f"🔒 {status.trust} device {status.device_id}", style="bold red")
+    return Text("🔒", style="green")

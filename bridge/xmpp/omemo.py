@@ -1,0 +1,441 @@
+"""OMEMO for 1:1 chat (XEP-0384), through slixmpp-omemo: one more layer of the
+client, the last below `client.py`:
+
+    ... -> bookmarks -> avatars -> omemo -> client
+
+It sits on top rather than beside delivery and inbound because it wraps both:
+a line that must be encrypted leaves through `_transmit` sealed (never in clear:
+if it cannot be sealed it fails, saying who and why), and every stored line
+passes `_ingest`, where an OMEMO one is opened first (live, carbons and the
+archive alike). All cryptography is python-omemo's (twomemo and oldmemo, under
+slixmpp-omemo's plugin, `omemo_plugin.py`); this layer decides only which line
+goes sealed and what a line that cannot be opened says.
+
+With OMEMO off (`[crypto] omemo = false`, or a client built without it) the
+plugin is not loaded, and an OMEMO line that comes is still labelled, never
+shown as its fallback text.
+
+What slixmpp-omemo 2.2 does not do yet, and so we do not either: twomemo
+(OMEMO 2) messages are read but cannot be opened (no SCE in the plugin), so
+lines go out with oldmemo, which every OMEMO client reads; files are not
+encrypted (XEP-0454); rooms are not encrypted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import fcntl
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from xml.etree import ElementTree as ET
+
+from slixmpp import JID
+from slixmpp.stanza import Message as MessageStanza
+
+from ..crypto.status import (
+    BLIND,
+    DISTRUSTED,
+    OMEMO,
+    UNDECIDED,
+    UNREADABLE,
+    VERIFIED,
+    CryptoStatus,
+    OmemoDevice,
+)
+from ..errors import EncryptionRefused
+from ..model import DeliveryState, Message
+from .archive import BULK_PAGE
+from .avatars import Avatars
+from .core import Reply, XmppError, _Pending
+from .stanzas import NS_CLIENT, bare, q
+
+log = logging.getLogger(__name__)
+
+NS_OLDMEMO = "eu.siacs.conversations.axolotl"
+NS_TWOMEMO = "urn:xmpp:omemo:2"
+# What a sealed stanza carries in clear besides the ciphertext: what delivery
+# needs (receipts, markers, chat state, ids, thread) and a reply's reference.
+# The body (with a reply's quote), links and everything else go inside or not at all.
+_CLEAR = {q("urn:xmpp:sid:0", "origin-id"), q(NS_CLIENT, "thread"),
+          q("urn:xmpp:receipts", "request"), q("urn:xmpp:chat-markers:0", "markable"),
+          q("http://jabber.org/protocol/chatstates", "active"), q("urn:xmpp:reply:0", "reply"),
+          q("urn:xmpp:fallback:0", "fallback")}
+# python-omemo's trust level names (slixmpp_omemo.TrustLevel) in our words.
+_TRUST_WORDS = {"TRUSTED": VERIFIED, "BLINDLY_TRUSTED": BLIND, "UNDECIDED": UNDECIDED,
+                "DISTRUSTED": DISTRUSTED}
+_TRUST_NAMES = {"verified": "TRUSTED", "trusted": "TRUSTED", "distrusted": "DISTRUSTED",
+                "untrusted": "DISTRUSTED", "undecided": "UNDECIDED"}
+
+
+def omemo_element(xml: ET.Element) -> ET.Element | None:
+    """The OMEMO payload of a message, either version, or None."""
+    found = xml.find(q(NS_TWOMEMO, "encrypted"))
+    return found if found is not None else xml.find(q(NS_OLDMEMO, "encrypted"))
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    xml: ET.Element
+    source: str
+    archive: str | None
+    archive_id: str | None
+    archive_stamp: float | None
+
+
+class Omemo(Avatars):
+    """OMEMO-sealed lines out, opened lines in (see the module doc)."""
+
+    def __init__(self, *args: Any, omemo: bool = False, **kwargs: Any) -> None:
+        # Before the layers below wire their handlers (they call _wire_handlers).
+        self.omemo_on = omemo
+        super().__init__(*args, **kwargs)
+
+    def _wire_handlers(self) -> None:
+        super()._wire_handlers()
+        self._sealed: set[str] = set()  # msg_ids of lines that go OMEMO-encrypted
+        self._opening: set[asyncio.Task[None]] = set()  # OMEMO lines being opened
+        # One line at a time: the order lines are written in is the order they
+        # are sealed and sent, and the order arrivals are opened and stored.
+        self._omemo_lock = asyncio.Lock()
+        self.omemo_off = "" if self.omemo_on else "OMEMO is off here ([crypto] omemo = false)"
+        self._keys_held: IO[bytes] | None = None
+        if not self.omemo_on:
+            return
+        path = self.state.path.with_name(self.state.path.stem + ".omemo.json")
+        self._keys_held = _hold(path.with_suffix(".lock"))
+        if self._keys_held is None:
+            # One device, one ratchet state: two processes sharing the keys would
+            # each advance it and break every session. The first one keeps them.
+            self.omemo_on = False
+            self.omemo_off = ("another tuiclient process (the app, or `serve`) holds this "
+                              "account's OMEMO keys; send encrypted lines from there")
+            return
+        from . import omemo_plugin  # registers the plugin; loads python-omemo
+
+        self.session.register_plugin("xep_0380")  # says "OMEMO" to clients without it
+        self.session.register_plugin(
+            omemo_plugin.OmemoPlugin.name,
+            {"path": str(path), "on_blind_trust": self._on_blind_trust})
+
+    def _omemo_release(self) -> None:
+        """Let another process of ours take the keys (this client stopped)."""
+        if self._keys_held is not None:
+            self._keys_held.close()
+            self._keys_held = None
+
+    @property
+    def _omemo(self) -> Any:
+        registry: Any = self.session.plugin  # slixmpp types it with its own plugins only
+        return registry["tuiclient_omemo"]
+
+    def _on_blind_trust(self, device: Any) -> None:
+        log.info("%s: OMEMO device %s of %s trusted blindly (not verified)",
+                 self.name, device.device_id, device.bare_jid)
+
+    # -- sending -----------------------------------------------------------------------
+
+    def send_chat(self, to: str, text: str, thread_id: str | None = None,
+                  msg_id: str | None = None, *, reply: Reply | None = None,
+                  reply_to_line: str | None = None, encrypt: bool = False) -> Message:
+        """As Delivery.send_chat; `encrypt`: the line goes OMEMO-encrypted or not at
+        all (it fails, saying who has no device, and is never sent in clear)."""
+        if encrypt:
+            from ..model import new_message_id
+
+            msg_id = msg_id or new_message_id(self.domain)
+            self._sealed.add(msg_id)
+        message = super().send_chat(to, text, thread_id, msg_id, reply=reply,
+                                    reply_to_line=reply_to_line)
+        if encrypt and message.id is not None:
+            message.crypto = CryptoStatus(encrypted=True, decrypted=True, scheme=OMEMO)
+            self.store.set_crypto(message.id, message.crypto)
+        return message
+
+    def correct(self, row_id: int, text: str) -> Message:
+        """As Edits.correct, refused for a line that went OMEMO-encrypted: the
+        correction (XEP-0308) would carry its new text in clear."""
+        m = self.store.get_message(row_id)
+        if m is not None and m.crypto is not None and m.crypto.omemo:
+            raise XmppError("an encrypted line cannot be corrected yet (the correction "
+                            "would go in clear): retract it and write it again")
+        return super().correct(row_id, text)
+
+    def _transmit(self, pending: _Pending) -> None:
+        if pending.message.msg_id not in self._sealed:
+            super()._transmit(pending)
+            return
+        self._spawn(self._transmit_sealed(pending))
+
+    async def _transmit_sealed(self, pending: _Pending) -> None:
+        msg_id = pending.message.msg_id
+        async with self._omemo_lock:
+            if self._pending.get(msg_id) is not pending:
+                return  # settled (or replaced by a newer send) meanwhile
+            try:
+                sealed = await self._seal(self._outgoing_stanza(pending), bare(pending.to))
+            except EncryptionRefused as exc:
+                self._pending.pop(msg_id, None)
+                self._advance(msg_id, DeliveryState.FAILED, str(exc))
+                return
+            if self.connected:
+                self._put_on_wire(pending, sealed)
+
+    async def _seal(self, stanza: Any, peer: str) -> Any:
+        """`stanza` OMEMO-encrypted for every trusted device of `peer` (and our own
+        other devices), with only what delivery needs left in clear."""
+        if not self.omemo_on:
+            raise EncryptionRefused(f"not sent: the line to {peer} must be encrypted, and "
+                                    f"{self.omemo_off}", [peer])
+        from omemo.session_manager import SessionManagerException
+
+        try:
+            manager = await self._omemo.get_session_manager()
+            if not await manager.get_device_information(peer):
+                # Nothing known of them yet (their list came before we were
+                # listening, or never as a notification): ask the server.
+                await self._omemo.refresh_device_lists({JID(peer)}, force_download=True)
+            sealed, errors = await self._omemo.encrypt_message(stanza, JID(peer))
+        except SessionManagerException as exc:
+            raise EncryptionRefused(refusal(peer, exc), [peer]) from exc
+        except Exception as exc:  # the server refused a bundle, a timeout: in words
+            raise EncryptionRefused(f"not sent: encrypting for {peer} failed: "
+                                    f"{exc or type(exc).__name__}", [peer]) from exc
+        if sealed is None:
+            raise EncryptionRefused(f"not sent: nothing to encrypt for {peer}", [peer])
+        for error in errors:
+            log.info("%s: OMEMO: a device left out: %s", self.name, error)
+        for child in stanza.xml:
+            if child.tag in _CLEAR:
+                sealed.xml.append(copy.deepcopy(child))
+        sealed["eme"]["namespace"] = NS_OLDMEMO
+        sealed["eme"]["name"] = "OMEMO"
+        return sealed
+
+    async def omemo_ready(self, jid: str) -> None:
+        """Refuse (EncryptionRefused, naming who and why) unless a line to `jid`
+        can be OMEMO-encrypted now: OMEMO is on and they have a device we may
+        encrypt for. Their device list is fetched first (it may be new)."""
+        peer = bare(jid)
+        if not self.omemo_on:
+            raise EncryptionRefused(f"not sent: {peer} cannot be written to encrypted: "
+                                    f"{self.omemo_off}", [peer])
+        try:
+            await self._omemo.refresh_device_lists({JID(peer)}, force_download=True)
+            manager = await self._omemo.get_session_manager()
+            devices = await manager.get_device_information(peer)
+        except Exception as exc:
+            raise EncryptionRefused(f"not sent: the OMEMO devices of {peer} could not be "
+                                    f"read: {exc or type(exc).__name__}", [peer]) from exc
+        active = [d for d in devices if any(on for _ns, on in d.active)]
+        usable = [d for d in active if d.trust_level_name != "DISTRUSTED"]
+        verified = any(d.trust_level_name == "TRUSTED" for d in devices)
+        new = [d for d in active if d.trust_level_name == "UNDECIDED"]
+        if usable and verified and new:
+            # BTBV after a verification: a new device is not trusted by itself, and
+            # python-omemo would refuse the whole line for it.
+            raise EncryptionRefused(
+                f"not sent: {peer} has a new OMEMO device you have not verified "
+                f"(device {', '.join(str(d.device_id) for d in new)}); compare its "
+                f"fingerprint with theirs, then `keys verify {peer} DEVICE` (or K, v), "
+                "or distrust it", [peer])
+        if not usable:
+            why = "every device of theirs is distrusted" if devices else \
+                "they have published no OMEMO device (their client has no OMEMO, or it is off)"
+            raise EncryptionRefused(f"not sent: cannot encrypt to {peer} with OMEMO: {why}; "
+                                    "send it with --no-encrypt (or /omemo off) to send it in "
+                                    "clear", [peer])
+
+    # -- receiving ---------------------------------------------------------------------
+
+    def _ingest(self, xml: ET.Element, source: str, archive: str | None = None,
+                archive_id: str | None = None, archive_stamp: float | None = None,
+                crypto: CryptoStatus | None = None) -> bool:
+        if crypto is None and omemo_element(xml) is not None and \
+                (xml.get("type") or "chat") != "groupchat":
+            if self._already_stored(xml, archive_id):
+                return False  # our own line coming back, or one we opened before
+            task = asyncio.ensure_future(
+                self._open(_Arrival(xml, source, archive, archive_id, archive_stamp)))
+            self._tasks.add(task)
+            self._opening.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._opening.discard)
+            return False
+        return super()._ingest(xml, source, archive, archive_id, archive_stamp, crypto)
+
+    async def _catch_up(self, room: str | None) -> int:
+        """The archive's catch-up, done only when its OMEMO lines are opened and
+        stored too (a command that stops right after must not lose them)."""
+        stored = await super()._catch_up(room)
+        await self._all_opened()
+        return stored
+
+    async def fetch_history(self, jid: str, limit: int = BULK_PAGE,
+                            before: str | None = "") -> tuple[int, str | None]:
+        done = await super().fetch_history(jid, limit, before)
+        await self._all_opened()
+        return done
+
+    async def _all_opened(self) -> None:
+        while self._opening:
+            await asyncio.gather(*list(self._opening), return_exceptions=True)
+
+    def _already_stored(self, xml: ET.Element, archive_id: str | None) -> bool:
+        """A line is opened once: the ratchet's key for it is spent after that."""
+        origin = xml.find(q("urn:xmpp:sid:0", "origin-id"))
+        origin_id = origin.get("id") if origin is not None else None
+        if origin_id and self.store.find_by_msg_id(self.name, origin_id) is not None:
+            return True
+        ids = [archive_id] + [e.get("id") for e in xml.findall(q("urn:xmpp:sid:0", "stanza-id"))
+                              if e.get("by") == self.own]
+        return any(i and self.store.lookup("stanza_id", i, self.name) for i in ids)
+
+    async def _open(self, arrival: _Arrival) -> None:
+        async with self._omemo_lock:
+            opened, status = await self._decrypt(arrival.xml)
+            try:
+                super()._ingest(opened, arrival.source, arrival.archive, arrival.archive_id,
+                                arrival.archive_stamp, status)
+            except Exception:
+                log.exception("%s: could not store an OMEMO line", self.name)
+
+    async def _decrypt(self, xml: ET.Element) -> tuple[ET.Element, CryptoStatus]:
+        """The line's stanza with its text opened, or labelled when it cannot be."""
+        why = self.omemo_off
+        if self.omemo_on:
+            try:
+                stanza = MessageStanza(stream=self.session, xml=copy.deepcopy(xml))
+                opened, device = await self._omemo.decrypt_message(stanza)
+                if not (opened["body"] or "").strip():
+                    why = "it holds no text (an OMEMO key exchange)"
+                else:
+                    manager = await self._omemo.get_session_manager()
+                    return opened.xml, CryptoStatus(
+                        encrypted=True, decrypted=True, scheme=OMEMO,
+                        device=" ".join(manager.format_identity_key(device.identity_key)),
+                        device_id=device.device_id,
+                        trust=await self._blind_trust(manager, device))
+            except NotImplementedError:
+                why = "OMEMO 2 (urn:xmpp:omemo:2) is not readable here yet"
+            except Exception as exc:
+                why = unreadable_reason(exc)
+                log.info("%s: an OMEMO line could not be opened: %r", self.name, exc)
+        labelled = MessageStanza(stream=self.session, xml=copy.deepcopy(xml))
+        for tag in (q(NS_TWOMEMO, "encrypted"), q(NS_OLDMEMO, "encrypted")):
+            for el in labelled.xml.findall(tag):
+                labelled.xml.remove(el)
+        labelled["body"] = f"[{UNREADABLE}]"  # instead of the sender's fallback text
+        return labelled.xml, CryptoStatus(encrypted=True, decrypted=False, scheme=OMEMO,
+                                          error=why)
+
+    async def _blind_trust(self, manager: Any, device: Any) -> str:
+        """The trust in a device a line came from, deciding on a new one as BTBV
+        does (python-omemo decides only when it encrypts): blindly trusted while
+        the user verified none of that contact's devices, else left undecided,
+        and the line says it came from a device nobody vouched for."""
+        if device.trust_level_name == "UNDECIDED":
+            known = await manager.get_device_information(device.bare_jid) \
+                if device.bare_jid != self.own else (await manager.get_own_device_information())[1]
+            if not any(d.trust_level_name == "TRUSTED" for d in known):
+                await manager.set_trust(device.bare_jid, device.identity_key, "BLINDLY_TRUSTED")
+                self._on_blind_trust(device)
+                return BLIND
+        return _TRUST_WORDS.get(device.trust_level_name, UNDECIDED)
+
+    # -- devices and trust (`keys`) ----------------------------------------------------
+
+    async def omemo_devices(self, jids: list[str]) -> list[OmemoDevice]:
+        """Our devices and those of `jids`, each with its fingerprint and trust."""
+        if not self.omemo_on:
+            return []
+        manager = await self._omemo.get_session_manager()
+        own, others = await manager.get_own_device_information()
+        out = [self._device(own, own=True, this=True)]
+        out += [self._device(d, own=True) for d in sorted(others, key=lambda d: d.device_id)]
+        for jid in jids:
+            peer = bare(jid)
+            if not peer or peer == self.own:
+                continue
+            try:
+                await self._omemo.refresh_device_lists({JID(peer)})
+                devices = await manager.get_device_information(peer)
+            except Exception as exc:
+                log.info("%s: no OMEMO devices of %s: %s", self.name, peer, exc)
+                continue
+            out += [self._device(d) for d in sorted(devices, key=lambda d: d.device_id)]
+        return out
+
+    @staticmethod
+    def _device(d: Any, *, own: bool = False, this: bool = False) -> OmemoDevice:
+        from omemo.session_manager import SessionManager
+
+        return OmemoDevice(
+            jid=d.bare_jid, device_id=d.device_id,
+            fingerprint=" ".join(SessionManager.format_identity_key(d.identity_key)),
+            trust=VERIFIED if this else _TRUST_WORDS.get(d.trust_level_name, UNDECIDED),
+            active=any(active for _ns, active in d.active), own=own, this_device=this,
+            label=d.label or "")
+
+    async def omemo_trust(self, jid: str, device: str, level: str) -> OmemoDevice:
+        """Set the trust in one device of `jid`, named by its id or fingerprint
+        (spaces optional): verified (the user compared the fingerprint),
+        distrusted, or undecided."""
+        name = _TRUST_NAMES.get(level.lower())
+        if name is None:
+            raise ValueError(f"the trust must be verified, distrusted or undecided, "
+                             f"not {level!r}")
+        if not self.omemo_on:
+            raise ValueError(self.omemo_off)
+        peer = bare(jid)
+        manager = await self._omemo.get_session_manager()
+        if peer == self.own:
+            _me, devices = await manager.get_own_device_information()
+        else:
+            await self._omemo.refresh_device_lists({JID(peer)})
+            devices = await manager.get_device_information(peer)
+        wanted = "".join(device.split()).lower()
+        for d in devices:
+            fingerprint = "".join(manager.format_identity_key(d.identity_key))
+            if wanted in (str(d.device_id), fingerprint):
+                await manager.set_trust(d.bare_jid, d.identity_key, name)
+                return self._device(
+                    d._replace(trust_level_name=name), own=peer == self.own)
+        raise ValueError(f"{peer} has no OMEMO device {device!r} (see `keys list`)")
+
+
+def _hold(lock: Path) -> IO[bytes] | None:
+    """The account's OMEMO keys, held by this process (an exclusive flock on a
+    file beside them, let go when the process ends), or None when another holds
+    them."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    f = open(lock, "ab")  # held open for the client's life
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
+
+
+def refusal(peer: str, exc: Exception) -> str:
+    """A refusal from python-omemo's encryption, in words naming who and why."""
+    kind = type(exc).__name__
+    if kind == "NoEligibleDevices":
+        why = "no device of theirs may be encrypted for (none published, or all distrusted)"
+    elif kind == "StillUndecided":
+        why = "they have a new device you have not verified (`keys list`, then `keys trust`)"
+    else:
+        why = f"{kind}: {exc}" if str(exc) else kind
+    return f"not sent: cannot encrypt to {peer} with OMEMO: {why}"
+
+
+def unreadable_reason(exc: Exception) -> str:
+    kind = type(exc).__name__
+    if kind == "MessageNotForUs":
+        return "it was not encrypted for this device"
+    if kind == "SenderNotFound":
+        return "the sending device is unknown"
+    return f"{kind}: {exc}" if str(exc) else kind
