@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import os
 import signal
@@ -87,6 +88,19 @@ class Mailer:
         finally:
             imap.logout()
         return msg
+
+    def send_raw(self, author: Account, to: Account, raw: bytes, *, ago: timedelta) -> None:
+        """An email the author's own client built (here: gpg's PGP/MIME), as is."""
+        smtp = open_smtp(self.smtp(), author.email, author.password)
+        try:
+            smtp.sendmail(author.email, [to.email], raw)
+        finally:
+            smtp.quit()
+        imap = open_imap(self.imap(), author.email, author.password)
+        try:
+            imap.append("Sent", raw, flags=[b"\\Seen"], msg_time=self.now - ago)
+        finally:
+            imap.logout()
 
 
 def tiny_png(color: tuple[int, int, int]) -> bytes:
@@ -301,7 +315,37 @@ class Presences:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-def alice_config(world: World, p: dict[str, Account]) -> Path:
+def seed_keys(world: World, p: dict[str, Account]) -> Path:
+    """OpenPGP for the demo, made by gpg itself: alice and bob each have a key,
+    each holds the other's (alice certified bob's locally, as after checking his
+    fingerprint), and bob sends alice an encrypted, signed email. Returns alice's
+    GnuPG home; both agents are stopped when the demo ends."""
+    from tests.gpg_peer import Keyring, pgp_mime_encrypted
+
+    alice, bob = p["alice"], p["bob"]
+    rings: dict[str, Keyring] = {}
+    for who in (alice, bob):
+        ring = Keyring(world.base / "gnupg" / who.name)
+        atexit.register(ring.close)
+        ring.make_key(f"{who.display_name} <{who.email}>")
+        rings[who.name] = ring
+    rings["alice"].import_key(rings["bob"].export(bob.email))
+    rings["bob"].import_key(rings["alice"].export(alice.email))
+    rings["alice"].run("--quick-lsign-key", rings["alice"].fingerprint(bob.email))
+    ago = 5 * timedelta(hours=1)
+    headers = (f"From: {bob.display_name} <{bob.email}>\r\n"
+               f"To: {alice.display_name} <{alice.email}>\r\n"
+               f"Date: {format_datetime(datetime.now(UTC).replace(microsecond=0) - ago)}\r\n"
+               f"Message-ID: {make_msgid(domain='example.test')}\r\n")
+    raw = pgp_mime_encrypted(
+        rings["bob"], bob.email, alice.email, headers,
+        "Alice,\n\nthe new door code for the office is 4711, valid from Monday.\n"
+        "Please don't forward it.\n\nBob\n", "Door code for the office")
+    Mailer(world).send_raw(bob, alice, raw, ago=ago)
+    return rings["alice"].home
+
+
+def alice_config(world: World, p: dict[str, Account], gnupg_home: Path | None = None) -> Path:
     home = world.base / "alice"
     home.mkdir(mode=0o700, exist_ok=True)
     secret = home / "password"
@@ -314,6 +358,8 @@ def alice_config(world: World, p: dict[str, Account]) -> Path:
     text += ('\n[[domain_rules]]\nemail = "*@corp.test"\njid = "{local}@chat.corp.test"\n'
              '\n[deferral]\nfirst_retry = "30s"\ngrowth = 2.0\nceiling = "30m"\n'
              'max_age = "2d"\non_max_age = "ask"\n')
+    if gnupg_home is not None:
+        text += f'\n[crypto]\ngnupg_home = "{gnupg_home}"\n'
     path = home / "config.toml"
     path.write_text(text)
     path.chmod(0o600)
@@ -331,8 +377,9 @@ def build(world: World) -> tuple[dict[str, Account], Path]:
     for other in ("bob", "carol", "dave"):
         world.befriend(p["alice"], p[other])
     seed_mail(world, p)
+    gnupg_home = seed_keys(world, p)
     asyncio.run(seed_chat(world, p))
-    return p, alice_config(world, p)
+    return p, alice_config(world, p, gnupg_home)
 
 
 def main(argv: list[str] | None = None) -> int:

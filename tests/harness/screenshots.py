@@ -103,6 +103,13 @@ async def capture(config_path: Path) -> list[Path]:
         await go_to_first(pilot, app)
         shots.append(save(app, "main-email-with-responses"))
 
+        # bob's email came encrypted and signed by gpg: its outer Subject says "..."
+        # (Protected Headers); opened, the real one shows, and who signed it.
+        await go_to_row(pilot, app, "...")
+        await go_to_first(pilot, app)
+        await pilot.pause(0.5)
+        shots.append(save(app, "encrypted-mail"))
+
         await pilot.press("R", *"Numbers in section 2 are right.")
         await pilot.pause(0.5)
         shots.append(save(app, "compose-email-reply"))
