@@ -51,9 +51,9 @@ from typing import TYPE_CHECKING, Any
 
 # Defined in their own modules, and importable from here as before (see __all__).
 from .arguments import add_commands, build_serve_parser, parse
-from .chat import CHAT_COMMANDS, CHAT_HANDLERS
-from .keys import KEYS_COMMANDS, KEYS_HANDLERS
-from .mail_verbs import MAIL_COMMANDS, MAIL_HANDLERS
+from .chat_args import CHAT_COMMANDS
+from .keys_args import KEYS_COMMANDS
+from .mail_args import MAIL_COMMANDS
 from .outcome import (
     EXIT_AUTH,
     EXIT_CONFIG,
@@ -132,6 +132,9 @@ Handler = Callable[["Headless", argparse.Namespace], Awaitable[Outcome]]
 @cache
 def handlers() -> dict[str, Handler]:
     """Which function runs which command (`HANDLERS`), its modules imported now."""
+    from .chat import CHAT_HANDLERS
+    from .keys import KEYS_HANDLERS
+    from .mail_verbs import MAIL_HANDLERS
     from .verbs import (
         cmd_contacts,
         cmd_handoff,
