@@ -12,6 +12,7 @@ keys_args.py and chat_args.py. Like those, this module imports argparse only:
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,21 @@ def add_health(sub: Sub, common: Parser) -> None:
 def add_commands(sub: Sub) -> None:
     """Add the headless commands to tuiclient's parser, in the order `--help`
     lists them."""
+    # argparse asks gettext for its words ("usage: ", "options", the help
+    # option's text) for every parser and argument it makes, and gettext looks
+    # for a catalogue on disk at each call: two stat()s a word with LANG=C.UTF-8,
+    # more with a country in it; 10 of the 16 ms our ~90 parsers took to make.
+    # While they are made, each word is looked up once. (Outside: argparse's
+    # own function, so a usage error or --help reads the catalogue as before.)
+    looked_up = vars(argparse)["_"]
+    vars(argparse)["_"] = functools.cache(looked_up)
+    try:
+        _add_commands(sub)
+    finally:
+        vars(argparse)["_"] = looked_up
+
+
+def _add_commands(sub: Sub) -> None:
     common = common_options()
     inner = common_options(nested=True)  # under `outbox` and `contacts`
     add_sync(sub, common)

@@ -171,9 +171,7 @@ def read_only(args: argparse.Namespace) -> bool:
 
 async def execute(h: Headless | ReadOnly, args: argparse.Namespace) -> Outcome:
     """Run one parsed command; every expected failure becomes an Outcome."""
-    import socket
     import sqlite3
-    import ssl
 
     from ..config import ConfigError, SecretError
     from ..errors import ContactAway, EngineError, describe_presence
@@ -206,6 +204,9 @@ async def execute(h: Headless | ReadOnly, args: argparse.Namespace) -> Outcome:
             return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
         if isinstance(exc, EngineError):
             return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
+        import socket  # (here: a read-only command's process loads no ssl)
+        import ssl
+
         if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror, ssl.SSLError)):
             # A connection that broke where no layer below put it into words.
             text = out.t(f"network: {exc.strerror or exc}").replace("\n", " ")
@@ -289,7 +290,6 @@ async def _stop_now(closing: asyncio.Future, code: int) -> None:
 
 def main(args: argparse.Namespace, config: Config) -> int:
     """Entry point from `tuiclient <command>`."""
-    import asyncio
     import contextlib
     import os
     import sqlite3
@@ -311,22 +311,36 @@ def main(args: argparse.Namespace, config: Config) -> int:
         if not hasattr(args, name):
             setattr(args, name, False)
 
-    async def go() -> Outcome:
-        h: Headless | ReadOnly
+    def unopened(exc: sqlite3.Error | OSError) -> Outcome:
+        line = store_not_writable(exc, store_path)
+        if line is None:
+            raise exc
+        return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
+
+    async def read() -> Outcome:
+        """A command the store alone answers: no engine imported or made, and no
+        event loop (reads.at_once runs it)."""
+        from .reads import ReadOnly
+
         try:
-            if read_only(args):  # the store alone answers: no engine imported or made
-                from .reads import ReadOnly
-
-                h = ReadOnly(config)
-            else:
-                from .host import Headless
-
-                h = Headless(config)
+            h = ReadOnly(config)
         except (sqlite3.Error, OSError) as exc:
-            line = store_not_writable(exc, store_path)
-            if line is None:
-                raise
-            return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
+            return unopened(exc)
+        try:
+            return await execute(h, args)
+        finally:
+            with contextlib.suppress(Exception):
+                await h.close()
+
+    async def go() -> Outcome:
+        import asyncio
+
+        from .host import Headless
+
+        try:
+            h = Headless(config)
+        except (sqlite3.Error, OSError) as exc:
+            return unopened(exc)
         if args.command in ("watch", "serve", "run"):
             from .serve import stop_on_signals
 
@@ -350,7 +364,14 @@ def main(args: argparse.Namespace, config: Config) -> int:
         line = store_not_writable(exc, store_path) or f"cannot make {exc.filename}: {exc}"
         return fail(args, EXIT_STORE, line, "store")
     try:
-        outcome = asyncio.run(go())
+        if read_only(args):
+            from .reads import at_once
+
+            outcome = at_once(read())
+        else:
+            import asyncio
+
+            outcome = asyncio.run(go())
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last resort: one line, never a traceback
