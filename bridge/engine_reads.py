@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .identity import normalize_email, normalize_jid
 from .model import (
     Availability,
     Contact,
@@ -40,9 +39,10 @@ if TYPE_CHECKING:
     from .store import Cursor, Store, StoredEvent
     from .xmpp.client import XmppClient
 
-# asyncio, the OpenPGP reading (bridge.crypto.reading) and the XMPP helpers are
-# imported by the reads that use them: `list` and `search` answered from the store
-# alone (bridge.reader) load none of them (tests/test_headless_fast_paths.py).
+# asyncio, the identity layer's address grammar, the OpenPGP reading
+# (bridge.crypto.reading) and the XMPP helpers are imported by the reads that use
+# them: `list` and `search` answered from the store alone (bridge.reader) load
+# none of them (tests/test_headless_fast_paths.py).
 
 
 class EngineReads:
@@ -322,6 +322,8 @@ class EngineReads:
 
     def availability(self, account: str, address: str) -> ContactPresence:
         """A contact's availability by JID or by email address (mapped to its JID)."""
+        from .identity import normalize_email, normalize_jid
+
         jid = normalize_jid(address) if "@" in address else address
         if "@" in address and normalize_email(address):
             r = self.identity.jid_for(address)

@@ -17,13 +17,17 @@ the Engine of the same config and store would.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import AccountConfig, Config
 from .engine_reads import EngineReads
-from .identity import Identity
 from .paths import data_dir, ensure_private_dir
 from .store import Store
+
+if TYPE_CHECKING:
+    from .identity import Identity
 
 
 def default_store_path() -> Path:
@@ -58,10 +62,19 @@ class Reader(EngineReads):
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
         self.store = store or Store.open(default_store_path())
-        self.identity = Identity(config, self.store, roster_named=self._roster_named)
         self.xmpp = {}  # never online: presence reads answer "unknown"
         sync_config_into_store(config, self.store)
-        self.identity.dual_domains.update(dual_domains(config))
+
+    @cached_property
+    def identity(self) -> Identity:  # type: ignore[override]  # the Engine's attribute, made on first use here
+        """The identity layer, as the Engine sets it up; made (and its module
+        imported) by the first read that asks who is who: `list` and `search`
+        need none of it."""
+        from .identity import Identity
+
+        identity = Identity(self.config, self.store, roster_named=self._roster_named)
+        identity.dual_domains.update(dual_domains(self.config))
+        return identity
 
     @property
     def accounts(self) -> tuple[AccountConfig, ...]:

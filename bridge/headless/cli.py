@@ -171,32 +171,47 @@ def read_only(args: argparse.Namespace) -> bool:
 
 async def execute(h: Headless | ReadOnly, args: argparse.Namespace) -> Outcome:
     """Run one parsed command; every expected failure becomes an Outcome."""
-    import sqlite3
-
-    from ..config import ConfigError, SecretError
-    from ..errors import ContactAway, EngineError, describe_presence
-    from ..identity import UnmappedParty
-    from . import output as out
     from .reads import ReadOnly, cmd_list, cmd_search
 
     try:
         if isinstance(h, ReadOnly):  # a command line of `read_only`
             return await {"list": cmd_list, "search": cmd_search}[args.command](h, args)
         return await handlers()[args.command](h, args)
-    except CommandError as exc:
+    except Exception as exc:
+        outcome = failure(h, exc)
+        if outcome is None:
+            raise
+        return outcome
+
+
+def failure(h: Headless | ReadOnly, exc: Exception) -> Outcome | None:
+    """What an expected failure of a command becomes (None: not one, a bug).
+
+    The kinds are tried in this order, the first that matches answers. Their
+    modules are imported here, once a command failed: the identity layer's
+    `UnmappedParty` is no import of `list` or `search`, which never raise it.
+    """
+    import sqlite3
+
+    from ..config import ConfigError, SecretError
+    from ..errors import ContactAway, EngineError, describe_presence
+    from ..identity import UnmappedParty
+    from . import output as out
+
+    if isinstance(exc, CommandError):
         # The message may carry a server's words (an IMAP NO, a socket error).
         return Outcome(exc.code, {"error": str(exc), "detail": exc.detail},
                        [out.t(str(exc)).replace("\n", " ")])
-    except UnmappedParty as exc:
+    if isinstance(exc, UnmappedParty):
         return Outcome(EXIT_DECIDE, {"error": "unmapped", "transport": exc.transport,
                                      "unresolved": exc.unresolved}, [out.t(str(exc))])
-    except ContactAway as exc:
+    if isinstance(exc, ContactAway):
         lines = [out.t(describe_presence(p)) for p in exc.presences]
         lines.append("Choose with --when-away send|defer|email.")
         return Outcome(EXIT_DECIDE, {"error": "away", "presences": exc.presences}, lines)
-    except (ConfigError, SecretError) as exc:
+    if isinstance(exc, (ConfigError, SecretError)):
         return Outcome(EXIT_CONFIG, {"error": str(exc), "kind": "config"}, [out.t(str(exc))])
-    except (sqlite3.Error, OSError, EngineError) as exc:
+    if isinstance(exc, (sqlite3.Error, OSError, EngineError)):
         # An engine error may wrap a store that could not be written (a sync's rows).
         cause = exc.__cause__ if isinstance(exc, EngineError) and exc.__cause__ else exc
         line = store_not_writable(cause, h.engine.store_path)
@@ -204,16 +219,17 @@ async def execute(h: Headless | ReadOnly, args: argparse.Namespace) -> Outcome:
             return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
         if isinstance(exc, EngineError):
             return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
-        import socket  # (here: a read-only command's process loads no ssl)
+        import socket
         import ssl
 
         if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror, ssl.SSLError)):
             # A connection that broke where no layer below put it into words.
             text = out.t(f"network: {exc.strerror or exc}").replace("\n", " ")
             return Outcome(EXIT_NETWORK, {"error": text, "kind": "network"}, [text])
-        raise
-    except (LookupError, ValueError) as exc:
+        return None
+    if isinstance(exc, (LookupError, ValueError)):
         return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
+    return None
 
 
 # Commands that log in to a server; the others only read or change the store.
