@@ -28,8 +28,9 @@ verbs and their helpers are modules of their own:
     arguments.py   the command line (add_commands, parse)
     host.py        Headless (the engine, brought up as far as a command needs),
                    finding a thread or message, `settle` (wait for the outbox)
-    reads.py       list and search, served from the store by ReadOnly (no engine:
-                   `read_only` says which command lines)
+    reads.py       list, search, show --no-fetch and outbox list, served from the
+                   store by ReadOnly (no engine: `read_only` says which command
+                   lines)
     verbs.py       show, sync, send, reply, handoff, outbox, contacts, health, run
     serve.py       watch and serve, and the stop signals
     mail_verbs.py  the mail verbs (delete, archive, move, ... drafts)
@@ -163,19 +164,25 @@ def handlers() -> dict[str, Handler]:
 
 def read_only(args: argparse.Namespace) -> bool:
     """A command line the store alone answers (reads.ReadOnly, no engine): `list`
-    (without --match, a search the engine's mail verbs run) and `search`."""
+    (without --match, a search the engine's mail verbs run), `search`, `show
+    --no-fetch` (a body fetched needs a server) and `outbox list`."""
     if args.command == "list":
         return not getattr(args, "match", None)
+    if args.command == "show":
+        return bool(getattr(args, "no_fetch", False))
+    if args.command == "outbox":
+        return getattr(args, "outbox_command", None) in (None, "list")
     return args.command == "search"
 
 
 async def execute(h: Headless | ReadOnly, args: argparse.Namespace) -> Outcome:
     """Run one parsed command; every expected failure becomes an Outcome."""
-    from .reads import ReadOnly, cmd_list, cmd_search
+    from .reads import ReadOnly, cmd_list, cmd_outbox_list, cmd_search, cmd_show
 
     try:
         if isinstance(h, ReadOnly):  # a command line of `read_only`
-            return await {"list": cmd_list, "search": cmd_search}[args.command](h, args)
+            return await {"list": cmd_list, "search": cmd_search, "show": cmd_show,
+                          "outbox": cmd_outbox_list}[args.command](h, args)
         return await handlers()[args.command](h, args)
     except Exception as exc:
         outcome = failure(h, exc)
