@@ -351,6 +351,11 @@ class Bench:
         assert self.warm_data is not None, "cold_sync_ours runs first"
         data = self.warm_data
         env = {**os.environ, **self.our_env(data)}
+        # As an installed program runs: its modules' bytecode cached. Inherited,
+        # PYTHONDONTWRITEBYTECODE (set in the sessions' shells) kept the warm-up
+        # from writing __pycache__, and every run compiled each module from source
+        # (--help 95 instead of 72 ms CPU, list 185 instead of 126: bench_cli.py).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         base = [sys.executable, "-m", "tuiclient", "--config", str(self.configs["alice"])]
         commands = {"2.python": ("python -c pass", [sys.executable, "-c", "pass"]),
                     "2.help": ("tuiclient --help", [*base, "--help"]),

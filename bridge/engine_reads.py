@@ -11,14 +11,11 @@ here are the user's answers about people (`confirm_address`, `map_contact`,
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .crypto.reading import is_openpgp, open_stored, sealed_view
-from .identity import Resolution, normalize_email, normalize_jid
 from .model import (
     Availability,
     Contact,
@@ -33,16 +30,19 @@ from .model import (
     ThreadOrder,
     Transport,
 )
-from .store import Cursor, StoredEvent
-from .xmpp.stanzas import bare as bare_jid
 
 if TYPE_CHECKING:
     from .config import AccountConfig, Config
     from .engine_ports import EnginePorts
     from .handoff import Handoff
-    from .identity import Identity
-    from .store import Store
+    from .identity import Identity, Resolution
+    from .store import Cursor, Store, StoredEvent
     from .xmpp.client import XmppClient
+
+# asyncio, the identity layer's address grammar, the OpenPGP reading
+# (bridge.crypto.reading) and the XMPP helpers are imported by the reads that use
+# them: `list` and `search` answered from the store alone (bridge.reader) load
+# none of them (tests/test_headless_fast_paths.py).
 
 
 class EngineReads:
@@ -170,6 +170,10 @@ class EngineReads:
         """The message with its body, fetched (BODY.PEEK) and cached if needed. An
         OpenPGP email comes decrypted and/or verified, its `crypto` telling how
         (bridge.crypto.reading); gpg-agent may ask for a passphrase meanwhile."""
+        import asyncio
+
+        from .crypto.reading import is_openpgp
+
         m = await self.handoff.fetch_body(row_id)
         if not is_openpgp(m):
             return m
@@ -178,6 +182,7 @@ class EngineReads:
     def _open_openpgp(self, m: Message) -> Message:
         from .crypto.autocrypt_verify import PeerCheckingPGP
         from .crypto.openpgp import OpenPGP
+        from .crypto.reading import open_stored
 
         policy = self.config.crypto
         # With Autocrypt, a signature by a peer's key (never in the keyring) is
@@ -211,6 +216,8 @@ class EngineReads:
         return cache
 
     def _as_opened(self, m: Message) -> Message:
+        from .crypto.reading import is_openpgp, sealed_view
+
         if not is_openpgp(m):
             return m
         done = self._opened().get(m.id or 0)
@@ -315,6 +322,8 @@ class EngineReads:
 
     def availability(self, account: str, address: str) -> ContactPresence:
         """A contact's availability by JID or by email address (mapped to its JID)."""
+        from .identity import normalize_email, normalize_jid
+
         jid = normalize_jid(address) if "@" in address else address
         if "@" in address and normalize_email(address):
             r = self.identity.jid_for(address)
@@ -346,6 +355,8 @@ class EngineReads:
     def room_occupants(self, account: str, room: str) -> list[tuple[str, str]]:
         """Who is in a group chat the account is in: (bare JID, or "" where the room
         hides it; nick), by nick."""
+        from .xmpp.stanzas import bare as bare_jid
+
         client = self.xmpp.get(account)
         if client is None:
             return []

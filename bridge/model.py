@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -164,11 +163,13 @@ def new_message_id(domain: str) -> str:
     domain = domain.strip()
     if not domain or any(ch in domain for ch in "<>@ \t\r\n"):
         raise ValueError(f"not a usable domain for a message id: {domain!r}")
+    import uuid  # (where used: uuid imports `platform`, a few ms a process)
+
     return f"{uuid.uuid4().hex}@{domain}"
 
 
 CLAIM_PREFIX = "claim."
-_CLAIM_NAMESPACE = uuid.UUID("0b8a4c67-8f5e-4f0e-9a0e-3c1d2b6f7a21")
+_CLAIM_NAMESPACE = "0b8a4c67-8f5e-4f0e-9a0e-3c1d2b6f7a21"  # a UUID
 
 
 def claimed_thread_id(peer: str, claimed: str) -> str:
@@ -179,7 +180,9 @@ def claimed_thread_id(peer: str, claimed: str) -> str:
     into `claimed` once `peer` turns out to be a party of it (an email synced
     later), whatever order a store sees them in.
     """
-    digest = uuid.uuid5(_CLAIM_NAMESPACE, f"{peer.lower()}|{claimed}").hex
+    import uuid
+
+    digest = uuid.uuid5(uuid.UUID(_CLAIM_NAMESPACE), f"{peer.lower()}|{claimed}").hex
     return f"{CLAIM_PREFIX}{digest}@tuiclient.invalid"
 
 
@@ -478,14 +481,16 @@ class HealthReport:
 
 # Chats with no email behind them: the same two people get the same thread id on
 # every device and after every restart (DESIGN: threads across transports).
-_THREAD_NAMESPACE = uuid.UUID("5f0c8f7e-3d8a-4a43-9a55-6a0c1b9c2e11")
+_THREAD_NAMESPACE = "5f0c8f7e-3d8a-4a43-9a55-6a0c1b9c2e11"  # a UUID
 
 
 def default_thread_id(own_bare: str, peer_bare: str) -> str:
     """The conversation id of a chat with `peer` when no <thread> names one."""
     name = f"{own_bare.lower()}|{peer_bare.lower()}"
     domain = own_bare.rpartition("@")[2] or "xmpp.invalid"
-    return f"{uuid.uuid5(_THREAD_NAMESPACE, name).hex}@{domain}"
+    import uuid
+
+    return f"{uuid.uuid5(uuid.UUID(_THREAD_NAMESPACE), name).hex}@{domain}"
 
 
 # What SQLite's lower() folds (ASCII only), for a Python key that sorts as the SQL does.

@@ -4,9 +4,10 @@
 answers) over a store and the identity layer, and nothing else: no transports,
 outbox, handoff or health monitor, so none of their modules (the reply and
 compose code, the outbox's state machine, the protocol libraries) is imported.
-Headless mode serves `list` and `search` with it (bridge/headless/reads.py), so
-those whole processes pay for what they read (issue 22, "instant commands";
-tests/test_headless_fast_paths.py checks what they load).
+Headless mode serves `list`, `search`, `show --no-fetch` and `outbox list` with
+it (bridge/headless/reads.py), so those whole processes pay for what they read
+(issue 22, "instant commands"; tests/test_headless_fast_paths.py checks what
+they load).
 
 What the engine's constructor does to the store and the identity layer before
 anything is read is here too (`default_store_path`, `sync_config_into_store`,
@@ -16,14 +17,20 @@ the Engine of the same config and store would.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import AccountConfig, Config
 from .engine_reads import EngineReads
-from .identity import Identity
+from .model import Message
 from .paths import data_dir, ensure_private_dir
 from .store import Store
+
+if TYPE_CHECKING:
+    from .identity import Identity
+    from .store import Reaction
 
 
 def default_store_path() -> Path:
@@ -58,14 +65,41 @@ class Reader(EngineReads):
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
         self.store = store or Store.open(default_store_path())
-        self.identity = Identity(config, self.store, roster_named=self._roster_named)
         self.xmpp = {}  # never online: presence reads answer "unknown"
         sync_config_into_store(config, self.store)
-        self.identity.dual_domains.update(dual_domains(config))
+
+    @cached_property
+    def identity(self) -> Identity:  # type: ignore[override]  # the Engine's attribute, made on first use here
+        """The identity layer, as the Engine sets it up; made (and its module
+        imported) by the first read that asks who is who: `list` and `search`
+        need none of it."""
+        from .identity import Identity
+
+        identity = Identity(self.config, self.store, roster_named=self._roster_named)
+        identity.dual_domains.update(dual_domains(self.config))
+        return identity
 
     @property
     def accounts(self) -> tuple[AccountConfig, ...]:
         return self.config.accounts
+
+    def timeline(self, account: str, thread_id: str) -> list[Message]:
+        # What Handoff.timeline does (bridge/handoff/reply.py), without the handoff:
+        # a message seen through both transports (one message id) once, the copy
+        # with a body winning; then as EngineReads.timeline (an OpenPGP email this
+        # process did not open shows with no text). tests/test_reader.py holds the
+        # two to the same answers.
+        seen: dict[str, Message] = {}
+        for m in self.store.thread_messages(thread_id, account):
+            old = seen.get(m.msg_id)
+            if old is None or (not old.text and m.text):
+                seen[m.msg_id] = m
+        return [self._as_opened(m)
+                for m in sorted(seen.values(), key=lambda m: (m.date, m.id or 0))]
+
+    def reactions(self, row_ids: Sequence[int]) -> dict[int, list[Reaction]]:
+        """Who reacted to these lines, and with what (the Engine's, engine_chat.py)."""
+        return self.store.reactions(list(row_ids))
 
     def _catch_up_index(self) -> None:
         # What Handoff.catch_up_index does (bridge/handoff/reply.py), without the

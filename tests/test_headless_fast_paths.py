@@ -5,9 +5,14 @@
   those are imported where a command runs (bridge/headless/cli.py);
 - loading a config imports no TLS library unless it names a CA file
   (bridge/config/load.py `check_ca_files`);
-- `list` and `search` are answered from the store by bridge.reader.Reader (the
-  engine's reads), without importing the engine or what it wires
-  (bridge/headless/reads.py); `list --match` and `show` still get the engine.
+- `list`, `search`, `show --no-fetch` and `outbox list` are answered from the
+  store by bridge.reader.Reader (the engine's reads), without importing the
+  engine or what it wires (bridge/headless/reads.py), nor asyncio (no event
+  loop: reads.at_once), the identity layer, the events or ssl; `list --match`
+  and `show` that may fetch a body still get the engine;
+- the parser is made of argparse-only modules (arguments.py and the verbs'
+  *_args.py): `--help` imports none of the verbs' handlers, nor the model, the
+  errors or dataclasses.
 
 Each runs in a fresh interpreter and reads `sys.modules` once it is done.
 """
@@ -19,6 +24,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,6 +102,41 @@ def test_a_usage_error_needs_the_parser_only(tmp_path):
     assert {m for m in modules if m in RUNTIME} == set()
 
 
+# All of bridge that `--help` and a usage error may load: the command line's own
+# modules, argparse only.
+PARSER = {"bridge", "bridge.headless", "bridge.headless.cli", "bridge.headless.arguments",
+          "bridge.headless.common_args", "bridge.headless.chat_args",
+          "bridge.headless.mail_args", "bridge.headless.keys_args",
+          "bridge.headless.outcome"}
+
+
+def test_the_parser_is_made_of_argparse_only_modules(tmp_path):
+    for argv in (("--help",), ("--config", "CONFIG", "roster", "--no-such-option")):
+        code, modules, _ = probe(tmp_path, *argv)
+        assert code in (0, 2)
+        assert {m for m in modules if m.split(".")[0] == "bridge"} <= PARSER, argv
+        assert "dataclasses" not in modules and "asyncio" not in modules
+
+
+def test_the_parser_spells_when_away_as_the_errors_do():
+    from bridge.errors import WHEN_AWAY
+    from bridge.headless.chat_args import WHEN_AWAY as PARSER_WHEN_AWAY
+
+    assert PARSER_WHEN_AWAY == WHEN_AWAY
+
+
+def test_the_parser_asks_gettext_as_argparse_does_once_made():
+    """The parser is made with each of argparse's words looked up once
+    (arguments.add_commands); argparse's own lookup is back afterwards."""
+    import argparse
+
+    looked_up = vars(argparse)["_"]
+    from tuiclient.__main__ import build_parser
+
+    build_parser()
+    assert vars(argparse)["_"] is looked_up
+
+
 def test_loading_a_config_imports_no_tls_library(tmp_path):
     _, modules, _ = probe(tmp_path, "--import-config")
     assert "bridge.config" in modules
@@ -107,20 +149,61 @@ ENGINE = {"bridge.engine", "bridge.handoff", "bridge.outbox", "bridge.health",
           "bridge.headless.serve", "slixmpp", "imapclient", "textual"}
 
 
+# What a read-only command needs neither: no event loop (reads.at_once), no TLS,
+# no who-is-who, no events, no OpenPGP or XMPP helpers, no command runner.
+NOT_READ = {"asyncio", "ssl", "bridge.identity", "bridge.events", "bridge.crypto.reading",
+            "bridge.crypto.openpgp", "bridge.xmpp", "subprocess", "difflib",
+            "bridge.headless.chat", "bridge.headless.mail_verbs", "bridge.headless.keys"}
+
+
 def test_list_and_search_read_the_store_without_the_engine(tmp_path):
     code, modules, stdout = probe(tmp_path, "--config", "CONFIG", "list", "--json")
     assert code == 0
     assert json.loads(stdout) == []
     assert top(modules, ENGINE) == set()
     assert "bridge.reader" in modules
+    assert {m for m in modules if m in NOT_READ or m.startswith("bridge.xmpp.")} == set()
     code, modules, stdout = probe(tmp_path, "--config", "CONFIG", "search", "budget", "--json")
     assert (code, json.loads(stdout)) == (0, [])
     assert top(modules, ENGINE) == set()
+    assert {m for m in modules if m in NOT_READ or m.startswith("bridge.xmpp.")} == set()
+
+
+def test_show_no_fetch_and_outbox_list_read_the_store_without_the_engine(tmp_path):
+    code, modules, stdout = probe(tmp_path, "--config", "CONFIG", "show", "1", "--no-fetch")
+    assert code == 1  # no conversation 1, said as the engine says it
+    assert top(modules, ENGINE) == set()
+    assert "asyncio" not in modules
+    for argv in (("outbox", "--json"), ("outbox", "list", "--all", "--log", "--json")):
+        code, modules, stdout = probe(tmp_path, "--config", "CONFIG", *argv)
+        assert (code, json.loads(stdout)) == (0, []), argv
+        assert top(modules, ENGINE) == set()
+        assert "asyncio" not in modules
+
+
+def test_a_read_only_command_that_would_wait_is_refused():
+    """reads.at_once runs a coroutine that never waits; one that does is a
+    mistake of cli.read_only, said as such (and closed, never left half run)."""
+    import asyncio
+
+    from bridge.headless.reads import at_once
+
+    async def reads() -> int:
+        return 7
+
+    async def waits() -> int:
+        await asyncio.sleep(0)
+        return 7
+
+    assert at_once(reads()) == 7
+    with pytest.raises(RuntimeError, match="needs the engine"):
+        at_once(waits())
 
 
 def test_list_match_and_show_get_the_engine(tmp_path):
     """`list --match` runs the engine's search over conversations; `show` may fetch
-    a body: both are served by the Headless host (still without going online)."""
+    a body: both are served by the Headless host (still without going online);
+    so is `outbox retry`, which sends."""
     code, modules, stdout = probe(tmp_path, "--config", "CONFIG", "list", "--match",
                                   "from:bob", "--json")
     assert (code, json.loads(stdout)) == (0, [])
@@ -128,4 +211,7 @@ def test_list_match_and_show_get_the_engine(tmp_path):
     assert top(modules, {"slixmpp", "imapclient", "textual"}) == set()
     code, modules, _ = probe(tmp_path, "--config", "CONFIG", "show", "1", "--json")
     assert code == 1  # no conversation 1
+    assert "bridge.engine" in modules
+    code, modules, _ = probe(tmp_path, "--config", "CONFIG", "outbox", "cancel", "3")
+    assert code == 1  # nothing in the outbox has the number 3
     assert "bridge.engine" in modules

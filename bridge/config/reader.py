@@ -11,7 +11,6 @@ names its error type, and adds its sections.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import shlex
@@ -298,6 +297,8 @@ class TomlReader:
             if name in allowed:
                 continue
             key = f"{prefix}.{name}" if prefix else name
+            import difflib  # (here: only a mistake needs it)
+
             close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
             if close:
                 reason = f"unknown key {name!r}; did you mean {close[0]!r}?"
@@ -352,6 +353,8 @@ class TomlReader:
                 key, f"must be a string, one of {one_of(choices)}; not {type_name(value)}"
             )
         if value not in choices:
+            import difflib
+
             close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise self.error(key, f"must be one of {one_of(choices)}, not {value!r}{hint}")

@@ -21,8 +21,6 @@ import contextlib
 import os
 import shlex
 import shutil
-import signal
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -214,6 +212,11 @@ def _run_command(argv: Sequence[str], what: str, timeout: float, *,
     hangs is ended with everything it started (`sh -c`, a token helper's own
     children), not just its first process. A password command keeps ours (as it
     always did: some reach the terminal for a passphrase)."""
+    # Here, not with the module: loading a config runs no command (a command
+    # that only reads the store never needs subprocess).
+    import signal
+    import subprocess
+
     try:
         # No shell, and stdin closed: a command that waits for typed input would
         # otherwise hang behind the TUI, which owns the terminal.

@@ -2,63 +2,72 @@
 
 `add_commands` adds them to tuiclient's own parser (tuiclient/__main__.py);
 `build_serve_parser` is the same grammar for `serve`'s JSON lines, where a
-mistake is an answer, not an exit. The chat and mail verbs bring their own
-arguments (chat.py, mail_verbs.py).
+mistake is an answer, not an exit. One function per verb (`add_send`,
+`add_list`...); the mail, keys and chat verbs' are in mail_args.py,
+keys_args.py and chat_args.py. Like those, this module imports argparse only:
+`--help` and a usage error load nothing a command runs with
+(tests/test_headless_fast_paths.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 from typing import Any
 
-from ..errors import WHEN_AWAY
-from .chat import add_chat_commands
+from .chat_args import WHEN_AWAY, add_chat_commands
 from .common_args import common_options
-from .keys import add_keys_commands
-from .mail_verbs import add_mail_commands
+from .keys_args import add_keys_commands
+from .mail_args import add_mail_commands
+
+Sub = argparse._SubParsersAction
+Parser = argparse.ArgumentParser
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add the headless commands to tuiclient's parser."""
-    common = common_options()
-    inner = common_options(nested=True)  # under `outbox` and `contacts`
+def text_args(p: Parser) -> None:
+    p.add_argument("text", nargs="?", help="the text; '-' or nothing reads stdin")
 
-    def text_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("text", nargs="?", help="the text; '-' or nothing reads stdin")
 
-    def send_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--when-away", choices=WHEN_AWAY, default=None,
-                       help="if the contact is not available: ask (exit 7), send anyway, "
-                            "defer, or send by email (default: the config's policy)")
-        p.add_argument("--wait", type=float, default=10.0,
-                       help="seconds to wait for the server and the receipt (default 10)")
+def send_options(p: Parser) -> None:
+    p.add_argument("--when-away", choices=WHEN_AWAY, default=None,
+                   help="if the contact is not available: ask (exit 7), send anyway, "
+                        "defer, or send by email (default: the config's policy)")
+    p.add_argument("--wait", type=float, default=10.0,
+                   help="seconds to wait for the server and the receipt (default 10)")
 
-    def crypto_options(p: argparse.ArgumentParser) -> None:
-        # None: the config's [crypto] default; refusals exit 9 (EXIT_ENCRYPTION).
-        p.add_argument("--sign", action="store_const", const=True, default=None,
-                       help="sign the email with your OpenPGP key (PGP/MIME)")
-        p.add_argument("--no-sign", action="store_const", const=False, dest="sign",
-                       help="do not sign, whatever the config says")
-        p.add_argument("--encrypt", action="store_const", const=True, default=None,
-                       help="encrypt the email to every recipient (and to you); refused "
-                            "with exit 9 when someone has no key, nothing sent")
-        p.add_argument("--no-encrypt", action="store_const", const=False, dest="encrypt",
-                       help="send in clear, whatever the config says")
 
-    def reply_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--all", action="store_true", dest="reply_all",
-                       help="to every party, not just the sender")
-        p.add_argument("--history", action="store_true",
-                       help="carry the earlier messages along")
-        p.add_argument("--attach", action="append", default=[], metavar="NAME",
-                       help="a file of the thread to send along ('all' for every one)")
-        p.add_argument("--mixed", action="store_true",
-                       help="parties without an address on that transport get the other one")
-        p.add_argument("--separate-chats", action="store_true",
-                       help="one chat per person instead of a room")
+def crypto_options(p: Parser) -> None:
+    # None: the config's [crypto] default; refusals exit 9 (EXIT_ENCRYPTION).
+    p.add_argument("--sign", action="store_const", const=True, default=None,
+                   help="sign the email with your OpenPGP key (PGP/MIME)")
+    p.add_argument("--no-sign", action="store_const", const=False, dest="sign",
+                   help="do not sign, whatever the config says")
+    p.add_argument("--encrypt", action="store_const", const=True, default=None,
+                   help="encrypt the email to every recipient (and to you); refused "
+                        "with exit 9 when someone has no key, nothing sent")
+    p.add_argument("--no-encrypt", action="store_const", const=False, dest="encrypt",
+                   help="send in clear, whatever the config says")
 
-    p = sub.add_parser("sync", parents=[common], help="fetch new mail and chat now")
+
+def reply_options(p: Parser) -> None:
+    p.add_argument("--all", action="store_true", dest="reply_all",
+                   help="to every party, not just the sender")
+    p.add_argument("--history", action="store_true",
+                   help="carry the earlier messages along")
+    p.add_argument("--attach", action="append", default=[], metavar="NAME",
+                   help="a file of the thread to send along ('all' for every one)")
+    p.add_argument("--mixed", action="store_true",
+                   help="parties without an address on that transport get the other one")
+    p.add_argument("--separate-chats", action="store_true",
+                   help="one chat per person instead of a room")
+
+
+def add_sync(sub: Sub, common: Parser) -> None:
+    sub.add_parser("sync", parents=[common], help="fetch new mail and chat now")
+
+
+def add_list(sub: Sub, common: Parser) -> None:
     p = sub.add_parser("list", parents=[common], help="list conversations")
     p.add_argument("--limit", type=int, default=30)
     p.add_argument("--unread", action="store_true")
@@ -69,12 +78,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--match", metavar="QUERY",
                    help="only conversations with a message the search finds "
                         "(the search's language: from:bob is:unread)")
+
+
+def add_show(sub: Sub, common: Parser) -> None:
     p = sub.add_parser("show", parents=[common], help="one conversation as one timeline")
     p.add_argument("thread", help="a conversation: its number from `list` or its thread id")
     p.add_argument("--no-fetch", action="store_true", help="do not fetch missing email bodies")
+
+
+def add_search(sub: Sub, common: Parser) -> None:
     p = sub.add_parser("search", parents=[common], help="search mail and chat")
     p.add_argument("query", nargs="+")
     p.add_argument("--limit", type=int, default=30)
+
+
+def add_send(sub: Sub, common: Parser) -> None:
     p = sub.add_parser("send", parents=[common], help="start a conversation")
     p.add_argument("--to", action="append", required=True, metavar="ADDRESS")
     p.add_argument("--via", choices=("email", "im", "auto"), default="auto")
@@ -91,6 +109,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     send_options(p)
     crypto_options(p)
     text_args(p)
+
+
+def add_reply(sub: Sub, common: Parser) -> None:
     p = sub.add_parser("reply", parents=[common], help="answer a message by email or IM")
     p.add_argument("message", help="a message number (#N in `show`) or its message id")
     p.add_argument("--via", choices=("email", "im", "auto"), default="auto")
@@ -100,6 +121,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     send_options(p)
     crypto_options(p)
     text_args(p)
+
+
+def add_handoff(sub: Sub, common: Parser) -> None:
     p = sub.add_parser("handoff", parents=[common], help="move a conversation to IM or email")
     p.add_argument("thread")
     p.add_argument("--to", choices=("im", "email"), required=True, dest="target")
@@ -109,6 +133,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     send_options(p)
     crypto_options(p)
     text_args(p)
+
+
+def add_outbox(sub: Sub, common: Parser, inner: Parser) -> None:
     p = sub.add_parser("outbox", parents=[common], help="what waits to be sent")
     osub = p.add_subparsers(dest="outbox_command")
     ol = osub.add_parser("list", parents=[inner])
@@ -125,6 +152,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             op.add_argument("--no-encrypt", action="store_true", dest="clear",
                             help="send it in clear even though it was to be encrypted "
                                  "(the refusal, exit 9, says why it was)")
+
+
+def add_contacts(sub: Sub, common: Parser, inner: Parser) -> None:
     p = sub.add_parser("contacts", parents=[common], help="who is who across transports")
     csub = p.add_subparsers(dest="contacts_command")
     csub.add_parser("list", parents=[inner])
@@ -138,15 +168,62 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     cs = csub.add_parser("suggest", parents=[inner], help="mappings waiting for your yes")
     cs.add_argument("--vcard", action="store_true",
                     help="ask the roster's vCards for email addresses first")
+
+
+def add_watch(sub: Sub, common: Parser) -> None:
     sub.add_parser("watch", parents=[common], help="print the engine's events as JSON lines")
+
+
+def add_serve(sub: Sub, common: Parser) -> None:
     sub.add_parser("serve", parents=[common], help="take JSON-line commands on stdin")
+
+
+def add_run(sub: Sub, common: Parser) -> None:
     p = sub.add_parser("run", parents=[common],
                        help="stay connected: retry deferred and queued sends, apply reply rules")
     p.add_argument("--rules", type=Path, default=None,
                    help="the rules file (TOML); without it, no rules: only the outbox's "
                         "retries, IMAP IDLE and XMPP")
-    p = sub.add_parser("health", parents=[common],
-                       help="probe every server once: reachable, login, round trip, clock")
+
+
+def add_health(sub: Sub, common: Parser) -> None:
+    sub.add_parser("health", parents=[common],
+                   help="probe every server once: reachable, login, round trip, clock")
+
+
+def add_commands(sub: Sub) -> None:
+    """Add the headless commands to tuiclient's parser, in the order `--help`
+    lists them."""
+    # argparse asks gettext for its words ("usage: ", "options", the help
+    # option's text) for every parser and argument it makes, and gettext looks
+    # for a catalogue on disk at each call: two stat()s a word with LANG=C.UTF-8,
+    # more with a country in it; 10 of the 16 ms our ~90 parsers took to make.
+    # While they are made, each word is looked up once. (Outside: argparse's
+    # own function, so a usage error or --help reads the catalogue as before.)
+    looked_up = vars(argparse)["_"]
+    vars(argparse)["_"] = functools.cache(looked_up)
+    try:
+        _add_commands(sub)
+    finally:
+        vars(argparse)["_"] = looked_up
+
+
+def _add_commands(sub: Sub) -> None:
+    common = common_options()
+    inner = common_options(nested=True)  # under `outbox` and `contacts`
+    add_sync(sub, common)
+    add_list(sub, common)
+    add_show(sub, common)
+    add_search(sub, common)
+    add_send(sub, common)
+    add_reply(sub, common)
+    add_handoff(sub, common)
+    add_outbox(sub, common, inner)
+    add_contacts(sub, common, inner)
+    add_watch(sub, common)
+    add_serve(sub, common)
+    add_run(sub, common)
+    add_health(sub, common)
     add_mail_commands(sub)
     add_keys_commands(sub, common)
     # -- chat: corrections, reactions, rooms, roster --

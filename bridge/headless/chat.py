@@ -3,9 +3,11 @@
 `block` and `unblock` (issue 20),
 each an Engine method, each with `--json` (before or after a sub-command's name).
 
-Their own module so that bridge.headless.cli only adds them (`add_chat_commands`,
-`CHAT_HANDLERS`): the command line and its exit codes stay as cli.py's docstring
-says. A refusal by the server or the room (a wrong room password, a line that is
+Their own module so that bridge.headless.cli only adds them (`CHAT_HANDLERS`):
+the command line and its exit codes stay as cli.py's docstring says. Their
+arguments are chat_args.py's (argparse only, so `--help` imports none of this
+module; `add_chat_commands`, `CHAT_COMMANDS` and `SHOWS` importable from here
+as before). A refusal by the server or the room (a wrong room password, a line that is
 not ours) is exit 1 with the reason; bad arguments exit 2.
 """
 
@@ -13,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import WHEN_AWAY, EngineError
+from ..errors import EngineError
 from ..model import DeliveryState, Message
 from . import output as out
-from .common_args import common_options
+from .chat_args import CHAT_COMMANDS as CHAT_COMMANDS
+from .chat_args import SHOWS as SHOWS
+from .chat_args import add_chat_commands as add_chat_commands
 from .outcome import (
     EXIT_FAILED,
     EXIT_NOT_DELIVERED,
@@ -46,156 +49,6 @@ class Headless(Protocol):
     async def up(self, *, mail: bool = False, xmpp: bool = True) -> None: ...
 
     def need_xmpp(self, account: str) -> None: ...
-
-CHAT_COMMANDS = ("correct", "react", "retract", "quote", "msg", "join", "leave", "invite",
-                 "bookmarks", "bookmark", "roster", "presence", "avatar", "block", "unblock",
-                 "rooms", "voice", "register")
-SHOWS = ("available", "chat", "away", "xa", "dnd", "invisible")
-
-
-def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
-                      ) -> None:
-    verb_common = common
-    # Under a verb (`invite send`, `roster add`...): options that default to unset,
-    # so `invite --json send` keeps its --json (common_args says why).
-    common = common_options(nested=True)
-    p = sub.add_parser("correct", parents=[verb_common],
-                       help="correct your last line of a chat (XEP-0308)")
-    p.add_argument("id", help="the line (#row id, as `show` prints it)")
-    p.add_argument("text", help="the corrected text")
-    p = sub.add_parser("react", parents=[verb_common], help="react to a chat line (XEP-0444)")
-    p.add_argument("id", help="the line (#row id)")
-    p.add_argument("emoji", nargs="?", default="", help="the reaction to add")
-    p.add_argument("--remove", action="store_true",
-                   help="take this reaction back (no emoji: all of yours)")
-    p = sub.add_parser("retract", parents=[verb_common],
-                       help="take back a line you sent (XEP-0424)")
-    p.add_argument("id", help="the line (#row id)")
-
-    p = sub.add_parser("quote", parents=[verb_common],
-                       help="answer a chat line, quoting it (XEP-0461)")
-    p.add_argument("id", help="the line (#row id)")
-    p.add_argument("text", help="your answer")
-    p.add_argument("--wait", type=float, default=10.0,
-                   help="seconds to wait for the server to take it (default 10)")
-    p.add_argument("--when-away", choices=WHEN_AWAY, default=None,
-                   help="if the contact is not available: ask (exit 7), send anyway, "
-                        "defer, or send by email, quoting the line (default: the "
-                        "config's policy)")
-
-    p = sub.add_parser("msg", parents=[verb_common],
-                       help="a private line to one occupant of a room you are in")
-    p.add_argument("room", help="the room's address, room@conference.example")
-    p.add_argument("nick", help="the occupant's nick there")
-    p.add_argument("text")
-    p.add_argument("--wait", type=float, default=10.0,
-                   help="seconds to wait for the server to take it (default 10)")
-    p.add_argument("--when-away", choices=WHEN_AWAY, default=None,
-                   help="if they are away or gone: ask (exit 7), send anyway, defer, or "
-                        "send by email (default: the config's policy)")
-
-    p = sub.add_parser("join", parents=[verb_common], help="join a room (XEP-0045)")
-    p.add_argument("room", help="the room's address, room@conference.example")
-    p.add_argument("--nick", help="your nickname there (default: your JID's name)")
-    p.add_argument("--password", help="the room's password, if it has one")
-    p = sub.add_parser("leave", parents=[verb_common], help="leave a room")
-    p.add_argument("room")
-    p = sub.add_parser("invite", parents=[verb_common],
-                       help="invite someone to a room, or answer an invitation")
-    isub = p.add_subparsers(dest="invite_command", required=True)
-    ip = isub.add_parser("send", parents=[common], help="invite JID to ROOM")
-    ip.add_argument("room")
-    ip.add_argument("jid")
-    ip.add_argument("--reason", default="")
-    ip.add_argument("--direct", action="store_true",
-                    help="straight to them (XEP-0249), not through the room")
-    ip = isub.add_parser("accept", parents=[common], help="join the room you were invited to")
-    ip.add_argument("room")
-    ip.add_argument("--nick")
-    ip.add_argument("--password", help="(default: the one the invitation gave)")
-    ip = isub.add_parser("decline", parents=[common], help="say no to an invitation")
-    ip.add_argument("room")
-    ip.add_argument("inviter", help="who invited you (as the invitation named them)")
-    ip.add_argument("--reason", default="")
-    ip.add_argument("--direct", action="store_true",
-                    help="a direct invitation (XEP-0249): it has no answer, nothing is sent")
-
-    sub.add_parser("bookmarks", parents=[verb_common],
-                   help="the rooms you keep (XEP-0402, shared with your other clients)")
-    p = sub.add_parser("rooms", parents=[verb_common],
-                       help="the rooms a chat service lists (XEP-0045 §6), with their "
-                            "names and how many are in")
-    p.add_argument("service", nargs="?",
-                   help="a multi-user chat service (default: your server's own)")
-    p = sub.add_parser("voice", parents=[verb_common],
-                       help="ask a moderated room to let you speak (XEP-0045 §7.13; "
-                            "in `serve`, where you stay in the room to be granted it)")
-    p.add_argument("room")
-    p = sub.add_parser("register", parents=[verb_common],
-                       help="register (reserve) your nick with a room (XEP-0045 §7.10)")
-    p.add_argument("room")
-    p.add_argument("nick")
-    p = sub.add_parser("bookmark", parents=[verb_common], help="keep a room, or stop keeping it")
-    bsub = p.add_subparsers(dest="bookmark_command", required=True)
-    bp = bsub.add_parser("add", parents=[common],
-                         help="bookmark ROOM (or change its bookmark); joined at every login")
-    bp.add_argument("room", help="the room's address, room@conference.example")
-    bp.add_argument("--name", default="", help="what to call it")
-    bp.add_argument("--nick", default="", help="your nickname there")
-    bp.add_argument("--no-autojoin", dest="autojoin", action="store_false",
-                    help="keep it without joining it at login")
-    bp = bsub.add_parser("remove", parents=[common],
-                         help="forget ROOM's bookmark (a joined room is not left)")
-    bp.add_argument("room")
-
-    p = sub.add_parser("roster", parents=[verb_common], help="your contacts (RFC 6121)")
-    rsub = p.add_subparsers(dest="roster_command", required=True)
-    rsub.add_parser("list", parents=[common])
-    rp = rsub.add_parser("add", parents=[common],
-                         help="add a contact and ask to see their presence")
-    rp.add_argument("jid")
-    rp.add_argument("--name", default="")
-    rp.add_argument("--group", action="append", default=[], help="(repeatable)")
-    for verb, what in (("remove", "take a contact out of the roster"),
-                       ("approve", "let someone who asked see your presence"),
-                       ("deny", "refuse (or end) someone's view of your presence"),
-                       ("cancel", "withdraw your request to see someone's presence "
-                                  "(or stop seeing it); they stay in the roster")):
-        rp = rsub.add_parser(verb, parents=[common], help=what)
-        rp.add_argument("jid")
-
-    rp = rsub.add_parser("set", parents=[common],
-                         help="rename a contact or set their groups (nothing else changes)")
-    rp.add_argument("jid")
-    rp.add_argument("--name", default=None, help="what to call them ('' for no name)")
-    rp.add_argument("--group", action="append", default=None,
-                    help="(repeatable) their groups, all of them; --group '' for none")
-
-    p = sub.add_parser("avatar", parents=[verb_common],
-                       help="avatars (XEP-0084, XEP-0153): publish yours, fetch a contact's")
-    asub = p.add_subparsers(dest="avatar_command", required=True)
-    ap = asub.add_parser("set", parents=[common],
-                         help="publish the image at PATH (PNG, JPEG, GIF, WebP) as yours")
-    ap.add_argument("path", type=Path)
-    ap = asub.add_parser("get", parents=[common],
-                         help="a contact's avatar: the cached file's path (fetched if needed)")
-    ap.add_argument("jid")
-
-    p = sub.add_parser("block", parents=[verb_common],
-                       help="block someone (XEP-0191): no lines or presence either way")
-    p.add_argument("jid", nargs="?", help="whom to block (a contact, or a whole domain)")
-    p.add_argument("--list", action="store_true", help="whom you block")
-    p = sub.add_parser("unblock", parents=[verb_common], help="stop blocking someone")
-    p.add_argument("jid")
-
-    p = sub.add_parser("presence", parents=[verb_common], help="your own presence")
-    psub = p.add_subparsers(dest="presence_command", required=True)
-    pp = psub.add_parser("set", parents=[common],
-                         help="available, away, xa, dnd, chat, or invisible where the "
-                              "server offers it (XEP-0186)")
-    pp.add_argument("show", choices=SHOWS)
-    pp.add_argument("status", nargs="?", default="", help="a status message")
-
 
 def _line(h: Headless, ref: str, account: str | None) -> Message:
     """A chat line by its row id (`#812` or `812`, as `show` and `search` print it)."""

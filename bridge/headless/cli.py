@@ -28,8 +28,9 @@ verbs and their helpers are modules of their own:
     arguments.py   the command line (add_commands, parse)
     host.py        Headless (the engine, brought up as far as a command needs),
                    finding a thread or message, `settle` (wait for the outbox)
-    reads.py       list and search, served from the store by ReadOnly (no engine:
-                   `read_only` says which command lines)
+    reads.py       list, search, show --no-fetch and outbox list, served from the
+                   store by ReadOnly (no engine: `read_only` says which command
+                   lines)
     verbs.py       show, sync, send, reply, handoff, outbox, contacts, health, run
     serve.py       watch and serve, and the stop signals
     mail_verbs.py  the mail verbs (delete, archive, move, ... drafts)
@@ -51,9 +52,9 @@ from typing import TYPE_CHECKING, Any
 
 # Defined in their own modules, and importable from here as before (see __all__).
 from .arguments import add_commands, build_serve_parser, parse
-from .chat import CHAT_COMMANDS, CHAT_HANDLERS
-from .keys import KEYS_COMMANDS, KEYS_HANDLERS
-from .mail_verbs import MAIL_COMMANDS, MAIL_HANDLERS
+from .chat_args import CHAT_COMMANDS
+from .keys_args import KEYS_COMMANDS
+from .mail_args import MAIL_COMMANDS
 from .outcome import (
     EXIT_AUTH,
     EXIT_CONFIG,
@@ -132,6 +133,9 @@ Handler = Callable[["Headless", argparse.Namespace], Awaitable[Outcome]]
 @cache
 def handlers() -> dict[str, Handler]:
     """Which function runs which command (`HANDLERS`), its modules imported now."""
+    from .chat import CHAT_HANDLERS
+    from .keys import KEYS_HANDLERS
+    from .mail_verbs import MAIL_HANDLERS
     from .verbs import (
         cmd_contacts,
         cmd_handoff,
@@ -160,42 +164,61 @@ def handlers() -> dict[str, Handler]:
 
 def read_only(args: argparse.Namespace) -> bool:
     """A command line the store alone answers (reads.ReadOnly, no engine): `list`
-    (without --match, a search the engine's mail verbs run) and `search`."""
+    (without --match, a search the engine's mail verbs run), `search`, `show
+    --no-fetch` (a body fetched needs a server) and `outbox list`."""
     if args.command == "list":
         return not getattr(args, "match", None)
+    if args.command == "show":
+        return bool(getattr(args, "no_fetch", False))
+    if args.command == "outbox":
+        return getattr(args, "outbox_command", None) in (None, "list")
     return args.command == "search"
 
 
 async def execute(h: Headless | ReadOnly, args: argparse.Namespace) -> Outcome:
     """Run one parsed command; every expected failure becomes an Outcome."""
-    import socket
+    from .reads import ReadOnly, cmd_list, cmd_outbox_list, cmd_search, cmd_show
+
+    try:
+        if isinstance(h, ReadOnly):  # a command line of `read_only`
+            return await {"list": cmd_list, "search": cmd_search, "show": cmd_show,
+                          "outbox": cmd_outbox_list}[args.command](h, args)
+        return await handlers()[args.command](h, args)
+    except Exception as exc:
+        outcome = failure(h, exc)
+        if outcome is None:
+            raise
+        return outcome
+
+
+def failure(h: Headless | ReadOnly, exc: Exception) -> Outcome | None:
+    """What an expected failure of a command becomes (None: not one, a bug).
+
+    The kinds are tried in this order, the first that matches answers. Their
+    modules are imported here, once a command failed: the identity layer's
+    `UnmappedParty` is no import of `list` or `search`, which never raise it.
+    """
     import sqlite3
-    import ssl
 
     from ..config import ConfigError, SecretError
     from ..errors import ContactAway, EngineError, describe_presence
     from ..identity import UnmappedParty
     from . import output as out
-    from .reads import ReadOnly, cmd_list, cmd_search
 
-    try:
-        if isinstance(h, ReadOnly):  # a command line of `read_only`
-            return await {"list": cmd_list, "search": cmd_search}[args.command](h, args)
-        return await handlers()[args.command](h, args)
-    except CommandError as exc:
+    if isinstance(exc, CommandError):
         # The message may carry a server's words (an IMAP NO, a socket error).
         return Outcome(exc.code, {"error": str(exc), "detail": exc.detail},
                        [out.t(str(exc)).replace("\n", " ")])
-    except UnmappedParty as exc:
+    if isinstance(exc, UnmappedParty):
         return Outcome(EXIT_DECIDE, {"error": "unmapped", "transport": exc.transport,
                                      "unresolved": exc.unresolved}, [out.t(str(exc))])
-    except ContactAway as exc:
+    if isinstance(exc, ContactAway):
         lines = [out.t(describe_presence(p)) for p in exc.presences]
         lines.append("Choose with --when-away send|defer|email.")
         return Outcome(EXIT_DECIDE, {"error": "away", "presences": exc.presences}, lines)
-    except (ConfigError, SecretError) as exc:
+    if isinstance(exc, (ConfigError, SecretError)):
         return Outcome(EXIT_CONFIG, {"error": str(exc), "kind": "config"}, [out.t(str(exc))])
-    except (sqlite3.Error, OSError, EngineError) as exc:
+    if isinstance(exc, (sqlite3.Error, OSError, EngineError)):
         # An engine error may wrap a store that could not be written (a sync's rows).
         cause = exc.__cause__ if isinstance(exc, EngineError) and exc.__cause__ else exc
         line = store_not_writable(cause, h.engine.store_path)
@@ -203,13 +226,17 @@ async def execute(h: Headless | ReadOnly, args: argparse.Namespace) -> Outcome:
             return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
         if isinstance(exc, EngineError):
             return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
+        import socket
+        import ssl
+
         if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror, ssl.SSLError)):
             # A connection that broke where no layer below put it into words.
             text = out.t(f"network: {exc.strerror or exc}").replace("\n", " ")
             return Outcome(EXIT_NETWORK, {"error": text, "kind": "network"}, [text])
-        raise
-    except (LookupError, ValueError) as exc:
+        return None
+    if isinstance(exc, (LookupError, ValueError)):
         return Outcome(EXIT_FAILED, {"error": str(exc)}, [out.t(str(exc))])
+    return None
 
 
 # Commands that log in to a server; the others only read or change the store.
@@ -286,7 +313,6 @@ async def _stop_now(closing: asyncio.Future, code: int) -> None:
 
 def main(args: argparse.Namespace, config: Config) -> int:
     """Entry point from `tuiclient <command>`."""
-    import asyncio
     import contextlib
     import os
     import sqlite3
@@ -308,22 +334,36 @@ def main(args: argparse.Namespace, config: Config) -> int:
         if not hasattr(args, name):
             setattr(args, name, False)
 
-    async def go() -> Outcome:
-        h: Headless | ReadOnly
+    def unopened(exc: sqlite3.Error | OSError) -> Outcome:
+        line = store_not_writable(exc, store_path)
+        if line is None:
+            raise exc
+        return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
+
+    async def read() -> Outcome:
+        """A command the store alone answers: no engine imported or made, and no
+        event loop (reads.at_once runs it)."""
+        from .reads import ReadOnly
+
         try:
-            if read_only(args):  # the store alone answers: no engine imported or made
-                from .reads import ReadOnly
-
-                h = ReadOnly(config)
-            else:
-                from .host import Headless
-
-                h = Headless(config)
+            h = ReadOnly(config)
         except (sqlite3.Error, OSError) as exc:
-            line = store_not_writable(exc, store_path)
-            if line is None:
-                raise
-            return Outcome(EXIT_STORE, {"error": line, "kind": "store"}, [line])
+            return unopened(exc)
+        try:
+            return await execute(h, args)
+        finally:
+            with contextlib.suppress(Exception):
+                await h.close()
+
+    async def go() -> Outcome:
+        import asyncio
+
+        from .host import Headless
+
+        try:
+            h = Headless(config)
+        except (sqlite3.Error, OSError) as exc:
+            return unopened(exc)
         if args.command in ("watch", "serve", "run"):
             from .serve import stop_on_signals
 
@@ -347,7 +387,14 @@ def main(args: argparse.Namespace, config: Config) -> int:
         line = store_not_writable(exc, store_path) or f"cannot make {exc.filename}: {exc}"
         return fail(args, EXIT_STORE, line, "store")
     try:
-        outcome = asyncio.run(go())
+        if read_only(args):
+            from .reads import at_once
+
+            outcome = at_once(read())
+        else:
+            import asyncio
+
+            outcome = asyncio.run(go())
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last resort: one line, never a traceback

@@ -21,6 +21,8 @@ and our contacts.
 by one process of ours at a time: with the app running, ask it instead).
 Exit codes: 0 done; 1 failed (no such key or device, nothing importable, gpg
 refused, with its reason); 2 usage. Every verb prints JSON with --json.
+Its arguments are keys_args.py's (argparse only, so `--help` imports none of
+this module; `add_keys_commands` and `KEYS_COMMANDS` importable from here).
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError
 from . import output as out
+from .keys_args import KEYS_COMMANDS as KEYS_COMMANDS
+from .keys_args import OMEMO_LEVELS
+from .keys_args import add_autocrypt_commands as add_autocrypt_commands
+from .keys_args import add_keys_commands as add_keys_commands
 from .outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Outcome
 
 if TYPE_CHECKING:
@@ -42,40 +48,6 @@ if TYPE_CHECKING:
 # `k` and `r` below are what the engine's openpgp_* calls return
 # (bridge.crypto.keys.KeyInfo and KeyRow): read by their attributes only, so the
 # headless door stays the engine's.
-
-KEYS_COMMANDS = ("keys",)
-
-
-def add_keys_commands(sub: argparse._SubParsersAction,
-                      common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("keys", parents=[common],
-                       help="OpenPGP keys: list, import, verify, trust, prefer")
-    ksub = p.add_subparsers(dest="keys_command")
-    ksub.add_parser("list", parents=[common], help="our keys and our contacts' keys")
-    ki = ksub.add_parser("import", parents=[common], help="import keys from a file or -")
-    ki.add_argument("file", help="a file of armored or binary keys; '-' reads stdin")
-    kv = ksub.add_parser("verify", parents=[common],
-                         help="mark a key verified (a local certification by your key)")
-    kv.add_argument("fingerprint", help="an OpenPGP fingerprint, or a JID (OMEMO)")
-    kv.add_argument("device", nargs="?", default=None,
-                    help="with a JID: the OMEMO device's id or fingerprint")
-    kv.add_argument("--as", dest="signer", default=None,
-                    help="certify with the key of this address of yours")
-    kt = ksub.add_parser("trust", parents=[common], help="set a key's owner trust")
-    kt.add_argument("fingerprint", help="an OpenPGP fingerprint, or a JID (OMEMO)")
-    kt.add_argument("device", nargs="?", default=None,
-                    help="with a JID: the OMEMO device's id or fingerprint")
-    kt.add_argument("--level", required=True,
-                    choices=("unknown", "never", "marginal", "full", "ultimate",
-                             *OMEMO_LEVELS))
-    kp = ksub.add_parser("prefer", parents=[common],
-                         help="what sending to a contact does by default")
-    kp.add_argument("address")
-    kp.add_argument("choice", choices=("encrypt", "sign", "clear", "default", "omemo"))
-    add_autocrypt_commands(ksub, common)
-
-
-OMEMO_LEVELS = ("verified", "distrusted", "undecided")
 
 
 def device_json(d: Any) -> dict[str, Any]:
@@ -113,15 +85,6 @@ def _with_devices(rows: list[Any], devices: list[Any]) -> tuple[list[dict[str, A
                        "omemo": [device_json(d) for d in theirs]})
         lines += [f"(no OpenPGP key)  <{out.t(jid)}>"] + [device_line(d) for d in theirs]
     return listed, lines
-
-
-
-def add_autocrypt_commands(ksub: argparse._SubParsersAction,
-                           common: argparse.ArgumentParser) -> None:
-    ksub.add_parser("autocrypt", parents=[common],
-                    help="Autocrypt: our keys and each peer's state")
-    ksub.add_parser("autocrypt-setup", parents=[common],
-                    help="our Autocrypt key: the account's own, else a new one")
 
 
 def key_json(k: Any) -> dict[str, Any]:

@@ -20,6 +20,10 @@ reach, 6 an email still waiting in the outbox.
     links ID                 the links of a message, numbered, with the words around them
     conversation archive|unarchive|mute|unmute|delete ID...
                              on this machine only: a chat has no server folder
+
+Their arguments are mail_args.py's (argparse only, so `--help` imports none of
+this module; `add_mail_commands`, `MAIL_COMMANDS` and `CONVERSATION_ACTIONS`
+importable from here as before).
 """
 
 from __future__ import annotations
@@ -27,14 +31,15 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import LoginRejected, ServerUnreachable
 from ..events import TriageDone
 from ..model import DeliveryState, Message
 from . import output as out
-from .common_args import common_options
+from .mail_args import CONVERSATION_ACTIONS as CONVERSATION_ACTIONS
+from .mail_args import MAIL_COMMANDS as MAIL_COMMANDS
+from .mail_args import add_mail_commands as add_mail_commands
 from .outcome import (
     EXIT_AUTH,
     EXIT_FAILED,
@@ -53,104 +58,6 @@ class Headless(Protocol):
 
     @property
     def engine(self) -> Any: ...
-
-MAIL_COMMANDS = ("delete", "archive", "move", "copy", "flag", "read", "unread", "tag", "undo",
-                 "save", "forward", "bounce", "draft", "links", "conversation")
-CONVERSATION_ACTIONS = ("archive", "unarchive", "mute", "unmute", "delete")
-
-
-class _SignedWords:
-    """`tag 12 +work -old`: a word after a single '-' that is no option of this
-    parser is a tag to take off, not an unknown option."""
-
-    def _parse_optional(self, arg_string: str) -> Any:
-        if arg_string.startswith("-") and not arg_string.startswith("--") \
-                and len(arg_string) > 1 \
-                and arg_string not in self._option_string_actions:  # type: ignore[attr-defined]  # argparse.ArgumentParser's, mixed in below
-            return None
-        return super()._parse_optional(arg_string)  # type: ignore[misc]  # idem
-
-
-def add_mail_commands(sub: argparse._SubParsersAction) -> None:
-    common = common_options()
-    inner = common_options(nested=True)  # under `draft`
-    ids = {"nargs": "+", "metavar": "ID", "help": "message numbers (#12 or 12) or Message-IDs"}
-
-    for name, what in (("delete", "move messages to Trash"),
-                       ("archive", "move messages to the Archive folder")):
-        p = sub.add_parser(name, parents=[common], help=what)
-        p.add_argument("ids", **ids)
-    for name, what in (("move", "move messages to a folder"),
-                       ("copy", "copy messages to a folder")):
-        p = sub.add_parser(name, parents=[common], help=what)
-        p.add_argument("ids", **ids)
-        p.add_argument("folder", help="the folder on the server")
-    p = sub.add_parser("flag", parents=[common], help="flag (star) messages")
-    p.add_argument("ids", **ids)
-    p.add_argument("--off", action="store_true", help="take the flag off")
-    for name in ("read", "unread"):
-        p = sub.add_parser(name, parents=[common], help=f"mark messages {name}")
-        p.add_argument("ids", **ids)
-    p = sub.add_parser("tag", parents=[common], help="add (+NAME) and remove (-NAME) tags")
-    p.__class__ = type("TagParser", (_SignedWords, type(p)), {})
-    p.add_argument("words", nargs="+", metavar="ID|+NAME|-NAME")
-    sub.add_parser("undo", parents=[common], help="undo the last triage action")
-    p = sub.add_parser("save", parents=[common], help="save messages' attachments")
-    p.add_argument("ids", **ids)
-    p.add_argument("--all", action="store_true", help="every attachment")
-    p.add_argument("--part", type=int, action="append", default=[], metavar="N",
-                   help="the Nth file as `show` lists them, from 1 (repeatable)")
-    p.add_argument("--dir", type=Path, help="where to (default: the account's downloads)")
-    p = sub.add_parser("forward", parents=[common],
-                       help="forward a message, or several as one email")
-    p.add_argument("ids", nargs="+", metavar="ID",
-                   help="message numbers or Message-IDs; several go as one email, each "
-                        "attached whole (message/rfc822)")
-    p.add_argument("text", nargs="?", help="a note above the forwarded message")
-    p.add_argument("--to", action="append", required=True, metavar="ADDR")
-    p.add_argument("--as-attachment", action="store_true",
-                   help="the whole message as an attachment (message/rfc822)")
-    p.add_argument("--file", action="append", type=Path, default=[], metavar="PATH",
-                   help="a file of ours to attach (repeatable)")
-    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
-    p = sub.add_parser("bounce", parents=[common], help="redirect messages (Resent-*)")
-    p.add_argument("ids", **ids)
-    p.add_argument("--to", action="append", required=True, metavar="ADDR")
-    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
-    p = sub.add_parser("draft", parents=[common], help="drafts in the server's Drafts folder")
-    dsub = p.add_subparsers(dest="draft_command", required=True)
-    d = dsub.add_parser("save", parents=[inner], help="postpone a message as a draft")
-    d.add_argument("text", nargs="?", help="the text; '-' or nothing reads stdin")
-    d.add_argument("--to", action="append", default=[], metavar="ADDR")
-    d.add_argument("--cc", action="append", default=[], metavar="ADDR")
-    d.add_argument("--bcc", action="append", default=[], metavar="ADDR",
-                   help="kept in the draft, never in what is sent")
-    d.add_argument("--from", dest="sender", metavar="ADDR",
-                   help="the account's address or one of its aliases")
-    d.add_argument("--subject", default="")
-    d.add_argument("--file", action="append", type=Path, default=[], metavar="PATH")
-    d.add_argument("--replace", metavar="ID", help="the draft this one replaces")
-    d.add_argument("--in-reply-to", metavar="ID",
-                   help="a reply's draft: the message it answers (its number, or a "
-                        "Message-ID); its To, Cc and subject when none are given")
-    d.add_argument("--references", action="append", default=[], metavar="MSGID",
-                   help="the thread's Message-IDs (default: the answered message's)")
-    dsub.add_parser("list", parents=[inner], help="the drafts on the server")
-    d = dsub.add_parser("send", parents=[inner], help="send drafts")
-    d.add_argument("ids", **ids)
-    d.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
-    p = sub.add_parser("links", parents=[common],
-                       help="the links of a message (text and HTML parts), nothing fetched")
-    p.add_argument("id", metavar="ID", help="a message number (#12 or 12) or Message-ID")
-    p = sub.add_parser("conversation", parents=[common],
-                       help="archive, mute or delete a conversation on this machine")
-    p.add_argument("action", choices=CONVERSATION_ACTIONS,
-                   help="archive: out of the list until a new line comes; mute: no "
-                        "notifications; delete: its lines gone from this store (--yes)")
-    p.add_argument("threads", nargs="+", metavar="ID",
-                   help="conversations: their number from `list`, or thread ids")
-    p.add_argument("--yes", action="store_true", help="delete without asking again")
-
 
 # -- helpers -----------------------------------------------------------------------------
 

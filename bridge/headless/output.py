@@ -15,12 +15,18 @@ import time
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from ..errors import item_tries, log_words, state_words
-from ..events import Event
-from ..model import Contact, Message, OutboxItem, OutboxLogEntry, Thread, Transport
+from ..model import Transport
 from ..safe import inert_text
+
+if TYPE_CHECKING:
+    from ..events import Event
+    from ..model import Contact, Message, OutboxItem, OutboxLogEntry, Thread
+
+# The outbox's words (bridge.errors) are imported by the functions that print a
+# row of it: `list` and `search` print none, and need neither that module nor the
+# events (whose classes cost their definition at import).
 
 
 def plain(value: Any) -> Any:
@@ -134,6 +140,8 @@ def outbox_line(item: OutboxItem, now: float | None = None) -> str:
     front end), whom it is to and its text."""
     to = ", ".join(t(p.address) for p in item.parties)
     text = item.payload.get("plan", {}).get("text", "") if item.payload else ""
+    from ..errors import item_tries, state_words
+
     via = "chat " if item.transport is Transport.XMPP else "email"
     tried = item_tries(item, time.time() if now is None else now)
     return (f"{item.id:>5}  {via} {state_words(item.state.value):<35} {when(item.created)}"
@@ -142,6 +150,8 @@ def outbox_line(item: OutboxItem, now: float | None = None) -> str:
 
 def log_lines(entries: Sequence[OutboxLogEntry]) -> list[str]:
     """A row's log in words: each try counted as the table counts them."""
+    from ..errors import log_words
+
     return [f"        {when(entry.at)}  {what}" + (f": {t(detail)}" if detail else "")
             for entry, what, detail in log_words(entries)]
 
@@ -154,12 +164,16 @@ def log_line(entry: OutboxLogEntry) -> str:
 def outbox_json(item: OutboxItem, now: float | None = None) -> dict[str, Any]:
     """A row for `--json`: its raw fields (`state` is the state's name), and the
     words a person reads (`words`, `tries`)."""
+    from ..errors import item_tries, state_words
+
     return dict(plain(item), words=state_words(item.state.value),
                 tries=item_tries(item, time.time() if now is None else now))
 
 
 def log_json(entries: Sequence[OutboxLogEntry]) -> list[dict[str, Any]]:
     """A row's log for `--json`: each entry's raw `event` and `detail`, and `words`."""
+    from ..errors import log_words
+
     return [dict(plain(entry), words=what + (f": {detail}" if detail else ""))
             for entry, what, detail in log_words(entries)]
 

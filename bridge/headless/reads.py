@@ -1,30 +1,36 @@
-"""The verbs that only read the store, `list` and `search`, and the host that
-serves them without an engine.
+"""The verbs that only read the store, `list`, `search`, `show --no-fetch` and
+`outbox list`, and the host that serves them without an engine.
 
 `ReadOnly` holds a `bridge.reader.Reader`: the engine's reads (the same methods
 and answers) over the store alone, so such a command imports neither the engine
 nor what it wires (the handoff's reply and compose code, the outbox, the
 protocol libraries) and starts nothing (tests/test_headless_fast_paths.py).
 `cli.read_only` says which command lines it serves; `list --match` (the search
-language over conversations, a mail verb of the engine) and every other verb
-get the whole `Headless` host. Both verbs take either host, and are importable
-from verbs.py as before.
+language over conversations, a mail verb of the engine), `show` that may fetch
+a body, and every other verb get the whole `Headless` host. These verbs take
+either host, and are importable from verbs.py as before.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-from typing import TYPE_CHECKING
+import contextlib
+from collections.abc import Coroutine
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import Config
-from ..model import Message, ThreadOrder, Transport
+from ..model import DeliveryState, Message, Thread, ThreadOrder, Transport
 from ..reader import Reader
 from . import output as out
-from .outcome import EXIT_OK, EXIT_USAGE, CommandError, Outcome
+from .outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Outcome
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .host import Headless
+
+T = TypeVar("T")
 
 
 class ReadOnly:
@@ -32,10 +38,38 @@ class ReadOnly:
 
     def __init__(self, config: Config) -> None:
         self.engine = Reader(config)
-        self.stop = asyncio.Event()  # (as the Headless host's; nothing runs to stop)
+
+    @cached_property
+    def stop(self) -> asyncio.Event:
+        """As the Headless host's (nothing runs to stop); made on first use, so a
+        command served without an event loop imports no asyncio (`at_once`)."""
+        import asyncio
+
+        return asyncio.Event()
 
     async def close(self) -> None:
         self.engine.close()
+
+
+def at_once(work: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that never waits, run without an event loop.
+
+    A command this host serves reads the store, which answers synchronously: its
+    coroutine (the verb's handler, as the Headless host runs it) finishes on its
+    first step. Driving that step here spares the process asyncio's import (the
+    event loop, its selectors, `ssl` and `concurrent.futures`: 15 ms by
+    `-X importtime` at load 2.5, a tenth of `list` then). A coroutine that does
+    wait is a mistake of the caller (`cli.read_only` chose a command that needs
+    the engine's loop): it is closed and RuntimeError says so.
+    """
+    try:
+        work.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    work.close()
+    raise RuntimeError("a read-only command waited for something: it needs the engine "
+                       "and its event loop (cli.read_only)")
 
 
 async def cmd_list(h: Headless | ReadOnly, a: argparse.Namespace) -> Outcome:
@@ -67,3 +101,60 @@ async def cmd_search(h: Headless | ReadOnly, a: argparse.Namespace) -> Outcome:
              f"{out.one_line(m.sender.name or m.sender.address, 24):<24}  {what(m)}"
              for m in hits]
     return Outcome(EXIT_OK, hits, lines or ["nothing found"])
+
+
+def _thread(h: Headless | ReadOnly, ref: str, account: str | None) -> Thread:
+    """host.find_thread, for either host (host.py imports the engine)."""
+    try:
+        return h.engine.find_thread(ref, account)
+    except LookupError as exc:
+        raise CommandError(EXIT_FAILED, str(exc)) from None
+
+
+async def cmd_show(h: Headless | ReadOnly, a: argparse.Namespace) -> Outcome:
+    """One conversation as one timeline; its emails' missing bodies fetched first,
+    unless --no-fetch (then the store alone answers: `cli.read_only`)."""
+    th = _thread(h, a.thread, a.account)
+    timeline = h.engine.timeline(th.account, th.thread_id)
+    if not a.no_fetch:
+        if isinstance(h, ReadOnly):  # cli.read_only gives a fetch the engine
+            raise TypeError("show without --no-fetch needs the engine (the Headless host)")
+        from ..errors import EngineError
+
+        missing = [m for m in timeline if m.transport is Transport.EMAIL and not m.text
+                   and m.uid is not None and m.id is not None]
+        for m in missing:
+            with contextlib.suppress(EngineError):
+                await h.engine.fetch_body(m.id or 0)
+        if missing:
+            # An OpenPGP email comes back opened (decrypted, checked): the engine
+            # keeps it so for this process's timeline.
+            timeline = h.engine.timeline(th.account, th.thread_id)
+    lines = [f"{out.one_line(th.subject, 100) or out.NO_SUBJECT}  [{th.thread_id}]", ""]
+    # Chat lines' reactions (XEP-0444), by row id: who, with what.
+    reactions = h.engine.reactions([m.id for m in timeline if m.id is not None])
+    lines += [out.message_block(m, reactions.get(m.id or 0, [])) + "\n" for m in timeline]
+    return Outcome(EXIT_OK, {"thread": th, "messages": timeline, "reactions": reactions},
+                   lines)
+
+
+# What `outbox list` leaves out without --all: rows whose sending is over.
+SETTLED = frozenset({DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.CANCELLED,
+                     DeliveryState.FELL_BACK_TO_EMAIL, DeliveryState.FELL_BACK_TO_IM,
+                     DeliveryState.SENT})
+
+
+async def cmd_outbox_list(h: Headless | ReadOnly, a: argparse.Namespace) -> Outcome:
+    """`outbox list`: what waits to be sent (--all: settled rows too; --log: each
+    row's log). The other `outbox` verbs are verbs.cmd_outbox's."""
+    engine = h.engine
+    items = [i for i in engine.outbox_items() if a.all or i.state not in SETTLED]
+    lines = []
+    result: list[object] = []
+    for i in items:
+        lines.append(out.outbox_line(i))
+        history = engine.outbox_log(i.id) if a.log else []
+        lines.extend(out.log_lines(history))
+        result.append({"item": out.outbox_json(i), "log": out.log_json(history)}
+                      if a.log else out.outbox_json(i))
+    return Outcome(EXIT_OK, result, lines or ["the outbox is empty"])

@@ -1,7 +1,7 @@
 """The verbs of conversations, the outbox and contacts: `show`, `sync`,
 `send`, `reply`, `handoff`, `outbox`, `contacts`, `health` and `run` (the rules
-daemon, bridge.headless.daemon); `list` and `search`, which only read the store,
-are in reads.py (importable from here too).
+daemon, bridge.headless.daemon); `list`, `search`, `show` and `outbox list`,
+which only read the store, are in reads.py (importable from here too).
 
 Each takes the `Headless` host and its parsed arguments and returns an
 `Outcome` (what to print, the JSON result, the exit code); every expected
@@ -12,13 +12,12 @@ turns into an Outcome.
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 
 from ..engine import EngineError, ReplyResult
 from ..errors import EncryptionRefused
 from ..identity import normalize_email, normalize_jid
-from ..model import DeliveryState, Direction, Message, Transport
+from ..model import Direction, Message, Transport
 from . import output as out
 from .host import Headless, find_message, find_thread, read_text, settle
 from .outcome import (
@@ -34,28 +33,9 @@ from .outcome import (
 
 # Importable from here as before; their own module imports no engine (reads.py).
 from .reads import cmd_list as cmd_list
+from .reads import cmd_outbox_list
 from .reads import cmd_search as cmd_search
-
-
-async def cmd_show(h: Headless, a: argparse.Namespace) -> Outcome:
-    th = find_thread(h.engine, a.thread, a.account)
-    timeline = h.engine.timeline(th.account, th.thread_id)
-    if not a.no_fetch:
-        missing = [m for m in timeline if m.transport is Transport.EMAIL and not m.text
-                   and m.uid is not None and m.id is not None]
-        for m in missing:
-            with contextlib.suppress(EngineError):
-                await h.engine.fetch_body(m.id or 0)
-        if missing:
-            # An OpenPGP email comes back opened (decrypted, checked): the engine
-            # keeps it so for this process's timeline.
-            timeline = h.engine.timeline(th.account, th.thread_id)
-    lines = [f"{out.one_line(th.subject, 100) or out.NO_SUBJECT}  [{th.thread_id}]", ""]
-    # Chat lines' reactions (XEP-0444), by row id: who, with what.
-    reactions = h.engine.reactions([m.id for m in timeline if m.id is not None])
-    lines += [out.message_block(m, reactions.get(m.id or 0, [])) + "\n" for m in timeline]
-    return Outcome(EXIT_OK, {"thread": th, "messages": timeline, "reactions": reactions},
-                   lines)
+from .reads import cmd_show as cmd_show
 
 
 async def cmd_sync(h: Headless, a: argparse.Namespace) -> Outcome:
@@ -199,19 +179,7 @@ async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:
     command = a.outbox_command or "list"
     engine = h.engine
     if command == "list":
-        settled = {DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.CANCELLED,
-                   DeliveryState.FELL_BACK_TO_EMAIL, DeliveryState.FELL_BACK_TO_IM,
-                   DeliveryState.SENT}
-        items = [i for i in engine.outbox_items() if a.all or i.state not in settled]
-        lines = []
-        result: list[object] = []
-        for i in items:
-            lines.append(out.outbox_line(i))
-            history = engine.outbox_log(i.id) if a.log else []
-            lines.extend(out.log_lines(history))
-            result.append({"item": out.outbox_json(i), "log": out.log_json(history)}
-                          if a.log else out.outbox_json(i))
-        return Outcome(EXIT_OK, result, lines or ["the outbox is empty"])
+        return await cmd_outbox_list(h, a)
     item = engine.outbox_item(a.id)
     if item is None:
         raise CommandError(EXIT_FAILED, f"Nothing in the outbox has the number {a.id}: "
