@@ -564,6 +564,12 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     wanted = {int(x) for x in args.only.split(",")}
+    # Every process of ours (tmux panes too) runs as an installed program does,
+    # its modules' bytecode cached: PYTHONDONTWRITEBYTECODE, set in the sessions'
+    # shells, made each run compile every module from source (see cli_warm).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "bridge"),
+                    str(ROOT / "tuiclient")], check=False)
     versions = ensure_installed()
     work = Path(tempfile.mkdtemp(prefix="bench-sbs-"))
     work.chmod(0o755)
