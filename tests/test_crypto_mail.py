@@ -223,6 +223,9 @@ async def test_the_app_shows_it_decrypted_and_compose_encrypts_or_refuses(
         head = text_of(app, "#email-head")
         assert "encrypted · signed by Bob" in head and "(good, key not certified" in head
         assert "Our plans" in head  # the protected Subject
+        # ... and the conversation's title says it too, not the outer "..."
+        assert await pilot_until(pilot, lambda: text_of(app, "#chat-title").startswith(
+            "Our plans · 1 message")), text_of(app, "#chat-title")
 
         await pilot.press("c")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))

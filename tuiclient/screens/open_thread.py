@@ -31,6 +31,11 @@ if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
 
 
+# The outer Subject of an email whose real one is encrypted (bridge.crypto.pgpmime's
+# HIDDEN_SUBJECT, not imported: that module loads GPGME, which the first frame need not).
+HIDDEN_SUBJECT = "..."
+
+
 def needs_body(m: Message) -> bool:
     """An email known by its headers only (header sync fetches no bodies)."""
     return m.transport is Transport.EMAIL and not m.text and m.uid is not None
@@ -115,6 +120,18 @@ class OpenThread:
                           group="thread-bodies", exclusive=True)
         screen.call_after_refresh(screen.marking.read_open)  # once its lines are laid out
 
+    def _reveal_subject(self, fetched: Message) -> None:
+        """An encrypted email's real Subject travels inside the encryption (Protected
+        Headers); the thread is known by the outer "..." until a body is opened.
+        Once it is, the title says the real one, for as long as the app runs (it
+        is not written to the store: neomutt's crypt_protected_headers_save is off
+        by default for the same reason)."""
+        if (self.subject == HIDDEN_SUBJECT and fetched.crypto is not None
+                and fetched.crypto.protected_subject and one_line(fetched.subject)
+                and one_line(fetched.subject) != HIDDEN_SUBJECT):
+            self.subject = one_line(fetched.subject)
+            self._title()
+
     async def _fetch_bodies(self) -> None:
         """The words of the thread's emails (header sync has none), newest first, so
         the timeline and the response cards can show them."""
@@ -135,6 +152,7 @@ class OpenThread:
                 return
             self._keep([fetched if x.id == fetched.id else x for x in self.messages])
             timeline.update_message(fetched)
+            self._reveal_subject(fetched)
         current = timeline.current
         if missing and current is not None and self.key == key:
             self.screen.query_one(EmailView).show(current)
