@@ -34,6 +34,7 @@ from .model import (
     Transport,
 )
 from .store import Cursor, StoredEvent
+from .store.list_window import ListView, ViewRows
 from .xmpp.stanzas import bare as bare_jid
 
 if TYPE_CHECKING:
@@ -69,6 +70,14 @@ class EngineReads:
         page is the one `before=order.page_after(last row)`. Conversations archived
         or deleted here are left out until something new comes in."""
         return self.store.list_threads(account, limit=limit, before=before, order=order)
+
+    def conversation_rows(self, account: str | None = None, folder: str | None = None,
+                          order: ThreadOrder | None = None) -> ViewRows:
+        """The conversation list as a window onto the store (#22): its count, and its
+        rows at any position or beside a row, read when a list draws them. One
+        account's (None: every account's), or those with an email in `folder` of
+        `account`; in `order`; hidden ones left out, as in `conversations`."""
+        return ViewRows(self.store, ListView(account, folder, order or ThreadOrder()))
 
     def folder_conversations(self, account: str, folder: str, limit: int = 50,
                              before: float | Cursor | SortKey | None = None,
