@@ -133,14 +133,24 @@ class ListWindow(Db):
         if r is None:
             return None
         t = thread_of(r)
+        return self.threads_ahead(view, t), t
+
+    def threads_ahead(self, view: ListView, t: Thread) -> int:
+        """How many of the view's rows come before `t` (stored or not)."""
+        where, args = view.where()
         cols, desc = view.sort()
         marks = ", ".join("?" for _ in cols)
         with self._lock:
-            before = self._conn.execute(
+            return int(self._conn.execute(
                 f"SELECT count(*) FROM threads WHERE {where} AND"
                 f" ({', '.join(cols)}) {'>' if desc else '<'} ({marks})",
-                [*args, *view.key(t)]).fetchone()[0]
-        return int(before), t
+                [*args, *view.key(t)]).fetchone()[0])
+
+    def has_thread(self, account: str, thread_id: str) -> bool:
+        with self._lock:
+            return self._conn.execute(
+                "SELECT 1 FROM threads WHERE account = ? AND thread_id = ?",
+                (account, thread_id)).fetchone() is not None
 
     def in_view(self, view: ListView, account: str, thread_id: str) -> bool:
         where, args = view.where()
@@ -153,40 +163,110 @@ class ListWindow(Db):
 class ViewRows:
     """One view's rows, read from the store when asked: what a virtual list is
     given (`Engine.conversation_rows`). The list asks for the rows it draws and
-    holds only those; `merge` keeps a changed conversation in the view though it
-    stopped matching (pinned), `drop` lets it go."""
+    holds only those. `merge` keeps a changed conversation in the view though it
+    stopped matching (pinned), and lists a conversation the store has no row for
+    yet (a room just joined, where nobody spoke) among the stored ones, where the
+    order puts it, until its first message stores it; `drop` lets either go."""
 
     def __init__(self, store: ListWindow, view: ListView) -> None:
         self.store = store
         self.view = view
+        self.unstored: dict[Key, Thread] = {}
+        self._placed: list[tuple[int, Thread]] = []  # (position, row) of the unstored
 
     @property
     def order(self) -> ThreadOrder:
         return self.view.order
 
+    def _sort_key(self, t: Thread) -> Any:
+        return _Desc(self.order.key(t)) if self.order.reverse else self.order.key(t)
+
     def count(self) -> int:
-        return self.store.count_threads(self.view)
+        total = self.store.count_threads(self.view)
+        if self.unstored:
+            self.unstored = {k: t for k, t in self.unstored.items()
+                             if not self.store.has_thread(*k)}
+            rows = sorted(self.unstored.values(), key=self._sort_key)
+            self._placed = [(self.store.threads_ahead(self.view, t) + i, t)
+                            for i, t in enumerate(rows)]
+        else:
+            self._placed = []
+        return total + len(self._placed)
 
     def at(self, offset: int, limit: int, total: int | None = None) -> list[Thread]:
-        return self.store.threads_at(self.view, offset, limit, total)
+        if not self._placed:
+            return self.store.threads_at(self.view, offset, limit, total)
+        ahead = sum(1 for p, _ in self._placed if p < offset)
+        inside = {p: t for p, t in self._placed if offset <= p < offset + limit}
+        base = iter(self.store.threads_at(
+            self.view, offset - ahead, limit - len(inside),
+            None if total is None else total - len(self._placed)))
+        found = []
+        for at in range(offset, offset + limit):
+            t = inside.get(at) or next(base, None)
+            if t is None:
+                break
+            found.append(t)
+        return found
+
+    def _with_unstored(self, rows: list[Thread], t: Thread, limit: int,
+                       later: bool) -> list[Thread]:
+        if not self._placed:
+            return rows
+        mark = self._sort_key(t)
+        extra = [u for _, u in self._placed if u is not t and
+                 ((mark < self._sort_key(u)) if later else (self._sort_key(u) < mark))]
+        merged = sorted([*rows, *extra], key=self._sort_key)
+        return merged[:limit] if later else merged[-limit:]
 
     def after(self, t: Thread, limit: int) -> list[Thread]:
-        return self.store.threads_after(self.view, t, limit)
+        return self._with_unstored(self.store.threads_after(self.view, t, limit), t,
+                                   limit, True)
 
     def before(self, t: Thread, limit: int) -> list[Thread]:
-        return self.store.threads_before(self.view, t, limit)
+        return self._with_unstored(self.store.threads_before(self.view, t, limit), t,
+                                   limit, False)
 
     def position(self, key: Key) -> tuple[int, Thread] | None:
-        return self.store.thread_position(self.view, *key)
+        for p, t in self._placed:
+            if (t.account, t.thread_id) == key:
+                return p, t
+        found = self.store.thread_position(self.view, *key)
+        if found is None or not self._placed:
+            return found
+        index, t = found
+        mark = self._sort_key(t)
+        return index + sum(1 for _, u in self._placed if self._sort_key(u) < mark), t
 
     def merge(self, threads: list[Thread]) -> None:
         """These conversations changed and belong in the list: the ones the view
-        no longer holds (moved out of its folder, opened from a search) are kept."""
-        stray = {(t.account, t.thread_id) for t in threads} - self.view.pinned
-        stray = {k for k in stray if not self.store.in_view(self.view, *k)}
+        no longer holds (moved out of its folder, opened from a search) are kept,
+        the ones the store has no row for are listed as they are."""
+        stray = {(t.account, t.thread_id): t for t in threads}
+        for key in self.view.pinned:
+            stray.pop(key, None)
+        stray = {k: t for k, t in stray.items() if not self.store.in_view(self.view, *k)}
+        for key, t in list(stray.items()):
+            if not self.store.has_thread(*key):
+                self.unstored[key] = t
+                del stray[key]
         if stray:
-            self.view = replace(self.view, pinned=self.view.pinned | stray)
+            self.view = replace(self.view, pinned=self.view.pinned | set(stray))
 
     def drop(self, keys: list[Key]) -> None:
+        for key in keys:
+            self.unstored.pop(key, None)
         if self.view.pinned & set(keys):
             self.view = replace(self.view, pinned=self.view.pinned - set(keys))
+
+
+class _Desc:
+    """A key that sorts the other way round (a reversed order)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Desc) -> bool:
+        return bool(other.key < self.key)
