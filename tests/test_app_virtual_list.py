@@ -120,3 +120,28 @@ async def test_a_conversation_arriving_above_keeps_the_cursor_on_its_conversatio
         await pilot.press("g")
         await pilot.pause()
         assert number(listing) == N
+
+
+async def test_a_list_that_started_empty_reaches_every_conversation_a_sync_brings(tmp_path):
+    """The cold start of #22: the list drawn on an empty store used to take in only
+    the newest 50 conversations of each sync burst, and never more until a restart."""
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG)
+    config = load_config(path)
+    store = Store.open(tmp_path / "store.db")
+    app = TuiClientApp(config, probe_on_start=False, start_engine=False,
+                       engine=Engine(config, store), clock=lambda: NOW)
+    async with app.run_test(size=(140, 40)) as pilot:
+        listing = app.screen.query_one(ConversationList)
+        listing.focus()
+        await pilot.pause()
+        assert listing.total == 0
+        for first in range(0, 1000, 250):  # a sync's bursts, newest first
+            store.insert_messages([mail(i) for i in range(999 - first, 749 - first, -1)])
+            app.on_engine_events(EngineEvents([FolderChanged(ME, "INBOX", new=250,
+                                                             flags_changed=0, vanished=0)]))
+            await pilot.pause()
+        assert listing.total == 1000
+        await pilot.press("G")
+        await pilot.pause()
+        assert number(listing) == 0 and "Conversation 0000" in shown(listing)
