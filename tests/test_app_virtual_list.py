@@ -26,15 +26,19 @@ N = 5000
 ME = "alice"
 
 
+UNREAD = {10, 4000}
+
+
 def mail(i: int) -> Message:
-    """Conversation i, one email, newer as i grows."""
+    """Conversation i, one email, newer as i grows; unread: those in UNREAD."""
     return Message(msg_id=f"v{i}@example.test", account=ME, transport=Transport.EMAIL,
                    direction=Direction.IN, thread_id=f"v{i}@example.test",
                    date=NOW - 10 * 86400 + i * 60.0,
                    sender=Party("bob@example.test", "Bob", "from"),
                    recipients=[Party("alice@example.test", "Alice", "to")],
                    subject=f"Conversation {i:04}", text="", folder="INBOX", uid=i + 1,
-                   message_id_header=f"<v{i}@example.test>", flags={"\\Seen"})
+                   message_id_header=f"<v{i}@example.test>",
+                   flags=set() if i in UNREAD else {"\\Seen"})
 
 
 def long_app(tmp: Path) -> TuiClientApp:
@@ -145,3 +149,16 @@ async def test_a_list_that_started_empty_reaches_every_conversation_a_sync_bring
         await pilot.press("G")
         await pilot.pause()
         assert number(listing) == 0 and "Conversation 0000" in shown(listing)
+
+
+async def test_J_finds_the_next_unread_far_down_and_starts_again_at_the_top(tmp_path):
+    app = long_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        listing = app.screen.query_one(ConversationList)
+        listing.focus()
+        found = []
+        for _ in range(3):
+            await pilot.press("J")
+            await pilot.pause()
+            found.append(number(listing))
+        assert found == [4000, 10, 4000]

@@ -340,16 +340,16 @@ class ConversationList(ScrollView, can_focus=True):
         """The first row after `index` (within `limit` rows) that is `wanted`."""
         self._settle()
         here = self.window.get(index) if index >= 0 else None
-        at = index + 1
-        while at < min(self.window.total, index + 1 + limit):
+        at, stop = index + 1, min(self.window.total, index + 1 + limit)
+        while at < stop:
             rows = self.source.after(here, CHUNK) if here is not None else \
                 self.source.at(at, CHUNK, self.window.total)
-            if not rows:
-                return None
-            for t in rows:
+            for t in rows[:stop - at]:
                 if wanted(t):
                     return at
                 at += 1
+            if not rows:
+                return None
             here = rows[-1]
         return None
 

@@ -80,7 +80,6 @@ class FixedRows:
     def __init__(self, threads: list[Thread], order: ThreadOrder) -> None:
         self._order = order
         self.threads = sorted(threads, key=lambda t: place(order, t))
-        self.exhausted = True
 
     @property
     def order(self) -> ThreadOrder:
