@@ -162,3 +162,52 @@ async def test_J_finds_the_next_unread_far_down_and_starts_again_at_the_top(tmp_
             await pilot.pause()
             found.append(number(listing))
         assert found == [4000, 10, 4000]
+
+
+def test_the_window_holds_a_few_screens_and_reads_beside_itself_or_at_a_jump():
+    """RowWindow alone, over a source that counts its reads."""
+    from bridge.model import ThreadOrder
+    from bridge.store.records import Thread
+    from tuiclient.widgets.row_window import CHUNK, FixedRows, RowWindow
+
+    threads = [Thread(i, ME, f"t{i}", f"s{i}", 0.0, float(i), 1, 0, "x", "",
+                      frozenset({Transport.EMAIL})) for i in range(2000)]
+    whole = FixedRows(threads, ThreadOrder())
+    reads: list[str] = []
+
+    class Counted:  # the store's ViewRows in small: not held whole
+        order = ThreadOrder()
+
+        def count(self): return whole.count()
+
+        def at(self, offset, limit, total=None):
+            reads.append("at")
+            return whole.at(offset, limit, total)
+
+        def after(self, t, limit):
+            reads.append("after")
+            return whole.after(t, limit)
+
+        def before(self, t, limit):
+            reads.append("before")
+            return whole.before(t, limit)
+
+        def position(self, key): return whole.position(key)
+        def merge(self, threads): whole.merge(threads)
+        def drop(self, keys): whole.drop(keys)
+
+    window = RowWindow(Counted())
+    assert window.reset() is None and window.total == 2000 and window.rows == []
+    assert window.get(0) == whole.threads[0] and reads == ["at"]
+    for i in range(0, 1000):  # j all the way down: steps beside the window
+        assert window.get(i) == whole.threads[i]
+        assert len(window.rows) <= KEEP
+    assert set(reads[1:]) == {"after"} and len(reads) <= 1 + 1000 // CHUNK + 1
+    reads.clear()
+    assert window.get(1999) == whole.threads[1999] and reads == ["at"]  # G: one read
+    assert window.get(600) == whole.threads[600] and reads == ["at", "at"]
+    assert window.get(560) == whole.threads[560] and len(reads) == 2  # held
+    assert window.get(520) == whole.threads[520] and reads[-1] == "before"
+    # Kept on a conversation: the rows around it, where it is now.
+    assert window.reset(("alice", "t1500")) == 499 and window.get(499) == whole.threads[499]
+    assert len(window.rows) <= KEEP

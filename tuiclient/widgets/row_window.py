@@ -150,6 +150,9 @@ class RowWindow:
         self.total = source.count()
         self.rows, self.start = [], 0
         found = source.position(keep) if keep is not None else None
+        if self.total <= KEEP:  # a short list is held whole, as rows held whole are
+            self.rows = source.at(0, self.total, self.total)
+            return None if found is None else found[0]
         if found is None:
             return None
         index, thread = found
@@ -186,9 +189,11 @@ class RowWindow:
             rows = more + rows
             self.start -= len(more)
             rows = rows[:KEEP]
-        else:  # a jump: read at the position
-            first = max(0, min(index - CHUNK // 2, self.total - CHUNK))
-            rows = source.at(first, CHUNK, self.total)
+        else:  # a jump: read at the position (a short list: all of it)
+            first, n = max(0, min(index - CHUNK // 2, self.total - CHUNK)), CHUNK
+            if self.total <= KEEP:
+                first, n = 0, self.total
+            rows = source.at(first, n, self.total)
             self.start = first
         self.rows = rows
 
