@@ -8,7 +8,10 @@ is composed and rendered, not shown), and times what a user waits for:
 
 - first paint: from starting the app to the list drawn with its first page;
 - scrolling down 2,000 rows with page-down, then with j: each keypress until the
-  screen is redrawn, and each page of rows loaded from the store on the way;
+  screen is redrawn, and each read of rows from the store on the way (the list
+  holds a window of rows, `RowWindow`: a step reads the rows beside it);
+- G to the oldest conversation and g back to the newest: one key each, until
+  the frame, and the rows the list holds then;
 - one new message: a chat line (MessageReceived) and an email (FolderChanged),
   from the event to the list redrawn, through the app's incremental path;
 - peak RSS of the process (store, app and all).
@@ -41,6 +44,7 @@ from tuiclient.app import TuiClientApp
 from tuiclient.engine_events import EngineEvents
 from tuiclient.screens.main import MainScreen
 from tuiclient.widgets.conversation_list import ConversationList
+from tuiclient.widgets.row_window import RowWindow
 
 CONFIG = """
 [[accounts]]
@@ -86,14 +90,14 @@ async def drive(app: TuiClientApp, started: float) -> None:
 
     ConversationList.render_line = render_line  # type: ignore[method-assign]
     loads: list[float] = []
-    need_more = MainScreen.on_conversation_list_need_more
+    load = RowWindow._load
 
-    def timed_need_more(self, event):  # type: ignore[no-untyped-def]
+    def timed_load(self, index):  # type: ignore[no-untyped-def]
         t0 = time.perf_counter()
-        need_more(self, event)
+        load(self, index)
         loads.append(time.perf_counter() - t0)
 
-    MainScreen.on_conversation_list_need_more = timed_need_more  # type: ignore[method-assign]
+    RowWindow._load = timed_load  # type: ignore[method-assign]
 
     async with app.run_test(size=SIZE):
         listing = app.screen.query_one(ConversationList)
@@ -143,7 +147,19 @@ async def drive(app: TuiClientApp, started: float) -> None:
         while listing.cursor < ROWS:
             j_keys.append(await press("j"))
         print(f"j               {spread(j_keys)}   key to frame, down to row {listing.cursor}")
-        print(f"page loads (j)  {spread(loads)}   (none: the rows stay loaded)")
+        print(f"page loads (j)  {spread(loads)}   (reads of rows beside the window)")
+        loads.clear()
+        ends = []
+        for _ in range(5):
+            big_g = await press("G")
+            oldest = listing.current
+            little_g = await press("g")
+            ends.append((big_g, little_g))
+        print(f"G               {spread([b for b, _ in ends])}   key to frame, to row "
+              f"{listing.total - 1} of {listing.total} in one press "
+              f"(oldest: {oldest.subject if oldest else None!r})")
+        print(f"g               {spread([s for _, s in ends])}   key to frame, back to row 0")
+        print(f"reads (G, g)    {spread(loads)}   ({len(listing.rows)} rows held)")
 
         # One new chat line, in a conversation far down the list: it moves to the top.
         engine = app.engine
@@ -188,7 +204,7 @@ async def drive(app: TuiClientApp, started: float) -> None:
         assert isinstance(screen, MainScreen)
         Screen._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
     ConversationList.render_line = original  # type: ignore[method-assign]
-    MainScreen.on_conversation_list_need_more = need_more  # type: ignore[method-assign]
+    RowWindow._load = load  # type: ignore[method-assign]
 
 
 def main() -> None:

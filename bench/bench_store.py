@@ -24,9 +24,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge.model import SEEN, Attachment, Direction, Message, Party, Transport
+from bridge.model import SEEN, Attachment, Direction, Message, Party, ThreadOrder, Transport
 from bridge.store import Store
 from bridge.store.fts import fts_query
+from bridge.store.list_window import ListView
 
 FIRST = ["Anna", "Bruno", "Chloé", "Dmitri", "Élodie", "Farid", "Greta", "Håkon", "Inés",
          "Jürgen", "Kenji", "Léa", "Mateus", "Nadia", "Oskar", "Priya", "Quentin", "Rosa",
@@ -175,6 +176,28 @@ def main() -> None:
     for query in ("from:dubois", "from:vera", "from:nobody-at-all"):
         cold, warm, hits = timed(lambda q=query: store.search(q, limit=50))
         print(f"search {query!r:19} cold {ms(cold)}   warm {ms(warm)}   ({len(hits)} shown)")
+
+    # The conversation list's window (#22): its count, rows at a position from
+    # either end, a step beside the window, where a row is; in the default order
+    # (an index) and by sender (sorted on demand), and over a folder.
+    for label, view in (("newest first", ListView("bench")),
+                        ("by sender", ListView("bench", order=ThreadOrder("from"))),
+                        ("folder INBOX", ListView("bench", "INBOX"))):
+        cold, warm, total = timed(lambda v=view: store.count_threads(v))
+        print(f"list {label:13} count    cold {ms(cold)}   warm {ms(warm)}   ({total} rows)")
+        for where, at in (("top", 0), ("middle", total // 2), ("end", max(0, total - 100))):
+            cold, warm, rows = timed(lambda v=view, a=at, n=total: store.threads_at(v, a, 100, n))
+            print(f"list {label:13} {where:8} cold {ms(cold)}   warm {ms(warm)}   "
+                  f"({len(rows)} rows at {at})")
+        if rows:
+            last = rows[0]
+            cold, warm, _ = timed(lambda v=view, t=last: store.threads_before(v, t, 100))
+            print(f"list {label:13} step     cold {ms(cold)}   warm {ms(warm)}   "
+                  "(100 rows beside a row)")
+            cold, warm, _ = timed(lambda v=view, t=last: store.thread_position(
+                v, t.account, t.thread_id))
+            print(f"list {label:13} where    cold {ms(cold)}   warm {ms(warm)}   "
+                  f"(a row near the end)")
 
     cold, warm, count = timed(lambda: store.count_messages("bench"))
     print(f"count           cold {ms(cold)}   warm {ms(warm)}   ({count})")

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .handoff import Handoff
     from .identity import Identity, Resolution
     from .store import Cursor, Store, StoredEvent
+    from .store.list_window import ViewRows
     from .xmpp.client import XmppClient
 
 # asyncio, the identity layer's address grammar, the OpenPGP reading
@@ -69,6 +70,16 @@ class EngineReads:
         page is the one `before=order.page_after(last row)`. Conversations archived
         or deleted here are left out until something new comes in."""
         return self.store.list_threads(account, limit=limit, before=before, order=order)
+
+    def conversation_rows(self, account: str | None = None, folder: str | None = None,
+                          order: ThreadOrder | None = None) -> ViewRows:
+        """The conversation list as a window onto the store (#22): its count, and its
+        rows at any position or beside a row, read when a list draws them. One
+        account's (None: every account's), or those with an email in `folder` of
+        `account`; in `order`; hidden ones left out, as in `conversations`."""
+        from .store.list_window import ListView, ViewRows
+
+        return ViewRows(self.store, ListView(account, folder, order or ThreadOrder()))
 
     def folder_conversations(self, account: str, folder: str, limit: int = 50,
                              before: float | Cursor | SortKey | None = None,

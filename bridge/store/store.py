@@ -14,6 +14,7 @@ its own, with its SQL and its rules:
     search.py      reading messages back: by row, id, thread, folder, full text
     threads.py     thread rows kept up to date, listed in an order; who takes part
     conversations.py  archived, deleted or muted here (not on a server)
+    list_window.py the conversation list as a window: counts, rows at a position
     claims.py      when two messages with one id are one message
     headers.py     header sync's bulk import and the index backlog
     folders.py     accounts, folders, and mail locations (folder, uid) -> row
@@ -45,6 +46,7 @@ from .edits import Edits, Reaction, Revision
 from .event_log import EventLog
 from .folders import Folders
 from .headers import Headers
+from .list_window import ListWindow
 from .messages import Messages
 from .outbox import Outbox
 from .search import Search
@@ -55,5 +57,5 @@ __all__ = ["Claim", "Reaction", "Revision", "Store", "distinct_msg_id", "normali
 
 
 class Store(Messages, Search, Threads, Headers, Folders, Claims, Contacts, Outbox, EventLog,
-            AttachmentFiles, Edits, ConversationState):
+            AttachmentFiles, Edits, ConversationState, ListWindow):
     """The app's database; make one with `Store.open(path)`."""

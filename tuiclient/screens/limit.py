@@ -17,7 +17,7 @@ A part of `MainScreen`, as `Triage` and `MailKeys` are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -28,9 +28,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from bridge.engine import Engine
-from bridge.model import ThreadOrder
+from bridge.model import Thread, ThreadOrder
 from tuiclient.format import one_line
-from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
+from tuiclient.widgets.conversation_list import PAGE, ConversationList, Key, key_of
 
 if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
@@ -235,14 +235,14 @@ class Limit:
     # -- the next unread ---------------------------------------------------------------
 
     def next_unread(self) -> None:
-        """The cursor to the next conversation with something unread (pages further
-        down are loaded to find one, then it starts again at the top); opened, when
+        """The cursor to the next conversation with something unread (looking
+        `UNREAD_PAGES` pages further down, then again from the top); opened, when
         a conversation is being read."""
         listing = self.listing
-        found = self._unread_after(listing.cursor)
+        unread: Callable[[Thread], bool] = lambda t: bool(t.unread_count)  # noqa: E731
+        found = listing.first_after(listing.cursor, unread, UNREAD_PAGES * PAGE)
         if found is None:
-            found = next((i for i in range(0, min(listing.cursor + 1, len(listing.rows)))
-                          if listing.rows[i].unread_count), None)
+            found = listing.first_after(-1, unread, listing.cursor + 1)
         if found is None:
             self.screen.notify("No unread conversations.", timeout=3)
             return
@@ -250,17 +250,3 @@ class Limit:
         listing.cursor = found
         if reading:
             listing.action_select()
-
-    def _unread_after(self, cursor: int) -> int | None:
-        listing = self.listing
-        start = cursor + 1
-        for _ in range(UNREAD_PAGES):
-            rows = listing.rows
-            found = next((i for i in range(start, len(rows)) if rows[i].unread_count), None)
-            if found is not None or listing.exhausted or not rows:
-                return found
-            start = len(rows)
-            self.screen.overview.more(listing.order.page_after(rows[-1]))
-            if len(listing.rows) == start:
-                return None
-        return None

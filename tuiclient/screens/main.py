@@ -268,9 +268,6 @@ class MainScreen(Screen):
 
     # -- the list and the open conversation ----------------------------------------------
 
-    def on_conversation_list_need_more(self, event: ConversationList.NeedMore) -> None:
-        self.overview.more(event.before)
-
     def on_conversation_list_need_peers(self, event: ConversationList.NeedPeers) -> None:
         self.overview.find_peers(event.keys)
 
@@ -413,10 +410,9 @@ class MainScreen(Screen):
         listing = self.query_one(ConversationList)
         if not listing.expanded:
             return
-        shown = {key_of(t): t for t in listing.rows}
         unfolded = {}
         for key, messages in listing.expanded.items():
-            thread = shown.get(key)
+            thread = listing.find(key)
             if thread is None:
                 continue  # gone from the list: folded
             if thread.message_count != len(messages) or \

@@ -17,7 +17,7 @@ from tuiclient.appref import client_app
 from tuiclient.format import one_line
 from tuiclient.people import Directory
 from tuiclient.screens.outbox import WAITING
-from tuiclient.widgets.conversation_list import PAGE, ConversationList, Key, key_of
+from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.sidebar import AccountRow, ContactRow, Sidebar
 from tuiclient.widgets.status_bar import StatusBar, StatusReport
 
@@ -62,12 +62,13 @@ class Overview:
     # -- the list ------------------------------------------------------------------
 
     def reload(self) -> None:
-        """The first page of the list (after start, or a change of account or
-        folder), and the list's title saying what it shows."""
-        threads = self._page(PAGE)
-        self.peers_of(threads[:EAGER_PEERS])
+        """The list from the store (after start, or a change of account, folder or
+        order), and its title saying what it shows. The list reads the rows it
+        draws (#22: a window onto the store, whatever its length)."""
         listing = self.screen.query_one(ConversationList)
-        listing.set_rows(threads, exhausted=len(threads) < PAGE)
+        account, folder = self.folder if self.folder is not None else (self.account, None)
+        listing.show(self.engine.conversation_rows(account, folder, order=listing.order))
+        self.peers_of(listing.rows[:EAGER_PEERS])
         listing.border_title = self.title()
 
     def _page(self, limit: int, before: Cursor | SortKey | None = None) -> list[Thread]:
@@ -91,13 +92,10 @@ class Overview:
         order = self.screen.query_one(ConversationList).order.label
         return f"{title} · {order}" if order else title
 
-    def more(self, before: Cursor | SortKey) -> None:
-        threads = self._page(PAGE, before)
-        self.screen.query_one(ConversationList).extend(threads,
-                                                      exhausted=len(threads) < PAGE)
-
     def merge_top(self, limit: int = 50) -> None:
-        """Bring the most recent conversations up to date, without a reload."""
+        """Bring the most recent conversations up to date, without a reload: the
+        list reads its count and rows again (new conversations anywhere in it
+        count, not only the newest `limit`)."""
         threads = self._page(limit)
         self.peers_of(threads[:EAGER_PEERS])
         self.screen.query_one(ConversationList).merge(threads)

@@ -1,10 +1,13 @@
-"""The conversation list: email threads and chats in one list, virtualised.
+"""The conversation list: email threads and chats in one list, virtualised (#22).
 
-Only the visible lines are rendered (Textual's line API), rows are loaded a page
-at a time as the cursor nears the end (`NeedMore`, keyset cursors), and a new
-message moves one row instead of reloading the list (`merge`). The rows come in
-the screen's `order` (newest first, by sender, unread first, reversed): the store
-sorts the pages, and a changed row goes where `order.key` puts it.
+Only the visible lines are rendered (Textual's line API), and only the rows
+around them are held (`RowWindow`): the list's source (passed down by the
+screen: the store's `ViewRows` for a view, or `FixedRows` under a limit) says
+how many rows there are and reads the ones drawn, so any position (G, g, a page,
+a drag of the scrollbar) is one read and memory does not grow with the list.
+A change (`merge`, `drop`) reads the count again and keeps the cursor on its
+conversation, wherever the change moved it. The rows come in the screen's
+`order` (newest first, by sender, unread first, reversed): the source sorts.
 
 A conversation can be unfolded in place (z, aerc's fold and mutt's collapsed
 threads, the other way round): its messages, passed down by the screen in
@@ -15,8 +18,7 @@ on rows; with nothing unfolded a row is a line, as before.
 from __future__ import annotations
 
 import time
-from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -30,11 +32,23 @@ from textual.strip import Strip
 
 from bridge.model import DeliveryState, Direction, SortKey, ThreadOrder, Transport
 from bridge.model import Message as Msg
-from bridge.store.records import Cursor, Thread
+from bridge.store.records import Thread
 from tuiclient.format import CHAT, DELIVERY_MARK, MAIL, Clock, one_line, short_date
 from tuiclient.keys import bind
+from tuiclient.widgets.row_window import (
+    CHUNK,
+    FixedRows,
+    Key,
+    RowSource,
+    RowWindow,
+    _Reversed,
+    key_of,
+    place,
+)
 
-Key = tuple[str, str]  # (account, thread_id)
+__all__ = ["FLAG", "PAGE", "ConversationList", "FixedRows", "Key", "RowLabel", "RowSource",
+           "key_of"]
+
 PAGE = 200
 FLAG = "⚑"  # a row with a flagged message (as the email's head says "⚑ flagged")
 
@@ -49,35 +63,9 @@ class RowLabel:
     flagged: bool = False  # one of its messages is (the star, F)
 
 
-def key_of(t: Thread) -> Key:
-    return (t.account, t.thread_id)
-
-
-class _Reversed:
-    """A sort key that compares the other way round (bisect and sorted use `<`)."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: SortKey) -> None:
-        self.key = key
-
-    def __lt__(self, other: _Reversed) -> bool:
-        return other.key < self.key
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Reversed) and other.key == self.key
-
-    __hash__ = None  # type: ignore[assignment]  # mutable-equal keys are not hashed
-
-
-def _place(order: ThreadOrder, t: Thread) -> SortKey | _Reversed:
-    """Where a row goes: sorted ascending on this is `order`."""
-    key = order.key(t)
-    return _Reversed(key) if order.reverse else key
-
-
 class ConversationList(ScrollView, can_focus=True):
-    """Rows of `Thread`; the parent feeds pages in and listens for messages."""
+    """Rows of `Thread` from a source the parent passes down (`show`); it posts
+    messages up."""
 
     BINDINGS = [
         bind("down", "cursor_down", show=False),
@@ -141,94 +129,115 @@ class ConversationList(ScrollView, can_focus=True):
             super().__init__()
             self.keys = keys
 
-    class NeedMore(Message):
-        """The cursor is near the last loaded row: load the page after `before` (a
-        cursor in the default order, else the order's key of the last row)."""
-
-        def __init__(self, before: Cursor | SortKey) -> None:
-            super().__init__()
-            self.before = before
-
     def __init__(self, *, clock: Clock = time.time, me: tuple[str, ...] = (),
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.me = {m.lower() for m in me if m}  # our own names and addresses
-        self.rows: list[Thread] = []
-        self._order: list[SortKey | _Reversed] = []
         self.order = ThreadOrder()  # the screen's; set before the rows of that order
-        self.exhausted = False
-        self._asked: Cursor | SortKey | None = None
+        self.window = RowWindow(FixedRows([], self.order))
+        self.exhausted = True  # kept for callers of set_rows/extend; the source knows
         self.clock = clock
         self._wanted: set[Key] = set()  # asked for in NeedPeers, not answered yet
-        # The first line of each row when some are unfolded; None: row i is line i.
-        self._starts: list[int] | None = None
+        # A change not read yet (`merge`): the conversation the cursor was on then.
+        self._stale: tuple[Key | None] | None = None
+        # Unfolded rows: (row, lines under it), by row; and the lines in all.
+        self._folds: list[tuple[int, int]] = []
         self._lines = 0
 
     # -- data in -----------------------------------------------------------------
 
-    def set_rows(self, threads: list[Thread], exhausted: bool) -> None:
+    def show(self, source: RowSource) -> None:
+        """A new source (another account, folder, order, or a limit): its rows from
+        the top, or from the highlighted conversation when it has it."""
         keep = self.current
-        self.rows = sorted(threads, key=self._key)
-        self._order = [self._key(t) for t in self.rows]
-        self.exhausted = exhausted
-        self._asked = None
+        self._stale = None
+        self.window = RowWindow(source)
+        index = self.window.reset(key_of(keep) if keep else None)
         self._resized()
         # The highlighted conversation keeps the cursor; gone from the new rows (another
         # account chosen in the sidebar), the cursor goes to the top.
-        index = self._index_of(key_of(keep)) if keep else None
         self.cursor = index if index is not None else 0
         self.post_message(self.RowsChanged())
 
-    def extend(self, threads: list[Thread], exhausted: bool) -> None:
-        """A further page (older rows) arrived."""
-        known = {key_of(t) for t in self.rows[-len(threads) - 1:]} if threads else set()
-        for t in threads:
-            if key_of(t) not in known:
-                self.rows.append(t)
-                self._order.append(self._key(t))
+    @property
+    def source(self) -> RowSource:
+        return self.window.source
+
+    def set_rows(self, threads: list[Thread], exhausted: bool = True) -> None:
+        """Rows held whole (the list under a limit)."""
         self.exhausted = exhausted
-        self._asked = None
-        self._resized()
-        self.post_message(self.RowsChanged())
+        self.show(FixedRows(list(threads), self.order))
+
+    @property
+    def rows(self) -> list[Thread]:
+        """The rows held now (around what is drawn; all of them for rows held
+        whole), from row `first_row`."""
+        self._settle()
+        return self.window.rows
+
+    @rows.setter
+    def rows(self, threads: list[Thread]) -> None:
+        self.window = RowWindow(FixedRows(list(threads), self.order))
+        self.window.reset()
+
+    @property
+    def first_row(self) -> int:
+        self._settle()
+        return self.window.start
+
+    @property
+    def total(self) -> int:
+        """How many rows the list has."""
+        self._settle()
+        return self.window.total
+
+    def extend(self, threads: list[Thread], exhausted: bool) -> None:
+        """Further rows at the end of rows held whole."""
+        if isinstance(self.source, FixedRows):
+            self.source.extend(threads)
+        self.exhausted = exhausted
+        self._changed()
 
     def merge(self, threads: list[Thread]) -> None:
-        """New or changed conversations: each row moves to where its date puts it."""
-        keep = self.current
-        for t in threads:
-            old = self._index_of(key_of(t))
-            if old is not None:
-                del self.rows[old]
-                del self._order[old]
-            o = self._key(t)
-            at = bisect_left(self._order, o)
-            if at == len(self.rows) and not self.exhausted and self.rows:
-                continue  # older than anything loaded: its page will bring it
-            self.rows.insert(at, t)
-            self._order.insert(at, o)
-        self._resized()
-        if keep is not None:
-            index = self._index_of(key_of(keep))
-            if index is not None and index != self.cursor:
-                self.set_reactive(ConversationList.cursor, index)
-                self._scroll_to_cursor()
-        self.refresh()
-        self.post_message(self.RowsChanged())
+        """New or changed conversations: each row goes where the order puts it
+        (read again when next drawn or asked for; a burst of changes is one read)."""
+        self.source.merge(threads)
+        self._changed()
 
     def drop(self, keys: list[Key]) -> None:
         """Conversations that are no more (deleted for good): their rows go."""
-        keep = self.current
-        gone = set(keys)
-        kept = [(t, o) for t, o in zip(self.rows, self._order, strict=True)
-                if key_of(t) not in gone]
-        self.rows = [t for t, _ in kept]
-        self._order = [o for _, o in kept]
+        self.source.drop(keys)
+        self._changed()
+        self._settle(gone_stays=True)
+
+    def _changed(self) -> None:
+        if self._stale is None:
+            current = self.window.get(self.cursor)
+            self._stale = (key_of(current) if current is not None else None,)
+        self.refresh()
+
+    def _settle(self, gone_stays: bool = False) -> None:
+        """A change waiting: read the count and the rows again, the cursor on its
+        conversation wherever it went."""
+        if self._stale is None:
+            return
+        (keep,), self._stale = self._stale, None
+        old = self.cursor
+        index = self.window.reset(keep)
         self._resized()
-        index = self._index_of(key_of(keep)) if keep else None
-        self.cursor = index if index is not None else self.cursor
+        if index is None:
+            index = min(old, max(self.window.total - 1, 0))
+            if gone_stays:
+                self.cursor = index
+            elif index != old:
+                self.set_reactive(ConversationList.cursor, index)
+        elif index != old:
+            self.set_reactive(ConversationList.cursor, index)
+            self._scroll_to_cursor()
         self.post_message(self.RowsChanged())
 
     def _key(self, t: Thread) -> SortKey | _Reversed:
-        return _place(self.order, t)
+        return place(self.order, t)
 
     def watch_names(self) -> None:
         self.refresh()
@@ -271,10 +280,13 @@ class ConversationList(ScrollView, can_focus=True):
         self.refresh()
 
     def _index_of(self, key: Key) -> int | None:
-        for i, t in enumerate(self.rows):
-            if key_of(t) == key:
-                return i
-        return None
+        self._settle()
+        return self.window.index_of(key)
+
+    def find(self, key: Key) -> Thread | None:
+        """A conversation's row as the list has it now; None if it has none."""
+        self._settle()
+        return self.window.find(key)
 
     def _resized(self) -> None:
         self._layout()
@@ -282,28 +294,30 @@ class ConversationList(ScrollView, can_focus=True):
         self.refresh()
 
     def _layout(self) -> None:
-        unfolded = self.expanded
-        if not unfolded:
-            self._starts, self._lines = None, len(self.rows)
-            return
-        starts, line = [], 0
-        for t in self.rows:
-            starts.append(line)
-            line += 1 + len(unfolded.get(key_of(t), ()))
-        self._starts, self._lines = starts, line
+        """Where the unfolded rows are (asked of the source when not held)."""
+        folds = []
+        for key, messages in self.expanded.items():
+            index = self.window.index_of(key)
+            if index is not None and messages:
+                folds.append((index, len(messages)))
+        self._folds = sorted(folds)
+        self._lines = self.window.total + sum(n for _, n in self._folds)
 
     def line_of(self, row: int) -> int:
         """The line a row is drawn on."""
-        if self._starts is None or not 0 <= row < len(self._starts):
-            return row
-        return self._starts[row]
+        return row + sum(n for r, n in self._folds if r < row)
 
     def at_line(self, line: int) -> tuple[int, int]:
         """(row, message) drawn on a line: message -1 for the row itself."""
-        if self._starts is None:
-            return line, -1
-        row = max(0, bisect_right(self._starts, line) - 1)
-        return row, line - self._starts[row] - 1 if row < len(self._starts) else -1
+        shift = 0
+        for row, n in self._folds:
+            first = row + shift
+            if line <= first:
+                break
+            if line <= first + n:
+                return row, line - first - 1
+            shift += n
+        return line - shift, -1
 
     def watch_expanded(self) -> None:
         self._resized()
@@ -311,9 +325,8 @@ class ConversationList(ScrollView, can_focus=True):
 
     @property
     def current(self) -> Thread | None:
-        if 0 <= self.cursor < len(self.rows):
-            return self.rows[self.cursor]
-        return None
+        self._settle()
+        return self.window.get(self.cursor)
 
     def select_key(self, key: Key) -> bool:
         index = self._index_of(key)
@@ -322,10 +335,29 @@ class ConversationList(ScrollView, can_focus=True):
         self.cursor = index
         return True
 
+    def first_after(self, index: int, wanted: Callable[[Thread], bool],
+                    limit: int) -> int | None:
+        """The first row after `index` (within `limit` rows) that is `wanted`."""
+        self._settle()
+        here = self.window.get(index) if index >= 0 else None
+        at, stop = index + 1, min(self.window.total, index + 1 + limit)
+        while at < stop:
+            rows = self.source.after(here, CHUNK) if here is not None else \
+                self.source.at(at, CHUNK, self.window.total)
+            for t in rows[:stop - at]:
+                if wanted(t):
+                    return at
+                at += 1
+            if not rows:
+                return None
+            here = rows[-1]
+        return None
+
     # -- cursor --------------------------------------------------------------------
 
     def validate_cursor(self, value: int) -> int:
-        return max(0, min(value, len(self.rows) - 1)) if self.rows else 0
+        total = self.window.total
+        return max(0, min(value, total - 1)) if total else 0
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh_line(self.line_of(old) - self.scroll_offset.y)
@@ -334,52 +366,47 @@ class ConversationList(ScrollView, can_focus=True):
         thread = self.current
         if thread is not None:
             self.post_message(self.Highlighted(thread))
-        self._maybe_more()
 
     def _scroll_to_cursor(self) -> None:
-        self.scroll_to_region(Region(0, self.line_of(self.cursor), 1, 1), animate=False,
-                              force=True)
-
-    def _maybe_more(self) -> None:
-        if self.exhausted or not self.rows:
-            return
-        visible = max(self.size.height, 10)
-        if self.cursor + 2 * visible >= len(self.rows) or \
-                self.scroll_offset.y + 2 * visible >= self._lines:
-            before = self.order.page_after(self.rows[-1])
-            if before != self._asked:
-                self._asked = before
-                self.post_message(self.NeedMore(before))
+        if self.is_mounted:
+            self.scroll_to_region(Region(0, self.line_of(self.cursor), 1, 1),
+                                  animate=False, force=True)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        self._maybe_more()
         if int(old) != int(new):
             self.post_message(self.RowsChanged())  # other rows in view: their labels
 
     def keys_near_view(self, margin: int = 50) -> list[Key]:
         """The conversations on screen and `margin` rows either side: the ones whose
         labels are worth reading now."""
+        self._settle()
         top = self.at_line(int(self.scroll_offset.y))[0]
-        low = max(0, top - margin)
-        return [key_of(t) for t in self.rows[low:top + max(self.size.height, 10) + margin]]
+        rows = self.window.span(top - margin, top + max(self.size.height, 10) + margin)
+        return [key_of(t) for t in rows]
 
     def action_cursor_down(self) -> None:
+        self._settle()
         self.cursor += 1
 
     def action_cursor_up(self) -> None:
+        self._settle()
         self.cursor -= 1
 
     def action_first(self) -> None:
+        self._settle()
         self.cursor = 0
 
     def action_last(self) -> None:
-        self.cursor = len(self.rows) - 1
+        self._settle()
+        self.cursor = self.window.total - 1
 
     def action_page_down(self) -> None:
+        self._settle()
         self.cursor += max(1, self.size.height - 1)
 
     def action_page_up(self) -> None:
+        self._settle()
         self.cursor -= max(1, self.size.height - 1)
 
     def action_select(self) -> None:
@@ -388,8 +415,9 @@ class ConversationList(ScrollView, can_focus=True):
             self.post_message(self.Selected(thread))
 
     def on_click(self, event: Click) -> None:
+        self._settle()
         row = self.at_line(event.y + self.scroll_offset.y)[0]
-        if 0 <= row < len(self.rows):
+        if 0 <= row < self.window.total:
             self.cursor = row
             if event.chain > 1:
                 self.action_select()
@@ -400,11 +428,12 @@ class ConversationList(ScrollView, can_focus=True):
     # -- rendering -------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
+        self._settle()
         index, sub = self.at_line(y + self.scroll_offset.y)
         width = self.scrollable_content_region.width
-        if index >= len(self.rows):
+        thread = self.window.get(index)
+        if thread is None:
             return Strip.blank(width, self.rich_style)
-        thread = self.rows[index]
         if sub >= 0:
             messages = self.expanded.get(key_of(thread), ())
             if sub >= len(messages):
