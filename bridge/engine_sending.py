@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -146,9 +147,9 @@ class SendingVerbs:
         original = self.message(row_id)
         protection = self.protection(sign, encrypt)
         if via != "im":
-            protection = email_only(await self.reply_protection(row_id, sign, encrypt),
-                                    protection, via == "auto"
-                                    and original.transport is Transport.XMPP)
+            protection = email_only(await self.reply_protection(
+                row_id, sign, encrypt, to=[*(to or ()), *(cc or ()), *bcc] or None),
+                protection, via == "auto" and original.transport is Transport.XMPP)
         if history and not protection.encrypt:
             self._no_decrypted_text_in_clear(original)
         if protection.encrypt:
@@ -175,15 +176,19 @@ class SendingVerbs:
                                    home=policy.gnupg_home, explicit=encrypt is not None)
 
     async def reply_protection(self, row_id: int, sign: bool | None = None,
-                               encrypt: bool | None = None) -> outgoing.Protection:
+                               encrypt: bool | None = None, *,
+                               to: Sequence[str] | None = None) -> outgoing.Protection:
         """What an email answering message `row_id` must be: the user's choice, else
         encrypted when the conversation is, else the contacts' preference (`keys
-        prefer`), else the [crypto] defaults (bridge.handoff.protection)."""
+        prefer`), else the [crypto] defaults (bridge.handoff.protection). `to`:
+        the reply's recipients as typed (To, Cc and Bcc; None: whom the reply
+        answers). The reply compose screen starts its OpenPGP line from it."""
         original = self.message(row_id)
         await planned.open_last_email(self.store, self.ports, original.account,
                                       original.thread_id)
-        people = [original.sender.address] if original.direction is Direction.IN else \
-            [p.address for p in original.recipients]
+        typed = [a for _n, a in getaddresses(list(to or ())) if a]
+        people = typed if typed else [original.sender.address] \
+            if original.direction is Direction.IN else [p.address for p in original.recipients]
         return planned.requirement(self.config, self.store, self.handoff.identity,
                                    original.account, original.thread_id, people,
                                    self.protection(sign, encrypt), chat=False)

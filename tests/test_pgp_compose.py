@@ -1,0 +1,110 @@
+"""The TUI's compose starts from the one protection decision (issue 23): gpg on
+the other side, the real SMTP server and Dovecot in between.
+
+(a) a reply to bob's encrypted email opens with the lock on and says why (the
+    conversation is encrypted); sent untouched, it goes encrypted and gpg reads
+    it; turning encryption off asks first, and "no" sends nothing;
+(b) a new message to a contact the user prefers encrypted (`keys prefer`)
+    opens encrypted too, and goes so.
+"""
+
+from __future__ import annotations
+
+import email
+
+import pytest
+
+from bridge.headless.outcome import EXIT_OK
+from tests.gpg_peer import pgp_mime_encrypted
+from tests.others import until
+from tests.test_crypto_mail import people, raw_mail  # noqa: F401 (the fixture)
+from tests.test_headless import cli
+
+pytestmark = pytest.mark.servers
+
+
+async def test_a_reply_in_an_encrypted_conversation_starts_encrypted_and_says_why(
+        world, people) -> None:  # noqa: F811 (the fixture)
+    from textual.widgets import Label, TextArea
+
+    from bridge.config import load_config
+    from tests.test_app import go_to_row, listing, pilot_until
+    from tuiclient.app import TuiClientApp
+    from tuiclient.screens.compose import ComposeScreen
+    from tuiclient.screens.main import MainScreen
+    from tuiclient.screens.pickers import Confirm
+
+    raw = pgp_mime_encrypted(people.theirs, people.peer.email, people.me.email,
+                             people.headers() + "Message-ID: <plans-7@example.net>\r\n",
+                             "The secret word is xylophone.", "Our plans")
+    people.deliver(world, raw, "encrypted")
+    await until(lambda: raw_mail(world, people.me), 15, "the mail in Dovecot")
+    app = TuiClientApp(load_config(people.config(world)), probe_on_start=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: bool(listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: True)
+        await pilot.press("r")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        compose = app.screen
+
+        def state() -> str:
+            return str(compose.query_one("#compose-openpgp", Label).render())
+        assert await pilot_until(pilot, lambda: "conversation is encrypted" in state()), \
+            state()
+        assert "OpenPGP: encrypted" in state(), state()
+        # The user turns it off: asked first; "no" keeps the screen, nothing sent.
+        compose.query_one("#body", TextArea).text = "Not in clear, please."
+        while "in clear" not in state().split("(ctrl+g")[0]:
+            await pilot.press("ctrl+g")
+        assert "should be encrypted" in state(), state()
+        await pilot.press("ctrl+s")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("n")
+        assert await pilot_until(pilot, lambda: app.screen is compose)
+        # Back to encrypted, and sent.
+        while "OpenPGP: encrypted" not in state():
+            await pilot.press("ctrl+g")
+        compose.query_one("#body", TextArea).text = "Agreed, sealed: marimba."
+        await pilot.press("ctrl+s")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await until(lambda: raw_mail(world, people.peer), 20, "bob's copy")
+    (wire,) = raw_mail(world, people.peer)
+    assert b"marimba" not in wire and b"Not in clear" not in wire
+    outer = email.message_from_bytes(wire)
+    assert outer.get_content_type() == "multipart/encrypted"
+    done = people.theirs.run("--decrypt", data=outer.get_payload()[1].get_payload(decode=True))
+    assert b"marimba" in done.stdout
+
+
+async def test_a_new_message_to_a_contact_preferring_encryption_starts_encrypted(
+        world, people) -> None:  # noqa: F811 (the fixture)
+    from textual.widgets import Input, Label, TextArea
+
+    from bridge.config import load_config
+    from tests.test_app import pilot_until
+    from tuiclient.app import TuiClientApp
+    from tuiclient.screens.compose import NewMessageScreen
+    from tuiclient.screens.main import MainScreen
+
+    config = people.config(world)
+    code, _, err = await cli(config, "keys", "prefer", people.peer.email, "encrypt")
+    assert code == EXIT_OK, err
+    app = TuiClientApp(load_config(config), probe_on_start=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen), 30)
+        await pilot.press("c")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        compose = app.screen
+
+        def state() -> str:
+            return str(compose.query_one("#compose-openpgp", Label).render())
+        await pilot.press(*people.peer.email, "tab")
+        assert await pilot_until(pilot, lambda: "OpenPGP: encrypted" in state()), state()
+        assert "you prefer encryption for this contact" in state(), state()
+        compose.query_one("#subject", Input).value = "Preferred sealed"
+        compose.query_one("#body", TextArea).text = "The word is bassoon."
+        await pilot.press("ctrl+s")
+        await until(lambda: raw_mail(world, people.peer), 20, "bob's copy")
+    (wire,) = raw_mail(world, people.peer)
+    assert b"bassoon" not in wire
+    assert email.message_from_bytes(wire).get_content_type() == "multipart/encrypted"
