@@ -195,8 +195,8 @@ class SendingVerbs:
 
     def send_protection(self, account: str, to: Sequence[str], sign: bool | None = None,
                         encrypt: bool | None = None) -> outgoing.Protection:
-        """What a new email to `to` must be (as `reply_protection`, with no
-        conversation yet)."""
+        """What a new email to `to` (its To, Cc and Bcc) must be (as
+        `reply_protection`, with no conversation yet)."""
         return planned.requirement(self.config, self.store, self.handoff.identity,
                                    account, "", list(to), self.protection(sign, encrypt),
                                    chat=False)
@@ -310,7 +310,7 @@ class SendingVerbs:
             via = "email"
         protection = self.protection(sign, encrypt)
         if via != "im":
-            planned_one = self.send_protection(account, to, sign, encrypt)
+            planned_one = self.send_protection(account, [*to, *cc, *bcc], sign, encrypt)
             if planned_one.why == outgoing.AUTOCRYPT and via == "auto":
                 via = self.auto_via(account, to)
             protection = email_only(planned_one, protection, via == "im")

@@ -5,7 +5,10 @@ the other side, the real SMTP server and Dovecot in between.
     conversation is encrypted); sent untouched, it goes encrypted and gpg reads
     it; turning encryption off asks first, and "no" sends nothing;
 (b) a new message to a contact the user prefers encrypted (`keys prefer`)
-    opens encrypted too, and goes so.
+    opens encrypted too, and goes so;
+(c) Cc and Bcc count: a Bcc without a key is refused naming them; with keys,
+    each recipient decrypts and the Bcc stays hidden from the others (gpg's
+    hidden recipient); a Cc who prefers encryption makes the email encrypted.
 """
 
 from __future__ import annotations
@@ -108,3 +111,68 @@ async def test_a_new_message_to_a_contact_preferring_encryption_starts_encrypted
     (wire,) = raw_mail(world, people.peer)
     assert b"bassoon" not in wire
     assert email.message_from_bytes(wire).get_content_type() == "multipart/encrypted"
+
+
+async def test_a_bcc_without_a_key_is_refused_and_with_keys_stays_hidden(
+        world, people) -> None:  # noqa: F811 (the fixture)
+    """An encrypted email with a Bcc whose key is missing is refused naming the
+    Bcc; with its key, bob (To) and carol (Bcc) each decrypt it with their own
+    gpg, and nothing bob receives names carol: no Bcc field, not in the
+    protected headers, and no key id of hers (gpg's hidden recipient)."""
+    from bridge.headless.outcome import EXIT_ENCRYPTION
+    from tests.gpg_peer import Keyring
+    from tests.others import person
+
+    config = people.config(world)
+    carol = person(world, "carol")
+    carols = Keyring(people.tmp / "gpg-carol")
+    try:
+        carol_fpr = carols.make_key(f"Carol <{carol.email}>")
+        code, result, err = await cli(config, "send", "--to", people.peer.email, "--bcc",
+                                      carol.email, "--via", "email", "--subject", "Quiet",
+                                      "--encrypt", "Nobody else should know: tuba.")
+        assert code == EXIT_ENCRYPTION, (result, err)
+        assert carol.email in result["error"] and people.peer.email not in \
+            result["detail"]["missing"], result
+        assert raw_mail(world, people.peer) == [] and raw_mail(world, carol) == []
+
+        people.mine.import_key(carols.export(carol.email))
+        code, result, err = await cli(config, "send", "--to", people.peer.email, "--bcc",
+                                      carol.email, "--via", "email", "--subject", "Quiet",
+                                      "--encrypt", "Nobody else should know: tuba.")
+        assert code == EXIT_OK, (result, err)
+        await until(lambda: raw_mail(world, people.peer) and raw_mail(world, carol), 20,
+                    "bob's and carol's copies")
+        (to_bob,), (to_carol,) = raw_mail(world, people.peer), raw_mail(world, carol)
+        for wire in (to_bob, to_carol):
+            assert b"tuba" not in wire
+            assert email.message_from_bytes(wire).get_content_type() == "multipart/encrypted"
+        assert carol.email.encode() not in to_bob  # (her copy says Delivered-To: her)
+
+        def ciphertext(wire: bytes) -> bytes:
+            return email.message_from_bytes(wire).get_payload()[1].get_payload(decode=True)
+        listing = people.theirs.run("--list-packets", data=ciphertext(to_bob),
+                                    check=False).stdout.decode()
+        carol_subkeys = carols.run("--with-colons", "--list-keys", carol_fpr).stdout.decode()
+        carol_ids = [line.split(":")[4] for line in carol_subkeys.splitlines()
+                     if line.startswith(("pub:", "sub:"))]
+        assert carol_ids and not any(k.upper() in listing.upper() for k in carol_ids), listing
+        assert "keyid 0000000000000000" in listing  # a hidden recipient, unnamed
+        bob_reads = people.theirs.run("--decrypt", data=ciphertext(to_bob))
+        assert b"tuba" in bob_reads.stdout and carol.email.encode() not in bob_reads.stdout
+        carol_reads = carols.run("--decrypt", data=ciphertext(to_carol))
+        assert b"tuba" in carol_reads.stdout
+
+        # The decision counts Cc too: carol prefers encryption, bob does not say.
+        code, _, err = await cli(config, "keys", "prefer", carol.email, "encrypt")
+        assert code == EXIT_OK, err
+        code, result, err = await cli(config, "send", "--to", people.peer.email, "--cc",
+                                      carol.email, "--via", "email", "--subject", "Copied",
+                                      "Sealed for carol's sake: oboe.")
+        assert code == EXIT_OK, (result, err)
+        await until(lambda: len(raw_mail(world, people.peer)) == 2, 20, "bob's second")
+        second = next(w for w in raw_mail(world, people.peer) if w != to_bob)
+        assert b"oboe" not in second
+        assert email.message_from_bytes(second).get_content_type() == "multipart/encrypted"
+    finally:
+        carols.close()

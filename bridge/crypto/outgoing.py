@@ -172,9 +172,17 @@ def _required(asked: Protection | None, default: Protection, conversation_encryp
     return dataclasses.replace(base, why=BY_CONFIG if base.encrypt else "")
 
 
-def recipients_of(mail: EmailMessage) -> list[str]:
-    fields = [v for h in ("To", "Cc", "Bcc") for v in mail.get_all(h, [])]
+def recipients_of(mail: EmailMessage, *names: str) -> list[str]:
+    """The addresses in `mail`'s `names` fields (default: To, Cc and Bcc)."""
+    fields = [v for h in (names or ("To", "Cc", "Bcc")) for v in mail.get_all(h, [])]
     return [addr for _name, addr in getaddresses([str(f) for f in fields]) if addr]
+
+
+def hidden_recipients(mail: EmailMessage) -> list[str]:
+    """The Bcc of `mail` that are not also in its To or Cc: encrypted to without
+    their key id in the message."""
+    seen = {a.lower() for a in recipients_of(mail, "To", "Cc")}
+    return [a for a in recipients_of(mail, "Bcc") if a.lower() not in seen]
 
 
 def autocrypt_on(folder: Path) -> bool:
@@ -231,7 +239,8 @@ def seal(mail: EmailMessage, account_address: str,
         return protect(mail, port, sender=sender, recipients=recipients,
                        sign=protection.sign, encrypt=protection.encrypt,
                        key_files=keys.peers or None,
-                       gossip=keys.gossip(port, recipients) if protection.encrypt else ())
+                       gossip=keys.gossip(port, recipients) if protection.encrypt else (),
+                       hidden=hidden_recipients(mail))
     except MissingKeys as exc:
         raise EncryptionRefused(f"not sent: {exc}", exc.missing) from exc
     except OpenPGPError as exc:
