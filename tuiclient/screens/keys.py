@@ -4,13 +4,16 @@ its owner trust, expiry, the contact's preference and their OMEMO devices; below
 the OMEMO devices themselves (ours, then each contact's, in the same order),
 with their fingerprints and trust. `v` marks the chosen key verified (a local
 certification by our key, as `gpg --lsign-key`) or the chosen device verified,
-after the user has compared its fingerprint with its owner. Everything through
+after the user has compared its fingerprint with its owner; `i` imports keys
+from a file (`keys import FILE`'s screen twin, the fix the outbox offers after
+"no key for X"). Everything through
 the engine's openpgp_* and omemo_* calls; gpg-agent may ask for the passphrase
 of our key meanwhile."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -18,8 +21,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from bridge.errors import EngineError
 from tuiclient.appref import client_app
@@ -70,9 +73,36 @@ def omemo_words(devices: list[Any]) -> str:
     return ", ".join(words)
 
 
+class KeyFilePrompt(ModalScreen[str | None]):
+    """Which file holds the keys to import (armored or binary, one key or many)."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="key-file-dialog"):
+            yield Label("Import OpenPGP keys", classes="dialog-title")
+            yield Input(placeholder="the key file's path (~ works), enter imports",
+                        id="key-file")
+            yield Static("Their public key as they sent it (e.g. an .asc file); it goes "
+                         "into your GnuPG keyring. Compare its fingerprint with them "
+                         "before you verify it (v).", classes="dialog-help", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#key-file", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip():
+            self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class KeysScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "back"),
                 Binding("v", "verify", "verify"),
+                Binding("i", "import_key", "import"),
                 Binding("ctrl+r", "reload", "reload", show=False)]
 
     def __init__(self) -> None:
@@ -115,8 +145,8 @@ class KeysScreen(Screen):
                 validity_words(r.key), r.key.ownertrust, r.preference or "-", "…")
         self.query_one("#keys-detail", Label).update(
             "v: verify the chosen key (compare its whole fingerprint with its owner "
-            "first)" if self.rows else "no keys of yours or of your contacts: import "
-            "theirs with `tuiclient keys import FILE`")
+            "first); i: import keys from a file" if self.rows else "no keys of yours or of "
+            "your contacts: i imports theirs from a file (`tuiclient keys import FILE`)")
         # The devices come from the server, after the keys: the keys are usable
         # meanwhile, and their rows (and the cursor on them) stay as they are.
         devices: list[Any] = []
@@ -218,4 +248,21 @@ class KeysScreen(Screen):
             self.notify(str(exc), title="Not verified", severity="error", markup=False)
             return
         self.notify(f"{done.jid} device {done.device_id}: {done.trust}", markup=False)
+        self.load()
+
+    @work(exclusive=True, group="keys-import")
+    async def action_import_key(self) -> None:
+        """Import the keys of a file the user names (through the engine: GPGME)."""
+        path = await self.app.push_screen_wait(KeyFilePrompt())
+        if not path:
+            return
+        try:
+            data = Path(path).expanduser().read_bytes()
+            done = await client_app(self).engine.openpgp_import(data)
+        except (EngineError, OSError) as exc:
+            self.notify(str(exc), title="Not imported", severity="error", markup=False)
+            return
+        self.notify(f"{done.imported} imported, {done.unchanged} unchanged: "
+                    + (", ".join(done.fingerprints) or "no keys in it"),
+                    title="Keys", markup=False)
         self.load()
