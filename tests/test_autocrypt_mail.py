@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import time
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
@@ -228,8 +229,13 @@ async def test_without_mutual_encryption_is_only_available_and_the_reply_is_clea
     await until(lambda: len(raw_mail(world, people.bob)) >= 2, 20, "bob's second copy")
     sealed = [w for w in raw_mail(world, people.bob) if b"tuba" not in w]
     assert sealed and b"oboe" not in sealed[0]
-    inner, _ = decrypted(people.bobs, sealed[0])
+    # (bob's gpg takes our key from our header: the signature below is checked.)
+    people.bobs.import_key(autocrypt.parse(str(email.message_from_bytes(sealed[0])[
+        "Autocrypt"])).keydata)
+    inner, status = decrypted(people.bobs, sealed[0])
     assert "oboe" in inner.as_string()
+    # --encrypt alone, and signed all the same: Autocrypt's encrypted mail always is.
+    assert "[GNUPG:] GOODSIG" in status, status
 
 
 def encrypted_with_gossip(ring: Keyring, sender: Account, to: str, cc: str,
@@ -542,3 +548,70 @@ async def test_a_reply_in_the_app_starts_encrypted_to_a_mutual_peer(world, peopl
     (wire,) = raw_mail(world, people.bob)
     assert b"ocarina" not in wire
     assert email.message_from_bytes(wire).get_content_type() == "multipart/encrypted"
+
+
+async def test_a_discouraged_peer_is_encrypted_to_only_once_the_user_confirms(
+        world, people) -> None:
+    """Bob's Autocrypt header is 40 days older than his last mail (stale): the
+    recommendation is "discourage". In compose, ctrl+g to encrypt and ctrl+s
+    asks first (Autocrypt's UI guidance); "no" sends nothing, "yes" sends it
+    encrypted, and bob's gpg reads it."""
+    from email.utils import formatdate as date_of
+
+    from textual.widgets import Input, Label, TextArea
+
+    from bridge.config import load_config
+    from tests.test_app import pilot_until
+    from tuiclient.app import TuiClientApp
+    from tuiclient.screens.compose import NewMessageScreen
+    from tuiclient.screens.main import MainScreen
+    from tuiclient.screens.pickers import Confirm
+
+    old = people.plain_mail(people.bob, "Long ago", "Autocrypt here, back then.",
+                            ["Autocrypt: " + folded(people.bob.email,
+                                                    keydata(people.bobs, people.bob.email))])
+    head, _, body = old.partition(b"\r\n\r\n")
+    head = b"\r\n".join(line for line in head.split(b"\r\n") if not line.startswith(b"Date:"))
+    old = head + f"\r\nDate: {date_of(time.time() - 40 * 86400)}".encode() + b"\r\n\r\n" + body
+    people.deliver(world, people.bob, old, "old")
+    new = people.plain_mail(people.bob, "Long ago", "No header this time.",
+                            ["In-Reply-To: <Long-ago@example.net>"])
+    new = new.replace(b"Message-ID: <Long-ago@example.net>", b"Message-ID: <later@example.net>")
+    people.deliver(world, people.bob, new, "new")
+    config = people.config(world)
+    await opened(config, world, people.me, 2)
+    code, status, err = await cli(config, "keys", "autocrypt")
+    assert code == EXIT_OK, err
+    assert [p["recommendation"] for p in status["peers"]] == ["discourage"], status
+    app = TuiClientApp(load_config(config), probe_on_start=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen), 30)
+        await pilot.press("c")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        compose = app.screen
+
+        def state() -> str:
+            return str(compose.query_one("#compose-openpgp", Label).render())
+        await pilot.press(*people.bob.email, "tab")
+        assert await pilot_until(pilot, lambda: "they may not read it" in state()), state()
+        assert "in clear" in state()  # discouraged: never encrypted by default
+        compose.query_one("#subject", Input).value = "Old key"
+        compose.query_one("#body", TextArea).text = "The word is sousaphone."
+        await pilot.press("ctrl+g", "ctrl+g")
+        assert "signed + encrypted" in state()
+        await pilot.press("ctrl+s")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("n")
+        assert await pilot_until(pilot, lambda: app.screen is compose)
+        await pilot.pause(0.5)
+        assert raw_mail(world, people.bob) == []
+        await pilot.press("ctrl+s")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await until(lambda: raw_mail(world, people.bob), 20, "bob's copy")
+    (wire,) = raw_mail(world, people.bob)
+    assert b"sousaphone" not in wire
+    people.bobs.import_key(autocrypt.parse(str(email.message_from_bytes(wire)["Autocrypt"])
+                                           ).keydata)
+    inner, status_lines = decrypted(people.bobs, wire)
+    assert "sousaphone" in inner.as_string() and "[GNUPG:] GOODSIG" in status_lines

@@ -141,10 +141,15 @@ def required(asked: Protection | None, default: Protection, *,
     recommendation (`autocrypt`: "encrypt" encrypts by default; "available"
     and weaker only offer it, bridge.crypto.autocrypt); the [crypto] defaults.
     `asked`: what the send verb set (None: a verb that sets nothing). Its chat
-    leg: `with_chat` (Autocrypt, like the OpenPGP preference, is mail's alone)."""
-    return with_chat(_required(asked, default, conversation_encrypted, preference,
-                               omemo_conversation, chat_preference, autocrypt),
-                     chat_preference)
+    leg: `with_chat` (Autocrypt, like the OpenPGP preference, is mail's alone).
+    With Autocrypt on (`autocrypt` says any word), encrypted mail is signed
+    too, whoever asked for the encryption: Autocrypt Level 1's encrypted
+    mail is always signed, so that the peer can tell it from a forgery."""
+    decided = _required(asked, default, conversation_encrypted, preference,
+                        omemo_conversation, chat_preference, autocrypt)
+    if autocrypt and decided.encrypt and not decided.sign:
+        decided = dataclasses.replace(decided, sign=True)
+    return with_chat(decided, chat_preference)
 
 
 def _required(asked: Protection | None, default: Protection, conversation_encrypted: bool,

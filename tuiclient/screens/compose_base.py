@@ -394,19 +394,33 @@ class OpenPGPToggle(ComposeBase):
         self.query_one("#compose-openpgp", Label).update(self.openpgp_words())
 
     def action_send(self) -> None:
-        """In clear where the decision says encrypted only once the user says so."""
-        if not (self.chose_openpgp and self.weaker()) or not self.by_email_now():
+        """Two sends ask first: in clear where the decision says encrypted, and
+        encrypted where Autocrypt discourages it (the spec's UI guidance: their
+        key is old or only gossip, they may not be able to read it)."""
+        question = self.send_question() if self.by_email_now() else None
+        if question is None:
             super().action_send()
             return
-        assert self.decided is not None
         def answered(yes: bool | None) -> None:
             if yes:
                 super(OpenPGPToggle, self).action_send()
-        self.app.push_screen(Confirm("Send it in clear?",
-                                     f"This email should be encrypted: {self.decided.why}. "
-                                     "You turned encryption off (ctrl+g): anyone on its "
-                                     "way can read it. Send it in clear?", "Send in clear"),
-                             answered)
+        self.app.push_screen(Confirm(*question), answered)
+
+    def send_question(self) -> tuple[str, str, str] | None:
+        """The Confirm's title, question and yes, or None: nothing to ask."""
+        if self.chose_openpgp and self.weaker():
+            assert self.decided is not None
+            return ("Send it in clear?",
+                    f"This email should be encrypted: {self.decided.why}. You turned "
+                    "encryption off (ctrl+g): anyone on its way can read it. Send it in "
+                    "clear?", "Send in clear")
+        if self.openpgp[1] and self.autocrypt == "discourage":
+            return ("Encrypt it?",
+                    "Autocrypt discourages encrypting to them: the key it has is old (their "
+                    "recent mail came without it) or was only passed on by someone else, "
+                    "so they may not be able to read this. Send it encrypted anyway?",
+                    "Encrypt")
+        return None
 
     def by_email_now(self) -> bool:
         """Whether what is being written goes by email (the OpenPGP line is its)."""
