@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .crypto.status import OmemoDevice
     from .engine_ports import EnginePorts
     from .handoff import Handoff
+    from .mail.actions import MailActions
     from .mail.send import MailSender
     from .outbox import Outbox
     from .ports import ChatPort
@@ -87,6 +88,9 @@ class SendingVerbs:
         def accounts(self) -> tuple[AccountConfig, ...]: ...
 
         def message(self, row_id: int) -> Message: ...
+
+        @property
+        def mailbox(self) -> MailActions: ...
 
         async def fetch_body(self, row_id: int) -> Message: ...
 
@@ -409,6 +413,40 @@ class SendingVerbs:
             return str(key.fpr).upper(), False
         return await _gpg_call(autocrypt_keys.generate, home, address,
                               cfg.display_name or ""), True
+
+    async def autocrypt_setup_send(self, account: str | None = None) -> tuple[str, str]:
+        """Send our Autocrypt key to ourselves as an Autocrypt Setup Message
+        (Level 1, 4.4; bridge.crypto.autocrypt_setup): the setup code (shown
+        once, kept nowhere) and the email's message id. The key is the one
+        `autocrypt_setup` finds or makes."""
+        from .crypto import autocrypt_setup
+
+        fingerprint, _made = await self.autocrypt_setup(account)
+        cfg = next(a for a in self.accounts if account in (None, a.name) and a.email)
+        code = autocrypt_setup.new_code()
+        mail = await _gpg_call(autocrypt_setup.build, self.config.crypto.gnupg_home,
+                               fingerprint, cfg.email, code,
+                               self.config.crypto.autocrypt_prefer_encrypt)
+        msg_id = str(mail["Message-ID"]).strip("<>")
+        # Already encrypted with the code: never sealed again, whatever [crypto] says.
+        with outgoing.requested(outgoing.Protection(explicit=True)):
+            await self.queue_email(cfg.name, mail, msg_id)
+        return code, msg_id
+
+    async def autocrypt_setup_import(self, row_id: int, code: str) -> tuple[tuple[str, ...],
+                                                                            str]:
+        """Import the secret key of an Autocrypt Setup Message (the email
+        `row_id`, from this client or another) with its setup code: the
+        fingerprints imported, and the prefer-encrypt it carried."""
+        from .crypto import autocrypt_setup
+
+        m = self.message(row_id)
+        if m.transport is not Transport.EMAIL:
+            raise EngineError(f"message {row_id} is not an email")
+        raw = await self.mailbox.raw(m)
+        done = await _gpg_call(autocrypt_setup.import_setup, self.config.crypto.gnupg_home,
+                               raw, code)
+        return done.fingerprints, done.prefer_encrypt
 
     # -- OpenPGP keys (bridge.crypto.keys): `keys` verbs and the keys screen ---------
 
