@@ -615,3 +615,77 @@ async def test_a_discouraged_peer_is_encrypted_to_only_once_the_user_confirms(
                                            ).keydata)
     inner, status_lines = decrypted(people.bobs, wire)
     assert "sousaphone" in inner.as_string() and "[GNUPG:] GOODSIG" in status_lines
+
+
+async def test_a_refusal_says_which_autocrypt_key_is_unusable(world, people) -> None:
+    """Bob's Autocrypt header carries a key that expired (gpg made it in 2020,
+    for a day): `--encrypt` to him is refused, and the refusal says that his
+    Autocrypt key has expired rather than that there is no key at all."""
+    from bridge.headless.outcome import EXIT_ENCRYPTION
+
+    old = Keyring(people.tmp / "gpg-old-bob")
+    try:
+        at = ("--faked-system-time", "20200101T000000")
+        old.run(*at, "--quick-gen-key", f"Bob <{people.bob.email}>", "ed25519",
+                "sign,cert", "1d")
+        fpr = old.fingerprint(people.bob.email)
+        old.run(*at, "--quick-add-key", fpr, "cv25519", "encr", "1d")
+        raw = people.plain_mail(people.bob, "Old key", "My key, long expired.",
+                                ["Autocrypt: " + folded(people.bob.email,
+                                                        keydata(old, people.bob.email),
+                                                        mutual=True)])
+    finally:
+        old.close()
+    people.deliver(world, people.bob, raw, "expired")
+    config = people.config(world)
+    await opened(config, world, people.me)
+    code, result, err = await cli(config, "send", "--to", people.bob.email, "--via", "email",
+                                  "--subject", "Sealed", "--encrypt", "Not for the wire.")
+    assert code == EXIT_ENCRYPTION, (result, err)
+    assert result["detail"]["missing"] == [people.bob.email]
+    assert "the Autocrypt key they sent has expired" in result["error"], result["error"]
+    assert raw_mail(world, people.bob) == []
+
+
+async def test_the_keys_screen_shows_each_autocrypt_peers_state(world, people) -> None:
+    """K lists the Autocrypt peers: bob, from his own header (mutual, seen
+    today, encrypt recommended), and carol, known only from bob's gossip."""
+    from bridge.config import load_config
+    from tests.test_app import pilot_until
+    from tuiclient.app import TuiClientApp
+    from tuiclient.screens.keys import AutocryptTable, KeysScreen
+    from tuiclient.screens.main import MainScreen
+
+    people.bobs.import_key(people.mine.export(people.me.email))
+    hello = people.plain_mail(people.bob, "Hello Alice", "Autocrypt here.",
+                              ["Autocrypt: " + folded(people.bob.email,
+                                                      keydata(people.bobs, people.bob.email),
+                                                      mutual=True)])
+    people.deliver(world, people.bob, hello, "hello")
+    gossip = encrypted_with_gossip(
+        people.bobs, people.bob, people.me.email, people.carol.email,
+        [folded(people.carol.email, keydata(people.carols, people.carol.email))],
+        "Carol is in now: zither.")
+    people.deliver(world, people.bob, gossip, "gossip")
+    config = people.config(world)
+    await until(lambda: len(raw_mail(world, people.me)) >= 2, 20, "bob's two mails")
+    code, _, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    code, threads, err = await cli(config, "list")
+    for t in threads:
+        code, _, err = await cli(config, "show", str(t["thread_id"]))
+        assert code == EXIT_OK, err
+    app = TuiClientApp(load_config(config), probe_on_start=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen), 30)
+        await pilot.press("K")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, KeysScreen))
+        table = app.screen.query_one(AutocryptTable)
+        assert await pilot_until(pilot, lambda: table.row_count == 2, 20)
+        rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)]
+                for i in range(2)}
+    today = time.strftime("%Y-%m-%d")
+    bob, carol = rows[people.bob.email], rows[people.carol.email]
+    assert bob[1:4] == ["their header", "mutual", today] and bob[5] == "encrypt", bob
+    assert carol[1] == "gossip only" and carol[5] == "discourage", carol
+    assert people.carols.fingerprint(people.carol.email)[-16:] in carol[4]

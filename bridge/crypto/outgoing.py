@@ -183,6 +183,15 @@ def recipients_of(mail: EmailMessage, *names: str) -> list[str]:
     return [addr for _name, addr in getaddresses([str(f) for f in fields]) if addr]
 
 
+def unusable_words(keys: Keys, missing: list[str]) -> str:
+    """"; and the Autocrypt key they sent has expired (bob@...)" for those of
+    `missing` who have an Autocrypt key gpg cannot encrypt to."""
+    found = [(a, keys.unusable[a]) for a in missing if a in keys.unusable]
+    if not found:
+        return ""
+    return "; and " + "; ".join(f"{why} ({address})" for address, why in found)
+
+
 def hidden_recipients(mail: EmailMessage) -> list[str]:
     """The Bcc of `mail` that are not also in its To or Cc: encrypted to without
     their key id in the message."""
@@ -233,7 +242,8 @@ def seal(mail: EmailMessage, account_address: str,
         if missing:
             raise EncryptionRefused(
                 "not sent: cannot encrypt to " + ", ".join(missing)
-                + ": no usable OpenPGP key in your keyring" + because(protection)
+                + ": no usable OpenPGP key in your keyring" + unusable_words(keys, missing)
+                + because(protection)
                 + " (import theirs with `keys import`, or send with --no-encrypt)", missing)
     if protection.encrypt and protection.subject is not None:
         hidden, real = protection.subject

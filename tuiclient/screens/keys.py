@@ -2,7 +2,9 @@
 whose it is (a contact's email address and JID side by side), how valid it is,
 its owner trust, expiry, the contact's preference and their OMEMO devices; below,
 the OMEMO devices themselves (ours, then each contact's, in the same order),
-with their fingerprints and trust. `v` marks the chosen key verified (a local
+with their fingerprints and trust, and each Autocrypt peer's state (whether the
+key came in their own header or only as gossip, prefer-encrypt, last seen,
+the recommendation). `v` marks the chosen key verified (a local
 certification by our key, as `gpg --lsign-key`) or the chosen device verified,
 after the user has compared its fingerprint with its owner; `i` imports keys
 from a file (`keys import FILE`'s screen twin, the fix the outbox offers after
@@ -99,6 +101,24 @@ class KeyFilePrompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class AutocryptTable(DataTable):
+    BINDINGS = moving(top="scroll_top", bottom="scroll_bottom")
+
+
+def autocrypt_cells(peer: dict[str, Any]) -> tuple[str, ...]:
+    """One Autocrypt peer's row: address, where the key came from (their own
+    header, or only gossip), prefer-encrypt, last seen, the key, and what
+    Autocrypt recommends for an email to them alone."""
+    key = peer.get("public_key") or peer.get("gossip_key") or {}
+    source = "their header" if peer.get("public_key") else "gossip only"
+    seen = time.strftime("%Y-%m-%d", time.localtime(peer.get("last_seen") or 0))
+    usable = "" if key.get("usable") else " (not usable)"
+    return (one_line(str(peer.get("address", ""))), source,
+            str(peer.get("prefer_encrypt") or "nopreference"), seen,
+            str(key.get("fingerprint", ""))[-16:] + usable,
+            str(peer.get("recommendation") or "-"))
+
+
 class KeysScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "back"),
                 Binding("v", "verify", "verify"),
@@ -117,6 +137,8 @@ class KeysScreen(Screen):
             yield KeysTable(id="keys-table", cursor_type="row", zebra_stripes=True)
             yield Label("OMEMO devices", classes="title")
             yield DevicesTable(id="devices-table", cursor_type="row", zebra_stripes=True)
+            yield Label("Autocrypt peers", classes="title", id="autocrypt-title")
+            yield AutocryptTable(id="autocrypt-table", cursor_type="row", zebra_stripes=True)
             yield Label("", id="keys-detail", markup=False)
         yield Footer()
 
@@ -127,6 +149,8 @@ class KeysScreen(Screen):
                           "prefers", "OMEMO")
         self.query_one(DevicesTable).add_columns("whose", "JID", "device", "fingerprint",
                                                  "trust")
+        self.query_one(AutocryptTable).add_columns("address", "key from", "prefer-encrypt",
+                                                   "last seen", "key", "recommends")
         self.load()
 
     @work(exclusive=True, group="keys")
@@ -147,6 +171,7 @@ class KeysScreen(Screen):
             "v: verify the chosen key (compare its whole fingerprint with its owner "
             "first); i: import keys from a file" if self.rows else "no keys of yours or of "
             "your contacts: i imports theirs from a file (`tuiclient keys import FILE`)")
+        await self.show_autocrypt()
         # The devices come from the server, after the keys: the keys are usable
         # meanwhile, and their rows (and the cursor on them) stay as they are.
         devices: list[Any] = []
@@ -155,6 +180,20 @@ class KeysScreen(Screen):
         except Exception as exc:  # no chat connection, OMEMO off: keys only
             self.notify(f"OMEMO devices: {exc}", severity="warning", markup=False)
         self.show_devices(devices)
+
+    async def show_autocrypt(self) -> None:
+        """Each Autocrypt peer's state (bridge.crypto.autocrypt_mail.status);
+        the section is hidden when there is none."""
+        try:
+            status = await client_app(self).engine.autocrypt_status()
+        except Exception:  # the state file unreadable: the keys are still shown
+            status = {}
+        peers = list(status.get("peers") or [])
+        table = self.query_one(AutocryptTable)
+        table.clear()
+        for peer in peers:
+            table.add_row(*autocrypt_cells(peer))
+        table.display = self.query_one("#autocrypt-title", Label).display = bool(peers)
 
     def show_devices(self, devices: list[Any]) -> None:
         table = self.query_one(KeysTable)
