@@ -151,8 +151,12 @@ class SendingVerbs:
         original = self.message(row_id)
         protection = self.protection(sign, encrypt)
         if via != "im":
+            everyone = [*(to or ()), *(cc or ()), *bcc]
+            if not everyone and reply_all and original.transport is Transport.EMAIL:
+                fields = self.handoff.reply_fields(row_id, True)
+                everyone = [p.address for p in (*fields.to, *fields.cc)]
             protection = email_only(await self.reply_protection(
-                row_id, sign, encrypt, to=[*(to or ()), *(cc or ()), *bcc] or None),
+                row_id, sign, encrypt, to=everyone or None),
                 protection, via == "auto" and original.transport is Transport.XMPP)
         if history and not protection.encrypt:
             self._no_decrypted_text_in_clear(original)

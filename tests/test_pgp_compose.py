@@ -176,3 +176,42 @@ async def test_a_bcc_without_a_key_is_refused_and_with_keys_stays_hidden(
         assert email.message_from_bytes(second).get_content_type() == "multipart/encrypted"
     finally:
         carols.close()
+
+
+async def test_a_reply_to_all_counts_the_cc_who_prefers_encryption(
+        world, people) -> None:  # noqa: F811 (the fixture)
+    """bob writes to us with carol in Cc, in clear; we prefer encryption for
+    carol: the reply to all goes encrypted, and both read it with their gpg."""
+    from tests.gpg_peer import Keyring
+    from tests.others import person, send_email
+    from tests.test_crypto_mail import synced_thread
+
+    carol = person(world, "carol")
+    carols = Keyring(people.tmp / "gpg-carol")
+    try:
+        carols.make_key(f"Carol <{carol.email}>")
+        carols.import_key(people.mine.export(people.me.email))
+        people.mine.import_key(carols.export(carol.email))
+        config = people.config(world)
+        send_email(world, people.peer, [people.me.email], [carol.email], "Lunch",
+                   "Lunch on Friday?")
+        thread = await synced_thread(config, world, people.me)
+        code, shown, err = await cli(config, "show", thread)
+        assert code == EXIT_OK, err
+        code, _, err = await cli(config, "keys", "prefer", carol.email, "encrypt")
+        assert code == EXIT_OK, err
+        code, out, err = await cli(config, "reply", str(shown["messages"][0]["id"]),
+                                   "--all", "--via", "email", "Friday it is: ramen.")
+        assert code == EXIT_OK, (out, err)
+        # (carol's INBOX holds bob's email first: she was in its Cc.)
+        await until(lambda: raw_mail(world, people.peer) and len(raw_mail(world, carol)) == 2,
+                    20, "bob's and carol's copies")
+        for ring, wire in ((people.theirs, raw_mail(world, people.peer)[-1]),
+                           (carols, raw_mail(world, carol)[-1])):
+            assert b"ramen" not in wire
+            outer = email.message_from_bytes(wire)
+            assert outer.get_content_type() == "multipart/encrypted"
+            done = ring.run("--decrypt", data=outer.get_payload()[1].get_payload(decode=True))
+            assert b"ramen" in done.stdout
+    finally:
+        carols.close()

@@ -395,8 +395,9 @@ class OpenPGPToggle(ComposeBase):
 
     def action_send(self) -> None:
         """Two sends ask first: in clear where the decision says encrypted, and
-        encrypted where Autocrypt discourages it (the spec's UI guidance: their
-        key is old or only gossip, they may not be able to read it)."""
+        encrypted by the user's ctrl+g where Autocrypt discourages it (the
+        spec's UI guidance: their key is old or only gossip, they may not be
+        able to read it)."""
         question = self.send_question() if self.by_email_now() else None
         if question is None:
             super().action_send()
@@ -414,7 +415,7 @@ class OpenPGPToggle(ComposeBase):
                     f"This email should be encrypted: {self.decided.why}. You turned "
                     "encryption off (ctrl+g): anyone on its way can read it. Send it in "
                     "clear?", "Send in clear")
-        if self.openpgp[1] and self.autocrypt == "discourage":
+        if self.chose_openpgp and self.openpgp[1] and self.autocrypt == "discourage":
             return ("Encrypt it?",
                     "Autocrypt discourages encrypting to them: the key it has is old (their "
                     "recent mail came without it) or was only passed on by someone else, "
