@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from .crypto.status import OmemoDevice
     from .engine_ports import EnginePorts
     from .handoff import Handoff
+    from .mail.actions import MailActions
     from .mail.send import MailSender
     from .outbox import Outbox
     from .ports import ChatPort
@@ -86,6 +88,9 @@ class SendingVerbs:
         def accounts(self) -> tuple[AccountConfig, ...]: ...
 
         def message(self, row_id: int) -> Message: ...
+
+        @property
+        def mailbox(self) -> MailActions: ...
 
         async def fetch_body(self, row_id: int) -> Message: ...
 
@@ -146,9 +151,13 @@ class SendingVerbs:
         original = self.message(row_id)
         protection = self.protection(sign, encrypt)
         if via != "im":
-            protection = email_only(await self.reply_protection(row_id, sign, encrypt),
-                                    protection, via == "auto"
-                                    and original.transport is Transport.XMPP)
+            everyone = [*(to or ()), *(cc or ()), *bcc]
+            if not everyone and reply_all and original.transport is Transport.EMAIL:
+                fields = self.handoff.reply_fields(row_id, True)
+                everyone = [p.address for p in (*fields.to, *fields.cc)]
+            protection = email_only(await self.reply_protection(
+                row_id, sign, encrypt, to=everyone or None),
+                protection, via == "auto" and original.transport is Transport.XMPP)
         if history and not protection.encrypt:
             self._no_decrypted_text_in_clear(original)
         if protection.encrypt:
@@ -175,23 +184,27 @@ class SendingVerbs:
                                    home=policy.gnupg_home, explicit=encrypt is not None)
 
     async def reply_protection(self, row_id: int, sign: bool | None = None,
-                               encrypt: bool | None = None) -> outgoing.Protection:
+                               encrypt: bool | None = None, *,
+                               to: Sequence[str] | None = None) -> outgoing.Protection:
         """What an email answering message `row_id` must be: the user's choice, else
         encrypted when the conversation is, else the contacts' preference (`keys
-        prefer`), else the [crypto] defaults (bridge.handoff.protection)."""
+        prefer`), else the [crypto] defaults (bridge.handoff.protection). `to`:
+        the reply's recipients as typed (To, Cc and Bcc; None: whom the reply
+        answers). The reply compose screen starts its OpenPGP line from it."""
         original = self.message(row_id)
         await planned.open_last_email(self.store, self.ports, original.account,
                                       original.thread_id)
-        people = [original.sender.address] if original.direction is Direction.IN else \
-            [p.address for p in original.recipients]
+        typed = [a for _n, a in getaddresses(list(to or ())) if a]
+        people = typed if typed else [original.sender.address] \
+            if original.direction is Direction.IN else [p.address for p in original.recipients]
         return planned.requirement(self.config, self.store, self.handoff.identity,
                                    original.account, original.thread_id, people,
                                    self.protection(sign, encrypt), chat=False)
 
     def send_protection(self, account: str, to: Sequence[str], sign: bool | None = None,
                         encrypt: bool | None = None) -> outgoing.Protection:
-        """What a new email to `to` must be (as `reply_protection`, with no
-        conversation yet)."""
+        """What a new email to `to` (its To, Cc and Bcc) must be (as
+        `reply_protection`, with no conversation yet)."""
         return planned.requirement(self.config, self.store, self.handoff.identity,
                                    account, "", list(to), self.protection(sign, encrypt),
                                    chat=False)
@@ -305,7 +318,7 @@ class SendingVerbs:
             via = "email"
         protection = self.protection(sign, encrypt)
         if via != "im":
-            planned_one = self.send_protection(account, to, sign, encrypt)
+            planned_one = self.send_protection(account, [*to, *cc, *bcc], sign, encrypt)
             if planned_one.why == outgoing.AUTOCRYPT and via == "auto":
                 via = self.auto_via(account, to)
             protection = email_only(planned_one, protection, via == "im")
@@ -404,6 +417,40 @@ class SendingVerbs:
             return str(key.fpr).upper(), False
         return await _gpg_call(autocrypt_keys.generate, home, address,
                               cfg.display_name or ""), True
+
+    async def autocrypt_setup_send(self, account: str | None = None) -> tuple[str, str]:
+        """Send our Autocrypt key to ourselves as an Autocrypt Setup Message
+        (Level 1, 4.4; bridge.crypto.autocrypt_setup): the setup code (shown
+        once, kept nowhere) and the email's message id. The key is the one
+        `autocrypt_setup` finds or makes."""
+        from .crypto import autocrypt_setup
+
+        fingerprint, _made = await self.autocrypt_setup(account)
+        cfg = next(a for a in self.accounts if account in (None, a.name) and a.email)
+        code = autocrypt_setup.new_code()
+        mail = await _gpg_call(autocrypt_setup.build, self.config.crypto.gnupg_home,
+                               fingerprint, cfg.email, code,
+                               self.config.crypto.autocrypt_prefer_encrypt)
+        msg_id = str(mail["Message-ID"]).strip("<>")
+        # Already encrypted with the code: never sealed again, whatever [crypto] says.
+        with outgoing.requested(outgoing.Protection(explicit=True)):
+            await self.queue_email(cfg.name, mail, msg_id)
+        return code, msg_id
+
+    async def autocrypt_setup_import(self, row_id: int, code: str) -> tuple[tuple[str, ...],
+                                                                            str]:
+        """Import the secret key of an Autocrypt Setup Message (the email
+        `row_id`, from this client or another) with its setup code: the
+        fingerprints imported, and the prefer-encrypt it carried."""
+        from .crypto import autocrypt_setup
+
+        m = self.message(row_id)
+        if m.transport is not Transport.EMAIL:
+            raise EngineError(f"message {row_id} is not an email")
+        raw = await self.mailbox.raw(m)
+        done = await _gpg_call(autocrypt_setup.import_setup, self.config.crypto.gnupg_home,
+                               raw, code)
+        return done.fingerprints, done.prefer_encrypt
 
     # -- OpenPGP keys (bridge.crypto.keys): `keys` verbs and the keys screen ---------
 

@@ -219,3 +219,17 @@ def test_autocrypt_never_turns_a_chat_send_into_an_email() -> None:
     # An encrypted conversation is another matter: it stays encrypted, by email.
     by_conversation = outgoing.required(None, asked, conversation_encrypted=True)
     assert email_only(by_conversation, asked, by_chat=True) == by_conversation
+
+
+def test_encrypted_mail_with_autocrypt_on_is_always_signed() -> None:
+    """Autocrypt Level 1: an encrypted email is signed too, even when only
+    --encrypt was asked (and whatever the reason it is encrypted); with
+    Autocrypt off (no word), --encrypt alone stays unsigned."""
+    req = outgoing.required
+    asked = outgoing.Protection(encrypt=True, explicit=True)
+    for word in ("encrypt", "available", "discourage", "disable"):
+        made = req(asked, outgoing.Protection(), conversation_encrypted=False, autocrypt=word)
+        assert made.encrypt and made.sign, word
+    made = req(None, outgoing.Protection(), conversation_encrypted=True, autocrypt="disable")
+    assert made.encrypt and made.sign
+    assert not req(asked, outgoing.Protection(), conversation_encrypted=False).sign

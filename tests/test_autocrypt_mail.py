@@ -228,8 +228,13 @@ async def test_without_mutual_encryption_is_only_available_and_the_reply_is_clea
     await until(lambda: len(raw_mail(world, people.bob)) >= 2, 20, "bob's second copy")
     sealed = [w for w in raw_mail(world, people.bob) if b"tuba" not in w]
     assert sealed and b"oboe" not in sealed[0]
-    inner, _ = decrypted(people.bobs, sealed[0])
+    # (bob's gpg takes our key from our header: the signature below is checked.)
+    people.bobs.import_key(autocrypt.parse(str(email.message_from_bytes(sealed[0])[
+        "Autocrypt"])).keydata)
+    inner, status = decrypted(people.bobs, sealed[0])
     assert "oboe" in inner.as_string()
+    # --encrypt alone, and signed all the same: Autocrypt's encrypted mail always is.
+    assert "[GNUPG:] GOODSIG" in status, status
 
 
 def encrypted_with_gossip(ring: Keyring, sender: Account, to: str, cc: str,
@@ -542,3 +547,4 @@ async def test_a_reply_in_the_app_starts_encrypted_to_a_mutual_peer(world, peopl
     (wire,) = raw_mail(world, people.bob)
     assert b"ocarina" not in wire
     assert email.message_from_bytes(wire).get_content_type() == "multipart/encrypted"
+

@@ -31,6 +31,10 @@ def test_every_compose_and_files_key_has_a_help_row():
     assert keys_of(AttachmentsScreen) <= rows("files of an email")
     assert {"y", "n"} <= rows("nothing-attached prompt")
     assert rows("bounce prompt (b)")
+    from tuiclient.screens.keys import KeysScreen
+    from tuiclient.screens.outbox import RefusedScreen
+    assert keys_of(RefusedScreen) <= rows("outbox, no key (e)")
+    assert keys_of(KeysScreen) - {"ctrl+r"} <= rows("keys (K)")
 
 
 async def test_the_help_screen_shows_the_new_rows(tmp_path):

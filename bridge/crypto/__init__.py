@@ -11,7 +11,8 @@ bridge/xmpp/omemo.py, over slixmpp-omemo).
     preferences.py  per contact: OpenPGP's default, and the OMEMO switch (/omemo)
     autocrypt.py Autocrypt Level 1: the header, peers' state, the recommendation;
                  autocrypt_keys.py (GPGME), autocrypt_mail.py (send and read hooks),
-                 autocrypt_verify.py (peers' signatures)
+                 autocrypt_verify.py (peers' signatures), autocrypt_setup.py (the
+                 Setup Message: our secret key to our other devices)
 
 Nothing here imports GPGME at import time: only a message that needs it loads it.
 """

@@ -31,6 +31,9 @@ class Keys:
     peers: dict[str, bytes] = field(default_factory=dict)
     visible: tuple[str, ...] = ()  # To and Cc (never Bcc: gossip would reveal them)
     home: Path | None = None
+    # Recipients whose Autocrypt key gpg cannot encrypt to, with why ("it has
+    # expired"): a refusal names it rather than saying they have no key at all.
+    unusable: dict[str, str] = field(default_factory=dict)
 
     def gossip(self, port: OpenPGP, recipients: Sequence[str]) -> list[str]:
         """One Autocrypt-Gossip value per To/Cc recipient, with the key the mail
@@ -70,6 +73,26 @@ def target_key(peer: Peer | None, home: Path | None) -> bytes | None:
     return None
 
 
+def why_unusable(peer: Peer | None, home: Path | None) -> str:
+    """Why a peer's Autocrypt key (its header's, else a gossiped one) cannot be
+    encrypted to, in words; "" when there is none, or it can."""
+    if peer is None or target_key(peer, home) is not None:
+        return ""
+    kept = peer.public_key or peer.gossip_key
+    if not kept:
+        return ""
+    how = "the Autocrypt key they sent" if peer.public_key else \
+        "the Autocrypt key gossiped for them"
+    found = autocrypt_keys.cached_facts(kept, home)
+    if found is None:
+        return f"{how} is not a key gpg can read"
+    if found.revoked:
+        return f"{how} is revoked"
+    if found.expired:
+        return f"{how} has expired"
+    return f"{how} has no usable encryption subkey"
+
+
 def outgoing(mail: EmailMessage, folder: Path, account_address: str
              ) -> tuple[EmailMessage, Keys | None]:
     """`mail` with our Autocrypt header (one, for its From address, replacing any),
@@ -94,6 +117,8 @@ def outgoing(mail: EmailMessage, folder: Path, account_address: str
         data = target_key(peers.get(address), setup.home)
         if data is not None:
             keys.peers[address] = data
+        elif why := why_unusable(peers.get(address), setup.home):
+            keys.unusable[address] = why
     return mail, keys
 
 

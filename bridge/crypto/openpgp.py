@@ -214,18 +214,22 @@ class OpenPGP:
 
     def encrypt(self, data: bytes, recipients: Sequence[str], signer: str | None,
                 to_self: str | None = None,
-                key_files: Mapping[str, bytes] | None = None) -> bytes:
+                key_files: Mapping[str, bytes] | None = None,
+                hidden: Sequence[str] = ()) -> bytes:
         """`data` encrypted (and signed by `signer`, when given) to every recipient,
         armored. `to_self`: also to this address's key when it has one, so that
-        the sender can read the copy in Sent.
+        the sender can read the copy in Sent. `hidden`: those of `recipients`
+        whose key id is left out of the message (gpg's --hidden-recipient: a
+        Bcc, whom the others must not learn of; their gpg tries its keys).
 
         A key of the keyring is used for its address whether or not the user
         certified it: encryption then still keeps out whoever reads the mail on the
         way, and the reader of a signed reply sees whether the key is certified.
         """
         gpg = _gpg()
-        if key_files:
-            return self._encrypt_to_files(data, recipients, signer, to_self, key_files)
+        if key_files or hidden:
+            return self._encrypt_to_files(data, recipients, signer, to_self, key_files or {},
+                                          hidden)
         keys = self.encryption_keys(recipients)
         if to_self and to_self.lower() not in {r.lower() for r in recipients}:
             own = self._usable(to_self, secret=False, capability="can_encrypt")
@@ -242,23 +246,29 @@ class OpenPGP:
 
 
     def _encrypt_to_files(self, data: bytes, recipients: Sequence[str], signer: str | None,
-                          to_self: str | None, key_files: Mapping[str, bytes]) -> bytes:
+                          to_self: str | None, key_files: Mapping[str, bytes],
+                          hidden: Sequence[str] = ()) -> bytes:
         """`encrypt`, where the recipients the keyring has no key for use the keys
         given as data (Autocrypt peers' keys, bridge.crypto.autocrypt_keys): gpg
         reads them as recipient files (--recipient-file, through GPGME's
-        recipient string, which takes fingerprints and "--file" paths), so they
-        are never imported; the same operation signs with our own key."""
+        recipient string, which takes fingerprints, "--file" paths and
+        "--hidden" recipients), so they are never imported; the same operation
+        signs with our own key. `hidden`: as `encrypt`."""
         import tempfile
 
         gpg = _gpg()
         wanted = list(dict.fromkeys(a.strip().lower() for a in recipients if a.strip()))
-        fingerprints, files, missing = [], {}, []
+        unseen = {a.strip().lower() for a in hidden}
+        # (hidden?, fingerprint) and (hidden?, key data), in the order given.
+        fingerprints: list[tuple[bool, str]] = []
+        files: list[tuple[bool, bytes]] = []
+        missing = []
         for address in wanted:
             key = self._usable(address, secret=False, capability="can_encrypt")
             if key is not None:
-                fingerprints.append(key.fpr)
+                fingerprints.append((address in unseen, key.fpr))
             elif address in key_files:
-                files[address] = key_files[address]
+                files.append((address in unseen, key_files[address]))
             else:
                 missing.append(address)
         if missing:
@@ -266,19 +276,22 @@ class OpenPGP:
         if to_self and to_self.lower() not in wanted:
             own = self._usable(to_self, secret=False, capability="can_encrypt")
             if own is not None:
-                fingerprints.append(own.fpr)
+                fingerprints.append((False, own.fpr))
         signers = [self.signing_key(signer)] if signer else []
         flags = gpg.constants.ENCRYPT_ALWAYS_TRUST
         with tempfile.TemporaryDirectory(prefix="recipients-") as folder:
             paths = []
-            for i, blob in enumerate(files.values()):
+            for i, (unseen_one, blob) in enumerate(files):
                 path = Path(folder) / f"{i}.pgp"
                 path.write_bytes(blob)
-                paths.append(str(path))
-            # Fingerprints first: "--file" holds for every line after it.
-            recpstring = "".join(f"{f}\n" for f in fingerprints)
-            if paths:
-                recpstring += "--file\n" + "".join(f"{p}\n" for p in paths)
+                paths.append((unseen_one, str(path)))
+            # "--file" and "--hidden" hold for every line after them, until their
+            # "--no-" line: each recipient gets its own.
+            recpstring = "".join(
+                f"{'--hidden' if h else '--no-hidden'}\n{f}\n" for h, f in fingerprints)
+            recpstring += "".join(
+                f"{'--hidden' if h else '--no-hidden'}\n--file\n{p}\n--no-file\n"
+                for h, p in paths)
             with self._context(signers=signers) as ctx:
                 plain, cipher = gpg.Data(data), gpg.Data()
                 try:

@@ -141,10 +141,15 @@ def required(asked: Protection | None, default: Protection, *,
     recommendation (`autocrypt`: "encrypt" encrypts by default; "available"
     and weaker only offer it, bridge.crypto.autocrypt); the [crypto] defaults.
     `asked`: what the send verb set (None: a verb that sets nothing). Its chat
-    leg: `with_chat` (Autocrypt, like the OpenPGP preference, is mail's alone)."""
-    return with_chat(_required(asked, default, conversation_encrypted, preference,
-                               omemo_conversation, chat_preference, autocrypt),
-                     chat_preference)
+    leg: `with_chat` (Autocrypt, like the OpenPGP preference, is mail's alone).
+    With Autocrypt on (`autocrypt` says any word), encrypted mail is signed
+    too, whoever asked for the encryption: Autocrypt Level 1's encrypted
+    mail is always signed, so that the peer can tell it from a forgery."""
+    decided = _required(asked, default, conversation_encrypted, preference,
+                        omemo_conversation, chat_preference, autocrypt)
+    if autocrypt and decided.encrypt and not decided.sign:
+        decided = dataclasses.replace(decided, sign=True)
+    return with_chat(decided, chat_preference)
 
 
 def _required(asked: Protection | None, default: Protection, conversation_encrypted: bool,
@@ -172,9 +177,26 @@ def _required(asked: Protection | None, default: Protection, conversation_encryp
     return dataclasses.replace(base, why=BY_CONFIG if base.encrypt else "")
 
 
-def recipients_of(mail: EmailMessage) -> list[str]:
-    fields = [v for h in ("To", "Cc", "Bcc") for v in mail.get_all(h, [])]
+def recipients_of(mail: EmailMessage, *names: str) -> list[str]:
+    """The addresses in `mail`'s `names` fields (default: To, Cc and Bcc)."""
+    fields = [v for h in (names or ("To", "Cc", "Bcc")) for v in mail.get_all(h, [])]
     return [addr for _name, addr in getaddresses([str(f) for f in fields]) if addr]
+
+
+def unusable_words(keys: Keys, missing: list[str]) -> str:
+    """"; and the Autocrypt key they sent has expired (bob@...)" for those of
+    `missing` who have an Autocrypt key gpg cannot encrypt to."""
+    found = [(a, keys.unusable[a]) for a in missing if a in keys.unusable]
+    if not found:
+        return ""
+    return "; and " + "; ".join(f"{why} ({address})" for address, why in found)
+
+
+def hidden_recipients(mail: EmailMessage) -> list[str]:
+    """The Bcc of `mail` that are not also in its To or Cc: encrypted to without
+    their key id in the message."""
+    seen = {a.lower() for a in recipients_of(mail, "To", "Cc")}
+    return [a for a in recipients_of(mail, "Bcc") if a.lower() not in seen]
 
 
 def autocrypt_on(folder: Path) -> bool:
@@ -220,7 +242,8 @@ def seal(mail: EmailMessage, account_address: str,
         if missing:
             raise EncryptionRefused(
                 "not sent: cannot encrypt to " + ", ".join(missing)
-                + ": no usable OpenPGP key in your keyring" + because(protection)
+                + ": no usable OpenPGP key in your keyring" + unusable_words(keys, missing)
+                + because(protection)
                 + " (import theirs with `keys import`, or send with --no-encrypt)", missing)
     if protection.encrypt and protection.subject is not None:
         hidden, real = protection.subject
@@ -231,7 +254,8 @@ def seal(mail: EmailMessage, account_address: str,
         return protect(mail, port, sender=sender, recipients=recipients,
                        sign=protection.sign, encrypt=protection.encrypt,
                        key_files=keys.peers or None,
-                       gossip=keys.gossip(port, recipients) if protection.encrypt else ())
+                       gossip=keys.gossip(port, recipients) if protection.encrypt else (),
+                       hidden=hidden_recipients(mail))
     except MissingKeys as exc:
         raise EncryptionRefused(f"not sent: {exc}", exc.missing) from exc
     except OpenPGPError as exc:

@@ -232,7 +232,7 @@ def _crlf(data: bytes) -> bytes:
 
 def protect(mail: EmailMessage, port: OpenPGP, *, sender: str, recipients: Sequence[str],
             sign: bool, encrypt: bool, key_files: Mapping[str, bytes] | None = None,
-            gossip: Sequence[str] = ()) -> EmailMessage:
+            gossip: Sequence[str] = (), hidden: Sequence[str] = ()) -> EmailMessage:
     """`mail` signed and/or encrypted as PGP/MIME, with protected headers.
 
     Encryption is to every recipient and to the sender's own key (so the copy in
@@ -241,7 +241,9 @@ def protect(mail: EmailMessage, port: OpenPGP, *, sender: str, recipients: Seque
     gpg-agent (its pinentry asks for a passphrase if it needs one).
     `key_files`: keys (as data) for recipients the keyring has none for
     (Autocrypt's); `gossip`: Autocrypt-Gossip header values, put inside the
-    encryption only (bridge.crypto.autocrypt).
+    encryption only (bridge.crypto.autocrypt); `hidden`: the Bcc among
+    `recipients`, encrypted to without their key id in the message (the others
+    must not learn of them; Bcc is never among the protected headers either).
     """
     if not (sign or encrypt):
         return mail
@@ -251,7 +253,7 @@ def protect(mail: EmailMessage, port: OpenPGP, *, sender: str, recipients: Seque
             inner["Autocrypt-Gossip"] = value
         payload = port.encrypt(_crlf(inner.as_bytes(policy=SMTP)), recipients,
                                sender if sign else None, to_self=sender,
-                               key_files=key_files)
+                               key_files=key_files, hidden=hidden)
         boundary = _boundary()
         body = (
             f"This is an OpenPGP/MIME encrypted message (RFC 3156).\r\n"

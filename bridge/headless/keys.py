@@ -13,9 +13,14 @@ and our contacts.
     keys prefer ADDRESS CHOICE    a contact's default: encrypt|sign|clear|default;
                                   for a JID's chat also omemo (= /omemo on)
     keys autocrypt                Autocrypt: on or off, our keys, each peer's state
-    keys autocrypt-setup [--account A]
+    keys autocrypt-setup [--account A] [--send]
                                   our Autocrypt key: the account's existing key,
-                                  else a new one (Ed25519/Cv25519) made now
+                                  else a new one (Ed25519/Cv25519) made now;
+                                  --send mails it to ourselves as an Autocrypt
+                                  Setup Message, its setup code printed once
+    keys autocrypt-import ID [--code CODE|-]
+                                  import the key of a setup message (ours or
+                                  another Autocrypt program's) with its code
 
 `keys list` goes online for chat to read the device lists (OMEMO keys are held
 by one process of ours at a time: with the app running, ask it instead).
@@ -127,7 +132,7 @@ async def cmd_keys(h: Headless, a: argparse.Namespace) -> Outcome:
     command = a.keys_command or "list"
     engine = h.engine
     try:
-        if command in ("autocrypt", "autocrypt-setup"):
+        if command in ("autocrypt", "autocrypt-setup", "autocrypt-import"):
             return await cmd_autocrypt(h, a, command)
         if command == "list":
             rows = await engine.openpgp_keys()
@@ -227,6 +232,22 @@ def autocrypt_words(peer: dict[str, Any]) -> str:
 
 async def cmd_autocrypt(h: Headless, a: argparse.Namespace, command: str) -> Outcome:
     engine = h.engine
+    if command == "autocrypt-setup" and getattr(a, "send", False):
+        await h.up(mail=True, xmpp=False)
+        code, msg_id = await engine.autocrypt_setup_send(getattr(a, "account", None))
+        await engine.drain()
+        return Outcome(EXIT_OK, {"setup_code": code, "msg_id": msg_id}, [
+            f"Autocrypt Setup Message sent to yourself ({msg_id}). Its setup code, "
+            f"shown this once and kept nowhere:\n\n    {code}\n\nType it on your other "
+            "device to import your key there."])
+    if command == "autocrypt-import":
+        await h.up(mail=True, xmpp=False)
+        typed = sys.stdin.readline() if a.code == "-" else a.code
+        fingerprints, prefer = await engine.autocrypt_setup_import(a.message, typed)
+        return Outcome(EXIT_OK, {"fingerprints": list(fingerprints),
+                                 "prefer_encrypt": prefer}, [
+            f"imported {', '.join(fingerprints)} (prefer-encrypt {prefer}); set "
+            "[crypto] autocrypt = true to use it"])
     if command == "autocrypt-setup":
         fingerprint, made = await engine.autocrypt_setup(getattr(a, "account", None))
         return Outcome(EXIT_OK, {"fingerprint": fingerprint, "created": made}, [

@@ -53,11 +53,20 @@ def add_keys_prefer(ksub: Sub, common: Parser) -> None:
 
 
 def add_autocrypt_commands(ksub: Sub, common: Parser) -> None:
-    """`keys autocrypt` and `keys autocrypt-setup`."""
+    """`keys autocrypt`, `keys autocrypt-setup [--send]`, `keys autocrypt-import`."""
     ksub.add_parser("autocrypt", parents=[common],
                     help="Autocrypt: our keys and each peer's state")
-    ksub.add_parser("autocrypt-setup", parents=[common],
-                    help="our Autocrypt key: the account's own, else a new one")
+    ks = ksub.add_parser("autocrypt-setup", parents=[common],
+                         help="our Autocrypt key: the account's own, else a new one")
+    # Autocrypt Setup Message (Level 1, 4.4): --send mails it to ourselves.
+    ks.add_argument("--send", action="store_true",
+                    help="also send it to yourself as an Autocrypt Setup Message (the "
+                         "setup code is printed once)")
+    ki = ksub.add_parser("autocrypt-import", parents=[common],
+                         help="import the key of an Autocrypt Setup Message")
+    ki.add_argument("message", type=int, help="the setup message's row id (`show`)")
+    ki.add_argument("--code", default="-",
+                    help="its setup code (36 digits); '-' (the default) reads stdin")
 
 
 def add_keys_commands(sub: Sub, common: Parser) -> None:

@@ -134,15 +134,18 @@ class ComposeScreen(OpenPGPToggle):
         if self.to_email:
             self.fill_addresses(self.draft.reply_all)
             self.query_one("#quote", TextArea).text = self.engine_fields(False).quote
-            self.ask_autocrypt()
+        self.ask_autocrypt()
         self.query_one("#body", TextArea).focus()
         self.call_after_refresh(self.note_stake)
 
     def ask_autocrypt(self) -> None:
-        """Autocrypt's word for the reply's To and Cc (bridge.crypto.autocrypt)."""
-        typed = self.addresses("#reply-to") + self.addresses("#reply-cc")
-        to = [a for _n, a in getaddresses(typed) if a]
-        self.run_worker(self.offer_autocrypt(self.draft.message.account, to),
+        """The engine's decision for this reply (its conversation and its To and
+        Cc), and Autocrypt's word: the OpenPGP line starts from it."""
+        to: list[str] = []
+        if self.to_email:
+            typed = self.addresses("#reply-to") + self.addresses("#reply-cc")
+            to = [a for _n, a in getaddresses(typed) if a]
+        self.run_worker(self.decide(self.draft.message.account, to, self.draft.message.id),
                         exclusive=True, group="autocrypt")
 
     def on_input_blurred(self, event: Input.Blurred) -> None:
@@ -170,6 +173,7 @@ class ComposeScreen(OpenPGPToggle):
                 Text.assemble(("To: ", "bold"), self.recipients(event.value)))
             if self.to_email:
                 self.fill_addresses(event.value)
+                self.ask_autocrypt()
 
     def has_files(self) -> bool:
         return bool(self.query_one(Files).chosen) or super().has_files()
@@ -212,7 +216,7 @@ class ComposeScreen(OpenPGPToggle):
         self.draft.history = self.query_one("#history", Checkbox).value
         self.draft.attachments = self.query_one(Files).chosen
         self.draft.files = self.local_files()
-        self.draft.sign, self.draft.encrypt = self.openpgp
+        self.draft.sign, self.draft.encrypt = self.chosen_openpgp()
         if self.to_email:
             self.draft.to = self.addresses("#reply-to")
             self.draft.cc = self.addresses("#reply-cc")
@@ -308,13 +312,21 @@ class NewMessageScreen(OpenPGPToggle):
         self.query_one("#to" if not self.to else "#body").focus()
         self.call_after_refresh(self.note_stake)
         if self.to:
-            self.run_worker(self.offer_autocrypt(self.account, self.recipients()))
+            self.run_worker(self.decide(self.account, self.everyone()))
 
     def on_input_blurred(self, event: Input.Blurred) -> None:
-        """Leaving To: Autocrypt's word for who is in it (an email only)."""
-        if event.input.id == "to" and self.by_email():
-            self.run_worker(self.offer_autocrypt(self.account, self.recipients()),
+        """Leaving To, Cc or Bcc: the engine's decision (and Autocrypt's word) for
+        who is in them (an email only)."""
+        if event.input.id in ("to", "cc", "bcc") and self.by_email():
+            self.run_worker(self.decide(self.account, self.everyone()),
                             exclusive=True, group="autocrypt")
+
+    def everyone(self) -> list[str]:
+        """To, Cc and Bcc: every recipient the OpenPGP decision is for."""
+        return [*self.recipients(), *self.field_list("#cc"), *self.field_list("#bcc")]
+
+    def by_email_now(self) -> bool:
+        return self.by_email()
 
     def own_addresses(self) -> list[str]:
         """The From choices: the account's address, then its aliases (config)."""
@@ -405,7 +417,7 @@ class NewMessageScreen(OpenPGPToggle):
             self.notify("Say to whom, and what.", severity="warning")
             return
         via = "email" if self.by_email() else "im"
-        sign, encrypt = self.openpgp
+        sign, encrypt = self.chosen_openpgp()
         self.dismiss(NewMessage(self.account, to, via,
                                 self.query_one("#subject", Input).value, text,
                                 files=self.local_files(), resumed=self.resumed,

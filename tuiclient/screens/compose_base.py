@@ -27,6 +27,8 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from bridge.crypto import outgoing
+from bridge.crypto.outgoing import Protection
 from bridge.errors import EngineError
 from tuiclient.appref import client_app
 from tuiclient.drafts import keep_unsent
@@ -303,7 +305,12 @@ AUTOCRYPT_WORDS = {"encrypt": "  · Autocrypt: encrypted by default (both prefer
 
 class OpenPGPToggle(ComposeBase):
     """A compose screen whose email can be signed and/or encrypted (ctrl+g), the
-    choice shown under its title; it starts from the config's [crypto] defaults."""
+    choice shown under its title. It starts from the engine's one decision for
+    this conversation and these recipients (`decide`: an encrypted conversation,
+    a contact's `keys prefer`, Autocrypt, the [crypto] defaults), says why, and
+    follows it as the recipients change until the user presses ctrl+g. Sent
+    untouched, the engine decides again (the same decision); a choice weaker
+    than the decision (in clear where it must be encrypted) asks first."""
 
     BINDINGS = [Binding("ctrl+g", "openpgp", "sign/encrypt", priority=True)]
     openpgp: tuple[bool, bool] = (False, False)  # (sign, encrypt)
@@ -311,6 +318,9 @@ class OpenPGPToggle(ComposeBase):
     # pressed ctrl+g, it no longer changes the choice.
     autocrypt: str = ""
     chose_openpgp: bool = False
+    # The engine's decision (bridge.crypto.outgoing.Protection) for the
+    # conversation and recipients as last asked; None until it answers.
+    decided: Protection | None = None
 
     def openpgp_label(self) -> Label:
         p = client_app(self).engine.protection()
@@ -324,28 +334,95 @@ class OpenPGPToggle(ComposeBase):
                              (words or "in clear", "green" if encrypt else
                               "yellow" if sign else "dim"),
                              ("  (ctrl+g changes it)", "dim"),
+                             (self.reason(), "bold red" if self.weaker() else "dim"),
                              (AUTOCRYPT_WORDS.get(self.autocrypt, ""), "dim"))
 
-    async def offer_autocrypt(self, account: str, to: Sequence[str]) -> None:
-        """Ask Autocrypt about these recipients: "encrypt" turns signed +
-        encrypted on, unless the user chose with ctrl+g; "available" only says
-        that encryption is possible (the spec: offered, not forced)."""
+    def reason(self) -> str:
+        """Why the decision is what it is, when it is not the config's default
+        alone or Autocrypt's (which says so itself)."""
+        d = self.decided
+        if d is None or not d.why or d.why in (outgoing.AUTOCRYPT, outgoing.BY_CONFIG):
+            return ""
+        if self.weaker():
+            return f"  · it should be encrypted: {d.why}"
+        return f"  · {d.why}" if d.encrypt == self.openpgp[1] else ""
+
+    def weaker(self) -> bool:
+        """The user's choice leaves out the encryption the decision asks for."""
+        return self.decided is not None and self.decided.encrypt and not self.openpgp[1]
+
+    def chosen_openpgp(self) -> tuple[bool | None, bool | None]:
+        """What the send asks the engine: the user's ctrl+g choice, or None for
+        both (the engine's own decision, with its reason in a refusal)."""
+        return self.openpgp if self.chose_openpgp else (None, None)
+
+    async def decide(self, account: str, to: Sequence[str],
+                     answering: int | None = None) -> None:
+        """Ask the engine what this email must be (`answering`: the row a reply
+        answers, whose conversation counts) and Autocrypt's word; the OpenPGP
+        line follows, unless the user chose with ctrl+g. Autocrypt's "encrypt"
+        turns signed + encrypted on; "available" only says that encryption is
+        possible (the spec: offered, not forced)."""
+        engine = client_app(self).engine
         try:
-            word = await client_app(self).engine.autocrypt_recommendation(account, to)
-        except Exception:  # whatever was typed, compose goes on: no word, no change
+            if answering is not None:
+                decided: Protection | None = await engine.reply_protection(
+                    answering, to=list(to) or None)
+            else:
+                decided = engine.send_protection(account, list(to)) if to else None
+        except Exception:  # whatever was typed, compose goes on: no decision, no change
+            decided = None
+        try:
+            word = await engine.autocrypt_recommendation(account, to)
+        except Exception:  # as above
             word = ""
-        if word == self.autocrypt:
-            return
-        self.autocrypt = word
+        self.autocrypt, self.decided = word, decided
         if not self.chose_openpgp:
-            default = client_app(self).engine.protection()
-            self.openpgp = (True, True) if word == "encrypt" else (default.sign,
-                                                                   default.encrypt)
+            default = decided or engine.protection()
+            self.openpgp = (default.sign, default.encrypt)
         with contextlib.suppress(NoMatches):
             self.query_one("#compose-openpgp", Label).update(self.openpgp_words())
+
+    async def offer_autocrypt(self, account: str, to: Sequence[str]) -> None:
+        """The decision for a new email to `to` (the old name: `decide`)."""
+        await self.decide(account, to)
 
     def action_openpgp(self) -> None:
         self.chose_openpgp = True
         at = OPENPGP_STEPS.index(self.openpgp) if self.openpgp in OPENPGP_STEPS else 0
         self.openpgp = OPENPGP_STEPS[(at + 1) % len(OPENPGP_STEPS)]
         self.query_one("#compose-openpgp", Label).update(self.openpgp_words())
+
+    def action_send(self) -> None:
+        """Two sends ask first: in clear where the decision says encrypted, and
+        encrypted by the user's ctrl+g where Autocrypt discourages it (the
+        spec's UI guidance: their key is old or only gossip, they may not be
+        able to read it)."""
+        question = self.send_question() if self.by_email_now() else None
+        if question is None:
+            super().action_send()
+            return
+        def answered(yes: bool | None) -> None:
+            if yes:
+                super(OpenPGPToggle, self).action_send()
+        self.app.push_screen(Confirm(*question), answered)
+
+    def send_question(self) -> tuple[str, str, str] | None:
+        """The Confirm's title, question and yes, or None: nothing to ask."""
+        if self.chose_openpgp and self.weaker():
+            assert self.decided is not None
+            return ("Send it in clear?",
+                    f"This email should be encrypted: {self.decided.why}. You turned "
+                    "encryption off (ctrl+g): anyone on its way can read it. Send it in "
+                    "clear?", "Send in clear")
+        if self.chose_openpgp and self.openpgp[1] and self.autocrypt == "discourage":
+            return ("Encrypt it?",
+                    "Autocrypt discourages encrypting to them: the key it has is old (their "
+                    "recent mail came without it) or was only passed on by someone else, "
+                    "so they may not be able to read this. Send it encrypted anyway?",
+                    "Encrypt")
+        return None
+
+    def by_email_now(self) -> bool:
+        """Whether what is being written goes by email (the OpenPGP line is its)."""
+        return True

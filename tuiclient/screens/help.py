@@ -41,6 +41,8 @@ EXTRA = [
     ("drafts (P)", "d", "discard the draft (asked; it leaves the server's Drafts)"),
     ("reply options", "j/k, space", "next / previous choice, tick it"),
     ("outbox (O)", "tab, j/k", "into the retry log, scroll it"),
+    ("outbox, no key (e)", "k / c / w / d", "fix: keys / in clear (asked) / wait / discard"),
+    ("keys (K)", "v / i", "verify the chosen key or device / import keys from a file"),
     ("links (L)", "enter / y / 1-9", "open the link / copy it (OSC 52) / go to link N"),
     ("sort prompt (S)", "d / f / u / r", "by date / sender / unread first / reverse"),
     ("the list, marks on", "esc", "clear the marks"),

@@ -2,15 +2,20 @@
 whose it is (a contact's email address and JID side by side), how valid it is,
 its owner trust, expiry, the contact's preference and their OMEMO devices; below,
 the OMEMO devices themselves (ours, then each contact's, in the same order),
-with their fingerprints and trust. `v` marks the chosen key verified (a local
+with their fingerprints and trust, and each Autocrypt peer's state (whether the
+key came in their own header or only as gossip, prefer-encrypt, last seen,
+the recommendation). `v` marks the chosen key verified (a local
 certification by our key, as `gpg --lsign-key`) or the chosen device verified,
-after the user has compared its fingerprint with its owner. Everything through
+after the user has compared its fingerprint with its owner; `i` imports keys
+from a file (`keys import FILE`'s screen twin, the fix the outbox offers after
+"no key for X"). Everything through
 the engine's openpgp_* and omemo_* calls; gpg-agent may ask for the passphrase
 of our key meanwhile."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -18,8 +23,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from bridge.errors import EngineError
 from tuiclient.appref import client_app
@@ -70,9 +75,54 @@ def omemo_words(devices: list[Any]) -> str:
     return ", ".join(words)
 
 
+class KeyFilePrompt(ModalScreen[str | None]):
+    """Which file holds the keys to import (armored or binary, one key or many)."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="key-file-dialog"):
+            yield Label("Import OpenPGP keys", classes="dialog-title")
+            yield Input(placeholder="the key file's path (~ works), enter imports",
+                        id="key-file")
+            yield Static("Their public key as they sent it (e.g. an .asc file); it goes "
+                         "into your GnuPG keyring. Compare its fingerprint with them "
+                         "before you verify it (v).", classes="dialog-help", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#key-file", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip():
+            self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AutocryptTable(DataTable):
+    BINDINGS = moving(top="scroll_top", bottom="scroll_bottom")
+
+
+def autocrypt_cells(peer: dict[str, Any]) -> tuple[str, ...]:
+    """One Autocrypt peer's row: address, where the key came from (their own
+    header, or only gossip), prefer-encrypt, last seen, the key, and what
+    Autocrypt recommends for an email to them alone."""
+    key = peer.get("public_key") or peer.get("gossip_key") or {}
+    source = "their header" if peer.get("public_key") else "gossip only"
+    seen = time.strftime("%Y-%m-%d", time.localtime(peer.get("last_seen") or 0))
+    usable = "" if key.get("usable") else " (not usable)"
+    return (one_line(str(peer.get("address", ""))), source,
+            str(peer.get("prefer_encrypt") or "nopreference"), seen,
+            str(key.get("fingerprint", ""))[-16:] + usable,
+            str(peer.get("recommendation") or "-"))
+
+
 class KeysScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "back"),
                 Binding("v", "verify", "verify"),
+                Binding("i", "import_key", "import"),
                 Binding("ctrl+r", "reload", "reload", show=False)]
 
     def __init__(self) -> None:
@@ -87,6 +137,8 @@ class KeysScreen(Screen):
             yield KeysTable(id="keys-table", cursor_type="row", zebra_stripes=True)
             yield Label("OMEMO devices", classes="title")
             yield DevicesTable(id="devices-table", cursor_type="row", zebra_stripes=True)
+            yield Label("Autocrypt peers", classes="title", id="autocrypt-title")
+            yield AutocryptTable(id="autocrypt-table", cursor_type="row", zebra_stripes=True)
             yield Label("", id="keys-detail", markup=False)
         yield Footer()
 
@@ -97,6 +149,8 @@ class KeysScreen(Screen):
                           "prefers", "OMEMO")
         self.query_one(DevicesTable).add_columns("whose", "JID", "device", "fingerprint",
                                                  "trust")
+        self.query_one(AutocryptTable).add_columns("address", "key from", "prefer-encrypt",
+                                                   "last seen", "key", "recommends")
         self.load()
 
     @work(exclusive=True, group="keys")
@@ -115,8 +169,9 @@ class KeysScreen(Screen):
                 validity_words(r.key), r.key.ownertrust, r.preference or "-", "…")
         self.query_one("#keys-detail", Label).update(
             "v: verify the chosen key (compare its whole fingerprint with its owner "
-            "first)" if self.rows else "no keys of yours or of your contacts: import "
-            "theirs with `tuiclient keys import FILE`")
+            "first); i: import keys from a file" if self.rows else "no keys of yours or of "
+            "your contacts: i imports theirs from a file (`tuiclient keys import FILE`)")
+        await self.show_autocrypt()
         # The devices come from the server, after the keys: the keys are usable
         # meanwhile, and their rows (and the cursor on them) stay as they are.
         devices: list[Any] = []
@@ -125,6 +180,20 @@ class KeysScreen(Screen):
         except Exception as exc:  # no chat connection, OMEMO off: keys only
             self.notify(f"OMEMO devices: {exc}", severity="warning", markup=False)
         self.show_devices(devices)
+
+    async def show_autocrypt(self) -> None:
+        """Each Autocrypt peer's state (bridge.crypto.autocrypt_mail.status);
+        the section is hidden when there is none."""
+        try:
+            status = await client_app(self).engine.autocrypt_status()
+        except Exception:  # the state file unreadable: the keys are still shown
+            status = {}
+        peers = list(status.get("peers") or [])
+        table = self.query_one(AutocryptTable)
+        table.clear()
+        for peer in peers:
+            table.add_row(*autocrypt_cells(peer))
+        table.display = self.query_one("#autocrypt-title", Label).display = bool(peers)
 
     def show_devices(self, devices: list[Any]) -> None:
         table = self.query_one(KeysTable)
@@ -218,4 +287,21 @@ class KeysScreen(Screen):
             self.notify(str(exc), title="Not verified", severity="error", markup=False)
             return
         self.notify(f"{done.jid} device {done.device_id}: {done.trust}", markup=False)
+        self.load()
+
+    @work(exclusive=True, group="keys-import")
+    async def action_import_key(self) -> None:
+        """Import the keys of a file the user names (through the engine: GPGME)."""
+        path = await self.app.push_screen_wait(KeyFilePrompt())
+        if not path:
+            return
+        try:
+            data = Path(path).expanduser().read_bytes()
+            done = await client_app(self).engine.openpgp_import(data)
+        except (EngineError, OSError) as exc:
+            self.notify(str(exc), title="Not imported", severity="error", markup=False)
+            return
+        self.notify(f"{done.imported} imported, {done.unchanged} unchanged: "
+                    + (", ".join(done.fingerprints) or "no keys in it"),
+                    title="Keys", markup=False)
         self.load()

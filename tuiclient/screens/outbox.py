@@ -1,5 +1,9 @@
 """The outbox: every message that waits (deferred, queued, sending, failed) with
-its retry log, and what to do about it: retry now, send by email, cancel."""
+its retry log, and what to do about it: retry now, send by email, cancel. When
+"by email" is refused because someone has no key (the row must be encrypted),
+`RefusedScreen` offers the ways on: fix it (the keys screen, `i` imports a key),
+send it in clear (asked once more), keep it waiting, or discard it; nothing goes
+in clear without that choice."""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Header, Label, Static
 
 from bridge.engine import Engine
+from bridge.errors import EncryptionRefused
 from bridge.events import DeferralRetry, DeliveryChanged, EmailDelivery, OutboxChanged
 from bridge.model import DeliveryState, Transport
 from bridge.store.records import OutboxItem
@@ -47,6 +52,48 @@ def carried_along(item: OutboxItem) -> str:
     if files:
         parts.append("files: " + ", ".join(files))
     return "; ".join(parts)
+
+
+class RefusedScreen(ModalScreen[str]):
+    """"By email instead" was refused: the message must be encrypted and someone
+    has no usable key. The ways on, one key each: k fix it (the keys screen:
+    import their key, or check the one you have), c send it in clear (asked once
+    more), w or Esc keep it waiting, d discard it (asked)."""
+
+    BINDINGS = [
+        Binding("k", "choose('keys')", "fix: import or choose a key"),
+        Binding("c", "choose('clear')", "send in clear"),
+        Binding("w", "choose('wait')", "keep waiting"),
+        Binding("escape", "choose('wait')", show=False),
+        Binding("d", "choose('discard')", "discard"),
+    ]
+
+    def __init__(self, reason: str, missing: list[str]) -> None:
+        super().__init__(classes="prompt")
+        self.reason = reason
+        self.missing = missing
+
+    def compose(self) -> ComposeResult:
+        who = ", ".join(self.missing) or "a recipient"
+        with Vertical(classes="dialog", id="refused-dialog"):
+            yield Label(f"Not sent: no key for {who}", classes="dialog-title",
+                        markup=False)
+            yield Static(sentence(self.reason), classes="dialog-help", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Fix: keys \\[k]", id="keys", variant="primary")
+                yield Button("Send in clear \\[c]", id="clear", variant="warning")
+                yield Button("Keep waiting \\[w]", id="wait")
+                yield Button("Discard \\[d]", id="discard", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#keys", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_choose(event.button.id or "wait")
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
 
 
 class OutboxTable(Table):  # j/k/g/G: tuiclient/widgets/moving.py
@@ -221,16 +268,49 @@ class OutboxScreen(Screen):
             elif what == "email":
                 await engine.outbox_email(outbox_id)
                 self.notify("Sent by email instead.", title="Outbox")
+            elif what == "clear":
+                await engine.outbox_email(outbox_id, clear=True)
+                self.notify("Sent by email instead, in clear.", title="Outbox")
             elif what == "im":
                 await engine.outbox_im(outbox_id)
                 self.notify("Sent by chat instead.", title="Outbox")
             else:
                 await engine.outbox_cancel(outbox_id)
                 self.notify("Cancelled.", title="Outbox")
+        except EncryptionRefused as exc:
+            self.fill()
+            refusal = exc  # (`exc` is gone after this block; the answer comes later)
+            self.app.push_screen(RefusedScreen(str(exc), list(exc.missing)),
+                                 lambda choice: self.refused(outbox_id, refusal, choice))
+            return
         except Exception as exc:
             self.notify(sentence(str(exc)), title="Outbox", severity="error", timeout=10,
                         markup=False)
         self.fill()
+
+    def refused(self, outbox_id: int, exc: EncryptionRefused, choice: str | None) -> None:
+        """The user's way on after a refusal (RefusedScreen)."""
+        item = next((i for i in self.items if i.id == outbox_id), None)
+        if choice == "keys":
+            from tuiclient.screens.keys import KeysScreen
+
+            self.app.push_screen(KeysScreen())
+            self.notify("Import their key (i), or verify the one you have (v); then "
+                        "e sends it encrypted.", title="Outbox", markup=False)
+        elif choice == "clear":
+            who = ", ".join(exc.missing) or "them"
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.act(outbox_id, "clear")
+            self.app.push_screen(Confirm(
+                "Send it in clear?", f"It was to be encrypted, and there is no key for "
+                f"{who}. In clear, anyone on its way (mail servers, their admins) can "
+                "read it, and its copy in Sent is in clear too.", "Send in clear"),
+                answered)
+        elif choice == "discard" and item is not None:
+            self.ask_cancel(item)
+        else:
+            self.notify("It stays in the outbox, waiting.", title="Outbox")
 
     def on_engine_events(self, message: EngineEvents) -> None:
         if message.of(OutboxChanged, DeferralRetry, EmailDelivery, DeliveryChanged):
