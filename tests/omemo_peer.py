@@ -95,8 +95,8 @@ class OmemoPeer:
 
     def __post_init__(self) -> None:
         x = self.xmpp = slixmpp.ClientXMPP(self.jid, self.password)
-        for plugin in ("xep_0030", "xep_0060", "xep_0163", "xep_0199", "xep_0380",
-                       "xep_0280", "xep_0334"):
+        for plugin in ("xep_0030", "xep_0045", "xep_0060", "xep_0163", "xep_0199",
+                       "xep_0380", "xep_0280", "xep_0334"):
             x.register_plugin(plugin)
         if self.omemo:
             import sys
@@ -135,10 +135,14 @@ class OmemoPeer:
 
     async def _on_message(self, stanza: slixmpp.Message) -> None:
         self.stanzas.append(stanza.xml)
-        if stanza["type"] not in ("chat", "normal") or not self.omemo:
+        if stanza["type"] not in ("chat", "normal", "groupchat") or not self.omemo:
             return
         omemo: XEP_0384 = self.xmpp["xep_0384"]
         sender = str(stanza["from"].bare)
+        if stanza["type"] == "groupchat":  # the occupant's real JID, as the room showed it
+            room, nick = stanza["from"].bare, stanza["from"].resource
+            real = self.xmpp["xep_0045"].get_jid_property(slixmpp.JID(room), nick, "jid")
+            sender = str(slixmpp.JID(real).bare) if real else f"{room}/{nick}"
         if not omemo.is_encrypted(stanza):
             if stanza["body"]:
                 self.opened.append(Opened(sender, stanza["body"], False))
@@ -165,6 +169,29 @@ class OmemoPeer:
         sealed["eme"]["namespace"] = "eu.siacs.conversations.axolotl"
         sealed["eme"]["name"] = self.xmpp["xep_0380"].mechanisms[
             "eu.siacs.conversations.axolotl"]
+        sealed.send()
+        return str(sealed["id"])
+
+    async def join_room(self, room: str, nick: str) -> None:
+        """Join a room (slixmpp's xep_0045, which follows its occupants' real JIDs
+        for slixmpp-omemo), with no history replay."""
+        await self.xmpp["xep_0045"].join_muc_wait(slixmpp.JID(room), nick, maxstanzas=0,
+                                                  timeout=20)
+
+    async def leave_room(self, room: str, nick: str) -> None:
+        self.xmpp["xep_0045"].leave_muc(slixmpp.JID(room), nick)
+        await asyncio.sleep(0.3)
+
+    async def send_room_encrypted(self, room: str, body: str, members: list[str]) -> str:
+        """One line OMEMO-encrypted in a room for `members` (bare JIDs), as
+        slixmpp-omemo's groupchat support is used."""
+        omemo: XEP_0384 = self.xmpp["xep_0384"]
+        msg = self.xmpp.make_message(mto=room, mtype="groupchat")
+        msg["body"] = body
+        recipients = {slixmpp.JID(m) for m in members}
+        await omemo.refresh_device_lists(recipients, force_download=True)
+        sealed, _errors = await omemo.encrypt_message(msg, recipients)
+        assert sealed is not None
         sealed.send()
         return str(sealed["id"])
 

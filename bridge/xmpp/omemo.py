@@ -1,5 +1,5 @@
-"""OMEMO for 1:1 chat (XEP-0384), through slixmpp-omemo: one more layer of the
-client, the last below `client.py`:
+"""OMEMO for chat (XEP-0384), 1:1 and in members-only non-anonymous rooms,
+through slixmpp-omemo: one more layer of the client, the last below `client.py`:
 
     ... -> bookmarks -> avatars -> omemo -> client
 
@@ -15,10 +15,15 @@ With OMEMO off (`[crypto] omemo = false`, or a client built without it) the
 plugin is not loaded, and an OMEMO line that comes is still labelled, never
 shown as its fallback text.
 
-What slixmpp-omemo 2.2 does not do yet, and so we do not either: twomemo
-(OMEMO 2) messages are read but cannot be opened (no SCE in the plugin), so
-lines go out with oldmemo, which every OMEMO client reads; files are not
-encrypted (XEP-0454); rooms are not encrypted.
+A room line is sealed for every member's devices, and only in a room where
+that means something (members-only, non-anonymous): which rooms, for whom and
+who sent a sealed room line is `omemo_rooms.py`.
+
+What slixmpp-omemo 2.2 (the latest release) does not do, and so we do not
+either: twomemo (OMEMO 2) messages are read but cannot be opened (its
+`decrypt_message` raises NotImplementedError for SCE envelopes, and
+`encrypt_message` prepares no SCE plaintext), so lines go out with oldmemo,
+which every OMEMO client reads; files are not encrypted (XEP-0454).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from ..crypto.status import (
 )
 from ..errors import EncryptionRefused
 from ..model import DeliveryState, Message
+from . import omemo_rooms
 from .archive import BULK_PAGE
 from .avatars import Avatars
 from .core import Reply, XmppError, _Pending
@@ -83,6 +89,9 @@ class _Arrival:
     archive: str | None
     archive_id: str | None
     archive_stamp: float | None
+    # A room line's sender, by their real JID ("" when the room did not say):
+    # the library opens it as if it came from them.
+    sender: str | None = None
 
 
 class Omemo(Avatars):
@@ -154,6 +163,23 @@ class Omemo(Avatars):
             self.store.set_crypto(message.id, message.crypto)
         return message
 
+    def send_room(self, room: str, text: str, thread_id: str | None = None,
+                  msg_id: str | None = None, *, reply: Reply | None = None,
+                  reply_to_line: str | None = None, encrypt: bool = False) -> Message:
+        """As Delivery.send_room; `encrypt`: the line goes OMEMO-encrypted for
+        every member of the room or not at all (see `omemo_rooms`)."""
+        if encrypt:
+            from ..model import new_message_id
+
+            msg_id = msg_id or new_message_id(self.domain)
+            self._sealed.add(msg_id)
+        message = super().send_room(room, text, thread_id, msg_id, reply=reply,
+                                    reply_to_line=reply_to_line)
+        if encrypt and message.id is not None:
+            message.crypto = CryptoStatus(encrypted=True, decrypted=True, scheme=OMEMO)
+            self.store.set_crypto(message.id, message.crypto)
+        return message
+
     def correct(self, row_id: int, text: str) -> Message:
         """As Edits.correct, refused for a line that went OMEMO-encrypted: the
         correction (XEP-0308) would carry its new text in clear."""
@@ -175,7 +201,12 @@ class Omemo(Avatars):
             if self._pending.get(msg_id) is not pending:
                 return  # settled (or replaced by a newer send) meanwhile
             try:
-                sealed = await self._seal(self._outgoing_stanza(pending), bare(pending.to))
+                stanza = self._outgoing_stanza(pending)
+                if pending.mtype == "groupchat":
+                    sealed = await self._seal(stanza, await self._room_members(pending.to),
+                                              bare(pending.to))
+                else:
+                    sealed = await self._seal(stanza, [bare(pending.to)], bare(pending.to))
             except EncryptionRefused as exc:
                 self._pending.pop(msg_id, None)
                 self._advance(msg_id, DeliveryState.FAILED, str(exc))
@@ -183,23 +214,30 @@ class Omemo(Avatars):
             if self.connected:
                 self._put_on_wire(pending, sealed)
 
-    async def _seal(self, stanza: Any, peer: str) -> Any:
-        """`stanza` OMEMO-encrypted for every trusted device of `peer` (and our own
-        other devices), with only what delivery needs left in clear."""
+    async def _seal(self, stanza: Any, peers: list[str], peer: str) -> Any:
+        """`stanza` OMEMO-encrypted for every trusted device of `peers` (and our
+        own other devices), with only what delivery needs left in clear. `peer`:
+        who the line is to, as a refusal names it (a contact, or a room)."""
         if not self.omemo_on:
             raise EncryptionRefused(f"not sent: the line to {peer} must be encrypted, and "
                                     f"{self.omemo_off}", [peer])
+        if not peers:
+            raise EncryptionRefused(f"not sent: {peer} has no member to encrypt for", [peer])
         from omemo.session_manager import SessionManagerException
 
         try:
             manager = await self._omemo.get_session_manager()
-            if not await manager.get_device_information(peer):
+            unknown = [p for p in peers if not await manager.get_device_information(p)]
+            if unknown:
                 # Nothing known of them yet (their list came before we were
                 # listening, or never as a notification): ask the server.
-                await self._omemo.refresh_device_lists({JID(peer)}, force_download=True)
-            sealed, errors = await self._omemo.encrypt_message(stanza, JID(peer))
+                await self._omemo.refresh_device_lists({JID(p) for p in unknown},
+                                                       force_download=True)
+            sealed, errors = await self._omemo.encrypt_message(stanza,
+                                                               {JID(p) for p in peers})
         except SessionManagerException as exc:
-            raise EncryptionRefused(refusal(peer, exc), [peer]) from exc
+            who = sorted(getattr(exc, "bare_jids", None) or []) or peers
+            raise EncryptionRefused(refusal(", ".join(who), exc), who) from exc
         except Exception as exc:  # the server refused a bundle, a timeout: in words
             raise EncryptionRefused(f"not sent: encrypting for {peer} failed: "
                                     f"{exc or type(exc).__name__}", [peer]) from exc
@@ -248,17 +286,58 @@ class Omemo(Avatars):
                                     "send it with --no-encrypt (or /omemo off) to send it in "
                                     "clear", [peer])
 
+    async def _room_members(self, room: str) -> list[str]:
+        """Whom a line in `room` is sealed for (omemo_rooms.members), refusing
+        (EncryptionRefused, saying why) in a room where sealing means nothing."""
+        room = bare(room)
+        if not self.omemo_on:
+            raise EncryptionRefused(f"not sent: the line to {room} must be encrypted, and "
+                                    f"{self.omemo_off}", [room])
+        try:
+            features = await omemo_rooms.room_features(self.session, room)
+        except Exception as exc:
+            raise EncryptionRefused(f"not sent: what kind of room {room} is could not be "
+                                    f"read: {exc or type(exc).__name__}", [room]) from exc
+        why = omemo_rooms.refusal(room, features)
+        if why:
+            raise EncryptionRefused(why, [room])
+        state = self._rooms.get(room)
+        occupants = [o.jid or "" for o in state.occupants.values()] if state else []
+        return await omemo_rooms.members(self.session, room, occupants, self.own)
+
+    async def omemo_ready_room(self, room: str) -> None:
+        """Refuse (EncryptionRefused, naming who and why) unless a line in `room`
+        can be OMEMO-encrypted now: a members-only non-anonymous room whose every
+        member has a device we may encrypt for."""
+        room = bare(room)
+        refused: list[tuple[str, str]] = []
+        for member in await self._room_members(room):
+            try:
+                await self.omemo_ready(member)
+            except EncryptionRefused as exc:
+                refused.append((member, str(exc).removeprefix("not sent: ")))
+        if refused:
+            raise EncryptionRefused(
+                f"not sent: {room} is encrypted for every member, and "
+                + "; ".join(why for _who, why in refused), [who for who, _why in refused])
+
     # -- receiving ---------------------------------------------------------------------
 
     def _ingest(self, xml: ET.Element, source: str, archive: str | None = None,
                 archive_id: str | None = None, archive_stamp: float | None = None,
                 crypto: CryptoStatus | None = None) -> bool:
-        if crypto is None and omemo_element(xml) is not None and \
-                (xml.get("type") or "chat") != "groupchat":
+        if crypto is None and omemo_element(xml) is not None:
             if self._already_stored(xml, archive_id):
                 return False  # our own line coming back, or one we opened before
+            sender = None
+            if (xml.get("type") or "chat") == "groupchat":
+                room = archive if archive and archive != self.own else bare(xml.get("from") or "")
+                state = self._rooms.get(room)
+                sender = omemo_rooms.sender(
+                    xml, {o.nick: o.jid for o in state.occupants.values()} if state else {},
+                    trusted_archive=archive == room) or ""
             task = asyncio.ensure_future(
-                self._open(_Arrival(xml, source, archive, archive_id, archive_stamp)))
+                self._open(_Arrival(xml, source, archive, archive_id, archive_stamp, sender)))
             self._tasks.add(task)
             self._opening.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -295,20 +374,37 @@ class Omemo(Avatars):
 
     async def _open(self, arrival: _Arrival) -> None:
         async with self._omemo_lock:
-            opened, status = await self._decrypt(arrival.xml)
+            opened, status = await self._decrypt(arrival.xml, arrival.sender)
             try:
                 super()._ingest(opened, arrival.source, arrival.archive, arrival.archive_id,
                                 arrival.archive_stamp, status)
             except Exception:
                 log.exception("%s: could not store an OMEMO line", self.name)
 
-    async def _decrypt(self, xml: ET.Element) -> tuple[ET.Element, CryptoStatus]:
-        """The line's stanza with its text opened, or labelled when it cannot be."""
+    async def _decrypt(self, xml: ET.Element, sender: str | None = None
+                       ) -> tuple[ET.Element, CryptoStatus]:
+        """The line's stanza with its text opened, or labelled when it cannot be.
+        `sender`: a room line's sender by their real JID ("": not known)."""
         why = self.omemo_off
-        if self.omemo_on:
+        if self.omemo_on and sender == "":
+            why = "the room did not say who sent it (their address is hidden)"
+        elif self.omemo_on:
             try:
                 stanza = MessageStanza(stream=self.session, xml=copy.deepcopy(xml))
+                if sender:
+                    # As a line from them: the library would look the sender up
+                    # in xep_0045's own room roster, which this client does not
+                    # keep (rooms.py follows the presences itself).
+                    stanza["type"] = "chat"
+                    stanza["from"] = JID(sender)
                 opened, device = await self._omemo.decrypt_message(stanza)
+                if sender:
+                    body = opened["body"]
+                    opened = MessageStanza(stream=self.session, xml=copy.deepcopy(xml))
+                    for tag in (q(NS_TWOMEMO, "encrypted"), q(NS_OLDMEMO, "encrypted")):
+                        for el in opened.xml.findall(tag):
+                            opened.xml.remove(el)
+                    opened["body"] = body
                 if not (opened["body"] or "").strip():
                     why = "it holds no text (an OMEMO key exchange)"
                 else:
