@@ -23,7 +23,9 @@ What slixmpp-omemo 2.2 (the latest release) does not do, and so we do not
 either: twomemo (OMEMO 2) messages are read but cannot be opened (its
 `decrypt_message` raises NotImplementedError for SCE envelopes, and
 `encrypt_message` prepares no SCE plaintext), so lines go out with oldmemo,
-which every OMEMO client reads; files are not encrypted (XEP-0454).
+which every OMEMO client reads.
+
+Files go sealed too (XEP-0454 `aesgcm://`): `omemo_files.py`.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ from ..crypto.status import (
     OmemoDevice,
 )
 from ..errors import EncryptionRefused
-from ..model import DeliveryState, Message
-from . import omemo_rooms
+from ..model import Attachment, DeliveryState, Direction, Message
+from . import omemo_files, omemo_rooms
 from .archive import BULK_PAGE
 from .avatars import Avatars
 from .core import Reply, XmppError, _Pending
@@ -176,6 +178,37 @@ class Omemo(Avatars):
         message = super().send_room(room, text, thread_id, msg_id, reply=reply,
                                     reply_to_line=reply_to_line)
         if encrypt and message.id is not None:
+            message.crypto = CryptoStatus(encrypted=True, decrypted=True, scheme=OMEMO)
+            self.store.set_crypto(message.id, message.crypto)
+        return message
+
+    async def send_file(self, to: str, data: bytes, filename: str,
+                        content_type: str = "application/octet-stream", *,
+                        thread_id: str | None = None, msg_id: str | None = None,
+                        encrypt: bool = False) -> Message:
+        """As Files.send_file; `encrypt`: the file goes sealed (XEP-0454, see
+        omemo_files) in an OMEMO-sealed line, or not at all."""
+        if not encrypt:
+            return await super().send_file(to, data, filename, content_type,
+                                           thread_id=thread_id, msg_id=msg_id)
+        from ..model import new_message_id
+        from ..safe import safe_basename
+        from .upload import aesgcm_link, seal_file
+
+        to = bare(to)
+        if not self.omemo_on:
+            raise EncryptionRefused(f"not sent: the file to {to} must be encrypted, and "
+                                    f"{self.omemo_off}", [to])
+        payload, fragment = seal_file(data)
+        link = aesgcm_link(await self.upload(payload, omemo_files.upload_name(filename),
+                                             "application/octet-stream"), fragment)
+        attachment = Attachment(safe_basename(filename), content_type, len(data),
+                                sha256=self.store.store_blob(data), url=link)
+        msg_id = msg_id or new_message_id(self.domain)
+        self._sealed.add(msg_id)
+        message = self._send(to, link, "groupchat" if to in self._rooms else "chat",
+                             thread_id, msg_id, [attachment])
+        if message.id is not None:
             message.crypto = CryptoStatus(encrypted=True, decrypted=True, scheme=OMEMO)
             self.store.set_crypto(message.id, message.crypto)
         return message
@@ -364,22 +397,46 @@ class Omemo(Avatars):
 
     def _already_stored(self, xml: ET.Element, archive_id: str | None) -> bool:
         """A line is opened once: the ratchet's key for it is spent after that."""
+        return self._stored(xml, archive_id) is not None
+
+    def _stored(self, xml: ET.Element, archive_id: str | None) -> Message | None:
+        """The row of a line, found by its origin-id or its server's stanza-id."""
         origin = xml.find(q("urn:xmpp:sid:0", "origin-id"))
         origin_id = origin.get("id") if origin is not None else None
-        if origin_id and self.store.find_by_msg_id(self.name, origin_id) is not None:
-            return True
+        found = self.store.find_by_msg_id(self.name, origin_id) if origin_id else None
+        if found is not None:
+            return found
+        by = {self.own, bare(xml.get("from") or "")} \
+            if xml.get("type") == "groupchat" else {self.own}
         ids = [archive_id] + [e.get("id") for e in xml.findall(q("urn:xmpp:sid:0", "stanza-id"))
-                              if e.get("by") == self.own]
-        return any(i and self.store.lookup("stanza_id", i, self.name) for i in ids)
+                              if e.get("by") in by]
+        return next((rows[0] for i in ids if i
+                     for rows in [self.store.lookup("stanza_id", i, self.name)] if rows), None)
 
     async def _open(self, arrival: _Arrival) -> None:
         async with self._omemo_lock:
             opened, status = await self._decrypt(arrival.xml, arrival.sender)
             try:
-                super()._ingest(opened, arrival.source, arrival.archive, arrival.archive_id,
-                                arrival.archive_stamp, status)
+                new = super()._ingest(opened, arrival.source, arrival.archive,
+                                      arrival.archive_id, arrival.archive_stamp, status)
+                if new and status.decrypted:
+                    self._sealed_file(opened, arrival)
             except Exception:
                 log.exception("%s: could not store an OMEMO line", self.name)
+
+    def _sealed_file(self, opened: ET.Element, arrival: _Arrival) -> None:
+        """A stored line that is one aesgcm link is a file (omemo_files): its row
+        gets the link as its attachment, fetched as a contact's files are."""
+        body = opened.find(q(NS_CLIENT, "body"))
+        attachment = omemo_files.received(body.text or "" if body is not None else "")
+        row = self._stored(opened, arrival.archive_id) if attachment is not None else None
+        if attachment is None or row is None or row.id is None or row.attachments:
+            return
+        self.store.set_body(row.id, row.text, [attachment])
+        if row.direction is Direction.IN and row.recipients and \
+                row.recipients[0].address == self.own and self.auto_download_limit > 0 \
+                and self._subscribed(bare(row.sender.address)):
+            self._spawn(self._auto_download(row.id))
 
     async def _decrypt(self, xml: ET.Element, sender: str | None = None
                        ) -> tuple[ET.Element, CryptoStatus]:

@@ -29,7 +29,6 @@ from slixmpp.plugins import xep_0082
 
 from ..config import AccountConfig, SecretError, get_password
 from ..crypto.status import OmemoDevice
-from ..errors import EncryptionRefused
 from ..identity import normalize_jid
 from ..model import Attachment, ContactPresence, HealthReport, ImPlan, Message
 from ..store import Store
@@ -149,12 +148,6 @@ class XmppTransport:
         sent again."""
         client = self.client
         sent: list[Message] = []
-        unsent = [f for f in plan.files if str(f["id"]) not in skip]
-        if plan.encrypt and unsent:
-            # Checked before anything goes: the text must not go without its files.
-            raise EncryptionRefused(f"not sent: {unsent[0]['name']} would go to {plan.to} "
-                                    "in clear; files are not encrypted here yet (XEP-0454)",
-                                    [plan.to])
         if plan.room:
             if plan.to not in client.rooms():
                 await client.create_room(plan.to, members_only=True, public_jids=True,
@@ -181,7 +174,7 @@ class XmppTransport:
             data = self.store.blob_path(str(f["sha256"])).read_bytes()
             sent.append(await client.send_file(plan.to, data, str(f["name"]),
                                                str(f["type"]), thread_id=plan.thread_id,
-                                               msg_id=str(f["id"])))
+                                               msg_id=str(f["id"]), encrypt=plan.encrypt))
         return sent
 
 
