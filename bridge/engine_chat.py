@@ -95,9 +95,13 @@ class ChatVerbs:
         return message, self._chat(message.account)
 
     async def correct(self, row_id: int, text: str) -> Message:
-        """Correct our last line of its chat (XEP-0308); the old text is kept."""
+        """Correct our last line of its chat (XEP-0308); the old text is kept.
+        The correction of an OMEMO-encrypted line goes sealed like it, or is
+        refused (EncryptionRefused) and the line stays as it was."""
         _m, client = self._chat_line(row_id)
         with chat_refusal():
+            if client.sealed_line(row_id):
+                return await client.correct_sealed(row_id, text)
             return client.correct(row_id, text)
 
     async def react(self, row_id: int, emoji: str = "", *, remove: bool = False) -> list[str]:

@@ -155,8 +155,10 @@ class OmemoPeer:
         if message["body"]:
             self.opened.append(Opened(sender, message["body"], True, device.device_id))
 
-    async def send_encrypted(self, to: str, body: str) -> str:
-        """One line OMEMO-encrypted to `to` (as the example's encrypted_reply)."""
+    async def send_encrypted(self, to: str, body: str, replace: str | None = None) -> str:
+        """One line OMEMO-encrypted to `to` (as the example's encrypted_reply);
+        `replace`: it corrects that line id (XEP-0308), the reference in clear
+        beside the sealed body, as Conversations sends it."""
         omemo: XEP_0384 = self.xmpp["xep_0384"]
         msg = self.xmpp.make_message(mto=to, mtype="chat")
         msg["body"] = body
@@ -169,6 +171,8 @@ class OmemoPeer:
         sealed["eme"]["namespace"] = "eu.siacs.conversations.axolotl"
         sealed["eme"]["name"] = self.xmpp["xep_0380"].mechanisms[
             "eu.siacs.conversations.axolotl"]
+        if replace:
+            ET.SubElement(sealed.xml, "{urn:xmpp:message-correct:0}replace", {"id": replace})
         sealed.send()
         return str(sealed["id"])
 

@@ -70,7 +70,9 @@ NS_TWOMEMO = "urn:xmpp:omemo:2"
 _CLEAR = {q("urn:xmpp:sid:0", "origin-id"), q(NS_CLIENT, "thread"),
           q("urn:xmpp:receipts", "request"), q("urn:xmpp:chat-markers:0", "markable"),
           q("http://jabber.org/protocol/chatstates", "active"), q("urn:xmpp:reply:0", "reply"),
-          q("urn:xmpp:fallback:0", "fallback")}
+          q("urn:xmpp:fallback:0", "fallback"),
+          # Which line a correction replaces (XEP-0308), as OMEMO clients send it.
+          q("urn:xmpp:message-correct:0", "replace")}
 # python-omemo's trust level names (slixmpp_omemo.TrustLevel) in our words.
 _TRUST_WORDS = {"TRUSTED": VERIFIED, "BLINDLY_TRUSTED": BLIND, "UNDECIDED": UNDECIDED,
                 "DISTRUSTED": DISTRUSTED}
@@ -214,13 +216,33 @@ class Omemo(Avatars):
         return message
 
     def correct(self, row_id: int, text: str) -> Message:
-        """As Edits.correct, refused for a line that went OMEMO-encrypted: the
-        correction (XEP-0308) would carry its new text in clear."""
-        m = self.store.get_message(row_id)
-        if m is not None and m.crypto is not None and m.crypto.omemo:
-            raise XmppError("an encrypted line cannot be corrected yet (the correction "
-                            "would go in clear): retract it and write it again")
+        """As Edits.correct, refused for a line that went OMEMO-encrypted: its
+        correction (XEP-0308) must go sealed, which `correct_sealed` does."""
+        if self.sealed_line(row_id):
+            raise XmppError("an encrypted line cannot be corrected in clear (the "
+                            "correction would carry its new text): it goes sealed "
+                            "(correct_sealed)")
         return super().correct(row_id, text)
+
+    def sealed_line(self, row_id: int) -> bool:
+        """Whether a line went (or came) OMEMO-encrypted."""
+        m = self.store.get_message(row_id)
+        return m is not None and m.crypto is not None and m.crypto.omemo
+
+    async def correct_sealed(self, row_id: int, text: str) -> Message:
+        """Correct our OMEMO-encrypted line: the correction goes sealed like the
+        line (for the same contact or room members), with only the reference to
+        the line it replaces in clear; if it cannot be sealed it is refused
+        (EncryptionRefused, saying why) and the line stays as it was."""
+        async with self._omemo_lock:
+            stanza, new_id = self._correction(row_id, text)
+            to = bare(str(stanza["to"]))
+            peers = await self._room_members(to) if stanza["type"] == "groupchat" else [to]
+            sealed = await self._seal(stanza, peers, to)
+            if not self.connected:
+                raise XmppError("not connected: the correction was not sent")
+            sealed.send()
+            return self._corrected(row_id, text, new_id)
 
     def _transmit(self, pending: _Pending) -> None:
         if pending.message.msg_id not in self._sealed:
