@@ -20,6 +20,7 @@ from ..errors import WHEN_AWAY, EngineError
 from ..model import DeliveryState, Message
 from . import output as out
 from .common_args import common_options
+from .omemo_cli import add_omemo_command, cmd_omemo
 from .outcome import (
     EXIT_FAILED,
     EXIT_NOT_DELIVERED,
@@ -49,7 +50,7 @@ class Headless(Protocol):
 
 CHAT_COMMANDS = ("correct", "react", "retract", "quote", "msg", "join", "leave", "invite",
                  "bookmarks", "bookmark", "roster", "presence", "avatar", "block", "unblock",
-                 "rooms", "voice", "register")
+                 "rooms", "voice", "register", "omemo")
 SHOWS = ("available", "chat", "away", "xa", "dnd", "invisible")
 
 
@@ -195,6 +196,7 @@ def add_chat_commands(sub: argparse._SubParsersAction, common: argparse.Argument
                               "server offers it (XEP-0186)")
     pp.add_argument("show", choices=SHOWS)
     pp.add_argument("status", nargs="?", default="", help="a status message")
+    add_omemo_command(sub, verb_common)
 
 
 def _line(h: Headless, ref: str, account: str | None) -> Message:
@@ -470,5 +472,5 @@ CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outc
     "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
     "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
     "avatar": cmd_avatar, "block": cmd_block, "unblock": cmd_block, "rooms": cmd_rooms,
-    "voice": cmd_voice, "register": cmd_register,
+    "voice": cmd_voice, "register": cmd_register, "omemo": cmd_omemo,
 }
