@@ -16,13 +16,21 @@ the data dir; `on` logs in first, to tell a room (checked then) from a contact.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from . import output as out
 from .outcome import EXIT_ENCRYPTION, EXIT_OK, CommandError, Outcome
 
-if TYPE_CHECKING:
-    from .chat import Headless
+
+class Headless(Protocol):
+    """What this verb uses of bridge.headless.host's Headless (named here, as
+    chat.py does, so that neither imports the other)."""
+
+    engine: Any
+
+    async def up(self, *, mail: bool = False, xmpp: bool = True) -> None: ...
+
+    def need_xmpp(self, account: str) -> None: ...
 
 OMEMO_CHOICES = ("on", "off", "default")
 

@@ -26,6 +26,11 @@ either: twomemo (OMEMO 2) messages are read but cannot be opened (its
 which every OMEMO client reads.
 
 Files go sealed too (XEP-0454 `aesgcm://`): `omemo_files.py`.
+
+Just over 600 lines: it is one layer (a class in the client's chain), sending,
+receiving, correcting and the devices' trust, each needing the one lock that
+orders sealing and opening; what is not the layer's own (which rooms, whom for,
+who sent; which lines are files) is in omemo_rooms.py and omemo_files.py.
 """
 
 from __future__ import annotations
