@@ -204,3 +204,46 @@ async def test_omemo_on_in_a_room_seals_replies_through_the_outbox(world, tmp_pa
     assert "at nine" not in b.raw()
     assert engine.store.outbox_get(result.outbox[0]).payload["protection"]["omemo"] is True
     assert "at nine" not in await _room_archive(world, room)
+
+
+async def test_omemo_on_in_a_room_from_the_chat_input(world, tmp_path, peers) -> None:
+    """In the app: `/omemo on` in a members-only non-anonymous room seals the next
+    line for its members; in an open room it is refused, saying why."""
+    from tests.test_app import alice_app, go_to_row, listing, pilot_until
+    from tests.test_app_chat import command, status
+
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    b = await peers(bob).start()
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        engine = app.engine
+        assert await pilot_until(pilot, lambda: engine.chat_online(alice.name), 30)
+        assert any(d.this_device for d in await engine.omemo_devices())
+        client = engine.xmpp_client(alice.name)
+        rooms = {}
+        for kind, members_only in (("board", True), ("lobby", False)):
+            room = rooms[kind] = f"{kind}{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+            await client.create_room(room, "Alice", members_only=members_only)
+            await client.grant_membership(room, bob.jid)
+            await b.join_room(room, "Bob")
+            await b.send_room_encrypted(room, f"Hello {kind}.", [alice.jid])
+            assert await pilot_until(pilot, lambda kind=kind: any(
+                t.snippet == f"Hello {kind}." for t in listing(app).rows), 30)
+
+        await go_to_row(pilot, app, lambda t: t.snippet == "Hello lobby.")
+        await pilot.press("enter")
+        await command(pilot, app, "/omemo on")
+        assert await pilot_until(pilot, lambda: "is open" in status(app)), status(app)
+        assert engine.omemo_preference(rooms["lobby"]) == ""
+
+        await pilot.press("escape")
+        await go_to_row(pilot, app, lambda t: t.snippet == "Hello board.")
+        await pilot.press("enter")
+        await command(pilot, app, "/omemo on")
+        assert await pilot_until(pilot, lambda: "for every member" in status(app)), \
+            status(app)
+        await command(pilot, app, "Sealed for the board.")
+        assert await pilot_until(pilot, lambda: "Sealed for the board." in
+                                 b.bodies(alice.jid), 30)
+        assert "Sealed for the board" not in b.raw()
