@@ -26,21 +26,15 @@ either: twomemo (OMEMO 2) messages are read but cannot be opened (its
 which every OMEMO client reads.
 
 Files go sealed too (XEP-0454 `aesgcm://`): `omemo_files.py`.
-
-Just over 600 lines: it is one layer (a class in the client's chain), sending,
-receiving, correcting and the devices' trust, each needing the one lock that
-orders sealing and opening; what is not the layer's own (which rooms, whom for,
-who sent; which lines are files) is in omemo_rooms.py and omemo_files.py.
+The keys' lock and the library's refusals in words: `omemo_words.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import fcntl
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 from xml.etree import ElementTree as ET
 
@@ -63,6 +57,8 @@ from . import omemo_files, omemo_rooms
 from .archive import BULK_PAGE
 from .avatars import Avatars
 from .core import Reply, XmppError, _Pending
+from .omemo_words import hold as _hold
+from .omemo_words import refusal, unreadable_reason
 from .stanzas import NS_CLIENT, bare, q
 
 log = logging.getLogger(__name__)
@@ -584,38 +580,3 @@ class Omemo(Avatars):
                 return self._device(
                     d._replace(trust_level_name=name), own=peer == self.own)
         raise ValueError(f"{peer} has no OMEMO device {device!r} (see `keys list`)")
-
-
-def _hold(lock: Path) -> IO[bytes] | None:
-    """The account's OMEMO keys, held by this process (an exclusive flock on a
-    file beside them, let go when the process ends), or None when another holds
-    them."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    f = open(lock, "ab")  # held open for the client's life
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.close()
-        return None
-    return f
-
-
-def refusal(peer: str, exc: Exception) -> str:
-    """A refusal from python-omemo's encryption, in words naming who and why."""
-    kind = type(exc).__name__
-    if kind == "NoEligibleDevices":
-        why = "no device of theirs may be encrypted for (none published, or all distrusted)"
-    elif kind == "StillUndecided":
-        why = "they have a new device you have not verified (`keys list`, then `keys trust`)"
-    else:
-        why = f"{kind}: {exc}" if str(exc) else kind
-    return f"not sent: cannot encrypt to {peer} with OMEMO: {why}"
-
-
-def unreadable_reason(exc: Exception) -> str:
-    kind = type(exc).__name__
-    if kind == "MessageNotForUs":
-        return "it was not encrypted for this device"
-    if kind == "SenderNotFound":
-        return "the sending device is unknown"
-    return f"{kind}: {exc}" if str(exc) else kind
