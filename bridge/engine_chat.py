@@ -83,6 +83,8 @@ class ChatVerbs:
 
         def xmpp_client(self, account: str) -> XmppClient: ...
 
+        def omemo_prefer(self, jid: str, on: bool | None) -> None: ...
+
     def _chat(self, account: str) -> XmppClient:
         return self.xmpp_client(account)
 
@@ -93,9 +95,13 @@ class ChatVerbs:
         return message, self._chat(message.account)
 
     async def correct(self, row_id: int, text: str) -> Message:
-        """Correct our last line of its chat (XEP-0308); the old text is kept."""
+        """Correct our last line of its chat (XEP-0308); the old text is kept.
+        The correction of an OMEMO-encrypted line goes sealed like it, or is
+        refused (EncryptionRefused) and the line stays as it was."""
         _m, client = self._chat_line(row_id)
         with chat_refusal():
+            if client.sealed_line(row_id):
+                return await client.correct_sealed(row_id, text)
             return client.correct(row_id, text)
 
     async def react(self, row_id: int, emoji: str = "", *, remove: bool = False) -> list[str]:
@@ -191,6 +197,15 @@ class ChatVerbs:
         if line is not None:
             result.chat.append(line)
         return result
+
+    async def omemo_room(self, account: str, room: str, on: bool) -> None:
+        """`/omemo on|off` in a room: on, every line of it goes OMEMO-encrypted
+        for every member, refused now (EncryptionRefused, saying why) unless the
+        room is members-only and non-anonymous and each member has a device; off,
+        in clear."""
+        if on:
+            await self._chat(account).omemo_ready_room(room)
+        self.omemo_prefer(bare_jid(room), on)
 
     def client_state(self, active: bool) -> None:
         """Whether the user is looking at us (XEP-0352): the app's focus, a

@@ -166,8 +166,10 @@ class SendingVerbs:
         if via == "im":
             people = [original.sender.address] if original.direction is Direction.IN else \
                 [p.address for p in original.recipients]
-            await self.chat_encryption(original.account, original.thread_id, people,
-                                       protection, when_away)
+            room = self.handoff.parties.room_of(original)
+            await self.chat_encryption(original.account, original.thread_id,
+                                       [room] if room else people, protection, when_away,
+                                       room=room is not None)
         with outgoing.requested(protection):
             return await self.handoff.reply(
                 row_id, text, via=via, reply_all=reply_all, history=history,
@@ -251,10 +253,12 @@ class SendingVerbs:
                               asked: outgoing.Protection | None,
                               when_away: str | None = None, *, room: bool = False) -> None:
         """Refuse now (EncryptionRefused, naming who and why) a chat send that must
-        go OMEMO-encrypted (bridge.handoff.protection.requirement) and cannot: a
-        room, or someone with no device we may encrypt for. A contact who is away
-        while the send may wait (defer, email) is not refused here: the line goes
-        sealed when it goes, or by encrypted email, or fails saying why."""
+        go OMEMO-encrypted (bridge.handoff.protection.requirement) and cannot:
+        someone with no device we may encrypt for; with `room`, `people` are
+        rooms, refused unless members-only, non-anonymous and every member has a
+        device. A contact who is away while the send may wait (defer, email) is
+        not refused here: the line goes sealed when it goes, or by encrypted
+        email, or fails saying why."""
         if asked is not None and not (asked.wanted or asked.explicit):
             asked = None
         # The conversation as the store knows it now; the outbox looks again when
@@ -264,12 +268,17 @@ class SendingVerbs:
                                    thread_id, list(people), asked)
         if not need.omemo:
             return
-        if room:
-            raise EncryptionRefused("not sent: rooms are not encrypted here yet (OMEMO "
-                                    "covers 1:1 chats)" + outgoing.because(need))
         chat = self.ports.chat(account)
         if chat is None:
             return  # not online: the outbox keeps it, and it goes sealed or fails
+        if room:  # sealed for every member, in a room where that means something
+            for jid in people:
+                try:
+                    await chat.omemo_ready_room(jid)
+                except EncryptionRefused as exc:
+                    raise EncryptionRefused(str(exc) + outgoing.because(need),
+                                            exc.missing) from exc
+            return
         waits = (when_away or self.config.deferral.policy) in ("defer", "email")
         for jid in planned.chat_addresses(self.handoff.identity, people):
             try:

@@ -638,13 +638,20 @@ class Outbox:
         if item.state is not DeliveryState.QUEUED:
             raise ValueError(f"{_whose(item)} is {_now(item.state)}: only an email still "
                              "waiting for its mail server can go by chat instead")
-        if _sealed(item):
-            raise EncryptionRefused(f"not sent by chat: {_whose(item)} is encrypted, and a "
-                                    "chat message cannot be yet (no OMEMO); it waits for "
-                                    "its mail server")
+        sealed = _sealed(item)
         legs = await self.fallbacks.im_instead(item)
+        if sealed:
+            await self._omemo_ready(item, legs)
         rows = [self._row(plan, who, DeliveryState.QUEUED, instead_of=outbox_id)
                 for plan, who in legs]
+        if sealed:
+            # Encrypted by email, sealed by chat: every leg goes OMEMO or fails.
+            for row in rows:
+                kept = outgoing.Protection.from_payload(row["payload"]["protection"], None)
+                row["payload"]["protection"] = dataclasses.replace(
+                    kept or outgoing.Protection(), encrypt=True, omemo=True,
+                    why=(kept.why if kept is not None and kept.encrypt
+                         else outgoing.CONVERSATION)).to_payload()
         ids = self.deliveries.replace(item, DeliveryState.FELL_BACK_TO_IM, rows,
                                       why, log="sent by chat",
                                       only_from=(DeliveryState.QUEUED,))
@@ -654,6 +661,27 @@ class Outbox:
         for new_id in ids:
             await self._send(new_id, f"instead of {_whose(item)}")
         return ids
+
+    async def _omemo_ready(self, item: OutboxItem, legs: Sequence[tuple[ImPlan, list[str]]]
+                           ) -> None:
+        """Refuse (EncryptionRefused, naming who and why) to send an encrypted
+        email by chat unless every one of its chat recipients can be written to
+        with OMEMO now; nothing is written then, and it waits for its mail server."""
+        chat = self.ports.chat(item.account)
+        refused: list[tuple[str, str]] = []
+        for _plan, people in legs:
+            for jid in people:
+                try:
+                    if chat is None:
+                        raise EncryptionRefused("no chat connection", [jid])
+                    await chat.omemo_ready(jid)
+                except EncryptionRefused as exc:
+                    refused.append((jid, str(exc).removeprefix("not sent: ")))
+        if refused:
+            raise EncryptionRefused(
+                f"not sent by chat: {_whose(item)} is encrypted, so it goes by chat only "
+                "OMEMO-encrypted, and " + "; ".join(why for _jid, why in refused)
+                + "; it waits for its mail server", [jid for jid, _why in refused])
 
     def protection_of(self, item: OutboxItem, plan: ImPlan, people: Sequence[str]
                       ) -> outgoing.Protection:

@@ -95,8 +95,8 @@ class OmemoPeer:
 
     def __post_init__(self) -> None:
         x = self.xmpp = slixmpp.ClientXMPP(self.jid, self.password)
-        for plugin in ("xep_0030", "xep_0060", "xep_0163", "xep_0199", "xep_0380",
-                       "xep_0280", "xep_0334"):
+        for plugin in ("xep_0030", "xep_0045", "xep_0060", "xep_0163", "xep_0199",
+                       "xep_0380", "xep_0280", "xep_0334"):
             x.register_plugin(plugin)
         if self.omemo:
             import sys
@@ -135,10 +135,14 @@ class OmemoPeer:
 
     async def _on_message(self, stanza: slixmpp.Message) -> None:
         self.stanzas.append(stanza.xml)
-        if stanza["type"] not in ("chat", "normal") or not self.omemo:
+        if stanza["type"] not in ("chat", "normal", "groupchat") or not self.omemo:
             return
         omemo: XEP_0384 = self.xmpp["xep_0384"]
         sender = str(stanza["from"].bare)
+        if stanza["type"] == "groupchat":  # the occupant's real JID, as the room showed it
+            room, nick = stanza["from"].bare, stanza["from"].resource
+            real = self.xmpp["xep_0045"].get_jid_property(slixmpp.JID(room), nick, "jid")
+            sender = str(slixmpp.JID(real).bare) if real else f"{room}/{nick}"
         if not omemo.is_encrypted(stanza):
             if stanza["body"]:
                 self.opened.append(Opened(sender, stanza["body"], False))
@@ -151,8 +155,10 @@ class OmemoPeer:
         if message["body"]:
             self.opened.append(Opened(sender, message["body"], True, device.device_id))
 
-    async def send_encrypted(self, to: str, body: str) -> str:
-        """One line OMEMO-encrypted to `to` (as the example's encrypted_reply)."""
+    async def send_encrypted(self, to: str, body: str, replace: str | None = None) -> str:
+        """One line OMEMO-encrypted to `to` (as the example's encrypted_reply);
+        `replace`: it corrects that line id (XEP-0308), the reference in clear
+        beside the sealed body, as Conversations sends it."""
         omemo: XEP_0384 = self.xmpp["xep_0384"]
         msg = self.xmpp.make_message(mto=to, mtype="chat")
         msg["body"] = body
@@ -165,8 +171,92 @@ class OmemoPeer:
         sealed["eme"]["namespace"] = "eu.siacs.conversations.axolotl"
         sealed["eme"]["name"] = self.xmpp["xep_0380"].mechanisms[
             "eu.siacs.conversations.axolotl"]
+        if replace:
+            ET.SubElement(sealed.xml, "{urn:xmpp:message-correct:0}replace", {"id": replace})
         sealed.send()
         return str(sealed["id"])
+
+    async def join_room(self, room: str, nick: str) -> None:
+        """Join a room (slixmpp's xep_0045, which follows its occupants' real JIDs
+        for slixmpp-omemo), with no history replay."""
+        await self.xmpp["xep_0045"].join_muc_wait(slixmpp.JID(room), nick, maxstanzas=0,
+                                                  timeout=20)
+
+    async def leave_room(self, room: str, nick: str) -> None:
+        self.xmpp["xep_0045"].leave_muc(slixmpp.JID(room), nick)
+        await asyncio.sleep(0.3)
+
+    async def send_room_encrypted(self, room: str, body: str, members: list[str]) -> str:
+        """One line OMEMO-encrypted in a room for `members` (bare JIDs), as
+        slixmpp-omemo's groupchat support is used."""
+        omemo: XEP_0384 = self.xmpp["xep_0384"]
+        msg = self.xmpp.make_message(mto=room, mtype="groupchat")
+        msg["body"] = body
+        recipients = {slixmpp.JID(m) for m in members}
+        await omemo.refresh_device_lists(recipients, force_download=True)
+        sealed, _errors = await omemo.encrypt_message(msg, recipients)
+        assert sealed is not None
+        sealed.send()
+        return str(sealed["id"])
+
+    async def upload_sealed(self, data: bytes, name: str, service: str) -> str:
+        """A file as OMEMO clients share it (XEP-0454): sealed with slixmpp's
+        xep_0454 cipher, uploaded through a slot of `service` (XEP-0363, asked
+        with a raw IQ and put with the standard library: slixmpp's xep_0363
+        needs aiohttp); returns the aesgcm:// link."""
+        import http.client
+        from urllib.parse import urlsplit
+
+        from slixmpp.plugins.xep_0454 import XEP_0454
+
+        payload, fragment = XEP_0454.encrypt(input_file=__import__("io").BytesIO(data))
+        iq = self.xmpp.make_iq_get(ito=service)
+        request = ET.SubElement(iq.xml, "{urn:xmpp:http:upload:0}request",
+                                {"filename": name, "size": str(len(payload)),
+                                 "content-type": "application/octet-stream"})
+        assert request is not None
+        answer = await iq.send(timeout=20)
+        slot = answer.xml.find("{urn:xmpp:http:upload:0}slot")
+        put_el = slot.find("{urn:xmpp:http:upload:0}put")
+        put = put_el.get("url")
+        headers = {h.get("name"): h.text or "" for h in put_el}
+        headers["Content-Type"] = "application/octet-stream"
+        get = slot.find("{urn:xmpp:http:upload:0}get").get("url")
+        parts = urlsplit(put)
+
+        def send() -> int:
+            conn = http.client.HTTPSConnection(parts.hostname, parts.port,
+                                               context=ssl.create_default_context(
+                                                   cafile=self.ca_file))
+            conn.request("PUT", parts.path, body=payload, headers=headers)
+            status = conn.getresponse().status
+            conn.close()
+            return status
+
+        assert await asyncio.to_thread(send) in (200, 201)
+        return XEP_0454.format_url(get, fragment)
+
+    async def fetch_sealed(self, link: str) -> bytes:
+        """The opened bytes behind an aesgcm:// link (slixmpp's xep_0454 decrypt)."""
+        import http.client
+        import io
+        from urllib.parse import urlsplit
+
+        from slixmpp.plugins.xep_0454 import XEP_0454
+
+        url, _, fragment = link.partition("#")
+        parts = urlsplit("https" + url[len("aesgcm"):])
+
+        def get() -> bytes:
+            conn = http.client.HTTPSConnection(parts.hostname, parts.port,
+                                               context=ssl.create_default_context(
+                                                   cafile=self.ca_file))
+            conn.request("GET", parts.path)
+            data = conn.getresponse().read()
+            conn.close()
+            return data
+
+        return XEP_0454.decrypt(io.BytesIO(await asyncio.to_thread(get)), fragment)
 
     def bodies(self, sender: str | None = None, *, encrypted: bool = True) -> list[str]:
         return [o.body for o in self.opened

@@ -204,3 +204,27 @@ async def test_after_a_verification_a_new_device_is_flagged_and_refused(
                     "the phone opens it")
     finally:
         await laptop.stop()
+
+
+async def test_a_correction_of_a_sealed_line_goes_sealed(world, connect, peers) -> None:
+    """XEP-0308 on OMEMO lines: ours goes sealed like the line (only the
+    reference to the line it replaces in clear) and bob's client reads it; his
+    sealed correction of his line changes it here."""
+    me, peer, alice, bob = await _pair(world, connect, peers)
+    sent = me.client.send_chat(bob.jid, "Meet at the north gate.", encrypt=True)
+    await until(lambda: "Meet at the north gate." in peer.bodies(alice.jid), 30, "the line")
+    assert me.client.sealed_line(sent.id)
+    fixed = await me.client.correct_sealed(sent.id, "Meet at the south gate.")
+    assert fixed.text == "Meet at the south gate."
+    await until(lambda: "Meet at the south gate." in peer.bodies(alice.jid), 30,
+                "bob opens the correction")
+    raw = peer.raw()
+    assert "south gate" not in raw and "urn:xmpp:message-correct:0" in raw
+
+    line_id = await peer.send_encrypted(alice.jid, "The code is 4711.")
+    await until(lambda: _line(me, "The code is 4711."), 30, "bob's line")
+    row = _line(me, "The code is 4711.")
+    await peer.send_encrypted(alice.jid, "The code is 4712.", replace=line_id)
+    await until(lambda: me.store.get_message(row.id).text == "The code is 4712.", 30,
+                "bob's sealed correction applied")
+    assert "4712" not in await _archive_text(world, alice)

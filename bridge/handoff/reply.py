@@ -31,7 +31,7 @@ from typing import Protocol
 from .. import errors as refuse
 from ..config import AccountConfig, Config
 from ..crypto import outgoing
-from ..errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
+from ..errors import WHEN_AWAY, ContactAway, EncryptionRefused, EngineError, describe_presence
 from ..identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
 from ..mail.compose import (
     build_email,
@@ -480,6 +480,7 @@ class Handoff:
         raw = base64.b64decode(item.payload["raw"])
         mail = to_message(parse_message(raw), account=item.account, folder=None, uid=None,
                           direction=Direction.OUT, put_blob=self.store.store_blob)
+        mail = self._opened_own(mail, item.msg_id)
         stored = self.store.find_by_msg_id(item.account, item.msg_id)
         thread_id = stored.thread_id if stored is not None else mail.thread_id
         envelope = [normalize_email(a) for a in item.payload.get("recipients", [])]
@@ -513,6 +514,23 @@ class Handoff:
         if not legs:
             raise EngineError(refuse.no_chat_recipients())
         return legs
+
+    def _opened_own(self, mail: Message, msg_id: str) -> Message:
+        """Our own queued email as its chat legs carry it: an encrypted one opened
+        with our key (it is encrypted to us too, for Sent), its protected Subject
+        and inner files; EncryptionRefused when it cannot be opened here (the
+        legs then go sealed with OMEMO: the outbox sees to it)."""
+        from ..crypto.openpgp import OpenPGP
+        from ..crypto.reading import is_encrypted, open_stored
+
+        if not is_encrypted(mail):
+            return mail
+        opened = open_stored(mail, OpenPGP(self.config.crypto.gnupg_home),
+                             self.store.store_blob)
+        if opened.crypto is None or not opened.crypto.decrypted:
+            raise EncryptionRefused(f"not sent by chat: the encrypted email {msg_id} cannot "
+                                    "be opened here (no key of ours among its recipients)")
+        return opened
 
     async def send_message(self, account: str, to: Sequence[str], text: str, *,
                            via: str = "im", subject: str = "",

@@ -23,6 +23,7 @@ from . import output as out
 from .chat_args import CHAT_COMMANDS as CHAT_COMMANDS
 from .chat_args import SHOWS as SHOWS
 from .chat_args import add_chat_commands as add_chat_commands
+from .omemo_cli import cmd_omemo
 from .outcome import (
     EXIT_FAILED,
     EXIT_NOT_DELIVERED,
@@ -323,5 +324,5 @@ CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outc
     "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
     "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
     "avatar": cmd_avatar, "block": cmd_block, "unblock": cmd_block, "rooms": cmd_rooms,
-    "voice": cmd_voice, "register": cmd_register,
+    "voice": cmd_voice, "register": cmd_register, "omemo": cmd_omemo,
 }

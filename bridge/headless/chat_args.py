@@ -15,7 +15,7 @@ from .common_args import common_options
 
 CHAT_COMMANDS = ("correct", "react", "retract", "quote", "msg", "join", "leave", "invite",
                  "bookmarks", "bookmark", "roster", "presence", "avatar", "block", "unblock",
-                 "rooms", "voice", "register")
+                 "rooms", "voice", "register", "omemo")
 SHOWS = ("available", "chat", "away", "xa", "dnd", "invisible")
 # bridge.errors.WHEN_AWAY, spelled here so that the parser needs no errors module
 # (tests/test_headless_fast_paths.py checks they are the same).
@@ -212,6 +212,17 @@ def add_presence(sub: Sub, common: Parser, inner: Parser) -> None:
     pp.add_argument("status", nargs="?", default="", help="a status message")
 
 
+OMEMO_CHOICES = ("on", "off", "default")
+
+
+def add_omemo(sub: Sub, common: Parser) -> None:
+    """`omemo on|off|default JID` (its handler: omemo_cli.py)."""
+    p = sub.add_parser("omemo", parents=[common],
+                       help="OMEMO for a chat: on (every line encrypted), off, or default")
+    p.add_argument("choice", choices=OMEMO_CHOICES)
+    p.add_argument("jid", help="the contact's (or the room's) JID")
+
+
 def add_chat_commands(sub: Sub, common: Parser) -> None:
     """Every chat verb, in the order `--help` lists them."""
     # Under a verb (`invite send`, `roster add`...): options that default to unset,
@@ -235,3 +246,4 @@ def add_chat_commands(sub: Sub, common: Parser) -> None:
     add_block(sub, common)
     add_unblock(sub, common)
     add_presence(sub, common, inner)
+    add_omemo(sub, common)

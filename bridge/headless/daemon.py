@@ -229,12 +229,10 @@ class RulesDaemon:
         via = d.via or "auto"
         required = await self.engine.reply_protection(m.id)
         sealed = required.encrypt
-        if sealed:
+        if sealed and via != "im":
             # An encrypted conversation (or a contact who prefers it) is answered
-            # encrypted, by email; chat cannot be encrypted yet.
-            if via == "im":
-                raise EncryptionRefused(f"not sent: it must be encrypted ({required.why}), "
-                                        "and a chat message cannot be yet (no OMEMO)")
+            # encrypted: by chat with OMEMO when the rule says chat (the engine
+            # refuses, naming who, when someone has no device), else by email.
             via = "email"
         if via == "auto":
             via = self._auto_via(m)

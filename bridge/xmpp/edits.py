@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from slixmpp import JID
 from slixmpp.plugins.xep_0444.stanza import Reaction
@@ -118,6 +119,14 @@ class Edits(Files):
     def correct(self, row_id: int, text: str) -> Message:
         """Correct our own last line of its conversation (XEP-0308); returns it as
         stored now, the old text kept as a revision."""
+        msg, new_id = self._correction(row_id, text)
+        msg.send()
+        return self._corrected(row_id, text, new_id)
+
+    def _correction(self, row_id: int, text: str) -> tuple[Any, str]:
+        """The correction of our line `row_id` to `text` as it goes in clear (the
+        OMEMO layer seals it first), and its new id; refused (XmppError) when
+        the line cannot be corrected."""
         m, to, mtype = self._own_line(row_id)
         if m.direction is not Direction.OUT:
             raise XmppError("only your own lines can be corrected")
@@ -138,7 +147,12 @@ class Edits(Files):
             # to XEP-0085 section 5.1 (Profanity does) takes it that we stopped
             # wanting chat states, and never tells us it is typing again.
             msg["chat_state"] = "active"
-        msg.send()
+        return msg, new_id
+
+    def _corrected(self, row_id: int, text: str, new_id: str) -> Message:
+        """Keep a correction that went (the old text as a revision); the line now."""
+        m = self.store.get_message(row_id)
+        assert m is not None
         self.store.correct_message(row_id, text, time.time(), new_id)
         self._publish(MessageChanged(self.name, row_id, m.msg_id, m.thread_id, "corrected",
                                      self.own))

@@ -1,11 +1,13 @@
 """Files: HTTP File Upload (XEP-0363) through our `upload_slots` plugin, the
 https transfers of `upload.py`, links sent out-of-band (XEP-0066, in delivery's
-`_transmit`), and the download of linked files into the store's blobs.
+`_transmit`), and the download of linked files into the store's blobs, sealed
+ones (XEP-0454 `aesgcm://`, which only an OMEMO line carries) opened on the way.
 """
 
 from __future__ import annotations
 
 import logging
+import mimetypes
 from dataclasses import replace
 
 from ..model import Attachment, Message
@@ -13,7 +15,7 @@ from ..safe import safe_basename
 from .core import IQ_TIMEOUT, MessageKind, XmppError
 from .delivery import Delivery
 from .stanzas import bare
-from .upload import TransferError, get_file, put_file
+from .upload import TransferError, get_file, get_sealed_file, is_aesgcm, put_file
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,15 @@ class Files(Delivery):
         for a in message.attachments:
             if a.url and a.sha256 is None:
                 try:
-                    data, content_type = await get_file(a.url, limit, self.ssl_context)
+                    if is_aesgcm(a.url):
+                        data = await get_sealed_file(a.url, limit, self.ssl_context)
+                        # What the server says of its bytes is "encrypted": the
+                        # name tells what they are.
+                        content_type = a.content_type if a.content_type != \
+                            "application/octet-stream" else \
+                            mimetypes.guess_type(a.filename)[0] or a.content_type
+                    else:
+                        data, content_type = await get_file(a.url, limit, self.ssl_context)
                 except TransferError as exc:
                     errors.append(str(exc))
                     updated.append(a)

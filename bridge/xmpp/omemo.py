@@ -1,5 +1,5 @@
-"""OMEMO for 1:1 chat (XEP-0384), through slixmpp-omemo: one more layer of the
-client, the last below `client.py`:
+"""OMEMO for chat (XEP-0384), 1:1 and in members-only non-anonymous rooms,
+through slixmpp-omemo: one more layer of the client, the last below `client.py`:
 
     ... -> bookmarks -> avatars -> omemo -> client
 
@@ -15,20 +15,26 @@ With OMEMO off (`[crypto] omemo = false`, or a client built without it) the
 plugin is not loaded, and an OMEMO line that comes is still labelled, never
 shown as its fallback text.
 
-What slixmpp-omemo 2.2 does not do yet, and so we do not either: twomemo
-(OMEMO 2) messages are read but cannot be opened (no SCE in the plugin), so
-lines go out with oldmemo, which every OMEMO client reads; files are not
-encrypted (XEP-0454); rooms are not encrypted.
+A room line is sealed for every member's devices, and only in a room where
+that means something (members-only, non-anonymous): which rooms, for whom and
+who sent a sealed room line is `omemo_rooms.py`.
+
+What slixmpp-omemo 2.2 (the latest release) does not do, and so we do not
+either: twomemo (OMEMO 2) messages are read but cannot be opened (its
+`decrypt_message` raises NotImplementedError for SCE envelopes, and
+`encrypt_message` prepares no SCE plaintext), so lines go out with oldmemo,
+which every OMEMO client reads.
+
+Files go sealed too (XEP-0454 `aesgcm://`): `omemo_files.py`.
+The keys' lock and the library's refusals in words: `omemo_words.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import fcntl
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 from xml.etree import ElementTree as ET
 
@@ -46,10 +52,13 @@ from ..crypto.status import (
     OmemoDevice,
 )
 from ..errors import EncryptionRefused
-from ..model import DeliveryState, Message
+from ..model import Attachment, DeliveryState, Direction, Message
+from . import omemo_files, omemo_rooms
 from .archive import BULK_PAGE
 from .avatars import Avatars
 from .core import Reply, XmppError, _Pending
+from .omemo_words import hold as _hold
+from .omemo_words import refusal, unreadable_reason
 from .stanzas import NS_CLIENT, bare, q
 
 log = logging.getLogger(__name__)
@@ -62,7 +71,9 @@ NS_TWOMEMO = "urn:xmpp:omemo:2"
 _CLEAR = {q("urn:xmpp:sid:0", "origin-id"), q(NS_CLIENT, "thread"),
           q("urn:xmpp:receipts", "request"), q("urn:xmpp:chat-markers:0", "markable"),
           q("http://jabber.org/protocol/chatstates", "active"), q("urn:xmpp:reply:0", "reply"),
-          q("urn:xmpp:fallback:0", "fallback")}
+          q("urn:xmpp:fallback:0", "fallback"),
+          # Which line a correction replaces (XEP-0308), as OMEMO clients send it.
+          q("urn:xmpp:message-correct:0", "replace")}
 # python-omemo's trust level names (slixmpp_omemo.TrustLevel) in our words.
 _TRUST_WORDS = {"TRUSTED": VERIFIED, "BLINDLY_TRUSTED": BLIND, "UNDECIDED": UNDECIDED,
                 "DISTRUSTED": DISTRUSTED}
@@ -83,6 +94,9 @@ class _Arrival:
     archive: str | None
     archive_id: str | None
     archive_stamp: float | None
+    # A room line's sender, by their real JID ("" when the room did not say):
+    # the library opens it as if it came from them.
+    sender: str | None = None
 
 
 class Omemo(Avatars):
@@ -154,14 +168,82 @@ class Omemo(Avatars):
             self.store.set_crypto(message.id, message.crypto)
         return message
 
+    def send_room(self, room: str, text: str, thread_id: str | None = None,
+                  msg_id: str | None = None, *, reply: Reply | None = None,
+                  reply_to_line: str | None = None, encrypt: bool = False) -> Message:
+        """As Delivery.send_room; `encrypt`: the line goes OMEMO-encrypted for
+        every member of the room or not at all (see `omemo_rooms`)."""
+        if encrypt:
+            from ..model import new_message_id
+
+            msg_id = msg_id or new_message_id(self.domain)
+            self._sealed.add(msg_id)
+        message = super().send_room(room, text, thread_id, msg_id, reply=reply,
+                                    reply_to_line=reply_to_line)
+        if encrypt and message.id is not None:
+            message.crypto = CryptoStatus(encrypted=True, decrypted=True, scheme=OMEMO)
+            self.store.set_crypto(message.id, message.crypto)
+        return message
+
+    async def send_file(self, to: str, data: bytes, filename: str,
+                        content_type: str = "application/octet-stream", *,
+                        thread_id: str | None = None, msg_id: str | None = None,
+                        encrypt: bool = False) -> Message:
+        """As Files.send_file; `encrypt`: the file goes sealed (XEP-0454, see
+        omemo_files) in an OMEMO-sealed line, or not at all."""
+        if not encrypt:
+            return await super().send_file(to, data, filename, content_type,
+                                           thread_id=thread_id, msg_id=msg_id)
+        from ..model import new_message_id
+        from ..safe import safe_basename
+        from .upload import aesgcm_link, seal_file
+
+        to = bare(to)
+        if not self.omemo_on:
+            raise EncryptionRefused(f"not sent: the file to {to} must be encrypted, and "
+                                    f"{self.omemo_off}", [to])
+        payload, fragment = seal_file(data)
+        link = aesgcm_link(await self.upload(payload, omemo_files.upload_name(filename),
+                                             "application/octet-stream"), fragment)
+        attachment = Attachment(safe_basename(filename), content_type, len(data),
+                                sha256=self.store.store_blob(data), url=link)
+        msg_id = msg_id or new_message_id(self.domain)
+        self._sealed.add(msg_id)
+        message = self._send(to, link, "groupchat" if to in self._rooms else "chat",
+                             thread_id, msg_id, [attachment])
+        if message.id is not None:
+            message.crypto = CryptoStatus(encrypted=True, decrypted=True, scheme=OMEMO)
+            self.store.set_crypto(message.id, message.crypto)
+        return message
+
     def correct(self, row_id: int, text: str) -> Message:
-        """As Edits.correct, refused for a line that went OMEMO-encrypted: the
-        correction (XEP-0308) would carry its new text in clear."""
-        m = self.store.get_message(row_id)
-        if m is not None and m.crypto is not None and m.crypto.omemo:
-            raise XmppError("an encrypted line cannot be corrected yet (the correction "
-                            "would go in clear): retract it and write it again")
+        """As Edits.correct, refused for a line that went OMEMO-encrypted: its
+        correction (XEP-0308) must go sealed, which `correct_sealed` does."""
+        if self.sealed_line(row_id):
+            raise XmppError("an encrypted line cannot be corrected in clear (the "
+                            "correction would carry its new text): it goes sealed "
+                            "(correct_sealed)")
         return super().correct(row_id, text)
+
+    def sealed_line(self, row_id: int) -> bool:
+        """Whether a line went (or came) OMEMO-encrypted."""
+        m = self.store.get_message(row_id)
+        return m is not None and m.crypto is not None and m.crypto.omemo
+
+    async def correct_sealed(self, row_id: int, text: str) -> Message:
+        """Correct our OMEMO-encrypted line: the correction goes sealed like the
+        line (for the same contact or room members), with only the reference to
+        the line it replaces in clear; if it cannot be sealed it is refused
+        (EncryptionRefused, saying why) and the line stays as it was."""
+        async with self._omemo_lock:
+            stanza, new_id = self._correction(row_id, text)
+            to = bare(str(stanza["to"]))
+            peers = await self._room_members(to) if stanza["type"] == "groupchat" else [to]
+            sealed = await self._seal(stanza, peers, to)
+            if not self.connected:
+                raise XmppError("not connected: the correction was not sent")
+            sealed.send()
+            return self._corrected(row_id, text, new_id)
 
     def _transmit(self, pending: _Pending) -> None:
         if pending.message.msg_id not in self._sealed:
@@ -175,7 +257,12 @@ class Omemo(Avatars):
             if self._pending.get(msg_id) is not pending:
                 return  # settled (or replaced by a newer send) meanwhile
             try:
-                sealed = await self._seal(self._outgoing_stanza(pending), bare(pending.to))
+                stanza = self._outgoing_stanza(pending)
+                if pending.mtype == "groupchat":
+                    sealed = await self._seal(stanza, await self._room_members(pending.to),
+                                              bare(pending.to))
+                else:
+                    sealed = await self._seal(stanza, [bare(pending.to)], bare(pending.to))
             except EncryptionRefused as exc:
                 self._pending.pop(msg_id, None)
                 self._advance(msg_id, DeliveryState.FAILED, str(exc))
@@ -183,23 +270,30 @@ class Omemo(Avatars):
             if self.connected:
                 self._put_on_wire(pending, sealed)
 
-    async def _seal(self, stanza: Any, peer: str) -> Any:
-        """`stanza` OMEMO-encrypted for every trusted device of `peer` (and our own
-        other devices), with only what delivery needs left in clear."""
+    async def _seal(self, stanza: Any, peers: list[str], peer: str) -> Any:
+        """`stanza` OMEMO-encrypted for every trusted device of `peers` (and our
+        own other devices), with only what delivery needs left in clear. `peer`:
+        who the line is to, as a refusal names it (a contact, or a room)."""
         if not self.omemo_on:
             raise EncryptionRefused(f"not sent: the line to {peer} must be encrypted, and "
                                     f"{self.omemo_off}", [peer])
+        if not peers:
+            raise EncryptionRefused(f"not sent: {peer} has no member to encrypt for", [peer])
         from omemo.session_manager import SessionManagerException
 
         try:
             manager = await self._omemo.get_session_manager()
-            if not await manager.get_device_information(peer):
+            unknown = [p for p in peers if not await manager.get_device_information(p)]
+            if unknown:
                 # Nothing known of them yet (their list came before we were
                 # listening, or never as a notification): ask the server.
-                await self._omemo.refresh_device_lists({JID(peer)}, force_download=True)
-            sealed, errors = await self._omemo.encrypt_message(stanza, JID(peer))
+                await self._omemo.refresh_device_lists({JID(p) for p in unknown},
+                                                       force_download=True)
+            sealed, errors = await self._omemo.encrypt_message(stanza,
+                                                               {JID(p) for p in peers})
         except SessionManagerException as exc:
-            raise EncryptionRefused(refusal(peer, exc), [peer]) from exc
+            who = sorted(getattr(exc, "bare_jids", None) or []) or peers
+            raise EncryptionRefused(refusal(", ".join(who), exc), who) from exc
         except Exception as exc:  # the server refused a bundle, a timeout: in words
             raise EncryptionRefused(f"not sent: encrypting for {peer} failed: "
                                     f"{exc or type(exc).__name__}", [peer]) from exc
@@ -248,17 +342,58 @@ class Omemo(Avatars):
                                     "send it with --no-encrypt (or /omemo off) to send it in "
                                     "clear", [peer])
 
+    async def _room_members(self, room: str) -> list[str]:
+        """Whom a line in `room` is sealed for (omemo_rooms.members), refusing
+        (EncryptionRefused, saying why) in a room where sealing means nothing."""
+        room = bare(room)
+        if not self.omemo_on:
+            raise EncryptionRefused(f"not sent: the line to {room} must be encrypted, and "
+                                    f"{self.omemo_off}", [room])
+        try:
+            features = await omemo_rooms.room_features(self.session, room)
+        except Exception as exc:
+            raise EncryptionRefused(f"not sent: what kind of room {room} is could not be "
+                                    f"read: {exc or type(exc).__name__}", [room]) from exc
+        why = omemo_rooms.refusal(room, features)
+        if why:
+            raise EncryptionRefused(why, [room])
+        state = self._rooms.get(room)
+        occupants = [o.jid or "" for o in state.occupants.values()] if state else []
+        return await omemo_rooms.members(self.session, room, occupants, self.own)
+
+    async def omemo_ready_room(self, room: str) -> None:
+        """Refuse (EncryptionRefused, naming who and why) unless a line in `room`
+        can be OMEMO-encrypted now: a members-only non-anonymous room whose every
+        member has a device we may encrypt for."""
+        room = bare(room)
+        refused: list[tuple[str, str]] = []
+        for member in await self._room_members(room):
+            try:
+                await self.omemo_ready(member)
+            except EncryptionRefused as exc:
+                refused.append((member, str(exc).removeprefix("not sent: ")))
+        if refused:
+            raise EncryptionRefused(
+                f"not sent: {room} is encrypted for every member, and "
+                + "; ".join(why for _who, why in refused), [who for who, _why in refused])
+
     # -- receiving ---------------------------------------------------------------------
 
     def _ingest(self, xml: ET.Element, source: str, archive: str | None = None,
                 archive_id: str | None = None, archive_stamp: float | None = None,
                 crypto: CryptoStatus | None = None) -> bool:
-        if crypto is None and omemo_element(xml) is not None and \
-                (xml.get("type") or "chat") != "groupchat":
+        if crypto is None and omemo_element(xml) is not None:
             if self._already_stored(xml, archive_id):
                 return False  # our own line coming back, or one we opened before
+            sender = None
+            if (xml.get("type") or "chat") == "groupchat":
+                room = archive if archive and archive != self.own else bare(xml.get("from") or "")
+                state = self._rooms.get(room)
+                sender = omemo_rooms.sender(
+                    xml, {o.nick: o.jid for o in state.occupants.values()} if state else {},
+                    trusted_archive=archive == room) or ""
             task = asyncio.ensure_future(
-                self._open(_Arrival(xml, source, archive, archive_id, archive_stamp)))
+                self._open(_Arrival(xml, source, archive, archive_id, archive_stamp, sender)))
             self._tasks.add(task)
             self._opening.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -285,30 +420,71 @@ class Omemo(Avatars):
 
     def _already_stored(self, xml: ET.Element, archive_id: str | None) -> bool:
         """A line is opened once: the ratchet's key for it is spent after that."""
+        return self._stored(xml, archive_id) is not None
+
+    def _stored(self, xml: ET.Element, archive_id: str | None) -> Message | None:
+        """The row of a line, found by its origin-id or its server's stanza-id."""
         origin = xml.find(q("urn:xmpp:sid:0", "origin-id"))
         origin_id = origin.get("id") if origin is not None else None
-        if origin_id and self.store.find_by_msg_id(self.name, origin_id) is not None:
-            return True
+        found = self.store.find_by_msg_id(self.name, origin_id) if origin_id else None
+        if found is not None:
+            return found
+        by = {self.own, bare(xml.get("from") or "")} \
+            if xml.get("type") == "groupchat" else {self.own}
         ids = [archive_id] + [e.get("id") for e in xml.findall(q("urn:xmpp:sid:0", "stanza-id"))
-                              if e.get("by") == self.own]
-        return any(i and self.store.lookup("stanza_id", i, self.name) for i in ids)
+                              if e.get("by") in by]
+        return next((rows[0] for i in ids if i
+                     for rows in [self.store.lookup("stanza_id", i, self.name)] if rows), None)
 
     async def _open(self, arrival: _Arrival) -> None:
         async with self._omemo_lock:
-            opened, status = await self._decrypt(arrival.xml)
+            opened, status = await self._decrypt(arrival.xml, arrival.sender)
             try:
-                super()._ingest(opened, arrival.source, arrival.archive, arrival.archive_id,
-                                arrival.archive_stamp, status)
+                new = super()._ingest(opened, arrival.source, arrival.archive,
+                                      arrival.archive_id, arrival.archive_stamp, status)
+                if new and status.decrypted:
+                    self._sealed_file(opened, arrival)
             except Exception:
                 log.exception("%s: could not store an OMEMO line", self.name)
 
-    async def _decrypt(self, xml: ET.Element) -> tuple[ET.Element, CryptoStatus]:
-        """The line's stanza with its text opened, or labelled when it cannot be."""
+    def _sealed_file(self, opened: ET.Element, arrival: _Arrival) -> None:
+        """A stored line that is one aesgcm link is a file (omemo_files): its row
+        gets the link as its attachment, fetched as a contact's files are."""
+        body = opened.find(q(NS_CLIENT, "body"))
+        attachment = omemo_files.received(body.text or "" if body is not None else "")
+        row = self._stored(opened, arrival.archive_id) if attachment is not None else None
+        if attachment is None or row is None or row.id is None or row.attachments:
+            return
+        self.store.set_body(row.id, row.text, [attachment])
+        if row.direction is Direction.IN and row.recipients and \
+                row.recipients[0].address == self.own and self.auto_download_limit > 0 \
+                and self._subscribed(bare(row.sender.address)):
+            self._spawn(self._auto_download(row.id))
+
+    async def _decrypt(self, xml: ET.Element, sender: str | None = None
+                       ) -> tuple[ET.Element, CryptoStatus]:
+        """The line's stanza with its text opened, or labelled when it cannot be.
+        `sender`: a room line's sender by their real JID ("": not known)."""
         why = self.omemo_off
-        if self.omemo_on:
+        if self.omemo_on and sender == "":
+            why = "the room did not say who sent it (their address is hidden)"
+        elif self.omemo_on:
             try:
                 stanza = MessageStanza(stream=self.session, xml=copy.deepcopy(xml))
+                if sender:
+                    # As a line from them: the library would look the sender up
+                    # in xep_0045's own room roster, which this client does not
+                    # keep (rooms.py follows the presences itself).
+                    stanza["type"] = "chat"
+                    stanza["from"] = JID(sender)
                 opened, device = await self._omemo.decrypt_message(stanza)
+                if sender:
+                    body = opened["body"]
+                    opened = MessageStanza(stream=self.session, xml=copy.deepcopy(xml))
+                    for tag in (q(NS_TWOMEMO, "encrypted"), q(NS_OLDMEMO, "encrypted")):
+                        for el in opened.xml.findall(tag):
+                            opened.xml.remove(el)
+                    opened["body"] = body
                 if not (opened["body"] or "").strip():
                     why = "it holds no text (an OMEMO key exchange)"
                 else:
@@ -404,38 +580,3 @@ class Omemo(Avatars):
                 return self._device(
                     d._replace(trust_level_name=name), own=peer == self.own)
         raise ValueError(f"{peer} has no OMEMO device {device!r} (see `keys list`)")
-
-
-def _hold(lock: Path) -> IO[bytes] | None:
-    """The account's OMEMO keys, held by this process (an exclusive flock on a
-    file beside them, let go when the process ends), or None when another holds
-    them."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    f = open(lock, "ab")  # held open for the client's life
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.close()
-        return None
-    return f
-
-
-def refusal(peer: str, exc: Exception) -> str:
-    """A refusal from python-omemo's encryption, in words naming who and why."""
-    kind = type(exc).__name__
-    if kind == "NoEligibleDevices":
-        why = "no device of theirs may be encrypted for (none published, or all distrusted)"
-    elif kind == "StillUndecided":
-        why = "they have a new device you have not verified (`keys list`, then `keys trust`)"
-    else:
-        why = f"{kind}: {exc}" if str(exc) else kind
-    return f"not sent: cannot encrypt to {peer} with OMEMO: {why}"
-
-
-def unreadable_reason(exc: Exception) -> str:
-    kind = type(exc).__name__
-    if kind == "MessageNotForUs":
-        return "it was not encrypted for this device"
-    if kind == "SenderNotFound":
-        return "the sending device is unknown"
-    return f"{kind}: {exc}" if str(exc) else kind

@@ -29,7 +29,6 @@ from slixmpp.plugins import xep_0082
 
 from ..config import AccountConfig, SecretError, get_password
 from ..crypto.status import OmemoDevice
-from ..errors import EncryptionRefused
 from ..identity import normalize_jid
 from ..model import Attachment, ContactPresence, HealthReport, ImPlan, Message
 from ..store import Store
@@ -132,6 +131,9 @@ class XmppTransport:
     async def omemo_ready(self, jid: str) -> None:
         await self.client.omemo_ready(jid)
 
+    async def omemo_ready_room(self, room: str) -> None:
+        await self.client.omemo_ready_room(room)
+
     async def omemo_devices(self, jids: list[str]) -> list[OmemoDevice]:
         return await self.client.omemo_devices(jids)
 
@@ -146,15 +148,6 @@ class XmppTransport:
         sent again."""
         client = self.client
         sent: list[Message] = []
-        if plan.encrypt and plan.room:
-            raise EncryptionRefused(f"not sent: {plan.to} is a room, and rooms are not "
-                                    "encrypted here yet (OMEMO covers 1:1 chats)", [plan.to])
-        unsent = [f for f in plan.files if str(f["id"]) not in skip]
-        if plan.encrypt and unsent:
-            # Checked before anything goes: the text must not go without its files.
-            raise EncryptionRefused(f"not sent: {unsent[0]['name']} would go to {plan.to} "
-                                    "in clear; files are not encrypted here yet (XEP-0454)",
-                                    [plan.to])
         if plan.room:
             if plan.to not in client.rooms():
                 await client.create_room(plan.to, members_only=True, public_jids=True,
@@ -163,8 +156,8 @@ class XmppTransport:
                 await client.grant_membership(plan.to, jid)
                 client.invite(plan.to, jid, reason=plan.room_name)
         client.bind_thread(plan.to, plan.thread_id)
-        send = client.send_room if plan.room else functools.partial(client.send_chat,
-                                                                     encrypt=plan.encrypt)
+        send = functools.partial(client.send_room if plan.room else client.send_chat,
+                                 encrypt=plan.encrypt)
         if plan.history and plan.history_id and plan.history_id not in skip:
             sent.append(send(plan.to, plan.history, thread_id=plan.thread_id,
                              msg_id=plan.history_id))
@@ -181,7 +174,7 @@ class XmppTransport:
             data = self.store.blob_path(str(f["sha256"])).read_bytes()
             sent.append(await client.send_file(plan.to, data, str(f["name"]),
                                                str(f["type"]), thread_id=plan.thread_id,
-                                               msg_id=str(f["id"])))
+                                               msg_id=str(f["id"]), encrypt=plan.encrypt))
         return sent
 
 

@@ -1,4 +1,5 @@
-"""HTTP File Upload (XEP-0363) and the download of files shared by link.
+"""HTTP File Upload (XEP-0363) and the download of files shared by link, in
+clear or sealed (XEP-0454, `aesgcm://`, at the end).
 
 slixmpp's own XEP-0363 plugin needs aiohttp, which this project does not carry.
 The slot is asked for by our `plugins/upload_slots.py` and read here
@@ -132,3 +133,59 @@ async def put_file(slot: Slot, data: bytes, content_type: str, context: ssl.SSLC
 async def get_file(url: str, limit: int, context: ssl.SSLContext) -> tuple[bytes, str]:
     """The bytes behind an https link and their content type, at most `limit` bytes."""
     return await asyncio.to_thread(_get, url, limit, context)
+
+
+# -- XEP-0454 (OMEMO media sharing): a file sealed with AES-GCM, its key and IV
+# in the `aesgcm://` link's fragment, which travels only inside an OMEMO-sealed
+# line. The cipher is slixmpp's own xep_0454 (its static encrypt/decrypt; its
+# upload wrapper is not used: it goes through xep_0363, which needs aiohttp).
+
+AESGCM = "aesgcm"
+
+
+def is_aesgcm(url: str) -> bool:
+    """An XEP-0454 link: aesgcm://host/path#<24 hex of IV><64 hex of key>."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    fragment = parts.fragment
+    return parts.scheme == AESGCM and bool(parts.netloc) and len(fragment) == 88 and \
+        all(c in "0123456789abcdefABCDEF" for c in fragment)
+
+
+def seal_file(data: bytes) -> tuple[bytes, str]:
+    """The bytes to upload (AES-256-GCM, the tag at the end) and the fragment
+    (IV and key, hex) the link carries: see `aesgcm_link`."""
+    from io import BytesIO
+
+    from slixmpp.plugins.xep_0454 import XEP_0454
+
+    return XEP_0454.encrypt(input_file=BytesIO(data))
+
+
+def aesgcm_link(get_url: str, fragment: str) -> str:
+    """The aesgcm:// link of sealed bytes uploaded to `get_url` (https)."""
+    from slixmpp.plugins.xep_0454 import XEP_0454
+
+    return XEP_0454.format_url(get_url, fragment)
+
+
+async def get_sealed_file(url: str, limit: int, context: ssl.SSLContext) -> bytes:
+    """The opened bytes behind an aesgcm:// link (fetched over https, then
+    decrypted and checked: a wrong key or altered bytes fail the GCM tag)."""
+    from io import BytesIO
+
+    from slixmpp.plugins.xep_0454 import XEP_0454
+
+    if not is_aesgcm(url):
+        raise TransferError(f"not an aesgcm link: {url.partition('#')[0][:200]!r}")
+    https, _, fragment = ("https" + url[len(AESGCM):]).partition("#")
+    data, _type = await get_file(https, limit + 16, context)
+    if len(data) < 16:
+        raise TransferError("the encrypted file is cut short")
+    try:
+        return XEP_0454.decrypt(BytesIO(data), fragment)
+    except Exception as exc:  # InvalidTag: the bytes or the key are not the sent ones
+        raise TransferError(f"the encrypted file could not be opened: "
+                            f"{type(exc).__name__}") from None

@@ -411,13 +411,19 @@ class Chatting(ContactCommands):
         return ""
 
     async def _cmd_omemo(self, verb: str) -> str:
-        """`/omemo on`: every line of this 1:1 chat goes OMEMO-encrypted (or is
-        refused, saying why; never in clear); `/omemo off`: in clear."""
-        if self.peer is None or self.room:
-            raise EngineError("open a 1:1 chat first (rooms are not encrypted yet)")
+        """`/omemo on`: every line of this chat goes OMEMO-encrypted (or is
+        refused, saying why; never in clear); `/omemo off`: in clear. In a room:
+        only a members-only non-anonymous one, sealed for every member."""
+        if self.peer is None:
+            raise EngineError("open a chat first")
         jid = self.peer[1]
         if verb == "toggle":  # ctrl+g in the chat input
             verb = "off" if self.engine.omemo_preference(jid) == "encrypt" else "on"
+        if self.room:
+            await self.engine.omemo_room(self.peer[0], jid, verb == "on")
+            if verb == "on":
+                return f"OMEMO on: lines in {one_line(jid)} go encrypted for every member"
+            return f"OMEMO off: lines in {one_line(jid)} go in clear"
         self.engine.omemo_prefer(jid, verb == "on")
         if verb == "on":
             return f"OMEMO on: lines to {one_line(jid)} go encrypted"
