@@ -226,6 +226,7 @@ async def test_the_app_shows_it_decrypted_and_compose_encrypts_or_refuses(
         # ... and the conversation's title says it too, not the outer "..."
         assert await pilot_until(pilot, lambda: text_of(app, "#chat-title").startswith(
             "Our plans · 1 message")), text_of(app, "#chat-title")
+        assert "Our plans" in listing(app).row_text(listing(app).rows[0], 120).plain
 
         await pilot.press("c")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))

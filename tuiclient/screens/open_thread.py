@@ -20,7 +20,7 @@ from bridge.model import Message, Transport
 from bridge.store.records import Thread
 from tuiclient.format import one_line
 from tuiclient.screens.overview import other_party, own_addresses
-from tuiclient.widgets.conversation_list import Key, key_of
+from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.email_view import EmailView
 from tuiclient.widgets.reply_bar import ChatReply
 from tuiclient.widgets.response_cards import ResponseCards, responses_to
@@ -123,14 +123,17 @@ class OpenThread:
     def _reveal_subject(self, fetched: Message) -> None:
         """An encrypted email's real Subject travels inside the encryption (Protected
         Headers); the thread is known by the outer "..." until a body is opened.
-        Once it is, the title says the real one, for as long as the app runs (it
-        is not written to the store: neomutt's crypt_protected_headers_save is off
-        by default for the same reason)."""
+        Once it is, the title and the list's row say the real one, for as long as
+        the app runs (it is not written to the store: neomutt's
+        crypt_protected_headers_save is off by default for the same reason)."""
         if (self.subject == HIDDEN_SUBJECT and fetched.crypto is not None
                 and fetched.crypto.protected_subject and one_line(fetched.subject)
                 and one_line(fetched.subject) != HIDDEN_SUBJECT):
             self.subject = one_line(fetched.subject)
             self._title()
+            if self.key is not None:
+                rows = self.screen.query_one(ConversationList)
+                rows.revealed = {**rows.revealed, self.key: self.subject}
 
     async def _fetch_bodies(self) -> None:
         """The words of the thread's emails (header sync has none), newest first, so

@@ -107,6 +107,9 @@ class ConversationList(ScrollView, can_focus=True):
     # Conversations also under another of the user's accounts (an email to both of
     # their addresses: two rows alike) -> the account's name, which the row says.
     shared: var[dict[Key, str]] = var(dict)
+    # The real Subject of encrypted conversations opened in this run (their stored
+    # one is the outer "..."; tuiclient.screens.open_thread reveals it).
+    revealed: var[dict[Key, str]] = var(dict)
 
     class RowsChanged(Message):
         """Rows came, moved or scrolled into view: the screen may pass down their
@@ -253,6 +256,9 @@ class ConversationList(ScrollView, can_focus=True):
         self.refresh()
 
     def watch_shared(self) -> None:
+        self.refresh()
+
+    def watch_revealed(self) -> None:
         self.refresh()
 
     def party_of(self, t: Thread) -> str:
@@ -518,7 +524,7 @@ class ConversationList(ScrollView, can_focus=True):
         sender_width = max(8, min(20, width // 6))
         sender = self.party_of(t)
         text.append(f"{sender[:sender_width]:<{sender_width}}  ")
-        subject = one_line(t.subject)
+        subject = one_line(self.revealed.get(key_of(t), t.subject))
         snippet = one_line(t.snippet)
         if subject:
             text.append(subject)
