@@ -68,6 +68,10 @@ BATCH = 5000
 # fetches and stores: parsing and SQLite then use both cores instead of taking
 # turns under the GIL (a writer thread would wait for the GIL after every row).
 WORKER_MIN = 10_000
+# Parsed rows go into the store (with their parties and full-text rows) in
+# transactions of this many: each one holds the store's lock, which the UI's
+# reads wait for, so it stays under ~0.2 s; smaller ones cost more commits.
+WRITE_SLICE = 2000
 HEADER_ITEMS = b"UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (" + HEADER_FIELDS + b")]"
 
 ROLES = {b"\\Sent": "sent", b"\\Drafts": "drafts", b"\\Trash": "trash", b"\\Junk": "junk",
@@ -254,6 +258,14 @@ class MailSync(MessageDigests, BodyFetch, MailboxWrites):
     def _fetch_into_store(self, folder: str, uids: list[int], phase: str, done: int,
                           total: int) -> int:
         """Fetch headers of `uids` (newest first, in batches) and store them."""
+        try:
+            return self._fetch_and_store(folder, uids, phase, done, total)
+        finally:
+            if phase == "backfill":
+                self.store.end_bulk()
+
+    def _fetch_and_store(self, folder: str, uids: list[int], phase: str, done: int,
+                         total: int) -> int:
         if len(uids) >= WORKER_MIN:
             parser = self._parser()
             if parser is not None:
@@ -266,11 +278,20 @@ class MailSync(MessageDigests, BodyFetch, MailboxWrites):
             rows = [header_row(name, folder, i.uid, i.flags, i.header, self.own)
                     for i in stream_fetch(client, uid_set(chunk), HEADER_ITEMS)]
             rows, suspects = self._split_suspects(rows)
-            new += self.store.insert_email_headers(name, folder, rows,
-                                                   defer_parties=phase == "backfill")
+            new += self._store_rows(folder, rows, phase)
             new += self._store_suspects(folder, suspects)
             done += len(chunk)
             self.events.publish(SyncProgress(name, folder, done, total, phase))
+        return new
+
+    def _store_rows(self, folder: str, rows: list[tuple[Any, ...]], phase: str) -> int:
+        """Store parsed header rows and index them as they go in, a slice a
+        transaction: what is committed is searchable, nothing waits for a backlog."""
+        new = 0
+        for start in range(0, len(rows), WRITE_SLICE):
+            new += self.store.insert_email_headers(
+                self.account.name, folder, rows[start:start + WRITE_SLICE],
+                defer_parties=phase == "backfill", index=True)
         return new
 
     def _parser(self) -> ParserProcess | None:
@@ -299,8 +320,7 @@ class MailSync(MessageDigests, BodyFetch, MailboxWrites):
                 while (size := pending.get()) is not None:
                     rows, doubtful = self._split_suspects(parser.result())
                     suspects.extend(doubtful)
-                    outcome["new"] += self.store.insert_email_headers(
-                        name, folder, rows, defer_parties=phase == "backfill")
+                    outcome["new"] += self._store_rows(folder, rows, phase)
                     stored += size
                     self.events.publish(SyncProgress(name, folder, stored, total, phase))
             except BaseException as exc:
