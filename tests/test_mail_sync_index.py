@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bridge.model import SEEN, EmailHeaders, Party
-from bridge.store import Store
+from bridge.store import Store, schema
 from tests.conftest import Person
 
 pytestmark = pytest.mark.servers
@@ -179,3 +179,36 @@ def test_indexing_in_the_sync_stores_what_the_backlog_stored(tmp_path: Path,
             assert [m.id for m in now.search(query, limit=100)] == \
                 [m.id for m in later.search(query, limit=100)], query
         _fts_intact(now)
+
+
+def test_every_insert_indexes_its_rows_without_triggers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Schema 13: no AFTER INSERT trigger writes the full-text rows; each insert
+    does, and a store of schema 12 keeps the index its triggers wrote."""
+    from tests.test_store import chat, email
+
+    path = tmp_path / "store.db"
+    with monkeypatch.context() as m:
+        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:12])
+        with Store.open(path) as old:
+            assert old.schema_version == 12
+            old.insert_messages([email(1, subject="Budget from before")])
+    with Store.open(path) as store:
+        assert store.schema_version == len(schema.MIGRATIONS) >= 13
+        assert store._conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+            "AND name IN ('messages_fts_insert', 'senders_fts_insert')").fetchone()[0] == 0
+        assert [m.msg_id for m in store.search("budget")] == ["m1@example.org"]
+        store.insert_messages([email(2, subject="Budget"), chat(3, text="budget")])
+        rows = [Store.email_header_row("work", "INBOX", h) for h in _headers(5)]
+        store.insert_email_headers("work", "Sent", rows[:1], index=True)
+        store.insert_email_headers("work", "INBOX", rows, index=True)  # not fresh: m0 known
+        store.insert_email_headers("work", "Archive",
+                                   [Store.email_header_row("work", "Archive", h)
+                                    for h in _headers(9)[5:]], index=True)
+        assert {m.msg_id for m in store.search("budget")} == {
+            "m1@example.org", "m2@example.org", "c3@example.org"}
+        assert len(store.search("subject café", limit=100)) == 9
+        assert [m.msg_id for m in store.search("from:sender2")] == ["m2@example.org"]
+        assert len(store.search("from:s1@example", limit=100)) == 2
+        _fts_intact(store)

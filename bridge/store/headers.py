@@ -20,6 +20,7 @@ from typing import Any, cast
 from ..model import SEEN, Direction, EmailHeaders, Transport
 from . import schema
 from .db import Db, to_json
+from .fts import index_rows
 from .messages import parties_text
 from .records import TRANSPORT_BITS
 from .threads import THREAD_UPSERT, ThreadDelta, adopt_claims
@@ -43,13 +44,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'email', 0)
 _HEADER_INSERT_AUTO_ID = _HEADER_INSERT.replace("id, account,", "account,", 1).replace(
     "VALUES (?, ", "VALUES (", 1)
 
-# Header sync's row as it is indexed in its own transaction (`_index_rows`): with
-# its parties beside it, and no recipients' JSON waiting. Stored as `indexed = 0`
-# and marked indexed once its full-text rows are in: a row stored as indexed
-# would go into the indexes by the per-row triggers, which costs twice as much.
+# Header sync's row as it is indexed in its own transaction (`index=True`): with
+# its parties beside it (`_index_rows`), or written at once (`_HEADER_INSERT` with
+# `indexed = 1`); either way the full-text rows follow from `fts.index_rows`.
 _HEADER_INSERT_INDEXED = _HEADER_INSERT.replace("?, 'email', 0)", "?, 'email', 1)", 1)
-_HEADER_INSERT_FOR_INDEX_AUTO_ID = _HEADER_INSERT_AUTO_ID.replace(
-    "?, 'email', 0)", "NULL, 'email', 0)", 1)
+_HEADER_INSERT_INDEXED_AUTO_ID = _HEADER_INSERT_AUTO_ID.replace(
+    "?, 'email', 0)", "NULL, 'email', 1)", 1)
 
 
 class Headers(Db):
@@ -157,7 +157,7 @@ class Headers(Db):
                     threads[r[4]].add_values(r[5], r[7], r[9] or r[8], "", r[10], email_bit)
                 if index:
                     # Without the recipients' JSON: they go to message_parties below.
-                    conn.executemany(_HEADER_INSERT_FOR_INDEX_AUTO_ID,
+                    conn.executemany(_HEADER_INSERT_INDEXED_AUTO_ID,
                                      [r[:-1] for r in rows_in])
                 else:
                     conn.executemany(_HEADER_INSERT_AUTO_ID, rows_in)
@@ -184,7 +184,9 @@ class Headers(Db):
                              "WHERE id BETWEEN ? AND ?", (first_id, next_id - 1))
                 if index and fresh:
                     self._index_rows(conn, first_id, rows_in)
-                elif not index:
+                elif index:
+                    index_rows(conn, first_id, next_id - 1)
+                else:
                     self._backlog_add(conn, first_id, next_id - 1)
             conn.executemany(
                 "INSERT INTO message_parties (message_id, position, role, address, name) "
@@ -216,15 +218,7 @@ class Headers(Db):
             "SELECT ?1 + r.key, p.key + 1, p.value ->> 0, p.value ->> 1, p.value ->> 2 "
             "FROM json_each(?2) AS r, json_each(r.value) AS p",
             (first, "[" + ",".join([r[18] for r in rows]) + "]"))
-        conn.execute(
-            "INSERT INTO messages_fts (rowid, subject, body, search_parties) "
-            "SELECT id, subject, body, search_parties FROM messages WHERE id BETWEEN ? AND ?",
-            (first, last))
-        conn.execute(
-            "INSERT INTO senders_fts (rowid, sender_address, sender_name) "
-            "SELECT id, sender_address, sender_name FROM messages WHERE id BETWEEN ? AND ?",
-            (first, last))
-        conn.execute("UPDATE messages SET indexed = 1 WHERE id BETWEEN ? AND ?", (first, last))
+        index_rows(conn, first, last)
 
     @staticmethod
     def _backlog_add(conn: sqlite3.Connection, first: int, last: int) -> None:
