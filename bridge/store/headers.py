@@ -92,10 +92,11 @@ class Headers(Db):
         the caller settles ids first (`MailSync._store_suspects`: the same bytes,
         or the same person's copy on the other transport, else an id of its own).
 
-        With `index` nothing waits (`defer_parties` is then moot): the party rows
-        and both full-text indexes are written in this same transaction, in bulk
-        (`_index_rows`), so a search finds exactly the batches that were committed
-        and a sync cut off mid-way leaves no backlog behind (the header sync's way).
+        With `index` nothing waits: the party rows and both full-text indexes are
+        written in this same transaction, in bulk (`_index_rows`), so a search
+        finds exactly the batches that were committed and a sync cut off mid-way
+        leaves no backlog behind (the header sync's way). `defer_parties` then
+        only marks a bulk import: the WAL checkpoint waits for `end_bulk`.
         """
         if not items:
             return 0
