@@ -1,8 +1,12 @@
-"""Header sync's fast path: bulk rows without `Message` objects, indexed later.
+"""Header sync's fast path: bulk rows without `Message` objects.
 
-A cold sync of a large mailbox writes one executemany per table, leaves the
-full-text index (and, for old mail, the party rows) to `index_backlog`, and keeps
-the WAL checkpoint out of the way until the backlog runs.
+A cold sync of a large mailbox writes one executemany per table and, in the same
+transaction, one INSERT ... SELECT each for the party rows and both full-text
+indexes (`index=True`, `_index_rows`): a search finds what is committed, and the
+WAL checkpoint is held off until the import ends (`end_bulk`). Without `index`
+the rows wait for `index_backlog` (and, for old mail, so do their party rows):
+bulk importers that index later, and stores written before the sync indexed as
+it went, whose backlog the mail worker still catches up.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, cast
 from ..model import SEEN, Direction, EmailHeaders, Transport
 from . import schema
 from .db import Db, to_json
+from .fts import index_rows
 from .messages import parties_text
 from .records import TRANSPORT_BITS
 from .threads import THREAD_UPSERT, ThreadDelta, adopt_claims
@@ -38,6 +43,13 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'email', 0)
 # The same without the id, for a batch whose ids SQLite hands out itself.
 _HEADER_INSERT_AUTO_ID = _HEADER_INSERT.replace("id, account,", "account,", 1).replace(
     "VALUES (?, ", "VALUES (", 1)
+
+# Header sync's row as it is indexed in its own transaction (`index=True`): with
+# its parties beside it (`_index_rows`), or written at once (`_HEADER_INSERT` with
+# `indexed = 1`); either way the full-text rows follow from `fts.index_rows`.
+_HEADER_INSERT_INDEXED = _HEADER_INSERT.replace("?, 'email', 0)", "?, 'email', 1)", 1)
+_HEADER_INSERT_INDEXED_AUTO_ID = _HEADER_INSERT_AUTO_ID.replace(
+    "?, 'email', 0)", "NULL, 'email', 1)", 1)
 
 
 class Headers(Db):
@@ -65,7 +77,7 @@ class Headers(Db):
 
     def insert_email_headers(self, account: str, folder: str,
                              items: Sequence[EmailHeaders] | Sequence[tuple[Any, ...]],
-                             *, defer_parties: bool = False) -> int:
+                             *, defer_parties: bool = False, index: bool = False) -> int:
         """Store header-synced emails of one folder in one transaction; return how many
         were new messages.
 
@@ -79,6 +91,12 @@ class Headers(Db):
         stored already is that message and only gains this folder as a location:
         the caller settles ids first (`MailSync._store_suspects`: the same bytes,
         or the same person's copy on the other transport, else an id of its own).
+
+        With `index` nothing waits: the party rows and both full-text indexes are
+        written in this same transaction, in bulk (`_index_rows`), so a search
+        finds exactly the batches that were committed and a sync cut off mid-way
+        leaves no backlog behind (the header sync's way). `defer_parties` then
+        only marks a bulk import: the WAL checkpoint waits for `end_bulk`.
         """
         if not items:
             return 0
@@ -90,12 +108,14 @@ class Headers(Db):
         else:
             rows_in = cast(Sequence[tuple[Any, ...]], items)
         now = time.time()
+        bulk = defer_parties or index
         if defer_parties:
             with self._lock:
-                # A bulk import leaves the WAL checkpoint to `index_backlog`, which
-                # comes after it: checkpointing at every batch's commit copied the
-                # same index pages into the database again and again. The WAL is
-                # as safe either way; the cap keeps a huge import's WAL bounded.
+                # A bulk import leaves the WAL checkpoint to its end (`end_bulk`,
+                # or `index_backlog` after it): checkpointing at every batch's
+                # commit copied the same index pages into the database again and
+                # again. The WAL is as safe either way; the cap keeps a huge
+                # import's WAL bounded.
                 self._conn.execute(f"PRAGMA wal_autocheckpoint = {_BULK_CHECKPOINT_PAGES:d}")
         with self._write_unchecked() as conn:
             conn.execute("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
@@ -114,13 +134,14 @@ class Headers(Db):
             places: list[tuple[Any, ...]] = []
             threads: dict[str, ThreadDelta] = defaultdict(ThreadDelta)
             email_bit = TRANSPORT_BITS[Transport.EMAIL]
-            fresh = defer_parties and not known and len({r[3] for r in rows_in}) == len(rows_in)
+            fresh = bulk and not known and len({r[3] for r in rows_in}) == len(rows_in)
+            defer = defer_parties and not index
             for r in rows_in if not fresh else ():
                 row_id = known.get(r[3])
                 if row_id is None:
                     row_id = known[r[3]] = next_id
                     next_id += 1
-                    if defer_parties:
+                    if defer:
                         rows.append((row_id, *r))
                     else:
                         rows.append((row_id, *r[:-1], None))
@@ -135,13 +156,18 @@ class Headers(Db):
                 # AUTOINCREMENT takes the highest id ever used + 1, as next_id did.
                 for r in rows_in:
                     threads[r[4]].add_values(r[5], r[7], r[9] or r[8], "", r[10], email_bit)
-                conn.executemany(_HEADER_INSERT_AUTO_ID, rows_in)
+                if index:
+                    # Without the recipients' JSON: they go to message_parties below.
+                    conn.executemany(_HEADER_INSERT_INDEXED_AUTO_ID,
+                                     [r[:-1] for r in rows_in])
+                else:
+                    conn.executemany(_HEADER_INSERT_AUTO_ID, rows_in)
                 next_id += len(rows_in)
                 if conn.execute("SELECT max(id) FROM messages").fetchone()[0] != next_id - 1:
                     raise schema.StoreError("bulk import: row ids were not consecutive")
                 new = len(rows_in)
             else:
-                conn.executemany(_HEADER_INSERT, rows)
+                conn.executemany(_HEADER_INSERT_INDEXED if index else _HEADER_INSERT, rows)
                 new = len(rows)
             if places:
                 conn.executemany("UPDATE messages SET folder = ?, uid = ? "
@@ -157,7 +183,12 @@ class Headers(Db):
                 conn.execute("INSERT INTO mail_locations (account, folder, uid, "
                              "message) SELECT account, folder, uid, id FROM messages "
                              "WHERE id BETWEEN ? AND ?", (first_id, next_id - 1))
-                self._backlog_add(conn, first_id, next_id - 1)
+                if index and fresh:
+                    self._index_rows(conn, first_id, rows_in)
+                elif index:
+                    index_rows(conn, first_id, next_id - 1)
+                else:
+                    self._backlog_add(conn, first_id, next_id - 1)
             conn.executemany(
                 "INSERT INTO message_parties (message_id, position, role, address, name) "
                 "SELECT ?1, 0, 'from', ?2, ?3 UNION ALL "
@@ -170,6 +201,25 @@ class Headers(Db):
                 for thread_id, d in threads.items()])
             adopt_claims(conn, account, threads)
         return new
+
+    @staticmethod
+    def _index_rows(conn: sqlite3.Connection, first: int, rows: Sequence[tuple[Any, ...]]
+                    ) -> None:
+        """Parties and full-text rows of header rows just stored as ids `first`
+        onwards, in one statement each: what `index_backlog` would write later."""
+        last = first + len(rows) - 1
+        conn.execute(
+            "INSERT INTO message_parties (message_id, position, role, address, name) "
+            "SELECT id, 0, 'from', sender_address, sender_name FROM messages "
+            "WHERE id BETWEEN ? AND ?", (first, last))
+        # Every row's recipients as one JSON array of the rows' own JSON arrays,
+        # joined as text: the row's last item is that JSON already.
+        conn.execute(
+            "INSERT INTO message_parties (message_id, position, role, address, name) "
+            "SELECT ?1 + r.key, p.key + 1, p.value ->> 0, p.value ->> 1, p.value ->> 2 "
+            "FROM json_each(?2) AS r, json_each(r.value) AS p",
+            (first, "[" + ",".join([r[18] for r in rows]) + "]"))
+        index_rows(conn, first, last)
 
     @staticmethod
     def _backlog_add(conn: sqlite3.Connection, first: int, last: int) -> None:
@@ -186,9 +236,7 @@ class Headers(Db):
         returns 0; search finds a message once it has been indexed.
         """
         done = 0
-        with self._lock:
-            # Back to SQLite's default after a bulk import (`insert_email_headers`).
-            self._conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES:d}")
+        self.end_bulk()
         with self._write() as conn:
             ranges = conn.execute(
                 "SELECT rowid, first, last FROM index_backlog ORDER BY last DESC").fetchall()
@@ -228,6 +276,12 @@ class Headers(Db):
                 conn.execute("UPDATE messages SET indexed = 1, pending_parties = NULL "
                              f"{where}", span)
         return done
+
+    def end_bulk(self) -> None:
+        """The WAL checkpoint back to SQLite's default after a bulk import
+        (`insert_email_headers` with `defer_parties` holds it off)."""
+        with self._lock:
+            self._conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES:d}")
 
     def index_pending(self) -> int:
         """How many messages still wait for `index_backlog`."""

@@ -20,6 +20,7 @@ from ..crypto.status import to_json as crypto_json
 from ..model import SEEN, Attachment, DeliveryState, Direction, Message, Party, Transport
 from .claims import CLAIM_COLUMNS, Claim, distinct_msg_id, same_as_claim
 from .db import Db, to_json
+from .fts import index_rows
 from .threads import THREAD_UPSERT, ThreadDelta, adopt_claims, recompute_threads
 
 _MESSAGE_INSERT = """
@@ -147,6 +148,9 @@ def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message]) -> int:
         threads[(m.account, m.thread_id)].add(m)
 
     conn.executemany(_MESSAGE_INSERT, rows)
+    if rows:
+        # The new rows' ids are consecutive (handed out above).
+        index_rows(conn, rows[0][0], rows[-1][0])
     conn.executemany(
         "INSERT INTO message_parties (message_id, position, role, address, name) "
         "VALUES (?, ?, ?, ?, ?)", parties)
