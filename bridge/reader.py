@@ -45,6 +45,7 @@ def sync_config_into_store(config: Config, store: Store) -> None:
         store.upsert_account(account.name, account.email, account.jid)
     for contact in config.contacts:
         store.add_contact(contact.name, contact.emails, contact.jids, source="config")
+    store.index_sealed = config.crypto.index_decrypted
 
 
 def dual_domains(config: Config) -> Iterator[str]:

@@ -82,6 +82,9 @@ async def test_send_encrypt_by_chat_goes_sealed_and_the_archive_is_opened(
     (theirs,) = _lines(again, alice.name, "Got it, burning the note.")
     assert theirs.direction is Direction.IN and theirs.crypto is not None
     assert theirs.crypto.decrypted and theirs.crypto.trust == BLIND
+    # Sealed words stay out of the search index ([crypto] index_decrypted is off),
+    # ours and theirs; a line in clear is found.
+    assert again.store.search("burning") == [] and again.store.search("ledger") == []
 
     # The conversation is encrypted now (its last line was): a plain reply goes
     # sealed too, without asking.
@@ -279,3 +282,31 @@ async def test_a_file_in_an_encrypted_chat_goes_sealed(world, tmp_path, peers,
         DeliveryState.SENT, DeliveryState.DELIVERED), 30, "the row sent")
     assert "The plan" not in peer.raw() and "floor plan" not in peer.raw()
     assert "aesgcm" not in peer.raw()
+
+
+def test_sealed_lines_are_indexed_only_when_the_config_allows(tmp_path) -> None:
+    """The store's side of the rule above: with [crypto] index_decrypted (which the
+    engine hands the store as `index_sealed`) the words of an OMEMO line are found,
+    without it they are not; a line in clear always is."""
+    import time
+
+    from bridge.crypto.status import CryptoStatus
+    from bridge.model import Party, Transport
+    from bridge.store import Store
+
+    def line(n: int, text: str, sealed: bool) -> Message:
+        return Message(account="a", msg_id=f"m{n}", transport=Transport.XMPP,
+                       direction=Direction.IN, thread_id="t", date=time.time() + n,
+                       sender=Party("bob@example.test", "Bob"), subject="", text=text,
+                       crypto=CryptoStatus(encrypted=True, decrypted=True, scheme="omemo")
+                       if sealed else None)
+
+    for allowed in (False, True):
+        store = Store.open(tmp_path / f"store-{allowed}.sqlite")
+        store.index_sealed = allowed
+        store.insert_messages([line(1, "the ledger is in the safe", True),
+                               line(2, "lunch at noon", False)])
+        found = [m.text for m in store.search("ledger")]
+        assert found == (["the ledger is in the safe"] if allowed else [])
+        assert [m.text for m in store.search("lunch")] == ["lunch at noon"]
+        store.close()

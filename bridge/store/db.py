@@ -57,6 +57,9 @@ class Db:
         self._batch_depth = 0  # > 0 while `batch()` holds a transaction open
         self.path = path
         self.blobs = BlobStore(path.parent / "attachments")
+        # Whether encrypted chat lines' words go into the search index ([crypto]
+        # index_decrypted, set from the config; see messages.insert_batch).
+        self.index_sealed = False
 
     # -- opening -------------------------------------------------------------------
 

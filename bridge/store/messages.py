@@ -28,8 +28,8 @@ INSERT INTO messages (
     id, account, msg_id, transport, direction, thread_id, date, sender_address,
     sender_name, subject, body, search_parties, folder, uid, message_id_header,
     in_reply_to, refs, stanza_id, origin_id, attr_id, flags, unread, delivery, malformed,
-    raw, digest, crypto)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    raw, digest, crypto, indexed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
@@ -42,9 +42,16 @@ def parties_text(parties: Iterable[Party]) -> str:
     return " ".join(f"{p.name} {p.address}".strip() for p in parties)
 
 
-def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message]) -> int:
+def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message], *,
+                 index_sealed: bool = False) -> int:
     """`Messages.insert_messages` for one batch, inside the caller's transaction
-    (an outbox row goes in with its message this way); returns how many were new."""
+    (an outbox row goes in with its message this way); returns how many were new.
+
+    A chat line that came or went end-to-end encrypted (OMEMO: its text is kept in
+    the store, since it cannot be opened twice) goes into neither full-text index
+    unless `index_sealed` ([crypto] index_decrypted): it is stored `indexed = 0`
+    outside any backlog range, so no index write, update or delete trigger ever
+    touches it, and search does not find its words (nor its sender by `from:`)."""
     now = time.time()
     conn.executemany("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
                      [(a, now) for a in {m.account for m in batch}])
@@ -139,7 +146,8 @@ def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message]) -> int:
             search_parties(m), m.folder, m.uid, m.message_id_header, m.in_reply_to,
             to_json(m.references), m.stanza_id, m.origin_id, m.attr_id, to_json(sorted(m.flags)),
             int(m.unread), m.delivery.value if m.delivery else None, int(m.malformed),
-            m.raw, m.digest, _chat_crypto(m)))
+            m.raw, m.digest, crypto := _chat_crypto(m),
+            int(index_sealed or crypto is None or not m.crypto or not m.crypto.encrypted)))
         for pos, p in enumerate((m.sender, *m.recipients)):
             parties.append((row_id, pos, p.role, p.address, p.name))
         for pos, a in enumerate(m.attachments):
@@ -203,7 +211,7 @@ class Messages(Db):
         it = iter(messages)
         while batch := list(islice(it, batch_size)):
             with self._write() as conn:
-                inserted += insert_batch(conn, batch)
+                inserted += insert_batch(conn, batch, index_sealed=self.index_sealed)
         return inserted
 
     def set_flags(self, row_id: int, flags: Iterable[str]) -> bool:
@@ -241,6 +249,19 @@ class Messages(Db):
         with self._write() as conn:
             cur = conn.execute("UPDATE messages SET crypto = ? WHERE id = ?",
                                (crypto_json(status), row_id))
+            if status is not None and status.encrypted and not self.index_sealed:
+                # Our own line, stored (and indexed) before it was sealed: its
+                # words leave both indexes, as a sealed line's never enter them
+                # (insert_batch). The 'delete' rows must be the indexed values.
+                conn.execute(
+                    "INSERT INTO messages_fts (messages_fts, rowid, subject, body, "
+                    "search_parties) SELECT 'delete', id, subject, body, search_parties "
+                    "FROM messages WHERE id = ? AND indexed = 1", (row_id,))
+                conn.execute(
+                    "INSERT INTO senders_fts (senders_fts, rowid, sender_address, "
+                    "sender_name) SELECT 'delete', id, sender_address, sender_name "
+                    "FROM messages WHERE id = ? AND indexed = 1", (row_id,))
+                conn.execute("UPDATE messages SET indexed = 0 WHERE id = ?", (row_id,))
         return cur.rowcount > 0
 
     def set_delivery(self, row_id: int, state: DeliveryState | str | None) -> bool:

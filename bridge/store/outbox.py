@@ -93,7 +93,7 @@ class Outbox(Db):
         if message is not None:
             if message.delivery is None:
                 message.delivery = state
-            insert_batch(conn, [message])
+            insert_batch(conn, [message], index_sealed=self.index_sealed)
         outbox_id = conn.execute(
             "INSERT INTO outbox (msg_id, account, transport, state, payload, parties, "
             "created, updated, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
