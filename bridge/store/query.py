@@ -57,13 +57,17 @@ def _from(value: str) -> tuple[str, list[object]]:
     scan = "(u.sender_address LIKE ? ESCAPE '\\' OR u.sender_name LIKE ? ESCAPE '\\')"
     if len(value) < 3 or any(ch in value for ch in "%_\\"):
         return scan.replace("u.", "m."), [pattern, pattern]
-    indexed = "%" + value + "%"
+    # One MATCH of the value as a phrase of trigrams finds every row holding it in
+    # either column (a superset: the trigram tokenizer folds case beyond ASCII);
+    # LIKE on the row then keeps exactly what LIKE means. Two LIKEs through the
+    # index, as before, cost 15-17 ms at 100k messages against 4 ms for this.
+    phrase = '"' + value.replace('"', '""') + '"'
     return (
-        "m.id IN (SELECT rowid FROM senders_fts WHERE sender_address LIKE ? "
-        "UNION SELECT rowid FROM senders_fts WHERE sender_name LIKE ? "
+        "(m.id IN (SELECT rowid FROM senders_fts WHERE senders_fts MATCH ? "
         "UNION SELECT u.id FROM index_backlog AS b JOIN messages AS u "
-        f"ON u.id BETWEEN b.first AND b.last WHERE u.indexed = 0 AND {scan})",
-        [indexed, indexed, pattern, pattern],
+        f"ON u.id BETWEEN b.first AND b.last WHERE u.indexed = 0 AND {scan}) "
+        f"AND {scan.replace('u.', 'm.')})",
+        [phrase, pattern, pattern, pattern, pattern],
     )
 
 
