@@ -1,6 +1,7 @@
 """The app's start as a user sees it, on a 100k-message store: prints figures.
 
     python bench/bench_app_start.py [--n 100000] [--threads 20000] [--runs 7] [--keep DIR]
+    python bench/bench_app_start.py --empty [--runs 9] [--trees DIR,DIR]
 
 Builds a store of synthetic mail and chat (bench_store.synthetic: no servers) where
 the app looks for it ($XDG_DATA_HOME), with a config whose account points at a
@@ -15,6 +16,13 @@ the screen). Then, several times over:
   the conversation's title has come back (`<subject> · N messages`);
 - and, for reference in the same run, `python -c pass`, `import textual.app` and
   `import tuiclient.app` (everything the app imports) as fresh processes.
+
+With `--empty` (row 6 of issue 22): an empty store instead, and the first frame
+is the main screen's footer on the terminal; beside the wall clock it prints the
+CPU the process had used by then (user+sys from /proc, its children included),
+the figure to read on a busy machine. `--trees` runs the same under the other
+trees' checkouts (each with its own .venv), one after the other in every run, so
+a before/after pair shares the machine's load.
 
 Medians of the runs, with the fastest and slowest. Asserts nothing.
 """
@@ -77,9 +85,50 @@ def clean_env(root: Path) -> dict[str, str]:
     return env
 
 
-def python_time(code: str, env: dict[str, str]) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User+sys CPU of process `pid` and its waited-for children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+def empty_frames(trees: list[Path], runs: int) -> None:
+    """Row 6: the first frame on an empty store, wall clock and CPU, per tree."""
+    walls: dict[Path, list[float]] = {t: [] for t in trees}
+    cpus: dict[Path, list[float]] = {t: [] for t in trees}
+    with tempfile.TemporaryDirectory(prefix="bench-frame-") as tmp:
+        root = Path(tmp)
+        config = root / "config.toml"
+        config.write_text(CONFIG)
+        config.chmod(0o600)
+        for tree in trees:  # warm the page cache and the .pyc files
+            python_time("import tuiclient.app", {**clean_env(root), "PYTHONPATH": str(tree)},
+                        python=str(tree / ".venv" / "bin" / "python"), cwd=tree)
+        for run in range(runs):
+            for tree in trees:
+                data = root / f"run{run}-{tree.name}"
+                env = {**clean_env(data), "PYTHONPATH": str(tree)}
+                argv = [str(tree / ".venv" / "bin" / "python"), "-m", "tuiclient",
+                        "--config", str(config)]
+                term = Terminal(argv, env, cwd=tree)
+                try:
+                    drawn = term.wait_for(b"quit")
+                    cpus[tree].append(cpu_seconds(term.process.pid))
+                    walls[tree].append(drawn - term.started)
+                finally:
+                    term.close()
+    load = os.getloadavg()
+    print(f"first frame, empty store, terminal {COLUMNS}x{LINES}, {runs} runs, "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    for tree in trees:
+        print(f"{tree!s:32} wall {spread(walls[tree])}")
+        print(f"{'':32} CPU  {spread(cpus[tree])}")
+
+
+def python_time(code: str, env: dict[str, str], python: str = sys.executable,
+                cwd: Path = ROOT) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True,
+    subprocess.run([python, "-c", code], env=env, cwd=cwd, check=True,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
@@ -87,13 +136,13 @@ def python_time(code: str, env: dict[str, str]) -> float:
 class Terminal:
     """The app in a pseudo-terminal: what it writes is read back and searched."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
         self.output = bytearray()
         self.started = time.perf_counter()
         self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
-                                        env=env, cwd=ROOT, start_new_session=True,
+                                        env=env, cwd=cwd, start_new_session=True,
                                         close_fds=True)
         os.close(slave)
 
@@ -136,7 +185,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=20_000, help="conversations")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="build the store here and keep it")
+    parser.add_argument("--empty", action="store_true",
+                        help="row 6: the first frame on an empty store, with its CPU")
+    parser.add_argument("--trees", default=str(ROOT),
+                        help="with --empty: checkouts to alternate, comma-separated")
     args = parser.parse_args()
+    if args.empty:
+        empty_frames([Path(t).resolve() for t in args.trees.split(",")], args.runs)
+        return
     tmp = None
     if args.keep:
         root = args.keep.resolve()

@@ -94,6 +94,32 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# What a mail port's start imports (`load_stack`).
+MAIL_STACK = ("bridge.mail.port",)
+
+
+def load_stack(modules: Sequence[str]) -> None:
+    """Import `modules`, in the thread that calls it. The engine runs this in a
+    thread of its own before a transport starts: the import of the XMPP stack
+    (slixmpp, its plugins, python-omemo) takes 0.3-0.6 s of CPU, which on the
+    caller's loop (the app's) held back the event that puts INBOX's newest rows
+    on the screen. Python's import locks keep a module from being imported twice
+    at once; the loop imports none of these meanwhile."""
+    for name in modules:
+        importlib.import_module(name)
+
+
+def load_xmpp(omemo: bool) -> None:
+    """`load_stack` for the XMPP client: its modules, the slixmpp plugins its
+    session registers (slixmpp imports each at registration, on the loop) and,
+    with OMEMO on, python-omemo through our plugin."""
+    from .xmpp.core import PLUGINS
+
+    plugins = [f"slixmpp.plugins.{p}" for p in PLUGINS if p.startswith("xep_")]
+    extra = ["slixmpp.plugins.xep_0380", "bridge.xmpp.omemo_plugin"] if omemo else []
+    load_stack(["bridge.xmpp.client", *plugins, *extra])
+
+
 class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
     def __init__(self, config: Config, store: Store | None = None, *,
                  mail_refresh: float = 300.0, mail_poll: float = 60.0,
@@ -189,16 +215,20 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         chosen = [a for a in self.accounts if accounts is None or a.name in accounts]
         if self.outbox._task is None:
             self.outbox.start()
-        jobs = []
-        for account in chosen:
-            if xmpp and account.xmpp and account.jid and account.name not in self.xmpp:
-                jobs.append(self._start_xmpp(account, timeout))
-            if mail and account.imap and account.name not in self.mail:
-                port = self.ports.mail(account.name)
-                await port.start()
-                if port.worker is not None:
-                    self.mail[account.name] = port.worker
-        await asyncio.gather(*jobs)
+        # Mail first: its worker thread logs in and fetches INBOX's newest page
+        # while the chat accounts log in on this loop. The protocol stacks are
+        # imported in a thread (`load_stack`): this loop is the app's, and an
+        # event that brings INBOX's rows must not wait behind an import.
+        mailed = [a for a in chosen if mail and a.imap and a.name not in self.mail]
+        if mailed:
+            await asyncio.to_thread(load_stack, MAIL_STACK)
+        for account in mailed:
+            port = self.ports.mail(account.name)
+            await port.start()
+            if port.worker is not None:
+                self.mail[account.name] = port.worker
+        await asyncio.gather(*(self._start_xmpp(a, timeout) for a in chosen
+                               if xmpp and a.xmpp and a.jid and a.name not in self.xmpp))
         for account in chosen:
             await self.outbox.recover(account.name)
         self.health.start()
@@ -209,8 +239,10 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         except SecretError as exc:
             self.events.publish(HealthChanged(account.name, "xmpp", False, str(exc)))
             return
-        # Imported here: slixmpp is loaded only by a process that goes online for
-        # chat, not by the commands that only read the store (`list`, `show`).
+        # Imported here, and first in a thread (see `start`): slixmpp is loaded only
+        # by a process that goes online for chat, not by the commands that only
+        # read the store (`list`, `show`).
+        await asyncio.to_thread(load_xmpp, self.config.crypto.omemo)
         from .xmpp.client import XmppClient
         from .xmpp.session import XmppLoginError
 

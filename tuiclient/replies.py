@@ -14,7 +14,6 @@ from bridge.engine import ContactAway, EngineError, ReplyResult, UnmappedParty
 from bridge.errors import EncryptionRefused
 from tuiclient.appref import client_app
 from tuiclient.drafts import NewMessage, ReplyDraft, keep_unsent
-from tuiclient.screens.prompts import AddressScreen, DeferScreen
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -26,6 +25,8 @@ __all__ = ["NewMessage", "ReplyDraft", "send_new", "send_reply", "sent_words"]
 async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
     """Send `draft` through the engine, asking the user whatever it needs to know.
     None when the user gave up or the engine refused (the user has been told)."""
+    from tuiclient.screens.prompts import AddressScreen, DeferScreen
+
     app = client_app(screen)
     engine = app.engine
     assert draft.message.id is not None
@@ -81,6 +82,8 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
 
 
 async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
+    from tuiclient.screens.prompts import DeferScreen
+
     app = client_app(screen)
     engine = app.engine
     when_away = "ask"

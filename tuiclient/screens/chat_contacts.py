@@ -14,7 +14,6 @@ from bridge.engine import EngineError
 from tuiclient.chat_commands import SHOWS
 from tuiclient.format import one_line
 from tuiclient.people import bare
-from tuiclient.screens.roster import RosterScreen
 
 if TYPE_CHECKING:
     from bridge.engine import Engine
@@ -107,6 +106,8 @@ class ContactCommands:
             else "nobody is blocked"
 
     async def _cmd_roster(self) -> str:
+        from tuiclient.screens.roster import RosterScreen
+
         def write(jid: str | None) -> None:
             if jid:  # their conversation, as Enter on a contact in the sidebar
                 self.screen.open_contact(jid)

@@ -36,17 +36,6 @@ from tuiclient.format import one_line, safe, who
 from tuiclient.people import bare
 from tuiclient.replies import sent_words
 from tuiclient.screens.chat_contacts import ContactCommands
-from tuiclient.screens.chat_prompts import (
-    AskScreen,
-    RevisionsScreen,
-    RoomsScreen,
-    invitation_screen,
-    subscription_screen,
-    voice_answer,
-    voice_screen,
-)
-from tuiclient.screens.prompts import DeferScreen
-from tuiclient.screens.roster import open_avatar
 from tuiclient.widgets.conversation_list import ConversationList, key_of
 from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import ChatReply
@@ -243,6 +232,8 @@ class Chatting(ContactCommands):
         return f"{joined}; c writes its first line (to {one_line(room)}, by IM)"
 
     async def _cmd_rooms(self, service: str | None = None) -> str:
+        from tuiclient.screens.chat_prompts import RoomsScreen
+
         account = self._need_account()
         rooms = await self.engine.discover_rooms(account, service)
         if not rooms:
@@ -324,6 +315,8 @@ class Chatting(ContactCommands):
         """A line sent through the engine's outbox, as a reply is: when whoever
         it is for is not available, the user chooses (send anyway, defer, or by
         email) on the defer prompt. Giving up there is an EngineError."""
+        from tuiclient.screens.prompts import DeferScreen
+
         when_away = "ask"
         for _ in range(3):
             try:
@@ -432,6 +425,8 @@ class Chatting(ContactCommands):
     async def _cmd_avatar(self, verb: str, what: str) -> str:
         """`/avatar set PATH`: publish ours; `/avatar open JID`: theirs, in the
         system's image viewer (as Profanity's)."""
+        from tuiclient.screens.roster import open_avatar
+
         account = self._need_account()
         if verb == "set":
             path = Path(what).expanduser()
@@ -485,6 +480,8 @@ class Chatting(ContactCommands):
                  else "nothing older here yet; up again for more")
 
     def revisions(self, m: Message) -> None:
+        from tuiclient.screens.chat_prompts import RevisionsScreen
+
         if m.id is not None:
             self.screen.app.push_screen(RevisionsScreen(m, self.engine.revisions(m.id),
                                                         client_app(self.screen).clock))
@@ -581,6 +578,13 @@ class Chatting(ContactCommands):
         self._next_ask()
 
     def _next_ask(self) -> None:
+        from tuiclient.screens.chat_prompts import (
+            AskScreen,
+            invitation_screen,
+            subscription_screen,
+            voice_screen,
+        )
+
         if self._asking is not None or not self._asks:
             return
         key, event = self._asks.pop(0)
@@ -598,6 +602,8 @@ class Chatting(ContactCommands):
         self.screen.app.push_screen(screen, lambda answer: self._answered(event, answer))
 
     def _answered(self, event: Event, answer: str | None) -> None:
+        from tuiclient.screens.chat_prompts import voice_answer
+
         self._asking = None
         job: Callable[[], Awaitable[object]] | None = None
         done = ""

@@ -25,20 +25,6 @@ from tuiclient.appref import client_app
 from tuiclient.drafts import Forward, NewMessage, Unsent, unsent, without_signature
 from tuiclient.format import one_line
 from tuiclient.replies import send_new, sent_words
-from tuiclient.screens.attachments import (
-    AttachmentsScreen,
-    TextFileScreen,
-    open_detached,
-    opener_for,
-    private_folder,
-    remove_private,
-    shown_text,
-)
-from tuiclient.screens.compose import ForwardScreen, NewMessageScreen
-from tuiclient.screens.drafts import DraftsScreen
-from tuiclient.screens.links import LinksScreen, open_url, url_opener
-from tuiclient.screens.pickers import ToPrompt
-from tuiclient.widgets.addresses import AddressSuggester
 from tuiclient.widgets.conversation_list import ConversationList, key_of
 from tuiclient.widgets.timeline import Timeline
 
@@ -100,6 +86,8 @@ class MailKeys:
             self.screen.run_worker(self._save(m), name="save_files", group="mail")
 
     async def _save(self, m: Message) -> None:
+        from tuiclient.screens.attachments import AttachmentsScreen
+
         screen = self.screen
         fetched = await self.body(m)
         if fetched is None:
@@ -146,6 +134,13 @@ class MailKeys:
         downloads folder nor the store. The copy goes once a mailcap command
         returns; one handed to xdg-open stays until the app exits (the viewer
         reads it after xdg-open returned)."""
+        from tuiclient.screens.attachments import (
+            open_detached,
+            opener_for,
+            private_folder,
+            remove_private,
+        )
+
         screen = self.screen
         assert m.id is not None
         private = private_folder()
@@ -178,6 +173,13 @@ class MailKeys:
 
     async def _view(self, m: Message, position: int) -> None:
         """A text file shown here (v), read from a private copy that goes at once."""
+        from tuiclient.screens.attachments import (
+            TextFileScreen,
+            private_folder,
+            remove_private,
+            shown_text,
+        )
+
         screen = self.screen
         assert m.id is not None
         private = private_folder()
@@ -218,6 +220,8 @@ class MailKeys:
             self.screen.run_worker(self._links(m), name="links", group="mail")
 
     async def _links(self, m: Message) -> None:
+        from tuiclient.screens.links import LinksScreen, open_url, url_opener
+
         screen = self.screen
         assert m.id is not None
         try:
@@ -292,6 +296,8 @@ class MailKeys:
         return (incoming or emails)[-1] if emails else None
 
     async def _forward(self, m: Message, more: list[Message] | None = None) -> None:
+        from tuiclient.screens.compose import ForwardScreen
+
         screen = self.screen
         fetched = await self.body(m)
         if fetched is None:
@@ -321,6 +327,9 @@ class MailKeys:
         screen.overview.refresh_outbox()
 
     def bounce(self) -> None:
+        from tuiclient.screens.pickers import ToPrompt
+        from tuiclient.widgets.addresses import AddressSuggester
+
         m = self.email()
         if m is None:
             return
@@ -359,6 +368,9 @@ class MailKeys:
         self.screen.run_worker(self._drafts(account), name="drafts", group="compose")
 
     async def _drafts(self, account: str) -> None:
+        from tuiclient.screens.compose import NewMessageScreen
+        from tuiclient.screens.drafts import DraftsScreen
+
         screen = self.screen
         try:
             drafts = await self.engine.drafts(account)
@@ -420,6 +432,8 @@ class MailKeys:
     async def _resume_kept(self, kept: Unsent) -> None:
         """A text kept on disk when the app closed: back into compose (the file goes:
         the screen holds the text now, and keeps it again if the app closes)."""
+        from tuiclient.screens.compose import NewMessageScreen
+
         screen = self.screen
         kept.path.unlink(missing_ok=True)
         accounts = [a.name for a in self.engine.accounts]

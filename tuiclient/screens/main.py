@@ -36,17 +36,13 @@ from tuiclient.engine_events import EngineEvents
 from tuiclient.format import one_line
 from tuiclient.keys import bind
 from tuiclient.screens.chatting import Chatting
-from tuiclient.screens.health import HealthScreen
-from tuiclient.screens.help import HelpScreen
 from tuiclient.screens.limit import Limit
 from tuiclient.screens.mail import MailKeys
 from tuiclient.screens.marking import Marking, newest_lines
 from tuiclient.screens.open_thread import OpenThread
-from tuiclient.screens.outbox import OutboxScreen
 from tuiclient.screens.overview import WAITING, Overview
 from tuiclient.screens.redraw import Redraw
 from tuiclient.screens.replying import Replying
-from tuiclient.screens.search import SearchScreen
 from tuiclient.screens.triage import Triage
 from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.email_view import EmailView
@@ -493,6 +489,8 @@ class MainScreen(Screen):
     # -- other screens -------------------------------------------------------------------
 
     def action_search(self, query: str = "") -> None:
+        from tuiclient.screens.search import SearchScreen
+
         self.app.push_screen(SearchScreen(query) if query else SearchScreen(),
                              self.search_done)
 
@@ -511,9 +509,13 @@ class MainScreen(Screen):
                        else "chat")
 
     def action_outbox(self) -> None:
+        from tuiclient.screens.outbox import OutboxScreen
+
         self.app.push_screen(OutboxScreen())
 
     def action_health(self) -> None:
+        from tuiclient.screens.health import HealthScreen
+
         self.app.push_screen(HealthScreen())
 
     def action_keys(self) -> None:
@@ -522,6 +524,8 @@ class MainScreen(Screen):
         self.app.push_screen(KeysScreen())
 
     def action_help(self) -> None:
+        from tuiclient.screens.help import HelpScreen
+
         self.app.push_screen(HelpScreen())
 
     def action_refresh(self) -> None:

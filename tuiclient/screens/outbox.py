@@ -18,18 +18,15 @@ from textual.widgets import Button, DataTable, Footer, Header, Label, Static
 from bridge.engine import Engine
 from bridge.errors import EncryptionRefused
 from bridge.events import DeferralRetry, DeliveryChanged, EmailDelivery, OutboxChanged
-from bridge.model import DeliveryState, Transport
+from bridge.model import Transport
 from bridge.store.records import OutboxItem
 from tuiclient.appref import client_app
 from tuiclient.engine_events import EngineEvents
 from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
 from tuiclient.keys import bind
-from tuiclient.screens.pickers import Confirm
+from tuiclient.screens.overview import WAITING
 from tuiclient.widgets.moving import Scroller, Table
 from tuiclient.wording import item_tries, log_words, sentence
-
-WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
-           DeliveryState.FAILED)  # what "waiting" means here and in the main screen's list
 
 
 def item_text(item: OutboxItem) -> str:
@@ -246,6 +243,8 @@ class OutboxScreen(Screen):
     def ask_cancel(self, item: OutboxItem) -> None:
         """Cancelling cannot be undone (the words are not sent, and the Deferred
         folder's copy goes): y cancels, n or Esc keeps it."""
+        from tuiclient.screens.pickers import Confirm
+
         via = "chat message" if item.transport is Transport.XMPP else "email"
         to = ", ".join(one_line(p.address) for p in item.parties) or "nobody"
         what = item_text(item)
@@ -298,7 +297,10 @@ class OutboxScreen(Screen):
             self.notify("Import their key (i), or verify the one you have (v); then "
                         "e sends it encrypted.", title="Outbox", markup=False)
         elif choice == "clear":
+            from tuiclient.screens.pickers import Confirm
+
             who = ", ".join(exc.missing) or "them"
+
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.act(outbox_id, "clear")

@@ -16,13 +16,17 @@ from bridge.store.records import Cursor, Thread
 from tuiclient.appref import client_app
 from tuiclient.format import one_line
 from tuiclient.people import Directory
-from tuiclient.screens.outbox import WAITING
 from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.sidebar import AccountRow, ContactRow, Sidebar
 from tuiclient.widgets.status_bar import StatusBar, StatusReport
 
 if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
+
+# What "waiting" means in the list's outbox marks and on the outbox screen (which
+# imports it from here: that screen is loaded when it is first opened).
+WAITING = (DeliveryState.QUEUED, DeliveryState.DEFERRED, DeliveryState.SENDING,
+           DeliveryState.FAILED)
 
 
 

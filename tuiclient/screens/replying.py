@@ -13,8 +13,6 @@ from bridge.errors import EngineError
 from bridge.model import Attachment, Message, Transport
 from tuiclient.drafts import ReplyDraft
 from tuiclient.replies import send_new, send_reply, sent_words
-from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
-from tuiclient.screens.prompts import ReplyOptionsScreen
 from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.reply_bar import ChatReply
 from tuiclient.widgets.thread_pane import ChatView
@@ -104,6 +102,8 @@ class Replying:
         await self._compose_email(draft)
 
     async def _compose_email(self, draft: ReplyDraft) -> None:
+        from tuiclient.screens.compose import ComposeScreen
+
         await self.screen.opened.ensure_bodies()
         me = [a for acc in self.engine.accounts for a in (acc.email, acc.jid) if a]
         result = await self.screen.app.push_screen_wait(
@@ -122,6 +122,8 @@ class Replying:
                                group="compose")
 
     async def _edit_options(self, draft: ReplyDraft) -> None:
+        from tuiclient.screens.prompts import ReplyOptionsScreen
+
         screen = self.screen
         await screen.opened.ensure_bodies()
         result = await screen.app.push_screen_wait(
@@ -185,6 +187,8 @@ class Replying:
                                group="compose")
 
     async def _new_message(self, to: str, via: str) -> None:
+        from tuiclient.screens.compose import NewMessageScreen
+
         screen = self.screen
         result = await screen.app.push_screen_wait(
             NewMessageScreen([a.name for a in self.engine.accounts], to, via))

@@ -29,7 +29,6 @@ from bridge.engine import Engine
 from bridge.errors import EngineError
 from bridge.events import TriageDone
 from bridge.model import FLAGGED, Message, Transport
-from tuiclient.screens.pickers import Confirm, FolderPicker, TagPrompt
 from tuiclient.widgets.conversation_list import ConversationList, Key, RowLabel, key_of
 from tuiclient.widgets.timeline import Timeline
 
@@ -192,6 +191,8 @@ class Triage:
                            "with the next line (u undoes).", markup=False)
 
     def delete_here(self, keys: list[Key]) -> None:
+        from tuiclient.screens.pickers import Confirm
+
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
@@ -240,6 +241,8 @@ class Triage:
             listing.action_cursor_down()
 
     def delete(self) -> None:
+        from tuiclient.screens.pickers import Confirm
+
         chats, other = self.chats()
         if chats:
             self.delete_here(chats)
@@ -282,6 +285,8 @@ class Triage:
             self.next_row(target)
 
     def move(self, copy: bool = False) -> None:
+        from tuiclient.screens.pickers import FolderPicker
+
         target = self.target("copy" if copy else "move")
         if target is None:
             return
@@ -307,6 +312,8 @@ class Triage:
                                     chosen)
 
     def tags(self) -> None:
+        from tuiclient.screens.pickers import TagPrompt
+
         target = self.target()
         if target is None:
             return
