@@ -89,6 +89,10 @@ class SendingVerbs:
 
         def message(self, row_id: int) -> Message: ...
 
+        def _opened(self) -> dict[int, Message]: ...
+
+        def _open_openpgp(self, m: Message) -> Message: ...
+
         @property
         def mailbox(self) -> MailActions: ...
 
@@ -304,8 +308,21 @@ class SendingVerbs:
         return preferences.chat(self.store.path.parent).get(jid.partition("/")[0])
 
     def reply_fields(self, row_id: int, reply_all: bool = False) -> ReplyFields:
-        """To, Cc and the quoted original an email reply's editor starts with."""
-        return self.handoff.reply_fields(row_id, reply_all)
+        """To, Cc and the quoted original an email reply's editor starts with. An
+        OpenPGP email is quoted as opened (decrypted: the store keeps only its
+        sealed bytes), opened now if this process has not opened it yet; the
+        reply's own protection starts from the conversation's, so the quote does
+        not leave in clear unless the user says so."""
+        from .handoff.text import quote_of
+
+        fields = self.handoff.reply_fields(row_id, reply_all)
+        m = self.store.get_message(row_id)
+        if m is None or not is_openpgp(m):
+            return fields
+        opened = self._opened().get(row_id) or self._open_openpgp(m)
+        if opened.crypto is None or not opened.text:
+            return fields
+        return dataclasses.replace(fields, quote=quote_of(opened))
 
     async def send_message(self, account: str, to: Sequence[str], text: str, *,
                            via: str = "im", subject: str = "",

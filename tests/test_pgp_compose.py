@@ -55,6 +55,9 @@ async def test_a_reply_in_an_encrypted_conversation_starts_encrypted_and_says_wh
         assert await pilot_until(pilot, lambda: "conversation is encrypted" in state()), \
             state()
         assert "OpenPGP: encrypted" in state(), state()
+        # The original is quoted as opened, not as its sealed bytes (empty).
+        quote = compose.query_one("#quote", TextArea).text
+        assert "> The secret word is xylophone." in quote, quote
         # The user turns it off: asked first; "no" keeps the screen, nothing sent.
         compose.query_one("#body", TextArea).text = "Not in clear, please."
         while "in clear" not in state().split("(ctrl+g")[0]:
@@ -71,6 +74,21 @@ async def test_a_reply_in_an_encrypted_conversation_starts_encrypted_and_says_wh
         await pilot.press("ctrl+s")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
         await until(lambda: raw_mail(world, people.peer), 20, "bob's copy")
+        # Our own encrypted reply reads in the app as sent (opened from the bytes
+        # we kept; it has no IMAP uid of its own yet), under the real Subject.
+        from tests.test_app import text_of
+        from tuiclient.widgets.timeline import Timeline
+
+        await pilot.press("enter")
+        timeline = app.screen.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: any(
+            "marimba" in (m.text or "") for m in timeline.messages), 20), \
+            [m.text for m in timeline.messages]
+        timeline.focus()
+        await pilot.press("G")
+        assert await pilot_until(pilot, lambda: "marimba" in text_of(app, "#email-body")), \
+            text_of(app, "#email-body")
+        assert "Re: Our plans" in text_of(app, "#email-head"), text_of(app, "#email-head")
     (wire,) = raw_mail(world, people.peer)
     assert b"marimba" not in wire and b"Not in clear" not in wire
     outer = email.message_from_bytes(wire)

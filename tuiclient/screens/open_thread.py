@@ -37,8 +37,12 @@ HIDDEN_SUBJECT = "..."
 
 
 def needs_body(m: Message) -> bool:
-    """An email known by its headers only (header sync fetches no bodies)."""
-    return m.transport is Transport.EMAIL and not m.text and m.uid is not None
+    """An email known by its headers only (header sync fetches no bodies), or an
+    OpenPGP one not opened yet (the store keeps raw bytes only of those and of
+    malformed mail): our own encrypted email has no IMAP uid until its Sent copy
+    is synced, and is opened from the bytes we kept."""
+    return m.transport is Transport.EMAIL and not m.text and (
+        m.uid is not None or (m.raw is not None and not m.malformed and m.crypto is None))
 
 
 class OpenThread:
