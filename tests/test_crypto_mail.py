@@ -240,8 +240,12 @@ async def test_the_app_shows_it_decrypted_and_compose_encrypts_or_refuses(
         await pilot.press("ctrl+g", "ctrl+g")
         assert "signed + encrypted" in state()
         await pilot.press("ctrl+s")
-        assert await pilot_until(pilot, lambda: any("cannot encrypt to" in n
+        assert await pilot_until(pilot, lambda: any("Cannot encrypt to" in n
                                                     for n in notes(app)), 20), notes(app)
+        # In the app's words: its keys, not the command line's.
+        said = next(n for n in notes(app) if "Cannot encrypt to" in n)
+        assert "K, then i" in said and "keys import" not in said, said
+        assert "not sent: " not in said, said
         assert any(u.text == "Words that must not be lost." for u in unsent())
         assert raw_mail(world, stranger) == []
 

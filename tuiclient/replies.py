@@ -122,8 +122,21 @@ def kept(app: App, exc: EncryptionRefused, account: str, to: list[str], subject:
         where = "Your text is kept: P offers it again."
     except OSError as failed:
         where = f"Your text could not be kept ({failed}): copy it before leaving."
-    app.notify(f"{exc} {where}", title="Not encrypted, not sent", severity="error",
-               timeout=15, markup=False)
+    app.notify(f"{in_app_words(str(exc))} {where}", title="Not encrypted, not sent",
+               severity="error", timeout=15, markup=False)
+
+
+# The engine says a refusal for every front end; its hint names the command line's
+# verb and option, which the app says with its own keys.
+CLI_HINT = " (import theirs with `keys import`, or send with --no-encrypt)"
+APP_HINT = " (import their key: K, then i; or ctrl+g in compose to send in clear)"
+
+
+def in_app_words(reason: str) -> str:
+    """A refusal as the app says it: without the title's "not sent", with the
+    app's keys instead of the command line's, ending in a full stop."""
+    reason = reason.removeprefix("not sent: ").replace(CLI_HINT, APP_HINT).rstrip()
+    return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
 
 
 def sent_words(result: ReplyResult) -> str:
