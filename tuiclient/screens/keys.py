@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -223,17 +223,30 @@ class KeysScreen(Screen):
         return self.rows[table.cursor_row]
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if isinstance(event.data_table, DevicesTable):
-            row = event.cursor_row
-            if 0 <= row < len(self.devices):
+        # A table filled while another has the focus (the devices come last)
+        # highlights its first row too: the detail follows the focused table only.
+        if event.data_table.has_focus:
+            self.show_detail(event.data_table)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, DataTable):
+            self.show_detail(event.widget)
+
+    def show_detail(self, table: DataTable[Any]) -> None:
+        """The whole of the chosen row under the tables: a key's or a device's
+        fingerprint in full, to compare with its owner's, and whose it is."""
+        detail = self.query_one("#keys-detail", Label)
+        row = table.cursor_row
+        if isinstance(table, DevicesTable):
+            if row is not None and 0 <= row < len(self.devices):
                 d = self.devices[row]
-                self.query_one("#keys-detail", Label).update(
-                    f"{d.fingerprint}\n{d.jid}, OMEMO device {d.device_id}: {d.trust}")
-            return
-        r = self.chosen()
-        if r is not None:
-            self.query_one("#keys-detail", Label).update(
-                f"{grouped(r.key.fingerprint)}\n{', '.join(r.key.uids)}")
+                detail.update(f"OMEMO device {d.device_id} of {d.jid}: {d.trust}\n"
+                              f"fingerprint {d.fingerprint}")
+        elif isinstance(table, KeysTable):
+            r = self.chosen()
+            if r is not None:
+                detail.update(f"OpenPGP key of {', '.join(r.key.uids)}\n"
+                              f"fingerprint {grouped(r.key.fingerprint)}")
 
     def action_reload(self) -> None:
         self.load()
