@@ -176,6 +176,9 @@ async def test_cancelling_an_outbox_row_asks_and_says_it_plainly(world, tmp_path
             assert await pilot_until(pilot, lambda: app.engine.outbox_item(email_id).state
                                      is DeliveryState.CANCELLED)
             assert await pilot_until(pilot, lambda: outbox.items == [])
+            # ... and the title says so in words, not "0 messages waiting".
+            title = lambda: str(outbox.query_one("#outbox-title", Static).render())  # noqa: E731
+            assert await pilot_until(pilot, lambda: title() == "Nothing waiting"), title()
 
             with pytest.raises(ValueError) as refused:
                 await app.engine.outbox_cancel(email_id)

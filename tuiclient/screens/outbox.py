@@ -157,8 +157,11 @@ class OutboxScreen(Screen):
                 Text(what[:60]), Text(item_tries(item, now)),
                 short_date(item.created, now), key=str(item.id))
         n = len(self.items)
-        title = f"{n} message{'s' * (n != 1)} " + ("in the outbox" if self.show_all
-                                                     else "waiting")
+        if n:
+            title = f"{n} message{'s' * (n != 1)} " + ("in the outbox" if self.show_all
+                                                         else "waiting")
+        else:
+            title = "The outbox is empty" if self.show_all else "Nothing waiting"
         self.query_one("#outbox-title", Label).update(Text(title, style="bold"))
         if keep is not None:
             for row, item in enumerate(self.items):
