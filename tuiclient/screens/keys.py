@@ -204,7 +204,7 @@ class KeysScreen(Screen):
             theirs = [d for d in devices_of(r, devices) if d not in shown]
             shown += theirs
             whose.update({id(d): name for d in theirs})
-            table.update_cell_at(Coordinate(i, 6), omemo_words(theirs))
+            table.update_cell_at(Coordinate(i, 6), omemo_words(theirs), update_width=True)
         shown += sorted((d for d in devices if d not in shown),
                         key=lambda d: (not d.own, d.jid, d.device_id))
         self.devices = shown
