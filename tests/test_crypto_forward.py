@@ -1,0 +1,109 @@
+"""A forward of an encrypted email (issue 23): decrypted for its new recipient,
+sealed again for them, never in clear unless chosen.
+
+gpg as bob encrypts a mail to us (alice); we forward it to carol, whose key we
+have: what Dovecot holds for carol is ciphertext, and gpg as carol decrypts it
+and finds bob's words (inline: the opened text; as attachment: the decrypted
+email as message/rfc822). To dave, who has no key: refused with exit 9 naming
+him, nothing sent. With --no-encrypt the user chose clear, and it goes so.
+"""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.headless.outcome import EXIT_ENCRYPTION, EXIT_OK
+from tests.gpg_peer import Keyring, pgp_mime_encrypted
+from tests.others import person, until
+from tests.test_crypto_mail import People, raw_mail, synced_thread
+from tests.test_headless import cli
+
+pytestmark = pytest.mark.servers
+
+
+class Forwarding(People):
+    def __init__(self, world, tmp: Path) -> None:
+        super().__init__(world, tmp)
+        self.carol, self.dave = person(world, "carol"), person(world, "dave")
+        self.carols = Keyring(tmp / "gpg-carol")
+        self.carols.make_key(f"Carol <{self.carol.email}>")
+        self.mine.import_key(self.carols.export(self.carol.email))
+
+    def close(self) -> None:
+        for ring in (self.mine, self.theirs, self.carols):
+            ring.close()
+
+
+@pytest.fixture
+def fwd(world, tmp_path: Path) -> Iterator[Forwarding]:
+    f = Forwarding(world, tmp_path)
+    yield f
+    f.close()
+
+
+async def _encrypted_row(world, fwd: Forwarding) -> tuple[Path, int]:
+    raw = pgp_mime_encrypted(fwd.theirs, fwd.peer.email, fwd.me.email, fwd.headers(),
+                             "The secret word is xylophone.", "Our plans")
+    fwd.deliver(world, raw, "encrypted")
+    config = fwd.config(world)
+    thread = await synced_thread(config, world, fwd.me)
+    code, shown, err = await cli(config, "show", thread)
+    assert code == EXIT_OK, err
+    return config, shown["messages"][0]["id"]
+
+
+def _opened_by_carol(fwd: Forwarding, wire: bytes) -> email.message.Message:
+    outer = email.message_from_bytes(wire)
+    assert outer.get_content_type() == "multipart/encrypted"
+    assert outer["Subject"] == "..."
+    done = fwd.carols.run("--decrypt", data=outer.get_payload()[1].get_payload(decode=True))
+    return email.message_from_bytes(done.stdout)
+
+
+async def test_a_forward_of_an_encrypted_email_is_decrypted_and_encrypted_to_carol(
+        world, fwd) -> None:
+    config, row = await _encrypted_row(world, fwd)
+    code, out, err = await cli(config, "forward", str(row), "--to", fwd.carol.email,
+                               "For you, Carol.")
+    assert code == EXIT_OK, (out, err)
+    code, out, err = await cli(config, "forward", str(row), "--to", fwd.carol.email,
+                               "--as-attachment", "Attached, Carol.")
+    assert code == EXIT_OK, (out, err)
+    await until(lambda: len(raw_mail(world, fwd.carol)) >= 2, 20, "carol's two forwards")
+    wires = raw_mail(world, fwd.carol)
+    for wire in wires:
+        assert b"xylophone" not in wire and b"Carol." not in wire
+    inline, attached = sorted((_opened_by_carol(fwd, w) for w in wires),
+                              key=lambda m: "Attached" in m.as_string())
+    assert inline["Subject"] == "Fwd: Our plans"
+    text = inline.get_body(preferencelist=("plain",)) if hasattr(inline, "get_body") else None
+    body = inline.as_string() if text is None else text.as_string()
+    assert "For you, Carol." in body and "xylophone" in body
+    assert "-----BEGIN PGP MESSAGE-----" not in inline.as_string()
+    parts = [p for p in attached.walk() if p.get_content_type() == "message/rfc822"]
+    assert len(parts) == 1
+    (forwarded,) = parts[0].get_payload()
+    assert forwarded["Subject"] == "Our plans"  # the protected one, not "..."
+    assert "xylophone" in forwarded.as_string()
+    assert "-----BEGIN PGP MESSAGE-----" not in forwarded.as_string()
+
+
+async def test_a_forward_to_someone_without_a_key_is_refused_and_clear_only_when_chosen(
+        world, fwd) -> None:
+    config, row = await _encrypted_row(world, fwd)
+    code, out, err = await cli(config, "forward", str(row), "--to", fwd.dave.email)
+    assert code == EXIT_ENCRYPTION, (out, err)
+    assert fwd.dave.email in out["error"] and out["detail"]["missing"] == [fwd.dave.email]
+    assert "came encrypted" in out["error"]
+    code, outbox, err = await cli(config, "outbox", "list", "--all")
+    assert code == EXIT_OK and outbox == [], outbox
+    code, out, err = await cli(config, "forward", str(row), "--to", fwd.dave.email,
+                               "--no-encrypt", "In clear, as you asked.")
+    assert code == EXIT_OK, (out, err)
+    await until(lambda: raw_mail(world, fwd.dave), 20, "dave's forward")
+    (wire,) = raw_mail(world, fwd.dave)
+    assert b"xylophone" in wire and b"BEGIN PGP MESSAGE" not in wire
