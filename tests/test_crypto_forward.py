@@ -107,3 +107,39 @@ async def test_a_forward_to_someone_without_a_key_is_refused_and_clear_only_when
     await until(lambda: raw_mail(world, fwd.dave), 20, "dave's forward")
     (wire,) = raw_mail(world, fwd.dave)
     assert b"xylophone" in wire and b"BEGIN PGP MESSAGE" not in wire
+
+
+async def test_the_forward_screen_says_encrypted_and_carol_gets_it_sealed(world, fwd) -> None:
+    """The TUI: f on an encrypted email opens the forward screen with compose's
+    OpenPGP line, encrypted because the email came encrypted; sent to carol,
+    Dovecot holds ciphertext that gpg as carol opens."""
+    from textual.widgets import Label, TextArea
+
+    from bridge.config import load_config
+    from tests.test_app import go_to_row, listing, pilot_until, text_of
+    from tuiclient.app import TuiClientApp
+    from tuiclient.screens.compose import ForwardScreen
+
+    raw = pgp_mime_encrypted(fwd.theirs, fwd.peer.email, fwd.me.email, fwd.headers(),
+                             "The secret word is xylophone.", "Our plans")
+    fwd.deliver(world, raw, "encrypted")
+    await until(lambda: raw_mail(world, fwd.me), 15, "the mail in Dovecot")
+    app = TuiClientApp(load_config(fwd.config(world)), probe_on_start=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: bool(listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: True)
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: "xylophone" in text_of(app, "#email-body"))
+        await pilot.press("f")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, ForwardScreen), 20)
+        screen = app.screen
+        state = lambda: str(screen.query_one("#compose-openpgp", Label).render())  # noqa: E731
+        assert await pilot_until(pilot, lambda: "came encrypted" in state()), state()
+        assert "encrypted" in state() and "in clear" not in state()
+        await pilot.press(*fwd.carol.email, "tab")
+        screen.query_one("#body", TextArea).text = "For you, Carol."
+        await pilot.press("ctrl+s")
+        await until(lambda: raw_mail(world, fwd.carol), 30, "carol's forward")
+    (wire,) = raw_mail(world, fwd.carol)
+    assert b"xylophone" not in wire and b"For you" not in wire
+    assert "xylophone" in _opened_by_carol(fwd, wire).as_string()
