@@ -207,7 +207,7 @@ class MailVerbs:
         if encrypted and not decided.explicit and not decided.encrypt:
             decided = dataclasses.replace(
                 decided, encrypt=True, why=outgoing.FORWARDED,
-                sign=decided.sign or self.config.crypto.autocrypt)
+                sign=decided.sign or self.config.autocrypt_on(account))
         return decided
 
     async def _forwardable(self, originals: Sequence[Message], raws: Sequence[bytes],
