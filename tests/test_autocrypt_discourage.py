@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from bridge.headless.outcome import EXIT_ENCRYPTION, EXIT_OK
+from tests.gpg_peer import pgp_mime_encrypted
 from tests.others import until
+from tests.swaks import swaks
 from tests.test_autocrypt_mail import People, folded, keydata, opened
 from tests.test_crypto_mail import _plain, raw_mail
 from tests.test_headless import cli
@@ -98,4 +100,33 @@ async def test_a_default_encryption_to_a_discouraged_peer_is_refused_unless_aske
     await until(lambda: raw_mail(world, people.bob), 20, "bob's copy")
     (wire,) = raw_mail(world, people.bob)
     assert b"oboe" not in wire
+    assert email.message_from_bytes(wire).get_content_type() == "multipart/encrypted"
+
+
+async def test_a_reply_to_an_encrypted_email_is_encrypted_whatever_autocrypt_says(
+        world, people) -> None:
+    """The spec's final recommendation: a reply to an encrypted email is "encrypt",
+    even to a discouraged peer; nothing is refused, it goes encrypted."""
+    await _discouraged(world, people, encrypt_by_default=False)
+    people.bobs.import_key(people.mine.export(people.me.email))
+    raw = pgp_mime_encrypted(people.bobs, people.bob.email, people.me.email,
+                             f"From: Bob <{people.bob.email}>\r\nTo: <{people.me.email}>\r\n"
+                             f"Date: {formatdate()}\r\nMessage-ID: <sealed@example.net>\r\n",
+                             "The secret word is xylophone.", "Sealed plans")
+    path = people.tmp / "sealed.eml"
+    path.write_bytes(raw)
+    swaks(world, people.bob, people.me.email, "--data", str(path), subject="...")
+    config = people.config(world)
+    shown = await opened(config, world, people.me, 3)
+    row = next((m["id"] for m in shown["messages"] if m["subject"] == "Sealed plans"), None)
+    if row is None:  # the newest conversation is another one: find it by its id
+        code, found, err = await cli(config, "show", "<sealed@example.net>")
+        assert code == EXIT_OK, err
+        row = found["messages"][0]["id"]
+    code, out, err = await cli(config, "reply", str(row), "--via", "email", "Agreed: marimba.")
+    assert code == EXIT_OK, (out, err)
+    assert out["autocrypt"] == "encrypt"
+    await until(lambda: raw_mail(world, people.bob), 20, "bob's copy")
+    (wire,) = raw_mail(world, people.bob)
+    assert b"marimba" not in wire
     assert email.message_from_bytes(wire).get_content_type() == "multipart/encrypted"

@@ -88,10 +88,11 @@ async def _reply(h: Headless, original: Message, text: str, via: str,
     word = ""
     try:
         if via == "email":
-            word = await _autocrypt_word(h, original.account, _reply_people(h, original, a),
-                                         await h.engine.reply_protection(
-                                             original.id or 0, a.sign, a.encrypt),
-                                         a.encrypt)
+            word = await _autocrypt_word(
+                h, original.account, _reply_people(h, original, a),
+                await h.engine.reply_protection(original.id or 0, a.sign, a.encrypt),
+                a.encrypt, reply_to_encrypted=h.engine.conversation_encrypted(
+                    original.account, original.thread_id))
         result = await h.engine.reply(original.id or 0, text, via=via, reply_all=a.reply_all,
                                       history=a.history, attachments=attach, mixed=a.mixed,
                                       separate_chats=a.separate_chats, when_away=a.when_away,
@@ -127,15 +128,19 @@ def _reply_people(h: Headless, original: Message, a: argparse.Namespace) -> list
 
 
 async def _autocrypt_word(h: Headless, account: str, people: list[str],
-                          decided: Decided, asked: bool | None) -> str:
+                          decided: Decided, asked: bool | None, *,
+                          reply_to_encrypted: bool = False) -> str:
     """Autocrypt's recommendation for an email from `account` to `people` ("" when
     it is off). An email that would be encrypted to a peer Autocrypt discourages
     encrypting to is refused (EncryptionRefused naming who) unless the user
     asked for the encryption (--encrypt): the spec's UI guidance, as the
-    compose screen asks first."""
+    compose screen asks first. A reply to an encrypted email is "encrypt"
+    whatever the peer's state (the spec's final recommendation)."""
     if not people:
         return ""
     word = await h.engine.autocrypt_recommendation(account, people)
+    if reply_to_encrypted and word in ("available", "discourage"):
+        return "encrypt"
     if word != "discourage" or not decided.encrypt or asked is True:
         return word
     who = [p for p in people
