@@ -143,3 +143,40 @@ async def test_the_forward_screen_says_encrypted_and_carol_gets_it_sealed(world,
     (wire,) = raw_mail(world, fwd.carol)
     assert b"xylophone" not in wire and b"For you" not in wire
     assert "xylophone" in _opened_by_carol(fwd, wire).as_string()
+
+
+def test_decrypted_email_opens_pgp_mime_and_inline_and_leaves_clear_mail_alone(
+        tmp_path: Path) -> None:
+    """bridge.crypto.unsealed on gpg's own output: PGP/MIME gets its protected
+    Subject back over the outer "...", inline PGP its text; clear mail is None."""
+    from bridge.crypto.openpgp import OpenPGP
+    from bridge.crypto.unsealed import decrypted_email, is_encrypted_raw
+
+    me, bob = Keyring(tmp_path / "me"), Keyring(tmp_path / "bob")
+    try:
+        me.make_key("Alice <alice@example.test>")
+        bob.make_key("Bob <bob@example.test>")
+        bob.import_key(me.export("alice@example.test"))
+        head = ("From: Bob <bob@example.test>\r\nTo: <alice@example.test>\r\n"
+                "Date: Sun, 06 Dec 2026 06:00:00 +0000\r\nMessage-ID: <m1@example.test>\r\n")
+        mime = pgp_mime_encrypted(bob, "bob@example.test", "alice@example.test", head,
+                                  "The secret word is xylophone.", "Our plans")
+        port = OpenPGP(me.home)
+        assert is_encrypted_raw(mime)
+        opened = email.message_from_bytes(decrypted_email(mime, port) or b"")
+        assert opened["Subject"] == "Our plans" and opened["From"] == "Bob <bob@example.test>"
+        assert opened["Message-ID"] == "<m1@example.test>"
+        assert "xylophone" in opened.get_payload(decode=True).decode()
+        armored = bob.run("--armor", "--encrypt", "--recipient", "alice@example.test",
+                          "--trust-model", "always", data=b"Inline words: ocarina.\n").stdout
+        inline = (head + "Subject: Inline\r\nContent-Type: text/plain\r\n\r\n").encode() + armored
+        assert is_encrypted_raw(inline)
+        opened = email.message_from_bytes(decrypted_email(inline, port) or b"")
+        assert opened["Subject"] == "Inline"
+        assert "ocarina" in opened.get_payload(decode=True).decode()
+        assert b"BEGIN PGP" not in opened.as_bytes()
+        clear = (head + "Subject: Clear\r\n\r\nNothing sealed.\r\n").encode()
+        assert not is_encrypted_raw(clear) and decrypted_email(clear, port) is None
+    finally:
+        me.close()
+        bob.close()

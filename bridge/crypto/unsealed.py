@@ -62,9 +62,12 @@ def decrypted_email(raw: bytes, port: OpenPGP) -> bytes | None:
     inner = email.message_from_bytes(result.plaintext, policy=compat32)
     protected = [(k, v) for k, v in inner.items() if not _content_field(k)]
     if _shape(inner) is Shape.SIGNED and _parts(inner):
-        # Signed, then encrypted as two steps (RFC 3156 6.1): the signed content.
+        # Signed, then encrypted as two steps (RFC 3156 6.1): the signed content,
+        # whose own protected fields win over the same ones on the signed wrapper.
         inner = _parts(inner)[0]
-        protected += [(k, v) for k, v in inner.items() if not _content_field(k)]
+        signed = [(k, v) for k, v in inner.items() if not _content_field(k)]
+        names = {k.lower() for k, _v in signed}
+        protected = [(k, v) for k, v in protected if k.lower() not in names] + signed
     inside = {k.lower() for k, _v in protected}
     head = [(k, v) for k, v in outer.items()
             if not _content_field(k) and k.lower() not in inside]
