@@ -8,11 +8,15 @@ the front ends call.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .crypto import outgoing
+from .crypto.reading import is_encrypted
 from .errors import EngineError
 from .events import TriageDone
 from .mail.body_text import Link, links_in_text, links_of_parts, text_parts
@@ -24,6 +28,7 @@ LIMIT_ROWS = 500
 LIMIT_SPREAD = 10
 
 if TYPE_CHECKING:
+    from .config import Config
     from .engine_ports import EnginePorts
     from .mail.actions import MailActions
     from .mail.drafts import Addresses as DraftAddresses
@@ -35,6 +40,7 @@ class MailVerbs:
     """What a user does to emails (a part of the Engine; see the module's doc)."""
 
     if TYPE_CHECKING:  # the engine's parts and calls these verbs go through
+        config: Config
         ports: EnginePorts
         store: Store
 
@@ -51,6 +57,9 @@ class MailVerbs:
                    account: str | None = None) -> list[Message]: ...
 
         def thread(self, account: str, thread_id: str) -> Thread | None: ...
+
+        def send_protection(self, account: str, to: Sequence[str], sign: bool | None = None,
+                            encrypt: bool | None = None) -> outgoing.Protection: ...
 
         def timeline(self, account: str, thread_id: str) -> list[Message]: ...
 
@@ -151,18 +160,83 @@ class MailVerbs:
         return await self.mailbox.save(await self.fetch_body(row_id), positions, directory)
 
     async def forward(self, row_id: int, to: Sequence[str], text: str = "", *,
-                      as_attachment: bool = False,
-                      files: Sequence[Path] = ()) -> tuple[str, int]:
-        """Forward an email (its files kept); returns its msg id and outbox row."""
-        return await self.mailbox.forward(self.message(row_id), to, text,
-                                          as_attachment=as_attachment, files=files)
+                      as_attachment: bool = False, files: Sequence[Path] = (),
+                      sign: bool | None = None, encrypt: bool | None = None
+                      ) -> tuple[str, int]:
+        """Forward an email (its files kept); returns its msg id and outbox row.
+        An encrypted email is forwarded decrypted (inline: its opened text and
+        files; as attachment: the decrypted message as message/rfc822), and the
+        forward goes through the one protection decision (`forward_protection`):
+        encrypted by default, refused naming who (EncryptionRefused, nothing
+        queued) when someone has no key, in clear only when the user says so."""
+        original = self.message(row_id)
+        raw = await self.mailbox.raw(original)
+        carried, protection = await self._forwardable([original], [raw], to, sign, encrypt)
+        with outgoing.requested(protection):
+            return await self.mailbox.forward(original, to, text, as_attachment=as_attachment,
+                                              files=files, raw=carried[0])
 
     async def forward_several(self, row_ids: Sequence[int], to: Sequence[str], text: str = "",
-                              *, files: Sequence[Path] = ()) -> tuple[str, int]:
+                              *, files: Sequence[Path] = (), sign: bool | None = None,
+                              encrypt: bool | None = None) -> tuple[str, int]:
         """Forward several emails of one account as one, each attached as
-        message/rfc822 (mutt's mime_forward of tagged messages)."""
-        return await self.mailbox.forward_several([self.message(r) for r in row_ids], to,
-                                                  text, files=files)
+        message/rfc822 (mutt's mime_forward of tagged messages); encrypted ones
+        decrypted and the forward protected as `forward` says."""
+        originals = [self.message(r) for r in row_ids]
+        raws = [await self.mailbox.raw(m) for m in originals]
+        carried, protection = await self._forwardable(originals, raws, to, sign, encrypt)
+        with outgoing.requested(protection):
+            return await self.mailbox.forward_several(originals, to, text, files=files,
+                                                      raws=carried)
+
+    def forward_protection(self, row_ids: Sequence[int], to: Sequence[str],
+                           sign: bool | None = None, encrypt: bool | None = None
+                           ) -> outgoing.Protection:
+        """What a forward of `row_ids` to `to` must be: a new email's decision
+        (the user's choice, a contact's preference, Autocrypt, the [crypto]
+        defaults), made encrypted when an email it carries came encrypted and the
+        user did not choose clear. The forward screen starts its OpenPGP line
+        from it."""
+        originals = [self.message(r) for r in row_ids]
+        return self._forward_decision(originals[0].account if originals else "", to,
+                                      any(is_encrypted(m) for m in originals), sign, encrypt)
+
+    def _forward_decision(self, account: str, to: Sequence[str], encrypted: bool,
+                          sign: bool | None, encrypt: bool | None) -> outgoing.Protection:
+        decided = self.send_protection(account, list(to), sign, encrypt)
+        if encrypted and not decided.explicit and not decided.encrypt:
+            decided = dataclasses.replace(
+                decided, encrypt=True, why=outgoing.FORWARDED,
+                sign=decided.sign or self.config.autocrypt_on(account))
+        return decided
+
+    async def _forwardable(self, originals: Sequence[Message], raws: Sequence[bytes],
+                           to: Sequence[str], sign: bool | None, encrypt: bool | None
+                           ) -> tuple[list[bytes], outgoing.Protection]:
+        """The bytes each forwarded email is carried as (an encrypted one
+        decrypted: its ciphertext is for us, not for the new recipients), and
+        what the forward must be."""
+        from .crypto.openpgp import OpenPGP, OpenPGPError
+        from .crypto.unsealed import decrypted_email, is_encrypted_raw
+
+        encrypted = [is_encrypted(m) or is_encrypted_raw(raw) for m, raw in
+                     zip(originals, raws, strict=True)]
+        protection = self._forward_decision(originals[0].account, to, any(encrypted),
+                                            sign, encrypt)
+        port = OpenPGP(self.config.crypto.gnupg_home)
+        carried = []
+        for raw, sealed in zip(raws, encrypted, strict=True):
+            if not sealed:
+                carried.append(raw)
+                continue
+            try:
+                opened = await asyncio.to_thread(decrypted_email, raw, port)
+            except OpenPGPError as exc:
+                raise EngineError(f"not forwarded: the encrypted email cannot be "
+                                  f"decrypted here ({exc}); its ciphertext is of no "
+                                  "use to its new recipients") from exc
+            carried.append(opened if opened is not None else raw)
+        return carried, protection
 
     async def bounce(self, row_id: int, to: Sequence[str]) -> tuple[str, int]:
         """Redirect an email as it is, under Resent-* fields."""

@@ -196,12 +196,13 @@ class EngineReads:
         from .crypto.reading import open_stored
 
         policy = self.config.crypto
+        autocrypt = self.config.autocrypt_on(m.account)
         # With Autocrypt, a signature by a peer's key (never in the keyring) is
         # checked too (bridge.crypto.autocrypt_verify).
         port = (PeerCheckingPGP(policy.gnupg_home, self.store.path.parent)
-                if policy.autocrypt else OpenPGP(policy.gnupg_home))
+                if autocrypt else OpenPGP(policy.gnupg_home))
         opened = open_stored(m, port, self.store.store_blob,
-                             self._gossip_seen if policy.autocrypt else None)
+                             self._gossip_seen if autocrypt else None)
         status = opened.crypto
         if m.id is not None and status is not None:
             self._opened()[m.id] = opened

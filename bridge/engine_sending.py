@@ -390,16 +390,24 @@ class SendingVerbs:
 
     def configure_autocrypt(self) -> None:
         """Tell the mail layers whether Autocrypt is on for this store ([crypto]
-        autocrypt): they send our header and learn peers' by the store's folder."""
+        autocrypt, or an account's own [accounts.crypto] autocrypt): they send our
+        header from the addresses of the accounts that have it on, and learn
+        peers' by the store's folder."""
         from .crypto import autocrypt
 
         policy = self.config.crypto
         folder = self.store.path.parent
-        own = frozenset(autocrypt.canonical(a) for cfg in self.accounts
-                        for a in (cfg.email, *cfg.aliases) if a)
+
+        def addresses(cfg: AccountConfig) -> set[str]:
+            return {autocrypt.canonical(a) for a in (cfg.email, *cfg.aliases) if a}
+
+        own = frozenset(a for cfg in self.accounts for a in addresses(cfg))
+        senders = frozenset(a for cfg in self.accounts if self.config.autocrypt_on(cfg.name)
+                            for a in addresses(cfg))
+        on = any(self.config.autocrypt_on(cfg.name) for cfg in self.accounts)
         autocrypt.configure(folder, autocrypt.Setup(
-            folder, policy.gnupg_home, policy.autocrypt_prefer_encrypt, own)
-            if policy.autocrypt else None)
+            folder, policy.gnupg_home, policy.autocrypt_prefer_encrypt, own, senders)
+            if on else None)
 
     async def autocrypt_status(self) -> dict[str, Any]:
         """Autocrypt on or off, our keys and preference, each peer's state
@@ -413,7 +421,7 @@ class SendingVerbs:
         """Autocrypt's word for a new email from `account` to `to` (their JIDs
         mapped to addresses): "encrypt", "available", "discourage", "disable";
         "" when Autocrypt is off. The compose screen starts its toggle from it."""
-        if not self.config.crypto.autocrypt:
+        if not self.config.autocrypt_on(account):
             return ""
         try:
             addresses = planned.email_addresses(self.handoff.identity, to)

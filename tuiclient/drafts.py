@@ -80,6 +80,10 @@ class Forward:
     files: list[Path] = field(default_factory=list)
     # Forwarded with it, as one email of message/rfc822 parts (marked conversations).
     more: list[Message] = field(default_factory=list)
+    # OpenPGP for the forward (None: the engine's decision, encrypted for an
+    # encrypted email).
+    sign: bool | None = None
+    encrypt: bool | None = None
 
 
 def without_signature(text: str) -> str:

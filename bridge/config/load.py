@@ -69,7 +69,9 @@ _HANDOFF_KEYS = ("group_chats",)
 _HEALTH_KEYS = ("interval", "critical_interval", "timeout")
 _ACCOUNT_KEYS = ("name", "email", "jid", "display_name", "password_command", "archive_folder",
                  "expunge_deletes", "downloads", "signature", "aliases", "auth",
-                 "token_command", "token_timeout", *SERVICES)
+                 "token_command", "token_timeout", "crypto", *SERVICES)
+# An account's own [accounts.crypto] table: what may differ from the global [crypto].
+_ACCOUNT_CRYPTO_KEYS = ("autocrypt",)
 _SERVER_KEYS = ("host", "port", "tls", "ca_file", "username", "password_command", "auth",
                 "token_command")
 _CONTACT_KEYS = ("name", "emails", "jids")
@@ -430,7 +432,18 @@ class ConfigReader(TokenSettings):
             else None,
             signature=self.string(table, prefix, "signature"),
             aliases=self.address_list(table, prefix, "aliases", "email address"),
+            autocrypt=self.account_autocrypt(table, prefix),
         )
+
+    def account_autocrypt(self, table: dict[str, Any], prefix: str) -> bool | None:
+        """`[accounts.crypto] autocrypt` (None: not set, the global one stands)."""
+        crypto = self.table(table, prefix, "crypto")
+        if crypto is None:
+            return None
+        self.check_keys(crypto, f"{prefix}.crypto", _ACCOUNT_CRYPTO_KEYS)
+        if "autocrypt" not in crypto:
+            return None
+        return self.boolean(crypto, f"{prefix}.crypto", "autocrypt")
 
     def server(
         self,

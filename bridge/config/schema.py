@@ -107,6 +107,9 @@ class AccountConfig:
     token_command: tuple[str, ...] | None = None
     token_timeout: float = TOKEN_COMMAND_TIMEOUT
     token_origin: str | None = field(default=None, compare=False)
+    # The account's own `[accounts.crypto] autocrypt` (None: the global
+    # `[crypto] autocrypt` stands): Autocrypt on or off for the mail it sends.
+    autocrypt: bool | None = None
 
     def server(self, service: str) -> ServerConfig | None:
         check_service(service)
@@ -246,6 +249,12 @@ class Config:
     health: HealthPolicy = field(default_factory=HealthPolicy)
     crypto: CryptoPolicy = field(default_factory=CryptoPolicy)
     chat: ChatPolicy = field(default_factory=ChatPolicy)
+
+    def autocrypt_on(self, account: str) -> bool:
+        """Whether Autocrypt is on for the mail `account` sends: its own
+        `[accounts.crypto] autocrypt`, else the global `[crypto] autocrypt`."""
+        own = next((a.autocrypt for a in self.accounts if a.name == account), None)
+        return self.crypto.autocrypt if own is None else own
 
     def account(self, name: str) -> AccountConfig:
         """The account called `name`; KeyError (listing the known names) if none."""

@@ -395,13 +395,20 @@ def recommend(peers: Mapping[str, Peer], recipients: Sequence[str],
 @dataclass(frozen=True, slots=True)
 class Setup:
     """Autocrypt as the config has it for the store in `folder` ([crypto]
-    autocrypt, autocrypt_prefer_encrypt, gnupg_home)."""
+    autocrypt, autocrypt_prefer_encrypt, gnupg_home; the accounts' own
+    [accounts.crypto] autocrypt)."""
 
     folder: Path
     home: Path | None = None
     mutual: bool = False
     # Our own addresses: our sent mail teaches nothing about a peer.
     own: frozenset[str] = frozenset()
+    # The addresses whose mail goes with Autocrypt (the accounts that have it
+    # on, [accounts.crypto] autocrypt; None: every one of ours).
+    senders: frozenset[str] | None = None
+
+    def sends_from(self, address: str) -> bool:
+        return self.senders is None or canonical(address) in self.senders
 
 
 # The engine says, when it starts, whether Autocrypt is on for its store: the

@@ -97,11 +97,14 @@ def outgoing(mail: EmailMessage, folder: Path, account_address: str
              ) -> tuple[EmailMessage, Keys | None]:
     """`mail` with our Autocrypt header (one, for its From address, replacing any),
     and the peers' keys for its recipients; unchanged and None when Autocrypt
-    is off for this store."""
+    is off for this store, or for the account its From address is of
+    ([accounts.crypto] autocrypt = false)."""
     setup = autocrypt.setup_for(folder)
     if setup is None:
         return mail, None
     sender = next(iter(addresses(mail, "From")), canonical(account_address))
+    if not setup.sends_from(sender):
+        return mail, None
     del mail["Autocrypt"]
     keydata = None
     with contextlib.suppress(Exception):  # no header rather than no email
@@ -182,7 +185,8 @@ def status(folder: Path, accounts: Sequence[tuple[str, str]]) -> dict[str, objec
         entry: dict[str, object] = {"account": name, "address": address,
                                     "prefer_encrypt": "mutual" if setup and setup.mutual
                                     else "nopreference", "fingerprint": None,
-                                    "header_bytes": 0}
+                                    "header_bytes": 0,
+                                    "enabled": setup is not None and setup.sends_from(address)}
         if setup is not None and address:
             with contextlib.suppress(Exception):
                 key = autocrypt_keys.own_key(home, address)

@@ -109,6 +109,7 @@ ASKED = "you asked for it"
 BY_CONFIG = "[crypto] encrypt = true"
 CONVERSATION = "the conversation is encrypted (its last email was)"
 OMEMO_CONVERSATION = "the conversation is encrypted (its last chat line was, with OMEMO)"
+FORWARDED = "the email you forward came encrypted"
 PREFERRED = "you prefer encryption for this contact (`keys prefer`)"
 CHAT_PREFERRED = "you turned OMEMO on for this contact (/omemo on)"
 # The reasons that make a chat leg OMEMO-encrypted too (see Protection.omemo).

@@ -114,7 +114,7 @@ def autocrypt_word(config: Config, store: Store, account: str,
                    addresses: Sequence[str]) -> str:
     """Autocrypt's recommendation for an email from `account` to `addresses`
     ("" when Autocrypt is off): bridge.crypto.autocrypt_mail.advice."""
-    if not config.crypto.autocrypt or not addresses:
+    if not config.autocrypt_on(account) or not addresses:
         return ""
     from ..crypto.autocrypt_mail import advice
 

@@ -104,6 +104,18 @@ def add_forward(sub: Sub, common: Parser) -> None:
     p.add_argument("--file", action="append", type=Path, default=[], metavar="PATH",
                    help="a file of ours to attach (repeatable)")
     p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for SMTP")
+    # As send's (arguments.crypto_options); an encrypted email's forward is
+    # encrypted unless --no-encrypt; refusals exit 9 (EXIT_ENCRYPTION).
+    p.add_argument("--sign", action="store_const", const=True, default=None,
+                   help="sign the forward with your OpenPGP key (PGP/MIME)")
+    p.add_argument("--no-sign", action="store_const", const=False, dest="sign",
+                   help="do not sign, whatever the config says")
+    p.add_argument("--encrypt", action="store_const", const=True, default=None,
+                   help="encrypt the forward to every recipient; refused with exit 9 "
+                        "when someone has no key, nothing sent (the default for a "
+                        "forward of an encrypted email)")
+    p.add_argument("--no-encrypt", action="store_const", const=False, dest="encrypt",
+                   help="send in clear, even the decrypted text of an encrypted email")
 
 
 def add_bounce(sub: Sub, common: Parser) -> None:

@@ -33,7 +33,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from ..errors import LoginRejected, ServerUnreachable
+from ..errors import EncryptionRefused, LoginRejected, ServerUnreachable
 from ..events import TriageDone
 from ..model import DeliveryState, Message
 from . import output as out
@@ -42,6 +42,7 @@ from .mail_args import MAIL_COMMANDS as MAIL_COMMANDS
 from .mail_args import add_mail_commands as add_mail_commands
 from .outcome import (
     EXIT_AUTH,
+    EXIT_ENCRYPTION,
     EXIT_FAILED,
     EXIT_NETWORK,
     EXIT_NOT_DELIVERED,
@@ -178,12 +179,17 @@ async def cmd_forward(h: Headless, a: argparse.Namespace) -> Outcome:
     for path in a.file:
         if not path.is_file():
             raise CommandError(EXIT_USAGE, f"no file {path}")
-    if len(rows) > 1:
-        msg_id, outbox_id = await _guard(h.engine.forward_several(
-            rows, a.to, text or "", files=a.file))
-    else:
-        msg_id, outbox_id = await _guard(h.engine.forward(
-            rows[0], a.to, text or "", as_attachment=a.as_attachment, files=a.file))
+    try:
+        if len(rows) > 1:
+            msg_id, outbox_id = await _guard(h.engine.forward_several(
+                rows, a.to, text or "", files=a.file, sign=a.sign, encrypt=a.encrypt))
+        else:
+            msg_id, outbox_id = await _guard(h.engine.forward(
+                rows[0], a.to, text or "", as_attachment=a.as_attachment, files=a.file,
+                sign=a.sign, encrypt=a.encrypt))
+    except EncryptionRefused as exc:  # nothing queued, in clear or otherwise
+        raise CommandError(EXIT_ENCRYPTION, str(exc), {"kind": "encryption",
+                                                       "missing": exc.missing}) from exc
     return await _sent(h, msg_id, outbox_id, a.wait, "forward")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Protocol
 
 from ..engine import EngineError, ReplyResult
 from ..errors import EncryptionRefused
@@ -84,14 +85,83 @@ async def _reply(h: Headless, original: Message, text: str, via: str,
         via = "email"  # an encrypted reply goes by email (chat has no encryption yet)
     # "auto" is the engine's one rule (bridge.handoff.auto): email without a chat
     # connection, chat when everyone is mapped and available.
+    word = ""
     try:
+        if via == "email":
+            word = await _autocrypt_word(
+                h, original.account, _reply_people(h, original, a),
+                await h.engine.reply_protection(original.id or 0, a.sign, a.encrypt),
+                a.encrypt, reply_to_encrypted=h.engine.conversation_encrypted(
+                    original.account, original.thread_id))
         result = await h.engine.reply(original.id or 0, text, via=via, reply_all=a.reply_all,
                                       history=a.history, attachments=attach, mixed=a.mixed,
                                       separate_chats=a.separate_chats, when_away=a.when_away,
                                       files=files, sign=a.sign, encrypt=a.encrypt)
     except EncryptionRefused as exc:
         raise await _refused(h, exc, original.account, text, answering=original.id) from exc
-    return await settle(h.engine, result, a.wait, h.stop)
+    return _with_autocrypt(await settle(h.engine, result, a.wait, h.stop), word)
+
+
+# Autocrypt's "discourage", in the words of a refusal and of the plain output.
+DISCOURAGED = ("Autocrypt discourages encrypting to them: the key it has is old (their "
+               "recent mail came without it) or was only passed on by someone else, so "
+               "they may not be able to read it")
+
+
+class Decided(Protocol):
+    """What the engine decided a send must be (bridge.crypto.outgoing.Protection)."""
+
+    @property
+    def encrypt(self) -> bool: ...
+
+    @property
+    def why(self) -> str: ...
+
+
+def _reply_people(h: Headless, original: Message, a: argparse.Namespace) -> list[str]:
+    """The addresses an email reply goes to (To and Cc, as the engine fills them)."""
+    try:
+        fields = h.engine.reply_fields(original.id or 0, a.reply_all)
+    except (EngineError, LookupError, ValueError):
+        return []
+    return [p.address for p in (*fields.to, *fields.cc)]
+
+
+async def _autocrypt_word(h: Headless, account: str, people: list[str],
+                          decided: Decided, asked: bool | None, *,
+                          reply_to_encrypted: bool = False) -> str:
+    """Autocrypt's recommendation for an email from `account` to `people` ("" when
+    it is off). An email that would be encrypted to a peer Autocrypt discourages
+    encrypting to is refused (EncryptionRefused naming who) unless the user
+    asked for the encryption (--encrypt): the spec's UI guidance, as the
+    compose screen asks first. A reply to an encrypted email is "encrypt"
+    whatever the peer's state (the spec's final recommendation)."""
+    if not people:
+        return ""
+    word = await h.engine.autocrypt_recommendation(account, people)
+    if reply_to_encrypted and word in ("available", "discourage"):
+        return "encrypt"
+    if word != "discourage" or not decided.encrypt or asked is True:
+        return word
+    who = [p for p in people
+           if await h.engine.autocrypt_recommendation(account, [p]) == "discourage"]
+    who = who or list(people)
+    raise EncryptionRefused(
+        f"not sent: it would be encrypted to {', '.join(who)}, and {DISCOURAGED}"
+        + (f"; it must be encrypted because {decided.why}" if decided.why else "")
+        + " (send it with --encrypt to encrypt anyway, or with --no-encrypt)", who)
+
+
+def _with_autocrypt(outcome: Outcome, word: str) -> Outcome:
+    """The send's outcome with Autocrypt's word: `autocrypt` in --json, and a
+    line for people when it discourages encryption."""
+    if not word:
+        return outcome
+    if isinstance(outcome.result, dict):
+        outcome.result["autocrypt"] = word
+    if word == "discourage":
+        outcome.lines.append(f"autocrypt: discourage ({DISCOURAGED})")
+    return outcome
 
 
 async def _refused(h: Headless, exc: EncryptionRefused, account: str, text: str, *,
@@ -165,14 +235,19 @@ async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
         detail = h.failures.get((account, "xmpp"), "")
         if "login refused" in detail or "auth" in detail.lower():
             h.need_xmpp(account)
+    word = ""
     try:
+        if via == "email":
+            everyone = [*a.to, *a.cc, *a.bcc]
+            word = await _autocrypt_word(h, account, everyone, h.engine.send_protection(
+                account, everyone, a.sign, a.encrypt), a.encrypt)
         result = await h.engine.send_message(account, a.to, text, via=via, subject=a.subject,
                                              when_away=a.when_away, attachments=a.file,
                                              sign=a.sign, encrypt=a.encrypt, cc=a.cc,
                                              bcc=a.bcc, sender=a.sender)
     except EncryptionRefused as exc:
         raise await _refused(h, exc, account, text, to=a.to, subject=a.subject) from exc
-    return await settle(h.engine, result, a.wait, h.stop)
+    return _with_autocrypt(await settle(h.engine, result, a.wait, h.stop), word)
 
 
 async def cmd_outbox(h: Headless, a: argparse.Namespace) -> Outcome:

@@ -218,10 +218,12 @@ class MailActions:
         return raw
 
     async def forward(self, m: Message, to: Sequence[str], text: str = "", *,
-                      as_attachment: bool = False,
-                      files: Sequence[Path] = ()) -> tuple[str, int]:
+                      as_attachment: bool = False, files: Sequence[Path] = (),
+                      raw: bytes | None = None) -> tuple[str, int]:
+        """`raw`: the email to forward as it is to be carried (an encrypted one
+        decrypted, bridge.crypto.unsealed); None: as the server holds it."""
         cfg = self.account(m.account)
-        raw = await self._raw(m)
+        raw = await self._raw(m) if raw is None else raw
         msg_id = self._new_id(cfg)
         mail = forward_email(raw, self._me(cfg, m), _typed(to), with_signature(text, cfg.signature),
                              msg_id=msg_id, as_attachment=as_attachment,
@@ -229,17 +231,20 @@ class MailActions:
         return msg_id, await self.send(cfg.name, mail, msg_id, None)
 
     async def forward_several(self, ms: Sequence[Message], to: Sequence[str], text: str = "",
-                              *, files: Sequence[Path] = ()) -> tuple[str, int]:
+                              *, files: Sequence[Path] = (),
+                              raws: Sequence[bytes] | None = None) -> tuple[str, int]:
         """One email carrying every message of `ms` as message/rfc822 (see
         compose.forward_several), from the account of the first; every one must
-        be of that account (a From for mail of another would be a guess)."""
+        be of that account (a From for mail of another would be a guess).
+        `raws`: their bytes as they are to be carried (as `forward`'s `raw`)."""
         if not ms:
             raise EngineError("nothing to forward")
         cfg = self.account(ms[0].account)
         if any(m.account != cfg.name for m in ms):
             raise EngineError("the messages are in several accounts: forward them "
                               "one account at a time")
-        raws = [await self._raw(m) for m in ms]
+        if raws is None:
+            raws = [await self._raw(m) for m in ms]
         msg_id = self._new_id(cfg)
         mail = forward_several(raws, self._me(cfg, ms[0]), _typed(to),
                                with_signature(text, cfg.signature), msg_id=msg_id,

@@ -27,6 +27,7 @@ from textual.widgets import (
     TextArea,
 )
 
+from bridge.crypto.outgoing import Protection
 from bridge.model import Attachment, Direction, Message, Transport
 from tuiclient.appref import client_app
 from tuiclient.drafts import Forward, NewMessage, ReplyDraft
@@ -424,11 +425,13 @@ class NewMessageScreen(OpenPGPToggle):
                                 sign=sign, encrypt=encrypt, **self.draft_extras()))
 
 
-class ForwardScreen(ComposeBase):
+class ForwardScreen(OpenPGPToggle):
     """Forward an email: to whom, a note above it, inline (its files kept) or as an
     attachment, with more files from disk. With `more` (the marked conversations'
     emails after the first): one email carrying each of them whole as
-    message/rfc822, as mutt's mime_forward does with tagged messages."""
+    message/rfc822, as mutt's mime_forward does with tagged messages. Its
+    OpenPGP line is compose's, from the engine's forward decision: an encrypted
+    email is forwarded decrypted and encrypted again for the new recipients."""
 
     def __init__(self, message: Message, more: Sequence[Message] = ()) -> None:
         super().__init__()
@@ -452,6 +455,7 @@ class ForwardScreen(ComposeBase):
             yield Input(placeholder="To: addresses, comma-separated (→ completes a contact)",
                         suggester=self.suggester(), id="to")
             yield self.address_hint()
+            yield self.openpgp_label()
             with Horizontal(id="compose-options"):
                 tick = Tick("As an attachment (message/rfc822)", bool(several),
                             id="as-attachment")
@@ -484,6 +488,24 @@ class ForwardScreen(ComposeBase):
     def on_mount(self) -> None:
         self.sub_title = "forward"
         self.query_one("#to", Input).focus()
+        self.run_worker(self.decide(self.message.account, []), exclusive=True,
+                        group="autocrypt")
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        """Leaving To: the engine's decision for who is in it."""
+        if event.input.id == "to":
+            self.run_worker(self.decide(self.message.account, self.forward_to()),
+                            exclusive=True, group="autocrypt")
+
+    def forward_to(self) -> list[str]:
+        return split_addresses(self.query_one("#to", Input).value)
+
+    async def decision(self, account: str, to: Sequence[str],
+                       answering: int | None = None) -> Protection | None:
+        """The forward's decision: an encrypted email makes it encrypted, even
+        before anyone is typed in To."""
+        rows = [x.id for x in (self.message, *self.more) if x.id is not None]
+        return client_app(self).engine.forward_protection(rows, list(to))
 
     def editor_fields(self) -> list[tuple[str, str]]:
         return [("To", "#to")]
@@ -498,6 +520,8 @@ class ForwardScreen(ComposeBase):
             self.notify("Forward to whom? Give email addresses.", severity="warning")
             self.query_one("#to", Input).focus()
             return
+        sign, encrypt = self.chosen_openpgp()
         self.dismiss(Forward(self.message, to, self.query_one("#body", TextArea).text,
                              self.query_one("#as-attachment", Checkbox).value,
-                             self.local_files(), more=self.more))
+                             self.local_files(), more=self.more, sign=sign,
+                             encrypt=encrypt))

@@ -365,11 +365,7 @@ class OpenPGPToggle(ComposeBase):
         possible (the spec: offered, not forced)."""
         engine = client_app(self).engine
         try:
-            if answering is not None:
-                decided: Protection | None = await engine.reply_protection(
-                    answering, to=list(to) or None)
-            else:
-                decided = engine.send_protection(account, list(to)) if to else None
+            decided = await self.decision(account, to, answering)
         except Exception:  # whatever was typed, compose goes on: no decision, no change
             decided = None
         try:
@@ -382,6 +378,14 @@ class OpenPGPToggle(ComposeBase):
             self.openpgp = (default.sign, default.encrypt)
         with contextlib.suppress(NoMatches):
             self.query_one("#compose-openpgp", Label).update(self.openpgp_words())
+
+    async def decision(self, account: str, to: Sequence[str],
+                       answering: int | None = None) -> Protection | None:
+        """The engine's decision for this email (None: no recipients yet)."""
+        engine = client_app(self).engine
+        if answering is not None:
+            return await engine.reply_protection(answering, to=list(to) or None)
+        return engine.send_protection(account, list(to)) if to else None
 
     async def offer_autocrypt(self, account: str, to: Sequence[str]) -> None:
         """The decision for a new email to `to` (the old name: `decide`)."""

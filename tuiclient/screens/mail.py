@@ -314,11 +314,13 @@ class MailKeys:
             if result.more:
                 await self.engine.forward_several(
                     [m.id, *(x.id for x in result.more if x.id is not None)],
-                    result.to, result.text, files=result.files)
+                    result.to, result.text, files=result.files, sign=result.sign,
+                    encrypt=result.encrypt)
             else:
                 await self.engine.forward(m.id, result.to, result.text,
                                           as_attachment=result.as_attachment,
-                                          files=result.files)
+                                          files=result.files, sign=result.sign,
+                                          encrypt=result.encrypt)
         except (EngineError, OSError) as exc:
             screen.notify(f"Not forwarded: {exc}", severity="error", markup=False)
             return
