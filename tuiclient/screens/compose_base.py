@@ -417,8 +417,8 @@ class OpenPGPToggle(ComposeBase):
             assert self.decided is not None
             return ("Send it in clear?",
                     f"This email should be encrypted: {self.decided.why}. You turned "
-                    "encryption off (ctrl+g): anyone on its way can read it. Send it in "
-                    "clear?", "Send in clear")
+                    "encryption off (ctrl+g): anyone on its way can read it.",
+                    "Send in clear")
         if self.chose_openpgp and self.openpgp[1] and self.autocrypt == "discourage":
             return ("Encrypt it?",
                     "Autocrypt discourages encrypting to them: the key it has is old (their "
