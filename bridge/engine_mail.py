@@ -232,9 +232,10 @@ class MailVerbs:
             try:
                 opened = await asyncio.to_thread(decrypted_email, raw, port)
             except OpenPGPError as exc:
-                raise EngineError(f"not forwarded: the encrypted email cannot be "
-                                  f"decrypted here ({exc}); its ciphertext is of no "
-                                  "use to its new recipients") from exc
+                raise EngineError(f"Not forwarded: the encrypted email cannot be "
+                                  f"decrypted here ({exc}), and its ciphertext is of no "
+                                  "use to its new recipients: forward it from where "
+                                  "your secret key is.") from exc
             carried.append(opened if opened is not None else raw)
         return carried, protection
 

@@ -480,7 +480,8 @@ class SendingVerbs:
 
         m = self.message(row_id)
         if m.transport is not Transport.EMAIL:
-            raise EngineError(f"message {row_id} is not an email")
+            raise EngineError("That is a chat line, not an email: an Autocrypt Setup "
+                              "Message comes by email (look for one in your INBOX).")
         raw = await self.mailbox.raw(m)
         done = await _gpg_call(autocrypt_setup.import_setup, self.config.crypto.gnupg_home,
                                raw, code)
