@@ -156,31 +156,33 @@ class Omemo(Avatars):
                   reply_to_line: str | None = None, encrypt: bool = False) -> Message:
         """As Delivery.send_chat; `encrypt`: the line goes OMEMO-encrypted or not at
         all (it fails, saying who has no device, and is never sent in clear)."""
-        if encrypt:
-            from ..model import new_message_id
-
-            msg_id = msg_id or new_message_id(self.domain)
-            self._sealed.add(msg_id)
+        msg_id = self._to_seal(msg_id) if encrypt else msg_id
         message = super().send_chat(to, text, thread_id, msg_id, reply=reply,
                                     reply_to_line=reply_to_line)
-        if encrypt and message.id is not None:
-            message.crypto = CryptoStatus(encrypted=True, decrypted=True, scheme=OMEMO)
-            self.store.set_crypto(message.id, message.crypto)
-        return message
+        return self._sealed_line(message) if encrypt else message
 
     def send_room(self, room: str, text: str, thread_id: str | None = None,
                   msg_id: str | None = None, *, reply: Reply | None = None,
                   reply_to_line: str | None = None, encrypt: bool = False) -> Message:
         """As Delivery.send_room; `encrypt`: the line goes OMEMO-encrypted for
         every member of the room or not at all (see `omemo_rooms`)."""
-        if encrypt:
-            from ..model import new_message_id
-
-            msg_id = msg_id or new_message_id(self.domain)
-            self._sealed.add(msg_id)
+        msg_id = self._to_seal(msg_id) if encrypt else msg_id
         message = super().send_room(room, text, thread_id, msg_id, reply=reply,
                                     reply_to_line=reply_to_line)
-        if encrypt and message.id is not None:
+        return self._sealed_line(message) if encrypt else message
+
+    def _to_seal(self, msg_id: str | None) -> str:
+        """The id of a line about to go sealed, marked so `_transmit` seals it."""
+        from ..model import new_message_id
+
+        msg_id = msg_id or new_message_id(self.domain)
+        self._sealed.add(msg_id)
+        return msg_id
+
+    def _sealed_line(self, message: Message) -> Message:
+        """A line that went sealed keeps its protection in the store (it cannot
+        be opened again later)."""
+        if message.id is not None:
             message.crypto = CryptoStatus(encrypted=True, decrypted=True, scheme=OMEMO)
             self.store.set_crypto(message.id, message.crypto)
         return message
