@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
+import pytest
 import slixmpp
 from omemo.storage import Just, Maybe, Nothing, Storage
 from omemo.types import DeviceInformation, JSONType
@@ -265,3 +267,23 @@ class OmemoPeer:
     def raw(self) -> str:
         """Everything received, as the wire had it."""
         return "\n".join(ET.tostring(s, encoding="unicode") for s in self.stanzas)
+
+
+if TYPE_CHECKING:
+    from tests.harness.servers import Account, World
+
+
+@pytest.fixture
+async def peers(world: World, tmp_path: Path) -> AsyncIterator[Callable[..., OmemoPeer]]:
+    """Plain slixmpp-omemo peers for a test: `peers(account, omemo=True)` makes one
+    (not started); all of them are stopped at the test's end."""
+    made: list[OmemoPeer] = []
+
+    def make(who: Account, omemo: bool = True) -> OmemoPeer:
+        p = OmemoPeer(who.jid, who.password, "127.0.0.1", world.ports.c2s,
+                      str(world.ca_file), tmp_path / f"peer-{who.name}.json", omemo=omemo)
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        await p.stop()

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -19,25 +18,11 @@ from bridge.crypto.status import BLIND, UNREADABLE
 from bridge.errors import EncryptionRefused
 from bridge.model import DeliveryState, Direction, Message
 from tests.harness.servers import Account, World
-from tests.omemo_peer import OmemoPeer
+from tests.omemo_peer import OmemoPeer, peers
 from tests.test_xmpp_client import Factory, Running, connect, person, until
 
 pytestmark = pytest.mark.servers
-__all__ = ["connect"]  # the fixture, used by name
-
-
-@pytest.fixture
-async def peers(world: World, tmp_path: Path) -> AsyncIterator[Callable[..., OmemoPeer]]:
-    made: list[OmemoPeer] = []
-
-    def make(who: Account, omemo: bool = True) -> OmemoPeer:
-        p = OmemoPeer(who.jid, who.password, "127.0.0.1", world.ports.c2s,
-                      str(world.ca_file), tmp_path / f"peer-{who.name}.json", omemo=omemo)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        await p.stop()
+__all__ = ["connect", "peers"]  # the fixtures, used by name
 
 
 async def _pair(world: World, connect: Factory, peers: Callable[..., OmemoPeer],

@@ -10,8 +10,6 @@ marks one verified.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
@@ -20,26 +18,12 @@ from bridge.engine import Engine
 from bridge.errors import EncryptionRefused
 from bridge.headless.outcome import EXIT_ENCRYPTION, EXIT_OK
 from bridge.model import Direction, Message
-from tests.harness.servers import Account, World
-from tests.omemo_peer import OmemoPeer
+from tests.omemo_peer import peers
 from tests.others import contacts_toml, engine_for, person, until
 from tests.test_headless import cli, write_config
 
 pytestmark = pytest.mark.servers
-
-
-@pytest.fixture
-async def peers(world: World, tmp_path: Path) -> AsyncIterator[Callable[..., OmemoPeer]]:
-    made: list[OmemoPeer] = []
-
-    def make(who: Account, omemo: bool = True) -> OmemoPeer:
-        p = OmemoPeer(who.jid, who.password, "127.0.0.1", world.ports.c2s,
-                      str(world.ca_file), tmp_path / f"peer-{who.name}.json", omemo=omemo)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        await p.stop()
+__all__ = ["peers"]  # the fixture, used by name
 
 
 def _lines(engine: Engine, account: str, text: str) -> list[Message]:

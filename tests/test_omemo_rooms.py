@@ -11,33 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
 from bridge.errors import EncryptionRefused
 from bridge.model import DeliveryState, Direction, Message
-from tests.harness.servers import MUC_DOMAIN, Account, World
-from tests.omemo_peer import OmemoPeer
+from tests.harness.servers import MUC_DOMAIN, World
+from tests.omemo_peer import peers
 from tests.test_xmpp_client import Running, connect, person, until
 
 pytestmark = pytest.mark.servers
-__all__ = ["connect"]  # the fixture, used by name
-
-
-@pytest.fixture
-async def peers(world: World, tmp_path: Path) -> AsyncIterator[Callable[..., OmemoPeer]]:
-    made: list[OmemoPeer] = []
-
-    def make(who: Account, omemo: bool = True) -> OmemoPeer:
-        p = OmemoPeer(who.jid, who.password, "127.0.0.1", world.ports.c2s,
-                      str(world.ca_file), tmp_path / f"peer-{who.name}.json", omemo=omemo)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        await p.stop()
+__all__ = ["connect", "peers"]  # the fixtures, used by name
 
 
 def _line(me: Running, text: str) -> Message | None:
