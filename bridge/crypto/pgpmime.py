@@ -38,10 +38,8 @@ from ..mail.headers import header_text
 from ..mail.walk import ParsedAttachment, parse_message
 from .detect import BEGIN_MESSAGE, Shape, shape_of
 from .openpgp import OpenPGP
-from .status import CryptoStatus, Signature
+from .status import HIDDEN_SUBJECT, CryptoStatus, Signature
 
-# The outer Subject of an encrypted message (the draft's recommendation).
-HIDDEN_SUBJECT = "..."
 # Header fields carried inside the cryptographic payload (the draft's
 # "protected headers"); Bcc never is.
 PROTECTED_FIELDS = ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID",

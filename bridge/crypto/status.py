@@ -11,6 +11,11 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 
+# The outer Subject of an email whose real one travels inside the encryption
+# (the Protected Headers draft's recommendation): what the list shows until the
+# email is opened. Here, not in pgpmime, so the app can name it without GPGME.
+HIDDEN_SUBJECT = "..."
+
 
 class Verdict(StrEnum):
     """One signature's verdict, as a reader needs it."""

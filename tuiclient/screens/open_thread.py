@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.css.query import NoMatches
 
+from bridge.crypto.status import HIDDEN_SUBJECT
 from bridge.engine import Engine
 from bridge.model import Message, Transport
 from bridge.store.records import Thread
@@ -29,11 +30,6 @@ from tuiclient.widgets.timeline import Timeline
 
 if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
-
-
-# The outer Subject of an email whose real one is encrypted (bridge.crypto.pgpmime's
-# HIDDEN_SUBJECT, not imported: that module loads GPGME, which the first frame need not).
-HIDDEN_SUBJECT = "..."
 
 
 def needs_body(m: Message) -> bool:
