@@ -106,6 +106,12 @@ class TuiClientApp(App):
         self.health: dict[tuple[str, str], ServerHealth] = {}
         self.sync_state: dict[str, str] = {}
         self.contact_names: dict[str, str] = {}  # address -> name, for chat senders
+        # Outbox rows a screen acted on and tells the outcome of itself (one toast
+        # for one action: not the screen's and the event's too).
+        self.told_outbox: set[int] = set()
+        # Conversations whose chat message went by email instead, told so: that
+        # email's SMTP answer needs no toast of its own.
+        self._fell_back: set[tuple[str, str]] = set()
         self._started = False
         self.feed = EventFeed(self)
         self.notifier = Notifier(self, config.notify, write=self._write_terminal,
@@ -376,7 +382,9 @@ class TuiClientApp(App):
                         markup=False)
         elif isinstance(event, OutboxChanged):
             words = OUTBOX_WORDS.get(event.state)
-            if words is not None:
+            if event.state == "fell-back-to-email" and any(self._thread_of(event)):
+                self._fell_back.add(self._thread_of(event))
+            if words is not None and event.outbox_id not in self.told_outbox:
                 detail = f": {plain(inert_text(event.detail))}" if event.detail else ""
                 self.notify(f"{words}{detail}", title="Outbox", markup=False,
                             severity="error" if event.state == "failed" else "information")
@@ -389,10 +397,20 @@ class TuiClientApp(App):
                 self.notify(f"Chat message {DELIVERY_WORDS[event.state]}{detail}",
                             title="Delivery", markup=False, severity="error")
         elif isinstance(event, EmailDelivery) and event.state in ("sent", "failed"):
+            key = self._thread_of(event) if event.state == "sent" else ("", "")
+            if key in self._fell_back:  # "Sent by email instead" said it already
+                self._fell_back.discard(key)
+                return
             detail = f": {plain(inert_text(event.detail))}" if event.detail else ""
             self.notify(f"Email {DELIVERY_WORDS[event.state]}{detail}", title="Delivery",
                         markup=False,
                         severity="error" if event.state == "failed" else "information")
+
+    def _thread_of(self, event: OutboxChanged | EmailDelivery) -> tuple[str, str]:
+        """The conversation of an outbox row's message ("" when it is gone)."""
+        item = self.engine.outbox_item(event.outbox_id) if event.outbox_id else None
+        m = self.engine.outbox_message(item) if item is not None else None
+        return (m.account, m.thread_id) if m is not None else ("", "")
 
     def reading(self, key: tuple[str, str]) -> bool:
         """Whether the conversation is on the screen now (its lines need no toast)."""

@@ -262,17 +262,19 @@ class OutboxScreen(Screen):
 
     @work(group="outbox")
     async def act(self, outbox_id: int, what: str) -> None:
+        """One action on a row, told in one toast: this one, not the engine's event
+        of the same move too (the app leaves the rows in `told_outbox` to us)."""
         engine = self.engine
+        told = client_app(self).told_outbox
+        told.add(outbox_id)
         try:
             if what == "retry":
                 await engine.outbox_retry(outbox_id)
                 self.notify("Trying again now.", title="Outbox")
-            elif what == "email":
-                await engine.outbox_email(outbox_id)
-                self.notify("Sent by email instead.", title="Outbox")
-            elif what == "clear":
-                await engine.outbox_email(outbox_id, clear=True)
-                self.notify("Sent by email instead, in clear.", title="Outbox")
+            elif what in ("email", "clear"):
+                await engine.outbox_email(outbox_id, clear=what == "clear")
+                self.notify("Sent by email instead" + (", in clear" if what == "clear" else "")
+                            + self.where_to(outbox_id) + ".", title="Outbox", markup=False)
             elif what == "im":
                 await engine.outbox_im(outbox_id)
                 self.notify("Sent by chat instead.", title="Outbox")
@@ -280,15 +282,25 @@ class OutboxScreen(Screen):
                 await engine.outbox_cancel(outbox_id)
                 self.notify("Cancelled.", title="Outbox")
         except EncryptionRefused as exc:
+            told.discard(outbox_id)
             self.fill()
             refusal = exc  # (`exc` is gone after this block; the answer comes later)
             self.app.push_screen(RefusedScreen(str(exc), list(exc.missing)),
                                  lambda choice: self.refused(outbox_id, refusal, choice))
             return
         except Exception as exc:
+            told.discard(outbox_id)
             self.notify(sentence(str(exc)), title="Outbox", severity="error", timeout=10,
                         markup=False)
         self.fill()
+
+    def where_to(self, outbox_id: int) -> str:
+        """Where a row went, as its log says ("to the email address of carol@…"),
+        after a comma; nothing when the log does not say."""
+        for entry in reversed(self.engine.outbox_log(outbox_id)):
+            if entry.event == "sent by email" and entry.detail:
+                return f", {one_line(entry.detail)}"
+        return ""
 
     def refused(self, outbox_id: int, exc: EncryptionRefused, choice: str | None) -> None:
         """The user's way on after a refusal (RefusedScreen)."""
