@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.others import person, plain, wait_inbox
+from tests.others import person, plain, until, wait_inbox
 from tests.test_app import alice_app, notes, pilot_until
 from tuiclient.screens.outbox import OutboxScreen
 
@@ -45,3 +45,66 @@ async def test_a_deferred_chat_sent_by_email_is_told_once(world, tmp_path, runni
         told = notes(app)[before:]
         assert len(told) == 1, told
         assert told[0].startswith("Sent by email instead") and carol.email in told[0], told
+
+
+async def test_an_encrypted_email_opened_is_read_in_its_header_too(
+        world, tmp_path, monkeypatch) -> None:
+    """Enter on an encrypted email: once decrypted, its header no longer says
+    "● unread", nor its row, and the server has it \\Seen. gpg takes its time here
+    (as with a passphrase to type): the copy fetched before the mark, decrypted
+    after it, must not bring the unread mark back."""
+    import asyncio
+    import ssl
+    import time
+
+    import imapclient
+
+    from bridge.config import load_config
+    from tests.gpg_peer import pgp_mime_encrypted
+    from tests.test_app import go_to_row, listing, text_of
+    from tests.test_crypto_mail import People, raw_mail
+    from tuiclient.app import TuiClientApp
+
+    from bridge.engine import Engine
+
+    opened = Engine._open_openpgp
+
+    def slow_gpg(self, m):
+        time.sleep(1.0)  # in gpg's thread, not the app's loop
+        return opened(self, m)
+    monkeypatch.setattr(Engine, "_open_openpgp", slow_gpg)  # gpg-agent asks, the user types
+    mark = Engine.mark
+
+    async def slow_store(self, row_id, flag, on=True, **kw):
+        await asyncio.sleep(0.4)  # a far server: the STORE lands after the body's fetch
+        return await mark(self, row_id, flag, on, **kw)
+    monkeypatch.setattr(Engine, "mark", slow_store)
+    people = People(world, tmp_path)
+    try:
+        raw = pgp_mime_encrypted(people.theirs, people.peer.email, people.me.email,
+                                 people.headers(), "The door code is 4711.", "Door code")
+        people.deliver(world, raw, "encrypted")
+        await until(lambda: raw_mail(world, people.me), 15, "the mail in Dovecot")
+        app = TuiClientApp(load_config(people.config(world)), probe_on_start=False)
+        async with app.run_test(size=(140, 40)) as pilot:
+            assert await pilot_until(pilot, lambda: bool(listing(app).rows), 30)
+            assert listing(app).rows[0].unread_count == 1
+            await go_to_row(pilot, app, lambda t: True)
+            await pilot.press("enter")
+            assert await pilot_until(pilot, lambda: "4711" in text_of(app, "#email-body"))
+            assert await pilot_until(pilot, lambda: listing(app).rows[0].unread_count == 0)
+            await pilot.pause(1.5)  # gpg done, after the mark
+            assert "unread" not in text_of(app, "#email-head"), text_of(app, "#email-head")
+            assert "4711" in text_of(app, "#email-body")
+            assert not app.screen.opened.messages[0].unread
+
+        ctx = ssl.create_default_context(cafile=str(world.ca_file))
+        with imapclient.IMAPClient("127.0.0.1", world.ports.imaps, ssl=True,
+                                   ssl_context=ctx) as c:
+            c.login(people.me.email, people.me.password)
+            c.select_folder("INBOX", readonly=True)
+            flags = c.get_flags(c.search())
+        assert all(b"\\Seen" in f for f in flags.values()), flags
+    finally:
+        people.mine.close()
+        people.theirs.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from textual.css.query import NoMatches
 
 from bridge.crypto.status import HIDDEN_SUBJECT
 from bridge.engine import Engine
+from bridge.errors import EngineError
 from bridge.model import Message, Transport
 from bridge.store.records import Thread
 from tuiclient.format import one_line
@@ -135,6 +137,19 @@ class OpenThread:
                 rows = self.screen.query_one(ConversationList)
                 rows.revealed = {**rows.revealed, self.key: self.subject}
 
+    def _as_now(self, fetched: Message) -> Message:
+        """A message whose body came back (fetched, an OpenPGP one decrypted), with
+        its flags as the store has them now: the copy was read before the fetch,
+        and a mark that landed meanwhile (read when opened: gpg may take seconds,
+        a passphrase typed) is not undone on the screen."""
+        if fetched.id is None:
+            return fetched
+        try:
+            flags = self.engine.message(fetched.id).flags
+        except EngineError:
+            return fetched  # gone meanwhile: the next refresh drops it
+        return fetched if flags == fetched.flags else replace(fetched, flags=set(flags))
+
     async def _fetch_bodies(self) -> None:
         """The words of the thread's emails (header sync has none), newest first, so
         the timeline and the response cards can show them."""
@@ -153,6 +168,7 @@ class OpenThread:
                 continue  # the email view says so when the user opens that one
             if self.key != key:
                 return
+            fetched = self._as_now(fetched)
             self._keep([fetched if x.id == fetched.id else x for x in self.messages])
             timeline.update_message(fetched)
             self._reveal_subject(fetched)
@@ -252,6 +268,7 @@ class OpenThread:
             if current is not None and current.id == row_id:
                 screen.query_one(EmailView).show(current, note=f"could not fetch it: {exc}")
             return
+        m = self._as_now(m)
         timeline.update_message(m)
         self._keep([m if old.id == m.id else old for old in self.messages])
         current = timeline.current
