@@ -108,3 +108,69 @@ async def test_an_encrypted_email_opened_is_read_in_its_header_too(
     finally:
         people.mine.close()
         people.theirs.close()
+
+
+async def test_a_reply_from_the_list_answers_the_person_the_row_shows(
+        world, tmp_path, running) -> None:
+    """bob started the thread, carol answered last: its row shows Carol. i (and r)
+    pressed on the row answer carol, not the thread's starter; `handoff` of the
+    thread, headless, answers her too; chosen in the open thread, bob's email is
+    answered to bob."""
+    from textual.widgets import Static
+
+    from tests.others import send_email
+    from tests.test_app import go_to_message, go_to_row, listing, text_of
+    from tests.test_headless import cli
+    from tuiclient.screens.compose import ComposeScreen
+    from tuiclient.widgets.conversation import Timeline
+
+    _, xmpp = running
+    alice, bob, carol = person(world, "alice"), person(world, "bob"), person(world, "carol")
+    for other in (bob, carol):
+        world.befriend(alice, other)
+    bob_x = await xmpp(plain(world, bob))
+    carol_x = await xmpp(plain(world, carol))
+    root = send_email(world, bob, [alice.email], [carol.email], "Plans for Friday",
+                      "Shall we meet at the lake?\n\nBob")
+    send_email(world, carol, [alice.email, bob.email], [], "Re: Plans for Friday",
+               "The lake is fine by me.", in_reply_to=root)
+    app = alice_app(world, tmp_path, alice, bob, carol)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: any(
+            t.message_count == 2 for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.subject == "Plans for Friday")
+        assert "Carol" in listing(app).row_text(listing(app).rows[listing(app).cursor],
+                                                 120).plain
+        await pilot.press("r")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        assert app.screen.draft.message.sender.address == carol.email
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: not isinstance(app.screen, ComposeScreen))
+        await go_to_row(pilot, app, lambda t: t.subject == "Plans for Friday")
+        await pilot.press("i")
+        target = str(app.screen.query_one("#reply-target", Static).render())
+        assert "Carol" in target and "Bob" not in target, target
+        await pilot.press(*"See you at the lake", "enter")
+        assert await pilot_until(pilot, lambda: "See you at the lake" in
+                                 carol_x.bodies(alice.jid), 20), notes(app)
+        assert "See you at the lake" not in bob_x.bodies(alice.jid)
+        # Chosen in the thread: bob's email is answered to bob.
+        await pilot.press("escape")
+        await go_to_message(pilot, app, lambda m: m.msg_id == root)
+        await pilot.press("i")
+        target = str(app.screen.query_one("#reply-target", Static).render())
+        assert "Bob" in target and "Carol" not in target, target
+        assert text_of(app, "#email-body")
+        thread_id = app.screen.query_one(Timeline).current.thread_id
+    config = tmp_path / "config.toml"
+    code, result, err = await cli(config, "handoff", thread_id, "--to", "im",
+                                  "Continuing by chat.")
+    assert code == 0, (result, err)
+    assert await until_true(lambda: "Continuing by chat." in carol_x.bodies(alice.jid))
+    assert "Continuing by chat." not in bob_x.bodies(alice.jid)
+
+
+async def until_true(predicate, timeout: float = 20.0) -> bool:
+    from tests.test_app import wait_until
+
+    return await wait_until(predicate, timeout)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bridge.engine import Engine
 from bridge.errors import EngineError
-from bridge.model import Attachment, Message, Transport
+from bridge.model import Attachment, Direction, Message, Transport
 from tuiclient.drafts import ReplyDraft
 from tuiclient.replies import send_new, send_reply, sent_words
 from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
@@ -49,14 +49,19 @@ class Replying:
         self.draft = None
 
     def target(self) -> Message | None:
-        """The message a reply answers: the one chosen in the open conversation, or
-        the last one of the highlighted conversation."""
+        """The message a reply answers: the one chosen in the open conversation; from
+        the list, a conversation not open yet opens at the newest message someone
+        else wrote (ours when there is none): the person its row shows, whom
+        `tuiclient handoff` answers too, not the thread's first unread message."""
         screen = self.screen
         listing = screen.query_one(ConversationList)
         current = listing.current
         if current is not None and (screen.opened.key != key_of(current)
                                     or not screen.opened.messages) and listing.has_focus:
-            screen.opened.open(current)
+            messages = self.engine.timeline(*key_of(current))
+            theirs = [m for m in messages if m.direction is Direction.IN]
+            answered = (theirs or messages)[-1] if messages else None
+            screen.opened.open(current, select_id=answered.id if answered else None)
         return screen.query_one(Timeline).current
 
     def several(self, m: Message) -> bool:
