@@ -174,3 +174,43 @@ async def until_true(predicate, timeout: float = 20.0) -> bool:
     from tests.test_app import wait_until
 
     return await wait_until(predicate, timeout)
+
+
+async def test_a_draft_is_marked_in_the_timeline_and_enter_resumes_it(
+        world, tmp_path) -> None:
+    """A reply postponed to Drafts sits in its conversation's timeline marked as a
+    draft (not like a message sent); Enter on it resumes it in the reply editor,
+    its words there, as P would."""
+    from textual.widgets import TextArea
+
+    from tests.others import send_email
+    from tests.test_app import go_to_message, go_to_row, listing
+    from tests.test_app_walk import shown
+    from tuiclient.screens.compose import ComposeScreen
+    from tuiclient.widgets.conversation import Timeline
+
+    alice, bob = person(world, "alice"), person(world, "bob")
+    send_email(world, bob, [alice.email], [], "Budget 2027", "The numbers are in.\n\nBob")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: any(
+            t.subject == "Budget 2027" for t in listing(app).rows), 30)
+        row = next(t for t in listing(app).rows if t.subject == "Budget 2027")
+        (original,) = app.engine.timeline(row.account, row.thread_id)
+        draft = await app.engine.draft_save(alice.name, [], "", "Half an answer, to finish",
+                                            answering=original.id)
+        assert await pilot_until(pilot, lambda: len(app.engine.timeline(
+            row.account, row.thread_id)) == 2)
+        await go_to_row(pilot, app, lambda t: t.subject == "Budget 2027")
+        await pilot.press("enter")
+        timeline = app.screen.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: len(timeline.messages) == 2)
+        await go_to_message(pilot, app, lambda m: m.id == draft.id)
+        await pilot.pause()
+        lines = shown(timeline).splitlines()
+        head = next(line for line in lines if "Alice" in line)
+        assert "draft" in head.lower(), lines
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        assert app.screen.resumed == draft.id
+        assert "Half an answer, to finish" in app.screen.query_one("#body", TextArea).text

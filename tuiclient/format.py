@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from rich.text import Text
 
-from bridge.model import FLAGGED, DeliveryState, Direction, Message, Transport
+from bridge.model import DRAFT, FLAGGED, DeliveryState, Direction, Message, Transport
 from bridge.safe import inert_text
 
 Clock = Callable[[], float]
@@ -68,6 +68,18 @@ def flag_mark(m: Message) -> Text:
     if FLAGGED in m.flags:
         return Text("⚑ flagged", style="bold red")
     return Text("")
+
+
+def is_draft(m: Message, drafts: Collection[str] = ()) -> bool:
+    """A message postponed, not sent: flagged \\Draft (as mutt, aerc and this app
+    save one), or in a Drafts folder (`drafts`: the account's, by name)."""
+    return m.transport is Transport.EMAIL and (
+        DRAFT in m.flags or (m.folder is not None and m.folder in drafts))
+
+
+def draft_mark(m: Message, drafts: Collection[str] = ()) -> Text:
+    """A draft's mark beside it, where a sent message has its delivery."""
+    return Text("✎ draft", style="bold yellow") if is_draft(m, drafts) else Text("")
 
 
 def short_date(ts: float, now: float) -> str:

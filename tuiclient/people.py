@@ -28,6 +28,8 @@ class Directory:
     # (account, room) -> (bare JID or "", nick) of who is in the room now
     occupants: Mapping[tuple[str, str], Sequence[tuple[str, str]]] = field(
         default_factory=dict)
+    # account -> its Drafts folders (SPECIAL-USE \\Drafts): what is there is a draft
+    drafts: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def bare(address: str) -> str:

@@ -370,7 +370,6 @@ class MailKeys:
         self.screen.run_worker(self._drafts(account), name="drafts", group="compose")
 
     async def _drafts(self, account: str) -> None:
-        from tuiclient.screens.compose import NewMessageScreen
         from tuiclient.screens.drafts import DraftsScreen
 
         screen = self.screen
@@ -386,6 +385,18 @@ class MailKeys:
             return
         if chosen is None or chosen.id is None:
             return
+        await self._resume(chosen)
+
+    def resume(self, draft: Message) -> None:
+        """A draft chosen where it sits (Enter on it in its conversation's timeline):
+        back in compose, as P resumes one."""
+        self.screen.run_worker(self._resume(draft), name="drafts", group="compose")
+
+    async def _resume(self, chosen: Message) -> None:
+        from tuiclient.screens.compose import NewMessageScreen
+
+        screen = self.screen
+        account = chosen.account
         fetched = await self.body(chosen, "draft")
         if fetched is None:
             return

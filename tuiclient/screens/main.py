@@ -33,7 +33,7 @@ from tuiclient.appref import client_app
 from tuiclient.command_line import CommandLine, commands
 from tuiclient.drafts import ReplyDraft
 from tuiclient.engine_events import EngineEvents
-from tuiclient.format import one_line
+from tuiclient.format import is_draft, one_line
 from tuiclient.keys import bind
 from tuiclient.screens.chatting import Chatting
 from tuiclient.screens.limit import Limit
@@ -299,12 +299,17 @@ class MainScreen(Screen):
     @on(Timeline.OptionSelected)
     def timeline_enter(self, event: OptionList.OptionSelected) -> None:
         """Enter on a chat line enters the chat input, replying to that line (as `i`
-        does); on an email, the message pane (a narrow screen shows it alone). The
-        input is reached only so: the timeline's own keys (j, k, g, G…) never type."""
+        does); on a draft, compose, to go on writing it; on an email, the message
+        pane (a narrow screen shows it alone). The input is reached only so: the
+        timeline's own keys (j, k, g, G…) never type."""
         event.stop()
         m = self.query_one(Timeline).current
         if m is not None and m.transport is Transport.XMPP:
             self.replying.start(m, "im", False)
+            return
+        drafts = self.query_one(Timeline).directory.drafts
+        if m is not None and is_draft(m, drafts.get(m.account, ())):
+            self.mail.resume(m)  # a draft goes on being written, as P resumes it
             return
         self.show_pane("message")
 

@@ -261,8 +261,10 @@ class Overview:
                 people = engine.room_occupants(a.name, room)
                 if people:
                     occupants[(a.name, room)] = people
+        drafts = {row.name: frozenset(f.name for f in row.folders if f.role == "drafts")
+                  for row in self.account_rows}
         return Directory(names=self.names, own=own, joined=joined, rooms=rooms,
-                         occupants=occupants)
+                         occupants=occupants, drafts=drafts)
 
     # -- the outbox marks and the status bar -----------------------------------------
 

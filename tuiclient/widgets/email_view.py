@@ -20,6 +20,7 @@ from bridge.handoff import HISTORY_HEAD, TRANSCRIPT_HEAD
 from bridge.model import Message, Party, Transport
 from tuiclient.format import (
     delivery_mark,
+    draft_mark,
     flag_mark,
     long_date,
     one_line,
@@ -126,7 +127,8 @@ class EmailView(VerticalScroll):
         t.append(" " + ("email" if m.transport is Transport.EMAIL else "chat"), style="dim")
         if m.unread:
             t.append("  ● unread", style="bold")
-        for mark in (delivery_mark(m), flag_mark(m)):
+        drafts = self.directory.drafts.get(m.account, frozenset())
+        for mark in (draft_mark(m, drafts), delivery_mark(m), flag_mark(m)):
             if mark:
                 t.append("  ")
                 t.append_text(mark)

@@ -28,6 +28,7 @@ from bridge.store import Reaction
 from tuiclient.format import (
     Clock,
     delivery_mark,
+    draft_mark,
     flag_mark,
     one_line,
     reflow,
@@ -217,7 +218,8 @@ class Timeline(OptionList):
         head.append(who(m, self.directory.names), style="bold" if m.unread else "")
         if m.direction is Direction.OUT:
             head.append(" (you)", style="dim")
-        for mark in (delivery_mark(m), flag_mark(m), lock_mark(m)):
+        drafts = self.directory.drafts.get(m.account, frozenset())
+        for mark in (draft_mark(m, drafts), delivery_mark(m), flag_mark(m), lock_mark(m)):
             if mark:
                 head.append("  ")
                 head.append_text(mark)
