@@ -7,11 +7,39 @@ the main screen and the help readable at 80x24.
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import ssl
+import time
 
-from tests.others import person, plain, until, wait_inbox
-from tests.test_app import alice_app, notes, pilot_until
+import imapclient
+import pytest
+from textual.widgets import Footer, Static, TextArea
+
+from bridge.config import load_config
+from bridge.engine import Engine
+from tests.gpg_peer import pgp_mime_encrypted
+from tests.others import person, plain, send_email, until, wait_inbox
+from tests.test_app import (
+    alice_app,
+    go_to_message,
+    go_to_row,
+    listing,
+    notes,
+    pilot_until,
+    text_of,
+    wait_until,
+)
+from tests.test_app_snapshots import Q3, make_app
+from tests.test_app_walk import shown
+from tests.test_crypto_mail import People, raw_mail
+from tests.test_headless import cli
+from tuiclient.app import TuiClientApp
+from tuiclient.keys import DEFAULTS
+from tuiclient.keys import shown as keys_shown
+from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
+from tuiclient.screens.help import HelpScreen
 from tuiclient.screens.outbox import OutboxScreen
+from tuiclient.widgets.conversation import Timeline
 
 pytestmark = pytest.mark.servers
 
@@ -53,19 +81,9 @@ async def test_an_encrypted_email_opened_is_read_in_its_header_too(
     "● unread", nor its row, and the server has it \\Seen. gpg takes its time here
     (as with a passphrase to type): the copy fetched before the mark, decrypted
     after it, must not bring the unread mark back."""
-    import asyncio
-    import ssl
-    import time
 
-    import imapclient
 
-    from bridge.config import load_config
-    from tests.gpg_peer import pgp_mime_encrypted
-    from tests.test_app import go_to_row, listing, text_of
-    from tests.test_crypto_mail import People, raw_mail
-    from tuiclient.app import TuiClientApp
 
-    from bridge.engine import Engine
 
     opened = Engine._open_openpgp
 
@@ -116,13 +134,7 @@ async def test_a_reply_from_the_list_answers_the_person_the_row_shows(
     pressed on the row answer carol, not the thread's starter; `handoff` of the
     thread, headless, answers her too; chosen in the open thread, bob's email is
     answered to bob."""
-    from textual.widgets import Static
 
-    from tests.others import send_email
-    from tests.test_app import go_to_message, go_to_row, listing, text_of
-    from tests.test_headless import cli
-    from tuiclient.screens.compose import ComposeScreen
-    from tuiclient.widgets.conversation import Timeline
 
     _, xmpp = running
     alice, bob, carol = person(world, "alice"), person(world, "bob"), person(world, "carol")
@@ -171,7 +183,6 @@ async def test_a_reply_from_the_list_answers_the_person_the_row_shows(
 
 
 async def until_true(predicate, timeout: float = 20.0) -> bool:
-    from tests.test_app import wait_until
 
     return await wait_until(predicate, timeout)
 
@@ -181,13 +192,7 @@ async def test_a_draft_is_marked_in_the_timeline_and_enter_resumes_it(
     """A reply postponed to Drafts sits in its conversation's timeline marked as a
     draft (not like a message sent); Enter on it resumes it in the reply editor,
     its words there, as P would."""
-    from textual.widgets import TextArea
 
-    from tests.others import send_email
-    from tests.test_app import go_to_message, go_to_row, listing
-    from tests.test_app_walk import shown
-    from tuiclient.screens.compose import ComposeScreen
-    from tuiclient.widgets.conversation import Timeline
 
     alice, bob = person(world, "alice"), person(world, "bob")
     send_email(world, bob, [alice.email], [], "Budget 2027", "The numbers are in.\n\nBob")
@@ -214,3 +219,41 @@ async def test_a_draft_is_marked_in_the_timeline_and_enter_resumes_it(
         assert await pilot_until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         assert app.screen.resumed == draft.id
         assert "Half an answer, to finish" in app.screen.query_one("#body", TextArea).text
+
+
+async def test_at_80x24_the_footers_fit_and_the_help_keeps_its_columns(tmp_path) -> None:
+    """The classic terminal of mutt's users: every screen's footer shows its last
+    key whole (the main screen's, the outbox's, compose's), and the help's rows
+    stay in their columns: no line wider than the screen, each key's [keys] name
+    on the line of the key."""
+
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = lambda: shown(app.screen.query_one(Footer))  # noqa: E731
+        assert "q quit" in footer(), footer()
+        await pilot.press(*Q3)
+        await pilot.pause()
+        assert "q quit" in footer(), footer()
+        await pilot.press("escape", "O")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, OutboxScreen))
+        await pilot.pause()
+        assert "esc back" in footer() and "q quit" in footer(), footer()
+        await pilot.press("escape", "c")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        await pilot.pause()
+        assert "Cc/Bcc" in footer(), footer()
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        lines = str(app.screen.query_one("#help Static", Static).render()).splitlines()
+        width = app.screen.query_one("#help Static").content_region.width
+        assert all(len(line) <= width for line in lines), \
+            [line for line in lines if len(line) > width]
+        for key in DEFAULTS.values():
+            assert any(line.startswith(f"  {keys_shown(key.action, {})} ") and
+                       line.rstrip().endswith(f"[keys] {key.action}") for line in lines), key
+        assert "esc back" in footer(), footer()

@@ -21,12 +21,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, OptionList, Static, TextArea
+from textual.widgets import Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from bridge.model import Attachment, Message
 from bridge.safe import inert_text
 from tuiclient.format import one_line, size
+from tuiclient.widgets.footer import Footer
 from tuiclient.widgets.moving import Choices
 
 

@@ -16,7 +16,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import (
     Checkbox,
-    Footer,
     Header,
     Input,
     Label,
@@ -43,6 +42,7 @@ from tuiclient.screens.compose_base import (  # noqa: F401 (re-exported: their o
 )
 from tuiclient.screens.prompts import Files
 from tuiclient.widgets.addresses import format_address, split_addresses
+from tuiclient.widgets.footer import Footer
 from tuiclient.widgets.local_files import LocalFiles
 from tuiclient.widgets.ticks import Choice, Tick
 

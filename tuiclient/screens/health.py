@@ -7,11 +7,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label
+from textual.widgets import Header, Label
 
 from tuiclient.appref import client_app
 from tuiclient.engine_events import EngineEvents
 from tuiclient.server_health import key_of
+from tuiclient.widgets.footer import Footer
 from tuiclient.widgets.server_status import ServerStatus, _duration
 
 

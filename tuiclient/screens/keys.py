@@ -24,13 +24,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from bridge.errors import EngineError
 from tuiclient.appref import client_app
 from tuiclient.format import one_line
 from tuiclient.keys import moving
 from tuiclient.screens.pickers import Confirm
+from tuiclient.widgets.footer import Footer
 
 
 def grouped(fingerprint: str) -> str:

@@ -24,7 +24,7 @@ from textual.events import Resize
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, OptionList
+from textual.widgets import Header, OptionList
 
 from bridge.engine import Engine
 from bridge.model import Message, Transport
@@ -46,6 +46,7 @@ from tuiclient.screens.replying import Replying
 from tuiclient.screens.triage import Triage
 from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.email_view import EmailView
+from tuiclient.widgets.footer import NARROW, Footer
 from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import ChatReply
 from tuiclient.widgets.response_cards import ReplyTo, ResponseCard, ResponseCards
@@ -56,7 +57,6 @@ from tuiclient.widgets.timeline import Chosen, Timeline
 
 __all__ = ["NARROW", "PANES", "WAITING", "MainScreen", "newest_lines"]
 
-NARROW = 100
 PANES = ("sidebar", "list", "message", "chat")
 FOCUS = {"sidebar": "#sidebar", "list": "#conversations", "message": "#email-view",
          "chat": "#timeline"}
@@ -197,12 +197,7 @@ class MainScreen(Screen):
 
     def watch_narrow(self, narrow: bool) -> None:
         self.set_class(narrow, "narrow")
-        self._apply_pane()
-        # A narrow footer drops its padding and the palette's hint (ctrl+p still
-        # works), so that every key it offers fits, "q quit" the last of them.
-        footer = self.query_one(Footer)
-        footer.compact = narrow
-        footer.show_command_palette = not narrow
+        self._apply_pane()  # (the footer fits itself: tuiclient.widgets.footer)
 
     def watch_pane(self) -> None:
         self._apply_pane()

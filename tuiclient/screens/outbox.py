@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Label, Static
+from textual.widgets import Button, DataTable, Header, Label, Static
 
 from bridge.engine import Engine
 from bridge.errors import EncryptionRefused
@@ -25,6 +25,7 @@ from tuiclient.engine_events import EngineEvents
 from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
 from tuiclient.keys import bind
 from tuiclient.screens.overview import WAITING
+from tuiclient.widgets.footer import Footer
 from tuiclient.widgets.moving import Scroller, Table
 from tuiclient.wording import item_tries, log_words, sentence
 

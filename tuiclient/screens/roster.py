@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.widgets import DataTable, Header, Label
 
 from bridge.engine import Engine, EngineError
 from bridge.events import PresenceChanged, RosterChanged
@@ -32,6 +32,7 @@ from tuiclient.format import one_line
 from tuiclient.presence_colours import presence_dot
 from tuiclient.screens.attachments import handler, needs_terminal, open_detached
 from tuiclient.screens.chat_prompts import AskScreen
+from tuiclient.widgets.footer import Footer
 from tuiclient.widgets.moving import Table
 
 AVATAR_MARK = "▣"  # the contact has an avatar (v opens it)

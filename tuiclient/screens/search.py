@@ -8,13 +8,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, OptionList
+from textual.widgets import Header, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from bridge.model import Message, Transport
 from tuiclient.appref import client_app
 from tuiclient.format import one_line, safe, short_date, transport_mark, who
 from tuiclient.keys import bind
+from tuiclient.widgets.footer import Footer
 
 HELP = ("words, and filters: from: to: subject: has:attachment after:YYYY-MM-DD "
         "before: in:FOLDER is:unread")
