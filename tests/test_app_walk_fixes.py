@@ -88,13 +88,13 @@ async def test_an_encrypted_email_opened_is_read_in_its_header_too(
     opened = Engine._open_openpgp
 
     def slow_gpg(self, m):
-        time.sleep(1.0)  # in gpg's thread, not the app's loop
+        time.sleep(2.5)  # in gpg's thread, not the app's loop
         return opened(self, m)
     monkeypatch.setattr(Engine, "_open_openpgp", slow_gpg)  # gpg-agent asks, the user types
     mark = Engine.mark
 
     async def slow_store(self, row_id, flag, on=True, **kw):
-        await asyncio.sleep(0.4)  # a far server: the STORE lands after the body's fetch
+        await asyncio.sleep(1.0)  # a far server: the STORE lands after the body's fetch
         return await mark(self, row_id, flag, on, **kw)
     monkeypatch.setattr(Engine, "mark", slow_store)
     people = People(world, tmp_path)
