@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .model import Availability, ContactPresence, OutboxItem, OutboxLogEntry
 
@@ -131,15 +132,51 @@ def describe_presence(p: ContactPresence) -> str:
     return f"{p.jid} is {what}" + (f": {p.status}" if p.status else "")
 
 
+@dataclass(frozen=True)
+class Hint:
+    """What to do about a refusal, as data rather than words: `action` names the
+    way on (a key of CLI_HINTS), `argument` what it acts on (the addresses with no
+    key). Each front end says it its own way: the command line as its verbs and
+    options (`cli_words`), the app as its keys and screens (tuiclient.replies)."""
+
+    action: str
+    argument: str = ""
+
+
+# The command line's words for each way on, after the refusal's reason.
+_STAYS = (". It stays in the outbox: import their key and try again, send it by chat, "
+          "cancel it, or send it in clear by email (`outbox email ID --no-encrypt`)")
+CLI_HINTS = {
+    # someone has no OpenPGP key: import it, or send the message in clear
+    "import-key-or-clear": " (import theirs with `keys import`, or send with --no-encrypt)",
+    # a waiting message (`argument`: its outbox row) could not go by email, as above
+    "outbox-import-key-or-clear": " (import theirs with `keys import`, or send with "
+                                  "--no-encrypt)" + _STAYS,
+    "outbox-stays": _STAYS,
+}
+
+
+def cli_words(hint: Hint | None) -> str:
+    """A hint as the command line says it ("" for none)."""
+    return CLI_HINTS[hint.action].format(argument=hint.argument) if hint else ""
+
+
 class EncryptionRefused(EngineError):
     """Encryption was asked for and cannot be done (someone has no key, or the
     transport cannot be encrypted yet): nothing was sent, in clear or otherwise.
     `missing` names whom it could not be encrypted to; headless mode exits with
-    its own code (bridge.headless.outcome.EXIT_ENCRYPTION)."""
+    its own code (bridge.headless.outcome.EXIT_ENCRYPTION).
 
-    def __init__(self, reason: str, missing: Sequence[str] = ()) -> None:
+    `reason` is what cannot be done; `hint`, when there is one, what to do
+    about it, which the message (`str()`, what the command line prints) ends
+    with in the command line's words."""
+
+    def __init__(self, reason: str, missing: Sequence[str] = (), *,
+                 hint: Hint | None = None) -> None:
         self.missing = list(missing)
-        super().__init__(reason)
+        self.reason = reason
+        self.hint = hint
+        super().__init__(reason + cli_words(hint))
 
 
 # -- what became of a message that waits, in words ------------------------------------

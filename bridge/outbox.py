@@ -51,10 +51,12 @@ from .config import AccountConfig, Config
 from .crypto import outgoing
 from .delivery import SETTLED, Deliveries, allowed
 from .errors import (
+    CLI_HINTS,
     WHEN_AWAY,
     ContactAway,
     EncryptionRefused,
     EngineError,
+    Hint,
     describe_presence,
     no_chat_connection,
 )
@@ -614,11 +616,12 @@ class Outbox:
         try:
             msg_id = await self.fallbacks.email_instead(with_quote(plan), targets, protection)
         except EncryptionRefused as exc:
-            words = (f"{exc}. It stays in the outbox: import their key and try again, "
-                     "send it by chat, cancel it, or send it in clear by email "
-                     "(`outbox email ID --no-encrypt`)")
-            self.deliveries.note(item, "not sent by email", words)
-            raise EncryptionRefused(words, exc.missing) from exc
+            # What to do, as data: each front end says it (bridge.errors.Hint).
+            action = f"outbox-{exc.hint.action}" if exc.hint else "outbox-stays"
+            hint = Hint(action if action in CLI_HINTS else "outbox-stays", str(outbox_id))
+            refused = EncryptionRefused(exc.reason, exc.missing, hint=hint)
+            self.deliveries.note(item, "not sent by email", str(refused))
+            raise refused from exc
         self.deliveries.transition(outbox_id, DeliveryState.FELL_BACK_TO_EMAIL,
                                    "to the email address of " + ", ".join(targets),
                                    log="sent by email",

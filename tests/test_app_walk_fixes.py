@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from email.message import EmailMessage
 
 import imapclient
 import pytest
 from textual.widgets import Footer, Static, TextArea
 
 from bridge.config import load_config
+from bridge.crypto import outgoing
 from bridge.engine import Engine
-from tests.gpg_peer import pgp_mime_encrypted
+from bridge.errors import EncryptionRefused, Hint
+from tests.gpg_peer import Keyring, pgp_mime_encrypted
 from tests.others import person, plain, send_email, until, wait_inbox
 from tests.test_app import (
     alice_app,
@@ -36,6 +39,7 @@ from tests.test_headless import cli
 from tuiclient.app import TuiClientApp
 from tuiclient.keys import DEFAULTS
 from tuiclient.keys import shown as keys_shown
+from tuiclient.replies import in_app_words
 from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
 from tuiclient.screens.help import HelpScreen
 from tuiclient.screens.outbox import OutboxScreen
@@ -257,3 +261,30 @@ async def test_at_80x24_the_footers_fit_and_the_help_keeps_its_columns(tmp_path)
             assert any(line.startswith(f"  {keys_shown(key.action, {})} ") and
                        line.rstrip().endswith(f"[keys] {key.action}") for line in lines), key
         assert "esc back" in footer(), footer()
+
+
+def test_a_refusal_carries_what_to_do_as_data(tmp_path) -> None:
+    """gpg finds no key for bob: the refusal says what cannot be done (`reason`)
+    and what to do as a hint (an action, its argument); the command line prints it
+    in its own words, exactly as it always did, and the app in its keys, as the
+    [keys] config binds them, with no command line's words in it."""
+    mine = Keyring(tmp_path / "gpg")
+    mine.make_key("Alice <alice@example.org>")
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "alice@example.org", "bob@example.org", "Hi"
+    mail.set_content("Sealed words.")
+    with outgoing.requested(outgoing.Protection(sign=True, encrypt=True, home=mine.home,
+                                                explicit=True)), \
+            pytest.raises(EncryptionRefused) as refused:
+        outgoing.prepare(mail, "alice@example.org", tmp_path)
+    exc = refused.value
+    assert exc.hint == Hint("import-key-or-clear", "bob@example.org")
+    assert exc.reason.startswith("not sent: cannot encrypt to bob@example.org: ")
+    assert str(exc) == exc.reason + (
+        " (import theirs with `keys import`, or send with --no-encrypt)")
+    said = in_app_words(exc, {})
+    assert said.startswith("Cannot encrypt to bob@example.org: ") and said.endswith(
+        " (import their key: K, then i; or ctrl+g in compose to send in clear)."), said
+    assert "keys import" not in said and "--no-encrypt" not in said
+    rebound = in_app_words(exc, {"keys": ("ctrl+k",)})
+    assert "import their key: ctrl+k, then i" in rebound, rebound

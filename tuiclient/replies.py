@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bridge.engine import ContactAway, EngineError, ReplyResult, UnmappedParty
-from bridge.errors import EncryptionRefused
+from bridge.errors import EncryptionRefused, Hint
 from tuiclient.appref import client_app
 from tuiclient.drafts import NewMessage, ReplyDraft, keep_unsent
+from tuiclient.keys import shown
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -122,20 +123,33 @@ def kept(app: App, exc: EncryptionRefused, account: str, to: list[str], subject:
         where = "Your text is kept: P offers it again."
     except OSError as failed:
         where = f"Your text could not be kept ({failed}): copy it before leaving."
-    app.notify(f"{in_app_words(str(exc))} {where}", title="Not encrypted, not sent",
+    words = in_app_words(exc, client_app(app).config.keys)
+    app.notify(f"{words} {where}", title="Not encrypted, not sent",
                severity="error", timeout=15, markup=False)
 
 
-# The engine says a refusal for every front end; its hint names the command line's
-# verb and option, which the app says with its own keys.
-CLI_HINT = " (import theirs with `keys import`, or send with --no-encrypt)"
-APP_HINT = " (import their key: K, then i; or ctrl+g in compose to send in clear)"
+# What to do after a refusal (the engine's `Hint`), in the app's words: its keys
+# (as the [keys] config binds them) and screens, where the command line names its
+# verbs and options (bridge.errors.CLI_HINTS).
+APP_HINTS = {
+    "import-key-or-clear": " (import their key: {keys}, then i; or ctrl+g in compose to "
+                           "send in clear)",
+}
 
 
-def in_app_words(reason: str) -> str:
-    """A refusal as the app says it: without the title's "not sent", with the
-    app's keys instead of the command line's, ending in a full stop."""
-    reason = reason.removeprefix("not sent: ").replace(CLI_HINT, APP_HINT).rstrip()
+def app_words(hint: Hint | None, overrides: dict[str, tuple[str, ...]]) -> str:
+    """A refusal's hint as the app says it ("" for none, or one it has no words
+    for: the reason stands alone then)."""
+    if hint is None or hint.action not in APP_HINTS:
+        return ""
+    return APP_HINTS[hint.action].format(argument=hint.argument,
+                                         keys=shown("keys", overrides))
+
+
+def in_app_words(exc: EncryptionRefused, overrides: dict[str, tuple[str, ...]]) -> str:
+    """A refusal as the app says it: its reason without the title's "not sent",
+    then what to do in the app's keys, ending in a full stop."""
+    reason = (exc.reason.removeprefix("not sent: ") + app_words(exc.hint, overrides)).rstrip()
     return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
 
 

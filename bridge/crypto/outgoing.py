@@ -27,7 +27,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import EncryptionRefused
+from ..errors import EncryptionRefused, Hint
 
 if TYPE_CHECKING:
     from .autocrypt_mail import Keys
@@ -244,8 +244,8 @@ def seal(mail: EmailMessage, account_address: str,
             raise EncryptionRefused(
                 "not sent: cannot encrypt to " + ", ".join(missing)
                 + ": no usable OpenPGP key in your keyring" + unusable_words(keys, missing)
-                + because(protection)
-                + " (import theirs with `keys import`, or send with --no-encrypt)", missing)
+                + because(protection), missing,
+                hint=Hint("import-key-or-clear", ", ".join(missing)))
     if protection.encrypt and protection.subject is not None:
         hidden, real = protection.subject
         if str(mail.get("Subject", "")) == hidden:

@@ -76,7 +76,8 @@ class RefusedScreen(ModalScreen[str]):
         with Vertical(classes="dialog", id="refused-dialog"):
             yield Label(f"Not sent: no key for {who}", classes="dialog-title",
                         markup=False)
-            yield Static(sentence(self.reason), classes="dialog-help", markup=False)
+            yield Static(sentence(self.reason.removeprefix("not sent: ")) + ".",
+                         classes="dialog-help", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Fix: keys \\[k]", id="keys", variant="primary")
                 yield Button("Send in clear \\[c]", id="clear", variant="warning")
@@ -286,7 +287,9 @@ class OutboxScreen(Screen):
             told.discard(outbox_id)
             self.fill()
             refusal = exc  # (`exc` is gone after this block; the answer comes later)
-            self.app.push_screen(RefusedScreen(str(exc), list(exc.missing)),
+            # Its reason alone: the screen's keys are what to do (not the command
+            # line's words for it, which str(exc) ends with).
+            self.app.push_screen(RefusedScreen(exc.reason, list(exc.missing)),
                                  lambda choice: self.refused(outbox_id, refusal, choice))
             return
         except Exception as exc:
