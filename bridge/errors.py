@@ -142,6 +142,10 @@ class Hint:
     action: str
     argument: str = ""
 
+    def cli_words(self) -> str:
+        """What to do, as the command line says it: its verbs and options."""
+        return CLI_HINTS[self.action].format(argument=self.argument)
+
 
 # The command line's words for each way on, after the refusal's reason.
 _STAYS = (". It stays in the outbox: import their key and try again, send it by chat, "
@@ -154,11 +158,6 @@ CLI_HINTS = {
                                   "--no-encrypt)" + _STAYS,
     "outbox-stays": _STAYS,
 }
-
-
-def cli_words(hint: Hint | None) -> str:
-    """A hint as the command line says it ("" for none)."""
-    return CLI_HINTS[hint.action].format(argument=hint.argument) if hint else ""
 
 
 class EncryptionRefused(EngineError):
@@ -176,7 +175,7 @@ class EncryptionRefused(EngineError):
         self.missing = list(missing)
         self.reason = reason
         self.hint = hint
-        super().__init__(reason + cli_words(hint))
+        super().__init__(reason + (hint.cli_words() if hint else ""))
 
 
 # -- what became of a message that waits, in words ------------------------------------
