@@ -265,10 +265,12 @@ class OutboxScreen(Screen):
     @work(group="outbox")
     async def act(self, outbox_id: int, what: str) -> None:
         """One action on a row, told in one toast: this one, not the engine's event
-        of the same move too (the app leaves the rows in `told_outbox` to us)."""
+        of the same move too (the app leaves the rows in `told_outbox` to us). A
+        retry only starts a try: what comes of it is the events' to tell."""
         engine = self.engine
         told = client_app(self).told_outbox
-        told.add(outbox_id)
+        if what != "retry":
+            told.add(outbox_id)
         try:
             if what == "retry":
                 await engine.outbox_retry(outbox_id)
