@@ -43,7 +43,7 @@ from tuiclient.replies import in_app_words
 from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
 from tuiclient.screens.help import HelpScreen
 from tuiclient.screens.outbox import OutboxScreen
-from tuiclient.widgets.conversation import Timeline
+from tuiclient.widgets.conversation import ResponseCard, Timeline
 
 pytestmark = pytest.mark.servers
 
@@ -194,8 +194,9 @@ async def until_true(predicate, timeout: float = 20.0) -> bool:
 async def test_a_draft_is_marked_in_the_timeline_and_enter_resumes_it(
         world, tmp_path) -> None:
     """A reply postponed to Drafts sits in its conversation's timeline marked as a
-    draft (not like a message sent); Enter on it resumes it in the reply editor,
-    its words there, as P would."""
+    draft (not like a message sent), and is no response card of the email it
+    answers; Enter on it resumes it in the reply editor, its words there, as P
+    would."""
 
 
     alice, bob = person(world, "alice"), person(world, "bob")
@@ -214,6 +215,10 @@ async def test_a_draft_is_marked_in_the_timeline_and_enter_resumes_it(
         await pilot.press("enter")
         timeline = app.screen.query_one(Timeline)
         assert await pilot_until(pilot, lambda: len(timeline.messages) == 2)
+        # Not a response bob's email got: it is not sent.
+        await go_to_message(pilot, app, lambda m: m.id == original.id)
+        await pilot.pause()
+        assert not [c for c in app.screen.query(ResponseCard) if c.message.id == draft.id]
         await go_to_message(pilot, app, lambda m: m.id == draft.id)
         await pilot.pause()
         lines = shown(timeline).splitlines()

@@ -21,7 +21,7 @@ from bridge.engine import Engine
 from bridge.errors import EngineError
 from bridge.model import Message, Transport
 from bridge.store.records import Thread
-from tuiclient.format import one_line
+from tuiclient.format import is_draft, one_line
 from tuiclient.screens.overview import other_party, own_addresses
 from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.email_view import EmailView
@@ -277,7 +277,11 @@ class OpenThread:
             self.show_cards(m)
 
     def show_cards(self, m: Message) -> None:
-        self.screen.query_one(ResponseCards).show(responses_to(m, self.messages))
+        """The responses `m` got; a reply of ours still in Drafts is none (it is
+        not sent: Enter on it in the timeline goes on writing it)."""
+        drafts = self.screen.query_one(Timeline).directory.drafts.get(m.account, frozenset())
+        sent = [x for x in self.messages if not is_draft(x, drafts)]
+        self.screen.query_one(ResponseCards).show(responses_to(m, sent))
 
     def current_is_email(self) -> bool:
         m = self.screen.query_one(Timeline).current
