@@ -275,8 +275,8 @@ class ComposeBase(Screen):
             self.notify(f"Draft not saved (your text is still here): {exc}",
                         severity="error", markup=False)
             return
-        self.app.notify("Saved in Drafts: P lists the drafts to resume one.",
-                        title="Draft")
+        self.app.notify("Saved in Drafts: Enter on it in its conversation, or P (the "
+                        "drafts), resumes it.", title="Draft")
         self.dismiss(None)
 
     def signature(self, account: str) -> Static:

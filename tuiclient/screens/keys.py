@@ -171,7 +171,7 @@ class KeysScreen(Screen):
         self.query_one("#keys-detail", Label).update(
             "v: verify the chosen key (compare its whole fingerprint with its owner "
             "first); i: import keys from a file" if self.rows else "no keys of yours or of "
-            "your contacts: i imports theirs from a file (`tuiclient keys import FILE`)")
+            "your contacts: i imports theirs from a file")
         await self.show_autocrypt()
         # The devices come from the server, after the keys: the keys are usable
         # meanwhile, and their rows (and the cursor on them) stay as they are.
