@@ -280,8 +280,8 @@ class SendingVerbs:
                 try:
                     await chat.omemo_ready_room(jid)
                 except EncryptionRefused as exc:
-                    raise EncryptionRefused(str(exc) + outgoing.because(need),
-                                            exc.missing) from exc
+                    raise EncryptionRefused(exc.reason, exc.missing, hint=exc.hint,
+                                            why=outgoing.because(need)) from exc
             return
         waits = (when_away or self.config.deferral.policy) in ("defer", "email")
         for jid in planned.chat_addresses(self.handoff.identity, people):
@@ -290,8 +290,8 @@ class SendingVerbs:
             except EncryptionRefused as exc:
                 if waits and chat.availability(jid).availability is not Availability.AVAILABLE:
                     continue
-                raise EncryptionRefused(str(exc) + outgoing.because(need), exc.missing) \
-                    from exc
+                raise EncryptionRefused(exc.reason, exc.missing, hint=exc.hint,
+                                        why=outgoing.because(need)) from exc
 
     def omemo_prefer(self, jid: str, on: bool | None) -> None:
         """OMEMO for the chat with `jid`: on (every line encrypted), off (in clear,

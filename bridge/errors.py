@@ -157,6 +157,11 @@ CLI_HINTS = {
     "outbox-import-key-or-clear": " (import theirs with `keys import`, or send with "
                                   "--no-encrypt)" + _STAYS,
     "outbox-stays": _STAYS,
+    # a chat contact has a new OMEMO device (`argument`: their JID): verify or distrust it
+    "verify-device": "; compare its fingerprint with theirs, then `keys verify {argument} "
+                     "DEVICE` (or K, v), or distrust it",
+    # no OMEMO device of theirs can be written to: send it in clear
+    "omemo-clear": "; send it with --no-encrypt (or /omemo off) to send it in clear",
 }
 
 
@@ -166,16 +171,18 @@ class EncryptionRefused(EngineError):
     `missing` names whom it could not be encrypted to; headless mode exits with
     its own code (bridge.headless.outcome.EXIT_ENCRYPTION).
 
-    `reason` is what cannot be done; `hint`, when there is one, what to do
-    about it, which the message (`str()`, what the command line prints) ends
-    with in the command line's words."""
+    `reason` is what cannot be done, and why; `hint`, when there is one, what
+    to do about it: the message (`str()`, what the command line prints) says it
+    in the command line's words, after the reason, or before `why` when that is
+    given apart (a cause added by a layer above: "(the conversation is
+    encrypted)"), as the command line has always said it."""
 
     def __init__(self, reason: str, missing: Sequence[str] = (), *,
-                 hint: Hint | None = None) -> None:
+                 hint: Hint | None = None, why: str = "") -> None:
         self.missing = list(missing)
-        self.reason = reason
+        self.reason = reason + why
         self.hint = hint
-        super().__init__(reason + (hint.cli_words() if hint else ""))
+        super().__init__(reason + (hint.cli_words() if hint else "") + why)
 
 
 # -- what became of a message that waits, in words ------------------------------------

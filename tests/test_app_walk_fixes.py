@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static, TextArea
 from bridge.config import load_config
 from bridge.crypto import outgoing
 from bridge.engine import Engine
-from bridge.errors import EncryptionRefused, Hint
+from bridge.errors import CLI_HINTS, EncryptionRefused, Hint
 from tests.gpg_peer import Keyring, pgp_mime_encrypted
 from tests.others import person, plain, send_email, until, wait_inbox
 from tests.test_app import (
@@ -39,7 +39,7 @@ from tests.test_headless import cli
 from tuiclient.app import TuiClientApp
 from tuiclient.keys import DEFAULTS
 from tuiclient.keys import shown as keys_shown
-from tuiclient.replies import in_app_words
+from tuiclient.replies import APP_HINTS, in_app_words
 from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
 from tuiclient.screens.help import HelpScreen
 from tuiclient.screens.outbox import OutboxScreen
@@ -293,3 +293,32 @@ def test_a_refusal_carries_what_to_do_as_data(tmp_path) -> None:
     assert "keys import" not in said and "--no-encrypt" not in said
     rebound = in_app_words(exc, {"keys": ("ctrl+k",)})
     assert "import their key: ctrl+k, then i" in rebound, rebound
+
+
+def test_every_hint_has_the_apps_words_and_the_command_lines_are_unchanged() -> None:
+    """Each way on the engine names (CLI_HINTS) the app says in its keys, with no
+    command line's verb or option in it; the command line's sentences stay word
+    for word what they were before the hints were data."""
+    assert set(APP_HINTS) >= {a for a in CLI_HINTS if not a.startswith("outbox-")}
+    for action in APP_HINTS:
+        said = in_app_words(EncryptionRefused("not sent: no", ["bob@example.org"],
+                                              hint=Hint(action, "bob@example.org")), {})
+        assert "--" not in said and "`" not in said, said
+    peer = "bob@example.org"
+    why = "every device of theirs is distrusted"
+    before = {
+        EncryptionRefused(f"not sent: cannot encrypt to {peer} with OMEMO: {why}", [peer],
+                          hint=Hint("omemo-clear", peer), why=" (asked)"):
+            f"not sent: cannot encrypt to {peer} with OMEMO: {why}; send it with "
+            "--no-encrypt (or /omemo off) to send it in clear (asked)",
+        EncryptionRefused(f"not sent: {peer} has a new OMEMO device you have not verified "
+                          "(device 7)", [peer], hint=Hint("verify-device", peer)):
+            f"not sent: {peer} has a new OMEMO device you have not verified (device 7); "
+            f"compare its fingerprint with theirs, then `keys verify {peer} DEVICE` (or K, "
+            "v), or distrust it",
+    }
+    for exc, words in before.items():
+        assert str(exc) == words
+    said = in_app_words(next(iter(before)), {})
+    assert said == (f"Cannot encrypt to {peer} with OMEMO: {why} (asked); ctrl+g in the "
+                    "reply line (or /omemo off) sends it in clear."), said

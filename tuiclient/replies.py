@@ -134,6 +134,9 @@ def kept(app: App, exc: EncryptionRefused, account: str, to: list[str], subject:
 APP_HINTS = {
     "import-key-or-clear": " (import their key: {keys}, then i; or ctrl+g in compose to "
                            "send in clear)",
+    "verify-device": "; compare its fingerprint with theirs, then verify it ({keys}, then "
+                     "v), or distrust it",
+    "omemo-clear": "; ctrl+g in the reply line (or /omemo off) sends it in clear",
 }
 
 

@@ -51,7 +51,7 @@ from ..crypto.status import (
     CryptoStatus,
     OmemoDevice,
 )
-from ..errors import EncryptionRefused
+from ..errors import EncryptionRefused, Hint
 from ..model import Attachment, DeliveryState, Direction, Message
 from . import omemo_files, omemo_rooms
 from .archive import BULK_PAGE
@@ -334,15 +334,13 @@ class Omemo(Avatars):
             # python-omemo would refuse the whole line for it.
             raise EncryptionRefused(
                 f"not sent: {peer} has a new OMEMO device you have not verified "
-                f"(device {', '.join(str(d.device_id) for d in new)}); compare its "
-                f"fingerprint with theirs, then `keys verify {peer} DEVICE` (or K, v), "
-                "or distrust it", [peer])
+                f"(device {', '.join(str(d.device_id) for d in new)})", [peer],
+                hint=Hint("verify-device", peer))
         if not usable:
             why = "every device of theirs is distrusted" if devices else \
                 "they have published no OMEMO device (their client has no OMEMO, or it is off)"
-            raise EncryptionRefused(f"not sent: cannot encrypt to {peer} with OMEMO: {why}; "
-                                    "send it with --no-encrypt (or /omemo off) to send it in "
-                                    "clear", [peer])
+            raise EncryptionRefused(f"not sent: cannot encrypt to {peer} with OMEMO: {why}",
+                                    [peer], hint=Hint("omemo-clear", peer))
 
     async def _room_members(self, room: str) -> list[str]:
         """Whom a line in `room` is sealed for (omemo_rooms.members), refusing
