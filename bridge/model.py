@@ -96,6 +96,7 @@ class Attachment:
 
 @dataclass(slots=True)
 class Message:
+    """One email or chat line, as the store keeps it and the screens show it."""
     msg_id: str
     account: str
     transport: Transport
@@ -307,6 +308,7 @@ Cursor = tuple[float, int]
 
 @dataclass(frozen=True, slots=True)
 class Folder:
+    """A mail folder of an account, with its IMAP sync state (UIDVALIDITY, UIDNEXT, MODSEQ)."""
     account: str
     name: str
     role: str | None = None
@@ -341,6 +343,7 @@ class Thread:
 
 @dataclass(frozen=True, slots=True)
 class ContactAddress:
+    """One address of a contact: an email address or a JID, and where it was learned."""
     address: str
     kind: str  # email | jid | both (an address that is both)
     source: str  # config | rule | learned
@@ -349,6 +352,7 @@ class ContactAddress:
 
 @dataclass(frozen=True, slots=True)
 class Contact:
+    """A person across transports: a name and their addresses."""
     id: int
     name: str
     addresses: tuple[ContactAddress, ...]
@@ -364,6 +368,7 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
+    """A message waiting in the outbox to be sent, with its state."""
     id: int
     msg_id: str
     account: str
@@ -380,6 +385,7 @@ class OutboxItem:
 
 @dataclass(frozen=True, slots=True)
 class OutboxLogEntry:
+    """One step in the life of an outbox row (tried, deferred, sent...)."""
     outbox_id: int
     at: float
     event: str
@@ -407,6 +413,7 @@ SHOW_AVAILABILITY = {
 
 @dataclass(frozen=True)
 class ResourcePresence:
+    """The presence of one resource (device) of a contact."""
     resource: str
     show: str = ""  # "", chat, away, xa, dnd
     status: str = ""

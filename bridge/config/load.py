@@ -577,14 +577,14 @@ def _bad_address(kind: str, value: str) -> str:
     return f"{value!r} is not a valid {kind} (expected local@domain, without spaces)"
 
 
-_ACCOUNT_PREFIX = re.compile(r"^accounts\[(\d+)\](?:\.(\w+))?")
+_ACCOUNT_PREFIX = r"^accounts\[(\d+)\](?:\.(\w+))?"  # compiled when first used
 
 
 def _password_reason(key: str, root: dict[str, Any]) -> str:
     # Name the keyring entry the user should create for exactly this account
     # and service, so the fix can be copied as it is.
     name, service = "<account>", "<service>"
-    match = _ACCOUNT_PREFIX.match(key)
+    match = re.match(_ACCOUNT_PREFIX, key)
     if match:
         accounts = root.get("accounts")
         index = int(match.group(1))
