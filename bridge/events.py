@@ -33,6 +33,7 @@ from .model import HealthReport
 @dataclass(frozen=True)
 class Event:
     """What the engine tells the screens and `watch`; `at` is when it happened."""
+
     at: float = field(default_factory=time.time, kw_only=True)
 
 
@@ -213,6 +214,7 @@ class DeferralRetry(Event):
 @dataclass(frozen=True)
 class PresenceChanged(Event):
     """A contact's availability or status message changed."""
+
     account: str
     jid: str
     availability: str  # available | away | busy | offline | unknown | blocked
@@ -222,6 +224,7 @@ class PresenceChanged(Event):
 @dataclass(frozen=True)
 class RosterChanged(Event):
     """A contact was added to the roster, removed, or its subscription changed."""
+
     account: str
     jid: str
     subscription: str  # none | to | from | both | remove
@@ -238,6 +241,7 @@ class SubscriptionRequest(Event):
 @dataclass(frozen=True)
 class RoomInvitation(Event):
     """Someone invited us to a group chat (a MUC room)."""
+
     account: str
     room: str
     inviter: str

@@ -97,6 +97,7 @@ class Attachment:
 @dataclass(slots=True)
 class Message:
     """One email or chat line, as the store keeps it and the screens show it."""
+
     msg_id: str
     account: str
     transport: Transport
@@ -309,6 +310,7 @@ Cursor = tuple[float, int]
 @dataclass(frozen=True, slots=True)
 class Folder:
     """A mail folder of an account, with its IMAP sync state (UIDVALIDITY, UIDNEXT, MODSEQ)."""
+
     account: str
     name: str
     role: str | None = None
@@ -344,6 +346,7 @@ class Thread:
 @dataclass(frozen=True, slots=True)
 class ContactAddress:
     """One address of a contact: an email address or a JID, and where it was learned."""
+
     address: str
     kind: str  # email | jid | both (an address that is both)
     source: str  # config | rule | learned
@@ -353,6 +356,7 @@ class ContactAddress:
 @dataclass(frozen=True, slots=True)
 class Contact:
     """A person across transports: a name and their addresses."""
+
     id: int
     name: str
     addresses: tuple[ContactAddress, ...]
@@ -369,6 +373,7 @@ class Contact:
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     """A message waiting in the outbox to be sent, with its state."""
+
     id: int
     msg_id: str
     account: str
@@ -386,6 +391,7 @@ class OutboxItem:
 @dataclass(frozen=True, slots=True)
 class OutboxLogEntry:
     """One step in the life of an outbox row (tried, deferred, sent...)."""
+
     outbox_id: int
     at: float
     event: str
@@ -414,6 +420,7 @@ SHOW_AVAILABILITY = {
 @dataclass(frozen=True)
 class ResourcePresence:
     """The presence of one resource (device) of a contact."""
+
     resource: str
     show: str = ""  # "", chat, away, xa, dnd
     status: str = ""
