@@ -15,6 +15,9 @@ bytecode is cached as for an installed program (the first run writes
 `__pycache__`), unless `--no-bytecode`: with PYTHONDONTWRITEBYTECODE set and no
 `__pycache__`, every run compiles each module of the tree from source.
 
+`--work DIR` keeps the config and the store in DIR (built there the first time,
+reused after: a 100,000-message store takes a minute or two to fill).
+
 `--importtime COMMAND` prints the `-X importtime` tree of one command (of the
 first tree), the 25 heaviest cumulative entries, instead.
 """
@@ -101,12 +104,15 @@ def main() -> None:
                     help="run without the modules' cached bytecode (compiled every time, "
                          "as with PYTHONDONTWRITEBYTECODE and no __pycache__)")
     ap.add_argument("--importtime", metavar="COMMAND", help="one command's -X importtime")
+    ap.add_argument("--work", type=Path, metavar="DIR",
+                    help="keep the config and store here (built once, reused after)")
     args = ap.parse_args()
     trees = [t.resolve() for t in args.tree] or [ROOT]
     only = [c for c in args.only.split(",") if c]
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
-        work = Path(tmp)
-        config = build(work, args.n)
+        work = args.work.resolve() if args.work else Path(tmp)
+        built = work / "data" / "tuiclient" / "store.db"
+        config = work / "config.toml" if args.work and built.exists() else build(work, args.n)
         env = {**os.environ, "XDG_DATA_HOME": str(work / "data"),
                "XDG_CONFIG_HOME": str(work / "xdg-config"),
                "XDG_STATE_HOME": str(work / "state")}

@@ -32,6 +32,8 @@ from .model import HealthReport
 
 @dataclass(frozen=True)
 class Event:
+    """What the engine tells the screens and `watch`; `at` is when it happened."""
+
     at: float = field(default_factory=time.time, kw_only=True)
 
 
@@ -211,6 +213,8 @@ class DeferralRetry(Event):
 
 @dataclass(frozen=True)
 class PresenceChanged(Event):
+    """A contact's availability or status message changed."""
+
     account: str
     jid: str
     availability: str  # available | away | busy | offline | unknown | blocked
@@ -219,6 +223,8 @@ class PresenceChanged(Event):
 
 @dataclass(frozen=True)
 class RosterChanged(Event):
+    """A contact was added to the roster, removed, or its subscription changed."""
+
     account: str
     jid: str
     subscription: str  # none | to | from | both | remove
@@ -234,6 +240,8 @@ class SubscriptionRequest(Event):
 
 @dataclass(frozen=True)
 class RoomInvitation(Event):
+    """Someone invited us to a group chat (a MUC room)."""
+
     account: str
     room: str
     inviter: str

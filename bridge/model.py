@@ -96,6 +96,8 @@ class Attachment:
 
 @dataclass(slots=True)
 class Message:
+    """One email or chat line, as the store keeps it and the screens show it."""
+
     msg_id: str
     account: str
     transport: Transport
@@ -307,6 +309,8 @@ Cursor = tuple[float, int]
 
 @dataclass(frozen=True, slots=True)
 class Folder:
+    """A mail folder of an account, with its IMAP sync state (UIDVALIDITY, UIDNEXT, MODSEQ)."""
+
     account: str
     name: str
     role: str | None = None
@@ -341,6 +345,8 @@ class Thread:
 
 @dataclass(frozen=True, slots=True)
 class ContactAddress:
+    """One address of a contact: an email address or a JID, and where it was learned."""
+
     address: str
     kind: str  # email | jid | both (an address that is both)
     source: str  # config | rule | learned
@@ -349,6 +355,8 @@ class ContactAddress:
 
 @dataclass(frozen=True, slots=True)
 class Contact:
+    """A person across transports: a name and their addresses."""
+
     id: int
     name: str
     addresses: tuple[ContactAddress, ...]
@@ -364,6 +372,8 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
+    """A message waiting in the outbox to be sent, with its state."""
+
     id: int
     msg_id: str
     account: str
@@ -380,6 +390,8 @@ class OutboxItem:
 
 @dataclass(frozen=True, slots=True)
 class OutboxLogEntry:
+    """One step in the life of an outbox row (tried, deferred, sent...)."""
+
     outbox_id: int
     at: float
     event: str
@@ -407,6 +419,8 @@ SHOW_AVAILABILITY = {
 
 @dataclass(frozen=True)
 class ResourcePresence:
+    """The presence of one resource (device) of a contact."""
+
     resource: str
     show: str = ""  # "", chat, away, xa, dnd
     status: str = ""

@@ -112,6 +112,8 @@ The package, one module per job:
     reader.py    TOML a person wrote, read with FILE:LINE errors (the rules file
                  of `tuiclient run` is read by the same reader)
     load.py      `load_config`: the config's sections checked into a `Config`
+    policies.py  the policy sections ([deferral], [crypto], [chat], [handoff],
+                 [health], [keys], [notify]) of load's reader
     tokens.py    the OAuth settings (auth, token_command) of load's reader
     secrets.py   passwords (password commands, the keyring) and OAuth tokens
                  (token commands)

@@ -1,14 +1,15 @@
 """Loading the config file: its sections checked into a `Config`, errors at FILE:LINE.
 
 The generic checks (keys, tables, strings, choices, durations) and the line
-locator are `reader.TomlReader`'s; this module adds the config's own sections,
-refuses passwords written into the file, and refuses a file others can write
-(it names commands to run). `check_ca_files` loads the CA files it names.
+locator are `reader.TomlReader`'s; this module adds the config's own sections
+(accounts and their servers, contacts, domain rules; the policy sections are
+policies.py's, an account's OAuth settings tokens.py's), refuses passwords
+written into the file, and refuses a file others can write (it names commands
+to run). `check_ca_files` loads the CA files it names.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import shlex
 from pathlib import Path
@@ -16,37 +17,20 @@ from typing import Any
 
 from bridge.paths import default_config_path
 
-from .reader import (
-    format_duration,
-    join_key,
-    parse_toml,
-    read_text,
-    type_name,
-)
+from .policies import PolicySettings
+from .reader import join_key, parse_toml, read_text, type_name
 from .schema import (
     AUTH_MECHANISMS,
-    AWAY_POLICIES,
     DEFAULT_PORTS,
     DEFAULT_TLS,
-    GROUP_CHAT_CHOICES,
-    KEY_ACTIONS,
-    NOTIFY_DESKTOP,
-    NOTIFY_HYPERLINKS,
-    ON_MAX_AGE_CHOICES,
     SERVICES,
     TLS_MODES,
     TOKEN_COMMAND_TIMEOUT,
     AccountConfig,
-    ChatPolicy,
     Config,
     ConfigError,
     ContactConfig,
-    CryptoPolicy,
-    DeferralPolicy,
     DomainRule,
-    HandoffPolicy,
-    HealthPolicy,
-    NotifyPolicy,
     ServerConfig,
     is_valid_address,
 )
@@ -59,14 +43,6 @@ PASSWORD_KEYS = frozenset({"password", "pass", "passwd", "passphrase", "pwd", "s
 
 _TOP_KEYS = ("ca_file", "deferral", "accounts", "contacts", "domain_rules", "keys", "handoff",
              "health", "notify", "crypto", "chat")
-_CHAT_KEYS = ("chat_states", "auto_away", "auto_xa", "auto_away_message", "idle_after")
-_CRYPTO_KEYS = ("gnupg_home", "index_decrypted", "sign", "encrypt", "autocrypt",
-                "autocrypt_prefer_encrypt", "omemo")
-_NOTIFY_KEYS = ("notify_command", "bell", "desktop", "hyperlinks")
-_DEFERRAL_KEYS = ("first_retry", "growth", "ceiling", "max_age", "on_max_age", "policy",
-                  "folder", "email_by_im_after")
-_HANDOFF_KEYS = ("group_chats",)
-_HEALTH_KEYS = ("interval", "critical_interval", "timeout")
 _ACCOUNT_KEYS = ("name", "email", "jid", "display_name", "password_command", "archive_folder",
                  "expunge_deletes", "downloads", "signature", "aliases", "auth",
                  "token_command", "token_timeout", "crypto", *SERVICES)
@@ -124,7 +100,7 @@ def check_ca_files(config: Config) -> None:
                                   line=line, key=key) from None
 
 
-class ConfigReader(TokenSettings):
+class ConfigReader(TokenSettings, PolicySettings):
     """The config file's sections."""
 
     error_type = ConfigError
@@ -224,148 +200,6 @@ class ConfigReader(TokenSettings):
             raise self.error(key, f"CA file {path} is not a file")
         self.ca_origins[path] = (self.path, self.locator.line_of(key), key)
         return path
-
-    # -- sections ------------------------------------------------------------
-
-    def deferral(self, raw: dict[str, Any]) -> DeferralPolicy:
-        table = self.table(raw, "", "deferral")
-        defaults = DeferralPolicy()
-        if table is None:
-            return defaults
-        prefix = "deferral"
-        self.check_keys(table, prefix, _DEFERRAL_KEYS)
-        first_retry = self.duration(table, prefix, "first_retry", defaults.first_retry)
-        ceiling = self.duration(table, prefix, "ceiling", defaults.ceiling)
-        max_age = self.duration(table, prefix, "max_age", defaults.max_age)
-        growth = defaults.growth
-        if "growth" in table:
-            value = table["growth"]
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise self.error("deferral.growth", f"must be a number, not {type_name(value)}")
-            if not math.isfinite(value) or value < 1.0:
-                raise self.error("deferral.growth", f"must be at least 1.0, not {value}")
-            growth = float(value)
-        if ceiling < first_retry:
-            raise self.error(
-                "deferral.ceiling",
-                f"ceiling ({format_duration(ceiling)}) is shorter than first_retry "
-                f"({format_duration(first_retry)})",
-            )
-        return DeferralPolicy(
-            first_retry=first_retry,
-            growth=growth,
-            ceiling=ceiling,
-            max_age=max_age,
-            on_max_age=self.choice(table, prefix, "on_max_age", ON_MAX_AGE_CHOICES, "ask"),
-            policy=self.choice(table, prefix, "policy", AWAY_POLICIES, "ask"),
-            folder=self.string(table, prefix, "folder") or defaults.folder,
-            email_by_im_after=(self.duration(table, prefix, "email_by_im_after", 0.0)
-                               if "email_by_im_after" in table else None),
-        )
-
-    def crypto(self, raw: dict[str, Any]) -> CryptoPolicy:
-        table = self.table(raw, "", "crypto")
-        if table is None:
-            return CryptoPolicy()
-        self.check_keys(table, "crypto", _CRYPTO_KEYS)
-        home = self.string(table, "crypto", "gnupg_home")
-        path = Path(home).expanduser() if home is not None else None
-        if path is not None and not path.is_absolute():
-            path = self.base_dir / path
-        return CryptoPolicy(gnupg_home=path,
-                            index_decrypted=self.boolean(table, "crypto", "index_decrypted"),
-                            sign=self.boolean(table, "crypto", "sign"),
-                            encrypt=self.boolean(table, "crypto", "encrypt"),
-                            autocrypt=self.boolean(table, "crypto", "autocrypt"),
-                            autocrypt_prefer_encrypt=self.boolean(
-                                table, "crypto", "autocrypt_prefer_encrypt"),
-                            omemo=self.boolean(table, "crypto", "omemo", True))
-
-    def chat(self, raw: dict[str, Any]) -> ChatPolicy:
-        table = self.table(raw, "", "chat")
-        if table is None:
-            return ChatPolicy()
-        self.check_keys(table, "chat", _CHAT_KEYS)
-        away = self.duration(table, "chat", "auto_away", 0.0) or None
-        xa = self.duration(table, "chat", "auto_xa", 0.0) or None
-        if xa is not None and away is not None and xa <= away:
-            raise self.error("chat.auto_xa", "must be longer than chat.auto_away")
-        return ChatPolicy(chat_states=self.boolean(table, "chat", "chat_states", True),
-                          auto_away=away, auto_xa=xa,
-                          auto_away_message=self.string(table, "chat", "auto_away_message")
-                          or "idle",
-                          idle_after=self.duration(table, "chat", "idle_after", 60.0))
-
-    def handoff(self, raw: dict[str, Any]) -> HandoffPolicy:
-        table = self.table(raw, "", "handoff")
-        if table is None:
-            return HandoffPolicy()
-        self.check_keys(table, "handoff", _HANDOFF_KEYS)
-        return HandoffPolicy(
-            group_chats=self.choice(table, "handoff", "group_chats", GROUP_CHAT_CHOICES, "room"))
-
-    def health(self, raw: dict[str, Any]) -> HealthPolicy:
-        table = self.table(raw, "", "health")
-        defaults = HealthPolicy()
-        if table is None:
-            return defaults
-        prefix = "health"
-        self.check_keys(table, prefix, _HEALTH_KEYS)
-        interval = self.duration(table, prefix, "interval", defaults.interval)
-        critical = self.duration(table, prefix, "critical_interval", defaults.critical_interval)
-        timeout = self.duration(table, prefix, "timeout", defaults.timeout)
-        if critical > interval:
-            # Checked against the value the user wrote, else against the default.
-            key = "health.critical_interval" if "critical_interval" in table else \
-                "health.interval"
-            raise self.error(
-                key,
-                f"critical_interval ({format_duration(critical)}) is longer than interval "
-                f"({format_duration(interval)}): a failing server would be probed less "
-                f"often than a working one",
-            )
-        return HealthPolicy(interval=interval, critical_interval=critical, timeout=timeout)
-
-    def keys(self, raw: dict[str, Any]) -> dict[str, tuple[str, ...]]:
-        """[keys]: `action = "k"`, `"k1,k2"` or `["k1", "k2"]` (Textual key names)."""
-        table = self.table(raw, "", "keys")
-        if table is None:
-            return {}
-        self.check_keys(table, "keys", KEY_ACTIONS)
-        keys: dict[str, tuple[str, ...]] = {}
-        for action, value in table.items():
-            key = f"keys.{action}"
-            items = value.split(",") if isinstance(value, str) else value
-            if not isinstance(items, list) or not all(isinstance(k, str) for k in items):
-                raise self.error(key, "must be a string or an array of strings, not "
-                                 f"{type_name(value)}")
-            names = tuple(k.strip() for k in items)
-            if not names or any(not k or any(c.isspace() for c in k) for k in names):
-                raise self.error(key, f"not a list of key names: {value!r}")
-            keys[action] = names
-        return keys
-
-    def key_origin(self, action: str) -> str:
-        """`FILE:LINE` of `[keys] action`, for reporting a clash of two bindings."""
-        line = self.locator.line_of(f"keys.{action}")
-        return f"{self.path}" + (f":{line}" if line else "")
-
-    def notify(self, raw: dict[str, Any]) -> NotifyPolicy:
-        """[notify]: what tells of new mail and chat outside the app. `notify_command`
-        is an argv (array, or a string split like a shell would, never run by one)."""
-        table = self.table(raw, "", "notify")
-        if table is None:
-            return NotifyPolicy()
-        self.check_keys(table, "notify", _NOTIFY_KEYS)
-        command: tuple[str, ...] = ()
-        if "notify_command" in table:
-            command = self.argv("notify.notify_command", table["notify_command"])
-        bell = table.get("bell", True)
-        if not isinstance(bell, bool):
-            raise self.error("notify.bell", f"must be true or false, not {type_name(bell)}")
-        desktop = self.choice(table, "notify", "desktop", NOTIFY_DESKTOP, "auto")
-        hyperlinks = self.choice(table, "notify", "hyperlinks", NOTIFY_HYPERLINKS, "auto")
-        return NotifyPolicy(command=command, bell=bell, desktop=desktop, hyperlinks=hyperlinks)
 
     def accounts(self, raw: dict[str, Any], ca_file: Path | None) -> tuple[AccountConfig, ...]:
         accounts: list[AccountConfig] = []
@@ -577,14 +411,14 @@ def _bad_address(kind: str, value: str) -> str:
     return f"{value!r} is not a valid {kind} (expected local@domain, without spaces)"
 
 
-_ACCOUNT_PREFIX = re.compile(r"^accounts\[(\d+)\](?:\.(\w+))?")
+_ACCOUNT_PREFIX = r"^accounts\[(\d+)\](?:\.(\w+))?"  # compiled when first used
 
 
 def _password_reason(key: str, root: dict[str, Any]) -> str:
     # Name the keyring entry the user should create for exactly this account
     # and service, so the fix can be copied as it is.
     name, service = "<account>", "<service>"
-    match = _ACCOUNT_PREFIX.match(key)
+    match = re.match(_ACCOUNT_PREFIX, key)
     if match:
         accounts = root.get("accounts")
         index = int(match.group(1))

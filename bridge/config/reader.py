@@ -11,6 +11,7 @@ names its error type, and adds its sections.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import shlex
@@ -73,19 +74,22 @@ def parse_toml(path: Path, text: str, error: type[LocatedError]) -> dict[str, An
         raise syntax_error(path, text, exc, error) from None
 
 
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
-_TOML_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
+# The patterns of this module are strings, compiled by `re` (and kept in its cache)
+# when first used: a config that loads without a mistake or a duration compiles
+# none of them (~1 ms of every command's start, issue 22).
+_TOML_POSITION = r"\s*\(at line (\d+), column (\d+)\)\s*$"
+_TOML_AT_END = r"\s*\(at end of document\)\s*$"
 
 
 def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError,
                  error: type[LocatedError]) -> LocatedError:
     # tomllib only reports the position inside its message, so take it from there.
     message = str(exc)
-    match = _TOML_POSITION.search(message)
+    match = re.search(_TOML_POSITION, message)
     if match:
         reason = f"TOML syntax error: {message[: match.start()]} (column {match.group(2)})"
         return error(path, reason, line=int(match.group(1)))
-    match = _TOML_AT_END.search(message)
+    match = re.search(_TOML_AT_END, message)
     if match:
         reason = f"TOML syntax error: {message[: match.start()]} (at end of file)"
         return error(path, reason, line=text.count("\n") + 1)
@@ -96,10 +100,10 @@ def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError,
 
 _KEY_PART = r"(?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')"
 _DOTTED_KEY = rf"{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*"
-_ARRAY_HEADER = re.compile(rf"\s*\[\[\s*({_DOTTED_KEY})\s*\]\]")
-_TABLE_HEADER = re.compile(rf"\s*\[\s*({_DOTTED_KEY})\s*\]")
-_KEY_VALUE = re.compile(rf"\s*({_DOTTED_KEY})\s*=")
-_PARENT = re.compile(r"^(.+?)(?:\[\d+\]|\.[^.\[\]]+)$")
+_ARRAY_HEADER = rf"\s*\[\[\s*({_DOTTED_KEY})\s*\]\]"
+_TABLE_HEADER = rf"\s*\[\s*({_DOTTED_KEY})\s*\]"
+_KEY_VALUE = rf"\s*({_DOTTED_KEY})\s*="
+_PARENT = r"^(.+?)(?:\[\d+\]|\.[^.\[\]]+)$"
 
 
 def _key_parts(dotted: str) -> list[str]:
@@ -107,7 +111,7 @@ def _key_parts(dotted: str) -> list[str]:
 
 
 def _parent_key(key: str) -> str | None:
-    match = _PARENT.match(key)
+    match = re.match(_PARENT, key)
     return match.group(1) if match else None
 
 
@@ -138,7 +142,7 @@ class Locator:
         if self._multiline or self._depth:
             self._scan_value(line)
             return
-        if match := _ARRAY_HEADER.match(line):
+        if match := re.match(_ARRAY_HEADER, line):
             parts = _key_parts(match.group(1))
             base = self._join(self._resolve(parts[:-1]), parts[-1])
             index = self._array_counts.get(base, 0)
@@ -146,10 +150,10 @@ class Locator:
             self._record(base, number)
             self._current = f"{base}[{index}]"
             self._record(self._current, number)
-        elif match := _TABLE_HEADER.match(line):
+        elif match := re.match(_TABLE_HEADER, line):
             self._current = self._resolve(_key_parts(match.group(1)))
             self._record(self._current, number)
-        elif match := _KEY_VALUE.match(line):
+        elif match := re.match(_KEY_VALUE, line):
             key = self._current
             for part in _key_parts(match.group(1)):
                 key = self._join(key, part)
@@ -212,8 +216,8 @@ class Locator:
 
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _NUMBER = r"\d+(?:\.\d+)?"
-_DURATION_TEXT = re.compile(rf"(?:{_NUMBER}\s*[smhd]\s*)+|{_NUMBER}")
-_DURATION_PART = re.compile(rf"({_NUMBER})\s*([smhd])")
+_DURATION_TEXT = rf"(?:{_NUMBER}\s*[smhd]\s*)+|{_NUMBER}"
+_DURATION_PART = rf"({_NUMBER})\s*([smhd])"
 
 
 def format_duration(seconds: float) -> str:
@@ -268,7 +272,14 @@ class TomlReader:
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.locator = Locator(text)
+        self.text = text
+
+    @functools.cached_property
+    def locator(self) -> Locator:
+        """The lines of the keys, found when a message first names one (a
+        mistake, a CA file's origin): a config read without either is not
+        scanned again."""
+        return Locator(self.text)
 
     def error(self, key: str | None, reason: str) -> LocatedError:
         line = self.locator.line_of(key) if key else None
@@ -370,8 +381,8 @@ class TomlReader:
             seconds = float(value)
         elif isinstance(value, str):
             text = value.strip().lower()
-            if _DURATION_TEXT.fullmatch(text):
-                parts = _DURATION_PART.findall(text)
+            if re.fullmatch(_DURATION_TEXT, text):
+                parts = re.findall(_DURATION_PART, text)
                 seconds = (
                     sum(float(n) * _DURATION_UNITS[u] for n, u in parts) if parts else float(text)
                 )

@@ -63,6 +63,8 @@ def check_service(service: str) -> None:
 
 @dataclass(frozen=True)
 class ServerConfig:
+    """One server of an account (`[accounts.imap]`, `smtp`, `xmpp`)."""
+
     host: str
     port: int
     tls: str
@@ -82,6 +84,8 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class AccountConfig:
+    """One `[[accounts]]` entry: its addresses, servers and how it logs in."""
+
     name: str
     email: str | None = None
     jid: str | None = None
@@ -119,6 +123,8 @@ class AccountConfig:
 
 @dataclass(frozen=True)
 class ContactConfig:
+    """One `[[contacts]]` entry: a person's email addresses and JIDs."""
+
     name: str
     emails: tuple[str, ...] = ()
     jids: tuple[str, ...] = ()
@@ -126,6 +132,8 @@ class ContactConfig:
 
 @dataclass(frozen=True)
 class DomainRule:
+    """A `[[domain_rules]]` entry: the JID an email address of a domain maps to."""
+
     email_pattern: str
     jid_template: str
 
@@ -145,6 +153,8 @@ class DomainRule:
 
 @dataclass(frozen=True)
 class DeferralPolicy:
+    """`[deferral]`: when and how often a message that could not go is retried."""
+
     first_retry: float = 30.0
     growth: float = 2.0
     ceiling: float = 30 * 60.0
@@ -168,6 +178,8 @@ class DeferralPolicy:
 
 @dataclass(frozen=True)
 class HandoffPolicy:
+    """`[handoff]`: how a conversation moves from email to chat."""
+
     # Several people moved from email to chat: one room for all, or one chat each.
     group_chats: str = "room"
 
@@ -234,6 +246,8 @@ class ChatPolicy:
 
 @dataclass(frozen=True)
 class Config:
+    """The whole config file, checked: accounts, contacts and each section's policy."""
+
     path: Path
     accounts: tuple[AccountConfig, ...] = ()
     contacts: tuple[ContactConfig, ...] = ()

@@ -7,6 +7,9 @@ mistake is an answer, not an exit. One function per verb (`add_send`,
 keys_args.py and chat_args.py. Like those, this module imports argparse only:
 `--help` and a usage error load nothing a command runs with
 (tests/test_headless_fast_paths.py).
+
+A verb's parser is made when it is needed (`Verbs`): `tuiclient list` makes
+`list`'s alone, `--help` all of them; `PARSERS` says which function makes which.
 """
 
 from __future__ import annotations
@@ -14,15 +17,12 @@ from __future__ import annotations
 import argparse
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from .chat_args import WHEN_AWAY, add_chat_commands
-from .common_args import common_options
+from .chat_args import CHAT_PARSERS, WHEN_AWAY
+from .common_args import Maker, Parser, Sub, common_options, plain
 from .keys_args import add_keys_commands
-from .mail_args import add_mail_commands
-
-Sub = argparse._SubParsersAction
-Parser = argparse.ArgumentParser
+from .mail_args import MAIL_PARSERS
 
 
 def text_args(p: Parser) -> None:
@@ -191,43 +191,107 @@ def add_health(sub: Sub, common: Parser) -> None:
                    help="probe every server once: reachable, login, round trip, clock")
 
 
-def add_commands(sub: Sub) -> None:
-    """Add the headless commands to tuiclient's parser, in the order `--help`
-    lists them."""
-    # argparse asks gettext for its words ("usage: ", "options", the help
-    # option's text) for every parser and argument it makes, and gettext looks
-    # for a catalogue on disk at each call: two stat()s a word with LANG=C.UTF-8,
-    # more with a country in it; 10 of the 16 ms our ~90 parsers took to make.
-    # While they are made, each word is looked up once. (Outside: argparse's
-    # own function, so a usage error or --help reads the catalogue as before.)
+# Each verb's parser, in the order `--help` lists them.
+PARSERS: dict[str, Maker] = {
+    "sync": plain(add_sync),
+    "list": plain(add_list),
+    "show": plain(add_show),
+    "search": plain(add_search),
+    "send": plain(add_send),
+    "reply": plain(add_reply),
+    "handoff": plain(add_handoff),
+    "outbox": add_outbox,
+    "contacts": add_contacts,
+    "watch": plain(add_watch),
+    "serve": plain(add_serve),
+    "run": plain(add_run),
+    "health": plain(add_health),
+    **MAIL_PARSERS,
+    "keys": plain(add_keys_commands),
+    # -- chat: corrections, reactions, rooms, roster --
+    **CHAT_PARSERS,
+}
+
+
+class Verbs(argparse._SubParsersAction):
+    """tuiclient's verbs, each one's parser made when first needed: the verb a
+    command line names (`__call__`), or every one for the help that lists them
+    (`_get_subactions`). argparse makes a parser with all its arguments when it is
+    added; making the ~90 of the verbs and their sub-commands was most of the time
+    `tuiclient list` spent before reading the store. Until then a verb is a name
+    in `choices` (what the command line may give, in --help's order), and no
+    entry of `_name_parser_map` (argparse's parsers by name, filled by
+    `add_parser` as each is made). `add_commands` turns argparse's own action into
+    this one."""
+
+    pending: dict[str, Maker]  # the verbs not made yet
+    rank: dict[str, int]  # the order --help lists the verbs in
+    parents: tuple[Parser, Parser] | None  # (common, inner), made with the first verb
+
+    def __call__(self, parser: Parser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        self.make(values[:1])
+        super().__call__(parser, namespace, values, option_string)
+
+    def _get_subactions(self) -> list[argparse.Action]:
+        self.make(list(self.pending))
+        return super()._get_subactions()
+
+    def add_parser(self, name: str, **kwargs: Any) -> Parser:
+        made = super().add_parser(name, **kwargs)
+        for known in (name, *kwargs.get("aliases", ())):  # one not of PARSERS too
+            self.choices.setdefault(known, None)
+            self.rank.setdefault(known, len(self.rank))
+        return made
+
+    def make(self, names: list[str]) -> None:
+        todo = [self.pending.pop(name) for name in names if name in self.pending]
+        if not todo:
+            return
+        if self.parents is None:
+            # `inner`: the options under `outbox`, `contacts`, `draft`...
+            self.parents = (common_options(), common_options(nested=True))
+        make_parsers(self, todo, self.parents)
+        # --help lists the verbs in PARSERS' order, whichever was made first.
+        self._choices_actions.sort(key=lambda action: self.rank.get(action.dest, 0))
+
+
+def make_parsers(sub: Sub, makers: list[Maker], parents: tuple[Parser, Parser]) -> None:
+    """Make verbs' parsers, with each of argparse's words looked up once.
+
+    argparse asks gettext for its words ("usage: ", "options", the help option's
+    text) for every parser and argument it makes, and gettext looks for a
+    catalogue on disk at each call: two stat()s a word with LANG=C.UTF-8, more
+    with a country in it (10 of the 16 ms that making every verb took). While
+    they are made, each word is looked up once. (Outside: argparse's own
+    function, so a usage error or --help reads the catalogue as before.)
+    """
     looked_up = vars(argparse)["_"]
     vars(argparse)["_"] = functools.cache(looked_up)
     try:
-        _add_commands(sub)
+        for make in makers:
+            make(sub, *parents)
     finally:
         vars(argparse)["_"] = looked_up
 
 
-def _add_commands(sub: Sub) -> None:
-    common = common_options()
-    inner = common_options(nested=True)  # under `outbox` and `contacts`
-    add_sync(sub, common)
-    add_list(sub, common)
-    add_show(sub, common)
-    add_search(sub, common)
-    add_send(sub, common)
-    add_reply(sub, common)
-    add_handoff(sub, common)
-    add_outbox(sub, common, inner)
-    add_contacts(sub, common, inner)
-    add_watch(sub, common)
-    add_serve(sub, common)
-    add_run(sub, common)
-    add_health(sub, common)
-    add_mail_commands(sub)
-    add_keys_commands(sub, common)
-    # -- chat: corrections, reactions, rooms, roster --
-    add_chat_commands(sub, common)
+def add_commands(sub: Sub) -> None:
+    """Add the headless commands to tuiclient's parser, in the order `--help`
+    lists them; their parsers are made when needed (`Verbs`)."""
+    if type(sub) is not argparse._SubParsersAction or not isinstance(sub.choices, dict):
+        # Not argparse's own action: every verb's parser made now.
+        make_parsers(sub, list(PARSERS.values()),
+                     (common_options(), common_options(nested=True)))
+        return
+    names = [*sub.choices, *PARSERS]
+    sub.__class__ = Verbs
+    verbs = cast(Verbs, sub)
+    verbs.pending = dict(PARSERS)
+    verbs.rank = {name: n for n, name in enumerate(names)}
+    verbs.parents = None
+    # Names only: the map of parsers stays argparse's (filled as each is made),
+    # while the check of the verb given and the usage line read `choices`.
+    verbs.choices = dict.fromkeys(names)
 
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:

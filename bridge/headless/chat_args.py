@@ -1,5 +1,6 @@
 """The chat verbs' command line (issue 20): one function per verb, each adding
-that verb's parser and its options; `add_chat_commands` adds them all.
+that verb's parser and its options; `CHAT_PARSERS` names them in the order
+`--help` lists them, and `add_chat_commands` adds them all.
 
 argparse only: `tuiclient --help` and a usage error build the parser from this
 module without the verbs' handlers (chat.py) and what those import (the model,
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common_args import common_options
+from .common_args import Maker, common_options, plain
 
 CHAT_COMMANDS = ("correct", "react", "retract", "quote", "msg", "join", "leave", "invite",
                  "bookmarks", "bookmark", "roster", "presence", "avatar", "block", "unblock",
@@ -223,27 +224,34 @@ def add_omemo(sub: Sub, common: Parser) -> None:
     p.add_argument("jid", help="the contact's (or the room's) JID")
 
 
+# Each chat verb's parser, in the order `--help` lists them.
+CHAT_PARSERS: dict[str, Maker] = {
+    "correct": plain(add_correct),
+    "react": plain(add_react),
+    "retract": plain(add_retract),
+    "quote": plain(add_quote),
+    "msg": plain(add_msg),
+    "join": plain(add_join),
+    "leave": plain(add_leave),
+    "invite": add_invite,
+    "bookmarks": plain(add_bookmarks),
+    "rooms": plain(add_rooms),
+    "voice": plain(add_voice),
+    "register": plain(add_register),
+    "bookmark": add_bookmark,
+    "roster": add_roster,
+    "avatar": add_avatar,
+    "block": plain(add_block),
+    "unblock": plain(add_unblock),
+    "presence": add_presence,
+    "omemo": plain(add_omemo),
+}
+
+
 def add_chat_commands(sub: Sub, common: Parser) -> None:
     """Every chat verb, in the order `--help` lists them."""
     # Under a verb (`invite send`, `roster add`...): options that default to unset,
     # so `invite --json send` keeps its --json (common_args says why).
     inner = common_options(nested=True)
-    add_correct(sub, common)
-    add_react(sub, common)
-    add_retract(sub, common)
-    add_quote(sub, common)
-    add_msg(sub, common)
-    add_join(sub, common)
-    add_leave(sub, common)
-    add_invite(sub, common, inner)
-    add_bookmarks(sub, common)
-    add_rooms(sub, common)
-    add_voice(sub, common)
-    add_register(sub, common)
-    add_bookmark(sub, common, inner)
-    add_roster(sub, common, inner)
-    add_avatar(sub, common, inner)
-    add_block(sub, common)
-    add_unblock(sub, common)
-    add_presence(sub, common, inner)
-    add_omemo(sub, common)
+    for make in CHAT_PARSERS.values():
+        make(sub, common, inner)

@@ -1,5 +1,6 @@
 """The mail verbs' command line (issue 19): one function per verb, each adding
-that verb's parser and its options; `add_mail_commands` adds them all.
+that verb's parser and its options; `MAIL_PARSERS` names them in the order
+`--help` lists them, and `add_mail_commands` adds them all.
 
 argparse only: `tuiclient --help` and a usage error build the parser from this
 module without the verbs' handlers (mail_verbs.py) and what those import
@@ -12,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common_args import common_options
+from .common_args import Maker, common_options, plain
 
 MAIL_COMMANDS = ("delete", "archive", "move", "copy", "flag", "read", "unread", "tag", "undo",
                  "save", "forward", "bounce", "draft", "links", "conversation")
@@ -167,22 +168,29 @@ def add_conversation(sub: Sub, common: Parser) -> None:
     p.add_argument("--yes", action="store_true", help="delete without asking again")
 
 
+# Each mail verb's parser, in the order `--help` lists them (MAIL_COMMANDS).
+MAIL_PARSERS: dict[str, Maker] = {
+    "delete": plain(add_delete),
+    "archive": plain(add_archive),
+    "move": plain(add_move),
+    "copy": plain(add_copy),
+    "flag": plain(add_flag),
+    "read": plain(add_read),
+    "unread": plain(add_unread),
+    "tag": plain(add_tag),
+    "undo": plain(add_undo),
+    "save": plain(add_save),
+    "forward": plain(add_forward),
+    "bounce": plain(add_bounce),
+    "draft": add_draft,
+    "links": plain(add_links),
+    "conversation": plain(add_conversation),
+}
+
+
 def add_mail_commands(sub: Sub) -> None:
     """Every mail verb, in the order `--help` lists them."""
     common = common_options()
     inner = common_options(nested=True)  # under `draft`
-    add_delete(sub, common)
-    add_archive(sub, common)
-    add_move(sub, common)
-    add_copy(sub, common)
-    add_flag(sub, common)
-    add_read(sub, common)
-    add_unread(sub, common)
-    add_tag(sub, common)
-    add_undo(sub, common)
-    add_save(sub, common)
-    add_forward(sub, common)
-    add_bounce(sub, common)
-    add_draft(sub, common, inner)
-    add_links(sub, common)
-    add_conversation(sub, common)
+    for make in MAIL_PARSERS.values():
+        make(sub, common, inner)
