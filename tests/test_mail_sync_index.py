@@ -212,3 +212,33 @@ def test_every_insert_indexes_its_rows_without_triggers(
         assert [m.msg_id for m in store.search("from:sender2")] == ["m2@example.org"]
         assert len(store.search("from:s1@example", limit=100)) == 2
         _fts_intact(store)
+
+
+def test_the_app_reads_while_the_sync_writes_a_slice(world, people, monkeypatch):
+    """The sync writes through a connection of its own: a read through the app's
+    store goes on while a slice's transaction is open (through one shared
+    connection it waited for the whole slice), and sees what was committed."""
+    import threading
+
+    _small_bulk(monkeypatch)
+    alice = people("alice")
+    _fill(alice, 20, "apart")
+    name = alice.account.name
+    real = Store.insert_email_headers
+    reads: list[int] = []
+
+    def write_while_reading(self, *args, **kwargs):
+        assert self is not alice.store  # the sync's own connection
+        with self._write():  # a write transaction on it, held open
+            reader = threading.Thread(target=lambda: reads.append(
+                len(alice.store.search("apart", account=name, limit=100))))
+            reader.start()
+            reader.join(timeout=30)  # a liveness check: it waited forever before
+            assert not reader.is_alive()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "insert_email_headers", write_while_reading)
+    assert alice.sync.sync_folder("INBOX").new == 20
+    # Each read saw the slices committed before it, and never waited for one.
+    assert reads == sorted(reads) and reads[0] == 0 and len(reads) >= 5
+    assert len(alice.store.search("apart", account=name, limit=100)) == 20
