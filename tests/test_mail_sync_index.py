@@ -190,6 +190,8 @@ def test_every_insert_indexes_its_rows_without_triggers(
     path = tmp_path / "store.db"
     with monkeypatch.context() as m:
         m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:12])
+        # The code of schema 12 kept no people index (party_names, schema 14).
+        m.setattr("bridge.store.messages.index_parties", lambda *_args: None)
         with Store.open(path) as old:
             assert old.schema_version == 12
             old.insert_messages([email(1, subject="Budget from before")])

@@ -20,7 +20,7 @@ from typing import Any, cast
 from ..model import SEEN, Direction, EmailHeaders, Transport
 from . import schema
 from .db import Db, to_json
-from .fts import index_rows
+from .fts import index_parties, index_rows
 from .messages import parties_text
 from .records import TRANSPORT_BITS
 from .threads import THREAD_UPSERT, ThreadDelta, adopt_claims
@@ -195,6 +195,8 @@ class Headers(Db):
                 "SELECT ?1, key + 1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
                 "json_extract(value, '$[2]') FROM json_each(?4)",
                 parties)
+            if parties:
+                index_parties(conn, parties[0][0], parties[-1][0])
             conn.executemany(THREAD_UPSERT, [
                 (account, thread_id, d.subject, d.subject_date, d.first, d.last, d.count,
                  d.unread, d.last_sender, d.snippet, d.transports)
@@ -219,6 +221,7 @@ class Headers(Db):
             "SELECT ?1 + r.key, p.key + 1, p.value ->> 0, p.value ->> 1, p.value ->> 2 "
             "FROM json_each(?2) AS r, json_each(r.value) AS p",
             (first, "[" + ",".join([r[18] for r in rows]) + "]"))
+        index_parties(conn, first, last)
         index_rows(conn, first, last)
 
     @staticmethod
@@ -267,6 +270,7 @@ class Headers(Db):
                     "FROM messages AS m, json_each(m.pending_parties) AS j "
                     "WHERE m.id BETWEEN ? AND ? AND m.indexed = 0 "
                     "AND m.pending_parties IS NOT NULL", span)
+                index_parties(conn, *span)
                 conn.execute(
                     "INSERT INTO messages_fts (rowid, subject, body, search_parties) "
                     f"SELECT id, subject, body, search_parties FROM messages {where}", span)
