@@ -79,8 +79,10 @@ def _to(value: str, roles: tuple[str, ...]) -> tuple[str, list[object]]:
     message_parties once, and its trigram index: one MATCH finds the people whose
     address or name holds the value (a superset, as in `_from`), their party rows
     come through the address index, and LIKE on each row keeps exactly what LIKE
-    means. A message whose parties a bulk import deferred has no party rows yet,
-    so neither way finds it before the backlog has run. Values the trigram index
+    means (the recipients' rows only: the address index holds no sender's row,
+    and no role asked for is the sender's). A message whose parties a bulk
+    import deferred has no party rows yet, so neither way finds it before the
+    backlog has run. Values the trigram index
     cannot take (under three characters, LIKE's wildcards) look through every
     message's party rows instead.
     """
@@ -96,7 +98,7 @@ def _to(value: str, roles: tuple[str, ...]) -> tuple[str, list[object]]:
         "m.id IN (SELECT p.message_id FROM message_parties AS p "
         "WHERE p.address COLLATE NOCASE IN (SELECT n.address FROM party_names AS n "
         "WHERE n.id IN (SELECT rowid FROM party_names_fts WHERE party_names_fts MATCH ?)) "
-        f"AND {row})",
+        f"AND p.position > 0 AND {row})",
         [phrase, *roles, pattern, pattern])
 
 
