@@ -75,7 +75,8 @@ WORKER_MIN = 10_000
 # at 100k on a loaded machine). A batch a transaction: 2,000 cost the writer 7%
 # more CPU (the same index pages written again at each commit).
 WRITE_SLICE = BATCH
-HEADER_ITEMS = b"UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (" + HEADER_FIELDS + b")]"
+# No RFC822.SIZE: the store keeps no size of a header-synced message.
+HEADER_ITEMS = b"UID FLAGS BODY.PEEK[HEADER.FIELDS (" + HEADER_FIELDS + b")]"
 
 ROLES = {b"\\Sent": "sent", b"\\Drafts": "drafts", b"\\Trash": "trash", b"\\Junk": "junk",
          b"\\Archive": "archive", b"\\All": "all", b"\\Flagged": "flagged"}
