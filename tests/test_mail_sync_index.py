@@ -244,3 +244,31 @@ def test_the_app_reads_while_the_sync_writes_a_slice(world, people, monkeypatch)
     # Each read saw the slices committed before it, and never waited for one.
     assert reads == sorted(reads) and reads[0] == 0 and len(reads) >= 5
     assert len(alice.store.search("apart", account=name, limit=100)) == 20
+
+
+def test_a_header_synced_message_reads_its_sender_from_its_own_row(tmp_path: Path) -> None:
+    """The header sync writes no party row for the sender (it is in the message's
+    row already): a read gives the same sender and recipients as before, through
+    every way header rows go in (indexed at once, the row-by-row path of a batch
+    with a known message, the backlog)."""
+    items = _headers(12)
+    rows = [Store.email_header_row("work", "INBOX", h) for h in items]
+    with Store.open(tmp_path / "store.db") as store:
+        store.insert_email_headers("work", "Sent", rows[:1], index=True)
+        store.insert_email_headers("work", "INBOX", rows[:6], index=True)  # m0 known
+        store.insert_email_headers("work", "INBOX", rows[6:], defer_parties=True)
+        while store.index_backlog(limit=4):
+            pass
+        for h in items:
+            m = store.find_by_msg_id("work", h.msg_id)
+            assert m is not None
+            assert (m.sender, m.recipients) == (h.sender, h.recipients), h.msg_id
+        assert store._conn.execute(
+            "SELECT count(*) FROM message_parties WHERE position = 0").fetchone()[0] == 0
+        # A message stored whole keeps its sender's row, role and all.
+        from tests.test_store import email
+        whole = email(500, folder="Whole")  # not at any header row's place
+        store.insert_messages([whole])
+        got = store.find_by_msg_id(whole.account, whole.msg_id)
+        assert got is not None and (got.sender, got.recipients) == (whole.sender,
+                                                                     whole.recipients)
