@@ -82,9 +82,8 @@ def _to(value: str, roles: tuple[str, ...]) -> tuple[str, list[object]]:
     means (the recipients' rows only: the address index holds no sender's row,
     and no role asked for is the sender's). A message whose parties a bulk
     import deferred has no party rows yet, so neither way finds it before the
-    backlog has run. Values the trigram index
-    cannot take (under three characters, LIKE's wildcards) look through every
-    message's party rows instead.
+    backlog has run. Values the trigram index cannot take (under three
+    characters, LIKE's wildcards) look through every message's party rows.
     """
     pattern = _like(value)
     marks = ", ".join("?" for _ in roles)
