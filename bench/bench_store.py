@@ -173,7 +173,10 @@ def main() -> None:
 
     # from: is a substring of the sender's address or name: a common surname, one
     # correspondent's address, and a name nobody has (the whole index is asked).
-    for query in ("from:dubois", "from:vera", "from:nobody-at-all"):
+    # to:/cc: the same over the recipients (the people index of schema 14); to:me
+    # is every message (each hit is looked up and sorted by date).
+    for query in ("from:dubois", "from:vera", "from:nobody-at-all", "to:dubois", "cc:vera",
+                  "to:nobody-at-all", "to:me@example.org"):
         cold, warm, hits = timed(lambda q=query: store.search(q, limit=50))
         print(f"search {query!r:19} cold {ms(cold)}   warm {ms(warm)}   ({len(hits)} shown)")
 

@@ -114,6 +114,32 @@ def test_files_are_private_and_wal_is_on(tmp_path: Path) -> None:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_second_connection_in_the_process_keeps_other_processes_writes_in_sight(
+        tmp_path: Path) -> None:
+    """Opening the store again in this process (the header sync's own connection)
+    must not drop the first connection's lock on the file: with it dropped, the
+    next process to close its connection took the file as unused, and the first
+    connection stopped seeing other processes' writes (`watch` went blind)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "store.db"
+    first = Store.open(path)
+    first.add_event("one")
+    second = Store.open(path)
+    second.add_event("two")
+    second.close()
+    root = Path(__file__).resolve().parent.parent
+    other = ("import sys; sys.path.insert(0, sys.argv[1]); from bridge.store import Store; "
+             "s = Store.open(sys.argv[2]); s.add_event(sys.argv[3]); s.close()")
+    seen = ["one", "two"]
+    for kind in ("three", "four", "five"):
+        subprocess.run([sys.executable, "-c", other, str(root), str(path), kind], check=True)
+        seen.append(kind)
+        assert [e.kind for e in first.events()] == seen
+    first.close()
+
+
 def test_existing_database_gets_later_migrations(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "store.sqlite3"

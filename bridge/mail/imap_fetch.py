@@ -32,7 +32,10 @@ _HIGHESTMODSEQ = re.compile(rb"\[HIGHESTMODSEQ (\d+)\]")
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _TROUBLE = re.compile(rb"\* (NO|BAD|BYE)\b")
 
-HEADER_FIELDS = (b"FROM TO CC REPLY-TO SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFERENCES "
+# The header fields a header sync stores (`header_rows.header_row`): no more,
+# since every byte is read by Dovecot, TLS and the parser 100,000 times in a cold
+# sync (Reply-To is read when a reply is written, from the message itself).
+HEADER_FIELDS = (b"FROM TO CC SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFERENCES "
                  b"CONTENT-TYPE")
 
 

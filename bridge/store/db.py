@@ -73,8 +73,14 @@ class Db:
         """
         path = Path(path)
         ensure_private_dir(path.parent)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
+        # Created here only when it is not there yet: closing any descriptor of
+        # the file drops every POSIX lock this process holds on it, so opening
+        # and closing it beside a live connection (a second Store in this
+        # process, as the header sync's own) would drop that connection's
+        # shared lock; another process closing its connection then takes the
+        # file as unused, and this one stops seeing other processes' writes.
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         os.chmod(path, 0o600)
         conn = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,

@@ -20,6 +20,16 @@ def index_rows(conn: sqlite3.Connection, first: int, last: int) -> None:
         "SELECT id, sender_address, sender_name FROM messages "
         "WHERE id BETWEEN ? AND ? AND indexed = 1", (first, last))
 
+
+def index_parties(conn: sqlite3.Connection, first: int, last: int) -> None:
+    """Keep the people of messages `first`..`last`'s party rows in `party_names`
+    (and so in its trigram index, for `to:` and `cc:`), inside the caller's
+    transaction: every insert into message_parties calls this for its rows."""
+    conn.execute(
+        "INSERT OR IGNORE INTO party_names (address, name) SELECT DISTINCT address, name "
+        "FROM message_parties WHERE message_id BETWEEN ? AND ?", (first, last))
+
+
 # A pasted essay should not become a query with thousands of terms.
 MAX_TERMS = 32
 

@@ -20,7 +20,7 @@ from ..crypto.status import to_json as crypto_json
 from ..model import SEEN, Attachment, DeliveryState, Direction, Message, Party, Transport
 from .claims import CLAIM_COLUMNS, Claim, distinct_msg_id, same_as_claim
 from .db import Db, to_json
-from .fts import index_rows
+from .fts import index_parties, index_rows
 from .threads import THREAD_UPSERT, ThreadDelta, adopt_claims, recompute_threads
 
 _MESSAGE_INSERT = """
@@ -162,6 +162,8 @@ def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message], *,
     conn.executemany(
         "INSERT INTO message_parties (message_id, position, role, address, name) "
         "VALUES (?, ?, ?, ?, ?)", parties)
+    if parties:
+        index_parties(conn, parties[0][0], parties[-1][0])
     conn.executemany(
         "INSERT INTO attachments (message_id, position, filename, content_type, size, "
         "sha256, part_id, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", attachments)

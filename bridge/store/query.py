@@ -71,6 +71,36 @@ def _from(value: str) -> tuple[str, list[object]]:
     )
 
 
+def _to(value: str, roles: tuple[str, ...]) -> tuple[str, list[object]]:
+    """The condition of `to:VALUE` (or `cc:`): VALUE anywhere in the address or
+    name of a party of one of `roles`.
+
+    Answered through `party_names` (schema version 14), each distinct person of
+    message_parties once, and its trigram index: one MATCH finds the people whose
+    address or name holds the value (a superset, as in `_from`), their party rows
+    come through the address index, and LIKE on each row keeps exactly what LIKE
+    means (the recipients' rows only: the address index holds no sender's row,
+    and no role asked for is the sender's). A message whose parties a bulk
+    import deferred has no party rows yet, so neither way finds it before the
+    backlog has run. Values the trigram index cannot take (under three
+    characters, LIKE's wildcards) look through every message's party rows.
+    """
+    pattern = _like(value)
+    marks = ", ".join("?" for _ in roles)
+    row = (f"p.role IN ({marks}) AND (p.address LIKE ? ESCAPE '\\' "
+           "OR p.name LIKE ? ESCAPE '\\')")
+    if len(value) < 3 or any(ch in value for ch in "%_\\"):
+        return (f"EXISTS (SELECT 1 FROM message_parties AS p WHERE p.message_id = m.id "
+                f"AND {row})", [*roles, pattern, pattern])
+    phrase = '"' + value.replace('"', '""') + '"'
+    return (
+        "m.id IN (SELECT p.message_id FROM message_parties AS p "
+        "WHERE p.address COLLATE NOCASE IN (SELECT n.address FROM party_names AS n "
+        "WHERE n.id IN (SELECT rowid FROM party_names_fts WHERE party_names_fts MATCH ?)) "
+        f"AND p.position > 0 AND {row})",
+        [phrase, *roles, pattern, pattern])
+
+
 def parse_query(text: str) -> SearchQuery:
     try:
         tokens = shlex.split(text)
@@ -88,12 +118,10 @@ def parse_query(text: str) -> SearchQuery:
             q.where.append(where)
             q.args += args
         elif name in ("to", "cc"):
-            roles = ("to", "cc", "bcc", "occupant") if name == "to" else ("cc",)
-            q.where.append(
-                "EXISTS (SELECT 1 FROM message_parties AS p WHERE p.message_id = m.id "
-                f"AND p.role IN ({', '.join('?' for _ in roles)}) "
-                "AND (p.address LIKE ? ESCAPE '\\' OR p.name LIKE ? ESCAPE '\\'))")
-            q.args += [*roles, _like(value), _like(value)]
+            where, args = _to(value, ("to", "cc", "bcc", "occupant") if name == "to"
+                              else ("cc",))
+            q.where.append(where)
+            q.args += args
         elif name == "subject":
             q.where.append("m.subject LIKE ? ESCAPE '\\'")
             q.args.append(_like(value))

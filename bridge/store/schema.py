@@ -438,8 +438,41 @@ DROP TRIGGER messages_fts_insert;
 DROP TRIGGER senders_fts_insert;
 """
 
+# Version 14: `to:` and `cc:` are substrings of a recipient's address or name,
+# which the address index (a b-tree) cannot answer: each search looked through
+# every message's party rows (160-370 ms at 100k). Each distinct (address, name)
+# of message_parties is kept once in `party_names` (a mailbox of 100,000
+# messages has hundreds to thousands), with a trigram index over it: a search
+# finds the few matching people there, then their party rows through the
+# address index. Stores that write message_parties add their new pairs in the
+# same transaction (`fts.index_parties`); a pair whose rows are all gone stays
+# (it matches nothing), so deletes need nothing. The address index keeps the
+# recipients only (position > 0): every query through it asks for recipients,
+# and the sender's row (a copy of two columns of `messages`) was a fifth of its
+# entries, each a NOCASE b-tree insert in a cold sync's writer.
+_V14 = """
+DROP INDEX message_parties_by_address;
+CREATE INDEX message_parties_by_address ON message_parties (address COLLATE NOCASE)
+    WHERE position > 0;
+CREATE TABLE party_names (
+    id      INTEGER PRIMARY KEY,
+    address TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    UNIQUE (address, name)
+);
+CREATE VIRTUAL TABLE party_names_fts USING fts5 (
+    address, name,
+    content = 'party_names', content_rowid = 'id',
+    tokenize = 'trigram'
+);
+CREATE TRIGGER party_names_fts_insert AFTER INSERT ON party_names BEGIN
+    INSERT INTO party_names_fts (rowid, address, name) VALUES (new.id, new.address, new.name);
+END;
+INSERT INTO party_names (address, name) SELECT DISTINCT address, name FROM message_parties;
+"""
+
 MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11,
-                               _V12, _V13]
+                               _V12, _V13, _V14]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -40,11 +40,15 @@ class Search(Db):
         ids = to_json([r["id"] for r in rows])
         parties: dict[int, list[Party]] = defaultdict(list)
         files: dict[int, list[Attachment]] = defaultdict(list)
-        for mid, role, address, name in conn.execute(
-                "SELECT message_id, role, address, name FROM message_parties "
+        senders: dict[int, Party] = {}
+        for mid, position, role, address, name in conn.execute(
+                "SELECT message_id, position, role, address, name FROM message_parties "
                 "WHERE message_id IN (SELECT value FROM json_each(?)) "
                 "ORDER BY message_id, position", (ids,)):
-            parties[mid].append(Party(address, name, role))
+            if position == 0:
+                senders[mid] = Party(address, name, role)
+            else:
+                parties[mid].append(Party(address, name, role))
         for mid, *fields in conn.execute(
                 "SELECT message_id, filename, content_type, size, sha256, part_id, url "
                 "FROM attachments WHERE message_id IN (SELECT value FROM json_each(?)) "
@@ -52,11 +56,14 @@ class Search(Db):
             files[mid].append(Attachment(*fields))
         out = []
         for r in rows:
-            people = parties.get(r["id"]) or [Party(r["sender_address"], r["sender_name"])]
+            # A header sync stores no party row for the sender (its row's
+            # sender columns say it): then the sender comes from those.
+            sender = senders.get(r["id"]) or Party(r["sender_address"], r["sender_name"])
             out.append(Message(
                 msg_id=r["msg_id"], account=r["account"], transport=Transport(r["transport"]),
                 direction=Direction(r["direction"]), thread_id=r["thread_id"], date=r["date"],
-                sender=people[0], recipients=people[1:], subject=r["subject"], text=r["body"],
+                sender=sender, recipients=parties.get(r["id"], []), subject=r["subject"],
+                text=r["body"],
                 folder=r["folder"], uid=r["uid"], message_id_header=r["message_id_header"],
                 in_reply_to=r["in_reply_to"], references=json.loads(r["refs"]),
                 stanza_id=r["stanza_id"], origin_id=r["origin_id"], attr_id=r["attr_id"],
