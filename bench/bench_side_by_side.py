@@ -49,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,6 +95,32 @@ def link_folder(source_cur: Path, maildir: Path) -> None:
         os.link(f.path, maildir / "cur" / f.name)
 
 
+# Dovecot's default `vsz_limit` (256 MiB an imap process) is too small for a large
+# mailbox: at 300,000 messages the mailbox's dovecot.index.cache is ~200 MiB, so its
+# mmap fails ("Cannot allocate memory": every client is then served without the
+# cache) and a LIST ... RETURN (STATUS) that opens INBOX dies "Out of memory"
+# (the client sees EOF). The harness's servers are the tests' and stay as they are;
+# the bench raises the limit of its own Dovecot, at every size, before any client.
+DOVECOT_VSZ_LIMIT = "2G"
+
+
+def raise_dovecot_memory(world: World) -> str:
+    """Set `default_vsz_limit` in the World's dovecot.conf and reload Dovecot; the
+    limit Dovecot then reports."""
+    conf = world.dovecot_dir / "dovecot.conf"
+    with conf.open("a") as f:
+        f.write(f"# bench/bench_side_by_side.py: a large mailbox's index cache\n"
+                f"default_vsz_limit = {DOVECOT_VSZ_LIMIT}\n")
+    subprocess.run(["doveadm", "-c", str(conf), "reload"], check=True)
+    log = world.dovecot_dir / "dovecot.log"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "reloading configuration" not in (
+            log.read_text(errors="replace") if log.exists() else ""):
+        time.sleep(0.05)
+    return subprocess.run(["doveconf", "-c", str(conf), "-h", "default_vsz_limit"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 @dataclass
 class Mail:
     n: int
@@ -135,6 +162,8 @@ class Figure:
         return statistics.median(self.runs) if self.runs else None
 
     def text(self) -> str:
+        if self.value is None and not self.who:  # its step broke before it began
+            return f"not measured ({self.failed})"
         if self.value is None:
             return f"{self.who}: not reached" + (f" ({self.failed})" if self.failed else "")
         if self.unit == "MiB":
@@ -344,14 +373,27 @@ class Bench:
             data = self.fresh_data("alice")
             t0 = time.perf_counter()
             done = self.our_cli(data, "sync")
-            whole_sync.runs.append(time.perf_counter() - t0)
-            if done.returncode != 0:
-                whole_sync.failed = f"exit {done.returncode}: {done.stderr.strip()[-200:]}"
+            took = time.perf_counter() - t0
+            stored = _stored(data)
+            if done.returncode != 0 or stored < self.mail.n + 1:
+                # Not a figure: a sync that broke off early would read as a fast one,
+                # and a search on what it left as a search of the mailbox.
+                whole_sync.failed = (f"exit {done.returncode} after {took:.1f} s, "
+                                     f"{stored:,} of {self.mail.n + 1:,} stored: "
+                                     f"{done.stderr.strip()[-200:]}")
+                search.failed = "the sync before it broke off"
+                print(f"  ! tuiclient sync: {whole_sync.failed}", file=sys.stderr)
+                continue
+            whole_sync.runs.append(took)
+            whole_sync.note = f"{stored:,} stored"
             t0 = time.perf_counter()
             out = self.our_cli(data, "search", SEARCH_WORD)
             search.runs.append(time.perf_counter() - t0)
             search.note = f"{_hits(out.stdout)} hits"
             self.warm_data = data
+        if self.warm_data is None:
+            raise RuntimeError(f"no synced store for rows 2, 4, 5, 8: `tuiclient sync` "
+                               f"{whole_sync.failed}")
 
     def notmuch(self) -> None:
         """Rows 3, 2 and 4 (notmuch): `notmuch new` from nothing, first search, warm."""
@@ -500,6 +542,18 @@ def _run(argv: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - t0
 
 
+def _stored(data: Path) -> int:
+    """Messages in the store under XDG_DATA_HOME `data` (0 when there is none)."""
+    path = data / "tuiclient" / "store.db"
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+    finally:
+        db.close()
+
+
 def _hits(stdout: str) -> int:
     return sum(1 for line in stdout.splitlines() if line.startswith("#"))
 
@@ -519,7 +573,10 @@ def _children(pid: int) -> list[int]:
 
 
 # -- the report -------------------------------------------------------------------
-def machine() -> list[str]:
+def machine(load_at_start: tuple[float, ...] | None = None) -> list[str]:
+    """The machine's header; the load average now, and at the bench's start when given
+    (other work on the machine moves the absolute figures: the ratios are the ones to
+    read when the load was high)."""
     model = "?"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -528,10 +585,20 @@ def machine() -> list[str]:
                 break
     dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True,
                              check=False).stdout.strip()
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = "load average " + _loads(os.getloadavg())
+    if load_at_start is not None:
+        load = f"load average at the start {_loads(load_at_start)}, at the end {load[13:]}"
     return [f"{os.cpu_count()} cores, {model}; Linux {platform.release()}",
             f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-            f"Dovecot {dovecot}; load average {load}"]
+            f"Dovecot {dovecot}; {load}"]
+
+
+def _loads(loads: tuple[float, ...]) -> str:
+    return " ".join(f"{x:.2f}" for x in loads)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def table(rows: list[Row]) -> list[str]:
@@ -545,8 +612,22 @@ def table(rows: list[Row]) -> list[str]:
     return lines
 
 
-def rows(b: Bench, n: int, small: int) -> list[Row]:
-    f = b.figures.get
+def rows(b: Bench, n: int, small: int, broken: dict[int, str] | None = None) -> list[Row]:
+    """The table's rows; a figure of a row whose step broke (`broken`: row -> why)
+    says why instead of being left out."""
+    broken = broken or {}
+
+    def f(key: str) -> Figure | None:
+        number = int(key.split(".", 1)[0])
+        figure = b.figures.get(key)
+        if number not in broken:
+            return figure
+        if figure is None:
+            return Figure("", failed=broken[number])
+        if not figure.runs and not figure.failed:
+            figure.failed = broken[number]
+        return figure
+
     big = f"{n:,}"
     return [
         Row(1, f"newest INBOX mail on screen ({small}-message INBOX, {big} in an Archive "
@@ -595,14 +676,17 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "bridge"),
                     str(ROOT / "tuiclient")], check=False)
     versions = ensure_installed()
+    load_at_start, began = os.getloadavg(), utc_now()
     work = Path(tempfile.mkdtemp(prefix="bench-sbs-"))
     work.chmod(0o755)
     print(f"side by side: {args.n:,} messages, {args.runs} runs a terminal moment, "
           f"{args.cli_runs} a command; work in {work}", flush=True)
     with World() as world:
+        vsz = raise_dovecot_memory(world)
         mail = build_mail(world, args.n, args.inbox)
         print(f"mail built in {mail.built_in:.1f} s; IMAP over implicit TLS on "
-              f"127.0.0.1:{world.ports.imaps} (harness CA {world.ca_file})", flush=True)
+              f"127.0.0.1:{world.ports.imaps} (harness CA {world.ca_file}); Dovecot "
+              f"vsz_limit {vsz}", flush=True)
         bench = Bench(world, mail, work, args.runs, args.cli_runs)
         steps: list[tuple[set[int], Callable[[], None]]] = [
             ({6}, bench.first_frame),
@@ -614,20 +698,32 @@ def main() -> int:
             ({3, 5, 7, 8}, bench.neomutt_alice),
             ({5, 8}, bench.aerc_alice),
         ]
+        broken: dict[int, str] = {}  # row -> why a step it needs broke
         try:
             for needs, step in steps:
                 if needs & wanted:
                     t0 = time.monotonic()
                     print(f"- {step.__name__} ...", end=" ", flush=True)
-                    step()
+                    try:
+                        step()
+                    except Exception as exc:  # one step breaking costs its rows, not the table
+                        why = f"{step.__name__} broke: {type(exc).__name__}: " + (
+                            str(exc).splitlines() or [""])[0][:160]
+                        print(f"{time.monotonic() - t0:.0f} s; {why}", flush=True)
+                        traceback.print_exc()
+                        for number in needs:
+                            broken.setdefault(number, why)
+                        continue
                     print(f"{time.monotonic() - t0:.0f} s", flush=True)
         finally:
             bench.close()
     print()
-    print("machine: " + "\n         ".join(machine()))
+    print(f"taken: {began} to {utc_now()}; {args.n:,} messages, {args.runs} runs a "
+          f"terminal moment, {args.cli_runs} a command")
+    print("machine: " + "\n         ".join(machine(load_at_start)))
     print("anchors: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     print("IMAP: implicit TLS (imaps) on loopback for every client, the harness's CA\n")
-    for line in table([r for r in rows(bench, args.n, args.inbox)
+    for line in table([r for r in rows(bench, args.n, args.inbox, broken)
                        if r.number in wanted and (r.ours or r.ref)]):
         print(line)
     if not args.keep:
