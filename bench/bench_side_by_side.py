@@ -366,7 +366,7 @@ class Bench:
             first.note = f"{len(hits)} hits; {early} before any backlog ran"
             store.close()
         cold.note = (f"CPU user+sys with the parser child {statistics.median(cpu):.2f} s; "
-                     f"load {os.getloadavg()[0]:.1f}")
+                     f"load average {os.getloadavg()[0]:.1f} after it")
         whole_sync = self.fig("3.ours.sync", "`tuiclient sync` (all folders, XMPP)")
         search = self.fig("3.ours", "first `search` after it, whole process")
         for _ in range(self.runs):
