@@ -56,15 +56,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_side_by_side import (  # noqa: E402
-    Figure,
-    Row,
-    _alive,
-    _children,
-    machine,
-    table,
-    utc_now,
-)
+from bench.bench_side_by_side import _alive, _children  # noqa: E402
 from bench.chat_clients import (  # noqa: E402
     Loop,
     Profanity,
@@ -73,6 +65,7 @@ from bench.chat_clients import (  # noqa: E402
     fill_archive,
     give_roster,
 )
+from bench.report import Figure, Row, machine, table, utc_now  # noqa: E402
 from bench.tmux import ScreenTimeout, Tmux  # noqa: E402
 from bridge.xmpp.archive import BULK_PAGE  # noqa: E402
 from tests.harness.servers import UPLOAD_DOMAIN, Account, World  # noqa: E402

@@ -1,7 +1,8 @@
 """Issue 22's moments, ours next to neomutt, aerc and notmuch, measured in one run.
 
     .venv/bin/python -m bench.bench_side_by_side [--n 10000] [--runs 3] [--cli-runs 10]
-                                                 [--only 1,2,...] [--markdown]
+                                                 [--only 1,2,...] [--keep]
+    (--n 300000 --runs 1 --cli-runs 5: ~12 minutes on 2 cores, 6 of them notmuch new)
 
 Installs the anchors when missing (bench/anchors.sh: apt-get install neomutt aerc
 notmuch tmux), starts the harness's real Dovecot (tests/harness/servers.py World),
@@ -14,11 +15,13 @@ and builds the mail once with bench/mailgen.py:
 - notmuch: a Maildir of alice's INBOX files (hard links), indexed by `notmuch new`.
 
 Every client reaches Dovecot over IMAP with implicit TLS on the loopback (the harness's
-imaps port), trusting the harness's own CA. Terminal clients (our TUI, neomutt, aerc)
-run in a private tmux server (bench/tmux.py): the clock starts at the launch command or
-the key sent, and stops at the first capture-pane that shows the expected text. CLI
-commands are whole processes, timed from spawn to exit. Each figure is the median of
-the runs (best and median for CLI commands). Rows (the table of issue 22):
+imaps port), trusting the harness's own CA; the bench's Dovecot gets a larger
+`vsz_limit` first (raise_dovecot_memory: at 300k the default broke it). Terminal
+clients (our TUI, neomutt, aerc) run in a private tmux server (bench/tmux.py): the
+clock starts at the launch command or the key sent, and stops at the first
+capture-pane that shows the expected text. CLI commands are whole processes, timed
+from spawn to exit. Each figure is the median of its runs, with the best in
+parentheses when there were more than two. Rows (the table of issue 22):
 
   1 newest INBOX mail on screen, bob's big Archive listed before INBOX, empty caches
   2 whole-process commands, warm: ours --help / list / search vs notmuch search, neomutt -h
@@ -38,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import resource
 import shutil
@@ -51,150 +53,28 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.anchors import Aerc, ImapAccount, Neomutt, Notmuch, ensure_installed  # noqa: E402
-from bench.mailgen import generate  # noqa: E402
+from bench.mailbox import (  # noqa: E402
+    NEWEST,
+    OLDEST,
+    Mail,
+    build_mail,
+    raise_dovecot_memory,
+)
+from bench.report import Figure, Row, machine, table, utc_now  # noqa: E402 (bench_chat once took them from here)
 from bench.tmux import ScreenTimeout, Tmux, rss_mib  # noqa: E402
 from tests.harness.servers import Account, World  # noqa: E402
 
-NEWEST = "Newest inbox marker"
-OLDEST = "Oldest inbox marker"
 FIRST_FRAME = "q quit"  # our footer: the whole first frame is on the terminal
 LIST_ROW = re.compile(r"✉ .*#\d+")  # a mail conversation row of ours
 SEARCH_WORD = "budget"
 FROM_NAME = "nakamura"
 TIMEOUT = 180.0
-
-
-# -- the mail ---------------------------------------------------------------------
-def write_marker(maildir: Path, subject: str, when: float, tag: str) -> None:
-    """One unread message with `subject`, dated `when`, into `maildir`/cur."""
-    date = format_datetime(datetime.fromtimestamp(when, UTC))
-    data = (f"From: \"Marker Sender\" <marker@example.test>\nTo: me@example.test\n"
-            f"Subject: {subject}\nDate: {date}\nMessage-ID: <marker.{tag}@example.test>\n"
-            f"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n"
-            f"the {tag} message of the bench\n").encode()
-    path = maildir / "cur" / f"{int(when)}.Mmarker{tag}P{os.getpid()}.bench,S={len(data)}:2,"
-    path.write_bytes(data)
-    os.utime(path, (when, when))
-
-
-def link_folder(source_cur: Path, maildir: Path) -> None:
-    """A Maildir++ folder holding hard links of `source_cur`'s files."""
-    for sub in ("cur", "new", "tmp"):
-        (maildir / sub).mkdir(parents=True, exist_ok=True)
-    (maildir / "maildirfolder").touch()
-    for f in os.scandir(source_cur):
-        os.link(f.path, maildir / "cur" / f.name)
-
-
-# Dovecot's default `vsz_limit` (256 MiB an imap process) is too small for a large
-# mailbox: at 300,000 messages the mailbox's dovecot.index.cache is ~200 MiB, so its
-# mmap fails ("Cannot allocate memory": every client is then served without the
-# cache) and a LIST ... RETURN (STATUS) that opens INBOX dies "Out of memory"
-# (the client sees EOF). The harness's servers are the tests' and stay as they are;
-# the bench raises the limit of its own Dovecot, at every size, before any client.
-DOVECOT_VSZ_LIMIT = "2G"
-
-
-def raise_dovecot_memory(world: World) -> str:
-    """Set `default_vsz_limit` in the World's dovecot.conf and reload Dovecot; the
-    limit Dovecot then reports."""
-    conf = world.dovecot_dir / "dovecot.conf"
-    with conf.open("a") as f:
-        f.write(f"# bench/bench_side_by_side.py: a large mailbox's index cache\n"
-                f"default_vsz_limit = {DOVECOT_VSZ_LIMIT}\n")
-    subprocess.run(["doveadm", "-c", str(conf), "reload"], check=True)
-    log = world.dovecot_dir / "dovecot.log"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and "reloading configuration" not in (
-            log.read_text(errors="replace") if log.exists() else ""):
-        time.sleep(0.05)
-    return subprocess.run(["doveconf", "-c", str(conf), "-h", "default_vsz_limit"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-
-
-@dataclass
-class Mail:
-    n: int
-    inbox_small: int
-    alice: Account
-    bob: Account
-    built_in: float
-
-
-def build_mail(world: World, n: int, inbox_small: int) -> Mail:
-    t0 = time.monotonic()
-    now = time.time()
-    alice, bob = world.add_account("alice"), world.add_account("bob")
-    inbox = world.maildir(alice)
-    generate(inbox, n, owner=alice.email, seed=7, start=now - 3600)
-    write_marker(inbox, OLDEST, now - n * 60 - 30 * 86400, "oldest")
-    bob_inbox = world.maildir(bob)
-    generate(bob_inbox, inbox_small, owner=bob.email, seed=9, start=now - 3600)
-    write_marker(bob_inbox, NEWEST, now, "newest")
-    link_folder(inbox / "cur", bob_inbox / ".Archive")
-    world.hand_mail_to_dovecot(alice)
-    world.hand_mail_to_dovecot(bob)
-    return Mail(n, inbox_small, alice, bob, time.monotonic() - t0)
-
-
-# -- results ----------------------------------------------------------------------
-@dataclass
-class Figure:
-    """One side of a row: a label and its runs (seconds, or MiB when unit says)."""
-
-    who: str
-    runs: list[float] = field(default_factory=list)
-    unit: str = "s"
-    note: str = ""
-    failed: str = ""
-
-    @property
-    def value(self) -> float | None:
-        return statistics.median(self.runs) if self.runs else None
-
-    def text(self) -> str:
-        if self.value is None and not self.who:  # its step broke before it began
-            return f"not measured ({self.failed})"
-        if self.value is None:
-            return f"{self.who}: not reached" + (f" ({self.failed})" if self.failed else "")
-        if self.unit == "MiB":
-            shown = f"{self.value:.0f} MiB"
-        elif self.value < 1:
-            shown = f"{self.value * 1000:.0f} ms"
-        else:
-            shown = f"{self.value:.2f} s"
-        if len(self.runs) > 2 and self.unit == "s":
-            best = min(self.runs)
-            shown += f" (best {best * 1000:.0f} ms)" if best < 1 else f" (best {best:.2f} s)"
-        return f"{self.who} {shown}" + (f" [{self.note}]" if self.note else "")
-
-
-@dataclass
-class Row:
-    """One line of the table: our figure next to one reference's."""
-
-    number: int
-    moment: str
-    ours: Figure | None
-    ref: Figure | None
-    target: str = ""
-
-    def ratio(self) -> str:
-        if self.ours is None or self.ref is None or not self.ours.value or not self.ref.value:
-            return "-"
-        text = f"{self.ours.value / self.ref.value:.1f}x"
-        if self.ours.unit == "s" and len(self.ours.runs) > 2 and len(self.ref.runs) > 2:
-            text += f" (best {min(self.ours.runs) / min(self.ref.runs):.1f}x)"
-        return text
 
 
 # -- the bench --------------------------------------------------------------------
@@ -573,45 +453,6 @@ def _children(pid: int) -> list[int]:
 
 
 # -- the report -------------------------------------------------------------------
-def machine(load_at_start: tuple[float, ...] | None = None) -> list[str]:
-    """The machine's header; the load average now, and at the bench's start when given
-    (other work on the machine moves the absolute figures: the ratios are the ones to
-    read when the load was high)."""
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True,
-                             check=False).stdout.strip()
-    load = "load average " + _loads(os.getloadavg())
-    if load_at_start is not None:
-        load = f"load average at the start {_loads(load_at_start)}, at the end {load[13:]}"
-    return [f"{os.cpu_count()} cores, {model}; Linux {platform.release()}",
-            f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-            f"Dovecot {dovecot}; {load}"]
-
-
-def _loads(loads: tuple[float, ...]) -> str:
-    return " ".join(f"{x:.2f}" for x in loads)
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def table(rows: list[Row]) -> list[str]:
-    lines = ["| # | moment | ours | reference | ours / reference | target (issue 22) |",
-             "|---|---|---|---|---|---|"]
-    for row in rows:
-        ours = row.ours.text() if row.ours else "-"
-        ref = row.ref.text() if row.ref else "-"
-        lines.append(f"| {row.number} | {row.moment} | {ours} | {ref} | {row.ratio()} "
-                     f"| {row.target} |")
-    return lines
-
-
 def rows(b: Bench, n: int, small: int, broken: dict[int, str] | None = None) -> list[Row]:
     """The table's rows; a figure of a row whose step broke (`broken`: row -> why)
     says why instead of being left out."""
