@@ -40,7 +40,13 @@ class Figure:
         if len(self.runs) > 2 and self.unit == "s":
             best = min(self.runs)
             shown += f" (best {best * 1000:.0f} ms)" if best < 1 else f" (best {best:.2f} s)"
-        return f"{self.who} {shown}" + (f" [{self.note}]" if self.note else "")
+        # A run that failed beside ones that came: the median is of fewer runs.
+        notes = [self.note] if self.note else []
+        if self.failed:
+            came = len(self.runs)
+            notes.append(f"{came} run{'' if came == 1 else 's'} counted, another failed: "
+                         f"{self.failed}")
+        return f"{self.who} {shown}" + (f" [{'; '.join(notes)}]" if notes else "")
 
 
 @dataclass
