@@ -18,8 +18,9 @@ mod_mam and HTTP file share, Dovecot, SMTP) on loopback and measures:
      with the server's largest page (250); Profanity 0.13 with `/mam on` and
      `/msg bob` for the newest line on screen.
   10 a roster of --contacts contacts (written into Prosody's storage). Ours: the
-     TUI from launch to the roster screen (`:roster`) showing "N contacts"; that
-     screen opened again on a logged-in app; the engine in process from `start()`
+     TUI from launch (`:roster` typed at its first frame) to the roster screen
+     showing its first contact ("Contact 0000"); that screen opened again on a
+     logged-in app, from the Enter to the same; the engine in process from `start()`
      until `roster()` holds them all. Reference: Profanity from launch until its
      roster panel shows the first contact; the wire floor's login + roster get.
   11 a handoff email->IM with history and a --file-kb file: bob's two emails (the
@@ -55,14 +56,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_side_by_side import (  # noqa: E402
-    Figure,
-    Row,
-    _alive,
-    _children,
-    machine,
-    table,
-)
+from bench.bench_side_by_side import _alive, _children  # noqa: E402
 from bench.chat_clients import (  # noqa: E402
     Loop,
     Profanity,
@@ -71,6 +65,7 @@ from bench.chat_clients import (  # noqa: E402
     fill_archive,
     give_roster,
 )
+from bench.report import Figure, Row, machine, table, utc_now  # noqa: E402
 from bench.tmux import ScreenTimeout, Tmux  # noqa: E402
 from bridge.xmpp.archive import BULK_PAGE  # noqa: E402
 from tests.harness.servers import UPLOAD_DOMAIN, Account, World  # noqa: E402
@@ -523,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench_chat: {tool} is not installed (scripts/dev setup installs it)",
                   file=sys.stderr)
             return 1
+    load_at_start, began = os.getloadavg(), utc_now()
     work = Path(tempfile.mkdtemp(prefix="bench-chat-"))
     work.chmod(0o755)
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
@@ -547,7 +543,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             bench.close()
     print()
-    print("machine: " + "\n         ".join(machine()))
+    print(f"taken: {began} to {utc_now()}; {args.runs} runs a moment")
+    print("machine: " + "\n         ".join(machine(load_at_start)))
     versions = {p: _version(p) for p in ("prosody", "profanity", "go-sendxmpp", "tmux")}
     print("references: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     print("XMPP: STARTTLS on loopback for every client (Profanity with tls.policy trust)\n")

@@ -1,7 +1,8 @@
 """Issue 22's moments, ours next to neomutt, aerc and notmuch, measured in one run.
 
     .venv/bin/python -m bench.bench_side_by_side [--n 10000] [--runs 3] [--cli-runs 10]
-                                                 [--only 1,2,...] [--markdown]
+                                                 [--only 1,2,...] [--keep]
+    (--n 300000 --runs 1 --cli-runs 5: ~12 minutes on 2 cores, 6 of them notmuch new)
 
 Installs the anchors when missing (bench/anchors.sh: apt-get install neomutt aerc
 notmuch tmux), starts the harness's real Dovecot (tests/harness/servers.py World),
@@ -14,11 +15,13 @@ and builds the mail once with bench/mailgen.py:
 - notmuch: a Maildir of alice's INBOX files (hard links), indexed by `notmuch new`.
 
 Every client reaches Dovecot over IMAP with implicit TLS on the loopback (the harness's
-imaps port), trusting the harness's own CA. Terminal clients (our TUI, neomutt, aerc)
-run in a private tmux server (bench/tmux.py): the clock starts at the launch command or
-the key sent, and stops at the first capture-pane that shows the expected text. CLI
-commands are whole processes, timed from spawn to exit. Each figure is the median of
-the runs (best and median for CLI commands). Rows (the table of issue 22):
+imaps port), trusting the harness's own CA; the bench's Dovecot gets a larger
+`vsz_limit` first (raise_dovecot_memory: at 300k the default broke it). Terminal
+clients (our TUI, neomutt, aerc) run in a private tmux server (bench/tmux.py): the
+clock starts at the launch command or the key sent, and stops at the first
+capture-pane that shows the expected text. CLI commands are whole processes, timed
+from spawn to exit. Each figure is the median of its runs, with the best in
+parentheses when there were more than two. Rows (the table of issue 22):
 
   1 newest INBOX mail on screen, bob's big Archive listed before INBOX, empty caches
   2 whole-process commands, warm: ours --help / list / search vs notmuch search, neomutt -h
@@ -38,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import resource
 import shutil
@@ -49,123 +51,30 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.anchors import Aerc, ImapAccount, Neomutt, Notmuch, ensure_installed  # noqa: E402
-from bench.mailgen import generate  # noqa: E402
+from bench.mailbox import (  # noqa: E402
+    NEWEST,
+    OLDEST,
+    Mail,
+    build_mail,
+    raise_dovecot_memory,
+)
+from bench.report import Figure, Row, machine, table, utc_now  # noqa: E402 (bench_chat once took them from here)
 from bench.tmux import ScreenTimeout, Tmux, rss_mib  # noqa: E402
 from tests.harness.servers import Account, World  # noqa: E402
 
-NEWEST = "Newest inbox marker"
-OLDEST = "Oldest inbox marker"
 FIRST_FRAME = "q quit"  # our footer: the whole first frame is on the terminal
 LIST_ROW = re.compile(r"✉ .*#\d+")  # a mail conversation row of ours
 SEARCH_WORD = "budget"
 FROM_NAME = "nakamura"
 TIMEOUT = 180.0
-
-
-# -- the mail ---------------------------------------------------------------------
-def write_marker(maildir: Path, subject: str, when: float, tag: str) -> None:
-    """One unread message with `subject`, dated `when`, into `maildir`/cur."""
-    date = format_datetime(datetime.fromtimestamp(when, UTC))
-    data = (f"From: \"Marker Sender\" <marker@example.test>\nTo: me@example.test\n"
-            f"Subject: {subject}\nDate: {date}\nMessage-ID: <marker.{tag}@example.test>\n"
-            f"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n"
-            f"the {tag} message of the bench\n").encode()
-    path = maildir / "cur" / f"{int(when)}.Mmarker{tag}P{os.getpid()}.bench,S={len(data)}:2,"
-    path.write_bytes(data)
-    os.utime(path, (when, when))
-
-
-def link_folder(source_cur: Path, maildir: Path) -> None:
-    """A Maildir++ folder holding hard links of `source_cur`'s files."""
-    for sub in ("cur", "new", "tmp"):
-        (maildir / sub).mkdir(parents=True, exist_ok=True)
-    (maildir / "maildirfolder").touch()
-    for f in os.scandir(source_cur):
-        os.link(f.path, maildir / "cur" / f.name)
-
-
-@dataclass
-class Mail:
-    n: int
-    inbox_small: int
-    alice: Account
-    bob: Account
-    built_in: float
-
-
-def build_mail(world: World, n: int, inbox_small: int) -> Mail:
-    t0 = time.monotonic()
-    now = time.time()
-    alice, bob = world.add_account("alice"), world.add_account("bob")
-    inbox = world.maildir(alice)
-    generate(inbox, n, owner=alice.email, seed=7, start=now - 3600)
-    write_marker(inbox, OLDEST, now - n * 60 - 30 * 86400, "oldest")
-    bob_inbox = world.maildir(bob)
-    generate(bob_inbox, inbox_small, owner=bob.email, seed=9, start=now - 3600)
-    write_marker(bob_inbox, NEWEST, now, "newest")
-    link_folder(inbox / "cur", bob_inbox / ".Archive")
-    world.hand_mail_to_dovecot(alice)
-    world.hand_mail_to_dovecot(bob)
-    return Mail(n, inbox_small, alice, bob, time.monotonic() - t0)
-
-
-# -- results ----------------------------------------------------------------------
-@dataclass
-class Figure:
-    """One side of a row: a label and its runs (seconds, or MiB when unit says)."""
-
-    who: str
-    runs: list[float] = field(default_factory=list)
-    unit: str = "s"
-    note: str = ""
-    failed: str = ""
-
-    @property
-    def value(self) -> float | None:
-        return statistics.median(self.runs) if self.runs else None
-
-    def text(self) -> str:
-        if self.value is None:
-            return f"{self.who}: not reached" + (f" ({self.failed})" if self.failed else "")
-        if self.unit == "MiB":
-            shown = f"{self.value:.0f} MiB"
-        elif self.value < 1:
-            shown = f"{self.value * 1000:.0f} ms"
-        else:
-            shown = f"{self.value:.2f} s"
-        if len(self.runs) > 2 and self.unit == "s":
-            best = min(self.runs)
-            shown += f" (best {best * 1000:.0f} ms)" if best < 1 else f" (best {best:.2f} s)"
-        return f"{self.who} {shown}" + (f" [{self.note}]" if self.note else "")
-
-
-@dataclass
-class Row:
-    """One line of the table: our figure next to one reference's."""
-
-    number: int
-    moment: str
-    ours: Figure | None
-    ref: Figure | None
-    target: str = ""
-
-    def ratio(self) -> str:
-        if self.ours is None or self.ref is None or not self.ours.value or not self.ref.value:
-            return "-"
-        text = f"{self.ours.value / self.ref.value:.1f}x"
-        if self.ours.unit == "s" and len(self.ours.runs) > 2 and len(self.ref.runs) > 2:
-            text += f" (best {min(self.ours.runs) / min(self.ref.runs):.1f}x)"
-        return text
 
 
 # -- the bench --------------------------------------------------------------------
@@ -337,21 +246,34 @@ class Bench:
             first.note = f"{len(hits)} hits; {early} before any backlog ran"
             store.close()
         cold.note = (f"CPU user+sys with the parser child {statistics.median(cpu):.2f} s; "
-                     f"load {os.getloadavg()[0]:.1f}")
+                     f"load average {os.getloadavg()[0]:.1f} after it")
         whole_sync = self.fig("3.ours.sync", "`tuiclient sync` (all folders, XMPP)")
         search = self.fig("3.ours", "first `search` after it, whole process")
         for _ in range(self.runs):
             data = self.fresh_data("alice")
             t0 = time.perf_counter()
             done = self.our_cli(data, "sync")
-            whole_sync.runs.append(time.perf_counter() - t0)
-            if done.returncode != 0:
-                whole_sync.failed = f"exit {done.returncode}: {done.stderr.strip()[-200:]}"
+            took = time.perf_counter() - t0
+            stored = _stored(data)
+            if done.returncode != 0 or stored < self.mail.n + 1:
+                # Not a figure: a sync that broke off early would read as a fast one,
+                # and a search on what it left as a search of the mailbox.
+                whole_sync.failed = (f"exit {done.returncode} after {took:.1f} s, "
+                                     f"{stored:,} of {self.mail.n + 1:,} stored: "
+                                     f"{done.stderr.strip()[-200:]}")
+                search.failed = "the sync before it broke off"
+                print(f"  ! tuiclient sync: {whole_sync.failed}", file=sys.stderr)
+                continue
+            whole_sync.runs.append(took)
+            whole_sync.note = f"{stored:,} stored"
             t0 = time.perf_counter()
             out = self.our_cli(data, "search", SEARCH_WORD)
             search.runs.append(time.perf_counter() - t0)
             search.note = f"{_hits(out.stdout)} hits"
             self.warm_data = data
+        if self.warm_data is None:
+            raise RuntimeError(f"no synced store for rows 2, 4, 5, 8: `tuiclient sync` "
+                               f"{whole_sync.failed}")
 
     def notmuch(self) -> None:
         """Rows 3, 2 and 4 (notmuch): `notmuch new` from nothing, first search, warm."""
@@ -500,6 +422,18 @@ def _run(argv: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - t0
 
 
+def _stored(data: Path) -> int:
+    """Messages in the store under XDG_DATA_HOME `data` (0 when there is none)."""
+    path = data / "tuiclient" / "store.db"
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+    finally:
+        db.close()
+
+
 def _hits(stdout: str) -> int:
     return sum(1 for line in stdout.splitlines() if line.startswith("#"))
 
@@ -519,34 +453,22 @@ def _children(pid: int) -> list[int]:
 
 
 # -- the report -------------------------------------------------------------------
-def machine() -> list[str]:
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True,
-                             check=False).stdout.strip()
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return [f"{os.cpu_count()} cores, {model}; Linux {platform.release()}",
-            f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-            f"Dovecot {dovecot}; load average {load}"]
+def rows(b: Bench, n: int, small: int, broken: dict[int, str] | None = None) -> list[Row]:
+    """The table's rows; a figure of a row whose step broke (`broken`: row -> why)
+    says why instead of being left out."""
+    broken = broken or {}
 
+    def f(key: str) -> Figure | None:
+        number = int(key.split(".", 1)[0])
+        figure = b.figures.get(key)
+        if number not in broken:
+            return figure
+        if figure is None:
+            return Figure("", failed=broken[number])
+        if not figure.runs and not figure.failed:
+            figure.failed = broken[number]
+        return figure
 
-def table(rows: list[Row]) -> list[str]:
-    lines = ["| # | moment | ours | reference | ours / reference | target (issue 22) |",
-             "|---|---|---|---|---|---|"]
-    for row in rows:
-        ours = row.ours.text() if row.ours else "-"
-        ref = row.ref.text() if row.ref else "-"
-        lines.append(f"| {row.number} | {row.moment} | {ours} | {ref} | {row.ratio()} "
-                     f"| {row.target} |")
-    return lines
-
-
-def rows(b: Bench, n: int, small: int) -> list[Row]:
-    f = b.figures.get
     big = f"{n:,}"
     return [
         Row(1, f"newest INBOX mail on screen ({small}-message INBOX, {big} in an Archive "
@@ -595,14 +517,17 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "bridge"),
                     str(ROOT / "tuiclient")], check=False)
     versions = ensure_installed()
+    load_at_start, began = os.getloadavg(), utc_now()
     work = Path(tempfile.mkdtemp(prefix="bench-sbs-"))
     work.chmod(0o755)
     print(f"side by side: {args.n:,} messages, {args.runs} runs a terminal moment, "
           f"{args.cli_runs} a command; work in {work}", flush=True)
     with World() as world:
+        vsz = raise_dovecot_memory(world)
         mail = build_mail(world, args.n, args.inbox)
         print(f"mail built in {mail.built_in:.1f} s; IMAP over implicit TLS on "
-              f"127.0.0.1:{world.ports.imaps} (harness CA {world.ca_file})", flush=True)
+              f"127.0.0.1:{world.ports.imaps} (harness CA {world.ca_file}); Dovecot "
+              f"vsz_limit {vsz}", flush=True)
         bench = Bench(world, mail, work, args.runs, args.cli_runs)
         steps: list[tuple[set[int], Callable[[], None]]] = [
             ({6}, bench.first_frame),
@@ -614,20 +539,32 @@ def main() -> int:
             ({3, 5, 7, 8}, bench.neomutt_alice),
             ({5, 8}, bench.aerc_alice),
         ]
+        broken: dict[int, str] = {}  # row -> why a step it needs broke
         try:
             for needs, step in steps:
                 if needs & wanted:
                     t0 = time.monotonic()
                     print(f"- {step.__name__} ...", end=" ", flush=True)
-                    step()
+                    try:
+                        step()
+                    except Exception as exc:  # one step breaking costs its rows, not the table
+                        why = f"{step.__name__} broke: {type(exc).__name__}: " + (
+                            str(exc).splitlines() or [""])[0][:160]
+                        print(f"{time.monotonic() - t0:.0f} s; {why}", flush=True)
+                        traceback.print_exc()
+                        for number in needs:
+                            broken.setdefault(number, why)
+                        continue
                     print(f"{time.monotonic() - t0:.0f} s", flush=True)
         finally:
             bench.close()
     print()
-    print("machine: " + "\n         ".join(machine()))
+    print(f"taken: {began} to {utc_now()}; {args.n:,} messages, {args.runs} runs a "
+          f"terminal moment, {args.cli_runs} a command")
+    print("machine: " + "\n         ".join(machine(load_at_start)))
     print("anchors: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     print("IMAP: implicit TLS (imaps) on loopback for every client, the harness's CA\n")
-    for line in table([r for r in rows(bench, args.n, args.inbox)
+    for line in table([r for r in rows(bench, args.n, args.inbox, broken)
                        if r.number in wanted and (r.ours or r.ref)]):
         print(line)
     if not args.keep:
