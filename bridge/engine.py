@@ -42,19 +42,20 @@ from .engine_mail import MailVerbs
 from .engine_ports import EnginePorts
 from .engine_reads import EngineReads
 from .engine_sending import SendingVerbs
-from .errors import EngineError
+from .errors import ContactAway, EngineError
 from .events import Event, EventBus, HealthChanged, HealthReported
-from .handoff import Handoff, ReplyResult
+from .handoff.reply import ReplyResult
 from .health import HealthMonitor, Timings
 from .identity import Identity, UnmappedParty
-from .outbox import ContactAway, Outbox
 from .reader import default_store_path, dual_domains, sync_config_into_store
 from .store import Store
 
 if TYPE_CHECKING:
+    from .handoff.policy import Handoff
     from .mail.actions import MailActions
     from .mail.sync import MailSync
     from .mail.worker import MailWorker
+    from .outbox import Outbox
     from .xmpp.client import XmppClient
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ def __getattr__(name: str) -> Any:
 
 # What a mail port's start imports (`load_stack`).
 MAIL_STACK = ("bridge.mail.port",)
+# What the engine's policy imports at start, after the mail ports are up: the
+# outbox (with the Deferred folder's MIME) and the handoff behind its fallbacks.
+POLICY_STACK = ("bridge.outbox", "bridge.handoff.policy")
 
 
 def load_stack(modules: Sequence[str]) -> None:
@@ -137,9 +141,9 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         self.mail: dict[str, MailWorker] = {}
         self.mail_refresh, self.mail_poll = mail_refresh, mail_poll
         self.ports = EnginePorts(self)
-        self.outbox = Outbox(self.store, self.events, config, self.identity, self.ports)
-        self.handoff = Handoff(config, self.store, self.identity, self.ports, self.outbox)
-        self.outbox.fallbacks = self.handoff
+        # The outbox and the handoff are made on first use (`outbox`, `handoff`
+        # below): their modules bring the MIME builder and the crypto planning,
+        # which the app's first frame does not need (issue 22, row 6).
         t = self.timings
         self.health = HealthMonitor(self.store, self.events, self.ports, config.accounts,
                                     interval=t.health_interval,
@@ -149,6 +153,26 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         self.configure_autocrypt()
         self.identity.dual_domains.update(dual_domains(config))  # bridge.reader's
 
+
+    @functools.cached_property
+    def outbox(self) -> Outbox:
+        """The durable sender of chat legs and keeper of deferrals (bridge.outbox),
+        made on first use: by `start`, or by the first call that sends. Its
+        fallbacks (a chat leg as an email, an email as chat legs) are the
+        engine's `email_instead` and `im_instead`, which hand them to the
+        handoff."""
+        from .outbox import Outbox
+
+        return Outbox(self.store, self.events, self.config, self.identity, self.ports,
+                      fallbacks=self)
+
+    @functools.cached_property
+    def handoff(self) -> Handoff:
+        """Replies on either transport and the moves between them (bridge.handoff),
+        made on first use: a reply, a handoff, a timeline read."""
+        from .handoff.policy import Handoff
+
+        return Handoff(self.config, self.store, self.identity, self.ports, self.outbox)
 
     @functools.cached_property
     def mailbox(self) -> MailActions:
@@ -213,12 +237,11 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         """Bring every account's transports up; a server that fails is reported
         as a health event and retried in the background, never raised."""
         chosen = [a for a in self.accounts if accounts is None or a.name in accounts]
-        if self.outbox._task is None:
-            self.outbox.start()
         # Mail first: its worker thread logs in and fetches INBOX's newest page
-        # while the chat accounts log in on this loop. The protocol stacks are
-        # imported in a thread (`load_stack`): this loop is the app's, and an
-        # event that brings INBOX's rows must not wait behind an import.
+        # while the outbox and the chat accounts start on this loop. The protocol
+        # stacks, the outbox and the handoff are imported in a thread
+        # (`load_stack`): this loop is the app's, and an event that brings
+        # INBOX's rows must not wait behind an import.
         mailed = [a for a in chosen if mail and a.imap and a.name not in self.mail]
         if mailed:
             await asyncio.to_thread(load_stack, MAIL_STACK)
@@ -227,6 +250,10 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
             await port.start()
             if port.worker is not None:
                 self.mail[account.name] = port.worker
+        # Before the chat accounts: the outbox hears their presence and receipts.
+        await asyncio.to_thread(load_stack, POLICY_STACK)
+        if self.outbox._task is None:
+            self.outbox.start()
         await asyncio.gather(*(self._start_xmpp(a, timeout) for a in chosen
                                if xmpp and a.xmpp and a.jid and a.name not in self.xmpp))
         for account in chosen:
@@ -262,7 +289,8 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
 
     async def stop(self) -> None:
         await self.health.stop()
-        await self.outbox.stop()
+        if "outbox" in self.__dict__:  # made (`outbox`): by `start` or a send
+            await self.outbox.stop()
         clients, self.xmpp = list(self.xmpp.values()), {}
         self.mail = {}
         await asyncio.gather(*(c.stop() for c in clients), return_exceptions=True)
