@@ -43,7 +43,14 @@ from .engine_ports import EnginePorts
 from .engine_reads import EngineReads
 from .engine_sending import SendingVerbs
 from .errors import ContactAway, EngineError
-from .events import Event, EventBus, HealthChanged, HealthReported
+from .events import (
+    Event,
+    EventBus,
+    FolderChanged,
+    HealthChanged,
+    HealthReported,
+    SyncProgress,
+)
 from .handoff.reply import ReplyResult
 from .health import HealthMonitor, Timings
 from .identity import Identity, UnmappedParty
@@ -100,6 +107,9 @@ MAIL_STACK = ("bridge.mail.port",)
 # What the engine's policy imports at start, after the mail ports are up: the
 # outbox (with the Deferred folder's MIME) and the handoff behind its fallbacks.
 POLICY_STACK = ("bridge.outbox", "bridge.handoff.policy")
+# How long the chat accounts' start waits for INBOX's newest page (`_inbox_first`):
+# a slow or silent IMAP server holds chat back no longer than this.
+INBOX_FIRST = 2.0
 
 
 def load_stack(modules: Sequence[str]) -> None:
@@ -237,11 +247,12 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         """Bring every account's transports up; a server that fails is reported
         as a health event and retried in the background, never raised."""
         chosen = [a for a in self.accounts if accounts is None or a.name in accounts]
-        # Mail first: its worker thread logs in and fetches INBOX's newest page
-        # while the outbox and the chat accounts start on this loop. The protocol
-        # stacks, the outbox and the handoff are imported in a thread
-        # (`load_stack`): this loop is the app's, and an event that brings
-        # INBOX's rows must not wait behind an import.
+        chatted = [a for a in chosen if xmpp and a.xmpp and a.jid and a.name not in self.xmpp]
+        # Mail first: its worker thread logs in and fetches INBOX's newest page;
+        # the outbox and the chat accounts start when that page is stored (see
+        # `_inbox_first`). The protocol stacks, the outbox and the handoff are
+        # imported in a thread (`load_stack`): this loop is the app's, and an
+        # event that brings INBOX's rows must not wait behind an import.
         mailed = [a for a in chosen if mail and a.imap and a.name not in self.mail]
         if mailed:
             await asyncio.to_thread(load_stack, MAIL_STACK)
@@ -250,15 +261,53 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
             await port.start()
             if port.worker is not None:
                 self.mail[account.name] = port.worker
+        if chatted:
+            await self._inbox_first([a.name for a in mailed if a.name in self.mail])
         # Before the chat accounts: the outbox hears their presence and receipts.
         await asyncio.to_thread(load_stack, POLICY_STACK)
         if self.outbox._task is None:
             self.outbox.start()
-        await asyncio.gather(*(self._start_xmpp(a, timeout) for a in chosen
-                               if xmpp and a.xmpp and a.jid and a.name not in self.xmpp))
+        await asyncio.gather(*(self._start_xmpp(a, timeout) for a in chatted))
         for account in chosen:
             await self.outbox.recover(account.name)
         self.health.start()
+
+    async def _inbox_first(self, accounts: Sequence[str]) -> None:
+        """Wait until each of these mail ports has stored its INBOX's newest page
+        (or its pass failed), at most INBOX_FIRST seconds. Meanwhile nothing else
+        of the start runs: the XMPP stack's import (slixmpp, its plugins,
+        python-omemo: 0.3-0.6 s of CPU) in a thread would share the interpreter
+        with the worker's login, fetch and store of that page, and the app's
+        drawing of it (issue 22, row 1). The sign is the sync's own events: the
+        first screen's progress, or INBOX's `FolderChanged` (a pass with nothing
+        new), or a failed IMAP health."""
+        if not accounts:
+            return
+        loop = asyncio.get_running_loop()
+        names, waiting, stored = frozenset(accounts), set(accounts), asyncio.Event()
+
+        def heard(event: Event) -> None:  # in the worker's thread
+            if getattr(event, "account", None) not in names:
+                return
+            if (isinstance(event, (SyncProgress, FolderChanged))
+                    and event.folder.upper() == "INBOX") or \
+                    (isinstance(event, HealthChanged) and event.service == "imap"
+                     and not event.ok):
+                loop.call_soon_threadsafe(settle, event.account)
+
+        def settle(name: str) -> None:
+            waiting.discard(name)
+            if not waiting:
+                stored.set()
+
+        unsubscribe = self.events.subscribe(heard)
+        try:
+            await asyncio.wait_for(stored.wait(), INBOX_FIRST)
+        except TimeoutError:
+            log.info("INBOX of %s not stored after %.0f s; starting chat anyway",
+                     ", ".join(sorted(waiting)), INBOX_FIRST)
+        finally:
+            unsubscribe()
 
     async def _start_xmpp(self, account: AccountConfig, timeout: float) -> None:
         try:
