@@ -51,14 +51,14 @@ from .events import (
     HealthReported,
     SyncProgress,
 )
-from .handoff.reply import ReplyResult
+from .handoff.results import ReplyResult
 from .health import HealthMonitor, Timings
 from .identity import Identity, UnmappedParty
 from .reader import default_store_path, dual_domains, sync_config_into_store
 from .store import Store
 
 if TYPE_CHECKING:
-    from .handoff.policy import Handoff
+    from .handoff.reply import Handoff
     from .mail.actions import MailActions
     from .mail.sync import MailSync
     from .mail.worker import MailWorker
@@ -106,7 +106,7 @@ def __getattr__(name: str) -> Any:
 MAIL_STACK = ("bridge.mail.port",)
 # What the engine's policy imports at start, after the mail ports are up: the
 # outbox (with the Deferred folder's MIME) and the handoff behind its fallbacks.
-POLICY_STACK = ("bridge.outbox", "bridge.handoff.policy")
+POLICY_STACK = ("bridge.outbox", "bridge.handoff.reply")
 # How long the chat accounts' start waits for INBOX's newest page (`_inbox_first`):
 # a slow or silent IMAP server holds chat back no longer than this.
 INBOX_FIRST = 2.0
@@ -180,7 +180,7 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
     def handoff(self) -> Handoff:
         """Replies on either transport and the moves between them (bridge.handoff),
         made on first use: a reply, a handoff, a timeline read."""
-        from .handoff.policy import Handoff
+        from .handoff.reply import Handoff
 
         return Handoff(self.config, self.store, self.identity, self.ports, self.outbox)
 

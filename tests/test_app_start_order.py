@@ -31,7 +31,7 @@ PROTOCOLS = ("imapclient", "slixmpp", "slixmpp_omemo", "omemo", "bridge.xmpp.cli
              "bridge.mail.port", "smtplib",
              # The engine's policy: the outbox, the handoff and the MIME builder
              # behind them, made on first use and imported at start in a thread.
-             "bridge.outbox", "bridge.handoff.policy", "bridge.mail.compose")
+             "bridge.outbox", "bridge.handoff.reply", "bridge.mail.compose")
 # OMEMO's library stack (a third of the app's memory) and GPGME's binding: loaded
 # when OMEMO is on, and on the first OpenPGP message, never otherwise.
 CRYPTO = ("slixmpp_omemo", "omemo", "oldmemo", "twomemo", "xmlschema", "pydantic", "gpg")

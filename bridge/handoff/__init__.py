@@ -1,9 +1,8 @@
 """Moving conversations between email and chat: the handoff's policy.
 
-- `policy`: the `Handoff` (reply by email or by IM, a new message, the outbox's
-  fallbacks);
-- `reply`: what a reply gives back (`ReplyResult`, `ReplyFields`) and who an
-  email is from (`sender_party`);
+- `reply`: the `Handoff` (reply by email or by IM, a new message, the outbox's
+  fallbacks) and who an email is from (`sender_party`);
+- `results`: what a reply gives back (`ReplyResult`, `ReplyFields`);
 - `reads`: what the handoff reads of the store (a message, a timeline), which
   the engine's reads use without a `Handoff`;
 - `parties`: who a reply goes to, and who may see which lines;
@@ -14,7 +13,7 @@ It receives ports, the store and the identity; it never imports the engine.
 
 Importing the package loads none of its modules: each name below comes from
 its module on first use (`from bridge.handoff import HISTORY_HEAD` loads
-text.py, `Handoff` loads policy.py and with it the MIME builder, the crypto
+text.py, `Handoff` loads reply.py and with it the MIME builder, the crypto
 planning and the parties' rules). The engine and the app's widgets import
 these names at start-up; the first frame does not need the policy (issue 22,
 rows 1 and 6; tests/test_app_start_order.py).
@@ -28,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..model import ImPlan
     from .auto import VIAS, auto_via
-    from .policy import Handoff
-    from .reply import ReplyFields, ReplyResult, domain_of, sender_party
+    from .reply import Handoff, domain_of, sender_party
+    from .results import ReplyFields, ReplyResult
     from .text import (
         DIGEST_ENTRY_CHARS,
         DIGEST_MAX_ENTRIES,
@@ -50,8 +49,8 @@ if TYPE_CHECKING:
 _FROM = {
     "ImPlan": "..model",
     **dict.fromkeys(("VIAS", "auto_via"), ".auto"),
-    "Handoff": ".policy",
-    **dict.fromkeys(("ReplyFields", "ReplyResult", "domain_of", "sender_party"), ".reply"),
+    **dict.fromkeys(("Handoff", "domain_of", "sender_party"), ".reply"),
+    **dict.fromkeys(("ReplyFields", "ReplyResult"), ".results"),
     **dict.fromkeys(("DIGEST_ENTRY_CHARS", "DIGEST_MAX_ENTRIES", "HISTORY_HEAD",
                      "HISTORY_TAIL", "TRANSCRIPT_HEAD", "TRANSCRIPT_MAX_LINES",
                      "chat_digest", "chat_thread_attachments", "chat_transcript",

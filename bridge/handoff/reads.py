@@ -2,7 +2,7 @@
 transports, the full-text index caught up, a body fetched when missing.
 
 Light on purpose: the engine's reads (bridge.engine_reads) answer the app's
-first screens with these without building the `Handoff` (policy.py), whose
+first screens with these without building the `Handoff` (reply.py), whose
 modules the first frame and INBOX's first rows do not need (issue 22, rows 1
 and 6); the `Handoff`'s own reads are these.
 """
