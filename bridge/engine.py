@@ -58,10 +58,12 @@ from .reader import default_store_path, dual_domains, sync_config_into_store
 from .store import Store
 
 if TYPE_CHECKING:
+    from .crypto.outgoing import Protection
     from .handoff.reply import Handoff
     from .mail.actions import MailActions
     from .mail.sync import MailSync
     from .mail.worker import MailWorker
+    from .model import ImPlan, OutboxItem
     from .outbox import Outbox
     from .xmpp.client import XmppClient
 
@@ -134,6 +136,22 @@ def load_xmpp(omemo: bool) -> None:
     load_stack(["bridge.xmpp.client", *plugins, *extra])
 
 
+class HandoffFallbacks:
+    """The outbox's fallbacks (bridge.outbox.Fallbacks): the handoff's, reached
+    through `handoff()` at the first one, so that the outbox is made without the
+    handoff (its modules are not the first frame's) and holds no engine."""
+
+    def __init__(self, handoff: Callable[[], Handoff]) -> None:
+        self._handoff = handoff
+
+    async def email_instead(self, plan: ImPlan, people: Sequence[str],
+                            protection: Protection | None = None) -> str:
+        return await self._handoff().email_instead(plan, people, protection)
+
+    async def im_instead(self, item: OutboxItem) -> list[tuple[ImPlan, list[str]]]:
+        return await self._handoff().im_instead(item)
+
+
 class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
     def __init__(self, config: Config, store: Store | None = None, *,
                  mail_refresh: float = 300.0, mail_poll: float = 60.0,
@@ -169,12 +187,11 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         """The durable sender of chat legs and keeper of deferrals (bridge.outbox),
         made on first use: by `start`, or by the first call that sends. Its
         fallbacks (a chat leg as an email, an email as chat legs) are the
-        engine's `email_instead` and `im_instead`, which hand them to the
-        handoff."""
+        handoff's, which is made at the first of them."""
         from .outbox import Outbox
 
         return Outbox(self.store, self.events, self.config, self.identity, self.ports,
-                      fallbacks=self)
+                      fallbacks=HandoffFallbacks(lambda: self.handoff))
 
     @functools.cached_property
     def handoff(self) -> Handoff:

@@ -88,9 +88,9 @@ from bridge.store import Store
 engine = Engine(load_config({str(config)!r}), Store.open({str(tmp_path / "store.db")!r}))
 loaded = [n for n in {(*PROTOCOLS, *CRYPTO)!r} if n in sys.modules]
 print(loaded)
+assert engine.outbox.fallbacks is not None and "handoff" not in vars(engine)
 from bridge.handoff import Handoff
 assert isinstance(engine.handoff, Handoff) and engine.handoff.outbox is engine.outbox
-assert engine.outbox.fallbacks is engine
 engine.close()
 sys.exit(1 if loaded else 0)
 """
