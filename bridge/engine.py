@@ -109,7 +109,7 @@ MAIL_STACK = ("bridge.mail.port",)
 # What the engine's policy imports at start, after the mail ports are up: the
 # outbox (with the Deferred folder's MIME) and the handoff behind its fallbacks.
 POLICY_STACK = ("bridge.outbox", "bridge.handoff.reply")
-# How long the chat accounts' start waits for INBOX's newest page (`_inbox_first`):
+# How long the chat accounts' start waits for INBOX's newest page (`InboxFirst`):
 # a slow or silent IMAP server holds chat back no longer than this.
 INBOX_FIRST = 2.0
 
@@ -150,6 +150,53 @@ class HandoffFallbacks:
 
     async def im_instead(self, item: OutboxItem) -> list[tuple[ImPlan, list[str]]]:
         return await self._handoff().im_instead(item)
+
+
+class InboxFirst:
+    """Until each of these accounts' mail port has stored its INBOX's newest page
+    (or its pass failed): `Engine.start` waits for it, at most INBOX_FIRST
+    seconds, before the outbox, the handoff and the chat accounts start. The
+    XMPP stack's import (slixmpp, its plugins, python-omemo: 0.3-0.6 s of CPU)
+    in a thread would otherwise share the interpreter with the worker's login,
+    fetch and store of that page, and the app's drawing of it (issue 22, row 1).
+    The sign is the sync's own events, heard in the worker's thread: the first
+    screen's progress, INBOX's `FolderChanged` (a pass with nothing new), or a
+    failed IMAP health."""
+
+    def __init__(self, events: EventBus, accounts: Sequence[str]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._names = frozenset(accounts)
+        self.waiting = set(accounts)
+        self._stored = asyncio.Event()
+        self._unsubscribe = events.subscribe(self._heard) if accounts else None
+
+    def _heard(self, event: Event) -> None:  # in the publisher's thread
+        if getattr(event, "account", None) not in self._names:
+            return
+        if (isinstance(event, (SyncProgress, FolderChanged))
+                and event.folder.upper() == "INBOX") or \
+                (isinstance(event, HealthChanged) and event.service == "imap"
+                 and not event.ok):
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self._loop.call_soon_threadsafe(self.settle, event.account)
+
+    def settle(self, account: str) -> None:
+        """`account`'s INBOX needs no more waiting for (on the loop)."""
+        self.waiting.discard(account)
+        if not self.waiting:
+            self._stored.set()
+
+    async def wait(self, timeout: float) -> None:
+        if self._unsubscribe is None:
+            return
+        try:
+            if self.waiting:
+                await asyncio.wait_for(self._stored.wait(), timeout)
+        except TimeoutError:
+            log.info("INBOX of %s not stored after %.0f s; going on",
+                     ", ".join(sorted(self.waiting)), timeout)
+        finally:
+            self._unsubscribe()
 
 
 class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
@@ -267,19 +314,22 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         chatted = [a for a in chosen if xmpp and a.xmpp and a.jid and a.name not in self.xmpp]
         # Mail first: its worker thread logs in and fetches INBOX's newest page;
         # the outbox and the chat accounts start when that page is stored (see
-        # `_inbox_first`). The protocol stacks, the outbox and the handoff are
+        # `InboxFirst`). The protocol stacks, the outbox and the handoff are
         # imported in a thread (`load_stack`): this loop is the app's, and an
         # event that brings INBOX's rows must not wait behind an import.
         mailed = [a for a in chosen if mail and a.imap and a.name not in self.mail]
         if mailed:
             await asyncio.to_thread(load_stack, MAIL_STACK)
+        # Listening before the workers start: a warm INBOX may be stored at once.
+        inbox = InboxFirst(self.events, [a.name for a in mailed] if chatted else [])
         for account in mailed:
             port = self.ports.mail(account.name)
             await port.start()
             if port.worker is not None:
                 self.mail[account.name] = port.worker
-        if chatted:
-            await self._inbox_first([a.name for a in mailed if a.name in self.mail])
+            else:
+                inbox.settle(account.name)
+        await inbox.wait(INBOX_FIRST)
         # Before the chat accounts: the outbox hears their presence and receipts.
         await asyncio.to_thread(load_stack, POLICY_STACK)
         if self.outbox._task is None:
@@ -288,43 +338,6 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         for account in chosen:
             await self.outbox.recover(account.name)
         self.health.start()
-
-    async def _inbox_first(self, accounts: Sequence[str]) -> None:
-        """Wait until each of these mail ports has stored its INBOX's newest page
-        (or its pass failed), at most INBOX_FIRST seconds. Meanwhile nothing else
-        of the start runs: the XMPP stack's import (slixmpp, its plugins,
-        python-omemo: 0.3-0.6 s of CPU) in a thread would share the interpreter
-        with the worker's login, fetch and store of that page, and the app's
-        drawing of it (issue 22, row 1). The sign is the sync's own events: the
-        first screen's progress, or INBOX's `FolderChanged` (a pass with nothing
-        new), or a failed IMAP health."""
-        if not accounts:
-            return
-        loop = asyncio.get_running_loop()
-        names, waiting, stored = frozenset(accounts), set(accounts), asyncio.Event()
-
-        def heard(event: Event) -> None:  # in the worker's thread
-            if getattr(event, "account", None) not in names:
-                return
-            if (isinstance(event, (SyncProgress, FolderChanged))
-                    and event.folder.upper() == "INBOX") or \
-                    (isinstance(event, HealthChanged) and event.service == "imap"
-                     and not event.ok):
-                loop.call_soon_threadsafe(settle, event.account)
-
-        def settle(name: str) -> None:
-            waiting.discard(name)
-            if not waiting:
-                stored.set()
-
-        unsubscribe = self.events.subscribe(heard)
-        try:
-            await asyncio.wait_for(stored.wait(), INBOX_FIRST)
-        except TimeoutError:
-            log.info("INBOX of %s not stored after %.0f s; starting chat anyway",
-                     ", ".join(sorted(waiting)), INBOX_FIRST)
-        finally:
-            unsubscribe()
 
     async def _start_xmpp(self, account: AccountConfig, timeout: float) -> None:
         try:
