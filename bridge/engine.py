@@ -158,7 +158,7 @@ class InboxFirst:
     seconds, before the outbox, the handoff and the chat accounts start. The
     XMPP stack's import (slixmpp, its plugins, python-omemo: 0.3-0.6 s of CPU)
     in a thread would otherwise share the interpreter with the worker's login,
-    fetch and store of that page, and the app's drawing of it (issue 22, row 1).
+    fetch and store of that page (issue 22, row 1; the app draws it after).
     The sign is the sync's own events, heard in the worker's thread: the first
     screen's progress, INBOX's `FolderChanged` (a pass with nothing new), or a
     failed IMAP health."""
