@@ -79,9 +79,11 @@ TIMEOUT = 180.0
 
 # -- the bench --------------------------------------------------------------------
 class Bench:
-    def __init__(self, world: World, mail: Mail, work: Path, runs: int, cli_runs: int) -> None:
+    def __init__(self, world: World, mail: Mail, work: Path, runs: int, cli_runs: int,
+                 omemo: bool = True) -> None:
         self.world, self.mail, self.work = world, mail, work
         self.runs, self.cli_runs = runs, cli_runs
+        self.omemo = omemo  # [crypto] omemo of our config (on by default, as a user's)
         self.tmux = Tmux()
         self.configs = {a.name: self.our_config(a) for a in (mail.alice, mail.bob)}
         self.figures: dict[str, Figure] = {}
@@ -102,7 +104,8 @@ class Bench:
         secret.write_text(account.password + "\n")
         secret.chmod(0o600)
         config = home / "config.toml"
-        config.write_text(self.world.client_config(account, f"cat {secret}"))
+        text = self.world.client_config(account, f"cat {secret}")
+        config.write_text(text if self.omemo else text + "\n[crypto]\nomemo = false\n")
         config.chmod(0o600)
         return config
 
@@ -508,6 +511,8 @@ def main() -> int:
     ap.add_argument("--cli-runs", type=int, default=10, help="runs of each CLI command")
     ap.add_argument("--only", default="1,2,3,4,5,6,7,8", help="rows to measure")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--no-omemo", action="store_true",
+                    help="our config with [crypto] omemo = false (row 8: OMEMO's share of RSS)")
     args = ap.parse_args()
     wanted = {int(x) for x in args.only.split(",")}
     # Every process of ours (tmux panes too) runs as an installed program does,
@@ -528,7 +533,7 @@ def main() -> int:
         print(f"mail built in {mail.built_in:.1f} s; IMAP over implicit TLS on "
               f"127.0.0.1:{world.ports.imaps} (harness CA {world.ca_file}); Dovecot "
               f"vsz_limit {vsz}", flush=True)
-        bench = Bench(world, mail, work, args.runs, args.cli_runs)
+        bench = Bench(world, mail, work, args.runs, args.cli_runs, omemo=not args.no_omemo)
         steps: list[tuple[set[int], Callable[[], None]]] = [
             ({6}, bench.first_frame),
             ({1}, bench.newest_inbox),
@@ -563,7 +568,8 @@ def main() -> int:
           f"terminal moment, {args.cli_runs} a command")
     print("machine: " + "\n         ".join(machine(load_at_start)))
     print("anchors: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    print("IMAP: implicit TLS (imaps) on loopback for every client, the harness's CA\n")
+    print("IMAP: implicit TLS (imaps) on loopback for every client, the harness's CA"
+          + ("" if bench.omemo else "\nours: [crypto] omemo = false") + "\n")
     for line in table([r for r in rows(bench, args.n, args.inbox, broken)
                        if r.number in wanted and (r.ours or r.ref)]):
         print(line)

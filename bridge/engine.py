@@ -42,19 +42,29 @@ from .engine_mail import MailVerbs
 from .engine_ports import EnginePorts
 from .engine_reads import EngineReads
 from .engine_sending import SendingVerbs
-from .errors import EngineError
-from .events import Event, EventBus, HealthChanged, HealthReported
-from .handoff import Handoff, ReplyResult
+from .errors import ContactAway, EngineError
+from .events import (
+    Event,
+    EventBus,
+    FolderChanged,
+    HealthChanged,
+    HealthReported,
+    SyncProgress,
+)
+from .handoff.results import ReplyResult
 from .health import HealthMonitor, Timings
 from .identity import Identity, UnmappedParty
-from .outbox import ContactAway, Outbox
 from .reader import default_store_path, dual_domains, sync_config_into_store
 from .store import Store
 
 if TYPE_CHECKING:
+    from .crypto.outgoing import Protection
+    from .handoff.reply import Handoff
     from .mail.actions import MailActions
     from .mail.sync import MailSync
     from .mail.worker import MailWorker
+    from .model import ImPlan, OutboxItem
+    from .outbox import Outbox
     from .xmpp.client import XmppClient
 
 log = logging.getLogger(__name__)
@@ -96,6 +106,12 @@ def __getattr__(name: str) -> Any:
 
 # What a mail port's start imports (`load_stack`).
 MAIL_STACK = ("bridge.mail.port",)
+# What the engine's policy imports at start, after the mail ports are up: the
+# outbox (with the Deferred folder's MIME) and the handoff behind its fallbacks.
+POLICY_STACK = ("bridge.outbox", "bridge.handoff.reply")
+# How long the chat accounts' start waits for INBOX's newest page (`InboxFirst`):
+# a slow or silent IMAP server holds chat back no longer than this.
+INBOX_FIRST = 2.0
 
 
 def load_stack(modules: Sequence[str]) -> None:
@@ -120,6 +136,69 @@ def load_xmpp(omemo: bool) -> None:
     load_stack(["bridge.xmpp.client", *plugins, *extra])
 
 
+class HandoffFallbacks:
+    """The outbox's fallbacks (bridge.outbox.Fallbacks): the handoff's, reached
+    through `handoff()` at the first one, so that the outbox is made without the
+    handoff (its modules are not the first frame's) and holds no engine."""
+
+    def __init__(self, handoff: Callable[[], Handoff]) -> None:
+        self._handoff = handoff
+
+    async def email_instead(self, plan: ImPlan, people: Sequence[str],
+                            protection: Protection | None = None) -> str:
+        return await self._handoff().email_instead(plan, people, protection)
+
+    async def im_instead(self, item: OutboxItem) -> list[tuple[ImPlan, list[str]]]:
+        return await self._handoff().im_instead(item)
+
+
+class InboxFirst:
+    """Until each of these accounts' mail port has stored its INBOX's newest page
+    (or its pass failed): `Engine.start` waits for it, at most INBOX_FIRST
+    seconds, before the outbox, the handoff and the chat accounts start. The
+    XMPP stack's import (slixmpp, its plugins, python-omemo: 0.3-0.6 s of CPU)
+    in a thread would otherwise share the interpreter with the worker's login,
+    fetch and store of that page (issue 22, row 1; the app draws it after).
+    The sign is the sync's own events, heard in the worker's thread: the first
+    screen's progress, INBOX's `FolderChanged` (a pass with nothing new), or a
+    failed IMAP health."""
+
+    def __init__(self, events: EventBus, accounts: Sequence[str]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._names = frozenset(accounts)
+        self.waiting = set(accounts)
+        self._stored = asyncio.Event()
+        self._unsubscribe = events.subscribe(self._heard) if accounts else None
+
+    def _heard(self, event: Event) -> None:  # in the publisher's thread
+        if getattr(event, "account", None) not in self._names:
+            return
+        if (isinstance(event, (SyncProgress, FolderChanged))
+                and event.folder.upper() == "INBOX") or \
+                (isinstance(event, HealthChanged) and event.service == "imap"
+                 and not event.ok):
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self._loop.call_soon_threadsafe(self.settle, event.account)
+
+    def settle(self, account: str) -> None:
+        """`account`'s INBOX needs no more waiting for (on the loop)."""
+        self.waiting.discard(account)
+        if not self.waiting:
+            self._stored.set()
+
+    async def wait(self, timeout: float) -> None:
+        if self._unsubscribe is None:
+            return
+        try:
+            if self.waiting:
+                await asyncio.wait_for(self._stored.wait(), timeout)
+        except TimeoutError:
+            log.info("INBOX of %s not stored after %.0f s; going on",
+                     ", ".join(sorted(self.waiting)), timeout)
+        finally:
+            self._unsubscribe()
+
+
 class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
     def __init__(self, config: Config, store: Store | None = None, *,
                  mail_refresh: float = 300.0, mail_poll: float = 60.0,
@@ -137,9 +216,9 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         self.mail: dict[str, MailWorker] = {}
         self.mail_refresh, self.mail_poll = mail_refresh, mail_poll
         self.ports = EnginePorts(self)
-        self.outbox = Outbox(self.store, self.events, config, self.identity, self.ports)
-        self.handoff = Handoff(config, self.store, self.identity, self.ports, self.outbox)
-        self.outbox.fallbacks = self.handoff
+        # The outbox and the handoff are made on first use (`outbox`, `handoff`
+        # below): their modules bring the MIME builder and the crypto planning,
+        # which the app's first frame does not need (issue 22, row 6).
         t = self.timings
         self.health = HealthMonitor(self.store, self.events, self.ports, config.accounts,
                                     interval=t.health_interval,
@@ -149,6 +228,25 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         self.configure_autocrypt()
         self.identity.dual_domains.update(dual_domains(config))  # bridge.reader's
 
+
+    @functools.cached_property
+    def outbox(self) -> Outbox:
+        """The durable sender of chat legs and keeper of deferrals (bridge.outbox),
+        made on first use: by `start`, or by the first call that sends. Its
+        fallbacks (a chat leg as an email, an email as chat legs) are the
+        handoff's, which is made at the first of them."""
+        from .outbox import Outbox
+
+        return Outbox(self.store, self.events, self.config, self.identity, self.ports,
+                      fallbacks=HandoffFallbacks(lambda: self.handoff))
+
+    @functools.cached_property
+    def handoff(self) -> Handoff:
+        """Replies on either transport and the moves between them (bridge.handoff),
+        made on first use: a reply, a handoff, a timeline read."""
+        from .handoff.reply import Handoff
+
+        return Handoff(self.config, self.store, self.identity, self.ports, self.outbox)
 
     @functools.cached_property
     def mailbox(self) -> MailActions:
@@ -213,22 +311,30 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         """Bring every account's transports up; a server that fails is reported
         as a health event and retried in the background, never raised."""
         chosen = [a for a in self.accounts if accounts is None or a.name in accounts]
-        if self.outbox._task is None:
-            self.outbox.start()
-        # Mail first: its worker thread logs in and fetches INBOX's newest page
-        # while the chat accounts log in on this loop. The protocol stacks are
+        chatted = [a for a in chosen if xmpp and a.xmpp and a.jid and a.name not in self.xmpp]
+        # Mail first: its worker thread logs in and fetches INBOX's newest page;
+        # the outbox and the chat accounts start when that page is stored (see
+        # `InboxFirst`). The protocol stacks, the outbox and the handoff are
         # imported in a thread (`load_stack`): this loop is the app's, and an
         # event that brings INBOX's rows must not wait behind an import.
         mailed = [a for a in chosen if mail and a.imap and a.name not in self.mail]
         if mailed:
             await asyncio.to_thread(load_stack, MAIL_STACK)
+        # Listening before the workers start: a warm INBOX may be stored at once.
+        inbox = InboxFirst(self.events, [a.name for a in mailed] if chatted else [])
         for account in mailed:
             port = self.ports.mail(account.name)
             await port.start()
             if port.worker is not None:
                 self.mail[account.name] = port.worker
-        await asyncio.gather(*(self._start_xmpp(a, timeout) for a in chosen
-                               if xmpp and a.xmpp and a.jid and a.name not in self.xmpp))
+            else:
+                inbox.settle(account.name)
+        await inbox.wait(INBOX_FIRST)
+        # Before the chat accounts: the outbox hears their presence and receipts.
+        await asyncio.to_thread(load_stack, POLICY_STACK)
+        if self.outbox._task is None:
+            self.outbox.start()
+        await asyncio.gather(*(self._start_xmpp(a, timeout) for a in chatted))
         for account in chosen:
             await self.outbox.recover(account.name)
         self.health.start()
@@ -262,7 +368,8 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
 
     async def stop(self) -> None:
         await self.health.stop()
-        await self.outbox.stop()
+        if "outbox" in self.__dict__:  # made (`outbox`): by `start` or a send
+            await self.outbox.stop()
         clients, self.xmpp = list(self.xmpp.values()), {}
         self.mail = {}
         await asyncio.gather(*(c.stop() for c in clients), return_exceptions=True)

@@ -29,7 +29,6 @@ from .model import (
     default_thread_id,
     new_message_id,
 )
-from .outbox import with_quote
 from .store import Reaction, Revision
 from .xmpp.stanzas import bare as bare_jid
 
@@ -70,11 +69,15 @@ class ChatVerbs:
         store: Store
         xmpp: dict[str, XmppClient]
         config: Config
-        outbox: Outbox
-        handoff: Handoff
         events: EventBus
 
         def message(self, row_id: int) -> Message: ...
+
+        @property  # the Engine's, made on first use
+        def outbox(self) -> Outbox: ...
+
+        @property  # the Engine's, made on first use
+        def handoff(self) -> Handoff: ...
 
         async def chat_encryption(self, account: str, thread_id: str,
                                   people: Sequence[str], asked: Protection | None,
@@ -185,6 +188,8 @@ class ChatVerbs:
         if away and when_away == "ask":
             raise ContactAway(away)
         if away and when_away == "email":
+            from .outbox_mirror import with_quote
+
             result.via = "email"
             result.email_ids.append(await self.handoff.email_instead(
                 with_quote(plan), list(email_to) or targets))

@@ -19,7 +19,6 @@ from .crypto import outgoing
 from .crypto.reading import is_encrypted
 from .errors import EngineError
 from .events import TriageDone
-from .mail.body_text import Link, links_in_text, links_of_parts, text_parts
 from .model import FLAGGED, SEEN, Message, ThreadOrder, Transport
 
 # A limit shows this many conversations at most, found among this many times
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .engine_ports import EnginePorts
     from .mail.actions import MailActions
+    from .mail.body_text import Link
     from .mail.drafts import Addresses as DraftAddresses
     from .store import Store
     from .store.records import Thread
@@ -145,6 +145,8 @@ class MailVerbs:
         (as the server holds it; its stored text when the server cannot be asked),
         of a chat line's text; each once, in order, with the words around it.
         Nothing is fetched from any link."""
+        from .mail.body_text import links_in_text, links_of_parts, text_parts
+
         m = self.message(row_id)
         if m.transport is Transport.EMAIL and m.uid is not None and m.uid > 0:
             try:

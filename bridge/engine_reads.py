@@ -34,7 +34,6 @@ from .model import (
 if TYPE_CHECKING:
     from .config import AccountConfig, Config
     from .engine_ports import EnginePorts
-    from .handoff import Handoff
     from .identity import Identity, Resolution
     from .store import Cursor, Store, StoredEvent
     from .store.list_window import ViewRows
@@ -54,7 +53,6 @@ class EngineReads:
         store: Store
         identity: Identity
         xmpp: dict[str, XmppClient]
-        handoff: Handoff
         ports: EnginePorts
 
         @property
@@ -122,7 +120,9 @@ class EngineReads:
 
     def message(self, row_id: int) -> Message:
         """A stored message by row id; EngineError when there is none."""
-        return self.handoff.message(row_id)
+        from .handoff import reads
+
+        return reads.message(self.store, row_id)
 
     def find_message(self, ref: str, account: str | None = None) -> Message:
         """A message by its number (`12`, `#12`) or its Message-ID; LookupError if none."""
@@ -146,7 +146,9 @@ class EngineReads:
         shows as opened when this process opened it already, else with no text
         (`fetch_body` opens it).
         """
-        return [self._as_opened(m) for m in self.handoff.timeline(account, thread_id)]
+        from .handoff import reads
+
+        return [self._as_opened(m) for m in reads.timeline(self.store, account, thread_id)]
 
     def search(self, query: str, limit: int = 50, account: str | None = None) -> list[Message]:
         """Search mail and chat. A bulk import leaves rows waiting for the full-text
@@ -155,7 +157,9 @@ class EngineReads:
         return self.store.search(query, limit=limit, account=account)
 
     def _catch_up_index(self) -> None:
-        self.handoff.catch_up_index()
+        from .handoff import reads
+
+        reads.catch_up_index(self.store)
 
     def message_count(self, account: str | None = None) -> int:
         """How many messages the store holds (of one account, or of all)."""
@@ -184,8 +188,9 @@ class EngineReads:
         import asyncio
 
         from .crypto.reading import is_openpgp
+        from .handoff import reads
 
-        m = await self.handoff.fetch_body(row_id)
+        m = await reads.fetch_body(self.store, self.ports, row_id)
         if not is_openpgp(m):
             return m
         return await asyncio.to_thread(self._open_openpgp, m)

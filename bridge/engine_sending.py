@@ -23,7 +23,6 @@ from .crypto.reading import end_to_end, is_openpgp
 from .errors import EncryptionRefused, EngineError
 from .handoff import ImPlan, ReplyFields, ReplyResult
 from .handoff import protection as planned
-from .mail.compose import reply_subject
 from .model import (
     ANSWERED,
     FLAGGED,
@@ -80,12 +79,16 @@ class SendingVerbs:
         config: Config
         store: Store
         ports: EnginePorts
-        handoff: Handoff
-        outbox: Outbox
         xmpp: dict[str, XmppClient]
 
         @property
         def accounts(self) -> tuple[AccountConfig, ...]: ...
+
+        @property  # the Engine's, made on first use
+        def outbox(self) -> Outbox: ...
+
+        @property  # the Engine's, made on first use
+        def handoff(self) -> Handoff: ...
 
         def message(self, row_id: int) -> Message: ...
 
@@ -239,6 +242,8 @@ class SendingVerbs:
         opened = await self.fetch_body(row_id)
         if opened.crypto is None or not opened.crypto.protected_subject:
             return protection
+        from .mail.compose import reply_subject  # the MIME builder, on first need
+
         return dataclasses.replace(protection, subject=(
             reply_subject(original.subject), reply_subject(opened.subject)))
 

@@ -28,7 +28,29 @@ LATER_SCREENS = ("attachments", "chat_prompts", "compose", "compose_base", "draf
                  "health", "help", "keys", "links", "outbox", "pickers", "prompts",
                  "roster", "search")
 PROTOCOLS = ("imapclient", "slixmpp", "slixmpp_omemo", "omemo", "bridge.xmpp.client",
-             "bridge.mail.port", "smtplib")
+             "bridge.mail.port", "smtplib",
+             # The engine's policy: the outbox, the handoff and the MIME builder
+             # behind them, made on first use and imported at start in a thread.
+             "bridge.outbox", "bridge.handoff.reply", "bridge.mail.compose")
+# OMEMO's library stack (a third of the app's memory) and GPGME's binding: loaded
+# when OMEMO is on, and on the first OpenPGP message, never otherwise.
+CRYPTO = ("slixmpp_omemo", "omemo", "oldmemo", "twomemo", "xmlschema", "pydantic", "gpg")
+
+
+# An account whose servers are a closed port: nothing to log in to.
+CLOSED_PORT = """
+[[accounts]]
+name = "closed"
+email = "me@example.org"
+password_command = "false"
+
+[accounts.imap]
+host = "127.0.0.1"
+port = 9
+
+[crypto]
+omemo = false
+"""
 
 
 def run(code: str) -> subprocess.CompletedProcess[str]:
@@ -44,6 +66,34 @@ def test_the_app_loads_only_what_its_first_frame_draws():
         "print(loaded)\n"
         "assert 'tuiclient.screens.main' in sys.modules\n"
         "sys.exit(1 if loaded else 0)\n")
+    done = run(code)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_an_engine_made_for_the_app_loads_no_policy_nor_crypto(tmp_path: Path):
+    """`Engine()` (made by the app before its first frame) builds no outbox and
+    no handoff: they come on first use, or at `start`; the names the front ends
+    import from `bridge.handoff` and `bridge.engine` come without them."""
+    config = tmp_path / "config.toml"
+    config.write_text(CLOSED_PORT)
+    config.chmod(0o600)
+    code = f"""
+import sys
+import tuiclient.app
+from bridge.config import load_config
+from bridge.engine import ContactAway, Engine, ReplyResult
+from bridge.handoff import HISTORY_HEAD, TRANSCRIPT_HEAD, ImPlan, ReplyFields
+from bridge.store import Store
+
+engine = Engine(load_config({str(config)!r}), Store.open({str(tmp_path / "store.db")!r}))
+loaded = [n for n in {(*PROTOCOLS, *CRYPTO)!r} if n in sys.modules]
+print(loaded)
+assert engine.outbox.fallbacks is not None and "handoff" not in vars(engine)
+from bridge.handoff import Handoff
+assert isinstance(engine.handoff, Handoff) and engine.handoff.outbox is engine.outbox
+engine.close()
+sys.exit(1 if loaded else 0)
+"""
     done = run(code)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -97,6 +147,49 @@ assert inbox.is_set(), "INBOX was never synced"
 assert {{"imapclient", "slixmpp", "omemo", "bridge.xmpp.client"}} <= set(where), where
 on_loop = [name for name, main in where.items() if main]
 sys.exit(1 if on_loop else 0)
+"""
+    done = run(code)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_an_engine_without_omemo_loads_no_omemo_nor_gpg(world: World, tmp_path: Path):
+    """With `[crypto] omemo = false`, an engine that goes online (INBOX synced,
+    the chat account logged in) loads none of OMEMO's stack, and GPGME's binding
+    only for an OpenPGP message (none here): issue 22, row 8 (memory)."""
+    account = world.add_account("noomemo")
+    config = tmp_path / "config.toml"
+    config.write_text(world.client_config(account, password_command(tmp_path, account))
+                      + "\n[crypto]\nomemo = false\n")
+    config.chmod(0o600)
+    code = f"""
+import asyncio, sys, threading
+from bridge.config import load_config
+from bridge.engine import Engine
+from bridge.events import HealthChanged, SyncProgress
+from bridge.store import Store
+
+config = load_config({str(config)!r})
+assert not config.crypto.omemo
+engine = Engine(config, Store.open({str(tmp_path / "store.db")!r}))
+inbox, chat = threading.Event(), threading.Event()
+engine.events.subscribe(lambda e: isinstance(e, SyncProgress) and e.folder == "INBOX"
+                        and e.phase == "done" and inbox.set())
+engine.events.subscribe(lambda e: isinstance(e, HealthChanged) and e.service == "xmpp"
+                        and e.ok and chat.set())
+
+async def main():
+    await engine.start(timeout=60)
+    await asyncio.to_thread(inbox.wait, 60)
+    await asyncio.to_thread(chat.wait, 60)
+    await engine.stop()
+    engine.close()
+
+asyncio.run(main())
+assert inbox.is_set() and chat.is_set(), (inbox.is_set(), chat.is_set())
+assert "slixmpp" in sys.modules and "imapclient" in sys.modules
+loaded = [n for n in {CRYPTO!r} if n in sys.modules]
+print(loaded)
+sys.exit(1 if loaded else 0)
 """
     done = run(code)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -13,7 +13,10 @@ email is a finished message queued in the outbox first (see bridge.delivery).
 
 Over 600 lines: the four directions (email->IM, IM->email, new message, the
 outbox's fallbacks) share the thread, parties and files code above them; their
-text and parties helpers already live in text.py and parties.py.
+text and parties helpers already live in text.py and parties.py. What a reply
+gives back (`ReplyResult`, `ReplyFields`) is in results.py and what the handoff
+reads of the store in reads.py: the engine imports those at start-up without
+this module, and builds its `Handoff` on first use (issue 22, row 6).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import base64
 import hashlib
 import mimetypes
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
@@ -32,7 +34,7 @@ from .. import errors as refuse
 from ..config import AccountConfig, Config
 from ..crypto import outgoing
 from ..errors import WHEN_AWAY, ContactAway, EncryptionRefused, EngineError, describe_presence
-from ..identity import Identity, Resolution, UnmappedParty, normalize_email, normalize_jid
+from ..identity import Identity, UnmappedParty, normalize_email, normalize_jid
 from ..mail.compose import (
     build_email,
     chosen_address,
@@ -55,9 +57,11 @@ from ..model import (
 )
 from ..ports import ChatPort, Ports
 from ..store import Store
+from . import reads
 from .auto import VIAS, auto_via
 from .parties import Parties
 from .protection import requirement
+from .results import ReplyFields, ReplyResult
 from .text import (
     addresses_of,
     chat_digest,
@@ -67,33 +71,6 @@ from .text import (
     pick_attachments,
     quote_of,
 )
-
-
-@dataclass
-class ReplyResult:
-    """What a reply or handoff sent: chat messages, queued emails, the room used."""
-
-    via: str
-    chat: list[Message] = field(default_factory=list)
-    emails: list[int] = field(default_factory=list)  # outbox ids
-    email_ids: list[str] = field(default_factory=list)  # their message ids
-    room: str | None = None
-    outbox: list[int] = field(default_factory=list)  # chat legs' outbox rows
-    deferred: bool = False
-    thread_id: str = ""
-    mapped: dict[str, str] = field(default_factory=dict)
-    unmapped: list[Resolution] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ReplyFields:
-    """What a reply by email to an email starts from, for an editor to show and
-    the user to change: its To and Cc (the Reply-To/From rule, reply-all's
-    others) and the quoted original, as mutt quotes it."""
-
-    to: list[Party]
-    cc: list[Party]
-    quote: str
 
 
 class Submit(Protocol):
@@ -142,37 +119,22 @@ class Handoff:
 
     # -- what the handoff reads -------------------------------------------------------
 
+    # The reads are reads.py's, which the engine's reads use without a Handoff.
+
     def message(self, row_id: int) -> Message:
-        m = self.store.get_message(row_id)
-        if m is None:
-            raise EngineError(refuse.message_gone())
-        return m
+        return reads.message(self.store, row_id)
 
     def timeline(self, account: str, thread_id: str) -> list[Message]:
-        """A conversation as one list across both transports, oldest first.
-
-        A message seen through both transports (one message id) appears once: the
-        copy with the furthest delivery state and a body wins.
-        """
-        seen: dict[str, Message] = {}
-        for m in self.store.thread_messages(thread_id, account):
-            old = seen.get(m.msg_id)
-            if old is None or (not old.text and m.text):
-                seen[m.msg_id] = m
-        return sorted(seen.values(), key=lambda m: (m.date, m.id or 0))
+        """A conversation as one list across both transports, oldest first
+        (`reads.timeline`)."""
+        return reads.timeline(self.store, account, thread_id)
 
     def catch_up_index(self) -> None:
-        while self.store.index_pending() and self.store.index_backlog():
-            pass
+        reads.catch_up_index(self.store)
 
     async def fetch_body(self, row_id: int) -> Message:
         """The message with its body, fetched (BODY.PEEK) and cached if needed."""
-        m = self.message(row_id)
-        if m.transport is Transport.EMAIL and m.uid is not None and \
-                not self.store.has_body(row_id):
-            await self.ports.mail(m.account).fetch_body(row_id)
-            m = self.message(row_id)
-        return m
+        return await reads.fetch_body(self.store, self.ports, row_id)
 
     def chat(self, account: str) -> ChatPort:
         chat = self.ports.chat(account)
