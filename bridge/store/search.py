@@ -8,6 +8,7 @@ an FTS5 MATCH of quoted words and filters with bound parameters.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
@@ -169,17 +170,22 @@ class Search(Db):
 # are rare. So the plan depends on how many messages the words match, counted
 # by FTS5 only up to a bound (well under a millisecond):
 # - fewer than FEW_MATCHES: sort them all (the plan of before schema 15);
-# - fewer than an eighth of the store: walk by date, testing each message
-#   against the set of matches (built once; a set of a few thousand is cheap);
-# - more: walk the newest messages asking FTS5 about each one (a few
-#   microseconds a message, and an eighth or more of them match) and stop at
+# - fewer than `many`: walk by date, testing each message against the set of
+#   matches, built once (about 0.1 us a match);
+# - more: walk the newest messages asking FTS5 about each one that passes the
+#   filters (15-25 us each, so worth it only when the walk is short: with a
+#   share f of the store matching it asks about limit / f of them; `many` is
+#   where the two cost the same, PROBE_COST set entries a question) and stop at
 #   the page; if the newest WINDOW_PER_ROW * limit messages did not fill it
 #   (the filters are rare, or the matches old), walk by date against the set.
+#   A prefix (`word*`) is always matched as a set: each question would expand
+#   the prefix again.
 # Filters alone walk the newest window the same way, each message tested by the
 # filters' one-row forms (`SearchQuery.row_where`), and otherwise sort all their
 # matches. Every plan gives the same messages in the same order.
 FEW_MATCHES = 2000
 WINDOW_PER_ROW = 24
+PROBE_COST = 150
 
 _ORDER = " ORDER BY m.date DESC, m.id DESC LIMIT ?"
 _WALK = "SELECT m.id FROM messages AS m INDEXED BY messages_by_date WHERE "
@@ -200,13 +206,13 @@ def _newest(conn: sqlite3.Connection, parsed: SearchQuery, match: str | None, li
         return _by_matches(conn, match, where, args, limit)
     if match is not None:
         total = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
-        many = max(FEW_MATCHES, total // 8)
+        many = max(FEW_MATCHES, math.isqrt(PROBE_COST * limit * total))
         found = conn.execute(
             "SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? "
-            "LIMIT ?)", (match, many)).fetchone()[0]
+            "LIMIT ?)", (match, FEW_MATCHES if "*" in match else many)).fetchone()[0]
         if found < FEW_MATCHES:
             return _by_matches(conn, match, where, args, limit)
-        if found >= many:
+        if found >= many and "*" not in match:
             ids = _walk_window(conn, [*row_where, _IS_MATCH], [*row_args, match], limit)
             if ids is not None:
                 return ids
