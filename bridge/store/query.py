@@ -147,9 +147,12 @@ def parse_query(text: str) -> SearchQuery:
             q.add("(EXISTS (SELECT 1 FROM attachments AS a WHERE a.message_id = m.id)"
                   " OR m.has_attachment = 1)", [])
         elif name == "after":
-            q.add("m.date >= ?", [_date(value, "after")])
+            # (a walk by date tests each row's date: see search._walk_window)
+            q.add("m.date >= ?", [_date(value, "after")], row=("+m.date >= ?", [
+                _date(value, "after")]))
         elif name == "before":
-            q.add("m.date < ?", [_date(value, "before")])
+            q.add("m.date < ?", [_date(value, "before")], row=("+m.date < ?", [
+                _date(value, "before")]))
         elif name == "in":
             q.add("EXISTS (SELECT 1 FROM mail_locations AS l WHERE l.message = m.id "
                   "AND l.folder = ?)", [value])
