@@ -26,8 +26,8 @@ from bridge.store.fts import fts_query
 from bridge.store.query import parse_query
 
 COMMON = ["meeting", "budget", "draft", "review"]
-WORDS = COMMON + ["river", "garden", "kitchen", "museum", "coffee", "lunch", "offer",
-                  "zebra", "quartz", "umbrella", "violin"]
+WORDS = [*COMMON, "river", "garden", "kitchen", "museum", "coffee", "lunch", "offer",
+         "zebra", "quartz", "umbrella", "violin"]
 PEOPLE = [("Anna Müller", "anna@example.org"), ("Bruno Dubois", "bruno@example.org"),
           ("Chloé Rossi", "chloe@chat.example"), ("Dmitri Nowak", "dmitri@example.net"),
           ("Élodie Silva", "elodie@example.net"), ("Vera Haddad", "vera@example.com")]
@@ -46,8 +46,10 @@ QUERIES = [
     "to:example after:2020-12-25", "from:bruno is:unread", "bud* cc:anna",
 ]
 LIMITS = [1, 7, 30, 200, 10_000]
-# (FEW_MATCHES, WINDOW_PER_ROW): the store's own choice, then each plan forced.
-THRESHOLDS = [(2000, 24), (1, 1), (1, 4), (10**9, 24), (1, 10**6)]
+# (FEW_MATCHES, WINDOW_PER_ROW, MAX_WINDOW): the store's own choice, then each
+# plan forced (a window of the whole store; no window at all).
+THRESHOLDS = [(2000, 24, 10_000), (1, 1, 10**12), (1, 4, 10**12), (10**9, 24, 10_000),
+              (1, 10**6, 10**12), (1, 24, 100)]
 
 
 def _messages(n: int = 1500, seed: int = 3) -> Iterator[Message]:
@@ -117,13 +119,14 @@ def plans_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stor
         yield store, path
 
 
-@pytest.mark.parametrize("few,window", THRESHOLDS)
+@pytest.mark.parametrize("few,window,max_window", THRESHOLDS)
 def test_every_plan_finds_what_the_sort_of_every_match_found(
         plans_store: tuple[Store, Path], monkeypatch: pytest.MonkeyPatch,
-        few: int, window: int) -> None:
+        few: int, window: int, max_window: int) -> None:
     store, path = plans_store
     monkeypatch.setattr(search, "FEW_MATCHES", few)
     monkeypatch.setattr(search, "WINDOW_PER_ROW", window)
+    monkeypatch.setattr(search, "MAX_WINDOW", max_window)
     conn = sqlite3.connect(path)
     try:
         nonempty = 0

@@ -182,9 +182,12 @@ class Search(Db):
 #   the prefix again.
 # Filters alone walk the newest window the same way, each message tested by the
 # filters' one-row forms (`SearchQuery.row_where`), and otherwise sort all their
-# matches. Every plan gives the same messages in the same order.
+# matches. A window over MAX_WINDOW messages (a page of hundreds, as
+# `conversations_matching` asks) is not walked: a miss would cost more than the
+# sort. Every plan gives the same messages in the same order.
 FEW_MATCHES = 2000
 WINDOW_PER_ROW = 24
+MAX_WINDOW = 10_000
 PROBE_COST = 150
 
 _ORDER = " ORDER BY m.date DESC, m.id DESC LIMIT ?"
@@ -209,10 +212,10 @@ def _newest(conn: sqlite3.Connection, parsed: SearchQuery, match: str | None, li
         many = max(FEW_MATCHES, math.isqrt(PROBE_COST * limit * total))
         found = conn.execute(
             "SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? "
-            "LIMIT ?)", (match, FEW_MATCHES if "*" in match else many)).fetchone()[0]
+            "LIMIT ?)", (match, FEW_MATCHES if '"*' in match else many)).fetchone()[0]
         if found < FEW_MATCHES:
             return _by_matches(conn, match, where, args, limit)
-        if found >= many and "*" not in match:
+        if found >= many and '"*' not in match:
             ids = _walk_window(conn, [*row_where, _IS_MATCH], [*row_args, match], limit)
             if ids is not None:
                 return ids
@@ -241,7 +244,8 @@ def _by_matches(conn: sqlite3.Connection, match: str | None, where: list[str],
 def _walk_window(conn: sqlite3.Connection, row_where: list[str], row_args: list[object],
                  limit: int) -> list[int] | None:
     """The page from walking the newest WINDOW_PER_ROW * limit messages, or None
-    when they hold fewer matches than the page (older ones might belong to it).
+    when they hold fewer matches than the page (older ones might belong to it)
+    or the window is over MAX_WINDOW.
 
     The window is the LIMIT of the walk, not a range of dates: a range on an
     index of `messages` marks its statistics as used, and `PRAGMA optimize` at
@@ -251,6 +255,8 @@ def _walk_window(conn: sqlite3.Connection, row_where: list[str], row_args: list[
     passed the ones before it, as a WHERE would (the FTS5 question comes last).
     """
     window = WINDOW_PER_ROW * limit
+    if window > MAX_WINDOW:
+        return None
     ok = "1"
     for cond in reversed(row_where):
         ok = f"CASE WHEN {cond} THEN {ok} END"
