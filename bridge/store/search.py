@@ -177,9 +177,12 @@ class Search(Db):
 #   share f of the store matching it asks about limit / f of them; `many` is
 #   where the two cost the same, PROBE_COST set entries a question) and stop at
 #   the page; if the newest WINDOW_PER_ROW * limit messages did not fill it
-#   (the filters are rare, or the matches old), walk by date against the set.
-#   A prefix (`word*`) is always matched as a set: each question would expand
-#   the prefix again.
+#   (the matches are old), walk by date against the set. A prefix (`word*`) is
+#   always matched as a set: each question would expand the prefix again.
+# With filters as well (or an account), how many messages pass them all is not
+# known: the window alone is walked (asking or testing against the set, as
+# above; the filters first), and if it holds no page, the query of before
+# schema 15, where SQLite's planner may start from the filters' sets.
 # Filters alone walk the newest window the same way, each message tested by the
 # filters' one-row forms (`SearchQuery.row_where`), and otherwise sort all their
 # matches. A window over MAX_WINDOW messages (a page of hundreds, as
@@ -215,12 +218,19 @@ def _newest(conn: sqlite3.Connection, parsed: SearchQuery, match: str | None, li
             "LIMIT ?)", (match, FEW_MATCHES if '"*' in match else many)).fetchone()[0]
         if found < FEW_MATCHES:
             return _by_matches(conn, match, where, args, limit)
-        if found >= many and '"*' not in match:
-            ids = _walk_window(conn, [*row_where, _IS_MATCH], [*row_args, match], limit)
+        ask = found >= many and '"*' not in match
+        if row_where:
+            # Filters too: how many messages pass them all is not known, so only
+            # the window is walked, and otherwise the planner has the one query.
+            ids = _walk_window(conn, [*row_where, _IS_MATCH] if ask else [
+                _IN_MATCHES, *row_where], [*row_args, match] if ask else [match, *row_args],
+                limit)
+            return ids if ids is not None else _by_matches(conn, match, where, args, limit)
+        if ask:
+            ids = _walk_window(conn, [_IS_MATCH], [match], limit)
             if ids is not None:
                 return ids
-        return _ids(conn, _WALK + " AND ".join([_IN_MATCHES, *row_where]) + _ORDER,
-                    [match, *row_args, limit])
+        return _ids(conn, _WALK + _IN_MATCHES + _ORDER, [match, limit])
     ids = _walk_window(conn, row_where, row_args, limit)
     return ids if ids is not None else _by_matches(conn, None, where, args, limit)
 
