@@ -180,9 +180,9 @@ class Search(Db):
 #   (the matches are old), walk by date against the set. A prefix (`word*`) is
 #   always matched as a set: each question would expand the prefix again.
 # With filters as well (or an account), how many messages pass them all is not
-# known: the window alone is walked (asking or testing against the set, as
-# above; the filters first), and if it holds no page, the query of before
-# schema 15, where SQLite's planner may start from the filters' sets.
+# known: only where FTS5 would be asked is the window walked (the filters
+# asked first), and otherwise, or if it holds no page, it is the query of
+# before schema 15, where SQLite's planner may start from the filters' sets.
 # Filters alone walk the newest window the same way, each message tested by the
 # filters' one-row forms (`SearchQuery.row_where`), and otherwise sort all their
 # matches. A window over MAX_WINDOW messages (a page of hundreds, as
@@ -222,9 +222,8 @@ def _newest(conn: sqlite3.Connection, parsed: SearchQuery, match: str | None, li
         if row_where:
             # Filters too: how many messages pass them all is not known, so only
             # the window is walked, and otherwise the planner has the one query.
-            ids = _walk_window(conn, [*row_where, _IS_MATCH] if ask else [
-                _IN_MATCHES, *row_where], [*row_args, match] if ask else [match, *row_args],
-                limit)
+            ids = _walk_window(conn, [*row_where, _IS_MATCH], [*row_args, match],
+                               limit) if ask else None
             return ids if ids is not None else _by_matches(conn, match, where, args, limit)
         if ask:
             ids = _walk_window(conn, [_IS_MATCH], [match], limit)
