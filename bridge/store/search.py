@@ -2,7 +2,9 @@
 
 A read that takes several queries (a message and its parties and attachments)
 runs in one snapshot. Search parses the user's query (`query.parse_query`) into
-an FTS5 MATCH of quoted words and filters with bound parameters.
+an FTS5 MATCH of quoted words and filters with bound parameters, and finds its
+page by the plan `_newest` picks (walk newest first and stop at the page, or
+sort every match: the comment above `FEW_MATCHES`).
 """
 
 from __future__ import annotations
