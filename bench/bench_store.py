@@ -174,9 +174,12 @@ def main() -> None:
     # from: is a substring of the sender's address or name: a common surname, one
     # correspondent's address, and a name nobody has (the whole index is asked).
     # to:/cc: the same over the recipients (the people index of schema 14); to:me
-    # is every message (each hit is looked up and sorted by date).
+    # and to:example are every message (since schema 15 a search walks messages
+    # newest first and stops at the page: see bridge/store/search.py). Then words
+    # and filters together, and filters that are not addresses.
     for query in ("from:dubois", "from:vera", "from:nobody-at-all", "to:dubois", "cc:vera",
-                  "to:nobody-at-all", "to:me@example.org"):
+                  "to:nobody-at-all", "to:me@example.org", "to:example", "budget to:example",
+                  f"{RARE} from:dubois", "budget is:unread", "is:unread", "in:INBOX"):
         cold, warm, hits = timed(lambda q=query: store.search(q, limit=50))
         print(f"search {query!r:19} cold {ms(cold)}   warm {ms(warm)}   ({len(hits)} shown)")
 

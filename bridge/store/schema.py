@@ -471,8 +471,15 @@ END;
 INSERT INTO party_names (address, name) SELECT DISTINCT address, name FROM message_parties;
 """
 
+# Version 15: messages in date order, whatever their account, folder or
+# transport: a search walks them newest first and stops at its page (see
+# `search.py`) instead of sorting every match by date.
+_V15 = """
+CREATE INDEX IF NOT EXISTS messages_by_date ON messages (date);
+"""
+
 MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11,
-                               _V12, _V13, _V14]
+                               _V12, _V13, _V14, _V15]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

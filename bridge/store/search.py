@@ -2,12 +2,15 @@
 
 A read that takes several queries (a message and its parties and attachments)
 runs in one snapshot. Search parses the user's query (`query.parse_query`) into
-an FTS5 MATCH of quoted words and filters with bound parameters.
+an FTS5 MATCH of quoted words and filters with bound parameters, and finds its
+page by the plan `_newest` picks (walk newest first and stop at the page, or
+sort every match: the comment above `FEW_MATCHES`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
@@ -17,7 +20,7 @@ from ..crypto.status import from_json
 from ..model import Attachment, DeliveryState, Direction, Message, Party, Transport
 from .db import Db, keyset_before, to_json
 from .fts import fts_query
-from .query import parse_query
+from .query import SearchQuery, parse_query
 from .records import Cursor
 
 LOOKUP_FIELDS = frozenset({"message_id_header", "stanza_id", "origin_id"})
@@ -146,20 +149,13 @@ class Search(Db):
         match = fts_query(parsed.text)
         if match is None and not parsed.where:
             return []
-        sql = ""
-        args: list[object] = []
-        if match is not None:
-            sql = "JOIN messages_fts AS f ON f.rowid = m.id WHERE messages_fts MATCH ?"
-            args.append(match)
-        conditions = list(parsed.where)
-        args += parsed.args
-        if account is not None:
-            conditions.append("m.account = ?")
-            args.append(account)
-        if conditions:
-            sql += (" AND " if match is not None else "WHERE ") + " AND ".join(conditions)
-        return self._query_messages(sql + " ORDER BY m.date DESC, m.id DESC LIMIT ?",
-                                    [*args, limit])
+        with self._read() as conn:
+            ids = _newest(conn, parsed, match, limit, account)
+            if not ids:
+                return []
+            return self._load(conn, conn.execute(
+                _MESSAGE_SELECT + "WHERE m.id IN (SELECT value FROM json_each(?)) "
+                "ORDER BY m.date DESC, m.id DESC", (to_json(ids),)).fetchall())
 
     def count_messages(self, account: str | None = None) -> int:
         with self._lock:
@@ -167,3 +163,119 @@ class Search(Db):
                 return self._conn.execute("SELECT count(*) FROM messages").fetchone()[0]
             return self._conn.execute(
                 "SELECT count(*) FROM messages WHERE account = ?", (account,)).fetchone()[0]
+
+
+# How a search finds its page. Sorting every match by date costs what all the
+# matches cost (a common word at 100k messages: 20-50 ms for 30 of them); walking
+# messages newest first through `messages_by_date` (schema 15) and testing each
+# costs what the page costs when matches are common, but everything when they
+# are rare. So the plan depends on how many messages the words match, counted
+# by FTS5 only up to a bound (well under a millisecond):
+# - fewer than FEW_MATCHES: sort them all (the plan of before schema 15);
+# - fewer than `many`: walk by date, testing each message against the set of
+#   matches, built once (about 0.1 us a match);
+# - more: walk the newest messages asking FTS5 about each one that passes the
+#   filters (15-25 us each, so worth it only when the walk is short: with a
+#   share f of the store matching it asks about limit / f of them; `many` is
+#   where the two cost the same, PROBE_COST set entries a question) and stop at
+#   the page; if the newest WINDOW_PER_ROW * limit messages did not fill it
+#   (the matches are old), walk by date against the set. A prefix (`word*`) is
+#   always matched as a set: each question would expand the prefix again.
+# With filters as well (or an account), how many messages pass them all is not
+# known: only where FTS5 would be asked is the window walked (the filters
+# asked first), and otherwise, or if it holds no page, it is the query of
+# before schema 15, where SQLite's planner may start from the filters' sets.
+# Filters alone walk the newest window the same way, each message tested by the
+# filters' one-row forms (`SearchQuery.row_where`), and otherwise sort all their
+# matches. A window over MAX_WINDOW messages (a page of hundreds, as
+# `conversations_matching` asks) is not walked: a miss would cost more than the
+# sort. Every plan gives the same messages in the same order.
+FEW_MATCHES = 2000
+WINDOW_PER_ROW = 24
+MAX_WINDOW = 10_000
+PROBE_COST = 150
+
+_ORDER = " ORDER BY m.date DESC, m.id DESC LIMIT ?"
+_WALK = "SELECT m.id FROM messages AS m INDEXED BY messages_by_date WHERE "
+_IN_MATCHES = "+m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
+_IS_MATCH = ("EXISTS (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? "
+             "AND messages_fts.rowid = m.id)")
+
+
+def _newest(conn: sqlite3.Connection, parsed: SearchQuery, match: str | None, limit: int,
+            account: str | None) -> list[int]:
+    """The ids of the `limit` newest messages `parsed` (with FTS5 `match`) finds."""
+    where, args = list(parsed.where), list(parsed.args)
+    row_where, row_args = list(parsed.row_where), list(parsed.row_args)
+    if account is not None:
+        where, args = [*where, "m.account = ?"], [*args, account]
+        row_where, row_args = ["m.account = ?", *row_where], [account, *row_args]
+    if limit < 1:  # no page to stop at (SQLite takes a negative LIMIT as none)
+        return _by_matches(conn, match, where, args, limit)
+    if match is not None:
+        total = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+        many = max(FEW_MATCHES, math.isqrt(PROBE_COST * limit * total))
+        found = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? "
+            "LIMIT ?)", (match, FEW_MATCHES if '"*' in match else many)).fetchone()[0]
+        if found < FEW_MATCHES:
+            return _by_matches(conn, match, where, args, limit)
+        ask = found >= many and '"*' not in match
+        if row_where:
+            # Filters too: how many messages pass them all is not known, so only
+            # the window is walked, and otherwise the planner has the one query.
+            ids = _walk_window(conn, [*row_where, _IS_MATCH], [*row_args, match],
+                               limit) if ask else None
+            return ids if ids is not None else _by_matches(conn, match, where, args, limit)
+        if ask:
+            ids = _walk_window(conn, [_IS_MATCH], [match], limit)
+            if ids is not None:
+                return ids
+        return _ids(conn, _WALK + _IN_MATCHES + _ORDER, [match, limit])
+    ids = _walk_window(conn, row_where, row_args, limit)
+    return ids if ids is not None else _by_matches(conn, None, where, args, limit)
+
+
+def _ids(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[int]:
+    return [r[0] for r in conn.execute(sql, args)]
+
+
+def _by_matches(conn: sqlite3.Connection, match: str | None, where: list[str],
+                args: list[object], limit: int) -> list[int]:
+    """Every match, sorted by date: the plan for few matches."""
+    sql, params = "SELECT m.id FROM messages AS m ", list[object]()
+    if match is not None:
+        sql += "JOIN messages_fts AS f ON f.rowid = m.id WHERE messages_fts MATCH ?"
+        params.append(match)
+    if where:
+        sql += (" AND " if match is not None else "WHERE ") + " AND ".join(where)
+    return _ids(conn, sql + _ORDER, [*params, *args, limit])
+
+
+def _walk_window(conn: sqlite3.Connection, row_where: list[str], row_args: list[object],
+                 limit: int) -> list[int] | None:
+    """The page from walking the newest WINDOW_PER_ROW * limit messages, or None
+    when they hold fewer matches than the page (older ones might belong to it)
+    or the window is over MAX_WINDOW.
+
+    The window is the LIMIT of the walk, not a range of dates: a range on an
+    index of `messages` marks its statistics as used, and `PRAGMA optimize` at
+    close then runs ANALYZE on `messages` (70 ms at 100k) in every process that
+    searched, because the empty partial indexes never get a statistics row. The
+    conditions are nested CASEs so that each is asked only of the messages that
+    passed the ones before it, as a WHERE would (the FTS5 question comes last).
+    """
+    window = WINDOW_PER_ROW * limit
+    if window > MAX_WINDOW:
+        return None
+    ok = "1"
+    for cond in reversed(row_where):
+        ok = f"CASE WHEN {cond} THEN {ok} END"
+    ids = _ids(conn, f"SELECT id FROM (SELECT m.id AS id, {ok} AS ok FROM messages AS m "
+                     "INDEXED BY messages_by_date ORDER BY m.date DESC, m.id DESC LIMIT ?) "
+                     "WHERE ok LIMIT ?", [*row_args, window, limit])
+    if len(ids) == limit:
+        return ids
+    walked = conn.execute("SELECT count(*) FROM (SELECT 1 FROM messages "
+                          "INDEXED BY messages_by_date LIMIT ?)", (window,)).fetchone()[0]
+    return ids if walked < window else None  # a window short of its size held them all
