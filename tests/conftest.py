@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,28 @@ from tests.harness.servers import Account, World
 if TYPE_CHECKING:
     from bridge.engine import Engine
     from tests.harness.plain_xmpp import PlainXmpp
+
+
+def compile_once() -> None:
+    """Let this process and every Python one the tests start (a `tuiclient` command,
+    a daemon, the harness's SMTP server: hundreds in a run) keep the bytecode they
+    compile, under one folder of the system's temp, never beside the sources.
+
+    An environment with PYTHONDONTWRITEBYTECODE would otherwise compile the whole
+    code of a command each time one starts, a quarter of its CPU time."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return
+    prefix = Path(tempfile.gettempdir()) / f"tuiclient-tests-pycache-{os.getuid()}"
+    prefix.mkdir(mode=0o700, exist_ok=True)
+    if prefix.stat().st_uid != os.getuid() or prefix.stat().st_mode & 0o077:
+        return  # someone else's folder: bytecode from there would run as ours
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = str(prefix)
+    sys.pycache_prefix = str(prefix)
+    sys.dont_write_bytecode = False
+
+
+compile_once()
 
 
 @pytest.fixture(autouse=True)

@@ -153,6 +153,22 @@ def test_smtp_refuses_unknown_recipient_and_bad_password(world, people, tmp_path
         open_imap(alice.imap, alice.email, "wrong password")
 
 
+def test_refused_imap_logins_slow_down_no_later_login(world, people, tmp_path):
+    """The harness's Dovecot answers a refused login at once and keeps no penalty
+    for 127.0.0.1, where every test logs in from: with Dovecot's defaults the next
+    login after these three, anyone's, would wait 4 s or more."""
+    alice = config_for(world, people["alice"], tmp_path).account("alice")
+    bob = config_for(world, people["bob"], tmp_path).account("bob")
+    for attempt in range(3):  # three passwords: the same one again adds no penalty
+        with pytest.raises(ConnectError, match="login refused"):
+            open_imap(alice.imap, alice.email, f"wrong password {attempt}")
+    started = time.monotonic()
+    imap = open_imap(bob.imap, bob.email, get_password(bob, "imap"))
+    took = time.monotonic() - started
+    imap.logout()
+    assert took < 3.0, f"bob's login waited {took:.1f} s after alice's refusals"
+
+
 def test_certificates_are_really_verified(world, people, tmp_path):
     """Without the run's CA the very same servers are refused."""
     alice = config_for(world, people["alice"], tmp_path).account("alice")
