@@ -58,6 +58,8 @@ class MailWorker(threading.Thread):
         self.push_check, self.push_timeout = push_check, push_timeout
         self.idling = False  # in IDLE right now
         self.retrying = False  # waiting out the backoff after a failed pass
+        self._pass_began = 0.0  # time.monotonic() when the current pass began
+        self._answered_at = -1.0  # ... and when the server last answered someone else
         self.push_ok_at: float | None = None  # when IDLE last proved alive (time.time())
         self.push_restarts = 0
         self._stop_event = threading.Event()
@@ -85,7 +87,10 @@ class MailWorker(threading.Thread):
     def server_back(self) -> None:
         """The IMAP server answered someone else (the health probe, the on-demand
         connection): a retry waiting out its backoff goes now. A worker that is
-        not retrying is left alone (its IDLE is no business of this)."""
+        not retrying is left alone (its IDLE is no business of this). Kept as a
+        time too: an answer that comes while a pass is failing (before it starts
+        to wait) still cuts that wait short."""
+        self._answered_at = time.monotonic()
         if self.retrying:
             self._wake.set()
 
@@ -93,6 +98,7 @@ class MailWorker(threading.Thread):
         backoff = FIRST_BACKOFF
         last_full = 0.0
         while not self._stop_event.is_set():
+            self._pass_began = time.monotonic()
             try:
                 if time.monotonic() - last_full >= self.refresh:
                     self.sync.sync_all()
@@ -114,7 +120,8 @@ class MailWorker(threading.Thread):
                                                   f"{exc}; retrying in {backoff:.0f}s"))
                 self.retrying = True
                 try:
-                    self._sleep(backoff)  # or until `kick`/`server_back`, or stop
+                    if self._answered_at < self._pass_began:  # else: it is back already
+                        self._sleep(backoff)  # or until `kick`/`server_back`, or stop
                 finally:
                     self.retrying = False
                 backoff = min(backoff * 2, MAX_BACKOFF)
