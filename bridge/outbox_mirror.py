@@ -102,8 +102,7 @@ class DeferredMirror:
         except Exception as exc:  # the row is safe locally; the mirror comes next start
             self.deliveries.note(outbox_id, "mirror failed", str(exc))
             return
-        self.deliveries.note(outbox_id, "mirrored", f"kept in the {self.folder} folder",
-                             payload=dict(item.payload, mirrored=True))
+        self._mark(outbox_id, "mirrored", f"kept in the {self.folder} folder", True)
 
     async def remove(self, outbox_id: int) -> None:
         item = self._get(outbox_id)
@@ -112,8 +111,16 @@ class DeferredMirror:
         except Exception as exc:
             self.deliveries.note(outbox_id, "unmirror failed", str(exc))
             return
-        self.deliveries.note(outbox_id, "unmirrored", f"removed from the {self.folder} folder",
-                             payload=dict(item.payload, mirrored=False))
+        self._mark(outbox_id, "unmirrored", f"removed from the {self.folder} folder", False)
+
+    def _mark(self, outbox_id: int, log: str, detail: str, mirrored: bool) -> None:
+        """Note the mirror's state on the row as it is NOW: the IMAP round trip
+        before this took its time, and a deferred row's retry may have counted a
+        try in the payload meanwhile ("tried once"); writing the payload read before
+        the round trip would undo that count. The read and the write have no await
+        between them, so nothing of this process comes in between."""
+        payload = dict(self._get(outbox_id).payload, mirrored=mirrored)
+        self.deliveries.note(outbox_id, log, detail, payload=payload)
 
     async def reconcile(self, account: str) -> None:
         """The folder and the rows, both ways (see the module's docstring)."""

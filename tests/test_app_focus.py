@@ -554,3 +554,30 @@ def test_every_key_of_the_main_screen_has_a_command_of_the_same_action():
                 and not (args == () and (action, ("",)) in called):
             missing.append(binding.action)
     assert not missing, missing
+
+
+def test_a_burst_longer_than_the_cap_is_told_then_and_never_by_a_timer_of_0_s():
+    """A burst that keeps coming past `MAX_WAIT` is told at once, with no timer of
+    0 s (Textual's timer divides by its interval: that timer died, and with it
+    every toast after); the next burst is gathered and told as before."""
+    from bridge.config import NotifyPolicy
+    from tuiclient import notify
+
+    host, now = FakeHost(), [0.0]
+    n = notify.Notifier(host, NotifyPolicy(bell=False, desktop="off"), clock=lambda: now[0])
+    for i in range(60):
+        now[0] = i * (notify.MAX_WAIT + 1) / 60  # sixty lines, slower than the cap
+        n.chat_line(("a", "t1"), "Bob", f"line {i}")
+    assert all(delay > 0 for delay, _ in host.timers), host.timers
+    assert host.toasts and host.toasts[0][1].endswith("new lines from Bob"), host.toasts
+    _, last = host.timers[-1]
+    last()  # the rest of the burst, once it is quiet
+    told = sum(int(m.split()[0]) for _, m in host.toasts)
+    assert told == 60, host.toasts
+    # The next burst: gathered again from its own start.
+    now[0] += 100
+    n.chat_line(("a", "t1"), "Bob", "again")
+    delay, flush = host.timers[-1]
+    assert delay == notify.DELAY
+    flush()
+    assert host.toasts[-1] == ("Chat from Bob", "again")

@@ -1,7 +1,7 @@
 """Telling the user of new mail and chat: toasts in the app, and outside it.
 
-New messages are gathered while they keep coming (`DELAY`, at most `MAX_WAIT`)
-and told once per conversation:
+New messages are gathered while they keep coming (until `DELAY` passes without
+one, at most `MAX_WAIT`) and told once per conversation:
 a burst of sixty chat lines from Bob is one toast, "60 new lines from Bob", not
 sixty. A conversation being read tells nothing (its lines are on the screen), and
 a muted one never does.
@@ -48,7 +48,11 @@ from tuiclient.terminal import Terminal, desktop_escape, detect
 log = logging.getLogger(__name__)
 
 DELAY = 0.5  # a burst is told once it has been quiet this long (seconds) ...
-MAX_WAIT = 3.0  # ... or this long after its first message, whichever comes first
+# ... or this long after its first message, whichever comes first: the cap is for
+# a stream that never goes quiet, never the end of a burst. (It was 3 s: sixty
+# lines sent at once take longer than that to come in on a busy machine, and
+# were told as two toasts.)
+MAX_WAIT = 10.0
 COMMAND_TIMEOUT = 10.0
 Key = tuple[str, str]  # (account, thread_id)
 
@@ -152,7 +156,12 @@ class Notifier:
             self._first = now
         else:
             self._timer.stop()
-        wait = max(0.0, min(DELAY, self._first + MAX_WAIT - now))
+        wait = min(DELAY, self._first + MAX_WAIT - now)
+        if wait <= 0:
+            # Past the cap: told now. (Not a timer of 0 s: Textual's timer divides
+            # by its interval, and a dead timer here silenced every toast after.)
+            self.flush()
+            return
         self._timer = self.host.set_timer(wait, self.flush)
 
     # -- out --------------------------------------------------------------------

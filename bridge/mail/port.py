@@ -106,14 +106,23 @@ class MailTransport:
             with self._ops_lock:
                 sync = self._mail_ops()
                 try:
-                    return job(sync)
+                    done = job(sync)
                 except (OSError, ConnectError, imaplib.IMAP4.abort) as exc:
                     # abort: imaplib's word for a connection that broke mid-command.
                     sync._drop()
                     kind = LoginRejected if isinstance(exc, LoginRefused) else \
                         ServerUnreachable
                     raise kind(f"{self.account}: IMAP failed: {exc}") from exc
+            self.server_back()
+            return done
         return await asyncio.to_thread(run)
+
+    def server_back(self) -> None:
+        """The IMAP server answered us (a job done, the probe logged in): the
+        worker, if it waits to retry after a failure, retries now."""
+        worker = self.worker
+        if worker is not None and worker.is_alive():
+            worker.server_back()
 
     async def sync_now(self) -> None:
         """One full sync pass now: the worker's, or here in a thread."""
@@ -231,6 +240,7 @@ class MailTransport:
         measured in normal use (an APPEND of ours that it stamped)."""
         report = probe_imap(self.cfg, timeout, skew=skew, push=None)
         if report.logged_in:
+            self.server_back()
             # Whether push works is the worker's to say, asked after the probe (a
             # dead IDLE is kicked at once).
             return dataclasses.replace(report, push_alive=self.push_alive())

@@ -6,7 +6,11 @@ there triggers a resync of INBOX at once, and every `refresh` seconds all folder
 are resynced anyway (IDLE only watches one folder, and a push channel can go quiet
 without telling). A server without IDLE is polled every `poll` seconds. The
 outbox is flushed after each pass, so queued email goes as soon as the server
-answers again. Errors are reported as health events and retried with backoff.
+answers again. Errors are reported as health events and retried with backoff
+(doubling up to `MAX_BACKOFF`); the wait ends early when someone else sees the
+server answer again (`server_back`: the health probe logged in, the on-demand
+connection did a job), as mutt and aerc reconnect on their next check rather
+than minutes after the server came back.
 
 A push channel can die without a word (a NAT box forgets the connection, a
 server stops sending updates): every `push_check` seconds the worker leaves IDLE
@@ -32,6 +36,7 @@ from .imap_fetch import FetchError, search_uids, stream_command
 from .send import MailSender
 from .sync import MailSync
 
+FIRST_BACKOFF = 1.0  # the first retry after a failed pass; doubled after each failure
 MAX_BACKOFF = 120.0
 
 
@@ -52,6 +57,9 @@ class MailWorker(threading.Thread):
         self.use_idle = use_idle
         self.push_check, self.push_timeout = push_check, push_timeout
         self.idling = False  # in IDLE right now
+        self.retrying = False  # waiting out the backoff after a failed pass
+        self._pass_began = 0.0  # time.monotonic() when the current pass began
+        self._answered_at = -1.0  # ... and when the server last answered someone else
         self.push_ok_at: float | None = None  # when IDLE last proved alive (time.time())
         self.push_restarts = 0
         self._stop_event = threading.Event()
@@ -76,10 +84,21 @@ class MailWorker(threading.Thread):
         """Do a pass now (the user pressed refresh, or an email was queued)."""
         self._wake.set()
 
+    def server_back(self) -> None:
+        """The IMAP server answered someone else (the health probe, the on-demand
+        connection): a retry waiting out its backoff goes now. A worker that is
+        not retrying is left alone (its IDLE is no business of this). Kept as a
+        time too: an answer that comes while a pass is failing (before it starts
+        to wait) still cuts that wait short."""
+        self._answered_at = time.monotonic()
+        if self.retrying:
+            self._wake.set()
+
     def run(self) -> None:
-        backoff = 1.0
+        backoff = FIRST_BACKOFF
         last_full = 0.0
         while not self._stop_event.is_set():
+            self._pass_began = time.monotonic()
             try:
                 if time.monotonic() - last_full >= self.refresh:
                     self.sync.sync_all()
@@ -90,16 +109,21 @@ class MailWorker(threading.Thread):
                     self.sender.flush()
                 self._catch_up_index()
                 self.passes += 1
-                if backoff > 1.0:
+                if backoff > FIRST_BACKOFF:
                     self.events.publish(HealthChanged(self.account.name, "imap", True,
                                                       "connected again"))
-                backoff = 1.0
+                backoff = FIRST_BACKOFF
                 self._wait_for_change(last_full)
             except Exception as exc:  # any failure: report, drop the connection, retry
                 self.sync.close()
                 self.events.publish(HealthChanged(self.account.name, "imap", False,
                                                   f"{exc}; retrying in {backoff:.0f}s"))
-                self._stop_event.wait(backoff)
+                self.retrying = True
+                try:
+                    if self._answered_at < self._pass_began:  # else: it is back already
+                        self._sleep(backoff)  # or until `kick`/`server_back`, or stop
+                finally:
+                    self.retrying = False
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _catch_up_index(self) -> None:
