@@ -272,7 +272,7 @@ class Outbox:
                         outbox_id, DeliveryState.SENT, "it went out before the store was "
                         "lost: not sent again", log="on the server",
                         event_detail="the server's archive holds it",
-                        payload=dict(item.payload, recovered=False))
+                        payload_set={"recovered": False})
                     return
             self.deliveries.transition(outbox_id, DeliveryState.SENDING, why, attempt=True,
                                        next_attempt=None)
@@ -368,8 +368,8 @@ class Outbox:
                                      "the server took it and their client sends no "
                                      "receipts: a copy would arrive twice")
                 return
-            self.store.outbox_update(item.id, payload=dict(
-                item.payload, resends=int(item.payload.get("resends", 0)) + 1))
+            self.store.outbox_update(item.id, payload_set={
+                "resends": int(item.payload.get("resends", 0)) + 1})
         why = ("the process that sent it stopped before the server answered"
                if item.state is DeliveryState.SENDING else
                "the server acked it but does not hold it, and no receipt came")
@@ -484,7 +484,7 @@ class Outbox:
                 await self.send_by_email(item.id)
             except Exception as exc:  # no email address for them: keep it for chat
                 self.deliveries.note(item, "email failed", str(exc),
-                                     payload=dict(item.payload, no_email=True))
+                                     payload_set={"no_email": True})
 
     async def _mail_down(self, now: float) -> None:
         """An email its SMTP server has refused for `email_by_im_after` (counted
@@ -506,17 +506,17 @@ class Outbox:
                                                f"{_secs(now - self._first_failure(item))}")
             except EncryptionRefused as exc:  # encrypted: never by chat in clear
                 self.deliveries.note(item, "cannot go by chat", str(exc),
-                                     payload=dict(item.payload, no_im=True))
+                                     payload_set={"no_im": True})
             except UnmappedParty as exc:  # no JID for someone: it stays an email
                 self.deliveries.note(item, "cannot go by chat",
                                      f"{exc} It waits for the mail server; `outbox im` "
                                      "tries again after a mapping.",
-                                     payload=dict(item.payload, no_im=True))
+                                     payload_set={"no_im": True})
             except Exception as exc:  # the chat side failed, or the worker took it
                 wait = self.policy.delay(0)
                 self.deliveries.note(item, "not by chat yet",
                                      f"{exc}; next try in {_secs(wait)}",
-                                     payload=dict(item.payload, im_retry_at=now + wait))
+                                     payload_set={"im_retry_at": now + wait})
 
     def _first_failure(self, item: OutboxItem) -> float:
         for entry in self.store.outbox_history(item.id):
@@ -542,11 +542,10 @@ class Outbox:
             return
         wait = self.policy.delay(attempt)
         outcome = still_away(away)
-        payload = dict(item.payload, retries=attempt)
         self.deliveries.note(item, "retry", f"{outcome}; next try in {_secs(wait)}",
                              event=DeferralRetry(item.account, item.id, item.msg_id, attempt,
                                                  outcome, wait),
-                             payload=payload, next_attempt=now + wait)
+                             payload_set={"retries": attempt}, next_attempt=now + wait)
 
     async def _expired(self, item: OutboxItem, outcome: str) -> None:
         age = _secs(self.policy.max_age)

@@ -117,10 +117,9 @@ class DeferredMirror:
         """Note the mirror's state on the row as it is NOW: the IMAP round trip
         before this took its time, and a deferred row's retry may have counted a
         try in the payload meanwhile ("tried once"); writing the payload read before
-        the round trip would undo that count. The read and the write have no await
-        between them, so nothing of this process comes in between."""
-        payload = dict(self._get(outbox_id).payload, mirrored=mirrored)
-        self.deliveries.note(outbox_id, log, detail, payload=payload)
+        the round trip would undo that count (`payload_set`: the key set in the
+        row's payload inside the write's transaction)."""
+        self.deliveries.note(outbox_id, log, detail, payload_set={"mirrored": mirrored})
 
     async def reconcile(self, account: str) -> None:
         """The folder and the rows, both ways (see the module's docstring)."""

@@ -89,6 +89,28 @@ def test_a_note_keeps_fields_log_and_event_together(store: Store) -> None:
     assert [getattr(e, "state", None) for e in seen] == ["deferred"]
 
 
+def test_payload_keys_set_on_the_row_as_it_is_not_as_it_was_read(store: Store) -> None:
+    """A sender reads its row, waits on a server, then notes one key of the
+    payload: what another task wrote meanwhile (a retry's count, the mirror's
+    mark) stays. Writing `dict(item.payload, key=...)` from the copy read before
+    the wait undid it: the outbox said "not tried yet" after "tried once"."""
+    deliveries, _seen = machine(store)
+    oid = store.outbox_add("m4@example.org", "work", Transport.XMPP,
+                           payload={"plan": {"to": "bob@example.org"}}, state=S.DEFERRED)
+    read_before = store.outbox_get(oid)
+    assert read_before is not None
+    deliveries.note(oid, "retry", "still away", payload_set={"retries": 1})  # meanwhile
+    deliveries.note(read_before, "mirrored", "in Deferred", payload_set={"mirrored": True})
+    store.outbox_update(oid, payload_set={"no_email": True})
+    deliveries.transition(oid, S.SENDING, "available", payload_set={"recovered": False})
+    row = store.outbox_get(oid)
+    assert row is not None and row.state is S.SENDING
+    assert row.payload == {"plan": {"to": "bob@example.org"}, "retries": 1,
+                           "mirrored": True, "no_email": True, "recovered": False}
+    with pytest.raises(TypeError):
+        store.outbox_update(oid, payload={}, payload_set={"retries": 2})
+
+
 def test_a_change_of_transport_writes_both_rows_log_and_event_at_once(store: Store) -> None:
     deliveries, seen = machine(store)
     oid = store.outbox_add("e2@example.org", "work", Transport.EMAIL, payload={})

@@ -107,6 +107,7 @@ class Outbox(Db):
 
     def outbox_update(self, outbox_id: int, state: DeliveryState | str | None = None, *,
                       only_from: Iterable[DeliveryState] | None = None,
+                      payload_set: dict[str, Any] | None = None,
                       **fields: Any) -> bool:
         """Change an outbox row's state and/or fields (transport, payload, parties,
         next_attempt, attempts).
@@ -115,7 +116,8 @@ class Outbox(Db):
         outgoing message's delivery state, in the same transaction. With
         `only_from`, nothing changes unless the row is in one of those states: two
         senders (the mail worker, a move to chat) claim a row this way, and only
-        one wins. Returns whether the row changed.
+        one wins. `payload_set`: keys set in the payload as the row holds it in
+        this transaction (see `outbox_move`). Returns whether the row changed.
         """
         unknown = set(fields) - OUTBOX_FIELDS
         if unknown:
@@ -132,6 +134,8 @@ class Outbox(Db):
             values[key] = value
         new_state = DeliveryState(state) if state is not None else None
         with self._write() as conn:
+            if payload_set:
+                values["payload"] = _payload_with(conn, outbox_id, payload_set, fields)
             return self._outbox_change(conn, outbox_id, new_state, only_from, values)
 
     @staticmethod
@@ -202,6 +206,7 @@ class Outbox(Db):
                     claim: bool = False, orphan: bool = False, attempt: bool = False,
                     log: tuple[str, str] | None = None,
                     event: tuple[str, dict[str, Any]] | None = None,
+                    payload_set: dict[str, Any] | None = None,
                     **fields: Any) -> OutboxItem | None:
         """One move of an outbox row (bridge.delivery's `transition`), in one
         transaction: the compare-and-set on its state (`only_from`; with `claim`,
@@ -209,7 +214,12 @@ class Outbox(Db):
         and `fields`, one more attempt if `attempt`, the move's own log line and
         the event that tells it, kept in the event log. Returns the row as it was
         before, or None when it was in none of `only_from` or a live process
-        holds it."""
+        holds it.
+
+        `payload_set` sets those keys in the payload as the row holds it inside
+        this transaction, the other keys kept: a caller that read the row before
+        an await (an IMAP or SMTP round trip) and wrote `dict(item.payload, k=v)`
+        after it undid whatever another task wrote meanwhile (a retry's count)."""
         unknown = set(fields) - OUTBOX_FIELDS
         if unknown:
             raise TypeError(f"unknown outbox fields {sorted(unknown)}")
@@ -233,6 +243,8 @@ class Outbox(Db):
                 elif key == "transport":
                     value = Transport(value).value
                 values[key] = value
+            if payload_set:
+                values["payload"] = _payload_with(conn, outbox_id, payload_set, fields)
             if attempt:
                 values["attempts"] = before.attempts + 1
             self._outbox_change(conn, outbox_id, state, None, values)
@@ -290,3 +302,14 @@ class Outbox(Db):
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY id", args).fetchall()
         return [self._outbox_item(r) for r in rows]
+
+
+def _payload_with(conn: sqlite3.Connection, outbox_id: int, keys: dict[str, Any],
+                  fields: dict[str, Any]) -> str:
+    """Row `outbox_id`'s payload as stored now, with `keys` set: the column value."""
+    if "payload" in fields:
+        raise TypeError("payload and payload_set together: one or the other")
+    row = conn.execute("SELECT payload FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+    if row is None:
+        raise KeyError(f"no outbox item {outbox_id}")
+    return to_json({**json.loads(row[0] or "{}"), **keys})
