@@ -8,8 +8,8 @@ without telling). A server without IDLE is polled every `poll` seconds. The
 outbox is flushed after each pass, so queued email goes as soon as the server
 answers again. Errors are reported as health events and retried with backoff
 (doubling up to `MAX_BACKOFF`); the wait ends early when someone else sees the
-server answer again (`server_back`: the health probe logged in, the on-demand
-connection did a job), as mutt and aerc reconnect on their next check rather
+server answer again (`server_back`: the health probe logged in), as mutt and aerc
+reconnect on their next check rather
 than minutes after the server came back.
 
 A push channel can die without a word (a NAT box forgets the connection, a
@@ -85,8 +85,8 @@ class MailWorker(threading.Thread):
         self._wake.set()
 
     def server_back(self) -> None:
-        """The IMAP server answered someone else (the health probe, the on-demand
-        connection): a retry waiting out its backoff goes now. A worker that is
+        """The IMAP server answered someone else (the health probe logging
+        in): a retry waiting out its backoff goes now. A worker that is
         not retrying is left alone (its IDLE is no business of this). Kept as a
         time too: an answer that comes while a pass is failing (before it starts
         to wait) still cuts that wait short."""
