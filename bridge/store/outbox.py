@@ -135,7 +135,12 @@ class Outbox(Db):
         new_state = DeliveryState(state) if state is not None else None
         with self._write() as conn:
             if payload_set:
-                values["payload"] = _payload_with(conn, outbox_id, payload_set, fields)
+                row = conn.execute("SELECT payload FROM outbox WHERE id = ?",
+                                   (outbox_id,)).fetchone()
+                if row is None:
+                    raise KeyError(f"no outbox item {outbox_id}")
+                values["payload"] = _payload_with(json.loads(row[0] or "{}"), payload_set,
+                                                  fields)
             return self._outbox_change(conn, outbox_id, new_state, only_from, values)
 
     @staticmethod
@@ -243,8 +248,8 @@ class Outbox(Db):
                 elif key == "transport":
                     value = Transport(value).value
                 values[key] = value
-            if payload_set:
-                values["payload"] = _payload_with(conn, outbox_id, payload_set, fields)
+            if payload_set:  # the row was read above, in this transaction
+                values["payload"] = _payload_with(before.payload, payload_set, fields)
             if attempt:
                 values["attempts"] = before.attempts + 1
             self._outbox_change(conn, outbox_id, state, None, values)
@@ -304,12 +309,10 @@ class Outbox(Db):
         return [self._outbox_item(r) for r in rows]
 
 
-def _payload_with(conn: sqlite3.Connection, outbox_id: int, keys: dict[str, Any],
+def _payload_with(payload: dict[str, Any], keys: dict[str, Any],
                   fields: dict[str, Any]) -> str:
-    """Row `outbox_id`'s payload as stored now, with `keys` set: the column value."""
+    """`payload` (as the row holds it in the write's transaction) with `keys` set:
+    the column value."""
     if "payload" in fields:
         raise TypeError("payload and payload_set together: one or the other")
-    row = conn.execute("SELECT payload FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
-    if row is None:
-        raise KeyError(f"no outbox item {outbox_id}")
-    return to_json({**json.loads(row[0] or "{}"), **keys})
+    return to_json({**payload, **keys})
