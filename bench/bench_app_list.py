@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual import events
 from textual.screen import Screen
+from textual.strip import Strip
 
 from bench.bench_store import synthetic
 from bridge.config import load_config
@@ -83,7 +84,7 @@ async def drive(app: TuiClientApp, started: float) -> None:
     painted: list[float] = []
     original = ConversationList.render_line
 
-    def render_line(self, y):  # type: ignore[no-untyped-def]
+    def render_line(self: ConversationList, y: int) -> Strip:
         if self.rows and not painted:
             painted.append(time.perf_counter())
         return original(self, y)
@@ -111,7 +112,7 @@ async def drive(app: TuiClientApp, started: float) -> None:
         frame: list[asyncio.Future] = []
         compositor_refresh = Screen._compositor_refresh
 
-        def refreshed(self):  # type: ignore[no-untyped-def]
+        def refreshed(self: Screen) -> None:
             compositor_refresh(self)
             if frame and not frame[0].done():
                 frame[0].set_result(time.perf_counter())
@@ -126,6 +127,7 @@ async def drive(app: TuiClientApp, started: float) -> None:
             event = events.Key(key, key if len(key) == 1 else None)
             event.set_sender(app)
             t0 = time.perf_counter()
+            assert app._driver is not None  # the app runs headless under this bench
             app._driver.send_message(event)
             try:
                 done = await asyncio.wait_for(frame[0], 2.0)
@@ -173,7 +175,9 @@ async def drive(app: TuiClientApp, started: float) -> None:
         t0 = time.perf_counter()
         engine.store.insert_messages([line])
         stored = time.perf_counter() - t0
-        row_id = engine.store.find_by_msg_id("bench", line.msg_id).id
+        stored_line = engine.store.find_by_msg_id("bench", line.msg_id)
+        assert stored_line is not None and stored_line.id is not None  # just inserted
+        row_id = stored_line.id
         frame[:] = [loop.create_future()]
         t0 = time.perf_counter()
         received = MessageReceived("bench", row_id, line.msg_id, deep.thread_id,

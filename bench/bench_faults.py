@@ -78,6 +78,7 @@ class Soak:
     rng: random.Random
     sent: list[Sent] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    t0: float = 0.0  # when the fault schedule started (monotonic)
     smtp_down: bool = False
 
 
@@ -250,10 +251,10 @@ async def run(args: argparse.Namespace) -> int:
         await bob_engine.start(mail=False)
         await alice_engine.start()
         soak = Soak(world, alice, bob, proxies, alice_engine, bob_engine, rng)
-        soak.t0 = time.monotonic()  # type: ignore[attr-defined]
+        soak.t0 = time.monotonic()
         print(f"soak: {args.seconds:.0f} s of mixed sends under random faults (seed "
               f"{args.seed})", flush=True)
-        until = soak.t0 + args.seconds  # type: ignore[attr-defined]
+        until = soak.t0 + args.seconds
         stop = asyncio.Event()
         watch = asyncio.ensure_future(watcher(soak, stop))
         await asyncio.gather(sender(soak, until), faults(soak, until))
@@ -286,11 +287,12 @@ async def run(args: argparse.Namespace) -> int:
             lost = len(mine) - len(delivered)
             failed = failed or lost > 0 or dup > 0
             print(f"{label:<22}{len(mine):>6}{len(delivered):>11}{lost:>6}{dup:>12}")
-        states = Counter(alice_engine.store.outbox_get(s.outbox_id).state.value
-                         for s in soak.sent if s.outbox_id is not None)
+        queued = [s for s in soak.sent if s.outbox_id is not None]
+        rows = [alice_engine.store.outbox_get(s.outbox_id) for s in queued]
+        states = Counter(row.state.value if row else "gone" for row in rows)
         print(f"alice's outbox rows: {dict(states)}")
-        stuck = [s for s in soak.sent if s.outbox_id is not None and
-                 alice_engine.store.outbox_get(s.outbox_id).state not in
+        stuck = [s for s, row in zip(queued, rows, strict=True)
+                 if row is None or row.state not in
                  (DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.READ)]
         if stuck:
             print(f"  unsettled rows: {[(s.kind, s.outbox_id) for s in stuck][:10]}")

@@ -32,6 +32,7 @@ from xml.etree import ElementTree as ET
 import slixmpp
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
+from slixmpp.xmlstream.stanzabase import StanzaBase
 
 from tests.harness.servers import Account, World
 
@@ -108,7 +109,7 @@ class Wire:
         if msg.xml.find("{jabber:client}body") is not None:
             self.received.append((time.perf_counter(), msg.xml))
 
-    def _on_result(self, _msg: slixmpp.Message) -> None:
+    def _on_result(self, _msg: StanzaBase) -> None:
         self.results += 1
 
     def bodies(self) -> list[str]:
