@@ -85,28 +85,23 @@ class Reader(EngineReads):
         return self.config.accounts
 
     def timeline(self, account: str, thread_id: str) -> list[Message]:
-        # What Handoff.timeline does (bridge/handoff/reply.py), without the handoff:
-        # a message seen through both transports (one message id) once, the copy
-        # with a body winning; then as EngineReads.timeline (an OpenPGP email this
-        # process did not open shows with no text). tests/test_reader.py holds the
-        # two to the same answers.
-        seen: dict[str, Message] = {}
-        for m in self.store.thread_messages(thread_id, account):
-            old = seen.get(m.msg_id)
-            if old is None or (not old.text and m.text):
-                seen[m.msg_id] = m
-        return [self._as_opened(m)
-                for m in sorted(seen.values(), key=lambda m: (m.date, m.id or 0))]
+        # What Handoff.timeline does, without the handoff (its store read,
+        # bridge/handoff/reads.py); then as EngineReads.timeline (an OpenPGP email
+        # this process did not open shows with no text). tests/test_reader.py holds
+        # the two to the same answers.
+        from .handoff import reads
+
+        return [self._as_opened(m) for m in reads.timeline(self.store, account, thread_id)]
 
     def reactions(self, row_ids: Sequence[int]) -> dict[int, list[Reaction]]:
         """Who reacted to these lines, and with what (the Engine's, engine_chat.py)."""
         return self.store.reactions(list(row_ids))
 
     def _catch_up_index(self) -> None:
-        # What Handoff.catch_up_index does (bridge/handoff/reply.py), without the
-        # handoff: the rows a bulk import left for the full-text index, indexed.
-        while self.store.index_pending() and self.store.index_backlog():
-            pass
+        # What Handoff.catch_up_index does, without the handoff.
+        from .handoff import reads
+
+        reads.catch_up_index(self.store)
 
     async def stop(self) -> None:
         """Nothing runs (the Engine's `stop`, for a host that calls it)."""
