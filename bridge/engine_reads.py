@@ -11,7 +11,6 @@ here are the user's answers about people (`confirm_address`, `map_contact`,
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,7 +95,7 @@ class EngineReads:
         if not any(f.uidnext is not None for f in folders):
             return folders
         counts = self.store.unread_by_folder(account)
-        return [dataclasses.replace(f, unread=counts.get(f.name, 0))
+        return [f.replace(unread=counts.get(f.name, 0))
                 if f.uidnext is not None else f for f in folders]
 
     def thread(self, account: str, thread_id: str) -> Thread | None:
@@ -240,7 +239,7 @@ class EngineReads:
         done = self._opened().get(m.id or 0)
         if done is None:
             return sealed_view(m)
-        return dataclasses.replace(m, text=done.text, subject=done.subject,
+        return m.replace(text=done.text, subject=done.subject,
                                    attachments=done.attachments, crypto=done.crypto)
 
     async def fetch_headers(self, row_id: int, names: Sequence[str]) -> dict[str, str]:

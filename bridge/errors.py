@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from .model import Availability, ContactPresence, OutboxItem, OutboxLogEntry
+from .record import FrozenRecord, setfield
 
 # What a chat to someone not available does: ask first, send anyway, keep it
 # deferred until they are available, or send it by email instead.
@@ -132,15 +132,20 @@ def describe_presence(p: ContactPresence) -> str:
     return f"{p.jid} is {what}" + (f": {p.status}" if p.status else "")
 
 
-@dataclass(frozen=True)
-class Hint:
+class Hint(FrozenRecord):
     """What to do about a refusal, as data rather than words: `action` names the
     way on (a key of CLI_HINTS), `argument` what it acts on (the addresses with no
     key). Each front end says it its own way: the command line as its verbs and
     options (`cli_words`), the app as its keys and screens (tuiclient.replies)."""
 
+    __slots__ = ("action", "argument")
+
     action: str
-    argument: str = ""
+    argument: str
+
+    def __init__(self, action: str, argument: str = "") -> None:
+        setfield(self, "action", action)
+        setfield(self, "argument", argument)
 
     def cli_words(self) -> str:
         """What to do, as the command line says it: its verbs and options."""

@@ -14,20 +14,41 @@ store means the same message seen through both transports compares equal.
 Besides `Message`, this module holds every value the front ends read: a
 conversation (`Thread`), a `Folder`, a `Contact`, an outbox row (`OutboxItem`) and
 its log, a contact's availability (`ContactPresence`), a server's `HealthReport`.
-The modules that made them first (bridge.store.records, bridge.xmpp.availability,
-bridge.health) re-export them, so older imports keep working.
+The read records are defined in bridge.read_records and imported from here; the
+modules that made them first (bridge.store.records, bridge.xmpp.availability,
+bridge.health) re-export them, so older imports keep working. None of these is a
+`@dataclass` (bridge/record.py says why), but `dataclasses.replace`, `asdict` and
+`fields` work on them.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING
 
-from .crypto.status import CryptoStatus
+from .read_records import (  # defined there, imported from here
+    SHOW_AVAILABILITY,
+    Availability,
+    Contact,
+    ContactAddress,
+    ContactPresence,
+    Cursor,
+    Folder,
+    HealthReport,
+    OutboxItem,
+    OutboxLogEntry,
+    ResourcePresence,
+    SortKey,
+    Thread,
+    ThreadOrder,
+)
+from .record import FrozenRecord, Record, setfield
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .crypto.status import CryptoStatus
 
 
 class Transport(StrEnum):
@@ -65,39 +86,94 @@ FLAGGED = "\\Flagged"
 DRAFT = "\\Draft"
 
 
-@dataclass(frozen=True, slots=True)
-class Party:
+class Party(FrozenRecord):
     """One person in a message: an email address or a (bare or full) JID."""
 
+    __slots__ = ("address", "name", "role")
     address: str
-    name: str = ""
-    role: str = "from"
+    name: str
+    role: str
 
-    def __post_init__(self) -> None:
-        if self.role not in PARTY_ROLES:
-            raise ValueError(f"party role {self.role!r} is not one of {sorted(PARTY_ROLES)}")
+    def __init__(self, address: str, name: str = "", role: str = "from") -> None:
+        if role not in PARTY_ROLES:
+            raise ValueError(f"party role {role!r} is not one of {sorted(PARTY_ROLES)}")
+        setfield(self, "address", address)
+        setfield(self, "name", name)
+        setfield(self, "role", role)
 
 
-@dataclass(frozen=True, slots=True)
-class Attachment:
+class Attachment(FrozenRecord):
     """A file of a message; its bytes live in the store's blob directory by sha256.
 
     `part_id` is the MIME part (e.g. "2.1") of an email attachment that has not been
     downloaded yet; `url` is where a chat attachment was uploaded (XEP-0363).
     """
 
+    __slots__ = ("content_type", "filename", "part_id", "sha256", "size", "url")
     filename: str
     content_type: str
     size: int
-    sha256: str | None = None
-    part_id: str | None = None
-    url: str | None = None
+    sha256: str | None
+    part_id: str | None
+    url: str | None
+
+    def __init__(self, filename: str, content_type: str, size: int, sha256: str | None = None,
+                 part_id: str | None = None, url: str | None = None) -> None:
+        setfield(self, "filename", filename)
+        setfield(self, "content_type", content_type)
+        setfield(self, "size", size)
+        setfield(self, "sha256", sha256)
+        setfield(self, "part_id", part_id)
+        setfield(self, "url", url)
 
 
-@dataclass(slots=True)
-class Message:
-    """One email or chat line, as the store keeps it and the screens show it."""
+class Message(Record):
+    """One email or chat line, as the store keeps it and the screens show it.
 
+    Its fields, besides the obvious: `folder`, `uid`, `message_id_header` and
+    `references` are email coordinates (None or empty for chat lines), and
+    `in_reply_to` too, but a chat line that answers another (XEP-0461) uses it for
+    the line it answers; `stanza_id` and `origin_id` are the XMPP coordinates
+    (XEP-0359: the server's stanza-id, the sender's origin-id) and `attr_id` the
+    'id' attribute of a received <message> (markers and receipts quote it);
+    `digest` is the sha256 of an email's raw bytes where they were seen (two emails
+    that share a Message-ID are one message only when these match); `edited` and
+    `retracted` say when a chat line's last correction replaced its text and when
+    its sender retracted it (XEP-0308, XEP-0424); `crypto` is the end-to-end
+    protection found when the message was opened (bridge.crypto), None for a
+    message that had none or was not opened yet.
+    """
+
+    __slots__ = (
+        "account",
+        "attachments",
+        "attr_id",
+        "crypto",
+        "date",
+        "delivery",
+        "digest",
+        "direction",
+        "edited",
+        "flags",
+        "folder",
+        "id",
+        "in_reply_to",
+        "malformed",
+        "message_id_header",
+        "msg_id",
+        "origin_id",
+        "raw",
+        "recipients",
+        "references",
+        "retracted",
+        "sender",
+        "stanza_id",
+        "subject",
+        "text",
+        "thread_id",
+        "transport",
+        "uid",
+    )
     msg_id: str
     account: str
     transport: Transport
@@ -105,47 +181,72 @@ class Message:
     thread_id: str
     date: float
     sender: Party
-    recipients: list[Party] = field(default_factory=list)
-    subject: str = ""
-    text: str = ""
-    # Email coordinates: None for chat lines (but in_reply_to, which a chat line
-    # that answers another, XEP-0461, uses for the line it answers).
-    folder: str | None = None
-    uid: int | None = None
-    message_id_header: str | None = None
-    in_reply_to: str | None = None
-    references: list[str] = field(default_factory=list)
-    # XMPP coordinates (XEP-0359): the server's stanza-id, the sender's origin-id.
-    stanza_id: str | None = None
-    origin_id: str | None = None
-    # The 'id' attribute of a received <message>: markers and receipts quote it.
-    attr_id: str | None = None
-    flags: set[str] = field(default_factory=set)
-    delivery: DeliveryState | None = None
-    attachments: list[Attachment] = field(default_factory=list)
-    malformed: bool = False
-    raw: bytes | None = None
-    id: int | None = None
-    # sha256 of an email's raw bytes, where they were seen: two emails that share a
-    # Message-ID are one message only when these match.
-    digest: str | None = None
-    # Chat lines that changed after they came (XEP-0308, XEP-0424): when the last
-    # correction replaced the text, and when the sender retracted it (text gone).
-    edited: float | None = None
-    retracted: float | None = None
-    # End-to-end protection as found when the message was opened (bridge.crypto):
-    # None for a message that had none, or that was not opened yet.
-    crypto: CryptoStatus | None = None
+    recipients: list[Party]
+    subject: str
+    text: str
+    folder: str | None
+    uid: int | None
+    message_id_header: str | None
+    in_reply_to: str | None
+    references: list[str]
+    stanza_id: str | None
+    origin_id: str | None
+    attr_id: str | None
+    flags: set[str]
+    delivery: DeliveryState | None
+    attachments: list[Attachment]
+    malformed: bool
+    raw: bytes | None
+    id: int | None
+    digest: str | None
+    edited: float | None
+    retracted: float | None
+    crypto: CryptoStatus | None
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self, msg_id: str, account: str, transport: Transport | str,
+        direction: Direction | str, thread_id: str, date: float, sender: Party,
+        recipients: list[Party] | None = None, subject: str = "", text: str = "",
+        folder: str | None = None, uid: int | None = None,
+        message_id_header: str | None = None, in_reply_to: str | None = None,
+        references: list[str] | None = None, stanza_id: str | None = None,
+        origin_id: str | None = None, attr_id: str | None = None,
+        flags: Iterable[str] | None = None, delivery: DeliveryState | str | None = None,
+        attachments: list[Attachment] | None = None, malformed: bool = False,
+        raw: bytes | None = None, id: int | None = None,
+        digest: str | None = None, edited: float | None = None,
+        retracted: float | None = None, crypto: CryptoStatus | None = None,
+    ) -> None:
+        self.msg_id = msg_id
+        self.account = account
         # Callers (and JSON round-trips) hand in plain strings; coercing here means
         # a typo fails at construction instead of being stored.
-        self.transport = Transport(self.transport)
-        self.direction = Direction(self.direction)
-        if self.delivery is not None:
-            self.delivery = DeliveryState(self.delivery)
-        if not isinstance(self.flags, set):
-            self.flags = set(self.flags)
+        self.transport = Transport(transport)
+        self.direction = Direction(direction)
+        self.thread_id = thread_id
+        self.date = date
+        self.sender = sender
+        self.recipients = [] if recipients is None else recipients
+        self.subject = subject
+        self.text = text
+        self.folder = folder
+        self.uid = uid
+        self.message_id_header = message_id_header
+        self.in_reply_to = in_reply_to
+        self.references = [] if references is None else references
+        self.stanza_id = stanza_id
+        self.origin_id = origin_id
+        self.attr_id = attr_id
+        self.flags = flags if isinstance(flags, set) else set(flags or ())
+        self.delivery = None if delivery is None else DeliveryState(delivery)
+        self.attachments = [] if attachments is None else attachments
+        self.malformed = malformed
+        self.raw = raw
+        self.id = id
+        self.digest = digest
+        self.edited = edited
+        self.retracted = retracted
+        self.crypto = crypto
 
     @property
     def unread(self) -> bool:
@@ -238,14 +339,30 @@ def thread_id_for_email(
     raise ValueError("email has no Message-ID, In-Reply-To or References to thread it by")
 
 
-@dataclass(slots=True)
-class EmailHeaders:
+class EmailHeaders(Record):
     """What header sync learns of one email: enough for the lists, not the body.
 
     Kept apart from `Message` because a cold sync makes 100,000 of these and
     stores them in bulk; the body and attachments come later, on demand.
     """
 
+    __slots__ = (
+        "date",
+        "direction",
+        "flags",
+        "has_attachment",
+        "in_reply_to",
+        "malformed",
+        "message_id_header",
+        "msg_id",
+        "recipients",
+        "references",
+        "sender",
+        "size",
+        "subject",
+        "thread_id",
+        "uid",
+    )
     uid: int
     msg_id: str
     thread_id: str
@@ -257,240 +374,104 @@ class EmailHeaders:
     in_reply_to: str | None
     references: list[str]
     flags: frozenset[str]
-    size: int = 0
-    has_attachment: bool = False
-    direction: Direction = Direction.IN
-    malformed: bool = False
+    size: int
+    has_attachment: bool
+    direction: Direction
+    malformed: bool
+
+    def __init__(
+        self, uid: int, msg_id: str, thread_id: str, date: float, sender: Party,
+        recipients: list[Party], subject: str, message_id_header: str | None,
+        in_reply_to: str | None, references: list[str], flags: frozenset[str],
+        size: int = 0, has_attachment: bool = False, direction: Direction = Direction.IN,
+        malformed: bool = False,
+    ) -> None:
+        self.uid = uid
+        self.msg_id = msg_id
+        self.thread_id = thread_id
+        self.date = date
+        self.sender = sender
+        self.recipients = recipients
+        self.subject = subject
+        self.message_id_header = message_id_header
+        self.in_reply_to = in_reply_to
+        self.references = references
+        self.flags = flags
+        self.size = size
+        self.has_attachment = has_attachment
+        self.direction = direction
+        self.malformed = malformed
 
 
-
-@dataclass
-class ImPlan:
+class ImPlan(Record):
     """One chat leg of a reply: who, in which conversation, with what.
 
     Every message id is chosen here, before anything is sent, so the outbox can
     resend the very same stanzas after a crash and receivers drop the copies.
+    `to` is a bare JID, or the room's JID when `room` is set; `invite` the room
+    members to add and invite; `files` name, type, sha256 and id of each file;
+    `reply` a reply to a line (XEP-0461): to, id (as the wire names the line),
+    quote, nick (a room line's author), name (for an email's attribution), line
+    (its msg_id here, the new line's in_reply_to); with `encrypt` its chat lines go
+    OMEMO-encrypted or not at all (bridge/xmpp/omemo.py).
     """
 
+    __slots__ = (
+        "account",
+        "encrypt",
+        "files",
+        "history",
+        "history_id",
+        "invite",
+        "msg_id",
+        "reply",
+        "room",
+        "room_name",
+        "text",
+        "thread_id",
+        "to",
+    )
     account: str
-    to: str  # a bare JID, or the room's JID when `room` is set
+    to: str
     thread_id: str
     text: str
     msg_id: str
-    room: bool = False
-    invite: list[str] = field(default_factory=list)  # room members to add and invite
-    room_name: str = ""
-    history: str | None = None
-    history_id: str | None = None
-    files: list[dict[str, str | int]] = field(default_factory=list)  # name, type, sha256, id
-    # A reply to a line (XEP-0461): to, id (as the wire names the line), quote,
-    # nick (a room line's author), name (for an email's attribution), line (its
-    # msg_id here, the new line's in_reply_to).
-    reply: dict[str, str] | None = None
-    # Its chat lines go OMEMO-encrypted or not at all (bridge/xmpp/omemo.py).
-    encrypt: bool = False
+    room: bool
+    invite: list[str]
+    room_name: str
+    history: str | None
+    history_id: str | None
+    files: list[dict[str, str | int]]
+    reply: dict[str, str] | None
+    encrypt: bool
+
+    def __init__(
+        self, account: str, to: str, thread_id: str, text: str, msg_id: str,
+        room: bool = False, invite: list[str] | None = None, room_name: str = "",
+        history: str | None = None, history_id: str | None = None,
+        files: list[dict[str, str | int]] | None = None,
+        reply: dict[str, str] | None = None, encrypt: bool = False,
+    ) -> None:
+        self.account = account
+        self.to = to
+        self.thread_id = thread_id
+        self.text = text
+        self.msg_id = msg_id
+        self.room = room
+        self.invite = [] if invite is None else invite
+        self.room_name = room_name
+        self.history = history
+        self.history_id = history_id
+        self.files = [] if files is None else files
+        self.reply = reply
+        self.encrypt = encrypt
 
     def to_payload(self) -> dict:
-        return {k: v for k, v in self.__dict__.items()}
+        return self.asdict()
 
     @classmethod
     def from_payload(cls, payload: dict) -> ImPlan:
-        return cls(**{k: payload[k] for k in cls.__dataclass_fields__ if k in payload})
-
-
-# -- read records -------------------------------------------------------------------
-# What the engine hands the front ends: frozen values, no behaviour beyond a few
-# derived properties, no protocol in them.
-
-# Why a cursor and not just a date: two threads (or messages) can share a date to the
-# second, and a page boundary between them would drop one. (date, row id) is unique.
-Cursor = tuple[float, int]
-
-
-@dataclass(frozen=True, slots=True)
-class Folder:
-    """A mail folder of an account, with its IMAP sync state (UIDVALIDITY, UIDNEXT, MODSEQ)."""
-
-    account: str
-    name: str
-    role: str | None = None
-    uidvalidity: int | None = None
-    uidnext: int | None = None
-    highestmodseq: int | None = None
-    unread: int | None = None
-    total: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Thread:
-    """One conversation of one account, as a list view shows it."""
-
-    id: int
-    account: str
-    thread_id: str
-    subject: str
-    first_date: float
-    last_date: float
-    message_count: int
-    unread_count: int
-    last_sender: str
-    snippet: str
-    transports: frozenset[Transport]
-
-    @property
-    def cursor(self) -> Cursor:
-        """Pass as `before=` to get the page after this thread."""
-        return (self.last_date, self.id)
-
-
-@dataclass(frozen=True, slots=True)
-class ContactAddress:
-    """One address of a contact: an email address or a JID, and where it was learned."""
-
-    address: str
-    kind: str  # email | jid | both (an address that is both)
-    source: str  # config | rule | learned
-    confirmed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """A person across transports: a name and their addresses."""
-
-    id: int
-    name: str
-    addresses: tuple[ContactAddress, ...]
-
-    @property
-    def emails(self) -> list[str]:
-        return [a.address for a in self.addresses if a.kind in ("email", "both")]
-
-    @property
-    def jids(self) -> list[str]:
-        return [a.address for a in self.addresses if a.kind in ("jid", "both")]
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """A message waiting in the outbox to be sent, with its state."""
-
-    id: int
-    msg_id: str
-    account: str
-    transport: Transport
-    state: DeliveryState
-    payload: dict[str, Any]
-    parties: list[Party]
-    created: float
-    updated: float
-    next_attempt: float | None
-    attempts: int
-    owner: str | None = None  # the process that holds it (bridge/store/owner.py)
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxLogEntry:
-    """One step in the life of an outbox row (tried, deferred, sent...)."""
-
-    outbox_id: int
-    at: float
-    event: str
-    detail: str
-
-
-class Availability(StrEnum):
-    AVAILABLE = "available"
-    AWAY = "away"
-    BUSY = "busy"
-    OFFLINE = "offline"
-    UNKNOWN = "unknown"  # no presence subscription: we cannot know
-    BLOCKED = "blocked"  # we block them, or a send to them was refused
-
-
-# show values of RFC 6121 (and "" for plain available) mapped to what a user decides on.
-SHOW_AVAILABILITY = {
-    "": Availability.AVAILABLE,
-    "chat": Availability.AVAILABLE,
-    "away": Availability.AWAY,
-    "xa": Availability.AWAY,
-    "dnd": Availability.BUSY,
-}
-
-
-@dataclass(frozen=True)
-class ResourcePresence:
-    """The presence of one resource (device) of a contact."""
-
-    resource: str
-    show: str = ""  # "", chat, away, xa, dnd
-    status: str = ""
-    priority: int = 0
-
-    @property
-    def availability(self) -> Availability:
-        return SHOW_AVAILABILITY.get(self.show, Availability.AVAILABLE)
-
-
-@dataclass(frozen=True)
-class ContactPresence:
-    """A contact's availability and the status text ("away message") that goes with it."""
-
-    jid: str
-    availability: Availability
-    status: str = ""
-    resources: tuple[ResourcePresence, ...] = ()
-
-
-@dataclass(frozen=True)
-class HealthReport:
-    """One probe's answer about one server of one account."""
-
-    account: str
-    service: str  # imap | smtp | xmpp
-    reachable: bool
-    logged_in: bool
-    push_alive: bool | None = None  # None: no push channel here (SMTP, nothing running)
-    rtt_ms: float | None = None
-    clock_skew_s: float | None = None  # server minus local; None when unknown
-    detail: str = ""
-    checked_at: float = field(default_factory=time.time)
-
-    @property
-    def ok(self) -> bool:
-        return self.reachable and self.logged_in and self.push_alive is not False
-
-    @classmethod
-    def failed(cls, account: str, service: str, exc: BaseException, started: float, *,
-               secret: bool = False) -> HealthReport:
-        """The report of a probe that could not log in: reachable when the server
-        refused the login, not when it (or the password, `secret`) was missing."""
-        text = str(exc)
-        refused = "login refused" in text or "authentication" in text.lower()
-        return cls(account, service, reachable=refused and not secret, logged_in=False,
-                   detail=text, checked_at=started)
-
-    def summary(self) -> str:
-        """One line for people: what works, the figures, and the detail."""
-        if not self.reachable:
-            state = "unreachable"
-        elif not self.logged_in:
-            state = "login failed"
-        elif self.push_alive is False:
-            state = "push stalled"
-        else:
-            state = "ok"
-        parts = [state]
-        if self.rtt_ms is not None:
-            parts.append(f"rtt {self.rtt_ms:.0f} ms")
-        if self.clock_skew_s is not None:
-            parts.append(f"clock {self.clock_skew_s:+.1f} s")
-        elif self.ok and self.service != "smtp":
-            parts.append("clock unknown")
-        if self.push_alive is not None:
-            parts.append("push alive" if self.push_alive else "push dead")
-        if self.detail:
-            parts.append(self.detail)
-        return ", ".join(parts)
+        return cls(**{k: payload[k] for k in cls._fields if k in payload})
 
 
 # Chats with no email behind them: the same two people get the same thread id on
@@ -507,69 +488,11 @@ def default_thread_id(own_bare: str, peer_bare: str) -> str:
     return f"{uuid.uuid5(uuid.UUID(_THREAD_NAMESPACE), name).hex}@{domain}"
 
 
-# What SQLite's lower() folds (ASCII only), for a Python key that sorts as the SQL does.
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-SortKey = tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadOrder:
-    """How a list of conversations is sorted: by `date` of the last message
-    (newest first, the default), by `from` (the last sender's name, A to Z, then
-    newest first), or `unread` first (then newest first); `reverse` turns the
-    whole order around.
-
-    Each order is a tuple of SQL expressions over `threads`, ascending (`sql`),
-    and the same tuple in Python (`key`): the store sorts and pages with it
-    (keyset: the page after a row is the rows whose key is greater), and a list
-    that merges a changed row in puts it where the store would have.
-    """
-
-    by: str = "date"
-    reverse: bool = False
-
-    BY: ClassVar[tuple[str, ...]] = ("date", "from", "unread")
-    _SQL: ClassVar[dict[str, tuple[str, ...]]] = {
-        "date": ("-last_date", "-id"),
-        "from": ("lower(last_sender)", "-last_date", "-id"),
-        "unread": ("unread_count = 0", "-last_date", "-id"),
-    }
-
-    def __post_init__(self) -> None:
-        if self.by not in self.BY:
-            raise ValueError(f"sort by date, from or unread; not {self.by!r}")
-
-    @property
-    def sql(self) -> tuple[str, ...]:
-        return self._SQL[self.by]
-
-    @property
-    def default(self) -> bool:
-        return self.by == "date" and not self.reverse
-
-    def page_after(self, t: Thread) -> Cursor | SortKey:
-        """What to pass as `before=` for the page after `t`: its cursor in the
-        default order (the store's index path), its sort key in the others."""
-        return t.cursor if self.default else self.key(t)
-
-    def key(self, t: Thread) -> SortKey:
-        """What the list is sorted on, ascending (`reverse` is the caller's `<`)."""
-        tail = (-t.last_date, -t.id)
-        if self.by == "from":
-            return (t.last_sender.translate(_ASCII_LOWER), *tail)
-        if self.by == "unread":
-            return (int(t.unread_count == 0), *tail)
-        return tail
-
-    def before(self, a: Thread, b: Thread) -> bool:
-        """Whether `a` comes before `b` in this order."""
-        return self.key(b) < self.key(a) if self.reverse else self.key(a) < self.key(b)
-
-    @property
-    def label(self) -> str:
-        """For a title: "" for the default order, else `sorted: from ↑`."""
-        if self.by == "date" and not self.reverse:
-            return ""
-        word = {"date": "date", "from": "sender", "unread": "unread first"}[self.by]
-        return f"sorted: {word}{' (reversed)' if self.reverse else ''}"
+__all__ = [
+    "ANSWERED", "CLAIM_PREFIX", "DRAFT", "FLAGGED", "PARTY_ROLES", "SEEN", "SHOW_AVAILABILITY",
+    "Attachment", "Availability", "Contact", "ContactAddress", "ContactPresence", "Cursor",
+    "DeliveryState", "Direction", "EmailHeaders", "Folder", "HealthReport", "ImPlan",
+    "Message", "OutboxItem", "OutboxLogEntry", "Party", "Record", "ResourcePresence", "SortKey",
+    "Thread", "ThreadOrder", "Transport", "claimed_thread_id", "default_thread_id",
+    "new_message_id", "normalize_message_id", "parse_message_ids", "thread_id_for_email",
+]

@@ -222,3 +222,27 @@ def test_list_match_and_show_get_the_engine(tmp_path):
     code, modules, _ = probe(tmp_path, "--config", "CONFIG", "outbox", "cancel", "3")
     assert code == 1  # nothing in the outbox has the number 3
     assert "bridge.engine" in modules
+
+
+# What a command that only reads rows defines or loads for nothing: the blob
+# store's hashing and temporary files (bridge/store/blobs.py, written blobs only),
+# the standard library's `dataclasses` with `inspect` (the records are plain
+# classes: bridge/record.py).
+NOT_READING_ROWS = {"hashlib", "tempfile", "random"}
+NO_DATACLASSES = {"dataclasses", "inspect", "ast", "dis", "tokenize"}
+
+
+def test_list_and_search_hash_and_write_nothing(tmp_path):
+    for argv in (("list",), ("search", "budget")):
+        code, modules, _ = probe(tmp_path, "--config", "CONFIG", *argv)
+        assert code == 0, argv
+        assert modules & NOT_READING_ROWS == set(), argv
+
+
+@pytest.mark.xfail(strict=True, reason="bridge/store/query.py's SearchQuery is still a "
+                   "@dataclass (left to the branch that changes query.py)")
+def test_list_and_search_define_no_dataclass(tmp_path):
+    for argv in (("list",), ("search", "budget")):
+        code, modules, _ = probe(tmp_path, "--config", "CONFIG", *argv)
+        assert code == 0, argv
+        assert modules & NO_DATACLASSES == set(), argv

@@ -1,14 +1,14 @@
-"""What a config is: its constants, its dataclasses, and the error of a bad file.
+"""What a config is: its constants, its records, and the error of a bad file.
 
-Everything here is a value; reading the file is `bridge.config.load`, passwords
-are `bridge.config.secrets`.
+Everything here is a value (records without `dataclasses`: bridge/record.py);
+reading the file is `bridge.config.load`, passwords are `bridge.config.secrets`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..record import FrozenRecord, setfield
 from .reader import LocatedError
 
 SERVICES = ("imap", "smtp", "xmpp")
@@ -61,59 +61,149 @@ def check_service(service: str) -> None:
         raise ValueError(f"service must be one of {', '.join(SERVICES)}, not {service!r}")
 
 
-@dataclass(frozen=True)
-class ServerConfig:
+class ServerConfig(FrozenRecord):
     """One server of an account (`[accounts.imap]`, `smtp`, `xmpp`)."""
+
+    __slots__ = (
+        "auth",
+        "ca_file",
+        "ca_origin",
+        "host",
+        "password_command",
+        "password_origin",
+        "port",
+        "tls",
+        "token_command",
+        "token_origin",
+        "username",
+    )
+    _compare = ("host", "port", "tls", "ca_file", "username", "password_command", "auth",
+                "token_command")
 
     host: str
     port: int
     tls: str
-    ca_file: Path | None = None
-    username: str | None = None
-    password_command: str | None = None
+    ca_file: Path | None
+    username: str | None
+    password_command: str | None
     # `FILE:LINE: key` of the password_command (or of this table): a password that
     # cannot be had is reported there, as a config error.
-    password_origin: str | None = field(default=None, compare=False)
+    password_origin: str | None
     # (file, line, key) that named ca_file, for errors found when it is loaded.
-    ca_origin: tuple[Path, int | None, str] | None = field(default=None, compare=False)
+    ca_origin: tuple[Path, int | None, str] | None
     # Login by token (imap, smtp only): None here means the account's setting.
-    auth: str | None = None
-    token_command: tuple[str, ...] | None = None
-    token_origin: str | None = field(default=None, compare=False)
+    auth: str | None
+    token_command: tuple[str, ...] | None
+    token_origin: str | None
+
+    def __init__(
+        self, host: str, port: int, tls: str, ca_file: Path | None = None,
+        username: str | None = None, password_command: str | None = None,
+        password_origin: str | None = None,
+        ca_origin: tuple[Path, int | None, str] | None = None, auth: str | None = None,
+        token_command: tuple[str, ...] | None = None, token_origin: str | None = None,
+    ) -> None:
+        setfield(self, "host", host)
+        setfield(self, "port", port)
+        setfield(self, "tls", tls)
+        setfield(self, "ca_file", ca_file)
+        setfield(self, "username", username)
+        setfield(self, "password_command", password_command)
+        setfield(self, "password_origin", password_origin)
+        setfield(self, "ca_origin", ca_origin)
+        setfield(self, "auth", auth)
+        setfield(self, "token_command", token_command)
+        setfield(self, "token_origin", token_origin)
 
 
-@dataclass(frozen=True)
-class AccountConfig:
+class AccountConfig(FrozenRecord):
     """One `[[accounts]]` entry: its addresses, servers and how it logs in."""
 
+    __slots__ = (
+        "aliases",
+        "archive_folder",
+        "auth",
+        "autocrypt",
+        "display_name",
+        "downloads",
+        "email",
+        "expunge_deletes",
+        "imap",
+        "jid",
+        "name",
+        "password_command",
+        "password_origin",
+        "signature",
+        "smtp",
+        "token_command",
+        "token_origin",
+        "token_timeout",
+        "xmpp",
+    )
+    _compare = ("name", "email", "jid", "display_name", "password_command", "imap", "smtp",
+                "xmpp", "archive_folder", "expunge_deletes", "downloads", "signature", "aliases",
+                "auth", "token_command", "token_timeout", "autocrypt")
+
     name: str
-    email: str | None = None
-    jid: str | None = None
-    display_name: str | None = None
-    password_command: str | None = None
-    imap: ServerConfig | None = None
-    smtp: ServerConfig | None = None
-    xmpp: ServerConfig | None = None
-    password_origin: str | None = field(default=None, compare=False)
+    email: str | None
+    jid: str | None
+    display_name: str | None
+    password_command: str | None
+    imap: ServerConfig | None
+    smtp: ServerConfig | None
+    xmpp: ServerConfig | None
+    password_origin: str | None
     # Mail triage and compose (issue 19): the folder `archive` moves to (else the
     # server's \Archive folder), whether `delete` expunges instead of moving to Trash,
     # where `save` puts attachments (else ~/Downloads), the signature put under
     # our text after "-- ", and other addresses of ours (From identities).
-    archive_folder: str | None = None
-    expunge_deletes: bool = False
-    downloads: Path | None = None
-    signature: str | None = None
-    aliases: tuple[str, ...] = ()
+    archive_folder: str | None
+    expunge_deletes: bool
+    downloads: Path | None
+    signature: str | None
+    aliases: tuple[str, ...]
     # OAuth 2.0 (issue 19): how imap and smtp log in (one of AUTH_MECHANISMS, a
     # server's own `auth` wins), the argv whose first line of output is the access
     # token, how long it may run, and `FILE:LINE: key` of token_command.
-    auth: str = "password"
-    token_command: tuple[str, ...] | None = None
-    token_timeout: float = TOKEN_COMMAND_TIMEOUT
-    token_origin: str | None = field(default=None, compare=False)
+    auth: str
+    token_command: tuple[str, ...] | None
+    token_timeout: float
+    token_origin: str | None
     # The account's own `[accounts.crypto] autocrypt` (None: the global
     # `[crypto] autocrypt` stands): Autocrypt on or off for the mail it sends.
-    autocrypt: bool | None = None
+    autocrypt: bool | None
+
+    def __init__(
+        self, name: str, email: str | None = None, jid: str | None = None,
+        display_name: str | None = None, password_command: str | None = None,
+        imap: ServerConfig | None = None, smtp: ServerConfig | None = None,
+        xmpp: ServerConfig | None = None, password_origin: str | None = None,
+        archive_folder: str | None = None, expunge_deletes: bool = False,
+        downloads: Path | None = None, signature: str | None = None,
+        aliases: tuple[str, ...] = (), auth: str = "password",
+        token_command: tuple[str, ...] | None = None,
+        token_timeout: float = TOKEN_COMMAND_TIMEOUT, token_origin: str | None = None,
+        autocrypt: bool | None = None,
+    ) -> None:
+        setfield(self, "name", name)
+        setfield(self, "email", email)
+        setfield(self, "jid", jid)
+        setfield(self, "display_name", display_name)
+        setfield(self, "password_command", password_command)
+        setfield(self, "imap", imap)
+        setfield(self, "smtp", smtp)
+        setfield(self, "xmpp", xmpp)
+        setfield(self, "password_origin", password_origin)
+        setfield(self, "archive_folder", archive_folder)
+        setfield(self, "expunge_deletes", expunge_deletes)
+        setfield(self, "downloads", downloads)
+        setfield(self, "signature", signature)
+        setfield(self, "aliases", aliases)
+        setfield(self, "auth", auth)
+        setfield(self, "token_command", token_command)
+        setfield(self, "token_timeout", token_timeout)
+        setfield(self, "token_origin", token_origin)
+        setfield(self, "autocrypt", autocrypt)
 
     def server(self, service: str) -> ServerConfig | None:
         check_service(service)
@@ -121,21 +211,34 @@ class AccountConfig:
         return server
 
 
-@dataclass(frozen=True)
-class ContactConfig:
+class ContactConfig(FrozenRecord):
     """One `[[contacts]]` entry: a person's email addresses and JIDs."""
 
+    __slots__ = ("emails", "jids", "name")
+
     name: str
-    emails: tuple[str, ...] = ()
-    jids: tuple[str, ...] = ()
+    emails: tuple[str, ...]
+    jids: tuple[str, ...]
+
+    def __init__(
+        self, name: str, emails: tuple[str, ...] = (), jids: tuple[str, ...] = (),
+    ) -> None:
+        setfield(self, "name", name)
+        setfield(self, "emails", emails)
+        setfield(self, "jids", jids)
 
 
-@dataclass(frozen=True)
-class DomainRule:
+class DomainRule(FrozenRecord):
     """A `[[domain_rules]]` entry: the JID an email address of a domain maps to."""
+
+    __slots__ = ("email_pattern", "jid_template")
 
     email_pattern: str
     jid_template: str
+
+    def __init__(self, email_pattern: str, jid_template: str) -> None:
+        setfield(self, "email_pattern", email_pattern)
+        setfield(self, "jid_template", jid_template)
 
     @property
     def domain(self) -> str:
@@ -151,20 +254,44 @@ class DomainRule:
         return self.jid_template.replace("{local}", local)
 
 
-@dataclass(frozen=True)
-class DeferralPolicy:
+class DeferralPolicy(FrozenRecord):
     """`[deferral]`: when and how often a message that could not go is retried."""
 
-    first_retry: float = 30.0
-    growth: float = 2.0
-    ceiling: float = 30 * 60.0
-    max_age: float = 2 * 24 * 3600.0
-    on_max_age: str = "ask"
-    policy: str = "ask"
-    folder: str = "Deferred"  # the IMAP folder mirroring deferred chat messages
+    __slots__ = (
+        "ceiling",
+        "email_by_im_after",
+        "first_retry",
+        "folder",
+        "growth",
+        "max_age",
+        "on_max_age",
+        "policy",
+    )
+
+    first_retry: float
+    growth: float
+    ceiling: float
+    max_age: float
+    on_max_age: str
+    policy: str
+    folder: str  # the IMAP folder mirroring deferred chat messages
     # An email still unsent this long after its first failed try goes by chat
     # instead; None: never (the user has to agree to it in the config).
-    email_by_im_after: float | None = None
+    email_by_im_after: float | None
+
+    def __init__(
+        self, first_retry: float = 30.0, growth: float = 2.0, ceiling: float = 30 * 60.0,
+        max_age: float = 2 * 24 * 3600.0, on_max_age: str = "ask", policy: str = "ask",
+        folder: str = "Deferred", email_by_im_after: float | None = None,
+    ) -> None:
+        setfield(self, "first_retry", first_retry)
+        setfield(self, "growth", growth)
+        setfield(self, "ceiling", ceiling)
+        setfield(self, "max_age", max_age)
+        setfield(self, "on_max_age", on_max_age)
+        setfield(self, "policy", policy)
+        setfield(self, "folder", folder)
+        setfield(self, "email_by_im_after", email_by_im_after)
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (0 is the first retry)."""
@@ -176,93 +303,189 @@ class DeferralPolicy:
         return min(delay, self.ceiling)
 
 
-@dataclass(frozen=True)
-class HandoffPolicy:
+class HandoffPolicy(FrozenRecord):
     """`[handoff]`: how a conversation moves from email to chat."""
 
+    __slots__ = ("group_chats",)
+
     # Several people moved from email to chat: one room for all, or one chat each.
-    group_chats: str = "room"
+    group_chats: str
+
+    def __init__(self, group_chats: str = "room") -> None:
+        setfield(self, "group_chats", group_chats)
 
 
-@dataclass(frozen=True)
-class HealthPolicy:
+class HealthPolicy(FrozenRecord):
     """[health]: how often the engine probes its servers (see bridge.health)."""
 
-    interval: float = 15 * 60.0  # every server, this often
-    critical_interval: float = 2 * 60.0  # a server on the critical list, this often
-    timeout: float = 15.0  # one probe's wait for an answer
+    __slots__ = ("critical_interval", "interval", "timeout")
+
+    interval: float  # every server, this often
+    critical_interval: float  # a server on the critical list, this often
+    timeout: float  # one probe's wait for an answer
+
+    def __init__(
+        self, interval: float = 15 * 60.0, critical_interval: float = 2 * 60.0,
+        timeout: float = 15.0,
+    ) -> None:
+        setfield(self, "interval", interval)
+        setfield(self, "critical_interval", critical_interval)
+        setfield(self, "timeout", timeout)
 
 
-@dataclass(frozen=True)
-class NotifyPolicy:
+class NotifyPolicy(FrozenRecord):
     """[notify]: how new mail and chat are told outside the app (see tuiclient.notify)."""
 
-    command: tuple[str, ...] = ()  # notify_command: run with kind, sender, summary
-    bell: bool = True  # the terminal bell
-    desktop: str = "auto"  # one of NOTIFY_DESKTOP
-    hyperlinks: str = "auto"  # one of NOTIFY_HYPERLINKS
+    __slots__ = ("bell", "command", "desktop", "hyperlinks")
+
+    command: tuple[str, ...]  # notify_command: run with kind, sender, summary
+    bell: bool  # the terminal bell
+    desktop: str  # one of NOTIFY_DESKTOP
+    hyperlinks: str  # one of NOTIFY_HYPERLINKS
+
+    def __init__(
+        self, command: tuple[str, ...] = (), bell: bool = True, desktop: str = "auto",
+        hyperlinks: str = "auto",
+    ) -> None:
+        setfield(self, "command", command)
+        setfield(self, "bell", bell)
+        setfield(self, "desktop", desktop)
+        setfield(self, "hyperlinks", hyperlinks)
 
 
-@dataclass(frozen=True)
-class CryptoPolicy:
+class CryptoPolicy(FrozenRecord):
     """[crypto]: OpenPGP for mail, OMEMO for chat (see bridge.crypto)."""
 
+    __slots__ = (
+        "autocrypt",
+        "autocrypt_prefer_encrypt",
+        "encrypt",
+        "gnupg_home",
+        "index_decrypted",
+        "omemo",
+        "sign",
+    )
+
     # The GnuPG home to use; None: the one gpg itself uses ($GNUPGHOME, ~/.gnupg).
-    gnupg_home: Path | None = None
+    gnupg_home: Path | None
     # Put the text of decrypted mail into the search index (the store on disk then
     # holds it in clear); by default encrypted mail is found by its headers only.
-    index_decrypted: bool = False
+    index_decrypted: bool
     # What every email does unless the send says otherwise (--sign, --no-encrypt...).
-    sign: bool = False
-    encrypt: bool = False
+    sign: bool
+    encrypt: bool
     # Autocrypt Level 1 (bridge.crypto.autocrypt): send our key in an Autocrypt
     # header, keep what peers send, encrypt by default when both sides prefer it.
-    autocrypt: bool = False
+    autocrypt: bool
     # Our Autocrypt `prefer-encrypt=mutual` (false: "nopreference", the spec's default).
-    autocrypt_prefer_encrypt: bool = False
+    autocrypt_prefer_encrypt: bool
     # OMEMO for 1:1 chat (bridge/xmpp/omemo.py): this client's keys made and its
     # device published at login, OMEMO lines read; off, none of it (an OMEMO
     # line is then labelled unreadable, and an encrypted chat send refused).
-    omemo: bool = True
+    omemo: bool
+
+    def __init__(
+        self, gnupg_home: Path | None = None, index_decrypted: bool = False, sign: bool = False,
+        encrypt: bool = False, autocrypt: bool = False, autocrypt_prefer_encrypt: bool = False,
+        omemo: bool = True,
+    ) -> None:
+        setfield(self, "gnupg_home", gnupg_home)
+        setfield(self, "index_decrypted", index_decrypted)
+        setfield(self, "sign", sign)
+        setfield(self, "encrypt", encrypt)
+        setfield(self, "autocrypt", autocrypt)
+        setfield(self, "autocrypt_prefer_encrypt", autocrypt_prefer_encrypt)
+        setfield(self, "omemo", omemo)
 
 
-@dataclass(frozen=True)
-class ChatPolicy:
+class ChatPolicy(FrozenRecord):
     """[chat]: what the chat side tells others about the user."""
+
+    __slots__ = ("auto_away", "auto_away_message", "auto_xa", "chat_states", "idle_after")
 
     # Chat state notifications (XEP-0085: typing, paused, gone...). A client must let
     # the user turn them off (XEP-0085 section 7); off, none is sent, not even the
     # <active/> on a line, so peers that keep to section 5.1 stop expecting them.
-    chat_states: bool = True
+    chat_states: bool
     # Away after this long without a key or a click in the app (seconds; None:
     # never), extended away (xa) after auto_xa; back as before on the next input.
-    auto_away: float | None = None
-    auto_xa: float | None = None
-    auto_away_message: str = "idle"
+    auto_away: float | None
+    auto_xa: float | None
+    auto_away_message: str
     # `serve` without a command this long tells the chat servers nobody is looking
     # (XEP-0352 inactive); the next command makes it active again.
-    idle_after: float = 60.0
+    idle_after: float
+
+    def __init__(
+        self, chat_states: bool = True, auto_away: float | None = None,
+        auto_xa: float | None = None, auto_away_message: str = "idle", idle_after: float = 60.0,
+    ) -> None:
+        setfield(self, "chat_states", chat_states)
+        setfield(self, "auto_away", auto_away)
+        setfield(self, "auto_xa", auto_xa)
+        setfield(self, "auto_away_message", auto_away_message)
+        setfield(self, "idle_after", idle_after)
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(FrozenRecord):
     """The whole config file, checked: accounts, contacts and each section's policy."""
 
+    __slots__ = (
+        "accounts",
+        "ca_file",
+        "chat",
+        "contacts",
+        "crypto",
+        "deferral",
+        "domain_rules",
+        "handoff",
+        "health",
+        "key_origins",
+        "keys",
+        "notify",
+        "path",
+    )
+    _compare = ("path", "accounts", "contacts", "domain_rules", "deferral", "ca_file", "keys",
+                "notify", "handoff", "health", "crypto", "chat")
+
     path: Path
-    accounts: tuple[AccountConfig, ...] = ()
-    contacts: tuple[ContactConfig, ...] = ()
-    domain_rules: tuple[DomainRule, ...] = ()
-    deferral: DeferralPolicy = field(default_factory=DeferralPolicy)
-    ca_file: Path | None = None
+    accounts: tuple[AccountConfig, ...]
+    contacts: tuple[ContactConfig, ...]
+    domain_rules: tuple[DomainRule, ...]
+    deferral: DeferralPolicy
+    ca_file: Path | None
     # [keys]: action -> keys (Textual key names), only the ones the user rebinds.
-    keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    keys: dict[str, tuple[str, ...]]
     # `FILE:LINE` of each [keys] entry, for reporting two actions bound to one key.
-    key_origins: dict[str, str] = field(default_factory=dict, compare=False)
-    notify: NotifyPolicy = field(default_factory=lambda: NotifyPolicy())
-    handoff: HandoffPolicy = field(default_factory=lambda: HandoffPolicy())
-    health: HealthPolicy = field(default_factory=HealthPolicy)
-    crypto: CryptoPolicy = field(default_factory=CryptoPolicy)
-    chat: ChatPolicy = field(default_factory=ChatPolicy)
+    key_origins: dict[str, str]
+    notify: NotifyPolicy
+    handoff: HandoffPolicy
+    health: HealthPolicy
+    crypto: CryptoPolicy
+    chat: ChatPolicy
+
+    def __init__(
+        self, path: Path, accounts: tuple[AccountConfig, ...] = (),
+        contacts: tuple[ContactConfig, ...] = (), domain_rules: tuple[DomainRule, ...] = (),
+        deferral: DeferralPolicy | None = None, ca_file: Path | None = None,
+        keys: dict[str, tuple[str, ...]] | None = None,
+        key_origins: dict[str, str] | None = None, notify: NotifyPolicy | None = None,
+        handoff: HandoffPolicy | None = None, health: HealthPolicy | None = None,
+        crypto: CryptoPolicy | None = None, chat: ChatPolicy | None = None,
+    ) -> None:
+        setfield(self, "path", path)
+        setfield(self, "accounts", accounts)
+        setfield(self, "contacts", contacts)
+        setfield(self, "domain_rules", domain_rules)
+        setfield(self, "deferral", DeferralPolicy() if deferral is None else deferral)
+        setfield(self, "ca_file", ca_file)
+        setfield(self, "keys", {} if keys is None else keys)
+        setfield(self, "key_origins", {} if key_origins is None else key_origins)
+        setfield(self, "notify", NotifyPolicy() if notify is None else notify)
+        setfield(self, "handoff", HandoffPolicy() if handoff is None else handoff)
+        setfield(self, "health", HealthPolicy() if health is None else health)
+        setfield(self, "crypto", CryptoPolicy() if crypto is None else crypto)
+        setfield(self, "chat", ChatPolicy() if chat is None else chat)
 
     def autocrypt_on(self, account: str) -> bool:
         """Whether Autocrypt is on for the mail `account` sends: its own

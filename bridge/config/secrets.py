@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -93,6 +92,8 @@ def check_password_commands(config: Config) -> None:
 
 
 def _check_program(program: str, what: str, where: str | None) -> None:
+    import shutil  # here: with `tempfile` a store that only reads needs none
+
     if shutil.which(program) is None:
         state = "is not executable" if Path(program).expanduser().is_file() else "was not found"
         raise SecretError(f"{what}: command {program!r} {state}", where)

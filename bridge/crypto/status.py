@@ -8,8 +8,9 @@ produced them (GPGME today, OMEMO later), a front end only reads these.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from enum import StrEnum
+
+from ..record import FrozenRecord, setfield
 
 # The outer Subject of an email whose real one travels inside the encryption
 # (the Protected Headers draft's recommendation): what the list shows until the
@@ -28,19 +29,29 @@ class Verdict(StrEnum):
     ERROR = "error"  # could not be checked (a broken signature packet, ...)
 
 
-@dataclass(frozen=True, slots=True)
-class Signature:
+class Signature(FrozenRecord):
+    __slots__ = ("certified", "detail", "fingerprint", "uid", "verdict")
     verdict: Verdict
     # The signing key's full fingerprint (uppercase hex); for an unknown key only
     # what the signature names (possibly a 16-digit key id).
-    fingerprint: str = ""
+    fingerprint: str
     # The key's first user id as the keyring has it ("Alice <alice@example.org>"),
     # "" when the key is unknown. Remote text: made inert before display.
-    uid: str = ""
+    uid: str
     # The keyring certifies the key (validity full or ultimate): the user, or
     # someone the user trusts, checked that the key belongs to that person.
-    certified: bool = False
-    detail: str = ""
+    certified: bool
+    detail: str
+
+    def __init__(
+        self, verdict: Verdict, fingerprint: str = "", uid: str = "", certified: bool = False,
+        detail: str = "",
+    ) -> None:
+        setfield(self, "verdict", verdict)
+        setfield(self, "fingerprint", fingerprint)
+        setfield(self, "uid", uid)
+        setfield(self, "certified", certified)
+        setfield(self, "detail", detail)
 
     @property
     def key_id(self) -> str:
@@ -48,27 +59,54 @@ class Signature:
         return "0x" + self.fingerprint[-16:] if self.fingerprint else "0x?"
 
 
-@dataclass(frozen=True, slots=True)
-class CryptoStatus:
+class CryptoStatus(FrozenRecord):
     """How one message was protected and what checking it found."""
 
-    encrypted: bool = False
-    decrypted: bool = False
-    signatures: tuple[Signature, ...] = ()
+    __slots__ = (
+        "decrypted",
+        "device",
+        "device_id",
+        "encrypted",
+        "error",
+        "protected_subject",
+        "scheme",
+        "signatures",
+        "trust",
+    )
+
+    encrypted: bool
+    decrypted: bool
+    signatures: tuple[Signature, ...]
     # "pgp/mime" (RFC 3156) or "inline" (an armored block in a text part).
-    scheme: str = ""
+    scheme: str
     # The Subject came from inside the encryption (protected headers), not the
     # outer header (which says "...").
-    protected_subject: bool = False
+    protected_subject: bool
     # Why it could not be decrypted or checked, in words.
-    error: str = ""
+    error: str
     # OMEMO (scheme "omemo"): the sending device's fingerprint (eight groups of
     # eight hex digits), its id, and the trust we had in it when the line came:
     # "verified", "blindly trusted" (BTBV: not verified yet), "undecided" (a new
     # device of a contact the user verified), "distrusted".
-    device: str = ""
-    device_id: int = 0
-    trust: str = ""
+    device: str
+    device_id: int
+    trust: str
+
+    def __init__(
+        self, encrypted: bool = False, decrypted: bool = False,
+        signatures: tuple[Signature, ...] = (), scheme: str = "",
+        protected_subject: bool = False, error: str = "", device: str = "", device_id: int = 0,
+        trust: str = "",
+    ) -> None:
+        setfield(self, "encrypted", encrypted)
+        setfield(self, "decrypted", decrypted)
+        setfield(self, "signatures", signatures)
+        setfield(self, "scheme", scheme)
+        setfield(self, "protected_subject", protected_subject)
+        setfield(self, "error", error)
+        setfield(self, "device", device)
+        setfield(self, "device_id", device_id)
+        setfield(self, "trust", trust)
 
     @property
     def signed(self) -> bool:
@@ -169,16 +207,39 @@ def from_json(text: str | None) -> CryptoStatus | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class OmemoDevice:
+class OmemoDevice(FrozenRecord):
     """One OMEMO device of an account (ours or a contact's), for `keys list` and
     the keys screen."""
+
+    __slots__ = (
+        "active",
+        "device_id",
+        "fingerprint",
+        "jid",
+        "label",
+        "own",
+        "this_device",
+        "trust",
+    )
 
     jid: str
     device_id: int
     fingerprint: str  # eight groups of eight hex digits, space-separated
     trust: str  # VERIFIED, BLIND, UNDECIDED, DISTRUSTED
-    active: bool = True
-    own: bool = False  # one of our account's devices
-    this_device: bool = False  # the one this client is
-    label: str = ""
+    active: bool
+    own: bool  # one of our account's devices
+    this_device: bool  # the one this client is
+    label: str
+
+    def __init__(
+        self, jid: str, device_id: int, fingerprint: str, trust: str, active: bool = True,
+        own: bool = False, this_device: bool = False, label: str = "",
+    ) -> None:
+        setfield(self, "jid", jid)
+        setfield(self, "device_id", device_id)
+        setfield(self, "fingerprint", fingerprint)
+        setfield(self, "trust", trust)
+        setfield(self, "active", active)
+        setfield(self, "own", own)
+        setfield(self, "this_device", this_device)
+        setfield(self, "label", label)

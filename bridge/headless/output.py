@@ -8,7 +8,6 @@ escaped by the encoder itself (control characters become \\u escapes).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -17,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from ..model import Transport
+from ..model import Record, Transport
 from ..safe import inert_text
 
 if TYPE_CHECKING:
@@ -29,15 +28,24 @@ if TYPE_CHECKING:
 # events (whose classes cost their definition at import).
 
 
+def fields_of(value: Any) -> tuple[str, ...] | None:
+    """The field names of a record (bridge/record.py) or a dataclass instance, else
+    None; `dataclasses` is imported only for a dataclass (an event's `--json`)."""
+    if isinstance(value, Record):
+        return value._fields
+    if hasattr(type(value), "__dataclass_fields__"):
+        import dataclasses
+
+        return tuple(f.name for f in dataclasses.fields(value))
+    return None
+
+
 def plain(value: Any) -> Any:
-    """A JSON-ready copy of dataclasses, enums, sets, paths and bytes."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {}
-        for f in dataclasses.fields(value):
-            if f.name == "raw":
-                continue  # raw message bytes stay in the store
-            out[f.name] = plain(getattr(value, f.name))
-        return out
+    """A JSON-ready copy of records and dataclasses, enums, sets, paths and bytes."""
+    names = fields_of(value)
+    if names is not None:
+        # raw message bytes stay in the store
+        return {name: plain(getattr(value, name)) for name in names if name != "raw"}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (set, frozenset)):

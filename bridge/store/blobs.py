@@ -3,16 +3,21 @@
 A file lives at `attachments/ab/cdef...` named by the sha256 of its bytes, so the
 same attachment arriving by email and by chat (or in ten replies) is stored once,
 and a row can never point at bytes that changed under it.
+
+`hashlib` and `tempfile` (which brings `shutil`, `random`...) are imported by the
+first blob written, not with the store: a command that only reads rows (`list`,
+`search`) needs neither (issue 22, row 2).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import tempfile
 from contextlib import suppress
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -29,6 +34,9 @@ class BlobStore:
 
     def put(self, data: bytes) -> str:
         """Store `data` and return its sha256; storing it again is a no-op."""
+        import hashlib
+        import tempfile
+
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if target.exists():

@@ -8,12 +8,11 @@ holds gets an id of its own (`distinct_msg_id`).
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from ..model import Direction, Message, Transport
+from ..record import Record
 from .contacts import same_person
 from .db import Db, to_json
 
@@ -22,8 +21,16 @@ from .db import Db, to_json
 CLAIM_COLUMNS = "id, msg_id, transport, direction, sender_address, digest, folder"
 
 
-@dataclass(slots=True)
-class Claim:
+class Claim(Record):
+    __slots__ = (
+        "digest",
+        "direction",
+        "folder",
+        "msg_id",
+        "row_id",
+        "sender_address",
+        "transport",
+    )
     row_id: int
     msg_id: str
     transport: str
@@ -31,6 +38,18 @@ class Claim:
     sender_address: str
     digest: str | None
     folder: str | None
+
+    def __init__(
+        self, row_id: int, msg_id: str, transport: str, direction: str, sender_address: str,
+        digest: str | None, folder: str | None,
+    ) -> None:
+        self.row_id = row_id
+        self.msg_id = msg_id
+        self.transport = transport
+        self.direction = direction
+        self.sender_address = sender_address
+        self.digest = digest
+        self.folder = folder
 
 
 def distinct_msg_id(msg_id: str, transport: str, sender: str, digest: str | None,
@@ -41,6 +60,8 @@ def distinct_msg_id(msg_id: str, transport: str, sender: str, digest: str | None
     same id, in any folder, on any device), else from its transport and sender (a
     chat line resent by the same sender comes back to the same id). The shared id
     stays in message_id_header / origin_id, where lookups find both."""
+    import hashlib  # here: a store that only reads needs none (issue 22)
+
     key = digest or hashlib.sha256(f"{transport}\0{sender.strip().lower()}".encode()
                                    ).hexdigest()
     return f"{msg_id}#{key[:16]}" + (f".{n}" if n > 1 else "")

@@ -9,28 +9,40 @@ a reaction is one person's whole set, replacing their earlier one.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
+from ..record import FrozenRecord, setfield
 from .db import Db, to_json
 from .threads import recompute_threads
 
 
-@dataclass(frozen=True, slots=True)
-class Revision:
+class Revision(FrozenRecord):
     """A text a line had before a correction replaced it."""
+
+    __slots__ = ("body", "by_id", "replaced")
 
     body: str
     replaced: float
     by_id: str | None  # the id of the correction that replaced it
 
+    def __init__(self, body: str, replaced: float, by_id: str | None) -> None:
+        setfield(self, "body", body)
+        setfield(self, "replaced", replaced)
+        setfield(self, "by_id", by_id)
 
-@dataclass(frozen=True, slots=True)
-class Reaction:
+
+class Reaction(FrozenRecord):
     """One person's reactions to one line."""
+
+    __slots__ = ("date", "emojis", "reactor")
 
     reactor: str
     emojis: tuple[str, ...]
     date: float
+
+    def __init__(self, reactor: str, emojis: tuple[str, ...], date: float) -> None:
+        setfield(self, "reactor", reactor)
+        setfield(self, "emojis", emojis)
+        setfield(self, "date", date)
 
 
 class Edits(Db):

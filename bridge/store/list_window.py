@@ -19,9 +19,9 @@ sorted on demand, as `list_threads` did).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..record import FrozenRecord, setfield
 from .db import Db, to_json
 from .records import Thread, ThreadOrder
 from .threads import NOT_HIDDEN, THREAD_COLUMNS, thread_of
@@ -42,14 +42,24 @@ _PINNED = ("(account, thread_id) IN (SELECT json_extract(value, '$[0]'),"
            " json_extract(value, '$[1]') FROM json_each(?))")
 
 
-@dataclass(frozen=True)
-class ListView:
+class ListView(FrozenRecord):
     """Which conversations a list shows, and in which order."""
 
-    account: str | None = None
-    folder: str | None = None  # with `account`
-    order: ThreadOrder = field(default_factory=ThreadOrder)
-    pinned: frozenset[Key] = frozenset()
+    __slots__ = ("account", "folder", "order", "pinned")
+
+    account: str | None
+    folder: str | None  # with `account`
+    order: ThreadOrder
+    pinned: frozenset[Key]
+
+    def __init__(
+        self, account: str | None = None, folder: str | None = None,
+        order: ThreadOrder | None = None, pinned: frozenset[Key] = frozenset(),
+    ) -> None:
+        setfield(self, "account", account)
+        setfield(self, "folder", folder)
+        setfield(self, "order", ThreadOrder() if order is None else order)
+        setfield(self, "pinned", pinned)
 
     def where(self, every: bool = False) -> tuple[str, list[Any]]:
         """The view's condition over `threads` and its arguments; `every`: for a
@@ -259,13 +269,13 @@ class ViewRows:
                 self.unstored[key] = t
                 del stray[key]
         if stray:
-            self.view = replace(self.view, pinned=self.view.pinned | set(stray))
+            self.view = self.view.replace(pinned=self.view.pinned | set(stray))
 
     def drop(self, keys: list[Key]) -> None:
         for key in keys:
             self.unstored.pop(key, None)
         if self.view.pinned & set(keys):
-            self.view = replace(self.view, pinned=self.view.pinned - set(keys))
+            self.view = self.view.replace(pinned=self.view.pinned - set(keys))
 
 
 class _Desc:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..model import (  # the read records live in bridge.model; kept importable here
     Contact,
@@ -17,24 +16,40 @@ from ..model import (  # the read records live in bridge.model; kept importable 
     ThreadOrder,
     Transport,
 )
+from ..record import FrozenRecord, setfield
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # Bits of threads.transports: which transports a conversation has used.
 TRANSPORT_BITS = {Transport.EMAIL: 1, Transport.XMPP: 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
+class Account(FrozenRecord):
+    __slots__ = ("email", "jid", "name")
     name: str
     email: str | None
     jid: str | None
 
+    def __init__(self, name: str, email: str | None, jid: str | None) -> None:
+        setfield(self, "name", name)
+        setfield(self, "email", email)
+        setfield(self, "jid", jid)
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
+
+class StoredEvent(FrozenRecord):
+    __slots__ = ("at", "id", "kind", "payload")
     id: int
     at: float
     kind: str
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any]
+
+    def __init__(self, id: int, at: float, kind: str,
+                 payload: dict[str, Any] | None = None) -> None:
+        setfield(self, "id", id)
+        setfield(self, "at", at)
+        setfield(self, "kind", kind)
+        setfield(self, "payload", {} if payload is None else payload)
 
 
 __all__ = ["TRANSPORT_BITS", "Account", "Contact", "ContactAddress", "Cursor", "Folder",

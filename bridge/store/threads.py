@@ -21,10 +21,10 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import Any
 
 from ..model import CLAIM_PREFIX, FLAGGED, Message, Transport, claimed_thread_id
+from ..record import Record
 from .contacts import normalize_address
 from .db import Db, keyset_before, to_json
 from .records import TRANSPORT_BITS, Cursor, SortKey, Thread, ThreadOrder
@@ -76,19 +76,45 @@ ON CONFLICT (account, thread_id) DO UPDATE SET
 """
 
 
-@dataclass(slots=True)
-class ThreadDelta:
+class ThreadDelta(Record):
     """What one batch adds to one thread."""
 
-    count: int = 0
-    unread: int = 0
-    first: float = float("inf")
-    last: float = float("-inf")
-    subject: str = ""
-    subject_date: float | None = None
-    last_sender: str = ""
-    snippet: str = ""
-    transports: int = 0
+    __slots__ = (
+        "count",
+        "first",
+        "last",
+        "last_sender",
+        "snippet",
+        "subject",
+        "subject_date",
+        "transports",
+        "unread",
+    )
+
+    count: int
+    unread: int
+    first: float
+    last: float
+    subject: str
+    subject_date: float | None
+    last_sender: str
+    snippet: str
+    transports: int
+
+    def __init__(
+        self, count: int = 0, unread: int = 0, first: float = float("inf"),
+        last: float = float("-inf"), subject: str = "", subject_date: float | None = None,
+        last_sender: str = "", snippet: str = "", transports: int = 0,
+    ) -> None:
+        self.count = count
+        self.unread = unread
+        self.first = first
+        self.last = last
+        self.subject = subject
+        self.subject_date = subject_date
+        self.last_sender = last_sender
+        self.snippet = snippet
+        self.transports = transports
 
     def add(self, m: Message) -> None:
         self.add_values(m.date, int(m.unread), m.sender.name or m.sender.address, m.text,
