@@ -148,6 +148,20 @@ def test_party_rows_by_every_writer_read_back_and_leave_with_their_message(
         assert items[3].msg_id not in {
             m.msg_id for m in store.search(f'to:"{items[3].recipients[0].address}"',
                                            limit=1000)}
+        # The view takes the outer statement's conflict clause as the table
+        # did, and a person keeps their id under it.
+        person = conn.execute("SELECT person FROM message_people WHERE message_id = 1 "
+                              "AND position = 1").fetchone()[0]
+        with store._write() as c:
+            row = c.execute("SELECT * FROM message_parties WHERE message_id = 1 "
+                            "AND position = 1").fetchone()
+            c.execute("INSERT OR REPLACE INTO message_parties VALUES (?, ?, ?, ?, ?)",
+                      tuple(row))
+            c.execute("INSERT OR IGNORE INTO message_parties VALUES (?, ?, ?, ?, ?)",
+                      tuple(row))
+        assert conn.execute("SELECT person FROM message_people WHERE message_id = 1 "
+                            "AND position = 1").fetchone()[0] == person
+        assert conn.execute("SELECT count(*) FROM party_names").fetchone()[0] == people
         # A duplicate place in the view fails as the table's key did.
         with pytest.raises(sqlite3.IntegrityError), store._write() as c:
             c.execute("INSERT INTO message_parties (message_id, position, role, address, "

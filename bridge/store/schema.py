@@ -517,8 +517,12 @@ CREATE INDEX party_names_by_address ON party_names (address COLLATE NOCASE);
 CREATE VIEW message_parties (message_id, position, role, address, name) AS
     SELECT p.message_id, p.position, p.role, n.address, n.name
     FROM message_people AS p JOIN party_names AS n ON n.id = p.person;
+-- No conflict clause of its own for the person: an outer INSERT OR REPLACE would
+-- override it and give the person a new id under rows that name the old one.
 CREATE TRIGGER message_parties_insert INSTEAD OF INSERT ON message_parties BEGIN
-    INSERT OR IGNORE INTO party_names (address, name) VALUES (new.address, new.name);
+    INSERT INTO party_names (address, name) SELECT new.address, new.name
+        WHERE NOT EXISTS (SELECT 1 FROM party_names
+                          WHERE address = new.address AND name = new.name);
     INSERT INTO message_people (message_id, position, role, person)
         SELECT new.message_id, new.position, new.role, id FROM party_names
         WHERE address = new.address AND name = new.name;
