@@ -6,6 +6,13 @@ Synthetic but shaped like real use: about 5000 conversations, a few hundred
 correspondents (some with accented names), 200-character bodies, both transports,
 a few attachments. Timings of reads are the best of several runs, after a first
 cold one that is printed too.
+
+    python bench/bench_store.py --sync-writer [--n 100000] [--rounds 3]
+
+measures the cold header sync's writer alone (issue 22 row 7), without IMAP:
+the bench mailbox (bench/mailgen.py) parsed by the sync's own parser into
+header rows once, then stored as the sync stores them (batches of 5,000,
+indexed as they go) into a new store each round; prints CPU and wall.
 """
 
 from __future__ import annotations
@@ -117,7 +124,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=5000, help="conversations")
     parser.add_argument("--batch", type=int, default=1000, help="insert batch size")
     parser.add_argument("--keep", type=Path, help="build the store here and keep it")
+    parser.add_argument("--sync-writer", action="store_true",
+                        help="measure the header sync's writer alone instead")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --sync-writer")
     args = parser.parse_args()
+    if args.sync_writer:
+        sync_writer(args.n, args.rounds)
+        return
 
     tmp = None
     if args.keep:
@@ -222,6 +235,39 @@ def main() -> None:
     print(f"peak RSS        {rss_mb:8.1f} MB")
     if tmp is not None:
         tmp.cleanup()
+
+
+def sync_writer(n: int, rounds: int, batch: int = 5000) -> None:
+    """The cold header sync's writer alone: `insert_email_headers(...,
+    defer_parties=True, index=True)` of the parser's rows, a fetch batch each."""
+    import os
+
+    from bench.mailgen import generate
+    from bridge.mail.header_rows import header_rows
+
+    with tempfile.TemporaryDirectory(prefix="bench-writer-") as tmp:
+        generate(Path(tmp) / "Maildir", n)
+        items: list[tuple[int, frozenset[str], bytes]] = []
+        for uid, f in enumerate(sorted(p for p in (Path(tmp) / "Maildir").rglob("*")
+                                       if p.is_file()), 1):
+            head = f.read_bytes().split(b"\n\n", 1)[0]
+            items.append((uid, frozenset(), head.replace(b"\n", b"\r\n") + b"\r\n\r\n"))
+        rows = header_rows("alice", "INBOX", items, frozenset({"alice@example.test"}))
+        print(f"sync writer: {len(rows)} header rows, batches of {batch:,}, "
+              f"sqlite {sqlite3.sqlite_version}")
+        for r in range(rounds):
+            store = Store.open(Path(tmp) / f"writer{r}.sqlite3")
+            store.upsert_account("alice")
+            store.upsert_folder("alice", "INBOX")
+            cpu, wall = time.process_time(), time.perf_counter()
+            for i in range(0, len(rows), batch):
+                store.insert_email_headers("alice", "INBOX", rows[i:i + batch],
+                                           defer_parties=True, index=True)
+            store.end_bulk()
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            store.close()
+            print(f"  round {r + 1}: CPU {cpu:.2f} s, wall {wall:.2f} s "
+                  f"(load {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

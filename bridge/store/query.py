@@ -92,32 +92,33 @@ def _to(value: str, roles: tuple[str, ...]
     first uses: `to:example` matches every message, and building that set cost
     140-280 ms at 100k when the page needs the newest 30.
 
-    Answered through `party_names` (schema version 14), each distinct person of
-    message_parties once, and its trigram index: one MATCH finds the people whose
-    address or name holds the value (a superset, as in `_from`), their party rows
-    come through the address index, and LIKE on each row keeps exactly what LIKE
-    means (the recipients' rows only: the address index holds no sender's row,
-    and no role asked for is the sender's). A message whose parties a bulk
-    import deferred has no party rows yet, so neither way finds it before the
-    backlog has run. Values the trigram index cannot take (under three
-    characters, LIKE's wildcards) look through every message's party rows.
+    Answered through `party_names` (schema version 14), each distinct person
+    once, and its trigram index: one MATCH finds the people whose address or
+    name may hold the value (a superset, as in `_from`), LIKE keeps exactly
+    what LIKE means, and their party rows come through the person index of
+    `message_people` (schema 16: the rows name their person by id; the index
+    holds the recipients only, and no role asked for is the sender's). A
+    message whose parties a bulk import deferred has no party rows yet, so
+    neither way finds it before the backlog has run. Values the trigram index
+    cannot take (under three characters, LIKE's wildcards) look through every
+    message's party rows.
     """
     pattern = _like(value)
     marks = ", ".join("?" for _ in roles)
-    row = (f"p.role IN ({marks}) AND (p.address LIKE ? ESCAPE '\\' "
-           "OR p.name LIKE ? ESCAPE '\\')")
     if len(value) < 3 or any(ch in value for ch in "%_\\"):
         scan = ("EXISTS (SELECT 1 FROM message_parties AS p WHERE p.message_id = m.id "
-                f"AND {row})")
+                f"AND p.role IN ({marks}) AND (p.address LIKE ? ESCAPE '\\' "
+                "OR p.name LIKE ? ESCAPE '\\'))")
         scan_args: list[object] = [*roles, pattern, pattern]
         return (scan, scan_args), (scan, scan_args)
     phrase = '"' + value.replace('"', '""') + '"'
-    people = ("p.address COLLATE NOCASE IN (SELECT n.address FROM party_names AS n "
-              "WHERE n.id IN (SELECT rowid FROM party_names_fts WHERE party_names_fts MATCH ?)) "
-              f"AND p.position > 0 AND {row}")
-    args: list[object] = [phrase, *roles, pattern, pattern]
-    return ((f"m.id IN (SELECT p.message_id FROM message_parties AS p WHERE {people})", args),
-            (f"EXISTS (SELECT 1 FROM message_parties AS p WHERE p.message_id = m.id "
+    people = ("p.person IN (SELECT n.id FROM party_names AS n WHERE n.id IN (SELECT rowid "
+              "FROM party_names_fts WHERE party_names_fts MATCH ?) AND (n.address LIKE ? "
+              "ESCAPE '\\' OR n.name LIKE ? ESCAPE '\\')) "
+              f"AND p.position > 0 AND p.role IN ({marks})")
+    args: list[object] = [phrase, pattern, pattern, *roles]
+    return ((f"m.id IN (SELECT p.message_id FROM message_people AS p WHERE {people})", args),
+            (f"EXISTS (SELECT 1 FROM message_people AS p WHERE p.message_id = m.id "
              f"AND {people})", args))
 
 

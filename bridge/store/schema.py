@@ -5,6 +5,10 @@ never edited once released: changes are new entries at the end. The pending ones
 are applied in one transaction together with the version bumps, so a crash leaves
 the database at the old version or the new one, never between.
 
+Over 600 lines for a reason: the migrations are the store's history, each kept
+as released and read in order; cutting the list across modules would hide that
+order.
+
 A migration is SQL text (several statements are fine, triggers included) or a
 callable that gets the connection inside the open transaction; a callable must not
 use `executescript`, which would commit that transaction early.
@@ -478,8 +482,75 @@ _V15 = """
 CREATE INDEX IF NOT EXISTS messages_by_date ON messages (date);
 """
 
+# Version 16: a party row names its person by number. message_parties held each
+# recipient's address and name as text, with a NOCASE index on the address: a
+# cold sync of 100,000 headers wrote 350,000 of those index entries, half the
+# cost of its party rows. The people are in `party_names` already (schema 14,
+# once each, with the trigram index `to:` searches); `message_people` keeps
+# (message, position, role, person id) and an integer index on the person,
+# recipients only, as the address index was. `message_parties` stays as a view
+# of the same rows with their address and name, which reads may use as before;
+# inserting into the view stores the person first (the trigger), for the
+# writers that store one message at a time; the bulk writers (headers.py) write
+# `message_people` directly. A person's address is looked up through
+# `party_names_by_address` (NOCASE, one entry a person, not a party row).
+# And both full-text indexes are made again without what no query reads, which
+# every stored message paid for: `columnsize = 0`, no per-row size record (a
+# b-tree insert a row, ~20% of each index's insert; it serves only ranking,
+# which no search does). They are filled again from the rows that are indexed.
+_V16 = """
+CREATE TABLE message_people (
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,     -- 0 is the sender
+    role       TEXT NOT NULL,
+    person     INTEGER NOT NULL,     -- party_names.id
+    PRIMARY KEY (message_id, position)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO party_names (address, name)
+    SELECT DISTINCT address, name FROM message_parties;
+INSERT INTO message_people (message_id, position, role, person)
+    SELECT p.message_id, p.position, p.role, n.id FROM message_parties AS p
+    JOIN party_names AS n ON n.address = p.address AND n.name = p.name;
+DROP TABLE message_parties;
+CREATE INDEX message_people_by_person ON message_people (person) WHERE position > 0;
+CREATE INDEX party_names_by_address ON party_names (address COLLATE NOCASE);
+CREATE VIEW message_parties (message_id, position, role, address, name) AS
+    SELECT p.message_id, p.position, p.role, n.address, n.name
+    FROM message_people AS p JOIN party_names AS n ON n.id = p.person;
+-- No conflict clause of its own for the person: an outer INSERT OR REPLACE would
+-- override it and give the person a new id under rows that name the old one.
+CREATE TRIGGER message_parties_insert INSTEAD OF INSERT ON message_parties BEGIN
+    INSERT INTO party_names (address, name) SELECT new.address, new.name
+        WHERE NOT EXISTS (SELECT 1 FROM party_names
+                          WHERE address = new.address AND name = new.name);
+    INSERT INTO message_people (message_id, position, role, person)
+        SELECT new.message_id, new.position, new.role, id FROM party_names
+        WHERE address = new.address AND name = new.name;
+END;
+CREATE TRIGGER message_parties_delete INSTEAD OF DELETE ON message_parties BEGIN
+    DELETE FROM message_people WHERE message_id = old.message_id
+        AND position = old.position;
+END;
+DROP TABLE senders_fts;
+CREATE VIRTUAL TABLE senders_fts USING fts5 (
+    sender_address, sender_name,
+    content = 'messages', content_rowid = 'id',
+    tokenize = 'trigram', columnsize = 0
+);
+INSERT INTO senders_fts (rowid, sender_address, sender_name)
+    SELECT id, sender_address, sender_name FROM messages WHERE indexed = 1;
+DROP TABLE messages_fts;
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    subject, body, search_parties,
+    content = 'messages', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2', columnsize = 0
+);
+INSERT INTO messages_fts (rowid, subject, body, search_parties)
+    SELECT id, subject, body, search_parties FROM messages WHERE indexed = 1;
+"""
+
 MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11,
-                               _V12, _V13, _V14, _V15]
+                               _V12, _V13, _V14, _V15, _V16]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -309,13 +309,16 @@ def _named_by_another(conn: sqlite3.Connection, account: str, thread_id: str,
     way" (an address stored in another form, recipients kept aside), and the
     caller then looks at the whole thread."""
     for address in sorted(people):
-        # INDEXED BY and CROSS JOIN (SQLite keeps its order): from the address's
-        # rows, not the thread's (which can be long).
+        # INDEXED BY and CROSS JOIN (SQLite keeps its order): from the people
+        # of the address to their party rows (schema 16: by person id), not the
+        # thread's (which can be long).
         for sender, named in conn.execute(
-                "SELECT m.sender_address, p.address FROM message_parties AS p "
-                "INDEXED BY message_parties_by_address CROSS JOIN messages AS m "
-                "ON m.id = p.message_id WHERE p.address = ? COLLATE NOCASE "
-                "AND p.position > 0 AND m.thread_id = ? AND m.account = ?",
+                "SELECT m.sender_address, n.address FROM party_names AS n "
+                "INDEXED BY party_names_by_address CROSS JOIN message_people AS p "
+                "INDEXED BY message_people_by_person ON p.person = n.id "
+                "CROSS JOIN messages AS m ON m.id = p.message_id "
+                "WHERE n.address = ? COLLATE NOCASE AND p.position > 0 "
+                "AND m.thread_id = ? AND m.account = ?",
                 (address, thread_id, account)):
             if normalize_address(sender) not in people and \
                     normalize_address(named) in people:
