@@ -239,8 +239,6 @@ def test_list_and_search_hash_and_write_nothing(tmp_path):
         assert modules & NOT_READING_ROWS == set(), argv
 
 
-@pytest.mark.xfail(strict=True, reason="bridge/store/query.py's SearchQuery is still a "
-                   "@dataclass (left to the branch that changes query.py)")
 def test_list_and_search_define_no_dataclass(tmp_path):
     for argv in (("list",), ("search", "budget")):
         code, modules, _ = probe(tmp_path, "--config", "CONFIG", *argv)

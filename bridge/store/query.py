@@ -10,8 +10,9 @@ unknown `name:value` is kept as words, which is what a user who typed a colon me
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from ..record import Record
 
 FILTERS = ("from", "to", "cc", "subject", "has", "before", "after", "in", "is", "tag")
 
@@ -20,16 +21,27 @@ class QueryError(ValueError):
     """A filter's value cannot be used (a date that is not a date, say)."""
 
 
-@dataclass
-class SearchQuery:
-    words: list[str] = field(default_factory=list)
-    where: list[str] = field(default_factory=list)
-    args: list[object] = field(default_factory=list)
+class SearchQuery(Record):
+    __slots__ = ("args", "row_args", "row_where", "where", "words")
+    words: list[str]
+    where: list[str]
+    args: list[object]
     # The same conditions, each written to test one row cheaply (a correlated
     # EXISTS where `where` builds the set of all matching ids): what a search
     # walking messages newest first asks of each row (see `Search.search`).
-    row_where: list[str] = field(default_factory=list)
-    row_args: list[object] = field(default_factory=list)
+    row_where: list[str]
+    row_args: list[object]
+
+    def __init__(
+        self, words: list[str] | None = None, where: list[str] | None = None,
+        args: list[object] | None = None, row_where: list[str] | None = None,
+        row_args: list[object] | None = None,
+    ) -> None:
+        self.words = [] if words is None else words
+        self.where = [] if where is None else where
+        self.args = [] if args is None else args
+        self.row_where = [] if row_where is None else row_where
+        self.row_args = [] if row_args is None else row_args
 
     def add(self, where: str, args: list[object], row: tuple[str, list[object]] | None = None
             ) -> None:
