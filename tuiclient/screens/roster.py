@@ -150,7 +150,27 @@ def widen(table: DataTable, rows: Iterable[list[Cell]]) -> set[int]:
 
 
 class RosterTable(Table):  # j/k/g/G: tuiclient/widgets/moving.py
-    pass
+    """The roster's table. It keeps its rendered cells across a style update that
+    changes nothing it draws with: the kept roster screen (`show_roster`), shown
+    again, has its styles applied anew, and DataTable would throw away every cell
+    it rendered (Rich renders each cell: 336 of them for a screenful, most of the
+    cost of drawing it again). A theme, or anything else that changes the table's
+    own or its components' styles, still clears them all."""
+
+    _looks: tuple[object, ...] | None = None
+
+    def notify_style_update(self) -> None:
+        super(DataTable, self).notify_style_update()  # the widget's own style caches
+        looks = None
+        if self._component_styles.keys() >= self.COMPONENT_CLASSES:  # styled already
+            looks = (self.rich_style, self.background_colors,
+                     *(self.get_component_rich_style(name, partial=True)
+                       for name in sorted(self.COMPONENT_CLASSES)))
+        if looks is not None and looks == self._looks:
+            self.refresh()
+            return
+        self._looks = looks
+        super().notify_style_update()  # DataTable's: every rendered cell and line again
 
 
 class RosterScreen(Screen[str | None]):
@@ -210,13 +230,15 @@ class RosterScreen(Screen[str | None]):
         """Every contact of every chat account with its cells, in the roster's order
         (the presences in one engine read per account)."""
         drawn: list[tuple[tuple[str, str], list[Cell]]] = []
-        for account in [a.name for a in self.engine.accounts if a.jid]:
+        engine = self.engine
+        for account in [a.name for a in engine.accounts if a.jid]:
             try:
-                items = self.engine.roster(account)
+                items = engine.roster(account)
             except EngineError:
                 continue
-            presences = self.engine.availabilities(account, [i.jid for i in items])
-            drawn += [((account, item.jid), self._cells(account, item, presences[item.jid]))
+            presences = engine.availabilities(account, [i.jid for i in items])
+            drawn += [((account, item.jid),
+                       self._cells(account, item, presences[item.jid], engine))
                       for item in items]
         return drawn
 
@@ -260,7 +282,8 @@ class RosterScreen(Screen[str | None]):
                 return False
             wanted = [jid for jid in jids if jid in items]
             presences = self.engine.availabilities(account, wanted)
-            updates += [((account, jid), self._cells(account, items[jid], presences[jid]))
+            updates += [((account, jid), self._cells(account, items[jid], presences[jid],
+                                                     self.engine))
                         for jid in wanted]
         # A widened column: one update with update_width, so the table's size follows
         # (each such update has DataTable measure the column's every cell).
@@ -323,10 +346,11 @@ class RosterScreen(Screen[str | None]):
         self._dots.clear()
         self.reload()
 
-    def _cells(self, account: str, item: RosterItem, presence: ContactPresence) -> list[Cell]:
+    def _cells(self, account: str, item: RosterItem, presence: ContactPresence,
+               engine: Engine) -> list[Cell]:
         """A contact's row: presence dot, avatar mark, name, address, presence,
         subscription, groups (as `COLUMNS`)."""
-        avatar = self.engine.avatar_path(account, item.jid) is not None
+        avatar = engine.avatar_path(account, item.jid) is not None
         dot, style = self._dot(presence.availability.value)
         sees = SEES.get(item.subscription, item.subscription)
         if item.pending_out:
