@@ -3,6 +3,8 @@ presences costs its rows and one engine read, not the whole table."""
 
 from __future__ import annotations
 
+from textual.screen import Screen
+
 from bridge.events import PresenceChanged, RosterChanged
 from bridge.model import Availability, ContactPresence
 from bridge.xmpp.core import RosterItem
@@ -147,6 +149,16 @@ async def test_the_roster_opened_again_is_the_kept_screen_with_what_changed(tmp_
         await pilot.pause()
         assert app.screen is screen and table.row_count == 31
         assert screen.rows[0] == ("alice", "new@example.test")
+        # Asked for again while it is open under another screen: left where it is.
+        other = Screen()
+        app.push_screen(other)
+        await pilot.pause()
+        show_roster(app, chosen.append)
+        await pilot.pause()
+        assert app.screen is other and [s for s in app.screen_stack if s is screen] == [screen]
+        app.pop_screen()
+        await pilot.pause()
+        assert app.screen is screen
         await pilot.press("enter")  # the row under the cursor (row 4) is written to
         await pilot.pause()
         assert chosen == [None, None, roster[4].jid]

@@ -89,6 +89,8 @@ def show_roster(app: App[object], done: Callable[[str | None], None] | None = No
     it is back within a frame or so (issue 22, row 10)."""
     if not app.is_screen_installed(KEPT):
         app.install_screen(RosterScreen(), KEPT)
+    elif app.get_screen(KEPT) in app.screen_stack:
+        return  # open already, under another screen (a screen is in the stack once)
     app.push_screen(KEPT, done)
 
 
