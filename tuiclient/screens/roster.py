@@ -287,14 +287,14 @@ class RosterScreen(Screen[str | None]):
             updates += [((account, jid), self._cells(account, items[jid], presences[jid],
                                                      self.engine))
                         for jid in wanted]
-        # A widened column: one update with update_width, so the table's size follows
-        # (each such update has DataTable measure the column's every cell).
         self._redraw(table, updates)
         return True
 
     def _redraw(self, table: DataTable,
                 updates: list[tuple[tuple[str, str], list[Cell]]]) -> None:
         """These contacts' rows with their new cells (widening a column they overflow)."""
+        # A widened column: one update with update_width, so the table's size follows
+        # (each such update has DataTable measure the column's every cell).
         resize = widen(table, [cells for _, cells in updates])
         for contact, cells in updates:
             self._drawn[contact] = cells
