@@ -20,9 +20,11 @@ mod_mam and HTTP file share, Dovecot, SMTP) on loopback and measures:
   10 a roster of --contacts contacts (written into Prosody's storage). Ours: the
      TUI from launch (`:roster` typed at its first frame) to the roster screen
      showing its first contact ("Contact 0000"); that screen opened again on a
-     logged-in app, from the Enter to the same; the engine in process from `start()`
-     until `roster()` holds them all. Reference: Profanity from launch until its
-     roster panel shows the first contact; the wire floor's login + roster get.
+     logged-in app, from the Enter to the same (the app keeps the screen: shown
+     again); the first `:roster` of another app logged in already, the same; the
+     engine in process from `start()` until `roster()` holds them all. Reference:
+     Profanity from launch until its roster panel shows the first contact; the
+     wire floor's login + roster get.
   11 a handoff email->IM with history and a --file-kb file: bob's two emails (the
      second with the file) answered by IM with the history and the file. Ours: the
      TUI (open the email, `i`, ctrl+o: history and the file, the text), from the
@@ -271,6 +273,21 @@ class ChatBench:
                 tui.failed = str(exc).splitlines()[0]
                 print(f"  ! {exc}", file=sys.stderr)
             self.stop("ours")
+        # The first `:roster` of an app that is logged in already (the screen built:
+        # the one above is the kept screen shown again, see tuiclient/screens/roster.py).
+        first = self.fig("10.first", "TUI, logged in: the first `:roster` Enter until it "
+                         "shows them")
+        for _ in range(self.runs):
+            self.tui("ours", config, self.fresh_data("roster-first"))
+            try:
+                self.tmux.wait_for("ours", FRAME, TIMEOUT)
+                time.sleep(3.0)  # logged in, presences in
+                pressed = self.command("ours", "roster")
+                self.timed(first, "ours", pressed, shown)
+            except ScreenTimeout as exc:
+                first.failed = str(exc).splitlines()[0]
+                print(f"  ! {exc}", file=sys.stderr)
+            self.stop("ours")
         engine = self.fig("10.engine", "engine: start() until roster() holds them all")
         for _ in range(self.runs):
             self.run(self._engine_roster(config, me, contacts, engine))
@@ -494,6 +511,7 @@ def rows(b: ChatBench, lines: int, contacts: int, file_kb: int) -> list[Row]:
         Row(10, f"roster of {contacts:,}: in the engine", f("10.engine"), f("10.floor")),
         Row(10, f"roster of {contacts:,}: the roster screen drawn, logged in",
             f("10.screen"), None, "<= 0.1 s"),
+        Row(10, "", f("10.first"), None),
         Row(11, f"handoff email->IM with history and a {size} file: key press to the "
                 "peer's receipt", f("11.tui"), f("11.floor"), "<= 2x the wire floor"),
         Row(11, "", f("11.tui"), f("11.gosendxmpp")),

@@ -3,12 +3,14 @@ presences costs its rows and one engine read, not the whole table."""
 
 from __future__ import annotations
 
+from textual.screen import Screen
+
 from bridge.events import PresenceChanged, RosterChanged
 from bridge.model import Availability, ContactPresence
 from bridge.xmpp.core import RosterItem
 from tests.test_app_snapshots import make_app
 from tuiclient.engine_events import EngineEvents
-from tuiclient.screens.roster import RosterScreen, RosterTable
+from tuiclient.screens.roster import RosterScreen, RosterTable, show_roster
 
 ACCOUNT = "alice"
 
@@ -101,3 +103,62 @@ async def test_enter_in_the_roster_opens_the_conversation_with_them(tmp_path, mo
         assert not isinstance(app.screen, NewMessageScreen)
         opened = app.screen.opened
         assert opened is not None and any(m.text == "Coffee at 3?" for m in opened.messages)
+
+
+async def test_the_roster_opened_again_is_the_kept_screen_with_what_changed(tmp_path,
+                                                                           monkeypatch):
+    """`:roster` a second time resumes the screen the app keeps (no table built again)
+    and draws what changed while it was away, which it heard no events of: a presence
+    redraws its row, a contact who came redraws the table; the cursor stays."""
+    app = make_app(tmp_path)
+    roster = [RosterItem(f"c{n:03d}@example.test", f"Contact {n:03d}", "both", False)
+              for n in range(30)]
+    presence = {i.jid: ContactPresence(i.jid, Availability.OFFLINE) for i in roster}
+    monkeypatch.setattr(app.engine, "roster", lambda account: list(roster))
+    monkeypatch.setattr(app.engine, "availabilities",
+                        lambda account, addresses: {a: presence[a] for a in addresses})
+    chosen: list[str | None] = []
+    async with app.run_test(size=(140, 40)) as pilot:
+        show_roster(app, chosen.append)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RosterScreen)
+        table = screen.query_one(RosterTable)
+        table.move_cursor(row=4)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, RosterScreen) and chosen == [None]
+        added = table.row_count
+
+        presence["c002@example.test"] = ContactPresence("c002@example.test",
+                                                        Availability.AWAY, "lunch")
+        before = [table.get_row_at(n) for n in range(30)]
+        show_roster(app, chosen.append)
+        await pilot.pause()
+        assert app.screen is screen and table.row_count == added == 30
+        now = [table.get_row_at(n) for n in range(30)]
+        assert [n for n in range(30) if now[n] != before[n]] == [2]
+        assert now[2][4] == "away: lunch" and table.cursor_row == 4
+
+        await pilot.press("escape")
+        await pilot.pause()
+        roster.insert(0, RosterItem("new@example.test", "Newcomer", "none", True))
+        presence["new@example.test"] = ContactPresence("new@example.test",
+                                                       Availability.UNKNOWN)
+        show_roster(app, chosen.append)
+        await pilot.pause()
+        assert app.screen is screen and table.row_count == 31
+        assert screen.rows[0] == ("alice", "new@example.test")
+        # Asked for again while it is open under another screen: left where it is.
+        other = Screen()
+        app.push_screen(other)
+        await pilot.pause()
+        show_roster(app, chosen.append)
+        await pilot.pause()
+        assert app.screen is other and [s for s in app.screen_stack if s is screen] == [screen]
+        app.pop_screen()
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.press("enter")  # the row under the cursor (row 4) is written to
+        await pilot.pause()
+        assert chosen == [None, None, roster[4].jid]

@@ -106,10 +106,10 @@ class ContactCommands:
             else "nobody is blocked"
 
     async def _cmd_roster(self) -> str:
-        from tuiclient.screens.roster import RosterScreen
+        from tuiclient.screens.roster import show_roster
 
         def write(jid: str | None) -> None:
             if jid:  # their conversation, as Enter on a contact in the sidebar
                 self.screen.open_contact(jid)
-        self.screen.app.push_screen(RosterScreen(), write)
+        show_roster(self.screen.app, write)
         return ""

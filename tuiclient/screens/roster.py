@@ -8,7 +8,7 @@ Profanity's `/avatar open`; a terminal draws no pictures in general)."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +18,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.screen import Screen
@@ -73,8 +73,25 @@ FIRST_ROWS = 100
 LATER_ROWS = 250
 
 
+# The name the app keeps the roster screen under (`show_roster`).
+KEPT = "roster"
+
+
 def _row_key(account: str, jid: str) -> str:
     return f"{account}\n{jid}"
+
+
+def show_roster(app: App[object], done: Callable[[str | None], None] | None = None) -> None:
+    """Open the roster: the one screen the app keeps (installed under KEPT), made at
+    the first `:roster`. Opened again it is resumed, not built again: no compose, no
+    1,000 rows added, the table's widths and caches still there; only the rows whose
+    contact changed meanwhile are drawn again (`RosterScreen.on_screen_resume`), so
+    it is back within a frame or so (issue 22, row 10)."""
+    if not app.is_screen_installed(KEPT):
+        app.install_screen(RosterScreen(), KEPT)
+    elif app.get_screen(KEPT) in app.screen_stack:
+        return  # open already, under another screen (a screen is in the stack once)
+    app.push_screen(KEPT, done)
 
 
 class Cell:
@@ -135,7 +152,27 @@ def widen(table: DataTable, rows: Iterable[list[Cell]]) -> set[int]:
 
 
 class RosterTable(Table):  # j/k/g/G: tuiclient/widgets/moving.py
-    pass
+    """The roster's table. It keeps its rendered cells across a style update that
+    changes nothing it draws with: the kept roster screen (`show_roster`), shown
+    again, has its styles applied anew, and DataTable would throw away every cell
+    it rendered (Rich renders each cell: 336 of them for a screenful, most of the
+    cost of drawing it again). A theme, or anything else that changes the table's
+    own or its components' styles, still clears them all."""
+
+    _looks: tuple[object, ...] | None = None
+
+    def notify_style_update(self) -> None:
+        super(DataTable, self).notify_style_update()  # the widget's own style caches
+        looks = None
+        if self._component_styles.keys() >= self.COMPONENT_CLASSES:  # styled already
+            looks = (self.rich_style, self.background_colors,
+                     *(self.get_component_rich_style(name, partial=True)
+                       for name in sorted(self.COMPONENT_CLASSES)))
+        if looks is not None and looks == self._looks:
+            self.refresh()
+            return
+        self._looks = looks
+        super().notify_style_update()  # DataTable's: every rendered cell and line again
 
 
 class RosterScreen(Screen[str | None]):
@@ -159,6 +196,10 @@ class RosterScreen(Screen[str | None]):
         # Each availability's mark and style in the theme's colours, worked out once
         # per theme (not per row: a roster of 1,000 draws in one go).
         self._dots: dict[str, tuple[str, str | Style]] = {}
+        # Each contact's cells as drawn (or as they go in, for those of `_later`):
+        # what a resumed screen compares the roster with (`on_screen_resume`).
+        self._drawn: dict[tuple[str, str], list[Cell]] = {}
+        self._shown = 0  # times the screen was shown (the first: its mount draws it)
 
     @property
     def engine(self) -> Engine:
@@ -185,16 +226,28 @@ class RosterScreen(Screen[str | None]):
         table = self.query_one(RosterTable)
         if changed is not None and self.rows and self._update_rows(table, set(changed)):
             return
-        at = table.cursor_row
+        self._draw(table, self._read())
+
+    def _read(self) -> list[tuple[tuple[str, str], list[Cell]]]:
+        """Every contact of every chat account with its cells, in the roster's order
+        (the presences in one engine read per account)."""
         drawn: list[tuple[tuple[str, str], list[Cell]]] = []
-        for account in [a.name for a in self.engine.accounts if a.jid]:
+        engine = self.engine
+        for account in [a.name for a in engine.accounts if a.jid]:
             try:
-                items = self.engine.roster(account)
+                items = engine.roster(account)
             except EngineError:
                 continue
-            presences = self.engine.availabilities(account, [i.jid for i in items])
-            drawn += [((account, item.jid), self._cells(account, item, presences[item.jid]))
+            presences = engine.availabilities(account, [i.jid for i in items])
+            drawn += [((account, item.jid),
+                       self._cells(account, item, presences[item.jid], engine))
                       for item in items]
+        return drawn
+
+    def _draw(self, table: DataTable, drawn: list[tuple[tuple[str, str], list[Cell]]]) -> None:
+        """The whole table from these rows, the cursor kept on its row number."""
+        at = table.cursor_row
+        self._drawn = dict(drawn)
         # Fixed widths, from the texts: DataTable measures nothing (see Cell).
         table.clear(columns=True)
         for label, width in zip(COLUMNS, column_widths(cells for _, cells in drawn),
@@ -231,12 +284,20 @@ class RosterScreen(Screen[str | None]):
                 return False
             wanted = [jid for jid in jids if jid in items]
             presences = self.engine.availabilities(account, wanted)
-            updates += [((account, jid), self._cells(account, items[jid], presences[jid]))
+            updates += [((account, jid), self._cells(account, items[jid], presences[jid],
+                                                     self.engine))
                         for jid in wanted]
+        self._redraw(table, updates)
+        return True
+
+    def _redraw(self, table: DataTable,
+                updates: list[tuple[tuple[str, str], list[Cell]]]) -> None:
+        """These contacts' rows with their new cells (widening a column they overflow)."""
         # A widened column: one update with update_width, so the table's size follows
         # (each such update has DataTable measure the column's every cell).
         resize = widen(table, [cells for _, cells in updates])
         for contact, cells in updates:
+            self._drawn[contact] = cells
             if contact in self._later:  # not in the table yet: it goes in as it is now
                 self._later[contact] = cells
                 continue
@@ -245,7 +306,23 @@ class RosterScreen(Screen[str | None]):
                 table.update_cell_at(Coordinate(row, column), value,
                                      update_width=column in resize)
                 resize.discard(column)
-        return True
+
+    def on_screen_resume(self) -> None:
+        """Shown again (the kept screen of `show_roster`): what changed while it was
+        away (it hears no events then), drawn as a change of those rows; a contact
+        who came or went draws the table again."""
+        self._shown += 1
+        if self._shown == 1 or not self.is_mounted:
+            return
+        table = self.query_one(RosterTable)
+        drawn = self._read()
+        if [contact for contact, _ in drawn] != self.rows:
+            self._draw(table, drawn)
+            return
+        changed = [(contact, cells) for contact, cells in drawn
+                   if self._drawn.get(contact) != cells]
+        if changed:
+            self._redraw(table, changed)
 
     def _add_later(self) -> None:
         """The next batch of rows not in the table yet; again after the next frame
@@ -271,10 +348,11 @@ class RosterScreen(Screen[str | None]):
         self._dots.clear()
         self.reload()
 
-    def _cells(self, account: str, item: RosterItem, presence: ContactPresence) -> list[Cell]:
+    def _cells(self, account: str, item: RosterItem, presence: ContactPresence,
+               engine: Engine) -> list[Cell]:
         """A contact's row: presence dot, avatar mark, name, address, presence,
         subscription, groups (as `COLUMNS`)."""
-        avatar = self.engine.avatar_path(account, item.jid) is not None
+        avatar = engine.avatar_path(account, item.jid) is not None
         dot, style = self._dot(presence.availability.value)
         sees = SEES.get(item.subscription, item.subscription)
         if item.pending_out:
