@@ -164,7 +164,10 @@ class RosterTable(Table):  # j/k/g/G: tuiclient/widgets/moving.py
     def notify_style_update(self) -> None:
         super(DataTable, self).notify_style_update()  # the widget's own style caches
         looks = None
-        if self._component_styles.keys() >= self.COMPONENT_CLASSES:  # styled already
+        # Textual's private cache of component styles: without it (another
+        # Textual), every style update redraws all cells, as DataTable does.
+        styled = getattr(self, "_component_styles", None)
+        if isinstance(styled, dict) and styled.keys() >= self.COMPONENT_CLASSES:
             looks = (self.rich_style, self.background_colors,
                      *(self.get_component_rich_style(name, partial=True)
                        for name in sorted(self.COMPONENT_CLASSES)))
