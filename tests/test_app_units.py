@@ -473,3 +473,27 @@ async def test_the_email_view_head_follows_a_delivery_change(tmp_path):
         screen.refresh_open()
         await pilot.pause()
         assert "✖ failed" in head()
+
+
+async def test_page_up_and_down_while_typing_page_the_timeline_and_keep_the_text(tmp_path):
+    """As in Profanity: PageUp in the chat input pages the conversation; the
+    input keeps the focus and the half-typed line."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press(*Q3, "G")
+        await pilot.pause()
+        screen = app.screen
+        timeline = screen.query_one(Timeline)
+        last = timeline.highlighted
+        assert last is not None and last > 0
+        await pilot.press("i", *"half a line")
+        chat_input = screen.query_one(ChatReply)
+        assert chat_input.has_focus
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert timeline.highlighted is not None and timeline.highlighted < last
+        assert chat_input.has_focus and chat_input.value == "half a line"
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert timeline.highlighted == last
+        assert chat_input.has_focus and chat_input.value == "half a line"

@@ -30,6 +30,20 @@ def test_tab_completes_names_then_arguments():
     assert complete_line("/invite b") == []  # nothing offered: nothing to complete
 
 
+def test_tab_on_a_line_completes_the_rooms_nicks_as_profanity_does():
+    # At the start of the line a nick is whom the line is said to ("Bob: ").
+    assert complete_line("b", WORDS) == ["Bob: "]
+    assert complete_line("A", WORDS) == ["alice: "]
+    # Further on, the nick as a word; the words before it are kept as typed.
+    assert complete_line("hey  b", WORDS) == ["hey  Bob "]
+    assert complete_line("thanks al", WORDS) == ["thanks alice "]
+    # Nothing to complete: after a space, a word no nick starts with, no room open.
+    assert complete_line("hey ", WORDS) == []
+    assert complete_line("zed", WORDS) == []
+    assert complete_line("b", {**WORDS, "nick": []}) == []
+    assert complete_line("b") == []
+
+
 def test_new_commands_parse():
     assert parse("/join den@muc.example Ally s3cret").args == (
         "den@muc.example", "Ally", "s3cret")

@@ -162,9 +162,13 @@ def complete_line(text: str, words: Mapping[str, Sequence[str]] | None = None
     """What Tab can make of a typed line, each a whole line: the command's name
     (`/inv` → `/invite `), or its word being typed from `words` (kind → the
     candidates: "room" bookmarked and joined rooms, "joined", "nick" the open
-    room's occupants, "jid" the roster, "blocked"), case-insensitively, in order."""
+    room's occupants, "jid" the roster, "blocked"), case-insensitively, in order.
+
+    A line that is no command completes its last word from the open room's nicks,
+    as Profanity and Poezio do: `Ca` → `Carol: ` at the start of the line (whom
+    it is said to), `hey Ca` → `hey Carol ` further on."""
     if not text.startswith("/"):
-        return []
+        return _nick_completions(text, (words or {}).get("nick", ()))
     if " " not in text:
         return [f"/{name} " for name in complete(text)]
     head, _, rest = text[1:].partition(" ")
@@ -184,6 +188,18 @@ def complete_line(text: str, words: Mapping[str, Sequence[str]] | None = None
         if word.lower().startswith(typing.lower()) and word not in seen:
             seen.append(word)
     return [f"{start}{w} " for w in seen]
+
+
+def _nick_completions(text: str, nicks: Sequence[str]) -> list[str]:
+    head, _, typing = text.rpartition(" ")
+    if not typing:
+        return []
+    start = f"{head} " if head else ""
+    seen: list[str] = []
+    for nick in nicks:
+        if nick.lower().startswith(typing.lower()) and nick not in seen:
+            seen.append(nick)
+    return [f"{start}{nick}{' ' if head else ': '}" for nick in seen]
 
 
 def help_lines() -> list[tuple[str, str]]:

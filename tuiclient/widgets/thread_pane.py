@@ -13,6 +13,7 @@ import time
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
 from textual.message import Message as TMessage
 from textual.reactive import var
@@ -39,6 +40,11 @@ class ChatView(Vertical):
     ChatView #chat-status.error { color: $error; }
     """
 
+    # PageUp/PageDown while typing page the timeline, as in Profanity; the input
+    # keeps the focus and the text (the timeline's own keys when it has focus).
+    BINDINGS = [Binding("pageup", "page_timeline('up')", show=False),
+                Binding("pagedown", "page_timeline('down')", show=False)]
+
     directory: var[Directory] = var(Directory)
     draft: var[ReplyDraft | None] = var(None, always_update=True)
     idle: var[str] = var(IDLE)  # the input's hint, with the key as bound ([keys])
@@ -55,6 +61,13 @@ class ChatView(Vertical):
         yield Label("", id="chat-status", markup=False)
         yield Label("", id="reply-target", markup=False)
         yield ChatReply(placeholder=self.idle, id="chat-input")
+
+    def action_page_timeline(self, way: str) -> None:
+        timeline = self.query_one("#timeline", Timeline)
+        if way == "up":
+            timeline.action_page_up()
+        else:
+            timeline.action_page_down()
 
     class Said(TMessage):
         """A line under the timeline (a command's answer, a refusal)."""

@@ -261,6 +261,13 @@ class Timeline(OptionList):
             return
         super().action_cursor_up()
 
+    def action_page_up(self) -> None:
+        # At the first line a page further up is the older history (as ↑ there).
+        if self.highlighted == 0 or not self.messages:
+            self.post_message(self.NeedOlder())
+            return
+        super().action_page_up()
+
     def action_revisions(self) -> None:
         m = self.current
         if m is not None and m.edited is not None and m.retracted is None:
