@@ -69,3 +69,29 @@ async def test_tab_leaves_a_completion_offered_in_to_as_typed(world, tmp_path):
         subject = screen.query_one("#subject", Input)
         assert await pilot_until(pilot, lambda: subject.value == "Hi"), (to.value, subject.value)
         assert to.value == typed
+
+
+def test_the_engines_refusals_carry_their_hint_as_data() -> None:
+    """A reply by email and chat at once that must be encrypted, and history that
+    would carry decrypted text in clear: the reason is the engine's, what to do is a
+    `Hint` the app says in its keys; the command line's sentence is word for word
+    what it was."""
+    from bridge.engine_sending import SendingVerbs
+    from bridge.errors import EncryptionRefused, Hint
+    from tuiclient.replies import in_app_words
+
+    with pytest.raises(EncryptionRefused) as mixed:
+        SendingVerbs._encrypted_via("email", mixed=True)
+    assert str(mixed.value) == ("not sent: a message by email and chat at once cannot be "
+                                "encrypted; send it by email or by chat, or with "
+                                "--no-encrypt")
+    history = EncryptionRefused("not sent: the history would carry the decrypted text of "
+                                "an encrypted email or chat line in clear",
+                                hint=Hint("encrypt-or-no-history"))
+    assert str(history) == ("not sent: the history would carry the decrypted text of an "
+                            "encrypted email or chat line in clear; send it encrypted "
+                            "(--encrypt), or without --history")
+    for exc in (mixed.value, history):
+        said = in_app_words(exc, {})
+        assert "--" not in said and "`" not in said, said
+    assert "ctrl+g" in in_app_words(mixed.value, {})

@@ -11,7 +11,15 @@ NARROW = 100  # columns: under this, one pane at a time (tuiclient.screens.main)
 
 
 class Footer(TextualFooter):
+    def on_mount(self) -> None:
+        """Fitted from its first frame (the app's width), not only once a Resize
+        has come: its keys are laid out once, to the width they are shown at."""
+        self.fit(self.app.size.width)
+
     def on_resize(self, event: Resize) -> None:
-        narrow = event.size.width < NARROW
+        self.fit(event.size.width)
+
+    def fit(self, width: int) -> None:
+        narrow = width < NARROW
         self.compact = narrow
         self.show_command_palette = not narrow
