@@ -160,9 +160,9 @@ class ComposeBase(Screen):
 
     def buttons(self) -> ComposeResult:
         with Horizontal(classes="buttons"):
-            yield Button("Send \\[ctrl+s]", id="send", variant="primary")
-            yield Button("Edit in $EDITOR \\[ctrl+e]", id="editor")
-            yield Button("Cancel \\[esc]", id="cancel")
+            yield Button("Send \\[ctrl+s]", id="send", variant="primary", compact=True)
+            yield Button("Edit in $EDITOR \\[ctrl+e]", id="editor", compact=True)
+            yield Button("Cancel \\[esc]", id="cancel", compact=True)
 
     def editor_fields(self) -> list[tuple[str, str]]:
         """The header lines $EDITOR gets above the body: (name, the id of its Input)."""

@@ -1,0 +1,72 @@
+"""At 80 columns (mutt's users' terminal): the outbox's table needs no sideways
+scrolling, its "tries" and "written" columns show whole, the message and the
+addresses give way; the status line keeps "outbox: N waiting" whole, the sync's
+progress and the round trips giving way first. A new message at 80x24 leaves the
+body most of the screen: its fields are one line each, as in aerc's compose."""
+
+from __future__ import annotations
+
+import re
+
+from textual.widgets import DataTable, TextArea
+
+from bridge.model import Transport
+from tests.test_app_snapshots import make_app
+from tuiclient.screens.compose import NewMessageScreen
+from tuiclient.screens.outbox import OutboxScreen
+from tuiclient.server_health import ServerHealth
+from tuiclient.widgets.status_bar import StatusReport, status_text
+
+
+def screen_text(app) -> str:
+    return re.sub(r"<[^>]+>", "", app.export_screenshot()).replace("&#160;", " ")
+
+
+async def test_the_outbox_table_fits_80_columns(tmp_path) -> None:
+    app = make_app(tmp_path)
+    store = app.engine.store
+    store.outbox_add("<long@x>", "alice", Transport.EMAIL, payload={
+        "to": ["a.very.long.address.of.someone@a-long-domain.example.org",
+               "another.long.address@example.org"],
+        "subject": "A subject long enough to fill the whole row of the table by itself"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("O")
+        await pilot.pause()
+        assert isinstance(app.screen, OutboxScreen)
+        table = app.screen.query_one(DataTable)
+        await pilot.pause()
+        assert table.virtual_size.width <= table.scrollable_content_region.width, (
+            table.virtual_size, table.scrollable_content_region,
+            [(c.label.plain, c.get_render_width(table)) for c in table.columns.values()])
+        text = screen_text(app)
+        assert "tries" in text and "written" in text, text
+
+
+def test_the_status_line_keeps_the_outbox_count_at_80_columns() -> None:
+    report = StatusReport(
+        accounts=(("alice", ("imap", "smtp", "xmpp")),),
+        health={("alice", s): ServerHealth("alice", s, True, "ok", 0.0)
+                for s in ("imap", "smtp", "xmpp")},
+        sync={"alice": "synced Archive, 3 of 12 folders"}, waiting=2,
+        presence={"alice": ("away", "in meetings until 3pm, back after")})
+    wide = status_text(report).plain
+    assert "synced Archive" in wide and "in meetings" in wide
+    for width in (78, 60):
+        said = status_text(report, width=width).plain
+        assert len(said) <= width and said.endswith("outbox: 2 waiting"), said
+    assert "● imap" in status_text(report, width=60).plain
+
+
+async def test_a_new_message_at_80x24_leaves_the_body_most_lines(tmp_path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, NewMessageScreen)
+        await pilot.pause()
+        body = app.screen.query_one("#body", TextArea)
+        assert body.content_region.height >= 8, body.content_region
+        for field in ("#to", "#subject", "#from"):
+            assert app.screen.query_one(field).region.height == 1, field
+        # Nothing scrolled away: the buttons are on screen too.
+        assert app.screen.query_one("#send").region.bottom <= 23
