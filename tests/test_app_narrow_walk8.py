@@ -70,3 +70,52 @@ async def test_a_new_message_at_80x24_leaves_the_body_most_lines(tmp_path) -> No
             assert app.screen.query_one(field).region.height == 1, field
         # Nothing scrolled away: the buttons are on screen too.
         assert app.screen.query_one("#send").region.bottom <= 23
+
+
+async def test_an_unfolded_message_is_selected_and_acted_on(tmp_path) -> None:
+    """z unfolds a conversation; j goes onto its messages one by one, k back up to
+    its row; Enter on a message opens the conversation at that message, and r (a
+    reply from the list) answers that message, not the conversation's newest."""
+    from tuiclient.screens.main import MainScreen
+    from tuiclient.widgets.conversation import Timeline
+    from tuiclient.widgets.conversation_list import ConversationList
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        listing = app.screen.query_one(ConversationList)
+        listing.focus()
+        await pilot.pause()
+        row = next(i for i, t in enumerate(listing.rows) if t.message_count >= 3)
+        listing.cursor = row
+        thread = listing.current
+        await pilot.press("z")
+        await pilot.pause()
+        messages = listing.expanded[(thread.account, thread.thread_id)]
+        assert len(messages) >= 3
+        await pilot.press("j")
+        assert listing.current_message == messages[0] and listing.current == thread
+        await pilot.press("j")
+        assert listing.current_message == messages[1]
+        # The cursor's line is drawn as the cursor: that message's, not the row's.
+        at = listing.line_of(row) + 2 - int(listing.scroll_y)
+        cursor = listing.get_component_rich_style("conversation-list--cursor")
+        assert any(seg.style and cursor.bgcolor == seg.style.bgcolor
+                   for seg in listing.render_line(at)), "the message line is not the cursor"
+        await pilot.press("k", "k")
+        assert listing.current_message is None and listing.cursor == row
+        await pilot.press("k")  # the row above: its own line, folded
+        assert listing.cursor == row - 1 and listing.current_message is None
+        await pilot.press("j", "j", "j")
+        assert listing.current_message == messages[1]
+        await pilot.press("enter")
+        timeline = app.screen.query_one(Timeline)
+        await pilot.pause()
+        assert timeline.current is not None and timeline.current.id == messages[1].id
+        # From the list again, r answers the message the cursor is on.
+        listing.focus()
+        await pilot.pause()
+        await pilot.press("k")
+        assert listing.current_message == messages[0]
+        assert app.screen.replying.target().id == messages[0].id
