@@ -119,3 +119,22 @@ async def test_an_unfolded_message_is_selected_and_acted_on(tmp_path) -> None:
         await pilot.press("k")
         assert listing.current_message == messages[0]
         assert app.screen.replying.target().id == messages[0].id
+
+
+async def test_the_sidebar_highlight_stays_on_its_contact_when_rows_come(tmp_path) -> None:
+    """A folder found (or a contact added) above the highlighted contact: the
+    highlight stays on that contact, so Enter opens whom the user chose (it kept
+    the row number before, and moved to someone else)."""
+    from tuiclient.widgets.sidebar import ContactRow, Sidebar
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        sidebar = app.screen.query_one(Sidebar)
+        accounts, contacts = list(sidebar.accounts), list(sidebar.contacts)
+        assert contacts, "the fixed store has contacts"
+        last = contacts[-1]
+        sidebar.highlighted = sidebar.get_option_index(f"contact:{last.address}")
+        sidebar.show(accounts, [ContactRow("Aaron", "aaron@example.test", "offline"),
+                                *contacts])
+        assert sidebar.highlighted == sidebar.get_option_index(f"contact:{last.address}")
