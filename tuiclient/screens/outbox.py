@@ -112,7 +112,7 @@ def cut(text: str, width: int) -> str:
 def fitted(width: int, rows: list[tuple[object, ...]]) -> tuple[int, int]:
     """The columns "to" and "message" may have in `width` columns (each cell has a
     column of padding on both sides, the scroll bar two): what the state, tries
-    and date leave, a third of it to the addresses; so at 80 columns the table
+    and date leave, up to half of it to the addresses; so at 80 columns the table
     needs no sideways scrolling and its tries and dates show whole."""
     def widest(i: int) -> int:
         heading = cell_len(HEADINGS[i][1])
@@ -120,7 +120,7 @@ def fitted(width: int, rows: list[tuple[object, ...]]) -> tuple[int, int]:
                                         else r[i].plain) for r in rows)])
     fixed = sum(widest(i) for i in (0, 1, 4, 5)) + 2 * len(HEADINGS) + 2
     left = max(width - fixed, 20)
-    to_width = min(widest(2), max(10, left // 3))
+    to_width = min(widest(2), max(10, left // 2))
     return to_width, max(10, left - to_width)
 
 
