@@ -109,15 +109,16 @@ def cut(text: str, width: int) -> str:
     return text if cell_len(text) <= width else set_cell_size(text, max(width - 1, 0)) + "…"
 
 
-def fitted(width: int, rows: list[tuple[object, ...]]) -> tuple[int, int]:
+def fitted(width: int, rows: list[tuple[str | Text, ...]]) -> tuple[int, int]:
     """The columns "to" and "message" may have in `width` columns (each cell has a
     column of padding on both sides, the scroll bar two): what the state, tries
     and date leave, up to half of it to the addresses; so at 80 columns the table
     needs no sideways scrolling and its tries and dates show whole."""
+    def shown(cell: str | Text) -> int:
+        return cell_len(cell.plain if isinstance(cell, Text) else cell)
+
     def widest(i: int) -> int:
-        heading = cell_len(HEADINGS[i][1])
-        return max([heading, *(cell_len(str(r[i]) if not isinstance(r[i], Text)
-                                        else r[i].plain) for r in rows)])
+        return max([cell_len(HEADINGS[i][1]), *(shown(r[i]) for r in rows)])
     fixed = sum(widest(i) for i in (0, 1, 4, 5)) + 2 * len(HEADINGS) + 2
     left = max(width - fixed, 20)
     to_width = min(widest(2), max(10, left // 2))
