@@ -252,7 +252,6 @@ class NewMessageScreen(OpenPGPToggle):
     # most of the screen).
     DEFAULT_CSS = """
     NewMessageScreen .address-row { height: auto; }
-    NewMessageScreen #compose-title { padding-bottom: 0; }
     NewMessageScreen .address-row .field-label { padding: 0 1 0 0; text-style: bold;
                                                  min-width: 9; }
     NewMessageScreen .address-row Input { width: 1fr; }
