@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import errors as refuse
 from .crypto import outgoing
 from .crypto.reading import end_to_end, is_openpgp
-from .errors import EncryptionRefused, EngineError
+from .errors import EncryptionRefused, EngineError, Hint
 from .handoff import ImPlan, ReplyFields, ReplyResult
 from .handoff import protection as planned
 from .model import (
@@ -229,8 +229,7 @@ class SendingVerbs:
         if any(end_to_end(m) and m.text.strip() for m in thread):
             raise EncryptionRefused(
                 "not sent: the history would carry the decrypted text of an encrypted "
-                "email or chat line in clear; send it encrypted (--encrypt), or without "
-                "--history")
+                "email or chat line in clear", hint=Hint("encrypt-or-no-history"))
 
     async def _protected_subject(self, row_id: int, protection: outgoing.Protection
                                  ) -> outgoing.Protection:
@@ -254,8 +253,7 @@ class SendingVerbs:
         (nothing asked to be encrypted goes in clear)."""
         if mixed:
             raise EncryptionRefused("not sent: a message by email and chat at once cannot "
-                                    "be encrypted; send it by email or by chat, or with "
-                                    "--no-encrypt")
+                                    "be encrypted", hint=Hint("one-way-or-clear"))
         return "im" if via == "im" else "email"
 
     async def chat_encryption(self, account: str, thread_id: str, people: Sequence[str],

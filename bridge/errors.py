@@ -167,6 +167,10 @@ CLI_HINTS = {
                      "DEVICE` (or K, v), or distrust it",
     # no OMEMO device of theirs can be written to: send it in clear
     "omemo-clear": "; send it with --no-encrypt (or /omemo off) to send it in clear",
+    # encrypted, and asked to go by email and by chat at once: one way, or in clear
+    "one-way-or-clear": "; send it by email or by chat, or with --no-encrypt",
+    # in clear, the history would carry decrypted text: encrypt it, or leave it out
+    "encrypt-or-no-history": "; send it encrypted (--encrypt), or without --history",
 }
 
 

@@ -282,8 +282,10 @@ class Outbox:
                     raise EngineError(no_chat_connection(plan.account))
                 await chat.send_leg(plan, skip)
             except EncryptionRefused as exc:  # cannot go as planned (OMEMO): no retry
-                self.deliveries.transition(outbox_id, DeliveryState.FAILED, str(exc),
-                                           log="refused", event_detail=str(exc))
+                # What happened (its reason), in no front end's words: what to do is
+                # each one's to say (bridge.errors.Hint), when the user acts on it.
+                self.deliveries.transition(outbox_id, DeliveryState.FAILED, exc.reason,
+                                           log="refused", event_detail=exc.reason)
                 return
             except Exception as exc:  # server down, room refused, upload failed
                 wait = self.policy.delay(item.attempts)
@@ -505,12 +507,12 @@ class Outbox:
                 await self.send_by_im(item.id, f"the mail server refused it for "
                                                f"{_secs(now - self._first_failure(item))}")
             except EncryptionRefused as exc:  # encrypted: never by chat in clear
-                self.deliveries.note(item, "cannot go by chat", str(exc),
+                self.deliveries.note(item, "cannot go by chat", exc.reason,
                                      payload_set={"no_im": True})
             except UnmappedParty as exc:  # no JID for someone: it stays an email
                 self.deliveries.note(item, "cannot go by chat",
-                                     f"{exc} It waits for the mail server; `outbox im` "
-                                     "tries again after a mapping.",
+                                     f"{exc} It waits for the mail server, or to be sent "
+                                     "by chat again once they have a chat address.",
                                      payload_set={"no_im": True})
             except Exception as exc:  # the chat side failed, or the worker took it
                 wait = self.policy.delay(0)
@@ -556,7 +558,7 @@ class Outbox:
                 await self.send_by_email(item.id)
             except EncryptionRefused as exc:
                 # Not in clear by itself: it waits, as "ask" would, for the user.
-                detail = f"{exc}: send anyway, send by email, or cancel?"
+                detail = f"{exc.reason}: send anyway, send by email, or cancel?"
                 self.deliveries.note(item, "expired", detail, event=DeferralRetry(
                     item.account, item.id, item.msg_id,
                     int(item.payload.get("retries", 0)), detail, None), next_attempt=None)
@@ -619,7 +621,7 @@ class Outbox:
             action = f"outbox-{exc.hint.action}" if exc.hint else "outbox-stays"
             hint = Hint(action if action in CLI_HINTS else "outbox-stays", str(outbox_id))
             refused = EncryptionRefused(exc.reason, exc.missing, hint=hint)
-            self.deliveries.note(item, "not sent by email", str(refused))
+            self.deliveries.note(item, "not sent by email", exc.reason)
             raise refused from exc
         self.deliveries.transition(outbox_id, DeliveryState.FELL_BACK_TO_EMAIL,
                                    "to the email address of " + ", ".join(targets),

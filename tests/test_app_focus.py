@@ -230,6 +230,10 @@ async def test_the_narrow_footer_keeps_q_quit(world, tmp_path):
     alice = person(world, "alice")
     app = alice_app(world, tmp_path, alice)
     async with app.run_test(size=(80, 24)) as pilot:
+        # The main screen's footer with its keys laid out (not a fixed pause: under
+        # load the first frames come late).
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen)
+                                 and bool(app.screen.query("Footer FooterKey")))
         await pilot.pause()
         text = re.sub(r"<[^>]+>", "", app.export_screenshot()).replace("&#160;", " ")
         assert "quit" in text

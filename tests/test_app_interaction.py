@@ -302,7 +302,10 @@ async def test_enter_on_a_contact_without_a_chat_address_falls_back_to_email(
         sidebar.focus()
         sidebar.highlighted = sidebar.get_option_index(f"contact:{dan.email}")
         await pilot.press("enter")
-        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        # The new message's fields laid out, not only its screen pushed (under load
+        # its children mount a few frames later).
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen)
+                                 and bool(app.screen.query("#via-im")))
         compose = app.screen
         assert isinstance(compose, NewMessageScreen) and compose.by_email()
         await pilot.pause()

@@ -14,6 +14,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
+from textual.widgets import Input
 
 from bridge.config import load_config
 from bridge.engine import Engine
@@ -23,6 +24,7 @@ from bridge.identity import Mapping, Resolution
 from bridge.model import Attachment, DeliveryState, Direction, Message, Party, Transport
 from bridge.store import Store
 from bridge.xmpp.availability import Availability, ContactPresence
+from tests.test_app import pilot_until
 from tuiclient.app import TuiClientApp
 from tuiclient.screens.prompts import AddressScreen, DeferScreen
 
@@ -192,9 +194,16 @@ def test_defer_prompt(snap_compare, tmp_path):
 
 def test_address_prompt(snap_compare, tmp_path):
     async def ask(pilot) -> None:
-        pilot.app.push_screen(AddressScreen("xmpp", [Resolution(
+        await pilot.app.push_screen(AddressScreen("xmpp", [Resolution(
             "erin@example.test", None, None, suggestions=(
                 Mapping("erin@chat.example.test", "learned", "wrote from it in March"),))]))
+        # The prompt up with its address field focused (its text selected), not a
+        # fixed pause: under load the focus comes a few frames after the mount. Its
+        # cursor held on: a blink's off half-second would be taken under load.
+        assert await pilot_until(pilot, lambda: isinstance(pilot.app.focused, Input))
+        field = pilot.app.focused
+        assert isinstance(field, Input)
+        field.cursor_blink = False
     assert snap_compare(make_app(tmp_path), run_before=ask, terminal_size=WIDE)
 
 

@@ -137,6 +137,9 @@ APP_HINTS = {
     "verify-device": "; compare its fingerprint with theirs, then verify it ({keys}, then "
                      "v), or distrust it",
     "omemo-clear": "; ctrl+g in the reply line (or /omemo off) sends it in clear",
+    "one-way-or-clear": "; send it to them all by email or all by chat (the address "
+                        "prompt's first choice), or in clear (ctrl+g)",
+    "encrypt-or-no-history": "; send it encrypted (ctrl+g), or untick Include history",
 }
 
 

@@ -22,11 +22,12 @@ from bridge.errors import (
     times_tried,
     tries,
 )
+from bridge.store.records import OutboxItem
 
 STATES = STATE_WORDS  # the old name, for importers
 
-__all__ = ["STATES", "duration", "item_tries", "log_words", "plain", "sentence", "state",
-           "times_tried", "tries"]
+__all__ = ["STATES", "duration", "item_tries", "log_words", "plain", "sentence",
+           "short_tries", "state", "times_tried", "tries"]
 
 
 def plain(text: str) -> str:
@@ -43,3 +44,14 @@ def sentence(text: str) -> str:
 def state(word: str) -> str:
     """One state (an outbox log's event), in words."""
     return state_words(word)
+
+
+def short_tries(item: OutboxItem, now: float) -> str:
+    """A row's tries under a "tries" heading, where 80 columns leave no room for
+    the sentence: "none yet", "3", "3, next in 2 min"."""
+    count = times_tried(item)
+    said = str(count) if count > 0 else "none yet"
+    waits = item.state.value in ("queued", "deferred") and item.next_attempt is not None
+    if waits and item.next_attempt is not None:
+        return f"{said}, next in {duration(item.next_attempt - now)}"
+    return said

@@ -366,16 +366,20 @@ class Omemo(Avatars):
         can be OMEMO-encrypted now: a members-only non-anonymous room whose every
         member has a device we may encrypt for."""
         room = bare(room)
-        refused: list[tuple[str, str]] = []
+        refused: list[tuple[str, EncryptionRefused]] = []
         for member in await self._room_members(room):
             try:
                 await self.omemo_ready(member)
             except EncryptionRefused as exc:
-                refused.append((member, str(exc).removeprefix("not sent: ")))
+                refused.append((member, exc))
         if refused:
+            # The members' reasons; what to do (the first one's hint, as data) each
+            # front end says in its own words (bridge.errors.Hint).
             raise EncryptionRefused(
                 f"not sent: {room} is encrypted for every member, and "
-                + "; ".join(why for _who, why in refused), [who for who, _why in refused])
+                + "; ".join(exc.reason.removeprefix("not sent: ") for _who, exc in refused),
+                [who for who, _exc in refused],
+                hint=next((exc.hint for _who, exc in refused if exc.hint), None))
 
     # -- receiving ---------------------------------------------------------------------
 

@@ -61,7 +61,12 @@ class ComposeScreen(OpenPGPToggle):
     shown under them). The quote is not kept in a postponed draft: resuming
     quotes the original again."""
 
-    DEFAULT_CSS = "ComposeScreen #address-hint { color: $text-muted; height: auto; }"
+    # One line a field (aerc's compose): the labels beside their one-line inputs.
+    DEFAULT_CSS = """
+    ComposeScreen #address-hint { color: $text-muted; height: auto; }
+    ComposeScreen .field-name { padding: 0 1 0 0; text-style: bold; }
+    ComposeScreen #compose-options Checkbox { margin-right: 2; }
+    """
 
     def __init__(self, draft: ReplyDraft, several: bool, files: Sequence[Attachment],
                  me: Sequence[str] = ()) -> None:
@@ -107,16 +112,17 @@ class ComposeScreen(OpenPGPToggle):
             yield to
             if self.to_email:
                 with Horizontal(id="compose-addresses"):
-                    yield Label("To:", classes="field-label")
-                    yield Input(id="reply-to", suggester=self.suggester())
-                    yield Label("Cc:", classes="field-label")
-                    yield Input(id="reply-cc", suggester=self.suggester())
+                    yield Label("To:", classes="field-name")
+                    yield Input(id="reply-to", suggester=self.suggester(), compact=True)
+                    yield Label("Cc:", classes="field-name")
+                    yield Input(id="reply-cc", suggester=self.suggester(), compact=True)
                 yield self.address_hint()
             yield self.openpgp_label()
             with Horizontal(id="compose-options"):
                 yield Tick("Reply to all", self.draft.reply_all, id="reply-all",
-                           disabled=not self.several)
-                history = Tick("Include history", self.draft.history, id="history")
+                           disabled=not self.several, compact=True)
+                history = Tick("Include history", self.draft.history, id="history",
+                               compact=True)
                 history.display = not self.to_email  # to an email: the quote below
                 yield history
             yield Files(self.files, self.draft.attachments, id="files")
@@ -242,10 +248,12 @@ class NewMessageScreen(OpenPGPToggle):
 
     BINDINGS = [Binding("ctrl+t", "toggle_via", "email ↔ IM", priority=True),
                 Binding("ctrl+b", "copies", "Cc/Bcc", priority=True)]
+    # One line a field, as aerc's compose has them: the body gets the rest (at 80x24,
+    # most of the screen).
     DEFAULT_CSS = """
     NewMessageScreen .address-row { height: auto; }
-    NewMessageScreen .address-row .field-label { padding: 1 1 0 0; text-style: bold;
-                                                 min-width: 6; }
+    NewMessageScreen .address-row .field-label { padding: 0 1 0 0; text-style: bold;
+                                                 min-width: 9; }
     NewMessageScreen .address-row Input { width: 1fr; }
     NewMessageScreen #from { width: 1fr; }
     NewMessageScreen #address-hint { color: $text-muted; height: auto; }
@@ -278,7 +286,7 @@ class NewMessageScreen(OpenPGPToggle):
         with Vertical(id="compose"):
             title = "Draft, resumed" if self.resumed is not None else "New message"
             yield Label(Text(title, style="bold"), id="compose-title")
-            with RadioSet(id="via"):
+            with RadioSet(id="via", compact=True):
                 yield Choice("by email", self.via == "email", id="via-email")
                 yield Choice("by IM", self.via == "im", id="via-im",
                              disabled=self.resumed is not None)
@@ -287,19 +295,24 @@ class NewMessageScreen(OpenPGPToggle):
                 yield Label("From:", classes="field-label")
                 yield Select([(a, a) for a in own], allow_blank=not own, id="from",
                              value=self.sender if self.sender in own else
-                             own[0] if own else Select.BLANK)
+                             own[0] if own else Select.BLANK, compact=True)
             with Horizontal(classes="address-row", id="to-row"):
                 yield Label("To:", classes="field-label")
                 yield Input(self.to, placeholder="addresses or JIDs, comma-separated "
-                            "(→ completes a contact)", suggester=self.suggester(), id="to")
+                            "(→ completes a contact)", suggester=self.suggester(), id="to",
+                            compact=True)
             with Horizontal(classes="address-row email-only", id="copies"):
                 yield Label("Cc:", classes="field-label")
-                yield Input(self.cc, placeholder="Cc", suggester=self.suggester(), id="cc")
+                yield Input(self.cc, placeholder="Cc", suggester=self.suggester(), id="cc",
+                            compact=True)
                 yield Label("Bcc:", classes="field-label")
                 yield Input(self.bcc, placeholder="Bcc (not shown to the others)",
-                            suggester=self.suggester(), id="bcc")
+                            suggester=self.suggester(), id="bcc", compact=True)
             yield self.address_hint()
-            yield Input(self.subject, placeholder="Subject (email only)", id="subject")
+            with Horizontal(classes="address-row", id="subject-row"):
+                yield Label("Subject:", classes="field-label")
+                yield Input(self.subject, placeholder="Subject (email only)", id="subject",
+                            compact=True)
             yield self.openpgp_label()
             yield TextArea(self.text, id="body")
             yield self.signature(self.account)
@@ -453,7 +466,7 @@ class ForwardScreen(OpenPGPToggle):
                     title.append(f" “{one_line(m.subject)}”")
             yield Label(title, id="compose-title", markup=False)
             yield Input(placeholder="To: addresses, comma-separated (→ completes a contact)",
-                        suggester=self.suggester(), id="to")
+                        suggester=self.suggester(), id="to", compact=True)
             yield self.address_hint()
             yield self.openpgp_label()
             with Horizontal(id="compose-options"):

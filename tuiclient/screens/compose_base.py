@@ -83,7 +83,14 @@ def read_headers(text: str, names: Sequence[str]) -> tuple[dict[str, str] | None
 
 
 class ComposeBase(Screen):
+    # Tab and shift+Tab move between the fields at once, when the app reads the key
+    # (priority): a key is handed to the field focused when it is read, so keys
+    # typed ahead of a Tab the field has not yet passed up (a fast typist, a loaded
+    # machine) would land in the field Tab was leaving. Tab never takes an address
+    # completion (→ does, as in aerc's compose), nor one that shows after it.
     BINDINGS = [
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
         Binding("ctrl+s", "send", "send", priority=True),
         Binding("ctrl+e", "editor", "edit in $EDITOR", priority=True),
         Binding("escape", "cancel", "cancel"),
@@ -153,9 +160,9 @@ class ComposeBase(Screen):
 
     def buttons(self) -> ComposeResult:
         with Horizontal(classes="buttons"):
-            yield Button("Send \\[ctrl+s]", id="send", variant="primary")
-            yield Button("Edit in $EDITOR \\[ctrl+e]", id="editor")
-            yield Button("Cancel \\[esc]", id="cancel")
+            yield Button("Send \\[ctrl+s]", id="send", variant="primary", compact=True)
+            yield Button("Edit in $EDITOR \\[ctrl+e]", id="editor", compact=True)
+            yield Button("Cancel \\[esc]", id="cancel", compact=True)
 
     def editor_fields(self) -> list[tuple[str, str]]:
         """The header lines $EDITOR gets above the body: (name, the id of its Input)."""

@@ -263,7 +263,7 @@ class MainScreen(Screen):
         self.overview.find_peers(event.keys)
 
     def on_conversation_list_selected(self, event: ConversationList.Selected) -> None:
-        self.open_thread(event.thread)
+        self.open_thread(event.thread, event.message.id if event.message else None)
         self.show_pane("message" if self.narrow and self.opened.current_is_email()
                        else "chat")
 

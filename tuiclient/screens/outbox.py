@@ -7,6 +7,7 @@ in clear without that choice."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -25,9 +26,9 @@ from tuiclient.engine_events import EngineEvents
 from tuiclient.format import DELIVERY_MARK, long_date, one_line, short_date, transport_mark
 from tuiclient.keys import bind
 from tuiclient.screens.overview import WAITING
-from tuiclient.widgets.footer import Footer
+from tuiclient.widgets.footer import NARROW, Footer
 from tuiclient.widgets.moving import Scroller, Table
-from tuiclient.wording import item_tries, log_words, sentence
+from tuiclient.wording import item_tries, log_words, sentence, short_tries
 
 
 def item_text(item: OutboxItem) -> str:
@@ -99,6 +100,31 @@ class OutboxTable(Table):  # j/k/g/G: tuiclient/widgets/moving.py
     pass
 
 
+HEADINGS = (("via", ""), ("state", "state"), ("to", "to"), ("what", "message"),
+            ("tries", "tries"), ("when", "written"))
+
+
+def cut(text: str, width: int) -> str:
+    """`text` in `width` columns, an ellipsis where it is cut."""
+    return text if cell_len(text) <= width else set_cell_size(text, max(width - 1, 0)) + "…"
+
+
+def fitted(width: int, rows: list[tuple[str | Text, ...]]) -> tuple[int, int]:
+    """The columns "to" and "message" may have in `width` columns (each cell has a
+    column of padding on both sides, the scroll bar two): what the state, tries
+    and date leave, up to half of it to the addresses; so at 80 columns the table
+    needs no sideways scrolling and its tries and dates show whole."""
+    def shown(cell: str | Text) -> int:
+        return cell_len(cell.plain if isinstance(cell, Text) else cell)
+
+    def widest(i: int) -> int:
+        return max([cell_len(HEADINGS[i][1]), *(shown(r[i]) for r in rows)])
+    fixed = sum(widest(i) for i in (0, 1, 4, 5)) + 2 * len(HEADINGS) + 2
+    left = max(width - fixed, 20)
+    to_width = min(widest(2), max(10, left // 2))
+    return to_width, max(10, left - to_width)
+
+
 class OutboxScreen(Screen):
     BINDINGS = [
         bind("outbox_retry", "act('retry')", label="retry now"),
@@ -127,13 +153,15 @@ class OutboxScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = "outbox"
         table = self.query_one(OutboxTable)
-        for key, label in (("via", ""), ("state", "state"), ("to", "to"), ("what", "message"),
-                           ("tries", "tries"), ("when", "written")):
+        for key, label in HEADINGS:
             table.add_column(label, key=key)
         self.fill()
         table.focus()
         # "next try in 40 s" counts down: read again while the screen is shown.
         self.set_interval(5, self.fill)
+
+    def on_resize(self) -> None:
+        self.fill()  # the columns fitted to the new width
 
     @property
     def engine(self) -> Engine:
@@ -147,17 +175,22 @@ class OutboxScreen(Screen):
         keep = self.current
         table.clear()
         now = client_app(self).clock()
+        width = table.size.width or self.app.size.width - 4
+        counted = short_tries if width < NARROW else item_tries
+        rows = []
         for item in self.items:
             word, style = DELIVERY_MARK[item.state]
             what = item_text(item)
             if not what:
                 m = engine.outbox_message(item)
                 what = one_line(m.subject or m.text) if m is not None else "(no text)"
-            table.add_row(
-                transport_mark(item.transport), Text(word, style=style),
-                Text(", ".join(one_line(p.address) for p in item.parties)),
-                Text(what[:60]), Text(item_tries(item, now)),
-                short_date(item.created, now), key=str(item.id))
+            rows.append((item, transport_mark(item.transport), Text(word, style=style),
+                         ", ".join(one_line(p.address) for p in item.parties), what[:60],
+                         counted(item, now), short_date(item.created, now)))
+        to_width, what_width = fitted(width, [r[1:] for r in rows])
+        for item, via, state, to, what, tried, written in rows:
+            table.add_row(via, state, Text(cut(to, to_width)), Text(cut(what, what_width)),
+                          Text(tried), written, key=str(item.id))
         n = len(self.items)
         if n:
             title = f"{n} message{'s' * (n != 1)} " + ("in the outbox" if self.show_all

@@ -50,14 +50,18 @@ class Replying:
 
     def target(self) -> Message | None:
         """The message a reply answers: the one chosen in the open conversation; from
-        the list, a conversation not open yet opens at the newest message someone
-        else wrote (ours when there is none): the person its row shows, whom
-        `tuiclient handoff` answers too, not the thread's first unread message."""
+        the list, the unfolded message the cursor is on, or, on a row not open
+        yet, the newest message someone else wrote (ours when there is none): the
+        person its row shows, whom `tuiclient handoff` answers too, not the
+        thread's first unread message."""
         screen = self.screen
         listing = screen.query_one(ConversationList)
         current = listing.current
-        if current is not None and (screen.opened.key != key_of(current)
-                                    or not screen.opened.messages) and listing.has_focus:
+        chosen = listing.current_message if listing.has_focus else None
+        if current is not None and chosen is not None and chosen.id is not None:
+            screen.opened.open(current, select_id=chosen.id)
+        elif current is not None and (screen.opened.key != key_of(current)
+                                      or not screen.opened.messages) and listing.has_focus:
             messages = self.engine.timeline(*key_of(current))
             theirs = [m for m in messages if m.direction is Direction.IN]
             answered = (theirs or messages)[-1] if messages else None

@@ -11,8 +11,11 @@ conversation, wherever the change moved it. The rows come in the screen's
 
 A conversation can be unfolded in place (z, aerc's fold and mutt's collapsed
 threads, the other way round): its messages, passed down by the screen in
-`expanded`, are drawn indented under its row, one line each. The cursor stays
-on rows; with nothing unfolded a row is a line, as before.
+`expanded`, are drawn indented under its row, one line each. The cursor moves
+onto them too (`message`, the unfolded message under the cursor, -1 on the row
+itself): j and k go through them as through rows, Enter opens the conversation at
+that message, and the keys that act on a message (r, i) answer it. With nothing
+unfolded a row is a line, as before.
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ class ConversationList(ScrollView, can_focus=True):
     """
 
     cursor: reactive[int] = reactive(0, always_update=True)
+    # Which unfolded message of the cursor's row the cursor is on (-1: the row).
+    message: reactive[int] = reactive(-1)
     # Attributes down, from the screen: contacts' names (address -> name), and per
     # conversation the outbox state worth showing (deferred, failed...).
     names: var[dict[str, str]] = var(dict)
@@ -121,9 +126,12 @@ class ConversationList(ScrollView, can_focus=True):
             self.thread = thread
 
     class Selected(Message):
-        def __init__(self, thread: Thread) -> None:
+        """Enter on a row, or on one of its unfolded messages (`message`)."""
+
+        def __init__(self, thread: Thread, message: Msg | None = None) -> None:
             super().__init__()
             self.thread = thread
+            self.message = message
 
     class NeedPeers(Message):
         """Rows on screen whose last word is ours: who is the other party?"""
@@ -327,12 +335,25 @@ class ConversationList(ScrollView, can_focus=True):
 
     def watch_expanded(self) -> None:
         self._resized()
+        if self.message >= len(self._unfolded(self.cursor)):
+            self.message = -1  # its row folded again, or fewer messages: the row
         self._scroll_to_cursor()
 
     @property
     def current(self) -> Thread | None:
         self._settle()
         return self.window.get(self.cursor)
+
+    @property
+    def current_message(self) -> Msg | None:
+        """The unfolded message the cursor is on (None: on a row)."""
+        messages = self._unfolded(self.cursor)
+        return messages[self.message] if 0 <= self.message < len(messages) else None
+
+    def _unfolded(self, row: int) -> Sequence[Msg]:
+        """The messages drawn under `row` (none when it is folded)."""
+        thread = self.window.get(row)
+        return self.expanded.get(key_of(thread), ()) if thread is not None else ()
 
     def select_key(self, key: Key) -> bool:
         index = self._index_of(key)
@@ -368,14 +389,25 @@ class ConversationList(ScrollView, can_focus=True):
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh_line(self.line_of(old) - self.scroll_offset.y)
         self.refresh_line(self.line_of(new) - self.scroll_offset.y)
+        if self.message != -1:  # moved to another row: onto the row itself
+            self.refresh()
+            self.set_reactive(ConversationList.message, -1)
         self._scroll_to_cursor()
         thread = self.current
         if thread is not None:
             self.post_message(self.Highlighted(thread))
 
+    def watch_message(self) -> None:
+        self.refresh()
+        self._scroll_to_cursor()
+
+    def _cursor_line(self) -> int:
+        """The line the cursor is on: its row's, or one of its unfolded messages'."""
+        return self.line_of(self.cursor) + 1 + self.message
+
     def _scroll_to_cursor(self) -> None:
         if self.is_mounted:
-            self.scroll_to_region(Region(0, self.line_of(self.cursor), 1, 1),
+            self.scroll_to_region(Region(0, self._cursor_line(), 1, 1),
                                   animate=False, force=True)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
@@ -392,12 +424,24 @@ class ConversationList(ScrollView, can_focus=True):
         return [key_of(t) for t in rows]
 
     def action_cursor_down(self) -> None:
+        """To the next line: an unfolded message of this row, or the next row."""
         self._settle()
-        self.cursor += 1
+        if self.message + 1 < len(self._unfolded(self.cursor)):
+            self.message += 1
+        elif self.cursor + 1 < self.window.total:
+            self.cursor += 1
 
     def action_cursor_up(self) -> None:
+        """To the line above: this row from its first message, the previous
+        message, or the previous row's last unfolded message (or the row)."""
         self._settle()
+        if self.message >= 0:
+            self.message -= 1
+            return
+        if self.cursor == 0:
+            return
         self.cursor -= 1
+        self.message = len(self._unfolded(self.cursor)) - 1
 
     def action_first(self) -> None:
         self._settle()
@@ -418,13 +462,14 @@ class ConversationList(ScrollView, can_focus=True):
     def action_select(self) -> None:
         thread = self.current
         if thread is not None:
-            self.post_message(self.Selected(thread))
+            self.post_message(self.Selected(thread, self.current_message))
 
     def on_click(self, event: Click) -> None:
         self._settle()
-        row = self.at_line(event.y + self.scroll_offset.y)[0]
+        row, sub = self.at_line(event.y + self.scroll_offset.y)
         if 0 <= row < self.window.total:
             self.cursor = row
+            self.message = sub
             if event.chain > 1:
                 self.action_select()
 
@@ -445,12 +490,15 @@ class ConversationList(ScrollView, can_focus=True):
             if sub >= len(messages):
                 return Strip.blank(width, self.rich_style)
             line = self.message_text(messages[sub], sub == len(messages) - 1, width)
+            base = self.rich_style
+            if index == self.cursor and sub == self.message:
+                base = base + self.get_component_rich_style("conversation-list--cursor")
             return Strip(list(line.render(self.app.console))).crop_extend(
-                0, width, None).apply_style(self.rich_style)
+                0, width, None).apply_style(base)
         text = self.row_text(thread, width)
         base = self.rich_style
         label = self.labels.get(key_of(thread))
-        if index == self.cursor:
+        if index == self.cursor and self.message < 0:
             base = base + self.get_component_rich_style("conversation-list--cursor")
         elif label is not None and label.where == "Trash":  # deleted, as mutt's D rows
             base = base + self.get_component_rich_style("conversation-list--dim")

@@ -75,7 +75,8 @@ class LocalFiles(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="Attach a file: its path, then enter (→ completes; "
-                    "-NAME removes one)", suggester=PathSuggester(), id="attach-path")
+                    "-NAME removes one)", suggester=PathSuggester(), id="attach-path",
+                    compact=True)
         yield Static(id="attached", markup=False)
 
     def on_mount(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -9,7 +10,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.reactive import var
 from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from bridge.store.records import Folder
 from tuiclient.format import one_line
@@ -80,6 +81,10 @@ class Sidebar(OptionList):
     def show(self, accounts: list[AccountRow], contacts: list[ContactRow]) -> None:
         self.accounts, self.contacts = accounts, contacts
         keep = self.highlighted
+        # The highlight stays on its folder or contact (by id), wherever a folder
+        # found or a contact added moved it: Enter then opens what the user chose.
+        kept_id = self.get_option_at_index(keep).id if keep is not None and \
+            keep < self.option_count else None
         self.clear_options()
         options: list[Option | None] = [Option(Text("All conversations", style="bold"),
                                                id="all:")]
@@ -100,7 +105,13 @@ class Sidebar(OptionList):
             options.append(Option(contact_label(c, self.colours or None),
                                   id=f"contact:{c.address}"))
         self.add_options(options)
-        if keep is not None and keep < self.option_count:
+        at = None
+        if kept_id is not None:
+            with contextlib.suppress(OptionDoesNotExist):
+                at = self.get_option_index(kept_id)
+        if at is not None:
+            self.highlighted = at
+        elif keep is not None and keep < self.option_count:
             self.highlighted = keep
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

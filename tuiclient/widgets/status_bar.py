@@ -43,8 +43,9 @@ def presence_text(availability: str, status: str = "",
     return t
 
 
-def server_text(service: str, h: ServerHealth | None) -> Text:
-    """`● imap 3ms`, `✖ smtp! down`, `◌ xmpp`: one server, as the status bar shows it."""
+def server_text(service: str, h: ServerHealth | None, rtt: bool = True) -> Text:
+    """`● imap 3ms`, `✖ smtp! down`, `◌ xmpp`: one server, as the status bar shows it
+    (without its round trip when not `rtt`)."""
     t = Text()
     if h is None:
         dot, style = PENDING
@@ -59,7 +60,7 @@ def server_text(service: str, h: ServerHealth | None) -> Text:
         t.append(CRITICAL, style="bold red")
     if state != OK:
         t.append(f" {state}", style=style)
-    elif h.rtt_ms is not None:
+    elif rtt and h.rtt_ms is not None:
         t.append(f" {h.rtt_ms:.0f}ms", style="dim")
     return t
 
@@ -78,22 +79,40 @@ class StatusReport:
     presence: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def status_text(r: StatusReport, colours: Mapping[str, str] | None = None) -> Text:
+def status_text(r: StatusReport, colours: Mapping[str, str] | None = None,
+                width: int | None = None) -> Text:
+    """The whole line; at `width` columns, what matters least gives way first
+    (the sync's progress, then the round trips, then our status message), so the
+    servers' dots and the outbox's count stay whole at 80 columns."""
+    t = Text()
+    for level in range(4):
+        t = _status_text(r, colours, level)
+        if width is None or t.cell_len <= width:
+            break
+    return t
+
+
+def _status_text(r: StatusReport, colours: Mapping[str, str] | None, level: int) -> Text:
+    """The line, with what `level` leaves out: 1 the sync's progress, 2 the round
+    trips too, 3 our status message too."""
     t = Text(no_wrap=True, overflow="ellipsis")
     for name, services in r.accounts:
         t.append(name + ":", style="bold")
         own = r.presence.get(name)
         if own is not None:
             t.append(" ")
-            t.append_text(presence_text(*own, colours=colours))
+            availability, status = own
+            t.append_text(presence_text(availability, "" if level >= 3 else status,
+                                        colours=colours))
             t.append(" ")
         for i, service in enumerate(services):
             t.append("  " if i else " ")
-            t.append_text(server_text(service, r.health.get((name, service))))
+            t.append_text(server_text(service, r.health.get((name, service)),
+                                      rtt=level < 2))
         progress = r.sync.get(name)
-        if progress:
+        if progress and level < 1:
             t.append(f"  {progress}", style="dim")
-        t.append("   ")
+        t.append("   " if level < 1 else "  ")
     if r.waiting:
         t.append(f"outbox: {r.waiting} waiting", style="yellow")
     return t
@@ -109,7 +128,11 @@ class StatusBar(Static):
         super().__init__(id=id, markup=False)
 
     def watch_report(self, report: StatusReport) -> None:
-        self.update(status_text(report, self.colours or None))
+        self.update(status_text(report, self.colours or None,
+                                self.size.width or None))
+
+    def on_resize(self) -> None:
+        self.watch_report(self.report)
 
     def watch_colours(self) -> None:
         self.watch_report(self.report)

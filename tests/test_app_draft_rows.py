@@ -1,0 +1,49 @@
+"""A reply saved as a draft, as the list shows its conversation afterwards. A draft
+is not mail: it adds no unread message (the dot a row shows is its conversation's
+own unread mail), and, as mutt and aerc keep postponed mail in Drafts without
+touching the inbox's order, it should not move its conversation up either (the
+store's thread rows count it as the newest message: pending a store change,
+see `test_a_saved_draft_leaves_its_conversation_where_it_was`). Against the real
+servers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.others import person, send_email
+from tests.test_app import alice_app, listing, pilot_until
+
+pytestmark = pytest.mark.servers
+
+
+async def saved_draft(world, tmp_path):
+    alice, bob, carol = (person(world, n) for n in ("alice", "bob", "carol"))
+    send_email(world, bob, [alice.email], [], "Budget 2027", "The numbers are in.")
+    send_email(world, carol, [alice.email], [], "Lunch", "Noon?")
+    app = alice_app(world, tmp_path, alice, bob, carol)
+    async with app.run_test(size=(120, 30)) as pilot:
+        assert await pilot_until(pilot, lambda: {"Budget 2027", "Lunch"} <= {
+            t.subject for t in listing(app).rows}, 30)
+        budget = next(t for t in listing(app).rows if t.subject == "Budget 2027")
+        key = (budget.account, budget.thread_id)
+        (original,) = app.engine.timeline(*key)
+        before = [t.subject for t in listing(app).rows]
+        unread_before = budget.unread_count
+        await app.engine.draft_save(alice.name, [], "", "Half an answer", answering=original.id)
+        assert await pilot_until(pilot, lambda: len(app.engine.timeline(*key)) == 2, 20)
+        await pilot.pause(0.5)
+        after = next(t for t in listing(app).rows if t.subject == "Budget 2027")
+        return before, [t.subject for t in listing(app).rows], unread_before, after
+
+
+async def test_a_saved_draft_adds_no_unread_mail_to_its_conversation(world, tmp_path):
+    _before, _after, unread_before, row = await saved_draft(world, tmp_path)
+    assert row.unread_count == unread_before  # the draft is \Seen: no new dot
+
+
+@pytest.mark.xfail(strict=True, reason="the store's thread rows take a draft's date as "
+                   "the conversation's last (bridge/store/threads.py); a Thread draft "
+                   "mark is being added by another helper")
+async def test_a_saved_draft_leaves_its_conversation_where_it_was(world, tmp_path):
+    before, after, _unread, _row = await saved_draft(world, tmp_path)
+    assert after == before
