@@ -497,3 +497,28 @@ async def test_page_up_and_down_while_typing_page_the_timeline_and_keep_the_text
         await pilot.pause()
         assert timeline.highlighted == last
         assert chat_input.has_focus and chat_input.value == "half a line"
+
+
+async def test_the_email_view_shows_a_corrected_line_as_the_timeline_does(tmp_path):
+    """A correction of the line the email view shows changes its text there too
+    (it kept the old text while the timeline had the new one); a `/me` line
+    reads as the action in both."""
+    import time
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press(*Q3, "G")
+        await pilot.pause()
+        screen = app.screen
+        line = screen.query_one(Timeline).current
+        assert line is not None and line.id is not None
+        body = lambda: str(screen.query_one("#email-body", Static).render())  # noqa: E731
+        assert "Yes, reading it now" in body()
+        app.engine.store.correct_message(line.id, "Yes, after lunch then", time.time())
+        screen.refresh_open()
+        await pilot.pause()
+        assert "Yes, after lunch then" in body() and "reading it now" not in body()
+        app.engine.store.correct_message(line.id, "/me waves", time.time())
+        screen.refresh_open()
+        await pilot.pause()
+        assert body().startswith("* ") and "waves" in body() and "/me" not in body()

@@ -237,7 +237,7 @@ class OpenThread:
         shown = next((m for m in self.messages if view.shown is not None
                       and m.id == view.shown.id), None)
         if shown is not None:
-            view.show_head(shown)
+            view.show_again(shown)
 
     def choose(self, m: Message) -> None:
         """The user moved to `m` in the timeline: show it in full, fetching its body.

@@ -31,7 +31,7 @@ from tuiclient.format import (
 from tuiclient.keys import moving
 from tuiclient.links import linked
 from tuiclient.people import Directory, party_name
-from tuiclient.widgets.timeline import message_text
+from tuiclient.widgets.timeline import action_text, message_text
 
 
 def folded_text(full: Text) -> Text:
@@ -114,9 +114,21 @@ class EmailView(VerticalScroll):
                         + linked(message_text(m)))
         elif not m.text:
             body.update(Text("(no text)", style="dim"))
-        else:
-            text = linked(message_text(m))
+        else:  # a chat `/me` line as the action it is, as the timeline says it
+            text = action_text(m, self.directory.names) or linked(message_text(m))
             body.update(folded_text(text) if self.folded else text)
+
+    def show_again(self, m: Message) -> None:
+        """The message it shows, as it is now: the headers and marks; the body too
+        when its text changed (a correction, a retraction, a body fetched)."""
+        old = self.shown
+        if old is None or old.id != m.id:
+            return
+        self.shown = m
+        self.show_head(m)
+        changed = (m.text, m.retracted, m.malformed) != (old.text, old.retracted, old.malformed)
+        if changed and not self._note:
+            self._show_body(m, "")
 
     def show_head(self, m: Message) -> None:
         """The headers and marks alone (after F or N), the body as it is."""
