@@ -287,11 +287,11 @@ async def run(args: argparse.Namespace) -> int:
             lost = len(mine) - len(delivered)
             failed = failed or lost > 0 or dup > 0
             print(f"{label:<22}{len(mine):>6}{len(delivered):>11}{lost:>6}{dup:>12}")
-        queued = [s for s in soak.sent if s.outbox_id is not None]
-        rows = [alice_engine.store.outbox_get(s.outbox_id) for s in queued]
+        queued = [(s, s.outbox_id) for s in soak.sent if s.outbox_id is not None]
+        rows = [alice_engine.store.outbox_get(row_id) for _, row_id in queued]
         states = Counter(row.state.value if row else "gone" for row in rows)
         print(f"alice's outbox rows: {dict(states)}")
-        stuck = [s for s, row in zip(queued, rows, strict=True)
+        stuck = [s for (s, _), row in zip(queued, rows, strict=True)
                  if row is None or row.state not in
                  (DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.READ)]
         if stuck:

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,7 @@ def main() -> None:
     print(f"folder page 1   cold {ms(cold)}   warm {ms(warm)}   ({len(folder)} messages)")
 
     for query in ("budget", "museum review", RARE, "lefevre", "contr*", 'NEAR("x" OR ('):
-        cold, warm, hits = timed(lambda q=query: store.search(q, limit=50))
+        cold, warm, hits = timed(partial(store.search, query, limit=50))
         total = count_matches(path, query)
         print(f"search {query!r:15} cold {ms(cold)}   warm {ms(warm)}   "
               f"({len(hits)} shown of {total})")
@@ -193,7 +194,7 @@ def main() -> None:
     for query in ("from:dubois", "from:vera", "from:nobody-at-all", "to:dubois", "cc:vera",
                   "to:nobody-at-all", "to:me@example.org", "to:example", "budget to:example",
                   f"{RARE} from:dubois", "budget is:unread", "is:unread", "in:INBOX"):
-        cold, warm, hits = timed(lambda q=query: store.search(q, limit=50))
+        cold, warm, hits = timed(partial(store.search, query, limit=50))
         print(f"search {query!r:19} cold {ms(cold)}   warm {ms(warm)}   ({len(hits)} shown)")
 
     # The conversation list's window (#22): its count, rows at a position from
@@ -202,19 +203,19 @@ def main() -> None:
     for label, view in (("newest first", ListView("bench")),
                         ("by sender", ListView("bench", order=ThreadOrder("from"))),
                         ("folder INBOX", ListView("bench", "INBOX"))):
-        cold, warm, total = timed(lambda v=view: store.count_threads(v))
+        cold, warm, total = timed(partial(store.count_threads, view))
         print(f"list {label:13} count    cold {ms(cold)}   warm {ms(warm)}   ({total} rows)")
         for where, at in (("top", 0), ("middle", total // 2), ("end", max(0, total - 100))):
-            cold, warm, rows = timed(lambda v=view, a=at, n=total: store.threads_at(v, a, 100, n))
+            cold, warm, rows = timed(partial(store.threads_at, view, at, 100, total))
             print(f"list {label:13} {where:8} cold {ms(cold)}   warm {ms(warm)}   "
                   f"({len(rows)} rows at {at})")
         if rows:
             last = rows[0]
-            cold, warm, _ = timed(lambda v=view, t=last: store.threads_before(v, t, 100))
+            cold, warm, _ = timed(partial(store.threads_before, view, last, 100))
             print(f"list {label:13} step     cold {ms(cold)}   warm {ms(warm)}   "
                   "(100 rows beside a row)")
-            cold, warm, _ = timed(lambda v=view, t=last: store.thread_position(
-                v, t.account, t.thread_id))
+            cold, warm, _ = timed(partial(store.thread_position,
+                                           view, last.account, last.thread_id))
             print(f"list {label:13} where    cold {ms(cold)}   warm {ms(warm)}   "
                   f"(a row near the end)")
 
