@@ -95,3 +95,24 @@ def test_the_engines_refusals_carry_their_hint_as_data() -> None:
         said = in_app_words(exc, {})
         assert "--" not in said and "`" not in said, said
     assert "ctrl+g" in in_app_words(mixed.value, {})
+
+
+async def test_in_an_im_the_subject_is_out_of_tabs_way(world, tmp_path):
+    """A new message by IM: Tab from To reaches the text, not the Subject (an
+    email's, kept for ctrl+t back, shown disabled)."""
+    alice, bob = person(world, "alice"), person(world, "bob")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(120, 32)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("c")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        screen = app.screen
+        assert await pilot_until(pilot, lambda: screen.focused is screen.query_one("#to"))
+        await pilot.press("ctrl+t", *"bob", "tab", *"see you")
+        body, subject = screen.query_one("#body", TextArea), screen.query_one("#subject", Input)
+        assert await pilot_until(pilot, lambda: body.text == "see you"), (
+            subject.value, body.text, screen.focused)
+        assert subject.value == "" and subject.disabled
+        await pilot.press("ctrl+t")  # back to an email: the Subject is a field again
+        await pilot.pause()
+        assert not subject.disabled

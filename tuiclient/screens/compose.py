@@ -354,10 +354,13 @@ class NewMessageScreen(OpenPGPToggle):
         self.show_email_fields()
 
     def show_email_fields(self) -> None:
-        """From, Cc and Bcc are an email's: hidden while the message goes by IM."""
+        """From, Cc and Bcc are an email's: hidden while the message goes by IM;
+        the Subject stays in view (kept for ctrl+t back) but out of Tab's way."""
         email = self.by_email()
         for row in self.query(".email-only"):
             row.display = email and (row.id != "copies" or self.copies_wanted)
+        subject = self.query_one("#subject", Input)
+        subject.disabled = not email
 
     def action_copies(self) -> None:
         """Cc and Bcc: shown and Cc focused; hidden again when both are empty."""
