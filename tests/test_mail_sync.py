@@ -552,3 +552,30 @@ def test_inbox_is_synced_first_whatever_the_server_lists_before_it(world, people
     assert listed.index("Aardvark") < listed.index("INBOX")  # else this proves nothing
     done = [r.folder for r in alice.sync.sync_all()]
     assert done[0] == "INBOX" and set(done) == set(listed)
+
+
+def test_inbox_is_stored_before_the_folders_are_listed(world, people, monkeypatch):
+    """The listing asks the server for every folder's counts, which a server that
+    has not indexed a big Archive yet takes long to answer (Dovecot: 0.36 s at
+    100,000 messages): INBOX's newest mail is stored before it (issue 22, row 1)."""
+    alice = people("alice")
+    client = alice.imap()
+    try:
+        client.create_folder("Aardvark")
+        client.append("INBOX", f"From: b@example.test\r\nSubject: first\r\n"
+                      f"Message-ID: <first.{alice.account.name}@x>\r\n\r\nx\r\n".encode())
+    finally:
+        client.logout()
+    sync = alice.sync
+    seen: list[int] = []
+    listing = sync.sync_folders
+
+    def sync_folders() -> list[str]:
+        seen.append(len(sync.store.folder_uids(alice.account.name, "INBOX")))
+        return listing()
+
+    monkeypatch.setattr(sync, "sync_folders", sync_folders)
+    done = [r.folder for r in sync.sync_all()]
+    assert seen == [1]
+    assert done[0] == "INBOX" and "Aardvark" in done and done.count("INBOX") == 1
+    assert {f.name: f.role for f in sync.store.folders(alice.account.name)}["INBOX"] == "inbox"
