@@ -579,3 +579,51 @@ def test_inbox_is_stored_before_the_folders_are_listed(world, people, monkeypatc
     assert seen == [1]
     assert done[0] == "INBOX" and "Aardvark" in done and done.count("INBOX") == 1
     assert {f.name: f.role for f in sync.store.folders(alice.account.name)}["INBOX"] == "inbox"
+
+
+def test_a_flush_from_another_thread_files_the_sent_copy_off_the_workers_connection(
+        world, people):
+    """A flush run by another thread (a daemon about to stop: `flush_outbox`)
+    files its sent copy on a connection of its own: on the worker's, which sat
+    in IDLE, two threads wrote one IMAP stream, the worker's next pass failed
+    ("a response that violates the IMAP protocol", a broken TLS record) and a
+    reader waited out the 30 s timeout (test_exactly_once's two daemons)."""
+    import uuid
+
+    from bridge.events import EventBus, HealthChanged, PushRestarted
+    from bridge.mail.compose import build_email
+    from bridge.mail.worker import MailWorker
+    from bridge.model import Party
+    alice, bob = people("alice"), people("bob")
+    events: list = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    worker = MailWorker(alice.config, lambda service: alice.account.password, alice.store,
+                        bus, use_idle=True)
+    worker.start()
+    try:
+        assert _wait(lambda: worker.idling)
+        for n in range(3):
+            msg_id = f"{uuid.uuid4().hex}@example.test"
+            mail = build_email(Party(alice.account.email, "Alice"),
+                               [Party(bob.account.email, "Bob", "to")], [],
+                               f"From the caller's thread {n}", "x\n", msg_id=msg_id)
+            assert worker.sender is not None
+            worker.sender.queue(mail, msg_id)
+            worker.kick()  # the worker leaves IDLE for a pass of its own meanwhile
+            worker.flush_outbox()
+        assert _wait(lambda: worker.idling and worker.passes >= 2)
+    finally:
+        worker.stop()
+    failed = [e for e in events if isinstance(e, (HealthChanged, PushRestarted))
+              and not getattr(e, "ok", False)]
+    assert not failed, failed
+    client = alice.imap()
+    try:
+        client.select_folder("Sent", readonly=True)
+        subjects = [bytes(v[b"BODY[HEADER.FIELDS (SUBJECT)]"]).decode().strip()
+                    for v in client.fetch(client.search(["ALL"]),
+                                          [b"BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]).values()]
+    finally:
+        client.logout()
+    assert sorted(subjects) == [f"Subject: From the caller's thread {n}" for n in range(3)]

@@ -63,6 +63,10 @@ class MailWorker(threading.Thread):
         self._retry_delay, self._smtp_timeout = retry_delay, smtp_timeout
         self._sender: MailSender | None = None
         self._sender_lock = threading.Lock()
+        # The connection that files a sent copy for a flush run in another thread
+        # (`_file_sent`), made then; never the worker's own.
+        self._filer: MailSync | None = None
+        self._filer_lock = threading.Lock()
         self.refresh, self.poll, self.idle_renew = refresh, poll, idle_renew
         self.use_idle = use_idle
         self.push_check, self.push_timeout = push_check, push_timeout
@@ -96,14 +100,38 @@ class MailWorker(threading.Thread):
             return self._sender
 
     def _file_sent(self, raw: bytes) -> None:
+        """File a sent copy (the sender's `append_sent`). On the worker's own
+        connection only in the worker's thread: a flush run from another one
+        (`flush_outbox`: a daemon about to stop) APPENDed on it while the worker
+        sat in IDLE or ran its pass on it, two threads on one IMAP stream. The
+        server answered out of turn (imapclient's ProtocolError), TLS records
+        broke ("bad record mac"), and a reader waited out the 30 s timeout:
+        test_exactly_once's two `serve` daemons took 35 s instead of 5. Another
+        thread files on a connection of its own."""
         from . import triage
 
-        triage.file_sent(self.sync, raw)
+        if threading.current_thread() is self:
+            triage.file_sent(self.sync, raw)
+            return
+        with self._filer_lock:
+            if self._filer is None:
+                self._filer = MailSync(self.account, self.sync.password, self.sync.store,
+                                       self.events)
+            try:
+                triage.file_sent(self._filer, raw)
+            except Exception:
+                self._filer.close()
+                self._filer = None
+                raise
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop_event.set()
         self.join(timeout)
         self.sync.close()
+        with self._filer_lock:
+            if self._filer is not None:
+                self._filer.close()
+                self._filer = None
 
     def flush_outbox(self) -> None:
         """Send the due emails now, from the caller's thread (the claim in the store
