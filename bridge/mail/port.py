@@ -117,10 +117,10 @@ class MailTransport:
                     kind = LoginRejected if isinstance(exc, LoginRefused) else \
                         ServerUnreachable
                     raise kind(f"{self.account}: IMAP failed: {exc}") from exc
-            # Not `server_back()` here (the probe's login wakes a waiting worker):
-            # called after every job, it made two `serve` daemons on one store
-            # take 35 s instead of 5 to deliver (test_exactly_once); why is not
-            # known yet.
+            # Not `server_back()` here: the probe's login wakes a waiting worker.
+            # (Its call after every job was blamed for two `serve` daemons taking
+            # 35 s instead of 5, test_exactly_once; the cause was elsewhere, two
+            # threads on the worker's IMAP connection: `MailWorker._file_sent`.)
             return done
         return await asyncio.to_thread(run)
 
