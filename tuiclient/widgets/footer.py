@@ -36,30 +36,31 @@ class Footer(TextualFooter):
         self.show_command_palette = not narrow
 
     def bindings_changed(self, screen: Screen) -> None:
-        # Textual's, with one recompose at a time and none for the same keys.
+        # Textual's, with one recompose at a time and none for the same keys. The
+        # signal is the footer's own screen's (Textual's footer subscribes to it
+        # at mount), and it hands that screen down: the keys are read from it.
         self._bindings_ready = True
         if not screen.app.app_focus:
             return
-        if self.is_attached and screen is self.screen and not self._recompose_due:
+        if self.is_attached and not self._recompose_due:
             self._recompose_due = True
-            self.call_after_refresh(self._recompose_if_changed)
+            self.call_after_refresh(self._recompose_if_changed, screen)
 
-    async def _recompose_if_changed(self) -> None:
+    async def _recompose_if_changed(self, screen: Screen) -> None:
         self._recompose_due = False
         if not self.is_attached:
             return
-        shown = self._keys()
+        shown = keys_shown(screen, self.show_command_palette)
         if shown == self._shown:
             return
         self._shown = shown
         await self.recompose()
 
-    def _keys(self) -> tuple[object, ...]:
-        """Everything of the screen's bindings that the footer's compose reads."""
-        app = self.app
-        return (self.show_command_palette, app.ENABLE_COMMAND_PALETTE,
-                app.COMMAND_PALETTE_BINDING,
-                tuple((key, b.key, app.get_key_display(b), b.action, b.description,
-                       b.show, b.group, enabled, tooltip, b.tooltip)
-                      for key, (_, b, enabled, tooltip)
-                      in self.screen.active_bindings.items()))
+
+def keys_shown(screen: Screen, palette: bool) -> tuple[object, ...]:
+    """Everything of `screen`'s bindings that the footer's compose reads."""
+    app = screen.app
+    return (palette, app.ENABLE_COMMAND_PALETTE, app.COMMAND_PALETTE_BINDING,
+            tuple((key, b.key, app.get_key_display(b), b.action, b.description, b.show,
+                   b.group, enabled, tooltip, b.tooltip)
+                  for key, (_, b, enabled, tooltip) in screen.active_bindings.items()))
