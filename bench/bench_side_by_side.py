@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.bench_side_by_side [--n 10000] [--runs 3] [--cli-runs 10]
                                                  [--only 1,2,...] [--keep]
+                                                 [--trees DIR,DIR] (rows 1 and 6)
     (--n 300000 --runs 1 --cli-runs 5: ~12 minutes on 2 cores, 6 of them notmuch new)
 
 Installs the anchors when missing (bench/anchors.sh: apt-get install neomutt aerc
@@ -24,6 +25,9 @@ from spawn to exit. Each figure is the median of its runs, with the best in
 parentheses when there were more than two. Rows (the table of issue 22):
 
   1 newest INBOX mail on screen, bob's big Archive listed before INBOX, empty caches
+    (ours, neomutt's header cache; and before every run of every client the server's
+    index of the Archive is removed, so each run finds the server as the first did:
+    `cold_archive`)
   2 whole-process commands, warm: ours --help / list / search vs notmuch search, neomutt -h
   3 first search after a cold sync: ours `sync` then `search`; notmuch `new` then
     `search`; neomutt limit `~s budget` right after its cold open
@@ -34,12 +38,18 @@ parentheses when there were more than two. Rows (the table of issue 22):
     with an empty header cache
   8 RSS with the mailbox loaded (VmRSS of the process in the tmux pane)
 
+With `--trees A,B`, rows 1 and 6 run our TUI from each checkout in turn (its own
+.venv), run after run, so a before/after pair shares the machine's load; the
+table shows the first tree, a block after it every tree's wall clock and CPU (user
++sys of the app's process when the moment was on the screen).
+
 Asserts nothing about time; a moment that never comes is printed as "not reached".
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import resource
@@ -80,8 +90,11 @@ TIMEOUT = 180.0
 # -- the bench --------------------------------------------------------------------
 class Bench:
     def __init__(self, world: World, mail: Mail, work: Path, runs: int, cli_runs: int,
-                 omemo: bool = True) -> None:
+                 omemo: bool = True, trees: list[Path] | None = None) -> None:
         self.world, self.mail, self.work = world, mail, work
+        # Checkouts whose TUI rows 1 and 6 run in turn (the first one's is the table's).
+        self.trees = trees or [ROOT]
+        self.cpu: dict[str, list[float]] = {}  # figure key -> CPU of each run
         self.runs, self.cli_runs = runs, cli_runs
         self.omemo = omemo  # [crypto] omemo of our config (on by default, as a user's)
         self.tmux = Tmux()
@@ -119,8 +132,40 @@ class Bench:
         data.mkdir(parents=True)
         return data
 
-    def our_tui(self, account: str, data: Path) -> list[str]:
-        return [sys.executable, "-m", "tuiclient", "--config", str(self.configs[account])]
+    def our_tui(self, account: str, data: Path, tree: Path = ROOT) -> list[str]:
+        python = sys.executable if tree == ROOT else str(tree / ".venv" / "bin" / "python")
+        return [python, "-m", "tuiclient", "--config", str(self.configs[account])]
+
+    def tree_key(self, key: str, tree: Path) -> str:
+        """The figure of `key` for `tree`: the table's own for the first tree."""
+        return key if tree == self.trees[0] else f"{key}@{tree}"
+
+    def ours_per_tree(self, key: str, account: str, expected: str | re.Pattern[str],
+                      before: Callable[[], None] = lambda: None) -> None:
+        """Rows 1 and 6: our TUI from every tree in turn, each run; wall clock to
+        `expected` on the screen, and the CPU its process had used by then."""
+        for _ in range(self.runs):
+            for tree in self.trees:
+                key_of_tree = self.tree_key(key, tree)
+                figure = self.fig(key_of_tree, "TUI" if key == "1.ours" else "TUI first frame")
+                data = self.fresh_data(account)
+                before()
+                start = self.tmux.launch("ours", self.our_tui(account, data, tree),
+                                         self.our_env(data), cwd=str(tree))
+                if self.timed(figure, "ours", start, expected):
+                    with contextlib.suppress(OSError, RuntimeError, ValueError):
+                        self.cpu.setdefault(key_of_tree, []).append(
+                            _cpu(self.tmux.pane_pid("ours")))
+                self.stop("ours")
+
+    def cold_archive(self) -> None:
+        """Drop the server's index of bob's Archive (Dovecot's dovecot.index*
+        files; the UID list stays): the next client that asks for its counts waits
+        for the server to build it again (0.15-0.36 s at 100,000 messages), as the
+        first client after the mail was built did. Before every run of row 1, so
+        that no run finds the index another client's run left behind."""
+        for path in (self.world.maildir(self.mail.bob) / ".Archive").glob("dovecot.index*"):
+            path.unlink(missing_ok=True)
 
     def our_cli(self, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, **self.our_env(data)}
@@ -159,13 +204,7 @@ class Bench:
     # -- the moments --------------------------------------------------------------
     def first_frame(self) -> None:
         """Row 6: our first frame on an empty store; neomutt's on an empty Maildir."""
-        ours = self.fig("6.ours", "TUI first frame")
-        for _ in range(self.runs):
-            data = self.fresh_data("frame")
-            start = self.tmux.launch("ours", self.our_tui("alice", data), self.our_env(data),
-                                     cwd=str(ROOT))
-            self.timed(ours, "ours", start, FIRST_FRAME)
-            self.stop("ours")
+        self.ours_per_tree("6.ours", "alice", FIRST_FRAME)
         neo = Neomutt(self.work / "neomutt-empty", self.alice_imap)
         empty = self.work / "empty-maildir"
         for sub in ("cur", "new", "tmp"):
@@ -178,23 +217,19 @@ class Bench:
 
     def newest_inbox(self) -> None:
         """Row 1: bob's newest INBOX mail on screen, his big Archive listed before."""
-        ours = self.fig("1.ours", "TUI")
-        for _ in range(self.runs):
-            data = self.fresh_data("bob")
-            start = self.tmux.launch("ours", self.our_tui("bob", data), self.our_env(data),
-                                     cwd=str(ROOT))
-            self.timed(ours, "ours", start, NEWEST)
-            self.stop("ours")
+        self.ours_per_tree("1.ours", "bob", NEWEST, before=self.cold_archive)
         neo = Neomutt(self.work / "neomutt-bob", self.bob_imap)
         ref = self.fig("1.neomutt", "neomutt", note="header cache empty")
         for _ in range(self.runs):
             neo.cold()
+            self.cold_archive()
             start = self.tmux.launch("neomutt", neo.argv(), neo.env())
             self.timed(ref, "neomutt", start, NEWEST)
             self.stop("neomutt")
         aerc = Aerc(self.work / "aerc-bob", self.bob_imap)
         ref = self.fig("1.aerc", "aerc")
         for _ in range(self.runs):
+            self.cold_archive()
             start = self.tmux.launch("aerc", aerc.argv(), aerc.env())
             self.timed(ref, "aerc", start, NEWEST)
             self.stop("aerc")
@@ -425,6 +460,29 @@ def _run(argv: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - t0
 
 
+def _cpu(pid: int) -> float:
+    """User+sys CPU seconds of process `pid` and its waited-for children so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def per_tree(b: Bench) -> list[str]:
+    """Rows 1 and 6 of every tree (`--trees`): wall clock and CPU, each run."""
+    lines = []
+    for key, what in (("1.ours", "row 1, newest INBOX mail"), ("6.ours", "row 6, first frame")):
+        for tree in b.trees:
+            figure = b.figures.get(b.tree_key(key, tree))
+            if figure is None:
+                continue
+            cpu = b.cpu.get(b.tree_key(key, tree), [])
+            wall = " ".join(f"{t * 1000:.0f}" for t in figure.runs)
+            used = " ".join(f"{t * 1000:.0f}" for t in cpu)
+            lines.append(f"{what:26} {tree!s:28} wall {figure.text():24} runs [{wall}] ms"
+                         + (f"; CPU median {statistics.median(cpu) * 1000:.0f} ms "
+                            f"runs [{used}]" if cpu else ""))
+    return lines
+
+
 def _stored(data: Path) -> int:
     """Messages in the store under XDG_DATA_HOME `data` (0 when there is none)."""
     path = data / "tuiclient" / "store.db"
@@ -511,6 +569,9 @@ def main() -> int:
     ap.add_argument("--cli-runs", type=int, default=10, help="runs of each CLI command")
     ap.add_argument("--only", default="1,2,3,4,5,6,7,8", help="rows to measure")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--trees", default="",
+                    help="rows 1 and 6: checkouts (each with its .venv) to run in turn, "
+                         "comma-separated; the first one's figures are the table's")
     ap.add_argument("--no-omemo", action="store_true",
                     help="our config with [crypto] omemo = false (row 8: OMEMO's share of RSS)")
     args = ap.parse_args()
@@ -519,8 +580,10 @@ def main() -> int:
     # its modules' bytecode cached: PYTHONDONTWRITEBYTECODE, set in the sessions'
     # shells, made each run compile every module from source (see cli_warm).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "bridge"),
-                    str(ROOT / "tuiclient")], check=False)
+    trees = [Path(t).resolve() for t in args.trees.split(",") if t] or [ROOT]
+    for tree in {ROOT, *trees}:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "bridge"),
+                        str(tree / "tuiclient")], check=False)
     versions = ensure_installed()
     load_at_start, began = os.getloadavg(), utc_now()
     work = Path(tempfile.mkdtemp(prefix="bench-sbs-"))
@@ -533,7 +596,8 @@ def main() -> int:
         print(f"mail built in {mail.built_in:.1f} s; IMAP over implicit TLS on "
               f"127.0.0.1:{world.ports.imaps} (harness CA {world.ca_file}); Dovecot "
               f"vsz_limit {vsz}", flush=True)
-        bench = Bench(world, mail, work, args.runs, args.cli_runs, omemo=not args.no_omemo)
+        bench = Bench(world, mail, work, args.runs, args.cli_runs, omemo=not args.no_omemo,
+                      trees=trees)
         steps: list[tuple[set[int], Callable[[], None]]] = [
             ({6}, bench.first_frame),
             ({1}, bench.newest_inbox),
@@ -573,6 +637,10 @@ def main() -> int:
     for line in table([r for r in rows(bench, args.n, args.inbox, broken)
                        if r.number in wanted and (r.ours or r.ref)]):
         print(line)
+    if len(bench.trees) > 1 or bench.cpu:
+        print(f"\nper tree (load average at the end {os.getloadavg()[0]:.2f}):")
+        for line in per_tree(bench):
+            print(line)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

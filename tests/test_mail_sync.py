@@ -552,3 +552,78 @@ def test_inbox_is_synced_first_whatever_the_server_lists_before_it(world, people
     assert listed.index("Aardvark") < listed.index("INBOX")  # else this proves nothing
     done = [r.folder for r in alice.sync.sync_all()]
     assert done[0] == "INBOX" and set(done) == set(listed)
+
+
+def test_inbox_is_stored_before_the_folders_are_listed(world, people, monkeypatch):
+    """The listing asks the server for every folder's counts, which a server that
+    has not indexed a big Archive yet takes long to answer (Dovecot: 0.36 s at
+    100,000 messages): INBOX's newest mail is stored before it (issue 22, row 1)."""
+    alice = people("alice")
+    client = alice.imap()
+    try:
+        client.create_folder("Aardvark")
+        client.append("INBOX", f"From: b@example.test\r\nSubject: first\r\n"
+                      f"Message-ID: <first.{alice.account.name}@x>\r\n\r\nx\r\n".encode())
+    finally:
+        client.logout()
+    sync = alice.sync
+    seen: list[int] = []
+    listing = sync.sync_folders
+
+    def sync_folders() -> list[str]:
+        seen.append(len(sync.store.folder_uids(alice.account.name, "INBOX")))
+        return listing()
+
+    monkeypatch.setattr(sync, "sync_folders", sync_folders)
+    done = [r.folder for r in sync.sync_all()]
+    assert seen == [1]
+    assert done[0] == "INBOX" and "Aardvark" in done and done.count("INBOX") == 1
+    assert {f.name: f.role for f in sync.store.folders(alice.account.name)}["INBOX"] == "inbox"
+
+
+def test_a_flush_from_another_thread_files_the_sent_copy_off_the_workers_connection(
+        world, people):
+    """A flush run by another thread (a daemon about to stop: `flush_outbox`)
+    files its sent copy on a connection of its own: on the worker's, which sat
+    in IDLE, two threads wrote one IMAP stream, the worker's next pass failed
+    ("a response that violates the IMAP protocol", a broken TLS record) and a
+    reader waited out the 30 s timeout (test_exactly_once's two daemons)."""
+    import uuid
+
+    from bridge.events import EventBus, HealthChanged, PushRestarted
+    from bridge.mail.compose import build_email
+    from bridge.mail.worker import MailWorker
+    from bridge.model import Party
+    alice, bob = people("alice"), people("bob")
+    events: list = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    worker = MailWorker(alice.config, lambda service: alice.account.password, alice.store,
+                        bus, use_idle=True)
+    worker.start()
+    try:
+        assert _wait(lambda: worker.idling)
+        for n in range(3):
+            msg_id = f"{uuid.uuid4().hex}@example.test"
+            mail = build_email(Party(alice.account.email, "Alice"),
+                               [Party(bob.account.email, "Bob", "to")], [],
+                               f"From the caller's thread {n}", "x\n", msg_id=msg_id)
+            assert worker.sender is not None
+            worker.sender.queue(mail, msg_id)
+            worker.kick()  # the worker leaves IDLE for a pass of its own meanwhile
+            worker.flush_outbox()
+        assert _wait(lambda: worker.idling and worker.passes >= 2)
+    finally:
+        worker.stop()
+    failed = [e for e in events if isinstance(e, (HealthChanged, PushRestarted))
+              and not getattr(e, "ok", False)]
+    assert not failed, failed
+    client = alice.imap()
+    try:
+        client.select_folder("Sent", readonly=True)
+        subjects = [bytes(v[b"BODY[HEADER.FIELDS (SUBJECT)]"]).decode().strip()
+                    for v in client.fetch(client.search(["ALL"]),
+                                          [b"BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]).values()]
+    finally:
+        client.logout()
+    assert sorted(subjects) == [f"Subject: From the caller's thread {n}" for n in range(3)]

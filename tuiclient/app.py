@@ -67,6 +67,9 @@ OUTBOX_WORDS = {
     "fell-back-to-im": "Sent by chat instead",
     "cancelled": "Not sent: cancelled",
 }
+# Seconds after the app's mount by which the first-frame calls and the engine's
+# start have run, whatever screen is on top (`TuiClientApp._drawn_at_latest`).
+DRAWN_AT_LATEST = 1.0
 DELIVERY_WORDS = {"sent": "sent", "delivered": "delivered", "read": "read",
                   "failed": "could not be sent"}
 
@@ -113,6 +116,7 @@ class TuiClientApp(App):
         # email's SMTP answer needs no toast of its own.
         self._fell_back: set[tuple[str, str]] = set()
         self._started = False
+        self._start_begun = False  # the engine's start was asked for (`_start_worker`)
         self.feed = EventFeed(self)
         self.notifier = Notifier(self, config.notify, write=self._write_terminal,
                                  muted_file=data_dir() / "muted.json")
@@ -149,6 +153,16 @@ class TuiClientApp(App):
             self.call_after_refresh(self._start_worker)
         elif self.probe_on_start:
             self.probe()
+        # Textual keeps an after-refresh callback on the screen current when it
+        # was posted, until that screen is idle: a screen pushed before (a key
+        # pressed at once, the health screen's H) held the engine's start and the
+        # first-frame calls until the main screen came back. At the latest then.
+        self.set_timer(DRAWN_AT_LATEST, self._drawn_at_latest, name="start at the latest")
+
+    def _drawn_at_latest(self) -> None:
+        self._drawn()
+        if self.start_engine:
+            self._start_worker()
 
     def _drawn(self) -> None:
         for call in self.when_drawn:
@@ -156,6 +170,9 @@ class TuiClientApp(App):
         self.when_drawn.clear()
 
     def _start_worker(self) -> None:
+        if self._start_begun:
+            return
+        self._start_begun = True
         self.run_worker(self._start(), name="engine", group="engine")
 
     async def _start(self) -> None:

@@ -22,16 +22,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import imaplib
-import smtplib
 import ssl
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import imapclient
 
 from ..config import AccountConfig, ServerConfig, auth_mechanism, get_password
 from ..tls import client_context, warn_if_plaintext
 from .auth import SASL_NAMES, BearerAuth
+
+if TYPE_CHECKING:
+    import smtplib  # imported by the SMTP calls: not on the path of INBOX's first page
 
 TIMEOUT = 30.0
 T = TypeVar("T")
@@ -176,6 +178,8 @@ def open_smtp(
 ) -> smtplib.SMTP:
     """Connect, secure and authenticate to an SMTP server; the caller quits.
     `mechanism` as for `open_imap`."""
+    import smtplib
+
     warn_if_plaintext("SMTP", server)
     ctx = client_context(server.ca_file)
     try:

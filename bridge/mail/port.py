@@ -6,6 +6,11 @@ The worker thread (`MailWorker`) keeps the account current while the engine
 runs; apart from it, one on-demand connection per account serves what the user
 asks for now (a body, a flag, a folder of deferred lines), one job at a time,
 in a thread: imapclient blocks, and the caller's loop never waits on it.
+
+What only a later call needs (the SMTP sender, triage's filing of a sent copy,
+the Deferred folder, the probes) is imported by that call: this module is
+imported right before the worker logs in and fetches INBOX's first page
+(issue 22, row 1).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..config import AccountConfig, get_password
 from ..crypto import outgoing
@@ -26,12 +31,13 @@ from ..errors import EngineError, LoginRejected, ServerUnreachable
 from ..events import EventBus
 from ..model import Availability, ContactPresence, HealthReport
 from ..store import Store
-from . import deferred, triage
 from .connect import TIMEOUT, ConnectError, LoginRefused
-from .probe import probe_imap, probe_smtp
-from .send import MailSender
 from .sync import MailSync
 from .worker import MailWorker
+
+if TYPE_CHECKING:
+    from . import deferred
+    from .send import MailSender
 
 T = TypeVar("T")
 
@@ -71,9 +77,7 @@ class MailTransport:
         worker = MailWorker(self.cfg, functools.partial(get_password, self.cfg), self.store,
                             self.events, refresh=self.refresh, poll=self.poll,
                             retry_delay=self.retry_delay, push_check=self.push_check,
-                            push_timeout=self.push_timeout)
-        if worker.sender is not None:
-            worker.sender.timeout = self.smtp_timeout
+                            push_timeout=self.push_timeout, smtp_timeout=self.smtp_timeout)
         self.worker = worker
         worker.start()
 
@@ -113,10 +117,10 @@ class MailTransport:
                     kind = LoginRejected if isinstance(exc, LoginRefused) else \
                         ServerUnreachable
                     raise kind(f"{self.account}: IMAP failed: {exc}") from exc
-            # Not `server_back()` here (the probe's login wakes a waiting worker):
-            # called after every job, it made two `serve` daemons on one store
-            # take 35 s instead of 5 to deliver (test_exactly_once); why is not
-            # known yet.
+            # Not `server_back()` here: the probe's login wakes a waiting worker.
+            # (Its call after every job was blamed for two `serve` daemons taking
+            # 35 s instead of 5, test_exactly_once; the cause was elsewhere, two
+            # threads on the worker's IMAP connection: `MailWorker._file_sent`.)
             return done
         return await asyncio.to_thread(run)
 
@@ -164,6 +168,8 @@ class MailTransport:
         if self.worker is not None and self.worker.sender is not None:
             return self.worker.sender
         if self._sender is None:
+            from .send import MailSender
+
             cfg = self.cfg
             if cfg.smtp is None:
                 raise EngineError(f"account {cfg.name!r} has no SMTP server")
@@ -174,6 +180,8 @@ class MailTransport:
         return self._sender
 
     def _file_sent(self, raw: bytes) -> None:
+        from . import triage
+
         with self._ops_lock:
             triage.file_sent(self._mail_ops(), raw)
 
@@ -211,12 +219,18 @@ class MailTransport:
     # -- the Deferred folder ------------------------------------------------------------
 
     async def deferred_put(self, folder: str, raw: bytes) -> None:
+        from . import deferred
+
         await self.run(lambda s: deferred.put(s, folder, raw))
 
     async def deferred_remove(self, folder: str, msg_id: str) -> int:
+        from . import deferred
+
         return await self.run(lambda s: deferred.remove(s, folder, msg_id))
 
     async def deferred_read(self, folder: str) -> list[deferred.DeferredCopy]:
+        from . import deferred
+
         return await self.run(lambda s: deferred.read(s, folder))
 
     # -- health ---------------------------------------------------------------------------
@@ -241,6 +255,8 @@ class MailTransport:
     def probe_imap(self, timeout: float, skew: float | None = None) -> HealthReport:
         """Blocking: run it in a thread. `skew`: the server's clock as last
         measured in normal use (an APPEND of ours that it stamped)."""
+        from .probe import probe_imap
+
         report = probe_imap(self.cfg, timeout, skew=skew, push=None)
         if report.logged_in:
             self.server_back()
@@ -250,6 +266,8 @@ class MailTransport:
         return report
 
     def probe_smtp(self, timeout: float) -> HealthReport:
+        from .probe import probe_smtp
+
         return probe_smtp(self.cfg, timeout)
 
     async def probe(self, timeout: float) -> list[HealthReport]:

@@ -221,10 +221,17 @@ class MailSync(MessageDigests, BodyFetch, MailboxWrites):
     def sync_all(self) -> list[SyncResult]:
         """Every folder, INBOX first: it is what the user looks at first, and a big
         Archive the server happens to list before it must not keep it waiting (the
-        others follow in the server's order)."""
-        names = self.sync_folders()
-        names.sort(key=lambda name: name.upper() != "INBOX")
-        return [self.sync_folder(name) for name in names]
+        others follow in the server's order).
+
+        INBOX goes before the folders are even listed (every server has one, RFC
+        3501): the listing asks for every folder's counts (LIST-STATUS, or a
+        STATUS a folder), and a server counts a big folder whose index it has not
+        built at that moment. Dovecot took 0.36 s for a 100,000-message Archive
+        (issue 22, row 1; its warm answer takes 1 ms), which every first page
+        waited for."""
+        first = self.sync_folder("INBOX")
+        names = [n for n in self.sync_folders() if n.upper() != "INBOX"]
+        return [first, *(self.sync_folder(name) for name in names)]
 
     # -- one folder ----------------------------------------------------------
     def sync_folder(self, folder: str) -> SyncResult:

@@ -17,6 +17,12 @@ server stops sending updates): every `push_check` seconds the worker leaves IDLE
 and wants the server's answer within `push_timeout`. No answer, a closed
 connection, or new mail that IDLE never reported restarts IDLE on a fresh pass
 (and connection), and is published as `PushRestarted`.
+
+The first pass imports only what it uses: the SMTP sender (`send`, with the
+MIME parser behind it and smtplib) is made when the pass is done and sends, and
+`triage` is imported to file a sent copy. Both were the worker's imports, in
+the engine's thread right before INBOX's first page (issue 22, row 1;
+tests/test_mail_first_page.py).
 """
 
 from __future__ import annotations
@@ -25,16 +31,18 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import imapclient
 
 from ..config import AccountConfig
 from ..events import EventBus, HealthChanged, PushRestarted
 from ..store import Store
-from . import triage
 from .imap_fetch import FetchError, search_uids, stream_command
-from .send import MailSender
 from .sync import MailSync
+
+if TYPE_CHECKING:
+    from .send import MailSender
 
 FIRST_BACKOFF = 1.0  # the first retry after a failed pass; doubled after each failure
 MAX_BACKOFF = 120.0
@@ -45,14 +53,20 @@ class MailWorker(threading.Thread):
                  events: EventBus, *, refresh: float = 300.0, poll: float = 60.0,
                  idle_renew: float = 25 * 60.0, use_idle: bool = True,
                  retry_delay: Callable[[int], float] | None = None,
-                 push_check: float = 120.0, push_timeout: float = 20.0) -> None:
+                 push_check: float = 120.0, push_timeout: float = 20.0,
+                 smtp_timeout: float | None = None) -> None:
         super().__init__(name=f"mail-{account.name}", daemon=True)
         self.account = account
         self.events = events
         self.sync = MailSync(account, lambda: password("imap"), store, events)
-        self.sender = MailSender(account, lambda: password("smtp"), store, events,
-                                 append_sent=self._file_sent,
-                                 retry_delay=retry_delay) if account.smtp else None
+        self._password, self._store = password, store
+        self._retry_delay, self._smtp_timeout = retry_delay, smtp_timeout
+        self._sender: MailSender | None = None
+        self._sender_lock = threading.Lock()
+        # The connection that files a sent copy for a flush run in another thread
+        # (`_file_sent`), made then; never the worker's own.
+        self._filer: MailSync | None = None
+        self._filer_lock = threading.Lock()
         self.refresh, self.poll, self.idle_renew = refresh, poll, idle_renew
         self.use_idle = use_idle
         self.push_check, self.push_timeout = push_check, push_timeout
@@ -66,19 +80,65 @@ class MailWorker(threading.Thread):
         self._wake = threading.Event()
         self.passes = 0
 
+    @property
+    def sender(self) -> MailSender | None:
+        """The account's SMTP sender (None without SMTP), made on first use: by
+        the pass's flush once INBOX is stored, or by the port for a send."""
+        if self.account.smtp is None:
+            return None
+        with self._sender_lock:  # the worker's thread and the port's may ask at once
+            if self._sender is None:
+                from .send import MailSender
+
+                password = self._password
+                sender = MailSender(self.account, lambda: password("smtp"), self._store,
+                                    self.events, append_sent=self._file_sent,
+                                    retry_delay=self._retry_delay)
+                if self._smtp_timeout is not None:
+                    sender.timeout = self._smtp_timeout
+                self._sender = sender
+            return self._sender
+
     def _file_sent(self, raw: bytes) -> None:
-        triage.file_sent(self.sync, raw)
+        """File a sent copy (the sender's `append_sent`). On the worker's own
+        connection only in the worker's thread: a flush run from another one
+        (`flush_outbox`: a daemon about to stop) APPENDed on it while the worker
+        sat in IDLE or ran its pass on it, two threads on one IMAP stream. The
+        server answered out of turn (imapclient's ProtocolError), TLS records
+        broke ("bad record mac"), and a reader waited out the 30 s timeout:
+        test_exactly_once's two `serve` daemons took 35 s instead of 5. Another
+        thread files on a connection of its own."""
+        from . import triage
+
+        if threading.current_thread() is self:
+            triage.file_sent(self.sync, raw)
+            return
+        with self._filer_lock:
+            if self._filer is None:
+                self._filer = MailSync(self.account, self.sync.password, self.sync.store,
+                                       self.events)
+            try:
+                triage.file_sent(self._filer, raw)
+            except Exception:
+                self._filer.close()
+                self._filer = None
+                raise
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop_event.set()
         self.join(timeout)
         self.sync.close()
+        with self._filer_lock:
+            if self._filer is not None:
+                self._filer.close()
+                self._filer = None
 
     def flush_outbox(self) -> None:
         """Send the due emails now, from the caller's thread (the claim in the store
         keeps this and the worker's own pass from sending one twice)."""
-        if self.sender is not None:
-            self.sender.flush()
+        sender = self.sender
+        if sender is not None:
+            sender.flush()
 
     def kick(self) -> None:
         """Do a pass now (the user pressed refresh, or an email was queued)."""
@@ -105,8 +165,9 @@ class MailWorker(threading.Thread):
                     last_full = time.monotonic()
                 else:
                     self.sync.sync_folder("INBOX")
-                if self.sender is not None:
-                    self.sender.flush()
+                sender = self.sender
+                if sender is not None:
+                    sender.flush()
                 self._catch_up_index()
                 self.passes += 1
                 if backoff > FIRST_BACKOFF:

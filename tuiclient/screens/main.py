@@ -70,6 +70,10 @@ RING = (("sidebar", "#sidebar"), ("list", "#conversations"), ("message", "#email
 
 
 class MainScreen(Screen):
+    # The list has the focus from the start: Textual's default focused the sidebar
+    # first, and each move of the focus restyles the two widgets and has the
+    # footer read the keys again, before and after the first frame (issue 22).
+    AUTO_FOCUS = FOCUS["list"]
     BINDINGS = [
         bind("search", "search", label="search"),
         bind("reply_email", "reply('email', False)", label="reply email"),
