@@ -88,6 +88,28 @@ async def test_a_line_that_must_go_sealed_waits_for_the_stack(
     assert not peer.bodies(alice.jid, encrypted=False)
 
 
+async def test_a_contacts_list_that_came_first_is_replayed_into_the_stack(
+        world: World, connect, peers, tmp_path: Path) -> None:
+    """Bob's device list comes by PEP at login (our +notify) and is kept; the
+    stack, loaded later by `keys` (which asks the server nothing about him here),
+    knows his device from the kept list alone."""
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    peer = await peers(bob).start()
+    me = await _second_login(connect, alice, tmp_path / "alice")
+    standby = me.client.session.plugin["tuiclient_omemo_standby"]
+    await until(lambda: any(who == bob.jid for who, _node in standby._lists), 20,
+                "bob's list kept")
+    await me.client.omemo_devices([])
+    assert me.client.omemo_loaded == "the devices were asked for (keys)"
+    assert not standby._lists
+    manager = await (await me.client._omemo_stack("test")).get_session_manager()
+    devices = await manager.get_device_information(bob.jid)
+    theirs = await (await peer.xmpp.plugin["xep_0384"].get_session_manager()
+                    ).get_own_device_information()
+    assert {d.device_id for d in devices} == {theirs[0].device_id}
+
+
 async def test_our_device_missing_from_the_server_loads_the_stack(
         world: World, connect, tmp_path: Path) -> None:
     """Another client of ours published a list without this device: the stack
