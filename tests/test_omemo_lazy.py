@@ -6,6 +6,8 @@ Against the harness's real Prosody, with plain slixmpp-omemo peers
 
 - a line that comes before the stack is loaded is opened, and stored once;
 - a line that must go sealed waits for the stack, and goes sealed;
+- a contact's device list that came first is kept and replayed into the stack;
+- our device missing from the server's list loads the stack, which publishes it;
 - an account whose own device the server lists, and whose contacts have no
   OMEMO, never imports the stack (in an engine's own process: this one has the
   peers' slixmpp-omemo loaded).
