@@ -6,10 +6,13 @@ In a fresh interpreter each (so one stage's pages are not counted for the next
 tree), imports the stages the app loads, in the order it loads them (the
 first frame's modules, then what `Engine.start` imports in its thread: the mail
 stack, the outbox and the handoff, slixmpp with the plugins its session
-registers, python-omemo with OMEMO on; then GPGME's binding, loaded on the first
-OpenPGP message), and prints VmRSS (/proc/self/status) after each, with what the
-stage added and how many modules, split into anonymous pages (the heap: code
-objects, module dicts, tables) and file pages (the shared libraries' text,
+registers, our OMEMO plugin with OMEMO on; then python-omemo's stack, loaded
+when an account first needs it (bridge/xmpp/omemo_plugin.py: a sealed line, an
+OMEMO line coming, `keys`, our device missing from the server); then GPGME's
+binding, loaded on the first OpenPGP message), and prints VmRSS
+(/proc/self/status) after each, with what the stage added and how many
+modules, split into anonymous pages (the heap: code objects, module dicts,
+tables) and file pages (the shared libraries' text,
 shared with other processes that map the same file). No servers, no data: what
 is left of the app's RSS above the last line is data (the store's caches, the
 screen).
@@ -35,12 +38,13 @@ STAGES: list[tuple[str, list[str]]] = [
     ("the outbox and the handoff", ["bridge.outbox", "bridge.handoff.reply"]),
     ("slixmpp and our client (bridge.xmpp.client)", ["bridge.xmpp.client"]),
     ("the slixmpp plugins the session registers", ["PLUGINS"]),
-    ("OMEMO: slixmpp-omemo, python-omemo", ["slixmpp.plugins.xep_0380",
-                                            "bridge.xmpp.omemo_plugin"]),
+    ("OMEMO at login: xep_0380, ours (omemo_plugin)", ["slixmpp.plugins.xep_0380",
+                                                       "bridge.xmpp.omemo_plugin"]),
+    ("OMEMO's stack, at first need (omemo_stack)", ["bridge.xmpp.omemo_stack"]),
     ("GPGME's binding (gpg)", ["gpg"]),
 ]
 
-OMEMO_STAGE = 6  # the index of the stage OMEMO_STEPS split
+OMEMO_STAGE = 7  # the index of the stage OMEMO_STEPS split (the stack's)
 
 OMEMO_STEPS: list[tuple[str, list[str]]] = [
     ("  cryptography (its Rust binding, OpenSSL)", [
@@ -62,8 +66,7 @@ OMEMO_STEPS: list[tuple[str, list[str]]] = [
     ("  elementpath (XPath, for xmlschema)", ["elementpath"]),
     ("  xmlschema", ["xmlschema"]),
     ("  oldmemo.etree, twomemo.etree (6 schemas)", ["oldmemo.etree", "twomemo.etree"]),
-    ("  slixmpp-omemo, xep_0380, our plugin", ["slixmpp_omemo", "slixmpp.plugins.xep_0380",
-                                              "bridge.xmpp.omemo_plugin"]),
+    ("  slixmpp-omemo, our concrete plugin", ["slixmpp_omemo", "bridge.xmpp.omemo_stack"]),
 ]
 
 CHILD = """

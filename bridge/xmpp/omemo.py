@@ -127,11 +127,11 @@ class Omemo(Avatars):
             self.omemo_off = ("another tuiclient process (the app, or `serve`) holds this "
                               "account's OMEMO keys; send encrypted lines from there")
             return
-        from . import omemo_plugin  # registers the plugin; loads python-omemo
+        from . import omemo_plugin  # ours, without python-omemo: it loads it on demand
 
         self.session.register_plugin("xep_0380")  # says "OMEMO" to clients without it
         self.session.register_plugin(
-            omemo_plugin.OmemoPlugin.name,
+            omemo_plugin.OmemoStandby.name,
             {"path": str(path), "on_blind_trust": self._on_blind_trust})
 
     def _omemo_release(self) -> None:
@@ -140,10 +140,18 @@ class Omemo(Avatars):
             self._keys_held.close()
             self._keys_held = None
 
-    @property
-    def _omemo(self) -> Any:
+    async def _omemo_stack(self, why: str) -> Any:
+        """slixmpp-omemo's plugin, loaded now if this is the first need of it
+        (`omemo_plugin.OmemoStandby`; `why`: what needs it)."""
         registry: Any = self.session.plugin  # slixmpp types it with its own plugins only
-        return registry["tuiclient_omemo"]
+        return await registry["tuiclient_omemo_standby"].stack(why)
+
+    @property
+    def omemo_loaded(self) -> str:
+        """What loaded python-omemo's stack for this account ("" while it is not)."""
+        registry: Any = self.session.plugin
+        standby = registry.get("tuiclient_omemo_standby", None)
+        return standby.why_loaded if standby is not None else ""
 
     def _on_blind_trust(self, device: Any) -> None:
         log.info("%s: OMEMO device %s of %s trusted blindly (not verified)",
@@ -281,17 +289,22 @@ class Omemo(Avatars):
                                     f"{self.omemo_off}", [peer])
         if not peers:
             raise EncryptionRefused(f"not sent: {peer} has no member to encrypt for", [peer])
+        try:
+            omemo = await self._omemo_stack(f"a line to {peer} goes sealed")
+        except Exception as exc:
+            raise EncryptionRefused(f"not sent: OMEMO could not start for {peer}: "
+                                    f"{exc or type(exc).__name__}", [peer]) from exc
         from omemo.session_manager import SessionManagerException
 
         try:
-            manager = await self._omemo.get_session_manager()
+            manager = await omemo.get_session_manager()
             unknown = [p for p in peers if not await manager.get_device_information(p)]
             if unknown:
                 # Nothing known of them yet (their list came before we were
                 # listening, or never as a notification): ask the server.
-                await self._omemo.refresh_device_lists({JID(p) for p in unknown},
+                await omemo.refresh_device_lists({JID(p) for p in unknown},
                                                        force_download=True)
-            sealed, errors = await self._omemo.encrypt_message(stanza,
+            sealed, errors = await omemo.encrypt_message(stanza,
                                                                {JID(p) for p in peers})
         except SessionManagerException as exc:
             who = sorted(getattr(exc, "bare_jids", None) or []) or peers
@@ -319,8 +332,9 @@ class Omemo(Avatars):
             raise EncryptionRefused(f"not sent: {peer} cannot be written to encrypted: "
                                     f"{self.omemo_off}", [peer])
         try:
-            await self._omemo.refresh_device_lists({JID(peer)}, force_download=True)
-            manager = await self._omemo.get_session_manager()
+            omemo = await self._omemo_stack(f"a line to {peer} may go sealed")
+            await omemo.refresh_device_lists({JID(peer)}, force_download=True)
+            manager = await omemo.get_session_manager()
             devices = await manager.get_device_information(peer)
         except Exception as exc:
             raise EncryptionRefused(f"not sent: the OMEMO devices of {peer} could not be "
@@ -481,7 +495,8 @@ class Omemo(Avatars):
                     # keep (rooms.py follows the presences itself).
                     stanza["type"] = "chat"
                     stanza["from"] = JID(sender)
-                opened, device = await self._omemo.decrypt_message(stanza)
+                omemo = await self._omemo_stack("an OMEMO line came")
+                opened, device = await omemo.decrypt_message(stanza)
                 if sender:
                     body = opened["body"]
                     opened = MessageStanza(stream=self.session, xml=copy.deepcopy(xml))
@@ -492,7 +507,7 @@ class Omemo(Avatars):
                 if not (opened["body"] or "").strip():
                     why = "it holds no text (an OMEMO key exchange)"
                 else:
-                    manager = await self._omemo.get_session_manager()
+                    manager = await omemo.get_session_manager()
                     return opened.xml, CryptoStatus(
                         encrypted=True, decrypted=True, scheme=OMEMO,
                         device=" ".join(manager.format_identity_key(device.identity_key)),
@@ -531,7 +546,8 @@ class Omemo(Avatars):
         """Our devices and those of `jids`, each with its fingerprint and trust."""
         if not self.omemo_on:
             return []
-        manager = await self._omemo.get_session_manager()
+        omemo = await self._omemo_stack("the devices were asked for (keys)")
+        manager = await omemo.get_session_manager()
         own, others = await manager.get_own_device_information()
         out = [self._device(own, own=True, this=True)]
         out += [self._device(d, own=True) for d in sorted(others, key=lambda d: d.device_id)]
@@ -540,7 +556,7 @@ class Omemo(Avatars):
             if not peer or peer == self.own:
                 continue
             try:
-                await self._omemo.refresh_device_lists({JID(peer)})
+                await omemo.refresh_device_lists({JID(peer)})
                 devices = await manager.get_device_information(peer)
             except Exception as exc:
                 log.info("%s: no OMEMO devices of %s: %s", self.name, peer, exc)
@@ -570,11 +586,12 @@ class Omemo(Avatars):
         if not self.omemo_on:
             raise ValueError(self.omemo_off)
         peer = bare(jid)
-        manager = await self._omemo.get_session_manager()
+        omemo = await self._omemo_stack("a trust decision (keys trust)")
+        manager = await omemo.get_session_manager()
         if peer == self.own:
             _me, devices = await manager.get_own_device_information()
         else:
-            await self._omemo.refresh_device_lists({JID(peer)})
+            await omemo.refresh_device_lists({JID(peer)})
             devices = await manager.get_device_information(peer)
         wanted = "".join(device.split()).lower()
         for d in devices:

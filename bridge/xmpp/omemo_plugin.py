@@ -1,139 +1,268 @@
-"""slixmpp-omemo's XEP-0384 plugin, made concrete for us: where its keys live and
-what its trust does. No cryptography here: python-omemo (with its twomemo and
-oldmemo backends) does all of it; this module only fills the three holes the
-library leaves to the application (a Storage, whether blind trust before
-verification is on, and what to do with devices nobody decided on).
+"""OMEMO on demand: a slixmpp plugin of ours that does, from login, what an
+account with OMEMO on must do without python-omemo's stack, and loads the stack
+(slixmpp-omemo's plugin, `omemo_stack.py`) the first time the account needs it.
 
-- Storage: one JSON file per account in the data dir
-  (`<data dir>/xmpp/<account>.omemo.json`, mode 0600: it holds the private
-  identity key), written whole through a temporary file so a crash leaves the old
-  file or the new one. A file rather than a store table: the library reads and
-  writes it key by key through its own cache, it is per account like the XMPP
-  state beside it, and it must never travel with an exported store.
-- Trust: BTBV (blind trust before verification) on, as Conversations, Dino and
-  Gajim do: a contact's devices are trusted blindly until the user verifies one;
-  from then on a new device of theirs is not trusted by itself
-  (`_prompt_manual_trust` leaves it undecided, so a send to it is refused and the
-  user decides with `keys trust`). Each blindly trusted device is reported to the
-  client (`on_blind_trust`), which flags it in the conversation.
+Why: the stack (cryptography, pydantic, protobuf, xmlschema and the six schemas
+oldmemo and twomemo build) is 35 MiB of a 108 MiB app, and slixmpp-omemo builds
+it at login (its `session_bind`) to validate every device list against its
+schemas. Most sessions never seal or open a line; they pay it for nothing.
 
-Imported only by a client that turned OMEMO on (`bridge.xmpp.omemo`): the library
-loads pydantic and xmlschema, a third of a second.
+What the account does from login, without the stack:
+
+- It says it wants both device-list nodes (XEP-0163 `+notify` for
+  `eu.siacs.conversations.axolotl.devicelist` and `urn:xmpp:omemo:2:devices`,
+  through slixmpp's xep_0163, as slixmpp-omemo does, but at each bind: slixmpp
+  keeps disco features per bound JID, and slixmpp-omemo's `plugin_init`, run
+  before the bind, announced nothing), so the server sends each contact's list
+  at login and every change after, and maps both nodes to the events
+  slixmpp-omemo's plugin listens to (xep_0060's `map_node_event`).
+- It keeps each contact's latest list (the stanza as it came, per contact and
+  node: a list replaces the one before it) and who changed their presence
+  subscription, and hands them to the stack when it loads, in the order they
+  came, through the stack's own handlers: python-omemo then knows exactly what
+  it would have known had it been there from login (it only stores a contact's
+  list; nothing goes on the wire for it).
+- It makes sure peers can encrypt to this device: at each login it reads our own
+  two lists (two IQs, as python-omemo's start does) and loads the stack, which
+  publishes the device and its bundle, when either list lacks this device, when
+  there are no keys yet (the first login), and when one of our other clients
+  later publishes a list without it. While the server's lists name this device
+  its bundle is there (python-omemo publishes the bundle before the list).
+
+The stack is loaded at the first of: an OMEMO line coming (`Omemo._open` waits
+for it, so a line that comes first is opened and stored once, after); a line to
+be sealed (the send waits, and goes sealed or fails, never in clear); `keys`
+(the devices, a trust decision); and our own device missing from the server, as
+above. Its import runs in a thread (a third of a second of CPU that would hold
+the app's loop), then its plugin is registered and built (its `session_bind`),
+and what was kept is replayed before anything else reaches it.
+
+Reading a device list here is hand-written (which device ids an item names):
+the library's own parser is what needs xmlschema, which is what we defer; the
+library reads and validates the same stanza again when it is replayed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
-from omemo.storage import Just, Maybe, Nothing, Storage
-from omemo.types import DeviceInformation, JSONType
-from slixmpp.plugins.base import register_plugin
-from slixmpp_omemo import XEP_0384
+from slixmpp.plugins.base import BasePlugin, register_plugin
 
 log = logging.getLogger(__name__)
 
-
-class _FirstPublish(logging.Filter):
-    """python-omemo warns, as it adds a new device to the list it publishes, that
-    the device was not in it yet: true every first login, and nothing to act on."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Own device id was not included" not in record.getMessage()
-
-
-logging.getLogger("omemo.core").addFilter(_FirstPublish())
-
-
-class JsonStorage(Storage):
-    """python-omemo's key-value Storage over one JSON file (see the module doc)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-        self._data: dict[str, JSONType] = {}
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(loaded, dict):
-                self._data = loaded
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError) as exc:
-            # Never start over silently: a new identity would look like a new
-            # device to every contact. Keep the broken file aside for the user.
-            aside = path.with_suffix(".broken")
-            log.error("OMEMO data %s unreadable (%s); kept as %s, new keys made",
-                      path, exc, aside)
-            path.replace(aside)
-
-    async def _load(self, key: str) -> Maybe[JSONType]:
-        return Just(self._data[key]) if key in self._data else Nothing()
-
-    async def _store(self, key: str, value: JSONType) -> None:
-        self._data[key] = value
-        self._write()
-
-    async def _delete(self, key: str) -> None:
-        self._data.pop(key, None)
-        self._write()
-
-    def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(self._data, f)
-        tmp.replace(self.path)
+NS_OLDMEMO = "eu.siacs.conversations.axolotl"
+NS_TWOMEMO = "urn:xmpp:omemo:2"
+OLDMEMO_DEVICE_LIST_NODE = NS_OLDMEMO + ".devicelist"
+TWOMEMO_DEVICE_LIST_NODE = NS_TWOMEMO + ":devices"
+# The node of each list -> the event slixmpp-omemo's plugin listens to for it.
+DEVICE_LIST_EVENTS = {TWOMEMO_DEVICE_LIST_NODE: "twomemo_device_list",
+                      OLDMEMO_DEVICE_LIST_NODE: "oldmemo_device_list"}
+# The element that holds a list's devices, per node.
+_LIST_TAGS = {TWOMEMO_DEVICE_LIST_NODE: f"{{{NS_TWOMEMO}}}devices",
+              OLDMEMO_DEVICE_LIST_NODE: f"{{{NS_OLDMEMO}}}list"}
+NS_PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
+# The module whose import is the stack (slixmpp-omemo, python-omemo and theirs).
+STACK_MODULE = "bridge.xmpp.omemo_stack"
+STACK_PLUGIN = "tuiclient_omemo"
 
 
-class OmemoPlugin(XEP_0384):
-    """slixmpp-omemo's plugin with our storage and trust (see the module doc).
-    Config: `path`, the account's JSON file; `on_blind_trust`, called with each
-    device trusted blindly."""
+def device_ids(node: str, item: ET.Element | None) -> set[int]:
+    """The device ids a published list item names (see the module doc on why
+    this is read by hand); an empty set for an empty or malformed list."""
+    found = item.find(_LIST_TAGS[node]) if item is not None else None
+    if found is None:
+        return set()
+    ids = set()
+    for device in found:
+        if device.tag.endswith("}device"):
+            try:
+                ids.add(int(device.get("id") or ""))
+            except ValueError:
+                continue
+    return ids
 
-    # Not "xep_0384": slixmpp keeps one plugin class per name for the whole
-    # process, and another client in it (a test's peer) may bring its own.
-    name = "tuiclient_omemo"
-    default_config = {
-        "fallback_message": "This message is encrypted with OMEMO, which your client "
-                            "does not read.",
-        "path": None,
-        "on_blind_trust": None,
-    }
+
+def own_device_id(path: Path) -> int | None:
+    """This device's id, from the keys' file python-omemo keeps (`JsonStorage`:
+    its key "/own_device_id"), or None when there are no keys yet."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = data.get("/own_device_id") if isinstance(data, dict) else None
+    return value if isinstance(value, int) else None
+
+
+class OmemoStandby(BasePlugin):
+    """OMEMO from login without its stack; the stack at first need (see the
+    module doc). Config: `path`, the account's keys file; `on_blind_trust`,
+    handed to the stack's plugin. `await plugin.stack(why)` is the loaded
+    slixmpp-omemo plugin."""
+
+    name = "tuiclient_omemo_standby"
+    description = "OMEMO until it is needed (ours)"
+    dependencies = {"xep_0060", "xep_0163"}
+    default_config = {"path": None, "on_blind_trust": None}
 
     def plugin_init(self) -> None:
         config: Any = self
         if not config.path:
             raise ValueError("the OMEMO plugin needs the path of its data file")
-        self._storage = JsonStorage(Path(config.path))
-        super().plugin_init()
+        self.path = Path(config.path)
+        self.on_blind_trust: Callable[[Any], None] | None = config.on_blind_trust
+        # Kept for the stack: each contact's latest list, and who changed a
+        # presence subscription (dicts keep the order they came in).
+        self._lists: dict[tuple[str, str], Any] = {}
+        self._subscriptions: dict[str, Any] = {}
+        self._plugin: Any = None  # the stack's plugin, once loaded
+        self._loading: asyncio.Task[Any] | None = None
+        self.why_loaded = ""  # what loaded the stack ("" while it is not)
+        self.checked = asyncio.Event()  # our own lists read since the last login
+        self._tasks: set[asyncio.Task[None]] = set()
+        pubsub = self.xmpp.plugin["xep_0060"]
+        for node, event in DEVICE_LIST_EVENTS.items():
+            pubsub.map_node_event(node, event)
+            self.xmpp.add_event_handler(f"{event}_publish", self._on_list)
+        self.xmpp.add_event_handler("changed_subscription", self._on_subscription)
+        self.xmpp.add_event_handler("session_start", self._on_session_start)
+
+    def session_bind(self, jid: Any) -> None:
+        # Disco data is kept per bound JID (see XmppClient._announce_features):
+        # the interest is said at each bind, before the presence carries our caps.
+        for node in DEVICE_LIST_EVENTS:
+            self.xmpp.plugin["xep_0163"].add_interest(node)
+
+    def plugin_end(self) -> None:
+        for event in DEVICE_LIST_EVENTS.values():
+            self.xmpp.del_event_handler(f"{event}_publish", self._on_list)
+        self.xmpp.del_event_handler("changed_subscription", self._on_subscription)
+        self.xmpp.del_event_handler("session_start", self._on_session_start)
+        for task in self._tasks:
+            task.cancel()
 
     @property
-    def storage(self) -> Storage:
-        return self._storage
+    def loaded(self) -> bool:
+        return self._plugin is not None
 
-    @property
-    def _btbv_enabled(self) -> bool:
-        return True
+    # -- from login ----------------------------------------------------------------
 
-    async def _devices_blindly_trusted(self, blindly_trusted: frozenset[DeviceInformation],
-                                       identifier: str | None) -> None:
-        config: Any = self
-        tell: Callable[[DeviceInformation], None] | None = config.on_blind_trust
-        for device in blindly_trusted:
-            if tell is not None:
-                tell(device)
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _prompt_manual_trust(self, manually_trusted: frozenset[DeviceInformation],
-                                   identifier: str | None) -> None:
-        # No prompt in the middle of a send: the devices stay undecided, the
-        # encryption refuses them, and the user decides with `keys trust`.
-        log.info("OMEMO devices left undecided until the user verifies them: %s",
-                 ", ".join(f"{d.bare_jid}/{d.device_id}" for d in manually_trusted))
+    def _on_session_start(self, _event: Any) -> None:
+        self.checked.clear()
+        if not self.loaded:
+            self._spawn(self._check_own())
+
+    async def _check_own(self) -> None:
+        """Load the stack unless the server's two lists name this device."""
+        try:
+            own = own_device_id(self.path)
+            if own is None:
+                await self._load_for("no OMEMO keys yet: they are made and published")
+                return
+            pubsub = self.xmpp.plugin["xep_0060"]
+            me = self.xmpp.boundjid.bare
+            for node in DEVICE_LIST_EVENTS:
+                try:
+                    iq = await pubsub.get_items(me, node, max_items=1, timeout=30)
+                    items = [i.xml for i in iq["pubsub"]["items"]]
+                except Exception as exc:  # item-not-found: nothing published there
+                    log.info("%s: our OMEMO list %s not read: %r", me, node, exc)
+                    items = []
+                if own not in device_ids(node, items[0] if items else None):
+                    await self._load_for(f"the server's {node} lacks this device")
+                    return
+        finally:
+            self.checked.set()
+
+    async def _load_for(self, why: str) -> None:
+        try:
+            await self.stack(why)
+        except Exception:
+            log.exception("%s: the OMEMO stack could not be loaded (%s)",
+                          self.xmpp.boundjid.bare, why)
+
+    async def _on_list(self, msg: Any) -> None:
+        if self._plugin is not None:
+            await self._plugin._on_device_list_update(msg)
+            return
+        item = msg.xml.find(f"{{{NS_PUBSUB_EVENT}}}event/{{{NS_PUBSUB_EVENT}}}items")
+        node = item.get("node") if item is not None else None
+        if node not in DEVICE_LIST_EVENTS:
+            return
+        sender = msg["from"].bare
+        self._lists.pop((sender, node), None)
+        self._lists[(sender, node)] = msg  # the latest replaces, and goes last
+        if sender == self.xmpp.boundjid.bare and self._loading is None:
+            own = own_device_id(self.path)
+            listed = device_ids(node, item.find(f"{{{NS_PUBSUB_EVENT}}}item"))
+            if own is not None and own not in listed:
+                # One of our other clients published a list without us.
+                self._spawn(self._load_for(f"our {node} was published without this device"))
+
+    async def _on_subscription(self, presence: Any) -> None:
+        if self._plugin is not None:
+            await self._plugin._on_subscription_changed(presence)
+            return
+        jid = presence["from"].bare
+        self._subscriptions.pop(jid, None)
+        self._subscriptions[jid] = presence
+
+    # -- the stack -----------------------------------------------------------------
+
+    async def stack(self, why: str) -> Any:
+        """slixmpp-omemo's plugin for this account, loaded (and its session
+        manager built) the first time; `why`: what needs it, logged."""
+        if self._plugin is not None:
+            return self._plugin
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(self._load(why))
+        loading = self._loading
+        try:
+            return await asyncio.shield(loading)
+        except BaseException:
+            if loading.done() and self._loading is loading:
+                self._loading = None  # failed: the next need tries again
+            raise
+
+    async def _load(self, why: str) -> Any:
+        log.info("%s: loading OMEMO: %s", self.xmpp.boundjid.bare, why)
+        # Off the loop: the import alone is a third of a second of CPU.
+        await asyncio.to_thread(importlib.import_module, STACK_MODULE)
+        registry: Any = self.xmpp.plugin  # slixmpp types it with its own plugins only
+        if STACK_PLUGIN not in registry:
+            self.xmpp.register_plugin(STACK_PLUGIN, {"path": str(self.path),
+                                                     "on_blind_trust": self.on_blind_trust})
+        plugin = registry[STACK_PLUGIN]
+        # Its updates reach it through us from now on, in the order they came.
+        for event in DEVICE_LIST_EVENTS.values():
+            self.xmpp.del_event_handler(f"{event}_publish", plugin._on_device_list_update)
+        self.xmpp.del_event_handler("changed_subscription", plugin._on_subscription_changed)
+        await plugin.get_session_manager()
+        while self._lists or self._subscriptions:
+            try:
+                if self._lists:
+                    await plugin._on_device_list_update(
+                        self._lists.pop(next(iter(self._lists))))
+                else:
+                    await plugin._on_subscription_changed(
+                        self._subscriptions.pop(next(iter(self._subscriptions))))
+            except Exception:  # one contact's list, not the stack
+                log.exception("%s: a kept OMEMO update could not be replayed",
+                              self.xmpp.boundjid.bare)
+        self.why_loaded = why
+        self._plugin = plugin
+        return plugin
 
 
-register_plugin(OmemoPlugin)
+register_plugin(OmemoStandby)
