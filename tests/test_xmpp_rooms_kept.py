@@ -109,3 +109,20 @@ async def test_a_room_that_forgot_us_is_joined_again(world, connect, running):
     a.client.send_room(room, "Sorry, I was away")
     await until(lambda: "Sorry, I was away" in bob_x.bodies(), what="the room hears us")
     await asyncio.sleep(0.1)
+
+
+async def test_a_client_bound_to_the_servers_resource_hears_of_new_bookmarks(
+        world, connect, running):
+    """The app asks for no resource (the server picks one): our "+notify" for
+    bookmarks must be in the capabilities of the JID the server bound, or the
+    other client's bookmark never comes by push (slixmpp keeps disco features per
+    JID: an interest said before the bind is under the unbound one)."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    bob_x = await xmpp(plain(world, bob))
+    room = new_room("bound")
+    await own_room(bob_x, room, "bob")
+    laptop = await connect(alice, resource="laptop")
+    phone = await connect(alice)  # no resource asked for, as the app
+    await laptop.client.join_room(room, "Ally")
+    await until(lambda: room in phone.client.rooms(), what="the phone follows")

@@ -80,7 +80,9 @@ class Bookmarks(Rooms):
         s = self.session
         s.plugin["xep_0223"].node_profiles[NS_BOOKMARKS] = NODE_PROFILE
         # "+notify" in our capabilities: the server pushes our bookmarks' changes.
-        s.plugin["xep_0163"].add_interest(NS_BOOKMARKS)
+        # Said at each bind: slixmpp keeps disco features per JID, and a resource
+        # the server picks is not known before (said earlier, it is lost).
+        s.add_event_handler("session_bind", self._bookmarks_interest)
         s.add_event_handler("pubsub_publish", self._guard(self._on_bookmark_published))
         s.add_event_handler("muc_ping_changed", self._guard(self._on_ping_changed))
         s.plugin["xep_0049"].register(LegacyBookmarks)
@@ -88,6 +90,9 @@ class Bookmarks(Rooms):
         # Read from private storage (XEP-0049) while the PEP node is empty; written
         # to XEP-0402 at the user's next change.
         self._legacy: dict[str, Bookmark] = {}
+
+    def _bookmarks_interest(self, _jid: object) -> None:
+        self.session.plugin["xep_0163"].add_interest(NS_BOOKMARKS)
 
     # -- bookmarks -----------------------------------------------------------
     async def bookmarks(self) -> list[Bookmark]:
