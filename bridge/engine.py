@@ -117,7 +117,7 @@ INBOX_FIRST = 2.0
 def load_stack(modules: Sequence[str]) -> None:
     """Import `modules`, in the thread that calls it. The engine runs this in a
     thread of its own before a transport starts: the import of the XMPP stack
-    (slixmpp, its plugins, python-omemo) takes 0.3-0.6 s of CPU, which on the
+    (slixmpp and its plugins) takes ~0.3 s of CPU, which on the
     caller's loop (the app's) held back the event that puts INBOX's newest rows
     on the screen. Python's import locks keep a module from being imported twice
     at once; the loop imports none of these meanwhile."""
@@ -128,7 +128,9 @@ def load_stack(modules: Sequence[str]) -> None:
 def load_xmpp(omemo: bool) -> None:
     """`load_stack` for the XMPP client: its modules, the slixmpp plugins its
     session registers (slixmpp imports each at registration, on the loop) and,
-    with OMEMO on, python-omemo through our plugin."""
+    with OMEMO on, our standby plugin (bridge/xmpp/omemo_plugin.py). python-omemo
+    itself is loaded at its first need, in a thread of its own
+    (bridge/xmpp/omemo.py; docs/DESIGN.md, OMEMO)."""
     from .xmpp.core import PLUGINS
 
     plugins = [f"slixmpp.plugins.{p}" for p in PLUGINS if p.startswith("xep_")]
@@ -156,7 +158,7 @@ class InboxFirst:
     """Until each of these accounts' mail port has stored its INBOX's newest page
     (or its pass failed): `Engine.start` waits for it, at most INBOX_FIRST
     seconds, before the outbox, the handoff and the chat accounts start. The
-    XMPP stack's import (slixmpp, its plugins, python-omemo: 0.3-0.6 s of CPU)
+    XMPP stack's import (slixmpp and its plugins: ~0.3 s of CPU)
     in a thread would otherwise share the interpreter with the worker's login,
     fetch and store of that page (issue 22, row 1; the app draws it after).
     The sign is the sync's own events, heard in the worker's thread: the first

@@ -6,7 +6,8 @@ the protocol stacks (issue 22, rows 1 and 6).
   roster, attachments, links, drafts, help, health, outbox, search, keys), and
   no protocol library.
 - The engine's start imports imapclient, slixmpp (with the plugins its session
-  registers) and python-omemo in a thread of its own, never on the loop that
+  registers) and python-omemo (here a first login: its keys are made; later at
+  its first need, bridge/xmpp/omemo.py) in a thread of its own, never on the loop that
   calls it (the app's): an import there held back the event that puts INBOX's
   newest rows on the screen. Against the harness's real servers, in a fresh
   interpreter (this one has those libraries loaded already).
