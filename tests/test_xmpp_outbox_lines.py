@@ -149,3 +149,50 @@ async def test_msg_writes_to_an_occupant_from_the_command_line(world, tmp_path, 
     assert got.mtype == "chat" and got.sender == f"{room}/Ally"
     code, _nobody, _ = await cli(config, "msg", room, "nobody", "hello")
     assert code == EXIT_FAILED
+
+
+async def test_a_reply_in_a_private_conversation_stays_private(world, tmp_path, running):
+    """The conversation a private line opened (ours by /msg, or theirs from the
+    room) is with the occupant alone: a reply in it goes `type=chat` to room/nick,
+    never into the room (a Profanity user found the second line of a private
+    talk said to the whole room), and never to the room's bare JID (the reply to
+    their private line failed with service-unavailable)."""
+    start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    bob_x = await xmpp(plain(world, bob))
+    room = f"pr{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob")
+    engine = await start(new_engine(config_path(world, tmp_path, alice, FAST), tmp_path))
+    await engine.join_room(alice.name, room, nick="Ally")
+
+    first = await engine.send_private(alice.name, room, "bob", "just between us",
+                                      when_away="send")
+    await until(lambda: [r for r in bob_x.received if r.body == "just between us"],
+                what="the private line")
+    ours = [m for m in engine.timeline(alice.name, first.thread_id)
+            if m.text == "just between us"]
+    assert ours and ours[0].id is not None
+    await engine.reply(ours[0].id, "second line, still private", via="im",
+                       when_away="send")
+    await until(lambda: [r for r in bob_x.received if r.body == "second line, still private"],
+                what="the reply in the private conversation")
+    [got] = [r for r in bob_x.received if r.body == "second line, still private"]
+    assert got.mtype == "chat" and got.sender == f"{room}/Ally"
+
+    # Bob writes privately from the room; the reply to his line goes to him there.
+    bob_x.send(f"{room}/Ally", "and from me, privately")
+    theirs: list = []
+
+    def stored() -> bool:
+        theirs[:] = [m for m in engine.timeline(alice.name, first.thread_id)
+                     if m.text == "and from me, privately"]
+        return bool(theirs)
+
+    await until(stored, what="bob's private line stored in the same conversation")
+    await engine.reply(theirs[0].id, "got it", via="im", when_away="send")
+    await until(lambda: [r for r in bob_x.received if r.body == "got it"],
+                what="the reply to bob's private line")
+    [back] = [r for r in bob_x.received if r.body == "got it"]
+    assert back.mtype == "chat" and back.sender == f"{room}/Ally"
+    assert not [r for r in bob_x.received if r.mtype == "groupchat" and r.body in (
+        "just between us", "second line, still private", "got it")]

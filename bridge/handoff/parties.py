@@ -48,18 +48,50 @@ class Parties:
         raise AssertionError("email parties of a chat message are mapped from its JIDs")
 
     def room_of(self, m: Message) -> str | None:
+        """The room a chat line was said in; None for a 1:1 line, and for a private
+        line with one occupant (`private_of`), which the room never saw."""
         if m.transport is not Transport.XMPP or not m.recipients:
             return None
-        target = normalize_jid(m.recipients[0].address)
+        address = m.recipients[0].address
+        if "/" in address:  # a room's occupant (room/nick): a private line
+            return None
+        target = normalize_jid(address)
         chat = self.ports.chat(m.account)
         if chat is not None and target in chat.rooms():
             return target
         return None
 
+    def private_of(self, m: Message) -> str | None:
+        """The occupant (`room/nick`) a private line through a room (XEP-0045 §7.5)
+        is with, as it was stored (bridge/xmpp/inbound.py: ours to `room/nick`,
+        theirs from it, to us); None for every other line. A reply to it goes to
+        that occupant alone, never to the room nor to the room's bare JID."""
+        if m.transport is not Transport.XMPP or not m.recipients:
+            return None
+        rooms = self._rooms(m.account)
+        to = m.recipients[0].address
+        if m.direction is Direction.OUT:
+            peer = to
+        elif "/" in to or normalize_jid(to) not in rooms:  # to us, not to the room
+            peer = m.sender.address
+        else:
+            return None
+        room, _, nick = peer.partition("/")
+        if not nick or normalize_jid(room) not in rooms:
+            return None
+        return f"{normalize_jid(room)}/{nick}"
+
+    def _rooms(self, account: str) -> set[str]:
+        chat = self.ports.chat(account)
+        return set(chat.rooms()) if chat is not None else set()
+
     def chat_parties(self, original: Message, reply_all: bool) -> list[str]:
         """The bare JIDs a reply to a chat message goes to (never our own)."""
         account = self.account(original.account)
         own = normalize_jid(account.jid or "")
+        private = self.private_of(original)
+        if private is not None:  # the occupant alone, whatever reply_all says
+            return [private]
         room = self.room_of(original)
         people: list[str] = []
         if original.direction is Direction.IN:
