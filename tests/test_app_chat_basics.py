@@ -91,6 +91,9 @@ async def test_rooms_password_completion_presence_topic_and_invitations(world, t
 
         # Tab completes the arguments: nicks in the open room, roster JIDs, rooms.
         assert await tab(pilot, app, "/msg b") == "/msg bob "
+        # A plain line completes the open room's nicks, as in Profanity.
+        assert await tab(pilot, app, "B") == "bob: "
+        assert await tab(pilot, app, "thanks b") == "thanks bob "
         assert await tab(pilot, app, "/invite b") == f"/invite {bob.jid} "
         assert await tab(pilot, app, "/leave d") == f"/leave {room} "
         assert await tab(pilot, app, "/status aw") == "/status away "
@@ -275,3 +278,33 @@ async def test_auto_away_on_idle_and_back_on_a_key(world, tmp_path, running):
         assert await pilot_until(pilot, lambda: "no invisible mode" in status(app)), \
             status(app)
         assert engine.presence_as_set(alice.name) == ("dnd", "deep work")
+
+
+async def test_reply_all_by_email_to_a_room_line_names_no_room_as_a_recipient(
+        world, tmp_path, running):
+    """R on a line said in a room: the reply's To names the people, never the
+    room's JID (no email goes to a room: shown must be what is used)."""
+    from tuiclient.screens.compose import ComposeScreen
+
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    room = f"rr{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        engine = app.engine
+        assert await pilot_until(pilot, lambda: engine.availability(
+            alice.name, bob.jid).availability.value == "available", 30)
+        await command(pilot, app, f"/join {room} Ally")
+        assert await pilot_until(pilot, lambda: engine.joined_rooms(alice.name) == [room])
+        bob_x.send(room, "hello room", groupchat=True)
+        timeline = app.screen.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: timeline.current is not None
+                                 and timeline.current.text == "hello room")
+        timeline.focus()
+        await pilot.press("R")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        to = str(app.screen.query_one("#compose-to").render())
+        assert "bob" in to.lower() and room not in to, to

@@ -89,8 +89,13 @@ class ComposeScreen(OpenPGPToggle):
             one_line(p.name) or one_line(p.address) for p in m.recipients[:1])
         if not reply_all:
             return first
+        # A room is no email recipient: its line's reply goes to the people
+        # (their mapped addresses), never to the room's JID.
+        rooms = {r.lower() for r in client_app(self).engine.known_rooms(m.account)} \
+            if m.transport is Transport.XMPP else set()
         others = [one_line(p.name) or one_line(p.address) for p in m.recipients
-                  if p.address.lower() not in self.me and p.role != "occupant"]
+                  if p.address.lower() not in self.me and p.role != "occupant"
+                  and p.address.split("/", 1)[0].lower() not in rooms]
         return ", ".join(dict.fromkeys([first, *others]))
 
     def compose(self) -> ComposeResult:
