@@ -24,9 +24,9 @@ bridge.health) re-export them, so older imports keep working. None of these is a
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from .kinds import PARTY_ROLES, DeliveryState, Direction, Party, Transport
 from .read_records import (  # defined there, imported from here
     SHOW_AVAILABILITY,
     Availability,
@@ -51,55 +51,12 @@ if TYPE_CHECKING:
     from .crypto.status import CryptoStatus
 
 
-class Transport(StrEnum):
-    EMAIL = "email"
-    XMPP = "xmpp"
-
-
-class Direction(StrEnum):
-    IN = "in"
-    OUT = "out"
-
-
-class DeliveryState(StrEnum):
-    """Where an outgoing message is; also the outbox row's state."""
-
-    QUEUED = "queued"
-    DEFERRED = "deferred"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    READ = "read"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    FELL_BACK_TO_EMAIL = "fell-back-to-email"
-    FELL_BACK_TO_IM = "fell-back-to-im"  # an email whose SMTP server stayed down
-
-
-PARTY_ROLES = frozenset({"from", "to", "cc", "bcc", "occupant"})
-
 # Flags use the IMAP system flag names for both transports, so "read" means one
 # thing everywhere; the XMPP layer sets SEEN when a chat line has been displayed.
 SEEN = "\\Seen"
 ANSWERED = "\\Answered"
 FLAGGED = "\\Flagged"
 DRAFT = "\\Draft"
-
-
-class Party(FrozenRecord):
-    """One person in a message: an email address or a (bare or full) JID."""
-
-    __slots__ = ("address", "name", "role")
-    address: str
-    name: str
-    role: str
-
-    def __init__(self, address: str, name: str = "", role: str = "from") -> None:
-        if role not in PARTY_ROLES:
-            raise ValueError(f"party role {role!r} is not one of {sorted(PARTY_ROLES)}")
-        setfield(self, "address", address)
-        setfield(self, "name", name)
-        setfield(self, "role", role)
 
 
 class Attachment(FrozenRecord):

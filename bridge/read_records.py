@@ -19,7 +19,7 @@ from .record import FrozenRecord, setfield
 if TYPE_CHECKING:
     from typing import Any, ClassVar
 
-    from .model import DeliveryState, Party, Transport
+    from .kinds import DeliveryState, Party, Transport
 
 # Why a cursor and not just a date: two threads (or messages) can share a date to the
 # second, and a page boundary between them would drop one. (date, row id) is unique.

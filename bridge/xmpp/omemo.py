@@ -8,12 +8,11 @@ a line that must be encrypted leaves through `_transmit` sealed (never in clear:
 if it cannot be sealed it fails, saying who and why), and every stored line
 passes `_ingest`, where an OMEMO one is opened first (live, carbons and the
 archive alike). All cryptography is python-omemo's (twomemo and oldmemo, under
-slixmpp-omemo's plugin, `omemo_plugin.py`); this layer decides only which line
-goes sealed and what a line that cannot be opened says.
-
-With OMEMO off (`[crypto] omemo = false`, or a client built without it) the
-plugin is not loaded, and an OMEMO line that comes is still labelled, never
-shown as its fallback text.
+slixmpp-omemo's plugin, `omemo_stack.py`, loaded at its first need behind
+`omemo_plugin.py`); this layer decides only which line goes sealed and what a
+line that cannot be opened says. With OMEMO off (`[crypto] omemo = false`) no
+plugin is loaded; an OMEMO line that comes is labelled, never shown as its
+fallback text.
 
 A room line is sealed for every member's devices, and only in a room where
 that means something (members-only, non-anonymous): which rooms, for whom and
@@ -23,10 +22,8 @@ What slixmpp-omemo 2.2 (the latest release) does not do, and so we do not
 either: twomemo (OMEMO 2) messages are read but cannot be opened (its
 `decrypt_message` raises NotImplementedError for SCE envelopes, and
 `encrypt_message` prepares no SCE plaintext), so lines go out with oldmemo,
-which every OMEMO client reads.
-
-Files go sealed too (XEP-0454 `aesgcm://`): `omemo_files.py`.
-The keys' lock and the library's refusals in words: `omemo_words.py`.
+which every OMEMO client reads. Files go sealed too (XEP-0454 `aesgcm://`):
+`omemo_files.py`. The keys' lock and the library's refusals in words: `omemo_words.py`.
 """
 
 from __future__ import annotations
