@@ -147,3 +147,23 @@ def test_changes_to_earlier_lines_are_read_carefully() -> None:
     assert p.retract_id == "m3"
     p = parsed("<retract xmlns='urn:xmpp:message-retract:1' id='\n'/>")
     assert p.retract_id is None and not p.edit
+
+
+def test_a_stanza_queued_when_the_connection_was_gone_prints_no_traceback(caplog):
+    """slixmpp logs a traceback for a stanza its send queue held after the
+    connection went (a daemon stopped by SIGINT printed it); other errors there
+    are still logged."""
+    import logging
+
+    from slixmpp.xmlstream.xmlstream import NotConnectedError
+
+    import bridge.xmpp.session  # noqa: F401  # installs the filter
+
+    log = logging.getLogger("slixmpp.xmlstream.xmlstream")
+    for error in (NotConnectedError(), ValueError("broken stanza")):
+        try:
+            raise error
+        except Exception:
+            log.error("Exception raised in send queue:", exc_info=True)
+    kept = [r.exc_info[1] for r in caplog.records if r.exc_info]
+    assert [type(e) for e in kept] == [ValueError]

@@ -14,6 +14,7 @@ import ssl
 from typing import Any
 
 import slixmpp
+from slixmpp.xmlstream.xmlstream import NotConnectedError
 
 from ..config import ServerConfig
 from ..tls import client_context, warn_if_plaintext
@@ -41,10 +42,26 @@ class _RedactSasl(logging.Filter):
         return True
 
 
+class _GoneWhileSending(logging.Filter):
+    """Drops slixmpp's traceback for a stanza its send queue held when the
+    connection was already gone (NotConnectedError: a stop or a drop between the
+    queue and the socket). Not an error of ours to print: what was not sent is the
+    delivery layer's to know (stream management's unacked queue, the outbox's
+    rows), and a daemon stopped by SIGINT printed a traceback for it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (record.getMessage().startswith("Exception raised in send queue")
+                    and isinstance(error, NotConnectedError))
+
+
 _redact = _RedactSasl()
+_gone = _GoneWhileSending()
 for _name in ("slixmpp.xmlstream.xmlstream", "slixmpp.xmlstream"):
     if _redact not in logging.getLogger(_name).filters:
         logging.getLogger(_name).addFilter(_redact)
+if _gone not in logging.getLogger("slixmpp.xmlstream.xmlstream").filters:
+    logging.getLogger("slixmpp.xmlstream.xmlstream").addFilter(_gone)
 
 
 class _Iq(slixmpp.Iq):
