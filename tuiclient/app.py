@@ -26,6 +26,8 @@ from typing import Any
 
 from textual import events
 from textual.app import App, SystemCommand
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.screen import Screen
 from textual.timer import Timer
 
@@ -45,6 +47,7 @@ from bridge.paths import data_dir
 from bridge.safe import inert_text
 from tuiclient.command_line import commands
 from tuiclient.engine_events import EngineEvents, EventFeed
+from tuiclient.hangup import CHECK_EVERY, GRACE, HangupDriver, end_after, terminal_gone
 from tuiclient.idle import AutoAway
 from tuiclient.keys import bind, clashes, keymap, shown
 from tuiclient.links import set_hyperlinks
@@ -74,22 +77,6 @@ DELIVERY_WORDS = {"sent": "sent", "delivered": "delivered", "read": "read",
                   "failed": "could not be sent"}
 
 
-def terminal_gone() -> bool:
-    """Whether the terminal the app draws on has hung up: a hung-up tty answers
-    every request with an error (EIO), a live one answers tcgetattr."""
-    import sys
-    import termios
-
-    stream = sys.__stderr__  # where Textual draws
-    if stream is None:
-        return True
-    try:
-        termios.tcgetattr(stream.fileno())
-    except (termios.error, OSError, ValueError):
-        return True
-    return False
-
-
 class TuiClientApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere too
     # Defaults that a screen's own DEFAULT_CSS may override (see app.tcss, dialogs).
@@ -117,6 +104,7 @@ class TuiClientApp(App):
         self._fell_back: set[tuple[str, str]] = set()
         self._started = False
         self._start_begun = False  # the engine's start was asked for (`_start_worker`)
+        self._hung_up = False  # the terminal went away (`terminal_hung_up`)
         self.feed = EventFeed(self)
         self.notifier = Notifier(self, config.notify, write=self._write_terminal,
                                  muted_file=data_dir() / "muted.json")
@@ -145,6 +133,8 @@ class TuiClientApp(App):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGHUP: the terminal hung up, or a reload (not on every platform).
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
+        if not self.is_headless:
+            self.set_interval(CHECK_EVERY, self._look_at_terminal, name="terminal there")
         self.count_unread_soon()
         self._auto_away_timer()
         if self.start_engine:
@@ -191,17 +181,50 @@ class TuiClientApp(App):
             self.auto_away.touched()  # not idle: back from auto-away
         await super().on_event(event)
 
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        # Textual's Linux driver, not one the environment names (TEXTUAL_DRIVER).
+        return HangupDriver if driver is LinuxDriver else driver
+
     def _hangup(self) -> None:
         """SIGHUP means two things. With the terminal gone (tmux killed, an ssh
-        session dropped), the app ends as on ctrl+q, so what is being written is
-        kept on disk (the compose screens' unmount) instead of an app running on
-        with nobody to see it; with the terminal still there, the user asks to
-        read the config again, as daemons do."""
+        session dropped), the app ends (`terminal_hung_up`); with the terminal
+        still there, the user asks to read the config again, as daemons do. The
+        terminal is looked at again a moment later: the signal can come before
+        the terminal is seen gone, or stand for a reload and a hang-up at once."""
         if not self.is_headless and terminal_gone():
-            log.warning("the terminal hung up: closing")
-            self.exit(return_code=1)
+            self.terminal_hung_up()
             return
         self.call_later(self.reload_config)
+        if not self.is_headless:
+            self.set_timer(0.5, self._look_at_terminal)
+
+    def _look_at_terminal(self) -> None:
+        if not self.is_headless and terminal_gone():
+            self.terminal_hung_up()
+
+    def terminal_hung_up(self) -> None:
+        """The terminal is gone (see `tuiclient.hangup`): what is being written is
+        kept on disk now (the compose screens' text, the chat lines typed), as on
+        ctrl+q, and the app ends; a close that hangs (a server that does not
+        answer the logout) ends the process after `GRACE` seconds."""
+        if self._hung_up:
+            return
+        self._hung_up = True
+        log.warning("the terminal hung up: closing")
+        from tuiclient.screens.compose_base import ComposeBase
+        from tuiclient.widgets.reply_bar import ChatReply
+
+        try:
+            for screen in self.screen_stack:
+                if isinstance(screen, ComposeBase):
+                    screen.keep_typed()
+                for line in screen.query(ChatReply):
+                    line.keep_now()
+        except Exception:  # what could not be kept now the unmounts try again
+            log.exception("keeping the typed text at the hang-up")
+        end_after(GRACE)
+        self.exit(return_code=1)
 
     def _auto_away_send(self, job: Awaitable[object]) -> None:
         self.run_worker(job, name="auto-away", group="auto-away")

@@ -147,8 +147,14 @@ class ComposeBase(Screen):
     def on_unmount(self) -> None:
         """The app closes under this screen (ctrl+q quits at once, without asking):
         what was typed is kept on disk, and P offers it again."""
+        self.keep_typed()
+
+    def keep_typed(self) -> None:
+        """Keep what was typed on disk now (once), unless it was sent, saved or
+        discarded: the app closes under the screen, or its terminal went away."""
         if self.settled or self.at_stake is None:
             return
+        self.settled = True
         (account, to, subject), text = self.at_stake
         with contextlib.suppress(OSError):  # nowhere to write: nothing more to do now
             keep_unsent(account, to, subject, text, **self.extras)

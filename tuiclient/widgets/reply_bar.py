@@ -100,6 +100,11 @@ class ChatReply(Input):
         self._show(self._lines.get(self.conversation, ""))
 
     def on_unmount(self) -> None:
+        self.keep_now()
+
+    def keep_now(self) -> None:
+        """The lines typed so far, on disk now (the app closes, or its terminal
+        went away)."""
         if self._keep is not None:
             self._keep.stop()
         self._write()
