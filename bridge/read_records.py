@@ -64,10 +64,14 @@ class Folder(FrozenRecord):
 
 
 class Thread(FrozenRecord):
-    """One conversation of one account, as a list view shows it."""
+    """One conversation of one account, as a list view shows it. Its last date,
+    sender and snippet are its newest message's that is not a draft (drafts only
+    when it holds nothing else); `draft_count` says how many of its
+    `message_count` messages are drafts (postponed, not sent)."""
 
     __slots__ = (
         "account",
+        "draft_count",
         "first_date",
         "id",
         "last_date",
@@ -90,10 +94,11 @@ class Thread(FrozenRecord):
     last_sender: str
     snippet: str
     transports: frozenset[Transport]
+    draft_count: int
 
     def __init__(self, id: int, account: str, thread_id: str, subject: str, first_date: float,
                  last_date: float, message_count: int, unread_count: int, last_sender: str,
-                 snippet: str, transports: frozenset[Transport]) -> None:
+                 snippet: str, transports: frozenset[Transport], draft_count: int = 0) -> None:
         setfield(self, "id", id)
         setfield(self, "account", account)
         setfield(self, "thread_id", thread_id)
@@ -105,6 +110,7 @@ class Thread(FrozenRecord):
         setfield(self, "last_sender", last_sender)
         setfield(self, "snippet", snippet)
         setfield(self, "transports", transports)
+        setfield(self, "draft_count", draft_count)
 
     @property
     def cursor(self) -> Cursor:

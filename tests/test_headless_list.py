@@ -1,11 +1,14 @@
-"""The list's order and filter, a message's links, and a conversation archived,
-muted or deleted on this machine, from the command line (issue 19), against
-the real Dovecot and SMTP server."""
+"""The list's order and filter, a draft's mark, a message's links, and a
+conversation archived, muted or deleted on this machine, from the command line
+(issue 19), against the real Dovecot and SMTP server."""
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import ssl
+import subprocess
+import sys
 import uuid
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -16,6 +19,7 @@ from bridge.engine import default_store_path
 from bridge.headless.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from bridge.model import Direction, Message, Party, Transport
 from bridge.store import Store
+from tests.harness.servers import REPO_ROOT
 from tests.others import person, send_email, wait_inbox
 from tests.test_headless import cli, write_config
 
@@ -88,6 +92,46 @@ async def test_list_sorts_filters_and_lists_links(world, tmp_path):
     (two,) = th
     code, out, _ = await cli(config, "conversation", "delete", str(two["id"]), "--yes")
     assert code == EXIT_FAILED and "Trash" in out["error"]
+
+
+async def test_a_saved_reply_draft_is_a_field_of_its_row_and_moves_nothing(world, tmp_path):
+    """`list --json`: a conversation with a draft in it says so (`draft_count`)
+    and stays where it was, naming who wrote last, as mutt and aerc keep
+    postponed mail out of the inbox's order; the plain list marks it."""
+    alice, bob, carol = (person(world, n) for n in ("alice", "bob", "carol"))
+    config = write_config(world, tmp_path, alice)
+    send_email(world, bob, [alice.email], [], "Plans one", "From bob.")
+    await wait_inbox(world, alice, lambda m: m["Subject"] == "Plans one")
+    send_email(world, carol, [alice.email], [], "Plans two", "From carol.")
+    await wait_inbox(world, alice, lambda m: m["Subject"] == "Plans two")
+    code, _, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+
+    async def rows() -> list[dict]:
+        code, found, err = await cli(config, "list")
+        assert code == EXIT_OK, err
+        return [r for r in found if r["subject"].startswith("Plans")]
+
+    before = await rows()
+    assert [r["subject"] for r in before] == ["Plans two", "Plans one"]
+    assert [r["draft_count"] for r in before] == [0, 0]
+    code, hits, _ = await cli(config, "search", "subject:\"Plans one\"")
+    await asyncio.sleep(1.1)  # an email's Date is in whole seconds: the draft later
+    code, _, err = await cli(config, "draft", "save", "--in-reply-to", str(hits[0]["id"]),
+                             "Half an answer")
+    assert code == EXIT_OK, err
+    after = await rows()
+    assert [r["subject"] for r in after] == ["Plans two", "Plans one"]
+    one = after[1]
+    assert (one["draft_count"], one["message_count"]) == (1, 2)
+    assert (one["last_date"], one["last_sender"]) == (before[1]["last_date"],
+                                                      before[1]["last_sender"])
+    assert "Half an answer" not in one["snippet"] and after[0]["draft_count"] == 0
+    plain = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-m", "tuiclient", "--config", str(config), "list"],
+        capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    (line,) = [x for x in plain.stdout.splitlines() if "Plans one" in x]
+    assert line.endswith("[draft]") and "[draft]" not in plain.stdout.replace(line, "")
 
 
 async def test_a_chat_conversation_archived_muted_and_deleted_here(world, tmp_path):

@@ -16,6 +16,7 @@ import pytest
 from bridge.model import SEEN, EmailHeaders, Party
 from bridge.store import Store, schema
 from tests.conftest import Person
+from tests.test_store_drafts import schema_16_threads
 
 pytestmark = pytest.mark.servers
 
@@ -192,6 +193,7 @@ def test_every_insert_indexes_its_rows_without_triggers(
         m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:12])
         # The code of schema 12 kept no people index (party_names, schema 14).
         m.setattr("bridge.store.messages.index_parties", lambda *_args: None)
+        schema_16_threads(m)  # no draft_count before 17
         with Store.open(path) as old:
             assert old.schema_version == 12
             old.insert_messages([email(1, subject="Budget from before")])

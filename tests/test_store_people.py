@@ -16,6 +16,7 @@ import pytest
 
 from bridge.model import EmailHeaders, Party
 from bridge.store import Store, schema
+from tests.test_store_drafts import schema_16_threads
 from tests.test_store_to import PEOPLE, ROLES, VALUES, _before, _email
 
 WORDS = ["old", "subject", "from:sender", "from:bob", "from:Åström", "person", "has:attachment"]
@@ -70,6 +71,7 @@ def test_a_store_of_schema_15_keeps_every_message_party_and_answer(
     with monkeypatch.context() as m:
         m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:15])
         m.setattr("bridge.store.headers.store_recipients", _v15_store_recipients)
+        schema_16_threads(m)  # no draft_count before 17
         with Store.open(path) as old:
             assert old.schema_version == 15
             old.upsert_account("work")
@@ -89,7 +91,7 @@ def test_a_store_of_schema_15_keeps_every_message_party_and_answer(
     assert len(before["parties"]) > 150 and any(before["to"].values())
 
     with Store.open(path) as store:
-        assert store.schema_version == len(schema.MIGRATIONS) == 16
+        assert store.schema_version == len(schema.MIGRATIONS) >= 16
         conn = store._conn
         assert conn.execute("SELECT type FROM sqlite_master WHERE name = 'message_parties'"
                             ).fetchone()[0] == "view"

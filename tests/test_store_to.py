@@ -20,6 +20,7 @@ import pytest
 from bridge.model import Direction, EmailHeaders, Message, Party, Transport
 from bridge.store import Store
 from bridge.store.query import _like, parse_query
+from tests.test_store_drafts import schema_16_threads
 
 PEOPLE = [
     ("bob@example.org", "Bob Stone"),
@@ -139,13 +140,14 @@ def test_a_store_from_before_the_index_gets_its_people(
     with monkeypatch.context() as m:
         m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:13])
         m.setattr("bridge.store.messages.index_parties", lambda *_args: None)
+        schema_16_threads(m)  # no draft_count before 17
         with Store.open(path) as s:
             assert s.schema_version == 13
             s.upsert_account("work")
             s.upsert_folder("work", "INBOX")
             s.insert_messages([_email(n) for n in range(20)])
     with Store.open(path) as s:
-        assert s.schema_version == len(schema.MIGRATIONS) == 16
+        assert s.schema_version == len(schema.MIGRATIONS) >= 16
         assert _check(s) > 0
 
 

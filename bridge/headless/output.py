@@ -95,8 +95,10 @@ def thread_line(th: Thread) -> str:
     if not one_line(th.subject, 60) and Transport.EMAIL in th.transports:
         # A chat line has no subject; an email without one says so.
         what = one_line(NO_SUBJECT + (" — " + th.snippet if th.snippet.strip() else ""), 60)
+    # A draft in it (a reply postponed) is marked, as the app's row marks it.
+    draft = "  [draft]" if th.draft_count else ""
     return (f"{th.id:>6}  {when(th.last_date)}  {mark:<2} {th.message_count:>4} "
-            f"{unread:<7} {who:<24}  {what}")
+            f"{unread:<7} {who:<24}  {what}{draft}")
 
 
 class Reaction(Protocol):

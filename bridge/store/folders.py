@@ -13,10 +13,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..model import SEEN, Direction
+from ..model import DRAFT, SEEN, Direction
 from .db import Db, to_json
 from .records import Account, Folder
-from .threads import recompute_threads
+from .threads import DRAFT_JSON, draft_folders, recompute_threads, recount_drafts_of
 
 FOLDER_STATE = frozenset({"uidvalidity", "uidnext", "highestmodseq", "unread", "total"})
 
@@ -62,10 +62,16 @@ class Folders(Db):
         with self._write() as conn:
             conn.execute("INSERT OR IGNORE INTO accounts (name, created) VALUES (?, ?)",
                          (account, time.time()))
+            was_drafts = (account, name) in draft_folders(conn)
             conn.execute(
                 f"INSERT INTO folders (account, name{''.join(', ' + c for c in cols)}) "
                 f"VALUES ({placeholders}) ON CONFLICT (account, name) {conflict}",
                 (account, name, *values.values()))
+            if role is not None and was_drafts != (role == "drafts"):
+                # Its emails became drafts, or stopped being ones (threads.DRAFT_SQL).
+                recount_drafts_of(conn, [r[0] for r in conn.execute(
+                    "SELECT message FROM mail_locations WHERE account = ? AND folder = ?",
+                    (account, name))])
             row = conn.execute(
                 "SELECT * FROM folders WHERE account = ? AND name = ?", (account, name)).fetchone()
         return Folder(**dict(row))
@@ -130,21 +136,22 @@ class Folders(Db):
             return 0
         with self._write() as conn:
             return self._remove_locations(
-                conn, "account = ? AND folder = ? AND uid IN (SELECT value FROM json_each(?))",
-                (account, folder, to_json(uid_list)))
+                conn, account, folder, "AND uid IN (SELECT value FROM json_each(?))",
+                (to_json(uid_list),))
 
     def clear_folder(self, account: str, folder: str) -> int:
         """Drop every location of a folder (its UIDVALIDITY changed); keep its state row."""
         with self._write() as conn:
-            deleted = self._remove_locations(conn, "account = ? AND folder = ?",
-                                             (account, folder))
+            deleted = self._remove_locations(conn, account, folder, "", ())
             conn.execute("UPDATE folders SET uidvalidity = NULL, uidnext = NULL, "
                          "highestmodseq = NULL WHERE account = ? AND name = ?",
                          (account, folder))
         return deleted
 
-    def _remove_locations(self, conn: sqlite3.Connection, where: str,
-                          args: Sequence[Any]) -> int:
+    def _remove_locations(self, conn: sqlite3.Connection, account: str, folder: str,
+                          more: str, more_args: Sequence[Any]) -> int:
+        where = f"account = ? AND folder = ? {more}"
+        args = (account, folder, *more_args)
         gone = [r[0] for r in conn.execute(f"SELECT message FROM mail_locations WHERE {where}",
                                            args)]
         conn.execute(f"DELETE FROM mail_locations WHERE {where}", args)
@@ -161,10 +168,16 @@ class Folders(Db):
                          (to_json([r[0] for r in orphans]),))
             recompute_threads(conn, {(r[1], r[2]) for r in orphans})
         # Messages that stay (another folder holds them) point at a place that exists.
-        conn.execute(
+        moved = conn.execute(
             "UPDATE messages SET (folder, uid) = (SELECT l.folder, l.uid FROM mail_locations "
             "AS l WHERE l.message = messages.id LIMIT 1) WHERE id IN "
-            "(SELECT value FROM json_each(?)) AND folder IS NOT NULL", (to_json(gone),))
+            "(SELECT value FROM json_each(?)) AND folder IS NOT NULL RETURNING id, folder",
+            (to_json(gone),)).fetchall()
+        drafts = draft_folders(conn)
+        if moved and ((account, folder) in drafts
+                      or any((account, r[1]) in drafts for r in moved)):
+            # Out of Drafts, or into it: drafts no more, or drafts now (DRAFT_SQL).
+            recount_drafts_of(conn, [r[0] for r in moved])
         return len(orphans)
 
     def move_mail_locations(self, account: str,
@@ -175,7 +188,9 @@ class Folders(Db):
         row stays, with its body and files; a message whose primary place was the
         old one points at the new one. Returns how many places moved."""
         moved = 0
+        redrafted: list[int] = []
         with self._write() as conn:
+            drafts = draft_folders(conn)
             for folder, uid, target, new_uid in moves:
                 conn.execute("INSERT OR IGNORE INTO folders (account, name) VALUES (?, ?)",
                              (account, target))
@@ -188,9 +203,14 @@ class Folders(Db):
                              "AND uid = ?", (account, target, new_uid))
                 conn.execute("UPDATE mail_locations SET folder = ?, uid = ? WHERE account = ? "
                              "AND folder = ? AND uid = ?", (target, new_uid, account, folder, uid))
-                conn.execute("UPDATE messages SET folder = ?, uid = ? WHERE id = ? "
-                             "AND folder = ? AND uid = ?", (target, new_uid, row[0], folder, uid))
+                primary = conn.execute(
+                    "UPDATE messages SET folder = ?, uid = ? WHERE id = ? AND folder = ? "
+                    "AND uid = ?", (target, new_uid, row[0], folder, uid)).rowcount
+                if primary and ((account, folder) in drafts) != ((account, target) in drafts):
+                    redrafted.append(row[0])  # into Drafts or out of it (DRAFT_SQL)
                 moved += 1
+            if redrafted:
+                recount_drafts_of(conn, redrafted)
         return moved
 
     def add_mail_location(self, account: str, folder: str, uid: int, row_id: int) -> None:
@@ -218,11 +238,14 @@ class Folders(Db):
                 (account, folder, to_json(list(changes)))).fetchall()
             updates: list[tuple[Any, ...]] = []
             thread_delta: dict[tuple[str, str], int] = defaultdict(int)
+            redrafted: list[int] = []
             for uid, row_id, old_flags, old_unread, direction, acct, thread_id in rows:
                 flags = sorted(set(changes[uid]))
                 flags_json = to_json(flags)
                 if flags_json == old_flags:
                     continue
+                if (DRAFT_JSON in old_flags) != (DRAFT in flags):
+                    redrafted.append(row_id)
                 unread = int(direction == Direction.IN.value and SEEN not in flags)
                 updates.append((flags_json, unread, row_id))
                 if unread != old_unread:
@@ -232,4 +255,6 @@ class Folders(Db):
                 "UPDATE threads SET unread_count = max(0, unread_count + ?) "
                 "WHERE account = ? AND thread_id = ?",
                 [(d, a, t) for (a, t), d in thread_delta.items() if d])
+            if redrafted:  # \Draft set or taken off: their threads counted again
+                recount_drafts_of(conn, redrafted)
         return len(updates)

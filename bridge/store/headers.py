@@ -29,7 +29,7 @@ from .db import Db, to_json
 from .fts import index_rows
 from .messages import parties_text
 from .records import TRANSPORT_BITS
-from .threads import THREAD_UPSERT, ThreadDelta, adopt_claims
+from .threads import DRAFT_JSON, THREAD_UPSERT, ThreadDelta, adopt_claims, draft_folders
 
 # WAL checkpoint thresholds, in pages: SQLite's default, and the cap while a bulk
 # header import runs (256 MiB of WAL; 100,000 headers write about 120 MiB).
@@ -163,6 +163,8 @@ class Headers(Db):
             places: list[tuple[Any, ...]] = []
             threads: dict[str, ThreadDelta] = defaultdict(ThreadDelta)
             email_bit = TRANSPORT_BITS[Transport.EMAIL]
+            # A draft (threads.DRAFT_SQL): flagged \Draft, or any email of Drafts.
+            in_drafts = (account, folder) in draft_folders(conn)
             fresh = bulk and not known and len({r[3] for r in rows_in}) == len(rows_in)
             defer = defer_parties and not index
             for r in rows_in if not fresh else ():
@@ -175,7 +177,8 @@ class Headers(Db):
                     else:
                         rows.append((row_id, *r[:-1], None))
                         parties.append((row_id, r[18]))
-                    threads[r[4]].add_values(r[5], r[7], r[9] or r[8], "", r[10], email_bit)
+                    threads[r[4]].add_values(r[5], r[7], r[9] or r[8], "", r[10], email_bit,
+                                             in_drafts or DRAFT_JSON in r[15])
                 else:
                     # Known already (sent from here, or its chat copy): now it has a place.
                     places.append((r[2], row_id))
@@ -184,7 +187,8 @@ class Headers(Db):
                 # in as they came and SQLite numbers them first_id onwards, as
                 # AUTOINCREMENT takes the highest id ever used + 1, as next_id did.
                 for r in rows_in:
-                    threads[r[4]].add_values(r[5], r[7], r[9] or r[8], "", r[10], email_bit)
+                    threads[r[4]].add_values(r[5], r[7], r[9] or r[8], "", r[10], email_bit,
+                                             in_drafts or DRAFT_JSON in r[15])
                 if index:
                     # Without the recipients' JSON: they go to message_parties below.
                     conn.executemany(_HEADER_INSERT_INDEXED_AUTO_ID,
@@ -223,10 +227,8 @@ class Headers(Db):
                     conn, "SELECT r.value ->> 0, p.key + 1, p.value ->> 0, p.value ->> 1, "
                     "p.value ->> 2 FROM json_each(?) AS r, json_each(r.value, '$[1]') AS p",
                     ("[" + ",".join([f"[{i:d},{js}]" for i, js in parties]) + "]",))
-            conn.executemany(THREAD_UPSERT, [
-                (account, thread_id, d.subject, d.subject_date, d.first, d.last, d.count,
-                 d.unread, d.last_sender, d.snippet, d.transports)
-                for thread_id, d in threads.items()])
+            conn.executemany(THREAD_UPSERT, [d.row(account, thread_id)
+                                             for thread_id, d in threads.items()])
             adopt_claims(conn, account, threads)
         return new
 

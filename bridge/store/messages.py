@@ -17,11 +17,20 @@ from typing import Any
 
 from ..crypto.status import CryptoStatus, from_json
 from ..crypto.status import to_json as crypto_json
-from ..model import SEEN, Attachment, DeliveryState, Direction, Message, Party, Transport
+from ..model import DRAFT, SEEN, Attachment, DeliveryState, Direction, Message, Party, Transport
 from .claims import CLAIM_COLUMNS, Claim, distinct_msg_id, same_as_claim
 from .db import Db, to_json
 from .fts import index_parties, index_rows
-from .threads import THREAD_UPSERT, ThreadDelta, adopt_claims, recompute_threads
+from .threads import (
+    DRAFT_JSON,
+    THREAD_UPSERT,
+    ThreadDelta,
+    adopt_claims,
+    draft_folders,
+    is_draft,
+    recompute_threads,
+    recount_drafts_of,
+)
 
 _MESSAGE_INSERT = """
 INSERT INTO messages (
@@ -96,6 +105,7 @@ def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message], *,
     locations: list[tuple[Any, ...]] = []
     id_fills: list[tuple[Any, ...]] = []
     threads: dict[tuple[str, str], ThreadDelta] = defaultdict(ThreadDelta)
+    drafts = draft_folders(conn)
     for m in batch:
         ukey = (m.account, m.folder, m.uid) if m.folder is not None and m.uid is not None \
             else None
@@ -153,7 +163,7 @@ def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message], *,
         for pos, a in enumerate(m.attachments):
             attachments.append((row_id, pos, a.filename, a.content_type, a.size, a.sha256,
                                 a.part_id, a.url))
-        threads[(m.account, m.thread_id)].add(m)
+        threads[(m.account, m.thread_id)].add(m, is_draft(m, drafts))
 
     conn.executemany(_MESSAGE_INSERT, rows)
     if rows:
@@ -167,10 +177,8 @@ def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message], *,
     conn.executemany(
         "INSERT INTO attachments (message_id, position, filename, content_type, size, "
         "sha256, part_id, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", attachments)
-    conn.executemany(THREAD_UPSERT, [
-        (account, thread_id, d.subject, d.subject_date, d.first, d.last, d.count, d.unread,
-         d.last_sender, d.snippet, d.transports)
-        for (account, thread_id), d in threads.items()])
+    conn.executemany(THREAD_UPSERT, [d.row(account, thread_id)
+                                     for (account, thread_id), d in threads.items()])
     conn.executemany(
         "UPDATE messages SET folder = ?, uid = ? WHERE id = ? AND folder IS NULL", place_fills)
     conn.executemany("INSERT OR IGNORE INTO mail_locations (account, folder, uid, message) "
@@ -221,13 +229,16 @@ class Messages(Db):
         flags = set(flags)
         with self._write() as conn:
             row = conn.execute(
-                "SELECT account, thread_id, direction, unread FROM messages WHERE id = ?",
+                "SELECT account, thread_id, direction, unread, flags FROM messages WHERE id = ?",
                 (row_id,)).fetchone()
             if row is None:
                 return False
             unread = int(row["direction"] == Direction.IN.value and SEEN not in flags)
             conn.execute("UPDATE messages SET flags = ?, unread = ? WHERE id = ?",
                          (to_json(sorted(flags)), unread, row_id))
+            if (DRAFT_JSON in row["flags"]) != (DRAFT in flags):
+                recount_drafts_of(conn, [row_id])  # recounts unread too
+                return True
             if unread != row["unread"]:
                 conn.execute(
                     "UPDATE threads SET unread_count = unread_count + ? "

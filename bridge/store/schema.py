@@ -549,8 +549,40 @@ INSERT INTO messages_fts (rowid, subject, body, search_parties)
     SELECT id, subject, body, search_parties FROM messages WHERE indexed = 1;
 """
 
+
+def _v17(conn: sqlite3.Connection) -> None:
+    """Version 17: a draft does not move its conversation. A thread row counts
+    its drafts (`draft_count`: emails flagged \\Draft, or in the account's
+    drafts folder), and its last date, sender and snippet are its newest
+    message's that is no draft (a draft's only in a conversation of drafts), as
+    mutt and aerc keep postponed mail out of the inbox's order. The rows that
+    hold drafts are counted here once (written out, as a migration is never
+    edited: bridge/store/threads.py keeps them so from now on)."""
+    draft = ("m.transport = 'email' AND (instr(m.flags, '\"\\\\Draft\"') > 0"
+             " OR m.folder IN (SELECT f.name FROM folders AS f"
+             " WHERE f.account = m.account AND f.role = 'drafts'))")
+    conn.execute("ALTER TABLE threads ADD COLUMN draft_count INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "UPDATE threads SET draft_count = d.n FROM (SELECT m.account, m.thread_id,"
+        f" count(*) AS n FROM messages AS m WHERE {draft} GROUP BY m.account,"
+        " m.thread_id) AS d WHERE threads.account = d.account"
+        " AND threads.thread_id = d.thread_id")
+    for row_id, account, thread_id, mail in conn.execute(
+            "SELECT id, account, thread_id, message_count > draft_count FROM threads"
+            " WHERE draft_count > 0").fetchall():
+        newest = conn.execute(
+            "SELECT m.date, m.sender_name, m.sender_address, substr(m.body, 1, 640)"
+            " FROM messages AS m WHERE m.thread_id = ? AND m.account = ?"
+            f"{f' AND NOT ({draft})' if mail else ''} ORDER BY m.date DESC, m.id DESC"
+            " LIMIT 1", (thread_id, account)).fetchone()
+        if newest is not None:
+            conn.execute("UPDATE threads SET last_date = ?, last_sender = ?, snippet = ?"
+                         " WHERE id = ?", (newest[0], newest[1] or newest[2],
+                                           " ".join(newest[3].split())[:160], row_id))
+
+
 MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11,
-                               _V12, _V13, _V14, _V15, _V16]
+                               _V12, _V13, _V14, _V15, _V16, _v17]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -1,8 +1,13 @@
 """Conversations: their rows in `threads`, kept up to date, and who takes part in them.
 
-Counts that list views need (a thread's messages and unread, its last date) are
-kept in the `threads` table as messages come and go (`ThreadDelta` for a batch,
-`recompute_threads` after a removal), so listing never scans the messages table.
+Counts that list views need (a thread's messages, unread and drafts, its last
+date) are kept in the `threads` table as messages come and go (`ThreadDelta` for
+a batch, `recompute_threads` after a removal), so listing never scans the
+messages table. A draft (`DRAFT_SQL`: postponed mail, not sent) is counted in
+`draft_count` and does not make its conversation's last date, sender or snippet,
+as mutt and aerc keep postponed mail out of the inbox's order: those come from
+the other messages, and from the drafts only in a conversation that holds
+nothing else (a new message being written).
 
 A `<thread>` from a chat joins an existing thread only when its sender is a party
 of it; a line that named a thread before its sender was one waits under a claim
@@ -23,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from typing import Any
 
-from ..model import CLAIM_PREFIX, FLAGGED, Message, Transport, claimed_thread_id
+from ..model import CLAIM_PREFIX, DRAFT, FLAGGED, Message, Transport, claimed_thread_id
 from ..record import Record
 from .contacts import normalize_address
 from .db import Db, keyset_before, to_json
@@ -31,21 +36,38 @@ from .records import TRANSPORT_BITS, Cursor, SortKey, Thread, ThreadOrder
 
 SNIPPET_CHARS = 160
 THREAD_COLUMNS = ("id, account, thread_id, subject, first_date, last_date, message_count,"
-                  " unread_count, last_sender, snippet, transports")
+                  " unread_count, last_sender, snippet, transports, draft_count")
+# A draft, as the store tells one (what tuiclient.format.is_draft says of a
+# Message): an email flagged \Draft (as this app, mutt and aerc save one), or
+# in the account's drafts folder (its RFC 6154 role). The flag as it stands in a
+# message's flags JSON, quotes included: no other flag holds it.
+DRAFT_JSON = to_json(DRAFT)
+DRAFT_SQL = (f"(messages.transport = 'email' AND (instr(messages.flags, '{DRAFT_JSON}') > 0"
+             " OR messages.folder IN (SELECT f.name FROM folders AS f"
+             " WHERE f.account = messages.account AND f.role = 'drafts')))")
 # A conversation archived or deleted here (conversation_state, schema 11) is out of
 # the lists until something newer than what it held comes in.
 NOT_HIDDEN = ("NOT EXISTS (SELECT 1 FROM conversation_state AS s WHERE"
               " s.account = threads.account AND s.thread_id = threads.thread_id"
               " AND s.hidden_through >= threads.last_date)")
+# Whether a batch's last message (date, sender, snippet) takes the row's place.
+# Mail beats drafts whatever their dates (a row of drafts only takes the first
+# mail's figures; a batch of drafts only leaves a row with mail as it was);
+# between equals the later date wins.
+_LATER = ("(CASE WHEN (excluded.message_count > excluded.draft_count)"
+          " <> (message_count > draft_count)"
+          " THEN excluded.message_count > excluded.draft_count"
+          " ELSE excluded.last_date >= last_date END)")
 # Merging a batch's figures into a thread row. In SQLite every right-hand side sees
 # the row as it was before this UPDATE, so the CASEs can compare with old values.
-THREAD_UPSERT = """
+THREAD_UPSERT = f"""
 INSERT INTO threads (
     account, thread_id, subject, subject_date, first_date, last_date, message_count,
-    unread_count, last_sender, snippet, transports)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    unread_count, last_sender, snippet, transports, draft_count)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (account, thread_id) DO UPDATE SET
     message_count = message_count + excluded.message_count,
+    draft_count = draft_count + excluded.draft_count,
     unread_count = unread_count + excluded.unread_count,
     first_date = min(first_date, excluded.first_date),
     subject = CASE WHEN excluded.subject_date IS NOT NULL
@@ -54,26 +76,36 @@ ON CONFLICT (account, thread_id) DO UPDATE SET
     subject_date = CASE WHEN excluded.subject_date IS NOT NULL
                          AND (subject_date IS NULL OR excluded.subject_date < subject_date)
                         THEN excluded.subject_date ELSE subject_date END,
-    last_sender = CASE WHEN excluded.last_date >= last_date
-                       THEN excluded.last_sender ELSE last_sender END,
-    snippet = CASE WHEN excluded.last_date >= last_date
-                   THEN excluded.snippet ELSE snippet END,
-    last_date = max(last_date, excluded.last_date),
+    last_sender = CASE WHEN {_LATER} THEN excluded.last_sender ELSE last_sender END,
+    snippet = CASE WHEN {_LATER} THEN excluded.snippet ELSE snippet END,
+    last_date = CASE WHEN {_LATER} THEN excluded.last_date ELSE last_date END,
     transports = transports | excluded.transports
 """
 
 THREAD_REPLACE = """
 INSERT INTO threads (
     account, thread_id, subject, subject_date, first_date, last_date, message_count,
-    unread_count, last_sender, snippet, transports)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    unread_count, last_sender, snippet, transports, draft_count)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (account, thread_id) DO UPDATE SET
     subject = excluded.subject, subject_date = excluded.subject_date,
     first_date = excluded.first_date, last_date = excluded.last_date,
     message_count = excluded.message_count, unread_count = excluded.unread_count,
     last_sender = excluded.last_sender, snippet = excluded.snippet,
-    transports = excluded.transports
+    transports = excluded.transports, draft_count = excluded.draft_count
 """
+
+
+def draft_folders(conn: sqlite3.Connection) -> frozenset[tuple[str, str]]:
+    """(account, folder) of every drafts folder (a handful of rows)."""
+    return frozenset((a, n) for a, n in conn.execute(
+        "SELECT account, name FROM folders WHERE role = 'drafts'"))
+
+
+def is_draft(m: Message, folders: frozenset[tuple[str, str]]) -> bool:
+    """`DRAFT_SQL` of a Message about to be stored (`folders`: `draft_folders`)."""
+    return m.transport is Transport.EMAIL and (
+        DRAFT in m.flags or (m.account, m.folder) in folders)
 
 
 class ThreadDelta(Record):
@@ -81,6 +113,7 @@ class ThreadDelta(Record):
 
     __slots__ = (
         "count",
+        "drafts",
         "first",
         "last",
         "last_sender",
@@ -100,13 +133,15 @@ class ThreadDelta(Record):
     last_sender: str
     snippet: str
     transports: int
+    drafts: int
 
     def __init__(
         self, count: int = 0, unread: int = 0, first: float = float("inf"),
         last: float = float("-inf"), subject: str = "", subject_date: float | None = None,
-        last_sender: str = "", snippet: str = "", transports: int = 0,
+        last_sender: str = "", snippet: str = "", transports: int = 0, drafts: int = 0,
     ) -> None:
         self.count = count
+        self.drafts = drafts
         self.unread = unread
         self.first = first
         self.last = last
@@ -116,23 +151,36 @@ class ThreadDelta(Record):
         self.snippet = snippet
         self.transports = transports
 
-    def add(self, m: Message) -> None:
+    def add(self, m: Message, draft: bool = False) -> None:
         self.add_values(m.date, int(m.unread), m.sender.name or m.sender.address, m.text,
-                        m.subject, TRANSPORT_BITS[m.transport])
+                        m.subject, TRANSPORT_BITS[m.transport], draft)
 
     def add_values(self, date: float, unread: int, sender: str, text: str, subject: str,
-                   transport_bit: int) -> None:
+                   transport_bit: int, draft: bool = False) -> None:
+        """One message more; a `draft` makes the last date, sender and snippet
+        only while the batch has no other message (`_LATER` merges them so)."""
+        had_mail = self.count > self.drafts
         self.count += 1
+        self.drafts += int(draft)
         self.unread += unread
         if date < self.first:
             self.first = date
-        if date >= self.last:
+        # Mail takes the place of drafts whatever their dates; among equals the
+        # later one wins.
+        if (not had_mail and date >= self.last) if draft else \
+                (not had_mail or date >= self.last):
             self.last = date
             self.last_sender = sender
             self.snippet = snippet(text) if text else ""
         if subject and (self.subject_date is None or date < self.subject_date):
             self.subject, self.subject_date = subject, date
         self.transports |= transport_bit
+
+    def row(self, account: str, thread_id: str) -> tuple[Any, ...]:
+        """The parameters of THREAD_UPSERT."""
+        return (account, thread_id, self.subject, self.subject_date, self.first, self.last,
+                self.count, self.unread, self.last_sender, self.snippet, self.transports,
+                self.drafts)
 
 
 def snippet(text: str) -> str:
@@ -143,22 +191,24 @@ def snippet(text: str) -> str:
 def thread_of(r: Sequence[Any]) -> Thread:
     """A `Thread` from a row of the threads columns that lists select, in order."""
     (row_id, account, thread_id, subject, first_date, last_date, message_count, unread_count,
-     last_sender, snippet, bits) = r
+     last_sender, snippet, bits, drafts) = r
     return Thread(row_id, account, thread_id, subject, first_date, last_date, message_count,
                   unread_count, last_sender, snippet,
-                  frozenset(t for t, bit in TRANSPORT_BITS.items() if bits & bit))
+                  frozenset(t for t, bit in TRANSPORT_BITS.items() if bits & bit), drafts)
 
 
 def recompute_threads(conn: sqlite3.Connection,
                        keys: Iterable[tuple[str, str]]) -> None:
+    """Count these threads' rows again from their messages (after a removal, or
+    a message that became or stopped being a draft)."""
     # After a removal min/max cannot be adjusted incrementally; a thread is small
     # and its messages sit together in messages_by_thread_date, so redo it.
     for account, thread_id in keys:
         where = "FROM messages WHERE thread_id = ? AND account = ?"
         args = (thread_id, account)
-        count, unread, first, last, email, xmpp = conn.execute(
-            f"SELECT count(*), total(unread), min(date), max(date), "
-            f"max(transport = 'email'), max(transport = 'xmpp') {where}", args).fetchone()
+        count, unread, first, email, xmpp, drafts = conn.execute(
+            f"SELECT count(*), total(unread), min(date), max(transport = 'email'), "
+            f"max(transport = 'xmpp'), total({DRAFT_SQL}) {where}", args).fetchone()
         if not count:
             conn.execute("DELETE FROM threads WHERE account = ? AND thread_id = ?",
                          (account, thread_id))
@@ -166,15 +216,29 @@ def recompute_threads(conn: sqlite3.Connection,
         subject = conn.execute(
             f"SELECT subject, date {where} AND subject <> '' ORDER BY date, id LIMIT 1",
             args).fetchone()
+        # The newest message that is no draft (the index backwards, to the first
+        # such), else the newest draft: a conversation of drafts only.
+        newest = f"SELECT date, sender_name, sender_address, substr(body, 1, ?) {where}"
         latest = conn.execute(
-            f"SELECT sender_name, sender_address, substr(body, 1, ?) {where} "
-            f"ORDER BY date DESC, id DESC LIMIT 1", (SNIPPET_CHARS * 4, *args)).fetchone()
+            f"{newest} AND NOT {DRAFT_SQL} ORDER BY date DESC, id DESC LIMIT 1"
+            if count > drafts else f"{newest} ORDER BY date DESC, id DESC LIMIT 1",
+            (SNIPPET_CHARS * 4, *args)).fetchone()
         transports = (TRANSPORT_BITS[Transport.EMAIL] if email else 0) | \
             (TRANSPORT_BITS[Transport.XMPP] if xmpp else 0)
         conn.execute(THREAD_REPLACE, (
             account, thread_id, subject[0] if subject else "",
-            subject[1] if subject else None, first, last, count, int(unread),
-            latest[0] or latest[1], snippet(latest[2]), transports))
+            subject[1] if subject else None, first, latest[0], count, int(unread),
+            latest[1] or latest[2], snippet(latest[3]), transports, int(drafts)))
+
+
+def recount_drafts_of(conn: sqlite3.Connection, row_ids: Iterable[int]) -> None:
+    """These messages may have become drafts or stopped being ones (a \\Draft
+    flag set or taken off, a move into or out of a drafts folder, a folder's
+    role): their threads are counted again. Rare, so no cheaper way is kept."""
+    keys = conn.execute(
+        "SELECT DISTINCT account, thread_id FROM messages "
+        "WHERE id IN (SELECT value FROM json_each(?))", (to_json(sorted(set(row_ids))),))
+    recompute_threads(conn, [(a, t) for a, t in keys.fetchall()])
 
 
 def trusted_people(conn: sqlite3.Connection, addresses: Iterable[str]) -> set[str]:
@@ -463,8 +527,7 @@ class Threads(Db):
     def get_thread(self, account: str, thread_id: str) -> Thread | None:
         with self._lock:
             r = self._conn.execute(
-                "SELECT id, account, thread_id, subject, first_date, last_date, message_count,"
-                " unread_count, last_sender, snippet, transports FROM threads"
+                f"SELECT {THREAD_COLUMNS} FROM threads"
                 " WHERE account = ? AND thread_id = ?", (account, thread_id)).fetchone()
         if r is None:
             return None
@@ -474,9 +537,7 @@ class Threads(Db):
         """A conversation by its number in the threads table (what lists show)."""
         with self._lock:
             r = self._conn.execute(
-                "SELECT id, account, thread_id, subject, first_date, last_date, message_count,"
-                " unread_count, last_sender, snippet, transports FROM threads WHERE id = ?",
-                (row_id,)).fetchone()
+                f"SELECT {THREAD_COLUMNS} FROM threads WHERE id = ?", (row_id,)).fetchone()
         if r is None:
             return None
         return thread_of(r)

@@ -227,8 +227,8 @@ class Limit:
         except ValueError:  # it was taken when given; a changed store cannot break it
             matching = []
         new = [t for t in matching if (old := shown.get(key_of(t))) is None or
-               (old.last_date, old.unread_count, old.message_count) !=
-               (t.last_date, t.unread_count, t.message_count)]
+               (old.last_date, old.unread_count, old.message_count, old.draft_count) !=
+               (t.last_date, t.unread_count, t.message_count, t.draft_count)]
         if changed or new:
             self.listing.merge([*changed, *new])
 

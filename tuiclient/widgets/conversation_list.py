@@ -564,6 +564,8 @@ class ConversationList(ScrollView, can_focus=True):
             tail.append(" ")
         if key_of(t) in self.muted:
             tail.append("muted ", style=dim)
+        if t.draft_count:  # a reply postponed in Drafts (its own date does not count)
+            tail.append("✎ draft ", style="yellow")
         if key_of(t) in self.expanded:
             tail.append(f"▾{t.message_count:>2} ", style=dim)
         elif t.message_count > 1:
