@@ -120,17 +120,21 @@ class ChatReply(Input):
         self._show(self._lines.get(key, ""))
         self._keep_soon()
 
-    def put_back(self, key: Key | None, text: str) -> None:
+    def put_back(self, key: Key | None, text: str) -> bool:
         """A line that did not go, back as the unsent line of conversation `key`
-        (the one it was typed in, open or not), unless another was typed there."""
+        (the one it was typed in, open or not), unless another was typed there:
+        whether it was put there."""
         key = key or NOWHERE
         if key == self.conversation:
-            if not self.value:
-                self._show(text)
-            return
-        if not self._lines.get(key):
-            self._lines[key] = text
-            self._keep_soon()
+            if self.value:
+                return False
+            self._show(text)
+            return True
+        if self._lines.get(key):
+            return False
+        self._lines[key] = text
+        self._keep_soon()
+        return True
 
     def _show(self, text: str) -> None:
         if text != self.value:
