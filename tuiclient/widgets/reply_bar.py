@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.message import Message as TMessage
 from textual.timer import Timer
@@ -78,6 +79,12 @@ class ChatReply(Input):
         def __init__(self, state: str) -> None:
             super().__init__()
             self.state = state
+
+    def on_key(self, event: events.Key) -> None:
+        """An Alt+key is a key, never text: a terminal sends ESC then the key, which
+        Input would type (a window key, Alt+1, rebound in [keys]: no stray "1")."""
+        if event.key.startswith("alt+"):
+            event.prevent_default()
 
     def action_omemo(self) -> None:
         """ctrl+g: OMEMO on or off for the open chat (/omemo, toggled by the screen,
