@@ -7,7 +7,8 @@ as `Refused` with the text kept; Tab completes a command's name, then its
 arguments from `words` (rooms, nicks, contacts: set by the screen); ↑ in an empty
 input asks to correct the last line (`EditLast`). While words are typed it says
 so (`Typing`: composing, then paused after a pause, active when cleared), for
-the screen to tell the peer (XEP-0085).
+the screen to tell the peer (XEP-0085). An Alt+key types nothing (the window
+keys, Alt+1..9, are the screen's: tuiclient.keys.window_bindings).
 """
 
 from __future__ import annotations
