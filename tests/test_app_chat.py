@@ -146,6 +146,12 @@ async def test_a_chat_lives_in_the_timeline_and_the_input(world, tmp_path, runni
         assert await pilot_until(pilot, lambda: bob_x.with_child(NS_REACTIONS, "reactions"))
         assert await pilot_until(pilot, lambda: "🎉 you" in drawn(app)[0])
         assert "👍 " + bob.display_name in drawn(app)[0]
+        # Words are no reaction (XEP-0444: one emoji): refused in one line, none sent.
+        sent = len(bob_x.with_child(NS_REACTIONS, "reactions"))
+        await command(pilot, app, "/react ok")
+        assert await pilot_until(pilot, lambda: "'ok' is not an emoji" in status(app))
+        assert "ok you" not in drawn(app)[0]
+        assert len(bob_x.with_child(NS_REACTIONS, "reactions")) == sent
 
         # /me is a line of its own, shown as an action; /retract takes it back.
         await command(pilot, app, "/me waves")

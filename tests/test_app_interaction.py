@@ -482,9 +482,9 @@ async def test_a_settled_outbox_row_is_not_offered_to_cancel(world, tmp_path, ru
 
 
 async def test_the_occupant_list_leaves_the_timeline_readable(world, tmp_path, running):
-    """At 120 columns the chat pane is ~34 wide: the occupant list beside a room's
-    timeline takes at most a third of it, not 24 columns of 34 (the timeline was
-    8 columns, its border title "Tim…")."""
+    """At 120 columns the occupant list beside a room's timeline is as wide as its
+    words and takes at most a third of the pane (once it took 24 columns of 34: the
+    timeline was 8 columns, its border title "Tim…")."""
     from tests.test_app_chat import command
     from tuiclient.widgets.occupants import Occupants
 

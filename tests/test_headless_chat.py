@@ -52,6 +52,16 @@ async def test_correct_react_retract_from_the_command_line(world, tmp_path, runn
     assert [m["edited"] is not None for m in shown["messages"]] == [True]
     code, _usage, _ = await cli(config, "react", str(line["id"]))
     assert code == EXIT_USAGE
+    # A reaction is one emoji (XEP-0444): words are refused in one line, nothing goes.
+    sent = len(bob_x.with_child(NS_REACTIONS, "reactions"))
+    for words in ("ok", "👍👍", ":)"):
+        code, refused, _ = await cli(config, "react", str(line["id"]), words)
+        assert code == EXIT_USAGE and "is not an emoji" in refused["error"], refused
+        assert "\n" not in refused["error"]
+    code, reacted, err = await cli(config, "react", str(line["id"]), "🇫🇷")
+    assert code == EXIT_OK and reacted["reactions"] == ["👍", "🇫🇷"], err
+    await until(lambda: len(bob_x.with_child(NS_REACTIONS, "reactions")) == sent + 1,
+                what="the flag")
 
     bob_x.send(alice.jid, "Not yours to fix")
     code, _, _ = await cli(config, "sync")

@@ -49,7 +49,7 @@ from tuiclient.command_line import commands
 from tuiclient.engine_events import EngineEvents, EventFeed
 from tuiclient.hangup import CHECK_EVERY, GRACE, HangupDriver, end_after, terminal_gone
 from tuiclient.idle import AutoAway
-from tuiclient.keys import bind, clashes, keymap, shown
+from tuiclient.keys import bind, clashes, keymap, read_alt_digits, shown
 from tuiclient.links import set_hyperlinks
 from tuiclient.notify import Notifier
 from tuiclient.screens.main import MainScreen
@@ -88,6 +88,7 @@ class TuiClientApp(App):
                  start_engine: bool = True, engine: Engine | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__()
+        read_alt_digits()  # Alt+1..9 switch conversations (keys.window_bindings)
         self.config = config
         self.engine = engine or Engine(config)
         self.probe_on_start = probe_on_start

@@ -40,6 +40,15 @@ class Command:
     takes: str = ""  # what the words are, for the help line ("[words]")
 
 
+def window(screen: MainScreen, words: list[str]) -> None:
+    """`:win 3`, `:win prev`, `:win next` (none: next): the window keys' action."""
+    word = words[0].lower() if words else "next"
+    if word.isdigit():
+        screen.action_window(int(word))
+    else:
+        screen.action_window(0, -1 if word.startswith("prev") else 1)
+
+
 def commands(screen: MainScreen) -> dict[str, Command]:
     """The commands of the main screen, by name."""
     s = screen
@@ -69,6 +78,9 @@ def commands(screen: MainScreen) -> dict[str, Command]:
         Command("limit", "show only the conversations that match", lambda a: s.action_limit()),
         Command("next-unread", "the next unread conversation",
                 lambda a: s.action_next_unread()),
+        Command("win", "open conversation N of the list (alt+N), or the next or previous "
+                "one (alt+→/←; none: the next), as Profanity's /win", lambda a: window(s, a),
+                "[N|next|prev]"),
         Command("sort", "sort the list (none: ask)", lambda a: s.action_sort(*a),
                 "[date|from|unread] [reverse]"),
         Command("fold", "fold or unfold the conversation in the list, or the email's quotes",

@@ -1,7 +1,7 @@
 """What the user is writing: a reply to a message, a new message, a forward. Plain
 data, passed from the screens to the prompts and back, and sent by
 `tuiclient.replies`; and the text kept on disk when the app closed under a
-compose screen (`keep_unsent`)."""
+compose screen, or a chat message kept for later (`keep_unsent`)."""
 
 from __future__ import annotations
 
@@ -95,6 +95,7 @@ def without_signature(text: str) -> str:
 # -- unsent text kept on disk when the app closes under a compose screen ---------------
 # ctrl+q (Textual's own quit) closes the app at once, without asking the screen; what
 # was typed is written here, privately, and P offers it again with the server's drafts.
+# A chat message kept for later (Esc in an IM compose) that fits no chat line too.
 
 
 @dataclass
@@ -108,6 +109,7 @@ class Unsent:
     cc: list[str] = field(default_factory=list)
     bcc: list[str] = field(default_factory=list)
     sender: str | None = None
+    via: str = "email"  # "im": a chat message kept for later (Esc in an IM compose)
 
 
 def unsent_dir() -> Path:
@@ -116,15 +118,16 @@ def unsent_dir() -> Path:
 
 def keep_unsent(account: str, to: list[str], subject: str, text: str, *,
                 cc: list[str] | None = None, bcc: list[str] | None = None,
-                sender: str | None = None) -> Path:
-    """Write a message that was being written when the app closed (0600)."""
+                sender: str | None = None, via: str = "email") -> Path:
+    """Write a message that was being written when the app closed, or a chat
+    message kept for later (`via` "im"), privately (0600)."""
     folder = unsent_dir()
     path = folder / f"{time.time_ns()}.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump({"account": account, "to": to, "subject": subject, "text": text,
                    "cc": cc or [], "bcc": bcc or [], "sender": sender,
-                   "date": time.time()}, f)
+                   "via": via, "date": time.time()}, f)
     return path
 
 
@@ -141,7 +144,8 @@ def unsent() -> list[Unsent]:
                                 float(data.get("date", 0)),
                                 [str(a) for a in data.get("cc", [])],
                                 [str(a) for a in data.get("bcc", [])],
-                                str(data["sender"]) if data.get("sender") else None))
+                                str(data["sender"]) if data.get("sender") else None,
+                                "im" if data.get("via") == "im" else "email"))
         except (OSError, ValueError, TypeError, AttributeError):
             continue
     return found

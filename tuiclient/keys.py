@@ -78,6 +78,11 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("quote_reply", "Q", "reply to the chosen chat line, quoting it", "chat"),
     # mutt has no screen for keys (its ^K extracts them); K is free on the main screen.
     Key("keys", "K", "OpenPGP keys: yours and your contacts', verify one", "screens"),
+    # Profanity's and Poezio's window keys: here a window is a row of the list.
+    *(Key(f"window_{n}", f"alt+{n}", f"conversation {n} of the list, opened (typing "
+          "goes on there)", "windows") for n in range(1, 10)),
+    Key("window_prev", "alt+left", "the conversation above in the list, opened", "windows"),
+    Key("window_next", "alt+right", "the conversation below in the list, opened", "windows"),
 )}
 
 assert tuple(DEFAULTS) == KEY_ACTIONS, "tuiclient/keys.py and bridge/config.KEY_ACTIONS differ"
@@ -89,6 +94,39 @@ def bind(action: str, method: str | None = None, *, show: bool = True,
     key = DEFAULTS[action]
     return Binding(key.keys, method or action, label or key.description, show=show,
                    id=f"tc.{action}", priority=priority)
+
+
+def window_bindings() -> list[Binding]:
+    """Alt+1..9 and Alt+←/→ (as rebound), read before the focused widget (the chat
+    input would type the digit), as Profanity's window keys are from its input."""
+    return [*(bind(f"window_{n}", f"window({n})", show=False, priority=True)
+              for n in range(1, 10)),
+            bind("window_prev", "window(0, -1)", show=False, priority=True),
+            bind("window_next", "window(0, 1)", show=False, priority=True)]
+
+
+# What a terminal sends for Alt+1..9 (ESC, then the digit), which Textual reads as
+# the characters macOS's Option+digit types (WezTerm sends ESC+digit for those).
+MAC_OPTION_DIGITS = dict(zip("123456789", "¡™£¢∞§¶•ª", strict=True))
+
+
+def read_alt_digits() -> bool:
+    """ESC+digit read as alt+1..9 again, as xterm means it and Textual reads ESC+letter
+    (a Mac's Option+digit that types ¡ sends the character itself and still types
+    it): whether it is so now. Textual keeps the mapping in a private table: an
+    entry is taken out only where it is exactly this one; without the table
+    (another Textual) nothing changes, and Alt+digit is read as Textual reads it."""
+    try:
+        from textual import _ansi_sequences
+    except ImportError:
+        return False
+    table = getattr(_ansi_sequences, "ANSI_SEQUENCES_KEYS", None)
+    if not isinstance(table, dict):
+        return False
+    for digit, char in MAC_OPTION_DIGITS.items():
+        if table.get("\x1b" + digit) == char:
+            del table["\x1b" + digit]
+    return not any("\x1b" + digit in table for digit in MAC_OPTION_DIGITS)
 
 
 def moving(down: str = "cursor_down", up: str = "cursor_up", top: str = "first",
@@ -108,7 +146,7 @@ def keymap(overrides: dict[str, tuple[str, ...]]) -> dict[str, str]:
 # for two actions of one scope is a clash (one of them is lost).
 SCOPES = {
     "the main screen": ("moving", "finding", "replying", "marking", "triage", "email",
-                        "chat", "screens"),
+                        "chat", "screens", "windows"),
     "the outbox": ("moving", "outbox"),
 }
 

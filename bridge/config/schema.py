@@ -33,6 +33,7 @@ KEY_ACTIONS = (
     "limit", "next_unread",
     "sort", "fold", "links",
     "quote_reply", "keys",
+    *(f"window_{n}" for n in range(1, 10)), "window_prev", "window_next",
 )
 # [notify] desktop: how a desktop notification goes out. auto: the freedesktop
 # notification service over D-Bus (notify-send) when a session bus is there, else

@@ -17,6 +17,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..emoji_shape import is_emoji, not_an_emoji
 from ..errors import EngineError
 from ..model import DeliveryState, Message
 from . import output as out
@@ -88,6 +89,8 @@ async def cmd_react(h: Headless, a: argparse.Namespace) -> Outcome:
     m = _line(h, a.id, a.account)
     if not a.emoji and not a.remove:
         raise CommandError(EXIT_USAGE, "which reaction? (or --remove to take yours back)")
+    if a.emoji and not a.remove and not is_emoji(a.emoji.strip()):
+        raise CommandError(EXIT_USAGE, not_an_emoji(a.emoji))
     await _up(h, m.account)
     mine = await h.engine.react(m.id or 0, a.emoji, remove=a.remove)
     return Outcome(EXIT_OK, {"id": m.id, "reactions": mine},

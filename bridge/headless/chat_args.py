@@ -45,7 +45,8 @@ def add_correct(sub: Sub, common: Parser) -> None:
 def add_react(sub: Sub, common: Parser) -> None:
     p = sub.add_parser("react", parents=[common], help="react to a chat line (XEP-0444)")
     p.add_argument("id", help="the line (#row id)")
-    p.add_argument("emoji", nargs="?", default="", help="the reaction to add")
+    p.add_argument("emoji", nargs="?", default="",
+                   help="the reaction to add: one emoji (other text: exit 2)")
     p.add_argument("--remove", action="store_true",
                    help="take this reaction back (no emoji: all of yours)")
 

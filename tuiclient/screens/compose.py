@@ -420,6 +420,14 @@ class NewMessageScreen(OpenPGPToggle):
             return None
         return self.account, self.recipients(), self.query_one("#subject", Input).value
 
+    def chat_fields(self) -> tuple[str, list[str], str] | None:
+        if self.by_email():
+            return None
+        return self.account, self.recipients(), self.query_one("#subject", Input).value
+
+    def fallback_fields(self) -> tuple[str, list[str], str]:
+        return self.chat_fields() or super().fallback_fields()
+
     def threading(self) -> dict[str, Any]:
         if self.in_reply_to is None:
             return {}

@@ -1,9 +1,10 @@
 """What every compose screen shares (`ComposeBase`): Send, $EDITOR with the
 header fields above the body (mutt's edit_headers), Cancel that asks before words
-are lost (save a draft, discard, keep writing), the text kept on disk when the
-app closes under it, the "attached" check, address completion and its hint line;
-and `OpenPGPToggle`, ctrl+g's sign/encrypt choice. The screens themselves are in
-`tuiclient.screens.compose`."""
+are lost (save a draft, discard, keep writing; a chat message is kept for later
+instead, as its chat's unsent line or with the drafts P lists), the text kept on
+disk when the app closes under it, the "attached" check, address completion and
+its hint line; and `OpenPGPToggle`, ctrl+g's sign/encrypt choice. The screens
+themselves are in `tuiclient.screens.compose`."""
 
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ class ComposeBase(Screen):
         except NoMatches:  # still being built
             return
         self.at_stake = (fields, text) if self.typed() else None
-        self.extras = self.draft_extras()
+        self.extras = self.draft_extras() if self.chat_fields() is None else {"via": "im"}
 
     def suggester(self) -> AddressSuggester:
         """The addresses the contacts in the store have (mail and chat), with their
@@ -255,20 +256,56 @@ class ComposeBase(Screen):
         or `in_reply_to` and `references`); nothing for a new message."""
         return {}
 
+    def chat_fields(self) -> tuple[str, list[str], str] | None:
+        """Account, To and Subject of a message that goes by chat (kept for later,
+        not saved in Drafts: `keep_for_later`); None: it does not."""
+        return None
+
     def action_cancel(self) -> None:
         if not self.typed():
             self.dismiss(None)
             return
-        self.app.push_screen(UnsentPrompt(self.draft_fields() is not None), self._unsent)
+        chat = self.chat_fields() is not None
+        self.app.push_screen(UnsentPrompt(chat or self.draft_fields() is not None, chat),
+                             self._unsent)
 
     def _unsent(self, choice: str | None) -> None:
-        if choice == "save":
+        if choice == "save" and self.chat_fields() is not None:
+            self.keep_for_later()
+        elif choice == "save":
             self.run_worker(self.save_draft(), name="save_draft", group="draft",
                             exclusive=True)
         elif choice == "discard":
             self.dismiss(None)
         else:
             self.query_one("#body", TextArea).focus()
+
+    def keep_for_later(self) -> None:
+        """A chat message kept, and the user told where: as the unsent line of the
+        chat with its one recipient when it fits one (one line, a chat with them in
+        the list, its input free: `Replying.keep_line`), else on this machine with
+        the drafts P lists, resumed as a chat message. Nowhere to write keeps the
+        screen, and its text."""
+        fields = self.chat_fields()
+        if fields is None:
+            return
+        account, to, subject = fields
+        text = self.query_one("#body", TextArea).text.strip("\n")
+        main = client_app(self).main_screen()
+        if main is not None and len(to) == 1 and main.replying.keep_line(to[0], text):
+            self.app.notify(f"Kept as your unsent line in the chat with {one_line(to[0])}: "
+                            "open that conversation and it is in the input.",
+                            title="Not sent", markup=False)
+        else:
+            try:
+                keep_unsent(account, to, subject, text, via="im")
+            except OSError as exc:
+                self.notify(f"Not kept (your text is still here): {exc}",
+                            severity="error", markup=False)
+                return
+            self.app.notify("Kept on this machine with the drafts: P lists it, and "
+                            "resumes it as a chat message.", title="Not sent")
+        self.dismiss(None)
 
     async def save_draft(self) -> None:
         """Into the account's Drafts folder on the server (from any machine, P lists

@@ -66,7 +66,9 @@ class DraftsScreen(ModalScreen[Message | Unsent | None]):
         return Text.assemble((f"{short_date(u.date, self.now):>10}  ", "dim"),
                              (f"{to[:24]:<24}  ", ""),
                              (one_line(u.subject) or one_line(u.text)[:40] or "(empty)", "bold"),
-                             ("  kept when the app closed (this machine only)", "dim italic"))
+                             ("  by IM, kept for later" if u.via == "im" else
+                              "  kept when the app closed", "dim italic"),
+                             (" (this machine only)", "dim italic"))
 
     def on_mount(self) -> None:
         if self.drafts or self.kept:

@@ -1,5 +1,6 @@
-"""The list's limit (mutt's `l`), its order (S, `:sort`) and the jump to the next
-unread conversation (J).
+"""The list's limit (mutt's `l`), its order (S, `:sort`), the jump to the next
+unread conversation (J), and to the Nth (Alt+1..9, Profanity's window keys) or
+the next and previous (Alt+→/←).
 
 A limit is a search in the search box's language (`from:bob is:unread`): the
 list shows only the conversations with a message it finds, until an empty limit
@@ -31,6 +32,7 @@ from bridge.engine import Engine
 from bridge.model import Thread, ThreadOrder
 from tuiclient.format import one_line
 from tuiclient.widgets.conversation_list import PAGE, ConversationList, Key, key_of
+from tuiclient.widgets.reply_bar import ChatReply
 
 if TYPE_CHECKING:
     from tuiclient.screens.main import MainScreen
@@ -250,3 +252,28 @@ class Limit:
         listing.cursor = found
         if reading:
             listing.action_select()
+
+    # -- windows (Profanity's Alt+1..9, Alt+←/→) --------------------------------------
+
+    def window(self, n: int, by: int = 0) -> None:
+        """Alt+N, Profanity's window N: the Nth conversation of the list (`by`:
+        the one `by` rows from the cursor's, Alt+←/→), opened. From the chat input,
+        typing goes on in the conversation opened (the line half-typed stays with
+        its own); from elsewhere it opens as Enter on its row does."""
+        screen, listing = self.screen, self.listing
+        at = listing.cursor + by if by else n - 1
+        if not 0 <= at < listing.total:
+            if not by:
+                screen.notify(f"The list has no conversation {n}.", timeout=3)
+            return
+        chat_input = screen.query_one(ChatReply)
+        typing = chat_input.has_focus
+        listing.cursor = at
+        thread = listing.current
+        if thread is None:
+            return
+        screen.open_thread(thread)
+        screen.show_pane("message" if screen.narrow and screen.opened.current_is_email()
+                         and not typing else "chat")
+        if typing:
+            chat_input.focus()

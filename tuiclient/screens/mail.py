@@ -364,22 +364,23 @@ class MailKeys:
 
     def drafts(self) -> None:
         account = self.account()
-        if account is None:
+        if account is None and not unsent():  # chat only: the chat messages kept
             self.screen.notify("No email account.", severity="warning")
             return
         self.screen.run_worker(self._drafts(account), name="drafts", group="compose")
 
-    async def _drafts(self, account: str) -> None:
+    async def _drafts(self, account: str | None) -> None:
         from tuiclient.screens.drafts import DraftsScreen
 
         screen = self.screen
         try:
-            drafts = await self.engine.drafts(account)
+            drafts = await self.engine.drafts(account) if account is not None else []
         except (EngineError, OSError) as exc:
             screen.notify(f"Could not read the drafts: {exc}", severity="error", markup=False)
             return
         chosen = await screen.app.push_screen_wait(
-            DraftsScreen(account, drafts, client_app(screen).clock(), unsent()))
+            DraftsScreen(account or "this machine", drafts, client_app(screen).clock(),
+                         unsent()))
         if isinstance(chosen, Unsent):
             await self._resume_kept(chosen)
             return
@@ -451,7 +452,7 @@ class MailKeys:
         kept.path.unlink(missing_ok=True)
         accounts = [a.name for a in self.engine.accounts]
         result = await screen.app.push_screen_wait(NewMessageScreen(
-            accounts, ", ".join(kept.to), "email", subject=kept.subject, text=kept.text,
+            accounts, ", ".join(kept.to), kept.via, subject=kept.subject, text=kept.text,
             account=kept.account if kept.account in accounts else None, kept=True,
             cc=", ".join(kept.cc), bcc=", ".join(kept.bcc), sender=kept.sender))
         if not isinstance(result, NewMessage):

@@ -34,7 +34,7 @@ from tuiclient.command_line import CommandLine, commands
 from tuiclient.drafts import ReplyDraft
 from tuiclient.engine_events import EngineEvents
 from tuiclient.format import is_draft, one_line
-from tuiclient.keys import bind
+from tuiclient.keys import bind, window_bindings
 from tuiclient.screens.chatting import Chatting
 from tuiclient.screens.limit import Limit
 from tuiclient.screens.mail import MailKeys
@@ -112,6 +112,7 @@ class MainScreen(Screen):
         bind("sort", "sort", label="sort", show=False),
         bind("fold", "fold", label="fold", show=False),
         bind("links", "mail('links')", label="links", show=False),
+        *window_bindings(),  # alt+1..9, alt+←/→: Limit.window
     ]
 
     narrow: reactive[bool] = reactive(False)
@@ -380,6 +381,9 @@ class MainScreen(Screen):
 
     def action_next_unread(self) -> None:
         self.limit.next_unread()
+
+    def action_window(self, n: int, by: int = 0) -> None:
+        self.limit.window(n, by)
 
     def action_sort(self, *words: str) -> None:
         self.limit.sort_command(list(words))

@@ -108,6 +108,9 @@ class OpenThread:
             screen.chatting.chat_name() or "Chat with " + (
                 one_line(screen.overview.names.get(peer.lower(), peer)) or "?"))
         self._title()
+        # Without email, the chat view takes most of the width (app.tcss).
+        screen.query_one("#conversation").set_class(
+            Transport.EMAIL not in thread.transports, "chat-only")
         select = None
         if select_id is not None:
             select = next((i for i, m in enumerate(self.messages) if m.id == select_id), None)

@@ -164,8 +164,9 @@ class ToPrompt(ModalScreen[list[str] | None]):
 
 
 class UnsentPrompt(ModalScreen[str]):
-    """Leaving a message that was not sent: save it as a draft, discard it, or
-    keep writing. Nothing typed is lost without the user saying so."""
+    """Leaving a message that was not sent: save it as a draft (a chat message:
+    keep it for later, where it fits a chat line), discard it, or keep writing.
+    Nothing typed is lost without the user saying so."""
 
     BINDINGS = [
         Binding("s", "choose('save')", "save draft"),
@@ -173,19 +174,27 @@ class UnsentPrompt(ModalScreen[str]):
         Binding("escape,k", "choose('keep')", "keep editing"),
     ]
 
-    def __init__(self, can_save: bool = True) -> None:
+    def __init__(self, can_save: bool = True, chat: bool = False) -> None:
         super().__init__(classes="prompt")
         self.can_save = can_save
+        self.chat = chat
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="unsent-dialog"):
             yield Label("This message is not sent", classes="dialog-title")
-            yield Static("Save it in Drafts (P lists them later), throw it away, or go "
-                         "back to it?" if self.can_save else
-                         "Throw it away, or go back to it?", classes="dialog-help")
+            if self.chat:
+                help_text = ("Keep it for later (as your unsent line in the chat, or "
+                             "with the drafts P lists), throw it away, or go back to it?")
+            elif self.can_save:
+                help_text = ("Save it in Drafts (P lists them later), throw it away, or "
+                             "go back to it?")
+            else:
+                help_text = "Throw it away, or go back to it?"
+            yield Static(help_text, classes="dialog-help")
             with Horizontal(classes="buttons"):
                 if self.can_save:
-                    yield Button("Save draft \\[s]", id="save", variant="primary")
+                    yield Button("Keep for later \\[s]" if self.chat else
+                                 "Save draft \\[s]", id="save", variant="primary")
                 yield Button("Discard \\[d]", id="discard", variant="error")
                 yield Button("Keep editing \\[esc]", id="keep")
 

@@ -158,6 +158,15 @@ class Replying:
         self.draft = ReplyDraft(draft.message, "im", reply_all=draft.reply_all)
         screen.run_worker(self.send(draft), group="send")
 
+    def keep_line(self, address: str, text: str) -> bool:
+        """`text`, one line written in an IM compose, kept as the unsent line of the
+        chat with `address` (its input holds it when the chat is opened), when
+        there is such a chat and no other line waits in it: whether it was."""
+        thread = self.screen.overview.conversation_with(address)
+        if thread is None or Transport.XMPP not in thread.transports or "\n" in text:
+            return False
+        return self.screen.query_one(ChatReply).put_back(key_of(thread), text)
+
     def leave(self) -> None:
         self.draft = None
         self.screen.query_one(Timeline).focus()

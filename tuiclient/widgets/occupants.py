@@ -44,11 +44,12 @@ def occupants_text(occupants: Sequence[Occupant], room: str,
 
 
 class Occupants(Static):
-    """The occupants of `room`; hidden when there are none to show. At most a third
-    of the pane: a narrow chat pane keeps its timeline readable."""
+    """The occupants of `room`; hidden when there are none to show. As wide as its
+    longest line (a nick, a role's heading), at most 30% of the pane: a narrow chat
+    pane keeps its timeline readable."""
 
     DEFAULT_CSS = """
-    Occupants { width: 24; max-width: 35%; height: 1fr; padding: 0 1;
+    Occupants { width: auto; max-width: 30%; height: 1fr; padding: 0 1;
                 border-left: solid $panel-lighten-2; display: none; }
     """
 

@@ -7,7 +7,8 @@ as `Refused` with the text kept; Tab completes a command's name, then its
 arguments from `words` (rooms, nicks, contacts: set by the screen); ↑ in an empty
 input asks to correct the last line (`EditLast`). While words are typed it says
 so (`Typing`: composing, then paused after a pause, active when cleared), for
-the screen to tell the peer (XEP-0085).
+the screen to tell the peer (XEP-0085). An Alt+key types nothing (the window
+keys, Alt+1..9, are the screen's: tuiclient.keys.window_bindings).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.message import Message as TMessage
 from textual.timer import Timer
@@ -79,6 +81,12 @@ class ChatReply(Input):
             super().__init__()
             self.state = state
 
+    def on_key(self, event: events.Key) -> None:
+        """An Alt+key is a key, never text: a terminal sends ESC then the key, which
+        Input would type (a window key, Alt+1, rebound in [keys]: no stray "1")."""
+        if event.key.startswith("alt+"):
+            event.prevent_default()
+
     def action_omemo(self) -> None:
         """ctrl+g: OMEMO on or off for the open chat (/omemo, toggled by the screen,
         which knows the chat and its setting)."""
@@ -120,17 +128,21 @@ class ChatReply(Input):
         self._show(self._lines.get(key, ""))
         self._keep_soon()
 
-    def put_back(self, key: Key | None, text: str) -> None:
+    def put_back(self, key: Key | None, text: str) -> bool:
         """A line that did not go, back as the unsent line of conversation `key`
-        (the one it was typed in, open or not), unless another was typed there."""
+        (the one it was typed in, open or not), unless another was typed there:
+        whether it was put there."""
         key = key or NOWHERE
         if key == self.conversation:
-            if not self.value:
-                self._show(text)
-            return
-        if not self._lines.get(key):
-            self._lines[key] = text
-            self._keep_soon()
+            if self.value:
+                return False
+            self._show(text)
+            return True
+        if self._lines.get(key):
+            return False
+        self._lines[key] = text
+        self._keep_soon()
+        return True
 
     def _show(self, text: str) -> None:
         if text != self.value:
