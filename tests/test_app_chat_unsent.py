@@ -25,6 +25,7 @@ from tuiclient.screens.compose import NewMessageScreen
 from tuiclient.screens.drafts import DraftsScreen
 from tuiclient.screens.main import MainScreen
 from tuiclient.screens.pickers import UnsentPrompt
+from tuiclient.screens.prompts import DeferScreen
 from tuiclient.widgets.conversation import ChatReply
 
 pytestmark = pytest.mark.servers
@@ -150,3 +151,35 @@ async def test_esc_in_an_im_compose_keeps_the_text_for_later(world, tmp_path, ru
         await pilot.press("ctrl+s")
         assert await pilot_until(pilot, lambda: "first\nsecond" in dave_x.bodies(), 30)
     assert unsent() == []
+
+
+async def test_a_new_im_that_does_not_go_keeps_its_text(world, tmp_path):
+    """The compose screen is closed when the send asks its questions: a new IM
+    message to someone away, the question answered with Esc, went nowhere and
+    its text with it. Now it is kept with the drafts P lists, and the toast
+    says so; P resumes it as a chat message."""
+    alice, erin = person(world, "alice"), person(world, "erin")
+    world.befriend(alice, erin)  # erin is offline: away for the send
+    app = alice_app(world, tmp_path, alice, erin)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("c")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        screen = app.screen
+        assert await pilot_until(pilot, lambda: screen.focused is screen.query_one("#to"))
+        await pilot.press("ctrl+t", *erin.jid)
+        screen.query_one("#body", TextArea).focus()
+        await pilot.press(*"the keys are under the mat")
+        await pilot.press("ctrl+s")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, DeferScreen), 30)
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: any(
+            n.startswith("Message not sent.") and "P offers it again" in n
+            for n in notes(app)), 20), notes(app)
+        assert [(u.to, u.text, u.via) for u in unsent()] == [
+            ([erin.jid], "the keys are under the mat", "im")]
+        await pilot.press("P")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, DraftsScreen), 20)
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
+        assert not app.screen.by_email()
+        assert app.screen.query_one("#body", TextArea).text == "the keys are under the mat"

@@ -134,7 +134,8 @@ async def test_a_line_not_sent_comes_back_to_its_own_conversation_with_its_optio
         await pilot.pause()
         assert main.open_key == key_of(carol_row) and chat_input.value == ""
         await pilot.press("escape")
-        assert await pilot_until(pilot, lambda: "Reply not sent." in notes(app))
+        assert await pilot_until(pilot, lambda: "Reply not sent. The line is back in its "
+                                 "chat's input." in notes(app))
         await pilot.pause()
         assert main.open_key == key_of(carol_row)
         assert chat_input.value == ""  # not in carol's input

@@ -8,6 +8,7 @@ themselves are `tuiclient.drafts` (re-exported here).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bridge.engine import ContactAway, EngineError, ReplyResult, UnmappedParty
@@ -18,14 +19,17 @@ from tuiclient.keys import shown
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.notifications import SeverityLevel
     from textual.screen import Screen
 
 __all__ = ["NewMessage", "ReplyDraft", "send_new", "send_reply", "sent_words"]
 
 
-async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
+async def send_reply(screen: Screen, draft: ReplyDraft, *,
+                     keep: Callable[[], str] | None = None) -> ReplyResult | None:
     """Send `draft` through the engine, asking the user whatever it needs to know.
-    None when the user gave up or the engine refused (the user has been told)."""
+    None when the user gave up or the engine refused (the user has been told, and
+    the text is kept: by `keep`, which says where, or as a new message P offers)."""
     from tuiclient.screens.prompts import AddressScreen, DeferScreen
 
     app = client_app(screen)
@@ -47,13 +51,13 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
             again = [r.query for r in exc.unresolved if r.query in answered]
             if again:
                 # Confirmed, and still not mapped: asking again would go round for ever.
-                app.notify(f"The address given for {again[0]} ({answered[again[0]]}) was "
-                           "not taken; reply not sent.", title="Reply not sent",
-                           severity="error", timeout=10, markup=False)
+                reply_kept(app, draft, keep, f"The address given for {again[0]} "
+                           f"({answered[again[0]]}) was not taken; reply not sent.",
+                           severity="error")
                 return None
             answer = await app.push_screen_wait(AddressScreen(exc.transport, exc.unresolved))
             if answer is None:
-                app.notify("Reply not sent.", severity="warning")
+                reply_kept(app, draft, keep, "Reply not sent.")
                 return None
             if answer == "mixed":
                 mixed = True
@@ -67,7 +71,7 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
         except ContactAway as exc:
             choice = await app.push_screen_wait(DeferScreen(exc.presences))
             if choice is None:
-                app.notify("Reply not sent.", severity="warning")
+                reply_kept(app, draft, keep, "Reply not sent.")
                 return None
             when_away = choice
         except EncryptionRefused as exc:
@@ -75,10 +79,9 @@ async def send_reply(screen: Screen, draft: ReplyDraft) -> ReplyResult | None:
             kept(app, exc, m.account, [m.sender.address], m.subject, draft.text)
             return None
         except (EngineError, OSError) as exc:
-            app.notify(str(exc), title="Reply not sent", severity="error", timeout=10,
-                       markup=False)
+            reply_kept(app, draft, keep, str(exc), severity="error")
             return None
-    app.notify("Reply not sent: too many questions.", severity="error")
+    reply_kept(app, draft, keep, "Reply not sent: too many questions.", severity="error")
     return None
 
 
@@ -98,7 +101,7 @@ async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
         except ContactAway as exc:
             choice = await app.push_screen_wait(DeferScreen(exc.presences))
             if choice is None:
-                app.notify("Message not sent.", severity="warning")
+                new_kept(app, new, "Message not sent.")
                 return None
             when_away = choice
         except EncryptionRefused as exc:
@@ -106,10 +109,53 @@ async def send_new(screen: Screen, new: NewMessage) -> ReplyResult | None:
                  bcc=new.bcc, sender=new.sender)
             return None
         except (EngineError, OSError, UnmappedParty) as exc:
-            app.notify(str(exc), title="Message not sent", severity="error", timeout=10,
-                       markup=False)
+            new_kept(app, new, str(exc), severity="error")
             return None
+    new_kept(app, new, "Message not sent: too many questions.", severity="error")
     return None
+
+
+def reply_kept(app: App, draft: ReplyDraft, keep: Callable[[], str] | None, words: str, *,
+               severity: SeverityLevel = "warning") -> None:
+    """A reply that did not go (the user gave up at a question, or the engine
+    refused): the compose screen is closed by now, so its text is kept, by `keep`
+    or on this machine as a new message to the same people (P offers it again),
+    and the toast says where."""
+    m = draft.message
+    to = list(draft.to) if draft.to else [m.sender.address]
+    subject = m.subject if m.subject.lower().startswith("re:") or not m.subject \
+        else f"Re: {m.subject}"
+
+    def as_new() -> str:
+        keep_unsent(m.account, to, subject, draft.text, cc=list(draft.cc or []),
+                    via=draft.via)
+        return KEPT
+
+    not_sent(app, "Reply not sent", words, keep or as_new, severity=severity)
+
+
+def new_kept(app: App, new: NewMessage, words: str, *, severity: SeverityLevel = "warning") -> None:
+    """A new message that did not go: its text is kept as `reply_kept` keeps a
+    reply's."""
+    def as_new() -> str:
+        keep_unsent(new.account, new.to, new.subject, new.text, cc=new.cc, bcc=new.bcc,
+                    sender=new.sender, via=new.via)
+        return KEPT
+
+    not_sent(app, "Message not sent", words, as_new, severity=severity)
+
+
+KEPT = "Your text is kept: P offers it again."
+
+
+def not_sent(app: App, title: str, words: str, keep: Callable[[], str], *,
+             severity: SeverityLevel = "warning") -> None:
+    try:
+        where = keep()
+    except OSError as failed:
+        where = f"Your text could not be kept ({failed}): copy it before leaving."
+    app.notify(f"{words} {where}", title=title, severity=severity, timeout=10,
+               markup=False)
 
 
 def kept(app: App, exc: EncryptionRefused, account: str, to: list[str], subject: str,

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from bridge.engine import Engine
 from bridge.errors import EngineError
 from bridge.model import Attachment, Direction, Message, Transport
-from tuiclient.drafts import ReplyDraft
-from tuiclient.replies import send_new, send_reply, sent_words
+from tuiclient.drafts import ReplyDraft, keep_unsent
+from tuiclient.replies import KEPT, send_new, send_reply, sent_words
 from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.reply_bar import ChatReply
 from tuiclient.widgets.thread_pane import ChatView
@@ -173,15 +173,26 @@ class Replying:
 
     async def send(self, draft: ReplyDraft) -> None:
         screen = self.screen
-        result = await send_reply(screen, draft)
+        keep = None
+        if draft.via == "im":
+            # A chat line that did not go is back in the input of its conversation
+            # (open or not), unless another line waits there (then P keeps it).
+            key = key_of_message(draft.message)
+
+            def keep_line() -> str:
+                if screen.query_one(ChatReply).put_back(key, draft.text):
+                    return "The line is back in its chat's input."
+                keep_unsent(draft.message.account, [draft.message.sender.address],
+                            draft.message.subject, draft.text, via="im")
+                return KEPT
+            keep = keep_line
+        result = await send_reply(screen, draft, keep=keep)
         if result is None:
-            if draft.via == "im":  # nothing lost, and nothing in another chat's input
-                key = key_of_message(draft.message)
-                screen.query_one(ChatReply).put_back(key, draft.text)
+            if draft.via == "im":
                 going_on = self.draft
-                if screen.opened.key == key and going_on is not None and \
-                        going_on.message is draft.message and not going_on.history and \
-                        not going_on.attachments:
+                if screen.opened.key == key_of_message(draft.message) and \
+                        going_on is not None and going_on.message is draft.message and \
+                        not going_on.history and not going_on.attachments:
                     self.draft = replace(draft, text="")  # its options chosen, kept
             return
         screen.notify(sent_words(result), title="Reply")
