@@ -70,9 +70,13 @@ class Tmux:
                cwd: str | None = None) -> float:
         """Start `argv` in a new session `name` of the server's size; the time just
         before the launch command. The program replaces the shell (`exec`), so the
-        pane's pid is the program's."""
+        pane's pid is the program's. COLUMNS and LINES are taken out of its
+        environment unless `env` names them: a tmux started under pytest gives its
+        panes 80 and 24 there, which Textual (through shutil) reads before the
+        pane's real size."""
         self.kill(name)
-        words = ["exec", "env", *(f"{k}={v}" for k, v in (env or {}).items()), *argv]
+        words = ["exec", "env", "-u", "COLUMNS", "-u", "LINES",
+                 *(f"{k}={v}" for k, v in (env or {}).items()), *argv]
         command = " ".join(shlex.quote(w) for w in words)
         if cwd:
             command = f"cd {shlex.quote(cwd)} && {command}"
