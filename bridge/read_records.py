@@ -64,7 +64,10 @@ class Folder(FrozenRecord):
 
 
 class Thread(FrozenRecord):
-    """One conversation of one account, as a list view shows it."""
+    """One conversation of one account, as a list view shows it. A group chat's
+    says so where the engine knows its room (`EngineReads.conversations`): `room`
+    is the room's JID and `room_name` what names it; "" for every other one (and
+    in the store's own rows)."""
 
     __slots__ = (
         "account",
@@ -73,6 +76,8 @@ class Thread(FrozenRecord):
         "last_date",
         "last_sender",
         "message_count",
+        "room",
+        "room_name",
         "snippet",
         "subject",
         "thread_id",
@@ -90,10 +95,13 @@ class Thread(FrozenRecord):
     last_sender: str
     snippet: str
     transports: frozenset[Transport]
+    room: str
+    room_name: str
 
     def __init__(self, id: int, account: str, thread_id: str, subject: str, first_date: float,
                  last_date: float, message_count: int, unread_count: int, last_sender: str,
-                 snippet: str, transports: frozenset[Transport]) -> None:
+                 snippet: str, transports: frozenset[Transport], room: str = "",
+                 room_name: str = "") -> None:
         setfield(self, "id", id)
         setfield(self, "account", account)
         setfield(self, "thread_id", thread_id)
@@ -105,6 +113,8 @@ class Thread(FrozenRecord):
         setfield(self, "last_sender", last_sender)
         setfield(self, "snippet", snippet)
         setfield(self, "transports", transports)
+        setfield(self, "room", room)
+        setfield(self, "room_name", room_name)
 
     @property
     def cursor(self) -> Cursor:

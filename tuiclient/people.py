@@ -30,6 +30,16 @@ class Directory:
         default_factory=dict)
     # account -> its Drafts folders (SPECIAL-USE \\Drafts): what is there is a draft
     drafts: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # (account, thread id) -> (room JID, its name): the conversations that are a
+    # group chat's (Engine.room_conversations), named after their room.
+    room_threads: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+
+def room_of_line(d: Directory, m: Message) -> tuple[str, str] | None:
+    """(room JID, its name) when `m` is in a group chat's conversation; None for
+    a 1:1 line, an email, and a private line through a room (its own
+    conversation with that occupant)."""
+    return d.room_threads.get((m.account, m.thread_id))
 
 
 def bare(address: str) -> str:
