@@ -181,7 +181,9 @@ class ChatVerbs:
         Through the outbox like every chat line, into the room's conversation."""
         client = self._chat(account)
         room = bare_jid(room)
-        if room not in client.rooms():
+        if room not in client.rooms() and room not in client.state.rooms:
+            # (A room we are in but not joined again yet since the login: the
+            # line waits for the join, which sends it.)
             raise EngineError(f"You are not in {room}: join it first (/join {room}).")
         if not text.strip():
             raise EngineError("The line is empty: write something to send.")

@@ -377,7 +377,8 @@ class SendingVerbs:
             return None
         client = self.xmpp.get(account)
         wanted = to[0].strip().lower().removeprefix("xmpp:")
-        return wanted if client is not None and wanted in client.rooms() else None
+        return wanted if client is not None and (
+            wanted in client.rooms() or wanted in client.state.rooms) else None
 
     def own_addresses(self, account: str) -> list[str]:
         """The addresses an email of `account` can be from: its `email`, then its
