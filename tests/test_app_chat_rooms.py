@@ -8,6 +8,8 @@ driven with Textual's Pilot against the real Prosody, bob a plain slixmpp client
 - its row and toasts name the room ("bob in <room>"), and the input's label
   says the line goes to the room, whoever said the line answered;
 - a reply by email offered on the user's own line names the other side;
+- a private line through the room is its own talk with that occupant, said so
+  on its row, its title and the input's label, and answered to them alone;
 - `list --json` names the room's conversation as the room's.
 """
 
@@ -136,6 +138,28 @@ async def test_a_room_is_a_room_empty_or_not(world, tmp_path, running):
         assert name in offer, offer
         await pilot.press("escape")
         assert await pilot_until(pilot, lambda: not isinstance(app.screen, ComposeScreen))
+
+        # A private line through the room stays bob's alone, and says so.
+        nick = alice.jid.partition("@")[0]
+        bob_x.send(f"{room}/{nick}", "psst, just us")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "psst, just us"
+                                                    for t in listing(app).rows))
+        private = next(t for t in listing(app).rows if t.snippet == "psst, just us")
+        assert private.thread_id != room_id
+        shown = listing(app).row_text(private, 120).plain
+        assert "bob" in shown and name[:12] not in shown, shown
+        await go_to_row(pilot, app, lambda t: t.snippet == "psst, just us")
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: "Private chat with bob" in title(app)), \
+            title(app)
+        await pilot.press("i")
+        assert await pilot_until(pilot, lambda: "bob, privately" in target(app)), target(app)
+        assert "to the room" not in target(app)
+        await pilot.press(*"sure", "enter")
+        assert await pilot_until(pilot, lambda: any(
+            r.body == "sure" and r.mtype == "chat" and r.sender == f"{room}/{nick}"
+            for r in bob_x.received), 20), status(app)
+        assert not [r for r in bob_x.received if r.body == "sure" and r.mtype == "groupchat"]
 
     # The command line lists the conversation as the room's.
     code, rows, err = await cli(tmp_path / "config.toml", "list")

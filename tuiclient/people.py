@@ -106,11 +106,17 @@ def reply_names(d: Directory, m: Message, reply_all: bool) -> str:
         parties += [p for p in m.recipients if p.role in ("to", "cc")]
     out: list[str] = []
     for p in parties:
-        address = one_line(p.address).split("/", 1)[0]
+        address, _, nick = one_line(p.address).partition("/")
         if address and address.lower() in d.own:
             continue
-        name = "the group chat" if address in rooms else \
-            one_line(p.name) or one_line(d.names.get(address.lower())) or address
+        if nick and m.transport is Transport.XMPP and address.lower() in {
+                r.lower() for r in d.rooms.get(m.account, rooms)}:
+            # An occupant's private line (XEP-0045 §7.5): to them alone.
+            name = f"{one_line(p.name) or nick}, privately"
+        elif address in rooms:
+            name = "the group chat"
+        else:
+            name = one_line(p.name) or one_line(d.names.get(address.lower())) or address
         if name not in out:
             out.append(name)
     if len(out) > 4:

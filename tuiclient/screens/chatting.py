@@ -61,6 +61,7 @@ class Chatting(ContactCommands):
         self.peer: tuple[str, str] | None = None  # (account, JID) of the open chat
         self.room = False  # whether that JID is a group chat
         self.room_name = ""  # and then what names it (its bookmark's, its own)
+        self.private = ""  # or room/nick: a private talk with that occupant
         self._asks: list[tuple[tuple[str, ...], Event]] = []  # waiting to be asked
         self._asking: tuple[str, ...] | None = None  # the question on screen
         # Per chat: the archive id to page back from (None: its start reached).
@@ -96,7 +97,7 @@ class Chatting(ContactCommands):
         chat_input.belongs_to(self.screen.opened.key)  # each its own unsent line
         self.unquote()
         self._forget_typing()
-        self.peer, self.room, self.room_name = None, False, ""
+        self.peer, self.room, self.room_name, self.private = None, False, "", ""
         key = self.screen.opened.key
         room = self.screen.query_one(ConversationList).rooms.get(key) if key else None
         if key is not None and room is not None:
@@ -112,6 +113,13 @@ class Chatting(ContactCommands):
             self.peer = (m.account, jid)
             self.room = jid in {r.lower() for r in (*self.engine.joined_rooms(m.account),
                                                     *self.engine.remembered_rooms(m.account))}
+            # A private talk with one occupant: ours to room/nick, theirs to us
+            # (a room's line is to the room).
+            occupant = (m.recipients[0].address if m.recipients else "") \
+                if m.direction is Direction.OUT else \
+                (m.sender.address if first in own else "")
+            if self.room and "/" in occupant:
+                self.private = one_line(occupant)
             break
         self.view.room = self.room_name  # the input writes to it
         self.say("")
@@ -123,6 +131,8 @@ class Chatting(ContactCommands):
         if self.peer is None:
             return ""
         jid = self.peer[1]
+        if self.private:
+            return f"Private chat with {self.private.partition('/')[2]} in {one_line(jid)}"
         if self.room:
             name = one_line(self.room_name)
             return f"Group chat {name} ({one_line(jid)})" \

@@ -1,7 +1,8 @@
 """Whom a row of the conversation list names (a part of `ConversationList`): the
-last sender, the other party of a conversation we wrote last in, or, for a group
-chat's conversation, its room (as Profanity's window is named), with the
-speaker of its last line beside the words."""
+last sender, the other party of a conversation we wrote last in, an occupant of
+a room who wrote privately ("bob in den"), or, for a group chat's conversation,
+its room (as Profanity's window is named), with the speaker of its last line
+beside the words."""
 
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ class RowNames:
         room = self.room_of(t)
         if room:
             return room
-        sender = one_line(t.last_sender).split("/", 1)[0]
+        sender, _, nick = one_line(t.last_sender).partition("/")
+        if nick:  # an occupant's private line through a room: them, where
+            return f"{nick} in {sender.partition('@')[0]}"
         if sender.lower() in self.me:
             peer = self.peers.get(key_of(t))
             if peer is None:
