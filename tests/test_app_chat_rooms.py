@@ -77,6 +77,7 @@ async def test_a_room_is_a_room_empty_or_not(world, tmp_path, running):
         assert "write its first line below" in status(app), status(app)
         # The input writes to the room, and says so.
         assert f"IM to the room {name}" in target(app), target(app)
+        assert app.screen.query_one(ChatReply).placeholder == "your message"
 
         # Away and back (Enter on its row): still the room, not "Chat with ?".
         await go_to_row(pilot, app, lambda t: t.snippet == "Are you coming to the den?")
@@ -101,6 +102,7 @@ async def test_a_room_is_a_room_empty_or_not(world, tmp_path, running):
             r.body == "First!" and r.mtype == "groupchat" and r.sender.startswith(room)
             for r in bob_x.received), 20), (status(app), notes(app))
         assert await pilot_until(pilot, lambda: any("First!" in x for x in drawn(app)))
+        assert "write its first line" not in status(app), status(app)
         assert len([t for t in listing(app).rows if t.thread_id == room_id]) == 1
 
         # Bob speaks while alice reads another conversation: the toast and the

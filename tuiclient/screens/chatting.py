@@ -281,6 +281,8 @@ class Chatting(ContactCommands):
         self.screen.pass_down()  # the list and the chat know it as a room now
         self.screen.open_thread(thread)
         self.screen.show_pane("chat")
+        if not self.screen.opened.messages:  # nothing to read: the first line to write
+            self.screen.query_one(ChatReply).focus()
         return True
 
     async def _cmd_leave(self, room: str | None = None) -> str:

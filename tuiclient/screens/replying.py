@@ -195,8 +195,8 @@ class Replying:
             chatting.say(f"not sent: {exc}", error=True)
             self.screen.query_one(ChatReply).put_back(key, text)
             return
-        if result.deferred or result.via == "email":
-            chatting.say(sent_words(result))
+        # Its first line is written: what /join said of it is past.
+        chatting.say(sent_words(result) if result.deferred or result.via == "email" else "")
         self.after_send(result.thread_id or "", account)
 
     def leave(self) -> None:

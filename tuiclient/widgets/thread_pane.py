@@ -107,10 +107,12 @@ class ChatView(Vertical):
         if not self.is_mounted:
             return
         self.set_target(target_text(draft, self.directory, self.room))
-        self.query_one(ChatReply).placeholder = self.idle if draft is None else WRITING
+        # In a room a line typed goes to it as it is: no key to press first.
+        self.query_one(ChatReply).placeholder = \
+            self.idle if draft is None and not self.room else WRITING
 
     def watch_idle(self, idle: str) -> None:
-        if self.is_mounted and self.draft is None:
+        if self.is_mounted and self.draft is None and not self.room:
             self.query_one(ChatReply).placeholder = idle
 
 
