@@ -16,6 +16,9 @@ onto them too (`message`, the unfolded message under the cursor, -1 on the row
 itself): j and k go through them as through rows, Enter opens the conversation at
 that message, and the keys that act on a message (r, i) answer it. With nothing
 unfolded a row is a line, as before.
+
+Whom a row names is `row_names.RowNames`'s: a group chat's row names its room
+(the screen passes the rooms' conversations down in `rooms`).
 """
 
 from __future__ import annotations
