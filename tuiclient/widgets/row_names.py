@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from bridge.model import Transport
 from bridge.store.records import Thread
 from tuiclient.format import one_line
 from tuiclient.widgets.row_window import Key, key_of
@@ -27,7 +28,10 @@ class RowNames:
         def _ask_peers(self) -> None: ...
 
     def room_of(self, t: Thread) -> str:
-        """The room's name when `t` is a group chat's conversation, else ""."""
+        """The room's name when `t` is a group chat's conversation, else "" (and
+        for an email thread handed off to a room: its row stays the email's)."""
+        if Transport.EMAIL in t.transports:
+            return ""
         room = self.rooms.get(key_of(t))
         return one_line(room[1] or room[0]) if room else one_line(t.room_name or t.room)
 
