@@ -89,6 +89,9 @@ class ChatVerbs:
 
         def omemo_prefer(self, jid: str, on: bool | None) -> None: ...
 
+        def room_conversations(self, account: str | None = None
+                               ) -> dict[tuple[str, str], tuple[str, str]]: ...
+
     def _chat(self, account: str) -> XmppClient:
         return self.xmpp_client(account)
 
@@ -174,6 +177,25 @@ class ChatVerbs:
                       text=text, msg_id=new_message_id(client.domain))
         return await self._send_line(plan, [to], when_away,
                                      email_to=[occupant.jid] if occupant.jid else [])
+
+    async def say_in_room(self, account: str, room: str, text: str, *,
+                          when_away: str | None = None) -> ReplyResult:
+        """A line to everyone in a room we are in (type=groupchat), answering no
+        line: the first one of a room where nobody spoke yet, as any other.
+        Through the outbox like every chat line, into the room's conversation."""
+        client = self._chat(account)
+        room = bare_jid(room)
+        if room not in client.rooms() and room not in client.state.rooms:
+            # (A room we are in but not joined again yet since the login: the
+            # line waits for the join, which sends it.)
+            raise EngineError(f"You are not in {room}: join it first (/join {room}).")
+        if not text.strip():
+            raise EngineError("The line is empty: write something to send.")
+        plan = ImPlan(account=account, to=room,
+                      thread_id=client.state.threads.get(room) or
+                      default_thread_id(client.own, room),
+                      text=text, msg_id=new_message_id(client.domain), room=True)
+        return await self._send_line(plan, [], when_away)
 
     async def _send_line(self, plan: ImPlan, targets: list[str], when_away: str | None,
                          email_to: Sequence[str] = ()) -> ReplyResult:
@@ -315,12 +337,15 @@ class ChatVerbs:
         client = self._chat(account)
         room = bare_jid(room)
         thread_id = client.state.threads.get(room) or default_thread_id(client.own, room)
+        name = self.room_conversations(account).get((account, thread_id), (room, ""))[1]
         stored = self.store.get_thread(account, thread_id)
         if stored is not None:
-            return stored
+            return stored.replace(room=room, room_name=name or room)
         now = time.time()
         return Thread(0, account, thread_id, "", now, now, 0, 0, room,
-                      f"you joined {room}; nobody spoke yet", frozenset({Transport.XMPP}))
+                      f"you joined {room}; nobody spoke yet", frozenset({Transport.XMPP}),
+                      room=room,
+                      room_name=name or room)
 
     async def avatar_set(self, account: str, path: Path) -> str:
         """Publish the image at `path` as the user's avatar (XEP-0084, with the

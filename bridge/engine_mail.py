@@ -58,6 +58,8 @@ class MailVerbs:
 
         def thread(self, account: str, thread_id: str) -> Thread | None: ...
 
+        def as_rooms(self, threads: list[Thread]) -> list[Thread]: ...
+
         def send_protection(self, account: str, to: Sequence[str], sign: bool | None = None,
                             encrypt: bool | None = None) -> outgoing.Protection: ...
 
@@ -103,7 +105,7 @@ class MailVerbs:
         QueryError."""
         found = {(m.account, m.thread_id)
                  for m in self.search(query, limit=limit * LIMIT_SPREAD, account=account)}
-        return self.store.threads_in_order(found, order, limit)
+        return self.as_rooms(self.store.threads_in_order(found, order, limit))
 
     # -- a conversation, on this machine only (chats have no server folder) --------------
 

@@ -65,8 +65,18 @@ class EngineReads:
         """A page of conversations of both transports, most recent first or in
         `order` (by sender, unread first, reversed), sorted by the store; the next
         page is the one `before=order.page_after(last row)`. Conversations archived
-        or deleted here are left out until something new comes in."""
-        return self.store.list_threads(account, limit=limit, before=before, order=order)
+        or deleted here are left out until something new comes in. A group chat's
+        conversation names its room (`Thread.room`, `room_name`)."""
+        return self.as_rooms(self.store.list_threads(account, limit=limit, before=before,
+                                                     order=order))
+
+    def as_rooms(self, threads: list[Thread]) -> list[Thread]:
+        """`threads`, each group chat's with its room and the room's name."""
+        rooms = self.room_conversations() if threads else {}
+        if not rooms:
+            return threads
+        return [t.replace(room=rooms[k][0], room_name=rooms[k][1])
+                if (k := (t.account, t.thread_id)) in rooms else t for t in threads]
 
     def conversation_rows(self, account: str | None = None, folder: str | None = None,
                           order: ThreadOrder | None = None) -> ViewRows:
@@ -99,8 +109,9 @@ class EngineReads:
                 if f.uidnext is not None else f for f in folders]
 
     def thread(self, account: str, thread_id: str) -> Thread | None:
-        """One conversation's summary (subject, counts, transports)."""
-        return self.store.get_thread(account, thread_id)
+        """One conversation's summary (subject, counts, transports; its room)."""
+        found = self.store.get_thread(account, thread_id)
+        return self.as_rooms([found])[0] if found is not None else None
 
     def find_thread(self, ref: str, account: str | None = None) -> Thread:
         """A conversation by the number of one of its messages (`12`) or its thread
@@ -108,12 +119,12 @@ class EngineReads:
         if ref.isdigit():
             th = self.store.thread_by_row(int(ref))
             if th is not None:
-                return th
+                return self.as_rooms([th])[0]
         names = [account] if account else [a.name for a in self.accounts]
         for name in names:
             th = self.store.get_thread(name, ref.strip("<>"))
             if th is not None:
-                return th
+                return self.as_rooms([th])[0]
         raise LookupError(f"There is no conversation {ref!r}: `tuiclient list` shows their "
                           "numbers.")
 
@@ -361,6 +372,34 @@ class EngineReads:
         """The group chats (room JIDs) the account is in right now."""
         client = self.xmpp.get(account)
         return client.rooms() if client is not None else []
+
+    def room_conversations(self, account: str | None = None
+                           ) -> dict[tuple[str, str], tuple[str, str]]:
+        """(account, thread id) -> (room JID, its name) for the conversation of
+        every room the account took part in, left or not (one account's, or
+        every account's). The name is its bookmark's, else the room's own
+        (disco#info), else its JID's local part: what a Profanity user sees on
+        its window. Online, as the client knows it; else from the client's
+        state file (a command that only reads the store)."""
+        from .xmpp.state import XmppState
+
+        found: dict[tuple[str, str], tuple[str, str]] = {}
+        for a in self.accounts:
+            if not a.jid or (account is not None and a.name != account):
+                continue
+            client = self.xmpp.get(a.name)
+            if client is not None:
+                state, own = client.state, client.own
+            else:
+                from .safe import safe_basename
+
+                state = XmppState.load(self.store.path.parent / "xmpp" /
+                                       f"{safe_basename(a.name)}.json")
+                own = a.jid.split("/", 1)[0].lower()
+            for thread_id, room in state.room_of_thread(own).items():
+                name = state.room_names.get(room) or room.partition("@")[0] or room
+                found[(a.name, thread_id)] = (room, name)
+        return found
 
     def remembered_rooms(self, account: str) -> list[str]:
         """The group chats the account takes part in across sessions (joined again

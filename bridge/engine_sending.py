@@ -101,6 +101,9 @@ class SendingVerbs:
 
         async def fetch_body(self, row_id: int) -> Message: ...
 
+        async def say_in_room(self, account: str, room: str, text: str, *,
+                              when_away: str | None = None) -> ReplyResult: ...
+
     async def mark(self, row_id: int, flag: str, on: bool = True, *,
                    tell: bool = True) -> None:
         """Set or clear a flag (read, flagged, answered) on a message, on the server
@@ -341,6 +344,11 @@ class SendingVerbs:
         typed; Bcc never in the sent headers) and `sender`, its From: one of the
         account's addresses (its `email` or `aliases`; None: `email`); any of
         them makes it an email."""
+        room = self._room_addressed(account, to) if via in ("im", "auto") else None
+        if room is not None and not (cc or bcc or sender or attachments):
+            # A room's JID is no one's address: the line goes to the room
+            # (type=groupchat), as typed in it.
+            return await self.say_in_room(account, room, text, when_away=when_away)
         if (cc or bcc or sender) and via != "email":
             if via == "im":
                 raise EngineError("Cc, Bcc and From are an email's: send it by email.")
@@ -362,6 +370,15 @@ class SendingVerbs:
                                                    subject=subject, when_away=when_away,
                                                    attachments=attachments, cc=cc, bcc=bcc,
                                                    sender=sender)
+
+    def _room_addressed(self, account: str, to: Sequence[str]) -> str | None:
+        """The room `to` names, when it is one room we are in."""
+        if len(to) != 1:
+            return None
+        client = self.xmpp.get(account)
+        wanted = to[0].strip().lower().removeprefix("xmpp:")
+        return wanted if client is not None and (
+            wanted in client.rooms() or wanted in client.state.rooms) else None
 
     def own_addresses(self, account: str) -> list[str]:
         """The addresses an email of `account` can be from: its `email`, then its

@@ -67,7 +67,10 @@ class Thread(FrozenRecord):
     """One conversation of one account, as a list view shows it. Its last date,
     sender and snippet are its newest message's that is not a draft (drafts only
     when it holds nothing else); `draft_count` says how many of its
-    `message_count` messages are drafts (postponed, not sent)."""
+    `message_count` messages are drafts (postponed, not sent). A group chat's
+    says so where the engine knows its room (`EngineReads.conversations`): `room`
+    is the room's JID and `room_name` what names it; "" for every other one (and
+    in the store's own rows)."""
 
     __slots__ = (
         "account",
@@ -77,6 +80,8 @@ class Thread(FrozenRecord):
         "last_date",
         "last_sender",
         "message_count",
+        "room",
+        "room_name",
         "snippet",
         "subject",
         "thread_id",
@@ -95,10 +100,13 @@ class Thread(FrozenRecord):
     snippet: str
     transports: frozenset[Transport]
     draft_count: int
+    room: str
+    room_name: str
 
     def __init__(self, id: int, account: str, thread_id: str, subject: str, first_date: float,
                  last_date: float, message_count: int, unread_count: int, last_sender: str,
-                 snippet: str, transports: frozenset[Transport], draft_count: int = 0) -> None:
+                 snippet: str, transports: frozenset[Transport], draft_count: int = 0,
+                 room: str = "", room_name: str = "") -> None:
         setfield(self, "id", id)
         setfield(self, "account", account)
         setfield(self, "thread_id", thread_id)
@@ -111,6 +119,8 @@ class Thread(FrozenRecord):
         setfield(self, "snippet", snippet)
         setfield(self, "transports", transports)
         setfield(self, "draft_count", draft_count)
+        setfield(self, "room", room)
+        setfield(self, "room_name", room_name)
 
     @property
     def cursor(self) -> Cursor:

@@ -324,7 +324,7 @@ async def test_a_moderator_kicks_and_bans_from_the_input(world, tmp_path, runnin
         await pilot.press("enter")  # a new room: alice owns it
         assert await pilot_until(pilot, lambda: engine.joined_rooms(alice.name) == [room], 30), \
             status(app)
-        assert "c writes its first line" in status(app)
+        assert "write its first line below" in status(app)
         await carol_x.join(room)
         carol_x.send(room, "Hello from carol", groupchat=True)
         assert await pilot_until(pilot, lambda: any(t.snippet == "Hello from carol"

@@ -1,8 +1,11 @@
-"""The chat commands in a subprocess, with --json, against Prosody; the other side
-is a plain slixmpp client (tests/harness/plain_xmpp.py)."""
+"""The chat commands in a subprocess, with --json (and `list` without it), against
+Prosody; the other side is a plain slixmpp client (tests/harness/plain_xmpp.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 import uuid
 from xml.etree import ElementTree as ET
 
@@ -11,7 +14,7 @@ from slixmpp.exceptions import IqError
 
 from bridge.headless.outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tests.harness.plain_xmpp import PlainXmpp
-from tests.harness.servers import MUC_DOMAIN
+from tests.harness.servers import MUC_DOMAIN, REPO_ROOT
 from tests.others import person, until
 from tests.test_headless import cli, write_config
 from tests.test_xmpp_chat import NS_CORRECT, NS_MUC_USER, NS_REACTIONS, NS_RETRACT, own_room
@@ -205,3 +208,39 @@ async def test_quote_answers_a_line_from_the_command_line(world, tmp_path, runni
     assert got.findtext("{jabber:client}body") == "> Lunch at noon?\nNoon is fine"
     code, _usage, _ = await cli(config, "quote", str(line["id"]), " ")
     assert code == EXIT_USAGE
+
+
+async def test_a_room_from_the_command_line_is_named_and_written_to(world, tmp_path, running):
+    """`send --via im --to ROOM` writes to a room where nobody spoke yet (the line
+    type=groupchat, to everyone there), and `list` names its conversation after
+    the room (its name from disco#info), with who said its last line."""
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice)
+    bob_x = await xmpp(plain(world, bob))
+    tag = uuid.uuid4().hex[:6]
+    room, name = f"hall{tag}@{MUC_DOMAIN}", f"The hall {tag}"
+    await own_room(bob_x, room, "bob", **{"muc#roomconfig_roomname": name})
+    code, _, err = await cli(config, "join", room)
+    assert code == EXIT_OK, err
+    code, sent, err = await cli(config, "send", "--via", "im", "--to", room, "First in the hall")
+    assert code == EXIT_OK, (sent, err)
+    await until(lambda: [r for r in bob_x.received if r.body == "First in the hall"],
+                what="alice's line in the room")
+    got = next(r for r in bob_x.received if r.body == "First in the hall")
+    assert got.mtype == "groupchat" and got.sender.startswith(f"{room}/"), got
+    bob_x.send(room, "Welcome", groupchat=True)
+    code, rows, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    code, rows, err = await cli(config, "list")
+    assert code == EXIT_OK, (rows, err)
+    found = [r for r in rows if r["room"] == room]
+    assert len(found) == 1 and found[0]["room_name"] == name, rows
+    assert found[0]["snippet"] in ("First in the hall", "Welcome"), found
+    # Said as a room's, not as whoever spoke last.
+    done = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-m", "tuiclient", "--config", str(config), "list"],
+        capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    line = next(x for x in done.stdout.splitlines() if found[0]["snippet"] in x)
+    assert name in line and f"{room}/" not in line, done.stdout

@@ -407,7 +407,13 @@ class TuiClientApp(App):
                     text = self.engine.message(event.row_id).text
                 except EngineError:
                     text = ""
-                address = event.sender.split("/", 1)[0]
+                address, _, nick = event.sender.partition("/")
+                room = self.engine.room_conversations(event.account).get(key)
+                if room is not None:  # a room's line: told as the room's, by its speaker
+                    sender = self.contact_names.get(address.lower()) or nick or \
+                        address.partition("@")[0]
+                    self.notifier.chat_line(key, sender, text, room=room[1])
+                    return
                 sender = self.contact_names.get(address.lower(), address)
                 self.notifier.chat_line(key, sender, text)
         elif isinstance(event, FolderChanged):

@@ -35,8 +35,10 @@ class ReplyDraft:
     cc: list[str] | None = None
     quote: str | None = None  # the quoted original, trimmed or cleared
 
-    def describe(self) -> str:
-        parts = ["to all" if self.reply_all else "to the sender"]
+    def describe(self, room: bool = False) -> str:
+        """"to the sender, with history, 2 files"; in a room (`room`), where a
+        line goes to everyone, only what goes with it."""
+        parts = [] if room else ["to all" if self.reply_all else "to the sender"]
         if self.history:
             parts.append("with history")
         n = len(self.attachments) + len(self.files)

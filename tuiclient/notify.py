@@ -79,16 +79,21 @@ class Pending:
     sender: str
     count: int = 0
     last: str = ""  # the newest line's words, shown when it is one line
+    room: str = ""  # a group chat's line: the room's name (`sender` the speaker)
 
     def summary(self) -> str:
         if self.kind == "mail":
             return f"{self.count} new email{'s' * (self.count != 1)} in {self.sender}"
         if self.count == 1:
             return self.last or "(no text)"
+        if self.room:
+            return f"{self.count} new lines in {self.room}"
         return f"{self.count} new lines from {self.sender}"
 
     def title(self) -> str:
-        return "Mail" if self.kind == "mail" else f"Chat from {self.sender}"
+        if self.kind == "mail":
+            return "Mail"
+        return f"{self.sender} in {self.room}" if self.room else f"Chat from {self.sender}"
 
 
 @dataclass
@@ -133,10 +138,14 @@ class Notifier:
                 log.warning("notify: cannot keep the mutes in %s: %s", self.muted_file, exc)
         return now
 
-    def chat_line(self, key: Key, sender: str, text: str) -> None:
+    def chat_line(self, key: Key, sender: str, text: str, room: str = "") -> None:
+        """A line came in conversation `key`: from `sender`, or in a group chat
+        (`room`, its name) by `sender`, the newest speaker."""
         if key in self.muted:
             return
-        p = self.pending.setdefault(key, Pending("chat", inert_text(sender)))
+        p = self.pending.setdefault(key, Pending("chat", inert_text(sender),
+                                                 room=inert_text(room)))
+        p.sender = inert_text(sender)
         p.count += 1
         p.last = " ".join(inert_text(text).split())[:120]
         self._soon()

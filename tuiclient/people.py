@@ -30,6 +30,16 @@ class Directory:
         default_factory=dict)
     # account -> its Drafts folders (SPECIAL-USE \\Drafts): what is there is a draft
     drafts: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # (account, thread id) -> (room JID, its name): the conversations that are a
+    # group chat's (Engine.room_conversations), named after their room.
+    room_threads: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+
+def room_of_line(d: Directory, m: Message) -> tuple[str, str] | None:
+    """(room JID, its name) when `m` is in a group chat's conversation; None for
+    a 1:1 line, an email, and a private line through a room (its own
+    conversation with that occupant)."""
+    return d.room_threads.get((m.account, m.thread_id))
 
 
 def bare(address: str) -> str:
@@ -96,11 +106,17 @@ def reply_names(d: Directory, m: Message, reply_all: bool) -> str:
         parties += [p for p in m.recipients if p.role in ("to", "cc")]
     out: list[str] = []
     for p in parties:
-        address = one_line(p.address).split("/", 1)[0]
+        address, _, nick = one_line(p.address).partition("/")
         if address and address.lower() in d.own:
             continue
-        name = "the group chat" if address in rooms else \
-            one_line(p.name) or one_line(d.names.get(address.lower())) or address
+        if nick and m.transport is Transport.XMPP and address.lower() in {
+                r.lower() for r in d.rooms.get(m.account, rooms)}:
+            # An occupant's private line (XEP-0045 §7.5): to them alone.
+            name = f"{one_line(p.name) or nick}, privately"
+        elif address in rooms:
+            name = "the group chat"
+        else:
+            name = one_line(p.name) or one_line(d.names.get(address.lower())) or address
         if name not in out:
             out.append(name)
     if len(out) > 4:

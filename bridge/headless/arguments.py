@@ -94,7 +94,9 @@ def add_search(sub: Sub, common: Parser) -> None:
 
 def add_send(sub: Sub, common: Parser) -> None:
     p = sub.add_parser("send", parents=[common], help="start a conversation")
-    p.add_argument("--to", action="append", required=True, metavar="ADDRESS")
+    p.add_argument("--to", action="append", required=True, metavar="ADDRESS",
+                   help="an email address or a JID; a room you are in (with --via im): "
+                        "the line goes to everyone there")
     p.add_argument("--via", choices=("email", "im", "auto"), default="auto")
     p.add_argument("--subject", default="")
     p.add_argument("--cc", action="append", default=[], metavar="ADDRESS",

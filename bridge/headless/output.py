@@ -90,8 +90,12 @@ def one_line(s: str, width: int) -> str:
 def thread_line(th: Thread) -> str:
     mark = "".join(sorted("M" if tr is Transport.EMAIL else "C" for tr in th.transports))
     unread = f"{th.unread_count} new" if th.unread_count else ""
-    who = one_line(th.last_sender, 24)
+    chat_room = th.room_name if Transport.EMAIL not in th.transports else ""
+    who = one_line(chat_room or th.last_sender, 24)  # a room's: the room
     what = one_line(th.subject or th.snippet, 60)
+    if chat_room and not th.subject and th.message_count:  # and who said its last line
+        speaker = one_line(th.last_sender, 200).partition("/")
+        what = one_line(f"{speaker[2] or speaker[0]}: {th.snippet}", 60)
     if not one_line(th.subject, 60) and Transport.EMAIL in th.transports:
         # A chat line has no subject; an email without one says so.
         what = one_line(NO_SUBJECT + (" — " + th.snippet if th.snippet.strip() else ""), 60)

@@ -112,7 +112,14 @@ class Bookmarks(Rooms):
             return await self._legacy_bookmarks()
         self._legacy = {}
         self._bookmarks = {b.room: b for b in found}
+        self._name_rooms(found)
         return sorted(found, key=lambda b: b.room)
+
+    def _name_rooms(self, marks: list[Bookmark]) -> None:
+        """A bookmark's name names its room's conversation (the user chose it)."""
+        for mark in marks:
+            if mark.name:
+                self.state.name_room(mark.room, mark.name)
 
     async def _legacy_bookmarks(self) -> list[Bookmark]:
         """The XEP-0048 bookmarks in private storage (XEP-0049); none when the
@@ -131,6 +138,7 @@ class Bookmarks(Rooms):
                                       bool(conf["autojoin"]), conf["password"] or ""))
         self._legacy = {b.room: b for b in found}
         self._bookmarks = dict(self._legacy)
+        self._name_rooms(found)
         return sorted(found, key=lambda b: b.room)
 
     async def _migrate_legacy(self, changed: str) -> None:
@@ -174,6 +182,7 @@ class Bookmarks(Rooms):
             raise XmppError("the server did not answer the bookmark") from None
         mark = Bookmark(room, name, nick, autojoin, password)
         self._bookmarks[room] = mark
+        self._name_rooms([mark])
         return mark
 
     async def unbookmark(self, room: str) -> None:
@@ -204,6 +213,7 @@ class Bookmarks(Rooms):
             if mark is None:
                 continue
             self._bookmarks[mark.room] = mark
+            self._name_rooms([mark])
             if mark.autojoin and mark.room not in self._joined_rooms() \
                     and mark.room not in self._rooms:
                 self._spawn(self._join_bookmarked(mark))

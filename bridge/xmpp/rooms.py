@@ -136,6 +136,10 @@ class Rooms(Archive):
         created = await self._join(bare(room), nick, password, timeout)
         if created:
             await self.configure_room(bare(room))
+        if not self.state.room_names.get(bare(room)):
+            # Its conversation is named after it (as Profanity's window is):
+            # the name the room gives itself, asked once.
+            self.state.name_room(bare(room), (await self._room_info(bare(room)))[0])
         await self._catch_up(bare(room))
         for pending in list(self._pending.values()):
             if pending.mtype == "groupchat" and pending.to == bare(room):
@@ -151,6 +155,7 @@ class Rooms(Archive):
         await self._join(room, nick, None, 20.0)
         await self.configure_room(room, members_only=members_only, public_jids=public_jids,
                                   name=name)
+        self.state.name_room(room, name)
         await self._catch_up(room)
         return self.occupants(room)
 
@@ -184,6 +189,7 @@ class Rooms(Archive):
             self._rooms.pop(room, None)
             raise
         self.state.rooms[room] = RoomMembership(room, nick)
+        self.state.room_names.setdefault(room, "")
         self.state.save()
         return "201" in codes
 

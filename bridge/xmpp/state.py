@@ -2,8 +2,10 @@
 
 One small JSON file per account beside the store (`<data dir>/xmpp/<account>.json`):
 the last MAM archive id seen per archive (our own, and each room's), the rooms
-we had joined, the current thread of each 1:1 chat, and whose avatar is which
-cached file. Written after the messages
+we had joined, every room we ever took part in with its name (a bookmark's, or
+the room's own from disco#info: what names its conversation, left or not, to
+a process that is not online too: `tuiclient list`), the current thread of
+each 1:1 chat, and whose avatar is which cached file. Written after the messages
 it covers are stored, so a crash in between only makes the next catch-up fetch a
 few messages again, which the store's duplicate check drops.
 """
@@ -36,6 +38,9 @@ class XmppState:
     path: Path
     archives: dict[str, ArchiveMark] = field(default_factory=dict)
     rooms: dict[str, RoomMembership] = field(default_factory=dict)
+    # Every room we took part in (joined once, left or not) -> its name ("" for
+    # none known): a conversation with one of these is a room's.
+    room_names: dict[str, str] = field(default_factory=dict)
     # The conversation a chat with each peer is in now (from the last <thread> seen),
     # so a reply without an explicit thread continues it instead of forking.
     threads: dict[str, str] = field(default_factory=dict)
@@ -69,6 +74,10 @@ class XmppState:
                 state.rooms[str(key)] = RoomMembership(str(room["room"]), str(room["nick"]))
             except (KeyError, TypeError):
                 continue
+        names = raw.get("room_names")
+        for room, name in (names.items() if isinstance(names, dict) else ()):
+            if isinstance(name, str):
+                state.room_names[str(room)] = name
         threads = raw.get("threads")
         for peer, thread in (threads.items() if isinstance(threads, dict) else ()):
             if isinstance(thread, str):
@@ -90,6 +99,20 @@ class XmppState:
             self.thread_since[peer] = max(when, self.thread_since.get(peer, 0.0))
             self.save()
 
+    def name_room(self, room: str, name: str = "") -> None:
+        """Remember `room` as a room (and its name, when one is given)."""
+        if room not in self.room_names or (name and self.room_names[room] != name):
+            self.room_names[room] = name or self.room_names.get(room, "")
+            self.save()
+
+    def room_of_thread(self, own: str) -> dict[str, str]:
+        """thread id -> the room whose conversation it is, for every room known
+        (its bound thread, else the one a room's lines go to by default)."""
+        from ..model import default_thread_id
+
+        return {self.threads.get(room) or default_thread_id(own, room): room
+                for room in {*self.room_names, *self.rooms}}
+
     def newer_than_binding(self, peer: str, when: float) -> bool:
         return when >= self.thread_since.get(peer, 0.0)
 
@@ -98,6 +121,7 @@ class XmppState:
         data = {
             "archives": {k: asdict(v) for k, v in self.archives.items()},
             "rooms": {k: asdict(v) for k, v in self.rooms.items()},
+            "room_names": self.room_names,
             "threads": self.threads,
             "thread_since": self.thread_since,
             "avatars": self.avatars,

@@ -60,6 +60,8 @@ class Chatting(ContactCommands):
         self.screen = screen
         self.peer: tuple[str, str] | None = None  # (account, JID) of the open chat
         self.room = False  # whether that JID is a group chat
+        self.room_name = ""  # and then what names it (its bookmark's, its own)
+        self.private = ""  # or room/nick: a private talk with that occupant
         self._asks: list[tuple[tuple[str, ...], Event]] = []  # waiting to be asked
         self._asking: tuple[str, ...] | None = None  # the question on screen
         # Per chat: the archive id to page back from (None: its start reached).
@@ -95,9 +97,14 @@ class Chatting(ContactCommands):
         chat_input.belongs_to(self.screen.opened.key)  # each its own unsent line
         self.unquote()
         self._forget_typing()
-        self.peer, self.room = None, False
+        self.peer, self.room, self.room_name, self.private = None, False, "", ""
+        key = self.screen.opened.key
+        room = self.screen.query_one(ConversationList).rooms.get(key) if key else None
+        if key is not None and room is not None:
+            # A room's conversation is the room's, lines in it or not yet.
+            self.peer, self.room, self.room_name = (key[0], bare(room[0])), True, room[1]
         own = {bare(x) for a in self.engine.accounts for x in (a.jid, a.email) if x}
-        for m in reversed(messages):
+        for m in reversed(messages if self.peer is None else ()):
             if m.transport is not Transport.XMPP:
                 continue
             first = bare(m.recipients[0].address) if m.recipients else ""
@@ -106,17 +113,31 @@ class Chatting(ContactCommands):
             self.peer = (m.account, jid)
             self.room = jid in {r.lower() for r in (*self.engine.joined_rooms(m.account),
                                                     *self.engine.remembered_rooms(m.account))}
+            # A private talk with one occupant: ours to room/nick, theirs to us
+            # (a room's line is to the room).
+            occupant = (m.recipients[0].address if m.recipients else "") \
+                if m.direction is Direction.OUT else \
+                (m.sender.address if first in own else "")
+            if self.room and "/" in occupant:
+                self.private = one_line(occupant)
             break
+        self.view.room = self.room_name  # the input writes to it
         self.say("")
         self.show_occupants()
 
     def chat_name(self) -> str:
-        """The open chat as its title names it: "Group chat den@…", "Chat with Bob"."""
+        """The open chat as its title names it: "Group chat Den (den@…)", "Chat
+        with Bob"."""
         if self.peer is None:
             return ""
         jid = self.peer[1]
+        if self.private:
+            return f"Private chat with {self.private.partition('/')[2]} in {one_line(jid)}"
         if self.room:
-            return f"Group chat {one_line(jid)}"
+            name = one_line(self.room_name)
+            return f"Group chat {name} ({one_line(jid)})" \
+                if name and name not in (jid, jid.partition("@")[0]) \
+                else f"Group chat {one_line(jid)}"
         return f"Chat with {one_line(self.screen.overview.names.get(jid) or jid)}"
 
     def show_occupants(self) -> None:
@@ -228,8 +249,8 @@ class Chatting(ContactCommands):
         joined = f"joined {one_line(room)}: {len(occupants)} in the room"
         if self.open_room(account, room) and self.screen.opened.messages:
             return joined
-        # Listed and open, but with no line to answer yet: the first is a new one.
-        return f"{joined}; c writes its first line (to {one_line(room)}, by IM)"
+        # Listed and open, with no line yet: what is typed here is its first.
+        return f"{joined}; write its first line below"
 
     async def _cmd_rooms(self, service: str | None = None) -> str:
         from tuiclient.screens.chat_prompts import RoomsScreen
@@ -257,13 +278,11 @@ class Chatting(ContactCommands):
         if not listing.select_key(key_of(thread)):
             listing.merge([thread])
             listing.select_key(key_of(thread))
+        self.screen.pass_down()  # the list and the chat know it as a room now
         self.screen.open_thread(thread)
-        # No line says whom it is with: the room does.
-        self.peer, self.room = (account, bare(room)), True
-        self.screen.opened.subject = self.chat_name()
-        self.screen.opened.show_title()
-        self.show_occupants()
         self.screen.show_pane("chat")
+        if not self.screen.opened.messages:  # nothing to read: the first line to write
+            self.screen.query_one(ChatReply).focus()
         return True
 
     async def _cmd_leave(self, room: str | None = None) -> str:
@@ -294,7 +313,7 @@ class Chatting(ContactCommands):
 
     async def _cmd_msg(self, nick: str, text: str) -> str:
         account, room = self._needs_room("join")
-        result = await self._send_asking(lambda when_away: self.engine.send_private(
+        result = await self.send_asking(lambda when_away: self.engine.send_private(
             account, room, nick, text, when_away=when_away))
         if result.deferred or result.via == "email":
             return f"to {one_line(nick)} privately: {sent_words(result)}"
@@ -306,12 +325,12 @@ class Chatting(ContactCommands):
                 or m.retracted is not None:
             raise EngineError("choose a chat line to answer")
         row = m.id
-        result = await self._send_asking(lambda when_away: self.engine.reply_to_line(
+        result = await self.send_asking(lambda when_away: self.engine.reply_to_line(
             row, text, when_away=when_away))
         self.unquote()
         return sent_words(result) if result.deferred or result.via == "email" else ""
 
-    async def _send_asking(self, send: Callable[[str], Awaitable[ReplyResult]]) -> ReplyResult:
+    async def send_asking(self, send: Callable[[str], Awaitable[ReplyResult]]) -> ReplyResult:
         """A line sent through the engine's outbox, as a reply is: when whoever
         it is for is not available, the user chooses (send anyway, defer, or by
         email) on the defer prompt. Giving up there is an EngineError."""

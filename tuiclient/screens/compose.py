@@ -98,6 +98,24 @@ class ComposeScreen(OpenPGPToggle):
                   and p.address.split("/", 1)[0].lower() not in rooms]
         return ", ".join(dict.fromkeys([first, *others]))
 
+    def mine(self, m: Message) -> bool:
+        """Whether the user wrote `m` (sent, or from one of their addresses)."""
+        return m.direction is Direction.OUT or \
+            m.sender.address.split("/", 1)[0].lower() in self.me
+
+    def other_side(self) -> str:
+        """Whom the reply answers, never the user: the sender of their line; of
+        the user's own line, whom it went to (a room's people, by its name)."""
+        m = self.draft.message
+        if not self.mine(m):
+            return who(m, client_app(self).contact_names)
+        if m.transport is Transport.XMPP:
+            room = client_app(self).engine.room_conversations(m.account).get(
+                (m.account, m.thread_id))
+            if room is not None:
+                return f"the people in {one_line(room[1])}"
+        return self.recipients(False) or "(nobody)"
+
     def compose(self) -> ComposeResult:
         m = self.draft.message
         yield Header()
@@ -105,9 +123,9 @@ class ComposeScreen(OpenPGPToggle):
             came = "email" if m.transport is Transport.EMAIL else "chat line"
             title = Text.assemble(("Reply by email", "bold"),
                                   (" (draft, resumed)" if self.resumed is not None else "",
-                                   "italic"), " to ",
-                                  (who(m, client_app(self).contact_names), "bold"),
-                                  f", on their {came}")
+                                   "italic"), " to ", (self.other_side(), "bold"),
+                                  f", on {'your' if self.mine(m) else 'their'}"
+                                  f" {came}")
             if m.subject:
                 title.append(f" “{one_line(m.subject)}”")
             yield Label(title, id="compose-title", markup=False)

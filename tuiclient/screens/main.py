@@ -192,8 +192,13 @@ class MainScreen(Screen):
         self.query_one(Occupants).colours = colours
 
     def pass_down(self) -> None:
-        """Who is who, read now, to the widgets of the open conversation."""
-        self.query_one(ConversationPane).directory = self.overview.directory()
+        """Who is who, read now, to the widgets of the open conversation; which
+        conversations are rooms', to the list."""
+        directory = self.overview.directory()
+        self.query_one(ConversationPane).directory = directory
+        listing = self.query_one(ConversationList)
+        if listing.rooms != directory.room_threads:
+            listing.rooms = dict(directory.room_threads)
 
     # -- layout ------------------------------------------------------------------
 
@@ -454,6 +459,11 @@ class MainScreen(Screen):
         self.replying.leave()
 
     def action_compose(self, to: str = "", via: str = "email") -> None:
+        if not to and self.replying.in_room() and not self.opened.messages:
+            # A room where nobody spoke yet: its first line is typed where its
+            # lines will be.
+            self.replying.write_in_room()
+            return
         self.replying.new_message(to, via)
 
     # -- the chat client: / commands, typing, occupants, prompts (`chatting`) ---------------

@@ -64,8 +64,10 @@ class OpenThread:
     def _title(self) -> None:
         n = len(self.messages)
         topic = self.screen.chatting.topic()
+        count = "nobody spoke yet" if not n and self.screen.chatting.room else \
+            f"{n} message{'s' * (n != 1)}"
         self.screen.query_one(ChatView).set_title(
-            f"{self.subject} · {n} message{'s' * (n != 1)}" + self.account_word() +
+            f"{self.subject} · {count}" + self.account_word() +
             (f" · topic: {topic}" if topic else ""))
 
     def account_word(self) -> str:

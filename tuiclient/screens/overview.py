@@ -264,7 +264,8 @@ class Overview:
         drafts = {row.name: frozenset(f.name for f in row.folders if f.role == "drafts")
                   for row in self.account_rows}
         return Directory(names=self.names, own=own, joined=joined, rooms=rooms,
-                         occupants=occupants, drafts=drafts)
+                         occupants=occupants, drafts=drafts,
+                         room_threads=engine.room_conversations())
 
     # -- the outbox marks and the status bar -----------------------------------------
 

@@ -79,11 +79,29 @@ class Replying:
 
     def reply(self, via: str, reply_all: bool) -> None:
         m = self.target()
+        if m is None and via == "im" and self.in_room():
+            self.write_in_room()  # nobody spoke yet: the first line is ours
+            return
         if m is None:
             self.screen.notify("Nothing to reply to: open a conversation first.",
                                severity="warning")
             return
         self.start(m, via, reply_all)
+
+    def in_room(self) -> bool:
+        """Whether the open conversation is a room's (lines in it or not)."""
+        chatting = self.screen.chatting
+        return chatting.room and chatting.peer is not None and \
+            self.screen.opened.key is not None and \
+            self.screen.opened.key in self.screen.query_one(ConversationList).rooms
+
+    def write_in_room(self) -> None:
+        """The chat input, for a line to everyone in the open room."""
+        screen = self.screen
+        self.draft = None
+        if screen.narrow:
+            screen.pane = "chat"
+        screen.query_one(ChatReply).focus()
 
     def start(self, m: Message, via: str, reply_all: bool) -> None:
         draft = ReplyDraft(m, via, reply_all=reply_all)
@@ -146,6 +164,10 @@ class Replying:
         screen = self.screen
         if self.draft is None:
             m = screen.query_one(Timeline).current
+            if m is None and screen.chatting.room:  # a room where nobody spoke yet
+                screen.query_one(ChatReply).value = ""
+                screen.run_worker(self.say_in_room(text), group="send")
+                return
             if m is None:
                 screen.notify("Open a conversation first.", severity="warning")
                 return
@@ -166,6 +188,29 @@ class Replying:
         if thread is None or Transport.XMPP not in thread.transports or "\n" in text:
             return False
         return self.screen.query_one(ChatReply).put_back(key_of(thread), text)
+
+    async def say_in_room(self, text: str) -> None:
+        """A line typed in the open room with no line in it to answer: to
+        everyone there (the engine's `say_in_room`). Not sent: back in the input."""
+        chatting = self.screen.chatting
+        if chatting.peer is None or not chatting.room:
+            return
+        account, room = chatting.peer
+        key = self.screen.opened.key
+        try:
+            result = await chatting.send_asking(lambda when_away: self.engine.say_in_room(
+                account, room, text, when_away=when_away))
+        except (EngineError, OSError) as exc:
+            chatting.say(f"not sent: {exc}", error=True)
+            if not self.screen.query_one(ChatReply).put_back(key, text):
+                try:  # another line waits in the input: this one goes to P
+                    keep_unsent(account, [room], "", text, via="im")
+                except OSError as failed:
+                    chatting.say(f"not sent, and not kept ({failed}): {text}", error=True)
+            return
+        # Its first line is written: what /join said of it is past.
+        chatting.say(sent_words(result) if result.deferred or result.via == "email" else "")
+        self.after_send(result.thread_id or "", account)
 
     def leave(self) -> None:
         self.draft = None

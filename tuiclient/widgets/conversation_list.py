@@ -16,6 +16,9 @@ onto them too (`message`, the unfolded message under the cursor, -1 on the row
 itself): j and k go through them as through rows, Enter opens the conversation at
 that message, and the keys that act on a message (r, i) answer it. With nothing
 unfolded a row is a line, as before.
+
+Whom a row names is `row_names.RowNames`'s: a group chat's row names its room
+(the screen passes the rooms' conversations down in `rooms`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from bridge.model import Message as Msg
 from bridge.store.records import Thread
 from tuiclient.format import CHAT, DELIVERY_MARK, MAIL, Clock, one_line, short_date
 from tuiclient.keys import bind
+from tuiclient.widgets.row_names import RowNames
 from tuiclient.widgets.row_window import (
     CHUNK,
     FixedRows,
@@ -66,7 +70,7 @@ class RowLabel:
     flagged: bool = False  # one of its messages is (the star, F)
 
 
-class ConversationList(ScrollView, can_focus=True):
+class ConversationList(RowNames, ScrollView, can_focus=True):
     """Rows of `Thread` from a source the parent passes down (`show`); it posts
     messages up."""
 
@@ -115,6 +119,9 @@ class ConversationList(ScrollView, can_focus=True):
     # The real Subject of encrypted conversations opened in this run (their stored
     # one is the outer "..."; tuiclient.screens.open_thread reveals it).
     revealed: var[dict[Key, str]] = var(dict)
+    # The conversations that are a group chat's -> (room JID, its name): their
+    # row names the room, and its last line's speaker beside the words.
+    rooms: var[dict[Key, tuple[str, str]]] = var(dict)
 
     class RowsChanged(Message):
         """Rows came, moved or scrolled into view: the screen may pass down their
@@ -269,19 +276,8 @@ class ConversationList(ScrollView, can_focus=True):
     def watch_revealed(self) -> None:
         self.refresh()
 
-    def party_of(self, t: Thread) -> str:
-        """Whom the row names: the last sender, or the other party when that was us
-        ("…" until the screen says who, after a NeedPeers)."""
-        sender = one_line(t.last_sender).split("/", 1)[0]
-        if sender.lower() in self.me:
-            peer = self.peers.get(key_of(t))
-            if peer is None:
-                if not self._wanted:
-                    self.call_after_refresh(self._ask_peers)
-                self._wanted.add(key_of(t))
-                return "…"
-            return "to " + self.names.get(peer.lower(), peer) if peer else "(me)"
-        return self.names.get(sender.lower(), sender)
+    def watch_rooms(self) -> None:
+        self.refresh()
 
     def _ask_peers(self) -> None:
         if self._wanted:
@@ -589,7 +585,11 @@ class ConversationList(ScrollView, can_focus=True):
                 text.append(snippet, style=dim)
         elif snippet.startswith("/me "):  # an action (XEP-0245), as the timeline says it
             who = one_line(t.last_sender).split("/", 1)[0]
-            text.append(f"* {self.names.get(who.lower(), who)} {snippet[4:]}", style="italic")
+            who = self.speaker(t) if self.room_of(t) else self.names.get(who.lower(), who)
+            text.append(f"* {who} {snippet[4:]}", style="italic")
+        elif self.room_of(t) and t.message_count:  # who said it: the row names the room
+            text.append(f"{self.speaker(t)}: ", style="bold")
+            text.append(snippet or "(chat)")
         else:
             text.append(snippet or "(chat)")
         room = width - tail.cell_len - 1

@@ -32,7 +32,7 @@ from tuiclient.chat_commands import (
 )
 from tuiclient.chat_lines import NOWHERE, Key, load_lines, save_lines
 from tuiclient.drafts import ReplyDraft
-from tuiclient.people import Directory, reply_names
+from tuiclient.people import Directory, reply_names, room_of_line
 
 IDLE = "press i to reply by IM"
 WRITING = "your message"
@@ -252,12 +252,23 @@ class ChatReply(Input):
         self.post_message(self.Options())
 
 
-def target_text(draft: ReplyDraft | None, directory: Directory) -> Text:
+def target_text(draft: ReplyDraft | None, directory: Directory, room: str = "") -> Text:
     """The line over the reply: to whom, with what, and the keys; empty when no
-    IM reply is being written."""
-    if draft is None:
+    IM reply is being written. In a room (its line answered, or `room`, the
+    open room's name, with none to answer) the room: what is typed goes to
+    everyone there, whoever said the line. A private line through a room is
+    its own conversation, with the occupant: named as the reply's person."""
+    in_room = room_of_line(directory, draft.message) if draft is not None else None
+    if draft is None and not room:
         return Text("")
-    t = Text("IM reply to ", style="dim")
+    t = Text("IM to the room " if in_room or draft is None else "IM reply to ", style="dim")
+    if draft is None or in_room:
+        t.append(in_room[1] if in_room else room, style="bold")
+        extras = draft.describe(room=True) if draft is not None else ""
+        t.append(f" (everyone in it{', ' + extras if extras else ''})\n", style="dim")
+        t.append("enter: send · ctrl+o: options · esc: leave" if draft is not None
+                 else "enter: send · esc: leave", style="dim italic")
+        return t
     t.append(reply_names(directory, draft.message, draft.reply_all), style="bold")
     t.append(f" ({draft.describe()})\n", style="dim")
     t.append("enter: send · ctrl+o: options · esc: leave", style="dim italic")

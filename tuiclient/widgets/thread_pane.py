@@ -1,8 +1,9 @@
 """The open conversation's panes: the email view and its response cards on the
 left, the chat view (title, timeline, reply line) on the right.
 
-Attributes down: the screen sets `directory` (who is who) and `draft` (the IM
-reply being written) here, and they flow to the widgets that draw them. The
+Attributes down: the screen sets `directory` (who is who), `draft` (the IM
+reply being written) and `room` (the open room's name: a line typed goes to
+everyone there) here, and they flow to the widgets that draw them. The
 chat view also shows a group chat's occupants beside the timeline, and under
 it one line of news: the peer's typing, or what a `/` command said.
 """
@@ -47,6 +48,7 @@ class ChatView(Vertical):
 
     directory: var[Directory] = var(Directory)
     draft: var[ReplyDraft | None] = var(None, always_update=True)
+    room: var[str] = var("")  # the open room's name ("": no room open)
     idle: var[str] = var(IDLE)  # the input's hint, with the key as bound ([keys])
 
     def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
@@ -98,14 +100,19 @@ class ChatView(Vertical):
         label.update(text)
         label.display = bool(text)
 
+    def watch_room(self) -> None:
+        self.watch_draft(self.draft)
+
     def watch_draft(self, draft: ReplyDraft | None) -> None:
         if not self.is_mounted:
             return
-        self.set_target(target_text(draft, self.directory))
-        self.query_one(ChatReply).placeholder = self.idle if draft is None else WRITING
+        self.set_target(target_text(draft, self.directory, self.room))
+        # In a room a line typed goes to it as it is: no key to press first.
+        self.query_one(ChatReply).placeholder = \
+            self.idle if draft is None and not self.room else WRITING
 
     def watch_idle(self, idle: str) -> None:
-        if self.is_mounted and self.draft is None:
+        if self.is_mounted and self.draft is None and not self.room:
             self.query_one(ChatReply).placeholder = idle
 
 
