@@ -381,24 +381,24 @@ class EngineReads:
         (disco#info), else its JID's local part: what a Profanity user sees on
         its window. Online, as the client knows it; else from the client's
         state file (a command that only reads the store)."""
-        from .xmpp.state import XmppState
-
         found: dict[tuple[str, str], tuple[str, str]] = {}
         for a in self.accounts:
             if not a.jid or (account is not None and a.name != account):
                 continue
             client = self.xmpp.get(a.name)
             if client is not None:
-                state, own = client.state, client.own
+                state = client.state
+                rooms = {thread_id: (room, state.room_names.get(room, ""))
+                         for thread_id, room in state.room_of_thread(client.own).items()}
             else:
                 from .safe import safe_basename
+                from .xmpp.room_names import rooms_in_file
 
-                state = XmppState.load(self.store.path.parent / "xmpp" /
-                                       f"{safe_basename(a.name)}.json")
-                own = a.jid.split("/", 1)[0].lower()
-            for thread_id, room in state.room_of_thread(own).items():
-                name = state.room_names.get(room) or room.partition("@")[0] or room
-                found[(a.name, thread_id)] = (room, name)
+                rooms = rooms_in_file(self.store.path.parent / "xmpp" /
+                                      f"{safe_basename(a.name)}.json",
+                                      a.jid.split("/", 1)[0].lower())
+            for thread_id, (room, name) in rooms.items():
+                found[(a.name, thread_id)] = (room, name or room.partition("@")[0] or room)
         return found
 
     def remembered_rooms(self, account: str) -> list[str]:

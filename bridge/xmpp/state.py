@@ -108,10 +108,9 @@ class XmppState:
     def room_of_thread(self, own: str) -> dict[str, str]:
         """thread id -> the room whose conversation it is, for every room known
         (its bound thread, else the one a room's lines go to by default)."""
-        from ..model import default_thread_id
+        from .room_names import room_threads
 
-        return {self.threads.get(room) or default_thread_id(own, room): room
-                for room in {*self.room_names, *self.rooms}}
+        return room_threads({*self.room_names, *self.rooms}, self.threads, own)
 
     def newer_than_binding(self, peer: str, when: float) -> bool:
         return when >= self.thread_since.get(peer, 0.0)
