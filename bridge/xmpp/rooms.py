@@ -29,6 +29,7 @@ from .stanzas import NS_CLIENT, NS_MUC_USER, bare, error_condition, q, resource
 from .state import RoomMembership
 
 log = logging.getLogger(__name__)
+ROOM_NAME_WAIT = 3.0  # seconds a join waits for the room's name (disco#info)
 NS_DATA = "jabber:x:data"
 NS_REGISTER = "jabber:iq:register"
 MUC_REQUEST = "http://jabber.org/protocol/muc#request"
@@ -137,14 +138,33 @@ class Rooms(Archive):
         if created:
             await self.configure_room(bare(room))
         if not self.state.room_names.get(bare(room)):
-            # Its conversation is named after it (as Profanity's window is):
-            # the name the room gives itself, asked once.
-            self.state.name_room(bare(room), (await self._room_info(bare(room)))[0])
+            await self._name_room(bare(room))
         await self._catch_up(bare(room))
         for pending in list(self._pending.values()):
             if pending.mtype == "groupchat" and pending.to == bare(room):
                 self._transmit(pending)
         return self.occupants(room)
+
+    async def _name_room(self, room: str) -> None:
+        """Its conversation is named after the room (as Profanity's window is): the
+        name the room gives itself, asked once. The join waits for the answer at
+        most `ROOM_NAME_WAIT` seconds (its history and the lines waiting to go
+        in come after it); a later answer names the room when it comes."""
+        asked = asyncio.ensure_future(self._room_info(room))
+        # The loop keeps only weak references to tasks: this one is held until done.
+        naming: set[asyncio.Future[Any]] = self.__dict__.setdefault("_naming", set())
+        naming.add(asked)
+
+        def named(done: asyncio.Future[tuple[str, int | None]]) -> None:
+            naming.discard(done)
+            if not done.cancelled() and done.exception() is None:
+                self.state.name_room(room, done.result()[0])
+
+        asked.add_done_callback(named)
+        try:
+            await asyncio.wait_for(asyncio.shield(asked), ROOM_NAME_WAIT)
+        except TimeoutError:
+            log.info("room %s did not say its name within %.0f s", room, ROOM_NAME_WAIT)
 
     async def create_room(self, room: str, nick: str | None = None, *,
                           members_only: bool = False, public_jids: bool = True,
