@@ -64,3 +64,22 @@ async def test_a_saved_draft_leaves_its_conversation_where_it_was(world, tmp_pat
     # The mark, on the row as drawn.
     (line,) = [x for x in screen.splitlines() if "Budget 2027" in x]
     assert "✎ draft" in line and bob.display_name in line
+
+
+async def test_a_conversation_of_one_draft_says_draft_once(world, tmp_path):
+    """A new message saved as a draft is a conversation of its own, all of it in
+    Drafts: its row said so twice ("Draft ✎ draft": where its mail is, and the
+    draft mark); once now."""
+    alice, dave = person(world, "alice"), person(world, "dave")
+    app = alice_app(world, tmp_path, alice, dave)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause(0.5)
+        await app.engine.draft_save(alice.name, [dave.email], "Offsite plans", "Half a plan")
+        assert await pilot_until(pilot, lambda: "Offsite plans" in {
+            t.subject for t in listing(app).rows}, 30)
+        row = next(t for t in listing(app).rows if t.subject == "Offsite plans")
+        assert await pilot_until(pilot, lambda: "draft" in listing(app).row_text(
+            row, 120).plain.lower(), 20)
+        await pilot.pause(0.5)
+        shown = listing(app).row_text(row, 120).plain
+        assert shown.lower().count("draft") == 1, shown

@@ -546,7 +546,8 @@ class ConversationList(RowNames, ScrollView, can_focus=True):
             for tag in label.tags[:3]:
                 tail.append(f"+{one_line(tag)[:16]}", style="cyan")
                 tail.append(" ")
-            if label.where:
+            # A conversation of drafts says so once, by its draft mark below.
+            if label.where and not (t.draft_count and label.where == "Draft"):
                 tail.append(one_line(label.where)[:16],
                             style="red" if "Trash" in label.where else "yellow")
                 tail.append(" ")
