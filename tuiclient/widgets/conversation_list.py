@@ -161,6 +161,10 @@ class ConversationList(RowNames, ScrollView, can_focus=True):
         # Unfolded rows: (row, lines under it), by row; and the lines in all.
         self._folds: list[tuple[int, int]] = []
         self._lines = 0
+        # Whether the cursor was ever put somewhere (a key, a click, a conversation
+        # chosen): until then it stays on the newest row as rows come in above
+        # (at the start, the first page is followed by the rest of the sync).
+        self.placed = False
 
     # -- data in -----------------------------------------------------------------
 
@@ -242,6 +246,8 @@ class ConversationList(RowNames, ScrollView, can_focus=True):
         (keep,), self._stale = self._stale, None
         old = self.cursor
         index = self.window.reset(keep)
+        if not self.placed and old == 0 and self.message < 0:
+            index = 0  # nothing chosen yet: the newest conversation stays under it
         self._resized()
         if index is None:
             index = min(old, max(self.window.total - 1, 0))
@@ -355,6 +361,7 @@ class ConversationList(RowNames, ScrollView, can_focus=True):
         index = self._index_of(key)
         if index is None:
             return False
+        self.placed = True
         self.cursor = index
         return True
 
@@ -421,6 +428,7 @@ class ConversationList(RowNames, ScrollView, can_focus=True):
 
     def action_cursor_down(self) -> None:
         """To the next line: an unfolded message of this row, or the next row."""
+        self.placed = True
         self._settle()
         if self.message + 1 < len(self._unfolded(self.cursor)):
             self.message += 1
@@ -430,6 +438,7 @@ class ConversationList(RowNames, ScrollView, can_focus=True):
     def action_cursor_up(self) -> None:
         """To the line above: this row from its first message, the previous
         message, or the previous row's last unfolded message (or the row)."""
+        self.placed = True
         self._settle()
         if self.message >= 0:
             self.message -= 1
@@ -440,18 +449,22 @@ class ConversationList(RowNames, ScrollView, can_focus=True):
         self.message = len(self._unfolded(self.cursor)) - 1
 
     def action_first(self) -> None:
+        self.placed = True
         self._settle()
         self.cursor = 0
 
     def action_last(self) -> None:
+        self.placed = True
         self._settle()
         self.cursor = self.window.total - 1
 
     def action_page_down(self) -> None:
+        self.placed = True
         self._settle()
         self.cursor += max(1, self.size.height - 1)
 
     def action_page_up(self) -> None:
+        self.placed = True
         self._settle()
         self.cursor -= max(1, self.size.height - 1)
 
@@ -461,6 +474,7 @@ class ConversationList(RowNames, ScrollView, can_focus=True):
             self.post_message(self.Selected(thread, self.current_message))
 
     def on_click(self, event: Click) -> None:
+        self.placed = True
         self._settle()
         row, sub = self.at_line(event.y + self.scroll_offset.y)
         if 0 <= row < self.window.total:
