@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rich.segment import Segment
 from rich.text import Text
 from textual.binding import Binding
 from textual.events import Click
@@ -494,6 +495,10 @@ class ConversationList(RowNames, ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         thread = self.window.get(index)
         if thread is None:
+            if y == 0 and index == 0 and not self.window.total:  # as aerc's "(no messages)"
+                return Strip([Segment("(no conversations)", self.rich_style + self.
+                                      get_component_rich_style("conversation-list--dim"))]
+                             ).crop_extend(0, width, self.rich_style)
             return Strip.blank(width, self.rich_style)
         if sub >= 0:
             messages = self.expanded.get(key_of(thread), ())
