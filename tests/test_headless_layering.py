@@ -37,8 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 HEADLESS = ROOT / "bridge" / "headless"
 
 HIDDEN = {"store", "identity", "xmpp", "mail", "ports", "outbox", "handoff", "mailbox"}
+# bridge.emoji_shape: what text is one emoji (a pure function, as bridge.safe's),
+# for `react` to refuse other text as a usage error before it connects.
 ALLOWED_MODULES = {"bridge.engine", "bridge.reader", "bridge.model", "bridge.events",
-                   "bridge.errors", "bridge.config", "bridge.paths", "bridge.safe"}
+                   "bridge.errors", "bridge.config", "bridge.paths", "bridge.safe",
+                   "bridge.emoji_shape"}
 ALLOWED_NAMES = {"bridge.identity": {"normalize_email", "normalize_jid", "UnmappedParty"}}
 
 
