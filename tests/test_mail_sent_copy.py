@@ -6,7 +6,7 @@ and a later sync of Sent keeps one message, shown once.
 
 Against the real Dovecot and SMTP server, the copy checked as another IMAP
 client (plain imapclient) sees it; the app driven with Pilot, the headless
-commands run as a user runs them."""
+commands run as a user runs them (`list --folder`, the sidebar's folder)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import pytest
 from textual.widgets import Input, TextArea
 
 from bridge.events import FolderChanged
+from bridge.headless.cli import EXIT_OK, EXIT_USAGE
 from bridge.mail import triage
 from bridge.mail.compose import build_email
 from bridge.mail.send import MailSender
@@ -26,6 +27,7 @@ from bridge.model import Party
 from tests.others import person, wait_inbox
 from tests.test_app import alice_app, listing, pilot_until
 from tests.test_app_mail import imap
+from tests.test_headless import cli, write_config
 from tests.test_mail_triage_bare import bare  # noqa: F401  (a fixture)
 from tuiclient.screens.compose import NewMessageScreen
 from tuiclient.screens.main import MainScreen
@@ -191,3 +193,32 @@ async def test_the_sent_view_shows_a_mail_sent_from_it_without_leaving(world, tm
         same = [x for x in app.engine.timeline(alice.name, thread.thread_id)
                 if x.subject == "Sent from the Sent view"]
         assert [(x.id, x.uid) for x in same] == [(m.id, m.uid)]
+
+
+async def test_list_folder_sent_right_after_send_shows_it(world, tmp_path):
+    """`list --folder Sent` (the sidebar's folder) right after `send`: the mail
+    just sent is there, as `list --match in:Sent` finds it; one row after a sync."""
+    alice, bob = person(world, "alice"), person(world, "bob")
+    config = write_config(world, tmp_path, alice)
+    code, _, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    code, out, err = await cli(config, "send", "--via", "email", "--to", bob.email,
+                               "--subject", "Headless and filed", "Right away.")
+    assert code == EXIT_OK, (out, err)
+
+    async def sent(*argv: str) -> list[str]:
+        code, rows, err = await cli(config, "list", *argv)
+        assert code == EXIT_OK, err
+        return [r["subject"] for r in rows]
+    assert await sent("--match", "in:Sent") == ["Headless and filed"]
+    assert await sent("--folder", "Sent") == ["Headless and filed"]
+    code, _, err = await cli(config, "sync")
+    assert code == EXIT_OK, err
+    assert await sent("--folder", "Sent") == ["Headless and filed"]
+    code, hits, _ = await cli(config, "search", "subject:\"Headless and filed\"")
+    assert len(hits) == 1, hits
+
+    code, out, _ = await cli(config, "list", "--folder", "Nowhere")
+    assert code == EXIT_USAGE and "Sent" in out["error"]
+    code, out, _ = await cli(config, "list", "--folder", "Sent", "--match", "x")
+    assert code == EXIT_USAGE
