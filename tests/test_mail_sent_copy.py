@@ -25,6 +25,7 @@ from bridge.mail.compose import build_email
 from bridge.mail.send import MailSender
 from bridge.model import Party
 from tests.others import person, wait_inbox
+from tests.screen import drawn_text
 from tests.test_app import alice_app, listing, pilot_until
 from tests.test_app_mail import imap
 from tests.test_headless import cli, write_config
@@ -177,6 +178,9 @@ async def test_the_sent_view_shows_a_mail_sent_from_it_without_leaving(world, tm
         assert time.monotonic() - sent_at < 5
         assert "Folder Sent" in str(listing(app).border_title)  # never left
         assert len(listing(app).rows) == 4
+        await pilot.pause(0.2)
+        drawn = drawn_text(app.export_screenshot())
+        assert "Folder Sent" in drawn and "Sent from the Sent view" in drawn, drawn
 
         [thread] = [t for t in listing(app).rows if t.subject == "Sent from the Sent view"]
         [m] = [m for m in app.engine.timeline(alice.name, thread.thread_id)
