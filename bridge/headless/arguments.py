@@ -78,6 +78,9 @@ def add_list(sub: Sub, common: Parser) -> None:
     p.add_argument("--match", metavar="QUERY",
                    help="only conversations with a message the search finds "
                         "(the search's language: from:bob is:unread)")
+    p.add_argument("--folder", metavar="NAME",
+                   help="only conversations with an email in this folder of the account "
+                        "(the sidebar's folder in the app: Sent, Archive, ...)")
 
 
 def add_show(sub: Sub, common: Parser) -> None:

@@ -76,7 +76,14 @@ async def cmd_list(h: Headless | ReadOnly, a: argparse.Namespace) -> Outcome:
     order = ThreadOrder(getattr(a, "sort", "date"), getattr(a, "reverse", False))
     match = getattr(a, "match", None)
     wide = a.limit * 4 if (a.unread or a.transport) else a.limit
-    if match:
+    folder = getattr(a, "folder", None)
+    if folder and match:
+        raise CommandError(EXIT_USAGE, "--folder and --match: give one (a search says "
+                           f"in:{folder} for the folder)")
+    if folder:
+        found = h.engine.folder_conversations(_folder_account(h, a.account, folder), folder,
+                                              limit=wide, order=order)
+    elif match:
         if isinstance(h, ReadOnly):  # cli.read_only gives --match the engine
             raise TypeError("list --match needs the engine (the Headless host)")
         try:
@@ -89,6 +96,21 @@ async def cmd_list(h: Headless | ReadOnly, a: argparse.Namespace) -> Outcome:
                and (not a.transport or Transport(a.transport) in th.transports)][: a.limit]
     return Outcome(EXIT_OK, threads, [out.thread_line(th) for th in threads]
                    or ["no conversations"])
+
+
+def _folder_account(h: Headless | ReadOnly, account: str | None, folder: str) -> str:
+    """The account whose `folder` `list --folder` shows (the first one unless
+    named); a folder the store does not know is a usage error naming those it does."""
+    names = [x.name for x in h.engine.accounts]
+    name = account or (names[0] if names else "")
+    if name not in names:
+        raise CommandError(EXIT_USAGE, f"no account {name!r}; accounts: "
+                           f"{', '.join(names) or '(none)'}")
+    known = [f.name for f in h.engine.folders(name)]
+    if folder not in known:
+        raise CommandError(EXIT_USAGE, f"no folder {folder!r} in {name} (yet: a sync lists "
+                           f"them); folders: {', '.join(known) or '(none)'}")
+    return name
 
 
 async def cmd_search(h: Headless | ReadOnly, a: argparse.Namespace) -> Outcome:

@@ -38,6 +38,7 @@ from .worker import MailWorker
 if TYPE_CHECKING:
     from . import deferred
     from .send import MailSender
+    from .sync_writes import Appended
 
 T = TypeVar("T")
 
@@ -179,11 +180,11 @@ class MailTransport:
                                       retry_delay=self.retry_delay)
         return self._sender
 
-    def _file_sent(self, raw: bytes) -> None:
+    def _file_sent(self, raw: bytes) -> Appended:
         from . import triage
 
         with self._ops_lock:
-            triage.file_sent(self._mail_ops(), raw)
+            return triage.file_sent(self._mail_ops(), raw)
 
     async def send_leg(self, mail: EmailMessage, msg_id: str) -> int:
         """Put an email in the outbox (durably) and send it as soon as possible.

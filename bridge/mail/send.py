@@ -5,7 +5,9 @@ anything goes on the wire. `flush()` sends what is due; a server that is down or
 answers with a temporary error leaves the row queued with a later retry time, so
 the email goes when the server is back; a permanent refusal marks it failed with
 the server's words. After SMTP accepts it, the copy goes to the Sent folder over
-IMAP (a failure there is logged, and does not resend the email).
+IMAP (a failure there is logged, and does not resend the email), and the store
+learns the copy's place at once, its UID from the server's APPENDUID: a view of
+Sent shows it without waiting for a sync of the folder (`FolderChanged`).
 
 The MAIL command says what the bytes need, from the server's EHLO (smtplib's
 `mail_options`): BODY=8BITMIME for 8-bit content when offered (RFC 6152), and
@@ -25,15 +27,19 @@ import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import getaddresses
+from typing import TYPE_CHECKING
 
 from .. import failpoints
 from ..config import AccountConfig, SecretError
 from ..delivery import Deliveries
-from ..events import EmailDelivery, EventBus
+from ..events import EmailDelivery, EventBus, FolderChanged
 from ..model import DeliveryState, Direction, Message, Party, Transport
 from ..store import Store
 from .connect import TIMEOUT, ConnectError, LoginRefused, login_smtp
 from .mime import parse_message, to_message
+
+if TYPE_CHECKING:
+    from .sync_writes import Appended
 
 FIRST_RETRY = 30.0
 MAX_RETRY = 15 * 60.0
@@ -70,7 +76,7 @@ def _envelope(mail: EmailMessage) -> list[str]:
 class MailSender:
     def __init__(self, account: AccountConfig, password: Callable[[], str], store: Store,
                  events: EventBus | None = None,
-                 append_sent: Callable[[bytes], None] | None = None,
+                 append_sent: Callable[[bytes], Appended | None] | None = None,
                  retry_delay: Callable[[int], float] | None = None,
                  timeout: float = TIMEOUT, deliveries: Deliveries | None = None) -> None:
         if account.smtp is None:
@@ -179,11 +185,28 @@ class MailSender:
         event = self._move(outbox_id, msg_id, DeliveryState.SENT, detail, next_attempt=None)
         if self.append_sent is not None:
             try:
-                self.append_sent(raw)
-                self.deliveries.note(outbox_id, "filed", "copy saved to Sent")
+                placed = self.append_sent(raw)
             except Exception as exc:  # the email is out; only the copy is missing
                 self.deliveries.note(outbox_id, "filing failed", str(exc))
+            else:
+                self.deliveries.note(outbox_id, "filed", "copy saved to Sent")
+                self._filed(msg_id, placed)
         return event
+
+    def _filed(self, msg_id: str, placed: Appended | None) -> None:
+        """The copy's place into the store (its UID, when the server named it),
+        and `FolderChanged` for its folder: a view of Sent shows it at once, as
+        a view of INBOX shows new mail, instead of at the next full pass."""
+        if placed is None:
+            return
+        name = self.account.name
+        if placed.uid is not None:
+            known = self.store.place_appended(name, msg_id, placed.folder, placed.uid,
+                                              placed.uidvalidity)
+        else:  # learned by a sync of the folder (`triage.file_sent`), or not yet
+            known = self.store.has_place(name, msg_id, placed.folder)
+        if known:
+            self.events.publish(FolderChanged(name, placed.folder, 1, 0, 0))
 
     def _sender(self) -> str:
         return self.account.email or ""

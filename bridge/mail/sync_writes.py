@@ -2,8 +2,8 @@
 
 A part of `bridge.mail.sync.MailSync` (a mixin over its connection). Each write
 is followed by what the store must learn of it (the flags the server now has,
-the places a move emptied); an APPEND measures the server's clock when the
-server names the new message (UIDPLUS).
+the places a move emptied); an APPEND says where the new message is (`Appended`:
+its UID when the server names it, UIDPLUS) and measures the server's clock then.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import datetime
 import re
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import imapclient
@@ -25,6 +26,17 @@ if TYPE_CHECKING:
 
 # UIDPLUS (RFC 4315): the answer to APPEND names the new message.
 APPENDUID = re.compile(r"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Appended:
+    """Where an APPEND put a message: its folder, and its UID with the folder's
+    UIDVALIDITY when the server said (APPENDUID, read only from a server that
+    offers UIDPLUS: Dovecot with the capability hidden still sends it)."""
+
+    folder: str
+    uidvalidity: int | None = None
+    uid: int | None = None
 
 
 class MailboxWrites:
@@ -63,8 +75,10 @@ class MailboxWrites:
             client.uid_expunge(uids)
         self.store.remove_mail_locations(self.account.name, folder, uids)
 
-    def append(self, folder: str, raw: bytes, flags: tuple[str, ...] = ("\\Seen",)) -> None:
-        """APPEND `raw` to `folder` (created when missing), stamped by the server.
+    def append(self, folder: str, raw: bytes,
+               flags: tuple[str, ...] = ("\\Seen",)) -> Appended:
+        """APPEND `raw` to `folder` (created when missing), stamped by the server;
+        returns where it went (`Appended`: its UID, when the server names it).
 
         The stamp is the server's clock: with no date of ours, the server sets the new
         message's INTERNALDATE to the moment it took it (RFC 3501 6.3.11). When the
@@ -82,10 +96,16 @@ class MailboxWrites:
             sent = self.clock()
             answer = client.append(folder, raw, flags=flags, msg_time=None)
         back = self.clock()
+        text = answer.decode("ascii", "replace") if isinstance(answer, bytes) else str(answer)
+        found = APPENDUID.search(text)
+        placed = Appended(folder)
+        if found is not None and b"UIDPLUS" in client.capabilities():
+            placed = Appended(folder, int(found.group(1)), int(found.group(2)))
         with suppress(OSError, imapclient.exceptions.IMAPClientError, ValueError):
             skew = self._append_skew(folder, answer, (sent + back) / 2)
             if skew is not None:
                 self.events.publish(ClockMeasured(self.account.name, "imap", skew))
+        return placed
 
     def _append_skew(self, folder: str, answer: bytes | str, middle: float) -> float | None:
         text = answer.decode("ascii", "replace") if isinstance(answer, bytes) else str(answer)

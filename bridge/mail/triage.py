@@ -30,10 +30,11 @@ import imapclient
 from imapclient.exceptions import IMAPClientError
 
 from ..model import ANSWERED, Transport, normalize_message_id
-from .imap_fetch import stored_flags
+from .imap_fetch import FetchError, stored_flags
 
 if TYPE_CHECKING:
     from .sync import MailSync
+    from .sync_writes import Appended
 
 log = logging.getLogger(__name__)
 COPYUID = re.compile(r"COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)", re.IGNORECASE)
@@ -352,17 +353,30 @@ def undo(sync: MailSync, done: Done) -> Done:
     return result
 
 
-def file_sent(sync: MailSync, raw: bytes) -> None:
+def file_sent(sync: MailSync, raw: bytes) -> Appended:
     """After SMTP took an email of ours: its copy into the Sent folder, and
     \\Answered on the email it answers (its In-Reply-To), as mutt and every
-    other client do; that flag is a nicety, and its failure is only logged."""
+    other client do; that flag is a nicety, and its failure is only logged.
+
+    Returns where the copy went: with its UID when the server names it
+    (UIDPLUS), for the sender to write down at once. A server that does not
+    name it has the Sent folder synced here instead, so the store learns the
+    copy's place now (the sync knows it as the outbox's message, by its
+    Message-ID and bytes: one message), not at the next full pass minutes later;
+    that sync failing is only logged, the copy being on the server."""
     sent = next((f.name for f in sync.store.folders(sync.account.name) if f.role == "sent"),
                 "Sent")
-    sync.append(sent, raw)
+    placed = sync.append(sent, raw)
+    if placed.uid is None:
+        try:
+            sync.sync_folder(sent)
+        except (OSError, IMAPClientError, FetchError) as exc:
+            log.warning("%s: could not sync %s after filing: %s", sync.account.name, sent, exc)
     try:
         mark_answered(sync, raw)
     except (OSError, IMAPClientError) as exc:
         log.warning("%s: could not set \\Answered: %s", sync.account.name, exc)
+    return placed
 
 
 def mark_answered(sync: MailSync, raw: bytes) -> int:

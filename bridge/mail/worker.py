@@ -43,6 +43,7 @@ from .sync import MailSync
 
 if TYPE_CHECKING:
     from .send import MailSender
+    from .sync_writes import Appended
 
 FIRST_BACKOFF = 1.0  # the first retry after a failed pass; doubled after each failure
 MAX_BACKOFF = 120.0
@@ -99,7 +100,7 @@ class MailWorker(threading.Thread):
                 self._sender = sender
             return self._sender
 
-    def _file_sent(self, raw: bytes) -> None:
+    def _file_sent(self, raw: bytes) -> Appended:
         """File a sent copy (the sender's `append_sent`). On the worker's own
         connection only in the worker's thread: a flush run from another one
         (`flush_outbox`: a daemon about to stop) APPENDed on it while the worker
@@ -111,14 +112,13 @@ class MailWorker(threading.Thread):
         from . import triage
 
         if threading.current_thread() is self:
-            triage.file_sent(self.sync, raw)
-            return
+            return triage.file_sent(self.sync, raw)
         with self._filer_lock:
             if self._filer is None:
                 self._filer = MailSync(self.account, self.sync.password, self.sync.store,
                                        self.events)
             try:
-                triage.file_sent(self._filer, raw)
+                return triage.file_sent(self._filer, raw)
             except Exception:
                 self._filer.close()
                 self._filer = None

@@ -221,6 +221,45 @@ class Folders(Db):
             conn.execute("INSERT OR REPLACE INTO mail_locations (account, folder, uid, message) "
                          "VALUES (?, ?, ?, ?)", (account, folder, uid, row_id))
 
+    def place_appended(self, account: str, msg_id: str, folder: str, uid: int,
+                       uidvalidity: int | None = None) -> bool:
+        """Our message `msg_id`, just APPENDed, is at `uid` of `folder` (the
+        server's APPENDUID): its place, written at once rather than at the
+        folder's next sync, which then finds the message there (one message,
+        as mutt and aerc show a sent copy in Sent at once). Not when the
+        folder's stored UIDVALIDITY is another (its next sync renumbers it
+        anyway) or the place holds another message. Whether it has it now."""
+        with self._write() as conn:
+            row = conn.execute("SELECT id FROM messages WHERE account = ? AND msg_id = ?",
+                               (account, msg_id)).fetchone()
+            if row is None:
+                return False
+            known = conn.execute("SELECT uidvalidity FROM folders WHERE account = ? "
+                                 "AND name = ?", (account, folder)).fetchone()
+            if known is not None and known[0] not in (None, uidvalidity):
+                return False
+            conn.execute("INSERT OR IGNORE INTO folders (account, name) VALUES (?, ?)",
+                         (account, folder))
+            conn.execute("INSERT OR IGNORE INTO mail_locations (account, folder, uid, message) "
+                         "VALUES (?, ?, ?, ?)", (account, folder, uid, row[0]))
+            owner = conn.execute("SELECT message FROM mail_locations WHERE account = ? "
+                                 "AND folder = ? AND uid = ?", (account, folder, uid)).fetchone()
+            if owner[0] != row[0]:
+                return False
+            if conn.execute("UPDATE messages SET folder = ?, uid = ? WHERE id = ? "
+                            "AND folder IS NULL", (folder, uid, row[0])).rowcount \
+                    and (account, folder) in draft_folders(conn):
+                recount_drafts_of(conn, [row[0]])  # an email of Drafts is a draft
+        return True
+
+    def has_place(self, account: str, msg_id: str, folder: str) -> bool:
+        """Whether the message `msg_id` is known to be in `folder`."""
+        with self._read() as conn:
+            return conn.execute(
+                "SELECT 1 FROM messages AS m JOIN mail_locations AS l ON l.message = m.id "
+                "WHERE m.account = ? AND m.msg_id = ? AND l.account = m.account "
+                "AND l.folder = ?", (account, msg_id, folder)).fetchone() is not None
+
     def update_flags_by_uid(self, account: str, folder: str,
                             changes: Mapping[int, Iterable[str]]) -> int:
         """Apply flags the server reported for UIDs of a folder; return rows changed.
