@@ -59,9 +59,11 @@ class DraftsScreen(ModalScreen[Message | Unsent | None]):
         to = ", ".join(one_line(p.name or p.address) for p in m.recipients
                        if p.role == "to") or "(no one yet)"
         n = len(m.attachments)
+        subject = one_line(m.subject) or "(no subject)"
+        if n and len(subject) > 34:  # the files' mark stays in the dialog's width
+            subject = subject[:33] + "…"
         return Text.assemble((f"{short_date(m.date, self.now):>10}  ", "dim"),
-                             (f"{to[:24]:<24}  ", ""),
-                             (one_line(m.subject) or "(no subject)", "bold"),
+                             (f"{to[:24]:<24}  ", ""), (subject, "bold"),
                              (f"  📎 {n} file{'s' * (n != 1)}" if n else "", "magenta"))
 
     def kept_row(self, u: Unsent) -> Text:
