@@ -205,3 +205,19 @@ async def test_headless_draft_replace_keeps_the_files_of_the_draft(world, tmp_pa
     assert code == EXIT_OK, err
     (got,) = await wait_inbox(world, dave, lambda m: m["Subject"] == "Budget notes", 30)
     assert files_of(got) == {"walk-notes.txt": NOTES}
+
+
+def test_the_headless_draft_line_says_how_many_files():
+    """`draft list` without --json: a draft with files says so (a unit test beside
+    the real one above, which reads the --json list)."""
+    from bridge.headless.mail_verbs import _draft_line
+    from bridge.model import Attachment, Message, Party
+    m = Message("d1@x.test", "work", "email", "out", "d1@x.test", 1_700_000_000.0,
+                Party("me@x.test"), [Party("dave@x.test", "", "to")], "Budget notes",
+                attachments=[Attachment("walk-notes.txt", "text/plain", 35),
+                             Attachment("route.pdf", "application/pdf", 25)], id=7)
+    assert _draft_line(m).endswith("Budget notes  [+2 files]")
+    m.attachments = m.attachments[:1]
+    assert _draft_line(m).endswith("Budget notes  [+1 file]")
+    m.attachments = []
+    assert _draft_line(m).endswith("Budget notes")
