@@ -266,6 +266,11 @@ class MailVerbs:
         """A draft's From, To, Cc and Bcc as they are on the server."""
         return await self.mailbox.draft_addresses(row_id)
 
+    async def draft_files(self, row_id: int, directory: Path) -> list[Path]:
+        """A draft's files, from the server, written into `directory`: what a
+        resumed draft attaches again (see MailActions.draft_files)."""
+        return await self.mailbox.draft_files(row_id, directory)
+
     async def draft_discard(self, row_id: int) -> None:
         """Delete a draft for good (sent another way, as a resumed reply is)."""
         await self.mailbox.draft_discard(row_id)

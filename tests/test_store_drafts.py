@@ -144,6 +144,18 @@ def test_a_draft_that_goes_or_stops_being_one_is_counted_again(store: Store) -> 
     assert order(store) == ["other@example.org", "root@example.org"]
 
 
+def test_a_draft_sent_leaves_a_row_made_of_mail_in_no_folder_yet(store: Store) -> None:
+    """A resumed draft sent: the email in the outbox is in no folder yet (Sent is
+    not synced) when the draft is expunged; the row is made of that email (its
+    draft test is NULL in SQL, once read as neither draft nor mail: a crash)."""
+    store.insert_messages([draft(40, thread="t40@example.org"),
+                           email(41, thread="t40@example.org", folder=None, uid=None,
+                                 direction=Direction.OUT, sender=ME)])
+    store.remove_mail_locations("work", "Drafts", [40])
+    t = row(store, "t40@example.org")
+    assert (t.message_count, t.draft_count, t.last_sender) == (1, 0, "Me")
+
+
 # Schema 16's thread row upsert: the newest message, draft or not, made the row.
 V16_THREAD_UPSERT = """
 INSERT INTO threads (

@@ -139,7 +139,10 @@ def add_draft(sub: Sub, common: Parser, inner: Parser) -> None:
                    help="the account's address or one of its aliases")
     d.add_argument("--subject", default="")
     d.add_argument("--file", action="append", type=Path, default=[], metavar="PATH")
-    d.add_argument("--replace", metavar="ID", help="the draft this one replaces")
+    d.add_argument("--replace", metavar="ID",
+                   help="the draft this one replaces (its files are kept)")
+    d.add_argument("--drop-file", action="append", default=[], metavar="NAME",
+                   help="with --replace: a file of the replaced draft left out")
     d.add_argument("--in-reply-to", metavar="ID",
                    help="a reply's draft: the message it answers (its number, or a "
                         "Message-ID); its To, Cc and subject when none are given")

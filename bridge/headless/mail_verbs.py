@@ -16,7 +16,10 @@ reach, 6 an email still waiting in the outbox.
                              one email, each message attached whole (message/rfc822)
     bounce ID... --to ADDR   each redirected as it is; the exit code the worst
     draft save --to ADDR [--cc ADDR] [--bcc ADDR] [--from ADDR] --subject S
-               [--in-reply-to ID] [TEXT] | draft list | draft send ID...
+               [--in-reply-to ID] [--replace ID [--drop-file NAME]] [TEXT]
+                             (a replaced draft's files are kept, from the server)
+    draft list               each draft, "[+N files]" when it carries some
+    draft send ID...
     links ID                 the links of a message, numbered, with the words around them
     conversation archive|unarchive|mute|unmute|delete ID...
                              on this machine only: a chat has no server folder
@@ -30,7 +33,9 @@ from __future__ import annotations
 
 import argparse
 import re
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import EncryptionRefused, LoginRejected, ServerUnreachable
@@ -213,8 +218,10 @@ async def cmd_bounce(h: Headless, a: argparse.Namespace) -> Outcome:
 
 def _draft_line(m: Message) -> str:
     to = ", ".join(p.address for p in m.recipients) or "(nobody yet)"
+    n = len(m.attachments)
     return f"#{m.id:<6} {out.when(m.date)}  to {out.one_line(to, 30):<30}  " \
-           f"{out.one_line(m.subject, 50) or out.NO_SUBJECT}"
+           f"{out.one_line(m.subject, 50) or out.NO_SUBJECT}" + \
+           (f"  [+{n} file{'s' * (n != 1)}]" if n else "")
 
 
 def _answering(h: Headless, ref: str | None,
@@ -243,11 +250,19 @@ async def cmd_draft(h: Headless, a: argparse.Namespace) -> Outcome:
                 raise CommandError(EXIT_USAGE, f"no file {path}")
         replaces = e.find_message(a.replace, a.account).id if a.replace else None
         answering, in_reply_to = _answering(h, a.in_reply_to, a.account)
-        saved = await _guard(e.draft_save(account, a.to, a.subject, _read_text(a.text),
-                                          cc=a.cc, bcc=a.bcc, sender=a.sender,
-                                          files=a.file, replaces=replaces,
-                                          in_reply_to=in_reply_to,
-                                          references=a.references, answering=answering))
+        text = _read_text(a.text)
+        with tempfile.TemporaryDirectory(prefix="tuiclient-draft-") as folder:
+            # The replaced draft's files go on in the new one (from the server, as
+            # the app's resumed draft has them), but those --drop-file names.
+            kept = [] if replaces is None else [
+                p for p in await _guard(e.draft_files(replaces, Path(folder)))
+                if p.name not in a.drop_file]
+            saved = await _guard(e.draft_save(account, a.to, a.subject, text,
+                                              cc=a.cc, bcc=a.bcc, sender=a.sender,
+                                              files=[*kept, *a.file], replaces=replaces,
+                                              in_reply_to=in_reply_to,
+                                              references=a.references,
+                                              answering=answering))
         return Outcome(EXIT_OK, saved, [f"draft saved: {_draft_line(saved)}"])
     return await _each_sent(h, _rows(h, a.ids, a.account), a.wait, "draft sent as",
                             e.draft_send)

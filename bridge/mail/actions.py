@@ -305,6 +305,21 @@ class MailActions:
         account, (place,) = self.places([row_id])
         await self._imap(account, lambda s: triage.expunge(s, [place]))
 
+    async def draft_files(self, row_id: int, directory: Path) -> list[Path]:
+        """The files of a draft as the server holds them (its MIME parts), each
+        written into `directory` (private: 0700) under a safe name: what a
+        resumed draft attaches again, as mutt's postponed mail brings its
+        attachments back in temporary files. Not the paths they were attached
+        from: those may be gone."""
+        account, _ = self.places([row_id])
+
+        def job(s: MailSync) -> list[Path]:
+            s.fetch_body(row_id)
+            m = self.store.get_message(row_id)
+            count = len(m.attachments) if m is not None else 0
+            return [s.save_attachment(row_id, i, directory) for i in range(count)]
+        return await self._imap(account, job)
+
     async def draft_addresses(self, row_id: int) -> drafts.Addresses:
         """A draft's From, To, Cc and Bcc as the server holds them (the store
         keeps no Bcc): what a resumed draft's fields start from."""

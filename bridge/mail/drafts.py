@@ -71,10 +71,21 @@ def _newest_with_id(sync: MailSync, folder: str, message_id: str) -> int | None:
 
 
 def listing(sync: MailSync, limit: int = 100) -> list[Message]:
-    """The drafts on the server now (a sync of the folder first)."""
+    """The drafts on the server now (a sync of the folder first), each with its
+    files (their bodies fetched once, as a draft is short: the list says which
+    carry files)."""
     folder = drafts_folder(sync)
     sync.sync_folder(folder)
-    return sync.store.folder_messages(sync.account.name, folder, limit=limit)
+    found = sync.store.folder_messages(sync.account.name, folder, limit=limit)
+    missing = [m.id for m in found if m.id is not None and not sync.store.has_body(m.id)]
+    for row in missing:
+        try:
+            sync.fetch_body(row)
+        except LookupError:  # gone meanwhile: listed as the sync left it
+            continue
+    if missing:
+        found = sync.store.folder_messages(sync.account.name, folder, limit=limit)
+    return found
 
 
 def fetch_raw(sync: MailSync, row_id: int) -> tuple[bytes, Place]:

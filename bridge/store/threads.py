@@ -217,10 +217,12 @@ def recompute_threads(conn: sqlite3.Connection,
             f"SELECT subject, date {where} AND subject <> '' ORDER BY date, id LIMIT 1",
             args).fetchone()
         # The newest message that is no draft (the index backwards, to the first
-        # such), else the newest draft: a conversation of drafts only.
+        # such), else the newest draft: a conversation of drafts only. An email in
+        # no folder yet (sent, Sent not synced) makes DRAFT_SQL NULL: no draft, as
+        # total() above counts it.
         newest = f"SELECT date, sender_name, sender_address, substr(body, 1, ?) {where}"
         latest = conn.execute(
-            f"{newest} AND NOT {DRAFT_SQL} ORDER BY date DESC, id DESC LIMIT 1"
+            f"{newest} AND NOT coalesce({DRAFT_SQL}, 0) ORDER BY date DESC, id DESC LIMIT 1"
             if count > drafts else f"{newest} ORDER BY date DESC, id DESC LIMIT 1",
             (SNIPPET_CHARS * 4, *args)).fetchone()
         transports = (TRANSPORT_BITS[Transport.EMAIL] if email else 0) | \

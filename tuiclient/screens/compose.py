@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from email.utils import getaddresses
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -48,6 +49,12 @@ from tuiclient.widgets.ticks import Choice, Tick
 
 if TYPE_CHECKING:
     from bridge.handoff import ReplyFields
+
+
+def at_end(area: TextArea) -> None:
+    """The cursor after the last word of a resumed draft's text, where the next
+    ones go (as mutt and aerc open the editor on a postponed message)."""
+    area.move_cursor(area.document.end)
 
 
 class ComposeScreen(OpenPGPToggle):
@@ -166,6 +173,8 @@ class ComposeScreen(OpenPGPToggle):
             self.query_one("#quote", TextArea).text = self.engine_fields(False).quote
         self.ask_autocrypt()
         self.query_one("#body", TextArea).focus()
+        if self.resumed is not None:
+            at_end(self.query_one("#body", TextArea))
         self.call_after_refresh(self.note_stake)
 
     def ask_autocrypt(self) -> None:
@@ -262,7 +271,8 @@ class ComposeScreen(OpenPGPToggle):
 
 class NewMessageScreen(OpenPGPToggle):
     """A new conversation, by email or by IM; or a draft resumed (`resumed`: its
-    row in the Drafts folder, replaced when saved again, gone once sent).
+    row in the Drafts folder, replaced when saved again, gone once sent; `files`:
+    its files, copied from the server, in the file list; the cursor after its text).
     ctrl+t switches between email and IM from any field (the footer says so).
     An email has From (the account's address or one of its aliases), To, Cc and
     Bcc, as mutt's compose menu; by IM, To only. Cc and Bcc show when asked for
@@ -286,9 +296,11 @@ class NewMessageScreen(OpenPGPToggle):
                  subject: str = "", text: str = "", resumed: int | None = None,
                  account: str | None = None, kept: bool = False,
                  in_reply_to: str | None = None, references: Sequence[str] = (),
-                 cc: str = "", bcc: str = "", sender: str | None = None) -> None:
+                 cc: str = "", bcc: str = "", sender: str | None = None,
+                 files: Sequence[Path] = ()) -> None:
         super().__init__()
         self.accounts = list(accounts)
+        self.files = list(files)  # a resumed draft's, copied from the server
         self.account = account or (self.accounts[0] if self.accounts else "")
         self.to = to
         self.cc = cc
@@ -339,7 +351,7 @@ class NewMessageScreen(OpenPGPToggle):
             yield self.openpgp_label()
             yield TextArea(self.text, id="body")
             yield self.signature(self.account)
-            yield LocalFiles(id="local-files")
+            yield LocalFiles(self.files, id="local-files")
             yield from self.buttons()
         yield Footer()
 
@@ -347,6 +359,8 @@ class NewMessageScreen(OpenPGPToggle):
         self.sub_title = "draft" if self.resumed is not None else "new message"
         self.show_email_fields()
         self.query_one("#to" if not self.to else "#body").focus()
+        if self.resumed is not None:
+            at_end(self.query_one("#body", TextArea))
         self.call_after_refresh(self.note_stake)
         if self.to:
             self.run_worker(self.decide(self.account, self.everyone()))

@@ -1,6 +1,7 @@
 """The postponed messages (P, as mutt's): the drafts in the account's IMAP Drafts
-folder, from this machine or any other, and the texts kept on this machine when
-the app closed under a compose screen; enter resumes one in compose, `d`
+folder, from this machine or any other (one with files says how many: "📎 2
+files"), and the texts kept on this machine when the app closed under a compose
+screen; enter resumes one in compose (its files with it), `d`
 discards one (asked first): a draft leaves the server's Drafts (the engine's
 `draft_discard`), a kept text its file."""
 
@@ -57,9 +58,13 @@ class DraftsScreen(ModalScreen[Message | Unsent | None]):
     def row(self, m: Message) -> Text:
         to = ", ".join(one_line(p.name or p.address) for p in m.recipients
                        if p.role == "to") or "(no one yet)"
+        n = len(m.attachments)
+        subject = one_line(m.subject) or "(no subject)"
+        if n and len(subject) > 34:  # the files' mark stays in the dialog's width
+            subject = subject[:33] + "…"
         return Text.assemble((f"{short_date(m.date, self.now):>10}  ", "dim"),
-                             (f"{to[:24]:<24}  ", ""),
-                             (one_line(m.subject) or "(no subject)", "bold"))
+                             (f"{to[:24]:<24}  ", ""), (subject, "bold"),
+                             (f"  📎 {n} file{'s' * (n != 1)}" if n else "", "magenta"))
 
     def kept_row(self, u: Unsent) -> Text:
         to = ", ".join(one_line(a) for a in u.to) or "(no one yet)"

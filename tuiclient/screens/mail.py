@@ -1,5 +1,5 @@
 """The main screen's email keys: save or open an email's files (s), forward (f),
-bounce (b), the drafts (P: resume one, send it), and a message's links (L, ctrl+b:
+bounce (b), the drafts (P: resume one with its files, send it), and a message's links (L, ctrl+b:
 open or copy one; tuiclient/screens/links.py).
 
 Which email: the one chosen in the open conversation; from the list, the newest
@@ -11,7 +11,10 @@ A part of `MainScreen`, as `Triage` and `Marking` are.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import SuspendNotSupported
@@ -394,24 +397,44 @@ class MailKeys:
         self.screen.run_worker(self._resume(draft), name="drafts", group="compose")
 
     async def _resume(self, chosen: Message) -> None:
+        """A draft back in compose, its files with it: copied from the server's
+        draft into a private temporary folder (as mutt's postponed mail brings
+        its attachments back), attached as files from disk are, so that sending
+        or saving again carries them and `-NAME` takes one off; the folder goes
+        when the compose is done."""
+        screen = self.screen
+        fetched = await self.body(chosen, "draft")
+        if fetched is None:
+            return
+        folder = Path(tempfile.mkdtemp(prefix="tuiclient-draft-"))
+        try:
+            files = await self.engine.draft_files(fetched.id or 0, folder) \
+                if fetched.attachments else []
+        except (EngineError, OSError, LookupError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            screen.notify(f"Could not read the draft's files: {exc}", severity="error",
+                          markup=False)
+            return
+        try:
+            await self._resume_with(fetched, files)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    async def _resume_with(self, chosen: Message, files: list[Path]) -> None:
         from tuiclient.screens.compose import NewMessageScreen
 
         screen = self.screen
         account = chosen.account
-        fetched = await self.body(chosen, "draft")
-        if fetched is None:
-            return
-        chosen = fetched
         text = without_signature(chosen.text)
         answered = self.answered(chosen)
         if answered is not None:
             # A reply's draft goes on as the reply it was: the same thread, history
             # and the thread's files at hand; sent, the draft leaves Drafts.
-            await screen.replying.resume(answered, chosen, text)
+            await screen.replying.resume(answered, chosen, text, files)
             return
         # Its From, To, Cc and Bcc as the server has them (the store keeps no Bcc).
         try:
-            fields = await self.engine.draft_addresses(fetched.id or 0)
+            fields = await self.engine.draft_addresses(chosen.id or 0)
         except (EngineError, OSError) as exc:
             screen.notify(f"Could not read the draft: {exc}", severity="error",
                           markup=False)
@@ -424,14 +447,14 @@ class MailKeys:
             [a.name for a in self.engine.accounts], to, "email", subject=chosen.subject,
             text=text, resumed=chosen.id, account=account,
             in_reply_to=chosen.in_reply_to, references=chosen.references,
-            cc=cc, bcc=bcc, sender=sender))
+            cc=cc, bcc=bcc, sender=sender, files=files))
         if not isinstance(result, NewMessage) or result.resumed is None:
             return
         await self._send_draft(result, chosen, unchanged=(
             result.text == text and ", ".join(result.to) == to and
             ", ".join(result.cc) == cc and ", ".join(result.bcc) == bcc and
             result.sender == sender and result.subject == chosen.subject and
-            not result.files))
+            result.files == files))
 
     def answered(self, draft: Message) -> Message | None:
         """The email a reply's draft answers, when this store has it."""

@@ -5,7 +5,9 @@ send (through `tuiclient.replies`, which asks what the engine needs to know).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bridge.engine import Engine
@@ -115,9 +117,11 @@ class Replying:
             screen.pane = "chat"
         screen.query_one(ChatReply).focus()
 
-    async def resume(self, original: Message, saved: Message, text: str) -> None:
+    async def resume(self, original: Message, saved: Message, text: str,
+                     files: Sequence[Path] = ()) -> None:
         """A reply's draft (`saved`, in Drafts) back in the reply compose screen, as
-        a reply to `original`; to all when the draft went to more than its sender."""
+        a reply to `original`; to all when the draft went to more than its sender;
+        `files`: the draft's files (copied from the server), attached again."""
         screen = self.screen
         # Its conversation opens: the thread's files and history are the reply's.
         thread = self.engine.thread(original.account, original.thread_id)
@@ -125,7 +129,7 @@ class Replying:
             screen.open_thread(thread, select_id=original.id)
         several = len([p for p in saved.recipients if p.role in ("to", "cc")]) > 1
         draft = ReplyDraft(original, "email", reply_all=several and self.several(original),
-                           text=text, resumed=saved.id)
+                           text=text, resumed=saved.id, files=list(files))
         await self._compose_email(draft)
 
     async def _compose_email(self, draft: ReplyDraft) -> None:
