@@ -54,3 +54,39 @@ async def test_cancelled_reply_options_give_the_focus_back(world, tmp_path):
         assert await pilot_until(pilot, lambda: chat_input.has_focus)
         assert "yourself (a note to self)" in target, target
         assert "this chat" not in target and "to the sender" not in target
+
+
+async def test_q_reading_goes_back_to_the_list_and_quits_from_there(world, tmp_path):
+    """q in an open conversation is mutt's pager q (aerc's tab close): back to the
+    list, the footer and help say so; q on the list quits, as before."""
+    from tests.screen import drawn_text
+    from tuiclient.screens.help import HelpScreen, help_text
+    from tuiclient.widgets.timeline import Timeline
+
+    alice, bob = person(world, "alice"), person(world, "bob")
+    send_email(world, bob, [alice.email], [], "Lunch", "Lunch at noon?")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(120, 36)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        main = app.screen
+        assert await pilot_until(pilot, lambda: len(listing(app).rows) == 1, 30)
+        await go_to_row(pilot, app, lambda t: t.subject == "Lunch")
+        await pilot.press("enter")
+        timeline = main.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: timeline.has_focus)
+        await pilot.pause()
+        assert "q back" in drawn_text(app.export_screenshot())
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code is None and app.screen is main
+        assert listing(app).has_focus
+        assert "q quit" in drawn_text(app.export_screenshot())
+        await pilot.press("question_mark")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        said = help_text({}, main, 120).plain
+        assert "quit; reading a conversation: back to the list" in said
+        assert "ctrl+q" in said
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: app.screen is main)
+        await pilot.press("q")
+        assert await pilot_until(pilot, lambda: app.return_code is not None)

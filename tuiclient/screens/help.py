@@ -64,6 +64,7 @@ EXTRA = [
     ("roster (/roster)", "b / u", "block or unblock / stop asking for their presence"),
     ("roster (/roster)", "v / enter / esc", "open their avatar / write to them / back"),
     ("anywhere", "ctrl+p", "command palette (screens, theme)"),
+    ("anywhere", "ctrl+q", "quit at once (what is being written is kept)"),
     ("command line", "tab / enter / esc", "complete the command / run it / leave"),
 ]
 
