@@ -345,6 +345,6 @@ async def test_quitting_under_compose_keeps_the_text_and_p_offers_it(world, tmp_
         # Esc still asks: the text is at stake again.
         await pilot.press("escape")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, UnsentPrompt))
-        await pilot.press("d")
+        await pilot.press("D")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
     assert unsent() == []

@@ -47,4 +47,4 @@ def test_a_reply_names_whom_it_goes_to():
     assert reply_names(D, m, True) == "Bob, Carol, dave@example.test"  # never you
     assert reply_names(D, line("bob@example.test", ROOM), True) == "Bob, the group chat"
     assert reply_names(D, line("alice@example.test", "alice@example.test", out=True),
-                       False) == "this chat"
+                       False) == "yourself"  # a note to self

@@ -54,7 +54,7 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("health", "H", "servers and sync", "screens"),
     Key("help", "question_mark", "this help", "screens"),
     Key("refresh", "ctrl+r", "sync now", "screens"),
-    Key("quit", "q", "quit", "screens"),
+    Key("quit", "q", "quit; reading a conversation: back to the list", "screens"),
     Key("outbox_retry", "t", "retry now", "outbox"),
     Key("outbox_email", "e", "send by email instead", "outbox"),
     Key("outbox_im", "m", "send an email by chat instead", "outbox"),

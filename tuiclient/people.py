@@ -97,17 +97,23 @@ def room_people(d: Directory, m: Message, room: str, thread: Sequence[Message]) 
     return people
 
 
+# Whom a reply goes to when it goes to nobody but the user (a note to self).
+SELF = "yourself"
+
+
 def reply_names(d: Directory, m: Message, reply_all: bool) -> str:
     """Who a reply goes to, as the user knows them: the sender, or with "to all"
-    everyone on the message but the user."""
+    everyone on the message but the user; `SELF` when the user alone."""
     rooms = d.joined.get(m.account, frozenset())
     parties = [m.sender] if m.direction is Direction.IN else []
     if reply_all or m.direction is Direction.OUT:
         parties += [p for p in m.recipients if p.role in ("to", "cc")]
     out: list[str] = []
+    mine = False
     for p in parties:
         address, _, nick = one_line(p.address).partition("/")
         if address and address.lower() in d.own:
+            mine = True
             continue
         if nick and m.transport is Transport.XMPP and address.lower() in {
                 r.lower() for r in d.rooms.get(m.account, rooms)}:
@@ -121,4 +127,5 @@ def reply_names(d: Directory, m: Message, reply_all: bool) -> str:
             out.append(name)
     if len(out) > 4:
         out = [*out[:3], f"{len(out) - 3} more"]
-    return ", ".join(out) or "this chat"
+    # Nobody but the user: a note to self.
+    return ", ".join(out) or (SELF if mine else "this chat")

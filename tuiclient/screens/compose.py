@@ -494,6 +494,15 @@ class ForwardScreen(OpenPGPToggle):
     OpenPGP line is compose's, from the engine's forward decision: an encrypted
     email is forwarded decrypted and encrypted again for the new recipients."""
 
+    # To with its label, as a new message's (its placeholder is gone once filled);
+    # the options under the note, so that Tab from To reaches the note.
+    DEFAULT_CSS = """
+    ForwardScreen .address-row { height: auto; }
+    ForwardScreen .address-row .field-label { padding: 0 1 0 0; text-style: bold; }
+    ForwardScreen .address-row Input { width: 1fr; }
+    ForwardScreen #address-hint { color: $text-muted; height: auto; }
+    """
+
     def __init__(self, message: Message, more: Sequence[Message] = ()) -> None:
         super().__init__()
         self.message = message
@@ -513,15 +522,12 @@ class ForwardScreen(OpenPGPToggle):
                 if m.subject:
                     title.append(f" “{one_line(m.subject)}”")
             yield Label(title, id="compose-title", markup=False)
-            yield Input(placeholder="To: addresses, comma-separated (→ completes a contact)",
-                        suggester=self.suggester(), id="to", compact=True)
+            with Horizontal(classes="address-row", id="to-row"):
+                yield Label("To:", classes="field-label")
+                yield Input(placeholder="addresses, comma-separated (→ completes a "
+                            "contact)", suggester=self.suggester(), id="to", compact=True)
             yield self.address_hint()
             yield self.openpgp_label()
-            with Horizontal(id="compose-options"):
-                tick = Tick("As an attachment (message/rfc822)", bool(several),
-                            id="as-attachment")
-                tick.disabled = bool(several)
-                yield tick
             kept = Text()
             for x in several:
                 kept.append("\n" if kept else "")
@@ -541,6 +547,11 @@ class ForwardScreen(OpenPGPToggle):
                              "Your note; the email follows it, quoted as forwarded "
                              "mail is.", style="dim"), markup=False)
             yield TextArea(id="body")
+            with Horizontal(id="compose-options"):
+                tick = Tick("As an attachment (message/rfc822)", bool(several),
+                            id="as-attachment", compact=True)
+                tick.disabled = bool(several)
+                yield tick
             yield self.signature(m.account)
             yield LocalFiles(id="local-files")
             yield from self.buttons()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
@@ -88,10 +89,12 @@ class ComposeBase(Screen):
     # (priority): a key is handed to the field focused when it is read, so keys
     # typed ahead of a Tab the field has not yet passed up (a fast typist, a loaded
     # machine) would land in the field Tab was leaving. Tab never takes an address
-    # completion (→ does, as in aerc's compose), nor one that shows after it.
+    # completion (→ does, as in aerc's compose), nor one that shows after it. From
+    # the text Tab reaches the buttons, not the path of a file to attach: that
+    # field comes after them (`action_next_field`).
     BINDINGS = [
-        Binding("tab", "app.focus_next", show=False, priority=True),
-        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
+        Binding("tab", "next_field(1)", show=False, priority=True),
+        Binding("shift+tab", "next_field(-1)", show=False, priority=True),
         Binding("ctrl+s", "send", "send", priority=True),
         Binding("ctrl+e", "editor", "edit in $EDITOR", priority=True),
         Binding("escape", "cancel", "cancel"),
@@ -109,6 +112,40 @@ class ComposeBase(Screen):
     def dismiss(self, result: object = None) -> AwaitComplete:
         self.settled = True
         return super().dismiss(result)
+
+    def action_next_field(self, step: int) -> None:
+        """Tab (shift+Tab: step -1) through the fields as they are shown, but for
+        the path of a file to attach, which comes after the buttons: words typed
+        after a Tab from the text never land in it unseen (Send has the focus,
+        and takes no letters)."""
+        chain = self.focus_chain
+        late = [w for w in chain if w.id == "attach-path"]
+        order = [w for w in chain if w not in late]
+        buttons = [i for i, w in enumerate(order) if isinstance(w, Button)]
+        at = buttons[-1] + 1 if buttons else len(order)
+        order[at:at] = late
+        if not order:
+            return
+        if self.focused not in order:  # inside a widget of its own (an open Select)
+            (self.focus_next if step > 0 else self.focus_previous)()
+            return
+        # Now, not after a refresh (Widget.focus): the keys read next go there.
+        self.set_focus(order[(order.index(self.focused) + step) % len(order)])
+
+    def on_key(self, event: events.Key) -> None:
+        """A character typed on a button (Tab from the text reached Send) goes on
+        in the text, where it was meant to: no word typed is dropped."""
+        if not isinstance(self.focused, Button) or not event.is_printable or \
+                not event.character:
+            return
+        try:
+            body = self.query_one("#body", TextArea)
+        except NoMatches:
+            return
+        event.stop()
+        event.prevent_default()
+        self.set_focus(body)
+        body.insert(event.character)
 
     def on_text_area_changed(self) -> None:
         self.note_stake()

@@ -34,7 +34,7 @@ EXTRA = [
     ("search", "enter", "open the conversation of a result"),
     ("defer prompt", "s / d / e", "send anyway / defer / send by email"),
     ("compose", "ctrl+s / ctrl+e", "send / write the body in $EDITOR"),
-    ("compose", "esc", "leave: save a draft / discard / keep editing"),
+    ("compose", "esc", "leave: save a draft (s) / discard (D) / keep editing"),
     ("compose", "path, enter", "attach a file (→ completes, -NAME removes)"),
     ("compose", "ctrl+b", "new message: show or hide Cc and Bcc"),
     ("compose", "ctrl+t", "new message: by email or by IM"),
@@ -64,6 +64,7 @@ EXTRA = [
     ("roster (/roster)", "b / u", "block or unblock / stop asking for their presence"),
     ("roster (/roster)", "v / enter / esc", "open their avatar / write to them / back"),
     ("anywhere", "ctrl+p", "command palette (screens, theme)"),
+    ("anywhere", "ctrl+q", "quit at once (what is being written is kept)"),
     ("command line", "tab / enter / esc", "complete the command / run it / leave"),
 ]
 

@@ -104,6 +104,9 @@ class MainScreen(Screen):
         bind("next_pane", "next_pane", show=False),
         bind("prev_pane", "next_pane(-1)", show=False),
         bind("back", "back", show=False),
+        # q reading a conversation goes back to the list (mutt's pager, aerc's tab);
+        # on the list it is the app's quit (`check_action`).
+        bind("quit", "close", label="back"),
         bind("mute", "mute", show=False),
         bind("command_line", "command_line", label="cmd", show=False),
         # The list as mutt users sort through it: tuiclient/screens/limit.py.
@@ -251,6 +254,19 @@ class MainScreen(Screen):
         pane, widget = stops[(at + step) % len(stops)]
         self.pane = pane
         widget.focus()
+
+    def reading(self) -> bool:
+        """Whether the focus is in the open conversation (its timeline, email, cards)."""
+        pane, focused = self.query_one(ConversationPane), self.focused
+        return self.open_key is not None and focused is not None and (
+            focused is pane or pane in focused.ancestors)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """q goes back to the list only while reading; elsewhere it quits."""
+        return self.reading() if action == "close" else True
+
+    def action_close(self) -> None:
+        self.show_pane("list")
 
     def action_back(self) -> None:
         """Back to the list; in the list, out of a folder to the whole list. With

@@ -166,11 +166,18 @@ class ToPrompt(ModalScreen[list[str] | None]):
 class UnsentPrompt(ModalScreen[str]):
     """Leaving a message that was not sent: save it as a draft (a chat message:
     keep it for later, where it fits a chat line), discard it, or keep writing.
-    Nothing typed is lost without the user saying so."""
+    Nothing typed is lost without the user saying so.
+
+    Discard is D, the capital: Esc then `dd` is a vim reflex, and d alone threw
+    the text away with no way back (mutt asks "Abort unmodified message?" and
+    aerc's :abort is a command typed out: neither is one reflex key away, and
+    neither has an undo to count on). d says so, and discards nothing; nor
+    does Alt+d (Esc and d read as one key)."""
 
     BINDINGS = [
         Binding("s", "choose('save')", "save draft"),
-        Binding("d", "choose('discard')", "discard"),
+        Binding("D", "choose('discard')", "discard"),
+        Binding("d", "not_discarded", show=False),
         Binding("escape,k", "choose('keep')", "keep editing"),
     ]
 
@@ -195,11 +202,15 @@ class UnsentPrompt(ModalScreen[str]):
                 if self.can_save:
                     yield Button("Keep for later \\[s]" if self.chat else
                                  "Save draft \\[s]", id="save", variant="primary")
-                yield Button("Discard \\[d]", id="discard", variant="error")
+                yield Button("Discard \\[shift+d]", id="discard", variant="error")
                 yield Button("Keep editing \\[esc]", id="keep")
 
     def on_mount(self) -> None:
         self.query_one("#save" if self.can_save else "#keep", Button).focus()
+
+    def action_not_discarded(self) -> None:
+        self.notify("Not discarded: shift+D discards (d alone does not, so that a "
+                    "reflex dd throws nothing away).", severity="warning", timeout=4)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -21,6 +21,8 @@ from tuiclient.widgets.thread_pane import ChatView
 from tuiclient.widgets.timeline import Timeline
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from tuiclient.screens.main import MainScreen
 
 
@@ -144,23 +146,36 @@ class Replying:
         await self.send(result)
 
     def options(self) -> None:
+        """o (ctrl+o in the chat input): the IM reply's options. Done goes on in
+        the chat input, to write the reply; Cancel leaves everything as it was,
+        the focus too (from the list, the next keys are the list's again, not
+        words in a line that Enter would send)."""
+        was, focused = self.draft, self.screen.focused
         if self.draft is None:
             m = self.target()
             if m is None:
                 return
             self.draft = ReplyDraft(m, "im")
-        self.screen.run_worker(self._edit_options(self.draft), name="edit_options",
-                               group="compose")
+        self.screen.run_worker(self._edit_options(self.draft, was, focused),
+                               name="edit_options", group="compose")
 
-    async def _edit_options(self, draft: ReplyDraft) -> None:
+    async def _edit_options(self, draft: ReplyDraft, was: ReplyDraft | None = None,
+                            focused: Widget | None = None) -> None:
         from tuiclient.screens.prompts import ReplyOptionsScreen
 
         screen = self.screen
         await screen.opened.ensure_bodies()
         result = await screen.app.push_screen_wait(
             ReplyOptionsScreen(draft, self.several(draft.message), self.files()))
-        self.draft = result if result is not None else self.draft
-        screen.query_one(ChatReply).focus()
+        if result is not None:
+            self.draft = result
+            screen.query_one(ChatReply).focus()
+            return
+        self.draft = was
+        if focused is not None and focused.is_attached and focused.screen is screen:
+            focused.focus()
+        else:
+            screen.query_one(ConversationList).focus()
 
     def send_line(self, text: str) -> None:
         """Enter in the reply line: the draft goes with these words; the next line

@@ -32,7 +32,7 @@ from tuiclient.chat_commands import (
 )
 from tuiclient.chat_lines import NOWHERE, Key, load_lines, save_lines
 from tuiclient.drafts import ReplyDraft
-from tuiclient.people import Directory, reply_names, room_of_line
+from tuiclient.people import SELF, Directory, reply_names, room_of_line
 
 IDLE = "press i to reply by IM"
 WRITING = "your message"
@@ -269,7 +269,12 @@ def target_text(draft: ReplyDraft | None, directory: Directory, room: str = "") 
         t.append("enter: send · ctrl+o: options · esc: leave" if draft is not None
                  else "enter: send · esc: leave", style="dim italic")
         return t
-    t.append(reply_names(directory, draft.message, draft.reply_all), style="bold")
-    t.append(f" ({draft.describe()})\n", style="dim")
+    names = reply_names(directory, draft.message, draft.reply_all)
+    t.append(names, style="bold")
+    if names == SELF:  # a note to self: no sender to answer, nobody else
+        extras = draft.describe(room=True)
+        t.append(f" (a note to self{', ' + extras if extras else ''})\n", style="dim")
+    else:
+        t.append(f" ({draft.describe()})\n", style="dim")
     t.append("enter: send · ctrl+o: options · esc: leave", style="dim italic")
     return t
