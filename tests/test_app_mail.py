@@ -86,7 +86,8 @@ async def test_triage_keys_marks_tags_and_undo_on_the_server(world, tmp_path):
         assert await pilot_until(pilot, lambda: "Tri one" in on_server(world, alice, "Trash"))
         assert "Tri one" not in on_server(world, alice, "INBOX")
         assert await pilot_until(pilot, lambda: getattr(label(app, "Tri one"), "where", "")
-                                 == "Trash")
+                                 == "Trash"), (row(app, "Tri one"), listing(app).labels,
+                                               listing(app).keys_near_view(), notes(app))
         assert any("Deleted 1 email" in n for n in notes(app)), notes(app)
         await pilot.press("u")
         assert await pilot_until(pilot, lambda: "Tri one" in on_server(world, alice, "INBOX"))
