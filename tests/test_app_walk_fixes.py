@@ -244,7 +244,7 @@ async def test_at_80x24_the_footers_fit_and_the_help_keeps_its_columns(tmp_path)
         assert "q quit" in footer(), footer()
         await pilot.press(*Q3)
         await pilot.pause()
-        assert "q quit" in footer(), footer()
+        assert "q back" in footer(), footer()  # reading: q goes back to the list
         await pilot.press("escape", "O")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, OutboxScreen))
         await pilot.pause()
