@@ -89,8 +89,3 @@ def is_emoji(text: str) -> bool:
     by ZWJ are one each); "ok", ":)", "✓", two emoji are not."""
     parts = text.split(ZWJ)
     return 0 < len(parts) <= MAX_ELEMENTS and all(map(_element, parts))
-
-
-def not_an_emoji(text: str) -> str:
-    """The one line that refuses `text` as a reaction."""
-    return f"{text.strip()!r} is not an emoji: a reaction is one emoji, such as 👍 or ❤️"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import errors as refuse
-from .emoji_shape import is_emoji, not_an_emoji
+from .emoji_shape import is_emoji
 from .errors import WHEN_AWAY, ContactAway, EngineError, describe_presence
 from .events import EventBus, PresenceChanged
 from .handoff import ReplyResult
@@ -116,7 +116,7 @@ class ChatVerbs:
         emoji: all of ours); returns our reactions as sent (XEP-0444). A reaction
         is one emoji (`bridge.emoji_shape`): other text is refused, nothing sent."""
         if emoji and not remove and not is_emoji(emoji.strip()):
-            raise EngineError(not_an_emoji(emoji))
+            raise EngineError(refuse.not_an_emoji(emoji))
         _m, client = self._chat_line(row_id)
         mine = client.own_reactions(row_id)
         if remove:

@@ -53,6 +53,13 @@ class ContactAway(Exception):
 # -- refusals every layer says alike ------------------------------------------------
 # Each one a sentence: what cannot be done, a colon, what to do about it.
 
+def not_an_emoji(text: str) -> str:
+    """A reaction that is not one emoji (`bridge.emoji_shape.is_emoji`), in one line
+    (the text's repr: no newline of its own)."""
+    return (f"Not a reaction: {text.strip()!r} is not an emoji; a reaction is one emoji, "
+            "such as 👍 or ❤️.")
+
+
 def no_chat_connection(account: str, *, either: bool = False) -> str:
     """The account's chat is not connected (not started, no chat server, login failed)."""
     return (f"The chat account {account} is not connected{' either' if either else ''}: "

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.emoji_shape import is_emoji, not_an_emoji
+from bridge.emoji_shape import is_emoji
+from bridge.errors import not_an_emoji
 
 EMOJI = ["👍", "👍🏽", "❤️", "❤", "🇫🇷", "1️⃣", "#⃣", "👨‍👩‍👧", "🏃🏽‍♀️", "🎉", "😀", "☺️",
          "©️", "🫠", "🟢", "👁️‍🗨️", "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"]

@@ -27,7 +27,7 @@ INTERNAL = re.compile(r"fell-back-to|outbox item|\bXMPP\b|\bJID\b|--\w|#\{|when_
 
 SAMPLES = {"account": "alice", "name": "report.pdf", "address": "bob", "known": ["alice"],
            "what": "The way to reply", "given": "fax", "choices": ("email", "im", "auto"),
-           "how": "by chat"}
+           "how": "by chat", "text": "ok"}
 
 
 def refusals() -> list[tuple[str, str]]:

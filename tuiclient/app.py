@@ -134,7 +134,9 @@ class TuiClientApp(App):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGHUP: the terminal hung up, or a reload (not on every platform).
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
-        if not self.is_headless:
+        if not self.is_headless and not terminal_gone():
+            # Only a terminal that was there can go (not a stream a web or test
+            # driver draws on, which is no terminal from the start).
             self.set_interval(CHECK_EVERY, self._look_at_terminal, name="terminal there")
         self.count_unread_soon()
         self._auto_away_timer()

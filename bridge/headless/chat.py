@@ -17,8 +17,8 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..emoji_shape import is_emoji, not_an_emoji
-from ..errors import EngineError
+from ..emoji_shape import is_emoji
+from ..errors import EngineError, not_an_emoji
 from ..model import DeliveryState, Message
 from . import output as out
 from .chat_args import CHAT_COMMANDS as CHAT_COMMANDS
