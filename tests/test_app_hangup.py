@@ -167,6 +167,7 @@ def test_textual_s_drawing_thread_lives_through_a_terminal_that_fails() -> None:
             raise OSError(5, "Input/output error")
 
     told: list[int] = []
+    # A duck-typed stream where Textual types a file (the driver hands it the same).
     writer = WriterThread(GoneSafeOutput(Broken(), lambda: told.append(1)))  # type: ignore[arg-type]
     writer.start()
     done = threading.Event()

@@ -42,7 +42,7 @@ def draft(n: int, *, thread: str = "root@example.org", folder: str = "Drafts",
         recipients=[Party("dave@example.org", "Dave", "to")], text="Half an answer",
         flags=frozenset({DRAFT, SEEN}), date=T0 + 1000 + n)
     fields.update(kw)
-    return email(n, **fields)  # type: ignore[arg-type]
+    return email(n, **fields)  # type: ignore[arg-type]  # (a dict of mixed values as keywords)
 
 
 def order(store: Store) -> list[str]:
