@@ -93,6 +93,8 @@ async def test_tab_cycles_every_pane_and_the_focused_one_is_framed(world, tmp_pa
             await pilot.press("tab")
             seen.append(where())
         assert seen == ["reply", "sidebar", "list", "message", "cards", "timeline"]
+        # Tabbed through, the sidebar shows where its cursor is (it showed none).
+        assert main.query_one(Sidebar).highlighted is not None
         back = []
         for _ in range(6):
             await pilot.press("shift+tab")

@@ -114,6 +114,13 @@ class Sidebar(OptionList):
         elif keep is not None and keep < self.option_count:
             self.highlighted = keep
 
+    def on_focus(self) -> None:
+        """Coming in (Tab, shift+Tab, a click) with nothing highlighted yet: the
+        first row is, so that j, k and Enter have somewhere to start, and the user
+        sees where they are."""
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         kind, _, rest = (event.option.id or "").partition(":")
