@@ -200,3 +200,23 @@ def test_presence_has_a_shape_as_well_as_a_colour():
     texts = [contact_label(r).plain for r in rows]
     assert texts[0].startswith(f"{shapes['away']} Bob") and "away: In meetings" in texts[0]
     assert texts[1].startswith(f"{shapes['busy']} Carol") and "busy" in texts[1]
+
+
+async def test_a_long_status_is_cut_at_the_sidebar_s_edge(tmp_path):
+    """A status longer than the sidebar is cut with an ellipsis on its own line (it
+    wrapped and went on in the first column, under the presence dots)."""
+    from tests.screen import drawn_text
+    from tests.test_app_snapshots import make_app
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        sidebar = app.screen.query_one(Sidebar)
+        sidebar.show(sidebar.accounts, [ContactRow(
+            "Carol", "carol@example.test", "away", "In meetings until 3pm, then the dentist")])
+        await pilot.pause()
+        lines = [line for line in drawn_text(app.export_screenshot()).splitlines()
+                 if "meetings" in line
+                 or "dentist" in line or "3pm" in line]
+        assert lines, "the status is not drawn"
+        assert not any("dentist" in line for line in lines), lines
+        assert any("In meetings" in line and "…" in line for line in lines), lines
