@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -221,15 +222,24 @@ class Replying:
                 account, room, text, when_away=when_away))
         except (EngineError, OSError) as exc:
             chatting.say(f"not sent: {exc}", error=True)
-            if not self.screen.query_one(ChatReply).put_back(key, text):
-                try:  # another line waits in the input: this one goes to P
-                    keep_unsent(account, [room], "", text, via="im")
-                except OSError as failed:
-                    chatting.say(f"not sent, and not kept ({failed}): {text}", error=True)
+            try:
+                self.line_back(key, text, account, [room], "")
+            except OSError as failed:
+                chatting.say(f"not sent, and not kept ({failed}): {text}", error=True)
             return
         # Its first line is written: what /join said of it is past.
         chatting.say(sent_words(result) if result.deferred or result.via == "email" else "")
         self.after_send(result.thread_id or "", account)
+
+    def line_back(self, key: Key | None, text: str, account: str, to: list[str],
+                  subject: str) -> str:
+        """A chat line that did not go: back in the input of its conversation `key`
+        (open or not), unless another line waits there; then kept with what P lists
+        (OSError: it could not be). The words that say where it is."""
+        if self.screen.query_one(ChatReply).put_back(key, text):
+            return "The line is back in its chat's input."
+        keep_unsent(account, to, subject, text, via="im")
+        return KEPT
 
     def leave(self) -> None:
         self.draft = None
@@ -239,17 +249,9 @@ class Replying:
         screen = self.screen
         keep = None
         if draft.via == "im":
-            # A chat line that did not go is back in the input of its conversation
-            # (open or not), unless another line waits there (then P keeps it).
-            key = key_of_message(draft.message)
-
-            def keep_line() -> str:
-                if screen.query_one(ChatReply).put_back(key, draft.text):
-                    return "The line is back in its chat's input."
-                keep_unsent(draft.message.account, [draft.message.sender.address],
-                            draft.message.subject, draft.text, via="im")
-                return KEPT
-            keep = keep_line
+            m = draft.message
+            keep = partial(self.line_back, key_of_message(m), draft.text, m.account,
+                           [m.sender.address], m.subject)
         result = await send_reply(screen, draft, keep=keep)
         if result is None:
             if draft.via == "im":
