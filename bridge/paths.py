@@ -53,3 +53,8 @@ def ensure_private_dir(path: Path) -> Path:
 def default_downloads() -> Path:
     """Where attachments go when neither --dir nor the account's `downloads` says."""
     return Path(os.environ.get("XDG_DOWNLOAD_DIR") or Path.home() / "Downloads")
+
+
+def state_dir() -> Path:
+    """`$XDG_STATE_HOME/tuiclient`, by default `~/.local/state/tuiclient`: the log."""
+    return _xdg_base("XDG_STATE_HOME", ".local/state") / APP_NAME

@@ -16,8 +16,8 @@ The rule, read from the code under bridge/headless/:
   store alone, for the verbs that only read it: reads.py), the vocabulary
   every layer shares (bridge.model, bridge.events, bridge.errors),
   bridge.config (the front end loads and checks its own config; the rules
-  file uses the same reader), bridge.paths,
-  bridge.safe, and from bridge.identity only the address grammar and the
+  file uses the same reader), bridge.paths, bridge.logs (where a front end's
+  log records go), bridge.safe, and from bridge.identity only the address grammar and the
   question it asks (`normalize_email`, `normalize_jid`, `UnmappedParty`).
   Never bridge.store, bridge.xmpp, bridge.mail, bridge.outbox, bridge.handoff,
   bridge.health, bridge.delivery, bridge.ports: those are behind the door.
@@ -41,7 +41,7 @@ HIDDEN = {"store", "identity", "xmpp", "mail", "ports", "outbox", "handoff", "ma
 # for `react` to refuse other text as a usage error before it connects.
 ALLOWED_MODULES = {"bridge.engine", "bridge.reader", "bridge.model", "bridge.events",
                    "bridge.errors", "bridge.config", "bridge.paths", "bridge.safe",
-                   "bridge.emoji_shape"}
+                   "bridge.emoji_shape", "bridge.logs"}
 ALLOWED_NAMES = {"bridge.identity": {"normalize_email", "normalize_jid", "UnmappedParty"}}
 
 

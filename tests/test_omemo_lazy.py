@@ -224,3 +224,43 @@ def test_reading_a_device_list_and_our_device_id(tmp_path: Path) -> None:
     assert own_device_id(keys) == 1152734199
     keys.write_text("not json")
     assert own_device_id(keys) is None
+
+
+
+async def test_a_one_shot_commands_first_login_leaves_its_keys_published(
+        world: World, connect, tmp_path: Path, private_xdg: Path) -> None:
+    """A one-shot command's first login makes the keys, and the command may be
+    done before they are published (`send` to an address with no JID ends at
+    once, exit 7): its stop waits for the publication, so the bundle the device
+    list names is there for peers (CI saw the next command's python-omemo fail to
+    fetch it: "Couldn't download own bundle", printed as a traceback)."""
+    from bridge.headless.cli import EXIT_DECIDE
+    from bridge.xmpp.omemo_plugin import (
+        OLDMEMO_DEVICE_LIST_NODE,
+        device_ids,
+        own_device_id,
+    )
+    from tests.test_headless import cli, write_config
+
+    alice = person(world, "alice")
+    config = write_config(world, tmp_path, alice)
+    code, said, err = await cli(config, "send", "--to", f"nobody@{alice.jid.split('@')[1]}x",
+                                "--via", "im", "to no one")
+    assert code == EXIT_DECIDE, (said, err)
+    (keys,) = (private_xdg / "data").rglob("*.omemo.json")
+    own = own_device_id(keys)
+    assert own is not None
+
+    reader = await connect(alice, resource="reader")
+    pubsub = reader.client.session.plugin["xep_0060"]
+    iq = await pubsub.get_items(alice.jid, OLDMEMO_DEVICE_LIST_NODE, max_items=1, timeout=30)
+    items = [i.xml for i in iq["pubsub"]["items"]]
+    assert own in device_ids(OLDMEMO_DEVICE_LIST_NODE, items[0] if items else None)
+    for node, item in ((f"eu.siacs.conversations.axolotl.bundles:{own}", None),
+                       ("urn:xmpp:omemo:2:bundles", str(own))):
+        try:
+            iq = await pubsub.get_items(alice.jid, node, item_ids=[item] if item else None,
+                                        timeout=30)
+        except Exception as exc:  # item-not-found: never published
+            raise AssertionError(f"{node}: {exc!r}") from None
+        assert len(iq["pubsub"]["items"]) == 1, node

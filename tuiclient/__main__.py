@@ -96,8 +96,10 @@ def _main(argv: list[str] | None) -> int:
 
         return headless(args, config)
 
+    from bridge.logs import to_file
     from tuiclient.app import TuiClientApp
 
+    to_file()  # never over the screen
     tui = TuiClientApp(config)
     tui.when_drawn.append(lambda: settle_garbage(tui))
     # What the imports and the app's construction made (~70,000 objects, nearly

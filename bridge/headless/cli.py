@@ -394,6 +394,9 @@ def main(args: argparse.Namespace, config: Config) -> int:
         else:
             import asyncio
 
+            from ..logs import to_file
+
+            to_file(echo=True)  # a library's warning is not this command's output
             outcome = asyncio.run(go())
     except KeyboardInterrupt:
         return 130

@@ -106,6 +106,8 @@ class XmppClient(Omemo):
         self._stop_self_pings()
         self.session.cancel_connection_attempt()
         if self.session.transport is not None:
+            await self._omemo_settle()
+        if self.session.transport is not None:
             # Say goodbye to rooms and contacts; the stream close then ends the session.
             self.session.send_presence(ptype="unavailable")
         await self.session.stop()

@@ -45,6 +45,7 @@ library reads and validates the same stanza again when it is replayed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
@@ -150,6 +151,17 @@ class OmemoStandby(BasePlugin):
     @property
     def loaded(self) -> bool:
         return self._plugin is not None
+
+    async def settle(self, timeout: float) -> None:
+        """Let a load under way finish (at most `timeout` s) before the stream
+        closes: a first login's load publishes our keys, and a process that ends
+        halfway (a one-shot `send`) leaves a device list naming a bundle not
+        there yet, which every peer then fails to fetch until the next login."""
+        loading = self._loading
+        if loading is None or loading.done():
+            return
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(loading), timeout)
 
     # -- from login ----------------------------------------------------------------
 
