@@ -2,7 +2,8 @@
 $EDITOR on demand. Leaving one that was not sent asks first: save it in the
 account's Drafts folder, throw it away, or keep writing. A body that promises a
 file ("attached") while none goes along asks before sending. What the screens
-share is in `tuiclient.screens.compose_base` (its names are importable here too)."""
+share is in `tuiclient.screens.compose_base` (its names are importable here too);
+the forward's screen is in `tuiclient.screens.forward` (importable here too)."""
 
 from __future__ import annotations
 
@@ -23,15 +24,13 @@ from textual.widgets import (
     RadioButton,
     RadioSet,
     Select,
-    Static,
     TextArea,
 )
 
-from bridge.crypto.outgoing import Protection
 from bridge.model import Attachment, Direction, Message, Transport
 from tuiclient.appref import client_app
-from tuiclient.drafts import Forward, NewMessage, ReplyDraft
-from tuiclient.format import one_line, size, who
+from tuiclient.drafts import NewMessage, ReplyDraft
+from tuiclient.format import one_line, who
 from tuiclient.screens.compose_base import (  # noqa: F401 (re-exported: their old home)
     OPENPGP_STEPS,
     ComposeBase,
@@ -41,6 +40,7 @@ from tuiclient.screens.compose_base import (  # noqa: F401 (re-exported: their o
     read_headers,
     with_headers,
 )
+from tuiclient.screens.forward import ForwardScreen  # noqa: F401 (re-exported: its old home)
 from tuiclient.screens.prompts import Files
 from tuiclient.widgets.addresses import format_address, split_addresses
 from tuiclient.widgets.footer import Footer
@@ -484,116 +484,3 @@ class NewMessageScreen(OpenPGPToggle):
                                 self.query_one("#subject", Input).value, text,
                                 files=self.local_files(), resumed=self.resumed,
                                 sign=sign, encrypt=encrypt, **self.draft_extras()))
-
-
-class ForwardScreen(OpenPGPToggle):
-    """Forward an email: to whom, a note above it, inline (its files kept) or as an
-    attachment, with more files from disk. With `more` (the marked conversations'
-    emails after the first): one email carrying each of them whole as
-    message/rfc822, as mutt's mime_forward does with tagged messages. Its
-    OpenPGP line is compose's, from the engine's forward decision: an encrypted
-    email is forwarded decrypted and encrypted again for the new recipients."""
-
-    # To with its label, as a new message's (its placeholder is gone once filled);
-    # the options under the note, so that Tab from To reaches the note.
-    DEFAULT_CSS = """
-    ForwardScreen .address-row { height: auto; }
-    ForwardScreen .address-row .field-label { padding: 0 1 0 0; text-style: bold; }
-    ForwardScreen .address-row Input { width: 1fr; }
-    ForwardScreen #address-hint { color: $text-muted; height: auto; }
-    """
-
-    def __init__(self, message: Message, more: Sequence[Message] = ()) -> None:
-        super().__init__()
-        self.message = message
-        self.more = list(more)
-
-    def compose(self) -> ComposeResult:
-        m = self.message
-        several = [m, *self.more] if self.more else []
-        yield Header()
-        with Vertical(id="compose"):
-            if several:
-                title = Text.assemble(("Forward", "bold"), f" {len(several)} emails, "
-                                      "each attached whole")
-            else:
-                title = Text.assemble(("Forward", "bold"), " the email from ",
-                                      (who(m, client_app(self).contact_names), "bold"))
-                if m.subject:
-                    title.append(f" “{one_line(m.subject)}”")
-            yield Label(title, id="compose-title", markup=False)
-            with Horizontal(classes="address-row", id="to-row"):
-                yield Label("To:", classes="field-label")
-                yield Input(placeholder="addresses, comma-separated (→ completes a "
-                            "contact)", suggester=self.suggester(), id="to", compact=True)
-            yield self.address_hint()
-            yield self.openpgp_label()
-            kept = Text()
-            for x in several:
-                kept.append("\n" if kept else "")
-                kept.append_text(Text.assemble(
-                    ("+ ", "magenta"), (one_line(x.subject) or "(no subject)", "magenta"),
-                    (f"  from {who(x, client_app(self).contact_names)}, message/rfc822"
-                     + (f" with {len(x.attachments)} files" if x.attachments else ""),
-                     "dim")))
-            for a in [] if several else m.attachments:
-                kept.append("\n" if kept else "")
-                kept.append_text(Text.assemble(("+ ", "magenta"),
-                                               (one_line(a.filename), "magenta"),
-                                               (f"  {size(a.size)}  kept", "dim")))
-            if kept:
-                yield Static(kept, id="kept-files", markup=False)
-            yield Label(Text("Your note; the emails follow it, attached." if several else
-                             "Your note; the email follows it, quoted as forwarded "
-                             "mail is.", style="dim"), markup=False)
-            yield TextArea(id="body")
-            with Horizontal(id="compose-options"):
-                tick = Tick("As an attachment (message/rfc822)", bool(several),
-                            id="as-attachment", compact=True)
-                tick.disabled = bool(several)
-                yield tick
-            yield self.signature(m.account)
-            yield LocalFiles(id="local-files")
-            yield from self.buttons()
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.sub_title = "forward"
-        self.query_one("#to", Input).focus()
-        self.run_worker(self.decide(self.message.account, []), exclusive=True,
-                        group="autocrypt")
-
-    def on_input_blurred(self, event: Input.Blurred) -> None:
-        """Leaving To: the engine's decision for who is in it."""
-        if event.input.id == "to":
-            self.run_worker(self.decide(self.message.account, self.forward_to()),
-                            exclusive=True, group="autocrypt")
-
-    def forward_to(self) -> list[str]:
-        return split_addresses(self.query_one("#to", Input).value)
-
-    async def decision(self, account: str, to: Sequence[str],
-                       answering: int | None = None) -> Protection | None:
-        """The forward's decision: an encrypted email makes it encrypted, even
-        before anyone is typed in To."""
-        rows = [x.id for x in (self.message, *self.more) if x.id is not None]
-        return client_app(self).engine.forward_protection(rows, list(to))
-
-    def editor_fields(self) -> list[tuple[str, str]]:
-        return [("To", "#to")]
-
-    def has_files(self) -> bool:
-        return bool(self.message.attachments) or super().has_files() or \
-            self.query_one("#as-attachment", Checkbox).value
-
-    def send(self) -> None:
-        to = split_addresses(self.query_one("#to", Input).value)
-        if not to or not all("@" in a for a in to):
-            self.notify("Forward to whom? Give email addresses.", severity="warning")
-            self.query_one("#to", Input).focus()
-            return
-        sign, encrypt = self.chosen_openpgp()
-        self.dismiss(Forward(self.message, to, self.query_one("#body", TextArea).text,
-                             self.query_one("#as-attachment", Checkbox).value,
-                             self.local_files(), more=self.more, sign=sign,
-                             encrypt=encrypt))

@@ -299,7 +299,7 @@ class MailKeys:
         return (incoming or emails)[-1] if emails else None
 
     async def _forward(self, m: Message, more: list[Message] | None = None) -> None:
-        from tuiclient.screens.compose import ForwardScreen
+        from tuiclient.screens.forward import ForwardScreen
 
         screen = self.screen
         fetched = await self.body(m)
