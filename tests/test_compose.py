@@ -247,3 +247,22 @@ def test_fuzz_build_and_parse_round_trip(name: str, subject: str, filename: str,
                                                            ("z@z.test", "")]
     (att,) = p.attachments
     assert att.data == data and att.filename == safe_basename(filename)
+
+
+def test_an_attached_email_goes_as_a_message_part() -> None:
+    """An .eml file attached (what a resumed forward's draft carries) goes as a
+    message/rfc822 part, which the stdlib reads back as the email; it went as
+    base64, which RFC 2046 does not allow there, and readers took the encoded
+    text for the email (tests/test_app_draft_kept.py sends one for real)."""
+    mail = build_email(ME, ["b@y.test"], [], "Fwd: Hi", "see below", msg_id="1@x.test",
+                       attachments=[("Hi.eml", "message/rfc822",
+                                     b"Subject: Hi\nFrom: c@z.test\n\nthe text\n")])
+    again = email.message_from_bytes(mail.as_bytes(), policy=policy.default)
+    (part,) = list(again.iter_attachments())
+    assert part.get_filename() == "Hi.eml" and part["Content-Transfer-Encoding"] != "base64"
+    inner = part.get_content()
+    assert str(inner["Subject"]) == "Hi"
+    assert inner.get_body(("plain",)).get_content().strip() == "the text"
+    parsed = parse_message(mail.as_bytes())
+    assert [(a.filename, a.data) for a in parsed.attachments] == \
+        [("Hi.eml", b"Subject: Hi\nFrom: c@z.test\n\nthe text\n")]

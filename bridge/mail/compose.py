@@ -150,7 +150,8 @@ def build_email(
     `bcc` is written as a Bcc header for the sender to read its envelope from;
     MailSender.queue takes it out before anything is sent or kept.
     Attachments are (file name, content type, bytes); the file name is reduced to
-    a base name and written with RFC 2231 when it is not ASCII. An address that
+    a base name and written with RFC 2231 when it is not ASCII; an email
+    (message/rfc822) is carried as a message part, not base64. An address that
     cannot be written raises ValueError (email.errors.HeaderDefect is one).
     """
     own = normalize_message_id(f"<{msg_id}>")
@@ -193,7 +194,13 @@ def build_email(
         if not maintype or not subtype or maintype == "multipart":
             maintype, subtype = "application", "octet-stream"
         name = safe_basename(filename)
-        if maintype == "text":
+        if (maintype, subtype) == ("message", "rfc822"):
+            # An email (an .eml file, a forwarded one a draft carried) goes in as a
+            # message part: RFC 2046 allows no base64 there, and a reader then
+            # took the encoded text for the message.
+            inner = email.parser.BytesParser(policy=policy.default).parsebytes(bytes(data))
+            msg.add_attachment(inner, disposition="attachment", filename=name)
+        elif maintype == "text":
             # add_attachment wants str for text/*; bytes keep the sender's
             # encoding exactly, so send them as a generic type with the same name.
             msg.add_attachment(bytes(data), maintype="application", subtype="octet-stream",
