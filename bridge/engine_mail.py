@@ -29,6 +29,8 @@ LIMIT_SPREAD = 10
 if TYPE_CHECKING:
     from .config import Config
     from .engine_ports import EnginePorts
+    from .handoff.parties import ChatEmail
+    from .handoff.reply import Handoff
     from .mail.actions import MailActions
     from .mail.body_text import Link
     from .mail.drafts import Addresses as DraftAddresses
@@ -46,6 +48,9 @@ class MailVerbs:
 
         @property
         def mailbox(self) -> MailActions: ...
+
+        @property
+        def handoff(self) -> Handoff: ...
 
         def message(self, row_id: int) -> Message: ...
 
@@ -252,15 +257,36 @@ class MailVerbs:
                          replaces: int | None = None, in_reply_to: str | None = None,
                          references: Sequence[str] = (),
                          answering: int | None = None, bcc: Sequence[str] = (),
-                         sender: str | None = None) -> Message:
+                         sender: str | None = None,
+                         forwarding: Sequence[int] = ()) -> Message:
         """Postpone a message into the account's Drafts folder on the server. A
         reply's draft keeps its thread: `in_reply_to` and `references`, or the row
-        of the message it is `answering` (see MailActions.draft_save); its Bcc is
-        kept in it, `sender` is its From (one of the account's addresses)."""
+        of the message it is `answering` (see MailActions.draft_save; a chat
+        line's: the email chain a reply by email to it goes into, and its people's
+        mapped addresses when no To is given: `chat_email`); its Bcc is kept in
+        it, `sender` is its From (one of the account's addresses). A forward's
+        draft carries each email of `forwarding` whole, as message/rfc822 parts
+        (the bytes the server holds: an encrypted one stays encrypted), its
+        subject "Fwd: ..." when none is given: resumed and sent, it is a forward
+        as an attachment."""
+        if answering is not None and self.message(answering).transport is Transport.XMPP:
+            link = self.chat_email(answering)
+            to = list(to) or ([] if cc else link.to)
+            subject = subject or link.subject
+            in_reply_to = in_reply_to or link.in_reply_to or None
+            references = list(references) or link.references
+            answering = None
+        raws = [await self.mailbox.raw(self.message(row)) for row in forwarding]
         return await self.mailbox.draft_save(account, to, subject, text, cc=cc, files=files,
                                              replaces=replaces, in_reply_to=in_reply_to,
                                              references=references, answering=answering,
-                                             bcc=bcc, sender=sender)
+                                             bcc=bcc, sender=sender, forwarding=raws)
+
+    def chat_email(self, row_id: int, reply_all: bool = False) -> ChatEmail:
+        """An email answering the chat line `row_id`: its people's mapped email
+        addresses (and who has none), its subject and threading; what its draft
+        is saved with (bridge.handoff.parties.Parties.chat_email)."""
+        return self.handoff.parties.chat_email(self.message(row_id), reply_all)
 
     async def draft_addresses(self, row_id: int) -> DraftAddresses:
         """A draft's From, To, Cc and Bcc as they are on the server."""

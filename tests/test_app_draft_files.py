@@ -16,7 +16,7 @@ from tests.others import person, send_email, wait_inbox
 from tests.test_app import alice_app, go_to_row, listing, pilot_until
 from tests.test_app_walk import shown
 from tests.test_headless import cli
-from tests.test_headless_mail_more import config_with, raw_drafts
+from tests.test_headless_mail_more import config_with, raw_drafts, rows_by_subject
 from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
 from tuiclient.screens.drafts import DraftsScreen
 from tuiclient.screens.main import MainScreen
@@ -205,6 +205,29 @@ async def test_headless_draft_replace_keeps_the_files_of_the_draft(world, tmp_pa
     assert code == EXIT_OK, err
     (got,) = await wait_inbox(world, dave, lambda m: m["Subject"] == "Budget notes", 30)
     assert files_of(got) == {"walk-notes.txt": NOTES}
+
+
+async def test_headless_draft_save_forward_carries_the_email(world, tmp_path):
+    """`draft save --forward ID`: the app's Esc in a forward, for scripts. The
+    draft carries the email whole (message/rfc822), and sent it is a forward."""
+    alice, bob, dave = (person(world, n) for n in ("alice", "bob", "dave"))
+    send_email(world, bob, [alice.email], [], "Minutes", "The minutes.\n\nBob")
+    config = config_with(world, tmp_path, alice, "")
+    rows = await rows_by_subject(config)
+    code, saved, err = await cli(config, "draft", "--json", "save", "--to", dave.email,
+                                 "--forward", str(rows["Minutes"]), "See page 2.")
+    assert code == EXIT_OK, err
+    (draft,) = raw_drafts(world, alice)
+    assert str(draft["Subject"]) == "Fwd: Minutes" and dave.email in str(draft["To"])
+    (part,) = list(draft.iter_attachments())
+    assert part.get_content_type() == "message/rfc822"
+    assert str(part.get_content()["Subject"]) == "Minutes"
+    code, _, err = await cli(config, "draft", "send", str(saved["id"]))
+    assert code == EXIT_OK, err
+    (got,) = await wait_inbox(world, dave, lambda m: m["Subject"] == "Fwd: Minutes", 30)
+    assert "See page 2." in got.get_body(("plain",)).get_content()
+    (part,) = list(got.iter_attachments())
+    assert "The minutes." in part.get_content().get_body(("plain",)).get_content()
 
 
 def test_the_headless_draft_line_says_how_many_files():

@@ -3,12 +3,15 @@
 - an email's parties are its reply headers (sender, or everyone with reply-all);
 - a chat line's are its peer, or the room and (reply-all) everyone in it;
 - an address is a JID to chat with only when a mapping or the roster says so;
-- a transcript carries only the lines every recipient took part in.
+- a transcript carries only the lines every recipient took part in;
+- an email answering a chat line (its draft too) goes to its people's mapped
+  addresses, in the conversation's email chain (`chat_email`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from ..config import AccountConfig, Config
 from ..errors import EngineError
@@ -187,3 +190,29 @@ class Parties:
         room = self.room_of(original)
         subject = f"Chat in {room}" if room else f"Chat with {peer}"
         return reply_subject(subject), original.thread_id, [original.thread_id]
+
+    def chat_email(self, original: Message, reply_all: bool) -> ChatEmail:
+        """Whom an email answering the chat line `original` goes to, and how it is
+        threaded, as `Handoff.reply` would send it: the chat's people mapped to
+        their email addresses (the ones with none named apart), the subject,
+        In-Reply-To and References of `email_thread_link`. What a draft of that
+        reply is saved with, before anyone is asked for a missing address."""
+        jids = self.chat_parties(original, reply_all)
+        mapped, unresolved = self.identity.map_parties(jids, "email")
+        thread = self.store.thread_messages(original.thread_id, original.account)
+        subject, in_reply_to, references = self.email_thread_link(thread, original)
+        return ChatEmail(list(dict.fromkeys(mapped[j] for j in jids if j in mapped)),
+                         [r.query for r in unresolved], subject, in_reply_to,
+                         list(references))
+
+
+@dataclass
+class ChatEmail:
+    """An email answering a chat line: its To (mapped), who has no address, and
+    its threading (`Parties.chat_email`)."""
+
+    to: list[str]
+    unmapped: list[str]
+    subject: str
+    in_reply_to: str
+    references: list[str] = field(default_factory=list)

@@ -148,6 +148,9 @@ def add_draft(sub: Sub, common: Parser, inner: Parser) -> None:
                         "Message-ID); its To, Cc and subject when none are given")
     d.add_argument("--references", action="append", default=[], metavar="MSGID",
                    help="the thread's Message-IDs (default: the answered message's)")
+    d.add_argument("--forward", action="append", default=[], metavar="ID",
+                   help="a forward's draft: an email it carries whole (message/rfc822; "
+                        "repeatable); its subject Fwd: ... when none is given")
     dsub.add_parser("list", parents=[inner], help="the drafts on the server")
     d = dsub.add_parser("send", parents=[inner], help="send drafts")
     d.add_argument("ids", **IDS)

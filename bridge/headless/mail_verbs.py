@@ -16,8 +16,11 @@ reach, 6 an email still waiting in the outbox.
                              one email, each message attached whole (message/rfc822)
     bounce ID... --to ADDR   each redirected as it is; the exit code the worst
     draft save --to ADDR [--cc ADDR] [--bcc ADDR] [--from ADDR] --subject S
-               [--in-reply-to ID] [--replace ID [--drop-file NAME]] [TEXT]
-                             (a replaced draft's files are kept, from the server)
+               [--in-reply-to ID] [--replace ID [--drop-file NAME]]
+               [--forward ID...] [TEXT]
+                             (a replaced draft's files are kept, from the server;
+                             --in-reply-to a chat line: the email answering it;
+                             --forward: each email carried whole, message/rfc822)
     draft list               each draft, "[+N files]" when it carries some
     draft send ID...
     links ID                 the links of a message, numbered, with the words around them
@@ -250,6 +253,7 @@ async def cmd_draft(h: Headless, a: argparse.Namespace) -> Outcome:
                 raise CommandError(EXIT_USAGE, f"no file {path}")
         replaces = e.find_message(a.replace, a.account).id if a.replace else None
         answering, in_reply_to = _answering(h, a.in_reply_to, a.account)
+        forwarding = _rows(h, a.forward, a.account) if a.forward else []
         text = _read_text(a.text)
         with tempfile.TemporaryDirectory(prefix="tuiclient-draft-") as folder:
             # The replaced draft's files go on in the new one (from the server, as
@@ -262,7 +266,8 @@ async def cmd_draft(h: Headless, a: argparse.Namespace) -> Outcome:
                                               files=[*kept, *a.file], replaces=replaces,
                                               in_reply_to=in_reply_to,
                                               references=a.references,
-                                              answering=answering))
+                                              answering=answering,
+                                              forwarding=forwarding))
         return Outcome(EXIT_OK, saved, [f"draft saved: {_draft_line(saved)}"])
     return await _each_sent(h, _rows(h, a.ids, a.account), a.wait, "draft sent as",
                             e.draft_send)

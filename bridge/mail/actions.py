@@ -12,6 +12,8 @@ not yet undone, from this process or any other on the same store.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import mimetypes
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,6 +36,7 @@ from .compose import (
     chosen_address,
     forward_email,
     forward_several,
+    forward_subject,
     own_address,
     reply_headers,
     with_signature,
@@ -267,14 +270,17 @@ class MailActions:
                          replaces: int | None = None, in_reply_to: str | None = None,
                          references: Sequence[str] = (),
                          answering: int | None = None, bcc: Sequence[str] = (),
-                         sender: str | None = None) -> Message:
+                         sender: str | None = None,
+                         forwarding: Sequence[bytes] = ()) -> Message:
         """APPEND a draft to Drafts. A reply's draft keeps its threading: given as
         `in_reply_to` and `references` (Message-IDs), or read from the message it
         is `answering` (a row: as a reply to it would carry them; its To, Cc and
         "Re:" subject too when none are given). Sent later, from any machine, it
         lands in the same thread in every client. Its Bcc stays in the draft's
         header (as mutt's postponed mail keeps it; the sender takes it out when it
-        goes), and `sender` is its From, one of the account's addresses."""
+        goes), and `sender` is its From, one of the account's addresses. A
+        forward's draft carries each email of `forwarding` (its bytes) whole, as
+        a message/rfc822 part after the files, as `forward_several` does."""
         cfg = self.account(account)
         if answering is not None:
             original = self.store.get_message(answering)
@@ -290,10 +296,17 @@ class MailActions:
             original = None
         if in_reply_to and not references:
             references = [in_reply_to]
+        if forwarding and not subject:
+            first = email.parser.BytesParser(policy=email.policy.default).parsebytes(
+                forwarding[0], headersonly=True)
+            subject = forward_subject(str(first.get("Subject", "")))
         mail = build_email(self._me(cfg, original, sender), _typed(to), _typed(cc), subject,
                            with_signature(text, cfg.signature), msg_id=self._new_id(cfg),
                            in_reply_to=in_reply_to, references=references,
                            attachments=_files(files), bcc=_typed(bcc))
+        for raw in forwarding:
+            mail.add_attachment(email.parser.BytesParser(policy=email.policy.default)
+                                .parsebytes(raw), disposition="attachment")
         old = None
         if replaces is not None:
             _acct, (old,) = self.places([replaces])

@@ -49,6 +49,7 @@ from tuiclient.widgets.ticks import Choice, Tick
 
 if TYPE_CHECKING:
     from bridge.handoff import ReplyFields
+    from bridge.handoff.parties import ChatEmail
 
 
 def at_end(area: TextArea) -> None:
@@ -88,6 +89,7 @@ class ComposeScreen(OpenPGPToggle):
         if draft.resumed is not None:
             self.initial_text = draft.text
         self.to_email = draft.message.transport is Transport.EMAIL
+        self._chat_email: dict[bool, ChatEmail] = {}
 
     def recipients(self, reply_all: bool) -> str:
         m = self.draft.message
@@ -225,8 +227,8 @@ class ComposeScreen(OpenPGPToggle):
 
     def draft_fields(self) -> tuple[str, list[str], str] | None:
         m = self.draft.message
-        if m.transport is not Transport.EMAIL:
-            return None
+        if m.transport is not Transport.EMAIL:  # a chat line: as its email would go
+            return self.chat_line_fields()
         if self.to_email:  # the fields as typed ("Bob <bob@…>"): their addresses
             typed = self.addresses("#reply-to") + self.addresses("#reply-cc")
             return m.account, list(dict.fromkeys(a for _n, a in getaddresses(typed) if a)), \
@@ -237,6 +239,40 @@ class ComposeScreen(OpenPGPToggle):
             to += [p.address for p in m.recipients if p.role in ("to", "cc")
                    and p.address.lower() not in self.me]
         return m.account, list(dict.fromkeys(to)), self.subject_of(m)
+
+    def chat_line_fields(self) -> tuple[str, list[str], str] | None:
+        """A reply by email to a chat line, as a draft: the account's Drafts (None
+        for an account without email), To as the engine maps the chat's people
+        (reply to all as ticked), the subject of the conversation's email chain."""
+        m = self.draft.message
+        engine = client_app(self).engine
+        if m.id is None or not engine.account(m.account).email:
+            return None
+        link = self.chat_email()
+        return m.account, link.to, link.subject
+
+    def chat_email(self) -> ChatEmail:
+        """The engine's addressing of this reply's email (read once for each
+        reply-to-all choice: `draft_fields` is asked at every keystroke)."""
+        reply_all = self.query_one("#reply-all", Checkbox).value
+        if reply_all not in self._chat_email:
+            assert self.draft.message.id is not None
+            self._chat_email[reply_all] = client_app(self).engine.chat_email(
+                self.draft.message.id, reply_all)
+        return self._chat_email[reply_all]
+
+    def saved_words(self) -> str:
+        m = self.draft.message
+        if m.transport is Transport.EMAIL or m.id is None:
+            return super().saved_words()
+        link = self.chat_email()
+        left = [f"no email address for {', '.join(link.unmapped)}: not in its To"] \
+            if link.unmapped else []
+        if self.query_one("#history", Checkbox).value or self.query_one(Files).chosen:
+            left.append("the chat's transcript and files are not in it (a draft "
+                        "holds your text and files from disk)")
+        return "Saved in Drafts as an email" + "".join(f"; {x}" for x in left) + \
+            ". P (the drafts) resumes it."
 
     @staticmethod
     def subject_of(m: Message) -> str:

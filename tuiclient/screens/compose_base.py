@@ -4,7 +4,7 @@ are lost (save a draft, discard, keep writing; a chat message is kept for later
 instead, as its chat's unsent line or with the drafts P lists), the text kept on
 disk when the app closes under it, the "attached" check, address completion and
 its hint line; and `OpenPGPToggle`, ctrl+g's sign/encrypt choice. The screens
-themselves are in `tuiclient.screens.compose`."""
+themselves are in `tuiclient.screens.compose` and `tuiclient.screens.forward`."""
 
 from __future__ import annotations
 
@@ -288,6 +288,16 @@ class ComposeBase(Screen):
         where the screen has those fields; nothing here."""
         return {}
 
+    def draft_more(self) -> dict[str, Any]:
+        """What a draft carries besides its fields, text and files (engine.draft_save's
+        `forwarding`: a forward's emails); nothing here."""
+        return {}
+
+    def saved_words(self) -> str:
+        """The toast once the draft is in Drafts."""
+        return "Saved in Drafts: Enter on it in its conversation, or P (the drafts), " \
+            "resumes it."
+
     def threading(self) -> dict[str, Any]:
         """What keeps a reply's draft in its thread (engine.draft_save's `answering`,
         or `in_reply_to` and `references`); nothing for a new message."""
@@ -357,13 +367,14 @@ class ComposeBase(Screen):
                                                      files=self.local_files(),
                                                      replaces=self.resumed,
                                                      **self.draft_extras(),
-                                                     **self.threading())
-        except (EngineError, OSError, ValueError) as exc:  # ValueError: an address
+                                                     **self.threading(),
+                                                     **self.draft_more())
+        except (EngineError, OSError, ValueError, LookupError) as exc:
+            # ValueError: an address; LookupError: a forwarded email no longer there
             self.notify(f"Draft not saved (your text is still here): {exc}",
                         severity="error", markup=False)
             return
-        self.app.notify("Saved in Drafts: Enter on it in its conversation, or P (the "
-                        "drafts), resumes it.", title="Draft")
+        self.app.notify(self.saved_words(), title="Draft", markup=False)
         self.dismiss(None)
 
     def signature(self, account: str) -> Static:

@@ -1,10 +1,14 @@
 """Forwarding an email (`ForwardScreen`): to whom, a note above it, inline or as
 an attachment, more files from disk; several marked emails go whole, each as
-message/rfc822. Importable from `tuiclient.screens.compose` too."""
+message/rfc822. Leaving it unsent asks as every compose screen does: saved in
+Drafts, the draft carries the forwarded emails whole (message/rfc822, as the
+server holds them), so that resumed from P and sent it goes as a forward by
+attachment; the toast says so. Importable from `tuiclient.screens.compose` too."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -134,3 +138,32 @@ class ForwardScreen(OpenPGPToggle):
                              self.query_one("#as-attachment", Checkbox).value,
                              self.local_files(), more=self.more, sign=sign,
                              encrypt=encrypt))
+
+    # -- leaving it unsent: a draft that carries the forwarded emails ------------------
+
+    def draft_fields(self) -> tuple[str, list[str], str] | None:
+        """Its draft: in the forwarded email's account, To as typed, the subject
+        a forward gets ("Fwd: ...", "(+N more)" for several)."""
+        subject = one_line(self.message.subject)
+        if not subject.lower().startswith(("fwd:", "fw:")):
+            subject = f"Fwd: {subject}".rstrip()
+        if self.more:
+            subject += f" (+{len(self.more)} more)"
+        return self.message.account, self.forward_to(), subject
+
+    def draft_more(self) -> dict[str, Any]:
+        """The forwarded emails go into the draft whole (engine.draft_save's
+        `forwarding`)."""
+        return {"forwarding": [x.id for x in (self.message, *self.more) if x.id is not None]}
+
+    def saved_words(self) -> str:
+        """What the draft holds, said exactly: a forward inline comes back as one
+        by attachment (the draft holds the email whole, not its quoted text)."""
+        n = 1 + len(self.more)
+        emails = "the email" if n == 1 else f"the {n} emails"
+        inline = not self.more and not self.query_one("#as-attachment", Checkbox).value
+        files = any(x.attachments for x in (self.message, *self.more))
+        return (f"Saved in Drafts: your note, To and {emails} attached whole "
+                f"(message/rfc822{', their files inside' if files else ''})" +
+                (": resumed from P and sent, it goes as an attachment, not quoted inline."
+                 if inline else ". P (the drafts) resumes it."))

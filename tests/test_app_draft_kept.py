@@ -1,0 +1,123 @@
+"""Typed text is never lost (a project rule), in the compose screens testers found
+leaking it: Esc in an email reply to a chat line and in the Forward screen offers
+a draft as every other compose screen does (a forward's draft carries the
+forwarded email whole). Driven with Pilot against the real Dovecot and Prosody;
+bob and dave are plain slixmpp and stdlib mail clients; Drafts read as another
+IMAP client sees it."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+from textual.widgets import TextArea
+
+from tests.others import person, send_email, wait_inbox
+from tests.test_app import alice_app, go_to_row, listing, pilot_until
+from tests.test_app_draft_files import PLAN, files_of, resume_first
+from tests.test_app_walk import shown
+from tests.test_headless_chat import plain
+from tests.test_headless_mail_more import raw_drafts
+from tests.test_xmpp_chat import line
+from tuiclient.screens.compose import ComposeScreen, ForwardScreen, NewMessageScreen
+from tuiclient.screens.main import MainScreen
+from tuiclient.screens.pickers import UnsentPrompt
+from tuiclient.widgets.timeline import Timeline
+
+pytestmark = pytest.mark.servers
+
+
+def body_of(mail: EmailMessage) -> str:
+    return mail.get_body(("plain",)).get_content()
+
+
+async def esc_and_save(pilot, app) -> None:
+    """Esc, and s in the prompt: it must offer to save (a Save button)."""
+    await pilot.press("escape")
+    assert await pilot_until(pilot, lambda: isinstance(app.screen, UnsentPrompt))
+    assert app.screen.query("#save"), "the prompt offers no draft"
+    await pilot.press("s")
+    assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen), 20)
+
+
+async def test_esc_in_an_email_reply_to_a_chat_line_saves_it_in_drafts(
+        world, tmp_path, running):
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        bob_x.send_xml(line(alice.jid, "Can you send me the minutes?")[1])
+        assert await pilot_until(pilot, lambda: any(
+            t.snippet == "Can you send me the minutes?" for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Can you send me the minutes?")
+        await pilot.press("enter")
+        timeline = app.screen.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: timeline.current is not None)
+        timeline.focus()
+        # r: the offer to reply by email to the chat line.
+        await pilot.press("r")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        app.screen.query_one("#body", TextArea).focus()
+        await pilot.press(*"They run long: the gist tonight.")
+        await esc_and_save(pilot, app)
+        assert any("Saved in Drafts" in n.message for n in app._notifications)
+        # In Drafts, as another client sees it: the text, to bob's email address.
+        assert await pilot_until(pilot, lambda: len(raw_drafts(world, alice)) == 1, 20)
+        (draft,) = raw_drafts(world, alice)
+        assert "They run long: the gist tonight." in body_of(draft)
+        assert bob.email in str(draft["To"]), str(draft["To"])
+        # P lists it, and Enter brings the text back.
+        listed = await resume_first(pilot, app, (NewMessageScreen, ComposeScreen))
+        assert str(draft["Subject"]) in listed, listed
+        assert app.screen.query_one("#body", TextArea).text == \
+            "They run long: the gist tonight."
+
+
+async def test_esc_in_a_forward_saves_a_draft_that_carries_the_email(world, tmp_path):
+    alice, bob, dave = (person(world, n) for n in ("alice", "bob", "dave"))
+    send_email(world, bob, [alice.email], [], "Minutes", "The minutes, Alice.\n\nBob",
+               attachment=("minutes.pdf", "application/pdf", PLAN))
+    app = alice_app(world, tmp_path, alice, bob, dave)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: any(
+            t.subject == "Minutes" for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.subject == "Minutes")
+        await pilot.press("enter")
+        timeline = app.screen.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: timeline.current is not None)
+        timeline.focus()
+        await pilot.press("f")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, ForwardScreen), 20)
+        await pilot.press(*dave.email, "tab")
+        app.screen.query_one("#body", TextArea).focus()
+        await pilot.press(*"Dave, see page 2.")
+        await esc_and_save(pilot, app)
+        # The toast says what the draft holds.
+        assert any("attached whole" in n.message for n in app._notifications)
+        # In Drafts: the note, To, "Fwd:", and bob's email whole, his file inside.
+        assert await pilot_until(pilot, lambda: len(raw_drafts(world, alice)) == 1, 20)
+        (draft,) = raw_drafts(world, alice)
+        assert body_of(draft).startswith("Dave, see page 2.")
+        assert dave.email in str(draft["To"]) and str(draft["Subject"]) == "Fwd: Minutes"
+        (part,) = list(draft.iter_attachments())
+        assert part.get_content_type() == "message/rfc822"
+        inner = part.get_content()
+        assert str(inner["Subject"]) == "Minutes" and "The minutes, Alice." in body_of(inner)
+        assert files_of(inner) == {"minutes.pdf": PLAN}
+
+        # Resumed from P, with the email as its file, changed and sent (saved again
+        # first): dave gets the note and bob's email, his file inside.
+        listed = await resume_first(pilot, app)
+        assert "Fwd: Minutes" in listed and "📎 1 file" in listed, listed
+        assert "Minutes.eml" in shown(app.screen.query_one("#attached"))
+        await pilot.press(*" Thanks.")
+        await pilot.press("ctrl+s")
+        (got,) = await wait_inbox(world, dave, lambda m: m["Subject"] == "Fwd: Minutes", 30)
+        assert body_of(got).startswith("Dave, see page 2. Thanks.")
+        (part,) = list(got.iter_attachments())
+        assert part.get_content_type() == "message/rfc822"
+        inner = part.get_content()
+        assert str(inner["Subject"]) == "Minutes" and "The minutes, Alice." in body_of(inner)
+        assert files_of(inner) == {"minutes.pdf": PLAN}
