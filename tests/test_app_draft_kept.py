@@ -1,7 +1,8 @@
 """Typed text is never lost (a project rule), in the compose screens testers found
 leaking it: Esc in an email reply to a chat line and in the Forward screen offers
 a draft as every other compose screen does (a forward's draft carries the
-forwarded email whole). Driven with Pilot against the real Dovecot and Prosody;
+forwarded email whole); a resumed draft whose only change is a file taken off
+asks before it is left. Driven with Pilot against the real Dovecot and Prosody;
 bob and dave are plain slixmpp and stdlib mail clients; Drafts read as another
 IMAP client sees it."""
 
@@ -14,7 +15,7 @@ from textual.widgets import TextArea
 
 from tests.others import person, send_email, wait_inbox
 from tests.test_app import alice_app, go_to_row, listing, pilot_until
-from tests.test_app_draft_files import PLAN, files_of, resume_first
+from tests.test_app_draft_files import NOTES, PLAN, attach, drafts_named, files_of, resume_first
 from tests.test_app_walk import shown
 from tests.test_headless_chat import plain
 from tests.test_headless_mail_more import raw_drafts
@@ -121,3 +122,34 @@ async def test_esc_in_a_forward_saves_a_draft_that_carries_the_email(world, tmp_
         inner = part.get_content()
         assert str(inner["Subject"]) == "Minutes" and "The minutes, Alice." in body_of(inner)
         assert files_of(inner) == {"minutes.pdf": PLAN}
+
+
+async def saved_with_two_files(pilot, app, world, alice, dave, tmp_path) -> None:
+    """alice postpones "The walk" to dave with two files; the disk copies go."""
+    for name, data in (("walk-notes.txt", NOTES), ("route.pdf", PLAN)):
+        (tmp_path / name).write_bytes(data)
+    await app.engine.draft_save(alice.name, [dave.email], "The walk", "Notes and the route.",
+                                files=[tmp_path / "walk-notes.txt", tmp_path / "route.pdf"])
+    for name in ("walk-notes.txt", "route.pdf"):
+        (tmp_path / name).unlink()
+
+
+async def test_a_file_taken_off_a_resumed_draft_is_a_change_esc_asks(world, tmp_path):
+    alice, dave = person(world, "alice"), person(world, "dave")
+    app = alice_app(world, tmp_path, alice, dave)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await saved_with_two_files(pilot, app, world, alice, dave, tmp_path)
+        listed = await resume_first(pilot, app)
+        assert "📎 2 files" in listed, listed
+        await attach(pilot, app, "-walk-notes.txt")
+        assert "walk-notes.txt" not in shown(app.screen.query_one("#attached"))
+        # Only the file list changed: Esc asks all the same, and s saves it so.
+        await esc_and_save(pilot, app)
+        assert await pilot_until(pilot, lambda: [
+            files_of(d) for d in drafts_named(world, alice, "The walk")] == [
+            {"route.pdf": PLAN}], 20), [files_of(d) for d in raw_drafts(world, alice)]
+        # Resumed again: the file taken off stays off.
+        await resume_first(pilot, app)
+        attached = shown(app.screen.query_one("#attached"))
+        assert "walk-notes.txt" not in attached and "route.pdf" in attached, attached

@@ -88,6 +88,7 @@ class ComposeScreen(OpenPGPToggle):
         self.resumed = draft.resumed
         if draft.resumed is not None:
             self.initial_text = draft.text
+            self.initial_files = list(draft.files)
         self.to_email = draft.message.transport is Transport.EMAIL
         self._chat_email: dict[bool, ChatEmail] = {}
 
@@ -349,6 +350,7 @@ class NewMessageScreen(OpenPGPToggle):
         # A text kept on disk is at stake as it is; a draft is safe on the server.
         self.initial_text = "" if kept else text
         self.resumed = resumed
+        self.initial_files = list(files) if resumed is not None else []
         self.in_reply_to = in_reply_to
         self.references = list(references)
 

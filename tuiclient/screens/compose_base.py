@@ -1,10 +1,11 @@
 """What every compose screen shares (`ComposeBase`): Send, $EDITOR with the
 header fields above the body (mutt's edit_headers), Cancel that asks before words
 are lost (save a draft, discard, keep writing; a chat message is kept for later
-instead, as its chat's unsent line or with the drafts P lists), the text kept on
-disk when the app closes under it, the "attached" check, address completion and
-its hint line; and `OpenPGPToggle`, ctrl+g's sign/encrypt choice. The screens
-themselves are in `tuiclient.screens.compose` and `tuiclient.screens.forward`."""
+instead, as its chat's unsent line or with the drafts P lists; a resumed draft's
+changed file list counts), the text kept on disk when the app closes under it,
+the "attached" check, address completion and its hint line; and
+`OpenPGPToggle`, ctrl+g's sign/encrypt choice. The screens themselves are in
+`tuiclient.screens.compose` and `tuiclient.screens.forward`."""
 
 from __future__ import annotations
 
@@ -102,6 +103,7 @@ class ComposeBase(Screen):
     ]
     initial_text = ""  # what the body held when the screen opened
     resumed: int | None = None  # the draft this continues (replaced when saved again)
+    initial_files: list[Path] = []  # a resumed draft's files, as it came back
     settled = False  # sent, saved or discarded: nothing to keep when it closes
     # What would be lost if the app closed now: (account, to, subject), text; and
     # the draft's Cc, Bcc and From (`draft_extras`) as they were then.
@@ -274,8 +276,11 @@ class ComposeBase(Screen):
     # -- leaving without sending ---------------------------------------------------------
 
     def typed(self) -> bool:
-        """Whether leaving now would lose words the user wrote."""
+        """Whether leaving now would lose words the user wrote, or a change to a
+        resumed draft's files (one taken off, one added)."""
         text = self.query_one("#body", TextArea).text
+        if self.resumed is not None and self.local_files() != self.initial_files:
+            return True
         return bool(text.strip()) and text != self.initial_text
 
     def draft_fields(self) -> tuple[str, list[str], str] | None:
