@@ -2,12 +2,15 @@
 leaking it: Esc in an email reply to a chat line and in the Forward screen offers
 a draft as every other compose screen does (a forward's draft carries the
 forwarded email whole); a resumed draft whose only change is a file taken off
-asks before it is left. Driven with Pilot against the real Dovecot and Prosody;
-bob and dave are plain slixmpp and stdlib mail clients; Drafts read as another
-IMAP client sees it."""
+asks before it is left; and the app closing under a resumed draft with files
+(ctrl+q, a terminal that hung up) saves it in Drafts with its files, not its
+text alone. Driven with Pilot against the real Dovecot and Prosody; bob and dave
+are plain slixmpp and stdlib mail clients; Drafts read as another IMAP client
+sees it."""
 
 from __future__ import annotations
 
+import asyncio
 from email.message import EmailMessage
 
 import pytest
@@ -20,6 +23,7 @@ from tests.test_app_walk import shown
 from tests.test_headless_chat import plain
 from tests.test_headless_mail_more import raw_drafts
 from tests.test_xmpp_chat import line
+from tuiclient.drafts import unsent
 from tuiclient.screens.compose import ComposeScreen, ForwardScreen, NewMessageScreen
 from tuiclient.screens.main import MainScreen
 from tuiclient.screens.pickers import UnsentPrompt
@@ -153,3 +157,48 @@ async def test_a_file_taken_off_a_resumed_draft_is_a_change_esc_asks(world, tmp_
         await resume_first(pilot, app)
         attached = shown(app.screen.query_one("#attached"))
         assert "walk-notes.txt" not in attached and "route.pdf" in attached, attached
+
+
+async def test_ctrl_q_under_a_resumed_draft_keeps_its_files(world, tmp_path):
+    alice, dave = person(world, "alice"), person(world, "dave")
+    app = alice_app(world, tmp_path, alice, dave)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await saved_with_two_files(pilot, app, world, alice, dave, tmp_path)
+        await resume_first(pilot, app)
+        await pilot.press(*" Bring boots.")
+        await pilot.press("ctrl+q")
+        for _ in range(200):
+            if app.return_code is not None:
+                break
+            await asyncio.sleep(0.05)
+    # One draft in Drafts: the new text, with both files.
+    (draft,) = drafts_named(world, alice, "The walk")
+    assert "Notes and the route. Bring boots." in body_of(draft)
+    assert files_of(draft) == {"walk-notes.txt": NOTES, "route.pdf": PLAN}
+    # Not a second copy, without its files, on this machine.
+    assert not [u for u in unsent() if "Bring boots" in u.text]
+
+
+async def test_a_hang_up_under_a_resumed_draft_keeps_its_files(world, tmp_path, monkeypatch):
+    import tuiclient.app
+
+    # The app's own end of the process (after hangup.GRACE) would end pytest's.
+    monkeypatch.setattr(tuiclient.app, "end_after", lambda *a, **k: None)
+    alice, dave = person(world, "alice"), person(world, "dave")
+    app = alice_app(world, tmp_path, alice, dave)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await saved_with_two_files(pilot, app, world, alice, dave, tmp_path)
+        await resume_first(pilot, app)
+        await pilot.press(*" Rain likely.")
+        app.terminal_hung_up()
+        for _ in range(200):
+            if app.return_code is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert app.return_code == 1
+    (draft,) = drafts_named(world, alice, "The walk")
+    assert "Notes and the route. Rain likely." in body_of(draft)
+    assert files_of(draft) == {"walk-notes.txt": NOTES, "route.pdf": PLAN}
+    assert not [u for u in unsent() if "Rain likely" in u.text]

@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -45,6 +45,7 @@ from bridge.events import (
 )
 from bridge.paths import data_dir
 from bridge.safe import inert_text
+from tuiclient.closing import kept_now, to_drafts
 from tuiclient.command_line import commands
 from tuiclient.engine_events import EngineEvents, EventFeed
 from tuiclient.hangup import CHECK_EVERY, GRACE, HangupDriver, end_after, terminal_gone
@@ -58,6 +59,9 @@ from tuiclient.terminal import hyperlinks
 from tuiclient.widgets.sidebar import Sidebar
 from tuiclient.widgets.thread_pane import ChatView
 from tuiclient.wording import plain, times_tried, tries
+
+if TYPE_CHECKING:
+    from tuiclient.closing import Pending
 
 log = logging.getLogger(__name__)
 
@@ -215,19 +219,38 @@ class TuiClientApp(App):
             return
         self._hung_up = True
         log.warning("the terminal hung up: closing")
-        from tuiclient.screens.compose_base import ComposeBase
         from tuiclient.widgets.reply_bar import ChatReply
 
+        pending: Pending = []
         try:
+            pending = kept_now(self.screen_stack)
             for screen in self.screen_stack:
-                if isinstance(screen, ComposeBase):
-                    screen.keep_typed()
                 for line in screen.query(ChatReply):
                     line.keep_now()
         except Exception:  # what could not be kept now the unmounts try again
             log.exception("keeping the typed text at the hang-up")
         end_after(GRACE)
-        self.exit(return_code=1)
+        if not pending:
+            self.exit(return_code=1)
+            return
+
+        async def then_exit() -> None:
+            try:
+                await to_drafts(pending)
+            finally:
+                self.exit(return_code=1)
+        self.run_worker(then_exit(), name="close", group="close")
+
+    async def action_quit(self) -> None:
+        """Quit (ctrl+q, Textual's own, and the [keys] quit): a compose screen's
+        text is kept on this machine, and a message carrying files or a
+        forward's emails saved in Drafts with them first (`tuiclient.closing`)."""
+        pending = kept_now(self.screen_stack)
+        if pending:
+            self.notify("Saving what you were writing in Drafts, with its files…",
+                        title="Closing")
+            await to_drafts(pending)
+        self.exit()
 
     def _auto_away_send(self, job: Awaitable[object]) -> None:
         self.run_worker(job, name="auto-away", group="auto-away")

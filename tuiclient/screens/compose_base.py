@@ -2,9 +2,10 @@
 header fields above the body (mutt's edit_headers), Cancel that asks before words
 are lost (save a draft, discard, keep writing; a chat message is kept for later
 instead, as its chat's unsent line or with the drafts P lists; a resumed draft's
-changed file list counts), the text kept on disk when the app closes under it,
-the "attached" check, address completion and its hint line; and
-`OpenPGPToggle`, ctrl+g's sign/encrypt choice. The screens themselves are in
+changed file list counts), the text kept on disk when the app closes under it
+(and saved in Drafts with its files or a forward's emails: `save_at_close`), the
+"attached" check, address completion and its hint line; and `OpenPGPToggle`,
+ctrl+g's sign/encrypt choice. The screens themselves are in
 `tuiclient.screens.compose` and `tuiclient.screens.forward`."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import email.parser
 import email.policy
+import logging
 import os
 import shlex
 import subprocess
@@ -39,6 +41,8 @@ from tuiclient.format import one_line
 from tuiclient.screens.pickers import Confirm, UnsentPrompt
 from tuiclient.widgets.addresses import AddressSuggester
 from tuiclient.widgets.local_files import LocalFiles, promises_a_file
+
+log = logging.getLogger(__name__)
 
 
 def editor_command() -> list[str]:
@@ -189,15 +193,45 @@ class ComposeBase(Screen):
         what was typed is kept on disk, and P offers it again."""
         self.keep_typed()
 
-    def keep_typed(self) -> None:
+    def keep_typed(self) -> Path | None:
         """Keep what was typed on disk now (once), unless it was sent, saved or
-        discarded: the app closes under the screen, or its terminal went away."""
+        discarded: the app closes under the screen, or its terminal went away.
+        The file it is kept in (None: nothing kept)."""
         if self.settled or self.at_stake is None:
-            return
+            return None
         self.settled = True
         (account, to, subject), text = self.at_stake
         with contextlib.suppress(OSError):  # nowhere to write: nothing more to do now
-            keep_unsent(account, to, subject, text, **self.extras)
+            return keep_unsent(account, to, subject, text, **self.extras)
+        return None
+
+    def keeps_more(self) -> bool:
+        """Whether what would be lost carries what the text kept on this machine
+        cannot: files (a resumed draft's live in a folder that goes with the
+        compose) or a forward's emails. Those are saved in Drafts when the app
+        closes (`tuiclient.closing`)."""
+        return self.at_stake is not None and not self.settled and \
+            self.draft_fields() is not None and \
+            bool(self.local_files() or self.draft_more())
+
+    async def save_at_close(self) -> bool:
+        """The app closes under this screen: what is at stake saved in Drafts as
+        the Unsent prompt's s saves it (its files, a forward's emails; a resumed
+        draft replaced). True once it is on the server; an error is logged, not
+        raised (the caller has kept the text on this machine already)."""
+        fields = self.draft_fields()
+        if fields is None or self.at_stake is None:
+            return False
+        account, to, subject = fields
+        try:
+            await client_app(self).engine.draft_save(
+                account, to, subject, self.at_stake[1], files=self.local_files(),
+                replaces=self.resumed, **self.draft_extras(), **self.threading(),
+                **self.draft_more())
+        except Exception:  # anything: the app is closing, the text is kept on disk
+            log.exception("saving the draft with its files at close")
+            return False
+        return True
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
