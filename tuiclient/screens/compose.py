@@ -27,6 +27,7 @@ from textual.widgets import (
     TextArea,
 )
 
+from bridge.errors import EngineError
 from bridge.model import Attachment, Direction, Message, Transport
 from tuiclient.appref import client_app
 from tuiclient.drafts import NewMessage, ReplyDraft
@@ -246,10 +247,12 @@ class ComposeScreen(OpenPGPToggle):
         for an account without email), To as the engine maps the chat's people
         (reply to all as ticked), the subject of the conversation's email chain."""
         m = self.draft.message
-        engine = client_app(self).engine
-        if m.id is None or not engine.account(m.account).email:
+        try:
+            if m.id is None or not client_app(self).engine.account(m.account).email:
+                return None
+            link = self.chat_email()
+        except EngineError:  # an account no longer in the config: no Drafts
             return None
-        link = self.chat_email()
         return m.account, link.to, link.subject
 
     def chat_email(self) -> ChatEmail:
@@ -264,7 +267,7 @@ class ComposeScreen(OpenPGPToggle):
 
     def saved_words(self) -> str:
         m = self.draft.message
-        if m.transport is Transport.EMAIL or m.id is None:
+        if m.transport is Transport.EMAIL or m.id is None or self.draft_fields() is None:
             return super().saved_words()
         link = self.chat_email()
         left = [f"no email address for {', '.join(link.unmapped)}: not in its To"] \
