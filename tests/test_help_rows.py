@@ -35,6 +35,8 @@ def test_every_compose_and_files_key_has_a_help_row():
     from tuiclient.screens.outbox import RefusedScreen
     assert keys_of(RefusedScreen) <= rows("outbox, no key (e)")
     assert keys_of(KeysScreen) - {"ctrl+r"} <= rows("keys (K)")
+    from tuiclient.screens.quitting import QuitScreen
+    assert keys_of(QuitScreen) <= rows("quit, outbox not empty")
 
 
 async def test_the_help_screen_shows_the_new_rows(tmp_path):

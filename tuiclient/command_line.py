@@ -101,7 +101,8 @@ def commands(screen: MainScreen) -> dict[str, Command]:
         Command("reload", "read the config file again (keys, notifications)",
                 lambda a: client_app(s).reload_config()),
         Command("help", "every key and command", lambda a: s.action_help()),
-        Command("quit", "quit", lambda a: s.app.exit()),
+        Command("quit", "quit (told first of messages still in the outbox)",
+                lambda a: client_app(s).ask_quit()),
     ]
     found = {c.name: c for c in cmds}
     # The chat input's / commands, here by the same names (`:join room@...`), run

@@ -64,7 +64,8 @@ EXTRA = [
     ("roster (/roster)", "b / u", "block or unblock / stop asking for their presence"),
     ("roster (/roster)", "v / enter / esc", "open their avatar / write to them / back"),
     ("anywhere", "ctrl+p", "command palette (screens, theme)"),
-    ("anywhere", "ctrl+q", "quit at once (what is being written is kept)"),
+    ("anywhere", "ctrl+q", "quit (typed text is kept; a waiting outbox is told first)"),
+    ("quit, outbox not empty", "q / o / s", "quit / open the outbox / stay"),
     ("command line", "tab / enter / esc", "complete the command / run it / leave"),
 ]
 
