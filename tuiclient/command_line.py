@@ -6,6 +6,9 @@ Every command runs the same action as its key (the screen's `action_*`), so
 the two never drift apart; `:help` opens the key help, which lists them too.
 The chat input's `/` commands are here too, by the same names (`:join`,
 `:status away`), run as if typed in the chat input.
+
+The line is see-through (the screen under it shows); it draws the toasts itself,
+where that screen has them, and hides that screen's while it is open.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
@@ -155,8 +158,15 @@ class CommandLine(ModalScreen[None]):
     CommandLine #command-help { color: $text-muted; padding: 0 1; }
     """
 
-    def __init__(self, available: dict[str, Command]) -> None:
-        super().__init__()
+    def __init__(self, available: dict[str, Command], under: Screen | None = None) -> None:
+        # The line is see-through: the screen under it (`under`) shows, its toasts
+        # too. The line draws them itself (a toast told while it is open shows at
+        # once) and hides that screen's, else each is seen twice; in the same place,
+        # by that screen's layout classes (app.tcss, toasts).
+        kept = [c for c in (under.classes if under is not None else ())
+                if c == "narrow" or c.startswith("pane-")]
+        super().__init__(classes=" ".join(kept))
+        self.under = under
         self.available = available
         self._stem: str | None = None  # what Tab completes from, while Tab is pressed
         self._turn = 0
@@ -172,6 +182,15 @@ class CommandLine(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+        self._toasts_under(False)
+
+    def on_unmount(self) -> None:
+        self._toasts_under(True)  # Textual's own refresh of them follows, on its resume
+
+    def _toasts_under(self, shown: bool) -> None:
+        if self.under is not None:
+            for rack in self.under.query("#textual-toastrack"):  # Textual's toast rack
+                rack.display = shown
 
     def _help(self, text: str) -> str:
         word = text.strip().split(" ", 1)[0]
