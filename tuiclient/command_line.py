@@ -5,7 +5,8 @@ Enter runs it, Esc leaves.
 Every command runs the same action as its key (the screen's `action_*`), so
 the two never drift apart; `:help` opens the key help, which lists them too.
 The chat input's `/` commands are here too, by the same names (`:join`,
-`:status away`), run as if typed in the chat input.
+`:status away`), run by the chat input's code; their answers come in a toast, as
+every `:` command's (typed in the chat input, under the timeline).
 
 The line is see-through (the screen under it shows); it draws the toasts itself,
 where that screen has them, and hides that screen's while it is open.
@@ -126,12 +127,19 @@ def _folder(screen: MainScreen, name: str) -> None:
 
 
 def _chat(screen: MainScreen, name: str, words: list[str]) -> None:
+    """A chat command from the `:` line, answered as every `:` command is, in a
+    toast (typed in the chat input, it answers under the timeline)."""
     try:
         typed = parse_chat("/" + " ".join([name, *words]))
     except NotACommand as exc:
-        screen.chatting.say(str(exc), error=True)
+        _answer(screen, str(exc).replace(f"/{name}", f":{name}", 1), True)
         return
-    screen.chatting.run(typed)
+    screen.chatting.run(typed, functools.partial(_answer, screen))
+
+
+def _answer(screen: MainScreen, text: str, error: bool) -> None:
+    screen.notify(text, title="Chat", severity="error" if error else "information",
+                  timeout=5, markup=False)
 
 
 def complete(text: str, names: list[str], turn: int = 0) -> str:
