@@ -134,7 +134,22 @@ def _chat(screen: MainScreen, name: str, words: list[str]) -> None:
     except NotACommand as exc:
         _answer(screen, str(exc).replace(f"/{name}", f":{name}", 1), True)
         return
+    if typed.name == "me":  # no command: a line of its own, as the chat input sends it
+        _me(screen, " ".join(typed.args))
+        return
     screen.chatting.run(typed, functools.partial(_answer, screen))
+
+
+def _me(screen: MainScreen, text: str) -> None:
+    """`:me waves`: the action line, in the open chat, as `/me waves` typed in its
+    input goes. Words typed there and not sent stay: the user sends them first."""
+    from tuiclient.widgets.reply_bar import ChatReply
+
+    if screen.query_one(ChatReply).value.strip():
+        _answer(screen, ":me: the reply line holds words not sent yet: send or clear "
+                "them first", True)
+        return
+    screen.replying.send_line(f"/me {text}")
 
 
 def _answer(screen: MainScreen, text: str, error: bool) -> None:
