@@ -57,6 +57,10 @@ async def test_quitting_with_a_deferred_line_says_it_waits(world, tmp_path):
         assert await pilot_until(pilot, lambda: "Monday at nine." in drawn_text(
             app.export_screenshot()))
         assert app.return_code is None
+        outbox = app.screen
+        await pilot.press("ctrl+q", "o")  # asked on the outbox: o leaves it there
+        assert await pilot_until(pilot, lambda: app.screen is outbox)
+        assert len([s for s in app.screen_stack if isinstance(s, OutboxScreen)]) == 1
         await pilot.press("escape")
         assert await pilot_until(pilot, lambda: app.screen is main)
 

@@ -256,8 +256,10 @@ class TuiClientApp(App):
         if choice == "quit":
             self.exit()
         elif choice == "outbox":
+            from tuiclient.screens.outbox import OutboxScreen
+
             main = self.main_screen()
-            if main is not None:
+            if main is not None and not isinstance(self.screen, OutboxScreen):
                 main.action_outbox()
 
     def _auto_away_send(self, job: Awaitable[object]) -> None:
