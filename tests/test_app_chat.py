@@ -21,6 +21,7 @@ from tests.test_app import (
     go_to_message,
     go_to_row,
     listing,
+    notes,
     pilot_until,
     wait_until,
 )
@@ -324,7 +325,8 @@ async def test_a_moderator_kicks_and_bans_from_the_input(world, tmp_path, runnin
         await pilot.press("enter")  # a new room: alice owns it
         assert await pilot_until(pilot, lambda: engine.joined_rooms(alice.name) == [room], 30), \
             status(app)
-        assert "write its first line below" in status(app)
+        assert await pilot_until(pilot, lambda: any(
+            "write its first line below" in n for n in notes(app))), notes(app)
         await carol_x.join(room)
         carol_x.send(room, "Hello from carol", groupchat=True)
         assert await pilot_until(pilot, lambda: any(t.snippet == "Hello from carol"

@@ -1,8 +1,9 @@
 """The app's chat client, more of it, driven with Textual's Pilot against the real
 Prosody: replies (XEP-0461) sent with `/quote` on the chosen line and shown with
 the line they answer, bookmarks (`/bookmark`), a private line to a room occupant
-(`/msg`), and the app's focus told to the server (XEP-0352). bob uses plain
-slixmpp (tests/harness/plain_xmpp.py), his side written out as other clients send it.
+(`/msg`), the app's focus told to the server (XEP-0352), and `:me` from the
+command line. bob uses plain slixmpp (tests/harness/plain_xmpp.py), his side
+written out as other clients send it.
 """
 
 from __future__ import annotations
@@ -109,3 +110,39 @@ async def test_replies_bookmarks_private_lines_and_focus(world, tmp_path, runnin
         assert await pilot_until(pilot, lambda: client.client_state == "inactive")
         app.post_message(events.AppFocus())
         assert await pilot_until(pilot, lambda: client.client_state == "active")
+
+
+async def test_me_from_the_colon_line_sends_the_action_line(world, tmp_path, running):
+    """`:me waves` (the help lists it with the chat commands) goes to the open chat
+    as `/me waves` typed in its input goes (XEP-0245: bob's client shows an
+    action); it took the app down (no such command to run). Words typed in the
+    reply line and not sent stay there: `:me` asks to send them first."""
+    from tests.test_app import notes
+    from tuiclient.widgets.conversation import ChatReply
+
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: app.engine.chat_online(alice.name), 30)
+        bob_x.send(alice.jid, "Anyone there?")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Anyone there?"
+                                                    for t in listing(app).rows))
+        await go_to_row(pilot, app, lambda t: t.snippet == "Anyone there?")
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: any("Anyone there?" in x for x in drawn(app)))
+        await pilot.press("escape")  # back to the list: the chat stays open
+        await pilot.press("colon", *"me waves", "enter")
+        assert await pilot_until(pilot, lambda: "/me waves" in bob_x.bodies())
+        assert app.return_code is None
+        assert await pilot_until(pilot, lambda: any("waves" in x for x in drawn(app)))
+
+        chat_input = app.screen.query_one(ChatReply)
+        chat_input.value = "half a thought"
+        await pilot.press("escape", "colon", *"me nods", "enter")
+        assert await pilot_until(pilot, lambda: any(n.startswith(":me: ")
+                                                    for n in notes(app))), notes(app)
+        assert chat_input.value == "half a thought"
+        assert "/me nods" not in bob_x.bodies()

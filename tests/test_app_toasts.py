@@ -63,3 +63,36 @@ def test_toasts_snapshot(snap_compare, tmp_path, monkeypatch):
             pilot.app.notify(text, timeout=60)
         await pilot.pause()
     assert snap_compare(make_app(tmp_path), run_before=toasts, terminal_size=WIDE)
+
+
+async def test_the_command_line_leaves_a_toast_drawn_once_where_it_was(tmp_path):
+    """`:` over a toast: the line is see-through, so the main screen's toast shows
+    through it; the line drew its own copy too (bottom right, Textual's place), and
+    the user saw the notification twice. Once, in its place, with the line open
+    and after it closed; one told while it is open shows at once."""
+    from tests.screen import drawn_text
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await pilot.pause()
+        app.notify(NOTES[0], timeout=30)
+        await pilot.pause(0.3)
+        (where,) = [t.region for t in app.screen.query(Toast)]
+
+        def drawn() -> int:
+            return drawn_text(app.export_screenshot()).count(NOTES[0])
+        assert drawn() == 1
+        await pilot.press("colon")
+        await pilot.pause(0.3)
+        assert type(app.screen).__name__ == "CommandLine"
+        assert drawn() == 1
+        shown = [t.region for s in app.screen_stack for t in s.query(Toast)
+                 if t.region.area]  # laid out, so drawn
+        assert shown == [where], shown
+        app.notify("Told now", timeout=30)  # told with the line open: at once, once
+        await pilot.pause(0.3)
+        assert drawn_text(app.export_screenshot()).count("Told now") == 1
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert type(app.screen).__name__ == "MainScreen"
+        assert drawn() == 1

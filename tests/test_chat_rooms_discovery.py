@@ -16,7 +16,7 @@ from textual.widgets import Input
 
 from tests.harness.servers import MUC_DOMAIN
 from tests.others import person
-from tests.test_app import alice_app, notes, pilot_until
+from tests.test_app import alice_app, listing, notes, pilot_until
 from tests.test_app_chat import asked, command, status
 from tests.test_headless import cli, write_config
 from tests.test_headless_chat import plain
@@ -106,3 +106,40 @@ async def test_rooms_from_the_command_line(world, tmp_path, running):
     assert code == 0 and dropped == {"room": room, "declined": bob.jid}, err
     await asyncio.sleep(2)
     assert declines(bob_x) == []
+
+
+async def test_rooms_from_the_colon_line_answers_in_a_toast(world, tmp_path, running):
+    """`:rooms` answers where every `:` command answers, in a toast: its refusal
+    and the room it joined, not under the open chat's timeline (the chat
+    input's `/rooms` answers there)."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    hall = f"hall{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, hall, "bob", **PUBLIC)
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        engine = app.engine
+        assert await pilot_until(pilot, lambda: engine.chat_online(alice.name), 30)
+        bob_x.send(alice.jid, "Rooms, anyone?")
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Rooms, anyone?"
+                                                    for t in listing(app).rows))
+        main = app.screen
+        main.open_thread(next(t for t in listing(app).rows if t.snippet == "Rooms, anyone?"))
+        assert await pilot_until(pilot, lambda: main.open_key is not None)
+
+        await pilot.press("colon", *f"rooms nowhere.{MUC_DOMAIN}", "enter")
+        assert await pilot_until(pilot, lambda: any(
+            n.startswith(":rooms: ") and "nowhere" in n for n in notes(app))), notes(app)
+        assert status(app) == "", status(app)
+
+        await pilot.press("colon", *f"rooms {MUC_DOMAIN}", "enter")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, RoomsScreen)), notes(app)
+        app.screen.query_one(Input).value = hall.partition("@")[0]
+        await pilot.pause()
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: engine.joined_rooms(alice.name) == [hall])
+        assert await pilot_until(pilot, lambda: any(
+            n.startswith(f"joined {hall}") for n in notes(app))), notes(app)
+        assert "joined" not in status(app), status(app)

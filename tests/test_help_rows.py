@@ -35,6 +35,8 @@ def test_every_compose_and_files_key_has_a_help_row():
     from tuiclient.screens.outbox import RefusedScreen
     assert keys_of(RefusedScreen) <= rows("outbox, no key (e)")
     assert keys_of(KeysScreen) - {"ctrl+r"} <= rows("keys (K)")
+    from tuiclient.screens.quitting import QuitScreen
+    assert keys_of(QuitScreen) <= rows("quit, outbox not empty")
 
 
 async def test_the_help_screen_shows_the_new_rows(tmp_path):
@@ -47,3 +49,26 @@ async def test_the_help_screen_shows_the_new_rows(tmp_path):
                   "redirect the email as it is", "send it anyway / back to attach",
                   "forward the marked as one email"):
         assert words in text, words
+
+
+async def test_the_command_column_leaves_the_descriptions_room(tmp_path):
+    """The `:` commands' descriptions start a third of the way in at most (a long
+    name takes a line of its own): at 120 columns they were pushed past the keys'
+    notes (column 80) and wrapped in what was left, three words a line."""
+    for size in ((120, 40), (80, 24)):
+        app = make_app(tmp_path)
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.pause()
+            text = str(app.screen.query_one("#help Static", Static).render())
+            width = app.screen.query_one("#help Static").content_region.width
+        lines = text.split("\nCommands (type : then the name")[1].splitlines()
+        search = next(line for line in lines if line.startswith("  :search [query] "))
+        column = search.index("search mail and chat")
+        assert column <= width // 3 + 2, (size, search)
+        assert all(len(line) <= width for line in lines), size
+        if size[0] == 120:
+            assert any(line.startswith("  :mark ") and line.endswith(
+                "mark the conversation (the triage commands act on all marked)")
+                for line in lines), lines

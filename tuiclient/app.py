@@ -252,6 +252,39 @@ class TuiClientApp(App):
             await to_drafts(pending)
         self.exit()
 
+    async def action_quit(self) -> None:
+        """q on the list, ctrl+q, `:quit` and the palette's Quit: `ask_quit`."""
+        self.ask_quit()
+
+    def ask_quit(self) -> None:
+        """Quit; with messages still waiting in the outbox, say so first and let
+        the user stay or look at them (`tuiclient.screens.quitting`). Asked
+        again on that dialog (q, ctrl+q), the answer is yes."""
+        from tuiclient.screens.quitting import PENDING, QuitScreen
+
+        if isinstance(self.screen, QuitScreen):
+            self.exit()
+            return
+        try:
+            waiting = self.engine.outbox_items(PENDING)
+        except Exception:  # a store that cannot be read must not keep the user in
+            log.exception("reading the outbox before quitting")
+            waiting = []
+        if not waiting:
+            self.exit()
+            return
+        self.push_screen(QuitScreen(waiting, self.contact_names), self._quit_answer)
+
+    def _quit_answer(self, choice: str | None) -> None:
+        if choice == "quit":
+            self.exit()
+        elif choice == "outbox":
+            from tuiclient.screens.outbox import OutboxScreen
+
+            main = self.main_screen()
+            if main is not None and not isinstance(self.screen, OutboxScreen):
+                main.action_outbox()
+
     def _auto_away_send(self, job: Awaitable[object]) -> None:
         self.run_worker(job, name="auto-away", group="auto-away")
 

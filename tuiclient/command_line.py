@@ -5,7 +5,11 @@ Enter runs it, Esc leaves.
 Every command runs the same action as its key (the screen's `action_*`), so
 the two never drift apart; `:help` opens the key help, which lists them too.
 The chat input's `/` commands are here too, by the same names (`:join`,
-`:status away`), run as if typed in the chat input.
+`:status away`), run by the chat input's code; their answers come in a toast, as
+every `:` command's (typed in the chat input, under the timeline).
+
+The line is see-through (the screen under it shows); it draws the toasts itself,
+where that screen has them, and hides that screen's while it is open.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
@@ -101,7 +105,8 @@ def commands(screen: MainScreen) -> dict[str, Command]:
         Command("reload", "read the config file again (keys, notifications)",
                 lambda a: client_app(s).reload_config()),
         Command("help", "every key and command", lambda a: s.action_help()),
-        Command("quit", "quit", lambda a: s.app.exit()),
+        Command("quit", "quit (told first of messages still in the outbox)",
+                lambda a: client_app(s).ask_quit()),
     ]
     found = {c.name: c for c in cmds}
     # The chat input's / commands, here by the same names (`:join room@...`), run
@@ -122,12 +127,34 @@ def _folder(screen: MainScreen, name: str) -> None:
 
 
 def _chat(screen: MainScreen, name: str, words: list[str]) -> None:
+    """A chat command from the `:` line, answered as every `:` command is, in a
+    toast (typed in the chat input, it answers under the timeline)."""
     try:
         typed = parse_chat("/" + " ".join([name, *words]))
     except NotACommand as exc:
-        screen.chatting.say(str(exc), error=True)
+        _answer(screen, str(exc).replace(f"/{name}", f":{name}", 1), True)
         return
-    screen.chatting.run(typed)
+    if typed.name == "me":  # no command: a line of its own, as the chat input sends it
+        _me(screen, " ".join(typed.args))
+        return
+    screen.chatting.run(typed, functools.partial(_answer, screen))
+
+
+def _me(screen: MainScreen, text: str) -> None:
+    """`:me waves`: the action line, in the open chat, as `/me waves` typed in its
+    input goes. Words typed there and not sent stay: the user sends them first."""
+    from tuiclient.widgets.reply_bar import ChatReply
+
+    if screen.query_one(ChatReply).value.strip():
+        _answer(screen, ":me: the reply line holds words not sent yet: send or clear "
+                "them first", True)
+        return
+    screen.replying.send_line(f"/me {text}")
+
+
+def _answer(screen: MainScreen, text: str, error: bool) -> None:
+    screen.notify(text, title="Chat", severity="error" if error else "information",
+                  timeout=5, markup=False)
 
 
 def complete(text: str, names: list[str], turn: int = 0) -> str:
@@ -154,8 +181,15 @@ class CommandLine(ModalScreen[None]):
     CommandLine #command-help { color: $text-muted; padding: 0 1; }
     """
 
-    def __init__(self, available: dict[str, Command]) -> None:
-        super().__init__()
+    def __init__(self, available: dict[str, Command], under: Screen | None = None) -> None:
+        # The line is see-through: the screen under it (`under`) shows, its toasts
+        # too. The line draws them itself (a toast told while it is open shows at
+        # once) and hides that screen's, else each is seen twice; in the same place,
+        # by that screen's layout classes (app.tcss, toasts).
+        kept = [c for c in (under.classes if under is not None else ())
+                if c == "narrow" or c.startswith("pane-")]
+        super().__init__(classes=" ".join(kept))
+        self.under = under
         self.available = available
         self._stem: str | None = None  # what Tab completes from, while Tab is pressed
         self._turn = 0
@@ -171,6 +205,15 @@ class CommandLine(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+        self._toasts_under(False)
+
+    def on_unmount(self) -> None:
+        self._toasts_under(True)  # Textual's own refresh of them follows, on its resume
+
+    def _toasts_under(self, shown: bool) -> None:
+        if self.under is not None:
+            for rack in self.under.query("#textual-toastrack"):  # Textual's toast rack
+                rack.display = shown
 
     def _help(self, text: str) -> str:
         word = text.strip().split(" ", 1)[0]

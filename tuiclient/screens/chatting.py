@@ -193,21 +193,30 @@ class Chatting(ContactCommands):
             chat_input.value = "/"
         chat_input.cursor_position = len(chat_input.value)
 
-    def run(self, typed: Typed) -> None:
-        self.say("")
-        self.screen.run_worker(self._run(typed), name=f"chat-{typed.name}", group="chat")
+    def run(self, typed: Typed, tell: Callable[[str, bool], None] | None = None) -> None:
+        """A command typed in the chat input, answered under the timeline; or run
+        from the `:` line, answered by `tell` (text, error) where `:` answers."""
+        if tell is None:
+            self.say("")
+        self.screen.run_worker(self._run(typed, tell), name=f"chat-{typed.name}",
+                               group="chat")
 
-    async def _run(self, typed: Typed) -> None:
+    async def _run(self, typed: Typed, tell: Callable[[str, bool], None] | None) -> None:
         name, args = typed.name, typed.args
         try:
             said = await getattr(self, f"_cmd_{name}")(*args)
         except (EngineError, OSError) as exc:
+            if tell is not None:
+                tell(f":{name}: {exc}", True)
+                return
             self.say(f"/{name}: {exc}", error=True)
             chat_input = self.screen.query_one(ChatReply)
             if not chat_input.value:  # nothing typed since: the command, to fix
                 chat_input.value = " ".join((f"/{name}", *args))
             return
-        if said:
+        if said and tell is not None:
+            tell(said, False)
+        elif said:
             self.say(said)
 
     def _needs_room(self, name: str) -> tuple[str, str]:

@@ -64,7 +64,8 @@ EXTRA = [
     ("roster (/roster)", "b / u", "block or unblock / stop asking for their presence"),
     ("roster (/roster)", "v / enter / esc", "open their avatar / write to them / back"),
     ("anywhere", "ctrl+p", "command palette (screens, theme)"),
-    ("anywhere", "ctrl+q", "quit at once (what is being written is kept)"),
+    ("anywhere", "ctrl+q", "quit (typed text is kept; a waiting outbox is told first)"),
+    ("quit, outbox not empty", "q / o / s", "quit / open the outbox / stay"),
     ("command line", "tab / enter / esc", "complete the command / run it / leave"),
 ]
 
@@ -85,6 +86,14 @@ def row(t: Text, key: str, key_w: int, what: str, what_w: int, note: str = "") -
         else:
             t.append(line)
         t.append("\n")
+
+
+def name_column(names: list[str], width: int, least: int) -> int:
+    """The column of the commands' names: as wide as the longest takes, at most a
+    third of `width` (at least `least`, the keys' column), so the descriptions
+    keep two thirds of it; a longer name takes a line of its own above its
+    description (`help_text`)."""
+    return min(2 + max(len(n) for n in names), max(least, width // 3))
 
 
 def help_text(overrides: dict[str, tuple[str, ...]], main: MainScreen | None,
@@ -125,9 +134,7 @@ def help_text(overrides: dict[str, tuple[str, ...]], main: MainScreen | None,
                  style="bold underline")
         lines = [((":" + c.name + " " + c.takes).rstrip(), c.description)
                  for c in commands(main).values()]
-        # Under the descriptions above when there is room, as wide as it takes else.
-        name_w = keys_w + what_w if width - 2 - keys_w - what_w >= MIN_WHAT else \
-            min(2 + max(len(name) for name, _ in lines), width // 2)
+        name_w = name_column([name for name, _ in lines], width, keys_w)
         for name, what in lines:
             if len(name) >= name_w:  # a long one on a line of its own
                 t.append(f"  {name}\n", style="bold")
@@ -136,8 +143,7 @@ def help_text(overrides: dict[str, tuple[str, ...]], main: MainScreen | None,
     # -- the chat input's / commands (tuiclient.chat_commands) --
     t.append("\nChat commands (typed in the IM reply line; tab completes)\n",
              style="bold underline")
-    usage_w = 2 + max(len(usage) for usage, _ in help_lines())
-    usage_w = min(usage_w, width // 2)
+    usage_w = name_column([usage for usage, _ in help_lines()], width, keys_w)
     for usage, what in help_lines():
         if len(usage) >= usage_w:
             t.append(f"  {usage}\n", style="bold")

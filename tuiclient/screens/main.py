@@ -366,7 +366,7 @@ class MainScreen(Screen):
         self.query_one(ConversationList).muted = frozenset(notifier.muted)
 
     def action_command_line(self) -> None:
-        self.app.push_screen(CommandLine(commands(self)))
+        self.app.push_screen(CommandLine(commands(self), self))
 
     def action_toggle_flag(self) -> None:
         if self.triage.marked:
