@@ -110,6 +110,7 @@ class TuiClientApp(App):
         self._started = False
         self._start_begun = False  # the engine's start was asked for (`_start_worker`)
         self._hung_up = False  # the terminal went away (`terminal_hung_up`)
+        self._leaving = False  # quitting, a draft being saved first (`leave`)
         self.feed = EventFeed(self)
         self.notifier = Notifier(self, config.notify, write=self._write_terminal,
                                  muted_file=data_dir() / "muted.json")
@@ -241,16 +242,27 @@ class TuiClientApp(App):
                 self.exit(return_code=1)
         self.run_worker(then_exit(), name="close", group="close")
 
-    async def action_quit(self) -> None:
-        """Quit (ctrl+q, Textual's own, and the [keys] quit): a compose screen's
-        text is kept on this machine, and a message carrying files or a
-        forward's emails saved in Drafts with them first (`tuiclient.closing`)."""
+    def leave(self) -> None:
+        """Exit now that quitting is decided: a compose screen's text is kept on
+        this machine, and a message carrying files or a forward's emails saved
+        in Drafts with them first (`tuiclient.closing`); asked again while that
+        runs, it waits for it."""
+        if self._leaving:
+            return
         pending = kept_now(self.screen_stack)
-        if pending:
-            self.notify("Saving what you were writing in Drafts, with its files…",
-                        title="Closing")
-            await to_drafts(pending)
-        self.exit()
+        if not pending:
+            self.exit()
+            return
+        self._leaving = True
+        self.notify("Saving what you were writing in Drafts, with its files…",
+                    title="Closing")
+
+        async def then_exit() -> None:
+            try:
+                await to_drafts(pending)
+            finally:
+                self.exit()
+        self.run_worker(then_exit(), name="close", group="close")
 
     async def action_quit(self) -> None:
         """q on the list, ctrl+q, `:quit` and the palette's Quit: `ask_quit`."""
@@ -263,7 +275,7 @@ class TuiClientApp(App):
         from tuiclient.screens.quitting import PENDING, QuitScreen
 
         if isinstance(self.screen, QuitScreen):
-            self.exit()
+            self.leave()
             return
         try:
             waiting = self.engine.outbox_items(PENDING)
@@ -271,13 +283,13 @@ class TuiClientApp(App):
             log.exception("reading the outbox before quitting")
             waiting = []
         if not waiting:
-            self.exit()
+            self.leave()
             return
         self.push_screen(QuitScreen(waiting, self.contact_names), self._quit_answer)
 
     def _quit_answer(self, choice: str | None) -> None:
         if choice == "quit":
-            self.exit()
+            self.leave()
         elif choice == "outbox":
             from tuiclient.screens.outbox import OutboxScreen
 
