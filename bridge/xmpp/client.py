@@ -105,8 +105,10 @@ class XmppClient(Omemo):
             task.cancel()
         self._stop_self_pings()
         self.session.cancel_connection_attempt()
-        if self.session.transport is not None:
-            await self._omemo_settle()
+        registry: Any = self.session.plugin  # slixmpp types it with its own plugins only
+        standby = registry.get("tuiclient_omemo_standby", None)
+        if standby is not None and self.session.transport is not None:
+            await standby.settle(10.0)  # a first login's keys are published first
         if self.session.transport is not None:
             # Say goodbye to rooms and contacts; the stream close then ends the session.
             self.session.send_presence(ptype="unavailable")

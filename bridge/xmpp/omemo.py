@@ -131,14 +131,6 @@ class Omemo(Avatars):
             omemo_plugin.OmemoStandby.name,
             {"path": str(path), "on_blind_trust": self._on_blind_trust})
 
-    async def _omemo_settle(self, timeout: float = 10.0) -> None:
-        """Before the stream closes: a load of the stack under way (a first
-        login's key publication) finishes, at most `timeout` s."""
-        registry: Any = self.session.plugin
-        standby = registry.get("tuiclient_omemo_standby", None)
-        if standby is not None:
-            await standby.settle(timeout)
-
     def _omemo_release(self) -> None:
         """Let another process of ours take the keys (this client stopped)."""
         if self._keys_held is not None:
