@@ -20,13 +20,12 @@ from email.utils import formatdate, getaddresses
 
 from ..errors import EngineError, not_an_address
 from ..identity import normalize_email
-from ..model import Attachment, Direction, Message, Party, Transport
+from ..model import HISTORY_HEAD, Attachment, Direction, Message, Party, Transport
 
 DIGEST_ENTRY_CHARS = 280  # per earlier message in a chat digest
 DIGEST_MAX_ENTRIES = 20  # older ones are summarised as "N earlier messages"
 TRANSCRIPT_MAX_LINES = 500
 
-HISTORY_HEAD = "── Earlier in this conversation"
 HISTORY_TAIL = "── End of earlier messages; new message follows ──"
 TRANSCRIPT_HEAD = "───── Chat transcript"
 
