@@ -164,3 +164,18 @@ async def test_a_note_to_self_is_one_message_in_inbox_and_sent(world, tmp_path):
             [m.folder for m in engine.timeline(me, thread_id, copies=True)]
         assert len(engine.timeline(me, thread_id)) == 1
         assert engine.thread(me, thread_id).message_count == 1
+
+        # In the whole list, d on the message deletes its copies out of the Trash:
+        # the one in Sent goes there too; the one deleted before is not expunged.
+        app.screen.show_account("")
+        await pilot.pause(0.3)
+        await pilot_until(pilot, lambda: any(t.subject == "Note" for t in listing.rows))
+        while listing.current is None or listing.current.subject != "Note":
+            await pilot.press("j")
+        listing.focus()
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: len(timeline.messages) == 1)
+        timeline.focus()
+        await pilot.press("d")
+        assert await pilot_until(pilot, lambda: not on_server(world, alice, "Sent", msg_id))
+        assert len(on_server(world, alice, "Trash", msg_id)) == 2

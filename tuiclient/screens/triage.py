@@ -6,7 +6,7 @@ What the keys act on, as in mutt and aerc: the marked conversations when there
 are any; else, from the list, the conversation under the cursor (all its
 emails); else the email chosen in the open conversation (our own email shown
 once but kept in two folders, a note to self: its copy in the folder whose list
-is shown, else both). Chat lines are not
+is shown, else each one out of the Trash). Chat lines are not
 on an IMAP server: they are left out, and said so when nothing else is left.
 
 Each action is one engine call in a worker. The engine moves the store at once
@@ -156,10 +156,14 @@ class Triage:
     def copies(self, m: Message) -> list[Message]:
         """What "the message" is on the server: shown once, our own email may be
         in two folders (a note to self: INBOX and Sent). In a folder's list, its
-        copy there (deleting it from INBOX keeps the one in Sent); else each."""
+        copy there (deleting it from INBOX keeps the one in Sent); else each one
+        out of the Trash (a copy deleted before is not deleted for good now)."""
         copies = [c for c in self.engine.message_copies(m) if on_server(c)] or [m]
         here = self.screen.overview.folder
-        return [c for c in copies if (c.account, c.folder) == here] or copies
+        if here is not None:
+            return [c for c in copies if (c.account, c.folder) == here] or copies
+        trash = {f for f, role in self.roles(m.account).items() if role == "trash"}
+        return [c for c in copies if c.folder not in trash] or copies
 
     # -- chats: on this machine only ------------------------------------------------------
 
