@@ -148,17 +148,29 @@ class EngineReads:
                 return m
         raise LookupError(f"There is no message {ref!r}: `tuiclient show` shows their numbers.")
 
-    def timeline(self, account: str, thread_id: str) -> list[Message]:
+    def timeline(self, account: str, thread_id: str, *,
+                 copies: bool = False) -> list[Message]:
         """A conversation as one list across both transports, oldest first.
 
-        A message seen through both transports (one message id) appears once: the
-        copy with the furthest delivery state and a body wins. An OpenPGP email
-        shows as opened when this process opened it already, else with no text
-        (`fetch_body` opens it).
+        Each message once, as a reader counts them (bridge.store.once): our own
+        email in two folders (a note to self in INBOX and Sent) is one, the copy
+        with a body wins; our digest sent ahead of a chat handoff is the peer's
+        and not in it. `copies`: each of our copies instead, for triage (every
+        place of them). An OpenPGP email shows as opened when this process
+        opened it already, else with no text (`fetch_body` opens it).
         """
         from .handoff import reads
 
-        return [self._as_opened(m) for m in reads.timeline(self.store, account, thread_id)]
+        return [self._as_opened(m) for m in reads.timeline(self.store, account, thread_id,
+                                                            copies=copies)]
+
+    def message_copies(self, m: Message) -> list[Message]:
+        """The rows that are the message `m` to its reader: itself and our own
+        copies of it in other folders (a note to self: INBOX and Sent), for
+        triage to act on the place it means."""
+        from .handoff import reads
+
+        return reads.copies_of(self.store, m)
 
     def search(self, query: str, limit: int = 50, account: str | None = None) -> list[Message]:
         """Search mail and chat. A bulk import leaves rows waiting for the full-text

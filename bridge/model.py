@@ -58,6 +58,11 @@ ANSWERED = "\\Answered"
 FLAGGED = "\\Flagged"
 DRAFT = "\\Draft"
 
+# The first words of the digest of earlier messages that a handoff sends ahead of
+# the new text into a chat (bridge.handoff.text.chat_digest): the store tells our
+# own digest by them (bridge.store.once), as the views tell any one.
+HISTORY_HEAD = "── Earlier in this conversation"
+
 
 class Attachment(FrozenRecord):
     """A file of a message; its bytes live in the store's blob directory by sha256.
@@ -446,7 +451,8 @@ def default_thread_id(own_bare: str, peer_bare: str) -> str:
 
 
 __all__ = [
-    "ANSWERED", "CLAIM_PREFIX", "DRAFT", "FLAGGED", "PARTY_ROLES", "SEEN", "SHOW_AVAILABILITY",
+    "ANSWERED", "CLAIM_PREFIX", "DRAFT", "FLAGGED", "HISTORY_HEAD", "PARTY_ROLES", "SEEN",
+    "SHOW_AVAILABILITY",
     "Attachment", "Availability", "Contact", "ContactAddress", "ContactPresence", "Cursor",
     "DeliveryState", "Direction", "EmailHeaders", "Folder", "HealthReport", "ImPlan",
     "Message", "OutboxItem", "OutboxLogEntry", "Party", "Record", "ResourcePresence", "SortKey",

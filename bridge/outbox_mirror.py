@@ -22,6 +22,7 @@ from .config import AccountConfig, Config
 from .delivery import SETTLED, Deliveries
 from .errors import EngineError
 from .handoff.reply import sender_party
+from .handoff.text import history_below
 from .identity import Identity
 from .mail.compose import build_email
 from .mail.deferred_names import DEFERRED_FOLDER, DEFERRED_HEADER, PLAN_FILE
@@ -80,7 +81,7 @@ class DeferredMirror:
         body = (f"Deferred chat message to {', '.join(targets)}; tuiclient sends it when "
                 f"they are available.\n\n{with_quote(plan).text}\n")
         if plan.history:
-            body += f"\n{plan.history}\n"
+            body += f"\n{history_below(plan.history)}\n"
         files = [(str(f["name"]), str(f["type"]),
                   self.store.blob_path(str(f["sha256"])).read_bytes()) for f in plan.files]
         files.append((PLAN_FILE, "application/json",

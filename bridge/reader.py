@@ -84,14 +84,16 @@ class Reader(EngineReads):
     def accounts(self) -> tuple[AccountConfig, ...]:
         return self.config.accounts
 
-    def timeline(self, account: str, thread_id: str) -> list[Message]:
+    def timeline(self, account: str, thread_id: str, *,
+                 copies: bool = False) -> list[Message]:
         # What Handoff.timeline does, without the handoff (its store read,
         # bridge/handoff/reads.py); then as EngineReads.timeline (an OpenPGP email
         # this process did not open shows with no text). tests/test_reader.py holds
         # the two to the same answers.
         from .handoff import reads
 
-        return [self._as_opened(m) for m in reads.timeline(self.store, account, thread_id)]
+        return [self._as_opened(m) for m in reads.timeline(self.store, account, thread_id,
+                                                            copies=copies)]
 
     def reactions(self, row_ids: Sequence[int]) -> dict[int, list[Reaction]]:
         """Who reacted to these lines, and with what (the Engine's, engine_chat.py)."""

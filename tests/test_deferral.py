@@ -22,6 +22,7 @@ import pytest
 from bridge.config import load_config
 from bridge.engine import Engine
 from bridge.events import Event, EventBus
+from bridge.handoff.text import HISTORY_END, HISTORY_TAIL
 from bridge.model import DeliveryState, Direction, Transport
 from bridge.outbox import DEFERRED_FOLDER, ContactAway, DeferralRetry, OutboxChanged
 from bridge.store import Store
@@ -155,6 +156,8 @@ async def test_an_offline_contact_gets_the_deferred_message_by_email(
     body = mail.get_body(("plain",)).get_content()
     assert body.startswith("Bob, see the plan.")
     assert "The plan is attached." in body  # the history came along
+    # Below the new text, the history ends there: no new message promised after it.
+    assert body.rstrip().endswith(HISTORY_END) and HISTORY_TAIL not in body, body
     assert {p.get_filename(): p.get_payload(decode=True) for p in mail.iter_attachments()} \
         == {"plan.pdf": plan_pdf}
     item = engine.store.outbox_get(by_target[bob.jid])

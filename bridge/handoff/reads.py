@@ -1,5 +1,6 @@
 """What the handoff reads of the store: a message, a conversation across both
-transports, the full-text index caught up, a body fetched when missing.
+transports (each message once), the full-text index caught up, a body fetched
+when missing.
 
 Light on purpose: the engine's reads (bridge.engine_reads) answer the app's
 first screens with these without building the `Handoff` (reply.py), whose
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from .. import errors as refuse
 from ..errors import EngineError
 from ..model import Message, Transport
+from ..store.once import carried_history, reader_key, shown_once
 
 if TYPE_CHECKING:
     from ..ports import Ports
@@ -28,18 +30,27 @@ def message(store: Store, row_id: int) -> Message:
     return m
 
 
-def timeline(store: Store, account: str, thread_id: str) -> list[Message]:
+def timeline(store: Store, account: str, thread_id: str, *,
+             copies: bool = False) -> list[Message]:
     """A conversation as one list across both transports, oldest first.
 
-    A message seen through both transports (one message id) appears once: the
-    copy with the furthest delivery state and a body wins.
+    Each message once, as its reader counts them (bridge.store.once): our own
+    email in two folders (a note to self: INBOX and Sent) is one message, the
+    copy with a body wins; our digest of earlier messages sent ahead of a chat
+    handoff is the peer's, not shown. `copies`: every row of ours instead (the
+    twins too), for triage, which acts on each place.
     """
-    seen: dict[str, Message] = {}
-    for m in store.thread_messages(thread_id, account):
-        old = seen.get(m.msg_id)
-        if old is None or (not old.text and m.text):
-            seen[m.msg_id] = m
-    return sorted(seen.values(), key=lambda m: (m.date, m.id or 0))
+    rows = store.thread_messages(thread_id, account)
+    shown = [m for m in rows if not carried_history(m)] if copies else shown_once(rows)
+    return sorted(shown, key=lambda m: (m.date, m.id or 0))
+
+
+def copies_of(store: Store, m: Message) -> list[Message]:
+    """The stored rows that are the message `m` to its reader (bridge.store.once):
+    itself and our own twins in other folders, oldest first."""
+    key = reader_key(m)
+    return [c for c in timeline(store, m.account, m.thread_id, copies=True)
+            if reader_key(c) == key]
 
 
 def catch_up_index(store: Store) -> None:

@@ -68,6 +68,7 @@ from .text import (
     chat_thread_attachments,
     chat_transcript,
     email_body,
+    history_below,
     pick_attachments,
     quote_of,
 )
@@ -415,7 +416,7 @@ class Handoff:
             in_reply_to, references = plan.thread_id, [plan.thread_id]
         body = plan.text.rstrip() + "\n"
         if plan.history:
-            body += "\n" + plan.history + "\n"
+            body += "\n" + history_below(plan.history) + "\n"
         files = [(str(f["name"]), str(f["type"]),
                   self.store.blob_path(str(f["sha256"])).read_bytes()) for f in plan.files]
         msg_id = new_message_id(domain_of(account))

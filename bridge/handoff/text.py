@@ -8,7 +8,9 @@ turn them into what is sent.
   entry with who and when, newest last, framed so it cannot be mistaken for the new
   text, which goes as its own message after it.
 - To email, the new text comes first and the chat transcript follows below a
-  marked line: who, when, what, one line each.
+  marked line: who, when, what, one line each. A chat leg that goes as an email
+  after all carries its digest below its text, ending without the promise of a
+  new message after it (`history_below`).
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from email.utils import formatdate, getaddresses
 
 from ..errors import EngineError, not_an_address
 from ..identity import normalize_email
-from ..model import Attachment, Direction, Message, Party, Transport
+from ..model import HISTORY_HEAD, Attachment, Direction, Message, Party, Transport
 
 DIGEST_ENTRY_CHARS = 280  # per earlier message in a chat digest
 DIGEST_MAX_ENTRIES = 20  # older ones are summarised as "N earlier messages"
 TRANSCRIPT_MAX_LINES = 500
 
-HISTORY_HEAD = "── Earlier in this conversation"
 HISTORY_TAIL = "── End of earlier messages; new message follows ──"
+HISTORY_END = "── End of earlier messages ──"  # below the new text: nothing follows
 TRANSCRIPT_HEAD = "───── Chat transcript"
 
 _ATTRIBUTION = re.compile(
@@ -103,6 +105,15 @@ def chat_digest(messages: Sequence[Message], *, limit: int = DIGEST_MAX_ENTRIES)
     lines.extend(shown)
     lines.append(HISTORY_TAIL)
     return "\n".join(lines)
+
+
+def history_below(digest: str) -> str:
+    """A chat digest put below the new text (one email instead of a chat leg, the
+    Deferred folder's copy): its last line says where it ends, not that the new
+    message follows, which is above it (the reader found an empty end there)."""
+    if digest.endswith(HISTORY_TAIL):
+        return digest[: -len(HISTORY_TAIL)] + HISTORY_END
+    return digest
 
 
 def chat_transcript(lines: Sequence[Message], *, limit: int = TRANSCRIPT_MAX_LINES) -> str:

@@ -28,8 +28,16 @@ from . import schema
 from .db import Db, to_json
 from .fts import index_rows
 from .messages import parties_text
+from .once import twin_threads
 from .records import TRANSPORT_BITS
-from .threads import DRAFT_JSON, THREAD_UPSERT, ThreadDelta, adopt_claims, draft_folders
+from .threads import (
+    DRAFT_JSON,
+    THREAD_UPSERT,
+    ThreadDelta,
+    adopt_claims,
+    draft_folders,
+    recompute_threads,
+)
 
 # WAL checkpoint thresholds, in pages: SQLite's default, and the cap while a bulk
 # header import runs (256 MiB of WAL; 100,000 headers write about 120 MiB).
@@ -229,6 +237,9 @@ class Headers(Db):
                     ("[" + ",".join([f"[{i:d},{js}]" for i, js in parties]) + "]",))
             conn.executemany(THREAD_UPSERT, [d.row(account, thread_id)
                                              for thread_id, d in threads.items()])
+            recount = twin_threads(rows_in)
+            if recount:  # a twin of our own email: one message to the reader (once.py)
+                recompute_threads(conn, recount)
             adopt_claims(conn, account, threads)
         return new
 

@@ -21,6 +21,7 @@ from ..model import DRAFT, SEEN, Attachment, DeliveryState, Direction, Message, 
 from .claims import CLAIM_COLUMNS, Claim, distinct_msg_id, same_as_claim
 from .db import Db, to_json
 from .fts import index_parties, index_rows
+from .once import carried_history, twin
 from .threads import (
     DRAFT_JSON,
     THREAD_UPSERT,
@@ -105,6 +106,7 @@ def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message], *,
     locations: list[tuple[Any, ...]] = []
     id_fills: list[tuple[Any, ...]] = []
     threads: dict[tuple[str, str], ThreadDelta] = defaultdict(ThreadDelta)
+    recount: set[tuple[str, str]] = set()  # where a twin of our own email came in
     drafts = draft_folders(conn)
     for m in batch:
         ukey = (m.account, m.folder, m.uid) if m.folder is not None and m.uid is not None \
@@ -163,7 +165,10 @@ def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message], *,
         for pos, a in enumerate(m.attachments):
             attachments.append((row_id, pos, a.filename, a.content_type, a.size, a.sha256,
                                 a.part_id, a.url))
-        threads[(m.account, m.thread_id)].add(m, is_draft(m, drafts))
+        if twin(m):
+            recount.add((m.account, m.thread_id))
+        if not carried_history(m):  # not the reader's (once.py): no count, no snippet
+            threads[(m.account, m.thread_id)].add(m, is_draft(m, drafts))
 
     conn.executemany(_MESSAGE_INSERT, rows)
     if rows:
@@ -192,6 +197,8 @@ def insert_batch(conn: sqlite3.Connection, batch: Sequence[Message], *,
         " OR (stanza_id IS NULL AND ? IS NOT NULL) OR (origin_id IS NULL AND ? IS NOT NULL)"
         " OR (attr_id IS NULL AND ? IS NOT NULL) OR (digest IS NULL AND ? IS NOT NULL))",
         id_fills)
+    if recount:
+        recompute_threads(conn, recount)
     for account in {a for a, _t in threads}:
         adopt_claims(conn, account, {t for a, t in threads if a == account})
     return len(rows)

@@ -581,8 +581,46 @@ def _v17(conn: sqlite3.Connection) -> None:
                                            " ".join(newest[3].split())[:160], row_id))
 
 
+def _v18(conn: sqlite3.Connection) -> None:
+    """Version 18: each message counted once (bridge/store/once.py). Our own email
+    in two folders under one Message-ID (a note to self: INBOX and Sent, other
+    bytes) is one message, and our digest of earlier messages sent ahead of a
+    chat handoff is the peer's, no message of our conversation: the thread rows
+    that counted either are counted again here (written out, as a migration is
+    never edited)."""
+    head = "── Earlier in this conversation"
+    carried = ("(m.transport = 'xmpp' AND m.direction = 'out' AND"
+               f" substr(coalesce(m.body, ''), 1, {len(head)}) = '{head}')")
+    draft_flag = "instr(m.flags, '\"\\\\Draft\"') > 0"
+    twin = ("(m.transport = 'email' AND m.direction = 'out' AND m.message_id_header"
+            f" IS NOT NULL AND m.msg_id <> m.message_id_header AND NOT {draft_flag})")
+    key = (f"CASE WHEN m.transport = 'email' AND m.direction = 'out' AND NOT {draft_flag}"
+           " THEN coalesce(m.message_id_header, m.msg_id) ELSE m.msg_id END")
+    draft = (f"m.transport = 'email' AND ({draft_flag}"
+             " OR m.folder IN (SELECT f.name FROM folders AS f"
+             " WHERE f.account = m.account AND f.role = 'drafts'))")
+    where = f"FROM messages AS m WHERE m.thread_id = ? AND m.account = ? AND NOT {carried}"
+    for account, thread_id in conn.execute(
+            f"SELECT DISTINCT m.account, m.thread_id FROM messages AS m WHERE {carried}"
+            f" OR {twin}").fetchall():
+        count, unread, drafts = conn.execute(
+            f"SELECT count(DISTINCT {key}), total(m.unread), total({draft}) {where}",
+            (thread_id, account)).fetchone()
+        if not count:
+            continue
+        newest = conn.execute(
+            f"SELECT m.date, m.sender_name, m.sender_address, substr(m.body, 1, 640) {where}"
+            f"{f' AND NOT coalesce({draft}, 0)' if count > drafts else ''}"
+            " ORDER BY m.date DESC, m.id DESC LIMIT 1", (thread_id, account)).fetchone()
+        conn.execute(
+            "UPDATE threads SET message_count = ?, unread_count = ?, last_date = ?,"
+            " last_sender = ?, snippet = ? WHERE account = ? AND thread_id = ?",
+            (count, int(unread), newest[0], newest[1] or newest[2],
+             " ".join((newest[3] or "").split())[:160], account, thread_id))
+
+
 MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11,
-                               _V12, _V13, _V14, _V15, _V16, _v17]
+                               _V12, _V13, _V14, _V15, _V16, _v17, _v18]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -2,7 +2,8 @@
 
 Counts that list views need (a thread's messages, unread and drafts, its last
 date) are kept in the `threads` table as messages come and go (`ThreadDelta` for
-a batch, `recompute_threads` after a removal), so listing never scans the
+a batch, `recompute_threads` after a removal, or after a twin of our own email
+came in: once.py says what a reader counts), so listing never scans the
 messages table. A draft (`DRAFT_SQL`: postponed mail, not sent) is counted in
 `draft_count` and does not make its conversation's last date, sender or snippet,
 as mutt and aerc keep postponed mail out of the inbox's order: those come from
@@ -32,6 +33,7 @@ from ..model import CLAIM_PREFIX, DRAFT, FLAGGED, Message, Transport, claimed_th
 from ..record import Record
 from .contacts import normalize_address
 from .db import Db, keyset_before, to_json
+from .once import CARRIED_SQL, READER_KEY_SQL
 from .records import TRANSPORT_BITS, Cursor, SortKey, Thread, ThreadOrder
 
 SNIPPET_CHARS = 160
@@ -203,12 +205,15 @@ def recompute_threads(conn: sqlite3.Connection,
     a message that became or stopped being a draft)."""
     # After a removal min/max cannot be adjusted incrementally; a thread is small
     # and its messages sit together in messages_by_thread_date, so redo it.
+    # Each message once (once.py): our own twins in two folders count as one,
+    # and our digests sent ahead of a handoff not at all.
     for account, thread_id in keys:
-        where = "FROM messages WHERE thread_id = ? AND account = ?"
+        where = f"FROM messages WHERE thread_id = ? AND account = ? AND NOT {CARRIED_SQL}"
         args = (thread_id, account)
         count, unread, first, email, xmpp, drafts = conn.execute(
-            f"SELECT count(*), total(unread), min(date), max(transport = 'email'), "
-            f"max(transport = 'xmpp'), total({DRAFT_SQL}) {where}", args).fetchone()
+            f"SELECT count(DISTINCT {READER_KEY_SQL}), total(unread), min(date), "
+            f"max(transport = 'email'), max(transport = 'xmpp'), total({DRAFT_SQL}) {where}",
+            args).fetchone()
         if not count:
             conn.execute("DELETE FROM threads WHERE account = ? AND thread_id = ?",
                          (account, thread_id))

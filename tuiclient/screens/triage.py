@@ -4,7 +4,9 @@ undo (u); the labels of the list's rows (tags, Trash, Archive).
 
 What the keys act on, as in mutt and aerc: the marked conversations when there
 are any; else, from the list, the conversation under the cursor (all its
-emails); else the email chosen in the open conversation. Chat lines are not
+emails); else the email chosen in the open conversation (our own email shown
+once but kept in two folders, a note to self: its copy in the folder whose list
+is shown, else each one out of the Trash). Chat lines are not
 on an IMAP server: they are left out, and said so when nothing else is left.
 
 Each action is one engine call in a worker. The engine moves the store at once
@@ -132,16 +134,16 @@ class Triage:
             keys = [key_of(thread)]
             what = "the conversation"
         if keys:
-            messages = [m for k in keys for m in (screen.opened.messages
-                                                  if k == screen.opened.key
-                                                  else self.engine.timeline(*k))]
+            # Every place of the conversation's emails: our own copies of one
+            # message in two folders too (the view shows them once).
+            messages = [m for k in keys for m in self.engine.timeline(*k, copies=True)]
         else:
             m = screen.query_one(Timeline).current
             if m is None or screen.opened.key is None:
                 return None
-            keys, messages, what = [screen.opened.key], [m], "the message"
+            keys, messages, what = [screen.opened.key], self.copies(m), "the message"
         emails = [m for m in messages if on_server(m)]
-        if action in KEEP_SENT and what != "the message":
+        if action in KEEP_SENT and (what != "the message" or len(emails) > 1):
             sent = {f for account in {k[0] for k in keys}
                     for f, role in self.roles(account).items() if role == "sent"}
             emails = [m for m in emails if m.folder not in sent] or emails
@@ -150,6 +152,18 @@ class Triage:
                           "stay where they are).", severity="warning")
             return None
         return Target([m.id for m in emails if m.id is not None], keys, what, emails)
+
+    def copies(self, m: Message) -> list[Message]:
+        """What "the message" is on the server: shown once, our own email may be
+        in two folders (a note to self: INBOX and Sent). In a folder's list, its
+        copy there (deleting it from INBOX keeps the one in Sent); else each one
+        out of the Trash (a copy deleted before is not deleted for good now)."""
+        copies = [c for c in self.engine.message_copies(m) if on_server(c)] or [m]
+        here = self.screen.overview.folder
+        if here is not None:
+            return [c for c in copies if (c.account, c.folder) == here] or copies
+        trash = {f for f, role in self.roles(m.account).items() if role == "trash"}
+        return [c for c in copies if c.folder not in trash] or copies
 
     # -- chats: on this machine only ------------------------------------------------------
 
