@@ -84,5 +84,6 @@ def twin(m: Message) -> bool:
 def twin_threads(rows: Iterable[tuple[Any, ...]]) -> set[tuple[str, str]]:
     """(account, thread id) of the header rows (`Headers.email_header_row`) that
     are twins as `twin` says."""
-    return {(r[0], r[4]) for r in rows if r[6] == Direction.OUT.value and r[12] is not None
+    out = Direction.OUT.value  # (a local: this runs over every row of a sync's batch)
+    return {(r[0], r[4]) for r in rows if r[6] == out and r[12] is not None
             and r[3] != r[12] and _DRAFT_JSON not in r[15]}
