@@ -27,7 +27,7 @@ LIMIT_ROWS = 500
 LIMIT_SPREAD = 10
 
 if TYPE_CHECKING:
-    from .config import Config
+    from .config import AccountConfig, Config
     from .engine_ports import EnginePorts
     from .handoff.parties import ChatEmail
     from .handoff.reply import Handoff
@@ -53,6 +53,8 @@ class MailVerbs:
         def handoff(self) -> Handoff: ...
 
         def message(self, row_id: int) -> Message: ...
+
+        def account(self, name: str | None = None) -> AccountConfig: ...
 
         async def fetch_body(self, row_id: int) -> Message: ...
 
@@ -165,7 +167,16 @@ class MailVerbs:
 
     async def save_attachments(self, row_id: int, positions: Sequence[int] | None = None,
                                directory: Path | None = None) -> list[Path]:
-        """Save files of an email (positions from 0; None: every one)."""
+        """Save files of an email, or those a chat line links to (fetched over
+        https, an OMEMO one opened: bridge.chat_files), into `directory` (else
+        the account's downloads) under safe, new names; positions from 0 (None:
+        every one)."""
+        m = self.message(row_id)
+        if m.transport is Transport.XMPP:
+            from .chat_files import save_linked
+
+            return await save_linked(self.store, self.account(m.account), m, positions,
+                                     directory)
         return await self.mailbox.save(await self.fetch_body(row_id), positions, directory)
 
     async def forward(self, row_id: int, to: Sequence[str], text: str = "", *,

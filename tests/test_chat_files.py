@@ -1,0 +1,164 @@
+"""Files by chat, as a Profanity or Poezio user has them, against the real
+Prosody and its mod_http_file_share (HTTPS, the test run's own CA): a file
+bob's plain slixmpp client uploads (XEP-0363) and sends as an out-of-band link
+(XEP-0066) is saved with `s` on its line, or with `save ROW` from the command
+line, its bytes as sent, into the downloads folder; its size is "size unknown"
+until then, never "0 B"; a redirect or a file over the limit is refused in one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import os
+import ssl
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tests.harness.servers import UPLOAD_DOMAIN
+from tests.others import person
+from tests.test_app import alice_app, go_to_row, listing, notes, pilot_until, text_of
+from tests.test_headless import cli, write_config
+from tests.test_headless_chat import plain
+from tuiclient.screens.attachments import AttachmentsScreen
+from tuiclient.widgets.timeline import Timeline
+
+pytestmark = pytest.mark.servers
+
+NOTES = b"Meeting notes\n" + b"- the vault opens at nine\n" * 6  # 170 bytes, as the tester's
+
+
+async def _bob_sends_file(bob_x, to: str, data: bytes, name: str) -> str:
+    url = await bob_x.upload(data, name, "text/plain", UPLOAD_DOMAIN)
+    bob_x.send(to, url, oob=url)
+    return url
+
+
+async def test_s_on_a_chat_line_saves_its_file_and_the_size_is_not_zero(
+        world, tmp_path, running, monkeypatch):
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    downloads = tmp_path / "dl"
+    monkeypatch.setenv("XDG_DOWNLOAD_DIR", str(downloads))
+    assert len(NOTES) == 170
+    bob_x = await xmpp(plain(world, bob))
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: app.engine.chat_online(alice.name), 30)
+        await _bob_sends_file(bob_x, alice.jid, NOTES, "notes.txt")
+        assert await pilot_until(pilot, lambda: any(
+            "file" in (t.snippet or "") or "notes.txt" in (t.snippet or "")
+            or "https://" in (t.snippet or "") for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: True)
+        await pilot.press("enter")
+        timeline = app.screen.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: timeline.current is not None
+                                 and timeline.current.attachments)
+        timeline.focus()
+        await pilot.pause()
+        # Its size is not known before it is fetched (a bare link says none).
+        head = text_of(app, "#email-head")
+        assert "notes.txt" in head and "0 B" not in head and "size unknown" in head, head
+
+        await pilot.press("s")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, AttachmentsScreen), 20)
+        await pilot.press("s")
+        assert await pilot_until(pilot, lambda: (downloads / "notes.txt").exists(), 30), \
+            notes(app)
+        assert (downloads / "notes.txt").read_bytes() == NOTES
+        assert any(str(downloads) in n and "notes.txt" in n for n in notes(app)), notes(app)
+        # Saved again: a new name, the first file left as it was.
+        await pilot.press("s")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, AttachmentsScreen), 20)
+        await pilot.press("s")
+        assert await pilot_until(pilot, lambda: (downloads / "notes (1).txt").exists(), 30)
+        assert (downloads / "notes.txt").read_bytes() == NOTES
+
+
+async def test_save_from_the_command_line_fetches_a_chat_line_s_file(world, tmp_path, running):
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice)
+    bob_x = await xmpp(plain(world, bob))
+    data = os.urandom(50_000) + b"end"
+    url = await _bob_sends_file(bob_x, alice.jid, data, "photo.jpg")
+    code, _, err = await cli(config, "sync")
+    assert code == 0, err
+    code, hits, err = await cli(config, "search", url.rpartition("/")[2])
+    assert code == 0 and hits, (hits, err)
+    row = str(hits[0]["id"])
+    target = tmp_path / "saved"
+    code, saved, err = await cli(config, "save", row, "--dir", str(target))
+    assert code == 0, (saved, err)
+    (path,) = saved["saved"]
+    assert path == str(target / "photo.jpg")
+    assert (target / "photo.jpg").read_bytes() == data
+
+    assert sorted(p.name for p in target.iterdir()) == ["photo.jpg"]
+
+
+@contextlib.contextmanager
+def hostile_server(world) -> Iterator[str]:
+    """An https server on loopback (the test run's certificate) whose links
+    redirect to a local file, or announce a file far over any limit."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/redirect"):
+                self.send_response(302)
+                self.send_header("Location", "file:///etc/passwd")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(50 * 1024 ** 3))
+            self.end_headers()
+            self.wfile.write(b"x" * 1024)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(world.certs.chain, world.certs.key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_hostile_link_is_refused_in_one_line(world, tmp_path, running):
+    """A redirect (here to a local file) is never followed; a file announced
+    far over the limit is not read: each refused in one line, nothing written."""
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice)
+    bob_x = await xmpp(plain(world, bob))
+    target = tmp_path / "saved"
+    with hostile_server(world) as base:
+        for name in ("redirect/passwd.txt", "huge/film.mp4"):
+            bob_x.send(alice.jid, f"{base}/{name}", oob=f"{base}/{name}")
+        code, _, err = await cli(config, "sync")
+        assert code == 0, err
+        refusals = {}
+        for word in ("passwd.txt", "film.mp4"):
+            code, hits, err = await cli(config, "search", word)
+            assert hits, (word, err)
+            code, refused, _ = await cli(config, "save", str(hits[0]["id"]),
+                                         "--dir", str(target))
+            assert code != 0 and "\n" not in refused["error"], refused
+            refusals[word] = refused["error"]
+    assert "redirect" in refusals["passwd.txt"], refusals
+    assert "over the download limit" in refusals["film.mp4"] and "MiB" in \
+        refusals["film.mp4"], refusals
+    assert not target.exists() or not list(target.iterdir())
