@@ -3,7 +3,9 @@ Prosody and its mod_http_file_share (HTTPS, the test run's own CA): a file
 bob's plain slixmpp client uploads (XEP-0363) and sends as an out-of-band link
 (XEP-0066) is saved with `s` on its line, or with `save ROW` from the command
 line, its bytes as sent, into the downloads folder; its size is "size unknown"
-until then, never "0 B"; a redirect or a file over the limit is refused in one line.
+until then, never "0 B"; a redirect or a file over the limit is refused in
+one line; and `/sendfile PATH` (or `/attach PATH`) in the chat input reaches
+bob, or everyone in a room, as a link to the file's bytes.
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ import http.server
 import os
 import ssl
 import threading
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.harness.servers import UPLOAD_DOMAIN
+from tests.harness.plain_xmpp import fetch
+from tests.harness.servers import MUC_DOMAIN, UPLOAD_DOMAIN
 from tests.others import person
 from tests.test_app import alice_app, go_to_row, listing, notes, pilot_until, text_of
+from tests.test_app_chat import command, drawn
 from tests.test_headless import cli, write_config
 from tests.test_headless_chat import plain
+from tests.test_xmpp_chat import own_room
 from tuiclient.screens.attachments import AttachmentsScreen
 from tuiclient.widgets.timeline import Timeline
 
@@ -162,3 +168,78 @@ async def test_a_hostile_link_is_refused_in_one_line(world, tmp_path, running):
     assert "over the download limit" in refusals["film.mp4"] and "MiB" in \
         refusals["film.mp4"], refusals
     assert not target.exists() or not list(target.iterdir())
+
+
+async def test_sendfile_in_the_chat_input_reaches_the_contact(world, tmp_path, running):
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    report = tmp_path / "report 2026.pdf"
+    data = b"%PDF-1.4\n" + os.urandom(4000) + b"\n%%EOF\n"
+    report.write_bytes(data)
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: app.engine.chat_online(alice.name), 30)
+        bob_x.send(alice.jid, "Send me the report?")
+        assert await pilot_until(pilot, lambda: any(
+            t.snippet == "Send me the report?" for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Send me the report?")
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: any("Send me the report?" in x
+                                                    for x in drawn(app)))
+        await command(pilot, app, f"/sendfile {report}")
+        assert await pilot_until(pilot, lambda: [r for r in bob_x.received if r.oob], 30)
+        (got,) = [r for r in bob_x.received if r.oob]
+        assert got.body == got.oob[0] and got.oob[0].startswith("https://")
+        assert fetch(got.oob[0], str(world.ca_file)) == data
+        # One line of ours: the file, no empty line before it.
+        assert len([r for r in bob_x.received if r.sender.startswith(alice.jid)]) == 1
+        assert await pilot_until(pilot, lambda: "report 2026.pdf" in drawn(app)[-1]
+                                 or got.oob[0] in drawn(app)[-1]), drawn(app)
+
+
+async def test_attach_in_a_room_reaches_everyone_there(world, tmp_path, running):
+    """`/attach PATH` (Poezio's word) in a group chat: the file goes to the room."""
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    room = f"files{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob")
+    plan = tmp_path / "plan.txt"
+    plan.write_bytes(NOTES)
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: app.engine.chat_online(alice.name), 30)
+        await command(pilot, app, f"/join {room}")
+        assert await pilot_until(pilot, lambda: app.engine.joined_rooms(alice.name) == [room])
+        bob_x.send(room, "Who has the plan?", groupchat=True)
+        assert await pilot_until(pilot, lambda: any(t.snippet == "Who has the plan?"
+                                                    for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Who has the plan?")
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: any("Who has the plan?" in x
+                                                    for x in drawn(app)))
+        await command(pilot, app, f"/attach {plan}")
+        assert await pilot_until(pilot, lambda: [r for r in bob_x.received
+                                                 if r.oob and r.mtype == "groupchat"], 30)
+        # (slixmpp tells a room's line twice, as "message" and "groupchat_message")
+        files = {r.origin_id: r for r in bob_x.received if r.oob}
+        (got,) = files.values()
+        assert got.sender.startswith(room) and fetch(got.oob[0], str(world.ca_file)) == NOTES
+
+
+def test_tab_completes_the_path_of_sendfile(tmp_path, monkeypatch):
+    """Tab after /sendfile completes from the folder typed, as a shell does:
+    a folder with its "/" to go on, hidden names only when asked for."""
+    from tuiclient.chat_commands import complete_line
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "report 2026.pdf").write_bytes(b"x")
+    (tmp_path / ".secret").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    assert complete_line("/sendfile rep") == ["/sendfile report 2026.pdf", "/sendfile reports/"]
+    assert complete_line(f"/attach {tmp_path}/.s") == [f"/attach {tmp_path}/.secret"]
+    assert complete_line(f"/attach {tmp_path}/") == [
+        f"/attach {tmp_path}/report 2026.pdf", f"/attach {tmp_path}/reports/"]
