@@ -10,20 +10,31 @@ bob, or everyone in a room, as a link to the file's bytes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.server
 import os
 import ssl
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.harness.plain_xmpp import fetch
 from tests.harness.servers import MUC_DOMAIN, UPLOAD_DOMAIN
 from tests.others import person
-from tests.test_app import alice_app, go_to_row, listing, notes, pilot_until, text_of
+from tests.test_app import (
+    alice_app,
+    go_to_row,
+    listing,
+    notes,
+    pilot_until,
+    text_of,
+    wait_until,
+)
 from tests.test_app_chat import command, drawn
 from tests.test_headless import cli, write_config
 from tests.test_headless_chat import plain
@@ -243,3 +254,41 @@ def test_tab_completes_the_path_of_sendfile(tmp_path, monkeypatch):
     assert complete_line(f"/attach {tmp_path}/.s") == [f"/attach {tmp_path}/.secret"]
     assert complete_line(f"/attach {tmp_path}/") == [
         f"/attach {tmp_path}/report 2026.pdf", f"/attach {tmp_path}/reports/"]
+
+
+async def test_a_file_go_sendxmpp_uploads_is_saved_and_send_file_goes_alone(
+        world, tmp_path, running):
+    """go-sendxmpp (a client we did not write) shares a file by HTTP upload
+    (-h): `save` writes its bytes. `send --via im --file` with no words sends
+    the file as one line, with no empty line before it."""
+    _start, xmpp = running
+    alice, dave = person(world, "alice"), person(world, "dave")
+    world.befriend(alice, dave)
+    config = write_config(world, tmp_path, alice)
+    shared = tmp_path / "minutes.txt"
+    shared.write_bytes(NOTES)
+    home = tmp_path / "dave-home"
+    home.mkdir()
+    env = dict(os.environ, SSL_CERT_FILE=str(world.ca_file), HOME=str(home))
+    done = await asyncio.to_thread(lambda: subprocess.run(
+        ["go-sendxmpp", "-u", dave.jid, "-p", dave.password,
+         "-j", f"127.0.0.1:{world.ports.c2s}", "-h", str(shared), alice.jid],
+        env=env, capture_output=True, text=True, timeout=60))
+    assert done.returncode == 0, done.stderr
+    code, _, err = await cli(config, "sync")
+    assert code == 0, err
+    code, hits, err = await cli(config, "search", "minutes")
+    assert code == 0 and hits, (hits, err)
+    target = tmp_path / "saved"
+    code, saved, err = await cli(config, "save", str(hits[0]["id"]), "--dir", str(target))
+    assert code == 0, (saved, err)
+    assert [Path(p).read_bytes() for p in saved["saved"]] == [NOTES]
+
+    dave_x = await xmpp(plain(world, dave))
+    code, sent, err = await cli(config, "send", "--via", "im", "--to", dave.jid,
+                                "--file", str(shared), "--when-away", "send", stdin="")
+    assert code == 0, (sent, err)
+    assert await wait_until(lambda: [r for r in dave_x.received if r.oob], 30)
+    mine = [r for r in dave_x.received if r.sender.startswith(alice.jid)]
+    assert len(mine) == 1 and mine[0].body == mine[0].oob[0], mine
+    assert fetch(mine[0].oob[0], str(world.ca_file)) == NOTES
