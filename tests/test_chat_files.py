@@ -38,7 +38,7 @@ from tests.test_app import (
 from tests.test_app_chat import command, drawn
 from tests.test_headless import cli, write_config
 from tests.test_headless_chat import plain
-from tests.test_xmpp_chat import own_room
+from tests.test_xmpp_chat import line, own_room
 from tuiclient.screens.attachments import AttachmentsScreen
 from tuiclient.widgets.timeline import Timeline
 
@@ -292,3 +292,47 @@ async def test_a_file_go_sendxmpp_uploads_is_saved_and_send_file_goes_alone(
     mine = [r for r in dave_x.received if r.sender.startswith(alice.jid)]
     assert len(mine) == 1 and mine[0].body == mine[0].oob[0], mine
     assert fetch(mine[0].oob[0], str(world.ca_file)) == NOTES
+
+
+async def test_the_size_a_sender_tells_is_shown_before_the_file_is_fetched(
+        world, tmp_path, running):
+    """Dino and Conversations tell a file's name, type and size beside its link
+    (XEP-0447, SIMS XEP-0385): the message pane shows them; a size that is no
+    number is "size unknown"."""
+    _start, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    url = await bob_x.upload(NOTES, "upload-7f3a.bin", "text/plain", UPLOAD_DOMAIN)
+    sfs = (f"<x xmlns='jabber:x:oob'><url>{url}</url></x>"
+           "<file-sharing xmlns='urn:xmpp:sfs:0' disposition='attachment'>"
+           "<file xmlns='urn:xmpp:file:metadata:0'><media-type>text/plain</media-type>"
+           f"<name>notes.txt</name><size>{len(NOTES)}</size></file>"
+           "<sources><url-data xmlns='http://jabber.org/protocol/url-data' "
+           f"target='{url}'/></sources></file-sharing>")
+    sims = (f"<x xmlns='jabber:x:oob'><url>{url}#b</url></x>"
+            f"<reference xmlns='urn:xmpp:reference:0' type='data' uri='{url}#b'>"
+            "<media-sharing xmlns='urn:xmpp:sims:1'>"
+            "<file xmlns='urn:xmpp:jingle:apps:file-transfer:5'>"
+            "<name>plan.txt</name><size>99999999999999999999999</size></file>"
+            "<sources><reference xmlns='urn:xmpp:reference:0' type='data' "
+            f"uri='{url}#b'/></sources></media-sharing></reference>")
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: app.engine.chat_online(alice.name), 30)
+        bob_x.send_xml(line(alice.jid, url, sfs)[1])
+        bob_x.send_xml(line(alice.jid, f"{url}#b", sims)[1])
+        assert await pilot_until(pilot, lambda: listing(app).rows, 30)
+        await go_to_row(pilot, app, lambda t: True)
+        await pilot.press("enter")
+        timeline = app.screen.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: timeline.option_count == 2)
+        timeline.focus()
+        await pilot.press("k")
+        await pilot.pause()
+        head = text_of(app, "#email-head")
+        assert "notes.txt  170 B" in head, head
+        await pilot.press("j")
+        await pilot.pause()
+        head = text_of(app, "#email-head")
+        assert "plan.txt  size unknown" in head, head
