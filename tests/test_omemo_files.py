@@ -130,3 +130,21 @@ async def test_a_sealed_file_handed_to_email_goes_inside_the_pgp_mime(
                if part.get_filename() == name]
     assert carried == [PLAN]
 
+
+
+async def test_a_sealed_file_is_saved_opened_into_the_downloads_folder(
+        world, connect, peers, tmp_path) -> None:
+    """`s` / `save ROW` on an OMEMO line's file (the engine's save of a chat
+    line, bridge/chat_files.py): the opened bytes are written, never the
+    ciphertext, under the file's own name; the link's key never reaches disk."""
+    from bridge.chat_files import save_linked
+
+    me, peer, alice, _bob = await _pair(world, connect, peers)
+    link = await peer.upload_sealed(PLAN, "plan.txt", UPLOAD_DOMAIN)
+    await peer.send_encrypted(alice.jid, link)
+    await until(lambda: _line_with(me, "aesgcm://"), 30, "bob's file line opened")
+    line = _line_with(me, "aesgcm://")
+    assert line is not None
+    (path,) = await save_linked(me.store, me.client.account, line, None, tmp_path / "dl")
+    assert path.parent == tmp_path / "dl" and path.suffix == ".txt"
+    assert path.read_bytes() == PLAN
