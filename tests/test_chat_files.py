@@ -87,6 +87,9 @@ async def test_s_on_a_chat_line_saves_its_file_and_the_size_is_not_zero(
             notes(app)
         assert (downloads / "notes.txt").read_bytes() == NOTES
         assert any(str(downloads) in n and "notes.txt" in n for n in notes(app)), notes(app)
+        # Fetched, its real size is known.
+        assert await pilot_until(pilot, lambda: "notes.txt  170 B" in text_of(
+            app, "#email-head")), text_of(app, "#email-head")
         # Saved again: a new name, the first file left as it was.
         await pilot.press("s")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, AttachmentsScreen), 20)

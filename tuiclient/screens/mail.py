@@ -141,6 +141,8 @@ class MailKeys:
         except (EngineError, OSError) as exc:
             screen.notify(f"Not saved: {exc}", severity="error", markup=False)
             return
+        if m.transport is Transport.XMPP:
+            screen.opened.refresh()  # fetched: their real sizes, in the pane too
         names = ", ".join(p.name for p in paths)
         folder = paths[0].parent if paths else downloads
         n = len(paths)
