@@ -82,6 +82,7 @@ async def test_s_on_a_chat_line_saves_its_file_and_the_size_is_not_zero(
 
         await pilot.press("s")
         assert await pilot_until(pilot, lambda: isinstance(app.screen, AttachmentsScreen), 20)
+        assert text_of(app, ".dialog-title") == f"Files of {bob.display_name}'s chat line"
         await pilot.press("s")
         assert await pilot_until(pilot, lambda: (downloads / "notes.txt").exists(), 30), \
             notes(app)

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from textual.widgets.option_list import Option
 
 from bridge.model import Attachment, Message, Transport
 from bridge.safe import inert_text
-from tuiclient.format import file_size, one_line
+from tuiclient.format import file_size, one_line, who
 from tuiclient.widgets.footer import Footer
 from tuiclient.widgets.moving import Choices
 
@@ -48,17 +49,19 @@ class AttachmentsScreen(ModalScreen[tuple[str, list[int] | None] | None]):
     #attachment-list { height: auto; max-height: 12; }
     """
 
-    def __init__(self, message: Message, downloads: Path) -> None:
+    def __init__(self, message: Message, downloads: Path,
+                 names: Mapping[str, str] | None = None) -> None:
         super().__init__(classes="prompt")
         self.message = message
         self.downloads = downloads
+        self.names = names  # address (lower) -> contact name, for a chat line's title
 
     def compose(self) -> ComposeResult:
         m = self.message
         with Vertical(classes="dialog", id="attachments-dialog"):
             title = f"Files of “{one_line(m.subject) or '(no subject)'}”" \
                 if m.transport is Transport.EMAIL else \
-                f"Files of {one_line(m.sender.name or m.sender.address)}'s chat line"
+                f"Files of {who(m, self.names)}'s chat line"
             yield Label(title, classes="dialog-title", markup=False)
             yield Choices(*[
                 Option(Text.assemble((one_line(a.filename) or f"(file {i + 1})", "bold"),

@@ -123,7 +123,8 @@ class MailKeys:
                           f"{who}'s email before it.", markup=False)
         assert m.id is not None
         downloads = self.engine.account(m.account).downloads or default_downloads()
-        choice = await screen.app.push_screen_wait(AttachmentsScreen(m, downloads))
+        choice = await screen.app.push_screen_wait(
+            AttachmentsScreen(m, downloads, screen.overview.names))
         if choice is None:
             return
         what, positions = choice
