@@ -11,6 +11,7 @@ The engine's `save_attachments` comes here for a chat line.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,7 +51,8 @@ async def save_linked(store: Store, cfg: AccountConfig, m: Message,
     ca_file = cfg.xmpp.ca_file if cfg.xmpp is not None else None
     errors: dict[int, str] = {}
     try:
-        files = await fetch_linked(store, m.id, limit, client_context(ca_file), errors)
+        files = await fetch_linked(store, m.id, limit, client_context(ca_file), errors,
+                                   set(wanted))
     except TransferError as exc:
         raise EngineError(f"not fetched: {_limit_said(str(exc), limit)}") from None
     target = directory or cfg.downloads or default_downloads()
@@ -60,10 +62,15 @@ async def save_linked(store: Store, cfg: AccountConfig, m: Message,
         if a.sha256 is None:
             why = _limit_said(errors[pos], limit) if pos in errors else "no link to fetch it from"
             raise EngineError(f"{a.filename} not fetched: {why}")
-        data = store.blob_path(a.sha256).read_bytes()
-        saved.append(write_new_file(target, a.filename, data))
+        saved.append(await asyncio.to_thread(_copy_out, store.blob_path(a.sha256), target,
+                                             a.filename))
     return saved
 
 
 def _limit_said(reason: str, limit: int) -> str:
     return reason.replace(f"limit of {limit} bytes", f"limit of {limit_words(limit)}")
+
+
+def _copy_out(blob: Path, target: Path, name: str) -> Path:
+    """A worker thread's job: the bytes are up to the download limit."""
+    return write_new_file(target, name, blob.read_bytes())

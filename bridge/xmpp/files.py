@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import ssl
+from collections.abc import Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -76,14 +77,15 @@ class Files(Delivery):
 
 
 async def fetch_linked(store: Store, row_id: int, limit: int, context: ssl.SSLContext,
-                       errors: dict[int, str] | None = None) -> list[Attachment]:
+                       errors: dict[int, str] | None = None,
+                       only: Collection[int] | None = None) -> list[Attachment]:
     """Fetch a message's linked files into the store's blobs; returns its
     attachments with their sha256 and real size filled in. Needs no XMPP
     connection: the links are https (an `aesgcm://` one is fetched over https
     and opened), read over `context` (the account's TLS trust). A file over
     `limit` bytes, a redirect, any other scheme is refused; when none could be
     fetched, a TransferError says why; `errors` gets why each one was not
-    (by position)."""
+    (by position). `only`: the positions to fetch (None: every one)."""
     message = store.get_message(row_id)
     if message is None:
         raise KeyError(f"no message {row_id}")
@@ -92,7 +94,7 @@ async def fetch_linked(store: Store, row_id: int, limit: int, context: ssl.SSLCo
     for pos, a in enumerate(message.attachments):
         if a.sha256 is not None and not store.blob_path(a.sha256).exists():
             a = replace(a, sha256=None)  # its bytes pruned: fetched again
-        if a.url and a.sha256 is None:
+        if a.url and a.sha256 is None and (only is None or pos in only):
             try:
                 if is_aesgcm(a.url):
                     data = await get_sealed_file(a.url, limit, context)
