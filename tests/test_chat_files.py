@@ -208,10 +208,11 @@ async def test_sendfile_in_the_chat_input_reaches_the_contact(world, tmp_path, r
         (got,) = [r for r in bob_x.received if r.oob]
         assert got.body == got.oob[0] and got.oob[0].startswith("https://")
         assert fetch(got.oob[0], str(world.ca_file)) == data
-        # One line of ours: the file, no empty line before it.
+        # One line of ours: the file, no empty line before it, here or there.
         assert len([r for r in bob_x.received if r.sender.startswith(alice.jid)]) == 1
-        assert await pilot_until(pilot, lambda: "report 2026.pdf" in drawn(app)[-1]
-                                 or got.oob[0] in drawn(app)[-1]), drawn(app)
+        assert await pilot_until(pilot, lambda: len(drawn(app)) == 2 and
+                                 got.oob[0] in drawn(app)[-1]
+                                 and "+1 file" in drawn(app)[-1]), drawn(app)
 
 
 async def test_attach_in_a_room_reaches_everyone_there(world, tmp_path, running):
