@@ -2,8 +2,9 @@
 
 A mixin of `bridge.engine.Engine`. Each verb is one call of the account's
 `bridge.mail.actions.MailActions` (the engine's `mailbox`), which does the work
-through the IMAP port and the outbox; the names and signatures here are what
-the front ends call.
+through the IMAP port and the outbox (but `save_attachments` of a chat line:
+its linked files are fetched, bridge/chat_files.py); the names and signatures
+here are what the front ends call.
 """
 
 from __future__ import annotations

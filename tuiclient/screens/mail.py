@@ -3,8 +3,10 @@ bounce (b), the drafts (P: resume one with its files, send it), and a message's 
 open or copy one; tuiclient/screens/links.py).
 
 Which email: the one chosen in the open conversation; from the list, the newest
-email of the conversation under the cursor. Every call to the servers runs in
-a worker; its result is one line in a notification.
+email of the conversation under the cursor. `s` on a chat line that links
+files saves those instead (fetched from their links by the engine). Every
+call to the servers runs in a worker; its result is one line in a
+notification.
 
 A part of `MainScreen`, as `Triage` and `Marking` are.
 """
