@@ -10,6 +10,7 @@ the reason (`chat_refusal`).
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -179,22 +180,29 @@ class ChatVerbs:
                                      email_to=[occupant.jid] if occupant.jid else [])
 
     async def say_in_room(self, account: str, room: str, text: str, *,
-                          when_away: str | None = None) -> ReplyResult:
+                          when_away: str | None = None,
+                          files: Sequence[Path] = ()) -> ReplyResult:
         """A line to everyone in a room we are in (type=groupchat), answering no
         line: the first one of a room where nobody spoke yet, as any other.
-        Through the outbox like every chat line, into the room's conversation."""
+        Through the outbox like every chat line, into the room's conversation;
+        `files` go after it (with no words, the first is the line)."""
         client = self._chat(account)
         room = bare_jid(room)
         if room not in client.rooms() and room not in client.state.rooms:
             # (A room we are in but not joined again yet since the login: the
             # line waits for the join, which sends it.)
             raise EngineError(f"You are not in {room}: join it first (/join {room}).")
-        if not text.strip():
+        if not text.strip() and not files:
             raise EngineError("The line is empty: write something to send.")
         plan = ImPlan(account=account, to=room,
                       thread_id=client.state.threads.get(room) or
                       default_thread_id(client.own, room),
                       text=text, msg_id=new_message_id(client.domain), room=True)
+        for path in files:
+            data = path.read_bytes()
+            plan.add_file(path.name, mimetypes.guess_type(path.name)[0] or
+                          "application/octet-stream", self.store.store_blob(data),
+                          len(data), new_message_id(client.domain))
         return await self._send_line(plan, [], when_away)
 
     async def _send_line(self, plan: ImPlan, targets: list[str], when_away: str | None,

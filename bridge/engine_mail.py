@@ -2,8 +2,9 @@
 
 A mixin of `bridge.engine.Engine`. Each verb is one call of the account's
 `bridge.mail.actions.MailActions` (the engine's `mailbox`), which does the work
-through the IMAP port and the outbox; the names and signatures here are what
-the front ends call.
+through the IMAP port and the outbox (but `save_attachments` of a chat line:
+its linked files are fetched, bridge/chat_files.py); the names and signatures
+here are what the front ends call.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ LIMIT_ROWS = 500
 LIMIT_SPREAD = 10
 
 if TYPE_CHECKING:
-    from .config import Config
+    from .config import AccountConfig, Config
     from .engine_ports import EnginePorts
     from .handoff.parties import ChatEmail
     from .handoff.reply import Handoff
@@ -53,6 +54,8 @@ class MailVerbs:
         def handoff(self) -> Handoff: ...
 
         def message(self, row_id: int) -> Message: ...
+
+        def account(self, name: str | None = None) -> AccountConfig: ...
 
         async def fetch_body(self, row_id: int) -> Message: ...
 
@@ -165,7 +168,16 @@ class MailVerbs:
 
     async def save_attachments(self, row_id: int, positions: Sequence[int] | None = None,
                                directory: Path | None = None) -> list[Path]:
-        """Save files of an email (positions from 0; None: every one)."""
+        """Save files of an email, or those a chat line links to (fetched over
+        https, an OMEMO one opened: bridge.chat_files), into `directory` (else
+        the account's downloads) under safe, new names; positions from 0 (None:
+        every one)."""
+        m = self.message(row_id)
+        if m.transport is Transport.XMPP:
+            from .chat_files import save_linked
+
+            return await save_linked(self.store, self.account(m.account), m, positions,
+                                     directory)
         return await self.mailbox.save(await self.fetch_body(row_id), positions, directory)
 
     async def forward(self, row_id: int, to: Sequence[str], text: str = "", *,

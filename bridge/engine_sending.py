@@ -102,7 +102,8 @@ class SendingVerbs:
         async def fetch_body(self, row_id: int) -> Message: ...
 
         async def say_in_room(self, account: str, room: str, text: str, *,
-                              when_away: str | None = None) -> ReplyResult: ...
+                              when_away: str | None = None,
+                              files: Sequence[Path] = ()) -> ReplyResult: ...
 
     async def mark(self, row_id: int, flag: str, on: bool = True, *,
                    tell: bool = True) -> None:
@@ -345,10 +346,11 @@ class SendingVerbs:
         account's addresses (its `email` or `aliases`; None: `email`); any of
         them makes it an email."""
         room = self._room_addressed(account, to) if via in ("im", "auto") else None
-        if room is not None and not (cc or bcc or sender or attachments):
+        if room is not None and not (cc or bcc or sender):
             # A room's JID is no one's address: the line goes to the room
-            # (type=groupchat), as typed in it.
-            return await self.say_in_room(account, room, text, when_away=when_away)
+            # (type=groupchat), as typed in it, its files after it.
+            return await self.say_in_room(account, room, text, when_away=when_away,
+                                          files=attachments)
         if (cc or bcc or sender) and via != "email":
             if via == "im":
                 raise EngineError("Cc, Bcc and From are an email's: send it by email.")

@@ -428,6 +428,21 @@ class ImPlan(Record):
         self.reply = reply
         self.encrypt = encrypt
 
+    @property
+    def file_only(self) -> bool:
+        """A leg of files and no words (`/sendfile`): the first file goes under
+        the leg's own msg_id, as its line, with no empty line before it."""
+        return not self.text.strip() and bool(self.files) and \
+            str(self.files[0].get("id", "")) == self.msg_id
+
+    def add_file(self, name: str, content_type: str, sha256: str, size: int,
+                 new_id: str) -> None:
+        """One more file to send (its bytes in the store's blobs); the first of
+        a leg with no words takes the leg's msg_id (`file_only`)."""
+        first = not self.files and not self.text.strip()
+        self.files.append({"name": name, "type": content_type, "sha256": sha256,
+                           "size": size, "id": self.msg_id if first else new_id})
+
     def to_payload(self) -> dict:
         return self.asdict()
 

@@ -74,6 +74,7 @@ from .handoff.reply import sender_party
 from .identity import Identity, UnmappedParty
 from .mail.deferred_names import DEFERRED_FOLDER
 from .model import (
+    Attachment,
     Availability,
     ContactPresence,
     DeliveryState,
@@ -227,7 +228,11 @@ class Outbox:
             sender=Party((account.jid or "").partition("/")[0], account.display_name or "",
                          "from"),
             recipients=[Party(plan.to, "", "to")], text=plan.text, origin_id=plan.msg_id,
-            delivery=state, in_reply_to=(plan.reply or {}).get("line") or None)
+            delivery=state, in_reply_to=(plan.reply or {}).get("line") or None,
+            # A leg of one file and no words: its line is the file's.
+            attachments=[Attachment(str(f["name"]), str(f["type"]), int(f["size"]),
+                                    sha256=str(f["sha256"])) for f in plan.files[:1]]
+            if plan.file_only else [])
         exists = self.store.find_by_msg_id(plan.account, plan.msg_id) is not None
         deferred = state is DeliveryState.DEFERRED
         people = list(extra.get("email_to") or targets or [plan.to])

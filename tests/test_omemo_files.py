@@ -19,6 +19,7 @@ import pytest
 from bridge.model import Message
 from tests.harness.servers import UPLOAD_DOMAIN, World
 from tests.omemo_peer import OmemoPeer
+from tests.others import person
 from tests.test_omemo import _pair, peers
 from tests.test_xmpp_client import Running, connect, until
 
@@ -130,3 +131,52 @@ async def test_a_sealed_file_handed_to_email_goes_inside_the_pgp_mime(
                if part.get_filename() == name]
     assert carried == [PLAN]
 
+
+
+async def test_a_sealed_file_is_saved_opened_into_the_downloads_folder(
+        world, connect, peers, tmp_path) -> None:
+    """`s` / `save ROW` on an OMEMO line's file (the engine's save of a chat
+    line, bridge/chat_files.py): the opened bytes are written, never the
+    ciphertext, under the file's own name; the link's key never reaches disk."""
+    from bridge.chat_files import save_linked
+
+    me, peer, alice, _bob = await _pair(world, connect, peers)
+    link = await peer.upload_sealed(PLAN, "plan.txt", UPLOAD_DOMAIN)
+    await peer.send_encrypted(alice.jid, link)
+    await until(lambda: _line_with(me, "aesgcm://"), 30, "bob's file line opened")
+    line = _line_with(me, "aesgcm://")
+    assert line is not None
+    (path,) = await save_linked(me.store, me.client.account, line, None, tmp_path / "dl")
+    assert path.parent == tmp_path / "dl" and path.suffix == ".txt"
+    assert path.read_bytes() == PLAN
+
+
+async def test_a_file_sent_alone_to_an_omemo_chat_goes_sealed(
+        world, tmp_path, peers, running) -> None:
+    """What `/sendfile PATH` asks of the engine in a chat with /omemo on: the
+    file alone, as one sealed line (its aesgcm:// link), none in clear."""
+    from tests.others import contacts_toml, engine_for
+    from tests.test_omemo_engine import _ready
+
+    start, _ = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    peer = await peers(bob).start()
+    engine = await start(engine_for(world, tmp_path, alice, contacts_toml(bob)))
+    await _ready(engine, alice.name)
+    engine.omemo_prefer(bob.jid, True)
+    path = tmp_path / "floor-plan.txt"
+    path.write_bytes(PLAN)
+    result = await engine.send_message(alice.name, [bob.jid], "", via="im",
+                                       attachments=[path], when_away="send")
+    assert result.outbox and not result.deferred
+    await until(lambda: any(b.startswith("aesgcm://") for b in peer.bodies(alice.jid)), 30,
+                "bob opens the file line")
+    (link,) = peer.bodies(alice.jid)  # one line: the file, no empty one before it
+    assert await peer.fetch_sealed(link) == PLAN
+    assert peer.bodies(alice.jid, encrypted=False) == [] and "jabber:x:oob" not in peer.raw()
+    # Ours shows one line, the file's, sealed (no empty line of ours before it).
+    mine = [m for t in engine.store.list_threads(alice.name, limit=10)
+            for m in engine.store.thread_messages(t.thread_id, alice.name)]
+    assert len(mine) == 1 and mine[0].crypto is not None and mine[0].crypto.omemo, mine
+    assert [a.filename for a in mine[0].attachments] == ["floor-plan.txt"]

@@ -77,6 +77,9 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("avatar", "set PATH | open JID",
             "publish your avatar, or open a contact's in the image viewer", 2, None, 1,
             kinds=("avatar",)),
+    Command("sendfile", "PATH", "send a file to this chat (HTTP upload; OMEMO-sealed "
+            "when the chat is)", 1, None, kinds=("path",)),
+    Command("attach", "PATH", "the same as /sendfile", 1, None, kinds=("path",)),
     Command("help", "", "the keys and these commands"),
 )}
 
@@ -181,6 +184,8 @@ def complete_line(text: str, words: Mapping[str, Sequence[str]] | None = None
     if at >= len(command.kinds):
         return []
     kind = command.kinds[at]
+    if kind == "path":
+        return [f"/{head} {p}" for p in path_completions(rest.lstrip())]
     pool = CHOICES.get(kind) or (words or {}).get(kind, ())
     start = f"/{head} " + "".join(f"{w} " for w in before if w)
     seen: list[str] = []
@@ -188,6 +193,30 @@ def complete_line(text: str, words: Mapping[str, Sequence[str]] | None = None
         if word.lower().startswith(typing.lower()) and word not in seen:
             seen.append(word)
     return [f"{start}{w} " for w in seen]
+
+
+def path_completions(typed: str, most: int = 200) -> list[str]:
+    """The paths a typed one can become, as a shell's Tab: the names in its
+    folder that start with its last part (hidden ones only when that starts
+    with a dot), a folder's with a "/" to go on; `~` is kept as typed."""
+    import os
+
+    folder, sep, part = typed.rpartition("/")
+    shown = folder + sep
+    where = os.path.expanduser(shown) if shown else "."
+    try:
+        names = sorted(os.listdir(where))
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        if not name.startswith(part) or (name.startswith(".") and not part.startswith(".")):
+            continue
+        is_dir = os.path.isdir(os.path.join(where, name))
+        out.append(f"{shown}{name}" + ("/" if is_dir else ""))
+        if len(out) >= most:
+            break
+    return out
 
 
 def _nick_completions(text: str, nicks: Sequence[str]) -> list[str]:

@@ -12,7 +12,15 @@ from collections.abc import Callable, Collection, Mapping
 
 from rich.text import Text
 
-from bridge.model import DRAFT, FLAGGED, DeliveryState, Direction, Message, Transport
+from bridge.model import (
+    DRAFT,
+    FLAGGED,
+    Attachment,
+    DeliveryState,
+    Direction,
+    Message,
+    Transport,
+)
 from bridge.safe import inert_text
 
 Clock = Callable[[], float]
@@ -116,6 +124,15 @@ def size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
+
+
+def file_size(a: Attachment) -> str:
+    """A file's size as shown: a chat line's linked file not fetched yet, whose
+    size its sender did not tell (a bare out-of-band link), is "size unknown",
+    never "0 B"."""
+    if a.size <= 0 and a.url and a.sha256 is None:
+        return "size unknown"
+    return size(a.size)
 
 
 # -- hard-wrapped plain text ------------------------------------------------------------

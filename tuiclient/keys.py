@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Key] = {k.action: k for k in (
     Key("copy", "C", "copy to a folder", "triage"),
     Key("tags", "T", "tags: +add -remove", "triage"),
     Key("undo", "u", "undo the last triage action", "triage"),
-    Key("save", "s", "the email's files: save all or one, open one", "email"),
+    Key("save", "s", "the files of the email or chat line: save, open", "email"),
     Key("forward", "f", "forward the email", "email"),
     Key("bounce", "b", "bounce (redirect) the email", "email"),
     Key("drafts", "P", "postponed drafts: resume one", "email"),

@@ -558,10 +558,9 @@ class Handoff:
                               domain)
             for path in attachments:
                 data = path.read_bytes()
-                plan.files.append({"name": path.name, "type": mimetypes.guess_type(
-                    path.name)[0] or "application/octet-stream",
-                    "sha256": self.store.store_blob(data), "size": len(data),
-                    "id": new_message_id(domain)})
+                plan.add_file(path.name, mimetypes.guess_type(path.name)[0] or
+                              "application/octet-stream", self.store.store_blob(data),
+                              len(data), new_message_id(domain))
             if not online:
                 result.thread_id = plan.thread_id
                 result.outbox.append(await self.outbox.submit(

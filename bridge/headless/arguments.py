@@ -110,7 +110,8 @@ def add_send(sub: Sub, common: Parser) -> None:
                    help="the email's From: the account's address or one of its aliases "
                         "(default: the account's address; any other is refused, exit 2)")
     p.add_argument("--file", action="append", default=[], type=Path, metavar="PATH",
-                   help="attach a file")
+                   help="attach a file (repeatable); by IM each goes as its own line "
+                        "with its link, and no text is needed")
     send_options(p)
     crypto_options(p)
     text_args(p)

@@ -97,12 +97,16 @@ class Headless:
         self.engine.close()
 
 
-def read_text(text: str | None) -> str:
+def read_text(text: str | None, *, files: bool = False) -> str:
+    """The text given, or stdin's; with `files` (`send --file`) none is fine:
+    the files go alone."""
     if text is None or text == "-":
         if sys.stdin.isatty():
+            if files:
+                return ""
             raise CommandError(EXIT_USAGE, "no text given: pass it as an argument or on stdin")
         text = sys.stdin.read()
-    if not text.strip():
+    if not text.strip() and not files:
         raise CommandError(EXIT_USAGE, "the text is empty")
     return text
 

@@ -84,7 +84,9 @@ def add_undo(sub: Sub, common: Parser) -> None:
 
 
 def add_save(sub: Sub, common: Parser) -> None:
-    p = sub.add_parser("save", parents=[common], help="save messages' attachments")
+    p = sub.add_parser("save", parents=[common],
+                       help="save messages' files: an email's attachments, the files "
+                            "a chat line links to (fetched over https)")
     p.add_argument("ids", **IDS)
     p.add_argument("--all", action="store_true", help="every attachment")
     p.add_argument("--part", type=int, action="append", default=[], metavar="N",

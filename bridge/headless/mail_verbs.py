@@ -10,7 +10,7 @@ reach, 6 an email still waiting in the outbox.
     flag ID... [--off]       read ID... / unread ID...
     tag ID... +NAME -NAME    IMAP keywords, found again by `search tag:NAME`
     undo                     the last triage action, from any process on the store
-    save ID... [--all] [--part N] [--dir DIR]
+    save ID... [--all] [--part N] [--dir DIR]   an email's files, or a chat line's
     forward ID --to ADDR [--as-attachment] [--file PATH] [TEXT]
     forward ID ID... --to ADDR [--file PATH] [TEXT]
                              one email, each message attached whole (message/rfc822)

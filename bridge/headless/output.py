@@ -137,7 +137,10 @@ def message_block(m: Message, reactions: Sequence[Reaction] = ()) -> str:
         kind = "omemo" if m.crypto.omemo else "openpgp"
         lines.append(f"  {kind}: " + one_line(m.crypto.line(), 300))
     for a in m.attachments:
-        lines.append(f"  file: {t(a.filename)} ({t(a.content_type)}, {a.size} bytes)")
+        # A linked file not fetched yet whose sender told no size: not "0 bytes".
+        size = "size unknown" if a.size <= 0 and a.url and a.sha256 is None \
+            else f"{a.size} bytes"
+        lines.append(f"  file: {t(a.filename)} ({t(a.content_type)}, {size})")
     body = t(m.text).rstrip()
     if body:
         lines.extend("  | " + line for line in body.splitlines())

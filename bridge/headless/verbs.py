@@ -209,7 +209,7 @@ async def cmd_handoff(h: Headless, a: argparse.Namespace) -> Outcome:
 
 
 async def cmd_send(h: Headless, a: argparse.Namespace) -> Outcome:
-    text = read_text(a.text)
+    text = read_text(a.text, files=bool(a.file))
     account = h.engine.account(a.account).name
     for path in a.file:
         if not path.is_file():

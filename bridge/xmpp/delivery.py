@@ -203,6 +203,10 @@ class Delivery(ClientCore):
             # the email mirror of a deferred message, with a longer body.
             message.text = text
             message.attachments = attachments or message.attachments
+            if attachments and message.id is not None:
+                # A file under the line the outbox wrote first (`ImPlan.file_only`):
+                # the row shows the link it went as.
+                self.store.set_body(message.id, text, attachments)
             if message.id is not None and message.delivery not in (
                     DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.READ):
                 self.store.set_delivery(message.id, DeliveryState.SENDING)

@@ -38,6 +38,7 @@ from .stanzas import (
     NS_DELAY,
     NS_MUC_USER,
     NS_REACTIONS,
+    FileMeta,
     bare,
     default_thread_id,
     fallback_msg_id,
@@ -248,8 +249,7 @@ class Inbound(Edits):
             target = self._target(p.reply_id, where, None)
             if target is not None and p.body_without_fallback().strip():
                 text, answered = p.body_without_fallback(), target.msg_id
-        attachments = [Attachment(safe_basename(filename_from_url(url)),
-                                  "application/octet-stream", 0, url=url) for url in p.oob_urls]
+        attachments = [linked_file(url, (p.files or {}).get(url)) for url in p.oob_urls]
         message = Message(
             msg_id=msg_id, account=self.name, transport=Transport.XMPP, direction=direction,
             thread_id=thread_id, date=self._date(p.delay, archive_stamp),
@@ -313,3 +313,11 @@ class Inbound(Edits):
             return min(archived, now)
         return min(claimed, now) if claimed is not None else now
 
+
+def linked_file(url: str, told: FileMeta | None) -> Attachment:
+    """A linked file as its line tells it: its name, type and size from the
+    file's metadata when the sender sent some (SIMS, XEP-0447), else the name
+    from the link and the size 0, which says "not known" until it is fetched."""
+    name = safe_basename((told.name if told else "") or filename_from_url(url)) or "file"
+    return Attachment(name, (told.media_type if told else "") or "application/octet-stream",
+                      (told.size or 0) if told else 0, url=url)

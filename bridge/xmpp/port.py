@@ -161,7 +161,7 @@ class XmppTransport:
         if plan.history and plan.history_id and plan.history_id not in skip:
             sent.append(send(plan.to, plan.history, thread_id=plan.thread_id,
                              msg_id=plan.history_id))
-        if plan.msg_id not in skip:
+        if plan.msg_id not in skip and not plan.file_only:
             reply = plan.reply or {}
             sent.append(send(plan.to, plan.text, thread_id=plan.thread_id,
                              msg_id=plan.msg_id,

@@ -26,6 +26,15 @@ NS_SID = "urn:xmpp:sid:0"
 NS_RECEIPTS = "urn:xmpp:receipts"
 NS_MARKERS = "urn:xmpp:chat-markers:0"
 NS_OOB = "jabber:x:oob"
+# What a file is, told beside its link: SIMS (XEP-0385, Jingle file metadata) and
+# stateless file sharing (XEP-0447, XEP-0446 metadata), as Conversations and Dino send.
+NS_REFERENCE = "urn:xmpp:reference:0"
+NS_SIMS = "urn:xmpp:sims:1"
+NS_JINGLE_FILE = "urn:xmpp:jingle:apps:file-transfer:5"
+NS_SFS = "urn:xmpp:sfs:0"
+NS_FILE_METADATA = "urn:xmpp:file:metadata:0"
+NS_URL_DATA = "http://jabber.org/protocol/url-data"
+MAX_FILE_SIZE = 1 << 50  # a size past this is no size (a hostile or broken number)
 NS_DELAY = "urn:xmpp:delay"
 NS_MAM = "urn:xmpp:mam:2"
 NS_FORWARD = "urn:xmpp:forward:0"
@@ -108,6 +117,8 @@ class ParsedChat:
     reply_id: str | None = None
     reply_to: str | None = None
     reply_fallback: tuple[int, int] | None = None
+    # What the sender told of the files it links to (`file_metadata`), by link.
+    files: dict[str, FileMeta] | None = None
 
     def body_without_fallback(self) -> str:
         """The body as a client of replies shows it: without the quote."""
@@ -197,6 +208,7 @@ def parse_message(xml: Element, trusted_by: set[str]) -> ParsedChat:
         delay=parse_stamp(delay_el.get("stamp") if delay_el is not None else None),
         muc_real_jid=muc_real,
         truncated=truncated,
+        files=file_metadata(xml) if oob_urls else None,
     )
 
 
@@ -238,6 +250,49 @@ def is_web_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme == "https" and bool(parts.netloc)
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """What a sender told of a linked file; None or "": not told."""
+
+    size: int | None
+    name: str
+    media_type: str
+
+
+def file_metadata(xml: Element) -> dict[str, FileMeta]:
+    """The files a message describes beside their links, by link: SIMS
+    (XEP-0385: <reference><media-sharing><file> with the link in
+    <sources><reference uri>) and XEP-0447 (<file-sharing><file> with it in
+    <sources><url-data target>). Read here with `find`, as the rest of this
+    module: slixmpp's xep_0385/xep_0447 stanzas build elements on access and
+    raise on a size that is not a number, which a hostile sender chooses."""
+    found: dict[str, FileMeta] = {}
+    shares = [(sims, sims.find(q(NS_JINGLE_FILE, "file")),
+               [r.get("uri") or "" for r in sims.iterfind(
+                   f"{q(NS_SIMS, 'sources')}/{q(NS_REFERENCE, 'reference')}")])
+              for ref in xml.findall(q(NS_REFERENCE, "reference"))
+              for sims in ref.findall(q(NS_SIMS, "media-sharing"))]
+    shares += [(sfs, sfs.find(q(NS_FILE_METADATA, "file")),
+                [u.get("target") or "" for u in sfs.iterfind(
+                    f"{q(NS_SFS, 'sources')}/{q(NS_URL_DATA, 'url-data')}")])
+               for sfs in xml.findall(q(NS_SFS, "file-sharing"))]
+    for _share, file_el, urls in shares[:20]:
+        if file_el is None:
+            continue
+        ns = file_el.tag.partition("}")[0] + "}"
+        size_text = (file_el.findtext(ns + "size") or "").strip()
+        size = int(size_text) if size_text.isdigit() and len(size_text) < 20 \
+            and int(size_text) < MAX_FILE_SIZE else None
+        name = (file_el.findtext(ns + "name") or "").strip()[:255]
+        media_type = (file_el.findtext(ns + "media-type") or "").strip()[:100]
+        if "/" not in media_type or any(c.isspace() for c in media_type):
+            media_type = ""
+        for url in urls[:10]:
+            if url.strip():
+                found.setdefault(url.strip(), FileMeta(size, name, media_type))
+    return found
 
 
 def filename_from_url(url: str) -> str:

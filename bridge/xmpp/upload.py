@@ -108,12 +108,18 @@ def _get(url: str, limit: int, context: ssl.SSLContext) -> tuple[bytes, str]:
     try:
         conn.request("GET", target)
         response = conn.getresponse()
+        if 300 <= response.status < 400:
+            # Never followed: it could lead anywhere (a loopback service, another
+            # scheme) that the link itself did not name.
+            raise TransferError(f"download from {where} refused: it redirects elsewhere "
+                                f"(HTTP {response.status}), which is not followed")
         if response.status != 200:
             raise TransferError(
                 f"download from {where} refused: HTTP {response.status} {response.reason}")
         length = response.getheader("Content-Length")
         if length and length.isdigit() and int(length) > limit:
-            raise TransferError(f"file of {int(length)} bytes is over the limit of {limit}")
+            raise TransferError(f"file of {int(length)} bytes is over the download limit "
+                                f"of {limit} bytes")
         # Read one byte past the limit to tell "exactly the limit" from "more".
         data = response.read(limit + 1)
         if len(data) > limit:

@@ -1,5 +1,7 @@
-"""An email's files (`s` on the open email): save all (s), the highlighted one
-(enter), view a text file here (v), or open it with the system's handler (o):
+"""An email's files, or a chat line's (`s` on the open email or the chosen
+line; a chat line's are fetched from their links as they are saved): save
+all (s), the highlighted one (enter), view a text file here (v), or open it
+with the system's handler (o):
 the mailcap entry for its type first (as mutt), else xdg-open. An opened file
 is a private copy (a folder of our own, 0700), removed once a mailcap command
 returns, else when the app exits."""
@@ -8,11 +10,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import mimetypes
 import os
 import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +28,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from bridge.model import Attachment, Message
+from bridge.model import Attachment, Message, Transport
 from bridge.safe import inert_text
-from tuiclient.format import one_line, size
+from tuiclient.format import file_size, one_line, who
 from tuiclient.widgets.footer import Footer
 from tuiclient.widgets.moving import Choices
 
@@ -45,19 +49,23 @@ class AttachmentsScreen(ModalScreen[tuple[str, list[int] | None] | None]):
     #attachment-list { height: auto; max-height: 12; }
     """
 
-    def __init__(self, message: Message, downloads: Path) -> None:
+    def __init__(self, message: Message, downloads: Path,
+                 names: Mapping[str, str] | None = None) -> None:
         super().__init__(classes="prompt")
         self.message = message
         self.downloads = downloads
+        self.names = names  # address (lower) -> contact name, for a chat line's title
 
     def compose(self) -> ComposeResult:
         m = self.message
         with Vertical(classes="dialog", id="attachments-dialog"):
-            yield Label(f"Files of “{one_line(m.subject) or '(no subject)'}”",
-                        classes="dialog-title", markup=False)
+            title = f"Files of “{one_line(m.subject) or '(no subject)'}”" \
+                if m.transport is Transport.EMAIL else \
+                f"Files of {who(m, self.names)}'s chat line"
+            yield Label(title, classes="dialog-title", markup=False)
             yield Choices(*[
                 Option(Text.assemble((one_line(a.filename) or f"(file {i + 1})", "bold"),
-                                     (f"  {one_line(a.content_type)}  {size(a.size)}",
+                                     (f"  {one_line(kind_of(a))}  {file_size(a)}",
                                       "dim")), id=str(i))
                 for i, a in enumerate(m.attachments)], id="attachment-list")
             yield Static(f"s save all · enter save this one · v view a text file here · "
@@ -95,8 +103,16 @@ class AttachmentsScreen(ModalScreen[tuple[str, list[int] | None] | None]):
         self.dismiss(None)
 
 
+def kind_of(a: Attachment) -> str:
+    """A file's type: as its message said, else (a chat line's link says none)
+    as its name suggests."""
+    if a.content_type and a.content_type != "application/octet-stream":
+        return a.content_type
+    return mimetypes.guess_type(a.filename)[0] or a.content_type
+
+
 def is_text(a: Attachment) -> bool:
-    return a.content_type.split(";", 1)[0].strip().lower().startswith("text/")
+    return kind_of(a).split(";", 1)[0].strip().lower().startswith("text/")
 
 
 def shown_text(data: bytes, content_type: str) -> str:

@@ -36,6 +36,7 @@ from tuiclient.format import one_line, safe, who
 from tuiclient.people import bare
 from tuiclient.replies import sent_words
 from tuiclient.screens.chat_contacts import ContactCommands
+from tuiclient.screens.chat_files import FileCommands
 from tuiclient.widgets.conversation_list import ConversationList, key_of
 from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import ChatReply
@@ -49,7 +50,7 @@ TYPING = {"composing": "is typing…", "paused": "stopped typing"}
 TYPING_MANY = {"composing": "are typing…", "paused": "stopped typing"}
 
 
-class Chatting(ContactCommands):
+class Chatting(ContactCommands, FileCommands):
     # A "typing" not followed by another state within this long is stale: the
     # peer's client stopped telling (it crashed, lost its link, or never says
     # "paused"). XEP-0085 §3's trigger for "inactive" (about 30 s) is when a

@@ -19,7 +19,7 @@ from bridge.crypto.outgoing import Protection
 from bridge.model import Message
 from tuiclient.appref import client_app
 from tuiclient.drafts import Forward
-from tuiclient.format import one_line, size, who
+from tuiclient.format import file_size, one_line, who
 from tuiclient.screens.compose_base import OpenPGPToggle
 from tuiclient.widgets.addresses import split_addresses
 from tuiclient.widgets.footer import Footer
@@ -81,7 +81,7 @@ class ForwardScreen(OpenPGPToggle):
                 kept.append("\n" if kept else "")
                 kept.append_text(Text.assemble(("+ ", "magenta"),
                                                (one_line(a.filename), "magenta"),
-                                               (f"  {size(a.size)}  kept", "dim")))
+                                               (f"  {file_size(a)}  kept", "dim")))
             if kept:
                 yield Static(kept, id="kept-files", markup=False)
             yield Label(Text("Your note; the emails follow it, attached." if several else

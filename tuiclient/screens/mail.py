@@ -3,8 +3,10 @@ bounce (b), the drafts (P: resume one with its files, send it), and a message's 
 open or copy one; tuiclient/screens/links.py).
 
 Which email: the one chosen in the open conversation; from the list, the newest
-email of the conversation under the cursor. Every call to the servers runs in
-a worker; its result is one line in a notification.
+email of the conversation under the cursor. `s` on a chat line that links
+files saves those instead (fetched from their links by the engine). Every
+call to the servers runs in a worker; its result is one line in a
+notification.
 
 A part of `MainScreen`, as `Triage` and `Marking` are.
 """
@@ -64,8 +66,8 @@ class MailKeys:
                            and x.transport is Transport.EMAIL]
                 m = earlier[-1] if earlier else None
         if m is None or m.transport is not Transport.EMAIL or m.id is None:
-            screen.notify("Choose an email first (chat lines have no files to save, "
-                          "nor forward).", severity="warning")
+            screen.notify("Choose an email first (or, to save them, a chat line "
+                          "with files).", severity="warning")
             return None
         return m
 
@@ -84,9 +86,22 @@ class MailKeys:
     # -- attachments ---------------------------------------------------------------------
 
     def save(self) -> None:
-        m = self.email()
+        """s: the files of the chosen chat line (their links fetched, in a worker),
+        else of the email the keys act on (`email`)."""
+        m = self.chat_line_with_files() or self.email()
         if m is not None:
             self.screen.run_worker(self._save(m), name="save_files", group="mail")
+
+    def chat_line_with_files(self) -> Message | None:
+        """The chat line chosen in the open conversation, when it links files."""
+        screen = self.screen
+        if screen.query_one(ConversationList).has_focus:
+            return None
+        m = screen.query_one(Timeline).current
+        if m is None or m.transport is not Transport.XMPP or m.id is None \
+                or not m.attachments:
+            return None
+        return m
 
     async def _save(self, m: Message) -> None:
         from tuiclient.screens.attachments import AttachmentsScreen
@@ -96,7 +111,7 @@ class MailKeys:
         if fetched is None:
             return
         m = fetched
-        if not m.attachments:
+        if not m.attachments and m.transport is Transport.EMAIL:
             # The email chosen has none (often the user's own reply, last in the
             # conversation): the newest one before it that has files, said so.
             earlier = self.with_files_before(m)
@@ -110,7 +125,8 @@ class MailKeys:
                           f"{who}'s email before it.", markup=False)
         assert m.id is not None
         downloads = self.engine.account(m.account).downloads or default_downloads()
-        choice = await screen.app.push_screen_wait(AttachmentsScreen(m, downloads))
+        choice = await screen.app.push_screen_wait(
+            AttachmentsScreen(m, downloads, screen.overview.names))
         if choice is None:
             return
         what, positions = choice
@@ -120,11 +136,16 @@ class MailKeys:
         if what == "view" and positions:
             await self._view(m, positions[0])
             return
+        if m.transport is Transport.XMPP:
+            n = len(m.attachments) if positions is None else len(positions)
+            screen.notify(f"Fetching {n} file{'s' * (n != 1)}…", timeout=3)
         try:
             paths = await self.engine.save_attachments(m.id, positions)
         except (EngineError, OSError) as exc:
             screen.notify(f"Not saved: {exc}", severity="error", markup=False)
             return
+        if m.transport is Transport.XMPP:
+            screen.opened.refresh()  # fetched: their real sizes, in the pane too
         names = ", ".join(p.name for p in paths)
         folder = paths[0].parent if paths else downloads
         n = len(paths)

@@ -16,7 +16,7 @@ from textual.widgets.selection_list import Selection
 from bridge.identity import Resolution
 from bridge.model import Attachment, ContactPresence
 from tuiclient.drafts import ReplyDraft
-from tuiclient.format import one_line, size
+from tuiclient.format import file_size, one_line
 from tuiclient.keys import moving
 from tuiclient.presence_colours import presence_dot
 from tuiclient.widgets.ticks import Checklist, Tick
@@ -200,7 +200,7 @@ class Files(VerticalScroll, can_focus=False):
             return
         yield Label("Attachments to send along:")
         yield Checklist(*[
-            Selection(Text.assemble(one_line(a.filename), (f"  {size(a.size)}", "dim")),
+            Selection(Text.assemble(one_line(a.filename), (f"  {file_size(a)}", "dim")),
                       a.filename, a.filename in self.initial) for a in self.files],
             id="file-list")
 

@@ -21,10 +21,10 @@ from bridge.model import Message, Party, Transport
 from tuiclient.format import (
     delivery_mark,
     draft_mark,
+    file_size,
     flag_mark,
     long_date,
     one_line,
-    size,
     transport_mark,
     who,
 )
@@ -169,7 +169,7 @@ class EmailView(VerticalScroll):
         for a in m.attachments:
             t.append("\n+ ", style="magenta")
             t.append(one_line(a.filename), style="magenta")
-            t.append(f"  {size(a.size)}", style="dim")
+            t.append(f"  {file_size(a)}", style="dim")
         self.query_one("#email-head", Static).update(t)
 
     def party(self, m: Message, p: Party) -> str:
