@@ -9,10 +9,19 @@ input asks to correct the last line (`EditLast`). While words are typed it says
 so (`Typing`: composing, then paused after a pause, active when cleared), for
 the screen to tell the peer (XEP-0085). An Alt+key types nothing (the window
 keys, Alt+1..9, are the screen's: tuiclient.keys.window_bindings).
+
+Its hint says where the keys go, from its focus alone (`show_hint`, at each
+focus and blur): with the focus, "your message"; without, the key that brings
+it here. When the keys came here by themselves (another conversation opened
+under them, Alt+N; back from a screen over this one, `/help`'s, ctrl+o's), the
+reply key typed first is taken for a slip: Enter asks once before such a line
+goes (`slip`), as it does for a known command typed after a stray character
+("i/omemo on"): never sent as text unasked.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 from rich.text import Text
@@ -23,6 +32,7 @@ from textual.timer import Timer
 from textual.widgets import Input
 
 from tuiclient.chat_commands import (
+    COMMANDS,
     NotACommand,
     Typed,
     complete_line,
@@ -34,8 +44,27 @@ from tuiclient.chat_lines import NOWHERE, Key, load_lines, save_lines
 from tuiclient.drafts import ReplyDraft
 from tuiclient.people import SELF, Directory, reply_names, room_of_line
 
-IDLE = "press i to reply by IM"
+IDLE = "press {key} to reply by IM"
+IDLE_ROOM = "press {key} to write to the room"
 WRITING = "your message"
+# A known command typed after one stray character: "i/omemo on".
+AFTER_STRAY = re.compile(r"(\S)/(\w+)(?:\s|$)")
+
+
+def slip(line: str, stray_key: bool) -> str:
+    """Why `line` looks like a slip, to ask before it goes ("" if it does not):
+    a known `/command` after one character, or (`stray_key`) the reply key typed
+    first while the keys had come to the input by themselves."""
+    found = AFTER_STRAY.match(line)
+    if found and found.group(2).lower() in COMMANDS:
+        return (f"not sent: it reads as /{found.group(2).lower()} after a stray "
+                f"\"{found.group(1)}\" (take it away to run the command); enter "
+                "again sends the line as typed")
+    if stray_key:
+        return (f"not sent: its first \"{line[0]}\" was typed as the keys came to "
+                "this line (no key is needed to write here); enter again sends it "
+                "as typed")
+    return ""
 
 
 class ChatReply(Input):
@@ -86,6 +115,37 @@ class ChatReply(Input):
         Input would type (a window key, Alt+1, rebound in [keys]: no stray "1")."""
         if event.key.startswith("alt+"):
             event.prevent_default()
+            return
+        if self._fresh and not self.value and event.character in self.reply_keys:
+            self._stray = True  # the key that would have brought the user here
+        self._fresh = False
+
+    # -- the hint: where the keys go ------------------------------------------------------
+
+    idle_hint = IDLE.format(key="i")  # without the focus (the key as bound: ChatView)
+    reply_keys: frozenset[str] = frozenset("i")  # what the reply key types
+    _fresh = False  # the keys came here by themselves; nothing typed since
+    _stray = False  # the line's first character is the reply key, typed then
+    _asked: str | None = None  # a slip asked about: Enter again sends it
+
+    def watch_has_focus(self, has_focus: bool) -> None:
+        super().watch_has_focus(has_focus)
+        self.show_hint()
+
+    def show_hint(self) -> None:
+        """The hint as the focus is now: never "your message" to keys that go
+        elsewhere, never "press i" to keys that type here."""
+        self.placeholder = WRITING if self.has_focus else self.idle_hint
+
+    def keys_came(self) -> None:
+        """The keys are here, and the user may not know it (another conversation
+        opened under them; a screen over this one left)."""
+        if self.has_focus:
+            self._fresh, self._stray = True, False
+
+    def _screen_changed(self, screen: object) -> None:
+        if screen is self.screen:
+            self.keys_came()
 
     def action_omemo(self) -> None:
         """ctrl+g: OMEMO on or off for the open chat (/omemo, toggled by the screen,
@@ -106,6 +166,7 @@ class ChatReply(Input):
         self.select_on_focus = False
         self._lines = load_lines()
         self._show(self._lines.get(self.conversation, ""))
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
 
     def on_unmount(self) -> None:
         self.keep_now()
@@ -127,6 +188,7 @@ class ChatReply(Input):
         self.conversation = key
         self._show(self._lines.get(key, ""))
         self._keep_soon()
+        self.keys_came()
 
     def put_back(self, key: Key | None, text: str) -> bool:
         """A line that did not go, back as the unsent line of conversation `key`
@@ -174,6 +236,8 @@ class ChatReply(Input):
             return
         self._lines[self.conversation] = self.value
         self._keep_soon()
+        if self._stray and self.value[:1] not in self.reply_keys:
+            self._stray = False
         if self._restored is not None and event.value == self._restored:
             self._restored = None  # brought back, not typed: the peer is told nothing
             return
@@ -233,6 +297,12 @@ class ChatReply(Input):
     async def action_submit(self) -> None:
         if not self.value.strip():
             return
+        why = slip(self.value, self._stray)
+        if why and self._asked != self.value:
+            self._asked = self.value  # asked: Enter again is the answer
+            self.post_message(self.Refused(why))
+            return
+        self._asked, self._stray = None, False
         if not is_command(self.value):
             self.sent()
             self.post_message(self.Send(literal(self.value)))

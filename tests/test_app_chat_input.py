@@ -1,0 +1,111 @@
+"""The chat input as a Profanity or Poezio user types in it, driven with Textual's
+Pilot against the real Prosody: its hint tells the truth about where the keys
+go (after Alt+N, after `/help`, in a room, away from it), and a line that looks
+like a slip (the reply key typed first as the keys came by themselves, a known
+command after a stray letter) is asked about before it goes. alice uses the
+app; bob and dave are plain slixmpp, their side read as another client would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from tests.harness.servers import MUC_DOMAIN
+from tests.others import person
+from tests.test_app import alice_app, go_to_row, listing, pilot_until
+from tests.test_app_chat import command, status
+from tests.test_headless_chat import plain
+from tests.test_xmpp_chat import line, own_room
+from tuiclient.screens.help import HelpScreen
+from tuiclient.widgets.conversation import ChatReply, Timeline
+from tuiclient.widgets.conversation_list import key_of
+
+pytestmark = pytest.mark.servers
+
+REPLY_HINT = "press i to reply by IM"
+
+
+async def two_chats(world, xmpp):
+    """bob, then dave, write to alice: dave's chat is the list's first row."""
+    alice, bob, dave = person(world, "alice"), person(world, "bob"), person(world, "dave")
+    world.befriend(alice, bob)
+    world.befriend(alice, dave)
+    bob_x = await xmpp(plain(world, bob))
+    dave_x = await xmpp(plain(world, dave))
+    bob_x.send_xml(line(alice.jid, "From bob")[1])
+    await asyncio.sleep(1.1)  # a second apart: the list's order is by date
+    dave_x.send_xml(line(alice.jid, "From dave")[1])
+    return alice, bob, dave, bob_x, dave_x
+
+
+async def test_the_hint_follows_the_focus_and_a_slip_is_asked_about(world, tmp_path,
+                                                                     running):
+    _, xmpp = running
+    alice, bob, dave, bob_x, dave_x = await two_chats(world, xmpp)
+    room = f"den{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob")
+    app = alice_app(world, tmp_path, alice, bob, dave)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: [t.snippet for t in listing(app).rows][:2]
+                                 == ["From dave", "From bob"], 30)
+        main = app.screen
+        chat_input = main.query_one(ChatReply)
+        bob_key = key_of(listing(app).rows[1])
+        await go_to_row(pilot, app, lambda t: t.snippet == "From dave")
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: main.query_one(Timeline).has_focus)
+        assert chat_input.placeholder == REPLY_HINT
+        await pilot.press("i")
+        assert await pilot_until(pilot, lambda: chat_input.has_focus)
+        assert chat_input.placeholder == "your message"
+        await pilot.press(*"half for dave")
+
+        # Alt+2: the keys stay in the input, and its hint says so.
+        await pilot.press("alt+2")
+        assert await pilot_until(pilot, lambda: main.open_key == bob_key)
+        assert chat_input.has_focus and chat_input.value == ""
+        assert chat_input.placeholder == "your message"
+        # The reply key typed first then is a slip: asked about, not sent.
+        await pilot.press(*"iBob, can you bring the charts?", "enter")
+        assert await pilot_until(pilot, lambda: "not sent" in status(app)), status(app)
+        assert chat_input.value == "iBob, can you bring the charts?"
+        # Taken away, the line goes as meant.
+        await pilot.press("home", "delete", "end", "enter")
+        assert await pilot_until(pilot, lambda: "Bob, can you bring the charts?"
+                                 in bob_x.bodies(), 20)
+        # A known command after a stray letter is never sent as text unasked.
+        await pilot.press(*"i/omemo on", "enter")
+        await pilot.pause()
+        assert "/omemo" in status(app) and "not sent" in status(app), status(app)
+        assert chat_input.value == "i/omemo on"
+        await pilot.press("home", "delete", "enter")
+        assert await pilot_until(pilot, lambda: "OMEMO on" in status(app)), status(app)
+        await command(pilot, app, "/omemo off")
+        # A line typed on, after the first key, is no slip: it goes at once.
+        await pilot.press(*"it is fine", "enter")
+        assert await pilot_until(pilot, lambda: "it is fine" in bob_x.bodies(), 20)
+
+        # Out of /help: the keys are back in the input, and the hint says so.
+        await command(pilot, app, "/help")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: app.screen is main)
+        assert chat_input.has_focus and chat_input.placeholder == "your message"
+        await pilot.press(*"i/join elsewhere", "enter")
+        await pilot.pause()
+        assert "not sent" in status(app), status(app)
+        await pilot.press("ctrl+u")
+
+        # In a room, away from the input: the hint names the key, not "your message".
+        await command(pilot, app, f"/join {room}")
+        assert await pilot_until(pilot, lambda: "in the room" in status(app), 30), status(app)
+        assert chat_input.placeholder == "your message"
+        await pilot.press("escape")
+        assert await pilot_until(pilot, lambda: not chat_input.has_focus)
+        assert chat_input.placeholder == "press i to write to the room"
+    sent = bob_x.bodies() + dave_x.bodies()
+    assert not [b for b in sent if b.startswith(("iBob", "i/")) or "/omemo" in b
+                or "/join" in b], sent
