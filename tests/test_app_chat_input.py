@@ -12,6 +12,7 @@ import asyncio
 import uuid
 
 import pytest
+from textual import events
 
 from tests.harness.servers import MUC_DOMAIN
 from tests.others import person
@@ -109,3 +110,31 @@ async def test_the_hint_follows_the_focus_and_a_slip_is_asked_about(world, tmp_p
     sent = bob_x.bodies() + dave_x.bodies()
     assert not [b for b in sent if b.startswith(("iBob", "i/")) or "/omemo" in b
                 or "/join" in b], sent
+
+
+async def test_a_multi_line_paste_goes_whole_as_one_message(world, tmp_path, running):
+    """Textual's Input keeps a paste's first line only; here every line stays,
+    shown with ↵ and counted on the input's frame, and bob's client gets them
+    as one message of that many lines."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    bob_x.send_xml(line(alice.jid, "Send me the list?")[1])
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: any(
+            t.snippet == "Send me the list?" for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Send me the list?")
+        await pilot.press("enter", "i", *"Here: ")
+        chat_input = app.screen.query_one(ChatReply)
+        assert await pilot_until(pilot, lambda: chat_input.has_focus)
+        app.post_message(events.Paste("eggs\r\nflour\n\nsugar, 200 g\n"))
+        assert await pilot_until(pilot, lambda: "sugar" in chat_input.value)
+        assert chat_input.value == "Here: eggs↵flour↵↵sugar, 200 g"
+        assert chat_input.cursor_position == len(chat_input.value)
+        assert "4 lines" in str(chat_input.border_subtitle)
+        await pilot.press(*" (thanks)", "enter")
+        whole = "Here: eggs\nflour\n\nsugar, 200 g (thanks)"
+        assert await pilot_until(pilot, lambda: whole in bob_x.bodies(), 20), bob_x.bodies()
+        assert chat_input.value == "" and not chat_input.border_subtitle

@@ -177,9 +177,7 @@ class Chatting(ContactCommands):
         if not mine:
             self.say("no line of yours to correct here", error=True)
             return
-        chat_input = self.screen.query_one(ChatReply)
-        chat_input.value = "/correct " + mine[-1].text
-        chat_input.cursor_position = len(chat_input.value)
+        self.screen.query_one(ChatReply).write("/correct " + mine[-1].text)
 
     def command_line(self) -> None:
         """`:` anywhere on the main screen: the chat input, ready for a command

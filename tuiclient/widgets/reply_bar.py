@@ -17,6 +17,11 @@ under them, Alt+N; back from a screen over this one, `/help`'s, ctrl+o's), the
 reply key typed first is taken for a slip: Enter asks once before such a line
 goes (`slip`), as it does for a known command typed after a stray character
 ("i/omemo on"): never sent as text unasked.
+
+A paste of several lines keeps them all (Input keeps the first only): each line
+break shows as ↵ (`BREAK`) in the one line, the input's frame says how many
+lines, and Enter sends them as one message of that many lines, as Poezio and
+Profanity send a paste. A ↵ in the line is a line break, however it came.
 """
 
 from __future__ import annotations
@@ -47,6 +52,17 @@ from tuiclient.people import SELF, Directory, reply_names, room_of_line
 IDLE = "press {key} to reply by IM"
 IDLE_ROOM = "press {key} to write to the room"
 WRITING = "your message"
+BREAK = "↵"  # a line break, as the one-line input shows it
+
+
+def shown(text: str) -> str:
+    """A message's text as the one-line input holds it."""
+    return BREAK.join(text.splitlines()) if "\n" in text or "\r" in text else text
+
+
+def meant(line: str) -> str:
+    """The text of what the input holds: its breaks are line breaks again."""
+    return line.replace(BREAK, "\n")
 # A known command typed after one stray character: "i/omemo on".
 AFTER_STRAY = re.compile(r"(\S)/(\w+)(?:\s|$)")
 
@@ -119,6 +135,30 @@ class ChatReply(Input):
         if self._fresh and not self.value and event.character in self.reply_keys:
             self._stray = True  # the key that would have brought the user here
         self._fresh = False
+
+    def _on_paste(self, event: events.Paste) -> None:
+        """Several lines pasted: every one kept (Input would keep the first)."""
+        if len(event.text.splitlines()) < 2:
+            return  # Input's own paste
+        event.prevent_default()
+        event.stop()
+        self._fresh = False
+        text = shown(event.text)
+        if self.selection.is_empty:
+            self.insert_text_at_cursor(text)
+        else:
+            self.replace(text, *self.selection)
+
+    def write(self, text: str) -> None:
+        """`text` in the input to go on with (a command brought back, a line to
+        correct), its line breaks kept, the cursor after it."""
+        self.value = shown(text)
+        self.cursor_position = len(self.value)
+
+    def _mark_lines(self) -> None:
+        breaks = self.value.count(BREAK)
+        self.border_subtitle = f"{breaks + 1} lines: enter sends them as one message" \
+            if breaks else ""
 
     # -- the hint: where the keys go ------------------------------------------------------
 
@@ -207,6 +247,7 @@ class ChatReply(Input):
         return True
 
     def _show(self, text: str) -> None:
+        text = shown(text)
         if text != self.value:
             self._restored = text
             self.value = text
@@ -236,6 +277,7 @@ class ChatReply(Input):
             return
         self._lines[self.conversation] = self.value
         self._keep_soon()
+        self._mark_lines()
         if self._stray and self.value[:1] not in self.reply_keys:
             self._stray = False
         if self._restored is not None and event.value == self._restored:
@@ -305,7 +347,7 @@ class ChatReply(Input):
         self._asked, self._stray = None, False
         if not is_command(self.value):
             self.sent()
-            self.post_message(self.Send(literal(self.value)))
+            self.post_message(self.Send(meant(literal(self.value))))
             return
         try:
             typed = parse(self.value)
@@ -313,7 +355,7 @@ class ChatReply(Input):
             self.post_message(self.Refused(str(refusal)))
             return
         self.value = ""
-        self.post_message(self.Command(typed))
+        self.post_message(self.Command(Typed(typed.name, tuple(map(meant, typed.args)))))
 
     def action_leave(self) -> None:
         self.post_message(self.Leave())
