@@ -138,3 +138,32 @@ async def test_a_multi_line_paste_goes_whole_as_one_message(world, tmp_path, run
         whole = "Here: eggs\nflour\n\nsugar, 200 g (thanks)"
         assert await pilot_until(pilot, lambda: whole in bob_x.bodies(), 20), bob_x.bodies()
         assert chat_input.value == "" and not chat_input.border_subtitle
+
+
+async def test_a_refused_command_comes_back_with_the_cursor_at_its_end(world, tmp_path,
+                                                                       running):
+    """The room refuses alice's /topic (only moderators set it there): the line
+    comes back to fix, and what she types goes on at its end, as ctrl+u clears it."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    room = f"den{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob", **{"muc#roomconfig_changesubject": "0"})
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        chat_input = app.screen.query_one(ChatReply)
+        assert await pilot_until(pilot, lambda: app.engine.availability(
+            alice.name, bob.jid).availability.value == "available", 30)
+        await command(pilot, app, f"/join {room}")
+        assert await pilot_until(pilot, lambda: "in the room" in status(app), 30), status(app)
+        await command(pilot, app, "/topic changed again")
+        assert await pilot_until(pilot, lambda: "/topic:" in status(app), 20), status(app)
+        assert chat_input.value == "/topic changed again"
+        assert chat_input.has_focus
+        await pilot.press(*"!")
+        assert chat_input.value == "/topic changed again!"
+        await pilot.press("ctrl+u")
+        assert chat_input.value == ""
+    assert not [m for m in bob_x.stanzas if m.findtext("{jabber:client}subject")
+                == "changed again"]

@@ -209,8 +209,8 @@ class Chatting(ContactCommands):
                 return
             self.say(f"/{name}: {exc}", error=True)
             chat_input = self.screen.query_one(ChatReply)
-            if not chat_input.value:  # nothing typed since: the command, to fix
-                chat_input.value = " ".join((f"/{name}", *args))
+            if not chat_input.value:  # nothing typed since: the command, to fix,
+                chat_input.write(" ".join((f"/{name}", *args)))  # typed on at its end
             return
         if said and tell is not None:
             tell(said, False)
