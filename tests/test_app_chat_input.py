@@ -19,7 +19,7 @@ from tests.others import person
 from tests.test_app import alice_app, go_to_row, listing, pilot_until
 from tests.test_app_chat import command, status
 from tests.test_headless_chat import plain
-from tests.test_xmpp_chat import line, own_room
+from tests.test_xmpp_chat import NS_CORRECT, line, own_room
 from tuiclient.screens.help import HelpScreen
 from tuiclient.widgets.conversation import ChatReply, Timeline
 from tuiclient.widgets.conversation_list import key_of
@@ -167,3 +167,35 @@ async def test_a_refused_command_comes_back_with_the_cursor_at_its_end(world, tm
         assert chat_input.value == ""
     assert not [m for m in bob_x.stanzas if m.findtext("{jabber:client}subject")
                 == "changed again"]
+
+
+async def test_tab_in_the_input_completes_or_stays(world, tmp_path, running):
+    """Tab with nothing to complete leaves the keys in the input (they went to
+    the sidebar, where j moved it); `/correct ` Tab brings the last line's text,
+    as Poezio does, and bob's client gets the correction."""
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    bob_x = await xmpp(plain(world, bob))
+    bob_x.send_xml(line(alice.jid, "Where are we?")[1])
+    app = alice_app(world, tmp_path, alice, bob)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: any(
+            t.snippet == "Where are we?" for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Where are we?")
+        await pilot.press("enter", "i", *"at the staton", "enter")
+        assert await pilot_until(pilot, lambda: "at the staton" in bob_x.bodies(), 20)
+        chat_input = app.screen.query_one(ChatReply)
+        await pilot.press(*"so", "tab")
+        await pilot.pause()
+        assert chat_input.has_focus
+        await pilot.press("j")
+        assert chat_input.value == "soj"
+        await pilot.press("ctrl+u", "tab", "j")
+        await pilot.pause()
+        assert chat_input.has_focus and chat_input.value == "j"
+        await pilot.press("ctrl+u", *"/correct ", "tab")
+        assert await pilot_until(pilot, lambda: chat_input.value == "/correct at the staton")
+        await pilot.press("left", "left", "i", "end", "enter")
+        assert await pilot_until(pilot, lambda: "at the station" in bob_x.bodies(), 20)
+        assert bob_x.with_child(NS_CORRECT, "replace")

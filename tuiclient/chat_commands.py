@@ -29,8 +29,8 @@ class Command:
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("me", "text", "an action: shown as “* you text”", 1, None),
-    Command("correct", "text", "correct your last line (or press ↑ in an empty input)",
-            1, None),
+    Command("correct", "text", "correct your last line (or press ↑ in an empty input; "
+            "tab brings its text)", 1, None, kinds=("last",)),
     Command("retract", "", "take back your selected (or last) line"),
     Command("react", "emoji", "react to the selected line (again: take it back)", 1, 1),
     Command("join", "room@service [nick] [password]", "join a group chat", 1, 3,
@@ -162,7 +162,9 @@ def complete_line(text: str, words: Mapping[str, Sequence[str]] | None = None
     """What Tab can make of a typed line, each a whole line: the command's name
     (`/inv` → `/invite `), or its word being typed from `words` (kind → the
     candidates: "room" bookmarked and joined rooms, "joined", "nick" the open
-    room's occupants, "jid" the roster, "blocked"), case-insensitively, in order.
+    room's occupants, "jid" the roster, "blocked", "last" the text of the
+    user's last line, for `/correct`, as Poezio completes it), case-insensitively,
+    in order.
 
     A line that is no command completes its last word from the open room's nicks,
     as Profanity and Poezio do: `Ca` → `Carol: ` at the start of the line (whom
@@ -187,7 +189,8 @@ def complete_line(text: str, words: Mapping[str, Sequence[str]] | None = None
     for word in pool:
         if word.lower().startswith(typing.lower()) and word not in seen:
             seen.append(word)
-    return [f"{start}{w} " for w in seen]
+    end = "" if kind == "last" else " "  # the text to correct: edited where it ends
+    return [f"{start}{w}{end}" for w in seen]
 
 
 def _nick_completions(text: str, nicks: Sequence[str]) -> list[str]:

@@ -14,9 +14,11 @@ from bridge.engine import EngineError
 from tuiclient.chat_commands import SHOWS
 from tuiclient.format import one_line
 from tuiclient.people import bare
+from tuiclient.widgets.reply_bar import shown
 
 if TYPE_CHECKING:
     from bridge.engine import Engine
+    from bridge.model import Message
     from tuiclient.screens.main import MainScreen
 
 
@@ -33,10 +35,13 @@ class ContactCommands:
 
         def account(self) -> str | None: ...
 
+        def own_lines(self) -> list[Message]: ...
+
     def argument_words(self) -> dict[str, list[str]]:
         """What Tab completes a command's arguments from, for the account a
         command acts for: its rooms (joined, taken part in, bookmarked), the
-        open room's nicks, the roster's JIDs, whom it blocks."""
+        open room's nicks, the roster's JIDs, whom it blocks; and the text of
+        the user's last line here, for `/correct`."""
         account = self.account()
         if account is None:
             return {}
@@ -46,7 +51,9 @@ class ContactCommands:
             jids = []
         nicks = [o.nick for o in self.engine.occupants(*self.peer)] \
             if self.peer is not None and self.room else []
-        return {"room": self.engine.known_rooms(account),
+        mine = self.own_lines()
+        return {"last": [shown(mine[-1].text)] if mine else [],
+                "room": self.engine.known_rooms(account),
                 "joined": self.engine.joined_rooms(account),
                 "nick": sorted(nicks, key=str.lower), "jid": jids,
                 "blocked": sorted(self.engine.blocking(account))}

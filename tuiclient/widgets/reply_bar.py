@@ -4,7 +4,9 @@ the reply being written goes to and how.
 The chat input reads `/` commands the way Profanity users type them
 (`tuiclient.chat_commands`): a known one goes up as `Command`, anything else
 as `Refused` with the text kept; Tab completes a command's name, then its
-arguments from `words` (rooms, nicks, contacts: set by the screen); ↑ in an empty
+arguments from `words` (rooms, nicks, contacts, the last line for `/correct`:
+set by the screen), and with nothing to complete does nothing (the keys stay
+here; Shift+Tab and the window keys move on); ↑ in an empty
 input asks to correct the last line (`EditLast`). While words are typed it says
 so (`Typing`: composing, then paused after a pause, active when cleared), for
 the screen to tell the peer (XEP-0085). An Alt+key types nothing (the window
@@ -304,8 +306,8 @@ class ChatReply(Input):
         return complete_line(self.value, self.words() if self.words is not None else None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "complete":  # else Tab moves on, as everywhere
-            return bool(self._completions())
+        if action == "complete":  # in Profanity's and Poezio's input Tab only completes
+            return True
         if action == "edit_last":
             return not self.value
         return True
