@@ -199,3 +199,51 @@ async def test_tab_in_the_input_completes_or_stays(world, tmp_path, running):
         await pilot.press("left", "left", "i", "end", "enter")
         assert await pilot_until(pilot, lambda: "at the station" in bob_x.bodies(), 20)
         assert bob_x.with_child(NS_CORRECT, "replace")
+
+
+async def test_who_close_and_quit_as_profanity_users_type_them(world, tmp_path, running):
+    """/who: a contact's presence in a chat (bob's client says away, at lunch), a
+    room's occupants in a room; /close: back to the list, as q while reading;
+    /quit: the app's quit, asking first about the line still waiting for dave."""
+    _, xmpp = running
+    alice, bob, dave = person(world, "alice"), person(world, "bob"), person(world, "dave")
+    world.befriend(alice, bob)
+    world.befriend(alice, dave)
+    bob_x = await xmpp(plain(world, bob))
+    room = f"den{uuid.uuid4().hex[:6]}@{MUC_DOMAIN}"
+    await own_room(bob_x, room, "bob")
+    bob_x.set_presence("away", "at lunch")
+    bob_x.send_xml(line(alice.jid, "Back at two")[1])
+    app = alice_app(world, tmp_path, alice, bob, dave)
+    async with app.run_test(size=(140, 40)) as pilot:
+        engine = app.engine
+        assert await pilot_until(pilot, lambda: engine.availability(
+            alice.name, bob.jid).availability.value == "away", 30)
+        assert await pilot_until(pilot, lambda: any(
+            t.snippet == "Back at two" for t in listing(app).rows), 30)
+        await go_to_row(pilot, app, lambda t: t.snippet == "Back at two")
+        await pilot.press("enter", "i", *"/who", "enter")
+        assert await pilot_until(pilot, lambda: f"{bob.display_name} is away: at lunch"
+                                 in status(app)), status(app)
+        assert "unknown command" not in status(app)
+
+        await command(pilot, app, f"/join {room} Ally")
+        assert await pilot_until(pilot, lambda: "in the room" in status(app), 30), status(app)
+        await command(pilot, app, "/who")
+        assert await pilot_until(pilot, lambda: f"2 in {room}: Ally, bob" in status(app)), \
+            status(app)
+
+        await command(pilot, app, "/close")
+        assert await pilot_until(pilot, lambda: listing(app).has_focus)
+
+        main = app.screen
+        result = await engine.send_message(alice.name, [dave.jid], "Monday at nine.",
+                                           via="im", when_away="defer")
+        assert result.deferred, result
+        await command(pilot, app, "/quit")
+        assert await pilot_until(pilot, lambda: app.screen is not main)
+        assert "still waiting in the outbox" in str(
+            app.screen.query_one("#quit-waiting").render())
+        assert app.return_code is None
+        await pilot.press("q")
+        assert await pilot_until(pilot, lambda: app.return_code is not None)

@@ -48,6 +48,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("quote", "text", "reply to the selected line, quoting it", 1, None),
     Command("topic", "[subject]", "show or set this group chat's subject", 0, None),
     Command("occupants", "", "who is in this group chat"),
+    Command("who", "", "who is in this group chat; in a chat: the contact's presence"),
     Command("nick", "name", "your nick in this group chat", 1, 1),
     Command("voice", "", "ask to speak in this moderated group chat"),
     Command("claim", "nick", "register a nick as yours in this group chat (XEP-0045 "
@@ -78,6 +79,9 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             "publish your avatar, or open a contact's in the image viewer", 2, None, 1,
             kinds=("avatar",)),
     Command("help", "", "the keys and these commands"),
+    # The screen's, no engine action (so no headless verb): as q and ctrl+q.
+    Command("close", "", "close this conversation: back to the list (q while reading)"),
+    Command("quit", "", "quit (told first of messages still in the outbox)"),
 )}
 
 BOOKMARK_VERBS = ("list", "add", "remove")
