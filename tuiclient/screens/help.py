@@ -31,8 +31,7 @@ EXTRA = [
     ("inline IM reply", "enter", "send the line"),
     ("inline IM reply", "ctrl+o", "reply options: to all, history, files"),
     ("inline IM reply", "esc", "leave the reply"),
-    ("inline IM reply", "tab", "complete a nick, a command, /correct's last line; "
-     "else nothing (shift+tab leaves)"),
+    ("inline IM reply", "tab", "complete: nick, command, /correct's line; else stays"),
     ("search", "enter", "open the conversation of a result"),
     ("defer prompt", "s / d / e", "send anyway / defer / send by email"),
     ("compose", "ctrl+s / ctrl+e", "send / write the body in $EDITOR"),
