@@ -181,13 +181,9 @@ class ChatReply(Input):
 
     def keys_came(self) -> None:
         """The keys are here, and the user may not know it (another conversation
-        opened under them; a screen over this one left)."""
+        opened under them; a screen over this one left: the screen says so)."""
         if self.has_focus:
             self._fresh, self._stray = True, False
-
-    def _screen_changed(self, screen: object) -> None:
-        if screen is self.screen:
-            self.keys_came()
 
     def action_omemo(self) -> None:
         """ctrl+g: OMEMO on or off for the open chat (/omemo, toggled by the screen,
@@ -208,7 +204,6 @@ class ChatReply(Input):
         self.select_on_focus = False
         self._lines = load_lines()
         self._show(self._lines.get(self.conversation, ""))
-        self.app.screen_change_signal.subscribe(self, self._screen_changed)
 
     def on_unmount(self) -> None:
         self.keep_now()
