@@ -61,9 +61,9 @@ def chat_toasts(app: TuiClientApp) -> list[str]:
 
 
 async def test_tab_cycles_every_pane_and_the_focused_one_is_framed(world, tmp_path):
-    """Tab: sidebar, list, message, response cards, timeline, reply line and round
-    again; Shift+Tab the other way; nothing keeps the focus; the focused pane's
-    frame has the accent colour, the others not."""
+    """Tab: sidebar, list, message, response cards, timeline, reply line; there
+    Tab completes (and with nothing to, stays), Shift+Tab goes round the other
+    way; the focused pane's frame has the accent colour, the others not."""
     alice, bob = person(world, "alice"), person(world, "bob")
     root = send_email(world, bob, [alice.email], [], "Plans", "What are the plans?")
     send_email(world, bob, [alice.email], [], "Re: Plans", "Anyone?", in_reply_to=root)
@@ -88,18 +88,28 @@ async def test_tab_cycles_every_pane_and_the_focused_one_is_framed(world, tmp_pa
                     return name
             return "cards" if isinstance(f, ResponseCard) else repr(f)
 
-        seen = []
-        for _ in range(6):
-            await pilot.press("tab")
-            seen.append(where())
-        assert seen == ["reply", "sidebar", "list", "message", "cards", "timeline"]
-        # Tabbed through, the sidebar shows where its cursor is (it showed none).
-        assert main.query_one(Sidebar).highlighted is not None
+        await pilot.press("tab")
+        assert where() == "reply"
+        # In the reply line Tab completes, as in Profanity and Poezio, and with
+        # nothing to complete the keys stay there; Shift+Tab moves on.
+        await pilot.press("tab")
+        assert where() == "reply"
         back = []
         for _ in range(6):
             await pilot.press("shift+tab")
             back.append(where())
-        assert back == ["cards", "message", "list", "sidebar", "reply", "timeline"]
+        assert back == ["timeline", "cards", "message", "list", "sidebar", "reply"]
+        for _ in range(5):
+            await pilot.press("shift+tab")
+        assert where() == "sidebar"
+        seen = []
+        for _ in range(5):
+            await pilot.press("tab")
+            seen.append(where())
+        assert seen == ["list", "message", "cards", "timeline", "reply"]
+        # Tabbed through, the sidebar shows where its cursor is (it showed none).
+        assert main.query_one(Sidebar).highlighted is not None
+        await pilot.press("shift+tab")  # the timeline, as before
 
         # The frame: accent on the focused pane only.
         accent = Color.parse(app.current_theme.accent or "")

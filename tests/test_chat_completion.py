@@ -97,3 +97,20 @@ def test_auto_away_goes_away_then_xa_and_comes_back_as_it_was():
     idle.touched()
     assert engine.sent == []
     loop.close()
+
+
+def test_correct_completes_the_last_line_and_slips_and_breaks_read_as_meant():
+    from tuiclient.widgets.reply_bar import meant, shown, slip
+
+    last = {"last": ["at the staton"]}
+    assert complete_line("/correct ", last) == ["/correct at the staton"]  # no space after
+    assert complete_line("/correct at", last) == ["/correct at the staton"]
+    assert complete_line("/correct at the", last) == []  # words being typed: the user's
+    assert complete_line("/correct ", {}) == []
+    # A known command after one stray character is a slip; a sed-style fix is not.
+    assert "/omemo" in slip("i/omemo on", False) and slip("x/join", False)
+    assert slip("s/join/leave/", False) == "" and slip("i/o is slow", False) == ""
+    assert slip("iDave, hi", False) == "" and "not sent" in slip("iDave, hi", True)
+    # A multi-line text in the one-line input and back, every line kept.
+    assert shown("eggs\r\nflour\n\nsugar") == "eggs↵flour↵↵sugar"
+    assert meant(shown("a\nb\n\nc")) == "a\nb\n\nc" and shown("one line") == "one line"

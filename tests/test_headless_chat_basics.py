@@ -1,8 +1,9 @@
 """The chat basics of issue 20 from the command line, against Prosody, each seen
 by a plain slixmpp client (tests/harness/plain_xmpp.py) on the other side:
 blocking, `roster deny|cancel|set`, `invite send --direct` (with `--json` put
-before the sub-command), and `presence set` as a contact sees it. Blocking is
-also played against go-sendxmpp, both ways."""
+before the sub-command), `presence set` as a contact sees it, and `who` (the
+chat input's /who) as a contact's client tells its presence. Blocking is also
+played against go-sendxmpp, both ways."""
 
 from __future__ import annotations
 
@@ -207,3 +208,22 @@ async def test_blocking_holds_both_ways_with_go_sendxmpp(world, tmp_path):
         assert listener.count("Blocked line") == 0
     finally:
         listener.stop()
+
+
+async def test_who_tells_a_contact_s_presence_as_their_client_sets_it(world, tmp_path,
+                                                                      running):
+    _, xmpp = running
+    alice, bob = person(world, "alice"), person(world, "bob")
+    world.befriend(alice, bob)
+    config = write_config(world, tmp_path, alice)
+    bob_x = await xmpp(plain(world, bob))
+    bob_x.set_presence("away", "at lunch")
+    await asyncio.sleep(0.5)
+    code, who, err = await cli(config, "who", bob.jid)
+    assert code == EXIT_OK, err
+    assert who["availability"] == "away" and who["status"] == "at lunch", who
+    assert [d["show"] for d in who["devices"]] == ["away"], who
+    bob_x.set_presence()
+    await asyncio.sleep(0.5)
+    code, who, err = await cli(config, "who", bob.jid)
+    assert code == EXIT_OK and who["availability"] == "available", (who, err)

@@ -328,10 +328,10 @@ class TuiClientApp(App):
     def show_bound_keys(self) -> None:
         """Hints that name a key say the key as bound (the config's [keys]); the
         footers follow the keymap by themselves."""
-        hint = f"press {shown('reply_im', self.config.keys)} to reply by IM"
+        key = shown('reply_im', self.config.keys)
         for screen in self.screen_stack:
             for view in screen.query(ChatView):
-                view.idle = hint
+                view.reply_key = key
 
     def reload_config(self) -> None:
         """Read the config file again (`:reload`, the palette, SIGHUP). The keys

@@ -29,8 +29,8 @@ class Command:
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("me", "text", "an action: shown as “* you text”", 1, None),
-    Command("correct", "text", "correct your last line (or press ↑ in an empty input)",
-            1, None),
+    Command("correct", "text", "correct your last line (or press ↑ in an empty input; "
+            "tab brings its text)", 1, None, kinds=("last",)),
     Command("retract", "", "take back your selected (or last) line"),
     Command("react", "emoji", "react to the selected line (again: take it back)", 1, 1),
     Command("join", "room@service [nick] [password]", "join a group chat", 1, 3,
@@ -48,6 +48,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("quote", "text", "reply to the selected line, quoting it", 1, None),
     Command("topic", "[subject]", "show or set this group chat's subject", 0, None),
     Command("occupants", "", "who is in this group chat"),
+    Command("who", "", "who is in this group chat; in a chat: the contact's presence"),
     Command("nick", "name", "your nick in this group chat", 1, 1),
     Command("voice", "", "ask to speak in this moderated group chat"),
     Command("claim", "nick", "register a nick as yours in this group chat (XEP-0045 "
@@ -81,6 +82,9 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             "when the chat is)", 1, None, kinds=("path",)),
     Command("attach", "PATH", "the same as /sendfile", 1, None, kinds=("path",)),
     Command("help", "", "the keys and these commands"),
+    # The screen's, no engine action (so no headless verb): as q and ctrl+q.
+    Command("close", "", "close this conversation: back to the list (q while reading)"),
+    Command("quit", "", "quit (told first of messages still in the outbox)"),
 )}
 
 BOOKMARK_VERBS = ("list", "add", "remove")
@@ -165,7 +169,9 @@ def complete_line(text: str, words: Mapping[str, Sequence[str]] | None = None
     """What Tab can make of a typed line, each a whole line: the command's name
     (`/inv` → `/invite `), or its word being typed from `words` (kind → the
     candidates: "room" bookmarked and joined rooms, "joined", "nick" the open
-    room's occupants, "jid" the roster, "blocked"), case-insensitively, in order.
+    room's occupants, "jid" the roster, "blocked", "last" the text of the
+    user's last line, for `/correct`, as Poezio completes it), case-insensitively,
+    in order.
 
     A line that is no command completes its last word from the open room's nicks,
     as Profanity and Poezio do: `Ca` → `Carol: ` at the start of the line (whom
@@ -192,7 +198,8 @@ def complete_line(text: str, words: Mapping[str, Sequence[str]] | None = None
     for word in pool:
         if word.lower().startswith(typing.lower()) and word not in seen:
             seen.append(word)
-    return [f"{start}{w} " for w in seen]
+    end = "" if kind == "last" else " "  # the text to correct: edited where it ends
+    return [f"{start}{w}{end}" for w in seen]
 
 
 def path_completions(typed: str, most: int = 200) -> list[str]:

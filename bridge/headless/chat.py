@@ -1,6 +1,6 @@
 """The chat commands: `correct`, `react`, `retract`, `quote`, `msg`, `join`, `leave`, `invite`,
 `bookmarks`, `bookmark`, `rooms`, `voice`, `register`, `roster`, `presence`, `avatar`,
-`block` and `unblock` (issue 20),
+`block`, `unblock` (issue 20) and `who` (a contact's presence, the chat input's /who),
 each an Engine method, each with `--json` (before or after a sub-command's name).
 
 Their own module so that bridge.headless.cli only adds them (`CHAT_HANDLERS`):
@@ -320,6 +320,22 @@ async def cmd_block(h: Headless, a: argparse.Namespace) -> Outcome:
     return Outcome(EXIT_OK, {"jid": a.jid, verb + "ed": True}, [f"{verb}ed {out.t(a.jid)}"])
 
 
+async def cmd_who(h: Headless, a: argparse.Namespace) -> Outcome:
+    """A contact's presence as the server told it after our login (their
+    devices, each with its show and status)."""
+    account = _account(h, a)
+    await _up(h, account)
+    p = h.engine.availability(account, a.jid)
+    devices = [{"resource": r.resource, "show": r.show, "status": r.status,
+                "priority": r.priority} for r in p.resources]
+    lines = [f"{out.t(p.jid)} is {p.availability.value}"
+             + (f": {out.t(p.status)}" if p.status else "")]
+    lines += [f"  {out.t(r.resource)}  {out.t(r.show) or 'available'}"
+              + (f"  {out.t(r.status)}" if r.status else "") for r in p.resources]
+    return Outcome(EXIT_OK, {"jid": p.jid, "availability": p.availability.value,
+                             "status": p.status, "devices": devices}, lines)
+
+
 CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outcome]]] = {
     "correct": cmd_correct, "react": cmd_react, "retract": cmd_retract, "quote": cmd_quote,
     "msg": cmd_msg,
@@ -327,5 +343,5 @@ CHAT_HANDLERS: dict[str, Callable[[Headless, argparse.Namespace], Awaitable[Outc
     "leave": cmd_leave, "invite": cmd_invite, "bookmarks": cmd_bookmarks,
     "bookmark": cmd_bookmark, "roster": cmd_roster, "presence": cmd_presence,
     "avatar": cmd_avatar, "block": cmd_block, "unblock": cmd_block, "rooms": cmd_rooms,
-    "voice": cmd_voice, "register": cmd_register, "omemo": cmd_omemo,
+    "voice": cmd_voice, "register": cmd_register, "omemo": cmd_omemo, "who": cmd_who,
 }

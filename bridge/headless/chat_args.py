@@ -16,7 +16,7 @@ from .common_args import Maker, common_options, plain
 
 CHAT_COMMANDS = ("correct", "react", "retract", "quote", "msg", "join", "leave", "invite",
                  "bookmarks", "bookmark", "roster", "presence", "avatar", "block", "unblock",
-                 "rooms", "voice", "register", "omemo")
+                 "rooms", "voice", "register", "omemo", "who")
 SHOWS = ("available", "chat", "away", "xa", "dnd", "invisible")
 # bridge.errors.WHEN_AWAY, spelled here so that the parser needs no errors module
 # (tests/test_headless_fast_paths.py checks they are the same).
@@ -199,6 +199,14 @@ def add_block(sub: Sub, common: Parser) -> None:
     p.add_argument("--list", action="store_true", help="whom you block")
 
 
+def add_who(sub: Sub, common: Parser) -> None:
+    p = sub.add_parser("who", parents=[common],
+                       help="a contact's presence: available, away, busy, offline or "
+                            "unknown, their status and devices (the chat input's /who; "
+                            "a room's occupants: `join ROOM`)")
+    p.add_argument("jid", help="the contact's JID (or a mapped email address)")
+
+
 def add_unblock(sub: Sub, common: Parser) -> None:
     p = sub.add_parser("unblock", parents=[common], help="stop blocking someone")
     p.add_argument("jid")
@@ -246,6 +254,7 @@ CHAT_PARSERS: dict[str, Maker] = {
     "unblock": plain(add_unblock),
     "presence": add_presence,
     "omemo": plain(add_omemo),
+    "who": plain(add_who),
 }
 
 

@@ -1,6 +1,7 @@
 """The chat input's `/` commands about people and our own presence: the roster
 (add, remove, name, groups, unsubscribe), blocking (XEP-0191), `/status`,
-and the words Tab offers for a command's arguments.
+`/who` (a room's occupants, a contact's presence), the screen's `/close` and
+`/quit` (Profanity's words), and the words Tab offers for a command's arguments.
 
 A part of `Chatting` (its base class): the same screen, the same engine calls;
 kept apart so each file reads as one subject.
@@ -14,9 +15,11 @@ from bridge.engine import EngineError
 from tuiclient.chat_commands import SHOWS
 from tuiclient.format import one_line
 from tuiclient.people import bare
+from tuiclient.widgets.reply_bar import shown
 
 if TYPE_CHECKING:
     from bridge.engine import Engine
+    from bridge.model import Message
     from tuiclient.screens.main import MainScreen
 
 
@@ -33,10 +36,17 @@ class ContactCommands:
 
         def account(self) -> str | None: ...
 
+        def own_lines(self) -> list[Message]: ...
+
+        private: str
+
+        def show_occupants(self) -> None: ...
+
     def argument_words(self) -> dict[str, list[str]]:
         """What Tab completes a command's arguments from, for the account a
         command acts for: its rooms (joined, taken part in, bookmarked), the
-        open room's nicks, the roster's JIDs, whom it blocks."""
+        open room's nicks, the roster's JIDs, whom it blocks; and the text of
+        the user's last line here, for `/correct`."""
         account = self.account()
         if account is None:
             return {}
@@ -46,7 +56,9 @@ class ContactCommands:
             jids = []
         nicks = [o.nick for o in self.engine.occupants(*self.peer)] \
             if self.peer is not None and self.room else []
-        return {"room": self.engine.known_rooms(account),
+        mine = self.own_lines()
+        return {"last": [shown(mine[-1].text)] if mine else [],
+                "room": self.engine.known_rooms(account),
                 "joined": self.engine.joined_rooms(account),
                 "nick": sorted(nicks, key=str.lower), "jid": jids,
                 "blocked": sorted(self.engine.blocking(account))}
@@ -104,6 +116,43 @@ class ContactCommands:
         jids = await self.engine.blocked(self._need_account())
         return "blocked: " + ", ".join(one_line(j) for j in jids) if jids \
             else "nobody is blocked"
+
+    async def _cmd_who(self) -> str:
+        """Profanity's /who: in a room its occupants (the pane, and in a line);
+        with an occupant in private, theirs; in a chat the contact's presence."""
+        if self.peer is None:
+            raise EngineError("open a chat first")
+        account, jid = self.peer
+        if self.room:
+            occupants = self.engine.occupants(account, jid)
+            if self.private:
+                nick = self.private.partition("/")[2]
+                there = next((o for o in occupants if o.nick == nick), None)
+                return f"{one_line(nick)} is not in {one_line(jid)}" if there is None \
+                    else f"{one_line(nick)} in {one_line(jid)}: {there.role}" + \
+                    (f", {one_line(there.show)}" if there.show else "")
+            self.show_occupants()
+            return f"{len(occupants)} in {one_line(jid)}: " + ", ".join(
+                one_line(o.nick) + (f" ({one_line(o.show)})" if o.show else "")
+                for o in sorted(occupants, key=lambda o: o.nick.lower()))
+        presence = self.engine.availability(account, jid)
+        name = self.screen.overview.names.get(jid.lower()) or jid
+        said = f"{one_line(name)} is {presence.availability.value}"
+        if presence.status:
+            said += f": {one_line(presence.status)}"
+        devices = [one_line(r.resource) + (f" {one_line(r.show)}" if r.show else "")
+                   for r in presence.resources]
+        return said + (f" ({', '.join(devices)})" if devices else "")
+
+    async def _cmd_close(self) -> str:
+        self.screen.action_close()
+        return ""
+
+    async def _cmd_quit(self) -> str:
+        from tuiclient.appref import client_app
+
+        client_app(self.screen).ask_quit()
+        return ""
 
     async def _cmd_roster(self) -> str:
         from tuiclient.screens.roster import show_roster

@@ -178,9 +178,7 @@ class Chatting(ContactCommands, FileCommands):
         if not mine:
             self.say("no line of yours to correct here", error=True)
             return
-        chat_input = self.screen.query_one(ChatReply)
-        chat_input.value = "/correct " + mine[-1].text
-        chat_input.cursor_position = len(chat_input.value)
+        self.screen.query_one(ChatReply).write("/correct " + mine[-1].text)
 
     def command_line(self) -> None:
         """`:` anywhere on the main screen: the chat input, ready for a command
@@ -212,8 +210,8 @@ class Chatting(ContactCommands, FileCommands):
                 return
             self.say(f"/{name}: {exc}", error=True)
             chat_input = self.screen.query_one(ChatReply)
-            if not chat_input.value:  # nothing typed since: the command, to fix
-                chat_input.value = " ".join((f"/{name}", *args))
+            if not chat_input.value:  # nothing typed since: the command, to fix,
+                chat_input.write(" ".join((f"/{name}", *args)))  # typed on at its end
             return
         if said and tell is not None:
             tell(said, False)

@@ -31,6 +31,7 @@ EXTRA = [
     ("inline IM reply", "enter", "send the line"),
     ("inline IM reply", "ctrl+o", "reply options: to all, history, files"),
     ("inline IM reply", "esc", "leave the reply"),
+    ("inline IM reply", "tab", "complete: nick, command, /correct's line; else stays"),
     ("search", "enter", "open the conversation of a result"),
     ("defer prompt", "s / d / e", "send anyway / defer / send by email"),
     ("compose", "ctrl+s / ctrl+e", "send / write the body in $EDITOR"),
@@ -151,7 +152,10 @@ def help_text(overrides: dict[str, tuple[str, ...]], main: MainScreen | None,
         row(t, usage, usage_w, what, width - 2 - usage_w)
     for note in ("↑ in an empty reply line: correct your last line; //text sends a "
                  "line that starts with /",
-                 "↑ past a chat's first line: older lines from the server's archive"):
+                 "↑ past a chat's first line: older lines from the server's archive",
+                 "a slip is asked about before it goes (enter again sends it as typed): "
+                 "a /command after a stray letter, the reply key typed first as the "
+                 "keys came to the line (Alt+N, back from a screen)"):
         for i, line in enumerate(textwrap.wrap(note, max(width - 6, 20))):
             t.append(("  " if i == 0 else "    ") + line + "\n", style="dim")
     t.append("\nRebind any action in the config file, e.g.\n  [keys]\n"

@@ -205,6 +205,11 @@ class MainScreen(Screen):
 
     # -- layout ------------------------------------------------------------------
 
+    def on_screen_resume(self) -> None:
+        """Back from a screen over this one (the help, the reply options): keys
+        that go on into the chat input may not be expected there."""
+        self.query_one(ChatReply).keys_came()
+
     def on_resize(self, event: Resize) -> None:
         self.narrow = event.size.width < NARROW
 

@@ -4,15 +4,31 @@ the reply being written goes to and how.
 The chat input reads `/` commands the way Profanity users type them
 (`tuiclient.chat_commands`): a known one goes up as `Command`, anything else
 as `Refused` with the text kept; Tab completes a command's name, then its
-arguments from `words` (rooms, nicks, contacts: set by the screen); ↑ in an empty
+arguments from `words` (rooms, nicks, contacts, the last line for `/correct`:
+set by the screen), and with nothing to complete does nothing (the keys stay
+here; Shift+Tab and the window keys move on); ↑ in an empty
 input asks to correct the last line (`EditLast`). While words are typed it says
 so (`Typing`: composing, then paused after a pause, active when cleared), for
 the screen to tell the peer (XEP-0085). An Alt+key types nothing (the window
 keys, Alt+1..9, are the screen's: tuiclient.keys.window_bindings).
+
+Its hint says where the keys go, from its focus alone (`show_hint`, at each
+focus and blur): with the focus, "your message"; without, the key that brings
+it here. When the keys came here by themselves (another conversation opened
+under them, Alt+N; back from a screen over this one, `/help`'s, ctrl+o's), the
+reply key typed first is taken for a slip: Enter asks once before such a line
+goes (`slip`), as it does for a known command typed after a stray character
+("i/omemo on"): never sent as text unasked.
+
+A paste of several lines keeps them all (Input keeps the first only): each line
+break shows as ↵ (`BREAK`) in the one line, the input's frame says how many
+lines, and Enter sends them as one message of that many lines, as Poezio and
+Profanity send a paste. A ↵ in the line is a line break, however it came.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 from rich.text import Text
@@ -23,6 +39,7 @@ from textual.timer import Timer
 from textual.widgets import Input
 
 from tuiclient.chat_commands import (
+    COMMANDS,
     NotACommand,
     Typed,
     complete_line,
@@ -34,8 +51,38 @@ from tuiclient.chat_lines import NOWHERE, Key, load_lines, save_lines
 from tuiclient.drafts import ReplyDraft
 from tuiclient.people import SELF, Directory, reply_names, room_of_line
 
-IDLE = "press i to reply by IM"
+IDLE = "press {key} to reply by IM"
+IDLE_ROOM = "press {key} to write to the room"
 WRITING = "your message"
+BREAK = "↵"  # a line break, as the one-line input shows it
+
+
+def shown(text: str) -> str:
+    """A message's text as the one-line input holds it."""
+    return BREAK.join(text.splitlines()) if "\n" in text or "\r" in text else text
+
+
+def meant(line: str) -> str:
+    """The text of what the input holds: its breaks are line breaks again."""
+    return line.replace(BREAK, "\n")
+# A known command typed after one stray character: "i/omemo on".
+AFTER_STRAY = re.compile(r"(\S)/(\w+)(?:\s|$)")
+
+
+def slip(line: str, stray_key: bool) -> str:
+    """Why `line` looks like a slip, to ask before it goes ("" if it does not):
+    a known `/command` after one character, or (`stray_key`) the reply key typed
+    first while the keys had come to the input by themselves."""
+    found = AFTER_STRAY.match(line)
+    if found and found.group(2).lower() in COMMANDS:
+        return (f"not sent: it reads as /{found.group(2).lower()} after a stray "
+                f"\"{found.group(1)}\" (take it away to run the command); enter "
+                "again sends the line as typed")
+    if stray_key:
+        return (f"not sent: its first \"{line[0]}\" was typed as the keys came to "
+                "this line (no key is needed to write here); enter again sends it "
+                "as typed")
+    return ""
 
 
 class ChatReply(Input):
@@ -86,6 +133,57 @@ class ChatReply(Input):
         Input would type (a window key, Alt+1, rebound in [keys]: no stray "1")."""
         if event.key.startswith("alt+"):
             event.prevent_default()
+            return
+        if self._fresh and not self.value and event.character in self.reply_keys:
+            self._stray = True  # the key that would have brought the user here
+        self._fresh = False
+
+    def _on_paste(self, event: events.Paste) -> None:
+        """Several lines pasted: every one kept (Input would keep the first)."""
+        if len(event.text.splitlines()) < 2:
+            return  # Input's own paste
+        event.prevent_default()
+        event.stop()
+        self._fresh = False
+        text = shown(event.text)
+        if self.selection.is_empty:
+            self.insert_text_at_cursor(text)
+        else:
+            self.replace(text, *self.selection)
+
+    def write(self, text: str) -> None:
+        """`text` in the input to go on with (a command brought back, a line to
+        correct), its line breaks kept, the cursor after it."""
+        self.value = shown(text)
+        self.cursor_position = len(self.value)
+
+    def _mark_lines(self) -> None:
+        breaks = self.value.count(BREAK)
+        self.border_subtitle = f"{breaks + 1} lines: enter sends them as one message" \
+            if breaks else ""
+
+    # -- the hint: where the keys go ------------------------------------------------------
+
+    idle_hint = IDLE.format(key="i")  # without the focus (the key as bound: ChatView)
+    reply_keys: frozenset[str] = frozenset("i")  # what the reply key types
+    _fresh = False  # the keys came here by themselves; nothing typed since
+    _stray = False  # the line's first character is the reply key, typed then
+    _asked: str | None = None  # a slip asked about: Enter again sends it
+
+    def watch_has_focus(self, has_focus: bool) -> None:
+        super().watch_has_focus(has_focus)
+        self.show_hint()
+
+    def show_hint(self) -> None:
+        """The hint as the focus is now: never "your message" to keys that go
+        elsewhere, never "press i" to keys that type here."""
+        self.placeholder = WRITING if self.has_focus else self.idle_hint
+
+    def keys_came(self) -> None:
+        """The keys are here, and the user may not know it (another conversation
+        opened under them; a screen over this one left: the screen says so)."""
+        if self.has_focus:
+            self._fresh, self._stray = True, False
 
     def action_omemo(self) -> None:
         """ctrl+g: OMEMO on or off for the open chat (/omemo, toggled by the screen,
@@ -127,6 +225,7 @@ class ChatReply(Input):
         self.conversation = key
         self._show(self._lines.get(key, ""))
         self._keep_soon()
+        self.keys_came()
 
     def put_back(self, key: Key | None, text: str) -> bool:
         """A line that did not go, back as the unsent line of conversation `key`
@@ -145,6 +244,7 @@ class ChatReply(Input):
         return True
 
     def _show(self, text: str) -> None:
+        text = shown(text)
         if text != self.value:
             self._restored = text
             self.value = text
@@ -174,6 +274,9 @@ class ChatReply(Input):
             return
         self._lines[self.conversation] = self.value
         self._keep_soon()
+        self._mark_lines()
+        if self._stray and self.value[:1] not in self.reply_keys:
+            self._stray = False
         if self._restored is not None and event.value == self._restored:
             self._restored = None  # brought back, not typed: the peer is told nothing
             return
@@ -198,8 +301,8 @@ class ChatReply(Input):
         return complete_line(self.value, self.words() if self.words is not None else None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "complete":  # else Tab moves on, as everywhere
-            return bool(self._completions())
+        if action == "complete":  # in Profanity's and Poezio's input Tab only completes
+            return True
         if action == "edit_last":
             return not self.value
         return True
@@ -233,9 +336,15 @@ class ChatReply(Input):
     async def action_submit(self) -> None:
         if not self.value.strip():
             return
+        why = slip(self.value, self._stray)
+        if why and self._asked != self.value:
+            self._asked = self.value  # asked: Enter again is the answer
+            self.post_message(self.Refused(why))
+            return
+        self._asked, self._stray = None, False
         if not is_command(self.value):
             self.sent()
-            self.post_message(self.Send(literal(self.value)))
+            self.post_message(self.Send(meant(literal(self.value))))
             return
         try:
             typed = parse(self.value)
@@ -243,7 +352,7 @@ class ChatReply(Input):
             self.post_message(self.Refused(str(refusal)))
             return
         self.value = ""
-        self.post_message(self.Command(typed))
+        self.post_message(self.Command(Typed(typed.name, tuple(map(meant, typed.args)))))
 
     def action_leave(self) -> None:
         self.post_message(self.Leave())

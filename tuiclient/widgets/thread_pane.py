@@ -26,7 +26,7 @@ from tuiclient.format import Clock
 from tuiclient.people import Directory
 from tuiclient.widgets.email_view import EmailView
 from tuiclient.widgets.occupants import Occupants
-from tuiclient.widgets.reply_bar import IDLE, WRITING, ChatReply, target_text
+from tuiclient.widgets.reply_bar import IDLE, IDLE_ROOM, ChatReply, target_text
 from tuiclient.widgets.response_cards import ResponseCards
 from tuiclient.widgets.timeline import Timeline
 
@@ -49,7 +49,7 @@ class ChatView(Vertical):
     directory: var[Directory] = var(Directory)
     draft: var[ReplyDraft | None] = var(None, always_update=True)
     room: var[str] = var("")  # the open room's name ("": no room open)
-    idle: var[str] = var(IDLE)  # the input's hint, with the key as bound ([keys])
+    reply_key: var[str] = var("i")  # the reply key as bound ([keys]), for the input's hint
 
     def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -62,7 +62,7 @@ class ChatView(Vertical):
             yield Occupants(id="occupants")
         yield Label("", id="chat-status", markup=False)
         yield Label("", id="reply-target", markup=False)
-        yield ChatReply(placeholder=self.idle, id="chat-input")
+        yield ChatReply(placeholder=IDLE.format(key=self.reply_key), id="chat-input")
 
     def action_page_timeline(self, way: str) -> None:
         timeline = self.query_one("#timeline", Timeline)
@@ -107,13 +107,18 @@ class ChatView(Vertical):
         if not self.is_mounted:
             return
         self.set_target(target_text(draft, self.directory, self.room))
-        # In a room a line typed goes to it as it is: no key to press first.
-        self.query_one(ChatReply).placeholder = \
-            self.idle if draft is None and not self.room else WRITING
+        self.watch_reply_key(self.reply_key)
 
-    def watch_idle(self, idle: str) -> None:
-        if self.is_mounted and self.draft is None and not self.room:
-            self.query_one(ChatReply).placeholder = idle
+    def watch_reply_key(self, key: str) -> None:
+        """The input's hint away from it names the key that brings the keys there
+        (in a room: to write to everyone); which hint shows is the input's, by
+        its focus alone."""
+        if not self.is_mounted:
+            return
+        chat_input = self.query_one(ChatReply)
+        chat_input.idle_hint = (IDLE_ROOM if self.room else IDLE).format(key=key)
+        chat_input.reply_keys = frozenset(k for k in key.split(", ") if len(k) == 1)
+        chat_input.show_hint()
 
 
 class ConversationPane(Widget):
