@@ -15,6 +15,9 @@ moderates it, carol (another) comes and goes:
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -91,8 +94,11 @@ async def test_kicks_nicks_topics_and_mentions_stay_in_the_room(world, tmp_path,
         assert line_with(app, f"{cnick} was kicked by bob: spam")
         assert line_with(app, "you are now known as ally")
 
-        # Muted, the room tells a line that names us, and only that one, apart.
-        app.action_toggle_mute((alice.name, room_id), name)
+        # Muted (M on its row), the room tells a line that names us, and only that.
+        await go_to_row(pilot, app, lambda t: t.thread_id == room_id)
+        await pilot.press("M")
+        assert await pilot_until(pilot, lambda: f"Muted: {name}" in [
+            m for _, m, _ in toasts(app)]), toasts(app)
         await go_to_row(pilot, app, lambda t: t.snippet == "Meet in the den?")
         await pilot.press("enter")
         assert await pilot_until(pilot, lambda: "Chat with" in str(
@@ -122,6 +128,15 @@ async def test_kicks_nicks_topics_and_mentions_stay_in_the_room(world, tmp_path,
     assert ("topic", "bob", "", "", "Launch party", False) in events, events
     assert any(e[0] == "nick" and e[4] == "ally" and e[5] for e in events), events
     assert not [m for m in shown_json["messages"] if "kicked" in m["text"]]
+    # And its text, in order with the lines.
+    done = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-m", "tuiclient", "--config", str(tmp_path / "config.toml"),
+        "show", room_id, "--no-fetch"], capture_output=True, text=True, timeout=60)
+    text = done.stdout
+    assert done.returncode == 0, done.stderr
+    assert text.index("hello all") < text.index(f"{cnick} was kicked by bob: spam") \
+        < text.index("bob set the topic: Launch party") < text.index("are you there"), text
+    assert "you left" not in text, text  # quitting the app is not leaving the room
 
 
 async def test_opening_a_room_shows_its_newest_line_whatever_its_title(

@@ -170,12 +170,14 @@ async def cmd_show(h: Headless | ReadOnly, a: argparse.Namespace) -> Outcome:
 
 def room_words(e: RoomHappened) -> str:
     """A room's happening in words, for `show`'s text."""
-    who = "you" if e.ours else e.nick
+    who, was, are = ("you", "were", "are") if e.ours else (e.nick, "was", "is")
     by = f" by {e.by}" if e.by else ""
     why = f": {e.reason}" if e.reason else ""
-    return {"kicked": f"{who} kicked{by}{why}", "banned": f"{who} banned{by}{why}",
-            "nick": f"{who} now known as {e.new}", "topic": f"{who} set the topic: {e.new}",
-            "joined": f"{who} joined", "left": f"{who} left{why}"}.get(e.what, e.what)
+    return {"kicked": f"{who} {was} kicked{by}{why}",
+            "banned": f"{who} {was} banned{by}{why}",
+            "nick": f"{who} {are} now known as {e.new}",
+            "topic": f"{who} set the topic: {e.new}", "joined": f"{who} joined",
+            "left": f"{who} left{why}"}.get(e.what, e.what)
 
 
 # What `outbox list` leaves out without --all: rows whose sending is over.

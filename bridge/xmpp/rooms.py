@@ -286,8 +286,8 @@ class Rooms(Archive):
                    xml: ET.Element, is_self: bool) -> None:
         """An occupant's unavailable presence, as the room's timeline tells it
         (§7.6 a nick change, 303; §8.2 kicked, 307; §9.1 banned, 301; else left,
-        with their status as the reason). Only after our join: leaving the room
-        ourselves (or a join that failed) tells nothing here."""
+        with their status as the reason). Only after our join, and our own
+        leaving (`leave_room`, our stream ending) is no happening of the room's."""
         if room.joined is None or not room.joined.done() or room.jid not in self._rooms:
             return
         actor = item.find(q(NS_MUC_USER, "actor")) if item is not None else None
@@ -301,6 +301,8 @@ class Rooms(Archive):
                                        ours=is_self))
             return
         what = "banned" if "301" in codes else "kicked" if "307" in codes else "left"
+        if what == "left" and is_self:
+            return  # our stream ending (the app quit): nothing the room did
         if what == "left":
             reason = xml.findtext(q(NS_CLIENT, "status")) or ""
         self._publish(RoomHappened(self.name, room.jid, what, nick, by=by,
