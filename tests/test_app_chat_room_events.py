@@ -46,13 +46,15 @@ def toasts(app) -> list[tuple[str, str, str]]:
 async def test_kicks_nicks_topics_and_mentions_stay_in_the_room(world, tmp_path, running):
     _, xmpp = running
     alice, bob, carol = person(world, "alice"), person(world, "bob"), person(world, "carol")
+    erin = person(world, "erin")
     world.befriend(alice, bob)
     bob_x, carol_x = await xmpp(plain(world, bob)), await xmpp(plain(world, carol))
+    erin_x = await xmpp(plain(world, erin))
     tag = uuid.uuid4().hex[:6]
     room, name = f"den{tag}@{MUC_DOMAIN}", f"Den {tag}"
     await own_room(bob_x, room, "bob", **{"muc#roomconfig_roomname": name})
     muc = bob_x.xmpp.plugin["xep_0045"]
-    cnick = carol.jid.partition("@")[0]
+    cnick, enick = carol.jid.partition("@")[0], erin.jid.partition("@")[0]
     app = alice_app(world, tmp_path, alice, bob)
     async with app.run_test(size=(140, 40)) as pilot:
         engine = app.engine
@@ -69,14 +71,17 @@ async def test_kicks_nicks_topics_and_mentions_stay_in_the_room(world, tmp_path,
         bob_x.send(room, "hello all", groupchat=True)
         assert await pilot_until(pilot, lambda: line_with(app, "hello all"))
 
-        # carol comes in, bob kicks her: both in the timeline, in order.
-        await carol_x.join(room)
-        assert await pilot_until(pilot, lambda: line_with(app, f"{cnick} joined")), drawn(app)
+        # carol and erin come in at once (one line), bob kicks carol: in order.
+        await asyncio.gather(carol_x.join(room), erin_x.join(room))
+        assert await pilot_until(pilot, lambda: line_with(app, "joined") and all(
+            n in line_with(app, "joined") for n in (cnick, enick))), drawn(app)
+        came = [x for x in line_with(app, "joined").splitlines() if "joined" in x]
+        assert len(came) == 1 and came[0].count("→") == 1, came
         await muc.set_role(room, cnick, "none", reason="spam")
         assert await pilot_until(pilot, lambda: line_with(
             app, f"{cnick} was kicked by bob: spam")), drawn(app)
         shown = drawn(app)[-1]
-        assert shown.index("hello all") < shown.index(f"{cnick} joined") \
+        assert shown.index("hello all") < shown.index("joined") \
             < shown.index("was kicked"), shown
 
         # Our nick: said in the timeline, and our lines named by it.
@@ -124,6 +129,7 @@ async def test_kicks_nicks_topics_and_mentions_stay_in_the_room(world, tmp_path,
     events = [(e["what"], e["nick"], e["by"], e["reason"], e["new"], e["ours"])
               for e in shown_json["events"]]
     assert ("joined", cnick, "", "", "", False) in events, events
+    assert ("joined", enick, "", "", "", False) in events, events
     assert ("kicked", cnick, "bob", "spam", "", False) in events, events
     assert ("topic", "bob", "", "", "Launch party", False) in events, events
     assert any(e[0] == "nick" and e[4] == "ally" and e[5] for e in events), events

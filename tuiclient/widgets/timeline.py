@@ -204,8 +204,9 @@ class Timeline(OptionList):
         # `update_message`, which draw them.
         self.reactions: Mapping[int, Sequence[Reaction]] = {}
         # The open room's happenings (oldest first) and our nick there; set by
-        # the screen before `show` ("" and none: not a room).
+        # the screen (`set_room`) before `show` ("" and none: not a room).
         self.room_events: Sequence[RoomHappened] = ()
+        self._event_ats: list[float] = []  # their times, to find where each goes
         self.own_nick = ""
 
     def show(self, messages: list[Message], select: int | None) -> None:
@@ -231,6 +232,7 @@ class Timeline(OptionList):
         before = [self.attached(i) for i in range(len(self.messages))] if redraw else []
         renamed = own_nick != self.own_nick
         self.room_events, self.own_nick = events, own_nick
+        self._event_ats = [e.at for e in events]
         if not redraw:
             return
         for i, m in enumerate(self.messages):
@@ -260,7 +262,7 @@ class Timeline(OptionList):
         events = self.room_events
         if not events or not 0 <= index < len(self.messages):
             return [], []
-        ats = [e.at for e in events]
+        ats = self._event_ats
         start = 0 if index == 0 else bisect.bisect_right(ats, self.messages[index - 1].date)
         end = bisect.bisect_right(ats, self.messages[index].date)
         after = list(events[end:]) if index == len(self.messages) - 1 else []
