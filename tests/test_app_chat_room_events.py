@@ -5,7 +5,8 @@ moderates it, carol (another) comes and goes:
 
 - someone joining, being kicked (by whom, why), our own nick change and a topic
   change are dim lines between the room's lines, in order, not a status line
-  the next one replaces; they are in the store (`show --json` lists them);
+  the next one replaces (people coming in together are one line); they are in
+  the store (the next run of the app shows them, `show --json` lists them);
 - after `/nick ally` our lines in the room are named ally;
 - a line naming our nick stands out in the timeline, and its toast too, even
   with the room muted (a muted room still tells a mention);
@@ -68,6 +69,8 @@ async def test_kicks_nicks_topics_and_mentions_stay_in_the_room(world, tmp_path,
         room_id = app.screen.opened.key[1]
         await command(pilot, app, "First!")
         assert await pilot_until(pilot, lambda: line_with(app, "First!"))
+        for n in range(6):
+            bob_x.send(room, f"chatter {n}", groupchat=True)
         bob_x.send(room, "hello all", groupchat=True)
         assert await pilot_until(pilot, lambda: line_with(app, "hello all"))
 
@@ -94,6 +97,11 @@ async def test_kicks_nicks_topics_and_mentions_stay_in_the_room(world, tmp_path,
         muc.set_subject(room, "Launch party")
         assert await pilot_until(pilot, lambda: line_with(
             app, "bob changed the topic to: Launch party")), drawn(app)
+        # Under the newest line, in view: the timeline stays at its end.
+        timeline = app.screen.query_one(Timeline)
+        assert await pilot_until(pilot, lambda: timeline.max_scroll_y > 0
+                                 and timeline.scroll_y == timeline.max_scroll_y), \
+            (timeline.scroll_y, timeline.max_scroll_y)
         await command(pilot, app, "/topic")
         assert await pilot_until(pilot, lambda: status(app) == "topic: Launch party")
         assert line_with(app, f"{cnick} was kicked by bob: spam")
@@ -123,7 +131,17 @@ async def test_kicks_nicks_topics_and_mentions_stay_in_the_room(world, tmp_path,
         assert "mentions you" in line_with(app, "are you there")
         assert "mentions you" not in line_with(app, "nobody needs")
 
-    # Kept in the store: the command line shows them with the room's lines.
+    # Kept in the store: the next run of the app shows them again ...
+    again = alice_app(world, tmp_path, alice, bob)
+    async with again.run_test(size=(140, 40)) as pilot:
+        assert await pilot_until(pilot, lambda: any(
+            t.thread_id == room_id for t in listing(again).rows))
+        await go_to_row(pilot, again, lambda t: t.thread_id == room_id)
+        await pilot.press("enter")
+        assert await pilot_until(pilot, lambda: line_with(
+            again, f"{cnick} was kicked by bob: spam")), drawn(again)
+        assert line_with(again, "bob changed the topic to: Launch party")
+    # ... and the command line shows them with the room's lines.
     code, shown_json, err = await cli(tmp_path / "config.toml", "show", room_id, "--no-fetch")
     assert code == 0, err
     events = [(e["what"], e["nick"], e["by"], e["reason"], e["new"], e["ours"])
