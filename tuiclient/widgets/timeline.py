@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 
 from rich.console import Group
 from rich.padding import Padding
+from rich.style import Style
 from rich.text import Text
 from textual.message import Message as TMessage
 from textual.reactive import var
@@ -310,7 +311,7 @@ class Timeline(OptionList):
                 body.highlight_regex(mention, style="bold yellow")
         before, after = self.attached(index) if index is not None else ([], [])
         # Indented as a block, so that wrapped lines stay under the first one.
-        parts: list[Text | Padding] = [*event_lines(before, self.clock), head]
+        parts: list[Text | Padding] = [*self.happenings(before), head]
         quoted = quote_text(m, self.answered(m), self.directory.names)
         if quoted is not None and m.retracted is None:
             parts.append(Padding(quoted, (0, 0, 0, 2)))
@@ -321,8 +322,33 @@ class Timeline(OptionList):
             parts.append(Padding(reacted, (0, 0, 0, 2)))
         parts.append(Text(""))
         if after:
-            parts += [*event_lines(after, self.clock), Text("")]
+            parts += [*self.happenings(after), Text("")]
         return Group(*parts)
+
+    def happenings(self, events: list[RoomHappened]) -> list[Text | Padding]:
+        """A room's happenings drawn with a line, on the timeline's own ground:
+        the line's highlight, when it is chosen, is the line's alone."""
+        lines = event_lines(events, self.clock)
+        if not lines or not self.is_mounted:
+            return list(lines)
+        plain = self.get_visual_style("option-list--option").rich_style.bgcolor
+        ground = Style(bgcolor=plain or self.background_colors[1].rich_color)
+        return [Padding(x, 0, style=ground, expand=True) for x in lines]
+
+    def on_mount(self) -> None:
+        # The ground of the happenings' lines follows the theme, and the focus.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw_happenings())
+
+    def on_focus(self) -> None:
+        self.call_after_refresh(self.redraw_happenings)
+
+    def on_blur(self) -> None:
+        self.call_after_refresh(self.redraw_happenings)
+
+    def redraw_happenings(self) -> None:
+        for i, m in enumerate(self.messages):
+            if any(self.attached(i)):
+                self.replace_option_prompt_at_index(i, self.line(m, i))
 
     def answered(self, m: Message) -> Message | None:
         """The line of this conversation a chat reply answers, if shown here."""
