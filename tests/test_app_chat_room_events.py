@@ -11,7 +11,7 @@ moderates it, carol (another) comes and goes:
 - a line naming our nick stands out in the timeline, and its toast too, even
   with the room muted (a muted room still tells a mention);
 - opening a room whose title takes two lines shows its newest line, and marks
-  read only what it shows.
+  read only what it shows; a room where nobody spoke yet shows what happened.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ async def test_kicks_nicks_topics_and_mentions_stay_in_the_room(world, tmp_path,
             t.snippet == "Meet in the den?" for t in listing(app).rows))
         await command(pilot, app, f"/join {room}")
         assert await pilot_until(pilot, lambda: engine.joined_rooms(alice.name) == [room], 30)
+        assert await pilot_until(pilot, lambda: "in the room" in status(app)), status(app)
         room_id = app.screen.opened.key[1]
         await command(pilot, app, "First!")
         assert await pilot_until(pilot, lambda: line_with(app, "First!"))
@@ -183,9 +184,13 @@ async def test_opening_a_room_shows_its_newest_line_whatever_its_title(
             t.snippet == "Seen the plan?" for t in listing(app).rows))
         await command(pilot, app, f"/join {room}")
         assert await pilot_until(pilot, lambda: engine.joined_rooms(alice.name) == [room], 30)
+        assert await pilot_until(pilot, lambda: "in the room" in status(app)), status(app)
         room_id = app.screen.opened.key[1]
         bob_x.xmpp.plugin["xep_0045"].set_subject(
             room, "where we go, when we leave, who drives, and what we bring along")
+        # Nobody spoke yet: what happened is there all the same.
+        assert await pilot_until(pilot, lambda: line_with(
+            app, "bob changed the topic to: where we go")), drawn(app)
         for n in range(10):
             bob_x.send(room, f"line {n}", groupchat=True)
         assert await pilot_until(pilot, lambda: line_with(app, "line 9"))

@@ -217,6 +217,11 @@ class Timeline(OptionList):
                           for i, m in enumerate(messages)])
         if messages:
             self.highlighted = select if select is not None else len(messages) - 1
+        elif self.room_events:
+            # A room where nobody spoke yet: what happened there, on its own
+            # (an option that is no message: never chosen, never read).
+            self.add_option(Option(Group(*self.happenings(list(self.room_events))),
+                                   disabled=True))
 
     def update_message(self, m: Message) -> None:
         for i, old in enumerate(self.messages):
@@ -235,6 +240,9 @@ class Timeline(OptionList):
         self.room_events, self.own_nick = events, own_nick
         self._event_ats = [e.at for e in events]
         if not redraw:
+            return
+        if not self.messages:
+            self.show([], None)
             return
         for i, m in enumerate(self.messages):
             if renamed or self.attached(i) != before[i]:
@@ -346,6 +354,8 @@ class Timeline(OptionList):
         self.call_after_refresh(self.redraw_happenings)
 
     def redraw_happenings(self) -> None:
+        if not self.messages and self.room_events:
+            self.show([], None)
         for i, m in enumerate(self.messages):
             if any(self.attached(i)):
                 self.replace_option_prompt_at_index(i, self.line(m, i))
