@@ -11,7 +11,8 @@ from .records import StoredEvent
 
 
 class EventLog(Db):
-    """Append, read on from an id, find the newest of a kind, prune."""
+    """Append, read on from an id, find the newest of a kind, a room's
+    happenings (its timeline between the lines), prune."""
 
     def add_event(self, kind: str, payload: dict[str, Any] | None = None) -> int:
         with self._write() as conn:

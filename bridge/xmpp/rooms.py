@@ -6,6 +6,9 @@ not parse, read here from its data form) and registering a nick with a room (§7
 jabber:iq:register to the room, which slixmpp has no call for: xep_0077 registers
 with a server).
 A room's history comes from its archive, never from the join's replay.
+What happens in a room after our join (someone coming in or leaving, kicked or
+banned, a nick or topic changed) is told as `RoomHappened`, read from the
+presence's muc#user status codes (§7.6 303, §8.2 307, §9.1 301) and the subject.
 """
 
 from __future__ import annotations
