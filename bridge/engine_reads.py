@@ -30,6 +30,9 @@ from .model import (
     Transport,
 )
 
+# Seconds within which the same happening of a room, kept twice, is one.
+ROOM_ECHO = 10.0
+
 if TYPE_CHECKING:
     from .config import AccountConfig, Config
     from .engine_ports import EnginePorts
@@ -417,13 +420,21 @@ class EngineReads:
         from .events import RoomHappened
 
         known = {f.name for f in fields(RoomHappened)}
-        found = []
+        found: list[RoomHappened] = []
+        last: dict[str, tuple[tuple[object, ...], float]] = {}  # per nick: its last
         for stored in self.store.room_events(account, room.split("/", 1)[0]):
             try:
-                found.append(RoomHappened(**{k: v for k, v in stored.payload.items()
-                                             if k in known}))
+                e = RoomHappened(**{k: v for k, v in stored.payload.items() if k in known})
             except TypeError:
                 continue  # a payload written by another version, missing a field
+            # Two processes in the room on one store (the app, a `run` daemon)
+            # each keep what they saw: the same happening seconds apart, with
+            # nothing else about that nick between, is one.
+            same = (e.what, e.nick, e.by, e.reason, e.new, e.ours)
+            before = last.get(e.nick)
+            if before is None or before[0] != same or e.at - before[1] >= ROOM_ECHO:
+                found.append(e)
+            last[e.nick] = (same, e.at)
         return found
 
     def room_nick(self, account: str, room: str) -> str:

@@ -31,3 +31,28 @@ def test_a_mention_is_our_nick_as_a_word_in_any_case():
     assert not mentions("totally", "ally") and not mentions("allyson here", "ally")
     assert mentions("ping a.b.", "a.b") and not mentions("ping axb", "a.b")
     assert not mentions("anything", "")
+
+
+def test_a_happening_kept_twice_by_two_processes_is_read_once(tmp_path):
+    """The app and a `run` daemon in the same room keep the same happening each;
+    a real repeat (came, left, came again) stays three."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from bridge.config import Config
+    from bridge.reader import Reader
+    from bridge.store import Store
+
+    store = Store.open(tmp_path / "store.sqlite")
+    kept = [happened("kicked", "carol", 100.0, by="dave", reason="spam"),
+            happened("kicked", "carol", 100.4, by="dave", reason="spam"),  # the echo
+            happened("joined", "erin", 101.0), happened("left", "erin", 102.0),
+            happened("joined", "erin", 103.0)]
+    for e in kept:
+        store.add_event("RoomHappened", asdict(e))
+    store.add_event("RoomHappened", asdict(RoomHappened("b", "den@muc", "joined", "x")))
+    reader = Reader(Config(Path(tmp_path / "config.toml")), store)
+    read = [(e.what, e.nick) for e in reader.room_events("a", "DEN@muc")]
+    assert read == [("kicked", "carol"), ("joined", "erin"), ("left", "erin"),
+                    ("joined", "erin")], read
+    store.close()
