@@ -273,7 +273,8 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         "OutboxChanged", "DeliveryChanged", "DeferralRetry", "MessageReceived",
         "EmailDelivery", "PresenceChanged", "HealthReported", "FolderChanged",
         "RoomInvitation", "SubscriptionRequest", "TriageDone",
-        "MessageChanged"})  # chat: a line corrected, retracted or reacted to
+        "MessageChanged",  # chat: a line corrected, retracted or reacted to
+        "RoomHappened"})  # a room's timeline between its lines (kicks, nicks, topics)
 
     def _persist_event(self, event: Event) -> None:
         kind = type(event).__name__

@@ -30,9 +30,13 @@ from .model import (
     Transport,
 )
 
+# Seconds within which the same happening of a room, kept twice, is one.
+ROOM_ECHO = 10.0
+
 if TYPE_CHECKING:
     from .config import AccountConfig, Config
     from .engine_ports import EnginePorts
+    from .events import RoomHappened
     from .identity import Identity, Resolution
     from .store import Cursor, Store, StoredEvent
     from .store.list_window import ViewRows
@@ -418,6 +422,37 @@ class EngineReads:
         at the next start), joined right now or not."""
         client = self.xmpp.get(account)
         return list(client.state.rooms) if client is not None else []
+
+    def room_events(self, account: str, room: str) -> list[RoomHappened]:
+        """What happened in a room between its lines (joins, leaves, kicks, bans,
+        nick and topic changes), oldest first, as the store's event log kept it:
+        seen by this process or any other on the same store, across restarts."""
+        from dataclasses import fields
+
+        from .events import RoomHappened
+
+        known = {f.name for f in fields(RoomHappened)}
+        found: list[RoomHappened] = []
+        last: dict[str, tuple[tuple[object, ...], float]] = {}  # per nick: its last
+        for stored in self.store.room_events(account, room.split("/", 1)[0]):
+            try:
+                e = RoomHappened(**{k: v for k, v in stored.payload.items() if k in known})
+            except TypeError:
+                continue  # a payload written by another version, missing a field
+            # Two processes in the room on one store (the app, a `run` daemon)
+            # each keep what they saw: the same happening seconds apart, with
+            # nothing else about that nick between, is one.
+            same = (e.what, e.nick, e.by, e.reason, e.new, e.ours)
+            before = last.get(e.nick)
+            if before is None or before[0] != same or e.at - before[1] >= ROOM_ECHO:
+                found.append(e)
+            last[e.nick] = (same, e.at)
+        return found
+
+    def room_nick(self, account: str, room: str) -> str:
+        """Our nick in a room as the room knows it now ("" when not in it)."""
+        client = self.xmpp.get(account)
+        return client.room_nick(room) if client is not None else ""
 
     def room_occupants(self, account: str, room: str) -> list[tuple[str, str]]:
         """Who is in a group chat the account is in: (bare JID, or "" where the room

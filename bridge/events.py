@@ -270,6 +270,29 @@ class RoomSubjectChanged(Event):
 
 
 @dataclass(frozen=True)
+class RoomHappened(Event):
+    """Something happened in a room we are in that its timeline shows between
+    the lines (as Profanity and Poezio show it in the room's window): someone
+    came in or left, was kicked or banned (by whom, why), took another nick, or
+    changed the topic. Kept in the store's event log (`Engine.room_events` reads
+    a room's back), never a message: no count, unread or preview sees it.
+
+    `what`: joined | left | kicked | banned | nick | topic. `nick` is whom it is
+    about (the old nick for `nick`, whoever set it for `topic`), `ours` when that
+    is us; `by` the moderator who did it (kicked, banned), `reason` their words
+    (or a leaver's status), `new` the new nick or the new topic."""
+
+    account: str
+    room: str
+    what: str
+    nick: str
+    by: str = ""
+    reason: str = ""
+    new: str = ""
+    ours: bool = False
+
+
+@dataclass(frozen=True)
 class ChatStateChanged(Event):
     """A contact is typing, paused, or left the chat (XEP-0085); never stored."""
 

@@ -56,6 +56,7 @@ from tuiclient.notify import Notifier
 from tuiclient.screens.main import MainScreen
 from tuiclient.server_health import ServerHealth, fold, key_of
 from tuiclient.terminal import hyperlinks
+from tuiclient.widgets.room_lines import mentions
 from tuiclient.widgets.sidebar import Sidebar
 from tuiclient.widgets.thread_pane import ChatView
 from tuiclient.wording import plain, times_tried, tries
@@ -482,7 +483,10 @@ class TuiClientApp(App):
                 if room is not None:  # a room's line: told as the room's, by its speaker
                     sender = self.contact_names.get(address.lower()) or nick or \
                         address.partition("@")[0]
-                    self.notifier.chat_line(key, sender, text, room=room[1])
+                    ours = self.engine.room_nick(event.account, room[0])
+                    self.notifier.chat_line(key, sender, text, room=room[1],
+                                            mention=bool(ours) and nick != ours
+                                            and mentions(text, ours))
                     return
                 sender = self.contact_names.get(address.lower(), address)
                 self.notifier.chat_line(key, sender, text)

@@ -4,7 +4,10 @@ New messages are gathered while they keep coming (until `DELAY` passes without
 one, at most `MAX_WAIT`) and told once per conversation:
 a burst of sixty chat lines from Bob is one toast, "60 new lines from Bob", not
 sixty. A conversation being read tells nothing (its lines are on the screen), and
-a muted one never does.
+a muted one never does, except a room's line that mentions our nick: that is
+what a muted room still tells (Profanity's "notify on mention" for a room), and
+a mention's toast stands out (its own title, "bob mentioned you in Den", and a
+warning's colour), the line that names us its words.
 
 Outside the app, each flush (not each message) may:
 - ring the terminal bell (`[notify] bell`, on by default);
@@ -80,10 +83,16 @@ class Pending:
     count: int = 0
     last: str = ""  # the newest line's words, shown when it is one line
     room: str = ""  # a group chat's line: the room's name (`sender` the speaker)
+    mention: str = ""  # the newest line that mentions us, its words
+    mentioner: str = ""  # and who said it
 
     def summary(self) -> str:
         if self.kind == "mail":
             return f"{self.count} new email{'s' * (self.count != 1)} in {self.sender}"
+        if self.mention:
+            if self.count == 1:
+                return self.mention
+            return f"{self.count} new lines in {self.room}; you were named: {self.mention}"
         if self.count == 1:
             return self.last or "(no text)"
         if self.room:
@@ -93,6 +102,8 @@ class Pending:
     def title(self) -> str:
         if self.kind == "mail":
             return "Mail"
+        if self.mention:
+            return f"{self.mentioner} mentioned you in {self.room}"
         return f"{self.sender} in {self.room}" if self.room else f"Chat from {self.sender}"
 
 
@@ -138,16 +149,20 @@ class Notifier:
                 log.warning("notify: cannot keep the mutes in %s: %s", self.muted_file, exc)
         return now
 
-    def chat_line(self, key: Key, sender: str, text: str, room: str = "") -> None:
+    def chat_line(self, key: Key, sender: str, text: str, room: str = "",
+                  mention: bool = False) -> None:
         """A line came in conversation `key`: from `sender`, or in a group chat
-        (`room`, its name) by `sender`, the newest speaker."""
-        if key in self.muted:
+        (`room`, its name) by `sender`, the newest speaker; `mention`: the line
+        names our nick there (told even when the room is muted)."""
+        if key in self.muted and not mention:
             return
         p = self.pending.setdefault(key, Pending("chat", inert_text(sender),
                                                  room=inert_text(room)))
         p.sender = inert_text(sender)
         p.count += 1
         p.last = " ".join(inert_text(text).split())[:120]
+        if mention:
+            p.mention, p.mentioner = p.last, p.sender
         self._soon()
 
     def new_mail(self, account: str, count: int) -> None:
@@ -181,11 +196,13 @@ class Notifier:
         if not pending:
             return
         for p in pending.values():
-            self.host.notify(p.summary(), title=p.title(), markup=False)
+            self.host.notify(p.summary(), title=p.title(), markup=False,
+                             severity="warning" if p.mention else "information")
             self.told.append((p.kind, p.sender, p.summary()))
         if self.policy.bell:
             self.host.bell()
-        newest = list(pending.values())[-1]
+        newest = next((p for p in reversed(pending.values()) if p.mention),
+                      list(pending.values())[-1])
         self.desktop(newest)
         if self.policy.command:
             for p in pending.values():

@@ -28,6 +28,7 @@ from .outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Outcome
 if TYPE_CHECKING:
     import asyncio
 
+    from ..events import RoomHappened
     from .host import Headless
 
 T = TypeVar("T")
@@ -155,9 +156,28 @@ async def cmd_show(h: Headless | ReadOnly, a: argparse.Namespace) -> Outcome:
     lines = [f"{out.one_line(th.subject, 100) or out.NO_SUBJECT}  [{th.thread_id}]", ""]
     # Chat lines' reactions (XEP-0444), by row id: who, with what.
     reactions = h.engine.reactions([m.id for m in timeline if m.id is not None])
-    lines += [out.message_block(m, reactions.get(m.id or 0, [])) + "\n" for m in timeline]
-    return Outcome(EXIT_OK, {"thread": th, "messages": timeline, "reactions": reactions},
-                   lines)
+    # A room's happenings between its lines (kicks, nicks, topics, comings and
+    # goings), in order with them: as the app's timeline shows them.
+    room = h.engine.as_rooms([th])[0].room
+    events = h.engine.room_events(th.account, room) if room else []
+    blocks = [(m.date, 1, out.message_block(m, reactions.get(m.id or 0, [])) + "\n")
+              for m in timeline]
+    blocks += [(e.at, 0, f"  -- {out.when(e.at)}  {out.t(room_words(e))}") for e in events]
+    lines += [text for _at, _n, text in sorted(blocks, key=lambda b: (b[0], b[1]))]
+    return Outcome(EXIT_OK, {"thread": th, "messages": timeline, "reactions": reactions,
+                             "events": [out.event_json(e) for e in events]}, lines)
+
+
+def room_words(e: RoomHappened) -> str:
+    """A room's happening in words, for `show`'s text."""
+    who, was, are = ("you", "were", "are") if e.ours else (e.nick, "was", "is")
+    by = f" by {e.by}" if e.by else ""
+    why = f": {e.reason}" if e.reason else ""
+    return {"kicked": f"{who} {was} kicked{by}{why}",
+            "banned": f"{who} {was} banned{by}{why}",
+            "nick": f"{who} {are} now known as {e.new}",
+            "topic": f"{who} set the topic: {e.new}", "joined": f"{who} joined",
+            "left": f"{who} left{why}"}.get(e.what, e.what)
 
 
 # What `outbox list` leaves out without --all: rows whose sending is over.

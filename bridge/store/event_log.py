@@ -11,7 +11,8 @@ from .records import StoredEvent
 
 
 class EventLog(Db):
-    """Append, read on from an id, find the newest of a kind, prune."""
+    """Append, read on from an id, find the newest of a kind, a room's
+    happenings (its timeline between the lines), prune."""
 
     def add_event(self, kind: str, payload: dict[str, Any] | None = None) -> int:
         with self._write() as conn:
@@ -39,6 +40,17 @@ class EventLog(Db):
                 "SELECT id, at, kind, payload FROM events WHERE kind = ? ORDER BY id DESC "
                 "LIMIT ?", (kind, limit)).fetchall()
         return [StoredEvent(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def room_events(self, account: str, room: str, limit: int = 500) -> list[StoredEvent]:
+        """A room's kept `RoomHappened` events (its timeline between the lines), the
+        newest `limit` of them, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, at, kind, payload FROM events WHERE kind = 'RoomHappened' "
+                "AND json_extract(payload, '$.account') = ? "
+                "AND lower(json_extract(payload, '$.room')) = ? ORDER BY id DESC LIMIT ?",
+                (account, room.lower(), limit)).fetchall()
+        return [StoredEvent(r[0], r[1], r[2], json.loads(r[3])) for r in reversed(rows)]
 
     def events(self, since_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Events after `since_id`, oldest first: pass the last id seen to follow on."""

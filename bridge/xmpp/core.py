@@ -149,6 +149,11 @@ class _Room:
     renaming: asyncio.Future[str] | None = None  # our nick change under way
     # Our subject change under way: its message id, and the room's answer.
     retitling: tuple[str, asyncio.Future[None]] | None = None
+    # Whether the subject the room tells after our join came (later ones are changes).
+    subject_told: bool = False
+    # New nicks an occupant's nick change (§7.6, status 303) announced: their
+    # presence under it is that change, not someone joining.
+    renamed: set[str] = field(default_factory=set)
 
 
 # How long a chat message the server acked stays ready to go again, until its

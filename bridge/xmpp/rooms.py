@@ -6,6 +6,9 @@ not parse, read here from its data form) and registering a nick with a room (§7
 jabber:iq:register to the room, which slixmpp has no call for: xep_0077 registers
 with a server).
 A room's history comes from its archive, never from the join's replay.
+What happens in a room after our join (someone coming in or leaving, kicked or
+banned, a nick or topic changed) is told as `RoomHappened`, read from the
+presence's muc#user status codes (§7.6 303, §8.2 307, §9.1 301) and the subject.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from slixmpp.types import MucAffiliation
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from ..events import RoomOccupantsChanged, RoomSubjectChanged, VoiceRequested
+from ..events import RoomHappened, RoomOccupantsChanged, RoomSubjectChanged, VoiceRequested
 from .archive import Archive
 from .core import IQ_TIMEOUT, Occupant, XmppError, _Room
 from .stanzas import NS_CLIENT, NS_MUC_USER, bare, error_condition, q, resource
@@ -80,9 +83,15 @@ class Rooms(Archive):
         asked = room.retitling
         if asked is not None and resource(sender) == room.nick and not asked[1].done():
             asked[1].set_result(None)
+        changed = room.subject_told  # the first after our join is the room's as it was
+        room.subject_told = True
         if subject != room.subject:
             room.subject = subject
             self._publish(RoomSubjectChanged(self.name, room.jid, subject, resource(sender)))
+            if changed:
+                self._publish(RoomHappened(self.name, room.jid, "topic", resource(sender),
+                                           new=subject,
+                                           ours=resource(sender) == room.nick))
 
     def subject(self, room: str) -> str:
         state = self._rooms.get(bare(room))
@@ -190,6 +199,8 @@ class Rooms(Archive):
         if state is None or state.nick != nick:
             state = self._rooms[room] = _Room(room, nick)
         state.occupants.clear()
+        state.subject_told = False
+        state.renamed.clear()
         state.joined = asyncio.get_running_loop().create_future()
         # A join given up on (timeout) may still fail later; nobody needs to hear it.
         state.joined.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -241,6 +252,7 @@ class Rooms(Archive):
         if ptype == "unavailable":
             if room.occupants.pop(nick, None) is not None:
                 self._publish(RoomOccupantsChanged(self.name, room.jid))
+                self._tell_gone(room, nick, codes, item, xml, is_self)
             if is_self and "303" in codes:
                 return  # our nick changes (§7.6): still in the room, under the new one
             if is_self and room.joined is not None and room.joined.done():
@@ -257,6 +269,11 @@ class Rooms(Archive):
             (item.get("affiliation") if item is not None else None) or "none",
             show if show in ("chat", "away", "xa", "dnd") else "")
         if room.occupants.get(nick) != occupant:
+            if nick not in room.occupants and not is_self and nick not in room.renamed \
+                    and room.joined is not None and room.joined.done():
+                # Not the list the room tells on our join: someone came in.
+                self._publish(RoomHappened(self.name, room.jid, "joined", nick))
+            room.renamed.discard(nick)
             room.occupants[nick] = occupant
             self._publish(RoomOccupantsChanged(self.name, room.jid))
         if is_self:
@@ -267,6 +284,32 @@ class Rooms(Archive):
                 self.state.save()
             if room.joined is not None and not room.joined.done():
                 room.joined.set_result(codes)
+
+    def _tell_gone(self, room: _Room, nick: str, codes: set[str], item: ET.Element | None,
+                   xml: ET.Element, is_self: bool) -> None:
+        """An occupant's unavailable presence, as the room's timeline tells it
+        (§7.6 a nick change, 303; §8.2 kicked, 307; §9.1 banned, 301; else left,
+        with their status as the reason). Only after our join, and our own
+        leaving (`leave_room`, our stream ending) is no happening of the room's."""
+        if room.joined is None or not room.joined.done() or room.jid not in self._rooms:
+            return
+        actor = item.find(q(NS_MUC_USER, "actor")) if item is not None else None
+        by = (actor.get("nick") or "").strip()[:100] if actor is not None else ""
+        reason = (item.findtext(q(NS_MUC_USER, "reason")) or "") if item is not None else ""
+        if "303" in codes:
+            new = (item.get("nick") or "") if item is not None else ""
+            if new:
+                room.renamed.add(new)
+            self._publish(RoomHappened(self.name, room.jid, "nick", nick, new=new[:100],
+                                       ours=is_self))
+            return
+        what = "banned" if "301" in codes else "kicked" if "307" in codes else "left"
+        if what == "left" and is_self:
+            return  # our stream ending (the app quit): nothing the room did
+        if what == "left":
+            reason = xml.findtext(q(NS_CLIENT, "status")) or ""
+        self._publish(RoomHappened(self.name, room.jid, what, nick, by=by,
+                                   reason=reason.strip()[:300], ours=is_self))
 
     async def configure_room(self, room: str, *, members_only: bool = False,
                              public_jids: bool = True, name: str = "") -> None:
@@ -407,6 +450,15 @@ class Rooms(Archive):
         if state is not None:
             self.session.send_presence(pto=f"{room}/{state.nick}", ptype="unavailable")
             self._publish(RoomOccupantsChanged(self.name, room))
+
+    def room_nick(self, room: str) -> str:
+        """Our nick in a room we are in (the room may have changed the one asked
+        for), else the one we take part under across sessions, else ""."""
+        state = self._rooms.get(bare(room))
+        if state is not None:
+            return state.nick
+        membership = self.state.rooms.get(bare(room))
+        return membership.nick if membership is not None else ""
 
     def occupants(self, room: str) -> list[Occupant]:
         state = self._rooms.get(bare(room))

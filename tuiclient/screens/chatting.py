@@ -23,6 +23,7 @@ from bridge.events import (
     ChatStateChanged,
     Event,
     MessageReceived,
+    RoomHappened,
     RoomInvitation,
     RoomOccupantsChanged,
     RoomSubjectChanged,
@@ -125,6 +126,20 @@ class Chatting(ContactCommands, FileCommands):
         self.view.room = self.room_name  # the input writes to it
         self.say("")
         self.show_occupants()
+        self.show_room_events(redraw=False)  # the timeline is shown anew next
+
+    def show_room_events(self, came: RoomHappened | None = None, *,
+                         redraw: bool = True) -> None:
+        """The open room's happenings, between its lines, and our nick there (its
+        lines name us by it, and lines naming it stand out); none elsewhere."""
+        timeline = self.screen.query_one(Timeline)
+        if self.peer is None or not self.room or self.private:
+            timeline.set_room((), "", redraw=redraw)
+            return
+        events = self.engine.room_events(*self.peer)
+        if came is not None and came not in events:
+            events.append(came)  # told before the store had it: shown all the same
+        timeline.set_room(events, self.engine.room_nick(*self.peer), redraw=redraw)
 
     def chat_name(self) -> str:
         """The open chat as its title names it: "Group chat Den (den@…)", "Chat
@@ -530,6 +545,9 @@ class Chatting(ContactCommands, FileCommands):
             elif isinstance(event, RoomOccupantsChanged):
                 if self.peer == (event.account, bare(event.room)):
                     self.show_occupants()
+            elif isinstance(event, RoomHappened):
+                if self.peer == (event.account, bare(event.room)) and not self.private:
+                    self.show_room_events(event)
             elif isinstance(event, RoomInvitation):
                 self.ask(("room", event.account, event.room), event)
             elif isinstance(event, SubscriptionRequest):

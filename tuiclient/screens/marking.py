@@ -87,14 +87,18 @@ class Marking:
 
     def shown(self) -> set[int]:
         """The messages of the open conversation the user has in front of them: the
-        one chosen in the timeline (an email is shown in full), and the chat lines
-        the timeline shows now."""
+        email chosen in the timeline (shown in full), and the chat lines the
+        timeline shows now (the chosen one too only when in view)."""
         screen = self.screen
         timeline = screen.query_one(Timeline)
         current = timeline.current
         ids = {current.id} if current is not None and current.id is not None else set()
         if screen.narrow and screen.pane != "chat":
             return ids  # a narrow terminal shows the message alone, not the timeline
+        if current is not None and current.transport is Transport.XMPP:
+            # A chat line is seen in the timeline, chosen or not: chosen, it may
+            # still be out of view (the timeline not scrolled to it yet).
+            ids.clear()
         for index in lines_in_view(timeline):
             m = timeline.messages[index] if index < len(timeline.messages) else None
             if m is not None and m.transport is Transport.XMPP and m.id is not None:

@@ -7,21 +7,29 @@ it back (XEP-0424); the reactions under the line, each emoji with who sent it
 (XEP-0444); a reply with the line it answers quoted above it (XEP-0461); a
 `/me` line as an action, "* bob waves" (XEP-0245); and
 message styling (XEP-0393, `tuiclient.styling`).
+
+In a room, what happened between its lines (joins, leaves, kicks, nick and topic
+changes: `room_lines`) is drawn dim with the line it came before (after the
+last line, under it), so every option is still one message; our own lines are
+named by our nick there, and a line that mentions our nick stands out.
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Mapping, Sequence
 
 from rich.console import Group
 from rich.padding import Padding
+from rich.style import Style
 from rich.text import Text
 from textual.message import Message as TMessage
 from textual.reactive import var
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from bridge.events import RoomHappened
 from bridge.handoff import HISTORY_HEAD, TRANSCRIPT_HEAD
 from bridge.model import Direction, Message, Transport
 from bridge.store import Reaction
@@ -41,6 +49,7 @@ from tuiclient.keys import bind
 from tuiclient.links import linked
 from tuiclient.people import Directory, bare
 from tuiclient.styling import styled
+from tuiclient.widgets.room_lines import event_lines, mention_pattern
 
 
 class Chosen(TMessage):
@@ -195,29 +204,98 @@ class Timeline(OptionList):
         # Who reacted to which line (row id), set by the screen before `show` and
         # `update_message`, which draw them.
         self.reactions: Mapping[int, Sequence[Reaction]] = {}
+        # The open room's happenings (oldest first) and our nick there; set by
+        # the screen (`set_room`) before `show` ("" and none: not a room).
+        self.room_events: Sequence[RoomHappened] = ()
+        self._event_ats: list[float] = []  # their times, to find where each goes
+        self.own_nick = ""
 
     def show(self, messages: list[Message], select: int | None) -> None:
         self.messages = messages
         self.clear_options()
-        self.add_options([Option(self.line(m), id=str(m.id)) for m in messages])
+        self.add_options([Option(self.line(m, i), id=str(m.id))
+                          for i, m in enumerate(messages)])
         if messages:
             self.highlighted = select if select is not None else len(messages) - 1
+        elif self.room_events:
+            # A room where nobody spoke yet: what happened there, on its own
+            # (an option that is no message: never chosen, never read).
+            self.add_option(Option(Group(*self.happenings(list(self.room_events))),
+                                   disabled=True))
 
     def update_message(self, m: Message) -> None:
         for i, old in enumerate(self.messages):
             if old.id == m.id:
                 self.messages[i] = m
-                self.replace_option_prompt_at_index(i, self.line(m))
+                self.replace_option_prompt_at_index(i, self.line(m, i))
                 return
 
-    def line(self, m: Message) -> Group:
+    def set_room(self, events: Sequence[RoomHappened], own_nick: str, *,
+                 redraw: bool = True) -> None:
+        """The open room's happenings or our nick there changed: the lines they
+        touch are drawn again (`redraw`), and a timeline at its end stays there
+        (what just happened, under the newest line, in view)."""
+        before = [self.attached(i) for i in range(len(self.messages))] if redraw else []
+        renamed = own_nick != self.own_nick
+        self.room_events, self.own_nick = events, own_nick
+        self._event_ats = [e.at for e in events]
+        if not redraw:
+            return
+        if not self.messages:
+            self.show([], None)
+            return
+        for i, m in enumerate(self.messages):
+            if renamed or self.attached(i) != before[i]:
+                self.replace_option_prompt_at_index(i, self.line(m, i))
+        if self.messages and self.highlighted == len(self.messages) - 1:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
+    def on_resize(self) -> None:
+        """A change of height (the title above wrapping to a second line, the
+        status line under it shown) keeps the chosen line in view: the newest,
+        when chosen, to its end (Textual scrolls to the chosen line when it is
+        chosen, with the height the timeline had then)."""
+        self.call_after_refresh(self.keep_in_view)
+
+    def keep_in_view(self) -> None:
+        if not self.messages or self.highlighted is None:
+            return
+        if self.highlighted == len(self.messages) - 1:
+            self.scroll_end(animate=False)
+        else:
+            self.scroll_to_highlight()
+
+    def attached(self, index: int) -> tuple[list[RoomHappened], list[RoomHappened]]:
+        """The room's happenings drawn with the line at `index`: those since the
+        line before it, and (the last line) those since it."""
+        events = self.room_events
+        if not events or not 0 <= index < len(self.messages):
+            return [], []
+        ats = self._event_ats
+        start = 0 if index == 0 else bisect.bisect_right(ats, self.messages[index - 1].date)
+        end = bisect.bisect_right(ats, self.messages[index].date)
+        after = list(events[end:]) if index == len(self.messages) - 1 else []
+        return list(events[start:end]), after
+
+    def line(self, m: Message, index: int | None = None) -> Group:
         head = Text(no_wrap=True, overflow="ellipsis")
         head.append(f"{short_date(m.date, self.clock())} ", style="dim")
         head.append_text(transport_mark(m.transport))
         head.append(" ")
-        head.append(who(m, self.directory.names), style="bold" if m.unread else "")
+        ours_here = bool(self.own_nick) and m.direction is Direction.OUT \
+            and m.transport is Transport.XMPP
+        name = one_line(self.own_nick) if ours_here else who(m, self.directory.names)
+        head.append(name, style="bold" if m.unread else "")
         if m.direction is Direction.OUT:
             head.append(" (you)", style="dim")
+        mention = mention_pattern(self.own_nick) \
+            if self.own_nick and m.direction is Direction.IN \
+            and m.transport is Transport.XMPP and m.retracted is None else None
+        if mention is not None and not mention.search(m.text):
+            mention = None
+        if mention is not None:
+            head.append("  ")
+            head.append("@ mentions you", style="bold reverse yellow")
         drafts = self.directory.drafts.get(m.account, frozenset())
         for mark in (draft_mark(m, drafts), delivery_mark(m), flag_mark(m), lock_mark(m)):
             if mark:
@@ -237,8 +315,11 @@ class Timeline(OptionList):
             body = Text("message retracted", style="dim italic")
         else:
             body = action_text(m, self.directory.names) or linked(message_text(m))
+            if mention is not None:
+                body.highlight_regex(mention, style="bold yellow")
+        before, after = self.attached(index) if index is not None else ([], [])
         # Indented as a block, so that wrapped lines stay under the first one.
-        parts: list[Text | Padding] = [head]
+        parts: list[Text | Padding] = [*self.happenings(before), head]
         quoted = quote_text(m, self.answered(m), self.directory.names)
         if quoted is not None and m.retracted is None:
             parts.append(Padding(quoted, (0, 0, 0, 2)))
@@ -247,7 +328,37 @@ class Timeline(OptionList):
             if m.id is not None and m.retracted is None else None
         if reacted is not None:
             parts.append(Padding(reacted, (0, 0, 0, 2)))
-        return Group(*parts, Text(""))
+        parts.append(Text(""))
+        if after:
+            parts += [*self.happenings(after), Text("")]
+        return Group(*parts)
+
+    def happenings(self, events: list[RoomHappened]) -> list[Text | Padding]:
+        """A room's happenings drawn with a line, on the timeline's own ground:
+        the line's highlight, when it is chosen, is the line's alone."""
+        lines = event_lines(events, self.clock)
+        if not lines or not self.is_mounted:
+            return list(lines)
+        plain = self.get_visual_style("option-list--option").rich_style.bgcolor
+        ground = Style(bgcolor=plain or self.background_colors[1].rich_color)
+        return [Padding(x, 0, style=ground, expand=True) for x in lines]
+
+    def on_mount(self) -> None:
+        # The ground of the happenings' lines follows the theme, and the focus.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw_happenings())
+
+    def on_focus(self) -> None:
+        self.call_after_refresh(self.redraw_happenings)
+
+    def on_blur(self) -> None:
+        self.call_after_refresh(self.redraw_happenings)
+
+    def redraw_happenings(self) -> None:
+        if not self.messages and self.room_events:
+            self.show([], None)
+        for i, m in enumerate(self.messages):
+            if any(self.attached(i)):
+                self.replace_option_prompt_at_index(i, self.line(m, i))
 
     def answered(self, m: Message) -> Message | None:
         """The line of this conversation a chat reply answers, if shown here."""
