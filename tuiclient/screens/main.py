@@ -193,6 +193,8 @@ class MainScreen(Screen):
         self.query_one(Sidebar).colours = colours
         self.query_one(StatusBar).colours = colours
         self.query_one(Occupants).colours = colours
+        for timeline in self.query(Timeline):  # a room's happenings on the theme's ground
+            timeline.redraw_happenings()
 
     def pass_down(self) -> None:
         """Who is who, read now, to the widgets of the open conversation; which

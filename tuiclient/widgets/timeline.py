@@ -343,9 +343,8 @@ class Timeline(OptionList):
         ground = Style(bgcolor=plain or self.background_colors[1].rich_color)
         return [Padding(x, 0, style=ground, expand=True) for x in lines]
 
-    def on_mount(self) -> None:
-        # The ground of the happenings' lines follows the theme, and the focus.
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw_happenings())
+    # The ground of the happenings' lines follows the focus, and the theme (the
+    # screen calls redraw_happenings when the theme changes).
 
     def on_focus(self) -> None:
         self.call_after_refresh(self.redraw_happenings)
