@@ -107,8 +107,10 @@ class XmppClient(Omemo):
         self.session.cancel_connection_attempt()
         if self.session.transport is not None:
             await self._omemo_settle()
-        if self.session.transport is not None:
+        if self.session.transport is not None and self.session.announced:
             # Say goodbye to rooms and contacts; the stream close then ends the session.
+            # (A session that never announced itself says nothing to contacts: the
+            # server tells the rooms it joined when the stream closes.)
             self.session.send_presence(ptype="unavailable")
         await self.session.stop()
         self._omemo_release()
