@@ -23,13 +23,13 @@ log = logging.getLogger(__name__)
 
 WANTED = "PresenceWanted"
 SET = "PresenceSet"
-POLL = 0.25  # seconds between two looks at the event log
+POLL = 0.5  # seconds between two looks at the event log (a read of its newest rows)
 
 
 async def follow(engine: Engine) -> None:
     """Set what other processes ask for on this engine's chat sessions, for
     as long as it runs (cancelled by `Engine.stop`)."""
-    last = _newest_id(engine)
+    last = engine.store.last_event_id()
     while True:
         await asyncio.sleep(POLL)
         try:
@@ -54,13 +54,6 @@ async def _apply(engine: Engine, request: int, asked: dict[str, Any]) -> None:
         error = str(exc) or type(exc).__name__
     engine.log_event(SET, {"account": account, "request": request,
                            "by": str(client.session.boundjid.full), "error": error})
-
-
-def _newest_id(engine: Engine) -> int:
-    newest = 0
-    while batch := engine.logged_events(since_id=newest, limit=1000):
-        newest = batch[-1].id
-    return newest
 
 
 async def ask(engine: Engine, account: str, show: str, status: str,
