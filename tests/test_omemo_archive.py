@@ -5,7 +5,8 @@ slixmpp-omemo peer (tests/omemo_peer.py):
 - an empty OMEMO message (the peer's library completing our key exchange: key
   material, no payload) is no line, for the holder nor for the command; before,
   the command stored it as a "cannot read" line from Bob, unread, the
-  conversation's preview;
+  conversation's preview; the holder opens it as it comes, for its keys (before,
+  it let it pass, and its next line still carried the key exchange);
 - a line the holder stored already is one row, not two;
 - a line the holder has not seen is stored unopened by the command, then
   opened by the holder when it reads the archive (even after a restart: the
@@ -29,7 +30,7 @@ from bridge.crypto.status import UNREADABLE
 from bridge.engine import Engine
 from bridge.model import Direction, Message
 from bridge.paths import data_dir
-from bridge.xmpp.omemo_words import hold, omemo_empty
+from bridge.xmpp.omemo_words import NS_OLDMEMO, hold, omemo_empty
 from tests.harness.servers import MUC_DOMAIN
 from tests.omemo_peer import peers
 from tests.others import contacts_toml, person, until
@@ -89,6 +90,16 @@ async def test_a_command_beside_the_app_adds_no_cannot_read_line(
 
     await app.send_message(alice.name, [bob.jid], "secret ping", via="im", encrypt=True)
     await until(lambda: "secret ping" in peer.bodies(alice.jid), 30, "bob opens it")
+    # Bob's library answers our key exchange with an empty OMEMO message; the
+    # app opens it as it comes (for its keys: the exchange is complete), so
+    # its next line carries no key exchange any more.
+    await asyncio.sleep(1.5)
+    await app.send_message(alice.name, [bob.jid], "are you there?", via="im", encrypt=True)
+    await until(lambda: "are you there?" in peer.bodies(alice.jid), 30, "bob opens it")
+    (second,) = [m for m in peer.stanzas if m.find(f"{{{NS_OLDMEMO}}}encrypted") is not None
+                 and m.find(f".//{{{NS_OLDMEMO}}}payload") is not None][-1:]
+    keys = second.findall(f".//{{{NS_OLDMEMO}}}key")
+    assert keys and not [k for k in keys if k.get("prekey") in ("true", "1")]
     await peer.send_encrypted(alice.jid, "secret pong")
     await until(lambda: any(m.text == "secret pong" for m in _chat(app, alice.name)), 30,
                 "bob's answer, opened by the app")

@@ -51,7 +51,7 @@ from ..crypto.status import (
     UNREADABLE,
     CryptoStatus,
 )
-from ..errors import EncryptionRefused, Hint
+from ..errors import EncryptionRefused
 from ..events import MessageChanged
 from ..model import Attachment, DeliveryState, Direction, Message
 from . import omemo_files, omemo_rooms
@@ -336,39 +336,6 @@ class Omemo(OmemoKeys, Avatars):
         sealed["eme"]["name"] = "OMEMO"
         return sealed
 
-    async def omemo_ready(self, jid: str) -> None:
-        """Refuse (EncryptionRefused, naming who and why) unless a line to `jid`
-        can be OMEMO-encrypted now: OMEMO is on and they have a device we may
-        encrypt for. Their device list is fetched first (it may be new)."""
-        peer = bare(jid)
-        if not self.omemo_on:
-            raise EncryptionRefused(f"not sent: {peer} cannot be written to encrypted: "
-                                    f"{self.omemo_off}", [peer])
-        try:
-            omemo = await self._omemo_stack(f"a line to {peer} may go sealed")
-            await omemo.refresh_device_lists({JID(peer)}, force_download=True)
-            manager = await omemo.get_session_manager()
-            devices = await manager.get_device_information(peer)
-        except Exception as exc:
-            raise EncryptionRefused(f"not sent: the OMEMO devices of {peer} could not be "
-                                    f"read: {exc or type(exc).__name__}", [peer]) from exc
-        active = [d for d in devices if any(on for _ns, on in d.active)]
-        usable = [d for d in active if d.trust_level_name != "DISTRUSTED"]
-        verified = any(d.trust_level_name == "TRUSTED" for d in devices)
-        new = [d for d in active if d.trust_level_name == "UNDECIDED"]
-        if usable and verified and new:
-            # BTBV after a verification: a new device is not trusted by itself, and
-            # python-omemo would refuse the whole line for it.
-            raise EncryptionRefused(
-                f"not sent: {peer} has a new OMEMO device you have not verified "
-                f"(device {', '.join(str(d.device_id) for d in new)})", [peer],
-                hint=Hint("verify-device", peer))
-        if not usable:
-            why = "every device of theirs is distrusted" if devices else \
-                "they have published no OMEMO device (their client has no OMEMO, or it is off)"
-            raise EncryptionRefused(f"not sent: cannot encrypt to {peer} with OMEMO: {why}",
-                                    [peer], hint=Hint("omemo-clear", peer))
-
     async def _room_members(self, room: str) -> list[str]:
         """Whom a line in `room` is sealed for (omemo_rooms.members), refusing
         (EncryptionRefused, saying why) in a room where sealing means nothing."""
@@ -409,6 +376,18 @@ class Omemo(OmemoKeys, Avatars):
                 hint=next((exc.hint for _who, exc in refused if exc.hint), None))
 
     # -- receiving ---------------------------------------------------------------------
+
+    def _on_message(self, stanza: Any) -> None:
+        """As Inbound's, and an OMEMO message without a body (an empty one: key
+        material only) goes to `_ingest` too, as slixmpp-omemo's clients hand
+        every encrypted message to the library: the holder opens it for its
+        keys (a key exchange completed), and `_open` stores no line of it."""
+        xml: ET.Element = stanza.xml
+        if omemo_element(xml) is not None and xml.find(q(NS_CLIENT, "body")) is None \
+                and (xml.get("type") or "") != "error" and self._plain(stanza):
+            self._ingest(xml, "live")
+            return
+        super()._on_message(stanza)
 
     def _ingest(self, xml: ET.Element, source: str, archive: str | None = None,
                 archive_id: str | None = None, archive_stamp: float | None = None,

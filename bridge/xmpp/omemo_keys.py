@@ -1,6 +1,8 @@
 """The OMEMO layer's devices and trust (`keys list`, `keys trust`): ours and
-each contact's devices with their fingerprints, and the user's decisions about
-them, through python-omemo's session manager (bridge/xmpp/omemo.py loads it).
+each contact's devices with their fingerprints, the user's decisions about
+them, and whether a contact has a device a line may be sealed for
+(`omemo_ready`), through python-omemo's session manager (bridge/xmpp/omemo.py
+loads it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 from slixmpp import JID
 
 from ..crypto.status import BLIND, DISTRUSTED, UNDECIDED, VERIFIED, OmemoDevice
+from ..errors import EncryptionRefused, Hint
 from .stanzas import bare
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,39 @@ class OmemoKeys:
                 self._on_blind_trust(device)
                 return BLIND
         return TRUST_WORDS.get(device.trust_level_name, UNDECIDED)
+
+    async def omemo_ready(self, jid: str) -> None:
+        """Refuse (EncryptionRefused, naming who and why) unless a line to `jid`
+        can be OMEMO-encrypted now: OMEMO is on and they have a device we may
+        encrypt for. Their device list is fetched first (it may be new)."""
+        peer = bare(jid)
+        if not self.omemo_on:
+            raise EncryptionRefused(f"not sent: {peer} cannot be written to encrypted: "
+                                    f"{self.omemo_off}", [peer])
+        try:
+            omemo = await self._omemo_stack(f"a line to {peer} may go sealed")
+            await omemo.refresh_device_lists({JID(peer)}, force_download=True)
+            manager = await omemo.get_session_manager()
+            devices = await manager.get_device_information(peer)
+        except Exception as exc:
+            raise EncryptionRefused(f"not sent: the OMEMO devices of {peer} could not be "
+                                    f"read: {exc or type(exc).__name__}", [peer]) from exc
+        active = [d for d in devices if any(on for _ns, on in d.active)]
+        usable = [d for d in active if d.trust_level_name != "DISTRUSTED"]
+        verified = any(d.trust_level_name == "TRUSTED" for d in devices)
+        new = [d for d in active if d.trust_level_name == "UNDECIDED"]
+        if usable and verified and new:
+            # BTBV after a verification: a new device is not trusted by itself, and
+            # python-omemo would refuse the whole line for it.
+            raise EncryptionRefused(
+                f"not sent: {peer} has a new OMEMO device you have not verified "
+                f"(device {', '.join(str(d.device_id) for d in new)})", [peer],
+                hint=Hint("verify-device", peer))
+        if not usable:
+            why = "every device of theirs is distrusted" if devices else \
+                "they have published no OMEMO device (their client has no OMEMO, or it is off)"
+            raise EncryptionRefused(f"not sent: cannot encrypt to {peer} with OMEMO: {why}",
+                                    [peer], hint=Hint("omemo-clear", peer))
 
     async def omemo_devices(self, jids: list[str]) -> list[OmemoDevice]:
         """Our devices and those of `jids`, each with its fingerprint and trust."""
