@@ -86,7 +86,6 @@ _CLEAR = {q("urn:xmpp:sid:0", "origin-id"), q(NS_CLIENT, "thread"),
           q("urn:xmpp:message-correct:0", "replace")}
 
 
-
 @dataclass(frozen=True)
 class _Arrival:
     xml: ET.Element
