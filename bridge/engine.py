@@ -204,8 +204,13 @@ class InboxFirst:
 class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
     def __init__(self, config: Config, store: Store | None = None, *,
                  mail_refresh: float = 300.0, mail_poll: float = 60.0,
-                 timings: Timings | None = None) -> None:
+                 timings: Timings | None = None, present: bool = True) -> None:
         self.config = config
+        # A client (the app, `serve`, `watch`, `run`): its chat sessions announce
+        # themselves and it sets the presence other processes ask for
+        # (bridge.presence_wanted). A one-shot command's engine does neither.
+        self.present = present
+        self._presence_follower: asyncio.Task[None] | None = None
         # The health cycle comes from [health]; tests may pass other timings.
         self.timings = timings or Timings(
             health_interval=config.health.interval,
@@ -338,6 +343,10 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         if self.outbox._task is None:
             self.outbox.start()
         await asyncio.gather(*(self._start_xmpp(a, timeout) for a in chatted))
+        if self.present and chatted and self._presence_follower is None:
+            from . import presence_wanted
+
+            self._presence_follower = asyncio.ensure_future(presence_wanted.follow(self))
         for account in chosen:
             await self.outbox.recover(account.name)
         self.health.start()
@@ -359,7 +368,7 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
                             ping_interval=self.timings.xmpp_ping_interval,
                             ping_timeout=self.timings.xmpp_ping_timeout,
                             chat_states=self.config.chat.chat_states,
-                            omemo=self.config.crypto.omemo)
+                            omemo=self.config.crypto.omemo, present=self.present)
         self.xmpp[account.name] = client
         try:
             await client.start(timeout)
@@ -370,6 +379,11 @@ class Engine(EngineReads, SendingVerbs, MailVerbs, ChatVerbs):
         self.events.publish(HealthChanged(account.name, "xmpp", True, f"online as {client.own}"))
 
     async def stop(self) -> None:
+        if self._presence_follower is not None:
+            self._presence_follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._presence_follower
+            self._presence_follower = None
         await self.health.stop()
         if "outbox" in self.__dict__:  # made (`outbox`): by `start` or a send
             await self.outbox.stop()

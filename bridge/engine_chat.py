@@ -14,7 +14,7 @@ import mimetypes
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import errors as refuse
 from .emoji_shape import is_emoji
@@ -72,6 +72,7 @@ class ChatVerbs:
         xmpp: dict[str, XmppClient]
         config: Config
         events: EventBus
+        present: bool  # a client's engine, or a one-shot command's (Engine.present)
 
         def message(self, row_id: int) -> Message: ...
 
@@ -460,6 +461,24 @@ class ChatVerbs:
         if own is not None:
             self.events.publish(PresenceChanged(account, own.jid, own.availability.value,
                                                 own.status))
+
+    async def set_presence_by_clients(self, account: str, show: str, status: str,
+                                      wait: float) -> list[dict[str, Any]]:
+        """Our presence set by the running clients of `account` (the app, `serve`,
+        `watch`, `run`: bridge.presence_wanted), or here when this engine is one
+        (`present`); one answer per client: `by` (its session's full JID) and
+        `error` (why it could not, or ""). None when no client is running."""
+        if not self.present:
+            from .presence_wanted import ask
+
+            return await ask(self, account, show, status, wait)  # type: ignore[arg-type]  # the Engine
+        client = self._chat(account)
+        by = str(client.session.boundjid.full)
+        try:
+            await self.set_presence(account, show, status)
+        except EngineError as exc:
+            return [{"by": by, "error": str(exc)}]
+        return [{"by": by, "error": ""}]
 
     def presence_as_set(self, account: str) -> tuple[str, str] | None:
         """Our show ("", chat, away, xa, dnd) and status as last set on a

@@ -321,13 +321,14 @@ class TriageDone(Event):
 @dataclass(frozen=True)
 class MessageChanged(Event):
     """A stored chat line changed after it came: corrected (XEP-0308), retracted
-    (XEP-0424), or someone's reactions to it (XEP-0444). Read the line again."""
+    (XEP-0424), someone's reactions to it (XEP-0444), or opened (an OMEMO line
+    another process stored unopened). Read the line again."""
 
     account: str
     row_id: int
     msg_id: str
     thread_id: str
-    change: str  # corrected | retracted | reactions
+    change: str  # corrected | retracted | reactions | opened
     by: str  # who changed it: a bare JID, or room/nick
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from bridge.config import load_config
+from bridge.engine import Engine
 from bridge.headless.outcome import EXIT_FAILED, EXIT_NOT_DELIVERED, EXIT_OK
 from tests.harness.gosendxmpp import Listener
 from tests.harness.servers import MUC_DOMAIN
@@ -94,7 +96,7 @@ async def test_a_blocked_contact_s_lines_stop_arriving(world, tmp_path, running,
 
 async def test_roster_deny_cancel_set_direct_invitations_and_presence(world, tmp_path,
                                                                       running):
-    _start, xmpp = running
+    start, xmpp = running
     alice, bob = person(world, "alice"), person(world, "bob")
     carol, dave = person(world, "carol"), person(world, "dave")
     world.befriend(alice, bob)
@@ -153,7 +155,9 @@ async def test_roster_deny_cancel_set_direct_invitations_and_presence(world, tmp
     code, listed = await cli_as_typed(config, "roster", "--json", "list")
     assert code == EXIT_OK and isinstance(listed, list)
 
-    # Our presence as bob's client sees it.
+    # Our presence as bob's client sees it, set by the app (a command's session
+    # ends with it: tests/test_xmpp_presence_commands.py).
+    await start(Engine(load_config(config)))
     code, _shown, err = await cli(config, "presence", "set", "dnd", "in a meeting")
     assert code == EXIT_OK, err
     await until(lambda: [p for p in presences(bob_x, alice.jid) if p.findtext(

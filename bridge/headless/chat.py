@@ -298,12 +298,33 @@ async def cmd_avatar(h: Headless, a: argparse.Namespace) -> Outcome:
 
 
 async def cmd_presence(h: Headless, a: argparse.Namespace) -> Outcome:
+    """`presence set SHOW [STATUS]`: set by the running clients of the account
+    (the app, `serve`, `watch`, `run`) on their sessions, asked through the
+    store (bridge.presence_wanted); a one-shot command's own session would take
+    it away with it. Exit 1 when no client set it. Within `serve`, set there."""
     account = _account(h, a)
-    await _up(h, account)
+    if not h.engine.account(account).jid:
+        raise CommandError(EXIT_FAILED, f"{account} has no chat account (jid) to set "
+                                        "a presence on")
     show = "" if a.show == "available" else a.show
-    await h.engine.set_presence(account, show, a.status)
-    return Outcome(EXIT_OK, {"show": a.show, "status": a.status},
-                   [f"presence: {a.show}" + (f" ({out.t(a.status)})" if a.status else "")])
+    said = f"{a.show}" + (f" ({out.t(a.status)})" if a.status else "")
+    if h.engine.present:  # this process is a client (`serve`): it sets it itself
+        await _up(h, account)
+    answers = await h.engine.set_presence_by_clients(account, show, a.status, a.wait)
+    by = [str(x["by"]) for x in answers if not x.get("error")]
+    errors = [f"{x['by']}: {x['error']}" for x in answers if x.get("error")]
+    result = {"show": a.show, "status": a.status, "set": bool(by), "by": by,
+              "errors": errors}
+    if by:
+        return Outcome(EXIT_OK, result, [f"presence: {said}, set by {out.t(', '.join(by))}"]
+                       + [f"not set by {out.t(e)}" for e in errors])
+    if errors:
+        return Outcome(EXIT_FAILED, dict(result, error="; ".join(errors)),
+                       [f"presence not set: {out.t(e)}" for e in errors])
+    why = (f"presence not set: no app, `serve`, `watch` or `run` of {account} is running "
+           f"and online to set it (a command's own session ends with the command, and "
+           f"its presence with it); nothing was changed")
+    return Outcome(EXIT_FAILED, dict(result, error=why), [why])
 
 
 async def cmd_block(h: Headless, a: argparse.Namespace) -> Outcome:

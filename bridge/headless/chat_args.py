@@ -215,11 +215,21 @@ def add_unblock(sub: Sub, common: Parser) -> None:
 def add_presence(sub: Sub, common: Parser, inner: Parser) -> None:
     p = sub.add_parser("presence", parents=[common], help="your own presence")
     psub = p.add_subparsers(dest="presence_command", required=True)
-    pp = psub.add_parser("set", parents=[inner],
-                         help="available, away, xa, dnd, chat, or invisible where the "
-                              "server offers it (XEP-0186)")
+    pp = psub.add_parser(
+        "set", parents=[inner],
+        help="available, away, xa, dnd, chat, or invisible where the server offers it "
+             "(XEP-0186): set by the running app, `serve`, `watch` or `run` of the "
+             "account on its session (a command's own session ends with the command, "
+             "and its presence with it); exit 1, nothing changed, when none is running",
+        description="Asks the running clients of the account (the app, `serve`, `watch`, "
+                    "`run`) to set your presence on their sessions, and says which did "
+                    "(--json: set, by, errors). A presence lasts as long as the session "
+                    "that sent it, so this command does not send one of its own: when no "
+                    "client is running and online, nothing is set and it exits 1.")
     pp.add_argument("show", choices=SHOWS)
     pp.add_argument("status", nargs="?", default="", help="a status message")
+    pp.add_argument("--wait", type=float, default=5.0,
+                    help="seconds to wait for the running clients to answer (default 5)")
 
 
 OMEMO_CHOICES = ("on", "off", "default")

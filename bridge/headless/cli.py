@@ -248,6 +248,8 @@ LOGIN_COMMANDS |= set(CHAT_COMMANDS)  # every chat command needs the chat server
 def logs_in(args: argparse.Namespace) -> bool:
     if args.command == "outbox":
         return getattr(args, "outbox_command", None) in ("retry", "email", "im")
+    if args.command == "presence":
+        return False  # asks the running clients through the store (presence_wanted)
     if args.command == "contacts":
         return bool(getattr(args, "vcard", False))
     return args.command in LOGIN_COMMANDS
@@ -361,7 +363,7 @@ def main(args: argparse.Namespace, config: Config) -> int:
         from .host import Headless
 
         try:
-            h = Headless(config)
+            h = Headless(config, present=args.command in ("watch", "serve", "run"))
         except (sqlite3.Error, OSError) as exc:
             return unopened(exc)
         if args.command in ("watch", "serve", "run"):

@@ -35,8 +35,12 @@ from .outcome import (
 class Headless:
     """One engine, brought up as far as a command needs."""
 
-    def __init__(self, config: Config, engine: Engine | None = None) -> None:
-        self.engine = engine or Engine(config)
+    def __init__(self, config: Config, engine: Engine | None = None, *,
+                 present: bool = False) -> None:
+        # `present`: a long-running command (watch, serve, run) is a client like
+        # the app, whose chat sessions announce themselves; a one-shot command's
+        # send no presence but to the rooms it is in (Engine.present).
+        self.engine = engine or Engine(config, present=present)
         self.failures: dict[tuple[str, str], str] = {}
         self.started: set[str] = set()
         # Set by SIGTERM/SIGINT in the long-running commands (watch, serve, run).
@@ -58,8 +62,9 @@ class Headless:
         await self.engine.start(mail=mail, xmpp=xmpp)
         self.started.add(wanted)
         if xmpp and self.engine.chat_online():
-            # Contacts announce themselves just after our own presence; give them a
-            # moment so "is bob available?" is not answered too early.
+            # Contacts announce themselves just after our own presence (or our
+            # probes: bridge/xmpp/session.py); give them a moment so "is bob
+            # available?" is not answered too early.
             await asyncio.sleep(0.3)
 
     async def up_unless_stopped(self, *, mail: bool = False, xmpp: bool = True) -> bool:

@@ -60,6 +60,12 @@ class EventLog(Db):
                 (since_id, limit)).fetchall()
         return [StoredEvent(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
+    def last_event_id(self) -> int:
+        """The newest event's id (0: none): where a follower starts."""
+        with self._lock:
+            return int(self._conn.execute("SELECT coalesce(max(id), 0) FROM events")
+                       .fetchone()[0])
+
     def prune_events(self, before: float) -> int:
         """Forget events older than the timestamp `before`; returns how many."""
         with self._write() as conn:

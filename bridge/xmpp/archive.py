@@ -238,6 +238,7 @@ class Archive(Inbound):
                                            archive_id=archive_id, archive_stamp=stamp)
                     if archive == self.own:
                         self._archived_acknowledgement(inner)
+                        self._archived_invitation(inner)
                 except Exception:
                     log.exception("%s: skipped an archived message we could not read",
                                   self.name)

@@ -109,8 +109,10 @@ class XmppClient(Omemo):
         standby = registry.get("tuiclient_omemo_standby", None)
         if standby is not None and self.session.transport is not None:
             await standby.settle(10.0)  # a first login's keys are published first
-        if self.session.transport is not None:
+        if self.session.transport is not None and self.session.announced:
             # Say goodbye to rooms and contacts; the stream close then ends the session.
+            # (A session that never announced itself says nothing to contacts: the
+            # server tells the rooms it joined when the stream closes.)
             self.session.send_presence(ptype="unavailable")
         await self.session.stop()
         self._omemo_release()

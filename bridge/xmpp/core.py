@@ -217,6 +217,7 @@ class ClientCore:
         ping_interval: float = 60.0,
         ping_timeout: float = 30.0,
         chat_states: bool = True,
+        present: bool = True,
     ) -> None:
         if account.jid is None or account.xmpp is None:
             raise ValueError(f"account {account.name!r} has no jid or [accounts.xmpp] server")
@@ -238,7 +239,8 @@ class ClientCore:
         plugin_config: dict[str, dict[str, object]] = dict(PLUGIN_CONFIG, xep_0199={
             "keepalive": True, "interval": ping_interval, "timeout": ping_timeout})
         self.session = XmppSession(jid, password, account.xmpp, plugins=PLUGINS,
-                                   plugin_config=plugin_config, max_backoff=max_backoff)
+                                   plugin_config=plugin_config, max_backoff=max_backoff,
+                                   present=present)
         # slixmpp types its plugin registry as a TypedDict of its own plugins only.
         registry: Any = self.session.plugin
         self.mam_pages: MamPages = registry["mam_pages"]

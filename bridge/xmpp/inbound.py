@@ -153,6 +153,15 @@ class Inbound(Edits):
             (reason.text or "") if reason is not None else "",
             (password.text or "") if password is not None else "", False))
 
+    def _archived_invitation(self, stanza: Any) -> None:
+        """An invitation found in our archive, told as one that comes, by a
+        session that announced no presence (a one-shot command: session.py):
+        the server keeps what came while we were offline for a session that
+        does, so the archive is where such a session finds it."""
+        if not self.session.present:
+            self._on_invitation(stanza)
+            self._on_direct_invitation(stanza)
+
     def _on_direct_invitation(self, stanza: Any) -> None:
         """An invitation straight from a contact (XEP-0249); a mediated one in the
         same message wins."""

@@ -23,7 +23,14 @@ either: twomemo (OMEMO 2) messages are read but cannot be opened (its
 `decrypt_message` raises NotImplementedError for SCE envelopes, and
 `encrypt_message` prepares no SCE plaintext), so lines go out with oldmemo,
 which every OMEMO client reads. Files go sealed too (XEP-0454 `aesgcm://`):
-`omemo_files.py`. The keys' lock and the library's refusals in words: `omemo_words.py`.
+`omemo_files.py`. The keys' lock, what an OMEMO message is and the library's
+refusals in words: `omemo_words.py`; devices and trust (`keys`): `omemo_keys.py`.
+
+An empty OMEMO message (key material, no payload: a key exchange completed, a
+session kept fresh) is never a line: the holder of the keys opens it for its
+keys and stores nothing, a process without them stores nothing either. A line
+a process without the keys stored unopened (from the archive) is opened by the
+holder when it reads it (live or from the archive) and the row gets its text.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import time
 from dataclasses import dataclass
 from typing import IO, Any
 from xml.etree import ElementTree as ET
@@ -39,29 +47,34 @@ from slixmpp import JID
 from slixmpp.stanza import Message as MessageStanza
 
 from ..crypto.status import (
-    BLIND,
-    DISTRUSTED,
     OMEMO,
-    UNDECIDED,
     UNREADABLE,
-    VERIFIED,
     CryptoStatus,
-    OmemoDevice,
 )
-from ..errors import EncryptionRefused, Hint
+from ..errors import EncryptionRefused
+from ..events import MessageChanged
 from ..model import Attachment, DeliveryState, Direction, Message
 from . import omemo_files, omemo_rooms
-from .archive import BULK_PAGE
+from .archive import BULK_PAGE, ArchiveResult
 from .avatars import Avatars
 from .core import Reply, XmppError, _Pending
+from .omemo_keys import OmemoKeys
+from .omemo_words import (
+    HELD_ELSEWHERE,
+    NS_OLDMEMO,
+    NS_TWOMEMO,
+    left_for_holder,
+    omemo_element,
+    omemo_empty,
+    refusal,
+    unreadable_reason,
+)
 from .omemo_words import hold as _hold
-from .omemo_words import refusal, unreadable_reason
 from .stanzas import NS_CLIENT, bare, q
+from .state import ArchiveMark
 
 log = logging.getLogger(__name__)
 
-NS_OLDMEMO = "eu.siacs.conversations.axolotl"
-NS_TWOMEMO = "urn:xmpp:omemo:2"
 # What a sealed stanza carries in clear besides the ciphertext: what delivery
 # needs (receipts, markers, chat state, ids, thread) and a reply's reference.
 # The body (with a reply's quote), links and everything else go inside or not at all.
@@ -71,17 +84,6 @@ _CLEAR = {q("urn:xmpp:sid:0", "origin-id"), q(NS_CLIENT, "thread"),
           q("urn:xmpp:fallback:0", "fallback"),
           # Which line a correction replaces (XEP-0308), as OMEMO clients send it.
           q("urn:xmpp:message-correct:0", "replace")}
-# python-omemo's trust level names (slixmpp_omemo.TrustLevel) in our words.
-_TRUST_WORDS = {"TRUSTED": VERIFIED, "BLINDLY_TRUSTED": BLIND, "UNDECIDED": UNDECIDED,
-                "DISTRUSTED": DISTRUSTED}
-_TRUST_NAMES = {"verified": "TRUSTED", "trusted": "TRUSTED", "distrusted": "DISTRUSTED",
-                "untrusted": "DISTRUSTED", "undecided": "UNDECIDED"}
-
-
-def omemo_element(xml: ET.Element) -> ET.Element | None:
-    """The OMEMO payload of a message, either version, or None."""
-    found = xml.find(q(NS_TWOMEMO, "encrypted"))
-    return found if found is not None else xml.find(q(NS_OLDMEMO, "encrypted"))
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class _Arrival:
     sender: str | None = None
 
 
-class Omemo(Avatars):
+class Omemo(OmemoKeys, Avatars):
     """OMEMO-sealed lines out, opened lines in (see the module doc)."""
 
     def __init__(self, *args: Any, omemo: bool = False, **kwargs: Any) -> None:
@@ -113,6 +115,11 @@ class Omemo(Avatars):
         self._omemo_lock = asyncio.Lock()
         self.omemo_off = "" if self.omemo_on else "OMEMO is off here ([crypto] omemo = false)"
         self._keys_held: IO[bytes] | None = None
+        self._held_elsewhere = False  # another process of ours holds the keys
+        # Without the keys: archived lines left unopened, and the archives' marks
+        # kept before the first of them (`_ingest_results`).
+        self._left_unopened: set[str] = set()
+        self._held_back: dict[str, ArchiveMark | None] = {}
         if not self.omemo_on:
             return
         path = self.state.path.with_name(self.state.path.stem + ".omemo.json")
@@ -121,8 +128,8 @@ class Omemo(Avatars):
             # One device, one ratchet state: two processes sharing the keys would
             # each advance it and break every session. The first one keeps them.
             self.omemo_on = False
-            self.omemo_off = ("another tuiclient process (the app, or `serve`) holds this "
-                              "account's OMEMO keys; send encrypted lines from there")
+            self._held_elsewhere = True
+            self.omemo_off = f"{HELD_ELSEWHERE}; send encrypted lines from there"
             return
         from . import omemo_plugin  # ours, without python-omemo: it loads it on demand
 
@@ -320,39 +327,6 @@ class Omemo(Avatars):
         sealed["eme"]["name"] = "OMEMO"
         return sealed
 
-    async def omemo_ready(self, jid: str) -> None:
-        """Refuse (EncryptionRefused, naming who and why) unless a line to `jid`
-        can be OMEMO-encrypted now: OMEMO is on and they have a device we may
-        encrypt for. Their device list is fetched first (it may be new)."""
-        peer = bare(jid)
-        if not self.omemo_on:
-            raise EncryptionRefused(f"not sent: {peer} cannot be written to encrypted: "
-                                    f"{self.omemo_off}", [peer])
-        try:
-            omemo = await self._omemo_stack(f"a line to {peer} may go sealed")
-            await omemo.refresh_device_lists({JID(peer)}, force_download=True)
-            manager = await omemo.get_session_manager()
-            devices = await manager.get_device_information(peer)
-        except Exception as exc:
-            raise EncryptionRefused(f"not sent: the OMEMO devices of {peer} could not be "
-                                    f"read: {exc or type(exc).__name__}", [peer]) from exc
-        active = [d for d in devices if any(on for _ns, on in d.active)]
-        usable = [d for d in active if d.trust_level_name != "DISTRUSTED"]
-        verified = any(d.trust_level_name == "TRUSTED" for d in devices)
-        new = [d for d in active if d.trust_level_name == "UNDECIDED"]
-        if usable and verified and new:
-            # BTBV after a verification: a new device is not trusted by itself, and
-            # python-omemo would refuse the whole line for it.
-            raise EncryptionRefused(
-                f"not sent: {peer} has a new OMEMO device you have not verified "
-                f"(device {', '.join(str(d.device_id) for d in new)})", [peer],
-                hint=Hint("verify-device", peer))
-        if not usable:
-            why = "every device of theirs is distrusted" if devices else \
-                "they have published no OMEMO device (their client has no OMEMO, or it is off)"
-            raise EncryptionRefused(f"not sent: cannot encrypt to {peer} with OMEMO: {why}",
-                                    [peer], hint=Hint("omemo-clear", peer))
-
     async def _room_members(self, room: str) -> list[str]:
         """Whom a line in `room` is sealed for (omemo_rooms.members), refusing
         (EncryptionRefused, saying why) in a room where sealing means nothing."""
@@ -394,6 +368,18 @@ class Omemo(Avatars):
 
     # -- receiving ---------------------------------------------------------------------
 
+    def _on_message(self, stanza: Any) -> None:
+        """As Inbound's, and an OMEMO message without a body (an empty one: key
+        material only) goes to `_ingest` too, as slixmpp-omemo's clients hand
+        every encrypted message to the library: the holder opens it for its
+        keys (a key exchange completed), and `_open` stores no line of it."""
+        xml: ET.Element = stanza.xml
+        if omemo_element(xml) is not None and xml.find(q(NS_CLIENT, "body")) is None \
+                and (xml.get("type") or "") != "error" and self._plain(stanza):
+            self._ingest(xml, "live")
+            return
+        super()._on_message(stanza)
+
     def _ingest(self, xml: ET.Element, source: str, archive: str | None = None,
                 archive_id: str | None = None, archive_stamp: float | None = None,
                 crypto: CryptoStatus | None = None) -> bool:
@@ -434,8 +420,42 @@ class Omemo(Avatars):
             await asyncio.gather(*list(self._opening), return_exceptions=True)
 
     def _already_stored(self, xml: ET.Element, archive_id: str | None) -> bool:
-        """A line is opened once: the ratchet's key for it is spent after that."""
-        return self._stored(xml, archive_id) is not None
+        """A line is opened once: the ratchet's key for it is spent after that.
+        A line another process of ours stored unopened (it did not hold the
+        keys) is opened here, where they are held; here without them, an
+        archived line left for the holder is noted (`_ingest_results`)."""
+        row = self._stored(xml, archive_id)
+        waiting = row is not None and left_for_holder(row)
+        if self._held_elsewhere and archive_id and (row is None or waiting) \
+                and not omemo_empty(xml):
+            self._left_unopened.add(archive_id)
+        return row is not None and not (self.omemo_on and waiting)
+
+    def _ingest_results(self, archive: str, results: list[ArchiveResult],
+                        source: str) -> int:
+        """As Archive's; a process without the keys leaves the archive's mark
+        before the first sealed line it could not open, so the holder's next
+        catch-up (the app's or `serve`'s, even after a restart) reads it again
+        and opens it. The lines after it are read again too, and found stored."""
+        before = self.state.archives.get(archive)
+        stored = super()._ingest_results(archive, results, source)
+        if not self._held_elsewhere:
+            return stored
+        if archive not in self._held_back:
+            for i, (archive_id, _stamp, _inner) in enumerate(results):
+                if archive_id in self._left_unopened:
+                    prior = results[i - 1] if i else None
+                    self._held_back[archive] = before if prior is None else \
+                        ArchiveMark(prior[0], prior[1] or time.time())
+                    break
+        if archive in self._held_back:
+            mark = self._held_back[archive]
+            if mark is None:
+                self.state.archives.pop(archive, None)
+            else:
+                self.state.archives[archive] = mark
+            self.state.save()
+        return stored
 
     def _stored(self, xml: ET.Element, archive_id: str | None) -> Message | None:
         """The row of a line, found by its origin-id or its server's stanza-id."""
@@ -453,14 +473,35 @@ class Omemo(Avatars):
 
     async def _open(self, arrival: _Arrival) -> None:
         async with self._omemo_lock:
+            # The keys' holder opens an empty message too: its key material
+            # completes a key exchange or moves the ratchet on.
             opened, status = await self._decrypt(arrival.xml, arrival.sender)
+            if omemo_empty(arrival.xml):
+                return  # no line, whoever reads it (see omemo_empty)
             try:
-                new = super()._ingest(opened, arrival.source, arrival.archive,
-                                      arrival.archive_id, arrival.archive_stamp, status)
+                row = self._stored(arrival.xml, arrival.archive_id)
+                if self.omemo_on and row is not None and row.id is not None \
+                        and left_for_holder(row):
+                    self._opened_here(row, opened, status)
+                    new = status.decrypted
+                else:
+                    new = super()._ingest(opened, arrival.source, arrival.archive,
+                                          arrival.archive_id, arrival.archive_stamp, status)
                 if new and status.decrypted:
                     self._sealed_file(opened, arrival)
             except Exception:
                 log.exception("%s: could not store an OMEMO line", self.name)
+
+    def _opened_here(self, row: Message, opened: ET.Element, status: CryptoStatus) -> None:
+        """A line another process of ours stored unopened (it did not hold the
+        keys) gets its text here, or the reason it cannot be read here either."""
+        assert row.id is not None
+        if status.decrypted:
+            body = opened.find(q(NS_CLIENT, "body"))
+            self.store.set_body(row.id, body.text or "" if body is not None else "")
+        self.store.set_crypto(row.id, status)
+        self._publish(MessageChanged(self.name, row.id, row.msg_id, row.thread_id, "opened",
+                                     row.sender.address))
 
     def _sealed_file(self, opened: ET.Element, arrival: _Arrival) -> None:
         """A stored line that is one aesgcm link is a file (omemo_files): its row
@@ -480,7 +521,8 @@ class Omemo(Avatars):
                        ) -> tuple[ET.Element, CryptoStatus]:
         """The line's stanza with its text opened, or labelled when it cannot be.
         `sender`: a room line's sender by their real JID ("": not known)."""
-        why = self.omemo_off
+        why = f"{HELD_ELSEWHERE}, and it opens this line there" \
+            if self._held_elsewhere else self.omemo_off
         if self.omemo_on and sender == "":
             why = "the room did not say who sent it (their address is hidden)"
         elif self.omemo_on:
@@ -522,79 +564,3 @@ class Omemo(Avatars):
         labelled["body"] = f"[{UNREADABLE}]"  # instead of the sender's fallback text
         return labelled.xml, CryptoStatus(encrypted=True, decrypted=False, scheme=OMEMO,
                                           error=why)
-
-    async def _blind_trust(self, manager: Any, device: Any) -> str:
-        """The trust in a device a line came from, deciding on a new one as BTBV
-        does (python-omemo decides only when it encrypts): blindly trusted while
-        the user verified none of that contact's devices, else left undecided,
-        and the line says it came from a device nobody vouched for."""
-        if device.trust_level_name == "UNDECIDED":
-            known = await manager.get_device_information(device.bare_jid) \
-                if device.bare_jid != self.own else (await manager.get_own_device_information())[1]
-            if not any(d.trust_level_name == "TRUSTED" for d in known):
-                await manager.set_trust(device.bare_jid, device.identity_key, "BLINDLY_TRUSTED")
-                self._on_blind_trust(device)
-                return BLIND
-        return _TRUST_WORDS.get(device.trust_level_name, UNDECIDED)
-
-    # -- devices and trust (`keys`) ----------------------------------------------------
-
-    async def omemo_devices(self, jids: list[str]) -> list[OmemoDevice]:
-        """Our devices and those of `jids`, each with its fingerprint and trust."""
-        if not self.omemo_on:
-            return []
-        omemo = await self._omemo_stack("the devices were asked for (keys)")
-        manager = await omemo.get_session_manager()
-        own, others = await manager.get_own_device_information()
-        out = [self._device(own, own=True, this=True)]
-        out += [self._device(d, own=True) for d in sorted(others, key=lambda d: d.device_id)]
-        for jid in jids:
-            peer = bare(jid)
-            if not peer or peer == self.own:
-                continue
-            try:
-                await omemo.refresh_device_lists({JID(peer)})
-                devices = await manager.get_device_information(peer)
-            except Exception as exc:
-                log.info("%s: no OMEMO devices of %s: %s", self.name, peer, exc)
-                continue
-            out += [self._device(d) for d in sorted(devices, key=lambda d: d.device_id)]
-        return out
-
-    @staticmethod
-    def _device(d: Any, *, own: bool = False, this: bool = False) -> OmemoDevice:
-        from omemo.session_manager import SessionManager
-
-        return OmemoDevice(
-            jid=d.bare_jid, device_id=d.device_id,
-            fingerprint=" ".join(SessionManager.format_identity_key(d.identity_key)),
-            trust=VERIFIED if this else _TRUST_WORDS.get(d.trust_level_name, UNDECIDED),
-            active=any(active for _ns, active in d.active), own=own, this_device=this,
-            label=d.label or "")
-
-    async def omemo_trust(self, jid: str, device: str, level: str) -> OmemoDevice:
-        """Set the trust in one device of `jid`, named by its id or fingerprint
-        (spaces optional): verified (the user compared the fingerprint),
-        distrusted, or undecided."""
-        name = _TRUST_NAMES.get(level.lower())
-        if name is None:
-            raise ValueError(f"the trust must be verified, distrusted or undecided, "
-                             f"not {level!r}")
-        if not self.omemo_on:
-            raise ValueError(self.omemo_off)
-        peer = bare(jid)
-        omemo = await self._omemo_stack("a trust decision (keys trust)")
-        manager = await omemo.get_session_manager()
-        if peer == self.own:
-            _me, devices = await manager.get_own_device_information()
-        else:
-            await omemo.refresh_device_lists({JID(peer)})
-            devices = await manager.get_device_information(peer)
-        wanted = "".join(device.split()).lower()
-        for d in devices:
-            fingerprint = "".join(manager.format_identity_key(d.identity_key))
-            if wanted in (str(d.device_id), fingerprint):
-                await manager.set_trust(d.bare_jid, d.identity_key, name)
-                return self._device(
-                    d._replace(trust_level_name=name), own=peer == self.own)
-        raise ValueError(f"{peer} has no OMEMO device {device!r} (see `keys list`)")

@@ -1,7 +1,9 @@
 """An XMPP session on the caller's asyncio loop, with TLS as the config says.
 
 This is the base the XMPP client grows on: it logs in over verified TLS and turns
-slixmpp's connection events into one awaitable outcome.
+slixmpp's connection events into one awaitable outcome. A client's session
+announces itself (initial presence); a one-shot command's does not, and asks
+for its contacts' presence instead (`present`).
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class XmppSession(slixmpp.ClientXMPP):
         plugins: tuple[str, ...] = BASE_PLUGINS,
         plugin_config: dict[str, dict[str, object]] | None = None,
         max_backoff: float = 60.0,
+        present: bool = True,
     ) -> None:
         super().__init__(jid, password)
         self.remove_stanza(slixmpp.Iq)
@@ -107,6 +110,13 @@ class XmppSession(slixmpp.ClientXMPP):
         # Our presence as last set (show, status, priority): a new session starts
         # with it, not with plain "available".
         self.own_presence: dict[str, Any] = {}
+        # Whether the session announces itself (an initial presence): a client
+        # (the app, `serve`, `watch`, `run`) does; a one-shot command does not,
+        # so contacts see no "online" then "offline" for each command (RFC 6121
+        # §4.2: a session may have none), and the server keeps what waits offline
+        # for the client. `announced`: this session sent one.
+        self.present = present
+        self.announced = False
         self.add_event_handler("session_start", self._on_session_start)
         self.add_event_handler("failed_auth", self._on_failed)
         self.add_event_handler("failed_all_auth", self._on_no_login)
@@ -131,8 +141,24 @@ class XmppSession(slixmpp.ClientXMPP):
             # announce, so the presence below carries it: without it, contacts'
             # clients never learn what we support (receipts, corrections, ...).
             await self.plugin["xep_0115"].update_caps(broadcast=False)
-        self.send_presence(**self.own_presence)
+        self.announced = self.present
+        if self.present:
+            self.send_presence(**self.own_presence)
+        else:
+            self._probe_contacts()
         self._settle(None)
+
+    def _probe_contacts(self) -> None:
+        """Ask for the presence of the contacts we may see (subscription to or
+        both), as the server does at an initial presence (RFC 6121 §4.3): a
+        session without one still knows who is available (a send's deferral
+        asks). Probes by a client are routed and answered to its full JID by
+        Prosody and ejabberd; the contact's server answers them, the contact
+        sees nothing. slixmpp's send_presence with ptype "probe"."""
+        roster = self.client_roster
+        for jid in list(roster):
+            if roster[jid]["subscription"] in ("to", "both"):
+                self.send_presence(pto=jid, ptype="probe")
 
     def _on_failed(self, event: object) -> None:
         # failed_auth carries the SASL failure stanza, connection_failed an error.
