@@ -245,6 +245,7 @@ async def test_reply_flows_both_ways_against_the_servers(world, tmp_path, runnin
             await pilot.press(*words, "enter")
             assert await wait_until(lambda: isinstance(app.screen, DeferScreen), 20)
             assert AWAY in str(app.screen.query_one(".presence", Static).render())
+            await pilot.pause(0.5)  # (a key right after the Enter is still typing)
             await pilot.press("d")
             assert await wait_until(lambda n=n: len(app.engine.store.outbox_items(
                 ["deferred"])) == n + 1)

@@ -2,10 +2,11 @@
 left, the chat view (title, timeline, reply line) on the right.
 
 Attributes down: the screen sets `directory` (who is who), `draft` (the IM
-reply being written) and `room` (the open room's name: a line typed goes to
-everyone there) here, and they flow to the widgets that draw them. The
-chat view also shows a group chat's occupants beside the timeline, and under
-it one line of news: the peer's typing, or what a `/` command said.
+reply being written), `room` (the open room's name: a line typed goes to
+everyone there) and `person` (the 1:1 chat's contact, written to as such)
+here, and they flow to the widgets that draw them. The chat view also shows a
+group chat's occupants beside the timeline, and under it one line of news:
+the peer's typing, or what a `/` command said.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class ChatView(Vertical):
     directory: var[Directory] = var(Directory)
     draft: var[ReplyDraft | None] = var(None, always_update=True)
     room: var[str] = var("")  # the open room's name ("": no room open)
+    person: var[str] = var("")  # or the 1:1 chat's contact, written to directly
     idle: var[str] = var(IDLE)  # the input's hint, with the key as bound ([keys])
 
     def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
@@ -103,16 +105,19 @@ class ChatView(Vertical):
     def watch_room(self) -> None:
         self.watch_draft(self.draft)
 
+    def watch_person(self) -> None:
+        self.watch_draft(self.draft)
+
     def watch_draft(self, draft: ReplyDraft | None) -> None:
         if not self.is_mounted:
             return
-        self.set_target(target_text(draft, self.directory, self.room))
-        # In a room a line typed goes to it as it is: no key to press first.
+        self.set_target(target_text(draft, self.directory, self.room, self.person))
+        # In a room (or a 1:1 chat) a line typed goes to it as it is: no key first.
         self.query_one(ChatReply).placeholder = \
-            self.idle if draft is None and not self.room else WRITING
+            self.idle if draft is None and not (self.room or self.person) else WRITING
 
     def watch_idle(self, idle: str) -> None:
-        if self.is_mounted and self.draft is None and not self.room:
+        if self.is_mounted and self.draft is None and not (self.room or self.person):
             self.query_one(ChatReply).placeholder = idle
 
 
