@@ -44,8 +44,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             "keep a group chat, joined at every login (none: this one)", 0, 2,
             kinds=("bookmark", "room")),
     Command("msg", "jid|name [text]",
-            "the chat with someone, the text sent (in a group chat: /msg nick text, "
-            "a private line to that occupant)", 1, None, 1, kinds=("msg",)),
+            "open the chat with someone (and send text); in a group chat: privately "
+            "to nick", 1, None, 1, kinds=("msg",)),
     Command("quote", "text", "reply to the selected line, quoting it", 1, None),
     Command("topic", "[subject]", "show or set this group chat's subject", 0, None),
     Command("occupants", "", "who is in this group chat"),
