@@ -73,9 +73,8 @@ class DeferScreen(ModalScreen[str | None]):
                          "you are told of every try), or send it by email now?",
                          classes="dialog-help", markup=False)
             if self.who:
-                yield Checkbox(Text(f"The same for {one_line(self.who)} until they are "
-                                    "back, without asking (until the app restarts) [a]"),
-                               id="remember")
+                yield Checkbox(Text(f"Don't ask again for {one_line(self.who)} until "
+                                    "they're back (or a restart) [a]"), id="remember")
             yield Static("", id="typed", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Send anyway \\[s]", id="send")

@@ -209,9 +209,15 @@ class Replying:
     def keep_line(self, address: str, text: str) -> bool:
         """`text`, one line written in an IM compose, kept as the unsent line of the
         chat with `address` (its input holds it when the chat is opened), when
-        there is such a chat and no other line waits in it: whether it was."""
-        thread = self.screen.overview.conversation_with(address)
-        if thread is None or Transport.XMPP not in thread.transports or "\n" in text:
+        there is such a chat and no other line waits in it: whether it was. The
+        chat with them is the one Enter on them opens (`Chatting.chat_with`)."""
+        if "\n" in text:
+            return False
+        chatting = self.screen.chatting
+        account = chatting.chat_account()
+        jid = self.engine.chat_address(account, address) if account else None
+        thread = self.engine.chat_conversation(account, jid) if account and jid else None
+        if thread is None or not thread.message_count:
             return False
         return self.screen.query_one(ChatReply).put_back(key_of(thread), text)
 
