@@ -76,6 +76,9 @@ class ChatVerbs:
 
         def message(self, row_id: int) -> Message: ...
 
+        def search(self, query: str, limit: int = 50,
+                   account: str | None = None) -> list[Message]: ...
+
         @property  # the Engine's, made on first use
         def outbox(self) -> Outbox: ...
 
@@ -355,6 +358,50 @@ class ChatVerbs:
                       f"you joined {room}; nobody spoke yet", frozenset({Transport.XMPP}),
                       room=room,
                       room_name=name or room)
+
+    def chat_conversation(self, account: str, jid: str) -> Thread:
+        """The 1:1 chat with `jid` as a list shows it (Profanity's window with a
+        contact): the conversation a new line to them goes into
+        (`chat_thread_id`), stored, or, with none yet, an empty one (not
+        stored: its first line makes it), to open and write in at once."""
+        thread_id = self.chat_thread_id(account, jid)
+        stored = self.store.get_thread(account, thread_id)
+        if stored is not None:
+            return stored
+        now = time.time()
+        return Thread(0, account, thread_id, "", now, now, 0, 0, bare_jid(jid),
+                      "nothing said yet", frozenset({Transport.XMPP}))
+
+    def chat_thread_id(self, account: str, jid: str) -> str:
+        """Where the 1:1 chat with `jid` lives: the conversation their lines are
+        bound to, else the newest one of chat lines between them and us, when
+        nobody else takes part in it (an email thread with others, where a
+        handoff bound them, is not their chat); else a new one's id."""
+        cfg = next((a for a in self.config.accounts if a.name == account), None)
+        if cfg is None or not cfg.jid:
+            raise EngineError(f"{account} has no chat account: add a jid to it to chat.")
+        jid = bare_jid(jid).lower()
+        own = bare_jid(cfg.jid).lower()
+        people = [a for a in (cfg.jid, cfg.email, *cfg.aliases, jid) if a]
+        client = self.xmpp.get(account)
+        bound = client.state.threads.get(jid) if client is not None else None
+        lines: list[Message] = []
+        for query in (f"from:{jid}", f"to:{jid}"):
+            try:
+                lines += self.search(query, limit=20, account=account)
+            except Exception:  # a query the parser refuses finds nothing
+                continue
+        candidates = ([bound] if bound else []) + [
+            m.thread_id for m in sorted(lines, key=lambda m: -m.date)
+            if m.transport is Transport.XMPP]
+        for thread_id in dict.fromkeys(candidates):
+            if self.store.get_thread(account, thread_id) is None:
+                if thread_id == bound:
+                    return bound  # bound, no line stored yet: where lines go
+                continue
+            if not self.store.others_in(account, thread_id, people):
+                return thread_id
+        return default_thread_id(own, jid)
 
     async def avatar_set(self, account: str, path: Path) -> str:
         """Publish the image at `path` as the user's avatar (XEP-0084, with the

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -104,6 +105,8 @@ class SendingVerbs:
         async def say_in_room(self, account: str, room: str, text: str, *,
                               when_away: str | None = None,
                               files: Sequence[Path] = ()) -> ReplyResult: ...
+
+        def chat_thread_id(self, account: str, jid: str) -> str: ...
 
     async def mark(self, row_id: int, flag: str, on: bool = True, *,
                    tell: bool = True) -> None:
@@ -371,7 +374,8 @@ class SendingVerbs:
             return await self.handoff.send_message(account, to, text, via=via,
                                                    subject=subject, when_away=when_away,
                                                    attachments=attachments, cc=cc, bcc=bcc,
-                                                   sender=sender)
+                                                   sender=sender, chat_thread=partial(
+                                                       self.chat_thread_id, account))
 
     def _room_addressed(self, account: str, to: Sequence[str]) -> str | None:
         """The room `to` names, when it is one room we are in."""

@@ -24,7 +24,7 @@ from tests.harness.plain_xmpp import fetch
 from tests.harness.servers import Account, World
 from tests.others import contacts_toml, person, plain, send_email, wait_inbox
 from tuiclient.app import TuiClientApp
-from tuiclient.screens.compose import ComposeScreen, NewMessageScreen
+from tuiclient.screens.compose import ComposeScreen
 from tuiclient.screens.health import HealthScreen
 from tuiclient.screens.outbox import OutboxScreen, item_text
 from tuiclient.screens.pickers import Confirm
@@ -245,6 +245,7 @@ async def test_reply_flows_both_ways_against_the_servers(world, tmp_path, runnin
             await pilot.press(*words, "enter")
             assert await wait_until(lambda: isinstance(app.screen, DeferScreen), 20)
             assert AWAY in str(app.screen.query_one(".presence", Static).render())
+            await pilot.pause(0.5)  # (a key right after the Enter is still typing)
             await pilot.press("d")
             assert await wait_until(lambda n=n: len(app.engine.store.outbox_items(
                 ["deferred"])) == n + 1)
@@ -562,10 +563,12 @@ async def test_outbox_sends_a_waiting_email_by_chat(world, tmp_path, running):
         world.start_smtp()
 
 
-async def test_choosing_a_contact_writes_by_im_only_when_they_are_online(
+async def test_choosing_a_contact_opens_the_chat_with_them_online_or_not(
         world, tmp_path, running):
-    """Enter on a contact in the sidebar opens a new message by the engine's one
-    "auto" rule: IM to a mapped contact who is online, email to one who is not."""
+    """Enter on a contact in the sidebar opened a new message by the engine's one
+    "auto" rule (IM when online, email when not). Now, as Profanity does, the
+    chat with them, online or not (contact12), empty and ready to write in: a
+    line to someone offline asks when it goes, and can go by email."""
     _, xmpp = running
     alice, bob, carol = (person(world, n) for n in ("alice", "bob", "carol"))
     world.befriend(alice, bob)
@@ -576,16 +579,20 @@ async def test_choosing_a_contact_writes_by_im_only_when_they_are_online(
         engine = app.engine
         assert await wait_until(
             lambda: engine.availability(alice.name, bob.jid).availability.value == "available")
+        main = app.screen
 
-        async def compose_for(address: str) -> str:
-            app.screen.query_one(Sidebar).post_message(Sidebar.Chosen("contact", (address,)))
-            assert await pilot_until(pilot, lambda: isinstance(app.screen, NewMessageScreen))
-            screen = app.screen
-            assert isinstance(screen, NewMessageScreen) and screen.to == address
-            via = screen.via
-            await pilot.press("escape")
-            assert await pilot_until(pilot, lambda: not isinstance(app.screen, NewMessageScreen))
-            return via
+        async def chat_with(who: Account) -> None:
+            main.query_one(Sidebar).post_message(Sidebar.Chosen("contact", (who.jid,)))
+            assert await pilot_until(pilot, lambda: f"Chat with {who.display_name}" in str(
+                main.query_one("#chat-title").render()))
+            assert main.query_one(ChatReply).has_focus
+            assert main.query_one(Timeline).messages == []
 
-        assert await compose_for(bob.jid) == "im"
-        assert await compose_for(carol.jid) == "email"
+        await chat_with(bob)
+        await chat_with(carol)
+        await pilot.press(*"Call me when you can", "enter")
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, DeferScreen), 20)
+        await pilot.pause(0.5)  # (a key right after the Enter is still typing)
+        await pilot.press("e")
+        await wait_inbox(world, carol, lambda m: "Call me when you can" in
+                         m.get_body(("plain",)).get_content())

@@ -101,6 +101,7 @@ async def test_the_whole_walk_by_keyboard(world, tmp_path, running):
         # 3. bob is away: the prompt shows his away message; defer.
         assert await pilot_until(pilot, lambda: isinstance(app.screen, DeferScreen))
         assert AWAY in words(app.screen)
+        await pilot.pause(0.5)  # (a key right after the Enter is still typing)
         await pilot.press("d")
         assert await pilot_until(pilot, lambda: not isinstance(app.screen, DeferScreen))
         assert await pilot_until(pilot, lambda: app.engine.store.outbox_items(["deferred"]))

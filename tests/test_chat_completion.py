@@ -12,7 +12,8 @@ from tuiclient.idle import AutoAway
 
 WORDS = {"room": ["den@muc.example", "Lab@muc.example"], "joined": ["den@muc.example"],
          "nick": ["alice", "Bob"], "jid": ["bob@example", "bill@example"],
-         "blocked": ["spam@example"]}
+         "blocked": ["spam@example"],
+         "msg": ["alice", "Bob"]}  # (in a room its nicks; elsewhere the roster's JIDs)
 
 
 def test_tab_completes_names_then_arguments():
@@ -23,6 +24,8 @@ def test_tab_completes_names_then_arguments():
     assert complete_line("/leave ", WORDS) == ["/leave den@muc.example "]
     assert complete_line("/msg b", WORDS) == ["/msg Bob "]
     assert complete_line("/msg Bob hel", WORDS) == []  # the text is the user's
+    assert complete_line("/msg b", {"msg": WORDS["jid"]}) == [
+        "/msg bob@example ", "/msg bill@example "]  # outside a room: whom to chat with
     assert complete_line("/status x", WORDS) == ["/status xa "]
     assert complete_line("/bookmark add d", WORDS) == ["/bookmark add den@muc.example "]
     assert complete_line("/unblock ", WORDS) == ["/unblock spam@example "]

@@ -111,8 +111,9 @@ def test_bookmark_msg_and_quote_read_as_typed():
     with pytest.raises(NotACommand, match="/bookmark takes"):
         parse(f"/bookmark keep {room}")
     assert parse("/msg bob just  between us") == Typed("msg", ("bob", "just  between us"))
+    assert parse("/msg bob") == Typed("msg", ("bob",))  # the chat with bob, opened
     with pytest.raises(NotACommand, match="usage: /msg"):
-        parse("/msg bob")
+        parse("/msg")
     assert parse("/quote Noon is fine") == Typed("quote", ("Noon is fine",))
 
 

@@ -43,8 +43,9 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("bookmark", "[list|add|remove] [room]",
             "keep a group chat, joined at every login (none: this one)", 0, 2,
             kinds=("bookmark", "room")),
-    Command("msg", "nick text", "a private line to someone in this group chat", 2, None, 1,
-            kinds=("nick",)),
+    Command("msg", "jid|name [text]",
+            "open the chat with someone (and send text); in a group chat: privately "
+            "to nick", 1, None, 1, kinds=("msg",)),
     Command("quote", "text", "reply to the selected line, quoting it", 1, None),
     Command("topic", "[subject]", "show or set this group chat's subject", 0, None),
     Command("occupants", "", "who is in this group chat"),

@@ -8,11 +8,12 @@ themselves are `tuiclient.drafts` (re-exported here).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bridge.engine import ContactAway, EngineError, ReplyResult, UnmappedParty
 from bridge.errors import EncryptionRefused, Hint
+from bridge.model import ContactPresence
 from tuiclient.appref import client_app
 from tuiclient.drafts import NewMessage, ReplyDraft, keep_unsent
 from tuiclient.keys import shown
@@ -22,21 +23,28 @@ if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
     from textual.screen import Screen
 
-__all__ = ["NewMessage", "ReplyDraft", "send_new", "send_reply", "sent_words"]
+__all__ = ["AskAway", "NewMessage", "ReplyDraft", "send_new", "send_reply", "sent_words"]
+
+# The question "they are away: what now?" (the presences), answered with a
+# choice of `engine.reply`'s when_away, or None: not sent.
+AskAway = Callable[[Sequence[ContactPresence]], Awaitable[str | None]]
 
 
 async def send_reply(screen: Screen, draft: ReplyDraft, *,
-                     keep: Callable[[], str] | None = None) -> ReplyResult | None:
+                     keep: Callable[[], str] | None = None, when_away: str = "ask",
+                     ask_away: AskAway | None = None) -> ReplyResult | None:
     """Send `draft` through the engine, asking the user whatever it needs to know.
     None when the user gave up or the engine refused (the user has been told, and
-    the text is kept: by `keep`, which says where, or as a new message P offers)."""
+    the text is kept: by `keep`, which says where, or as a new message P offers).
+    `when_away`: the answer already given for a contact who is away ("ask": none);
+    `ask_away` asks it (the chat's own question, which may remember the answer),
+    else the defer prompt."""
     from tuiclient.screens.prompts import AddressScreen, DeferScreen
 
     app = client_app(screen)
     engine = app.engine
     assert draft.message.id is not None
     attachments = list(draft.attachments) or None
-    when_away = "ask"
     mixed = False
     answered: dict[str, str] = {}
     for _ in range(6):
@@ -69,7 +77,8 @@ async def send_reply(screen: Screen, draft: ReplyDraft, *,
                 else:
                     engine.confirm_address(address, query)
         except ContactAway as exc:
-            choice = await app.push_screen_wait(DeferScreen(exc.presences))
+            choice = await ask_away(exc.presences) if ask_away is not None else \
+                await app.push_screen_wait(DeferScreen(exc.presences))
             if choice is None:
                 reply_kept(app, draft, keep, "Reply not sent.")
                 return None

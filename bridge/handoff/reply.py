@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
@@ -499,11 +499,14 @@ class Handoff:
                            via: str = "im", subject: str = "",
                            when_away: str | None = None,
                            attachments: Sequence[Path] = (), cc: Sequence[str] = (),
-                           bcc: Sequence[str] = (), sender: str | None = None
+                           bcc: Sequence[str] = (), sender: str | None = None,
+                           chat_thread: Callable[[str], str] | None = None
                            ) -> ReplyResult:
         """Start a conversation (or continue the chat with someone): by IM to JIDs
         (or email addresses mapped to them), or by email (with `cc`, `bcc` as
-        typed, and `sender` as its From: one of the account's addresses)."""
+        typed, and `sender` as its From: one of the account's addresses).
+        `chat_thread`: the conversation a JID's 1:1 chat is in (the engine's
+        `chat_thread_id`); without it, the one their lines are bound to."""
         cfg = self.parties.account(account)
         when_away = when_away or self.config.deferral.policy
         if via == "email":
@@ -553,7 +556,8 @@ class Handoff:
             raise UnmappedParty("xmpp", unresolved)
         result = ReplyResult("im")
         for jid in jids:
-            bound = client.thread_with(jid) if client is not None else None
+            bound = chat_thread(jid) if chat_thread is not None else \
+                client.thread_with(jid) if client is not None else None
             plan = self._plan(account, jid, bound or default_thread_id(own, jid), text,
                               domain)
             for path in attachments:

@@ -479,6 +479,12 @@ class Threads(Db):
         with self._read() as conn:
             return is_party(conn, account, thread_id, addresses)
 
+    def others_in(self, account: str, thread_id: str, people: Iterable[str]) -> set[str]:
+        """The parties of a thread who are none of `people` (nor another address
+        of the same contact): empty for a conversation between them alone."""
+        with self._read() as conn:
+            return _thread_parties(conn, account, thread_id) - trusted_people(conn, people)
+
     def list_threads(self, account: str | None = None, limit: int = 50,
                      before: float | Cursor | SortKey | None = None,
                      folder: str | None = None,

@@ -61,6 +61,8 @@ class ContactCommands:
                 "room": self.engine.known_rooms(account),
                 "joined": self.engine.joined_rooms(account),
                 "nick": sorted(nicks, key=str.lower), "jid": jids,
+                # /msg: a room's nicks in a room, else the contacts' JIDs
+                "msg": sorted(nicks, key=str.lower) if self.room else jids,
                 "blocked": sorted(self.engine.blocking(account))}
 
     async def _cmd_status(self, show: str, message: str = "") -> str:

@@ -23,6 +23,7 @@ from bridge.events import (
     ChatStateChanged,
     Event,
     MessageReceived,
+    PresenceChanged,
     RoomHappened,
     RoomInvitation,
     RoomOccupantsChanged,
@@ -38,7 +39,8 @@ from tuiclient.people import bare
 from tuiclient.replies import sent_words
 from tuiclient.screens.chat_contacts import ContactCommands
 from tuiclient.screens.chat_files import FileCommands
-from tuiclient.widgets.conversation_list import ConversationList, key_of
+from tuiclient.screens.chat_with import ChatWith
+from tuiclient.widgets.conversation_list import ConversationList, Key, key_of
 from tuiclient.widgets.occupants import Occupants
 from tuiclient.widgets.reply_bar import ChatReply
 from tuiclient.widgets.thread_pane import ChatView
@@ -51,7 +53,7 @@ TYPING = {"composing": "is typing…", "paused": "stopped typing"}
 TYPING_MANY = {"composing": "are typing…", "paused": "stopped typing"}
 
 
-class Chatting(ContactCommands, FileCommands):
+class Chatting(ContactCommands, FileCommands, ChatWith):
     # A "typing" not followed by another state within this long is stale: the
     # peer's client stopped telling (it crashed, lost its link, or never says
     # "paused"). XEP-0085 §3's trigger for "inactive" (about 30 s) is when a
@@ -74,6 +76,8 @@ class Chatting(ContactCommands, FileCommands):
         # timers that forget them when they go quiet.
         self._typing: dict[str, str] = {}
         self._stale: dict[str, Timer] = {}
+        self.chats: dict[Key, tuple[str, str]] = {}  # (tuiclient.screens.chat_with)
+        self.away_answers: dict[Key, tuple[str, frozenset[str]]] = {}
 
     @property
     def engine(self) -> Engine:
@@ -123,7 +127,12 @@ class Chatting(ContactCommands, FileCommands):
             if self.room and "/" in occupant:
                 self.private = one_line(occupant)
             break
+        if self.peer is None and key in self.chats:  # a 1:1 chat with no line yet
+            self.peer = self.chats[key]
         self.view.room = self.room_name  # the input writes to it
+        chat = self.chat_peer()  # the input writes to them
+        self.view.person = one_line(self.screen.overview.names.get(chat[1]) or chat[1]) \
+            if chat is not None else ""
         self.say("")
         self.show_occupants()
         self.show_room_events(redraw=False)  # the timeline is shown anew next
@@ -334,7 +343,8 @@ class Chatting(ContactCommands, FileCommands):
         mark = await self.engine.bookmark(account, room)
         return f"bookmarked {one_line(mark.room)}: joined at every login"
 
-    async def _cmd_msg(self, nick: str, text: str) -> str:
+    async def send_private(self, nick: str, text: str) -> str:
+        """`/msg nick text` in a group chat: a private line to that occupant."""
         account, room = self._needs_room("join")
         result = await self.send_asking(lambda when_away: self.engine.send_private(
             account, room, nick, text, when_away=when_away))
@@ -357,14 +367,13 @@ class Chatting(ContactCommands, FileCommands):
         """A line sent through the engine's outbox, as a reply is: when whoever
         it is for is not available, the user chooses (send anyway, defer, or by
         email) on the defer prompt. Giving up there is an EngineError."""
-        from tuiclient.screens.prompts import DeferScreen
-
-        when_away = "ask"
+        key = self.screen.opened.key
+        when_away = self.away_choice(key)
         for _ in range(3):
             try:
                 result = await send(when_away)
             except ContactAway as exc:
-                choice = await self.screen.app.push_screen_wait(DeferScreen(exc.presences))
+                choice = await self.ask_away(key, exc.presences)
                 if choice is None:
                     break
                 when_away = choice
@@ -548,6 +557,9 @@ class Chatting(ContactCommands, FileCommands):
             elif isinstance(event, RoomHappened):
                 if self.peer == (event.account, bare(event.room)) and not self.private:
                     self.show_room_events(event)
+            elif isinstance(event, PresenceChanged):
+                if event.availability == "available":
+                    self.back(event.account, event.jid)
             elif isinstance(event, RoomInvitation):
                 self.ask(("room", event.account, event.room), event)
             elif isinstance(event, SubscriptionRequest):

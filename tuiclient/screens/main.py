@@ -598,10 +598,13 @@ class MainScreen(Screen):
             self.open_contact(event.value[0])
 
     def open_contact(self, address: str) -> None:
-        """The conversation with someone (the chat if there is one, else the latest
-        email); with none yet, a new message by the engine's one "auto" rule: IM
-        when mapped and available, else email. (A contact in the sidebar, Enter in
-        the roster.)"""
+        """The chat with someone (a contact in the sidebar, Enter in the roster):
+        the 1:1 chat with their JID, an empty one ready to write in when there
+        is none yet (`Chatting.chat_with`). Someone with no JID (or no chat
+        account): the latest conversation with them, else a new message by the
+        engine's one "auto" rule."""
+        if self.chatting.chat_with(address):
+            return
         thread = self.overview.conversation_with(address)
         if thread is not None:
             listing = self.query_one(ConversationList)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Literal
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -23,18 +25,36 @@ from tuiclient.widgets.ticks import Checklist, Tick
 
 
 class DeferScreen(ModalScreen[str | None]):
-    """The contact is not available: their away message, and what to do."""
+    """The contact is not available: their away message, and what to do; with
+    `who` (whom the chat is with), also whether to give the same answer for
+    them, without asking, until they are back (for this run of the app).
+
+    It opens while the user may still be typing their next line: keys typed
+    before it was there, and keys that go on from the typing (each within
+    GRACE of the one before; `typing`: when the last key, the Enter that sent
+    the line, was typed into the chat input; None: no typing) are text, not answers (an "e" of
+    "one more thing" sent the line by email), kept in `typed` for the caller
+    to put where text goes, never joined to the line that was asked about.
+    A key after a pause, or with no typing going on, answers."""
 
     BINDINGS = [
         Binding("s", "choose('send')", "send anyway"),
         Binding("d", "choose('defer')", "defer"),
         Binding("e", "choose('email')", "send by email"),
+        Binding("a", "remember", "same answer until they are back", show=False),
         Binding("escape", "choose('')", "cancel"),
     ]
 
-    def __init__(self, presences: Sequence[ContactPresence]) -> None:
+    GRACE = 0.4  # seconds: a key this soon after the last one is still typing
+
+    def __init__(self, presences: Sequence[ContactPresence], who: str = "",
+                 typing: float | None = None) -> None:
         super().__init__(classes="prompt")
         self.presences = list(presences)
+        self.who = who
+        self.typed = ""  # what was typed into it while it opened
+        self._last_key = typing  # (monotonic, as a key's time)
+        self._shown = float("inf")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="defer-dialog"):
@@ -52,6 +72,10 @@ class DeferScreen(ModalScreen[str | None]):
             yield Static("Send it anyway, keep it until they are available (retried, and "
                          "you are told of every try), or send it by email now?",
                          classes="dialog-help", markup=False)
+            if self.who:
+                yield Checkbox(Text(f"Don't ask again for {one_line(self.who)} until "
+                                    "they're back (or a restart) [a]"), id="remember")
+            yield Static("", id="typed", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Send anyway \\[s]", id="send")
                 yield Button("Defer \\[d]", id="defer", variant="primary")
@@ -59,7 +83,39 @@ class DeferScreen(ModalScreen[str | None]):
                 yield Button("Cancel \\[esc]", id="cancel")
 
     def on_mount(self) -> None:
+        self._shown = time.monotonic()
+        self.query_one("#typed", Static).display = False
         self.query_one("#defer", Button).focus()
+
+    @property
+    def remember(self) -> bool:
+        """Whether the answer is to stand for them until they are back."""
+        return bool(self.who) and self.query_one("#remember", Checkbox).value
+
+    def action_remember(self) -> None:
+        if self.who:
+            box = self.query_one("#remember", Checkbox)
+            box.value = not box.value
+
+    def on_key(self, event: events.Key) -> None:
+        """A key typed on from the chat input (the dialog opened under the
+        user's fingers) is text; a pause, and keys answer the dialog."""
+        at = getattr(event, "time", None) or time.monotonic()
+        if at >= self._shown and (self._last_key is None or at - self._last_key > self.GRACE):
+            return
+        if event.is_printable and event.character:
+            self.typed += event.character
+        elif event.key == "backspace":
+            self.typed = self.typed[:-1]
+        elif event.key != "enter":  # (an Enter typed on presses no button)
+            return
+        self._last_key = at
+        event.stop()
+        event.prevent_default()
+        shown = self.query_one("#typed", Static)
+        shown.update(Text(f"Typed meanwhile, kept apart: “{one_line(self.typed)}”",
+                          style="italic"))
+        shown.display = bool(self.typed)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

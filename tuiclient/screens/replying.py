@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bridge.engine import Engine
 from bridge.errors import EngineError
+from bridge.identity import UnmappedParty
 from bridge.model import Attachment, Direction, Message, Transport
 from tuiclient.drafts import ReplyDraft, keep_unsent
 from tuiclient.replies import KEPT, send_new, send_reply, sent_words
@@ -84,7 +85,7 @@ class Replying:
 
     def reply(self, via: str, reply_all: bool) -> None:
         m = self.target()
-        if m is None and via == "im" and self.in_room():
+        if m is None and via == "im" and (self.in_room() or self.screen.chatting.chat_peer()):
             self.write_in_room()  # nobody spoke yet: the first line is ours
             return
         if m is None:
@@ -101,7 +102,8 @@ class Replying:
             self.screen.opened.key in self.screen.query_one(ConversationList).rooms
 
     def write_in_room(self) -> None:
-        """The chat input, for a line to everyone in the open room."""
+        """The chat input, for a line to everyone in the open room (or to the
+        contact of a 1:1 chat with no line yet)."""
         screen = self.screen
         self.draft = None
         if screen.narrow:
@@ -180,22 +182,26 @@ class Replying:
 
     def send_line(self, text: str) -> None:
         """Enter in the reply line: the draft goes with these words; the next line
-        continues the chat."""
+        continues the chat. (The input let go of them at the Enter: what is typed
+        on while this runs is the next line's.)"""
         screen = self.screen
+        chat = screen.chatting.chat_peer()
+        if self.draft is None and chat is not None:  # the chat with them: to them
+            screen.run_worker(self.say_to(*chat, text), group="send")
+            return
         if self.draft is None:
             m = screen.query_one(Timeline).current
             if m is None and screen.chatting.room:  # a room where nobody spoke yet
-                screen.query_one(ChatReply).value = ""
                 screen.run_worker(self.say_in_room(text), group="send")
                 return
             if m is None:
                 screen.notify("Open a conversation first.", severity="warning")
+                screen.query_one(ChatReply).put_back(screen.opened.key, text)
                 return
             self.draft = ReplyDraft(m, "im")
         draft = self.draft
         assert draft is not None
         draft.text = text
-        screen.query_one(ChatReply).value = ""
         # The next line continues the chat: no history or files again.
         self.draft = ReplyDraft(draft.message, "im", reply_all=draft.reply_all)
         screen.run_worker(self.send(draft), group="send")
@@ -203,9 +209,15 @@ class Replying:
     def keep_line(self, address: str, text: str) -> bool:
         """`text`, one line written in an IM compose, kept as the unsent line of the
         chat with `address` (its input holds it when the chat is opened), when
-        there is such a chat and no other line waits in it: whether it was."""
-        thread = self.screen.overview.conversation_with(address)
-        if thread is None or Transport.XMPP not in thread.transports or "\n" in text:
+        there is such a chat and no other line waits in it: whether it was. The
+        chat with them is the one Enter on them opens (`Chatting.chat_with`)."""
+        if "\n" in text:
+            return False
+        chatting = self.screen.chatting
+        account = chatting.chat_account()
+        jid = self.engine.chat_address(account, address) if account else None
+        thread = self.engine.chat_conversation(account, jid) if account and jid else None
+        if thread is None or not thread.message_count:
             return False
         return self.screen.query_one(ChatReply).put_back(key_of(thread), text)
 
@@ -231,6 +243,23 @@ class Replying:
         chatting.say(sent_words(result) if result.deferred or result.via == "email" else "")
         self.after_send(result.thread_id or "", account)
 
+    async def say_to(self, account: str, jid: str, text: str) -> None:
+        """A line typed in a 1:1 chat opened as one (Enter on a contact, `/msg`),
+        answering no line: to them (`Chatting.say_to`). Not sent: back in the
+        input."""
+        chatting = self.screen.chatting
+        key = self.screen.opened.key
+        try:
+            result = await chatting.say_to(account, jid, text)
+        except (EngineError, OSError, UnmappedParty) as exc:
+            chatting.say(f"not sent: {exc}", error=True)
+            try:
+                self.line_back(key, text, account, [jid], "")
+            except OSError as failed:
+                chatting.say(f"not sent, and not kept ({failed}): {text}", error=True)
+            return
+        chatting.say(sent_words(result) if result.deferred or result.via == "email" else "")
+
     def line_back(self, key: Key | None, text: str, account: str, to: list[str],
                   subject: str) -> str:
         """A chat line that did not go: back in the input of its conversation `key`
@@ -248,11 +277,16 @@ class Replying:
     async def send(self, draft: ReplyDraft) -> None:
         screen = self.screen
         keep = None
+        chatting = screen.chatting
+        when_away, ask_away = "ask", None
         if draft.via == "im":
             m = draft.message
             keep = partial(self.line_back, key_of_message(m), draft.text, m.account,
                            [m.sender.address], m.subject)
-        result = await send_reply(screen, draft, keep=keep)
+            when_away = chatting.away_choice(key_of_message(m))
+            ask_away = partial(chatting.ask_away, key_of_message(m))
+        result = await send_reply(screen, draft, keep=keep, when_away=when_away,
+                                  ask_away=ask_away)
         if result is None:
             if draft.via == "im":
                 going_on = self.draft

@@ -128,15 +128,29 @@ class ChatReply(Input):
             super().__init__()
             self.state = state
 
-    def on_key(self, event: events.Key) -> None:
+    # When a key last typed here (text, or the Enter that sent it): monotonic, a
+    # key's time; a prompt that a send opens takes keys this soon after as text.
+    last_typed = 0.0
+
+    async def on_key(self, event: events.Key) -> None:
         """An Alt+key is a key, never text: a terminal sends ESC then the key, which
-        Input would type (a window key, Alt+1, rebound in [keys]: no stray "1")."""
+        Input would type (a window key, Alt+1, rebound in [keys]: no stray "1").
+
+        Enter sends here, in the order the keys came: as a binding it ran only
+        once the key had gone up to the app, after the keys typed on behind it
+        were in the line already ("except the cablesone more thing" went)."""
         if event.key.startswith("alt+"):
             event.prevent_default()
             return
         if self._fresh and not self.value and event.character in self.reply_keys:
             self._stray = True  # the key that would have brought the user here
         self._fresh = False
+        if event.is_printable or event.key in ("backspace", "enter"):
+            self.last_typed = event.time
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            await self.action_submit()
 
     def _on_paste(self, event: events.Paste) -> None:
         """Several lines pasted: every one kept (Input would keep the first)."""
@@ -344,7 +358,10 @@ class ChatReply(Input):
         self._asked, self._stray = None, False
         if not is_command(self.value):
             self.sent()
-            self.post_message(self.Send(meant(literal(self.value))))
+            # The words go with the message, and the input is empty at once: keys
+            # typed on before the screen takes them are the next line, not lost.
+            text, self.value = meant(literal(self.value)), ""
+            self.post_message(self.Send(text))
             return
         try:
             typed = parse(self.value)
@@ -361,13 +378,22 @@ class ChatReply(Input):
         self.post_message(self.Options())
 
 
-def target_text(draft: ReplyDraft | None, directory: Directory, room: str = "") -> Text:
+def target_text(draft: ReplyDraft | None, directory: Directory, room: str = "",
+                person: str = "") -> Text:
     """The line over the reply: to whom, with what, and the keys; empty when no
     IM reply is being written. In a room (its line answered, or `room`, the
     open room's name, with none to answer) the room: what is typed goes to
     everyone there, whoever said the line. A private line through a room is
-    its own conversation, with the occupant: named as the reply's person."""
+    its own conversation, with the occupant: named as the reply's person. In a
+    1:1 chat opened as one (`person`, its contact's name), with no line
+    answered: to them."""
     in_room = room_of_line(directory, draft.message) if draft is not None else None
+    if draft is None and person and not room:
+        t = Text("IM to ", style="dim")
+        t.append(person, style="bold")
+        t.append(" (the chat with them)\n", style="dim")
+        t.append("enter: send · esc: leave", style="dim italic")
+        return t
     if draft is None and not room:
         return Text("")
     t = Text("IM to the room " if in_room or draft is None else "IM reply to ", style="dim")

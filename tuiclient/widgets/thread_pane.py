@@ -2,10 +2,11 @@
 left, the chat view (title, timeline, reply line) on the right.
 
 Attributes down: the screen sets `directory` (who is who), `draft` (the IM
-reply being written) and `room` (the open room's name: a line typed goes to
-everyone there) here, and they flow to the widgets that draw them. The
-chat view also shows a group chat's occupants beside the timeline, and under
-it one line of news: the peer's typing, or what a `/` command said.
+reply being written), `room` (the open room's name: a line typed goes to
+everyone there) and `person` (the 1:1 chat's contact, written to as such)
+here, and they flow to the widgets that draw them. The chat view also shows a
+group chat's occupants beside the timeline, and under it one line of news:
+the peer's typing, or what a `/` command said.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class ChatView(Vertical):
     draft: var[ReplyDraft | None] = var(None, always_update=True)
     room: var[str] = var("")  # the open room's name ("": no room open)
     reply_key: var[str] = var("i")  # the reply key as bound ([keys]), for the input's hint
+    person: var[str] = var("")  # or the 1:1 chat's contact, written to directly
 
     def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -103,10 +105,13 @@ class ChatView(Vertical):
     def watch_room(self) -> None:
         self.watch_draft(self.draft)
 
+    def watch_person(self) -> None:
+        self.watch_draft(self.draft)
+
     def watch_draft(self, draft: ReplyDraft | None) -> None:
         if not self.is_mounted:
             return
-        self.set_target(target_text(draft, self.directory, self.room))
+        self.set_target(target_text(draft, self.directory, self.room, self.person))
         self.watch_reply_key(self.reply_key)
 
     def watch_reply_key(self, key: str) -> None:
