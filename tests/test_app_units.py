@@ -522,3 +522,31 @@ async def test_the_email_view_shows_a_corrected_line_as_the_timeline_does(tmp_pa
         screen.refresh_open()
         await pilot.pause()
         assert body().startswith("* ") and "waves" in body() and "/me" not in body()
+
+
+async def test_j_on_the_newest_line_stays_there(tmp_path):
+    """j past the newest line of a conversation stays on it (OptionList wrapped to
+    the oldest line: a Profanity user pressing j once too often lost her place)."""
+    from bridge.model import Direction, Message, Party, Transport
+    from tests.test_app_snapshots import ME, NOW
+
+    app = make_app(tmp_path)
+    app.engine.store.insert_messages([
+        Message(msg_id=f"j{n}@example.test", account=ME, transport=Transport.XMPP,
+                direction=Direction.IN, thread_id="chat-bob", date=NOW - 100 + n,
+                sender=Party("bob@example.test", "Bob", "from"),
+                recipients=[Party("alice@example.test", "", "to")],
+                text=f"line {n}", flags={"\\Seen"})
+        for n in range(3)])
+    async with app.run_test(size=(140, 40)) as pilot:
+        listing = app.screen.query_one(ConversationList)
+        listing.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        timeline = app.screen.query_one(Timeline)
+        timeline.focus()
+        timeline.highlighted = len(timeline.messages) - 1
+        await pilot.press("j", "j")
+        assert timeline.current is not None and timeline.current.text == "line 2"
+        await pilot.press("k")
+        assert timeline.current is not None and timeline.current.text == "line 1"

@@ -371,6 +371,14 @@ class Timeline(OptionList):
             return
         super().action_cursor_up()
 
+    def action_cursor_down(self) -> None:
+        # On the newest line, down stays there: OptionList wraps to the oldest, and
+        # a reader who pressed j once too often lost her place (as mutt's pager
+        # stays on the last entry).
+        if self.highlighted is not None and self.highlighted >= self.option_count - 1:
+            return
+        super().action_cursor_down()
+
     def action_page_up(self) -> None:
         # At the first line a page further up is the older history (as ↑ there).
         if self.highlighted == 0 or not self.messages:
