@@ -63,11 +63,12 @@ def to_file(*, echo: bool = False) -> Path | None:
     debug = bool(os.environ.get("TUICLIENT_DEBUG"))
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
     formatter = InertFormatter(FORMAT)
-    path: Path | None = log_path()
+    path = log_path()
+    handler: logging.Handler
     try:
-        handler = _open(path)  # type: ignore[arg-type]
+        handler = _open(path)
     except OSError:
-        handler, path = logging.NullHandler(), None
+        handler = logging.NullHandler()
     handlers = [handler]
     if debug and echo:
         handlers.append(logging.StreamHandler(sys.stderr))
@@ -75,4 +76,4 @@ def to_file(*, echo: bool = False) -> Path | None:
         one.setFormatter(formatter)
         setattr(one, "tuiclient", True)  # noqa: B010 (a mark, not a field)
         root.addHandler(one)
-    return path
+    return None if isinstance(handler, logging.NullHandler) else path
