@@ -154,7 +154,9 @@ async def test_deferral_from_the_command_line(world, tmp_path, running):
 
     code, _emailed, err = await cli(config, "outbox", "email", str(outbox_id))
     assert code == EXIT_OK, err
-    await wait_inbox(world, bob, lambda m: "Are you free?" in m.get_body(("plain",)).get_content())
+    got = await wait_inbox(
+        world, bob, lambda m: "Are you free?" in m.get_body(("plain",)).get_content())
+    assert got[0]["Subject"] == f"Re: Chat with {bob.display_name}"  # a name, not an address
     code, everything, _ = await cli(config, "outbox", "list", "--all", "--log")
     states = {row["item"]["id"]: row["item"]["state"] for row in everything}
     assert states[outbox_id] == "fell-back-to-email"

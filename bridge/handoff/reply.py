@@ -412,7 +412,9 @@ class Handoff:
             h = reply_headers(emails[-1], [], False)
             subject, in_reply_to, references = h.subject, h.in_reply_to, h.references
         else:
-            subject = reply_subject(f"Chat with {', '.join(addresses)}")
+            # The people by name, as the chat showed them (an address if none).
+            subject = reply_subject("Chat with " + ", ".join(
+                self.parties.name_of(a) or a for a in addresses))
             in_reply_to, references = plan.thread_id, [plan.thread_id]
         body = plan.text.rstrip() + "\n"
         if plan.history:
