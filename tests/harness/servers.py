@@ -558,6 +558,11 @@ mail_debug = {verbose}
 mail_location = maildir:~/Maildir
 mail_max_userip_connections = 200
 imap_idle_notify_interval = 1 mins
+# IDLE hears of new mail through inotify; when the user's inotify instances run
+# out (128 by default, shared by every Dovecot and client of the user: a CI run
+# beside other test runs), Dovecot looks every mailbox_idle_check_interval
+# instead, 30 s by default, as long as a test's wait. Looked at every second here.
+mailbox_idle_check_interval = 1 secs
 mail_plugins =
 
 passdb {{
