@@ -14,10 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .store import Store, StoredEvent
+    from .xmpp.client import XmppClient
+
+
+class Engine(Protocol):
+    """What of the engine this uses (the engine's own calls; the module does not
+    import the engine, which starts `follow` and calls `ask`)."""
+
+    store: Store
+    xmpp: dict[str, XmppClient]
+
+    def logged_events(self, since_id: int = 0, limit: int = 1000) -> list[StoredEvent]: ...
+
+    def log_event(self, kind: str, payload: dict[str, Any] | None = None) -> int: ...
+
+    async def set_presence(self, account: str, show: str = "", status: str = "") -> None: ...
 
 log = logging.getLogger(__name__)
 
