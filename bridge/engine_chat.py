@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .crypto.outgoing import Protection
     from .handoff import Handoff
     from .outbox import Outbox
-    from .store import Store
+    from .store import Store, StoredEvent
     from .xmpp.bookmarks import Bookmark
     from .xmpp.client import Occupant, RosterItem, XmppClient
     from .xmpp.rooms import RoomListing
@@ -91,6 +91,11 @@ class ChatVerbs:
                                   room: bool = False) -> None: ...
 
         def xmpp_client(self, account: str) -> XmppClient: ...
+
+        def logged_events(self, since_id: int = 0, limit: int = 1000
+                          ) -> list[StoredEvent]: ...
+
+        def log_event(self, kind: str, payload: dict[str, Any] | None = None) -> int: ...
 
         def omemo_prefer(self, jid: str, on: bool | None) -> None: ...
 
@@ -518,7 +523,7 @@ class ChatVerbs:
         if not self.present:
             from .presence_wanted import ask
 
-            return await ask(self, account, show, status, wait)  # type: ignore[arg-type]  # the Engine
+            return await ask(self, account, show, status, wait)
         client = self._chat(account)
         by = str(client.session.boundjid.full)
         try:
