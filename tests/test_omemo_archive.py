@@ -66,7 +66,7 @@ def test_empty_is_the_libraries_empty(empty: bool) -> None:
     assert omemo_empty(_in_stanza(None)) is False
 
 
-def _in_stanza(element):  # type: ignore[no-untyped-def]
+def _in_stanza(element):
     from xml.etree import ElementTree as ET
 
     stanza = ET.Element("{jabber:client}message", {"type": "chat"})

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.servers
 NS_CLIENT = "jabber:client"
 
 
-def _from(x, jid: str) -> list:  # type: ignore[no-untyped-def]
+def _from(x, jid: str) -> list:
     """The presences of a session of `jid` (a resource: not the server's own
     "unavailable" from the bare JID, its answer at `x`'s login while nobody of
     `jid` was online) that reached client `x`."""
